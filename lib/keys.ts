@@ -1,0 +1,83 @@
+/**
+ * Every storage key Hopper writes is built here, so the layout of the state table can be read in
+ * one place (and changed in one place).
+ *
+ * State table (pk, sk are strings; `ttl` is the TTL attribute, epoch seconds):
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | scheduled job     | `scheduled#<shard>`    | `<due ms, 13 digits>#<jid>` |
+ * | retry (> 15 min)  | `retry#<shard>`        | `<due ms, 13 digits>#<jid>` |
+ * | dead job          | `dead#<shard>`         | `<failed ms, 13 digits>#<jid>` |
+ *
+ * Sorted sets are sharded by a hash of the jid so that no single partition takes every write;
+ * readers query each shard and merge by sort key.
+ */
+
+/** The sorted sets of the state table and how many shards each has. */
+export const SORTED_SETS = {
+  scheduled: { prefix: 'scheduled', shards: 16 },
+  retry: { prefix: 'retry', shards: 16 },
+  dead: { prefix: 'dead', shards: 4 },
+} as const;
+
+export type SortedSetName = keyof typeof SORTED_SETS;
+
+/** Attribute names of the state table's key and TTL. */
+export const STATE_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+} as const;
+
+/** The primary key of one item. */
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** FNV-1a, 32 bit: a stable, cheap hash for spreading jids over shards. */
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/** The shard of `jid` in `set`. */
+export function shardOf(set: SortedSetName, jid: string): number {
+  return fnv1a(jid) % SORTED_SETS[set].shards;
+}
+
+/** The partition key of shard `shard` of `set`. */
+export function setPartitionKey(set: SortedSetName, shard: number): string {
+  return `${SORTED_SETS[set].prefix}#${shard}`;
+}
+
+/** Every partition key of `set`, for readers that merge the shards. */
+export function setPartitionKeys(set: SortedSetName): string[] {
+  return Array.from({ length: SORTED_SETS[set].shards }, (_, shard) => setPartitionKey(set, shard));
+}
+
+/** Sort keys order by time: epoch milliseconds zero-padded to 13 digits (good until year 2286). */
+export function timeSortKey(epochMs: number, jid: string): string {
+  return `${Math.max(0, Math.trunc(epochMs)).toString().padStart(13, '0')}#${jid}`;
+}
+
+/** The smallest sort key at or after `epochMs`, for range queries. */
+export function timeSortKeyBound(epochMs: number): string {
+  return Math.max(0, Math.trunc(epochMs)).toString().padStart(13, '0');
+}
+
+/** The key of `jid`'s entry in `set` at time `epochMs`. */
+export function setEntryKey(set: SortedSetName, epochMs: number, jid: string): ItemKey {
+  return { pk: setPartitionKey(set, shardOf(set, jid)), sk: timeSortKey(epochMs, jid) };
+}
+
+/** Reads the time and jid back out of a sorted-set sort key. */
+export function parseTimeSortKey(sk: string): { epochMs: number; jid: string } | undefined {
+  const match = /^(\d{13})#(.+)$/.exec(sk);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { epochMs: Number(match[1]), jid: match[2] };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration suites start emulators (a JVM for DynamoDB Local) and CDK suites synthesize
+    // whole apps: both are slow on a 2-core machine, so timeouts are generous.
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+  },
+});
