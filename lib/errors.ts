@@ -18,11 +18,14 @@ export class HopperError extends Error {
 export class InvalidJobError extends HopperError {
   readonly field: string;
   readonly expected: string;
+  /** A short description of what was given (never the whole value). */
+  readonly received: string | undefined;
 
   constructor(field: string, expected: string, received?: string) {
     super(`invalid job: ${field} must be ${expected}${received === undefined ? '' : `, but ${received} was provided`}`);
     this.field = field;
     this.expected = expected;
+    this.received = received;
   }
 }
 

