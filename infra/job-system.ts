@@ -1,0 +1,468 @@
+/**
+ * The JobSystem construct: everything Hopper needs in one `new JobSystem(stack, 'Jobs', props)`.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../lib/env';
+import { ConfigurationError } from '../lib/errors';
+import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job';
+import { STATE_TABLE } from '../lib/keys';
+import { HopperFunction } from './hopper-function';
+import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation';
+
+/** Defaults and bounds of the JobSystem's props, in one place for docs and tests. */
+export const JOB_SYSTEM_DEFAULTS = {
+  /** Records per worker invocation (the SQS maximum without a batching window). */
+  batchSize: 10,
+  /** Receives of one message before SQS moves it to the retries queue ("crashed"). */
+  maxReceiveCount: 3,
+  /** Receives of one retries-queue message before it is parked in the retries DLQ. */
+  retriesMaxReceiveCount: 5,
+  /** Concurrent retry-function invocations, so a failure storm cannot starve the workers. */
+  retryMaxConcurrency: 10,
+  /** Timeout of the retry function, in seconds. */
+  retryTimeoutSeconds: 30,
+  /** Retries of a job that does not say. */
+  maxRetries: JOB_DEFAULTS.retry,
+  /** Days a dead job is kept. */
+  deadSetRetentionDays: 180,
+  /** Days SQS keeps a message (the SQS maximum). */
+  retentionDays: 14,
+  /** Visibility timeout = this × the worker's timeout, as AWS recommends for SQS event sources. */
+  visibilityTimeoutFactor: 6,
+  minVisibilityTimeoutSeconds: 30,
+  maxVisibilityTimeoutSeconds: JOB_LIMITS.maxReserveForSeconds,
+  /** Lambda's default timeout, for workers created without one. */
+  lambdaDefaultTimeoutSeconds: 3,
+} as const;
+
+const RETRY_ENTRY = fileURLToPath(new URL('../functions/retry.ts', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const LOCK_FILE = join(PACKAGE_ROOT, 'package-lock.json');
+
+/** How one queue is consumed and how long its messages live. */
+export interface QueueOptions {
+  /**
+   * Most concurrent invocations the queue's event source mapping makes (2 to 1000).
+   * @default - no limit: the mapping scales up to the account's Lambda concurrency
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Records per worker invocation (1 to 10).
+   * @default 10
+   */
+  readonly batchSize?: number;
+  /**
+   * How long the event source mapping gathers records before invoking (0 to 300 seconds).
+   * @default - no batching window; invoked as soon as records arrive
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * How long a received message stays invisible (at most 12 hours; at least the worker's timeout).
+   * @default - 6 × the timeout of the queue's worker, at least 30 seconds, at most 12 hours
+   */
+  readonly visibilityTimeout?: Duration;
+  /**
+   * Receives of one message (each ending in a crash or timeout) before SQS moves it to the
+   * retries queue, where it is handled as a failure (1 to 1000).
+   * @default 3
+   */
+  readonly maxReceiveCount?: number;
+}
+
+/** How failed jobs are retried. */
+export interface RetryOptions {
+  /**
+   * Retries of a job that does not set `retry` itself (0 to 1000).
+   * @default 25
+   */
+  readonly maxRetries?: number;
+  /**
+   * Most concurrent invocations of the retry function (2 to 1000).
+   * @default 10
+   */
+  readonly maxConcurrency?: number;
+}
+
+/** Props of a {@link JobSystem}. */
+export interface JobSystemProps {
+  /**
+   * The queues, by name (1 to 64 letters, digits, `-` or `_`). Jobs without a queue go to `default`.
+   * @default { default: {} }
+   */
+  readonly queues?: Readonly<Record<string, QueueOptions>>;
+  /**
+   * Retry policy defaults.
+   * @default - 25 retries; at most 10 concurrent retry-function invocations
+   */
+  readonly retry?: RetryOptions;
+  /**
+   * How long a dead job is kept before DynamoDB's TTL removes it (whole days, at least 1).
+   * @default Duration.days(180)
+   */
+  readonly deadSetRetention?: Duration;
+  /**
+   * What happens to the state table (scheduled set, dead set) when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long the retry function's logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** How a worker consumes its queues; unset options fall back to the queue's. */
+export interface WorkerOptions {
+  /** Names of the declared queues this worker serves (each queue has exactly one worker). */
+  readonly queues: readonly string[];
+  /**
+   * Records per invocation (1 to 10).
+   * @default - the queue's `batchSize`, else 10
+   */
+  readonly batchSize?: number;
+  /**
+   * Most concurrent invocations per queue (2 to 1000).
+   * @default - the queue's `maxConcurrency`, else no limit
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * How long to gather records before invoking (0 to 300 seconds).
+   * @default - the queue's `maxBatchingWindow`, else none
+   */
+  readonly maxBatchingWindow?: Duration;
+}
+
+/**
+ * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
+ * target of every queue) with its own DLQ, the state table, and the retry function.
+ *
+ * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
+ * `StateTable`, `RetryFunction`; outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
+ * `RetriesDlqUrl`, whose logical ids are the JobSystem's id followed by the output id
+ * (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
+ *
+ * @example
+ * const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, critical: { maxConcurrency: 50 } } });
+ * jobs.addWorker(worker, { queues: ['default', 'critical'] });
+ * jobs.grantEnqueue(apiRole);
+ */
+export class JobSystem extends Construct {
+  /** The job queues, by queue name. */
+  readonly queues: Readonly<Record<string, sqs.IQueue>>;
+  /** Receives workers' failure envelopes and, by redrive, jobs whose worker crashed. */
+  readonly retriesQueue: sqs.IQueue;
+  /** Where retries-queue messages the retry function cannot process are parked. */
+  readonly retriesDeadLetterQueue: sqs.IQueue;
+  /** The state table: scheduled set, retry set, dead set (key layout in lib/keys.ts). */
+  readonly stateTable: dynamodb.Table;
+  /** The function that consumes the retries queue. */
+  readonly retryFunction: lambda.Function;
+
+  private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
+  private readonly maxRetries: number;
+  private readonly deadSetRetentionDays: number;
+  /** Queue name → construct path of the function serving it. */
+  private readonly servedBy = new Map<string, string>();
+  /** Queue name → timeout of the function serving it, in seconds. */
+  private readonly workerTimeouts = new Map<string, number>();
+
+  constructor(scope: Construct, id: string, props: JobSystemProps = {}) {
+    super(scope, id);
+    const queueOptions = new Map(Object.entries(props.queues ?? { default: {} }));
+    if (queueOptions.size === 0) {
+      throw new ConfigurationError('queues must declare at least one queue, but none was provided');
+    }
+    for (const [name, options] of queueOptions) validateQueueOptions(name, options);
+    this.queueOptions = queueOptions;
+    this.maxRetries = props.retry?.maxRetries ?? JOB_SYSTEM_DEFAULTS.maxRetries;
+    validateIntegerRange('retry.maxRetries', this.maxRetries, 0, JOB_LIMITS.maxRetry);
+    validateIntegerRange('retry.maxConcurrency', props.retry?.maxConcurrency, 2, 1000);
+    this.deadSetRetentionDays = deadSetDays(props.deadSetRetention);
+
+    const retriesDeadLetterQueue = new sqs.Queue(this, 'RetriesDlq', secureQueueProps());
+    const retryTimeout = Duration.seconds(JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds);
+    const retriesQueue = new sqs.Queue(this, 'Retries', {
+      ...secureQueueProps(),
+      visibilityTimeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.visibilityTimeoutFactor * JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds),
+      deadLetterQueue: { queue: retriesDeadLetterQueue, maxReceiveCount: JOB_SYSTEM_DEFAULTS.retriesMaxReceiveCount },
+    });
+    this.retriesDeadLetterQueue = retriesDeadLetterQueue;
+    this.retriesQueue = retriesQueue;
+
+    const queues: Record<string, sqs.IQueue> = {};
+    for (const [name, options] of queueOptions) {
+      queues[name] = new sqs.Queue(this, `Queue-${name}`, {
+        ...secureQueueProps(),
+        visibilityTimeout: options.visibilityTimeout ?? Duration.seconds(Lazy.number({ produce: () => this.defaultVisibilitySeconds(name) })),
+        deadLetterQueue: { queue: retriesQueue, maxReceiveCount: options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount },
+      });
+    }
+    this.queues = queues;
+
+    this.stateTable = new dynamodb.Table(this, 'StateTable', {
+      partitionKey: { name: STATE_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: STATE_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: STATE_TABLE.ttlAttribute,
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    const retry = new HopperFunction(this, 'RetryFunction', {
+      entry: RETRY_ENTRY,
+      description: 'Hopper retry function: backs off failed jobs, re-enqueues them, or moves them to the dead set',
+      timeout: retryTimeout,
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      // Pin the bundle to Hopper's own lock file when there is one, whatever the working directory.
+      ...(existsSync(LOCK_FILE) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: LOCK_FILE } : {}),
+    });
+    this.retryFunction = retry.function;
+    this.applyEnvironment(this.retryFunction);
+    this.retryFunction.addEventSource(new SqsEventSource(retriesQueue, {
+      batchSize: JOB_SYSTEM_DEFAULTS.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: props.retry?.maxConcurrency ?? JOB_SYSTEM_DEFAULTS.retryMaxConcurrency,
+    }));
+    // Re-enqueue after a short backoff (DelaySeconds ≤ 900).
+    this.grantSend(this.retryFunction, this.jobQueueArns());
+    // Longer backoffs go to the retry set, exhausted jobs to the dead set.
+    iam.Grant.addToPrincipal({ grantee: this.retryFunction, actions: ['dynamodb:PutItem'], resourceArns: [this.stateTable.tableArn] });
+
+    this.addOutputs();
+  }
+
+  /**
+   * The environment variables Hopper's library reads (names in lib/env.ts): the state table, the
+   * retries queue URL, the queue URLs (JSON), the default retry count and the dead-set TTL. Workers
+   * added with {@link addWorker} get them; give them to any other function that enqueues with
+   * `Client` (and call {@link grantEnqueue} for its rights).
+   *
+   * @example
+   * new HopperFunction(stack, 'Api', { entry: 'src/api.ts', environment: jobs.environment });
+   */
+  get environment(): Readonly<Record<string, string>> {
+    return {
+      [ENV.stateTable]: this.stateTable.tableName,
+      [ENV.retriesQueueUrl]: this.retriesQueue.queueUrl,
+      [ENV.queueUrls]: this.queueUrlsJson(),
+      [ENV.defaultRetry]: String(this.maxRetries),
+      [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
+    };
+  }
+
+  /** The names of the declared queues, in declaration order. */
+  get queueNames(): readonly string[] {
+    return [...this.queueOptions.keys()];
+  }
+
+  /**
+   * The queue called `name`.
+   * @throws ConfigurationError when no such queue is declared (the message lists the declared ones).
+   */
+  queue(name: string): sqs.IQueue {
+    const queue = this.queues[name];
+    if (queue === undefined) throw new ConfigurationError(this.unknownQueueMessage(name));
+    return queue;
+  }
+
+  /**
+   * Makes `fn` the worker of `options.queues`: one SQS event source mapping per queue (with
+   * `ReportBatchItemFailures`, the batch size and maximum concurrency), Hopper's environment
+   * variables, consume rights on those queues, and `sqs:SendMessage` on the retries queue and on
+   * every job queue (failure envelopes, `ctx` enqueues, rate-limit reschedules). The queues'
+   * default visibility timeout follows `fn`'s timeout.
+   *
+   * @returns the event sources, one per queue, in the order given
+   * @throws ConfigurationError for an undeclared queue, a queue that already has a worker, options
+   *   out of range, or an explicit visibility timeout shorter than `fn`'s timeout
+   */
+  addWorker(fn: lambda.Function, options: WorkerOptions): readonly SqsEventSource[] {
+    if (options.queues.length === 0) {
+      throw new ConfigurationError(`addWorker needs at least one queue; declared queues: ${this.queueNames.join(', ')}`);
+    }
+    validateIntegerRange('batchSize', options.batchSize, 1, 10);
+    validateIntegerRange('maxConcurrency', options.maxConcurrency, 2, 1000);
+    validateDurationRange('maxBatchingWindow', options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
+    const timeoutSeconds = fn.timeout === undefined ? JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds : resolvedSeconds(fn.timeout);
+    const seen = new Set<string>();
+    for (const name of options.queues) {
+      const queueOptions = this.queueOptions.get(name);
+      if (queueOptions === undefined) throw new ConfigurationError(this.unknownQueueMessage(name));
+      if (seen.has(name)) throw new ConfigurationError(`addWorker lists queue "${name}" more than once`);
+      const worker = this.servedBy.get(name);
+      if (worker !== undefined) {
+        throw new ConfigurationError(`queue "${name}" is already served by ${worker}; a queue has exactly one worker, so serve all of its job types from that function`);
+      }
+      seen.add(name);
+      validateVisibility(name, queueOptions, fn, timeoutSeconds);
+    }
+
+    this.applyEnvironment(fn);
+    const sources = options.queues.map((name) => {
+      const queueOptions = this.queueOptions.get(name) ?? {};
+      this.servedBy.set(name, fn.node.path);
+      if (timeoutSeconds !== undefined) this.workerTimeouts.set(name, timeoutSeconds);
+      const maxConcurrency = options.maxConcurrency ?? queueOptions.maxConcurrency;
+      const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
+      const source = new SqsEventSource(this.queue(name), {
+        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
+        reportBatchItemFailures: true,
+        ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+        ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
+      });
+      fn.addEventSource(source);
+      return source;
+    });
+    this.grantSend(fn, [this.retriesQueue.queueArn, ...this.jobQueueArns()]);
+    return sources;
+  }
+
+  /**
+   * Lets `grantee` enqueue jobs: send them to any job queue, and put scheduled jobs (due in more
+   * than 15 minutes) into the state table.
+   *
+   * Actions: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue; `dynamodb:PutItem` on
+   * the state table.
+   */
+  grantEnqueue(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['sqs:SendMessage', 'sqs:GetQueueUrl'],
+      resourceArns: this.jobQueueArns(),
+    }).combine(iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:PutItem'],
+      resourceArns: [this.stateTable.tableArn],
+    }));
+  }
+
+  /**
+   * Age of the oldest message in queue `name` (Sidekiq's "latency"), maximum over 5 minutes.
+   * @throws ConfigurationError when no such queue is declared
+   */
+  metricQueueLatency(name: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.queue(name).metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', ...props });
+  }
+
+  /**
+   * Messages waiting in queue `name` (visible, not in flight, not delayed), maximum over 5 minutes.
+   * @throws ConfigurationError when no such queue is declared
+   */
+  metricQueueDepth(name: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.queue(name).metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', ...props });
+  }
+
+  private jobQueueArns(): string[] {
+    return Object.values(this.queues).map((queue) => queue.queueArn);
+  }
+
+  private grantSend(grantee: iam.IGrantable, queueArns: string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: queueArns });
+  }
+
+  private applyEnvironment(fn: lambda.Function): void {
+    for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);
+  }
+
+  private defaultVisibilitySeconds(name: string): number {
+    const { visibilityTimeoutFactor, minVisibilityTimeoutSeconds, maxVisibilityTimeoutSeconds } = JOB_SYSTEM_DEFAULTS;
+    const timeout = this.workerTimeouts.get(name) ?? 0;
+    return Math.min(maxVisibilityTimeoutSeconds, Math.max(minVisibilityTimeoutSeconds, visibilityTimeoutFactor * timeout));
+  }
+
+  private unknownQueueMessage(name: string): string {
+    return `queue "${name}" is not declared; declared queues: ${this.queueNames.join(', ')}`;
+  }
+
+  private queueUrlsJson(): string {
+    const urls: Record<string, string> = {};
+    for (const [name, queue] of Object.entries(this.queues)) urls[name] = queue.queueUrl;
+    return Stack.of(this).toJsonString(urls);
+  }
+
+  private addOutputs(): void {
+    const prefix = outputPrefix(this);
+    const outputs: ReadonlyArray<readonly [string, string, string]> = [
+      ['QueueUrls', this.queueUrlsJson(), 'Hopper: JSON object of queue name to SQS queue URL'],
+      ['StateTableName', this.stateTable.tableName, 'Hopper: state table (scheduled set, retry set, dead set)'],
+      ['RetriesQueueUrl', this.retriesQueue.queueUrl, 'Hopper: retries queue URL'],
+      ['RetriesDlqUrl', this.retriesDeadLetterQueue.queueUrl, 'Hopper: messages the retry function could not process'],
+    ];
+    for (const [id, value, description] of outputs) {
+      new CfnOutput(this, id, { value, description }).overrideLogicalId(`${prefix}${id}`);
+    }
+  }
+}
+
+/** Encryption, TLS-only access and the longest retention: what every Hopper queue gets. */
+function secureQueueProps(): sqs.QueueProps {
+  return {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(JOB_SYSTEM_DEFAULTS.retentionDays),
+  };
+}
+
+function validateQueueOptions(name: string, options: QueueOptions): void {
+  validateQueueName(name);
+  const field = (option: string): string => `queues.${name}.${option}`;
+  validateIntegerRange(field('maxConcurrency'), options.maxConcurrency, 2, 1000);
+  validateIntegerRange(field('batchSize'), options.batchSize, 1, 10);
+  validateIntegerRange(field('maxReceiveCount'), options.maxReceiveCount, 1, 1000);
+  validateDurationRange(field('maxBatchingWindow'), options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
+  validateDurationRange(field('visibilityTimeout'), options.visibilityTimeout, Duration.seconds(0), Duration.seconds(JOB_SYSTEM_DEFAULTS.maxVisibilityTimeoutSeconds));
+}
+
+function validateVisibility(name: string, options: QueueOptions, fn: lambda.Function, timeoutSeconds: number | undefined): void {
+  const visibility = options.visibilityTimeout;
+  if (visibility === undefined) {
+    if (timeoutSeconds === undefined) {
+      throw new ConfigurationError(`the timeout of ${fn.node.path} is not known at synth time, so the visibility timeout of queue "${name}" cannot follow it; set queues.${name}.visibilityTimeout`);
+    }
+    return;
+  }
+  const visibilitySeconds = resolvedSeconds(visibility);
+  if (visibilitySeconds === undefined || timeoutSeconds === undefined) return;
+  if (visibilitySeconds < timeoutSeconds) {
+    throw new ConfigurationError(`queues.${name}.visibilityTimeout must be at least the timeout of its worker ${fn.node.path} (${timeoutSeconds} seconds), but ${visibilitySeconds} seconds was provided`);
+  }
+}
+
+function deadSetDays(retention: Duration | undefined): number {
+  if (retention === undefined) return JOB_SYSTEM_DEFAULTS.deadSetRetentionDays;
+  if (retention.isUnresolved()) {
+    throw new ConfigurationError('deadSetRetention must be a whole number of days known at synth time, but a token was provided');
+  }
+  const days = retention.toDays({ integral: false });
+  if (!Number.isInteger(days) || days < 1) {
+    throw new ConfigurationError(`deadSetRetention must be a whole number of days, at least 1, but ${retention.toHumanString()} was provided`);
+  }
+  return days;
+}
+
+/**
+ * The prefix of the outputs' logical ids: the construct's path inside its stack, letters and
+ * digits only, so that `new JobSystem(stack, 'Jobs')` gives `JobsQueueUrls` — stable across
+ * synths, which is what the CLI needs to find them.
+ */
+function outputPrefix(scope: Construct): string {
+  const stackDepth = Stack.of(scope).node.scopes.length;
+  return scope.node.scopes
+    .slice(stackDepth)
+    .map((node) => node.node.id.replace(/[^A-Za-z0-9]/g, ''))
+    .join('');
+}
