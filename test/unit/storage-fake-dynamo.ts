@@ -1,0 +1,95 @@
+/**
+ * An in-memory stand-in for the three DynamoDB commands the storage module sends, interpreting
+ * exactly the expressions it writes (anything else throws, so a change in the module shows up).
+ */
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type DeleteItemCommandOutput,
+  type PutItemCommandOutput,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import type { DynamoCommands } from '../../lib/storage/state-table';
+import type { Item } from '../../lib/storage/set-items';
+
+type Command = PutItemCommand | QueryCommand | DeleteItemCommand;
+
+export class FakeDynamo implements DynamoCommands {
+  /** Items by `pk|sk`. */
+  readonly items = new Map<string, Item>();
+  /** Every command sent, in order. */
+  readonly sent: Command[] = [];
+  /** Most items one query page returns, standing in for DynamoDB's 1 MB page limit. */
+  pageSize = Number.POSITIVE_INFINITY;
+  /** When set, a PutItem whose item has this jid fails with this error. */
+  failPutFor: { jid: string; error: Error } | undefined;
+
+  send(command: PutItemCommand): Promise<PutItemCommandOutput>;
+  send(command: QueryCommand): Promise<QueryCommandOutput>;
+  send(command: DeleteItemCommand): Promise<DeleteItemCommandOutput>;
+  async send(command: Command): Promise<PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput> {
+    this.sent.push(command);
+    if (command instanceof PutItemCommand) return this.put(command);
+    if (command instanceof QueryCommand) return this.query(command);
+    return this.delete(command);
+  }
+
+  /** The commands of one kind that were sent. */
+  sentOf<C extends Command>(kind: new (...args: never[]) => C): C[] {
+    return this.sent.filter((command): command is C => command instanceof kind);
+  }
+
+  private put(command: PutItemCommand): PutItemCommandOutput {
+    const item = command.input.Item ?? {};
+    if (this.failPutFor !== undefined && item.jid?.S === this.failPutFor.jid) throw this.failPutFor.error;
+    this.items.set(keyOf(item), structuredClone(item));
+    return { $metadata: {} };
+  }
+
+  private query(command: QueryCommand): QueryCommandOutput {
+    const { KeyConditionExpression: expression, ExpressionAttributeValues: values = {}, ScanIndexForward, Limit, ExclusiveStartKey } = command.input;
+    const match = /^pk = :pk(?: AND sk (BETWEEN :lower AND :upper|>= :lower|<= :upper))?$/.exec(expression ?? '');
+    if (match === null) throw new Error(`FakeDynamo cannot interpret ${expression}`);
+    const pk = values[':pk']?.S;
+    const lower = values[':lower']?.S;
+    const upper = values[':upper']?.S;
+    let matching = [...this.items.values()]
+      .filter((item) => item.pk?.S === pk)
+      .filter((item) => {
+        const sk = item.sk?.S ?? '';
+        return (lower === undefined || sk >= lower) && (upper === undefined || sk <= upper);
+      })
+      .sort((a, b) => ((a.sk?.S ?? '') < (b.sk?.S ?? '') ? -1 : 1));
+    if (ScanIndexForward === false) matching.reverse();
+    if (ExclusiveStartKey !== undefined) {
+      const start = matching.findIndex((item) => item.sk?.S === ExclusiveStartKey.sk?.S);
+      matching = matching.slice(start + 1);
+    }
+    const take = Math.min(Limit ?? Number.POSITIVE_INFINITY, this.pageSize);
+    const page = matching.slice(0, take);
+    const last = page.at(-1);
+    const more = matching.length > take;
+    return {
+      $metadata: {},
+      Items: page.map((item) => structuredClone(item)),
+      Count: page.length,
+      // Like DynamoDB, a page cut by Limit reports a LastEvaluatedKey even when nothing follows.
+      ...((more || page.length === Limit) && last !== undefined ? { LastEvaluatedKey: { pk: last.pk ?? { S: '' }, sk: last.sk ?? { S: '' } } } : {}),
+    };
+  }
+
+  private delete(command: DeleteItemCommand): DeleteItemCommandOutput {
+    const key = command.input.Key ?? {};
+    const existing = this.items.get(keyOf(key));
+    if (command.input.ConditionExpression !== 'attribute_exists(pk)') throw new Error(`FakeDynamo cannot interpret ${command.input.ConditionExpression}`);
+    if (existing === undefined) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+    this.items.delete(keyOf(key));
+    return { $metadata: {}, ...(command.input.ReturnValues === 'ALL_OLD' ? { Attributes: existing } : {}) };
+  }
+}
+
+function keyOf(item: Item): string {
+  return `${item.pk?.S ?? ''}|${item.sk?.S ?? ''}`;
+}
