@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobSystem } from '../../infra/job-system';
+import { logicalIdOf } from './support';
+
+/** An upper bound that only a bundle with the AWS SDK (or another large dependency) inlined exceeds. */
+const MAX_BUNDLE_BYTES = 400_000;
+
+describe('retry function bundle (esbuild, no Docker)', () => {
+  let outdir: string;
+  let assetDir: string;
+
+  beforeAll(() => {
+    outdir = mkdtempSync(join(tmpdir(), 'hopper-bundle-'));
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'Bundled');
+    const jobs = new JobSystem(stack, 'Jobs');
+    const assembly = app.synth();
+    const template = assembly.getStackByName('Bundled').template;
+    const functionId = logicalIdOf(stack, jobs.retryFunction.functionArn);
+    const s3Key: string = template.Resources[functionId].Properties.Code.S3Key;
+    assetDir = join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`);
+  }, 120_000);
+
+  afterAll(() => {
+    rmSync(outdir, { recursive: true, force: true });
+  });
+
+  it('is an ES module with a handler export and a source map', () => {
+    const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+
+    expect(bundle).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
+    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+  });
+
+  it('defines require for CommonJS code inlined into the ES module', () => {
+    const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+
+    expect(bundle.startsWith("import { createRequire as __hopperCreateRequire } from 'node:module'; const require = __hopperCreateRequire(import.meta.url);")).toBe(true);
+  });
+
+  it('leaves the AWS SDK to the Lambda runtime', () => {
+    const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+
+    expect(statSync(join(assetDir, 'index.mjs')).size).toBeLessThan(MAX_BUNDLE_BYTES);
+    expect(bundle).not.toMatch(/class \w*SQSClient\b/);
+  });
+});
+
+describe('cdk synth of the demo app (the CLI, offline)', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  let outdir: string;
+
+  beforeAll(() => {
+    outdir = mkdtempSync(join(tmpdir(), 'hopper-synth-'));
+  });
+
+  afterAll(() => {
+    rmSync(outdir, { recursive: true, force: true });
+  });
+
+  it('synthesizes HopperDemo with both functions bundled and nothing for cdk-nag to report', async () => {
+    await promisify(execFile)(join(root, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--output', outdir], {
+      cwd: root,
+      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+      timeout: 120_000,
+    });
+
+    const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, 'HopperDemo.template.json'), 'utf8')));
+    const s3Keys = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => String(fn.Properties.Code.S3Key));
+    expect(s3Keys).toHaveLength(2);
+    for (const s3Key of s3Keys) {
+      const bundle = join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+      expect(statSync(bundle).size).toBeGreaterThan(0);
+      expect(statSync(bundle).size).toBeLessThan(MAX_BUNDLE_BYTES);
+    }
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports.flatMap((plugin: { violations: unknown[] }) => plugin.violations)).toEqual([]);
+    expect(readdirSync(outdir)).toContain('manifest.json');
+  }, 120_000);
+});

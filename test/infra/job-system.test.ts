@@ -1,0 +1,336 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../lib/env';
+import { logicalIdOf, newJobSystem, newWorker, roleArnOf } from './support';
+
+const FOURTEEN_DAYS_IN_SECONDS = 1_209_600;
+
+describe('JobSystem queues', () => {
+  it('creates one queue per declared queue, plus the retries queue and its DLQ', () => {
+    const { stack } = newJobSystem({ queues: { default: {}, critical: {}, reports: {} } });
+
+    Template.fromStack(stack).resourceCountIs('AWS::SQS::Queue', 5);
+  });
+
+  it('declares a single queue called default when no queues are given', () => {
+    const { stack, jobs } = newJobSystem();
+
+    expect(jobs.queueNames).toEqual(['default']);
+    Template.fromStack(stack).resourceCountIs('AWS::SQS::Queue', 3);
+  });
+
+  it('encrypts every queue, keeps messages 14 days and redrives job queues to the retries queue', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: { maxReceiveCount: 7 } } });
+    const template = Template.fromStack(stack);
+
+    for (const [name, maxReceiveCount] of [['default', 3], ['critical', 7]] as const) {
+      const queues = template.findResources('AWS::SQS::Queue', {
+        Properties: {
+          SqsManagedSseEnabled: true,
+          MessageRetentionPeriod: FOURTEEN_DAYS_IN_SECONDS,
+          RedrivePolicy: { deadLetterTargetArn: stack.resolve(jobs.retriesQueue.queueArn), maxReceiveCount },
+        },
+      });
+      expect(Object.keys(queues), name).toEqual([logicalIdOf(stack, jobs.queue(name).queueArn)]);
+    }
+  });
+
+  it('redrives the retries queue to the retries DLQ after 5 receives', () => {
+    const { stack, jobs } = newJobSystem();
+    const template = Template.fromStack(stack);
+    const retries = template.findResources('AWS::SQS::Queue', {
+      Properties: {
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: FOURTEEN_DAYS_IN_SECONDS,
+        VisibilityTimeout: 180,
+        RedrivePolicy: { deadLetterTargetArn: stack.resolve(jobs.retriesDeadLetterQueue.queueArn), maxReceiveCount: 5 },
+      },
+    });
+
+    expect(Object.keys(retries)).toEqual([logicalIdOf(stack, jobs.retriesQueue.queueArn)]);
+  });
+
+  it('gives the retries DLQ encryption, 14 days retention and no redrive of its own', () => {
+    const { stack, jobs } = newJobSystem();
+    const dlqId = logicalIdOf(stack, jobs.retriesDeadLetterQueue.queueArn);
+
+    expect(Template.fromStack(stack).toJSON().Resources[dlqId].Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: FOURTEEN_DAYS_IN_SECONDS,
+    });
+  });
+
+  it('denies every request to every queue that does not use TLS', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
+    const template = Template.fromStack(stack);
+
+    for (const queue of [jobs.queue('default'), jobs.queue('critical'), jobs.retriesQueue, jobs.retriesDeadLetterQueue]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [stack.resolve(queue.queueUrl)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: stack.resolve(queue.queueArn),
+          })]),
+        },
+      });
+    }
+  });
+});
+
+describe('JobSystem visibility timeout', () => {
+  const visibilityOf = (props: { workerTimeout?: Duration; explicit?: Duration; attach?: boolean }): unknown => {
+    const { stack, jobs } = newJobSystem({
+      queues: { default: props.explicit === undefined ? {} : { visibilityTimeout: props.explicit } },
+    });
+    if (props.attach !== false) jobs.addWorker(newWorker(stack, 'Worker', props.workerTimeout), { queues: ['default'] });
+    const id = logicalIdOf(stack, jobs.queue('default').queueArn);
+    return Template.fromStack(stack).toJSON().Resources[id].Properties.VisibilityTimeout;
+  };
+
+  it('is 6 × the timeout of the queue worker', () => {
+    expect(visibilityOf({ workerTimeout: Duration.seconds(60) })).toBe(360);
+  });
+
+  it('follows a worker added after the queue was created (computed at synth time)', () => {
+    expect(visibilityOf({ workerTimeout: Duration.minutes(15) })).toBe(5400);
+  });
+
+  it('is at least 30 seconds (a worker with Lambda\'s default 3 s timeout)', () => {
+    expect(visibilityOf({})).toBe(30);
+  });
+
+  it('is 30 seconds for a queue without a worker', () => {
+    expect(visibilityOf({ attach: false })).toBe(30);
+  });
+
+  it('keeps an explicit visibility timeout', () => {
+    expect(visibilityOf({ workerTimeout: Duration.seconds(60), explicit: Duration.minutes(10) })).toBe(600);
+  });
+});
+
+describe('JobSystem state table', () => {
+  it('is on-demand, with PITR, TTL on ttl, a NEW_AND_OLD_IMAGES stream, AWS-managed encryption, pk/sk strings', () => {
+    const { stack } = newJobSystem();
+    const template = Template.fromStack(stack);
+
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+
+  it('takes its removal policy from the props', () => {
+    const { stack } = newJobSystem({ removalPolicy: RemovalPolicy.DESTROY });
+
+    Template.fromStack(stack).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+});
+
+describe('JobSystem retry function', () => {
+  it('runs the newest Node.js on arm64 with an ESM bundle entry', () => {
+    const { stack, jobs } = newJobSystem();
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Role: roleArnOf(stack, jobs.retryFunction),
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Timeout: 30,
+      LoggingConfig: { LogGroup: Match.anyValue() },
+    });
+  });
+
+  it('gets the Hopper environment variables', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Role: roleArnOf(stack, jobs.retryFunction),
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName),
+          [ENV.retriesQueueUrl]: stack.resolve(jobs.retriesQueue.queueUrl),
+          [ENV.queueUrls]: {
+            'Fn::Join': ['', [
+              '{"default":"', stack.resolve(jobs.queue('default').queueUrl),
+              '","critical":"', stack.resolve(jobs.queue('critical').queueUrl), '"}',
+            ]],
+          },
+          [ENV.defaultRetry]: '25',
+          [ENV.deadTtlDays]: '180',
+        },
+      },
+    });
+  });
+
+  it('passes retry.maxRetries and deadSetRetention through the environment', () => {
+    const { stack, jobs } = newJobSystem({ retry: { maxRetries: 5 }, deadSetRetention: Duration.days(30) });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Role: roleArnOf(stack, jobs.retryFunction),
+      Environment: { Variables: Match.objectLike({ [ENV.defaultRetry]: '5', [ENV.deadTtlDays]: '30' }) },
+    });
+  });
+
+  it('consumes the retries queue in batches of 10 with partial batch failures and at most 10 at once', () => {
+    const { stack, jobs } = newJobSystem();
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(jobs.retriesQueue.queueArn),
+      FunctionName: stack.resolve(jobs.retryFunction.functionName),
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+
+  it('takes its concurrency cap from retry.maxConcurrency', () => {
+    const { stack, jobs } = newJobSystem({ retry: { maxConcurrency: 3 } });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(jobs.retriesQueue.queueArn),
+      ScalingConfig: { MaximumConcurrency: 3 },
+    });
+  });
+
+  it('writes to its own log group, kept one month unless told otherwise', () => {
+    const defaults = newJobSystem();
+    const custom = newJobSystem({ logRetention: logs.RetentionDays.ONE_WEEK });
+
+    Template.fromStack(defaults.stack).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    Template.fromStack(custom.stack).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+});
+
+describe('JobSystem.addWorker', () => {
+  it('maps each queue to the worker with partial batch failures and the queue\'s max concurrency', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: { maxConcurrency: 50 } } });
+    const worker = newWorker(stack, 'Worker');
+    jobs.addWorker(worker, { queues: ['default', 'critical'] });
+    const template = Template.fromStack(stack);
+
+    template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', { FunctionName: stack.resolve(worker.functionName) }, 2);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(jobs.queue('default').queueArn),
+      FunctionName: stack.resolve(worker.functionName),
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: Match.absent(),
+      MaximumBatchingWindowInSeconds: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(jobs.queue('critical').queueArn),
+      FunctionName: stack.resolve(worker.functionName),
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
+  });
+
+  it('takes batch size, batching window and max concurrency from the queue options', () => {
+    const { stack, jobs } = newJobSystem({ queues: { bulk: { batchSize: 4, maxBatchingWindow: Duration.seconds(5), maxConcurrency: 7 } } });
+    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['bulk'] });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(jobs.queue('bulk').queueArn),
+      BatchSize: 4,
+      MaximumBatchingWindowInSeconds: 5,
+      ScalingConfig: { MaximumConcurrency: 7 },
+    });
+  });
+
+  it('lets the worker options override the queue options', () => {
+    const { stack, jobs } = newJobSystem({ queues: { bulk: { batchSize: 4, maxConcurrency: 7 } } });
+    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['bulk'], batchSize: 2, maxConcurrency: 20, maxBatchingWindow: Duration.seconds(1) });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(jobs.queue('bulk').queueArn),
+      BatchSize: 2,
+      MaximumBatchingWindowInSeconds: 1,
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+  });
+
+  it('gives the worker the same Hopper environment variables as the retry function', () => {
+    const { stack, jobs } = newJobSystem({ retry: { maxRetries: 8 } });
+    const worker = newWorker(stack, 'Worker');
+    jobs.addWorker(worker, { queues: ['default'] });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Role: roleArnOf(stack, worker),
+      Environment: {
+        Variables: {
+          [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName),
+          [ENV.retriesQueueUrl]: stack.resolve(jobs.retriesQueue.queueUrl),
+          [ENV.queueUrls]: stack.resolve(jobs.environment[ENV.queueUrls]),
+          [ENV.defaultRetry]: '8',
+          [ENV.deadTtlDays]: '180',
+        },
+      },
+    });
+  });
+
+  it('returns one event source per queue, in the order given', () => {
+    const { stack, jobs } = newJobSystem({ queues: { a: {}, b: {} } });
+
+    const sources = jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['b', 'a'] });
+
+    expect(sources.map((source) => stack.resolve(source.queue.queueArn))).toEqual([
+      stack.resolve(jobs.queue('b').queueArn),
+      stack.resolve(jobs.queue('a').queueArn),
+    ]);
+  });
+});
+
+describe('JobSystem outputs', () => {
+  it('names its outputs after the construct id', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
+    const template = Template.fromStack(stack);
+
+    template.hasOutput('JobsQueueUrls', { Value: stack.resolve(jobs.environment[ENV.queueUrls]) });
+    template.hasOutput('JobsStateTableName', { Value: stack.resolve(jobs.stateTable.tableName) });
+    template.hasOutput('JobsRetriesQueueUrl', { Value: stack.resolve(jobs.retriesQueue.queueUrl) });
+    template.hasOutput('JobsRetriesDlqUrl', { Value: stack.resolve(jobs.retriesDeadLetterQueue.queueUrl) });
+    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(['JobsQueueUrls', 'JobsRetriesDlqUrl', 'JobsRetriesQueueUrl', 'JobsStateTableName']);
+  });
+});
+
+describe('JobSystem metrics', () => {
+  it('measures queue latency as the maximum age of the oldest message', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
+
+    const metric = jobs.metricQueueLatency('critical');
+
+    expect(metric.namespace).toBe('AWS/SQS');
+    expect(metric.metricName).toBe('ApproximateAgeOfOldestMessage');
+    expect(metric.statistic).toBe('Maximum');
+    expect(stack.resolve(metric.dimensions)).toEqual({ QueueName: stack.resolve(jobs.queue('critical').queueName) });
+  });
+
+  it('measures queue depth as the visible messages, with overridable options', () => {
+    const { stack, jobs } = newJobSystem();
+
+    const metric = jobs.metricQueueDepth('default', { period: Duration.minutes(1) });
+
+    expect(metric.metricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(metric.statistic).toBe('Maximum');
+    expect(metric.period.toSeconds()).toBe(60);
+    expect(stack.resolve(metric.dimensions)).toEqual({ QueueName: stack.resolve(jobs.queue('default').queueName) });
+  });
+});
