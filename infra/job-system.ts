@@ -10,139 +10,24 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lib/env';
 import { ConfigurationError } from '../lib/errors';
-import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job';
+import { JOB_LIMITS } from '../lib/job';
 import { STATE_TABLE } from '../lib/keys';
 import { HopperFunction } from './hopper-function';
-import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation';
+import {
+  deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateQueueOptions, validateVisibility,
+  type WorkerOptions,
+} from './job-system-props';
+import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './validation';
 
-/** Defaults and bounds of the JobSystem's props, in one place for docs and tests. */
-export const JOB_SYSTEM_DEFAULTS = {
-  /** Records per worker invocation (the SQS maximum without a batching window). */
-  batchSize: 10,
-  /** Receives of one message before SQS moves it to the retries queue ("crashed"). */
-  maxReceiveCount: 3,
-  /** Receives of one retries-queue message before it is parked in the retries DLQ. */
-  retriesMaxReceiveCount: 5,
-  /** Concurrent retry-function invocations, so a failure storm cannot starve the workers. */
-  retryMaxConcurrency: 10,
-  /** Timeout of the retry function, in seconds. */
-  retryTimeoutSeconds: 30,
-  /** Retries of a job that does not say. */
-  maxRetries: JOB_DEFAULTS.retry,
-  /** Days a dead job is kept. */
-  deadSetRetentionDays: 180,
-  /** Days SQS keeps a message (the SQS maximum). */
-  retentionDays: 14,
-  /** Visibility timeout = this × the worker's timeout, as AWS recommends for SQS event sources. */
-  visibilityTimeoutFactor: 6,
-  minVisibilityTimeoutSeconds: 30,
-  maxVisibilityTimeoutSeconds: JOB_LIMITS.maxReserveForSeconds,
-  /** Lambda's default timeout, for workers created without one. */
-  lambdaDefaultTimeoutSeconds: 3,
-} as const;
+export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props';
 
 const RETRY_ENTRY = fileURLToPath(new URL('../functions/retry.ts', import.meta.url));
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LOCK_FILE = join(PACKAGE_ROOT, 'package-lock.json');
-
-/** How one queue is consumed and how long its messages live. */
-export interface QueueOptions {
-  /**
-   * Most concurrent invocations the queue's event source mapping makes (2 to 1000).
-   * @default - no limit: the mapping scales up to the account's Lambda concurrency
-   */
-  readonly maxConcurrency?: number;
-  /**
-   * Records per worker invocation (1 to 10).
-   * @default 10
-   */
-  readonly batchSize?: number;
-  /**
-   * How long the event source mapping gathers records before invoking (0 to 300 seconds).
-   * @default - no batching window; invoked as soon as records arrive
-   */
-  readonly maxBatchingWindow?: Duration;
-  /**
-   * How long a received message stays invisible (at most 12 hours; at least the worker's timeout).
-   * @default - 6 × the timeout of the queue's worker, at least 30 seconds, at most 12 hours
-   */
-  readonly visibilityTimeout?: Duration;
-  /**
-   * Receives of one message (each ending in a crash or timeout) before SQS moves it to the
-   * retries queue, where it is handled as a failure (1 to 1000).
-   * @default 3
-   */
-  readonly maxReceiveCount?: number;
-}
-
-/** How failed jobs are retried. */
-export interface RetryOptions {
-  /**
-   * Retries of a job that does not set `retry` itself (0 to 1000).
-   * @default 25
-   */
-  readonly maxRetries?: number;
-  /**
-   * Most concurrent invocations of the retry function (2 to 1000).
-   * @default 10
-   */
-  readonly maxConcurrency?: number;
-}
-
-/** Props of a {@link JobSystem}. */
-export interface JobSystemProps {
-  /**
-   * The queues, by name (1 to 64 letters, digits, `-` or `_`). Jobs without a queue go to `default`.
-   * @default { default: {} }
-   */
-  readonly queues?: Readonly<Record<string, QueueOptions>>;
-  /**
-   * Retry policy defaults.
-   * @default - 25 retries; at most 10 concurrent retry-function invocations
-   */
-  readonly retry?: RetryOptions;
-  /**
-   * How long a dead job is kept before DynamoDB's TTL removes it (whole days, at least 1).
-   * @default Duration.days(180)
-   */
-  readonly deadSetRetention?: Duration;
-  /**
-   * What happens to the state table (scheduled set, dead set) when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * How long the retry function's logs are kept.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-}
-
-/** How a worker consumes its queues; unset options fall back to the queue's. */
-export interface WorkerOptions {
-  /** Names of the declared queues this worker serves (each queue has exactly one worker). */
-  readonly queues: readonly string[];
-  /**
-   * Records per invocation (1 to 10).
-   * @default - the queue's `batchSize`, else 10
-   */
-  readonly batchSize?: number;
-  /**
-   * Most concurrent invocations per queue (2 to 1000).
-   * @default - the queue's `maxConcurrency`, else no limit
-   */
-  readonly maxConcurrency?: number;
-  /**
-   * How long to gather records before invoking (0 to 300 seconds).
-   * @default - the queue's `maxBatchingWindow`, else none
-   */
-  readonly maxBatchingWindow?: Duration;
-}
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
@@ -415,43 +300,6 @@ function secureQueueProps(): sqs.QueueProps {
     enforceSSL: true,
     retentionPeriod: Duration.days(JOB_SYSTEM_DEFAULTS.retentionDays),
   };
-}
-
-function validateQueueOptions(name: string, options: QueueOptions): void {
-  validateQueueName(name);
-  const field = (option: string): string => `queues.${name}.${option}`;
-  validateIntegerRange(field('maxConcurrency'), options.maxConcurrency, 2, 1000);
-  validateIntegerRange(field('batchSize'), options.batchSize, 1, 10);
-  validateIntegerRange(field('maxReceiveCount'), options.maxReceiveCount, 1, 1000);
-  validateDurationRange(field('maxBatchingWindow'), options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
-  validateDurationRange(field('visibilityTimeout'), options.visibilityTimeout, Duration.seconds(0), Duration.seconds(JOB_SYSTEM_DEFAULTS.maxVisibilityTimeoutSeconds));
-}
-
-function validateVisibility(name: string, options: QueueOptions, fn: lambda.Function, timeoutSeconds: number | undefined): void {
-  const visibility = options.visibilityTimeout;
-  if (visibility === undefined) {
-    if (timeoutSeconds === undefined) {
-      throw new ConfigurationError(`the timeout of ${fn.node.path} is not known at synth time, so the visibility timeout of queue "${name}" cannot follow it; set queues.${name}.visibilityTimeout`);
-    }
-    return;
-  }
-  const visibilitySeconds = resolvedSeconds(visibility);
-  if (visibilitySeconds === undefined || timeoutSeconds === undefined) return;
-  if (visibilitySeconds < timeoutSeconds) {
-    throw new ConfigurationError(`queues.${name}.visibilityTimeout must be at least the timeout of its worker ${fn.node.path} (${timeoutSeconds} seconds), but ${visibilitySeconds} seconds was provided`);
-  }
-}
-
-function deadSetDays(retention: Duration | undefined): number {
-  if (retention === undefined) return JOB_SYSTEM_DEFAULTS.deadSetRetentionDays;
-  if (retention.isUnresolved()) {
-    throw new ConfigurationError('deadSetRetention must be a whole number of days known at synth time, but a token was provided');
-  }
-  const days = retention.toDays({ integral: false });
-  if (!Number.isInteger(days) || days < 1) {
-    throw new ConfigurationError(`deadSetRetention must be a whole number of days, at least 1, but ${retention.toHumanString()} was provided`);
-  }
-  return days;
 }
 
 /**
