@@ -1,0 +1,13 @@
+/**
+ * Hopper's CDK constructs.
+ *
+ * @example
+ * import { HopperFunction, JobSystem } from './infra';
+ * const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, critical: { maxConcurrency: 50 } } });
+ * const worker = new HopperFunction(stack, 'Worker', { entry: 'src/worker.ts' });
+ * jobs.addWorker(worker.function, { queues: ['default', 'critical'] });
+ */
+export { HopperFunction, HOPPER_BUNDLING, HOPPER_RUNTIME, type HopperFunctionProps } from './hopper-function';
+export {
+  JobSystem, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, type RetryOptions, type WorkerOptions,
+} from './job-system';
