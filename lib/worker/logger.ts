@@ -1,0 +1,67 @@
+/**
+ * Structured logging: one JSON object per line, which CloudWatch Logs Insights queries by field
+ * (`filter jid = "…"`). Deliberately tiny: a worker's logger must cost nothing to import.
+ */
+
+/** Fields attached to a log line. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/** Where log lines go. @default console.log, which Lambda ships to CloudWatch Logs */
+export type LogSink = (line: string) => void;
+
+/** Log severity, as the `level` field shows it. */
+export const LOG_LEVELS = {
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+} as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
+
+/**
+ * A structured logger.
+ *
+ * @example
+ * ctx.logger.info('email sent', { to });
+ * // {"level":"INFO","message":"email sent","time":"…","jid":"…","jobtype":"SendEmail","queue":"default","attempt":1,"to":"a@example.com"}
+ */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line. */
+  child(fields: LogFields): Logger;
+}
+
+/** The default sink. */
+export const consoleSink: LogSink = (line) => {
+  console.log(line);
+};
+
+/** Creates a logger writing to `sink`, with `base` fields on every line. */
+export function createLogger(options: { readonly sink?: LogSink; readonly base?: LogFields; readonly now?: () => Date } = {}): Logger {
+  const sink = options.sink ?? consoleSink;
+  const base = options.base ?? {};
+  const now = options.now ?? (() => new Date());
+  const write = (level: LogLevel, message: string, fields: LogFields = {}): void => {
+    sink(stringify({ level, message, time: now().toISOString(), ...base, ...fields }));
+  };
+  return {
+    debug: (message, fields) => write(LOG_LEVELS.debug, message, fields),
+    info: (message, fields) => write(LOG_LEVELS.info, message, fields),
+    warn: (message, fields) => write(LOG_LEVELS.warn, message, fields),
+    error: (message, fields) => write(LOG_LEVELS.error, message, fields),
+    child: (fields) => createLogger({ sink, base: { ...base, ...fields }, now }),
+  };
+}
+
+/** JSON.stringify that never throws: a log call must not turn a success into a failure. */
+function stringify(record: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(record, (_key, value: unknown) => (value instanceof Error ? { name: value.name, message: value.message } : typeof value === 'bigint' ? value.toString() : value));
+  } catch {
+    return JSON.stringify({ level: record.level, message: record.message, time: record.time, note: 'fields could not be serialized' });
+  }
+}

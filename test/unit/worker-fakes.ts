@@ -1,0 +1,125 @@
+/**
+ * Record, event and context factories and a fake SQS for the worker and retry-function tests.
+ */
+import { SendMessageBatchCommand, type BatchResultErrorEntry, type SendMessageBatchCommandOutput, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SqsBatchSender } from '../../lib/worker/send-batch';
+
+export const ACCOUNT = '123456789012';
+export const QUEUE_URLS = {
+  default: `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/App-JobsQueueDefault-A1B2`,
+  critical: `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/App-JobsQueueCritical-C3D4`,
+} as const;
+export const RETRIES_URL = `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/App-JobsRetries-E5F6`;
+
+/** The environment the JobSystem construct gives a worker or the retry function. */
+export const TEST_ENV = {
+  HOPPER_RETRIES_QUEUE_URL: RETRIES_URL,
+  HOPPER_QUEUE_URLS: JSON.stringify(QUEUE_URLS),
+  HOPPER_STATE_TABLE: 'App-JobsStateTable-G7H8',
+} as const;
+
+/** The ARN of a queue given its URL. */
+export function arnOf(url: string): string {
+  const name = url.split('/').at(-1) ?? '';
+  return `arn:aws:sqs:us-east-1:${ACCOUNT}:${name}`;
+}
+
+let sequence = 0;
+
+/** An SQS record as Lambda delivers it. */
+export function sqsRecord(fields: { body: string | object; messageId?: string; queueUrl?: string; attributes?: Partial<SQSRecord['attributes']> }): SQSRecord {
+  sequence += 1;
+  return {
+    messageId: fields.messageId ?? `00000000-0000-4000-8000-${String(sequence).padStart(12, '0')}`,
+    receiptHandle: `handle-${sequence}`,
+    body: typeof fields.body === 'string' ? fields.body : JSON.stringify(fields.body),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '1795348800000',
+      SenderId: 'AIDAEXAMPLE',
+      ApproximateFirstReceiveTimestamp: '1795348800100',
+      ...fields.attributes,
+    },
+    messageAttributes: {},
+    md5OfBody: 'not-checked',
+    eventSource: 'aws:sqs',
+    eventSourceARN: arnOf(fields.queueUrl ?? QUEUE_URLS.default),
+    awsRegion: 'us-east-1',
+  };
+}
+
+export function sqsEvent(records: SQSRecord[]): SQSEvent {
+  return { Records: records };
+}
+
+/** A Lambda context whose remaining time is `remainingMs()` (default: always 60 s). */
+export function lambdaContext(remainingMs: () => number = () => 60_000): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'worker',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:worker`,
+    memoryLimitInMB: '1024',
+    awsRequestId: 'request-1',
+    logGroupName: '/aws/lambda/worker',
+    logStreamName: 'stream',
+    getRemainingTimeInMillis: remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** What one SendMessageBatch carried. */
+export interface SentBatch {
+  readonly queueUrl: string;
+  readonly entries: readonly SendMessageBatchRequestEntry[];
+}
+
+/** A fake SQS that records SendMessageBatch requests and can be told to fail. */
+export class FakeSqs implements SqsBatchSender {
+  readonly batches: SentBatch[] = [];
+  /** Throw this from every request to this queue URL. */
+  readonly failQueues = new Map<string, Error>();
+  /** Report the entry as failed when this returns an error entry (without Id). */
+  failEntry: ((entry: SendMessageBatchRequestEntry, attempt: number) => Omit<BatchResultErrorEntry, 'Id'> | undefined) | undefined;
+  private readonly attempts = new Map<string, number>();
+
+  async send(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput> {
+    const queueUrl = command.input.QueueUrl ?? '';
+    const entries = command.input.Entries ?? [];
+    const error = this.failQueues.get(queueUrl);
+    if (error !== undefined) throw error;
+    this.batches.push({ queueUrl, entries });
+    const output: SendMessageBatchCommandOutput = { $metadata: {}, Successful: [], Failed: [] };
+    for (const entry of entries) {
+      const body = entry.MessageBody ?? '';
+      const attempt = (this.attempts.get(body) ?? 0) + 1;
+      this.attempts.set(body, attempt);
+      const failure = this.failEntry?.(entry, attempt);
+      if (failure === undefined) output.Successful?.push({ Id: entry.Id, MessageId: `sent-${entry.Id}`, MD5OfMessageBody: 'x' });
+      else output.Failed?.push({ Id: entry.Id, ...failure });
+    }
+    return output;
+  }
+
+  /** Every message sent to `queueUrl`, parsed, with its delay. */
+  sentTo(queueUrl: string): { body: unknown; delaySeconds: number | undefined }[] {
+    return this.batches
+      .filter((batch) => batch.queueUrl === queueUrl)
+      .flatMap((batch) => batch.entries.map((entry) => ({ body: JSON.parse(entry.MessageBody ?? 'null'), delaySeconds: entry.DelaySeconds })));
+  }
+}
+
+/** A log sink that keeps the parsed lines. */
+export function memoryLog(): { lines: Record<string, unknown>[]; sink: (line: string) => void } {
+  const lines: Record<string, unknown>[] = [];
+  return {
+    lines,
+    sink: (line) => {
+      const parsed: unknown = JSON.parse(line);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) lines.push({ ...parsed });
+    },
+  };
+}
