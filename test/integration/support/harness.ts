@@ -11,6 +11,7 @@ import {
   ReceiveMessageCommand,
   SQSClient,
   type Message,
+  type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -118,7 +119,7 @@ export async function queueCounts(sqs: SQSClient, queueUrl: string): Promise<{ v
     QueueUrl: queueUrl,
     AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
   }));
-  const count = (name: string) => Number(attributes.Attributes?.[name] ?? '0');
+  const count = (name: QueueAttributeName) => Number(attributes.Attributes?.[name] ?? '0');
   return {
     visible: count('ApproximateNumberOfMessages'),
     inFlight: count('ApproximateNumberOfMessagesNotVisible'),
