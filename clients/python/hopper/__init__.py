@@ -1,0 +1,36 @@
+"""Hopper for Python: enqueue jobs and write Lambda workers on Hopper's wire format.
+
+Standard library and boto3 only. See docs/protocol.md for the protocol this implements.
+"""
+
+from .client import Client
+from .envelope import failure_envelope
+from .errors import (
+    ConfigurationError,
+    EnqueueError,
+    HopperError,
+    InvalidJobError,
+    PayloadTooLargeError,
+    UnknownJobTypeError,
+    UnrecoverableJobError,
+)
+from .job import JOB_DEFAULTS, normalize_job, parse_job, serialize_job
+from .worker import JobContext, worker
+
+__all__ = [
+    "Client",
+    "ConfigurationError",
+    "EnqueueError",
+    "HopperError",
+    "InvalidJobError",
+    "JOB_DEFAULTS",
+    "JobContext",
+    "PayloadTooLargeError",
+    "UnknownJobTypeError",
+    "UnrecoverableJobError",
+    "failure_envelope",
+    "normalize_job",
+    "parse_job",
+    "serialize_job",
+    "worker",
+]

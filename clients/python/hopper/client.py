@@ -1,0 +1,126 @@
+"""The producer side: put jobs on their queues, as the TypeScript ``Client`` does."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import EnqueueError, InvalidJobError, PayloadTooLargeError
+from .job import byte_length, describe, normalize_job, parse_time, serialize_job
+from .sqs import MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, Outgoing, SqsClient, queue_urls_from_env, send_in_batches, sqs_client_from_env
+
+#: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
+INPUT_FIELDS = ("jobtype", "args", "jid", "queue", "at", "retry", "reserve_for", "custom", "created_at")
+
+
+class Client:
+    """Enqueues jobs on Hopper's SQS queues.
+
+    Example::
+
+        client = Client()  # queue URLs from HOPPER_QUEUE_URLS
+        jid = client.enqueue("SendEmail", ["a@example.com", 42])
+    """
+
+    def __init__(
+        self,
+        queue_urls: Mapping[str, str] | None = None,
+        sqs: SqsClient | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        """
+        Args:
+            queue_urls: queue name to queue URL. Default: read from ``HOPPER_QUEUE_URLS``.
+            sqs: an SQS client. Default: ``boto3.client("sqs")`` (``AWS_ENDPOINT_URL_SQS`` honoured).
+            now: the clock. Default: the current UTC time.
+        """
+        self._queue_urls = dict(queue_urls) if queue_urls is not None else queue_urls_from_env()
+        self._sqs = sqs if sqs is not None else sqs_client_from_env()
+        self._now = now or (lambda: datetime.now(timezone.utc))
+
+    def enqueue(
+        self,
+        jobtype: str,
+        args: Sequence[Any] = (),
+        queue: str = "default",
+        at: datetime | str | None = None,
+        retry: int | None = None,
+        custom: Mapping[str, Any] | None = None,
+        *,
+        jid: str | None = None,
+        reserve_for: int | None = None,
+    ) -> str:
+        """Enqueues one job and returns its jid.
+
+        ``at`` may be at most 15 minutes ahead (SQS's longest delay); see :meth:`enqueue_many`.
+
+        Raises:
+            InvalidJobError: naming the field that is wrong.
+            PayloadTooLargeError: when the job is over 1 MiB as JSON.
+            EnqueueError: when SQS did not accept it.
+        """
+        given: dict[str, Any] = {"jobtype": jobtype, "args": args, "queue": queue}
+        optional = {"at": at, "retry": retry, "custom": custom, "jid": jid, "reserve_for": reserve_for}
+        given.update({field: value for field, value in optional.items() if value is not None})
+        return self._send([given], many=False)[0]
+
+    def enqueue_many(self, jobs: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Enqueues many jobs with as few requests as SQS allows (10 per batch, 1 MiB per batch).
+
+        Each job is a mapping of wire fields (``jobtype``, ``args``, ``queue``, ``at``, ``retry``,
+        ``custom``, ``jid``, ``reserve_for``). Every job is validated before anything is sent.
+
+        Returns:
+            The jids, in input order.
+
+        Raises:
+            InvalidJobError: naming the job and field (``jobs[3].queue``), before sending anything.
+            PayloadTooLargeError: before sending anything.
+            EnqueueError: when SQS did not accept some jobs; the others are enqueued.
+        """
+        return self._send(list(jobs), many=True)
+
+    def _send(self, inputs: list[Mapping[str, Any]], many: bool) -> list[str]:
+        now = self._now()
+        prepared = [self._prepare(given, f"jobs[{index}]." if many else "", now) for index, given in enumerate(inputs)]
+        failures = send_in_batches(self._sqs, prepared)
+        jids = [message.key for message in prepared]
+        if failures:
+            failed = {failure.key for failure in failures}
+            raise EnqueueError(
+                [jid for jid in jids if jid not in failed],
+                [{"jid": failure.key, "code": failure.code, "message": failure.message} for failure in failures],
+            )
+        return jids
+
+    def _prepare(self, given: Mapping[str, Any], path: str, now: datetime) -> Outgoing:
+        """Validates one job; ``path`` prefixes field names in errors (``jobs[3].``)."""
+        if not isinstance(given, Mapping):
+            raise InvalidJobError(path.rstrip(".") or "job", "a mapping of job fields", describe(given))
+        unknown = [field for field in given if field not in INPUT_FIELDS]
+        if unknown:
+            raise InvalidJobError(f"{path}{unknown[0]}", f"one of the fields a producer sets ({', '.join(INPUT_FIELDS)})")
+        try:
+            job = normalize_job({**given, "enqueued_at": now}, now)
+            body = serialize_job(job)
+        except InvalidJobError as error:
+            raise InvalidJobError(f"{path}{error.field}", error.expected, error.received) from None
+        queue_url = self._queue_urls.get(job["queue"])
+        if queue_url is None:
+            raise InvalidJobError(f"{path}queue", f"one of the declared queues ({', '.join(self._queue_urls)})", describe(job["queue"]))
+        size = byte_length(body)
+        if size > MAX_MESSAGE_BYTES:
+            raise PayloadTooLargeError(f"job {job['jid']}", size, MAX_MESSAGE_BYTES)
+        delay = 0
+        if "at" in job:
+            delay = max(0, math.ceil((parse_time("at", job["at"]) - now).total_seconds()))
+            if delay > MAX_DELAY_SECONDS:
+                # Jobs due later wait in the scheduled set, which only Hopper's own code writes.
+                raise InvalidJobError(
+                    f"{path}at",
+                    f"at most {MAX_DELAY_SECONDS} seconds ahead (later jobs go through the scheduled set: use the TypeScript Client or the HTTP API)",
+                    f"{delay} seconds ahead",
+                )
+        return Outgoing(key=job["jid"], queue_url=queue_url, body=body, size=size, delay_seconds=delay)

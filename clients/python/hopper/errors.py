@@ -1,0 +1,66 @@
+"""Errors of the Hopper Python client.
+
+Hopper recognises errors by class *name* (the ``errtype`` of a failure envelope), because errors
+cross languages: a Python ``UnrecoverableJobError`` means the same as the TypeScript one.
+"""
+
+from __future__ import annotations
+
+
+class HopperError(Exception):
+    """Base class of every error Hopper raises on purpose."""
+
+
+class InvalidJobError(HopperError):
+    """A job does not match the wire format (``docs/job.schema.json``).
+
+    ``field`` is the JSON path of the offending field (``args``, ``custom.unique_for``,
+    ``jobs[3].queue``); ``expected`` says what would have been accepted.
+    """
+
+    def __init__(self, field: str, expected: str, received: str | None = None) -> None:
+        suffix = "" if received is None else f", but {received} was provided"
+        super().__init__(f"invalid job: {field} must be {expected}{suffix}")
+        self.field = field
+        self.expected = expected
+        self.received = received
+
+
+class UnrecoverableJobError(HopperError):
+    """Raised by a handler when retrying cannot help: the job goes straight to the dead set."""
+
+
+class UnknownJobTypeError(UnrecoverableJobError):
+    """The worker has no handler for a job's ``jobtype``: the job goes straight to the dead set."""
+
+    def __init__(self, jobtype: str, known: list[str]) -> None:
+        handles = ", ".join(known) if known else "nothing"
+        super().__init__(f'no handler for jobtype "{jobtype}" in this worker (it handles: {handles})')
+        self.jobtype = jobtype
+
+
+class ConfigurationError(HopperError):
+    """A configuration value (an environment variable, an argument) is missing or malformed."""
+
+
+class PayloadTooLargeError(HopperError):
+    """A message exceeds the SQS size limit (1 MiB)."""
+
+    def __init__(self, what: str, size_bytes: int, limit_bytes: int) -> None:
+        super().__init__(f"{what} is {size_bytes} bytes, over the limit of {limit_bytes} bytes")
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
+
+
+class EnqueueError(HopperError):
+    """SQS did not accept some jobs of an ``enqueue_many`` after retries.
+
+    Jobs whose jids are in ``enqueued`` are on their queues; those in ``failed`` are not and are
+    safe to enqueue again with the same jids.
+    """
+
+    def __init__(self, enqueued: list[str], failed: list[dict[str, str]]) -> None:
+        first = f"; first: {failed[0]['jid']}: {failed[0]['code']} {failed[0]['message']}" if failed else ""
+        super().__init__(f"{len(failed)} job(s) could not be enqueued{first}")
+        self.enqueued = enqueued
+        self.failed = failed

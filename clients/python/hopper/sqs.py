@@ -1,0 +1,152 @@
+"""The SQS side shared by the client and the worker: the client protocol, batching, limits."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import ConfigurationError
+
+#: Largest message body SQS accepts, and largest total payload of one SendMessageBatch (1 MiB).
+MAX_MESSAGE_BYTES = 1_048_576
+MAX_BATCH_BYTES = 1_048_576
+MAX_BATCH_ENTRIES = 10
+#: Longest DelaySeconds SQS accepts; later jobs wait in Hopper's scheduled set.
+MAX_DELAY_SECONDS = 900
+#: How many times entries that SQS reported as failed on its side are sent again.
+RESEND_ATTEMPTS = 3
+
+
+class SqsClient(Protocol):
+    """The one call Hopper makes; a ``boto3.client("sqs")`` satisfies it."""
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send; ``key`` is the caller's name for it (a jid, a record's message id)."""
+
+    key: str
+    queue_url: str
+    body: str
+    size: int
+    delay_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """A message that was not sent, and why."""
+
+    key: str
+    code: str
+    message: str
+
+
+def sqs_client_from_env(env: Mapping[str, str] | None = None) -> SqsClient:
+    """A boto3 SQS client, pointed at ``AWS_ENDPOINT_URL_SQS`` (or ``AWS_ENDPOINT_URL``) when set.
+
+    Recent boto3 releases read these variables themselves; older ones (Debian 12 ships 1.26) do
+    not, so the client passes them explicitly and behaves the same with either.
+    """
+    import boto3  # Imported here so that the job model and its tests need only the standard library.
+
+    env = os.environ if env is None else env
+    endpoint = env.get("AWS_ENDPOINT_URL_SQS") or env.get("AWS_ENDPOINT_URL")
+    return boto3.client("sqs", endpoint_url=endpoint) if endpoint else boto3.client("sqs")
+
+
+def queue_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Reads ``HOPPER_QUEUE_URLS`` (a JSON object of queue name to URL)."""
+    import json
+
+    env = os.environ if env is None else env
+    raw = env.get("HOPPER_QUEUE_URLS")
+    if not raw:
+        raise ConfigurationError("environment variable HOPPER_QUEUE_URLS is not set; pass queue_urls= or set it to a JSON object of queue name to URL")
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(isinstance(url, str) for url in parsed.values()):
+        raise ConfigurationError("environment variable HOPPER_QUEUE_URLS must be a JSON object of queue name to URL")
+    return parsed
+
+
+def pack_batches(messages: Sequence[Outgoing]) -> list[list[Outgoing]]:
+    """Splits one queue's messages into batches of at most 10 entries and 1 MiB, in order."""
+    batches: list[list[Outgoing]] = []
+    current: list[Outgoing] = []
+    size = 0
+    for message in messages:
+        if current and (len(current) == MAX_BATCH_ENTRIES or size + message.size > MAX_BATCH_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append(message)
+        size += message.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def send_in_batches(sqs: SqsClient, messages: Sequence[Outgoing], pause: float = 0.05) -> list[SendFailure]:
+    """Sends ``messages`` with as few SendMessageBatch requests as SQS allows.
+
+    Entries SQS refused on its side (throttling, internal errors) are sent again; entries refused
+    for the sender's fault are not. A request that fails as a whole (boto3 has already retried it)
+    fails its entries only, not the other batches.
+
+    Returns:
+        The messages that were not sent (empty when all were).
+    """
+    failures: list[SendFailure] = []
+    by_queue: dict[str, list[Outgoing]] = {}
+    for message in messages:
+        if message.size > MAX_MESSAGE_BYTES:
+            failures.append(SendFailure(message.key, "PayloadTooLarge", f"message is {message.size} bytes, over the SQS limit of {MAX_MESSAGE_BYTES}"))
+            continue
+        by_queue.setdefault(message.queue_url, []).append(message)
+    for queue_url, group in by_queue.items():
+        for batch in pack_batches(group):
+            failures.extend(_send_with_resends(sqs, queue_url, batch, pause))
+    return failures
+
+
+def _send_with_resends(sqs: SqsClient, queue_url: str, batch: list[Outgoing], pause: float) -> list[SendFailure]:
+    pending = batch
+    final: list[SendFailure] = []  # failures that another attempt cannot fix
+    last: list[SendFailure] = []  # the latest failure of each message still pending
+    for attempt in range(RESEND_ATTEMPTS):
+        if attempt > 0:
+            time.sleep(pause * 2**attempt)
+        entries = [
+            {"Id": str(index), "MessageBody": message.body, **({"DelaySeconds": message.delay_seconds} if message.delay_seconds > 0 else {})}
+            for index, message in enumerate(pending)
+        ]
+        try:
+            output = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except Exception as error:  # noqa: BLE001 - boto3 has retried; this batch fails, not the others
+            return final + [SendFailure(message.key, type(error).__name__, str(error)) for message in pending]
+        failed = {entry.get("Id"): entry for entry in output.get("Failed", [])}
+        succeeded = {entry.get("Id") for entry in output.get("Successful", [])}
+        retry: list[Outgoing] = []
+        last = []
+        for index, message in enumerate(pending):
+            entry = failed.get(str(index))
+            if entry is None:
+                if str(index) not in succeeded:
+                    final.append(SendFailure(message.key, "Unknown", "SQS did not report this entry"))
+                continue
+            failure = SendFailure(message.key, str(entry.get("Code", "Error")), str(entry.get("Message", "")))
+            if entry.get("SenderFault") is True:
+                final.append(failure)
+            else:
+                retry.append(message)
+                last.append(failure)
+        if not retry:
+            return final
+        pending = retry
+    return final + last

@@ -1,0 +1,208 @@
+"""A Lambda handler for Hopper jobs, with the semantics of the TypeScript ``createWorker``.
+
+For each SQS record: parse and validate the job, drop it if expired, run its handler, and on failure
+send a failure envelope to the retries queue, where Hopper's retry function applies backoff or
+moves the job to the dead set. The handler returns a partial batch response: only records whose
+outcome could not be reported (or that were not started before the deadline) go back to SQS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+from .envelope import failure_envelope, is_unrecoverable
+from .errors import ConfigurationError, UnknownJobTypeError
+from .job import Job, byte_length, describe_error, parse_job, parse_time, to_json
+from .logger import Logger, LogSink
+from .sqs import Outgoing, SqsClient, queue_urls_from_env, send_in_batches, sqs_client_from_env
+
+#: Time kept in reserve at the end of an invocation: no job is started with less than this left.
+DEFAULT_DEADLINE_MARGIN_MS = 3000
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler gets besides the job's arguments."""
+
+    #: The job id: stable across retries and redeliveries; use it to make effects idempotent.
+    jid: str
+    #: The whole job (queue, retry, custom fields, the previous failure).
+    job: Job
+    #: Writes JSON lines carrying ``jid``, ``jobtype``, ``queue`` and ``attempt``.
+    logger: Logger
+    _remaining: Callable[[], int] = field(repr=False)
+
+    def remaining_time_ms(self) -> int:
+        """Milliseconds left before Lambda ends this invocation."""
+        return self._remaining()
+
+
+#: Runs one job. Returning is success; raising is failure (retried unless unrecoverable).
+JobHandler = Callable[[list[Any], JobContext], object]
+LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+
+
+def worker(
+    jobs: Mapping[str, JobHandler],
+    *,
+    sqs: SqsClient | None = None,
+    env: Mapping[str, str] | None = None,
+    now: Callable[[], datetime] | None = None,
+    deadline_margin_ms: int = DEFAULT_DEADLINE_MARGIN_MS,
+    log: LogSink = print,
+) -> LambdaHandler:
+    """Builds the Lambda handler of a worker serving ``jobs`` (handlers by jobtype).
+
+    Configuration is read on the first invocation from ``HOPPER_RETRIES_QUEUE_URL`` and
+    ``HOPPER_QUEUE_URLS``, which the JobSystem construct sets on every worker.
+
+    Example::
+
+        def send_email(args, ctx):
+            to, template = args
+            mailer.send(to, template, idempotency_key=ctx.jid)
+
+        handler = worker(jobs={"SendEmail": send_email})
+    """
+    clock = now or (lambda: datetime.now(timezone.utc))
+    base_logger = Logger(log, now=clock)
+    state: dict[str, _Config] = {}
+
+    def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        config = state.get("config")
+        if config is None:
+            config = state["config"] = _configure(env, sqs)
+        remaining = _remaining_time(context)
+        request_id = getattr(context, "aws_request_id", None)
+        log_batch = base_logger.child(request_id=request_id) if request_id else base_logger
+        records: list[Mapping[str, Any]] = list(event.get("Records", []))
+        handed_back: list[str] = []
+        messages: list[Outgoing] = []
+        counts = {"succeeded": 0, "failed": 0, "expired": 0}
+        for index, record in enumerate(records):
+            if remaining() < deadline_margin_ms:
+                # Not started, so not lost: SQS delivers them again.
+                handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
+                break
+            try:
+                kind, message = _process(record, jobs, config, clock, log_batch, remaining)
+            except Exception as error:  # noqa: BLE001 - a defect here must not fail the neighbours
+                log_batch.error("record could not be processed; handed back", message_id=record.get("messageId"), error=str(error))
+                handed_back.append(str(record.get("messageId", "")))
+                continue
+            counts[kind] += 1
+            if message is not None:
+                messages.append(message)
+        not_started = len(handed_back)
+        unsent = send_in_batches(config.sqs, messages)
+        for failure in unsent:
+            # The outcome was not reported, so SQS must deliver the job again.
+            log_batch.error("could not send; record handed back to SQS", message_id=failure.key, reason=f"{failure.code}: {failure.message}")
+            handed_back.append(failure.key)
+        log_batch.info("batch done", received=len(records), **counts, handed_back=not_started, unsent=len(unsent))
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in handed_back]}
+
+    return handle
+
+
+@dataclass(frozen=True)
+class _Config:
+    sqs: SqsClient
+    retries_queue_url: str
+    queue_urls: dict[str, str]
+
+
+def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None) -> _Config:
+    env = os.environ if env is None else env
+    retries = env.get("HOPPER_RETRIES_QUEUE_URL")
+    if not retries:
+        raise ConfigurationError("environment variable HOPPER_RETRIES_QUEUE_URL is not set; it is set by the JobSystem construct (did you call jobs.addWorker(fn)?)")
+    queue_urls = queue_urls_from_env(env) if env.get("HOPPER_QUEUE_URLS") else {}
+    return _Config(sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls)
+
+
+def _process(
+    record: Mapping[str, Any],
+    jobs: Mapping[str, JobHandler],
+    config: _Config,
+    clock: Callable[[], datetime],
+    logger: Logger,
+    remaining: Callable[[], int],
+) -> tuple[str, Outgoing | None]:
+    """Processes one record; returns its outcome and the failure envelope to send, if any."""
+    message_id = str(record.get("messageId", ""))
+    body = str(record.get("body", ""))
+    arn = str(record.get("eventSourceARN", ""))
+    source_queue = queue_name_of(arn, config.queue_urls)
+    try:
+        job = parse_job(body, clock(), default_jid=message_id, default_queue=source_queue)
+    except Exception as error:  # noqa: BLE001 - retrying cannot fix the body
+        queue = source_queue or arn.split(":")[-1]
+        logger.warn("invalid job sent to the dead set", message_id=message_id, queue=queue, error=str(error))
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), raw=body, unrecoverable=True))
+
+    attempt = (job.get("failure") or {}).get("retry_count", -1) + 2
+    job_logger = logger.child(jid=job["jid"], jobtype=job["jobtype"], queue=job["queue"], attempt=attempt)
+    expires_at = (job.get("custom") or {}).get("expires_at")
+    if expires_at is not None and parse_time("custom.expires_at", expires_at) <= clock():
+        job_logger.info("job expired; dropped without running", expires_at=expires_at)
+        return "expired", None
+
+    queue = source_queue or job["queue"]
+    handler = jobs.get(job["jobtype"])
+    if handler is None:
+        error = UnknownJobTypeError(job["jobtype"], list(jobs))
+        job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, unrecoverable=True))
+
+    try:
+        result = handler(job["args"], JobContext(job["jid"], job, job_logger, remaining))
+        if inspect.iscoroutine(result):
+            asyncio.run(result)
+        return "succeeded", None
+    except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
+        unrecoverable = is_unrecoverable(error)
+        described = describe_error(error)
+        job_logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, unrecoverable=unrecoverable))
+
+
+def _envelope(message_id: str, config: _Config, envelope: dict[str, Any]) -> Outgoing:
+    body = to_json(envelope)
+    return Outgoing(key=message_id, queue_url=config.retries_queue_url, body=body, size=byte_length(body))
+
+
+def queue_name_of(arn: str, queue_urls: Mapping[str, str]) -> str | None:
+    """The Hopper name of the queue an SQS record came from, by its ARN.
+
+    An ARN ends in ``<account>:<physical name>`` and a queue URL in ``/<account>/<physical name>``;
+    together they identify the queue whatever host the URL has (emulators use their own hosts).
+    """
+    parts = arn.split(":")
+    account, physical = (parts[-2], parts[-1]) if len(parts) >= 2 else ("", parts[-1])
+    by_name: list[str] = []
+    for name, url in queue_urls.items():
+        path = [segment for segment in urlparse(url).path.split("/") if segment]
+        if not path or path[-1] != physical:
+            continue
+        if len(path) >= 2 and path[-2] == account:
+            return name
+        by_name.append(name)
+    # Some emulators put a placeholder account in URLs; the physical name alone is still
+    # unambiguous unless two accounts share it.
+    return by_name[0] if len(by_name) == 1 else None
+
+
+def _remaining_time(context: Any) -> Callable[[], int]:
+    get_remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(get_remaining):
+        return lambda: int(get_remaining())
+    # Invoked outside Lambda (a script, a test): no deadline.
+    return lambda: 2**31 - 1
