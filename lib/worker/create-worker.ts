@@ -1,0 +1,124 @@
+/**
+ * `createWorker`: wraps a team's job handlers into an SQS Lambda handler with partial batch
+ * responses. Success costs nothing beyond SQS's own delete; failures cost one SendMessageBatch per
+ * ten failed records (to the retries queue).
+ */
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { sqsClientFromEnv } from '../aws';
+import { ENV, queueUrlsFromEnv, requireEnv, type Env } from '../env';
+import { ConfigurationError } from '../errors';
+import { createLogger, type Logger } from './logger';
+import { runPool } from './pool';
+import { queueResolver, type QueueResolver } from './queues';
+import { processRecord, type RecordOutcome } from './record';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './send-batch';
+import type { WorkerOptions } from './types';
+
+/** Defaults of {@link WorkerOptions}. */
+export const WORKER_DEFAULTS = {
+  concurrency: 10,
+  deadlineMarginMs: 3000,
+} as const;
+
+/** An SQS Lambda handler that reports partial batch failures. */
+export type SqsBatchHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/** What a worker reads from its environment, once, on its first invocation. */
+interface WorkerRuntime {
+  readonly retriesQueueUrl: string;
+  readonly queues: QueueResolver;
+  readonly sqs: SqsBatchSender;
+}
+
+/**
+ * Creates the Lambda handler of a worker.
+ *
+ * - Records run with bounded concurrency; each failure is isolated to its record.
+ * - Success: acknowledged (SQS deletes it).
+ * - Failure: a failure envelope goes to the retries queue, then the record is acknowledged; if the
+ *   envelope cannot be sent the record is reported as a batch item failure and SQS redelivers it.
+ * - Invalid body, unknown jobtype, `UnrecoverableJobError`: an envelope marked unrecoverable, which
+ *   the retry function puts straight into the dead set.
+ * - `custom.expires_at` in the past: dropped without running, counted in the invocation's summary.
+ * - `RateLimitedError`: the job goes back to its queue after the limiter's wait; no retry is used.
+ * - Near the deadline: records not started, and records still running at the hard stop, are handed
+ *   back (see {@link WorkerOptions.deadlineMarginMs}).
+ *
+ * Reads `HOPPER_RETRIES_QUEUE_URL` and `HOPPER_QUEUE_URLS` on its first invocation, so importing
+ * a worker module never fails for want of configuration.
+ *
+ * @example
+ * export const handler = createWorker({
+ *   jobs: {
+ *     SendEmail: async ([to], ctx) => { await mailer.send(String(to), { idempotencyKey: ctx.jid }); },
+ *   },
+ * });
+ */
+export function createWorker(options: WorkerOptions): SqsBatchHandler {
+  const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new ConfigurationError(`concurrency must be an integer of at least 1, but ${concurrency} was provided`);
+  }
+  const margin = options.deadlineMarginMs ?? WORKER_DEFAULTS.deadlineMarginMs;
+  if (!Number.isFinite(margin) || margin < 0) {
+    throw new ConfigurationError(`deadlineMarginMs must be a non-negative number, but ${margin} was provided`);
+  }
+  const jobs = options.jobs;
+  const now = options.now ?? (() => new Date());
+  const baseLogger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
+  let runtime: WorkerRuntime | undefined;
+  const loadRuntime = (): WorkerRuntime => {
+    if (runtime !== undefined) return runtime;
+    const env: Env = options.env ?? process.env;
+    runtime = {
+      retriesQueueUrl: requireEnv(env, ENV.retriesQueueUrl),
+      queues: queueResolver(queueUrlsFromEnv(env)),
+      sqs: options.clients?.sqs ?? sqsClientFromEnv(env),
+    };
+    return runtime;
+  };
+
+  return async (event, context) => {
+    const { retriesQueueUrl, queues, sqs } = loadRuntime();
+    const logger = baseLogger.child({ request_id: context.awsRequestId });
+    const records = event.Records;
+    const abort = new AbortController();
+    const remainingTimeMs = (): number => context.getRemainingTimeInMillis();
+    const scope = { jobs, queues, retriesQueueUrl, now, logger, remainingTimeMs, signal: abort.signal };
+
+    const pool = await runPool(records, {
+      concurrency,
+      canStart: () => remainingTimeMs() >= margin,
+      hardStopMs: remainingTimeMs() - margin / 2,
+      onHardStop: () => abort.abort(new Error('the invocation is about to time out')),
+    }, (record) => processRecord(record, scope));
+
+    const outgoing: OutgoingMessage[] = [];
+    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0 };
+    for (const outcome of pool.results.values()) {
+      counts[outcome.kind] += 1;
+      if (hasMessage(outcome)) outgoing.push(outcome.message);
+    }
+    const unsent = outgoing.length === 0 ? [] : await sendInBatches(sqs, outgoing);
+
+    const handedBack = new Set(pool.handedBack.map((index) => records[index]?.messageId));
+    for (const failure of unsent) handedBack.add(failure.key);
+    const batchItemFailures: SQSBatchItemFailure[] = records
+      .filter((record) => handedBack.has(record.messageId))
+      .map((record) => ({ itemIdentifier: record.messageId }));
+
+    logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, hard_stop: pool.stopped }, unsent);
+    return { batchItemFailures };
+  };
+}
+
+function hasMessage(outcome: RecordOutcome): outcome is Extract<RecordOutcome, { message: OutgoingMessage }> {
+  return outcome.kind === 'failed' || outcome.kind === 'rate_limited';
+}
+
+function logSummary(logger: Logger, counts: Record<string, number | boolean>, unsent: readonly { key: string; reason: string }[]): void {
+  for (const failure of unsent) {
+    logger.error('could not send; record handed back to SQS', { message_id: failure.key, reason: failure.reason });
+  }
+  logger.info('batch done', counts);
+}

@@ -1,0 +1,30 @@
+/**
+ * Errors the worker raises itself. They travel to the retries queue inside failure envelopes, where
+ * only their `name` (errtype) and message survive.
+ */
+import { UnrecoverableJobError, isHopperError } from '../errors';
+
+/** The worker has no handler for a job's `jobtype`; the job goes straight to the dead set. */
+export class UnknownJobTypeError extends UnrecoverableJobError {
+  readonly jobtype: string;
+
+  constructor(jobtype: string, known: readonly string[]) {
+    super(`no handler for jobtype ${JSON.stringify(jobtype)} in this worker (it handles: ${known.length === 0 ? 'nothing' : known.join(', ')})`);
+    this.jobtype = jobtype;
+  }
+}
+
+/**
+ * True when retrying cannot help. Recognised by class or by name, since a handler may throw an
+ * `UnrecoverableJobError` from another copy of Hopper bundled into the same function.
+ */
+export function isUnrecoverable(error: unknown): boolean {
+  return error instanceof UnrecoverableJobError || isHopperError(error, 'UnrecoverableJobError') || isHopperError(error, 'UnknownJobTypeError');
+}
+
+/** The `retryAfterSeconds` of a `RateLimitedError` (by name), or undefined for any other error. */
+export function rateLimitedDelay(error: unknown): number | undefined {
+  if (!isHopperError(error, 'RateLimitedError')) return undefined;
+  if (!('retryAfterSeconds' in error) || typeof error.retryAfterSeconds !== 'number' || !Number.isFinite(error.retryAfterSeconds)) return undefined;
+  return error.retryAfterSeconds;
+}

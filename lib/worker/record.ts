@@ -1,0 +1,94 @@
+/**
+ * What the worker does with one SQS record: parse, drop if expired, run, and turn a failure into a
+ * message to send (a failure envelope for the retries queue, or the job itself back to its queue
+ * when a limiter asked to wait). Never throws: every outcome is a value.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import { failureEnvelope } from '../envelope';
+import { describeError, parseJob, serializeJob, type Job } from '../job';
+import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
+import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from './errors';
+import type { Logger } from './logger';
+import { physicalNameFromArn, type QueueResolver } from './queues';
+import type { OutgoingMessage } from './send-batch';
+import type { JobContext, JobHandler } from './types';
+
+/** The outcome of one record. */
+export type RecordOutcome =
+  | { readonly kind: 'succeeded' }
+  | { readonly kind: 'expired' }
+  | { readonly kind: 'failed'; readonly message: OutgoingMessage }
+  | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage };
+
+/** What a record's processing needs from its invocation. */
+export interface RecordScope {
+  readonly jobs: Readonly<Record<string, JobHandler>>;
+  readonly queues: QueueResolver;
+  readonly retriesQueueUrl: string;
+  readonly now: () => Date;
+  readonly logger: Logger;
+  readonly remainingTimeMs: () => number;
+  readonly signal: AbortSignal;
+}
+
+/** Processes one record; see the module comment. */
+export async function processRecord(record: SQSRecord, scope: RecordScope): Promise<RecordOutcome> {
+  const sourceQueue = scope.queues.nameOf(record.eventSourceARN);
+  let job: Job;
+  try {
+    job = parseJob(record.body, {
+      now: scope.now(),
+      defaultJid: record.messageId,
+      ...(sourceQueue === undefined ? {} : { defaultQueue: sourceQueue }),
+    });
+  } catch (error) {
+    // Retrying cannot fix the body: straight to the dead set, keeping the body for inspection.
+    const queue = sourceQueue ?? physicalNameFromArn(record.eventSourceARN);
+    scope.logger.warn('invalid job sent to the dead set', { message_id: record.messageId, queue, error: describeError(error).message });
+    return fail(record, scope, { queue, raw: record.body, error, unrecoverable: true });
+  }
+
+  const logger = scope.logger.child({ jid: job.jid, jobtype: job.jobtype, queue: job.queue, attempt: (job.failure?.retry_count ?? -1) + 2 });
+  const expiresAt = job.custom?.expires_at;
+  if (expiresAt !== undefined && Date.parse(expiresAt) <= scope.now().getTime()) {
+    logger.info('job expired; dropped without running', { expires_at: expiresAt });
+    return { kind: 'expired' };
+  }
+
+  const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
+  const queue = sourceQueue ?? job.queue;
+  if (handler === undefined) {
+    const error = new UnknownJobTypeError(job.jobtype, Object.keys(scope.jobs));
+    logger.error('unknown jobtype; job sent to the dead set', { error: error.message });
+    return fail(record, scope, { queue, job, error, unrecoverable: true });
+  }
+
+  const ctx: JobContext = { jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal };
+  try {
+    await handler(job.args, ctx);
+    return { kind: 'succeeded' };
+  } catch (error) {
+    const waitSeconds = rateLimitedDelay(error);
+    const jobQueueUrl = scope.queues.urlOf(job.queue);
+    if (waitSeconds !== undefined && jobQueueUrl !== undefined) {
+      // A limiter's wait is not a failure: the job goes back unchanged and keeps its retries.
+      // Waits beyond SQS's 15 minutes are cut to 15; the limiter answers again then.
+      const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(0, Math.ceil(waitSeconds)));
+      logger.info('rate limited; job delayed', { delay_s: delaySeconds });
+      return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(job), delaySeconds } };
+    }
+    const unrecoverable = isUnrecoverable(error);
+    const described = describeError(error);
+    logger.warn(unrecoverable ? 'job failed; not retryable' : 'job failed', { errtype: described.errtype, error: described.message });
+    return fail(record, scope, { queue, job, error, unrecoverable });
+  }
+}
+
+function fail(
+  record: SQSRecord,
+  scope: RecordScope,
+  input: { queue: string; job?: Job; raw?: string; error: unknown; unrecoverable: boolean },
+): RecordOutcome {
+  const envelope = failureEnvelope({ ...input, now: scope.now() });
+  return { kind: 'failed', message: { key: record.messageId, queueUrl: scope.retriesQueueUrl, body: JSON.stringify(envelope) } };
+}

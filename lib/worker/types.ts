@@ -1,0 +1,66 @@
+/**
+ * The types a worker's author touches: handlers, their context, and the worker's options.
+ */
+import type { Env } from '../env';
+import type { Job } from '../job';
+import type { LogSink, Logger } from './logger';
+import type { SqsBatchSender } from './send-batch';
+
+/**
+ * What a handler gets besides the job's arguments.
+ *
+ * @example
+ * async ([userId], ctx) => {
+ *   ctx.logger.info('charging', { userId });
+ *   await payments.charge(userId, { idempotencyKey: ctx.jid, signal: ctx.signal });
+ * }
+ */
+export interface JobContext {
+  /** The job id: stable across retries and redeliveries, so use it to make effects idempotent. */
+  readonly jid: string;
+  /** The whole job (queue, retry, custom fields, the previous failure). */
+  readonly job: Job;
+  /** Writes JSON lines carrying `jid`, `jobtype`, `queue` and `attempt`. */
+  readonly logger: Logger;
+  /** Milliseconds left before Lambda ends this invocation. */
+  remainingTimeMs(): number;
+  /**
+   * Aborted when the invocation gives up on running jobs because its deadline is near; the job is
+   * then handed back to SQS and runs again later. Pass it to fetch and the AWS SDK.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Runs one job. Resolving (with any value) is success; throwing or rejecting is failure, and the
+ * job is retried with backoff unless the error is an `UnrecoverableJobError`.
+ */
+export type JobHandler = (args: readonly unknown[], ctx: JobContext) => unknown;
+
+/** Options of {@link createWorker}. */
+export interface WorkerOptions {
+  /** Handlers by jobtype. */
+  readonly jobs: Readonly<Record<string, JobHandler>>;
+  /**
+   * Most jobs of one batch running at once. Jobs of a batch share one Lambda environment, so this
+   * bounds memory and connections, not throughput across environments.
+   * @default 10
+   */
+  readonly concurrency?: number;
+  /**
+   * Time kept in reserve at the end of an invocation. A job is not started when less than this is
+   * left, and jobs still running when half of it is left are given up on (handed back to SQS), so
+   * the invocation can report failures and return before Lambda's timeout would fail the whole
+   * batch, successes included.
+   * @default 3000
+   */
+  readonly deadlineMarginMs?: number;
+  /** AWS clients, for tests or custom configuration. @default - clients for `env` */
+  readonly clients?: { readonly sqs?: SqsBatchSender };
+  /** Where configuration is read (lib/env.ts names). @default process.env */
+  readonly env?: Env;
+  /** The clock. @default () => new Date() */
+  readonly now?: () => Date;
+  /** Where log lines go. @default console.log */
+  readonly log?: LogSink;
+}

@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError, RateLimitedError, UnrecoverableJobError } from '../../lib/errors';
+import { createWorker, type JobContext, type JobHandler, type WorkerOptions } from '../../lib/worker';
+import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+
+const NOW = new Date('2026-11-22T12:00:00.000Z');
+
+function setup(jobs: Readonly<Record<string, JobHandler>>, options: Partial<WorkerOptions> = {}) {
+  const sqs = new FakeSqs();
+  const log = memoryLog();
+  const handler = createWorker({ jobs, env: TEST_ENV, clients: { sqs }, now: () => NOW, log: log.sink, ...options });
+  return { sqs, log, handler };
+}
+
+const ok: JobHandler = async () => undefined;
+const boom: JobHandler = async () => {
+  throw Object.assign(new TypeError('cannot read properties of undefined'), { stack: 'TypeError: cannot read properties of undefined\n    at handler (jobs.ts:3:7)' });
+};
+
+describe('createWorker', () => {
+  it('acknowledges every record when every job succeeds, sending nothing', async () => {
+    const ran: unknown[] = [];
+    const { sqs, handler } = setup({ Greet: async (args) => { ran.push(args); } });
+
+    const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Greet', args: ['a'] } }), sqsRecord({ body: { jobtype: 'Greet', args: ['b'] } })]), lambdaContext());
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(ran).toEqual([['a'], ['b']]);
+    expect(sqs.batches).toEqual([]);
+  });
+
+  it('sends a failure envelope for the one failing record of three and acknowledges all three', async () => {
+    const { sqs, handler } = setup({ Ok: ok, Boom: boom });
+    const failing = sqsRecord({ body: { jobtype: 'Boom', args: [1], jid: 'jid-boom', created_at: '2026-11-22T11:00:00.000Z' } });
+
+    const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Ok' } }), failing, sqsRecord({ body: { jobtype: 'Ok' } })]), lambdaContext());
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sqs.sentTo(RETRIES_URL)).toEqual([{
+      delaySeconds: undefined,
+      body: {
+        hopper: 'failure',
+        queue: 'default',
+        job: { jid: 'jid-boom', jobtype: 'Boom', args: [1], queue: 'default', created_at: '2026-11-22T11:00:00.000Z', retry: 25 },
+        error: { errtype: 'TypeError', message: 'cannot read properties of undefined', backtrace: ['at handler (jobs.ts:3:7)'] },
+        failed_at: '2026-11-22T12:00:00.000Z',
+      },
+    }]);
+  });
+
+  it('hands back only the failing record when its envelope cannot be sent', async () => {
+    const { sqs, handler } = setup({ Ok: ok, Boom: boom });
+    sqs.failQueues.set(RETRIES_URL, Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' }));
+    const records = [sqsRecord({ body: { jobtype: 'Ok' } }), sqsRecord({ body: { jobtype: 'Boom' } }), sqsRecord({ body: { jobtype: 'Ok' } })];
+
+    const result = await handler(sqsEvent(records), lambdaContext());
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]?.messageId }] });
+  });
+
+  it('tries an entry SQS failed on its side once more before handing it back', async () => {
+    const { sqs, handler } = setup({ Boom: boom });
+    sqs.failEntry = (_entry, attempt) => (attempt === 1 ? { Code: 'InternalError', SenderFault: false } : undefined);
+
+    const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Boom' } })]), lambdaContext());
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sqs.batches).toHaveLength(2);
+  });
+
+  it('hands back a record whose envelope SQS keeps rejecting', async () => {
+    const { sqs, log, handler } = setup({ Boom: boom });
+    sqs.failEntry = () => ({ Code: 'InternalError', SenderFault: false, Message: 'try later' });
+    const record = sqsRecord({ body: { jobtype: 'Boom' } });
+
+    const result = await handler(sqsEvent([record]), lambdaContext());
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'ERROR', message_id: record.messageId, reason: 'InternalError: try later' }));
+  });
+
+  it('sends up to ten envelopes per request', async () => {
+    const { sqs, handler } = setup({ Boom: boom });
+
+    await handler(sqsEvent(Array.from({ length: 23 }, () => sqsRecord({ body: { jobtype: 'Boom' } }))), lambdaContext());
+
+    expect(sqs.batches.map((batch) => batch.entries.length)).toEqual([10, 10, 3]);
+  });
+
+  describe.each([
+    { name: 'a body that is not JSON', body: '{"jobtype":', field: 'body' },
+    { name: 'a missing jobtype', body: '{"args":[]}', field: 'jobtype' },
+    { name: 'args that are not an array', body: '{"jobtype":"Ok","args":"a@example.com"}', field: 'args' },
+  ])('with $name', ({ body, field }) => {
+    it('sends an unrecoverable envelope with the raw body and the reason', async () => {
+      const { sqs, handler } = setup({ Ok: ok });
+
+      const result = await handler(sqsEvent([sqsRecord({ body, queueUrl: QUEUE_URLS.critical })]), lambdaContext());
+
+      expect(result.batchItemFailures).toEqual([]);
+      const [sent] = sqs.sentTo(RETRIES_URL);
+      expect(sent?.body).toMatchObject({ hopper: 'failure', queue: 'critical', raw: body, unrecoverable: true, error: { errtype: 'InvalidJobError' } });
+      expect(sent?.body).toHaveProperty('error.message', expect.stringContaining(`invalid job: ${field} must be`));
+    });
+  });
+
+  it('sends an unknown jobtype straight to the dead set, naming the jobtypes it handles', async () => {
+    const { sqs, handler } = setup({ Ok: ok, Greet: ok });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'constructor' } })]), lambdaContext());
+
+    expect(sqs.sentTo(RETRIES_URL)[0]?.body).toMatchObject({
+      unrecoverable: true,
+      job: { jobtype: 'constructor' },
+      error: { errtype: 'UnknownJobTypeError', message: 'no handler for jobtype "constructor" in this worker (it handles: Ok, Greet)' },
+    });
+  });
+
+  it('marks an UnrecoverableJobError unrecoverable, and an ordinary error not', async () => {
+    const { sqs, handler } = setup({
+      Gone: async () => { throw new UnrecoverableJobError('user 7 no longer exists'); },
+      Boom: boom,
+    });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Gone', jid: 'gone' } }), sqsRecord({ body: { jobtype: 'Boom', jid: 'boom' } })]), lambdaContext());
+
+    const bodies = sqs.sentTo(RETRIES_URL).map((sent) => sent.body);
+    expect(bodies).toContainEqual(expect.objectContaining({ job: expect.objectContaining({ jid: 'gone' }), unrecoverable: true }));
+    expect(bodies.find((body) => JSON.stringify(body).includes('"jid":"boom"'))).not.toHaveProperty('unrecoverable');
+  });
+
+  it('gives a job without jid and queue the message id and the queue it came from', async () => {
+    const seen: JobContext[] = [];
+    const { handler } = setup({ Ok: async (_args, ctx) => { seen.push(ctx); } });
+    const record = sqsRecord({ body: { jobtype: 'Ok' }, queueUrl: QUEUE_URLS.critical });
+
+    await handler(sqsEvent([record]), lambdaContext());
+
+    expect(seen[0]?.jid).toBe(record.messageId);
+    expect(seen[0]?.job.queue).toBe('critical');
+  });
+
+  it('gives handlers a context with the job, a structured logger and the remaining time', async () => {
+    let remaining = 0;
+    const { log, handler } = setup({
+      Charge: async ([user], ctx) => {
+        ctx.logger.info('charging', { user });
+        remaining = ctx.remainingTimeMs();
+      },
+    });
+    const body = { jobtype: 'Charge', args: [7], jid: 'jid-7', failure: { retry_count: 2, failed_at: '2026-11-22T11:00:00.000Z', message: 'x', errtype: 'Error' } };
+
+    await handler(sqsEvent([sqsRecord({ body })]), lambdaContext(() => 42_000));
+
+    expect(remaining).toBe(42_000);
+    expect(log.lines).toContainEqual({
+      level: 'INFO',
+      message: 'charging',
+      time: '2026-11-22T12:00:00.000Z',
+      request_id: 'request-1',
+      jid: 'jid-7',
+      jobtype: 'Charge',
+      queue: 'default',
+      attempt: 4,
+      user: 7,
+    });
+  });
+
+  it('drops an expired job without running it and counts it', async () => {
+    let ran = false;
+    const { sqs, log, handler } = setup({ Ok: async () => { ran = true; } });
+    const body = { jobtype: 'Ok', custom: { expires_at: '2026-11-22T11:59:59.000Z' } };
+
+    const result = await handler(sqsEvent([sqsRecord({ body })]), lambdaContext());
+
+    expect(ran).toBe(false);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sqs.batches).toEqual([]);
+    expect(log.lines).toContainEqual(expect.objectContaining({ message: 'batch done', received: 1, expired: 1, succeeded: 0 }));
+  });
+
+  it('puts a rate-limited job back on its queue after the wait, keeping its retries', async () => {
+    const { sqs, handler } = setup({ Call: async () => { throw new RateLimitedError('stripe', 42.5); } });
+
+    const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'j-1', queue: 'critical' } })]), lambdaContext());
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sqs.sentTo(RETRIES_URL)).toEqual([]);
+    expect(sqs.sentTo(QUEUE_URLS.critical)).toEqual([{ delaySeconds: 43, body: expect.objectContaining({ jid: 'j-1', queue: 'critical' }) }]);
+    expect(sqs.sentTo(QUEUE_URLS.critical)[0]?.body).not.toHaveProperty('failure');
+  });
+
+  it('runs at most `concurrency` jobs at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const { handler } = setup({
+      Slow: async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+      },
+    }, { concurrency: 3 });
+
+    const result = await handler(sqsEvent(Array.from({ length: 12 }, () => sqsRecord({ body: { jobtype: 'Slow' } }))), lambdaContext());
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(peak).toBe(3);
+  });
+
+  it('runs ten at once by default', async () => {
+    let running = 0;
+    let peak = 0;
+    const { handler } = setup({
+      Slow: async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+      },
+    });
+
+    await handler(sqsEvent(Array.from({ length: 25 }, () => sqsRecord({ body: { jobtype: 'Slow' } }))), lambdaContext());
+
+    expect(peak).toBe(10);
+  });
+
+  it.each([
+    { option: { concurrency: 0 }, message: 'concurrency must be an integer of at least 1, but 0 was provided' },
+    { option: { deadlineMarginMs: -1 }, message: 'deadlineMarginMs must be a non-negative number, but -1 was provided' },
+  ])('rejects $option', ({ option, message }) => {
+    expect(() => createWorker({ jobs: {}, ...option })).toThrow(message);
+  });
+
+  it('reports missing configuration when invoked, not when imported', async () => {
+    const handler = createWorker({ jobs: { Ok: ok }, env: {}, clients: { sqs: new FakeSqs() } });
+
+    await expect(handler(sqsEvent([sqsRecord({ body: { jobtype: 'Ok' } })]), lambdaContext())).rejects.toThrow(ConfigurationError);
+  });
+});
