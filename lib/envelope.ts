@@ -59,11 +59,20 @@ export type RetriesMessage =
   | { readonly kind: 'crashed'; readonly job: Job }
   | { readonly kind: 'invalid'; readonly reason: string; readonly raw: string };
 
+/** What {@link parseRetriesMessage} needs besides the body. */
+export interface RetriesMessageOptions {
+  readonly now: Date;
+  /** The SQS message id: the jid of a job body without one. */
+  readonly messageId: string;
+  /** The retry count of a job body without one (`HOPPER_DEFAULT_RETRY`). @default 25 */
+  readonly defaultRetry?: number;
+}
+
 /**
  * Classifies a retries-queue message: a failure envelope, a job redriven after its worker
  * crashed, or something that is neither (kept with the reason, for the dead set).
  */
-export function parseRetriesMessage(body: string, options: { now: Date; messageId: string }): RetriesMessage {
+export function parseRetriesMessage(body: string, options: RetriesMessageOptions): RetriesMessage {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -78,18 +87,18 @@ export function parseRetriesMessage(body: string, options: { now: Date; messageI
     }
   }
   try {
-    return { kind: 'crashed', job: normalizeJob(parsed, { now: options.now, defaultJid: options.messageId }) };
+    return { kind: 'crashed', job: normalizeJob(parsed, { now: options.now, defaultJid: options.messageId, defaultRetry: options.defaultRetry }) };
   } catch (error) {
     return { kind: 'invalid', reason: error instanceof Error ? error.message : 'invalid job', raw: cap(body, RAW_BODY_CAP) };
   }
 }
 
-function validateEnvelope(value: Record<string, unknown>, options: { now: Date; messageId: string }): FailureEnvelope {
+function validateEnvelope(value: Record<string, unknown>, options: RetriesMessageOptions): FailureEnvelope {
   const { queue, error, failed_at: failedAt, raw } = value;
   if (typeof queue !== 'string' || queue.length === 0) throw new InvalidJobError('envelope.queue', 'a queue name');
   if (!isRecord(error)) throw new InvalidJobError('envelope.error', 'an object with errtype and message');
   if (raw !== undefined && typeof raw !== 'string') throw new InvalidJobError('envelope.raw', 'a string');
-  const job = value.job === undefined ? undefined : normalizeJob(value.job, { now: options.now, defaultJid: options.messageId, defaultQueue: queue });
+  const job = value.job === undefined ? undefined : normalizeJob(value.job, { now: options.now, defaultJid: options.messageId, defaultQueue: queue, defaultRetry: options.defaultRetry });
   if (job === undefined && raw === undefined) throw new InvalidJobError('envelope.job', 'the failed job (or raw, the original body)');
   const backtrace = Array.isArray(error.backtrace) ? error.backtrace.filter((line): line is string => typeof line === 'string') : [];
   const described = describeError(Object.assign(new Error(typeof error.message === 'string' ? error.message : ''), {

@@ -96,6 +96,8 @@ export interface NormalizeOptions {
   readonly defaultJid?: string;
   /** The queue to use when the input has none. @default 'default' */
   readonly defaultQueue?: string;
+  /** The retry count to use when the input has none (`HOPPER_DEFAULT_RETRY`). @default 25 */
+  readonly defaultRetry?: number;
 }
 
 /**
@@ -122,7 +124,7 @@ export function normalizeJob(input: unknown, options: NormalizeOptions): Job {
   if (typeof queue !== 'string' || !JOB_LIMITS.queueNamePattern.test(queue)) {
     throw new InvalidJobError('queue', 'a queue name of 1 to 64 letters, digits, - or _', describe(queue));
   }
-  const retry = input.retry ?? JOB_DEFAULTS.retry;
+  const retry = input.retry ?? options.defaultRetry ?? JOB_DEFAULTS.retry;
   if (!Number.isInteger(retry) || typeof retry !== 'number' || retry < 0 || retry > JOB_LIMITS.maxRetry) {
     throw new InvalidJobError('retry', `an integer from 0 to ${JOB_LIMITS.maxRetry}`, describe(retry));
   }

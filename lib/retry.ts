@@ -13,7 +13,7 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 
 import { sqsClientFromEnv } from './aws';
 import { parseRetriesMessage, type EnvelopeError } from './envelope';
 import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from './env';
-import { serializeJob, type Job, type JobFailure } from './job';
+import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from './job';
 import { randomFromText } from './random';
 import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './retry-policy';
 import type { NewSetEntry } from './storage/set-items';
@@ -49,6 +49,8 @@ export interface PlanContext {
   /** Queue name → URL (`HOPPER_QUEUE_URLS`). */
   readonly queueUrls: Readonly<Record<string, string>>;
   readonly deadTtlDays: number;
+  /** `retry` of a job without one (`HOPPER_DEFAULT_RETRY`). @default 25 */
+  readonly defaultRetry?: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export interface PlanContext {
  * the same action (crashed jobs aside, whose failure time is the time they are noticed).
  */
 export function planRetry(record: SQSRecord, context: PlanContext): RetryAction {
-  const message = parseRetriesMessage(record.body, { now: context.now, messageId: record.messageId });
+  const message = parseRetriesMessage(record.body, { now: context.now, messageId: record.messageId, defaultRetry: context.defaultRetry });
   if (message.kind === 'invalid') {
     const sent = Number(record.attributes.SentTimestamp);
     return deadRaw(record, context, {
@@ -148,8 +150,8 @@ export interface RetryHandlerOptions {
 }
 
 /**
- * Creates the retry function's SQS handler. Reads `HOPPER_QUEUE_URLS`, `HOPPER_STATE_TABLE` and
- * `HOPPER_DEAD_TTL_DAYS` (default 180) at once, so a misconfigured function fails at start. The
+ * Creates the retry function's SQS handler. Reads `HOPPER_QUEUE_URLS`, `HOPPER_STATE_TABLE`,
+ * `HOPPER_DEAD_TTL_DAYS` (default 180) and `HOPPER_DEFAULT_RETRY` (default 25) at once, so a misconfigured function fails at start. The
  * DynamoDB SDK is loaded only when a batch has something for the retry or dead set.
  *
  * A record whose move fails (an SQS or DynamoDB error) is reported in `batchItemFailures`, so SQS
@@ -159,6 +161,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const env = options.env ?? process.env;
   const queueUrls = queueUrlsFromEnv(env);
   const deadTtlDays = intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays);
+  const defaultRetry = intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry);
   if (options.stateTable === undefined) requireEnv(env, ENV.stateTable);
   const sqs = options.sqs ?? sqsClientFromEnv(env);
   const now = options.now ?? (() => new Date());
@@ -172,7 +175,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   };
 
   return async (event) => {
-    const context = { now: now(), queueUrls, deadTtlDays };
+    const context = { now: now(), queueUrls, deadTtlDays, defaultRetry };
     const failed = new Set<string>();
     const toSend: OutgoingMessage[] = [];
     const toStore: { record: SQSRecord; set: 'retry' | 'dead'; entry: NewSetEntry }[] = [];

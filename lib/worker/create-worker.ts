@@ -5,7 +5,8 @@
  */
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqsClientFromEnv } from '../aws';
-import { ENV, queueUrlsFromEnv, requireEnv, type Env } from '../env';
+import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
+import { JOB_DEFAULTS } from '../job';
 import { ConfigurationError } from '../errors';
 import { createLogger, type Logger } from './logger';
 import { runPool } from './pool';
@@ -28,6 +29,7 @@ interface WorkerRuntime {
   readonly retriesQueueUrl: string;
   readonly queues: QueueResolver;
   readonly sqs: SqsBatchSender;
+  readonly defaultRetry: number;
 }
 
 /**
@@ -44,8 +46,9 @@ interface WorkerRuntime {
  * - Near the deadline: records not started, and records still running at the hard stop, are handed
  *   back (see {@link WorkerOptions.deadlineMarginMs}).
  *
- * Reads `HOPPER_RETRIES_QUEUE_URL` and `HOPPER_QUEUE_URLS` on its first invocation, so importing
- * a worker module never fails for want of configuration.
+ * Reads `HOPPER_RETRIES_QUEUE_URL`, `HOPPER_QUEUE_URLS` and `HOPPER_DEFAULT_RETRY` (the `retry` of
+ * jobs that do not say) on its first invocation, so importing a worker module never fails for want
+ * of configuration.
  *
  * @example
  * export const handler = createWorker({
@@ -74,17 +77,18 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       retriesQueueUrl: requireEnv(env, ENV.retriesQueueUrl),
       queues: queueResolver(queueUrlsFromEnv(env)),
       sqs: options.clients?.sqs ?? sqsClientFromEnv(env),
+      defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
     };
     return runtime;
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs } = loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry } = loadRuntime();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
     const abort = new AbortController();
     const remainingTimeMs = (): number => context.getRemainingTimeInMillis();
-    const scope = { jobs, queues, retriesQueueUrl, now, logger, remainingTimeMs, signal: abort.signal };
+    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal };
 
     const pool = await runPool(records, {
       concurrency,

@@ -25,6 +25,8 @@ export interface RecordScope {
   readonly jobs: Readonly<Record<string, JobHandler>>;
   readonly queues: QueueResolver;
   readonly retriesQueueUrl: string;
+  /** `retry` of a job body without one. */
+  readonly defaultRetry: number;
   readonly now: () => Date;
   readonly logger: Logger;
   readonly remainingTimeMs: () => number;
@@ -39,6 +41,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     job = parseJob(record.body, {
       now: scope.now(),
       defaultJid: record.messageId,
+      defaultRetry: scope.defaultRetry,
       ...(sourceQueue === undefined ? {} : { defaultQueue: sourceQueue }),
     });
   } catch (error) {

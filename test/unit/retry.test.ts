@@ -180,6 +180,15 @@ describe('the retry handler', () => {
     }]);
   });
 
+  it('gives a crashed job without retry the JobSystem default from HOPPER_DEFAULT_RETRY', async () => {
+    const noRetries = createRetryHandler({ env: { ...TEST_ENV, HOPPER_DEFAULT_RETRY: '0' }, sqs, stateTable: new StateTable(dynamo, 'state'), now: () => clock });
+
+    await noRetries(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, body: { jobtype: 'SendEmail', jid: 'crashed-once' } })]));
+
+    expect(sqs.batches).toHaveLength(0);
+    expect(itemsOf('dead')).toEqual([expect.objectContaining({ jid: { S: 'crashed-once' }, errtype: { S: 'WorkerCrashed' } })]);
+  });
+
   it('keeps a message that is neither an envelope nor a job in the dead set, under its message id', async () => {
     const record = sqsRecord({ queueUrl: RETRIES_URL, messageId: 'msg-bad', body: '{"args":"oops"', attributes: { SentTimestamp: String(T0) } });
     // Filed under the time it was sent, so a redelivery writes the same item.

@@ -140,6 +140,17 @@ describe('createWorker', () => {
     expect(seen[0]?.job.queue).toBe('critical');
   });
 
+  it('gives a job without retry the JobSystem default from HOPPER_DEFAULT_RETRY', async () => {
+    const { sqs, handler } = setup({ Boom: boom }, { env: { ...TEST_ENV, HOPPER_DEFAULT_RETRY: '3' } });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Boom' } }), sqsRecord({ body: { jobtype: 'Boom', retry: 9 } })]), lambdaContext());
+
+    expect(sqs.sentTo(RETRIES_URL).map((sent) => sent.body)).toEqual([
+      expect.objectContaining({ job: expect.objectContaining({ retry: 3 }) }),
+      expect.objectContaining({ job: expect.objectContaining({ retry: 9 }) }),
+    ]);
+  });
+
   it('gives handlers a context with the job, a structured logger and the remaining time', async () => {
     let remaining = 0;
     const { log, handler } = setup({
