@@ -87,7 +87,12 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
     const abort = new AbortController();
-    const remainingTimeMs = (): number => context.getRemainingTimeInMillis();
+    // A host that cannot tell (a test harness, a local runtime) gets no deadline rather than an
+    // immediate one.
+    const remainingTimeMs = (): number => {
+      const ms = context.getRemainingTimeInMillis();
+      return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
+    };
     const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal };
 
     const pool = await runPool(records, {

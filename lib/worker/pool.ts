@@ -5,6 +5,8 @@
  * them, instead of letting Lambda's timeout fail the whole batch, successes included.
  */
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** How a pool run ended for each item. */
 export interface PoolResult<R> {
   /** Outcomes of the items that finished, by index. */
@@ -20,7 +22,7 @@ export interface PoolOptions {
   readonly concurrency: number;
   /** Asked before each start; false stops starting new items. */
   readonly canStart: () => boolean;
-  /** Milliseconds after which running items are given up on. */
+  /** Milliseconds after which running items are given up on (not finite: never). */
   readonly hardStopMs: number;
   /** Called at the hard stop (aborts the handlers' signal). */
   readonly onHardStop?: () => void;
@@ -53,7 +55,10 @@ export async function runPool<T, R>(items: readonly T[], options: PoolOptions, r
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hardStop = new Promise<'stop'>((resolve) => {
-    timer = setTimeout(() => resolve('stop'), Math.max(0, options.hardStopMs));
+    // Node fires a timer over 2^31 − 1 ms at once; a deadline that far (or unknown) is no deadline.
+    if (Number.isFinite(options.hardStopMs) && options.hardStopMs <= MAX_TIMER_MS) {
+      timer = setTimeout(() => resolve('stop'), Math.max(0, options.hardStopMs));
+    }
   });
   const lanes = Array.from({ length: Math.min(options.concurrency, items.length) }, lane);
   const ending = await Promise.race([Promise.all(lanes).then(() => 'done' as const), hardStop]);

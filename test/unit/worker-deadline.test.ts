@@ -35,6 +35,19 @@ describe('the worker near the Lambda deadline', () => {
     expect(result.batchItemFailures).toHaveLength(2);
   });
 
+  it.each([
+    { name: 'no number', remaining: Number.NaN },
+    { name: 'more than a timer can hold', remaining: 3_000_000_000 },
+  ])('runs everything when the remaining time is $name', async ({ remaining }) => {
+    let finished = 0;
+    const { handler } = setup({ Work: async () => { await new Promise((resolve) => setTimeout(resolve, 20)); finished += 1; } });
+
+    const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Work' } }), sqsRecord({ body: { jobtype: 'Work' } })]), lambdaContext(() => remaining));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(finished).toBe(2);
+  });
+
   it('gives up on jobs still running at half the margin: aborts their signal, hands them back, sends nothing for them', async () => {
     const deadline = Date.now() + 300;
     const signals: AbortSignal[] = [];
