@@ -1,0 +1,226 @@
+/**
+ * Hopper across languages, end to end on the emulators, with Debian's real python3-boto3 and
+ * awscli: Python-produced and shell-produced jobs run on the TypeScript worker; TypeScript-produced
+ * jobs run on the Python worker, whose failures are retried by the retry function and die exactly
+ * as a TypeScript worker's do.
+ *
+ * Those clients speak SQS's query protocol, which fauxqs does not, so they reach it through
+ * ./polyglot-sqs-query.ts (real SQS accepts both protocols). The Python worker runs as a child
+ * process per batch, fed the SQS event on stdin, as the Lambda Python runtime would call it.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '../../lib/client';
+import { isRecord } from '../../lib/job';
+import { createRetryHandler } from '../../lib/retry';
+import { StateTable } from '../../lib/storage';
+import type { SetEntry } from '../../lib/storage';
+import { createWorker, type JobContext } from '../../lib/worker';
+import { AWS_CLI, objects, parseObject, processEnv, PYTHON, pythonFixture, ROOT, run, strings } from './polyglot-process';
+import { startSqsQueryAdapter, type SqsQueryAdapter } from './polyglot-sqs-query';
+import { pumpOnce, pumpUntilEmpty, queueCounts, startHarness, type Harness, type SqsHandler } from './support/harness';
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+addFormats.default(ajv);
+const validateJob = ajv.compile(JSON.parse(readFileSync(new URL('../../docs/job.schema.json', import.meta.url), 'utf8')));
+
+let harness: Harness;
+let adapter: SqsQueryAdapter;
+/** Environment of the Python and AWS CLI processes: a deployed worker's, with the SQS endpoint they can speak to. */
+let externalEnv: Record<string, string>;
+
+beforeAll(async () => {
+  harness = await startHarness({ queues: ['default', 'critical'] });
+  adapter = await startSqsQueryAdapter(harness.emulators.endpoints.sqs);
+  // The retry function and the state table read credentials and region from the process.
+  Object.assign(process.env, harness.env);
+  externalEnv = processEnv({ ...harness.env, AWS_ENDPOINT_URL_SQS: adapter.endpoint });
+});
+
+afterAll(async () => {
+  await adapter?.close();
+  await harness?.stop();
+});
+
+interface Ran {
+  readonly jid: string;
+  readonly jobtype: string;
+  readonly args: readonly unknown[];
+  readonly queue: string;
+}
+
+/** A TypeScript worker that records what it runs and fails `Fail` jobs as the Python one does. */
+function typescriptWorker(ran: Ran[]): SqsHandler {
+  const record = (args: readonly unknown[], ctx: JobContext): void => {
+    ran.push({ jid: ctx.jid, jobtype: ctx.job.jobtype, args, queue: ctx.job.queue });
+  };
+  return createWorker({
+    jobs: {
+      Greet: record,
+      Record: record,
+      Fail: (args) => {
+        throw new Error(`failing on purpose with ${JSON.stringify(args)}`);
+      },
+    },
+    env: harness.env,
+    log: () => undefined,
+  });
+}
+
+/** The Python worker of test/fixtures/python/run_worker.py, one process per batch. */
+function pythonWorker(ran: Ran[], bodies: string[]): SqsHandler {
+  return async (event: SQSEvent, context): Promise<SQSBatchResponse> => {
+    bodies.push(...event.Records.map((record) => record.body));
+    const { stdout } = await run(PYTHON, [pythonFixture('run_worker.py')], {
+      env: externalEnv,
+      input: JSON.stringify({ event, remaining_ms: context.getRemainingTimeInMillis() }),
+    });
+    const output = parseObject(stdout);
+    for (const job of objects(output.ran, 'ran')) {
+      ran.push({ jid: String(job.jid), jobtype: String(job.jobtype), args: Array.isArray(job.args) ? job.args : [], queue: 'default' });
+    }
+    const response = isRecord(output.response) ? output.response : {};
+    return { batchItemFailures: objects(response.batchItemFailures, 'batchItemFailures').map((item) => ({ itemIdentifier: String(item.itemIdentifier) })) };
+  };
+}
+
+/** Pumps `queueUrl` until one batch has been handled (a retried job's delay is 15 to 24 s). */
+async function pumpWhenDue(queueUrl: string, handler: SqsHandler, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { received } = await pumpOnce(harness, queueUrl, handler, { waitSeconds: 1 });
+    if (received.length > 0) return received.length;
+    await sleep(500);
+  }
+  throw new Error(`nothing arrived on ${queueUrl} within ${timeoutMs} ms`);
+}
+
+async function deadEntry(jid: string): Promise<SetEntry | undefined> {
+  const { entries } = await new StateTable(harness.dynamo, harness.stateTable).readSetRange('dead', { limit: 1000 });
+  return entries.find((entry) => entry.jid === jid);
+}
+
+/** The fields an entry has, all the way down to the failure record: what "the same shape" means. */
+function shape(entry: SetEntry | undefined): Record<string, string[]> {
+  return {
+    entry: Object.keys(entry ?? {}).sort(),
+    job: Object.keys(entry?.job ?? {}).sort(),
+    failure: Object.keys(entry?.job?.failure ?? {}).sort(),
+  };
+}
+
+describe('Python producer → TypeScript worker', () => {
+  it('runs every job the Python client enqueued, with its args and queue', async () => {
+    const { stdout } = await run(PYTHON, [pythonFixture('produce.py')], {
+      env: externalEnv,
+      input: JSON.stringify({
+        one: { jobtype: 'Greet', args: ['Ada', { lang: 'py', note: 'é ß' }], queue: 'critical' },
+        many: Array.from({ length: 12 }, (_, index) => ({ jobtype: 'Greet', args: ['many', index] })),
+      }),
+    });
+    const produced = parseObject(stdout);
+    const one = String(produced.one);
+    const many = strings(produced.many, 'many');
+
+    const ran: Ran[] = [];
+    const bodies: string[] = [];
+    const worker = typescriptWorker(ran);
+    const recording: SqsHandler = async (event, context) => {
+      bodies.push(...event.Records.map((record) => record.body));
+      return worker(event, context);
+    };
+    const critical = await pumpUntilEmpty(harness, harness.queueUrls.critical ?? '', recording);
+    const standard = await pumpUntilEmpty(harness, harness.queueUrls.default ?? '', recording);
+
+    expect([...critical.failed, ...standard.failed]).toEqual([]);
+    expect(ran.find((job) => job.jid === one)).toEqual({ jid: one, jobtype: 'Greet', args: ['Ada', { lang: 'py', note: 'é ß' }], queue: 'critical' });
+    expect(ran.filter((job) => job.queue === 'default').map((job) => job.jid).sort()).toEqual([...many].sort());
+    expect(ran.filter((job) => job.queue === 'default').map((job) => job.args[1]).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 12 }, (_, index) => index));
+    for (const body of bodies) expect(validateJob(JSON.parse(body)), body).toBe(true);
+    expect(await queueCounts(harness.sqs, harness.retriesQueueUrl)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+});
+
+describe('AWS CLI producer → TypeScript worker', () => {
+  it('runs a job sent by examples/shell/enqueue.sh, and one sent with only a jobtype', async () => {
+    const queueUrl = harness.queueUrls.default ?? '';
+    const shell = await run('/bin/bash', [`${ROOT}examples/shell/enqueue.sh`, queueUrl, 'Greet', '["from shell", 7]'], { env: { ...externalEnv, AWS_CLI } });
+    const jid = shell.stdout.trim();
+    const bare = await run(AWS_CLI, ['--endpoint-url', adapter.endpoint, 'sqs', 'send-message', '--queue-url', queueUrl, '--message-body', '{"jobtype":"Greet"}', '--output', 'json'], { env: externalEnv });
+    const messageId = String(parseObject(bare.stdout).MessageId);
+
+    const ran: Ran[] = [];
+    const { failed } = await pumpUntilEmpty(harness, queueUrl, typescriptWorker(ran));
+
+    expect(failed).toEqual([]);
+    expect(jid).toMatch(/^[0-9a-f]{24}$/);
+    expect(ran).toEqual(expect.arrayContaining([
+      { jid, jobtype: 'Greet', args: ['from shell', 7], queue: 'default' },
+      // A producer that sends no jid gets the SQS message id; no queue, the queue it was sent to.
+      { jid: messageId, jobtype: 'Greet', args: [], queue: 'default' },
+    ]));
+    expect(ran).toHaveLength(2);
+  });
+});
+
+describe('TypeScript producer → Python worker', () => {
+  it('runs the jobs, and a failing job is retried and dies exactly as on the TypeScript worker', { timeout: 150_000 }, async () => {
+    const client = new Client({ queueUrls: harness.queueUrls, sqs: harness.sqs });
+    const recorded = await client.enqueueMany([
+      { jobtype: 'Record', args: ['a', 1] },
+      { jobtype: 'Record', args: [{ nested: [true, null] }] },
+      { jobtype: 'Record', args: [], custom: { tenant: 'acme' } },
+    ]);
+    const pythonFail = await client.enqueue({ jobtype: 'Fail', args: ['py'], retry: 1 });
+    const refused = await client.enqueue({ jobtype: 'Refuse', args: [] });
+    // The same failing job on the TypeScript worker, as the yardstick.
+    const typescriptFail = await client.enqueue({ jobtype: 'Fail', args: ['ts'], retry: 1, queue: 'critical' });
+
+    const ran: Ran[] = [];
+    const bodies: string[] = [];
+    const python = pythonWorker(ran, bodies);
+    const typescript = typescriptWorker([]);
+    const retry = createRetryHandler({ env: harness.env, log: () => undefined });
+    const defaultUrl = harness.queueUrls.default ?? '';
+    const criticalUrl = harness.queueUrls.critical ?? '';
+
+    // First attempts: three successes and two failures on Python, one failure on TypeScript.
+    const first = await pumpUntilEmpty(harness, defaultUrl, python);
+    await pumpUntilEmpty(harness, criticalUrl, typescript);
+    expect(first.failed).toEqual([]);
+    expect(ran.map((job) => job.jid).sort()).toEqual([...recorded].sort());
+    expect(ran.map((job) => job.args)).toEqual(expect.arrayContaining([['a', 1], [{ nested: [true, null] }], []]));
+    // What the TypeScript client sent validates against the schema, as received from SQS.
+    for (const body of bodies) expect(validateJob(JSON.parse(body)), body).toBe(true);
+
+    // The retry function: both failures back on their queues after Sidekiq's first delay; the
+    // unrecoverable one straight into the dead set.
+    await pumpUntilEmpty(harness, harness.retriesQueueUrl, retry);
+    expect(await queueCounts(harness.sqs, defaultUrl)).toMatchObject({ visible: 0, delayed: 1 });
+    expect(await queueCounts(harness.sqs, criticalUrl)).toMatchObject({ visible: 0, delayed: 1 });
+    expect((await deadEntry(refused))?.reason).toEqual({ errtype: 'UnrecoverableJobError', message: 'refused on purpose' });
+
+    // Second attempts (after 15 to 24 s): both fail again; with retry: 1 that is their last.
+    await Promise.all([pumpWhenDue(defaultUrl, python, 60_000), pumpWhenDue(criticalUrl, typescript, 60_000)]);
+    await pumpUntilEmpty(harness, harness.retriesQueueUrl, retry);
+
+    const [pythonDead, typescriptDead] = await Promise.all([deadEntry(pythonFail), deadEntry(typescriptFail)]);
+    expect(pythonDead?.reason).toEqual({ errtype: 'RuntimeError', message: 'failing on purpose with ["py"]' });
+    expect(typescriptDead?.reason).toEqual({ errtype: 'Error', message: 'failing on purpose with ["ts"]' });
+    expect(shape(pythonDead)).toEqual(shape(typescriptDead));
+    for (const [entry, queue] of [[pythonDead, 'default'], [typescriptDead, 'critical']] as const) {
+      expect(entry?.queue).toBe(queue);
+      expect(entry?.job).toMatchObject({ retry: 1, queue, failure: { retry_count: 1 } });
+      expect(entry?.job?.failure?.backtrace?.length).toBeGreaterThan(0);
+      expect(entry?.ttl).toBe(Math.floor((entry?.epochMs ?? 0) / 1000) + 180 * 86_400);
+    }
+    expect(pythonDead?.job?.failure?.backtrace?.[0]).toMatch(/^File ".*run_worker\.py", line \d+, in fail$/);
+    for (const url of [defaultUrl, criticalUrl, harness.retriesQueueUrl]) {
+      expect(await queueCounts(harness.sqs, url)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    }
+  });
+});
