@@ -65,9 +65,12 @@ def normalize_job(
     now: datetime,
     default_jid: str | None = None,
     default_queue: str | None = None,
+    default_retry: int | None = None,
 ) -> Job:
     """Validates anything that claims to be a job and fills in its defaults.
 
+    ``default_jid`` (the worker passes the SQS message id), ``default_queue`` (the queue the message
+    came from) and ``default_retry`` (``HOPPER_DEFAULT_RETRY``) apply to a job that has none.
     Unknown top-level fields are dropped, as the TypeScript model drops them.
 
     Raises:
@@ -88,7 +91,7 @@ def normalize_job(
     queue = _given(value, "queue", default_queue or JOB_DEFAULTS["queue"])
     if not isinstance(queue, str) or not QUEUE_NAME_PATTERN.fullmatch(queue):
         raise InvalidJobError("queue", "a queue name of 1 to 64 letters, digits, - or _", describe(queue))
-    retry = _given(value, "retry", JOB_DEFAULTS["retry"])
+    retry = _given(value, "retry", JOB_DEFAULTS["retry"] if default_retry is None else default_retry)
     if not _is_int(retry) or not 0 <= retry <= MAX_RETRY:
         raise InvalidJobError("retry", f"an integer from 0 to {MAX_RETRY}", describe(retry))
     reserve_for = value.get("reserve_for")
@@ -117,7 +120,7 @@ def normalize_job(
     return job
 
 
-def parse_job(body: str, now: datetime, default_jid: str | None = None, default_queue: str | None = None) -> Job:
+def parse_job(body: str, now: datetime, default_jid: str | None = None, default_queue: str | None = None, default_retry: int | None = None) -> Job:
     """Parses the body of an SQS message into a job.
 
     Raises:
@@ -127,7 +130,7 @@ def parse_job(body: str, now: datetime, default_jid: str | None = None, default_
         parsed = json.loads(body)
     except ValueError:
         raise InvalidJobError("body", "a JSON object", "text that is not JSON") from None
-    return normalize_job(parsed, now, default_jid, default_queue)
+    return normalize_job(parsed, now, default_jid, default_queue, default_retry)
 
 
 def serialize_job(job: Job) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from urllib.parse import urlparse
 
 from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, UnknownJobTypeError
-from .job import Job, byte_length, describe_error, parse_job, parse_time, to_json
+from .job import JOB_DEFAULTS, Job, byte_length, describe_error, parse_job, parse_time, to_json
 from .logger import Logger, LogSink
 from .sqs import Outgoing, SqsClient, queue_urls_from_env, send_in_batches, sqs_client_from_env
 
@@ -60,8 +61,9 @@ def worker(
 ) -> LambdaHandler:
     """Builds the Lambda handler of a worker serving ``jobs`` (handlers by jobtype).
 
-    Configuration is read on the first invocation from ``HOPPER_RETRIES_QUEUE_URL`` and
-    ``HOPPER_QUEUE_URLS``, which the JobSystem construct sets on every worker.
+    Configuration is read on the first invocation from ``HOPPER_RETRIES_QUEUE_URL``,
+    ``HOPPER_QUEUE_URLS`` and ``HOPPER_DEFAULT_RETRY`` (the ``retry`` of a job that has none,
+    default 25), which the JobSystem construct sets on every worker.
 
     Example::
 
@@ -117,6 +119,7 @@ class _Config:
     sqs: SqsClient
     retries_queue_url: str
     queue_urls: dict[str, str]
+    default_retry: int
 
 
 def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None) -> _Config:
@@ -125,7 +128,10 @@ def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None) -> _Config:
     if not retries:
         raise ConfigurationError("environment variable HOPPER_RETRIES_QUEUE_URL is not set; it is set by the JobSystem construct (did you call jobs.addWorker(fn)?)")
     queue_urls = queue_urls_from_env(env) if env.get("HOPPER_QUEUE_URLS") else {}
-    return _Config(sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls)
+    raw_retry = env.get("HOPPER_DEFAULT_RETRY") or str(JOB_DEFAULTS["retry"])
+    if not (raw_retry.isascii() and raw_retry.isdigit()):
+        raise ConfigurationError(f"environment variable HOPPER_DEFAULT_RETRY must be a non-negative integer, but {json.dumps(raw_retry)} was provided")
+    return _Config(sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, int(raw_retry))
 
 
 def _process(
@@ -142,7 +148,7 @@ def _process(
     arn = str(record.get("eventSourceARN", ""))
     source_queue = queue_name_of(arn, config.queue_urls)
     try:
-        job = parse_job(body, clock(), default_jid=message_id, default_queue=source_queue)
+        job = parse_job(body, clock(), default_jid=message_id, default_queue=source_queue, default_retry=config.default_retry)
     except Exception as error:  # noqa: BLE001 - retrying cannot fix the body
         queue = source_queue or arn.split(":")[-1]
         logger.warn("invalid job sent to the dead set", message_id=message_id, queue=queue, error=str(error))

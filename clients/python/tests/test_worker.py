@@ -93,6 +93,18 @@ class WorkerTest(unittest.TestCase):
         make({"A": lambda args, ctx: seen.append(ctx)}, sqs)({"Records": [record({"jobtype": "A"}, "msg-42", critical)]}, FakeContext())
         self.assertEqual((seen[0].jid, seen[0].job["queue"], seen[0].job["retry"]), ("msg-42", "critical", 25))
 
+    def test_a_job_without_retry_gets_hopper_default_retry(self) -> None:
+        seen: list[JobContext] = []
+        handler = worker({"A": lambda args, ctx: seen.append(ctx)}, sqs=FakeSqs(), env={**ENV, "HOPPER_DEFAULT_RETRY": "3"}, log=lambda line: None)
+        handler({"Records": [record({"jobtype": "A"}), record({"jobtype": "A", "retry": 7}, "m2")]}, FakeContext())
+        self.assertEqual([ctx.job["retry"] for ctx in seen], [3, 7])
+
+    def test_a_malformed_hopper_default_retry_fails_the_invocation(self) -> None:
+        handler = worker({"A": lambda args, ctx: None}, sqs=FakeSqs(), env={**ENV, "HOPPER_DEFAULT_RETRY": "-1"})
+        with self.assertRaises(ConfigurationError) as raised:
+            handler({"Records": [record(job())]}, FakeContext())
+        self.assertIn("HOPPER_DEFAULT_RETRY", str(raised.exception))
+
     def test_an_expired_job_is_dropped_without_running(self) -> None:
         ran: list[str] = []
         lines: list[str] = []
