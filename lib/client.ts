@@ -2,25 +2,12 @@
  * The producer side: put jobs on their queues. A plain job costs one SQS request per batch of up
  * to ten (and never a DynamoDB write); jobs due more than 15 minutes ahead go to the scheduled set.
  */
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ENV, queueUrlsFromEnv, type Env } from './env';
+import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from './env';
 import { HopperError, InvalidJobError, PayloadTooLargeError } from './errors';
-import { byteLength, normalizeJob, serializeJob, type Job, type JobInput } from './job';
+import { JOB_DEFAULTS, byteLength, normalizeJob, serializeJob, type Job, type JobInput } from './job';
+import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
+import { SQS_BATCH_LIMITS, sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
 import { sqsClientFromEnv } from './aws';
-
-/** SQS limits the client packs batches against. */
-export const SQS_LIMITS = {
-  /** Largest message body SQS accepts (1 MiB). */
-  maxMessageBytes: 1_048_576,
-  /** Largest total payload of one SendMessageBatch (1 MiB). */
-  maxBatchBytes: 1_048_576,
-  maxBatchEntries: 10,
-  /** Longest DelaySeconds SQS accepts. */
-  maxDelaySeconds: 900,
-} as const;
-
-/** How many times entries that SQS reported as failed (throttling, internal errors) are resent. */
-const RESEND_ATTEMPTS = 3;
 
 /**
  * Some jobs of an `enqueueMany` were not accepted by SQS after retries. Those in `enqueued` are on
@@ -28,11 +15,11 @@ const RESEND_ATTEMPTS = 3;
  */
 export class EnqueueError extends HopperError {
   readonly enqueued: readonly string[];
-  readonly failed: readonly { readonly jid: string; readonly code: string; readonly message: string }[];
+  readonly failed: readonly { readonly jid: string; readonly reason: string }[];
 
   constructor(enqueued: readonly string[], failed: EnqueueError['failed']) {
     const first = failed[0];
-    super(`${failed.length} job(s) could not be enqueued${first === undefined ? '' : `; first: ${first.jid}: ${first.code} ${first.message}`}`);
+    super(`${failed.length} job(s) could not be enqueued${first === undefined ? '' : `; first: ${first.jid}: ${first.reason}`}`);
     this.enqueued = enqueued;
     this.failed = failed;
   }
@@ -47,8 +34,8 @@ export interface ScheduledSetWriter {
 export interface ClientOptions {
   /** Queue name → queue URL. @default - read from HOPPER_QUEUE_URLS */
   readonly queueUrls?: Readonly<Record<string, string>>;
-  /** @default - a client for the environment (AWS_ENDPOINT_URL_SQS honoured) */
-  readonly sqs?: SQSClient;
+  /** Anything that sends SendMessageBatch (an `SQSClient`). @default - a client for the environment (AWS_ENDPOINT_URL_SQS honoured) */
+  readonly sqs?: SqsBatchSender;
   /** Writer for jobs due beyond SQS's 15-minute delay. @default - the state table from HOPPER_STATE_TABLE, loaded on first use */
   readonly scheduledSet?: ScheduledSetWriter;
   /** @default process.env */
@@ -69,9 +56,11 @@ export type ScheduleWhen = { readonly at: Date | string } | { readonly in: numbe
  */
 export class Client {
   private readonly queueUrls: Readonly<Record<string, string>>;
-  private readonly sqs: SQSClient;
+  private readonly sqs: SqsBatchSender;
   private readonly env: Env;
   private readonly now: () => Date;
+  /** The JobSystem's default retry count (HOPPER_DEFAULT_RETRY), for jobs that do not say. */
+  private readonly defaultRetry: number;
   private scheduledSet: ScheduledSetWriter | undefined;
 
   constructor(options: ClientOptions = {}) {
@@ -80,6 +69,7 @@ export class Client {
     this.sqs = options.sqs ?? sqsClientFromEnv(this.env);
     this.scheduledSet = options.scheduledSet;
     this.now = options.now ?? (() => new Date());
+    this.defaultRetry = intFromEnv(this.env, ENV.defaultRetry, JOB_DEFAULTS.retry);
   }
 
   /** Enqueues one job and returns its jid. */
@@ -101,7 +91,8 @@ export class Client {
   }
 
   /**
-   * Enqueues many jobs with as few requests as SQS allows (10 per batch, 1 MiB per batch) and
+   * Enqueues many jobs with as few requests as SQS allows (10 per batch, 1 MiB per batch; entries
+   * SQS fails on its side are sent once more) and
    * returns their jids in input order. Every job is validated before anything is sent.
    *
    * @throws InvalidJobError or PayloadTooLargeError before sending anything;
@@ -115,18 +106,13 @@ export class Client {
     const now = this.now();
     const prepared = inputs.map((input, index) => this.prepare(input, many ? `jobs[${index}].` : '', now));
 
-    const later = prepared.filter((entry) => entry.delaySeconds > SQS_LIMITS.maxDelaySeconds);
-    const soon = prepared.filter((entry) => entry.delaySeconds <= SQS_LIMITS.maxDelaySeconds);
+    const later = prepared.filter((entry) => entry.delaySeconds > MAX_SQS_DELAY_SECONDS);
+    const soon: OutgoingMessage[] = prepared
+      .filter((entry) => entry.delaySeconds <= MAX_SQS_DELAY_SECONDS)
+      .map((entry) => ({ key: entry.job.jid, queueUrl: entry.queueUrl, body: entry.body, ...(entry.delaySeconds > 0 ? { delaySeconds: entry.delaySeconds } : {}) }));
 
-    const failed: { jid: string; code: string; message: string }[] = [];
-    const byQueue = new Map<string, Prepared[]>();
-    for (const entry of soon) {
-      const list = byQueue.get(entry.queueUrl) ?? [];
-      list.push(entry);
-      byQueue.set(entry.queueUrl, list);
-    }
-    const batches = [...byQueue.entries()].flatMap(([queueUrl, entries]) => packBatches(entries).map((batch) => ({ queueUrl, batch })));
-    await Promise.all(batches.map(async ({ queueUrl, batch }) => failed.push(...(await this.sendBatch(queueUrl, batch)))));
+    const failed: { jid: string; reason: string }[] = [];
+    if (soon.length > 0) failed.push(...(await sendInBatches(this.sqs, soon)).map((failure) => ({ jid: failure.key, reason: failure.reason })));
 
     if (later.length > 0) {
       const writer = await this.scheduledSetWriter();
@@ -134,7 +120,7 @@ export class Client {
         try {
           await writer.putScheduled(entry.job, entry.dueMs);
         } catch (error) {
-          failed.push({ jid: entry.job.jid, code: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) });
+          failed.push({ jid: entry.job.jid, reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
         }
       }));
     }
@@ -151,7 +137,7 @@ export class Client {
   private prepare(input: JobInput, path: string, now: Date): Prepared {
     let job: Job;
     try {
-      job = normalizeJob({ ...input, enqueued_at: now.toISOString() }, { now });
+      job = normalizeJob({ ...input, enqueued_at: now.toISOString() }, { now, defaultRetry: this.defaultRetry });
     } catch (error) {
       if (error instanceof InvalidJobError && path !== '') throw new InvalidJobError(`${path}${error.field}`, error.expected, error.received);
       throw error;
@@ -162,43 +148,16 @@ export class Client {
     }
     const body = serializeJob(job);
     const size = byteLength(body);
-    if (size > SQS_LIMITS.maxMessageBytes) throw new PayloadTooLargeError(`job ${job.jid}`, size, SQS_LIMITS.maxMessageBytes);
+    if (size > SQS_BATCH_LIMITS.maxBytes) throw new PayloadTooLargeError(`job ${job.jid}`, size, SQS_BATCH_LIMITS.maxBytes);
     const dueMs = job.at === undefined ? now.getTime() : Date.parse(job.at);
     const delaySeconds = Math.max(0, Math.ceil((dueMs - now.getTime()) / 1000));
-    return { job, body, size, queueUrl, delaySeconds, dueMs };
-  }
-
-  /** Sends one batch, resending entries SQS reports as failed; returns those that still failed. */
-  private async sendBatch(queueUrl: string, batch: readonly Prepared[]): Promise<{ jid: string; code: string; message: string }[]> {
-    let pending = batch;
-    let lastFailures: { jid: string; code: string; message: string }[] = [];
-    for (let attempt = 0; attempt < RESEND_ATTEMPTS && pending.length > 0; attempt += 1) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-      const output = await this.sqs.send(new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: pending.map((entry, i) => ({
-          Id: String(i),
-          MessageBody: entry.body,
-          ...(entry.delaySeconds > 0 ? { DelaySeconds: entry.delaySeconds } : {}),
-        })),
-      }));
-      const failedIds = new Map((output.Failed ?? []).map((failure) => [failure.Id, failure]));
-      lastFailures = pending.flatMap((entry, i) => {
-        const failure = failedIds.get(String(i));
-        return failure === undefined ? [] : [{ jid: entry.job.jid, code: failure.Code ?? 'Unknown', message: failure.Message ?? '' }];
-      });
-      // Sender faults (a malformed entry) will not succeed on resend; only retry the others.
-      const retryable = new Set((output.Failed ?? []).filter((failure) => failure.SenderFault !== true).map((failure) => failure.Id));
-      pending = pending.filter((_, i) => retryable.has(String(i)));
-      if (pending.length === 0) break;
-    }
-    return lastFailures;
+    return { job, body, queueUrl, delaySeconds, dueMs };
   }
 
   private async scheduledSetWriter(): Promise<ScheduledSetWriter> {
     if (this.scheduledSet !== undefined) return this.scheduledSet;
     if (this.env[ENV.stateTable] === undefined) {
-      throw new HopperError(`jobs due more than ${SQS_LIMITS.maxDelaySeconds} s ahead go to the scheduled set, which needs ${ENV.stateTable}`);
+      throw new HopperError(`jobs due more than ${MAX_SQS_DELAY_SECONDS} s ahead go to the scheduled set, which needs ${ENV.stateTable}`);
     }
     const { stateTableFromEnv } = await import('./storage/state-table');
     this.scheduledSet = await stateTableFromEnv(this.env);
@@ -209,28 +168,9 @@ export class Client {
 interface Prepared {
   readonly job: Job;
   readonly body: string;
-  readonly size: number;
   readonly queueUrl: string;
   readonly delaySeconds: number;
   readonly dueMs: number;
-}
-
-/** Splits entries into batches of at most 10 entries and 1 MiB, in order. */
-export function packBatches<T extends { readonly size: number }>(entries: readonly T[]): T[][] {
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    if (current.length === SQS_LIMITS.maxBatchEntries || (current.length > 0 && bytes + entry.size > SQS_LIMITS.maxBatchBytes)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(entry);
-    bytes += entry.size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
 }
 
 /**

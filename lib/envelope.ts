@@ -5,7 +5,7 @@
  * describes the envelope for workers in other languages.
  */
 import { InvalidJobError } from './errors';
-import { cap, describeError, isRecord, normalizeJob, type Job } from './job';
+import { FAILURE_CAPS, JOB_LIMITS, cap, describeError, isRecord, normalizeJob, type Job } from './job';
 
 /** Largest original body kept in an envelope for a message that was not a valid job. */
 export const RAW_BODY_CAP = 64 * 1024;
@@ -27,6 +27,11 @@ export interface FailureEnvelope {
   readonly job?: Job;
   /** The original body (capped to {@link RAW_BODY_CAP}) when it was not a valid job. */
   readonly raw?: string;
+  /**
+   * The SQS message id of the original message, so that a body that was not a valid job is filed
+   * in the dead set under the id its producer saw (not the id of the envelope's own message).
+   */
+  readonly message_id?: string;
   readonly error: EnvelopeError;
   readonly failed_at: string;
   /** True when retrying cannot help: the job goes straight to the dead set. */
@@ -38,6 +43,7 @@ export function failureEnvelope(input: {
   queue: string;
   job?: Job;
   raw?: string;
+  messageId?: string;
   error: unknown;
   now: Date;
   unrecoverable?: boolean;
@@ -47,6 +53,7 @@ export function failureEnvelope(input: {
     queue: input.queue,
     ...(input.job === undefined ? {} : { job: input.job }),
     ...(input.raw === undefined ? {} : { raw: cap(input.raw, RAW_BODY_CAP) }),
+    ...(input.messageId === undefined ? {} : { message_id: input.messageId }),
     error: describeError(input.error),
     failed_at: input.now.toISOString(),
     ...(input.unrecoverable === true ? { unrecoverable: true } : {}),
@@ -98,6 +105,8 @@ function validateEnvelope(value: Record<string, unknown>, options: RetriesMessag
   if (typeof queue !== 'string' || queue.length === 0) throw new InvalidJobError('envelope.queue', 'a queue name');
   if (!isRecord(error)) throw new InvalidJobError('envelope.error', 'an object with errtype and message');
   if (raw !== undefined && typeof raw !== 'string') throw new InvalidJobError('envelope.raw', 'a string');
+  const messageId = value.message_id;
+  if (messageId !== undefined && (typeof messageId !== 'string' || messageId.length === 0)) throw new InvalidJobError('envelope.message_id', 'a non-empty string');
   const job = value.job === undefined ? undefined : normalizeJob(value.job, { now: options.now, defaultJid: options.messageId, defaultQueue: queue, defaultRetry: options.defaultRetry });
   if (job === undefined && raw === undefined) throw new InvalidJobError('envelope.job', 'the failed job (or raw, the original body)');
   const backtrace = Array.isArray(error.backtrace) ? error.backtrace.filter((line): line is string => typeof line === 'string') : [];
@@ -109,8 +118,25 @@ function validateEnvelope(value: Record<string, unknown>, options: RetriesMessag
     queue,
     ...(job === undefined ? {} : { job }),
     ...(raw === undefined ? {} : { raw: cap(raw, RAW_BODY_CAP) }),
-    error: { errtype: described.errtype, message: described.message, backtrace: backtrace.slice(0, 50) },
+    ...(messageId === undefined ? {} : { message_id: messageId }),
+    error: { errtype: described.errtype, message: described.message, backtrace: backtrace.slice(0, FAILURE_CAPS.backtraceLines) },
     failed_at: typeof failedAt === 'string' && !Number.isNaN(Date.parse(failedAt)) ? failedAt : options.now.toISOString(),
     ...(value.unrecoverable === true ? { unrecoverable: true } : {}),
   };
+}
+
+/**
+ * The id to file a body that was not a valid job under: its own `jid` when it has a well-formed one
+ * (a job with one bad field keeps the id its producer knows), else `fallback` (a message id).
+ */
+export function jidOfRawBody(raw: string, fallback: string): string {
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (isRecord(parsed) && typeof parsed.jid === 'string' && parsed.jid.length <= JOB_LIMITS.jidMaxLength && JOB_LIMITS.jidPattern.test(parsed.jid)) {
+      return parsed.jid;
+    }
+  } catch {
+    // Not JSON: the fallback is all there is.
+  }
+  return fallback;
 }

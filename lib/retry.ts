@@ -11,7 +11,7 @@
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sqsClientFromEnv } from './aws';
-import { parseRetriesMessage, type EnvelopeError } from './envelope';
+import { jidOfRawBody, parseRetriesMessage, type EnvelopeError } from './envelope';
 import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from './env';
 import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from './job';
 import { randomFromText } from './random';
@@ -19,7 +19,7 @@ import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './retry-po
 import type { NewSetEntry } from './storage/set-items';
 import type { StateTable } from './storage/state-table';
 import { createLogger, type LogSink, type Logger } from './worker/logger';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './worker/send-batch';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
 
 /** Defaults of the retry function. */
 export const RETRY_DEFAULTS = {
@@ -77,7 +77,9 @@ export function planRetry(record: SQSRecord, context: PlanContext): RetryAction 
   const { envelope } = message;
   const failedAtMs = Date.parse(envelope.failed_at);
   if (envelope.job === undefined) {
-    return deadRaw(record, context, { raw: envelope.raw ?? '', queue: envelope.queue, epochMs: failedAtMs, reason: envelope.error });
+    const raw = envelope.raw ?? '';
+    const jid = jidOfRawBody(raw, envelope.message_id ?? record.messageId);
+    return deadRaw(record, context, { raw, jid, queue: envelope.queue, epochMs: failedAtMs, reason: envelope.error });
   }
   return planFailure(envelope.job, envelope.error, failedAtMs, envelope.unrecoverable === true, context);
 }
@@ -117,12 +119,12 @@ function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, unrecov
   return { kind: 'retry-set', entry: { job: failed, epochMs: dueMs, reason } };
 }
 
-function deadRaw(record: SQSRecord, context: PlanContext, input: { raw: string; queue?: string; epochMs: number; reason: { errtype: string; message: string } }): RetryAction {
+function deadRaw(record: SQSRecord, context: PlanContext, input: { raw: string; jid?: string; queue?: string; epochMs: number; reason: { errtype: string; message: string } }): RetryAction {
   return {
     kind: 'dead',
     entry: {
       raw: input.raw,
-      jid: record.messageId,
+      jid: input.jid ?? jidOfRawBody(input.raw, record.messageId),
       ...(input.queue === undefined ? {} : { queue: input.queue }),
       epochMs: input.epochMs,
       reason: { errtype: input.reason.errtype, message: input.reason.message },

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './logger';
 import { runPool } from './pool';
 import { queueResolver, type QueueResolver } from './queues';
 import { processRecord, type RecordOutcome } from './record';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './send-batch';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../sqs-batch';
 import type { WorkerOptions } from './types';
 
 /** Defaults of {@link WorkerOptions}. */

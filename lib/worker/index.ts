@@ -7,4 +7,4 @@ export type { JobContext, JobHandler, WorkerOptions } from './types';
 export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, type Logger } from './logger';
 export { UnknownJobTypeError } from './errors';
 export { RateLimitedError, UnrecoverableJobError } from '../errors';
-export type { SqsBatchSender } from './send-batch';
+export type { SqsBatchSender } from '../sqs-batch';

@@ -10,7 +10,7 @@ import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
 import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from './errors';
 import type { Logger } from './logger';
 import { physicalNameFromArn, type QueueResolver } from './queues';
-import type { OutgoingMessage } from './send-batch';
+import type { OutgoingMessage } from '../sqs-batch';
 import type { JobContext, JobHandler } from './types';
 
 /** The outcome of one record. */
@@ -92,6 +92,6 @@ function fail(
   scope: RecordScope,
   input: { queue: string; job?: Job; raw?: string; error: unknown; unrecoverable: boolean },
 ): RecordOutcome {
-  const envelope = failureEnvelope({ ...input, now: scope.now() });
+  const envelope = failureEnvelope({ ...input, messageId: record.messageId, now: scope.now() });
   return { kind: 'failed', message: { key: record.messageId, queueUrl: scope.retriesQueueUrl, body: JSON.stringify(envelope) } };
 }

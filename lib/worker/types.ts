@@ -4,7 +4,7 @@
 import type { Env } from '../env';
 import type { Job } from '../job';
 import type { LogSink, Logger } from './logger';
-import type { SqsBatchSender } from './send-batch';
+import type { SqsBatchSender } from '../sqs-batch';
 
 /**
  * What a handler gets besides the job's arguments.

@@ -1,27 +1,77 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { Client, packBatches, parseDuration, SQS_LIMITS } from '../../lib/client';
+import { Client, EnqueueError, parseDuration } from '../../lib/client';
+import type { Job } from '../../lib/job';
+import { SQS_BATCH_LIMITS } from '../../lib/sqs-batch';
+import { FakeSqs, QUEUE_URLS } from './worker-fakes';
 
-// Validation happens before any request; this client points nowhere, so a request would fail.
-const offline = new SQSClient({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
-const client = new Client({ queueUrls: { default: 'http://127.0.0.1:9/000000000000/default', critical: 'http://127.0.0.1:9/000000000000/critical' }, sqs: offline });
+const now = new Date('2026-11-22T12:00:00.000Z');
 
-describe('packBatches', () => {
-  const sized = (...sizes: number[]) => sizes.map((size, id) => ({ id, size }));
+function setup(env: Record<string, string> = {}) {
+  const sqs = new FakeSqs();
+  const scheduled: { job: Job; dueMs: number }[] = [];
+  const client = new Client({
+    queueUrls: QUEUE_URLS,
+    sqs,
+    env,
+    now: () => now,
+    scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } },
+  });
+  return { sqs, client, scheduled };
+}
 
-  it('puts at most ten entries in a batch', () => {
-    const batches = packBatches(sized(...Array.from({ length: 23 }, () => 100)));
-    expect(batches.map((batch) => batch.length)).toEqual([10, 10, 3]);
+describe('Client.enqueueMany', () => {
+  it('sends 23 jobs for one queue in batches of 10, 10 and 3, returning jids in order', async () => {
+    const { sqs, client } = setup();
+    const jids = await client.enqueueMany(Array.from({ length: 23 }, (_, i) => ({ jobtype: 'A', args: [i], jid: `j${i}` })));
+    expect(jids).toEqual(Array.from({ length: 23 }, (_, i) => `j${i}`));
+    expect(sqs.batches.map((batch) => batch.entries.length)).toEqual([10, 10, 3]);
+    expect(sqs.batches.every((batch) => batch.queueUrl === QUEUE_URLS.default)).toBe(true);
   });
 
-  it('starts a new batch before the total passes 1 MiB', () => {
-    const half = SQS_LIMITS.maxBatchBytes / 2;
-    const batches = packBatches(sized(half, half, 1, half, half));
-    expect(batches.map((batch) => batch.map((entry) => entry.id))).toEqual([[0, 1], [2, 3], [4]]);
+  it('starts a new batch before the total passes 1 MiB', async () => {
+    const { sqs, client } = setup();
+    const big = 'x'.repeat(400_000);
+    await client.enqueueMany([{ jobtype: 'A', args: [big] }, { jobtype: 'A', args: [big] }, { jobtype: 'A', args: [big] }]);
+    expect(sqs.batches.map((batch) => batch.entries.length)).toEqual([2, 1]);
   });
 
-  it('keeps input order', () => {
-    expect(packBatches(sized(1, 2, 3)).flat().map((entry) => entry.id)).toEqual([0, 1, 2]);
+  it('sends each queue its own batches', async () => {
+    const { sqs, client } = setup();
+    await client.enqueueMany([{ jobtype: 'A', queue: 'critical' }, { jobtype: 'B' }, { jobtype: 'C', queue: 'critical' }]);
+    const byQueue = Object.fromEntries(sqs.batches.map((batch) => [batch.queueUrl, batch.entries.map((entry) => JSON.parse(entry.MessageBody ?? '{}').jobtype)]));
+    expect(byQueue).toEqual({ [QUEUE_URLS.critical]: ['A', 'C'], [QUEUE_URLS.default]: ['B'] });
+  });
+
+  it('writes the job with its defaults and enqueued_at', async () => {
+    const { sqs, client } = setup({ HOPPER_DEFAULT_RETRY: '7' });
+    const jid = await client.enqueue({ jobtype: 'SendEmail', args: ['a@example.com'] });
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([{
+      delaySeconds: undefined,
+      body: { jid, jobtype: 'SendEmail', args: ['a@example.com'], queue: 'default', created_at: now.toISOString(), enqueued_at: now.toISOString(), retry: 7 },
+    }]);
+  });
+
+  it('uses DelaySeconds up to 15 minutes ahead and the scheduled set beyond', async () => {
+    const { sqs, client, scheduled } = setup();
+    await client.schedule({ jobtype: 'Soon', jid: 'soon' }, { in: '15m' });
+    await client.schedule({ jobtype: 'Later', jid: 'later' }, { at: new Date(now.getTime() + 901_000) });
+    expect(sqs.sentTo(QUEUE_URLS.default).map((sent) => sent.delaySeconds)).toEqual([900]);
+    expect(scheduled.map((entry) => [entry.job.jid, entry.dueMs - now.getTime()])).toEqual([['later', 901_000]]);
+  });
+
+  it('resends entries SQS failed on its side and reports those that still fail', async () => {
+    const { sqs, client } = setup();
+    sqs.failEntry = (entry, attempt) => {
+      const body = JSON.parse(entry.MessageBody ?? '{}');
+      if (body.jid === 'flaky' && attempt === 1) return { Code: 'InternalError', SenderFault: false };
+      if (body.jid === 'broken') return { Code: 'InternalError', Message: 'try later', SenderFault: false };
+      return undefined;
+    };
+    const error = await client.enqueueMany([{ jobtype: 'A', jid: 'ok' }, { jobtype: 'A', jid: 'flaky' }, { jobtype: 'A', jid: 'broken' }]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(EnqueueError);
+    if (!(error instanceof EnqueueError)) return;
+    expect(error.enqueued).toEqual(['ok', 'flaky']);
+    expect(error.failed).toEqual([{ jid: 'broken', reason: 'InternalError: try later' }]);
   });
 });
 
@@ -45,6 +95,8 @@ describe('parseDuration', () => {
 });
 
 describe('Client validation (nothing is sent)', () => {
+  const { sqs, client } = setup();
+
   it('names the queue it does not know, listing the declared ones', async () => {
     await expect(client.enqueue({ jobtype: 'A', queue: 'nope' })).rejects.toThrow(
       'invalid job: queue must be one of the declared queues (default, critical), but "nope" was provided',
@@ -59,10 +111,14 @@ describe('Client validation (nothing is sent)', () => {
   });
 
   it('refuses a job over 1 MiB before sending', async () => {
-    await expect(client.enqueue({ jobtype: 'Big', jid: 'big-1', args: ['x'.repeat(SQS_LIMITS.maxMessageBytes)] })).rejects.toMatchObject({
+    await expect(client.enqueue({ jobtype: 'Big', jid: 'big-1', args: ['x'.repeat(SQS_BATCH_LIMITS.maxBytes)] })).rejects.toMatchObject({
       name: 'PayloadTooLargeError',
       limitBytes: 1_048_576,
       message: expect.stringMatching(/^job big-1 is 10487\d\d bytes, over the limit of 1048576 bytes$/),
     });
+  });
+
+  it('sent nothing for any of them', () => {
+    expect(sqs.batches).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
  */
 import { SendMessageBatchCommand, type BatchResultErrorEntry, type SendMessageBatchCommandOutput, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { SqsBatchSender } from '../../lib/worker/send-batch';
+import type { SqsBatchSender } from '../../lib/sqs-batch';
 
 export const ACCOUNT = '123456789012';
 export const QUEUE_URLS = {

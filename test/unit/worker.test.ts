@@ -42,6 +42,7 @@ describe('createWorker', () => {
         hopper: 'failure',
         queue: 'default',
         job: { jid: 'jid-boom', jobtype: 'Boom', args: [1], queue: 'default', created_at: '2026-11-22T11:00:00.000Z', retry: 25 },
+        message_id: failing.messageId,
         error: { errtype: 'TypeError', message: 'cannot read properties of undefined', backtrace: ['at handler (jobs.ts:3:7)'] },
         failed_at: '2026-11-22T12:00:00.000Z',
       },
