@@ -36,8 +36,6 @@ let externalEnv: Record<string, string>;
 beforeAll(async () => {
   harness = await startHarness({ queues: ['default', 'critical'] });
   adapter = await startSqsQueryAdapter(harness.emulators.endpoints.sqs);
-  // The retry function and the state table read credentials and region from the process.
-  Object.assign(process.env, harness.env);
   externalEnv = processEnv({ ...harness.env, AWS_ENDPOINT_URL_SQS: adapter.endpoint });
 });
 
@@ -148,7 +146,7 @@ describe('Python producer → TypeScript worker', () => {
 describe('AWS CLI producer → TypeScript worker', () => {
   it('runs a job sent by examples/shell/enqueue.sh, and one sent with only a jobtype', async () => {
     const queueUrl = harness.queueUrls.default ?? '';
-    const shell = await run('/bin/bash', [`${ROOT}examples/shell/enqueue.sh`, queueUrl, 'Greet', '["from shell", 7]'], { env: { ...externalEnv, AWS_CLI } });
+    const shell = await run('/bin/bash', [`${ROOT}examples/shell/enqueue.sh`, 'default', 'Greet', '["from shell", 7]'], { env: { ...externalEnv, AWS_CLI } });
     const jid = shell.stdout.trim();
     const bare = await run(AWS_CLI, ['--endpoint-url', adapter.endpoint, 'sqs', 'send-message', '--queue-url', queueUrl, '--message-body', '{"jobtype":"Greet"}', '--output', 'json'], { env: externalEnv });
     const messageId = String(parseObject(bare.stdout).MessageId);
@@ -164,6 +162,16 @@ describe('AWS CLI producer → TypeScript worker', () => {
       { jid: messageId, jobtype: 'Greet', args: [], queue: 'default' },
     ]));
     expect(ran).toHaveLength(2);
+  });
+
+  it('delays a job sent by examples/shell/enqueue.sh with DELAY_SECONDS', async () => {
+    const queueUrl = harness.queueUrls.critical ?? '';
+    const shell = await run('/bin/bash', [`${ROOT}examples/shell/enqueue.sh`, 'critical', 'Greet', '[]', '3'], { env: { ...externalEnv, AWS_CLI } });
+    expect(await queueCounts(harness.sqs, queueUrl)).toMatchObject({ visible: 0, delayed: 1 });
+
+    const ran: Ran[] = [];
+    await pumpWhenDue(queueUrl, typescriptWorker(ran), 30_000);
+    expect(ran).toEqual([{ jid: shell.stdout.trim(), jobtype: 'Greet', args: [], queue: 'critical' }]);
   });
 });
 
