@@ -1,0 +1,72 @@
+/**
+ * Every key and attribute name of the limits table is built here, as lib/keys.ts does for the
+ * state table, so the table's layout can be read (and changed) in one place.
+ *
+ * Limits table (pk, sk are strings; `ttl` is the TTL attribute, epoch seconds). One item per
+ * limiter name and type:
+ * | item                | pk                 | sk           | attributes                                   |
+ * |---------------------|--------------------|--------------|----------------------------------------------|
+ * | concurrent leases   | `limiter#<name>`   | `concurrent` | `n` lease count, `e_<id>` expiry (epoch ms)  |
+ * | window admissions   | `limiter#<name>`   | `window`     | `n` entry count, `e_<id>` admitted at (ms)   |
+ * | bucket counter      | `limiter#<name>`   | `bucket`     | `b` bucket start ms, `i` interval ms, `c` count |
+ * | leaky bucket        | `limiter#<name>`   | `leaky`      | `t` TAT in 1/`s` ms, `s` scale               |
+ * | points bucket       | `limiter#<name>`   | `points`     | `t` TAT in 1/`s` ms, `s` scale               |
+ *
+ * The type is the sort key so that changing a limiter's type never reads the old state as the
+ * new kind's. Attribute names are short because every byte of a limiter item is paid on every
+ * write. Names are validated (spec.ts) to exclude `#`, so keys cannot collide.
+ */
+import type { ItemKey } from '../keys';
+import type { LimiterType } from './spec';
+
+/** Attribute names of the limits table's key and TTL. */
+export const LIMITS_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+} as const;
+
+/** Attribute names inside limiter items. */
+export const LIMITER_ATTRIBUTES = {
+  /** concurrent, window: number of `e_` entries (kept in step with them by every write). */
+  entryCount: 'n',
+  /** concurrent, window: prefix of one entry's attribute; the rest of the name is its id. */
+  entryPrefix: 'e_',
+  /** bucket: start of the current bucket, epoch ms. */
+  bucketStart: 'b',
+  /** bucket: length of the current bucket, ms (a changed interval starts a new bucket). */
+  bucketInterval: 'i',
+  /** bucket: calls counted in the current bucket. */
+  bucketCount: 'c',
+  /** leaky, points: theoretical arrival time, in units of 1/scale ms. */
+  tat: 't',
+  /** leaky, points: units per millisecond that `t` is kept in. */
+  scale: 's',
+  ttl: LIMITS_TABLE.ttlAttribute,
+} as const;
+
+/** Prefix of every limiter's partition key. */
+export const LIMITER_KEY_PREFIX = 'limiter';
+
+/** Entry ids (leases, admissions): what may follow `e_` in an attribute name. */
+export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The partition key of limiter `name`. */
+export function limiterPartitionKey(name: string): string {
+  return `${LIMITER_KEY_PREFIX}#${name}`;
+}
+
+/** The key of the item holding the state of limiter `name` of type `type`. */
+export function limiterKey(name: string, type: LimiterType): ItemKey {
+  return { pk: limiterPartitionKey(name), sk: type };
+}
+
+/** The attribute holding entry `id`. */
+export function entryAttribute(id: string): string {
+  return `${LIMITER_ATTRIBUTES.entryPrefix}${id}`;
+}
+
+/** The entry id an attribute holds, or undefined when the attribute is not an entry. */
+export function entryIdOf(attribute: string): string | undefined {
+  return attribute.startsWith(LIMITER_ATTRIBUTES.entryPrefix) ? attribute.slice(LIMITER_ATTRIBUTES.entryPrefix.length) : undefined;
+}

@@ -1,0 +1,73 @@
+/**
+ * What happens to a job whose handler threw `RateLimitedError`: it goes back on its queue after
+ * the limiter's retry-after plus jitter, without consuming a retry, up to a cap. Past the cap the
+ * error is handled as an ordinary failure (Sidekiq does the same after its `reschedule` count).
+ * Pure: randomness passed in, like the retry policy.
+ */
+import type { Job } from '../job';
+import type { Random } from '../random';
+
+/** The job field that counts reschedules, and the defaults of the policy. */
+export const LIMITED_RESCHEDULE = {
+  /** `custom.limited_count`: how many times limiters have rescheduled the job. */
+  countField: 'limited_count',
+  /** Reschedules before a rate-limited job counts as failed (Sidekiq's default is 20). */
+  defaultMaxReschedules: 20,
+  /** Jitter grows by this many seconds per reschedule, so jobs that keep colliding spread out. */
+  jitterStepSeconds: 5,
+  /** The jitter never exceeds this. */
+  maxJitterSeconds: 300,
+} as const;
+
+/** What to do with a job that was rate limited. */
+export type LimitedAttempt =
+  | {
+      readonly action: 'reschedule';
+      /** Seconds until the job should run again (may exceed SQS's 900 s: use the scheduled set then). */
+      readonly delaySeconds: number;
+      /** The job to enqueue: the same job with `custom.limited_count` incremented. */
+      readonly job: Job;
+      readonly limitedCount: number;
+    }
+  | {
+      /** The job has been rescheduled too often: treat the error as an ordinary failure. */
+      readonly action: 'fail';
+      readonly limitedCount: number;
+    };
+
+/** Options of {@link nextLimitedAttempt}. */
+export interface LimitedAttemptOptions {
+  readonly random: Random;
+  /** @default 20 */
+  readonly maxReschedules?: number;
+}
+
+/** How many times limiters have rescheduled `job` (0 when the field is absent or malformed). */
+export function limitedCount(job: Job): number {
+  const value = job.custom?.[LIMITED_RESCHEDULE.countField];
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
+}
+
+/**
+ * Decides between rescheduling a rate-limited job and failing it. The delay is the limiter's
+ * retry-after (at least 1 s) plus a jitter drawn from [0, min(300, 5 · n)) seconds, where n is
+ * the reschedule being made (1 on the first): jobs turned away together do not all come back in
+ * the same second, and jobs turned away again and again spread out further.
+ *
+ * @param limited the `RateLimitedError` (anything with `retryAfterSeconds`).
+ * @example
+ * nextLimitedAttempt(job, { retryAfterSeconds: 12 }, { random: () => 0.5 })
+ * // first reschedule: { action: 'reschedule', delaySeconds: 12 + floor(0.5 · 5) = 14, limitedCount: 1, job }
+ */
+export function nextLimitedAttempt(job: Job, limited: { readonly retryAfterSeconds: number }, options: LimitedAttemptOptions): LimitedAttempt {
+  const count = limitedCount(job) + 1;
+  if (count > (options.maxReschedules ?? LIMITED_RESCHEDULE.defaultMaxReschedules)) return { action: 'fail', limitedCount: count - 1 };
+  const spread = Math.min(LIMITED_RESCHEDULE.maxJitterSeconds, LIMITED_RESCHEDULE.jitterStepSeconds * count);
+  const base = Number.isFinite(limited.retryAfterSeconds) ? Math.max(1, Math.ceil(limited.retryAfterSeconds)) : 1;
+  return {
+    action: 'reschedule',
+    delaySeconds: base + Math.floor(options.random() * spread),
+    job: { ...job, custom: { ...job.custom, [LIMITED_RESCHEDULE.countField]: count } },
+    limitedCount: count,
+  };
+}
