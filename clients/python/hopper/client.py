@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from .errors import EnqueueError, InvalidJobError, PayloadTooLargeError
 from .job import byte_length, describe, normalize_job, parse_time, serialize_job
-from .sqs import MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, Outgoing, SqsClient, queue_urls_from_env, send_in_batches, sqs_client_from_env
+from .env import default_retry_from_env, queue_urls_from_env
+from .sqs import MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, Outgoing, SqsClient, send_in_batches, sqs_client_from_env
 
 #: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
 INPUT_FIELDS = ("jobtype", "args", "jid", "queue", "at", "retry", "reserve_for", "custom", "created_at")
@@ -29,16 +31,21 @@ class Client:
         queue_urls: Mapping[str, str] | None = None,
         sqs: SqsClient | None = None,
         now: Callable[[], datetime] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         """
         Args:
             queue_urls: queue name to queue URL. Default: read from ``HOPPER_QUEUE_URLS``.
             sqs: an SQS client. Default: ``boto3.client("sqs")`` (``AWS_ENDPOINT_URL_SQS`` honoured).
             now: the clock. Default: the current UTC time.
+            env: where configuration is read. Default: ``os.environ``. ``HOPPER_DEFAULT_RETRY``
+                (the JobSystem's retry count) applies to jobs that do not give ``retry``.
         """
-        self._queue_urls = dict(queue_urls) if queue_urls is not None else queue_urls_from_env()
-        self._sqs = sqs if sqs is not None else sqs_client_from_env()
+        env = os.environ if env is None else env
+        self._queue_urls = dict(queue_urls) if queue_urls is not None else queue_urls_from_env(env)
+        self._sqs = sqs if sqs is not None else sqs_client_from_env(env)
         self._now = now or (lambda: datetime.now(timezone.utc))
+        self._default_retry = default_retry_from_env(env)
 
     def enqueue(
         self,
@@ -91,7 +98,7 @@ class Client:
             failed = {failure.key for failure in failures}
             raise EnqueueError(
                 [jid for jid in jids if jid not in failed],
-                [{"jid": failure.key, "code": failure.code, "message": failure.message} for failure in failures],
+                [{"jid": failure.key, "reason": f"{failure.code}: {failure.message}"} for failure in failures],
             )
         return jids
 
@@ -103,7 +110,7 @@ class Client:
         if unknown:
             raise InvalidJobError(f"{path}{unknown[0]}", f"one of the fields a producer sets ({', '.join(INPUT_FIELDS)})")
         try:
-            job = normalize_job({**given, "enqueued_at": now}, now)
+            job = normalize_job({**given, "enqueued_at": now}, now, default_retry=self._default_retry)
             body = serialize_job(job)
         except InvalidJobError as error:
             raise InvalidJobError(f"{path}{error.field}", error.expected, error.received) from None

@@ -17,17 +17,22 @@ def failure_envelope(
     now: datetime,
     job: Job | None = None,
     raw: str | None = None,
+    message_id: str | None = None,
     unrecoverable: bool = False,
 ) -> dict[str, Any]:
     """Builds the envelope for a job that raised ``error`` (or a body that was not a job: ``raw``).
 
-    ``unrecoverable`` sends the job to the dead set at once instead of retrying it.
+    ``message_id`` is the SQS message id of the record, so that a body that was not a job is filed
+    in the dead set under the id its producer saw. ``unrecoverable`` sends the job to the dead set
+    at once instead of retrying it.
     """
     envelope: dict[str, Any] = {"hopper": "failure", "queue": queue}
     if job is not None:
         envelope["job"] = job
     if raw is not None:
         envelope["raw"] = cap(raw, RAW_BODY_CAP)
+    if message_id:
+        envelope["message_id"] = message_id
     envelope["error"] = describe_error(error)
     envelope["failed_at"] = iso_time(now)
     if unrecoverable:

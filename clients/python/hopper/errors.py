@@ -55,12 +55,12 @@ class PayloadTooLargeError(HopperError):
 class EnqueueError(HopperError):
     """SQS did not accept some jobs of an ``enqueue_many`` after retries.
 
-    Jobs whose jids are in ``enqueued`` are on their queues; those in ``failed`` are not and are
-    safe to enqueue again with the same jids.
+    Jobs whose jids are in ``enqueued`` are on their queues; those in ``failed`` (``{"jid",
+    "reason"}``) are not and are safe to enqueue again with the same jids.
     """
 
     def __init__(self, enqueued: list[str], failed: list[dict[str, str]]) -> None:
-        first = f"; first: {failed[0]['jid']}: {failed[0]['code']} {failed[0]['message']}" if failed else ""
+        first = f"; first: {failed[0]['jid']}: {failed[0]['reason']}" if failed else ""
         super().__init__(f"{len(failed)} job(s) could not be enqueued{first}")
         self.enqueued = enqueued
         self.failed = failed

@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import ConfigurationError
-
 #: Largest message body SQS accepts, and largest total payload of one SendMessageBatch (1 MiB).
 MAX_MESSAGE_BYTES = 1_048_576
 MAX_BATCH_BYTES = 1_048_576
@@ -57,23 +55,6 @@ def sqs_client_from_env(env: Mapping[str, str] | None = None) -> SqsClient:
     env = os.environ if env is None else env
     endpoint = env.get("AWS_ENDPOINT_URL_SQS") or env.get("AWS_ENDPOINT_URL")
     return boto3.client("sqs", endpoint_url=endpoint) if endpoint else boto3.client("sqs")
-
-
-def queue_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Reads ``HOPPER_QUEUE_URLS`` (a JSON object of queue name to URL)."""
-    import json
-
-    env = os.environ if env is None else env
-    raw = env.get("HOPPER_QUEUE_URLS")
-    if not raw:
-        raise ConfigurationError("environment variable HOPPER_QUEUE_URLS is not set; pass queue_urls= or set it to a JSON object of queue name to URL")
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict) or not all(isinstance(url, str) for url in parsed.values()):
-        raise ConfigurationError("environment variable HOPPER_QUEUE_URLS must be a JSON object of queue name to URL")
-    return parsed
 
 
 def pack_batches(messages: Sequence[Outgoing]) -> list[list[Outgoing]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from urllib.parse import urlparse
 
 from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, UnknownJobTypeError
-from .job import JOB_DEFAULTS, Job, byte_length, describe_error, parse_job, parse_time, to_json
+from .job import Job, byte_length, describe_error, parse_job, parse_time, to_json
 from .logger import Logger, LogSink
-from .sqs import Outgoing, SqsClient, queue_urls_from_env, send_in_batches, sqs_client_from_env
+from .env import default_retry_from_env, queue_urls_from_env
+from .sqs import Outgoing, SqsClient, send_in_batches, sqs_client_from_env
 
 #: Time kept in reserve at the end of an invocation: no job is started with less than this left.
 DEFAULT_DEADLINE_MARGIN_MS = 3000
@@ -128,10 +128,7 @@ def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None) -> _Config:
     if not retries:
         raise ConfigurationError("environment variable HOPPER_RETRIES_QUEUE_URL is not set; it is set by the JobSystem construct (did you call jobs.addWorker(fn)?)")
     queue_urls = queue_urls_from_env(env) if env.get("HOPPER_QUEUE_URLS") else {}
-    raw_retry = env.get("HOPPER_DEFAULT_RETRY") or str(JOB_DEFAULTS["retry"])
-    if not (raw_retry.isascii() and raw_retry.isdigit()):
-        raise ConfigurationError(f"environment variable HOPPER_DEFAULT_RETRY must be a non-negative integer, but {json.dumps(raw_retry)} was provided")
-    return _Config(sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, int(raw_retry))
+    return _Config(sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, default_retry_from_env(env))
 
 
 def _process(
@@ -152,7 +149,7 @@ def _process(
     except Exception as error:  # noqa: BLE001 - retrying cannot fix the body
         queue = source_queue or arn.split(":")[-1]
         logger.warn("invalid job sent to the dead set", message_id=message_id, queue=queue, error=str(error))
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), raw=body, unrecoverable=True))
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), raw=body, message_id=message_id, unrecoverable=True))
 
     attempt = (job.get("failure") or {}).get("retry_count", -1) + 2
     job_logger = logger.child(jid=job["jid"], jobtype=job["jobtype"], queue=job["queue"], attempt=attempt)
@@ -166,7 +163,7 @@ def _process(
     if handler is None:
         error = UnknownJobTypeError(job["jobtype"], list(jobs))
         job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, unrecoverable=True))
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True))
 
     try:
         result = handler(job["args"], JobContext(job["jid"], job, job_logger, remaining))
@@ -177,7 +174,7 @@ def _process(
         unrecoverable = is_unrecoverable(error)
         described = describe_error(error)
         job_logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, unrecoverable=unrecoverable))
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable))
 
 
 def _envelope(message_id: str, config: _Config, envelope: dict[str, Any]) -> Outgoing:

@@ -8,7 +8,7 @@ from .support import NOW, QUEUE_URLS, FakeSqs
 
 
 def client(sqs: FakeSqs) -> Client:
-    return Client(queue_urls=QUEUE_URLS, sqs=sqs, now=lambda: NOW)
+    return Client(queue_urls=QUEUE_URLS, sqs=sqs, now=lambda: NOW, env={})
 
 
 class EnqueueTest(unittest.TestCase):
@@ -31,6 +31,16 @@ class EnqueueTest(unittest.TestCase):
         self.assertEqual(sqs.calls[0]["QueueUrl"], QUEUE_URLS["critical"])
         body = sqs.bodies()[0]
         self.assertEqual((body["queue"], body["retry"], body["custom"], body["reserve_for"]), ("critical", 0, {"tenant": "acme"}, 60))
+
+    def test_a_job_without_retry_gets_hopper_default_retry(self) -> None:
+        sqs = FakeSqs()
+        Client(queue_urls=QUEUE_URLS, sqs=sqs, now=lambda: NOW, env={"HOPPER_DEFAULT_RETRY": "5"}).enqueue_many([{"jobtype": "A"}, {"jobtype": "A", "retry": 0}])
+        self.assertEqual([body["retry"] for body in sqs.bodies()], [5, 0])
+
+    def test_queue_urls_come_from_hopper_queue_urls(self) -> None:
+        sqs = FakeSqs()
+        Client(sqs=sqs, now=lambda: NOW, env={"HOPPER_QUEUE_URLS": json.dumps(QUEUE_URLS)}).enqueue("A", queue="critical")
+        self.assertEqual(sqs.calls[0]["QueueUrl"], QUEUE_URLS["critical"])
 
     def test_at_within_15_minutes_becomes_an_sqs_delay_rounded_up(self) -> None:
         sqs = FakeSqs()
@@ -65,7 +75,7 @@ class EnqueueTest(unittest.TestCase):
         sqs = FakeSqs(refuse={'"A"': {"SenderFault": True, "Code": "InvalidMessageContents", "Message": "bad"}})
         with self.assertRaises(EnqueueError) as raised:
             client(sqs).enqueue("A", jid="j1")
-        self.assertEqual(raised.exception.failed, [{"jid": "j1", "code": "InvalidMessageContents", "message": "bad"}])
+        self.assertEqual(raised.exception.failed, [{"jid": "j1", "reason": "InvalidMessageContents: bad"}])
         self.assertEqual(len(sqs.calls), 1, "a sender fault is not resent")
 
 
@@ -106,7 +116,7 @@ class EnqueueManyTest(unittest.TestCase):
     def test_reports_which_jobs_were_enqueued_when_some_were_not(self) -> None:
         sqs = FakeSqs(refuse={'"j1"': {"SenderFault": False, "Code": "ServiceUnavailable", "Message": "down"}})
         with self.assertRaises(EnqueueError) as raised:
-            Client(queue_urls=QUEUE_URLS, sqs=sqs, now=lambda: NOW).enqueue_many([{"jobtype": "A", "jid": "j0"}, {"jobtype": "A", "jid": "j1"}])
+            client(sqs).enqueue_many([{"jobtype": "A", "jid": "j0"}, {"jobtype": "A", "jid": "j1"}])
         self.assertEqual(raised.exception.enqueued, ["j0"])
         self.assertEqual([failure["jid"] for failure in raised.exception.failed], ["j1"])
         self.assertEqual(len(sqs.calls), 3, "sent once and resent twice")

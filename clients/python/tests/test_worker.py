@@ -42,7 +42,10 @@ class WorkerTest(unittest.TestCase):
         response = make({"A": fail}, sqs)({"Records": [record(job(), "m1")]}, FakeContext())
         self.assertEqual(response, {"batchItemFailures": []})
         [envelope] = sqs.bodies(RETRIES_URL)
-        self.assertEqual({key: envelope[key] for key in ("hopper", "queue", "failed_at")}, {"hopper": "failure", "queue": "default", "failed_at": "2026-11-22T12:00:00.000Z"})
+        self.assertEqual(
+            {key: envelope[key] for key in ("hopper", "queue", "message_id", "failed_at")},
+            {"hopper": "failure", "queue": "default", "message_id": "m1", "failed_at": "2026-11-22T12:00:00.000Z"},
+        )
         self.assertEqual(envelope["job"], job())
         self.assertEqual((envelope["error"]["errtype"], envelope["error"]["message"]), ("Boom", "smtp down"))
         self.assertRegex(envelope["error"]["backtrace"][0], r"in fail$")
