@@ -1,0 +1,66 @@
+/**
+ * Write plans for `concurrent` and `window`: one item, one `e_<id>` attribute per live entry and a
+ * count `n` kept in step with them. Adding an entry is `SET e_<id>, ADD n 1` on condition
+ * `n < limit`, which DynamoDB evaluates atomically, so concurrent acquirers never overshoot and
+ * never conflict while there is room. Dead entries (expired leases, admissions older than the
+ * window) are removed only when the set is full, in the same write that adds the new entry, on
+ * condition that they still hold the values read (another caller may have removed them first).
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { leaseEntry } from '../concurrent';
+import { admitEntry, EMPTY_ENTRY_SET, type EntryRequest } from '../entry-set';
+import { entryAttribute, LIMITER_ATTRIBUTES as A } from '../keys';
+import type { ResolvedSpecOf } from '../spec';
+import { windowEntry } from '../window';
+import { readEntrySet, num, ttlAfter, type Known } from './item';
+import { DONE, write, type Step } from './plan';
+
+/** The entry that `token` adds at `nowMs` under `spec`. */
+export function entryFor(spec: ResolvedSpecOf<'concurrent' | 'window'>, token: string, nowMs: number): EntryRequest {
+  return spec.type === 'concurrent'
+    ? leaseEntry({ leaseId: token, limit: spec.limit, lockTimeoutMs: spec.lockTimeoutMs }, nowMs)
+    : windowEntry({ entryId: token, limit: spec.limit, intervalMs: spec.intervalMs }, nowMs);
+}
+
+/** Plans adding entry `token` (a lease or an admission). An unread item is assumed to have room. */
+export function planAddEntry(spec: ResolvedSpecOf<'concurrent' | 'window'>, token: string, nowMs: number, known: Known): Step {
+  const entry = entryFor(spec, token, nowMs);
+  const state = typeof known === 'string' ? EMPTY_ENTRY_SET : readEntrySet(known);
+  const decision = admitEntry(state, nowMs, entry);
+  if (!decision.allowed) return { kind: 'refuse', retryAfterMs: decision.retryAfterMs };
+
+  const names: Record<string, string> = { '#n': A.entryCount, '#ttl': A.ttl, '#me': entryAttribute(token) };
+  const expired = Object.entries(decision.expired);
+  const values: Record<string, AttributeValue> = {
+    ':v': num(entry.value),
+    ':d': num(1 - expired.length),
+    ':max': num(spec.limit + expired.length),
+    ':ttl': num(ttlAfter(entry.expiresAt(entry.value))),
+  };
+  const removals: string[] = [];
+  const stillDead: string[] = [];
+  expired.forEach(([id, value], i) => {
+    names[`#x${i}`] = entryAttribute(id);
+    values[`:x${i}`] = num(value);
+    removals.push(`#x${i}`);
+    stillDead.push(` AND #x${i} = :x${i}`);
+  });
+  return write({
+    update: `SET #me = :v, #ttl = :ttl ADD #n :d${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
+    // n < limit + k: after removing the k dead entries there is room for one more.
+    condition: `attribute_not_exists(#me) AND (attribute_not_exists(#n) OR #n < :max)${stillDead.join('')}`,
+    names,
+    values,
+  });
+}
+
+/** Plans releasing lease `token`; if it is already gone (expired and removed), there is nothing to do. */
+export function planRemoveEntry(token: string, known: Known): Step {
+  if (known !== 'unread') return DONE;
+  return write({
+    update: 'REMOVE #me ADD #n :minus',
+    condition: 'attribute_exists(#me)',
+    names: { '#me': entryAttribute(token), '#n': A.entryCount },
+    values: { ':minus': num(-1) },
+  });
+}

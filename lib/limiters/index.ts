@@ -1,0 +1,42 @@
+/**
+ * Rate limiters (Sidekiq Enterprise's kinds): `concurrent`, `bucket`, `window`, `leaky` and
+ * `points`, with state in the limits table. Importing this entry point does not load the
+ * DynamoDB SDK; the store loads it on the first limiter call.
+ *
+ * @example
+ * const limiters = limiterFactory({ store: limiterStoreFromEnv() });
+ * await limiters(`stripe:${accountId}`, { type: 'concurrent', limit: 10 }).run(() => charge());
+ */
+export { RateLimitedError } from '../errors';
+export { limiter, limiterFactory, CONCURRENT_POLL_MS } from './limiter';
+export type { Limiter, LimiterFactory, LimiterOptions, Permit, PointsCharge, PointsLimiter, PointsPermit, Refusal } from './limiter';
+export {
+  DEFAULT_LOCK_TIMEOUT_SECONDS,
+  InvalidLimiterSpecError,
+  LIMITER_NAME_PATTERN,
+  LIMITER_TYPES,
+  NAMED_INTERVALS,
+  SPEC_BOUNDS,
+  resolveLimiterSpec,
+  validateLimiterName,
+} from './spec';
+export type {
+  BucketSpec,
+  ConcurrentSpec,
+  CountingSpec,
+  Interval,
+  LeakySpec,
+  LimiterSpec,
+  LimiterType,
+  PointsSpec,
+  ResolvedLimiterSpec,
+  ResolvedSpecOf,
+  WindowSpec,
+} from './spec';
+export type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from './store';
+export { MemoryLimiterStore } from './memory-store';
+export { CONTENTION_RETRY_AFTER_MS, DynamoLimiterStore, limiterStoreFromEnv } from './dynamo/store';
+export type { DynamoLimiterStoreOptions, LimiterStoreUsage } from './dynamo/store';
+export { LIMITED_RESCHEDULE, limitedCount, nextLimitedAttempt } from './reschedule';
+export type { LimitedAttempt, LimitedAttemptOptions } from './reschedule';
+export { LIMITS_TABLE, limiterKey } from './keys';
