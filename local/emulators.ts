@@ -32,6 +32,8 @@ export function localAwsEnv(endpoints: EmulatorEndpoints): Record<string, string
     AWS_SECRET_ACCESS_KEY: LOCAL_IDENTITY.secretAccessKey,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    // DynamoDB Local serves its streams API on the same endpoint.
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: endpoints.dynamodb,
   };
 }
 

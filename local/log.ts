@@ -1,0 +1,66 @@
+/**
+ * Where the runtime's own messages and its functions' output go. Function output is split into
+ * lines and tagged with the function's logical id, so interleaved instances stay readable.
+ */
+
+/** Severity of a runtime message (function output is `info` on stdout, `error` on stderr). */
+export const LOG_LEVELS = { debug: 'debug', info: 'info', warn: 'warn', error: 'error' } as const;
+export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
+
+/** One line of output. */
+export interface LogEntry {
+  /** `hopper` for the runtime itself, else the function's logical id. */
+  readonly source: string;
+  readonly level: LogLevel;
+  readonly message: string;
+}
+
+/** Receives log lines. */
+export type LogSink = (entry: LogEntry) => void;
+
+/** The runtime's own source name in log entries. */
+export const RUNTIME_SOURCE = 'hopper';
+
+/** A sink that drops everything. */
+export const silentSink: LogSink = () => undefined;
+
+/**
+ * A sink that writes `[source] message` lines to a stream (stderr by default), skipping `debug`
+ * unless asked.
+ */
+export function streamSink(stream: NodeJS.WritableStream = process.stderr, options: { readonly debug?: boolean } = {}): LogSink {
+  return (entry) => {
+    if (entry.level === 'debug' && options.debug !== true) return;
+    stream.write(`[${entry.source}] ${entry.message}\n`);
+  };
+}
+
+/** Keeps log entries in memory (for tests): `collector.sink` is the sink. */
+export class LogCollector {
+  readonly entries: LogEntry[] = [];
+  readonly sink: LogSink = (entry) => {
+    this.entries.push(entry);
+  };
+
+  /** Messages from one source. */
+  from(source: string): string[] {
+    return this.entries.filter((entry) => entry.source === source).map((entry) => entry.message);
+  }
+}
+
+/** Splits a byte stream into lines and hands each complete line to `onLine`. */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; flush(): void } {
+  let pending = '';
+  return {
+    push(chunk) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) onLine(line.replace(/\r$/, ''));
+    },
+    flush() {
+      if (pending !== '') onLine(pending);
+      pending = '';
+    },
+  };
+}
