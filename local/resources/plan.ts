@@ -1,0 +1,253 @@
+/**
+ * Walks a template in dependency order, resolves each resource's intrinsics with the values of
+ * the resources before it, parses what the local runtime emulates and creates queues and tables
+ * through a {@link ResourceBackend}. Run once with a dry backend to validate the whole template
+ * before anything starts, then with the emulators.
+ */
+import { isRecord } from '../../lib/job';
+import { localArn } from '../identity';
+import { IntrinsicError, resolveIntrinsics } from '../template/intrinsics';
+import { creationOrder } from '../template/graph';
+import { TemplateError, describeValue, type CfnTemplate } from '../template/model';
+import { Properties } from '../template/properties';
+import { TemplateValues } from '../template/values';
+import { parseMapping, type MappingSpec } from './event-source-mapping';
+import { parseFunction, type CodeSources, type FunctionSpec } from './function';
+import { parseFunctionUrl, type FunctionUrlSpec } from './function-url';
+import { parseQueue, type QueueSpec } from './queue';
+import { parseSchedule, type ScheduleSpec } from './schedule';
+import { parseTable, type TableSpec } from './table';
+
+/** CloudFormation types the local runtime gives a local counterpart. */
+export const RESOURCE_TYPES = {
+  queue: 'AWS::SQS::Queue',
+  table: 'AWS::DynamoDB::Table',
+  globalTable: 'AWS::DynamoDB::GlobalTable',
+  function: 'AWS::Lambda::Function',
+  version: 'AWS::Lambda::Version',
+  alias: 'AWS::Lambda::Alias',
+  mapping: 'AWS::Lambda::EventSourceMapping',
+  url: 'AWS::Lambda::Url',
+  schedule: 'AWS::Scheduler::Schedule',
+  scheduleGroup: 'AWS::Scheduler::ScheduleGroup',
+} as const;
+
+const LOCAL_TYPES: ReadonlySet<string> = new Set(Object.values(RESOURCE_TYPES));
+
+/** Creates queues and tables (in the emulators, or pretends to while validating). */
+export interface ResourceBackend {
+  /** Creates a queue; returns its URL. */
+  createQueue(spec: QueueSpec): Promise<string>;
+  /** Creates a table; returns its stream ARN when it has a stream. */
+  createTable(spec: TableSpec): Promise<string | undefined>;
+  /** Port of a function URL (chosen before the resources are created). */
+  functionUrlPort(logicalId: string): number;
+}
+
+/** A created queue. */
+export interface PlannedQueue extends QueueSpec {
+  readonly url: string;
+}
+
+/** A created table. */
+export interface PlannedTable extends TableSpec {
+  readonly streamArn: string | undefined;
+}
+
+/** A function URL with its local address. */
+export interface PlannedFunctionUrl extends FunctionUrlSpec {
+  readonly port: number;
+  readonly url: string;
+}
+
+/** Everything the runtime runs for one stack. */
+export interface Plan {
+  readonly stackName: string;
+  readonly queues: readonly PlannedQueue[];
+  readonly tables: readonly PlannedTable[];
+  readonly functions: readonly FunctionSpec[];
+  readonly mappings: readonly MappingSpec[];
+  readonly schedules: readonly ScheduleSpec[];
+  readonly functionUrls: readonly PlannedFunctionUrl[];
+  /** The stack's outputs, resolved to local values. */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** What the runtime skips, and why (one line each). */
+  readonly warnings: readonly string[];
+}
+
+/** Inputs of {@link planStack}. */
+export interface PlanInput {
+  readonly template: CfnTemplate;
+  readonly stackName: string;
+  readonly code: CodeSources;
+  readonly backend: ResourceBackend;
+}
+
+/**
+ * Resolves and creates a stack's resources.
+ *
+ * @throws TemplateError naming the first resource that is malformed.
+ */
+export async function planStack({ template, stackName, code, backend }: PlanInput): Promise<Plan> {
+  const values = new TemplateValues(template, stackName, LOCAL_TYPES);
+  const queues: PlannedQueue[] = [];
+  const tables: PlannedTable[] = [];
+  const functions: FunctionSpec[] = [];
+  const mappings: MappingSpec[] = [];
+  const schedules: ScheduleSpec[] = [];
+  const functionUrls: PlannedFunctionUrl[] = [];
+  const warnings: string[] = [];
+
+  for (const resource of creationOrder(template)) {
+    const { logicalId, type } = resource;
+    if (!LOCAL_TYPES.has(type)) continue;
+    if (resource.condition !== undefined && !evaluate(() => values.condition(resource.condition ?? ''), logicalId, type)) continue;
+    const resolved = evaluate(() => resolveIntrinsics(resource.properties, values, 'Properties'), logicalId, type);
+    const props = new Properties(logicalId, type, isRecord(resolved) ? resolved : {});
+    switch (type) {
+      case RESOURCE_TYPES.queue: {
+        const spec = parseQueue(props, stackName);
+        const url = await backend.createQueue(spec);
+        queues.push({ ...spec, url });
+        values.set(logicalId, { ref: url, attributes: { Arn: spec.arn, QueueName: spec.name, QueueUrl: url } });
+        break;
+      }
+      case RESOURCE_TYPES.table:
+      case RESOURCE_TYPES.globalTable: {
+        const spec = parseTable(props, stackName);
+        const streamArn = await backend.createTable(spec);
+        tables.push({ ...spec, streamArn });
+        values.set(logicalId, { ref: spec.name, attributes: { Arn: spec.arn, ...(streamArn === undefined ? {} : { StreamArn: streamArn }) } });
+        break;
+      }
+      case RESOURCE_TYPES.function: {
+        const spec = parseFunction(props, stackName, code, resource.metadata);
+        if (spec.unsupported !== undefined) warnings.push(`${logicalId}: ${spec.unsupported}; it will not run`);
+        functions.push(spec);
+        values.set(logicalId, { ref: spec.name, attributes: { Arn: spec.arn } });
+        break;
+      }
+      case RESOURCE_TYPES.version: {
+        const target = props.string('FunctionName');
+        const arn = `${functionArn(target)}:1`;
+        values.set(logicalId, { ref: arn, attributes: { Version: '1' } });
+        break;
+      }
+      case RESOURCE_TYPES.alias: {
+        const target = props.string('FunctionName');
+        const name = props.string('Name');
+        values.set(logicalId, { ref: `${functionArn(target)}:${name}`, attributes: {} });
+        break;
+      }
+      case RESOURCE_TYPES.mapping: {
+        const spec = parseMapping(props);
+        if ('unsupported' in spec) {
+          warnings.push(`${logicalId}: ${spec.unsupported}; it will not run`);
+          values.set(logicalId, { ref: logicalId, attributes: {} });
+          break;
+        }
+        mappings.push(spec);
+        values.set(logicalId, { ref: spec.uuid, attributes: { Id: spec.uuid, EventSourceMappingArn: localArn('lambda', `event-source-mapping:${spec.uuid}`) } });
+        break;
+      }
+      case RESOURCE_TYPES.url: {
+        const spec = parseFunctionUrl(props);
+        const port = backend.functionUrlPort(logicalId);
+        const url = `http://127.0.0.1:${port}/`;
+        if (spec.streaming) warnings.push(`${logicalId}: response streaming is served buffered locally`);
+        functionUrls.push({ ...spec, port, url });
+        values.set(logicalId, { ref: functionArn(spec.targetFunction), attributes: { FunctionUrl: url, FunctionArn: functionArn(spec.targetFunction) } });
+        break;
+      }
+      case RESOURCE_TYPES.schedule: {
+        const spec = parseSchedule(props, stackName);
+        schedules.push(spec);
+        values.set(logicalId, { ref: spec.name, attributes: { Arn: spec.arn } });
+        break;
+      }
+      case RESOURCE_TYPES.scheduleGroup: {
+        const name = props.optionalString('Name') ?? `${stackName}-${logicalId}`;
+        values.set(logicalId, { ref: name, attributes: { Arn: localArn('scheduler', `schedule-group/${name}`), CreationDate: new Date().toISOString(), State: 'ACTIVE' } });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  checkReferences({ functions, mappings, schedules, functionUrls, queues, tables }, template);
+  const outputs: Record<string, string> = {};
+  for (const output of template.outputs) {
+    try {
+      const value = resolveIntrinsics(output.value, values, `Outputs.${output.logicalId}`);
+      outputs[output.logicalId] = typeof value === 'string' ? value : JSON.stringify(value);
+    } catch (error) {
+      warnings.push(`output ${output.logicalId}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return { stackName, queues, tables, functions, mappings, schedules, functionUrls, outputs, warnings };
+}
+
+function evaluate<T>(run: () => T, logicalId: string, type: string): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof IntrinsicError) throw new TemplateError(logicalId, type, error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** A function's unqualified ARN from a name, ARN or qualified ARN. */
+export function functionArn(nameOrArn: string): string {
+  if (nameOrArn.startsWith('arn:')) return nameOrArn.split(':').slice(0, 7).join(':');
+  return localArn('lambda', `function:${nameOrArn.split(':')[0] ?? nameOrArn}`);
+}
+
+/** Finds the function a mapping, schedule or URL names (by name, ARN or qualified ARN). */
+export function findFunction(functions: readonly FunctionSpec[], nameOrArn: string): FunctionSpec | undefined {
+  const arn = functionArn(nameOrArn);
+  return functions.find((fn) => fn.arn === arn);
+}
+
+interface References {
+  readonly functions: readonly FunctionSpec[];
+  readonly mappings: readonly MappingSpec[];
+  readonly schedules: readonly ScheduleSpec[];
+  readonly functionUrls: readonly FunctionUrlSpec[];
+  readonly queues: readonly PlannedQueue[];
+  readonly tables: readonly PlannedTable[];
+}
+
+/** Every mapping, schedule and URL must point at something the template defines. */
+function checkReferences(refs: References, template: CfnTemplate): void {
+  const fail = (logicalId: string, problem: string): never => {
+    throw new TemplateError(logicalId, template.resources.get(logicalId)?.type ?? 'unknown type', problem);
+  };
+  const queueArns = new Set(refs.queues.map((queue) => queue.arn));
+  const streamArns = new Set(refs.tables.flatMap((table) => (table.streamArn === undefined ? [] : [table.streamArn])));
+  for (const mapping of refs.mappings) {
+    if (findFunction(refs.functions, mapping.functionName) === undefined) {
+      fail(mapping.logicalId, `Properties.FunctionName ${describeValue(mapping.functionName)} is not a function of this stack`);
+    }
+    const known = mapping.kind === 'sqs' ? queueArns : streamArns;
+    if (!known.has(mapping.eventSourceArn)) {
+      fail(mapping.logicalId, `Properties.EventSourceArn ${describeValue(mapping.eventSourceArn)} is not a ${mapping.kind === 'sqs' ? 'queue' : 'table stream'} of this stack`);
+    }
+    if (mapping.onFailureDestination !== undefined && !queueArns.has(mapping.onFailureDestination)) {
+      fail(mapping.logicalId, `Properties.DestinationConfig.OnFailure.Destination ${describeValue(mapping.onFailureDestination)} is not a queue of this stack (the only local destination kind)`);
+    }
+  }
+  for (const url of refs.functionUrls) {
+    if (findFunction(refs.functions, url.targetFunction) === undefined) {
+      fail(url.logicalId, `Properties.TargetFunctionArn ${describeValue(url.targetFunction)} is not a function of this stack`);
+    }
+  }
+  for (const schedule of refs.schedules) {
+    const target = schedule.targetArn;
+    const known = findFunction(refs.functions, target) !== undefined || queueArns.has(target) || target === SQS_UNIVERSAL_TARGET;
+    if (!known) fail(schedule.logicalId, `Properties.Target.Arn ${describeValue(target)} is not a function or queue of this stack (the targets the local scheduler can invoke)`);
+  }
+}
+
+/** The Scheduler universal target that sends an SQS message (Input holds the SendMessage request). */
+export const SQS_UNIVERSAL_TARGET = 'arn:aws:scheduler:::aws-sdk:sqs:sendMessage';
