@@ -1,0 +1,206 @@
+/**
+ * The instances of one function: reuses warm instances, starts new ones up to the function's
+ * concurrency, queues invocations beyond it, retires instances that crashed or sat idle too long.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FunctionSpec } from '../resources/function';
+import { CLOCK_OFFSET_ENV } from '../clock';
+import { RUNTIME_SOURCE, type LogSink } from '../log';
+import { FunctionInstance, type InvokeOutcome } from './instance';
+import type { InvokeContext, LambdaError } from './protocol';
+
+/** Settings shared by every pool of a runtime. */
+export interface PoolOptions {
+  readonly runnerPath: string;
+  readonly log: LogSink;
+  /** Environment every instance gets before the function's own (AWS endpoints, Lambda variables). */
+  readonly baseEnv: (spec: FunctionSpec) => Readonly<Record<string, string>>;
+  /** Most instances of one function when it reserves no concurrency. */
+  readonly defaultConcurrency: number;
+  /** Idle instances are stopped after this long. */
+  readonly idleTimeoutMs: number;
+  /** Time the handler module has to load. */
+  readonly initTimeoutMs: number;
+}
+
+/** An invocation's outcome with its request id. */
+export type Invocation = InvokeOutcome & { readonly requestId: string };
+
+/** What {@link FunctionPool.invoke} reports to observers. */
+export interface InvocationEvent {
+  readonly functionLogicalId: string;
+  readonly requestId: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly error: LambdaError | undefined;
+}
+
+/** Runs invocations of one function on a bounded set of warm instances. */
+export class FunctionPool {
+  readonly spec: FunctionSpec;
+  private readonly options: PoolOptions;
+  private readonly idle: FunctionInstance[] = [];
+  private readonly all = new Set<FunctionInstance>();
+  private readonly waiters: (() => void)[] = [];
+  private readonly idleTimers = new Map<FunctionInstance, NodeJS.Timeout>();
+  private starting = 0;
+  private busy = 0;
+  private stopped = false;
+  private clockOffsetMs = 0;
+  private readonly observers = new Set<(event: InvocationEvent) => void>();
+
+  constructor(spec: FunctionSpec, options: PoolOptions) {
+    this.spec = spec;
+    this.options = options;
+  }
+
+  /** Most concurrent invocations of this function. */
+  get concurrency(): number {
+    return this.spec.reservedConcurrency ?? this.options.defaultConcurrency;
+  }
+
+  /** Invocations running now. */
+  get inFlight(): number {
+    return this.busy;
+  }
+
+  /** Process ids of the running instances. */
+  get pids(): number[] {
+    return [...this.all].flatMap((instance) => (instance.pid === undefined ? [] : [instance.pid]));
+  }
+
+  /** Calls `observer` after every invocation. */
+  onInvocation(observer: (event: InvocationEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** Runs the function once with `event`, waiting for a free instance if all are busy. */
+  async invoke(event: unknown): Promise<Invocation> {
+    const requestId = randomUUID();
+    const outcome = await this.run(requestId, event);
+    const result = { ...outcome, requestId };
+    for (const observer of this.observers) observer({ functionLogicalId: this.spec.logicalId, requestId, ok: outcome.ok, durationMs: outcome.durationMs, error: outcome.ok ? undefined : outcome.error });
+    return result;
+  }
+
+  /** Passes a new clock offset to every instance (and to those started later). */
+  setClockOffset(offsetMs: number): void {
+    this.clockOffsetMs = offsetMs;
+    for (const instance of this.all) instance.sendClock(offsetMs);
+  }
+
+  /** Stops every instance and fails waiting invocations. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const waiter of this.waiters.splice(0)) waiter();
+    for (const timer of this.idleTimers.values()) clearTimeout(timer);
+    this.idleTimers.clear();
+    await Promise.all([...this.all].map((instance) => instance.kill(500)));
+    this.all.clear();
+    this.idle.length = 0;
+  }
+
+  private async run(requestId: string, event: unknown): Promise<InvokeOutcome> {
+    const fail = (errorType: string, errorMessage: string): InvokeOutcome => ({ ok: false, error: { errorType, errorMessage, trace: [] }, durationMs: 0 });
+    if (this.spec.unsupported !== undefined) return fail('Runtime.Unsupported', `${this.spec.logicalId}: ${this.spec.unsupported}`);
+    if (this.concurrency === 0) return fail('TooManyRequestsException', `${this.spec.logicalId} reserves no concurrency (ReservedConcurrentExecutions: 0)`);
+    if (this.stopped) return fail('Runtime.Stopped', 'the local runtime is stopping');
+    const acquired = await this.acquire();
+    if ('error' in acquired) return { ok: false, error: acquired.error, durationMs: 0 };
+    const instance = acquired.instance;
+    this.busy += 1;
+    try {
+      const timeoutMs = this.spec.timeoutSeconds * 1000;
+      const outcome = await instance.invoke(requestId, event, timeoutMs, this.context());
+      // Lambda replaces an execution environment after a timeout or a runtime-level failure.
+      if (!outcome.ok && (outcome.error.errorType.startsWith('Runtime.') || outcome.error.errorType === 'Sandbox.Timedout')) {
+        await instance.kill();
+      }
+      return outcome;
+    } finally {
+      this.busy -= 1;
+      this.release(instance);
+    }
+  }
+
+  private context(): InvokeContext {
+    const { spec } = this;
+    return {
+      functionName: spec.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: spec.arn,
+      memoryLimitInMB: String(spec.memorySizeMb),
+      logGroupName: `/aws/lambda/${spec.name}`,
+      logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+    };
+  }
+
+  private async acquire(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
+    for (;;) {
+      if (this.stopped) return { error: { errorType: 'Runtime.Stopped', errorMessage: 'the local runtime is stopping', trace: [] } };
+      const warm = this.idle.pop();
+      if (warm !== undefined) {
+        const timer = this.idleTimers.get(warm);
+        if (timer !== undefined) clearTimeout(timer);
+        this.idleTimers.delete(warm);
+        if (warm.alive) return { instance: warm };
+        this.all.delete(warm);
+        continue;
+      }
+      if (this.all.size + this.starting < this.concurrency) return this.startInstance();
+      // Wait until an invocation ends, then look again.
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private async startInstance(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
+    this.starting += 1;
+    try {
+      const { spec, options } = this;
+      const result = await FunctionInstance.start({
+        source: spec.logicalId,
+        codeDir: spec.codeDir,
+        handler: spec.handler,
+        env: { ...options.baseEnv(spec), ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) },
+        memorySizeMb: spec.memorySizeMb,
+        runnerPath: options.runnerPath,
+        log: options.log,
+        initTimeoutMs: options.initTimeoutMs,
+      });
+      if ('error' in result) {
+        options.log({ source: RUNTIME_SOURCE, level: 'error', message: `${spec.logicalId} failed to initialize: ${result.error.errorType}: ${result.error.errorMessage}` });
+        return result;
+      }
+      if (this.stopped) {
+        await result.instance.kill();
+        return { error: { errorType: 'Runtime.Stopped', errorMessage: 'the local runtime is stopping', trace: [] } };
+      }
+      this.all.add(result.instance);
+      return result;
+    } finally {
+      this.starting -= 1;
+    }
+  }
+
+  private release(instance: FunctionInstance): void {
+    if (!instance.alive || this.stopped) {
+      this.all.delete(instance);
+    } else {
+      this.idle.push(instance);
+      const timer = setTimeout(() => this.retireIdle(instance), this.options.idleTimeoutMs);
+      timer.unref();
+      this.idleTimers.set(instance, timer);
+    }
+    this.waiters.shift()?.();
+  }
+
+  private retireIdle(instance: FunctionInstance): void {
+    const index = this.idle.indexOf(instance);
+    if (index < 0) return;
+    this.idle.splice(index, 1);
+    this.idleTimers.delete(instance);
+    this.all.delete(instance);
+    void instance.kill(500);
+  }
+}

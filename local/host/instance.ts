@@ -1,0 +1,165 @@
+/**
+ * One function instance: a Node.js child process that loads the handler once and then runs one
+ * invocation at a time, like a warm Lambda execution environment. A timeout kills it; a crash
+ * (exit, uncaught exception, out of memory) fails only the invocation it was running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { lineSplitter, type LogSink } from '../log';
+import { isChildMessage, type ChildMessage, type InvokeContext, type LambdaError } from './protocol';
+
+/** How an invocation ended. */
+export type InvokeOutcome =
+  | { readonly ok: true; readonly value: unknown; readonly durationMs: number }
+  | { readonly ok: false; readonly error: LambdaError; readonly durationMs: number };
+
+/** What starting an instance needs. */
+export interface InstanceOptions {
+  /** Logical id, for log lines. */
+  readonly source: string;
+  readonly codeDir: string;
+  readonly handler: string;
+  /** The complete environment of the process. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly memorySizeMb: number;
+  readonly runnerPath: string;
+  readonly log: LogSink;
+  /** Lambda gives initialization 10 seconds. */
+  readonly initTimeoutMs: number;
+}
+
+/** Lambda's error for an invocation that ran past its timeout. */
+export function timeoutError(timeoutMs: number): LambdaError {
+  return { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`, trace: [] };
+}
+
+/** A started instance, or why it could not start. */
+export type StartResult = { readonly instance: FunctionInstance } | { readonly error: LambdaError };
+
+/** A running child process hosting one function. */
+export class FunctionInstance {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private stderrTail = '';
+  private pending: ((message: ChildMessage | { readonly type: 'exit'; readonly error: LambdaError }) => void) | undefined;
+  private dead = false;
+
+  private constructor(child: ChildProcess, options: InstanceOptions) {
+    this.child = child;
+    const out = lineSplitter((line) => options.log({ source: options.source, level: 'info', message: line }));
+    const err = lineSplitter((line) => options.log({ source: options.source, level: 'error', message: line }));
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4_000);
+      err.push(chunk);
+    });
+    child.on('message', (message: unknown) => {
+      if (isChildMessage(message)) this.pending?.(message);
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.dead = true;
+        out.flush();
+        err.flush();
+        this.pending?.({ type: 'exit', error: this.exitError(code, signal) });
+        resolve();
+      });
+    });
+    child.once('error', () => {
+      this.dead = true;
+    });
+  }
+
+  /** Starts an instance and waits until its handler has loaded. */
+  static async start(options: InstanceOptions): Promise<StartResult> {
+    // Lambda sizes the V8 heap from the configured memory; leave room for the rest of the process.
+    const heapMb = Math.max(64, Math.floor(options.memorySizeMb * 0.9));
+    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, options.runnerPath, options.codeDir, options.handler], {
+      cwd: options.codeDir,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    const instance = new FunctionInstance(child, options);
+    const first = await instance.next(options.initTimeoutMs);
+    if (first === 'timeout') {
+      await instance.kill();
+      return { error: { errorType: 'Runtime.InitTimeout', errorMessage: `initialization did not finish within ${options.initTimeoutMs} ms`, trace: [] } };
+    }
+    if (first.type === 'ready') return { instance };
+    await instance.kill();
+    if (first.type === 'init-error' || first.type === 'exit') return { error: first.error };
+    return { error: { errorType: 'Runtime.InitError', errorMessage: 'the instance answered before it was ready', trace: [] } };
+  }
+
+  /** Process id (for inspection). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Whether the process is still running. */
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /**
+   * Runs one invocation. Past `timeoutMs` the instance is killed and the invocation fails with
+   * Lambda's timeout error.
+   */
+  async invoke(requestId: string, event: unknown, timeoutMs: number, context: InvokeContext): Promise<InvokeOutcome> {
+    const started = Date.now();
+    const elapsed = () => Date.now() - started;
+    if (this.dead) return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'the instance is not running', trace: [] }, durationMs: 0 };
+    this.child.send({ type: 'invoke', requestId, event, deadlineMs: started + timeoutMs, context });
+    for (;;) {
+      const message = await this.next(timeoutMs - elapsed());
+      if (message === 'timeout') {
+        await this.kill();
+        return { ok: false, error: timeoutError(timeoutMs), durationMs: elapsed() };
+      }
+      if (message.type === 'exit') return { ok: false, error: message.error, durationMs: elapsed() };
+      if (message.type === 'result' && message.requestId === requestId) {
+        return message.ok ? { ok: true, value: message.value, durationMs: elapsed() } : { ok: false, error: message.error, durationMs: elapsed() };
+      }
+    }
+  }
+
+  /** Tells the instance the clock offset changed. */
+  sendClock(offsetMs: number): void {
+    if (!this.dead && this.child.connected) this.child.send({ type: 'clock', offsetMs });
+  }
+
+  /** Stops the process (SIGKILL after a short grace) and waits until it has exited. */
+  async kill(graceMs = 0): Promise<void> {
+    if (!this.dead) {
+      this.child.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      if (graceMs > 0) {
+        const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+        await this.exited;
+        clearTimeout(timer);
+      }
+    }
+    await this.exited;
+  }
+
+  private async next(timeoutMs: number): Promise<ChildMessage | { readonly type: 'exit'; readonly error: LambdaError } | 'timeout'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending = undefined;
+        resolve('timeout');
+      }, Math.max(0, timeoutMs));
+      this.pending = (message) => {
+        clearTimeout(timer);
+        this.pending = undefined;
+        resolve(message);
+      };
+    });
+  }
+
+  private exitError(code: number | null, signal: NodeJS.Signals | null): LambdaError {
+    if (/heap out of memory|Reached heap limit/i.test(this.stderrTail)) {
+      return { errorType: 'Runtime.OutOfMemory', errorMessage: 'Runtime exited with error: out of memory', trace: [] };
+    }
+    const how = signal === null ? `exit status ${String(code)}` : `signal: ${signal}`;
+    return { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how}`, trace: [] };
+  }
+}

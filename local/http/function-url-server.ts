@@ -1,0 +1,99 @@
+/**
+ * Serves a function URL on localhost: one HTTP server per URL, on its own port, so the function
+ * sees the same paths as behind its real `https://<id>.lambda-url.<region>.on.aws/` address.
+ * Requests are not SigV4-checked locally (AWS_IAM URLs get a fixed local caller identity).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { FunctionPool } from '../host/function-pool';
+import { RUNTIME_SOURCE, type LogSink } from '../log';
+import type { PlannedFunctionUrl } from '../resources/plan';
+import { functionUrlEvent, httpResponse } from './url-event';
+
+/** Lambda's limit for a synchronous request payload. */
+const MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+/** A started function URL server. */
+export interface FunctionUrlServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+function corsHeaders(spec: PlannedFunctionUrl, origin: string | undefined): Record<string, string> {
+  const cors = spec.cors;
+  if (cors === undefined || origin === undefined) return {};
+  const allowed = cors.allowOrigins.includes('*') || cors.allowOrigins.includes(origin);
+  if (!allowed) return {};
+  return {
+    'access-control-allow-origin': cors.allowOrigins.includes('*') && !cors.allowCredentials ? '*' : origin,
+    ...(cors.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
+    ...(cors.exposeHeaders.length > 0 ? { 'access-control-expose-headers': cors.exposeHeaders.join(',') } : {}),
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Starts serving `spec` on its port, invoking `pool` for each request. */
+export async function startFunctionUrlServer(spec: PlannedFunctionUrl, pool: FunctionPool, log: LogSink): Promise<FunctionUrlServer> {
+  const urlId = spec.logicalId.toLowerCase();
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const origin = request.headers.origin;
+    const cors = corsHeaders(spec, origin);
+    if (request.method === 'OPTIONS' && spec.cors !== undefined && request.headers['access-control-request-method'] !== undefined) {
+      const { allowMethods, allowHeaders, maxAgeSeconds } = spec.cors;
+      response.writeHead(200, {
+        ...cors,
+        ...(allowMethods.length > 0 ? { 'access-control-allow-methods': allowMethods.join(',') } : {}),
+        ...(allowHeaders.length > 0 ? { 'access-control-allow-headers': allowHeaders.join(',') } : {}),
+        ...(maxAgeSeconds === undefined ? {} : { 'access-control-max-age': String(maxAgeSeconds) }),
+      });
+      response.end();
+      return;
+    }
+    const body = await readBody(request);
+    if (body === undefined) {
+      response.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ Message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation' }));
+      return;
+    }
+    const requestId = randomUUID();
+    const invocation = await pool.invoke(functionUrlEvent(request, body, { urlId, requestId, authType: spec.authType }));
+    if (!invocation.ok) {
+      log({ source: RUNTIME_SOURCE, level: 'warn', message: `${spec.logicalId} ${request.method ?? 'GET'} ${request.url ?? '/'}: ${invocation.error.errorType}: ${invocation.error.errorMessage}` });
+      response.writeHead(502, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, ...cors }).end(JSON.stringify({ Message: 'Internal Server Error' }));
+      return;
+    }
+    const result = httpResponse(invocation.value);
+    const headers: Record<string, string | string[]> = { ...result.headers, 'x-amzn-requestid': requestId, ...cors };
+    if (result.cookies.length > 0) headers['set-cookie'] = [...result.cookies];
+    response.writeHead(result.statusCode, headers);
+    response.end(result.body);
+  };
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log({ source: RUNTIME_SOURCE, level: 'error', message: `${spec.logicalId}: ${error instanceof Error ? error.message : String(error)}` });
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(spec.port, '127.0.0.1', () => resolve());
+  });
+  return {
+    url: spec.url,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

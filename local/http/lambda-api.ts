@@ -1,0 +1,146 @@
+/**
+ * A small local Lambda API, so that functions (an admin API pausing a queue) and tools can do
+ * what they would do against Lambda: list, read and update event source mappings
+ * (`Enabled` pauses and resumes one) and invoke functions. Every other request — including
+ * calls to AWS services the runtime does not emulate, which reach this server through
+ * `AWS_ENDPOINT_URL` — gets a fast, explicit "not emulated" error instead of a slow attempt to
+ * reach AWS.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isRecord } from '../../lib/job';
+import type { FunctionPool } from '../host/function-pool';
+import type { AsyncInvoker } from '../host/async-invoke';
+import { RUNTIME_SOURCE, type LogSink } from '../log';
+import type { MappingSpec } from '../resources/event-source-mapping';
+
+/** A mapping as the API sees it. */
+export interface MappingHandle {
+  readonly spec: MappingSpec;
+  readonly functionArn: string;
+  readonly isEnabled: boolean;
+  setEnabled(enabled: boolean): void;
+  /** Epoch seconds of the last change. */
+  readonly lastModified: number;
+}
+
+/** What the API serves. */
+export interface LambdaApiBackend {
+  readonly mappings: () => readonly MappingHandle[];
+  readonly findFunction: (nameOrArn: string) => FunctionPool | undefined;
+  readonly asyncInvoker: AsyncInvoker;
+  readonly log: LogSink;
+}
+
+/** A started Lambda API server. */
+export interface LambdaApiServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** The Lambda API's view of a mapping (EventSourceMappingConfiguration). */
+export function mappingConfiguration(handle: MappingHandle): Record<string, unknown> {
+  const { spec } = handle;
+  return {
+    UUID: spec.uuid,
+    FunctionArn: handle.functionArn,
+    EventSourceArn: spec.eventSourceArn,
+    State: handle.isEnabled ? 'Enabled' : 'Disabled',
+    StateTransitionReason: 'USER_INITIATED',
+    LastModified: handle.lastModified,
+    BatchSize: spec.batchSize,
+    MaximumBatchingWindowInSeconds: spec.maximumBatchingWindowSeconds,
+    FunctionResponseTypes: spec.reportBatchItemFailures ? ['ReportBatchItemFailures'] : [],
+    ...(spec.maximumConcurrency === undefined ? {} : { ScalingConfig: { MaximumConcurrency: spec.maximumConcurrency } }),
+    ...(spec.startingPosition === undefined ? {} : { StartingPosition: spec.startingPosition }),
+  };
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(body === undefined ? '' : JSON.stringify(body));
+}
+
+function error(response: ServerResponse, status: number, type: string, message: string): void {
+  send(response, status, { Type: 'User', message, __type: type }, { 'x-amzn-errortype': type });
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const ESM_PATH = /^\/2015-03-31\/event-source-mappings\/?([^/]*)$/;
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
+/** Starts the API on `port` (0 = a free one). */
+export async function startLambdaApi(port: number, backend: LambdaApiBackend): Promise<LambdaApiServer> {
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = request.method ?? 'GET';
+    const esm = ESM_PATH.exec(url.pathname);
+    if (esm !== null) {
+      const uuid = decodeURIComponent(esm[1] ?? '');
+      if (uuid === '' && method === 'GET') {
+        const functionName = url.searchParams.get('FunctionName');
+        const sourceArn = url.searchParams.get('EventSourceArn');
+        const target = functionName === null ? undefined : backend.findFunction(functionName);
+        const list = backend
+          .mappings()
+          .filter((mapping) => (functionName === null || mapping.functionArn === target?.spec.arn) && (sourceArn === null || mapping.spec.eventSourceArn === sourceArn));
+        send(response, 200, { EventSourceMappings: list.map(mappingConfiguration) });
+        return;
+      }
+      const mapping = backend.mappings().find((candidate) => candidate.spec.uuid === uuid);
+      if (mapping === undefined) return error(response, 404, 'ResourceNotFoundException', `The resource you requested does not exist. (event source mapping ${uuid})`);
+      if (method === 'GET') return send(response, 200, mappingConfiguration(mapping));
+      if (method === 'PUT') {
+        const body: unknown = JSON.parse((await readBody(request)) || '{}');
+        const enabled = isRecord(body) ? body.Enabled : undefined;
+        if (typeof enabled === 'boolean') {
+          mapping.setEnabled(enabled);
+          backend.log({ source: RUNTIME_SOURCE, level: 'info', message: `event source mapping ${mapping.spec.logicalId} ${enabled ? 'enabled' : 'disabled'}` });
+        }
+        return send(response, 202, { ...mappingConfiguration(mapping), State: enabled === false ? 'Disabling' : enabled === true ? 'Enabling' : mappingConfiguration(mapping).State });
+      }
+    }
+    const invoke = INVOKE_PATH.exec(url.pathname);
+    if (invoke !== null && method === 'POST') {
+      const pool = backend.findFunction(decodeURIComponent(invoke[1] ?? ''));
+      if (pool === undefined) return error(response, 404, 'ResourceNotFoundException', `Function not found: ${invoke[1] ?? ''}`);
+      const raw = await readBody(request);
+      let event: unknown;
+      try {
+        event = raw === '' ? {} : JSON.parse(raw);
+      } catch {
+        return error(response, 400, 'InvalidRequestContentException', 'Could not parse request body into json');
+      }
+      const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
+      if (type === 'DryRun') return send(response, 204, undefined);
+      if (type === 'Event') {
+        backend.asyncInvoker.invoke(pool, event);
+        return send(response, 202, undefined);
+      }
+      const invocation = await pool.invoke(event);
+      if (invocation.ok) return send(response, 200, invocation.value, { 'x-amz-executed-version': '$LATEST' });
+      return send(response, 200, invocation.error, { 'x-amz-function-error': 'Unhandled', 'x-amz-executed-version': '$LATEST' });
+    }
+    error(response, 501, 'NotImplemented', `${method} ${url.pathname} is not emulated by the Hopper local runtime (host ${request.headers.host ?? 'unknown'})`);
+  };
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((failure: unknown) => error(response, 500, 'ServiceException', failure instanceof Error ? failure.message : String(failure)));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Runs one SQS event source mapping the way Lambda does: long-polls the queue, gathers batches
+ * (batch size, batching window), invokes the function with up to MaximumConcurrency batches in
+ * flight, deletes what succeeded and leaves failed records to come back after the visibility
+ * timeout (the emulator applies maxReceiveCount and redrive).
+ */
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import type { FunctionPool } from '../host/function-pool';
+import { RUNTIME_SOURCE, type LogSink } from '../log';
+import type { MappingSpec } from '../resources/event-source-mapping';
+import { matchesAnyFilter } from './filter';
+import { Gate } from './gate';
+import { failedItems, filterView, sqsRecord } from './sqs-event';
+
+/** What a poller needs. */
+export interface SqsPollerOptions {
+  readonly mapping: MappingSpec;
+  readonly queueUrl: string;
+  readonly queueName: string;
+  readonly pool: FunctionPool;
+  readonly client: SQSClient;
+  readonly log: LogSink;
+  /** Batches in flight when the mapping sets no MaximumConcurrency. */
+  readonly defaultConcurrency: number;
+}
+
+/** Long-poll wait; short enough that stopping never waits long on the emulator. */
+const RECEIVE_WAIT_SECONDS = 2;
+
+/** Polls one queue for one function. */
+export class SqsPoller {
+  readonly mapping: MappingSpec;
+  private readonly options: SqsPollerOptions;
+  private readonly enabled: Gate;
+  private readonly capacity = new Gate(true);
+  private readonly abort = new AbortController();
+  private readonly filters: readonly unknown[];
+  private inFlight = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly batches = new Set<Promise<void>>();
+
+  constructor(options: SqsPollerOptions) {
+    this.options = options;
+    this.mapping = options.mapping;
+    this.enabled = new Gate(options.mapping.enabled);
+    this.filters = options.mapping.filterPatterns.map((pattern): unknown => JSON.parse(pattern));
+  }
+
+  /** Most batches in flight at once. */
+  get maxConcurrency(): number {
+    return this.mapping.maximumConcurrency ?? this.options.defaultConcurrency;
+  }
+
+  /** Whether the mapping is enabled now. */
+  get isEnabled(): boolean {
+    return this.enabled.isOpen;
+  }
+
+  /** Starts polling (while enabled). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Enables or disables the mapping; a disabled mapping receives nothing until enabled again. */
+  setEnabled(enabled: boolean): void {
+    this.enabled.set(enabled);
+  }
+
+  /**
+   * Stops receiving; resolves when the loop and every batch in flight have ended (the runtime
+   * stops the function instances meanwhile, which ends those batches).
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    this.enabled.wake();
+    this.capacity.wake();
+    await this.loop;
+    await Promise.allSettled([...this.batches]);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      await this.enabled.wait();
+      if (!this.running) break;
+      if (this.inFlight >= this.maxConcurrency) {
+        this.capacity.set(false);
+        await this.capacity.wait();
+        continue;
+      }
+      let messages: Message[];
+      try {
+        messages = await this.collectBatch();
+      } catch (error) {
+        if (!this.running) break;
+        this.options.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${this.mapping.logicalId}: receive from ${this.options.queueName} failed: ${error instanceof Error ? error.message : String(error)}` });
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      this.inFlight += 1;
+      const batch = this.process(messages).finally(() => {
+        this.inFlight -= 1;
+        this.batches.delete(batch);
+        this.capacity.set(true);
+      });
+      this.batches.add(batch);
+    }
+  }
+
+  /** Receives until the batch is full, the batching window ends, or (without a window) anything arrived. */
+  private async collectBatch(): Promise<Message[]> {
+    const { batchSize, maximumBatchingWindowSeconds } = this.mapping;
+    const windowMs = maximumBatchingWindowSeconds * 1000;
+    const messages: Message[] = [];
+    let windowEnd: number | undefined;
+    while (messages.length < batchSize && this.running && this.enabled.isOpen) {
+      const remainingMs = windowEnd === undefined ? RECEIVE_WAIT_SECONDS * 1000 : windowEnd - Date.now();
+      if (remainingMs <= 0) break;
+      const received = await this.options.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
+          WaitTimeSeconds: Math.min(RECEIVE_WAIT_SECONDS, Math.ceil(remainingMs / 1000)),
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: this.abort.signal },
+      );
+      messages.push(...(received.Messages ?? []));
+      if (messages.length === 0) return messages;
+      if (windowMs === 0) break;
+      // Lambda's batching window starts with the first record.
+      windowEnd ??= Date.now() + windowMs;
+    }
+    return messages;
+  }
+
+  private async process(messages: readonly Message[]): Promise<void> {
+    const { mapping, pool, log, queueName } = this.options;
+    const records = messages.map((message) => sqsRecord(message, mapping.eventSourceArn));
+    // Lambda deletes messages that match no filter: they are consumed without an invocation.
+    const matching = records.filter((record) => matchesAnyFilter(this.filters, filterView(record)));
+    const filteredOut = records.filter((record) => !matching.includes(record));
+    await this.delete(filteredOut);
+    if (matching.length === 0) return;
+    const invocation = await pool.invoke({ Records: matching });
+    if (!this.running) return;
+    if (!invocation.ok) {
+      log({
+        source: RUNTIME_SOURCE,
+        level: 'warn',
+        message: `${pool.spec.logicalId} failed a batch of ${matching.length} from ${queueName} (${invocation.error.errorType}: ${invocation.error.errorMessage}); the messages return after the visibility timeout`,
+      });
+      return;
+    }
+    if (!mapping.reportBatchItemFailures) {
+      await this.delete(matching);
+      return;
+    }
+    const failed = failedItems(invocation.value, new Set(matching.map((record) => record.messageId)));
+    if (failed === 'all') {
+      log({ source: RUNTIME_SOURCE, level: 'warn', message: `${pool.spec.logicalId} returned a malformed batchItemFailures response; the whole batch of ${matching.length} stays on ${queueName}` });
+      return;
+    }
+    await this.delete(matching.filter((record) => !failed.has(record.messageId)));
+  }
+
+  private async delete(records: readonly SQSRecord[]): Promise<void> {
+    for (let start = 0; start < records.length; start += 10) {
+      const chunk = records.slice(start, start + 10);
+      try {
+        const result = await this.options.client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.options.queueUrl,
+            Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+          }),
+        );
+        for (const failure of result.Failed ?? []) {
+          this.options.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${this.mapping.logicalId}: could not delete a message from ${this.options.queueName}: ${failure.Message ?? failure.Code ?? 'unknown error'}` });
+        }
+      } catch (error) {
+        if (this.running) this.options.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${this.mapping.logicalId}: delete from ${this.options.queueName} failed: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    }
+  }
+}

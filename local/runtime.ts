@@ -1,0 +1,449 @@
+/**
+ * `startLocal()`: runs a CDK stack on this machine. Synthesizes the app (or takes a cloud
+ * assembly), validates the whole template, starts fauxqs and DynamoDB Local, creates the queues
+ * and tables the template declares, and runs its Lambda functions with their event source
+ * mappings, schedules and function URLs — what deploys is what runs.
+ *
+ * @example
+ * const local = await startLocal({ app: 'npx tsx infra/app.ts', stack: 'HopperDemo' });
+ * await sqs.send(new SendMessageCommand({ QueueUrl: local.queueUrl('default'), MessageBody: '…' }));
+ * await local.stop();
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { HopperError } from '../lib/errors';
+import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assembly/cloud-assembly';
+import { prepareAssembly } from './assembly/prepare';
+import { synthesize } from './assembly/synth';
+import { Clock } from './clock';
+import { freePort, LOCAL_IDENTITY, localAwsEnv, startEmulators, type EmulatorEndpoints, type Emulators } from './emulators';
+import { AsyncInvoker } from './host/async-invoke';
+import { functionBaseEnv } from './host/function-env';
+import { FunctionPool, type Invocation } from './host/function-pool';
+import { runnerPath } from './host/runner-build';
+import { startFunctionUrlServer, type FunctionUrlServer } from './http/function-url-server';
+import { startLambdaApi, type LambdaApiServer, type MappingHandle } from './http/lambda-api';
+import { RUNTIME_SOURCE, streamSink, type LogSink } from './log';
+import { SqsPoller } from './mappings/sqs-poller';
+import { StreamPoller } from './mappings/stream-poller';
+import { LOCAL_DEFAULTS, type StartLocalOptions } from './options';
+import { dryBackend, emulatorBackend } from './resources/backend';
+import { findFunction, planStack, SQS_UNIVERSAL_TARGET, type Plan } from './resources/plan';
+import type { ScheduleSpec } from './resources/schedule';
+import { LocalScheduler, type ScheduleState } from './schedules/scheduler';
+import { parseTemplate, type CfnTemplate } from './template/model';
+
+export type { StartLocalOptions } from './options';
+
+/** A queue of the running stack. */
+export interface LocalQueue {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+}
+
+/** A table of the running stack. */
+export interface LocalTable {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+  readonly streamArn: string | undefined;
+}
+
+/** A function of the running stack. */
+export interface LocalFunction {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+  /** Its function URL, if it has one. */
+  readonly url: string | undefined;
+}
+
+/** An event source mapping of the running stack. */
+export interface LocalMapping {
+  readonly logicalId: string;
+  readonly uuid: string;
+  readonly kind: 'sqs' | 'dynamodb';
+  readonly functionLogicalId: string;
+  /** Queue or table logical id. */
+  readonly sourceLogicalId: string;
+  readonly enabled: boolean;
+}
+
+/** Selects a mapping: its logical id or UUID, or the function and source (logical ids or names). */
+export type MappingSelector = string | { readonly function: string; readonly source: string };
+
+/** Endpoints of a running runtime. */
+export interface LocalEndpoints extends EmulatorEndpoints {
+  /** The local Lambda API (and catch-all for services that are not emulated). */
+  readonly lambda: string;
+}
+
+/** A running local stack. */
+export interface LocalRuntime {
+  readonly stackName: string;
+  readonly endpoints: LocalEndpoints;
+  /** Environment variables that point AWS SDKs and CLIs at this runtime. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly queues: readonly LocalQueue[];
+  readonly tables: readonly LocalTable[];
+  readonly functions: readonly LocalFunction[];
+  /** The stack's outputs, resolved to local values. */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** What the runtime skips, and why. */
+  readonly warnings: readonly string[];
+  /** Milliseconds from the first line of startLocal until ready. */
+  readonly startupMs: number;
+  /** Event source mappings and whether each is enabled now. */
+  mappings(): LocalMapping[];
+  /** Schedules and their next fire times. */
+  schedules(): ScheduleState[];
+  /** URL of a queue by logical id or name. */
+  queueUrl(queue: string): string;
+  /** Name of a table by logical id or name. */
+  tableName(table: string): string;
+  /** URL of a function's function URL, by the function's or the URL's logical id or name. */
+  functionUrl(fn: string): string;
+  /** Enables or disables (pauses) an event source mapping. */
+  setMappingEnabled(selector: MappingSelector, enabled: boolean): void;
+  /** Invokes a function synchronously, as `lambda invoke` would. */
+  invoke(fn: string, event: unknown): Promise<Invocation>;
+  /** Fires a schedule now. */
+  triggerSchedule(name: string): void;
+  /** Current clock offset. */
+  readonly clockOffsetMs: number;
+  /** Shifts "now" for schedules and functions. */
+  setClockOffset(offsetMs: number): void;
+  /** Process ids of every child process the runtime runs now (DynamoDB Local, function instances). */
+  pids(): number[];
+  /** Stops everything and removes the synthesized assembly; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+interface Loaded {
+  readonly template: CfnTemplate;
+  readonly stackName: string;
+  readonly assemblyDir: string;
+  readonly assets: ReadonlyMap<string, string>;
+}
+
+async function loadStack(options: StartLocalOptions, projectDir: string, cleanups: (() => Promise<void> | void)[]): Promise<Loaded> {
+  let assemblyDir = options.assemblyDir === undefined ? undefined : resolve(options.assemblyDir);
+  if (assemblyDir === undefined) {
+    // A fresh directory per run: runtimes started side by side (test files) never share one.
+    const dir = join(projectDir, '.hopper', `cdk.out-${process.pid}-${randomBytes(3).toString('hex')}`);
+    mkdirSync(dir, { recursive: true });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    await synthesize({ projectDir, outDir: dir, ...(options.app === undefined ? {} : { app: options.app }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.context === undefined ? {} : { context: options.context }) });
+    assemblyDir = dir;
+  }
+  const stack = pickStack(listStacks(assemblyDir), options.stack);
+  const template = parseTemplate(readTemplateJson(stack), stack.templatePath);
+  prepareAssembly(assemblyDir, projectDir);
+  return { template, stackName: stack.stackName, assemblyDir, assets: readFileAssets(stack) };
+}
+
+async function urlPorts(template: CfnTemplate, firstPort: number | undefined): Promise<Map<string, number>> {
+  const ids = [...template.resources.values()].filter((resource) => resource.type === 'AWS::Lambda::Url').map((resource) => resource.logicalId).sort();
+  const ports = new Map<string, number>();
+  for (const [index, id] of ids.entries()) ports.set(id, firstPort === undefined ? await freePort() : firstPort + index);
+  return ports;
+}
+
+/**
+ * Starts the local runtime for one stack.
+ *
+ * @throws TemplateError naming the resource when the template has something the runtime cannot run.
+ * @throws SynthError when the app does not synthesize.
+ */
+export async function startLocal(options: StartLocalOptions = {}): Promise<LocalRuntime> {
+  const started = Date.now();
+  const projectDir = resolve(options.projectDir ?? process.cwd());
+  const log = options.logs ?? streamSink();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const runCleanups = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log({ source: RUNTIME_SOURCE, level: 'warn', message: `while stopping: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    }
+  };
+  try {
+    const loaded = await loadStack(options, projectDir, cleanups);
+    const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
+    // Validate everything before starting anything: a malformed resource fails fast.
+    await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
+    const emulators = await startEmulators({ ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }) });
+    cleanups.push(() => emulators.stop());
+    return await wire({ options, log, loaded, code, emulators, projectDir, cleanups, runCleanups, started });
+  } catch (error) {
+    await runCleanups();
+    throw error;
+  }
+}
+
+interface WireInput {
+  readonly options: StartLocalOptions;
+  readonly log: LogSink;
+  readonly loaded: Loaded;
+  readonly code: { readonly assets: ReadonlyMap<string, string>; readonly inlineDir: string; readonly assemblyDir: string };
+  readonly emulators: Emulators;
+  readonly projectDir: string;
+  readonly cleanups: (() => Promise<void> | void)[];
+  readonly runCleanups: () => Promise<void>;
+  readonly started: number;
+}
+
+async function wire(input: WireInput): Promise<LocalRuntime> {
+  const { options, log, loaded, emulators, cleanups } = input;
+  const credentials = { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey };
+  const clientConfig = { region: LOCAL_IDENTITY.region, credentials };
+  const sqs = new SQSClient({ ...clientConfig, endpoint: emulators.endpoints.sqs, useQueueUrlAsEndpoint: false });
+  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
+  const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
+  cleanups.push(() => {
+    sqs.destroy();
+    dynamodb.destroy();
+    streams.destroy();
+  });
+  const ports = await urlPorts(loaded.template, options.functionUrlPort);
+  const plan = await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...input.code, write: true }, backend: emulatorBackend(sqs, dynamodb, ports) });
+  for (const warning of plan.warnings) log({ source: RUNTIME_SOURCE, level: 'warn', message: warning });
+
+  const clock = new Clock(options.clockOffsetMs ?? 0);
+  const asyncInvoker = new AsyncInvoker(log, options.asyncRetryDelaysMs);
+  const pools = new Map<string, FunctionPool>();
+  const mappingHandles: (MappingHandle & { readonly poller: SqsPoller | StreamPoller; readonly functionLogicalId: string; readonly sourceLogicalId: string })[] = [];
+  const findPool = (nameOrArn: string): FunctionPool | undefined => {
+    const byId = pools.get(nameOrArn);
+    if (byId !== undefined) return byId;
+    const spec = findFunction(plan.functions, nameOrArn);
+    return spec === undefined ? undefined : pools.get(spec.logicalId);
+  };
+  const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log });
+  cleanups.push(() => lambdaApi.close());
+  const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
+  const runner = runnerPath();
+  // Stopping: pollers are told to stop first, then the pools kill their instances (which ends any
+  // invocation in flight), and only then are the pollers awaited — a long invocation never delays it.
+  const pollerStops: Promise<void>[] = [];
+  cleanups.push(() => Promise.all(pollerStops).then(() => undefined));
+  for (const spec of plan.functions) {
+    const pool = new FunctionPool(spec, {
+      runnerPath: runner,
+      log,
+      baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url }),
+      defaultConcurrency: options.functionConcurrency ?? LOCAL_DEFAULTS.functionConcurrency,
+      idleTimeoutMs: options.idleTimeoutMs ?? LOCAL_DEFAULTS.idleTimeoutMs,
+      initTimeoutMs: LOCAL_DEFAULTS.initTimeoutMs,
+    });
+    pool.setClockOffset(clock.offsetMs);
+    pools.set(spec.logicalId, pool);
+  }
+  cleanups.push(() => Promise.all([...pools.values()].map((pool) => pool.stop())).then(() => undefined));
+  cleanups.push(() => asyncInvoker.stop());
+  clock.onChange((offset) => {
+    for (const pool of pools.values()) pool.setClockOffset(offset);
+  });
+
+  const queueByArn = new Map(plan.queues.map((queue) => [queue.arn, queue]));
+  for (const mapping of plan.mappings) {
+    const pool = findPool(mapping.functionName);
+    if (pool === undefined) continue;
+    let poller: SqsPoller | StreamPoller;
+    let sourceLogicalId: string;
+    if (mapping.kind === 'sqs') {
+      const queue = queueByArn.get(mapping.eventSourceArn);
+      if (queue === undefined) continue;
+      sourceLogicalId = queue.logicalId;
+      poller = new SqsPoller({ mapping, queueUrl: queue.url, queueName: queue.name, pool, client: sqs, log, defaultConcurrency: options.sqsConcurrency ?? LOCAL_DEFAULTS.sqsConcurrency });
+    } else {
+      const table = plan.tables.find((candidate) => candidate.streamArn === mapping.eventSourceArn);
+      if (table === undefined) continue;
+      sourceLogicalId = table.logicalId;
+      poller = new StreamPoller({ mapping, tableName: table.name, pool, streams, sqs, queueUrl: (arn) => queueByArn.get(arn)?.url, log });
+    }
+    let lastModified = Date.now() / 1000;
+    const target = poller;
+    mappingHandles.push({
+      spec: mapping,
+      functionArn: pool.spec.arn,
+      poller: target,
+      functionLogicalId: pool.spec.logicalId,
+      sourceLogicalId,
+      get isEnabled() {
+        return target.isEnabled;
+      },
+      get lastModified() {
+        return lastModified;
+      },
+      setEnabled(enabled) {
+        lastModified = Date.now() / 1000;
+        target.setEnabled(enabled);
+      },
+    });
+  }
+  cleanups.push(() => {
+    for (const handle of mappingHandles) pollerStops.push(handle.poller.stop());
+  });
+  for (const handle of mappingHandles) {
+    if (handle.poller instanceof StreamPoller) await handle.poller.start();
+    else handle.poller.start();
+  }
+
+  const fire = async (schedule: ScheduleSpec, payload: string | undefined): Promise<void> => {
+    const pool = findPool(schedule.targetArn);
+    if (pool !== undefined) {
+      asyncInvoker.invoke(pool, parsePayload(payload));
+      return;
+    }
+    if (schedule.targetArn === SQS_UNIVERSAL_TARGET) {
+      const request: unknown = JSON.parse(payload ?? '{}');
+      const queueUrl = typeof request === 'object' && request !== null ? Reflect.get(request, 'QueueUrl') : undefined;
+      const body = typeof request === 'object' && request !== null ? Reflect.get(request, 'MessageBody') : undefined;
+      if (typeof queueUrl !== 'string' || typeof body !== 'string') throw new HopperError('the sqs:sendMessage target Input needs QueueUrl and MessageBody strings');
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+      return;
+    }
+    const queue = queueByArn.get(schedule.targetArn);
+    if (queue === undefined) throw new HopperError(`target ${schedule.targetArn} is not a function or queue of the stack`);
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: payload ?? '', ...(schedule.messageGroupId === undefined ? {} : { MessageGroupId: schedule.messageGroupId }) }));
+  };
+  const scheduler = new LocalScheduler(plan.schedules, clock, fire, log);
+  scheduler.start();
+  cleanups.push(() => scheduler.stop());
+
+  const urlServers: FunctionUrlServer[] = [];
+  cleanups.push(() => Promise.all(urlServers.map((server) => server.close())).then(() => undefined));
+  for (const url of plan.functionUrls) {
+    const pool = findPool(url.targetFunction);
+    if (pool !== undefined) urlServers.push(await startFunctionUrlServer(url, pool, log));
+  }
+
+  // If the process exits without stop(), do not leave children behind.
+  const killOnExit = () => {
+    for (const pid of allPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const allPids = () => [...(emulators.dynamodbPid === undefined ? [] : [emulators.dynamodbPid]), ...[...pools.values()].flatMap((pool) => pool.pids)];
+  process.on('exit', killOnExit);
+  cleanups.unshift(() => {
+    process.off('exit', killOnExit);
+  });
+
+  return runtimeApi({ plan, pools, mappingHandles, scheduler, clock, endpoints, cleanups: input.runCleanups, allPids, startupMs: Date.now() - input.started, findPool });
+}
+
+function parsePayload(payload: string | undefined): unknown {
+  if (payload === undefined) return {};
+  try {
+    return JSON.parse(payload);
+  } catch {
+    return payload;
+  }
+}
+
+interface RuntimeParts {
+  readonly plan: Plan;
+  readonly pools: ReadonlyMap<string, FunctionPool>;
+  readonly mappingHandles: readonly (MappingHandle & { readonly functionLogicalId: string; readonly sourceLogicalId: string })[];
+  readonly scheduler: LocalScheduler;
+  readonly clock: Clock;
+  readonly endpoints: LocalEndpoints;
+  readonly cleanups: () => Promise<void>;
+  readonly allPids: () => number[];
+  readonly startupMs: number;
+  readonly findPool: (nameOrArn: string) => FunctionPool | undefined;
+}
+
+function runtimeApi(parts: RuntimeParts): LocalRuntime {
+  const { plan, mappingHandles, scheduler, clock } = parts;
+  const urlOf = (logicalId: string) => {
+    const spec = plan.functions.find((fn) => fn.logicalId === logicalId);
+    return plan.functionUrls.find((url) => spec !== undefined && findFunction([spec], url.targetFunction) !== undefined)?.url;
+  };
+  const functions = plan.functions.map((fn) => ({ logicalId: fn.logicalId, name: fn.name, arn: fn.arn, url: urlOf(fn.logicalId) }));
+  const queues = plan.queues.map(({ logicalId, name, url, arn }) => ({ logicalId, name, url, arn }));
+  const tables = plan.tables.map(({ logicalId, name, arn, streamArn }) => ({ logicalId, name, arn, streamArn }));
+  const matches = (candidate: { readonly logicalId: string; readonly name: string }, key: string) => candidate.logicalId === key || candidate.name === key;
+  const fnLogicalId = (key: string) => functions.find((fn) => matches(fn, key))?.logicalId;
+  let stopping: Promise<void> | undefined;
+  return {
+    stackName: plan.stackName,
+    endpoints: parts.endpoints,
+    env: { ...localAwsEnv(parts.endpoints), AWS_ENDPOINT_URL_LAMBDA: parts.endpoints.lambda },
+    queues,
+    tables,
+    functions,
+    outputs: plan.outputs,
+    warnings: plan.warnings,
+    startupMs: parts.startupMs,
+    mappings: () =>
+      mappingHandles.map((handle) => ({
+        logicalId: handle.spec.logicalId,
+        uuid: handle.spec.uuid,
+        kind: handle.spec.kind,
+        functionLogicalId: handle.functionLogicalId,
+        sourceLogicalId: handle.sourceLogicalId,
+        enabled: handle.isEnabled,
+      })),
+    schedules: () => scheduler.list(),
+    queueUrl(queue) {
+      const found = queues.find((candidate) => matches(candidate, queue));
+      if (found === undefined) throw new HopperError(`the stack has no queue ${queue}; its queues are: ${queues.map((q) => q.logicalId).join(', ') || 'none'}`);
+      return found.url;
+    },
+    tableName(table) {
+      const found = tables.find((candidate) => matches(candidate, table));
+      if (found === undefined) throw new HopperError(`the stack has no table ${table}; its tables are: ${tables.map((t) => t.logicalId).join(', ') || 'none'}`);
+      return found.name;
+    },
+    functionUrl(fn) {
+      const byUrl = plan.functionUrls.find((url) => url.logicalId === fn);
+      const byFunction = functions.find((candidate) => matches(candidate, fn))?.url;
+      const found = byUrl?.url ?? byFunction;
+      if (found === undefined) throw new HopperError(`the stack has no function URL for ${fn}`);
+      return found;
+    },
+    setMappingEnabled(selector, enabled) {
+      const found = mappingHandles.filter((handle) => {
+        if (typeof selector === 'string') return handle.spec.logicalId === selector || handle.spec.uuid === selector;
+        const sourceMatches = handle.sourceLogicalId === selector.source || queues.some((q) => q.logicalId === handle.sourceLogicalId && (q.name === selector.source || q.arn === selector.source)) || tables.some((t) => t.logicalId === handle.sourceLogicalId && t.name === selector.source);
+        return handle.functionLogicalId === fnLogicalId(selector.function) && sourceMatches;
+      });
+      if (found.length === 0) throw new HopperError(`no event source mapping matches ${JSON.stringify(selector)}`);
+      for (const handle of found) handle.setEnabled(enabled);
+    },
+    async invoke(fn, event) {
+      const pool = parts.findPool(fnLogicalId(fn) ?? fn);
+      if (pool === undefined) throw new HopperError(`the stack has no function ${fn}`);
+      return pool.invoke(event);
+    },
+    triggerSchedule(name) {
+      if (!scheduler.trigger(name)) throw new HopperError(`the stack has no schedule ${name}`);
+    },
+    get clockOffsetMs() {
+      return clock.offsetMs;
+    },
+    setClockOffset(offsetMs) {
+      clock.setOffset(offsetMs);
+    },
+    pids: () => parts.allPids(),
+    stop() {
+      stopping ??= parts.cleanups();
+      return stopping;
+    },
+  };
+}
