@@ -45,16 +45,29 @@ class SendFailure:
 
 
 def sqs_client_from_env(env: Mapping[str, str] | None = None) -> SqsClient:
-    """A boto3 SQS client, pointed at ``AWS_ENDPOINT_URL_SQS`` (or ``AWS_ENDPOINT_URL``) when set.
+    """A boto3 SQS client configured from ``env`` (default: ``os.environ``).
 
-    Recent boto3 releases read these variables themselves; older ones (Debian 12 ships 1.26) do
-    not, so the client passes them explicitly and behaves the same with either.
+    The endpoint is ``AWS_ENDPOINT_URL_SQS`` (or ``AWS_ENDPOINT_URL``) when set: recent boto3
+    releases read these variables themselves, older ones (Debian 12 ships 1.26) do not, so they are
+    passed explicitly. Region and static credentials are taken from ``env`` too, so that a client
+    built for an environment other than the process's talks as that environment.
     """
     import boto3  # Imported here so that the job model and its tests need only the standard library.
 
     env = os.environ if env is None else env
+    options: dict[str, str] = {}
     endpoint = env.get("AWS_ENDPOINT_URL_SQS") or env.get("AWS_ENDPOINT_URL")
-    return boto3.client("sqs", endpoint_url=endpoint) if endpoint else boto3.client("sqs")
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region_name"] = region
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        options["aws_access_key_id"] = env["AWS_ACCESS_KEY_ID"]
+        options["aws_secret_access_key"] = env["AWS_SECRET_ACCESS_KEY"]
+        if env.get("AWS_SESSION_TOKEN"):
+            options["aws_session_token"] = env["AWS_SESSION_TOKEN"]
+    return boto3.client("sqs", **options)
 
 
 def pack_batches(messages: Sequence[Outgoing]) -> list[list[Outgoing]]:
