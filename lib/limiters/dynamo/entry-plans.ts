@@ -22,10 +22,16 @@ export function entryFor(spec: ResolvedSpecOf<'concurrent' | 'window'>, token: s
     : windowEntry({ entryId: token, limit: spec.limit, intervalMs: spec.intervalMs }, nowMs);
 }
 
-/** Plans adding entry `token` (a lease or an admission). An unread item is assumed to have room. */
+/**
+ * Plans adding entry `token` (a lease or an admission). An unread item is assumed to have room;
+ * `DONE` means the entry is already stored (the call succeeded).
+ */
 export function planAddEntry(spec: ResolvedSpecOf<'concurrent' | 'window'>, token: string, nowMs: number, known: Known): Step {
   const entry = entryFor(spec, token, nowMs);
   const state = typeof known === 'string' ? EMPTY_ENTRY_SET : readEntrySet(known);
+  // Our entry is already there when the SDK retried a write whose first try landed but whose
+  // answer was lost: the lease is ours, and counting it against us would refuse it.
+  if (Object.hasOwn(state.entries, token)) return DONE;
   const decision = admitEntry(state, nowMs, entry);
   if (!decision.allowed) return { kind: 'refuse', retryAfterMs: decision.retryAfterMs };
 
