@@ -11,10 +11,13 @@
  * | bucket counter      | `limiter#<name>`   | `bucket`     | `b` bucket start ms, `i` interval ms, `c` count |
  * | leaky bucket        | `limiter#<name>`   | `leaky`      | `t` TAT in 1/`s` ms, `s` scale               |
  * | points bucket       | `limiter#<name>`   | `points`     | `t` TAT in 1/`s` ms, `s` scale               |
+ * | API quota           | `quota#<scope>#<id>` | `points`   | as a points bucket                           |
  *
  * The type is the sort key so that changing a limiter's type never reads the old state as the
- * new kind's. Attribute names are short because every byte of a limiter item is paid on every
- * write. Names are validated (spec.ts) to exclude `#`, so keys cannot collide.
+ * new kind's. Quotas (`quota#tenant#acme`, `quota#queue#default`) have their own prefix, so no
+ * limiter name can reach a quota's state. Limiter names are validated (spec.ts) to exclude `#`;
+ * a quota's scope is one of a fixed set of words and its id comes last, so keys cannot collide.
+ * Attribute names are short because every byte of a limiter item is paid on every write.
  */
 import type { ItemKey } from '../keys';
 import type { LimiterType } from './spec';
@@ -48,6 +51,9 @@ export const LIMITER_ATTRIBUTES = {
 /** Prefix of every limiter's partition key. */
 export const LIMITER_KEY_PREFIX = 'limiter';
 
+/** Prefix of every quota's partition key. */
+export const QUOTA_KEY_PREFIX = 'quota';
+
 /** Entry ids (leases, admissions): what may follow `e_` in an attribute name. */
 export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -59,6 +65,11 @@ export function limiterPartitionKey(name: string): string {
 /** The key of the item holding the state of limiter `name` of type `type`. */
 export function limiterKey(name: string, type: LimiterType): ItemKey {
   return { pk: limiterPartitionKey(name), sk: type };
+}
+
+/** The key of the token bucket of quota `id` in `scope` (`tenant`, `queue`): `quota#tenant#acme`. */
+export function quotaKey(scope: string, id: string): ItemKey {
+  return { pk: `${QUOTA_KEY_PREFIX}#${scope}#${id}`, sk: 'points' };
 }
 
 /** The attribute holding entry `id`. */

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { HopperError, RateLimitedError } from '../errors';
 import type { Random } from '../random';
 import { toRetryAfterSeconds } from './decision';
-import { ENTRY_ID_PATTERN } from './keys';
+import { ENTRY_ID_PATTERN, limiterKey } from './keys';
 import {
   InvalidLimiterSpecError,
   resolveLimiterSpec,
@@ -229,17 +229,18 @@ class LimiterRuntime {
     if (!ENTRY_ID_PATTERN.test(token)) {
       throw new HopperError(`limiter ${this.name}: newToken must return 1 to 64 letters, digits, _ or -, but returned ${JSON.stringify(token)}`);
     }
-    const result: AcquireResult = await this.store.acquire({ name: this.name, spec, nowMs: this.now(), token, cost });
+    const key = limiterKey(this.name, spec.type);
+    const result: AcquireResult = await this.store.acquire({ key, spec, nowMs: this.now(), token, cost });
     if (!result.allowed) {
       return { allowed: false, retryAfterMs: result.retryAfterMs, retryAfterSeconds: toRetryAfterSeconds(result.retryAfterMs) };
     }
     return {
       allowed: true,
       release: async () => {
-        if (spec.type === 'concurrent') await this.store.release({ name: this.name, spec, token });
+        if (spec.type === 'concurrent') await this.store.release({ key, spec, token });
       },
       settle: async (actualCost) => {
-        if (spec.type === 'points') await this.store.settle({ name: this.name, spec, nowMs: this.now(), delta: actualCost - cost });
+        if (spec.type === 'points') await this.store.settle({ key, spec, nowMs: this.now(), delta: actualCost - cost });
       },
     };
   }

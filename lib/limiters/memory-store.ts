@@ -7,11 +7,10 @@ import { acquireLease, releaseLease } from './concurrent';
 import type { Decision } from './decision';
 import { EMPTY_ENTRY_SET, type EntrySetState } from './entry-set';
 import type { GcraState } from './gcra';
-import { limiterKey } from './keys';
 import { takeFromLeaky } from './leaky';
 import { settlePoints, takeFromPoints } from './points';
+import type { ItemKey } from '../keys';
 import type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from './store';
-import type { LimiterType } from './spec';
 import { admitToWindow } from './window';
 
 /** A {@link LimiterStore} backed by maps; state lives as long as the store. */
@@ -22,7 +21,7 @@ export class MemoryLimiterStore implements LimiterStore {
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const { spec, nowMs } = request;
-    const key = mapKey(request.name, spec.type);
+    const key = mapKey(request.key);
     switch (spec.type) {
       case 'concurrent':
       case 'window': {
@@ -43,20 +42,19 @@ export class MemoryLimiterStore implements LimiterStore {
   }
 
   async release(request: ReleaseRequest): Promise<void> {
-    const key = mapKey(request.name, request.spec.type);
+    const key = mapKey(request.key);
     const state = this.entrySets.get(key);
     if (state !== undefined) this.entrySets.set(key, releaseLease(state, request.token));
   }
 
   async settle(request: SettleRequest): Promise<void> {
-    const key = mapKey(request.name, request.spec.type);
+    const key = mapKey(request.key);
     const { newState } = settlePoints(this.gcras.get(key), request.nowMs, request.spec, request.delta);
     if (newState !== undefined) this.gcras.set(key, newState);
   }
 }
 
-function mapKey(name: string, type: LimiterType): string {
-  const { pk, sk } = limiterKey(name, type);
+function mapKey({ pk, sk }: ItemKey): string {
   return `${pk}\n${sk}`;
 }
 

@@ -3,12 +3,13 @@
  * shared state: the DynamoDB store (dynamo/store.ts) for real use, the memory store
  * (memory-store.ts) for tests and single-process use.
  */
+import type { ItemKey } from '../keys';
 import type { ResolvedLimiterSpec, ResolvedSpecOf } from './spec';
 
 /** A request for room in a limiter. */
 export interface AcquireRequest {
-  /** A validated limiter name. */
-  readonly name: string;
+  /** The item holding the limiter's state, built by keys.ts (`limiterKey`, `quotaKey`). */
+  readonly key: ItemKey;
   readonly spec: ResolvedLimiterSpec;
   /** The caller's clock, epoch ms. */
   readonly nowMs: number;
@@ -23,14 +24,14 @@ export type AcquireResult = { readonly allowed: true } | { readonly allowed: fal
 
 /** Gives back a concurrent lease. */
 export interface ReleaseRequest {
-  readonly name: string;
+  readonly key: ItemKey;
   readonly spec: ResolvedSpecOf<'concurrent'>;
   readonly token: string;
 }
 
 /** Charges (delta > 0) or refunds (delta < 0) points after a block ran. */
 export interface SettleRequest {
-  readonly name: string;
+  readonly key: ItemKey;
   readonly spec: ResolvedSpecOf<'points'>;
   readonly nowMs: number;
   readonly delta: number;

@@ -20,7 +20,6 @@ import { HopperError, isHopperError } from '../../errors';
 import { isRecord } from '../../job';
 import { leakyParams } from '../leaky';
 import { pointsParams } from '../points';
-import { limiterKey } from '../keys';
 import type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from '../store';
 import type { ItemKey } from '../../keys';
 import { planAddEntry, planRemoveEntry } from './entry-plans';
@@ -91,23 +90,21 @@ export class DynamoLimiterStore implements LimiterStore {
           return planTakeFromGcra(pointsParams(spec), BigInt(request.cost), nowMs, known);
       }
     };
-    const outcome = await this.loop(limiterKey(request.name, spec.type), plan);
+    const outcome = await this.loop(request.key, plan);
     if (outcome.kind === 'refuse') return { allowed: false, retryAfterMs: outcome.retryAfterMs };
     if (outcome.kind === 'exhausted') return { allowed: false, retryAfterMs: CONTENTION_RETRY_AFTER_MS };
     return { allowed: true };
   }
 
   async release(request: ReleaseRequest): Promise<void> {
-    await this.loop(limiterKey(request.name, request.spec.type), (known) => planRemoveEntry(request.token, known));
+    await this.loop(request.key, (known) => planRemoveEntry(request.token, known));
   }
 
   async settle(request: SettleRequest): Promise<void> {
     const params = pointsParams(request.spec);
-    const outcome = await this.loop(limiterKey(request.name, request.spec.type), (known) =>
-      planSettleGcra(params, BigInt(request.delta), request.nowMs, known),
-    );
+    const outcome = await this.loop(request.key, (known) => planSettleGcra(params, BigInt(request.delta), request.nowMs, known));
     if (outcome.kind === 'exhausted') {
-      throw new HopperError(`could not settle ${request.delta} points on limiter ${request.name} in ${this.maxAttempts} attempts under contention`);
+      throw new HopperError(`could not settle ${request.delta} points on ${request.key.pk} in ${this.maxAttempts} attempts under contention`);
     }
   }
 
