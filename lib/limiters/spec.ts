@@ -135,7 +135,7 @@ export class InvalidLimiterSpecError extends ConfigurationError {
 export function validateLimiterName(name: unknown): string {
   const expected = `a string of 1 to ${SPEC_BOUNDS.nameMaxLength} letters, digits or _ - . : @ / + =`;
   if (typeof name !== 'string' || name.length === 0 || name.length > SPEC_BOUNDS.nameMaxLength || !LIMITER_NAME_PATTERN.test(name)) {
-    throw new InvalidLimiterSpecError(typeof name === 'string' ? name : '?', 'name', expected, describe(name));
+    throw new InvalidLimiterSpecError(typeof name === 'string' ? name : '?', 'name', expected, describeValue(name));
   }
   return name;
 }
@@ -158,7 +158,7 @@ const FIELDS = {
  */
 export function resolveLimiterSpec(name: string, spec: unknown): ResolvedLimiterSpec {
   const fail = (field: string, expected: string, value: unknown): never => {
-    throw new InvalidLimiterSpecError(name, field, expected, describe(value));
+    throw new InvalidLimiterSpecError(name, field, expected, describeValue(value));
   };
   if (!isRecord(spec)) return fail('spec', 'an object with a type', spec);
   const type = spec.type;
@@ -183,7 +183,7 @@ export function resolveLimiterSpec(name: string, spec: unknown): ResolvedLimiter
         type,
         capacity: integer(spec.capacity, 1, SPEC_BOUNDS.counterLimitMax) ?? fail('capacity', `an integer from 1 to ${SPEC_BOUNDS.counterLimitMax}`, spec.capacity),
         refill: integer(spec.refill, 1, SPEC_BOUNDS.counterLimitMax) ?? fail('refill', `an integer from 1 to ${SPEC_BOUNDS.counterLimitMax}`, spec.refill),
-        intervalMs: intervalMs(spec.per) ?? fail('per', intervalExpectation, spec.per),
+        intervalMs: intervalToMs(spec.per) ?? fail('per', INTERVAL_EXPECTATION, spec.per),
         waitMs,
       };
     case 'bucket':
@@ -192,19 +192,21 @@ export function resolveLimiterSpec(name: string, spec: unknown): ResolvedLimiter
       // A window keeps one entry per admission in its item, so its limit is bounded like leases.
       const max = type === 'window' ? SPEC_BOUNDS.entryLimitMax : SPEC_BOUNDS.counterLimitMax;
       const limit = integer(spec.limit, 1, max) ?? fail('limit', `an integer from 1 to ${max}`, spec.limit);
-      const interval = intervalMs(spec.per) ?? fail('per', intervalExpectation, spec.per);
+      const interval = intervalToMs(spec.per) ?? fail('per', INTERVAL_EXPECTATION, spec.per);
       return { type, limit, intervalMs: interval, waitMs };
     }
   }
 }
 
-const intervalExpectation = `'second', 'minute', 'hour', 'day' or a whole number of seconds from 1 to ${SPEC_BOUNDS.intervalMaxSeconds}`;
+/** What an interval must be, for error messages. */
+export const INTERVAL_EXPECTATION = `'second', 'minute', 'hour', 'day' or a whole number of seconds from 1 to ${SPEC_BOUNDS.intervalMaxSeconds}`;
 
 function isLimiterType(value: unknown): value is LimiterType {
   return LIMITER_TYPES.some((type) => type === value);
 }
 
-function intervalMs(per: unknown): number | undefined {
+/** An interval in milliseconds, or undefined when `per` is not a valid {@link Interval}. */
+export function intervalToMs(per: unknown): number | undefined {
   if (typeof per === 'string') {
     for (const [name, secs] of Object.entries(NAMED_INTERVALS)) if (name === per) return secs * 1000;
     return undefined;
@@ -223,7 +225,8 @@ function seconds(value: unknown, min: number, max: number, whole: boolean): numb
   return Math.round(value * 1000);
 }
 
-function describe(value: unknown): string {
+/** A short description of a value for error messages (never the whole value). */
+export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (isRecord(value)) return 'an object';

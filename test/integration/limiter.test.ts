@@ -21,6 +21,8 @@ import {
   type Permit,
   type Refusal,
 } from '../../lib/limiters';
+import { quotaKey } from '../../lib/limiters/keys';
+import { checkQuotas, quotaExceededResponse, resolveQuotas } from '../../lib/quota';
 import { LOCAL_IDENTITY, localAwsEnv, startEmulators, type Emulators } from '../../local/emulators';
 
 let emulators: Emulators;
@@ -67,8 +69,15 @@ const uniqueName = (kind: string) => `${kind}:${randomUUID().slice(0, 8)}`;
 const allowedCount = (answers: readonly (Permit | Refusal)[]) => answers.filter((answer) => answer.allowed).length;
 const refusals = (answers: readonly (Permit | Refusal)[]) => answers.flatMap((answer) => (answer.allowed ? [] : [answer.retryAfterMs]));
 
+async function readQuota(scope: string, id: string) {
+  return readKey(quotaKey(scope, id));
+}
+
 async function readItem(name: string, type: LimiterType) {
-  const { pk, sk } = limiterKey(name, type);
+  return readKey(limiterKey(name, type));
+}
+
+async function readKey({ pk, sk }: { pk: string; sk: string }) {
   const output = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }));
   return output.Item ?? {};
 }
@@ -218,6 +227,22 @@ describe('points', () => {
     const shopify = limiter(uniqueName('shopify'), { type: 'points', capacity: 100, refill: 10, per: 'second' }, options);
     await shopify.run(10, (charge) => charge.settle(150));
     expect(await shopify.acquire(1)).toEqual({ allowed: false, retryAfterMs: 5_100, retryAfterSeconds: 6 });
+  });
+});
+
+describe('quotas', () => {
+  it('admits concurrent enqueues up to the tenant quota and answers the rest with 429 and the exact Retry-After', async () => {
+    const { store } = setup();
+    const quotas = resolveQuotas({ default: { limit: 10, per: 'minute' } });
+    const tenant = uniqueName('tenant');
+    const decisions = await Promise.all(Array.from({ length: 3 }, () => checkQuotas(quotas, { tenant, queue: 'default', jobs: 4 }, { store, now: () => T0 })));
+    const refused = decisions.flatMap((decision) => (decision.allowed ? [] : [decision]));
+    expect({ allowed: decisions.length - refused.length, refused: refused.length }).toEqual({ allowed: 2, refused: 1 });
+    // 8 of 10 taken: 4 more need 2 points to drip back, one every 6 s.
+    const [refusal] = refused;
+    if (refusal === undefined) throw new Error('expected a refusal');
+    expect(quotaExceededResponse(refusal).headers).toMatchObject({ 'Retry-After': '12', 'X-Hopper-Rate-Limits': '12::tenant:quota_exceeded' });
+    expect(Object.keys(await readQuota('tenant', tenant))).toEqual(expect.arrayContaining(['t', 's', 'ttl']));
   });
 });
 

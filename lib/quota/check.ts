@@ -1,0 +1,101 @@
+/**
+ * Enforcing quotas on an enqueue: take one point per job from the tenant's bucket and from the
+ * queue's, and say which scope refused and when to come back. The API's `POST /v1/jobs` calls
+ * `checkQuotas` before sending anything to SQS and answers a refusal with
+ * {@link quotaExceededResponse} (response.ts).
+ */
+import { toRetryAfterSeconds } from '../limiters/decision';
+import { quotaKey } from '../limiters/keys';
+import type { LimiterStore } from '../limiters/store';
+import type { QuotaBucket, ResolvedQuotas } from './config';
+
+/** The scopes a quota applies to. */
+export const QUOTA_SCOPES = ['tenant', 'queue'] as const;
+/** A scope quotas apply to. */
+export type QuotaScope = (typeof QUOTA_SCOPES)[number];
+
+/** Why a quota refused. */
+export const QUOTA_REASONS = {
+  /** The bucket is empty for now: retry after `retryAfterSeconds`. */
+  exceeded: 'quota_exceeded',
+  /** More jobs in one request than the bucket can ever hold: split the request. */
+  tooLarge: 'batch_exceeds_quota',
+} as const;
+/** Why a quota refused. */
+export type QuotaReason = (typeof QUOTA_REASONS)[keyof typeof QUOTA_REASONS];
+
+/** One enqueue request, as the API sees it after authenticating the caller. */
+export interface QuotaRequest {
+  /** From the caller's identity or API key, never from the request body alone. @default - no tenant quota applies */
+  readonly tenant?: string;
+  readonly queue: string;
+  /** Jobs in the request (each costs one point). */
+  readonly jobs: number;
+}
+
+/** A quota that refused. */
+export interface QuotaLimit {
+  readonly scope: QuotaScope;
+  /** The tenant or queue the quota belongs to. */
+  readonly id: string;
+  /** Queues the refusal covers; empty means every queue (a tenant's quota). */
+  readonly queues: readonly string[];
+  readonly retryAfterSeconds: number;
+  readonly reason: QuotaReason;
+}
+
+/** The outcome of {@link checkQuotas}. */
+export type QuotaDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number; readonly limits: readonly QuotaLimit[] };
+
+/** How quotas reach their state. */
+export interface QuotaCheckOptions {
+  readonly store: LimiterStore;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/** The quotas that apply to `request`, tenant first. */
+export function applicableQuotas(quotas: ResolvedQuotas, request: Pick<QuotaRequest, 'tenant' | 'queue'>): { scope: QuotaScope; id: string; bucket: QuotaBucket }[] {
+  const applicable: { scope: QuotaScope; id: string; bucket: QuotaBucket }[] = [];
+  if (request.tenant !== undefined) {
+    const rule = quotas.tenants.get(request.tenant) ?? quotas.default;
+    if (rule !== undefined && rule !== 'unlimited') applicable.push({ scope: 'tenant', id: request.tenant, bucket: rule });
+  }
+  const queueRule = quotas.queues.get(request.queue);
+  if (queueRule !== undefined) applicable.push({ scope: 'queue', id: request.queue, bucket: queueRule });
+  return applicable;
+}
+
+/**
+ * Takes `request.jobs` points from every quota that applies. If one refuses, the points already
+ * taken from the others are given back, so a refused request costs its producer nothing. Costs
+ * one conditional write per applicable quota (plus one per refund).
+ */
+export async function checkQuotas(quotas: ResolvedQuotas, request: QuotaRequest, options: QuotaCheckOptions): Promise<QuotaDecision> {
+  const now = options.now ?? Date.now;
+  const taken: { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket }[] = [];
+  for (const { scope, id, bucket } of applicableQuotas(quotas, request)) {
+    const queues = scope === 'queue' ? [id] : [];
+    if (request.jobs > bucket.capacity) {
+      await refund(taken, request.jobs, options.store, now);
+      return refusal({ scope, id, queues, retryAfterSeconds: 0, reason: QUOTA_REASONS.tooLarge });
+    }
+    const key = quotaKey(scope, id);
+    // A token bucket stores no per-call entry, so the token is unused.
+    const result = await options.store.acquire({ key, spec: bucket, nowMs: now(), token: 'quota', cost: request.jobs });
+    if (!result.allowed) {
+      await refund(taken, request.jobs, options.store, now);
+      return refusal({ scope, id, queues, retryAfterSeconds: toRetryAfterSeconds(result.retryAfterMs), reason: QUOTA_REASONS.exceeded });
+    }
+    taken.push({ key, bucket });
+  }
+  return { allowed: true };
+}
+
+function refusal(limit: QuotaLimit): QuotaDecision {
+  return { allowed: false, retryAfterSeconds: limit.retryAfterSeconds, limits: [limit] };
+}
+
+async function refund(taken: readonly { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket }[], jobs: number, store: LimiterStore, now: () => number): Promise<void> {
+  await Promise.all(taken.map(({ key, bucket }) => store.settle({ key, spec: bucket, nowMs: now(), delta: -jobs })));
+}
