@@ -230,7 +230,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log });
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
-  const runner = runnerPath();
+  const runner = await runnerPath();
   // Stopping: pollers are told to stop first, then the pools kill their instances (which ends any
   // invocation in flight), and only then are the pollers awaited — a long invocation never delays it.
   const pollerStops: Promise<void>[] = [];
