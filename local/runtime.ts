@@ -176,13 +176,30 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     }
   };
   try {
-    const loaded = await loadStack(options, projectDir, cleanups);
-    const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
-    // Validate everything before starting anything: a malformed resource fails fast.
-    await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
-    const emulators = await startEmulators({ ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }) });
-    cleanups.push(() => emulators.stop());
-    return await wire({ options, log, loaded, code, emulators, projectDir, cleanups, runCleanups, started });
+    const emulatorOptions = { ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }) };
+    // Synthesis takes seconds: start the emulators (a JVM) meanwhile. With a ready-made assembly,
+    // validate first so that a malformed template fails before anything starts.
+    const early = options.assemblyDir === undefined ? startEmulators(emulatorOptions) : undefined;
+    early?.then(
+      (emulators) => cleanups.push(() => emulators.stop()),
+      () => undefined,
+    );
+    let emulators: Emulators;
+    try {
+      const loaded = await loadStack(options, projectDir, cleanups);
+      log({ source: RUNTIME_SOURCE, level: 'debug', message: `stack ${loaded.stackName} loaded in ${Date.now() - started} ms` });
+      const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
+      await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
+      if (early === undefined) {
+        emulators = await startEmulators(emulatorOptions);
+        cleanups.push(() => emulators.stop());
+      } else emulators = await early;
+      log({ source: RUNTIME_SOURCE, level: 'debug', message: `emulators ready at ${Date.now() - started} ms` });
+      return await wire({ options, log, loaded, code, emulators, projectDir, cleanups, runCleanups, started });
+    } finally {
+      // Whatever happened, wait for the early start to settle so that its cleanup is registered.
+      await early?.catch(() => undefined);
+    }
   } catch (error) {
     await runCleanups();
     throw error;
