@@ -188,7 +188,7 @@ function substitute(argument: unknown, context: IntrinsicContext, path: string):
     variables = resolvedVars;
   }
   if (typeof template !== 'string') throw new IntrinsicError(path, `expected a string or [string, variables], but ${describeValue(argument)} was provided`);
-  return template.replace(SUB_VARIABLE, (match, name: string) => {
+  return template.replace(SUB_VARIABLE, (_match, name: string) => {
     if (name.startsWith('!')) return `\${${name.slice(1)}}`;
     if (name in variables) return scalar(variables[name], path);
     const dot = name.indexOf('.');
