@@ -109,7 +109,12 @@ export class FunctionInstance {
     const started = Date.now();
     const elapsed = () => Date.now() - started;
     if (this.dead) return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'the instance is not running', trace: [] }, durationMs: 0 };
-    this.child.send({ type: 'invoke', requestId, event, deadlineMs: started + timeoutMs, context });
+    try {
+      this.child.send({ type: 'invoke', requestId, event, deadlineMs: started + timeoutMs, context });
+    } catch (error) {
+      // The process died between invocations and its exit has not been seen yet.
+      return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `the instance is not running: ${error instanceof Error ? error.message : String(error)}`, trace: [] }, durationMs: 0 };
+    }
     for (;;) {
       const message = await this.next(timeoutMs - elapsed());
       if (message === 'timeout') {
