@@ -64,7 +64,8 @@ export class FunctionInstance {
         resolve();
       });
     });
-    child.once('error', () => {
+    // Every error (spawn failure, a send to a process that just died) must be handled here, or it would crash the runtime.
+    child.on('error', () => {
       this.dead = true;
     });
   }
