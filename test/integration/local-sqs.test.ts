@@ -164,7 +164,8 @@ describe('SQS event source mappings', () => {
     const gap = Number(second?.data.started) - Number(first?.data.started);
     // Visibility timeout 3 s, counted from the receive; the function's 1 s timeout does not shorten it.
     expect(gap).toBeGreaterThanOrEqual(2_900);
-    expect(gap).toBeLessThan(6_000);
+    // Upper bound: the visibility timeout plus a cold start of the replacement instance on a busy machine.
+    expect(gap).toBeLessThan(9_000);
     expect(second?.sk).toBe('2');
     // The timed-out instance was killed, so the retry ran in a new process.
     expect(second?.data.pid).not.toBe(first?.data.pid);
