@@ -2,7 +2,7 @@
  * The local runtime runs DynamoDB stream mappings, EventBridge Scheduler schedules and function
  * URLs from the template. Driven from the outside: DynamoDB writes, the clock offset, HTTP.
  */
-import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log';
@@ -54,6 +54,19 @@ async function receiveOne(queuePrefix: string, timeoutMs: number): Promise<strin
     `a message on ${queuePrefix}`,
   );
 }
+
+describe('tables', () => {
+  it('creates a table with the template keys, index, billing, stream and TTL', async () => {
+    const tableName = local.tableName(logicalIdOf(local.tables, 'Items'));
+    const { Table: table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(table?.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    expect(table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table?.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.KeySchema, index.Projection?.ProjectionType])).toEqual([['byKind', [{ AttributeName: 'kind', KeyType: 'HASH' }], 'ALL']]);
+    expect(table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    const ttl = await dynamo.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    expect(ttl.TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
+  });
+});
 
 describe('DynamoDB stream mappings', () => {
   it('delivers an INSERT shaped like Lambda DynamoDB stream event', async () => {
