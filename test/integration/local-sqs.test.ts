@@ -47,6 +47,18 @@ async function queueDepth(url: string): Promise<number> {
   return Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
+describe('queues', () => {
+  it('creates queues with the template attributes, redrive resolved to the local DLQ ARN', async () => {
+    const work = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: local.queueUrl('fixture-work'), AttributeNames: ['All'] }));
+    const dlq = local.queues.find((candidate) => candidate.logicalId.startsWith('WorkDlq'));
+    expect(work.Attributes?.VisibilityTimeout).toBe('3');
+    expect(JSON.parse(work.Attributes?.RedrivePolicy ?? '{}')).toEqual({ deadLetterTargetArn: dlq?.arn, maxReceiveCount: 2 });
+    expect(dlq?.arn).toBe('arn:aws:sqs:us-east-1:000000000000:LocalSqs-WorkDlqEFF57BC6');
+    const dlqAttributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue('WorkDlq'), AttributeNames: ['All'] }));
+    expect(dlqAttributes.Attributes?.MessageRetentionPeriod).toBe('1209600');
+  });
+});
+
 describe('SQS event source mappings', () => {
   it('delivers a record shaped like Lambda SQS event, with the function environment resolved to local values', async () => {
     const url = local.queueUrl('fixture-work');
