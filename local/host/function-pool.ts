@@ -114,7 +114,7 @@ export class FunctionPool {
       const timeoutMs = this.spec.timeoutSeconds * 1000;
       const outcome = await instance.invoke(requestId, event, timeoutMs, this.context());
       // Lambda replaces an execution environment after a timeout or a runtime-level failure.
-      if (!outcome.ok && (outcome.error.errorType.startsWith('Runtime.') || outcome.error.errorType === 'Sandbox.Timedout')) {
+      if (!instance.alive || (!outcome.ok && (outcome.error.errorType.startsWith('Runtime.') || outcome.error.errorType === 'Sandbox.Timedout'))) {
         await instance.kill();
       }
       return outcome;

@@ -42,6 +42,8 @@ export class FunctionInstance {
   private stderrTail = '';
   private pending: ((message: ChildMessage | { readonly type: 'exit'; readonly error: LambdaError }) => void) | undefined;
   private dead = false;
+  /** The instance said it is exiting (after an uncaught exception). */
+  private exiting = false;
 
   private constructor(child: ChildProcess, options: InstanceOptions) {
     this.child = child;
@@ -97,9 +99,9 @@ export class FunctionInstance {
     return this.child.pid;
   }
 
-  /** Whether the process is still running. */
+  /** Whether the process is running and may take another invocation. */
   get alive(): boolean {
-    return !this.dead;
+    return !this.dead && !this.exiting;
   }
 
   /**
@@ -124,6 +126,7 @@ export class FunctionInstance {
       }
       if (message.type === 'exit') return { ok: false, error: message.error, durationMs: elapsed() };
       if (message.type === 'result' && message.requestId === requestId) {
+        if (!message.ok && message.fatal === true) this.exiting = true;
         return message.ok ? { ok: true, value: message.value, durationMs: elapsed() } : { ok: false, error: message.error, durationMs: elapsed() };
       }
     }

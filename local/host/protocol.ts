@@ -45,7 +45,14 @@ export type InitMessage = { readonly type: 'ready' } | { readonly type: 'init-er
 /** Child → parent: an invocation finished. */
 export type ResultMessage =
   | { readonly type: 'result'; readonly requestId: string; readonly ok: true; readonly value: unknown }
-  | { readonly type: 'result'; readonly requestId: string; readonly ok: false; readonly error: LambdaError };
+  | {
+      readonly type: 'result';
+      readonly requestId: string;
+      readonly ok: false;
+      readonly error: LambdaError;
+      /** The instance is exiting (an uncaught exception): it must not get another invocation. */
+      readonly fatal?: boolean;
+    };
 
 /** Messages a child sends. */
 export type ChildMessage = InitMessage | ResultMessage;

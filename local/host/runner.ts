@@ -20,8 +20,8 @@ function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
-function fail(requestId: string, error: LambdaError): void {
-  send({ type: 'result', requestId, ok: false, error });
+function fail(requestId: string, error: LambdaError, fatal = false): void {
+  send({ type: 'result', requestId, ok: false, error, ...(fatal ? { fatal } : {}) });
 }
 
 /** Lambda's Node.js runtime looks for `<module>.js`, `.mjs`, then `.cjs` under the task root. */
@@ -98,7 +98,7 @@ async function invoke(handler: LoadedHandler, message: InvokeMessage): Promise<u
 
 /** Lambda fails the invocation with the error and restarts the runtime. */
 function crash(error: unknown, type: string): void {
-  if (current !== undefined) fail(current, toLambdaError(error, type));
+  if (current !== undefined) fail(current, toLambdaError(error, type), true);
   console.error(error);
   process.exitCode = 129;
   // Let the IPC message flush before exiting.

@@ -37,6 +37,8 @@ const DESCRIBE_INTERVAL_MS = 2_000;
 interface ShardState {
   readonly shardId: string;
   iterator: string | undefined;
+  /** Sequence number of the last record read, to get a fresh iterator from if one fails. */
+  lastRead: string | undefined;
   readonly pending: DynamoDBRecord[];
   attempts: number;
   batchLimit: number;
@@ -129,7 +131,7 @@ export class StreamPoller {
       // Shards found later are children of ones already read: read them from their start.
       const type = initial && this.mapping.startingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON';
       const iterator = await this.options.streams.send(new GetShardIteratorCommand({ StreamArn: this.mapping.eventSourceArn, ShardId: shardId, ShardIteratorType: type }));
-      this.shards.set(shardId, { shardId, iterator: iterator.ShardIterator, pending: [], attempts: 0, batchLimit: this.mapping.batchSize, done: false });
+      this.shards.set(shardId, { shardId, iterator: iterator.ShardIterator, lastRead: undefined, pending: [], attempts: 0, batchLimit: this.mapping.batchSize, done: false });
     }
   }
 
@@ -138,10 +140,18 @@ export class StreamPoller {
     if (shard.done) return false;
     const { mapping } = this;
     if (shard.pending.length < mapping.batchSize && shard.iterator !== undefined) {
-      const page = await this.options.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: Math.min(1000, mapping.batchSize) }));
+      let page;
+      try {
+        page = await this.options.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: Math.min(1000, mapping.batchSize) }));
+      } catch (error) {
+        // An expired or invalid iterator would fail forever: start again after the last record read.
+        await this.refreshIterator(shard);
+        throw error;
+      }
       shard.iterator = page.NextShardIterator;
       for (const record of page.Records ?? []) {
         const converted = streamRecord(record, mapping.eventSourceArn);
+        shard.lastRead = sequenceNumber(converted) || shard.lastRead;
         if (matchesAnyFilter(this.filters, converted)) shard.pending.push(converted);
       }
     }
@@ -159,6 +169,21 @@ export class StreamPoller {
       shard.batchLimit = mapping.batchSize;
     }
     return true;
+  }
+
+  private async refreshIterator(shard: ShardState): Promise<void> {
+    try {
+      const fresh = await this.options.streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: this.mapping.eventSourceArn,
+          ShardId: shard.shardId,
+          ...(shard.lastRead === undefined ? { ShardIteratorType: 'TRIM_HORIZON' } : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.lastRead }),
+        }),
+      );
+      shard.iterator = fresh.ShardIterator;
+    } catch {
+      // The next step tries again.
+    }
   }
 
   /** Invokes the function; returns how many records from the head of the batch are done with. */

@@ -8,12 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log';
 import { startLocal, type LocalRuntime } from '../../local/runtime';
 import { ONE_TIME_SCHEDULE_AT } from '../fixtures/stacks/events-stack';
-import { dynamoClient, eventually, FIXTURE_APP, logicalIdOf, observations, sqsClient, type Observation } from '../fixtures/local-helpers';
+import { dynamoClient, eventually, FIXTURE_APP, printRuntimeLogsOnFailure, logicalIdOf, observations, sqsClient, type Observation } from '../fixtures/local-helpers';
 
 let local: LocalRuntime;
 let sqs: SQSClient;
 let dynamo: DynamoDBClient;
 const logs = new LogCollector();
+printRuntimeLogsOnFailure(logs);
 
 beforeAll(async () => {
   // Quick async retries: a schedule target that fails once (a cold DynamoDB Local) is retried in time for the test.

@@ -9,12 +9,13 @@ import { GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsComm
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log';
 import { startLocal, type LocalRuntime } from '../../local/runtime';
-import { dynamoClient, eventually, FIXTURE_APP, logicalIdOf, observations, sqsClient, type Observation } from '../fixtures/local-helpers';
+import { dynamoClient, eventually, FIXTURE_APP, printRuntimeLogsOnFailure, logicalIdOf, observations, sqsClient, type Observation } from '../fixtures/local-helpers';
 
 let local: LocalRuntime;
 let sqs: SQSClient;
 let dynamo: DynamoDBClient;
 const logs = new LogCollector();
+printRuntimeLogsOnFailure(logs);
 
 beforeAll(async () => {
   local = await startLocal({ app: FIXTURE_APP, stack: 'LocalSqs', logs: logs.sink });
