@@ -97,8 +97,8 @@ export function parseCronExpression(text: string): CronExpression {
   if (wrapped === null && fields.length === 5) return parseCrontab(text, fields);
   if (fields.length === 6) return parseEventBridge(text, fields);
   throw new CronExpressionError(wrapped === null
-    ? `must have 5 fields (crontab: minute hour day-of-month month day-of-week) or 6 (EventBridge: … day-of-week year), but ${fields.length} were provided`
-    : `cron(…) must have 6 fields (minute hour day-of-month month day-of-week year), but ${fields.length} were provided`);
+    ? `a cron expression must have 5 fields (crontab: minute hour day-of-month month day-of-week) or 6 (EventBridge: … day-of-week year), but ${fields.length} were provided`
+    : `a cron(…) expression must have 6 fields (minute hour day-of-month month day-of-week year), but ${fields.length} were provided`);
 }
 
 function parseCrontab(source: string, fields: readonly string[]): CronExpression {
@@ -112,7 +112,7 @@ function parseCrontab(source: string, fields: readonly string[]): CronExpression
   const dowRestricted = dow !== '*';
   if (domRestricted && dowRestricted) {
     // Crontab runs when either day field matches; EventBridge can only restrict one of them.
-    throw new CronExpressionError(`restricts both day-of-month (${JSON.stringify(dom)}) and day-of-week (${JSON.stringify(dow)}), which EventBridge cannot express; set one of them to *`);
+    throw new CronExpressionError(`a crontab expression that restricts both day-of-month (${JSON.stringify(dom)}) and day-of-week (${JSON.stringify(dow)}) runs when either matches, which EventBridge cannot express; set one of them to *`);
   }
   const dayOfWeek = dowRestricted ? new Set([...parseList(dow, FIELDS.crontabDayOfWeek)].map((day) => day % 7)) : undefined;
   const eventBridgeFields = [

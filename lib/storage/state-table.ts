@@ -19,6 +19,7 @@ import { dynamoClientFromEnv } from '../aws';
 import { ENV, requireEnv, type Env } from '../env';
 import type { Job } from '../job';
 import { setEntryKey, setPartitionKeys, timeSortKeyBound, type ItemKey, type SortedSetName } from '../keys';
+import { conditionFailureItem, isConditionFailure } from './conditions';
 import { mergeSorted } from './merge';
 import { entryJid, fromItem, toItem, type Item, type NewSetEntry, type SetEntry } from './set-items';
 
@@ -287,21 +288,6 @@ function deleteCondition(condition: DeleteCondition): { ConditionExpression: str
         ExpressionAttributeValues: { ':now': { N: String(condition.nowMs) } },
       };
   }
-}
-
-function isConditionFailure(error: unknown): error is Error {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-/** The item a failed condition check returned (`ReturnValuesOnConditionCheckFailure: ALL_OLD`). */
-function conditionFailureItem(error: Error): Item | undefined {
-  if (!('Item' in error)) return undefined;
-  const item: unknown = error.Item;
-  return isItem(item) ? item : undefined;
-}
-
-function isItem(value: unknown): value is Item {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Inclusive sort-key bounds of a read. */

@@ -42,13 +42,13 @@ describe('parseCronExpression: crontab (5 fields) to EventBridge', () => {
 
 describe('parseCronExpression errors name the field and what was expected', () => {
   it.each([
-    ['0 3 * *', 'must have 5 fields (crontab: minute hour day-of-month month day-of-week) or 6 (EventBridge: … day-of-week year), but 4 were provided'],
-    ['cron(0 3 * * *)', 'cron(…) must have 6 fields (minute hour day-of-month month day-of-week year), but 5 were provided'],
+    ['0 3 * *', 'a cron expression must have 5 fields (crontab: minute hour day-of-month month day-of-week) or 6 (EventBridge: … day-of-week year), but 4 were provided'],
+    ['cron(0 3 * * *)', 'a cron(…) expression must have 6 fields (minute hour day-of-month month day-of-week year), but 5 were provided'],
     ['61 * * * *', 'the minute field must be *, values from 0 to 59, ranges (a-b), steps (/n) or lists (a,b), but "61" was provided'],
     ['0 24 * * *', 'the hour field must be *, values from 0 to 23, ranges (a-b), steps (/n) or lists (a,b), but "24" was provided'],
     ['0 3 * FOO *', 'the month field must be *, values from 1 to 12 or names (JAN, FEB, MAR, …), ranges (a-b), steps (/n) or lists (a,b), but "FOO" was provided'],
     ['0 3 * * 8', 'the day-of-week field must be *, values from 0 to 7 or names (SUN, MON, TUE, …), ranges (a-b), steps (/n) or lists (a,b), but "8" was provided'],
-    ['0 3 1 * 1', 'restricts both day-of-month ("1") and day-of-week ("1"), which EventBridge cannot express; set one of them to *'],
+    ['0 3 1 * 1', 'a crontab expression that restricts both day-of-month ("1") and day-of-week ("1") runs when either matches, which EventBridge cannot express; set one of them to *'],
     ['0 3 L * *', 'the day-of-month field "L" uses ?, L, W or #, which only the 6-field EventBridge form has'],
     ['0 3 * * * *', 'exactly one of day-of-month and day-of-week must be ?, but "*" and "*" were provided'],
     ['0 3 ? * ? *', 'exactly one of day-of-month and day-of-week must be ?, but "?" and "?" were provided'],
