@@ -129,14 +129,20 @@ export class CronStore implements CronTickStore {
       ':queue': { S: record.queue }, ':last': { S: record.lastRunAt }, ':jid': { S: record.lastJid }, ':updated': { S: record.updatedAt },
     };
     if (record.nextRunAt !== undefined) values[':next'] = { S: record.nextRunAt };
+    // Every name aliased: several (name, timezone, queue) are DynamoDB reserved words.
+    const names: Record<string, string> = {
+      '#name': 'name', '#schedule': 'schedule', '#timezone': 'timezone', '#jobtype': 'jobtype', '#queue': 'queue',
+      '#last': 'last_run_at', '#jid': 'last_jid', '#updated': 'updated_at', '#next': 'next_run_at',
+    };
+    const set = '#name = :name, #schedule = :schedule, #timezone = :timezone, #jobtype = :jobtype, #queue = :queue, #last = :last, #jid = :jid, #updated = :updated';
     try {
       await this.client.send(new UpdateItemCommand({
         TableName: this.tableName,
         Key: { pk: { S: key.pk }, sk: { S: key.sk } },
-        UpdateExpression: `SET #name = :name, schedule = :schedule, timezone = :timezone, jobtype = :jobtype, #queue = :queue, last_run_at = :last, last_jid = :jid, updated_at = :updated${record.nextRunAt === undefined ? ' REMOVE next_run_at' : ', next_run_at = :next'}`,
+        UpdateExpression: record.nextRunAt === undefined ? `SET ${set} REMOVE #next` : `SET ${set}, #next = :next`,
         // ISO-8601 in UTC with milliseconds sorts as time: a late duplicate of an older tick does not win.
-        ConditionExpression: 'attribute_not_exists(last_run_at) OR last_run_at <= :last',
-        ExpressionAttributeNames: { '#name': 'name', '#queue': 'queue' },
+        ConditionExpression: 'attribute_not_exists(#last) OR #last <= :last',
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }));
       return true;
