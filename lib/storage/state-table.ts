@@ -80,9 +80,7 @@ export type DeleteCondition =
   /** The entry exists. */
   | { readonly kind: 'exists' }
   /** `owner` still holds the claim on it (a mover deleting what it sent). */
-  | { readonly kind: 'claimed-by'; readonly owner: string }
-  /** Nobody holds an unlapsed claim at `nowMs` (an admin delete must not race a mover). */
-  | { readonly kind: 'unclaimed'; readonly nowMs: number };
+  | { readonly kind: 'claimed-by'; readonly owner: string };
 
 /** One page of a range read. */
 export interface SetPage {
@@ -282,11 +280,6 @@ function deleteCondition(condition: DeleteCondition): { ConditionExpression: str
       return { ConditionExpression: 'attribute_exists(pk)' };
     case 'claimed-by':
       return { ConditionExpression: 'claimed_by = :owner', ExpressionAttributeValues: { ':owner': { S: condition.owner } } };
-    case 'unclaimed':
-      return {
-        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)',
-        ExpressionAttributeValues: { ':now': { N: String(condition.nowMs) } },
-      };
   }
 }
 

@@ -4,6 +4,7 @@
  * scheduler and the worker run 20 minutes "ahead", SQS delays run in real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScheduledJobs } from '../../lib/admin/scheduled';
 import { Client } from '../../lib/client';
 import { CronTickBusyError, createCronHandler } from '../../lib/cron';
 import { cronTickInput, resolveCron } from '../../lib/cron-definition';
@@ -11,7 +12,7 @@ import { normalizeJob, type Job, type JobInput } from '../../lib/job';
 import { createSchedulerHandler, type SweepResult } from '../../lib/scheduler';
 import { CronStore } from '../../lib/storage/cron-store';
 import { StateTable } from '../../lib/storage/state-table';
-import { createWorker } from '../../lib/worker';
+import { createLogger, createWorker } from '../../lib/worker';
 import { fakeContext, heldMessages, pumpUntil, queueCounts, startHarness, type Harness } from './support/harness';
 
 const MINUTE = 60_000;
@@ -111,6 +112,29 @@ describe('scheduled jobs', () => {
       expect(visibleOnSweepClock - due, job.jid).toBeGreaterThanOrEqual(-50);
       expect(visibleOnSweepClock - due, job.jid).toBeLessThanOrEqual(1_250);
     }
+  });
+});
+
+describe('waiting jobs through the library', () => {
+  it('lists by jobtype, runs one now and deletes another', async () => {
+    const client = new Client({ env: harness.env, sqs: harness.sqs });
+    const [later, gone] = await client.enqueueMany([
+      { jobtype: 'Invoice', args: [1], queue: 'critical', at: new Date(Date.now() + 3 * 3_600_000) },
+      { jobtype: 'Invoice', args: [2], queue: 'critical', at: new Date(Date.now() + 4 * 3_600_000) },
+      { jobtype: 'Other', queue: 'critical', at: new Date(Date.now() + 3 * 3_600_000) },
+    ]);
+    const waiting = new ScheduledJobs({ table, sqs: harness.sqs, queueUrls: harness.queueUrls, logger: createLogger({ sink: logs }) });
+
+    const invoices = await waiting.list({ jobtype: 'Invoice' });
+    const [first, second] = invoices.jobs;
+    if (first === undefined || second === undefined) throw new Error('not listed');
+
+    expect(invoices.jobs.map((job) => job.jid)).toEqual([later, gone]);
+    expect(await waiting.runNow('scheduled', first.id)).toBe('done');
+    expect(await waiting.delete('scheduled', second.id)).toBe('done');
+    expect((await waiting.list({ jobtype: 'Invoice' })).jobs).toEqual([]);
+    const ran = heldMessages(harness, queueUrl('critical')).map((message) => jobOf(message.body)).filter((job) => job.jobtype === 'Invoice');
+    expect(ran.map((job) => job.jid)).toEqual([later]);
   });
 });
 

@@ -62,14 +62,6 @@ describe('claims on sorted-set entries', () => {
     expect(dynamo.items.size).toBe(0);
   });
 
-  it('refuses an unclaimed-only delete while a claim runs, and allows it once it lapsed', async () => {
-    const key = await table.putSetEntry('scheduled', { job: makeJob('a'), epochMs: T0 });
-    await table.claimSetEntry('scheduled', key, { owner: 'sweep-1', nowMs: T0, untilMs: T0 + 60_000 });
-
-    expect(await table.deleteSetEntry('scheduled', key, { kind: 'unclaimed', nowMs: T0 + 1000 })).toBeUndefined();
-    expect((await table.deleteSetEntry('scheduled', key, { kind: 'unclaimed', nowMs: T0 + 60_001 }))?.jid).toBe('a');
-  });
-
   it('releases a claim so the next claimant need not wait, but not someone else\'s', async () => {
     const key = await table.putSetEntry('scheduled', { job: makeJob('a'), epochMs: T0 });
     await table.claimSetEntry('scheduled', key, { owner: 'sweep-1', nowMs: T0, untilMs: T0 + 60_000 });

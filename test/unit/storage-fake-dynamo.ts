@@ -101,7 +101,6 @@ export class FakeDynamo implements DynamoCommands {
     const holds =
       condition === 'attribute_exists(pk)' ? existing !== undefined
       : condition === RELEASE.condition ? existing?.claimed_by?.S === values[':owner']?.S
-      : condition === CLAIM.condition ? existing !== undefined && claimLapsed(existing, values)
       : undefined;
     if (holds === undefined) throw new Error(`FakeDynamo cannot interpret ${condition}`);
     if (!holds) throw conditionFailed(undefined);
