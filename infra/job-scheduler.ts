@@ -85,6 +85,8 @@ export class JobScheduler extends Construct {
       timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.schedulerTimeoutSeconds),
     });
     this.sweepFunction = sweep.function;
+    // EventBridge Scheduler invokes asynchronously; a failed sweep is not retried, the next minute's sweep does its work.
+    this.sweepFunction.configureAsyncInvoke({ retryAttempts: 0 });
     // Read due entries, claim them, delete them once sent; dead-set entries for undeliverable ones.
     iam.Grant.addToPrincipal({
       grantee: this.sweepFunction,
@@ -112,6 +114,9 @@ export class JobScheduler extends Construct {
       });
       const cronFunction = cron.function;
       this.cronFunction = cronFunction;
+      // A tick that finds another invocation holding it fails on purpose and relies on Lambda's
+      // asynchronous retries (about 1 and 3 minutes later) to come back once that claim is settled.
+      cronFunction.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6) });
       // The tick marker (a conditional put) and the run record (a conditional update).
       iam.Grant.addToPrincipal({ grantee: cronFunction, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
       const used = new Set(crons.map((definition) => definition.job.queue ?? JOB_DEFAULTS.queue));

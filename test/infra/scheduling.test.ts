@@ -86,6 +86,17 @@ describe('the scheduler function and its every-minute schedule', () => {
     ]);
   });
 
+  it('does not retry a failed sweep (the next one does its work) but retries a cron tick twice', () => {
+    const { jobs, template, arn } = fixture({ crons: [NIGHTLY] });
+    const cronFunction = jobs.scheduler.cronFunction;
+    if (cronFunction === undefined) throw new Error('no cron function');
+    const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).map((resource) => resource.Properties);
+    const configOf = (fn: lambda.IFunction) => configs.filter((config) => JSON.stringify(config.FunctionName) === JSON.stringify(arn(fn.functionName)));
+
+    expect(configOf(jobs.scheduler.sweepFunction)).toEqual([{ FunctionName: arn(jobs.scheduler.sweepFunction.functionName), Qualifier: '$LATEST', MaximumRetryAttempts: 0 }]);
+    expect(configOf(cronFunction)).toEqual([{ FunctionName: arn(cronFunction.functionName), Qualifier: '$LATEST', MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21_600 }]);
+  });
+
   it('has no cron function and one schedule when no cron is declared', () => {
     const { jobs, schedules } = fixture();
 
