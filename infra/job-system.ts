@@ -141,7 +141,8 @@ export class JobSystem extends Construct {
 
   /**
    * The environment variables Hopper's library reads (names in lib/env.ts): the state table, the
-   * retries queue URL, the queue URLs (JSON), the default retry count and the dead-set TTL. Workers
+   * retries queue URL, the queue URLs (JSON), the queues' visibility timeouts (JSON, for long jobs'
+   * reservations), the default retry count and the dead-set TTL. Workers
    * added with {@link addWorker} get them; give them to any other function that enqueues with
    * `Client` (and call {@link grantEnqueue} for its rights).
    *
