@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { Client } from './client';
-import { CronDefinitionError, cronJid, resolveCron, type CronJobTemplate } from './cron-definition';
+import { CronDefinitionError, cronJid, resolveCron, type CronJobTemplate, type ResolvedCron } from './cron-definition';
 import { nextRun } from './cron-expression';
 import { clockFromEnv, type Env } from './env';
 import { HopperError, InvalidJobError } from './errors';
@@ -73,7 +73,7 @@ export interface CronTick {
  *
  * @throws InvalidCronEventError naming the field
  */
-export function parseCronTickEvent(event: unknown): CronTick & { readonly definition: ReturnType<typeof resolveCron> } {
+export function parseCronTickEvent(event: unknown): CronTick & { readonly definition: ResolvedCron } {
   if (!isRecord(event)) throw new InvalidCronEventError('event', 'the event must be a JSON object');
   const { cron, scheduled_time: scheduledTime, schedule, timezone, job } = event;
   if (typeof cron !== 'string') throw new InvalidCronEventError('cron', `cron must be the cron's name, but ${JSON.stringify(cron)} was provided`);

@@ -7,3 +7,6 @@ export {
   type StreamSetOptions,
 } from './state-table';
 export { fromItem, toItem, type EntryPayload, type EntryReason, type Item, type NewSetEntry, type SetEntry } from './set-items';
+export {
+  CronStore, cronStoreFromEnv, type CronCommands, type CronRunRecord, type CronTickStore, type TickClaim, type TickClaimOptions,
+} from './cron-store';
