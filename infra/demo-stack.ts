@@ -21,7 +21,7 @@ export interface DemoStackProps extends StackProps {
   readonly workerTimeout?: Duration;
 }
 
-/** Hopper's demo application: queues `default` and `critical`, served by one worker. */
+/** Hopper's demo application: queues `default` and `critical`, served by one worker, and an hourly cron. */
 export class DemoStack extends Stack {
   /** The job system. */
   readonly jobs: JobSystem;
@@ -32,6 +32,7 @@ export class DemoStack extends Stack {
     super(scope, id, props);
     this.jobs = new JobSystem(this, 'Jobs', {
       queues: { default: {}, critical: { maxConcurrency: 50 } },
+      crons: [{ name: 'hourly-greeting', schedule: '0 * * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Greet', args: ['cron'] } }],
     });
     this.worker = new HopperFunction(this, 'Worker', {
       entry: DEMO_WORKER_ENTRY,

@@ -9,5 +9,8 @@
  */
 export { HopperFunction, HOPPER_BUNDLING, HOPPER_RUNTIME, type HopperFunctionProps } from './hopper-function';
 export {
-  JobSystem, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, type RetryOptions, type WorkerOptions,
+  JobSystem, JOB_SYSTEM_DEFAULTS, type CronDefinition, type CronJobTemplate, type JobSystemProps, type QueueOptions, type RetryOptions,
+  type WorkerOptions,
 } from './job-system';
+export { JobScheduler, type JobSchedulerProps } from './job-scheduler';
+export { LambdaScheduleTarget, type LambdaScheduleTargetProps } from './lambda-schedule-target';

@@ -1,9 +1,10 @@
 /**
  * The props of the JobSystem construct, their defaults and bounds, and their validation.
  */
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { CronDefinitionError, cronTickInput, resolveCron, type CronDefinition, type ResolvedCron } from '../lib/cron-definition';
 import { ConfigurationError } from '../lib/errors';
 import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation';
@@ -34,6 +35,10 @@ export const JOB_SYSTEM_DEFAULTS = {
   maxVisibilityTimeoutSeconds: JOB_LIMITS.maxReserveForSeconds,
   /** Lambda's default timeout, for workers created without one. */
   lambdaDefaultTimeoutSeconds: 3,
+  /** Timeout of the scheduler function, in seconds: a sweep stops 5 s before it, the next starts a minute later. */
+  schedulerTimeoutSeconds: 60,
+  /** Timeout of the cron function, in seconds. */
+  cronTimeoutSeconds: 30,
 } as const;
 
 /** How one queue is consumed and how long its messages live. */
@@ -103,7 +108,16 @@ export interface JobSystemProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * How long the retry function's logs are kept.
+   * Jobs enqueued on a schedule: one EventBridge Scheduler schedule per cron, in its time zone.
+   * Each tick enqueues a fresh job once, even when the schedule fires twice.
+   *
+   * @example
+   * crons: [{ name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'] } }]
+   * @default - no crons (and no cron function)
+   */
+  readonly crons?: readonly CronDefinition[];
+  /**
+   * How long the logs of Hopper's functions (retry, scheduler, cron) are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
@@ -171,4 +185,31 @@ export function deadSetDays(retention: Duration | undefined): number {
     throw new ConfigurationError(`deadSetRetention must be a whole number of days, at least 1, but ${retention.toHumanString()} was provided`);
   }
   return days;
+}
+
+/**
+ * Validates the crons against the declared queues: names well-formed and unique, schedules in
+ * crontab or EventBridge form, time zones known to IANA, jobs valid and small enough to travel in
+ * the schedule's input. Errors name the cron: `crons[1] ("nightly"): timezone "Europe/Vienn" is
+ * not a known IANA time zone`.
+ */
+export function validateCrons(crons: readonly CronDefinition[], queues: readonly string[]): ResolvedCron[] {
+  const seen = new Map<string, number>();
+  return crons.map((cron, index) => {
+    const where = `crons[${index}] (${JSON.stringify(cron.name)})`;
+    for (const [field, value] of [['name', cron.name], ['schedule', cron.schedule], ['timezone', cron.timezone]] as const) {
+      if (value !== undefined && Token.isUnresolved(value)) throw new ConfigurationError(`${where}: ${field} must be known at synth time, but a token was provided`);
+    }
+    const first = seen.get(cron.name);
+    if (first !== undefined) throw new ConfigurationError(`${where}: name ${JSON.stringify(cron.name)} is already used by crons[${first}]`);
+    seen.set(cron.name, index);
+    try {
+      const resolved = resolveCron(cron, queues);
+      cronTickInput(resolved);
+      return resolved;
+    } catch (error) {
+      if (error instanceof CronDefinitionError) throw new ConfigurationError(`${where}: ${error.message}`);
+      throw error;
+    }
+  });
 }

@@ -1,9 +1,6 @@
 /**
  * The JobSystem construct: everything Hopper needs in one `new JobSystem(stack, 'Jobs', props)`.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -17,26 +14,27 @@ import { ConfigurationError } from '../lib/errors';
 import { JOB_LIMITS } from '../lib/job';
 import { STATE_TABLE } from '../lib/keys';
 import { HopperFunction } from './hopper-function';
+import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
+import { JobScheduler } from './job-scheduler';
 import {
-  deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateQueueOptions, validateVisibility,
+  deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateQueueOptions, validateVisibility,
   type WorkerOptions,
 } from './job-system-props';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './validation';
 
 export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props';
-
-const RETRY_ENTRY = fileURLToPath(new URL('../functions/retry.ts', import.meta.url));
-const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const LOCK_FILE = join(PACKAGE_ROOT, 'package-lock.json');
+export type { CronDefinition, CronJobTemplate } from '../lib/cron-definition';
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
- * target of every queue) with its own DLQ, the state table, and the retry function.
+ * target of every queue) with its own DLQ, the state table, the retry function, the scheduler
+ * function with its every-minute schedule, and the cron function with one schedule per cron.
  *
  * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
- * `StateTable`, `RetryFunction`; outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
- * `RetriesDlqUrl`, whose logical ids are the JobSystem's id followed by the output id
- * (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
+ * `StateTable`, `RetryFunction`, `Scheduler` (`Scheduler/SweepFunction`, `Scheduler/Role`,
+ * `Scheduler/Sweep`, `Scheduler/CronFunction`, `Scheduler/Cron-<name>`); outputs `QueueUrls`,
+ * `StateTableName`, `RetriesQueueUrl`, `RetriesDlqUrl`, whose logical ids are the JobSystem's id
+ * followed by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
  *
  * @example
  * const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, critical: { maxConcurrency: 50 } } });
@@ -54,6 +52,8 @@ export class JobSystem extends Construct {
   readonly stateTable: dynamodb.Table;
   /** The function that consumes the retries queue. */
   readonly retryFunction: lambda.Function;
+  /** The scheduler and cron functions and their schedules. */
+  readonly scheduler: JobScheduler;
 
   private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
   private readonly maxRetries: number;
@@ -75,6 +75,7 @@ export class JobSystem extends Construct {
     validateIntegerRange('retry.maxRetries', this.maxRetries, 0, JOB_LIMITS.maxRetry);
     validateIntegerRange('retry.maxConcurrency', props.retry?.maxConcurrency, 2, 1000);
     this.deadSetRetentionDays = deadSetDays(props.deadSetRetention);
+    const crons = validateCrons(props.crons ?? [], [...queueOptions.keys()]);
 
     const retriesDeadLetterQueue = new sqs.Queue(this, 'RetriesDlq', secureQueueProps());
     const retryTimeout = Duration.seconds(JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds);
@@ -108,12 +109,12 @@ export class JobSystem extends Construct {
     });
 
     const retry = new HopperFunction(this, 'RetryFunction', {
-      entry: RETRY_ENTRY,
+      entry: hopperEntry('retry'),
       description: 'Hopper retry function: backs off failed jobs, re-enqueues them, or moves them to the dead set',
       timeout: retryTimeout,
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
       // Pin the bundle to Hopper's own lock file when there is one, whatever the working directory.
-      ...(existsSync(LOCK_FILE) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: LOCK_FILE } : {}),
+      ...pinnedToHopperPackage(),
     });
     this.retryFunction = retry.function;
     this.applyEnvironment(this.retryFunction);
@@ -127,12 +128,21 @@ export class JobSystem extends Construct {
     // Longer backoffs go to the retry set, exhausted jobs to the dead set.
     iam.Grant.addToPrincipal({ grantee: this.retryFunction, actions: ['dynamodb:PutItem'], resourceArns: [this.stateTable.tableArn] });
 
+    this.scheduler = new JobScheduler(this, 'Scheduler', {
+      stateTable: this.stateTable,
+      queues,
+      environment: this.environment,
+      crons,
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+    });
+
     this.addOutputs();
   }
 
   /**
    * The environment variables Hopper's library reads (names in lib/env.ts): the state table, the
-   * retries queue URL, the queue URLs (JSON), the default retry count and the dead-set TTL. Workers
+   * retries queue URL, the queue URLs (JSON), the queues' visibility timeouts (JSON, for long jobs'
+   * reservations), the default retry count and the dead-set TTL. Workers
    * added with {@link addWorker} get them; give them to any other function that enqueues with
    * `Client` (and call {@link grantEnqueue} for its rights).
    *
@@ -144,6 +154,7 @@ export class JobSystem extends Construct {
       [ENV.stateTable]: this.stateTable.tableName,
       [ENV.retriesQueueUrl]: this.retriesQueue.queueUrl,
       [ENV.queueUrls]: this.queueUrlsJson(),
+      [ENV.queueVisibility]: this.queueVisibilityJson(),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
     };
@@ -167,9 +178,10 @@ export class JobSystem extends Construct {
   /**
    * Makes `fn` the worker of `options.queues`: one SQS event source mapping per queue (with
    * `ReportBatchItemFailures`, the batch size and maximum concurrency), Hopper's environment
-   * variables, consume rights on those queues, and `sqs:SendMessage` on the retries queue and on
-   * every job queue (failure envelopes, `ctx` enqueues, rate-limit reschedules). The queues'
-   * default visibility timeout follows `fn`'s timeout.
+   * variables, consume rights on those queues (`sqs:ReceiveMessage`, `sqs:DeleteMessage`,
+   * `sqs:ChangeMessageVisibility` — the last also keeps long jobs reserved, `ctx.extend`), and
+   * `sqs:SendMessage` on the retries queue and on every job queue (failure envelopes, `ctx`
+   * enqueues, rate-limit reschedules). The queues' default visibility timeout follows `fn`'s timeout.
    *
    * @returns the event sources, one per queue, in the order given
    * @throws ConfigurationError for an undeclared queue, a queue that already has a worker, options
@@ -271,6 +283,25 @@ export class JobSystem extends Construct {
 
   private unknownQueueMessage(name: string): string {
     return `queue "${name}" is not declared; declared queues: ${this.queueNames.join(', ')}`;
+  }
+
+  /**
+   * Queue name → visibility timeout in seconds, for the worker's reservation heartbeat. Resolved
+   * at synth, after every worker is added (the default follows the worker's timeout); a timeout
+   * given as a token is left out, and the worker then assumes SQS's default.
+   */
+  private queueVisibilityJson(): string {
+    return Lazy.string({
+      produce: () => {
+        const seconds: Record<string, number> = {};
+        for (const [name, options] of this.queueOptions) {
+          const explicit = options.visibilityTimeout;
+          const value = explicit === undefined ? this.defaultVisibilitySeconds(name) : resolvedSeconds(explicit);
+          if (value !== undefined) seconds[name] = value;
+        }
+        return JSON.stringify(seconds);
+      },
+    });
   }
 
   private queueUrlsJson(): string {

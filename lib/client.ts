@@ -47,6 +47,17 @@ export interface ClientOptions {
 /** When to run a job: `at` a time, or `in` a duration (seconds, or a string like '90s', '15m', '3h', '2d'). */
 export type ScheduleWhen = { readonly at: Date | string } | { readonly in: number | string };
 
+/** Options of one enqueue (or of every job of an `enqueueMany`). */
+export interface EnqueueOptions {
+  /**
+   * Drop the job instead of running it when a worker gets it more than this long after it was due
+   * (its `at`, or the time of the enqueue): seconds, or a string like '90s', '5m', '2h'. Sets
+   * `custom.expires_at`; a job that already has one must not also use this option.
+   * @default - the job never expires
+   */
+  readonly expiresIn?: number | string;
+}
+
 /**
  * Enqueues jobs.
  *
@@ -72,9 +83,14 @@ export class Client {
     this.defaultRetry = intFromEnv(this.env, ENV.defaultRetry, JOB_DEFAULTS.retry);
   }
 
-  /** Enqueues one job and returns its jid. */
-  async enqueue(input: JobInput): Promise<string> {
-    const [jid] = await this.send([input], false);
+  /**
+   * Enqueues one job and returns its jid.
+   *
+   * @example
+   * await client.enqueue({ jobtype: 'RefreshQuote', args: ['EURUSD'] }, { expiresIn: '30s' });
+   */
+  async enqueue(input: JobInput, options: EnqueueOptions = {}): Promise<string> {
+    const [jid] = await this.send([input], false, options);
     if (jid === undefined) throw new HopperError('enqueue returned no jid');
     return jid;
   }
@@ -85,9 +101,9 @@ export class Client {
    * @example
    * await client.schedule({ jobtype: 'Remind', args: [42] }, { in: '3h' });
    */
-  async schedule(input: JobInput, when: ScheduleWhen): Promise<string> {
+  async schedule(input: JobInput, when: ScheduleWhen, options: EnqueueOptions = {}): Promise<string> {
     const at = 'at' in when ? toDate(when.at, 'at') : new Date(this.now().getTime() + parseDuration(when.in) * 1000);
-    return this.enqueue({ ...input, at });
+    return this.enqueue({ ...input, at }, options);
   }
 
   /**
@@ -98,13 +114,14 @@ export class Client {
    * @throws InvalidJobError or PayloadTooLargeError before sending anything;
    *         EnqueueError when SQS refused some entries after retries.
    */
-  async enqueueMany(inputs: readonly JobInput[]): Promise<string[]> {
-    return this.send(inputs, true);
+  async enqueueMany(inputs: readonly JobInput[], options: EnqueueOptions = {}): Promise<string[]> {
+    return this.send(inputs, true, options);
   }
 
-  private async send(inputs: readonly JobInput[], many: boolean): Promise<string[]> {
+  private async send(inputs: readonly JobInput[], many: boolean, options: EnqueueOptions): Promise<string[]> {
     const now = this.now();
-    const prepared = inputs.map((input, index) => this.prepare(input, many ? `jobs[${index}].` : '', now));
+    const expiresInSeconds = options.expiresIn === undefined ? undefined : parseDuration(options.expiresIn, 'expiresIn');
+    const prepared = inputs.map((input, index) => this.prepare(input, many ? `jobs[${index}].` : '', now, expiresInSeconds));
 
     const later = prepared.filter((entry) => entry.delaySeconds > MAX_SQS_DELAY_SECONDS);
     const soon: OutgoingMessage[] = prepared
@@ -134,13 +151,21 @@ export class Client {
   }
 
   /** Validates one input; `path` prefixes field names in errors (`jobs[3].`). */
-  private prepare(input: JobInput, path: string, now: Date): Prepared {
+  private prepare(input: JobInput, path: string, now: Date, expiresInSeconds: number | undefined): Prepared {
     let job: Job;
     try {
       job = normalizeJob({ ...input, enqueued_at: now.toISOString() }, { now, defaultRetry: this.defaultRetry });
     } catch (error) {
       if (error instanceof InvalidJobError && path !== '') throw new InvalidJobError(`${path}${error.field}`, error.expected, error.received);
       throw error;
+    }
+    if (expiresInSeconds !== undefined) {
+      if (job.custom?.expires_at !== undefined) {
+        throw new InvalidJobError(`${path}custom.expires_at`, 'absent when the expiresIn option is given', JSON.stringify(job.custom.expires_at));
+      }
+      // Counted from when the job is due: a job scheduled for tomorrow expires tomorrow, not today.
+      const dueMs = job.at === undefined ? now.getTime() : Date.parse(job.at);
+      job = { ...job, custom: { ...job.custom, expires_at: new Date(dueMs + expiresInSeconds * 1000).toISOString() } };
     }
     const queueUrl = this.queueUrls[job.queue];
     if (queueUrl === undefined) {
@@ -176,15 +201,16 @@ interface Prepared {
 /**
  * Parses a duration: a number of seconds, or a string such as '90s', '15m', '3h', '2d'.
  *
- * @throws InvalidJobError naming `in` when the text is not a duration.
+ * @param field the option being parsed, named in errors. @default 'in'
+ * @throws InvalidJobError naming `field` when the text is not a duration.
  */
-export function parseDuration(value: number | string): number {
+export function parseDuration(value: number | string, field = 'in'): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new InvalidJobError('in', 'a non-negative number of seconds', String(value));
+    if (!Number.isFinite(value) || value < 0) throw new InvalidJobError(field, 'a non-negative number of seconds', String(value));
     return value;
   }
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
-  if (!match?.[1]) throw new InvalidJobError('in', "a duration such as 90, '90s', '15m', '3h' or '2d'", JSON.stringify(value));
+  if (!match?.[1]) throw new InvalidJobError(field, "a duration such as 90, '90s', '15m', '3h' or '2d'", JSON.stringify(value));
   const amount = Number(match[1]);
   const unit = match[2] ?? 's';
   const seconds = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 }[unit] ?? 1;

@@ -19,6 +19,14 @@ export const ENV = {
   deadTtlDays: 'HOPPER_DEAD_TTL_DAYS',
   /** Default number of retries for jobs that do not say. */
   defaultRetry: 'HOPPER_DEFAULT_RETRY',
+  /** JSON object: queue name → visibility timeout in seconds, for the worker's heartbeat. */
+  queueVisibility: 'HOPPER_QUEUE_VISIBILITY',
+  /**
+   * Milliseconds added to the real clock by Hopper's functions (scheduler, cron, worker, retry).
+   * For local runs and tests that look into the future ("20 minutes from now" without waiting 20
+   * minutes); the construct never sets it.
+   */
+  clockOffsetMs: 'HOPPER_CLOCK_OFFSET_MS',
 } as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -58,4 +66,43 @@ export function intFromEnv(env: Env, name: string, fallback: number): number {
     throw new ConfigurationError(`environment variable ${name} must be a non-negative integer, but ${JSON.stringify(raw)} was provided`);
   }
   return value;
+}
+
+/**
+ * The clock of Hopper's functions: the real clock plus `HOPPER_CLOCK_OFFSET_MS` (an integer,
+ * negative allowed) when set.
+ *
+ * @throws ConfigurationError when the offset is not an integer.
+ * @example
+ * const now = clockFromEnv({ HOPPER_CLOCK_OFFSET_MS: '1200000' }); // 20 minutes ahead
+ */
+export function clockFromEnv(env: Env): () => Date {
+  const raw = env[ENV.clockOffsetMs];
+  if (raw === undefined || raw === '') return () => new Date();
+  const offset = Number(raw);
+  if (!Number.isSafeInteger(offset)) {
+    throw new ConfigurationError(`environment variable ${ENV.clockOffsetMs} must be an integer number of milliseconds, but ${JSON.stringify(raw)} was provided`);
+  }
+  return () => new Date(Date.now() + offset);
+}
+
+/** Reads an optional JSON object of name → non-negative number (such as `HOPPER_QUEUE_VISIBILITY`). */
+export function numberMapFromEnv(env: Env, name: string): Readonly<Record<string, number>> {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigurationError(`environment variable ${name} must be a JSON object of name to number, but it is not JSON`);
+  }
+  if (!isRecord(parsed)) throw new ConfigurationError(`environment variable ${name} must be a JSON object of name to number`);
+  const numbers: Record<string, number> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new ConfigurationError(`environment variable ${name} must map names to non-negative numbers, but ${JSON.stringify(key)} maps to ${JSON.stringify(value)}`);
+    }
+    numbers[key] = value;
+  }
+  return numbers;
 }

@@ -8,6 +8,8 @@
  * | scheduled job     | `scheduled#<shard>`    | `<due ms, 13 digits>#<jid>` |
  * | retry (> 15 min)  | `retry#<shard>`        | `<due ms, 13 digits>#<jid>` |
  * | dead job          | `dead#<shard>`         | `<failed ms, 13 digits>#<jid>` |
+ * | cron run record   | `cron#<name>`          | `meta`                     |
+ * | cron tick marker  | `cron#<name>`          | `tick#<scheduled time, ISO-8601 UTC>` |
  *
  * Sorted sets are sharded by a hash of the jid so that no single partition takes every write;
  * readers query each shard and merge by sort key.
@@ -80,4 +82,24 @@ export function parseTimeSortKey(sk: string): { epochMs: number; jid: string } |
   const match = /^(\d{13})#(.+)$/.exec(sk);
   if (!match?.[1] || !match[2]) return undefined;
   return { epochMs: Number(match[1]), jid: match[2] };
+}
+
+/** Key parts of the cron items: one partition per cron holds its run record and its tick markers. */
+export const CRON_KEYS = {
+  prefix: 'cron',
+  metaSortKey: 'meta',
+  tickPrefix: 'tick',
+} as const;
+
+/** The key of cron `name`'s run record (last run, next run) that the dashboard reads. */
+export function cronMetaKey(name: string): ItemKey {
+  return { pk: `${CRON_KEYS.prefix}#${name}`, sk: CRON_KEYS.metaSortKey };
+}
+
+/**
+ * The key of the marker of cron `name`'s tick scheduled at `scheduledMs`. The scheduled time, not
+ * the time of the invocation, so that a tick delivered twice finds the same marker.
+ */
+export function cronTickKey(name: string, scheduledMs: number): ItemKey {
+  return { pk: `${CRON_KEYS.prefix}#${name}`, sk: `${CRON_KEYS.tickPrefix}#${new Date(scheduledMs).toISOString()}` };
 }

@@ -13,7 +13,7 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 
 import { sqsClientFromEnv } from './aws';
 import { queueResolver } from './worker/queues';
 import { jidOfRawBody, parseRetriesMessage, type EnvelopeError } from './envelope';
-import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from './env';
+import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from './env';
 import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from './job';
 import { randomFromText } from './random';
 import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './retry-policy';
@@ -153,7 +153,7 @@ export interface RetryHandlerOptions {
   readonly sqs?: SqsBatchSender;
   /** @default - the state table named by HOPPER_STATE_TABLE, loaded on first use */
   readonly stateTable?: Pick<StateTable, 'putSetEntry'>;
-  /** The clock. @default () => new Date() */
+  /** The clock. @default - the real clock plus HOPPER_CLOCK_OFFSET_MS */
   readonly now?: () => Date;
   /** Where log lines go. @default console.log */
   readonly log?: LogSink;
@@ -174,7 +174,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const defaultRetry = intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry);
   if (options.stateTable === undefined) requireEnv(env, ENV.stateTable);
   const sqs = options.sqs ?? sqsClientFromEnv(env);
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? clockFromEnv(env);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
   let table: Promise<Pick<StateTable, 'putSetEntry'>> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<Pick<StateTable, 'putSetEntry'>> => {

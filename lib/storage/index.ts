@@ -2,5 +2,11 @@
  * Storage of the state table's sorted sets. Importing this entry point loads the DynamoDB SDK;
  * import it lazily from code that runs in workers.
  */
-export { StateTable, stateTableFromEnv, type DynamoCommands, type ReadSetOptions, type SetPage } from './state-table';
+export {
+  StateTable, stateTableFromEnv, type Claim, type ClaimResult, type DeleteCondition, type DynamoCommands, type ReadSetOptions, type SetPage,
+  type StreamSetOptions,
+} from './state-table';
 export { fromItem, toItem, type EntryPayload, type EntryReason, type Item, type NewSetEntry, type SetEntry } from './set-items';
+export {
+  CronStore, cronStoreFromEnv, type CronCommands, type CronRunRecord, type CronTickStore, type TickClaim, type TickClaimOptions,
+} from './cron-store';

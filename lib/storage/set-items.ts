@@ -16,6 +16,8 @@
  * | `at`          | S    | scheduled and retry sets: the due time, ISO-8601            |
  * | `failed_at`   | S    | dead set: the time of the failure, ISO-8601                 |
  * | `ttl`         | N    | dead set: epoch seconds after which DynamoDB deletes it     |
+ * | `claimed_until` | N  | while a mover holds the entry: epoch ms its claim lasts     |
+ * | `claimed_by`  | S    | with `claimed_until`: who holds the claim (one sweep, one call) |
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { normalizeJob, serializeJob, type Job } from '../job';
@@ -64,6 +66,10 @@ export interface SetEntry {
   readonly raw?: string;
   readonly reason?: EntryReason;
   readonly ttl?: number;
+  /** Epoch ms until which a mover holds the entry (it is being sent to its queue). */
+  readonly claimedUntilMs?: number;
+  /** Who holds the claim. */
+  readonly claimedBy?: string;
 }
 
 /** The jid an entry is filed under. */
@@ -112,6 +118,8 @@ export function fromItem(set: SortedSetName, item: Item): SetEntry | undefined {
   const jobtype = item.jobtype?.S;
   const errtype = item.errtype?.S;
   const ttl = item.ttl?.N;
+  const claimedUntil = item.claimed_until?.N;
+  const claimedBy = item.claimed_by?.S;
   return {
     set,
     key: { pk, sk },
@@ -123,6 +131,8 @@ export function fromItem(set: SortedSetName, item: Item): SetEntry | undefined {
     ...(raw === undefined ? {} : { raw }),
     ...(errtype === undefined ? {} : { reason: { errtype, message: item.error?.S ?? '' } }),
     ...(ttl === undefined ? {} : { ttl: Number(ttl) }),
+    ...(claimedUntil === undefined ? {} : { claimedUntilMs: Number(claimedUntil) }),
+    ...(claimedBy === undefined ? {} : { claimedBy }),
   };
 }
 

@@ -9,14 +9,18 @@ import {
   DeleteItemCommand,
   PutItemCommand,
   QueryCommand,
+  UpdateItemCommand,
   type DeleteItemCommandOutput,
   type PutItemCommandOutput,
   type QueryCommandOutput,
+  type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { dynamoClientFromEnv } from '../aws';
 import { ENV, requireEnv, type Env } from '../env';
 import type { Job } from '../job';
 import { setEntryKey, setPartitionKeys, timeSortKeyBound, type ItemKey, type SortedSetName } from '../keys';
+import { conditionFailureItem, isConditionFailure } from './conditions';
+import { mergeSorted } from './merge';
 import { entryJid, fromItem, toItem, type Item, type NewSetEntry, type SetEntry } from './set-items';
 
 /** The commands this module sends; a `DynamoDBClient` satisfies it, and so does a test fake. */
@@ -24,6 +28,7 @@ export interface DynamoCommands {
   send(command: PutItemCommand): Promise<PutItemCommandOutput>;
   send(command: QueryCommand): Promise<QueryCommandOutput>;
   send(command: DeleteItemCommand): Promise<DeleteItemCommandOutput>;
+  send(command: UpdateItemCommand): Promise<UpdateItemCommandOutput>;
 }
 
 /** Bounds of a range read. */
@@ -39,6 +44,43 @@ export interface ReadSetOptions {
   /** Newest first (the dead set is shown this way). @default false */
   readonly newestFirst?: boolean;
 }
+
+/** Bounds of a streaming read ({@link StateTable.streamSetRange}). */
+export interface StreamSetOptions {
+  /** Earliest entry time, inclusive. @default 0 */
+  readonly fromMs?: number;
+  /** Entry time bound, exclusive. @default - no bound */
+  readonly untilMs?: number;
+  /** Start after this sort key (a page cursor); meaningful when one set is read. @default - from the start */
+  readonly after?: string;
+  /** Items asked of DynamoDB per query, per shard. Between 1 and 1000. @default 100 */
+  readonly pageSize?: number;
+}
+
+/** A claim on a sorted-set entry: who holds it, and until when. */
+export interface Claim {
+  /** Identifies the holder (one sweep invocation, one admin call). */
+  readonly owner: string;
+  /** The holder's clock: a claim whose `claimed_until` is before this has lapsed. */
+  readonly nowMs: number;
+  /** When the claim lapses if its holder never finishes (crashed). */
+  readonly untilMs: number;
+}
+
+/** What {@link StateTable.claimSetEntry} found. */
+export type ClaimResult =
+  | { readonly status: 'claimed'; readonly entry: SetEntry }
+  /** Another holder's claim has not lapsed: it is moving the entry. */
+  | { readonly status: 'busy'; readonly entry: SetEntry }
+  /** The entry is no longer there (moved or deleted). */
+  | { readonly status: 'gone' };
+
+/** The condition under which {@link StateTable.deleteSetEntry} deletes. */
+export type DeleteCondition =
+  /** The entry exists. */
+  | { readonly kind: 'exists' }
+  /** `owner` still holds the claim on it (a mover deleting what it sent). */
+  | { readonly kind: 'claimed-by'; readonly owner: string };
 
 /** One page of a range read. */
 export interface SetPage {
@@ -107,23 +149,101 @@ export class StateTable {
   }
 
   /**
-   * Deletes one entry if it is still there.
+   * Deletes one entry if it is still there and `condition` holds.
    *
-   * @returns the deleted entry, or undefined when it was already gone (another reader moved it).
+   * @returns the deleted entry, or undefined when it was gone or the condition did not hold.
    */
-  async deleteSetEntry(set: SortedSetName, key: ItemKey): Promise<SetEntry | undefined> {
+  async deleteSetEntry(set: SortedSetName, key: ItemKey, condition: DeleteCondition = { kind: 'exists' }): Promise<SetEntry | undefined> {
     try {
       const output = await this.client.send(new DeleteItemCommand({
         TableName: this.tableName,
         Key: { pk: { S: key.pk }, sk: { S: key.sk } },
-        ConditionExpression: 'attribute_exists(pk)',
+        ...deleteCondition(condition),
         ReturnValues: 'ALL_OLD',
       }));
       return output.Attributes === undefined ? undefined : fromItem(set, output.Attributes);
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return undefined;
+      if (isConditionFailure(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Claims one entry for `claim.owner` unless another holder's claim is still running. The first
+   * step of every move out of a set: claim, send, then delete on the claim, so that two movers
+   * never both send an entry and a mover that crashes leaves it to be claimed again once the claim
+   * lapses.
+   */
+  async claimSetEntry(set: SortedSetName, key: ItemKey, claim: Claim): Promise<ClaimResult> {
+    try {
+      const output = await this.client.send(new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+        UpdateExpression: 'SET claimed_until = :until, claimed_by = :owner',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)',
+        ExpressionAttributeValues: { ':until': { N: String(claim.untilMs) }, ':owner': { S: claim.owner }, ':now': { N: String(claim.nowMs) } },
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }));
+      const entry = output.Attributes === undefined ? undefined : fromItem(set, output.Attributes);
+      return entry === undefined ? { status: 'gone' } : { status: 'claimed', entry };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const old = conditionFailureItem(error);
+      const entry = old === undefined ? undefined : fromItem(set, old);
+      return entry === undefined ? { status: 'gone' } : { status: 'busy', entry };
+    }
+  }
+
+  /**
+   * Gives up `owner`'s claim (the move failed), so that the next mover need not wait for it to
+   * lapse. Does nothing when the claim is no longer `owner`'s or the entry is gone.
+   */
+  async releaseClaim(key: ItemKey, owner: string): Promise<void> {
+    try {
+      await this.client.send(new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+        UpdateExpression: 'REMOVE claimed_until, claimed_by',
+        ConditionExpression: 'claimed_by = :owner',
+        ExpressionAttributeValues: { ':owner': { S: owner } },
+      }));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /**
+   * Streams the entries of `sets` in time order, merging every shard of every set while reading
+   * each shard one page at a time: a reader that stops after N entries has read about N items,
+   * not a page from every shard for each page it uses.
+   */
+  async *streamSetRange(sets: readonly SortedSetName[], options: StreamSetOptions = {}): AsyncGenerator<SetEntry> {
+    const pageSize = options.pageSize ?? DEFAULT_LIMIT;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_LIMIT) {
+      throw new RangeError(`pageSize must be an integer from 1 to ${MAX_LIMIT}, but ${pageSize} was provided`);
+    }
+    const bounds = rangeBounds(options);
+    if (bounds.lower !== undefined && bounds.upper !== undefined && bounds.lower > bounds.upper) return;
+    const shards = sets.flatMap((set) => setPartitionKeys(set).map((pk) => this.shardEntries(set, pk, bounds, pageSize, options.after)));
+    yield* mergeSorted(shards, (a, b) => (a.key.sk < b.key.sk ? -1 : a.key.sk > b.key.sk ? 1 : 0));
+  }
+
+  private async *shardEntries(set: SortedSetName, pk: string, bounds: Bounds, pageSize: number, after: string | undefined): AsyncGenerator<SetEntry> {
+    let start: Item | undefined;
+    do {
+      const output = await this.client.send(new QueryCommand({
+        TableName: this.tableName,
+        ...keyCondition(pk, bounds),
+        Limit: pageSize,
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      }));
+      for (const item of output.Items ?? []) {
+        const entry = fromItem(set, item);
+        if (entry !== undefined && entry.key.sk !== after) yield entry;
+      }
+      start = output.LastEvaluatedKey;
+    } while (start !== undefined);
   }
 
   private async queryShard(pk: string, bounds: Bounds, want: number, newestFirst: boolean): Promise<Item[]> {
@@ -154,20 +274,29 @@ export async function stateTableFromEnv(env: Env = process.env): Promise<StateTa
   return new StateTable(await dynamoClientFromEnv(env), tableName);
 }
 
+function deleteCondition(condition: DeleteCondition): { ConditionExpression: string; ExpressionAttributeValues?: Item } {
+  switch (condition.kind) {
+    case 'exists':
+      return { ConditionExpression: 'attribute_exists(pk)' };
+    case 'claimed-by':
+      return { ConditionExpression: 'claimed_by = :owner', ExpressionAttributeValues: { ':owner': { S: condition.owner } } };
+  }
+}
+
 /** Inclusive sort-key bounds of a read. */
 interface Bounds {
   readonly lower?: string;
   readonly upper?: string;
 }
 
-function rangeBounds(options: ReadSetOptions): Bounds {
+function rangeBounds(options: ReadSetOptions | StreamSetOptions): Bounds {
   // `timeSortKeyBound(t)` is the bare 13-digit time: it sorts before every `<t>#<jid>` key, so as
   // an inclusive upper bound it excludes time t itself, which makes `untilMs` exclusive.
   let lower = options.fromMs === undefined ? undefined : timeSortKeyBound(options.fromMs);
   let upper = options.untilMs === undefined ? undefined : timeSortKeyBound(options.untilMs);
   const after = options.after;
   if (after !== undefined) {
-    if (options.newestFirst === true) upper = upper === undefined || after < upper ? after : upper;
+    if ('newestFirst' in options && options.newestFirst === true) upper = upper === undefined || after < upper ? after : upper;
     else lower = lower === undefined || after > lower ? after : lower;
   }
   return { ...(lower === undefined ? {} : { lower }), ...(upper === undefined ? {} : { upper }) };

@@ -5,15 +5,15 @@
  */
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqsClientFromEnv } from '../aws';
-import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
+import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
 import { JOB_DEFAULTS } from '../job';
 import { ConfigurationError } from '../errors';
 import { createLogger, type Logger } from './logger';
 import { runPool } from './pool';
 import { queueResolver, type QueueResolver } from './queues';
 import { processRecord, type RecordOutcome } from './record';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../sqs-batch';
-import type { WorkerOptions } from './types';
+import { sendInBatches, type OutgoingMessage } from '../sqs-batch';
+import type { WorkerOptions, WorkerSqs } from './types';
 
 /** Defaults of {@link WorkerOptions}. */
 export const WORKER_DEFAULTS = {
@@ -28,8 +28,10 @@ export type SqsBatchHandler = (event: SQSEvent, context: Context) => Promise<SQS
 interface WorkerRuntime {
   readonly retriesQueueUrl: string;
   readonly queues: QueueResolver;
-  readonly sqs: SqsBatchSender;
+  readonly sqs: WorkerSqs;
   readonly defaultRetry: number;
+  /** Queue name → visibility timeout in seconds (`HOPPER_QUEUE_VISIBILITY`). */
+  readonly visibility: Readonly<Record<string, number>>;
 }
 
 /**
@@ -43,12 +45,14 @@ interface WorkerRuntime {
  *   the retry function puts straight into the dead set.
  * - `custom.expires_at` in the past: dropped without running, counted in the invocation's summary.
  * - `RateLimitedError`: the job goes back to its queue after the limiter's wait; no retry is used.
+ * - Long jobs: the message stays reserved while the handler runs (`reserve_for`, a heartbeat,
+ *   `ctx.extend`), see lib/worker/reservation.ts.
  * - Near the deadline: records not started, and records still running at the hard stop, are handed
  *   back (see {@link WorkerOptions.deadlineMarginMs}).
  *
- * Reads `HOPPER_RETRIES_QUEUE_URL`, `HOPPER_QUEUE_URLS` and `HOPPER_DEFAULT_RETRY` (the `retry` of
- * jobs that do not say) on its first invocation, so importing a worker module never fails for want
- * of configuration.
+ * Reads `HOPPER_RETRIES_QUEUE_URL`, `HOPPER_QUEUE_URLS`, `HOPPER_DEFAULT_RETRY` (the `retry` of
+ * jobs that do not say), `HOPPER_QUEUE_VISIBILITY` and `HOPPER_CLOCK_OFFSET_MS` on its first
+ * invocation, so importing a worker module never fails for want of configuration.
  *
  * @example
  * export const handler = createWorker({
@@ -67,7 +71,9 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     throw new ConfigurationError(`deadlineMarginMs must be a non-negative number, but ${margin} was provided`);
   }
   const jobs = options.jobs;
-  const now = options.now ?? (() => new Date());
+  // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
+  let clock: () => Date = options.now ?? (() => new Date());
+  const now = (): Date => clock();
   const baseLogger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
   let runtime: WorkerRuntime | undefined;
   const loadRuntime = (): WorkerRuntime => {
@@ -78,12 +84,15 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       queues: queueResolver(queueUrlsFromEnv(env)),
       sqs: options.clients?.sqs ?? sqsClientFromEnv(env),
       defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
+      visibility: numberMapFromEnv(env, ENV.queueVisibility),
     };
+    if (options.now === undefined) clock = clockFromEnv(env);
     return runtime;
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs, defaultRetry } = loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility } = loadRuntime();
+    const receivedAtMs = now().getTime();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
     const abort = new AbortController();
@@ -93,7 +102,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       const ms = context.getRemainingTimeInMillis();
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
     };
-    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal };
+    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs };
 
     const pool = await runPool(records, {
       concurrency,

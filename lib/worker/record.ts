@@ -10,6 +10,7 @@ import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
 import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from './errors';
 import type { Logger } from './logger';
 import { physicalNameFromArn, type QueueResolver } from './queues';
+import { Reservation, type SqsVisibilityChanger } from './reservation';
 import type { OutgoingMessage } from '../sqs-batch';
 import type { JobContext, JobHandler } from './types';
 
@@ -31,6 +32,12 @@ export interface RecordScope {
   readonly logger: Logger;
   readonly remainingTimeMs: () => number;
   readonly signal: AbortSignal;
+  /** For reservations (ChangeMessageVisibility). */
+  readonly sqs: SqsVisibilityChanger;
+  /** Queue name → visibility timeout in seconds, for the queues the worker was told about. */
+  readonly visibility: Readonly<Record<string, number>>;
+  /** When the batch was received: its messages' visibility runs from then. */
+  readonly receivedAtMs: number;
 }
 
 /** Processes one record; see the module comment. */
@@ -66,8 +73,25 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return fail(record, scope, { queue, job, error, unrecoverable: true });
   }
 
-  const ctx: JobContext = { jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal };
+  const reservation = new Reservation({
+    sqs: scope.sqs,
+    queueUrl: sourceQueue === undefined ? undefined : scope.queues.urlOf(sourceQueue),
+    receiptHandle: record.receiptHandle,
+    visibilitySeconds: sourceQueue === undefined ? undefined : scope.visibility[sourceQueue],
+    reserveForSeconds: job.reserve_for,
+    receivedAtMs: scope.receivedAtMs,
+    now: () => scope.now().getTime(),
+    logger,
+  });
+  const ctx: JobContext = {
+    jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal,
+    extend: (seconds) => reservation.extend(seconds),
+  };
+  // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
+  const stopReservation = (): void => reservation.stop();
+  scope.signal.addEventListener('abort', stopReservation, { once: true });
   try {
+    await reservation.start();
     await handler(job.args, ctx);
     return { kind: 'succeeded' };
   } catch (error) {
@@ -84,6 +108,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     const described = describeError(error);
     logger.warn(unrecoverable ? 'job failed; not retryable' : 'job failed', { errtype: described.errtype, error: described.message });
     return fail(record, scope, { queue, job, error, unrecoverable });
+  } finally {
+    reservation.stop();
+    scope.signal.removeEventListener('abort', stopReservation);
   }
 }
 

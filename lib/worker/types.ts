@@ -5,6 +5,10 @@ import type { Env } from '../env';
 import type { Job } from '../job';
 import type { LogSink, Logger } from './logger';
 import type { SqsBatchSender } from '../sqs-batch';
+import type { SqsVisibilityChanger } from './reservation';
+
+/** The SQS commands a worker sends; an `SQSClient` satisfies it. */
+export type WorkerSqs = SqsBatchSender & SqsVisibilityChanger;
 
 /**
  * What a handler gets besides the job's arguments.
@@ -29,6 +33,16 @@ export interface JobContext {
    * then handed back to SQS and runs again later. Pass it to fetch and the AWS SDK.
    */
   readonly signal: AbortSignal;
+  /**
+   * Keeps the job's message reserved for `seconds` from now (1 to 43,200), and renews by that much
+   * from then on. Without it the worker renews on its own (by `reserve_for`, else the queue's
+   * visibility timeout) whenever half of the reservation is used, so a long job is not delivered
+   * to another worker while it runs.
+   *
+   * @example
+   * await ctx.extend(3600); // an hour from now, then renewed hourly
+   */
+  extend(seconds: number): Promise<void>;
 }
 
 /**
@@ -56,10 +70,10 @@ export interface WorkerOptions {
    */
   readonly deadlineMarginMs?: number;
   /** AWS clients, for tests or custom configuration. @default - clients for `env` */
-  readonly clients?: { readonly sqs?: SqsBatchSender };
+  readonly clients?: { readonly sqs?: WorkerSqs };
   /** Where configuration is read (lib/env.ts names). @default process.env */
   readonly env?: Env;
-  /** The clock. @default () => new Date() */
+  /** The clock. @default - the real clock plus HOPPER_CLOCK_OFFSET_MS */
   readonly now?: () => Date;
   /** Where log lines go. @default console.log */
   readonly log?: LogSink;

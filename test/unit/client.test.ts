@@ -122,3 +122,42 @@ describe('Client validation (nothing is sent)', () => {
     expect(sqs.batches).toEqual([]);
   });
 });
+
+describe('Client expiresIn', () => {
+  it('sets custom.expires_at that long after the enqueue, keeping other custom fields', async () => {
+    const { sqs, client } = setup();
+
+    await client.enqueue({ jobtype: 'Quote', args: ['EURUSD'], custom: { tenant: 'acme' } }, { expiresIn: '5m' });
+
+    expect(sqs.sentTo(QUEUE_URLS.default)[0]?.body).toMatchObject({ custom: { tenant: 'acme', expires_at: '2026-11-22T12:05:00.000Z' } });
+  });
+
+  it('counts from the due time of a scheduled job, in seconds too', async () => {
+    const { client, scheduled } = setup();
+
+    await client.schedule({ jobtype: 'Remind' }, { in: '3h' }, { expiresIn: 90 });
+
+    expect(scheduled[0]?.job.custom).toEqual({ expires_at: '2026-11-22T15:01:30.000Z' });
+  });
+
+  it('applies to every job of an enqueueMany', async () => {
+    const { sqs, client } = setup();
+
+    await client.enqueueMany([{ jobtype: 'A' }, { jobtype: 'B', at: new Date('2026-11-22T12:01:00.000Z') }], { expiresIn: '30s' });
+
+    expect(sqs.sentTo(QUEUE_URLS.default).map(({ body, delaySeconds }) => [body, delaySeconds])).toEqual([
+      [expect.objectContaining({ jobtype: 'A', custom: { expires_at: '2026-11-22T12:00:30.000Z' } }), undefined],
+      [expect.objectContaining({ jobtype: 'B', custom: { expires_at: '2026-11-22T12:01:30.000Z' } }), 60],
+    ]);
+  });
+
+  it('names the option when it is not a duration, and refuses it next to custom.expires_at', async () => {
+    const { sqs, client } = setup();
+
+    await expect(client.enqueue({ jobtype: 'A' }, { expiresIn: 'soon' })).rejects.toThrow("invalid job: expiresIn must be a duration such as 90, '90s', '15m', '3h' or '2d', but \"soon\" was provided");
+    await expect(client.enqueueMany([{ jobtype: 'A' }, { jobtype: 'B', custom: { expires_at: '2026-11-22T13:00:00Z' } }], { expiresIn: 60 })).rejects.toThrow(
+      'invalid job: jobs[1].custom.expires_at must be absent when the expiresIn option is given, but "2026-11-22T13:00:00Z" was provided',
+    );
+    expect(sqs.batches).toEqual([]);
+  });
+});

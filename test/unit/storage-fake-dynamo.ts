@@ -1,20 +1,29 @@
 /**
- * An in-memory stand-in for the three DynamoDB commands the storage module sends, interpreting
- * exactly the expressions it writes (anything else throws, so a change in the module shows up).
+ * An in-memory stand-in for the DynamoDB commands the storage module sends, interpreting exactly
+ * the expressions it writes (anything else throws, so a change in the module shows up).
  */
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
   PutItemCommand,
   QueryCommand,
+  UpdateItemCommand,
   type DeleteItemCommandOutput,
   type PutItemCommandOutput,
   type QueryCommandOutput,
+  type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoCommands } from '../../lib/storage/state-table';
 import type { Item } from '../../lib/storage/set-items';
 
-type Command = PutItemCommand | QueryCommand | DeleteItemCommand;
+type Command = PutItemCommand | QueryCommand | DeleteItemCommand | UpdateItemCommand;
+type Output = PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput | UpdateItemCommandOutput;
+
+const CLAIM = {
+  update: 'SET claimed_until = :until, claimed_by = :owner',
+  condition: 'attribute_exists(pk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)',
+} as const;
+const RELEASE = { update: 'REMOVE claimed_until, claimed_by', condition: 'claimed_by = :owner' } as const;
 
 export class FakeDynamo implements DynamoCommands {
   /** Items by `pk|sk`. */
@@ -29,10 +38,14 @@ export class FakeDynamo implements DynamoCommands {
   send(command: PutItemCommand): Promise<PutItemCommandOutput>;
   send(command: QueryCommand): Promise<QueryCommandOutput>;
   send(command: DeleteItemCommand): Promise<DeleteItemCommandOutput>;
-  async send(command: Command): Promise<PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput> {
+  send(command: UpdateItemCommand): Promise<UpdateItemCommandOutput>;
+  async send(command: Command): Promise<Output> {
     this.sent.push(command);
+    // Yield once, as a network call would, so that concurrent callers interleave.
+    await Promise.resolve();
     if (command instanceof PutItemCommand) return this.put(command);
     if (command instanceof QueryCommand) return this.query(command);
+    if (command instanceof UpdateItemCommand) return this.update(command);
     return this.delete(command);
   }
 
@@ -83,11 +96,48 @@ export class FakeDynamo implements DynamoCommands {
   private delete(command: DeleteItemCommand): DeleteItemCommandOutput {
     const key = command.input.Key ?? {};
     const existing = this.items.get(keyOf(key));
-    if (command.input.ConditionExpression !== 'attribute_exists(pk)') throw new Error(`FakeDynamo cannot interpret ${command.input.ConditionExpression}`);
-    if (existing === undefined) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+    const values = command.input.ExpressionAttributeValues ?? {};
+    const condition = command.input.ConditionExpression;
+    const holds =
+      condition === 'attribute_exists(pk)' ? existing !== undefined
+      : condition === RELEASE.condition ? existing?.claimed_by?.S === values[':owner']?.S
+      : undefined;
+    if (holds === undefined) throw new Error(`FakeDynamo cannot interpret ${condition}`);
+    if (!holds) throw conditionFailed(undefined);
     this.items.delete(keyOf(key));
     return { $metadata: {}, ...(command.input.ReturnValues === 'ALL_OLD' ? { Attributes: existing } : {}) };
   }
+
+  private update(command: UpdateItemCommand): UpdateItemCommandOutput {
+    const { Key: key = {}, UpdateExpression: update, ConditionExpression: condition, ExpressionAttributeValues: values = {} } = command.input;
+    const existing = this.items.get(keyOf(key));
+    const old = command.input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? existing : undefined;
+    if (update === CLAIM.update && condition === CLAIM.condition) {
+      if (existing === undefined || !claimLapsed(existing, values)) throw conditionFailed(old);
+      const until = values[':until'];
+      const owner = values[':owner'];
+      if (until === undefined || owner === undefined) throw new Error('FakeDynamo: claim without :until or :owner');
+      const updated: Item = { ...existing, claimed_until: until, claimed_by: owner };
+      this.items.set(keyOf(key), updated);
+      return { $metadata: {}, ...(command.input.ReturnValues === 'ALL_NEW' ? { Attributes: structuredClone(updated) } : {}) };
+    }
+    if (update === RELEASE.update && condition === RELEASE.condition) {
+      if (existing?.claimed_by?.S !== values[':owner']?.S || existing === undefined) throw conditionFailed(old);
+      const { claimed_until: _until, claimed_by: _by, ...rest } = existing;
+      this.items.set(keyOf(key), rest);
+      return { $metadata: {} };
+    }
+    throw new Error(`FakeDynamo cannot interpret ${update} / ${condition}`);
+  }
+}
+
+function claimLapsed(item: Item, values: Item): boolean {
+  const until = item.claimed_until?.N;
+  return until === undefined || Number(until) < Number(values[':now']?.N);
+}
+
+function conditionFailed(old: Item | undefined): ConditionalCheckFailedException {
+  return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, ...(old === undefined ? {} : { Item: structuredClone(old) }) });
 }
 
 function keyOf(item: Item): string {

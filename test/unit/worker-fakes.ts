@@ -1,9 +1,16 @@
 /**
  * Record, event and context factories and a fake SQS for the worker and retry-function tests.
  */
-import { SendMessageBatchCommand, type BatchResultErrorEntry, type SendMessageBatchCommandOutput, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  SendMessageBatchCommand,
+  type BatchResultErrorEntry,
+  type ChangeMessageVisibilityCommandOutput,
+  type SendMessageBatchCommandOutput,
+  type SendMessageBatchRequestEntry,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { SqsBatchSender } from '../../lib/sqs-batch';
+import type { WorkerSqs } from '../../lib/worker/types';
 
 export const ACCOUNT = '123456789012';
 export const QUEUE_URLS = {
@@ -77,16 +84,43 @@ export interface SentBatch {
   readonly entries: readonly SendMessageBatchRequestEntry[];
 }
 
-/** A fake SQS that records SendMessageBatch requests and can be told to fail. */
-export class FakeSqs implements SqsBatchSender {
+/** What one ChangeMessageVisibility asked for, and when (by `clock`). */
+export interface VisibilityChange {
+  readonly queueUrl: string;
+  readonly receiptHandle: string;
+  readonly seconds: number;
+  readonly atMs: number;
+}
+
+/** A fake SQS that records SendMessageBatch and ChangeMessageVisibility requests and can be told to fail. */
+export class FakeSqs implements WorkerSqs {
   readonly batches: SentBatch[] = [];
+  readonly visibilityChanges: VisibilityChange[] = [];
+  /** Throw this from every ChangeMessageVisibility. */
+  failVisibility: Error | undefined;
+  /** The time recorded with each visibility change. */
+  clock: () => number = () => Date.now();
   /** Throw this from every request to this queue URL. */
   readonly failQueues = new Map<string, Error>();
   /** Report the entry as failed when this returns an error entry (without Id). */
   failEntry: ((entry: SendMessageBatchRequestEntry, attempt: number) => Omit<BatchResultErrorEntry, 'Id'> | undefined) | undefined;
   private readonly attempts = new Map<string, number>();
 
-  async send(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput> {
+  send(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput>;
+  send(command: ChangeMessageVisibilityCommand): Promise<ChangeMessageVisibilityCommandOutput>;
+  async send(command: SendMessageBatchCommand | ChangeMessageVisibilityCommand): Promise<SendMessageBatchCommandOutput | ChangeMessageVisibilityCommandOutput> {
+    if (command instanceof ChangeMessageVisibilityCommand) return this.changeVisibility(command);
+    return this.sendBatch(command);
+  }
+
+  private changeVisibility(command: ChangeMessageVisibilityCommand): ChangeMessageVisibilityCommandOutput {
+    if (this.failVisibility !== undefined) throw this.failVisibility;
+    const { QueueUrl: queueUrl = '', ReceiptHandle: receiptHandle = '', VisibilityTimeout: seconds = -1 } = command.input;
+    this.visibilityChanges.push({ queueUrl, receiptHandle, seconds, atMs: this.clock() });
+    return { $metadata: {} };
+  }
+
+  private async sendBatch(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput> {
     const queueUrl = command.input.QueueUrl ?? '';
     const entries = command.input.Entries ?? [];
     const error = this.failQueues.get(queueUrl);

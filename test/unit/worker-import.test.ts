@@ -23,6 +23,9 @@ describe('what importing a module loads', () => {
   it.each([
     { module: 'lib/worker/index.ts', clients: ['client-sqs'] },
     { module: 'lib/retry.ts', clients: ['client-sqs'] },
+    // The scheduler and cron functions load DynamoDB on their first invocation, not at import.
+    { module: 'lib/scheduler/index.ts', clients: ['client-sqs'] },
+    { module: 'lib/cron.ts', clients: ['client-sqs'] },
     // The control: the probe does see the DynamoDB SDK when it is loaded.
     { module: 'lib/storage/index.ts', clients: ['client-dynamodb', 'client-sqs'] },
   ])('$module loads $clients', ({ module, clients }) => {

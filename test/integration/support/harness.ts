@@ -228,3 +228,50 @@ function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} is missing`);
   return value;
 }
+
+/**
+ * Pumps until `done()` says so or `timeoutMs` passes (long polls of `waitSeconds`), returning
+ * everything handled. For jobs that become visible later (SQS delays).
+ */
+export async function pumpUntil(
+  harness: Harness,
+  queueUrl: string,
+  handler: SqsHandler,
+  options: { done: () => boolean; timeoutMs: number; waitSeconds?: number },
+): Promise<PumpResult> {
+  const received: Message[] = [];
+  const failed: string[] = [];
+  const deadline = Date.now() + options.timeoutMs;
+  while (!options.done() && Date.now() < deadline) {
+    const result = await pumpOnce(harness, queueUrl, handler, { waitSeconds: options.waitSeconds ?? 1 });
+    received.push(...result.received);
+    failed.push(...result.failed);
+  }
+  return { received, failed };
+}
+
+/** A message as the emulator holds it, whatever its state. */
+export interface HeldMessage {
+  readonly state: 'ready' | 'delayed' | 'inflight';
+  readonly messageId: string;
+  readonly body: string;
+  readonly sentTimestamp: number;
+  /** When a delayed message becomes visible (epoch ms). */
+  readonly delayUntil?: number;
+}
+
+/** Every message of a queue (ready, delayed or in flight) without receiving any. */
+export function heldMessages(harness: Harness, queueUrl: string): HeldMessage[] {
+  const name = queueUrl.split('/').at(-1) ?? '';
+  const state = harness.emulators.sqs.inspectQueue(name);
+  if (state === undefined) throw new Error(`no queue ${name}`);
+  const held = (kind: HeldMessage['state']) => (message: { messageId: string; body: string; sentTimestamp: number; delayUntil?: number }): HeldMessage => ({
+    state: kind, messageId: message.messageId, body: message.body, sentTimestamp: message.sentTimestamp,
+    ...(message.delayUntil === undefined ? {} : { delayUntil: message.delayUntil }),
+  });
+  return [
+    ...state.messages.ready.map(held('ready')),
+    ...state.messages.delayed.map(held('delayed')),
+    ...state.messages.inflight.map((entry) => held('inflight')(entry.message)),
+  ];
+}

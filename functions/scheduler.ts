@@ -1,0 +1,7 @@
+/**
+ * The scheduler function: invoked every minute by EventBridge Scheduler; moves due jobs of the
+ * scheduled and retry sets onto their queues. The logic lives in lib/scheduler/.
+ */
+import { createSchedulerHandler } from '../lib/scheduler';
+
+export const handler = createSchedulerHandler();

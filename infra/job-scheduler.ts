@@ -1,0 +1,139 @@
+/**
+ * The time-driven half of a JobSystem: the scheduler function and its every-minute schedule (moves
+ * due jobs of the scheduled and retry sets onto their queues), and the cron function with one
+ * schedule per cron. Created by the JobSystem; not meant to be used on its own.
+ */
+import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { cronTickInput, type ResolvedCron } from '../lib/cron-definition';
+import { JOB_DEFAULTS } from '../lib/job';
+import { HopperFunction } from './hopper-function';
+import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
+import { JOB_SYSTEM_DEFAULTS } from './job-system-props';
+import { LambdaScheduleTarget } from './lambda-schedule-target';
+
+/** Props of a {@link JobScheduler}. */
+export interface JobSchedulerProps {
+  /** The state table (scheduled, retry and dead sets; cron ticks and run records). */
+  readonly stateTable: dynamodb.ITable;
+  /** The job queues, by name. */
+  readonly queues: Readonly<Record<string, sqs.IQueue>>;
+  /** Hopper's environment variables (lib/env.ts), given to both functions. */
+  readonly environment: Readonly<Record<string, string>>;
+  /**
+   * The validated crons.
+   * @default - none: no cron function and no cron schedules
+   */
+  readonly crons?: readonly ResolvedCron[];
+  /**
+   * How long the functions' logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The scheduler and cron functions and their EventBridge Scheduler schedules.
+ *
+ * Construct ids: `SweepFunction`, `Role` (assumed by EventBridge Scheduler, may invoke the two
+ * functions and nothing else), `Sweep` (`rate(1 minute)`), `CronFunction` and `Cron-<name>` (one
+ * per cron) when there are crons.
+ */
+export class JobScheduler extends Construct {
+  /** Moves due jobs of the scheduled and retry sets onto their queues, every minute. */
+  readonly sweepFunction: lambda.Function;
+  /** The every-minute schedule that invokes {@link sweepFunction}. */
+  readonly sweepSchedule: scheduler.Schedule;
+  /** Enqueues a cron's job on each tick; undefined when there are no crons. */
+  readonly cronFunction: lambda.Function | undefined;
+  /** One schedule per cron, by cron name. */
+  readonly cronSchedules: Readonly<Record<string, scheduler.Schedule>>;
+  /** The role EventBridge Scheduler assumes to invoke the functions. */
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: JobSchedulerProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.role = new iam.Role(this, 'Role', {
+      description: `EventBridge Scheduler invokes Hopper's scheduler and cron functions (${this.node.path})`,
+      // Only schedules of this account's default group may use it (the confused-deputy guard).
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': stack.account,
+            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+          },
+        },
+      }),
+    });
+    const common = {
+      environment: props.environment,
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...pinnedToHopperPackage(),
+    };
+
+    const sweep = new HopperFunction(this, 'SweepFunction', {
+      ...common,
+      entry: hopperEntry('scheduler'),
+      description: 'Hopper scheduler: every minute, moves due scheduled jobs and retries onto their queues with second-precision delays',
+      timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.schedulerTimeoutSeconds),
+    });
+    this.sweepFunction = sweep.function;
+    // EventBridge Scheduler invokes asynchronously; a failed sweep is not retried, the next minute's sweep does its work.
+    this.sweepFunction.configureAsyncInvoke({ retryAttempts: 0 });
+    // Read due entries, claim them, delete them once sent; dead-set entries for undeliverable ones.
+    iam.Grant.addToPrincipal({
+      grantee: this.sweepFunction,
+      actions: ['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem'],
+      resourceArns: [props.stateTable.tableArn],
+    });
+    grantSend(this.sweepFunction, Object.values(props.queues));
+    this.sweepSchedule = new scheduler.Schedule(this, 'Sweep', {
+      schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+      description: 'Hopper: move due scheduled jobs and retries onto their queues',
+      // A missed sweep is made up by the next one a minute later: no point retrying for longer.
+      target: new LambdaScheduleTarget(this.sweepFunction, { role: this.role, maxEventAge: Duration.minutes(1) }),
+    });
+
+    const crons = props.crons ?? [];
+    const schedules: Record<string, scheduler.Schedule> = {};
+    if (crons.length === 0) {
+      this.cronFunction = undefined;
+    } else {
+      const cron = new HopperFunction(this, 'CronFunction', {
+        ...common,
+        entry: hopperEntry('cron'),
+        description: 'Hopper cron: enqueues a fresh job for each tick of a declared cron, once per tick',
+        timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.cronTimeoutSeconds),
+      });
+      const cronFunction = cron.function;
+      this.cronFunction = cronFunction;
+      // A tick that finds another invocation holding it fails on purpose and relies on Lambda's
+      // asynchronous retries (about 1 and 3 minutes later) to come back once that claim is settled.
+      cronFunction.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6) });
+      // The tick marker (a conditional put) and the run record (a conditional update).
+      iam.Grant.addToPrincipal({ grantee: cronFunction, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
+      const used = new Set(crons.map((definition) => definition.job.queue ?? JOB_DEFAULTS.queue));
+      grantSend(cronFunction, Object.entries(props.queues).filter(([name]) => used.has(name)).map(([, queue]) => queue));
+      for (const definition of crons) {
+        schedules[definition.name] = new scheduler.Schedule(this, `Cron-${definition.name}`, {
+          schedule: scheduler.ScheduleExpression.expression(definition.expression.eventBridge, TimeZone.of(definition.timezone)),
+          description: `Hopper cron ${JSON.stringify(definition.name)}: ${definition.expression.source} (${definition.timezone})`,
+          target: new LambdaScheduleTarget(cronFunction, { role: this.role, input: scheduler.ScheduleTargetInput.fromObject(cronTickInput(definition)) }),
+        });
+      }
+    }
+    this.cronSchedules = schedules;
+  }
+}
+
+function grantSend(grantee: iam.IGrantable, queues: readonly sqs.IQueue[]): void {
+  if (queues.length === 0) return;
+  iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: queues.map((queue) => queue.queueArn) });
+}

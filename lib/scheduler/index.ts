@@ -1,0 +1,94 @@
+/**
+ * The scheduler function: every minute (an EventBridge Scheduler schedule), moves the jobs of the
+ * scheduled and retry sets that are due within the lookahead onto their queues, each with the SQS
+ * delay that makes it visible at its due time, so a job starts within about a second of its `at`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { sqsClientFromEnv } from '../aws';
+import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
+import { ConfigurationError } from '../errors';
+import { RETRY_DEFAULTS } from '../retry';
+import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
+import type { SqsBatchSender } from '../sqs-batch';
+import { createLogger, type LogSink } from '../worker/logger';
+import { SWEEP_DEFAULTS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep';
+
+export { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep';
+export { moveEntries, type MoveOptions, type MoveOutcome, type MoverDeps, type MoverTable } from './move';
+export { SCHEDULER_ERRTYPES, delaySecondsUntil, planMove, type MoveContext, type MovePlan } from './plan';
+
+/** Defaults of the scheduler function. */
+export const SCHEDULER_DEFAULTS = {
+  /** DynamoDB requests in flight per sweep. */
+  concurrency: 16,
+} as const;
+
+/** Options of {@link createSchedulerHandler}. */
+export interface SchedulerHandlerOptions extends Partial<Pick<SweepOptions, 'lookaheadSeconds' | 'batchSize' | 'deadlineMarginMs' | 'maxEntries'>> {
+  /** @default process.env */
+  readonly env?: Env;
+  /** @default - an SQS client for `env` */
+  readonly sqs?: SqsBatchSender;
+  /** @default - the state table named by HOPPER_STATE_TABLE */
+  readonly stateTable?: SweepDeps['table'];
+  /** The clock. @default - the real clock plus HOPPER_CLOCK_OFFSET_MS */
+  readonly now?: () => Date;
+  /** DynamoDB requests in flight. @default 16 */
+  readonly concurrency?: number;
+  /** Where log lines go. @default console.log */
+  readonly log?: LogSink;
+}
+
+/** The scheduler's Lambda handler; the event (the schedule's input) is not used. */
+export type SchedulerHandler = (event?: unknown, context?: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>) => Promise<SweepResult>;
+
+/**
+ * Creates the scheduler function's handler. Reads `HOPPER_QUEUE_URLS`, `HOPPER_STATE_TABLE`,
+ * `HOPPER_DEAD_TTL_DAYS` and `HOPPER_CLOCK_OFFSET_MS` at once, so a misconfigured function fails
+ * at start. Sweeps overlapping (a slow sweep, a retried invocation) are safe: entries are claimed
+ * before they are sent.
+ *
+ * @example
+ * export const handler = createSchedulerHandler();
+ */
+export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): SchedulerHandler {
+  const lookahead = options.lookaheadSeconds ?? SWEEP_DEFAULTS.lookaheadSeconds;
+  if (!Number.isInteger(lookahead) || lookahead < 60 || lookahead > MAX_SQS_DELAY_SECONDS) {
+    // Less than a minute misses jobs between sweeps; more than SQS's longest delay cannot be sent.
+    throw new ConfigurationError(`lookaheadSeconds must be an integer from 60 to ${MAX_SQS_DELAY_SECONDS}, but ${lookahead} was provided`);
+  }
+  const env = options.env ?? process.env;
+  const queueUrls = queueUrlsFromEnv(env);
+  const deadTtlDays = intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays);
+  if (options.stateTable === undefined) requireEnv(env, ENV.stateTable);
+  const clock = options.now ?? clockFromEnv(env);
+  const sqs = options.sqs ?? sqsClientFromEnv(env);
+  const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now: clock });
+  let table: Promise<SweepDeps['table']> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
+  const stateTable = (): Promise<SweepDeps['table']> => {
+    table ??= import('../storage/state-table').then((storage) => storage.stateTableFromEnv(env));
+    table.catch(() => { table = undefined; });
+    return table;
+  };
+
+  return async (_event, context) => {
+    const owner = `sweep:${context?.awsRequestId ?? randomUUID()}`;
+    const remainingTimeMs = context === undefined ? undefined : () => {
+      const ms = context.getRemainingTimeInMillis();
+      return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
+    };
+    const deps: SweepDeps = { table: await stateTable(), sqs, queueUrls, deadTtlDays, clock, logger, concurrency: options.concurrency ?? SCHEDULER_DEFAULTS.concurrency };
+    const result = await sweep(deps, {
+      owner,
+      ...(remainingTimeMs === undefined ? {} : { remainingTimeMs }),
+      lookaheadSeconds: lookahead,
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.deadlineMarginMs === undefined ? {} : { deadlineMarginMs: options.deadlineMarginMs }),
+      ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+    });
+    const level = result.failed > 0 || result.lingering > 0 ? 'warn' : 'info';
+    logger[level]('sweep done', { owner, ...result, lookahead_s: lookahead });
+    return result;
+  };
+}

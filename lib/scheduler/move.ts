@@ -1,0 +1,154 @@
+/**
+ * Moves entries out of the scheduled and retry sets: claim, send, then delete on the claim.
+ *
+ * - Claim first (a conditional update, `claimed_until` + `claimed_by`), so that two movers (two
+ *   overlapping sweeps, a sweep and a "run now") never both send an entry.
+ * - Send (SendMessageBatch), or put into the dead set, second.
+ * - Delete last, on the condition that the claim is still ours.
+ *
+ * A crash after the claim leaves the entry in its set until the claim lapses, then the next sweep
+ * moves it; a crash after the send leaves it there too, and it is sent again once the claim lapses:
+ * at-least-once, never lost. A send that fails releases the claim, so the next sweep retries at
+ * once.
+ */
+import { mapSettled } from '../concurrency';
+import type { ItemKey } from '../keys';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../sqs-batch';
+import type { SetEntry } from '../storage/set-items';
+import type { StateTable } from '../storage/state-table';
+import type { Logger } from '../worker/logger';
+import { planMove, type MovePlan } from './plan';
+
+/** The storage a mover needs: a `StateTable`, or a test's stand-in. */
+export type MoverTable = Pick<StateTable, 'claimSetEntry' | 'deleteSetEntry' | 'releaseClaim' | 'putSetEntry'>;
+
+/** What moving needs. */
+export interface MoverDeps {
+  readonly table: MoverTable;
+  readonly sqs: SqsBatchSender;
+  /** Queue name → URL. */
+  readonly queueUrls: Readonly<Record<string, string>>;
+  readonly deadTtlDays: number;
+  readonly clock: () => Date;
+  readonly logger: Logger;
+  /** Most DynamoDB requests in flight. */
+  readonly concurrency: number;
+}
+
+/** One move's claim. */
+export interface MoveOptions {
+  /** Who moves (one sweep invocation, one admin call). */
+  readonly owner: string;
+  /** When the claim lapses if the mover dies: after the mover's own deadline. */
+  readonly claimUntilMs: number;
+  /** Send with no delay ("run now"). @default false */
+  readonly immediately?: boolean;
+}
+
+/** What happened to one entry. */
+export type MoveOutcome =
+  /** On its queue (`delaySeconds` from now), and gone from its set unless `lingering`. */
+  | { readonly kind: 'moved'; readonly jid: string; readonly delaySeconds: number; readonly lingering: boolean }
+  /** In the dead set with a reason, and gone from its set unless `lingering`. */
+  | { readonly kind: 'dead'; readonly jid: string; readonly lingering: boolean }
+  /** Another mover holds it. */
+  | { readonly kind: 'busy'; readonly jid: string }
+  /** Already moved or deleted by someone else. */
+  | { readonly kind: 'gone'; readonly jid: string }
+  /** Not moved; still in its set, to be moved by a later sweep. */
+  | { readonly kind: 'failed'; readonly jid: string; readonly reason: string };
+
+interface Claimed {
+  readonly index: number;
+  readonly entry: SetEntry;
+  readonly plan: MovePlan;
+}
+
+/** Moves `entries` (any mix of sets) and says what happened to each, in input order. */
+export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps, options: MoveOptions): Promise<MoveOutcome[]> {
+  const outcomes: MoveOutcome[] = entries.map((entry) => ({ kind: 'gone', jid: entry.jid }));
+  const claims = await mapSettled(entries, deps.concurrency, (entry) =>
+    deps.table.claimSetEntry(entry.set, entry.key, { owner: options.owner, nowMs: deps.clock().getTime(), untilMs: options.claimUntilMs }));
+
+  const nowMs = deps.clock().getTime();
+  const claimed: Claimed[] = [];
+  claims.forEach((result, index) => {
+    const entry = entries[index];
+    if (entry === undefined) return;
+    if (result.status === 'rejected') {
+      outcomes[index] = { kind: 'failed', jid: entry.jid, reason: reasonOf(result.reason) };
+    } else if (result.value.status === 'claimed') {
+      // Plan from what the claim returned: the entry as it is now, not as it was read.
+      const fresh = result.value.entry;
+      claimed.push({ index, entry: fresh, plan: planMove(fresh, { nowMs, queueUrls: deps.queueUrls, deadTtlDays: deps.deadTtlDays, immediately: options.immediately }) });
+    } else {
+      outcomes[index] = { kind: result.value.status, jid: entry.jid };
+    }
+  });
+
+  const done = await place(claimed, deps);
+  const finished = await mapSettled(claimed, deps.concurrency, async (item) => {
+    const failure = done.get(item.index);
+    if (failure !== undefined) {
+      await deps.table.releaseClaim(item.entry.key, options.owner);
+      return false;
+    }
+    const deleted = await deps.table.deleteSetEntry(item.entry.set, item.entry.key, { kind: 'claimed-by', owner: options.owner });
+    return deleted !== undefined;
+  });
+
+  claimed.forEach((item, position) => {
+    const failure = done.get(item.index);
+    const jid = item.entry.jid;
+    if (failure !== undefined) {
+      outcomes[item.index] = { kind: 'failed', jid, reason: failure };
+      deps.logger.error('could not move a due job; it stays in its set for the next sweep', { jid, set: item.entry.set, reason: failure });
+      return;
+    }
+    const result = finished[position];
+    const lingering = result === undefined || result.status === 'rejected' || !result.value;
+    if (lingering) {
+      // Sent, but the entry is still there: it will be sent again once its claim lapses.
+      deps.logger.warn('moved a due job but could not delete its entry; it may run twice', {
+        jid, set: item.entry.set, key: keyText(item.entry.key), reason: result?.status === 'rejected' ? reasonOf(result.reason) : 'the claim was no longer ours',
+      });
+    }
+    outcomes[item.index] = item.plan.kind === 'enqueue'
+      ? { kind: 'moved', jid, delaySeconds: item.plan.delaySeconds, lingering }
+      : { kind: 'dead', jid, lingering };
+    if (item.plan.kind === 'dead') deps.logger.warn('due job moved to the dead set', { jid, set: item.entry.set, reason: item.plan.entry.reason?.message });
+  });
+  return outcomes;
+}
+
+/** Sends the enqueues and puts the dead entries; returns the failures by entry index. */
+async function place(claimed: readonly Claimed[], deps: MoverDeps): Promise<Map<number, string>> {
+  const failures = new Map<number, string>();
+  const messages: OutgoingMessage[] = [];
+  const dead: Claimed[] = [];
+  for (const item of claimed) {
+    if (item.plan.kind === 'enqueue') {
+      messages.push({ key: String(item.index), queueUrl: item.plan.queueUrl, body: item.plan.body, delaySeconds: item.plan.delaySeconds });
+    } else {
+      dead.push(item);
+    }
+  }
+  const [unsent, stored] = await Promise.all([
+    messages.length === 0 ? [] : sendInBatches(deps.sqs, messages),
+    mapSettled(dead, deps.concurrency, (item) => (item.plan.kind === 'dead' ? deps.table.putSetEntry('dead', item.plan.entry) : Promise.resolve(undefined))),
+  ]);
+  for (const failure of unsent) failures.set(Number(failure.key), failure.reason);
+  stored.forEach((result, position) => {
+    const item = dead[position];
+    if (item !== undefined && result.status === 'rejected') failures.set(item.index, reasonOf(result.reason));
+  });
+  return failures;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function keyText(key: ItemKey): string {
+  return `${key.pk}/${key.sk}`;
+}

@@ -1,0 +1,131 @@
+/**
+ * A running job's reservation of its SQS message: the message stays invisible (not delivered to
+ * another worker) while the job runs, however long that is.
+ *
+ * - At start, a job whose `reserve_for` exceeds its queue's visibility timeout extends the
+ *   message's visibility to `reserve_for`.
+ * - While the handler runs, a heartbeat extends it again whenever half of the current reservation
+ *   is used up, by the same length (`reserve_for`, else the queue's visibility timeout). Jobs that
+ *   finish within half the reservation, which is nearly all of them, never send a request.
+ * - `ctx.extend(seconds)` extends it at once and makes `seconds` the length the heartbeat renews.
+ *
+ * Visibility is per receipt: the record's receipt handle is what is extended.
+ */
+import { ChangeMessageVisibilityCommand, type ChangeMessageVisibilityCommandOutput } from '@aws-sdk/client-sqs';
+import { HopperError } from '../errors';
+import { JOB_LIMITS } from '../job';
+import type { Logger } from './logger';
+
+/** The SQS command a reservation sends; an `SQSClient` satisfies it. */
+export interface SqsVisibilityChanger {
+  send(command: ChangeMessageVisibilityCommand): Promise<ChangeMessageVisibilityCommandOutput>;
+}
+
+/** Defaults of reservations. */
+export const RESERVATION_DEFAULTS = {
+  /** Visibility timeout assumed for a queue whose timeout the worker was not told (SQS's own default). */
+  assumedVisibilitySeconds: 30,
+  /** The longest reservation SQS allows (12 hours). */
+  maxSeconds: JOB_LIMITS.maxReserveForSeconds,
+  /** Wait before trying again after a failed renewal (or a quarter of the reservation, if shorter). */
+  retryAfterFailureMs: 10_000,
+} as const;
+
+/** `ctx.extend` was called with a length SQS cannot take, or for a message it cannot extend. */
+export class ReservationError extends HopperError {}
+
+/** What a reservation needs. */
+export interface ReservationOptions {
+  readonly sqs: SqsVisibilityChanger;
+  /** The URL of the record's queue; undefined when it is not a declared queue (then nothing is extended). */
+  readonly queueUrl: string | undefined;
+  readonly receiptHandle: string;
+  /** The queue's visibility timeout in seconds, when known. */
+  readonly visibilitySeconds: number | undefined;
+  /** The job's `reserve_for`, when set. */
+  readonly reserveForSeconds: number | undefined;
+  /** When the message was received (≈ the invocation's start): its visibility runs from then. */
+  readonly receivedAtMs: number;
+  readonly now: () => number;
+  readonly logger: Logger;
+}
+
+/** A message's reservation while its job runs. Call {@link start}, then {@link stop} when the job ends. */
+export class Reservation {
+  /** Seconds each renewal reserves. */
+  private length: number;
+  /** When the current reservation runs out. */
+  private expiresAtMs: number;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ReservationOptions) {
+    const visibility = options.visibilitySeconds ?? RESERVATION_DEFAULTS.assumedVisibilitySeconds;
+    this.length = options.reserveForSeconds ?? visibility;
+    this.expiresAtMs = options.receivedAtMs + visibility * 1000;
+  }
+
+  /** Extends to `reserve_for` when it exceeds the queue's timeout, and starts the heartbeat. */
+  async start(): Promise<void> {
+    const visibility = this.options.visibilitySeconds ?? RESERVATION_DEFAULTS.assumedVisibilitySeconds;
+    const reserveFor = this.options.reserveForSeconds;
+    if (reserveFor !== undefined && reserveFor > visibility) await this.renew('reserve_for');
+    else this.schedule();
+  }
+
+  /**
+   * Reserves the message for `seconds` from now, and renews by `seconds` from then on.
+   *
+   * @throws ReservationError for a length outside 1 to 43,200 seconds or a message of an undeclared queue;
+   *   the SQS error when the change is refused (past 12 hours since the message was received).
+   */
+  async extend(seconds: number): Promise<void> {
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > RESERVATION_DEFAULTS.maxSeconds) {
+      throw new ReservationError(`extend(seconds) needs an integer from 1 to ${RESERVATION_DEFAULTS.maxSeconds}, but ${seconds} was provided`);
+    }
+    if (this.options.queueUrl === undefined) throw new ReservationError('cannot extend the reservation: the message is not from a declared queue');
+    this.length = seconds;
+    await this.change(seconds);
+    this.schedule();
+  }
+
+  /** Stops the heartbeat (the job ended, or the invocation gave up on it). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Plans the next renewal: when half of the reservation is left (room for a slow request), or after `delayMs`. */
+  private schedule(delayMs?: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped || this.options.queueUrl === undefined) return;
+    const delay = delayMs ?? Math.max(0, this.expiresAtMs - (this.length * 1000) / 2 - this.options.now());
+    this.timer = setTimeout(() => {
+      void this.renew('heartbeat');
+    }, delay);
+  }
+
+  private async renew(reason: 'reserve_for' | 'heartbeat'): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.change(this.length);
+    } catch (error) {
+      // The job keeps running; at worst SQS delivers it again when the reservation runs out.
+      this.options.logger.warn('could not extend the reservation', { reason, seconds: this.length, error });
+      this.schedule(Math.min(RESERVATION_DEFAULTS.retryAfterFailureMs, (this.length * 1000) / 4));
+      return;
+    }
+    this.schedule();
+  }
+
+  private async change(seconds: number): Promise<void> {
+    const queueUrl = this.options.queueUrl;
+    if (queueUrl === undefined) return;
+    const startedMs = this.options.now();
+    await this.options.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: this.options.receiptHandle, VisibilityTimeout: seconds }));
+    // The new timeout runs from the request; counting from before it errs on the early side.
+    this.expiresAtMs = startedMs + seconds * 1000;
+    this.options.logger.debug('reservation extended', { seconds });
+  }
+}

@@ -1,0 +1,186 @@
+import { Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../lib/errors';
+import type { CronDefinition, JobSystemProps } from '../../infra/job-system';
+import { actionsOf, allows, newJobSystem, newWorker, roleRefOf, statementsOfRole, type Statement } from './support';
+
+const NIGHTLY: CronDefinition = { name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } };
+
+function fixture(props: JobSystemProps = {}) {
+  const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {}, reports: {} }, ...props });
+  const template = Template.fromStack(stack);
+  const arn = (value: string): unknown => stack.resolve(value);
+  const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')).map((resource) => resource.Properties);
+  const scheduleFor = (fn: lambda.IFunction) => schedules.filter((schedule) => JSON.stringify(schedule.Target.Arn) === JSON.stringify(arn(fn.functionArn)));
+  const statementsOf = (fn: lambda.IFunction): Statement[] => statementsOfRole(template, roleRefOf(stack, fn));
+  return { stack, jobs, template, arn, schedules, scheduleFor, statementsOf };
+}
+
+function dynamoActions(statements: readonly Statement[]): string[] {
+  return statements.flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:')).sort();
+}
+
+describe('the scheduler function and its every-minute schedule', () => {
+  it('invokes the scheduler function every minute, without a flexible window, through the scheduler role', () => {
+    const { jobs, scheduleFor, arn } = fixture();
+
+    expect(scheduleFor(jobs.scheduler.sweepFunction)).toEqual([{
+      ScheduleExpression: 'rate(1 minute)',
+      ScheduleExpressionTimezone: 'Etc/UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      State: 'ENABLED',
+      Description: 'Hopper: move due scheduled jobs and retries onto their queues',
+      Target: {
+        Arn: arn(jobs.scheduler.sweepFunction.functionArn),
+        RoleArn: arn(jobs.scheduler.role.roleArn),
+        RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 185 },
+      },
+    }]);
+  });
+
+  it('gives the scheduler function a 60-second timeout and Hopper\'s environment', () => {
+    const { jobs, template, arn } = fixture();
+    const functions = template.findResources('AWS::Lambda::Function', { Properties: { Timeout: 60 } });
+
+    expect(Object.keys(functions)).toHaveLength(1);
+    const fn = Object.values(functions)[0]?.Properties;
+    expect(fn.Environment.Variables).toMatchObject({
+      HOPPER_STATE_TABLE: arn(jobs.stateTable.tableName),
+      HOPPER_DEAD_TTL_DAYS: '180',
+      HOPPER_QUEUE_VISIBILITY: '{"default":30,"critical":30,"reports":30}',
+    });
+    expect(fn.Handler).toBe('index.handler');
+  });
+
+  it('lets the scheduler function read, claim and delete set entries, write dead entries and send to job queues — nothing else', () => {
+    const { jobs, statementsOf, arn } = fixture();
+    const statements = statementsOf(jobs.scheduler.sweepFunction);
+
+    expect(dynamoActions(statements)).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    for (const action of dynamoActions(statements)) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
+    for (const name of ['default', 'critical', 'reports']) expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue(name).queueArn)), name).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesQueue.queueArn))).toBe(false);
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
+      'logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'sqs:SendMessage',
+    ]));
+  });
+
+  it('lets only EventBridge Scheduler, for this account\'s default schedule group, assume the scheduler role, which may invoke Hopper\'s functions only', () => {
+    const { jobs, template, stack, arn } = fixture({ crons: [NIGHTLY] });
+    const roles = template.findResources('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'scheduler.amazonaws.com' } }] } } });
+    const cronFunction = jobs.scheduler.cronFunction;
+    if (cronFunction === undefined) throw new Error('no cron function');
+
+    expect(Object.values(roles).map((role) => role.Properties.AssumeRolePolicyDocument.Statement[0].Condition)).toEqual([{
+      StringEquals: {
+        'aws:SourceAccount': stack.resolve(stack.account),
+        'aws:SourceArn': stack.resolve(stack.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' })),
+      },
+    }]);
+    const statements = statementsOfRole(template, stack.resolve(jobs.scheduler.role.roleName));
+    expect(statements.flatMap((statement) => actionsOf(statement).map((action) => [statement.Effect, action, statement.Resource]))).toEqual([
+      ['Allow', 'lambda:InvokeFunction', arn(jobs.scheduler.sweepFunction.functionArn)],
+      ['Allow', 'lambda:InvokeFunction', arn(cronFunction.functionArn)],
+    ]);
+  });
+
+  it('does not retry a failed sweep (the next one does its work) but retries a cron tick twice', () => {
+    const { jobs, template, arn } = fixture({ crons: [NIGHTLY] });
+    const cronFunction = jobs.scheduler.cronFunction;
+    if (cronFunction === undefined) throw new Error('no cron function');
+    const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).map((resource) => resource.Properties);
+    const configOf = (fn: lambda.IFunction) => configs.filter((config) => JSON.stringify(config.FunctionName) === JSON.stringify(arn(fn.functionName)));
+
+    expect(configOf(jobs.scheduler.sweepFunction)).toEqual([{ FunctionName: arn(jobs.scheduler.sweepFunction.functionName), Qualifier: '$LATEST', MaximumRetryAttempts: 0 }]);
+    expect(configOf(cronFunction)).toEqual([{ FunctionName: arn(cronFunction.functionName), Qualifier: '$LATEST', MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21_600 }]);
+  });
+
+  it('has no cron function and one schedule when no cron is declared', () => {
+    const { jobs, schedules } = fixture();
+
+    expect(jobs.scheduler.cronFunction).toBeUndefined();
+    expect(schedules).toHaveLength(1);
+  });
+});
+
+describe('crons', () => {
+  const crons: CronDefinition[] = [
+    NIGHTLY,
+    { name: 'every-15', schedule: '*/15 * * * 1-5', job: { jobtype: 'Poll' } },
+    { name: 'month-end', schedule: 'cron(0 18 L * ? *)', timezone: 'America/New_York', job: { jobtype: 'Close', queue: 'critical', retry: 3 } },
+  ];
+
+  it('creates one schedule per cron, in EventBridge form and in its time zone, with the tick\'s input', () => {
+    const { jobs, scheduleFor, arn } = fixture({ crons });
+    const cronFunction = jobs.scheduler.cronFunction;
+    if (cronFunction === undefined) throw new Error('no cron function');
+
+    const schedules = scheduleFor(cronFunction);
+    expect(schedules.map((schedule) => [schedule.ScheduleExpression, schedule.ScheduleExpressionTimezone])).toEqual([
+      ['cron(0 3 * * ? *)', 'Europe/Vienna'],
+      ['cron(0/15 * ? * 2-6 *)', 'UTC'],
+      ['cron(0 18 L * ? *)', 'America/New_York'],
+    ]);
+    expect(JSON.parse(schedules[0]?.Target.Input)).toEqual({
+      hopper: 'cron', cron: 'nightly', scheduled_time: '<aws.scheduler.scheduled-time>', schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Vienna',
+      job: { jobtype: 'Report', args: ['daily'], queue: 'critical' },
+    });
+    expect(schedules[0]?.Target.RoleArn).toEqual(arn(jobs.scheduler.role.roleArn));
+    expect(schedules[0]?.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
+    expect(schedules[0]?.Description).toBe('Hopper cron "nightly": 0 3 * * * (Europe/Vienna)');
+    expect(Object.keys(jobs.scheduler.cronSchedules)).toEqual(['nightly', 'every-15', 'month-end']);
+  });
+
+  it('lets the cron function write tick markers and run records and send to the queues its crons use — nothing else', () => {
+    const { jobs, statementsOf, arn } = fixture({ crons });
+    const cronFunction = jobs.scheduler.cronFunction;
+    if (cronFunction === undefined) throw new Error('no cron function');
+    const statements = statementsOf(cronFunction);
+
+    expect(dynamoActions(statements)).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(allows(statements, 'dynamodb:PutItem', arn(jobs.stateTable.tableArn))).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue('critical').queueArn))).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue('default').queueArn))).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue('reports').queueArn))).toBe(false);
+  });
+
+  it('gives the cron function a 30-second timeout', () => {
+    const { template } = fixture({ crons });
+
+    expect(Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Timeout: 30, Description: 'Hopper cron: enqueues a fresh job for each tick of a declared cron, once per tick' } }))).toHaveLength(1);
+  });
+});
+
+describe('cron validation at synth time names the cron', () => {
+  const valid = (fields: Partial<CronDefinition>): CronDefinition => ({ ...NIGHTLY, ...fields });
+
+  it.each([
+    [[valid({ timezone: 'Europe/Vienn' })], 'crons[0] ("nightly"): timezone "Europe/Vienn" is not a known IANA time zone'],
+    [[valid({}), valid({ name: 'weekly', timezone: 'europe/vienna' })], 'crons[1] ("weekly"): timezone "europe/vienna" is not spelled as IANA spells it (Europe/Vienna)'],
+    [[valid({ schedule: '0 3 * *' })], 'crons[0] ("nightly"): schedule "0 3 * *" is invalid: a cron expression must have 5 fields (crontab: minute hour day-of-month month day-of-week) or 6 (EventBridge: … day-of-week year), but 4 were provided'],
+    [[valid({ schedule: '0 3 1 * 1' })], 'crons[0] ("nightly"): schedule "0 3 1 * 1" is invalid: a crontab expression that restricts both day-of-month ("1") and day-of-week ("1") runs when either matches, which EventBridge cannot express; set one of them to *'],
+    [[valid({ schedule: '0 3 ? * ? *' })], 'crons[0] ("nightly"): schedule "0 3 ? * ? *" is invalid: exactly one of day-of-month and day-of-week must be ?, but "?" and "?" were provided'],
+    [[valid({}), valid({})], 'crons[1] ("nightly"): name "nightly" is already used by crons[0]'],
+    [[valid({ name: 'nightly report' })], 'crons[0] ("nightly report"): name must be 1 to 64 letters, digits, - or _, starting with a letter or digit, but "nightly report" was provided'],
+    [[valid({ job: { jobtype: 'Report', queue: 'bulk' } })], 'crons[0] ("nightly"): job.queue "bulk" is not declared; declared queues: default, critical, reports'],
+    [[valid({ job: { jobtype: 'Report', args: ['x'.repeat(9000)] } })], /^crons\[0\] \("nightly"\): job makes a schedule input of \d+ bytes, over the limit of 8192/],
+  ])('%#', (crons, message) => {
+    expect(() => fixture({ crons })).toThrow(ConfigurationError);
+    expect(() => fixture({ crons })).toThrow(message);
+  });
+});
+
+describe('queue visibility timeouts for the worker\'s heartbeat', () => {
+  it('tells every function each queue\'s visibility timeout, following its worker', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, slow: { visibilityTimeout: Duration.minutes(20) } } });
+    const worker = newWorker(stack, 'Worker', Duration.seconds(45));
+    jobs.addWorker(worker, { queues: ['default'] });
+    const template = Template.fromStack(stack);
+
+    const variables = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.Environment?.Variables?.HOPPER_QUEUE_VISIBILITY);
+    expect(new Set(variables)).toEqual(new Set(['{"default":270,"slow":1200}']));
+    expect(variables).toHaveLength(3);
+  });
+});
