@@ -3,7 +3,7 @@
  * only; features that need DynamoDB load it when first used.
  */
 export { createWorker, WORKER_DEFAULTS, type SqsBatchHandler } from './create-worker';
-export type { JobContext, JobHandler, WorkerOptions } from './types';
+export type { BatchContext, JobContext, JobHandler, WorkerOptions } from './types';
 export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, type Logger } from './logger';
 export { UnknownJobTypeError } from './errors';
 export { RateLimitedError, UnrecoverableJobError } from '../errors';

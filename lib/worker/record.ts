@@ -12,10 +12,11 @@ import type { Logger } from './logger';
 import { physicalNameFromArn, type QueueResolver } from './queues';
 import type { OutgoingMessage } from '../sqs-batch';
 import type { JobContext, JobHandler } from './types';
+import type { WorkerFeatures } from './features';
 
 /** The outcome of one record. */
 export type RecordOutcome =
-  | { readonly kind: 'succeeded' }
+  | { readonly kind: 'succeeded'; readonly job: Job }
   | { readonly kind: 'expired' }
   | { readonly kind: 'failed'; readonly message: OutgoingMessage }
   | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage };
@@ -31,6 +32,8 @@ export interface RecordScope {
   readonly logger: Logger;
   readonly remainingTimeMs: () => number;
   readonly signal: AbortSignal;
+  /** Batches and unique locks (loaded only for jobs that use them). */
+  readonly features?: WorkerFeatures;
 }
 
 /** Processes one record; see the module comment. */
@@ -66,10 +69,12 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return fail(record, scope, { queue, job, error, unrecoverable: true });
   }
 
-  const ctx: JobContext = { jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal };
+  const batch = scope.features?.batchContext(job);
+  const ctx: JobContext = { jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal, ...(batch === undefined ? {} : { batch }) };
+  await scope.features?.beforeRun(job, logger);
   try {
     await handler(job.args, ctx);
-    return { kind: 'succeeded' };
+    return { kind: 'succeeded', job };
   } catch (error) {
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);
