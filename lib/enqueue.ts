@@ -11,7 +11,7 @@ import { byteLength, normalizeJob, serializeJob, type Job, type JobInput } from 
 import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
 import { SQS_BATCH_LIMITS, sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
 import { NotUniqueError } from './unique/errors';
-import { uniqueSpecOf } from './unique/lock';
+import { lockKeyOf, uniqueSpecOf } from './unique/lock';
 
 /** One job an enqueue did not put on its queue, and why. */
 export interface EnqueueFailure {
@@ -165,7 +165,10 @@ export async function enqueueJobs(runtime: EnqueueRuntime, inputs: readonly JobI
   return jids;
 }
 
-/** Takes the locks of the unique jobs among `prepared`, in parallel. */
+/**
+ * Takes the locks of the unique jobs among `prepared`, in parallel. Of jobs of one call that share a
+ * lock, the first in input order asks for it and the others are refused without a request.
+ */
 async function takeLocks(runtime: EnqueueRuntime, prepared: readonly PreparedJob[]): Promise<{
   accepted: PreparedJob[];
   refused: (EnqueueFailure & { lockedUntil?: string })[];
@@ -173,26 +176,48 @@ async function takeLocks(runtime: EnqueueRuntime, prepared: readonly PreparedJob
 }> {
   const unique = prepared.filter((entry) => uniqueSpecOf(entry.job) !== undefined);
   if (unique.length === 0) return { accepted: [...prepared], refused: [], locked: [] };
+  const firstByLock = new Map<string, PreparedJob>();
+  const repeats: { entry: PreparedJob; first: PreparedJob }[] = [];
+  for (const entry of unique) {
+    const lock = lockKeyOf(entry.job).pk;
+    const first = firstByLock.get(lock);
+    if (first === undefined) firstByLock.set(lock, entry);
+    else repeats.push({ entry, first });
+  }
   const locks = await runtime.uniqueLocks();
-  const results = await Promise.allSettled(unique.map((entry) => locks.acquire(entry.job, entry.dueMs)));
+  const firsts = [...firstByLock.values()];
+  const results = await Promise.allSettled(firsts.map((entry) => locks.acquire(entry.job, entry.dueMs)));
   const refused: (EnqueueFailure & { lockedUntil?: string })[] = [];
   const locked: Job[] = [];
-  const refusedJids = new Set<string>();
+  const holderOf = new Map<PreparedJob, NotUniqueError | undefined>();
   results.forEach((result, index) => {
-    const entry = unique[index];
+    const entry = firsts[index];
     if (entry === undefined) return;
     if (result.status === 'fulfilled') {
       locked.push(entry.job);
+      holderOf.set(entry, undefined);
       return;
     }
     const error: unknown = result.reason;
-    refusedJids.add(entry.job.jid);
     if (error instanceof NotUniqueError) {
+      holderOf.set(entry, error);
       refused.push({ jid: entry.job.jid, reason: error.message, existingJid: error.existingJid, ...(error.lockedUntil === undefined ? {} : { lockedUntil: error.lockedUntil }) });
     } else {
       refused.push({ jid: entry.job.jid, reason: `unique lock not taken: ${describe(error)}` });
     }
   });
+  for (const { entry, first } of repeats) {
+    if (!holderOf.has(first)) {
+      refused.push({ jid: entry.job.jid, reason: `unique lock not taken: the request for job ${first.job.jid}, which shares it, failed` });
+      continue;
+    }
+    // The lock goes to the first of the call; when another job held it already, that one is named.
+    const holder = holderOf.get(first);
+    const existingJid = holder?.existingJid ?? first.job.jid;
+    const notUnique = new NotUniqueError(entry.job.jid, existingJid, holder?.lockedUntil);
+    refused.push({ jid: entry.job.jid, reason: notUnique.message, existingJid, ...(holder?.lockedUntil === undefined ? {} : { lockedUntil: holder.lockedUntil }) });
+  }
+  const refusedJids = new Set(refused.map((entry) => entry.jid));
   return { accepted: prepared.filter((entry) => !refusedJids.has(entry.job.jid)), refused, locked };
 }
 

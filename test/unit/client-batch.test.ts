@@ -136,3 +136,25 @@ describe('unique jobs through the client', () => {
     expect(dynamo.sentOf(TransactWriteItemsCommand)).toEqual([]);
   });
 });
+
+describe('unique jobs repeated within one enqueueMany', () => {
+  const unique = { jobtype: 'Sync', args: [7], custom: { unique_for: 600 } };
+
+  it('gives the lock to the first in input order and refuses the others without a request', async () => {
+    const { dynamo, client } = setup();
+
+    const error = await client.enqueueMany([{ ...unique, jid: 'a' }, { ...unique, jid: 'b' }]).catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ name: 'EnqueueError', enqueued: ['a'], failed: [{ jid: 'b', existingJid: 'a' }] });
+    expect(dynamo.sentOf(PutItemCommand)).toHaveLength(1);
+  });
+
+  it('names the job that already held the lock when the first of the call was refused too', async () => {
+    const { dynamo, client } = setup();
+    dynamo.script.push(conditionFailed({ jid: { S: 'older' } }));
+
+    const error = await client.enqueueMany([{ ...unique, jid: 'a' }, { ...unique, jid: 'b' }]).catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ enqueued: [], failed: [{ jid: 'a', existingJid: 'older' }, { jid: 'b', existingJid: 'older' }] });
+  });
+});
