@@ -116,7 +116,8 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       counts[outcome.kind] += 1;
       if (hasMessage(outcome)) outgoing.push(outcome.message);
       const messageId = records[index]?.messageId;
-      if (outcome.kind === 'succeeded' && messageId !== undefined) successes.push({ key: messageId, job: outcome.job });
+      // An expired job will never run: its batch counts it as done, as the producer allowed.
+      if ((outcome.kind === 'succeeded' || outcome.kind === 'expired') && messageId !== undefined) successes.push({ key: messageId, job: outcome.job });
     }
     // Batch successes are recorded before the records are acknowledged: if that fails, the record
     // goes back to SQS and the job runs again rather than its batch never completing.

@@ -17,7 +17,7 @@ import type { WorkerFeatures } from './features';
 /** The outcome of one record. */
 export type RecordOutcome =
   | { readonly kind: 'succeeded'; readonly job: Job }
-  | { readonly kind: 'expired' }
+  | { readonly kind: 'expired'; readonly job: Job }
   | { readonly kind: 'failed'; readonly message: OutgoingMessage }
   | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage };
 
@@ -58,7 +58,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   const expiresAt = job.custom?.expires_at;
   if (expiresAt !== undefined && Date.parse(expiresAt) <= scope.now().getTime()) {
     logger.info('job expired; dropped without running', { expires_at: expiresAt });
-    return { kind: 'expired' };
+    return { kind: 'expired', job };
   }
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;

@@ -133,3 +133,15 @@ describe('a worker running unique jobs', () => {
     expect(log.lines.some((line) => line.message === 'unique lock not released at start; it expires by TTL')).toBe(true);
   });
 });
+
+describe('an expired job of a batch', () => {
+  it('counts as done in its batch, so the batch can still finish', async () => {
+    const ran: string[] = [];
+    const { dynamo, handler } = setup({ Row: () => { ran.push('ran'); } });
+
+    await handler(sqsEvent([inBatch('j1', { custom: { bid: 'b1', expires_at: '2026-11-22T11:00:00.000Z' } })]), lambdaContext());
+
+    expect(ran).toEqual([]);
+    expect(dynamo.transactions()[0]?.[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':from': { S: 'pending' }, ':to': { S: 'succeeded' } });
+  });
+});
