@@ -33,7 +33,8 @@ const LOCK_FILE = join(PACKAGE_ROOT, 'package-lock.json');
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
- * target of every queue) with its own DLQ, the state table, and the retry function.
+ * target of every queue) with its own DLQ, the state table, the retry function, and the batch
+ * function (batch callbacks, from the state table's stream).
  *
  * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
  * `StateTable`, `RetryFunction`, `BatchFunction`; outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
@@ -184,8 +185,10 @@ export class JobSystem extends Construct {
    * Makes `fn` the worker of `options.queues`: one SQS event source mapping per queue (with
    * `ReportBatchItemFailures`, the batch size and maximum concurrency), Hopper's environment
    * variables, consume rights on those queues, and `sqs:SendMessage` on the retries queue and on
-   * every job queue (failure envelopes, `ctx` enqueues, rate-limit reschedules). The queues'
-   * default visibility timeout follows `fn`'s timeout.
+   * every job queue (failure envelopes, `ctx` enqueues, rate-limit reschedules). Unless
+   * `stateTableAccess` is false, also `dynamodb:GetItem`, `PutItem`, `UpdateItem` and `DeleteItem`
+   * on the state table's batch, unique-lock and scheduled items (`dynamodb:LeadingKeys`), for jobs
+   * in batches and unique jobs. The queues' default visibility timeout follows `fn`'s timeout.
    *
    * @returns the event sources, one per queue, in the order given
    * @throws ConfigurationError for an undeclared queue, a queue that already has a worker, options

@@ -25,6 +25,7 @@ import { sqsClientFromEnv } from '../aws';
 import type { StateCommands } from '../dynamo-sdk';
 import { prepareJob } from '../enqueue';
 import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
+import { HopperError } from '../errors';
 import { JOB_DEFAULTS } from '../job';
 import { sendInBatches, type SqsBatchSender } from '../sqs-batch';
 import { stateAccess } from '../state-access';
@@ -82,7 +83,7 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
       }
     });
     const unsentMessages = await sendInBatches(sqs, messages);
-    if (unsentMessages.length > 0) throw new Error(`callback jobs not sent: ${unsentMessages.map((failure) => `${failure.key}: ${failure.reason}`).join('; ')}`);
+    if (unsentMessages.length > 0) throw new HopperError(`callback jobs not sent: ${unsentMessages.map((failure) => `${failure.key}: ${failure.reason}`).join('; ')}`);
     await store.markSent(bid, unsent);
     for (const message of messages) logger.info('batch callback enqueued', { bid, jid: message.key });
   };
