@@ -14,6 +14,7 @@ export const HOPPER_FUNCTIONS = {
   retry: 'retry.ts',
   scheduler: 'scheduler.ts',
   cron: 'cron.ts',
+  batch: 'batch.ts',
 } as const;
 
 /** The absolute path of one of Hopper's function entry points. */

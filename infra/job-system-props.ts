@@ -39,6 +39,12 @@ export const JOB_SYSTEM_DEFAULTS = {
   schedulerTimeoutSeconds: 60,
   /** Timeout of the cron function, in seconds. */
   cronTimeoutSeconds: 30,
+  /** Timeout of the batch function, in seconds. */
+  batchTimeoutSeconds: 60,
+  /** Stream records per batch-function invocation. */
+  batchStreamBatchSize: 100,
+  /** Retries of a failing stream batch (bisected each time) before its metadata goes to the retries DLQ. */
+  batchStreamRetryAttempts: 10,
 } as const;
 
 /** How one queue is consumed and how long its messages live. */
@@ -142,6 +148,13 @@ export interface WorkerOptions {
    * @default - the queue's `maxBatchingWindow`, else none
    */
   readonly maxBatchingWindow?: Duration;
+  /**
+   * Give the worker the state-table rights that jobs in batches and unique jobs need (record
+   * successes, release locks, `ctx.batch`). Producers decide per job whether it uses them, so turn
+   * this off only for a worker whose queues never carry such jobs.
+   * @default true
+   */
+  readonly stateTableAccess?: boolean;
 }
 
 /** Validates the options of queue `name`. */

@@ -5,14 +5,15 @@ import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lib/env';
 import { ConfigurationError } from '../lib/errors';
 import { JOB_LIMITS } from '../lib/job';
-import { STATE_TABLE } from '../lib/keys';
+import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter';
+import { BATCH_KEYS, SORTED_SETS, STATE_TABLE, UNIQUE_KEYS } from '../lib/keys';
 import { HopperFunction } from './hopper-function';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
 import { JobScheduler } from './job-scheduler';
@@ -27,14 +28,15 @@ export type { CronDefinition, CronJobTemplate } from '../lib/cron-definition';
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
- * target of every queue) with its own DLQ, the state table, the retry function, the scheduler
- * function with its every-minute schedule, and the cron function with one schedule per cron.
+ * target of every queue) with its own DLQ, the state table, the retry function, the batch function
+ * (batch callbacks, from the state table's stream), the scheduler function with its every-minute
+ * schedule, and the cron function with one schedule per cron.
  *
  * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
- * `StateTable`, `RetryFunction`, `Scheduler` (`Scheduler/SweepFunction`, `Scheduler/Role`,
- * `Scheduler/Sweep`, `Scheduler/CronFunction`, `Scheduler/Cron-<name>`); outputs `QueueUrls`,
- * `StateTableName`, `RetriesQueueUrl`, `RetriesDlqUrl`, whose logical ids are the JobSystem's id
- * followed by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
+ * `StateTable`, `RetryFunction`, `BatchFunction`, `Scheduler` (`Scheduler/SweepFunction`,
+ * `Scheduler/Role`, `Scheduler/Sweep`, `Scheduler/CronFunction`, `Scheduler/Cron-<name>`); outputs
+ * `QueueUrls`, `StateTableName`, `RetriesQueueUrl`, `RetriesDlqUrl`, whose logical ids are the
+ * JobSystem's id followed by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
  *
  * @example
  * const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, critical: { maxConcurrency: 50 } } });
@@ -54,6 +56,8 @@ export class JobSystem extends Construct {
   readonly retryFunction: lambda.Function;
   /** The scheduler and cron functions and their schedules. */
   readonly scheduler: JobScheduler;
+  /** The function that reads the state table's stream and enqueues batch callbacks. */
+  readonly batchFunction: lambda.Function;
 
   private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
   private readonly maxRetries: number;
@@ -127,6 +131,18 @@ export class JobSystem extends Construct {
     this.grantSend(this.retryFunction, this.jobQueueArns());
     // Longer backoffs go to the retry set, exhausted jobs to the dead set.
     iam.Grant.addToPrincipal({ grantee: this.retryFunction, actions: ['dynamodb:PutItem'], resourceArns: [this.stateTable.tableArn] });
+    // Failures and deaths of batch jobs are marked in their batch; dead jobs release unique locks.
+    this.grantStateItems(this.retryFunction, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]);
+
+    this.batchFunction = new HopperFunction(this, 'BatchFunction', {
+      entry: hopperEntry('batch'),
+      description: 'Hopper batch function: enqueues batch callbacks (complete, success, death) exactly once',
+      timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.batchTimeoutSeconds),
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...pinnedToHopperPackage(),
+    }).function;
+    this.applyEnvironment(this.batchFunction);
+    this.connectBatchFunction(this.batchFunction);
 
     this.scheduler = new JobScheduler(this, 'Scheduler', {
       stateTable: this.stateTable,
@@ -181,7 +197,10 @@ export class JobSystem extends Construct {
    * variables, consume rights on those queues (`sqs:ReceiveMessage`, `sqs:DeleteMessage`,
    * `sqs:ChangeMessageVisibility` — the last also keeps long jobs reserved, `ctx.extend`), and
    * `sqs:SendMessage` on the retries queue and on every job queue (failure envelopes, `ctx`
-   * enqueues, rate-limit reschedules). The queues' default visibility timeout follows `fn`'s timeout.
+   * enqueues, rate-limit reschedules). Unless `stateTableAccess` is false, also `dynamodb:GetItem`,
+   * `PutItem`, `UpdateItem` and `DeleteItem` on the state table's batch, unique-lock and scheduled
+   * items (`dynamodb:LeadingKeys`), for jobs in batches and unique jobs. The queues' default
+   * visibility timeout follows `fn`'s timeout.
    *
    * @returns the event sources, one per queue, in the order given
    * @throws ConfigurationError for an undeclared queue, a queue that already has a worker, options
@@ -225,15 +244,23 @@ export class JobSystem extends Construct {
       return source;
     });
     this.grantSend(fn, [this.retriesQueue.queueArn, ...this.jobQueueArns()]);
+    if (options.stateTableAccess !== false) {
+      // Jobs in batches (successes, ctx.batch) and unique jobs (lock release) write batch and lock
+      // items; ctx.batch.add of far-off jobs writes the scheduled set. Nothing else in the table.
+      this.grantStateItems(fn, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, `${SORTED_SETS.scheduled.prefix}#`]);
+    }
     return sources;
   }
 
   /**
-   * Lets `grantee` enqueue jobs: send them to any job queue, and put scheduled jobs (due in more
-   * than 15 minutes) into the state table.
+   * Lets `grantee` enqueue jobs: send them to any job queue, put scheduled jobs (due in more than
+   * 15 minutes) into the state table, create batches, add jobs to them and read their status
+   * (`Client.batch`, `Client.getBatch`), and take unique locks.
    *
    * Actions: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue; `dynamodb:PutItem` on
-   * the state table.
+   * the state table; `dynamodb:GetItem`, `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on batch
+   * and unique-lock items of the state table (`dynamodb:LeadingKeys` condition).
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
@@ -244,7 +271,7 @@ export class JobSystem extends Construct {
       grantee,
       actions: ['dynamodb:PutItem'],
       resourceArns: [this.stateTable.tableArn],
-    }));
+    })).combine(this.grantStateItems(grantee, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]));
   }
 
   /**
@@ -265,6 +292,50 @@ export class JobSystem extends Construct {
 
   private jobQueueArns(): string[] {
     return Object.values(this.queues).map((queue) => queue.queueArn);
+  }
+
+  /**
+   * Grants `actions` on the state-table items whose partition key starts with one of `prefixes`
+   * (DynamoDB checks each item of a transaction against its own action, so transactions need no
+   * action of their own).
+   */
+  private grantStateItems(grantee: iam.IGrantable, actions: string[], prefixes: readonly string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [this.stateTable.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } },
+    });
+  }
+
+  /**
+   * The batch function reads the state table's stream, batch items only (filter criteria, so other
+   * writes never invoke it), from the oldest record kept; a failing record is retried from itself
+   * (partial batch responses, bisection), and after the retries the batch's metadata goes to the
+   * retries DLQ as evidence. It reads and claims batch items, adds child callbacks to parents,
+   * and sends callback jobs to the job queues.
+   */
+  private connectBatchFunction(fn: lambda.Function): void {
+    const streamArn = this.stateTable.tableStreamArn;
+    if (streamArn === undefined) throw new ConfigurationError('the state table has no stream; the batch function needs one');
+    fn.addEventSourceMapping('StateStream', {
+      eventSourceArn: streamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: JOB_SYSTEM_DEFAULTS.batchStreamBatchSize,
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      retryAttempts: JOB_SYSTEM_DEFAULTS.batchStreamRetryAttempts,
+      filters: [lambda.FilterCriteria.filter(BATCH_STREAM_FILTER)],
+      onFailure: new SqsDlq(this.retriesDeadLetterQueue),
+    });
+    // Lambda's event source mapping checks these four on the stream when it is created.
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+      resourceArns: [streamArn],
+    });
+    this.grantStateItems(fn, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [BATCH_KEYS.prefix]);
+    this.grantSend(fn, this.jobQueueArns());
   }
 
   private grantSend(grantee: iam.IGrantable, queueArns: string[]): iam.Grant {

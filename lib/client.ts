@@ -2,34 +2,23 @@
  * The producer side: put jobs on their queues. A plain job costs one SQS request per batch of up
  * to ten (and never a DynamoDB write); jobs due more than 15 minutes ahead go to the scheduled set.
  */
-import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from './env';
-import { HopperError, InvalidJobError, PayloadTooLargeError } from './errors';
-import { JOB_DEFAULTS, byteLength, normalizeJob, serializeJob, type Job, type JobInput } from './job';
-import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
-import { SQS_BATCH_LIMITS, sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
 import { sqsClientFromEnv } from './aws';
+import { createBatch, type Batch, type BatchOptions } from './batch/handle';
+import { batchStatus, type BatchStatus } from './batch/status';
+import type { StateCommands } from './dynamo-sdk';
+import { enqueueJobs, type EnqueueRuntime, type ScheduledSetWriter } from './enqueue';
+import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from './env';
+import { HopperError, InvalidJobError } from './errors';
+import { JOB_DEFAULTS, type JobInput } from './job';
+import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
+import type { SqsBatchSender } from './sqs-batch';
+import { stateAccess, type StateAccess } from './state-access';
 
-/**
- * Some jobs of an `enqueueMany` were not accepted by SQS after retries. Those in `enqueued` are on
- * their queues; those in `failed` are not (safe to enqueue again with the same jids).
- */
-export class EnqueueError extends HopperError {
-  readonly enqueued: readonly string[];
-  readonly failed: readonly { readonly jid: string; readonly reason: string }[];
-
-  constructor(enqueued: readonly string[], failed: EnqueueError['failed']) {
-    const first = failed[0];
-    super(`${failed.length} job(s) could not be enqueued${first === undefined ? '' : `; first: ${first.jid}: ${first.reason}`}`);
-    this.enqueued = enqueued;
-    this.failed = failed;
-  }
-}
-
-/** Where scheduled jobs (due more than 15 minutes ahead) are kept. */
-export interface ScheduledSetWriter {
-  /** Stores `job` in the scheduled set, due at `dueMs`. */
-  putScheduled(job: Job, dueMs: number): Promise<void>;
-}
+export { EnqueueError, type EnqueueFailure, type ScheduledSetWriter } from './enqueue';
+export { NotUniqueError } from './unique/errors';
+export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from './batch/errors';
+export type { Batch, BatchOptions } from './batch/handle';
+export type { BatchStatus } from './batch/status';
 
 export interface ClientOptions {
   /** Queue name → queue URL. @default - read from HOPPER_QUEUE_URLS */
@@ -38,6 +27,11 @@ export interface ClientOptions {
   readonly sqs?: SqsBatchSender;
   /** Writer for jobs due beyond SQS's 15-minute delay. @default - the state table from HOPPER_STATE_TABLE, loaded on first use */
   readonly scheduledSet?: ScheduledSetWriter;
+  /**
+   * DynamoDB client for batches and unique locks (a `DynamoDBClient`).
+   * @default - a client for the environment, loaded when a batch or a unique job first needs it
+   */
+  readonly dynamo?: StateCommands;
   /** @default process.env */
   readonly env?: Env;
   /** The clock. @default () => new Date() */
@@ -66,31 +60,44 @@ export interface EnqueueOptions {
  * const jid = await client.enqueue({ jobtype: 'SendEmail', args: ['a@example.com'] });
  */
 export class Client {
-  private readonly queueUrls: Readonly<Record<string, string>>;
-  private readonly sqs: SqsBatchSender;
   private readonly env: Env;
-  private readonly now: () => Date;
-  /** The JobSystem's default retry count (HOPPER_DEFAULT_RETRY), for jobs that do not say. */
-  private readonly defaultRetry: number;
-  private scheduledSet: ScheduledSetWriter | undefined;
+  private readonly runtime: EnqueueRuntime;
+  private readonly state: StateAccess;
 
   constructor(options: ClientOptions = {}) {
     this.env = options.env ?? process.env;
-    this.queueUrls = options.queueUrls ?? queueUrlsFromEnv(this.env);
-    this.sqs = options.sqs ?? sqsClientFromEnv(this.env);
-    this.scheduledSet = options.scheduledSet;
-    this.now = options.now ?? (() => new Date());
-    this.defaultRetry = intFromEnv(this.env, ENV.defaultRetry, JOB_DEFAULTS.retry);
+    const env = this.env;
+    const now = options.now ?? (() => new Date());
+    this.state = stateAccess(env, options.dynamo, now);
+    let scheduledSet = options.scheduledSet;
+    this.runtime = {
+      queueUrls: options.queueUrls ?? queueUrlsFromEnv(env),
+      sqs: options.sqs ?? sqsClientFromEnv(env),
+      now,
+      defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
+      scheduledSet: async () => {
+        if (scheduledSet !== undefined) return scheduledSet;
+        if (env[ENV.stateTable] === undefined) {
+          throw new HopperError(`jobs due more than ${MAX_SQS_DELAY_SECONDS} s ahead go to the scheduled set, which needs ${ENV.stateTable}`);
+        }
+        const { stateTableFromEnv } = await import('./storage/state-table');
+        scheduledSet = await stateTableFromEnv(env);
+        return scheduledSet;
+      },
+      uniqueLocks: () => this.state.uniqueLocks(),
+    };
   }
 
   /**
    * Enqueues one job and returns its jid.
    *
+   * @throws NotUniqueError (with `existingJid`) when the job has `custom.unique_for` and a job of
+   *   the same jobtype, args and queue holds the lock.
    * @example
    * await client.enqueue({ jobtype: 'RefreshQuote', args: ['EURUSD'] }, { expiresIn: '30s' });
    */
   async enqueue(input: JobInput, options: EnqueueOptions = {}): Promise<string> {
-    const [jid] = await this.send([input], false, options);
+    const [jid] = await enqueueJobs(this.runtime, [input], { many: false, ...expiry(options) });
     if (jid === undefined) throw new HopperError('enqueue returned no jid');
     return jid;
   }
@@ -102,7 +109,7 @@ export class Client {
    * await client.schedule({ jobtype: 'Remind', args: [42] }, { in: '3h' });
    */
   async schedule(input: JobInput, when: ScheduleWhen, options: EnqueueOptions = {}): Promise<string> {
-    const at = 'at' in when ? toDate(when.at, 'at') : new Date(this.now().getTime() + parseDuration(when.in) * 1000);
+    const at = 'at' in when ? toDate(when.at, 'at') : new Date(this.runtime.now().getTime() + parseDuration(when.in) * 1000);
     return this.enqueue({ ...input, at }, options);
   }
 
@@ -112,90 +119,33 @@ export class Client {
    * returns their jids in input order. Every job is validated before anything is sent.
    *
    * @throws InvalidJobError or PayloadTooLargeError before sending anything;
-   *         EnqueueError when SQS refused some entries after retries.
+   *         EnqueueError when SQS refused some entries after retries, or some unique jobs were
+   *         refused (their entries in `failed` carry `existingJid`); the others are enqueued.
    */
   async enqueueMany(inputs: readonly JobInput[], options: EnqueueOptions = {}): Promise<string[]> {
-    return this.send(inputs, true, options);
+    return enqueueJobs(this.runtime, inputs, { many: true, ...expiry(options) });
   }
 
-  private async send(inputs: readonly JobInput[], many: boolean, options: EnqueueOptions): Promise<string[]> {
-    const now = this.now();
-    const expiresInSeconds = options.expiresIn === undefined ? undefined : parseDuration(options.expiresIn, 'expiresIn');
-    const prepared = inputs.map((input, index) => this.prepare(input, many ? `jobs[${index}].` : '', now, expiresInSeconds));
-
-    const later = prepared.filter((entry) => entry.delaySeconds > MAX_SQS_DELAY_SECONDS);
-    const soon: OutgoingMessage[] = prepared
-      .filter((entry) => entry.delaySeconds <= MAX_SQS_DELAY_SECONDS)
-      .map((entry) => ({ key: entry.job.jid, queueUrl: entry.queueUrl, body: entry.body, ...(entry.delaySeconds > 0 ? { delaySeconds: entry.delaySeconds } : {}) }));
-
-    const failed: { jid: string; reason: string }[] = [];
-    if (soon.length > 0) failed.push(...(await sendInBatches(this.sqs, soon)).map((failure) => ({ jid: failure.key, reason: failure.reason })));
-
-    if (later.length > 0) {
-      const writer = await this.scheduledSetWriter();
-      await Promise.all(later.map(async (entry) => {
-        try {
-          await writer.putScheduled(entry.job, entry.dueMs);
-        } catch (error) {
-          failed.push({ jid: entry.job.jid, reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
-        }
-      }));
-    }
-
-    const jids = prepared.map((entry) => entry.job.jid);
-    if (failed.length > 0) {
-      const failedJids = new Set(failed.map((entry) => entry.jid));
-      throw new EnqueueError(jids.filter((jid) => !failedJids.has(jid)), failed);
-    }
-    return jids;
+  /**
+   * Creates a batch: jobs added to it are tracked together, and its callbacks are enqueued once
+   * each when it completes, succeeds, or has a job die (see lib/batch/callbacks.ts). With `parent`,
+   * it is a child batch whose completion counts toward the parent's.
+   *
+   * @throws InvalidJobError naming the callback field (`onSuccess.queue`) that is wrong;
+   *   BatchNotFoundError when `parent` does not exist.
+   * @example
+   * const batch = await client.batch({ description: 'import 42', onSuccess: { jobtype: 'ImportDone', args: [42] } });
+   * await batch.add(rows.map((row) => ({ jobtype: 'ImportRow', args: [row] })));
+   */
+  async batch(options: BatchOptions = {}): Promise<Batch> {
+    return createBatch({ runtime: this.runtime, store: () => this.state.batchStore() }, options);
   }
 
-  /** Validates one input; `path` prefixes field names in errors (`jobs[3].`). */
-  private prepare(input: JobInput, path: string, now: Date, expiresInSeconds: number | undefined): Prepared {
-    let job: Job;
-    try {
-      job = normalizeJob({ ...input, enqueued_at: now.toISOString() }, { now, defaultRetry: this.defaultRetry });
-    } catch (error) {
-      if (error instanceof InvalidJobError && path !== '') throw new InvalidJobError(`${path}${error.field}`, error.expected, error.received);
-      throw error;
-    }
-    if (expiresInSeconds !== undefined) {
-      if (job.custom?.expires_at !== undefined) {
-        throw new InvalidJobError(`${path}custom.expires_at`, 'absent when the expiresIn option is given', JSON.stringify(job.custom.expires_at));
-      }
-      // Counted from when the job is due: a job scheduled for tomorrow expires tomorrow, not today.
-      const dueMs = job.at === undefined ? now.getTime() : Date.parse(job.at);
-      job = { ...job, custom: { ...job.custom, expires_at: new Date(dueMs + expiresInSeconds * 1000).toISOString() } };
-    }
-    const queueUrl = this.queueUrls[job.queue];
-    if (queueUrl === undefined) {
-      throw new InvalidJobError(`${path}queue`, `one of the declared queues (${Object.keys(this.queueUrls).join(', ')})`, JSON.stringify(job.queue));
-    }
-    const body = serializeJob(job);
-    const size = byteLength(body);
-    if (size > SQS_BATCH_LIMITS.maxBytes) throw new PayloadTooLargeError(`job ${job.jid}`, size, SQS_BATCH_LIMITS.maxBytes);
-    const dueMs = job.at === undefined ? now.getTime() : Date.parse(job.at);
-    const delaySeconds = Math.max(0, Math.ceil((dueMs - now.getTime()) / 1000));
-    return { job, body, queueUrl, delaySeconds, dueMs };
+  /** The status of batch `bid`, or undefined when there is no such batch (or it expired). */
+  async getBatch(bid: string): Promise<BatchStatus | undefined> {
+    const state = await (await this.state.batchStore()).get(bid);
+    return state === undefined ? undefined : batchStatus(state);
   }
-
-  private async scheduledSetWriter(): Promise<ScheduledSetWriter> {
-    if (this.scheduledSet !== undefined) return this.scheduledSet;
-    if (this.env[ENV.stateTable] === undefined) {
-      throw new HopperError(`jobs due more than ${MAX_SQS_DELAY_SECONDS} s ahead go to the scheduled set, which needs ${ENV.stateTable}`);
-    }
-    const { stateTableFromEnv } = await import('./storage/state-table');
-    this.scheduledSet = await stateTableFromEnv(this.env);
-    return this.scheduledSet;
-  }
-}
-
-interface Prepared {
-  readonly job: Job;
-  readonly body: string;
-  readonly queueUrl: string;
-  readonly delaySeconds: number;
-  readonly dueMs: number;
 }
 
 /**
@@ -221,4 +171,9 @@ function toDate(value: Date | string, field: string): Date {
   const date = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(date.getTime())) throw new InvalidJobError(field, 'a Date or an ISO-8601 date-time string', JSON.stringify(value));
   return date;
+}
+
+/** The `expiresIn` option in seconds, as enqueueJobs takes it. */
+function expiry(options: EnqueueOptions): { expiresInSeconds?: number } {
+  return options.expiresIn === undefined ? {} : { expiresInSeconds: parseDuration(options.expiresIn, 'expiresIn') };
 }

@@ -37,6 +37,44 @@ export interface ItemKey {
   readonly sk: string;
 }
 
+/*
+ * Batches and unique locks (items that are not sorted sets):
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | batch (counters)  | `batch#<bid>`          | `batch`                    |
+ * | job of a batch    | `batch#<bid>`          | `job#<jid>`                |
+ * | unique lock       | `unique#<sha-256 hex>` | `lock`                     |
+ * The batch function's stream filter selects batch items by this layout (lib/batch/stream-filter.ts).
+ */
+
+/** Key prefix and sort keys of batch items. */
+export const BATCH_KEYS = {
+  prefix: 'batch#',
+  batchSortKey: 'batch',
+  jobSortKeyPrefix: 'job#',
+} as const;
+
+/** Key prefix and sort key of unique locks. */
+export const UNIQUE_KEYS = {
+  prefix: 'unique#',
+  sortKey: 'lock',
+} as const;
+
+/** The key of batch `bid`'s own item (its counters, callbacks and claims). */
+export function batchKey(bid: string): ItemKey {
+  return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: BATCH_KEYS.batchSortKey };
+}
+
+/** The key of job `jid`'s membership item in batch `bid` (its status). */
+export function batchJobKey(bid: string, jid: string): ItemKey {
+  return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: `${BATCH_KEYS.jobSortKeyPrefix}${jid}` };
+}
+
+/** The key of the unique lock whose digest is `digest` (see lib/unique/lock.ts). */
+export function uniqueLockKey(digest: string): ItemKey {
+  return { pk: `${UNIQUE_KEYS.prefix}${digest}`, sk: UNIQUE_KEYS.sortKey };
+}
+
 /** FNV-1a, 32 bit: a stable, cheap hash for spreading jids over shards. */
 export function fnv1a(text: string): number {
   let hash = 0x811c9dc5;

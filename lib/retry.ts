@@ -20,6 +20,9 @@ import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './retry-po
 import type { NewSetEntry } from './storage/set-items';
 import type { StateTable } from './storage/state-table';
 import { createLogger, type LogSink, type Logger } from './worker/logger';
+import type { StateCommands } from './dynamo-sdk';
+import { markDead, markFirstFailures, type PlannedMove } from './retry-bookkeeping';
+import { stateAccess } from './state-access';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
 
 /** Defaults of the retry function. */
@@ -153,6 +156,8 @@ export interface RetryHandlerOptions {
   readonly sqs?: SqsBatchSender;
   /** @default - the state table named by HOPPER_STATE_TABLE, loaded on first use */
   readonly stateTable?: Pick<StateTable, 'putSetEntry'>;
+  /** DynamoDB client for batch marks and unique locks. @default - a client for `env`, loaded when first needed */
+  readonly dynamo?: StateCommands;
   /** The clock. @default - the real clock plus HOPPER_CLOCK_OFFSET_MS */
   readonly now?: () => Date;
   /** Where log lines go. @default console.log */
@@ -176,6 +181,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const sqs = options.sqs ?? sqsClientFromEnv(env);
   const now = options.now ?? clockFromEnv(env);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
+  const state = stateAccess(env, options.dynamo, now);
   let table: Promise<Pick<StateTable, 'putSetEntry'>> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<Pick<StateTable, 'putSetEntry'>> => {
     table ??= import('./storage/state-table').then((storage) => storage.stateTableFromEnv(env));
@@ -189,15 +195,20 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     const failed = new Set<string>();
     const toSend: OutgoingMessage[] = [];
     const toStore: { record: SQSRecord; set: 'retry' | 'dead'; entry: NewSetEntry }[] = [];
+    const planned: (PlannedMove & { record: SQSRecord })[] = [];
     for (const record of event.Records) {
-      let action: RetryAction;
       try {
-        action = planRetry(record, context);
+        planned.push({ record, key: record.messageId, action: planRetry(record, context) });
       } catch (error) {
         logger.error('could not plan the retry; record handed back', { message_id: record.messageId, error });
         failed.add(record.messageId);
-        continue;
       }
+    }
+    // A first failure is marked in its batch before the retry is sent, so a failed mark never
+    // leaves a retry already on its way (the record comes back and is moved then).
+    for (const key of await markFirstFailures(state, planned, logger)) failed.add(key);
+    for (const { record, action } of planned) {
+      if (failed.has(record.messageId)) continue;
       logAction(logger, record, action);
       if (action.kind === 'enqueue') {
         toSend.push({ key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(action.job), delaySeconds: action.delaySeconds });
@@ -214,6 +225,8 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
       logger.error('could not move the job; record handed back', { message_id: failure.key, reason: failure.reason });
       failed.add(failure.key);
     }
+    const buried = planned.filter((move) => move.action.kind === 'dead' && !failed.has(move.key));
+    for (const key of await markDead(state, buried, logger)) failed.add(key);
     const batchItemFailures: SQSBatchItemFailure[] = event.Records
       .filter((record) => failed.has(record.messageId))
       .map((record) => ({ itemIdentifier: record.messageId }));

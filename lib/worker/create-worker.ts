@@ -14,6 +14,7 @@ import { queueResolver, type QueueResolver } from './queues';
 import { processRecord, type RecordOutcome } from './record';
 import { sendInBatches, type OutgoingMessage } from '../sqs-batch';
 import type { WorkerOptions, WorkerSqs } from './types';
+import { workerFeatures, type Success, type WorkerFeatures } from './features';
 
 /** Defaults of {@link WorkerOptions}. */
 export const WORKER_DEFAULTS = {
@@ -32,6 +33,7 @@ interface WorkerRuntime {
   readonly defaultRetry: number;
   /** Queue name → visibility timeout in seconds (`HOPPER_QUEUE_VISIBILITY`). */
   readonly visibility: Readonly<Record<string, number>>;
+  readonly features: WorkerFeatures;
 }
 
 /**
@@ -79,19 +81,24 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   const loadRuntime = (): WorkerRuntime => {
     if (runtime !== undefined) return runtime;
     const env: Env = options.env ?? process.env;
+    const queueUrls = queueUrlsFromEnv(env);
+    const sqs = options.clients?.sqs ?? sqsClientFromEnv(env);
+    const defaultRetry = intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry);
+    const dynamo = options.clients?.dynamo;
     runtime = {
       retriesQueueUrl: requireEnv(env, ENV.retriesQueueUrl),
-      queues: queueResolver(queueUrlsFromEnv(env)),
-      sqs: options.clients?.sqs ?? sqsClientFromEnv(env),
-      defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
+      queues: queueResolver(queueUrls),
+      sqs,
+      defaultRetry,
       visibility: numberMapFromEnv(env, ENV.queueVisibility),
+      features: workerFeatures({ env, sqs, queueUrls, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }) }),
     };
     if (options.now === undefined) clock = clockFromEnv(env);
     return runtime;
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility } = loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features } = loadRuntime();
     const receivedAtMs = now().getTime();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
@@ -102,7 +109,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       const ms = context.getRemainingTimeInMillis();
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
     };
-    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs };
+    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features };
 
     const pool = await runPool(records, {
       concurrency,
@@ -112,20 +119,30 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     }, (record) => processRecord(record, scope));
 
     const outgoing: OutgoingMessage[] = [];
+    const successes: Success[] = [];
     const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0 };
-    for (const outcome of pool.results.values()) {
+    for (const [index, outcome] of pool.results) {
       counts[outcome.kind] += 1;
       if (hasMessage(outcome)) outgoing.push(outcome.message);
+      const messageId = records[index]?.messageId;
+      // An expired job will never run: its batch counts it as done, as the producer allowed.
+      if ((outcome.kind === 'succeeded' || outcome.kind === 'expired') && messageId !== undefined) successes.push({ key: messageId, job: outcome.job });
     }
-    const unsent = outgoing.length === 0 ? [] : await sendInBatches(sqs, outgoing);
+    // Batch successes are recorded before the records are acknowledged: if that fails, the record
+    // goes back to SQS and the job runs again rather than its batch never completing.
+    const [unsent, unsettled] = await Promise.all([
+      outgoing.length === 0 ? [] : sendInBatches(sqs, outgoing),
+      successes.length === 0 ? new Set<string>() : features.afterSuccess(successes, logger),
+    ]);
 
     const handedBack = new Set(pool.handedBack.map((index) => records[index]?.messageId));
     for (const failure of unsent) handedBack.add(failure.key);
+    for (const key of unsettled) handedBack.add(key);
     const batchItemFailures: SQSBatchItemFailure[] = records
       .filter((record) => handedBack.has(record.messageId))
       .map((record) => ({ itemIdentifier: record.messageId }));
 
-    logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, hard_stop: pool.stopped }, unsent);
+    logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
     return { batchItemFailures };
   };
 }

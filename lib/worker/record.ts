@@ -13,11 +13,12 @@ import { physicalNameFromArn, type QueueResolver } from './queues';
 import { Reservation, type SqsVisibilityChanger } from './reservation';
 import type { OutgoingMessage } from '../sqs-batch';
 import type { JobContext, JobHandler } from './types';
+import type { WorkerFeatures } from './features';
 
 /** The outcome of one record. */
 export type RecordOutcome =
-  | { readonly kind: 'succeeded' }
-  | { readonly kind: 'expired' }
+  | { readonly kind: 'succeeded'; readonly job: Job }
+  | { readonly kind: 'expired'; readonly job: Job }
   | { readonly kind: 'failed'; readonly message: OutgoingMessage }
   | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage };
 
@@ -38,6 +39,8 @@ export interface RecordScope {
   readonly visibility: Readonly<Record<string, number>>;
   /** When the batch was received: its messages' visibility runs from then. */
   readonly receivedAtMs: number;
+  /** Batches and unique locks (loaded only for jobs that use them). */
+  readonly features?: WorkerFeatures;
 }
 
 /** Processes one record; see the module comment. */
@@ -62,7 +65,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   const expiresAt = job.custom?.expires_at;
   if (expiresAt !== undefined && Date.parse(expiresAt) <= scope.now().getTime()) {
     logger.info('job expired; dropped without running', { expires_at: expiresAt });
-    return { kind: 'expired' };
+    return { kind: 'expired', job };
   }
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
@@ -73,6 +76,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return fail(record, scope, { queue, job, error, unrecoverable: true });
   }
 
+  const batch = scope.features?.batchContext(job);
+  await scope.features?.beforeRun(job, logger);
   const reservation = new Reservation({
     sqs: scope.sqs,
     queueUrl: sourceQueue === undefined ? undefined : scope.queues.urlOf(sourceQueue),
@@ -86,6 +91,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   const ctx: JobContext = {
     jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal,
     extend: (seconds) => reservation.extend(seconds),
+    ...(batch === undefined ? {} : { batch }),
   };
   // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
   const stopReservation = (): void => reservation.stop();
@@ -93,7 +99,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   try {
     await reservation.start();
     await handler(job.args, ctx);
-    return { kind: 'succeeded' };
+    return { kind: 'succeeded', job };
   } catch (error) {
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);

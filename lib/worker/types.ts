@@ -1,6 +1,8 @@
 /**
  * The types a worker's author touches: handlers, their context, and the worker's options.
  */
+import type { Batch } from '../batch/handle';
+import type { StateCommands } from '../dynamo-sdk';
 import type { Env } from '../env';
 import type { Job } from '../job';
 import type { LogSink, Logger } from './logger';
@@ -43,7 +45,16 @@ export interface JobContext {
    * await ctx.extend(3600); // an hour from now, then renewed hourly
    */
   extend(seconds: number): Promise<void>;
+  /**
+   * The job's batch, when it belongs to one (`custom.bid`): add jobs or child batches to it while
+   * it runs. Jobs added without a jid get one derived from this job's jid, so a job that runs
+   * again adds the same jobs, and its batch counts them once.
+   */
+  readonly batch?: BatchContext;
 }
+
+/** The batch of a running job (see {@link JobContext.batch}). */
+export type BatchContext = Pick<Batch, 'bid' | 'add' | 'child' | 'status'>;
 
 /**
  * Runs one job. Resolving (with any value) is success; throwing or rejecting is failure, and the
@@ -70,7 +81,7 @@ export interface WorkerOptions {
    */
   readonly deadlineMarginMs?: number;
   /** AWS clients, for tests or custom configuration. @default - clients for `env` */
-  readonly clients?: { readonly sqs?: WorkerSqs };
+  readonly clients?: { readonly sqs?: WorkerSqs; readonly dynamo?: StateCommands };
   /** Where configuration is read (lib/env.ts names). @default process.env */
   readonly env?: Env;
   /** The clock. @default - the real clock plus HOPPER_CLOCK_OFFSET_MS */

@@ -3,7 +3,27 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import {
   actionsOf, allIdentityStatements, allows, managedPoliciesOfRoles, newJobSystem, newWorker, resourcesOf, roleRefOf, statementsOfRole,
+  type Statement,
 } from './support';
+
+/**
+ * The state-table grants among `statements` (stream actions aside): their DynamoDB actions and the
+ * `dynamodb:LeadingKeys` patterns they are limited to (undefined: the whole table).
+ */
+function dynamoGrants(statements: readonly Statement[]): { actions: string[]; leadingKeys: unknown }[] {
+  return statements
+    .map((statement) => ({ actions: actionsOf(statement).filter((action) => action.startsWith('dynamodb:') && !STREAM_ACTIONS.has(action)), condition: statement.Condition }))
+    .filter((grant) => grant.actions.length > 0)
+    .map((grant) => ({ actions: grant.actions, leadingKeys: leadingKeysOf(grant.condition) }));
+}
+
+const STREAM_ACTIONS: ReadonlySet<string> = new Set(['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams']);
+
+function leadingKeysOf(condition: unknown): unknown {
+  if (typeof condition !== 'object' || condition === null || !('ForAllValues:StringLike' in condition)) return undefined;
+  const like: unknown = condition['ForAllValues:StringLike'];
+  return typeof like === 'object' && like !== null && 'dynamodb:LeadingKeys' in like ? like['dynamodb:LeadingKeys'] : undefined;
+}
 
 /** A JobSystem with two queues, a worker on both and a producer role granted enqueue. */
 function fixture() {
@@ -38,9 +58,10 @@ describe('least privilege', () => {
     const { stack, jobs } = newJobSystem();
     const template = Template.fromStack(stack);
 
-    // The retry and scheduler functions' roles and the role EventBridge Scheduler assumes.
-    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined]);
+    // The retry, scheduler and batch functions' roles and the role EventBridge Scheduler assumes.
+    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined, undefined]);
     expect(jobs.retryFunction.role).toBeDefined();
+    expect(jobs.batchFunction.role).toBeDefined();
   });
 
   it('lets the retry function consume the retries queue, send to job queues and put into the state table — nothing else', () => {
@@ -53,15 +74,18 @@ describe('least privilege', () => {
     for (const queue of jobQueues) expect(allows(statements, 'sqs:SendMessage', queue)).toBe(true);
     expect(allows(statements, 'dynamodb:PutItem', table)).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(false);
-    expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
+    expect(dynamoGrants(statements)).toEqual([
+      { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
+      { actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+    ]);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
-      'sqs:SendMessage', 'dynamodb:PutItem',
+      'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
     ]));
   });
 
-  it('lets a worker consume its queues and send to the retries queue and every job queue, without DynamoDB rights', () => {
+  it('lets a worker consume its queues, send to the retries queue and every job queue, and write batch, lock and scheduled items only', () => {
     const { stack, worker, template, jobQueues, retries } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, worker));
 
@@ -72,7 +96,40 @@ describe('least privilege', () => {
     }
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(true);
     expect(allows(statements, 'sqs:ReceiveMessage', retries)).toBe(false);
-    expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+    expect(dynamoGrants(statements)).toEqual([
+      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*'] },
+    ]);
+  });
+
+  it('gives a worker no DynamoDB rights when stateTableAccess is false', () => {
+    const { stack, jobs } = newJobSystem();
+    const worker = newWorker(stack, 'Worker');
+    jobs.addWorker(worker, { queues: ['default'], stateTableAccess: false });
+    const statements = statementsOfRole(Template.fromStack(stack), roleRefOf(stack, worker));
+
+    expect(dynamoGrants(statements)).toEqual([]);
+  });
+
+  it('lets the batch function read the state stream, write batch items and send to job queues and the retries DLQ — nothing else', () => {
+    const { stack, jobs, template, jobQueues, retries, arn } = fixture();
+    const statements = statementsOfRole(template, roleRefOf(stack, jobs.batchFunction));
+    const stream = arn(jobs.stateTable.tableStreamArn ?? '');
+
+    for (const action of ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams']) {
+      expect(allows(statements, action, stream), action).toBe(true);
+    }
+    expect(dynamoGrants(statements).filter((grant) => grant.leadingKeys !== undefined)).toEqual([
+      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], leadingKeys: ['batch#*'] },
+    ]);
+    for (const queue of jobQueues) expect(allows(statements, 'sqs:SendMessage', queue)).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesDeadLetterQueue.queueArn))).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', retries)).toBe(false);
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
+      'logs:CreateLogStream', 'logs:PutLogEvents',
+      'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams',
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+      'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl',
+    ]));
   });
 
   it('does not let a worker consume a queue it does not serve', () => {
@@ -88,7 +145,7 @@ describe('least privilege', () => {
 });
 
 describe('JobSystem.grantEnqueue', () => {
-  it('gives SendMessage and GetQueueUrl on every job queue and PutItem on the state table, nothing more', () => {
+  it('gives SendMessage and GetQueueUrl on every job queue, PutItem on the state table, and batch and lock item rights — nothing more', () => {
     const { stack, producer, grant, template, jobQueues, retries, table } = fixture();
     const statements = statementsOfRole(template, stack.resolve(producer.roleName));
 
@@ -99,6 +156,12 @@ describe('JobSystem.grantEnqueue', () => {
     }
     expect(allows(statements, 'dynamodb:PutItem', table)).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(false);
-    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set(['sqs:SendMessage', 'sqs:GetQueueUrl', 'dynamodb:PutItem']));
+    expect(dynamoGrants(statements)).toEqual([
+      { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+    ]);
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
+      'sqs:SendMessage', 'sqs:GetQueueUrl', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
+    ]));
   });
 });

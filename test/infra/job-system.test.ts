@@ -218,6 +218,47 @@ describe('JobSystem retry function', () => {
   });
 });
 
+describe('JobSystem batch function', () => {
+  it('runs the newest Node.js on arm64 with the Hopper environment and a 60 s timeout', () => {
+    const { stack, jobs } = newJobSystem();
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Role: roleArnOf(stack, jobs.batchFunction),
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 60,
+      Environment: { Variables: Match.objectLike({ [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName), [ENV.defaultRetry]: '25' }) },
+    });
+  });
+
+  it('reads the state table stream from the oldest record, batch items only, retrying a failing record from itself', () => {
+    const { stack, jobs } = newJobSystem();
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(jobs.stateTable.tableStreamArn),
+      FunctionName: stack.resolve(jobs.batchFunction.functionName),
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      FilterCriteria: {
+        Filters: [{
+          Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'batch#' }] }, sk: { S: ['batch'] } } } }),
+        }],
+      },
+      DestinationConfig: { OnFailure: { Destination: stack.resolve(jobs.retriesDeadLetterQueue.queueArn) } },
+    });
+  });
+
+  it('is the only consumer of the state table stream', () => {
+    const { stack, jobs } = newJobSystem();
+    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['default'] });
+
+    Template.fromStack(stack).resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', { EventSourceArn: stack.resolve(jobs.stateTable.tableStreamArn) }, 1);
+  });
+});
+
 describe('JobSystem.addWorker', () => {
   it('maps each queue to the worker with partial batch failures and the queue\'s max concurrency', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: { maxConcurrency: 50 } } });

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../lib/errors';
@@ -42,7 +42,7 @@ describe('the scheduler function and its every-minute schedule', () => {
 
   it('gives the scheduler function a 60-second timeout and Hopper\'s environment', () => {
     const { jobs, template, arn } = fixture();
-    const functions = template.findResources('AWS::Lambda::Function', { Properties: { Timeout: 60 } });
+    const functions = template.findResources('AWS::Lambda::Function', { Properties: { Timeout: 60, Description: Match.stringLikeRegexp('^Hopper scheduler:') } });
 
     expect(Object.keys(functions)).toHaveLength(1);
     const fn = Object.values(functions)[0]?.Properties;
@@ -181,6 +181,7 @@ describe('queue visibility timeouts for the worker\'s heartbeat', () => {
 
     const variables = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.Environment?.Variables?.HOPPER_QUEUE_VISIBILITY);
     expect(new Set(variables)).toEqual(new Set(['{"default":270,"slow":1200}']));
-    expect(variables).toHaveLength(3);
+    // The worker, and the retry, scheduler and batch functions.
+    expect(variables).toHaveLength(4);
   });
 });

@@ -186,7 +186,8 @@ export async function pumpUntilEmpty(harness: Harness, queueUrl: string, handler
   return { received, failed };
 }
 
-function toRecord(message: Message, eventSourceARN: string): SQSRecord {
+/** An SQS message as a Lambda SQS record (what an event source mapping delivers). */
+export function toRecord(message: Message, eventSourceARN: string): SQSRecord {
   const attributes = message.Attributes ?? {};
   return {
     messageId: message.MessageId ?? '',

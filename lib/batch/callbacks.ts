@@ -1,0 +1,115 @@
+/**
+ * When a batch's callbacks are due, and the jobs they enqueue. Pure: the batch function applies
+ * these rules to each stream image of a batch item.
+ *
+ * - *complete*: every job has run once (succeeded or failed at least once) and every child batch
+ *   is complete: `pending = 0`, `children_complete = children`, nothing being filled (`open = 0`),
+ *   and the batch is not empty (a batch with no job and no child never fires, so one that is still
+ *   being set up does not either).
+ * - *success*: complete, and every job succeeded (`failures = 0`) and every child succeeded.
+ * - *death*: a job of the batch, or of a child batch, is in the dead set. Fires once.
+ */
+import { newJid, type JobInput } from '../job';
+import { CALLBACK_EVENTS, type BatchState, type CallbackEvent, type Counter } from './model';
+
+/** True when every job has run once and every child batch is complete. */
+export function isComplete(counters: Readonly<Record<Counter, number>>): boolean {
+  return counters.total + counters.children > 0
+    && counters.open <= 0
+    && counters.pending <= 0
+    && counters.children_complete >= counters.children;
+}
+
+/** True when the batch is complete and nothing in it failed. */
+export function isSuccess(counters: Readonly<Record<Counter, number>>): boolean {
+  return isComplete(counters) && counters.failures <= 0 && counters.children_succeeded >= counters.children;
+}
+
+/** True when a job of the batch or of a child batch is dead. */
+export function hasDeath(counters: Readonly<Record<Counter, number>>): boolean {
+  return counters.dead > 0 || counters.children_dead > 0;
+}
+
+const RULES: Readonly<Record<CallbackEvent, (counters: Readonly<Record<Counter, number>>) => boolean>> = {
+  complete: isComplete,
+  success: isSuccess,
+  death: hasDeath,
+};
+
+/** The events whose rule holds in `state` and that have not been claimed, in claim order. */
+export function dueEvents(state: BatchState): CallbackEvent[] {
+  return CALLBACK_EVENTS.filter((event) => state.claimedAt[event] === undefined && RULES[event](state.counters));
+}
+
+/**
+ * The events claimed by the write that turned `before` into `after`: the stream record of that
+ * write is the one that sends their callback jobs.
+ */
+export function eventsClaimedBetween(before: BatchState | undefined, after: BatchState): CallbackEvent[] {
+  return CALLBACK_EVENTS.filter((event) => after.claimedAt[event] !== undefined && before?.claimedAt[event] === undefined);
+}
+
+/** The jid of the callback job of `event`: fixed, so that a job sent twice is recognisably the same. */
+export function callbackJid(bid: string, event: CallbackEvent): string {
+  return `${bid}-${event}`;
+}
+
+/** What a callback job receives as its first argument. */
+export interface BatchCallbackStatus {
+  readonly bid: string;
+  readonly event: CallbackEvent;
+  readonly description?: string;
+  readonly total: number;
+  readonly pending: number;
+  readonly succeeded: number;
+  readonly failures: number;
+  readonly dead: number;
+  readonly children: number;
+  readonly parent_bid?: string;
+  readonly created_at: string;
+}
+
+/** The status a callback job carries. */
+export function callbackStatus(state: BatchState, event: CallbackEvent): BatchCallbackStatus {
+  const { counters } = state;
+  return {
+    bid: state.bid,
+    event,
+    ...(state.description === undefined ? {} : { description: state.description }),
+    total: counters.total,
+    pending: counters.pending,
+    succeeded: counters.succeeded,
+    failures: counters.failures,
+    dead: counters.dead,
+    children: counters.children,
+    ...(state.parent === undefined ? {} : { parent_bid: state.parent }),
+    created_at: state.createdAt,
+  };
+}
+
+/**
+ * The job to enqueue for `event` of `state`, or undefined when the batch has no such callback.
+ * Its args are the batch status followed by the callback's own args (Sidekiq's `(status, options)`);
+ * it belongs to the parent batch when the claim added it there.
+ */
+export function callbackJob(state: BatchState, event: CallbackEvent): JobInput | undefined {
+  const callback = state.callbacks[event];
+  if (callback === undefined) return undefined;
+  const { custom: ownCustom, args, ...rest } = callback;
+  // Membership is Hopper's to decide: a callback belongs to the parent batch only when the claim
+  // registered it there.
+  const custom = Object.fromEntries(Object.entries(ownCustom ?? {}).filter(([name]) => name !== 'bid'));
+  const parent = state.callbackParent[event];
+  if (parent !== undefined) custom.bid = parent;
+  return {
+    ...rest,
+    jid: callbackJid(state.bid, event),
+    args: [callbackStatus(state, event), ...(args ?? [])],
+    ...(Object.keys(custom).length === 0 ? {} : { custom }),
+  };
+}
+
+/** A new batch id: random, like a jid. */
+export function newBid(): string {
+  return newJid();
+}

@@ -1,0 +1,355 @@
+/**
+ * The DynamoDB writes of batch bookkeeping, as request inputs. Pure: the store (./store.ts) sends
+ * them. In every transaction the batch item comes first, so cancellation reasons line up:
+ * reason 0 is the batch item, reason i the i-th job.
+ *
+ * Every write is conditional on the state it expects (a job's previous status, a claim not yet
+ * made), and every condition asks for the item back (`ReturnValuesOnConditionCheckFailure:
+ * 'ALL_OLD'`), so the store can tell a duplicate (nothing to do) from a different state (plan again)
+ * without a read.
+ */
+import type { AttributeValue, PutItemCommandInput, TransactWriteItem, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { batchJobKey, batchKey, type ItemKey } from '../keys';
+import { callbackJid } from './callbacks';
+import {
+  COUNTERS, PARENT_COUNTER, eventAttributes, transitionDeltas,
+  type BatchState, type CallbackEvent, type CallbackJob, type CounterDeltas, type JobOutcome, type JobStatus,
+} from './model';
+
+/** DynamoDB allows 100 items per transaction; one is the batch item. */
+export const JOBS_PER_TRANSACTION = 99;
+
+type Values = Record<string, AttributeValue>;
+
+/** What every plan needs: the table, the clock and the TTL of new items. */
+export interface PlanContext {
+  readonly tableName: string;
+  readonly now: Date;
+  /** Epoch seconds after which new items are deleted by DynamoDB's TTL. */
+  readonly ttl: number;
+}
+
+/** A batch to create. */
+export interface NewBatch {
+  readonly bid: string;
+  readonly description?: string;
+  readonly parent?: string;
+  readonly callbacks: Readonly<Partial<Record<CallbackEvent, CallbackJob>>>;
+}
+
+/** One job's change of status. */
+export interface StatusChange {
+  readonly jid: string;
+  readonly from: JobStatus;
+  readonly to: JobOutcome;
+}
+
+function key(itemKey: ItemKey): Values {
+  return { pk: { S: itemKey.pk }, sk: { S: itemKey.sk } };
+}
+
+/** `ADD #c_total :c_total, …` for the non-zero deltas. */
+export function counterUpdate(deltas: CounterDeltas): { expression: string; names: Record<string, string>; values: Values } {
+  const names: Record<string, string> = {};
+  const values: Values = {};
+  const parts: string[] = [];
+  for (const counter of COUNTERS) {
+    const delta = deltas[counter] ?? 0;
+    if (delta === 0) continue;
+    names[`#c_${counter}`] = counter;
+    values[`:c_${counter}`] = { N: String(delta) };
+    parts.push(`#c_${counter} :c_${counter}`);
+  }
+  return { expression: parts.length === 0 ? '' : `ADD ${parts.join(', ')}`, names, values };
+}
+
+/** Sums the deltas of several changes. */
+export function sumDeltas(all: readonly CounterDeltas[]): CounterDeltas {
+  const sum: Partial<Record<(typeof COUNTERS)[number], number>> = {};
+  for (const deltas of all) {
+    for (const counter of COUNTERS) sum[counter] = (sum[counter] ?? 0) + (deltas[counter] ?? 0);
+  }
+  return sum;
+}
+
+function newBatchItem(batch: NewBatch, context: PlanContext): Values {
+  const item: Values = {
+    ...key(batchKey(batch.bid)),
+    bid: { S: batch.bid },
+    created_at: { S: context.now.toISOString() },
+    callbacks: { S: JSON.stringify(batch.callbacks) },
+    ttl: { N: String(context.ttl) },
+  };
+  for (const counter of COUNTERS) item[counter] = { N: '0' };
+  if (batch.description !== undefined) item.description = { S: batch.description };
+  if (batch.parent !== undefined) item.parent = { S: batch.parent };
+  return item;
+}
+
+/** Creates a batch that has no parent: one conditional put (an existing bid is left as it is). */
+export function planCreateRoot(batch: NewBatch, context: PlanContext): PutItemCommandInput {
+  return {
+    TableName: context.tableName,
+    Item: newBatchItem(batch, context),
+    ConditionExpression: 'attribute_not_exists(pk)',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/**
+ * Creates a child batch and counts it in its parent, atomically: [the parent's counters, the
+ * child]. The parent must exist and must not have succeeded yet.
+ */
+export function planCreateChild(batch: NewBatch & { readonly parent: string }, context: PlanContext): TransactWriteItem[] {
+  return [
+    {
+      Update: {
+        TableName: context.tableName,
+        Key: key(batchKey(batch.parent)),
+        UpdateExpression: 'ADD #children :one, #child_bids :child',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#success_at)',
+        ExpressionAttributeNames: { '#children': 'children', '#child_bids': 'child_bids', '#success_at': eventAttributes('success').at },
+        ExpressionAttributeValues: { ':one': { N: '1' }, ':child': { SS: [batch.bid] } },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    {
+      Put: {
+        TableName: context.tableName,
+        Item: newBatchItem(batch, context),
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+  ];
+}
+
+/**
+ * Adds jobs to a batch before they are sent: [the batch's `total` and `pending` + n, one pending
+ * job item per jid]. Because `pending` grows before any of them can run, the batch cannot look
+ * finished while it is being filled. A jid already in the batch fails its condition, and the store
+ * plans again without it, so adding the same jobs twice counts them once.
+ */
+export function planRegister(bid: string, jids: readonly string[], context: PlanContext): TransactWriteItem[] {
+  const counters = counterUpdate({ total: jids.length, pending: jids.length });
+  const now = context.now.toISOString();
+  return [
+    {
+      Update: {
+        TableName: context.tableName,
+        Key: key(batchKey(bid)),
+        UpdateExpression: counters.expression,
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#success_at)',
+        ExpressionAttributeNames: { ...counters.names, '#success_at': eventAttributes('success').at },
+        ExpressionAttributeValues: counters.values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    ...jids.map((jid): TransactWriteItem => ({
+      Put: {
+        TableName: context.tableName,
+        Item: {
+          ...key(batchJobKey(bid, jid)),
+          jid: { S: jid },
+          status: { S: 'pending' },
+          created_at: { S: now },
+          updated_at: { S: now },
+          ttl: { N: String(context.ttl) },
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    })),
+  ];
+}
+
+/**
+ * Takes jobs that were registered but could not be sent back out of the batch: [the batch's
+ * `total` and `pending` − n, delete each job item that is still pending].
+ */
+export function planUnregister(bid: string, jids: readonly string[], context: PlanContext): TransactWriteItem[] {
+  const counters = counterUpdate({ total: -jids.length, pending: -jids.length });
+  return [
+    {
+      Update: {
+        TableName: context.tableName,
+        Key: key(batchKey(bid)),
+        UpdateExpression: counters.expression,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: counters.names,
+        ExpressionAttributeValues: counters.values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    ...jids.map((jid): TransactWriteItem => ({
+      Delete: {
+        TableName: context.tableName,
+        Key: key(batchJobKey(bid, jid)),
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pending': { S: 'pending' } },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    })),
+  ];
+}
+
+/**
+ * Records what happened to jobs of one batch, in one transaction: [the batch's counters moved by
+ * the sum of the changes, each job item's status, conditional on the status it had]. A change
+ * whose job is no longer in its expected status cancels the transaction, and nothing moves: the
+ * same success delivered twice cannot decrement twice.
+ *
+ * @throws RangeError for a change that moves nothing (the store filters those out first).
+ */
+export function planTransitions(bid: string, changes: readonly StatusChange[], context: PlanContext): TransactWriteItem[] {
+  const deltas = changes.map((change) => {
+    const moved = transitionDeltas(change.from, change.to);
+    if (moved === undefined) throw new RangeError(`job ${change.jid} cannot go from ${change.from} to ${change.to}`);
+    return moved;
+  });
+  const counters = counterUpdate(sumDeltas(deltas));
+  const now = context.now.toISOString();
+  return [
+    {
+      Update: {
+        TableName: context.tableName,
+        Key: key(batchKey(bid)),
+        UpdateExpression: counters.expression,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: counters.names,
+        ExpressionAttributeValues: counters.values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    ...changes.map((change): TransactWriteItem => ({
+      Update: {
+        TableName: context.tableName,
+        Key: key(batchJobKey(bid, change.jid)),
+        UpdateExpression: 'SET #status = :to, #updated_at = :now',
+        ConditionExpression: '#status = :from',
+        ExpressionAttributeNames: { '#status': 'status', '#updated_at': 'updated_at' },
+        ExpressionAttributeValues: { ':to': { S: change.to }, ':from': { S: change.from }, ':now': { S: now } },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    })),
+  ];
+}
+
+/** Which parts of a claim to write (the store drops parts whose items turned out missing). */
+export interface ClaimOptions {
+  /** Move the parent's `children_<event>` counters (a child batch whose parent still exists). */
+  readonly withParent: boolean;
+  /** Events whose callback job is added to the parent (those with a callback). @default - all with a callback */
+  readonly registerInParent?: readonly CallbackEvent[];
+}
+
+/**
+ * Claims `events` of a batch at once: sets each `<event>_at`, on condition that none is set yet.
+ * For a child batch whose parent is still there, the same transaction moves the parent's
+ * `children_<event>` counters and adds the child's callback jobs to the parent, so the parent does
+ * not finish before its children's callbacks have run. Items: [the batch, the parent, one callback
+ * job item per registered event].
+ */
+export function planClaim(state: BatchState, events: readonly CallbackEvent[], context: PlanContext, options: ClaimOptions): TransactWriteItem[] {
+  const now = context.now.toISOString();
+  const parent = options.withParent ? state.parent : undefined;
+  const registered = registeredEvents(state, events, options);
+  const names: Record<string, string> = {};
+  const values: Values = { ':now': { S: now } };
+  const sets: string[] = [];
+  const conditions: string[] = [];
+  events.forEach((event, index) => {
+    const attributes = eventAttributes(event);
+    names[`#at${index}`] = attributes.at;
+    sets.push(`#at${index} = :now`);
+    conditions.push(`attribute_not_exists(#at${index})`);
+    if (parent !== undefined && registered.includes(event)) {
+      names[`#parent${index}`] = attributes.parent;
+      values[':parent'] = { S: parent };
+      sets.push(`#parent${index} = :parent`);
+    }
+  });
+  const claim: TransactWriteItem = {
+    Update: {
+      TableName: context.tableName,
+      Key: key(batchKey(state.bid)),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+  if (parent === undefined) return [claim];
+  const deltas: CounterDeltas[] = events.map((event) => ({ [PARENT_COUNTER[event]]: 1 }));
+  if (registered.length > 0) deltas.push({ total: registered.length, pending: registered.length });
+  const counters = counterUpdate(sumDeltas(deltas));
+  return [
+    claim,
+    {
+      Update: {
+        TableName: context.tableName,
+        Key: key(batchKey(parent)),
+        UpdateExpression: counters.expression,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: counters.names,
+        ExpressionAttributeValues: counters.values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    ...registered.map((event): TransactWriteItem => {
+      const jid = callbackJid(state.bid, event);
+      return {
+        Put: {
+          TableName: context.tableName,
+          Item: {
+            ...key(batchJobKey(parent, jid)),
+            jid: { S: jid },
+            status: { S: 'pending' },
+            created_at: { S: now },
+            updated_at: { S: now },
+            ttl: { N: String(context.ttl) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    }),
+  ];
+}
+
+/** The events a claim plan registers in the parent, in the order of their items (after the first two). */
+export function registeredEvents(state: BatchState, events: readonly CallbackEvent[], options: ClaimOptions): CallbackEvent[] {
+  if (!options.withParent || state.parent === undefined) return [];
+  return events.filter((event) => state.callbacks[event] !== undefined && (options.registerInParent?.includes(event) ?? true));
+}
+
+/** Marks the callback jobs of `events` as sent (each once). */
+export function planMarkSent(bid: string, events: readonly CallbackEvent[], context: Pick<PlanContext, 'tableName' | 'now'>): UpdateItemCommandInput {
+  const names: Record<string, string> = {};
+  events.forEach((event, index) => { names[`#sent${index}`] = eventAttributes(event).sentAt; });
+  const indexes = events.map((_, index) => index);
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: `SET ${indexes.map((index) => `#sent${index} = :now`).join(', ')}`,
+    ConditionExpression: ['attribute_exists(pk)', ...indexes.map((index) => `attribute_not_exists(#sent${index})`)].join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: { ':now': { S: context.now.toISOString() } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/** Opens (+1) or closes (−1) a fill of the batch; callbacks wait while any fill is open. */
+export function planOpen(bid: string, delta: 1 | -1, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: 'ADD #open :delta',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeNames: { '#open': 'open' },
+    ExpressionAttributeValues: { ':delta': { N: String(delta) } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The batch function's logic: reads the state table's stream (batch items only, see
+ * ./stream-filter.ts) and enqueues each batch's callbacks exactly once.
+ *
+ * For each record, in stream order:
+ * 1. *Claim*: the events whose rule holds in the new image and that are not claimed yet
+ *    (./callbacks.ts) are claimed with one conditional transaction (`<event>_at`), which also moves
+ *    the parent of a child batch. The condition makes the claim happen once, however often
+ *    records are delivered.
+ * 2. *Send*: the record whose write made a claim (its old image lacks `<event>_at`, its new image
+ *    has it) sends that event's callback job, unless the batch item says it was sent already, then
+ *    marks it sent. The claim's own stream record is what carries the send, so a crash between
+ *    claim and send loses nothing: that record is delivered again.
+ *
+ * Exactly once, except in one window: a crash (or a failed mark) after SQS accepted the callback
+ * job and before `<event>_sent_at` is written sends it again when the record is retried. The
+ * callback job's jid is `<bid>-<event>` both times, so the duplicate is recognisable; handlers
+ * make their effects idempotent with it, as for any job.
+ *
+ * A record that fails is reported (`batchItemFailures` with its sequence number) and the records
+ * after it are left for the retry, which Lambda starts from that record.
+ */
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { sqsClientFromEnv } from '../aws';
+import type { StateCommands } from '../dynamo-sdk';
+import { prepareJob } from '../enqueue';
+import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
+import { HopperError } from '../errors';
+import { JOB_DEFAULTS } from '../job';
+import { sendInBatches, type SqsBatchSender } from '../sqs-batch';
+import { stateAccess } from '../state-access';
+import { createLogger, type LogSink, type Logger } from '../worker/logger';
+import { callbackJob, dueEvents, eventsClaimedBetween } from './callbacks';
+import { readBatchItem, type CallbackEvent } from './model';
+import type { BatchStore } from './store';
+import { matchesBatchStreamFilter } from './stream-filter';
+
+/** Options of {@link createBatchStreamHandler}. */
+export interface BatchStreamHandlerOptions {
+  /** @default process.env */
+  readonly env?: Env;
+  /** @default - an SQS client for `env` */
+  readonly sqs?: SqsBatchSender;
+  /** @default - a DynamoDB client for `env`, loaded on first use */
+  readonly dynamo?: StateCommands;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  /** @default console.log */
+  readonly log?: LogSink;
+}
+
+/**
+ * Creates the batch function's handler for DynamoDB stream events with
+ * `ReportBatchItemFailures`. Reads `HOPPER_STATE_TABLE`, `HOPPER_QUEUE_URLS` and
+ * `HOPPER_DEFAULT_RETRY` at once, so a misconfigured function fails at start.
+ */
+export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
+  const env = options.env ?? process.env;
+  requireEnv(env, ENV.stateTable);
+  const runtime = { queueUrls: queueUrlsFromEnv(env), defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry) };
+  const sqs = options.sqs ?? sqsClientFromEnv(env);
+  const now = options.now ?? (() => new Date());
+  const state = stateAccess(env, options.dynamo, now);
+  const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
+
+  /** Sends the callback jobs of `events` of batch `bid` that are not marked sent, then marks them. */
+  const send = async (store: BatchStore, bid: string, events: readonly CallbackEvent[]): Promise<void> => {
+    const current = await store.get(bid);
+    if (current === undefined) return;
+    const unsent = events.filter((event) => current.sentAt[event] === undefined && current.callbacks[event] !== undefined);
+    if (unsent.length === 0) return;
+    const messages = unsent.flatMap((event) => {
+      const input = callbackJob(current, event);
+      if (input === undefined) return [];
+      try {
+        const prepared = prepareJob(input, runtime, { now: now() });
+        return [{ key: prepared.job.jid, queueUrl: prepared.queueUrl, body: prepared.body }];
+      } catch (error) {
+        // Validated when the batch was created; only a queue removed since gets here. Retrying
+        // cannot help, and blocking the stream would hold back every other batch.
+        logger.error('callback job is invalid; not sent', { bid, event, error });
+        return [];
+      }
+    });
+    const unsentMessages = await sendInBatches(sqs, messages);
+    if (unsentMessages.length > 0) throw new HopperError(`callback jobs not sent: ${unsentMessages.map((failure) => `${failure.key}: ${failure.reason}`).join('; ')}`);
+    await store.markSent(bid, unsent);
+    for (const message of messages) logger.info('batch callback enqueued', { bid, jid: message.key });
+  };
+
+  return async (event) => {
+    const store = await state.batchStore();
+    for (const record of event.Records) {
+      try {
+        await handleRecord(store, record, send, logger);
+      } catch (error) {
+        logger.error('batch record failed; retried from here', { sequence_number: record.dynamodb?.SequenceNumber, error });
+        return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
+      }
+    }
+    return { batchItemFailures: [] };
+  };
+}
+
+async function handleRecord(
+  store: BatchStore,
+  record: DynamoDBRecord,
+  send: (store: BatchStore, bid: string, events: readonly CallbackEvent[]) => Promise<void>,
+  logger: Logger,
+): Promise<void> {
+  if (!matchesBatchStreamFilter(record)) return;
+  const image = record.dynamodb?.NewImage;
+  const after = image === undefined ? undefined : readBatchItem(image);
+  if (after === undefined) return;
+  const oldImage = record.dynamodb?.OldImage;
+  const before = oldImage === undefined ? undefined : readBatchItem(oldImage);
+
+  const due = dueEvents(after);
+  if (due.length > 0) {
+    const claimed = await store.claim(after, due);
+    if (claimed.length > 0) logger.info('batch events claimed', { bid: after.bid, events: claimed, ...after.counters });
+  }
+  const appeared = eventsClaimedBetween(before, after);
+  if (appeared.length > 0) await send(store, after.bid, appeared);
+}

@@ -1,0 +1,277 @@
+/**
+ * How jobs are put on their queues, shared by `Client`, `Batch.add` and `ctx.batch.add`:
+ * validate every job first, take unique locks, register batch members (before anything is sent,
+ * so a batch cannot look finished while it is filled), send (SQS batches of 10, or the scheduled
+ * set beyond 15 minutes), and undo the locks and registrations of jobs that could not be sent.
+ *
+ * No DynamoDB SDK here: locks and batches come through the runtime, loaded when first needed.
+ */
+import { HopperError, InvalidJobError, PayloadTooLargeError } from './errors';
+import { byteLength, normalizeJob, serializeJob, type Job, type JobInput } from './job';
+import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
+import { SQS_BATCH_LIMITS, sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
+import { NotUniqueError } from './unique/errors';
+import { lockKeyOf, uniqueSpecOf } from './unique/lock';
+
+/** One job an enqueue did not put on its queue, and why. */
+export interface EnqueueFailure {
+  readonly jid: string;
+  readonly reason: string;
+  /** Set when the job was refused as not unique: the jid of the job holding the lock. */
+  readonly existingJid?: string;
+}
+
+/**
+ * Some jobs of an `enqueueMany` (or `Batch.add`) were not enqueued: refused as not unique (their
+ * entry has `existingJid`), or not accepted by SQS after retries. Those in `enqueued` are on their
+ * queues; those in `failed` are not (safe to enqueue again with the same jids).
+ */
+export class EnqueueError extends HopperError {
+  readonly enqueued: readonly string[];
+  readonly failed: readonly EnqueueFailure[];
+
+  constructor(enqueued: readonly string[], failed: readonly EnqueueFailure[]) {
+    const first = failed[0];
+    super(`${failed.length} job(s) could not be enqueued${first === undefined ? '' : `; first: ${first.jid}: ${first.reason}`}`);
+    this.enqueued = enqueued;
+    this.failed = failed;
+  }
+}
+
+/** Where scheduled jobs (due more than 15 minutes ahead) are kept. */
+export interface ScheduledSetWriter {
+  /** Stores `job` in the scheduled set, due at `dueMs`. */
+  putScheduled(job: Job, dueMs: number): Promise<void>;
+}
+
+/** Takes and gives back unique locks (`UniqueLocks` in lib/unique/store.ts). */
+export interface UniqueLockHolder {
+  acquire(job: Job, dueMs: number): Promise<void>;
+  release(job: Job): Promise<boolean>;
+}
+
+/** What enqueuing needs from its host (a `Client`, a worker). */
+export interface EnqueueRuntime {
+  readonly queueUrls: Readonly<Record<string, string>>;
+  readonly sqs: SqsBatchSender;
+  readonly now: () => Date;
+  /** `retry` of jobs that do not say (`HOPPER_DEFAULT_RETRY`). */
+  readonly defaultRetry: number;
+  /** The scheduled set, loaded when a job is due beyond SQS's delay. */
+  scheduledSet(): Promise<ScheduledSetWriter>;
+  /** Unique locks, loaded when a job has `custom.unique_for`. */
+  uniqueLocks(): Promise<UniqueLockHolder>;
+}
+
+/** The batch the jobs join: registered before they are sent, unregistered if they are not. */
+export interface BatchMembership {
+  readonly bid: string;
+  register(jids: readonly string[]): Promise<void>;
+  unregister(jids: readonly string[]): Promise<void>;
+}
+
+/** A validated job, ready to send. */
+export interface PreparedJob {
+  readonly job: Job;
+  readonly body: string;
+  readonly queueUrl: string;
+  readonly delaySeconds: number;
+  readonly dueMs: number;
+}
+
+/**
+ * Validates one input and fills in its defaults; `path` prefixes field names in errors
+ * (`jobs[3].`), `bid` makes it a member of that batch.
+ *
+ * @throws InvalidJobError (an undeclared queue included), PayloadTooLargeError.
+ */
+export function prepareJob(
+  input: JobInput,
+  runtime: Pick<EnqueueRuntime, 'queueUrls' | 'defaultRetry'>,
+  options: { readonly path?: string; readonly now: Date; readonly bid?: string; readonly expiresInSeconds?: number },
+): PreparedJob {
+  const path = options.path ?? '';
+  const { now, bid, expiresInSeconds } = options;
+  let job: Job;
+  try {
+    const custom = bid === undefined ? input.custom : { ...input.custom, bid };
+    job = normalizeJob({ ...input, ...(custom === undefined ? {} : { custom }), enqueued_at: now.toISOString() }, { now, defaultRetry: runtime.defaultRetry });
+  } catch (error) {
+    if (error instanceof InvalidJobError && path !== '') throw new InvalidJobError(`${path}${error.field}`, error.expected, error.received);
+    throw error;
+  }
+  if (expiresInSeconds !== undefined) {
+    if (job.custom?.expires_at !== undefined) {
+      throw new InvalidJobError(`${path}custom.expires_at`, 'absent when the expiresIn option is given', JSON.stringify(job.custom.expires_at));
+    }
+    // Counted from when the job is due: a job scheduled for tomorrow expires tomorrow, not today.
+    const due = job.at === undefined ? now.getTime() : Date.parse(job.at);
+    job = { ...job, custom: { ...job.custom, expires_at: new Date(due + expiresInSeconds * 1000).toISOString() } };
+  }
+  const queueUrl = Object.hasOwn(runtime.queueUrls, job.queue) ? runtime.queueUrls[job.queue] : undefined;
+  if (queueUrl === undefined) {
+    throw new InvalidJobError(`${path}queue`, `one of the declared queues (${Object.keys(runtime.queueUrls).join(', ')})`, JSON.stringify(job.queue));
+  }
+  const body = serializeJob(job);
+  const size = byteLength(body);
+  if (size > SQS_BATCH_LIMITS.maxBytes) throw new PayloadTooLargeError(`job ${job.jid}`, size, SQS_BATCH_LIMITS.maxBytes);
+  const dueMs = job.at === undefined ? now.getTime() : Date.parse(job.at);
+  const delaySeconds = Math.max(0, Math.ceil((dueMs - now.getTime()) / 1000));
+  return { job, body, queueUrl, delaySeconds, dueMs };
+}
+
+/**
+ * Enqueues `inputs` and returns their jids in input order.
+ *
+ * @throws InvalidJobError or PayloadTooLargeError before anything is written;
+ *   NotUniqueError when the only job (`many: false`) is refused as not unique;
+ *   EnqueueError when some jobs were refused or not accepted (the others are enqueued).
+ */
+export async function enqueueJobs(
+  runtime: EnqueueRuntime,
+  inputs: readonly JobInput[],
+  options: { readonly many: boolean; readonly batch?: BatchMembership; readonly expiresInSeconds?: number },
+): Promise<string[]> {
+  const now = runtime.now();
+  const { batch } = options;
+  const prepared = inputs.map((input, index) => prepareJob(input, runtime, {
+    now,
+    ...(options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds }),
+    ...(options.many ? { path: `jobs[${index}].` } : {}),
+    ...(batch === undefined ? {} : { bid: batch.bid }),
+  }));
+
+  const failed: EnqueueFailure[] = [];
+  const { accepted, refused, locked } = await takeLocks(runtime, prepared);
+  failed.push(...refused);
+
+  if (batch !== undefined && accepted.length > 0) {
+    try {
+      await batch.register(accepted.map((entry) => entry.job.jid));
+    } catch (error) {
+      await releaseLocks(runtime, locked);
+      throw error;
+    }
+  }
+
+  const unsent = await send(runtime, accepted);
+  if (unsent.length > 0) {
+    const unsentJids = new Set(unsent.map((entry) => entry.jid));
+    await releaseLocks(runtime, locked.filter((job) => unsentJids.has(job.jid)));
+    let undo = '';
+    if (batch !== undefined) {
+      try {
+        await batch.unregister([...unsentJids]);
+      } catch (error) {
+        undo = `; it is still counted in batch ${batch.bid} (${error instanceof Error ? error.message : String(error)})`;
+      }
+    }
+    failed.push(...unsent.map((entry) => ({ ...entry, reason: `${entry.reason}${undo}` })));
+  }
+
+  const jids = prepared.map((entry) => entry.job.jid);
+  const only = failed[0];
+  if (!options.many && only !== undefined && only.existingJid !== undefined) {
+    const lock = refused.find((entry) => entry.jid === only.jid);
+    throw new NotUniqueError(only.jid, only.existingJid, lock?.lockedUntil);
+  }
+  if (failed.length > 0) {
+    const failedJids = new Set(failed.map((entry) => entry.jid));
+    throw new EnqueueError(jids.filter((jid) => !failedJids.has(jid)), failed.map(({ jid, reason, existingJid }) => ({ jid, reason, ...(existingJid === undefined ? {} : { existingJid }) })));
+  }
+  return jids;
+}
+
+/**
+ * Takes the locks of the unique jobs among `prepared`, in parallel. Of jobs of one call that share a
+ * lock, the first in input order asks for it and the others are refused without a request.
+ */
+async function takeLocks(runtime: EnqueueRuntime, prepared: readonly PreparedJob[]): Promise<{
+  accepted: PreparedJob[];
+  refused: (EnqueueFailure & { lockedUntil?: string })[];
+  locked: Job[];
+}> {
+  const unique = prepared.filter((entry) => uniqueSpecOf(entry.job) !== undefined);
+  if (unique.length === 0) return { accepted: [...prepared], refused: [], locked: [] };
+  const firstByLock = new Map<string, PreparedJob>();
+  const repeats: { entry: PreparedJob; first: PreparedJob }[] = [];
+  for (const entry of unique) {
+    const lock = lockKeyOf(entry.job).pk;
+    const first = firstByLock.get(lock);
+    if (first === undefined) firstByLock.set(lock, entry);
+    else repeats.push({ entry, first });
+  }
+  const locks = await runtime.uniqueLocks();
+  const firsts = [...firstByLock.values()];
+  const results = await Promise.allSettled(firsts.map((entry) => locks.acquire(entry.job, entry.dueMs)));
+  const refused: (EnqueueFailure & { lockedUntil?: string })[] = [];
+  const locked: Job[] = [];
+  const holderOf = new Map<PreparedJob, NotUniqueError | undefined>();
+  results.forEach((result, index) => {
+    const entry = firsts[index];
+    if (entry === undefined) return;
+    if (result.status === 'fulfilled') {
+      locked.push(entry.job);
+      holderOf.set(entry, undefined);
+      return;
+    }
+    const error: unknown = result.reason;
+    if (error instanceof NotUniqueError) {
+      holderOf.set(entry, error);
+      refused.push({ jid: entry.job.jid, reason: error.message, existingJid: error.existingJid, ...(error.lockedUntil === undefined ? {} : { lockedUntil: error.lockedUntil }) });
+    } else {
+      refused.push({ jid: entry.job.jid, reason: `unique lock not taken: ${describe(error)}` });
+    }
+  });
+  for (const { entry, first } of repeats) {
+    if (!holderOf.has(first)) {
+      refused.push({ jid: entry.job.jid, reason: `unique lock not taken: the request for job ${first.job.jid}, which shares it, failed` });
+      continue;
+    }
+    // The lock goes to the first of the call; when another job held it already, that one is named.
+    const holder = holderOf.get(first);
+    const existingJid = holder?.existingJid ?? first.job.jid;
+    const notUnique = new NotUniqueError(entry.job.jid, existingJid, holder?.lockedUntil);
+    refused.push({ jid: entry.job.jid, reason: notUnique.message, existingJid, ...(holder?.lockedUntil === undefined ? {} : { lockedUntil: holder.lockedUntil }) });
+  }
+  const refusedJids = new Set(refused.map((entry) => entry.jid));
+  return { accepted: prepared.filter((entry) => !refusedJids.has(entry.job.jid)), refused, locked };
+}
+
+/** Gives back locks taken for jobs that will not be enqueued; a lock left behind expires by TTL. */
+async function releaseLocks(runtime: EnqueueRuntime, jobs: readonly Job[]): Promise<void> {
+  if (jobs.length === 0) return;
+  const locks = await runtime.uniqueLocks();
+  await Promise.allSettled(jobs.map((job) => locks.release(job)));
+}
+
+/** Sends jobs due within 15 minutes to SQS and the others to the scheduled set. */
+async function send(runtime: EnqueueRuntime, prepared: readonly PreparedJob[]): Promise<EnqueueFailure[]> {
+  const later = prepared.filter((entry) => entry.delaySeconds > MAX_SQS_DELAY_SECONDS);
+  const soon: OutgoingMessage[] = prepared
+    .filter((entry) => entry.delaySeconds <= MAX_SQS_DELAY_SECONDS)
+    .map((entry) => ({ key: entry.job.jid, queueUrl: entry.queueUrl, body: entry.body, ...(entry.delaySeconds > 0 ? { delaySeconds: entry.delaySeconds } : {}) }));
+
+  const failed: EnqueueFailure[] = [];
+  if (soon.length > 0) failed.push(...(await sendInBatches(runtime.sqs, soon)).map((failure) => ({ jid: failure.key, reason: failure.reason })));
+  if (later.length > 0) {
+    let writer: ScheduledSetWriter;
+    try {
+      writer = await runtime.scheduledSet();
+    } catch (error) {
+      return failed.concat(later.map((entry) => ({ jid: entry.job.jid, reason: describe(error) })));
+    }
+    await Promise.all(later.map(async (entry) => {
+      try {
+        await writer.putScheduled(entry.job, entry.dueMs);
+      } catch (error) {
+        failed.push({ jid: entry.job.jid, reason: describe(error) });
+      }
+    }));
+  }
+  return failed;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,62 @@
+/**
+ * Lazy access to the state table for features that need it (batches, unique locks, the scheduled
+ * set from a worker). Nothing is loaded until a feature asks: the modules behind it load the
+ * DynamoDB SDK through a dynamic import, so a plain job never pays for them.
+ */
+import { dynamoClientFromEnv } from './aws';
+import type { BatchStore } from './batch/store';
+import type { StateCommands } from './dynamo-sdk';
+import type { ScheduledSetWriter } from './enqueue';
+import { ENV, requireEnv, type Env } from './env';
+import type { UniqueLocks } from './unique/store';
+
+/** The state-table features, each made on first use. */
+export interface StateAccess {
+  batchStore(): Promise<BatchStore>;
+  uniqueLocks(): Promise<UniqueLocks>;
+  /** Writes the scheduled set with the lazily loaded SDK (for workers; `Client` uses StateTable). */
+  scheduledSet(): Promise<ScheduledSetWriter>;
+}
+
+/**
+ * State-table access for `env` (`HOPPER_STATE_TABLE`), through `dynamo` or a client for `env`.
+ * A failed load is forgotten, so the next call tries again.
+ */
+export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = () => new Date()): StateAccess {
+  let client: Promise<StateCommands> | undefined;
+  const dynamoClient = (): Promise<StateCommands> => {
+    client ??= dynamo === undefined ? dynamoClientFromEnv(env) : Promise.resolve(dynamo);
+    client.catch(() => { client = undefined; });
+    return client;
+  };
+  const once = <T>(make: () => Promise<T>): (() => Promise<T>) => {
+    let made: Promise<T> | undefined;
+    return () => {
+      made ??= make();
+      made.catch(() => { made = undefined; });
+      return made;
+    };
+  };
+  return {
+    batchStore: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const { BatchStore: Store } = await import('./batch/store');
+      return new Store({ tableName, client: dynamoClient, now });
+    }),
+    uniqueLocks: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const { UniqueLocks: Locks } = await import('./unique/store');
+      return new Locks({ tableName, client: dynamoClient, now });
+    }),
+    scheduledSet: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const [{ loadDynamoSdk }, { toItem }] = await Promise.all([import('./dynamo-sdk'), import('./storage/set-items')]);
+      return {
+        async putScheduled(job, dueMs) {
+          const { PutItemCommand } = await loadDynamoSdk();
+          await (await dynamoClient()).send(new PutItemCommand({ TableName: tableName, Item: toItem('scheduled', { job, epochMs: dueMs }) }));
+        },
+      };
+    }),
+  };
+}

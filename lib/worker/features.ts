@@ -1,0 +1,124 @@
+/**
+ * What the worker does for jobs that use batches or unique locks: `ctx.batch`, releasing a unique
+ * lock when the job starts or succeeds, and recording successes in their batches. A plain job never
+ * reaches the state table; the modules behind these features (and the DynamoDB SDK) load when a
+ * job first needs them.
+ */
+import type { Batch } from '../batch/handle';
+import type { StateCommands } from '../dynamo-sdk';
+import type { EnqueueRuntime } from '../enqueue';
+import type { Env } from '../env';
+import type { Job } from '../job';
+import type { SqsBatchSender } from '../sqs-batch';
+import { stateAccess } from '../state-access';
+import { uniqueSpecOf } from '../unique/lock';
+import type { Logger } from './logger';
+import type { BatchContext } from './types';
+
+/** A job that succeeded, and the key of its record (handed back if its bookkeeping fails). */
+export interface Success {
+  readonly key: string;
+  readonly job: Job;
+}
+
+/** The batch and unique-lock side of a worker. */
+export interface WorkerFeatures {
+  /** `ctx.batch` for `job`, or undefined when it is not in a batch. */
+  batchContext(job: Job): BatchContext | undefined;
+  /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
+  beforeRun(job: Job, logger: Logger): Promise<void>;
+  /**
+   * After the handlers ran: records successes in their batches (one transaction per batch) and
+   * releases locks held until success.
+   *
+   * @returns the keys of records whose batch bookkeeping failed: they are handed back to SQS and
+   *   run again, and the bookkeeping with them (it is idempotent).
+   */
+  afterSuccess(successes: readonly Success[], logger: Logger): Promise<Set<string>>;
+}
+
+/** What the features need from the worker's runtime. */
+export interface FeatureDeps {
+  readonly env: Env;
+  readonly dynamo?: StateCommands;
+  readonly sqs: SqsBatchSender;
+  readonly queueUrls: Readonly<Record<string, string>>;
+  readonly defaultRetry: number;
+  readonly now: () => Date;
+}
+
+/** Creates the features of one worker (shared by its invocations). */
+export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
+  const state = stateAccess(deps.env, deps.dynamo, deps.now);
+  const runtime: EnqueueRuntime = {
+    queueUrls: deps.queueUrls,
+    sqs: deps.sqs,
+    now: deps.now,
+    defaultRetry: deps.defaultRetry,
+    scheduledSet: state.scheduledSet,
+    uniqueLocks: state.uniqueLocks,
+  };
+
+  return {
+    batchContext(job) {
+      const bid = job.custom?.bid;
+      if (bid === undefined) return undefined;
+      let handle: Promise<Batch> | undefined;
+      // Ids of added jobs and child batches derive from this job's jid: a job that runs again
+      // (a retry, a duplicate delivery) adds the same jobs, which its batch counts once.
+      const batch = (): Promise<Batch> => {
+        handle ??= import('../batch/handle').then(({ Batch: Handle, derivedIds }) => new Handle(bid, { runtime, store: state.batchStore, nextId: derivedIds(job.jid) }));
+        return handle;
+      };
+      return {
+        bid,
+        add: async (jobs) => (await batch()).add(jobs),
+        child: async (options) => (await batch()).child(options),
+        status: async () => (await batch()).status(),
+      };
+    },
+
+    async beforeRun(job, logger) {
+      if (uniqueSpecOf(job)?.until !== 'start') return;
+      try {
+        await (await state.uniqueLocks()).release(job);
+      } catch (error) {
+        // The lock still expires by its TTL; failing the job for it would run it twice.
+        logger.warn('unique lock not released at start; it expires by TTL', { error });
+      }
+    },
+
+    async afterSuccess(successes, logger) {
+      const handBack = new Set<string>();
+      const byBatch = new Map<string, Success[]>();
+      const toRelease: Job[] = [];
+      for (const success of successes) {
+        const bid = success.job.custom?.bid;
+        if (bid !== undefined) byBatch.set(bid, [...(byBatch.get(bid) ?? []), success]);
+        if (uniqueSpecOf(success.job)?.until === 'success') toRelease.push(success.job);
+      }
+      const recordAll = [...byBatch].map(async ([bid, members]) => {
+        try {
+          const store = await state.batchStore();
+          const result = await store.record(bid, members.map(({ job }) => ({ jid: job.jid, to: 'succeeded', from: job.failure === undefined ? 'pending' : 'failed' })));
+          if (result.batchMissing) logger.warn('batch no longer exists; success not recorded', { bid });
+          for (const ignored of result.ignored) {
+            if (ignored.status === 'not-in-batch') logger.warn('job is not registered in its batch; success not recorded', { bid, jid: ignored.jid });
+          }
+        } catch (error) {
+          logger.error('could not record successes in their batch; records handed back', { bid, error });
+          for (const member of members) handBack.add(member.key);
+        }
+      });
+      const releaseAll = toRelease.map(async (job) => {
+        try {
+          await (await state.uniqueLocks()).release(job);
+        } catch (error) {
+          logger.warn('unique lock not released on success; it expires by TTL', { jid: job.jid, error });
+        }
+      });
+      await Promise.all([...recordAll, ...releaseAll]);
+      return handBack;
+    },
+  };
+}

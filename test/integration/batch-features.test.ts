@@ -1,0 +1,227 @@
+/**
+ * Batch features and unique jobs on the emulators: child batches, jobs added from inside a running
+ * job, filling a batch in several steps, unique locks (refused with the holder's jid, released on
+ * success or at start, free once expired), and the cost of a plain job (no DynamoDB request).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBatchStreamHandler } from '../../lib/batch/stream';
+import { matchesBatchStreamFilter } from '../../lib/batch/stream-filter';
+import { Client, EnqueueError, NotUniqueError } from '../../lib/client';
+import type { Job } from '../../lib/job';
+import { createRetryHandler } from '../../lib/retry';
+import type { SqsBatchSender } from '../../lib/sqs-batch';
+import { createWorker, type JobHandler } from '../../lib/worker';
+import { CountingDynamo } from './support/capacity';
+import { startHarness, type Harness } from './support/harness';
+import { drainQueue } from './support/queue-drain';
+import { StreamPump } from './support/stream-pump';
+
+const silent = process.env.HOPPER_TEST_LOGS === '1' ? (line: string) => console.error(line) : () => undefined;
+
+let harness: Harness;
+let dynamo: CountingDynamo;
+let client: Client;
+let stream: StreamPump;
+/** What ran, in order: `<jobtype> <jid>`. */
+const ran: string[] = [];
+/** Callback jobs the batch function sent. */
+const sent: Job[] = [];
+const handlers: Record<string, JobHandler> = {};
+
+function worker() {
+  return createWorker({ env: harness.env, clients: { sqs: harness.sqs, dynamo: dynamo.client }, log: silent, jobs: handlers });
+}
+
+/** Runs everything until nothing is left: job queues, retries, the stream. */
+async function settle(): Promise<void> {
+  const recording: SqsBatchSender = {
+    send: async (command) => {
+      for (const entry of command.input.Entries ?? []) sent.push(JSON.parse(entry.MessageBody ?? '{}'));
+      return harness.sqs.send(command);
+    },
+  };
+  const batchFunction = createBatchStreamHandler({ env: harness.env, sqs: recording, dynamo: dynamo.client, log: silent });
+  const retry = createRetryHandler({ env: harness.env, sqs: harness.sqs, dynamo: dynamo.client, log: silent, now: () => new Date(Date.now() + 600_000) });
+  for (let round = 0; round < 8; round += 1) {
+    const jobs = await drainQueue(harness, harness.queueUrls.default ?? '', worker(), { lanes: 1 });
+    const critical = await drainQueue(harness, harness.queueUrls.critical ?? '', worker(), { lanes: 1 });
+    const retries = await drainQueue(harness, harness.retriesQueueUrl, retry, { lanes: 1 });
+    const records = await stream.pumpUntilQuiet(batchFunction);
+    if (jobs.records + critical.records + retries.records + records.delivered === 0) return;
+  }
+}
+
+function ranIndex(entry: string): number {
+  const index = ran.indexOf(entry);
+  if (index < 0) throw new Error(`${entry} did not run; ran: ${ran.join(', ')}`);
+  return index;
+}
+
+beforeAll(async () => {
+  harness = await startHarness({ visibilityTimeout: 1 });
+  dynamo = new CountingDynamo(harness);
+  client = new Client({ env: harness.env, sqs: harness.sqs, dynamo: dynamo.client });
+  stream = new StreamPump(harness, { filter: matchesBatchStreamFilter });
+  const record = (jobtype: string): JobHandler => (_args, ctx) => { ran.push(`${jobtype} ${ctx.jid}`); };
+  Object.assign(handlers, {
+    Work: record('Work'),
+    Done: record('Done'),
+    Fail: () => { throw new Error('always fails'); },
+    Fanout: async (args: readonly unknown[], ctx: Parameters<JobHandler>[1]) => {
+      ran.push(`Fanout ${ctx.jid}`);
+      await ctx.batch?.add([{ jobtype: 'Work', args: [1] }, { jobtype: 'Work', args: [2] }]);
+    },
+  });
+});
+
+afterAll(async () => {
+  stream?.stop();
+  dynamo?.destroy();
+  await harness?.stop();
+});
+
+describe('child batches', () => {
+  it("completes the parent only after the child and the child's callback", async () => {
+    const parent = await client.batch({ bid: 'parent-1', onSuccess: { jobtype: 'Done', args: ['parent'] } });
+    const child = await parent.child({ bid: 'child-1', onSuccess: { jobtype: 'Done', args: ['child'] } });
+    await child.add([{ jobtype: 'Work', jid: 'child-job-1' }, { jobtype: 'Work', jid: 'child-job-2' }]);
+    await parent.add([{ jobtype: 'Work', jid: 'parent-job-1' }]);
+
+    await settle();
+
+    const childCallback = sent.find((job) => job.jid === 'child-1-success');
+    expect(childCallback?.custom).toEqual({ bid: 'parent-1' });
+    expect(sent.filter((job) => job.jid === 'parent-1-success')).toHaveLength(1);
+    expect(ranIndex('Done child-1-success')).toBeLessThan(ranIndex('Done parent-1-success'));
+    expect(await client.getBatch('parent-1')).toMatchObject({
+      total: 2, succeeded: 2, pending: 0, success: true, childBids: ['child-1'],
+      children: { total: 1, complete: 1, succeeded: 1, dead: 0 },
+    });
+    expect(await client.getBatch('child-1')).toMatchObject({ total: 2, succeeded: 2, parentBid: 'parent-1', success: true });
+  });
+
+  it('tells the parent when a job of a child dies', async () => {
+    const parent = await client.batch({ bid: 'parent-2', onDeath: { jobtype: 'Done', args: ['death'] }, onComplete: { jobtype: 'Done', args: ['complete'] } });
+    const child = await parent.child({ bid: 'child-2' });
+    await child.add([{ jobtype: 'Fail', jid: 'child-2-fail', retry: 0 }]);
+
+    await settle();
+
+    expect(sent.filter((job) => job.jid.startsWith('parent-2-')).map((job) => job.jid).sort()).toEqual(['parent-2-complete', 'parent-2-death']);
+    expect(await client.getBatch('parent-2')).toMatchObject({ complete: true, success: false, children: { total: 1, complete: 1, succeeded: 0, dead: 1 } });
+  });
+});
+
+describe('adding to a batch', () => {
+  it('lets a running job add jobs; the batch completes after them, and a rerun adds nothing twice', async () => {
+    const batch = await client.batch({ bid: 'fanout-1', onComplete: { jobtype: 'Done' } });
+    await batch.add([{ jobtype: 'Fanout', jid: 'fanout-root' }]);
+
+    await settle();
+
+    expect(ranIndex('Work fanout-root-1')).toBeGreaterThan(ranIndex('Fanout fanout-root'));
+    expect(ranIndex('Done fanout-1-complete')).toBeGreaterThan(ranIndex('Work fanout-root-2'));
+    expect(sent.find((job) => job.jid === 'fanout-1-complete')?.args[0]).toMatchObject({ total: 3, succeeded: 3, pending: 0 });
+  });
+
+  it('does not fire while a fill is open, even when everything added so far has run', async () => {
+    const batch = await client.batch({ bid: 'fill-1', onComplete: { jobtype: 'Done' } });
+
+    await batch.jobs(async (open) => {
+      await open.add([{ jobtype: 'Work', jid: 'fill-1-a' }]);
+      await settle();
+      expect(sent.filter((job) => job.jid === 'fill-1-complete')).toEqual([]);
+      expect(await open.status()).toMatchObject({ total: 1, succeeded: 1, pending: 0, complete: false, openFills: 1 });
+      await open.add([{ jobtype: 'Work', jid: 'fill-1-b' }]);
+    });
+    await settle();
+
+    expect(sent.filter((job) => job.jid === 'fill-1-complete').map((job) => job.args[0])).toEqual([expect.objectContaining({ total: 2, succeeded: 2 })]);
+  });
+});
+
+describe('unique jobs', () => {
+  const sync = (jid: string, custom: Record<string, unknown> = {}) => ({ jobtype: 'Work', args: [{ account: 7, full: true }], jid, custom: { unique_for: 300, ...custom } });
+
+  it('refuses a second enqueue while the first is queued, with its jid, and frees the lock on success', async () => {
+    await client.enqueue(sync('unique-a'));
+
+    const refused = await client.enqueue({ ...sync('unique-b'), args: [{ full: true, account: 7 }] }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(NotUniqueError);
+    expect(refused).toMatchObject({ existingJid: 'unique-a', jid: 'unique-b' });
+
+    await settle();
+    expect(ran).toContain('Work unique-a');
+    expect(ran).not.toContain('Work unique-b');
+    await expect(client.enqueue(sync('unique-c'))).resolves.toBe('unique-c');
+    await settle();
+  });
+
+  it('reports each refused job of an enqueueMany', async () => {
+    const error = await client.enqueueMany([sync('many-a', { unique_for: 60 }), sync('many-b', { unique_for: 60 })]).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(EnqueueError);
+    expect(error).toMatchObject({ enqueued: ['many-a'], failed: [{ jid: 'many-b', existingJid: 'many-a' }] });
+    await settle();
+  });
+
+  it('frees the lock when the job starts with unique_until start', async () => {
+    let second: unknown;
+    handlers.Reenter = async (_args, ctx) => {
+      ran.push(`Reenter ${ctx.jid}`);
+      if (ctx.jid === 'start-a') second = await client.enqueue({ jobtype: 'Reenter', args: ['x'], jid: 'start-b', custom: { unique_for: 300, unique_until: 'start' } });
+    };
+    await client.enqueue({ jobtype: 'Reenter', args: ['x'], jid: 'start-a', custom: { unique_for: 300, unique_until: 'start' } });
+
+    await settle();
+
+    expect(second).toBe('start-b');
+    expect(ran).toContain('Reenter start-b');
+  });
+
+  it('treats an expired lock that DynamoDB has not deleted yet as free', async () => {
+    const job = { jobtype: 'Never', args: ['expiring'], queue: 'critical', custom: { unique_for: 1 } };
+    await client.enqueue({ ...job, jid: 'expiring-a' });
+    await expect(client.enqueue({ ...job, jid: 'expiring-b' })).rejects.toMatchObject({ name: 'NotUniqueError', existingJid: 'expiring-a' });
+
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+
+    await expect(client.enqueue({ ...job, jid: 'expiring-c' })).resolves.toBe('expiring-c');
+    handlers.Never = () => undefined;
+    await settle();
+  });
+});
+
+describe('cost', () => {
+  it('costs a batch job about 4.3 billed write units on the happy path', async () => {
+    dynamo.reset();
+    const batch = await client.batch({ bid: 'cost-1', onSuccess: { jobtype: 'Done' } });
+    await batch.add(Array.from({ length: 100 }, (_, i) => ({ jobtype: 'Work', jid: `cost-1-${i}` })));
+    await settle();
+
+    const usage = dynamo.summary();
+    const perJob = dynamo.billedWriteUnits() / 100;
+    console.log(`batch job cost ${JSON.stringify({ billedWriteUnitsPerJob: perJob, readUnitsPerJob: dynamo.billedReadUnits() / 100, usage })}`);
+    // Registration: 2 transactions, 102 items (2 WCU each); successes: one 11-item transaction
+    // per 10 jobs; the batch item, the claim and the sent mark: 4 more.
+    expect(usage.TransactWriteItemsCommand?.failed).toBe(0);
+    expect(perJob).toBeGreaterThanOrEqual(4.28);
+    expect(perJob).toBeLessThan(4.6);
+  });
+
+  it('costs a plain job no DynamoDB request, succeeded or retried', async () => {
+    dynamo.reset();
+    const attempts = new Map<string, number>();
+    handlers.Plain = (_args, ctx) => {
+      attempts.set(ctx.jid, (attempts.get(ctx.jid) ?? 0) + 1);
+      if (ctx.jid.endsWith('-flaky') && ctx.job.failure === undefined) throw new Error('first attempt fails');
+    };
+
+    await client.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ jobtype: 'Plain', jid: `plain-${i}${i % 4 === 0 ? '-flaky' : ''}` })));
+    await settle();
+
+    expect(attempts.size).toBe(20);
+    expect(attempts.get('plain-0-flaky')).toBe(2);
+    expect(dynamo.summary()).toEqual({});
+  });
+});

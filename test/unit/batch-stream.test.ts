@@ -1,0 +1,109 @@
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { createBatchStreamHandler } from '../../lib/batch/stream';
+import { ScriptedDynamo } from './state-fake';
+import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes';
+
+const NOW = new Date('2026-11-22T12:00:00.000Z');
+let sequence = 0;
+
+/** An attribute both the SDK's and Lambda's types accept. */
+type Attribute = { S: string } | { N: string };
+
+/** A batch item image with these counters and attributes. */
+function image(fields: Record<string, string | number>): Record<string, Attribute> {
+  const item: Record<string, Attribute> = {
+    pk: { S: 'batch#b1' }, sk: { S: 'batch' }, bid: { S: 'b1' }, created_at: { S: '2026-11-22T11:00:00.000Z' }, description: { S: 'import 42' },
+    callbacks: { S: JSON.stringify({ complete: { jobtype: 'Done', args: ['opt'] }, success: { jobtype: 'Yay', queue: 'critical' } }) },
+  };
+  for (const [name, value] of Object.entries(fields)) item[name] = typeof value === 'number' ? { N: String(value) } : { S: value };
+  return item;
+}
+
+function record(newImage: Record<string, Attribute>, oldImage?: Record<string, Attribute>, keys = { pk: { S: 'batch#b1' }, sk: { S: 'batch' } }): DynamoDBRecord {
+  sequence += 1;
+  return {
+    eventName: oldImage === undefined ? 'INSERT' : 'MODIFY',
+    eventSource: 'aws:dynamodb',
+    dynamodb: { Keys: keys, NewImage: newImage, ...(oldImage === undefined ? {} : { OldImage: oldImage }), SequenceNumber: String(sequence).padStart(21, '0'), StreamViewType: 'NEW_AND_OLD_IMAGES' },
+  };
+}
+
+function setup() {
+  const sqs = new FakeSqs();
+  const dynamo = new ScriptedDynamo();
+  const handler = createBatchStreamHandler({ env: TEST_ENV, sqs, dynamo, now: () => NOW, log: memoryLog().sink });
+  return { sqs, dynamo, handler };
+}
+
+const running = image({ total: 2, pending: 1, succeeded: 1 });
+const finished = image({ total: 2, pending: 0, succeeded: 2 });
+const claimed = image({ total: 2, pending: 0, succeeded: 2, complete_at: NOW.toISOString(), success_at: NOW.toISOString() });
+
+describe('the batch function', () => {
+  it('claims complete and success when the last job succeeds, without sending yet', async () => {
+    const { sqs, dynamo, handler } = setup();
+
+    await expect(handler({ Records: [record(finished, running)] })).resolves.toEqual({ batchItemFailures: [] });
+
+    expect(dynamo.transactions()).toHaveLength(1);
+    expect(dynamo.transactions()[0]?.[0]?.Update?.ExpressionAttributeNames).toEqual({ '#at0': 'complete_at', '#at1': 'success_at' });
+    expect(sqs.batches).toEqual([]);
+  });
+
+  it('sends the callback jobs from the claim\'s own record, then marks them sent', async () => {
+    const { sqs, dynamo, handler } = setup();
+    dynamo.script.push({ output: { Item: claimed } });
+
+    await handler({ Records: [record(claimed, finished)] });
+
+    expect(dynamo.sentOf(GetItemCommand)[0]?.input).toMatchObject({ Key: { pk: { S: 'batch#b1' }, sk: { S: 'batch' } }, ConsistentRead: true });
+    const status = { bid: 'b1', description: 'import 42', total: 2, pending: 0, succeeded: 2, failures: 0, dead: 0, children: 0, created_at: '2026-11-22T11:00:00.000Z' };
+    expect(sqs.sentTo(QUEUE_URLS.default).map(({ body }) => body)).toEqual([expect.objectContaining({ jid: 'b1-complete', jobtype: 'Done', args: [{ ...status, event: 'complete' }, 'opt'] })]);
+    expect(sqs.sentTo(QUEUE_URLS.critical).map(({ body }) => body)).toEqual([expect.objectContaining({ jid: 'b1-success', jobtype: 'Yay', args: [{ ...status, event: 'success' }] })]);
+    expect(dynamo.sentOf(UpdateItemCommand)[0]?.input).toMatchObject({ UpdateExpression: 'SET #sent0 = :now, #sent1 = :now', ExpressionAttributeNames: { '#sent0': 'complete_sent_at', '#sent1': 'success_sent_at' } });
+  });
+
+  it('sends nothing again when the claim record is delivered again after the send was marked', async () => {
+    const { sqs, dynamo, handler } = setup();
+    dynamo.script.push({ output: { Item: { ...claimed, complete_sent_at: { S: 't' }, success_sent_at: { S: 't' } } } });
+
+    await handler({ Records: [record(claimed, finished)] });
+
+    expect(sqs.batches).toEqual([]);
+  });
+
+  it('sends again, with the same jid, when the mark failed after the send (the one at-least-once window)', async () => {
+    const { sqs, dynamo, handler } = setup();
+    const claim = record(claimed, finished);
+    dynamo.script.push({ output: { Item: claimed } }, { error: new Error('connection reset') });
+
+    await expect(handler({ Records: [claim] })).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: claim.dynamodb?.SequenceNumber }] });
+    dynamo.script.push({ output: { Item: claimed } });
+    await handler({ Records: [claim] });
+
+    const same = expect.objectContaining({ jid: 'b1-complete' });
+    expect(sqs.sentTo(QUEUE_URLS.default).map(({ body }) => body)).toEqual([same, same]);
+  });
+
+  it('reports the first record that fails and leaves the rest for the retry', async () => {
+    const { sqs, dynamo, handler } = setup();
+    sqs.failQueues.set(QUEUE_URLS.default, new Error('SQS unavailable'));
+    dynamo.script.push({ output: { Item: claimed } });
+    const failing = record(claimed, finished);
+
+    const result = await handler({ Records: [failing, record(finished, running)] });
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: failing.dynamodb?.SequenceNumber }] });
+    expect(dynamo.transactions()).toEqual([]);
+  });
+
+  it('ignores records of other items and batches still running', async () => {
+    const { dynamo, handler } = setup();
+
+    await handler({ Records: [record(running, image({ total: 2, pending: 2 })), record({ status: { S: 'succeeded' } }, undefined, { pk: { S: 'batch#b1' }, sk: { S: 'job#j1' } })] });
+
+    expect(dynamo.sent).toEqual([]);
+  });
+});
