@@ -73,6 +73,11 @@ export interface RetriesMessageOptions {
   readonly messageId: string;
   /** The retry count of a job body without one (`HOPPER_DEFAULT_RETRY`). @default 25 */
   readonly defaultRetry?: number;
+  /**
+   * The Hopper queue a redriven job came from (SQS's `DeadLetterQueueSourceArn`), for job bodies
+   * that do not name their queue. @default 'default'
+   */
+  readonly sourceQueue?: string;
 }
 
 /**
@@ -94,7 +99,7 @@ export function parseRetriesMessage(body: string, options: RetriesMessageOptions
     }
   }
   try {
-    return { kind: 'crashed', job: normalizeJob(parsed, { now: options.now, defaultJid: options.messageId, defaultRetry: options.defaultRetry }) };
+    return { kind: 'crashed', job: normalizeJob(parsed, { now: options.now, defaultJid: options.messageId, defaultRetry: options.defaultRetry, defaultQueue: options.sourceQueue }) };
   } catch (error) {
     return { kind: 'invalid', reason: error instanceof Error ? error.message : 'invalid job', raw: cap(body, RAW_BODY_CAP) };
   }

@@ -11,6 +11,7 @@
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sqsClientFromEnv } from './aws';
+import { queueResolver } from './worker/queues';
 import { jidOfRawBody, parseRetriesMessage, type EnvelopeError } from './envelope';
 import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from './env';
 import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from './job';
@@ -58,7 +59,14 @@ export interface PlanContext {
  * the same action (crashed jobs aside, whose failure time is the time they are noticed).
  */
 export function planRetry(record: SQSRecord, context: PlanContext): RetryAction {
-  const message = parseRetriesMessage(record.body, { now: context.now, messageId: record.messageId, defaultRetry: context.defaultRetry });
+  const source = record.attributes.DeadLetterQueueSourceArn;
+  const sourceQueue = source === undefined ? undefined : queueResolver(context.queueUrls).nameOf(source);
+  const message = parseRetriesMessage(record.body, {
+    now: context.now,
+    messageId: record.messageId,
+    defaultRetry: context.defaultRetry,
+    ...(sourceQueue === undefined ? {} : { sourceQueue }),
+  });
   if (message.kind === 'invalid') {
     const sent = Number(record.attributes.SentTimestamp);
     return deadRaw(record, context, {

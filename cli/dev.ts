@@ -1,0 +1,147 @@
+/**
+ * `hopper dev`: runs the CDK app's stack on this machine (see local/runtime.ts), prints where
+ * everything is, and stops everything on Ctrl-C (SIGINT) or SIGTERM, leaving no process behind.
+ */
+import { parseArgs } from 'node:util';
+import { RUNTIME_SOURCE, streamSink, type LogSink } from '../local/log';
+import { startLocal, type LocalRuntime } from '../local/runtime';
+import type { StartLocalOptions } from '../local/options';
+import { enqueueDemoJobs } from './demo';
+import { banner, devSummary } from './summary';
+
+/** `hopper dev --help`. */
+export const DEV_USAGE = `Usage: hopper dev [options]
+
+Synthesizes the CDK app (cdk.json in the current directory), starts DynamoDB Local and fauxqs,
+creates the stack's queues and tables and runs its functions, schedules and function URLs.
+
+Options:
+  --app <command>        CDK app command (default: "app" in cdk.json)
+  --stack <name>         stack to run (default: the app's only stack)
+  --assembly <dir>       run an already-synthesized cloud assembly instead of synthesizing
+  --port <n>             base port: SQS n, DynamoDB n+1, Lambda API n+2, function URLs from n+3
+  --sqs-port <n>         SQS (fauxqs) port          (default: free port)
+  --dynamodb-port <n>    DynamoDB Local port        (default: free port)
+  --lambda-port <n>      local Lambda API port      (default: free port)
+  --url-port <n>         first function URL port    (default: free ports)
+  --clock-offset <ms>    shift "now" for schedules and functions
+  --demo                 enqueue a few demo jobs once running
+  --json                 print one JSON object with the endpoints on stdout (logs stay on stderr)
+  --quiet                hide function output; show only the runtime's warnings
+  --verbose              also show the runtime's debug messages (schedule firings)
+  -h, --help             show this help
+`;
+
+function portOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`--${name} must be a port number between 1 and 65535, but ${JSON.stringify(value)} was provided`);
+  return port;
+}
+
+/** Parses `hopper dev` arguments into runtime options and CLI flags. */
+export function parseDevArgs(args: readonly string[]): { readonly options: StartLocalOptions; readonly json: boolean; readonly demo: boolean; readonly quiet: boolean; readonly verbose: boolean; readonly help: boolean } {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      app: { type: 'string' },
+      stack: { type: 'string' },
+      assembly: { type: 'string' },
+      port: { type: 'string' },
+      'sqs-port': { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      'lambda-port': { type: 'string' },
+      'url-port': { type: 'string' },
+      'clock-offset': { type: 'string' },
+      demo: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const base = portOption(values.port, 'port');
+  const clockOffset = values['clock-offset'] === undefined ? undefined : Number(values['clock-offset']);
+  if (clockOffset !== undefined && !Number.isFinite(clockOffset)) throw new Error(`--clock-offset must be a number of milliseconds, but ${JSON.stringify(values['clock-offset'])} was provided`);
+  const pick = (value: string | undefined, name: string, offset: number) => portOption(value, name) ?? (base === undefined ? undefined : base + offset);
+  const sqsPort = pick(values['sqs-port'], 'sqs-port', 0);
+  const dynamodbPort = pick(values['dynamodb-port'], 'dynamodb-port', 1);
+  const lambdaPort = pick(values['lambda-port'], 'lambda-port', 2);
+  const functionUrlPort = pick(values['url-port'], 'url-port', 3);
+  const options: StartLocalOptions = {
+    ...(values.app === undefined ? {} : { app: values.app }),
+    ...(values.stack === undefined ? {} : { stack: values.stack }),
+    ...(values.assembly === undefined ? {} : { assemblyDir: values.assembly }),
+    ...(sqsPort === undefined ? {} : { sqsPort }),
+    ...(dynamodbPort === undefined ? {} : { dynamodbPort }),
+    ...(lambdaPort === undefined ? {} : { lambdaPort }),
+    ...(functionUrlPort === undefined ? {} : { functionUrlPort }),
+    ...(clockOffset === undefined ? {} : { clockOffsetMs: clockOffset }),
+  };
+  return { options, json: values.json, demo: values.demo, quiet: values.quiet, verbose: values.verbose, help: values.help };
+}
+
+/** Runs `hopper dev`; resolves with the exit code once stopped. */
+export async function dev(args: readonly string[]): Promise<number> {
+  const parsed = parseDevArgs(args);
+  if (parsed.help) {
+    process.stdout.write(DEV_USAGE);
+    return 0;
+  }
+  const toStderr = streamSink(process.stderr, { debug: parsed.verbose });
+  const log: LogSink = parsed.quiet ? (entry) => (entry.source === RUNTIME_SOURCE && entry.level !== 'info' && entry.level !== 'debug' ? toStderr(entry) : undefined) : toStderr;
+  const say = (message: string) => log({ source: RUNTIME_SOURCE, level: 'info', message });
+
+  let local: LocalRuntime | undefined;
+  let stopping = false;
+  let exitCode = 0;
+  let release: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second Ctrl-C: do not wait for a graceful stop.
+      process.exit(130);
+    }
+    stopping = true;
+    say(`${signal}: stopping`);
+    const running = local;
+    if (running === undefined) return; // startLocal is still running; it is stopped as soon as it returns.
+    running.stop().then(release, (error: unknown) => {
+      exitCode = 1;
+      say(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+      release();
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  say(`synthesizing ${parsed.options.stack ?? 'the app'} and starting the emulators…`);
+  try {
+    local = await startLocal({ ...parsed.options, logs: log });
+  } catch (error) {
+    process.stderr.write(`hopper dev: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  if (stopping) {
+    await local.stop();
+    return 0;
+  }
+  const summary = devSummary(local);
+  if (parsed.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`${banner(summary, local)}\n`);
+  if (parsed.demo) {
+    try {
+      const jids = await enqueueDemoJobs(local);
+      say(`enqueued ${jids.length} demo jobs: watch them run, retry and die below`);
+    } catch (error) {
+      say(`--demo: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  await stopped;
+  say('stopped');
+  return exitCode;
+}

@@ -1,0 +1,42 @@
+/**
+ * The `hopper` command. `npx hopper dev` (or `npm run dev`) runs the job system locally; the
+ * admin commands (enqueue, stats, queues, retries, scheduled, dead, batch, cron, dashboard) join
+ * it as they are built.
+ */
+import { dev, DEV_USAGE } from './dev';
+
+// The AWS SDK warns about Node.js 20 on every client; a local tool has no use for it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const USAGE = `Usage: hopper <command> [options]
+
+Commands:
+  dev        run the CDK app's job system on this machine (DynamoDB Local, fauxqs, local Lambda)
+
+Run "hopper <command> --help" for a command's options.
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'dev':
+      return dev(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n${DEV_USAGE}`);
+      return 0;
+    default:
+      process.stderr.write(`hopper: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`hopper: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
