@@ -3,6 +3,9 @@
  */
 import type { Env } from '../env';
 import type { Job } from '../job';
+import type { LimiterFactory } from '../limiters/limiter';
+import type { LimiterStore } from '../limiters/store';
+import type { StatsRecorder } from '../stats/recorder';
 import type { LogSink, Logger } from './logger';
 import type { SqsBatchSender } from '../sqs-batch';
 
@@ -29,6 +32,15 @@ export interface JobContext {
    * then handed back to SQS and runs again later. Pass it to fetch and the AWS SDK.
    */
   readonly signal: AbortSignal;
+  /**
+   * A limiter (Sidekiq Enterprise's kinds) whose state is in the limits table. Over the limit, `run`
+   * throws `RateLimitedError` and the worker puts the job back on its queue after the limiter's
+   * wait plus jitter, without using a retry (at most 20 times; then it counts as a failure).
+   *
+   * @example
+   * await ctx.limiter(`stripe:${account}`, { type: 'concurrent', limit: 10 }).run(() => charge(account));
+   */
+  readonly limiter: LimiterFactory;
 }
 
 /**
@@ -57,6 +69,10 @@ export interface WorkerOptions {
   readonly deadlineMarginMs?: number;
   /** AWS clients, for tests or custom configuration. @default - clients for `env` */
   readonly clients?: { readonly sqs?: SqsBatchSender };
+  /** Where `ctx.limiter` keeps state. @default - the limits table (HOPPER_LIMITS_TABLE), loaded on first use */
+  readonly limiterStore?: LimiterStore;
+  /** Where processed counts go. @default - rollups in the state table when HOPPER_STATS is `on` */
+  readonly stats?: StatsRecorder;
   /** Where configuration is read (lib/env.ts names). @default process.env */
   readonly env?: Env;
   /** The clock. @default () => new Date() */
