@@ -8,7 +8,7 @@ import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -16,7 +16,10 @@ import { ENV } from '../lib/env';
 import { ConfigurationError } from '../lib/errors';
 import { JOB_LIMITS } from '../lib/job';
 import { STATE_TABLE } from '../lib/keys';
+import { LIMITS_TABLE } from '../lib/limiters/keys';
+import { STATS_ON } from '../lib/stats/recorder';
 import { HopperFunction } from './hopper-function';
+import { apiEnvironment, backlogLimitsJson, quotasJson, tenantsJson } from './job-system-api';
 import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateQueueOptions, validateVisibility,
   type WorkerOptions,
@@ -26,17 +29,20 @@ import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './
 export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props';
 
 const RETRY_ENTRY = fileURLToPath(new URL('../functions/retry.ts', import.meta.url));
+const API_ENTRY = fileURLToPath(new URL('../functions/api.ts', import.meta.url));
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LOCK_FILE = join(PACKAGE_ROOT, 'package-lock.json');
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
- * target of every queue) with its own DLQ, the state table, and the retry function.
+ * target of every queue) with its own DLQ, the state table, the limits table, the retry function,
+ * and the api function behind a Function URL with IAM auth.
  *
  * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
- * `StateTable`, `RetryFunction`; outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
- * `RetriesDlqUrl`, whose logical ids are the JobSystem's id followed by the output id
- * (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
+ * `StateTable`, `LimitsTable`, `RetryFunction`, `ApiFunction`; outputs `QueueUrls`,
+ * `StateTableName`, `RetriesQueueUrl`, `RetriesDlqUrl`, `LimitsTableName`, `ApiUrl`, whose logical
+ * ids are the JobSystem's id followed by the output id (`JobsQueueUrls` for
+ * `new JobSystem(stack, 'Jobs')`).
  *
  * @example
  * const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, critical: { maxConcurrency: 50 } } });
@@ -54,6 +60,12 @@ export class JobSystem extends Construct {
   readonly stateTable: dynamodb.Table;
   /** The function that consumes the retries queue. */
   readonly retryFunction: lambda.Function;
+  /** Rate-limiter and quota state (key layout in lib/limiters/keys.ts). */
+  readonly limitsTable: dynamodb.Table;
+  /** The HTTP API (lib/api): enqueue with backpressure, and the admin routes. */
+  readonly apiFunction: lambda.Function;
+  /** The API's Function URL (auth type AWS_IAM: every request must be SigV4-signed). */
+  readonly apiUrl: lambda.FunctionUrl;
 
   private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
   private readonly maxRetries: number;
@@ -62,6 +74,9 @@ export class JobSystem extends Construct {
   private readonly servedBy = new Map<string, string>();
   /** Queue name → timeout of the function serving it, in seconds. */
   private readonly workerTimeouts = new Map<string, number>();
+  /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
+  private readonly mappingIds = new Map<string, string>();
+  private readonly statsOn: boolean;
 
   constructor(scope: Construct, id: string, props: JobSystemProps = {}) {
     super(scope, id);
@@ -75,6 +90,9 @@ export class JobSystem extends Construct {
     validateIntegerRange('retry.maxRetries', this.maxRetries, 0, JOB_LIMITS.maxRetry);
     validateIntegerRange('retry.maxConcurrency', props.retry?.maxConcurrency, 2, 1000);
     this.deadSetRetentionDays = deadSetDays(props.deadSetRetention);
+    this.statsOn = props.stats ?? true;
+    const quotas = quotasJson(props.quotas, [...queueOptions.keys()]);
+    const tenants = tenantsJson(props.tenants);
 
     const retriesDeadLetterQueue = new sqs.Queue(this, 'RetriesDlq', secureQueueProps());
     const retryTimeout = Duration.seconds(JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds);
@@ -106,14 +124,23 @@ export class JobSystem extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
+    this.limitsTable = new dynamodb.Table(this, 'LimitsTable', {
+      partitionKey: { name: LIMITS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: LIMITS_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: LIMITS_TABLE.ttlAttribute,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      // Limiter state expires by itself; nothing in it outlives the stack.
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
 
     const retry = new HopperFunction(this, 'RetryFunction', {
       entry: RETRY_ENTRY,
       description: 'Hopper retry function: backs off failed jobs, re-enqueues them, or moves them to the dead set',
       timeout: retryTimeout,
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
-      // Pin the bundle to Hopper's own lock file when there is one, whatever the working directory.
-      ...(existsSync(LOCK_FILE) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: LOCK_FILE } : {}),
+      ...hopperBundleRoot(),
     });
     this.retryFunction = retry.function;
     this.applyEnvironment(this.retryFunction);
@@ -126,6 +153,29 @@ export class JobSystem extends Construct {
     this.grantSend(this.retryFunction, this.jobQueueArns());
     // Longer backoffs go to the retry set, exhausted jobs to the dead set.
     iam.Grant.addToPrincipal({ grantee: this.retryFunction, actions: ['dynamodb:PutItem'], resourceArns: [this.stateTable.tableArn] });
+    if (this.statsOn) this.grantStats(this.retryFunction);
+
+    const api = new HopperFunction(this, 'ApiFunction', {
+      entry: API_ENTRY,
+      description: 'Hopper API: enqueue with quota and backlog backpressure; queues, retries, scheduled, dead, stats, limits',
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...hopperBundleRoot(),
+    });
+    this.apiFunction = api.function;
+    this.applyEnvironment(this.apiFunction);
+    const backlogLimits = backlogLimitsJson(queueOptions);
+    const apiVariables = apiEnvironment({
+      ...(quotas === undefined ? {} : { quotas }),
+      ...(tenants === undefined ? {} : { tenants }),
+      ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
+      ...(backlogLimits === undefined ? {} : { backlogLimits }),
+      // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
+      queueMappings: Lazy.string({ produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.mappingIds)) }),
+    });
+    for (const [name, value] of Object.entries(apiVariables)) this.apiFunction.addEnvironment(name, value);
+    // Never NONE: every call must be signed by a principal granted lambda:InvokeFunctionUrl.
+    this.apiUrl = this.apiFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    this.grantApiFunction(this.apiFunction);
 
     this.addOutputs();
   }
@@ -146,6 +196,8 @@ export class JobSystem extends Construct {
       [ENV.queueUrls]: this.queueUrlsJson(),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
+      [ENV.limitsTable]: this.limitsTable.tableName,
+      ...(this.statsOn ? { [ENV.stats]: STATS_ON } : {}),
     };
   }
 
@@ -210,9 +262,19 @@ export class JobSystem extends Construct {
         ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
       });
       fn.addEventSource(source);
+      this.mappingIds.set(name, source.eventSourceMappingId);
       return source;
     });
     this.grantSend(fn, [this.retriesQueue.queueArn, ...this.jobQueueArns()]);
+    // ctx.limiter's conditional writes, and (when on) the stats rollups.
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
+    if (this.statsOn) this.grantStats(fn);
+    // Pause and resume: the API flips exactly these mappings.
+    iam.Grant.addToPrincipal({
+      grantee: this.apiFunction,
+      actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+      resourceArns: sources.map((source) => source.eventSourceMappingArn),
+    });
     return sources;
   }
 
@@ -233,6 +295,17 @@ export class JobSystem extends Construct {
       actions: ['dynamodb:PutItem'],
       resourceArns: [this.stateTable.tableArn],
     }));
+  }
+
+  /**
+   * Lets `grantee` call the HTTP API (every route: enqueue, pause/resume, retry, delete, stats).
+   * Requests must be SigV4-signed (service `lambda`) by `grantee`'s credentials.
+   *
+   * Actions: `lambda:InvokeFunctionUrl` (for auth type AWS_IAM) and `lambda:InvokeFunction` (only
+   * via the function URL), on the api function.
+   */
+  grantAdmin(grantee: iam.IGrantable): iam.Grant {
+    return this.apiFunction.grantInvokeUrl(grantee);
   }
 
   /**
@@ -257,6 +330,21 @@ export class JobSystem extends Construct {
 
   private grantSend(grantee: iam.IGrantable, queueArns: string[]): iam.Grant {
     return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: queueArns });
+  }
+
+  /** One `UpdateItem ADD` per flush of processed/failed counts into the state table (lib/stats). */
+  private grantStats(fn: lambda.IFunction): void {
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:UpdateItem'], resourceArns: [this.stateTable.tableArn] });
+  }
+
+  /**
+   * The api function's rights: read queue sizes and enqueue; list, move and delete set entries,
+   * fold stats; spend and read quotas. Mapping rights are added per worker (addWorker).
+   */
+  private grantApiFunction(fn: lambda.IFunction): void {
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resourceArns: this.jobQueueArns() });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [this.stateTable.tableArn] });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
   }
 
   private applyEnvironment(fn: lambda.Function): void {
@@ -286,11 +374,18 @@ export class JobSystem extends Construct {
       ['StateTableName', this.stateTable.tableName, 'Hopper: state table (scheduled set, retry set, dead set)'],
       ['RetriesQueueUrl', this.retriesQueue.queueUrl, 'Hopper: retries queue URL'],
       ['RetriesDlqUrl', this.retriesDeadLetterQueue.queueUrl, 'Hopper: messages the retry function could not process'],
+      ['LimitsTableName', this.limitsTable.tableName, 'Hopper: limits table (rate limiters, quotas)'],
+      ['ApiUrl', this.apiUrl.url, 'Hopper: HTTP API (Function URL, IAM auth: sign requests with SigV4, service lambda)'],
     ];
     for (const [id, value, description] of outputs) {
       new CfnOutput(this, id, { value, description }).overrideLogicalId(`${prefix}${id}`);
     }
   }
+}
+
+/** Pins a bundle to Hopper's own lock file when there is one, whatever the working directory. */
+function hopperBundleRoot(): { projectRoot?: string; depsLockFilePath?: string } {
+  return existsSync(LOCK_FILE) ? { projectRoot: PACKAGE_ROOT, depsLockFilePath: LOCK_FILE } : {};
 }
 
 /** Encryption, TLS-only access and the longest retention: what every Hopper queue gets. */

@@ -38,11 +38,11 @@ describe('least privilege', () => {
     const { stack, jobs } = newJobSystem();
     const template = Template.fromStack(stack);
 
-    expect(managedPoliciesOfRoles(template)).toEqual([undefined]);
-    expect(jobs.retryFunction.role).toBeDefined();
+    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined]);
+    expect([jobs.retryFunction.role, jobs.apiFunction.role].every((role) => role !== undefined)).toBe(true);
   });
 
-  it('lets the retry function consume the retries queue, send to job queues and put into the state table — nothing else', () => {
+  it('lets the retry function consume the retries queue, send to job queues, put into the state table and add to its stats — nothing else', () => {
     const { stack, jobs, template, jobQueues, retries, table } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, jobs.retryFunction));
 
@@ -52,16 +52,17 @@ describe('least privilege', () => {
     for (const queue of jobQueues) expect(allows(statements, 'sqs:SendMessage', queue)).toBe(true);
     expect(allows(statements, 'dynamodb:PutItem', table)).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(false);
-    expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
+    expect(allows(statements, 'dynamodb:UpdateItem', table)).toBe(true);
+    expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
-      'sqs:SendMessage', 'dynamodb:PutItem',
+      'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
     ]));
   });
 
-  it('lets a worker consume its queues and send to the retries queue and every job queue, without DynamoDB rights', () => {
-    const { stack, worker, template, jobQueues, retries } = fixture();
+  it('lets a worker consume its queues, send to the retries queue and every job queue, and update only limiter state and stats', () => {
+    const { stack, jobs, worker, template, jobQueues, retries, table } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, worker));
 
     for (const queue of jobQueues) {
@@ -71,7 +72,19 @@ describe('least privilege', () => {
     }
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(true);
     expect(allows(statements, 'sqs:ReceiveMessage', retries)).toBe(false);
-    expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+    expect(allows(statements, 'dynamodb:UpdateItem', stack.resolve(jobs.limitsTable.tableArn))).toBe(true);
+    expect(allows(statements, 'dynamodb:UpdateItem', table)).toBe(true);
+    expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:'))).toEqual(['dynamodb:UpdateItem', 'dynamodb:UpdateItem']);
+  });
+
+  it('gives a worker no DynamoDB right on the state table when stats are off', () => {
+    const { stack, jobs } = newJobSystem({ stats: false });
+    const worker = newWorker(stack, 'Worker');
+    jobs.addWorker(worker, { queues: ['default'] });
+    const statements = statementsOfRole(Template.fromStack(stack), roleRefOf(stack, worker));
+
+    expect(allows(statements, 'dynamodb:UpdateItem', stack.resolve(jobs.stateTable.tableArn))).toBe(false);
+    expect(statementsOfRole(Template.fromStack(stack), roleRefOf(stack, jobs.retryFunction)).flatMap(actionsOf).filter((action) => action.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
   });
 
   it('does not let a worker consume a queue it does not serve', () => {
