@@ -14,16 +14,15 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { HopperError } from '../lib/errors';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assembly/cloud-assembly';
 import { prepareAssembly } from './assembly/prepare';
 import { synthesize } from './assembly/synth';
 import { Clock } from './clock';
-import { freePort, LOCAL_IDENTITY, localAwsEnv, startEmulators, type EmulatorEndpoints, type Emulators } from './emulators';
+import { freePort, LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators';
 import { AsyncInvoker } from './host/async-invoke';
 import { functionBaseEnv } from './host/function-env';
-import { FunctionPool, type Invocation } from './host/function-pool';
+import { FunctionPool } from './host/function-pool';
 import { runnerPath } from './host/runner-build';
 import { startFunctionUrlServer, type FunctionUrlServer } from './http/function-url-server';
 import { startLambdaApi, type LambdaApiServer, type MappingHandle } from './http/lambda-api';
@@ -31,99 +30,15 @@ import { RUNTIME_SOURCE, streamSink, type LogSink } from './log';
 import { SqsPoller } from './mappings/sqs-poller';
 import { StreamPoller } from './mappings/stream-poller';
 import { LOCAL_DEFAULTS, type StartLocalOptions } from './options';
+import { runtimeApi, type LocalEndpoints, type LocalRuntime } from './runtime-api';
 import { dryBackend, emulatorBackend } from './resources/backend';
-import { findFunction, planStack, SQS_UNIVERSAL_TARGET, type Plan } from './resources/plan';
-import type { ScheduleSpec } from './resources/schedule';
-import { LocalScheduler, type ScheduleState } from './schedules/scheduler';
+import { findFunction, planStack } from './resources/plan';
+import { LocalScheduler } from './schedules/scheduler';
+import { scheduleTargets } from './schedules/targets';
 import { parseTemplate, type CfnTemplate } from './template/model';
 
 export type { StartLocalOptions } from './options';
-
-/** A queue of the running stack. */
-export interface LocalQueue {
-  readonly logicalId: string;
-  readonly name: string;
-  readonly url: string;
-  readonly arn: string;
-}
-
-/** A table of the running stack. */
-export interface LocalTable {
-  readonly logicalId: string;
-  readonly name: string;
-  readonly arn: string;
-  readonly streamArn: string | undefined;
-}
-
-/** A function of the running stack. */
-export interface LocalFunction {
-  readonly logicalId: string;
-  readonly name: string;
-  readonly arn: string;
-  /** Its function URL, if it has one. */
-  readonly url: string | undefined;
-}
-
-/** An event source mapping of the running stack. */
-export interface LocalMapping {
-  readonly logicalId: string;
-  readonly uuid: string;
-  readonly kind: 'sqs' | 'dynamodb';
-  readonly functionLogicalId: string;
-  /** Queue or table logical id. */
-  readonly sourceLogicalId: string;
-  readonly enabled: boolean;
-}
-
-/** Selects a mapping: its logical id or UUID, or the function and source (logical ids or names). */
-export type MappingSelector = string | { readonly function: string; readonly source: string };
-
-/** Endpoints of a running runtime. */
-export interface LocalEndpoints extends EmulatorEndpoints {
-  /** The local Lambda API (and catch-all for services that are not emulated). */
-  readonly lambda: string;
-}
-
-/** A running local stack. */
-export interface LocalRuntime {
-  readonly stackName: string;
-  readonly endpoints: LocalEndpoints;
-  /** Environment variables that point AWS SDKs and CLIs at this runtime. */
-  readonly env: Readonly<Record<string, string>>;
-  readonly queues: readonly LocalQueue[];
-  readonly tables: readonly LocalTable[];
-  readonly functions: readonly LocalFunction[];
-  /** The stack's outputs, resolved to local values. */
-  readonly outputs: Readonly<Record<string, string>>;
-  /** What the runtime skips, and why. */
-  readonly warnings: readonly string[];
-  /** Milliseconds from the first line of startLocal until ready. */
-  readonly startupMs: number;
-  /** Event source mappings and whether each is enabled now. */
-  mappings(): LocalMapping[];
-  /** Schedules and their next fire times. */
-  schedules(): ScheduleState[];
-  /** URL of a queue by logical id or name. */
-  queueUrl(queue: string): string;
-  /** Name of a table by logical id or name. */
-  tableName(table: string): string;
-  /** URL of a function's function URL, by the function's or the URL's logical id or name. */
-  functionUrl(fn: string): string;
-  /** Enables or disables (pauses) an event source mapping. */
-  setMappingEnabled(selector: MappingSelector, enabled: boolean): void;
-  /** Invokes a function synchronously, as `lambda invoke` would. */
-  invoke(fn: string, event: unknown): Promise<Invocation>;
-  /** Fires a schedule now. */
-  triggerSchedule(name: string): void;
-  /** Current clock offset. */
-  readonly clockOffsetMs: number;
-  /** Shifts "now" for schedules and functions. */
-  setClockOffset(offsetMs: number): void;
-  /** Process ids of every child process the runtime runs now (DynamoDB Local, function instances). */
-  pids(): number[];
-  /** Stops everything and removes the synthesized assembly; safe to call more than once. */
-  stop(): Promise<void>;
-}
+export type { LocalEndpoints, LocalFunction, LocalMapping, LocalQueue, LocalRuntime, LocalTable, MappingSelector } from './runtime-api';
 
 interface Loaded {
   readonly template: CfnTemplate;
@@ -176,13 +91,30 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     }
   };
   try {
-    const loaded = await loadStack(options, projectDir, cleanups);
-    const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
-    // Validate everything before starting anything: a malformed resource fails fast.
-    await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
-    const emulators = await startEmulators({ ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }) });
-    cleanups.push(() => emulators.stop());
-    return await wire({ options, log, loaded, code, emulators, projectDir, cleanups, runCleanups, started });
+    const emulatorOptions = { ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }) };
+    // Synthesis takes seconds: start the emulators (a JVM) meanwhile. With a ready-made assembly,
+    // validate first so that a malformed template fails before anything starts.
+    const early = options.assemblyDir === undefined ? startEmulators(emulatorOptions) : undefined;
+    early?.then(
+      (emulators) => cleanups.push(() => emulators.stop()),
+      () => undefined,
+    );
+    let emulators: Emulators;
+    try {
+      const loaded = await loadStack(options, projectDir, cleanups);
+      log({ source: RUNTIME_SOURCE, level: 'debug', message: `stack ${loaded.stackName} loaded in ${Date.now() - started} ms` });
+      const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
+      await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
+      if (early === undefined) {
+        emulators = await startEmulators(emulatorOptions);
+        cleanups.push(() => emulators.stop());
+      } else emulators = await early;
+      log({ source: RUNTIME_SOURCE, level: 'debug', message: `emulators ready at ${Date.now() - started} ms` });
+      return await wire({ options, log, loaded, code, emulators, projectDir, cleanups, runCleanups, started });
+    } finally {
+      // Whatever happened, wait for the early start to settle so that its cleanup is registered.
+      await early?.catch(() => undefined);
+    }
   } catch (error) {
     await runCleanups();
     throw error;
@@ -218,7 +150,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   for (const warning of plan.warnings) log({ source: RUNTIME_SOURCE, level: 'warn', message: warning });
 
   const clock = new Clock(options.clockOffsetMs ?? 0);
-  const asyncInvoker = new AsyncInvoker(log, options.asyncRetryDelaysMs);
+  const asyncInvoker = new AsyncInvoker(log, options.asyncRetryDelaysMs, (pool) => plan.asyncRetries.get(pool.spec.arn) ?? 2);
   const pools = new Map<string, FunctionPool>();
   const mappingHandles: (MappingHandle & { readonly poller: SqsPoller | StreamPoller; readonly functionLogicalId: string; readonly sourceLogicalId: string })[] = [];
   const findPool = (nameOrArn: string): FunctionPool | undefined => {
@@ -230,7 +162,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log });
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
-  const runner = runnerPath();
+  const runner = await runnerPath();
   // Stopping: pollers are told to stop first, then the pools kill their instances (which ends any
   // invocation in flight), and only then are the pollers awaited — a long invocation never delays it.
   const pollerStops: Promise<void>[] = [];
@@ -298,24 +230,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     else handle.poller.start();
   }
 
-  const fire = async (schedule: ScheduleSpec, payload: string | undefined): Promise<void> => {
-    const pool = findPool(schedule.targetArn);
-    if (pool !== undefined) {
-      asyncInvoker.invoke(pool, parsePayload(payload));
-      return;
-    }
-    if (schedule.targetArn === SQS_UNIVERSAL_TARGET) {
-      const request: unknown = JSON.parse(payload ?? '{}');
-      const queueUrl = typeof request === 'object' && request !== null ? Reflect.get(request, 'QueueUrl') : undefined;
-      const body = typeof request === 'object' && request !== null ? Reflect.get(request, 'MessageBody') : undefined;
-      if (typeof queueUrl !== 'string' || typeof body !== 'string') throw new HopperError('the sqs:sendMessage target Input needs QueueUrl and MessageBody strings');
-      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
-      return;
-    }
-    const queue = queueByArn.get(schedule.targetArn);
-    if (queue === undefined) throw new HopperError(`target ${schedule.targetArn} is not a function or queue of the stack`);
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: payload ?? '', ...(schedule.messageGroupId === undefined ? {} : { MessageGroupId: schedule.messageGroupId }) }));
-  };
+  const fire = scheduleTargets({ findPool, asyncInvoker, sqs, queueUrl: (arn) => queueByArn.get(arn)?.url });
   const scheduler = new LocalScheduler(plan.schedules, clock, fire, log);
   scheduler.start();
   cleanups.push(() => scheduler.stop());
@@ -346,104 +261,4 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   return runtimeApi({ plan, pools, mappingHandles, scheduler, clock, endpoints, cleanups: input.runCleanups, allPids, startupMs: Date.now() - input.started, findPool });
 }
 
-function parsePayload(payload: string | undefined): unknown {
-  if (payload === undefined) return {};
-  try {
-    return JSON.parse(payload);
-  } catch {
-    return payload;
-  }
-}
 
-interface RuntimeParts {
-  readonly plan: Plan;
-  readonly pools: ReadonlyMap<string, FunctionPool>;
-  readonly mappingHandles: readonly (MappingHandle & { readonly functionLogicalId: string; readonly sourceLogicalId: string })[];
-  readonly scheduler: LocalScheduler;
-  readonly clock: Clock;
-  readonly endpoints: LocalEndpoints;
-  readonly cleanups: () => Promise<void>;
-  readonly allPids: () => number[];
-  readonly startupMs: number;
-  readonly findPool: (nameOrArn: string) => FunctionPool | undefined;
-}
-
-function runtimeApi(parts: RuntimeParts): LocalRuntime {
-  const { plan, mappingHandles, scheduler, clock } = parts;
-  const urlOf = (logicalId: string) => {
-    const spec = plan.functions.find((fn) => fn.logicalId === logicalId);
-    return plan.functionUrls.find((url) => spec !== undefined && findFunction([spec], url.targetFunction) !== undefined)?.url;
-  };
-  const functions = plan.functions.map((fn) => ({ logicalId: fn.logicalId, name: fn.name, arn: fn.arn, url: urlOf(fn.logicalId) }));
-  const queues = plan.queues.map(({ logicalId, name, url, arn }) => ({ logicalId, name, url, arn }));
-  const tables = plan.tables.map(({ logicalId, name, arn, streamArn }) => ({ logicalId, name, arn, streamArn }));
-  const matches = (candidate: { readonly logicalId: string; readonly name: string }, key: string) => candidate.logicalId === key || candidate.name === key;
-  const fnLogicalId = (key: string) => functions.find((fn) => matches(fn, key))?.logicalId;
-  let stopping: Promise<void> | undefined;
-  return {
-    stackName: plan.stackName,
-    endpoints: parts.endpoints,
-    env: { ...localAwsEnv(parts.endpoints), AWS_ENDPOINT_URL_LAMBDA: parts.endpoints.lambda },
-    queues,
-    tables,
-    functions,
-    outputs: plan.outputs,
-    warnings: plan.warnings,
-    startupMs: parts.startupMs,
-    mappings: () =>
-      mappingHandles.map((handle) => ({
-        logicalId: handle.spec.logicalId,
-        uuid: handle.spec.uuid,
-        kind: handle.spec.kind,
-        functionLogicalId: handle.functionLogicalId,
-        sourceLogicalId: handle.sourceLogicalId,
-        enabled: handle.isEnabled,
-      })),
-    schedules: () => scheduler.list(),
-    queueUrl(queue) {
-      const found = queues.find((candidate) => matches(candidate, queue));
-      if (found === undefined) throw new HopperError(`the stack has no queue ${queue}; its queues are: ${queues.map((q) => q.logicalId).join(', ') || 'none'}`);
-      return found.url;
-    },
-    tableName(table) {
-      const found = tables.find((candidate) => matches(candidate, table));
-      if (found === undefined) throw new HopperError(`the stack has no table ${table}; its tables are: ${tables.map((t) => t.logicalId).join(', ') || 'none'}`);
-      return found.name;
-    },
-    functionUrl(fn) {
-      const byUrl = plan.functionUrls.find((url) => url.logicalId === fn);
-      const byFunction = functions.find((candidate) => matches(candidate, fn))?.url;
-      const found = byUrl?.url ?? byFunction;
-      if (found === undefined) throw new HopperError(`the stack has no function URL for ${fn}`);
-      return found;
-    },
-    setMappingEnabled(selector, enabled) {
-      const found = mappingHandles.filter((handle) => {
-        if (typeof selector === 'string') return handle.spec.logicalId === selector || handle.spec.uuid === selector;
-        const sourceMatches = handle.sourceLogicalId === selector.source || queues.some((q) => q.logicalId === handle.sourceLogicalId && (q.name === selector.source || q.arn === selector.source)) || tables.some((t) => t.logicalId === handle.sourceLogicalId && t.name === selector.source);
-        return handle.functionLogicalId === fnLogicalId(selector.function) && sourceMatches;
-      });
-      if (found.length === 0) throw new HopperError(`no event source mapping matches ${JSON.stringify(selector)}`);
-      for (const handle of found) handle.setEnabled(enabled);
-    },
-    async invoke(fn, event) {
-      const pool = parts.findPool(fnLogicalId(fn) ?? fn);
-      if (pool === undefined) throw new HopperError(`the stack has no function ${fn}`);
-      return pool.invoke(event);
-    },
-    triggerSchedule(name) {
-      if (!scheduler.trigger(name)) throw new HopperError(`the stack has no schedule ${name}`);
-    },
-    get clockOffsetMs() {
-      return clock.offsetMs;
-    },
-    setClockOffset(offsetMs) {
-      clock.setOffset(offsetMs);
-    },
-    pids: () => parts.allPids(),
-    stop() {
-      stopping ??= parts.cleanups();
-      return stopping;
-    },
-  };
-}

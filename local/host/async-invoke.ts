@@ -15,11 +15,17 @@ export class AsyncInvoker {
   private readonly running = new Set<Promise<void>>();
   private readonly log: LogSink;
   private readonly retryDelaysMs: readonly number[];
+  private readonly maxRetries: (pool: FunctionPool) => number;
   private stopped = false;
 
-  constructor(log: LogSink, retryDelaysMs: readonly number[] = ASYNC_RETRY_DELAYS_MS) {
+  /**
+   * @param maxRetries retries a function allows (its EventInvokeConfig MaximumRetryAttempts).
+   * @default maxRetries - 2, Lambda's default
+   */
+  constructor(log: LogSink, retryDelaysMs: readonly number[] = ASYNC_RETRY_DELAYS_MS, maxRetries: (pool: FunctionPool) => number = () => 2) {
     this.log = log;
     this.retryDelaysMs = retryDelaysMs;
+    this.maxRetries = maxRetries;
   }
 
   /** Queues an invocation of `pool` with `event`; returns at once. */
@@ -27,7 +33,7 @@ export class AsyncInvoker {
     if (this.stopped) return;
     const run = pool.invoke(event).then((invocation) => {
       if (invocation.ok || this.stopped) return;
-      const delay = this.retryDelaysMs[attempt];
+      const delay = attempt < this.maxRetries(pool) ? this.retryDelaysMs[Math.min(attempt, this.retryDelaysMs.length - 1)] : undefined;
       const what = `${pool.spec.logicalId} (async) failed: ${invocation.error.errorType}: ${invocation.error.errorMessage}`;
       if (delay === undefined) {
         this.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${what}; no retries left` });

@@ -7,15 +7,17 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { build, stop } from 'esbuild';
 
 let built: string | undefined;
 
 /** Path of the built runner (built once per process, cached by content in the temp directory). */
-export function runnerPath(): string {
+export async function runnerPath(): Promise<string> {
   if (built !== undefined) return built;
   const entry = fileURLToPath(new URL('./runner.ts', import.meta.url));
-  const result = buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', write: false, logLevel: 'silent' });
+  const result = await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', write: false, logLevel: 'silent' });
+  // esbuild keeps a service process for later builds; there are none, and it must not outlive the runtime.
+  await stop();
   const [output] = result.outputFiles;
   if (output === undefined) throw new Error('esbuild produced no output for the function runner');
   const hash = createHash('sha256').update(output.contents).digest('hex').slice(0, 16);

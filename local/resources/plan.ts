@@ -29,6 +29,7 @@ export const RESOURCE_TYPES = {
   mapping: 'AWS::Lambda::EventSourceMapping',
   url: 'AWS::Lambda::Url',
   schedule: 'AWS::Scheduler::Schedule',
+  eventInvokeConfig: 'AWS::Lambda::EventInvokeConfig',
   scheduleGroup: 'AWS::Scheduler::ScheduleGroup',
 } as const;
 
@@ -69,6 +70,8 @@ export interface Plan {
   readonly mappings: readonly MappingSpec[];
   readonly schedules: readonly ScheduleSpec[];
   readonly functionUrls: readonly PlannedFunctionUrl[];
+  /** Retries of asynchronous invocations per function ARN (EventInvokeConfig MaximumRetryAttempts). */
+  readonly asyncRetries: ReadonlyMap<string, number>;
   /** The stack's outputs, resolved to local values. */
   readonly outputs: Readonly<Record<string, string>>;
   /** What the runtime skips, and why (one line each). */
@@ -97,6 +100,7 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
   const schedules: ScheduleSpec[] = [];
   const functionUrls: PlannedFunctionUrl[] = [];
   const warnings: string[] = [];
+  const asyncRetries = new Map<string, number>();
 
   for (const resource of creationOrder(template)) {
     const { logicalId, type } = resource;
@@ -165,6 +169,12 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
         values.set(logicalId, { ref: spec.name, attributes: { Arn: spec.arn } });
         break;
       }
+      case RESOURCE_TYPES.eventInvokeConfig: {
+        const retries = props.integer('MaximumRetryAttempts', { min: 0, max: 2 });
+        if (retries !== undefined) asyncRetries.set(functionArn(props.string('FunctionName')), retries);
+        values.set(logicalId, { ref: logicalId, attributes: {} });
+        break;
+      }
       case RESOURCE_TYPES.scheduleGroup: {
         const name = props.optionalString('Name') ?? `${stackName}-${logicalId}`;
         values.set(logicalId, { ref: name, attributes: { Arn: localArn('scheduler', `schedule-group/${name}`), CreationDate: new Date().toISOString(), State: 'ACTIVE' } });
@@ -185,7 +195,7 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
       warnings.push(`output ${output.logicalId}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  return { stackName, queues, tables, functions, mappings, schedules, functionUrls, outputs, warnings };
+  return { stackName, queues, tables, functions, mappings, schedules, functionUrls, asyncRetries, outputs, warnings };
 }
 
 function evaluate<T>(run: () => T, logicalId: string, type: string): T {

@@ -77,16 +77,26 @@ function resolveValue(value: unknown, context: IntrinsicContext, path: string): 
   return result;
 }
 
+/** Runs a context lookup, locating its error at `path`. */
+function lookup(path: string, run: () => unknown): unknown {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof IntrinsicError && error.path === '') throw new IntrinsicError(path, error.message);
+    throw error;
+  }
+}
+
 function resolveFunction(name: string, argument: unknown, context: IntrinsicContext, path: string): unknown {
   switch (name) {
     case 'Ref': {
       if (typeof argument !== 'string') throw new IntrinsicError(path, `expected a logical id or parameter name, but ${describeValue(argument)} was provided`);
       if (argument === 'AWS::NoValue') return NO_VALUE;
-      return context.ref(argument);
+      return lookup(path, () => context.ref(argument));
     }
     case 'Fn::GetAtt': {
       const [logicalId, attribute] = getAttArguments(argument, context, path);
-      return context.getAtt(logicalId, attribute);
+      return lookup(path, () => context.getAtt(logicalId, attribute));
     }
     case 'Fn::Join': {
       const args = list(resolveValue(argument, context, path), path, 2);
@@ -129,7 +139,7 @@ function resolveFunction(name: string, argument: unknown, context: IntrinsicCont
     case 'Fn::If': {
       const [conditionName, whenTrue, whenFalse] = list(argument, path, 3);
       if (typeof conditionName !== 'string') throw new IntrinsicError(path, `the condition must be a name, but ${describeValue(conditionName)} was provided`);
-      return context.condition(conditionName) ? resolveValue(whenTrue, context, join(path, 1)) : resolveValue(whenFalse, context, join(path, 2));
+      return lookup(path, () => context.condition(conditionName)) ? resolveValue(whenTrue, context, join(path, 1)) : resolveValue(whenFalse, context, join(path, 2));
     }
     case 'Condition':
       if (typeof argument !== 'string') throw new IntrinsicError(path, `expected a condition name, but ${describeValue(argument)} was provided`);
@@ -178,12 +188,12 @@ function substitute(argument: unknown, context: IntrinsicContext, path: string):
     variables = resolvedVars;
   }
   if (typeof template !== 'string') throw new IntrinsicError(path, `expected a string or [string, variables], but ${describeValue(argument)} was provided`);
-  return template.replace(SUB_VARIABLE, (match, name: string) => {
+  return template.replace(SUB_VARIABLE, (_match, name: string) => {
     if (name.startsWith('!')) return `\${${name.slice(1)}}`;
     if (name in variables) return scalar(variables[name], path);
     const dot = name.indexOf('.');
-    if (dot > 0 && !name.startsWith('AWS::')) return scalar(context.getAtt(name.slice(0, dot), name.slice(dot + 1)), path);
-    return scalar(context.ref(name), path);
+    if (dot > 0 && !name.startsWith('AWS::')) return scalar(lookup(path, () => context.getAtt(name.slice(0, dot), name.slice(dot + 1))), path);
+    return scalar(lookup(path, () => context.ref(name)), path);
   });
 }
 

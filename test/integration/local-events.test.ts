@@ -136,6 +136,24 @@ describe('EventBridge Scheduler schedules', () => {
   });
 });
 
+describe('asynchronous invocations', () => {
+  it('retries a failed asynchronous invocation as often as its EventInvokeConfig allows', async () => {
+    const name = local.functions.find((fn) => fn.logicalId.startsWith('RetryOnceTick'))?.name ?? '';
+    const response = await fetch(`${local.endpoints.lambda}/2015-03-31/functions/${name}/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: JSON.stringify({ name: 'async-fail', fail: true }),
+    });
+    expect(response.status).toBe(202);
+
+    expect(await seen('tick#async-fail', 2)).toHaveLength(2);
+    // The retry delays are 0.5 s then 1 s here; a third attempt would have come by now.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await observations(local, dynamo, 'tick#async-fail')).toHaveLength(2);
+    expect(logs.from('hopper').filter((line) => line.includes('tick async-fail asked to fail')).at(-1)).toContain('no retries left');
+  });
+});
+
 describe('function URLs', () => {
   const echoUrl = () => local.functionUrl(logicalIdOf(local.functions, 'Echo'));
 

@@ -1,0 +1,58 @@
+/**
+ * Every process the local runtime starts is stopped: by `stop()`, and by `hopper dev` on SIGINT.
+ * Counted from /proc, like a user checking `ps` afterwards.
+ */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { LogCollector } from '../../local/log';
+import { startLocal } from '../../local/runtime';
+import { descendants, eventually, FIXTURE_APP, isAlive, logicalIdOf } from '../fixtures/local-helpers';
+
+describe('process lifecycle', () => {
+  it('stop() leaves no child process behind', async () => {
+    const before = descendants(process.pid).sort();
+    const local = await startLocal({ app: FIXTURE_APP, stack: 'LocalEvents', logs: new LogCollector().sink });
+    try {
+      // Start a function instance too.
+      const response = await fetch(`${local.functionUrl(logicalIdOf(local.functions, 'Echo'))}hello`);
+      expect(response.status).toBe(201);
+      const during = descendants(process.pid);
+      for (const pid of local.pids()) expect(during).toContain(pid);
+      // DynamoDB Local (its watchdog shell and JVM) and at least the Echo instance.
+      expect(during.length).toBeGreaterThanOrEqual(before.length + 3);
+    } finally {
+      await local.stop();
+    }
+    await eventually(async () => (JSON.stringify(descendants(process.pid).sort()) === JSON.stringify(before) ? true : undefined), 5_000, 'the children to exit');
+    expect(descendants(process.pid).sort()).toEqual(before);
+  });
+
+  it('hopper dev prints one JSON object, serves, and stops every process on SIGINT', async () => {
+    const child = spawn(process.execPath, ['cli/bin.mjs', 'dev', '--app', FIXTURE_APP, '--stack', 'LocalEvents', '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const line = await eventually(async () => (stdout.includes('\n') ? stdout.slice(0, stdout.indexOf('\n')) : undefined), 120_000, `hopper dev to be ready (stderr: ${stderr.slice(-500)})`);
+      const summary: unknown = JSON.parse(line);
+      expect(summary).toMatchObject({ stack: 'LocalEvents', endpoints: { sqs: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) } });
+      const functionUrls: unknown = Reflect.get(typeof summary === 'object' && summary !== null ? summary : {}, 'functionUrls');
+      const echoUrl = Object.values(typeof functionUrls === 'object' && functionUrls !== null ? functionUrls : {})[0];
+      expect(typeof echoUrl).toBe('string');
+      const response = await fetch(`${String(echoUrl)}ping`);
+      expect(response.status).toBe(201);
+
+      const started = descendants(child.pid ?? 0);
+      expect(started.length).toBeGreaterThanOrEqual(3);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      await eventually(async () => (started.every((pid) => !isAlive(pid)) ? true : undefined), 5_000, 'every process of hopper dev to exit');
+      expect(started.filter(isAlive)).toEqual([]);
+      expect(stdout.trim().split('\n')).toHaveLength(1);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

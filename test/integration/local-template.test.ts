@@ -1,0 +1,139 @@
+/**
+ * How the local runtime reads templates: a malformed resource fails fast with an error naming it,
+ * before anything starts; intrinsics (Ref, GetAtt, Join, Sub, Select, Split, If) resolve to local
+ * values; inline (ZipFile) functions run.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LogCollector } from '../../local/log';
+import { startLocal } from '../../local/runtime';
+import { TemplateError } from '../../local/template/model';
+import { writeAssembly } from '../fixtures/assembly';
+import { descendants } from '../fixtures/local-helpers';
+
+const scratch = join(process.cwd(), '.hopper', `template-tests-${process.pid}`);
+mkdirSync(scratch, { recursive: true });
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const queue = (properties: Record<string, unknown> = {}) => ({ Type: 'AWS::SQS::Queue', Properties: properties });
+const inlineFunction = (code: string, properties: Record<string, unknown> = {}) => ({
+  Type: 'AWS::Lambda::Function',
+  Properties: { Runtime: 'nodejs22.x', Handler: 'index.handler', Code: { ZipFile: code }, Role: { 'Fn::GetAtt': ['Role', 'Arn'] }, ...properties },
+});
+const role = { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: {} } };
+
+async function startError(resources: Record<string, unknown>): Promise<TemplateError> {
+  const assemblyDir = writeAssembly(scratch, 'Malformed', { Resources: resources });
+  const started = Date.now();
+  const error: unknown = await startLocal({ assemblyDir, logs: new LogCollector().sink }).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  // Validation runs before the emulators start: quick, and nothing to clean up.
+  expect(Date.now() - started).toBeLessThan(3_000);
+  expect(descendants(process.pid)).toEqual([]);
+  if (!(error instanceof TemplateError)) throw new Error(`expected a TemplateError, got ${String(error)}`);
+  return error;
+}
+
+describe('malformed templates', () => {
+  it.each([
+    {
+      what: 'a property of the wrong type',
+      resources: { BadQueue: queue({ VisibilityTimeout: 'soon' }) },
+      logicalId: 'BadQueue',
+      message: 'template resource BadQueue (AWS::SQS::Queue): Properties.VisibilityTimeout must be an integer, but "soon" was provided',
+    },
+    {
+      what: 'a value out of range',
+      resources: { SlowQueue: queue({ DelaySeconds: 901 }) },
+      logicalId: 'SlowQueue',
+      message: 'template resource SlowQueue (AWS::SQS::Queue): Properties.DelaySeconds must be between 0 and 900, but 901 was provided',
+    },
+    {
+      what: 'a reference to a resource that does not exist',
+      resources: { Role: role, Fn: inlineFunction('exports.handler = async () => 1;', { Environment: { Variables: { QUEUE: { Ref: 'Missing' } } } }) },
+      logicalId: 'Fn',
+      message: 'template resource Fn (AWS::Lambda::Function): Properties.Environment.Variables.QUEUE.Ref: Missing is not a resource or parameter of the template',
+    },
+    {
+      what: 'an invalid cron expression',
+      resources: {
+        Role: role,
+        Fn: inlineFunction('exports.handler = async () => 1;'),
+        Nightly: {
+          Type: 'AWS::Scheduler::Schedule',
+          Properties: { ScheduleExpression: 'cron(0 25 * * ? *)', FlexibleTimeWindow: { Mode: 'OFF' }, Target: { Arn: { 'Fn::GetAtt': ['Fn', 'Arn'] }, RoleArn: 'arn:aws:iam::000000000000:role/x' } },
+        },
+      },
+      logicalId: 'Nightly',
+      message: 'template resource Nightly (AWS::Scheduler::Schedule): Properties.ScheduleExpression is not valid: hours: "25" is not a value between 0 and 23',
+    },
+    {
+      what: 'a mapping to a function the stack does not have',
+      resources: { Jobs: queue(), Mapping: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { FunctionName: 'elsewhere', EventSourceArn: { 'Fn::GetAtt': ['Jobs', 'Arn'] } } } },
+      logicalId: 'Mapping',
+      message: 'template resource Mapping (AWS::Lambda::EventSourceMapping): Properties.FunctionName "elsewhere" is not a function of this stack',
+    },
+    {
+      what: 'a handler that is not file.export',
+      resources: { Role: role, Fn: inlineFunction('exports.handler = async () => 1;', { Handler: 'index' }) },
+      logicalId: 'Fn',
+      message: 'template resource Fn (AWS::Lambda::Function): Properties.Handler must look like file.export (e.g. index.handler), but "index" was provided',
+    },
+    {
+      what: 'a resource without a Type',
+      resources: { Typeless: { Properties: {} } },
+      logicalId: 'Typeless',
+      message: 'template resource Typeless (unknown type): Type must be a non-empty string, but nothing was provided',
+    },
+  ])('names the resource and the problem for $what', async ({ resources, logicalId, message }) => {
+    const error = await startError(resources);
+    expect(error.logicalId).toBe(logicalId);
+    expect(error.message).toBe(message);
+  });
+});
+
+describe('intrinsics and inline code', () => {
+  it('resolves intrinsics to local values and runs an inline function through the Lambda API', async () => {
+    const assemblyDir = writeAssembly(scratch, 'Intrinsics', {
+      Conditions: { IsLocal: { 'Fn::Equals': [{ Ref: 'AWS::AccountId' }, '000000000000'] } },
+      Resources: {
+        Role: role,
+        Jobs: queue({ QueueName: 'jobs-queue', VisibilityTimeout: 30 }),
+        Echo: inlineFunction('exports.handler = async (event) => ({ got: event, env: process.env.SETTINGS });', {
+          FunctionName: 'echo',
+          Environment: {
+            Variables: {
+              SETTINGS: { 'Fn::Join': ['', ['{"queue":"', { Ref: 'Jobs' }, '","name":"', { 'Fn::GetAtt': ['Jobs', 'QueueName'] }, '"}']] },
+            },
+          },
+        }),
+      },
+      Outputs: {
+        QueueArn: { Value: { 'Fn::GetAtt': ['Jobs', 'Arn'] } },
+        Sub: { Value: { 'Fn::Sub': ['${Name} in ${AWS::Region} (${!Literal})', { Name: { 'Fn::GetAtt': ['Jobs', 'QueueName'] } }] } },
+        SubAttribute: { Value: { 'Fn::Sub': '${Echo.Arn}' } },
+        Second: { Value: { 'Fn::Select': [1, { 'Fn::Split': [',', 'a,b,c'] }] } },
+        Where: { Value: { 'Fn::If': ['IsLocal', 'local', 'aws'] } },
+      },
+    });
+    const local = await startLocal({ assemblyDir, logs: new LogCollector().sink });
+    try {
+      const queueUrl = local.queueUrl('jobs-queue');
+      expect(local.outputs).toEqual({
+        QueueArn: 'arn:aws:sqs:us-east-1:000000000000:jobs-queue',
+        Sub: 'jobs-queue in us-east-1 (${Literal})',
+        SubAttribute: 'arn:aws:lambda:us-east-1:000000000000:function:echo',
+        Second: 'b',
+        Where: 'local',
+      });
+      const response = await fetch(`${local.endpoints.lambda}/2015-03-31/functions/echo/invocations`, { method: 'POST', body: JSON.stringify({ hello: 1 }) });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ got: { hello: 1 }, env: JSON.stringify({ queue: queueUrl, name: 'jobs-queue' }) });
+    } finally {
+      await local.stop();
+    }
+  });
+});
