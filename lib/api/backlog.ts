@@ -13,6 +13,8 @@ export interface QueueActivity {
   readonly drainPerSecond: number | undefined;
   /** How long the most recently started job had waited, and when it started. */
   readonly lag: { readonly ms: number; readonly atMs: number } | undefined;
+  /** The queue's worker mapping is disabled: nothing drains until someone resumes it. */
+  readonly paused?: boolean;
 }
 
 /** Retry-After when the drain rate is unknown (a paused queue, a worker that has not reported). */
@@ -36,7 +38,8 @@ export type BacklogVerdict =
  * either the latency limit is not applied (nothing says the queue is slow).
  */
 export function checkBacklog(queue: string, limit: BacklogLimit, activity: QueueActivity, nowMs: number): BacklogVerdict {
-  const rate = activity.drainPerSecond !== undefined && activity.drainPerSecond > 0 ? activity.drainPerSecond : undefined;
+  // A paused queue does not drain, whatever it did before the pause.
+  const rate = activity.paused !== true && activity.drainPerSecond !== undefined && activity.drainPerSecond > 0 ? activity.drainPerSecond : undefined;
   const after = (excess: number): number => {
     if (rate === undefined) return UNKNOWN_DRAIN_RETRY_AFTER_SECONDS;
     return Math.min(MAX_BACKLOG_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(excess / rate)));
@@ -46,7 +49,7 @@ export function checkBacklog(queue: string, limit: BacklogLimit, activity: Queue
       over: true,
       reason: BACKLOG_REASONS.maxBacklog,
       retryAfterSeconds: after(activity.visible - limit.maxBacklog),
-      message: `queue ${queue} holds ${activity.visible} waiting jobs, over its maxBacklog of ${limit.maxBacklog}`,
+      message: `queue ${queue} holds ${activity.visible} waiting jobs, over its maxBacklog of ${limit.maxBacklog}${activity.paused === true ? ' (the queue is paused)' : ''}`,
     };
   }
   if (limit.maxLatency !== undefined) {

@@ -147,6 +147,19 @@ describe('backlog limits', () => {
     expect((await call(post({ jobtype: 'A', queue: 'critical' }))).headers['Retry-After']).toBe('10');
   });
 
+  it('ignores the drain rate of a paused queue: nothing drains until it is resumed', async () => {
+    const { call, backend } = apiFixture({ backlogLimits: { default: { maxBacklog: 5 } } });
+    backend.counts_[QUEUE_URLS.default] = { visible: 25, inFlight: 0, delayed: 0 };
+    backend.reports_.set('default', { drainPerSecond: 2, lag: undefined });
+    backend.states['uuid-default'] = 'Disabled';
+
+    const response = await call(post({ jobtype: 'A' }));
+    expect({ retryAfter: response.headers['Retry-After'], message: (response.json as { error: { message: string } }).error.message }).toEqual({
+      retryAfter: '30',
+      message: 'queue default holds 25 waiting jobs, over its maxBacklog of 5 (the queue is paused); retry after 30 s',
+    });
+  });
+
   it('reads queue attributes at most once per 5 seconds per instance, and recovers when the queue drains', async () => {
     const { call, backend, setNow } = apiFixture();
     backend.counts_[QUEUE_URLS.critical] = { visible: 6, inFlight: 0, delayed: 0 };

@@ -8,6 +8,7 @@ import { isRecord, normalizeJob, type Job } from '../../job';
 import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER } from '../../quota';
 import { checkBacklog } from '../backlog';
 import { API_DEFAULTS } from '../config';
+import { isPaused } from '../queue-state';
 import type { ApiContext } from '../context';
 import { tenantOf } from '../event';
 import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http';
@@ -74,8 +75,14 @@ async function refuseOverBacklog(ctx: ApiContext, queues: readonly string[]): Pr
     const limit = ctx.config.backlogLimits[queue];
     const url = ctx.config.queueUrls[queue];
     if (limit === undefined || url === undefined) return undefined;
-    const [counts, report] = await Promise.all([ctx.queues.countsOf(url), ctx.queues.reportOf(queue, url)]);
-    const verdict = checkBacklog(queue, limit, { visible: counts.visible, drainPerSecond: report.drainPerSecond, lag: report.lag }, ctx.now());
+    const uuid = ctx.config.queueMappings[queue];
+    const [counts, report, state] = await Promise.all([
+      ctx.queues.countsOf(url),
+      ctx.queues.reportOf(queue, url),
+      uuid === undefined ? Promise.resolve(undefined) : ctx.queues.mappingState(uuid),
+    ]);
+    const paused = state !== undefined && isPaused(state);
+    const verdict = checkBacklog(queue, limit, { visible: counts.visible, drainPerSecond: report.drainPerSecond, lag: report.lag, paused }, ctx.now());
     return verdict.over ? { queue, ...verdict } : undefined;
   }));
   const over = verdicts.filter((verdict) => verdict !== undefined);
