@@ -94,3 +94,24 @@ describe('createStatsRecorder', () => {
     expect(sent[0]?.input.TableName).toBe('state');
   });
 });
+
+describe('readQueueReports', () => {
+  it('measures each queue\'s drain over the last five full minutes and takes its latest wait', async () => {
+    const { readQueueReports } = await import('../../lib/stats/read');
+    const now = HOUR + 30 * 60_000 + 20_000; // 12:30:20
+    const items = [
+      // Minutes 25–29 count (150 jobs → 0.5/s); 24 is before the window, 30 is unfinished.
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, worker).sk }, p24: { N: '999' }, p25: { N: '30' }, p29: { N: '120' }, p30: { N: '999' }, lag: { N: '800' }, lag_at: { N: String(now - 5_000) } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'worker', queue: 'idle' }).sk }, lag: { N: '5' }, lag_at: { N: String(now - 50_000) } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'retry' }).sk }, p29: { N: '7' } },
+    ];
+    const table = { queryRange: async () => items, fold: async () => true };
+
+    const reports = await readQueueReports(table, now);
+
+    expect(Object.fromEntries(reports)).toEqual({
+      default: { drainPerSecond: 0.5, lag: { ms: 800, atMs: now - 5_000 } },
+      idle: { drainPerSecond: undefined, lag: { ms: 5, atMs: now - 50_000 } },
+    });
+  });
+});
