@@ -4,6 +4,7 @@ import { rollupUpdate, STATS_ROLLUP, StatsAccumulator } from '../../lib/stats/ro
 import { createStatsRecorder } from '../../lib/stats/recorder';
 import { createLogger } from '../../lib/worker/logger';
 import type { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { StatsItem } from '../../lib/stats/read';
 
 const HOUR = Date.UTC(2026, 10, 22, 12);
 const worker = { kind: 'worker', queue: 'default' } as const;
@@ -99,7 +100,7 @@ describe('readQueueReports', () => {
   it('measures each queue\'s drain over the last five full minutes and takes its latest wait', async () => {
     const { readQueueReports } = await import('../../lib/stats/read');
     const now = HOUR + 30 * 60_000 + 20_000; // 12:30:20
-    const items = [
+    const items: StatsItem[] = [
       // Minutes 25–29 count (150 jobs → 0.5/s); 24 is before the window, 30 is unfinished.
       { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, worker).sk }, p24: { N: '999' }, p25: { N: '30' }, p29: { N: '120' }, p30: { N: '999' }, lag: { N: '800' }, lag_at: { N: String(now - 5_000) } },
       { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'worker', queue: 'idle' }).sk }, lag: { N: '5' }, lag_at: { N: String(now - 50_000) } },
