@@ -7,11 +7,12 @@
  * over its quota gets 429s with the right Retry-After and discards exactly what was refused; a
  * queue over `maxBacklog` sheds with 503 and recovers once drained.
  */
-import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, JobDiscardedError } from '../../lib/api-client';
 import { LogCollector } from '../../local/log';
 import { startLocal, type LocalRuntime } from '../../local/runtime';
+import { number, records, text } from '../fixtures/json';
 import { dynamoClient, eventually, logicalIdOf } from '../fixtures/local-helpers';
 import { METERED_PER_HOUR, SHED_MAX_BACKLOG } from '../fixtures/stacks/api-stack';
 
@@ -37,7 +38,7 @@ afterAll(async () => {
 async function ran(): Promise<Map<string, Record<string, unknown>>> {
   const table = local.tableName(logicalIdOf(local.tables, 'Observations'));
   const found = new Map<string, Record<string, unknown>>();
-  let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+  let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await dynamo.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }));
     for (const item of page.Items ?? []) {
@@ -112,7 +113,7 @@ describe('the API on the local runtime', () => {
     expect(measured).toBeLessThanOrEqual(5);
     expect(rescheduled).toBeGreaterThan(0);
     // Nothing went to the retries path: no job reached the dead set (the JobSystem allows 0 retries).
-    expect(((await call('GET', '/v1/dead?jobtype=LimitedNoWait')).body as { entries: unknown[] }).entries).toEqual([]);
+    expect(records((await call('GET', '/v1/dead?jobtype=LimitedNoWait')).body)).toEqual([]);
   });
 
   it('answers a producer over its queue quota with 429 and the exact Retry-After, and the client discards exactly what was refused', async () => {
@@ -183,39 +184,39 @@ describe('the API on the local runtime', () => {
     const jid = await api.enqueue({ jobtype: 'Fail', jid: 'dead-1' });
     const entry = await eventually(async () => {
       const page = await call('GET', '/v1/dead?jobtype=Fail');
-      const entries = (page.body as { entries: { jid: string; id: string; error: unknown }[] }).entries;
-      return entries.find((candidate) => candidate.jid === jid);
+      return records(page.body).find((candidate) => candidate.jid === jid);
     }, 60_000, 'the job in the dead set');
     expect(entry.error).toEqual({ errtype: 'UnrecoverableJobError', message: 'asked to fail' });
 
-    const path = `/v1/dead/${encodeURIComponent(entry.id)}`;
-    expect((await call('POST', `${path}/retry`)).body).toEqual({ id: entry.id, jid, queue: 'default', enqueued: true, removed: true });
+    const id = text(entry, 'id');
+    const path = `/v1/dead/${encodeURIComponent(id)}`;
+    expect((await call('POST', `${path}/retry`)).body).toEqual({ id, jid, queue: 'default', enqueued: true, removed: true });
     // It fails again and comes back under a new failure time.
     const again = await eventually(async () => {
-      const entries = ((await call('GET', '/v1/dead?jobtype=Fail')).body as { entries: { jid: string; id: string }[] }).entries;
-      return entries.find((candidate) => candidate.jid === jid && candidate.id !== entry.id);
+      return records((await call('GET', '/v1/dead?jobtype=Fail')).body).find((candidate) => candidate.jid === jid && candidate.id !== id);
     }, 60_000, 'the retried job back in the dead set');
-    expect((await call('DELETE', `/v1/dead/${encodeURIComponent(again.id)}`)).status).toBe(204);
-    expect((await call('GET', `/v1/dead/${encodeURIComponent(again.id)}`)).status).toBe(404);
+    const againPath = `/v1/dead/${encodeURIComponent(text(again, 'id'))}`;
+    expect((await call('DELETE', againPath)).status).toBe(204);
+    expect((await call('GET', againPath)).status).toBe(404);
   });
 
   it('runs a scheduled job now on request', async () => {
     const at = new Date(Date.now() + 3_600_000).toISOString();
     const jid = await api.enqueue({ jobtype: 'Record', jid: 'later-1', at, args: ['scheduled'] });
-    const listed = ((await call('GET', '/v1/scheduled')).body as { entries: { jid: string; id: string }[] }).entries.find((candidate) => candidate.jid === jid);
+    const listed = records((await call('GET', '/v1/scheduled')).body).find((candidate) => candidate.jid === jid);
     if (listed === undefined) throw new Error('the job is not in the scheduled set');
 
-    expect((await call('POST', `/v1/scheduled/${encodeURIComponent(listed.id)}/retry`)).status).toBe(200);
+    expect((await call('POST', `/v1/scheduled/${encodeURIComponent(text(listed, 'id'))}/retry`)).status).toBe(200);
     expect(await eventually(async () => (await ran()).get(jid), 30_000, 'the scheduled job to run')).toMatchObject({ args: ['scheduled'] });
   });
 
   it('reports processed counts in /v1/stats once workers flush', async () => {
     const stats = await call('GET', '/v1/stats?minutes=10');
-    const body = stats.body as { processed: number; failed: number; history: { processed: number }[] };
+    const history = records(stats.body, 'history');
     expect(stats.status).toBe(200);
-    expect(body.history).toHaveLength(10);
+    expect(history).toHaveLength(10);
     // Instances write at most every 10 jobs or a minute: some counts may still be in memory.
-    expect(body.processed).toBeGreaterThan(0);
-    expect(body.history.reduce((sum, minute) => sum + minute.processed, 0)).toBe(body.processed);
+    expect(number(stats.body, 'processed')).toBeGreaterThan(0);
+    expect(history.reduce((sum, minute) => sum + number(minute, 'processed'), 0)).toBe(number(stats.body, 'processed'));
   });
 });

@@ -3,6 +3,7 @@ import { normalizeJob } from '../../lib/job';
 import { statsHourKey, statsTotalKey } from '../../lib/keys';
 import { quotaKey } from '../../lib/limiters/keys';
 import { apiFixture, NOW, urlEvent } from './api-fakes';
+import { field, records, text } from '../fixtures/json';
 import { QUEUE_URLS } from './worker-fakes';
 
 const job = (jid: string, fields: Record<string, unknown> = {}) => normalizeJob({ jobtype: 'SendEmail', jid, ...fields }, { now: new Date(NOW) });
@@ -60,18 +61,18 @@ describe('GET /v1/retries|scheduled|dead', () => {
   it('lists the dead set newest first, with a cursor to the next page', async () => {
     const { call } = withDead();
     const first = await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'limit=2' }));
-    const body = first.json as { entries: { jid: string; id: string }[]; cursor: string };
+    const cursor = text(first.json, 'cursor');
 
-    expect(body.entries.map((entry) => entry.jid)).toEqual(['d4', 'd3']);
-    expect(body.cursor).toBe(body.entries[1]?.id);
-    const second = await call(urlEvent({ method: 'GET', path: '/v1/dead', query: `limit=2&cursor=${encodeURIComponent(body.cursor)}` }));
-    expect((second.json as { entries: { jid: string }[] }).entries.map((entry) => entry.jid)).toEqual(['d2', 'd1']);
+    expect(records(first.json).map((entry) => entry.jid)).toEqual(['d4', 'd3']);
+    expect(cursor).toBe(records(first.json)[1]?.id);
+    const second = await call(urlEvent({ method: 'GET', path: '/v1/dead', query: `limit=2&cursor=${encodeURIComponent(cursor)}` }));
+    expect(records(second.json).map((entry) => entry.jid)).toEqual(['d2', 'd1']);
   });
 
   it('shows an entry with its id, time, error, retry count and job', async () => {
     const { call } = withDead();
-    const body = (await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'limit=1' }))).json as { entries: unknown[] };
-    expect(body.entries[0]).toEqual({
+    const body = (await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'limit=1' }))).json;
+    expect(records(body)[0]).toEqual({
       id: `${T + 4000}#d4`, jid: 'd4', jobtype: 'SendEmail', queue: 'default', failed_at: '2026-11-20T00:00:04.000Z',
       error: { errtype: 'Error', message: 'boom' }, retry_count: null, job: expect.objectContaining({ jid: 'd4' }),
     });
@@ -79,16 +80,16 @@ describe('GET /v1/retries|scheduled|dead', () => {
 
   it('filters by jobtype and queue', async () => {
     const { call } = withDead();
-    const body = (await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'jobtype=Other&queue=critical' }))).json as { entries: { jid: string }[]; scanned: number; cursor: null };
-    expect({ jids: body.entries.map((entry) => entry.jid), scanned: body.scanned, cursor: body.cursor }).toEqual({ jids: ['d3', 'd1'], scanned: 5, cursor: null });
+    const body = (await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'jobtype=Other&queue=critical' }))).json;
+    expect({ jids: records(body).map((entry) => entry.jid), scanned: field(body, 'scanned'), cursor: field(body, 'cursor') }).toEqual({ jids: ['d3', 'd1'], scanned: 5, cursor: null });
   });
 
   it('lists the retry set soonest first under /v1/retries', async () => {
     const { call, sets } = apiFixture();
     sets.put('retry', { job: job('late'), epochMs: T + 9000, reason });
     sets.put('retry', { job: job('soon'), epochMs: T + 1000, reason });
-    const body = (await call(urlEvent({ method: 'GET', path: '/v1/retries' }))).json as { entries: { jid: string; at: string }[] };
-    expect(body.entries.map((entry) => [entry.jid, entry.at])).toEqual([['soon', '2026-11-20T00:00:01.000Z'], ['late', '2026-11-20T00:00:09.000Z']]);
+    const body = (await call(urlEvent({ method: 'GET', path: '/v1/retries' }))).json;
+    expect(records(body).map((entry) => [entry.jid, entry.at])).toEqual([['soon', '2026-11-20T00:00:01.000Z'], ['late', '2026-11-20T00:00:09.000Z']]);
   });
 
   it.each([
@@ -149,7 +150,7 @@ describe('bulk', () => {
     for (let i = 0; i < 5; i += 1) sets.put('dead', { job: job(`d${i}`, { jobtype: i < 4 ? 'Bad' : 'Good' }), epochMs: T + i, reason });
 
     const first = await call(urlEvent({ method: 'POST', path: '/v1/dead/delete', body: { jobtype: 'Bad', limit: 3 } }));
-    const cursor = (first.json as { cursor: string }).cursor;
+    const cursor = text(first.json, 'cursor');
     const second = await call(urlEvent({ method: 'POST', path: '/v1/dead/delete', body: { jobtype: 'Bad', limit: 3, cursor } }));
 
     expect(first.json).toEqual({ scanned: 3, matched: 2, deleted: 2, skipped: 0, failed: [], cursor: `${T + 2}#d2`, done: false });
@@ -166,7 +167,7 @@ describe('bulk', () => {
     const response = await call(urlEvent({ method: 'POST', path: '/v1/dead/retry', body: {} }));
 
     expect(response.json).toEqual({ scanned: 3, matched: 3, retried: 2, skipped: 1, failed: [], cursor: null, done: true });
-    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => (message.body as { jid: string }).jid).sort()).toEqual(['a', 'b']);
+    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => field(message.body, 'jid')).sort()).toEqual(['a', 'b']);
   });
 
   it.each([
@@ -178,7 +179,7 @@ describe('bulk', () => {
   ])('answers a filter with a bad $parameter with 400', async ({ body, parameter }) => {
     const { call } = apiFixture();
     const response = await call(urlEvent({ method: 'POST', path: '/v1/retries/delete', body }));
-    expect({ status: response.statusCode, parameter: (response.json as { error: { parameter: string } }).error.parameter }).toEqual({ status: 400, parameter });
+    expect({ status: response.statusCode, parameter: field(field(response.json, 'error'), 'parameter') }).toEqual({ status: 400, parameter });
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { field } from '../fixtures/json';
 import { ApiClient, ApiResponseError, JobDiscardedError, parseRateLimits, parseRetryAfter, regionOfFunctionUrl, signRequest } from '../../lib/api-client';
 
 const T0 = Date.UTC(2026, 10, 22, 12);
@@ -93,7 +94,7 @@ describe('ApiClient', () => {
     expect(await client.enqueue({ jobtype: 'A' })).toBe('d1');
     await expect(client.enqueue({ jobtype: 'A', queue: 'critical' })).rejects.toThrow(JobDiscardedError);
 
-    expect(requests.map((request) => (request.body as { queue?: string }).queue ?? 'default')).toEqual(['critical', 'default']);
+    expect(requests.map((request) => field(request.body, 'queue') ?? 'default')).toEqual(['critical', 'default']);
     expect(client.discarded()).toEqual({ total: 2, byReason: { backlog: 2 }, byScope: { 'queue:critical': 2 } });
   });
 

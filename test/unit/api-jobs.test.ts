@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { principalOf, tenantOf } from '../../lib/api/event';
 import { apiFixture, roleSession, urlEvent } from './api-fakes';
+import { field } from '../fixtures/json';
 import { QUEUE_URLS } from './worker-fakes';
 
 const post = (body: unknown, extra: Partial<Parameters<typeof urlEvent>[0]> = {}) => urlEvent({ method: 'POST', path: '/v1/jobs', body, ...extra });
@@ -154,7 +155,7 @@ describe('backlog limits', () => {
     backend.states['uuid-default'] = 'Disabled';
 
     const response = await call(post({ jobtype: 'A' }));
-    expect({ retryAfter: response.headers['Retry-After'], message: (response.json as { error: { message: string } }).error.message }).toEqual({
+    expect({ retryAfter: response.headers['Retry-After'], message: field(field(response.json, 'error'), 'message') }).toEqual({
       retryAfter: '30',
       message: 'queue default holds 25 waiting jobs, over its maxBacklog of 5 (the queue is paused); retry after 30 s',
     });
