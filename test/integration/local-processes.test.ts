@@ -55,4 +55,23 @@ describe('process lifecycle', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
+
+  it('hopper dev --demo on the demo app shows jobs running, failing and dying', async () => {
+    // The demo app of cdk.json, as a user runs it on a fresh checkout.
+    const child = spawn(process.execPath, ['cli/bin.mjs', 'dev', '--demo', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = (prefix: string, text: string) => stderr.split('\n').filter((line) => line.startsWith(`[${prefix}`) && line.includes(text));
+    try {
+      await eventually(async () => (lines('Worker', '"jobtype":"Greet"').length > 0 ? true : undefined), 120_000, `a demo job to run (stderr: ${stderr.slice(-800)})`);
+      // The AlwaysFails job enqueued with retry 0 goes from the worker to the retry function, which buries it.
+      const buried = () => lines('JobsRetryFunction', '"jobtype":"AlwaysFails"').filter((line) => line.includes('dead'));
+      await eventually(async () => (buried().length > 0 ? true : undefined), 30_000, `a demo job to reach the dead set (stderr: ${stderr.slice(-800)})`);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });

@@ -192,6 +192,15 @@ describe('SQS event source mappings', () => {
     await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
   });
 
+  it('deletes records that match no filter pattern without invoking the function', async () => {
+    const url = queue('Filtered');
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'a', MessageBody: body('filtered-out', 'skip') }, { Id: 'b', MessageBody: body('filtered-in', 'ok') }] }));
+
+    expect((await seen('filtered-in')).map((item) => item.sk)).toEqual(['1']);
+    await eventually(async () => ((await queueDepth(url)) === 0 ? true : undefined), 5_000, 'the filtered queue to drain');
+    expect(await observations(local, dynamo, 'filtered-out')).toEqual([]);
+  });
+
   it('consumes nothing through a disabled mapping until the Lambda API enables it', async () => {
     const url = queue('Paused');
     const mapping = local.mappings().find((candidate) => candidate.sourceLogicalId.startsWith('Paused'));
