@@ -8,8 +8,6 @@
  * | scheduled job     | `scheduled#<shard>`    | `<due ms, 13 digits>#<jid>` |
  * | retry (> 15 min)  | `retry#<shard>`        | `<due ms, 13 digits>#<jid>` |
  * | dead job          | `dead#<shard>`         | `<failed ms, 13 digits>#<jid>` |
- * | stats, one writer | `stats`                | `<hour ms, 13 digits>#w#<queue>` (worker), `…#r` (retry function) |
- * | stats, totals     | `stats`                | `total`                    |
  *
  * Sorted sets are sharded by a hash of the jid so that no single partition takes every write;
  * readers query each shard and merge by sort key.
@@ -32,9 +30,13 @@ export const STATE_TABLE = {
 } as const;
 
 /**
- * Stats rollups: one item per hour and writer (the workers of one queue, or the retry function),
- * holding that hour's counts and per-minute counts, and one item of totals folded from finished
- * hours (lib/stats). One partition, so a single Query reads any span of hours.
+ * Stats rollups (lib/stats), in the state table:
+ * | item              | pk      | sk                                                       |
+ * |-------------------|---------|----------------------------------------------------------|
+ * | one hour, one writer | `stats` | `<hour ms, 13 digits>#w#<queue>` (workers), `<hour ms>#r` (retry function) |
+ * | totals            | `stats` | `total`                                                  |
+ *
+ * One partition, so a single Query reads any span of hours.
  */
 export const STATS_KEYS = {
   partition: 'stats',
