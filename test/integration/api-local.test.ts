@@ -72,6 +72,8 @@ describe('the API on the local runtime', () => {
 
     const seen = await eventually(async () => (await ran()).get(jid), 30_000, `job ${jid} to run`);
     expect(seen).toEqual({ queue: 'default', tenant: 'local-producer', args: ['hello'] });
+    // The stack output the CLI looks for names the same local URL.
+    expect(local.outputs.JobsApiUrl).toBe(apiUrl);
   });
 
   it('answers unknown routes and bad parameters with JSON errors', async () => {
