@@ -10,6 +10,7 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, JobDiscardedError } from '../../lib/api-client';
+import { LOCAL_IDENTITY } from '../../local/emulators';
 import { LogCollector } from '../../local/log';
 import { startLocal, type LocalRuntime } from '../../local/runtime';
 import { number, records, text } from '../fixtures/json';
@@ -74,6 +75,12 @@ describe('the API on the local runtime', () => {
     expect(seen).toEqual({ queue: 'default', tenant: 'local-producer', args: ['hello'] });
     // The stack output the CLI looks for names the same local URL.
     expect(local.outputs.JobsApiUrl).toBe(apiUrl);
+  });
+
+  it('accepts SigV4-signed requests as a deployed URL requires (the local URL does not check them)', async () => {
+    const signed = new ApiClient({ url: apiUrl, credentials: { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey }, region: LOCAL_IDENTITY.region });
+    const queues = await signed.request('GET', '/v1/queues');
+    expect({ status: queues.status, names: records(queues.body, 'queues').map((queue) => queue.name) }).toEqual({ status: 200, names: ['default', 'limited', 'shed', 'metered'] });
   });
 
   it('answers unknown routes and bad parameters with JSON errors', async () => {
