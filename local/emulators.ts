@@ -127,7 +127,10 @@ function spawnDynamoDbLocal(port: number): ChildProcess {
   // heap, and in its own process group so that a terminal's Ctrl-C reaches only Hopper, which
   // then stops it in order.
   const javaArgs = ['-Xmx512m', `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', join(jarDir, 'DynamoDBLocal.jar'), '-inMemory', '-port', String(port)];
-  return spawnProcess('sh', ['-c', JVM_WATCHDOG, 'dynamodb-local', ...javaArgs], { cwd: jarDir, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawnProcess('sh', ['-c', JVM_WATCHDOG, 'dynamodb-local', ...javaArgs], { cwd: jarDir, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  // Closing the pipe of a wrapper that already exited raises EPIPE; it must not crash the runtime.
+  child.stdin?.on('error', () => undefined);
+  return child;
 }
 
 function findJarDir(libDir: string): string {

@@ -64,7 +64,8 @@ export class FunctionInstance {
         resolve();
       });
     });
-    child.once('error', () => {
+    // Every error (spawn failure, a send to a process that just died) must be handled here, or it would crash the runtime.
+    child.on('error', () => {
       this.dead = true;
     });
   }
@@ -109,7 +110,12 @@ export class FunctionInstance {
     const started = Date.now();
     const elapsed = () => Date.now() - started;
     if (this.dead) return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: 'the instance is not running', trace: [] }, durationMs: 0 };
-    this.child.send({ type: 'invoke', requestId, event, deadlineMs: started + timeoutMs, context });
+    try {
+      this.child.send({ type: 'invoke', requestId, event, deadlineMs: started + timeoutMs, context });
+    } catch (error) {
+      // The process died between invocations and its exit has not been seen yet.
+      return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `the instance is not running: ${error instanceof Error ? error.message : String(error)}`, trace: [] }, durationMs: 0 };
+    }
     for (;;) {
       const message = await this.next(timeoutMs - elapsed());
       if (message === 'timeout') {

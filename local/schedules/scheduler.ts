@@ -139,7 +139,8 @@ export class LocalScheduler {
     for (const entry of this.entries) {
       if (entry.next === undefined || entry.next > now) continue;
       const scheduled = entry.next;
-      entry.next = nextFireTime(entry.spec.expression, scheduled, entry.window);
+      // Fire once for the latest time passed (after a laptop's sleep, not once per missed time).
+      entry.next = nextFireTime(entry.spec.expression, Math.max(scheduled, now), entry.window);
       this.fireEntry(entry, scheduled);
     }
     this.schedule();

@@ -116,14 +116,16 @@ describe('EventBridge Scheduler schedules', () => {
     expect(await observations(local, dynamo, 'tick#disabled')).toEqual([]);
   });
 
-  it('fires a cron schedule at the minute on the shifted clock, with the scheduled time filled in', async () => {
-    const now = Date.now();
-    const nextMinute = Math.ceil((now + 60_000) / 60_000) * 60_000;
-    const offset = nextMinute - 1_500 - now;
+  it('fires a cron schedule at its time in its time zone on the shifted clock, with the scheduled time filled in', async () => {
+    // The next 03:00 in Paris, found without the runtime's cron code: Paris is a whole number of hours off UTC.
+    const paris = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    let nightly = Math.ceil(Date.now() / 3_600_000) * 3_600_000;
+    while (paris.format(nightly) !== '03:00') nightly += 3_600_000;
+    const offset = nightly - 1_500 - Date.now();
     local.setClockOffset(offset);
 
     const [tick] = await seen('tick#cron', 1, 10_000);
-    expect(tick?.data.event).toEqual({ name: 'cron', scheduledTime: new Date(nextMinute).toISOString().replace('.000Z', 'Z') });
+    expect(tick?.data.event).toEqual({ name: 'cron', scheduledTime: new Date(nightly).toISOString().replace('.000Z', 'Z') });
     // The function sees the offset the runtime runs with.
     expect(Math.abs(Number(tick?.data.clockOffsetMs) - offset)).toBeLessThan(1_000);
   });

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log';
 import { startLocal, type LocalRuntime } from '../../local/runtime';
@@ -164,7 +165,8 @@ describe('SQS event source mappings', () => {
     const gap = Number(second?.data.started) - Number(first?.data.started);
     // Visibility timeout 3 s, counted from the receive; the function's 1 s timeout does not shorten it.
     expect(gap).toBeGreaterThanOrEqual(2_900);
-    expect(gap).toBeLessThan(6_000);
+    // Upper bound: the visibility timeout plus a cold start of the replacement instance on a busy machine.
+    expect(gap).toBeLessThan(9_000);
     expect(second?.sk).toBe('2');
     // The timed-out instance was killed, so the retry ran in a new process.
     expect(second?.data.pid).not.toBe(first?.data.pid);
@@ -201,7 +203,7 @@ describe('SQS event source mappings', () => {
     expect(await observations(local, dynamo, 'filtered-out')).toEqual([]);
   });
 
-  it('consumes nothing through a disabled mapping until the Lambda API enables it', async () => {
+  it('consumes nothing through a disabled mapping until the Lambda API (through the AWS SDK) enables it', async () => {
     const url = queue('Paused');
     const mapping = local.mappings().find((candidate) => candidate.sourceLogicalId.startsWith('Paused'));
     expect(mapping?.enabled).toBe(false);
@@ -210,11 +212,18 @@ describe('SQS event source mappings', () => {
     expect(await observations(local, dynamo, 'paused')).toEqual([]);
     expect(await queueDepth(url)).toBe(1);
 
-    const listed = await fetch(`${local.endpoints.lambda}/2015-03-31/event-source-mappings/?EventSourceArn=${encodeURIComponent(local.queues.find((q) => q.url === url)?.arn ?? '')}`);
-    const list: unknown = await listed.json();
-    expect(list).toMatchObject({ EventSourceMappings: [{ UUID: mapping?.uuid, State: 'Disabled' }] });
-    const updated = await fetch(`${local.endpoints.lambda}/2015-03-31/event-source-mappings/${mapping?.uuid ?? ''}`, { method: 'PUT', body: JSON.stringify({ Enabled: true }) });
-    expect(updated.status).toBe(202);
+    // The AWS SDK's Lambda client, pointed at the runtime, pauses and resumes as it would in AWS.
+    const lambda = new LambdaClient({ endpoint: local.endpoints.lambda, region: 'us-east-1', credentials: { accessKeyId: 'hopperlocal', secretAccessKey: 'hopperlocal' } });
+    try {
+      const queueArn = local.queues.find((q) => q.url === url)?.arn;
+      const listed = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: queueArn }));
+      expect(listed.EventSourceMappings?.map((m) => [m.UUID, m.State, m.EventSourceArn])).toEqual([[mapping?.uuid, 'Disabled', queueArn]]);
+      const updated = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping?.uuid, Enabled: true }));
+      expect(updated.State).toBe('Enabling');
+      expect((await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping?.uuid }))).State).toBe('Enabled');
+    } finally {
+      lambda.destroy();
+    }
 
     expect((await seen('paused')).map((item) => item.sk)).toEqual(['1']);
     expect(local.mappings().find((candidate) => candidate.uuid === mapping?.uuid)?.enabled).toBe(true);

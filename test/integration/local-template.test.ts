@@ -5,6 +5,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log';
 import { startLocal } from '../../local/runtime';
@@ -96,12 +97,13 @@ describe('malformed templates', () => {
 });
 
 describe('intrinsics and inline code', () => {
-  it('resolves intrinsics to local values and runs an inline function through the Lambda API', async () => {
+  it('resolves intrinsics to local values and runs inline functions through the Lambda API', async () => {
     const assemblyDir = writeAssembly(scratch, 'Intrinsics', {
       Conditions: { IsLocal: { 'Fn::Equals': [{ Ref: 'AWS::AccountId' }, '000000000000'] } },
       Resources: {
         Role: role,
         Jobs: queue({ QueueName: 'jobs-queue', VisibilityTimeout: 30 }),
+        Broken: inlineFunction('exports.handler = async () => { throw new TypeError("broken on purpose"); };', { FunctionName: 'broken' }),
         Echo: inlineFunction('exports.handler = async (event) => ({ got: event, env: process.env.SETTINGS });', {
           FunctionName: 'echo',
           Environment: {
@@ -129,9 +131,17 @@ describe('intrinsics and inline code', () => {
         Second: 'b',
         Where: 'local',
       });
-      const response = await fetch(`${local.endpoints.lambda}/2015-03-31/functions/echo/invocations`, { method: 'POST', body: JSON.stringify({ hello: 1 }) });
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ got: { hello: 1 }, env: JSON.stringify({ queue: queueUrl, name: 'jobs-queue' }) });
+      const lambda = new LambdaClient({ endpoint: local.endpoints.lambda, region: 'us-east-1', credentials: { accessKeyId: 'hopperlocal', secretAccessKey: 'hopperlocal' } });
+      try {
+        const echoed = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: JSON.stringify({ hello: 1 }) }));
+        expect(echoed.StatusCode).toBe(200);
+        expect(JSON.parse(Buffer.from(echoed.Payload ?? []).toString())).toEqual({ got: { hello: 1 }, env: JSON.stringify({ queue: queueUrl, name: 'jobs-queue' }) });
+        const broken = await lambda.send(new InvokeCommand({ FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:broken', Payload: '{}' }));
+        expect(broken.FunctionError).toBe('Unhandled');
+        expect(JSON.parse(Buffer.from(broken.Payload ?? []).toString())).toMatchObject({ errorType: 'TypeError', errorMessage: 'broken on purpose' });
+      } finally {
+        lambda.destroy();
+      }
     } finally {
       await local.stop();
     }
