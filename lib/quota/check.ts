@@ -119,6 +119,22 @@ export async function checkQuotasForQueues(quotas: ResolvedQuotas, request: Mult
   return { allowed: true };
 }
 
+/**
+ * Gives back the points of jobs that were admitted but then not enqueued (SQS refused them), so a
+ * producer pays only for jobs that reached a queue. Best effort: one write per bucket.
+ */
+export async function refundQuotas(quotas: ResolvedQuotas, request: MultiQueueQuotaRequest, options: QuotaCheckOptions): Promise<void> {
+  const now = options.now ?? Date.now;
+  const total = [...request.jobsByQueue.values()].reduce((sum, jobs) => sum + jobs, 0);
+  const refunds = new Map<string, { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket; cost: number }>();
+  for (const [queue, jobs] of request.jobsByQueue) {
+    for (const { scope, id, bucket } of applicableQuotas(quotas, { ...(request.tenant === undefined ? {} : { tenant: request.tenant }), queue })) {
+      refunds.set(`${scope}#${id}`, { key: quotaKey(scope, id), bucket, cost: scope === 'tenant' ? total : jobs });
+    }
+  }
+  await refund([...refunds.values()].filter((entry) => entry.cost > 0), options.store, now);
+}
+
 function refusal(limit: QuotaLimit): QuotaDecision {
   return { allowed: false, retryAfterSeconds: limit.retryAfterSeconds, limits: [limit] };
 }

@@ -113,6 +113,21 @@ describe('quotas', () => {
     expect(sqs.sentTo(QUEUE_URLS.default)).toHaveLength(3);
   });
 
+  it('answers 502 naming the jobs SQS refused, and gives their quota points back', async () => {
+    const { call, sqs } = apiFixture();
+    sqs.failEntry = (entry) => (JSON.parse(entry.MessageBody ?? '{}').jid === 'b' ? { Code: 'InternalError', Message: 'try later', SenderFault: false } : undefined);
+    const response = await call(post({ jobs: [{ jobtype: 'A', jid: 'a' }, { jobtype: 'A', jid: 'b' }] }));
+
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 502,
+      json: { error: { code: 'upstream_error', message: '1 job(s) could not be enqueued; first: b: InternalError: try later', enqueued: ['a'], failed: [{ jid: 'b', reason: 'InternalError: try later' }] } },
+    });
+    // 3 per minute: 1 point spent on 'a', 'b' refunded, so two more fit.
+    sqs.failEntry = undefined;
+    expect((await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }] }))).statusCode).toBe(202);
+    expect((await call(post({ jobtype: 'A' }))).statusCode).toBe(429);
+  });
+
   it('keeps tenants apart: another principal has its own bucket', async () => {
     const { call } = apiFixture();
     await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }, { jobtype: 'A' }] }));

@@ -5,7 +5,7 @@
 import { EnqueueError } from '../../client';
 import { InvalidJobError, isHopperError } from '../../errors';
 import { isRecord, normalizeJob, type Job } from '../../job';
-import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER } from '../../quota';
+import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota';
 import { checkBacklog } from '../backlog';
 import { API_DEFAULTS } from '../config';
 import { isPaused } from '../queue-state';
@@ -45,6 +45,11 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
     jids = await ctx.client.enqueueMany(jobs);
   } catch (error) {
     if (error instanceof EnqueueError) {
+      // The jobs SQS refused cost nothing: their quota points go back.
+      const failedJids = new Set(error.failed.map((failure) => failure.jid));
+      const unsent = new Map<string, number>();
+      for (const job of jobs) if (failedJids.has(job.jid)) unsent.set(job.queue, (unsent.get(job.queue) ?? 0) + 1);
+      await refundQuotas(ctx.config.quotas, { tenant, jobsByQueue: unsent }, { store: ctx.quotaStore, now: ctx.now }).catch(() => undefined);
       throw new ApiError(502, API_ERRORS.upstream, error.message, { details: { enqueued: error.enqueued, failed: error.failed } });
     }
     if (isHopperError(error, 'PayloadTooLargeError')) throw new ApiError(413, API_ERRORS.payloadTooLarge, error.message);
