@@ -15,12 +15,15 @@ export const HOPPER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /**
  * Bundling every Hopper function gets unless its props say otherwise: an ESM bundle (smaller,
- * faster cold starts, top-level await), minified with a source map, the AWS SDK v3 taken from the
+ * faster cold starts, top-level await), minified with a source map but class names kept, the AWS SDK v3 taken from the
  * Lambda runtime, and a `require` defined for the CommonJS dependencies esbuild inlines into ESM.
  */
 export const HOPPER_BUNDLING: nodejs.BundlingOptions = {
   format: nodejs.OutputFormat.ESM,
   minify: true,
+  // Errors are recognised by name across bundles (lib/errors.ts) and stored as `errtype`:
+  // minification must not rename classes.
+  keepNames: true,
   sourceMap: true,
   externalModules: ['@aws-sdk/*'],
   mainFields: ['module', 'main'],

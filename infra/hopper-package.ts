@@ -15,6 +15,7 @@ export const HOPPER_FUNCTIONS = {
   scheduler: 'scheduler.ts',
   cron: 'cron.ts',
   batch: 'batch.ts',
+  api: 'api.ts',
 } as const;
 
 /** The absolute path of one of Hopper's function entry points. */

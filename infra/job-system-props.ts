@@ -7,6 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { CronDefinitionError, cronTickInput, resolveCron, type CronDefinition, type ResolvedCron } from '../lib/cron-definition';
 import { ConfigurationError } from '../lib/errors';
 import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job';
+import type { QuotasConfig } from '../lib/quota';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation';
 
 /** Defaults and bounds of the JobSystem's props, in one place for docs and tests. */
@@ -75,6 +76,18 @@ export interface QueueOptions {
    * @default 3
    */
   readonly maxReceiveCount?: number;
+  /**
+   * Most jobs waiting in the queue (visible messages) before the API's `POST /v1/jobs` answers
+   * `503` with a `Retry-After` estimated from the drain rate (1 to 100,000,000).
+   * @default - no backlog limit
+   */
+  readonly maxBacklog?: number;
+  /**
+   * Longest expected wait of a new job (backlog ÷ drain rate, or the wait workers last reported)
+   * before the API answers `503` (1 second to 14 days).
+   * @default - no latency limit
+   */
+  readonly maxLatency?: Duration;
 }
 
 /** How failed jobs are retried. */
@@ -123,10 +136,35 @@ export interface JobSystemProps {
    */
   readonly crons?: readonly CronDefinition[];
   /**
-   * How long the logs of Hopper's functions (retry, scheduler, cron) are kept.
+   * How long the logs of Hopper's functions (retry, scheduler, cron, batch, API) are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Quotas the API's `POST /v1/jobs` enforces per tenant and per queue (token buckets in the limits
+   * table); over quota it answers `429` with `Retry-After` and `X-Hopper-Rate-Limits`.
+   * @default - no quotas
+   * @example { default: { limit: 1000, per: 'minute' }, tenants: { acme: 'unlimited' }, queues: { reports: { limit: 10, per: 'second' } } }
+   */
+  readonly quotas?: QuotasConfig;
+  /**
+   * Which tenant an API caller is: IAM principal (user ARN, role ARN, or account id) → tenant id.
+   * A caller found under none of its user ARN, role ARN and account id is its own tenant (its role
+   * or user ARN). Tenants never come from the request body.
+   * @default - every principal is its own tenant
+   */
+  readonly tenants?: Readonly<Record<string, string>>;
+  /**
+   * Largest request body the API accepts, in bytes (1 KiB to 6 MiB, Lambda's own limit).
+   * @default 262144 (256 KiB)
+   */
+  readonly apiMaxBodyBytes?: number;
+  /**
+   * Whether workers and the retry function keep processed/failed counts for `GET /v1/stats`: one
+   * DynamoDB write per 10 jobs at most under load (see docs/decisions.md).
+   * @default true
+   */
+  readonly stats?: boolean;
 }
 
 /** How a worker consumes its queues; unset options fall back to the queue's. */
@@ -166,6 +204,8 @@ export function validateQueueOptions(name: string, options: QueueOptions): void 
   validateIntegerRange(field('maxReceiveCount'), options.maxReceiveCount, 1, 1000);
   validateDurationRange(field('maxBatchingWindow'), options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
   validateDurationRange(field('visibilityTimeout'), options.visibilityTimeout, Duration.seconds(0), Duration.seconds(JOB_SYSTEM_DEFAULTS.maxVisibilityTimeoutSeconds));
+  validateIntegerRange(field('maxBacklog'), options.maxBacklog, 1, 100_000_000);
+  validateDurationRange(field('maxLatency'), options.maxLatency, Duration.seconds(1), Duration.days(14));
 }
 
 /**

@@ -13,10 +13,13 @@ import { ENV } from '../lib/env';
 import { ConfigurationError } from '../lib/errors';
 import { JOB_LIMITS } from '../lib/job';
 import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter';
-import { BATCH_KEYS, SORTED_SETS, STATE_TABLE, UNIQUE_KEYS } from '../lib/keys';
+import { BATCH_KEYS, SORTED_SETS, STATE_TABLE, STATS_KEYS, UNIQUE_KEYS } from '../lib/keys';
+import { LIMITS_TABLE } from '../lib/limiters/keys';
+import { STATS_ON } from '../lib/stats/recorder';
 import { HopperFunction } from './hopper-function';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
 import { JobScheduler } from './job-scheduler';
+import { apiEnvironment, backlogLimitsJson, quotasJson, tenantsJson } from './job-system-api';
 import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateQueueOptions, validateVisibility,
   type WorkerOptions,
@@ -28,15 +31,17 @@ export type { CronDefinition, CronJobTemplate } from '../lib/cron-definition';
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
- * target of every queue) with its own DLQ, the state table, the retry function, the batch function
- * (batch callbacks, from the state table's stream), the scheduler function with its every-minute
- * schedule, and the cron function with one schedule per cron.
+ * target of every queue) with its own DLQ, the state table, the limits table, the retry function,
+ * the batch function (batch callbacks, from the state table's stream), the scheduler function with
+ * its every-minute schedule, the cron function with one schedule per cron, and the api function
+ * behind a Function URL with IAM auth.
  *
  * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
- * `StateTable`, `RetryFunction`, `BatchFunction`, `Scheduler` (`Scheduler/SweepFunction`,
- * `Scheduler/Role`, `Scheduler/Sweep`, `Scheduler/CronFunction`, `Scheduler/Cron-<name>`); outputs
- * `QueueUrls`, `StateTableName`, `RetriesQueueUrl`, `RetriesDlqUrl`, whose logical ids are the
- * JobSystem's id followed by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
+ * `StateTable`, `LimitsTable`, `RetryFunction`, `BatchFunction`, `ApiFunction`, `Scheduler`
+ * (`Scheduler/SweepFunction`, `Scheduler/Role`, `Scheduler/Sweep`, `Scheduler/CronFunction`,
+ * `Scheduler/Cron-<name>`); outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
+ * `RetriesDlqUrl`, `LimitsTableName`, `ApiUrl`, whose logical ids are the JobSystem's id followed
+ * by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
  *
  * @example
  * const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, critical: { maxConcurrency: 50 } } });
@@ -58,6 +63,12 @@ export class JobSystem extends Construct {
   readonly scheduler: JobScheduler;
   /** The function that reads the state table's stream and enqueues batch callbacks. */
   readonly batchFunction: lambda.Function;
+  /** Rate-limiter and quota state (key layout in lib/limiters/keys.ts). */
+  readonly limitsTable: dynamodb.Table;
+  /** The HTTP API (lib/api): enqueue with backpressure, and the admin routes. */
+  readonly apiFunction: lambda.Function;
+  /** The API's Function URL (auth type AWS_IAM: every request must be SigV4-signed). */
+  readonly apiUrl: lambda.FunctionUrl;
 
   private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
   private readonly maxRetries: number;
@@ -66,6 +77,9 @@ export class JobSystem extends Construct {
   private readonly servedBy = new Map<string, string>();
   /** Queue name → timeout of the function serving it, in seconds. */
   private readonly workerTimeouts = new Map<string, number>();
+  /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
+  private readonly mappingIds = new Map<string, string>();
+  private readonly statsOn: boolean;
 
   constructor(scope: Construct, id: string, props: JobSystemProps = {}) {
     super(scope, id);
@@ -80,6 +94,9 @@ export class JobSystem extends Construct {
     validateIntegerRange('retry.maxConcurrency', props.retry?.maxConcurrency, 2, 1000);
     this.deadSetRetentionDays = deadSetDays(props.deadSetRetention);
     const crons = validateCrons(props.crons ?? [], [...queueOptions.keys()]);
+    this.statsOn = props.stats ?? true;
+    const quotas = quotasJson(props.quotas, [...queueOptions.keys()]);
+    const tenants = tenantsJson(props.tenants);
 
     const retriesDeadLetterQueue = new sqs.Queue(this, 'RetriesDlq', secureQueueProps());
     const retryTimeout = Duration.seconds(JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds);
@@ -110,6 +127,16 @@ export class JobSystem extends Construct {
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.limitsTable = new dynamodb.Table(this, 'LimitsTable', {
+      partitionKey: { name: LIMITS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: LIMITS_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: LIMITS_TABLE.ttlAttribute,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      // Limiter state expires by itself; nothing in it outlives the stack.
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
 
     const retry = new HopperFunction(this, 'RetryFunction', {
@@ -152,6 +179,30 @@ export class JobSystem extends Construct {
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
     });
 
+    if (this.statsOn) this.grantStats(this.retryFunction);
+
+    const api = new HopperFunction(this, 'ApiFunction', {
+      entry: hopperEntry('api'),
+      description: 'Hopper API: enqueue with quota and backlog backpressure; queues, retries, scheduled, dead, stats, limits',
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...pinnedToHopperPackage(),
+    });
+    this.apiFunction = api.function;
+    this.applyEnvironment(this.apiFunction);
+    const backlogLimits = backlogLimitsJson(queueOptions);
+    const apiVariables = apiEnvironment({
+      ...(quotas === undefined ? {} : { quotas }),
+      ...(tenants === undefined ? {} : { tenants }),
+      ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
+      ...(backlogLimits === undefined ? {} : { backlogLimits }),
+      // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
+      queueMappings: Lazy.string({ produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.mappingIds)) }),
+    });
+    for (const [name, value] of Object.entries(apiVariables)) this.apiFunction.addEnvironment(name, value);
+    // Never NONE: every call must be signed by a principal granted lambda:InvokeFunctionUrl.
+    this.apiUrl = this.apiFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    this.grantApiFunction(this.apiFunction);
+
     this.addOutputs();
   }
 
@@ -173,6 +224,8 @@ export class JobSystem extends Construct {
       [ENV.queueVisibility]: this.queueVisibilityJson(),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
+      [ENV.limitsTable]: this.limitsTable.tableName,
+      ...(this.statsOn ? { [ENV.stats]: STATS_ON } : {}),
     };
   }
 
@@ -241,6 +294,7 @@ export class JobSystem extends Construct {
         ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
       });
       fn.addEventSource(source);
+      this.mappingIds.set(name, source.eventSourceMappingId);
       return source;
     });
     this.grantSend(fn, [this.retriesQueue.queueArn, ...this.jobQueueArns()]);
@@ -250,6 +304,15 @@ export class JobSystem extends Construct {
       this.grantStateItems(fn, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, `${SORTED_SETS.scheduled.prefix}#`]);
     }
+    // ctx.limiter's conditional writes, and (when on) the stats rollups.
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
+    if (this.statsOn) this.grantStats(fn);
+    // Pause and resume: the API flips exactly these mappings.
+    iam.Grant.addToPrincipal({
+      grantee: this.apiFunction,
+      actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+      resourceArns: sources.map((source) => source.eventSourceMappingArn),
+    });
     return sources;
   }
 
@@ -272,6 +335,17 @@ export class JobSystem extends Construct {
       actions: ['dynamodb:PutItem'],
       resourceArns: [this.stateTable.tableArn],
     })).combine(this.grantStateItems(grantee, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]));
+  }
+
+  /**
+   * Lets `grantee` call the HTTP API (every route: enqueue, pause/resume, retry, delete, stats).
+   * Requests must be SigV4-signed (service `lambda`) by `grantee`'s credentials.
+   *
+   * Actions: `lambda:InvokeFunctionUrl` (for auth type AWS_IAM) and `lambda:InvokeFunction` (only
+   * via the function URL), on the api function.
+   */
+  grantAdmin(grantee: iam.IGrantable): iam.Grant {
+    return this.apiFunction.grantInvokeUrl(grantee);
   }
 
   /**
@@ -342,6 +416,22 @@ export class JobSystem extends Construct {
     return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: queueArns });
   }
 
+  /** One `UpdateItem ADD` per flush of processed/failed counts into the state table (lib/stats). */
+  /** Stats rollups: one UpdateItem ADD per flush, on the stats partition only. */
+  private grantStats(fn: lambda.IFunction): void {
+    this.grantStateItems(fn, ['dynamodb:UpdateItem'], [STATS_KEYS.partition]);
+  }
+
+  /**
+   * The api function's rights: read queue sizes and enqueue; list, move and delete set entries,
+   * fold stats; spend and read quotas. Mapping rights are added per worker (addWorker).
+   */
+  private grantApiFunction(fn: lambda.IFunction): void {
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resourceArns: this.jobQueueArns() });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [this.stateTable.tableArn] });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
+  }
+
   private applyEnvironment(fn: lambda.Function): void {
     for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);
   }
@@ -388,6 +478,8 @@ export class JobSystem extends Construct {
       ['StateTableName', this.stateTable.tableName, 'Hopper: state table (scheduled set, retry set, dead set)'],
       ['RetriesQueueUrl', this.retriesQueue.queueUrl, 'Hopper: retries queue URL'],
       ['RetriesDlqUrl', this.retriesDeadLetterQueue.queueUrl, 'Hopper: messages the retry function could not process'],
+      ['LimitsTableName', this.limitsTable.tableName, 'Hopper: limits table (rate limiters, quotas)'],
+      ['ApiUrl', this.apiUrl.url, 'Hopper: HTTP API (Function URL, IAM auth: sign requests with SigV4, service lambda)'],
     ];
     for (const [id, value, description] of outputs) {
       new CfnOutput(this, id, { value, description }).overrideLogicalId(`${prefix}${id}`);

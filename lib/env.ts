@@ -11,6 +11,18 @@ export const ENV = {
   stateTable: 'HOPPER_STATE_TABLE',
   /** Name of the limits table (rate limiters, quotas). */
   limitsTable: 'HOPPER_LIMITS_TABLE',
+  /** `on` to keep processed/failed rollups in the state table (lib/stats); anything else: off. */
+  stats: 'HOPPER_STATS',
+  /** API: JSON quotas declaration (lib/quota `parseQuotas`). */
+  quotas: 'HOPPER_QUOTAS',
+  /** API: JSON object, queue name → UUID of the event source mapping that feeds its worker. */
+  queueMappings: 'HOPPER_QUEUE_MAPPINGS',
+  /** API: JSON object, queue name → `{ maxBacklog?, maxLatency? }` (messages, seconds). */
+  backlogLimits: 'HOPPER_BACKLOG_LIMITS',
+  /** API: JSON object, principal (user or role ARN, account id) → tenant id. */
+  tenants: 'HOPPER_TENANTS',
+  /** API: largest request body accepted, in bytes. */
+  apiMaxBodyBytes: 'HOPPER_API_MAX_BODY_BYTES',
   /** URL of the retries queue (failure envelopes and every job queue's redrive target). */
   retriesQueueUrl: 'HOPPER_RETRIES_QUEUE_URL',
   /** JSON object: queue name → queue URL, for every declared queue. */

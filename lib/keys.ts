@@ -31,6 +31,47 @@ export const STATE_TABLE = {
   ttlAttribute: 'ttl',
 } as const;
 
+/**
+ * Stats rollups (lib/stats), in the state table:
+ * | item              | pk      | sk                                                       |
+ * |-------------------|---------|----------------------------------------------------------|
+ * | one hour, one writer | `stats` | `<hour ms, 13 digits>#w#<queue>` (workers), `<hour ms>#r` (retry function) |
+ * | totals            | `stats` | `total`                                                  |
+ *
+ * One partition, so a single Query reads any span of hours.
+ */
+export const STATS_KEYS = {
+  partition: 'stats',
+  totalSortKey: 'total',
+  workerMark: 'w',
+  retryMark: 'r',
+} as const;
+
+/** Who wrote a stats rollup: the workers of `queue`, or the retry function. */
+export type StatsWriter = { readonly kind: 'worker'; readonly queue: string } | { readonly kind: 'retry' };
+
+/** The key of `writer`'s rollup for the hour starting at `hourMs`. */
+export function statsHourKey(hourMs: number, writer: StatsWriter): ItemKey {
+  const hour = timeSortKeyBound(hourMs);
+  return {
+    pk: STATS_KEYS.partition,
+    sk: writer.kind === 'worker' ? `${hour}#${STATS_KEYS.workerMark}#${writer.queue}` : `${hour}#${STATS_KEYS.retryMark}`,
+  };
+}
+
+/** The key of the totals folded from finished hours. */
+export function statsTotalKey(): ItemKey {
+  return { pk: STATS_KEYS.partition, sk: STATS_KEYS.totalSortKey };
+}
+
+/** Reads the hour and writer back out of an hourly stats sort key. */
+export function parseStatsHourKey(sk: string): { hourMs: number; writer: StatsWriter } | undefined {
+  const match = /^(\d{13})#(?:w#([A-Za-z0-9_-]{1,64})|r)$/.exec(sk);
+  if (match?.[1] === undefined) return undefined;
+  const hourMs = Number(match[1]);
+  return { hourMs, writer: match[2] === undefined ? { kind: 'retry' } : { kind: 'worker', queue: match[2] } };
+}
+
 /** The primary key of one item. */
 export interface ItemKey {
   readonly pk: string;

@@ -19,6 +19,7 @@ import { randomFromText } from './random';
 import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './retry-policy';
 import type { NewSetEntry } from './storage/set-items';
 import type { StateTable } from './storage/state-table';
+import { statsRecorderFromEnv, type StatsRecorder } from './stats/recorder';
 import { createLogger, type LogSink, type Logger } from './worker/logger';
 import type { StateCommands } from './dynamo-sdk';
 import { markDead, markFirstFailures, type PlannedMove } from './retry-bookkeeping';
@@ -162,6 +163,8 @@ export interface RetryHandlerOptions {
   readonly now?: () => Date;
   /** Where log lines go. @default console.log */
   readonly log?: LogSink;
+  /** Where failure counts go. @default - rollups in the state table when HOPPER_STATS is `on` */
+  readonly stats?: StatsRecorder;
 }
 
 /**
@@ -182,6 +185,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const now = options.now ?? clockFromEnv(env);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
   const state = stateAccess(env, options.dynamo, now);
+  const stats = options.stats ?? statsRecorderFromEnv(env);
   let table: Promise<Pick<StateTable, 'putSetEntry'>> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<Pick<StateTable, 'putSetEntry'>> => {
     table ??= import('./storage/state-table').then((storage) => storage.stateTableFromEnv(env));
@@ -230,6 +234,10 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     const batchItemFailures: SQSBatchItemFailure[] = event.Records
       .filter((record) => failed.has(record.messageId))
       .map((record) => ({ itemIdentifier: record.messageId }));
+    // Every record moved is one failure; handed-back ones are counted when they are moved.
+    const moved = event.Records.length - batchItemFailures.length;
+    stats.record({ writer: { kind: 'retry' }, processed: moved, failed: moved, atMs: context.now.getTime() });
+    await stats.flush(now().getTime(), logger);
     return { batchItemFailures };
   };
 }

@@ -72,30 +72,73 @@ export function applicableQuotas(quotas: ResolvedQuotas, request: Pick<QuotaRequ
  * one conditional write per applicable quota (plus one per refund).
  */
 export async function checkQuotas(quotas: ResolvedQuotas, request: QuotaRequest, options: QuotaCheckOptions): Promise<QuotaDecision> {
+  return checkQuotasForQueues(quotas, { ...(request.tenant === undefined ? {} : { tenant: request.tenant }), jobsByQueue: new Map([[request.queue, request.jobs]]) }, options);
+}
+
+/** An enqueue request whose jobs go to one or more queues. */
+export interface MultiQueueQuotaRequest {
+  /** From the caller's identity, never from the request body alone. @default - no tenant quota applies */
+  readonly tenant?: string;
+  /** Queue → jobs of the request for it. */
+  readonly jobsByQueue: ReadonlyMap<string, number>;
+}
+
+/**
+ * {@link checkQuotas} for a request spanning queues: the tenant's bucket pays for every job, each
+ * queue's bucket for its own; any refusal gives back what was taken.
+ */
+export async function checkQuotasForQueues(quotas: ResolvedQuotas, request: MultiQueueQuotaRequest, options: QuotaCheckOptions): Promise<QuotaDecision> {
   const now = options.now ?? Date.now;
-  const taken: { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket }[] = [];
-  for (const { scope, id, bucket } of applicableQuotas(quotas, request)) {
+  const total = [...request.jobsByQueue.values()].reduce((sum, jobs) => sum + jobs, 0);
+  const charges: { scope: QuotaScope; id: string; bucket: QuotaBucket; cost: number }[] = [];
+  for (const [queue, jobs] of request.jobsByQueue) {
+    for (const quota of applicableQuotas(quotas, { ...(request.tenant === undefined ? {} : { tenant: request.tenant }), queue })) {
+      if (quota.scope === 'tenant') {
+        if (!charges.some((charge) => charge.scope === 'tenant')) charges.unshift({ ...quota, cost: total });
+      } else {
+        charges.push({ ...quota, cost: jobs });
+      }
+    }
+  }
+  const taken: { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket; cost: number }[] = [];
+  for (const { scope, id, bucket, cost } of charges) {
     const queues = scope === 'queue' ? [id] : [];
-    if (request.jobs > bucket.capacity) {
-      await refund(taken, request.jobs, options.store, now);
+    if (cost > bucket.capacity) {
+      await refund(taken, options.store, now);
       return refusal({ scope, id, queues, retryAfterSeconds: 0, reason: QUOTA_REASONS.tooLarge });
     }
     const key = quotaKey(scope, id);
     // A token bucket stores no per-call entry, so the token is unused.
-    const result = await options.store.acquire({ key, spec: bucket, nowMs: now(), token: 'quota', cost: request.jobs });
+    const result = await options.store.acquire({ key, spec: bucket, nowMs: now(), token: 'quota', cost });
     if (!result.allowed) {
-      await refund(taken, request.jobs, options.store, now);
+      await refund(taken, options.store, now);
       return refusal({ scope, id, queues, retryAfterSeconds: toRetryAfterSeconds(result.retryAfterMs), reason: QUOTA_REASONS.exceeded });
     }
-    taken.push({ key, bucket });
+    taken.push({ key, bucket, cost });
   }
   return { allowed: true };
+}
+
+/**
+ * Gives back the points of jobs that were admitted but then not enqueued (SQS refused them), so a
+ * producer pays only for jobs that reached a queue. Best effort: one write per bucket.
+ */
+export async function refundQuotas(quotas: ResolvedQuotas, request: MultiQueueQuotaRequest, options: QuotaCheckOptions): Promise<void> {
+  const now = options.now ?? Date.now;
+  const total = [...request.jobsByQueue.values()].reduce((sum, jobs) => sum + jobs, 0);
+  const refunds = new Map<string, { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket; cost: number }>();
+  for (const [queue, jobs] of request.jobsByQueue) {
+    for (const { scope, id, bucket } of applicableQuotas(quotas, { ...(request.tenant === undefined ? {} : { tenant: request.tenant }), queue })) {
+      refunds.set(`${scope}#${id}`, { key: quotaKey(scope, id), bucket, cost: scope === 'tenant' ? total : jobs });
+    }
+  }
+  await refund([...refunds.values()].filter((entry) => entry.cost > 0), options.store, now);
 }
 
 function refusal(limit: QuotaLimit): QuotaDecision {
   return { allowed: false, retryAfterSeconds: limit.retryAfterSeconds, limits: [limit] };
 }
 
-async function refund(taken: readonly { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket }[], jobs: number, store: LimiterStore, now: () => number): Promise<void> {
-  await Promise.all(taken.map(({ key, bucket }) => store.settle({ key, spec: bucket, nowMs: now(), delta: -jobs })));
+async function refund(taken: readonly { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket; cost: number }[], store: LimiterStore, now: () => number): Promise<void> {
+  await Promise.all(taken.map(({ key, bucket, cost }) => store.settle({ key, spec: bucket, nowMs: now(), delta: -cost })));
 }

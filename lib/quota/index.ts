@@ -9,7 +9,7 @@
  */
 export { NO_QUOTAS, parseQuotas, resolveQuotas } from './config';
 export type { QuotaBucket, QuotaRule, QuotasConfig, ResolvedQuotas } from './config';
-export { applicableQuotas, checkQuotas, QUOTA_REASONS, QUOTA_SCOPES } from './check';
-export type { QuotaCheckOptions, QuotaDecision, QuotaLimit, QuotaReason, QuotaRequest, QuotaScope } from './check';
+export { applicableQuotas, checkQuotas, checkQuotasForQueues, refundQuotas, QUOTA_REASONS, QUOTA_SCOPES } from './check';
+export type { MultiQueueQuotaRequest, QuotaCheckOptions, QuotaDecision, QuotaLimit, QuotaReason, QuotaRequest, QuotaScope } from './check';
 export { quotaExceededResponse, rateLimitsHeader, RATE_LIMITS_HEADER } from './response';
 export type { QuotaResponse } from './response';

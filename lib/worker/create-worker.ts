@@ -8,9 +8,13 @@ import { sqsClientFromEnv } from '../aws';
 import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
 import { JOB_DEFAULTS } from '../job';
 import { ConfigurationError } from '../errors';
+import { limiterStoreFromEnv } from '../limiters/dynamo/store';
+import { limiterFactory } from '../limiters/limiter';
+import type { LimiterStore } from '../limiters/store';
+import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder';
 import { createLogger, type Logger } from './logger';
 import { runPool } from './pool';
-import { queueResolver, type QueueResolver } from './queues';
+import { physicalNameFromArn, queueResolver, type QueueResolver } from './queues';
 import { processRecord, type RecordOutcome } from './record';
 import { sendInBatches, type OutgoingMessage } from '../sqs-batch';
 import type { WorkerOptions, WorkerSqs } from './types';
@@ -34,6 +38,9 @@ interface WorkerRuntime {
   /** Queue name → visibility timeout in seconds (`HOPPER_QUEUE_VISIBILITY`). */
   readonly visibility: Readonly<Record<string, number>>;
   readonly features: WorkerFeatures;
+  /** One per instance: limiter state is shared through the table, not the instance. */
+  readonly limiterStore: LimiterStore;
+  readonly stats: StatsRecorder;
 }
 
 /**
@@ -92,13 +99,16 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       defaultRetry,
       visibility: numberMapFromEnv(env, ENV.queueVisibility),
       features: workerFeatures({ env, sqs, queueUrls, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }) }),
+      // Neither loads the DynamoDB SDK until a limiter runs or a rollup is written.
+      limiterStore: options.limiterStore ?? limiterStoreFromEnv(env),
+      stats: options.stats ?? statsRecorderFromEnv(env),
     };
     if (options.now === undefined) clock = clockFromEnv(env);
     return runtime;
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features } = loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats } = loadRuntime();
     const receivedAtMs = now().getTime();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
@@ -109,7 +119,13 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       const ms = context.getRemainingTimeInMillis();
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
     };
-    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features };
+    // A limiter may wait only as long as the invocation can still finish its job in time.
+    const limiter = limiterFactory({ store: limiterStore, maxWaitMs: () => remainingTimeMs() - margin });
+    const waits = new Map<string, { ms: number; atMs: number }>();
+    const observeWait = (queue: string, waitedMs: number): void => {
+      waits.set(queue, { ms: waitedMs, atMs: now().getTime() });
+    };
+    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait };
 
     const pool = await runPool(records, {
       concurrency,
@@ -143,8 +159,35 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       .map((record) => ({ itemIdentifier: record.messageId }));
 
     logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
+    recordSucceeded(stats, records, pool.results, queues, waits, now().getTime());
+    await stats.flush(now().getTime(), logger);
     return { batchItemFailures };
   };
+}
+
+/**
+ * Counts the batch's successes per queue (failures are counted by the retry function, which sees
+ * every one of them, crashes included) with the latest wait seen on each queue.
+ */
+function recordSucceeded(
+  stats: StatsRecorder,
+  records: SQSEvent['Records'],
+  results: ReadonlyMap<number, RecordOutcome>,
+  queues: QueueResolver,
+  waits: ReadonlyMap<string, { ms: number; atMs: number }>,
+  atMs: number,
+): void {
+  const succeeded = new Map<string, number>();
+  for (const [index, outcome] of results) {
+    const record = records[index];
+    if (outcome.kind !== 'succeeded' || record === undefined) continue;
+    const queue = queues.nameOf(record.eventSourceARN) ?? physicalNameFromArn(record.eventSourceARN);
+    succeeded.set(queue, (succeeded.get(queue) ?? 0) + 1);
+  }
+  for (const queue of new Set([...succeeded.keys(), ...waits.keys()])) {
+    const lag = waits.get(queue);
+    stats.record({ writer: { kind: 'worker', queue }, processed: succeeded.get(queue) ?? 0, failed: 0, atMs, ...(lag === undefined ? {} : { lag }) });
+  }
 }
 
 function hasMessage(outcome: RecordOutcome): outcome is Extract<RecordOutcome, { message: OutgoingMessage }> {

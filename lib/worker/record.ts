@@ -6,6 +6,9 @@
 import type { SQSRecord } from 'aws-lambda';
 import { failureEnvelope } from '../envelope';
 import { describeError, parseJob, serializeJob, type Job } from '../job';
+import { limitedCount, nextLimitedAttempt } from '../limiters/reschedule';
+import type { LimiterFactory } from '../limiters/limiter';
+import { randomFromText } from '../random';
 import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
 import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from './errors';
 import type { Logger } from './logger';
@@ -41,6 +44,10 @@ export interface RecordScope {
   readonly receivedAtMs: number;
   /** Batches and unique locks (loaded only for jobs that use them). */
   readonly features?: WorkerFeatures;
+  /** `ctx.limiter`: limiters on the instance's store, waiting no longer than the invocation allows. */
+  readonly limiter: LimiterFactory;
+  /** Told how long each job waited on its queue when its handler starts (for the queues' latency). */
+  readonly observeWait?: (queue: string, waitedMs: number) => void;
 }
 
 /** Processes one record; see the module comment. */
@@ -91,8 +98,10 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   const ctx: JobContext = {
     jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal,
     extend: (seconds) => reservation.extend(seconds),
+    limiter: scope.limiter,
     ...(batch === undefined ? {} : { batch }),
   };
+  scope.observeWait?.(queue, waitedMs(job, record, scope.now().getTime()));
   // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
   const stopReservation = (): void => reservation.stop();
   scope.signal.addEventListener('abort', stopReservation, { once: true });
@@ -104,11 +113,17 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);
     if (waitSeconds !== undefined && jobQueueUrl !== undefined) {
-      // A limiter's wait is not a failure: the job goes back unchanged and keeps its retries.
-      // Waits beyond SQS's 15 minutes are cut to 15; the limiter answers again then.
-      const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(0, Math.ceil(waitSeconds)));
-      logger.info('rate limited; job delayed', { delay_s: delaySeconds });
-      return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(job), delaySeconds } };
+      // A limiter's wait is not a failure: the job goes back with jitter and keeps its retries, up
+      // to a cap. Seeded by the job and the reschedule, so a redelivery computes the same delay.
+      const count = limitedCount(job) + 1;
+      const attempt = nextLimitedAttempt(job, { retryAfterSeconds: waitSeconds }, { random: randomFromText(`${job.jid}#limited#${count}`) });
+      if (attempt.action === 'reschedule') {
+        // Waits beyond SQS's 15 minutes are cut to 15; the limiter answers again then.
+        const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, attempt.delaySeconds);
+        logger.info('rate limited; job delayed', { delay_s: delaySeconds, limited_count: attempt.limitedCount });
+        return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(attempt.job), delaySeconds } };
+      }
+      logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
     const unrecoverable = isUnrecoverable(error);
     const described = describeError(error);
@@ -118,6 +133,13 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     reservation.stop();
     scope.signal.removeEventListener('abort', stopReservation);
   }
+}
+
+/** Milliseconds between the moment the job was due on its queue and now. */
+function waitedMs(job: Job, record: SQSRecord, nowMs: number): number {
+  const sent = job.enqueued_at === undefined ? Number(record.attributes.SentTimestamp) : Date.parse(job.enqueued_at);
+  const due = Math.max(Number.isFinite(sent) ? sent : nowMs, job.at === undefined ? 0 : Date.parse(job.at));
+  return Math.max(0, nowMs - due);
 }
 
 function fail(

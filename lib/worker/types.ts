@@ -5,6 +5,9 @@ import type { Batch } from '../batch/handle';
 import type { StateCommands } from '../dynamo-sdk';
 import type { Env } from '../env';
 import type { Job } from '../job';
+import type { LimiterFactory } from '../limiters/limiter';
+import type { LimiterStore } from '../limiters/store';
+import type { StatsRecorder } from '../stats/recorder';
 import type { LogSink, Logger } from './logger';
 import type { SqsBatchSender } from '../sqs-batch';
 import type { SqsVisibilityChanger } from './reservation';
@@ -51,6 +54,15 @@ export interface JobContext {
    * again adds the same jobs, and its batch counts them once.
    */
   readonly batch?: BatchContext;
+  /**
+   * A limiter (Sidekiq Enterprise's kinds) whose state is in the limits table. Over the limit, `run`
+   * throws `RateLimitedError` and the worker puts the job back on its queue after the limiter's
+   * wait plus jitter, without using a retry (at most 20 times; then it counts as a failure).
+   *
+   * @example
+   * await ctx.limiter(`stripe:${account}`, { type: 'concurrent', limit: 10 }).run(() => charge(account));
+   */
+  readonly limiter: LimiterFactory;
 }
 
 /** The batch of a running job (see {@link JobContext.batch}). */
@@ -82,6 +94,10 @@ export interface WorkerOptions {
   readonly deadlineMarginMs?: number;
   /** AWS clients, for tests or custom configuration. @default - clients for `env` */
   readonly clients?: { readonly sqs?: WorkerSqs; readonly dynamo?: StateCommands };
+  /** Where `ctx.limiter` keeps state. @default - the limits table (HOPPER_LIMITS_TABLE), loaded on first use */
+  readonly limiterStore?: LimiterStore;
+  /** Where processed counts go. @default - rollups in the state table when HOPPER_STATS is `on` */
+  readonly stats?: StatsRecorder;
   /** Where configuration is read (lib/env.ts names). @default process.env */
   readonly env?: Env;
   /** The clock. @default - the real clock plus HOPPER_CLOCK_OFFSET_MS */

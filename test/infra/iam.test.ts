@@ -59,12 +59,13 @@ describe('least privilege', () => {
     const template = Template.fromStack(stack);
 
     // The retry, scheduler and batch functions' roles and the role EventBridge Scheduler assumes.
-    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(jobs.retryFunction.role).toBeDefined();
     expect(jobs.batchFunction.role).toBeDefined();
+    expect(jobs.apiFunction.role).toBeDefined();
   });
 
-  it('lets the retry function consume the retries queue, send to job queues and put into the state table — nothing else', () => {
+  it('lets the retry function consume the retries queue, send to job queues, put into the state table and add to its stats — nothing else', () => {
     const { stack, jobs, template, jobQueues, retries, table } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, jobs.retryFunction));
 
@@ -77,6 +78,7 @@ describe('least privilege', () => {
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
       { actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*'] },
     ]);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
@@ -98,6 +100,9 @@ describe('least privilege', () => {
     expect(allows(statements, 'sqs:ReceiveMessage', retries)).toBe(false);
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*'] },
+      // ctx.limiter's state (the limits table) and the stats rollups.
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*'] },
     ]);
   });
 
@@ -107,7 +112,12 @@ describe('least privilege', () => {
     jobs.addWorker(worker, { queues: ['default'], stateTableAccess: false });
     const statements = statementsOfRole(Template.fromStack(stack), roleRefOf(stack, worker));
 
-    expect(dynamoGrants(statements)).toEqual([]);
+    // Left: the limiter state in the limits table and the stats partition.
+    expect(dynamoGrants(statements)).toEqual([
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*'] },
+    ]);
+    expect(allows(statements, 'dynamodb:UpdateItem', stack.resolve(jobs.limitsTable.tableArn))).toBe(true);
   });
 
   it('lets the batch function read the state stream, write batch items and send to job queues and the retries DLQ — nothing else', () => {

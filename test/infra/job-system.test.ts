@@ -116,11 +116,11 @@ describe('JobSystem visibility timeout', () => {
 
 describe('JobSystem state table', () => {
   it('is on-demand, with PITR, TTL on ttl, a NEW_AND_OLD_IMAGES stream, AWS-managed encryption, pk/sk strings', () => {
-    const { stack } = newJobSystem();
+    const { stack, jobs } = newJobSystem();
     const template = Template.fromStack(stack);
 
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
-    template.hasResource('AWS::DynamoDB::Table', {
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    expect(Object.keys(template.findResources('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
       Properties: {
@@ -132,13 +132,44 @@ describe('JobSystem state table', () => {
         StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
         SSESpecification: { SSEEnabled: true },
       },
-    });
+    }))).toEqual([logicalIdOf(stack, jobs.stateTable.tableArn)]);
   });
 
   it('takes its removal policy from the props', () => {
-    const { stack } = newJobSystem({ removalPolicy: RemovalPolicy.DESTROY });
+    const { stack, jobs } = newJobSystem({ removalPolicy: RemovalPolicy.DESTROY });
 
-    Template.fromStack(stack).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect(Template.fromStack(stack).toJSON().Resources[logicalIdOf(stack, jobs.stateTable.tableArn)]).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+});
+
+describe('JobSystem limits table', () => {
+  it('is on-demand, with PITR, TTL on ttl, AWS-managed encryption, pk/sk strings and no stream, deleted with the stack', () => {
+    const { stack, jobs } = newJobSystem();
+
+    expect(Template.fromStack(stack).toJSON().Resources[logicalIdOf(stack, jobs.limitsTable.tableArn)]).toEqual({
+      Type: 'AWS::DynamoDB::Table',
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+      Properties: {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+
+  it('is named in the environment of workers', () => {
+    const { stack, jobs } = newJobSystem();
+    const worker = newWorker(stack, 'Worker', Duration.seconds(10));
+    jobs.addWorker(worker, { queues: ['default'] });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Role: roleArnOf(stack, worker),
+      Environment: { Variables: Match.objectLike({ [ENV.limitsTable]: stack.resolve(jobs.limitsTable.tableName), [ENV.stats]: 'on' }) },
+    });
   });
 });
 
@@ -348,7 +379,9 @@ describe('JobSystem outputs', () => {
     template.hasOutput('JobsStateTableName', { Value: stack.resolve(jobs.stateTable.tableName) });
     template.hasOutput('JobsRetriesQueueUrl', { Value: stack.resolve(jobs.retriesQueue.queueUrl) });
     template.hasOutput('JobsRetriesDlqUrl', { Value: stack.resolve(jobs.retriesDeadLetterQueue.queueUrl) });
-    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(['JobsQueueUrls', 'JobsRetriesDlqUrl', 'JobsRetriesQueueUrl', 'JobsStateTableName']);
+    template.hasOutput('JobsLimitsTableName', { Value: stack.resolve(jobs.limitsTable.tableName) });
+    template.hasOutput('JobsApiUrl', { Value: stack.resolve(jobs.apiUrl.url) });
+    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(['JobsApiUrl', 'JobsLimitsTableName', 'JobsQueueUrls', 'JobsRetriesDlqUrl', 'JobsRetriesQueueUrl', 'JobsStateTableName']);
   });
 });
 

@@ -181,7 +181,7 @@ describe('queue visibility timeouts for the worker\'s heartbeat', () => {
 
     const variables = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.Environment?.Variables?.HOPPER_QUEUE_VISIBILITY);
     expect(new Set(variables)).toEqual(new Set(['{"default":270,"slow":1200}']));
-    // The worker, and the retry, scheduler and batch functions.
-    expect(variables).toHaveLength(4);
+    // The worker, and the retry, scheduler, batch and API functions.
+    expect(variables).toHaveLength(5);
   });
 });

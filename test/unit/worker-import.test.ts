@@ -32,6 +32,8 @@ describe('what importing a module loads', () => {
     { module: 'lib/cron.ts', clients: ['client-sqs'] },
     { module: 'lib/client.ts', clients: ['client-sqs'] },
     { module: 'lib/batch/stream.ts', clients: ['client-sqs'] },
+    { module: 'lib/limiters/index.ts', clients: ['client-sqs'] },
+    { module: 'lib/stats/recorder.ts', clients: ['client-sqs'] },
     // The control: the probe does see the DynamoDB SDK when it is loaded.
     { module: 'lib/storage/index.ts', clients: ['client-dynamodb', 'client-sqs'] },
   ])('$module loads $clients', ({ module, clients }) => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, RateLimitedError, UnrecoverableJobError } from '../../lib/errors';
+import { MemoryLimiterStore } from '../../lib/limiters';
+import type { StatsSample } from '../../lib/stats/rollup';
 import { createWorker, type JobContext, type JobHandler, type WorkerOptions } from '../../lib/worker';
 import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
 
@@ -191,15 +193,70 @@ describe('createWorker', () => {
     expect(log.lines).toContainEqual(expect.objectContaining({ message: 'batch done', received: 1, expired: 1, succeeded: 0 }));
   });
 
-  it('puts a rate-limited job back on its queue after the wait, keeping its retries', async () => {
+  it('puts a rate-limited job back on its queue after the wait plus jitter, keeping its retries and counting the reschedule', async () => {
     const { sqs, handler } = setup({ Call: async () => { throw new RateLimitedError('stripe', 42.5); } });
 
     const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'j-1', queue: 'critical' } })]), lambdaContext());
 
     expect(result.batchItemFailures).toEqual([]);
     expect(sqs.sentTo(RETRIES_URL)).toEqual([]);
-    expect(sqs.sentTo(QUEUE_URLS.critical)).toEqual([{ delaySeconds: 43, body: expect.objectContaining({ jid: 'j-1', queue: 'critical' }) }]);
+    // 43 s (42.5 rounded up) + floor(random · 5) with random seeded by 'j-1#limited#1' (0.6690…).
+    expect(sqs.sentTo(QUEUE_URLS.critical)).toEqual([{ delaySeconds: 46, body: expect.objectContaining({ jid: 'j-1', queue: 'critical', custom: { limited_count: 1 } }) }]);
     expect(sqs.sentTo(QUEUE_URLS.critical)[0]?.body).not.toHaveProperty('failure');
+  });
+
+  it('spreads the jitter with the reschedule count', async () => {
+    const { sqs, handler } = setup({ Call: async () => { throw new RateLimitedError('stripe', 10); } });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'j-2', custom: { limited_count: 2 } } })]), lambdaContext());
+
+    // Third reschedule: 10 s + floor(random · 15) with random seeded by 'j-2#limited#3' (0.2386…).
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([{ delaySeconds: 13, body: expect.objectContaining({ custom: { limited_count: 3 } }) }]);
+  });
+
+  it('handles a job rate limited for the 21st time as an ordinary failure', async () => {
+    const { sqs, handler } = setup({ Call: async () => { throw new RateLimitedError('stripe', 10); } });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'j-3', custom: { limited_count: 20 } } })]), lambdaContext());
+
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([]);
+    expect(sqs.sentTo(RETRIES_URL)).toEqual([expect.objectContaining({ body: expect.objectContaining({ hopper: 'failure', error: expect.objectContaining({ errtype: 'RateLimitedError' }) }) })]);
+  });
+
+  it('gives handlers a limiter that throttles through the store the worker was given', async () => {
+    const store = new MemoryLimiterStore();
+    const seen: boolean[] = [];
+    const { sqs, handler } = setup({
+      Call: async (_args, ctx) => {
+        await ctx.limiter('erp', { type: 'concurrent', limit: 1, lockTimeout: 60 }).run(async () => {
+          seen.push(true);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        });
+      },
+    }, { limiterStore: store, concurrency: 2 });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'a' } }), sqsRecord({ body: { jobtype: 'Call', jid: 'b' } })]), lambdaContext());
+
+    // The second job found the only lease taken (wait 0) and went back to its queue.
+    expect(seen).toEqual([true]);
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([expect.objectContaining({ body: expect.objectContaining({ jid: 'b', custom: { limited_count: 1 } }) })]);
+  });
+
+  it('counts the successes of each invocation per queue with the latest wait, and asks for one flush', async () => {
+    const samples: StatsSample[] = [];
+    let flushes = 0;
+    const stats = { record: (sample: StatsSample) => { samples.push(sample); }, flush: async () => { flushes += 1; } };
+    const { handler } = setup({ Ok: ok, Boom: boom }, { stats, concurrency: 1 });
+
+    await handler(sqsEvent([
+      sqsRecord({ body: { jobtype: 'Ok', enqueued_at: '2026-11-22T11:59:58.000Z' } }),
+      sqsRecord({ body: { jobtype: 'Ok', enqueued_at: '2026-11-22T11:59:59.500Z' } }),
+      sqsRecord({ body: { jobtype: 'Boom', enqueued_at: '2026-11-22T11:59:57.000Z' } }),
+    ]), lambdaContext());
+
+    // Failures are the retry function's to count; the wait is that of the last job started.
+    expect(samples).toEqual([{ writer: { kind: 'worker', queue: 'default' }, processed: 2, failed: 0, atMs: NOW.getTime(), lag: { ms: 3000, atMs: NOW.getTime() } }]);
+    expect(flushes).toBe(1);
   });
 
   it('runs at most `concurrency` jobs at once', async () => {

@@ -1,0 +1,69 @@
+/**
+ * The parts of the JobSystem that serve its HTTP API: the environment the api function reads
+ * (lib/env.ts names), and the validation of the props only the API uses.
+ */
+import { Token } from 'aws-cdk-lib';
+import { ENV } from '../lib/env';
+import { ConfigurationError } from '../lib/errors';
+import { resolveQuotas, type QuotasConfig } from '../lib/quota';
+import type { QueueOptions } from './job-system-props';
+import { resolvedSeconds, validateIntegerRange } from './validation';
+
+/** Bounds of the API's body limit: Lambda refuses synchronous payloads over 6 MiB anyway. */
+export const API_BODY_BOUNDS = { min: 1024, max: 6 * 1024 * 1024 } as const;
+
+/**
+ * Validates `quotas` (the same rules the api function applies) and that every queue quota names a
+ * declared queue.
+ *
+ * @returns the JSON the api function receives as `HOPPER_QUOTAS`, or undefined without quotas.
+ */
+export function quotasJson(quotas: QuotasConfig | undefined, queueNames: readonly string[]): string | undefined {
+  if (quotas === undefined) return undefined;
+  const resolved = resolveQuotas(quotas);
+  for (const queue of resolved.queues.keys()) {
+    if (!queueNames.includes(queue)) throw new ConfigurationError(`quotas.queues.${queue} names a queue that is not declared; declared queues: ${queueNames.join(', ')}`);
+  }
+  return JSON.stringify(quotas);
+}
+
+/** Validates the tenant map. @returns its JSON, or undefined when empty. */
+export function tenantsJson(tenants: Readonly<Record<string, string>> | undefined): string | undefined {
+  if (tenants === undefined || Object.keys(tenants).length === 0) return undefined;
+  for (const [principal, tenant] of Object.entries(tenants)) {
+    if (Token.isUnresolved(principal) || Token.isUnresolved(tenant)) continue;
+    if (principal === '' || typeof tenant !== 'string' || tenant === '' || tenant.length > 256) {
+      throw new ConfigurationError(`tenants.${principal || '""'} must be a tenant id of 1 to 256 characters, but ${JSON.stringify(tenant)} was provided`);
+    }
+  }
+  return JSON.stringify(tenants);
+}
+
+/** The queues' backlog limits as the api function reads them (`HOPPER_BACKLOG_LIMITS`). */
+export function backlogLimitsJson(queues: ReadonlyMap<string, QueueOptions>): string | undefined {
+  const limits: Record<string, { maxBacklog?: number; maxLatency?: number }> = {};
+  for (const [name, options] of queues) {
+    const maxLatency = options.maxLatency === undefined ? undefined : resolvedSeconds(options.maxLatency);
+    if (options.maxBacklog === undefined && maxLatency === undefined) continue;
+    limits[name] = { ...(options.maxBacklog === undefined ? {} : { maxBacklog: options.maxBacklog }), ...(maxLatency === undefined ? {} : { maxLatency }) };
+  }
+  return Object.keys(limits).length === 0 ? undefined : JSON.stringify(limits);
+}
+
+/** The api function's own variables, besides the JobSystem's environment. */
+export function apiEnvironment(input: {
+  readonly quotas?: string;
+  readonly tenants?: string;
+  readonly backlogLimits?: string;
+  readonly maxBodyBytes?: number;
+  readonly queueMappings: string;
+}): Record<string, string> {
+  validateIntegerRange('apiMaxBodyBytes', input.maxBodyBytes, API_BODY_BOUNDS.min, API_BODY_BOUNDS.max);
+  return {
+    [ENV.queueMappings]: input.queueMappings,
+    ...(input.quotas === undefined ? {} : { [ENV.quotas]: input.quotas }),
+    ...(input.tenants === undefined ? {} : { [ENV.tenants]: input.tenants }),
+    ...(input.backlogLimits === undefined ? {} : { [ENV.backlogLimits]: input.backlogLimits }),
+    ...(input.maxBodyBytes === undefined ? {} : { [ENV.apiMaxBodyBytes]: String(input.maxBodyBytes) }),
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * `ApiClient`: enqueues through the HTTP API (`POST /v1/jobs`) and honours its backpressure the
+ * way Sentry's SDKs do. After a `429` or `503` it sends nothing to the closed scope (one queue, or
+ * every queue for a tenant quota) until the `Retry-After` has passed; work that would be older
+ * than `maxAge` by then is discarded at once instead of waiting, and never sent late. Discards are
+ * counted by reason and scope (`discarded()`), so a producer can report what it dropped.
+ *
+ * Requests are signed with SigV4 (service `lambda`) when credentials are given, as a Function URL
+ * with IAM auth requires; a local runtime's plain `http://127.0.0.1` URL needs none.
+ */
+import { HopperError } from '../errors';
+import { JOB_DEFAULTS, type JobInput } from '../job';
+import { Gates, parseRateLimits, parseRetryAfter } from './rate-limits';
+import { regionOfFunctionUrl, signRequest, type CredentialSource } from './signer';
+
+/** Why work was discarded. */
+export const DISCARD_REASONS = {
+  /** A quota (429) would still be closed when the work reached `maxAge`. */
+  rateLimited: 'rate_limited',
+  /** A backlog limit (503) would still be closed when the work reached `maxAge`. */
+  backlog: 'backlog',
+  /** Errors (network, 5xx) went on until the work reached `maxAge`. */
+  maxAge: 'max_age',
+  /** The API refused the request's size (413): retrying cannot help. */
+  tooLarge: 'too_large',
+} as const;
+export type DiscardReason = (typeof DISCARD_REASONS)[keyof typeof DISCARD_REASONS];
+
+/** Jobs discarded so far. */
+export interface DiscardCounts {
+  readonly total: number;
+  readonly byReason: Readonly<Record<string, number>>;
+  /** `tenant`, `queue:<name>` (the closed scope), or `request` (errors, size). */
+  readonly byScope: Readonly<Record<string, number>>;
+}
+
+/** Work that was not sent and will not be. */
+export class JobDiscardedError extends HopperError {
+  readonly reason: DiscardReason;
+  readonly scope: string;
+  readonly jobs: number;
+
+  constructor(reason: DiscardReason, scope: string, jobs: number, detail: string) {
+    super(`${jobs} job(s) discarded (${reason}, ${scope}): ${detail}`);
+    this.reason = reason;
+    this.scope = scope;
+    this.jobs = jobs;
+  }
+}
+
+/** The API answered with an error that is not backpressure (a bad request, a missing route). */
+export class ApiResponseError extends HopperError {
+  readonly status: number;
+  readonly code: string;
+  readonly body: unknown;
+
+  constructor(status: number, code: string, message: string, body: unknown) {
+    super(`API answered ${status} ${code}: ${message}`);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+/** Options of {@link ApiClient}. */
+export interface ApiClientOptions {
+  /** The API's base URL (the JobSystem's `ApiUrl` output, or a local runtime's URL). */
+  readonly url: string;
+  /** Sign requests with these. @default - unsigned (only a local runtime accepts that) */
+  readonly credentials?: CredentialSource;
+  /** Region for signing. @default - from the Function URL's host, else AWS_REGION, else us-east-1 */
+  readonly region?: string;
+  /** Oldest work the client still sends, ms. @default 60_000 */
+  readonly maxAge?: number;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Epoch ms. @default Date.now */
+  readonly now?: () => number;
+  /** @default - a timer */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** A response of the API. */
+export interface ApiClientResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+/** Defaults of {@link ApiClientOptions}. */
+export const API_CLIENT_DEFAULTS = {
+  maxAgeMs: 60_000,
+  /** First pause after a network error or 5xx; doubles up to the max. */
+  errorBackoffMs: 500,
+  maxErrorBackoffMs: 10_000,
+} as const;
+
+/**
+ * Enqueues through the HTTP API, honouring 429/503.
+ *
+ * @example
+ * const client = new ApiClient({ url: process.env.HOPPER_API_URL, credentials: fromEnv, maxAge: 30_000 });
+ * try { await client.enqueue({ jobtype: 'SendEmail', args: [to] }); }
+ * catch (error) { if (error instanceof JobDiscardedError) metrics.count('dropped', error.jobs); }
+ */
+export class ApiClient {
+  private readonly base: URL;
+  private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly maxAgeMs: number;
+  private readonly region: string;
+  private readonly gates = new Gates();
+  private readonly counts = { total: 0, byReason: new Map<string, number>(), byScope: new Map<string, number>() };
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.base = new URL(options.url);
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.maxAgeMs = options.maxAge ?? API_CLIENT_DEFAULTS.maxAgeMs;
+    this.region = options.region ?? regionOfFunctionUrl(this.base) ?? process.env.AWS_REGION ?? 'us-east-1';
+  }
+
+  /** Enqueues one job; resolves its jid. @throws JobDiscardedError, ApiResponseError */
+  async enqueue(job: JobInput): Promise<string> {
+    const [jid] = await this.send([job], false);
+    if (jid === undefined) throw new HopperError('the API returned no jid');
+    return jid;
+  }
+
+  /** Enqueues jobs in one request; resolves their jids. @throws JobDiscardedError, ApiResponseError */
+  async enqueueMany(jobs: readonly JobInput[]): Promise<string[]> {
+    return this.send(jobs, true);
+  }
+
+  /** What was discarded so far. */
+  discarded(): DiscardCounts {
+    return { total: this.counts.total, byReason: Object.fromEntries(this.counts.byReason), byScope: Object.fromEntries(this.counts.byScope) };
+  }
+
+  /** Scopes closed now (`*` = every queue, `queue:<name>`), with when they open. */
+  rateLimits(): Record<string, string> {
+    return this.gates.snapshot(this.now());
+  }
+
+  /** Any API call, signed when credentials were given (the CLI and dashboard use this). */
+  async request(method: string, path: string, body?: unknown): Promise<ApiClientResponse> {
+    const url = new URL(path.replace(/^\//, ''), this.base.href.endsWith('/') ? this.base.href : `${this.base.href}/`);
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { accept: 'application/json', ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
+    const signed = this.options.credentials === undefined ? headers : await signRequest({ method, url, headers, ...(text === undefined ? {} : { body: text }) }, this.options.credentials, this.region);
+    const response = await this.fetchImpl(url, { method, headers: signed, ...(text === undefined ? {} : { body: text }) });
+    const raw = await response.text();
+    let parsed: unknown = raw;
+    try {
+      parsed = raw === '' ? undefined : JSON.parse(raw);
+    } catch {
+      // Not JSON (a gateway's error page): keep the text.
+    }
+    return { status: response.status, headers: response.headers, body: parsed };
+  }
+
+  private async send(jobs: readonly JobInput[], many: boolean): Promise<string[]> {
+    const bornMs = Math.min(this.now(), ...jobs.map((job) => createdAtMs(job) ?? Number.POSITIVE_INFINITY));
+    const staleAtMs = bornMs + this.maxAgeMs;
+    const queues = [...new Set(jobs.map((job) => job.queue ?? JOB_DEFAULTS.queue))];
+    let backoff: number = API_CLIENT_DEFAULTS.errorBackoffMs;
+    for (;;) {
+      const closed = this.gates.closedUntil(queues, this.now());
+      if (closed !== undefined) {
+        // Sentry's rule: while a scope is closed, send nothing to it; work that would be stale by
+        // the time it opens is dropped now rather than held.
+        if (closed.atMs > staleAtMs) {
+          throw this.discard(closed.reason === 'quota_exceeded' ? DISCARD_REASONS.rateLimited : DISCARD_REASONS.backlog, closed.scope, jobs.length, `closed until ${new Date(closed.atMs).toISOString()}, past maxAge`);
+        }
+        await this.sleep(closed.atMs - this.now());
+        continue;
+      }
+      if (this.now() > staleAtMs) throw this.discard(DISCARD_REASONS.maxAge, 'request', jobs.length, `older than maxAge (${this.maxAgeMs} ms)`);
+
+      let response: ApiClientResponse;
+      try {
+        response = await this.request('POST', '/v1/jobs', many ? { jobs } : jobs[0]);
+      } catch {
+        // Network error: back off and try again while the work is fresh.
+        await this.sleep(Math.min(backoff, Math.max(0, staleAtMs - this.now() + 1)));
+        backoff = Math.min(backoff * 2, API_CLIENT_DEFAULTS.maxErrorBackoffMs);
+        continue;
+      }
+      if (response.status === 202 || response.status === 200) return jidsOf(response.body);
+      if (response.status === 429 || response.status === 503) {
+        const nowMs = this.now();
+        this.gates.close(parseRateLimits(response.headers.get('x-hopper-rate-limits')), {
+          retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after'), nowMs),
+          reason: response.status === 429 ? 'quota_exceeded' : 'backlog',
+          queues,
+        }, nowMs);
+        continue;
+      }
+      if (response.status === 413) throw this.discard(DISCARD_REASONS.tooLarge, 'request', jobs.length, errorText(response.body));
+      if (response.status >= 500) {
+        await this.sleep(Math.min(backoff, Math.max(0, staleAtMs - this.now() + 1)));
+        backoff = Math.min(backoff * 2, API_CLIENT_DEFAULTS.maxErrorBackoffMs);
+        continue;
+      }
+      const error = errorOf(response.body);
+      throw new ApiResponseError(response.status, error.code, error.message, response.body);
+    }
+  }
+
+  private discard(reason: DiscardReason, scope: string, jobs: number, detail: string): JobDiscardedError {
+    this.counts.total += jobs;
+    this.counts.byReason.set(reason, (this.counts.byReason.get(reason) ?? 0) + jobs);
+    this.counts.byScope.set(scope, (this.counts.byScope.get(scope) ?? 0) + jobs);
+    return new JobDiscardedError(reason, scope, jobs, detail);
+  }
+}
+
+function createdAtMs(job: JobInput): number | undefined {
+  if (job.created_at === undefined) return undefined;
+  const ms = Date.parse(job.created_at);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function jidsOf(body: unknown): string[] {
+  if (typeof body === 'object' && body !== null && 'jids' in body && Array.isArray(body.jids)) return body.jids.map(String);
+  throw new HopperError('the API accepted the jobs but returned no jids');
+}
+
+function errorOf(body: unknown): { code: string; message: string } {
+  const error: unknown = typeof body === 'object' && body !== null && 'error' in body ? body.error : undefined;
+  if (typeof error === 'object' && error !== null) {
+    const code = 'code' in error && typeof error.code === 'string' ? error.code : 'unknown';
+    const message = 'message' in error && typeof error.message === 'string' ? error.message : JSON.stringify(body);
+    return { code, message };
+  }
+  return { code: 'unknown', message: typeof body === 'string' ? body.slice(0, 200) : JSON.stringify(body) };
+}
+
+function errorText(body: unknown): string {
+  return errorOf(body).message;
+}

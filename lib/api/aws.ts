@@ -1,0 +1,97 @@
+/**
+ * The AWS-backed parts of the API's context: SQS (enqueue, queue attributes), Lambda (the queues'
+ * event source mappings), and DynamoDB (the state table's sets and stats, the limits table).
+ */
+import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, type QueueAttributeName, type SQSClient } from '@aws-sdk/client-sqs';
+import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { awsConfigFromEnv, dynamoClientFromEnv, sqsClientFromEnv } from '../aws';
+import { Client } from '../client';
+import { ENV, requireEnv, type Env } from '../env';
+import type { ItemKey, SortedSetName } from '../keys';
+import { DynamoLimiterStore } from '../limiters/dynamo/store';
+import { dynamoStatsTable, readQueueReports } from '../stats/read';
+import { fromItem, type SetEntry } from '../storage/set-items';
+import { StateTable } from '../storage/state-table';
+import type { Logger } from '../worker/logger';
+import type { ApiConfig } from './config';
+import type { ApiContext, LimitsReader, SetStore } from './context';
+import { QueueState, type QueueBackend } from './queue-state';
+
+/** A Lambda client for `env` (`AWS_ENDPOINT_URL_LAMBDA` honoured, as the local runtime sets it). */
+export function lambdaClientFromEnv(env: Env): LambdaClient {
+  const endpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL;
+  return new LambdaClient({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) });
+}
+
+/** Queue counts from SQS and mapping states from Lambda. */
+export function awsQueueBackend(sqs: SQSClient, lambda: LambdaClient, reports: QueueBackend['reports']): QueueBackend {
+  return {
+    async counts(queueUrl) {
+      const output = await sqs.send(new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }));
+      const count = (name: QueueAttributeName): number => Number(output.Attributes?.[name] ?? '0');
+      return { visible: count('ApproximateNumberOfMessages'), inFlight: count('ApproximateNumberOfMessagesNotVisible'), delayed: count('ApproximateNumberOfMessagesDelayed') };
+    },
+    async mappingState(uuid) {
+      const output = await lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }));
+      return output.State ?? 'Unknown';
+    },
+    async setMappingEnabled(uuid, enabled) {
+      const output = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }));
+      return output.State ?? (enabled ? 'Enabling' : 'Disabling');
+    },
+    reports,
+  };
+}
+
+/** The sets of `table`, with a single-entry read (a Query on the exact key). */
+export function awsSetStore(table: StateTable, dynamo: DynamoDBClient): SetStore {
+  return {
+    readSetRange: (set, options) => table.readSetRange(set, options),
+    deleteSetEntry: (set, key) => table.deleteSetEntry(set, key),
+    async getSetEntry(set: SortedSetName, key: ItemKey): Promise<SetEntry | undefined> {
+      const output = await dynamo.send(new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': { S: key.pk }, ':sk': { S: key.sk } },
+      }));
+      const [item] = output.Items ?? [];
+      return item === undefined ? undefined : fromItem(set, item);
+    },
+  };
+}
+
+/** The limits table, read a partition at a time. */
+export function awsLimitsReader(dynamo: DynamoDBClient, tableName: string): LimitsReader {
+  return {
+    async queryPartition(pk) {
+      const output = await dynamo.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: pk } } }));
+      return output.Items ?? [];
+    },
+  };
+}
+
+/** The API's context for the JobSystem `env` describes. */
+export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger, now: () => number): Promise<ApiContext> {
+  const stateTableName = requireEnv(env, ENV.stateTable);
+  const limitsTableName = requireEnv(env, ENV.limitsTable);
+  const sqs = sqsClientFromEnv(env);
+  const dynamo = await dynamoClientFromEnv(env);
+  const lambda = lambdaClientFromEnv(env);
+  const stateTable = new StateTable(dynamo, stateTableName);
+  const stats = dynamoStatsTable(dynamo, stateTableName);
+  return {
+    config,
+    now,
+    client: new Client({ queueUrls: config.queueUrls, sqs, scheduledSet: stateTable, env, now: () => new Date(now()) }),
+    queues: new QueueState(awsQueueBackend(sqs, lambda, (nowMs) => readQueueReports(stats, nowMs)), now),
+    sets: awsSetStore(stateTable, dynamo),
+    stats,
+    quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),
+    limits: awsLimitsReader(dynamo, limitsTableName),
+    logger,
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * What the API's routes work with. Every part is an interface, so unit tests pass fakes and the
+ * function passes the AWS-backed implementations (aws.ts).
+ */
+import type { Client } from '../client';
+import type { ItemKey, SortedSetName } from '../keys';
+import type { LimiterStore } from '../limiters/store';
+import type { StatsTable } from '../stats/read';
+import type { SetEntry } from '../storage/set-items';
+import type { ReadSetOptions, SetPage } from '../storage/state-table';
+import type { Logger } from '../worker/logger';
+import type { ApiConfig } from './config';
+import type { QueueState } from './queue-state';
+
+/** The sorted sets as the admin routes use them. */
+export interface SetStore {
+  readSetRange(set: SortedSetName, options?: ReadSetOptions): Promise<SetPage>;
+  /** The entry at `key`, or undefined when there is none. */
+  getSetEntry(set: SortedSetName, key: ItemKey): Promise<SetEntry | undefined>;
+  /** Deletes the entry if it is still there; undefined when it was gone. */
+  deleteSetEntry(set: SortedSetName, key: ItemKey): Promise<SetEntry | undefined>;
+}
+
+/** The limits table, read by partition. */
+export interface LimitsReader {
+  /** Every item of partition `pk` (one limiter name's types, or one quota). */
+  queryPartition(pk: string): Promise<readonly Readonly<Record<string, unknown>>[]>;
+}
+
+/** Everything a route may use. */
+export interface ApiContext {
+  readonly config: ApiConfig;
+  /** Epoch ms. */
+  readonly now: () => number;
+  /** Sends validated jobs (SQS, or the scheduled set beyond 15 minutes). */
+  readonly client: Pick<Client, 'enqueueMany'>;
+  readonly queues: QueueState;
+  readonly sets: SetStore;
+  readonly stats: StatsTable;
+  readonly quotaStore: LimiterStore;
+  readonly limits: LimitsReader;
+  readonly logger: Logger;
+}

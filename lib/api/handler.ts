@@ -1,0 +1,69 @@
+/**
+ * The API function's handler: reads the Function URL event, routes it, and turns every error into
+ * a JSON answer with its status. The context (AWS clients, configuration) is built on the first
+ * request and kept for the instance.
+ */
+import type { LambdaFunctionURLEvent } from 'aws-lambda';
+import { clockOrNow } from './clock';
+import type { Env } from '../env';
+import { createLogger, type LogSink, type Logger } from '../worker/logger';
+import { awsApiContext } from './aws';
+import { apiConfigFromEnv } from './config';
+import type { ApiContext } from './context';
+import { readEvent } from './event';
+import { API_ERRORS, ApiError, errorResponse, type ApiResponse } from './http';
+import { matchRoute, type Route } from './router';
+import { jobRoutes } from './routes/jobs';
+import { limitRoutes } from './routes/limits';
+import { queueRoutes } from './routes/queues';
+import { setRoutes } from './routes/sets';
+import { statsRoutes } from './routes/stats';
+
+/** Every route of the API, in matching order. */
+export function apiRoutes(ctx: ApiContext): Route[] {
+  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx)];
+}
+
+/** Options of {@link createApiHandler}. */
+export interface ApiHandlerOptions {
+  /** @default process.env */
+  readonly env?: Env;
+  /** Builds the context (tests pass fakes). @default - AWS clients for `env` */
+  readonly context?: (logger: Logger) => Promise<ApiContext> | ApiContext;
+  /** Where log lines go. @default console.log */
+  readonly log?: LogSink;
+}
+
+/**
+ * Creates the API's Function URL handler.
+ *
+ * @example
+ * export const handler = createApiHandler();
+ */
+export function createApiHandler(options: ApiHandlerOptions = {}): (event: LambdaFunctionURLEvent) => Promise<ApiResponse> {
+  const env = options.env ?? process.env;
+  const logger = createLogger(options.log === undefined ? {} : { sink: options.log });
+  let routes: Promise<Route[]> | undefined;
+  const load = (): Promise<Route[]> => {
+    routes ??= (async () => {
+      const ctx = options.context === undefined ? await awsApiContext(env, apiConfigFromEnv(env), logger, clockOrNow(env)) : await options.context(logger);
+      return apiRoutes(ctx);
+    })();
+    // A failed start (bad configuration) is retried on the next request rather than cached.
+    routes.catch(() => { routes = undefined; });
+    return routes;
+  };
+
+  return async (event) => {
+    const request = readEvent(event);
+    try {
+      const match = matchRoute(await load(), request);
+      return await match.route.handle(request, match.params);
+    } catch (error) {
+      if (error instanceof ApiError) return errorResponse(error);
+      const requestId = event.requestContext.requestId;
+      logger.error('request failed', { method: request.method, path: request.path, request_id: requestId, error });
+      return errorResponse(new ApiError(500, API_ERRORS.internal, `internal error (request ${requestId}); the function's logs have the details`));
+    }
+  };
+}

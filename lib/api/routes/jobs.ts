@@ -1,0 +1,103 @@
+/**
+ * `POST /v1/jobs`: one job, or `{ "jobs": [...] }`. Validated with the job model, stamped with the
+ * caller's tenant, checked against backlog limits (503) and quotas (429), then enqueued.
+ */
+import { EnqueueError } from '../../client';
+import { InvalidJobError, isHopperError } from '../../errors';
+import { isRecord, normalizeJob, type Job } from '../../job';
+import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota';
+import { checkBacklog } from '../backlog';
+import { API_DEFAULTS } from '../config';
+import { isPaused } from '../queue-state';
+import type { ApiContext } from '../context';
+import { tenantOf } from '../event';
+import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http';
+import type { Route } from '../router';
+
+/** The route. */
+export function jobRoutes(ctx: ApiContext): Route[] {
+  return [{ method: 'POST', path: '/v1/jobs', handle: (request) => enqueue(ctx, request) }];
+}
+
+async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiResponse> {
+  const { maxBodyBytes } = ctx.config;
+  if (request.bodyBytes > maxBodyBytes) {
+    throw new ApiError(413, API_ERRORS.payloadTooLarge, `the body is ${request.bodyBytes} bytes, over this API's limit of ${maxBodyBytes} bytes; send fewer jobs per request`);
+  }
+  const body = jsonBody(request, true);
+  const many = isRecord(body) && 'jobs' in body;
+  const inputs = many ? body.jobs : [body];
+  if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > API_DEFAULTS.maxJobsPerRequest) {
+    throw badParameter('jobs', `an array of 1 to ${API_DEFAULTS.maxJobsPerRequest} jobs`, Array.isArray(inputs) ? `${inputs.length} jobs` : describeValue(inputs));
+  }
+  const tenant = tenantOf(request.caller, ctx.config.tenants);
+  const now = new Date(ctx.now());
+  const jobs = inputs.map((input: unknown, index) => validJob(ctx, input, many ? `jobs[${index}].` : '', tenant, now));
+
+  const jobsByQueue = new Map<string, number>();
+  for (const job of jobs) jobsByQueue.set(job.queue, (jobsByQueue.get(job.queue) ?? 0) + 1);
+  await refuseOverBacklog(ctx, [...jobsByQueue.keys()]);
+  const decision = await checkQuotasForQueues(ctx.config.quotas, { tenant, jobsByQueue }, { store: ctx.quotaStore, now: ctx.now });
+  if (!decision.allowed) return quotaExceededResponse(decision);
+
+  let jids: string[];
+  try {
+    jids = await ctx.client.enqueueMany(jobs);
+  } catch (error) {
+    if (error instanceof EnqueueError) {
+      // The jobs SQS refused cost nothing: their quota points go back.
+      const failedJids = new Set(error.failed.map((failure) => failure.jid));
+      const unsent = new Map<string, number>();
+      for (const job of jobs) if (failedJids.has(job.jid)) unsent.set(job.queue, (unsent.get(job.queue) ?? 0) + 1);
+      await refundQuotas(ctx.config.quotas, { tenant, jobsByQueue: unsent }, { store: ctx.quotaStore, now: ctx.now }).catch(() => undefined);
+      throw new ApiError(502, API_ERRORS.upstream, error.message, { details: { enqueued: error.enqueued, failed: error.failed } });
+    }
+    if (isHopperError(error, 'PayloadTooLargeError')) throw new ApiError(413, API_ERRORS.payloadTooLarge, error.message);
+    throw error;
+  }
+  return json(202, many ? { jids } : { jid: jids[0], jids });
+}
+
+/** A job from the request, with the caller's tenant; a body's own `custom.tenant` is replaced. */
+function validJob(ctx: ApiContext, input: unknown, path: string, tenant: string, now: Date): Job {
+  const withTenant = isRecord(input) && (input.custom === undefined || isRecord(input.custom)) ? { ...input, custom: { ...input.custom, tenant } } : input;
+  let job: Job;
+  try {
+    job = normalizeJob(withTenant, { now, defaultRetry: ctx.config.defaultRetry });
+  } catch (error) {
+    if (error instanceof InvalidJobError) throw badParameter(`${path}${error.field}`, error.expected, error.received);
+    throw error;
+  }
+  if (!Object.hasOwn(ctx.config.queueUrls, job.queue)) {
+    throw badParameter(`${path}queue`, `one of the declared queues (${Object.keys(ctx.config.queueUrls).join(', ')})`, JSON.stringify(job.queue));
+  }
+  return job;
+}
+
+/** Throws 503 with `Retry-After` when a queue of the request is over its backlog limits. */
+async function refuseOverBacklog(ctx: ApiContext, queues: readonly string[]): Promise<void> {
+  const verdicts = await Promise.all(queues.map(async (queue) => {
+    const limit = ctx.config.backlogLimits[queue];
+    const url = ctx.config.queueUrls[queue];
+    if (limit === undefined || url === undefined) return undefined;
+    const uuid = ctx.config.queueMappings[queue];
+    const [counts, report, state] = await Promise.all([
+      ctx.queues.countsOf(url),
+      ctx.queues.reportOf(queue, url),
+      uuid === undefined ? Promise.resolve(undefined) : ctx.queues.mappingState(uuid),
+    ]);
+    const paused = state !== undefined && isPaused(state);
+    const verdict = checkBacklog(queue, limit, { visible: counts.visible, drainPerSecond: report.drainPerSecond, lag: report.lag, paused }, ctx.now());
+    return verdict.over ? { queue, ...verdict } : undefined;
+  }));
+  const over = verdicts.filter((verdict) => verdict !== undefined);
+  const first = over[0];
+  if (first === undefined) return;
+  const retryAfter = Math.max(...over.map((verdict) => verdict.retryAfterSeconds));
+  const limits = over.map((verdict) => ({ scope: 'queue' as const, id: verdict.queue, queues: [verdict.queue], retryAfterSeconds: verdict.retryAfterSeconds, reason: verdict.reason }));
+  throw new ApiError(503, API_ERRORS.backlog, `${first.message}; retry after ${retryAfter} s`, {
+    // The quota header's shape, so a client stops sending to just these queues.
+    headers: { 'Retry-After': String(retryAfter), [RATE_LIMITS_HEADER]: limits.map((limit) => `${limit.retryAfterSeconds}:${limit.id}:queue:${limit.reason}`).join(', ') },
+    details: { retry_after: retryAfter, limits: limits.map((limit) => ({ scope: limit.scope, id: limit.id, queues: limit.queues, retry_after: limit.retryAfterSeconds, reason: limit.reason })) },
+  });
+}

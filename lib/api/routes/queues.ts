@@ -1,0 +1,59 @@
+/**
+ * `GET /v1/queues` and `POST /v1/queues/{queue}/pause|resume`.
+ *
+ * Latency: SQS offers no per-message age through GetQueueAttributes, and peeking means receiving
+ * (which counts toward the redrive limit). So `latency` is what the workers report: how long the
+ * most recently started job had waited since it was enqueued (or became due), with the time it
+ * started in `latency_observed_at`. It is null when no worker has reported in the last two hours.
+ * A paused or stalled queue's latency therefore stops at its last report; the CloudWatch metric
+ * ApproximateAgeOfOldestMessage (`JobSystem.metricQueueLatency`) is the one to alarm on.
+ */
+import type { ApiContext } from '../context';
+import { API_ERRORS, ApiError, json, notFound, type ApiResponse } from '../http';
+import { isPaused } from '../queue-state';
+import type { PathParams, Route } from '../router';
+
+/** The routes. */
+export function queueRoutes(ctx: ApiContext): Route[] {
+  return [
+    { method: 'GET', path: '/v1/queues', handle: () => listQueues(ctx) },
+    { method: 'POST', path: '/v1/queues/{queue}/pause', handle: (_request, params) => setPaused(ctx, params, true) },
+    { method: 'POST', path: '/v1/queues/{queue}/resume', handle: (_request, params) => setPaused(ctx, params, false) },
+  ];
+}
+
+async function listQueues(ctx: ApiContext): Promise<ApiResponse> {
+  const queues = await Promise.all(Object.entries(ctx.config.queueUrls).map(async ([name, url]) => {
+    const uuid = ctx.config.queueMappings[name];
+    const [counts, report, state] = await Promise.all([
+      ctx.queues.countsOf(url),
+      ctx.queues.reportOf(name, url),
+      uuid === undefined ? Promise.resolve(undefined) : ctx.queues.mappingState(uuid),
+    ]);
+    const limits = ctx.config.backlogLimits[name];
+    return {
+      name,
+      size: counts.visible,
+      in_flight: counts.inFlight,
+      delayed: counts.delayed,
+      latency: report.lag === undefined ? null : report.lag.ms / 1000,
+      latency_observed_at: report.lag === undefined ? null : new Date(report.lag.atMs).toISOString(),
+      drain_per_second: report.drainPerSecond ?? null,
+      // A queue without a worker has no mapping to pause.
+      paused: state === undefined ? null : isPaused(state),
+      mapping_state: state ?? null,
+      ...(limits === undefined ? {} : { limits: { max_backlog: limits.maxBacklog ?? null, max_latency: limits.maxLatency ?? null } }),
+    };
+  }));
+  return json(200, { queues });
+}
+
+async function setPaused(ctx: ApiContext, params: PathParams, paused: boolean): Promise<ApiResponse> {
+  const queue = params.queue ?? '';
+  if (!Object.hasOwn(ctx.config.queueUrls, queue)) throw notFound(`queue ${JSON.stringify(queue)} is not declared; declared queues: ${Object.keys(ctx.config.queueUrls).join(', ')}`);
+  const uuid = ctx.config.queueMappings[queue];
+  if (uuid === undefined) throw new ApiError(409, API_ERRORS.conflict, `queue ${queue} has no worker, so there is nothing to ${paused ? 'pause' : 'resume'}`);
+  const state = await ctx.queues.setMappingEnabled(uuid, !paused);
+  ctx.logger.info(paused ? 'queue paused' : 'queue resumed', { queue, mapping: uuid, state });
+  return json(200, { queue, paused, mapping_state: state });
+}

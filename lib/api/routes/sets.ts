@@ -1,0 +1,234 @@
+/**
+ * The sorted sets, Sidekiq's Retries, Scheduled and Dead pages: list (filtered by jobtype and
+ * queue, cursor paging), retry one now, delete one, and retry or delete every entry matching a
+ * filter, a bounded number per call with a cursor to continue (so a long operation shows progress).
+ *
+ * An entry's id is its sort key, `<13-digit time in epoch ms>#<jid>` (percent-encode the `#` in a
+ * URL: `%23`). Retrying sends the job to its queue first and deletes the entry after, on condition
+ * that it is still there: a crash in between leaves a duplicate at worst, never a lost job.
+ */
+import { EnqueueError } from '../../client';
+import type { Job } from '../../job';
+import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../../keys';
+import type { SetEntry } from '../../storage/set-items';
+import type { ApiContext } from '../context';
+import { API_ERRORS, ApiError, badParameter, describeValue, intParameter, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http';
+import type { PathParams, Route } from '../router';
+
+/** URL names of the sets. */
+export const SET_PATHS = { retries: 'retry', scheduled: 'scheduled', dead: 'dead' } as const satisfies Record<string, SortedSetName>;
+
+/** Page sizes. */
+export const SET_PAGE = {
+  defaultLimit: 50,
+  maxLimit: 1000,
+  /** Pages read per list call at most when a filter matches few entries; the page then ends early. */
+  maxPagesPerList: 5,
+  /** Entries a bulk call examines by default. */
+  defaultBulkLimit: 100,
+  /** Sends and deletes a bulk call runs at once. */
+  bulkConcurrency: 10,
+} as const;
+
+/** The routes of every set. */
+export function setRoutes(ctx: ApiContext): Route[] {
+  return Object.entries(SET_PATHS).flatMap(([name, set]): Route[] => [
+    { method: 'GET', path: `/v1/${name}`, handle: (request) => list(ctx, set, request) },
+    { method: 'POST', path: `/v1/${name}/retry`, handle: (request) => bulk(ctx, set, request, 'retry') },
+    { method: 'POST', path: `/v1/${name}/delete`, handle: (request) => bulk(ctx, set, request, 'delete') },
+    { method: 'GET', path: `/v1/${name}/{id}`, handle: (_request, params) => getOne(ctx, set, params) },
+    { method: 'DELETE', path: `/v1/${name}/{id}`, handle: (_request, params) => deleteOne(ctx, set, params) },
+    { method: 'POST', path: `/v1/${name}/{id}/retry`, handle: (_request, params) => retryOne(ctx, set, params) },
+  ]);
+}
+
+/** The dead set is shown newest first, as Sidekiq does; the others soonest first. */
+function newestFirst(set: SortedSetName): boolean {
+  return set === 'dead';
+}
+
+/** The key of the entry `id` names. @throws ApiError 400 naming `parameter`. */
+function keyOf(set: SortedSetName, id: string, parameter: string): ItemKey {
+  const parsed = parseTimeSortKey(id);
+  if (parsed === undefined) throw badParameter(parameter, 'an entry id, <13-digit epoch ms>#<jid>, as a list returns it', describeValue(id));
+  return { pk: setPartitionKey(set, shardOf(set, parsed.jid)), sk: id };
+}
+
+interface Filter {
+  readonly jobtype?: string;
+  readonly queue?: string;
+}
+
+function matches(entry: SetEntry, filter: Filter): boolean {
+  return (filter.jobtype === undefined || entry.jobtype === filter.jobtype) && (filter.queue === undefined || entry.queue === filter.queue);
+}
+
+function view(entry: SetEntry): Record<string, unknown> {
+  const time = new Date(entry.epochMs).toISOString();
+  return {
+    id: entry.key.sk,
+    jid: entry.jid,
+    jobtype: entry.jobtype ?? null,
+    queue: entry.queue ?? null,
+    ...(entry.set === 'dead' ? { failed_at: time } : { at: time }),
+    error: entry.reason === undefined ? null : { errtype: entry.reason.errtype, message: entry.reason.message },
+    retry_count: entry.job?.failure?.retry_count ?? null,
+    ...(entry.job === undefined ? {} : { job: entry.job }),
+    ...(entry.raw === undefined ? {} : { raw: entry.raw }),
+  };
+}
+
+function stringFilter(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value === '' || value.length > 256) throw badParameter(name, 'a string of 1 to 256 characters', describeValue(value));
+  return value;
+}
+
+/** Reads entries matching `filter` after `cursor` until `limit` match or `maxPages` pages were read. */
+async function scan(ctx: ApiContext, set: SortedSetName, filter: Filter, limit: number, cursor: string | undefined, maxPages: number): Promise<{ entries: SetEntry[]; scanned: number; cursor: string | undefined }> {
+  const found: SetEntry[] = [];
+  let after = cursor;
+  let scanned = 0;
+  for (let pages = 0; pages < maxPages; pages += 1) {
+    const page = await ctx.sets.readSetRange(set, { limit, newestFirst: newestFirst(set), ...(after === undefined ? {} : { after }) });
+    for (const entry of page.entries) {
+      scanned += 1;
+      after = entry.key.sk;
+      if (matches(entry, filter)) found.push(entry);
+      if (found.length === limit) return { entries: found, scanned, cursor: after };
+    }
+    if (page.cursor === undefined) return { entries: found, scanned, cursor: undefined };
+  }
+  return { entries: found, scanned, cursor: after };
+}
+
+async function list(ctx: ApiContext, set: SortedSetName, request: ApiRequest): Promise<ApiResponse> {
+  const limit = intParameter(request, 'limit', 1, SET_PAGE.maxLimit, SET_PAGE.defaultLimit);
+  const cursor = request.query.cursor;
+  if (cursor !== undefined) keyOf(set, cursor, 'cursor');
+  const filter = { jobtype: stringFilter(request.query.jobtype, 'jobtype'), queue: stringFilter(request.query.queue, 'queue') };
+  const page = await scan(ctx, set, filter, limit, cursor, SET_PAGE.maxPagesPerList);
+  return json(200, { entries: page.entries.map(view), scanned: page.scanned, cursor: page.cursor ?? null });
+}
+
+async function getOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
+  const id = params.id ?? '';
+  const entry = await ctx.sets.getSetEntry(set, keyOf(set, id, 'id'));
+  if (entry === undefined) throw notFound(`no entry ${id} in the ${set} set`);
+  return json(200, view(entry));
+}
+
+async function deleteOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
+  const id = params.id ?? '';
+  const deleted = await ctx.sets.deleteSetEntry(set, keyOf(set, id, 'id'));
+  if (deleted === undefined) throw notFound(`no entry ${id} in the ${set} set`);
+  ctx.logger.info('entry deleted', { set, id, jid: deleted.jid });
+  return { statusCode: 204, headers: {}, body: '' };
+}
+
+/** The job to send for `entry`: due now, on its queue (a dead job keeps its failure, so it gets one more run). */
+function runnable(ctx: ApiContext, entry: SetEntry): Job | string {
+  if (entry.job === undefined) return 'the entry holds no valid job (its raw body is kept for inspection)';
+  if (!Object.hasOwn(ctx.config.queueUrls, entry.job.queue)) return `queue ${JSON.stringify(entry.job.queue)} is not declared in this JobSystem`;
+  const { at: _due, ...job } = entry.job;
+  return job;
+}
+
+async function retryOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
+  const id = params.id ?? '';
+  const key = keyOf(set, id, 'id');
+  const entry = await ctx.sets.getSetEntry(set, key);
+  if (entry === undefined) throw notFound(`no entry ${id} in the ${set} set`);
+  const job = runnable(ctx, entry);
+  if (typeof job === 'string') throw new ApiError(409, API_ERRORS.conflict, `entry ${id} cannot be retried: ${job}`);
+  await ctx.client.enqueueMany([job]);
+  const removed = await ctx.sets.deleteSetEntry(set, key);
+  ctx.logger.info('entry retried', { set, id, jid: job.jid, queue: job.queue });
+  return json(200, { id, jid: job.jid, queue: job.queue, enqueued: true, removed: removed !== undefined });
+}
+
+/** Runs `task` over `items`, at most `concurrency` at once. */
+async function eachLimited<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next];
+      next += 1;
+      if (item !== undefined) await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+}
+
+async function bulk(ctx: ApiContext, set: SortedSetName, request: ApiRequest, action: 'retry' | 'delete'): Promise<ApiResponse> {
+  const body = jsonBody(request, false) ?? {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badParameter('body', 'a JSON object with jobtype, queue, cursor, limit', describeValue(body));
+  const fields = new Map(Object.entries(body));
+  for (const field of fields.keys()) {
+    if (!['jobtype', 'queue', 'cursor', 'limit'].includes(field)) throw badParameter(field, 'absent (a filter takes jobtype, queue, cursor, limit)');
+  }
+  const limit = fields.get('limit') ?? SET_PAGE.defaultBulkLimit;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SET_PAGE.maxLimit) throw badParameter('limit', `an integer from 1 to ${SET_PAGE.maxLimit}`, describeValue(limit));
+  const cursor = stringFilter(fields.get('cursor'), 'cursor');
+  if (cursor !== undefined) keyOf(set, cursor, 'cursor');
+  const filter = { jobtype: stringFilter(fields.get('jobtype'), 'jobtype'), queue: stringFilter(fields.get('queue'), 'queue') };
+
+  // One page of `limit` entries examined per call, matching or not: the call's cost is bounded.
+  const page = await scan(ctx, set, filter, limit, cursor, 1);
+  const counts = { scanned: page.scanned, matched: page.entries.length, done: 0, skipped: 0, failed: 0 };
+  const failures: { id: string; reason: string }[] = [];
+  const toRemove: SetEntry[] = [];
+  if (action === 'delete') {
+    toRemove.push(...page.entries);
+  } else {
+    const sendable: { entry: SetEntry; job: Job }[] = [];
+    for (const entry of page.entries) {
+      const job = runnable(ctx, entry);
+      if (typeof job === 'string') counts.skipped += 1;
+      else sendable.push({ entry, job });
+    }
+    const sent = await sendAll(ctx, sendable.map(({ job }) => job));
+    for (const { entry, job } of sendable) {
+      const reason = sent.get(job.jid);
+      if (reason === undefined) toRemove.push(entry);
+      else failures.push({ id: entry.key.sk, reason });
+    }
+  }
+  await eachLimited(toRemove, SET_PAGE.bulkConcurrency, async (entry) => {
+    try {
+      // Gone already (moved by another caller) counts as done: the entry is no longer in the set.
+      await ctx.sets.deleteSetEntry(set, entry.key);
+      counts.done += 1;
+    } catch (error) {
+      failures.push({ id: entry.key.sk, reason: error instanceof Error ? error.message : String(error) });
+    }
+  });
+  counts.failed = failures.length;
+  ctx.logger.info(action === 'retry' ? 'entries retried' : 'entries deleted', { set, ...counts });
+  return json(200, {
+    scanned: counts.scanned,
+    matched: counts.matched,
+    [action === 'retry' ? 'retried' : 'deleted']: counts.done,
+    skipped: counts.skipped,
+    failed: failures,
+    cursor: page.cursor ?? null,
+    done: page.cursor === undefined,
+  });
+}
+
+/** Sends `jobs`; returns jid → reason for those that were not sent. */
+async function sendAll(ctx: ApiContext, jobs: readonly Job[]): Promise<Map<string, string>> {
+  const unsent = new Map<string, string>();
+  if (jobs.length === 0) return unsent;
+  try {
+    await ctx.client.enqueueMany(jobs);
+  } catch (error) {
+    if (error instanceof EnqueueError) {
+      for (const failure of error.failed) unsent.set(failure.jid, failure.reason);
+    } else {
+      const reason = error instanceof Error ? error.message : String(error);
+      for (const job of jobs) unsent.set(job.jid, reason);
+    }
+  }
+  return unsent;
+}

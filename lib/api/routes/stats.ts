@@ -1,0 +1,20 @@
+/** `GET /v1/stats?minutes=60`: processed and failed totals and per-minute history (lib/stats). */
+import { readStats } from '../../stats/read';
+import type { ApiContext } from '../context';
+import { intParameter, json } from '../http';
+import type { Route } from '../router';
+
+/** Minutes of history: at most a day. */
+export const STATS_HISTORY = { defaultMinutes: 60, maxMinutes: 1440 } as const;
+
+/** The route. */
+export function statsRoutes(ctx: ApiContext): Route[] {
+  return [{
+    method: 'GET',
+    path: '/v1/stats',
+    handle: async (request) => {
+      const minutes = intParameter(request, 'minutes', 1, STATS_HISTORY.maxMinutes, STATS_HISTORY.defaultMinutes);
+      return json(200, await readStats(ctx.stats, { nowMs: ctx.now(), minutes }));
+    },
+  }];
+}

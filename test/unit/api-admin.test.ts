@@ -1,0 +1,246 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeJob } from '../../lib/job';
+import { statsHourKey, statsTotalKey } from '../../lib/keys';
+import { quotaKey } from '../../lib/limiters/keys';
+import { apiFixture, NOW, urlEvent } from './api-fakes';
+import { field, records, text } from '../fixtures/json';
+import { QUEUE_URLS } from './worker-fakes';
+
+const job = (jid: string, fields: Record<string, unknown> = {}) => normalizeJob({ jobtype: 'SendEmail', jid, ...fields }, { now: new Date(NOW) });
+const reason = { errtype: 'Error', message: 'boom' };
+const T = Date.UTC(2026, 10, 20);
+
+describe('GET /v1/queues', () => {
+  it('shows sizes, the reported latency, drain rate, paused state and limits of every queue', async () => {
+    const { call, backend } = apiFixture();
+    backend.counts_[QUEUE_URLS.default] = { visible: 7, inFlight: 2, delayed: 1 };
+    backend.states['uuid-default'] = 'Disabled';
+    backend.reports_.set('default', { drainPerSecond: 0.5, lag: { ms: 1500, atMs: NOW - 10_000 } });
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/queues' }));
+
+    expect(response.json).toEqual({
+      queues: [
+        { name: 'default', size: 7, in_flight: 2, delayed: 1, latency: 1.5, latency_observed_at: '2026-11-22T12:30:05.000Z', drain_per_second: 0.5, paused: true, mapping_state: 'Disabled' },
+        { name: 'critical', size: 0, in_flight: 0, delayed: 0, latency: null, latency_observed_at: null, drain_per_second: null, paused: null, mapping_state: null, limits: { max_backlog: 5, max_latency: null } },
+      ],
+    });
+  });
+});
+
+describe('POST /v1/queues/{queue}/pause|resume', () => {
+  it('disables and enables the queue\'s event source mapping', async () => {
+    const { call, backend } = apiFixture();
+    const paused = await call(urlEvent({ method: 'POST', path: '/v1/queues/default/pause' }));
+    const resumed = await call(urlEvent({ method: 'POST', path: '/v1/queues/default/resume' }));
+
+    expect([paused.json, resumed.json]).toEqual([
+      { queue: 'default', paused: true, mapping_state: 'Disabling' },
+      { queue: 'default', paused: false, mapping_state: 'Enabling' },
+    ]);
+    expect(backend.updates).toEqual([{ uuid: 'uuid-default', enabled: false }, { uuid: 'uuid-default', enabled: true }]);
+  });
+
+  it('answers 404 for an undeclared queue and 409 for a queue without a worker', async () => {
+    const { call } = apiFixture();
+    const unknown = await call(urlEvent({ method: 'POST', path: '/v1/queues/nope/pause' }));
+    const noWorker = await call(urlEvent({ method: 'POST', path: '/v1/queues/critical/pause' }));
+
+    expect([unknown.statusCode, noWorker.statusCode]).toEqual([404, 409]);
+    expect(noWorker.json).toEqual({ error: { code: 'conflict', message: 'queue critical has no worker, so there is nothing to pause' } });
+  });
+});
+
+describe('GET /v1/retries|scheduled|dead', () => {
+  function withDead() {
+    const fixture = apiFixture();
+    for (let i = 0; i < 5; i += 1) fixture.sets.put('dead', { job: job(`d${i}`, i % 2 === 0 ? {} : { jobtype: 'Other', queue: 'critical' }), epochMs: T + i * 1000, reason });
+    return fixture;
+  }
+
+  it('lists the dead set newest first, with a cursor to the next page', async () => {
+    const { call } = withDead();
+    const first = await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'limit=2' }));
+    const cursor = text(first.json, 'cursor');
+
+    expect(records(first.json).map((entry) => entry.jid)).toEqual(['d4', 'd3']);
+    expect(cursor).toBe(records(first.json)[1]?.id);
+    const second = await call(urlEvent({ method: 'GET', path: '/v1/dead', query: `limit=2&cursor=${encodeURIComponent(cursor)}` }));
+    expect(records(second.json).map((entry) => entry.jid)).toEqual(['d2', 'd1']);
+  });
+
+  it('shows an entry with its id, time, error, retry count and job', async () => {
+    const { call } = withDead();
+    const body = (await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'limit=1' }))).json;
+    expect(records(body)[0]).toEqual({
+      id: `${T + 4000}#d4`, jid: 'd4', jobtype: 'SendEmail', queue: 'default', failed_at: '2026-11-20T00:00:04.000Z',
+      error: { errtype: 'Error', message: 'boom' }, retry_count: null, job: expect.objectContaining({ jid: 'd4' }),
+    });
+  });
+
+  it('filters by jobtype and queue', async () => {
+    const { call } = withDead();
+    const body = (await call(urlEvent({ method: 'GET', path: '/v1/dead', query: 'jobtype=Other&queue=critical' }))).json;
+    expect({ jids: records(body).map((entry) => entry.jid), scanned: field(body, 'scanned'), cursor: field(body, 'cursor') }).toEqual({ jids: ['d3', 'd1'], scanned: 5, cursor: null });
+  });
+
+  it('lists the retry set soonest first under /v1/retries', async () => {
+    const { call, sets } = apiFixture();
+    sets.put('retry', { job: job('late'), epochMs: T + 9000, reason });
+    sets.put('retry', { job: job('soon'), epochMs: T + 1000, reason });
+    const body = (await call(urlEvent({ method: 'GET', path: '/v1/retries' }))).json;
+    expect(records(body).map((entry) => [entry.jid, entry.at])).toEqual([['soon', '2026-11-20T00:00:01.000Z'], ['late', '2026-11-20T00:00:09.000Z']]);
+  });
+
+  it.each([
+    { query: 'limit=0', parameter: 'limit', message: 'limit must be an integer from 1 to 1000, but "0" was provided' },
+    { query: 'limit=abc', parameter: 'limit', message: 'limit must be an integer from 1 to 1000, but "abc" was provided' },
+    { query: 'cursor=yesterday', parameter: 'cursor', message: 'cursor must be an entry id, <13-digit epoch ms>#<jid>, as a list returns it, but "yesterday" was provided' },
+  ])('answers $query with 400 naming $parameter', async ({ query, parameter, message }) => {
+    const { call } = apiFixture();
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/scheduled', query }));
+    expect({ status: response.statusCode, json: response.json }).toEqual({ status: 400, json: { error: { code: 'bad_parameter', message, parameter } } });
+  });
+});
+
+describe('one entry', () => {
+  it('retries a dead job now: sends it to its queue, keeping its failure, then removes it', async () => {
+    const { call, sets, sqs } = apiFixture();
+    const entry = sets.put('dead', { job: job('d1', { failure: { retry_count: 25, failed_at: '2026-11-20T00:00:00Z', message: 'boom', errtype: 'Error' } }), epochMs: T, reason });
+
+    const response = await call(urlEvent({ method: 'POST', path: `/v1/dead/${encodeURIComponent(entry.key.sk)}/retry` }));
+
+    expect({ status: response.statusCode, json: response.json }).toEqual({ status: 200, json: { id: entry.key.sk, jid: 'd1', queue: 'default', enqueued: true, removed: true } });
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([{ delaySeconds: undefined, body: expect.objectContaining({ jid: 'd1', failure: expect.objectContaining({ retry_count: 25 }) }) }]);
+    expect(await sets.getSetEntry('dead', entry.key)).toBeUndefined();
+  });
+
+  it('runs a scheduled job now, without its due time', async () => {
+    const { call, sets, sqs } = apiFixture();
+    const entry = sets.put('scheduled', { job: job('s1', { at: '2026-12-01T00:00:00Z' }), epochMs: Date.UTC(2026, 11, 1) });
+
+    await call(urlEvent({ method: 'POST', path: `/v1/scheduled/${encodeURIComponent(entry.key.sk)}/retry` }));
+
+    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => message.body)).toEqual([expect.not.objectContaining({ at: expect.anything() })]);
+  });
+
+  it('refuses to retry an entry that holds no valid job (409) and answers 404 for a missing one', async () => {
+    const { call, sets } = apiFixture();
+    const raw = sets.put('dead', { raw: 'not json', jid: 'msg-1', epochMs: T, reason });
+    const conflict = await call(urlEvent({ method: 'POST', path: `/v1/dead/${encodeURIComponent(raw.key.sk)}/retry` }));
+    const missing = await call(urlEvent({ method: 'POST', path: `/v1/dead/${encodeURIComponent(`${T}#nobody`)}/retry` }));
+
+    expect([conflict.statusCode, missing.statusCode]).toEqual([409, 404]);
+  });
+
+  it('gets and deletes one entry (204), then answers 404', async () => {
+    const { call, sets } = apiFixture();
+    const entry = sets.put('retry', { job: job('r1'), epochMs: T, reason });
+    const path = `/v1/retries/${encodeURIComponent(entry.key.sk)}`;
+
+    expect((await call(urlEvent({ method: 'GET', path }))).json).toMatchObject({ jid: 'r1' });
+    expect((await call(urlEvent({ method: 'DELETE', path }))).statusCode).toBe(204);
+    expect((await call(urlEvent({ method: 'DELETE', path }))).statusCode).toBe(404);
+  });
+});
+
+describe('bulk', () => {
+  it('deletes matching entries a bounded number per call, with a cursor until done', async () => {
+    const { call, sets } = apiFixture();
+    for (let i = 0; i < 5; i += 1) sets.put('dead', { job: job(`d${i}`, { jobtype: i < 4 ? 'Bad' : 'Good' }), epochMs: T + i, reason });
+
+    const first = await call(urlEvent({ method: 'POST', path: '/v1/dead/delete', body: { jobtype: 'Bad', limit: 3 } }));
+    const cursor = text(first.json, 'cursor');
+    const second = await call(urlEvent({ method: 'POST', path: '/v1/dead/delete', body: { jobtype: 'Bad', limit: 3, cursor } }));
+
+    expect(first.json).toEqual({ scanned: 3, matched: 2, deleted: 2, skipped: 0, failed: [], cursor: `${T + 2}#d2`, done: false });
+    expect(second.json).toEqual({ scanned: 2, matched: 2, deleted: 2, skipped: 0, failed: [], cursor: null, done: true });
+    expect((await sets.readSetRange('dead')).entries.map((entry) => entry.jid)).toEqual(['d4']);
+  });
+
+  it('retries matching jobs, skipping raw entries', async () => {
+    const { call, sets, sqs } = apiFixture();
+    sets.put('dead', { job: job('a'), epochMs: T, reason });
+    sets.put('dead', { job: job('b'), epochMs: T + 1, reason });
+    sets.put('dead', { raw: 'garbage', jid: 'm', epochMs: T + 2, reason });
+
+    const response = await call(urlEvent({ method: 'POST', path: '/v1/dead/retry', body: {} }));
+
+    expect(response.json).toEqual({ scanned: 3, matched: 3, retried: 2, skipped: 1, failed: [], cursor: null, done: true });
+    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => field(message.body, 'jid')).sort()).toEqual(['a', 'b']);
+  });
+
+  it.each([
+    { body: { limit: 0 }, parameter: 'limit' },
+    { body: { jobtype: 3 }, parameter: 'jobtype' },
+    { body: { cursor: 'x' }, parameter: 'cursor' },
+    { body: { colour: 'red' }, parameter: 'colour' },
+    { body: [1], parameter: 'body' },
+  ])('answers a filter with a bad $parameter with 400', async ({ body, parameter }) => {
+    const { call } = apiFixture();
+    const response = await call(urlEvent({ method: 'POST', path: '/v1/retries/delete', body }));
+    expect({ status: response.statusCode, parameter: field(field(response.json, 'error'), 'parameter') }).toEqual({ status: 400, parameter });
+  });
+});
+
+describe('GET /v1/stats', () => {
+  it('adds the folded totals to the hours since, and shows per-minute history, zero-filled', async () => {
+    const { call, stats } = apiFixture();
+    const hour = Date.UTC(2026, 10, 22, 12);
+    const total = statsTotalKey();
+    stats.items = [
+      { pk: { S: total.pk }, sk: { S: total.sk }, p: { N: '1000' }, f: { N: '10' }, through: { N: String(hour - 3_600_000) } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(hour - 3_600_000, { kind: 'worker', queue: 'default' }).sk }, p: { N: '50' } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(hour, { kind: 'worker', queue: 'default' }).sk }, p: { N: '7' }, p29: { N: '3' }, p30: { N: '4' } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(hour, { kind: 'retry' }).sk }, p: { N: '2' }, f: { N: '2' }, p30: { N: '2' }, f30: { N: '2' } },
+    ];
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/stats', query: 'minutes=3' }));
+
+    expect(response.json).toEqual({
+      processed: 1059,
+      failed: 12,
+      history: [
+        { at: '2026-11-22T12:28:00.000Z', processed: 0, failed: 0 },
+        { at: '2026-11-22T12:29:00.000Z', processed: 3, failed: 0 },
+        { at: '2026-11-22T12:30:00.000Z', processed: 6, failed: 2 },
+      ],
+    });
+    // 11:00–12:00 ended more than 10 minutes ago: folded into the totals.
+    expect(stats.folds).toEqual([{ from: hour - 3_600_000, to: hour, processed: 50, failed: 0 }]);
+  });
+
+  it('answers minutes out of range with 400', async () => {
+    const { call } = apiFixture();
+    expect((await call(urlEvent({ method: 'GET', path: '/v1/stats', query: 'minutes=1441' }))).json).toEqual({
+      error: { code: 'bad_parameter', message: 'minutes must be an integer from 1 to 1440, but "1441" was provided', parameter: 'minutes' },
+    });
+  });
+});
+
+describe('GET /v1/limits', () => {
+  it('shows configured quotas with their available points, asked-for tenants and limiters', async () => {
+    const { call, limits } = apiFixture({ quotas: (await import('../../lib/quota')).resolveQuotas({ default: { limit: 60, per: 'minute' }, tenants: { acme: { limit: 10, per: 'second' } } }) });
+    // acme's bucket (10 per second, 1 point = 100 ms = 1000 units at scale 10) has 3 points draining.
+    limits.set(quotaKey('tenant', 'acme').pk, [{ pk: { S: quotaKey('tenant', 'acme').pk }, sk: { S: 'points' }, t: { N: String(NOW * 10 + 3000) }, s: { N: '10' } }]);
+    limits.set('limiter#erp', [{ pk: { S: 'limiter#erp' }, sk: { S: 'concurrent' }, n: { N: '2' }, e_a: { N: String(NOW + 5000) }, e_b: { N: String(NOW - 1) } }]);
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/limits', query: 'tenant=beta&limiter=erp' }));
+
+    expect(response.json).toEqual({
+      quotas: {
+        default: { limit: 60, per_ms: 60_000, burst: 60 },
+        buckets: [
+          { scope: 'tenant', id: 'acme', rule: { limit: 10, per_ms: 1000, burst: 10 }, state: { type: 'points', busy_until: '2026-11-22T12:30:15.300Z', capacity: 10, available: 7 } },
+          { scope: 'tenant', id: 'beta', rule: { limit: 60, per_ms: 60_000, burst: 60 }, state: { type: 'points', available: 60, capacity: 60, busy_until: null } },
+        ],
+      },
+      limiters: [{ name: 'erp', state: [{ type: 'concurrent', in_use: 1, lease_expiries: ['2026-11-22T12:30:20.000Z'] }] }],
+    });
+  });
+
+  it('answers a malformed limiter name with 400', async () => {
+    const { call } = apiFixture();
+    expect((await call(urlEvent({ method: 'GET', path: '/v1/limits', query: 'limiter=a%23b' }))).statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,162 @@
+import { createHash, createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { field } from '../fixtures/json';
+import { ApiClient, ApiResponseError, JobDiscardedError, parseRateLimits, parseRetryAfter, regionOfFunctionUrl, signRequest } from '../../lib/api-client';
+
+const T0 = Date.UTC(2026, 10, 22, 12);
+
+interface Answer {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** A fake API: answers from `script` in order (the last one repeats), records requests and time. */
+function fakeApi(script: readonly (Answer | Error)[], options: { maxAge?: number } = {}) {
+  let nowMs = T0;
+  const requests: { atMs: number; method: string; url: string; headers: Record<string, string>; body: unknown }[] = [];
+  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, name) => { headers[name] = value; });
+    requests.push({ atMs: nowMs, method: init?.method ?? 'GET', url: String(input), headers, body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined });
+    const answer = script[Math.min(requests.length - 1, script.length - 1)];
+    if (answer === undefined) throw new Error('no answer scripted');
+    if (answer instanceof Error) throw answer;
+    return new Response(answer.body === undefined ? null : JSON.stringify(answer.body), { status: answer.status, headers: answer.headers });
+  };
+  const client = new ApiClient({
+    url: 'http://127.0.0.1:9000',
+    fetch: fetchImpl,
+    now: () => nowMs,
+    sleep: async (ms) => { nowMs += ms; },
+    ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }),
+  });
+  return { client, requests, elapsed: () => nowMs - T0 };
+}
+
+const accepted = (jid: string): Answer => ({ status: 202, body: { jid, jids: [jid] } });
+const quota = (seconds: number): Answer => ({
+  status: 429,
+  headers: { 'Retry-After': String(seconds), 'X-Hopper-Rate-Limits': `${seconds}::tenant:quota_exceeded` },
+  body: { error: { code: 'quota_exceeded', message: 'spent' } },
+});
+
+describe('rate-limit headers', () => {
+  it('parses groups, queues and scopes as Sentry does, skipping malformed ones', () => {
+    expect(parseRateLimits('12::tenant:quota_exceeded, 30:critical;bulk:queue:max_backlog, nonsense, x:a:b:c')).toEqual([
+      { retryAfterSeconds: 12, queues: [], scope: 'tenant', reason: 'quota_exceeded' },
+      { retryAfterSeconds: 30, queues: ['critical', 'bulk'], scope: 'queue', reason: 'max_backlog' },
+    ]);
+    expect(parseRetryAfter('7', T0)).toBe(7);
+    expect(parseRetryAfter(new Date(T0 + 90_000).toUTCString(), T0)).toBe(90);
+    expect(parseRetryAfter(null, T0)).toBe(60);
+  });
+
+  it('finds the region in a Function URL host', () => {
+    expect(regionOfFunctionUrl(new URL('https://abcdef123.lambda-url.eu-west-1.on.aws/'))).toBe('eu-west-1');
+    expect(regionOfFunctionUrl(new URL('http://127.0.0.1:9000/'))).toBeUndefined();
+  });
+});
+
+describe('ApiClient', () => {
+  it('posts one job and resolves its jid', async () => {
+    const { client, requests } = fakeApi([accepted('j1')]);
+
+    expect(await client.enqueue({ jobtype: 'A', args: [1] })).toBe('j1');
+    expect(requests.map(({ method, url, body }) => ({ method, url, body }))).toEqual([{ method: 'POST', url: 'http://127.0.0.1:9000/v1/jobs', body: { jobtype: 'A', args: [1] } }]);
+  });
+
+  it('waits out a 429 within maxAge and sends again, holding every queue of a tenant quota meanwhile', async () => {
+    const { client, requests, elapsed } = fakeApi([quota(20), accepted('j1'), accepted('j2')]);
+
+    expect(await client.enqueue({ jobtype: 'A' })).toBe('j1');
+    expect(await client.enqueue({ jobtype: 'B', queue: 'critical' })).toBe('j2');
+    expect(requests.map((request) => request.atMs - T0)).toEqual([0, 20_000, 20_000]);
+    expect({ elapsed: elapsed(), discarded: client.discarded().total }).toEqual({ elapsed: 20_000, discarded: 0 });
+  });
+
+  it('discards at once work that would be older than maxAge when the quota opens, without sending it', async () => {
+    const { client, requests } = fakeApi([quota(120), accepted('never')], { maxAge: 60_000 });
+
+    await expect(client.enqueue({ jobtype: 'A' })).rejects.toThrow(JobDiscardedError);
+    await expect(client.enqueueMany([{ jobtype: 'A' }, { jobtype: 'B', queue: 'critical' }])).rejects.toMatchObject({ reason: 'rate_limited', scope: 'tenant', jobs: 2 });
+
+    expect(requests).toHaveLength(1);
+    expect(client.discarded()).toEqual({ total: 3, byReason: { rate_limited: 3 }, byScope: { tenant: 3 } });
+    expect(client.rateLimits()).toEqual({ '*': '2026-11-22T12:02:00.000Z' });
+  });
+
+  it('closes only the queue a 503 names: other queues keep flowing', async () => {
+    const backlog: Answer = { status: 503, headers: { 'Retry-After': '300', 'X-Hopper-Rate-Limits': '300:critical:queue:max_backlog' }, body: { error: { code: 'backlog_exceeded', message: 'full' } } };
+    const { client, requests } = fakeApi([backlog, accepted('d1')], { maxAge: 10_000 });
+
+    await expect(client.enqueue({ jobtype: 'A', queue: 'critical' })).rejects.toMatchObject({ reason: 'backlog', scope: 'queue:critical' });
+    expect(await client.enqueue({ jobtype: 'A' })).toBe('d1');
+    await expect(client.enqueue({ jobtype: 'A', queue: 'critical' })).rejects.toThrow(JobDiscardedError);
+
+    expect(requests.map((request) => field(request.body, 'queue') ?? 'default')).toEqual(['critical', 'default']);
+    expect(client.discarded()).toEqual({ total: 2, byReason: { backlog: 2 }, byScope: { 'queue:critical': 2 } });
+  });
+
+  it('retries network errors and 5xx with backoff until the work is older than maxAge, then discards it', async () => {
+    const { client, requests } = fakeApi([new TypeError('fetch failed'), { status: 502, body: 'Bad Gateway' }], { maxAge: 5_000 });
+
+    await expect(client.enqueue({ jobtype: 'A' })).rejects.toMatchObject({ reason: 'max_age', scope: 'request' });
+    // Backoff 0.5, 1, 2 s; the next pause would end past 5 s, so nothing more is sent.
+    expect(requests.map((request) => request.atMs - T0)).toEqual([0, 500, 1500, 3500]);
+  });
+
+  it('discards a request the API finds too large, and throws the API\'s error for a bad request', async () => {
+    const tooLarge = fakeApi([{ status: 413, body: { error: { code: 'payload_too_large', message: 'the body is 300000 bytes' } } }]);
+    await expect(tooLarge.client.enqueue({ jobtype: 'A' })).rejects.toMatchObject({ reason: 'too_large' });
+
+    const bad = fakeApi([{ status: 400, body: { error: { code: 'bad_parameter', message: 'jobtype must be a string', parameter: 'jobtype' } } }]);
+    const error = await bad.client.enqueue({ jobtype: '' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiResponseError);
+    expect(error).toMatchObject({ status: 400, code: 'bad_parameter' });
+    expect(bad.client.discarded().total).toBe(0);
+  });
+
+  it('signs requests with SigV4 for service lambda when given credentials', async () => {
+    const { requests } = fakeApi([accepted('j1')]);
+    const seen: Record<string, string>[] = [];
+    const client = new ApiClient({
+      url: 'https://abcdef.lambda-url.eu-west-1.on.aws/',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token' },
+      fetch: async (_input, init) => {
+        const headers: Record<string, string> = {};
+        new Headers(init?.headers).forEach((value, name) => { headers[name] = value; });
+        seen.push(headers);
+        return new Response(JSON.stringify({ jids: ['j1'] }), { status: 202 });
+      },
+    });
+    await client.enqueue({ jobtype: 'A' });
+    expect(requests).toEqual([]);
+    expect(seen[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$/);
+    expect(seen[0]?.['x-amz-security-token']).toBe('token');
+  });
+});
+
+describe('signRequest', () => {
+  it('produces the signature the SigV4 algorithm gives, recomputed by hand', async () => {
+    const url = new URL('https://abcdef.lambda-url.us-east-1.on.aws/v1/queues?limit=5');
+    const date = new Date(Date.UTC(2026, 10, 22, 12, 0, 0));
+    const headers = await signRequest({ method: 'GET', url, headers: { accept: 'application/json' } }, { accessKeyId: 'AKID', secretAccessKey: 'SECRET' }, 'us-east-1', date);
+
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(headers.authorization ?? '')?.[1] ?? '';
+    const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+    const canonical = [
+      'GET', '/v1/queues', 'limit=5',
+      ...signedHeaders.split(';').map((name) => `${name}:${(lower[name] ?? '').trim()}`), '',
+      signedHeaders,
+      createHash('sha256').update('').digest('hex'),
+    ].join('\n');
+    const scope = '20261122/us-east-1/lambda/aws4_request';
+    const toSign = ['AWS4-HMAC-SHA256', '20261122T120000Z', scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+    const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
+    const key = hmac(hmac(hmac(hmac('AWS4SECRET', '20261122'), 'us-east-1'), 'lambda'), 'aws4_request');
+
+    expect(signedHeaders.split(';')).toEqual(expect.arrayContaining(['host', 'x-amz-date']));
+    expect(headers.authorization).toBe(`AWS4-HMAC-SHA256 Credential=AKID/${scope}, SignedHeaders=${signedHeaders}, Signature=${createHmac('sha256', key).update(toSign).digest('hex')}`);
+  });
+});

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { apiConfigFromEnv } from '../../lib/api/config';
+import { createApiHandler } from '../../lib/api/handler';
+import { ConfigurationError } from '../../lib/errors';
+import { urlEvent } from './api-fakes';
+import { TEST_ENV } from './worker-fakes';
+
+describe('apiConfigFromEnv', () => {
+  it('reads the variables the construct sets', () => {
+    const config = apiConfigFromEnv({
+      ...TEST_ENV,
+      HOPPER_QUEUE_MAPPINGS: '{"default":"uuid-1"}',
+      HOPPER_BACKLOG_LIMITS: '{"default":{"maxBacklog":10,"maxLatency":60}}',
+      HOPPER_TENANTS: '{"arn:aws:iam::1:role/P":"acme"}',
+      HOPPER_QUOTAS: '{"default":{"limit":5,"per":"second"}}',
+      HOPPER_API_MAX_BODY_BYTES: '4096',
+      HOPPER_DEFAULT_RETRY: '3',
+    });
+
+    expect({ ...config, quotas: config.quotas.default }).toEqual({
+      queueUrls: JSON.parse(TEST_ENV.HOPPER_QUEUE_URLS),
+      queueMappings: { default: 'uuid-1' },
+      backlogLimits: { default: { maxBacklog: 10, maxLatency: 60 } },
+      tenants: { 'arn:aws:iam::1:role/P': 'acme' },
+      quotas: { type: 'points', capacity: 5, refill: 5, intervalMs: 1000, waitMs: 0 },
+      maxBodyBytes: 4096,
+      defaultRetry: 3,
+    });
+  });
+
+  it.each([
+    { env: { HOPPER_BACKLOG_LIMITS: '{"default":{"maxBacklog":0}}' }, message: 'environment variable HOPPER_BACKLOG_LIMITS: default.maxBacklog must be a positive integer, but 0 was provided' },
+    { env: { HOPPER_TENANTS: '[1]' }, message: 'environment variable HOPPER_TENANTS must be a JSON object of name to string' },
+    { env: { HOPPER_QUEUE_MAPPINGS: 'nope' }, message: 'environment variable HOPPER_QUEUE_MAPPINGS must be a JSON object of name to string, but it is not JSON' },
+    { env: { HOPPER_QUOTAS: '{"default":{"limit":1,"per":"fortnight"}}' }, message: 'quotas.default.per must be' },
+  ])('names the variable when $message', ({ env, message }) => {
+    expect(() => apiConfigFromEnv({ ...TEST_ENV, ...env })).toThrow(ConfigurationError);
+    expect(() => apiConfigFromEnv({ ...TEST_ENV, ...env })).toThrow(message);
+  });
+});
+
+describe('createApiHandler', () => {
+  it('answers 500 with a JSON error and logs the cause when it cannot start, and tries again on the next request', async () => {
+    const lines: string[] = [];
+    let attempts = 0;
+    const handler = createApiHandler({
+      log: (line) => lines.push(line),
+      context: () => {
+        attempts += 1;
+        throw new ConfigurationError('environment variable HOPPER_LIMITS_TABLE is not set');
+      },
+    });
+
+    const first = await handler(urlEvent({ method: 'GET', path: '/v1/queues' }));
+    await handler(urlEvent({ method: 'GET', path: '/v1/queues' }));
+
+    expect({ status: first.statusCode, body: JSON.parse(first.body) }).toEqual({
+      status: 500,
+      body: { error: { code: 'internal_error', message: "internal error (request request-1); the function's logs have the details" } },
+    });
+    expect(lines[0]).toContain('HOPPER_LIMITS_TABLE is not set');
+    expect(attempts).toBe(2);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * Fakes for the API's unit tests: Function URL events, and an in-memory context (sets, stats,
+ * limits, queue backend) around a real `Client` on a fake SQS.
+ */
+import type { LambdaFunctionURLEvent } from 'aws-lambda';
+import { apiRoutes, createApiHandler } from '../../lib/api/handler';
+import type { ApiConfig } from '../../lib/api/config';
+import type { ApiContext, SetStore } from '../../lib/api/context';
+import type { ApiResponse } from '../../lib/api/http';
+import { QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state';
+import { Client } from '../../lib/client';
+import type { Job } from '../../lib/job';
+import { setEntryKey, type SortedSetName } from '../../lib/keys';
+import { MemoryLimiterStore } from '../../lib/limiters';
+import { resolveQuotas } from '../../lib/quota';
+import type { QueueReport, StatsItem, StatsTable } from '../../lib/stats/read';
+import { fromItem, toItem, type NewSetEntry, type SetEntry } from '../../lib/storage/set-items';
+import type { ReadSetOptions, SetPage } from '../../lib/storage/state-table';
+import { createLogger } from '../../lib/worker/logger';
+import { FakeSqs, QUEUE_URLS } from './worker-fakes';
+
+export const NOW = Date.UTC(2026, 10, 22, 12, 30, 15);
+export const PRODUCER_ROLE = 'arn:aws:iam::111122223333:role/Producer';
+
+/** The IAM identity of a role session, as a Function URL reports it. */
+export function roleSession(role = 'Producer', account = '111122223333') {
+  return { userArn: `arn:aws:sts::${account}:assumed-role/${role}/session-1`, accountId: account, callerId: `AROAEXAMPLE:session-1` };
+}
+
+/** A Function URL event (payload 2.0). */
+export function urlEvent(options: { method: string; path: string; query?: string; body?: unknown; iam?: ReturnType<typeof roleSession> | null; base64?: boolean }): LambdaFunctionURLEvent {
+  const text = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const iam = options.iam === undefined ? roleSession() : options.iam;
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: options.path,
+    rawQueryString: options.query ?? '',
+    headers: { 'content-type': 'application/json', host: 'abc.lambda-url.us-east-1.on.aws' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc',
+      domainName: 'abc.lambda-url.us-east-1.on.aws',
+      domainPrefix: 'abc',
+      http: { method: options.method, path: options.path, protocol: 'HTTP/1.1', sourceIp: '10.0.0.1', userAgent: 'test' },
+      requestId: 'request-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '22/Nov/2026:12:30:15 +0000',
+      timeEpoch: NOW,
+      ...(iam === null ? {} : { authorizer: { iam: { ...iam, accessKey: 'AKIA', cognitoIdentity: null, principalOrgId: null, userId: 'AROAEXAMPLE' } } }),
+    },
+    ...(text === undefined ? {} : { body: options.base64 === true ? Buffer.from(text).toString('base64') : text }),
+    isBase64Encoded: options.base64 === true,
+  };
+}
+
+/** Sorted sets in memory, with the state table's ordering and paging. */
+export class MemorySets implements SetStore {
+  readonly items = new Map<string, { set: SortedSetName; item: ReturnType<typeof toItem> }>();
+
+  put(set: SortedSetName, entry: NewSetEntry): SetEntry {
+    const item = toItem(set, entry);
+    this.items.set(`${item.pk?.S}|${item.sk?.S}`, { set, item });
+    const read = fromItem(set, item);
+    if (read === undefined) throw new Error('unreadable entry');
+    return read;
+  }
+
+  async readSetRange(set: SortedSetName, options: ReadSetOptions = {}): Promise<SetPage> {
+    const limit = options.limit ?? 100;
+    const newest = options.newestFirst === true;
+    const entries = [...this.items.values()]
+      .filter((stored) => stored.set === set)
+      .flatMap((stored) => { const entry = fromItem(set, stored.item); return entry === undefined ? [] : [entry]; })
+      .filter((entry) => options.after === undefined || (newest ? entry.key.sk < options.after : entry.key.sk > options.after))
+      .sort((a, b) => (a.key.sk < b.key.sk ? -1 : 1) * (newest ? -1 : 1))
+      .slice(0, limit);
+    const last = entries.at(-1);
+    return entries.length === limit && last !== undefined ? { entries, cursor: last.key.sk } : { entries };
+  }
+
+  async getSetEntry(set: SortedSetName, key: { pk: string; sk: string }): Promise<SetEntry | undefined> {
+    const stored = this.items.get(`${key.pk}|${key.sk}`);
+    return stored === undefined ? undefined : fromItem(set, stored.item);
+  }
+
+  async deleteSetEntry(set: SortedSetName, key: { pk: string; sk: string }): Promise<SetEntry | undefined> {
+    const entry = await this.getSetEntry(set, key);
+    this.items.delete(`${key.pk}|${key.sk}`);
+    return entry;
+  }
+
+  /** The key an entry gets. */
+  static keyOf(set: SortedSetName, epochMs: number, jid: string): string {
+    return setEntryKey(set, epochMs, jid).sk;
+  }
+}
+
+/** A queue backend whose counts, mapping states and reports the test sets. */
+export class FakeQueueBackend implements QueueBackend {
+  readonly counted: string[] = [];
+  readonly updates: { uuid: string; enabled: boolean }[] = [];
+  counts_: Record<string, QueueCounts> = {};
+  states: Record<string, string> = {};
+  reports_ = new Map<string, QueueReport>();
+
+  async counts(url: string): Promise<QueueCounts> {
+    this.counted.push(url);
+    return this.counts_[url] ?? { visible: 0, inFlight: 0, delayed: 0 };
+  }
+  async mappingState(uuid: string): Promise<string> {
+    return this.states[uuid] ?? 'Enabled';
+  }
+  async setMappingEnabled(uuid: string, enabled: boolean): Promise<string> {
+    this.updates.push({ uuid, enabled });
+    this.states[uuid] = enabled ? 'Enabling' : 'Disabling';
+    return this.states[uuid] ?? '';
+  }
+  async reports(): Promise<ReadonlyMap<string, QueueReport>> {
+    return this.reports_;
+  }
+}
+
+/** A stats partition in memory. */
+export class MemoryStats implements StatsTable {
+  items: StatsItem[] = [];
+  readonly folds: { from: number | undefined; to: number; processed: number; failed: number }[] = [];
+
+  async queryRange(lower: string, upper: string): Promise<StatsItem[]> {
+    return this.items.filter((item) => { const sk = item.sk?.S ?? ''; return sk >= lower && sk <= upper; });
+  }
+  async fold(from: number | undefined, to: number, processed: number, failed: number): Promise<boolean> {
+    this.folds.push({ from, to, processed, failed });
+    return true;
+  }
+}
+
+export const TEST_CONFIG: ApiConfig = {
+  queueUrls: QUEUE_URLS,
+  queueMappings: { default: 'uuid-default' },
+  backlogLimits: { critical: { maxBacklog: 5 } },
+  quotas: resolveQuotas({ default: { limit: 3, per: 'minute' } }),
+  tenants: { [PRODUCER_ROLE]: 'acme' },
+  maxBodyBytes: 2048,
+  defaultRetry: 25,
+};
+
+/** A handler over fakes, and the fakes. */
+export function apiFixture(config: Partial<ApiConfig> = {}) {
+  let nowMs = NOW;
+  const sqs = new FakeSqs();
+  const scheduled: { job: Job; dueMs: number }[] = [];
+  const backend = new FakeQueueBackend();
+  const sets = new MemorySets();
+  const stats = new MemoryStats();
+  const limits = new Map<string, Record<string, unknown>[]>();
+  const lines: string[] = [];
+  const now = () => nowMs;
+  const context: ApiContext = {
+    config: { ...TEST_CONFIG, ...config },
+    now,
+    client: new Client({ queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, env: {}, now: () => new Date(nowMs) }),
+    queues: new QueueState(backend, now),
+    sets,
+    stats,
+    quotaStore: new MemoryLimiterStore(),
+    limits: { queryPartition: async (pk) => limits.get(pk) ?? [] },
+    logger: createLogger({ sink: (line) => lines.push(line), now: () => new Date(nowMs) }),
+  };
+  const handler = createApiHandler({ context: () => context, log: (line) => lines.push(line) });
+  const call = async (event: LambdaFunctionURLEvent): Promise<ApiResponse & { json: unknown }> => {
+    const response = await handler(event);
+    return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
+  };
+  return { call, sqs, scheduled, backend, sets, stats, limits, lines, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { parseStatsHourKey, statsHourKey } from '../../lib/keys';
+import { rollupUpdate, STATS_ROLLUP, StatsAccumulator } from '../../lib/stats/rollup';
+import { createStatsRecorder } from '../../lib/stats/recorder';
+import { createLogger } from '../../lib/worker/logger';
+import type { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { StatsItem } from '../../lib/stats/read';
+
+const HOUR = Date.UTC(2026, 10, 22, 12);
+const worker = { kind: 'worker', queue: 'default' } as const;
+
+describe('stats keys', () => {
+  it('files a worker rollup under its hour and queue, and the retry function under its hour', () => {
+    expect(statsHourKey(HOUR, worker)).toEqual({ pk: 'stats', sk: '1795348800000#w#default' });
+    expect(statsHourKey(HOUR, { kind: 'retry' })).toEqual({ pk: 'stats', sk: '1795348800000#r' });
+    expect(parseStatsHourKey('1795348800000#w#default')).toEqual({ hourMs: HOUR, writer: worker });
+    expect(parseStatsHourKey('1795348800000#r')).toEqual({ hourMs: HOUR, writer: { kind: 'retry' } });
+    expect(parseStatsHourKey('total')).toBeUndefined();
+  });
+});
+
+describe('StatsAccumulator', () => {
+  it('is due after 10 jobs, or when the oldest count is a minute old', () => {
+    const stats = new StatsAccumulator();
+    stats.add({ writer: worker, processed: 9, failed: 0, atMs: HOUR + 1_000 });
+    expect(stats.due(HOUR + 1_000)).toBe(false);
+    expect(stats.due(HOUR + 1_000 + STATS_ROLLUP.flushMaxAgeMs)).toBe(true);
+    stats.add({ writer: worker, processed: 1, failed: 0, atMs: HOUR + 2_000 });
+    expect(stats.due(HOUR + 2_000)).toBe(true);
+  });
+
+  it('takes the item with the most jobs and keeps the others', () => {
+    const stats = new StatsAccumulator();
+    stats.add({ writer: { kind: 'worker', queue: 'a' }, processed: 2, failed: 0, atMs: HOUR });
+    stats.add({ writer: { kind: 'worker', queue: 'b' }, processed: 9, failed: 0, atMs: HOUR + 5_000 });
+
+    expect(stats.take()?.key.sk).toBe('1795348800000#w#b');
+    expect(stats.pendingJobs).toBe(2);
+  });
+
+  it('writes minutes, hour totals, the latest lag and a TTL in one update', () => {
+    const stats = new StatsAccumulator();
+    stats.add({ writer: worker, processed: 3, failed: 1, atMs: HOUR + 61_000, lag: { ms: 250, atMs: HOUR + 61_000 } });
+    stats.add({ writer: worker, processed: 2, failed: 0, atMs: HOUR + 7 * 60_000, lag: { ms: 40, atMs: HOUR + 7 * 60_000 } });
+    const rollup = stats.take();
+    if (rollup === undefined) throw new Error('expected a rollup');
+
+    expect(rollupUpdate(rollup)).toEqual({
+      Key: { pk: { S: 'stats' }, sk: { S: '1795348800000#w#default' } },
+      UpdateExpression: 'SET #ttl = :ttl, #lag = :lag, #lagAt = :lagAt ADD #p :p, #f :f, #p01 :p01, #f01 :f01, #p07 :p07',
+      ExpressionAttributeNames: { '#ttl': 'ttl', '#p': 'p', '#f': 'f', '#p01': 'p01', '#f01': 'f01', '#p07': 'p07', '#lag': 'lag', '#lagAt': 'lag_at' },
+      ExpressionAttributeValues: {
+        ':ttl': { N: String(HOUR / 1000 + 90 * 86_400) },
+        ':p': { N: '5' }, ':f': { N: '1' }, ':p01': { N: '3' }, ':f01': { N: '1' }, ':p07': { N: '2' },
+        ':lag': { N: '40' }, ':lagAt': { N: String(HOUR + 7 * 60_000) },
+      },
+    });
+  });
+
+  it('splits counts of two hours into two items', () => {
+    const stats = new StatsAccumulator();
+    stats.add({ writer: worker, processed: 6, failed: 0, atMs: HOUR - 1 });
+    stats.add({ writer: worker, processed: 5, failed: 0, atMs: HOUR });
+
+    expect([stats.take()?.key.sk, stats.take()?.key.sk, stats.take()]).toEqual(['1795345200000#w#default', '1795348800000#w#default', undefined]);
+  });
+});
+
+describe('createStatsRecorder', () => {
+  const logger = createLogger({ sink: () => undefined });
+
+  it('writes one item per flush, only when due, and keeps the counts when the write fails', async () => {
+    const sent: UpdateItemCommand[] = [];
+    let fail = true;
+    const client = {
+      send: async (command: UpdateItemCommand) => {
+        if (fail) throw new Error('throttled');
+        sent.push(command);
+        return { $metadata: {} };
+      },
+    };
+    const recorder = createStatsRecorder({ tableName: 'state', client });
+
+    recorder.record({ writer: worker, processed: 4, failed: 0, atMs: HOUR });
+    await recorder.flush(HOUR, logger);
+    expect(sent).toEqual([]);
+
+    recorder.record({ writer: worker, processed: 6, failed: 0, atMs: HOUR });
+    await recorder.flush(HOUR, logger);
+    fail = false;
+    await recorder.flush(HOUR, logger);
+    await recorder.flush(HOUR, logger);
+
+    expect(sent.map((command) => command.input.ExpressionAttributeValues?.[':p'])).toEqual([{ N: '10' }]);
+    expect(sent[0]?.input.TableName).toBe('state');
+  });
+});
+
+describe('readQueueReports', () => {
+  it('measures each queue\'s drain over the last five full minutes and takes its latest wait', async () => {
+    const { readQueueReports } = await import('../../lib/stats/read');
+    const now = HOUR + 30 * 60_000 + 20_000; // 12:30:20
+    const items: StatsItem[] = [
+      // Minutes 25–29 count (150 jobs → 0.5/s); 24 is before the window, 30 is unfinished.
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, worker).sk }, p24: { N: '999' }, p25: { N: '30' }, p29: { N: '120' }, p30: { N: '999' }, lag: { N: '800' }, lag_at: { N: String(now - 5_000) } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'worker', queue: 'idle' }).sk }, lag: { N: '5' }, lag_at: { N: String(now - 50_000) } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'retry' }).sk }, p29: { N: '7' } },
+    ];
+    const table = { queryRange: async () => items, fold: async () => true };
+
+    const reports = await readQueueReports(table, now);
+
+    expect(Object.fromEntries(reports)).toEqual({
+      default: { drainPerSecond: 0.5, lag: { ms: 800, atMs: now - 5_000 } },
+      idle: { drainPerSecond: undefined, lag: { ms: 5, atMs: now - 50_000 } },
+    });
+  });
+});
