@@ -43,6 +43,9 @@ export class FunctionPool {
   private readonly all = new Set<FunctionInstance>();
   private readonly waiters: (() => void)[] = [];
   private readonly idleTimers = new Map<FunctionInstance, NodeJS.Timeout>();
+  /** Bumped when the clock offset changes; instances of an older generation retire. */
+  private generation = 0;
+  private readonly generations = new WeakMap<FunctionInstance, number>();
   private starting = 0;
   private busy = 0;
   private stopped = false;
@@ -84,10 +87,17 @@ export class FunctionPool {
     return result;
   }
 
-  /** Passes a new clock offset to every instance (and to those started later). */
+  /**
+   * Passes a new clock offset to every instance (and to those started later). Instances also
+   * retire — idle ones now, busy ones after their invocation — because code may have read the
+   * offset once at startup; their replacements start with the new value.
+   */
   setClockOffset(offsetMs: number): void {
+    if (offsetMs === this.clockOffsetMs) return;
     this.clockOffsetMs = offsetMs;
+    this.generation += 1;
     for (const instance of this.all) instance.sendClock(offsetMs);
+    for (const instance of this.idle.splice(0)) this.retireIdleNow(instance);
   }
 
   /** Stops every instance and fails waiting invocations. */
@@ -177,6 +187,7 @@ export class FunctionPool {
         return { error: { errorType: 'Runtime.Stopped', errorMessage: 'the local runtime is stopping', trace: [] } };
       }
       this.all.add(result.instance);
+      this.generations.set(result.instance, this.generation);
       return result;
     } finally {
       this.starting -= 1;
@@ -186,6 +197,9 @@ export class FunctionPool {
   private release(instance: FunctionInstance): void {
     if (!instance.alive || this.stopped) {
       this.all.delete(instance);
+    } else if ((this.generations.get(instance) ?? this.generation) < this.generation) {
+      this.all.delete(instance);
+      void instance.kill(500);
     } else {
       this.idle.push(instance);
       const timer = setTimeout(() => this.retireIdle(instance), this.options.idleTimeoutMs);
@@ -193,6 +207,14 @@ export class FunctionPool {
       this.idleTimers.set(instance, timer);
     }
     this.waiters.shift()?.();
+  }
+
+  private retireIdleNow(instance: FunctionInstance): void {
+    const timer = this.idleTimers.get(instance);
+    if (timer !== undefined) clearTimeout(timer);
+    this.idleTimers.delete(instance);
+    this.all.delete(instance);
+    void instance.kill(500);
   }
 
   private retireIdle(instance: FunctionInstance): void {
