@@ -149,9 +149,13 @@ function setCommand(set: SetPath, summary: string): Command {
           const api = await ctx.connect(targetOf(values));
           const bulk = action === 'retry-all' ? 'retry' : 'delete';
           const totals = await runBulk(ctx, api, set, bulk, filter);
-          if (values.json) return printJson(ctx.io, { matched: totals.matched, [bulk === 'retry' ? 'retried' : 'deleted']: totals.done, skipped: totals.skipped, failed: totals.failed });
-          ctx.io.stdout(`${bulk === 'retry' ? 'retried' : 'deleted'} ${totals.done} of ${totals.matched} matching entries (${totals.skipped} skipped, ${totals.failed.length} failed)\n`);
-          for (const failure of totals.failed) ctx.io.stdout(`  failed ${failure.id}: ${failure.reason}\n`);
+          const verb = bulk === 'retry' ? 'retried' : 'deleted';
+          if (values.json) {
+            printJson(ctx.io, { matched: totals.matched, [verb]: totals.done, skipped: totals.skipped, failed: totals.failed });
+          } else {
+            ctx.io.stdout(`${verb} ${totals.done} of ${totals.matched} matching entries (${totals.skipped} skipped, ${totals.failed.length} failed)\n`);
+            for (const failure of totals.failed) ctx.io.stdout(`  failed ${failure.id}: ${failure.reason}\n`);
+          }
           if (totals.failed.length > 0) throw new CliError(`${totals.failed.length} matching entries were not ${bulk === 'retry' ? 'retried' : 'deleted'}; run the command again to retry them`);
           return;
         }
