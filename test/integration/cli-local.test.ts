@@ -6,10 +6,11 @@
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../lib/api-client';
+import { Client } from '../../lib/client';
 import { isRecord } from '../../lib/job';
 import { LogCollector } from '../../local/log';
 import { startLocal, type LocalRuntime } from '../../local/runtime';
-import { eventually, printRuntimeLogsOnFailure } from '../fixtures/local-helpers';
+import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers';
 import { ROOT } from './polyglot-process';
 
 const logs = new LogCollector();
@@ -129,5 +130,37 @@ describe('hopper against hopper dev', () => {
     expect(triggered.stdout).toMatch(/^triggered hourly-greeting: enqueued cron:hourly-greeting:manual:[0-9a-f-]{36} on queue default\n$/);
     expect(stats.stdout).toMatch(/^processed  \d+\nfailed     \d+\nlast 5 min, oldest first:\n/);
     expect(batch).toEqual({ code: 1, stdout: '', stderr: 'error: no batch no-such-batch (it never existed, or expired after its retention)\n' });
+  });
+
+  it('lists a job waiting in the retry set and deletes it', async () => {
+    // A job that failed ten times already backs off for hours on its next failure: the retry set.
+    const failure = { retry_count: 10, failed_at: new Date().toISOString(), message: 'earlier', errtype: 'Error' };
+    await api.request('POST', '/v1/jobs', { jobtype: 'AlwaysFails', args: ['retry-set'], retry: 25, failure });
+    const [entry] = await waitForEntries('retries', 'AlwaysFails', 1);
+    const table = await hopper('retries', 'list', '--jobtype', 'AlwaysFails');
+    const deleted = await hopper('retries', 'delete', String(entry?.id));
+
+    expect(table.stdout).toMatch(/^ID\s+JOBTYPE\s+QUEUE\s+DUE\s+RETRIES\s+ERROR$/m);
+    expect(table.stdout).toMatch(new RegExp(`^${String(entry?.id)}\\s+AlwaysFails\\s+default\\s+\\S+\\s+11\\s+Error: AlwaysFails always fails$`, 'm'));
+    expect(deleted).toEqual({ code: 0, stdout: `deleted ${String(entry?.id)}\n`, stderr: '' });
+    expect(entries(await hopperJson('retries', 'list', '--jobtype', 'AlwaysFails'))).toEqual([]);
+  });
+
+  it('shows a real batch complete once its jobs ran', async () => {
+    const client = new Client({
+      env: {
+        ...local.env,
+        HOPPER_QUEUE_URLS: local.outputs.JobsQueueUrls ?? '',
+        HOPPER_STATE_TABLE: local.tableName(logicalIdOf(local.tables, 'JobsStateTable')),
+      },
+    });
+    const batch = await client.batch({ description: 'greetings' });
+    await batch.add([{ jobtype: 'Greet', args: ['one'] }, { jobtype: 'Greet', args: ['two'] }]);
+
+    await eventually(async () => ((await hopperJson('batch', 'status', batch.bid)).success === true ? true : undefined), 45_000, 'the batch to succeed');
+    const status = await hopper('batch', 'status', batch.bid);
+
+    expect(status.stdout.split('\n').slice(0, 2)).toEqual([`batch        ${batch.bid}  greetings`, 'state        succeeded']);
+    expect(status.stdout).toContain('jobs         2 total, 2 ran, 0 pending\n             2 succeeded, 0 failing, 0 dead\n');
   });
 });
