@@ -132,7 +132,11 @@ function setCommand(set: SetPath, summary: string): Command {
           if (values.json) return printJson(ctx.io, body);
           ctx.io.stdout(listTable(set, body));
           const cursor = fieldOf(body, 'cursor');
-          if (typeof cursor === 'string') ctx.io.stdout(`more: hopper ${set} list --cursor '${cursor}'\n`);
+          if (typeof cursor === 'string') {
+            // The same filter and page size, from where this page ended.
+            const again = [['jobtype', values.jobtype], ['queue', values.queue], ['limit', values.limit]].flatMap(([name, value]) => (value === undefined ? [] : [`--${name} '${value}'`]));
+            ctx.io.stdout(`more: hopper ${set} list ${[...again, `--cursor '${cursor}'`].join(' ')}\n`);
+          }
           return;
         }
         case 'retry':

@@ -81,7 +81,7 @@ describe('admin commands', () => {
     expect(result.stdout).toBe([
       'ID                JOBTYPE    QUEUE    FAILED AT                 RETRIES  ERROR',
       '1763812800000#d1  SendEmail  default  2026-11-22T12:00:00.000Z  25       Error: boom',
-      "more: hopper dead list --cursor '1763812800000#d1'",
+      "more: hopper dead list --jobtype 'SendEmail' --limit '1' --cursor '1763812800000#d1'",
       '',
     ].join('\n'));
   });
