@@ -1,8 +1,10 @@
 /**
  * The `hopper` command. `npx hopper dev` (or `npm run dev`) runs the job system locally; the
- * admin commands (enqueue, stats, queues, retries, scheduled, dead, batch, cron, dashboard) join
- * it as they are built.
+ * admin commands (stats, queues, enqueue, retries, scheduled, dead, batch, cron) talk to a job
+ * system's HTTP API, local (`--url`) or deployed (`--stack`).
  */
+import { adminSummary, findCommand, runCommand } from './commands/index';
+import { resolveTarget } from './commands/target';
 import { dev, DEV_USAGE } from './dev';
 
 // The AWS SDK warns about Node.js 20 on every client; a local tool has no use for it.
@@ -12,6 +14,7 @@ const USAGE = `Usage: hopper <command> [options]
 
 Commands:
   dev        run the CDK app's job system on this machine (DynamoDB Local, fauxqs, local Lambda)
+${adminSummary()}
 
 Run "hopper <command> --help" for a command's options.
 `;
@@ -27,14 +30,29 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'help':
       process.stdout.write(`${USAGE}\n${DEV_USAGE}`);
       return 0;
-    default:
-      process.stderr.write(`hopper: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-      return 2;
+    default: {
+      const admin = findCommand(command);
+      if (admin === undefined) {
+        process.stderr.write(`hopper: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return 2;
+      }
+      const io = {
+        stdout: (text: string) => { process.stdout.write(text); },
+        stderr: (text: string) => { process.stderr.write(text); },
+        stderrIsTTY: process.stderr.isTTY === true,
+        env: process.env,
+      };
+      return runCommand(admin, rest, { io, connect: (target) => resolveTarget(target, io), now: Date.now });
+    }
   }
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    // Exit once stdout has drained (a piped `--json` answer must arrive whole), without waiting
+    // for idle keep-alive sockets.
+    process.stdout.write('', () => process.exit(code));
+  },
   (error: unknown) => {
     process.stderr.write(`hopper: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

@@ -3,6 +3,7 @@
  * (lib/env.ts names), and the validation of the props only the API uses.
  */
 import { Token } from 'aws-cdk-lib';
+import type { ResolvedCron } from '../lib/cron-definition';
 import { ENV } from '../lib/env';
 import { ConfigurationError } from '../lib/errors';
 import { resolveQuotas, type QuotasConfig } from '../lib/quota';
@@ -50,6 +51,17 @@ export function backlogLimitsJson(queues: ReadonlyMap<string, QueueOptions>): st
   return Object.keys(limits).length === 0 ? undefined : JSON.stringify(limits);
 }
 
+/**
+ * The crons as the api function reads them (`HOPPER_CRONS`, for `GET /v1/crons` and triggering):
+ * each definition as declared, so the function validates it with the same rules.
+ *
+ * @returns the JSON, or undefined without crons.
+ */
+export function cronsJson(crons: readonly ResolvedCron[]): string | undefined {
+  if (crons.length === 0) return undefined;
+  return JSON.stringify(crons.map((cron) => ({ name: cron.name, schedule: cron.expression.source, timezone: cron.timezone, job: cron.job })));
+}
+
 /** The api function's own variables, besides the JobSystem's environment. */
 export function apiEnvironment(input: {
   readonly quotas?: string;
@@ -57,6 +69,7 @@ export function apiEnvironment(input: {
   readonly backlogLimits?: string;
   readonly maxBodyBytes?: number;
   readonly queueMappings: string;
+  readonly crons?: string;
 }): Record<string, string> {
   validateIntegerRange('apiMaxBodyBytes', input.maxBodyBytes, API_BODY_BOUNDS.min, API_BODY_BOUNDS.max);
   return {
@@ -65,5 +78,6 @@ export function apiEnvironment(input: {
     ...(input.tenants === undefined ? {} : { [ENV.tenants]: input.tenants }),
     ...(input.backlogLimits === undefined ? {} : { [ENV.backlogLimits]: input.backlogLimits }),
     ...(input.maxBodyBytes === undefined ? {} : { [ENV.apiMaxBodyBytes]: String(input.maxBodyBytes) }),
+    ...(input.crons === undefined ? {} : { [ENV.crons]: input.crons }),
   };
 }

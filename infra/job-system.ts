@@ -19,7 +19,7 @@ import { STATS_ON } from '../lib/stats/recorder';
 import { HopperFunction } from './hopper-function';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
 import { JobScheduler } from './job-scheduler';
-import { apiEnvironment, backlogLimitsJson, quotasJson, tenantsJson } from './job-system-api';
+import { apiEnvironment, backlogLimitsJson, cronsJson, quotasJson, tenantsJson } from './job-system-api';
 import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateQueueOptions, validateVisibility,
   type WorkerOptions,
@@ -190,11 +190,13 @@ export class JobSystem extends Construct {
     this.apiFunction = api.function;
     this.applyEnvironment(this.apiFunction);
     const backlogLimits = backlogLimitsJson(queueOptions);
+    const cronDefinitions = cronsJson(crons);
     const apiVariables = apiEnvironment({
       ...(quotas === undefined ? {} : { quotas }),
       ...(tenants === undefined ? {} : { tenants }),
       ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
       ...(backlogLimits === undefined ? {} : { backlogLimits }),
+      ...(cronDefinitions === undefined ? {} : { crons: cronDefinitions }),
       // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
       queueMappings: Lazy.string({ produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.mappingIds)) }),
     });
@@ -428,7 +430,8 @@ export class JobSystem extends Construct {
    */
   private grantApiFunction(fn: lambda.IFunction): void {
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resourceArns: this.jobQueueArns() });
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [this.stateTable.tableArn] });
+    // GetItem: a batch's status and a cron's run record.
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [this.stateTable.tableArn] });
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
   }
 

@@ -21,6 +21,8 @@ export const ENV = {
   backlogLimits: 'HOPPER_BACKLOG_LIMITS',
   /** API: JSON object, principal (user or role ARN, account id) → tenant id. */
   tenants: 'HOPPER_TENANTS',
+  /** API: JSON array of the JobSystem's cron definitions (`{ name, schedule, timezone, job }`), for `/v1/crons`. */
+  crons: 'HOPPER_CRONS',
   /** API: largest request body accepted, in bytes. */
   apiMaxBodyBytes: 'HOPPER_API_MAX_BODY_BYTES',
   /** URL of the retries queue (failure envelopes and every job queue's redrive target). */

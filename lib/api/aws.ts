@@ -6,8 +6,13 @@ import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCom
 import { GetQueueAttributesCommand, type QueueAttributeName, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsConfigFromEnv, dynamoClientFromEnv, sqsClientFromEnv } from '../aws';
+import { ScheduledJobs } from '../admin/scheduled';
+import { BatchStore } from '../batch/store';
+import { batchStatus } from '../batch/status';
 import { Client } from '../client';
-import { ENV, requireEnv, type Env } from '../env';
+import { ENV, intFromEnv, requireEnv, type Env } from '../env';
+import { RETRY_DEFAULTS } from '../retry';
+import { CronStore } from '../storage/cron-store';
 import type { ItemKey, SortedSetName } from '../keys';
 import { DynamoLimiterStore } from '../limiters/dynamo/store';
 import { dynamoStatsTable, readQueueReports } from '../stats/read';
@@ -83,12 +88,25 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
   const lambda = lambdaClientFromEnv(env);
   const stateTable = new StateTable(dynamo, stateTableName);
   const stats = dynamoStatsTable(dynamo, stateTableName);
+  const clock = (): Date => new Date(now());
+  const batchStore = new BatchStore({ tableName: stateTableName, client: dynamo, now: clock });
   return {
     config,
     now,
     client: new Client({ queueUrls: config.queueUrls, sqs, scheduledSet: stateTable, env, now: () => new Date(now()) }),
     queues: new QueueState(awsQueueBackend(sqs, lambda, (nowMs) => readQueueReports(stats, nowMs)), now),
     sets: awsSetStore(stateTable, dynamo),
+    waiting: new ScheduledJobs({
+      table: stateTable, sqs, queueUrls: config.queueUrls, clock, logger,
+      deadTtlDays: intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays),
+    }),
+    batches: {
+      async getBatch(bid) {
+        const state = await batchStore.get(bid);
+        return state === undefined ? undefined : batchStatus(state);
+      },
+    },
+    cronRuns: new CronStore(dynamo, stateTableName),
     stats,
     quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),
     limits: awsLimitsReader(dynamo, limitsTableName),

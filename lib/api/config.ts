@@ -3,6 +3,7 @@
  * (names in lib/env.ts) and validated, so a misconfigured function fails at its first request
  * with the variable's name.
  */
+import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron-definition';
 import { ENV, intFromEnv, queueUrlsFromEnv, type Env } from '../env';
 import { ConfigurationError } from '../errors';
 import { isRecord, JOB_DEFAULTS } from '../job';
@@ -38,6 +39,8 @@ export interface ApiConfig {
   readonly maxBodyBytes: number;
   /** `retry` of jobs that do not say (HOPPER_DEFAULT_RETRY). */
   readonly defaultRetry: number;
+  /** The JobSystem's crons, validated, in declaration order (HOPPER_CRONS). */
+  readonly crons: readonly ResolvedCron[];
 }
 
 /** Reads the API's configuration from `env`. @throws ConfigurationError naming the variable. */
@@ -50,6 +53,58 @@ export function apiConfigFromEnv(env: Env): ApiConfig {
     tenants: stringMap(env, ENV.tenants),
     maxBodyBytes: intFromEnv(env, ENV.apiMaxBodyBytes, API_DEFAULTS.maxBodyBytes),
     defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
+    crons: cronsFromEnv(env),
+  };
+}
+
+/** Reads `HOPPER_CRONS`: the definitions the construct validated, validated again with the same rules. */
+export function cronsFromEnv(env: Env): ResolvedCron[] {
+  const name = ENV.crons;
+  const raw = env[name];
+  if (raw === undefined || raw === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigurationError(`environment variable ${name} must be a JSON array of cron definitions, but it is not JSON`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigurationError(`environment variable ${name} must be a JSON array of cron definitions`);
+  return parsed.map((definition: unknown, index) => {
+    if (!isRecord(definition)) throw new ConfigurationError(`environment variable ${name}: [${index}] must be an object { name, schedule, timezone, job }`);
+    try {
+      // The shape is checked field by field by resolveCron; the record only needs to be passed through.
+      return resolveCron(cronDefinition(definition));
+    } catch (error) {
+      if (error instanceof CronDefinitionError) throw new ConfigurationError(`environment variable ${name}: [${index}].${error.field}: ${error.message}`);
+      throw error;
+    }
+  });
+}
+
+function cronDefinition(record: Readonly<Record<string, unknown>>): CronDefinition {
+  const { name, schedule, timezone, job } = record;
+  if (typeof name !== 'string') throw new CronDefinitionError('name', `name must be a string, but ${JSON.stringify(name)} was provided`);
+  if (typeof schedule !== 'string') throw new CronDefinitionError('schedule', `schedule must be a string, but ${JSON.stringify(schedule)} was provided`);
+  if (timezone !== undefined && typeof timezone !== 'string') throw new CronDefinitionError('timezone', `timezone must be a string, but ${JSON.stringify(timezone)} was provided`);
+  if (!isRecord(job) || typeof job.jobtype !== 'string') throw new CronDefinitionError('job', 'job must be an object with a jobtype');
+  const { jobtype, args, queue, retry, reserve_for: reserveFor, custom } = job;
+  if (args !== undefined && !Array.isArray(args)) throw new CronDefinitionError('job.args', 'job.args must be an array');
+  if (queue !== undefined && typeof queue !== 'string') throw new CronDefinitionError('job.queue', 'job.queue must be a string');
+  if (retry !== undefined && typeof retry !== 'number') throw new CronDefinitionError('job.retry', 'job.retry must be a number');
+  if (reserveFor !== undefined && typeof reserveFor !== 'number') throw new CronDefinitionError('job.reserve_for', 'job.reserve_for must be a number');
+  if (custom !== undefined && !isRecord(custom)) throw new CronDefinitionError('job.custom', 'job.custom must be an object');
+  return {
+    name,
+    schedule,
+    ...(timezone === undefined ? {} : { timezone }),
+    job: {
+      jobtype,
+      ...(args === undefined ? {} : { args }),
+      ...(queue === undefined ? {} : { queue }),
+      ...(retry === undefined ? {} : { retry }),
+      ...(reserveFor === undefined ? {} : { reserve_for: reserveFor }),
+      ...(custom === undefined ? {} : { custom }),
+    },
   };
 }
 

@@ -2,10 +2,13 @@
  * What the API's routes work with. Every part is an interface, so unit tests pass fakes and the
  * function passes the AWS-backed implementations (aws.ts).
  */
+import type { ScheduledJobs } from '../admin/scheduled';
+import type { BatchStatus } from '../batch/status';
 import type { Client } from '../client';
 import type { ItemKey, SortedSetName } from '../keys';
 import type { LimiterStore } from '../limiters/store';
 import type { StatsTable } from '../stats/read';
+import type { CronTickStore } from '../storage/cron-store';
 import type { SetEntry } from '../storage/set-items';
 import type { ReadSetOptions, SetPage } from '../storage/state-table';
 import type { Logger } from '../worker/logger';
@@ -27,6 +30,12 @@ export interface LimitsReader {
   queryPartition(pk: string): Promise<readonly Readonly<Record<string, unknown>>[]>;
 }
 
+/** Batches, read for their status. */
+export interface BatchReader {
+  /** The status of batch `bid`, or undefined when there is none (or it expired). */
+  getBatch(bid: string): Promise<BatchStatus | undefined>;
+}
+
 /** Everything a route may use. */
 export interface ApiContext {
   readonly config: ApiConfig;
@@ -36,6 +45,14 @@ export interface ApiContext {
   readonly client: Pick<Client, 'enqueueMany'>;
   readonly queues: QueueState;
   readonly sets: SetStore;
+  /**
+   * Run now and delete on the scheduled and retry sets, claiming the entry first as the scheduler
+   * does (lib/admin/scheduled.ts), so neither races a sweep.
+   */
+  readonly waiting: Pick<ScheduledJobs, 'runNow' | 'delete'>;
+  readonly batches: BatchReader;
+  /** The crons' run records (last run), written by the cron function. */
+  readonly cronRuns: Pick<CronTickStore, 'getRun'>;
   readonly stats: StatsTable;
   readonly quotaStore: LimiterStore;
   readonly limits: LimitsReader;

@@ -13,6 +13,8 @@ import type { ApiContext } from './context';
 import { readEvent } from './event';
 import { API_ERRORS, ApiError, errorResponse, type ApiResponse } from './http';
 import { matchRoute, type Route } from './router';
+import { batchRoutes } from './routes/batches';
+import { cronRoutes } from './routes/crons';
 import { jobRoutes } from './routes/jobs';
 import { limitRoutes } from './routes/limits';
 import { queueRoutes } from './routes/queues';
@@ -21,7 +23,7 @@ import { statsRoutes } from './routes/stats';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {
-  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx)];
+  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx)];
 }
 
 /** Options of {@link createApiHandler}. */

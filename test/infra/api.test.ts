@@ -68,14 +68,14 @@ describe('the api function', () => {
       expect(allows(statements, 'sqs:GetQueueAttributes', arn(jobs.queue(queue).queueArn)), queue).toBe(true);
       expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue(queue).queueArn)), queue).toBe(true);
     }
-    for (const action of ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
+    for (const action of ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
     for (const action of ['dynamodb:Query', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.limitsTable.tableArn)), action).toBe(true);
     const mappingStatements = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('lambda:')));
     expect(mappingStatements.flatMap(resourcesOf)).toEqual(sources.map((source) => arn(source.eventSourceMappingArn)));
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'sqs:GetQueueAttributes', 'sqs:SendMessage',
-      'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem',
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem',
       'lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping',
     ]));
   });
@@ -104,6 +104,29 @@ describe('the api function', () => {
         }),
       },
     });
+  });
+});
+
+describe('the api function\'s crons', () => {
+  it('gets every cron definition as declared in HOPPER_CRONS, and no variable without crons', () => {
+    const { stack, jobs } = newJobSystem({
+      queues: { default: {}, critical: {} },
+      crons: [
+        { name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } },
+        { name: 'hourly', schedule: 'cron(0 * * * ? *)', job: { jobtype: 'Ping' } },
+      ],
+    });
+    const plain = newJobSystem();
+    const variablesOf = (fixture: typeof plain) => {
+      const [resource] = Object.values(Template.fromStack(fixture.stack).findResources('AWS::Lambda::Function', { Properties: { Role: roleArnOf(fixture.stack, fixture.jobs.apiFunction) } }));
+      return resource?.Properties.Environment.Variables;
+    };
+
+    expect(JSON.parse(variablesOf({ stack, jobs })[ENV.crons])).toEqual([
+      { name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } },
+      { name: 'hourly', schedule: 'cron(0 * * * ? *)', timezone: 'UTC', job: { jobtype: 'Ping' } },
+    ]);
+    expect(variablesOf(plain)).not.toHaveProperty(ENV.crons);
   });
 });
 

@@ -15,9 +15,12 @@ describe('apiConfigFromEnv', () => {
       HOPPER_QUOTAS: '{"default":{"limit":5,"per":"second"}}',
       HOPPER_API_MAX_BODY_BYTES: '4096',
       HOPPER_DEFAULT_RETRY: '3',
+      HOPPER_CRONS: '[{"name":"nightly","schedule":"0 3 * * *","timezone":"Europe/Vienna","job":{"jobtype":"Report","args":[1],"queue":"critical"}}]',
     });
+    const crons = config.crons.map((cron) => ({ name: cron.name, schedule: cron.expression.eventBridge, timezone: cron.timezone, job: cron.job }));
 
-    expect({ ...config, quotas: config.quotas.default }).toEqual({
+    expect(crons).toEqual([{ name: 'nightly', schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: [1], queue: 'critical' } }]);
+    expect({ ...config, quotas: config.quotas.default, crons: config.crons.length }).toEqual({
       queueUrls: JSON.parse(TEST_ENV.HOPPER_QUEUE_URLS),
       queueMappings: { default: 'uuid-1' },
       backlogLimits: { default: { maxBacklog: 10, maxLatency: 60 } },
@@ -25,6 +28,7 @@ describe('apiConfigFromEnv', () => {
       quotas: { type: 'points', capacity: 5, refill: 5, intervalMs: 1000, waitMs: 0 },
       maxBodyBytes: 4096,
       defaultRetry: 3,
+      crons: 1,
     });
   });
 
@@ -33,6 +37,9 @@ describe('apiConfigFromEnv', () => {
     { env: { HOPPER_TENANTS: '[1]' }, message: 'environment variable HOPPER_TENANTS must be a JSON object of name to string' },
     { env: { HOPPER_QUEUE_MAPPINGS: 'nope' }, message: 'environment variable HOPPER_QUEUE_MAPPINGS must be a JSON object of name to string, but it is not JSON' },
     { env: { HOPPER_QUOTAS: '{"default":{"limit":1,"per":"fortnight"}}' }, message: 'quotas.default.per must be' },
+    { env: { HOPPER_CRONS: '{}' }, message: 'environment variable HOPPER_CRONS must be a JSON array of cron definitions' },
+    { env: { HOPPER_CRONS: '[{"name":"x","schedule":"61 * * * *","job":{"jobtype":"J"}}]' }, message: 'environment variable HOPPER_CRONS: [0].schedule: schedule "61 * * * *" is invalid' },
+    { env: { HOPPER_CRONS: '[{"name":"x","schedule":"0 * * * *","job":{"args":[]}}]' }, message: 'environment variable HOPPER_CRONS: [0].job: job must be an object with a jobtype' },
   ])('names the variable when $message', ({ env, message }) => {
     expect(() => apiConfigFromEnv({ ...TEST_ENV, ...env })).toThrow(ConfigurationError);
     expect(() => apiConfigFromEnv({ ...TEST_ENV, ...env })).toThrow(message);

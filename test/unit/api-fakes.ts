@@ -6,6 +6,11 @@ import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { apiRoutes, createApiHandler } from '../../lib/api/handler';
 import type { ApiConfig } from '../../lib/api/config';
 import type { ApiContext, SetStore } from '../../lib/api/context';
+import type { WaitingJobAction, WaitingSetName } from '../../lib/admin/scheduled';
+import type { BatchStatus } from '../../lib/batch/status';
+import { resolveCron } from '../../lib/cron-definition';
+import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/keys';
+import type { CronRunRecord } from '../../lib/storage/cron-store';
 import type { ApiResponse } from '../../lib/api/http';
 import { QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state';
 import { Client } from '../../lib/client';
@@ -144,7 +149,49 @@ export const TEST_CONFIG: ApiConfig = {
   tenants: { [PRODUCER_ROLE]: 'acme' },
   maxBodyBytes: 2048,
   defaultRetry: 25,
+  crons: [
+    resolveCron({ name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } }),
+    resolveCron({ name: 'hourly', schedule: 'cron(0 * * * ? *)', job: { jobtype: 'Ping' } }),
+  ],
 };
+
+/**
+ * Run now and delete over {@link MemorySets}, with ScheduledJobs' answers: ids in `moving` are
+ * held by a sweep. (ScheduledJobs itself is tested over a fake DynamoDB in admin-scheduled.test.ts.)
+ */
+export class FakeWaiting {
+  readonly moving = new Set<string>();
+  readonly calls: { action: 'runNow' | 'delete'; set: WaitingSetName; id: string }[] = [];
+
+  constructor(private readonly sets: MemorySets, private readonly client: Pick<Client, 'enqueueMany'>) {}
+
+  async runNow(set: WaitingSetName, id: string): Promise<WaitingJobAction> {
+    this.calls.push({ action: 'runNow', set, id });
+    const entry = await this.find(set, id);
+    if (entry === undefined) return 'gone';
+    if (this.moving.has(id)) return 'moving';
+    if (entry.job === undefined) return 'gone';
+    const { at: _due, ...job } = entry.job;
+    await this.client.enqueueMany([job]);
+    await this.sets.deleteSetEntry(set, entry.key);
+    return 'done';
+  }
+
+  async delete(set: WaitingSetName, id: string): Promise<WaitingJobAction> {
+    this.calls.push({ action: 'delete', set, id });
+    const entry = await this.find(set, id);
+    if (entry === undefined) return 'gone';
+    if (this.moving.has(id)) return 'moving';
+    await this.sets.deleteSetEntry(set, entry.key);
+    return 'done';
+  }
+
+  private async find(set: WaitingSetName, id: string): Promise<SetEntry | undefined> {
+    const parsed = parseTimeSortKey(id);
+    if (parsed === undefined) throw new Error(`bad id ${id}`);
+    return this.sets.getSetEntry(set, { pk: setPartitionKey(set, shardOf(set, parsed.jid)), sk: id });
+  }
+}
 
 /** A handler over fakes, and the fakes. */
 export function apiFixture(config: Partial<ApiConfig> = {}) {
@@ -157,12 +204,19 @@ export function apiFixture(config: Partial<ApiConfig> = {}) {
   const limits = new Map<string, Record<string, unknown>[]>();
   const lines: string[] = [];
   const now = () => nowMs;
+  const batches = new Map<string, BatchStatus>();
+  const cronRuns = new Map<string, CronRunRecord>();
+  const client = new Client({ queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, env: {}, now: () => new Date(nowMs) });
+  const waiting = new FakeWaiting(sets, client);
   const context: ApiContext = {
     config: { ...TEST_CONFIG, ...config },
     now,
-    client: new Client({ queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, env: {}, now: () => new Date(nowMs) }),
+    client,
     queues: new QueueState(backend, now),
     sets,
+    waiting,
+    batches: { getBatch: async (bid) => batches.get(bid) },
+    cronRuns: { getRun: async (name) => cronRuns.get(name) },
     stats,
     quotaStore: new MemoryLimiterStore(),
     limits: { queryPartition: async (pk) => limits.get(pk) ?? [] },
@@ -173,5 +227,5 @@ export function apiFixture(config: Partial<ApiConfig> = {}) {
     const response = await handler(event);
     return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
   };
-  return { call, sqs, scheduled, backend, sets, stats, limits, lines, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+  return { call, sqs, scheduled, backend, sets, waiting, batches, cronRuns, stats, limits, lines, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
 }

@@ -6,7 +6,13 @@
  * An entry's id is its sort key, `<13-digit time in epoch ms>#<jid>` (percent-encode the `#` in a
  * URL: `%23`). Retrying sends the job to its queue first and deletes the entry after, on condition
  * that it is still there: a crash in between leaves a duplicate at worst, never a lost job.
+ *
+ * The scheduled and retry sets are swept by the scheduler every minute, so there run now and delete
+ * go through `ScheduledJobs` (lib/admin/scheduled.ts), which claims the entry first as a sweep
+ * does: an entry a sweep is sending answers 409 instead of being sent twice or deleted after it
+ * was sent. The dead set has no sweep; its entries are sent and deleted directly.
  */
+import type { WaitingJobAction, WaitingSetName } from '../../admin/scheduled';
 import { EnqueueError } from '../../client';
 import type { Job } from '../../job';
 import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../../keys';
@@ -40,6 +46,17 @@ export function setRoutes(ctx: ApiContext): Route[] {
     { method: 'DELETE', path: `/v1/${name}/{id}`, handle: (_request, params) => deleteOne(ctx, set, params) },
     { method: 'POST', path: `/v1/${name}/{id}/retry`, handle: (_request, params) => retryOne(ctx, set, params) },
   ]);
+}
+
+/** The sets a sweep moves from, whose entries must be claimed before they are run or deleted. */
+function waitingSet(set: SortedSetName): WaitingSetName | undefined {
+  return set === 'scheduled' || set === 'retry' ? set : undefined;
+}
+
+/** The answer to a claimed run now or delete that did not happen. */
+function notDone(set: SortedSetName, id: string, action: Exclude<WaitingJobAction, 'done'>): ApiError {
+  if (action === 'gone') return notFound(`no entry ${id} in the ${set} set`);
+  return new ApiError(409, API_ERRORS.conflict, `entry ${id} is being moved to its queue by the scheduler right now`);
 }
 
 /** The dead set is shown newest first, as Sidekiq does; the others soonest first. */
@@ -120,7 +137,14 @@ async function getOne(ctx: ApiContext, set: SortedSetName, params: PathParams): 
 
 async function deleteOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
   const id = params.id ?? '';
-  const deleted = await ctx.sets.deleteSetEntry(set, keyOf(set, id, 'id'));
+  const key = keyOf(set, id, 'id');
+  const waiting = waitingSet(set);
+  if (waiting !== undefined) {
+    const action = await ctx.waiting.delete(waiting, id);
+    if (action !== 'done') throw notDone(set, id, action);
+    return { statusCode: 204, headers: {}, body: '' };
+  }
+  const deleted = await ctx.sets.deleteSetEntry(set, key);
   if (deleted === undefined) throw notFound(`no entry ${id} in the ${set} set`);
   ctx.logger.info('entry deleted', { set, id, jid: deleted.jid });
   return { statusCode: 204, headers: {}, body: '' };
@@ -141,6 +165,13 @@ async function retryOne(ctx: ApiContext, set: SortedSetName, params: PathParams)
   if (entry === undefined) throw notFound(`no entry ${id} in the ${set} set`);
   const job = runnable(ctx, entry);
   if (typeof job === 'string') throw new ApiError(409, API_ERRORS.conflict, `entry ${id} cannot be retried: ${job}`);
+  const waiting = waitingSet(set);
+  if (waiting !== undefined) {
+    const action = await ctx.waiting.runNow(waiting, id);
+    if (action !== 'done') throw notDone(set, id, action);
+    ctx.logger.info('entry retried', { set, id, jid: job.jid, queue: job.queue });
+    return json(200, { id, jid: job.jid, queue: job.queue, enqueued: true, removed: true });
+  }
   await ctx.client.enqueueMany([job]);
   const removed = await ctx.sets.deleteSetEntry(set, key);
   ctx.logger.info('entry retried', { set, id, jid: job.jid, queue: job.queue });
@@ -178,7 +209,23 @@ async function bulk(ctx: ApiContext, set: SortedSetName, request: ApiRequest, ac
   const counts = { scanned: page.scanned, matched: page.entries.length, done: 0, skipped: 0, failed: 0 };
   const failures: { id: string; reason: string }[] = [];
   const toRemove: SetEntry[] = [];
-  if (action === 'delete') {
+  const waiting = waitingSet(set);
+  if (waiting !== undefined) {
+    await eachLimited(page.entries, SET_PAGE.bulkConcurrency, async (entry) => {
+      if (action === 'retry' && typeof runnable(ctx, entry) === 'string') {
+        counts.skipped += 1;
+        return;
+      }
+      try {
+        const result = action === 'retry' ? await ctx.waiting.runNow(waiting, entry.key.sk) : await ctx.waiting.delete(waiting, entry.key.sk);
+        // Moving (a sweep is sending it) or gone (moved meanwhile): either way no longer this call's to move.
+        if (result === 'done') counts.done += 1;
+        else counts.skipped += 1;
+      } catch (error) {
+        failures.push({ id: entry.key.sk, reason: error instanceof Error ? error.message : String(error) });
+      }
+    });
+  } else if (action === 'delete') {
     toRemove.push(...page.entries);
   } else {
     const sendable: { entry: SetEntry; job: Job }[] = [];

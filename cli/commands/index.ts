@@ -1,0 +1,46 @@
+/**
+ * The admin commands of `hopper` over the HTTP API, their help, and the runner that turns any
+ * failure into `error: <message>` with its exit code.
+ */
+import { batchCommand } from './batch';
+import type { Command, CommandContext } from './command';
+import { cronCommand } from './cron';
+import { enqueueCommand } from './enqueue';
+import { CliError, EXIT } from './io';
+import { COMMON_USAGE } from './options';
+import { queueCommand, queuesCommand } from './queues';
+import { setCommands } from './sets';
+import { statsCommand } from './stats';
+
+/** Every admin command, in help order. */
+export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, batchCommand, cronCommand];
+
+/** The admin commands' lines of `hopper --help`. */
+export function adminSummary(): string {
+  return ADMIN_COMMANDS.map((command) => `  ${command.name.padEnd(11)}${command.summary}`).join('\n');
+}
+
+/** The admin command called `name`, if there is one. */
+export function findCommand(name: string): Command | undefined {
+  return ADMIN_COMMANDS.find((command) => command.name === name);
+}
+
+/** Runs `command` with `args`; resolves its exit code. Help goes to stdout, errors to stderr. */
+export async function runCommand(command: Command, args: readonly string[], ctx: CommandContext): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    ctx.io.stdout(`${command.usage}\n${COMMON_USAGE}`);
+    return EXIT.ok;
+  }
+  try {
+    await command.run(args, ctx);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CliError) {
+      ctx.io.stderr(`error: ${error.message}\n`);
+      if (error.exitCode === EXIT.usage) ctx.io.stderr(`Run "hopper ${command.name} --help" for usage.\n`);
+      return error.exitCode;
+    }
+    ctx.io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import type { BatchStatus } from '../../lib/batch/status';
+import { cronJid } from '../../lib/cron-definition';
+import { normalizeJob } from '../../lib/job';
+import { apiFixture, NOW, urlEvent } from './api-fakes';
+import { field, text } from '../fixtures/json';
+import { QUEUE_URLS } from './worker-fakes';
+
+const T = Date.UTC(2026, 10, 20);
+const job = (jid: string, fields: Record<string, unknown> = {}) => normalizeJob({ jobtype: 'SendEmail', jid, ...fields }, { now: new Date(NOW) });
+
+const STATUS: BatchStatus = {
+  bid: 'b-1', description: 'import 42', createdAt: '2026-11-22T12:00:00.000Z',
+  total: 10, pending: 3, succeeded: 6, failures: 1, dead: 0, complete: false, success: false,
+  callbacks: { complete: { configured: true }, success: { configured: true }, death: { configured: false } },
+  childBids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, openFills: 0,
+};
+
+describe('GET /v1/batches/{bid}', () => {
+  it('shows counts, callbacks and children of the batch', async () => {
+    const { call, batches } = apiFixture();
+    batches.set('b-1', { ...STATUS, callbacks: { ...STATUS.callbacks, complete: { configured: true, firedAt: '2026-11-22T12:10:00.000Z' } } });
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/batches/b-1' }));
+
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 200,
+      json: {
+        bid: 'b-1', description: 'import 42', created_at: '2026-11-22T12:00:00.000Z',
+        total: 10, pending: 3, succeeded: 6, failures: 1, dead: 0, complete: false, success: false,
+        completed_at: null, succeeded_at: null, died_at: null,
+        callbacks: {
+          complete: { configured: true, fired_at: '2026-11-22T12:10:00.000Z', sent_at: null },
+          success: { configured: true, fired_at: null, sent_at: null },
+          death: { configured: false, fired_at: null, sent_at: null },
+        },
+        parent_bid: null, child_bids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, open_fills: 0,
+      },
+    });
+  });
+
+  it('answers 404 for an unknown batch and 400 naming bid for a malformed one', async () => {
+    const { call } = apiFixture();
+    const missing = await call(urlEvent({ method: 'GET', path: '/v1/batches/nope' }));
+    const malformed = await call(urlEvent({ method: 'GET', path: `/v1/batches/${encodeURIComponent('a b')}` }));
+
+    expect([missing.statusCode, field(missing.json, 'error')]).toEqual([404, { code: 'not_found', message: 'no batch nope (it never existed, or expired after its retention)' }]);
+    expect([malformed.statusCode, field(field(malformed.json, 'error'), 'parameter')]).toEqual([400, 'bid']);
+  });
+});
+
+describe('GET /v1/crons', () => {
+  it('lists every cron with its definition, last run and next run from now', async () => {
+    const { call, cronRuns } = apiFixture();
+    cronRuns.set('nightly', {
+      name: 'nightly', schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Vienna', jobtype: 'Report', queue: 'critical',
+      lastRunAt: '2026-11-22T02:00:00.000Z', lastJid: 'cron:nightly:20261122T020000Z', nextRunAt: '2026-11-23T02:00:00.000Z', updatedAt: '2026-11-22T02:00:01.000Z',
+    });
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/crons' }));
+
+    expect(response.json).toEqual({
+      crons: [
+        {
+          name: 'nightly', schedule: '0 3 * * *', schedule_expression: 'cron(0 3 * * ? *)', timezone: 'Europe/Vienna', jobtype: 'Report', queue: 'critical', args: ['daily'],
+          last_run_at: '2026-11-22T02:00:00.000Z', last_jid: 'cron:nightly:20261122T020000Z', next_run_at: '2026-11-23T02:00:00.000Z',
+        },
+        {
+          name: 'hourly', schedule: 'cron(0 * * * ? *)', schedule_expression: 'cron(0 * * * ? *)', timezone: 'UTC', jobtype: 'Ping', queue: 'default', args: [],
+          last_run_at: null, last_jid: null, next_run_at: '2026-11-22T13:00:00.000Z',
+        },
+      ],
+    });
+  });
+
+  it('answers an empty list for a JobSystem without crons', async () => {
+    const { call } = apiFixture({ crons: [] });
+    expect((await call(urlEvent({ method: 'GET', path: '/v1/crons' }))).json).toEqual({ crons: [] });
+  });
+});
+
+describe('POST /v1/crons/{name}/trigger', () => {
+  it('enqueues a fresh job of the cron now, with a jid no tick can have', async () => {
+    const { call, sqs } = apiFixture();
+
+    const first = await call(urlEvent({ method: 'POST', path: '/v1/crons/nightly/trigger' }));
+    const second = await call(urlEvent({ method: 'POST', path: '/v1/crons/nightly/trigger' }));
+    const jid = text(first.json, 'jid');
+
+    expect({ status: first.statusCode, json: first.json }).toEqual({ status: 202, json: { cron: 'nightly', jid, jobtype: 'Report', queue: 'critical' } });
+    expect(jid).toMatch(/^cron:nightly:manual:[0-9a-f-]{36}$/);
+    expect(jid).not.toBe(text(second.json, 'jid'));
+    expect(jid).not.toBe(cronJid('nightly', NOW));
+    expect(sqs.sentTo(QUEUE_URLS.critical).map((message) => message.body)).toEqual([
+      expect.objectContaining({ jid, jobtype: 'Report', args: ['daily'], queue: 'critical', retry: 25 }),
+      expect.objectContaining({ jid: text(second.json, 'jid') }),
+    ]);
+  });
+
+  it('answers 404 naming the declared crons for an unknown one, and 405 for GET', async () => {
+    const { call } = apiFixture();
+    const unknown = await call(urlEvent({ method: 'POST', path: '/v1/crons/weekly/trigger' }));
+    const wrongMethod = await call(urlEvent({ method: 'GET', path: '/v1/crons/nightly/trigger' }));
+
+    expect([unknown.statusCode, field(field(unknown.json, 'error'), 'message')]).toEqual([404, 'no cron "weekly"; declared crons: nightly, hourly']);
+    expect(wrongMethod.statusCode).toBe(405);
+  });
+});
+
+describe('scheduled and retry entries go through ScheduledJobs', () => {
+  it('runs a scheduled job now and deletes a retry with claims, answering 409 while a sweep holds the entry', async () => {
+    const { call, sets, waiting, sqs } = apiFixture();
+    const scheduled = sets.put('scheduled', { job: job('s1'), epochMs: T });
+    const retry = sets.put('retry', { job: job('r1'), epochMs: T });
+    const held = sets.put('scheduled', { job: job('s2'), epochMs: T + 1 });
+    waiting.moving.add(held.key.sk);
+
+    const ran = await call(urlEvent({ method: 'POST', path: `/v1/scheduled/${encodeURIComponent(scheduled.key.sk)}/retry` }));
+    const deleted = await call(urlEvent({ method: 'DELETE', path: `/v1/retries/${encodeURIComponent(retry.key.sk)}` }));
+    const busyRun = await call(urlEvent({ method: 'POST', path: `/v1/scheduled/${encodeURIComponent(held.key.sk)}/retry` }));
+    const busyDelete = await call(urlEvent({ method: 'DELETE', path: `/v1/scheduled/${encodeURIComponent(held.key.sk)}` }));
+
+    expect([ran.statusCode, deleted.statusCode, busyRun.statusCode, busyDelete.statusCode]).toEqual([200, 204, 409, 409]);
+    expect(field(busyRun.json, 'error')).toEqual({ code: 'conflict', message: `entry ${held.key.sk} is being moved to its queue by the scheduler right now` });
+    expect(waiting.calls.map(({ action, set }) => `${action} ${set}`)).toEqual(['runNow scheduled', 'delete retry', 'runNow scheduled', 'delete scheduled']);
+    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => field(message.body, 'jid'))).toEqual(['s1']);
+  });
+
+  it('answers 404 when the entry is gone before the claim', async () => {
+    const { call } = apiFixture();
+    expect((await call(urlEvent({ method: 'DELETE', path: `/v1/scheduled/${encodeURIComponent(`${T}#gone`)}` }))).statusCode).toBe(404);
+  });
+
+  it('retries every matching retry in bulk through claims, skipping those a sweep holds', async () => {
+    const { call, sets, waiting, sqs } = apiFixture();
+    for (const jid of ['a', 'b', 'c']) sets.put('retry', { job: job(jid), epochMs: T });
+    const held = sets.put('retry', { job: job('d'), epochMs: T + 1 });
+    waiting.moving.add(held.key.sk);
+
+    const response = await call(urlEvent({ method: 'POST', path: '/v1/retries/retry', body: {} }));
+
+    expect(response.json).toEqual({ scanned: 4, matched: 4, retried: 3, skipped: 1, failed: [], cursor: null, done: true });
+    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => field(message.body, 'jid')).sort()).toEqual(['a', 'b', 'c']);
+    expect((await sets.readSetRange('retry')).entries.map((entry) => entry.jid)).toEqual(['d']);
+  });
+});

@@ -1,0 +1,185 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { ApiClientResponse } from '../../lib/api-client';
+import { findCommand, runCommand } from '../../cli/commands/index';
+import type { ApiCaller } from '../../cli/commands/io';
+import { progressLine } from '../../cli/commands/progress';
+import { apiUrlOutput, resolveTarget } from '../../cli/commands/target';
+import { renderTable } from '../../cli/commands/table';
+
+const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+
+/** An API that answers from a script, in order, and records the calls. */
+class ScriptedApi implements ApiCaller {
+  readonly calls: { method: string; path: string; body: unknown }[] = [];
+
+  constructor(private readonly answers: { status: number; body?: unknown }[]) {}
+
+  async request(method: string, path: string, body?: unknown): Promise<ApiClientResponse> {
+    this.calls.push({ method, path, body });
+    const answer = this.answers.shift() ?? { status: 500, body: { error: { code: 'internal_error', message: 'no more answers' } } };
+    return { status: answer.status, headers: new Headers(), body: answer.body };
+  }
+}
+
+async function run(args: string[], answers: { status: number; body?: unknown }[] = [], stderrIsTTY = false) {
+  const [name, ...rest] = args;
+  const command = findCommand(name ?? '');
+  if (command === undefined) throw new Error(`no command ${name}`);
+  const out: string[] = [];
+  const err: string[] = [];
+  const api = new ScriptedApi(answers);
+  const targets: unknown[] = [];
+  const code = await runCommand(command, rest, {
+    io: { stdout: (text) => out.push(text), stderr: (text) => err.push(text), stderrIsTTY, env: {} },
+    connect: async (target) => { targets.push(target); return api; },
+    now: () => NOW,
+  });
+  return { code, stdout: out.join(''), stderr: err.join(''), calls: api.calls, targets };
+}
+
+describe('renderTable', () => {
+  it('aligns columns under their headers and clips long cells', () => {
+    const text = renderTable([{ a: 'x', b: 'a long message here' }, { a: 'longer', b: 'b' }], [
+      { header: 'A', value: (row) => row.a },
+      { header: 'B', value: (row) => row.b, max: 6 },
+    ]);
+    expect(text).toBe('A       B\nx       a lon…\nlonger  b\n');
+  });
+});
+
+describe('admin commands', () => {
+  it('shows the API\'s error message as "error: <message>" with exit code 1', async () => {
+    const result = await run(['queue', 'pause', 'nope', '--url', 'http://127.0.0.1:1'], [{ status: 404, body: { error: { code: 'not_found', message: 'queue "nope" is not declared' } } }]);
+    expect(result).toMatchObject({ code: 1, stdout: '', stderr: 'error: queue "nope" is not declared\n' });
+    expect(result.calls).toEqual([{ method: 'POST', path: '/v1/queues/nope/pause', body: undefined }]);
+    expect(result.targets).toEqual([{ url: 'http://127.0.0.1:1' }]);
+  });
+
+  it.each([
+    { args: ['queue', 'stop', 'default'], message: 'error: queue needs an action, pause or resume, but "stop" was provided' },
+    { args: ['enqueue', 'SendEmail', '{"to":1}'], message: `error: args must be a JSON array such as '["a@example.com", 42]', but "{\\"to\\":1}" was provided` },
+    { args: ['enqueue', 'SendEmail', '--in', 'soon'], message: 'error: --in must be seconds or a duration such as 90s, 15m, 3h, 2d, but "soon" was provided' },
+    { args: ['dead', 'list', '--limit', '0'], message: 'error: --limit must be an integer from 1 to 1000, but "0" was provided' },
+    { args: ['dead', 'retry'], message: 'error: dead retry needs an entry id (hopper dead list shows them)' },
+    { args: ['stats', '--colour'], message: "error: Unknown option '--colour'" },
+  ])('refuses $args with exit code 2 before calling the API', async ({ args, message }) => {
+    const result = await run(args);
+    // parseArgs' own messages go on with advice; the start names the problem.
+    expect({ code: result.code, first: result.stderr.slice(0, message.length), calls: result.calls }).toEqual({ code: 2, first: message, calls: [] });
+  });
+
+  it('enqueues with args, queue and a due time from --in', async () => {
+    const result = await run(['enqueue', 'SendEmail', '["a@example.com", 42]', '--queue', 'critical', '--in', '5m'], [{ status: 202, body: { jid: 'j1', jids: ['j1'] } }]);
+    expect(result.calls).toEqual([{ method: 'POST', path: '/v1/jobs', body: { jobtype: 'SendEmail', args: ['a@example.com', 42], queue: 'critical', at: '2026-11-22T12:05:00.000Z' } }]);
+    expect(result.stdout).toBe('enqueued j1 (due 2026-11-22T12:05:00.000Z)\n');
+  });
+
+  it('lists a set as a table with the filter in the query, and says how to get the next page', async () => {
+    const entry = { id: '1763812800000#d1', jid: 'd1', jobtype: 'SendEmail', queue: 'default', failed_at: '2026-11-22T12:00:00.000Z', error: { errtype: 'Error', message: 'boom' }, retry_count: 25 };
+    const result = await run(['dead', 'list', '--jobtype', 'SendEmail', '--limit', '1'], [{ status: 200, body: { entries: [entry], scanned: 1, cursor: entry.id } }]);
+    expect(result.calls[0]?.path).toBe('/v1/dead?jobtype=SendEmail&limit=1');
+    expect(result.stdout).toBe([
+      'ID                JOBTYPE    QUEUE    FAILED AT                 RETRIES  ERROR',
+      '1763812800000#d1  SendEmail  default  2026-11-22T12:00:00.000Z  25       Error: boom',
+      "more: hopper dead list --jobtype 'SendEmail' --limit '1' --cursor '1763812800000#d1'",
+      '',
+    ].join('\n'));
+  });
+
+  it('retries all matching entries page by page along the cursor, with a progress bar on stderr', async () => {
+    const result = await run(['retries', 'retry-all', '--queue', 'critical'], [
+      { status: 200, body: { entries: [{}, {}, {}], cursor: null } },
+      { status: 200, body: { scanned: 100, matched: 2, retried: 2, skipped: 0, failed: [], cursor: '1#a', done: false } },
+      { status: 200, body: { scanned: 40, matched: 1, retried: 0, skipped: 1, failed: [], cursor: null, done: true } },
+    ]);
+    expect(result.calls.map((entry) => [entry.method, entry.path, entry.body])).toEqual([
+      ['GET', '/v1/retries?queue=critical&limit=1000', undefined],
+      ['POST', '/v1/retries/retry', { queue: 'critical', limit: 100 }],
+      ['POST', '/v1/retries/retry', { queue: 'critical', limit: 100, cursor: '1#a' }],
+    ]);
+    expect(result.stderr.split('\n')).toEqual([
+      progressLine('retrying retries', 0, 3, ''),
+      progressLine('retrying retries', 2, 3, 'retried 2, skipped 0, failed 0'),
+      progressLine('retrying retries', 3, 3, 'retried 2, skipped 1, failed 0'),
+      '',
+    ]);
+    expect(result.stdout).toBe('retried 2 of 3 matching entries (1 skipped, 0 failed)\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('exits 1 when a bulk run could not move some entries, listing them', async () => {
+    const result = await run(['dead', 'delete-all', '--json'], [
+      { status: 200, body: { entries: [{}], cursor: null } },
+      { status: 200, body: { scanned: 1, matched: 1, deleted: 0, skipped: 0, failed: [{ id: '1#a', reason: 'throttled' }], cursor: null, done: true } },
+    ]);
+    expect(result.stdout).toBe(`${JSON.stringify({ matched: 1, deleted: 0, skipped: 0, failed: [{ id: '1#a', reason: 'throttled' }] }, null, 2)}\n`);
+    expect({ code: result.code, stderr: result.stderr.trim().split('\n').slice(-2) }).toEqual({
+      code: 1,
+      stderr: [progressLine('deleting dead', 1, 1, 'deleted 0, skipped 0, failed 1'), 'error: 1 matching entries were not deleted; run the command again to retry them'],
+    });
+  });
+
+  it('shows a batch and the crons', async () => {
+    const batch = await run(['batch', 'status', 'b-1'], [{ status: 200, body: {
+      bid: 'b-1', description: 'import', created_at: '2026-11-22T11:00:00.000Z', total: 10, pending: 4, succeeded: 5, failures: 1, dead: 0, complete: false, success: false,
+      callbacks: { complete: { configured: true, fired_at: null, sent_at: null }, success: { configured: false, fired_at: null, sent_at: null }, death: { configured: false, fired_at: null, sent_at: null } },
+      children: { total: 0, complete: 0, succeeded: 0, dead: 0 },
+    } }]);
+    const crons = await run(['cron', 'list'], [{ status: 200, body: { crons: [{ name: 'nightly', schedule: '0 3 * * *', timezone: 'UTC', jobtype: 'Report', queue: 'default', last_run_at: null, next_run_at: '2026-11-23T03:00:00.000Z' }] } }]);
+
+    expect(batch.stdout.split('\n').slice(0, 5)).toEqual(['batch        b-1  import', 'state        running', 'created      2026-11-22T11:00:00.000Z', 'jobs         10 total, 6 ran, 4 pending', '             5 succeeded, 1 failing, 0 dead']);
+    expect(batch.stdout).toContain('on complete  waiting\non success   -\n');
+    expect(crons.stdout).toBe('NAME     SCHEDULE   TIMEZONE  JOBTYPE  QUEUE    LAST RUN  NEXT RUN\nnightly  0 3 * * *  UTC       Report   default  never     2026-11-23T03:00:00.000Z\n');
+  });
+});
+
+describe('targets', () => {
+  const io = { stdout: () => undefined, stderr: () => undefined, stderrIsTTY: false, env: {} };
+  const credentials = { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret' };
+
+  it('finds the API in the stack outputs (<id>ApiUrl) and signs its requests with the default credentials', async () => {
+    const asked: string[] = [];
+    const sent: { url: string; authorization: string | null }[] = [];
+    vi.stubGlobal('fetch', async (url: URL, init?: RequestInit) => {
+      sent.push({ url: String(url), authorization: new Headers(init?.headers).get('authorization') });
+      return new Response('{}');
+    });
+    try {
+      const client = await resolveTarget({ stack: 'Prod', region: 'eu-west-1' }, io, {
+        stackOutputs: async (stack, region) => { asked.push(`${stack}@${region}`); return { JobsQueueUrls: '{}', JobsApiUrl: 'https://abc.lambda-url.eu-west-1.on.aws/' }; },
+        credentials: () => credentials,
+      });
+      await client.request('GET', '/v1/stats');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+
+    expect(asked).toEqual(['Prod@eu-west-1']);
+    expect(sent.map((request) => request.url)).toEqual(['https://abc.lambda-url.eu-west-1.on.aws/v1/stats']);
+    expect(sent[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request/);
+  });
+
+  it('sends plain requests to a local URL', async () => {
+    const sent: (string | null)[] = [];
+    vi.stubGlobal('fetch', async (_url: URL, init?: RequestInit) => { sent.push(new Headers(init?.headers).get('authorization')); return new Response('{}'); });
+    try {
+      await (await resolveTarget({ url: 'http://127.0.0.1:9' }, io, { stackOutputs: async () => ({}), credentials: () => credentials })).request('GET', '/v1/stats');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(sent).toEqual([null]);
+  });
+
+  it.each<{ outputs: Record<string, string>; message: string }>([
+    { outputs: { JobsQueueUrls: '{}' }, message: 'stack Prod has no output ending in ApiUrl (outputs: JobsQueueUrls); is it a stack with a JobSystem?' },
+    { outputs: { AApiUrl: 'https://a', BApiUrl: 'https://b' }, message: 'stack Prod has several API outputs (AApiUrl, BApiUrl); pass the one you mean with --url' },
+  ])('explains a stack without one API output: $message', ({ outputs, message }) => {
+    expect(() => apiUrlOutput('Prod', outputs)).toThrow(message);
+  });
+
+  it('asks for a target when none is given, and refuses two', async () => {
+    const deps = { stackOutputs: async () => ({}), credentials: () => credentials };
+    await expect(resolveTarget({}, io, deps)).rejects.toThrow('no target: pass --url <url> (hopper dev prints it) or --stack <name>');
+    await expect(resolveTarget({ url: 'http://127.0.0.1:1', stack: 'Prod' }, io, deps)).rejects.toThrow('--url and --stack name two targets; pass one');
+  });
+});
