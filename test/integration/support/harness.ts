@@ -14,10 +14,11 @@ import {
   type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ENV } from '../../../lib/env';
 import { STATE_TABLE } from '../../../lib/keys';
 import { LOCAL_IDENTITY, localAwsEnv, startEmulators, type Emulators } from '../../../local/emulators';
+import { sqsRecord } from '../../../local/mappings/sqs-event';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -155,7 +156,7 @@ export async function pumpOnce(
   const messages = output.Messages ?? [];
   if (messages.length === 0) return { received: [], failed: [] };
   const arn = await queueArn(harness.sqs, queueUrl);
-  const event: SQSEvent = { Records: messages.map((message) => toRecord(message, arn)) };
+  const event: SQSEvent = { Records: messages.map((message) => sqsRecord(message, arn)) };
   let failed: string[];
   try {
     const response = await handler(event, fakeContext(options.remainingTimeMs ?? (() => 60_000)));
@@ -184,27 +185,6 @@ export async function pumpUntilEmpty(harness: Harness, queueUrl: string, handler
     failed.push(...result.failed);
   }
   return { received, failed };
-}
-
-/** An SQS message as a Lambda SQS record (what an event source mapping delivers). */
-export function toRecord(message: Message, eventSourceARN: string): SQSRecord {
-  const attributes = message.Attributes ?? {};
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: {
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
-      SenderId: attributes.SenderId ?? LOCAL_IDENTITY.accountId,
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN,
-    awsRegion: LOCAL_IDENTITY.region,
-  };
 }
 
 /** A Lambda context whose remaining time the test controls. */

@@ -11,7 +11,8 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import type { Random } from '../../../lib/random';
-import { fakeContext, queueArn, queueCounts, toRecord, type Harness, type SqsHandler } from './harness';
+import { sqsRecord } from '../../../local/mappings/sqs-event';
+import { fakeContext, queueArn, queueCounts, type Harness, type SqsHandler } from './harness';
 
 export interface Injection {
   /** Share of messages handled a second time. */
@@ -63,7 +64,7 @@ export async function drainQueue(harness: Harness, queueUrl: string, handler: Sq
       const injection = options.injection;
       const crash = injection !== undefined && messages.some(firstReceive) && injection.random() < injection.crash * messages.length;
       const duplicates = injection === undefined ? [] : messages.filter((message) => firstReceive(message) && injection.random() < injection.duplicate);
-      const event: SQSEvent = { Records: messages.map((message) => toRecord(message, arn)) };
+      const event: SQSEvent = { Records: messages.map((message) => sqsRecord(message, arn)) };
       stats.invocations += 1;
       stats.records += messages.length;
       let failed: Set<string>;
@@ -76,7 +77,7 @@ export async function drainQueue(harness: Harness, queueUrl: string, handler: Sq
       if (duplicates.length > 0) {
         stats.duplicated += duplicates.length;
         stats.invocations += 1;
-        await handler({ Records: duplicates.map((message) => toRecord(message, arn)) }, fakeContext()).catch(() => undefined);
+        await handler({ Records: duplicates.map((message) => sqsRecord(message, arn)) }, fakeContext()).catch(() => undefined);
       }
       if (crash) {
         // The invocation "died" after its work: nothing is deleted, SQS delivers it all again.
