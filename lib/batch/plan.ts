@@ -44,6 +44,25 @@ export interface StatusChange {
   readonly to: JobOutcome;
 }
 
+/** Adds job `jid` to batch `bid` as pending, unless it is there already (then the transaction fails). */
+function pendingJobPut(bid: string, jid: string, now: string, context: Pick<PlanContext, 'tableName' | 'ttl'>): TransactWriteItem {
+  return {
+    Put: {
+      TableName: context.tableName,
+      Item: {
+        ...key(batchJobKey(bid, jid)),
+        jid: { S: jid },
+        status: { S: 'pending' },
+        created_at: { S: now },
+        updated_at: { S: now },
+        ttl: { N: String(context.ttl) },
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
 function key(itemKey: ItemKey): Values {
   return { pk: { S: itemKey.pk }, sk: { S: itemKey.sk } };
 }
@@ -145,21 +164,7 @@ export function planRegister(bid: string, jids: readonly string[], context: Plan
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },
-    ...jids.map((jid): TransactWriteItem => ({
-      Put: {
-        TableName: context.tableName,
-        Item: {
-          ...key(batchJobKey(bid, jid)),
-          jid: { S: jid },
-          status: { S: 'pending' },
-          created_at: { S: now },
-          updated_at: { S: now },
-          ttl: { N: String(context.ttl) },
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    })),
+    ...jids.map((jid) => pendingJobPut(bid, jid, now, context)),
   ];
 }
 
@@ -298,24 +303,7 @@ export function planClaim(state: BatchState, events: readonly CallbackEvent[], c
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },
-    ...registered.map((event): TransactWriteItem => {
-      const jid = callbackJid(state.bid, event);
-      return {
-        Put: {
-          TableName: context.tableName,
-          Item: {
-            ...key(batchJobKey(parent, jid)),
-            jid: { S: jid },
-            status: { S: 'pending' },
-            created_at: { S: now },
-            updated_at: { S: now },
-            ttl: { N: String(context.ttl) },
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      };
-    }),
+    ...registered.map((event) => pendingJobPut(parent, callbackJid(state.bid, event), now, context)),
   ];
 }
 
