@@ -119,22 +119,12 @@ export class JobSystem extends Construct {
     this.queues = queues;
 
     this.stateTable = new dynamodb.Table(this, 'StateTable', {
-      partitionKey: { name: STATE_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: STATE_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: STATE_TABLE.ttlAttribute,
+      ...hopperTableProps(STATE_TABLE),
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.limitsTable = new dynamodb.Table(this, 'LimitsTable', {
-      partitionKey: { name: LIMITS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: LIMITS_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: LIMITS_TABLE.ttlAttribute,
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...hopperTableProps(LIMITS_TABLE),
       // Limiter state expires by itself; nothing in it outlives the stack.
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
@@ -488,6 +478,18 @@ export class JobSystem extends Construct {
       new CfnOutput(this, id, { value, description }).overrideLogicalId(`${prefix}${id}`);
     }
   }
+}
+
+/** String pk/sk, on demand, point-in-time recovery, TTL and encryption: what every Hopper table gets. */
+function hopperTableProps(keys: { readonly partitionKey: string; readonly sortKey: string; readonly ttlAttribute: string }): dynamodb.TableProps {
+  return {
+    partitionKey: { name: keys.partitionKey, type: dynamodb.AttributeType.STRING },
+    sortKey: { name: keys.sortKey, type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    timeToLiveAttribute: keys.ttlAttribute,
+    encryption: dynamodb.TableEncryption.AWS_MANAGED,
+  };
 }
 
 /** Encryption, TLS-only access and the longest retention: what every Hopper queue gets. */
