@@ -86,10 +86,23 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   const sqs = await startFauxqs({ port: options.sqsPort ?? 0, logger: false, host: 'localhost', defaultRegion: LOCAL_IDENTITY.region });
   let dynamo: ChildProcess | undefined;
   try {
-    const dynamodbPort = options.dynamodbPort ?? (await freePort());
-    dynamo = spawnDynamoDbLocal(dynamodbPort);
-    const endpoint = `http://127.0.0.1:${dynamodbPort}`;
-    await waitForDynamo(endpoint, dynamo, options.startTimeoutMs ?? 60_000);
+    let dynamodbPort = options.dynamodbPort ?? (await freePort());
+    let endpoint = `http://127.0.0.1:${dynamodbPort}`;
+    // The JVM binds the port some time after freePort released it; if another process took it in
+    // between, try again on another free port (only when the caller did not ask for this one).
+    for (let attempt = 1; ; attempt += 1) {
+      dynamo = spawnDynamoDbLocal(dynamodbPort);
+      try {
+        await waitForDynamo(endpoint, dynamo, options.startTimeoutMs ?? 60_000);
+        break;
+      } catch (error) {
+        await stopChild(dynamo);
+        dynamo = undefined;
+        if (options.dynamodbPort !== undefined || attempt >= 5 || !(error instanceof Error) || !/Address already in use|BindException/.test(error.message)) throw error;
+        dynamodbPort = await freePort();
+        endpoint = `http://127.0.0.1:${dynamodbPort}`;
+      }
+    }
     const child = dynamo;
     let stopped = false;
     return {

@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -19,12 +20,12 @@ import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assem
 import { prepareAssembly } from './assembly/prepare';
 import { synthesize } from './assembly/synth';
 import { Clock } from './clock';
-import { freePort, LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators';
+import { LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators';
 import { AsyncInvoker } from './host/async-invoke';
 import { functionBaseEnv } from './host/function-env';
 import { FunctionPool } from './host/function-pool';
 import { runnerPath } from './host/runner-build';
-import { startFunctionUrlServer, type FunctionUrlServer } from './http/function-url-server';
+import { bindLoopback, boundPort, closeServer, serveFunctionUrl } from './http/function-url-server';
 import { startLambdaApi, type LambdaApiServer, type MappingHandle } from './http/lambda-api';
 import { RUNTIME_SOURCE, streamSink, type LogSink } from './log';
 import { SqsPoller } from './mappings/sqs-poller';
@@ -63,11 +64,13 @@ async function loadStack(options: StartLocalOptions, projectDir: string, cleanup
   return { template, stackName: stack.stackName, assemblyDir, assets: readFileAssets(stack) };
 }
 
-async function urlPorts(template: CfnTemplate, firstPort: number | undefined): Promise<Map<string, number>> {
+/** Binds one loopback server per function URL in the template (its port goes into the URL). */
+async function bindUrlServers(template: CfnTemplate, firstPort: number | undefined, cleanups: (() => Promise<void> | void)[]): Promise<Map<string, Server>> {
   const ids = [...template.resources.values()].filter((resource) => resource.type === 'AWS::Lambda::Url').map((resource) => resource.logicalId).sort();
-  const ports = new Map<string, number>();
-  for (const [index, id] of ids.entries()) ports.set(id, firstPort === undefined ? await freePort() : firstPort + index);
-  return ports;
+  const servers = new Map<string, Server>();
+  cleanups.push(() => Promise.all([...servers.values()].map((server) => closeServer(server))).then(() => undefined));
+  for (const [index, id] of ids.entries()) servers.set(id, await bindLoopback(firstPort === undefined ? 0 : firstPort + index));
+  return servers;
 }
 
 /**
@@ -145,7 +148,8 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     dynamodb.destroy();
     streams.destroy();
   });
-  const ports = await urlPorts(loaded.template, options.functionUrlPort);
+  const urlServersById = await bindUrlServers(loaded.template, options.functionUrlPort, cleanups);
+  const ports = new Map([...urlServersById].map(([id, server]) => [id, boundPort(server)]));
   const plan = await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...input.code, write: true }, backend: emulatorBackend(sqs, dynamodb, ports) });
   for (const warning of plan.warnings) log({ source: RUNTIME_SOURCE, level: 'warn', message: warning });
 
@@ -235,11 +239,10 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   scheduler.start();
   cleanups.push(() => scheduler.stop());
 
-  const urlServers: FunctionUrlServer[] = [];
-  cleanups.push(() => Promise.all(urlServers.map((server) => server.close())).then(() => undefined));
   for (const url of plan.functionUrls) {
     const pool = findPool(url.targetFunction);
-    if (pool !== undefined) urlServers.push(await startFunctionUrlServer(url, pool, log));
+    const server = urlServersById.get(url.logicalId);
+    if (pool !== undefined && server !== undefined) serveFunctionUrl(url, pool, log, server);
   }
 
   // If the process exits without stop(), do not leave children behind.

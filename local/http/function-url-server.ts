@@ -43,8 +43,29 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-/** Starts serving `spec` on its port, invoking `pool` for each request. */
-export async function startFunctionUrlServer(spec: PlannedFunctionUrl, pool: FunctionPool, log: LogSink): Promise<FunctionUrlServer> {
+/**
+ * Binds a server on loopback before anything is planned, so the port in the URL that other resources
+ * see is already held (asking for a free port and binding it later races with other processes).
+ * `port` 0 takes any free port.
+ */
+export async function bindLoopback(port: number): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return server;
+}
+
+/** The port a listening server holds. */
+export function boundPort(server: Server): number {
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('server is not listening on a TCP port');
+  return address.port;
+}
+
+/** Serves `spec` on `server` (bound by bindLoopback to the URL's port), invoking `pool` for each request. */
+export function serveFunctionUrl(spec: PlannedFunctionUrl, pool: FunctionPool, log: LogSink, server: Server): FunctionUrlServer {
   const urlId = spec.logicalId.toLowerCase();
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const origin = request.headers.origin;
@@ -78,22 +99,19 @@ export async function startFunctionUrlServer(spec: PlannedFunctionUrl, pool: Fun
     response.writeHead(result.statusCode, headers);
     response.end(result.body);
   };
-  const server: Server = createServer((request, response) => {
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     handle(request, response).catch((error: unknown) => {
       log({ source: RUNTIME_SOURCE, level: 'error', message: `${spec.logicalId}: ${error instanceof Error ? error.message : String(error)}` });
       if (!response.headersSent) response.writeHead(500);
       response.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(spec.port, '127.0.0.1', () => resolve());
-  });
-  return {
-    url: spec.url,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { url: spec.url, close: () => closeServer(server) };
+}
+
+/** Closes a server and any connection still open on it. */
+export async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
