@@ -10,6 +10,51 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Env } from './env';
 
+/**
+ * A middleware added to every AWS client Hopper builds, in the shape of the SDK's
+ * `middlewareStack.add(middleware, options)`. For instrumentation that must see every request of a
+ * function without changing its code: request counting, tracing, fault injection in tests.
+ */
+export interface AwsClientMiddleware {
+  readonly name: string;
+  readonly step: 'initialize' | 'serialize' | 'build' | 'finalizeRequest' | 'deserialize';
+  /** The SDK middleware function (`(next, context) => (args) => Promise<output>`). */
+  readonly middleware: (next: (args: unknown) => Promise<unknown>, context: Readonly<Record<string, unknown>>) => (args: unknown) => Promise<unknown>;
+}
+
+// Kept on globalThis under a registered symbol, so that a module loaded before the handler (with
+// `node --import`) can register middleware without importing this bundle's copy of the SDK.
+const REGISTRY = Symbol.for('hopper.aws.clientMiddleware');
+type Registry = AwsClientMiddleware[];
+
+function registry(): Registry {
+  const holder = globalThis as { [REGISTRY]?: Registry };
+  holder[REGISTRY] ??= [];
+  return holder[REGISTRY];
+}
+
+/**
+ * Adds `middleware` to every AWS client built from now on by this process.
+ *
+ * @returns a function that stops adding it to clients built later
+ */
+export function registerAwsClientMiddleware(middleware: AwsClientMiddleware): () => void {
+  registry().push(middleware);
+  return () => {
+    const entries = registry();
+    const index = entries.indexOf(middleware);
+    if (index >= 0) entries.splice(index, 1);
+  };
+}
+
+/** Applies the registered middleware to a client (any SDK v3 client). */
+export function instrument<T extends { middlewareStack: object }>(client: T): T {
+  // The stack's `add` is overloaded per step; one loose signature covers them all.
+  const stack = client.middlewareStack as { add(middleware: AwsClientMiddleware['middleware'], options: { name: string; step: AwsClientMiddleware['step'] }): void };
+  for (const entry of registry()) stack.add(entry.middleware, { name: entry.name, step: entry.step });
+  return client;
+}
+
 /** Client settings shared by every service: region and static credentials, when `env` has them. */
 export function awsConfigFromEnv(env: Env): { region?: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } {
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
@@ -27,7 +72,7 @@ export function awsConfigFromEnv(env: Env): { region?: string; credentials?: { a
 /** An SQS client for `env` (endpoint override honoured). */
 export function sqsClientFromEnv(env: Env = process.env): SQSClient {
   const endpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
-  return new SQSClient({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }) });
+  return instrument(new SQSClient({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }) }));
 }
 
 /**
@@ -37,5 +82,5 @@ export function sqsClientFromEnv(env: Env = process.env): SQSClient {
 export async function dynamoClientFromEnv(env: Env = process.env): Promise<DynamoDBClient> {
   const { DynamoDBClient: Client } = await import('@aws-sdk/client-dynamodb');
   const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
-  return new Client({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) });
+  return instrument(new Client({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) }));
 }

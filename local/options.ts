@@ -75,4 +75,11 @@ export interface StartLocalOptions {
    * @default Lambda's: one minute, then two
    */
   readonly asyncRetryDelaysMs?: readonly number[];
+  /**
+   * Absolute paths of modules every function process imports (`node --import`) before its handler:
+   * instrumentation such as AWS client middleware (`registerAwsClientMiddleware`) for request
+   * counting or fault injection.
+   * @default - none
+   */
+  readonly functionPreload?: readonly string[];
 }

@@ -179,6 +179,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
       defaultConcurrency: options.functionConcurrency ?? LOCAL_DEFAULTS.functionConcurrency,
       idleTimeoutMs: options.idleTimeoutMs ?? LOCAL_DEFAULTS.idleTimeoutMs,
       initTimeoutMs: LOCAL_DEFAULTS.initTimeoutMs,
+      preload: options.functionPreload ?? [],
     });
     pool.setClockOffset(clock.offsetMs);
     pools.set(spec.logicalId, pool);

@@ -5,7 +5,7 @@
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type QueueAttributeName, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsConfigFromEnv, dynamoClientFromEnv, sqsClientFromEnv } from '../aws';
+import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv } from '../aws';
 import { ScheduledJobs } from '../admin/scheduled';
 import { BatchStore } from '../batch/store';
 import { batchStatus } from '../batch/status';
@@ -26,7 +26,7 @@ import { QueueState, type QueueBackend } from './queue-state';
 /** A Lambda client for `env` (`AWS_ENDPOINT_URL_LAMBDA` honoured, as the local runtime sets it). */
 export function lambdaClientFromEnv(env: Env): LambdaClient {
   const endpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL;
-  return new LambdaClient({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) });
+  return instrument(new LambdaClient({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) }));
 }
 
 /** Queue counts from SQS and mapping states from Lambda. */

@@ -21,6 +21,8 @@ export interface PoolOptions {
   readonly idleTimeoutMs: number;
   /** Time the handler module has to load. */
   readonly initTimeoutMs: number;
+  /** Modules each instance imports before its handler. */
+  readonly preload: readonly string[];
 }
 
 /** An invocation's outcome with its request id. */
@@ -175,6 +177,7 @@ export class FunctionPool {
         env: { ...options.baseEnv(spec), ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) },
         memorySizeMb: spec.memorySizeMb,
         runnerPath: options.runnerPath,
+        preload: options.preload,
         log: options.log,
         initTimeoutMs: options.initTimeoutMs,
       });

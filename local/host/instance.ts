@@ -4,6 +4,7 @@
  * (exit, uncaught exception, out of memory) fails only the invocation it was running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { lineSplitter, type LogSink } from '../log';
 import { isChildMessage, type ChildMessage, type InvokeContext, type LambdaError } from './protocol';
 
@@ -22,6 +23,8 @@ export interface InstanceOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly memorySizeMb: number;
   readonly runnerPath: string;
+  /** Modules imported (`--import`) before the runner loads the handler. */
+  readonly preload: readonly string[];
   readonly log: LogSink;
   /** Lambda gives initialization 10 seconds. */
   readonly initTimeoutMs: number;
@@ -76,7 +79,8 @@ export class FunctionInstance {
   static async start(options: InstanceOptions): Promise<StartResult> {
     // Lambda sizes the V8 heap from the configured memory; leave room for the rest of the process.
     const heapMb = Math.max(64, Math.floor(options.memorySizeMb * 0.9));
-    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, options.runnerPath, options.codeDir, options.handler], {
+    const preload = options.preload.flatMap((path) => ['--import', pathToFileURL(path).href]);
+    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, ...preload, options.runnerPath, options.codeDir, options.handler], {
       cwd: options.codeDir,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
