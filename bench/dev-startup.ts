@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './lib/stats';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '5' }, app: { type: 'string' }, stack: { type: 'string' } },
@@ -44,12 +45,6 @@ async function once(): Promise<Run> {
   const code = await exited;
   if (code !== 0) throw new Error(`hopper dev exited with ${String(code)} on SIGINT:\n${stderr.slice(-2_000)}`);
   return { readyMs, reportedMs: typeof reported === 'number' ? reported : Number.NaN, stopMs: performance.now() - stopping };
-}
-
-function median(numbers: readonly number[]): number {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 const results: Run[] = [];

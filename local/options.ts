@@ -82,4 +82,11 @@ export interface StartLocalOptions {
    * @default - none
    */
   readonly functionPreload?: readonly string[];
+  /**
+   * Applies the AWS client middleware registered in this process (`registerAwsClientMiddleware`)
+   * to the runtime's own SQS client, whose receives and deletes play the event source mappings'
+   * (billed SQS requests on AWS); the cost benchmark counts them this way.
+   * @default false
+   */
+  readonly instrumentRuntimeSqs?: boolean;
 }

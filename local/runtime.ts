@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { instrument } from '../lib/aws';
 import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assembly/cloud-assembly';
 import { prepareAssembly } from './assembly/prepare';
 import { synthesize } from './assembly/synth';
@@ -140,7 +141,8 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   const { options, log, loaded, emulators, cleanups } = input;
   const credentials = { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey };
   const clientConfig = { region: LOCAL_IDENTITY.region, credentials };
-  const sqs = new SQSClient({ ...clientConfig, endpoint: emulators.endpoints.sqs, useQueueUrlAsEndpoint: false });
+  const runtimeSqs = new SQSClient({ ...clientConfig, endpoint: emulators.endpoints.sqs, useQueueUrlAsEndpoint: false });
+  const sqs = options.instrumentRuntimeSqs === true ? instrument(runtimeSqs) : runtimeSqs;
   const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
   const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
   cleanups.push(() => {

@@ -1,0 +1,87 @@
+/**
+ * Cold-start proxies: each function bundled the way the construct bundles it (HOPPER_BUNDLING:
+ * minified ESM, the AWS SDK external, Node 24 target), its size, and the time a fresh Node process
+ * takes to import it (the SDK resolved from node_modules, as Lambda's runtime provides it).
+ */
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { HOPPER_FUNCTIONS, hopperEntry } from '../../infra/hopper-package';
+import { ENV } from '../../lib/env';
+import { STATS_ON } from '../../lib/stats/recorder';
+import { BENCH_ENTRIES } from '../app/entries';
+import { bundleLikeConstruct } from '../lib/bundle';
+import { median, round } from '../lib/stats';
+
+const run = promisify(execFile);
+
+/** Goals: the worker's bundle size (KiB) and every function's import time (ms). */
+export const COLD_START_GOALS = { workerKiB: 100, importMs: 50 } as const;
+
+export interface BundleResult {
+  readonly function: string;
+  readonly bytes: number;
+  readonly kib: number;
+  readonly importMs: readonly number[];
+  readonly medianImportMs: number;
+  readonly goal: string;
+  readonly pass: boolean;
+}
+
+/** The functions measured: the bench worker (createWorker and nothing else), the bare handler, Hopper's own. */
+function entries(): [string, string][] {
+  return [
+    ['worker', BENCH_ENTRIES.worker],
+    ['bare', BENCH_ENTRIES.bare],
+    ...Object.keys(HOPPER_FUNCTIONS).map((name): [string, string] => [name, hopperEntry(name as keyof typeof HOPPER_FUNCTIONS)]),
+  ];
+}
+
+/** What the construct puts in a function's environment, with placeholder values (functions read it at import). */
+const FUNCTION_ENV = {
+  [ENV.queueUrls]: JSON.stringify({ default: 'https://sqs.us-east-1.amazonaws.com/123456789012/Bench-Default' }),
+  [ENV.retriesQueueUrl]: 'https://sqs.us-east-1.amazonaws.com/123456789012/Bench-Retries',
+  [ENV.stateTable]: 'Bench-State',
+  [ENV.limitsTable]: 'Bench-Limits',
+  [ENV.stats]: STATS_ON,
+  AWS_REGION: 'us-east-1',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
+
+const IMPORT_SCRIPT = 'const started = performance.now(); await import(process.argv[1]); process.stdout.write(String(performance.now() - started));';
+
+async function importMs(file: string): Promise<number> {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', IMPORT_SCRIPT, pathToFileURL(file).href], {
+    env: { PATH: process.env.PATH ?? '', ...FUNCTION_ENV },
+  });
+  const ms = Number(stdout);
+  if (!Number.isFinite(ms)) throw new Error(`cold start: importing ${file} printed ${JSON.stringify(stdout)}`);
+  return ms;
+}
+
+/** Bundles every function into `outDir` and imports each `runs` times in fresh processes. */
+export async function measureColdStart(outDir: string, runs: number, log: (line: string) => void): Promise<BundleResult[]> {
+  const results: BundleResult[] = [];
+  for (const [name, entry] of entries()) {
+    const file = await bundleLikeConstruct(entry, join(outDir, name));
+    const bytes = statSync(file).size;
+    const samples: number[] = [];
+    for (let index = 0; index < runs; index += 1) samples.push(await importMs(file));
+    const medianMs = median(samples);
+    const kib = bytes / 1024;
+    const isWorker = name === 'worker';
+    log(`cold start: ${name} ${kib.toFixed(1)} KiB, import ${medianMs.toFixed(1)} ms`);
+    results.push({
+      function: name,
+      bytes,
+      kib: round(kib, 1),
+      importMs: samples.map((ms) => round(ms, 1)),
+      medianImportMs: round(medianMs, 1),
+      goal: isWorker ? `≤ ${COLD_START_GOALS.workerKiB} KiB, import ≤ ${COLD_START_GOALS.importMs} ms` : `import ≤ ${COLD_START_GOALS.importMs} ms`,
+      pass: medianMs <= COLD_START_GOALS.importMs && (!isWorker || kib <= COLD_START_GOALS.workerKiB),
+    });
+  }
+  return results;
+}

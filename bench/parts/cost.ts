@@ -1,0 +1,204 @@
+/**
+ * Cost per million jobs, from a real run on the local runtime: each scenario's jobs are enqueued
+ * while the worker's event source mapping is paused (so that receives are full batches of ten,
+ * as under load), the mapping is resumed, and once the stack is still again the requests counted
+ * in between — producer, event source mappings, every function — are priced and set against the
+ * floor for the same work.
+ */
+import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { JobInput } from '../../lib/job';
+import { costOf, floorCounts, perMillionJobs, type Cost, type Prices, type PricingContext } from '../lib/billing';
+import { diffCounts, type Counts } from '../lib/counts';
+import { round } from '../lib/stats';
+import type { BenchSession } from './session';
+
+/** Plain jobs must cost at most this many times the floor. */
+export const PLAIN_COST_GOAL = 1.15;
+
+/** The size of each scenario. */
+export interface CostParameters {
+  readonly plainJobs: number;
+  readonly retriedJobs: number;
+  readonly scheduledJobs: number;
+  readonly batches: number;
+  readonly jobsPerBatch: number;
+  readonly uniqueJobs: number;
+}
+
+export const COST_DEFAULTS: CostParameters = { plainJobs: 500, retriedJobs: 200, scheduledJobs: 200, batches: 2, jobsPerBatch: 100, uniqueJobs: 200 };
+
+/** One scenario's result. */
+export interface CostResult {
+  readonly scenario: string;
+  readonly jobs: number;
+  readonly description: string;
+  /** What the floor assumes for the same work. */
+  readonly floorWork: { readonly jobs: number; readonly runsPerJob: number };
+  readonly counts: Counts;
+  /** Per job: billed SQS requests by operation, DynamoDB units by operation, invocations by function. */
+  readonly perJob: Record<string, number>;
+  /** Receives that found the queue empty (priced per queue and hour, not per job). */
+  readonly emptyReceives: number;
+  readonly perMillionJobs: Cost;
+  readonly floorPerMillionJobs: Cost;
+  readonly ratioToFloor: number;
+  readonly goal: string | null;
+  readonly pass: boolean | null;
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly jobs: number;
+  /** Jobs the floor runs (callbacks included) and how often each runs. */
+  readonly floor: { readonly jobs: number; readonly runsPerJob: number };
+  /** Puts the jobs on their way; the worker's mapping is paused meanwhile. */
+  enqueue(session: BenchSession): Promise<void>;
+}
+
+const noop = (count: number, extra: Partial<JobInput> = {}): JobInput[] => {
+  const run = randomUUID().slice(0, 8);
+  return Array.from({ length: count }, (_, index) => ({ jobtype: 'Noop', args: [run, index], ...extra }));
+};
+
+function scenarios(parameters: CostParameters): Scenario[] {
+  const batchJobs = parameters.batches * parameters.jobsPerBatch;
+  return [
+    {
+      name: 'plain',
+      description: 'Noop jobs, enqueueMany',
+      jobs: parameters.plainJobs,
+      floor: { jobs: parameters.plainJobs, runsPerJob: 1 },
+      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.plainJobs))),
+    },
+    {
+      name: 'retried-once',
+      description: 'FailOnce jobs: fail, go through the retries queue and the retry function, succeed on the retry',
+      jobs: parameters.retriedJobs,
+      floor: { jobs: parameters.retriedJobs, runsPerJob: 2 },
+      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.retriedJobs).map((job) => ({ ...job, jobtype: 'FailOnce' })))),
+    },
+    {
+      name: 'scheduled',
+      description: 'Noop jobs 20 minutes ahead (the scheduled set in the state table), moved by one sweep',
+      jobs: parameters.scheduledJobs,
+      floor: { jobs: parameters.scheduledJobs, runsPerJob: 1 },
+      enqueue: async (session) => {
+        const aheadMs = 20 * 60_000;
+        const at = new Date(Date.now() + aheadMs);
+        await session.client.enqueueMany(noop(parameters.scheduledJobs, { at }));
+        // For the sweep the jobs are now due (the clock moves every function's "now").
+        session.local.setClockOffset(aheadMs + 5_000);
+        const sweep = session.local.schedules().find((schedule) => schedule.logicalId.includes('Sweep'));
+        if (sweep === undefined) throw new Error('the bench stack has no sweep schedule');
+        session.local.triggerSchedule(sweep.name);
+        await waitForVisible(session, parameters.scheduledJobs);
+      },
+    },
+    {
+      name: 'batch',
+      description: `${parameters.batches} batches of ${parameters.jobsPerBatch} Noop jobs with an onSuccess callback each`,
+      jobs: batchJobs,
+      floor: { jobs: batchJobs + parameters.batches, runsPerJob: 1 },
+      enqueue: async (session) => {
+        for (let index = 0; index < parameters.batches; index += 1) {
+          const batch = await session.client.batch({ description: `bench ${index}`, onSuccess: { jobtype: 'Noop', args: ['batch done', index] } });
+          await batch.add(noop(parameters.jobsPerBatch));
+        }
+      },
+    },
+    {
+      name: 'unique',
+      description: 'Noop jobs with custom.unique_for = 3600 (a lock taken on enqueue, released on success)',
+      jobs: parameters.uniqueJobs,
+      floor: { jobs: parameters.uniqueJobs, runsPerJob: 1 },
+      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.uniqueJobs, { custom: { unique_for: 3600 } }))),
+    },
+  ];
+}
+
+/** Polls until `count` messages are visible on the default queue (the sweep has moved them). */
+async function waitForVisible(session: BenchSession, count: number, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const url = session.queueUrl('JobsQueuedefault');
+  for (;;) {
+    const { Attributes: attributes = {} } = await session.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'] }));
+    if (Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`the sweep did not move ${count} jobs within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Per-job figures of `counts`: billed SQS requests, DynamoDB units and invocations, by what caused them. */
+export function perJobFigures(counts: Counts, jobs: number, functionNames: ReadonlyMap<string, string>): Record<string, number> {
+  const figures: Record<string, number> = {};
+  for (const [operation, entry] of Object.entries(counts.sqs)) {
+    const billed = entry.billed - entry.empty;
+    if (billed > 0) figures[`sqs ${operation}`] = round(billed / jobs, 4);
+  }
+  for (const [operation, entry] of Object.entries(counts.dynamodb)) {
+    if (entry.writeUnits > 0) figures[`dynamodb ${operation} WRU`] = round(entry.writeUnits / jobs, 4);
+    if (entry.readUnits > 0) figures[`dynamodb ${operation} RRU`] = round(entry.readUnits / jobs, 4);
+  }
+  for (const [name, entry] of Object.entries(counts.lambda)) {
+    const label = functionNames.get(name) ?? name;
+    figures[`lambda ${label} invocations`] = round(entry.invocations / jobs, 4);
+    figures[`lambda ${label} ms`] = round(entry.billedMs / jobs, 3);
+  }
+  return figures;
+}
+
+/** Runs every scenario on `session` and prices it. */
+export async function measureCost(session: BenchSession, prices: Prices, parameters: CostParameters, log: (line: string) => void): Promise<CostResult[]> {
+  const worker = session.fn('Worker');
+  const defaultQueue = session.local.queues.find((queue) => queue.logicalId.startsWith('JobsQueuedefault'));
+  if (defaultQueue === undefined) throw new Error('the bench stack has no default queue');
+  const mapping = { function: worker.logicalId, source: defaultQueue.logicalId };
+  const context: PricingContext = {
+    architectures: Object.fromEntries(session.functions.map((fn) => [fn.name, fn.architecture])),
+    scheduledFunctions: session.functions.filter((fn) => fn.logicalId.includes('Sweep') || fn.logicalId.includes('Cron')).map((fn) => fn.name),
+  };
+  const labels = new Map(session.functions.map((fn) => [fn.name, fn.logicalId.replace(/[0-9A-F]{8}$/, '')]));
+  const results: CostResult[] = [];
+  // Warm instances first: a million jobs amortize cold starts, a few hundred would not.
+  log('cost: warm-up');
+  await session.client.enqueueMany(noop(parameters.plainJobs));
+  let before = await session.settle();
+  for (const scenario of scenarios(parameters)) {
+    log(`cost: ${scenario.name} (${scenario.jobs} jobs)`);
+    await session.pause(mapping);
+    await scenario.enqueue(session);
+    session.resume(mapping);
+    const after = await session.settle();
+    const counts = diffCounts(after, before);
+    before = after;
+    if (session.local.clockOffsetMs !== 0) {
+      // Back to the real clock, outside any scenario's counts.
+      session.local.setClockOffset(0);
+      before = await session.settle();
+    }
+    const workerRecords = counts.lambda[worker.name]?.records ?? 0;
+    const expectedRecords = scenario.floor.jobs * scenario.floor.runsPerJob;
+    if (workerRecords < expectedRecords) throw new Error(`cost ${scenario.name}: the worker was given ${workerRecords} records, fewer than the ${expectedRecords} runs expected`);
+    const cost = perMillionJobs(costOf(counts, prices, context), scenario.jobs);
+    const floor = perMillionJobs(costOf(floorCounts({ ...scenario.floor, functionName: worker.name, memoryMb: worker.memoryMb }), prices, context), scenario.jobs);
+    const ratio = cost.total / floor.total;
+    const isPlain = scenario.name === 'plain';
+    results.push({
+      scenario: scenario.name,
+      jobs: scenario.jobs,
+      description: scenario.description,
+      floorWork: scenario.floor,
+      counts,
+      perJob: perJobFigures(counts, scenario.jobs, labels),
+      emptyReceives: Object.values(counts.sqs).reduce((sum, entry) => sum + entry.empty, 0),
+      perMillionJobs: cost,
+      floorPerMillionJobs: floor,
+      ratioToFloor: round(ratio, 3),
+      goal: isPlain ? `≤ ${PLAIN_COST_GOAL}× floor` : null,
+      pass: isPlain ? ratio <= PLAIN_COST_GOAL : null,
+    });
+  }
+  return results;
+}

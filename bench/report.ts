@@ -1,0 +1,105 @@
+/**
+ * The markdown summary of a bench run: one row per result with its goal and pass/fail, then the
+ * cost breakdown and the bundles.
+ */
+import type { Prices } from './lib/billing';
+import type { RunMeta } from './lib/meta';
+import type { ApiLatencyResult } from './parts/api-latency';
+import type { BundleResult } from './parts/cold-start';
+import type { CostResult } from './parts/cost';
+import type { OverheadResult } from './parts/overhead';
+import type { SchedulingResult } from './parts/scheduling';
+import type { WorkerCpuResult } from './parts/worker-cpu';
+
+/** Everything one run measured (each part only when it ran). */
+export interface BenchResults {
+  readonly cost?: readonly CostResult[];
+  readonly overhead?: OverheadResult;
+  readonly workerCpu?: WorkerCpuResult;
+  readonly coldStart?: readonly BundleResult[];
+  readonly scheduling?: SchedulingResult;
+  readonly apiLatency?: ApiLatencyResult;
+}
+
+/** One line of the summary table. */
+export interface SummaryRow {
+  readonly benchmark: string;
+  readonly result: string;
+  readonly goal: string;
+  readonly pass: boolean | null;
+}
+
+const dollars = (value: number) => `$${value.toFixed(4)}`;
+const verdict = (pass: boolean | null) => (pass === null ? '—' : pass ? 'pass' : 'FAIL');
+
+/** The summary rows of `results`. */
+export function summaryRows(results: BenchResults): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const cost of results.cost ?? []) {
+    rows.push({
+      benchmark: `cost: ${cost.scenario}`,
+      result: `${dollars(cost.perMillionJobs.total)} per million jobs, ${cost.ratioToFloor}× floor (${dollars(cost.floorPerMillionJobs.total)})`,
+      goal: cost.goal ?? '—',
+      pass: cost.pass,
+    });
+  }
+  const { overhead, workerCpu, scheduling, apiLatency } = results;
+  if (overhead !== undefined) {
+    rows.push({ benchmark: 'overhead vs bare handler', result: `${overhead.medianHopper} vs ${overhead.medianBare} jobs/s = ${overhead.ratio}× (invocations ${overhead.hopperMsPerInvocation} vs ${overhead.bareMsPerInvocation} ms; ${overhead.hopperDynamoRequestsPerInvocation} DynamoDB requests per worker invocation)`, goal: overhead.goal, pass: overhead.pass });
+  }
+  if (workerCpu !== undefined) {
+    rows.push({ benchmark: 'worker CPU per job', result: `${workerCpu.medianUsPerJob} µs (p90 ${workerCpu.p90UsPerJob} µs)`, goal: workerCpu.goal, pass: workerCpu.pass });
+  }
+  for (const bundle of results.coldStart ?? []) {
+    rows.push({ benchmark: `cold start: ${bundle.function}`, result: `${bundle.kib} KiB, import ${bundle.medianImportMs} ms`, goal: bundle.goal, pass: bundle.pass });
+  }
+  if (scheduling !== undefined) {
+    const { latenessMs } = scheduling;
+    rows.push({
+      benchmark: 'scheduling precision',
+      result: `p50 ${latenessMs.p50} ms, p99 ${latenessMs.p99} ms late; ${scheduling.early} early, ${scheduling.missing} missing of ${scheduling.parameters.jobs}`,
+      goal: scheduling.goal,
+      pass: scheduling.pass,
+    });
+  }
+  if (apiLatency !== undefined) {
+    rows.push({ benchmark: 'enqueue API latency', result: `p50 ${apiLatency.p50Ms} ms, p99 ${apiLatency.p99Ms} ms (${apiLatency.clients} clients, ${apiLatency.requests} requests, ${apiLatency.requestsPerSecond} req/s)`, goal: apiLatency.goal, pass: apiLatency.pass });
+  }
+  return rows;
+}
+
+function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const line = (cells: readonly (string | number)[]) => `| ${cells.map((cell) => String(cell).replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The markdown report. */
+export function markdownReport(meta: RunMeta, prices: Prices, results: BenchResults): string {
+  const { machine } = meta;
+  const parts = [
+    '# Hopper benchmarks',
+    '',
+    `${meta.date} · commit ${meta.commit}${meta.dirty ? ' (with uncommitted changes)' : ''} · Node ${meta.node} · ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}/${machine.arch}`,
+    '',
+    table(['Benchmark', 'Result', 'Goal', 'Pass'], summaryRows(results).map((row) => [row.benchmark, row.result, row.goal, verdict(row.pass)])),
+  ];
+  if (results.cost !== undefined) {
+    parts.push(
+      '',
+      `## Cost per million jobs (${prices.region} list prices of ${prices.date}, to be checked)`,
+      '',
+      table(
+        ['Scenario', 'Jobs', 'Total', 'SQS', 'DynamoDB writes', 'DynamoDB reads', 'Lambda requests', 'Lambda GB-s', 'Scheduler', 'Floor', 'Ratio'],
+        results.cost.map((cost) => {
+          const c = cost.perMillionJobs;
+          return [cost.scenario, cost.jobs, dollars(c.total), dollars(c.sqs), dollars(c.dynamodbWrites), dollars(c.dynamodbReads), dollars(c.lambdaRequests), dollars(c.lambdaCompute), dollars(c.scheduler), dollars(cost.floorPerMillionJobs.total), `${cost.ratioToFloor}×`];
+        }),
+      ),
+      '',
+      'Per job (billed SQS requests, DynamoDB units, Lambda invocations and billed ms; empty receives left out):',
+      '',
+      ...results.cost.map((cost) => `- **${cost.scenario}**: ${Object.entries(cost.perJob).map(([what, value]) => `${what} ${value}`).join(', ')}`),
+    );
+  }
+  return `${parts.join('\n')}\n`;
+}
