@@ -2,7 +2,7 @@
  * The markdown summary of a bench run: one row per result with its goal and pass/fail, then the
  * cost breakdown and the bundles.
  */
-import type { Prices } from './lib/billing';
+import type { Cost, Prices } from './lib/billing';
 import type { RunMeta } from './lib/meta';
 import type { ApiLatencyResult } from './parts/api-latency';
 import type { BundleResult } from './parts/cold-start';
@@ -51,7 +51,7 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
     rows.push({ benchmark: 'worker CPU per job', result: `${workerCpu.medianUsPerJob} µs (p90 ${workerCpu.p90UsPerJob} µs)`, goal: workerCpu.goal, pass: workerCpu.pass });
   }
   for (const bundle of results.coldStart ?? []) {
-    rows.push({ benchmark: `cold start: ${bundle.function}`, result: `${bundle.kib} KiB, import ${bundle.medianImportMs} ms`, goal: bundle.goal, pass: bundle.pass });
+    rows.push({ benchmark: `cold start: ${bundle.function}`, result: `${bundle.kib} KiB, import ${bundle.medianImportMs} ms (of which its packages alone ${bundle.medianExternalsImportMs} ms: ${bundle.externals.join(', ') || 'none'})`, goal: bundle.goal, pass: bundle.pass });
   }
   if (scheduling !== undefined) {
     const { latenessMs } = scheduling;
@@ -63,7 +63,7 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
     });
   }
   if (apiLatency !== undefined) {
-    rows.push({ benchmark: 'enqueue API latency', result: `p50 ${apiLatency.p50Ms} ms, p99 ${apiLatency.p99Ms} ms (${apiLatency.clients} clients, ${apiLatency.requests} requests, ${apiLatency.requestsPerSecond} req/s)`, goal: apiLatency.goal, pass: apiLatency.pass });
+    rows.push({ benchmark: 'enqueue API latency', result: `p50 ${apiLatency.p50Ms} ms, p99 ${apiLatency.p99Ms} ms (${apiLatency.clients} clients, ${apiLatency.requests} requests, ${apiLatency.requestsPerSecond} req/s; ${apiLatency.functionMsPerRequest} ms inside the function, AWS requests per enqueue: ${Object.entries(apiLatency.awsRequestsPerRequest).map(([operation, count]) => `${operation} ${count}`).join(', ') || 'none'})`, goal: apiLatency.goal, pass: apiLatency.pass });
   }
   return rows;
 }
@@ -90,9 +90,9 @@ export function markdownReport(meta: RunMeta, prices: Prices, results: BenchResu
       '',
       table(
         ['Scenario', 'Jobs', 'Total', 'SQS', 'DynamoDB writes', 'DynamoDB reads', 'Lambda requests', 'Lambda GB-s', 'Scheduler', 'Floor', 'Ratio'],
-        results.cost.map((cost) => {
-          const c = cost.perMillionJobs;
-          return [cost.scenario, cost.jobs, dollars(c.total), dollars(c.sqs), dollars(c.dynamodbWrites), dollars(c.dynamodbReads), dollars(c.lambdaRequests), dollars(c.lambdaCompute), dollars(c.scheduler), dollars(cost.floorPerMillionJobs.total), `${cost.ratioToFloor}×`];
+        results.cost.flatMap((cost) => {
+          const row = (label: string, c: Cost, ratio: string) => [label, cost.jobs, dollars(c.total), dollars(c.sqs), dollars(c.dynamodbWrites), dollars(c.dynamodbReads), dollars(c.lambdaRequests), dollars(c.lambdaCompute), dollars(c.scheduler), dollars(cost.floorPerMillionJobs.total), ratio];
+          return [row(cost.scenario, cost.perMillionJobs, `${cost.ratioToFloor}×`), row(`  floor of ${cost.scenario}`, cost.floorPerMillionJobs, '1×')];
         }),
       ),
       '',

@@ -4,16 +4,20 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { HOPPER_BUNDLING } from '../../infra/hopper-function';
 
+/** A bundle and the packages it imports at load time (dynamic imports left out). */
+export interface Bundle {
+  readonly file: string;
+  readonly externals: readonly string[];
+}
+
 /**
  * Writes `outDir/index.mjs`: minified ESM with class names kept and the AWS SDK external, as
  * `HopperFunction` bundles. `outDir` must be inside the project, so that the SDK resolves.
- *
- * @returns the bundle's path
  */
-export async function bundleLikeConstruct(entry: string, outDir: string): Promise<string> {
+export async function bundleLikeConstruct(entry: string, outDir: string): Promise<Bundle> {
   mkdirSync(outDir, { recursive: true });
   const outfile = join(outDir, 'index.mjs');
-  await build({
+  const { metafile } = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -26,7 +30,10 @@ export async function bundleLikeConstruct(entry: string, outDir: string): Promis
     external: [...(HOPPER_BUNDLING.externalModules ?? [])],
     mainFields: [...(HOPPER_BUNDLING.mainFields ?? [])],
     banner: { js: HOPPER_BUNDLING.banner ?? '' },
+    metafile: true,
     logLevel: 'warning',
   });
-  return outfile;
+  const imports = Object.values(metafile.outputs).flatMap((output) => output.imports);
+  const externals = imports.filter((entry) => entry.external === true && entry.kind === 'import-statement' && !entry.path.startsWith('node:')).map((entry) => entry.path);
+  return { file: outfile, externals: [...new Set(externals)] };
 }

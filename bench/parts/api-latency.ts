@@ -5,6 +5,7 @@
  * instance the load needs.
  */
 import { ApiClient } from '../../lib/api-client';
+import { diffCounts } from '../lib/counts';
 import { percentile, round } from '../lib/stats';
 import type { BenchSession } from './session';
 
@@ -19,6 +20,9 @@ export interface ApiLatencyResult {
   readonly p99Ms: number;
   readonly maxMs: number;
   readonly requestsPerSecond: number;
+  /** Inside the api function, over the timed load: mean billed ms per request, and its AWS requests by operation per request. */
+  readonly functionMsPerRequest: number;
+  readonly awsRequestsPerRequest: Readonly<Record<string, number>>;
   readonly goal: string;
   readonly pass: boolean;
 }
@@ -45,7 +49,14 @@ export async function measureApiLatency(session: BenchSession, clients: number, 
   log('api latency: warm-up');
   await load(api, clients, clients * 10);
   log(`api latency: ${requests} requests from ${clients} clients`);
+  const before = session.snapshot();
   const { latencies, seconds } = await load(api, clients, requests);
+  const counts = diffCounts(session.snapshot(), before);
+  const fn = counts.lambda[session.fn('JobsApiFunction').name];
+  // The worker-less queue sees no other traffic, so every SQS and DynamoDB request here is the api function's.
+  const awsRequests = Object.fromEntries([...Object.entries(counts.sqs), ...Object.entries(counts.dynamodb)]
+    .filter(([operation]) => operation !== 'ReceiveMessage')
+    .map(([operation, entry]) => [operation, round(entry.requests / requests, 3)]));
   const p50Ms = percentile(latencies, 0.5);
   const p99Ms = percentile(latencies, 0.99);
   return {
@@ -56,6 +67,8 @@ export async function measureApiLatency(session: BenchSession, clients: number, 
     p99Ms: round(p99Ms, 2),
     maxMs: round(Math.max(...latencies), 2),
     requestsPerSecond: round(requests / seconds, 1),
+    functionMsPerRequest: round((fn?.billedMs ?? Number.NaN) / (fn?.invocations ?? Number.NaN), 1),
+    awsRequestsPerRequest: awsRequests,
     goal: `p50 ≤ ${API_LATENCY_GOALS.p50Ms} ms, p99 ≤ ${API_LATENCY_GOALS.p99Ms} ms`,
     pass: p50Ms <= API_LATENCY_GOALS.p50Ms && p99Ms <= API_LATENCY_GOALS.p99Ms,
   };

@@ -30,7 +30,7 @@ export interface WorkerCpuResult {
 
 /** Times `iterations` batches after `warmup` untimed ones; `outDir` (in the project) takes the bundle. */
 export async function measureWorkerCpu(outDir: string, iterations: number, warmup: number): Promise<WorkerCpuResult> {
-  const bundle = await bundleLikeConstruct(LOOP_ENTRY, outDir);
+  const { file: bundle } = await bundleLikeConstruct(LOOP_ENTRY, outDir);
   const { stdout } = await run(process.execPath, [bundle, String(iterations), String(warmup)], { maxBuffer: 64 * 1024 * 1024 });
   const output: unknown = JSON.parse(stdout);
   const samples = field(output, 'perJobUs');
