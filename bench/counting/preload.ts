@@ -31,7 +31,7 @@ process.on('message', (message: unknown) => {
 
 const send = process.send?.bind(process);
 if (send !== undefined) {
-  process.send = ((message: unknown, ...rest: unknown[]) => {
+  Reflect.set(process, 'send', (message: unknown, ...rest: unknown[]) => {
     if (field(message, 'type') === 'result') {
       const requestId = String(field(message, 'requestId'));
       const start = started.get(requestId);
@@ -42,5 +42,5 @@ if (send !== undefined) {
       renameSync(`${file}.tmp`, file);
     }
     return Reflect.apply(send, process, [message, ...rest]);
-  }) as typeof process.send;
+  });
 }
