@@ -139,6 +139,13 @@ export class MemoryStats implements StatsTable {
     this.folds.push({ from, to, processed, failed });
     return true;
   }
+  /** Cohort items, kept apart from the stats partition as in the table. */
+  cohorts: StatsItem[] = [];
+  async queryCohorts(fromMinuteMs: number, toMinuteMs: number): Promise<StatsItem[]> {
+    return this.cohorts
+      .filter((item) => { const ms = Number(item.sk?.S); return ms >= fromMinuteMs && ms <= toMinuteMs; })
+      .sort((a, b) => Number(b.sk?.S) - Number(a.sk?.S));
+  }
 }
 
 export const TEST_CONFIG: ApiConfig = {
