@@ -60,6 +60,9 @@ export const METRIC_UNITS: Readonly<Record<MetricName, 'Count' | 'Milliseconds'>
 /** Dimension names. */
 export const DIMENSIONS = { queue: 'Queue', jobType: 'JobType' } as const;
 
+/** The jobtype under which metrics count messages whose body is not a job. */
+export const INVALID_JOBTYPE = 'Invalid';
+
 /** The jobtype under which an instance publishes jobtypes beyond its cap. */
 export const OTHER_JOBTYPE = 'Other';
 

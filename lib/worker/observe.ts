@@ -6,14 +6,11 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import { limitedCount } from '../limiters/reschedule';
-import { METRICS, type MetricsBatch } from '../metrics/emf';
+import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../metrics/emf';
 import { cohortOf } from '../stats/cohort';
 import type { StatsRecorder } from '../stats/recorder';
 import { physicalNameFromArn, type QueueResolver } from './queues';
 import type { RecordOutcome } from './record';
-
-/** Jobtype under which metrics count records whose body is not a job. */
-export const INVALID_JOBTYPE = 'Invalid';
 
 /** What {@link observeOutcomes} reports to. */
 export interface Observers {
