@@ -42,7 +42,9 @@ export type { CronDefinition, CronJobTemplate } from '../lib/cron-definition';
  * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
  * `StateTable`, `LimitsTable`, `RetryFunction`, `BatchFunction`, `ApiFunction`, `Scheduler`
  * (`Scheduler/SweepFunction`, `Scheduler/Role`, `Scheduler/Sweep`, `Scheduler/CronFunction`,
- * `Scheduler/Cron-<name>`); outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
+ * `Scheduler/Cron-<name>`), `Monitoring` (alarms `Monitoring/QueueAge-<queue>`, `Dead-<queue>`,
+ * `RetriesDepth`, `RetriesDlqDepth`, `Errors-<function>`, `Throttles-<function>`, and
+ * `Monitoring/Dashboard`; docs/observability.md); outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
  * `RetriesDlqUrl`, `LimitsTableName`, `ApiUrl`, whose logical ids are the JobSystem's id followed
  * by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
  *

@@ -92,13 +92,6 @@ export class StatsAccumulator {
     this.pending.set(id, entry);
   }
 
-  /** Jobs counted and not yet written. */
-  get pendingJobs(): number {
-    let jobs = 0;
-    for (const entry of this.pending.values()) for (const counts of entry.minutes.values()) jobs += counts.processed;
-    return jobs;
-  }
-
   /** When the oldest unwritten count was recorded; undefined when nothing is pending. */
   get oldestMs(): number | undefined {
     let oldest: number | undefined;

@@ -26,7 +26,8 @@ describe('StatsAccumulator', () => {
     stats.add({ writer: { kind: 'worker', queue: 'b' }, processed: 9, failed: 0, atMs: HOUR + 5_000 });
 
     expect(stats.take()?.key.sk).toBe('1795348800000#w#b');
-    expect(stats.pendingJobs).toBe(2);
+    expect(stats.take()?.key.sk).toBe('1795348800000#w#a');
+    expect(stats.size).toBe(0);
   });
 
   it('writes minutes, hour totals, the latest lag and a TTL in one update', () => {
