@@ -207,4 +207,11 @@ describe('metrics', () => {
     ]);
     expect(emf[2]?._aws).toEqual({ Timestamp: NOW, CloudWatchMetrics: [{ Namespace: 'Hopper', Dimensions: [['Queue'], ['Queue', 'JobType']], Metrics: [{ Name: 'Throttled', Unit: 'Count' }] }] });
   });
+
+  it('counts jobs a backlog limit turned away as Throttled', async () => {
+    const { call, backend, emf } = apiFixture();
+    backend.counts_[QUEUE_URLS.critical] = { visible: 6, inFlight: 0, delayed: 0 };
+    expect((await call(post({ jobs: [{ jobtype: 'A', queue: 'critical' }, { jobtype: 'B', queue: 'critical' }] }))).statusCode).toBe(503);
+    expect(emf.map(({ _aws, ...fields }) => fields)).toEqual([{ Queue: 'critical', JobType: 'A', Throttled: 1 }, { Queue: 'critical', JobType: 'B', Throttled: 1 }]);
+  });
 });

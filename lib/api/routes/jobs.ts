@@ -38,7 +38,7 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
   const jobsByQueue = new Map<string, number>();
   for (const job of jobs) jobsByQueue.set(job.queue, (jobsByQueue.get(job.queue) ?? 0) + 1);
   await refuseOverBacklog(ctx, [...jobsByQueue.keys()]).catch((error: unknown) => {
-    countJobs(ctx, jobs, METRICS.throttled);
+    if (error instanceof ApiError && error.code === API_ERRORS.backlog) countJobs(ctx, jobs, METRICS.throttled);
     throw error;
   });
   const decision = await checkQuotasForQueues(ctx.config.quotas, { tenant, jobsByQueue }, { store: ctx.quotaStore, now: ctx.now });
