@@ -177,13 +177,20 @@ function emfLines(namespace: string, series: Series, atMs: number): string[] {
   const lines: string[] = [];
   for (let chunk = 0; chunk < chunks; chunk += 1) {
     const fields: Record<string, number | number[]> = {};
+    const names: MetricName[] = [];
     // Counts travel in the first line only; timings are split 100 values a line.
-    if (chunk === 0) for (const [metric, n] of series.counts) fields[metric] = n;
+    if (chunk === 0) {
+      for (const [metric, n] of series.counts) {
+        fields[metric] = n;
+        names.push(metric);
+      }
+    }
     for (const [metric, values] of series.values) {
       const part = values.slice(chunk * METRICS_DEFAULTS.maxValuesPerLine, (chunk + 1) * METRICS_DEFAULTS.maxValuesPerLine);
-      if (part.length > 0) fields[metric] = part;
+      if (part.length === 0) continue;
+      fields[metric] = part;
+      names.push(metric);
     }
-    const names = Object.keys(fields) as MetricName[];
     if (names.length === 0) continue;
     lines.push(JSON.stringify({
       _aws: {

@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { JobSystem, type JobSystemProps } from '../../infra/job-system';
 import { ENV } from '../../lib/env';
+import { isRecord } from '../../lib/job';
 import { ConfigurationError } from '../../lib/errors';
 import { newStack, newWorker } from './support';
 
@@ -20,12 +21,29 @@ function monitored(props: JobSystemProps = {}) {
   return { stack, jobs, worker, template: Template.fromStack(stack) };
 }
 
+/** The properties of a template resource. */
+function propertiesOf(resource: unknown): Record<string, unknown> {
+  return isRecord(resource) && isRecord(resource.Properties) ? resource.Properties : {};
+}
+
 /** Every alarm of a template, by name. */
 function alarmsByName(template: Template): Map<string, Record<string, unknown>> {
   return new Map(Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((resource) => {
-    const properties = (resource as { Properties: Record<string, unknown> }).Properties;
+    const properties = propertiesOf(resource);
     return [String(properties.AlarmName), properties];
   }));
+}
+
+/** `metric` as a plain metric (fails the test otherwise). */
+function plain(metric: cloudwatch.IMetric): cloudwatch.Metric {
+  if (!(metric instanceof cloudwatch.Metric)) throw new Error('expected a Metric');
+  return metric;
+}
+
+/** `metric` as a math expression (fails the test otherwise). */
+function math(metric: cloudwatch.IMetric): cloudwatch.MathExpression {
+  if (!(metric instanceof cloudwatch.MathExpression)) throw new Error('expected a MathExpression');
+  return metric;
 }
 
 const COMMON = { EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', Period: 300 };
@@ -90,19 +108,31 @@ describe('default alarms', () => {
   });
 });
 
-/** The dashboard body with its tokens replaced by "<token>", parsed. */
-function dashboardBody(template: Template): { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] } {
+interface Widget {
+  readonly title?: string;
+  readonly metrics: unknown[][];
+}
+
+/** The dashboard's widgets, its tokens replaced by "<token>". */
+function dashboardWidgets(template: Template): Widget[] {
   const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
-  const body = (dashboard as { Properties: { DashboardBody: unknown } }).Properties.DashboardBody;
-  const parts = typeof body === 'string' ? [body] : (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-  return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join('')) as { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] };
+  const body = propertiesOf(dashboard).DashboardBody;
+  const join = isRecord(body) ? body['Fn::Join'] : undefined;
+  const parts: unknown[] = typeof body === 'string' ? [body] : Array.isArray(join) && Array.isArray(join[1]) ? join[1] : [];
+  const parsed: unknown = JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join(''));
+  const widgets = isRecord(parsed) && Array.isArray(parsed.widgets) ? parsed.widgets : [];
+  return widgets.map((widget: unknown) => {
+    const properties = isRecord(widget) && isRecord(widget.properties) ? widget.properties : {};
+    const metrics = Array.isArray(properties.metrics) ? properties.metrics.filter((metric): metric is unknown[] => Array.isArray(metric)) : [];
+    return { ...(typeof properties.title === 'string' ? { title: properties.title } : {}), metrics };
+  });
 }
 
 describe('the dashboard', () => {
   it('shows queue depth and age, throughput, failures, cohort latency, duration, the retries queues and every function', () => {
     const { template } = monitored();
-    const widgets = dashboardBody(template).widgets;
-    expect(widgets.map((widget) => widget.properties.title)).toEqual([
+    const widgets = dashboardWidgets(template);
+    expect(widgets.map((widget) => widget.title)).toEqual([
       'Queue depth (visible messages)', 'Age of oldest message (s)',
       'Throughput (jobs per minute)', 'Failures (per minute)',
       'Cohort latency, enqueue → start (ms)', 'Job duration (ms)',
@@ -110,13 +140,13 @@ describe('the dashboard', () => {
       'RetryFunction: invocations, errors, throttles', 'BatchFunction: invocations, errors, throttles', 'ApiFunction: invocations, errors, throttles', 'SweepFunction: invocations, errors, throttles',
       'Worker: invocations, errors, throttles',
     ]);
-    const metricsOf = (title: string) => widgets.find((widget) => widget.properties.title === title)?.properties.metrics ?? [];
+    const metricsOf = (title: string) => widgets.find((widget) => widget.title === title)?.metrics ?? [];
     expect(metricsOf('Throughput (jobs per minute)').map((metric) => metric.slice(0, 4))).toEqual([
       ['Hopper', 'Processed', 'Queue', 'default'], ['Hopper', 'Processed', 'Queue', 'critical'],
       ['Hopper', 'Enqueued', 'Queue', 'default'], ['Hopper', 'Enqueued', 'Queue', 'critical'],
     ]);
     expect(metricsOf('Failures (per minute)').map((metric) => metric[1])).toEqual(['Failed', 'Failed', 'Retried', 'Retried', 'Dead', 'Dead', 'Crashed', 'Crashed']);
-    expect(metricsOf('Cohort latency, enqueue → start (ms)').map((metric) => [metric[1], metric[3], (metric[4] as { stat: string }).stat])).toEqual([
+    expect(metricsOf('Cohort latency, enqueue → start (ms)').map((metric) => [metric[1], metric[3], isRecord(metric[4]) ? metric[4].stat : undefined])).toEqual([
       ['Latency', 'default', 'p50'], ['Latency', 'critical', 'p50'], ['Latency', 'default', 'p90'], ['Latency', 'critical', 'p90'], ['Latency', 'default', 'p99'], ['Latency', 'critical', 'p99'],
     ]);
     expect(metricsOf('Queue depth (visible messages)').map((metric) => metric.slice(0, 3))).toEqual([
@@ -126,7 +156,7 @@ describe('the dashboard', () => {
   });
 
   it('leaves out the EMF widgets with metrics: false, and is not created with dashboard: false', () => {
-    const titles = dashboardBody(monitored({ metrics: false }).template).widgets.map((widget) => widget.properties.title);
+    const titles = dashboardWidgets(monitored({ metrics: false }).template).map((widget) => widget.title);
     expect(titles).not.toContain('Throughput (jobs per minute)');
     expect(titles).toContain('Queue depth (visible messages)');
     monitored({ dashboard: false }).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
@@ -142,7 +172,10 @@ describe('metrics', () => {
     });
     expect(alarmsByName(custom.template).get('Test-Jobs-Dead-default')?.Namespace).toBe('Shop/Jobs');
     const off = monitored({ metrics: false });
-    const variables = Object.values(off.template.findResources('AWS::Lambda::Function')).map((fn) => (fn as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables ?? {});
+    const variables = Object.values(off.template.findResources('AWS::Lambda::Function')).map((fn) => {
+      const environment = propertiesOf(fn).Environment;
+      return isRecord(environment) && isRecord(environment.Variables) ? environment.Variables : {};
+    });
     expect(variables.length).toBeGreaterThan(0);
     for (const vars of variables) expect(vars[ENV.metrics]).toBe('off');
     expect([...alarmsByName(off.template).keys()].filter((name) => name.includes('Dead-'))).toEqual([]);
@@ -154,17 +187,16 @@ describe('metrics', () => {
 
   it('offers metric helpers per queue and jobtype, and over every queue as math expressions', () => {
     const { stack, jobs } = monitored();
-    const processed = jobs.metricProcessed({ queue: 'default' });
-    expect(processed).toBeInstanceOf(cloudwatch.Metric);
-    expect(stack.resolve((processed as cloudwatch.Metric).toMetricConfig().metricStat)).toMatchObject({ namespace: 'Hopper', metricName: 'Processed', dimensions: [{ name: 'Queue', value: 'default' }], statistic: 'Sum' });
-    const latency = jobs.metricLatency({ queue: 'critical', jobType: 'Report' }) as cloudwatch.Metric;
+    const processed = plain(jobs.metricProcessed({ queue: 'default' }));
+    expect(stack.resolve(processed.toMetricConfig().metricStat)).toMatchObject({ namespace: 'Hopper', metricName: 'Processed', dimensions: [{ name: 'Queue', value: 'default' }], statistic: 'Sum' });
+    const latency = plain(jobs.metricLatency({ queue: 'critical', jobType: 'Report' }));
     expect(latency.toMetricConfig().metricStat).toMatchObject({ metricName: 'Latency', dimensions: [{ name: 'JobType', value: 'Report' }, { name: 'Queue', value: 'critical' }], statistic: 'p99' });
-    const dead = jobs.metricDead() as cloudwatch.MathExpression;
+    const dead = math(jobs.metricDead());
     expect(dead.expression).toBe('SUM([q0, q1])');
-    expect(Object.values(dead.usingMetrics).map((metric) => (metric as cloudwatch.Metric).dimensions)).toEqual([{ Queue: 'default' }, { Queue: 'critical' }]);
-    expect((jobs.metricDuration() as cloudwatch.MathExpression).expression).toBe('MAX([q0, q1])');
-    for (const helper of [jobs.metricFailed, jobs.metricRetried, jobs.metricExpired, jobs.metricRateLimited]) {
-      expect((helper.call(jobs, { queue: 'default' }) as cloudwatch.Metric).namespace).toBe('Hopper');
+    expect(Object.values(dead.usingMetrics).map((metric) => plain(metric).dimensions)).toEqual([{ Queue: 'default' }, { Queue: 'critical' }]);
+    expect(math(jobs.metricDuration()).expression).toBe('MAX([q0, q1])');
+    for (const [metric, name] of [[jobs.metricFailed({ queue: 'default' }), 'Failed'], [jobs.metricRetried({ queue: 'default' }), 'Retried'], [jobs.metricExpired({ queue: 'default' }), 'Expired'], [jobs.metricRateLimited({ queue: 'default' }), 'RateLimited']] as const) {
+      expect([plain(metric).namespace, plain(metric).metricName]).toEqual(['Hopper', name]);
     }
     expect(() => jobs.metricFailed({ jobType: 'Report' })).toThrow('jobType needs a queue');
     expect(() => jobs.metricFailed({ queue: 'nope' })).toThrow('queue "nope" is not declared; declared queues: default, critical');
