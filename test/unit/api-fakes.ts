@@ -20,6 +20,7 @@ import { MemoryLimiterStore } from '../../lib/limiters';
 import { resolveQuotas } from '../../lib/quota';
 import type { QueueReport, StatsItem, StatsTable } from '../../lib/stats/read';
 import { createMetrics } from '../../lib/metrics/emf';
+import { jsonObject } from '../fixtures/json';
 import { fromItem, toItem, type NewSetEntry, type SetEntry } from '../../lib/storage/set-items';
 import type { ReadSetOptions, SetPage } from '../../lib/storage/state-table';
 import { createLogger } from '../../lib/worker/logger';
@@ -231,7 +232,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}) {
     quotaStore: new MemoryLimiterStore(),
     limits: { queryPartition: async (pk) => limits.get(pk) ?? [] },
     logger: createLogger({ sink: (line) => lines.push(line), now: () => new Date(nowMs) }),
-    metrics: createMetrics({ sink: (line) => emf.push(JSON.parse(line) as Record<string, unknown>) }),
+    metrics: createMetrics({ sink: (line) => emf.push(jsonObject(line)) }),
   };
   const handler = createApiHandler({ context: () => context, log: (line) => lines.push(line) });
   const call = async (event: LambdaFunctionURLEvent): Promise<ApiResponse & { json: unknown }> => {

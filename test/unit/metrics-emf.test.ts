@@ -7,6 +7,7 @@ import { createRetryHandler } from '../../lib/retry';
 import { StateTable } from '../../lib/storage/state-table';
 import { createWorker, type JobHandler } from '../../lib/worker';
 import { FakeDynamo } from './storage-fake-dynamo';
+import { field, jsonObject, records } from '../fixtures/json';
 import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
 
 const NOW_MS = Date.parse('2026-11-22T12:00:00.000Z');
@@ -97,7 +98,7 @@ describe('createMetrics', () => {
     second.count('default', 'A', 'Failed');
     second.flush(NOW_MS);
 
-    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).map(({ JobType, Processed, Failed }) => ({ JobType, Processed, Failed }))).toEqual([
+    expect(lines.map(jsonObject).map(({ JobType, Processed, Failed }) => ({ JobType, Processed, Failed }))).toEqual([
       { JobType: 'A', Processed: 1, Failed: undefined },
       { JobType: 'B', Processed: 1, Failed: undefined },
       { JobType: 'Other', Processed: 4, Failed: undefined },
@@ -112,8 +113,9 @@ describe('createMetrics', () => {
     batch.count('default', 'A', 'Processed', 150);
     batch.flush(NOW_MS);
 
-    const parsed = lines.map((line) => JSON.parse(line) as { Processed?: number; Duration: number[]; _aws: { Timestamp: number } });
-    expect(parsed.map((line) => [line.Processed, line.Duration.length, line.Duration[0], line._aws.Timestamp])).toEqual([[150, 100, 1, NOW_MS], [undefined, 50, 101, NOW_MS]]);
+    const parsed = lines.map(jsonObject);
+    const durations = parsed.map((line) => (Array.isArray(line.Duration) ? line.Duration : []));
+    expect(parsed.map((line, index) => [line.Processed, durations[index]?.length, durations[index]?.[0], field(line._aws, 'Timestamp')])).toEqual([[150, 100, 1, NOW_MS], [undefined, 50, 101, NOW_MS]]);
   });
 
   it('reads its settings from the environment', () => {
@@ -122,7 +124,7 @@ describe('createMetrics', () => {
     batch.count('q', 'A', 'Dead');
     batch.count('q', 'B', 'Dead');
     batch.flush(NOW_MS);
-    expect(lines.map((line) => JSON.parse(line) as { JobType: string; _aws: { CloudWatchMetrics: { Namespace: string }[] } }).map((line) => [line._aws.CloudWatchMetrics[0]?.Namespace, line.JobType])).toEqual([['X', 'A'], ['X', 'Other']]);
+    expect(lines.map(jsonObject).map((line) => [records(line._aws, 'CloudWatchMetrics')[0]?.Namespace, line.JobType])).toEqual([['X', 'A'], ['X', 'Other']]);
   });
 });
 
@@ -155,8 +157,8 @@ function byQueueAndType(a: Record<string, unknown>, b: Record<string, unknown>):
 }
 
 function withoutOrder(line: Record<string, unknown>): Record<string, unknown> {
-  const meta = line._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] };
-  const directive = meta.CloudWatchMetrics[0];
+  const [directive] = records(line._aws, 'CloudWatchMetrics');
   if (directive === undefined) return line;
-  return { ...line, _aws: { ...meta, CloudWatchMetrics: [{ ...directive, Metrics: [...directive.Metrics].sort((a, b) => a.Name.localeCompare(b.Name)) }] } };
+  const metrics = records(directive, 'Metrics').sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
+  return { ...line, _aws: { ...(typeof line._aws === 'object' ? line._aws : {}), CloudWatchMetrics: [{ ...directive, Metrics: metrics }] } };
 }

@@ -4,6 +4,7 @@ import { ConfigurationError } from '../../lib/errors';
 import { normalizeJob, type Job } from '../../lib/job';
 import { createSchedulerHandler, delaySecondsUntil, planMove, sweep, type SweepDeps } from '../../lib/scheduler';
 import { createMetrics } from '../../lib/metrics/emf';
+import { jsonObject } from '../fixtures/json';
 import { createLogger } from '../../lib/worker/logger';
 import { fromItem, toItem, type SetEntry } from '../../lib/storage/set-items';
 import { StateTable } from '../../lib/storage/state-table';
@@ -167,7 +168,7 @@ describe('sweep', () => {
     metrics.flush(T0);
 
     const jobtype = makeJob('x').jobtype;
-    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).map(({ _aws, ...fields }) => fields)).toEqual([
+    expect(lines.map(jsonObject).map(({ _aws, ...fields }) => fields)).toEqual([
       { Queue: 'default', JobType: jobtype, Enqueued: 2 },
       { Queue: 'reports', JobType: jobtype, Dead: 1 },
     ]);
