@@ -5,7 +5,7 @@
  *
  * One instance per function (`functionConcurrency: 1`), so every count the instances hold is
  * written by their next invocation once it is a minute old: the test waits that minute, then
- * sends one more job through each.
+ * sends one more job through each. A preload module counts the worker process's DynamoDB writes.
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,10 @@ let url: string;
 printRuntimeLogsOnFailure(logs);
 
 beforeAll(async () => {
-  local = await startLocal({ projectDir: ROOT, stack: 'HopperDemo', logs: logs.sink, functionConcurrency: 1 });
+  local = await startLocal({
+    projectDir: ROOT, stack: 'HopperDemo', logs: logs.sink, functionConcurrency: 1,
+    functionPreload: [`${ROOT}test/fixtures/preload/count-dynamo-writes.mjs`],
+  });
   url = local.outputs.JobsApiUrl ?? '';
   api = new ApiClient({ url });
 });
@@ -49,14 +52,21 @@ function total(metric: string): number {
 
 const MINUTE_MS = 60_000;
 
-/** Waits, if need be, so that the next few seconds stay within one minute and away from the hourly cron's tick. */
-async function startOfQuietMinute(): Promise<number> {
+/**
+ * Waits for the start of the next minute (of a later one, away from the hourly cron's tick at
+ * :00), so that no job enqueued before shares the cohort the caller is about to fill.
+ */
+async function startOfFreshMinute(): Promise<number> {
   const inMinute = Date.now() % MINUTE_MS;
-  const minuteOfHour = new Date().getUTCMinutes();
-  if (inMinute > 45_000 || minuteOfHour === 59 || minuteOfHour === 0) {
-    await new Promise((resolve) => setTimeout(resolve, MINUTE_MS - inMinute + (minuteOfHour === 59 ? MINUTE_MS : 0) + 500));
-  }
+  const next = new Date(Date.now() - inMinute + MINUTE_MS).getUTCMinutes();
+  const skip = next === 59 || next === 0 ? (next === 59 ? 2 : 1) * MINUTE_MS : 0;
+  await new Promise((resolve) => setTimeout(resolve, MINUTE_MS - inMinute + skip + 500));
   return Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
+}
+
+/** The DynamoDB writes the worker's process made so far (counted by the preload module). */
+function workerWrites(): number {
+  return logs.entries.filter((entry) => entry.source.startsWith('Worker') && entry.message.startsWith('{"dynamodb_write"')).length;
 }
 
 function hopper(...args: string[]): Promise<string> {
@@ -70,8 +80,23 @@ function hopper(...args: string[]): Promise<string> {
 }
 
 describe('observability on the local runtime', () => {
+  it('keeps plain jobs at ≤ 0.1 DynamoDB writes per job in the worker\'s own process (rollups and cohorts)', async () => {
+    const jobs = 300;
+    await api.enqueueMany(Array.from({ length: jobs }, (_, i) => ({ jobtype: 'Greet', args: [`load${i}`] })));
+    await eventually(async () => (total('Processed') >= jobs ? true : undefined), 120_000, 'the jobs to run');
+
+    const writes = workerWrites();
+    console.log(`worker: ${jobs} plain jobs, ${writes} DynamoDB writes (${(writes / jobs).toFixed(3)} per job)`);
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThanOrEqual(jobs / 10);
+  }, 180_000);
+
   it('prints EMF metrics for real jobs and reads their cohort back with exact counts', async () => {
-    const minute = await startOfQuietMinute();
+    const processedBefore = total('Processed');
+    const failedBefore = total('Failed');
+    const enqueuedBefore = total('Enqueued');
+    const latenciesBefore = emfLines().length;
+    const minute = await startOfFreshMinute();
     const jobs: JobInput[] = [
       ...Array.from({ length: 30 }, (_, i) => ({ jobtype: 'Greet', args: [`n${i}`] })),
       ...Array.from({ length: 5 }, () => ({ jobtype: 'Slow', args: [300] })),
@@ -82,13 +107,15 @@ describe('observability on the local runtime', () => {
     expect(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS).toBe(minute);
 
     // Every job ran (40 processed, 3 of them failing) and the failures died.
-    await eventually(async () => (total('Processed') >= 40 && total('Dead') >= 3 ? true : undefined), 120_000, 'the jobs to run and the failures to die');
-    expect({ processed: total('Processed'), failed: total('Failed'), dead: total('Dead'), enqueued: total('Enqueued') }).toEqual({ processed: 40, failed: 3, dead: 3, enqueued: 40 });
-    const greet = emfLines().filter((line) => line.JobType === 'Greet' && line.Queue === 'default' && 'Processed' in line);
+    await eventually(async () => (total('Processed') - processedBefore >= 40 && total('Dead') >= 3 ? true : undefined), 120_000, 'the jobs to run and the failures to die');
+    expect({ processed: total('Processed') - processedBefore, failed: total('Failed') - failedBefore, dead: total('Dead'), enqueued: total('Enqueued') - enqueuedBefore })
+      .toEqual({ processed: 40, failed: 3, dead: 3, enqueued: 40 });
+    const wave = emfLines().slice(latenciesBefore);
+    const greet = wave.filter((line) => line.JobType === 'Greet' && line.Queue === 'default' && 'Processed' in line);
     expect(greet.reduce((sum, line) => sum + Number(line.Processed), 0)).toBe(30);
     expect(greet.flatMap((line) => (Array.isArray(line.Latency) ? line.Latency : []))).toHaveLength(30);
     // The worker measures one latency per first start, for the metric and the cohort alike.
-    const latencies = emfLines().flatMap((line) => (Array.isArray(line.Latency) ? line.Latency.map(Number) : []));
+    const latencies = wave.flatMap((line) => (Array.isArray(line.Latency) ? line.Latency.map(Number) : []));
     expect(latencies).toHaveLength(40);
 
     // Counts still held by the instances are written by their next invocation once a minute old.
