@@ -155,10 +155,10 @@ export class JobSystemMonitoring extends Construct {
   metric(name: MetricName, statistic: string, options: JobMetricOptions = {}): cloudwatch.IMetric {
     const { queue, jobType, ...metricOptions } = options;
     if (jobType !== undefined && queue === undefined) throw new ConfigurationError('jobType needs a queue: metrics are published per queue and per queue and jobtype');
-    const one = (name_: string) => new cloudwatch.Metric({
+    const one = (queueName: string) => new cloudwatch.Metric({
       namespace: this.props.namespace,
       metricName: name,
-      dimensionsMap: { [DIMENSIONS.queue]: name_, ...(jobType === undefined ? {} : { [DIMENSIONS.jobType]: jobType }) },
+      dimensionsMap: { [DIMENSIONS.queue]: queueName, ...(jobType === undefined ? {} : { [DIMENSIONS.jobType]: jobType }) },
       statistic,
       period: period(),
       ...metricOptions,
@@ -168,7 +168,7 @@ export class JobSystemMonitoring extends Construct {
       return one(queue);
     }
     const names = Object.keys(this.props.queues);
-    const usingMetrics = Object.fromEntries(names.map((name_, index) => [`q${index}`, one(name_)]));
+    const usingMetrics = Object.fromEntries(names.map((queueName, index) => [`q${index}`, one(queueName)]));
     const fold = statistic === 'Sum' || statistic === 'SampleCount' ? 'SUM' : 'MAX';
     return new cloudwatch.MathExpression({
       expression: `${fold}([${Object.keys(usingMetrics).join(', ')}])`,
