@@ -9,8 +9,9 @@
  */
 export { HopperFunction, HOPPER_BUNDLING, HOPPER_RUNTIME, type HopperFunctionProps } from './hopper-function';
 export {
-  JobSystem, JOB_SYSTEM_DEFAULTS, type CronDefinition, type CronJobTemplate, type JobSystemProps, type QueueOptions, type RetryOptions,
-  type WorkerOptions,
+  ALARM_DEFAULTS, JobSystem, JOB_SYSTEM_DEFAULTS, type CronDefinition, type CronJobTemplate, type JobMetricOptions, type JobSystemAlarmOptions,
+  type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions,
 } from './job-system';
+export { JobSystemMonitoring, type JobSystemMonitoringProps } from './job-system-monitoring';
 export { JobScheduler, type JobSchedulerProps } from './job-scheduler';
 export { LambdaScheduleTarget, type LambdaScheduleTargetProps } from './lambda-schedule-target';

@@ -8,6 +8,7 @@ import { CronDefinitionError, cronTickInput, resolveCron, type CronDefinition, t
 import { ConfigurationError } from '../lib/errors';
 import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job';
 import type { QuotasConfig } from '../lib/quota';
+import type { JobSystemAlarmOptions } from './job-system-monitoring';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation';
 
 /** Defaults and bounds of the JobSystem's props, in one place for docs and tests. */
@@ -165,6 +166,39 @@ export interface JobSystemProps {
    * @default true
    */
   readonly stats?: boolean;
+  /**
+   * CloudWatch metrics that workers and Hopper's functions print as Embedded Metric Format lines
+   * (no API call): `false` turns them off (and the alarms and widgets built on them).
+   * @default - on, namespace `Hopper`, at most 50 jobtypes per function instance
+   */
+  readonly metrics?: MetricsOptions | false;
+  /**
+   * The default alarms (no actions unless `actions` or `addAlarmAction`), or `false` for none.
+   * @default - every alarm with its default threshold (see JobSystemAlarmOptions)
+   */
+  readonly alarms?: JobSystemAlarmOptions | false;
+  /**
+   * Whether to create a CloudWatch dashboard (queue depth and age, throughput, failures, latency,
+   * functions).
+   * @default true
+   */
+  readonly dashboard?: boolean;
+}
+
+/** The EMF metrics' settings. */
+export interface MetricsOptions {
+  /**
+   * CloudWatch namespace (1 to 255 of `A-Za-z0-9.-_/#:`, not starting with `AWS/`).
+   * @default 'Hopper'
+   */
+  readonly namespace?: string;
+  /**
+   * Distinct jobtypes one function instance publishes as their own `JobType` series; later ones
+   * are published as `Other`, so a producer inventing jobtypes cannot multiply the metrics bill
+   * (1 to 1000).
+   * @default 50
+   */
+  readonly maxJobTypes?: number;
 }
 
 /** How a worker consumes its queues; unset options fall back to the queue's. */
@@ -265,4 +299,13 @@ export function validateCrons(crons: readonly CronDefinition[], queues: readonly
       throw error;
     }
   });
+}
+
+/** Validates the metrics' settings. */
+export function validateMetricsOptions(options: MetricsOptions): void {
+  const namespace = options.namespace;
+  if (namespace !== undefined && !Token.isUnresolved(namespace) && (!/^[A-Za-z0-9.\-_/#:]{1,255}$/.test(namespace) || namespace.startsWith('AWS/'))) {
+    throw new ConfigurationError(`metrics.namespace must be 1 to 255 of A-Za-z0-9.-_/#: and not start with AWS/, but ${JSON.stringify(namespace)} was provided`);
+  }
+  validateIntegerRange('metrics.maxJobTypes', options.maxJobTypes, 1, 1000);
 }

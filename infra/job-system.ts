@@ -13,20 +13,23 @@ import { ENV } from '../lib/env';
 import { ConfigurationError } from '../lib/errors';
 import { JOB_LIMITS } from '../lib/job';
 import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter';
-import { BATCH_KEYS, SORTED_SETS, STATE_TABLE, STATS_KEYS, UNIQUE_KEYS } from '../lib/keys';
+import { BATCH_KEYS, COHORT_KEYS, SORTED_SETS, STATE_TABLE, STATS_KEYS, UNIQUE_KEYS } from '../lib/keys';
 import { LIMITS_TABLE } from '../lib/limiters/keys';
 import { STATS_ON } from '../lib/stats/recorder';
+import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/metrics/emf';
 import { HopperFunction } from './hopper-function';
+import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
 import { JobScheduler } from './job-scheduler';
 import { apiEnvironment, backlogLimitsJson, cronsJson, quotasJson, tenantsJson } from './job-system-api';
 import {
-  deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateQueueOptions, validateVisibility,
+  deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions, validateVisibility,
   type WorkerOptions,
 } from './job-system-props';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './validation';
 
-export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props';
+export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props';
+export { ALARM_DEFAULTS, type JobMetricOptions, type JobSystemAlarmOptions } from './job-system-monitoring';
 export type { CronDefinition, CronJobTemplate } from '../lib/cron-definition';
 
 /**
@@ -39,7 +42,9 @@ export type { CronDefinition, CronJobTemplate } from '../lib/cron-definition';
  * Construct ids (renaming one replaces the resource): `Queue-<name>`, `Retries`, `RetriesDlq`,
  * `StateTable`, `LimitsTable`, `RetryFunction`, `BatchFunction`, `ApiFunction`, `Scheduler`
  * (`Scheduler/SweepFunction`, `Scheduler/Role`, `Scheduler/Sweep`, `Scheduler/CronFunction`,
- * `Scheduler/Cron-<name>`); outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
+ * `Scheduler/Cron-<name>`), `Monitoring` (alarms `Monitoring/QueueAge-<queue>`, `Dead-<queue>`,
+ * `RetriesDepth`, `RetriesDlqDepth`, `Errors-<function>`, `Throttles-<function>`, and
+ * `Monitoring/Dashboard`; docs/observability.md); outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
  * `RetriesDlqUrl`, `LimitsTableName`, `ApiUrl`, whose logical ids are the JobSystem's id followed
  * by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
  *
@@ -80,6 +85,10 @@ export class JobSystem extends Construct {
   /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
   private readonly mappingIds = new Map<string, string>();
   private readonly statsOn: boolean;
+  /** Namespace of the EMF metrics; undefined when they are off. */
+  private readonly metricsNamespace: string | undefined;
+  private readonly maxJobTypes: number | undefined;
+  private readonly monitoring: JobSystemMonitoring;
 
   constructor(scope: Construct, id: string, props: JobSystemProps = {}) {
     super(scope, id);
@@ -95,6 +104,9 @@ export class JobSystem extends Construct {
     this.deadSetRetentionDays = deadSetDays(props.deadSetRetention);
     const crons = validateCrons(props.crons ?? [], [...queueOptions.keys()]);
     this.statsOn = props.stats ?? true;
+    if (props.metrics !== undefined && props.metrics !== false) validateMetricsOptions(props.metrics);
+    this.metricsNamespace = props.metrics === false ? undefined : props.metrics?.namespace ?? METRICS_DEFAULTS.namespace;
+    this.maxJobTypes = props.metrics === false ? undefined : props.metrics?.maxJobTypes;
     const quotas = quotasJson(props.quotas, [...queueOptions.keys()]);
     const tenants = tenantsJson(props.tenants);
 
@@ -195,6 +207,21 @@ export class JobSystem extends Construct {
     this.apiUrl = this.apiFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
     this.grantApiFunction(this.apiFunction);
 
+    this.monitoring = new JobSystemMonitoring(this, 'Monitoring', {
+      namespace: this.metricsNamespace ?? METRICS_DEFAULTS.namespace,
+      queues,
+      retriesQueue,
+      retriesDeadLetterQueue,
+      alarms: props.alarms ?? {},
+      dashboard: props.dashboard ?? true,
+      metricsOn: this.metricsNamespace !== undefined,
+    });
+    const hopperFunctions: [string, lambda.IFunction | undefined][] = [
+      ['RetryFunction', this.retryFunction], ['BatchFunction', this.batchFunction], ['ApiFunction', this.apiFunction],
+      ['SweepFunction', this.scheduler.sweepFunction], ['CronFunction', this.scheduler.cronFunction],
+    ];
+    for (const [label, fn] of hopperFunctions) if (fn !== undefined) this.monitoring.addFunction(label, fn);
+
     this.addOutputs();
   }
 
@@ -218,6 +245,8 @@ export class JobSystem extends Construct {
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
       [ENV.limitsTable]: this.limitsTable.tableName,
       ...(this.statsOn ? { [ENV.stats]: STATS_ON } : {}),
+      ...(this.metricsNamespace === undefined ? { [ENV.metrics]: METRICS_OFF } : { [ENV.metricsNamespace]: this.metricsNamespace }),
+      ...(this.maxJobTypes === undefined ? {} : { [ENV.metricsMaxJobTypes]: String(this.maxJobTypes) }),
     };
   }
 
@@ -299,6 +328,7 @@ export class JobSystem extends Construct {
     // ctx.limiter's conditional writes, and (when on) the stats rollups.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
     if (this.statsOn) this.grantStats(fn);
+    this.monitoring.addFunction(pathInStack(fn), fn);
     // Pause and resume: the API flips exactly these mappings.
     iam.Grant.addToPrincipal({
       grantee: this.apiFunction,
@@ -356,6 +386,64 @@ export class JobSystem extends Construct {
     return this.queue(name).metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', ...props });
   }
 
+  /** The alarms created (by construct id: `QueueAge-<queue>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`, `Errors-<function>`, `Throttles-<function>`). */
+  get alarms(): ReadonlyMap<string, cloudwatch.Alarm> {
+    return this.monitoring.alarms;
+  }
+
+  /** The CloudWatch dashboard; undefined with `dashboard: false`. */
+  get dashboard(): cloudwatch.Dashboard | undefined {
+    return this.monitoring.dashboard;
+  }
+
+  /**
+   * Adds `actions` (an SNS topic: `new cw_actions.SnsAction(topic)`) to every alarm of the
+   * JobSystem, the alarms of workers added later included.
+   */
+  addAlarmAction(...actions: cloudwatch.IAlarmAction[]): void {
+    this.monitoring.addAlarmAction(...actions);
+  }
+
+  /** Jobs whose handler ran to an end (succeeded or failed), sum over 5 minutes. */
+  metricProcessed(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.processed, 'Sum', options);
+  }
+
+  /** Jobs whose handler failed (or that could not run), sum over 5 minutes. */
+  metricFailed(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.failed, 'Sum', options);
+  }
+
+  /** Failed jobs scheduled for another attempt, sum over 5 minutes. */
+  metricRetried(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.retried, 'Sum', options);
+  }
+
+  /** Jobs moved to the dead set (dead-set growth), sum over 5 minutes. */
+  metricDead(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.dead, 'Sum', options);
+  }
+
+  /** Jobs dropped unrun because they expired, sum over 5 minutes. */
+  metricExpired(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.expired, 'Sum', options);
+  }
+
+  /** Jobs a limiter sent back to their queue, sum over 5 minutes. */
+  metricRateLimited(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.rateLimited, 'Sum', options);
+  }
+
+  /** Time from enqueue (or `at`) to the start of the handler, ms, p99 over 5 minutes unless `statistic` says. */
+  metricLatency(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.latency, options?.statistic ?? 'p99', options);
+  }
+
+  /** Handler run time, ms, p99 over 5 minutes unless `statistic` says. */
+  metricDuration(options?: JobMetricOptions): cloudwatch.IMetric {
+    return this.monitoring.metric(METRICS.duration, options?.statistic ?? 'p99', options);
+  }
+
   private jobQueueArns(): string[] {
     return Object.values(this.queues).map((queue) => queue.queueArn);
   }
@@ -408,10 +496,9 @@ export class JobSystem extends Construct {
     return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: queueArns });
   }
 
-  /** One `UpdateItem ADD` per flush of processed/failed counts into the state table (lib/stats). */
-  /** Stats rollups: one UpdateItem ADD per flush, on the stats partition only. */
+  /** Stats rollups and cohorts: `UpdateItem`s per flush, on the stats and cohorts partitions only. */
   private grantStats(fn: lambda.IFunction): void {
-    this.grantStateItems(fn, ['dynamodb:UpdateItem'], [STATS_KEYS.partition]);
+    this.grantStateItems(fn, ['dynamodb:UpdateItem'], [STATS_KEYS.partition, COHORT_KEYS.partition]);
   }
 
   /**
@@ -513,3 +600,4 @@ function outputPrefix(scope: Construct): string {
     .map((node) => node.node.id.replace(/[^A-Za-z0-9]/g, ''))
     .join('');
 }
+

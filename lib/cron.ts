@@ -23,6 +23,7 @@ import { JOB_DEFAULTS, isRecord, normalizeJob, type Job, type JobInput } from '.
 import type { SqsBatchSender } from './sqs-batch';
 import type { CronTickStore } from './storage/cron-store';
 import { createLogger, type LogSink } from './worker/logger';
+import { METRICS, metricsFromEnv } from './metrics/emf';
 
 /** Defaults of the cron function. */
 export const CRON_DEFAULTS = {
@@ -150,6 +151,7 @@ export function createCronHandler(options: CronHandlerOptions = {}): CronHandler
   const clock = options.now ?? clockFromEnv(env);
   const client = new Client({ env, now: clock, ...(options.sqs === undefined ? {} : { sqs: options.sqs }) });
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now: clock });
+  const metrics = metricsFromEnv(env, options.log);
   let store: Promise<CronTickStore> | undefined = options.store === undefined ? undefined : Promise.resolve(options.store);
   const cronStore = (): Promise<CronTickStore> => {
     store ??= import('./storage/cron-store').then((module) => module.cronStoreFromEnv(env));
@@ -177,6 +179,9 @@ export function createCronHandler(options: CronHandlerOptions = {}): CronHandler
     if (claim.status === 'claimed') {
       const input: JobInput = { ...tick.job, jid };
       await client.enqueue(input);
+      const enqueued = metrics.batch();
+      enqueued.count(tick.job.queue ?? JOB_DEFAULTS.queue, tick.job.jobtype, METRICS.enqueued);
+      enqueued.flush(clock().getTime());
       if (!(await ticks.markEnqueued(tick.name, tick.scheduledMs, owner, jid, clock().getTime()))) {
         logger.warn('enqueued a tick whose claim had lapsed; it may have been enqueued twice', { ...fields, jid });
       }

@@ -13,6 +13,12 @@ export const ENV = {
   limitsTable: 'HOPPER_LIMITS_TABLE',
   /** `on` to keep processed/failed rollups in the state table (lib/stats); anything else: off. */
   stats: 'HOPPER_STATS',
+  /** `off` to print no CloudWatch metrics (lib/metrics/emf.ts); anything else: on. */
+  metrics: 'HOPPER_METRICS',
+  /** CloudWatch namespace of the metrics. */
+  metricsNamespace: 'HOPPER_METRICS_NAMESPACE',
+  /** Distinct jobtypes one function instance publishes as their own series. */
+  metricsMaxJobTypes: 'HOPPER_METRICS_MAX_JOBTYPES',
   /** API: JSON quotas declaration (lib/quota `parseQuotas`). */
   quotas: 'HOPPER_QUOTAS',
   /** API: JSON object, queue name → UUID of the event source mapping that feeds its worker. */

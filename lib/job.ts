@@ -54,6 +54,8 @@ export interface JobFailure {
   readonly message: string;
   readonly errtype: string;
   readonly backtrace?: readonly string[];
+  /** `enqueued_at` of the job's first attempt: the cohort it is counted in (lib/stats/cohort.ts). */
+  readonly first_enqueued_at?: string;
 }
 
 /** A job as it travels on the wire (the body of one SQS message). */
@@ -232,6 +234,7 @@ function validateFailure(failure: unknown): JobFailure {
     message: cap(typeof failure.message === 'string' ? failure.message : '', FAILURE_CAPS.message),
     errtype: cap(typeof failure.errtype === 'string' ? failure.errtype : 'Error', FAILURE_CAPS.errtype),
     ...(backtrace === undefined ? {} : { backtrace: backtrace.slice(0, FAILURE_CAPS.backtraceLines) }),
+    ...(failure.first_enqueued_at === undefined ? {} : { first_enqueued_at: validTime('failure.first_enqueued_at', failure.first_enqueued_at) }),
   };
 }
 

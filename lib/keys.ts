@@ -47,6 +47,22 @@ export const STATS_KEYS = {
   retryMark: 'r',
 } as const;
 
+/**
+ * Cohorts (lib/stats/cohort.ts), in the state table: one item per minute of `enqueued_at`, in a
+ * partition of their own so they do not share the stats partition's write throughput.
+ * | item              | pk        | sk                          |
+ * |-------------------|-----------|-----------------------------|
+ * | one cohort        | `cohorts` | `<minute ms, 13 digits>`    |
+ */
+export const COHORT_KEYS = {
+  partition: 'cohorts',
+} as const;
+
+/** The key of the cohort of jobs enqueued in the minute starting at `minuteMs`. */
+export function cohortKey(minuteMs: number): ItemKey {
+  return { pk: COHORT_KEYS.partition, sk: timeSortKeyBound(minuteMs) };
+}
+
 /** Who wrote a stats rollup: the workers of `queue`, or the retry function. */
 export type StatsWriter = { readonly kind: 'worker'; readonly queue: string } | { readonly kind: 'retry' };
 

@@ -20,9 +20,11 @@ import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './retry-po
 import type { NewSetEntry } from './storage/set-items';
 import type { StateTable } from './storage/state-table';
 import { statsRecorderFromEnv, type StatsRecorder } from './stats/recorder';
-import { createLogger, type LogSink, type Logger } from './worker/logger';
+import { createLogger, jobLogFields, type LogSink, type Logger } from './worker/logger';
+import { INVALID_JOBTYPE, METRICS, metricsFromEnv, type MetricsBatch } from './metrics/emf';
+import { cohortOf } from './stats/cohort';
 import type { StateCommands } from './dynamo-sdk';
-import { markDead, markFirstFailures, type PlannedMove } from './retry-bookkeeping';
+import { jobOf, markDead, markFirstFailures, type PlannedMove } from './retry-bookkeeping';
 import { stateAccess } from './state-access';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
 
@@ -99,6 +101,7 @@ export function planRetry(record: SQSRecord, context: PlanContext): RetryAction 
 function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, unrecoverable: boolean, context: PlanContext): RetryAction {
   const retryCount = (job.failure?.retry_count ?? -1) + 1;
   const failedAt = new Date(failedAtMs);
+  const firstEnqueuedAt = job.failure?.first_enqueued_at ?? job.enqueued_at;
   // Seeded by the failure, so a redelivered envelope gets the same delay and the same set key.
   const decision: NextAttempt = unrecoverable
     ? { action: 'dead', retryCount }
@@ -110,6 +113,8 @@ function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, unrecov
     message: error.message,
     errtype: error.errtype,
     ...(error.backtrace.length === 0 ? {} : { backtrace: error.backtrace }),
+    // The cohort of the job (lib/stats/cohort.ts) stays that of its first attempt.
+    ...(firstEnqueuedAt === undefined ? {} : { first_enqueued_at: firstEnqueuedAt }),
   };
   const failed: Job = { ...job, failure };
   const reason = { errtype: error.errtype, message: error.message };
@@ -186,6 +191,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
   const state = stateAccess(env, options.dynamo, now);
   const stats = options.stats ?? statsRecorderFromEnv(env);
+  const metrics = metricsFromEnv(env, options.log);
   let table: Promise<Pick<StateTable, 'putSetEntry'>> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<Pick<StateTable, 'putSetEntry'>> => {
     table ??= import('./storage/state-table').then((storage) => storage.stateTableFromEnv(env));
@@ -235,8 +241,11 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
       .filter((record) => failed.has(record.messageId))
       .map((record) => ({ itemIdentifier: record.messageId }));
     // Every record moved is one failure; handed-back ones are counted when they are moved.
-    const moved = event.Records.length - batchItemFailures.length;
-    stats.record({ writer: { kind: 'retry' }, processed: moved, failed: moved, atMs: context.now.getTime() });
+    const moved = planned.filter((move) => !failed.has(move.key));
+    const atMs = context.now.getTime();
+    stats.record({ writer: { kind: 'retry' }, processed: moved.length, failed: moved.length, atMs });
+    observeMoves(moved, metrics.batch(), stats, atMs);
+    stats.countJobs(event.Records.length);
     await stats.flush(now().getTime(), logger);
     return { batchItemFailures };
   };
@@ -263,11 +272,31 @@ async function storeAll(
   });
 }
 
+/**
+ * Metrics (`Retried`, `Dead`, `Crashed`, per queue and jobtype) and cohort events (a failed
+ * attempt, a death) of the moves made. A dead body that is not a job counts under its queue, if
+ * known, as jobtype `Invalid`, and in no cohort.
+ */
+function observeMoves(moves: readonly PlannedMove[], metrics: MetricsBatch, stats: StatsRecorder, atMs: number): void {
+  for (const { action } of moves) {
+    const job = jobOf(action);
+    const queue = job?.queue ?? (action.kind === 'dead' && !('job' in action.entry) ? action.entry.queue : undefined) ?? 'unknown';
+    const jobtype = job?.jobtype ?? INVALID_JOBTYPE;
+    metrics.count(queue, jobtype, action.kind === 'dead' ? METRICS.dead : METRICS.retried);
+    if (job?.failure?.errtype === RETRY_ERRTYPES.crashed) metrics.count(queue, jobtype, METRICS.crashed);
+    const cohort = job === undefined ? undefined : cohortOf(job);
+    if (cohort === undefined) continue;
+    stats.recordCohort(cohort, { kind: 'failed' }, atMs);
+    if (action.kind === 'dead') stats.recordCohort(cohort, { kind: 'dead' }, atMs);
+  }
+  metrics.flush(atMs);
+}
+
 function logAction(logger: Logger, record: SQSRecord, action: RetryAction): void {
-  const job = action.kind === 'dead' ? ('job' in action.entry ? action.entry.job : undefined) : action.kind === 'enqueue' ? action.job : action.entry.job;
+  const job = jobOf(action);
   const fields = job === undefined
     ? { message_id: record.messageId }
-    : { jid: job.jid, jobtype: job.jobtype, queue: job.queue, retry_count: job.failure?.retry_count, errtype: job.failure?.errtype };
+    : { ...jobLogFields(job), retry_count: job.failure?.retry_count, errtype: job.failure?.errtype, error: job.failure?.message, backtrace: job.failure?.backtrace };
   if (action.kind === 'enqueue') logger.info('retry enqueued', { ...fields, delay_s: action.delaySeconds });
   else if (action.kind === 'retry-set') logger.info('retry kept in the retry set', { ...fields, at: new Date(action.entry.epochMs).toISOString() });
   else logger.warn('job moved to the dead set', { ...fields, reason: action.entry.reason?.message });

@@ -19,6 +19,7 @@ import { dynamoStatsTable, readQueueReports } from '../stats/read';
 import { fromItem, type SetEntry } from '../storage/set-items';
 import { StateTable } from '../storage/state-table';
 import type { Logger } from '../worker/logger';
+import { metricsFromEnv } from '../metrics/emf';
 import type { ApiConfig } from './config';
 import type { ApiContext, LimitsReader, SetStore } from './context';
 import { QueueState, type QueueBackend } from './queue-state';
@@ -111,5 +112,6 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
     quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),
     limits: awsLimitsReader(dynamo, limitsTableName),
     logger,
+    metrics: metricsFromEnv(env),
   };
 }

@@ -7,6 +7,7 @@ import type { BatchStatus } from '../batch/status';
 import type { Client } from '../client';
 import type { ItemKey, SortedSetName } from '../keys';
 import type { LimiterStore } from '../limiters/store';
+import type { Metrics } from '../metrics/emf';
 import type { StatsTable } from '../stats/read';
 import type { CronTickStore } from '../storage/cron-store';
 import type { SetEntry } from '../storage/set-items';
@@ -57,4 +58,6 @@ export interface ApiContext {
   readonly quotaStore: LimiterStore;
   readonly limits: LimitsReader;
   readonly logger: Logger;
+  /** CloudWatch metrics (EMF): jobs enqueued and turned away. @default - none printed */
+  readonly metrics?: Metrics;
 }

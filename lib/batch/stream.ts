@@ -30,6 +30,7 @@ import { JOB_DEFAULTS } from '../job';
 import { sendInBatches, type SqsBatchSender } from '../sqs-batch';
 import { stateAccess } from '../state-access';
 import { createLogger, type LogSink, type Logger } from '../worker/logger';
+import { METRICS, metricsFromEnv } from '../metrics/emf';
 import { callbackJob, dueEvents, eventsClaimedBetween } from './callbacks';
 import { readBatchItem, type CallbackEvent } from './model';
 import type { BatchStore } from './store';
@@ -62,6 +63,7 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
   const now = options.now ?? (() => new Date());
   const state = stateAccess(env, options.dynamo, now);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
+  const metrics = metricsFromEnv(env, options.log);
 
   /** Sends the callback jobs of `events` of batch `bid` that are not marked sent, then marks them. */
   const send = async (store: BatchStore, bid: string, events: readonly CallbackEvent[]): Promise<void> => {
@@ -74,7 +76,7 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
       if (input === undefined) return [];
       try {
         const prepared = prepareJob(input, runtime, { now: now() });
-        return [{ key: prepared.job.jid, queueUrl: prepared.queueUrl, body: prepared.body }];
+        return [{ key: prepared.job.jid, queueUrl: prepared.queueUrl, body: prepared.body, job: prepared.job }];
       } catch (error) {
         // Validated when the batch was created; only a queue removed since gets here. Retrying
         // cannot help, and blocking the stream would hold back every other batch.
@@ -85,7 +87,12 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
     const unsentMessages = await sendInBatches(sqs, messages);
     if (unsentMessages.length > 0) throw new HopperError(`callback jobs not sent: ${unsentMessages.map((failure) => `${failure.key}: ${failure.reason}`).join('; ')}`);
     await store.markSent(bid, unsent);
-    for (const message of messages) logger.info('batch callback enqueued', { bid, jid: message.key });
+    const counted = metrics.batch();
+    for (const message of messages) {
+      logger.info('batch callback enqueued', { bid, jid: message.key, jobtype: message.job.jobtype, queue: message.job.queue });
+      counted.count(message.job.queue, message.job.jobtype, METRICS.enqueued);
+    }
+    counted.flush(now().getTime());
   };
 
   return async (event) => {

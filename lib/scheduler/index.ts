@@ -12,6 +12,7 @@ import { RETRY_DEFAULTS } from '../retry';
 import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
 import type { SqsBatchSender } from '../sqs-batch';
 import { createLogger, type LogSink } from '../worker/logger';
+import { metricsFromEnv } from '../metrics/emf';
 import { SWEEP_DEFAULTS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep';
 
 export { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep';
@@ -65,6 +66,7 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
   const clock = options.now ?? clockFromEnv(env);
   const sqs = options.sqs ?? sqsClientFromEnv(env);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now: clock });
+  const metrics = metricsFromEnv(env, options.log);
   let table: Promise<SweepDeps['table']> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<SweepDeps['table']> => {
     table ??= import('../storage/state-table').then((storage) => storage.stateTableFromEnv(env));
@@ -78,7 +80,8 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
       const ms = context.getRemainingTimeInMillis();
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
     };
-    const deps: SweepDeps = { table: await stateTable(), sqs, queueUrls, deadTtlDays, clock, logger, concurrency: options.concurrency ?? SCHEDULER_DEFAULTS.concurrency };
+    const counted = metrics.batch();
+    const deps: SweepDeps = { table: await stateTable(), sqs, queueUrls, deadTtlDays, clock, logger, concurrency: options.concurrency ?? SCHEDULER_DEFAULTS.concurrency, metrics: counted };
     const result = await sweep(deps, {
       owner,
       ...(remainingTimeMs === undefined ? {} : { remainingTimeMs }),
@@ -87,6 +90,7 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
       ...(options.deadlineMarginMs === undefined ? {} : { deadlineMarginMs: options.deadlineMarginMs }),
       ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
     });
+    counted.flush(clock().getTime());
     const level = result.failed > 0 || result.lingering > 0 ? 'warn' : 'info';
     logger[level]('sweep done', { owner, ...result, lookahead_s: lookahead });
     return result;

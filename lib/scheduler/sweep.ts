@@ -7,6 +7,7 @@ import type { SortedSetName } from '../keys';
 import type { SetEntry } from '../storage/set-items';
 import type { StateTable } from '../storage/state-table';
 import { moveEntries, type MoveOutcome, type MoverDeps } from './move';
+import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../metrics/emf';
 
 /** Defaults of a sweep. */
 export const SWEEP_DEFAULTS = {
@@ -66,6 +67,8 @@ export interface SweepOptions {
 /** What a sweep needs: a mover's dependencies and a table it can stream from. */
 export interface SweepDeps extends MoverDeps {
   readonly table: MoverDeps['table'] & Pick<StateTable, 'streamSetRange'>;
+  /** Counts the jobs moved onto queues (`Enqueued`) and into the dead set (`Dead`). @default - not counted */
+  readonly metrics?: MetricsBatch;
 }
 
 /**
@@ -87,8 +90,13 @@ export async function sweep(deps: SweepDeps, options: SweepOptions): Promise<Swe
   let batch: SetEntry[] = [];
   const flush = async (): Promise<void> => {
     const outcomes = await moveEntries(batch, deps, { owner: options.owner, claimUntilMs });
+    for (const [index, outcome] of outcomes.entries()) {
+      count(counts, outcome);
+      const entry = batch[index];
+      if (deps.metrics === undefined || entry === undefined || (outcome.kind !== 'moved' && outcome.kind !== 'dead')) continue;
+      deps.metrics.count(entry.queue ?? 'unknown', entry.jobtype ?? INVALID_JOBTYPE, outcome.kind === 'moved' ? METRICS.enqueued : METRICS.dead);
+    }
     batch = [];
-    for (const outcome of outcomes) count(counts, outcome);
   };
 
   // Page size matches the batch: a full batch reads about one page per shard that has due entries.

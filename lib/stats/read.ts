@@ -10,7 +10,8 @@ import {
   type QueryCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { parseStatsHourKey, statsTotalKey, STATS_KEYS, timeSortKeyBound } from '../keys';
+import { cohortKey, COHORT_KEYS, parseStatsHourKey, statsTotalKey, STATS_KEYS, timeSortKeyBound } from '../keys';
+import { cohortView, type CohortView } from './cohort';
 import { STATS_ATTRIBUTES } from './rollup';
 
 /** A DynamoDB item in the low-level attribute-value format. */
@@ -25,6 +26,8 @@ export interface StatsTable {
    * folded) to `toHourMs`, unless another reader folded first. @returns whether it folded.
    */
   fold(fromHourMs: number | undefined, toHourMs: number, processed: number, failed: number): Promise<boolean>;
+  /** Cohort items (lib/stats/cohort.ts) of the minutes from `fromMinuteMs` to `toMinuteMs`, newest first. */
+  queryCohorts(fromMinuteMs: number, toMinuteMs: number): Promise<StatsItem[]>;
 }
 
 /** Attribute of the totals item: the hour (epoch ms) before which every hour is folded in. */
@@ -163,6 +166,16 @@ export async function readQueueReports(table: StatsTable, nowMs: number): Promis
   return reports;
 }
 
+/** The cohorts of the last `minutes` minutes at `nowMs` (the current one included), newest first; minutes without jobs are left out. */
+export async function readCohorts(table: StatsTable, options: { readonly nowMs: number; readonly minutes: number }): Promise<CohortView[]> {
+  const current = Math.floor(options.nowMs / MINUTE_MS) * MINUTE_MS;
+  const items = await table.queryCohorts(current - (options.minutes - 1) * MINUTE_MS, current);
+  return items.flatMap((item) => {
+    const minuteMs = Number(item.sk?.S);
+    return Number.isFinite(minuteMs) ? [cohortView(minuteMs, item)] : [];
+  });
+}
+
 /** The commands {@link dynamoStatsTable} sends; a `DynamoDBClient` satisfies it. */
 export interface StatsCommands {
   send(command: QueryCommand): Promise<QueryCommandOutput>;
@@ -172,21 +185,8 @@ export interface StatsCommands {
 /** The stats partition of the state table `tableName`. */
 export function dynamoStatsTable(client: StatsCommands, tableName: string): StatsTable {
   return {
-    async queryRange(lower, upper) {
-      const items: StatsItem[] = [];
-      let start: StatsItem | undefined;
-      do {
-        const output: QueryCommandOutput = await client.send(new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
-          ExpressionAttributeValues: { ':pk': { S: STATS_KEYS.partition }, ':lower': { S: lower }, ':upper': { S: upper } },
-          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-        }));
-        items.push(...(output.Items ?? []));
-        start = output.LastEvaluatedKey;
-      } while (start !== undefined);
-      return items;
-    },
+    queryRange: (lower, upper) => queryAll(client, tableName, STATS_KEYS.partition, lower, upper, true),
+    queryCohorts: (fromMinuteMs, toMinuteMs) => queryAll(client, tableName, COHORT_KEYS.partition, cohortKey(fromMinuteMs).sk, cohortKey(toMinuteMs).sk, false),
     async fold(fromHourMs, toHourMs, processed, failed) {
       const key = statsTotalKey();
       try {
@@ -210,4 +210,22 @@ export function dynamoStatsTable(client: StatsCommands, tableName: string): Stat
       }
     },
   };
+}
+
+/** Every item of partition `pk` whose sort key lies in `[lower, upper]`, in sort-key order or reversed. */
+async function queryAll(client: StatsCommands, tableName: string, pk: string, lower: string, upper: string, ascending: boolean): Promise<StatsItem[]> {
+  const items: StatsItem[] = [];
+  let start: StatsItem | undefined;
+  do {
+    const output: QueryCommandOutput = await client.send(new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
+      ExpressionAttributeValues: { ':pk': { S: pk }, ':lower': { S: lower }, ':upper': { S: upper } },
+      ScanIndexForward: ascending,
+      ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+    }));
+    items.push(...(output.Items ?? []));
+    start = output.LastEvaluatedKey;
+  } while (start !== undefined);
+  return items;
 }

@@ -1,14 +1,18 @@
 /**
  * The stats recorder a worker or the retry function keeps for its whole instance: counts each
- * invocation's jobs in memory and, at the end of an invocation, writes at most one rollup item when
- * a flush is due (rollup.ts). The DynamoDB SDK is loaded on the first write, so a function whose
- * stats are off never loads it.
+ * invocation's jobs and cohort events in memory and, at the end of an invocation, writes when a
+ * flush is due: one rollup item (rollup.ts) and every pending cohort (cohort.ts), one `UpdateItem`
+ * each. Flushes spend a write budget of one write per {@link STATS_ROLLUP}.flushMinJobs jobs the
+ * instance handled, so under load an instance writes at most 0.1 times per job; a trickle is
+ * written once its oldest count is a minute old. The DynamoDB SDK is loaded on the first write,
+ * so a function whose stats are off never loads it.
  */
 import type { UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { dynamoClientFromEnv } from '../aws';
 import { ENV, type Env } from '../env';
 import type { Logger } from '../worker/logger';
-import { rollupUpdate, StatsAccumulator, type StatsSample } from './rollup';
+import { COHORT_ATTRIBUTES, CohortAccumulator, cohortUpdate, raiseMaxUpdate, type CohortEvent, type ItemUpdate, type PendingCohort } from './cohort';
+import { rollupUpdate, STATS_ROLLUP, StatsAccumulator, type StatsSample } from './rollup';
 
 /** The one command a recorder sends; a `DynamoDBClient` satisfies it. */
 export interface StatsWriterClient {
@@ -17,14 +21,18 @@ export interface StatsWriterClient {
 
 /** Counts jobs and writes them now and then. */
 export interface StatsRecorder {
-  /** Counts one invocation's jobs (no I/O). */
+  /** Counts one invocation's processed and failed jobs of one writer (no I/O). */
   record(sample: StatsSample): void;
-  /** Writes one rollup if a flush is due; never throws (a failed write keeps the counts for the next). */
+  /** Counts one event of the cohort of the minute `minuteMs` (no I/O). */
+  recordCohort(minuteMs: number, event: CohortEvent, atMs: number): void;
+  /** Adds `jobs` handled by an invocation to the write budget (one write per ten jobs). */
+  countJobs(jobs: number): void;
+  /** Writes if a flush is due; never throws (a failed write keeps the counts for the next). */
   flush(nowMs: number, logger: Logger): Promise<void>;
 }
 
 /** A recorder that counts nothing and writes nothing (stats off). */
-export const NO_STATS: StatsRecorder = { record: () => undefined, flush: async () => undefined };
+export const NO_STATS: StatsRecorder = { record: () => undefined, recordCohort: () => undefined, countJobs: () => undefined, flush: async () => undefined };
 
 /** Value of `HOPPER_STATS` that turns recording on (the construct sets it unless `stats: false`). */
 export const STATS_ON = 'on';
@@ -40,26 +48,65 @@ export interface StatsRecorderOptions {
 
 /** A recorder writing to `tableName`. */
 export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorder {
-  const accumulator = new StatsAccumulator();
+  const rollups = new StatsAccumulator();
+  const cohorts = new CohortAccumulator();
+  let cohortsSinceMs: number | undefined;
+  const budget = { jobs: 0, writes: 0 };
   let client: Promise<StatsWriterClient> | undefined = options.client === undefined ? undefined : Promise.resolve(options.client);
   const getClient = (): Promise<StatsWriterClient> => {
     client ??= dynamoClientFromEnv(options.env ?? process.env);
     return client;
   };
+  const due = (nowMs: number): boolean => {
+    const writes = (rollups.size > 0 ? 1 : 0) + cohorts.size;
+    if (writes === 0) return false;
+    if ((budget.writes + writes) * STATS_ROLLUP.flushMinJobs <= budget.jobs) return true;
+    const oldest = Math.min(rollups.oldestMs ?? nowMs, cohortsSinceMs ?? nowMs);
+    return nowMs - oldest >= STATS_ROLLUP.flushMaxAgeMs;
+  };
+  const send = async (update: ItemUpdate & { ReturnValues?: 'UPDATED_NEW' }): Promise<UpdateItemCommandOutput> => {
+    const [{ UpdateItemCommand: Command }, dynamo] = await Promise.all([import('@aws-sdk/client-dynamodb'), getClient()]);
+    const output = await dynamo.send(new Command({ TableName: options.tableName, ...update }));
+    budget.writes += 1;
+    return output;
+  };
+  const writeCohort = async (cohort: PendingCohort): Promise<void> => {
+    const output = await send({ ...cohortUpdate(cohort), ReturnValues: 'UPDATED_NEW' });
+    const stored = output.Attributes?.[COHORT_ATTRIBUTES.max]?.N;
+    const raise = raiseMaxUpdate(cohort, stored === undefined ? undefined : Number(stored));
+    if (raise === undefined) return;
+    // Only a new maximum costs this second write; another writer's higher one wins the condition.
+    // Best effort: the counts are written already, so a failure here must not restore them.
+    await send(raise).catch(() => undefined);
+  };
   return {
-    record: (sample) => accumulator.add(sample),
+    record: (sample) => rollups.add(sample),
+    recordCohort(minuteMs, event, atMs) {
+      cohorts.add(minuteMs, event);
+      cohortsSinceMs = Math.min(cohortsSinceMs ?? atMs, atMs);
+    },
+    countJobs(jobs) {
+      budget.jobs += jobs;
+    },
     async flush(nowMs, logger) {
-      if (!accumulator.due(nowMs)) return;
-      const rollup = accumulator.take();
-      if (rollup === undefined) return;
-      try {
-        const [{ UpdateItemCommand: Command }, dynamo] = await Promise.all([import('@aws-sdk/client-dynamodb'), getClient()]);
-        await dynamo.send(new Command({ TableName: options.tableName, ...rollupUpdate(rollup) }));
-      } catch (error) {
-        // Stats must never fail a batch: keep the counts and try again on a later invocation.
-        accumulator.restore(rollup);
-        logger.warn('could not write stats; kept for the next invocation', { error });
-      }
+      if (!due(nowMs)) return;
+      const rollup = rollups.take();
+      const pending = cohorts.takeAll();
+      cohortsSinceMs = undefined;
+      const results = await Promise.allSettled([
+        ...(rollup === undefined ? [] : [send(rollupUpdate(rollup)).catch((error: unknown) => {
+          rollups.restore(rollup);
+          throw error;
+        })]),
+        ...pending.map((cohort) => writeCohort(cohort).catch((error: unknown) => {
+          cohorts.restore(cohort);
+          cohortsSinceMs = Math.min(cohortsSinceMs ?? nowMs, nowMs);
+          throw error;
+        })),
+      ]);
+      const failure = results.find((result) => result.status === 'rejected');
+      // Stats must never fail a batch: keep the counts and try again on a later invocation.
+      if (failure !== undefined) logger.warn('could not write stats; kept for the next invocation', { error: failure.reason });
     },
   };
 }

@@ -17,7 +17,7 @@ import { statsHourKey, type ItemKey, type StatsWriter } from '../keys';
 
 /** When an instance writes its counts, and how long hourly items live. */
 export const STATS_ROLLUP = {
-  /** Jobs counted before a flush is due: at most one write per this many jobs under load. */
+  /** Jobs per write an instance may spend over its life (rollups and cohorts together): ≤ 0.1 writes per job. */
   flushMinJobs: 10,
   /** Age of the oldest unwritten count before a flush is due, so history lags at most this much. */
   flushMaxAgeMs: 60_000,
@@ -69,9 +69,8 @@ interface MutablePending {
 }
 
 /**
- * Counts of one function instance, grouped by the hourly item they belong to. Flushes are due
- * when {@link STATS_ROLLUP.flushMinJobs} jobs are pending or the oldest is
- * {@link STATS_ROLLUP.flushMaxAgeMs} old; each flush takes one item's counts.
+ * Counts of one function instance, grouped by the hourly item they belong to; each flush takes one
+ * item's counts (when a flush is due is the recorder's decision, recorder.ts).
  */
 export class StatsAccumulator {
   private readonly pending = new Map<string, MutablePending>();
@@ -93,18 +92,16 @@ export class StatsAccumulator {
     this.pending.set(id, entry);
   }
 
-  /** Jobs counted and not yet written. */
-  get pendingJobs(): number {
-    let jobs = 0;
-    for (const entry of this.pending.values()) for (const counts of entry.minutes.values()) jobs += counts.processed;
-    return jobs;
+  /** When the oldest unwritten count was recorded; undefined when nothing is pending. */
+  get oldestMs(): number | undefined {
+    let oldest: number | undefined;
+    for (const entry of this.pending.values()) oldest = Math.min(oldest ?? entry.sinceMs, entry.sinceMs);
+    return oldest;
   }
 
-  /** Whether a flush is due at `nowMs`. */
-  due(nowMs: number): boolean {
-    if (this.pending.size === 0) return false;
-    if (this.pendingJobs >= STATS_ROLLUP.flushMinJobs) return true;
-    return [...this.pending.values()].some((entry) => nowMs - entry.sinceMs >= STATS_ROLLUP.flushMaxAgeMs);
+  /** Hourly items with unwritten counts. */
+  get size(): number {
+    return this.pending.size;
   }
 
   /**

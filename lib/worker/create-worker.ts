@@ -12,9 +12,11 @@ import { limiterStoreFromEnv } from '../limiters/dynamo/store';
 import { limiterFactory } from '../limiters/limiter';
 import type { LimiterStore } from '../limiters/store';
 import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder';
+import { metricsFromEnv, type Metrics } from '../metrics/emf';
 import { createLogger, type Logger } from './logger';
+import { observeOutcomes } from './observe';
 import { runPool } from './pool';
-import { physicalNameFromArn, queueResolver, type QueueResolver } from './queues';
+import { queueResolver, type QueueResolver } from './queues';
 import { processRecord, type RecordOutcome } from './record';
 import { sendInBatches, type OutgoingMessage } from '../sqs-batch';
 import type { WorkerOptions, WorkerSqs } from './types';
@@ -41,6 +43,8 @@ interface WorkerRuntime {
   /** One per instance: limiter state is shared through the table, not the instance. */
   readonly limiterStore: LimiterStore;
   readonly stats: StatsRecorder;
+  /** CloudWatch metrics (EMF lines on the log sink). */
+  readonly metrics: Metrics;
 }
 
 /**
@@ -102,13 +106,14 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       // Neither loads the DynamoDB SDK until a limiter runs or a rollup is written.
       limiterStore: options.limiterStore ?? limiterStoreFromEnv(env),
       stats: options.stats ?? statsRecorderFromEnv(env),
+      metrics: metricsFromEnv(env, options.log),
     };
     if (options.now === undefined) clock = clockFromEnv(env);
     return runtime;
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats } = loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics } = loadRuntime();
     const receivedAtMs = now().getTime();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
@@ -159,35 +164,10 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       .map((record) => ({ itemIdentifier: record.messageId }));
 
     logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
-    recordSucceeded(stats, records, pool.results, queues, waits, now().getTime());
+    observeOutcomes(records, pool.results, { metrics: metrics.batch(), stats, queues }, waits, now().getTime());
     await stats.flush(now().getTime(), logger);
     return { batchItemFailures };
   };
-}
-
-/**
- * Counts the batch's successes per queue (failures are counted by the retry function, which sees
- * every one of them, crashes included) with the latest wait seen on each queue.
- */
-function recordSucceeded(
-  stats: StatsRecorder,
-  records: SQSEvent['Records'],
-  results: ReadonlyMap<number, RecordOutcome>,
-  queues: QueueResolver,
-  waits: ReadonlyMap<string, { ms: number; atMs: number }>,
-  atMs: number,
-): void {
-  const succeeded = new Map<string, number>();
-  for (const [index, outcome] of results) {
-    const record = records[index];
-    if (outcome.kind !== 'succeeded' || record === undefined) continue;
-    const queue = queues.nameOf(record.eventSourceARN) ?? physicalNameFromArn(record.eventSourceARN);
-    succeeded.set(queue, (succeeded.get(queue) ?? 0) + 1);
-  }
-  for (const queue of new Set([...succeeded.keys(), ...waits.keys()])) {
-    const lag = waits.get(queue);
-    stats.record({ writer: { kind: 'worker', queue }, processed: succeeded.get(queue) ?? 0, failed: 0, atMs, ...(lag === undefined ? {} : { lag }) });
-  }
 }
 
 function hasMessage(outcome: RecordOutcome): outcome is Extract<RecordOutcome, { message: OutgoingMessage }> {

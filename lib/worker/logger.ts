@@ -3,6 +3,8 @@
  * (`filter jid = "…"`). Deliberately tiny: a worker's logger must cost nothing to import.
  */
 
+import type { Job } from '../job';
+
 /** Fields attached to a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
@@ -64,4 +66,14 @@ function stringify(record: Record<string, unknown>): string {
   } catch {
     return JSON.stringify({ level: record.level, message: record.message, time: record.time, note: 'fields could not be serialized' });
   }
+}
+
+/**
+ * The fields every log line about a job carries: `jid`, `jobtype`, `queue`, `attempt` (1 on the
+ * first run, `failure.retry_count + 2` after a failure) and `bid` when the job is in a batch. Never
+ * the job's arguments: they may hold personal data, and a handler that wants them logged logs them.
+ */
+export function jobLogFields(job: Job): LogFields {
+  const bid = job.custom?.bid;
+  return { jid: job.jid, jobtype: job.jobtype, queue: job.queue, attempt: (job.failure?.retry_count ?? -1) + 2, ...(bid === undefined ? {} : { bid }) };
 }

@@ -11,19 +11,29 @@ import type { LimiterFactory } from '../limiters/limiter';
 import { randomFromText } from '../random';
 import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
 import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from './errors';
-import type { Logger } from './logger';
+import { jobLogFields, type Logger } from './logger';
 import { physicalNameFromArn, type QueueResolver } from './queues';
 import { Reservation, type SqsVisibilityChanger } from './reservation';
 import type { OutgoingMessage } from '../sqs-batch';
 import type { JobContext, JobHandler } from './types';
 import type { WorkerFeatures } from './features';
 
+/** What the worker measured of a job it took up (for metrics and cohorts). */
+export interface RunFacts {
+  /** The queue the record came from. */
+  readonly queue: string;
+  /** Milliseconds the job waited between becoming due on its queue and being taken up. */
+  readonly waitedMs: number;
+  /** Milliseconds the handler ran; absent when no handler ran (unknown jobtype). */
+  readonly durationMs?: number;
+}
+
 /** The outcome of one record. */
 export type RecordOutcome =
-  | { readonly kind: 'succeeded'; readonly job: Job }
+  | { readonly kind: 'succeeded'; readonly job: Job; readonly run: RunFacts }
   | { readonly kind: 'expired'; readonly job: Job }
-  | { readonly kind: 'failed'; readonly message: OutgoingMessage }
-  | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage };
+  | { readonly kind: 'failed'; readonly message: OutgoingMessage; readonly job?: Job; readonly run?: RunFacts }
+  | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage; readonly job: Job; readonly run: RunFacts };
 
 /** What a record's processing needs from its invocation. */
 export interface RecordScope {
@@ -68,7 +78,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return fail(record, scope, { queue, raw: record.body, error, unrecoverable: true });
   }
 
-  const logger = scope.logger.child({ jid: job.jid, jobtype: job.jobtype, queue: job.queue, attempt: (job.failure?.retry_count ?? -1) + 2 });
+  const logger = scope.logger.child(jobLogFields(job));
   const expiresAt = job.custom?.expires_at;
   if (expiresAt !== undefined && Date.parse(expiresAt) <= scope.now().getTime()) {
     logger.info('job expired; dropped without running', { expires_at: expiresAt });
@@ -77,10 +87,11 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
   const queue = sourceQueue ?? job.queue;
+  const waited = waitedMs(job, record, scope.now().getTime());
   if (handler === undefined) {
     const error = new UnknownJobTypeError(job.jobtype, Object.keys(scope.jobs));
     logger.error('unknown jobtype; job sent to the dead set', { error: error.message });
-    return fail(record, scope, { queue, job, error, unrecoverable: true });
+    return { ...fail(record, scope, { queue, job, error, unrecoverable: true }), job, run: { queue, waitedMs: waited } };
   }
 
   const batch = scope.features?.batchContext(job);
@@ -101,14 +112,16 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     limiter: scope.limiter,
     ...(batch === undefined ? {} : { batch }),
   };
-  scope.observeWait?.(queue, waitedMs(job, record, scope.now().getTime()));
+  scope.observeWait?.(queue, waited);
   // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
   const stopReservation = (): void => reservation.stop();
   scope.signal.addEventListener('abort', stopReservation, { once: true });
+  const startedMs = scope.now().getTime();
+  const run = (): RunFacts => ({ queue, waitedMs: waited, durationMs: Math.max(0, scope.now().getTime() - startedMs) });
   try {
     await reservation.start();
     await handler(job.args, ctx);
-    return { kind: 'succeeded', job };
+    return { kind: 'succeeded', job, run: run() };
   } catch (error) {
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);
@@ -121,14 +134,14 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
         // Waits beyond SQS's 15 minutes are cut to 15; the limiter answers again then.
         const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, attempt.delaySeconds);
         logger.info('rate limited; job delayed', { delay_s: delaySeconds, limited_count: attempt.limitedCount });
-        return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(attempt.job), delaySeconds } };
+        return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(attempt.job), delaySeconds }, job, run: run() };
       }
       logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
     const unrecoverable = isUnrecoverable(error);
     const described = describeError(error);
-    logger.warn(unrecoverable ? 'job failed; not retryable' : 'job failed', { errtype: described.errtype, error: described.message });
-    return fail(record, scope, { queue, job, error, unrecoverable });
+    logger.warn(unrecoverable ? 'job failed; not retryable' : 'job failed', { errtype: described.errtype, error: described.message, backtrace: described.backtrace });
+    return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: run() };
   } finally {
     reservation.stop();
     scope.signal.removeEventListener('abort', stopReservation);
@@ -146,7 +159,7 @@ function fail(
   record: SQSRecord,
   scope: RecordScope,
   input: { queue: string; job?: Job; raw?: string; error: unknown; unrecoverable: boolean },
-): RecordOutcome {
+): Extract<RecordOutcome, { kind: 'failed' }> {
   const envelope = failureEnvelope({ ...input, messageId: record.messageId, now: scope.now() });
   return { kind: 'failed', message: { key: record.messageId, queueUrl: scope.retriesQueueUrl, body: JSON.stringify(envelope) } };
 }

@@ -78,7 +78,7 @@ describe('least privilege', () => {
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
       { actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
-      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*'] },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
     ]);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
@@ -102,7 +102,7 @@ describe('least privilege', () => {
       { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*'] },
       // ctx.limiter's state (the limits table) and the stats rollups.
       { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
-      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*'] },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
     ]);
   });
 
@@ -115,7 +115,7 @@ describe('least privilege', () => {
     // Left: the limiter state in the limits table and the stats partition.
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
-      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*'] },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
     ]);
     expect(allows(statements, 'dynamodb:UpdateItem', stack.resolve(jobs.limitsTable.tableArn))).toBe(true);
   });

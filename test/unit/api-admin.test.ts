@@ -218,6 +218,47 @@ describe('GET /v1/stats', () => {
   });
 });
 
+describe('GET /v1/stats/cohorts', () => {
+  const cohort = (minute: string, fields: Record<string, string>) => ({
+    pk: { S: 'cohorts' }, sk: { S: String(Date.parse(minute)).padStart(13, '0') },
+    ...Object.fromEntries(Object.entries(fields).map(([name, n]) => [name, { N: n }])),
+  });
+
+  it('shows the cohorts of the last minutes, newest first, with pending and latency percentiles', async () => {
+    const { call, stats } = apiFixture();
+    stats.cohorts = [
+      cohort('2026-11-22T12:27:00.000Z', { s: '1', d: '1', h0: '1', mx: '7' }),
+      cohort('2026-11-22T12:29:00.000Z', { s: '120', d: '110', x: '2', f: '12', h10: '60', h12: '54', h16: '6', mx: '2400' }),
+      cohort('2026-11-22T12:30:00.000Z', { f: '1', x: '1' }),
+    ];
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/stats/cohorts', query: 'minutes=3' }));
+
+    expect(response.statusCode).toBe(200);
+    expect(response.json).toEqual({
+      cohorts: [
+        { minute: '2026-11-22T12:30:00.000Z', started: 0, done: 0, dead: 1, pending: 0, failed: 1, latency_ms: { p50: null, p90: null, p99: null, max: null } },
+        { minute: '2026-11-22T12:29:00.000Z', started: 120, done: 110, dead: 2, pending: 8, failed: 12, latency_ms: { p50: 320, p90: 619, p99: 2400, max: 2400 } },
+      ],
+    });
+  });
+
+  it('shows the last 60 minutes by default and answers minutes out of range with 400 naming it', async () => {
+    const { call, stats } = apiFixture();
+    stats.cohorts = [cohort('2026-11-22T11:31:00.000Z', { s: '1', h0: '1', mx: '3' }), cohort('2026-11-22T11:30:00.000Z', { s: '1', h0: '1', mx: '3' })];
+    expect(field(await call(urlEvent({ method: 'GET', path: '/v1/stats/cohorts' })).then((response) => response.json), 'cohorts')).toEqual([
+      { minute: '2026-11-22T11:31:00.000Z', started: 1, done: 0, dead: 0, pending: 1, failed: 0, latency_ms: { p50: 3, p90: 3, p99: 3, max: 3 } },
+    ]);
+    for (const minutes of ['0', '1441', 'ten']) {
+      const response = await call(urlEvent({ method: 'GET', path: '/v1/stats/cohorts', query: `minutes=${minutes}` }));
+      expect({ status: response.statusCode, error: response.json }).toEqual({
+        status: 400,
+        error: { error: { code: 'bad_parameter', message: `minutes must be an integer from 1 to 1440, but ${JSON.stringify(minutes)} was provided`, parameter: 'minutes' } },
+      });
+    }
+  });
+});
+
 describe('GET /v1/limits', () => {
   it('shows configured quotas with their available points, asked-for tenants and limiters', async () => {
     const { call, limits } = apiFixture({ quotas: (await import('../../lib/quota')).resolveQuotas({ default: { limit: 60, per: 'minute' }, tenants: { acme: { limit: 10, per: 'second' } } }) });

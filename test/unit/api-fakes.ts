@@ -19,6 +19,8 @@ import { setEntryKey, type SortedSetName } from '../../lib/keys';
 import { MemoryLimiterStore } from '../../lib/limiters';
 import { resolveQuotas } from '../../lib/quota';
 import type { QueueReport, StatsItem, StatsTable } from '../../lib/stats/read';
+import { createMetrics } from '../../lib/metrics/emf';
+import { jsonObject } from '../fixtures/json';
 import { fromItem, toItem, type NewSetEntry, type SetEntry } from '../../lib/storage/set-items';
 import type { ReadSetOptions, SetPage } from '../../lib/storage/state-table';
 import { createLogger } from '../../lib/worker/logger';
@@ -139,6 +141,13 @@ export class MemoryStats implements StatsTable {
     this.folds.push({ from, to, processed, failed });
     return true;
   }
+  /** Cohort items, kept apart from the stats partition as in the table. */
+  cohorts: StatsItem[] = [];
+  async queryCohorts(fromMinuteMs: number, toMinuteMs: number): Promise<StatsItem[]> {
+    return this.cohorts
+      .filter((item) => { const ms = Number(item.sk?.S); return ms >= fromMinuteMs && ms <= toMinuteMs; })
+      .sort((a, b) => Number(b.sk?.S) - Number(a.sk?.S));
+  }
 }
 
 export const TEST_CONFIG: ApiConfig = {
@@ -203,6 +212,8 @@ export function apiFixture(config: Partial<ApiConfig> = {}) {
   const stats = new MemoryStats();
   const limits = new Map<string, Record<string, unknown>[]>();
   const lines: string[] = [];
+  /** The EMF lines the API printed, parsed. */
+  const emf: Record<string, unknown>[] = [];
   const now = () => nowMs;
   const batches = new Map<string, BatchStatus>();
   const cronRuns = new Map<string, CronRunRecord>();
@@ -221,11 +232,12 @@ export function apiFixture(config: Partial<ApiConfig> = {}) {
     quotaStore: new MemoryLimiterStore(),
     limits: { queryPartition: async (pk) => limits.get(pk) ?? [] },
     logger: createLogger({ sink: (line) => lines.push(line), now: () => new Date(nowMs) }),
+    metrics: createMetrics({ sink: (line) => emf.push(jsonObject(line)) }),
   };
   const handler = createApiHandler({ context: () => context, log: (line) => lines.push(line) });
   const call = async (event: LambdaFunctionURLEvent): Promise<ApiResponse & { json: unknown }> => {
     const response = await handler(event);
     return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
   };
-  return { call, sqs, scheduled, backend, sets, waiting, batches, cronRuns, stats, limits, lines, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+  return { call, sqs, scheduled, backend, sets, waiting, batches, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { principalOf, tenantOf } from '../../lib/api/event';
-import { apiFixture, roleSession, urlEvent } from './api-fakes';
+import { apiFixture, NOW, roleSession, urlEvent } from './api-fakes';
 import { field } from '../fixtures/json';
 import { QUEUE_URLS } from './worker-fakes';
 
@@ -191,5 +191,27 @@ describe('backlog limits', () => {
     const { call, backend } = apiFixture();
     await call(post({ jobtype: 'A' }));
     expect(backend.counted).toEqual([]);
+  });
+});
+
+describe('metrics', () => {
+  it('counts enqueued jobs per queue and jobtype, and jobs turned away by a quota as Throttled', async () => {
+    const { call, emf } = apiFixture();
+    await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }, { jobtype: 'B', queue: 'critical' }] }));
+    await call(post({ jobtype: 'A' }));
+
+    expect(emf.map(({ _aws, ...fields }) => fields)).toEqual([
+      { Queue: 'default', JobType: 'A', Enqueued: 2 },
+      { Queue: 'critical', JobType: 'B', Enqueued: 1 },
+      { Queue: 'default', JobType: 'A', Throttled: 1 },
+    ]);
+    expect(emf[2]?._aws).toEqual({ Timestamp: NOW, CloudWatchMetrics: [{ Namespace: 'Hopper', Dimensions: [['Queue'], ['Queue', 'JobType']], Metrics: [{ Name: 'Throttled', Unit: 'Count' }] }] });
+  });
+
+  it('counts jobs a backlog limit turned away as Throttled', async () => {
+    const { call, backend, emf } = apiFixture();
+    backend.counts_[QUEUE_URLS.critical] = { visible: 6, inFlight: 0, delayed: 0 };
+    expect((await call(post({ jobs: [{ jobtype: 'A', queue: 'critical' }, { jobtype: 'B', queue: 'critical' }] }))).statusCode).toBe(503);
+    expect(emf.map(({ _aws, ...fields }) => fields)).toEqual([{ Queue: 'critical', JobType: 'A', Throttled: 1 }, { Queue: 'critical', JobType: 'B', Throttled: 1 }]);
   });
 });

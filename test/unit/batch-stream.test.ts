@@ -33,8 +33,9 @@ function record(newImage: Record<string, Attribute>, oldImage?: Record<string, A
 function setup() {
   const sqs = new FakeSqs();
   const dynamo = new ScriptedDynamo();
-  const handler = createBatchStreamHandler({ env: TEST_ENV, sqs, dynamo, now: () => NOW, log: memoryLog().sink });
-  return { sqs, dynamo, handler };
+  const log = memoryLog();
+  const handler = createBatchStreamHandler({ env: TEST_ENV, sqs, dynamo, now: () => NOW, log: log.sink });
+  return { sqs, dynamo, handler, log };
 }
 
 const running = image({ total: 2, pending: 1, succeeded: 1 });
@@ -52,8 +53,8 @@ describe('the batch function', () => {
     expect(sqs.batches).toEqual([]);
   });
 
-  it('sends the callback jobs from the claim\'s own record, then marks them sent', async () => {
-    const { sqs, dynamo, handler } = setup();
+  it('sends the callback jobs from the claim\'s own record, then marks them sent, counting them as Enqueued', async () => {
+    const { sqs, dynamo, handler, log } = setup();
     dynamo.script.push({ output: { Item: claimed } });
 
     await handler({ Records: [record(claimed, finished)] });
@@ -63,6 +64,10 @@ describe('the batch function', () => {
     expect(sqs.sentTo(QUEUE_URLS.default).map(({ body }) => body)).toEqual([expect.objectContaining({ jid: 'b1-complete', jobtype: 'Done', args: [{ ...status, event: 'complete' }, 'opt'] })]);
     expect(sqs.sentTo(QUEUE_URLS.critical).map(({ body }) => body)).toEqual([expect.objectContaining({ jid: 'b1-success', jobtype: 'Yay', args: [{ ...status, event: 'success' }] })]);
     expect(dynamo.sentOf(UpdateItemCommand)[0]?.input).toMatchObject({ UpdateExpression: 'SET #sent0 = :now, #sent1 = :now', ExpressionAttributeNames: { '#sent0': 'complete_sent_at', '#sent1': 'success_sent_at' } });
+    expect(log.lines.filter((line) => '_aws' in line).map(({ _aws, ...fields }) => fields)).toEqual([
+      { Queue: 'default', JobType: 'Done', Enqueued: 1 },
+      { Queue: 'critical', JobType: 'Yay', Enqueued: 1 },
+    ]);
   });
 
   it('sends nothing again when the claim record is delivered again after the send was marked', async () => {

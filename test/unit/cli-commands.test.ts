@@ -47,6 +47,31 @@ describe('renderTable', () => {
   });
 });
 
+describe('hopper stats --cohorts', () => {
+  const body = {
+    cohorts: [
+      { minute: '2026-11-22T12:01:00.000Z', started: 5, done: 1, dead: 0, pending: 4, failed: 0, latency_ms: { p50: 840, p90: 1900, p99: 4200, max: 95_000 } },
+      { minute: '2026-11-22T12:00:00.000Z', started: 0, done: 0, dead: 1, pending: 0, failed: 2, latency_ms: { p50: null, p90: null, p99: null, max: null } },
+    ],
+  };
+
+  it('prints the cohorts as a table, newest first, latencies in ms, s or min', async () => {
+    const result = await run(['stats', '--cohorts', '--minutes', '5', '--url', 'http://127.0.0.1:1'], [{ status: 200, body }]);
+    expect(result.calls).toEqual([{ method: 'GET', path: '/v1/stats/cohorts?minutes=5', body: undefined }]);
+    expect(result.stdout).toBe([
+      'MINUTE (UTC)      STARTED  DONE  DEAD  PENDING  FAILED  P50    P90   P99   MAX',
+      '2026-11-22 12:01  5        1     0     4        0       840ms  1.9s  4.2s  1.6m',
+      '2026-11-22 12:00  0        0     1     0        2       -      -     -     -',
+      '',
+    ].join('\n'));
+  });
+
+  it('prints the answer as it is with --json, and a note when there are no cohorts', async () => {
+    expect(JSON.parse((await run(['stats', '--cohorts', '--json', '--url', 'http://127.0.0.1:1'], [{ status: 200, body }])).stdout)).toEqual(body);
+    expect((await run(['stats', '--cohorts', '--url', 'http://127.0.0.1:1'], [{ status: 200, body: { cohorts: [] } }])).stdout).toBe('(no jobs enqueued in the last 60 min)\n');
+  });
+});
+
 describe('admin commands', () => {
   it('shows the API\'s error message as "error: <message>" with exit code 1', async () => {
     const result = await run(['queue', 'pause', 'nope', '--url', 'http://127.0.0.1:1'], [{ status: 404, body: { error: { code: 'not_found', message: 'queue "nope" is not declared' } } }]);

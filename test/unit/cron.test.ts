@@ -135,6 +135,9 @@ describe('createCronHandler', () => {
     const first = await handler(tickEvent());
     const second = await handler(tickEvent());
 
+    // One Enqueued metric, for the one job sent.
+    expect(log.lines.filter((line) => '_aws' in line).map(({ _aws, ...fields }) => fields)).toEqual([{ Queue: 'critical', JobType: 'Report', Enqueued: 1 }]);
+
     expect(first.status).toBe('enqueued');
     expect(second).toMatchObject({ status: 'duplicate', jid: first.jid });
     expect(sqs.sentTo(QUEUE_URLS.critical)).toHaveLength(1);

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../lib/errors';
 import { normalizeJob, type Job } from '../../lib/job';
 import { createSchedulerHandler, delaySecondsUntil, planMove, sweep, type SweepDeps } from '../../lib/scheduler';
+import { createMetrics } from '../../lib/metrics/emf';
+import { jsonObject } from '../fixtures/json';
 import { createLogger } from '../../lib/worker/logger';
 import { fromItem, toItem, type SetEntry } from '../../lib/storage/set-items';
 import { StateTable } from '../../lib/storage/state-table';
@@ -152,6 +154,24 @@ describe('sweep', () => {
     expect(dead.map((entry) => [entry.jid, entry.reason?.errtype])).toEqual([['lost', 'UnknownQueue']]);
     expect((await table.readSetRange('scheduled')).entries).toEqual([]);
     expect(sqs.batches).toEqual([]);
+  });
+
+  it('counts the jobs it moves onto queues as Enqueued and into the dead set as Dead, per queue and jobtype', async () => {
+    const { table, deps } = setup();
+    await table.putScheduled(makeJob('one'), T0 + 5_000);
+    await table.putScheduled(makeJob('two'), T0 + 6_000);
+    await table.putScheduled(makeJob('lost', { queue: 'reports' }), T0 + 7_000);
+    const lines: string[] = [];
+    const metrics = createMetrics({ sink: (line) => lines.push(line) }).batch();
+
+    await sweep({ ...deps, metrics }, { owner: 'sweep-1' });
+    metrics.flush(T0);
+
+    const jobtype = makeJob('x').jobtype;
+    expect(lines.map(jsonObject).map(({ _aws, ...fields }) => fields)).toEqual([
+      { Queue: 'default', JobType: jobtype, Enqueued: 2 },
+      { Queue: 'reports', JobType: jobtype, Dead: 1 },
+    ]);
   });
 
   it('leaves an entry another sweep is moving alone until its claim lapses', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseStatsHourKey, statsHourKey } from '../../lib/keys';
-import { rollupUpdate, STATS_ROLLUP, StatsAccumulator } from '../../lib/stats/rollup';
+import { rollupUpdate, StatsAccumulator } from '../../lib/stats/rollup';
 import { createStatsRecorder } from '../../lib/stats/recorder';
 import { createLogger } from '../../lib/worker/logger';
 import type { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -20,22 +20,14 @@ describe('stats keys', () => {
 });
 
 describe('StatsAccumulator', () => {
-  it('is due after 10 jobs, or when the oldest count is a minute old', () => {
-    const stats = new StatsAccumulator();
-    stats.add({ writer: worker, processed: 9, failed: 0, atMs: HOUR + 1_000 });
-    expect(stats.due(HOUR + 1_000)).toBe(false);
-    expect(stats.due(HOUR + 1_000 + STATS_ROLLUP.flushMaxAgeMs)).toBe(true);
-    stats.add({ writer: worker, processed: 1, failed: 0, atMs: HOUR + 2_000 });
-    expect(stats.due(HOUR + 2_000)).toBe(true);
-  });
-
   it('takes the item with the most jobs and keeps the others', () => {
     const stats = new StatsAccumulator();
     stats.add({ writer: { kind: 'worker', queue: 'a' }, processed: 2, failed: 0, atMs: HOUR });
     stats.add({ writer: { kind: 'worker', queue: 'b' }, processed: 9, failed: 0, atMs: HOUR + 5_000 });
 
     expect(stats.take()?.key.sk).toBe('1795348800000#w#b');
-    expect(stats.pendingJobs).toBe(2);
+    expect(stats.take()?.key.sk).toBe('1795348800000#w#a');
+    expect(stats.size).toBe(0);
   });
 
   it('writes minutes, hour totals, the latest lag and a TTL in one update', () => {
@@ -82,10 +74,12 @@ describe('createStatsRecorder', () => {
     const recorder = createStatsRecorder({ tableName: 'state', client });
 
     recorder.record({ writer: worker, processed: 4, failed: 0, atMs: HOUR });
+    recorder.countJobs(4);
     await recorder.flush(HOUR, logger);
     expect(sent).toEqual([]);
 
     recorder.record({ writer: worker, processed: 6, failed: 0, atMs: HOUR });
+    recorder.countJobs(6);
     await recorder.flush(HOUR, logger);
     fail = false;
     await recorder.flush(HOUR, logger);
@@ -106,7 +100,7 @@ describe('readQueueReports', () => {
       { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'worker', queue: 'idle' }).sk }, lag: { N: '5' }, lag_at: { N: String(now - 50_000) } },
       { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'retry' }).sk }, p29: { N: '7' } },
     ];
-    const table = { queryRange: async () => items, fold: async () => true };
+    const table = { queryRange: async () => items, fold: async () => true, queryCohorts: async () => [] };
 
     const reports = await readQueueReports(table, now);
 

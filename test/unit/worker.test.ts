@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigurationError, RateLimitedError, UnrecoverableJobError } from '../../lib/errors';
 import { MemoryLimiterStore } from '../../lib/limiters';
 import type { StatsSample } from '../../lib/stats/rollup';
+import { NO_STATS } from '../../lib/stats/recorder';
 import { createWorker, type JobContext, type JobHandler, type WorkerOptions } from '../../lib/worker';
 import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
 
@@ -245,7 +246,7 @@ describe('createWorker', () => {
   it('counts the successes of each invocation per queue with the latest wait, and asks for one flush', async () => {
     const samples: StatsSample[] = [];
     let flushes = 0;
-    const stats = { record: (sample: StatsSample) => { samples.push(sample); }, flush: async () => { flushes += 1; } };
+    const stats = { ...NO_STATS, record: (sample: StatsSample) => { samples.push(sample); }, flush: async () => { flushes += 1; } };
     const { handler } = setup({ Ok: ok, Boom: boom }, { stats, concurrency: 1 });
 
     await handler(sqsEvent([

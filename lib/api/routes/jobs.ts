@@ -3,6 +3,7 @@
  * caller's tenant, checked against backlog limits (503) and quotas (429), then enqueued.
  */
 import { EnqueueError } from '../../client';
+import { METRICS, type MetricName } from '../../metrics/emf';
 import { InvalidJobError, isHopperError } from '../../errors';
 import { isRecord, normalizeJob, type Job } from '../../job';
 import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota';
@@ -36,9 +37,15 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
 
   const jobsByQueue = new Map<string, number>();
   for (const job of jobs) jobsByQueue.set(job.queue, (jobsByQueue.get(job.queue) ?? 0) + 1);
-  await refuseOverBacklog(ctx, [...jobsByQueue.keys()]);
+  await refuseOverBacklog(ctx, [...jobsByQueue.keys()]).catch((error: unknown) => {
+    if (error instanceof ApiError && error.code === API_ERRORS.backlog) countJobs(ctx, jobs, METRICS.throttled);
+    throw error;
+  });
   const decision = await checkQuotasForQueues(ctx.config.quotas, { tenant, jobsByQueue }, { store: ctx.quotaStore, now: ctx.now });
-  if (!decision.allowed) return quotaExceededResponse(decision);
+  if (!decision.allowed) {
+    countJobs(ctx, jobs, METRICS.throttled);
+    return quotaExceededResponse(decision);
+  }
 
   let jids: string[];
   try {
@@ -55,7 +62,16 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
     if (isHopperError(error, 'PayloadTooLargeError')) throw new ApiError(413, API_ERRORS.payloadTooLarge, error.message);
     throw error;
   }
+  countJobs(ctx, jobs, METRICS.enqueued);
   return json(202, many ? { jids } : { jid: jids[0], jids });
+}
+
+/** One EMF line per queue and jobtype of `jobs`, counting them as `metric`. */
+function countJobs(ctx: ApiContext, jobs: readonly Job[], metric: MetricName): void {
+  const batch = ctx.metrics?.batch();
+  if (batch === undefined) return;
+  for (const job of jobs) batch.count(job.queue, job.jobtype, metric);
+  batch.flush(ctx.now());
 }
 
 /** A job from the request, with the caller's tenant; a body's own `custom.tenant` is replaced. */

@@ -1,5 +1,9 @@
-/** `GET /v1/stats?minutes=60`: processed and failed totals and per-minute history (lib/stats). */
-import { readStats } from '../../stats/read';
+/**
+ * `GET /v1/stats?minutes=60`: processed and failed totals and per-minute history (lib/stats).
+ * `GET /v1/stats/cohorts?minutes=60`: the cohorts of jobs by enqueue minute, newest first.
+ */
+import { COHORTS } from '../../stats/cohort';
+import { readCohorts, readStats } from '../../stats/read';
 import type { ApiContext } from '../context';
 import { intParameter, json } from '../http';
 import type { Route } from '../router';
@@ -7,7 +11,7 @@ import type { Route } from '../router';
 /** Minutes of history: at most a day. */
 export const STATS_HISTORY = { defaultMinutes: 60, maxMinutes: 1440 } as const;
 
-/** The route. */
+/** The routes. */
 export function statsRoutes(ctx: ApiContext): Route[] {
   return [{
     method: 'GET',
@@ -15,6 +19,13 @@ export function statsRoutes(ctx: ApiContext): Route[] {
     handle: async (request) => {
       const minutes = intParameter(request, 'minutes', 1, STATS_HISTORY.maxMinutes, STATS_HISTORY.defaultMinutes);
       return json(200, await readStats(ctx.stats, { nowMs: ctx.now(), minutes }));
+    },
+  }, {
+    method: 'GET',
+    path: '/v1/stats/cohorts',
+    handle: async (request) => {
+      const minutes = intParameter(request, 'minutes', 1, COHORTS.maxMinutes, COHORTS.defaultMinutes);
+      return json(200, { cohorts: await readCohorts(ctx.stats, { nowMs: ctx.now(), minutes }) });
     },
   }];
 }

@@ -1,0 +1,264 @@
+/**
+ * What an operator watches of a JobSystem: its CloudWatch metrics (the queues' own, and the ones
+ * Hopper's functions print as EMF lines, lib/metrics/emf.ts), default alarms and a dashboard.
+ * Created by the JobSystem; not meant to be used on its own.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DIMENSIONS, METRICS, type MetricName } from '../lib/metrics/emf';
+import { ConfigurationError } from '../lib/errors';
+import { validateDurationRange, validateIntegerRange } from './validation';
+
+/** Thresholds of the default alarms; each can be changed, or turned off with `false`. */
+export interface JobSystemAlarmOptions {
+  /**
+   * Age of the oldest message of a queue (SQS `ApproximateAgeOfOldestMessage`, maximum over
+   * 5 minutes) at which the queue's alarm fires: the queue is not keeping up or its worker is down.
+   * @default Duration.minutes(15)
+   */
+  readonly queueAge?: Duration | false;
+  /**
+   * Jobs moved to the dead set within 5 minutes, per queue (the `Dead` metric), at which the
+   * queue's alarm fires.
+   * @default 1
+   */
+  readonly deadJobs?: number | false;
+  /**
+   * Messages waiting in the retries queue (maximum over 5 minutes) at which its alarm fires: the
+   * retry function is not keeping up with failures.
+   * @default 1000
+   */
+  readonly retriesQueueDepth?: number | false;
+  /**
+   * Messages in the retries DLQ (what the retry function could not process, batch-stream failures)
+   * at which its alarm fires.
+   * @default 1
+   */
+  readonly retriesDlqDepth?: number | false;
+  /**
+   * Errors (`AWS/Lambda` `Errors`, sum over 5 minutes) of one Hopper function or worker at which
+   * its alarm fires.
+   * @default 1
+   */
+  readonly functionErrors?: number | false;
+  /**
+   * Throttles (`AWS/Lambda` `Throttles`, sum over 5 minutes) of one Hopper function or worker at
+   * which its alarm fires.
+   * @default 1
+   */
+  readonly functionThrottles?: number | false;
+}
+
+/** Defaults of the alarms. */
+export const ALARM_DEFAULTS = {
+  queueAgeSeconds: 900,
+  deadJobs: 1,
+  retriesQueueDepth: 1000,
+  retriesDlqDepth: 1,
+  functionErrors: 1,
+  functionThrottles: 1,
+  /** Every alarm looks at 5-minute periods and fires on one breaching period. */
+  periodMinutes: 5,
+} as const;
+
+/** Options of a metric of Hopper's EMF metrics. */
+export interface JobMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * The queue whose jobs are counted.
+   * @default - every declared queue (a math expression summing them, or their maximum for timings)
+   */
+  readonly queue?: string;
+  /**
+   * The jobtype whose jobs are counted (needs `queue`).
+   * @default - every jobtype
+   */
+  readonly jobType?: string;
+}
+
+/** Props of a {@link JobSystemMonitoring}. */
+export interface JobSystemMonitoringProps {
+  readonly namespace: string;
+  readonly queues: Readonly<Record<string, sqs.IQueue>>;
+  readonly retriesQueue: sqs.IQueue;
+  readonly retriesDeadLetterQueue: sqs.IQueue;
+  /** false: no alarms. */
+  readonly alarms: JobSystemAlarmOptions | false;
+  /** false: no dashboard. */
+  readonly dashboard: boolean;
+  /** Whether Hopper's functions print EMF metrics (alarms and widgets on them need it). */
+  readonly metricsOn: boolean;
+}
+
+/**
+ * The metrics, alarms and dashboard of a JobSystem.
+ *
+ * Construct ids: `QueueAge-<queue>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`,
+ * `Errors-<function>`, `Throttles-<function>` (alarms), `Dashboard`. Alarm names are
+ * `<stack>-<JobSystem path>-<construct id>`.
+ */
+export class JobSystemMonitoring extends Construct {
+  /** Every alarm created, by construct id. */
+  readonly alarms = new Map<string, cloudwatch.Alarm>();
+  /** The dashboard; undefined with `dashboard: false`. */
+  readonly dashboard: cloudwatch.Dashboard | undefined;
+
+  private readonly props: JobSystemMonitoringProps;
+  private readonly actions: cloudwatch.IAlarmAction[] = [];
+  private readonly namePrefix: string;
+
+  constructor(scope: Construct, id: string, props: JobSystemMonitoringProps) {
+    super(scope, id);
+    this.props = props;
+    const alarms = props.alarms;
+    if (alarms !== false) validateAlarmOptions(alarms);
+    this.namePrefix = `${Stack.of(this).stackName}-${pathInStack(scope)}`;
+    if (alarms !== false) this.addQueueAlarms(alarms);
+    this.dashboard = props.dashboard ? new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) }) : undefined;
+    if (this.dashboard !== undefined) this.addQueueWidgets(this.dashboard);
+  }
+
+  /** Watches `fn` (errors and throttles) and shows it on the dashboard; `label` is unique. */
+  addFunction(label: string, fn: lambda.IFunction): void {
+    const oneMinute = Duration.minutes(1);
+    this.dashboard?.addWidgets(new cloudwatch.GraphWidget({
+      title: `${label}: invocations, errors, throttles`,
+      left: [fn.metricInvocations({ statistic: 'Sum', period: oneMinute }), fn.metricErrors({ statistic: 'Sum', period: oneMinute }), fn.metricThrottles({ statistic: 'Sum', period: oneMinute })],
+      width: 8,
+      height: 6,
+    }));
+    const alarms = this.props.alarms;
+    if (alarms === false) return;
+    const errors = alarms.functionErrors ?? ALARM_DEFAULTS.functionErrors;
+    if (errors !== false) {
+      this.alarm(`Errors-${label}`, fn.metricErrors({ statistic: 'Sum', period: period() }), errors, `Errors of ${fn.node.path}`);
+    }
+    const throttles = alarms.functionThrottles ?? ALARM_DEFAULTS.functionThrottles;
+    if (throttles !== false) {
+      this.alarm(`Throttles-${label}`, fn.metricThrottles({ statistic: 'Sum', period: period() }), throttles, `Throttles of ${fn.node.path}`);
+    }
+  }
+
+  /** Adds `actions` to every alarm, those created later included. */
+  addAlarmAction(...actions: cloudwatch.IAlarmAction[]): void {
+    this.actions.push(...actions);
+    for (const alarm of this.alarms.values()) alarm.addAlarmAction(...actions);
+  }
+
+  /**
+   * A metric of Hopper's EMF metrics (lib/metrics/emf.ts) in the JobSystem's namespace: for one
+   * queue (and jobtype), or, without `queue`, a math expression over every declared queue — their
+   * sum for counts, their maximum for timings.
+   */
+  metric(name: MetricName, statistic: string, options: JobMetricOptions = {}): cloudwatch.IMetric {
+    const { queue, jobType, ...metricOptions } = options;
+    if (jobType !== undefined && queue === undefined) throw new ConfigurationError('jobType needs a queue: metrics are published per queue and per queue and jobtype');
+    const one = (queueName: string) => new cloudwatch.Metric({
+      namespace: this.props.namespace,
+      metricName: name,
+      dimensionsMap: { [DIMENSIONS.queue]: queueName, ...(jobType === undefined ? {} : { [DIMENSIONS.jobType]: jobType }) },
+      statistic,
+      period: period(),
+      ...metricOptions,
+    });
+    if (queue !== undefined) {
+      if (this.props.queues[queue] === undefined) throw new ConfigurationError(`queue "${queue}" is not declared; declared queues: ${Object.keys(this.props.queues).join(', ')}`);
+      return one(queue);
+    }
+    const names = Object.keys(this.props.queues);
+    const usingMetrics = Object.fromEntries(names.map((queueName, index) => [`q${index}`, one(queueName)]));
+    const fold = statistic === 'Sum' || statistic === 'SampleCount' ? 'SUM' : 'MAX';
+    return new cloudwatch.MathExpression({
+      expression: `${fold}([${Object.keys(usingMetrics).join(', ')}])`,
+      usingMetrics,
+      label: `${name} (${fold === 'SUM' ? 'all queues' : 'worst queue'})`,
+      period: metricOptions.period ?? period(),
+    });
+  }
+
+  /** The dashboard's rows about queues and jobs (functions get theirs in {@link addFunction}). */
+  private addQueueWidgets(dashboard: cloudwatch.Dashboard): void {
+    const queues = Object.entries(this.props.queues);
+    const perQueue = (make: (name: string, queue: sqs.IQueue) => cloudwatch.IMetric): cloudwatch.IMetric[] => queues.map(([name, queue]) => make(name, queue));
+    const oneMinute = Duration.minutes(1);
+    dashboard.addWidgets(
+      graph('Queue depth (visible messages)', perQueue((name, queue) => queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: oneMinute, label: name }))),
+      graph('Age of oldest message (s)', perQueue((name, queue) => queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: oneMinute, label: name }))),
+    );
+    if (this.props.metricsOn) {
+      const emf = (metric: MetricName, statistic: string, label: string) => perQueue((name) => this.metric(metric, statistic, { queue: name, period: oneMinute, label: `${name} ${label}` }));
+      dashboard.addWidgets(
+        graph('Throughput (jobs per minute)', [...emf(METRICS.processed, 'Sum', 'processed'), ...emf(METRICS.enqueued, 'Sum', 'enqueued')]),
+        graph('Failures (per minute)', [...emf(METRICS.failed, 'Sum', 'failed'), ...emf(METRICS.retried, 'Sum', 'retried'), ...emf(METRICS.dead, 'Sum', 'dead'), ...emf(METRICS.crashed, 'Sum', 'crashed')]),
+      );
+      dashboard.addWidgets(
+        graph('Cohort latency, enqueue → start (ms)', [...emf(METRICS.latency, 'p50', 'p50'), ...emf(METRICS.latency, 'p90', 'p90'), ...emf(METRICS.latency, 'p99', 'p99')]),
+        graph('Job duration (ms)', [...emf(METRICS.duration, 'p50', 'p50'), ...emf(METRICS.duration, 'p99', 'p99')]),
+      );
+    }
+    dashboard.addWidgets(graph('Retries queue and its DLQ (messages)', [
+      this.props.retriesQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: oneMinute, label: 'retries' }),
+      this.props.retriesDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: oneMinute, label: 'retries DLQ' }),
+    ]));
+  }
+
+  private addQueueAlarms(alarms: JobSystemAlarmOptions): void {
+    const age = alarms.queueAge ?? Duration.seconds(ALARM_DEFAULTS.queueAgeSeconds);
+    const dead = alarms.deadJobs ?? ALARM_DEFAULTS.deadJobs;
+    for (const [name, queue] of Object.entries(this.props.queues)) {
+      if (age !== false) {
+        this.alarm(`QueueAge-${name}`, queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: period() }), age.toSeconds(), `Oldest message of queue ${name} is at least ${age.toHumanString()} old`);
+      }
+      if (dead !== false && this.props.metricsOn) {
+        this.alarm(`Dead-${name}`, this.metric(METRICS.dead, 'Sum', { queue: name }), dead, `At least ${dead} job(s) of queue ${name} moved to the dead set within 5 minutes`);
+      }
+    }
+    const retries = alarms.retriesQueueDepth ?? ALARM_DEFAULTS.retriesQueueDepth;
+    if (retries !== false) {
+      this.alarm('RetriesDepth', this.props.retriesQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: period() }), retries, `At least ${retries} failures wait in the retries queue`);
+    }
+    const dlq = alarms.retriesDlqDepth ?? ALARM_DEFAULTS.retriesDlqDepth;
+    if (dlq !== false) {
+      this.alarm('RetriesDlqDepth', this.props.retriesDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: period() }), dlq, `At least ${dlq} message(s) in the retries DLQ: the retry or batch function could not process them`);
+    }
+  }
+
+  private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): void {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmName: `${this.namePrefix}-${id}`,
+      alarmDescription: `Hopper: ${description}`,
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No data is no jobs, no failures: not a reason to alarm.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (this.actions.length > 0) alarm.addAlarmAction(...this.actions);
+    this.alarms.set(id, alarm);
+  }
+}
+
+function period(): Duration {
+  return Duration.minutes(ALARM_DEFAULTS.periodMinutes);
+}
+
+function graph(title: string, left: cloudwatch.IMetric[]): cloudwatch.GraphWidget {
+  return new cloudwatch.GraphWidget({ title, left, width: 12, height: 6 });
+}
+
+function validateAlarmOptions(options: JobSystemAlarmOptions): void {
+  if (options.queueAge !== undefined && options.queueAge !== false) validateDurationRange('alarms.queueAge', options.queueAge, Duration.minutes(1), Duration.days(14));
+  for (const field of ['deadJobs', 'retriesQueueDepth', 'retriesDlqDepth', 'functionErrors', 'functionThrottles'] as const) {
+    const value = options[field];
+    if (value !== false) validateIntegerRange(`alarms.${field}`, value, 1, 100_000_000);
+  }
+}
+
+/** The construct's path inside its stack, ids joined by `-`, in characters alarm names allow. */
+export function pathInStack(scope: Construct): string {
+  const stackDepth = Stack.of(scope).node.scopes.length;
+  return scope.node.scopes.slice(stackDepth).map((node) => node.node.id.replace(/[^A-Za-z0-9_.-]/g, '-')).join('-');
+}

@@ -1,0 +1,72 @@
+/**
+ * What a worker invocation reports about its records, without a request of its own: CloudWatch
+ * metrics per (queue, jobtype) as EMF lines (lib/metrics/emf.ts), the stats rollup of its
+ * successes with the latest wait (lib/stats/rollup.ts), and the cohort events of its jobs
+ * (lib/stats/cohort.ts) — the last two are written by the recorder's next due flush.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import { limitedCount } from '../limiters/reschedule';
+import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../metrics/emf';
+import { cohortOf } from '../stats/cohort';
+import type { StatsRecorder } from '../stats/recorder';
+import { physicalNameFromArn, type QueueResolver } from './queues';
+import type { RecordOutcome } from './record';
+
+/** What {@link observeOutcomes} reports to. */
+export interface Observers {
+  readonly metrics: MetricsBatch;
+  readonly stats: StatsRecorder;
+  readonly queues: QueueResolver;
+}
+
+/**
+ * Reports the outcomes of one invocation.
+ *
+ * - Metrics: `Processed` (handler ran to an end), `Failed` (handler threw, unknown jobtype, invalid
+ *   body), `Expired`, `RateLimited`, `Duration` (handler run time), `Latency` (wait before start).
+ * - Rollup: successes per queue, with the latest wait seen (failures are the retry function's to
+ *   count: it sees every one of them, crashes included).
+ * - Cohorts: `started` with its latency for a job's first attempt (not after a failure or a
+ *   limiter's reschedule), `done` for a success on any attempt.
+ */
+export function observeOutcomes(
+  records: readonly SQSRecord[],
+  results: ReadonlyMap<number, RecordOutcome>,
+  observers: Observers,
+  waits: ReadonlyMap<string, { ms: number; atMs: number }>,
+  atMs: number,
+): void {
+  const { metrics, stats, queues } = observers;
+  const succeeded = new Map<string, number>();
+  for (const [index, outcome] of results) {
+    const record = records[index];
+    if (record === undefined) continue;
+    const queue = outcome.kind === 'expired' || outcome.run === undefined
+      ? queues.nameOf(record.eventSourceARN) ?? physicalNameFromArn(record.eventSourceARN)
+      : outcome.run.queue;
+    const jobtype = outcome.job?.jobtype ?? INVALID_JOBTYPE;
+    if (outcome.kind === 'expired') {
+      metrics.count(queue, jobtype, METRICS.expired);
+      continue;
+    }
+    const { run, job } = outcome;
+    if (run?.durationMs !== undefined) metrics.observe(queue, jobtype, METRICS.duration, run.durationMs);
+    if (run !== undefined) metrics.observe(queue, jobtype, METRICS.latency, run.waitedMs);
+    if (outcome.kind === 'rate_limited') metrics.count(queue, jobtype, METRICS.rateLimited);
+    else {
+      if (run?.durationMs !== undefined) metrics.count(queue, jobtype, METRICS.processed);
+      if (outcome.kind === 'failed') metrics.count(queue, jobtype, METRICS.failed);
+      else succeeded.set(queue, (succeeded.get(queue) ?? 0) + 1);
+    }
+    const cohort = job === undefined ? undefined : cohortOf(job);
+    if (cohort === undefined || job === undefined) continue;
+    if (run !== undefined && job.failure === undefined && limitedCount(job) === 0) stats.recordCohort(cohort, { kind: 'started', latencyMs: run.waitedMs }, atMs);
+    if (outcome.kind === 'succeeded') stats.recordCohort(cohort, { kind: 'done' }, atMs);
+  }
+  for (const queue of new Set([...succeeded.keys(), ...waits.keys()])) {
+    const lag = waits.get(queue);
+    stats.record({ writer: { kind: 'worker', queue }, processed: succeeded.get(queue) ?? 0, failed: 0, atMs, ...(lag === undefined ? {} : { lag }) });
+  }
+  stats.countJobs(records.length);
+  metrics.flush(atMs);
+}

@@ -1,0 +1,204 @@
+import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { describe, expect, it } from 'vitest';
+import { JobSystem, type JobSystemProps } from '../../infra/job-system';
+import { ENV } from '../../lib/env';
+import { isRecord } from '../../lib/job';
+import { ConfigurationError } from '../../lib/errors';
+import { newStack, newWorker } from './support';
+
+const QUEUES = { default: {}, critical: {} };
+
+/** A JobSystem with two queues and one worker (`Worker`), and its template. */
+function monitored(props: JobSystemProps = {}) {
+  const stack = newStack();
+  const jobs = new JobSystem(stack, 'Jobs', { queues: QUEUES, ...props });
+  const worker = newWorker(stack, 'Worker');
+  jobs.addWorker(worker, { queues: ['default', 'critical'] });
+  return { stack, jobs, worker, template: Template.fromStack(stack) };
+}
+
+/** The properties of a template resource. */
+function propertiesOf(resource: unknown): Record<string, unknown> {
+  return isRecord(resource) && isRecord(resource.Properties) ? resource.Properties : {};
+}
+
+/** Every alarm of a template, by name. */
+function alarmsByName(template: Template): Map<string, Record<string, unknown>> {
+  return new Map(Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((resource) => {
+    const properties = propertiesOf(resource);
+    return [String(properties.AlarmName), properties];
+  }));
+}
+
+/** `metric` as a plain metric (fails the test otherwise). */
+function plain(metric: cloudwatch.IMetric): cloudwatch.Metric {
+  if (!(metric instanceof cloudwatch.Metric)) throw new Error('expected a Metric');
+  return metric;
+}
+
+/** `metric` as a math expression (fails the test otherwise). */
+function math(metric: cloudwatch.IMetric): cloudwatch.MathExpression {
+  if (!(metric instanceof cloudwatch.MathExpression)) throw new Error('expected a MathExpression');
+  return metric;
+}
+
+const COMMON = { EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', Period: 300 };
+
+describe('default alarms', () => {
+  it('watch every queue, the retries queue and its DLQ, and every Hopper function and worker, without actions', () => {
+    const { template } = monitored();
+    const names = [...alarmsByName(template).keys()].sort();
+    expect(names).toEqual([
+      'Test-Jobs-Dead-critical', 'Test-Jobs-Dead-default',
+      'Test-Jobs-Errors-ApiFunction', 'Test-Jobs-Errors-BatchFunction', 'Test-Jobs-Errors-RetryFunction', 'Test-Jobs-Errors-SweepFunction', 'Test-Jobs-Errors-Worker',
+      'Test-Jobs-QueueAge-critical', 'Test-Jobs-QueueAge-default',
+      'Test-Jobs-RetriesDepth', 'Test-Jobs-RetriesDlqDepth',
+      'Test-Jobs-Throttles-ApiFunction', 'Test-Jobs-Throttles-BatchFunction', 'Test-Jobs-Throttles-RetryFunction', 'Test-Jobs-Throttles-SweepFunction', 'Test-Jobs-Throttles-Worker',
+    ]);
+    for (const alarm of alarmsByName(template).values()) expect(alarm.AlarmActions).toBeUndefined();
+  });
+
+  it('use the queues\' age, the Dead EMF metric, queue depths and Lambda errors and throttles, with the documented thresholds', () => {
+    const { stack, jobs, worker, template } = monitored();
+    const alarms = alarmsByName(template);
+    const queueName = (name: string) => stack.resolve(jobs.queue(name).queueName);
+    expect(alarms.get('Test-Jobs-QueueAge-default')).toMatchObject({ ...COMMON, Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Statistic: 'Maximum', Threshold: 900, Dimensions: [{ Name: 'QueueName', Value: queueName('default') }] });
+    expect(alarms.get('Test-Jobs-Dead-critical')).toMatchObject({ ...COMMON, Namespace: 'Hopper', MetricName: 'Dead', Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'Queue', Value: 'critical' }] });
+    expect(alarms.get('Test-Jobs-RetriesDepth')).toMatchObject({ ...COMMON, Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 1000, Dimensions: [{ Name: 'QueueName', Value: stack.resolve(jobs.retriesQueue.queueName) }] });
+    expect(alarms.get('Test-Jobs-RetriesDlqDepth')).toMatchObject({ ...COMMON, MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, Dimensions: [{ Name: 'QueueName', Value: stack.resolve(jobs.retriesDeadLetterQueue.queueName) }] });
+    expect(alarms.get('Test-Jobs-Errors-Worker')).toMatchObject({ ...COMMON, Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(worker.functionName) }] });
+    expect(alarms.get('Test-Jobs-Throttles-RetryFunction')).toMatchObject({ ...COMMON, Namespace: 'AWS/Lambda', MetricName: 'Throttles', Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(jobs.retryFunction.functionName) }] });
+    expect([...jobs.alarms.keys()]).toContain('Errors-Worker');
+  });
+
+  it('take other thresholds, leave out alarms set to false, and watch the cron function when there are crons', () => {
+    const { template } = monitored({
+      alarms: { queueAge: Duration.minutes(5), deadJobs: false, retriesQueueDepth: 50, functionThrottles: false },
+      crons: [{ name: 'tick', schedule: '* * * * *', job: { jobtype: 'Tick' } }],
+    });
+    const alarms = alarmsByName(template);
+    expect(alarms.get('Test-Jobs-QueueAge-critical')?.Threshold).toBe(300);
+    expect(alarms.get('Test-Jobs-RetriesDepth')?.Threshold).toBe(50);
+    expect([...alarms.keys()].filter((name) => name.includes('Dead-') || name.includes('Throttles'))).toEqual([]);
+    expect(alarms.has('Test-Jobs-Errors-CronFunction')).toBe(true);
+  });
+
+  it('are not created with alarms: false', () => {
+    monitored({ alarms: false }).template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  });
+
+  it('send to the actions added, on alarms created before and after', () => {
+    const stack = newStack();
+    const jobs = new JobSystem(stack, 'Jobs', { queues: QUEUES });
+    const topic = new sns.Topic(stack, 'Pager', { enforceSSL: true });
+    jobs.addAlarmAction(new actions.SnsAction(topic));
+    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['default'] });
+    const alarms = [...alarmsByName(Template.fromStack(stack)).values()];
+    expect(alarms).toHaveLength(16);
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([stack.resolve(topic.topicArn)]);
+  });
+
+  it('refuses thresholds out of range, naming the field', () => {
+    expect(() => monitored({ alarms: { deadJobs: 0 } })).toThrow(new ConfigurationError('alarms.deadJobs must be between 1 and 100000000, but 0 was provided'));
+    expect(() => monitored({ alarms: { queueAge: Duration.seconds(10) } })).toThrow(/alarms\.queueAge/);
+  });
+});
+
+interface Widget {
+  readonly title?: string;
+  readonly metrics: unknown[][];
+}
+
+/** The dashboard's widgets, its tokens replaced by "<token>". */
+function dashboardWidgets(template: Template): Widget[] {
+  const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  const body = propertiesOf(dashboard).DashboardBody;
+  const join = isRecord(body) ? body['Fn::Join'] : undefined;
+  const parts: unknown[] = typeof body === 'string' ? [body] : Array.isArray(join) && Array.isArray(join[1]) ? join[1] : [];
+  const parsed: unknown = JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join(''));
+  const widgets = isRecord(parsed) && Array.isArray(parsed.widgets) ? parsed.widgets : [];
+  return widgets.map((widget: unknown) => {
+    const properties = isRecord(widget) && isRecord(widget.properties) ? widget.properties : {};
+    const metrics = Array.isArray(properties.metrics) ? properties.metrics.filter((metric): metric is unknown[] => Array.isArray(metric)) : [];
+    return { ...(typeof properties.title === 'string' ? { title: properties.title } : {}), metrics };
+  });
+}
+
+describe('the dashboard', () => {
+  it('shows queue depth and age, throughput, failures, cohort latency, duration, the retries queues and every function', () => {
+    const { template } = monitored();
+    const widgets = dashboardWidgets(template);
+    expect(widgets.map((widget) => widget.title)).toEqual([
+      'Queue depth (visible messages)', 'Age of oldest message (s)',
+      'Throughput (jobs per minute)', 'Failures (per minute)',
+      'Cohort latency, enqueue → start (ms)', 'Job duration (ms)',
+      'Retries queue and its DLQ (messages)',
+      'RetryFunction: invocations, errors, throttles', 'BatchFunction: invocations, errors, throttles', 'ApiFunction: invocations, errors, throttles', 'SweepFunction: invocations, errors, throttles',
+      'Worker: invocations, errors, throttles',
+    ]);
+    const metricsOf = (title: string) => widgets.find((widget) => widget.title === title)?.metrics ?? [];
+    expect(metricsOf('Throughput (jobs per minute)').map((metric) => metric.slice(0, 4))).toEqual([
+      ['Hopper', 'Processed', 'Queue', 'default'], ['Hopper', 'Processed', 'Queue', 'critical'],
+      ['Hopper', 'Enqueued', 'Queue', 'default'], ['Hopper', 'Enqueued', 'Queue', 'critical'],
+    ]);
+    expect(metricsOf('Failures (per minute)').map((metric) => metric[1])).toEqual(['Failed', 'Failed', 'Retried', 'Retried', 'Dead', 'Dead', 'Crashed', 'Crashed']);
+    expect(metricsOf('Cohort latency, enqueue → start (ms)').map((metric) => [metric[1], metric[3], isRecord(metric[4]) ? metric[4].stat : undefined])).toEqual([
+      ['Latency', 'default', 'p50'], ['Latency', 'critical', 'p50'], ['Latency', 'default', 'p90'], ['Latency', 'critical', 'p90'], ['Latency', 'default', 'p99'], ['Latency', 'critical', 'p99'],
+    ]);
+    expect(metricsOf('Queue depth (visible messages)').map((metric) => metric.slice(0, 3))).toEqual([
+      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName'], ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName'],
+    ]);
+    expect(metricsOf('Worker: invocations, errors, throttles').map((metric) => metric.slice(0, 2))).toEqual([['AWS/Lambda', 'Invocations'], ['AWS/Lambda', 'Errors'], ['AWS/Lambda', 'Throttles']]);
+  });
+
+  it('leaves out the EMF widgets with metrics: false, and is not created with dashboard: false', () => {
+    const titles = dashboardWidgets(monitored({ metrics: false }).template).map((widget) => widget.title);
+    expect(titles).not.toContain('Throughput (jobs per minute)');
+    expect(titles).toContain('Queue depth (visible messages)');
+    monitored({ dashboard: false }).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+  });
+});
+
+describe('metrics', () => {
+  it('passes the namespace and the jobtype cap to every function, or turns metrics off', () => {
+    const custom = monitored({ metrics: { namespace: 'Shop/Jobs', maxJobTypes: 20 } });
+    custom.template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: Match.absent(),
+      Environment: { Variables: Match.objectLike({ [ENV.metricsNamespace]: 'Shop/Jobs', [ENV.metricsMaxJobTypes]: '20' }) },
+    });
+    expect(alarmsByName(custom.template).get('Test-Jobs-Dead-default')?.Namespace).toBe('Shop/Jobs');
+    const off = monitored({ metrics: false });
+    const variables = Object.values(off.template.findResources('AWS::Lambda::Function')).map((fn) => {
+      const environment = propertiesOf(fn).Environment;
+      return isRecord(environment) && isRecord(environment.Variables) ? environment.Variables : {};
+    });
+    expect(variables.length).toBeGreaterThan(0);
+    for (const vars of variables) expect(vars[ENV.metrics]).toBe('off');
+    expect([...alarmsByName(off.template).keys()].filter((name) => name.includes('Dead-'))).toEqual([]);
+  });
+
+  it('refuses a namespace CloudWatch would refuse', () => {
+    expect(() => monitored({ metrics: { namespace: 'AWS/Mine' } })).toThrow(new ConfigurationError('metrics.namespace must be 1 to 255 of A-Za-z0-9.-_/#: and not start with AWS/, but "AWS/Mine" was provided'));
+  });
+
+  it('offers metric helpers per queue and jobtype, and over every queue as math expressions', () => {
+    const { stack, jobs } = monitored();
+    const processed = plain(jobs.metricProcessed({ queue: 'default' }));
+    expect(stack.resolve(processed.toMetricConfig().metricStat)).toMatchObject({ namespace: 'Hopper', metricName: 'Processed', dimensions: [{ name: 'Queue', value: 'default' }], statistic: 'Sum' });
+    const latency = plain(jobs.metricLatency({ queue: 'critical', jobType: 'Report' }));
+    expect(latency.toMetricConfig().metricStat).toMatchObject({ metricName: 'Latency', dimensions: [{ name: 'JobType', value: 'Report' }, { name: 'Queue', value: 'critical' }], statistic: 'p99' });
+    const dead = math(jobs.metricDead());
+    expect(dead.expression).toBe('SUM([q0, q1])');
+    expect(Object.values(dead.usingMetrics).map((metric) => plain(metric).dimensions)).toEqual([{ Queue: 'default' }, { Queue: 'critical' }]);
+    expect(math(jobs.metricDuration()).expression).toBe('MAX([q0, q1])');
+    for (const [metric, name] of [[jobs.metricFailed({ queue: 'default' }), 'Failed'], [jobs.metricRetried({ queue: 'default' }), 'Retried'], [jobs.metricExpired({ queue: 'default' }), 'Expired'], [jobs.metricRateLimited({ queue: 'default' }), 'RateLimited']] as const) {
+      expect([plain(metric).namespace, plain(metric).metricName]).toEqual(['Hopper', name]);
+    }
+    expect(() => jobs.metricFailed({ jobType: 'Report' })).toThrow('jobType needs a queue');
+    expect(() => jobs.metricFailed({ queue: 'nope' })).toThrow('queue "nope" is not declared; declared queues: default, critical');
+  });
+});
