@@ -3,7 +3,8 @@
  * invocation's jobs and cohort events in memory and, at the end of an invocation, writes when a
  * flush is due: one rollup item (rollup.ts) and every pending cohort (cohort.ts), one `UpdateItem`
  * each. Flushes spend a write budget of one write per {@link STATS_ROLLUP}.flushMinJobs jobs the
- * instance handled, so under load an instance writes at most 0.1 times per job; a trickle is
+ * instance handled (after its first flush, which is at once), so under load an instance writes at
+ * most 0.01 times per job; a trickle is
  * written once its oldest count is a minute old. The DynamoDB SDK is loaded on the first write,
  * so a function whose stats are off never loads it.
  */
@@ -25,7 +26,7 @@ export interface StatsRecorder {
   record(sample: StatsSample): void;
   /** Counts one event of the cohort of the minute `minuteMs` (no I/O). */
   recordCohort(minuteMs: number, event: CohortEvent, atMs: number): void;
-  /** Adds `jobs` handled by an invocation to the write budget (one write per ten jobs). */
+  /** Adds `jobs` handled by an invocation to the write budget (one write per `flushMinJobs` jobs). */
   countJobs(jobs: number): void;
   /** Writes if a flush is due; never throws (a failed write keeps the counts for the next). */
   flush(nowMs: number, logger: Logger): Promise<void>;
@@ -60,6 +61,9 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
   const due = (nowMs: number): boolean => {
     const writes = (rollups.size > 0 ? 1 : 0) + cohorts.size;
     if (writes === 0) return false;
+    // A new instance writes its first counts at once, so activity shows up without waiting for a
+    // budget or a minute; it is one flush in an instance's life.
+    if (budget.writes === 0) return true;
     if ((budget.writes + writes) * STATS_ROLLUP.flushMinJobs <= budget.jobs) return true;
     const oldest = Math.min(rollups.oldestMs ?? nowMs, cohortsSinceMs ?? nowMs);
     return nowMs - oldest >= STATS_ROLLUP.flushMaxAgeMs;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseStatsHourKey, statsHourKey } from '../../lib/keys';
-import { rollupUpdate, StatsAccumulator } from '../../lib/stats/rollup';
+import { rollupUpdate, StatsAccumulator, STATS_ROLLUP } from '../../lib/stats/rollup';
 import { createStatsRecorder } from '../../lib/stats/recorder';
 import { createLogger } from '../../lib/worker/logger';
 import type { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -61,7 +61,7 @@ describe('StatsAccumulator', () => {
 describe('createStatsRecorder', () => {
   const logger = createLogger({ sink: () => undefined });
 
-  it('writes one item per flush, only when due, and keeps the counts when the write fails', async () => {
+  it('writes its first counts at once, then one item per budget of jobs, and keeps the counts when a write fails', async () => {
     const sent: UpdateItemCommand[] = [];
     let fail = true;
     const client = {
@@ -72,20 +72,26 @@ describe('createStatsRecorder', () => {
       },
     };
     const recorder = createStatsRecorder({ tableName: 'state', client });
+    const processed = () => sent.map((command) => command.input.ExpressionAttributeValues?.[':p']);
+    const handle = async (jobs: number) => {
+      recorder.record({ writer: worker, processed: jobs, failed: 0, atMs: HOUR });
+      recorder.countJobs(jobs);
+      await recorder.flush(HOUR, logger);
+    };
 
-    recorder.record({ writer: worker, processed: 4, failed: 0, atMs: HOUR });
-    recorder.countJobs(4);
-    await recorder.flush(HOUR, logger);
+    // The instance's first flush is due at once; it fails, and the counts wait for the next one.
+    await handle(4);
     expect(sent).toEqual([]);
-
-    recorder.record({ writer: worker, processed: 6, failed: 0, atMs: HOUR });
-    recorder.countJobs(6);
-    await recorder.flush(HOUR, logger);
     fail = false;
     await recorder.flush(HOUR, logger);
-    await recorder.flush(HOUR, logger);
+    expect(processed()).toEqual([{ N: '4' }]);
 
-    expect(sent.map((command) => command.input.ExpressionAttributeValues?.[':p'])).toEqual([{ N: '10' }]);
+    // Then a write is due once the instance has handled flushMinJobs jobs per write.
+    const budget = STATS_ROLLUP.flushMinJobs;
+    await handle(budget);
+    expect(processed()).toHaveLength(1);
+    await handle(budget - 4);
+    expect(processed()).toEqual([{ N: '4' }, { N: String(2 * budget - 4) }]);
     expect(sent[0]?.input.TableName).toBe('state');
   });
 });
