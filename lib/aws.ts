@@ -6,7 +6,7 @@
  * `sqs.us-east-1.localhost`). Region and static credentials are taken from the same environment, so
  * a client built for an environment other than `process.env` (a test's) talks as that environment.
  */
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Env } from './env';
 
@@ -69,10 +69,25 @@ export function awsConfigFromEnv(env: Env): { region?: string; credentials?: { a
   };
 }
 
-/** An SQS client for `env` (endpoint override honoured). */
-export function sqsClientFromEnv(env: Env = process.env): SQSClient {
+/** An SQS client as Hopper uses it: commands in, outputs out. */
+export type SqsClient = Pick<SQSClient, 'send' | 'destroy'>;
+
+/**
+ * An SQS client for `env` (endpoint override honoured), built on its first request, so that a
+ * function that never calls SQS (a worker whose jobs all succeed) never loads the SQS SDK: that
+ * is most of a worker's cold start.
+ */
+export function sqsClientFromEnv(env: Env = process.env): SqsClient {
   const endpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
-  return instrument(new SQSClient({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }) }));
+  const config = { ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }) };
+  let built: SQSClient | undefined;
+  let building: Promise<SQSClient> | undefined;
+  const client = (): Promise<SQSClient> => {
+    building ??= import('@aws-sdk/client-sqs').then(({ SQSClient: Client }) => (built = instrument(new Client(config))));
+    return building;
+  };
+  const send = (command: Parameters<SQSClient['send']>[0]) => client().then((sqs) => sqs.send(command));
+  return { send: send as SQSClient['send'], destroy: () => built?.destroy() };
 }
 
 /**

@@ -3,7 +3,7 @@
  * 1 MiB per request, one queue per request) and says which ones did not make it, so that callers
  * can hand exactly those records back to SQS.
  */
-import { SendMessageBatchCommand, type SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
+import type { SendMessageBatchCommand, SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
 import { byteLength } from './job';
 
 /** The one SQS command Hopper's worker and retry function send; an `SQSClient` satisfies it. */
@@ -105,7 +105,9 @@ async function sendBatch(sqs: SqsBatchSender, batch: readonly Sized[]): Promise<
   if (first === undefined) return [];
   let output: SendMessageBatchCommandOutput;
   try {
-    output = await sqs.send(new SendMessageBatchCommand({
+    // Loaded on the first send: a worker whose jobs all succeed never loads the SQS SDK.
+    const { SendMessageBatchCommand: Command } = await import('@aws-sdk/client-sqs');
+    output = await sqs.send(new Command({
       QueueUrl: first.message.queueUrl,
       // Entry ids only need to be unique within the request; positions are.
       Entries: batch.map(({ message }, index) => ({

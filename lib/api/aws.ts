@@ -3,9 +3,9 @@
  * event source mappings), and DynamoDB (the state table's sets and stats, the limits table).
  */
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, type QueueAttributeName, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv } from '../aws';
+import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv, type SqsClient } from '../aws';
 import { ScheduledJobs } from '../admin/scheduled';
 import { BatchStore } from '../batch/store';
 import { batchStatus } from '../batch/status';
@@ -31,7 +31,7 @@ export function lambdaClientFromEnv(env: Env): LambdaClient {
 }
 
 /** Queue counts from SQS and mapping states from Lambda. */
-export function awsQueueBackend(sqs: SQSClient, lambda: LambdaClient, reports: QueueBackend['reports']): QueueBackend {
+export function awsQueueBackend(sqs: SqsClient, lambda: LambdaClient, reports: QueueBackend['reports']): QueueBackend {
   return {
     async counts(queueUrl) {
       const output = await sqs.send(new GetQueueAttributesCommand({

@@ -11,7 +11,7 @@
  *
  * Visibility is per receipt: the record's receipt handle is what is extended.
  */
-import { ChangeMessageVisibilityCommand, type ChangeMessageVisibilityCommandOutput } from '@aws-sdk/client-sqs';
+import type { ChangeMessageVisibilityCommand, ChangeMessageVisibilityCommandOutput } from '@aws-sdk/client-sqs';
 import { HopperError } from '../errors';
 import { JOB_LIMITS } from '../job';
 import type { Logger } from './logger';
@@ -123,7 +123,9 @@ export class Reservation {
     const queueUrl = this.options.queueUrl;
     if (queueUrl === undefined) return;
     const startedMs = this.options.now();
-    await this.options.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: this.options.receiptHandle, VisibilityTimeout: seconds }));
+    // Loaded here, not at the top: a worker that never extends a reservation never loads the SQS SDK.
+    const { ChangeMessageVisibilityCommand: Command } = await import('@aws-sdk/client-sqs');
+    await this.options.sqs.send(new Command({ QueueUrl: queueUrl, ReceiptHandle: this.options.receiptHandle, VisibilityTimeout: seconds }));
     // The new timeout runs from the request; counting from before it errs on the early side.
     this.expiresAtMs = startedMs + seconds * 1000;
     this.options.logger.debug('reservation extended', { seconds });
