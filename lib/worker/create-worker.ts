@@ -136,7 +136,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
     const outgoing: OutgoingMessage[] = [];
     const successes: Success[] = [];
-    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0 };
+    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0, duplicate: 0, deferred: 0 };
     for (const [index, outcome] of pool.results) {
       counts[outcome.kind] += 1;
       if (hasMessage(outcome)) outgoing.push(outcome.message);
@@ -152,6 +152,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     ]);
 
     const handedBack = new Set(pool.handedBack.map((index) => records[index]?.messageId));
+    for (const [index, outcome] of pool.results) if (outcome.kind === 'deferred') handedBack.add(records[index]?.messageId);
     for (const failure of unsent) handedBack.add(failure.key);
     for (const key of unsettled) handedBack.add(key);
     const batchItemFailures: SQSBatchItemFailure[] = records

@@ -22,6 +22,10 @@ import type { WorkerFeatures } from './features';
 export type RecordOutcome =
   | { readonly kind: 'succeeded'; readonly job: Job }
   | { readonly kind: 'expired'; readonly job: Job }
+  /** A second copy of a batch callback job whose run another message holds: acknowledged, not run. */
+  | { readonly kind: 'duplicate'; readonly job: Job }
+  /** Could not tell whether the job may run: handed back to SQS to ask again. */
+  | { readonly kind: 'deferred'; readonly job: Job }
   | { readonly kind: 'failed'; readonly message: OutgoingMessage }
   | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage };
 
@@ -83,6 +87,12 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return fail(record, scope, { queue, job, error, unrecoverable: true });
   }
 
+  try {
+    if (scope.features !== undefined && !(await scope.features.admit(job, record.messageId, logger))) return { kind: 'duplicate', job };
+  } catch (error) {
+    logger.warn('could not claim the run of a batch callback; handed back to SQS', { error: describeError(error).message });
+    return { kind: 'deferred', job };
+  }
   const batch = scope.features?.batchContext(job);
   await scope.features?.beforeRun(job, logger);
   const reservation = new Reservation({
