@@ -82,4 +82,11 @@ export interface StartLocalOptions {
    * @default - none
    */
   readonly functionPreload?: readonly string[];
+  /**
+   * Extra environment variables every function process gets, over the runtime's base environment
+   * and under the function's own variables: configuration for preload modules (fault injection
+   * rates, where to record what they did).
+   * @default - none
+   */
+  readonly functionEnv?: Readonly<Record<string, string>>;
 }
