@@ -7,6 +7,7 @@ import type { BatchStatus } from '../batch/status';
 import type { Client } from '../client';
 import type { ItemKey, SortedSetName } from '../keys';
 import type { LimiterStore } from '../limiters/store';
+import type { RedriveResult } from '../redrive';
 import type { StatsTable } from '../stats/read';
 import type { CronTickStore } from '../storage/cron-store';
 import type { SetEntry } from '../storage/set-items';
@@ -36,6 +37,12 @@ export interface BatchReader {
   getBatch(bid: string): Promise<BatchStatus | undefined>;
 }
 
+/** The retries queue's dead-letter queue, moved back to the retries queue by `POST /v1/redrive/retries`. */
+export interface DeadLetters {
+  /** Moves up to `limit` messages back (lib/redrive.ts). */
+  redrive(limit: number): Promise<RedriveResult>;
+}
+
 /** Everything a route may use. */
 export interface ApiContext {
   readonly config: ApiConfig;
@@ -56,5 +63,7 @@ export interface ApiContext {
   readonly stats: StatsTable;
   readonly quotaStore: LimiterStore;
   readonly limits: LimitsReader;
+  /** Undefined when the function was not told the queues' URLs (HOPPER_RETRIES_DLQ_URL). */
+  readonly deadLetters?: DeadLetters;
   readonly logger: Logger;
 }

@@ -18,12 +18,13 @@ import { cronRoutes } from './routes/crons';
 import { jobRoutes } from './routes/jobs';
 import { limitRoutes } from './routes/limits';
 import { queueRoutes } from './routes/queues';
+import { redriveRoutes } from './routes/redrive';
 import { setRoutes } from './routes/sets';
 import { statsRoutes } from './routes/stats';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {
-  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx)];
+  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx), ...redriveRoutes(ctx)];
 }
 
 /** Options of {@link createApiHandler}. */

@@ -44,6 +44,7 @@ export const API_ERRORS = {
   conflict: 'conflict',
   backlog: 'backlog_exceeded',
   upstream: 'upstream_error',
+  notConfigured: 'not_configured',
   internal: 'internal_error',
 } as const;
 
