@@ -136,25 +136,29 @@ async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queu
   const byKind = (kind: string) => plan.jobs.filter((job) => job.kind === kind && job.input.custom?.bid === undefined);
   const inputs = (kind: string, shape: (job: ChaosJob, index: number) => JobInput) => byKind(kind).map((job, index) => shape(job, index));
 
-  await inChunks(inputs('plain', (job) => job.input), (chunk) => client.enqueueMany(chunk));
-  await inChunks(inputs('limited', (job) => job.input), (chunk) => client.enqueueMany(chunk));
-  await inChunks(inputs('scheduled-soon', (job, index) => ({ ...job.input, at: new Date(now + 3_000 + (index % 18) * 1_000) })), (chunk) => client.enqueueMany(chunk));
-  await inChunks(inputs('scheduled-later', (job) => ({ ...job.input, at: new Date(now + LATER_MS) })), (chunk) => client.enqueueMany(chunk));
-
-  // The same message twice: SQS delivers a duplicate the worker cannot tell from the original.
+  // Jobs of kind `duplicated` go to this queue as the same message twice: a duplicate delivery the
+  // worker cannot tell from the original.
   const queueUrl = required(parseUrls(queueUrlsJson).chaos, 'the chaos queue URL');
-  await inChunks(byKind('duplicated'), async (chunk) => {
-    for (const job of chunk) {
+  await Promise.all([
+    inChunks(inputs('plain', (job) => job.input), (chunk) => client.enqueueMany(chunk)),
+    inChunks(inputs('limited', (job) => job.input), (chunk) => client.enqueueMany(chunk)),
+    inChunks(inputs('scheduled-soon', (job, index) => ({ ...job.input, at: new Date(now + 3_000 + (index % 18) * 1_000) })), (chunk) => client.enqueueMany(chunk)),
+    inChunks(inputs('scheduled-later', (job) => ({ ...job.input, at: new Date(now + LATER_MS) })), (chunk) => client.enqueueMany(chunk)),
+    inChunks(byKind('duplicated'), (chunk) => Promise.all(chunk.flatMap((job) => {
       const body = serializeJob(normalizeJob(job.input, { now: new Date() }));
-      await Promise.all([0, 1].map(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }))));
-    }
-  });
+      return [0, 1].map(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })));
+    }))),
+    Promise.all(plan.batches.map(async (planned) => {
+      const batch = await client.batch({ bid: planned.bid, onComplete: CALLBACK, onSuccess: CALLBACK, onDeath: CALLBACK });
+      await batch.add(planned.jobs.map((job) => job.input));
+    })),
+  ]);
 
   const extra: ChaosJob[] = [];
   let refused = 0;
   const unique = byKind('unique');
   await inChunks(unique, (chunk) => client.enqueueMany(chunk.map((job) => ({ ...job.input, custom: { unique_for: 600 } }))));
-  for (const job of unique) {
+  await Promise.all(unique.map(async (job) => {
     const again: ChaosJob = { ...job, jid: `${job.jid}-again`, kind: 'unique-again', input: { ...job.input, jid: `${job.jid}-again`, custom: { unique_for: 600 } } };
     try {
       await client.enqueue(again.input);
@@ -163,12 +167,7 @@ async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queu
       if (!(error instanceof NotUniqueError)) throw error;
       refused += 1;
     }
-  }
-
-  for (const planned of plan.batches) {
-    const batch = await client.batch({ bid: planned.bid, onComplete: CALLBACK, onSuccess: CALLBACK, onDeath: CALLBACK });
-    await batch.add(planned.jobs.map((job) => job.input));
-  }
+  }));
   return { extra, uniqueSecondEnqueue: { refused, accepted: extra.length } };
 }
 
