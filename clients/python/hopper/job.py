@@ -24,6 +24,8 @@ JOBTYPE_MAX_LENGTH = 256
 MAX_RETRY = 1000
 #: SQS visibility timeout can be at most 12 hours.
 MAX_RESERVE_FOR_SECONDS = 43_200
+# Largest job as UTF-8 JSON: a quarter of SQS's 1 MiB, so it fits every set (DynamoDB items) and its failure envelope.
+MAX_JOB_BYTES = 262_144
 QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 JID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
