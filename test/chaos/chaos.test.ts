@@ -9,6 +9,7 @@
  * Sizes and seed: HOPPER_CHAOS_SEED (default fixed). bench/chaos.ts runs a bigger configuration.
  */
 import { describe, expect, it } from 'vitest';
+import { CHAOS_TEST_SIZES } from './plan';
 import { runChaos } from './run';
 
 const SEED = Number(process.env.HOPPER_CHAOS_SEED ?? 20_261_123);
@@ -17,7 +18,7 @@ describe('chaos on the local runtime', () => {
   it('loses no job and doubles no callback under injected faults', { timeout: 330_000 }, async () => {
     const result = await runChaos({
       seed: SEED,
-      sizes: { plain: 1000, duplicated: 100, scheduledSoon: 200, scheduledLater: 60, batches: 40, jobsPerBatch: 10, unique: 100, limited: 150 },
+      sizes: CHAOS_TEST_SIZES,
       faults: { before: 0.03, after: 0.015 },
       settleTimeoutMs: 200_000,
       progress: (line) => process.stdout.write(`${line}\n`),

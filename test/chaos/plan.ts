@@ -25,6 +25,24 @@ export interface ChaosSizes {
   readonly limited: number;
 }
 
+/** The sizes of the chaos test (2,010 jobs); bench/chaos.ts scales them. */
+export const CHAOS_TEST_SIZES: ChaosSizes = { plain: 1000, duplicated: 100, scheduledSoon: 200, scheduledLater: 60, batches: 40, jobsPerBatch: 10, unique: 100, limited: 150 };
+
+/** `sizes` times `factor` (batches keep their size; there are more of them). */
+export function scaledSizes(sizes: ChaosSizes, factor: number): ChaosSizes {
+  const scaled = (count: number) => Math.round(count * factor);
+  return {
+    plain: scaled(sizes.plain),
+    duplicated: scaled(sizes.duplicated),
+    scheduledSoon: scaled(sizes.scheduledSoon),
+    scheduledLater: scaled(sizes.scheduledLater),
+    batches: scaled(sizes.batches),
+    jobsPerBatch: sizes.jobsPerBatch,
+    unique: scaled(sizes.unique),
+    limited: scaled(sizes.limited),
+  };
+}
+
 /** A job to enqueue and what it should end as. */
 export interface ChaosJob extends PlannedJob {
   readonly input: JobInput & { readonly jid: string };
