@@ -7,13 +7,12 @@
  * Writes bench/results/chaos-<date>.json and prints a summary: jobs by kind, faults injected by
  * kind, lost, callbacks doubled. Exits 1 when a job was lost or a callback doubled or missing.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { CHAOS_TEST_SIZES, scaledSizes } from '../test/chaos/plan';
 import { runChaos } from '../test/chaos/run';
+import { commit, machine } from './run-info';
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +54,7 @@ const output = {
   date: new Date().toISOString(),
   commit: commit(),
   node: process.version,
-  machine: { platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+  machine: machine(),
   parameters: { scale, seed, faults, sizes },
   summary,
   details: { lost: report.lost, misplaced: report.misplaced, doubled: report.callbacks.doubled, missing: report.callbacks.missing, leftInSets: result.leftInSets },
@@ -79,12 +78,4 @@ function rate(text: string | undefined, name: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 0.5) throw new Error(`--${name} must be a probability from 0 to 0.5, but ${JSON.stringify(text)} was provided`);
   return value;
-}
-
-function commit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
 }

