@@ -54,6 +54,9 @@ interface WorkerRuntime {
  *   the retry function puts straight into the dead set.
  * - `custom.expires_at` in the past: dropped without running, counted in the invocation's summary.
  * - `RateLimitedError`: the job goes back to its queue after the limiter's wait; no retry is used.
+ * - A batch callback job runs once even when the batch function sent it twice: its run is claimed
+ *   per SQS message on the batch item (`callbackOf` in lib/batch/callbacks.ts); the other copy is
+ *   acknowledged without running.
  * - Long jobs: the message stays reserved while the handler runs (`reserve_for`, a heartbeat,
  *   `ctx.extend`), see lib/worker/reservation.ts.
  * - Near the deadline: records not started, and records still running at the hard stop, are handed
