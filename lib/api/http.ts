@@ -38,6 +38,7 @@ export interface ApiResponse {
 /** Error codes the API answers with. */
 export const API_ERRORS = {
   badParameter: 'bad_parameter',
+  unauthenticated: 'unauthenticated',
   notFound: 'not_found',
   methodNotAllowed: 'method_not_allowed',
   payloadTooLarge: 'payload_too_large',
