@@ -51,7 +51,7 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
     rows.push({ benchmark: 'worker CPU per job', result: `${workerCpu.medianUsPerJob} µs (p90 ${workerCpu.p90UsPerJob} µs)`, goal: workerCpu.goal, pass: workerCpu.pass });
   }
   for (const bundle of results.coldStart ?? []) {
-    rows.push({ benchmark: `cold start: ${bundle.function}`, result: `${bundle.kib} KiB, import ${bundle.medianImportMs} ms (of which its packages alone ${bundle.medianExternalsImportMs} ms: ${bundle.externals.join(', ') || 'none'})`, goal: bundle.goal, pass: bundle.pass });
+    rows.push({ benchmark: `cold start: ${bundle.function}`, result: `${bundle.kib} KiB, import ${bundle.medianImportMs} ms (of which its packages alone ${bundle.medianExternalsImportMs} ms: ${bundle.externals.join(', ') || 'none'})`, goal: bundle.goal, pass: bundle.pass ?? null });
   }
   if (scheduling !== undefined) {
     const { latenessMs } = scheduling;

@@ -70,10 +70,13 @@ export function apiEnvironment(input: {
   readonly maxBodyBytes?: number;
   readonly queueMappings: string;
   readonly crons?: string;
+  /** URL of the retries queue's dead-letter queue, for redrive. */
+  readonly retriesDlqUrl: string;
 }): Record<string, string> {
   validateIntegerRange('apiMaxBodyBytes', input.maxBodyBytes, API_BODY_BOUNDS.min, API_BODY_BOUNDS.max);
   return {
     [ENV.queueMappings]: input.queueMappings,
+    [ENV.retriesDlqUrl]: input.retriesDlqUrl,
     ...(input.quotas === undefined ? {} : { [ENV.quotas]: input.quotas }),
     ...(input.tenants === undefined ? {} : { [ENV.tenants]: input.tenants }),
     ...(input.backlogLimits === undefined ? {} : { [ENV.backlogLimits]: input.backlogLimits }),

@@ -201,6 +201,7 @@ export class JobSystem extends Construct {
       ...(cronDefinitions === undefined ? {} : { crons: cronDefinitions }),
       // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
       queueMappings: Lazy.string({ produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.mappingIds)) }),
+      retriesDlqUrl: this.retriesDeadLetterQueue.queueUrl,
     });
     for (const [name, value] of Object.entries(apiVariables)) this.apiFunction.addEnvironment(name, value);
     // Never NONE: every call must be signed by a principal granted lambda:InvokeFunctionUrl.
@@ -503,10 +504,13 @@ export class JobSystem extends Construct {
 
   /**
    * The api function's rights: read queue sizes and enqueue; list, move and delete set entries,
-   * fold stats; spend and read quotas. Mapping rights are added per worker (addWorker).
+   * fold stats; spend and read quotas; redrive the retries DLQ into the retries queue. Mapping
+   * rights are added per worker (addWorker).
    */
   private grantApiFunction(fn: lambda.IFunction): void {
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resourceArns: this.jobQueueArns() });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [this.retriesDeadLetterQueue.queueArn] });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [this.retriesQueue.queueArn] });
     // GetItem: a batch's status and a cron's run record.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [this.stateTable.tableArn] });
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });

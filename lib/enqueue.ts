@@ -7,9 +7,9 @@
  * No DynamoDB SDK here: locks and batches come through the runtime, loaded when first needed.
  */
 import { HopperError, InvalidJobError, PayloadTooLargeError } from './errors';
-import { byteLength, normalizeJob, serializeJob, type Job, type JobInput } from './job';
+import { byteLength, JOB_LIMITS, normalizeJob, serializeJob, type Job, type JobInput } from './job';
 import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
-import { SQS_BATCH_LIMITS, sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
 import { NotUniqueError } from './unique/errors';
 import { lockKeyOf, uniqueSpecOf } from './unique/lock';
 
@@ -114,7 +114,7 @@ export function prepareJob(
   }
   const body = serializeJob(job);
   const size = byteLength(body);
-  if (size > SQS_BATCH_LIMITS.maxBytes) throw new PayloadTooLargeError(`job ${job.jid}`, size, SQS_BATCH_LIMITS.maxBytes);
+  if (size > JOB_LIMITS.maxJobBytes) throw new PayloadTooLargeError(`job ${job.jid}`, size, JOB_LIMITS.maxJobBytes);
   const dueMs = job.at === undefined ? now.getTime() : Date.parse(job.at);
   const delaySeconds = Math.max(0, Math.ceil((dueMs - now.getTime()) / 1000));
   return { job, body, queueUrl, delaySeconds, dueMs };

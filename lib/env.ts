@@ -33,6 +33,8 @@ export const ENV = {
   apiMaxBodyBytes: 'HOPPER_API_MAX_BODY_BYTES',
   /** URL of the retries queue (failure envelopes and every job queue's redrive target). */
   retriesQueueUrl: 'HOPPER_RETRIES_QUEUE_URL',
+  /** API: URL of the retries queue's dead-letter queue, for `POST /v1/redrive/retries`. */
+  retriesDlqUrl: 'HOPPER_RETRIES_DLQ_URL',
   /** JSON object: queue name → queue URL, for every declared queue. */
   queueUrls: 'HOPPER_QUEUE_URLS',
   /** Days a dead job is kept before DynamoDB's TTL removes it. */

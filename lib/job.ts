@@ -20,6 +20,16 @@ export const JOB_LIMITS = {
   maxRetry: 1000,
   /** SQS visibility timeout can be at most 12 hours. */
   maxReserveForSeconds: 43_200,
+  /**
+   * Largest job, as UTF-8 JSON. A quarter of SQS's 1 MiB, so that every place a job can be fits it:
+   * the scheduled, retry and dead sets (DynamoDB items of at most 400 KB) and the failure envelope
+   * (the job plus its error) on the retries queue.
+   */
+  maxJobBytes: 262_144,
+  /** Most elements of `args` itself. */
+  argsMaxLength: 1000,
+  /** Deepest nesting of arrays and objects in `args` (`args` itself is level 1). */
+  argsMaxDepth: 32,
 } as const;
 
 /** What Hopper keeps of a failure (capped as Faktory does). */
@@ -117,6 +127,9 @@ export function normalizeJob(input: unknown, options: NormalizeOptions): Job {
   }
   const args = input.args ?? [];
   if (!Array.isArray(args)) throw new InvalidJobError('args', 'an array', describe(args));
+  if (args.length > JOB_LIMITS.argsMaxLength) throw new InvalidJobError('args', `an array of at most ${JOB_LIMITS.argsMaxLength} elements`, `an array of ${args.length}`);
+  const tooDeep = pathDeeperThan(args, JOB_LIMITS.argsMaxDepth);
+  if (tooDeep !== undefined) throw new InvalidJobError(`args${tooDeep}`, `JSON nested at most ${JOB_LIMITS.argsMaxDepth} levels deep in args`, 'deeper nesting');
 
   const jid = input.jid ?? options.defaultJid ?? newJid();
   if (typeof jid !== 'string' || jid.length > JOB_LIMITS.jidMaxLength || !JOB_LIMITS.jidPattern.test(jid)) {
@@ -161,6 +174,8 @@ export function normalizeJob(input: unknown, options: NormalizeOptions): Job {
  * @throws InvalidJobError (`field: 'body'` when the body is not JSON).
  */
 export function parseJob(body: string, options: NormalizeOptions): Job {
+  const size = byteLength(body);
+  if (size > JOB_LIMITS.maxJobBytes) throw new InvalidJobError('body', `a job of at most ${JOB_LIMITS.maxJobBytes} bytes`, `${size} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -168,6 +183,24 @@ export function parseJob(body: string, options: NormalizeOptions): Job {
     throw new InvalidJobError('body', 'a JSON object', 'text that is not JSON');
   }
   return normalizeJob(parsed, options);
+}
+
+/**
+ * The path (`[0].a[2]`) to the first array or object in `value` nested deeper than `maxDepth`
+ * levels (`value` itself is level 1), or undefined. Iterative, so that no nesting overflows the
+ * stack.
+ */
+function pathDeeperThan(value: unknown, maxDepth: number): string | undefined {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth > maxDepth) return next.path;
+    const entries: [string, unknown][] = Array.isArray(next.value)
+      ? next.value.map((item, index): [string, unknown] => [`[${index}]`, item])
+      : Object.entries(next.value).map(([key, item]): [string, unknown] => [/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`, item]);
+    for (const [step, item] of entries) stack.push({ value: item, depth: next.depth + 1, path: next.path.length > 200 ? next.path : `${next.path}${step}` });
+  }
+  return undefined;
 }
 
 /** Serializes a job for the wire. */

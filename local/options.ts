@@ -89,4 +89,11 @@ export interface StartLocalOptions {
    * @default false
    */
   readonly instrumentRuntimeSqs?: boolean;
+  /**
+   * Extra environment variables every function process gets, over the runtime's base environment
+   * and under the function's own variables: configuration for preload modules (fault injection
+   * rates, where to record what they did).
+   * @default - none
+   */
+  readonly functionEnv?: Readonly<Record<string, string>>;
 }

@@ -177,7 +177,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     const pool = new FunctionPool(spec, {
       runnerPath: runner,
       log,
-      baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url }),
+      baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url, ...options.functionEnv }),
       defaultConcurrency: options.functionConcurrency ?? LOCAL_DEFAULTS.functionConcurrency,
       idleTimeoutMs: options.idleTimeoutMs ?? LOCAL_DEFAULTS.idleTimeoutMs,
       initTimeoutMs: LOCAL_DEFAULTS.initTimeoutMs,

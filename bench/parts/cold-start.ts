@@ -17,7 +17,11 @@ import { median, round } from '../lib/stats';
 
 const run = promisify(execFile);
 
-/** Goals: the worker's bundle size (KiB) and every function's import time (ms). */
+/**
+ * Goals of issue #10, for the worker (the function users deploy once per queue): its bundle size
+ * (KiB) and import time (ms). Hopper's own functions are measured and reported without a goal: each
+ * needs SQS and DynamoDB on every invocation, so they load the SDK at import on purpose.
+ */
 export const COLD_START_GOALS = { workerKiB: 100, importMs: 50 } as const;
 
 export interface BundleResult {
@@ -30,7 +34,8 @@ export interface BundleResult {
   readonly externals: readonly string[];
   readonly medianExternalsImportMs: number;
   readonly goal: string;
-  readonly pass: boolean;
+  /** Undefined where there is no goal. */
+  readonly pass: boolean | undefined;
 }
 
 /** The functions measured: the bench worker (createWorker and nothing else), the bare handler, Hopper's own. */
@@ -92,8 +97,8 @@ export async function measureColdStart(outDir: string, runs: number, log: (line:
       medianImportMs: round(medianMs, 1),
       externals,
       medianExternalsImportMs: round(medianExternalsMs, 1),
-      goal: isWorker ? `≤ ${COLD_START_GOALS.workerKiB} KiB, import ≤ ${COLD_START_GOALS.importMs} ms` : `import ≤ ${COLD_START_GOALS.importMs} ms`,
-      pass: medianMs <= COLD_START_GOALS.importMs && (!isWorker || kib <= COLD_START_GOALS.workerKiB),
+      goal: isWorker ? `≤ ${COLD_START_GOALS.workerKiB} KiB, import ≤ ${COLD_START_GOALS.importMs} ms` : '—',
+      pass: isWorker ? medianMs <= COLD_START_GOALS.importMs && kib <= COLD_START_GOALS.workerKiB : undefined,
     });
   }
   return results;

@@ -9,11 +9,12 @@ import { enqueueCommand } from './enqueue';
 import { CliError, EXIT } from './io';
 import { COMMON_USAGE } from './options';
 import { queueCommand, queuesCommand } from './queues';
+import { redriveCommand } from './redrive';
 import { setCommands } from './sets';
 import { statsCommand } from './stats';
 
 /** Every admin command, in help order. */
-export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, batchCommand, cronCommand];
+export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, batchCommand, cronCommand];
 
 /** The admin commands' lines of `hopper --help`. */
 export function adminSummary(): string {

@@ -20,6 +20,12 @@ import { createLogger, type Logger } from '../worker/logger';
 /** The sets whose jobs are waiting for a time: Sidekiq's "Scheduled" and "Retries" pages. */
 export type WaitingSetName = 'scheduled' | 'retry';
 
+/**
+ * The sets a job can be run from now: the waiting sets, and the dead set (a dead job keeps its
+ * failure and gets one more run). Every one is claimed first, so two callers never both send it.
+ */
+export type RunnableSetName = WaitingSetName | 'dead';
+
 /** Limits of {@link ScheduledJobs.list}. */
 export const SCHEDULED_LIST_LIMITS = {
   defaultLimit: 50,
@@ -143,12 +149,15 @@ export class ScheduledJobs {
   }
 
   /**
-   * Sends the job to its queue now (no delay) and removes it from its set.
+   * Sends the job to its queue now (no delay) and removes it from its set: claim, send, delete on
+   * the claim. Two callers (a sweep, two operators retrying the dead set after an outage) never
+   * both send it; a caller that dies after its claim leaves the entry for the next one once the
+   * claim lapses (a minute).
    *
-   * @returns `done`; `moving` when a sweep is sending it right now; `gone` when it is no longer there.
+   * @returns `done`; `moving` when another mover is sending it right now; `gone` when it is no longer there.
    * @throws InvalidEntryIdError for a malformed id; the send's error when SQS refused it (the job stays).
    */
-  async runNow(set: WaitingSetName, id: string): Promise<WaitingJobAction> {
+  async runNow(set: RunnableSetName, id: string): Promise<WaitingJobAction> {
     const entry = this.stub(set, id);
     const [outcome] = await moveEntries([entry], this.moverDeps(), { owner: `admin:${randomUUID()}`, claimUntilMs: this.clock().getTime() + ADMIN_CLAIM_MS, immediately: true });
     if (outcome === undefined || outcome.kind === 'gone') return 'gone';
@@ -187,13 +196,13 @@ export class ScheduledJobs {
   }
 
   /** The entry `id` names, as far as its key tells (the claim reads the rest). */
-  private stub(set: WaitingSetName, id: string): SetEntry {
+  private stub(set: RunnableSetName, id: string): SetEntry {
     const key = this.keyOf(set, id);
     const parsed = parseTimeSortKey(id);
     return { set, key, epochMs: parsed?.epochMs ?? 0, jid: parsed?.jid ?? id };
   }
 
-  private keyOf(set: WaitingSetName, id: string): ItemKey {
+  private keyOf(set: RunnableSetName, id: string): ItemKey {
     const parsed = parseTimeSortKey(id);
     if (parsed === undefined) throw new InvalidEntryIdError(id);
     return { pk: setPartitionKey(set, shardOf(set, parsed.jid)), sk: id };

@@ -11,6 +11,7 @@ import { BatchStore } from '../batch/store';
 import { batchStatus } from '../batch/status';
 import { Client } from '../client';
 import { ENV, intFromEnv, requireEnv, type Env } from '../env';
+import { redrive } from '../redrive';
 import { RETRY_DEFAULTS } from '../retry';
 import { CronStore } from '../storage/cron-store';
 import type { ItemKey, SortedSetName } from '../keys';
@@ -91,6 +92,8 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
   const stats = dynamoStatsTable(dynamo, stateTableName);
   const clock = (): Date => new Date(now());
   const batchStore = new BatchStore({ tableName: stateTableName, client: dynamo, now: clock });
+  const retriesDlqUrl = env[ENV.retriesDlqUrl];
+  const retriesQueueUrl = env[ENV.retriesQueueUrl];
   return {
     config,
     now,
@@ -111,6 +114,9 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
     stats,
     quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),
     limits: awsLimitsReader(dynamo, limitsTableName),
+    ...(retriesDlqUrl === undefined || retriesQueueUrl === undefined
+      ? {}
+      : { deadLetters: { redrive: (limit: number) => redrive(sqs, { from: retriesDlqUrl, to: retriesQueueUrl, limit }) } }),
     logger,
     metrics: metricsFromEnv(env),
   };

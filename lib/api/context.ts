@@ -8,6 +8,7 @@ import type { Client } from '../client';
 import type { ItemKey, SortedSetName } from '../keys';
 import type { LimiterStore } from '../limiters/store';
 import type { Metrics } from '../metrics/emf';
+import type { RedriveResult } from '../redrive';
 import type { StatsTable } from '../stats/read';
 import type { CronTickStore } from '../storage/cron-store';
 import type { SetEntry } from '../storage/set-items';
@@ -37,6 +38,12 @@ export interface BatchReader {
   getBatch(bid: string): Promise<BatchStatus | undefined>;
 }
 
+/** The retries queue's dead-letter queue, moved back to the retries queue by `POST /v1/redrive/retries`. */
+export interface DeadLetters {
+  /** Moves up to `limit` messages back (lib/redrive.ts). */
+  redrive(limit: number): Promise<RedriveResult>;
+}
+
 /** Everything a route may use. */
 export interface ApiContext {
   readonly config: ApiConfig;
@@ -57,6 +64,8 @@ export interface ApiContext {
   readonly stats: StatsTable;
   readonly quotaStore: LimiterStore;
   readonly limits: LimitsReader;
+  /** Undefined when the function was not told the queues' URLs (HOPPER_RETRIES_DLQ_URL). */
+  readonly deadLetters?: DeadLetters;
   readonly logger: Logger;
   /** CloudWatch metrics (EMF): jobs enqueued and turned away. @default - none printed */
   readonly metrics?: Metrics;

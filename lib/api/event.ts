@@ -42,7 +42,7 @@ function callerOf(context: object): Caller | undefined {
   return { ...(userArn === undefined ? {} : { userArn }), ...(accountId === undefined ? {} : { accountId }), ...(callerId === undefined ? {} : { callerId }) };
 }
 
-/** The tenant of callers the URL did not authenticate (only a local runtime serves them). */
+/** The tenant of a caller without an identity (the handler refuses such requests before any route). */
 export const ANONYMOUS_TENANT = 'anonymous';
 
 /**

@@ -18,12 +18,13 @@ import { cronRoutes } from './routes/crons';
 import { jobRoutes } from './routes/jobs';
 import { limitRoutes } from './routes/limits';
 import { queueRoutes } from './routes/queues';
+import { redriveRoutes } from './routes/redrive';
 import { setRoutes } from './routes/sets';
 import { statsRoutes } from './routes/stats';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {
-  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx)];
+  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx), ...redriveRoutes(ctx)];
 }
 
 /** Options of {@link createApiHandler}. */
@@ -59,6 +60,11 @@ export function createApiHandler(options: ApiHandlerOptions = {}): (event: Lambd
   return async (event) => {
     const request = readEvent(event);
     try {
+      // The Function URL's AWS_IAM auth refuses unsigned requests before they get here; this is the
+      // second line, for a URL reconfigured to NONE by hand: no verified identity, no access.
+      if (request.caller === undefined) {
+        throw new ApiError(401, API_ERRORS.unauthenticated, 'this API takes only SigV4-signed requests (service lambda); the request carried no verified IAM identity');
+      }
       const match = matchRoute(await load(), request);
       return await match.route.handle(request, match.params);
     } catch (error) {

@@ -38,12 +38,14 @@ export interface ApiResponse {
 /** Error codes the API answers with. */
 export const API_ERRORS = {
   badParameter: 'bad_parameter',
+  unauthenticated: 'unauthenticated',
   notFound: 'not_found',
   methodNotAllowed: 'method_not_allowed',
   payloadTooLarge: 'payload_too_large',
   conflict: 'conflict',
   backlog: 'backlog_exceeded',
   upstream: 'upstream_error',
+  notConfigured: 'not_configured',
   internal: 'internal_error',
 } as const;
 

@@ -98,15 +98,36 @@ export function callbackJob(state: BatchState, event: CallbackEvent): JobInput |
   const { custom: ownCustom, args, ...rest } = callback;
   // Membership is Hopper's to decide: a callback belongs to the parent batch only when the claim
   // registered it there.
-  const custom = Object.fromEntries(Object.entries(ownCustom ?? {}).filter(([name]) => name !== 'bid'));
+  const custom: Record<string, unknown> = Object.fromEntries(Object.entries(ownCustom ?? {}).filter(([name]) => name !== 'bid' && name !== CALLBACK_FIELD));
   const parent = state.callbackParent[event];
   if (parent !== undefined) custom.bid = parent;
+  // Lets the worker run it once even when the batch function sent it twice (see callbackOf).
+  custom[CALLBACK_FIELD] = { bid: state.bid, event };
   return {
     ...rest,
     jid: callbackJid(state.bid, event),
     args: [callbackStatus(state, event), ...(args ?? [])],
-    ...(Object.keys(custom).length === 0 ? {} : { custom }),
+    custom,
   };
+}
+
+/** The `custom` field that marks a callback job with its batch and event. */
+export const CALLBACK_FIELD = 'callback';
+
+/**
+ * The batch and event a job is the callback of, or undefined for any other job. The worker claims
+ * the run of a callback job per SQS message (`BatchStore.claimCallbackRun`): the batch function
+ * sends it twice when it crashes between the send and marking it sent, and the second message must
+ * not run it again.
+ */
+export function callbackOf(job: { readonly jid: string; readonly custom?: Readonly<Record<string, unknown>> }): { readonly bid: string; readonly event: CallbackEvent } | undefined {
+  const marker = job.custom?.[CALLBACK_FIELD];
+  if (typeof marker !== 'object' || marker === null || !('bid' in marker) || !('event' in marker)) return undefined;
+  const { bid, event } = marker;
+  if (typeof bid !== 'string' || typeof event !== 'string') return undefined;
+  const known = CALLBACK_EVENTS.find((candidate) => candidate === event);
+  // Only Hopper's own callback jobs: the jid it gives them, so a producer cannot suppress a job by marking it.
+  return known === undefined || job.jid !== callbackJid(bid, known) ? undefined : { bid, event: known };
 }
 
 /** A new batch id: random, like a jid. */

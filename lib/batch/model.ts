@@ -23,6 +23,7 @@
  * | `<event>_at`           | S    | when the `<event>` callback was claimed (fired)               |
  * | `<event>_sent_at`      | S    | when its callback job was sent                                |
  * | `<event>_parent`       | S    | the parent the callback job was added to, when it was         |
+ * | `<event>_run_by`       | S    | the SQS message id whose delivery runs the callback job       |
  * | `ttl`                  | N    | epoch seconds after which DynamoDB deletes the item           |
  *
  * A job item (`batch#<bid>` / `job#<jid>`) holds `jid`, `status` (pending, failed, succeeded,
@@ -120,9 +121,12 @@ export interface BatchState {
   readonly ttl?: number;
 }
 
-/** Attribute names of the claim, the sent mark and the callback's parent of `event`. */
-export function eventAttributes(event: CallbackEvent): { readonly at: string; readonly sentAt: string; readonly parent: string } {
-  return { at: `${event}_at`, sentAt: `${event}_sent_at`, parent: `${event}_parent` };
+/**
+ * Attribute names of the claim, the sent mark, the callback's parent and the run claim (the SQS
+ * message whose delivery runs the callback job) of `event`.
+ */
+export function eventAttributes(event: CallbackEvent): { readonly at: string; readonly sentAt: string; readonly parent: string; readonly runBy: string } {
+  return { at: `${event}_at`, sentAt: `${event}_sent_at`, parent: `${event}_parent`, runBy: `${event}_run_by` };
 }
 
 /**

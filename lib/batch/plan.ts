@@ -329,6 +329,23 @@ export function planMarkSent(bid: string, events: readonly CallbackEvent[], cont
   };
 }
 
+/**
+ * Claims the run of `event`'s callback job for the SQS message `messageId`: the first message to
+ * get here runs the job, a redelivery of that same message may run it again (its earlier run
+ * crashed), any other message is a second send of the same callback and must not run it.
+ */
+export function planClaimCallbackRun(bid: string, event: CallbackEvent, messageId: string, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: 'SET #run = :message',
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#run) OR #run = :message)',
+    ExpressionAttributeNames: { '#run': eventAttributes(event).runBy },
+    ExpressionAttributeValues: { ':message': { S: messageId } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
 /** Opens (+1) or closes (−1) a fill of the batch; callbacks wait while any fill is open. */
 export function planOpen(bid: string, delta: 1 | -1, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
   return {

@@ -7,13 +7,13 @@
  * Loads the DynamoDB SDK only on first use (../dynamo-sdk.ts), so workers can import it lazily.
  */
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { cancellationReasons, isConditionFailure, loadDynamoSdk, type CancellationReason, type StateCommands } from '../dynamo-sdk';
+import { cancellationReasons, conditionFailureItem, isConditionFailure, loadDynamoSdk, type CancellationReason, type StateCommands } from '../dynamo-sdk';
 import { batchKey } from '../keys';
 import type { Random } from '../random';
 import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from './errors';
 import { readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model';
 import {
-  JOBS_PER_TRANSACTION, planClaim, planCreateChild, planCreateRoot, planMarkSent, planOpen, planRegister, planTransitions, planUnregister,
+  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planCreateRoot, planMarkSent, planOpen, planRegister, planTransitions, planUnregister,
   registeredEvents, type ClaimOptions, type NewBatch, type PlanContext, type StatusChange,
 } from './plan';
 
@@ -282,6 +282,23 @@ export class BatchStore {
         return { done: false, cause: error };
       }
     });
+  }
+
+  /**
+   * Claims the run of a callback job for one SQS message (see `planClaimCallbackRun`).
+   *
+   * @returns `run` when this message may run it (also when the batch is gone: nothing to check
+   *   against), `duplicate` when another message of the same callback job holds the run.
+   */
+  async claimCallbackRun(bid: string, event: CallbackEvent, messageId: string): Promise<'run' | 'duplicate'> {
+    const { UpdateItemCommand } = await loadDynamoSdk();
+    try {
+      await (await this.dynamo()).send(new UpdateItemCommand(planClaimCallbackRun(bid, event, messageId, { tableName: this.tableName })));
+      return 'run';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return conditionFailureItem(error) === undefined ? 'run' : 'duplicate';
+    }
   }
 
   /** Marks the callback jobs of `events` as sent; marking again changes nothing. */

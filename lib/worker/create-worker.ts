@@ -58,6 +58,9 @@ interface WorkerRuntime {
  *   the retry function puts straight into the dead set.
  * - `custom.expires_at` in the past: dropped without running, counted in the invocation's summary.
  * - `RateLimitedError`: the job goes back to its queue after the limiter's wait; no retry is used.
+ * - A batch callback job runs once even when the batch function sent it twice: its run is claimed
+ *   per SQS message on the batch item (`callbackOf` in lib/batch/callbacks.ts); the other copy is
+ *   acknowledged without running.
  * - Long jobs: the message stays reserved while the handler runs (`reserve_for`, a heartbeat,
  *   `ctx.extend`), see lib/worker/reservation.ts.
  * - Near the deadline: records not started, and records still running at the hard stop, are handed
@@ -141,7 +144,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
     const outgoing: OutgoingMessage[] = [];
     const successes: Success[] = [];
-    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0 };
+    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0, duplicate: 0, deferred: 0 };
     for (const [index, outcome] of pool.results) {
       counts[outcome.kind] += 1;
       if (hasMessage(outcome)) outgoing.push(outcome.message);
@@ -157,6 +160,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     ]);
 
     const handedBack = new Set(pool.handedBack.map((index) => records[index]?.messageId));
+    for (const [index, outcome] of pool.results) if (outcome.kind === 'deferred') handedBack.add(records[index]?.messageId);
     for (const failure of unsent) handedBack.add(failure.key);
     for (const key of unsettled) handedBack.add(key);
     const batchItemFailures: SQSBatchItemFailure[] = records

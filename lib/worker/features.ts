@@ -4,6 +4,7 @@
  * reaches the state table; the modules behind these features (and the DynamoDB SDK) load when a
  * job first needs them.
  */
+import { callbackOf } from '../batch/callbacks';
 import type { Batch } from '../batch/handle';
 import type { StateCommands } from '../dynamo-sdk';
 import type { EnqueueRuntime } from '../enqueue';
@@ -25,6 +26,13 @@ export interface Success {
 export interface WorkerFeatures {
   /** `ctx.batch` for `job`, or undefined when it is not in a batch. */
   batchContext(job: Job): BatchContext | undefined;
+  /**
+   * Whether the record may run its job: false for a batch callback job another SQS message already
+   * runs (the batch function sent it twice). Any other job is admitted without a request.
+   *
+   * @throws when the claim cannot be written: the record goes back to SQS and asks again.
+   */
+  admit(job: Job, messageId: string, logger: Logger): Promise<boolean>;
   /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
   beforeRun(job: Job, logger: Logger): Promise<void>;
   /**
@@ -76,6 +84,15 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
         child: async (options) => (await batch()).child(options),
         status: async () => (await batch()).status(),
       };
+    },
+
+    async admit(job, messageId, logger) {
+      // A retry (the job has failed before) is the same run continuing: always admitted.
+      const callback = job.failure === undefined ? callbackOf(job) : undefined;
+      if (callback === undefined) return true;
+      const verdict = await (await state.batchStore()).claimCallbackRun(callback.bid, callback.event, messageId);
+      if (verdict === 'duplicate') logger.warn('batch callback job sent twice; this copy is not run', { bid: callback.bid, event: callback.event, message_id: messageId });
+      return verdict === 'run';
     },
 
     async beforeRun(job, logger) {

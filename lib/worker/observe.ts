@@ -28,6 +28,7 @@ export interface Observers {
  *   count: it sees every one of them, crashes included).
  * - Cohorts: `started` with its latency for a job's first attempt (not after a failure or a
  *   limiter's reschedule), `done` for a success on any attempt.
+ * - Nothing for a batch callback's duplicate copy or a deferred one: it did not run.
  */
 export function observeOutcomes(
   records: readonly SQSRecord[],
@@ -40,7 +41,8 @@ export function observeOutcomes(
   const succeeded = new Map<string, number>();
   for (const [index, outcome] of results) {
     const record = records[index];
-    if (record === undefined) continue;
+    // A batch callback's second copy, or one whose run could not be claimed yet, did not run here.
+    if (record === undefined || outcome.kind === 'duplicate' || outcome.kind === 'deferred') continue;
     const queue = outcome.kind === 'expired' || outcome.run === undefined
       ? queues.nameOf(record.eventSourceARN) ?? physicalNameFromArn(record.eventSourceARN)
       : outcome.run.queue;

@@ -32,6 +32,10 @@ export interface RunFacts {
 export type RecordOutcome =
   | { readonly kind: 'succeeded'; readonly job: Job; readonly run: RunFacts }
   | { readonly kind: 'expired'; readonly job: Job }
+  /** A second copy of a batch callback job whose run another message holds: acknowledged, not run. */
+  | { readonly kind: 'duplicate'; readonly job: Job }
+  /** Could not tell whether the job may run: handed back to SQS to ask again. */
+  | { readonly kind: 'deferred'; readonly job: Job }
   | { readonly kind: 'failed'; readonly message: OutgoingMessage; readonly job?: Job; readonly run?: RunFacts }
   | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage; readonly job: Job; readonly run: RunFacts };
 
@@ -94,6 +98,12 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return { ...fail(record, scope, { queue, job, error, unrecoverable: true }), job, run: { queue, waitedMs: waited } };
   }
 
+  try {
+    if (scope.features !== undefined && !(await scope.features.admit(job, record.messageId, logger))) return { kind: 'duplicate', job };
+  } catch (error) {
+    logger.warn('could not claim the run of a batch callback; handed back to SQS', { error: describeError(error).message });
+    return { kind: 'deferred', job };
+  }
   const batch = scope.features?.batchContext(job);
   await scope.features?.beforeRun(job, logger);
   const reservation = new Reservation({

@@ -59,7 +59,7 @@ describe('JobSystem.grantAdmin', () => {
 });
 
 describe('the api function', () => {
-  it('may read and send to job queues, use the sets and stats, spend quotas, and flip exactly the workers\' mappings', () => {
+  it('may read and send to job queues, use the sets and stats, spend quotas, redrive the retries DLQ, and flip exactly the workers\' mappings', () => {
     const { stack, jobs, sources, template } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, jobs.apiFunction));
     const arn = (value: string) => stack.resolve(value);
@@ -70,11 +70,16 @@ describe('the api function', () => {
     }
     for (const action of ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
     for (const action of ['dynamodb:Query', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.limitsTable.tableArn)), action).toBe(true);
+    // Redrive: receive and delete on the retries DLQ, send to the retries queue — and nothing else on either.
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage']) expect(allows(statements, action, arn(jobs.retriesDeadLetterQueue.queueArn)), action).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesQueue.queueArn))).toBe(true);
+    expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesDeadLetterQueue.queueArn))).toBe(false);
+    expect(allows(statements, 'sqs:ReceiveMessage', arn(jobs.retriesQueue.queueArn))).toBe(false);
     const mappingStatements = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('lambda:')));
     expect(mappingStatements.flatMap(resourcesOf)).toEqual(sources.map((source) => arn(source.eventSourceMappingArn)));
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
-      'sqs:GetQueueAttributes', 'sqs:SendMessage',
+      'sqs:GetQueueAttributes', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage',
       'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem',
       'lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping',
     ]));
@@ -99,6 +104,7 @@ describe('the api function', () => {
           [ENV.tenants]: JSON.stringify({ 'arn:aws:iam::111122223333:role/Producer': 'acme' }),
           [ENV.backlogLimits]: JSON.stringify({ critical: { maxBacklog: 100, maxLatency: 60 } }),
           [ENV.queueMappings]: stack.resolve(stack.toJsonString({ default: sources[0]?.eventSourceMappingId, critical: sources[1]?.eventSourceMappingId })),
+          [ENV.retriesDlqUrl]: stack.resolve(jobs.retriesDeadLetterQueue.queueUrl),
           [ENV.limitsTable]: stack.resolve(jobs.limitsTable.tableName),
           [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName),
         }),

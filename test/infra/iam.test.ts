@@ -1,8 +1,10 @@
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
+import { configureDemoApp } from '../../infra/demo-stack';
 import {
-  actionsOf, allIdentityStatements, allows, managedPoliciesOfRoles, newJobSystem, newWorker, resourcesOf, roleRefOf, statementsOfRole,
+  actionsOf, allIdentityStatements, allows, managedPoliciesOfRoles, newJobSystem, newWorker, resourcesOf, roleRefOf, statementsOfDocument, statementsOfRole,
   type Statement,
 } from './support';
 
@@ -173,5 +175,64 @@ describe('JobSystem.grantEnqueue', () => {
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'sqs:SendMessage', 'sqs:GetQueueUrl', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
     ]));
+  });
+});
+
+/**
+ * Actions AWS only grants on `Resource: '*'` (they have no resource type), each with the reason it
+ * is needed. A `*` resource anywhere else fails the test below.
+ */
+const WILDCARD_RESOURCE_ALLOWED: Readonly<Record<string, string>> = {
+  'cloudwatch:PutMetricData': 'CloudWatch metrics have no ARN; the grant is narrowed by a cloudwatch:namespace condition instead',
+  'xray:PutTraceSegments': 'X-Ray has no resource-level permissions for sending traces',
+  'xray:PutTelemetryRecords': 'X-Ray has no resource-level permissions for sending telemetry',
+};
+
+describe('the synthesized demo template', () => {
+  const demo = () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    return Template.fromStack(configureDemoApp(app, {}));
+  };
+  const resources = (template: Template, type: string) => Object.values(template.findResources(type)).map((resource): Record<string, unknown> => resource.Properties ?? {});
+
+  it('grants no wildcard action, and `*` resources only to the actions AWS requires it for', () => {
+    const statements = allIdentityStatements(demo());
+
+    expect(statements.length).toBeGreaterThan(10);
+    for (const statement of statements) {
+      const actions = actionsOf(statement);
+      for (const action of actions) expect(action, JSON.stringify(statement)).not.toContain('*');
+      if (resourcesOf(statement).some((resource) => resource === '*' || (typeof resource === 'string' && resource.endsWith(':*')))) {
+        for (const action of actions) expect(WILDCARD_RESOURCE_ALLOWED[action], `${action} on "*" in ${JSON.stringify(statement)}`).toBeDefined();
+      }
+    }
+  });
+
+  it('encrypts every queue and table, and refuses non-TLS access to every queue', () => {
+    const template = demo();
+    const queues = Object.entries(template.findResources('AWS::SQS::Queue'));
+    const queuePolicies = resources(template, 'AWS::SQS::QueuePolicy');
+
+    expect(queues.length).toBeGreaterThanOrEqual(4);
+    for (const [id, queue] of queues) {
+      const properties: Record<string, unknown> = queue.Properties ?? {};
+      expect(properties.SqsManagedSseEnabled === true || properties.KmsMasterKeyId !== undefined, `${id} is encrypted`).toBe(true);
+      const denies = queuePolicies
+        .filter((policy) => JSON.stringify(policy.Queues).includes(`"${id}"`))
+        .flatMap((policy) => statementsOfDocument(policy.PolicyDocument))
+        .filter((statement) => statement.Effect === 'Deny' && JSON.stringify(statement.Condition) === JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }));
+      expect(denies, `${id} denies requests without TLS`).toHaveLength(1);
+    }
+    const tables = resources(template, 'AWS::DynamoDB::Table');
+    expect(tables.length).toBeGreaterThanOrEqual(2);
+    // DynamoDB encrypts every table at rest; Hopper's tables ask for it explicitly (SSESpecification).
+    for (const table of tables) expect(table.SSESpecification, JSON.stringify(table.TableName)).toMatchObject({ SSEEnabled: true });
+  });
+
+  it('serves the API only through an IAM-auth Function URL that no resource policy opens up', () => {
+    const template = demo();
+
+    expect(resources(template, 'AWS::Lambda::Url').map((url) => url.AuthType)).toEqual(['AWS_IAM']);
+    expect(resources(template, 'AWS::Lambda::Permission').filter((permission) => permission.Principal === '*' || permission.FunctionUrlAuthType === 'NONE')).toEqual([]);
   });
 });

@@ -45,7 +45,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The statements of a policy document found in a template (empty when it is not one). */
-function statementsIn(document: unknown): Statement[] {
+export function statementsOfDocument(document: unknown): Statement[] {
   if (!isObject(document) || !Array.isArray(document.Statement)) return [];
   return document.Statement.filter((statement): statement is Statement => isObject(statement)
     && typeof statement.Effect === 'string'
@@ -62,7 +62,7 @@ export function statementsOfRole(template: Template, roleRef: unknown): Statemen
   return Object.values(template.findResources('AWS::IAM::Policy'))
     .map(propertiesOf)
     .filter((policy) => Array.isArray(policy.Roles) && policy.Roles.some((role) => JSON.stringify(role) === wanted))
-    .flatMap((policy) => statementsIn(policy.PolicyDocument));
+    .flatMap((policy) => statementsOfDocument(policy.PolicyDocument));
 }
 
 /** Every identity-policy statement in the template (policies and roles' inline policies). */
@@ -71,7 +71,7 @@ export function allIdentityStatements(template: Template): Statement[] {
   const inline = Object.values(template.findResources('AWS::IAM::Role'))
     .map(propertiesOf)
     .flatMap((role) => (Array.isArray(role.Policies) ? role.Policies : []));
-  return [...policies, ...inline].flatMap((policy) => (isObject(policy) ? statementsIn(policy.PolicyDocument) : []));
+  return [...policies, ...inline].flatMap((policy) => (isObject(policy) ? statementsOfDocument(policy.PolicyDocument) : []));
 }
 
 /** The managed policies of every role in the template, one entry per role. */

@@ -90,7 +90,7 @@ describe('child batches', () => {
     await settle();
 
     const childCallback = sent.find((job) => job.jid === 'child-1-success');
-    expect(childCallback?.custom).toEqual({ bid: 'parent-1' });
+    expect(childCallback?.custom).toEqual({ bid: 'parent-1', callback: { bid: 'child-1', event: 'success' } });
     expect(sent.filter((job) => job.jid === 'parent-1-success')).toHaveLength(1);
     expect(ranIndex('Done child-1-success')).toBeLessThan(ranIndex('Done parent-1-success'));
     expect(await client.getBatch('parent-1')).toMatchObject({

@@ -121,7 +121,7 @@ describe('scheduled and retry entries go through ScheduledJobs', () => {
     const busyDelete = await call(urlEvent({ method: 'DELETE', path: `/v1/scheduled/${encodeURIComponent(held.key.sk)}` }));
 
     expect([ran.statusCode, deleted.statusCode, busyRun.statusCode, busyDelete.statusCode]).toEqual([200, 204, 409, 409]);
-    expect(field(busyRun.json, 'error')).toEqual({ code: 'conflict', message: `entry ${held.key.sk} is being moved to its queue by the scheduler right now` });
+    expect(field(busyRun.json, 'error')).toEqual({ code: 'conflict', message: `entry ${held.key.sk} is being moved to its queue by a sweep or another call right now` });
     expect(waiting.calls.map(({ action, set }) => `${action} ${set}`)).toEqual(['runNow scheduled', 'delete retry', 'runNow scheduled', 'delete scheduled']);
     expect(sqs.sentTo(QUEUE_URLS.default).map((message) => field(message.body, 'jid'))).toEqual(['s1']);
   });

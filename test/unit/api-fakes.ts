@@ -6,7 +6,7 @@ import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { apiRoutes, createApiHandler } from '../../lib/api/handler';
 import type { ApiConfig } from '../../lib/api/config';
 import type { ApiContext, SetStore } from '../../lib/api/context';
-import type { WaitingJobAction, WaitingSetName } from '../../lib/admin/scheduled';
+import type { RunnableSetName, WaitingJobAction, WaitingSetName } from '../../lib/admin/scheduled';
 import type { BatchStatus } from '../../lib/batch/status';
 import { resolveCron } from '../../lib/cron-definition';
 import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/keys';
@@ -170,11 +170,11 @@ export const TEST_CONFIG: ApiConfig = {
  */
 export class FakeWaiting {
   readonly moving = new Set<string>();
-  readonly calls: { action: 'runNow' | 'delete'; set: WaitingSetName; id: string }[] = [];
+  readonly calls: { action: 'runNow' | 'delete'; set: RunnableSetName; id: string }[] = [];
 
   constructor(private readonly sets: MemorySets, private readonly client: Pick<Client, 'enqueueMany'>) {}
 
-  async runNow(set: WaitingSetName, id: string): Promise<WaitingJobAction> {
+  async runNow(set: RunnableSetName, id: string): Promise<WaitingJobAction> {
     this.calls.push({ action: 'runNow', set, id });
     const entry = await this.find(set, id);
     if (entry === undefined) return 'gone';
@@ -195,7 +195,7 @@ export class FakeWaiting {
     return 'done';
   }
 
-  private async find(set: WaitingSetName, id: string): Promise<SetEntry | undefined> {
+  private async find(set: RunnableSetName, id: string): Promise<SetEntry | undefined> {
     const parsed = parseTimeSortKey(id);
     if (parsed === undefined) throw new Error(`bad id ${id}`);
     return this.sets.getSetEntry(set, { pk: setPartitionKey(set, shardOf(set, parsed.jid)), sk: id });

@@ -55,13 +55,13 @@ describe('callbackJob', () => {
     callbacks: { complete: { jobtype: 'ImportDone', args: [42], queue: 'critical', custom: { bid: 'not-mine', tenant: 'acme' } } },
   });
 
-  it('has a fixed jid, the batch status first and the callback args after', () => {
+  it('has a fixed jid, the batch status first, the callback args after, and names its batch and event', () => {
     expect(callbackJob(done, 'complete')).toEqual({
       jobtype: 'ImportDone',
       queue: 'critical',
       jid: 'b1-complete',
       args: [{ bid: 'b1', event: 'complete', description: 'import 42', total: 50, pending: 0, succeeded: 47, failures: 3, dead: 1, children: 0, created_at: '2026-11-22T12:00:00.000Z' }, 42],
-      custom: { tenant: 'acme' },
+      custom: { tenant: 'acme', callback: { bid: 'b1', event: 'complete' } },
     });
     expect(callbackJid('b1', 'success')).toBe('b1-success');
   });
@@ -69,7 +69,7 @@ describe('callbackJob', () => {
   it('belongs to the parent batch when the claim added it there', () => {
     const child = { ...done, parent: 'p1', callbackParent: { complete: 'p1' } };
 
-    expect(callbackJob(child, 'complete')?.custom).toEqual({ tenant: 'acme', bid: 'p1' });
+    expect(callbackJob(child, 'complete')?.custom).toEqual({ tenant: 'acme', bid: 'p1', callback: { bid: 'b1', event: 'complete' } });
     expect(callbackJob(child, 'complete')?.args?.[0]).toMatchObject({ parent_bid: 'p1' });
   });
 

@@ -208,3 +208,31 @@ describe('targets', () => {
     await expect(resolveTarget({ url: 'http://127.0.0.1:1', stack: 'Prod' }, io, deps)).rejects.toThrow('--url and --stack name two targets; pass one');
   });
 });
+
+describe('hopper redrive retries', () => {
+  it('calls the redrive route until the DLQ is empty and says how many moved', async () => {
+    const result = await run(['redrive', 'retries'], [
+      { status: 200, body: { moved: 100, lingering: 0, failed: [], done: false } },
+      { status: 200, body: { moved: 37, lingering: 1, failed: [], done: true } },
+    ]);
+
+    expect(result.calls).toEqual([
+      { method: 'POST', path: '/v1/redrive/retries', body: { limit: 100 } },
+      { method: 'POST', path: '/v1/redrive/retries', body: { limit: 100 } },
+    ]);
+    expect(result).toMatchObject({ code: 0, stdout: 'moved 137 messages back to the retries queue (1 sent but not deleted: they may be moved twice)\n' });
+  });
+
+  it('exits 1 naming the first reason when messages could not be sent back, and stops when nothing moves', async () => {
+    const stuck = { status: 200, body: { moved: 0, lingering: 0, failed: [{ message_id: 'm-1', reason: 'AccessDenied: not allowed' }], done: false } };
+    const result = await run(['redrive', 'retries'], [stuck, stuck, stuck]);
+
+    expect(result.calls).toHaveLength(3);
+    expect(result).toMatchObject({ code: 1, stderr: expect.stringContaining('error: 3 messages could not be sent back and stay in the DLQ; first: AccessDenied: not allowed') });
+  });
+
+  it('refuses anything but retries', async () => {
+    const result = await run(['redrive', 'dead']);
+    expect(result).toMatchObject({ code: 2, stderr: expect.stringContaining('error: redrive needs what to redrive, retries, but "dead" was provided') });
+  });
+});

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Client, EnqueueError, parseDuration } from '../../lib/client';
-import type { Job } from '../../lib/job';
-import { SQS_BATCH_LIMITS } from '../../lib/sqs-batch';
+import { JOB_LIMITS, type Job } from '../../lib/job';
 import { FakeSqs, QUEUE_URLS } from './worker-fakes';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
@@ -30,9 +29,10 @@ describe('Client.enqueueMany', () => {
 
   it('starts a new batch before the total passes 1 MiB', async () => {
     const { sqs, client } = setup();
-    const big = 'x'.repeat(400_000);
-    await client.enqueueMany([{ jobtype: 'A', args: [big] }, { jobtype: 'A', args: [big] }, { jobtype: 'A', args: [big] }]);
-    expect(sqs.batches.map((batch) => batch.entries.length)).toEqual([2, 1]);
+    // Five jobs of about 250 KB (each under the job limit): four fit in 1 MiB, the fifth does not.
+    const big = 'x'.repeat(250_000);
+    await client.enqueueMany(Array.from({ length: 5 }, () => ({ jobtype: 'A', args: [big] })));
+    expect(sqs.batches.map((batch) => batch.entries.length)).toEqual([4, 1]);
   });
 
   it('sends each queue its own batches', async () => {
@@ -110,11 +110,11 @@ describe('Client validation (nothing is sent)', () => {
     });
   });
 
-  it('refuses a job over 1 MiB before sending', async () => {
-    await expect(client.enqueue({ jobtype: 'Big', jid: 'big-1', args: ['x'.repeat(SQS_BATCH_LIMITS.maxBytes)] })).rejects.toMatchObject({
+  it('refuses a job over the job size limit (256 KiB) before sending', async () => {
+    await expect(client.enqueue({ jobtype: 'Big', jid: 'big-1', args: ['x'.repeat(JOB_LIMITS.maxJobBytes)] })).rejects.toMatchObject({
       name: 'PayloadTooLargeError',
-      limitBytes: 1_048_576,
-      message: expect.stringMatching(/^job big-1 is 10487\d\d bytes, over the limit of 1048576 bytes$/),
+      limitBytes: 262_144,
+      message: expect.stringMatching(/^job big-1 is 2622\d\d bytes, over the limit of 262144 bytes$/),
     });
   });
 

@@ -31,6 +31,7 @@ describe('docs/job.schema.json', () => {
     ['args not an array', { jobtype: 'A', args: {} }],
     ['a negative retry', { jobtype: 'A', retry: -1 }],
     ['a bad queue name', { jobtype: 'A', queue: 'a b' }],
+    ['more than 1,000 args', { jobtype: 'A', args: Array.from({ length: 1001 }, () => 0) }],
   ])('rejects %s, as the job model does', (_, input) => {
     expect(validateJob(input)).toBe(false);
     expect(() => normalizeJob(input, { now })).toThrow(/^invalid job/);

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import EnqueueError, InvalidJobError, PayloadTooLargeError
-from .job import byte_length, describe, normalize_job, parse_time, serialize_job
+from .job import MAX_JOB_BYTES, byte_length, describe, normalize_job, parse_time, serialize_job
 from .env import default_retry_from_env, queue_urls_from_env
-from .sqs import MAX_DELAY_SECONDS, MAX_MESSAGE_BYTES, Outgoing, SqsClient, send_in_batches, sqs_client_from_env
+from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, send_in_batches, sqs_client_from_env
 
 #: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
 INPUT_FIELDS = ("jobtype", "args", "jid", "queue", "at", "retry", "reserve_for", "custom", "created_at")
@@ -65,7 +65,7 @@ class Client:
 
         Raises:
             InvalidJobError: naming the field that is wrong.
-            PayloadTooLargeError: when the job is over 1 MiB as JSON.
+            PayloadTooLargeError: when the job is over 256 KiB as JSON.
             EnqueueError: when SQS did not accept it.
         """
         given: dict[str, Any] = {"jobtype": jobtype, "args": args, "queue": queue}
@@ -118,8 +118,8 @@ class Client:
         if queue_url is None:
             raise InvalidJobError(f"{path}queue", f"one of the declared queues ({', '.join(self._queue_urls)})", describe(job["queue"]))
         size = byte_length(body)
-        if size > MAX_MESSAGE_BYTES:
-            raise PayloadTooLargeError(f"job {job['jid']}", size, MAX_MESSAGE_BYTES)
+        if size > MAX_JOB_BYTES:
+            raise PayloadTooLargeError(f"job {job['jid']}", size, MAX_JOB_BYTES)
         delay = 0
         if "at" in job:
             delay = max(0, math.ceil((parse_time("at", job["at"]) - now).total_seconds()))

@@ -24,6 +24,11 @@ JOBTYPE_MAX_LENGTH = 256
 MAX_RETRY = 1000
 #: SQS visibility timeout can be at most 12 hours.
 MAX_RESERVE_FOR_SECONDS = 43_200
+# Largest job as UTF-8 JSON: a quarter of SQS's 1 MiB, so it fits every set (DynamoDB items) and its failure envelope.
+MAX_JOB_BYTES = 262_144
+ARGS_MAX_LENGTH = 1000
+# Deepest nesting of arrays and objects in args (args itself is level 1), as the TypeScript job model.
+ARGS_MAX_DEPTH = 32
 QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 JID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
@@ -84,6 +89,11 @@ def normalize_job(
     args = _given(value, "args", [])
     if not isinstance(args, (list, tuple)):
         raise InvalidJobError("args", "an array", describe(args))
+    if len(args) > ARGS_MAX_LENGTH:
+        raise InvalidJobError("args", f"an array of at most {ARGS_MAX_LENGTH} elements", f"an array of {len(args)}")
+    too_deep = _path_deeper_than(args, ARGS_MAX_DEPTH)
+    if too_deep is not None:
+        raise InvalidJobError(f"args{too_deep}", f"JSON nested at most {ARGS_MAX_DEPTH} levels deep in args", "deeper nesting")
 
     jid = _given(value, "jid", default_jid or new_jid())
     if not isinstance(jid, str) or len(jid) > JID_MAX_LENGTH or not JID_PATTERN.fullmatch(jid):
@@ -259,3 +269,20 @@ def _validate_failure(failure: object) -> dict[str, Any]:
     if isinstance(backtrace, list):
         result["backtrace"] = backtrace[: FAILURE_CAPS["backtrace_lines"]]
     return result
+
+
+def _path_deeper_than(value: Any, max_depth: int) -> str | None:
+    """The path (``[0].a``) to the first array or object nested deeper than ``max_depth``, or None. Iterative."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        current, depth, path = stack.pop()
+        if isinstance(current, (list, tuple)):
+            children = [(f"[{index}]", item) for index, item in enumerate(current)]
+        elif isinstance(current, dict):
+            children = [(f".{key}", item) for key, item in current.items()]
+        else:
+            continue
+        if depth > max_depth:
+            return path
+        stack.extend((item, depth + 1, path if len(path) > 200 else path + step) for step, item in children)
+    return None

@@ -66,10 +66,11 @@ class EnqueueTest(unittest.TestCase):
             client(FakeSqs()).enqueue("A", queue="low")
         self.assertEqual(str(raised.exception), 'invalid job: queue must be one of the declared queues (default, critical), but "low" was provided')
 
-    def test_a_job_over_1_mib_is_refused(self) -> None:
+    def test_a_job_over_256_kib_is_refused(self) -> None:
         with self.assertRaises(PayloadTooLargeError) as raised:
-            client(FakeSqs()).enqueue("A", ["x" * 1_048_576])
-        self.assertGreater(raised.exception.size_bytes, 1_048_576)
+            client(FakeSqs()).enqueue("A", ["x" * 262_144])
+        self.assertGreater(raised.exception.size_bytes, 262_144)
+        self.assertEqual(raised.exception.limit_bytes, 262_144)
 
     def test_sqs_refusal_raises_enqueue_error(self) -> None:
         sqs = FakeSqs(refuse={'"A"': {"SenderFault": True, "Code": "InvalidMessageContents", "Message": "bad"}})
@@ -89,8 +90,8 @@ class EnqueueManyTest(unittest.TestCase):
 
     def test_packs_batches_under_1_mib(self) -> None:
         sqs = FakeSqs()
-        client(sqs).enqueue_many([{"jobtype": "A", "args": ["x" * 400_000]} for _ in range(5)])
-        self.assertEqual([len(call["Entries"]) for call in sqs.calls], [2, 2, 1])
+        client(sqs).enqueue_many([{"jobtype": "A", "args": ["x" * 250_000]} for _ in range(5)])
+        self.assertEqual([len(call["Entries"]) for call in sqs.calls], [4, 1])
         for call in sqs.calls:
             self.assertLessEqual(sum(len(entry["MessageBody"].encode()) for entry in call["Entries"]), 1_048_576)
 

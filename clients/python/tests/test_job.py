@@ -33,6 +33,19 @@ class NormalizeJobTest(unittest.TestCase):
         self.assertEqual(len(job["failure"]["backtrace"]), 50)
         self.assertEqual(job["failure"]["errtype"], "Error")
 
+    def test_caps_args_at_1000_elements_and_32_levels_of_nesting_as_lib_job_ts(self) -> None:
+        nested: object = "leaf"
+        for _ in range(31):
+            nested = [nested]
+        self.assertEqual(len(normalize_job({"jobtype": "A", "args": list(range(1000))}, NOW)["args"]), 1000)
+        normalize_job({"jobtype": "A", "args": [nested]}, NOW)
+        with self.assertRaises(InvalidJobError) as too_long:
+            normalize_job({"jobtype": "A", "args": list(range(1001))}, NOW)
+        self.assertEqual(too_long.exception.field, "args")
+        with self.assertRaises(InvalidJobError) as too_deep:
+            normalize_job({"jobtype": "A", "args": [1, {"rows": [nested]}]}, NOW)
+        self.assertTrue(too_deep.exception.field.startswith("args[1].rows[0][0]"), too_deep.exception.field)
+
     def test_names_the_field_that_is_wrong(self) -> None:
         cases = [
             ({"args": []}, "jobtype", "invalid job: jobtype must be a string of 1 to 256 characters, but nothing was provided"),

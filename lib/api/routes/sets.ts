@@ -4,16 +4,17 @@
  * filter, a bounded number per call with a cursor to continue (so a long operation shows progress).
  *
  * An entry's id is its sort key, `<13-digit time in epoch ms>#<jid>` (percent-encode the `#` in a
- * URL: `%23`). Retrying sends the job to its queue first and deletes the entry after, on condition
- * that it is still there: a crash in between leaves a duplicate at worst, never a lost job.
+ * URL: `%23`). Retrying goes through `ScheduledJobs.runNow` (lib/admin/scheduled.ts) in every set:
+ * claim the entry, send the job, delete the entry on the claim. An entry a sweep or another caller
+ * is moving answers 409 (one entry) or is skipped (bulk) instead of being sent twice — two
+ * operators retrying the whole dead set after an outage send each job once. A crash after the
+ * claim leaves the entry for the next call once the claim lapses; only a crash between the send and
+ * the delete can send a job twice, never lose one.
  *
- * The scheduled and retry sets are swept by the scheduler every minute, so there run now and delete
- * go through `ScheduledJobs` (lib/admin/scheduled.ts), which claims the entry first as a sweep
- * does: an entry a sweep is sending answers 409 instead of being sent twice or deleted after it
- * was sent. The dead set has no sweep; its entries are sent and deleted directly.
+ * Deleting from the scheduled and retry sets claims first too, as a sweep could be sending the
+ * entry; the dead set has no sweep, so its entries are deleted directly.
  */
 import type { WaitingJobAction, WaitingSetName } from '../../admin/scheduled';
-import { EnqueueError } from '../../client';
 import type { Job } from '../../job';
 import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../../keys';
 import type { SetEntry } from '../../storage/set-items';
@@ -56,7 +57,7 @@ function waitingSet(set: SortedSetName): WaitingSetName | undefined {
 /** The answer to a claimed run now or delete that did not happen. */
 function notDone(set: SortedSetName, id: string, action: Exclude<WaitingJobAction, 'done'>): ApiError {
   if (action === 'gone') return notFound(`no entry ${id} in the ${set} set`);
-  return new ApiError(409, API_ERRORS.conflict, `entry ${id} is being moved to its queue by the scheduler right now`);
+  return new ApiError(409, API_ERRORS.conflict, `entry ${id} is being moved to its queue by a sweep or another call right now`);
 }
 
 /** The dead set is shown newest first, as Sidekiq does; the others soonest first. */
@@ -165,17 +166,10 @@ async function retryOne(ctx: ApiContext, set: SortedSetName, params: PathParams)
   if (entry === undefined) throw notFound(`no entry ${id} in the ${set} set`);
   const job = runnable(ctx, entry);
   if (typeof job === 'string') throw new ApiError(409, API_ERRORS.conflict, `entry ${id} cannot be retried: ${job}`);
-  const waiting = waitingSet(set);
-  if (waiting !== undefined) {
-    const action = await ctx.waiting.runNow(waiting, id);
-    if (action !== 'done') throw notDone(set, id, action);
-    ctx.logger.info('entry retried', { set, id, jid: job.jid, queue: job.queue });
-    return json(200, { id, jid: job.jid, queue: job.queue, enqueued: true, removed: true });
-  }
-  await ctx.client.enqueueMany([job]);
-  const removed = await ctx.sets.deleteSetEntry(set, key);
+  const action = await ctx.waiting.runNow(set, id);
+  if (action !== 'done') throw notDone(set, id, action);
   ctx.logger.info('entry retried', { set, id, jid: job.jid, queue: job.queue });
-  return json(200, { id, jid: job.jid, queue: job.queue, enqueued: true, removed: removed !== undefined });
+  return json(200, { id, jid: job.jid, queue: job.queue, enqueued: true, removed: true });
 }
 
 /** Runs `task` over `items`, at most `concurrency` at once. */
@@ -210,36 +204,29 @@ async function bulk(ctx: ApiContext, set: SortedSetName, request: ApiRequest, ac
   const failures: { id: string; reason: string }[] = [];
   const toRemove: SetEntry[] = [];
   const waiting = waitingSet(set);
-  if (waiting !== undefined) {
+  // Deleting from the dead set races nobody: no sweep moves it, and a deleted entry stays deleted.
+  const move = action === 'retry'
+    ? (id: string) => ctx.waiting.runNow(set, id)
+    : waiting === undefined ? undefined : (id: string) => ctx.waiting.delete(waiting, id);
+  if (move !== undefined) {
+    // Claimed one by one, as the scheduler claims: two bulk calls at once (or a call and a sweep)
+    // never both send an entry, and an entry a dead call claimed waits for its claim to lapse.
     await eachLimited(page.entries, SET_PAGE.bulkConcurrency, async (entry) => {
       if (action === 'retry' && typeof runnable(ctx, entry) === 'string') {
         counts.skipped += 1;
         return;
       }
       try {
-        const result = action === 'retry' ? await ctx.waiting.runNow(waiting, entry.key.sk) : await ctx.waiting.delete(waiting, entry.key.sk);
-        // Moving (a sweep is sending it) or gone (moved meanwhile): either way no longer this call's to move.
+        const result = await move(entry.key.sk);
+        // Moving (another mover holds it) or gone (moved meanwhile): either way no longer this call's to move.
         if (result === 'done') counts.done += 1;
         else counts.skipped += 1;
       } catch (error) {
         failures.push({ id: entry.key.sk, reason: error instanceof Error ? error.message : String(error) });
       }
     });
-  } else if (action === 'delete') {
-    toRemove.push(...page.entries);
   } else {
-    const sendable: { entry: SetEntry; job: Job }[] = [];
-    for (const entry of page.entries) {
-      const job = runnable(ctx, entry);
-      if (typeof job === 'string') counts.skipped += 1;
-      else sendable.push({ entry, job });
-    }
-    const sent = await sendAll(ctx, sendable.map(({ job }) => job));
-    for (const { entry, job } of sendable) {
-      const reason = sent.get(job.jid);
-      if (reason === undefined) toRemove.push(entry);
-      else failures.push({ id: entry.key.sk, reason });
-    }
+    toRemove.push(...page.entries);
   }
   await eachLimited(toRemove, SET_PAGE.bulkConcurrency, async (entry) => {
     try {
@@ -261,21 +248,4 @@ async function bulk(ctx: ApiContext, set: SortedSetName, request: ApiRequest, ac
     cursor: page.cursor ?? null,
     done: page.cursor === undefined,
   });
-}
-
-/** Sends `jobs`; returns jid → reason for those that were not sent. */
-async function sendAll(ctx: ApiContext, jobs: readonly Job[]): Promise<Map<string, string>> {
-  const unsent = new Map<string, string>();
-  if (jobs.length === 0) return unsent;
-  try {
-    await ctx.client.enqueueMany(jobs);
-  } catch (error) {
-    if (error instanceof EnqueueError) {
-      for (const failure of error.failed) unsent.set(failure.jid, failure.reason);
-    } else {
-      const reason = error instanceof Error ? error.message : String(error);
-      for (const job of jobs) unsent.set(job.jid, reason);
-    }
-  }
-  return unsent;
 }

@@ -1,0 +1,78 @@
+/**
+ * The chaos run at a bigger scale than the test (test/chaos/chaos.test.ts): thousands of jobs of
+ * every kind through the chaos fixture stack on the local runtime while faults are injected into
+ * every function's AWS calls and jobs crash, hang and fail (see test/chaos/run.ts).
+ *
+ * Usage: npx tsx bench/chaos.ts [--scale 3] [--seed 20261123] [--before 0.03] [--after 0.015]
+ * Writes bench/results/chaos-<date>.json and prints a summary: jobs by kind, faults injected by
+ * kind, lost, callbacks doubled. Exits 1 when a job was lost or a callback doubled or missing.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { CHAOS_TEST_SIZES, scaledSizes } from '../test/chaos/plan';
+import { runChaos } from '../test/chaos/run';
+import { runMeta } from './lib/meta';
+
+const { values } = parseArgs({
+  options: {
+    scale: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '20261123' },
+    before: { type: 'string', default: '0.03' },
+    after: { type: 'string', default: '0.015' },
+  },
+});
+const scale = positiveNumber(values.scale, 'scale');
+const seed = positiveNumber(values.seed, 'seed');
+const faults = { before: rate(values.before, 'before'), after: rate(values.after, 'after') };
+const sizes = scaledSizes(CHAOS_TEST_SIZES, scale);
+
+const started = Date.now();
+const result = await runChaos({ seed, sizes, faults, settleTimeoutMs: 20 * 60_000, progress: (line) => process.stderr.write(`${line}\n`) });
+const { report } = result;
+const summary = {
+  jobs: report.jobs,
+  jobsByKind: report.jobsByKind,
+  succeeded: report.succeeded,
+  dead: report.dead,
+  deadByReason: report.deadByReason,
+  waiting: report.waiting,
+  lost: report.lost.length,
+  misplaced: report.misplaced.length,
+  duplicateRuns: report.duplicateRuns,
+  callbacks: { expected: report.callbacks.expected, fired: report.callbacks.fired, doubled: report.callbacks.doubled.length, missing: report.callbacks.missing.length },
+  faultsInjected: result.faults,
+  faultsTotal: Object.values(result.faults).reduce((sum, count) => sum + count, 0),
+  functionCrashesAndTimeouts: result.functionErrors,
+  uniqueSecondEnqueue: result.uniqueSecondEnqueue,
+  parkedInRetriesDlq: result.parkedInRetriesDlq.length,
+  timings: { ...result.timings, totalMs: Date.now() - started },
+};
+const date = new Date().toISOString().slice(0, 10);
+const output = {
+  bench: 'chaos',
+  ...runMeta(),
+  parameters: { scale, seed, faults, sizes },
+  summary,
+  details: { lost: report.lost, misplaced: report.misplaced, doubled: report.callbacks.doubled, missing: report.callbacks.missing, leftInSets: result.leftInSets },
+};
+const dir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+const file = `${dir}chaos-${date}.json`;
+writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
+console.log(JSON.stringify(summary, null, 2));
+console.log(`written to ${file}`);
+const clean = report.lost.length === 0 && report.misplaced.length === 0 && report.callbacks.doubled.length === 0 && report.callbacks.missing.length === 0 && result.timings.settled;
+process.exitCode = clean ? 0 : 1;
+
+function positiveNumber(text: string | undefined, name: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, but ${JSON.stringify(text)} was provided`);
+  return value;
+}
+
+function rate(text: string | undefined, name: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > 0.5) throw new Error(`--${name} must be a probability from 0 to 0.5, but ${JSON.stringify(text)} was provided`);
+  return value;
+}

@@ -1,0 +1,46 @@
+/**
+ * The chaos suite: about 2,000 jobs (plain, delivered twice, scheduled soon and 20 minutes ahead,
+ * in batches with callbacks, unique, limited) through the chaos fixture stack on the local runtime,
+ * while every function's AWS calls fail at random (throttling, 5xx, connection resets, timeouts,
+ * and writes reported as failed after they happened) and jobs crash their worker, hang past its
+ * timeout, or fail. At the end every jid must be accounted for and every batch callback must have
+ * fired exactly once. Heavy: run it alone (`npx vitest run test/chaos/chaos.test.ts`).
+ *
+ * Sizes and seed: HOPPER_CHAOS_SEED (default fixed). bench/chaos.ts runs a bigger configuration.
+ */
+import { describe, expect, it } from 'vitest';
+import { CHAOS_TEST_SIZES } from './plan';
+import { runChaos } from './run';
+
+const SEED = Number(process.env.HOPPER_CHAOS_SEED ?? 20_261_123);
+
+describe('chaos on the local runtime', () => {
+  it('loses no job and doubles no callback under injected faults', { timeout: 330_000 }, async () => {
+    const result = await runChaos({
+      seed: SEED,
+      sizes: CHAOS_TEST_SIZES,
+      faults: { before: 0.03, after: 0.015 },
+      settleTimeoutMs: 200_000,
+      progress: (line) => process.stdout.write(`${line}\n`),
+    });
+    const { report } = result;
+    process.stdout.write(`${JSON.stringify({ ...result, report: { ...report, lost: report.lost.slice(0, 20) } }, null, 2)}\n`);
+
+    expect(result.timings.settled).toBe(true);
+    expect(report.jobs).toBeGreaterThanOrEqual(2_000);
+    expect(report.lost).toEqual([]);
+    expect(report.misplaced).toEqual([]);
+    expect(report.deadWithoutReason).toEqual([]);
+    expect(report.waiting).toBe(0);
+    expect(report.callbacks.doubled).toEqual([]);
+    expect(report.callbacks.missing).toEqual([]);
+    expect(report.callbacks.unexpected).toEqual([]);
+    expect(report.callbacks.fired).toBe(report.callbacks.expected);
+    // The faults really happened, of every kind.
+    for (const kind of ['throttling', 'internal-500', 'unavailable-503', 'econnreset', 'timeout', 'after-write']) {
+      expect(result.faults[kind] ?? 0, kind).toBeGreaterThan(0);
+    }
+    // Duplicates were delivered: at least the 100 jobs sent twice ran again (or were seen twice).
+    expect(report.duplicateRuns).toBeGreaterThan(0);
+  });
+});

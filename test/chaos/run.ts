@@ -1,0 +1,261 @@
+/**
+ * One chaos run on the local runtime: starts the chaos fixture stack with the fault-injection
+ * preload in every function, enqueues the plan (test/chaos/plan.ts), shifts the clock to the jobs
+ * scheduled 20 minutes ahead, waits until nothing moves any more, and judges the end state with the
+ * invariant checker. Used by test/chaos/chaos.test.ts and bench/chaos.ts.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { Client, NotUniqueError } from '../../lib/client';
+import { EnqueueError } from '../../lib/enqueue';
+import { isRecord, serializeJob, normalizeJob, type JobInput } from '../../lib/job';
+import { StateTable } from '../../lib/storage';
+import type { SortedSetName } from '../../lib/keys';
+import { LogCollector } from '../../local/log';
+import { startLocal, type LocalRuntime } from '../../local/runtime';
+import { dynamoClient, sqsClient } from '../fixtures/local-helpers';
+import { queueCounts } from '../integration/support/harness';
+import { checkInvariants, type InvariantReport, type SinkLine } from './invariants';
+import { chaosPlan, type ChaosJob, type ChaosPlan, type ChaosSizes } from './plan';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PRELOAD = fileURLToPath(new URL('./faults-preload.mjs', import.meta.url));
+const MINUTE = 60_000;
+/** How far ahead the "later" jobs are scheduled, and how far the run then shifts the clock. */
+const LATER_MS = 20 * MINUTE;
+const CALLBACK = { jobtype: 'Callback', queue: 'callbacks' } as const;
+
+/** What a run is given. */
+export interface ChaosOptions {
+  readonly sizes: ChaosSizes;
+  readonly seed: number;
+  /** Probability that an AWS call of a function fails before / after reaching the service. */
+  readonly faults: { readonly before: number; readonly after: number };
+  /** Give up waiting for the system to settle after this long. */
+  readonly settleTimeoutMs: number;
+  /** Progress lines. @default - none */
+  readonly progress?: (line: string) => void;
+}
+
+/** What a run found. */
+export interface ChaosResult {
+  readonly report: InvariantReport;
+  /** Faults injected, by kind, and by kind and phase (before / after the request). */
+  readonly faults: Readonly<Record<string, number>>;
+  /** Unique jobs enqueued a second time: refused as duplicates, or accepted after the first finished. */
+  readonly uniqueSecondEnqueue: { readonly refused: number; readonly accepted: number };
+  /** Jids left in the retries queue's dead-letter queue (the retry function failed them 5 times). */
+  readonly parkedInRetriesDlq: readonly string[];
+  readonly timings: { readonly startupMs: number; readonly enqueueMs: number; readonly settleMs: number; readonly settled: boolean };
+  /** Runtime log lines that say a function failed (crashes, timeouts), counted by message start. */
+  readonly functionErrors: number;
+  /** What is left in the scheduled and retry sets, and the log lines that name those jobs. */
+  readonly leftInSets: readonly { readonly set: string; readonly jid: string; readonly dueAt: string; readonly claimedUntil?: string; readonly claimedBy?: string; readonly log: readonly string[] }[];
+}
+
+/** Runs the chaos suite once; see the module comment. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const progress = options.progress ?? (() => undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'hopper-chaos-'));
+  const sinkFile = join(dir, 'sink.jsonl');
+  writeFileSync(sinkFile, '');
+  writeFileSync(join(dir, 'faults.jsonl'), '');
+  const logs = new LogCollector();
+  const started = Date.now();
+  const local = await startLocal({
+    projectDir: ROOT,
+    app: 'npx tsx test/fixtures/chaos-app.ts',
+    stack: 'LocalChaos',
+    logs: logs.sink,
+    functionPreload: [PRELOAD],
+    functionEnv: {
+      HOPPER_CHAOS_SINK: sinkFile,
+      HOPPER_CHAOS_FAULTS: JSON.stringify({ seed: options.seed, ...options.faults, recordDir: dir }),
+    },
+  });
+  const sqs = sqsClient(local);
+  const dynamo = dynamoClient(local);
+  try {
+    const startupMs = Date.now() - started;
+    progress(`runtime started in ${startupMs} ms`);
+    const output = (name: string) => required(local.outputs[name], `output ${name}`);
+    const env = { ...local.env, HOPPER_QUEUE_URLS: output('JobsQueueUrls'), HOPPER_STATE_TABLE: output('JobsStateTableName') };
+    const client = new Client({ env, sqs, dynamo });
+    const table = new StateTable(dynamo, output('JobsStateTableName'));
+    const plan = chaosPlan(options.sizes, options.seed, `c${Date.now().toString(36)}`);
+
+    const enqueueStart = Date.now();
+    const { extra, uniqueSecondEnqueue } = await enqueuePlan(client, sqs, plan, output('JobsQueueUrls'));
+    const enqueueMs = Date.now() - enqueueStart;
+    progress(`enqueued ${plan.jobs.length} jobs in ${enqueueMs} ms`);
+
+    // The jobs scheduled 20 minutes ahead become due: "now" moves past them, and the sweep runs.
+    local.setClockOffset(LATER_MS + MINUTE);
+    const settleStart = Date.now();
+    const queueUrls = [...Object.values(parseUrls(output('JobsQueueUrls'))), output('JobsRetriesQueueUrl')];
+    const settled = await settle(local, table, sqs, queueUrls, options.settleTimeoutMs, progress);
+    const settleMs = Date.now() - settleStart;
+    progress(`${settled ? 'settled' : 'did not settle'} after ${settleMs} ms`);
+
+    const parked = await peekJids(sqs, output('JobsRetriesDlqUrl'));
+    const [dead, waiting] = await Promise.all([readSet(table, 'dead'), Promise.all([readSet(table, 'scheduled'), readSet(table, 'retry')])]);
+    const report = checkInvariants([...plan.jobs, ...extra], plan.batches, {
+      sink: readLines(sinkFile).filter(isSinkLine),
+      dead: dead.map((entry) => ({ jid: entry.jid, ...(entry.reason === undefined ? {} : { reason: entry.reason }) })),
+      waiting: [...waiting.flat().map((entry) => entry.jid), ...parked],
+    });
+    const faults: Record<string, number> = {};
+    for (const line of readLines(join(dir, 'faults.jsonl'))) {
+      if (!isRecord(line)) continue;
+      const kind = String(line.kind);
+      faults[kind] = (faults[kind] ?? 0) + 1;
+    }
+    const functionErrors = logs.entries.filter((entry) => entry.level === 'warn' && /crash|timed out|exited/i.test(entry.message)).length;
+    const leftInSets = waiting.flat().map((entry) => ({
+      set: entry.set,
+      jid: entry.jid,
+      dueAt: new Date(entry.epochMs).toISOString(),
+      ...(entry.claimedUntilMs === undefined ? {} : { claimedUntil: new Date(entry.claimedUntilMs).toISOString() }),
+      ...(entry.claimedBy === undefined ? {} : { claimedBy: entry.claimedBy }),
+      log: logs.entries.filter((line) => line.message.includes(entry.jid)).map((line) => `[${line.source}] ${line.message}`).slice(-20),
+    }));
+    return { report, faults, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, leftInSets };
+  } finally {
+    sqs.destroy();
+    dynamo.destroy();
+    await local.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queueUrlsJson: string): Promise<{ extra: ChaosJob[]; uniqueSecondEnqueue: { refused: number; accepted: number } }> {
+  const now = Date.now();
+  const byKind = (kind: string) => plan.jobs.filter((job) => job.kind === kind && job.input.custom?.bid === undefined);
+  const inputs = (kind: string, shape: (job: ChaosJob, index: number) => JobInput) => byKind(kind).map((job, index) => shape(job, index));
+
+  // Jobs of kind `duplicated` go to this queue as the same message twice: a duplicate delivery the
+  // worker cannot tell from the original.
+  const queueUrl = required(parseUrls(queueUrlsJson).chaos, 'the chaos queue URL');
+  await Promise.all([
+    inChunks(inputs('plain', (job) => job.input), (chunk) => client.enqueueMany(chunk)),
+    inChunks(inputs('limited', (job) => job.input), (chunk) => client.enqueueMany(chunk)),
+    inChunks(inputs('scheduled-soon', (job, index) => ({ ...job.input, at: new Date(now + 3_000 + (index % 18) * 1_000) })), (chunk) => client.enqueueMany(chunk)),
+    inChunks(inputs('scheduled-later', (job) => ({ ...job.input, at: new Date(now + LATER_MS) })), (chunk) => client.enqueueMany(chunk)),
+    inChunks(byKind('duplicated'), (chunk) => Promise.all(chunk.flatMap((job) => {
+      const body = serializeJob(normalizeJob(job.input, { now: new Date() }));
+      return [0, 1].map(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })));
+    }))),
+    Promise.all(plan.batches.map(async (planned) => {
+      const batch = await client.batch({ bid: planned.bid, onComplete: CALLBACK, onSuccess: CALLBACK, onDeath: CALLBACK });
+      await batch.add(planned.jobs.map((job) => job.input));
+    })),
+  ]);
+
+  const extra: ChaosJob[] = [];
+  let refused = 0;
+  const unique = byKind('unique');
+  await inChunks(unique, (chunk) => client.enqueueMany(chunk.map((job) => ({ ...job.input, custom: { unique_for: 600 } }))));
+  await Promise.all(unique.map(async (job) => {
+    const again: ChaosJob = { ...job, jid: `${job.jid}-again`, kind: 'unique-again', input: { ...job.input, jid: `${job.jid}-again`, custom: { unique_for: 600 } } };
+    try {
+      await client.enqueue(again.input);
+      extra.push(again);
+    } catch (error) {
+      if (!(error instanceof NotUniqueError)) throw error;
+      refused += 1;
+    }
+  }));
+  return { extra, uniqueSecondEnqueue: { refused, accepted: extra.length } };
+}
+
+async function inChunks<T>(items: readonly T[], send: (chunk: readonly T[]) => Promise<unknown>, size = 100): Promise<void> {
+  const chunks: T[][] = [];
+  for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size));
+  for (const chunk of chunks) {
+    try {
+      await send(chunk);
+    } catch (error) {
+      // The producer is not under fault injection; a refusal here is a defect of the run itself.
+      if (error instanceof EnqueueError) throw new Error(`enqueue refused ${error.failed.length} jobs: ${JSON.stringify(error.failed.slice(0, 3))}`);
+      throw error;
+    }
+  }
+}
+
+/**
+ * Waits until the job queues and the retries queue are empty, nothing is due in the scheduled or
+ * retry set, and that has held for several polls in a row (the stream and the callbacks it sends
+ * lag behind the queues). Triggers the sweep while the scheduled set has due entries, as
+ * EventBridge Scheduler would each minute.
+ */
+async function settle(local: LocalRuntime, table: StateTable, sqs: SQSClient, queueUrls: readonly string[], timeoutMs: number, progress: (line: string) => void): Promise<boolean> {
+  const sweep = local.schedules().find((schedule) => schedule.name.includes('Sweep') || schedule.logicalId.includes('Sweep'));
+  const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
+  let lastReport = 0;
+  while (Date.now() < deadline) {
+    const counts = await Promise.all(queueUrls.map((url) => queueCounts(sqs, url)));
+    const inQueues = counts.reduce((sum, count) => sum + count.visible + count.inFlight + count.delayed, 0);
+    const [scheduled, retry] = await Promise.all([readSet(table, 'scheduled'), readSet(table, 'retry')]);
+    const due = [...scheduled, ...retry].filter((entry) => entry.epochMs <= Date.now() + local.clockOffsetMs + 150_000).length;
+    if (due > 0 && sweep !== undefined) local.triggerSchedule(sweep.name);
+    quiet = inQueues === 0 && due === 0 ? quiet + 1 : 0;
+    if (Date.now() - lastReport > 10_000) {
+      progress(`  in queues ${inQueues}, due in sets ${due}`);
+      lastReport = Date.now();
+    }
+    if (quiet >= 5) return true;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  return false;
+}
+
+async function readSet(table: StateTable, set: SortedSetName): Promise<Awaited<ReturnType<StateTable['readSetRange']>>['entries']> {
+  const entries = [];
+  for await (const entry of table.streamSetRange([set])) entries.push(entry);
+  return entries;
+}
+
+/** Jids of the messages in a queue, received with a short visibility so they stay there. */
+async function peekJids(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+  const jids = new Set<string>();
+  for (let round = 0; round < 20; round += 1) {
+    const { Messages: messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, WaitTimeSeconds: 0 }));
+    if (messages.length === 0) break;
+    for (const message of messages) jids.add(jidOf(message.Body ?? ''));
+  }
+  return [...jids];
+}
+
+function jidOf(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (isRecord(parsed) && isRecord(parsed.job) && typeof parsed.job.jid === 'string') return parsed.job.jid;
+    if (isRecord(parsed) && typeof parsed.jid === 'string') return parsed.jid;
+  } catch {
+    // not JSON
+  }
+  return `unreadable:${body.slice(0, 40)}`;
+}
+
+function readLines(file: string): unknown[] {
+  return readFileSync(file, 'utf8').split('\n').filter((line) => line.length > 0).map((line): unknown => JSON.parse(line));
+}
+
+function isSinkLine(line: unknown): line is SinkLine {
+  return isRecord(line) && typeof line.jid === 'string';
+}
+
+function parseUrls(json: string): Record<string, string> {
+  const parsed: unknown = JSON.parse(json);
+  if (!isRecord(parsed)) throw new Error('queue URLs output is not an object');
+  return Object.fromEntries(Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing ${what}`);
+  return value;
+}

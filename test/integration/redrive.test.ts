@@ -1,0 +1,71 @@
+/**
+ * Redrive of the retries queue's dead-letter queue on fauxqs (which has no StartMessageMoveTask):
+ * lib/redrive.ts moves every message back, bodies and attributes intact, a bounded number per call,
+ * and says when the DLQ is empty.
+ */
+import { randomUUID } from 'node:crypto';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redrive } from '../../lib/redrive';
+import { queueCounts, startHarness, type Harness } from './support/harness';
+
+let harness: Harness;
+
+beforeAll(async () => {
+  harness = await startHarness({ queues: ['default'] });
+}, 120_000);
+
+afterAll(async () => {
+  await harness?.stop();
+});
+
+async function newQueue(name: string): Promise<string> {
+  const created = await harness.sqs.send(new CreateQueueCommand({ QueueName: `${name}-${randomUUID().slice(0, 8)}` }));
+  if (created.QueueUrl === undefined) throw new Error('no queue URL');
+  return created.QueueUrl;
+}
+
+async function receiveAll(queueUrl: string): Promise<{ body: string; source: string | undefined }[]> {
+  const found: { body: string; source: string | undefined }[] = [];
+  for (;;) {
+    const { Messages: messages = [] } = await harness.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], VisibilityTimeout: 60 }));
+    if (messages.length === 0) return found;
+    for (const message of messages) found.push({ body: message.Body ?? '', source: message.MessageAttributes?.source?.StringValue });
+  }
+}
+
+describe('redrive of the retries DLQ', () => {
+  it('moves every message back in bounded calls, then reports the DLQ empty', { timeout: 60_000 }, async () => {
+    const dlq = await newQueue('retries-dlq');
+    const retries = await newQueue('retries');
+    const bodies = Array.from({ length: 25 }, (_, index) => JSON.stringify({ hopper: 'failure', queue: 'default', job: { jid: `j${index}`, jobtype: 'A', args: [index] } }));
+    for (let index = 0; index < bodies.length; index += 10) {
+      await harness.sqs.send(new SendMessageBatchCommand({
+        QueueUrl: dlq,
+        Entries: bodies.slice(index, index + 10).map((body, offset) => ({ Id: String(offset), MessageBody: body, MessageAttributes: { source: { DataType: 'String', StringValue: 'test' } } })),
+      }));
+    }
+
+    const first = await redrive(harness.sqs, { from: dlq, to: retries, limit: 10 });
+    const second = await redrive(harness.sqs, { from: dlq, to: retries, limit: 10 });
+    const third = await redrive(harness.sqs, { from: dlq, to: retries, limit: 10 });
+    const fourth = await redrive(harness.sqs, { from: dlq, to: retries, limit: 10 });
+
+    expect([first, second, third, fourth].map((result) => [result.moved, result.failed.length, result.empty])).toEqual([[10, 0, false], [10, 0, false], [5, 0, true], [0, 0, true]]);
+    const moved = await receiveAll(retries);
+    expect(moved.map((message) => message.body).sort()).toEqual([...bodies].sort());
+    expect(new Set(moved.map((message) => message.source))).toEqual(new Set(['test']));
+    expect(await queueCounts(harness.sqs, dlq)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+
+  it('leaves messages it could not send in the DLQ', { timeout: 60_000 }, async () => {
+    const dlq = await newQueue('retries-dlq');
+    await harness.sqs.send(new SendMessageBatchCommand({ QueueUrl: dlq, Entries: [{ Id: '0', MessageBody: '{"hopper":"failure"}' }] }));
+
+    const result = await redrive(harness.sqs, { from: dlq, to: `${dlq}-missing`, limit: 10 });
+
+    expect(result.moved).toBe(0);
+    expect(result.failed).toHaveLength(1);
+    expect(await queueCounts(harness.sqs, dlq)).toMatchObject({ visible: 0, inFlight: 1 });
+  });
+});
