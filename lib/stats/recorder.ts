@@ -4,8 +4,8 @@
  * flush is due: one rollup item (rollup.ts) and every pending cohort (cohort.ts), one `UpdateItem`
  * each. Flushes spend a write budget of one write per {@link STATS_ROLLUP}.flushMinJobs jobs the
  * instance handled (after its first flush, which is at once), so under load an instance writes at
- * most 0.01 times per job; a trickle is
- * written once its oldest count is a minute old. The DynamoDB SDK is loaded on the first write,
+ * most 0.001 times per job; a trickle is
+ * written once its oldest count is ten seconds old. The DynamoDB SDK is loaded on the first write,
  * so a function whose stats are off never loads it.
  */
 import type { UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';

@@ -1,6 +1,6 @@
 /**
  * Stats rollups, pure: counts kept in a function instance and written as one `UpdateItem ADD` per
- * flush, so that plain jobs cost at most 0.01 DynamoDB writes each under load (docs/decisions.md, "Stats are
+ * flush, so that plain jobs cost at most 0.001 DynamoDB writes each under load (docs/decisions.md, "Stats are
  * rolled up per instance").
  *
  * Item of one hour and one writer (key in lib/keys.ts, `statsHourKey`):
@@ -18,13 +18,18 @@ import { statsHourKey, type ItemKey, type StatsWriter } from '../keys';
 /** When an instance writes its counts, and how long hourly items live. */
 export const STATS_ROLLUP = {
   /**
-   * Jobs per write an instance may spend over its life (rollups and cohorts together): ≤ 0.01
-   * writes per job under load, which keeps a plain job's bill within a few percent of SQS's alone
-   * (bench/, cost per million jobs).
+   * Jobs per write an instance may spend over its life (rollups and cohorts together): ≤ 0.001
+   * writes per job under load, so neither a plain job's bill nor a worker invocation's time notices
+   * them (bench/: cost per million jobs, overhead against a bare handler). History still lags at
+   * most `flushMaxAgeMs`.
    */
-  flushMinJobs: 100,
-  /** Age of the oldest unwritten count before a flush is due, so history lags at most this much. */
-  flushMaxAgeMs: 60_000,
+  flushMinJobs: 1_000,
+  /**
+   * Age of the oldest unwritten count before a flush is due (at the end of the instance's next
+   * invocation), so history lags at most this much, and an instance that is reclaimed takes at most
+   * this much of its counts with it. Under load this is what paces the writes: a few a minute.
+   */
+  flushMaxAgeMs: 10_000,
   /** Days an hourly item is kept (totals are folded from it long before). */
   ttlDays: 90,
 } as const;

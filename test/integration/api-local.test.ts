@@ -224,7 +224,7 @@ describe('the API on the local runtime', () => {
     const history = records(stats.body, 'history');
     expect(stats.status).toBe(200);
     expect(history).toHaveLength(10);
-    // Instances write their first counts at once, then per hundred jobs or a minute: some counts may
+    // Instances write their first counts at once, then every ten seconds or thousand jobs: some counts may
     // still be in memory.
     expect(number(stats.body, 'processed')).toBeGreaterThan(0);
     expect(history.reduce((sum, minute) => sum + number(minute, 'processed'), 0)).toBe(number(stats.body, 'processed'));
