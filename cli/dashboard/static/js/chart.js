@@ -1,8 +1,8 @@
 /** Inline SVG charts: no library, no canvas, readable by screen readers through their labels. */
 import { h, num } from './dom.js';
 
-const WIDTH = 960;
-const HEIGHT = 220;
+const WIDTH = 1280;
+const HEIGHT = 240;
 const PAD = { left: 44, right: 12, top: 12, bottom: 26 };
 
 /** A "nice" axis maximum at or above `value` (at least 2, so half of it is a whole count): 1, 2 or 5 times a power of ten. */
@@ -33,9 +33,12 @@ export function lineChart(points, series, label) {
       h('svg:line', { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(value), y2: y(value) }),
       h('svg:text', { x: PAD.left - 6, y: y(value) + 4, 'text-anchor': 'end' }, num(value)));
   });
-  const tickEvery = Math.max(1, Math.ceil(points.length / 8));
-  const ticks = points.flatMap((point, index) => (index % tickEvery === 0 || index === points.length - 1
-    ? [h('svg:text', { class: 'tick', x: x(index), y: HEIGHT - 6, 'text-anchor': index === 0 ? 'start' : index === points.length - 1 ? 'end' : 'middle' }, hhmm(point.at))]
+  const tickEvery = Math.max(1, Math.ceil(points.length / 10));
+  const last = points.length - 1;
+  // Every tickEvery-th minute and the last one, without a regular label that would overlap the last.
+  const labelled = (index) => index === last || (index % tickEvery === 0 && last - index >= tickEvery / 2);
+  const ticks = points.flatMap((point, index) => (labelled(index)
+    ? [h('svg:text', { class: 'tick', x: x(index), y: HEIGHT - 6, 'text-anchor': index === 0 ? 'start' : index === last ? 'end' : 'middle' }, hhmm(point.at))]
     : []));
   const lines = series.map((line) => h('svg:polyline', {
     class: `line ${line.class}`,

@@ -33,7 +33,8 @@ function batchView(batch) {
         { value: batch.succeeded, class: 'done', label: 'Succeeded' },
         { value: batch.failures, class: 'pending', label: 'Failing' },
         { value: batch.dead, class: 'dead', label: 'Dead' },
-      ], batch.total, `${batch.succeeded} succeeded, ${batch.failures} failing, ${batch.dead} dead of ${batch.total}`)),
+      ], batch.total, `${batch.succeeded} succeeded, ${batch.failures} failing, ${batch.dead} dead of ${batch.total}`),
+      h('p', { class: 'legend' }, h('span', { class: 'key done' }, 'succeeded'), h('span', { class: 'key pending' }, 'failing'), h('span', { class: 'key dead' }, 'dead'))),
     h('dl', { class: 'cards' },
       ...[['Total', batch.total], ['Pending', batch.pending], ['Succeeded', batch.succeeded], ['Failing', batch.failures], ['Dead', batch.dead]]
         .map(([label, value]) => h('div', { class: 'card' }, h('dt', {}, label), h('dd', {}, num(value))))),
