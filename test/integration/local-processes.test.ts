@@ -59,7 +59,9 @@ describe('process lifecycle', () => {
   it('hopper dev --demo on the demo app shows jobs running, failing and dying', async () => {
     // The demo app of cdk.json, as a user runs it on a fresh checkout.
     const child = spawn(process.execPath, ['cli/bin.mjs', 'dev', '--demo', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const lines = (prefix: string, text: string) => stderr.split('\n').filter((line) => line.startsWith(`[${prefix}`) && line.includes(text));
@@ -68,6 +70,16 @@ describe('process lifecycle', () => {
       // The AlwaysFails job enqueued with retry 0 goes from the worker to the retry function, which buries it.
       const buried = () => lines('JobsRetryFunction', '"jobtype":"AlwaysFails"').filter((line) => line.includes('dead'));
       await eventually(async () => (buried().length > 0 ? true : undefined), 30_000, `a demo job to reach the dead set (stderr: ${stderr.slice(-800)})`);
+
+      // The dashboard is served on 127.0.0.1 and reaches the local API through its /v1 routes.
+      const summary: unknown = JSON.parse(stdout.slice(0, stdout.indexOf('\n')));
+      const dashboardUrl = String(Reflect.get(typeof summary === 'object' && summary !== null ? summary : {}, 'dashboardUrl'));
+      const page = await fetch(dashboardUrl);
+      const queues = await fetch(`${dashboardUrl}v1/queues`);
+      expect(dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>Hopper</title>');
+      expect(await queues.json()).toMatchObject({ queues: [{ name: 'default' }, { name: 'critical' }] });
       child.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {
