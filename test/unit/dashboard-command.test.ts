@@ -3,14 +3,17 @@
  * every forwarded call reaches the Function URL signed with SigV4, checked here by a fake
  * endpoint that recomputes the signature with the secret key.
  */
+import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findCommand, runCommand } from '../../cli/commands/index';
 import { serveDashboard } from '../../cli/commands/dashboard';
 import { resolveTarget } from '../../cli/commands/target';
 import type { CommandContext } from '../../cli/commands/command';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CREDENTIALS = { accessKeyId: 'AKIADASHBOARD', secretAccessKey: 'dashboard-secret', sessionToken: 'session-token' };
 const REGION = 'eu-west-1';
 
@@ -147,5 +150,36 @@ describe('hopper dashboard', () => {
     expect(wrong).toBe(2);
     expect(errors.join('')).toBe(`error: port ${port} on 127.0.0.1 is in use; pass --port <n>, or --port 0 for any free port\nerror: --port must be an integer from 0 to 65535, but "70000" was provided\nRun "hopper dashboard --help" for usage.\n`);
     expect(afterStop).toBe('refused');
+  });
+
+  it('runs from the hopper binary: prints its URL, forwards a local target unsigned, and exits 0 on Ctrl-C', async () => {
+    const api = await fakeFunctionUrl(CREDENTIALS.secretAccessKey);
+    // No AWS configuration: a local URL needs no credentials.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
+    const child = spawn(process.execPath, [`${ROOT}cli/bin.mjs`, 'dashboard', '--url', api.url, '--port', '0'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      const url = /^Hopper dashboard on (http:\/\/127\.0\.0\.1:\d+\/) \(Ctrl-C stops it\)$/.exec(stdout.trim())?.[1];
+      if (url === undefined) throw new Error(`hopper dashboard printed ${JSON.stringify(stdout)} (stderr: ${stderr})`);
+      const page = await fetch(url);
+      const forwarded = await fetch(`${url}v1/queues`);
+      child.kill('SIGINT');
+
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>Hopper</title>');
+      // The fake endpoint refuses unsigned calls: a local target is not signed.
+      expect(forwarded.status).toBe(403);
+      expect(api.received.map((request) => [request.url, request.authorization])).toEqual([['/v1/queues', '']]);
+      expect(await exited).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
