@@ -90,14 +90,18 @@ try {
     await mkdir(OUT_DIR, { recursive: true });
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT });
       for (const [name, route] of pages(states.bid)) {
+        // A fresh page each time: the time measured is a full load (HTML, modules, API calls, render).
+        const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT });
+        const startedMs = performance.now();
         await page.goto(`${dashboard.url}#/${route}`);
-        await page.waitForLoadState('networkidle');
         await page.locator('main', { hasText: 'Loading…' }).waitFor({ state: 'hidden' });
+        const renderedMs = performance.now() - startedMs;
+        await page.waitForLoadState('networkidle');
         const file = `${OUT_DIR}${name}.png`;
         await page.screenshot({ path: file });
-        process.stdout.write(`saved ${file}\n`);
+        await page.close();
+        process.stdout.write(`saved ${file} (shown ${renderedMs.toFixed(0)} ms after the navigation started)\n`);
       }
     } finally {
       await browser.close();

@@ -58,7 +58,7 @@ export async function render(main, route) {
       if (value !== '') navigate('batches', [value]);
     },
   }, field('Batch id (bid)', { name: 'bid', value: bid, required: true, placeholder: '01JD4…' }), h('button', { type: 'submit', class: 'primary' }, 'Show'));
-  const area = h('div');
+  const area = h('div', {}, bid === '' ? null : h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('h1', {}, title), h('p', { class: 'muted' }, 'Look up a batch by its id: the client returns it when the batch is created, and a job in a batch carries it (custom.bid; the set pages link it).'), form, area);
   if (bid === '') return undefined;
   const refresh = async () => replace(area, batchView(await get(`/v1/batches/${encodeURIComponent(bid)}`)));

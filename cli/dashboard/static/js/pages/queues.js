@@ -42,7 +42,7 @@ async function toggle(queue, button, reload) {
 }
 
 export async function render(main) {
-  const area = h('div');
+  const area = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('h1', {}, title), h('p', { class: 'muted' }, 'Latency is how long the most recently started job waited, as its worker reported it. Pausing a queue stops its worker taking jobs; jobs keep arriving.'), area);
   const refresh = async () => {
     const { queues } = await get('/v1/queues');
