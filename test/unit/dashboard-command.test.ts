@@ -3,7 +3,6 @@
  * every forwarded call reaches the Function URL signed with SigV4, checked here by a fake
  * endpoint that recomputes the signature with the secret key.
  */
-import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { findCommand, runCommand } from '../../cli/commands/index';
 import { serveDashboard } from '../../cli/commands/dashboard';
 import { resolveTarget } from '../../cli/commands/target';
 import type { CommandContext } from '../../cli/commands/command';
+import { spawnNode } from '../fixtures/processes';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CREDENTIALS = { accessKeyId: 'AKIADASHBOARD', secretAccessKey: 'dashboard-secret', sessionToken: 'session-token' };
@@ -156,17 +156,12 @@ describe('hopper dashboard', () => {
     const api = await fakeFunctionUrl(CREDENTIALS.secretAccessKey);
     // No AWS configuration: a local URL needs no credentials.
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
-    const child = spawn(process.execPath, [`${ROOT}cli/bin.mjs`, 'dashboard', '--url', api.url, '--port', '0'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, stdout, stderr, exited } = spawnNode([`${ROOT}cli/bin.mjs`, 'dashboard', '--url', api.url, '--port', '0'], { cwd: ROOT, env });
     try {
       const deadline = Date.now() + 30_000;
-      while (!stdout.includes('\n') && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
-      const url = /^Hopper dashboard on (http:\/\/127\.0\.0\.1:\d+\/) \(Ctrl-C stops it\)$/.exec(stdout.trim())?.[1];
-      if (url === undefined) throw new Error(`hopper dashboard printed ${JSON.stringify(stdout)} (stderr: ${stderr})`);
+      while (!stdout().includes('\n') && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      const url = /^Hopper dashboard on (http:\/\/127\.0\.0\.1:\d+\/) \(Ctrl-C stops it\)$/.exec(stdout().trim())?.[1];
+      if (url === undefined) throw new Error(`hopper dashboard printed ${JSON.stringify(stdout())} (stderr: ${stderr()})`);
       const page = await fetch(url);
       const forwarded = await fetch(`${url}v1/queues`);
       child.kill('SIGINT');
@@ -177,7 +172,7 @@ describe('hopper dashboard', () => {
       expect(forwarded.status).toBe(403);
       expect(api.received.map((request) => [request.url, request.authorization])).toEqual([['/v1/queues', '']]);
       expect(await exited).toBe(0);
-      expect(stderr).toBe('');
+      expect(stderr()).toBe('');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
