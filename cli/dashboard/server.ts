@@ -111,7 +111,7 @@ async function forward(api: ApiCaller, request: IncomingMessage, response: Serve
   try {
     answer = await api.request(method, pathAndQuery, body);
   } catch (error) {
-    throw new RequestError(502, 'api_unreachable', `cannot reach the API: ${error instanceof Error ? error.message : String(error)}`);
+    throw new RequestError(502, 'api_unreachable', `no answer from the API (unreachable, or the request could not be signed): ${error instanceof Error ? error.message : String(error)}`);
   }
   const headers: Record<string, string> = { ...SECURITY_HEADERS };
   for (const name of FORWARDED_HEADERS) {

@@ -163,8 +163,8 @@ describe('the dashboard on hopper dev', () => {
     await page.getByRole('button', { name: 'Delete all matching' }).click();
     await page.locator('td.empty').waitFor();
 
-    expect(asked).toEqual(['Delete all: every entry with jobtype AlwaysFails in Dead. Continue?', 'Delete all: every entry with jobtype AlwaysFails in Dead. Continue?']);
-    expect(await page.locator('#notice').textContent()).toBe('deleted 3 of every entry with jobtype AlwaysFails (0 skipped, 0 failed).');
+    expect(asked).toEqual(['Delete all matching: every entry with jobtype AlwaysFails in Dead. Continue?', 'Delete all matching: every entry with jobtype AlwaysFails in Dead. Continue?']);
+    expect(await page.locator('#notice').textContent()).toMatch(/^Delete all matching: deleted 3 \(every entry with jobtype AlwaysFails; \d+ examined, 0 skipped, 0 failed\)\.$/);
     expect(await page.locator('td.empty').textContent()).toBe('No entries match this filter on this page.');
     expect(await setEntries(api, 'dead', 'AlwaysFails')).toEqual([]);
     await page.close();

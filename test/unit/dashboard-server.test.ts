@@ -122,7 +122,7 @@ describe('dashboard server', () => {
     const answer = await fetch(`${server.url}v1/stats`);
 
     expect(answer.status).toBe(502);
-    expect(await answer.json()).toEqual({ error: { code: 'api_unreachable', message: 'cannot reach the API: connect ECONNREFUSED 127.0.0.1:9' } });
+    expect(await answer.json()).toEqual({ error: { code: 'api_unreachable', message: 'no answer from the API (unreachable, or the request could not be signed): connect ECONNREFUSED 127.0.0.1:9' } });
   });
 
   it('refuses what another web page could send: changes without its header, foreign hosts and origins, bad JSON', async () => {

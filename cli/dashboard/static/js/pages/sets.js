@@ -7,13 +7,14 @@ import { clip, field, h, notify, num, replace, showError, table, time } from '..
 import { navigate } from '../route.js';
 
 const SETS = {
-  retries: { title: 'Retries', when: 'Next retry', timeKey: 'at', run: 'Retry now', runAll: 'Retry all', ran: 'retried' },
-  scheduled: { title: 'Scheduled', when: 'Due', timeKey: 'at', run: 'Run now', runAll: 'Run all now', ran: 'sent to its queue' },
-  dead: { title: 'Dead', when: 'Died', timeKey: 'failed_at', run: 'Retry', runAll: 'Retry all', ran: 'retried' },
+  retries: { title: 'Retries', when: 'Next retry', timeKey: 'at', run: 'Retry now', runAll: 'Retry all matching', ran: 'retried' },
+  scheduled: { title: 'Scheduled', when: 'Due', timeKey: 'at', run: 'Run now', runAll: 'Run all matching now', ran: 'sent to its queue' },
+  dead: { title: 'Dead', when: 'Died', timeKey: 'failed_at', run: 'Retry', runAll: 'Retry all matching', ran: 'retried' },
 };
 
 const PAGE_SIZE = 25;
 
+/** `every entry`, or `every entry with jobtype X and queue Y`. */
 function describeFilter(filter) {
   const parts = [];
   if (filter.jobtype) parts.push(`jobtype ${filter.jobtype}`);
@@ -88,12 +89,12 @@ export function setPage(set) {
       const status = h('p', { class: 'progress-line', role: 'status' });
       const runBulk = async (action, button) => {
         const what = describeFilter(apiFilter);
-        const label = action === 'retry' ? copy.runAll.toLowerCase() : 'delete all';
-        if (!window.confirm(`${label[0].toUpperCase()}${label.slice(1)}: ${what} in ${copy.title}. Continue?`)) return;
+        const label = action === 'retry' ? copy.runAll : 'Delete all matching';
+        if (!window.confirm(`${label}: ${what} in ${copy.title}. Continue?`)) return;
         button.disabled = true;
         try {
           const result = await bulk(set, action, apiFilter, status);
-          notify(`${result.verb} ${num(result.done)} of ${what} (${num(result.skipped)} skipped, ${num(result.failed)} failed).`);
+          notify(`${label}: ${result.verb} ${num(result.done)} (${what}; ${num(result.scanned)} examined, ${num(result.skipped)} skipped, ${num(result.failed)} failed).`);
           navigate(set, [], filter);
         } catch (error) {
           showError(error, label);
@@ -102,7 +103,7 @@ export function setPage(set) {
         }
       };
       const bulkActions = h('div', { class: 'actions' },
-        h('button', { type: 'button', onclick: (event) => runBulk('retry', event.currentTarget) }, `${copy.runAll} matching`),
+        h('button', { type: 'button', onclick: (event) => runBulk('retry', event.currentTarget) }, copy.runAll),
         h('button', { type: 'button', class: 'danger', onclick: (event) => runBulk('delete', event.currentTarget) }, 'Delete all matching'));
 
       const rowAction = async (entry, action, button) => {
