@@ -84,7 +84,7 @@ describe('the dashboard on hopper dev', () => {
     await page.close();
   });
 
-  it('queues: pauses a queue, shows it paused, and resumes it', async () => {
+  it('queues: pauses a queue, shows it paused, resumes it, and shows a pause made elsewhere without a reload', async () => {
     const page = await open('queues');
     await row(page, 'critical').waitFor();
     expect((await rows(page)).map((cells) => [cells[0], cells[5]])).toEqual([['default', 'running'], ['critical', 'running']]);
@@ -102,6 +102,15 @@ describe('the dashboard on hopper dev', () => {
     await page.getByRole('button', { name: 'Resume queue critical' }).click();
     await page.getByRole('button', { name: 'Pause queue critical' }).waitFor();
     expect((await rows(page)).find((cells) => cells[0] === 'critical')?.[5]).toBe('running');
+
+    // Auto-refresh: a pause made elsewhere (here through the API) shows up without a reload.
+    await api.request('POST', '/v1/queues/critical/pause');
+    try {
+      await page.getByRole('button', { name: 'Resume queue critical' }).waitFor({ timeout: 20_000 });
+      expect((await rows(page)).find((cells) => cells[0] === 'critical')?.[5]).toBe('paused');
+    } finally {
+      await api.request('POST', '/v1/queues/critical/resume');
+    }
     await page.close();
   });
 
