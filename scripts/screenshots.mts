@@ -25,11 +25,12 @@ const OUT_DIR = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
 
 /**
  * Waves of earlier work: [minutes ago, Greet jobs, SendEmail jobs (about one in five fails and is
- * retried), AlwaysFails jobs without retries (they die)]. Instances write their counts every ten
- * jobs, and a clock shift retires them, so failures come ten or more at a time to be counted.
+ * retried), AlwaysFails jobs without retries (they die)]. An instance writes its counts once it
+ * has handled about ten jobs per item it writes (rollup and cohorts), and a clock shift retires
+ * instances with what they have not written, so the waves are large enough for most to be written.
  */
 const HISTORY: readonly (readonly [number, number, number, number])[] = [
-  [52, 14, 10, 0], [46, 26, 14, 0], [40, 18, 22, 12], [34, 42, 12, 0], [28, 24, 26, 0], [22, 36, 18, 12], [16, 30, 32, 0], [10, 48, 20, 0], [4, 34, 26, 12],
+  [50, 60, 30, 0], [42, 90, 40, 15], [34, 120, 30, 0], [26, 80, 50, 15], [18, 140, 40, 0], [10, 100, 60, 15],
 ];
 
 async function drained(api: ApiClient): Promise<void> {
@@ -86,6 +87,18 @@ try {
       return isRecord(answer.body) && Array.isArray(answer.body.entries) && answer.body.entries.length >= 4 ? true : undefined;
     }, 60_000, 'four jobs in the retry set');
     await drained(api);
+    // Counts of this last minute are written at an instance's first invocation once they are a
+    // minute old: a minute later, a few more jobs (two of them failing) bring them in.
+    process.stdout.write('waiting a minute for the last counts to be written…\n');
+    await new Promise((resolve) => setTimeout(resolve, 61_000));
+    await api.request('POST', '/v1/jobs', {
+      jobs: [
+        ...[0, 1, 2, 3].map((index) => ({ jobtype: 'Greet', args: [`late ${index}`], queue: index % 2 === 0 ? 'critical' : 'default' })),
+        ...[0, 1].map((index) => ({ jobtype: 'AlwaysFails', args: [`late ${index}`], retry: 0 })),
+      ],
+    });
+    await drained(api);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
 
     await mkdir(OUT_DIR, { recursive: true });
     const browser = await launchChromium();
