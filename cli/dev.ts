@@ -6,14 +6,17 @@ import { parseArgs } from 'node:util';
 import { RUNTIME_SOURCE, streamSink, type LogSink } from '../local/log';
 import { startLocal, type LocalRuntime } from '../local/runtime';
 import type { StartLocalOptions } from '../local/options';
+import { ApiClient } from '../lib/api-client';
+import { startDashboardServer, type DashboardServer } from './dashboard/server';
 import { enqueueDemoJobs } from './demo';
-import { banner, devSummary } from './summary';
+import { banner, devSummary, jobSystemApiUrl } from './summary';
 
 /** `hopper dev --help`. */
 export const DEV_USAGE = `Usage: hopper dev [options]
 
 Synthesizes the CDK app (cdk.json in the current directory), starts DynamoDB Local and fauxqs,
 creates the stack's queues and tables and runs its functions, schedules and function URLs.
+When the stack has a JobSystem, it also serves the dashboard on 127.0.0.1.
 
 Options:
   --app <command>        CDK app command (default: "app" in cdk.json)
@@ -24,6 +27,7 @@ Options:
   --dynamodb-port <n>    DynamoDB Local port        (default: free port)
   --lambda-port <n>      local Lambda API port      (default: free port)
   --url-port <n>         first function URL port    (default: free ports)
+  --dashboard-port <n>   dashboard port             (default: free port)
   --clock-offset <ms>    shift "now" for schedules and functions
   --demo                 enqueue a few demo jobs once running
   --json                 print one JSON object with the endpoints on stdout (logs stay on stderr)
@@ -40,7 +44,7 @@ function portOption(value: string | undefined, name: string): number | undefined
 }
 
 /** Parses `hopper dev` arguments into runtime options and CLI flags. */
-export function parseDevArgs(args: readonly string[]): { readonly options: StartLocalOptions; readonly json: boolean; readonly demo: boolean; readonly quiet: boolean; readonly verbose: boolean; readonly help: boolean } {
+export function parseDevArgs(args: readonly string[]): { readonly options: StartLocalOptions; readonly dashboardPort: number; readonly json: boolean; readonly demo: boolean; readonly quiet: boolean; readonly verbose: boolean; readonly help: boolean } {
   const { values } = parseArgs({
     args: [...args],
     options: {
@@ -52,6 +56,7 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
       'dynamodb-port': { type: 'string' },
       'lambda-port': { type: 'string' },
       'url-port': { type: 'string' },
+      'dashboard-port': { type: 'string' },
       'clock-offset': { type: 'string' },
       demo: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -80,7 +85,7 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
     ...(functionUrlPort === undefined ? {} : { functionUrlPort }),
     ...(clockOffset === undefined ? {} : { clockOffsetMs: clockOffset }),
   };
-  return { options, json: values.json, demo: values.demo, quiet: values.quiet, verbose: values.verbose, help: values.help };
+  return { options, dashboardPort: portOption(values['dashboard-port'], 'dashboard-port') ?? 0, json: values.json, demo: values.demo, quiet: values.quiet, verbose: values.verbose, help: values.help };
 }
 
 /** Runs `hopper dev`; resolves with the exit code once stopped. */
@@ -130,7 +135,17 @@ export async function dev(args: readonly string[]): Promise<number> {
     await local.stop();
     return 0;
   }
-  const summary = devSummary(local);
+  const apiUrl = jobSystemApiUrl(local.outputs);
+  let dashboard: DashboardServer | undefined;
+  if (apiUrl !== undefined) {
+    try {
+      // The local API takes unsigned requests.
+      dashboard = await startDashboardServer({ api: new ApiClient({ url: apiUrl }), port: parsed.dashboardPort });
+    } catch (error) {
+      say(`dashboard not started: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const summary = devSummary(local, dashboard?.url);
   if (parsed.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(`${banner(summary, local)}\n`);
   if (parsed.demo) {
@@ -142,6 +157,7 @@ export async function dev(args: readonly string[]): Promise<number> {
     }
   }
   await stopped;
+  await dashboard?.close();
   say('stopped');
   return exitCode;
 }

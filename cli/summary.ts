@@ -10,7 +10,7 @@ export interface DevSummary {
   readonly startupMs: number;
   /** The Hopper API's URL, when the stack has one (output `*ApiUrl`, else its only function URL). */
   readonly apiUrl: string | undefined;
-  /** The dashboard's URL, when the stack has one (output `*DashboardUrl`). */
+  /** The dashboard `hopper dev` serves on 127.0.0.1, when the stack has an API for it. */
   readonly dashboardUrl: string | undefined;
   readonly endpoints: LocalRuntime['endpoints'];
   /** Queue → URL: Hopper queue names when the stack has a JobSystem, else logical ids. */
@@ -45,8 +45,13 @@ export function jobQueueUrls(outputs: Readonly<Record<string, string>>): Record<
   }
 }
 
-/** Builds the summary of a running stack. */
-export function devSummary(local: LocalRuntime): DevSummary {
+/** The URL of a JobSystem's API, from its `*ApiUrl` output, if the stack has one. */
+export function jobSystemApiUrl(outputs: Readonly<Record<string, string>>): string | undefined {
+  return outputEndingWith(outputs, 'ApiUrl');
+}
+
+/** Builds the summary of a running stack, with the URL of the dashboard serving it, if any. */
+export function devSummary(local: LocalRuntime, dashboardUrl?: string): DevSummary {
   const functionUrls: Record<string, string> = {};
   for (const fn of local.functions) if (fn.url !== undefined) functionUrls[fn.logicalId] = fn.url;
   const urls = Object.values(functionUrls);
@@ -56,8 +61,8 @@ export function devSummary(local: LocalRuntime): DevSummary {
   return {
     stack: local.stackName,
     startupMs: local.startupMs,
-    apiUrl: outputEndingWith(local.outputs, 'ApiUrl') ?? (urls.length === 1 ? urls[0] : undefined),
-    dashboardUrl: outputEndingWith(local.outputs, 'DashboardUrl'),
+    apiUrl: jobSystemApiUrl(local.outputs) ?? (urls.length === 1 ? urls[0] : undefined),
+    dashboardUrl,
     endpoints: local.endpoints,
     queues,
     tables: Object.fromEntries(local.tables.map((table) => [table.logicalId, table.name])),

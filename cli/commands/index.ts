@@ -5,6 +5,7 @@
 import { batchCommand } from './batch';
 import type { Command, CommandContext } from './command';
 import { cronCommand } from './cron';
+import { dashboardCommand } from './dashboard';
 import { enqueueCommand } from './enqueue';
 import { CliError, EXIT } from './io';
 import { COMMON_USAGE } from './options';
@@ -14,7 +15,7 @@ import { setCommands } from './sets';
 import { statsCommand } from './stats';
 
 /** Every admin command, in help order. */
-export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, batchCommand, cronCommand];
+export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, batchCommand, cronCommand, dashboardCommand];
 
 /** The admin commands' lines of `hopper --help`. */
 export function adminSummary(): string {

@@ -2,11 +2,11 @@
  * Every process the local runtime starts is stopped: by `stop()`, and by `hopper dev` on SIGINT.
  * Counted from /proc, like a user checking `ps` afterwards.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log';
 import { startLocal } from '../../local/runtime';
 import { descendants, eventually, FIXTURE_APP, isAlive, logicalIdOf } from '../fixtures/local-helpers';
+import { spawnNode } from '../fixtures/processes';
 
 describe('process lifecycle', () => {
   it('stop() leaves no child process behind', async () => {
@@ -28,14 +28,9 @@ describe('process lifecycle', () => {
   });
 
   it('hopper dev prints one JSON object, serves, and stops every process on SIGINT', async () => {
-    const child = spawn(process.execPath, ['cli/bin.mjs', 'dev', '--app', FIXTURE_APP, '--stack', 'LocalEvents', '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, stdout, stderr, exited } = spawnNode(['cli/bin.mjs', 'dev', '--app', FIXTURE_APP, '--stack', 'LocalEvents', '--json', '--quiet']);
     try {
-      const line = await eventually(async () => (stdout.includes('\n') ? stdout.slice(0, stdout.indexOf('\n')) : undefined), 120_000, `hopper dev to be ready (stderr: ${stderr.slice(-500)})`);
+      const line = await eventually(async () => (stdout().includes('\n') ? stdout().slice(0, stdout().indexOf('\n')) : undefined), 120_000, `hopper dev to be ready (stderr: ${stderr().slice(-500)})`);
       const summary: unknown = JSON.parse(line);
       expect(summary).toMatchObject({ stack: 'LocalEvents', endpoints: { sqs: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) } });
       const functionUrls: unknown = Reflect.get(typeof summary === 'object' && summary !== null ? summary : {}, 'functionUrls');
@@ -50,7 +45,7 @@ describe('process lifecycle', () => {
       expect(await exited).toBe(0);
       await eventually(async () => (started.every((pid) => !isAlive(pid)) ? true : undefined), 5_000, 'every process of hopper dev to exit');
       expect(started.filter(isAlive)).toEqual([]);
-      expect(stdout.trim().split('\n')).toHaveLength(1);
+      expect(stdout().trim().split('\n')).toHaveLength(1);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
@@ -58,16 +53,23 @@ describe('process lifecycle', () => {
 
   it('hopper dev --demo on the demo app shows jobs running, failing and dying', async () => {
     // The demo app of cdk.json, as a user runs it on a fresh checkout.
-    const child = spawn(process.execPath, ['cli/bin.mjs', 'dev', '--demo', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const lines = (prefix: string, text: string) => stderr.split('\n').filter((line) => line.startsWith(`[${prefix}`) && line.includes(text));
+    const { child, stdout, stderr, exited } = spawnNode(['cli/bin.mjs', 'dev', '--demo', '--json']);
+    const lines = (prefix: string, text: string) => stderr().split('\n').filter((line) => line.startsWith(`[${prefix}`) && line.includes(text));
     try {
-      await eventually(async () => (lines('Worker', '"jobtype":"Greet"').length > 0 ? true : undefined), 120_000, `a demo job to run (stderr: ${stderr.slice(-800)})`);
+      await eventually(async () => (lines('Worker', '"jobtype":"Greet"').length > 0 ? true : undefined), 120_000, `a demo job to run (stderr: ${stderr().slice(-800)})`);
       // The AlwaysFails job enqueued with retry 0 goes from the worker to the retry function, which buries it.
       const buried = () => lines('JobsRetryFunction', '"jobtype":"AlwaysFails"').filter((line) => line.includes('dead'));
-      await eventually(async () => (buried().length > 0 ? true : undefined), 30_000, `a demo job to reach the dead set (stderr: ${stderr.slice(-800)})`);
+      await eventually(async () => (buried().length > 0 ? true : undefined), 30_000, `a demo job to reach the dead set (stderr: ${stderr().slice(-800)})`);
+
+      // The dashboard is served on 127.0.0.1 and reaches the local API through its /v1 routes.
+      const summary: unknown = JSON.parse(stdout().slice(0, stdout().indexOf('\n')));
+      const dashboardUrl = String(Reflect.get(typeof summary === 'object' && summary !== null ? summary : {}, 'dashboardUrl'));
+      const page = await fetch(dashboardUrl);
+      const queues = await fetch(`${dashboardUrl}v1/queues`);
+      expect(dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>Hopper</title>');
+      expect(await queues.json()).toMatchObject({ queues: [{ name: 'default' }, { name: 'critical' }] });
       child.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {

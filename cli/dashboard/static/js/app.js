@@ -1,0 +1,79 @@
+/**
+ * The dashboard's shell: a hash router (`#/dead?jobtype=X`), the navigation's current page, and
+ * auto-refresh for the pages that ask for it. Each page module exports `title` and
+ * `render(main, route)`, which may resolve `{ refresh, refreshMs }`.
+ */
+import { clearError, h, replace, showError } from './dom.js';
+import * as batches from './pages/batches.js';
+import * as cohorts from './pages/cohorts.js';
+import * as crons from './pages/crons.js';
+import * as limits from './pages/limits.js';
+import * as overview from './pages/overview.js';
+import * as queues from './pages/queues.js';
+import { setPage } from './pages/sets.js';
+import { currentRoute } from './route.js';
+
+const PAGES = {
+  overview,
+  queues,
+  retries: setPage('retries'),
+  scheduled: setPage('scheduled'),
+  dead: setPage('dead'),
+  batches,
+  crons,
+  limits,
+  cohorts,
+};
+
+let timer;
+let generation = 0;
+
+function schedule(page) {
+  clearInterval(timer);
+  const auto = document.getElementById('auto-refresh');
+  if (page?.refresh === undefined || !auto.checked) return;
+  timer = setInterval(() => {
+    if (document.hidden) return;
+    page.refresh().catch((error) => showError(error, 'Refreshing'));
+  }, page.refreshMs ?? 5000);
+}
+
+let current;
+let shownName;
+
+async function render() {
+  const route = currentRoute();
+  const page = PAGES[route.name];
+  const mine = ++generation;
+  clearInterval(timer);
+  clearError();
+  // A notice reports what an action did; it stays while the same page renders again after it.
+  if (route.name !== shownName) replace(document.getElementById('notice'));
+  shownName = route.name;
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.getAttribute('href') === `#/${route.name}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  const main = document.getElementById('main');
+  if (page === undefined) {
+    document.title = 'Not found · Hopper';
+    replace(main, h('h1', {}, 'Not found'), h('p', {}, `There is no page "${route.name}". `, h('a', { href: '#/overview' }, 'Go to the overview.')));
+    return;
+  }
+  document.title = `${page.title} · Hopper`;
+  replace(main, h('h1', {}, page.title), h('p', { class: 'muted' }, 'Loading…'));
+  try {
+    const result = await page.render(main, route);
+    if (mine !== generation) return;
+    current = result;
+    schedule(current);
+  } catch (error) {
+    if (mine !== generation) return;
+    replace(main, h('h1', {}, page.title));
+    showError(error, `Loading ${page.title}`);
+  }
+}
+
+document.getElementById('auto-refresh').addEventListener('change', () => schedule(current));
+window.addEventListener('hashchange', render);
+render();

@@ -1,0 +1,48 @@
+/** Overview: processed and failed totals, per-minute history, and every queue at a glance. */
+import { get } from '../api.js';
+import { lineChart } from '../chart.js';
+import { h, num, replace, table } from '../dom.js';
+import { navigate } from '../route.js';
+import { QUEUE_COLUMNS } from './queues.js';
+
+export const title = 'Overview';
+
+const RANGES = [[60, 'last hour'], [360, 'last 6 hours'], [1440, 'last 24 hours']];
+
+function card(label, value, extra) {
+  return h('div', { class: `card ${extra ?? ''}` }, h('dt', {}, label), h('dd', {}, value));
+}
+
+export async function render(main, route) {
+  const minutes = Number(route.query.get('minutes') ?? 60);
+  const select = h('select', { id: 'history-range', onchange: (event) => navigate('overview', [], { minutes: event.currentTarget.value }) },
+    RANGES.map(([value, label]) => h('option', { value, selected: value === minutes }, label)));
+  const area = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  replace(main, h('div', { class: 'heading' }, h('h1', {}, title), h('span', { class: 'field' }, h('label', { for: 'history-range' }, 'History'), select)), area);
+  const refresh = async () => {
+    const [stats, { queues }] = await Promise.all([get('/v1/stats', { minutes }), get('/v1/queues')]);
+    const windowProcessed = stats.history.reduce((sum, point) => sum + point.processed, 0);
+    const windowFailed = stats.history.reduce((sum, point) => sum + point.failed, 0);
+    const sum = (key) => queues.reduce((acc, queue) => acc + (queue[key] ?? 0), 0);
+    const rangeLabel = RANGES.find(([value]) => value === minutes)?.[1] ?? `last ${minutes} minutes`;
+    replace(area,
+      h('dl', { class: 'cards' },
+        card('Processed', num(stats.processed), 'ok'),
+        card('Failed', num(stats.failed), 'bad'),
+        card('Enqueued', num(sum('size'))),
+        card('In flight', num(sum('in_flight'))),
+        card('Delayed', num(sum('delayed'))),
+        card(`Failed, ${rangeLabel}`, windowProcessed + windowFailed === 0 ? '–' : `${((windowFailed / (windowProcessed + windowFailed)) * 100).toFixed(1)} %`)),
+      h('section', { 'aria-labelledby': 'history-title' },
+        h('h2', { id: 'history-title' }, `Jobs per minute, ${rangeLabel}`),
+        lineChart(stats.history, [
+          { key: 'processed', label: `Processed (${num(windowProcessed)})`, class: 'processed' },
+          { key: 'failed', label: `Failed (${num(windowFailed)})`, class: 'failed' },
+        ], `Jobs per minute, ${rangeLabel}: ${windowProcessed} processed, ${windowFailed} failed`)),
+      h('section', { 'aria-labelledby': 'queues-title' },
+        h('h2', { id: 'queues-title' }, h('a', { href: '#/queues' }, 'Queues')),
+        table(QUEUE_COLUMNS, queues, { empty: 'No queues.', key: (queue) => queue.name })));
+  };
+  await refresh();
+  return { refresh, refreshMs: 5000 };
+}

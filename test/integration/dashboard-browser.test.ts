@@ -1,0 +1,322 @@
+/**
+ * The dashboard in real headless Chromium, served as `hopper dev` serves it, against the demo
+ * stack on the local runtime with jobs in every state (test/fixtures/job-states.ts): each page
+ * shows them; retrying a dead job runs it; pausing a queue shows it paused; bulk delete asks first.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDashboardServer, type DashboardServer } from '../../cli/dashboard/server';
+import type { ApiCaller } from '../../cli/commands/io';
+import { ApiClient } from '../../lib/api-client';
+import { isRecord } from '../../lib/job';
+import { LogCollector } from '../../local/log';
+import { startLocal, type LocalRuntime } from '../../local/runtime';
+import { LAPTOP_VIEWPORT, launchChromium } from '../fixtures/browser';
+import { populateJobStates, setEntries, type JobStates } from '../fixtures/job-states';
+import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers';
+import { ROOT } from './polyglot-process';
+
+const logs = new LogCollector();
+let local: LocalRuntime;
+let api: ApiClient;
+let dashboard: DashboardServer;
+let browser: Browser;
+let states: JobStates;
+/** Errors the pages threw or logged; every test ends with none. */
+const pageErrors: string[] = [];
+
+printRuntimeLogsOnFailure(logs);
+
+beforeAll(async () => {
+  local = await startLocal({ projectDir: ROOT, stack: 'HopperDemo', logs: logs.sink });
+  api = new ApiClient({ url: local.outputs.JobsApiUrl ?? '' });
+  dashboard = await startDashboardServer({ api });
+  browser = await launchChromium();
+  states = await populateJobStates(local);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await dashboard?.close();
+  await local?.stop();
+});
+
+async function open(path: string, server: DashboardServer = dashboard): Promise<Page> {
+  const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT });
+  page.on('pageerror', (error) => pageErrors.push(`${path}: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(`${path}: ${message.text()}`);
+  });
+  await page.goto(`${server.url}#/${path}`);
+  return page;
+}
+
+/** The texts of the table's body rows as shown, cell by cell (a closed job detail shows its jid only). */
+async function rows(page: Page): Promise<string[][]> {
+  return page.locator('main table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.trim())));
+}
+
+function row(page: Page, text: string) {
+  return page.locator('main table tbody tr').filter({ hasText: text });
+}
+
+/** The worker's `hello, <name>` lines. */
+function greeted(name: string): boolean {
+  return logs.from(logicalIdOf(local.functions, 'WorkerFunction')).some((line) => line.includes(`"message":"hello, ${name}"`));
+}
+
+describe('the dashboard on hopper dev', () => {
+  it('overview: processed and failed totals, the per-minute chart and every queue', { timeout: 180_000 }, async () => {
+    const page = await open('overview');
+    // A worker instance writes its counts after enough jobs, or at its first invocation once they
+    // are a minute old: keep a trickle of jobs coming, and reload until the counts are in.
+    const processed = await eventually(async () => {
+      await page.reload();
+      const text = await page.locator('.card', { hasText: 'Processed' }).locator('dd').textContent({ timeout: 10_000 });
+      const count = Number((text ?? '0').replace(/,/g, ''));
+      if (count > 0) return count;
+      await api.request('POST', '/v1/jobs', { jobs: [0, 1, 2, 3, 4].map((index) => ({ jobtype: 'Greet', args: [`trickle ${index}`] })) });
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      return undefined;
+    }, 150_000, 'processed jobs on the overview');
+    const chart = page.getByRole('img', { name: /^Jobs per minute, last hour: \d+ processed, \d+ failed$/ });
+
+    expect(processed).toBeGreaterThan(0);
+    expect(await chart.count()).toBe(1);
+    expect(await page.locator('.chart polyline').count()).toBe(2);
+    expect((await rows(page)).map((cells) => cells[0])).toEqual(['default', 'critical']);
+    expect(await page.locator('#nav a[aria-current="page"]').textContent()).toBe('Overview');
+    await page.close();
+  });
+
+  it('queues: pauses a queue, shows it paused, resumes it, and shows a pause made elsewhere without a reload', async () => {
+    const page = await open('queues');
+    await row(page, 'critical').waitFor();
+    expect((await rows(page)).map((cells) => [cells[0], cells[5]])).toEqual([['default', 'running'], ['critical', 'running']]);
+
+    await page.getByRole('button', { name: 'Pause queue critical' }).click();
+    await page.getByRole('button', { name: 'Resume queue critical' }).waitFor();
+    const pausedRow = (await rows(page)).find((cells) => cells[0] === 'critical');
+    const notice = await page.locator('#notice').textContent();
+    const fromApi = await api.request('GET', '/v1/queues');
+
+    expect(pausedRow?.[5]).toBe('paused');
+    expect(notice).toBe('Queue critical paused.');
+    expect(isRecord(fromApi.body) && Array.isArray(fromApi.body.queues) ? fromApi.body.queues.filter(isRecord).find((queue) => queue.name === 'critical')?.paused : undefined).toBe(true);
+
+    await page.getByRole('button', { name: 'Resume queue critical' }).click();
+    await page.getByRole('button', { name: 'Pause queue critical' }).waitFor();
+    expect((await rows(page)).find((cells) => cells[0] === 'critical')?.[5]).toBe('running');
+
+    // Auto-refresh: a pause made elsewhere (here through the API) shows up without a reload.
+    await api.request('POST', '/v1/queues/critical/pause');
+    try {
+      await page.getByRole('button', { name: 'Resume queue critical' }).waitFor({ timeout: 20_000 });
+      expect((await rows(page)).find((cells) => cells[0] === 'critical')?.[5]).toBe('paused');
+    } finally {
+      await api.request('POST', '/v1/queues/critical/resume');
+    }
+    await page.close();
+  });
+
+  it('dead: lists the dead jobs, filters them, and retries one that then runs', async () => {
+    const page = await open('dead');
+    await row(page, states.recoverableDeadJid).waitFor();
+    const all = await rows(page);
+    for (const jid of [...states.deadJids, states.recoverableDeadJid]) expect(all.some((cells) => cells[6] === jid)).toBe(true);
+    expect(all.find((cells) => cells[6] === states.recoverableDeadJid)?.slice(1, 6)).toEqual(['Greet', 'default', `["${states.recoverableName}"]`, '0', 'Error: mail server unreachable']);
+
+    await page.getByLabel('Jobtype').fill('AlwaysFails');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/jobtype=AlwaysFails/);
+    await row(page, states.deadJids[0] ?? '').waitFor();
+    expect(new Set((await rows(page)).map((cells) => cells[1]))).toEqual(new Set(['AlwaysFails']));
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await row(page, states.recoverableDeadJid).waitFor();
+    await page.getByRole('button', { name: `Retry ${states.recoverableDeadJid}` }).click();
+    await row(page, states.recoverableDeadJid).waitFor({ state: 'detached' });
+
+    expect(await page.locator('#notice').textContent()).toBe(`Job ${states.recoverableDeadJid} retried (queue default).`);
+    await eventually(async () => (greeted(states.recoverableName) ? true : undefined), 60_000, `the retried job to run (hello, ${states.recoverableName})`);
+    expect((await setEntries(api, 'dead')).map((entry) => entry.jid)).not.toContain(states.recoverableDeadJid);
+    await page.reload();
+    await row(page, states.deadJids[0] ?? '').waitFor();
+    expect(await row(page, states.recoverableDeadJid).count()).toBe(0);
+    await page.close();
+  });
+
+  it('retries and scheduled: list their jobs; delete one; run a scheduled one now', async () => {
+    const retries = await open('retries');
+    await row(retries, states.retryJid).waitFor();
+    expect((await rows(retries)).find((cells) => cells[6] === states.retryJid)?.slice(1, 6)).toEqual(['AlwaysFails', 'default', '["nightly export"]', '11', 'Error: AlwaysFails always fails']);
+    await retries.getByRole('button', { name: `Delete ${states.retryJid}` }).click();
+    await row(retries, states.retryJid).waitFor({ state: 'detached' });
+    expect((await setEntries(api, 'retries')).map((entry) => entry.jid)).not.toContain(states.retryJid);
+    await retries.close();
+
+    const scheduled = await open('scheduled');
+    await row(scheduled, states.scheduledJid).waitFor();
+    expect((await rows(scheduled)).find((cells) => cells[6] === states.scheduledJid)?.slice(0, 3)).toEqual([expect.stringMatching(/^in (1 h 5\d min|2 h)$/), 'Greet', 'default']);
+    await scheduled.getByRole('button', { name: `Run now ${states.scheduledJid}` }).click();
+    await row(scheduled, states.scheduledJid).waitFor({ state: 'detached' });
+    expect(await scheduled.locator('#notice').textContent()).toBe(`Job ${states.scheduledJid} sent to its queue (queue default).`);
+    await scheduled.close();
+  });
+
+  it('dead: delete all matching a filter asks first, then empties the filtered set', async () => {
+    const page = await open('dead?jobtype=AlwaysFails');
+    await row(page, states.deadJids[0] ?? '').waitFor();
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => { asked.push(dialog.message()); void dialog.dismiss(); });
+    await page.getByRole('button', { name: 'Delete all matching' }).click();
+    await eventually(async () => (asked.length > 0 ? true : undefined), 10_000, 'the confirm dialog');
+    expect((await setEntries(api, 'dead', 'AlwaysFails')).length).toBe(3);
+
+    page.once('dialog', (dialog) => { asked.push(dialog.message()); void dialog.accept(); });
+    await page.getByRole('button', { name: 'Delete all matching' }).click();
+    await page.locator('td.empty').waitFor();
+
+    expect(asked).toEqual(['Delete all matching: every entry with jobtype AlwaysFails in Dead. Continue?', 'Delete all matching: every entry with jobtype AlwaysFails in Dead. Continue?']);
+    expect(await page.locator('#notice').textContent()).toMatch(/^Delete all matching: deleted 3 \(every entry with jobtype AlwaysFails; \d+ examined, 0 skipped, 0 failed\)\.$/);
+    expect(await page.locator('td.empty').textContent()).toBe('No entries match this filter on this page.');
+    expect(await setEntries(api, 'dead', 'AlwaysFails')).toEqual([]);
+    await page.close();
+  });
+
+  it('batches: a batch\'s progress, and an error banner for one that does not exist', async () => {
+    const page = await open(`batches/${states.bid}`);
+    await page.getByRole('heading', { name: `Batch ${states.bid} · welcome emails` }).waitFor();
+    const progress = page.locator('#batch-progress');
+
+    expect(await page.locator('label[for="batch-progress"]').textContent()).toBe('3 of 3 jobs ran');
+    expect([await progress.getAttribute('value'), await progress.getAttribute('max')]).toEqual(['3', '3']);
+    expect(await page.locator('.batch .pill').textContent()).toBe('succeeded');
+    expect(await page.locator('.batch .cards dd').allTextContents()).toEqual(['3', '0', '3', '0', '0']);
+
+    await page.getByLabel('Batch id (bid)').fill('no-such-batch');
+    await page.getByRole('button', { name: 'Show' }).click();
+    const banner = page.getByRole('alert');
+    await banner.getByText('not_found').waitFor();
+    expect(await banner.locator('p').textContent()).toBe('Loading Batches failed. not_found (404): no batch no-such-batch (it never existed, or expired after its retention)');
+    pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((error) => !error.includes('404 (Not Found)')));
+    await page.close();
+  });
+
+  it('cron: last and next run, and triggering it now', async () => {
+    const page = await open('crons');
+    await row(page, 'hourly-greeting').waitFor();
+    const [cells] = await rows(page);
+    await page.getByRole('button', { name: 'Trigger hourly-greeting now' }).click();
+    await page.locator('#notice p').waitFor();
+
+    expect(cells?.slice(0, 4)).toEqual(['hourly-greeting', '0 * * * * Europe/Vienna', 'Greet ["cron"]', 'default']);
+    // populateJobStates fired the cron's schedule once: that tick is its last run.
+    expect(cells?.[4]).toMatch(/ ago$/);
+    expect(cells?.[5]).toMatch(/^in (\d+ min|\d+(\.\d)? s)$/);
+    expect(await page.locator('#notice').textContent()).toMatch(/^Cron hourly-greeting triggered: enqueued cron:hourly-greeting:manual:[0-9a-f-]{36} on queue default\.$/);
+    await page.close();
+  });
+
+  it('limits: the demo stack has no quotas; a limiter asked for by name shows its state', async () => {
+    const page = await open('limits');
+    await page.getByRole('heading', { name: 'Quotas', exact: true }).waitFor();
+    expect(await page.locator('td.empty').textContent()).toBe('No quotas are configured. Enqueues are limited only by backlog limits (see Queues).');
+
+    await page.getByRole('textbox', { name: 'Limiters' }).fill('stripe');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await row(page, 'stripe').waitFor();
+    expect(await rows(page)).toEqual([['No quotas are configured. Enqueues are limited only by backlog limits (see Queues).'], ['stripe', 'idle (no state stored)']]);
+    await page.close();
+  });
+
+  it('cohorts: this minute\'s jobs by outcome, with the time they waited to start', async () => {
+    const page = await open('cohorts');
+    const [newest] = await eventually(async () => {
+      await page.reload();
+      await page.locator('main table').waitFor();
+      const found = await rows(page);
+      return found.length > 0 && Number(found[0]?.[1]) > 0 ? found : undefined;
+    }, 90_000, 'a cohort with started jobs');
+    const [minute, started, done, pending, dead] = (newest ?? []).map((cell, index) => (index === 0 ? cell : Number(cell.replace(/,/g, ''))));
+
+    expect(minute).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    // As docs/api.md defines it: pending = started − done − dead, never below 0.
+    expect(pending).toBe(Math.max(0, Number(started) - Number(done) - Number(dead)));
+    expect(started).toBeGreaterThan(0);
+    expect(newest?.[7]).toMatch(/^\d+(\.\d)? (ms|s)$/);
+    expect(await page.locator('td.bar-cell svg').first().getAttribute('aria-label')).toMatch(/^\d+ done, \d+ pending, \d+ dead of \d+ started$/);
+    expect(await page.getByRole('alert').textContent()).toBe('');
+    await page.close();
+  });
+
+  it('no page threw or logged an error', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+/** An API that has the cohort route (issue 8), answering its documented shape. */
+const COHORT_API: ApiCaller = {
+  async request(method, path) {
+    if (method === 'GET' && path === '/v1/stats/cohorts?minutes=60') {
+      return {
+        status: 200,
+        headers: new Headers(),
+        body: { cohorts: [
+          { minute: '2026-11-23T12:06:00.000Z', started: 40, done: 20, dead: 0, pending: 20, failed: 3, latency_ms: { p50: 420, p90: 900, p99: 2100, max: 2500 } },
+          { minute: '2026-11-23T12:05:00.000Z', started: 120, done: 110, dead: 2, pending: 8, failed: 12, latency_ms: { p50: 840, p90: 1900, p99: 4200, max: 5100 } },
+        ] },
+      };
+    }
+    return { status: 404, headers: new Headers(), body: { error: { code: 'not_found', message: `no route for ${path}` } } };
+  },
+};
+
+/** An API from before the cohort route: the router's 404 for a path it does not know. */
+const NO_COHORT_API: ApiCaller = {
+  async request(_method, path) {
+    return { status: 404, headers: new Headers(), body: { error: { code: 'not_found', message: `no route for ${path.split('?')[0] ?? path}` } } };
+  },
+};
+
+describe('the cohorts page', () => {
+  it('says the API has no cohort stats when it answers 404', async () => {
+    const server = await startDashboardServer({ api: NO_COHORT_API });
+    try {
+      const page = await open('cohorts', server);
+      const note = page.getByRole('note');
+      await note.waitFor();
+      expect(await note.textContent()).toBe('Cohort stats are not available from this API version. The API answered 404 to GET /v1/stats/cohorts; deploy a newer Hopper to see them.');
+      expect(await page.getByRole('alert').textContent()).toBe('');
+      await page.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('shows one row per minute with counts, a stacked bar and the wait percentiles', async () => {
+    const server = await startDashboardServer({ api: COHORT_API });
+    try {
+      const page = await open('cohorts', server);
+      await page.locator('td.bar-cell svg').first().waitFor();
+      const cells = await rows(page);
+      const bars = await page.locator('td.bar-cell svg').evaluateAll((svgs) => svgs.map((svg) => ({
+        label: svg.getAttribute('aria-label'),
+        parts: [...svg.querySelectorAll('rect:not(.track)')].map((rect) => `${rect.getAttribute('class')}:${Number(rect.getAttribute('width')).toFixed(1)}`),
+      })));
+
+      expect(cells.map((row) => [row[1], row[2], row[3], row[4], ...row.slice(6)])).toEqual([
+        ['40', '20', '20', '0', '3', '420 ms', '900 ms', '2.1 s', '2.5 s'],
+        ['120', '110', '8', '2', '12', '840 ms', '1.9 s', '4.2 s', '5.1 s'],
+      ]);
+      expect(bars).toEqual([
+        { label: '20 done, 20 pending, 0 dead of 40 started', parts: ['done:16.7', 'pending:16.7'] },
+        { label: '110 done, 8 pending, 2 dead of 120 started', parts: ['done:91.7', 'pending:6.7', 'dead:1.7'] },
+      ]);
+      expect(await page.locator('main table caption').textContent()).toBe('2 minutes with enqueued jobs, newest first');
+      await page.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
