@@ -13,6 +13,8 @@ export const ENV = {
   limitsTable: 'HOPPER_LIMITS_TABLE',
   /** `on` to keep processed/failed rollups in the state table (lib/stats); anything else: off. */
   stats: 'HOPPER_STATS',
+  /** Lowest level a worker logs: `DEBUG`, `INFO` (the default), `WARN` or `ERROR`. */
+  logLevel: 'HOPPER_LOG_LEVEL',
   /** `off` to print no CloudWatch metrics (lib/metrics/emf.ts); anything else: on. */
   metrics: 'HOPPER_METRICS',
   /** CloudWatch namespace of the metrics. */

@@ -42,12 +42,31 @@ export const consoleSink: LogSink = (line) => {
   console.log(line);
 };
 
-/** Creates a logger writing to `sink`, with `base` fields on every line. */
-export function createLogger(options: { readonly sink?: LogSink; readonly base?: LogFields; readonly now?: () => Date } = {}): Logger {
+const SEVERITY: Readonly<Record<LogLevel, number>> = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3 };
+
+/**
+ * The level `text` names (`HOPPER_LOG_LEVEL`, any case), or `fallback` when it is unset.
+ *
+ * @throws Error naming the variable and the levels when `text` is not one of them.
+ */
+export function logLevelFrom(text: string | undefined, fallback: LogLevel): LogLevel {
+  if (text === undefined || text === '') return fallback;
+  const level = Object.values(LOG_LEVELS).find((candidate) => candidate === text.toUpperCase());
+  if (level === undefined) throw new Error(`HOPPER_LOG_LEVEL must be one of ${Object.values(LOG_LEVELS).join(', ')}, but ${JSON.stringify(text)} was provided`);
+  return level;
+}
+
+/**
+ * Creates a logger writing to `sink`, with `base` fields on every line, dropping lines below
+ * `level` (default: every line).
+ */
+export function createLogger(options: { readonly sink?: LogSink; readonly base?: LogFields; readonly now?: () => Date; readonly level?: LogLevel } = {}): Logger {
   const sink = options.sink ?? consoleSink;
   const base = options.base ?? {};
   const now = options.now ?? (() => new Date());
+  const threshold = SEVERITY[options.level ?? LOG_LEVELS.debug];
   const write = (level: LogLevel, message: string, fields: LogFields = {}): void => {
+    if (SEVERITY[level] < threshold) return;
     sink(stringify({ level, message, time: now().toISOString(), ...base, ...fields }));
   };
   return {
@@ -55,7 +74,7 @@ export function createLogger(options: { readonly sink?: LogSink; readonly base?:
     info: (message, fields) => write(LOG_LEVELS.info, message, fields),
     warn: (message, fields) => write(LOG_LEVELS.warn, message, fields),
     error: (message, fields) => write(LOG_LEVELS.error, message, fields),
-    child: (fields) => createLogger({ sink, base: { ...base, ...fields }, now }),
+    child: (fields) => createLogger({ sink, base: { ...base, ...fields }, now, ...(options.level === undefined ? {} : { level: options.level }) }),
   };
 }
 

@@ -56,3 +56,33 @@ describe('structured job logs', () => {
     expect(JSON.stringify(log.lines)).not.toContain(SECRET);
   });
 });
+
+describe('log level', () => {
+  const run = async (env: Record<string, string>, jobtype: string) => {
+    const log = memoryLog();
+    const handler = createWorker({
+      jobs: { Ok: async (_args, ctx) => { ctx.logger.debug('detail'); ctx.logger.info('working'); }, Boom: async () => { throw new Error('boom'); } },
+      env: { ...TEST_ENV, ...env },
+      clients: { sqs: new FakeSqs() },
+      now: () => NOW,
+      log: log.sink,
+    });
+    await handler(sqsEvent([sqsRecord({ body: { jid: 'j', jobtype } })]), lambdaContext());
+    // EMF lines (metrics) have no level: they are not log lines.
+    return log.lines.filter((line) => 'level' in line).map((line) => [line.level, line.message]);
+  };
+
+  it('logs INFO and above by default, with no summary line for a batch that only succeeded', async () => {
+    expect(await run({}, 'Ok')).toEqual([['INFO', 'working']]);
+    expect(await run({}, 'Boom')).toEqual([['WARN', 'job failed'], ['INFO', 'batch done']]);
+  });
+
+  it('follows HOPPER_LOG_LEVEL in any case', async () => {
+    expect(await run({ HOPPER_LOG_LEVEL: 'debug' }, 'Ok')).toEqual([['DEBUG', 'detail'], ['INFO', 'working'], ['DEBUG', 'batch done']]);
+    expect(await run({ HOPPER_LOG_LEVEL: 'WARN' }, 'Boom')).toEqual([['WARN', 'job failed']]);
+  });
+
+  it('refuses an unknown level, naming the variable and the levels', () => {
+    expect(() => createWorker({ jobs: {}, env: { ...TEST_ENV, HOPPER_LOG_LEVEL: 'verbose' } })).toThrow('HOPPER_LOG_LEVEL must be one of DEBUG, INFO, WARN, ERROR, but "verbose" was provided');
+  });
+});
