@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startDashboardServer } from '../cli/dashboard/server';
 import { ApiClient } from '../lib/api-client';
 import { isRecord } from '../lib/job';
+import { STATS_ROLLUP } from '../lib/stats/rollup';
 import { silentSink } from '../local/log';
 import { startLocal, type LocalRuntime } from '../local/runtime';
 import { LAPTOP_VIEWPORT, launchChromium } from '../test/fixtures/browser';
@@ -25,9 +26,10 @@ const OUT_DIR = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
 
 /**
  * Waves of earlier work: [minutes ago, Greet jobs, SendEmail jobs (about one in five fails and is
- * retried), AlwaysFails jobs without retries (they die)]. An instance writes its counts once it
- * has handled about ten jobs per item it writes (rollup and cohorts), and a clock shift retires
- * instances with what they have not written, so the waves are large enough for most to be written.
+ * retried), AlwaysFails jobs without retries (they die)]. An instance writes its counts at the end
+ * of an invocation once they are ten seconds old, and a clock shift retires instances with what they
+ * have not written: after each wave, the script waits that long and sends a few more jobs through
+ * every instance before it shifts the clock again.
  */
 const HISTORY: readonly (readonly [number, number, number, number])[] = [
   [50, 60, 30, 0], [42, 90, 40, 15], [34, 120, 30, 0], [26, 80, 50, 15], [18, 140, 40, 0], [10, 100, 60, 15],
@@ -51,8 +53,24 @@ async function fillHistory(local: LocalRuntime, api: ApiClient): Promise<void> {
     ];
     await api.request('POST', '/v1/jobs', { jobs });
     await drained(api);
+    await flushInstances(api, `${minutesAgo}`);
   }
   local.setClockOffset(0);
+}
+
+/**
+ * Gives the instances the invocation that writes their counts: once those are old enough, a few
+ * batches of jobs on both queues (one of them dying, for the retry function's instance).
+ */
+async function flushInstances(api: ApiClient, label: string): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, STATS_ROLLUP.flushMaxAgeMs + 1_000));
+  await api.request('POST', '/v1/jobs', {
+    jobs: [
+      ...Array.from({ length: 40 }, (_, index) => ({ jobtype: 'Greet', args: [`flush ${label}-${index}`], queue: index % 2 === 0 ? 'critical' : 'default' })),
+      { jobtype: 'AlwaysFails', args: [`flush ${label}`], retry: 0 },
+    ],
+  });
+  await drained(api);
 }
 
 /** Pages to shoot: file name and route. */
@@ -87,10 +105,10 @@ try {
       return isRecord(answer.body) && Array.isArray(answer.body.entries) && answer.body.entries.length >= 4 ? true : undefined;
     }, 60_000, 'four jobs in the retry set');
     await drained(api);
-    // Counts of this last minute are written at an instance's first invocation once they are a
-    // minute old: a minute later, a few more jobs (two of them failing) bring them in.
-    process.stdout.write('waiting a minute for the last counts to be written…\n');
-    await new Promise((resolve) => setTimeout(resolve, 61_000));
+    // Counts are written at an instance's next invocation once they are old enough: a few more
+    // jobs (two of them failing) bring them in.
+    process.stdout.write('waiting for the last counts to be written…\n');
+    await new Promise((resolve) => setTimeout(resolve, STATS_ROLLUP.flushMaxAgeMs + 1_000));
     await api.request('POST', '/v1/jobs', {
       jobs: [
         ...[0, 1, 2, 3].map((index) => ({ jobtype: 'Greet', args: [`late ${index}`], queue: index % 2 === 0 ? 'critical' : 'default' })),
