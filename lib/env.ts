@@ -110,19 +110,29 @@ export function clockFromEnv(env: Env): () => Date {
   return () => new Date(Date.now() + offset);
 }
 
-/** Reads an optional JSON object of name → non-negative number (such as `HOPPER_QUEUE_VISIBILITY`). */
-export function numberMapFromEnv(env: Env, name: string): Readonly<Record<string, number>> {
+/**
+ * Reads an optional JSON object from `name` (`{}` when unset or empty).
+ *
+ * @param shape what the object maps, for the error (`name to number`)
+ * @throws ConfigurationError naming the variable when it is not JSON or not an object
+ */
+export function jsonObjectFromEnv(env: Env, name: string, shape: string): Record<string, unknown> {
   const raw = env[name];
   if (raw === undefined || raw === '') return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new ConfigurationError(`environment variable ${name} must be a JSON object of name to number, but it is not JSON`);
+    throw new ConfigurationError(`environment variable ${name} must be a JSON object of ${shape}, but it is not JSON`);
   }
-  if (!isRecord(parsed)) throw new ConfigurationError(`environment variable ${name} must be a JSON object of name to number`);
+  if (!isRecord(parsed)) throw new ConfigurationError(`environment variable ${name} must be a JSON object of ${shape}`);
+  return parsed;
+}
+
+/** Reads an optional JSON object of name → non-negative number (such as `HOPPER_QUEUE_VISIBILITY`). */
+export function numberMapFromEnv(env: Env, name: string): Readonly<Record<string, number>> {
   const numbers: Record<string, number> = {};
-  for (const [key, value] of Object.entries(parsed)) {
+  for (const [key, value] of Object.entries(jsonObjectFromEnv(env, name, 'name to number'))) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new ConfigurationError(`environment variable ${name} must map names to non-negative numbers, but ${JSON.stringify(key)} maps to ${JSON.stringify(value)}`);
     }

@@ -4,7 +4,7 @@
  * with the variable's name.
  */
 import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron-definition';
-import { ENV, intFromEnv, queueUrlsFromEnv, type Env } from '../env';
+import { ENV, intFromEnv, jsonObjectFromEnv, queueUrlsFromEnv, type Env } from '../env';
 import { ConfigurationError } from '../errors';
 import { isRecord, JOB_DEFAULTS } from '../job';
 import { parseQuotas, type ResolvedQuotas } from '../quota';
@@ -108,22 +108,9 @@ function cronDefinition(record: Readonly<Record<string, unknown>>): CronDefiniti
   };
 }
 
-function objectFromEnv(env: Env, name: string, shape: string): Record<string, unknown> {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigurationError(`environment variable ${name} must be a JSON object of ${shape}, but it is not JSON`);
-  }
-  if (!isRecord(parsed)) throw new ConfigurationError(`environment variable ${name} must be a JSON object of ${shape}`);
-  return parsed;
-}
-
 function stringMap(env: Env, name: string): Record<string, string> {
   const result: Record<string, string> = {};
-  for (const [key, value] of Object.entries(objectFromEnv(env, name, 'name to string'))) {
+  for (const [key, value] of Object.entries(jsonObjectFromEnv(env, name, 'name to string'))) {
     if (typeof value !== 'string' || value === '') throw new ConfigurationError(`environment variable ${name} must map names to non-empty strings, but ${JSON.stringify(key)} does not`);
     result[key] = value;
   }
@@ -133,7 +120,7 @@ function stringMap(env: Env, name: string): Record<string, string> {
 function backlogLimits(env: Env): Record<string, BacklogLimit> {
   const name = ENV.backlogLimits;
   const result: Record<string, BacklogLimit> = {};
-  for (const [queue, value] of Object.entries(objectFromEnv(env, name, 'queue name to { maxBacklog, maxLatency }'))) {
+  for (const [queue, value] of Object.entries(jsonObjectFromEnv(env, name, 'queue name to { maxBacklog, maxLatency }'))) {
     if (!isRecord(value)) throw new ConfigurationError(`environment variable ${name}: ${queue} must be an object with maxBacklog or maxLatency`);
     const limit: { maxBacklog?: number; maxLatency?: number } = {};
     for (const field of ['maxBacklog', 'maxLatency'] as const) {
