@@ -13,7 +13,7 @@ import { limiterFactory } from '../limiters/limiter';
 import type { LimiterStore } from '../limiters/store';
 import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder';
 import { metricsFromEnv, type Metrics } from '../metrics/emf';
-import { createLogger, LOG_LEVELS, logLevelFrom, type Logger, type LogLevel } from './logger';
+import { createLogger, LOG_LEVELS, logLevelFrom, type Logger } from './logger';
 import { observeOutcomes } from './observe';
 import { runPool } from './pool';
 import { queueResolver, type QueueResolver } from './queues';
@@ -90,12 +90,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
   let clock: () => Date = options.now ?? (() => new Date());
   const now = (): Date => clock();
-  let level: LogLevel;
-  try {
-    level = logLevelFrom((options.env ?? process.env)[ENV.logLevel], LOG_LEVELS.info);
-  } catch (error) {
-    throw new ConfigurationError(error instanceof Error ? error.message : String(error));
-  }
+  const level = logLevelFrom((options.env ?? process.env)[ENV.logLevel], LOG_LEVELS.info);
   const baseLogger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now, level });
   let runtime: WorkerRuntime | undefined;
   const loadRuntime = (): WorkerRuntime => {

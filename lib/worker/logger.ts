@@ -3,6 +3,7 @@
  * (`filter jid = "…"`). Deliberately tiny: a worker's logger must cost nothing to import.
  */
 
+import { ConfigurationError } from '../errors';
 import type { Job } from '../job';
 
 /** Fields attached to a log line. */
@@ -47,12 +48,12 @@ const SEVERITY: Readonly<Record<LogLevel, number>> = { DEBUG: 0, INFO: 1, WARN: 
 /**
  * The level `text` names (`HOPPER_LOG_LEVEL`, any case), or `fallback` when it is unset.
  *
- * @throws Error naming the variable and the levels when `text` is not one of them.
+ * @throws ConfigurationError naming the variable and the levels when `text` is not one of them.
  */
 export function logLevelFrom(text: string | undefined, fallback: LogLevel): LogLevel {
   if (text === undefined || text === '') return fallback;
   const level = Object.values(LOG_LEVELS).find((candidate) => candidate === text.toUpperCase());
-  if (level === undefined) throw new Error(`HOPPER_LOG_LEVEL must be one of ${Object.values(LOG_LEVELS).join(', ')}, but ${JSON.stringify(text)} was provided`);
+  if (level === undefined) throw new ConfigurationError(`HOPPER_LOG_LEVEL must be one of ${Object.values(LOG_LEVELS).join(', ')}, but ${JSON.stringify(text)} was provided`);
   return level;
 }
 
