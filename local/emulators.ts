@@ -3,7 +3,7 @@
  * (the real engine, a Java child process). Both listen on loopback, on free ports unless given.
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { bindLoopback, boundPort, closeServer } from './http/loopback';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import { readdirSync } from 'node:fs';
@@ -63,18 +63,12 @@ export interface StartEmulatorsOptions {
   readonly startTimeoutMs?: number;
 }
 
-/** Asks the OS for a free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not find a free port'))));
-    });
-  });
+/** Asks the OS for a free TCP port on loopback (for a process that binds it itself, later). */
+async function freePort(): Promise<number> {
+  const server = await bindLoopback(0);
+  const port = boundPort(server);
+  await closeServer(server);
+  return port;
 }
 
 /**

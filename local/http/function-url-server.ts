@@ -4,10 +4,11 @@
  * Requests are not SigV4-checked locally (AWS_IAM URLs get a fixed local caller identity).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FunctionPool } from '../host/function-pool';
 import { RUNTIME_SOURCE, type LogSink } from '../log';
 import type { PlannedFunctionUrl } from '../resources/plan';
+import { closeServer } from './loopback';
 import { functionUrlEvent, httpResponse } from './url-event';
 
 /** Lambda's limit for a synchronous request payload. */
@@ -41,27 +42,6 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
     chunks.push(buffer);
   }
   return Buffer.concat(chunks);
-}
-
-/**
- * Binds a server on loopback before anything is planned, so the port in the URL that other resources
- * see is already held (asking for a free port and binding it later races with other processes).
- * `port` 0 takes any free port.
- */
-export async function bindLoopback(port: number): Promise<Server> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return server;
-}
-
-/** The port a listening server holds. */
-export function boundPort(server: Server): number {
-  const address = server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('server is not listening on a TCP port');
-  return address.port;
 }
 
 /** Serves `spec` on `server` (bound by bindLoopback to the URL's port), invoking `pool` for each request. */
@@ -107,11 +87,4 @@ export function serveFunctionUrl(spec: PlannedFunctionUrl, pool: FunctionPool, l
     });
   });
   return { url: spec.url, close: () => closeServer(server) };
-}
-
-/** Closes a server and any connection still open on it. */
-export async function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return;
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

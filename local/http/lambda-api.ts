@@ -6,11 +6,12 @@
  * `AWS_ENDPOINT_URL` — gets a fast, explicit "not emulated" error instead of a slow attempt to
  * reach AWS.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../../lib/job';
 import type { FunctionPool } from '../host/function-pool';
 import type { AsyncInvoker } from '../host/async-invoke';
 import { RUNTIME_SOURCE, type LogSink } from '../log';
+import { bindLoopback, boundPort, closeServer } from './loopback';
 import type { MappingSpec } from '../resources/event-source-mapping';
 
 /** A mapping as the API sees it. */
@@ -127,20 +128,9 @@ export async function startLambdaApi(port: number, backend: LambdaApiBackend): P
     }
     error(response, 501, 'NotImplemented', `${method} ${url.pathname} is not emulated by the Hopper local runtime (host ${request.headers.host ?? 'unknown'})`);
   };
-  const server: Server = createServer((request, response) => {
+  const server = await bindLoopback(port);
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     handle(request, response).catch((failure: unknown) => error(response, 500, 'ServiceException', failure instanceof Error ? failure.message : String(failure)));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const bound = typeof address === 'object' && address !== null ? address.port : port;
-  return {
-    url: `http://127.0.0.1:${bound}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { url: `http://127.0.0.1:${boundPort(server)}`, close: () => closeServer(server) };
 }
