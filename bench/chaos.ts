@@ -10,9 +10,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { CHAOS_TEST_SIZES, scaledSizes } from '../test/chaos/plan';
-import { runChaos } from '../test/chaos/run';
-import { runMeta } from './lib/meta';
+import { CHAOS_TEST_SIZES, scaledSizes } from '../test/chaos/plan.js';
+import { runChaos } from '../test/chaos/run.js';
+import { runMeta } from './lib/meta.js';
 
 const { values } = parseArgs({
   options: {

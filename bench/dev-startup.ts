@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { median } from './lib/stats';
+import { median } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '5' }, app: { type: 'string' }, stack: { type: 'string' } },

@@ -2,14 +2,14 @@
  * The markdown summary of a bench run: one row per result with its goal and pass/fail, then the
  * cost breakdown and the bundles.
  */
-import type { Cost, Prices } from './lib/billing';
-import type { RunMeta } from './lib/meta';
-import type { ApiLatencyResult } from './parts/api-latency';
-import type { BundleResult } from './parts/cold-start';
-import type { CostResult } from './parts/cost';
-import type { OverheadResult } from './parts/overhead';
-import type { SchedulingResult } from './parts/scheduling';
-import type { WorkerCpuResult } from './parts/worker-cpu';
+import type { Cost, Prices } from './lib/billing.js';
+import type { RunMeta } from './lib/meta.js';
+import type { ApiLatencyResult } from './parts/api-latency.js';
+import type { BundleResult } from './parts/cold-start.js';
+import type { CostResult } from './parts/cost.js';
+import type { OverheadResult } from './parts/overhead.js';
+import type { SchedulingResult } from './parts/scheduling.js';
+import type { WorkerCpuResult } from './parts/worker-cpu.js';
 
 /** Everything one run measured (each part only when it ran). */
 export interface BenchResults {

@@ -9,16 +9,16 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadPrices } from './lib/billing';
-import { runMeta } from './lib/meta';
-import { measureApiLatency } from './parts/api-latency';
-import { measureColdStart } from './parts/cold-start';
-import { COST_DEFAULTS, measureCost } from './parts/cost';
-import { measureOverhead } from './parts/overhead';
-import { measureSchedulingPrecision, SCHEDULING_DEFAULTS } from './parts/scheduling';
-import { startBenchSession, type BenchSession } from './parts/session';
-import { measureWorkerCpu } from './parts/worker-cpu';
-import { markdownReport, summaryRows, type BenchResults } from './report';
+import { loadPrices } from './lib/billing.js';
+import { runMeta } from './lib/meta.js';
+import { measureApiLatency } from './parts/api-latency.js';
+import { measureColdStart } from './parts/cold-start.js';
+import { COST_DEFAULTS, measureCost } from './parts/cost.js';
+import { measureOverhead } from './parts/overhead.js';
+import { measureSchedulingPrecision, SCHEDULING_DEFAULTS } from './parts/scheduling.js';
+import { startBenchSession, type BenchSession } from './parts/session.js';
+import { measureWorkerCpu } from './parts/worker-cpu.js';
+import { markdownReport, summaryRows, type BenchResults } from './report.js';
 
 /** The parts, in the order they run. */
 export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling'] as const;

@@ -6,9 +6,9 @@
  * Prints one JSON object: machine, Node, commit, date, parameters and lateness percentiles (ms).
  */
 import { parseArgs } from 'node:util';
-import { runMeta } from './lib/meta';
-import { positiveInt } from './lib/args';
-import { measureSchedulingPrecision, SCHEDULING_DEFAULTS } from './parts/scheduling';
+import { runMeta } from './lib/meta.js';
+import { positiveInt } from './lib/args.js';
+import { measureSchedulingPrecision, SCHEDULING_DEFAULTS } from './parts/scheduling.js';
 
 const { values } = parseArgs({
   options: {

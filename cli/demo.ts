@@ -3,11 +3,11 @@
  * new user sees jobs run, fail and retry with backoff, and die.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { JobInput } from '../lib/job';
-import { Client } from '../lib/client';
-import { LOCAL_IDENTITY } from '../local/emulators';
-import type { LocalRuntime } from '../local/runtime';
-import { jobQueueUrls } from './summary';
+import type { JobInput } from '../lib/job/model.js';
+import { Client } from '../lib/client/client.js';
+import { LOCAL_IDENTITY } from '../local/emulators.js';
+import type { LocalRuntime } from '../local/runtime.js';
+import { jobQueueUrls } from './summary.js';
 
 /** The demo jobs: what each shows is in its comment. */
 export const DEMO_JOBS: readonly JobInput[] = [

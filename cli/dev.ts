@@ -3,13 +3,13 @@
  * everything is, and stops everything on Ctrl-C (SIGINT) or SIGTERM, leaving no process behind.
  */
 import { parseArgs } from 'node:util';
-import { RUNTIME_SOURCE, streamSink, type LogSink } from '../local/log';
-import { startLocal, type LocalRuntime } from '../local/runtime';
-import type { StartLocalOptions } from '../local/options';
-import { ApiClient } from '../lib/api-client';
-import { startDashboardServer, type DashboardServer } from './dashboard/server';
-import { enqueueDemoJobs } from './demo';
-import { banner, devSummary, jobSystemApiUrl } from './summary';
+import { RUNTIME_SOURCE, streamSink, type LogSink } from '../local/log.js';
+import { startLocal, type LocalRuntime } from '../local/runtime.js';
+import type { StartLocalOptions } from '../local/options.js';
+import { ApiClient } from '../lib/api-client/index.js';
+import { startDashboardServer, type DashboardServer } from './dashboard/server.js';
+import { enqueueDemoJobs } from './demo.js';
+import { banner, devSummary, jobSystemApiUrl } from './summary.js';
 
 /** `hopper dev --help`. */
 export const DEV_USAGE = `Usage: hopper dev [options]

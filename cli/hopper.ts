@@ -3,9 +3,9 @@
  * admin commands (stats, queues, enqueue, retries, scheduled, dead, batch, cron) talk to a job
  * system's HTTP API, local (`--url`) or deployed (`--stack`).
  */
-import { adminSummary, findCommand, runCommand } from './commands/index';
-import { resolveTarget } from './commands/target';
-import { dev, DEV_USAGE } from './dev';
+import { adminSummary, findCommand, runCommand } from './commands/index.js';
+import { resolveTarget } from './commands/target.js';
+import { dev, DEV_USAGE } from './dev.js';
 
 // The AWS SDK warns about Node.js 20 on every client; a local tool has no use for it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -2,7 +2,7 @@
  * What `hopper dev` tells its user once the stack runs: a banner for people, one JSON object for
  * scripts (`--json`).
  */
-import type { LocalRuntime } from '../local/runtime';
+import type { LocalRuntime } from '../local/runtime.js';
 
 /** The machine-readable summary `hopper dev --json` prints on one line. */
 export interface DevSummary {

@@ -1,8 +1,8 @@
 /**
  * The cron function: invoked by one EventBridge Scheduler schedule per declared cron, with the
  * cron's input and the tick's scheduled time; enqueues the tick's job once. The logic lives in
- * lib/cron.ts.
+ * lib/cron/handler.ts.
  */
-import { createCronHandler } from '../lib/cron';
+import { createCronHandler } from '../lib/cron/handler.js';
 
 export const handler = createCronHandler();

@@ -2,6 +2,6 @@
  * The scheduler function: invoked every minute by EventBridge Scheduler; moves due jobs of the
  * scheduled and retry sets onto their queues. The logic lives in lib/scheduler/.
  */
-import { createSchedulerHandler } from '../lib/scheduler';
+import { createSchedulerHandler } from '../lib/scheduler/handler.js';
 
 export const handler = createSchedulerHandler();

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { type App, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import type { Env } from '../lib/env';
-import { HopperFunction } from './hopper-function';
-import { JobSystem } from './job-system';
+import type { Env } from '../lib/config/env.js';
+import { HopperFunction } from './hopper-function.js';
+import { JobSystem } from './job-system.js';
 
 const DEMO_WORKER_ENTRY = fileURLToPath(new URL('./demo/worker.ts', import.meta.url));
 

@@ -21,7 +21,7 @@ export const HOPPER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 export const HOPPER_BUNDLING: nodejs.BundlingOptions = {
   format: nodejs.OutputFormat.ESM,
   minify: true,
-  // Errors are recognised by name across bundles (lib/errors.ts) and stored as `errtype`:
+  // Errors are recognised by name across bundles (lib/errors/base.ts) and stored as `errtype`:
   // minification must not rename classes.
   keepNames: true,
   sourceMap: true,

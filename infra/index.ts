@@ -7,11 +7,11 @@
  * const worker = new HopperFunction(stack, 'Worker', { entry: 'src/worker.ts' });
  * jobs.addWorker(worker.function, { queues: ['default', 'critical'] });
  */
-export { HopperFunction, HOPPER_BUNDLING, HOPPER_RUNTIME, type HopperFunctionProps } from './hopper-function';
+export { HopperFunction, HOPPER_BUNDLING, HOPPER_RUNTIME, type HopperFunctionProps } from './hopper-function.js';
 export {
   ALARM_DEFAULTS, JobSystem, JOB_SYSTEM_DEFAULTS, type CronDefinition, type CronJobTemplate, type JobMetricOptions, type JobSystemAlarmOptions,
   type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions,
-} from './job-system';
-export { JobSystemMonitoring, type JobSystemMonitoringProps } from './job-system-monitoring';
-export { JobScheduler, type JobSchedulerProps } from './job-scheduler';
-export { LambdaScheduleTarget, type LambdaScheduleTargetProps } from './lambda-schedule-target';
+} from './job-system.js';
+export { JobSystemMonitoring, type JobSystemMonitoringProps } from './job-system-monitoring.js';
+export { JobScheduler, type JobSchedulerProps } from './job-scheduler.js';
+export { LambdaScheduleTarget, type LambdaScheduleTargetProps } from './lambda-schedule-target.js';

@@ -11,12 +11,12 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { cronTickInput, type ResolvedCron } from '../lib/cron-definition';
-import { JOB_DEFAULTS } from '../lib/job';
-import { HopperFunction } from './hopper-function';
-import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
-import { JOB_SYSTEM_DEFAULTS } from './job-system-props';
-import { LambdaScheduleTarget } from './lambda-schedule-target';
+import { cronTickInput, type ResolvedCron } from '../lib/cron/definition.js';
+import { JOB_DEFAULTS } from '../lib/job/model.js';
+import { HopperFunction } from './hopper-function.js';
+import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
+import { JOB_SYSTEM_DEFAULTS } from './job-system-props.js';
+import { LambdaScheduleTarget } from './lambda-schedule-target.js';
 
 /** Props of a {@link JobScheduler}. */
 export interface JobSchedulerProps {
@@ -24,7 +24,7 @@ export interface JobSchedulerProps {
   readonly stateTable: dynamodb.ITable;
   /** The job queues, by name. */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
-  /** Hopper's environment variables (lib/env.ts), given to both functions. */
+  /** Hopper's environment variables (lib/config/env.ts), given to both functions. */
   readonly environment: Readonly<Record<string, string>>;
   /**
    * The validated crons.

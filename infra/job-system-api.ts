@@ -1,14 +1,14 @@
 /**
  * The parts of the JobSystem that serve its HTTP API: the environment the api function reads
- * (lib/env.ts names), and the validation of the props only the API uses.
+ * (lib/config/env.ts names), and the validation of the props only the API uses.
  */
 import { Token } from 'aws-cdk-lib';
-import type { ResolvedCron } from '../lib/cron-definition';
-import { ENV } from '../lib/env';
-import { ConfigurationError } from '../lib/errors';
-import { resolveQuotas, type QuotasConfig } from '../lib/quota';
-import type { QueueOptions } from './job-system-props';
-import { resolvedSeconds, validateIntegerRange } from './validation';
+import type { ResolvedCron } from '../lib/cron/definition.js';
+import { ENV } from '../lib/config/env.js';
+import { ConfigurationError } from '../lib/errors/base.js';
+import { resolveQuotas, type QuotasConfig } from '../lib/quota/index.js';
+import type { QueueOptions } from './job-system-props.js';
+import { resolvedSeconds, validateIntegerRange } from './validation.js';
 
 /** Bounds of the API's body limit: Lambda refuses synchronous payloads over 6 MiB anyway. */
 export const API_BODY_BOUNDS = { min: 1024, max: 6 * 1024 * 1024 } as const;

@@ -1,6 +1,6 @@
 /**
  * What an operator watches of a JobSystem: its CloudWatch metrics (the queues' own, and the ones
- * Hopper's functions print as EMF lines, lib/metrics/emf.ts), default alarms and a dashboard.
+ * Hopper's functions print as EMF lines, lib/observability/emf.ts), default alarms and a dashboard.
  * Created by the JobSystem; not meant to be used on its own.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
@@ -8,9 +8,9 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DIMENSIONS, METRICS, type MetricName } from '../lib/metrics/emf';
-import { ConfigurationError } from '../lib/errors';
-import { validateDurationRange, validateIntegerRange } from './validation';
+import { DIMENSIONS, METRICS, type MetricName } from '../lib/observability/emf.js';
+import { ConfigurationError } from '../lib/errors/base.js';
+import { validateDurationRange, validateIntegerRange } from './validation.js';
 
 /** Thresholds of the default alarms; each can be changed, or turned off with `false`. */
 export interface JobSystemAlarmOptions {
@@ -148,7 +148,7 @@ export class JobSystemMonitoring extends Construct {
   }
 
   /**
-   * A metric of Hopper's EMF metrics (lib/metrics/emf.ts) in the JobSystem's namespace: for one
+   * A metric of Hopper's EMF metrics (lib/observability/emf.ts) in the JobSystem's namespace: for one
    * queue (and jobtype), or, without `queue`, a math expression over every declared queue — their
    * sum for counts, their maximum for timings.
    */

@@ -4,12 +4,12 @@
 import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { CronDefinitionError, cronTickInput, resolveCron, type CronDefinition, type ResolvedCron } from '../lib/cron-definition';
-import { ConfigurationError } from '../lib/errors';
-import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job';
-import type { QuotasConfig } from '../lib/quota';
-import type { JobSystemAlarmOptions } from './job-system-monitoring';
-import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation';
+import { CronDefinitionError, cronTickInput, resolveCron, type CronDefinition, type ResolvedCron } from '../lib/cron/definition.js';
+import { ConfigurationError } from '../lib/errors/base.js';
+import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job/model.js';
+import type { QuotasConfig } from '../lib/quota/index.js';
+import type { JobSystemAlarmOptions } from './job-system-monitoring.js';
+import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation.js';
 
 /** Defaults and bounds of the JobSystem's props, in one place for docs and tests. */
 export const JOB_SYSTEM_DEFAULTS = {

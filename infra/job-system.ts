@@ -9,28 +9,28 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../lib/env';
-import { ConfigurationError } from '../lib/errors';
-import { JOB_LIMITS } from '../lib/job';
-import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter';
-import { BATCH_KEYS, COHORT_KEYS, SORTED_SETS, STATE_TABLE, STATS_KEYS, UNIQUE_KEYS } from '../lib/keys';
-import { LIMITS_TABLE } from '../lib/limiters/keys';
-import { STATS_ON } from '../lib/stats/recorder';
-import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/metrics/emf';
-import { HopperFunction } from './hopper-function';
-import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring';
-import { hopperEntry, pinnedToHopperPackage } from './hopper-package';
-import { JobScheduler } from './job-scheduler';
-import { apiEnvironment, backlogLimitsJson, cronsJson, quotasJson, tenantsJson } from './job-system-api';
+import { ENV } from '../lib/config/env.js';
+import { ConfigurationError } from '../lib/errors/base.js';
+import { JOB_LIMITS } from '../lib/job/model.js';
+import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter.js';
+import { BATCH_KEYS, COHORT_KEYS, SORTED_SETS, STATE_TABLE, STATS_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { LIMITS_TABLE } from '../lib/limiters/keys.js';
+import { STATS_ON } from '../lib/stats/recorder.js';
+import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
+import { HopperFunction } from './hopper-function.js';
+import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
+import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
+import { JobScheduler } from './job-scheduler.js';
+import { apiEnvironment, backlogLimitsJson, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
 import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions, validateVisibility,
   type WorkerOptions,
-} from './job-system-props';
-import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './validation';
+} from './job-system-props.js';
+import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './validation.js';
 
-export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props';
-export { ALARM_DEFAULTS, type JobMetricOptions, type JobSystemAlarmOptions } from './job-system-monitoring';
-export type { CronDefinition, CronJobTemplate } from '../lib/cron-definition';
+export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props.js';
+export { ALARM_DEFAULTS, type JobMetricOptions, type JobSystemAlarmOptions } from './job-system-monitoring.js';
+export type { CronDefinition, CronJobTemplate } from '../lib/cron/definition.js';
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
@@ -60,7 +60,7 @@ export class JobSystem extends Construct {
   readonly retriesQueue: sqs.IQueue;
   /** Where retries-queue messages the retry function cannot process are parked. */
   readonly retriesDeadLetterQueue: sqs.IQueue;
-  /** The state table: scheduled set, retry set, dead set (key layout in lib/keys.ts). */
+  /** The state table: scheduled set, retry set, dead set (key layout in lib/storage/keys.ts). */
   readonly stateTable: dynamodb.Table;
   /** The function that consumes the retries queue. */
   readonly retryFunction: lambda.Function;
@@ -227,7 +227,7 @@ export class JobSystem extends Construct {
   }
 
   /**
-   * The environment variables Hopper's library reads (names in lib/env.ts): the state table, the
+   * The environment variables Hopper's library reads (names in lib/config/env.ts): the state table, the
    * retries queue URL, the queue URLs (JSON), the queues' visibility timeouts (JSON, for long jobs'
    * reservations), the default retry count and the dead-set TTL. Workers
    * added with {@link addWorker} get them; give them to any other function that enqueues with

@@ -1,11 +1,11 @@
 /**
  * Prop validation shared by Hopper's constructs. Every check skips unresolved tokens (their value
  * is only known at deploy time) and says what was expected and what was given. Failures are
- * `ConfigurationError`s (lib/errors.ts).
+ * `ConfigurationError`s (lib/errors/base.ts).
  */
 import { type Duration, Token } from 'aws-cdk-lib';
-import { ConfigurationError } from '../lib/errors';
-import { JOB_LIMITS } from '../lib/job';
+import { ConfigurationError } from '../lib/errors/base.js';
+import { JOB_LIMITS } from '../lib/job/model.js';
 
 /** Throws unless `value` is an integer in `[min, max]` (or an unresolved token). */
 export function validateIntegerRange(name: string, value: number | undefined, min: number, max: number): void {

@@ -3,7 +3,7 @@
  * (the real engine, a Java child process). Both listen on loopback, on free ports unless given.
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { bindLoopback, boundPort, closeServer } from './http/loopback';
+import { bindLoopback, boundPort, closeServer } from './http/loopback.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import { readdirSync } from 'node:fs';

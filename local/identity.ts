@@ -2,7 +2,7 @@
  * Names and ARNs of local resources. Everything runs in one fake account and region
  * (`LOCAL_IDENTITY`), so ARNs look like AWS's and match wherever the template compares them.
  */
-import { LOCAL_IDENTITY } from './emulators';
+import { LOCAL_IDENTITY } from './emulators.js';
 
 /** An ARN in the local account and region: `arn:aws:<service>:<region>:<account>:<resource>`. */
 export function localArn(service: string, resource: string): string {

@@ -1,5 +1,5 @@
 /** Options of `startLocal()` and their defaults. */
-import type { LogSink } from './log';
+import type { LogSink } from './log.js';
 
 /** Defaults of {@link StartLocalOptions}. */
 export const LOCAL_DEFAULTS = {

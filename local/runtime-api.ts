@@ -2,13 +2,13 @@
  * What a running local stack offers its user (tests, `hopper dev`): its resources, endpoints and
  * controls. Built by `startLocal()` in runtime.ts.
  */
-import { HopperError } from '../lib/errors';
-import type { Clock } from './clock';
-import { localAwsEnv, type EmulatorEndpoints } from './emulators';
-import type { FunctionPool, Invocation } from './host/function-pool';
-import type { MappingHandle } from './http/lambda-api';
-import { findFunction, type Plan } from './resources/plan';
-import type { LocalScheduler, ScheduleState } from './schedules/scheduler';
+import { HopperError } from '../lib/errors/base.js';
+import type { Clock } from './clock.js';
+import { localAwsEnv, type EmulatorEndpoints } from './emulators.js';
+import type { FunctionPool, Invocation } from './host/function-pool.js';
+import type { MappingHandle } from './http/lambda-api.js';
+import { findFunction, type Plan } from './resources/plan.js';
+import type { LocalScheduler, ScheduleState } from './schedules/scheduler.js';
 
 /** A queue of the running stack. */
 export interface LocalQueue {

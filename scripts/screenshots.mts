@@ -8,15 +8,15 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { startDashboardServer } from '../cli/dashboard/server';
-import { ApiClient } from '../lib/api-client';
-import { isRecord } from '../lib/job';
-import { STATS_ROLLUP } from '../lib/stats/rollup';
-import { silentSink } from '../local/log';
-import { startLocal, type LocalRuntime } from '../local/runtime';
-import { LAPTOP_VIEWPORT, launchChromium } from '../test/fixtures/browser';
-import { populateJobStates } from '../test/fixtures/job-states';
-import { eventually } from '../test/fixtures/local-helpers';
+import { startDashboardServer } from '../cli/dashboard/server.js';
+import { ApiClient } from '../lib/api-client/index.js';
+import { isRecord } from '../lib/job/model.js';
+import { STATS_ROLLUP } from '../lib/stats/rollup.js';
+import { silentSink } from '../local/log.js';
+import { startLocal, type LocalRuntime } from '../local/runtime.js';
+import { LAPTOP_VIEWPORT, launchChromium } from '../test/fixtures/browser.js';
+import { populateJobStates } from '../test/fixtures/job-states.js';
+import { eventually } from '../test/fixtures/local-helpers.js';
 
 // The AWS SDK warns about Node.js 20 on every client; the script has no use for it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -7,9 +7,9 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { HopperFunction } from '../../infra/hopper-function';
-import { JobSystem } from '../../infra/job-system';
-import { BENCH_ENTRIES } from './entries';
+import { HopperFunction } from '../../infra/hopper-function.js';
+import { JobSystem } from '../../infra/job-system.js';
+import { BENCH_ENTRIES } from './entries.js';
 
 const app = new App();
 const stack = new Stack(app, 'HopperBench', { env: { region: 'us-east-1' } });

@@ -1,5 +1,5 @@
 /** The bench worker: a job that does nothing, and one that fails on its first run only. */
-import { createWorker } from '../../lib/worker';
+import { createWorker } from '../../lib/worker/index.js';
 
 export const handler = createWorker({
   jobs: {

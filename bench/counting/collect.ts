@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { emptyCounts, sumCounts, type Counts } from '../lib/counts';
+import { emptyCounts, sumCounts, type Counts } from '../lib/counts.js';
 
 const PRELOAD_ENTRY = fileURLToPath(new URL('./preload.ts', import.meta.url));
 

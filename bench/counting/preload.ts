@@ -10,9 +10,9 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { registerAwsClientMiddleware } from '../../lib/aws';
-import { field } from '../lib/field';
-import { createMeter } from '../lib/meter';
+import { registerAwsClientMiddleware } from '../../lib/aws/clients.js';
+import { field } from '../lib/field.js';
+import { createMeter } from '../lib/meter.js';
 
 declare const HOPPER_BENCH_COUNTS_DIR: string;
 

@@ -6,9 +6,9 @@
  *
  * argv: `<iterations> <warm-up iterations>`
  */
-import { createStatsRecorder } from '../../lib/stats/recorder';
-import { createWorker } from '../../lib/worker';
-import { FakeSqs, lambdaContext, sqsRecord, TEST_ENV } from '../../test/unit/worker-fakes';
+import { createStatsRecorder } from '../../lib/stats/recorder.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { FakeSqs, lambdaContext, sqsRecord, TEST_ENV } from '../../test/unit/worker-fakes.js';
 
 const BATCH_SIZE = 10;
 const [iterations = 0, warmup = 0] = process.argv.slice(2).map(Number);

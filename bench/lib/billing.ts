@@ -4,7 +4,7 @@
  * invocation per batch of ten.
  */
 import { readFileSync } from 'node:fs';
-import type { Counts } from './counts';
+import type { Counts } from './counts.js';
 
 /** Lambda architectures, as the template names them. */
 export type Architecture = 'arm64' | 'x86_64';

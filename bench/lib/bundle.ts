@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { HOPPER_BUNDLING } from '../../infra/hopper-function';
+import { HOPPER_BUNDLING } from '../../infra/hopper-function.js';
 
 /** A bundle and the packages it imports at load time (dynamic imports left out). */
 export interface Bundle {

@@ -1,12 +1,12 @@
 /**
- * Counts AWS requests as SDK middleware (`registerAwsClientMiddleware`, lib/aws.ts), in the shape
+ * Counts AWS requests as SDK middleware (`registerAwsClientMiddleware`, lib/aws/clients.ts), in the shape
  * of {@link Counts}. Used inside function processes (the counting preload) and in the bench process
  * (the producer, and the local runtime's own SQS client, whose receives and deletes stand in for
  * Lambda's event source mappings).
  */
-import type { AwsClientMiddleware } from '../../lib/aws';
-import { field } from './field';
-import { billedSqsRequests, emptyCounts, type Counts, type DynamoCount, type SqsCount } from './counts';
+import type { AwsClientMiddleware } from '../../lib/aws/clients.js';
+import { field } from './field.js';
+import { billedSqsRequests, emptyCounts, type Counts, type DynamoCount, type SqsCount } from './counts.js';
 
 const READ_OPERATIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 /** Operations that take `ReturnConsumedCapacity`. */

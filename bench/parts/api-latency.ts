@@ -4,10 +4,10 @@
  * Latency is taken around each request, as the producer sees it, after a warm-up that starts every
  * instance the load needs.
  */
-import { ApiClient } from '../../lib/api-client';
-import { diffCounts } from '../lib/counts';
-import { percentile, round } from '../lib/stats';
-import type { BenchSession } from './session';
+import { ApiClient } from '../../lib/api-client/index.js';
+import { diffCounts } from '../lib/counts.js';
+import { percentile, round } from '../lib/stats.js';
+import type { BenchSession } from './session.js';
 
 /** Goals set by the project for loopback (the issue names none): p50 and p99 in ms. */
 export const API_LATENCY_GOALS = { p50Ms: 25, p99Ms: 100 } as const;

@@ -8,12 +8,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { HOPPER_FUNCTIONS, hopperEntry } from '../../infra/hopper-package';
-import { ENV } from '../../lib/env';
-import { STATS_ON } from '../../lib/stats/recorder';
-import { BENCH_ENTRIES } from '../app/entries';
-import { bundleLikeConstruct } from '../lib/bundle';
-import { median, round } from '../lib/stats';
+import { HOPPER_FUNCTIONS, hopperEntry } from '../../infra/hopper-package.js';
+import { ENV } from '../../lib/config/env.js';
+import { STATS_ON } from '../../lib/stats/recorder.js';
+import { BENCH_ENTRIES } from '../app/entries.js';
+import { bundleLikeConstruct } from '../lib/bundle.js';
+import { median, round } from '../lib/stats.js';
 
 const run = promisify(execFile);
 

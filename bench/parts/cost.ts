@@ -7,11 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { JobInput } from '../../lib/job';
-import { costOf, floorCounts, perMillionJobs, type Cost, type Prices, type PricingContext } from '../lib/billing';
-import { diffCounts, type Counts } from '../lib/counts';
-import { round } from '../lib/stats';
-import type { BenchSession } from './session';
+import type { JobInput } from '../../lib/job/model.js';
+import { costOf, floorCounts, perMillionJobs, type Cost, type Prices, type PricingContext } from '../lib/billing.js';
+import { diffCounts, type Counts } from '../lib/counts.js';
+import { round } from '../lib/stats.js';
+import type { BenchSession } from './session.js';
 
 /** Plain jobs must cost at most this many times the floor. */
 export const PLAIN_COST_GOAL = 1.15;

@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { diffCounts, type LambdaCount } from '../lib/counts';
-import { median, round } from '../lib/stats';
-import type { BenchSession } from './session';
+import { diffCounts, type LambdaCount } from '../lib/counts.js';
+import { median, round } from '../lib/stats.js';
+import type { BenchSession } from './session.js';
 
 /** Hopper's throughput must be at least this share of the bare handler's. */
 export const OVERHEAD_GOAL = 0.9;

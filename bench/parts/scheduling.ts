@@ -8,11 +8,11 @@
  * few seconds, not 20 minutes). Start time is taken in the handler, on the same shifted clock.
  */
 import { readFileSync } from 'node:fs';
-import { Client } from '../../lib/client';
-import { createSchedulerHandler } from '../../lib/scheduler';
-import { createWorker } from '../../lib/worker';
-import { fakeContext, pumpOnce, startHarness } from '../../test/integration/support/harness';
-import { percentile } from '../lib/stats';
+import { Client } from '../../lib/client/client.js';
+import { createSchedulerHandler } from '../../lib/scheduler/handler.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { fakeContext, pumpOnce, startHarness } from '../../test/integration/support/harness.js';
+import { percentile } from '../lib/stats.js';
 
 /** Goals: no job starts before its `at`, and p99 lateness within this (second precision plus a receive). */
 export const SCHEDULING_GOAL = { p99Ms: 2_000 } as const;

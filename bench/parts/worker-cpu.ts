@@ -8,9 +8,9 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { bundleLikeConstruct } from '../lib/bundle';
-import { field } from '../lib/field';
-import { median, percentile, round } from '../lib/stats';
+import { bundleLikeConstruct } from '../lib/bundle.js';
+import { field } from '../lib/field.js';
+import { median, percentile, round } from '../lib/stats.js';
 
 const run = promisify(execFile);
 const LOOP_ENTRY = fileURLToPath(new URL('../cpu/worker-loop.ts', import.meta.url));

@@ -1,8 +1,8 @@
 /** `hopper batch status <bid>`: where a batch stands. */
-import type { Command } from './command';
-import { targetOf } from './command';
-import { call, cell, fieldOf, printJson, usageError } from './io';
-import { parseCommand } from './options';
+import type { Command } from './command.js';
+import { targetOf } from './command.js';
+import { call, cell, fieldOf, printJson, usageError } from './io.js';
+import { parseCommand } from './options.js';
 
 function callbackText(body: unknown, event: string): string {
   const callback = fieldOf(fieldOf(body, 'callbacks'), event);

@@ -1,6 +1,6 @@
 /** The shape of an admin command, and what it is given to run. */
-import type { ApiCaller, CliIO } from './io';
-import type { TargetOptions } from './options';
+import type { ApiCaller, CliIO } from './io.js';
+import type { TargetOptions } from './options.js';
 
 /** What a command runs with. */
 export interface CommandContext {

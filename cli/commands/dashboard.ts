@@ -3,11 +3,11 @@
  * a deployed stack every forwarded request is signed with the user's AWS credentials, as the
  * other commands' requests are; nothing is opened to the network.
  */
-import { startDashboardServer, type DashboardServer } from '../dashboard/server';
-import type { Command, CommandContext } from './command';
-import { targetOf } from './command';
-import { CliError, printJson, usageError } from './io';
-import { intOption, parseCommand } from './options';
+import { startDashboardServer, type DashboardServer } from '../dashboard/server.js';
+import type { Command, CommandContext } from './command.js';
+import { targetOf } from './command.js';
+import { CliError, printJson, usageError } from './io.js';
+import { intOption, parseCommand } from './options.js';
 
 /** The port `hopper dashboard` listens on without `--port`. */
 export const DASHBOARD_DEFAULT_PORT = 4580;

@@ -1,10 +1,10 @@
 /** `hopper enqueue <jobtype> [args-json] [--queue q] [--in 5m]`: one job through `POST /v1/jobs`. */
-import { parseDuration } from '../../lib/client';
-import { InvalidJobError } from '../../lib/errors';
-import type { Command } from './command';
-import { targetOf } from './command';
-import { call, cell, fieldOf, printJson, usageError } from './io';
-import { parseCommand } from './options';
+import { parseDuration } from '../../lib/client/client.js';
+import { InvalidJobError } from '../../lib/errors/base.js';
+import type { Command } from './command.js';
+import { targetOf } from './command.js';
+import { call, cell, fieldOf, printJson, usageError } from './io.js';
+import { parseCommand } from './options.js';
 
 /** Parses the args argument: a JSON array. @throws CliError (usage) naming it. */
 export function parseJobArgs(text: string | undefined): unknown[] {

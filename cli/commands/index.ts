@@ -2,17 +2,17 @@
  * The admin commands of `hopper` over the HTTP API, their help, and the runner that turns any
  * failure into `error: <message>` with its exit code.
  */
-import { batchCommand } from './batch';
-import type { Command, CommandContext } from './command';
-import { cronCommand } from './cron';
-import { dashboardCommand } from './dashboard';
-import { enqueueCommand } from './enqueue';
-import { CliError, EXIT } from './io';
-import { COMMON_USAGE } from './options';
-import { queueCommand, queuesCommand } from './queues';
-import { redriveCommand } from './redrive';
-import { setCommands } from './sets';
-import { statsCommand } from './stats';
+import { batchCommand } from './batch.js';
+import type { Command, CommandContext } from './command.js';
+import { cronCommand } from './cron.js';
+import { dashboardCommand } from './dashboard.js';
+import { enqueueCommand } from './enqueue.js';
+import { CliError, EXIT } from './io.js';
+import { COMMON_USAGE } from './options.js';
+import { queueCommand, queuesCommand } from './queues.js';
+import { redriveCommand } from './redrive.js';
+import { setCommands } from './sets.js';
+import { statsCommand } from './stats.js';
 
 /** Every admin command, in help order. */
 export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, batchCommand, cronCommand, dashboardCommand];

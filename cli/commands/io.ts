@@ -3,8 +3,8 @@
  * A command writes tables or `--json` to stdout and progress to stderr; any failure becomes one
  * `error: <message>` line on stderr and a non-zero exit code.
  */
-import type { ApiClientResponse } from '../../lib/api-client';
-import { isRecord } from '../../lib/job';
+import type { ApiClientResponse } from '../../lib/api-client/index.js';
+import { isRecord } from '../../lib/job/model.js';
 
 /** Where a command writes, and what it knows about its terminal. */
 export interface CliIO {

@@ -3,7 +3,7 @@
  * node:util's parseArgs so unknown options are errors.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { usageError } from './io';
+import { usageError } from './io.js';
 
 /** How to reach the API. */
 export interface TargetOptions {

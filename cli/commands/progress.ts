@@ -2,7 +2,7 @@
  * A progress bar on stderr for bulk operations. On a terminal it redraws one line; elsewhere (a
  * pipe, a CI log) it prints a line per step, so logs stay readable.
  */
-import type { CliIO } from './io';
+import type { CliIO } from './io.js';
 
 const WIDTH = 30;
 

@@ -1,9 +1,9 @@
 /** `hopper queues` (sizes, latency, paused) and `hopper queue pause|resume <queue>`. */
-import type { Command } from './command';
-import { targetOf } from './command';
-import { call, cell, fieldOf, listOf, printJson, usageError } from './io';
-import { parseCommand } from './options';
-import { renderTable } from './table';
+import type { Command } from './command.js';
+import { targetOf } from './command.js';
+import { call, cell, fieldOf, listOf, printJson, usageError } from './io.js';
+import { parseCommand } from './options.js';
+import { renderTable } from './table.js';
 
 /** `hopper queues`. */
 export const queuesCommand: Command = {

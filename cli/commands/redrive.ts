@@ -2,11 +2,11 @@
  * `hopper redrive retries`: moves every message of the retries queue's dead-letter queue back to
  * the retries queue, a page per API call (`POST /v1/redrive/retries`) until the DLQ is empty.
  */
-import type { Command } from './command';
-import { targetOf } from './command';
-import { call, CliError, cell, EXIT, fieldOf, listOf, printJson, usageError } from './io';
-import { parseCommand } from './options';
-import { progressBar } from './progress';
+import type { Command } from './command.js';
+import { targetOf } from './command.js';
+import { call, CliError, cell, EXIT, fieldOf, listOf, printJson, usageError } from './io.js';
+import { parseCommand } from './options.js';
+import { progressBar } from './progress.js';
 
 /** Messages one call moves. */
 const PAGE = 100;

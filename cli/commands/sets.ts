@@ -4,12 +4,12 @@
  * the progress bar has a total, then call the API's bulk route page by page, following its cursor
  * until it answers `done`.
  */
-import type { Command, CommandContext } from './command';
-import { targetOf } from './command';
-import { call, CliError, cell, fieldOf, listOf, printJson, usageError, type ApiCaller } from './io';
-import { intOption, parseCommand } from './options';
-import { progressBar } from './progress';
-import { renderTable } from './table';
+import type { Command, CommandContext } from './command.js';
+import { targetOf } from './command.js';
+import { call, CliError, cell, fieldOf, listOf, printJson, usageError, type ApiCaller } from './io.js';
+import { intOption, parseCommand } from './options.js';
+import { progressBar } from './progress.js';
+import { renderTable } from './table.js';
 
 /** Entries one bulk call examines: small enough for a lively bar, large enough to be quick. */
 const BULK_PAGE = 100;

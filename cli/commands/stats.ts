@@ -2,11 +2,11 @@
  * `hopper stats`: processed and failed totals, and the last minutes as a sparkline;
  * `hopper stats --cohorts`: the cohorts of jobs by enqueue minute as a table.
  */
-import type { Command } from './command';
-import { targetOf } from './command';
-import { call, fieldOf, listOf, printJson } from './io';
-import { intOption, parseCommand } from './options';
-import { renderTable, type Column } from './table';
+import type { Command } from './command.js';
+import { targetOf } from './command.js';
+import { call, fieldOf, listOf, printJson } from './io.js';
+import { intOption, parseCommand } from './options.js';
+import { renderTable, type Column } from './table.js';
 
 const BARS = '▁▂▃▄▅▆▇█';
 

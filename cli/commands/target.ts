@@ -3,9 +3,9 @@
  * `--stack`, whose CloudFormation outputs name the JobSystem's Function URL (`<id>ApiUrl`);
  * requests to it are signed with the user's AWS credentials from the default provider chain.
  */
-import { ApiClient, type AwsCredentials, type CredentialSource } from '../../lib/api-client';
-import { CliError, usageError, type CliIO } from './io';
-import type { TargetOptions } from './options';
+import { ApiClient, type AwsCredentials, type CredentialSource } from '../../lib/api-client/index.js';
+import { CliError, usageError, type CliIO } from './io.js';
+import type { TargetOptions } from './options.js';
 
 /** A stack's outputs, by key. */
 export type StackOutputs = (stack: string, region: string) => Promise<Readonly<Record<string, string>>>;

@@ -14,8 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApiClientResponse } from '../../lib/api-client';
-import type { ApiCaller } from '../commands/io';
+import type { ApiClientResponse } from '../../lib/api-client/index.js';
+import type { ApiCaller } from '../commands/io.js';
 
 /** The directory of the dashboard's static files. */
 export const DASHBOARD_STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));

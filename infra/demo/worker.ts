@@ -2,7 +2,7 @@
  * The demo worker: four jobs that show what Hopper does with success, flaky failures, slow jobs
  * and jobs that never succeed (they end in the dead set after their retries).
  */
-import { createWorker } from '../../lib/worker';
+import { createWorker } from '../../lib/worker/index.js';
 
 /** Share of SendEmail jobs that fail, to show retries with backoff. */
 const SEND_EMAIL_FAILURE_RATE = 0.2;

@@ -5,17 +5,17 @@
  * deleted one.
  */
 import { randomUUID } from 'node:crypto';
-import { sqsClientFromEnv } from '../aws';
-import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, type Env } from '../env';
-import { HopperError } from '../errors';
-import type { Job } from '../job';
-import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey } from '../keys';
-import { RETRY_DEFAULTS } from '../retry';
-import { moveEntries, type MoverTable } from '../scheduler/move';
-import type { SqsBatchSender } from '../sqs-batch';
-import type { SetEntry } from '../storage/set-items';
-import type { StateTable } from '../storage/state-table';
-import { createLogger, type Logger } from '../worker/logger';
+import { sqsClientFromEnv } from '../aws/clients.js';
+import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, type Env } from '../config/env.js';
+import { HopperError } from '../errors/base.js';
+import type { Job } from '../job/model.js';
+import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey } from '../storage/keys.js';
+import { RETRY_DEFAULTS } from '../retry/handler.js';
+import { moveEntries, type MoverTable } from '../scheduler/move.js';
+import type { SqsBatchSender } from '../aws/sqs-batch.js';
+import type { SetEntry } from '../storage/set-items.js';
+import type { StateTable } from '../storage/state-table.js';
+import { createLogger, type Logger } from '../observability/logger.js';
 
 /** The sets whose jobs are waiting for a time: Sidekiq's "Scheduled" and "Retries" pages. */
 export type WaitingSetName = 'scheduled' | 'retry';
@@ -228,7 +228,7 @@ function toWaitingJob(set: WaitingSetName, entry: SetEntry, nowMs: number): Wait
  * `HOPPER_QUEUE_URLS`, `HOPPER_DEAD_TTL_DAYS`); loads the DynamoDB SDK.
  */
 export async function scheduledJobsFromEnv(env: Env = process.env): Promise<ScheduledJobs> {
-  const { stateTableFromEnv } = await import('../storage/state-table');
+  const { stateTableFromEnv } = await import('../storage/state-table.js');
   return new ScheduledJobs({
     table: await stateTableFromEnv(env),
     sqs: sqsClientFromEnv(env),

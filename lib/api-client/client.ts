@@ -8,10 +8,10 @@
  * Requests are signed with SigV4 (service `lambda`) when credentials are given, as a Function URL
  * with IAM auth requires; a local runtime's plain `http://127.0.0.1` URL needs none.
  */
-import { HopperError } from '../errors';
-import { JOB_DEFAULTS, type JobInput } from '../job';
-import { Gates, parseRateLimits, parseRetryAfter } from './rate-limits';
-import { regionOfFunctionUrl, signRequest, type CredentialSource } from './signer';
+import { HopperError } from '../errors/base.js';
+import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
+import { Gates, parseRateLimits, parseRetryAfter } from './rate-limits.js';
+import { regionOfFunctionUrl, signRequest, type CredentialSource } from './signer.js';
 
 /** Why work was discarded. */
 export const DISCARD_REASONS = {

@@ -2,7 +2,7 @@
  * The HTTP client of Hopper's API: enqueue with backpressure (429/503 honoured, stale work
  * discarded and counted) and signed admin calls.
  */
-export { ApiClient, ApiResponseError, API_CLIENT_DEFAULTS, DISCARD_REASONS, JobDiscardedError } from './client';
-export type { ApiClientOptions, ApiClientResponse, DiscardCounts, DiscardReason } from './client';
-export { DEFAULT_RETRY_AFTER_SECONDS, Gates, parseRateLimits, parseRetryAfter, type RateLimitGroup } from './rate-limits';
-export { regionOfFunctionUrl, signRequest, type AwsCredentials, type CredentialSource } from './signer';
+export { ApiClient, ApiResponseError, API_CLIENT_DEFAULTS, DISCARD_REASONS, JobDiscardedError } from './client.js';
+export type { ApiClientOptions, ApiClientResponse, DiscardCounts, DiscardReason } from './client.js';
+export { DEFAULT_RETRY_AFTER_SECONDS, Gates, parseRateLimits, parseRetryAfter, type RateLimitGroup } from './rate-limits.js';
+export { regionOfFunctionUrl, signRequest, type AwsCredentials, type CredentialSource } from './signer.js';

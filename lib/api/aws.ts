@@ -5,25 +5,25 @@
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv, type SqsClient } from '../aws';
-import { ScheduledJobs } from '../admin/scheduled';
-import { BatchStore } from '../batch/store';
-import { batchStatus } from '../batch/status';
-import { Client } from '../client';
-import { ENV, intFromEnv, requireEnv, type Env } from '../env';
-import { redrive } from '../redrive';
-import { RETRY_DEFAULTS } from '../retry';
-import { CronStore } from '../storage/cron-store';
-import type { ItemKey, SortedSetName } from '../keys';
-import { DynamoLimiterStore } from '../limiters/dynamo/store';
-import { dynamoStatsTable, readQueueReports } from '../stats/read';
-import { fromItem, type SetEntry } from '../storage/set-items';
-import { StateTable } from '../storage/state-table';
-import type { Logger } from '../worker/logger';
-import { metricsFromEnv } from '../metrics/emf';
-import type { ApiConfig } from './config';
-import type { ApiContext, LimitsReader, SetStore } from './context';
-import { QueueState, type QueueBackend } from './queue-state';
+import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv, type SqsClient } from '../aws/clients.js';
+import { ScheduledJobs } from '../admin/scheduled.js';
+import { BatchStore } from '../batch/store.js';
+import { batchStatus } from '../batch/status.js';
+import { Client } from '../client/client.js';
+import { ENV, intFromEnv, requireEnv, type Env } from '../config/env.js';
+import { redrive } from '../admin/redrive.js';
+import { RETRY_DEFAULTS } from '../retry/handler.js';
+import { CronStore } from '../storage/cron-store.js';
+import type { ItemKey, SortedSetName } from '../storage/keys.js';
+import { DynamoLimiterStore } from '../limiters/dynamo/store.js';
+import { dynamoStatsTable, readQueueReports } from '../stats/read.js';
+import { fromItem, type SetEntry } from '../storage/set-items.js';
+import { StateTable } from '../storage/state-table.js';
+import type { Logger } from '../observability/logger.js';
+import { metricsFromEnv } from '../observability/emf.js';
+import type { ApiConfig } from './config.js';
+import type { ApiContext, LimitsReader, SetStore } from './context.js';
+import { QueueState, type QueueBackend } from './queue-state.js';
 
 /** A Lambda client for `env` (`AWS_ENDPOINT_URL_LAMBDA` honoured, as the local runtime sets it). */
 export function lambdaClientFromEnv(env: Env): LambdaClient {

@@ -3,7 +3,7 @@
  * new job wait more than its `maxLatency` seconds, and when to come back, estimated from the rate
  * the queue has been drained at.
  */
-import type { BacklogLimit } from './config';
+import type { BacklogLimit } from './config.js';
 
 /** What is known of a queue when an enqueue is checked. */
 export interface QueueActivity {

@@ -1,13 +1,13 @@
 /**
  * The API function's configuration, read once from the environment the JobSystem construct sets
- * (names in lib/env.ts) and validated, so a misconfigured function fails at its first request
+ * (names in lib/config/env.ts) and validated, so a misconfigured function fails at its first request
  * with the variable's name.
  */
-import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron-definition';
-import { ENV, intFromEnv, jsonObjectFromEnv, queueUrlsFromEnv, type Env } from '../env';
-import { ConfigurationError } from '../errors';
-import { isRecord, JOB_DEFAULTS } from '../job';
-import { parseQuotas, type ResolvedQuotas } from '../quota';
+import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron/definition.js';
+import { ENV, intFromEnv, jsonObjectFromEnv, queueUrlsFromEnv, type Env } from '../config/env.js';
+import { ConfigurationError } from '../errors/base.js';
+import { isRecord, JOB_DEFAULTS } from '../job/model.js';
+import { parseQuotas, type ResolvedQuotas } from '../quota/index.js';
 
 /** Defaults of the API. */
 export const API_DEFAULTS = {

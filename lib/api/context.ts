@@ -2,20 +2,20 @@
  * What the API's routes work with. Every part is an interface, so unit tests pass fakes and the
  * function passes the AWS-backed implementations (aws.ts).
  */
-import type { ScheduledJobs } from '../admin/scheduled';
-import type { BatchStatus } from '../batch/status';
-import type { Client } from '../client';
-import type { ItemKey, SortedSetName } from '../keys';
-import type { LimiterStore } from '../limiters/store';
-import type { Metrics } from '../metrics/emf';
-import type { RedriveResult } from '../redrive';
-import type { StatsTable } from '../stats/read';
-import type { CronTickStore } from '../storage/cron-store';
-import type { SetEntry } from '../storage/set-items';
-import type { ReadSetOptions, SetPage } from '../storage/state-table';
-import type { Logger } from '../worker/logger';
-import type { ApiConfig } from './config';
-import type { QueueState } from './queue-state';
+import type { ScheduledJobs } from '../admin/scheduled.js';
+import type { BatchStatus } from '../batch/status.js';
+import type { Client } from '../client/client.js';
+import type { ItemKey, SortedSetName } from '../storage/keys.js';
+import type { LimiterStore } from '../limiters/store.js';
+import type { Metrics } from '../observability/emf.js';
+import type { RedriveResult } from '../admin/redrive.js';
+import type { StatsTable } from '../stats/read.js';
+import type { CronTickStore } from '../storage/cron-store.js';
+import type { SetEntry } from '../storage/set-items.js';
+import type { ReadSetOptions, SetPage } from '../storage/state-table.js';
+import type { Logger } from '../observability/logger.js';
+import type { ApiConfig } from './config.js';
+import type { QueueState } from './queue-state.js';
 
 /** The sorted sets as the admin routes use them. */
 export interface SetStore {
@@ -40,7 +40,7 @@ export interface BatchReader {
 
 /** The retries queue's dead-letter queue, moved back to the retries queue by `POST /v1/redrive/retries`. */
 export interface DeadLetters {
-  /** Moves up to `limit` messages back (lib/redrive.ts). */
+  /** Moves up to `limit` messages back (lib/admin/redrive.ts). */
   redrive(limit: number): Promise<RedriveResult>;
 }
 

@@ -4,8 +4,8 @@
  * configured tenant map — never from the request body.
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
-import { isRecord } from '../job';
-import type { ApiRequest, Caller } from './http';
+import { isRecord } from '../job/model.js';
+import type { ApiRequest, Caller } from './http.js';
 
 /** The request in `event`. */
 export function readEvent(event: LambdaFunctionURLEvent): ApiRequest {

@@ -4,23 +4,23 @@
  * request and kept for the instance.
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
-import { clockOrNow } from './clock';
-import type { Env } from '../env';
-import { createLogger, type LogSink, type Logger } from '../worker/logger';
-import { awsApiContext } from './aws';
-import { apiConfigFromEnv } from './config';
-import type { ApiContext } from './context';
-import { readEvent } from './event';
-import { API_ERRORS, ApiError, errorResponse, type ApiResponse } from './http';
-import { matchRoute, type Route } from './router';
-import { batchRoutes } from './routes/batches';
-import { cronRoutes } from './routes/crons';
-import { jobRoutes } from './routes/jobs';
-import { limitRoutes } from './routes/limits';
-import { queueRoutes } from './routes/queues';
-import { redriveRoutes } from './routes/redrive';
-import { setRoutes } from './routes/sets';
-import { statsRoutes } from './routes/stats';
+import { clockOrNow } from './clock.js';
+import type { Env } from '../config/env.js';
+import { createLogger, type LogSink, type Logger } from '../observability/logger.js';
+import { awsApiContext } from './aws.js';
+import { apiConfigFromEnv } from './config.js';
+import type { ApiContext } from './context.js';
+import { readEvent } from './event.js';
+import { API_ERRORS, ApiError, errorResponse, type ApiResponse } from './http.js';
+import { matchRoute, type Route } from './router.js';
+import { batchRoutes } from './routes/batches.js';
+import { cronRoutes } from './routes/crons.js';
+import { jobRoutes } from './routes/jobs.js';
+import { limitRoutes } from './routes/limits.js';
+import { queueRoutes } from './routes/queues.js';
+import { redriveRoutes } from './routes/redrive.js';
+import { setRoutes } from './routes/sets.js';
+import { statsRoutes } from './routes/stats.js';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {

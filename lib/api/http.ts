@@ -2,7 +2,7 @@
  * The HTTP vocabulary of the API: requests as the router sees them, responses as a Function URL
  * returns them, and errors as JSON `{ "error": { "code", "message" } }` with their status.
  */
-import { HopperError } from '../errors';
+import { HopperError } from '../errors/base.js';
 
 /** The caller, as the Function URL's IAM authorizer identified it. */
 export interface Caller {

@@ -4,8 +4,8 @@
  * queue's worker mapping is enabled (Lambda GetEventSourceMapping), and the workers' reports
  * (drain rate, wait) from the stats rollups.
  */
-import type { QueueReport } from '../stats/read';
-import { API_DEFAULTS } from './config';
+import type { QueueReport } from '../stats/read.js';
+import { API_DEFAULTS } from './config.js';
 
 /** Message counts of a queue, as SQS approximates them. */
 export interface QueueCounts {

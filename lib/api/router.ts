@@ -2,7 +2,7 @@
  * A tiny router: routes are a method and a path pattern with `{name}` segments; a path that
  * matches no pattern is `404`, one that matches with another method `405` with `Allow`.
  */
-import { API_ERRORS, ApiError, notFound, type ApiRequest, type ApiResponse } from './http';
+import { API_ERRORS, ApiError, notFound, type ApiRequest, type ApiResponse } from './http.js';
 
 /** Path parameters by name, percent-decoded. */
 export type PathParams = Readonly<Record<string, string>>;

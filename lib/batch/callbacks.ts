@@ -9,8 +9,8 @@
  * - *success*: complete, and every job succeeded (`failures = 0`) and every child succeeded.
  * - *death*: a job of the batch, or of a child batch, is in the dead set. Fires once.
  */
-import { newJid, type JobInput } from '../job';
-import { CALLBACK_EVENTS, type BatchState, type CallbackEvent, type Counter } from './model';
+import { newJid, type JobInput } from '../job/model.js';
+import { CALLBACK_EVENTS, type BatchState, type CallbackEvent, type Counter } from './model.js';
 
 /** True when every job has run once and every child batch is complete. */
 export function isComplete(counters: Readonly<Record<Counter, number>>): boolean {

@@ -3,14 +3,14 @@
  * in several steps safely, read its status. Used by `Client.batch` and by `ctx.batch` in a worker.
  */
 import { createHash } from 'node:crypto';
-import { enqueueJobs, prepareJob, type EnqueueRuntime } from '../enqueue';
-import { InvalidJobError } from '../errors';
-import { JOB_LIMITS, type JobInput } from '../job';
-import { newBid } from './callbacks';
-import { BatchNotFoundError } from './errors';
-import type { CallbackEvent, CallbackJob } from './model';
-import { batchStatus, type BatchStatus } from './status';
-import type { BatchStore } from './store';
+import { enqueueJobs, prepareJob, type EnqueueRuntime } from '../enqueue/enqueue.js';
+import { InvalidJobError } from '../errors/base.js';
+import { JOB_LIMITS, type JobInput } from '../job/model.js';
+import { newBid } from './callbacks.js';
+import { BatchNotFoundError } from '../errors/batch.js';
+import type { CallbackEvent, CallbackJob } from './model.js';
+import { batchStatus, type BatchStatus } from './status.js';
+import type { BatchStore } from './store.js';
 
 /** Bounds of batch ids: a callback's jid is `<bid>-complete`, which must stay a valid jid. */
 export const BATCH_LIMITS = {

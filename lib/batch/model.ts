@@ -31,8 +31,8 @@
  *
  * Invariant: `total = pending + succeeded + failures`; `dead ≤ failures`.
  */
-import type { AttributeRead, ItemRead } from '../dynamo-sdk';
-import { isRecord, type JobInput } from '../job';
+import type { AttributeRead, ItemRead } from '../aws/dynamo.js';
+import { isRecord, type JobInput } from '../job/model.js';
 
 /** Where a job of a batch stands. */
 export const JOB_STATUSES = {

@@ -9,12 +9,12 @@
  * without a read.
  */
 import type { AttributeValue, PutItemCommandInput, TransactWriteItem, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { batchJobKey, batchKey, type ItemKey } from '../keys';
-import { callbackJid } from './callbacks';
+import { batchJobKey, batchKey, type ItemKey } from '../storage/keys.js';
+import { callbackJid } from './callbacks.js';
 import {
   COUNTERS, PARENT_COUNTER, eventAttributes, transitionDeltas,
   type BatchState, type CallbackEvent, type CallbackJob, type CounterDeltas, type JobOutcome, type JobStatus,
-} from './model';
+} from './model.js';
 
 /** DynamoDB allows 100 items per transaction; one is the batch item. */
 export const JOBS_PER_TRANSACTION = 99;

@@ -1,6 +1,6 @@
 /** The status of a batch as `Client.getBatch` (and the dashboard) shows it. Pure. */
-import { isComplete, isSuccess } from './callbacks';
-import type { BatchState, CallbackEvent } from './model';
+import { isComplete, isSuccess } from './callbacks.js';
+import type { BatchState, CallbackEvent } from './model.js';
 
 /** One callback of a batch. */
 export interface CallbackStatus {

@@ -7,15 +7,15 @@
  * Loads the DynamoDB SDK only on first use (../dynamo-sdk.ts), so workers can import it lazily.
  */
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { cancellationReasons, conditionFailureItem, isConditionFailure, loadDynamoSdk, type CancellationReason, type StateCommands } from '../dynamo-sdk';
-import { batchKey } from '../keys';
-import type { Random } from '../random';
-import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from './errors';
-import { readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model';
+import { cancellationReasons, conditionFailureItem, isConditionFailure, loadDynamoSdk, type CancellationReason, type StateCommands } from '../aws/dynamo.js';
+import { batchKey } from '../storage/keys.js';
+import type { Random } from '../common/random.js';
+import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
+import { readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model.js';
 import {
   JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planCreateRoot, planMarkSent, planOpen, planRegister, planTransitions, planUnregister,
   registeredEvents, type ClaimOptions, type NewBatch, type PlanContext, type StatusChange,
-} from './plan';
+} from './plan.js';
 
 /** Defaults of {@link BatchStore}. */
 export const BATCH_STORE_DEFAULTS = {

@@ -5,8 +5,8 @@
  * dropped before invoking, and not billed); local runtimes and tests apply it with
  * {@link matchesBatchStreamFilter}.
  */
-import type { ItemRead } from '../dynamo-sdk';
-import { BATCH_KEYS } from '../keys';
+import type { ItemRead } from '../aws/dynamo.js';
+import { BATCH_KEYS } from '../storage/keys.js';
 
 /** The Lambda event filter pattern (EventBridge pattern syntax) for batch items. */
 export const BATCH_STREAM_FILTER = {

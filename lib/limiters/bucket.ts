@@ -4,7 +4,7 @@
  * Five calls at 12:42:51.999 and five more at 12:42:52.000 fall in different buckets.
  * Pure: clock passed in.
  */
-import { allow, refuse, type Decision } from './decision';
+import { allow, refuse, type Decision } from './decision.js';
 
 /** The current bucket: where it starts, how long it is, how many it admitted. */
 export interface BucketState {

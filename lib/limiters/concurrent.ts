@@ -2,7 +2,7 @@
  * `concurrent`: at most `limit` leases held at once. A lease stores its expiry (now + lock
  * timeout), so a worker that dies holding one blocks others only until then. Pure: clock passed in.
  */
-import { admitEntry, removeEntry, type EntryRequest, type EntrySetDecision, type EntrySetState } from './entry-set';
+import { admitEntry, removeEntry, type EntryRequest, type EntrySetDecision, type EntrySetState } from './entry-set.js';
 
 /** A request for a lease. */
 export interface LeaseRequest {

@@ -3,7 +3,7 @@
  * of which at most `limit` may be live at once. A concurrent lease is an entry that lives until
  * its lock timeout (or its release); a window admission is an entry that lives for one interval.
  */
-import { allow, refuse, type Decision } from './decision';
+import { allow, refuse, type Decision } from './decision.js';
 
 /** Entry id → the number stored for it (a lease's expiry, an admission's time), epoch ms. */
 export interface EntrySetState {

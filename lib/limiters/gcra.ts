@@ -11,7 +11,7 @@
  * The bucket's level at `now` is `max(0, tat − now) / I` points. A request of cost c is allowed
  * iff `max(tat, now) + c·I − now ≤ capacity · I`, and then `tat` becomes `max(tat, now) + c·I`.
  */
-import { allow, refuse, type Decision } from './decision';
+import { allow, refuse, type Decision } from './decision.js';
 
 /** The stored state: TAT in units of 1/scale ms. */
 export interface GcraState {

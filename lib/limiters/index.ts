@@ -7,9 +7,9 @@
  * const limiters = limiterFactory({ store: limiterStoreFromEnv() });
  * await limiters(`stripe:${accountId}`, { type: 'concurrent', limit: 10 }).run(() => charge());
  */
-export { RateLimitedError } from '../errors';
-export { limiter, limiterFactory, CONCURRENT_POLL_MS } from './limiter';
-export type { Limiter, LimiterFactory, LimiterOptions, Permit, PointsCharge, PointsLimiter, PointsPermit, Refusal } from './limiter';
+export { RateLimitedError } from '../errors/base.js';
+export { limiter, limiterFactory, CONCURRENT_POLL_MS } from './limiter.js';
+export type { Limiter, LimiterFactory, LimiterOptions, Permit, PointsCharge, PointsLimiter, PointsPermit, Refusal } from './limiter.js';
 export {
   DEFAULT_LOCK_TIMEOUT_SECONDS,
   InvalidLimiterSpecError,
@@ -19,7 +19,7 @@ export {
   SPEC_BOUNDS,
   resolveLimiterSpec,
   validateLimiterName,
-} from './spec';
+} from './spec.js';
 export type {
   BucketSpec,
   ConcurrentSpec,
@@ -32,11 +32,11 @@ export type {
   ResolvedLimiterSpec,
   ResolvedSpecOf,
   WindowSpec,
-} from './spec';
-export type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from './store';
-export { MemoryLimiterStore } from './memory-store';
-export { CONTENTION_RETRY_AFTER_MS, DynamoLimiterStore, limiterStoreFromEnv } from './dynamo/store';
-export type { DynamoLimiterStoreOptions, LimiterStoreUsage } from './dynamo/store';
-export { LIMITED_RESCHEDULE, limitedCount, nextLimitedAttempt } from './reschedule';
-export type { LimitedAttempt, LimitedAttemptOptions } from './reschedule';
-export { LIMITS_TABLE, limiterKey } from './keys';
+} from './spec.js';
+export type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from './store.js';
+export { MemoryLimiterStore } from './memory-store.js';
+export { CONTENTION_RETRY_AFTER_MS, DynamoLimiterStore, limiterStoreFromEnv } from './dynamo/store.js';
+export type { DynamoLimiterStoreOptions, LimiterStoreUsage } from './dynamo/store.js';
+export { LIMITED_RESCHEDULE, limitedCount, nextLimitedAttempt } from './reschedule.js';
+export type { LimitedAttempt, LimitedAttemptOptions } from './reschedule.js';
+export { LIMITS_TABLE, limiterKey } from './keys.js';

@@ -1,5 +1,5 @@
 /**
- * Every key and attribute name of the limits table is built here, as lib/keys.ts does for the
+ * Every key and attribute name of the limits table is built here, as lib/storage/keys.ts does for the
  * state table, so the table's layout can be read (and changed) in one place.
  *
  * Limits table (pk, sk are strings; `ttl` is the TTL attribute, epoch seconds). One item per
@@ -19,8 +19,8 @@
  * a quota's scope is one of a fixed set of words and its id comes last, so keys cannot collide.
  * Attribute names are short because every byte of a limiter item is paid on every write.
  */
-import type { ItemKey } from '../keys';
-import type { LimiterType } from './spec';
+import type { ItemKey } from '../storage/keys.js';
+import type { LimiterType } from './spec.js';
 
 /** Attribute names of the limits table's key and TTL. */
 export const LIMITS_TABLE = {

@@ -3,8 +3,8 @@
  * so a quiet limiter allows a burst of `limit` and then one call every interval/limit.
  * Built on the GCRA (see gcra.ts). Pure: clock passed in.
  */
-import { takeFromGcra, type GcraDecision, type GcraParams, type GcraState } from './gcra';
-import type { ResolvedSpecOf } from './spec';
+import { takeFromGcra, type GcraDecision, type GcraParams, type GcraState } from './gcra.js';
+import type { ResolvedSpecOf } from './spec.js';
 
 /** The GCRA shape of a leaky bucket: capacity `limit`, `limit` drips per interval. */
 export function leakyParams(spec: Pick<ResolvedSpecOf<'leaky'>, 'limit' | 'intervalMs'>): GcraParams {

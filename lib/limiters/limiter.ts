@@ -6,10 +6,10 @@
  * "no" themselves (the API's quotas answer 429 with `Retry-After`).
  */
 import { randomBytes } from 'node:crypto';
-import { HopperError, RateLimitedError } from '../errors';
-import type { Random } from '../random';
-import { toRetryAfterSeconds } from './decision';
-import { ENTRY_ID_PATTERN, limiterKey } from './keys';
+import { HopperError, RateLimitedError } from '../errors/base.js';
+import type { Random } from '../common/random.js';
+import { toRetryAfterSeconds } from './decision.js';
+import { ENTRY_ID_PATTERN, limiterKey } from './keys.js';
 import {
   InvalidLimiterSpecError,
   resolveLimiterSpec,
@@ -19,8 +19,8 @@ import {
   type PointsSpec,
   type ResolvedLimiterSpec,
   type ResolvedSpecOf,
-} from './spec';
-import type { AcquireResult, LimiterStore } from './store';
+} from './spec.js';
+import type { AcquireResult, LimiterStore } from './store.js';
 
 /** How a limiter reaches its state and the outside world. Only `store` is required. */
 export interface LimiterOptions {

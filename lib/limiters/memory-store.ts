@@ -2,16 +2,16 @@
  * A limiter store in process memory: the pure arithmetic applied to maps. Exact and synchronous
  * underneath, so tests of the limiter API can use a fake clock; shared only within one process.
  */
-import { takeFromBucket, type BucketState } from './bucket';
-import { acquireLease, releaseLease } from './concurrent';
-import type { Decision } from './decision';
-import { EMPTY_ENTRY_SET, type EntrySetState } from './entry-set';
-import type { GcraState } from './gcra';
-import { takeFromLeaky } from './leaky';
-import { settlePoints, takeFromPoints } from './points';
-import type { ItemKey } from '../keys';
-import type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from './store';
-import { admitToWindow } from './window';
+import { takeFromBucket, type BucketState } from './bucket.js';
+import { acquireLease, releaseLease } from './concurrent.js';
+import type { Decision } from './decision.js';
+import { EMPTY_ENTRY_SET, type EntrySetState } from './entry-set.js';
+import type { GcraState } from './gcra.js';
+import { takeFromLeaky } from './leaky.js';
+import { settlePoints, takeFromPoints } from './points.js';
+import type { ItemKey } from '../storage/keys.js';
+import type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from './store.js';
+import { admitToWindow } from './window.js';
 
 /** A {@link LimiterStore} backed by maps; state lives as long as the store. */
 export class MemoryLimiterStore implements LimiterStore {

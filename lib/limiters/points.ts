@@ -3,8 +3,8 @@
  * Holds `capacity` points, refills `refill` points per interval. A block can take an estimate
  * up front and settle its actual cost afterwards. Built on the GCRA (see gcra.ts). Pure.
  */
-import { settleGcra, takeFromGcra, type GcraDecision, type GcraParams, type GcraSettlement, type GcraState } from './gcra';
-import type { ResolvedSpecOf } from './spec';
+import { settleGcra, takeFromGcra, type GcraDecision, type GcraParams, type GcraSettlement, type GcraState } from './gcra.js';
+import type { ResolvedSpecOf } from './spec.js';
 
 /** The fields of a points spec the arithmetic needs. */
 export type PointsShape = Pick<ResolvedSpecOf<'points'>, 'capacity' | 'refill' | 'intervalMs'>;

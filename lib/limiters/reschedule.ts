@@ -4,8 +4,8 @@
  * error is handled as an ordinary failure (Sidekiq does the same after its `reschedule` count).
  * Pure: randomness passed in, like the retry policy.
  */
-import type { Job } from '../job';
-import type { Random } from '../random';
+import type { Job } from '../job/model.js';
+import type { Random } from '../common/random.js';
 
 /** The job field that counts reschedules, and the defaults of the policy. */
 export const LIMITED_RESCHEDULE = {

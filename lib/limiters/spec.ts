@@ -2,8 +2,8 @@
  * Limiter specs: what a user writes (`{ type: 'concurrent', limit: 10 }`) and the validated,
  * resolved form the arithmetic and the stores work with (milliseconds, defaults filled in).
  */
-import { ConfigurationError } from '../errors';
-import { isRecord } from '../job';
+import { ConfigurationError } from '../errors/base.js';
+import { isRecord } from '../job/model.js';
 
 /** Named intervals, aligned to UTC boundaries where a kind aligns (bucket). */
 export const NAMED_INTERVALS = {

@@ -3,8 +3,8 @@
  * shared state: the DynamoDB store (dynamo/store.ts) for real use, the memory store
  * (memory-store.ts) for tests and single-process use.
  */
-import type { ItemKey } from '../keys';
-import type { ResolvedLimiterSpec, ResolvedSpecOf } from './spec';
+import type { ItemKey } from '../storage/keys.js';
+import type { ResolvedLimiterSpec, ResolvedSpecOf } from './spec.js';
 
 /** A request for room in a limiter. */
 export interface AcquireRequest {

@@ -3,7 +3,7 @@
  * time t counts for the window (now − interval, now], so it stops counting at t + interval.
  * Exact, unlike the two-bucket estimate, at the price of one entry per admission.
  */
-import { admitEntry, type EntryRequest, type EntrySetDecision, type EntrySetState } from './entry-set';
+import { admitEntry, type EntryRequest, type EntrySetDecision, type EntrySetState } from './entry-set.js';
 
 /** A request for one admission. */
 export interface WindowRequest {

@@ -4,10 +4,10 @@
  * `checkQuotas` before sending anything to SQS and answers a refusal with
  * {@link quotaExceededResponse} (response.ts).
  */
-import { toRetryAfterSeconds } from '../limiters/decision';
-import { quotaKey } from '../limiters/keys';
-import type { LimiterStore } from '../limiters/store';
-import type { QuotaBucket, ResolvedQuotas } from './config';
+import { toRetryAfterSeconds } from '../limiters/decision.js';
+import { quotaKey } from '../limiters/keys.js';
+import type { LimiterStore } from '../limiters/store.js';
+import type { QuotaBucket, ResolvedQuotas } from './config.js';
 
 /** The scopes a quota applies to. */
 export const QUOTA_SCOPES = ['tenant', 'queue'] as const;

@@ -4,9 +4,9 @@
  * passed to the API function as JSON, validated here. Each quota is a token bucket (a `points`
  * limiter): it holds `burst` jobs and refills `limit` per `per`.
  */
-import { ConfigurationError } from '../errors';
-import { isRecord } from '../job';
-import { describeValue, INTERVAL_EXPECTATION, intervalToMs, SPEC_BOUNDS, type Interval, type ResolvedSpecOf } from '../limiters/spec';
+import { ConfigurationError } from '../errors/base.js';
+import { isRecord } from '../job/model.js';
+import { describeValue, INTERVAL_EXPECTATION, intervalToMs, SPEC_BOUNDS, type Interval, type ResolvedSpecOf } from '../limiters/spec.js';
 
 /** One quota. */
 export interface QuotaRule {

@@ -4,7 +4,7 @@
  * queues by `;`, no queues meaning every queue), and the same facts in the JSON body. Clients
  * stop sending to the scope until the retry-after has passed.
  */
-import { QUOTA_REASONS, type QuotaDecision, type QuotaLimit } from './check';
+import { QUOTA_REASONS, type QuotaDecision, type QuotaLimit } from './check.js';
 
 /** The header that carries the refused scopes. */
 export const RATE_LIMITS_HEADER = 'X-Hopper-Rate-Limits';

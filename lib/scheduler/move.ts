@@ -11,13 +11,13 @@
  * at-least-once, never lost. A send that fails releases the claim, so the next sweep retries at
  * once.
  */
-import { mapSettled } from '../concurrency';
-import type { ItemKey } from '../keys';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../sqs-batch';
-import type { SetEntry } from '../storage/set-items';
-import type { StateTable } from '../storage/state-table';
-import type { Logger } from '../worker/logger';
-import { planMove, type MovePlan } from './plan';
+import { mapSettled } from '../common/concurrency.js';
+import type { ItemKey } from '../storage/keys.js';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+import type { SetEntry } from '../storage/set-items.js';
+import type { StateTable } from '../storage/state-table.js';
+import type { Logger } from '../observability/logger.js';
+import { planMove, type MovePlan } from './plan.js';
 
 /** The storage a mover needs: a `StateTable`, or a test's stand-in. */
 export type MoverTable = Pick<StateTable, 'claimSetEntry' | 'deleteSetEntry' | 'releaseClaim' | 'putSetEntry'>;

@@ -2,9 +2,9 @@
  * Where an entry of the scheduled or retry set goes when it is due: onto its queue with the SQS
  * delay that lands it at its due time, or into the dead set when it cannot go anywhere. Pure.
  */
-import { serializeJob, type Job } from '../job';
-import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
-import type { NewSetEntry, SetEntry } from '../storage/set-items';
+import { serializeJob, type Job } from '../job/model.js';
+import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
+import type { NewSetEntry, SetEntry } from '../storage/set-items.js';
 
 /** The errtypes the scheduler gives to entries it sends to the dead set. */
 export const SCHEDULER_ERRTYPES = {

@@ -3,11 +3,11 @@
  * queue with the delay that lands it at its due time, earliest first, a batch at a time, until
  * nothing is due or the time budget is spent (the next sweep continues where this one stopped).
  */
-import type { SortedSetName } from '../keys';
-import type { SetEntry } from '../storage/set-items';
-import type { StateTable } from '../storage/state-table';
-import { moveEntries, type MoveOutcome, type MoverDeps } from './move';
-import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../metrics/emf';
+import type { SortedSetName } from '../storage/keys.js';
+import type { SetEntry } from '../storage/set-items.js';
+import type { StateTable } from '../storage/state-table.js';
+import { moveEntries, type MoveOutcome, type MoverDeps } from './move.js';
+import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../observability/emf.js';
 
 /** Defaults of a sweep. */
 export const SWEEP_DEFAULTS = {

@@ -4,7 +4,7 @@
  * the jobs started, done, dead and the failed attempts, and keeps a histogram of the latency from
  * enqueue to first start, so an operator sees a slow cohort moving through the system.
  *
- * Item of one cohort (key in lib/keys.ts, `cohortKey`), written with the stats rollups (one
+ * Item of one cohort (key in lib/storage/keys.ts, `cohortKey`), written with the stats rollups (one
  * `UpdateItem ADD` per cohort per flush, recorder.ts):
  * | attribute | type | meaning                                                            |
  * |-----------|------|--------------------------------------------------------------------|
@@ -17,8 +17,8 @@
  * | `ttl`     | N    | epoch s; the item expires {@link COHORTS}.ttlDays after its minute  |
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { cohortKey } from '../keys';
-import type { Job } from '../job';
+import { cohortKey } from '../storage/keys.js';
+import type { Job } from '../job/model.js';
 
 /** Bounds of the cohort API and the lifetime of cohort items. */
 export const COHORTS = {

@@ -10,9 +10,9 @@ import {
   type QueryCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { cohortKey, COHORT_KEYS, parseStatsHourKey, statsTotalKey, STATS_KEYS, timeSortKeyBound } from '../keys';
-import { cohortView, type CohortView } from './cohort';
-import { STATS_ATTRIBUTES } from './rollup';
+import { cohortKey, COHORT_KEYS, parseStatsHourKey, statsTotalKey, STATS_KEYS, timeSortKeyBound } from '../storage/keys.js';
+import { cohortView, type CohortView } from './cohort.js';
+import { STATS_ATTRIBUTES } from './rollup.js';
 
 /** A DynamoDB item in the low-level attribute-value format. */
 export type StatsItem = Record<string, AttributeValue>;

@@ -9,11 +9,11 @@
  * so a function whose stats are off never loads it.
  */
 import type { UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../aws';
-import { ENV, type Env } from '../env';
-import type { Logger } from '../worker/logger';
-import { COHORT_ATTRIBUTES, CohortAccumulator, cohortUpdate, raiseMaxUpdate, type CohortEvent, type ItemUpdate, type PendingCohort } from './cohort';
-import { rollupUpdate, STATS_ROLLUP, StatsAccumulator, type StatsSample } from './rollup';
+import { dynamoClientFromEnv } from '../aws/clients.js';
+import { ENV, type Env } from '../config/env.js';
+import type { Logger } from '../observability/logger.js';
+import { COHORT_ATTRIBUTES, CohortAccumulator, cohortUpdate, raiseMaxUpdate, type CohortEvent, type ItemUpdate, type PendingCohort } from './cohort.js';
+import { rollupUpdate, STATS_ROLLUP, StatsAccumulator, type StatsSample } from './rollup.js';
 
 /** The one command a recorder sends; a `DynamoDBClient` satisfies it. */
 export interface StatsWriterClient {

@@ -3,7 +3,7 @@
  * flush, so that plain jobs cost at most 0.001 DynamoDB writes each under load (docs/decisions.md, "Stats are
  * rolled up per instance").
  *
- * Item of one hour and one writer (key in lib/keys.ts, `statsHourKey`):
+ * Item of one hour and one writer (key in lib/storage/keys.ts, `statsHourKey`):
  * | attribute | type | meaning                                                          |
  * |-----------|------|------------------------------------------------------------------|
  * | `p`, `f`  | N    | jobs processed (succeeded or failed) and failed in the hour      |
@@ -13,7 +13,7 @@
  * | `ttl`     | N    | epoch s; the item expires {@link STATS_ROLLUP}.ttlDays after its hour |
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { statsHourKey, type ItemKey, type StatsWriter } from '../keys';
+import { statsHourKey, type ItemKey, type StatsWriter } from '../storage/keys.js';
 
 /** When an instance writes its counts, and how long hourly items live. */
 export const STATS_ROLLUP = {

@@ -2,7 +2,7 @@
  * Conditional-write failures, recognised by name (errors cross bundles) with the item DynamoDB
  * returned when asked for `ReturnValuesOnConditionCheckFailure: 'ALL_OLD'`.
  */
-import type { Item } from './set-items';
+import type { Item } from './set-items.js';
 
 /** True for DynamoDB's ConditionalCheckFailedException. */
 export function isConditionFailure(error: unknown): error is Error {

@@ -1,6 +1,6 @@
 /**
  * Cron items in the state table: a marker per tick (so a tick delivered twice enqueues once) and a
- * run record per cron (last run, next run) for the dashboard. Keys come from lib/keys.ts.
+ * run record per cron (last run, next run) for the dashboard. Keys come from lib/storage/keys.ts.
  *
  * | item          | attributes                                                                 |
  * |---------------|----------------------------------------------------------------------------|
@@ -17,11 +17,11 @@ import {
   type PutItemCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../aws';
-import { ENV, requireEnv, type Env } from '../env';
-import { cronMetaKey, cronTickKey } from '../keys';
-import { conditionFailureItem, isConditionFailure } from './conditions';
-import type { Item } from './set-items';
+import { dynamoClientFromEnv } from '../aws/clients.js';
+import { ENV, requireEnv, type Env } from '../config/env.js';
+import { cronMetaKey, cronTickKey } from './keys.js';
+import { conditionFailureItem, isConditionFailure } from './conditions.js';
+import type { Item } from './set-items.js';
 
 /** The commands this module sends; a `DynamoDBClient` satisfies it. */
 export interface CronCommands {

@@ -5,8 +5,8 @@
 export {
   StateTable, stateTableFromEnv, type Claim, type ClaimResult, type DeleteCondition, type DynamoCommands, type ReadSetOptions, type SetPage,
   type StreamSetOptions,
-} from './state-table';
-export { fromItem, toItem, type EntryPayload, type EntryReason, type Item, type NewSetEntry, type SetEntry } from './set-items';
+} from './state-table.js';
+export { fromItem, toItem, type EntryPayload, type EntryReason, type Item, type NewSetEntry, type SetEntry } from './set-items.js';
 export {
   CronStore, cronStoreFromEnv, type CronCommands, type CronRunRecord, type CronTickStore, type TickClaim, type TickClaimOptions,
-} from './cron-store';
+} from './cron-store.js';

@@ -4,7 +4,7 @@
  *
  * | attribute     | type | present                                                     |
  * |---------------|------|-------------------------------------------------------------|
- * | `pk`, `sk`    | S    | always; built by lib/keys.ts (`<set>#<shard>`, `<ms>#<jid>`) |
+ * | `pk`, `sk`    | S    | always; built by lib/storage/keys.ts (`<set>#<shard>`, `<ms>#<jid>`) |
  * | `jid`         | S    | always (for a body that was not a job: its SQS message id)  |
  * | `queue`       | S    | when known                                                  |
  * | `jobtype`     | S    | when the entry holds a job                                  |
@@ -20,8 +20,8 @@
  * | `claimed_by`  | S    | with `claimed_until`: who holds the claim (one sweep, one call) |
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { normalizeJob, serializeJob, type Job } from '../job';
-import { parseTimeSortKey, setEntryKey, type ItemKey, type SortedSetName } from '../keys';
+import { normalizeJob, serializeJob, type Job } from '../job/model.js';
+import { parseTimeSortKey, setEntryKey, type ItemKey, type SortedSetName } from './keys.js';
 
 /** A DynamoDB item in the low-level attribute-value format. */
 export type Item = Record<string, AttributeValue>;

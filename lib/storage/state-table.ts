@@ -1,6 +1,6 @@
 /**
  * DynamoDB access to the sorted sets of the state table (scheduled, retry, dead). Keys come from
- * lib/keys.ts, items from ./set-items.ts.
+ * lib/storage/keys.ts, items from ./set-items.ts.
  *
  * This module loads the DynamoDB SDK: code on a worker's path imports it lazily
  * (`await import('./storage/state-table')`) so that plain jobs never pay for it.
@@ -15,13 +15,13 @@ import {
   type QueryCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../aws';
-import { ENV, requireEnv, type Env } from '../env';
-import type { Job } from '../job';
-import { setEntryKey, setPartitionKeys, timeSortKeyBound, type ItemKey, type SortedSetName } from '../keys';
-import { conditionFailureItem, isConditionFailure } from './conditions';
-import { mergeSorted } from './merge';
-import { entryJid, fromItem, toItem, type Item, type NewSetEntry, type SetEntry } from './set-items';
+import { dynamoClientFromEnv } from '../aws/clients.js';
+import { ENV, requireEnv, type Env } from '../config/env.js';
+import type { Job } from '../job/model.js';
+import { setEntryKey, setPartitionKeys, timeSortKeyBound, type ItemKey, type SortedSetName } from './keys.js';
+import { conditionFailureItem, isConditionFailure } from './conditions.js';
+import { mergeSorted } from './merge.js';
+import { entryJid, fromItem, toItem, type Item, type NewSetEntry, type SetEntry } from './set-items.js';
 
 /** The commands this module sends; a `DynamoDBClient` satisfies it, and so does a test fake. */
 export interface DynamoCommands {

@@ -9,9 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeleteItemCommandInput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { canonicalJson } from '../canonical-json';
-import type { Job } from '../job';
-import { uniqueLockKey, type ItemKey } from '../keys';
+import { canonicalJson } from '../job/canonical-json.js';
+import type { Job } from '../job/model.js';
+import { uniqueLockKey, type ItemKey } from '../storage/keys.js';
 
 /** When a unique job gives its lock back. */
 export const UNIQUE_UNTIL = {

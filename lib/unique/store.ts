@@ -2,10 +2,10 @@
  * Unique-job locks in the state table (plans in ./lock.ts). Loads the DynamoDB SDK on first use,
  * so workers can import it lazily.
  */
-import { conditionFailureItem, isConditionFailure, loadDynamoSdk, type StateCommands } from '../dynamo-sdk';
-import type { Job } from '../job';
-import { NotUniqueError } from './errors';
-import { planAcquire, planRelease, uniqueSpecOf } from './lock';
+import { conditionFailureItem, isConditionFailure, loadDynamoSdk, type StateCommands } from '../aws/dynamo.js';
+import type { Job } from '../job/model.js';
+import { NotUniqueError } from '../errors/unique.js';
+import { planAcquire, planRelease, uniqueSpecOf } from './lock.js';
 
 /** Options of {@link UniqueLocks}. */
 export interface UniqueLocksOptions {

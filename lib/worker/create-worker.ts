@@ -4,23 +4,23 @@
  * ten failed records (to the retries queue).
  */
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { sqsClientFromEnv } from '../aws';
-import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
-import { JOB_DEFAULTS } from '../job';
-import { ConfigurationError } from '../errors';
-import { limiterStoreFromEnv } from '../limiters/dynamo/store';
-import { limiterFactory } from '../limiters/limiter';
-import type { LimiterStore } from '../limiters/store';
-import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder';
-import { metricsFromEnv, type Metrics } from '../metrics/emf';
-import { createLogger, LOG_LEVELS, logLevelFrom, type Logger } from './logger';
-import { observeOutcomes } from './observe';
-import { runPool } from './pool';
-import { queueResolver, type QueueResolver } from './queues';
-import { processRecord, type RecordOutcome } from './record';
-import { sendInBatches, type OutgoingMessage } from '../sqs-batch';
-import type { WorkerOptions, WorkerSqs } from './types';
-import { workerFeatures, type Success, type WorkerFeatures } from './features';
+import { sqsClientFromEnv } from '../aws/clients.js';
+import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
+import { JOB_DEFAULTS } from '../job/model.js';
+import { ConfigurationError } from '../errors/base.js';
+import { limiterStoreFromEnv } from '../limiters/dynamo/store.js';
+import { limiterFactory } from '../limiters/limiter.js';
+import type { LimiterStore } from '../limiters/store.js';
+import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder.js';
+import { metricsFromEnv, type Metrics } from '../observability/emf.js';
+import { createLogger, LOG_LEVELS, logLevelFrom, type Logger } from '../observability/logger.js';
+import { observeOutcomes } from './observe.js';
+import { runPool } from './pool.js';
+import { queueResolver, type QueueResolver } from '../aws/queues.js';
+import { processRecord, type RecordOutcome } from './record.js';
+import { sendInBatches, type OutgoingMessage } from '../aws/sqs-batch.js';
+import type { WorkerOptions, WorkerSqs } from './types.js';
+import { workerFeatures, type Success, type WorkerFeatures } from './features.js';
 
 /** Defaults of {@link WorkerOptions}. */
 export const WORKER_DEFAULTS = {

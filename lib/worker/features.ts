@@ -4,17 +4,17 @@
  * reaches the state table; the modules behind these features (and the DynamoDB SDK) load when a
  * job first needs them.
  */
-import { callbackOf } from '../batch/callbacks';
-import type { Batch } from '../batch/handle';
-import type { StateCommands } from '../dynamo-sdk';
-import type { EnqueueRuntime } from '../enqueue';
-import type { Env } from '../env';
-import type { Job } from '../job';
-import type { SqsBatchSender } from '../sqs-batch';
-import { stateAccess } from '../state-access';
-import { uniqueSpecOf } from '../unique/lock';
-import type { Logger } from './logger';
-import type { BatchContext } from './types';
+import { callbackOf } from '../batch/callbacks.js';
+import type { Batch } from '../batch/handle.js';
+import type { StateCommands } from '../aws/dynamo.js';
+import type { EnqueueRuntime } from '../enqueue/enqueue.js';
+import type { Env } from '../config/env.js';
+import type { Job } from '../job/model.js';
+import type { SqsBatchSender } from '../aws/sqs-batch.js';
+import { stateAccess } from '../storage/access.js';
+import { uniqueSpecOf } from '../unique/lock.js';
+import type { Logger } from '../observability/logger.js';
+import type { BatchContext } from './types.js';
 
 /** A job that succeeded, and the key of its record (handed back if its bookkeeping fails). */
 export interface Success {
@@ -75,7 +75,7 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
       // Ids of added jobs and child batches derive from this job's jid: a job that runs again
       // (a retry, a duplicate delivery) adds the same jobs, which its batch counts once.
       const batch = (): Promise<Batch> => {
-        handle ??= import('../batch/handle').then(({ Batch: Handle, derivedIds }) => new Handle(bid, { runtime, store: state.batchStore, nextId: derivedIds(job.jid) }));
+        handle ??= import('../batch/handle.js').then(({ Batch: Handle, derivedIds }) => new Handle(bid, { runtime, store: state.batchStore, nextId: derivedIds(job.jid) }));
         return handle;
       };
       return {

@@ -1,16 +1,16 @@
 /**
  * What a worker invocation reports about its records, without a request of its own: CloudWatch
- * metrics per (queue, jobtype) as EMF lines (lib/metrics/emf.ts), the stats rollup of its
+ * metrics per (queue, jobtype) as EMF lines (lib/observability/emf.ts), the stats rollup of its
  * successes with the latest wait (lib/stats/rollup.ts), and the cohort events of its jobs
  * (lib/stats/cohort.ts) — the last two are written by the recorder's next due flush.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { limitedCount } from '../limiters/reschedule';
-import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../metrics/emf';
-import { cohortOf } from '../stats/cohort';
-import type { StatsRecorder } from '../stats/recorder';
-import { physicalNameFromArn, type QueueResolver } from './queues';
-import type { RecordOutcome } from './record';
+import { limitedCount } from '../limiters/reschedule.js';
+import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../observability/emf.js';
+import { cohortOf } from '../stats/cohort.js';
+import type { StatsRecorder } from '../stats/recorder.js';
+import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
+import type { RecordOutcome } from './record.js';
 
 /** What {@link observeOutcomes} reports to. */
 export interface Observers {

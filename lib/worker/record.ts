@@ -4,19 +4,19 @@
  * when a limiter asked to wait). Never throws: every outcome is a value.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { failureEnvelope } from '../envelope';
-import { describeError, parseJob, serializeJob, type Job } from '../job';
-import { limitedCount, nextLimitedAttempt } from '../limiters/reschedule';
-import type { LimiterFactory } from '../limiters/limiter';
-import { randomFromText } from '../random';
-import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
-import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from './errors';
-import { jobLogFields, type Logger } from './logger';
-import { physicalNameFromArn, type QueueResolver } from './queues';
-import { Reservation, type SqsVisibilityChanger } from './reservation';
-import type { OutgoingMessage } from '../sqs-batch';
-import type { JobContext, JobHandler } from './types';
-import type { WorkerFeatures } from './features';
+import { failureEnvelope } from '../job/envelope.js';
+import { describeError, parseJob, serializeJob, type Job } from '../job/model.js';
+import { limitedCount, nextLimitedAttempt } from '../limiters/reschedule.js';
+import type { LimiterFactory } from '../limiters/limiter.js';
+import { randomFromText } from '../common/random.js';
+import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
+import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from '../errors/worker.js';
+import { jobLogFields, type Logger } from '../observability/logger.js';
+import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
+import { Reservation, type SqsVisibilityChanger } from './reservation.js';
+import type { OutgoingMessage } from '../aws/sqs-batch.js';
+import type { JobContext, JobHandler } from './types.js';
+import type { WorkerFeatures } from './features.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
 export interface RunFacts {

@@ -12,9 +12,9 @@
  * Visibility is per receipt: the record's receipt handle is what is extended.
  */
 import type { ChangeMessageVisibilityCommand, ChangeMessageVisibilityCommandOutput } from '@aws-sdk/client-sqs';
-import { HopperError } from '../errors';
-import { JOB_LIMITS } from '../job';
-import type { Logger } from './logger';
+import { HopperError } from '../errors/base.js';
+import { JOB_LIMITS } from '../job/model.js';
+import type { Logger } from '../observability/logger.js';
 
 /** The SQS command a reservation sends; an `SQSClient` satisfies it. */
 export interface SqsVisibilityChanger {

@@ -1,16 +1,16 @@
 /**
  * The types a worker's author touches: handlers, their context, and the worker's options.
  */
-import type { Batch } from '../batch/handle';
-import type { StateCommands } from '../dynamo-sdk';
-import type { Env } from '../env';
-import type { Job } from '../job';
-import type { LimiterFactory } from '../limiters/limiter';
-import type { LimiterStore } from '../limiters/store';
-import type { StatsRecorder } from '../stats/recorder';
-import type { LogSink, Logger } from './logger';
-import type { SqsBatchSender } from '../sqs-batch';
-import type { SqsVisibilityChanger } from './reservation';
+import type { Batch } from '../batch/handle.js';
+import type { StateCommands } from '../aws/dynamo.js';
+import type { Env } from '../config/env.js';
+import type { Job } from '../job/model.js';
+import type { LimiterFactory } from '../limiters/limiter.js';
+import type { LimiterStore } from '../limiters/store.js';
+import type { StatsRecorder } from '../stats/recorder.js';
+import type { LogSink, Logger } from '../observability/logger.js';
+import type { SqsBatchSender } from '../aws/sqs-batch.js';
+import type { SqsVisibilityChanger } from './reservation.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
 export type WorkerSqs = SqsBatchSender & SqsVisibilityChanger;
@@ -98,7 +98,7 @@ export interface WorkerOptions {
   readonly limiterStore?: LimiterStore;
   /** Where processed counts go. @default - rollups in the state table when HOPPER_STATS is `on` */
   readonly stats?: StatsRecorder;
-  /** Where configuration is read (lib/env.ts names). @default process.env */
+  /** Where configuration is read (lib/config/env.ts names). @default process.env */
   readonly env?: Env;
   /** The clock. @default - the real clock plus HOPPER_CLOCK_OFFSET_MS */
   readonly now?: () => Date;

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { HopperError } from '../../lib/errors';
-import { isRecord } from '../../lib/job';
+import { HopperError } from '../../lib/errors/base.js';
+import { isRecord } from '../../lib/job/model.js';
 
 /** One stack of a cloud assembly. */
 export interface StackArtifact {

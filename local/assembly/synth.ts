@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { HopperError } from '../../lib/errors';
+import { HopperError } from '../../lib/errors/base.js';
 
 /** Options of {@link synthesize}. */
 export interface SynthOptions {

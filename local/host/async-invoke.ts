@@ -3,8 +3,8 @@
  * does not wait, and a failed invocation is retried twice, after about one and then two minutes
  * (Lambda's defaults), unless the runtime stops first.
  */
-import { RUNTIME_SOURCE, type LogSink } from '../log';
-import type { FunctionPool } from './function-pool';
+import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import type { FunctionPool } from './function-pool.js';
 
 /** Lambda's retry delays for asynchronous invocations. */
 export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000] as const;

@@ -4,8 +4,8 @@
  * developer's shell (so a function never reaches real AWS with the developer's credentials).
  */
 import { join } from 'node:path';
-import { localAwsEnv, type EmulatorEndpoints } from '../emulators';
-import type { FunctionSpec } from '../resources/function';
+import { localAwsEnv, type EmulatorEndpoints } from '../emulators.js';
+import type { FunctionSpec } from '../resources/function.js';
 
 /** Set to `true` in every local function, for code that must know it runs under `hopper dev`. */
 export const LOCAL_MARKER_ENV = 'HOPPER_LOCAL';

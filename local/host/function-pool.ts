@@ -3,11 +3,11 @@
  * concurrency, queues invocations beyond it, retires instances that crashed or sat idle too long.
  */
 import { randomUUID } from 'node:crypto';
-import type { FunctionSpec } from '../resources/function';
-import { CLOCK_OFFSET_ENV } from '../clock';
-import { RUNTIME_SOURCE, type LogSink } from '../log';
-import { FunctionInstance, type InvokeOutcome } from './instance';
-import type { InvokeContext, LambdaError } from './protocol';
+import type { FunctionSpec } from '../resources/function.js';
+import { CLOCK_OFFSET_ENV } from '../clock.js';
+import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import { FunctionInstance, type InvokeOutcome } from './instance.js';
+import type { InvokeContext, LambdaError } from './protocol.js';
 
 /** Settings shared by every pool of a runtime. */
 export interface PoolOptions {

@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { lineSplitter, type LogSink } from '../log';
-import { isChildMessage, type ChildMessage, type InvokeContext, type LambdaError } from './protocol';
+import { lineSplitter, type LogSink } from '../log.js';
+import { isChildMessage, type ChildMessage, type InvokeContext, type LambdaError } from './protocol.js';
 
 /** How an invocation ended. */
 export type InvokeOutcome =

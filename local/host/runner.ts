@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CLOCK_OFFSET_ENV } from '../clock';
-import { isParentMessage, toLambdaError, type ChildMessage, type InvokeMessage, type LambdaError } from './protocol';
+import { CLOCK_OFFSET_ENV } from '../clock.js';
+import { isParentMessage, toLambdaError, type ChildMessage, type InvokeMessage, type LambdaError } from './protocol.js';
 
 type Handler = (event: unknown, context: unknown, callback: (error?: unknown, result?: unknown) => void) => unknown;
 

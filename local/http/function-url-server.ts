@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { FunctionPool } from '../host/function-pool';
-import { RUNTIME_SOURCE, type LogSink } from '../log';
-import type { PlannedFunctionUrl } from '../resources/plan';
-import { closeServer } from './loopback';
-import { functionUrlEvent, httpResponse } from './url-event';
+import type { FunctionPool } from '../host/function-pool.js';
+import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import type { PlannedFunctionUrl } from '../resources/plan.js';
+import { closeServer } from './loopback.js';
+import { functionUrlEvent, httpResponse } from './url-event.js';
 
 /** Lambda's limit for a synchronous request payload. */
 const MAX_BODY_BYTES = 6 * 1024 * 1024;

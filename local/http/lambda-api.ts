@@ -7,12 +7,12 @@
  * reach AWS.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isRecord } from '../../lib/job';
-import type { FunctionPool } from '../host/function-pool';
-import type { AsyncInvoker } from '../host/async-invoke';
-import { RUNTIME_SOURCE, type LogSink } from '../log';
-import { bindLoopback, boundPort, closeServer } from './loopback';
-import type { MappingSpec } from '../resources/event-source-mapping';
+import { isRecord } from '../../lib/job/model.js';
+import type { FunctionPool } from '../host/function-pool.js';
+import type { AsyncInvoker } from '../host/async-invoke.js';
+import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import { bindLoopback, boundPort, closeServer } from './loopback.js';
+import type { MappingSpec } from '../resources/event-source-mapping.js';
 
 /** A mapping as the API sees it. */
 export interface MappingHandle {

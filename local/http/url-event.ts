@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
-import { LOCAL_IDENTITY } from '../emulators';
+import { LOCAL_IDENTITY } from '../emulators.js';
 
 /** Content types whose bodies the function gets as text; everything else arrives base64-encoded. */
 const TEXT_TYPES = [/^text\//, /json/, /xml/, /javascript/, /yaml/, /^application\/x-www-form-urlencoded/, /^application\/graphql/];

@@ -4,7 +4,7 @@
  * operators: exact values, `prefix`, `suffix`, `anything-but`, `numeric`, `exists`,
  * `equals-ignore-case`.
  */
-import { isRecord } from '../../lib/job';
+import { isRecord } from '../../lib/job/model.js';
 
 /** Whether `record` matches any of the patterns (true when there are none). */
 export function matchesAnyFilter(patterns: readonly unknown[], record: unknown): boolean {

@@ -5,7 +5,7 @@
  */
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSMessageAttribute, SQSRecord } from 'aws-lambda';
-import { LOCAL_IDENTITY } from '../emulators';
+import { LOCAL_IDENTITY } from '../emulators.js';
 
 function base64(bytes: Uint8Array | undefined): string | undefined {
   return bytes === undefined ? undefined : Buffer.from(bytes).toString('base64');

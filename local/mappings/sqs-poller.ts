@@ -6,12 +6,12 @@
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import type { FunctionPool } from '../host/function-pool';
-import { RUNTIME_SOURCE, type LogSink } from '../log';
-import type { MappingSpec } from '../resources/event-source-mapping';
-import { matchesAnyFilter } from './filter';
-import { Gate } from './gate';
-import { failedItems, filterView, sqsRecord } from './sqs-event';
+import type { FunctionPool } from '../host/function-pool.js';
+import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import type { MappingSpec } from '../resources/event-source-mapping.js';
+import { matchesAnyFilter } from './filter.js';
+import { Gate } from './gate.js';
+import { failedItems, filterView, sqsRecord } from './sqs-event.js';
 
 /** What a poller needs. */
 export interface SqsPollerOptions {

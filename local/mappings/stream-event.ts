@@ -5,7 +5,7 @@
  */
 import type { _Record } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { LOCAL_IDENTITY } from '../emulators';
+import { LOCAL_IDENTITY } from '../emulators.js';
 
 /** A JSON-safe copy: bytes become base64, dates epoch seconds, undefined members are dropped. */
 function jsonSafe(value: unknown): unknown {

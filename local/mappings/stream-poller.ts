@@ -9,13 +9,13 @@
 import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type DynamoDBStreamsClient, type Shard } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { FunctionPool } from '../host/function-pool';
-import { RUNTIME_SOURCE, type LogSink } from '../log';
-import type { MappingSpec } from '../resources/event-source-mapping';
-import { matchesAnyFilter } from './filter';
-import { Gate } from './gate';
-import { failedItems } from './sqs-event';
-import { sequenceNumber, streamRecord } from './stream-event';
+import type { FunctionPool } from '../host/function-pool.js';
+import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import type { MappingSpec } from '../resources/event-source-mapping.js';
+import { matchesAnyFilter } from './filter.js';
+import { Gate } from './gate.js';
+import { failedItems } from './sqs-event.js';
+import { sequenceNumber, streamRecord } from './stream-event.js';
 
 /** What a stream poller needs. */
 export interface StreamPollerOptions {

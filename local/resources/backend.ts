@@ -4,11 +4,11 @@
  */
 import { CreateTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { LOCAL_IDENTITY } from '../emulators';
-import { TemplateError } from '../template/model';
-import type { ResourceBackend } from './plan';
-import type { QueueSpec } from './queue';
-import type { TableSpec } from './table';
+import { LOCAL_IDENTITY } from '../emulators.js';
+import { TemplateError } from '../template/model.js';
+import type { ResourceBackend } from './plan.js';
+import type { QueueSpec } from './queue.js';
+import type { TableSpec } from './table.js';
 
 /** A backend that creates nothing: queue URLs and stream ARNs are stand-ins. */
 export function dryBackend(): ResourceBackend {

@@ -3,7 +3,7 @@
  * defaults and limits.
  */
 import { randomUUID } from 'node:crypto';
-import type { Properties } from '../template/properties';
+import type { Properties } from '../template/properties.js';
 
 /** Lambda's defaults and limits for event source mappings. */
 export const MAPPING_DEFAULTS = {

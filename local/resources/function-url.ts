@@ -1,5 +1,5 @@
 /** `AWS::Lambda::Url` → a localhost HTTP endpoint for a function. */
-import type { Properties } from '../template/properties';
+import type { Properties } from '../template/properties.js';
 
 /** CORS settings of a function URL (as the template writes them). */
 export interface CorsSpec {

@@ -4,8 +4,8 @@
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Properties } from '../template/properties';
-import { localArn, physicalName } from '../identity';
+import type { Properties } from '../template/properties.js';
+import { localArn, physicalName } from '../identity.js';
 
 /** Lambda's defaults for what a template may leave out. */
 export const LAMBDA_DEFAULTS = {

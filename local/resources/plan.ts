@@ -4,19 +4,19 @@
  * through a {@link ResourceBackend}. Run once with a dry backend to validate the whole template
  * before anything starts, then with the emulators.
  */
-import { isRecord } from '../../lib/job';
-import { localArn } from '../identity';
-import { IntrinsicError, resolveIntrinsics } from '../template/intrinsics';
-import { creationOrder } from '../template/graph';
-import { TemplateError, describeValue, type CfnTemplate } from '../template/model';
-import { Properties } from '../template/properties';
-import { TemplateValues } from '../template/values';
-import { parseMapping, type MappingSpec } from './event-source-mapping';
-import { parseFunction, type CodeSources, type FunctionSpec } from './function';
-import { parseFunctionUrl, type FunctionUrlSpec } from './function-url';
-import { parseQueue, type QueueSpec } from './queue';
-import { parseSchedule, type ScheduleSpec } from './schedule';
-import { parseTable, type TableSpec } from './table';
+import { isRecord } from '../../lib/job/model.js';
+import { localArn } from '../identity.js';
+import { IntrinsicError, resolveIntrinsics } from '../template/intrinsics.js';
+import { creationOrder } from '../template/graph.js';
+import { TemplateError, describeValue, type CfnTemplate } from '../template/model.js';
+import { Properties } from '../template/properties.js';
+import { TemplateValues } from '../template/values.js';
+import { parseMapping, type MappingSpec } from './event-source-mapping.js';
+import { parseFunction, type CodeSources, type FunctionSpec } from './function.js';
+import { parseFunctionUrl, type FunctionUrlSpec } from './function-url.js';
+import { parseQueue, type QueueSpec } from './queue.js';
+import { parseSchedule, type ScheduleSpec } from './schedule.js';
+import { parseTable, type TableSpec } from './table.js';
 
 /** CloudFormation types the local runtime gives a local counterpart. */
 export const RESOURCE_TYPES = {

@@ -1,6 +1,6 @@
 /** `AWS::SQS::Queue` → a fauxqs queue with the same attributes (redrive resolved to local ARNs). */
-import type { Properties } from '../template/properties';
-import { localArn, physicalName } from '../identity';
+import type { Properties } from '../template/properties.js';
+import { localArn, physicalName } from '../identity.js';
 
 /** A queue to create. */
 export interface QueueSpec {

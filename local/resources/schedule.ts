@@ -2,10 +2,10 @@
  * `AWS::Scheduler::Schedule` → a local schedule: its expression, time zone, window, state and
  * target (a Lambda function or an SQS queue, directly or through the universal SendMessage target).
  */
-import type { Properties } from '../template/properties';
-import { localArn } from '../identity';
-import { parseScheduleExpression, type ScheduleExpression } from '../schedules/expression';
-import { isValidTimeZone } from '../schedules/zoned-time';
+import type { Properties } from '../template/properties.js';
+import { localArn } from '../identity.js';
+import { parseScheduleExpression, type ScheduleExpression } from '../schedules/expression.js';
+import { isValidTimeZone } from '../schedules/zoned-time.js';
 
 /** EventBridge Scheduler's defaults. */
 export const SCHEDULER_DEFAULTS = {

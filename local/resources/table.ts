@@ -4,8 +4,8 @@
  * deletion protection have no local meaning and are ignored.)
  */
 import type { AttributeDefinition, CreateTableCommandInput, GlobalSecondaryIndex, KeySchemaElement, LocalSecondaryIndex, Projection, ProvisionedThroughput } from '@aws-sdk/client-dynamodb';
-import type { Properties } from '../template/properties';
-import { localArn, physicalName } from '../identity';
+import type { Properties } from '../template/properties.js';
+import { localArn, physicalName } from '../identity.js';
 
 /** A table to create. */
 export interface TableSpec {

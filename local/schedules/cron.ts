@@ -6,8 +6,8 @@
  * const cron = parseCron('0 9 ? * MON-FRI *');
  * nextCronTime(cron, Date.now(), 'Europe/Paris'); // next weekday 09:00 in Paris, as epoch ms
  */
-import { HopperError } from '../../lib/errors';
-import { daysInMonth, instantOf, wallTime, weekdayOf } from './zoned-time';
+import { HopperError } from '../../lib/errors/base.js';
+import { daysInMonth, instantOf, wallTime, weekdayOf } from './zoned-time.js';
 
 /** A cron expression that cannot be parsed; the message says which field and why. */
 export class CronSyntaxError extends HopperError {}

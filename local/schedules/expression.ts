@@ -2,9 +2,9 @@
  * EventBridge Scheduler schedule expressions: `cron(...)`, `rate(value unit)` and
  * `at(yyyy-mm-ddThh:mm:ss)`, and when each fires next.
  */
-import { HopperError } from '../../lib/errors';
-import { nextCronTime, parseCron, type Cron } from './cron';
-import { instantOf } from './zoned-time';
+import { HopperError } from '../../lib/errors/base.js';
+import { nextCronTime, parseCron, type Cron } from './cron.js';
+import { instantOf } from './zoned-time.js';
 
 /** A parsed schedule expression. */
 export type ScheduleExpression =

@@ -5,10 +5,10 @@
  * re-plans every schedule from the new "now" (missed times are not replayed).
  */
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock';
-import { RUNTIME_SOURCE, type LogSink } from '../log';
-import type { ScheduleSpec } from '../resources/schedule';
-import { nextFireTime, type FireWindow } from './expression';
+import type { Clock } from '../clock.js';
+import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import type { ScheduleSpec } from '../resources/schedule.js';
+import { nextFireTime, type FireWindow } from './expression.js';
 
 /** What the scheduler calls when a schedule fires. */
 export type FireTarget = (schedule: ScheduleSpec, payload: string | undefined, scheduledTimeMs: number) => Promise<void>;

@@ -4,12 +4,12 @@
  * `sqs:sendMessage` target (Input is the SendMessage request).
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { HopperError } from '../../lib/errors';
-import type { AsyncInvoker } from '../host/async-invoke';
-import type { FunctionPool } from '../host/function-pool';
-import { SQS_UNIVERSAL_TARGET } from '../resources/plan';
-import type { ScheduleSpec } from '../resources/schedule';
-import type { FireTarget } from './scheduler';
+import { HopperError } from '../../lib/errors/base.js';
+import type { AsyncInvoker } from '../host/async-invoke.js';
+import type { FunctionPool } from '../host/function-pool.js';
+import { SQS_UNIVERSAL_TARGET } from '../resources/plan.js';
+import type { ScheduleSpec } from '../resources/schedule.js';
+import type { FireTarget } from './scheduler.js';
 
 /** What firing needs from the runtime. */
 export interface TargetDeps {

@@ -2,8 +2,8 @@
  * The order in which resources can be created: every resource after the resources its properties
  * reference (`Ref`, `Fn::GetAtt`, `${...}` in `Fn::Sub`) and those in its `DependsOn`.
  */
-import { isRecord } from '../../lib/job';
-import { TemplateError, type CfnResource, type CfnTemplate } from './model';
+import { isRecord } from '../../lib/job/model.js';
+import { TemplateError, type CfnResource, type CfnTemplate } from './model.js';
 
 /** Logical ids of the resources that `value` references (parameters and pseudo parameters excluded). */
 export function referencedResources(value: unknown, resources: ReadonlyMap<string, unknown>): Set<string> {

@@ -4,9 +4,9 @@
  * and, with conditions, `Fn::If`; this module knows those plus the condition functions,
  * `Fn::FindInMap`, `Fn::Base64`, `Fn::GetAZs` and `AWS::NoValue`.
  */
-import { HopperError } from '../../lib/errors';
-import { isRecord } from '../../lib/job';
-import { describeValue } from './model';
+import { HopperError } from '../../lib/errors/base.js';
+import { isRecord } from '../../lib/job/model.js';
+import { describeValue } from './model.js';
 
 /** What resolution needs from the runtime: the values of references. */
 export interface IntrinsicContext {

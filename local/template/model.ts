@@ -2,8 +2,8 @@
  * The parts of a CloudFormation template the local runtime reads, parsed from JSON with errors
  * that name where the template is wrong.
  */
-import { HopperError } from '../../lib/errors';
-import { isRecord } from '../../lib/job';
+import { HopperError } from '../../lib/errors/base.js';
+import { isRecord } from '../../lib/job/model.js';
 
 /** One resource of a template, as written (intrinsics unresolved). */
 export interface CfnResource {

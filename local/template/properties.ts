@@ -2,8 +2,8 @@
  * Typed, validating access to a resource's resolved properties. Every failure is a TemplateError
  * that names the resource, the property path, what was expected and what was given.
  */
-import { isRecord } from '../../lib/job';
-import { TemplateError, describeValue } from './model';
+import { isRecord } from '../../lib/job/model.js';
+import { TemplateError, describeValue } from './model.js';
 
 /** Bounds for {@link Properties.integer}. */
 export interface IntegerBounds {

@@ -3,11 +3,11 @@
  * far, pseudo parameters, parameter defaults, and stand-ins for resource types that have no local
  * counterpart (IAM roles, log groups, alarms), so templates that mention them still resolve.
  */
-import { LOCAL_IDENTITY } from '../emulators';
-import { localArn, physicalName } from '../identity';
-import { IntrinsicError, type IntrinsicContext } from './intrinsics';
-import { resolveIntrinsics } from './intrinsics';
-import type { CfnTemplate } from './model';
+import { LOCAL_IDENTITY } from '../emulators.js';
+import { localArn, physicalName } from '../identity.js';
+import { IntrinsicError, type IntrinsicContext } from './intrinsics.js';
+import { resolveIntrinsics } from './intrinsics.js';
+import type { CfnTemplate } from './model.js';
 
 /** What a resource answers to `Ref` and `Fn::GetAtt`. */
 export interface ResourceValue {

@@ -9,8 +9,8 @@
  * Sizes and seed: HOPPER_CHAOS_SEED (default fixed). bench/chaos.ts runs a bigger configuration.
  */
 import { describe, expect, it } from 'vitest';
-import { CHAOS_TEST_SIZES } from './plan';
-import { runChaos } from './run';
+import { CHAOS_TEST_SIZES } from './plan.js';
+import { runChaos } from './run.js';
 
 const SEED = Number(process.env.HOPPER_CHAOS_SEED ?? 20_261_123);
 

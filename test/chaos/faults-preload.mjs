@@ -3,7 +3,7 @@
  * (`startLocal({ functionPreload: [this file] })`, i.e. `node --import`) before its handler.
  *
  * Plain JavaScript because `node --import` loads it without a TypeScript loader. It registers an
- * AWS SDK middleware in Hopper's client-middleware registry (lib/aws.ts keeps it on globalThis under
+ * AWS SDK middleware in Hopper's client-middleware registry (lib/aws/clients.ts keeps it on globalThis under
  * `Symbol.for('hopper.aws.clientMiddleware')`), so every SQS and DynamoDB client the function builds
  * applies it. The middleware sits at the `initialize` step, outside the SDK's own retries: Hopper's
  * code sees every fault, as it would after the SDK gave up.
@@ -41,7 +41,7 @@ function networkError(code, message) {
   return Object.assign(new Error(message), { code, errno: -104, syscall: 'read' });
 }
 
-/** mulberry32, as lib/random.ts: small, seeded, good enough to pick faults. */
+/** mulberry32, as lib/common/random.ts: small, seeded, good enough to pick faults. */
 function generator(seed) {
   let state = seed >>> 0;
   return () => {

@@ -10,7 +10,7 @@
  * - Each batch callback expected fired exactly once (its callback job ran once); one that ran
  *   twice is *doubled*, one that never ran is *missing*, one that was not expected is *unexpected*.
  */
-import type { EntryReason } from '../../lib/storage/set-items';
+import type { EntryReason } from '../../lib/storage/set-items.js';
 
 /** What a planned job should end as. */
 export type Expected = 'succeeded' | 'dead';

@@ -4,9 +4,9 @@
  * can be repeated. What each job should end as follows from its plan (see
  * test/fixtures/handlers/chaos-worker.ts).
  */
-import type { JobInput } from '../../lib/job';
-import { mulberry32 } from '../../lib/random';
-import type { Expected, PlannedBatch, PlannedJob } from './invariants';
+import type { JobInput } from '../../lib/job/model.js';
+import { mulberry32 } from '../../lib/common/random.js';
+import type { Expected, PlannedBatch, PlannedJob } from './invariants.js';
 
 /** How many jobs of each kind to enqueue. */
 export interface ChaosSizes {

@@ -2,10 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { ENV } from '../../lib/env';
-import { ConfigurationError } from '../../lib/errors';
-import type { JobSystemProps } from '../../infra/job-system';
-import { actionsOf, allIdentityStatements, allows, newJobSystem, newWorker, resourcesOf, roleArnOf, roleRefOf, statementsOfRole } from './support';
+import { ENV } from '../../lib/config/env.js';
+import { ConfigurationError } from '../../lib/errors/base.js';
+import type { JobSystemProps } from '../../infra/job-system.js';
+import { actionsOf, allIdentityStatements, allows, newJobSystem, newWorker, resourcesOf, roleArnOf, roleRefOf, statementsOfRole } from './support.js';
 
 function fixture() {
   const { stack, jobs } = newJobSystem({

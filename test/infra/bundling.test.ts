@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobSystem } from '../../infra/job-system';
-import { logicalIdOf } from './support';
+import { JobSystem } from '../../infra/job-system.js';
+import { logicalIdOf } from './support.js';
 
 /** An upper bound that only a bundle with the AWS SDK (or another large dependency) inlined exceeds. */
 const MAX_BUNDLE_BYTES = 400_000;

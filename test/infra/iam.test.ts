@@ -2,11 +2,11 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { configureDemoApp } from '../../infra/demo-stack';
+import { configureDemoApp } from '../../infra/demo-stack.js';
 import {
   actionsOf, allIdentityStatements, allows, managedPoliciesOfRoles, newJobSystem, newWorker, resourcesOf, roleRefOf, statementsOfDocument, statementsOfRole,
   type Statement,
-} from './support';
+} from './support.js';
 
 /**
  * The state-table grants among `statements` (stream actions aside): their DynamoDB actions and the

@@ -2,8 +2,8 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
-import { ENV } from '../../lib/env';
-import { logicalIdOf, newJobSystem, newWorker, roleArnOf } from './support';
+import { ENV } from '../../lib/config/env.js';
+import { logicalIdOf, newJobSystem, newWorker, roleArnOf } from './support.js';
 
 const FOURTEEN_DAYS_IN_SECONDS = 1_209_600;
 

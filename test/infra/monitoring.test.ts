@@ -4,11 +4,11 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { JobSystem, type JobSystemProps } from '../../infra/job-system';
-import { ENV } from '../../lib/env';
-import { isRecord } from '../../lib/job';
-import { ConfigurationError } from '../../lib/errors';
-import { newStack, newWorker } from './support';
+import { JobSystem, type JobSystemProps } from '../../infra/job-system.js';
+import { ENV } from '../../lib/config/env.js';
+import { isRecord } from '../../lib/job/model.js';
+import { ConfigurationError } from '../../lib/errors/base.js';
+import { newStack, newWorker } from './support.js';
 
 const QUEUES = { default: {}, critical: {} };
 

@@ -6,7 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configureDemoApp } from '../../infra/demo-stack';
+import { configureDemoApp } from '../../infra/demo-stack.js';
 
 /**
  * Every rule the demo app acknowledges, with where and why. Adding an acknowledgement means

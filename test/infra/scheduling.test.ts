@@ -2,9 +2,9 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../lib/errors';
-import type { CronDefinition, JobSystemProps } from '../../infra/job-system';
-import { actionsOf, allows, newJobSystem, newWorker, roleRefOf, statementsOfRole, type Statement } from './support';
+import { ConfigurationError } from '../../lib/errors/base.js';
+import type { CronDefinition, JobSystemProps } from '../../infra/job-system.js';
+import { actionsOf, allows, newJobSystem, newWorker, roleRefOf, statementsOfRole, type Statement } from './support.js';
 
 const NIGHTLY: CronDefinition = { name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } };
 

@@ -6,7 +6,7 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { JobSystem, type JobSystemProps } from '../../infra/job-system';
+import { JobSystem, type JobSystemProps } from '../../infra/job-system.js';
 
 /** A stack in an app that does not bundle assets. */
 export function newStack(id = 'Test'): Stack {

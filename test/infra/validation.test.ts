@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { JobSystem, type JobSystemProps, type WorkerOptions } from '../../infra/job-system';
-import { isHopperError } from '../../lib/errors';
-import { newJobSystem, newStack, newWorker } from './support';
+import { JobSystem, type JobSystemProps, type WorkerOptions } from '../../infra/job-system.js';
+import { isHopperError } from '../../lib/errors/base.js';
+import { newJobSystem, newStack, newWorker } from './support.js';
 
 /** Runs `action` and returns the error it throws (failing the test when it does not throw). */
 function errorOf(action: () => unknown): Error {

@@ -9,13 +9,13 @@
  */
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, JobDiscardedError } from '../../lib/api-client';
-import { LOCAL_IDENTITY } from '../../local/emulators';
-import { LogCollector } from '../../local/log';
-import { startLocal, type LocalRuntime } from '../../local/runtime';
-import { number, records, text } from '../fixtures/json';
-import { dynamoClient, eventually, logicalIdOf } from '../fixtures/local-helpers';
-import { METERED_PER_HOUR, SHED_MAX_BACKLOG } from '../fixtures/stacks/api-stack';
+import { ApiClient, JobDiscardedError } from '../../lib/api-client/index.js';
+import { LOCAL_IDENTITY } from '../../local/emulators.js';
+import { LogCollector } from '../../local/log.js';
+import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { number, records, text } from '../fixtures/json.js';
+import { dynamoClient, eventually, logicalIdOf } from '../fixtures/local-helpers.js';
+import { METERED_PER_HOUR, SHED_MAX_BACKLOG } from '../fixtures/stacks/api-stack.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;

@@ -11,19 +11,19 @@
  * (the other batches complete, deadly ones die); (3) retries and callback jobs run to the end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBatchStreamHandler } from '../../lib/batch/stream';
-import { matchesBatchStreamFilter } from '../../lib/batch/stream-filter';
-import { Client } from '../../lib/client';
-import type { Job } from '../../lib/job';
-import { mulberry32 } from '../../lib/random';
-import { createRetryHandler } from '../../lib/retry';
-import type { SqsBatchSender } from '../../lib/sqs-batch';
-import { StateTable } from '../../lib/storage/state-table';
-import { createWorker } from '../../lib/worker';
-import { CountingDynamo } from './support/capacity';
-import { queueCounts, startHarness, type Harness } from './support/harness';
-import { addStats, drainQueue, emptyStats, type Injection } from './support/queue-drain';
-import { StreamPump } from './support/stream-pump';
+import { createBatchStreamHandler } from '../../lib/batch/handler.js';
+import { matchesBatchStreamFilter } from '../../lib/batch/stream-filter.js';
+import { Client } from '../../lib/client/client.js';
+import type { Job } from '../../lib/job/model.js';
+import { mulberry32 } from '../../lib/common/random.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import type { SqsBatchSender } from '../../lib/aws/sqs-batch.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { CountingDynamo } from './support/capacity.js';
+import { queueCounts, startHarness, type Harness } from './support/harness.js';
+import { addStats, drainQueue, emptyStats, type Injection } from './support/queue-drain.js';
+import { StreamPump } from './support/stream-pump.js';
 
 const BATCHES = positiveInt('HOPPER_BATCH_TEST_BATCHES', 200);
 const JOBS = positiveInt('HOPPER_BATCH_TEST_JOBS', 50);

@@ -4,17 +4,17 @@
  * success or at start, free once expired), and the cost of a plain job (no DynamoDB request).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBatchStreamHandler } from '../../lib/batch/stream';
-import { matchesBatchStreamFilter } from '../../lib/batch/stream-filter';
-import { Client, EnqueueError, NotUniqueError } from '../../lib/client';
-import type { Job } from '../../lib/job';
-import { createRetryHandler } from '../../lib/retry';
-import type { SqsBatchSender } from '../../lib/sqs-batch';
-import { createWorker, type JobHandler } from '../../lib/worker';
-import { CountingDynamo } from './support/capacity';
-import { startHarness, type Harness } from './support/harness';
-import { drainQueue } from './support/queue-drain';
-import { StreamPump } from './support/stream-pump';
+import { createBatchStreamHandler } from '../../lib/batch/handler.js';
+import { matchesBatchStreamFilter } from '../../lib/batch/stream-filter.js';
+import { Client, EnqueueError, NotUniqueError } from '../../lib/client/client.js';
+import type { Job } from '../../lib/job/model.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import type { SqsBatchSender } from '../../lib/aws/sqs-batch.js';
+import { createWorker, type JobHandler } from '../../lib/worker/index.js';
+import { CountingDynamo } from './support/capacity.js';
+import { startHarness, type Harness } from './support/harness.js';
+import { drainQueue } from './support/queue-drain.js';
+import { StreamPump } from './support/stream-pump.js';
 
 const silent = process.env.HOPPER_TEST_LOGS === '1' ? (line: string) => console.error(line) : () => undefined;
 

@@ -5,13 +5,13 @@
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../../lib/api-client';
-import { Client } from '../../lib/client';
-import { isRecord } from '../../lib/job';
-import { LogCollector } from '../../local/log';
-import { startLocal, type LocalRuntime } from '../../local/runtime';
-import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers';
-import { ROOT } from './polyglot-process';
+import { ApiClient } from '../../lib/api-client/index.js';
+import { Client } from '../../lib/client/client.js';
+import { isRecord } from '../../lib/job/model.js';
+import { LogCollector } from '../../local/log.js';
+import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
+import { ROOT } from './polyglot-process.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;

@@ -5,16 +5,16 @@
  */
 import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../../lib/client';
-import { UnrecoverableJobError } from '../../lib/errors';
-import type { Job } from '../../lib/job';
-import { randomFromText } from '../../lib/random';
-import { createRetryHandler } from '../../lib/retry';
-import { retryDelaySeconds } from '../../lib/retry-policy';
-import { StateTable } from '../../lib/storage/state-table';
-import type { SetEntry } from '../../lib/storage/set-items';
-import { createWorker } from '../../lib/worker';
-import { pumpOnce, pumpUntilEmpty, queueCounts, startHarness, type Harness } from './support/harness';
+import { Client } from '../../lib/client/client.js';
+import { UnrecoverableJobError } from '../../lib/errors/base.js';
+import type { Job } from '../../lib/job/model.js';
+import { randomFromText } from '../../lib/common/random.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import { retryDelaySeconds } from '../../lib/retry/policy.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import type { SetEntry } from '../../lib/storage/set-items.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { pumpOnce, pumpUntilEmpty, queueCounts, startHarness, type Harness } from './support/harness.js';
 
 let harness: Harness;
 let client: Client;

@@ -5,16 +5,16 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDashboardServer, type DashboardServer } from '../../cli/dashboard/server';
-import type { ApiCaller } from '../../cli/commands/io';
-import { ApiClient } from '../../lib/api-client';
-import { isRecord } from '../../lib/job';
-import { LogCollector } from '../../local/log';
-import { startLocal, type LocalRuntime } from '../../local/runtime';
-import { LAPTOP_VIEWPORT, launchChromium } from '../fixtures/browser';
-import { populateJobStates, setEntries, type JobStates } from '../fixtures/job-states';
-import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers';
-import { ROOT } from './polyglot-process';
+import { startDashboardServer, type DashboardServer } from '../../cli/dashboard/server.js';
+import type { ApiCaller } from '../../cli/commands/io.js';
+import { ApiClient } from '../../lib/api-client/index.js';
+import { isRecord } from '../../lib/job/model.js';
+import { LogCollector } from '../../local/log.js';
+import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { LAPTOP_VIEWPORT, launchChromium } from '../fixtures/browser.js';
+import { populateJobStates, setEntries, type JobStates } from '../fixtures/job-states.js';
+import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
+import { ROOT } from './polyglot-process.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;

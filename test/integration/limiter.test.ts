@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../lib/env';
-import { ConfigurationError } from '../../lib/errors';
+import { ENV } from '../../lib/config/env.js';
+import { ConfigurationError } from '../../lib/errors/base.js';
 import {
   CONTENTION_RETRY_AFTER_MS,
   DynamoLimiterStore,
@@ -20,10 +20,10 @@ import {
   type LimiterType,
   type Permit,
   type Refusal,
-} from '../../lib/limiters';
-import { quotaKey } from '../../lib/limiters/keys';
-import { checkQuotas, quotaExceededResponse, resolveQuotas } from '../../lib/quota';
-import { LOCAL_IDENTITY, localAwsEnv, startEmulators, type Emulators } from '../../local/emulators';
+} from '../../lib/limiters/index.js';
+import { quotaKey } from '../../lib/limiters/keys.js';
+import { checkQuotas, quotaExceededResponse, resolveQuotas } from '../../lib/quota/index.js';
+import { LOCAL_IDENTITY, localAwsEnv, startEmulators, type Emulators } from '../../local/emulators.js';
 
 let emulators: Emulators;
 let client: DynamoDBClient;

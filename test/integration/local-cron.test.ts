@@ -3,8 +3,8 @@
  * (a skipped wall time does not fire, a repeated one fires once), rate and at.
  */
 import { describe, expect, it } from 'vitest';
-import { CronSyntaxError, nextCronTime, parseCron } from '../../local/schedules/cron';
-import { nextFireTime, parseScheduleExpression } from '../../local/schedules/expression';
+import { CronSyntaxError, nextCronTime, parseCron } from '../../local/schedules/cron.js';
+import { nextFireTime, parseScheduleExpression } from '../../local/schedules/expression.js';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 

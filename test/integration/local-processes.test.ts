@@ -3,10 +3,10 @@
  * Counted from /proc, like a user checking `ps` afterwards.
  */
 import { describe, expect, it } from 'vitest';
-import { LogCollector } from '../../local/log';
-import { startLocal } from '../../local/runtime';
-import { descendants, eventually, FIXTURE_APP, isAlive, logicalIdOf } from '../fixtures/local-helpers';
-import { spawnNode } from '../fixtures/processes';
+import { LogCollector } from '../../local/log.js';
+import { startLocal } from '../../local/runtime.js';
+import { descendants, eventually, FIXTURE_APP, isAlive, logicalIdOf } from '../fixtures/local-helpers.js';
+import { spawnNode } from '../fixtures/processes.js';
 
 describe('process lifecycle', () => {
   it('stop() leaves no child process behind', async () => {

@@ -7,11 +7,11 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LogCollector } from '../../local/log';
-import { startLocal } from '../../local/runtime';
-import { TemplateError } from '../../local/template/model';
-import { writeAssembly } from '../fixtures/assembly';
-import { descendants } from '../fixtures/local-helpers';
+import { LogCollector } from '../../local/log.js';
+import { startLocal } from '../../local/runtime.js';
+import { TemplateError } from '../../local/template/model.js';
+import { writeAssembly } from '../fixtures/assembly.js';
+import { descendants } from '../fixtures/local-helpers.js';
 
 const scratch = join(process.cwd(), '.hopper', `template-tests-${process.pid}`);
 mkdirSync(scratch, { recursive: true });

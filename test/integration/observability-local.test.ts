@@ -9,13 +9,13 @@
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATS_ROLLUP } from '../../lib/stats/rollup';
-import { ApiClient } from '../../lib/api-client';
-import { isRecord, type JobInput } from '../../lib/job';
-import { LogCollector } from '../../local/log';
-import { startLocal, type LocalRuntime } from '../../local/runtime';
-import { eventually, printRuntimeLogsOnFailure } from '../fixtures/local-helpers';
-import { ROOT } from './polyglot-process';
+import { STATS_ROLLUP } from '../../lib/stats/rollup.js';
+import { ApiClient } from '../../lib/api-client/index.js';
+import { isRecord, type JobInput } from '../../lib/job/model.js';
+import { LogCollector } from '../../local/log.js';
+import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { eventually, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
+import { ROOT } from './polyglot-process.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;

@@ -11,12 +11,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRecord } from '../../lib/job';
-import { StateTable, type SetEntry } from '../../lib/storage';
-import { LogCollector } from '../../local/log';
-import { startLocal, type LocalRuntime } from '../../local/runtime';
-import { AWS_CLI, parseObject, processEnv, PYTHON, pythonFixture, ROOT, run, strings } from './polyglot-process';
-import { startSqsQueryAdapter, type SqsQueryAdapter } from './polyglot-sqs-query';
+import { isRecord } from '../../lib/job/model.js';
+import { StateTable, type SetEntry } from '../../lib/storage/index.js';
+import { LogCollector } from '../../local/log.js';
+import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { AWS_CLI, parseObject, processEnv, PYTHON, pythonFixture, ROOT, run, strings } from './polyglot-process.js';
+import { startSqsQueryAdapter, type SqsQueryAdapter } from './polyglot-sqs-query.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;

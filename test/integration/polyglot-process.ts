@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { isRecord } from '../../lib/job';
+import { isRecord } from '../../lib/job/model.js';
 
 /** Debian's interpreter, which has python3-boto3. */
 export const PYTHON = '/usr/bin/python3';

@@ -3,7 +3,7 @@
  * Python rather than whatever `python3` a version manager puts first on PATH.
  */
 import { describe, expect, it } from 'vitest';
-import { processEnv, PYTHON, PYTHON_CLIENT_DIR, run } from './polyglot-process';
+import { processEnv, PYTHON, PYTHON_CLIENT_DIR, run } from './polyglot-process.js';
 
 describe('clients/python unit tests', () => {
   it('pass under python3 -m unittest', async () => {

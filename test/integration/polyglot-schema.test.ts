@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseRetriesMessage } from '../../lib/envelope';
-import { normalizeJob, parseJob } from '../../lib/job';
-import { UnknownJobTypeError } from '../../lib/worker';
-import { objects, parseObject, processEnv, PYTHON, pythonFixture, run } from './polyglot-process';
+import { parseRetriesMessage } from '../../lib/job/envelope.js';
+import { normalizeJob, parseJob } from '../../lib/job/model.js';
+import { UnknownJobTypeError } from '../../lib/worker/index.js';
+import { objects, parseObject, processEnv, PYTHON, pythonFixture, run } from './polyglot-process.js';
 
 const schema = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8'));
 const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -51,7 +51,7 @@ describe('jobs the Python client sends', () => {
     for (const job of jobs) expect(normalizeJob(job, { now: new Date(0) })).toEqual(job);
   });
 
-  it('carry the defaults of lib/job.ts and a Sidekiq-style jid', () => {
+  it('carry the defaults of lib/job/model.ts and a Sidekiq-style jid', () => {
     const [minimal] = jobs;
     expect(minimal).toMatchObject({ args: [], queue: 'default', retry: 25 });
     expect(minimal?.jid).toMatch(/^[0-9a-f]{24}$/);

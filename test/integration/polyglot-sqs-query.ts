@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isRecord } from '../../lib/job';
+import { isRecord } from '../../lib/job/model.js';
 
 /** A running translator. */
 export interface SqsQueryAdapter {

@@ -1,13 +1,13 @@
 /**
  * Redrive of the retries queue's dead-letter queue on fauxqs (which has no StartMessageMoveTask):
- * lib/redrive.ts moves every message back, bodies and attributes intact, a bounded number per call,
+ * lib/admin/redrive.ts moves every message back, bodies and attributes intact, a bounded number per call,
  * and says when the DLQ is empty.
  */
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redrive } from '../../lib/redrive';
-import { queueCounts, startHarness, type Harness } from './support/harness';
+import { redrive } from '../../lib/admin/redrive.js';
+import { queueCounts, startHarness, type Harness } from './support/harness.js';
 
 let harness: Harness;
 

@@ -4,16 +4,16 @@
  * scheduler and the worker run 20 minutes "ahead", SQS delays run in real time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScheduledJobs } from '../../lib/admin/scheduled';
-import { Client } from '../../lib/client';
-import { CronTickBusyError, createCronHandler } from '../../lib/cron';
-import { cronTickInput, resolveCron } from '../../lib/cron-definition';
-import { normalizeJob, type Job, type JobInput } from '../../lib/job';
-import { createSchedulerHandler, type SweepResult } from '../../lib/scheduler';
-import { CronStore } from '../../lib/storage/cron-store';
-import { StateTable } from '../../lib/storage/state-table';
-import { createLogger, createWorker } from '../../lib/worker';
-import { fakeContext, heldMessages, pumpUntil, queueCounts, startHarness, type Harness } from './support/harness';
+import { ScheduledJobs } from '../../lib/admin/scheduled.js';
+import { Client } from '../../lib/client/client.js';
+import { CronTickBusyError, createCronHandler } from '../../lib/cron/handler.js';
+import { cronTickInput, resolveCron } from '../../lib/cron/definition.js';
+import { normalizeJob, type Job, type JobInput } from '../../lib/job/model.js';
+import { createSchedulerHandler, type SweepResult } from '../../lib/scheduler/handler.js';
+import { CronStore } from '../../lib/storage/cron-store.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { createLogger, createWorker } from '../../lib/worker/index.js';
+import { fakeContext, heldMessages, pumpUntil, queueCounts, startHarness, type Harness } from './support/harness.js';
 
 const MINUTE = 60_000;
 const logs = process.env.HOPPER_TEST_LOGS === '1' ? (line: string) => console.error(line) : () => undefined;

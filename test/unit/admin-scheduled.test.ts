@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidEntryIdError, ScheduledJobs } from '../../lib/admin/scheduled';
-import { normalizeJob, type Job } from '../../lib/job';
-import { createLogger } from '../../lib/worker/logger';
-import { StateTable } from '../../lib/storage/state-table';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, QUEUE_URLS, memoryLog } from './worker-fakes';
+import { InvalidEntryIdError, ScheduledJobs } from '../../lib/admin/scheduled.js';
+import { normalizeJob, type Job } from '../../lib/job/model.js';
+import { createLogger } from '../../lib/observability/logger.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { FakeSqs, QUEUE_URLS, memoryLog } from './worker-fakes.js';
 
 const T0 = Date.parse('2026-11-22T12:00:00.000Z');
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeJob } from '../../lib/job';
-import { statsHourKey, statsTotalKey } from '../../lib/keys';
-import { quotaKey } from '../../lib/limiters/keys';
-import { apiFixture, NOW, urlEvent } from './api-fakes';
-import { field, records, text } from '../fixtures/json';
-import { QUEUE_URLS } from './worker-fakes';
+import { normalizeJob } from '../../lib/job/model.js';
+import { statsHourKey, statsTotalKey } from '../../lib/storage/keys.js';
+import { quotaKey } from '../../lib/limiters/keys.js';
+import { apiFixture, NOW, urlEvent } from './api-fakes.js';
+import { field, records, text } from '../fixtures/json.js';
+import { QUEUE_URLS } from './worker-fakes.js';
 
 const job = (jid: string, fields: Record<string, unknown> = {}) => normalizeJob({ jobtype: 'SendEmail', jid, ...fields }, { now: new Date(NOW) });
 const reason = { errtype: 'Error', message: 'boom' };
@@ -261,7 +261,7 @@ describe('GET /v1/stats/cohorts', () => {
 
 describe('GET /v1/limits', () => {
   it('shows configured quotas with their available points, asked-for tenants and limiters', async () => {
-    const { call, limits } = apiFixture({ quotas: (await import('../../lib/quota')).resolveQuotas({ default: { limit: 60, per: 'minute' }, tenants: { acme: { limit: 10, per: 'second' } } }) });
+    const { call, limits } = apiFixture({ quotas: (await import('../../lib/quota/index.js')).resolveQuotas({ default: { limit: 60, per: 'minute' }, tenants: { acme: { limit: 10, per: 'second' } } }) });
     // acme's bucket (10 per second, 1 point = 100 ms = 1000 units at scale 10) has 3 points draining.
     limits.set(quotaKey('tenant', 'acme').pk, [{ pk: { S: quotaKey('tenant', 'acme').pk }, sk: { S: 'points' }, t: { N: String(NOW * 10 + 3000) }, s: { N: '10' } }]);
     limits.set('limiter#erp', [{ pk: { S: 'limiter#erp' }, sk: { S: 'concurrent' }, n: { N: '2' }, e_a: { N: String(NOW + 5000) }, e_b: { N: String(NOW - 1) } }]);

@@ -3,7 +3,7 @@
  * (test/infra), and the handler refuses any request without a verified IAM identity as well.
  */
 import { describe, expect, it } from 'vitest';
-import { apiFixture, urlEvent } from './api-fakes';
+import { apiFixture, urlEvent } from './api-fakes.js';
 
 describe('requests without a verified IAM identity', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkBacklog } from '../../lib/api/backlog';
+import { checkBacklog } from '../../lib/api/backlog.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { field } from '../fixtures/json';
-import { ApiClient, ApiResponseError, JobDiscardedError, parseRateLimits, parseRetryAfter, regionOfFunctionUrl, signRequest } from '../../lib/api-client';
+import { field } from '../fixtures/json.js';
+import { ApiClient, ApiResponseError, JobDiscardedError, parseRateLimits, parseRetryAfter, regionOfFunctionUrl, signRequest } from '../../lib/api-client/index.js';
 
 const T0 = Date.UTC(2026, 10, 22, 12);
 

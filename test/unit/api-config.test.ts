@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { apiConfigFromEnv } from '../../lib/api/config';
-import { createApiHandler } from '../../lib/api/handler';
-import { ConfigurationError } from '../../lib/errors';
-import { urlEvent } from './api-fakes';
-import { TEST_ENV } from './worker-fakes';
+import { apiConfigFromEnv } from '../../lib/api/config.js';
+import { createApiHandler } from '../../lib/api/handler.js';
+import { ConfigurationError } from '../../lib/errors/base.js';
+import { urlEvent } from './api-fakes.js';
+import { TEST_ENV } from './worker-fakes.js';
 
 describe('apiConfigFromEnv', () => {
   it('reads the variables the construct sets', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchStatus } from '../../lib/batch/status';
-import { cronJid } from '../../lib/cron-definition';
-import { normalizeJob } from '../../lib/job';
-import { apiFixture, NOW, urlEvent } from './api-fakes';
-import { field, text } from '../fixtures/json';
-import { QUEUE_URLS } from './worker-fakes';
+import type { BatchStatus } from '../../lib/batch/status.js';
+import { cronJid } from '../../lib/cron/definition.js';
+import { normalizeJob } from '../../lib/job/model.js';
+import { apiFixture, NOW, urlEvent } from './api-fakes.js';
+import { field, text } from '../fixtures/json.js';
+import { QUEUE_URLS } from './worker-fakes.js';
 
 const T = Date.UTC(2026, 10, 20);
 const job = (jid: string, fields: Record<string, unknown> = {}) => normalizeJob({ jobtype: 'SendEmail', jid, ...fields }, { now: new Date(NOW) });

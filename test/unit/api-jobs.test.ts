@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { principalOf, tenantOf } from '../../lib/api/event';
-import { apiFixture, NOW, roleSession, urlEvent } from './api-fakes';
-import { field } from '../fixtures/json';
-import { QUEUE_URLS } from './worker-fakes';
+import { principalOf, tenantOf } from '../../lib/api/event.js';
+import { apiFixture, NOW, roleSession, urlEvent } from './api-fakes.js';
+import { field } from '../fixtures/json.js';
+import { QUEUE_URLS } from './worker-fakes.js';
 
 const post = (body: unknown, extra: Partial<Parameters<typeof urlEvent>[0]> = {}) => urlEvent({ method: 'POST', path: '/v1/jobs', body, ...extra });
 
@@ -135,7 +135,7 @@ describe('quotas', () => {
   });
 
   it('charges a queue quota only for the jobs sent to that queue', async () => {
-    const { call } = apiFixture({ quotas: (await import('../../lib/quota')).resolveQuotas({ queues: { critical: { limit: 2, per: 'hour' } } }) });
+    const { call } = apiFixture({ quotas: (await import('../../lib/quota/index.js')).resolveQuotas({ queues: { critical: { limit: 2, per: 'hour' } } }) });
     expect((await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }, { jobtype: 'B', queue: 'critical' }] }))).statusCode).toBe(202);
     expect((await call(post({ jobtype: 'B', queue: 'critical' }))).statusCode).toBe(202);
     const refused = await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'B', queue: 'critical' }] }));

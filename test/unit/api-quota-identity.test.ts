@@ -4,7 +4,7 @@
  * tenant, and one producer spending its quota leaves another's untouched.
  */
 import { describe, expect, it } from 'vitest';
-import { apiFixture, roleSession, urlEvent } from './api-fakes';
+import { apiFixture, roleSession, urlEvent } from './api-fakes.js';
 
 const post = (body: unknown, iam = roleSession()) => urlEvent({ method: 'POST', path: '/v1/jobs', body, iam });
 

@@ -1,8 +1,8 @@
 /** `POST /v1/redrive/retries` over a fake dead-letter queue. */
 import { describe, expect, it } from 'vitest';
-import type { RedriveResult } from '../../lib/redrive';
-import { createApiHandler } from '../../lib/api/handler';
-import { apiFixture, urlEvent } from './api-fakes';
+import type { RedriveResult } from '../../lib/admin/redrive.js';
+import { createApiHandler } from '../../lib/api/handler.js';
+import { apiFixture, urlEvent } from './api-fakes.js';
 
 function withDeadLetters(results: RedriveResult[]) {
   const fixture = apiFixture();

@@ -1,7 +1,7 @@
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { dynamoClientFromEnv, registerAwsClientMiddleware, sqsClientFromEnv, type AwsClientMiddleware } from '../../lib/aws';
+import { dynamoClientFromEnv, registerAwsClientMiddleware, sqsClientFromEnv, type AwsClientMiddleware } from '../../lib/aws/clients.js';
 
 const env = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { callbackJob, callbackJid, dueEvents, eventsClaimedBetween, isComplete, isSuccess } from '../../lib/batch/callbacks';
-import { readBatchItem, type BatchState, type Counter } from '../../lib/batch/model';
+import { callbackJob, callbackJid, dueEvents, eventsClaimedBetween, isComplete, isSuccess } from '../../lib/batch/callbacks.js';
+import { readBatchItem, type BatchState, type Counter } from '../../lib/batch/model.js';
 
 const ZERO: Record<Counter, number> = {
   total: 0, pending: 0, succeeded: 0, failures: 0, dead: 0, open: 0, children: 0, children_complete: 0, children_succeeded: 0, children_dead: 0,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TRANSITIONS, type BatchState, type Counter } from '../../lib/batch/model';
-import { JOBS_PER_TRANSACTION, counterUpdate, planClaim, planCreateChild, planRegister, planTransitions, type PlanContext } from '../../lib/batch/plan';
+import { TRANSITIONS, type BatchState, type Counter } from '../../lib/batch/model.js';
+import { JOBS_PER_TRANSACTION, counterUpdate, planClaim, planCreateChild, planRegister, planTransitions, type PlanContext } from '../../lib/batch/plan.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const CONTEXT: PlanContext = { tableName: 'state', now: NOW, ttl: 1_800_000_000 };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../../lib/batch/errors';
-import type { BatchState, Counter } from '../../lib/batch/model';
-import { BatchStore } from '../../lib/batch/store';
-import { ScriptedDynamo, cancelled } from './state-fake';
+import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../../lib/errors/batch.js';
+import type { BatchState, Counter } from '../../lib/batch/model.js';
+import { BatchStore } from '../../lib/batch/store.js';
+import { ScriptedDynamo, cancelled } from './state-fake.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 

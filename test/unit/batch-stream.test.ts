@@ -1,9 +1,9 @@
 import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createBatchStreamHandler } from '../../lib/batch/stream';
-import { ScriptedDynamo } from './state-fake';
-import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes';
+import { createBatchStreamHandler } from '../../lib/batch/handler.js';
+import { ScriptedDynamo } from './state-fake.js';
+import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 let sequence = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { costOf, floorCounts, loadPrices, parsePrices, perMillionJobs, type Prices } from '../../bench/lib/billing';
-import { addCounts, billedSqsRequests, diffCounts, emptyCounts, SQS_BILLED_CHUNK_BYTES, type Counts } from '../../bench/lib/counts';
+import { costOf, floorCounts, loadPrices, parsePrices, perMillionJobs, type Prices } from '../../bench/lib/billing.js';
+import { addCounts, billedSqsRequests, diffCounts, emptyCounts, SQS_BILLED_CHUNK_BYTES, type Counts } from '../../bench/lib/counts.js';
 
 /** Round prices so that expected values are easy to check by hand. */
 const PRICES: Prices = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SQS_BILLED_CHUNK_BYTES } from '../../bench/lib/counts';
-import { createMeter, estimatedUnits, reportedUnits, sqsMessageBytes } from '../../bench/lib/meter';
+import { SQS_BILLED_CHUNK_BYTES } from '../../bench/lib/counts.js';
+import { createMeter, estimatedUnits, reportedUnits, sqsMessageBytes } from '../../bench/lib/meter.js';
 
 /** Runs one request through the meter's middleware, answered by `answer`. */
 async function through(meter: ReturnType<typeof createMeter>, clientName: string, commandName: string, input: object, answer: (args: unknown) => unknown): Promise<unknown> {

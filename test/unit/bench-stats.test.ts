@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, percentile, round } from '../../bench/lib/stats';
+import { median, percentile, round } from '../../bench/lib/stats.js';
 
 describe('median', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../lib/canonical-json';
+import { canonicalJson } from '../../lib/job/canonical-json.js';
 
 describe('canonicalJson', () => {
   it.each([

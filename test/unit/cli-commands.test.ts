@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { ApiClientResponse } from '../../lib/api-client';
-import { findCommand, runCommand } from '../../cli/commands/index';
-import type { ApiCaller } from '../../cli/commands/io';
-import { progressLine } from '../../cli/commands/progress';
-import { apiUrlOutput, resolveTarget } from '../../cli/commands/target';
-import { renderTable } from '../../cli/commands/table';
+import type { ApiClientResponse } from '../../lib/api-client/index.js';
+import { findCommand, runCommand } from '../../cli/commands/index.js';
+import type { ApiCaller } from '../../cli/commands/io.js';
+import { progressLine } from '../../cli/commands/progress.js';
+import { apiUrlOutput, resolveTarget } from '../../cli/commands/target.js';
+import { renderTable } from '../../cli/commands/table.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 

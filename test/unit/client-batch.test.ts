@@ -1,9 +1,9 @@
 import { DeleteItemCommand, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import type { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { Client, EnqueueError, NotUniqueError } from '../../lib/client';
-import { FakeSqs, QUEUE_URLS } from './worker-fakes';
-import { ScriptedDynamo, cancelled, conditionFailed } from './state-fake';
+import { Client, EnqueueError, NotUniqueError } from '../../lib/client/client.js';
+import { FakeSqs, QUEUE_URLS } from './worker-fakes.js';
+import { ScriptedDynamo, cancelled, conditionFailed } from './state-fake.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Client, EnqueueError, parseDuration } from '../../lib/client';
-import { JOB_LIMITS, type Job } from '../../lib/job';
-import { FakeSqs, QUEUE_URLS } from './worker-fakes';
+import { Client, EnqueueError, parseDuration } from '../../lib/client/client.js';
+import { JOB_LIMITS, type Job } from '../../lib/job/model.js';
+import { FakeSqs, QUEUE_URLS } from './worker-fakes.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CronExpressionError, nextRun, nextRuns, parseCronExpression } from '../../lib/cron-expression';
-import { instantsOf, isTimeZone, offsetMsAt, timeZoneProblem, wallTimeOf } from '../../lib/time-zone';
+import { CronExpressionError, nextRun, nextRuns, parseCronExpression } from '../../lib/cron/expression.js';
+import { instantsOf, isTimeZone, offsetMsAt, timeZoneProblem, wallTimeOf } from '../../lib/cron/time-zone.js';
 
 const VIENNA = 'Europe/Vienna';
 const at = (iso: string): number => Date.parse(iso);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CronTickBusyError, InvalidCronEventError, createCronHandler, parseCronTickEvent } from '../../lib/cron';
-import { CronDefinitionError, cronJid, cronTickInput, resolveCron, type CronDefinition, type CronTickInput } from '../../lib/cron-definition';
-import type { CronRunRecord, CronTickStore, TickClaim, TickClaimOptions } from '../../lib/storage/cron-store';
-import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes';
+import { CronTickBusyError, InvalidCronEventError, createCronHandler, parseCronTickEvent } from '../../lib/cron/handler.js';
+import { CronDefinitionError, cronJid, cronTickInput, resolveCron, type CronDefinition, type CronTickInput } from '../../lib/cron/definition.js';
+import type { CronRunRecord, CronTickStore, TickClaim, TickClaimOptions } from '../../lib/storage/cron-store.js';
+import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes.js';
 
 const NOW = Date.parse('2026-11-22T02:00:01.250Z');
 const TICK = '2026-11-22T02:00:00Z';

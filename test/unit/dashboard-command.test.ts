@@ -7,11 +7,11 @@ import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findCommand, runCommand } from '../../cli/commands/index';
-import { serveDashboard } from '../../cli/commands/dashboard';
-import { resolveTarget } from '../../cli/commands/target';
-import type { CommandContext } from '../../cli/commands/command';
-import { spawnNode } from '../fixtures/processes';
+import { findCommand, runCommand } from '../../cli/commands/index.js';
+import { serveDashboard } from '../../cli/commands/dashboard.js';
+import { resolveTarget } from '../../cli/commands/target.js';
+import type { CommandContext } from '../../cli/commands/command.js';
+import { spawnNode } from '../fixtures/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CREDENTIALS = { accessKeyId: 'AKIADASHBOARD', secretAccessKey: 'dashboard-secret', sessionToken: 'session-token' };

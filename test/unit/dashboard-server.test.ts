@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ApiClientResponse } from '../../lib/api-client';
-import type { ApiCaller } from '../../cli/commands/io';
-import { startDashboardServer, staticFilePath, type DashboardServer } from '../../cli/dashboard/server';
+import type { ApiClientResponse } from '../../lib/api-client/index.js';
+import type { ApiCaller } from '../../cli/commands/io.js';
+import { startDashboardServer, staticFilePath, type DashboardServer } from '../../cli/dashboard/server.js';
 
 /** An API that answers from a list and records what it was asked. */
 class RecordingApi implements ApiCaller {

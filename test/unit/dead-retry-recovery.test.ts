@@ -5,16 +5,16 @@
  * must still send each job exactly once.
  */
 import { describe, expect, it } from 'vitest';
-import { ScheduledJobs } from '../../lib/admin/scheduled';
-import { createApiHandler } from '../../lib/api/handler';
-import type { ApiContext, SetStore } from '../../lib/api/context';
-import { Client } from '../../lib/client';
-import { normalizeJob } from '../../lib/job';
-import { StateTable } from '../../lib/storage/state-table';
-import { createLogger } from '../../lib/worker/logger';
-import { apiFixture, NOW, urlEvent } from './api-fakes';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, QUEUE_URLS, memoryLog } from './worker-fakes';
+import { ScheduledJobs } from '../../lib/admin/scheduled.js';
+import { createApiHandler } from '../../lib/api/handler.js';
+import type { ApiContext, SetStore } from '../../lib/api/context.js';
+import { Client } from '../../lib/client/client.js';
+import { normalizeJob } from '../../lib/job/model.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { createLogger } from '../../lib/observability/logger.js';
+import { apiFixture, NOW, urlEvent } from './api-fakes.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { FakeSqs, QUEUE_URLS, memoryLog } from './worker-fakes.js';
 
 const DEAD = 120;
 const reason = { errtype: 'Error', message: 'the outage' };

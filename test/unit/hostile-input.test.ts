@@ -9,15 +9,15 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/envelope';
-import { normalizeJob } from '../../lib/job';
-import { createRetryHandler } from '../../lib/retry';
-import { StateTable } from '../../lib/storage/state-table';
-import { createWorker } from '../../lib/worker';
-import { apiFixture, urlEvent } from './api-fakes';
-import { ScriptedDynamo } from './state-fake';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, sqsEvent, sqsRecord } from './worker-fakes';
+import { failureEnvelope } from '../../lib/job/envelope.js';
+import { normalizeJob } from '../../lib/job/model.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { apiFixture, urlEvent } from './api-fakes.js';
+import { ScriptedDynamo } from './state-fake.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 /** Stand-ins for what must never reach a log line. */

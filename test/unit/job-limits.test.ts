@@ -4,11 +4,11 @@
  * refusal names the field and what was expected.
  */
 import { describe, expect, it } from 'vitest';
-import { prepareJob } from '../../lib/enqueue';
-import { JOB_LIMITS, normalizeJob, parseJob, serializeJob } from '../../lib/job';
-import { sendInBatches, SQS_BATCH_LIMITS } from '../../lib/sqs-batch';
-import { apiFixture, urlEvent } from './api-fakes';
-import { FakeSqs, QUEUE_URLS } from './worker-fakes';
+import { prepareJob } from '../../lib/enqueue/enqueue.js';
+import { JOB_LIMITS, normalizeJob, parseJob, serializeJob } from '../../lib/job/model.js';
+import { sendInBatches, SQS_BATCH_LIMITS } from '../../lib/aws/sqs-batch.js';
+import { apiFixture, urlEvent } from './api-fakes.js';
+import { FakeSqs, QUEUE_URLS } from './worker-fakes.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 const runtime = { queueUrls: QUEUE_URLS, defaultRetry: 25 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidJobError } from '../../lib/errors';
-import { FAILURE_CAPS, describeError, normalizeJob, parseJob } from '../../lib/job';
+import { InvalidJobError } from '../../lib/errors/base.js';
+import { FAILURE_CAPS, describeError, normalizeJob, parseJob } from '../../lib/job/model.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 

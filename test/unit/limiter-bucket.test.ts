@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketStart, takeFromBucket, type BucketState } from '../../lib/limiters/bucket';
+import { bucketStart, takeFromBucket, type BucketState } from '../../lib/limiters/bucket.js';
 
 describe('bucketStart', () => {
   it.each([

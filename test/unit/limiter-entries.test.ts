@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { acquireLease, releaseLease } from '../../lib/limiters/concurrent';
-import { EMPTY_ENTRY_SET, type EntrySetState } from '../../lib/limiters/entry-set';
-import { admitToWindow } from '../../lib/limiters/window';
+import { acquireLease, releaseLease } from '../../lib/limiters/concurrent.js';
+import { EMPTY_ENTRY_SET, type EntrySetState } from '../../lib/limiters/entry-set.js';
+import { admitToWindow } from '../../lib/limiters/window.js';
 
 type Step = [label: string, nowMs: number, id: string, allowed: boolean, retryAfterMs: number, entries: Record<string, number>];
 

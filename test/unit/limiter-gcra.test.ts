@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { GcraState } from '../../lib/limiters/gcra';
-import { leakyParams, takeFromLeaky } from '../../lib/limiters/leaky';
-import { pointsParams, settlePoints, takeFromPoints } from '../../lib/limiters/points';
+import type { GcraState } from '../../lib/limiters/gcra.js';
+import { leakyParams, takeFromLeaky } from '../../lib/limiters/leaky.js';
+import { pointsParams, settlePoints, takeFromPoints } from '../../lib/limiters/points.js';
 
 describe('leakyParams', () => {
   it('keeps time in units of 1/limit ms so that a drip is a whole number of units', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { planAddEntry, planRemoveEntry } from '../../lib/limiters/dynamo/entry-plans';
-import { planSettleGcra, planTakeFromGcra } from '../../lib/limiters/dynamo/gcra-plans';
-import { planTakeFromBucket } from '../../lib/limiters/dynamo/bucket-plans';
-import { pointsParams } from '../../lib/limiters/points';
+import { planAddEntry, planRemoveEntry } from '../../lib/limiters/dynamo/entry-plans.js';
+import { planSettleGcra, planTakeFromGcra } from '../../lib/limiters/dynamo/gcra-plans.js';
+import { planTakeFromBucket } from '../../lib/limiters/dynamo/bucket-plans.js';
+import { pointsParams } from '../../lib/limiters/points.js';
 
 const concurrent = { type: 'concurrent', limit: 2, lockTimeoutMs: 10_000, waitMs: 0 } as const;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../lib/errors';
-import { MemoryLimiterStore } from '../../lib/limiters/memory-store';
-import type { LimiterStore } from '../../lib/limiters/store';
-import { checkQuotas, parseQuotas, quotaExceededResponse, rateLimitsHeader, resolveQuotas, type QuotaDecision } from '../../lib/quota';
+import { ConfigurationError } from '../../lib/errors/base.js';
+import { MemoryLimiterStore } from '../../lib/limiters/memory-store.js';
+import type { LimiterStore } from '../../lib/limiters/store.js';
+import { checkQuotas, parseQuotas, quotaExceededResponse, rateLimitsHeader, resolveQuotas, type QuotaDecision } from '../../lib/quota/index.js';
 
 const T0 = Date.UTC(2026, 10, 22, 12);
 

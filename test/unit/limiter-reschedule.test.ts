@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeJob } from '../../lib/job';
-import { limitedCount, nextLimitedAttempt } from '../../lib/limiters/reschedule';
-import { mulberry32 } from '../../lib/random';
+import { normalizeJob } from '../../lib/job/model.js';
+import { limitedCount, nextLimitedAttempt } from '../../lib/limiters/reschedule.js';
+import { mulberry32 } from '../../lib/common/random.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 const job = (custom?: Record<string, unknown>) => normalizeJob({ jid: 'j1', jobtype: 'Charge', args: [1], ...(custom ? { custom } : {}) }, { now });

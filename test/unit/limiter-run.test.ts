@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimitedError } from '../../lib/errors';
-import { limiter, limiterFactory, type LimiterOptions } from '../../lib/limiters/limiter';
-import { MemoryLimiterStore } from '../../lib/limiters/memory-store';
-import { InvalidLimiterSpecError } from '../../lib/limiters/spec';
-import type { LimiterStore } from '../../lib/limiters/store';
+import { RateLimitedError } from '../../lib/errors/base.js';
+import { limiter, limiterFactory, type LimiterOptions } from '../../lib/limiters/limiter.js';
+import { MemoryLimiterStore } from '../../lib/limiters/memory-store.js';
+import { InvalidLimiterSpecError } from '../../lib/limiters/spec.js';
+import type { LimiterStore } from '../../lib/limiters/store.js';
 
 /** A fake clock whose sleep advances it, and a record of every sleep. */
 function fakeTime(startMs = Date.UTC(2026, 10, 22, 12)) {

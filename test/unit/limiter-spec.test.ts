@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidLimiterSpecError, resolveLimiterSpec, validateLimiterName } from '../../lib/limiters/spec';
-import { isHopperError } from '../../lib/errors';
+import { InvalidLimiterSpecError, resolveLimiterSpec, validateLimiterName } from '../../lib/limiters/spec.js';
+import { isHopperError } from '../../lib/errors/base.js';
 
 function invalid(run: () => unknown): InvalidLimiterSpecError {
   try {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/envelope';
-import { RateLimitedError } from '../../lib/errors';
-import { normalizeJob } from '../../lib/job';
-import { createMetrics, metricsFromEnv } from '../../lib/metrics/emf';
-import { createRetryHandler } from '../../lib/retry';
-import { StateTable } from '../../lib/storage/state-table';
-import { createWorker, type JobHandler } from '../../lib/worker';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { field, jsonObject, records } from '../fixtures/json';
-import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { failureEnvelope } from '../../lib/job/envelope.js';
+import { RateLimitedError } from '../../lib/errors/base.js';
+import { normalizeJob } from '../../lib/job/model.js';
+import { createMetrics, metricsFromEnv } from '../../lib/observability/emf.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { createWorker, type JobHandler } from '../../lib/worker/index.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { field, jsonObject, records } from '../fixtures/json.js';
+import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const NOW_MS = Date.parse('2026-11-22T12:00:00.000Z');
 const DIMENSIONS = [['Queue'], ['Queue', 'JobType']];

@@ -1,11 +1,11 @@
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/envelope';
-import { normalizeJob, type Job } from '../../lib/job';
-import { createRetryHandler } from '../../lib/retry';
-import { ScriptedDynamo } from './state-fake';
-import { FakeSqs, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { failureEnvelope } from '../../lib/job/envelope.js';
+import { normalizeJob, type Job } from '../../lib/job/model.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import { ScriptedDynamo } from './state-fake.js';
+import { FakeSqs, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const FAILED_AT = new Date('2026-11-22T12:00:00.000Z');
 

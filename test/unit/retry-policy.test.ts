@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeJob, type Job, type JobFailure } from '../../lib/job';
-import { mulberry32 } from '../../lib/random';
-import { nextAttempt, retryDelaySeconds } from '../../lib/retry-policy';
+import { normalizeJob, type Job, type JobFailure } from '../../lib/job/model.js';
+import { mulberry32 } from '../../lib/common/random.js';
+import { nextAttempt, retryDelaySeconds } from '../../lib/retry/policy.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/envelope';
-import { ConfigurationError, UnrecoverableJobError } from '../../lib/errors';
-import { normalizeJob, type Job, type JobFailure } from '../../lib/job';
-import { setEntryKey } from '../../lib/keys';
-import { createRetryHandler, planRetry } from '../../lib/retry';
-import { StateTable } from '../../lib/storage/state-table';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, arnOf, QUEUE_URLS, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { failureEnvelope } from '../../lib/job/envelope.js';
+import { ConfigurationError, UnrecoverableJobError } from '../../lib/errors/base.js';
+import { normalizeJob, type Job, type JobFailure } from '../../lib/job/model.js';
+import { setEntryKey } from '../../lib/storage/keys.js';
+import { createRetryHandler, planRetry } from '../../lib/retry/handler.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { FakeSqs, arnOf, QUEUE_URLS, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const FAILED_AT = new Date('2026-11-22T12:00:00.000Z');
 const T0 = FAILED_AT.getTime();

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../lib/errors';
-import { normalizeJob, type Job } from '../../lib/job';
-import { createSchedulerHandler, delaySecondsUntil, planMove, sweep, type SweepDeps } from '../../lib/scheduler';
-import { createMetrics } from '../../lib/metrics/emf';
-import { jsonObject } from '../fixtures/json';
-import { createLogger } from '../../lib/worker/logger';
-import { fromItem, toItem, type SetEntry } from '../../lib/storage/set-items';
-import { StateTable } from '../../lib/storage/state-table';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes';
+import { ConfigurationError } from '../../lib/errors/base.js';
+import { normalizeJob, type Job } from '../../lib/job/model.js';
+import { createSchedulerHandler, delaySecondsUntil, planMove, sweep, type SweepDeps } from '../../lib/scheduler/handler.js';
+import { createMetrics } from '../../lib/observability/emf.js';
+import { jsonObject } from '../fixtures/json.js';
+import { createLogger } from '../../lib/observability/logger.js';
+import { fromItem, toItem, type SetEntry } from '../../lib/storage/set-items.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes.js';
 
 const T0 = Date.parse('2026-11-22T12:00:00.000Z');
 const QUEUES: Readonly<Record<string, string>> = QUEUE_URLS;

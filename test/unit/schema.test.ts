@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/envelope';
-import { normalizeJob } from '../../lib/job';
+import { failureEnvelope } from '../../lib/job/envelope.js';
+import { normalizeJob } from '../../lib/job/model.js';
 
 const schema = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8'));
 

@@ -21,7 +21,7 @@ import {
   type UpdateItemCommand,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import type { StateCommands } from '../../lib/dynamo-sdk';
+import type { StateCommands } from '../../lib/aws/dynamo.js';
 
 type Command = TransactWriteItemsCommand | UpdateItemCommand | PutItemCommand | DeleteItemCommand | GetItemCommand | QueryCommand;
 type Output = TransactWriteItemsCommandOutput | UpdateItemCommandOutput | PutItemCommandOutput | DeleteItemCommandOutput | GetItemCommandOutput | QueryCommandOutput;

@@ -1,16 +1,16 @@
 import type { AttributeValue, UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/envelope';
-import { normalizeJob } from '../../lib/job';
-import { createRetryHandler } from '../../lib/retry';
-import { CohortAccumulator, LATENCY_BUCKETS, bucketOf, cohortOf, cohortUpdate, cohortView, percentile } from '../../lib/stats/cohort';
-import { createStatsRecorder, statsRecorderFromEnv, NO_STATS } from '../../lib/stats/recorder';
-import { STATS_ROLLUP } from '../../lib/stats/rollup';
-import { StateTable } from '../../lib/storage/state-table';
-import { createWorker } from '../../lib/worker';
-import { createLogger } from '../../lib/worker/logger';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { failureEnvelope } from '../../lib/job/envelope.js';
+import { normalizeJob } from '../../lib/job/model.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import { CohortAccumulator, LATENCY_BUCKETS, bucketOf, cohortOf, cohortUpdate, cohortView, percentile } from '../../lib/stats/cohort.js';
+import { createStatsRecorder, statsRecorderFromEnv, NO_STATS } from '../../lib/stats/recorder.js';
+import { STATS_ROLLUP } from '../../lib/stats/rollup.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { createLogger } from '../../lib/observability/logger.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const MINUTE = Date.UTC(2026, 10, 23, 12, 5);
 

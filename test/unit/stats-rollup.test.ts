@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseStatsHourKey, statsHourKey } from '../../lib/keys';
-import { rollupUpdate, StatsAccumulator, STATS_ROLLUP } from '../../lib/stats/rollup';
-import { createStatsRecorder } from '../../lib/stats/recorder';
-import { createLogger } from '../../lib/worker/logger';
+import { parseStatsHourKey, statsHourKey } from '../../lib/storage/keys.js';
+import { rollupUpdate, StatsAccumulator, STATS_ROLLUP } from '../../lib/stats/rollup.js';
+import { createStatsRecorder } from '../../lib/stats/recorder.js';
+import { createLogger } from '../../lib/observability/logger.js';
 import type { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import type { StatsItem } from '../../lib/stats/read';
+import type { StatsItem } from '../../lib/stats/read.js';
 
 const HOUR = Date.UTC(2026, 10, 22, 12);
 const worker = { kind: 'worker', queue: 'default' } as const;
@@ -98,7 +98,7 @@ describe('createStatsRecorder', () => {
 
 describe('readQueueReports', () => {
   it('measures each queue\'s drain over the last five full minutes and takes its latest wait', async () => {
-    const { readQueueReports } = await import('../../lib/stats/read');
+    const { readQueueReports } = await import('../../lib/stats/read.js');
     const now = HOUR + 30 * 60_000 + 20_000; // 12:30:20
     const items: StatsItem[] = [
       // Minutes 25–29 count (150 jobs → 0.5/s); 24 is before the window, 30 is unfinished.

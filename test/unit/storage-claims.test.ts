@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { normalizeJob, type Job } from '../../lib/job';
-import { cronMetaKey, cronTickKey } from '../../lib/keys';
-import { StateTable } from '../../lib/storage/state-table';
-import { FakeDynamo } from './storage-fake-dynamo';
+import { normalizeJob, type Job } from '../../lib/job/model.js';
+import { cronMetaKey, cronTickKey } from '../../lib/storage/keys.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const T0 = NOW.getTime();

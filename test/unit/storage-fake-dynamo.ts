@@ -13,8 +13,8 @@ import {
   type QueryCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import type { DynamoCommands } from '../../lib/storage/state-table';
-import type { Item } from '../../lib/storage/set-items';
+import type { DynamoCommands } from '../../lib/storage/state-table.js';
+import type { Item } from '../../lib/storage/set-items.js';
 
 type Command = PutItemCommand | QueryCommand | DeleteItemCommand | UpdateItemCommand;
 type Output = PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput | UpdateItemCommandOutput;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../lib/errors';
-import { normalizeJob, type Job } from '../../lib/job';
-import { setEntryKey, shardOf } from '../../lib/keys';
-import { fromItem, toItem } from '../../lib/storage/set-items';
-import { StateTable, stateTableFromEnv } from '../../lib/storage/state-table';
-import { FakeDynamo } from './storage-fake-dynamo';
+import { ConfigurationError } from '../../lib/errors/base.js';
+import { normalizeJob, type Job } from '../../lib/job/model.js';
+import { setEntryKey, shardOf } from '../../lib/storage/keys.js';
+import { fromItem, toItem } from '../../lib/storage/set-items.js';
+import { StateTable, stateTableFromEnv } from '../../lib/storage/state-table.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const T0 = NOW.getTime();

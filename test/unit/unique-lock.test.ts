@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { normalizeJob, type Job } from '../../lib/job';
-import { lockKeyOf, planAcquire, planRelease, uniqueDigest, uniqueSpecOf } from '../../lib/unique/lock';
+import { normalizeJob, type Job } from '../../lib/job/model.js';
+import { lockKeyOf, planAcquire, planRelease, uniqueDigest, uniqueSpecOf } from '../../lib/unique/lock.js';
 
 const NOW_MS = Date.parse('2026-11-22T12:00:00.000Z');
 

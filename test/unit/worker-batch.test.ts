@@ -1,8 +1,8 @@
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { createWorker, type JobHandler } from '../../lib/worker';
-import { ScriptedDynamo, cancelled } from './state-fake';
-import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { createWorker, type JobHandler } from '../../lib/worker/index.js';
+import { ScriptedDynamo, cancelled } from './state-fake.js';
+import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 

@@ -5,10 +5,10 @@
  */
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { callbackJid } from '../../lib/batch/callbacks';
-import { createWorker } from '../../lib/worker';
-import { ScriptedDynamo, conditionFailed } from './state-fake';
-import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { callbackJid } from '../../lib/batch/callbacks.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { ScriptedDynamo, conditionFailed } from './state-fake.js';
+import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const BID = 'b1';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createWorker, type JobHandler } from '../../lib/worker';
-import { FakeSqs, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { createWorker, type JobHandler } from '../../lib/worker/index.js';
+import { FakeSqs, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 function setup(jobs: Readonly<Record<string, JobHandler>>, options: { concurrency?: number; deadlineMarginMs?: number } = {}) {
   const sqs = new FakeSqs();

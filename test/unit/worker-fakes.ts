@@ -10,7 +10,7 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { WorkerSqs } from '../../lib/worker/types';
+import type { WorkerSqs } from '../../lib/worker/types.js';
 
 export const ACCOUNT = '123456789012';
 export const QUEUE_URLS = {

@@ -27,12 +27,12 @@ describe('what importing a module loads', () => {
   it.each([
     // A worker loads the SQS SDK on its first send (a failure, a heartbeat, ctx.enqueue), not at import.
     { module: 'lib/worker/index.ts', clients: [] },
-    { module: 'lib/retry.ts', clients: [] },
+    { module: 'lib/retry/handler.ts', clients: [] },
     // The scheduler and cron functions load their SDKs on their first invocation, not at import.
-    { module: 'lib/scheduler/index.ts', clients: [] },
-    { module: 'lib/cron.ts', clients: [] },
-    { module: 'lib/client.ts', clients: [] },
-    { module: 'lib/batch/stream.ts', clients: [] },
+    { module: 'lib/scheduler/handler.ts', clients: [] },
+    { module: 'lib/cron/handler.ts', clients: [] },
+    { module: 'lib/client/client.ts', clients: [] },
+    { module: 'lib/batch/handler.ts', clients: [] },
     { module: 'lib/limiters/index.ts', clients: [] },
     { module: 'lib/stats/recorder.ts', clients: [] },
     // The control: the probe does see an SDK when it is loaded.

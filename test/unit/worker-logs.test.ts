@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/envelope';
-import { FAILURE_CAPS, normalizeJob } from '../../lib/job';
-import { createRetryHandler } from '../../lib/retry';
-import { StateTable } from '../../lib/storage/state-table';
-import { createWorker } from '../../lib/worker';
-import { FakeDynamo } from './storage-fake-dynamo';
-import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { failureEnvelope } from '../../lib/job/envelope.js';
+import { FAILURE_CAPS, normalizeJob } from '../../lib/job/model.js';
+import { createRetryHandler } from '../../lib/retry/handler.js';
+import { StateTable } from '../../lib/storage/state-table.js';
+import { createWorker } from '../../lib/worker/index.js';
+import { FakeDynamo } from './storage-fake-dynamo.js';
+import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const SECRET = 'card-4242-4242-4242-4242';

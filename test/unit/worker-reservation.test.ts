@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createWorker, type JobHandler } from '../../lib/worker';
-import { FakeSqs, QUEUE_URLS, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { createWorker, type JobHandler } from '../../lib/worker/index.js';
+import { FakeSqs, QUEUE_URLS, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const START = Date.parse('2026-11-22T12:00:00.000Z');
 const FIFTEEN_MINUTES = 15 * 60_000;

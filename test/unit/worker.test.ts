@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, RateLimitedError, UnrecoverableJobError } from '../../lib/errors';
-import { MemoryLimiterStore } from '../../lib/limiters';
-import type { StatsSample } from '../../lib/stats/rollup';
-import { NO_STATS } from '../../lib/stats/recorder';
-import { createWorker, type JobContext, type JobHandler, type WorkerOptions } from '../../lib/worker';
-import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes';
+import { ConfigurationError, RateLimitedError, UnrecoverableJobError } from '../../lib/errors/base.js';
+import { MemoryLimiterStore } from '../../lib/limiters/index.js';
+import type { StatsSample } from '../../lib/stats/rollup.js';
+import { NO_STATS } from '../../lib/stats/recorder.js';
+import { createWorker, type JobContext, type JobHandler, type WorkerOptions } from '../../lib/worker/index.js';
+import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 

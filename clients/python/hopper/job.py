@@ -1,4 +1,4 @@
-"""The job wire format and its validation, as lib/job.ts applies it.
+"""The job wire format and its validation, as lib/job/model.ts applies it.
 
 ``docs/job.schema.json`` is the normative description. Defaults, bounds and error messages match
 the TypeScript job model, so a job is accepted or refused the same way in both languages.

@@ -1,8 +1,8 @@
 /** `GET /v1/batches/{bid}`: where a batch stands (counts, callbacks, children), as lib/batch/status.ts reads it. */
-import type { BatchStatus } from '../../batch/status';
-import type { ApiContext } from '../context';
-import { badParameter, describeValue, json, notFound, type ApiResponse } from '../http';
-import type { PathParams, Route } from '../router';
+import type { BatchStatus } from '../../batch/status.js';
+import type { ApiContext } from '../context.js';
+import { badParameter, describeValue, json, notFound, type ApiResponse } from '../http.js';
+import type { PathParams, Route } from '../router.js';
 
 /** Bids are jids' kin: the same characters, so a bid never needs escaping in a key. */
 const BID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;

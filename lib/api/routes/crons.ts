@@ -7,12 +7,12 @@
  * next run is the tick after the last one, which lies in the past when ticks were missed.
  */
 import { randomUUID } from 'node:crypto';
-import type { ResolvedCron } from '../../cron-definition';
-import { nextRun } from '../../cron-expression';
-import { JOB_DEFAULTS } from '../../job';
-import type { ApiContext } from '../context';
-import { json, notFound, type ApiResponse } from '../http';
-import type { PathParams, Route } from '../router';
+import type { ResolvedCron } from '../../cron/definition.js';
+import { nextRun } from '../../cron/expression.js';
+import { JOB_DEFAULTS } from '../../job/model.js';
+import type { ApiContext } from '../context.js';
+import { json, notFound, type ApiResponse } from '../http.js';
+import type { PathParams, Route } from '../router.js';
 
 /** The routes. */
 export function cronRoutes(ctx: ApiContext): Route[] {
@@ -24,7 +24,7 @@ export function cronRoutes(ctx: ApiContext): Route[] {
 
 /**
  * The jid of a job triggered by hand. A tick's jid is `cron:<name>:<compact UTC time>`
- * (lib/cron-definition.ts `cronJid`); `manual` can never be such a time, so the two never clash,
+ * (lib/cron/definition.ts `cronJid`); `manual` can never be such a time, so the two never clash,
  * and the random part keeps two triggers in the same millisecond apart.
  *
  * @example

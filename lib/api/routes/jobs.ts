@@ -2,18 +2,18 @@
  * `POST /v1/jobs`: one job, or `{ "jobs": [...] }`. Validated with the job model, stamped with the
  * caller's tenant, checked against backlog limits (503) and quotas (429), then enqueued.
  */
-import { EnqueueError } from '../../client';
-import { METRICS, type MetricName } from '../../metrics/emf';
-import { InvalidJobError, isHopperError } from '../../errors';
-import { isRecord, normalizeJob, type Job } from '../../job';
-import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota';
-import { checkBacklog } from '../backlog';
-import { API_DEFAULTS } from '../config';
-import { isPaused } from '../queue-state';
-import type { ApiContext } from '../context';
-import { tenantOf } from '../event';
-import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http';
-import type { Route } from '../router';
+import { EnqueueError } from '../../client/client.js';
+import { METRICS, type MetricName } from '../../observability/emf.js';
+import { InvalidJobError, isHopperError } from '../../errors/base.js';
+import { isRecord, normalizeJob, type Job } from '../../job/model.js';
+import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota/index.js';
+import { checkBacklog } from '../backlog.js';
+import { API_DEFAULTS } from '../config.js';
+import { isPaused } from '../queue-state.js';
+import type { ApiContext } from '../context.js';
+import { tenantOf } from '../event.js';
+import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http.js';
+import type { Route } from '../router.js';
 
 /** The route. */
 export function jobRoutes(ctx: ApiContext): Route[] {

@@ -4,13 +4,13 @@
  * names asked for (`?tenant=a,b&limiter=stripe,erp:42`). Limiter names are not listed otherwise:
  * each is its own partition, and finding them all would need a table scan.
  */
-import { ENTRY_ID_PATTERN, LIMITER_ATTRIBUTES as A, limiterPartitionKey, quotaKey, entryIdOf } from '../../limiters/keys';
-import { SPEC_BOUNDS, validateLimiterName } from '../../limiters/spec';
-import { isHopperError } from '../../errors';
-import type { QuotaBucket } from '../../quota';
-import type { ApiContext } from '../context';
-import { badParameter, json, type ApiRequest, type ApiResponse } from '../http';
-import type { Route } from '../router';
+import { ENTRY_ID_PATTERN, LIMITER_ATTRIBUTES as A, limiterPartitionKey, quotaKey, entryIdOf } from '../../limiters/keys.js';
+import { SPEC_BOUNDS, validateLimiterName } from '../../limiters/spec.js';
+import { isHopperError } from '../../errors/base.js';
+import type { QuotaBucket } from '../../quota/index.js';
+import type { ApiContext } from '../context.js';
+import { badParameter, json, type ApiRequest, type ApiResponse } from '../http.js';
+import type { Route } from '../router.js';
 
 /** Most names one request may ask for. */
 export const MAX_LIMIT_NAMES = 50;

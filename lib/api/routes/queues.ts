@@ -8,10 +8,10 @@
  * A paused or stalled queue's latency therefore stops at its last report; the CloudWatch metric
  * ApproximateAgeOfOldestMessage (`JobSystem.metricQueueLatency`) is the one to alarm on.
  */
-import type { ApiContext } from '../context';
-import { API_ERRORS, ApiError, json, notFound, type ApiResponse } from '../http';
-import { isPaused } from '../queue-state';
-import type { PathParams, Route } from '../router';
+import type { ApiContext } from '../context.js';
+import { API_ERRORS, ApiError, json, notFound, type ApiResponse } from '../http.js';
+import { isPaused } from '../queue-state.js';
+import type { PathParams, Route } from '../router.js';
 
 /** The routes. */
 export function queueRoutes(ctx: ApiContext): Route[] {

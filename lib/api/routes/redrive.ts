@@ -1,12 +1,12 @@
 /**
  * `POST /v1/redrive/retries`: moves messages from the retries queue's dead-letter queue back to the
- * retries queue (receive, send, delete; lib/redrive.ts), a bounded number per call. The answer says
+ * retries queue (receive, send, delete; lib/admin/redrive.ts), a bounded number per call. The answer says
  * whether the DLQ is empty, so a caller (`hopper redrive retries`) repeats until it is.
  */
-import { REDRIVE_DEFAULTS } from '../../redrive';
-import type { ApiContext } from '../context';
-import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http';
-import type { Route } from '../router';
+import { REDRIVE_DEFAULTS } from '../../admin/redrive.js';
+import type { ApiContext } from '../context.js';
+import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http.js';
+import type { Route } from '../router.js';
 
 /** The route. */
 export function redriveRoutes(ctx: ApiContext): Route[] {

@@ -14,13 +14,13 @@
  * Deleting from the scheduled and retry sets claims first too, as a sweep could be sending the
  * entry; the dead set has no sweep, so its entries are deleted directly.
  */
-import type { WaitingJobAction, WaitingSetName } from '../../admin/scheduled';
-import type { Job } from '../../job';
-import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../../keys';
-import type { SetEntry } from '../../storage/set-items';
-import type { ApiContext } from '../context';
-import { API_ERRORS, ApiError, badParameter, describeValue, intParameter, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http';
-import type { PathParams, Route } from '../router';
+import type { WaitingJobAction, WaitingSetName } from '../../admin/scheduled.js';
+import type { Job } from '../../job/model.js';
+import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../../storage/keys.js';
+import type { SetEntry } from '../../storage/set-items.js';
+import type { ApiContext } from '../context.js';
+import { API_ERRORS, ApiError, badParameter, describeValue, intParameter, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http.js';
+import type { PathParams, Route } from '../router.js';
 
 /** URL names of the sets. */
 export const SET_PATHS = { retries: 'retry', scheduled: 'scheduled', dead: 'dead' } as const satisfies Record<string, SortedSetName>;

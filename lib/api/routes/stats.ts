@@ -2,11 +2,11 @@
  * `GET /v1/stats?minutes=60`: processed and failed totals and per-minute history (lib/stats).
  * `GET /v1/stats/cohorts?minutes=60`: the cohorts of jobs by enqueue minute, newest first.
  */
-import { COHORTS } from '../../stats/cohort';
-import { readCohorts, readStats } from '../../stats/read';
-import type { ApiContext } from '../context';
-import { intParameter, json } from '../http';
-import type { Route } from '../router';
+import { COHORTS } from '../../stats/cohort.js';
+import { readCohorts, readStats } from '../../stats/read.js';
+import type { ApiContext } from '../context.js';
+import { intParameter, json } from '../http.js';
+import type { Route } from '../router.js';
 
 /** Minutes of history: at most a day. */
 export const STATS_HISTORY = { defaultMinutes: 60, maxMinutes: 1440 } as const;

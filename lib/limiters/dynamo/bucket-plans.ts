@@ -4,11 +4,11 @@
  * atomic and conflict-free; the first call of a new bucket replaces the item's bucket on
  * condition that it is older, and callers racing it retry with the bucket it wrote.
  */
-import { bucketStart, takeFromBucket, type BucketState } from '../bucket';
-import { LIMITER_ATTRIBUTES as A } from '../keys';
-import type { ResolvedSpecOf } from '../spec';
-import { num, readBucket, ttlAfter, type Known } from './item';
-import { write, type Step } from './plan';
+import { bucketStart, takeFromBucket, type BucketState } from '../bucket.js';
+import { LIMITER_ATTRIBUTES as A } from '../keys.js';
+import type { ResolvedSpecOf } from '../spec.js';
+import { num, readBucket, ttlAfter, type Known } from './item.js';
+import { write, type Step } from './plan.js';
 
 const names = { '#b': A.bucketStart, '#i': A.bucketInterval, '#c': A.bucketCount, '#ttl': A.ttl } as const;
 

@@ -7,13 +7,13 @@
  * condition that they still hold the values read (another caller may have removed them first).
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { leaseEntry } from '../concurrent';
-import { admitEntry, EMPTY_ENTRY_SET, type EntryRequest } from '../entry-set';
-import { entryAttribute, LIMITER_ATTRIBUTES as A } from '../keys';
-import type { ResolvedSpecOf } from '../spec';
-import { windowEntry } from '../window';
-import { readEntrySet, num, ttlAfter, type Known } from './item';
-import { DONE, write, type Step } from './plan';
+import { leaseEntry } from '../concurrent.js';
+import { admitEntry, EMPTY_ENTRY_SET, type EntryRequest } from '../entry-set.js';
+import { entryAttribute, LIMITER_ATTRIBUTES as A } from '../keys.js';
+import type { ResolvedSpecOf } from '../spec.js';
+import { windowEntry } from '../window.js';
+import { readEntrySet, num, ttlAfter, type Known } from './item.js';
+import { DONE, write, type Step } from './plan.js';
 
 /** The entry that `token` adds at `nowMs` under `spec`. */
 export function entryFor(spec: ResolvedSpecOf<'concurrent' | 'window'>, token: string, nowMs: number): EntryRequest {

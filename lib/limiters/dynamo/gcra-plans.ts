@@ -5,10 +5,10 @@
  * to capacity without conflicting. A drained (or new) bucket restarts from `now` with a `SET`
  * on condition that it is still drained.
  */
-import { takeFromGcra, settleGcra, type GcraParams } from '../gcra';
-import { LIMITER_ATTRIBUTES as A } from '../keys';
-import { num, readGcra, ttlAfter, type Known } from './item';
-import { DONE, write, type Step } from './plan';
+import { takeFromGcra, settleGcra, type GcraParams } from '../gcra.js';
+import { LIMITER_ATTRIBUTES as A } from '../keys.js';
+import { num, readGcra, ttlAfter, type Known } from './item.js';
+import { DONE, write, type Step } from './plan.js';
 
 const names = { '#t': A.tat, '#s': A.scale, '#ttl': A.ttl } as const;
 

@@ -4,11 +4,11 @@
  * and checked attribute by attribute. Pure: no SDK is loaded here.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { isRecord } from '../../job';
-import type { BucketState } from '../bucket';
-import type { EntrySetState } from '../entry-set';
-import type { GcraState } from '../gcra';
-import { LIMITER_ATTRIBUTES as A, entryIdOf } from '../keys';
+import { isRecord } from '../../job/model.js';
+import type { BucketState } from '../bucket.js';
+import type { EntrySetState } from '../entry-set.js';
+import type { GcraState } from '../gcra.js';
+import { LIMITER_ATTRIBUTES as A, entryIdOf } from '../keys.js';
 
 /** An item in the low-level attribute-value format, not yet checked. */
 export type RawItem = Readonly<Record<string, unknown>>;

@@ -14,19 +14,19 @@
  * - under contention, only callers whose answer depends on another's write retry.
  */
 import type { DynamoDBClient, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../../aws';
-import { ENV, requireEnv, type Env } from '../../env';
-import { HopperError, isHopperError } from '../../errors';
-import { isRecord } from '../../job';
-import { leakyParams } from '../leaky';
-import { pointsParams } from '../points';
-import type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from '../store';
-import type { ItemKey } from '../../keys';
-import { planAddEntry, planRemoveEntry } from './entry-plans';
-import { planTakeFromBucket } from './bucket-plans';
-import { planSettleGcra, planTakeFromGcra } from './gcra-plans';
-import type { Known, RawItem } from './item';
-import type { Step } from './plan';
+import { dynamoClientFromEnv } from '../../aws/clients.js';
+import { ENV, requireEnv, type Env } from '../../config/env.js';
+import { HopperError, isHopperError } from '../../errors/base.js';
+import { isRecord } from '../../job/model.js';
+import { leakyParams } from '../leaky.js';
+import { pointsParams } from '../points.js';
+import type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from '../store.js';
+import type { ItemKey } from '../../storage/keys.js';
+import { planAddEntry, planRemoveEntry } from './entry-plans.js';
+import { planTakeFromBucket } from './bucket-plans.js';
+import { planSettleGcra, planTakeFromGcra } from './gcra-plans.js';
+import type { Known, RawItem } from './item.js';
+import type { Step } from './plan.js';
 
 /** Options of {@link DynamoLimiterStore}. */
 export interface DynamoLimiterStoreOptions {

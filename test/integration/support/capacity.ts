@@ -10,8 +10,8 @@
  * or not (every Hopper item is under 1 KB), and a consistent read is 1 read unit.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LOCAL_IDENTITY } from '../../../local/emulators';
-import type { Harness } from './harness';
+import { LOCAL_IDENTITY } from '../../../local/emulators.js';
+import type { Harness } from './harness.js';
 
 /** Counts of one command. */
 export interface CommandUsage {

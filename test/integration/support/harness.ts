@@ -15,10 +15,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { ENV } from '../../../lib/env';
-import { STATE_TABLE } from '../../../lib/keys';
-import { LOCAL_IDENTITY, localAwsEnv, startEmulators, type Emulators } from '../../../local/emulators';
-import { sqsRecord } from '../../../local/mappings/sqs-event';
+import { ENV } from '../../../lib/config/env.js';
+import { STATE_TABLE } from '../../../lib/storage/keys.js';
+import { LOCAL_IDENTITY, localAwsEnv, startEmulators, type Emulators } from '../../../local/emulators.js';
+import { sqsRecord } from '../../../local/mappings/sqs-event.js';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 

@@ -10,9 +10,9 @@
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import type { Random } from '../../../lib/random';
-import { sqsRecord } from '../../../local/mappings/sqs-event';
-import { fakeContext, queueArn, queueCounts, type Harness, type SqsHandler } from './harness';
+import type { Random } from '../../../lib/common/random.js';
+import { sqsRecord } from '../../../local/mappings/sqs-event.js';
+import { fakeContext, queueArn, queueCounts, type Harness, type SqsHandler } from './harness.js';
 
 export interface Injection {
   /** Share of messages handled a second time. */

@@ -16,8 +16,8 @@ import {
   type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue as LambdaAttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { LOCAL_IDENTITY } from '../../../local/emulators';
-import type { Harness } from './harness';
+import { LOCAL_IDENTITY } from '../../../local/emulators.js';
+import type { Harness } from './harness.js';
 
 export type StreamHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | void>;
 

@@ -3,12 +3,12 @@
  * set from a worker). Nothing is loaded until a feature asks: the modules behind it load the
  * DynamoDB SDK through a dynamic import, so a plain job never pays for them.
  */
-import { dynamoClientFromEnv } from './aws';
-import type { BatchStore } from './batch/store';
-import type { StateCommands } from './dynamo-sdk';
-import type { ScheduledSetWriter } from './enqueue';
-import { ENV, requireEnv, type Env } from './env';
-import type { UniqueLocks } from './unique/store';
+import { dynamoClientFromEnv } from '../aws/clients.js';
+import type { BatchStore } from '../batch/store.js';
+import type { StateCommands } from '../aws/dynamo.js';
+import type { ScheduledSetWriter } from '../enqueue/enqueue.js';
+import { ENV, requireEnv, type Env } from '../config/env.js';
+import type { UniqueLocks } from '../unique/store.js';
 
 /** The state-table features, each made on first use. */
 export interface StateAccess {
@@ -40,17 +40,17 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
   return {
     batchStore: once(async () => {
       const tableName = requireEnv(env, ENV.stateTable);
-      const { BatchStore: Store } = await import('./batch/store');
+      const { BatchStore: Store } = await import('../batch/store.js');
       return new Store({ tableName, client: dynamoClient, now });
     }),
     uniqueLocks: once(async () => {
       const tableName = requireEnv(env, ENV.stateTable);
-      const { UniqueLocks: Locks } = await import('./unique/store');
+      const { UniqueLocks: Locks } = await import('../unique/store.js');
       return new Locks({ tableName, client: dynamoClient, now });
     }),
     scheduledSet: once(async () => {
       const tableName = requireEnv(env, ENV.stateTable);
-      const [{ loadDynamoSdk }, { toItem }] = await Promise.all([import('./dynamo-sdk'), import('./storage/set-items')]);
+      const [{ loadDynamoSdk }, { toItem }] = await Promise.all([import('../aws/dynamo.js'), import('./set-items.js')]);
       return {
         async putScheduled(job, dueMs) {
           const { PutItemCommand } = await loadDynamoSdk();

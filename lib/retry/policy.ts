@@ -1,10 +1,10 @@
 /**
  * The retry policy, pure: what happens after a job fails. Clock and randomness are parameters, so
  * the policy has exact answers in tests and the retry function can make them deterministic per
- * failure (see lib/retry.ts).
+ * failure (see lib/retry/handler.ts).
  */
-import type { Job } from './job';
-import type { Random } from './random';
+import type { Job } from '../job/model.js';
+import type { Random } from '../common/random.js';
 
 /** SQS cannot delay a message by more than 15 minutes; longer waits go to the retry set. */
 export const MAX_SQS_DELAY_SECONDS = 900;

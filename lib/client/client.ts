@@ -2,23 +2,23 @@
  * The producer side: put jobs on their queues. A plain job costs one SQS request per batch of up
  * to ten (and never a DynamoDB write); jobs due more than 15 minutes ahead go to the scheduled set.
  */
-import { sqsClientFromEnv } from './aws';
-import { createBatch, type Batch, type BatchOptions } from './batch/handle';
-import { batchStatus, type BatchStatus } from './batch/status';
-import type { StateCommands } from './dynamo-sdk';
-import { enqueueJobs, type EnqueueRuntime, type ScheduledSetWriter } from './enqueue';
-import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from './env';
-import { HopperError, InvalidJobError } from './errors';
-import { JOB_DEFAULTS, type JobInput } from './job';
-import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
-import type { SqsBatchSender } from './sqs-batch';
-import { stateAccess, type StateAccess } from './state-access';
+import { sqsClientFromEnv } from '../aws/clients.js';
+import { createBatch, type Batch, type BatchOptions } from '../batch/handle.js';
+import { batchStatus, type BatchStatus } from '../batch/status.js';
+import type { StateCommands } from '../aws/dynamo.js';
+import { enqueueJobs, type EnqueueRuntime, type ScheduledSetWriter } from '../enqueue/enqueue.js';
+import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from '../config/env.js';
+import { HopperError, InvalidJobError } from '../errors/base.js';
+import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
+import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
+import type { SqsBatchSender } from '../aws/sqs-batch.js';
+import { stateAccess, type StateAccess } from '../storage/access.js';
 
-export { EnqueueError, type EnqueueFailure, type ScheduledSetWriter } from './enqueue';
-export { NotUniqueError } from './unique/errors';
-export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from './batch/errors';
-export type { Batch, BatchOptions } from './batch/handle';
-export type { BatchStatus } from './batch/status';
+export { EnqueueError, type EnqueueFailure, type ScheduledSetWriter } from '../enqueue/enqueue.js';
+export { NotUniqueError } from '../errors/unique.js';
+export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
+export type { Batch, BatchOptions } from '../batch/handle.js';
+export type { BatchStatus } from '../batch/status.js';
 
 export interface ClientOptions {
   /** Queue name → queue URL. @default - read from HOPPER_QUEUE_URLS */
@@ -80,7 +80,7 @@ export class Client {
         if (env[ENV.stateTable] === undefined) {
           throw new HopperError(`jobs due more than ${MAX_SQS_DELAY_SECONDS} s ahead go to the scheduled set, which needs ${ENV.stateTable}`);
         }
-        const { stateTableFromEnv } = await import('./storage/state-table');
+        const { stateTableFromEnv } = await import('../storage/state-table.js');
         scheduledSet = await stateTableFromEnv(env);
         return scheduledSet;
       },

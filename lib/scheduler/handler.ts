@@ -5,19 +5,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { sqsClientFromEnv } from '../aws';
-import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
-import { ConfigurationError } from '../errors';
-import { RETRY_DEFAULTS } from '../retry';
-import { MAX_SQS_DELAY_SECONDS } from '../retry-policy';
-import type { SqsBatchSender } from '../sqs-batch';
-import { createLogger, type LogSink } from '../worker/logger';
-import { metricsFromEnv } from '../metrics/emf';
-import { SWEEP_DEFAULTS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep';
+import { sqsClientFromEnv } from '../aws/clients.js';
+import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
+import { ConfigurationError } from '../errors/base.js';
+import { RETRY_DEFAULTS } from '../retry/handler.js';
+import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
+import type { SqsBatchSender } from '../aws/sqs-batch.js';
+import { createLogger, type LogSink } from '../observability/logger.js';
+import { metricsFromEnv } from '../observability/emf.js';
+import { SWEEP_DEFAULTS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep.js';
 
-export { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep';
-export { moveEntries, type MoveOptions, type MoveOutcome, type MoverDeps, type MoverTable } from './move';
-export { SCHEDULER_ERRTYPES, delaySecondsUntil, planMove, type MoveContext, type MovePlan } from './plan';
+export { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep.js';
+export { moveEntries, type MoveOptions, type MoveOutcome, type MoverDeps, type MoverTable } from './move.js';
+export { SCHEDULER_ERRTYPES, delaySecondsUntil, planMove, type MoveContext, type MovePlan } from './plan.js';
 
 /** Defaults of the scheduler function. */
 export const SCHEDULER_DEFAULTS = {
@@ -69,7 +69,7 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
   const metrics = metricsFromEnv(env, options.log);
   let table: Promise<SweepDeps['table']> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<SweepDeps['table']> => {
-    table ??= import('../storage/state-table').then((storage) => storage.stateTableFromEnv(env));
+    table ??= import('../storage/state-table.js').then((storage) => storage.stateTableFromEnv(env));
     table.catch(() => { table = undefined; });
     return table;
   };

@@ -6,12 +6,12 @@
  *
  * No DynamoDB SDK here: locks and batches come through the runtime, loaded when first needed.
  */
-import { HopperError, InvalidJobError, PayloadTooLargeError } from './errors';
-import { byteLength, JOB_LIMITS, normalizeJob, serializeJob, type Job, type JobInput } from './job';
-import { MAX_SQS_DELAY_SECONDS } from './retry-policy';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
-import { NotUniqueError } from './unique/errors';
-import { lockKeyOf, uniqueSpecOf } from './unique/lock';
+import { HopperError, InvalidJobError, PayloadTooLargeError } from '../errors/base.js';
+import { byteLength, JOB_LIMITS, normalizeJob, serializeJob, type Job, type JobInput } from '../job/model.js';
+import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { NotUniqueError } from '../errors/unique.js';
+import { lockKeyOf, uniqueSpecOf } from '../unique/lock.js';
 
 /** One job an enqueue did not put on its queue, and why. */
 export interface EnqueueFailure {

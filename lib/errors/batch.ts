@@ -2,7 +2,7 @@
  * Errors of batches. Recognise them by `name` (`isHopperError(error, 'BatchNotFoundError')`) when
  * they may come from another bundle.
  */
-import { HopperError } from '../errors';
+import { HopperError } from './base.js';
 
 /** The batch `bid` does not exist (never created, or expired by its TTL). */
 export class BatchNotFoundError extends HopperError {

@@ -2,8 +2,8 @@
  * The environment variables through which the CDK construct configures Hopper's functions and
  * users' workers. The construct sets them; lib/ reads them only through this module.
  */
-import { ConfigurationError } from './errors';
-import { isRecord } from './job';
+import { ConfigurationError } from '../errors/base.js';
+import { isRecord } from '../job/model.js';
 
 /** Names of the environment variables Hopper reads. */
 export const ENV = {
@@ -15,7 +15,7 @@ export const ENV = {
   stats: 'HOPPER_STATS',
   /** Lowest level a worker logs: `DEBUG`, `INFO` (the default), `WARN` or `ERROR`. */
   logLevel: 'HOPPER_LOG_LEVEL',
-  /** `off` to print no CloudWatch metrics (lib/metrics/emf.ts); anything else: on. */
+  /** `off` to print no CloudWatch metrics (lib/observability/emf.ts); anything else: on. */
   metrics: 'HOPPER_METRICS',
   /** CloudWatch namespace of the metrics. */
   metricsNamespace: 'HOPPER_METRICS_NAMESPACE',

@@ -2,7 +2,7 @@
  * Errors the worker raises itself. They travel to the retries queue inside failure envelopes, where
  * only their `name` (errtype) and message survive.
  */
-import { UnrecoverableJobError, isHopperError } from '../errors';
+import { UnrecoverableJobError, isHopperError } from './base.js';
 
 /** The worker has no handler for a job's `jobtype`; the job goes straight to the dead set. */
 export class UnknownJobTypeError extends UnrecoverableJobError {

@@ -3,7 +3,7 @@
  * normative description; this module is the one place that applies it.
  */
 import { randomBytes } from 'node:crypto';
-import { InvalidJobError } from './errors';
+import { InvalidJobError } from '../errors/base.js';
 
 /** Defaults a job gets when its producer leaves a field out. */
 export const JOB_DEFAULTS = {

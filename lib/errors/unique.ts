@@ -1,5 +1,5 @@
 /** Errors of unique jobs. */
-import { HopperError } from '../errors';
+import { HopperError } from './base.js';
 
 /**
  * A job with `custom.unique_for` was not enqueued: a job of the same (jobtype, args, queue) holds

@@ -3,8 +3,8 @@
  * (`filter jid = "…"`). Deliberately tiny: a worker's logger must cost nothing to import.
  */
 
-import { ConfigurationError } from '../errors';
-import type { Job } from '../job';
+import { ConfigurationError } from '../errors/base.js';
+import type { Job } from '../job/model.js';
 
 /** Fields attached to a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;

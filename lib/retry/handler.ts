@@ -10,149 +10,21 @@
  * item again instead of a second one.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { sqsClientFromEnv } from './aws';
-import { queueResolver } from './worker/queues';
-import { jidOfRawBody, parseRetriesMessage, type EnvelopeError } from './envelope';
-import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from './env';
-import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from './job';
-import { randomFromText } from './random';
-import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './retry-policy';
-import type { NewSetEntry } from './storage/set-items';
-import type { StateTable } from './storage/state-table';
-import { statsRecorderFromEnv, type StatsRecorder } from './stats/recorder';
-import { createLogger, jobLogFields, type LogSink, type Logger } from './worker/logger';
-import { INVALID_JOBTYPE, METRICS, metricsFromEnv, type MetricsBatch } from './metrics/emf';
-import { cohortOf } from './stats/cohort';
-import type { StateCommands } from './dynamo-sdk';
-import { jobOf, markDead, markFirstFailures, type PlannedMove } from './retry-bookkeeping';
-import { stateAccess } from './state-access';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from './sqs-batch';
-
-/** Defaults of the retry function. */
-export const RETRY_DEFAULTS = {
-  /** Days a dead job is kept (`HOPPER_DEAD_TTL_DAYS`). */
-  deadTtlDays: 180,
-} as const;
-
-/** The errtypes the retry function gives to failures it observes itself. */
-export const RETRY_ERRTYPES = {
-  /** A job came back by redrive: its worker never reported success or failure. */
-  crashed: 'WorkerCrashed',
-  /** A retries-queue message that is neither an envelope nor a job. */
-  invalid: 'InvalidMessage',
-  /** A job names a queue this JobSystem does not declare. */
-  unknownQueue: 'UnknownQueue',
-} as const;
-
-/** What to do with one retries-queue message. */
-export type RetryAction =
-  | { readonly kind: 'enqueue'; readonly job: Job; readonly queueUrl: string; readonly delaySeconds: number }
-  | { readonly kind: 'retry-set'; readonly entry: NewSetEntry & { readonly job: Job } }
-  | { readonly kind: 'dead'; readonly entry: NewSetEntry };
-
-/** What {@link planRetry} needs besides the record. */
-export interface PlanContext {
-  readonly now: Date;
-  /** Queue name → URL (`HOPPER_QUEUE_URLS`). */
-  readonly queueUrls: Readonly<Record<string, string>>;
-  readonly deadTtlDays: number;
-  /** `retry` of a job without one (`HOPPER_DEFAULT_RETRY`). @default 25 */
-  readonly defaultRetry?: number;
-}
-
-/**
- * Decides where the job of one retries-queue record goes. Pure: no I/O, and the same record gives
- * the same action (crashed jobs aside, whose failure time is the time they are noticed).
- */
-export function planRetry(record: SQSRecord, context: PlanContext): RetryAction {
-  const source = record.attributes.DeadLetterQueueSourceArn;
-  const sourceQueue = source === undefined ? undefined : queueResolver(context.queueUrls).nameOf(source);
-  const message = parseRetriesMessage(record.body, {
-    now: context.now,
-    messageId: record.messageId,
-    defaultRetry: context.defaultRetry,
-    ...(sourceQueue === undefined ? {} : { sourceQueue }),
-  });
-  if (message.kind === 'invalid') {
-    const sent = Number(record.attributes.SentTimestamp);
-    return deadRaw(record, context, {
-      raw: message.raw,
-      epochMs: Number.isFinite(sent) && sent > 0 ? sent : context.now.getTime(),
-      reason: { errtype: RETRY_ERRTYPES.invalid, message: message.reason },
-    });
-  }
-  if (message.kind === 'crashed') {
-    const receives = Number(record.attributes.ApproximateReceiveCount);
-    const text = Number.isInteger(receives) && receives > 0
-      ? `no result after ${receives} deliveries (the worker crashed or timed out)`
-      : 'no result (the worker crashed or timed out)';
-    return planFailure(message.job, { errtype: RETRY_ERRTYPES.crashed, message: text, backtrace: [] }, context.now.getTime(), false, context);
-  }
-  const { envelope } = message;
-  const failedAtMs = Date.parse(envelope.failed_at);
-  if (envelope.job === undefined) {
-    const raw = envelope.raw ?? '';
-    const jid = jidOfRawBody(raw, envelope.message_id ?? record.messageId);
-    return deadRaw(record, context, { raw, jid, queue: envelope.queue, epochMs: failedAtMs, reason: envelope.error });
-  }
-  return planFailure(envelope.job, envelope.error, failedAtMs, envelope.unrecoverable === true, context);
-}
-
-function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, unrecoverable: boolean, context: PlanContext): RetryAction {
-  const retryCount = (job.failure?.retry_count ?? -1) + 1;
-  const failedAt = new Date(failedAtMs);
-  const firstEnqueuedAt = job.failure?.first_enqueued_at ?? job.enqueued_at;
-  // Seeded by the failure, so a redelivered envelope gets the same delay and the same set key.
-  const decision: NextAttempt = unrecoverable
-    ? { action: 'dead', retryCount }
-    : nextAttempt(job, { random: randomFromText(`${job.jid}#${retryCount}`), now: failedAt });
-  const failure: JobFailure = {
-    retry_count: decision.retryCount,
-    failed_at: failedAt.toISOString(),
-    ...(decision.action === 'retry' ? { next_at: decision.nextAt.toISOString() } : {}),
-    message: error.message,
-    errtype: error.errtype,
-    ...(error.backtrace.length === 0 ? {} : { backtrace: error.backtrace }),
-    // The cohort of the job (lib/stats/cohort.ts) stays that of its first attempt.
-    ...(firstEnqueuedAt === undefined ? {} : { first_enqueued_at: firstEnqueuedAt }),
-  };
-  const failed: Job = { ...job, failure };
-  const reason = { errtype: error.errtype, message: error.message };
-  if (decision.action === 'dead') return { kind: 'dead', entry: { job: failed, epochMs: failedAtMs, reason, ttl: deadTtl(failedAtMs, context) } };
-
-  const queueUrl = Object.hasOwn(context.queueUrls, job.queue) ? context.queueUrls[job.queue] : undefined;
-  if (queueUrl === undefined) {
-    const declared = Object.keys(context.queueUrls).join(', ');
-    const message = `queue ${JSON.stringify(job.queue)} is not declared in this JobSystem (declared: ${declared || 'none'})`;
-    return { kind: 'dead', entry: { job: failed, epochMs: failedAtMs, reason: { errtype: RETRY_ERRTYPES.unknownQueue, message }, ttl: deadTtl(failedAtMs, context) } };
-  }
-  const dueMs = decision.nextAt.getTime();
-  // The delay runs from the failure; time spent getting here is already served. Rounded up so
-  // that a job never runs before its due time.
-  const delaySeconds = Math.max(0, Math.ceil((dueMs - context.now.getTime()) / 1000));
-  if (delaySeconds <= MAX_SQS_DELAY_SECONDS) {
-    return { kind: 'enqueue', job: { ...failed, enqueued_at: context.now.toISOString() }, queueUrl, delaySeconds };
-  }
-  return { kind: 'retry-set', entry: { job: failed, epochMs: dueMs, reason } };
-}
-
-function deadRaw(record: SQSRecord, context: PlanContext, input: { raw: string; jid?: string; queue?: string; epochMs: number; reason: { errtype: string; message: string } }): RetryAction {
-  return {
-    kind: 'dead',
-    entry: {
-      raw: input.raw,
-      jid: input.jid ?? jidOfRawBody(input.raw, record.messageId),
-      ...(input.queue === undefined ? {} : { queue: input.queue }),
-      epochMs: input.epochMs,
-      reason: { errtype: input.reason.errtype, message: input.reason.message },
-      ttl: deadTtl(input.epochMs, context),
-    },
-  };
-}
-
-function deadTtl(epochMs: number, context: PlanContext): number {
-  return Math.floor(epochMs / 1000) + context.deadTtlDays * 86_400;
-}
+import { sqsClientFromEnv } from '../aws/clients.js';
+import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
+import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from '../job/model.js';
+import type { StateTable } from '../storage/state-table.js';
+import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder.js';
+import { createLogger, jobLogFields, type LogSink, type Logger } from '../observability/logger.js';
+import { INVALID_JOBTYPE, METRICS, metricsFromEnv, type MetricsBatch } from '../observability/emf.js';
+import { cohortOf } from '../stats/cohort.js';
+import type { StateCommands } from '../aws/dynamo.js';
+import { jobOf, markDead, markFirstFailures, type PlannedMove } from './bookkeeping.js';
+import { stateAccess } from '../storage/access.js';
+import { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type RetryAction } from './plan.js';
+import type { NewSetEntry } from '../storage/set-items.js';
+import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+export { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type PlanContext, type RetryAction } from './plan.js';
 
 /** Options of {@link createRetryHandler}. */
 export interface RetryHandlerOptions {
@@ -194,7 +66,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const metrics = metricsFromEnv(env, options.log);
   let table: Promise<Pick<StateTable, 'putSetEntry'>> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<Pick<StateTable, 'putSetEntry'>> => {
-    table ??= import('./storage/state-table').then((storage) => storage.stateTableFromEnv(env));
+    table ??= import('../storage/state-table.js').then((storage) => storage.stateTableFromEnv(env));
     // Forget a failed load so that the next batch tries again.
     table.catch(() => { table = undefined; });
     return table;

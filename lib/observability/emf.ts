@@ -11,8 +11,8 @@
  * are declared in the construct, and an instance gives at most `maxJobTypes` distinct jobtypes
  * their own series; later ones are published as {@link OTHER_JOBTYPE}.
  */
-import { ENV, type Env } from '../env';
-import type { LogSink } from '../worker/logger';
+import { ENV, type Env } from '../config/env.js';
+import type { LogSink } from './logger.js';
 
 /** Metric names, as they appear in CloudWatch. */
 export const METRICS = {

@@ -4,7 +4,7 @@
  * can hand exactly those records back to SQS.
  */
 import type { SendMessageBatchCommand, SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
-import { byteLength } from './job';
+import { byteLength } from '../job/model.js';
 
 /** The one SQS command Hopper's worker and retry function send; an `SQSClient` satisfies it. */
 export interface SqsBatchSender {

@@ -3,10 +3,10 @@
  * and the input its EventBridge Scheduler schedule passes to the cron function. Pure: used at synth
  * time by the construct and at run time by the cron function, so both apply the same rules.
  */
-import { HopperError, InvalidJobError } from './errors';
-import { CronExpressionError, parseCronExpression, type CronExpression } from './cron-expression';
-import { JOB_DEFAULTS, byteLength, normalizeJob, type JobCustom } from './job';
-import { timeZoneProblem } from './time-zone';
+import { HopperError, InvalidJobError } from '../errors/base.js';
+import { CronExpressionError, parseCronExpression, type CronExpression } from './expression.js';
+import { JOB_DEFAULTS, byteLength, normalizeJob, type JobCustom } from '../job/model.js';
+import { timeZoneProblem } from './time-zone.js';
 
 /** Bounds of a cron definition. */
 export const CRON_LIMITS = {

@@ -21,20 +21,20 @@
  * after it are left for the retry, which Lambda starts from that record.
  */
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { sqsClientFromEnv } from '../aws';
-import type { StateCommands } from '../dynamo-sdk';
-import { prepareJob } from '../enqueue';
-import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../env';
-import { HopperError } from '../errors';
-import { JOB_DEFAULTS } from '../job';
-import { sendInBatches, type SqsBatchSender } from '../sqs-batch';
-import { stateAccess } from '../state-access';
-import { createLogger, type LogSink, type Logger } from '../worker/logger';
-import { METRICS, metricsFromEnv } from '../metrics/emf';
-import { callbackJob, dueEvents, eventsClaimedBetween } from './callbacks';
-import { readBatchItem, type CallbackEvent } from './model';
-import type { BatchStore } from './store';
-import { matchesBatchStreamFilter } from './stream-filter';
+import { sqsClientFromEnv } from '../aws/clients.js';
+import type { StateCommands } from '../aws/dynamo.js';
+import { prepareJob } from '../enqueue/enqueue.js';
+import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
+import { HopperError } from '../errors/base.js';
+import { JOB_DEFAULTS } from '../job/model.js';
+import { sendInBatches, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { stateAccess } from '../storage/access.js';
+import { createLogger, type LogSink, type Logger } from '../observability/logger.js';
+import { METRICS, metricsFromEnv } from '../observability/emf.js';
+import { callbackJob, dueEvents, eventsClaimedBetween } from './callbacks.js';
+import { readBatchItem, type CallbackEvent } from './model.js';
+import type { BatchStore } from './store.js';
+import { matchesBatchStreamFilter } from './stream-filter.js';
 
 /** Options of {@link createBatchStreamHandler}. */
 export interface BatchStreamHandlerOptions {

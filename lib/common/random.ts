@@ -3,7 +3,7 @@
  * and so that the retry function can derive the jitter of a failure from the failure itself (the
  * same failure delivered twice gets the same delay and therefore the same storage key).
  */
-import { fnv1a } from './keys';
+import { fnv1a } from '../storage/keys.js';
 
 /** A source of numbers in [0, 1), like `Math.random`. */
 export type Random = () => number;

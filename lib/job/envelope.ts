@@ -4,8 +4,8 @@
  * function tells the two apart with {@link parseRetriesMessage}. `docs/failure.schema.json`
  * describes the envelope for workers in other languages.
  */
-import { InvalidJobError } from './errors';
-import { FAILURE_CAPS, JOB_LIMITS, cap, describeError, isRecord, normalizeJob, type Job } from './job';
+import { InvalidJobError } from '../errors/base.js';
+import { FAILURE_CAPS, JOB_LIMITS, cap, describeError, isRecord, normalizeJob, type Job } from './model.js';
 
 /** Largest original body kept in an envelope for a message that was not a valid job. */
 export const RAW_BODY_CAP = 64 * 1024;

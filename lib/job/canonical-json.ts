@@ -4,7 +4,7 @@
  * values that are equal as JSON get the same text, whatever the order their producer wrote keys in,
  * so a digest of the text identifies the value (unique-job locks are keyed this way).
  */
-import { InvalidJobError } from './errors';
+import { InvalidJobError } from '../errors/base.js';
 
 /**
  * The canonical JSON text of `value`.

@@ -14,16 +14,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { Client } from './client';
-import { CronDefinitionError, cronJid, resolveCron, type CronJobTemplate, type ResolvedCron } from './cron-definition';
-import { nextRun } from './cron-expression';
-import { clockFromEnv, type Env } from './env';
-import { HopperError, InvalidJobError } from './errors';
-import { JOB_DEFAULTS, isRecord, normalizeJob, type Job, type JobInput } from './job';
-import type { SqsBatchSender } from './sqs-batch';
-import type { CronTickStore } from './storage/cron-store';
-import { createLogger, type LogSink } from './worker/logger';
-import { METRICS, metricsFromEnv } from './metrics/emf';
+import { Client } from '../client/client.js';
+import { CronDefinitionError, cronJid, resolveCron, type CronJobTemplate, type ResolvedCron } from './definition.js';
+import { nextRun } from './expression.js';
+import { clockFromEnv, type Env } from '../config/env.js';
+import { HopperError, InvalidJobError } from '../errors/base.js';
+import { JOB_DEFAULTS, isRecord, normalizeJob, type Job, type JobInput } from '../job/model.js';
+import type { SqsBatchSender } from '../aws/sqs-batch.js';
+import type { CronTickStore } from '../storage/cron-store.js';
+import { createLogger, type LogSink } from '../observability/logger.js';
+import { METRICS, metricsFromEnv } from '../observability/emf.js';
 
 /** Defaults of the cron function. */
 export const CRON_DEFAULTS = {
@@ -154,7 +154,7 @@ export function createCronHandler(options: CronHandlerOptions = {}): CronHandler
   const metrics = metricsFromEnv(env, options.log);
   let store: Promise<CronTickStore> | undefined = options.store === undefined ? undefined : Promise.resolve(options.store);
   const cronStore = (): Promise<CronTickStore> => {
-    store ??= import('./storage/cron-store').then((module) => module.cronStoreFromEnv(env));
+    store ??= import('../storage/cron-store.js').then((module) => module.cronStoreFromEnv(env));
     store.catch(() => { store = undefined; });
     return store;
   };

@@ -7,12 +7,12 @@
  * Marks are conditional on the job's previous status (lib/batch/store.ts), so a redelivered
  * envelope changes nothing twice. Only jobs that use these features reach the state table.
  */
-import type { JobReport } from './batch/store';
-import type { Job } from './job';
-import type { RetryAction } from './retry';
-import type { StateAccess } from './state-access';
-import { uniqueSpecOf } from './unique/lock';
-import type { Logger } from './worker/logger';
+import type { JobReport } from '../batch/store.js';
+import type { Job } from '../job/model.js';
+import type { RetryAction } from './plan.js';
+import type { StateAccess } from '../storage/access.js';
+import { uniqueSpecOf } from '../unique/lock.js';
+import type { Logger } from '../observability/logger.js';
 
 /** A planned move and the key of the record it answers for. */
 export interface PlannedMove {

@@ -8,7 +8,7 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Env } from './env';
+import type { Env } from '../config/env.js';
 
 /**
  * A middleware added to every AWS client Hopper builds, in the shape of the SDK's

@@ -1,0 +1,5 @@
+/**
+ * `hopper-jobs/client`: enqueue jobs from any Node.js process (a Lambda function, a script, a
+ * server) straight to SQS.
+ */
+export * from './client.js';
