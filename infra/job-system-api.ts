@@ -1,13 +1,23 @@
 /**
- * The parts of the JobSystem that serve its HTTP API: the environment the api function reads
- * (lib/config/env.ts names), and the validation of the props only the API uses.
+ * The parts of the JobSystem that serve its HTTP API: the api function (`ApiFunction`) behind a
+ * Function URL with IAM auth, its rights, the environment it reads (lib/config/env.ts names), and
+ * the validation of the props only the API uses.
  */
 import { Token } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
 import type { ResolvedCron } from '../lib/cron/definition.js';
 import { ENV } from '../lib/config/env.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { resolveQuotas, type QuotasConfig } from '../lib/quota/index.js';
+import { HopperFunction } from './hopper-function.js';
+import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
+import { queueArns } from './job-system-grants.js';
 import type { QueueOptions } from './job-system-props.js';
+import type { JobQueues } from './job-system-queues.js';
 import { resolvedSeconds, validateIntegerRange } from './validation.js';
 
 /** Bounds of the API's body limit: Lambda refuses synchronous payloads over 6 MiB anyway. */
@@ -83,4 +93,51 @@ export function apiEnvironment(input: {
     ...(input.maxBodyBytes === undefined ? {} : { [ENV.apiMaxBodyBytes]: String(input.maxBodyBytes) }),
     ...(input.crons === undefined ? {} : { [ENV.crons]: input.crons }),
   };
+}
+
+/** What the api function is built from. */
+export interface ApiFunctionProps {
+  readonly queues: JobQueues;
+  readonly stateTable: dynamodb.ITable;
+  readonly limitsTable: dynamodb.ITable;
+  /** Hopper's environment variables (lib/config/env.ts). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** The api function's own variables ({@link apiEnvironment}). */
+  readonly apiVariables: Readonly<Record<string, string>>;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** The api function and its URL. */
+export interface ApiFunction {
+  readonly function: lambda.Function;
+  /** Auth type AWS_IAM: every request must be SigV4-signed. */
+  readonly url: lambda.FunctionUrl;
+}
+
+/**
+ * Creates the api function (`ApiFunction`) with its Function URL (auth type AWS_IAM, never NONE)
+ * and its rights: read queue sizes and enqueue; list, move and delete set entries, fold stats;
+ * spend and read quotas; redrive the retries DLQ into the retries queue. Mapping rights are added
+ * per worker (`addWorker`).
+ */
+export function createApiFunction(scope: Construct, props: ApiFunctionProps): ApiFunction {
+  const fn = new HopperFunction(scope, 'ApiFunction', {
+    entry: hopperEntry('api'),
+    description: 'Hopper API: enqueue with quota and backlog backpressure; queues, retries, scheduled, dead, stats, limits',
+    ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+    ...pinnedToHopperPackage(),
+  }).function;
+  for (const [name, value] of Object.entries(props.environment)) fn.addEnvironment(name, value);
+  for (const [name, value] of Object.entries(props.apiVariables)) fn.addEnvironment(name, value);
+  // Never NONE: every call must be signed by a principal granted lambda:InvokeFunctionUrl.
+  const url = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+  const { queues, retriesQueue, retriesDeadLetterQueue } = props.queues;
+  iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resourceArns: queueArns(queues) });
+  iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [retriesDeadLetterQueue.queueArn] });
+  iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [retriesQueue.queueArn] });
+  // GetItem: a batch's status and a cron's run record.
+  iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
+  iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [props.limitsTable.tableArn] });
+  return { function: fn, url };
 }

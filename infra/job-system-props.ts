@@ -246,7 +246,7 @@ export function validateQueueOptions(name: string, options: QueueOptions): void 
  * Validates that queue `name` can be served by `fn`: its visibility timeout either follows the
  * worker's timeout (which must then be known at synth time) or is at least that timeout.
  */
-export function validateVisibility(name: string, options: QueueOptions, fn: lambda.Function, timeoutSeconds: number | undefined): void {
+export function validateVisibility(name: string, options: QueueOptions, fn: lambda.IFunction, timeoutSeconds: number | undefined): void {
   const visibility = options.visibilityTimeout;
   if (visibility === undefined) {
     if (timeoutSeconds === undefined) {

@@ -1,31 +1,36 @@
 /**
  * The JobSystem construct: everything Hopper needs in one `new JobSystem(stack, 'Jobs', props)`.
+ * What it builds is split by part, each built in the JobSystem's own scope so that construct ids
+ * stay as they are: the queues and their mappings (job-system-queues.ts), the state tables and the
+ * retry and batch functions (job-system-state.ts), the scheduler and cron functions
+ * (job-scheduler.ts), the API (job-system-api.ts), monitoring (job-system-monitoring.ts) and the
+ * outputs (job-system-outputs.ts).
  */
-import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lib/config/env.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_LIMITS } from '../lib/job/model.js';
-import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter.js';
-import { BATCH_KEYS, COHORT_KEYS, SORTED_SETS, STATE_TABLE, STATS_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
-import { LIMITS_TABLE } from '../lib/limiters/keys.js';
+import { BATCH_KEYS, SORTED_SETS, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
-import { HopperFunction } from './hopper-function.js';
 import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
-import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { JobScheduler } from './job-scheduler.js';
-import { apiEnvironment, backlogLimitsJson, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
+import { apiEnvironment, backlogLimitsJson, createApiFunction, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
+import { grantEnqueueRights, grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
+import { addJobSystemOutputs } from './job-system-outputs.js';
 import {
-  deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions, validateVisibility,
+  deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions,
   type WorkerOptions,
 } from './job-system-props.js';
+import { createJobQueues, QueueMappings } from './job-system-queues.js';
+import { createBatchFunction, createJobTables, createRetryFunction } from './job-system-state.js';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './validation.js';
 
 export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props.js';
@@ -78,12 +83,7 @@ export class JobSystem extends Construct {
   private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
   private readonly maxRetries: number;
   private readonly deadSetRetentionDays: number;
-  /** Queue name → construct path of the function serving it. */
-  private readonly servedBy = new Map<string, string>();
-  /** Queue name → timeout of the function serving it, in seconds. */
-  private readonly workerTimeouts = new Map<string, number>();
-  /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
-  private readonly mappingIds = new Map<string, string>();
+  private readonly mappings: QueueMappings;
   private readonly statsOn: boolean;
   /** Namespace of the EMF metrics; undefined when they are off. */
   private readonly metricsNamespace: string | undefined;
@@ -109,110 +109,64 @@ export class JobSystem extends Construct {
     this.maxJobTypes = props.metrics === false ? undefined : props.metrics?.maxJobTypes;
     const quotas = quotasJson(props.quotas, [...queueOptions.keys()]);
     const tenants = tenantsJson(props.tenants);
+    const logRetention = props.logRetention === undefined ? {} : { logRetention: props.logRetention };
 
-    const retriesDeadLetterQueue = new sqs.Queue(this, 'RetriesDlq', secureQueueProps());
-    const retryTimeout = Duration.seconds(JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds);
-    const retriesQueue = new sqs.Queue(this, 'Retries', {
-      ...secureQueueProps(),
-      visibilityTimeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.visibilityTimeoutFactor * JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds),
-      deadLetterQueue: { queue: retriesDeadLetterQueue, maxReceiveCount: JOB_SYSTEM_DEFAULTS.retriesMaxReceiveCount },
-    });
-    this.retriesDeadLetterQueue = retriesDeadLetterQueue;
-    this.retriesQueue = retriesQueue;
+    this.mappings = new QueueMappings(queueOptions);
+    const jobQueues = createJobQueues(this, queueOptions, (name) => this.mappings.defaultVisibilitySeconds(name));
+    this.retriesDeadLetterQueue = jobQueues.retriesDeadLetterQueue;
+    this.retriesQueue = jobQueues.retriesQueue;
+    this.queues = jobQueues.queues;
 
-    const queues: Record<string, sqs.IQueue> = {};
-    for (const [name, options] of queueOptions) {
-      queues[name] = new sqs.Queue(this, `Queue-${name}`, {
-        ...secureQueueProps(),
-        visibilityTimeout: options.visibilityTimeout ?? Duration.seconds(Lazy.number({ produce: () => this.defaultVisibilitySeconds(name) })),
-        deadLetterQueue: { queue: retriesQueue, maxReceiveCount: options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount },
-      });
-    }
-    this.queues = queues;
+    const tables = createJobTables(this, props.removalPolicy);
+    this.stateTable = tables.stateTable;
+    this.limitsTable = tables.limitsTable;
 
-    this.stateTable = new dynamodb.Table(this, 'StateTable', {
-      ...hopperTableProps(STATE_TABLE),
-      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    this.limitsTable = new dynamodb.Table(this, 'LimitsTable', {
-      ...hopperTableProps(LIMITS_TABLE),
-      // Limiter state expires by itself; nothing in it outlives the stack.
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
-    });
-
-    const retry = new HopperFunction(this, 'RetryFunction', {
-      entry: hopperEntry('retry'),
-      description: 'Hopper retry function: backs off failed jobs, re-enqueues them, or moves them to the dead set',
-      timeout: retryTimeout,
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
-      // Pin the bundle to Hopper's own lock file when there is one, whatever the working directory.
-      ...pinnedToHopperPackage(),
-    });
-    this.retryFunction = retry.function;
-    this.applyEnvironment(this.retryFunction);
-    this.retryFunction.addEventSource(new SqsEventSource(retriesQueue, {
-      batchSize: JOB_SYSTEM_DEFAULTS.batchSize,
-      reportBatchItemFailures: true,
-      maxConcurrency: props.retry?.maxConcurrency ?? JOB_SYSTEM_DEFAULTS.retryMaxConcurrency,
-    }));
-    // Re-enqueue after a short backoff (DelaySeconds ≤ 900).
-    this.grantSend(this.retryFunction, this.jobQueueArns());
-    // Longer backoffs go to the retry set, exhausted jobs to the dead set.
-    iam.Grant.addToPrincipal({ grantee: this.retryFunction, actions: ['dynamodb:PutItem'], resourceArns: [this.stateTable.tableArn] });
-    // Failures and deaths of batch jobs are marked in their batch; dead jobs release unique locks.
-    this.grantStateItems(this.retryFunction, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]);
-
-    this.batchFunction = new HopperFunction(this, 'BatchFunction', {
-      entry: hopperEntry('batch'),
-      description: 'Hopper batch function: enqueues batch callbacks (complete, success, death) exactly once',
-      timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.batchTimeoutSeconds),
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
-      ...pinnedToHopperPackage(),
-    }).function;
-    this.applyEnvironment(this.batchFunction);
-    this.connectBatchFunction(this.batchFunction);
+    const stateFunctions = {
+      queues: jobQueues,
+      stateTable: this.stateTable,
+      environment: this.environment,
+      statsOn: this.statsOn,
+      ...(props.retry?.maxConcurrency === undefined ? {} : { retryMaxConcurrency: props.retry.maxConcurrency }),
+      ...logRetention,
+    };
+    this.retryFunction = createRetryFunction(this, stateFunctions);
+    this.batchFunction = createBatchFunction(this, stateFunctions);
 
     this.scheduler = new JobScheduler(this, 'Scheduler', {
       stateTable: this.stateTable,
-      queues,
+      queues: this.queues,
       environment: this.environment,
       crons,
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...logRetention,
     });
 
-    if (this.statsOn) this.grantStats(this.retryFunction);
-
-    const api = new HopperFunction(this, 'ApiFunction', {
-      entry: hopperEntry('api'),
-      description: 'Hopper API: enqueue with quota and backlog backpressure; queues, retries, scheduled, dead, stats, limits',
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
-      ...pinnedToHopperPackage(),
-    });
-    this.apiFunction = api.function;
-    this.applyEnvironment(this.apiFunction);
     const backlogLimits = backlogLimitsJson(queueOptions);
     const cronDefinitions = cronsJson(crons);
-    const apiVariables = apiEnvironment({
-      ...(quotas === undefined ? {} : { quotas }),
-      ...(tenants === undefined ? {} : { tenants }),
-      ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
-      ...(backlogLimits === undefined ? {} : { backlogLimits }),
-      ...(cronDefinitions === undefined ? {} : { crons: cronDefinitions }),
-      // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
-      queueMappings: Lazy.string({ produce: () => Stack.of(this).toJsonString(Object.fromEntries(this.mappingIds)) }),
-      retriesDlqUrl: this.retriesDeadLetterQueue.queueUrl,
+    const api = createApiFunction(this, {
+      queues: jobQueues,
+      stateTable: this.stateTable,
+      limitsTable: this.limitsTable,
+      environment: this.environment,
+      apiVariables: apiEnvironment({
+        ...(quotas === undefined ? {} : { quotas }),
+        ...(tenants === undefined ? {} : { tenants }),
+        ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
+        ...(backlogLimits === undefined ? {} : { backlogLimits }),
+        ...(cronDefinitions === undefined ? {} : { crons: cronDefinitions }),
+        // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
+        queueMappings: this.mappings.mappingIdsJson(this),
+        retriesDlqUrl: this.retriesDeadLetterQueue.queueUrl,
+      }),
+      ...logRetention,
     });
-    for (const [name, value] of Object.entries(apiVariables)) this.apiFunction.addEnvironment(name, value);
-    // Never NONE: every call must be signed by a principal granted lambda:InvokeFunctionUrl.
-    this.apiUrl = this.apiFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
-    this.grantApiFunction(this.apiFunction);
+    this.apiFunction = api.function;
+    this.apiUrl = api.url;
 
     this.monitoring = new JobSystemMonitoring(this, 'Monitoring', {
       namespace: this.metricsNamespace ?? METRICS_DEFAULTS.namespace,
-      queues,
-      retriesQueue,
-      retriesDeadLetterQueue,
+      queues: this.queues,
+      retriesQueue: this.retriesQueue,
+      retriesDeadLetterQueue: this.retriesDeadLetterQueue,
       alarms: props.alarms ?? {},
       dashboard: props.dashboard ?? true,
       metricsOn: this.metricsNamespace !== undefined,
@@ -223,7 +177,14 @@ export class JobSystem extends Construct {
     ];
     for (const [label, fn] of hopperFunctions) if (fn !== undefined) this.monitoring.addFunction(label, fn);
 
-    this.addOutputs();
+    addJobSystemOutputs(this, {
+      queueUrls: this.queueUrlsJson(),
+      stateTableName: this.stateTable.tableName,
+      retriesQueueUrl: this.retriesQueue.queueUrl,
+      retriesDlqUrl: this.retriesDeadLetterQueue.queueUrl,
+      limitsTableName: this.limitsTable.tableName,
+      apiUrl: this.apiUrl.url,
+    });
   }
 
   /**
@@ -241,7 +202,7 @@ export class JobSystem extends Construct {
       [ENV.stateTable]: this.stateTable.tableName,
       [ENV.retriesQueueUrl]: this.retriesQueue.queueUrl,
       [ENV.queueUrls]: this.queueUrlsJson(),
-      [ENV.queueVisibility]: this.queueVisibilityJson(),
+      [ENV.queueVisibility]: this.mappings.visibilityJson(),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
       [ENV.limitsTable]: this.limitsTable.tableName,
@@ -262,7 +223,7 @@ export class JobSystem extends Construct {
    */
   queue(name: string): sqs.IQueue {
     const queue = this.queues[name];
-    if (queue === undefined) throw new ConfigurationError(this.unknownQueueMessage(name));
+    if (queue === undefined) throw new ConfigurationError(this.mappings.unknownQueueMessage(name));
     return queue;
   }
 
@@ -289,46 +250,20 @@ export class JobSystem extends Construct {
     validateIntegerRange('maxConcurrency', options.maxConcurrency, 2, 1000);
     validateDurationRange('maxBatchingWindow', options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
     const timeoutSeconds = fn.timeout === undefined ? JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds : resolvedSeconds(fn.timeout);
-    const seen = new Set<string>();
-    for (const name of options.queues) {
-      const queueOptions = this.queueOptions.get(name);
-      if (queueOptions === undefined) throw new ConfigurationError(this.unknownQueueMessage(name));
-      if (seen.has(name)) throw new ConfigurationError(`addWorker lists queue "${name}" more than once`);
-      const worker = this.servedBy.get(name);
-      if (worker !== undefined) {
-        throw new ConfigurationError(`queue "${name}" is already served by ${worker}; a queue has exactly one worker, so serve all of its job types from that function`);
-      }
-      seen.add(name);
-      validateVisibility(name, queueOptions, fn, timeoutSeconds);
-    }
+    this.mappings.validateWorker(fn, options.queues, timeoutSeconds);
 
-    this.applyEnvironment(fn);
-    const sources = options.queues.map((name) => {
-      const queueOptions = this.queueOptions.get(name) ?? {};
-      this.servedBy.set(name, fn.node.path);
-      if (timeoutSeconds !== undefined) this.workerTimeouts.set(name, timeoutSeconds);
-      const maxConcurrency = options.maxConcurrency ?? queueOptions.maxConcurrency;
-      const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
-      const source = new SqsEventSource(this.queue(name), {
-        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
-        reportBatchItemFailures: true,
-        ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
-        ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
-      });
-      fn.addEventSource(source);
-      this.mappingIds.set(name, source.eventSourceMappingId);
-      return source;
-    });
-    this.grantSend(fn, [this.retriesQueue.queueArn, ...this.jobQueueArns()]);
+    for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);
+    const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));
+    grantSend(fn, [this.retriesQueue.queueArn, ...queueArns(this.queues)]);
     if (options.stateTableAccess !== false) {
       // Jobs in batches (successes, ctx.batch) and unique jobs (lock release) write batch and lock
       // items; ctx.batch.add of far-off jobs writes the scheduled set. Nothing else in the table.
-      this.grantStateItems(fn, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      grantStateItems(fn, this.stateTable, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, `${SORTED_SETS.scheduled.prefix}#`]);
     }
     // ctx.limiter's conditional writes, and (when on) the stats rollups.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
-    if (this.statsOn) this.grantStats(fn);
+    if (this.statsOn) grantStats(fn, this.stateTable);
     this.monitoring.addFunction(pathInStack(fn), fn);
     // Pause and resume: the API flips exactly these mappings.
     iam.Grant.addToPrincipal({
@@ -349,15 +284,7 @@ export class JobSystem extends Construct {
    * and unique-lock items of the state table (`dynamodb:LeadingKeys` condition).
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['sqs:SendMessage', 'sqs:GetQueueUrl'],
-      resourceArns: this.jobQueueArns(),
-    }).combine(iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:PutItem'],
-      resourceArns: [this.stateTable.tableArn],
-    })).combine(this.grantStateItems(grantee, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]));
+    return grantEnqueueRights(grantee, this.queues, this.stateTable);
   }
 
   /**
@@ -445,163 +372,9 @@ export class JobSystem extends Construct {
     return this.monitoring.metric(METRICS.duration, options?.statistic ?? 'p99', options);
   }
 
-  private jobQueueArns(): string[] {
-    return Object.values(this.queues).map((queue) => queue.queueArn);
-  }
-
-  /**
-   * Grants `actions` on the state-table items whose partition key starts with one of `prefixes`
-   * (DynamoDB checks each item of a transaction against its own action, so transactions need no
-   * action of their own).
-   */
-  private grantStateItems(grantee: iam.IGrantable, actions: string[], prefixes: readonly string[]): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions,
-      resourceArns: [this.stateTable.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } },
-    });
-  }
-
-  /**
-   * The batch function reads the state table's stream, batch items only (filter criteria, so other
-   * writes never invoke it), from the oldest record kept; a failing record is retried from itself
-   * (partial batch responses, bisection), and after the retries the batch's metadata goes to the
-   * retries DLQ as evidence. It reads and claims batch items, adds child callbacks to parents,
-   * and sends callback jobs to the job queues.
-   */
-  private connectBatchFunction(fn: lambda.Function): void {
-    const streamArn = this.stateTable.tableStreamArn;
-    if (streamArn === undefined) throw new ConfigurationError('the state table has no stream; the batch function needs one');
-    fn.addEventSourceMapping('StateStream', {
-      eventSourceArn: streamArn,
-      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: JOB_SYSTEM_DEFAULTS.batchStreamBatchSize,
-      bisectBatchOnError: true,
-      reportBatchItemFailures: true,
-      retryAttempts: JOB_SYSTEM_DEFAULTS.batchStreamRetryAttempts,
-      filters: [lambda.FilterCriteria.filter(BATCH_STREAM_FILTER)],
-      onFailure: new SqsDlq(this.retriesDeadLetterQueue),
-    });
-    // Lambda's event source mapping checks these four on the stream when it is created.
-    iam.Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
-      resourceArns: [streamArn],
-    });
-    this.grantStateItems(fn, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [BATCH_KEYS.prefix]);
-    this.grantSend(fn, this.jobQueueArns());
-  }
-
-  private grantSend(grantee: iam.IGrantable, queueArns: string[]): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: queueArns });
-  }
-
-  /** Stats rollups and cohorts: `UpdateItem`s per flush, on the stats and cohorts partitions only. */
-  private grantStats(fn: lambda.IFunction): void {
-    this.grantStateItems(fn, ['dynamodb:UpdateItem'], [STATS_KEYS.partition, COHORT_KEYS.partition]);
-  }
-
-  /**
-   * The api function's rights: read queue sizes and enqueue; list, move and delete set entries,
-   * fold stats; spend and read quotas; redrive the retries DLQ into the retries queue. Mapping
-   * rights are added per worker (addWorker).
-   */
-  private grantApiFunction(fn: lambda.IFunction): void {
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resourceArns: this.jobQueueArns() });
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [this.retriesDeadLetterQueue.queueArn] });
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [this.retriesQueue.queueArn] });
-    // GetItem: a batch's status and a cron's run record.
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [this.stateTable.tableArn] });
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
-  }
-
-  private applyEnvironment(fn: lambda.Function): void {
-    for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);
-  }
-
-  private defaultVisibilitySeconds(name: string): number {
-    const { visibilityTimeoutFactor, minVisibilityTimeoutSeconds, maxVisibilityTimeoutSeconds } = JOB_SYSTEM_DEFAULTS;
-    const timeout = this.workerTimeouts.get(name) ?? 0;
-    return Math.min(maxVisibilityTimeoutSeconds, Math.max(minVisibilityTimeoutSeconds, visibilityTimeoutFactor * timeout));
-  }
-
-  private unknownQueueMessage(name: string): string {
-    return `queue "${name}" is not declared; declared queues: ${this.queueNames.join(', ')}`;
-  }
-
-  /**
-   * Queue name → visibility timeout in seconds, for the worker's reservation heartbeat. Resolved
-   * at synth, after every worker is added (the default follows the worker's timeout); a timeout
-   * given as a token is left out, and the worker then assumes SQS's default.
-   */
-  private queueVisibilityJson(): string {
-    return Lazy.string({
-      produce: () => {
-        const seconds: Record<string, number> = {};
-        for (const [name, options] of this.queueOptions) {
-          const explicit = options.visibilityTimeout;
-          const value = explicit === undefined ? this.defaultVisibilitySeconds(name) : resolvedSeconds(explicit);
-          if (value !== undefined) seconds[name] = value;
-        }
-        return JSON.stringify(seconds);
-      },
-    });
-  }
-
   private queueUrlsJson(): string {
     const urls: Record<string, string> = {};
     for (const [name, queue] of Object.entries(this.queues)) urls[name] = queue.queueUrl;
     return Stack.of(this).toJsonString(urls);
   }
-
-  private addOutputs(): void {
-    const prefix = outputPrefix(this);
-    const outputs: ReadonlyArray<readonly [string, string, string]> = [
-      ['QueueUrls', this.queueUrlsJson(), 'Hopper: JSON object of queue name to SQS queue URL'],
-      ['StateTableName', this.stateTable.tableName, 'Hopper: state table (scheduled set, retry set, dead set)'],
-      ['RetriesQueueUrl', this.retriesQueue.queueUrl, 'Hopper: retries queue URL'],
-      ['RetriesDlqUrl', this.retriesDeadLetterQueue.queueUrl, 'Hopper: messages the retry function could not process'],
-      ['LimitsTableName', this.limitsTable.tableName, 'Hopper: limits table (rate limiters, quotas)'],
-      ['ApiUrl', this.apiUrl.url, 'Hopper: HTTP API (Function URL, IAM auth: sign requests with SigV4, service lambda)'],
-    ];
-    for (const [id, value, description] of outputs) {
-      new CfnOutput(this, id, { value, description }).overrideLogicalId(`${prefix}${id}`);
-    }
-  }
 }
-
-/** String pk/sk, on demand, point-in-time recovery, TTL and encryption: what every Hopper table gets. */
-function hopperTableProps(keys: { readonly partitionKey: string; readonly sortKey: string; readonly ttlAttribute: string }): dynamodb.TableProps {
-  return {
-    partitionKey: { name: keys.partitionKey, type: dynamodb.AttributeType.STRING },
-    sortKey: { name: keys.sortKey, type: dynamodb.AttributeType.STRING },
-    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    timeToLiveAttribute: keys.ttlAttribute,
-    encryption: dynamodb.TableEncryption.AWS_MANAGED,
-  };
-}
-
-/** Encryption, TLS-only access and the longest retention: what every Hopper queue gets. */
-function secureQueueProps(): sqs.QueueProps {
-  return {
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
-    enforceSSL: true,
-    retentionPeriod: Duration.days(JOB_SYSTEM_DEFAULTS.retentionDays),
-  };
-}
-
-/**
- * The prefix of the outputs' logical ids: the construct's path inside its stack, letters and
- * digits only, so that `new JobSystem(stack, 'Jobs')` gives `JobsQueueUrls` — stable across
- * synths, which is what the CLI needs to find them.
- */
-function outputPrefix(scope: Construct): string {
-  const stackDepth = Stack.of(scope).node.scopes.length;
-  return scope.node.scopes
-    .slice(stackDepth)
-    .map((node) => node.node.id.replace(/[^A-Za-z0-9]/g, ''))
-    .join('');
-}
-

@@ -1,0 +1,55 @@
+/**
+ * The IAM grants the parts of a JobSystem share: sending to queues, and writing only the state-table
+ * items a principal needs (`dynamodb:LeadingKeys` on the partition key's prefix). Never a wildcard
+ * action.
+ */
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { BATCH_KEYS, COHORT_KEYS, STATS_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
+
+/** The ARNs of `queues`, in declaration order. */
+export function queueArns(queues: Readonly<Record<string, sqs.IQueue>>): string[] {
+  return Object.values(queues).map((queue) => queue.queueArn);
+}
+
+/** `sqs:SendMessage` on `arns`. */
+export function grantSend(grantee: iam.IGrantable, arns: string[]): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: arns });
+}
+
+/**
+ * Grants `actions` on the state-table items whose partition key starts with one of `prefixes`
+ * (DynamoDB checks each item of a transaction against its own action, so transactions need no
+ * action of their own).
+ */
+export function grantStateItems(grantee: iam.IGrantable, stateTable: dynamodb.ITable, actions: string[], prefixes: readonly string[]): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions,
+    resourceArns: [stateTable.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } },
+  });
+}
+
+/** Stats rollups and cohorts: `UpdateItem`s per flush, on the stats and cohorts partitions only. */
+export function grantStats(grantee: iam.IGrantable, stateTable: dynamodb.ITable): iam.Grant {
+  return grantStateItems(grantee, stateTable, ['dynamodb:UpdateItem'], [STATS_KEYS.partition, COHORT_KEYS.partition]);
+}
+
+/**
+ * What a producer needs to enqueue: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue;
+ * `dynamodb:PutItem` on the state table (jobs due in more than 15 minutes); `dynamodb:GetItem`,
+ * `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on its batch and unique-lock items.
+ */
+export function grantEnqueueRights(grantee: iam.IGrantable, queues: Readonly<Record<string, sqs.IQueue>>, stateTable: dynamodb.ITable): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['sqs:SendMessage', 'sqs:GetQueueUrl'],
+    resourceArns: queueArns(queues),
+  }).combine(iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['dynamodb:PutItem'],
+    resourceArns: [stateTable.tableArn],
+  })).combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]));
+}

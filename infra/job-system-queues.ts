@@ -1,0 +1,162 @@
+/**
+ * The queues of a JobSystem and their mappings: one SQS queue per declared queue, the retries
+ * queue (redrive target of every job queue) with its DLQ, and the event source mappings that feed
+ * each queue to its worker. Built by the JobSystem, in its own scope, so the construct ids
+ * (`Queue-<name>`, `Retries`, `RetriesDlq`) and the logical ids derived from them stay as they are.
+ */
+import { Duration, Lazy, Stack } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ConfigurationError } from '../lib/errors/base.js';
+import { JOB_SYSTEM_DEFAULTS, type QueueOptions, validateVisibility, type WorkerOptions } from './job-system-props.js';
+import { resolvedSeconds } from './validation.js';
+
+/** The queues of a JobSystem. */
+export interface JobQueues {
+  /** The job queues, by queue name. */
+  readonly queues: Readonly<Record<string, sqs.IQueue>>;
+  /** Receives workers' failure envelopes and, by redrive, jobs whose worker crashed. */
+  readonly retriesQueue: sqs.IQueue;
+  /** Where retries-queue messages the retry function cannot process are parked. */
+  readonly retriesDeadLetterQueue: sqs.IQueue;
+}
+
+/**
+ * Creates the retries DLQ (`RetriesDlq`), the retries queue (`Retries`) and one queue per declared
+ * queue (`Queue-<name>`) in `scope`. A queue without an explicit visibility timeout gets
+ * `visibilitySeconds(name)`, resolved at synth (after every worker is added).
+ */
+export function createJobQueues(scope: Construct, queueOptions: ReadonlyMap<string, QueueOptions>, visibilitySeconds: (name: string) => number): JobQueues {
+  const retriesDeadLetterQueue = new sqs.Queue(scope, 'RetriesDlq', secureQueueProps());
+  const retriesQueue = new sqs.Queue(scope, 'Retries', {
+    ...secureQueueProps(),
+    visibilityTimeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.visibilityTimeoutFactor * JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds),
+    deadLetterQueue: { queue: retriesDeadLetterQueue, maxReceiveCount: JOB_SYSTEM_DEFAULTS.retriesMaxReceiveCount },
+  });
+  const queues: Record<string, sqs.IQueue> = {};
+  for (const [name, options] of queueOptions) {
+    queues[name] = new sqs.Queue(scope, `Queue-${name}`, {
+      ...secureQueueProps(),
+      visibilityTimeout: options.visibilityTimeout ?? Duration.seconds(Lazy.number({ produce: () => visibilitySeconds(name) })),
+      deadLetterQueue: { queue: retriesQueue, maxReceiveCount: options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount },
+    });
+  }
+  return { queues, retriesQueue, retriesDeadLetterQueue };
+}
+
+/** Encryption, TLS-only access and the longest retention: what every Hopper queue gets. */
+function secureQueueProps(): sqs.QueueProps {
+  return {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(JOB_SYSTEM_DEFAULTS.retentionDays),
+  };
+}
+
+/**
+ * Which worker serves which queue, through which event source mapping: the bookkeeping behind
+ * `addWorker`, the queues' default visibility timeouts (which follow their worker's timeout) and
+ * the mapping UUIDs the API pauses and resumes.
+ */
+export class QueueMappings {
+  private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
+  /** Queue name → construct path of the function serving it. */
+  private readonly servedBy = new Map<string, string>();
+  /** Queue name → timeout of the function serving it, in seconds. */
+  private readonly workerTimeouts = new Map<string, number>();
+  /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
+  private readonly mappingIds = new Map<string, string>();
+
+  constructor(queueOptions: ReadonlyMap<string, QueueOptions>) {
+    this.queueOptions = queueOptions;
+  }
+
+  /** The names of the declared queues, in declaration order. */
+  get queueNames(): readonly string[] {
+    return [...this.queueOptions.keys()];
+  }
+
+  /** The error message for a queue that is not declared (it lists the declared ones). */
+  unknownQueueMessage(name: string): string {
+    return `queue "${name}" is not declared; declared queues: ${this.queueNames.join(', ')}`;
+  }
+
+  /**
+   * Checks that `fn` (whose timeout is `timeoutSeconds`, undefined when unknown at synth) may serve
+   * `queues`: each declared, listed once, not served yet, and with a visibility timeout that holds.
+   * @throws ConfigurationError naming the queue and what to change
+   */
+  validateWorker(fn: lambda.IFunction, queues: readonly string[], timeoutSeconds: number | undefined): void {
+    const seen = new Set<string>();
+    for (const name of queues) {
+      const queueOptions = this.queueOptions.get(name);
+      if (queueOptions === undefined) throw new ConfigurationError(this.unknownQueueMessage(name));
+      if (seen.has(name)) throw new ConfigurationError(`addWorker lists queue "${name}" more than once`);
+      const worker = this.servedBy.get(name);
+      if (worker !== undefined) {
+        throw new ConfigurationError(`queue "${name}" is already served by ${worker}; a queue has exactly one worker, so serve all of its job types from that function`);
+      }
+      seen.add(name);
+      validateVisibility(name, queueOptions, fn, timeoutSeconds);
+    }
+  }
+
+  /**
+   * Connects `fn` to `options.queues` (validated): one SQS event source per queue, with partial
+   * batch responses and the batch size, maximum concurrency and batching window of the worker's
+   * options, else the queue's.
+   *
+   * @returns the event sources, one per queue, in the order given
+   */
+  connect(fn: lambda.IFunction, options: WorkerOptions, timeoutSeconds: number | undefined, queue: (name: string) => sqs.IQueue): SqsEventSource[] {
+    return options.queues.map((name) => {
+      const queueOptions = this.queueOptions.get(name) ?? {};
+      this.servedBy.set(name, fn.node.path);
+      if (timeoutSeconds !== undefined) this.workerTimeouts.set(name, timeoutSeconds);
+      const maxConcurrency = options.maxConcurrency ?? queueOptions.maxConcurrency;
+      const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
+      const source = new SqsEventSource(queue(name), {
+        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
+        reportBatchItemFailures: true,
+        ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+        ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
+      });
+      fn.addEventSource(source);
+      this.mappingIds.set(name, source.eventSourceMappingId);
+      return source;
+    });
+  }
+
+  /** The default visibility timeout of queue `name`: 6 × its worker's timeout, from 30 seconds to 12 hours. */
+  defaultVisibilitySeconds(name: string): number {
+    const { visibilityTimeoutFactor, minVisibilityTimeoutSeconds, maxVisibilityTimeoutSeconds } = JOB_SYSTEM_DEFAULTS;
+    const timeout = this.workerTimeouts.get(name) ?? 0;
+    return Math.min(maxVisibilityTimeoutSeconds, Math.max(minVisibilityTimeoutSeconds, visibilityTimeoutFactor * timeout));
+  }
+
+  /**
+   * Queue name → visibility timeout in seconds, for the worker's reservation heartbeat. Resolved
+   * at synth, after every worker is added (the default follows the worker's timeout); a timeout
+   * given as a token is left out, and the worker then assumes SQS's default.
+   */
+  visibilityJson(): string {
+    return Lazy.string({
+      produce: () => {
+        const seconds: Record<string, number> = {};
+        for (const [name, options] of this.queueOptions) {
+          const explicit = options.visibilityTimeout;
+          const value = explicit === undefined ? this.defaultVisibilitySeconds(name) : resolvedSeconds(explicit);
+          if (value !== undefined) seconds[name] = value;
+        }
+        return JSON.stringify(seconds);
+      },
+    });
+  }
+
+  /** Queue name → mapping UUID as JSON, for the API; workers are added later, so it is filled in at synth. */
+  mappingIdsJson(scope: Construct): string {
+    return Lazy.string({ produce: () => Stack.of(scope).toJsonString(Object.fromEntries(this.mappingIds)) });
+  }
+}
