@@ -4,6 +4,7 @@
 import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { DEADLINE_MARGIN } from '../lib/common/deadline.js';
 import { CronDefinitionError, cronTickInput, resolveCron, type CronDefinition, type ResolvedCron } from '../lib/cron/definition.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job/model.js';
@@ -259,6 +260,19 @@ export function validateVisibility(name: string, options: QueueOptions, fn: lamb
   if (visibilitySeconds < timeoutSeconds) {
     throw new ConfigurationError(`queues.${name}.visibilityTimeout must be at least the timeout of its worker ${fn.node.path} (${timeoutSeconds} seconds), but ${visibilitySeconds} seconds was provided`);
   }
+}
+
+/**
+ * Validates that `fn`'s timeout (`timeoutSeconds`, undefined when unknown at synth) leaves a worker
+ * time to run jobs: at least {@link DEADLINE_MARGIN.minTimeoutSeconds} seconds, since the worker
+ * keeps a fifth of each invocation (at most 3 s) to report failures and hand back jobs it did not
+ * start (lib/common/deadline.ts).
+ */
+export function validateWorkerTimeout(fn: lambda.IFunction, timeoutSeconds: number | undefined): void {
+  if (timeoutSeconds === undefined || timeoutSeconds >= DEADLINE_MARGIN.minTimeoutSeconds) return;
+  throw new ConfigurationError(`the timeout of worker ${fn.node.path} must be at least ${DEADLINE_MARGIN.minTimeoutSeconds} seconds, but ${timeoutSeconds} seconds was provided: `
+    + 'a worker keeps a fifth of each invocation (at most 3 s) to report failures and hand back the jobs it did not start; '
+    + 'set `timeout: Duration.seconds(30)` on the function (or longer, for your slowest job)');
 }
 
 /** The dead-set retention in whole days (validated). */

@@ -27,7 +27,7 @@ import { grantEnqueueRights, grantSend, grantStateItems, grantStats, queueArns }
 import { addJobSystemOutputs } from './job-system-outputs.js';
 import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions,
-  type WorkerOptions,
+  validateWorkerTimeout, type WorkerOptions,
 } from './job-system-props.js';
 import { createJobQueues, QueueMappings } from './job-system-queues.js';
 import { createBatchFunction, createJobTables, createRetryFunction } from './job-system-state.js';
@@ -240,7 +240,8 @@ export class JobSystem extends Construct {
    *
    * @returns the event sources, one per queue, in the order given
    * @throws ConfigurationError for an undeclared queue, a queue that already has a worker, options
-   *   out of range, or an explicit visibility timeout shorter than `fn`'s timeout
+   *   out of range, a timeout of `fn` under 3 seconds, or an explicit visibility timeout shorter
+   *   than `fn`'s timeout
    */
   addWorker(fn: lambda.Function, options: WorkerOptions): readonly SqsEventSource[] {
     if (options.queues.length === 0) {
@@ -250,6 +251,7 @@ export class JobSystem extends Construct {
     validateIntegerRange('maxConcurrency', options.maxConcurrency, 2, 1000);
     validateDurationRange('maxBatchingWindow', options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
     const timeoutSeconds = fn.timeout === undefined ? JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds : resolvedSeconds(fn.timeout);
+    validateWorkerTimeout(fn, timeoutSeconds);
     this.mappings.validateWorker(fn, options.queues, timeoutSeconds);
 
     for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);

@@ -8,6 +8,7 @@ import { sqsClientFromEnv } from '../aws/clients.js';
 import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
 import { JOB_DEFAULTS } from '../job/model.js';
 import { ConfigurationError } from '../errors/base.js';
+import { deadlineMarginMs } from '../common/deadline.js';
 import { limiterStoreFromEnv } from '../limiters/dynamo/store.js';
 import { limiterFactory } from '../limiters/limiter.js';
 import type { LimiterStore } from '../limiters/store.js';
@@ -25,7 +26,6 @@ import { workerFeatures, type Success, type WorkerFeatures } from './features.js
 /** Defaults of {@link WorkerOptions}. */
 export const WORKER_DEFAULTS = {
   concurrency: 10,
-  deadlineMarginMs: 3000,
 } as const;
 
 /** An SQS Lambda handler that reports partial batch failures. */
@@ -82,9 +82,9 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ConfigurationError(`concurrency must be an integer of at least 1, but ${concurrency} was provided`);
   }
-  const margin = options.deadlineMarginMs ?? WORKER_DEFAULTS.deadlineMarginMs;
-  if (!Number.isFinite(margin) || margin < 0) {
-    throw new ConfigurationError(`deadlineMarginMs must be a non-negative number, but ${margin} was provided`);
+  const fixedMargin = options.deadlineMarginMs;
+  if (fixedMargin !== undefined && (!Number.isFinite(fixedMargin) || fixedMargin < 0)) {
+    throw new ConfigurationError(`deadlineMarginMs must be a non-negative number, but ${fixedMargin} was provided`);
   }
   const jobs = options.jobs;
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
@@ -128,6 +128,9 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       const ms = context.getRemainingTimeInMillis();
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
     };
+    const startRemainingMs = remainingTimeMs();
+    // Scaled to the time this invocation has, so a 3 s function keeps 600 ms, not all of it.
+    const margin = fixedMargin ?? deadlineMarginMs(startRemainingMs);
     // A limiter may wait only as long as the invocation can still finish its job in time.
     const limiter = limiterFactory({ store: limiterStore, maxWaitMs: () => remainingTimeMs() - margin });
     const waits = new Map<string, { ms: number; atMs: number }>();
@@ -139,7 +142,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const pool = await runPool(records, {
       concurrency,
       canStart: () => remainingTimeMs() >= margin,
-      hardStopMs: remainingTimeMs() - margin / 2,
+      hardStopMs: startRemainingMs - margin / 2,
       onHardStop: () => abort.abort(new Error('the invocation is about to time out')),
     }, (record) => processRecord(record, scope));
 

@@ -85,11 +85,12 @@ export interface WorkerOptions {
    */
   readonly concurrency?: number;
   /**
-   * Time kept in reserve at the end of an invocation. A job is not started when less than this is
-   * left, and jobs still running when half of it is left are given up on (handed back to SQS), so
-   * the invocation can report failures and return before Lambda's timeout would fail the whole
-   * batch, successes included.
-   * @default 3000
+   * Time kept in reserve at the end of an invocation, in milliseconds. A job is not started when
+   * less than this is left, and jobs still running when half of it is left are given up on (handed
+   * back to SQS), so the invocation can report failures and return before Lambda's timeout would
+   * fail the whole batch, successes included. Give a number only to fix it for every invocation.
+   * @default - a fifth of the time the invocation has when it starts, at most 3000: 600 ms with
+   *   Lambda's default 3 s timeout, 3000 ms from a 15 s timeout up (lib/common/deadline.ts)
    */
   readonly deadlineMarginMs?: number;
   /** AWS clients, for tests or custom configuration. @default - clients for `env` */

@@ -1,8 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Token } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { JobSystem, type JobSystemProps, type WorkerOptions } from '../../infra/job-system.js';
 import { isHopperError } from '../../lib/errors/base.js';
-import { newJobSystem, newStack, newWorker } from './support.js';
+import { logicalIdOf, newJobSystem, newStack, newWorker } from './support.js';
 
 /** Runs `action` and returns the error it throws (failing the test when it does not throw). */
 function errorOf(action: () => unknown): Error {
@@ -117,6 +118,37 @@ describe('JobSystem.addWorker validation', () => {
     const error = errorOf(() => jobs.addWorker(newWorker(stack, 'Worker', Duration.minutes(2)), { queues: ['default'] }));
 
     expect(error.message).toBe('queues.default.visibilityTimeout must be at least the timeout of its worker Test/Worker (120 seconds), but 30 seconds was provided');
+  });
+
+  it.each([1, 2])('refuses a worker with a %i s timeout, saying what to set', (seconds) => {
+    const { stack, jobs } = newJobSystem(declared);
+
+    const error = errorOf(() => jobs.addWorker(newWorker(stack, 'Worker', Duration.seconds(seconds)), { queues: ['default'] }));
+
+    expect(error.message).toBe(`the timeout of worker Test/Worker must be at least 3 seconds, but ${seconds} seconds was provided: `
+      + 'a worker keeps a fifth of each invocation (at most 3 s) to report failures and hand back the jobs it did not start; '
+      + 'set `timeout: Duration.seconds(30)` on the function (or longer, for your slowest job)');
+    expect(isHopperError(error, 'ConfigurationError')).toBe(true);
+    // Nothing was connected: the only mappings are the retry function's and the batch function's.
+    expect(Object.keys(Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping'))).toHaveLength(2);
+  });
+
+  it.each([
+    { name: 'Lambda\'s default timeout', timeout: undefined },
+    { name: 'a 3 s timeout', timeout: Duration.seconds(3) },
+  ])('accepts a worker with $name, whose queue keeps a 30 s visibility timeout', ({ timeout }) => {
+    const { stack, jobs } = newJobSystem(declared);
+
+    jobs.addWorker(newWorker(stack, 'Worker', timeout), { queues: ['default'] });
+
+    expect(Template.fromStack(stack).toJSON().Resources[logicalIdOf(stack, jobs.queue('default').queueArn)].Properties.VisibilityTimeout).toBe(30);
+  });
+
+  it('does not check a timeout unknown at synth (a token), whose queue then needs an explicit visibility timeout', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: { visibilityTimeout: Duration.minutes(5) } } });
+    const timeout = Duration.seconds(Token.asNumber(new CfnParameter(stack, 'WorkerTimeout', { type: 'Number' })));
+
+    expect(() => jobs.addWorker(newWorker(stack, 'Worker', timeout), { queues: ['default'] })).not.toThrow();
   });
 
   it('rejects queue(name) for a queue that is not declared', () => {
