@@ -5,7 +5,7 @@
  * (`Queue-<name>`, `Retries`, `RetriesDlq`) and the logical ids derived from them stay as they are.
  */
 import { Duration, Lazy, Stack } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -53,6 +53,30 @@ function secureQueueProps(): sqs.QueueProps {
     enforceSSL: true,
     retentionPeriod: Duration.days(JOB_SYSTEM_DEFAULTS.retentionDays),
   };
+}
+
+/** What the JobSystem can know and change of a worker function. */
+export interface WorkerFunction {
+  /**
+   * The function whose environment the JobSystem sets: the worker itself, or the function behind
+   * an alias or version; undefined for a function defined outside this app (imported), whose
+   * environment is set where it is defined.
+   */
+  readonly configurable: lambda.Function | undefined;
+  /** Its timeout in seconds; undefined when not known at synth (a token, an imported function). */
+  readonly timeoutSeconds: number | undefined;
+}
+
+/**
+ * Looks through an alias or version to the function it runs: a `lambda.Function` of this app
+ * (`NodejsFunction`, `PythonFunction`, `DockerImageFunction`, …) has a known timeout (Lambda's
+ * default 3 s when unset) and an environment the JobSystem can add to.
+ */
+export function workerFunction(fn: lambda.IFunction): WorkerFunction {
+  const target = fn instanceof lambda.Alias || fn instanceof lambda.Version ? fn.lambda : fn;
+  if (!(target instanceof lambda.Function)) return { configurable: undefined, timeoutSeconds: undefined };
+  const timeout = target.timeout ?? Duration.seconds(JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds);
+  return { configurable: target, timeoutSeconds: resolvedSeconds(timeout) };
 }
 
 /**

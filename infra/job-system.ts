@@ -6,7 +6,7 @@
  * (job-scheduler.ts), the API (job-system-api.ts), monitoring (job-system-monitoring.ts) and the
  * outputs (job-system-outputs.ts).
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -29,9 +29,9 @@ import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions,
   validateWorkerTimeout, type WorkerOptions,
 } from './job-system-props.js';
-import { createJobQueues, QueueMappings } from './job-system-queues.js';
+import { createJobQueues, QueueMappings, workerFunction } from './job-system-queues.js';
 import { createBatchFunction, createJobTables, createRetryFunction } from './job-system-state.js';
-import { resolvedSeconds, validateDurationRange, validateIntegerRange } from './validation.js';
+import { validateDurationRange, validateIntegerRange } from './validation.js';
 
 export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props.js';
 export { ALARM_DEFAULTS, type JobMetricOptions, type JobSystemAlarmOptions } from './job-system-monitoring.js';
@@ -235,26 +235,45 @@ export class JobSystem extends Construct {
    * `sqs:SendMessage` on the retries queue and on every job queue (failure envelopes, `ctx`
    * enqueues, rate-limit reschedules). Unless `stateTableAccess` is false, also `dynamodb:GetItem`,
    * `PutItem`, `UpdateItem` and `DeleteItem` on the state table's batch, unique-lock and scheduled
-   * items (`dynamodb:LeadingKeys`), for jobs in batches and unique jobs. The queues' default
-   * visibility timeout follows `fn`'s timeout.
+   * items (`dynamodb:LeadingKeys`), for jobs in batches and unique jobs; and `dynamodb:UpdateItem`
+   * on the limits table (`ctx.limiter`). The queues' default visibility timeout follows `fn`'s
+   * timeout.
    *
+   * `fn` is any Lambda function: a `lambda.Function` of any runtime or kind (`NodejsFunction`,
+   * `PythonFunction`, `DockerImageFunction`), an alias or version of one (the mappings invoke the
+   * alias; the environment and timeout are its function's), or an imported function (the rights
+   * go to its role, if it was imported with one). An imported function's environment and timeout
+   * are not known here: set {@link environment} on it where it is defined, and give its queues an
+   * explicit `visibilityTimeout` (synth refuses without it, and warns about the environment until
+   * `Annotations.of(fn).acknowledgeWarning('hopper:worker-environment')`).
+   *
+   * @example
+   * const worker = new NodejsFunction(stack, 'Worker', { entry: 'src/worker.ts', timeout: Duration.seconds(30) });
+   * jobs.addWorker(worker, { queues: ['default', 'critical'] });
+   * @example
+   * jobs.addWorker(new lambda.Alias(stack, 'Live', { aliasName: 'live', version: worker.currentVersion }), { queues: ['reports'] });
    * @returns the event sources, one per queue, in the order given
    * @throws ConfigurationError for an undeclared queue, a queue that already has a worker, options
-   *   out of range, a timeout of `fn` under 3 seconds, or an explicit visibility timeout shorter
-   *   than `fn`'s timeout
+   *   out of range, a timeout of `fn` under 3 seconds, or a visibility timeout that cannot hold
+   *   (explicit and shorter than `fn`'s timeout, or to follow a timeout unknown at synth)
    */
-  addWorker(fn: lambda.Function, options: WorkerOptions): readonly SqsEventSource[] {
+  addWorker(fn: lambda.IFunction, options: WorkerOptions): readonly SqsEventSource[] {
     if (options.queues.length === 0) {
       throw new ConfigurationError(`addWorker needs at least one queue; declared queues: ${this.queueNames.join(', ')}`);
     }
     validateIntegerRange('batchSize', options.batchSize, 1, 10);
     validateIntegerRange('maxConcurrency', options.maxConcurrency, 2, 1000);
     validateDurationRange('maxBatchingWindow', options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
-    const timeoutSeconds = fn.timeout === undefined ? JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds : resolvedSeconds(fn.timeout);
+    const { configurable, timeoutSeconds } = workerFunction(fn);
     validateWorkerTimeout(fn, timeoutSeconds);
     this.mappings.validateWorker(fn, options.queues, timeoutSeconds);
 
-    for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);
+    if (configurable === undefined) {
+      Annotations.of(fn).addWarningV2('hopper:worker-environment', `${fn.node.path} is not a lambda.Function of this app, so the JobSystem cannot set its environment: `
+        + `give it the variables of jobs.environment (${Object.keys(this.environment).join(', ')}) where it is defined`);
+    } else {
+      for (const [name, value] of Object.entries(this.environment)) configurable.addEnvironment(name, value);
+    }
     const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));
     grantSend(fn, [this.retriesQueue.queueArn, ...queueArns(this.queues)]);
     if (options.stateTableAccess !== false) {
