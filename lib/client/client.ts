@@ -20,6 +20,18 @@ export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '..
 export type { Batch, BatchOptions } from '../batch/handle.js';
 export type { BatchStatus } from '../batch/status.js';
 
+/** How a producer gets the JobSystem's configuration, said when a variable `Client` reads is missing. */
+const FROM_THE_JOB_SYSTEM = 'in the CDK app, call jobs.grantEnqueue(fn) for the function that enqueues (it sets the variables on a lambda.Function) '
+  + 'or give any other process the variables of jobs.clientEnvironment()';
+
+/** What a `Client` without `queueUrls` says when `HOPPER_QUEUE_URLS` is missing. */
+export const CLIENT_CONFIGURATION_HINT = `${FROM_THE_JOB_SYSTEM}; or pass new Client({ queueUrls })`;
+
+/**
+ * Options of a {@link Client}. Without options it reads the variables the JobSystem construct gives
+ * a producer (`jobs.grantEnqueue(fn)` on a `lambda.Function`, or `jobs.clientEnvironment()`):
+ * `HOPPER_QUEUE_URLS`, `HOPPER_STATE_TABLE` and `HOPPER_DEFAULT_RETRY`.
+ */
 export interface ClientOptions {
   /** Queue name → queue URL. @default - read from HOPPER_QUEUE_URLS */
   readonly queueUrls?: Readonly<Record<string, string>>;
@@ -32,7 +44,11 @@ export interface ClientOptions {
    * @default - a client for the environment, loaded when a batch or a unique job first needs it
    */
   readonly dynamo?: StateCommands;
-  /** @default process.env */
+  /**
+   * Where the configuration is read, such as the map of `jobs.clientEnvironment()` passed on by
+   * other means (a container's environment, a parameter store).
+   * @default process.env
+   */
   readonly env?: Env;
   /** The clock. @default () => new Date() */
   readonly now?: () => Date;
@@ -71,14 +87,14 @@ export class Client {
     this.state = stateAccess(env, options.dynamo, now);
     let scheduledSet = options.scheduledSet;
     this.runtime = {
-      queueUrls: options.queueUrls ?? queueUrlsFromEnv(env),
+      queueUrls: options.queueUrls ?? queueUrlsFromEnv(env, CLIENT_CONFIGURATION_HINT),
       sqs: options.sqs ?? sqsClientFromEnv(env),
       now,
       defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
       scheduledSet: async () => {
         if (scheduledSet !== undefined) return scheduledSet;
         if (env[ENV.stateTable] === undefined) {
-          throw new HopperError(`jobs due more than ${MAX_SQS_DELAY_SECONDS} s ahead go to the scheduled set, which needs ${ENV.stateTable}`);
+          throw new HopperError(`jobs due more than ${MAX_SQS_DELAY_SECONDS} s ahead go to the scheduled set, which needs ${ENV.stateTable}; ${FROM_THE_JOB_SYSTEM}`);
         }
         const { stateTableFromEnv } = await import('../storage/state-table.js');
         scheduledSet = await stateTableFromEnv(env);

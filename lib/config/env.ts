@@ -55,18 +55,29 @@ export const ENV = {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads a required variable or throws a ConfigurationError naming it. */
-export function requireEnv(env: Env, name: string): string {
+/** What a missing variable's error says unless the reader knows better: where the construct sets it. */
+export const SET_BY_JOB_SYSTEM = 'the JobSystem construct sets it: jobs.addWorker(fn) for a worker, jobs.grantEnqueue(fn) for a function that enqueues';
+
+/**
+ * Reads a required variable or throws a ConfigurationError naming it.
+ *
+ * @param howToSet what the error says to do about it
+ */
+export function requireEnv(env: Env, name: string, howToSet: string = SET_BY_JOB_SYSTEM): string {
   const value = env[name];
   if (value === undefined || value === '') {
-    throw new ConfigurationError(`environment variable ${name} is not set; it is set by the JobSystem construct (did you call jobs.addWorker(fn)?)`);
+    throw new ConfigurationError(`environment variable ${name} is not set; ${howToSet}`);
   }
   return value;
 }
 
-/** Reads `HOPPER_QUEUE_URLS` (queue name → URL). */
-export function queueUrlsFromEnv(env: Env): Readonly<Record<string, string>> {
-  const raw = requireEnv(env, ENV.queueUrls);
+/**
+ * Reads `HOPPER_QUEUE_URLS` (queue name → URL).
+ *
+ * @param howToSet what the error says to do when it is missing
+ */
+export function queueUrlsFromEnv(env: Env, howToSet: string = SET_BY_JOB_SYSTEM): Readonly<Record<string, string>> {
+  const raw = requireEnv(env, ENV.queueUrls, howToSet);
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Client, EnqueueError, parseDuration } from '../../lib/client/client.js';
+import { isHopperError } from '../../lib/errors/base.js';
 import { JOB_LIMITS, type Job } from '../../lib/job/model.js';
 import { FakeSqs, QUEUE_URLS } from './worker-fakes.js';
 
@@ -159,5 +160,43 @@ describe('Client expiresIn', () => {
       'invalid job: jobs[1].custom.expires_at must be absent when the expiresIn option is given, but "2026-11-22T13:00:00Z" was provided',
     );
     expect(sqs.batches).toEqual([]);
+  });
+});
+
+describe('Client configuration from the environment', () => {
+  it('says how to configure a producer when HOPPER_QUEUE_URLS is missing', () => {
+    let error: unknown;
+    try {
+      new Client({ env: {}, sqs: new FakeSqs() });
+    } catch (caught) {
+      error = caught;
+    }
+
+    expect(isHopperError(error, 'ConfigurationError')).toBe(true);
+    expect(error instanceof Error ? error.message : error).toBe(
+      'environment variable HOPPER_QUEUE_URLS is not set; in the CDK app, call jobs.grantEnqueue(fn) for the function that enqueues '
+      + '(it sets the variables on a lambda.Function) or give any other process the variables of jobs.clientEnvironment(); or pass new Client({ queueUrls })',
+    );
+  });
+
+  it('enqueues with the variables of jobs.clientEnvironment() passed as env', async () => {
+    const sqs = new FakeSqs();
+    const client = new Client({ env: { HOPPER_QUEUE_URLS: JSON.stringify(QUEUE_URLS), HOPPER_DEFAULT_RETRY: '4', HOPPER_STATE_TABLE: 'App-JobsStateTable-G7H8' }, sqs, now: () => now });
+
+    const jid = await client.enqueue({ jobtype: 'Report', queue: 'critical' });
+
+    expect(sqs.sentTo(QUEUE_URLS.critical)).toEqual([{
+      delaySeconds: undefined,
+      body: { jid, jobtype: 'Report', args: [], queue: 'critical', created_at: now.toISOString(), enqueued_at: now.toISOString(), retry: 4 },
+    }]);
+  });
+
+  it('says how to configure a producer when a job due in more than 15 minutes finds no HOPPER_STATE_TABLE', async () => {
+    const client = new Client({ queueUrls: QUEUE_URLS, env: {}, sqs: new FakeSqs(), now: () => now });
+
+    await expect(client.schedule({ jobtype: 'Later' }, { in: '1h' })).rejects.toThrow(
+      'jobs due more than 900 s ahead go to the scheduled set, which needs HOPPER_STATE_TABLE; in the CDK app, call jobs.grantEnqueue(fn) for the function that enqueues '
+      + '(it sets the variables on a lambda.Function) or give any other process the variables of jobs.clientEnvironment()',
+    );
   });
 });
