@@ -5,6 +5,7 @@
  */
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { BATCH_KEYS, COHORT_KEYS, STATS_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
 
@@ -52,4 +53,14 @@ export function grantEnqueueRights(grantee: iam.IGrantable, queues: Readonly<Rec
     actions: ['dynamodb:PutItem'],
     resourceArns: [stateTable.tableArn],
   })).combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]));
+}
+
+/**
+ * The `lambda.Function` of this app behind `target`: itself, or the function of an alias or
+ * version. Undefined for anything else (a role, an imported function), whose environment the
+ * JobSystem cannot set.
+ */
+export function configurableFunction(target: unknown): lambda.Function | undefined {
+  const fn = target instanceof lambda.Alias || target instanceof lambda.Version ? target.lambda : target;
+  return fn instanceof lambda.Function ? fn : undefined;
 }

@@ -5,11 +5,12 @@
  * (`Queue-<name>`, `Retries`, `RetriesDlq`) and the logical ids derived from them stay as they are.
  */
 import { Duration, Lazy, Stack } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ConfigurationError } from '../lib/errors/base.js';
+import { configurableFunction } from './job-system-grants.js';
 import { JOB_SYSTEM_DEFAULTS, type QueueOptions, validateVisibility, type WorkerOptions } from './job-system-props.js';
 import { resolvedSeconds } from './validation.js';
 
@@ -73,10 +74,10 @@ export interface WorkerFunction {
  * default 3 s when unset) and an environment the JobSystem can add to.
  */
 export function workerFunction(fn: lambda.IFunction): WorkerFunction {
-  const target = fn instanceof lambda.Alias || fn instanceof lambda.Version ? fn.lambda : fn;
-  if (!(target instanceof lambda.Function)) return { configurable: undefined, timeoutSeconds: undefined };
-  const timeout = target.timeout ?? Duration.seconds(JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds);
-  return { configurable: target, timeoutSeconds: resolvedSeconds(timeout) };
+  const configurable = configurableFunction(fn);
+  if (configurable === undefined) return { configurable: undefined, timeoutSeconds: undefined };
+  const timeout = configurable.timeout ?? Duration.seconds(JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds);
+  return { configurable, timeoutSeconds: resolvedSeconds(timeout) };
 }
 
 /**

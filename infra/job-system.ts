@@ -6,7 +6,7 @@
  * (job-scheduler.ts), the API (job-system-api.ts), monitoring (job-system-monitoring.ts) and the
  * outputs (job-system-outputs.ts).
  */
-import { Annotations, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -23,19 +23,21 @@ import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf
 import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
 import { JobScheduler } from './job-scheduler.js';
 import { apiEnvironment, backlogLimitsJson, createApiFunction, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
-import { grantEnqueueRights, grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
+import { grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
 import { addJobSystemOutputs } from './job-system-outputs.js';
 import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions,
   validateWorkerTimeout, type WorkerOptions,
 } from './job-system-props.js';
 import { createJobQueues, QueueMappings, workerFunction } from './job-system-queues.js';
+import { clientEnvironmentOf, grantEnqueueTo, ImportedJobSystem, queueUrlsJson, type IJobSystem, type JobSystemAttributes } from './job-system-ref.js';
 import { createBatchFunction, createJobTables, createRetryFunction } from './job-system-state.js';
 import { validateDurationRange, validateIntegerRange } from './validation.js';
 
 export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props.js';
 export { ALARM_DEFAULTS, type JobMetricOptions, type JobSystemAlarmOptions } from './job-system-monitoring.js';
 export type { CronDefinition, CronJobTemplate } from '../lib/cron/definition.js';
+export type { IJobSystem, JobQueueAttributes, JobSystemAttributes } from './job-system-ref.js';
 
 /**
  * Hopper's background-job system: one SQS queue per declared queue, the retries queue (redrive
@@ -58,7 +60,7 @@ export type { CronDefinition, CronJobTemplate } from '../lib/cron/definition.js'
  * jobs.addWorker(worker, { queues: ['default', 'critical'] });
  * jobs.grantEnqueue(apiRole);
  */
-export class JobSystem extends Construct {
+export class JobSystem extends Construct implements IJobSystem {
   /** The job queues, by queue name. */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
   /** Receives workers' failure envelopes and, by redrive, jobs whose worker crashed. */
@@ -79,6 +81,25 @@ export class JobSystem extends Construct {
   readonly apiFunction: lambda.Function;
   /** The API's Function URL (auth type AWS_IAM: every request must be SigV4-signed). */
   readonly apiUrl: lambda.FunctionUrl;
+
+  /**
+   * A job system of another CDK app (or deployed apart), for producers: its queues and state table
+   * by ARN or name, as its stack's outputs give them (`<id>QueueUrls`, `<id>StateTableName`). Within
+   * one app, pass the `JobSystem` itself instead (as an {@link IJobSystem}): CDK exports what the
+   * other stack references.
+   *
+   * @example
+   * const jobs = JobSystem.fromJobSystemAttributes(this, 'Jobs', {
+   *   queues: { default: { queueArn: 'arn:aws:sqs:eu-central-1:123456789012:Billing-JobsQueuedefaultDC4251EA-Ab12Cd34' } },
+   *   stateTableName: 'Billing-JobsStateTableF84A3836-XYZ',
+   * });
+   * jobs.grantEnqueue(fn);
+   * @throws ConfigurationError without queues, with an invalid queue name or ARN, or without exactly
+   *   one of `stateTableName` and `stateTableArn`
+   */
+  static fromJobSystemAttributes(scope: Construct, id: string, attributes: JobSystemAttributes): IJobSystem {
+    return new ImportedJobSystem(scope, id, attributes);
+  }
 
   private readonly queueOptions: ReadonlyMap<string, QueueOptions>;
   private readonly maxRetries: number;
@@ -190,12 +211,10 @@ export class JobSystem extends Construct {
   /**
    * The environment variables Hopper's library reads (names in lib/config/env.ts): the state table, the
    * retries queue URL, the queue URLs (JSON), the queues' visibility timeouts (JSON, for long jobs'
-   * reservations), the default retry count and the dead-set TTL. Workers
-   * added with {@link addWorker} get them; give them to any other function that enqueues with
-   * `Client` (and call {@link grantEnqueue} for its rights).
-   *
-   * @example
-   * new HopperFunction(stack, 'Api', { entry: 'src/api.ts', environment: jobs.environment });
+   * reservations), the default retry count and the dead-set TTL. Workers added with
+   * {@link addWorker} and Hopper's own functions get them; a worker defined outside this app needs
+   * them set where it is defined. A producer needs only {@link clientEnvironment}, which
+   * {@link grantEnqueue} sets.
    */
   get environment(): Readonly<Record<string, string>> {
     return {
@@ -296,16 +315,38 @@ export class JobSystem extends Construct {
   }
 
   /**
-   * Lets `grantee` enqueue jobs: send them to any job queue, put scheduled jobs (due in more than
-   * 15 minutes) into the state table, create batches, add jobs to them and read their status
-   * (`Client.batch`, `Client.getBatch`), and take unique locks.
+   * Lets `grantee` enqueue jobs with `Client`: send them to any job queue, put scheduled jobs (due
+   * in more than 15 minutes) into the state table, create batches, add jobs to them and read their
+   * status (`Client.batch`, `Client.getBatch`), and take unique locks. When `grantee` is a
+   * `lambda.Function` (or an alias or version of one), also sets {@link clientEnvironment} on its
+   * environment, so `new Client()` works in it as is; `grantee` may be in another stack of the app.
+   * Any other grantee (a role, a task role) needs {@link clientEnvironment} passed on by other means.
    *
    * Actions: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue; `dynamodb:PutItem` on
    * the state table; `dynamodb:GetItem`, `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on batch
    * and unique-lock items of the state table (`dynamodb:LeadingKeys` condition).
+   *
+   * @example
+   * const signup = new NodejsFunction(stack, 'Signup', { entry: 'src/signup.ts' });
+   * jobs.grantEnqueue(signup); // in src/signup.ts: await new Client().enqueue({ jobtype: 'Welcome', args: [userId] })
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant {
-    return grantEnqueueRights(grantee, this.queues, this.stateTable);
+    return grantEnqueueTo(this, grantee);
+  }
+
+  /**
+   * The environment variables `new Client()` reads: `HOPPER_QUEUE_URLS` (JSON, queue name → URL),
+   * `HOPPER_STATE_TABLE` and `HOPPER_DEFAULT_RETRY`. {@link grantEnqueue} sets them on a Lambda
+   * function; give them to any other producer (a container, an instance) alongside
+   * {@link grantEnqueue} on its role, or pass them as `new Client({ env })`.
+   *
+   * @example
+   * const task = new ecs.FargateTaskDefinition(stack, 'Task');
+   * task.addContainer('App', { image, environment: { ...jobs.clientEnvironment() } });
+   * jobs.grantEnqueue(task.taskRole);
+   */
+  clientEnvironment(): Readonly<Record<string, string>> {
+    return clientEnvironmentOf(this, this.queues, this.stateTable, this.maxRetries);
   }
 
   /**
@@ -394,8 +435,6 @@ export class JobSystem extends Construct {
   }
 
   private queueUrlsJson(): string {
-    const urls: Record<string, string> = {};
-    for (const [name, queue] of Object.entries(this.queues)) urls[name] = queue.queueUrl;
-    return Stack.of(this).toJsonString(urls);
+    return queueUrlsJson(this, this.queues);
   }
 }
