@@ -9,30 +9,35 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { HOPPER_ESBUILD, prebuiltAssetDir } from './hopper-package.js';
 
 /** The runtime Hopper's functions run on: the newest Node.js that CDK offers. */
 export const HOPPER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /**
- * Bundling every Hopper function gets unless its props say otherwise: an ESM bundle (smaller,
- * faster cold starts, top-level await), minified with a source map but class names kept, the AWS SDK v3 taken from the
- * Lambda runtime, and a `require` defined for the CommonJS dependencies esbuild inlines into ESM.
+ * Bundling every function made with `HopperFunction` gets unless its props say otherwise (the
+ * options Hopper's own prebuilt functions are bundled with): an ESM bundle (smaller, faster cold
+ * starts, top-level await), minified with a source map but class names kept, the AWS SDK v3 taken
+ * from the Lambda runtime, and a `require` defined for the CommonJS dependencies esbuild inlines into ESM.
  */
 export const HOPPER_BUNDLING: nodejs.BundlingOptions = {
   format: nodejs.OutputFormat.ESM,
-  minify: true,
+  minify: HOPPER_ESBUILD.minify,
   // Errors are recognised by name across bundles (lib/errors/base.ts) and stored as `errtype`:
   // minification must not rename classes.
-  keepNames: true,
-  sourceMap: true,
-  externalModules: ['@aws-sdk/*'],
-  mainFields: ['module', 'main'],
-  banner: "import { createRequire as __hopperCreateRequire } from 'node:module'; const require = __hopperCreateRequire(import.meta.url);",
+  keepNames: HOPPER_ESBUILD.keepNames,
+  sourceMap: HOPPER_ESBUILD.sourcemap,
+  externalModules: [...HOPPER_ESBUILD.external],
+  mainFields: [...HOPPER_ESBUILD.mainFields],
+  banner: HOPPER_ESBUILD.banner,
 };
 
 /** Props of a {@link HopperFunction}: those of `NodejsFunction`, minus what Hopper decides. */
 export interface HopperFunctionProps extends Omit<nodejs.NodejsFunctionProps, 'role' | 'logGroup' | 'logRetention' | 'entry'> {
-  /** Path of the TypeScript or JavaScript file that exports the handler. */
+  /**
+   * Path of the TypeScript or JavaScript file that exports the handler. One of Hopper's prebuilt
+   * bundles (`hopperEntry('retry')`) is deployed as it is, without bundling.
+   */
   readonly entry: string;
   /**
    * How long the function's logs are kept.
@@ -44,6 +49,8 @@ export interface HopperFunctionProps extends Omit<nodejs.NodejsFunctionProps, 'r
 /**
  * A `NodejsFunction` with Hopper's defaults, an explicit log group and a least-privilege role.
  * Use it for workers too: `jobs.addWorker(new HopperFunction(this, 'Worker', { entry }).function, …)`.
+ * Hopper's own functions are made with it from their prebuilt bundles (a plain `lambda.Function`
+ * with the same defaults and the bundle's folder as its code).
  *
  * Construct ids: `Role`, `Logs`, `Function`.
  *
@@ -52,8 +59,8 @@ export interface HopperFunctionProps extends Omit<nodejs.NodejsFunctionProps, 'r
  * jobs.addWorker(worker.function, { queues: ['default'] });
  */
 export class HopperFunction extends Construct {
-  /** The Lambda function. */
-  readonly function: nodejs.NodejsFunction;
+  /** The Lambda function (a `NodejsFunction`, unless the entry is one of Hopper's prebuilt bundles). */
+  readonly function: lambda.Function;
   /** The function's execution role (log writes only, until something grants it more). */
   readonly role: iam.Role;
   /** The log group the function writes to. */
@@ -61,7 +68,7 @@ export class HopperFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: HopperFunctionProps) {
     super(scope, id);
-    const { logRetention, bundling, ...functionProps } = props;
+    const { logRetention, bundling, entry, handler, projectRoot, depsLockFilePath, awsSdkConnectionReuse, ...functionProps } = props;
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of ${this.node.path}`,
@@ -70,7 +77,7 @@ export class HopperFunction extends Construct {
       retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
     this.logGroup.grantWrite(this.role);
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
+    const common = {
       runtime: HOPPER_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -78,12 +85,23 @@ export class HopperFunction extends Construct {
       ...functionProps,
       role: this.role,
       logGroup: this.logGroup,
-      bundling: { ...HOPPER_BUNDLING, ...bundling },
       environment: {
         // Backtraces in retries and the dead set point into the TypeScript sources.
         NODE_OPTIONS: '--enable-source-maps',
         ...functionProps.environment,
       },
-    });
+    };
+    const prebuilt = prebuiltAssetDir(entry);
+    this.function = prebuilt === undefined
+      ? new nodejs.NodejsFunction(this, 'Function', {
+        ...common,
+        entry,
+        ...(handler === undefined ? {} : { handler }),
+        ...(projectRoot === undefined ? {} : { projectRoot }),
+        ...(depsLockFilePath === undefined ? {} : { depsLockFilePath }),
+        ...(awsSdkConnectionReuse === undefined ? {} : { awsSdkConnectionReuse }),
+        bundling: { ...HOPPER_BUNDLING, ...bundling },
+      })
+      : new lambda.Function(this, 'Function', { ...common, code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' });
   }
 }

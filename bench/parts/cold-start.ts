@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { HOPPER_FUNCTIONS, hopperEntry } from '../../infra/hopper-package.js';
+import { HOPPER_FUNCTIONS, hopperSource, type HopperFunctionName } from '../../infra/hopper-package.js';
 import { ENV } from '../../lib/config/env.js';
 import { STATS_ON } from '../../lib/stats/recorder.js';
 import { BENCH_ENTRIES } from '../app/entries.js';
@@ -43,7 +43,7 @@ function entries(): [string, string][] {
   return [
     ['worker', BENCH_ENTRIES.worker],
     ['bare', BENCH_ENTRIES.bare],
-    ...Object.keys(HOPPER_FUNCTIONS).map((name): [string, string] => [name, hopperEntry(name as keyof typeof HOPPER_FUNCTIONS)]),
+    ...Object.keys(HOPPER_FUNCTIONS).map((name): [string, string] => [name, hopperSource(name as HopperFunctionName)]),
   ];
 }
 

@@ -1,7 +1,7 @@
 /**
  * The entry point of a function instance (a child process of the function host): loads the
  * handler the way Lambda's Node.js runtime does, then runs one invocation at a time as the parent
- * asks. Bundled to plain JavaScript by the host at startup (see runner-build.ts).
+ * asks. Bundled to plain JavaScript by the build (see runner-build.ts).
  *
  * argv: `<code dir> <handler>` (e.g. `/…/asset.abc index.handler`).
  */
