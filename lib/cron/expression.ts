@@ -11,11 +11,8 @@
  * clock skips (spring forward) does not fire; a wall time the clock passes twice (fall back) fires
  * once, the first time. Pure: no I/O; the clock is a parameter.
  */
-import { HopperError } from '../errors/base.js';
+import { CronExpressionError } from '../errors/cron.js';
 import { instantsOf, offsetMsAt, wallTimeOf } from './time-zone.js';
-
-/** A cron expression that cannot be parsed; `message` names the field and what was expected. */
-export class CronExpressionError extends HopperError {}
 
 /** The forms of {@link CronExpression}. */
 export const CRON_FORMS = { crontab: 'crontab', eventBridge: 'eventbridge' } as const;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CronExpressionError, nextRun, nextRuns, parseCronExpression } from '../../lib/cron/expression.js';
+import { nextRun, nextRuns, parseCronExpression } from '../../lib/cron/expression.js';
+import { CronExpressionError } from '../../lib/errors/cron.js';
 import { instantsOf, isTimeZone, offsetMsAt, timeZoneProblem, wallTimeOf } from '../../lib/cron/time-zone.js';
 
 const VIENNA = 'Europe/Vienna';
