@@ -31,7 +31,8 @@ Options:
   --dashboard-port <n>   dashboard port             (default: free port)
   --clock-offset <ms>    shift "now" for schedules and functions
   --demo                 enqueue a few demo jobs once running
-  --json                 print one JSON object with the endpoints on stdout (logs stay on stderr)
+  --json                 print one JSON object with the endpoints on stdout (logs stay on stderr);
+                         its "env" holds the variables new Client() and hopper <command> need
   --quiet                hide function output; show only the runtime's warnings
   --verbose              also show the runtime's debug messages (schedule firings)
   -h, --help             show this help
