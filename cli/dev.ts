@@ -1,15 +1,16 @@
 /**
  * `hopper dev`: runs the CDK app's stack on this machine (see local/runtime.ts), prints where
  * everything is, and stops everything on Ctrl-C (SIGINT) or SIGTERM, leaving no process behind.
+ *
+ * The local runtime (emulators, esbuild, the CDK CLI), the dashboard and the API client are loaded
+ * when `hopper dev` starts them, so that `hopper --help` and the admin commands work in an app that
+ * installs the local runtime's packages as development dependencies only, or not at all.
  */
 import { parseArgs } from 'node:util';
-import { RUNTIME_SOURCE, streamSink, type LogSink } from '../local/log.js';
-import { startLocal, type LocalRuntime } from '../local/runtime.js';
+import type { LogSink } from '../local/log.js';
+import type { LocalRuntime } from '../local/runtime.js';
 import type { StartLocalOptions } from '../local/options.js';
-import { ApiClient } from '../lib/api-client/index.js';
-import { startDashboardServer, type DashboardServer } from './dashboard/server.js';
-import { enqueueDemoJobs } from './demo.js';
-import { banner, devSummary, jobSystemApiUrl } from './summary.js';
+import type { DashboardServer } from './dashboard/server.js';
 
 /** `hopper dev --help`. */
 export const DEV_USAGE = `Usage: hopper dev [options]
@@ -30,7 +31,8 @@ Options:
   --dashboard-port <n>   dashboard port             (default: free port)
   --clock-offset <ms>    shift "now" for schedules and functions
   --demo                 enqueue a few demo jobs once running
-  --json                 print one JSON object with the endpoints on stdout (logs stay on stderr)
+  --json                 print one JSON object with the endpoints on stdout (logs stay on stderr);
+                         its "env" holds the variables new Client() and hopper <command> need
   --quiet                hide function output; show only the runtime's warnings
   --verbose              also show the runtime's debug messages (schedule firings)
   -h, --help             show this help
@@ -95,6 +97,11 @@ export async function dev(args: readonly string[]): Promise<number> {
     process.stdout.write(DEV_USAGE);
     return 0;
   }
+  const [{ RUNTIME_SOURCE, streamSink }, { startLocal }, { banner, devSummary, jobSystemApiUrl }] = await Promise.all([
+    import('../local/log.js'),
+    import('../local/runtime.js'),
+    import('./summary.js'),
+  ]);
   const toStderr = streamSink(process.stderr, { debug: parsed.verbose });
   const log: LogSink = parsed.quiet ? (entry) => (entry.source === RUNTIME_SOURCE && entry.level !== 'info' && entry.level !== 'debug' ? toStderr(entry) : undefined) : toStderr;
   const say = (message: string) => log({ source: RUNTIME_SOURCE, level: 'info', message });
@@ -139,6 +146,7 @@ export async function dev(args: readonly string[]): Promise<number> {
   let dashboard: DashboardServer | undefined;
   if (apiUrl !== undefined) {
     try {
+      const [{ ApiClient }, { startDashboardServer }] = await Promise.all([import('../lib/api-client/index.js'), import('./dashboard/server.js')]);
       // The local API takes unsigned requests.
       dashboard = await startDashboardServer({ api: new ApiClient({ url: apiUrl }), port: parsed.dashboardPort });
     } catch (error) {
@@ -150,6 +158,7 @@ export async function dev(args: readonly string[]): Promise<number> {
   else process.stdout.write(`${banner(summary, local)}\n`);
   if (parsed.demo) {
     try {
+      const { enqueueDemoJobs } = await import('./demo.js');
       const jids = await enqueueDemoJobs(local);
       say(`enqueued ${jids.length} demo jobs: watch them run, retry and die below`);
     } catch (error) {

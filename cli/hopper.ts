@@ -2,9 +2,13 @@
  * The `hopper` command. `npx hopper dev` (or `npm run dev`) runs the job system locally; the
  * admin commands (stats, queues, enqueue, retries, scheduled, dead, batch, cron) talk to a job
  * system's HTTP API, local (`--url`) or deployed (`--stack`).
+ *
+ * Every command loads what it needs when it runs, not before: help and the admin commands never
+ * load the local runtime (emulators, esbuild, the CDK), which a team installs as development
+ * dependencies at most, and the API client is loaded only to call an API.
  */
 import { adminSummary, findCommand, runCommand } from './commands/index.js';
-import { resolveTarget } from './commands/target.js';
+import type { TargetOptions } from './commands/options.js';
 import { dev, DEV_USAGE } from './dev.js';
 
 // The AWS SDK warns about Node.js 20 on every client; a local tool has no use for it.
@@ -42,7 +46,8 @@ async function main(argv: readonly string[]): Promise<number> {
         stderrIsTTY: process.stderr.isTTY === true,
         env: process.env,
       };
-      return runCommand(admin, rest, { io, connect: (target) => resolveTarget(target, io), now: Date.now });
+      const connect = async (target: TargetOptions) => (await import('./commands/target.js')).resolveTarget(target, io);
+      return runCommand(admin, rest, { io, connect, now: Date.now });
     }
   }
 }

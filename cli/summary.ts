@@ -2,7 +2,9 @@
  * What `hopper dev` tells its user once the stack runs: a banner for people, one JSON object for
  * scripts (`--json`).
  */
+import { ENV } from '../lib/config/env.js';
 import type { LocalRuntime } from '../local/runtime.js';
+import { TARGET_ENV } from './commands/options.js';
 
 /** The machine-readable summary `hopper dev --json` prints on one line. */
 export interface DevSummary {
@@ -20,7 +22,12 @@ export interface DevSummary {
   /** Function logical id → function URL, for functions that have one. */
   readonly functionUrls: Readonly<Record<string, string>>;
   readonly outputs: Readonly<Record<string, string>>;
-  /** Environment that points AWS SDKs and CLIs at the runtime. */
+  /**
+   * What a process needs to use the running stack, by name: the AWS SDKs' and CLI's endpoints,
+   * region and credentials for the emulators, and, when the stack has a JobSystem, the variables
+   * `new Client()` reads (`HOPPER_QUEUE_URLS`, `HOPPER_STATE_TABLE`) and the one the admin
+   * commands read (`HOPPER_API_URL`).
+   */
   readonly env: Readonly<Record<string, string>>;
   readonly pid: number;
 }
@@ -50,6 +57,26 @@ export function jobSystemApiUrl(outputs: Readonly<Record<string, string>>): stri
   return outputEndingWith(outputs, 'ApiUrl');
 }
 
+/**
+ * The environment of a process that uses `local`: {@link DevSummary.env}. A script that runs it
+ * with exactly these variables (and PATH) can enqueue with `new Client()` and run `hopper stats`.
+ */
+export function devEnv(local: Pick<LocalRuntime, 'env' | 'outputs'>): Record<string, string> {
+  const env: Record<string, string> = { ...local.env };
+  const queueUrls = outputEndingWith(local.outputs, 'QueueUrls');
+  const stateTable = outputEndingWith(local.outputs, 'StateTableName');
+  const apiUrl = jobSystemApiUrl(local.outputs);
+  if (queueUrls !== undefined) env[ENV.queueUrls] = queueUrls;
+  if (stateTable !== undefined) env[ENV.stateTable] = stateTable;
+  if (apiUrl !== undefined) env[TARGET_ENV.url] = apiUrl;
+  return env;
+}
+
+/** `NAME='value'` for a POSIX shell (a JSON value keeps its double quotes). */
+export function shellAssignment(name: string, value: string): string {
+  return `${name}='${value.replaceAll("'", "'\\''")}'`;
+}
+
 /** Builds the summary of a running stack, with the URL of the dashboard serving it, if any. */
 export function devSummary(local: LocalRuntime, dashboardUrl?: string): DevSummary {
   const functionUrls: Record<string, string> = {};
@@ -68,7 +95,7 @@ export function devSummary(local: LocalRuntime, dashboardUrl?: string): DevSumma
     tables: Object.fromEntries(local.tables.map((table) => [table.logicalId, table.name])),
     functionUrls,
     outputs: local.outputs,
-    env: local.env,
+    env: devEnv(local),
     pid: process.pid,
   };
 }
@@ -98,8 +125,8 @@ export function banner(summary: DevSummary, local: LocalRuntime): string {
     lines.push(`${pad('Schedule')}${schedule.name}  ${schedule.expression} ${schedule.timeZone}${schedule.enabled ? '' : ' (disabled)'}`);
   }
   lines.push(`${pad('Emulators')}SQS ${summary.endpoints.sqs} · DynamoDB ${summary.endpoints.dynamodb} · Lambda API ${summary.endpoints.lambda}`);
-  lines.push('', '  Point the AWS CLI or an SDK at it:');
-  for (const [name, value] of Object.entries(summary.env)) lines.push(`    export ${name}=${value}`);
+  lines.push('', '  In another shell, these point new Client(), hopper <command> and AWS SDKs at it:');
+  for (const [name, value] of Object.entries(summary.env)) lines.push(`    export ${shellAssignment(name, value)}`);
   lines.push('', '  Ctrl-C stops everything.', '');
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@
  * a deployed stack every forwarded request is signed with the user's AWS credentials, as the
  * other commands' requests are; nothing is opened to the network.
  */
-import { startDashboardServer, type DashboardServer } from '../dashboard/server.js';
+import type { DashboardServer } from '../dashboard/server.js';
 import type { Command, CommandContext } from './command.js';
 import { targetOf } from './command.js';
 import { CliError, printJson, usageError } from './io.js';
@@ -35,6 +35,7 @@ export async function serveDashboard(args: readonly string[], ctx: CommandContex
   if (positionals.length > 0) throw usageError(`dashboard takes no arguments, but ${JSON.stringify(positionals[0])} was provided`);
   const port = intOption(values.port, 'port', 0, 65_535) ?? DASHBOARD_DEFAULT_PORT;
   const api = await ctx.connect(targetOf(values));
+  const { startDashboardServer } = await import('../dashboard/server.js');
   let server: DashboardServer;
   try {
     server = await startDashboardServer({ api, port });

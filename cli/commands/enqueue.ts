@@ -1,5 +1,4 @@
 /** `hopper enqueue <jobtype> [args-json] [--queue q] [--in 5m]`: one job through `POST /v1/jobs`. */
-import { parseDuration } from '../../lib/client/client.js';
 import { InvalidJobError } from '../../lib/errors/base.js';
 import type { Command } from './command.js';
 import { targetOf } from './command.js';
@@ -37,6 +36,8 @@ export const enqueueCommand: Command = {
     const jobArgs = parseJobArgs(argsText);
     let at: string | undefined;
     if (values.in !== undefined) {
+      // The client library is loaded for the one function the command needs from it, not for --help.
+      const { parseDuration } = await import('../../lib/client/client.js');
       try {
         at = new Date(ctx.now() + parseDuration(values.in, 'in') * 1000).toISOString();
       } catch (error) {

@@ -15,6 +15,14 @@ export interface TargetOptions {
   readonly region?: string;
 }
 
+/** The environment variables that name a target when no option does. */
+export const TARGET_ENV = {
+  /** The API's URL, as `--url` (`hopper dev` prints it among the variables to export). */
+  url: 'HOPPER_API_URL',
+  /** A deployed stack, as `--stack`. */
+  stack: 'HOPPER_STACK',
+} as const;
+
 /** The options every admin command takes. */
 export const COMMON_OPTIONS = {
   url: { type: 'string' },

@@ -5,7 +5,7 @@
  */
 import { ApiClient, type AwsCredentials, type CredentialSource } from '../../lib/api-client/index.js';
 import { CliError, usageError, type CliIO } from './io.js';
-import type { TargetOptions } from './options.js';
+import { TARGET_ENV, type TargetOptions } from './options.js';
 
 /** A stack's outputs, by key. */
 export type StackOutputs = (stack: string, region: string) => Promise<Readonly<Record<string, string>>>;
@@ -61,8 +61,8 @@ export function apiUrlOutput(stack: string, outputs: Readonly<Record<string, str
 
 /** The API client for the command's target. @throws CliError when no target is given or it cannot be found. */
 export async function resolveTarget(options: TargetOptions, io: CliIO, deps: TargetDeps = AWS_TARGET_DEPS): Promise<ApiClient> {
-  const url = options.url ?? (options.stack === undefined ? io.env.HOPPER_API_URL : undefined);
-  const stack = options.stack ?? io.env.HOPPER_STACK;
+  const url = options.url ?? (options.stack === undefined ? io.env[TARGET_ENV.url] : undefined);
+  const stack = options.stack ?? io.env[TARGET_ENV.stack];
   if (options.url !== undefined && options.stack !== undefined) throw usageError('--url and --stack name two targets; pass one');
   if (url !== undefined && url !== '') {
     if (!/^https?:\/\//.test(url)) throw usageError(`--url must be an http(s) URL, but ${JSON.stringify(url)} was provided`);

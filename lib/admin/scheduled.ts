@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { sqsClientFromEnv } from '../aws/clients.js';
 import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, type Env } from '../config/env.js';
+import { InvalidEntryIdError } from '../errors/admin.js';
 import { HopperError } from '../errors/base.js';
 import type { Job } from '../job/model.js';
 import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey } from '../storage/keys.js';
@@ -37,15 +38,7 @@ export const SCHEDULED_LIST_LIMITS = {
 /** How long an admin call's claim lasts if the call dies half-way. */
 const ADMIN_CLAIM_MS = 60_000;
 
-/** An id that is not `<13-digit due time in ms>#<jid>`. */
-export class InvalidEntryIdError extends HopperError {
-  readonly id: string;
-
-  constructor(id: string) {
-    super(`id must be <13-digit due time in epoch ms>#<jid> (as list returns it), but ${JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id)} was provided`);
-    this.id = id;
-  }
-}
+export { InvalidEntryIdError } from '../errors/admin.js';
 
 /** A waiting job as a list shows it. */
 export interface WaitingJob {

@@ -8,23 +8,11 @@
  * Requests are signed with SigV4 (service `lambda`) when credentials are given, as a Function URL
  * with IAM auth requires; a local runtime's plain `http://127.0.0.1` URL needs none.
  */
+import { ApiResponseError, DISCARD_REASONS, JobDiscardedError, type DiscardReason } from '../errors/api-client.js';
 import { HopperError } from '../errors/base.js';
 import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
 import { Gates, parseRateLimits, parseRetryAfter } from './rate-limits.js';
 import { regionOfFunctionUrl, signRequest, type CredentialSource } from './signer.js';
-
-/** Why work was discarded. */
-export const DISCARD_REASONS = {
-  /** A quota (429) would still be closed when the work reached `maxAge`. */
-  rateLimited: 'rate_limited',
-  /** A backlog limit (503) would still be closed when the work reached `maxAge`. */
-  backlog: 'backlog',
-  /** Errors (network, 5xx) went on until the work reached `maxAge`. */
-  maxAge: 'max_age',
-  /** The API refused the request's size (413): retrying cannot help. */
-  tooLarge: 'too_large',
-} as const;
-export type DiscardReason = (typeof DISCARD_REASONS)[keyof typeof DISCARD_REASONS];
 
 /** Jobs discarded so far. */
 export interface DiscardCounts {
@@ -32,34 +20,6 @@ export interface DiscardCounts {
   readonly byReason: Readonly<Record<string, number>>;
   /** `tenant`, `queue:<name>` (the closed scope), or `request` (errors, size). */
   readonly byScope: Readonly<Record<string, number>>;
-}
-
-/** Work that was not sent and will not be. */
-export class JobDiscardedError extends HopperError {
-  readonly reason: DiscardReason;
-  readonly scope: string;
-  readonly jobs: number;
-
-  constructor(reason: DiscardReason, scope: string, jobs: number, detail: string) {
-    super(`${jobs} job(s) discarded (${reason}, ${scope}): ${detail}`);
-    this.reason = reason;
-    this.scope = scope;
-    this.jobs = jobs;
-  }
-}
-
-/** The API answered with an error that is not backpressure (a bad request, a missing route). */
-export class ApiResponseError extends HopperError {
-  readonly status: number;
-  readonly code: string;
-  readonly body: unknown;
-
-  constructor(status: number, code: string, message: string, body: unknown) {
-    super(`API answered ${status} ${code}: ${message}`);
-    this.status = status;
-    this.code = code;
-    this.body = body;
-  }
 }
 
 /** Options of {@link ApiClient}. */

@@ -2,7 +2,8 @@
  * The HTTP client of Hopper's API: enqueue with backpressure (429/503 honoured, stale work
  * discarded and counted) and signed admin calls.
  */
-export { ApiClient, ApiResponseError, API_CLIENT_DEFAULTS, DISCARD_REASONS, JobDiscardedError } from './client.js';
-export type { ApiClientOptions, ApiClientResponse, DiscardCounts, DiscardReason } from './client.js';
+export { ApiClient, API_CLIENT_DEFAULTS } from './client.js';
+export type { ApiClientOptions, ApiClientResponse, DiscardCounts } from './client.js';
+export { ApiResponseError, DISCARD_REASONS, JobDiscardedError, type DiscardReason } from '../errors/api-client.js';
 export { DEFAULT_RETRY_AFTER_SECONDS, Gates, parseRateLimits, parseRetryAfter, type RateLimitGroup } from './rate-limits.js';
 export { regionOfFunctionUrl, signRequest, type AwsCredentials, type CredentialSource } from './signer.js';

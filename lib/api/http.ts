@@ -2,7 +2,7 @@
  * The HTTP vocabulary of the API: requests as the router sees them, responses as a Function URL
  * returns them, and errors as JSON `{ "error": { "code", "message" } }` with their status.
  */
-import { HopperError } from '../errors/base.js';
+import { ApiError } from '../errors/api.js';
 
 /** The caller, as the Function URL's IAM authorizer identified it. */
 export interface Caller {
@@ -49,22 +49,8 @@ export const API_ERRORS = {
   internal: 'internal_error',
 } as const;
 
-/** An error that becomes an HTTP answer. */
-export class ApiError extends HopperError {
-  readonly status: number;
-  readonly code: string;
-  readonly headers: Readonly<Record<string, string>>;
-  /** More facts for the JSON body, next to `code` and `message`. */
-  readonly details: Readonly<Record<string, unknown>>;
-
-  constructor(status: number, code: string, message: string, extra: { headers?: Record<string, string>; details?: Record<string, unknown> } = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.headers = extra.headers ?? {};
-    this.details = extra.details ?? {};
-  }
-}
+// Routes import it from here, with the helpers that make one.
+export { ApiError } from '../errors/api.js';
 
 /** `400 bad_parameter` naming the parameter, what it must be and what was given. */
 export function badParameter(name: string, expected: string, received?: string): ApiError {

@@ -14,7 +14,8 @@ import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess, type StateAccess } from '../storage/access.js';
 
-export { EnqueueError, type EnqueueFailure, type ScheduledSetWriter } from '../enqueue/enqueue.js';
+export { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
+export type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 export { NotUniqueError } from '../errors/unique.js';
 export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
 export type { Batch, BatchOptions } from '../batch/handle.js';

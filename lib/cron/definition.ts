@@ -3,10 +3,14 @@
  * and the input its EventBridge Scheduler schedule passes to the cron function. Pure: used at synth
  * time by the construct and at run time by the cron function, so both apply the same rules.
  */
-import { HopperError, InvalidJobError } from '../errors/base.js';
-import { CronExpressionError, parseCronExpression, type CronExpression } from './expression.js';
+import { InvalidJobError } from '../errors/base.js';
+import { CronDefinitionError, CronExpressionError } from '../errors/cron.js';
+import { parseCronExpression, type CronExpression } from './expression.js';
 import { JOB_DEFAULTS, byteLength, normalizeJob, type JobCustom } from '../job/model.js';
 import { timeZoneProblem } from './time-zone.js';
+
+// The construct's validation imports it from here.
+export { CronDefinitionError } from '../errors/cron.js';
 
 /** Bounds of a cron definition. */
 export const CRON_LIMITS = {
@@ -46,16 +50,6 @@ export interface CronDefinition {
    */
   readonly timezone?: string;
   readonly job: CronJobTemplate;
-}
-
-/** A cron definition that does not validate; `field` is its path inside the definition. */
-export class CronDefinitionError extends HopperError {
-  readonly field: string;
-
-  constructor(field: string, message: string) {
-    super(message);
-    this.field = field;
-  }
 }
 
 /** A validated cron. */

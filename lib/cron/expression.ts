@@ -7,15 +7,15 @@
  *   day-of-week year` (day of week 1–7, 1 is Sunday), exactly one of the two day fields `?`, and
  *   the extensions `L`, `W` and `#`.
  *
+ * The one evaluator of cron expressions: the construct validates crons with it, the cron function
+ * records next runs with it, and the local runtime's scheduler fires schedules with it.
+ *
  * Evaluation follows EventBridge Scheduler in a time zone with daylight saving time: a wall time the
  * clock skips (spring forward) does not fire; a wall time the clock passes twice (fall back) fires
  * once, the first time. Pure: no I/O; the clock is a parameter.
  */
-import { HopperError } from '../errors/base.js';
+import { CronExpressionError } from '../errors/cron.js';
 import { instantsOf, offsetMsAt, wallTimeOf } from './time-zone.js';
-
-/** A cron expression that cannot be parsed; `message` names the field and what was expected. */
-export class CronExpressionError extends HopperError {}
 
 /** The forms of {@link CronExpression}. */
 export const CRON_FORMS = { crontab: 'crontab', eventBridge: 'eventbridge' } as const;
@@ -171,7 +171,10 @@ function parseDayOfMonth(field: string): DayOfMonthRule {
 function parseDayOfWeek(field: string): DayOfWeekRule {
   const spec = FIELDS.eventBridgeDayOfWeek;
   if (field === '?' || field === '*') return 'any';
-  // `L` alone is the last day of the week: Saturday.
+  // `L` alone is the last day of the *week* (Saturday, every week), not the last of some day in the
+  // month (that is `7L`): "The L wildcard in the Day-of-month or Day-of-week fields specifies the
+  // last day of the month or week" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html,
+  // the expressions EventBridge Scheduler takes: https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based).
   if (field === 'L') return { days: new Set([6]) };
   const last = /^(\w+)L$/.exec(field);
   if (last?.[1] !== undefined) return { days: new Set(), lastOfMonth: value(last[1], spec, field) - 1 };

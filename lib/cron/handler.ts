@@ -15,10 +15,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { Client } from '../client/client.js';
-import { CronDefinitionError, cronJid, resolveCron, type CronJobTemplate, type ResolvedCron } from './definition.js';
+import { cronJid, resolveCron, type CronJobTemplate, type ResolvedCron } from './definition.js';
 import { nextRun } from './expression.js';
 import { clockFromEnv, type Env } from '../config/env.js';
-import { HopperError, InvalidJobError } from '../errors/base.js';
+import { InvalidJobError } from '../errors/base.js';
+import { CronDefinitionError, CronTickBusyError, InvalidCronEventError } from '../errors/cron.js';
 import { JOB_DEFAULTS, isRecord, normalizeJob, type Job, type JobInput } from '../job/model.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import type { CronTickStore } from '../storage/cron-store.js';
@@ -34,31 +35,6 @@ export const CRON_DEFAULTS = {
   /** Claim length when the invocation has no deadline (tests, local runs). */
   claimWithoutDeadlineMs: 60_000,
 } as const;
-
-/** The event is not a cron tick (a schedule with a hand-edited input, a manual invocation). */
-export class InvalidCronEventError extends HopperError {
-  readonly field: string;
-
-  constructor(field: string, message: string) {
-    super(`invalid cron event: ${message}`);
-    this.field = field;
-  }
-}
-
-/**
- * Another invocation is enqueuing this tick right now. Thrown so that Lambda retries this one
- * later, when the tick is either enqueued (nothing to do) or its claim has lapsed (enqueue it).
- */
-export class CronTickBusyError extends HopperError {
-  readonly cron: string;
-  readonly scheduledTime: string;
-
-  constructor(cron: string, scheduledTime: string) {
-    super(`tick ${scheduledTime} of cron ${JSON.stringify(cron)} is being enqueued by another invocation; retry later`);
-    this.cron = cron;
-    this.scheduledTime = scheduledTime;
-  }
-}
 
 /** A validated tick. */
 export interface CronTick {

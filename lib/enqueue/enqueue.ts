@@ -6,37 +6,15 @@
  *
  * No DynamoDB SDK here: locks and batches come through the runtime, loaded when first needed.
  */
-import { HopperError, InvalidJobError, PayloadTooLargeError } from '../errors/base.js';
+import { InvalidJobError, PayloadTooLargeError } from '../errors/base.js';
 import { byteLength, JOB_LIMITS, normalizeJob, serializeJob, type Job, type JobInput } from '../job/model.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { NotUniqueError } from '../errors/unique.js';
+import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 import { lockKeyOf, uniqueSpecOf } from '../unique/lock.js';
 
-/** One job an enqueue did not put on its queue, and why. */
-export interface EnqueueFailure {
-  readonly jid: string;
-  readonly reason: string;
-  /** Set when the job was refused as not unique: the jid of the job holding the lock. */
-  readonly existingJid?: string;
-}
-
-/**
- * Some jobs of an `enqueueMany` (or `Batch.add`) were not enqueued: refused as not unique (their
- * entry has `existingJid`), or not accepted by SQS after retries. Those in `enqueued` are on their
- * queues; those in `failed` are not (safe to enqueue again with the same jids).
- */
-export class EnqueueError extends HopperError {
-  readonly enqueued: readonly string[];
-  readonly failed: readonly EnqueueFailure[];
-
-  constructor(enqueued: readonly string[], failed: readonly EnqueueFailure[]) {
-    const first = failed[0];
-    super(`${failed.length} job(s) could not be enqueued${first === undefined ? '' : `; first: ${first.jid}: ${first.reason}`}`);
-    this.enqueued = enqueued;
-    this.failed = failed;
-  }
-}
+export { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 
 /** Where scheduled jobs (due more than 15 minutes ahead) are kept. */
 export interface ScheduledSetWriter {

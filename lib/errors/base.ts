@@ -3,11 +3,22 @@
  * test), so code recognises them by `name` with {@link isHopperError}, not only with `instanceof`.
  */
 
-/** Base class of every error Hopper throws on purpose. Sets `name` and keeps `cause`. */
+/**
+ * Base class of every error Hopper throws on purpose. Sets `name` and keeps `cause`.
+ *
+ * Each Hopper class names itself with a literal `errorName`, because minifiers rename classes
+ * (`UnknownJobTypeError` becomes `r`, and so would its `name` if it were read from the class). A
+ * subclass that declares no `errorName` of its own (a team's `class CardDeclined extends
+ * UnrecoverableJobError {}`) is named by its class, as Sidekiq names an error by its class.
+ */
 export class HopperError extends Error {
+  /** The `name` of errors of exactly this class (not of its subclasses). */
+  static readonly errorName: string = 'HopperError';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    // An anonymous subclass has no class name to give: it keeps its nearest ancestor's.
+    this.name = Object.hasOwn(new.target, 'errorName') || new.target.name === '' ? new.target.errorName : new.target.name;
   }
 }
 
@@ -16,6 +27,7 @@ export class HopperError extends Error {
  * offending field (`args`, `custom.unique_for`), `expected` says what would have been accepted.
  */
 export class InvalidJobError extends HopperError {
+  static override readonly errorName: string = 'InvalidJobError';
   readonly field: string;
   readonly expected: string;
   /** A short description of what was given (never the whole value). */
@@ -36,13 +48,16 @@ export class InvalidJobError extends HopperError {
  * @example
  * if (!user) throw new UnrecoverableJobError(`user ${id} no longer exists`);
  */
-export class UnrecoverableJobError extends HopperError {}
+export class UnrecoverableJobError extends HopperError {
+  static override readonly errorName: string = 'UnrecoverableJobError';
+}
 
 /**
  * A limiter refused to run the block now. The worker reschedules the job after
  * `retryAfterSeconds` without consuming one of its retries.
  */
 export class RateLimitedError extends HopperError {
+  static override readonly errorName: string = 'RateLimitedError';
   readonly limiter: string;
   readonly retryAfterSeconds: number;
 
@@ -54,10 +69,13 @@ export class RateLimitedError extends HopperError {
 }
 
 /** A configuration value (environment variable, constructor option) is missing or malformed. */
-export class ConfigurationError extends HopperError {}
+export class ConfigurationError extends HopperError {
+  static override readonly errorName: string = 'ConfigurationError';
+}
 
 /** A message or batch exceeds an SQS or Hopper size limit. */
 export class PayloadTooLargeError extends HopperError {
+  static override readonly errorName: string = 'PayloadTooLargeError';
   readonly sizeBytes: number;
   readonly limitBytes: number;
 

@@ -6,6 +6,7 @@ import { HopperError } from './base.js';
 
 /** The batch `bid` does not exist (never created, or expired by its TTL). */
 export class BatchNotFoundError extends HopperError {
+  static override readonly errorName: string = 'BatchNotFoundError';
   readonly bid: string;
 
   constructor(bid: string) {
@@ -19,6 +20,7 @@ export class BatchNotFoundError extends HopperError {
  * added to it: they would run after its success was announced.
  */
 export class BatchFinishedError extends HopperError {
+  static override readonly errorName: string = 'BatchFinishedError';
   readonly bid: string;
 
   constructor(bid: string) {
@@ -29,6 +31,7 @@ export class BatchFinishedError extends HopperError {
 
 /** Concurrent writers kept cancelling this batch's transaction; the caller may try again later. */
 export class BatchContentionError extends HopperError {
+  static override readonly errorName: string = 'BatchContentionError';
   readonly bid: string;
   readonly attempts: number;
 

@@ -11,6 +11,7 @@ import { HopperError } from './base.js';
  * }
  */
 export class NotUniqueError extends HopperError {
+  static override readonly errorName: string = 'NotUniqueError';
   /** The jid of the job that was refused. */
   readonly jid: string;
   /** The jid of the job holding the lock. */

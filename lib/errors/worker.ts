@@ -2,16 +2,22 @@
  * Errors the worker raises itself. They travel to the retries queue inside failure envelopes, where
  * only their `name` (errtype) and message survive.
  */
-import { UnrecoverableJobError, isHopperError } from './base.js';
+import { HopperError, UnrecoverableJobError, isHopperError } from './base.js';
 
 /** The worker has no handler for a job's `jobtype`; the job goes straight to the dead set. */
 export class UnknownJobTypeError extends UnrecoverableJobError {
+  static override readonly errorName: string = 'UnknownJobTypeError';
   readonly jobtype: string;
 
   constructor(jobtype: string, known: readonly string[]) {
     super(`no handler for jobtype ${JSON.stringify(jobtype)} in this worker (it handles: ${known.length === 0 ? 'nothing' : known.join(', ')})`);
     this.jobtype = jobtype;
   }
+}
+
+/** `ctx.extend` was called with a length SQS cannot take, or for a message it cannot extend. */
+export class ReservationError extends HopperError {
+  static override readonly errorName: string = 'ReservationError';
 }
 
 /**

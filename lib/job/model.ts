@@ -213,17 +213,41 @@ export function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
-/** Builds the capped failure record of `error` (error type, message and backtrace). */
+/**
+ * Builds the capped failure record of `error` (error type, message and backtrace). The error type
+ * names the error's class, as Sidekiq's does: a `name` the error or its class sets wins (Hopper's
+ * errors set one, because minifiers rename classes); otherwise the class's own name, so that a
+ * team's `class CardDeclined extends Error {}` is recorded as `CardDeclined`, not `Error`.
+ *
+ * @example
+ * describeError(new (class CardDeclined extends Error {})('declined')).errtype // 'CardDeclined'
+ */
 export function describeError(error: unknown): { errtype: string; message: string; backtrace: string[] } {
   if (error instanceof Error) {
     const stack = (error.stack ?? '').split('\n').slice(1).map((line) => line.trim()).filter((line) => line.length > 0);
     return {
-      errtype: cap(error.name || 'Error', FAILURE_CAPS.errtype),
+      errtype: cap(errorTypeOf(error), FAILURE_CAPS.errtype),
       message: cap(error.message, FAILURE_CAPS.message),
       backtrace: stack.slice(0, FAILURE_CAPS.backtraceLines),
     };
   }
   return { errtype: 'Error', message: cap(safeString(error), FAILURE_CAPS.message), backtrace: [] };
+}
+
+/**
+ * The class name of `error`: its `name` when set on the error itself (`this.name = …` in a
+ * constructor, as Hopper's errors and most libraries do) or on its class's prototype; else the
+ * class's name, when the `name` it has is only inherited (from `Error.prototype`, or from a parent
+ * class's prototype).
+ */
+function errorTypeOf(error: Error): string {
+  const own = Object.hasOwn(error, 'name');
+  const prototype: unknown = Object.getPrototypeOf(error);
+  const setByClass = typeof prototype === 'object' && prototype !== null && Object.hasOwn(prototype, 'name');
+  const className = typeof prototype === 'object' && prototype !== null && typeof prototype.constructor === 'function' ? prototype.constructor.name : '';
+  const named = typeof error.name === 'string' ? error.name : '';
+  if (own || setByClass || className === '') return named || 'Error';
+  return className;
 }
 
 /** Cuts `text` to at most `max` characters, marking the cut. */

@@ -2,7 +2,7 @@
  * Limiter specs: what a user writes (`{ type: 'concurrent', limit: 10 }`) and the validated,
  * resolved form the arithmetic and the stores work with (milliseconds, defaults filled in).
  */
-import { ConfigurationError } from '../errors/base.js';
+import { InvalidLimiterSpecError } from '../errors/limiter.js';
 import { isRecord } from '../job/model.js';
 
 /** Named intervals, aligned to UTC boundaries where a kind aligns (bucket). */
@@ -112,24 +112,7 @@ export const DEFAULT_LOCK_TIMEOUT_SECONDS = 30;
 /** Limiter names: letters, digits and `_ - . : @ / + =`, so `stripe:acct_42` is a name. */
 export const LIMITER_NAME_PATTERN = /^[A-Za-z0-9_.:@/+=-]+$/;
 
-/**
- * A limiter name or spec is malformed. `field` names the offending field (`limit`, `per`),
- * `expected` says what would have been accepted.
- */
-export class InvalidLimiterSpecError extends ConfigurationError {
-  readonly limiter: string;
-  readonly field: string;
-  readonly expected: string;
-  readonly received: string;
-
-  constructor(limiter: string, field: string, expected: string, received: string) {
-    super(`limiter ${JSON.stringify(limiter)}: ${field} must be ${expected}, but ${received} was provided`);
-    this.limiter = limiter;
-    this.field = field;
-    this.expected = expected;
-    this.received = received;
-  }
-}
+export { InvalidLimiterSpecError } from '../errors/limiter.js';
 
 /** Throws an {@link InvalidLimiterSpecError} unless `name` is a valid limiter name. */
 export function validateLimiterName(name: unknown): string {

@@ -4,8 +4,8 @@
  */
 export { createWorker, WORKER_DEFAULTS, type SqsBatchHandler } from './create-worker.js';
 export type { BatchContext, JobContext, JobHandler, WorkerOptions, WorkerSqs } from './types.js';
-export { RESERVATION_DEFAULTS, ReservationError } from './reservation.js';
+export { RESERVATION_DEFAULTS } from './reservation.js';
 export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, type Logger } from '../observability/logger.js';
-export { UnknownJobTypeError } from '../errors/worker.js';
+export { ReservationError, UnknownJobTypeError } from '../errors/worker.js';
 export { RateLimitedError, UnrecoverableJobError } from '../errors/base.js';
 export type { SqsBatchSender } from '../aws/sqs-batch.js';

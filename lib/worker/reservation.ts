@@ -12,7 +12,7 @@
  * Visibility is per receipt: the record's receipt handle is what is extended.
  */
 import type { ChangeMessageVisibilityCommand, ChangeMessageVisibilityCommandOutput } from '@aws-sdk/client-sqs';
-import { HopperError } from '../errors/base.js';
+import { ReservationError } from '../errors/worker.js';
 import { JOB_LIMITS } from '../job/model.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -30,9 +30,6 @@ export const RESERVATION_DEFAULTS = {
   /** Wait before trying again after a failed renewal (or a quarter of the reservation, if shorter). */
   retryAfterFailureMs: 10_000,
 } as const;
-
-/** `ctx.extend` was called with a length SQS cannot take, or for a message it cannot extend. */
-export class ReservationError extends HopperError {}
 
 /** What a reservation needs. */
 export interface ReservationOptions {

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HopperError } from '../../lib/errors/base.js';
+import { SynthError } from '../../lib/errors/local.js';
 
 /** Options of {@link synthesize}. */
 export interface SynthOptions {
@@ -22,15 +23,7 @@ export interface SynthOptions {
   readonly context?: Readonly<Record<string, string>>;
 }
 
-/** The synthesizer failed; `output` holds the tail of what the CLI printed. */
-export class SynthError extends HopperError {
-  readonly output: string;
-
-  constructor(message: string, output: string) {
-    super(`${message}\n${output}`);
-    this.output = output;
-  }
-}
+export { SynthError } from '../../lib/errors/local.js';
 
 /** Path of the CDK CLI entry point the project pins (`aws-cdk`), else the one Hopper ships with. */
 export function cdkCliPath(projectDir: string): string {

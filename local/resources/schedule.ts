@@ -5,7 +5,7 @@
 import type { Properties } from '../template/properties.js';
 import { localArn } from '../identity.js';
 import { parseScheduleExpression, type ScheduleExpression } from '../schedules/expression.js';
-import { isValidTimeZone } from '../schedules/zoned-time.js';
+import { timeZoneProblem } from '../../lib/cron/time-zone.js';
 
 /** EventBridge Scheduler's defaults. */
 export const SCHEDULER_DEFAULTS = {
@@ -48,7 +48,8 @@ export function parseSchedule(props: Properties, stackName: string): ScheduleSpe
     return props.fail(`${props.pathOf('ScheduleExpression')} is not valid: ${error instanceof Error ? error.message : String(error)}`);
   }
   const timeZone = props.optionalString('ScheduleExpressionTimezone') ?? SCHEDULER_DEFAULTS.timeZone;
-  if (!isValidTimeZone(timeZone)) props.fail(`${props.pathOf('ScheduleExpressionTimezone')} must be an IANA time zone such as Europe/Paris, but ${JSON.stringify(timeZone)} was provided`);
+  const zoneProblem = timeZoneProblem(timeZone);
+  if (zoneProblem !== undefined) props.fail(`${props.pathOf('ScheduleExpressionTimezone')} must be an IANA time zone such as Europe/Paris, but ${JSON.stringify(timeZone)} ${zoneProblem}`);
   const flexible = props.object('FlexibleTimeWindow');
   if (flexible === undefined) props.fail(`${props.pathOf('FlexibleTimeWindow')} is required`);
   flexible.optionalEnum('Mode', ['OFF', 'FLEXIBLE']);

@@ -1,19 +1,18 @@
 /**
  * EventBridge Scheduler schedule expressions: `cron(...)`, `rate(value unit)` and
- * `at(yyyy-mm-ddThh:mm:ss)`, and when each fires next.
+ * `at(yyyy-mm-ddThh:mm:ss)`, and when each fires next. A cron expression is parsed and evaluated
+ * by the library's evaluator (lib/cron), the one the JobSystem's crons are validated and
+ * recorded with, so that a schedule fires under `hopper dev` when it fires on AWS.
  */
-import { HopperError } from '../../lib/errors/base.js';
-import { nextCronTime, parseCron, type Cron } from './cron.js';
-import { instantOf } from './zoned-time.js';
+import { nextRun, parseCronExpression, type CronExpression } from '../../lib/cron/expression.js';
+import { instantsOf } from '../../lib/cron/time-zone.js';
+import { ScheduleExpressionError } from '../../lib/errors/local.js';
 
 /** A parsed schedule expression. */
 export type ScheduleExpression =
-  | { readonly kind: 'cron'; readonly cron: Cron }
+  | { readonly kind: 'cron'; readonly cron: CronExpression }
   | { readonly kind: 'rate'; readonly periodMs: number }
   | { readonly kind: 'at'; readonly year: number; readonly month: number; readonly day: number; readonly hour: number; readonly minute: number; readonly second: number };
-
-/** An expression that cannot be parsed. */
-export class ScheduleExpressionError extends HopperError {}
 
 const RATE_UNITS: Readonly<Record<string, number>> = {
   minute: 60_000,
@@ -27,13 +26,14 @@ const RATE_UNITS: Readonly<Record<string, number>> = {
 /**
  * Parses a schedule expression.
  *
- * @throws ScheduleExpressionError (or CronSyntaxError) saying what is wrong.
+ * @throws ScheduleExpressionError (or CronExpressionError for a cron's fields) saying what is wrong.
  */
 export function parseScheduleExpression(text: string): ScheduleExpression {
   const match = /^\s*(cron|rate|at)\((.*)\)\s*$/.exec(text);
   if (match === null) throw new ScheduleExpressionError(`expected cron(...), rate(...) or at(...), but ${JSON.stringify(text)} was provided`);
   const [, kind, body = ''] = match;
-  if (kind === 'cron') return { kind: 'cron', cron: parseCron(body) };
+  // In cron(…) the library takes EventBridge's 6 fields only, never the 5 of a crontab.
+  if (kind === 'cron') return { kind: 'cron', cron: parseCronExpression(`cron(${body})`) };
   if (kind === 'rate') {
     const rate = /^\s*(\d+)\s+([a-z]+)\s*$/.exec(body);
     const value = Number(rate?.[1]);
@@ -70,7 +70,7 @@ export function nextFireTime(expression: ScheduleExpression, afterMs: number, wi
   let next: number | undefined;
   switch (expression.kind) {
     case 'cron':
-      next = nextCronTime(expression.cron, from, window.timeZone);
+      next = nextRun(expression.cron, from, window.timeZone);
       break;
     case 'rate': {
       const elapsed = from - window.anchorMs;
@@ -79,7 +79,8 @@ export function nextFireTime(expression: ScheduleExpression, afterMs: number, wi
       break;
     }
     case 'at': {
-      const minuteStart = instantOf(expression.year, expression.month, expression.day, expression.hour, expression.minute, window.timeZone);
+      // A wall time the clock passes twice is its first instant; one it skips never comes.
+      const minuteStart = instantsOf(expression, window.timeZone)[0];
       const at = minuteStart === undefined ? undefined : minuteStart + expression.second * 1000;
       next = at !== undefined && (inclusive ? at >= from : at > from) ? at : undefined;
       break;

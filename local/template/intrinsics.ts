@@ -4,7 +4,7 @@
  * and, with conditions, `Fn::If`; this module knows those plus the condition functions,
  * `Fn::FindInMap`, `Fn::Base64`, `Fn::GetAZs` and `AWS::NoValue`.
  */
-import { HopperError } from '../../lib/errors/base.js';
+import { IntrinsicError } from '../../lib/errors/local.js';
 import { isRecord } from '../../lib/job/model.js';
 import { describeValue } from './model.js';
 
@@ -22,18 +22,7 @@ export interface IntrinsicContext {
   readonly region: string;
 }
 
-/**
- * An intrinsic that cannot be resolved. `path` locates it inside the value being resolved
- * (`Environment.Variables.QUEUE_URL`).
- */
-export class IntrinsicError extends HopperError {
-  readonly path: string;
-
-  constructor(path: string, problem: string) {
-    super(`${path === '' ? '' : `${path}: `}${problem}`);
-    this.path = path;
-  }
-}
+export { IntrinsicError } from '../../lib/errors/local.js';
 
 const NO_VALUE: unique symbol = Symbol('AWS::NoValue');
 

@@ -3,6 +3,7 @@
  * that name where the template is wrong.
  */
 import { HopperError } from '../../lib/errors/base.js';
+import { TemplateError } from '../../lib/errors/local.js';
 import { isRecord } from '../../lib/job/model.js';
 
 /** One resource of a template, as written (intrinsics unresolved). */
@@ -39,20 +40,7 @@ export interface CfnTemplate {
   readonly mappings: Readonly<Record<string, unknown>>;
 }
 
-/**
- * A template resource the local runtime cannot use as written. The message starts with the
- * resource's logical id and type, then says what is wrong and what was given.
- */
-export class TemplateError extends HopperError {
-  readonly logicalId: string;
-  readonly resourceType: string;
-
-  constructor(logicalId: string, resourceType: string, problem: string, options?: { cause?: unknown }) {
-    super(`template resource ${logicalId} (${resourceType}): ${problem}`, options);
-    this.logicalId = logicalId;
-    this.resourceType = resourceType;
-  }
-}
+export { TemplateError } from '../../lib/errors/local.js';
 
 /** Describes a value briefly for an error message (never the whole value). */
 export function describeValue(value: unknown): string {

@@ -1,55 +1,65 @@
 /**
- * The local scheduler's expressions: EventBridge cron fields, time zones with daylight saving
- * (a skipped wall time does not fire, a repeated one fires once), rate and at.
+ * The local scheduler's expressions. Its cron expressions are the library's (lib/cron): the same
+ * table of expressions and instants (test/fixtures/cron-cases.ts) that the library's unit tests
+ * check is answered here by the local runtime's scheduler, as `hopper dev` plans schedules; rate
+ * and at expressions are the scheduler's own.
  */
 import { describe, expect, it } from 'vitest';
-import { CronSyntaxError, nextCronTime, parseCron } from '../../local/schedules/cron.js';
+import { CronExpressionError } from '../../lib/errors/cron.js';
+import { Clock } from '../../local/clock.js';
+import type { ScheduleSpec } from '../../local/resources/schedule.js';
 import { nextFireTime, parseScheduleExpression } from '../../local/schedules/expression.js';
+import { LocalScheduler } from '../../local/schedules/scheduler.js';
+import { CRON_CASES } from '../fixtures/cron-cases.js';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-function fires(expression: string, fromIso: string, timeZone: string, count: number): (string | undefined)[] {
-  const cron = parseCron(expression);
-  const times: (string | undefined)[] = [];
-  let after = Date.parse(fromIso);
-  for (let index = 0; index < count; index += 1) {
-    const next = nextCronTime(cron, after, timeZone);
-    times.push(iso(next));
-    if (next === undefined) break;
-    after = next;
-  }
-  return times;
+/** A schedule as the template parser makes it (a function target that is never fired here). */
+function scheduleSpec(expressionText: string, timeZone: string): ScheduleSpec {
+  return {
+    logicalId: 'Schedule', name: 'schedule', group: 'default', arn: 'arn:aws:scheduler:us-east-1:000000000000:schedule/default/schedule',
+    expressionText, expression: parseScheduleExpression(expressionText), timeZone, startMs: undefined, endMs: undefined, enabled: true,
+    targetArn: 'arn:aws:lambda:us-east-1:000000000000:function:never', input: undefined, messageGroupId: undefined, maximumRetryAttempts: 0, deadLetterArn: undefined,
+  };
 }
 
-describe('cron expressions', () => {
+/**
+ * The next `count` fire times the local scheduler plans for `expression` when its clock reads
+ * just after `after`, then just after each planned time (the clock moved by its offset, as
+ * `hopper dev --clock-offset` moves it).
+ */
+function plannedRuns(expressionText: string, timeZone: string, after: string, count: number): (string | undefined)[] {
+  const clock = new Clock();
+  const scheduler = new LocalScheduler([scheduleSpec(expressionText, timeZone)], clock, async () => undefined, () => undefined);
+  const runs: (string | undefined)[] = [];
+  let from = Date.parse(after) + 1;
+  for (let index = 0; index < count; index += 1) {
+    clock.setOffset(from - Date.now());
+    scheduler.setEnabled('schedule', true);
+    const next = scheduler.list()[0]?.nextFireAt;
+    runs.push(next);
+    if (next === undefined) break;
+    from = Date.parse(next) + 1;
+  }
+  return [...runs, ...Array.from({ length: count - runs.length }, () => undefined)];
+}
+
+describe('cron expressions, from the library\'s evaluator', () => {
+  it.each(CRON_CASES)('cron($expression) in $timeZone after $after', ({ expression, timeZone, after, runs }) => {
+    expect(plannedRuns(`cron(${expression})`, timeZone, after, runs.length)).toEqual(runs);
+  });
+
+  it('fires cron(0 9 ? * L *) every Saturday, as AWS does (not once a month)', () => {
+    expect(plannedRuns('cron(0 9 ? * L *)', 'UTC', '2026-05-01T00:00:00Z', 5)).toEqual(['2026-05-02T09:00:00.000Z', '2026-05-09T09:00:00.000Z', '2026-05-16T09:00:00.000Z', '2026-05-23T09:00:00.000Z', '2026-05-30T09:00:00.000Z']);
+  });
+
   it.each([
-    { expression: '*/15 * * * ? *', from: '2026-05-01T10:07:00Z', zone: 'UTC', expected: ['2026-05-01T10:15:00.000Z', '2026-05-01T10:30:00.000Z'] },
-    { expression: '0 9 ? * MON-FRI *', from: '2026-05-01T12:00:00Z', zone: 'Asia/Tokyo', expected: ['2026-05-04T00:00:00.000Z', '2026-05-05T00:00:00.000Z'] },
-    { expression: '0 0 L * ? *', from: '2026-02-01T00:00:00Z', zone: 'UTC', expected: ['2026-02-28T00:00:00.000Z', '2026-03-31T00:00:00.000Z'] },
-    { expression: '0 0 15W * ? *', from: '2026-08-01T00:00:00Z', zone: 'UTC', expected: ['2026-08-14T00:00:00.000Z', '2026-09-15T00:00:00.000Z'] },
-    { expression: '0 12 ? * 6L *', from: '2026-04-01T00:00:00Z', zone: 'UTC', expected: ['2026-04-24T12:00:00.000Z', '2026-05-29T12:00:00.000Z'] },
-    { expression: '30 8 ? * MON#3 *', from: '2026-04-01T00:00:00Z', zone: 'UTC', expected: ['2026-04-20T08:30:00.000Z', '2026-05-18T08:30:00.000Z'] },
-    { expression: '0 0 1 JAN ? 2030-2031', from: '2026-04-01T00:00:00Z', zone: 'UTC', expected: ['2030-01-01T00:00:00.000Z', '2031-01-01T00:00:00.000Z', undefined] },
-    { expression: '0 18 ? * FRI-MON *', from: '2026-05-01T00:00:00Z', zone: 'UTC', expected: ['2026-05-01T18:00:00.000Z', '2026-05-02T18:00:00.000Z', '2026-05-03T18:00:00.000Z', '2026-05-04T18:00:00.000Z', '2026-05-08T18:00:00.000Z'] },
-  ])('$expression in $zone', ({ expression, from, zone, expected }) => {
-    expect(fires(expression, from, zone, expected.length)).toEqual(expected);
-  });
-
-  it('skips a wall time that daylight saving skips (London, 29 March 2026)', () => {
-    expect(fires('30 1 * * ? *', '2026-03-28T12:00:00Z', 'Europe/London', 2)).toEqual(['2026-03-30T00:30:00.000Z', '2026-03-31T00:30:00.000Z']);
-  });
-
-  it('fires once in the hour daylight saving repeats (London, 25 October 2026)', () => {
-    expect(fires('0/30 1 * * ? *', '2026-10-24T23:00:00Z', 'Europe/London', 3)).toEqual(['2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:00:00.000Z']);
-  });
-
-  it.each([
-    { expression: '0 9 * * *', message: 'a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), but "0 9 * * *" has 5' },
-    { expression: '0 9 * * * *', message: 'exactly one of day-of-month and day-of-week must be ?, but "0 9 * * * *" was provided' },
-    { expression: '60 9 * * ? *', message: 'minutes: "60" is not a value between 0 and 59' },
-    { expression: '0 9 ? * FUNDAY *', message: 'day-of-week: "FUNDAY" is not a value between 1 and 7 or a name (SUN, MON, TUE, WED, THU, FRI, SAT)' },
-  ])('rejects $expression', ({ expression, message }) => {
-    expect(() => parseCron(expression)).toThrow(new CronSyntaxError(message));
+    { expression: 'cron(0 9 * * *)', message: 'a cron(…) expression must have 6 fields (minute hour day-of-month month day-of-week year), but 5 were provided' },
+    { expression: 'cron(0 9 * * * *)', message: 'exactly one of day-of-month and day-of-week must be ?, but "*" and "*" were provided' },
+    { expression: 'cron(60 9 * * ? *)', message: 'the minute field must be *, values from 0 to 59, ranges (a-b), steps (/n) or lists (a,b), but "60" was provided' },
+    { expression: 'cron(0 18 ? * FRI-MON *)', message: 'the day-of-week field range "FRI-MON" must go from low to high' },
+  ])('rejects $expression as the library does', ({ expression, message }) => {
+    expect(() => parseScheduleExpression(expression)).toThrow(new CronExpressionError(message));
   });
 });
 
@@ -69,6 +79,11 @@ describe('rate and at expressions', () => {
     const zone = { ...window(0), timeZone: 'America/New_York' };
     expect(iso(nextFireTime(at, Date.parse('2026-01-01T00:00:00Z'), zone))).toBe('2030-06-01T13:30:00.000Z');
     expect(nextFireTime(at, Date.parse('2030-06-01T13:30:00Z'), zone)).toBeUndefined();
+  });
+
+  it('never fires an at schedule whose wall time the clock skips', () => {
+    const at = parseScheduleExpression('at(2026-03-29T02:30:00)');
+    expect(nextFireTime(at, Date.parse('2026-01-01T00:00:00Z'), { ...window(0), timeZone: 'Europe/Vienna' })).toBeUndefined();
   });
 
   it('stops at the end date', () => {

@@ -69,7 +69,7 @@ describe('malformed templates', () => {
         },
       },
       logicalId: 'Nightly',
-      message: 'template resource Nightly (AWS::Scheduler::Schedule): Properties.ScheduleExpression is not valid: hours: "25" is not a value between 0 and 23',
+      message: 'template resource Nightly (AWS::Scheduler::Schedule): Properties.ScheduleExpression is not valid: the hour field must be *, values from 0 to 23, ranges (a-b), steps (/n) or lists (a,b), but "25" was provided',
     },
     {
       what: 'a mapping to a function the stack does not have',

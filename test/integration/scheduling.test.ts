@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScheduledJobs } from '../../lib/admin/scheduled.js';
 import { Client } from '../../lib/client/client.js';
-import { CronTickBusyError, createCronHandler } from '../../lib/cron/handler.js';
+import { createCronHandler } from '../../lib/cron/handler.js';
+import { CronTickBusyError } from '../../lib/errors/cron.js';
 import { cronTickInput, resolveCron } from '../../lib/cron/definition.js';
 import { normalizeJob, type Job, type JobInput } from '../../lib/job/model.js';
 import { createSchedulerHandler, type SweepResult } from '../../lib/scheduler/handler.js';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CronExpressionError, nextRun, nextRuns, parseCronExpression } from '../../lib/cron/expression.js';
+import { nextRun, nextRuns, parseCronExpression } from '../../lib/cron/expression.js';
+import { CronExpressionError } from '../../lib/errors/cron.js';
+import { CRON_CASES } from '../fixtures/cron-cases.js';
 import { instantsOf, isTimeZone, offsetMsAt, timeZoneProblem, wallTimeOf } from '../../lib/cron/time-zone.js';
 
 const VIENNA = 'Europe/Vienna';
@@ -99,6 +101,23 @@ describe('nextRun in UTC', () => {
   it('returns undefined when the expression never fires again', () => {
     expect(nextRun(parseCronExpression('cron(0 0 1 1 ? 2027)'), at('2027-01-01T00:00:00Z'))).toBeUndefined();
     expect(nextRun(parseCronExpression('cron(0 0 29 2 ? 2199)'), at('2026-01-01T00:00:00Z'))).toBeUndefined();
+  });
+});
+
+describe('L in day-of-week, as AWS documents it', () => {
+  // "The L wildcard in the Day-of-month or Day-of-week fields specifies the last day of the month
+  // or week": https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html
+  it('fires a bare L every Saturday, and 7L on the last Saturday of the month', () => {
+    expect(runs('cron(0 9 ? * L *)', '2026-05-01T00:00:00Z', 5)).toEqual(['2026-05-02T09:00:00.000Z', '2026-05-09T09:00:00.000Z', '2026-05-16T09:00:00.000Z', '2026-05-23T09:00:00.000Z', '2026-05-30T09:00:00.000Z']);
+    expect(runs('cron(0 9 ? * 7L *)', '2026-05-01T00:00:00Z', 2)).toEqual(['2026-05-30T09:00:00.000Z', '2026-06-27T09:00:00.000Z']);
+  });
+});
+
+describe('the cron table the local scheduler shares (test/fixtures/cron-cases.ts)', () => {
+  it.each(CRON_CASES)('cron($expression) in $timeZone after $after', ({ expression, timeZone, after, runs: expected }) => {
+    const found = nextRuns(parseCronExpression(`cron(${expression})`), at(after), expected.length, timeZone).map(iso);
+
+    expect([...found, ...Array.from({ length: expected.length - found.length }, () => undefined)]).toEqual(expected);
   });
 });
 

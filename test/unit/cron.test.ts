@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CronTickBusyError, InvalidCronEventError, createCronHandler, parseCronTickEvent } from '../../lib/cron/handler.js';
-import { CronDefinitionError, cronJid, cronTickInput, resolveCron, type CronDefinition, type CronTickInput } from '../../lib/cron/definition.js';
+import { createCronHandler, parseCronTickEvent } from '../../lib/cron/handler.js';
+import { CronDefinitionError, CronTickBusyError, InvalidCronEventError } from '../../lib/errors/cron.js';
+import { cronJid, cronTickInput, resolveCron, type CronDefinition, type CronTickInput } from '../../lib/cron/definition.js';
 import type { CronRunRecord, CronTickStore, TickClaim, TickClaimOptions } from '../../lib/storage/cron-store.js';
 import { FakeSqs, QUEUE_URLS, TEST_ENV, memoryLog } from './worker-fakes.js';
 
