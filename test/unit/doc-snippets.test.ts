@@ -85,16 +85,16 @@ async function compile(all: readonly Snippet[]): Promise<Compiled> {
     const { status, output } = await tsc(dir);
     const bySnippet = new Map<string, string[]>(all.map((snippet) => [name(snippet), []]));
     const elsewhere: string[] = [];
-    for (const diagnostic of parseDiagnostics(output)) {
+    const diagnostics = parseDiagnostics(output);
+    // A compiler that fails without an error to show (it did not start, it crashed) fails the run.
+    if (status !== 0 && diagnostics.length === 0) elsewhere.push(`tsc exited with ${status}: ${output}`);
+    for (const diagnostic of diagnostics) {
       const owner = modules.get(resolve(dir, diagnostic.file));
       if (owner === undefined) {
         elsewhere.push(`${diagnostic.file}(${diagnostic.line}): ${diagnostic.code} ${diagnostic.message}`);
         continue;
       }
       bySnippet.get(name(owner.snippet))?.push(located(owner.snippet, owner.module, diagnostic));
-    }
-    if (status !== 0 && elsewhere.length === 0 && [...bySnippet.values()].every((errors) => errors.length === 0)) {
-      elsewhere.push(`tsc exited with ${status} and no error it could place: ${output}`);
     }
     return { bySnippet, elsewhere };
   } finally {
