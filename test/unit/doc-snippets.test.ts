@@ -73,6 +73,8 @@ async function compile(all: readonly Snippet[]): Promise<Compiled> {
   try {
     // Bare imports (aws-cdk-lib, constructs, @types/node) resolve from the scratch directory too.
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    // Snippets are ES modules, as in a team's app with "type": "module" (NodeNext resolution).
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
     const modules = new Map<string, { snippet: Snippet; module: SnippetModule }>();
     all.forEach((snippet, index) => {
       const file = join(dir, `snippet-${index}.ts`);
