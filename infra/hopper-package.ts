@@ -62,10 +62,10 @@ export function hopperEntry(name: HopperFunctionName): string {
 
 /** The folder to deploy when `entry` is one of Hopper's prebuilt bundles, else undefined. */
 export function prebuiltAssetDir(entry: string): string | undefined {
-  const dir = dirname(resolve(entry));
+  const file = resolve(entry);
   const functionsDir = join(packageRoot(), BUILT_FILES.functionsDir);
-  const isPrebuilt = Object.keys(HOPPER_FUNCTIONS).some((name) => dir === join(functionsDir, name)) && entry.endsWith(PREBUILT_FILE);
-  return isPrebuilt ? dir : undefined;
+  const isPrebuilt = Object.keys(HOPPER_FUNCTIONS).some((name) => file === join(functionsDir, name, PREBUILT_FILE));
+  return isPrebuilt ? dirname(file) : undefined;
 }
 
 /**

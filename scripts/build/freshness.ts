@@ -5,7 +5,7 @@
  * through an import in a file already listed, whose change makes the part stale.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** What a stamp records. */
 export interface Stamp {
@@ -55,5 +55,5 @@ export function filesUnder(root: string, dir: string): string[] {
 
 /** The files of the build itself: a change to how it builds makes every part stale. */
 export function buildScriptInputs(root: string): string[] {
-  return ['package.json', 'scripts/build.ts', ...filesUnder(root, 'scripts/build')].map((path) => relative(root, join(root, path)));
+  return ['package.json', 'scripts/build.ts', ...filesUnder(root, 'scripts/build')];
 }

@@ -11,8 +11,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
-import { isDeepStrictEqual } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import { build, transform, type TransformOptions } from 'esbuild';
 import { CJS_FORMS, CLI_ENTRY, CLI_STATIC_DIR, declarationPath, exportsMap, jsPath, OUT_DIRS, PACKAGE_ENTRIES, typesVersionsMap } from './entries.js';
 import { buildScriptInputs, filesUnder, isFresh, writeStamp } from './freshness.js';
@@ -33,6 +32,7 @@ const TRANSPILE: TransformOptions = {
 
 /** The source files (relative to `root`) of the module graphs of `entries`, packages left out. */
 async function moduleGraph(root: string, entries: readonly string[]): Promise<string[]> {
+  // A bundle that is never written (esbuild still wants an outdir for several entries): only its list of inputs is kept.
   const { metafile } = await build({ entryPoints: [...entries], absWorkingDir: root, outdir: OUT_DIRS.stamps, bundle: true, write: false, metafile: true, packages: 'external', platform: 'node', format: 'esm', logLevel: 'silent' });
   return Object.keys(metafile.inputs).sort();
 }
