@@ -64,8 +64,21 @@ export interface StartLocalOptions {
    * @default - `[source] line` on stderr
    */
   readonly logs?: LogSink;
-  /** @default LOCAL_DEFAULTS.functionConcurrency */
+  /**
+   * Most instances of one function without reserved concurrency that run at once (a local bound on
+   * processes: invocations beyond it wait; they are not throttled).
+   * @default LOCAL_DEFAULTS.functionConcurrency
+   */
   readonly functionConcurrency?: number;
+  /**
+   * The account's concurrent executions, as Lambda counts them: functions with
+   * `ReservedConcurrentExecutions` get their reservation, the others share the rest, and an
+   * invocation beyond either is throttled (a 429, an SQS batch that returns to its queue, an
+   * asynchronous event tried again later). Reservations must leave 100 (or all of a lower limit)
+   * unreserved, as on AWS.
+   * @default 1000 (Lambda's default quota)
+   */
+  readonly accountConcurrency?: number;
   /** @default LOCAL_DEFAULTS.sqsConcurrency */
   readonly sqsConcurrency?: number;
   /** @default LOCAL_DEFAULTS.idleTimeoutMs */

@@ -17,12 +17,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { instrument } from '../lib/aws/clients.js';
+import { LAMBDA_LIMITS } from '../lib/aws/lambda-limits.js';
 import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assembly/cloud-assembly.js';
 import { prepareAssembly } from './assembly/prepare.js';
 import { synthesize } from './assembly/synth.js';
 import { Clock } from './clock.js';
 import { LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators.js';
 import { AsyncInvoker } from './host/async-invoke.js';
+import { AccountConcurrency } from './host/concurrency.js';
 import { functionBaseEnv } from './host/function-env.js';
 import { FunctionPool } from './host/function-pool.js';
 import { runnerPath } from './host/runner-build.js';
@@ -35,7 +37,9 @@ import { StreamPoller } from './mappings/stream-poller.js';
 import { LOCAL_DEFAULTS, type StartLocalOptions } from './options.js';
 import { runtimeApi, type LocalEndpoints, type LocalRuntime } from './runtime-api.js';
 import { dryBackend, emulatorBackend } from './resources/backend.js';
+import { checkEnvironmentSizes, checkReservedConcurrency } from './resources/lambda-checks.js';
 import { findFunction, planStack } from './resources/plan.js';
+import { SQS_DEFAULT_VISIBILITY_SECONDS } from './resources/queue.js';
 import { LocalScheduler } from './schedules/scheduler.js';
 import { scheduleTargets } from './schedules/targets.js';
 import { parseTemplate, type CfnTemplate } from './template/model.js';
@@ -109,7 +113,10 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       const loaded = await loadStack(options, projectDir, cleanups);
       log({ source: RUNTIME_SOURCE, level: 'debug', message: `stack ${loaded.stackName} loaded in ${Date.now() - started} ms` });
       const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
-      await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
+      const dry = await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
+      // What Lambda would refuse when the stack is created, refused before anything starts.
+      checkEnvironmentSizes(dry.functions);
+      checkReservedConcurrency(dry.functions, options.accountConcurrency ?? LAMBDA_LIMITS.accountConcurrency);
       if (early === undefined) {
         emulators = await startEmulators(emulatorOptions);
         cleanups.push(() => emulators.stop());
@@ -170,6 +177,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
   const runner = await runnerPath();
+  const account = new AccountConcurrency(options.accountConcurrency ?? LAMBDA_LIMITS.accountConcurrency, plan.functions);
   // Stopping: pollers are told to stop first, then the pools kill their instances (which ends any
   // invocation in flight), and only then are the pollers awaited — a long invocation never delays it.
   const pollerStops: Promise<void>[] = [];
@@ -180,6 +188,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
       log,
       baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url, ...options.functionEnv }),
       defaultConcurrency: options.functionConcurrency ?? LOCAL_DEFAULTS.functionConcurrency,
+      account,
       idleTimeoutMs: options.idleTimeoutMs ?? LOCAL_DEFAULTS.idleTimeoutMs,
       initTimeoutMs: LOCAL_DEFAULTS.initTimeoutMs,
       preload: options.functionPreload ?? [],
@@ -203,7 +212,8 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
       const queue = queueByArn.get(mapping.eventSourceArn);
       if (queue === undefined) continue;
       sourceLogicalId = queue.logicalId;
-      poller = new SqsPoller({ mapping, queueUrl: queue.url, queueName: queue.name, pool, client: sqs, log, defaultConcurrency: options.sqsConcurrency ?? LOCAL_DEFAULTS.sqsConcurrency });
+      const visibilityTimeoutSeconds = Number(queue.attributes.VisibilityTimeout ?? SQS_DEFAULT_VISIBILITY_SECONDS);
+      poller = new SqsPoller({ mapping, queueUrl: queue.url, queueName: queue.name, pool, client: sqs, log, defaultConcurrency: options.sqsConcurrency ?? LOCAL_DEFAULTS.sqsConcurrency, visibilityTimeoutSeconds });
     } else {
       const table = plan.tables.find((candidate) => candidate.streamArn === mapping.eventSourceArn);
       if (table === undefined) continue;
