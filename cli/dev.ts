@@ -36,6 +36,9 @@ Options:
   -h, --help             show this help
 `;
 
+/** A signal this soon after the first is the same Ctrl-C, relayed. */
+const REPEATED_SIGNAL_MS = 1_000;
+
 function portOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const port = Number(value);
@@ -106,12 +109,17 @@ export async function dev(args: readonly string[]): Promise<number> {
   const stopped = new Promise<void>((resolve) => {
     release = resolve;
   });
+  let firstSignalAtMs = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
-      // A second Ctrl-C: do not wait for a graceful stop.
+      // One Ctrl-C can arrive twice: the terminal signals the whole process group, and a wrapper
+      // in it (tsx's CLI under `npm run dev`) relays the signal a few milliseconds later. Only a
+      // second Ctrl-C after that means: do not wait for a graceful stop.
+      if (Date.now() - firstSignalAtMs < REPEATED_SIGNAL_MS) return;
       process.exit(130);
     }
     stopping = true;
+    firstSignalAtMs = Date.now();
     say(`${signal}: stopping`);
     const running = local;
     if (running === undefined) return; // startLocal is still running; it is stopped as soon as it returns.

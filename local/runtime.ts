@@ -10,7 +10,7 @@
  * await local.stop();
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -57,10 +57,14 @@ interface Loaded {
 async function loadStack(options: StartLocalOptions, projectDir: string, cleanups: (() => Promise<void> | void)[]): Promise<Loaded> {
   let assemblyDir = options.assemblyDir === undefined ? undefined : resolve(options.assemblyDir);
   if (assemblyDir === undefined) {
-    // A fresh directory per run: runtimes started side by side (test files) never share one.
-    const dir = join(projectDir, '.hopper', `cdk.out-${process.pid}-${randomBytes(3).toString('hex')}`);
-    mkdirSync(dir, { recursive: true });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = createAssemblyDir(join(projectDir, '.hopper'));
+    // Removed by stop(), and also when the process exits without it (a second Ctrl-C).
+    const remove = () => rmSync(dir, { recursive: true, force: true });
+    process.on('exit', remove);
+    cleanups.push(() => {
+      process.off('exit', remove);
+      remove();
+    });
     await synthesize({ projectDir, outDir: dir, ...(options.app === undefined ? {} : { app: options.app }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.context === undefined ? {} : { context: options.context }) });
     assemblyDir = dir;
   }
@@ -68,6 +72,34 @@ async function loadStack(options: StartLocalOptions, projectDir: string, cleanup
   const template = parseTemplate(readTemplateJson(stack), stack.templatePath);
   prepareAssembly(assemblyDir, projectDir);
   return { template, stackName: stack.stackName, assemblyDir, assets: readFileAssets(stack) };
+}
+
+/**
+ * A fresh directory per run (runtimes started side by side, such as test files, never share one),
+ * named after this process; those of processes that no longer run (killed before they could clean
+ * up) are removed first.
+ */
+function createAssemblyDir(parent: string): string {
+  mkdirSync(parent, { recursive: true });
+  for (const entry of readdirSync(parent)) {
+    const pid = ASSEMBLY_DIR.exec(entry)?.[1];
+    if (pid !== undefined && !isRunning(Number(pid))) rmSync(join(parent, entry), { recursive: true, force: true });
+  }
+  const dir = join(parent, `cdk.out-${process.pid}-${randomBytes(3).toString('hex')}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+const ASSEMBLY_DIR = /^cdk\.out-(\d+)-[0-9a-f]{6}$/;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return error instanceof Error && 'code' in error && error.code === 'EPERM';
+  }
 }
 
 /** Binds one loopback server per function URL in the template (its port goes into the URL). */
