@@ -3,6 +3,7 @@
  * everything is, and stops everything on Ctrl-C (SIGINT) or SIGTERM, leaving no process behind.
  */
 import { parseArgs } from 'node:util';
+import { LOG_FORMATS } from '../local/console-format.js';
 import { RUNTIME_SOURCE, streamSink, type LogSink } from '../local/log.js';
 import { startLocal, type LocalRuntime } from '../local/runtime.js';
 import type { StartLocalOptions } from '../local/options.js';
@@ -31,8 +32,11 @@ Options:
   --clock-offset <ms>    shift "now" for schedules and functions
   --demo                 enqueue a few demo jobs once running
   --json                 print one JSON object with the endpoints on stdout (logs stay on stderr)
+  --json-logs            show function output as the JSON lines it prints (default: one
+                         readable line per job event, such as "SendEmail 4f6c2a… done 12 ms")
+  --metrics              also show the functions' CloudWatch metric (EMF) lines
   --quiet                hide function output; show only the runtime's warnings
-  --verbose              also show the runtime's debug messages (schedule firings)
+  --verbose              also show debug messages (schedule firings, every function log line)
   -h, --help             show this help
 `;
 
@@ -65,6 +69,8 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      'json-logs': { type: 'boolean', default: false },
+      metrics: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -87,6 +93,8 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
     ...(lambdaPort === undefined ? {} : { lambdaPort }),
     ...(functionUrlPort === undefined ? {} : { functionUrlPort }),
     ...(clockOffset === undefined ? {} : { clockOffsetMs: clockOffset }),
+    logFormat: values['json-logs'] ? LOG_FORMATS.json : LOG_FORMATS.readable,
+    showMetrics: values.metrics,
   };
   return { options, dashboardPort: portOption(values['dashboard-port'], 'dashboard-port') ?? 0, json: values.json, demo: values.demo, quiet: values.quiet, verbose: values.verbose, help: values.help };
 }
@@ -98,7 +106,7 @@ export async function dev(args: readonly string[]): Promise<number> {
     process.stdout.write(DEV_USAGE);
     return 0;
   }
-  const toStderr = streamSink(process.stderr, { debug: parsed.verbose });
+  const toStderr = streamSink(process.stderr, { debug: parsed.verbose, console: { format: parsed.options.logFormat ?? LOG_FORMATS.readable, metrics: parsed.options.showMetrics ?? false } });
   const log: LogSink = parsed.quiet ? (entry) => (entry.source === RUNTIME_SOURCE && entry.level !== 'info' && entry.level !== 'debug' ? toStderr(entry) : undefined) : toStderr;
   const say = (message: string) => log({ source: RUNTIME_SOURCE, level: 'info', message });
 

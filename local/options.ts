@@ -1,4 +1,5 @@
 /** Options of `startLocal()` and their defaults. */
+import type { LogFormat } from './console-format.js';
 import type { LogSink } from './log.js';
 
 /** Defaults of {@link StartLocalOptions}. */
@@ -64,6 +65,18 @@ export interface StartLocalOptions {
    * @default - `[source] line` on stderr
    */
   readonly logs?: LogSink;
+  /**
+   * How function output is shown: `readable`, one line per job event (`SendEmail 4f6c2a… done
+   * 12 ms`; functions then log at DEBUG, where the worker has a line per success), or `json`, the
+   * lines as printed. Applies to the default sink; a sink of your own can use `formatFunctionLine`.
+   * @default 'json'
+   */
+  readonly logFormat?: LogFormat;
+  /**
+   * Show the functions' CloudWatch EMF metric lines (compacted in the readable format).
+   * @default false
+   */
+  readonly showMetrics?: boolean;
   /**
    * Most instances of one function without reserved concurrency that run at once (a local bound on
    * processes: invocations beyond it wait; they are not throttled).

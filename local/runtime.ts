@@ -18,10 +18,12 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { instrument } from '../lib/aws/clients.js';
 import { LAMBDA_LIMITS } from '../lib/aws/lambda-limits.js';
+import { ENV } from '../lib/config/env.js';
 import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assembly/cloud-assembly.js';
 import { prepareAssembly } from './assembly/prepare.js';
 import { synthesize } from './assembly/synth.js';
 import { Clock } from './clock.js';
+import { LOG_FORMATS } from './console-format.js';
 import { LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators.js';
 import { AsyncInvoker } from './host/async-invoke.js';
 import { AccountConcurrency } from './host/concurrency.js';
@@ -120,7 +122,7 @@ async function bindUrlServers(template: CfnTemplate, firstPort: number | undefin
 export async function startLocal(options: StartLocalOptions = {}): Promise<LocalRuntime> {
   const started = Date.now();
   const projectDir = resolve(options.projectDir ?? process.cwd());
-  const log = options.logs ?? streamSink();
+  const log = options.logs ?? streamSink(process.stderr, { console: { format: options.logFormat ?? LOG_FORMATS.json, metrics: options.showMetrics ?? false } });
   const cleanups: (() => Promise<void> | void)[] = [];
   const runCleanups = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
@@ -209,6 +211,8 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
   const runner = await runnerPath();
+  // The readable console shows a line per job success, which the worker logs at DEBUG only.
+  const jobEventLogs: Record<string, string> = options.logFormat === LOG_FORMATS.readable ? { [ENV.logLevel]: 'DEBUG' } : {};
   const account = new AccountConcurrency(options.accountConcurrency ?? LAMBDA_LIMITS.accountConcurrency, plan.functions);
   // Stopping: pollers are told to stop first, then the pools kill their instances (which ends any
   // invocation in flight), and only then are the pollers awaited — a long invocation never delays it.
@@ -218,7 +222,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     const pool = new FunctionPool(spec, {
       runnerPath: runner,
       log,
-      baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url, ...options.functionEnv }),
+      baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url, ...jobEventLogs, ...options.functionEnv }),
       defaultConcurrency: options.functionConcurrency ?? LOCAL_DEFAULTS.functionConcurrency,
       account,
       idleTimeoutMs: options.idleTimeoutMs ?? LOCAL_DEFAULTS.idleTimeoutMs,
