@@ -32,14 +32,9 @@ export interface SqsPollerOptions {
   readonly defaultConcurrency: number;
   /** The queue's visibility timeout: how long a received batch stays invisible. */
   readonly visibilityTimeoutSeconds: number;
-  /**
-   * Waits between the attempts of a throttled batch (the last one repeats).
-   * @default THROTTLE_BACKOFF_MS
-   */
-  readonly throttleBackoffMs?: readonly number[];
 }
 
-/** Waits between attempts at invoking a throttled batch: 1 s, doubling, at most 30 s. */
+/** Waits between attempts at invoking a throttled batch: 1 s, doubling, at most 30 s (the last repeats). */
 export const THROTTLE_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000] as const;
 
 /** Long-poll wait; short enough that stopping never waits long on the emulator. */
@@ -199,13 +194,12 @@ export class SqsPoller {
    */
   private async invokeUnlessThrottled(records: readonly SQSRecord[], receivedAtMs: number): Promise<Invocation | undefined> {
     const { pool, log, queueName, visibilityTimeoutSeconds } = this.options;
-    const backoff = this.options.throttleBackoffMs ?? THROTTLE_BACKOFF_MS;
     const visibleAgainAtMs = receivedAtMs + visibilityTimeoutSeconds * 1000;
     for (let attempt = 0; ; attempt += 1) {
       const invocation = await pool.invoke({ Records: records });
       const throttled = throttleOf(invocation);
       if (throttled === undefined) return invocation;
-      const delayMs = backoff[Math.min(attempt, backoff.length - 1)] ?? 1_000;
+      const delayMs = THROTTLE_BACKOFF_MS[Math.min(attempt, THROTTLE_BACKOFF_MS.length - 1)] ?? 1_000;
       if (!this.running) return undefined;
       if (Date.now() + delayMs >= visibleAgainAtMs) {
         log({
