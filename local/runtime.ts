@@ -138,6 +138,9 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     // Synthesis takes seconds: start the emulators (a JVM) meanwhile. With a ready-made assembly,
     // validate first so that a malformed template fails before anything starts.
     const early = options.assemblyDir === undefined ? startEmulators(emulatorOptions) : undefined;
+    // The function runner is built (esbuild) meanwhile too.
+    const runner = options.assemblyDir === undefined ? runnerPath() : undefined;
+    runner?.catch(() => undefined);
     early?.then(
       (emulators) => cleanups.push(() => emulators.stop()),
       () => undefined,
@@ -156,7 +159,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
         cleanups.push(() => emulators.stop());
       } else emulators = await early;
       log({ source: RUNTIME_SOURCE, level: 'debug', message: `emulators ready at ${Date.now() - started} ms` });
-      return await wire({ options, log, loaded, code, emulators, projectDir, cleanups, runCleanups, started });
+      return await wire({ options, log, loaded, code, emulators, runner, projectDir, cleanups, runCleanups, started });
     } finally {
       // Whatever happened, wait for the early start to settle so that its cleanup is registered.
       await early?.catch(() => undefined);
@@ -173,6 +176,8 @@ interface WireInput {
   readonly loaded: Loaded;
   readonly code: { readonly assets: ReadonlyMap<string, string>; readonly inlineDir: string; readonly assemblyDir: string };
   readonly emulators: Emulators;
+  /** Path of the function runner, when its build was started early. */
+  readonly runner: Promise<string> | undefined;
   readonly projectDir: string;
   readonly cleanups: (() => Promise<void> | void)[];
   readonly runCleanups: () => Promise<void>;
@@ -210,7 +215,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log });
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
-  const runner = await runnerPath();
+  const runner = await (input.runner ?? runnerPath());
   // The readable console shows a line per job success, which the worker logs at DEBUG only.
   const jobEventLogs: Record<string, string> = options.logFormat === LOG_FORMATS.readable ? { [ENV.logLevel]: 'DEBUG' } : {};
   const account = new AccountConcurrency(options.accountConcurrency ?? LAMBDA_LIMITS.accountConcurrency, plan.functions);
