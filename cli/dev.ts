@@ -7,6 +7,7 @@
  * installs the local runtime's packages as development dependencies only, or not at all.
  */
 import { parseArgs } from 'node:util';
+import type { LogFormat } from '../local/console-format.js';
 import type { LogSink } from '../local/log.js';
 import type { LocalRuntime } from '../local/runtime.js';
 import type { StartLocalOptions } from '../local/options.js';
@@ -33,10 +34,16 @@ Options:
   --demo                 enqueue a few demo jobs once running
   --json                 print one JSON object with the endpoints on stdout (logs stay on stderr);
                          its "env" holds the variables new Client() and hopper <command> need
+  --json-logs            show function output as the JSON lines it prints (default: one
+                         readable line per job event, such as "SendEmail 4f6c2a… done 12 ms")
+  --metrics              also show the functions' CloudWatch metric (EMF) lines
   --quiet                hide function output; show only the runtime's warnings
-  --verbose              also show the runtime's debug messages (schedule firings)
+  --verbose              also show debug messages (schedule firings, every function log line)
   -h, --help             show this help
 `;
+
+/** A signal this soon after the first is the same Ctrl-C, relayed. */
+const REPEATED_SIGNAL_MS = 1_000;
 
 function portOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -64,6 +71,8 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      'json-logs': { type: 'boolean', default: false },
+      metrics: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -86,6 +95,8 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
     ...(lambdaPort === undefined ? {} : { lambdaPort }),
     ...(functionUrlPort === undefined ? {} : { functionUrlPort }),
     ...(clockOffset === undefined ? {} : { clockOffsetMs: clockOffset }),
+    logFormat: (values['json-logs'] ? 'json' : 'readable') satisfies LogFormat,
+    showMetrics: values.metrics,
   };
   return { options, dashboardPort: portOption(values['dashboard-port'], 'dashboard-port') ?? 0, json: values.json, demo: values.demo, quiet: values.quiet, verbose: values.verbose, help: values.help };
 }
@@ -102,7 +113,7 @@ export async function dev(args: readonly string[]): Promise<number> {
     import('../local/runtime.js'),
     import('./summary.js'),
   ]);
-  const toStderr = streamSink(process.stderr, { debug: parsed.verbose });
+  const toStderr = streamSink(process.stderr, { debug: parsed.verbose, console: { format: parsed.options.logFormat ?? 'readable', metrics: parsed.options.showMetrics ?? false } });
   const log: LogSink = parsed.quiet ? (entry) => (entry.source === RUNTIME_SOURCE && entry.level !== 'info' && entry.level !== 'debug' ? toStderr(entry) : undefined) : toStderr;
   const say = (message: string) => log({ source: RUNTIME_SOURCE, level: 'info', message });
 
@@ -113,12 +124,17 @@ export async function dev(args: readonly string[]): Promise<number> {
   const stopped = new Promise<void>((resolve) => {
     release = resolve;
   });
+  let firstSignalAtMs = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
-      // A second Ctrl-C: do not wait for a graceful stop.
+      // One Ctrl-C can arrive twice: the terminal signals the whole process group, and a wrapper
+      // in it (tsx's CLI under `npm run dev`) relays the signal a few milliseconds later. Only a
+      // second Ctrl-C after that means: do not wait for a graceful stop.
+      if (Date.now() - firstSignalAtMs < REPEATED_SIGNAL_MS) return;
       process.exit(130);
     }
     stopping = true;
+    firstSignalAtMs = Date.now();
     say(`${signal}: stopping`);
     const running = local;
     if (running === undefined) return; // startLocal is still running; it is stopped as soon as it returns.

@@ -3,6 +3,8 @@
  * lines and tagged with the function's logical id, so interleaved instances stay readable.
  */
 
+import { formatFunctionLine, type ConsoleFormat } from './console-format.js';
+
 /** Severity of a runtime message (function output is `info` on stdout, `error` on stderr). */
 export const LOG_LEVELS = { debug: 'debug', info: 'info', warn: 'warn', error: 'error' } as const;
 export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
@@ -26,13 +28,21 @@ export const silentSink: LogSink = () => undefined;
 
 /**
  * A sink that writes `[source] message` lines to a stream (stderr by default), skipping `debug`
- * unless asked.
+ * unless asked. Function output goes through {@link formatFunctionLine} when a `console` format
+ * is given (hopper dev's readable job events, EMF lines hidden).
  */
-export function streamSink(stream: NodeJS.WritableStream = process.stderr, options: { readonly debug?: boolean } = {}): LogSink {
+export function streamSink(stream: NodeJS.WritableStream = process.stderr, options: { readonly debug?: boolean; readonly console?: ConsoleFormat } = {}): LogSink {
+  const { console } = options;
   return (entry) => {
-    if (entry.level === 'debug' && options.debug !== true) return;
-    stream.write(`[${entry.source}] ${entry.message}\n`);
+    const shown = console === undefined || entry.source === RUNTIME_SOURCE ? entry : formatted(entry, console);
+    if (shown === undefined || (shown.level === 'debug' && options.debug !== true)) return;
+    stream.write(`[${shown.source}] ${shown.message}\n`);
   };
+}
+
+function formatted(entry: LogEntry, format: ConsoleFormat): LogEntry | undefined {
+  const line = formatFunctionLine(entry.message, entry.level, format);
+  return line === undefined ? undefined : { source: entry.source, level: line.level, message: line.text };
 }
 
 /** Keeps log entries in memory (for tests): `collector.sink` is the sink. */

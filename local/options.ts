@@ -1,4 +1,5 @@
 /** Options of `startLocal()` and their defaults. */
+import type { LogFormat } from './console-format.js';
 import type { LogSink } from './log.js';
 
 /** Defaults of {@link StartLocalOptions}. */
@@ -64,8 +65,33 @@ export interface StartLocalOptions {
    * @default - `[source] line` on stderr
    */
   readonly logs?: LogSink;
-  /** @default LOCAL_DEFAULTS.functionConcurrency */
+  /**
+   * How function output is shown: `readable`, one line per job event (`SendEmail 4f6c2a… done
+   * 12 ms`; functions then log at DEBUG, where the worker has a line per success), or `json`, the
+   * lines as printed. Applies to the default sink; a sink of your own can use `formatFunctionLine`.
+   * @default 'json'
+   */
+  readonly logFormat?: LogFormat;
+  /**
+   * Show the functions' CloudWatch EMF metric lines (compacted in the readable format).
+   * @default false
+   */
+  readonly showMetrics?: boolean;
+  /**
+   * Most instances of one function without reserved concurrency that run at once (a local bound on
+   * processes: invocations beyond it wait; they are not throttled).
+   * @default LOCAL_DEFAULTS.functionConcurrency
+   */
   readonly functionConcurrency?: number;
+  /**
+   * The account's concurrent executions, as Lambda counts them: functions with
+   * `ReservedConcurrentExecutions` get their reservation, the others share the rest, and an
+   * invocation beyond either is throttled (a 429, an SQS batch that returns to its queue, an
+   * asynchronous event tried again later). Reservations must leave 100 (or all of a lower limit)
+   * unreserved, as on AWS.
+   * @default 1000 (Lambda's default quota)
+   */
+  readonly accountConcurrency?: number;
   /** @default LOCAL_DEFAULTS.sqsConcurrency */
   readonly sqsConcurrency?: number;
   /** @default LOCAL_DEFAULTS.idleTimeoutMs */

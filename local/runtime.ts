@@ -10,19 +10,23 @@
  * await local.stop();
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { instrument } from '../lib/aws/clients.js';
+import { LAMBDA_LIMITS } from '../lib/aws/lambda-limits.js';
+import { ENV } from '../lib/config/env.js';
 import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assembly/cloud-assembly.js';
 import { prepareAssembly } from './assembly/prepare.js';
 import { synthesize } from './assembly/synth.js';
 import { Clock } from './clock.js';
+import { LOG_FORMATS } from './console-format.js';
 import { LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators.js';
 import { AsyncInvoker } from './host/async-invoke.js';
+import { AccountConcurrency } from './host/concurrency.js';
 import { functionBaseEnv } from './host/function-env.js';
 import { FunctionPool } from './host/function-pool.js';
 import { runnerPath } from './host/runner-build.js';
@@ -35,7 +39,9 @@ import { StreamPoller } from './mappings/stream-poller.js';
 import { LOCAL_DEFAULTS, type StartLocalOptions } from './options.js';
 import { runtimeApi, type LocalEndpoints, type LocalRuntime } from './runtime-api.js';
 import { dryBackend, emulatorBackend } from './resources/backend.js';
+import { checkEnvironmentSizes, checkReservedConcurrency } from './resources/lambda-checks.js';
 import { findFunction, planStack } from './resources/plan.js';
+import { SQS_DEFAULT_VISIBILITY_SECONDS } from './resources/queue.js';
 import { LocalScheduler } from './schedules/scheduler.js';
 import { scheduleTargets } from './schedules/targets.js';
 import { parseTemplate, type CfnTemplate } from './template/model.js';
@@ -53,10 +59,14 @@ interface Loaded {
 async function loadStack(options: StartLocalOptions, projectDir: string, cleanups: (() => Promise<void> | void)[]): Promise<Loaded> {
   let assemblyDir = options.assemblyDir === undefined ? undefined : resolve(options.assemblyDir);
   if (assemblyDir === undefined) {
-    // A fresh directory per run: runtimes started side by side (test files) never share one.
-    const dir = join(projectDir, '.hopper', `cdk.out-${process.pid}-${randomBytes(3).toString('hex')}`);
-    mkdirSync(dir, { recursive: true });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = createAssemblyDir(join(projectDir, '.hopper'));
+    // Removed by stop(), and also when the process exits without it (a second Ctrl-C).
+    const remove = () => rmSync(dir, { recursive: true, force: true });
+    process.on('exit', remove);
+    cleanups.push(() => {
+      process.off('exit', remove);
+      remove();
+    });
     await synthesize({ projectDir, outDir: dir, ...(options.app === undefined ? {} : { app: options.app }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.context === undefined ? {} : { context: options.context }) });
     assemblyDir = dir;
   }
@@ -64,6 +74,34 @@ async function loadStack(options: StartLocalOptions, projectDir: string, cleanup
   const template = parseTemplate(readTemplateJson(stack), stack.templatePath);
   prepareAssembly(assemblyDir, projectDir);
   return { template, stackName: stack.stackName, assemblyDir, assets: readFileAssets(stack) };
+}
+
+/**
+ * A fresh directory per run (runtimes started side by side, such as test files, never share one),
+ * named after this process; those of processes that no longer run (killed before they could clean
+ * up) are removed first.
+ */
+function createAssemblyDir(parent: string): string {
+  mkdirSync(parent, { recursive: true });
+  for (const entry of readdirSync(parent)) {
+    const pid = ASSEMBLY_DIR.exec(entry)?.[1];
+    if (pid !== undefined && !isRunning(Number(pid))) rmSync(join(parent, entry), { recursive: true, force: true });
+  }
+  const dir = join(parent, `cdk.out-${process.pid}-${randomBytes(3).toString('hex')}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+const ASSEMBLY_DIR = /^cdk\.out-(\d+)-[0-9a-f]{6}$/;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return error instanceof Error && 'code' in error && error.code === 'EPERM';
+  }
 }
 
 /** Binds one loopback server per function URL in the template (its port goes into the URL). */
@@ -84,7 +122,7 @@ async function bindUrlServers(template: CfnTemplate, firstPort: number | undefin
 export async function startLocal(options: StartLocalOptions = {}): Promise<LocalRuntime> {
   const started = Date.now();
   const projectDir = resolve(options.projectDir ?? process.cwd());
-  const log = options.logs ?? streamSink();
+  const log = options.logs ?? streamSink(process.stderr, { console: { format: options.logFormat ?? LOG_FORMATS.json, metrics: options.showMetrics ?? false } });
   const cleanups: (() => Promise<void> | void)[] = [];
   const runCleanups = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
@@ -100,6 +138,9 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     // Synthesis takes seconds: start the emulators (a JVM) meanwhile. With a ready-made assembly,
     // validate first so that a malformed template fails before anything starts.
     const early = options.assemblyDir === undefined ? startEmulators(emulatorOptions) : undefined;
+    // The function runner is built (esbuild) meanwhile too.
+    const runner = options.assemblyDir === undefined ? runnerPath() : undefined;
+    runner?.catch(() => undefined);
     early?.then(
       (emulators) => cleanups.push(() => emulators.stop()),
       () => undefined,
@@ -109,13 +150,16 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       const loaded = await loadStack(options, projectDir, cleanups);
       log({ source: RUNTIME_SOURCE, level: 'debug', message: `stack ${loaded.stackName} loaded in ${Date.now() - started} ms` });
       const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
-      await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
+      const dry = await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
+      // What Lambda would refuse when the stack is created, refused before anything starts.
+      checkEnvironmentSizes(dry.functions);
+      checkReservedConcurrency(dry.functions, options.accountConcurrency ?? LAMBDA_LIMITS.accountConcurrency);
       if (early === undefined) {
         emulators = await startEmulators(emulatorOptions);
         cleanups.push(() => emulators.stop());
       } else emulators = await early;
       log({ source: RUNTIME_SOURCE, level: 'debug', message: `emulators ready at ${Date.now() - started} ms` });
-      return await wire({ options, log, loaded, code, emulators, projectDir, cleanups, runCleanups, started });
+      return await wire({ options, log, loaded, code, emulators, runner, projectDir, cleanups, runCleanups, started });
     } finally {
       // Whatever happened, wait for the early start to settle so that its cleanup is registered.
       await early?.catch(() => undefined);
@@ -132,6 +176,8 @@ interface WireInput {
   readonly loaded: Loaded;
   readonly code: { readonly assets: ReadonlyMap<string, string>; readonly inlineDir: string; readonly assemblyDir: string };
   readonly emulators: Emulators;
+  /** Path of the function runner, when its build was started early. */
+  readonly runner: Promise<string> | undefined;
   readonly projectDir: string;
   readonly cleanups: (() => Promise<void> | void)[];
   readonly runCleanups: () => Promise<void>;
@@ -169,7 +215,10 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log });
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
-  const runner = await runnerPath();
+  const runner = await (input.runner ?? runnerPath());
+  // The readable console shows a line per job success, which the worker logs at DEBUG only.
+  const jobEventLogs: Record<string, string> = options.logFormat === LOG_FORMATS.readable ? { [ENV.logLevel]: 'DEBUG' } : {};
+  const account = new AccountConcurrency(options.accountConcurrency ?? LAMBDA_LIMITS.accountConcurrency, plan.functions);
   // Stopping: pollers are told to stop first, then the pools kill their instances (which ends any
   // invocation in flight), and only then are the pollers awaited — a long invocation never delays it.
   const pollerStops: Promise<void>[] = [];
@@ -178,8 +227,9 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     const pool = new FunctionPool(spec, {
       runnerPath: runner,
       log,
-      baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url, ...options.functionEnv }),
+      baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url, ...jobEventLogs, ...options.functionEnv }),
       defaultConcurrency: options.functionConcurrency ?? LOCAL_DEFAULTS.functionConcurrency,
+      account,
       idleTimeoutMs: options.idleTimeoutMs ?? LOCAL_DEFAULTS.idleTimeoutMs,
       initTimeoutMs: LOCAL_DEFAULTS.initTimeoutMs,
       preload: options.functionPreload ?? [],
@@ -203,7 +253,8 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
       const queue = queueByArn.get(mapping.eventSourceArn);
       if (queue === undefined) continue;
       sourceLogicalId = queue.logicalId;
-      poller = new SqsPoller({ mapping, queueUrl: queue.url, queueName: queue.name, pool, client: sqs, log, defaultConcurrency: options.sqsConcurrency ?? LOCAL_DEFAULTS.sqsConcurrency });
+      const visibilityTimeoutSeconds = Number(queue.attributes.VisibilityTimeout ?? SQS_DEFAULT_VISIBILITY_SECONDS);
+      poller = new SqsPoller({ mapping, queueUrl: queue.url, queueName: queue.name, pool, client: sqs, log, defaultConcurrency: options.sqsConcurrency ?? LOCAL_DEFAULTS.sqsConcurrency, visibilityTimeoutSeconds });
     } else {
       const table = plan.tables.find((candidate) => candidate.streamArn === mapping.eventSourceArn);
       if (table === undefined) continue;

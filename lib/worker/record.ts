@@ -131,7 +131,10 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   try {
     await reservation.start();
     await handler(job.args, ctx);
-    return { kind: 'succeeded', job, run: run() };
+    const facts = run();
+    // DEBUG: nothing at INFO (a success costs no log line on AWS); hopper dev shows it.
+    logger.debug('job done', { duration_ms: facts.durationMs });
+    return { kind: 'succeeded', job, run: facts };
   } catch (error) {
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);

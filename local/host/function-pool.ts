@@ -1,13 +1,20 @@
 /**
- * The instances of one function: reuses warm instances, starts new ones up to the function's
- * concurrency, queues invocations beyond it, retires instances that crashed or sat idle too long.
+ * The instances of one function: takes a concurrency slot from the account for each invocation
+ * (throttled at once when there is none, as Lambda does), reuses warm instances, starts new ones up
+ * to the local instance bound, queues invocations beyond that bound, retires instances that crashed
+ * or sat idle too long, and fails responses larger than Lambda returns.
  */
 import { randomUUID } from 'node:crypto';
+import { LAMBDA_LIMITS } from '../../lib/aws/lambda-limits.js';
 import type { FunctionSpec } from '../resources/function.js';
 import { CLOCK_OFFSET_ENV } from '../clock.js';
 import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import { THROTTLE_ERROR_TYPE, type AccountConcurrency, type ThrottleReason } from './concurrency.js';
 import { FunctionInstance, type InvokeOutcome } from './instance.js';
 import type { InvokeContext, LambdaError } from './protocol.js';
+
+/** Lambda's error type for a response over {@link LAMBDA_LIMITS.responseBytes}. */
+export const RESPONSE_TOO_LARGE_ERROR_TYPE = 'Function.ResponseSizeTooLarge';
 
 /** Settings shared by every pool of a runtime. */
 export interface PoolOptions {
@@ -15,8 +22,13 @@ export interface PoolOptions {
   readonly log: LogSink;
   /** Environment every instance gets before the function's own (AWS endpoints, Lambda variables). */
   readonly baseEnv: (spec: FunctionSpec) => Readonly<Record<string, string>>;
-  /** Most instances of one function when it reserves no concurrency. */
+  /**
+   * Most instances of one function when it reserves no concurrency: a local bound on processes,
+   * not a throttle (invocations beyond it wait for an instance).
+   */
   readonly defaultConcurrency: number;
+  /** The account's concurrency, shared by every pool of the runtime. */
+  readonly account: AccountConcurrency;
   /** Idle instances are stopped after this long. */
   readonly idleTimeoutMs: number;
   /** Time the handler module has to load. */
@@ -25,8 +37,18 @@ export interface PoolOptions {
   readonly preload: readonly string[];
 }
 
-/** An invocation's outcome with its request id. */
-export type Invocation = InvokeOutcome & { readonly requestId: string };
+/**
+ * An invocation's outcome with its request id; `throttled` says why Lambda would have refused to
+ * run it (its error is then a TooManyRequestsException).
+ */
+export type Invocation =
+  | (Extract<InvokeOutcome, { readonly ok: true }> & { readonly requestId: string })
+  | (Extract<InvokeOutcome, { readonly ok: false }> & { readonly requestId: string; readonly throttled?: ThrottleReason });
+
+/** Why Lambda throttled `invocation`, or undefined when it was not throttled. */
+export function throttleOf(invocation: Invocation): ThrottleReason | undefined {
+  return invocation.ok ? undefined : invocation.throttled;
+}
 
 /** What {@link FunctionPool.invoke} reports to observers. */
 export interface InvocationEvent {
@@ -59,7 +81,7 @@ export class FunctionPool {
     this.options = options;
   }
 
-  /** Most concurrent invocations of this function. */
+  /** Most instances of this function that run at once locally (its reservation, else the local bound). */
   get concurrency(): number {
     return this.spec.reservedConcurrency ?? this.options.defaultConcurrency;
   }
@@ -83,10 +105,25 @@ export class FunctionPool {
   /** Runs the function once with `event`, waiting for a free instance if all are busy. */
   async invoke(event: unknown): Promise<Invocation> {
     const requestId = randomUUID();
-    const outcome = await this.run(requestId, event);
+    const lease = this.options.account.acquire(this.spec);
+    if ('throttled' in lease) {
+      const error = { errorType: THROTTLE_ERROR_TYPE, errorMessage: 'Rate Exceeded.', trace: [] };
+      this.notify({ functionLogicalId: this.spec.logicalId, requestId, ok: false, durationMs: 0, error });
+      return { ok: false, error, durationMs: 0, requestId, throttled: lease.throttled };
+    }
+    let outcome: InvokeOutcome;
+    try {
+      outcome = limitResponse(await this.run(requestId, event));
+    } finally {
+      lease.release();
+    }
     const result = { ...outcome, requestId };
-    for (const observer of this.observers) observer({ functionLogicalId: this.spec.logicalId, requestId, ok: outcome.ok, durationMs: outcome.durationMs, error: outcome.ok ? undefined : outcome.error });
+    this.notify({ functionLogicalId: this.spec.logicalId, requestId, ok: outcome.ok, durationMs: outcome.durationMs, error: outcome.ok ? undefined : outcome.error });
     return result;
+  }
+
+  private notify(event: InvocationEvent): void {
+    for (const observer of this.observers) observer(event);
   }
 
   /**
@@ -116,7 +153,6 @@ export class FunctionPool {
   private async run(requestId: string, event: unknown): Promise<InvokeOutcome> {
     const fail = (errorType: string, errorMessage: string): InvokeOutcome => ({ ok: false, error: { errorType, errorMessage, trace: [] }, durationMs: 0 });
     if (this.spec.unsupported !== undefined) return fail('Runtime.Unsupported', `${this.spec.logicalId}: ${this.spec.unsupported}`);
-    if (this.concurrency === 0) return fail('TooManyRequestsException', `${this.spec.logicalId} reserves no concurrency (ReservedConcurrentExecutions: 0)`);
     if (this.stopped) return fail('Runtime.Stopped', 'the local runtime is stopping');
     const acquired = await this.acquire();
     if ('error' in acquired) return { ok: false, error: acquired.error, durationMs: 0 };
@@ -228,4 +264,16 @@ export class FunctionPool {
     this.all.delete(instance);
     void instance.kill(500);
   }
+}
+
+/** Lambda fails an invocation whose response (as JSON) is larger than it returns. */
+function limitResponse(outcome: InvokeOutcome): InvokeOutcome {
+  if (!outcome.ok) return outcome;
+  const bytes = Buffer.byteLength(JSON.stringify(outcome.value) ?? 'null', 'utf8');
+  if (bytes <= LAMBDA_LIMITS.responseBytes) return outcome;
+  return {
+    ok: false,
+    error: { errorType: RESPONSE_TOO_LARGE_ERROR_TYPE, errorMessage: `Response payload size (${bytes} bytes) exceeded maximum allowed payload size (${LAMBDA_LIMITS.responseBytes} bytes).`, trace: [] },
+    durationMs: outcome.durationMs,
+  };
 }

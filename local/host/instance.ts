@@ -85,6 +85,9 @@ export class FunctionInstance {
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
+      // Its own process group: a terminal's Ctrl-C reaches only Hopper, which stops instances in
+      // order (an instance exits by itself when Hopper's end of the IPC channel closes).
+      detached: true,
     });
     const instance = new FunctionInstance(child, options);
     const first = await instance.next(options.initTimeoutMs);

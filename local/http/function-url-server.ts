@@ -5,14 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { LAMBDA_LIMITS } from '../../lib/aws/lambda-limits.js';
 import type { FunctionPool } from '../host/function-pool.js';
 import { RUNTIME_SOURCE, type LogSink } from '../log.js';
 import type { PlannedFunctionUrl } from '../resources/plan.js';
 import { closeServer } from './loopback.js';
 import { functionUrlEvent, httpResponse } from './url-event.js';
 
-/** Lambda's limit for a synchronous request payload. */
-const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
 /** A started function URL server. */
 export interface FunctionUrlServer {
@@ -38,7 +37,7 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   for await (const chunk of request) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     size += buffer.length;
-    if (size > MAX_BODY_BYTES) return undefined;
+    if (size > LAMBDA_LIMITS.syncRequestBytes) return undefined;
     chunks.push(buffer);
   }
   return Buffer.concat(chunks);
@@ -63,11 +62,17 @@ export function serveFunctionUrl(spec: PlannedFunctionUrl, pool: FunctionPool, l
     }
     const body = await readBody(request);
     if (body === undefined) {
-      response.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ Message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation' }));
+      response.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ Message: `Request must be smaller than ${LAMBDA_LIMITS.syncRequestBytes} bytes for the InvokeFunction operation` }));
       return;
     }
     const requestId = randomUUID();
     const invocation = await pool.invoke(functionUrlEvent(request, body, { urlId, requestId, authType: spec.authType }));
+    if (!invocation.ok && invocation.throttled !== undefined) {
+      // A throttled function URL answers a bare 429: none of the function's own headers.
+      log({ source: RUNTIME_SOURCE, level: 'warn', message: `${spec.logicalId} ${request.method ?? 'GET'} ${request.url ?? '/'}: throttled (${invocation.throttled})` });
+      response.writeHead(429, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, 'x-amzn-errortype': invocation.error.errorType, ...cors }).end(JSON.stringify({ Message: invocation.error.errorMessage }));
+      return;
+    }
     if (!invocation.ok) {
       log({ source: RUNTIME_SOURCE, level: 'warn', message: `${spec.logicalId} ${request.method ?? 'GET'} ${request.url ?? '/'}: ${invocation.error.errorType}: ${invocation.error.errorMessage}` });
       response.writeHead(502, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, ...cors }).end(JSON.stringify({ Message: 'Internal Server Error' }));

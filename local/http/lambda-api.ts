@@ -7,6 +7,7 @@
  * reach AWS.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LAMBDA_LIMITS } from '../../lib/aws/lambda-limits.js';
 import { isRecord } from '../../lib/job/model.js';
 import type { FunctionPool } from '../host/function-pool.js';
 import type { AsyncInvoker } from '../host/async-invoke.js';
@@ -71,6 +72,12 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Lambda's answer to an Invoke request over its payload limit (413 RequestEntityTooLargeException), if it is. */
+function payloadProblem(body: string, invocationType: string | string[]): string | undefined {
+  const limit = invocationType === 'Event' ? LAMBDA_LIMITS.asyncRequestBytes : LAMBDA_LIMITS.syncRequestBytes;
+  return Buffer.byteLength(body, 'utf8') > limit ? `Request must be smaller than ${limit} bytes for the InvokeFunction operation` : undefined;
+}
+
 const ESM_PATH = /^\/2015-03-31\/event-source-mappings\/?([^/]*)$/;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
@@ -110,19 +117,24 @@ export async function startLambdaApi(port: number, backend: LambdaApiBackend): P
       const pool = backend.findFunction(decodeURIComponent(invoke[1] ?? ''));
       if (pool === undefined) return error(response, 404, 'ResourceNotFoundException', `Function not found: ${invoke[1] ?? ''}`);
       const raw = await readBody(request);
+      const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
+      const tooLarge = payloadProblem(raw, type);
+      if (tooLarge !== undefined) return error(response, 413, 'RequestEntityTooLargeException', tooLarge);
       let event: unknown;
       try {
         event = raw === '' ? {} : JSON.parse(raw);
       } catch {
         return error(response, 400, 'InvalidRequestContentException', 'Could not parse request body into json');
       }
-      const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
       if (type === 'DryRun') return send(response, 204, undefined);
       if (type === 'Event') {
         backend.asyncInvoker.invoke(pool, event);
         return send(response, 202, undefined);
       }
       const invocation = await pool.invoke(event);
+      if (!invocation.ok && invocation.throttled !== undefined) {
+        return send(response, 429, { Type: 'User', message: invocation.error.errorMessage, Reason: invocation.throttled, __type: invocation.error.errorType }, { 'x-amzn-errortype': invocation.error.errorType });
+      }
       if (invocation.ok) return send(response, 200, invocation.value, { 'x-amz-executed-version': '$LATEST' });
       return send(response, 200, invocation.error, { 'x-amz-function-error': 'Unhandled', 'x-amz-executed-version': '$LATEST' });
     }

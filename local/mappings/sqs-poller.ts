@@ -3,10 +3,17 @@
  * (batch size, batching window), invokes the function with up to MaximumConcurrency batches in
  * flight, deletes what succeeded and leaves failed records to come back after the visibility
  * timeout (the emulator applies maxReceiveCount and redrive).
+ *
+ * A throttled invocation (the function's reserved or the account's concurrency in use) is retried
+ * with backoff while the batch is still invisible; a batch still throttled when its visibility
+ * timeout ends is given up and its messages return to the queue, received once more without any
+ * handler having run them — as on AWS, where throttles raise ApproximateReceiveCount and a low
+ * maxReceiveCount turns a burst into redrives.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import type { FunctionPool } from '../host/function-pool.js';
+import { throttleOf, type FunctionPool, type Invocation } from '../host/function-pool.js';
 import { RUNTIME_SOURCE, type LogSink } from '../log.js';
 import type { MappingSpec } from '../resources/event-source-mapping.js';
 import { matchesAnyFilter } from './filter.js';
@@ -23,7 +30,12 @@ export interface SqsPollerOptions {
   readonly log: LogSink;
   /** Batches in flight when the mapping sets no MaximumConcurrency. */
   readonly defaultConcurrency: number;
+  /** The queue's visibility timeout: how long a received batch stays invisible. */
+  readonly visibilityTimeoutSeconds: number;
 }
+
+/** Waits between attempts at invoking a throttled batch: 1 s, doubling, at most 30 s (the last repeats). */
+export const THROTTLE_BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000] as const;
 
 /** Long-poll wait; short enough that stopping never waits long on the emulator. */
 const RECEIVE_WAIT_SECONDS = 2;
@@ -93,8 +105,9 @@ export class SqsPoller {
         continue;
       }
       let messages: Message[];
+      let receivedAtMs: number;
       try {
-        messages = await this.collectBatch();
+        ({ messages, receivedAtMs } = await this.collectBatch());
       } catch (error) {
         if (!this.running) break;
         this.options.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${this.mapping.logicalId}: receive from ${this.options.queueName} failed: ${error instanceof Error ? error.message : String(error)}` });
@@ -103,7 +116,7 @@ export class SqsPoller {
       }
       if (messages.length === 0) continue;
       this.inFlight += 1;
-      const batch = this.process(messages).finally(() => {
+      const batch = this.process(messages, receivedAtMs).finally(() => {
         this.inFlight -= 1;
         this.batches.delete(batch);
         this.capacity.set(true);
@@ -112,12 +125,16 @@ export class SqsPoller {
     }
   }
 
-  /** Receives until the batch is full, the batching window ends, or (without a window) anything arrived. */
-  private async collectBatch(): Promise<Message[]> {
+  /**
+   * Receives until the batch is full, the batching window ends, or (without a window) anything
+   * arrived; `receivedAtMs` is when the first messages came (their visibility runs from then).
+   */
+  private async collectBatch(): Promise<{ readonly messages: Message[]; readonly receivedAtMs: number }> {
     const { batchSize, maximumBatchingWindowSeconds } = this.mapping;
     const windowMs = maximumBatchingWindowSeconds * 1000;
     const messages: Message[] = [];
     let windowEnd: number | undefined;
+    let receivedAtMs = Date.now();
     while (messages.length < batchSize && this.running && this.enabled.isOpen) {
       const remainingMs = windowEnd === undefined ? RECEIVE_WAIT_SECONDS * 1000 : windowEnd - Date.now();
       if (remainingMs <= 0) break;
@@ -131,16 +148,17 @@ export class SqsPoller {
         }),
         { abortSignal: this.abort.signal },
       );
+      if (messages.length === 0) receivedAtMs = Date.now();
       messages.push(...(received.Messages ?? []));
-      if (messages.length === 0) return messages;
+      if (messages.length === 0) return { messages, receivedAtMs };
       if (windowMs === 0) break;
       // Lambda's batching window starts with the first record.
       windowEnd ??= Date.now() + windowMs;
     }
-    return messages;
+    return { messages, receivedAtMs };
   }
 
-  private async process(messages: readonly Message[]): Promise<void> {
+  private async process(messages: readonly Message[], receivedAtMs: number): Promise<void> {
     const { mapping, pool, log, queueName } = this.options;
     const records = messages.map((message) => sqsRecord(message, mapping.eventSourceArn));
     // Lambda deletes messages that match no filter: they are consumed without an invocation.
@@ -148,8 +166,8 @@ export class SqsPoller {
     const filteredOut = records.filter((record) => !matching.includes(record));
     await this.delete(filteredOut);
     if (matching.length === 0) return;
-    const invocation = await pool.invoke({ Records: matching });
-    if (!this.running) return;
+    const invocation = await this.invokeUnlessThrottled(matching, receivedAtMs);
+    if (!this.running || invocation === undefined) return;
     if (!invocation.ok) {
       log({
         source: RUNTIME_SOURCE,
@@ -170,6 +188,33 @@ export class SqsPoller {
     await this.delete(matching.filter((record) => !failed.has(record.messageId)));
   }
 
+  /**
+   * Invokes the function; while it is throttled, tries again with backoff as long as the batch's
+   * visibility lasts. Undefined when the batch was given up (or the poller stopped).
+   */
+  private async invokeUnlessThrottled(records: readonly SQSRecord[], receivedAtMs: number): Promise<Invocation | undefined> {
+    const { pool, log, queueName, visibilityTimeoutSeconds } = this.options;
+    const visibleAgainAtMs = receivedAtMs + visibilityTimeoutSeconds * 1000;
+    for (let attempt = 0; ; attempt += 1) {
+      const invocation = await pool.invoke({ Records: records });
+      const throttled = throttleOf(invocation);
+      if (throttled === undefined) return invocation;
+      const delayMs = THROTTLE_BACKOFF_MS[Math.min(attempt, THROTTLE_BACKOFF_MS.length - 1)] ?? 1_000;
+      if (!this.running) return undefined;
+      if (Date.now() + delayMs >= visibleAgainAtMs) {
+        log({
+          source: RUNTIME_SOURCE,
+          level: 'warn',
+          message: `${pool.spec.logicalId} throttled (${throttled}) for the whole visibility timeout of a batch of ${records.length} from ${queueName} (receive count ${receiveCount(records)}); the messages return to the queue unrun`,
+        });
+        return undefined;
+      }
+      // Stopping aborts the wait.
+      await sleep(delayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      if (!this.running) return undefined;
+    }
+  }
+
   private async delete(records: readonly SQSRecord[]): Promise<void> {
     for (let start = 0; start < records.length; start += 10) {
       const chunk = records.slice(start, start + 10);
@@ -188,4 +233,9 @@ export class SqsPoller {
       }
     }
   }
+}
+
+/** The highest receive count among `records` (they were received together). */
+function receiveCount(records: readonly SQSRecord[]): number {
+  return Math.max(...records.map((record) => Number(record.attributes.ApproximateReceiveCount)));
 }

@@ -10,10 +10,14 @@ import type { ResourceBackend } from './plan.js';
 import type { QueueSpec } from './queue.js';
 import type { TableSpec } from './table.js';
 
-/** A backend that creates nothing: queue URLs and stream ARNs are stand-ins. */
+/**
+ * A backend that creates nothing: queue URLs and stream ARNs are stand-ins. Queue URLs have the
+ * shape and length of AWS's, so that what the dry run measures (environment sizes) is what AWS
+ * would measure.
+ */
 export function dryBackend(): ResourceBackend {
   return {
-    createQueue: async (spec) => `http://sqs.${LOCAL_IDENTITY.region}.localhost/${LOCAL_IDENTITY.accountId}/${spec.name}`,
+    createQueue: async (spec) => `https://sqs.${LOCAL_IDENTITY.region}.amazonaws.com/${LOCAL_IDENTITY.accountId}/${spec.name}`,
     createTable: async (spec) => (spec.create.StreamSpecification === undefined ? undefined : `${spec.arn}/stream/dry-run`),
     functionUrlPort: () => 0,
   };

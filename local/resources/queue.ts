@@ -2,6 +2,9 @@
 import type { Properties } from '../template/properties.js';
 import { localArn, physicalName } from '../identity.js';
 
+/** SQS's visibility timeout for a queue that sets none. */
+export const SQS_DEFAULT_VISIBILITY_SECONDS = 30;
+
 /** A queue to create. */
 export interface QueueSpec {
   readonly logicalId: string;

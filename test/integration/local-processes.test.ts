@@ -51,15 +51,17 @@ describe('process lifecycle', () => {
     }
   });
 
-  it('hopper dev --demo on the demo app shows jobs running, failing and dying', async () => {
+  it('hopper dev --demo on the demo app shows jobs running, failing and dying, one readable line each', async () => {
     // The demo app of cdk.json, as a user runs it on a fresh checkout.
     const { child, stdout, stderr, exited } = spawnNode(['cli/bin.mjs', 'dev', '--demo', '--json']);
-    const lines = (prefix: string, text: string) => stderr().split('\n').filter((line) => line.startsWith(`[${prefix}`) && line.includes(text));
+    const lines = (pattern: RegExp) => stderr().split('\n').filter((line) => pattern.test(line));
     try {
-      await eventually(async () => (lines('Worker', '"jobtype":"Greet"').length > 0 ? true : undefined), 120_000, `a demo job to run (stderr: ${stderr().slice(-800)})`);
+      await eventually(async () => (lines(/^\[WorkerFunction\w+\] Greet [0-9a-f]{6}… done \d+ ms$/).length > 0 ? true : undefined), 120_000, `a demo job to run (stderr: ${stderr().slice(-800)})`);
       // The AlwaysFails job enqueued with retry 0 goes from the worker to the retry function, which buries it.
-      const buried = () => lines('JobsRetryFunction', '"jobtype":"AlwaysFails"').filter((line) => line.includes('dead'));
+      const buried = () => lines(/^\[JobsRetryFunction\w+\] AlwaysFails [0-9a-f]{6}… dead after 1 attempt: Error: AlwaysFails always fails$/);
       await eventually(async () => (buried().length > 0 ? true : undefined), 30_000, `a demo job to reach the dead set (stderr: ${stderr().slice(-800)})`);
+      // Metric (EMF) lines are not shown without --metrics.
+      expect(lines(/"_aws"/)).toEqual([]);
 
       // The dashboard is served on 127.0.0.1 and reaches the local API through its /v1 routes.
       const summary: unknown = JSON.parse(stdout().slice(0, stdout().indexOf('\n')));

@@ -78,7 +78,7 @@ describe('log level', () => {
   });
 
   it('follows HOPPER_LOG_LEVEL in any case', async () => {
-    expect(await run({ HOPPER_LOG_LEVEL: 'debug' }, 'Ok')).toEqual([['DEBUG', 'detail'], ['INFO', 'working'], ['DEBUG', 'batch done']]);
+    expect(await run({ HOPPER_LOG_LEVEL: 'debug' }, 'Ok')).toEqual([['DEBUG', 'detail'], ['INFO', 'working'], ['DEBUG', 'job done'], ['DEBUG', 'batch done']]);
     expect(await run({ HOPPER_LOG_LEVEL: 'WARN' }, 'Boom')).toEqual([['WARN', 'job failed']]);
   });
 
