@@ -5,4 +5,4 @@
 export { ApiClient, ApiResponseError, API_CLIENT_DEFAULTS, DISCARD_REASONS, JobDiscardedError } from './client.js';
 export type { ApiClientOptions, ApiClientResponse, DiscardCounts, DiscardReason } from './client.js';
 export { DEFAULT_RETRY_AFTER_SECONDS, Gates, parseRateLimits, parseRetryAfter, type RateLimitGroup } from './rate-limits.js';
-export { regionOfFunctionUrl, signRequest, type AwsCredentials, type CredentialSource } from './signer.js';
+export { queryParameters, regionOfFunctionUrl, signRequest, type AwsCredentials, type CredentialSource } from './signer.js';
