@@ -194,3 +194,35 @@ describe('signing the query that is sent', () => {
     );
   });
 });
+
+describe('a 429 or 503 that Hopper did not write', () => {
+  it('backs off a bare 429 (Lambda throttling the API function) like a 5xx, closing no queue', async () => {
+    // Lambda's answer to a throttled Function URL: 429, no Hopper header, its own body.
+    const throttled: Answer = { status: 429, body: { Message: 'Rate Exceeded.' } };
+    const { client, requests } = fakeApi([throttled, throttled, accepted('j1'), accepted('j2')]);
+
+    expect(await client.enqueue({ jobtype: 'A' })).toBe('j1');
+    expect(await client.enqueue({ jobtype: 'B', queue: 'critical' })).toBe('j2');
+
+    // The 5xx backoff (0.5 s, then 1 s), not a 60-second closure of every queue.
+    expect(requests.map((request) => request.atMs - T0)).toEqual([0, 500, 1500, 1500]);
+    expect(client.rateLimits()).toEqual({});
+  });
+
+  it('discards work a bare 429 outlasts as max_age, not rate_limited', async () => {
+    const { client } = fakeApi([{ status: 429, body: 'Too Many Requests' }], { maxAge: 2_000 });
+
+    await expect(client.enqueue({ jobtype: 'A' })).rejects.toMatchObject({ reason: 'max_age', scope: 'request' });
+    expect(client.discarded().byReason).toEqual({ max_age: 1 });
+  });
+
+  it('backs off a bare 503 the same way, and still honours Hopper\'s 429 recognised by its body alone', async () => {
+    const bodyOnly: Answer = { status: 429, headers: { 'Retry-After': '20' }, body: { error: { code: 'quota_exceeded', message: 'spent' } } };
+    const { client, requests } = fakeApi([{ status: 503, body: 'Service Unavailable' }, bodyOnly, accepted('j1')]);
+
+    expect(await client.enqueue({ jobtype: 'A', queue: 'critical' })).toBe('j1');
+
+    expect(requests.map((request) => request.atMs - T0)).toEqual([0, 500, 20_500]);
+    expect(client.rateLimits()).toEqual({});
+  });
+});
