@@ -32,7 +32,7 @@ export const METRICS = {
   rateLimited: 'RateLimited',
   /** Handler run time, ms. */
   duration: 'Duration',
-  /** Time from `enqueued_at` (or `at`, when later) to the start of the handler, ms. */
+  /** Time from when the job became due (lib/job/due.ts: `enqueued_at`, `at` or a retry's `failure.next_at`, the latest) to the start of the handler, ms. */
   latency: 'Latency',
   /** Jobs put on a queue by the scheduler, cron, the API or a batch callback. */
   enqueued: 'Enqueued',

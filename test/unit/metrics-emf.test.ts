@@ -5,6 +5,8 @@ import { normalizeJob } from '../../lib/job/model.js';
 import { createMetrics, metricsFromEnv } from '../../lib/observability/emf.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
+import { NO_STATS, type StatsRecorder } from '../../lib/stats/recorder.js';
+import type { StatsSample } from '../../lib/stats/rollup.js';
 import { createWorker, type JobHandler } from '../../lib/worker/index.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 import { field, jsonObject, records } from '../fixtures/json.js';
@@ -81,6 +83,40 @@ describe('worker metrics (EMF)', () => {
       expect(lines).toHaveLength(expected);
       if (expected === 1) expect(lines[0]).toEqual({ _aws: aws({ Processed: 'Count', Duration: 'Milliseconds', Latency: 'Milliseconds' }, 'Shop/Jobs'), Queue: 'default', JobType: 'Greet', Processed: 1, Duration: [0], Latency: [5] });
     }
+  });
+});
+
+describe('latency counts from when the job became due', () => {
+  it('does not count a retry\'s backoff, a schedule or a limiter\'s delay as waiting, in the metric and the queue\'s reported lag', async () => {
+    const log = memoryLog();
+    const samples: StatsSample[] = [];
+    const stats: StatsRecorder = { ...NO_STATS, record: (sample) => { samples.push(sample); } };
+    const handler = createWorker({ jobs: { Greet: async () => undefined }, env: TEST_ENV, clients: { sqs: new FakeSqs() }, stats, now: () => new Date(NOW_MS), log: log.sink, concurrency: 1 });
+    const failure = { retry_count: 0, failed_at: ago(40_000), message: 'boom', errtype: 'Error' };
+
+    await handler(sqsEvent([
+      // Re-enqueued by the retry function 30 s ago with a 20-second backoff: due 10 s ago.
+      sqsRecord({ body: { jobtype: 'Greet', enqueued_at: ago(30_000), failure: { ...failure, next_at: ago(10_000) } } }),
+      // Moved by the scheduler a minute early, due (at) 2 s ago.
+      sqsRecord({ body: { jobtype: 'Greet', enqueued_at: ago(60_000), at: ago(2_000) } }),
+      // Sent back by a limiter 40 s ago, due (at) 3 s ago.
+      sqsRecord({ body: { jobtype: 'Greet', enqueued_at: ago(40_000), at: ago(3_000), custom: { limited_count: 1 } } }),
+    ]), lambdaContext());
+
+    expect(emfLines(log.lines).map((line) => line.Latency)).toEqual([[10_000, 2_000, 3_000]]);
+    // The last job taken up is what GET /v1/queues and the maxLatency check read.
+    expect(samples.map((sample) => sample.lag)).toEqual([{ ms: 3_000, atMs: NOW_MS }]);
+  });
+
+  it('sends a rate-limited job back entering its queue now and due after its delay', async () => {
+    const sqs = new FakeSqs();
+    const handler = createWorker({ jobs: { Call: async () => { throw new RateLimitedError('api', 5); } }, env: TEST_ENV, clients: { sqs }, now: () => new Date(NOW_MS), log: () => undefined });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'c-1', enqueued_at: ago(60_000) } })]), lambdaContext());
+
+    const [sent] = sqs.sentTo(QUEUE_URLS.default);
+    const delay = sent?.delaySeconds ?? 0;
+    expect(sent?.body).toMatchObject({ jid: 'c-1', enqueued_at: ago(0), at: new Date(NOW_MS + delay * 1000).toISOString(), custom: { limited_count: 1 } });
   });
 });
 

@@ -3,8 +3,8 @@
  *
  * Latency: SQS offers no per-message age through GetQueueAttributes, and peeking means receiving
  * (which counts toward the redrive limit). So `latency` is what the workers report: how long the
- * most recently started job had waited since it was enqueued (or became due), with the time it
- * started in `latency_observed_at`. It is null when no worker has reported in the last two hours.
+ * most recently started job had waited since it became due (lib/job/due.ts: a retry's backoff, a
+ * schedule or a limiter's delay is not waiting), with the time it started in `latency_observed_at`. It is null when no worker has reported in the last two hours.
  * A paused or stalled queue's latency therefore stops at its last report; the CloudWatch metric
  * ApproximateAgeOfOldestMessage (`JobSystem.metricQueueLatency`) is the one to alarm on.
  */
