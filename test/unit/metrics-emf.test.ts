@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { failureEnvelope } from '../../lib/job/envelope.js';
 import { RateLimitedError } from '../../lib/errors/base.js';
 import { normalizeJob } from '../../lib/job/model.js';
-import { createMetrics, metricsFromEnv } from '../../lib/observability/emf.js';
+import { createMetrics, dimensionValue, metricsFromEnv } from '../../lib/observability/emf.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
 import { NO_STATS, type StatsRecorder } from '../../lib/stats/recorder.js';
@@ -140,6 +140,37 @@ describe('createMetrics', () => {
       { JobType: 'Other', Processed: 4, Failed: undefined },
       { JobType: 'A', Processed: undefined, Failed: 1 },
     ]);
+  });
+
+  it('writes jobtypes that are not printable ASCII as escapes, so CloudWatch keeps the line and each jobtype\'s counts', () => {
+    const lines: string[] = [];
+    const batch = createMetrics({ sink: (line) => lines.push(line) }).batch();
+    const long = 'Ü'.repeat(200);
+    for (const jobtype of ['Rechnung::Größe', 'Rechnung::Größe', 'Send\\Mail', 'Job\tTab', '😀', '   ', long, 'Plain']) batch.count('default', jobtype, 'Processed');
+    batch.flush(NOW_MS);
+
+    const parsed = lines.map(jsonObject);
+    expect(parsed.map(({ JobType, Processed }) => [JobType, Processed])).toEqual([
+      ['Rechnung::Gr\\u00f6\\u00dfe', 2],
+      ['Send\\\\Mail', 1],
+      ['Job\\u0009Tab', 1],
+      ['\\ud83d\\ude00', 1],
+      // Blank, or longer than 1,024 characters once escaped (200 × 6).
+      ['Other', 2],
+      ['Plain', 1],
+    ]);
+    for (const line of parsed) expect(String(line.JobType)).toMatch(/^[\x20-\x7e]{1,1024}$/);
+  });
+
+  it.each([
+    ['SendEmail', 'SendEmail'],
+    ['Rechnung::Größe', 'Rechnung::Gr\\u00f6\\u00dfe'],
+    ['a\\u00f6', 'a\\\\u00f6'],
+    ['', 'Other'],
+    ['x'.repeat(1024), 'x'.repeat(1024)],
+    ['x'.repeat(1025), 'Other'],
+  ])('dimensionValue(%j) is %j', (text, value) => {
+    expect(dimensionValue(text)).toBe(value);
   });
 
   it('splits more than 100 observations of one metric over several lines, counts in the first only', () => {
