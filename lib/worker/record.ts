@@ -114,6 +114,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     visibilitySeconds: sourceQueue === undefined ? undefined : scope.visibility[sourceQueue],
     reserveForSeconds: job.reserve_for,
     receivedAtMs: scope.receivedAtMs,
+    ...firstReceived(record),
     now: () => scope.now().getTime(),
     logger,
   });
@@ -160,6 +161,12 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     reservation.stop();
     scope.signal.removeEventListener('abort', stopReservation);
   }
+}
+
+/** SQS's first receive of the record's message, when the record says. */
+function firstReceived(record: SQSRecord): { firstReceivedAtMs?: number } {
+  const ms = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+  return Number.isFinite(ms) && ms > 0 ? { firstReceivedAtMs: ms } : {};
 }
 
 /** Milliseconds between the moment the job became due on its queue (lib/job/due.ts) and now. */
