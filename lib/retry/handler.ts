@@ -24,6 +24,7 @@ import { stateAccess } from '../storage/access.js';
 import { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type RetryAction } from './plan.js';
 import type { NewSetEntry } from '../storage/set-items.js';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
 export { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type PlanContext, type RetryAction } from './plan.js';
 
 /** Options of {@link createRetryHandler}. */
@@ -81,6 +82,19 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     const toStore: { record: SQSRecord; set: 'retry' | 'dead'; entry: NewSetEntry }[] = [];
     const planned: (PlannedMove & { record: SQSRecord })[] = [];
     for (const record of event.Records) {
+      const streamFailure = parseStreamFailure(record.body);
+      if (streamFailure !== undefined) {
+        // Not a job: the batch function's OnFailure record, redriven from the retries DLQ they
+        // share. Handed back, so that SQS returns it to the DLQ (after the retries queue's
+        // maxReceiveCount), where it stays for the operator instead of entering the dead set.
+        logger.error('batch-stream failure record on the retries queue: not a job; handed back to the retries DLQ', {
+          message_id: record.messageId,
+          stream_records: describeStreamFailure(streamFailure),
+          function_arn: streamFailure.functionArn,
+        });
+        failed.add(record.messageId);
+        continue;
+      }
       try {
         planned.push({ record, key: record.messageId, action: planRetry(record, context) });
       } catch (error) {

@@ -223,6 +223,13 @@ describe('hopper redrive retries', () => {
     expect(result).toMatchObject({ code: 0, stdout: 'moved 137 messages back to the retries queue (1 sent but not deleted: they may be moved twice)\n' });
   });
 
+  it('says how many batch-stream failure records it left in the DLQ', async () => {
+    const kept = [{ message_id: 'm-9', reason: 'a batch-stream failure record (shard s-1, sequence numbers 1 to 2), not a job: left in the DLQ' }];
+    const result = await run(['redrive', 'retries'], [{ status: 200, body: { moved: 4, lingering: 0, failed: [], kept, done: true } }]);
+
+    expect(result).toMatchObject({ code: 0, stdout: 'moved 4 messages back to the retries queue\nleft 1 batch-stream failure records in the DLQ: they are not jobs (see docs/operations.md)\n' });
+  });
+
   it('exits 1 naming the first reason when messages could not be sent back, and stops when nothing moves', async () => {
     const stuck = { status: 200, body: { moved: 0, lingering: 0, failed: [{ message_id: 'm-1', reason: 'AccessDenied: not allowed' }], done: false } };
     const result = await run(['redrive', 'retries'], [stuck, stuck, stuck]);

@@ -201,6 +201,30 @@ describe('the retry handler', () => {
     expect(itemsOf('dead')).toEqual([expect.objectContaining({ jid: { S: 'crashed-once' }, errtype: { S: 'WorkerCrashed' } })]);
   });
 
+  it('hands back a batch-stream failure record (redriven from the DLQ it shares) instead of filing it as an invalid job', async () => {
+    const body = JSON.stringify({
+      requestContext: { requestId: 'r-1', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:Batch', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 11 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: '2026-11-22T12:00:00.000Z',
+      DDBStreamBatchInfo: { shardId: 'shardId-0001', startSequenceNumber: '100', endSequenceNumber: '104', approximateArrivalOfFirstRecord: '2026-11-22T11:59:00Z', approximateArrivalOfLastRecord: '2026-11-22T11:59:01Z', batchSize: 5, streamArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/State/stream/2026' },
+    });
+    const job = envelopeRecord(makeJob({ jid: 'beside-it' }));
+
+    const result = await handler(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, messageId: 'stream-1', body }), job]));
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'stream-1' }]);
+    expect(itemsOf('dead')).toEqual([]);
+    expect(sqs.sentTo(QUEUE_URLS.default).map((sent) => field(sent.body, 'jid'))).toEqual(['beside-it']);
+    expect(log.lines).toContainEqual(expect.objectContaining({
+      level: 'ERROR',
+      message: 'batch-stream failure record on the retries queue: not a job; handed back to the retries DLQ',
+      message_id: 'stream-1',
+      stream_records: 'shard shardId-0001, sequence numbers 100 to 104 (RetryAttemptsExhausted)',
+      function_arn: 'arn:aws:lambda:us-east-1:123456789012:function:Batch',
+    }));
+  });
+
   it('keeps a message that is neither an envelope nor a job in the dead set, under its message id', async () => {
     const record = sqsRecord({ queueUrl: RETRIES_URL, messageId: 'msg-bad', body: '{"args":"oops"', attributes: { SentTimestamp: String(T0) } });
     // Filed under the time it was sent, so a redelivery writes the same item.
