@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, ResourceInUseException, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { LOCAL_DEFAULTS } from '../../local/options.js';
 import { dynamoClient, eventually, FIXTURE_APP, printRuntimeLogsOnFailure, logicalIdOf, observations, sqsClient, type Observation } from '../fixtures/local-helpers.js';
 
 let local: LocalRuntime;
@@ -236,8 +237,15 @@ describe('SQS event source mappings', () => {
       const listed = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: queueArn }));
       expect(listed.EventSourceMappings?.map((m) => [m.UUID, m.State, m.EventSourceArn])).toEqual([[mapping?.uuid, 'Disabled', queueArn]]);
       const updated = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping?.uuid, Enabled: true }));
-      expect(updated.State).toBe('Enabling');
-      expect((await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping?.uuid }))).State).toBe('Enabled');
+      const midChange = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping?.uuid }));
+      // Lambda refuses another update while the mapping is still enabling.
+      const refused = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping?.uuid, Enabled: false })).then(() => undefined, (error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, LOCAL_DEFAULTS.mappingUpdateMs));
+      const settled = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping?.uuid }));
+
+      expect([updated.State, midChange.State, settled.State]).toEqual(['Enabling', 'Enabling', 'Enabled']);
+      expect(refused).toBeInstanceOf(ResourceInUseException);
+      expect(refused instanceof Error ? refused.message : refused).toBe(`Cannot update the event source mapping ${mapping?.uuid}: it is currently in the Enabling state. Try again when the change is done.`);
     } finally {
       lambda.destroy();
     }

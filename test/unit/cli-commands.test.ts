@@ -209,6 +209,15 @@ describe('targets', () => {
   });
 });
 
+describe('hopper queue pause|resume while the queue is mid-change', () => {
+  it('says to try again and exits 1', async () => {
+    const busy = { status: 409, body: { error: { code: 'busy', message: 'queue critical is still being paused or resumed (its worker\'s event source mapping is mid-change); try again in 5 s', retry_after: 5 } } };
+    const result = await run(['queue', 'resume', 'critical'], [busy]);
+
+    expect(result).toMatchObject({ code: 1, stdout: '', stderr: 'error: queue critical is still being paused or resumed (its worker\'s event source mapping is mid-change); try again in 5 s\n' });
+  });
+});
+
 describe('hopper redrive retries', () => {
   it('calls the redrive route until the DLQ is empty and says how many moved', async () => {
     const result = await run(['redrive', 'retries'], [
