@@ -13,7 +13,7 @@ import type { TableSpec } from './table.js';
 /** A backend that creates nothing: queue URLs and stream ARNs are stand-ins. */
 export function dryBackend(): ResourceBackend {
   return {
-    createQueue: async (spec) => `http://sqs.${LOCAL_IDENTITY.region}.localhost/${LOCAL_IDENTITY.accountId}/${spec.name}`,
+    createQueue: async (spec) => `http://127.0.0.1/${LOCAL_IDENTITY.accountId}/${spec.name}`,
     createTable: async (spec) => (spec.create.StreamSpecification === undefined ? undefined : `${spec.arn}/stream/dry-run`),
     functionUrlPort: () => 0,
   };

@@ -61,6 +61,26 @@ describe('queues', () => {
   });
 });
 
+describe('queue URLs', () => {
+  it('hands out queue URLs on 127.0.0.1 that a plain HTTP request reaches, in the runtime\'s API and in function environments', async () => {
+    const url = queue('Whole');
+    // The URL a function got in its environment (OTHER_QUEUE_URL) is the same one.
+    const sent = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.GetQueueAttributes' },
+      body: JSON.stringify({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+    });
+    const query = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ Action: 'GetQueueUrl', Version: '2012-11-05', QueueName: url.split('/').at(-1) ?? '' }) });
+
+    expect(url).toMatch(new RegExp(`^${local.endpoints.sqs}/000000000000/LocalSqs-Whole[0-9A-F]{8}$`));
+    expect(local.endpoints.sqs).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(sent.status).toBe(200);
+    expect(await sent.json()).toEqual({ Attributes: { QueueArn: local.queues.find((q) => q.url === url)?.arn } });
+    expect(query.status).toBe(200);
+    expect(await query.text()).toContain(`<GetQueueUrlResult><QueueUrl>${url}</QueueUrl></GetQueueUrlResult>`);
+  });
+});
+
 describe('SQS event source mappings', () => {
   it('delivers a record shaped like Lambda SQS event, with the function environment resolved to local values', async () => {
     const url = local.queueUrl('fixture-work');
