@@ -81,6 +81,32 @@ describe('queue URLs', () => {
   });
 });
 
+describe('function output', () => {
+  it('reports an EMF line CloudWatch would drop, naming the function and why, and passes a valid one', async () => {
+    const emf = (jobtype: string) => JSON.stringify({
+      _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'Hopper', Dimensions: [['Queue', 'JobType']], Metrics: [{ Name: 'Processed', Unit: 'Count' }] }] },
+      Queue: 'default', JobType: jobtype, Processed: 1,
+    });
+    const probe = logicalIdOf(local.functions, 'Probe');
+    await sqs.send(new SendMessageBatchCommand({
+      QueueUrl: local.queueUrl('fixture-work'),
+      Entries: [
+        { Id: 'bad', MessageBody: JSON.stringify({ id: 'emf-bad', action: 'print', line: emf('Rechnung::Größe') }) },
+        { Id: 'good', MessageBody: JSON.stringify({ id: 'emf-good', action: 'print', line: emf('SendEmail') }) },
+      ],
+    }));
+
+    await seen('emf-bad');
+    await seen('emf-good');
+    const warnings = await eventually(async () => {
+      const found = logs.entries.filter((entry) => entry.level === 'warn' && entry.message.includes('EMF'));
+      return found.length > 0 && logs.from(probe).some((line) => line.includes('"SendEmail"')) ? found : undefined;
+    }, 10_000, 'the EMF warning');
+
+    expect(warnings).toEqual([{ source: 'hopper', level: 'warn', message: `${probe}: CloudWatch would drop this EMF line and its metrics: dimension JobType is "Rechnung::Größe": not printable ASCII` }]);
+  });
+});
+
 describe('SQS event source mappings', () => {
   it('delivers a record shaped like Lambda SQS event, with the function environment resolved to local values', async () => {
     const url = local.queueUrl('fixture-work');
