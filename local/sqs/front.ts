@@ -57,7 +57,7 @@ export async function startSqsFront(options: SqsFrontOptions): Promise<SqsFront>
   const port = boundPort(server);
   const host = `127.0.0.1:${port}`;
   const now = options.now ?? Date.now;
-  const context: FrontContext = { fauxqs: options.fauxqs, host, now };
+  const context: FrontContext = { fauxqs: options.fauxqs, host, now, urls: new Map() };
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     handle(context, request, response).catch((error: unknown) => {
       if (!response.headersSent) response.writeHead(500, { 'content-type': JSON_CONTENT_TYPE });
@@ -72,6 +72,8 @@ interface FrontContext {
   /** `127.0.0.1:<port>` of the front: the host of every queue URL. */
   readonly host: string;
   readonly now: () => number;
+  /** Queue name → the emulator's URL of it (inspecting the emulator copies every message). */
+  readonly urls: Map<string, string>;
 }
 
 async function handle(context: FrontContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -190,6 +192,10 @@ async function call(context: FrontContext, action: string, input: Json, request:
     }
   }
   const answer = await send(context, action, body, request);
+  if (action === 'DeleteQueue') {
+    const name = queueNameOf(body.QueueUrl);
+    if (name !== undefined) context.urls.delete(name);
+  }
   if (answer.status >= 300 || (action !== 'CreateQueue' && action !== 'GetQueueUrl' && action !== 'ListQueues')) return { kind: 'answered', answer };
   return { kind: 'answered', answer: jsonAnswer(answer.status, withPublicUrls(context, action, parseJson(answer.body))) };
 }
@@ -210,7 +216,12 @@ function refusalOf(context: FrontContext, body: Json, entry: Json): string | und
  */
 function canonicalQueueUrl(context: FrontContext, url: unknown): Json {
   const name = queueNameOf(url);
-  const known = name === undefined ? undefined : context.fauxqs.inspectQueue(name)?.url;
+  if (name === undefined) return {};
+  let known = context.urls.get(name);
+  if (known === undefined) {
+    known = context.fauxqs.inspectQueue(name)?.url;
+    if (known !== undefined) context.urls.set(name, known);
+  }
   return known === undefined ? {} : { QueueUrl: known };
 }
 
