@@ -1,6 +1,7 @@
 /**
- * Starts the emulators Hopper runs on locally: fauxqs (SQS, in this process) and DynamoDB Local
- * (the real engine, a Java child process). Both listen on loopback, on free ports unless given.
+ * Starts the emulators Hopper runs on locally: fauxqs (SQS, in this process, behind the local SQS
+ * endpoint of local/sqs/front.ts) and DynamoDB Local (the real engine, a Java child process). Both
+ * listen on loopback, on free ports unless given.
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { bindLoopback, boundPort, closeServer } from './http/loopback.js';
@@ -10,6 +11,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { startSqsFront, type SqsFront } from './sqs/front.js';
 
 /**
  * The one fake identity every local client uses. DynamoDB Local keeps separate tables per access
@@ -38,7 +40,10 @@ export function localAwsEnv(endpoints: EmulatorEndpoints): Record<string, string
 }
 
 export interface EmulatorEndpoints {
-  /** fauxqs endpoint, e.g. http://127.0.0.1:41234 */
+  /**
+   * The SQS endpoint, e.g. http://127.0.0.1:41234: fauxqs behind a front that speaks both SQS
+   * protocols and enforces what fauxqs does not (local/sqs/front.ts). Queue URLs are on it.
+   */
   readonly sqs: string;
   /** DynamoDB Local endpoint, e.g. http://127.0.0.1:41235 */
   readonly dynamodb: string;
@@ -46,7 +51,7 @@ export interface EmulatorEndpoints {
 
 export interface Emulators {
   readonly endpoints: EmulatorEndpoints;
-  /** The in-process fauxqs server (for inspection in tests). */
+  /** The in-process fauxqs server behind the SQS endpoint (for inspection in tests). */
   readonly sqs: FauxqsServer;
   /** Process id of DynamoDB Local (the shell that watches its JVM; the JVM is its child). */
   readonly dynamodbPid: number | undefined;
@@ -55,7 +60,7 @@ export interface Emulators {
 }
 
 export interface StartEmulatorsOptions {
-  /** @default - a free port */
+  /** Port of the SQS endpoint. @default - a free port */
   readonly sqsPort?: number;
   /** @default - a free port */
   readonly dynamodbPort?: number;
@@ -77,9 +82,14 @@ async function freePort(): Promise<number> {
  * @throws Error when Java is missing or DynamoDB Local does not start in time (with its output).
  */
 export async function startEmulators(options: StartEmulatorsOptions = {}): Promise<Emulators> {
-  const sqs = await startFauxqs({ port: options.sqsPort ?? 0, logger: false, host: 'localhost', defaultRegion: LOCAL_IDENTITY.region });
+  // No `host`: fauxqs then builds queue URLs from the request's Host, which the front sets to its
+  // own 127.0.0.1 address, so queue URLs resolve on any machine.
+  const sqs = await startFauxqs({ port: 0, logger: false, defaultRegion: LOCAL_IDENTITY.region });
+  let front: SqsFront | undefined;
   let dynamo: ChildProcess | undefined;
   try {
+    front = await startSqsFront({ port: options.sqsPort ?? 0, fauxqs: sqs });
+    const sqsFront = front;
     let dynamodbPort = options.dynamodbPort ?? (await freePort());
     let endpoint = `http://127.0.0.1:${dynamodbPort}`;
     // The JVM binds the port some time after freePort released it; if another process took it in
@@ -100,16 +110,17 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
     const child = dynamo;
     let stopped = false;
     return {
-      endpoints: { sqs: `http://127.0.0.1:${sqs.port}`, dynamodb: endpoint },
+      endpoints: { sqs: sqsFront.url, dynamodb: endpoint },
       sqs,
       dynamodbPid: child.pid,
       async stop() {
         if (stopped) return;
         stopped = true;
-        await Promise.all([sqs.stop(), stopChild(child)]);
+        await Promise.all([sqsFront.close().then(() => sqs.stop()), stopChild(child)]);
       },
     };
   } catch (error) {
+    await front?.close();
     await sqs.stop();
     if (dynamo !== undefined) await stopChild(dynamo);
     throw error;

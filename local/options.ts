@@ -12,6 +12,11 @@ export const LOCAL_DEFAULTS = {
   idleTimeoutMs: 5 * 60_000,
   /** Lambda's initialization limit. */
   initTimeoutMs: 10_000,
+  /**
+   * How long an updated event source mapping stays `Enabling`/`Disabling`/`Updating` (Lambda takes
+   * seconds, and refuses another update meanwhile).
+   */
+  mappingUpdateMs: 1_000,
 } as const;
 
 /** How to start the local runtime. */
@@ -96,6 +101,12 @@ export interface StartLocalOptions {
   readonly sqsConcurrency?: number;
   /** @default LOCAL_DEFAULTS.idleTimeoutMs */
   readonly idleTimeoutMs?: number;
+  /**
+   * How long an event source mapping updated through the Lambda API stays mid-change; another
+   * update meanwhile is refused with `ResourceInUseException`, as in AWS.
+   * @default LOCAL_DEFAULTS.mappingUpdateMs
+   */
+  readonly mappingUpdateMs?: number;
   /**
    * Delays before the retries of a failed asynchronous invocation (schedule targets).
    * @default Lambda's: one minute, then two

@@ -212,7 +212,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     const spec = findFunction(plan.functions, nameOrArn);
     return spec === undefined ? undefined : pools.get(spec.logicalId);
   };
-  const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log });
+  const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log, mappingUpdateMs: options.mappingUpdateMs ?? LOCAL_DEFAULTS.mappingUpdateMs });
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
   const runner = await (input.runner ?? runnerPath());

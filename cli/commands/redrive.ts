@@ -26,7 +26,7 @@ export const redriveCommand: Command = {
     const api = await ctx.connect(targetOf(values));
     const bar = progressBar(ctx.io, 'redriving retries DLQ');
     const failed: { message_id: string; reason: string }[] = [];
-    const totals = { moved: 0, lingering: 0, failed };
+    const totals = { moved: 0, lingering: 0, failed, kept: 0 };
     let idle = 0;
     try {
       for (;;) {
@@ -34,6 +34,7 @@ export const redriveCommand: Command = {
         const moved = Number(fieldOf(body, 'moved') ?? 0);
         totals.moved += moved;
         totals.lingering += Number(fieldOf(body, 'lingering') ?? 0);
+        totals.kept += listOf(body, 'kept').length;
         for (const failure of listOf(body, 'failed')) totals.failed.push({ message_id: cell(failure.message_id), reason: cell(failure.reason) });
         bar.update(totals.moved, totals.moved, `failed ${totals.failed.length}`);
         if (fieldOf(body, 'done') === true) break;
@@ -44,7 +45,11 @@ export const redriveCommand: Command = {
       bar.finish();
     }
     if (values.json) printJson(ctx.io, totals);
-    else ctx.io.stdout(`moved ${totals.moved} messages back to the retries queue${totals.lingering > 0 ? ` (${totals.lingering} sent but not deleted: they may be moved twice)` : ''}\n`);
+    else {
+      ctx.io.stdout(`moved ${totals.moved} messages back to the retries queue${totals.lingering > 0 ? ` (${totals.lingering} sent but not deleted: they may be moved twice)` : ''}\n`);
+      // Seen once per call that met them; they stay in the DLQ (docs/operations.md).
+      if (totals.kept > 0) ctx.io.stdout(`left ${totals.kept} batch-stream failure records in the DLQ: they are not jobs (see docs/operations.md)\n`);
+    }
     if (totals.failed.length > 0) throw new CliError(`${totals.failed.length} messages could not be sent back and stay in the DLQ; first: ${totals.failed[0]?.reason ?? ''}`, EXIT.failed);
   },
 };

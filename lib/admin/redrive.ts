@@ -8,6 +8,9 @@
  * target with its body and message attributes, and deleted from the DLQ only once the send
  * succeeded. A crash between the send and the delete leaves the message in the DLQ, to be moved
  * again: a duplicate at worst (the retry function is idempotent per failure), never a loss.
+ *
+ * The DLQ also receives the batch function's stream failure records (lib/aws/stream-failure.ts):
+ * they hold no job, so they are not moved but left in the DLQ for the operator, and reported.
  */
 import {
   DeleteMessageBatchCommand,
@@ -18,6 +21,7 @@ import {
   type ReceiveMessageCommandOutput,
   type SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
+import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
 
 /** The SQS calls a redrive makes; an `SQSClient` satisfies it. */
 export interface RedriveSqs {
@@ -53,6 +57,8 @@ export interface RedriveResult {
   readonly lingering: number;
   /** Messages not sent: they stay in the DLQ and come back after the visibility timeout. */
   readonly failed: readonly { readonly messageId: string; readonly reason: string }[];
+  /** Stream failure records left in the DLQ on purpose (visible again after the visibility timeout). */
+  readonly kept: readonly { readonly messageId: string; readonly reason: string }[];
   /** True when the last receive found the DLQ empty. */
   readonly empty: boolean;
 }
@@ -66,9 +72,11 @@ export async function redrive(sqs: RedriveSqs, options: RedriveOptions): Promise
   let moved = 0;
   let lingering = 0;
   const failed: { messageId: string; reason: string }[] = [];
+  const kept: { messageId: string; reason: string }[] = [];
   let empty = false;
-  while (moved + lingering + failed.length < limit) {
-    const want = Math.min(10, limit - moved - lingering - failed.length);
+  const handled = () => moved + lingering + failed.length + kept.length;
+  while (handled() < limit) {
+    const want = Math.min(10, limit - handled());
     const received = await sqs.send(new ReceiveMessageCommand({
       QueueUrl: options.from,
       MaxNumberOfMessages: want,
@@ -76,11 +84,18 @@ export async function redrive(sqs: RedriveSqs, options: RedriveOptions): Promise
       WaitTimeSeconds: 0,
       MessageAttributeNames: ['All'],
     }));
-    const messages = (received.Messages ?? []).filter((message): message is Message & { MessageId: string; ReceiptHandle: string } => message.MessageId !== undefined && message.ReceiptHandle !== undefined);
-    if (messages.length === 0) {
+    const all = (received.Messages ?? []).filter((message): message is Message & { MessageId: string; ReceiptHandle: string } => message.MessageId !== undefined && message.ReceiptHandle !== undefined);
+    if (all.length === 0) {
       empty = true;
       break;
     }
+    const messages = all.filter((message) => {
+      const streamFailure = parseStreamFailure(message.Body ?? '');
+      if (streamFailure === undefined) return true;
+      kept.push({ messageId: message.MessageId, reason: `a batch-stream failure record (${describeStreamFailure(streamFailure)}), not a job: left in the DLQ` });
+      return false;
+    });
+    if (messages.length === 0) continue;
     const sent = await sendBack(sqs, options.to, messages);
     for (const message of messages) {
       const reason = sent.get(message.MessageId);
@@ -91,7 +106,7 @@ export async function redrive(sqs: RedriveSqs, options: RedriveOptions): Promise
     moved += deleted;
     lingering += toDelete.length - deleted;
   }
-  return { moved, lingering, failed, empty };
+  return { moved, lingering, failed, kept, empty };
 }
 
 /** Sends `messages` to `queueUrl`; returns message id → reason for those not sent. */

@@ -1,8 +1,10 @@
 /**
  * `ApiClient`: enqueues through the HTTP API (`POST /v1/jobs`) and honours its backpressure the
- * way Sentry's SDKs do. After a `429` or `503` it sends nothing to the closed scope (one queue, or
- * every queue for a tenant quota) until the `Retry-After` has passed; work that would be older
- * than `maxAge` by then is discarded at once instead of waiting, and never sent late. Discards are
+ * way Sentry's SDKs do. After a `429` or `503` that Hopper wrote (it carries `X-Hopper-Rate-Limits`
+ * or Hopper's JSON error) it sends nothing to the closed scope (one queue, or every queue for a
+ * tenant quota) until the `Retry-After` has passed; work that would be older than `maxAge` by then
+ * is discarded at once instead of waiting, and never sent late. Any other 429 or 503 (Lambda
+ * throttling the API function, a proxy) is backed off like a 5xx and closes nothing. Discards are
  * counted by reason and scope (`discarded()`), so a producer can report what it dropped.
  *
  * Requests are signed with SigV4 (service `lambda`) when credentials are given, as a Function URL
@@ -13,6 +15,9 @@ import { HopperError } from '../errors/base.js';
 import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
 import { Gates, parseRateLimits, parseRetryAfter } from './rate-limits.js';
 import { regionOfFunctionUrl, signRequest, type CredentialSource } from './signer.js';
+
+/** The header of Hopper's refusals that names the closed scopes (lib/quota/response.ts writes it). */
+const RATE_LIMITS_HEADER = 'x-hopper-rate-limits';
 
 /** Jobs discarded so far. */
 export interface DiscardCounts {
@@ -149,9 +154,9 @@ export class ApiClient {
         continue;
       }
       if (response.status === 202 || response.status === 200) return jidsOf(response.body);
-      if (response.status === 429 || response.status === 503) {
+      if ((response.status === 429 || response.status === 503) && isHopperRefusal(response)) {
         const nowMs = this.now();
-        this.gates.close(parseRateLimits(response.headers.get('x-hopper-rate-limits')), {
+        this.gates.close(parseRateLimits(response.headers.get(RATE_LIMITS_HEADER)), {
           retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after'), nowMs),
           reason: response.status === 429 ? 'quota_exceeded' : 'backlog',
           queues,
@@ -159,7 +164,9 @@ export class ApiClient {
         continue;
       }
       if (response.status === 413) throw this.discard(DISCARD_REASONS.tooLarge, 'request', jobs.length, errorText(response.body));
-      if (response.status >= 500) {
+      // A 429 or 503 that Hopper did not write (Lambda throttling the API function, a proxy) says
+      // nothing about quotas or queues: it is backed off like any other server error.
+      if (response.status >= 500 || response.status === 429) {
         await this.sleep(Math.min(backoff, Math.max(0, staleAtMs - this.now() + 1)));
         backoff = Math.min(backoff * 2, API_CLIENT_DEFAULTS.maxErrorBackoffMs);
         continue;
@@ -175,6 +182,17 @@ export class ApiClient {
     this.counts.byScope.set(scope, (this.counts.byScope.get(scope) ?? 0) + jobs);
     return new JobDiscardedError(reason, scope, jobs, detail);
   }
+}
+
+/** Body codes of Hopper's own refusals (lib/quota/response.ts, lib/api/routes/jobs.ts). */
+const REFUSAL_CODES: ReadonlySet<string> = new Set(['quota_exceeded', 'backlog_exceeded']);
+
+/**
+ * Whether a 429 or 503 is Hopper's backpressure: it carries `X-Hopper-Rate-Limits` or Hopper's JSON
+ * error. Lambda's own 429 (the API function throttled) and a gateway's 503 carry neither.
+ */
+function isHopperRefusal(response: ApiClientResponse): boolean {
+  return response.headers.has(RATE_LIMITS_HEADER) || REFUSAL_CODES.has(errorOf(response.body).code);
 }
 
 function createdAtMs(job: JobInput): number | undefined {

@@ -6,4 +6,4 @@ export { ApiClient, API_CLIENT_DEFAULTS } from './client.js';
 export type { ApiClientOptions, ApiClientResponse, DiscardCounts } from './client.js';
 export { ApiResponseError, DISCARD_REASONS, JobDiscardedError, type DiscardReason } from '../errors/api-client.js';
 export { DEFAULT_RETRY_AFTER_SECONDS, Gates, parseRateLimits, parseRetryAfter, type RateLimitGroup } from './rate-limits.js';
-export { regionOfFunctionUrl, signRequest, type AwsCredentials, type CredentialSource } from './signer.js';
+export { queryParameters, regionOfFunctionUrl, signRequest, type AwsCredentials, type CredentialSource } from './signer.js';

@@ -53,6 +53,33 @@ export function regionOfFunctionUrl(url: URL): string | undefined {
   return /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(url.hostname)?.[1];
 }
 
+/**
+ * The query of `url` as the server reads it, every value of a repeated key kept
+ * (`?state=a&state=b` → `{ state: ['a', 'b'] }`), so that the signature covers what is sent.
+ * Percent-decoded as RFC 3986 says (a `+` stays a `+`, not a space as in HTML forms); the signer
+ * encodes each name and value again and sorts by name, then by value, as SigV4 requires.
+ */
+export function queryParameters(url: URL): Record<string, string | string[]> {
+  // A Map, not an object literal: a parameter named __proto__ must stay a parameter.
+  const query = new Map<string, string[]>();
+  for (const pair of url.search.replace(/^\?/, '').split('&')) {
+    if (pair === '') continue;
+    const at = pair.indexOf('=');
+    const name = decode(at === -1 ? pair : pair.slice(0, at));
+    query.set(name, [...(query.get(name) ?? []), at === -1 ? '' : decode(pair.slice(at + 1))]);
+  }
+  return Object.fromEntries([...query].map(([name, values]) => [name, values.length === 1 ? (values[0] ?? '') : values]));
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    // A malformed escape is sent as it is; the server sees it so too.
+    return text;
+  }
+}
+
 /** A request to sign and send. */
 export interface OutgoingRequest {
   readonly method: string;
@@ -69,8 +96,7 @@ export async function signRequest(request: OutgoingRequest, credentials: Credent
     credentials: typeof credentials === 'function' ? credentials : async () => credentials,
     sha256: Sha256,
   });
-  const query: Record<string, string> = {};
-  for (const [name, value] of request.url.searchParams) query[name] = value;
+  const query = queryParameters(request.url);
   const signed = await signer.sign({
     method: request.method,
     protocol: request.url.protocol,

@@ -23,7 +23,7 @@ import type { Logger } from '../observability/logger.js';
 import { metricsFromEnv } from '../observability/emf.js';
 import type { ApiConfig } from './config.js';
 import type { ApiContext, LimitsReader, SetStore } from './context.js';
-import { QueueState, type QueueBackend } from './queue-state.js';
+import { MappingBusyError, QueueState, type QueueBackend } from './queue-state.js';
 
 /** A Lambda client for `env` (`AWS_ENDPOINT_URL_LAMBDA` honoured, as the local runtime sets it). */
 export function lambdaClientFromEnv(env: Env): LambdaClient {
@@ -47,8 +47,14 @@ export function awsQueueBackend(sqs: SqsClient, lambda: LambdaClient, reports: Q
       return output.State ?? 'Unknown';
     },
     async setMappingEnabled(uuid, enabled) {
-      const output = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }));
-      return output.State ?? (enabled ? 'Enabling' : 'Disabling');
+      try {
+        const output = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }));
+        return output.State ?? (enabled ? 'Enabling' : 'Disabling');
+      } catch (error) {
+        // Lambda refuses an update while the mapping is still enabling, disabling or updating.
+        if (error instanceof Error && (error.name === 'ResourceInUseException' || error.name === 'ResourceConflictException')) throw new MappingBusyError(uuid, { cause: error });
+        throw error;
+      }
     },
     reports,
   };

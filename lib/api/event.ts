@@ -5,7 +5,10 @@
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { isRecord } from '../job/model.js';
+import { principalOf, withoutRolePath } from '../aws/principal.js';
 import type { ApiRequest, Caller } from './http.js';
+
+export { principalOf } from '../aws/principal.js';
 
 /** The request in `event`. */
 export function readEvent(event: LambdaFunctionURLEvent): ApiRequest {
@@ -46,30 +49,20 @@ function callerOf(context: object): Caller | undefined {
 export const ANONYMOUS_TENANT = 'anonymous';
 
 /**
- * The role ARN behind an assumed-role session ARN
- * (`arn:aws:sts::123:assumed-role/Producer/session` → `arn:aws:iam::123:role/Producer`), so that
- * every session of a role is one tenant. Other ARNs are returned as they are.
- */
-export function principalOf(userArn: string): string {
-  const match = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(userArn);
-  if (match === null) return userArn;
-  const [, partition, account, role] = match;
-  return `arn:${partition ?? 'aws'}:iam::${account ?? ''}:role/${role ?? ''}`;
-}
-
-/**
  * The tenant of `caller`: the first of its user ARN, its role ARN and its account id that the
  * tenant map names; otherwise the principal itself (role ARN for a role session, the user ARN, or
- * the account id).
+ * the account id). A role in the map may be given with its path (an IAM Identity Center role,
+ * `arn:aws:iam::123:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0123`): a session of it
+ * is named without the path, so the map is matched on role ARNs without paths.
  */
 export function tenantOf(caller: Caller | undefined, tenants: Readonly<Record<string, string>>): string {
   if (caller === undefined) return ANONYMOUS_TENANT;
   const principal = caller.userArn === undefined ? undefined : principalOf(caller.userArn);
+  const byPrincipal = new Map(Object.entries(tenants).map(([key, tenant]) => [withoutRolePath(key), tenant]));
   for (const candidate of [caller.userArn, principal, caller.accountId]) {
-    if (candidate !== undefined && Object.hasOwn(tenants, candidate)) {
-      const tenant = tenants[candidate];
-      if (tenant !== undefined) return tenant;
-    }
+    if (candidate === undefined) continue;
+    const tenant = byPrincipal.get(candidate);
+    if (tenant !== undefined) return tenant;
   }
   return principal ?? caller.accountId ?? caller.callerId ?? ANONYMOUS_TENANT;
 }

@@ -43,6 +43,8 @@ export const API_ERRORS = {
   methodNotAllowed: 'method_not_allowed',
   payloadTooLarge: 'payload_too_large',
   conflict: 'conflict',
+  /** The resource is mid-change (a queue's mapping still enabling or disabling): try again after Retry-After. */
+  busy: 'busy',
   backlog: 'backlog_exceeded',
   upstream: 'upstream_error',
   notConfigured: 'not_configured',

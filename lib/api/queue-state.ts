@@ -4,8 +4,26 @@
  * queue's worker mapping is enabled (Lambda GetEventSourceMapping), and the workers' reports
  * (drain rate, wait) from the stats rollups.
  */
+import { HopperError } from '../errors/base.js';
 import type { QueueReport } from '../stats/read.js';
 import { API_DEFAULTS } from './config.js';
+
+/** Seconds a caller is told to wait before changing a mapping that is mid-change again. */
+export const MAPPING_BUSY_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Lambda refused to update a mapping because it is mid-change (`ResourceInUseException`: an
+ * enable or disable still in progress): the same request succeeds once the change has settled.
+ */
+export class MappingBusyError extends HopperError {
+  override readonly name = 'MappingBusyError';
+  readonly uuid: string;
+
+  constructor(uuid: string, options?: { cause?: unknown }) {
+    super(`event source mapping ${uuid} is being changed; try again in ${MAPPING_BUSY_RETRY_AFTER_SECONDS} s`, options);
+    this.uuid = uuid;
+  }
+}
 
 /** Message counts of a queue, as SQS approximates them. */
 export interface QueueCounts {
@@ -19,7 +37,10 @@ export interface QueueBackend {
   counts(queueUrl: string): Promise<QueueCounts>;
   /** The mapping's state (`Enabled`, `Disabled`, `Enabling`, `Disabling`, …). */
   mappingState(uuid: string): Promise<string>;
-  /** Enables or disables the mapping; returns its new state. */
+  /**
+   * Enables or disables the mapping; returns its new state.
+   * @throws MappingBusyError when the mapping is mid-change.
+   */
   setMappingEnabled(uuid: string, enabled: boolean): Promise<string>;
   /** Every queue's workers' report. */
   reports(nowMs: number): Promise<ReadonlyMap<string, QueueReport>>;

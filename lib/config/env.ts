@@ -46,6 +46,11 @@ export const ENV = {
   /** JSON object: queue name → visibility timeout in seconds, for the worker's heartbeat. */
   queueVisibility: 'HOPPER_QUEUE_VISIBILITY',
   /**
+   * Retry function: JSON object, queue name → the queue's `maxReceiveCount` (deliveries before SQS
+   * redrives a job to the retries queue), for the message of a crashed job.
+   */
+  queueMaxReceives: 'HOPPER_QUEUE_MAX_RECEIVES',
+  /**
    * Milliseconds added to the real clock by Hopper's functions (scheduler, cron, worker, retry).
    * For local runs and tests that look into the future ("20 minutes from now" without waiting 20
    * minutes); the construct never sets it.

@@ -32,7 +32,11 @@ export interface CronJobTemplate {
   readonly queue?: string;
   /** @default - the JobSystem's retry default */
   readonly retry?: number;
-  /** @default - the queue's visibility timeout */
+  /**
+   * Seconds the job's message stays reserved while it runs (see `JobInput.reserve_for`: longer than
+   * the worker can live only hides a crashed job longer).
+   * @default - the queue's visibility timeout
+   */
   readonly reserve_for?: number;
   /** @default - none */
   readonly custom?: JobCustom;

@@ -91,6 +91,14 @@ export interface JobInput {
   readonly queue?: string;
   readonly at?: string | Date;
   readonly retry?: number;
+  /**
+   * Seconds the job's message stays reserved (invisible to other workers) while it runs, 1 to
+   * 43,200; the worker renews it while the handler runs. SQS ends every reservation at 12 hours
+   * from the message's first receive at the latest, and the worker caps its requests so. A
+   * reservation longer than the worker can live (its Lambda timeout, at most 15 minutes) buys
+   * nothing: when the worker crashes, it only hides the job longer before it is retried.
+   * @default - the queue's visibility timeout
+   */
   readonly reserve_for?: number;
   readonly custom?: JobCustom;
   readonly created_at?: string;

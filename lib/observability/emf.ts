@@ -10,6 +10,10 @@
  * Dimensions are bounded: every metric is published under `[Queue]` and `[Queue, JobType]`, queues
  * are declared in the construct, and an instance gives at most `maxJobTypes` distinct jobtypes
  * their own series; later ones are published as {@link OTHER_JOBTYPE}.
+ *
+ * Dimension values are valid as CloudWatch requires ({@link dimensionValue}): a jobtype such as
+ * `Rechnung::Größe` would otherwise make CloudWatch drop the whole line, and with it the queue's
+ * counts.
  */
 import { ENV, type Env } from '../config/env.js';
 import type { LogSink } from './logger.js';
@@ -32,7 +36,7 @@ export const METRICS = {
   rateLimited: 'RateLimited',
   /** Handler run time, ms. */
   duration: 'Duration',
-  /** Time from `enqueued_at` (or `at`, when later) to the start of the handler, ms. */
+  /** Time from when the job became due (lib/job/due.ts: `enqueued_at`, `at` or a retry's `failure.next_at`, the latest) to the start of the handler, ms. */
   latency: 'Latency',
   /** Jobs put on a queue by the scheduler, cron, the API or a batch callback. */
   enqueued: 'Enqueued',
@@ -65,6 +69,32 @@ export const INVALID_JOBTYPE = 'Invalid';
 
 /** The jobtype under which an instance publishes jobtypes beyond its cap. */
 export const OTHER_JOBTYPE = 'Other';
+
+/** CloudWatch's rules for a dimension value: printable ASCII, not blank, at most 1,024 characters. */
+export const DIMENSION_VALUE_LIMITS = { maxLength: 1024, printable: /^[\x20-\x7e]*$/ } as const;
+
+/**
+ * A dimension value CloudWatch accepts for `text`. Printable ASCII passes unchanged; every other
+ * character is written as a JSON-style `\uXXXX` escape of its UTF-16 code unit (and a backslash as
+ * `\\`, so two different texts never share a value): `Rechnung::Größe` → `Rechnung::Gr\u00f6\u00dfe`.
+ * A blank text, or one whose escaped form is longer than 1,024 characters, becomes
+ * {@link OTHER_JOBTYPE}. Escaping rather than folding every such jobtype into one series keeps
+ * each jobtype's counts apart and readable.
+ *
+ * @example
+ * dimensionValue('SendEmail') // 'SendEmail'
+ * dimensionValue('Rechnung::Größe') // 'Rechnung::Gr\u00f6\u00dfe'
+ */
+export function dimensionValue(text: string): string {
+  let escaped = '';
+  for (let index = 0; index < text.length; index += 1) {
+    const unit = text.charCodeAt(index);
+    if (unit === 0x5c) escaped += '\\\\';
+    else if (unit >= 0x20 && unit <= 0x7e) escaped += text.charAt(index);
+    else escaped += `\\u${unit.toString(16).padStart(4, '0')}`;
+  }
+  return escaped.trim() === '' || escaped.length > DIMENSION_VALUE_LIMITS.maxLength ? OTHER_JOBTYPE : escaped;
+}
 
 /** Defaults of the metrics, also used by the construct. */
 export const METRICS_DEFAULTS = {
@@ -119,7 +149,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const sink = options.sink ?? ((line: string) => { console.log(line); });
   const enabled = options.enabled ?? true;
   const known = new Set<string>();
-  const jobtypeOf = (jobtype: string): string => {
+  const jobtypeOf = (raw: string): string => {
+    const jobtype = dimensionValue(raw);
     if (known.has(jobtype)) return jobtype;
     if (known.size >= maxJobTypes) return OTHER_JOBTYPE;
     known.add(jobtype);
@@ -131,10 +162,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       const series = new Map<string, Series>();
       const seriesOf = (queue: string, jobtype: string): Series => {
         const type = jobtypeOf(jobtype);
-        const id = JSON.stringify([queue, type]);
+        const name = dimensionValue(queue);
+        const id = JSON.stringify([name, type]);
         let entry = series.get(id);
         if (entry === undefined) {
-          entry = { queue, jobtype: type, counts: new Map(), values: new Map() };
+          entry = { queue: name, jobtype: type, counts: new Map(), values: new Map() };
           series.set(id, entry);
         }
         return entry;

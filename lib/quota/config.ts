@@ -5,6 +5,7 @@
  * limiter): it holds `burst` jobs and refills `limit` per `per`.
  */
 import { ConfigurationError } from '../errors/base.js';
+import { withoutRolePath } from '../aws/principal.js';
 import { isRecord } from '../job/model.js';
 import { describeValue, INTERVAL_EXPECTATION, intervalToMs, SPEC_BOUNDS, type Interval, type ResolvedSpecOf } from '../limiters/spec.js';
 
@@ -21,7 +22,10 @@ export interface QuotaRule {
 export interface QuotasConfig {
   /** The quota of every tenant not named in `tenants`. @default - tenants are not limited */
   readonly default?: QuotaRule;
-  /** Quotas of particular tenants; `'unlimited'` exempts a tenant from the default. */
+  /**
+   * Quotas of particular tenants; `'unlimited'` exempts a tenant from the default. A tenant that is
+   * a role ARN may be given with its path; it is matched without it.
+   */
   readonly tenants?: Readonly<Record<string, QuotaRule | 'unlimited'>>;
   /** Quotas of whole queues, shared by every tenant that enqueues to them. */
   readonly queues?: Readonly<Record<string, QuotaRule>>;
@@ -55,7 +59,8 @@ export function resolveQuotas(config: unknown): ResolvedQuotas {
   }
   const tenants = new Map<string, QuotaBucket | 'unlimited'>();
   for (const [tenant, rule] of entries('quotas.tenants', config.tenants)) {
-    tenants.set(tenant, rule === 'unlimited' ? rule : quotaBucket(`quotas.tenants.${tenant}`, rule));
+    // A role is matched without its path, as its sessions name it (lib/aws/principal.ts).
+    tenants.set(withoutRolePath(tenant), rule === 'unlimited' ? rule : quotaBucket(`quotas.tenants.${tenant}`, rule));
   }
   const queues = new Map<string, QuotaBucket>();
   for (const [queue, rule] of entries('quotas.queues', config.queues)) queues.set(queue, quotaBucket(`quotas.queues.${queue}`, rule));

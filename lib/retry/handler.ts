@@ -11,7 +11,7 @@
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sqsClientFromEnv } from '../aws/clients.js';
-import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
+import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
 import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from '../job/model.js';
 import type { StateTable } from '../storage/state-table.js';
 import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder.js';
@@ -24,6 +24,7 @@ import { stateAccess } from '../storage/access.js';
 import { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type RetryAction } from './plan.js';
 import type { NewSetEntry } from '../storage/set-items.js';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
 export { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type PlanContext, type RetryAction } from './plan.js';
 
 /** Options of {@link createRetryHandler}. */
@@ -46,7 +47,8 @@ export interface RetryHandlerOptions {
 
 /**
  * Creates the retry function's SQS handler. Reads `HOPPER_QUEUE_URLS`, `HOPPER_STATE_TABLE`,
- * `HOPPER_DEAD_TTL_DAYS` (default 180) and `HOPPER_DEFAULT_RETRY` (default 25) at once, so a misconfigured function fails at start. The
+ * `HOPPER_DEAD_TTL_DAYS` (default 180), `HOPPER_DEFAULT_RETRY` (default 25) and
+ * `HOPPER_QUEUE_MAX_RECEIVES` (optional) at once, so a misconfigured function fails at start. The
  * DynamoDB SDK is loaded only when a batch has something for the retry or dead set.
  *
  * A record whose move fails (an SQS or DynamoDB error) is reported in `batchItemFailures`, so SQS
@@ -57,6 +59,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const queueUrls = queueUrlsFromEnv(env);
   const deadTtlDays = intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays);
   const defaultRetry = intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry);
+  const maxReceives = numberMapFromEnv(env, ENV.queueMaxReceives);
   if (options.stateTable === undefined) requireEnv(env, ENV.stateTable);
   const sqs = options.sqs ?? sqsClientFromEnv(env);
   const now = options.now ?? clockFromEnv(env);
@@ -73,12 +76,25 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   };
 
   return async (event) => {
-    const context = { now: now(), queueUrls, deadTtlDays, defaultRetry };
+    const context = { now: now(), queueUrls, deadTtlDays, defaultRetry, maxReceives };
     const failed = new Set<string>();
     const toSend: OutgoingMessage[] = [];
     const toStore: { record: SQSRecord; set: 'retry' | 'dead'; entry: NewSetEntry }[] = [];
     const planned: (PlannedMove & { record: SQSRecord })[] = [];
     for (const record of event.Records) {
+      const streamFailure = parseStreamFailure(record.body);
+      if (streamFailure !== undefined) {
+        // Not a job: the batch function's OnFailure record, redriven from the retries DLQ they
+        // share. Handed back, so that SQS returns it to the DLQ (after the retries queue's
+        // maxReceiveCount), where it stays for the operator instead of entering the dead set.
+        logger.error('batch-stream failure record on the retries queue: not a job; handed back to the retries DLQ', {
+          message_id: record.messageId,
+          stream_records: describeStreamFailure(streamFailure),
+          function_arn: streamFailure.functionArn,
+        });
+        failed.add(record.messageId);
+        continue;
+      }
       try {
         planned.push({ record, key: record.messageId, action: planRetry(record, context) });
       } catch (error) {

@@ -41,6 +41,8 @@ export interface PlanContext {
   readonly deadTtlDays: number;
   /** `retry` of a job without one (`HOPPER_DEFAULT_RETRY`). @default 25 */
   readonly defaultRetry?: number;
+  /** Queue name → its `maxReceiveCount` (`HOPPER_QUEUE_MAX_RECEIVES`). @default - not known */
+  readonly maxReceives?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -65,10 +67,7 @@ export function planRetry(record: SQSRecord, context: PlanContext): RetryAction 
     });
   }
   if (message.kind === 'crashed') {
-    const receives = Number(record.attributes.ApproximateReceiveCount);
-    const text = Number.isInteger(receives) && receives > 0
-      ? `no result after ${receives} deliveries (the worker crashed or timed out)`
-      : 'no result (the worker crashed or timed out)';
+    const text = `no result after ${deliveries(message.job.queue, context)} (the worker crashed or timed out)`;
     return planFailure(message.job, { errtype: RETRY_ERRTYPES.crashed, message: text, backtrace: [] }, context.now.getTime(), false, context);
   }
   const { envelope } = message;
@@ -79,6 +78,18 @@ export function planRetry(record: SQSRecord, context: PlanContext): RetryAction 
     return deadRaw(record, context, { raw, jid, queue: envelope.queue, epochMs: failedAtMs, reason: envelope.error });
   }
   return planFailure(envelope.job, envelope.error, failedAtMs, envelope.unrecoverable === true, context);
+}
+
+/**
+ * How many times the worker got a redriven job: exactly its queue's `maxReceiveCount`, since SQS
+ * redrives a message on the receive that would exceed it. The record's own
+ * `ApproximateReceiveCount` cannot say: it counts receives across queues (the retries queue's
+ * too, and locally the receive that triggered the redrive).
+ */
+function deliveries(queue: string, context: PlanContext): string {
+  const count = context.maxReceives !== undefined && Object.hasOwn(context.maxReceives, queue) ? context.maxReceives[queue] : undefined;
+  if (count === undefined || !Number.isInteger(count) || count < 1) return "its queue's maxReceiveCount deliveries";
+  return count === 1 ? '1 delivery' : `${count} deliveries`;
 }
 
 function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, unrecoverable: boolean, context: PlanContext): RetryAction {

@@ -8,7 +8,7 @@
  * |-----------|------|------------------------------------------------------------------|
  * | `p`, `f`  | N    | jobs processed (succeeded or failed) and failed in the hour      |
  * | `p<mm>`, `f<mm>` | N | the same for minute `mm` of the hour (only minutes with counts) |
- * | `lag`     | N    | workers: ms the most recently started job had waited since `enqueued_at` |
+ * | `lag`     | N    | workers: ms the most recently started job had waited since it became due |
  * | `lag_at`  | N    | workers: epoch ms when that job started                           |
  * | `ttl`     | N    | epoch s; the item expires {@link STATS_ROLLUP}.ttlDays after its hour |
  */

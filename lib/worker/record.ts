@@ -5,6 +5,7 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import { failureEnvelope } from '../job/envelope.js';
+import { dueAtMs } from '../job/due.js';
 import { describeError, parseJob, serializeJob, type Job } from '../job/model.js';
 import { limitedCount, nextLimitedAttempt } from '../limiters/reschedule.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
@@ -113,6 +114,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     visibilitySeconds: sourceQueue === undefined ? undefined : scope.visibility[sourceQueue],
     reserveForSeconds: job.reserve_for,
     receivedAtMs: scope.receivedAtMs,
+    ...firstReceived(record),
     now: () => scope.now().getTime(),
     logger,
   });
@@ -147,7 +149,10 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
         // Waits beyond SQS's 15 minutes are cut to 15; the limiter answers again then.
         const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, attempt.delaySeconds);
         logger.info('rate limited; job delayed', { delay_s: delaySeconds, limited_count: attempt.limitedCount });
-        return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(attempt.job), delaySeconds }, job, run: run() };
+        // It enters its queue again now and is due after the delay: its wait is not latency.
+        const nowMs = scope.now().getTime();
+        const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
+        return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: run() };
       }
       logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
@@ -161,10 +166,15 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   }
 }
 
-/** Milliseconds between the moment the job was due on its queue and now. */
+/** SQS's first receive of the record's message, when the record says. */
+function firstReceived(record: SQSRecord): { firstReceivedAtMs?: number } {
+  const ms = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+  return Number.isFinite(ms) && ms > 0 ? { firstReceivedAtMs: ms } : {};
+}
+
+/** Milliseconds between the moment the job became due on its queue (lib/job/due.ts) and now. */
 function waitedMs(job: Job, record: SQSRecord, nowMs: number): number {
-  const sent = job.enqueued_at === undefined ? Number(record.attributes.SentTimestamp) : Date.parse(job.enqueued_at);
-  const due = Math.max(Number.isFinite(sent) ? sent : nowMs, job.at === undefined ? 0 : Date.parse(job.at));
+  const due = dueAtMs(job, Number(record.attributes.SentTimestamp)) ?? nowMs;
   return Math.max(0, nowMs - due);
 }
 

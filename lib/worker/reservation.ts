@@ -10,6 +10,13 @@
  * - `ctx.extend(seconds)` extends it at once and makes `seconds` the length the heartbeat renews.
  *
  * Visibility is per receipt: the record's receipt handle is what is extended.
+ *
+ * SQS refuses a visibility that would end more than 12 hours after the message was first received
+ * (`ApproximateFirstReceiveTimestamp`), and a refused renewal lets the message reappear while the
+ * job still runs, so that a second worker runs it too. Every request is therefore capped by the
+ * time already elapsed since the first receive (less {@link RESERVATION_DEFAULTS}.capMarginSeconds
+ * for clock skew and the request's own travel); once the cap is reached, the heartbeat stops and
+ * the message becomes visible again when that last reservation ends.
  */
 import type { ChangeMessageVisibilityCommand, ChangeMessageVisibilityCommandOutput } from '@aws-sdk/client-sqs';
 import { ReservationError } from '../errors/worker.js';
@@ -29,6 +36,11 @@ export const RESERVATION_DEFAULTS = {
   maxSeconds: JOB_LIMITS.maxReserveForSeconds,
   /** Wait before trying again after a failed renewal (or a quarter of the reservation, if shorter). */
   retryAfterFailureMs: 10_000,
+  /**
+   * Seconds kept between a capped reservation's end and SQS's 12 hours from the first receive: the
+   * worker's clock and SQS's differ a little, and SQS counts from when the request arrives.
+   */
+  capMarginSeconds: 60,
 } as const;
 
 /** What a reservation needs. */
@@ -43,6 +55,11 @@ export interface ReservationOptions {
   readonly reserveForSeconds: number | undefined;
   /** When the message was received (≈ the invocation's start): its visibility runs from then. */
   readonly receivedAtMs: number;
+  /**
+   * When SQS first received the message (the record's `ApproximateFirstReceiveTimestamp`): no
+   * reservation may end more than 12 hours after it. @default - `receivedAtMs`
+   */
+  readonly firstReceivedAtMs?: number;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -55,6 +72,8 @@ export class Reservation {
   private expiresAtMs: number;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
+  /** The last reservation SQS allows was made: nothing more can be extended. */
+  private capped = false;
 
   constructor(private readonly options: ReservationOptions) {
     const visibility = options.visibilitySeconds ?? RESERVATION_DEFAULTS.assumedVisibilitySeconds;
@@ -71,10 +90,12 @@ export class Reservation {
   }
 
   /**
-   * Reserves the message for `seconds` from now, and renews by `seconds` from then on.
+   * Reserves the message for `seconds` from now, and renews by `seconds` from then on. A length
+   * that would end past 12 hours from the message's first receive is cut to end there (less the
+   * margin), and is the last reservation made.
    *
    * @throws ReservationError for a length outside 1 to 43,200 seconds or a message of an undeclared queue;
-   *   the SQS error when the change is refused (past 12 hours since the message was received).
+   *   the SQS error when the change is refused.
    */
   async extend(seconds: number): Promise<void> {
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > RESERVATION_DEFAULTS.maxSeconds) {
@@ -96,7 +117,7 @@ export class Reservation {
   /** Plans the next renewal: when half of the reservation is left (room for a slow request), or after `delayMs`. */
   private schedule(delayMs?: number): void {
     clearTimeout(this.timer);
-    if (this.stopped || this.options.queueUrl === undefined) return;
+    if (this.stopped || this.capped || this.options.queueUrl === undefined) return;
     const delay = delayMs ?? Math.max(0, this.expiresAtMs - (this.length * 1000) / 2 - this.options.now());
     this.timer = setTimeout(() => {
       void this.renew('heartbeat');
@@ -116,10 +137,22 @@ export class Reservation {
     this.schedule();
   }
 
-  private async change(seconds: number): Promise<void> {
+  private async change(requested: number): Promise<void> {
     const queueUrl = this.options.queueUrl;
-    if (queueUrl === undefined) return;
+    if (queueUrl === undefined || this.capped) return;
     const startedMs = this.options.now();
+    const allowed = allowedSeconds(this.options.firstReceivedAtMs ?? this.options.receivedAtMs, startedMs);
+    const seconds = Math.min(requested, allowed);
+    if (seconds < requested) {
+      this.capped = true;
+      this.options.logger.warn('reservation capped at 12 hours from the first receive; the message becomes visible again when it ends', {
+        requested_s: requested,
+        seconds: Math.max(0, seconds),
+        visible_at: new Date(seconds < 1 ? this.expiresAtMs : startedMs + seconds * 1000).toISOString(),
+      });
+      // Nothing can be added; asking for 0 would make the message visible at once.
+      if (seconds < 1) return;
+    }
     // Loaded here, not at the top: a worker that never extends a reservation never loads the SQS SDK.
     const { ChangeMessageVisibilityCommand: Command } = await import('@aws-sdk/client-sqs');
     await this.options.sqs.send(new Command({ QueueUrl: queueUrl, ReceiptHandle: this.options.receiptHandle, VisibilityTimeout: seconds }));
@@ -127,4 +160,13 @@ export class Reservation {
     this.expiresAtMs = startedMs + seconds * 1000;
     this.options.logger.debug('reservation extended', { seconds });
   }
+}
+
+/**
+ * The longest visibility SQS grants a message at `nowMs`, in whole seconds: what is left of
+ * 12 hours from its first receive, less the margin, and at most 43,200.
+ */
+export function allowedSeconds(firstReceivedAtMs: number, nowMs: number): number {
+  const endMs = firstReceivedAtMs + (RESERVATION_DEFAULTS.maxSeconds - RESERVATION_DEFAULTS.capMarginSeconds) * 1000;
+  return Math.min(RESERVATION_DEFAULTS.maxSeconds, Math.floor((endMs - nowMs) / 1000));
 }

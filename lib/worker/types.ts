@@ -42,7 +42,8 @@ export interface JobContext {
    * Keeps the job's message reserved for `seconds` from now (1 to 43,200), and renews by that much
    * from then on. Without it the worker renews on its own (by `reserve_for`, else the queue's
    * visibility timeout) whenever half of the reservation is used, so a long job is not delivered
-   * to another worker while it runs.
+   * to another worker while it runs. SQS ends a reservation 12 hours after the message's first
+   * receive at the latest: a longer one is cut to end then (a warning is logged), and not renewed.
    *
    * @example
    * await ctx.extend(3600); // an hour from now, then renewed hourly

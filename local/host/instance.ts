@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { lineSplitter, type LogSink } from '../log.js';
+import { lineSplitter, RUNTIME_SOURCE, type LogSink } from '../log.js';
+import { EMF_DROPPED, emfProblem } from './emf-check.js';
 import { isChildMessage, type ChildMessage, type InvokeContext, type LambdaError } from './protocol.js';
 
 /** How an invocation ended. */
@@ -50,8 +51,14 @@ export class FunctionInstance {
 
   private constructor(child: ChildProcess, options: InstanceOptions) {
     this.child = child;
-    const out = lineSplitter((line) => options.log({ source: options.source, level: 'info', message: line }));
-    const err = lineSplitter((line) => options.log({ source: options.source, level: 'error', message: line }));
+    // CloudWatch reads both streams of a function; an EMF line it would drop is reported.
+    const emit = (level: 'info' | 'error') => (line: string) => {
+      options.log({ source: options.source, level, message: line });
+      const problem = emfProblem(line);
+      if (problem !== undefined) options.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${options.source}: ${EMF_DROPPED} ${problem}` });
+    };
+    const out = lineSplitter(emit('info'));
+    const err = lineSplitter(emit('error'));
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4_000);

@@ -1,7 +1,9 @@
 /**
  * A small local Lambda API, so that functions (an admin API pausing a queue) and tools can do
  * what they would do against Lambda: list, read and update event source mappings
- * (`Enabled` pauses and resumes one) and invoke functions. Every other request — including
+ * (`Enabled` pauses and resumes one) and invoke functions. An update leaves the mapping
+ * `Enabling`, `Disabling` or `Updating` for a while, during which Lambda refuses another update
+ * with `ResourceInUseException`; so does this API. Every other request — including
  * calls to AWS services the runtime does not emulate, which reach this server through
  * `AWS_ENDPOINT_URL` — gets a fast, explicit "not emulated" error instead of a slow attempt to
  * reach AWS.
@@ -31,6 +33,11 @@ export interface LambdaApiBackend {
   readonly findFunction: (nameOrArn: string) => FunctionPool | undefined;
   readonly asyncInvoker: AsyncInvoker;
   readonly log: LogSink;
+  /**
+   * How long an updated mapping stays `Enabling`, `Disabling` or `Updating`; Lambda refuses
+   * another update meanwhile (`ResourceInUseException`), as it does in AWS.
+   */
+  readonly mappingUpdateMs: number;
 }
 
 /** A started Lambda API server. */
@@ -39,14 +46,14 @@ export interface LambdaApiServer {
   close(): Promise<void>;
 }
 
-/** The Lambda API's view of a mapping (EventSourceMappingConfiguration). */
-export function mappingConfiguration(handle: MappingHandle): Record<string, unknown> {
+/** The Lambda API's view of a mapping (EventSourceMappingConfiguration), in `state` when it is mid-change. */
+export function mappingConfiguration(handle: MappingHandle, state?: string): Record<string, unknown> {
   const { spec } = handle;
   return {
     UUID: spec.uuid,
     FunctionArn: handle.functionArn,
     EventSourceArn: spec.eventSourceArn,
-    State: handle.isEnabled ? 'Enabled' : 'Disabled',
+    State: state ?? (handle.isEnabled ? 'Enabled' : 'Disabled'),
     StateTransitionReason: 'USER_INITIATED',
     LastModified: handle.lastModified,
     BatchSize: spec.batchSize,
@@ -83,6 +90,17 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
 /** Starts the API on `port` (0 = a free one). */
 export async function startLambdaApi(port: number, backend: LambdaApiBackend): Promise<LambdaApiServer> {
+  // Mappings mid-change: UUID → the transitional state and when it ends.
+  const changing = new Map<string, { readonly state: string; readonly untilMs: number }>();
+  const transitional = (uuid: string): string | undefined => {
+    const change = changing.get(uuid);
+    if (change === undefined || change.untilMs <= Date.now()) {
+      changing.delete(uuid);
+      return undefined;
+    }
+    return change.state;
+  };
+  const view = (mapping: MappingHandle) => mappingConfiguration(mapping, transitional(mapping.spec.uuid));
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
@@ -96,20 +114,26 @@ export async function startLambdaApi(port: number, backend: LambdaApiBackend): P
         const list = backend
           .mappings()
           .filter((mapping) => (functionName === null || mapping.functionArn === target?.spec.arn) && (sourceArn === null || mapping.spec.eventSourceArn === sourceArn));
-        send(response, 200, { EventSourceMappings: list.map(mappingConfiguration) });
+        send(response, 200, { EventSourceMappings: list.map(view) });
         return;
       }
       const mapping = backend.mappings().find((candidate) => candidate.spec.uuid === uuid);
       if (mapping === undefined) return error(response, 404, 'ResourceNotFoundException', `The resource you requested does not exist. (event source mapping ${uuid})`);
-      if (method === 'GET') return send(response, 200, mappingConfiguration(mapping));
+      if (method === 'GET') return send(response, 200, view(mapping));
       if (method === 'PUT') {
+        const busy = transitional(uuid);
+        // Lambda's refusal of an update to a mapping that is still changing (status 400 in the
+        // Lambda API). AWS documents the exception, not its text; the message is ours.
+        if (busy !== undefined) return error(response, 400, 'ResourceInUseException', `Cannot update the event source mapping ${uuid}: it is currently in the ${busy} state. Try again when the change is done.`);
         const body: unknown = JSON.parse((await readBody(request)) || '{}');
         const enabled = isRecord(body) ? body.Enabled : undefined;
         if (typeof enabled === 'boolean') {
           mapping.setEnabled(enabled);
           backend.log({ source: RUNTIME_SOURCE, level: 'info', message: `event source mapping ${mapping.spec.logicalId} ${enabled ? 'enabled' : 'disabled'}` });
         }
-        return send(response, 202, { ...mappingConfiguration(mapping), State: enabled === false ? 'Disabling' : enabled === true ? 'Enabling' : mappingConfiguration(mapping).State });
+        const state = enabled === false ? 'Disabling' : enabled === true ? 'Enabling' : 'Updating';
+        if (backend.mappingUpdateMs > 0) changing.set(uuid, { state, untilMs: Date.now() + backend.mappingUpdateMs });
+        return send(response, 202, mappingConfiguration(mapping, state));
       }
     }
     const invoke = INVOKE_PATH.exec(url.pathname);

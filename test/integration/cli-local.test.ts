@@ -21,7 +21,9 @@ let api: ApiClient;
 printRuntimeLogsOnFailure(logs);
 
 beforeAll(async () => {
-  local = await startLocal({ projectDir: ROOT, stack: 'HopperDemo', logs: logs.sink });
+  // A mapping stays mid-change for 15 s after a pause or resume: long enough that a resume right
+  // after a pause is refused however slowly the binary starts.
+  local = await startLocal({ projectDir: ROOT, stack: 'HopperDemo', logs: logs.sink, mappingUpdateMs: 15_000 });
   url = local.outputs.JobsApiUrl ?? '';
   api = new ApiClient({ url });
 });
@@ -71,16 +73,21 @@ async function waitForEntries(set: string, jobtype: string, count: number): Prom
 }
 
 describe('hopper against hopper dev', () => {
-  it('lists queues, pauses and resumes one, and names a wrong queue in an error with exit code 1', async () => {
+  it('lists queues, pauses and resumes one (saying "try again" while it is mid-change), and names a wrong queue in an error with exit code 1', { timeout: 90_000 }, async () => {
     const queues = await hopper('queues');
     const paused = await hopper('queue', 'pause', 'critical');
+    const tooSoon = await hopper('queue', 'resume', 'critical');
     const pausedList = await hopperJson('queues');
-    const resumed = await hopper('queue', 'resume', 'critical');
+    const resumed = await eventually(async () => {
+      const run = await hopper('queue', 'resume', 'critical');
+      return run.code === 0 ? run : undefined;
+    }, 45_000, 'the resume to be accepted');
     const wrong = await hopper('queue', 'pause', 'nope');
 
     expect(queues.stdout.split('\n')[0]).toMatch(/^QUEUE\s+SIZE\s+IN FLIGHT\s+DELAYED\s+LATENCY\s+PAUSED$/);
     expect(queues.stdout).toMatch(/^critical\s+\d+\s+\d+\s+\d+\s+\S+\s+no$/m);
     expect(paused).toMatchObject({ code: 0, stdout: expect.stringMatching(/^queue critical paused/) });
+    expect(tooSoon).toEqual({ code: 1, stdout: '', stderr: 'error: queue critical is still being paused or resumed (its worker\'s event source mapping is mid-change); try again in 5 s\n' });
     expect(Array.isArray(pausedList.queues) ? pausedList.queues.filter(isRecord).find((queue) => queue.name === 'critical')?.paused : undefined).toBe(true);
     expect(resumed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^queue critical resumed/) });
     expect(wrong).toEqual({ code: 1, stdout: '', stderr: 'error: queue "nope" is not declared; declared queues: default, critical\n' });

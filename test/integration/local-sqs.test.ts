@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, ResourceInUseException, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { LOCAL_DEFAULTS } from '../../local/options.js';
 import { dynamoClient, eventually, FIXTURE_APP, printRuntimeLogsOnFailure, logicalIdOf, observations, sqsClient, type Observation } from '../fixtures/local-helpers.js';
 
 let local: LocalRuntime;
@@ -57,6 +58,52 @@ describe('queues', () => {
     expect(dlq?.arn).toBe('arn:aws:sqs:us-east-1:000000000000:LocalSqs-WorkDlqEFF57BC6');
     const dlqAttributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue('WorkDlq'), AttributeNames: ['All'] }));
     expect(dlqAttributes.Attributes?.MessageRetentionPeriod).toBe('1209600');
+  });
+});
+
+describe('queue URLs', () => {
+  it('hands out queue URLs on 127.0.0.1 that a plain HTTP request reaches, in the runtime\'s API and in function environments', async () => {
+    const url = queue('Whole');
+    // The URL a function got in its environment (OTHER_QUEUE_URL) is the same one.
+    const sent = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.GetQueueAttributes' },
+      body: JSON.stringify({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+    });
+    const query = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ Action: 'GetQueueUrl', Version: '2012-11-05', QueueName: url.split('/').at(-1) ?? '' }) });
+
+    expect(url).toMatch(new RegExp(`^${local.endpoints.sqs}/000000000000/LocalSqs-Whole[0-9A-F]{8}$`));
+    expect(local.endpoints.sqs).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(sent.status).toBe(200);
+    expect(await sent.json()).toEqual({ Attributes: { QueueArn: local.queues.find((q) => q.url === url)?.arn } });
+    expect(query.status).toBe(200);
+    expect(await query.text()).toContain(`<GetQueueUrlResult><QueueUrl>${url}</QueueUrl></GetQueueUrlResult>`);
+  });
+});
+
+describe('function output', () => {
+  it('reports an EMF line CloudWatch would drop, naming the function and why, and passes a valid one', async () => {
+    const emf = (jobtype: string) => JSON.stringify({
+      _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'Hopper', Dimensions: [['Queue', 'JobType']], Metrics: [{ Name: 'Processed', Unit: 'Count' }] }] },
+      Queue: 'default', JobType: jobtype, Processed: 1,
+    });
+    const probe = logicalIdOf(local.functions, 'Probe');
+    await sqs.send(new SendMessageBatchCommand({
+      QueueUrl: local.queueUrl('fixture-work'),
+      Entries: [
+        { Id: 'bad', MessageBody: JSON.stringify({ id: 'emf-bad', action: 'print', line: emf('Rechnung::Größe') }) },
+        { Id: 'good', MessageBody: JSON.stringify({ id: 'emf-good', action: 'print', line: emf('SendEmail') }) },
+      ],
+    }));
+
+    await seen('emf-bad');
+    await seen('emf-good');
+    const warnings = await eventually(async () => {
+      const found = logs.entries.filter((entry) => entry.level === 'warn' && entry.message.includes('EMF'));
+      return found.length > 0 && logs.from(probe).some((line) => line.includes('"SendEmail"')) ? found : undefined;
+    }, 10_000, 'the EMF warning');
+
+    expect(warnings).toEqual([{ source: 'hopper', level: 'warn', message: `${probe}: CloudWatch would drop this EMF line and its metrics: dimension JobType is "Rechnung::Größe": not printable ASCII` }]);
   });
 });
 
@@ -236,8 +283,15 @@ describe('SQS event source mappings', () => {
       const listed = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: queueArn }));
       expect(listed.EventSourceMappings?.map((m) => [m.UUID, m.State, m.EventSourceArn])).toEqual([[mapping?.uuid, 'Disabled', queueArn]]);
       const updated = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping?.uuid, Enabled: true }));
-      expect(updated.State).toBe('Enabling');
-      expect((await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping?.uuid }))).State).toBe('Enabled');
+      const midChange = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping?.uuid }));
+      // Lambda refuses another update while the mapping is still enabling.
+      const refused = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping?.uuid, Enabled: false })).then(() => undefined, (error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, LOCAL_DEFAULTS.mappingUpdateMs));
+      const settled = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping?.uuid }));
+
+      expect([updated.State, midChange.State, settled.State]).toEqual(['Enabling', 'Enabling', 'Enabled']);
+      expect(refused).toBeInstanceOf(ResourceInUseException);
+      expect(refused instanceof Error ? refused.message : refused).toBe(`Cannot update the event source mapping ${mapping?.uuid}: it is currently in the Enabling state. Try again when the change is done.`);
     } finally {
       lambda.destroy();
     }

@@ -4,9 +4,10 @@
  * python3-boto3 (through the Python client) and awscli (through examples/shell/enqueue.sh and a bare
  * `aws sqs send-message`).
  *
- * Those clients speak SQS's query protocol, which fauxqs does not, so they reach the runtime's SQS
- * through ./polyglot-sqs-query.ts. The local runtime runs Node.js functions only, so the Python
- * worker is exercised on the harness instead (polyglot.test.ts).
+ * Those clients speak SQS's query protocol, which the runtime's SQS endpoint accepts as SQS does
+ * (local/sqs/front.ts): they use the endpoint and the queue URLs the runtime hands out, unchanged.
+ * The local runtime runs Node.js functions only, so the Python worker is exercised on the harness
+ * instead (polyglot.test.ts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,29 +17,25 @@ import { StateTable, type SetEntry } from '../../lib/storage/index.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { AWS_CLI, parseObject, processEnv, PYTHON, pythonFixture, ROOT, run, strings } from './polyglot-process.js';
-import { startSqsQueryAdapter, type SqsQueryAdapter } from './polyglot-sqs-query.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;
-let adapter: SqsQueryAdapter;
 let dynamo: DynamoDBClient;
-/** Environment of the Python and AWS CLI processes: the runtime's, with an SQS endpoint they can speak to. */
+/** Environment of the Python and AWS CLI processes: the runtime's. */
 let externalEnv: Record<string, string>;
 
 beforeAll(async () => {
   local = await startLocal({ projectDir: ROOT, stack: 'HopperDemo', logs: logs.sink });
-  adapter = await startSqsQueryAdapter(local.endpoints.sqs);
   dynamo = new DynamoDBClient({
     endpoint: local.endpoints.dynamodb,
     region: local.env.AWS_REGION ?? 'us-east-1',
     credentials: { accessKeyId: local.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: local.env.AWS_SECRET_ACCESS_KEY ?? '' },
   });
-  externalEnv = processEnv({ ...local.env, AWS_ENDPOINT_URL_SQS: adapter.endpoint, HOPPER_QUEUE_URLS: output('JobsQueueUrls') });
+  externalEnv = processEnv({ ...local.env, HOPPER_QUEUE_URLS: output('JobsQueueUrls') });
 });
 
 afterAll(async () => {
   dynamo?.destroy();
-  await adapter?.close();
   await local?.stop();
 });
 
@@ -122,7 +119,7 @@ describe('AWS CLI producer → the demo stack on the local runtime', () => {
     const shell = await run('/bin/bash', [`${ROOT}examples/shell/enqueue.sh`, 'critical', 'Greet', '["shell"]'], { env: { ...externalEnv, AWS_CLI } });
     const jid = shell.stdout.trim();
     const queueUrl = parseObject(output('JobsQueueUrls')).default;
-    const bare = await run(AWS_CLI, ['--endpoint-url', adapter.endpoint, 'sqs', 'send-message', '--queue-url', String(queueUrl), '--message-body', '{"jobtype":"Greet","args":["bare"]}', '--output', 'json'], { env: externalEnv });
+    const bare = await run(AWS_CLI, ['--endpoint-url', local.endpoints.sqs, 'sqs', 'send-message', '--queue-url', String(queueUrl), '--message-body', '{"jobtype":"Greet","args":["bare"]}', '--output', 'json'], { env: externalEnv });
     const messageId = String(parseObject(bare.stdout).MessageId);
 
     expect(jid).toMatch(/^[0-9a-f]{24}$/);

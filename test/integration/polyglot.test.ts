@@ -5,8 +5,8 @@
  * polyglot-local.test.ts; the local runtime runs Node.js functions only, hence this harness.)
  *
  * The worker runs as a child process per batch, fed the SQS event on stdin, as the Lambda Python
- * runtime would call it. boto3 1.26 speaks SQS's query protocol, which fauxqs does not, so its
- * failure envelopes reach the retries queue through ./polyglot-sqs-query.ts.
+ * runtime would call it. boto3 1.26 speaks SQS's query protocol, which the local SQS endpoint
+ * accepts as SQS does (local/sqs/front.ts), so its failure envelopes reach the retries queue there.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,7 +20,6 @@ import { createRetryHandler } from '../../lib/retry/handler.js';
 import { StateTable, type SetEntry } from '../../lib/storage/index.js';
 import { createWorker } from '../../lib/worker/index.js';
 import { objects, parseObject, processEnv, PYTHON, pythonFixture, run } from './polyglot-process.js';
-import { startSqsQueryAdapter, type SqsQueryAdapter } from './polyglot-sqs-query.js';
 import { pumpOnce, pumpUntilEmpty, queueCounts, startHarness, type Harness, type SqsHandler } from './support/harness.js';
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -28,18 +27,15 @@ addFormats.default(ajv);
 const validateJob = ajv.compile(JSON.parse(readFileSync(new URL('../../docs/job.schema.json', import.meta.url), 'utf8')));
 
 let harness: Harness;
-let adapter: SqsQueryAdapter;
-/** Environment of the Python and AWS CLI processes: a deployed worker's, with the SQS endpoint they can speak to. */
+/** Environment of the Python and AWS CLI processes: a deployed worker's, with the local SQS endpoint. */
 let externalEnv: Record<string, string>;
 
 beforeAll(async () => {
   harness = await startHarness({ queues: ['default', 'critical'] });
-  adapter = await startSqsQueryAdapter(harness.emulators.endpoints.sqs);
-  externalEnv = processEnv({ ...harness.env, AWS_ENDPOINT_URL_SQS: adapter.endpoint });
+  externalEnv = processEnv({ ...harness.env, AWS_ENDPOINT_URL_SQS: harness.emulators.endpoints.sqs });
 });
 
 afterAll(async () => {
-  await adapter?.close();
   await harness?.stop();
 });
 

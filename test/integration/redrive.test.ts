@@ -58,6 +58,33 @@ describe('redrive of the retries DLQ', () => {
     expect(await queueCounts(harness.sqs, dlq)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
 
+  it('leaves the batch function\'s stream failure records in the DLQ and reports them, moving the jobs', { timeout: 60_000 }, async () => {
+    const dlq = await newQueue('retries-dlq');
+    const retries = await newQueue('retries');
+    // What Lambda sends to the OnFailure destination of the state table's stream mapping.
+    const streamFailure = JSON.stringify({
+      requestContext: { requestId: 'r-1', functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:Batch', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 11 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: '2026-11-22T12:00:00.000Z',
+      DDBStreamBatchInfo: { shardId: 'shardId-0001', startSequenceNumber: '100', endSequenceNumber: '104', approximateArrivalOfFirstRecord: '2026-11-22T11:59:00Z', approximateArrivalOfLastRecord: '2026-11-22T11:59:01Z', batchSize: 5, streamArn: 'arn:aws:dynamodb:us-east-1:000000000000:table/State/stream/2026' },
+    });
+    const job = JSON.stringify({ hopper: 'failure', queue: 'default', job: { jid: 'j-kept', jobtype: 'A', args: [] } });
+    await harness.sqs.send(new SendMessageBatchCommand({ QueueUrl: dlq, Entries: [{ Id: '0', MessageBody: job }, { Id: '1', MessageBody: streamFailure }] }));
+
+    const result = await redrive(harness.sqs, { from: dlq, to: retries, limit: 10 });
+
+    expect({ moved: result.moved, failed: result.failed, empty: result.empty, kept: result.kept.map((record) => record.reason) }).toEqual({
+      moved: 1,
+      failed: [],
+      empty: true,
+      kept: ['a batch-stream failure record (shard shardId-0001, sequence numbers 100 to 104 (RetryAttemptsExhausted)), not a job: left in the DLQ'],
+    });
+    expect((await receiveAll(retries)).map((message) => message.body)).toEqual([job]);
+    // Still in the DLQ, hidden for the redrive's visibility timeout.
+    expect(await queueCounts(harness.sqs, dlq)).toEqual({ visible: 0, inFlight: 1, delayed: 0 });
+  });
+
   it('leaves messages it could not send in the DLQ', { timeout: 60_000 }, async () => {
     const dlq = await newQueue('retries-dlq');
     await harness.sqs.send(new SendMessageBatchCommand({ QueueUrl: dlq, Entries: [{ Id: '0', MessageBody: '{"hopper":"failure"}' }] }));

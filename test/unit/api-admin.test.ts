@@ -1,4 +1,9 @@
+import { createServer } from 'node:http';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
+import { awsQueueBackend } from '../../lib/api/aws.js';
+import { MappingBusyError } from '../../lib/api/queue-state.js';
 import { normalizeJob } from '../../lib/job/model.js';
 import { statsHourKey, statsTotalKey } from '../../lib/storage/keys.js';
 import { quotaKey } from '../../lib/limiters/keys.js';
@@ -39,6 +44,44 @@ describe('POST /v1/queues/{queue}/pause|resume', () => {
       { queue: 'default', paused: false, mapping_state: 'Enabling' },
     ]);
     expect(backend.updates).toEqual([{ uuid: 'uuid-default', enabled: false }, { uuid: 'uuid-default', enabled: true }]);
+  });
+
+  it('answers 409 busy with Retry-After while the mapping is mid-change, and changes it once it has settled', async () => {
+    const { call, backend } = apiFixture();
+    backend.busy.add('uuid-default');
+
+    const refused = await call(urlEvent({ method: 'POST', path: '/v1/queues/default/resume' }));
+    backend.busy.delete('uuid-default');
+    const accepted = await call(urlEvent({ method: 'POST', path: '/v1/queues/default/resume' }));
+
+    expect({ status: refused.statusCode, retryAfter: refused.headers['Retry-After'], json: refused.json }).toEqual({
+      status: 409,
+      retryAfter: '5',
+      json: { error: { code: 'busy', message: 'queue default is still being paused or resumed (its worker\'s event source mapping is mid-change); try again in 5 s', retry_after: 5 } },
+    });
+    expect(accepted.json).toEqual({ queue: 'default', paused: false, mapping_state: 'Enabling' });
+    expect(backend.updates).toEqual([{ uuid: 'uuid-default', enabled: true }]);
+  });
+
+  it('takes Lambda\'s ResourceInUseException (an update refused mid-change) for a busy mapping', async () => {
+    // Lambda's answer to UpdateEventSourceMapping on a mapping that is still disabling.
+    const server = createServer((_request, response) => {
+      response.writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': 'ResourceInUseException' });
+      response.end(JSON.stringify({ Type: 'User', message: 'The resource is in use.' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const lambda = new LambdaClient({ endpoint: `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    try {
+      const backend = awsQueueBackend(new SQSClient({ region: 'us-east-1' }), lambda, async () => new Map());
+      const error = await backend.setMappingEnabled('uuid-1', true).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(MappingBusyError);
+      expect(error instanceof Error ? [error.name, error.message] : []).toEqual(['MappingBusyError', 'event source mapping uuid-1 is being changed; try again in 5 s']);
+    } finally {
+      lambda.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('answers 404 for an undeclared queue and 409 for a queue without a worker', async () => {

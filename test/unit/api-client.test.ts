@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { field } from '../fixtures/json.js';
-import { ApiClient, ApiResponseError, JobDiscardedError, parseRateLimits, parseRetryAfter, regionOfFunctionUrl, signRequest } from '../../lib/api-client/index.js';
+import { ApiClient, ApiResponseError, JobDiscardedError, parseRateLimits, parseRetryAfter, queryParameters, regionOfFunctionUrl, signRequest } from '../../lib/api-client/index.js';
 
 const T0 = Date.UTC(2026, 10, 22, 12);
 
@@ -158,5 +158,71 @@ describe('signRequest', () => {
 
     expect(signedHeaders.split(';')).toEqual(expect.arrayContaining(['host', 'x-amz-date']));
     expect(headers.authorization).toBe(`AWS4-HMAC-SHA256 Credential=AKID/${scope}, SignedHeaders=${signedHeaders}, Signature=${createHmac('sha256', key).update(toSign).digest('hex')}`);
+  });
+});
+
+describe('signing the query that is sent', () => {
+  const date = new Date(Date.UTC(2026, 10, 22, 12, 0, 0));
+  const credentials = { accessKeyId: 'AKID', secretAccessKey: 'SECRET' };
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
+
+  /** The signature SigV4 gives `canonicalQuery` for a GET of /v1/dead on the test host at `date`. */
+  function expectedSignature(canonicalQuery: string, signedHeaders: string, headers: Record<string, string>): string {
+    const canonical = ['GET', '/v1/dead', canonicalQuery, ...signedHeaders.split(';').map((name) => `${name}:${headers[name] ?? ''}`), '', signedHeaders, sha256('')].join('\n');
+    const scope = '20261122/us-east-1/lambda/aws4_request';
+    const toSign = ['AWS4-HMAC-SHA256', '20261122T120000Z', scope, sha256(canonical)].join('\n');
+    const key = hmac(hmac(hmac(hmac('AWS4SECRET', '20261122'), 'us-east-1'), 'lambda'), 'aws4_request');
+    return createHmac('sha256', key).update(toSign).digest('hex');
+  }
+
+  it('keeps every value of a repeated key, decoded as RFC 3986 says (a + is a +)', () => {
+    expect(queryParameters(new URL('https://h.example/v1/dead?state=b&z=x%20y&state=a&q=a+b&flag&__proto__=1'))).toEqual({
+      state: ['b', 'a'], z: 'x y', q: 'a+b', flag: '', ['__proto__']: '1',
+    });
+  });
+
+  it('signs ?state=b&state=a as SigV4\'s canonical query: sorted by name, then value, each encoded', async () => {
+    const url = new URL('https://abcdef.lambda-url.us-east-1.on.aws/v1/dead?state=b&z=x%20y&state=a&a%2Fb=1&q=a+b');
+    const headers = await signRequest({ method: 'GET', url, headers: {} }, credentials, 'us-east-1', date);
+
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(headers.authorization ?? '')?.[1] ?? '';
+    const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value.trim()]));
+    expect(signedHeaders).toBe('host;x-amz-content-sha256;x-amz-date');
+    expect(/Signature=([0-9a-f]{64})$/.exec(headers.authorization ?? '')?.[1]).toBe(
+      expectedSignature('a%2Fb=1&q=a%2Bb&state=a&state=b&z=x%20y', signedHeaders, { ...lower, host: 'abcdef.lambda-url.us-east-1.on.aws' }),
+    );
+  });
+});
+
+describe('a 429 or 503 that Hopper did not write', () => {
+  it('backs off a bare 429 (Lambda throttling the API function) like a 5xx, closing no queue', async () => {
+    // Lambda's answer to a throttled Function URL: 429, no Hopper header, its own body.
+    const throttled: Answer = { status: 429, body: { Message: 'Rate Exceeded.' } };
+    const { client, requests } = fakeApi([throttled, throttled, accepted('j1'), accepted('j2')]);
+
+    expect(await client.enqueue({ jobtype: 'A' })).toBe('j1');
+    expect(await client.enqueue({ jobtype: 'B', queue: 'critical' })).toBe('j2');
+
+    // The 5xx backoff (0.5 s, then 1 s), not a 60-second closure of every queue.
+    expect(requests.map((request) => request.atMs - T0)).toEqual([0, 500, 1500, 1500]);
+    expect(client.rateLimits()).toEqual({});
+  });
+
+  it('discards work a bare 429 outlasts as max_age, not rate_limited', async () => {
+    const { client } = fakeApi([{ status: 429, body: 'Too Many Requests' }], { maxAge: 2_000 });
+
+    await expect(client.enqueue({ jobtype: 'A' })).rejects.toMatchObject({ reason: 'max_age', scope: 'request' });
+    expect(client.discarded().byReason).toEqual({ max_age: 1 });
+  });
+
+  it('backs off a bare 503 the same way, and still honours Hopper\'s 429 recognised by its body alone', async () => {
+    const bodyOnly: Answer = { status: 429, headers: { 'Retry-After': '20' }, body: { error: { code: 'quota_exceeded', message: 'spent' } } };
+    const { client, requests } = fakeApi([{ status: 503, body: 'Service Unavailable' }, bodyOnly, accepted('j1')]);
+
+    expect(await client.enqueue({ jobtype: 'A', queue: 'critical' })).toBe('j1');
+
+    expect(requests.map((request) => request.atMs - T0)).toEqual([0, 500, 20_500]);
+    expect(client.rateLimits()).toEqual({});
   });
 });

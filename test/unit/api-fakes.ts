@@ -12,7 +12,7 @@ import { resolveCron } from '../../lib/cron/definition.js';
 import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/storage/keys.js';
 import type { CronRunRecord } from '../../lib/storage/cron-store.js';
 import type { ApiResponse } from '../../lib/api/http.js';
-import { QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state.js';
+import { MappingBusyError, QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state.js';
 import { Client } from '../../lib/client/client.js';
 import type { Job } from '../../lib/job/model.js';
 import { setEntryKey, type SortedSetName } from '../../lib/storage/keys.js';
@@ -119,7 +119,10 @@ export class FakeQueueBackend implements QueueBackend {
   async mappingState(uuid: string): Promise<string> {
     return this.states[uuid] ?? 'Enabled';
   }
+  /** Mappings Lambda would refuse to update now (mid-change). */
+  readonly busy = new Set<string>();
   async setMappingEnabled(uuid: string, enabled: boolean): Promise<string> {
+    if (this.busy.has(uuid)) throw new MappingBusyError(uuid);
     this.updates.push({ uuid, enabled });
     this.states[uuid] = enabled ? 'Enabling' : 'Disabling';
     return this.states[uuid] ?? '';

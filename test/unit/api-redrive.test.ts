@@ -7,7 +7,7 @@ import { apiFixture, urlEvent } from './api-fakes.js';
 function withDeadLetters(results: RedriveResult[]) {
   const fixture = apiFixture();
   const limits: number[] = [];
-  const context = { ...fixture.context, deadLetters: { redrive: async (limit: number) => { limits.push(limit); return results.shift() ?? { moved: 0, lingering: 0, failed: [], empty: true }; } } };
+  const context = { ...fixture.context, deadLetters: { redrive: async (limit: number) => { limits.push(limit); return results.shift() ?? { moved: 0, lingering: 0, failed: [], kept: [], empty: true }; } } };
   const handler = createApiHandler({ context: () => context, log: () => undefined });
   const call = async (body: unknown) => {
     const response = await handler(urlEvent({ method: 'POST', path: '/v1/redrive/retries', body }));
@@ -18,12 +18,19 @@ function withDeadLetters(results: RedriveResult[]) {
 
 describe('POST /v1/redrive/retries', () => {
   it('moves up to limit messages and says whether the DLQ is empty', async () => {
-    const { call, limits } = withDeadLetters([{ moved: 7, lingering: 1, failed: [{ messageId: 'm-1', reason: 'ThrottlingException: slow down' }], empty: true }]);
+    const kept = [{ messageId: 'm-2', reason: 'a batch-stream failure record (shard s-1, sequence numbers 1 to 2), not a job: left in the DLQ' }];
+    const { call, limits } = withDeadLetters([{ moved: 7, lingering: 1, failed: [{ messageId: 'm-1', reason: 'ThrottlingException: slow down' }], kept, empty: true }]);
 
     const response = await call({ limit: 50 });
 
     expect(limits).toEqual([50]);
-    expect(response).toEqual({ status: 200, json: { moved: 7, lingering: 1, failed: [{ message_id: 'm-1', reason: 'ThrottlingException: slow down' }], done: true } });
+    expect(response).toEqual({ status: 200, json: {
+      moved: 7,
+      lingering: 1,
+      failed: [{ message_id: 'm-1', reason: 'ThrottlingException: slow down' }],
+      kept: [{ message_id: 'm-2', reason: 'a batch-stream failure record (shard s-1, sequence numbers 1 to 2), not a job: left in the DLQ' }],
+      done: true,
+    } });
   });
 
   it.each([

@@ -209,6 +209,15 @@ describe('targets', () => {
   });
 });
 
+describe('hopper queue pause|resume while the queue is mid-change', () => {
+  it('says to try again and exits 1', async () => {
+    const busy = { status: 409, body: { error: { code: 'busy', message: 'queue critical is still being paused or resumed (its worker\'s event source mapping is mid-change); try again in 5 s', retry_after: 5 } } };
+    const result = await run(['queue', 'resume', 'critical'], [busy]);
+
+    expect(result).toMatchObject({ code: 1, stdout: '', stderr: 'error: queue critical is still being paused or resumed (its worker\'s event source mapping is mid-change); try again in 5 s\n' });
+  });
+});
+
 describe('hopper redrive retries', () => {
   it('calls the redrive route until the DLQ is empty and says how many moved', async () => {
     const result = await run(['redrive', 'retries'], [
@@ -221,6 +230,13 @@ describe('hopper redrive retries', () => {
       { method: 'POST', path: '/v1/redrive/retries', body: { limit: 100 } },
     ]);
     expect(result).toMatchObject({ code: 0, stdout: 'moved 137 messages back to the retries queue (1 sent but not deleted: they may be moved twice)\n' });
+  });
+
+  it('says how many batch-stream failure records it left in the DLQ', async () => {
+    const kept = [{ message_id: 'm-9', reason: 'a batch-stream failure record (shard s-1, sequence numbers 1 to 2), not a job: left in the DLQ' }];
+    const result = await run(['redrive', 'retries'], [{ status: 200, body: { moved: 4, lingering: 0, failed: [], kept, done: true } }]);
+
+    expect(result).toMatchObject({ code: 0, stdout: 'moved 4 messages back to the retries queue\nleft 1 batch-stream failure records in the DLQ: they are not jobs (see docs/operations.md)\n' });
   });
 
   it('exits 1 naming the first reason when messages could not be sent back, and stops when nothing moves', async () => {

@@ -38,7 +38,9 @@ function verifies(request: IncomingMessage, body: string, secret: string): boole
   if (match === null) return false;
   const [, , day = '', region = '', signedHeaders = '', signature = ''] = match;
   const url = new URL(request.url ?? '/', 'http://placeholder');
-  const query = [...url.searchParams].map(([name, value]) => [encode(name), encode(value)]).sort(([a = ''], [b = '']) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, value]) => `${name}=${value}`).join('&');
+  // SigV4's canonical query: every pair encoded, sorted by name, then by value.
+  const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const query = [...url.searchParams].map(([name, value]) => [encode(name), encode(value)] as const).sort(([a, x], [b, y]) => order(a, b) || order(x, y)).map(([name, value]) => `${name}=${value}`).join('&');
   // Lambda signs the path with each segment escaped once more (SigV4's double encoding).
   const path = url.pathname.split('/').map((segment) => encode(segment)).join('/');
   const headers = signedHeaders.split(';').map((name) => `${name}:${String(request.headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
@@ -118,6 +120,16 @@ describe('hopper dashboard', () => {
       { method: 'POST', url: '/v1/dead/retry', body: '{"queue":"default"}', verified: true, securityToken: 'session-token' },
     ]);
     expect(api.received[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIADASHBOARD\/\d{8}\/eu-west-1\/lambda\/aws4_request, SignedHeaders=[^,]*host[^,]*, Signature=[0-9a-f]{64}$/);
+  });
+
+  it('forwards a repeated query key as sent, signed so that the endpoint verifies it', async () => {
+    const api = await fakeFunctionUrl(CREDENTIALS.secretAccessKey);
+    const { dashboardUrl } = await startCommand(api.url, ['--stack', 'Prod', '--region', REGION, '--port', '0']);
+
+    const answer = await fetch(`${dashboardUrl}v1/dead?state=b&queue=default&state=a`);
+
+    expect(answer.status).toBe(200);
+    expect(api.received.map(({ url, verified }) => ({ url, verified }))).toEqual([{ url: '/v1/dead?state=b&queue=default&state=a', verified: true }]);
   });
 
   it('passes the endpoint\'s refusal of a bad signature to the page (the check can fail)', async () => {

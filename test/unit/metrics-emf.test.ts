@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { failureEnvelope } from '../../lib/job/envelope.js';
 import { RateLimitedError } from '../../lib/errors/base.js';
 import { normalizeJob } from '../../lib/job/model.js';
-import { createMetrics, metricsFromEnv } from '../../lib/observability/emf.js';
+import { createMetrics, dimensionValue, metricsFromEnv } from '../../lib/observability/emf.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
+import { NO_STATS, type StatsRecorder } from '../../lib/stats/recorder.js';
+import type { StatsSample } from '../../lib/stats/rollup.js';
 import { createWorker, type JobHandler } from '../../lib/worker/index.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 import { field, jsonObject, records } from '../fixtures/json.js';
@@ -84,6 +86,40 @@ describe('worker metrics (EMF)', () => {
   });
 });
 
+describe('latency counts from when the job became due', () => {
+  it('does not count a retry\'s backoff, a schedule or a limiter\'s delay as waiting, in the metric and the queue\'s reported lag', async () => {
+    const log = memoryLog();
+    const samples: StatsSample[] = [];
+    const stats: StatsRecorder = { ...NO_STATS, record: (sample) => { samples.push(sample); } };
+    const handler = createWorker({ jobs: { Greet: async () => undefined }, env: TEST_ENV, clients: { sqs: new FakeSqs() }, stats, now: () => new Date(NOW_MS), log: log.sink, concurrency: 1 });
+    const failure = { retry_count: 0, failed_at: ago(40_000), message: 'boom', errtype: 'Error' };
+
+    await handler(sqsEvent([
+      // Re-enqueued by the retry function 30 s ago with a 20-second backoff: due 10 s ago.
+      sqsRecord({ body: { jobtype: 'Greet', enqueued_at: ago(30_000), failure: { ...failure, next_at: ago(10_000) } } }),
+      // Moved by the scheduler a minute early, due (at) 2 s ago.
+      sqsRecord({ body: { jobtype: 'Greet', enqueued_at: ago(60_000), at: ago(2_000) } }),
+      // Sent back by a limiter 40 s ago, due (at) 3 s ago.
+      sqsRecord({ body: { jobtype: 'Greet', enqueued_at: ago(40_000), at: ago(3_000), custom: { limited_count: 1 } } }),
+    ]), lambdaContext());
+
+    expect(emfLines(log.lines).map((line) => line.Latency)).toEqual([[10_000, 2_000, 3_000]]);
+    // The last job taken up is what GET /v1/queues and the maxLatency check read.
+    expect(samples.map((sample) => sample.lag)).toEqual([{ ms: 3_000, atMs: NOW_MS }]);
+  });
+
+  it('sends a rate-limited job back entering its queue now and due after its delay', async () => {
+    const sqs = new FakeSqs();
+    const handler = createWorker({ jobs: { Call: async () => { throw new RateLimitedError('api', 5); } }, env: TEST_ENV, clients: { sqs }, now: () => new Date(NOW_MS), log: () => undefined });
+
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'c-1', enqueued_at: ago(60_000) } })]), lambdaContext());
+
+    const [sent] = sqs.sentTo(QUEUE_URLS.default);
+    const delay = sent?.delaySeconds ?? 0;
+    expect(sent?.body).toMatchObject({ jid: 'c-1', enqueued_at: ago(0), at: new Date(NOW_MS + delay * 1000).toISOString(), custom: { limited_count: 1 } });
+  });
+});
+
 describe('createMetrics', () => {
   it('gives the first maxJobTypes jobtypes of an instance their own series and the rest "Other", across invocations', () => {
     const lines: string[] = [];
@@ -104,6 +140,37 @@ describe('createMetrics', () => {
       { JobType: 'Other', Processed: 4, Failed: undefined },
       { JobType: 'A', Processed: undefined, Failed: 1 },
     ]);
+  });
+
+  it('writes jobtypes that are not printable ASCII as escapes, so CloudWatch keeps the line and each jobtype\'s counts', () => {
+    const lines: string[] = [];
+    const batch = createMetrics({ sink: (line) => lines.push(line) }).batch();
+    const long = 'Ü'.repeat(200);
+    for (const jobtype of ['Rechnung::Größe', 'Rechnung::Größe', 'Send\\Mail', 'Job\tTab', '😀', '   ', long, 'Plain']) batch.count('default', jobtype, 'Processed');
+    batch.flush(NOW_MS);
+
+    const parsed = lines.map(jsonObject);
+    expect(parsed.map(({ JobType, Processed }) => [JobType, Processed])).toEqual([
+      ['Rechnung::Gr\\u00f6\\u00dfe', 2],
+      ['Send\\\\Mail', 1],
+      ['Job\\u0009Tab', 1],
+      ['\\ud83d\\ude00', 1],
+      // Blank, or longer than 1,024 characters once escaped (200 × 6).
+      ['Other', 2],
+      ['Plain', 1],
+    ]);
+    for (const line of parsed) expect(String(line.JobType)).toMatch(/^[\x20-\x7e]{1,1024}$/);
+  });
+
+  it.each([
+    ['SendEmail', 'SendEmail'],
+    ['Rechnung::Größe', 'Rechnung::Gr\\u00f6\\u00dfe'],
+    ['a\\u00f6', 'a\\\\u00f6'],
+    ['', 'Other'],
+    ['x'.repeat(1024), 'x'.repeat(1024)],
+    ['x'.repeat(1025), 'Other'],
+  ])('dimensionValue(%j) is %j', (text, value) => {
+    expect(dimensionValue(text)).toBe(value);
   });
 
   it('splits more than 100 observations of one metric over several lines, counts in the first only', () => {

@@ -8,6 +8,7 @@ import { setEntryKey } from '../../lib/storage/keys.js';
 import { createRetryHandler, planRetry } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
+import { field } from '../fixtures/json.js';
 import { FakeSqs, arnOf, QUEUE_URLS, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const FAILED_AT = new Date('2026-11-22T12:00:00.000Z');
@@ -159,11 +160,14 @@ describe('the retry handler', () => {
     expect(itemsOf('dead')).toEqual([expect.objectContaining({ errtype: { S: 'UnrecoverableJobError' }, error: { S: 'user 7 no longer exists' }, retry_count: { N: '0' } })]);
   });
 
-  it('treats a job redriven from its queue as a crash and retries it', async () => {
+  it('treats a job redriven from its queue as a crash and retries it, naming the queue\'s maxReceiveCount as its deliveries', async () => {
     const job = makeJob({ jid: 'job-crash', previous: 1 });
-    const record = sqsRecord({ queueUrl: RETRIES_URL, body: job, attributes: { ApproximateReceiveCount: '4' } });
+    // Received 3 times from its queue (maxReceiveCount 3), then once more from the retries queue
+    // and once by the receive that redrove it: the record's count says 5, the worker saw it 3 times.
+    const record = sqsRecord({ queueUrl: RETRIES_URL, body: job, attributes: { ApproximateReceiveCount: '5', DeadLetterQueueSourceArn: arnOf(QUEUE_URLS.default) } });
+    const told = createRetryHandler({ env: { ...TEST_ENV, HOPPER_QUEUE_MAX_RECEIVES: '{"default":3,"critical":5}' }, sqs, stateTable: new StateTable(dynamo, 'state'), now: () => clock });
 
-    await handler(sqsEvent([record]));
+    await told(sqsEvent([record]));
 
     expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([{
       delaySeconds: 32,
@@ -173,11 +177,19 @@ describe('the retry handler', () => {
           retry_count: 2,
           failed_at: '2026-11-22T12:00:00.000Z',
           next_at: '2026-11-22T12:00:32.000Z',
-          message: 'no result after 4 deliveries (the worker crashed or timed out)',
+          message: 'no result after 3 deliveries (the worker crashed or timed out)',
           errtype: 'WorkerCrashed',
         },
       }),
     }]);
+  });
+
+  it('shows no number for a crash when the queue\'s maxReceiveCount was not configured', async () => {
+    await handler(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, body: makeJob({ jid: 'job-crash-2' }), attributes: { ApproximateReceiveCount: '5' } })]));
+
+    expect(sqs.sentTo(QUEUE_URLS.default).map((sent) => field(field(sent.body, 'failure'), 'message'))).toEqual([
+      "no result after its queue's maxReceiveCount deliveries (the worker crashed or timed out)",
+    ]);
   });
 
   it('gives a crashed job without retry the JobSystem default from HOPPER_DEFAULT_RETRY', async () => {
@@ -187,6 +199,30 @@ describe('the retry handler', () => {
 
     expect(sqs.batches).toHaveLength(0);
     expect(itemsOf('dead')).toEqual([expect.objectContaining({ jid: { S: 'crashed-once' }, errtype: { S: 'WorkerCrashed' } })]);
+  });
+
+  it('hands back a batch-stream failure record (redriven from the DLQ it shares) instead of filing it as an invalid job', async () => {
+    const body = JSON.stringify({
+      requestContext: { requestId: 'r-1', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:Batch', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 11 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: '2026-11-22T12:00:00.000Z',
+      DDBStreamBatchInfo: { shardId: 'shardId-0001', startSequenceNumber: '100', endSequenceNumber: '104', approximateArrivalOfFirstRecord: '2026-11-22T11:59:00Z', approximateArrivalOfLastRecord: '2026-11-22T11:59:01Z', batchSize: 5, streamArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/State/stream/2026' },
+    });
+    const job = envelopeRecord(makeJob({ jid: 'beside-it' }));
+
+    const result = await handler(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, messageId: 'stream-1', body }), job]));
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'stream-1' }]);
+    expect(itemsOf('dead')).toEqual([]);
+    expect(sqs.sentTo(QUEUE_URLS.default).map((sent) => field(sent.body, 'jid'))).toEqual(['beside-it']);
+    expect(log.lines).toContainEqual(expect.objectContaining({
+      level: 'ERROR',
+      message: 'batch-stream failure record on the retries queue: not a job; handed back to the retries DLQ',
+      message_id: 'stream-1',
+      stream_records: 'shard shardId-0001, sequence numbers 100 to 104 (RetryAttemptsExhausted)',
+      function_arn: 'arn:aws:lambda:us-east-1:123456789012:function:Batch',
+    }));
   });
 
   it('keeps a message that is neither an envelope nor a job in the dead set, under its message id', async () => {
@@ -288,13 +324,16 @@ describe('the retry handler', () => {
 describe('planRetry', () => {
   const context = { now: FAILED_AT, queueUrls: QUEUE_URLS, deadTtlDays: 180 };
 
-  it('says "no result" without a count when the receive count is missing', () => {
-    const record = sqsRecord({ queueUrl: RETRIES_URL, body: makeJob({ jid: `j-${randomUUID()}` }), attributes: { ApproximateReceiveCount: '' } });
+  it.each([
+    { queue: 'critical', receiveCount: '9', message: 'no result after 5 deliveries (the worker crashed or timed out)' },
+    { queue: 'default', receiveCount: '', message: 'no result after 1 delivery (the worker crashed or timed out)' },
+  ])('counts the deliveries of a crash in $queue by its maxReceiveCount, not the record\'s receive count ($receiveCount)', ({ queue, receiveCount, message }) => {
+    const record = sqsRecord({ queueUrl: RETRIES_URL, body: makeJob({ jid: `j-${randomUUID()}`, queue }), attributes: { ApproximateReceiveCount: receiveCount } });
 
-    const action = planRetry(record, context);
+    const action = planRetry(record, { ...context, maxReceives: { default: 1, critical: 5 } });
 
     expect(action.kind).toBe('enqueue');
-    expect(action.kind === 'enqueue' ? action.job.failure?.message : undefined).toBe('no result (the worker crashed or timed out)');
+    expect(action.kind === 'enqueue' ? action.job.failure?.message : undefined).toBe(message);
   });
 
   it('sends a redriven job without a queue field back to the queue SQS redrove it from', () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createWorker, type JobHandler } from '../../lib/worker/index.js';
+import { allowedSeconds } from '../../lib/worker/reservation.js';
 import { FakeSqs, QUEUE_URLS, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const START = Date.parse('2026-11-22T12:00:00.000Z');
@@ -155,6 +156,55 @@ describe('reservations of running jobs', () => {
     expect(result.batchItemFailures).toHaveLength(1);
     expect(renewals).toBe(6);
     expect(sqs.visibilityChanges).toHaveLength(renewals);
+  });
+});
+
+describe('12 hours from the first receive', () => {
+  const HOUR = 3_600_000;
+  /** A record of a message SQS first received `ago` ms before START. */
+  const receivedAgo = (ago: number, body: object) => sqsRecord({ body, attributes: { ApproximateFirstReceiveTimestamp: String(START - ago) } });
+
+  it('allows what is left of 12 hours since the first receive, less a minute', () => {
+    expect(allowedSeconds(START, START)).toBe(43_140);
+    expect(allowedSeconds(START - 11 * HOUR, START)).toBe(3_540);
+    expect(allowedSeconds(START - 12 * HOUR, START)).toBe(-60);
+    expect(allowedSeconds(START + 5_000, START)).toBe(43_145);
+    expect(allowedSeconds(START + 10 * HOUR, START)).toBe(43_200);
+  });
+
+  it('cuts reserve_for to end before 12 hours from the first receive, and renews no more', async () => {
+    const { sqs, log, handler } = setup({ Long: takes(700_000) });
+
+    // First received 11 h 50 min ago (a message redelivered many times): 540 s are left.
+    const done = handler(sqsEvent([receivedAgo(11 * HOUR + 50 * 60_000, { jobtype: 'Long', reserve_for: 3600 })]), lambdaContext(() => FIFTEEN_MINUTES));
+    await vi.advanceTimersByTimeAsync(700_000);
+    await done;
+
+    expect(changes(sqs)).toEqual([[0, 540]]);
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'reservation capped at 12 hours from the first receive; the message becomes visible again when it ends', requested_s: 3600, seconds: 540, visible_at: '2026-11-22T12:09:00.000Z' }));
+  });
+
+  it('cuts ctx.extend the same way, and sends nothing once no time is left', async () => {
+    const extended = setup({ Export: async (_args, ctx) => { await ctx.extend(43_200); } });
+    await extended.handler(sqsEvent([receivedAgo(HOUR, { jobtype: 'Export' })]), lambdaContext(() => FIFTEEN_MINUTES));
+
+    const late = setup({ Export: async (_args, ctx) => { await ctx.extend(600); } });
+    await late.handler(sqsEvent([receivedAgo(12 * HOUR, { jobtype: 'Export' })]), lambdaContext(() => FIFTEEN_MINUTES));
+
+    expect(changes(extended.sqs)).toEqual([[0, 39_540]]);
+    expect(late.sqs.visibilityChanges).toEqual([]);
+    expect(late.log.lines).toContainEqual(expect.objectContaining({ message: 'reservation capped at 12 hours from the first receive; the message becomes visible again when it ends', requested_s: 600, seconds: 0 }));
+  });
+
+  it('renews a heartbeat up to the cap and then stops', async () => {
+    const { sqs, handler } = setup({ Long: takes(200_000) });
+
+    // 100 s left of the 12 hours (less the margin): renewals of 60 s at 30 s, then 40 s at 60 s.
+    const done = handler(sqsEvent([receivedAgo(12 * HOUR - 160_000, { jobtype: 'Long' })]), lambdaContext(() => FIFTEEN_MINUTES));
+    await vi.advanceTimersByTimeAsync(200_000);
+    await done;
+
+    expect(changes(sqs)).toEqual([[30, 60], [60, 40]]);
   });
 });
 

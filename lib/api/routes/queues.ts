@@ -3,14 +3,19 @@
  *
  * Latency: SQS offers no per-message age through GetQueueAttributes, and peeking means receiving
  * (which counts toward the redrive limit). So `latency` is what the workers report: how long the
- * most recently started job had waited since it was enqueued (or became due), with the time it
- * started in `latency_observed_at`. It is null when no worker has reported in the last two hours.
+ * most recently started job had waited since it became due (lib/job/due.ts: a retry's backoff, a
+ * schedule or a limiter's delay is not waiting), with the time it started in `latency_observed_at`. It is null when no worker has reported in the last two hours.
  * A paused or stalled queue's latency therefore stops at its last report; the CloudWatch metric
  * ApproximateAgeOfOldestMessage (`JobSystem.metricQueueLatency`) is the one to alarm on.
+ *
+ * Pause and resume update the worker's event source mapping; Lambda refuses an update while the
+ * mapping is still enabling or disabling, and the API answers that with `409 busy` and
+ * `Retry-After: 5`.
  */
 import type { ApiContext } from '../context.js';
 import { API_ERRORS, ApiError, json, notFound, type ApiResponse } from '../http.js';
-import { isPaused } from '../queue-state.js';
+import { isHopperError } from '../../errors/base.js';
+import { isPaused, MAPPING_BUSY_RETRY_AFTER_SECONDS } from '../queue-state.js';
 import type { PathParams, Route } from '../router.js';
 
 /** The routes. */
@@ -53,7 +58,17 @@ async function setPaused(ctx: ApiContext, params: PathParams, paused: boolean): 
   if (!Object.hasOwn(ctx.config.queueUrls, queue)) throw notFound(`queue ${JSON.stringify(queue)} is not declared; declared queues: ${Object.keys(ctx.config.queueUrls).join(', ')}`);
   const uuid = ctx.config.queueMappings[queue];
   if (uuid === undefined) throw new ApiError(409, API_ERRORS.conflict, `queue ${queue} has no worker, so there is nothing to ${paused ? 'pause' : 'resume'}`);
-  const state = await ctx.queues.setMappingEnabled(uuid, !paused);
+  let state: string;
+  try {
+    state = await ctx.queues.setMappingEnabled(uuid, !paused);
+  } catch (error) {
+    if (!isHopperError(error, 'MappingBusyError')) throw error;
+    const seconds = MAPPING_BUSY_RETRY_AFTER_SECONDS;
+    throw new ApiError(409, API_ERRORS.busy, `queue ${queue} is still being paused or resumed (its worker's event source mapping is mid-change); try again in ${seconds} s`, {
+      headers: { 'Retry-After': String(seconds) },
+      details: { retry_after: seconds },
+    });
+  }
   ctx.logger.info(paused ? 'queue paused' : 'queue resumed', { queue, mapping: uuid, state });
   return json(200, { queue, paused, mapping_state: state });
 }

@@ -25,6 +25,13 @@ async function redriveRetries(ctx: ApiContext, request: ApiRequest): Promise<Api
     throw new ApiError(501, API_ERRORS.notConfigured, 'this API does not know the retries queue and its dead-letter queue (HOPPER_RETRIES_QUEUE_URL, HOPPER_RETRIES_DLQ_URL)');
   }
   const result = await ctx.deadLetters.redrive(limit);
-  ctx.logger.info('retries DLQ redriven', { moved: result.moved, lingering: result.lingering, failed: result.failed.length, empty: result.empty });
-  return json(200, { moved: result.moved, lingering: result.lingering, failed: result.failed.map((failure) => ({ message_id: failure.messageId, reason: failure.reason })), done: result.empty });
+  ctx.logger.info('retries DLQ redriven', { moved: result.moved, lingering: result.lingering, failed: result.failed.length, kept: result.kept.length, empty: result.empty });
+  return json(200, {
+    moved: result.moved,
+    lingering: result.lingering,
+    failed: result.failed.map((failure) => ({ message_id: failure.messageId, reason: failure.reason })),
+    // The batch function's stream failure records: not jobs, left in the DLQ for the operator.
+    kept: result.kept.map((record) => ({ message_id: record.messageId, reason: record.reason })),
+    done: result.empty,
+  });
 }

@@ -2,6 +2,7 @@
 import { get } from '../api.js';
 import { lineChart } from '../chart.js';
 import { h, num, replace, table } from '../dom.js';
+import { failedShare } from '../rates.js';
 import { navigate } from '../route.js';
 import { QUEUE_COLUMNS } from './queues.js';
 
@@ -32,7 +33,7 @@ export async function render(main, route) {
         card('Enqueued', num(sum('size'))),
         card('In flight', num(sum('in_flight'))),
         card('Delayed', num(sum('delayed'))),
-        card(`Failed, ${rangeLabel}`, windowProcessed + windowFailed === 0 ? '–' : `${((windowFailed / (windowProcessed + windowFailed)) * 100).toFixed(1)} %`)),
+        card(`Failed, ${rangeLabel}`, failedShare(windowProcessed, windowFailed))),
       h('section', { 'aria-labelledby': 'history-title' },
         h('h2', { id: 'history-title' }, `Jobs per minute, ${rangeLabel}`),
         lineChart(stats.history, [

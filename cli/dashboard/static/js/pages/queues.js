@@ -37,7 +37,9 @@ async function toggle(queue, button, reload) {
     await reload();
   } catch (error) {
     button.disabled = false;
-    showError(error, `${action === 'pause' ? 'Pausing' : 'Resuming'} ${queue.name}`);
+    // The queue's mapping is still changing from the last pause or resume: not a failure.
+    if (error.code === 'busy') notify(`Queue ${queue.name} is still changing state; try again in a few seconds.`);
+    else showError(error, `${action === 'pause' ? 'Pausing' : 'Resuming'} ${queue.name}`);
   }
 }
 

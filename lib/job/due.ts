@@ -1,0 +1,30 @@
+/**
+ * When a job became due on its queue: the moment from which waiting counts as latency. A job that
+ * waits out a delay on purpose (a retry's backoff, a schedule, a limiter's reschedule) is not
+ * late while it does; only the wait after its due time is latency.
+ */
+import type { Job } from './model.js';
+
+/**
+ * Epoch ms at which `job` became due: the latest of when it entered its queue (`enqueued_at`,
+ * else `sentMs`, SQS's SentTimestamp), its `at`, and the `failure.next_at` of the retry it is.
+ * Undefined when none of them is a valid time.
+ *
+ * A job sent again at once by hand ("retry now" on a retry-set job) keeps the future `next_at` of
+ * its retry, so until then it counts as not yet due: its latency is under-reported, never over.
+ *
+ * @example
+ * // Retried 20 s after its failure: due at next_at, not at the retry function's enqueued_at.
+ * dueAtMs({ ...job, enqueued_at: '…T12:00:00Z', failure: { …, next_at: '…T12:00:20Z' } }, undefined) // 12:00:20
+ */
+export function dueAtMs(job: Job, sentMs: number | undefined): number | undefined {
+  const entered = job.enqueued_at === undefined ? sentMs : Date.parse(job.enqueued_at);
+  const times = [entered, timeOf(job.at), timeOf(job.failure?.next_at)].filter((ms): ms is number => ms !== undefined && Number.isFinite(ms));
+  return times.length === 0 ? undefined : Math.max(...times);
+}
+
+function timeOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
