@@ -23,7 +23,7 @@ import type { Logger } from '../observability/logger.js';
 import { metricsFromEnv } from '../observability/emf.js';
 import type { ApiConfig } from './config.js';
 import type { ApiContext, LimitsReader, SetStore } from './context.js';
-import { MappingBusyError, QueueState, type QueueBackend } from './queue-state.js';
+import { MAPPING_BUSY_RETRY_AFTER_SECONDS, MappingBusyError, QueueState, type QueueBackend } from './queue-state.js';
 
 /** A Lambda client for `env` (`AWS_ENDPOINT_URL_LAMBDA` honoured, as the local runtime sets it). */
 export function lambdaClientFromEnv(env: Env): LambdaClient {
@@ -52,7 +52,7 @@ export function awsQueueBackend(sqs: SqsClient, lambda: LambdaClient, reports: Q
         return output.State ?? (enabled ? 'Enabling' : 'Disabling');
       } catch (error) {
         // Lambda refuses an update while the mapping is still enabling, disabling or updating.
-        if (error instanceof Error && (error.name === 'ResourceInUseException' || error.name === 'ResourceConflictException')) throw new MappingBusyError(uuid, { cause: error });
+        if (error instanceof Error && (error.name === 'ResourceInUseException' || error.name === 'ResourceConflictException')) throw new MappingBusyError(uuid, MAPPING_BUSY_RETRY_AFTER_SECONDS, { cause: error });
         throw error;
       }
     },

@@ -4,26 +4,14 @@
  * queue's worker mapping is enabled (Lambda GetEventSourceMapping), and the workers' reports
  * (drain rate, wait) from the stats rollups.
  */
-import { HopperError } from '../errors/base.js';
 import type { QueueReport } from '../stats/read.js';
 import { API_DEFAULTS } from './config.js';
 
 /** Seconds a caller is told to wait before changing a mapping that is mid-change again. */
 export const MAPPING_BUSY_RETRY_AFTER_SECONDS = 5;
 
-/**
- * Lambda refused to update a mapping because it is mid-change (`ResourceInUseException`: an
- * enable or disable still in progress): the same request succeeds once the change has settled.
- */
-export class MappingBusyError extends HopperError {
-  override readonly name = 'MappingBusyError';
-  readonly uuid: string;
+export { MappingBusyError } from '../errors/api.js';
 
-  constructor(uuid: string, options?: { cause?: unknown }) {
-    super(`event source mapping ${uuid} is being changed; try again in ${MAPPING_BUSY_RETRY_AFTER_SECONDS} s`, options);
-    this.uuid = uuid;
-  }
-}
 
 /** Message counts of a queue, as SQS approximates them. */
 export interface QueueCounts {

@@ -18,3 +18,20 @@ export class ApiError extends HopperError {
     this.details = extra.details ?? {};
   }
 }
+
+/**
+ * Lambda refused to update a mapping because it is mid-change (`ResourceInUseException`: an
+ * enable or disable still in progress): the same request succeeds once the change has settled.
+ */
+export class MappingBusyError extends HopperError {
+  static override readonly errorName: string = 'MappingBusyError';
+  readonly uuid: string;
+  /** Seconds after which the same request is likely to succeed. */
+  readonly retryAfterSeconds: number;
+
+  constructor(uuid: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(`event source mapping ${uuid} is being changed; try again in ${retryAfterSeconds} s`, options);
+    this.uuid = uuid;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

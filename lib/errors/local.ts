@@ -46,3 +46,8 @@ export class IntrinsicError extends HopperError {
 export class ScheduleExpressionError extends HopperError {
   static override readonly errorName: string = 'ScheduleExpressionError';
 }
+
+/** A query-protocol SQS request that the local endpoint cannot translate to the JSON protocol. */
+export class QueryTranslationError extends HopperError {
+  static override readonly errorName: string = 'QueryTranslationError';
+}

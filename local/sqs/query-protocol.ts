@@ -71,10 +71,9 @@ export function isSqsAction(action: string): boolean {
   return Object.hasOwn(SHAPES, action);
 }
 
-/** A query-protocol request that cannot be translated. */
-export class QueryTranslationError extends Error {
-  override readonly name = 'QueryTranslationError';
-}
+import { QueryTranslationError } from '../../lib/errors/local.js';
+
+export { QueryTranslationError };
 
 /**
  * The JSON-protocol input of a query-protocol request.

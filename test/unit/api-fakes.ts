@@ -12,7 +12,7 @@ import { resolveCron } from '../../lib/cron/definition.js';
 import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/storage/keys.js';
 import type { CronRunRecord } from '../../lib/storage/cron-store.js';
 import type { ApiResponse } from '../../lib/api/http.js';
-import { MappingBusyError, QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state.js';
+import { MAPPING_BUSY_RETRY_AFTER_SECONDS, MappingBusyError, QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state.js';
 import { Client } from '../../lib/client/client.js';
 import type { Job } from '../../lib/job/model.js';
 import { setEntryKey, type SortedSetName } from '../../lib/storage/keys.js';
@@ -122,7 +122,7 @@ export class FakeQueueBackend implements QueueBackend {
   /** Mappings Lambda would refuse to update now (mid-change). */
   readonly busy = new Set<string>();
   async setMappingEnabled(uuid: string, enabled: boolean): Promise<string> {
-    if (this.busy.has(uuid)) throw new MappingBusyError(uuid);
+    if (this.busy.has(uuid)) throw new MappingBusyError(uuid, MAPPING_BUSY_RETRY_AFTER_SECONDS);
     this.updates.push({ uuid, enabled });
     this.states[uuid] = enabled ? 'Enabling' : 'Disabling';
     return this.states[uuid] ?? '';
