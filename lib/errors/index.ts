@@ -4,5 +4,6 @@
  */
 export * from './base.js';
 export * from './batch.js';
+export * from './limiter.js';
 export * from './unique.js';
 export * from './worker.js';

@@ -20,9 +20,11 @@ export type Interval = keyof typeof NAMED_INTERVALS | number;
 interface CommonSpec {
   /**
    * Seconds to wait for room before giving up with a `RateLimitedError` (Sidekiq's `wait_timeout`).
-   * In a Lambda function waiting is billed, while rescheduling costs one SQS send, so the default
-   * is not to wait.
-   * @default 0
+   * A limiter waits only when the refusal says room is likely within the wait, and asks again
+   * about then. In a Lambda function waiting is billed, while rescheduling costs one SQS send and
+   * brings the job back no sooner than a second later, so only a concurrent limiter waits by
+   * default, and only for a lease expected to end within that second.
+   * @default - 1 for `concurrent`, 0 for the others
    */
   readonly wait?: number;
 }
@@ -31,7 +33,10 @@ interface CommonSpec {
 export interface ConcurrentSpec extends CommonSpec {
   readonly type: 'concurrent';
   readonly limit: number;
-  /** Seconds after which a lease is considered abandoned. Keep it above the block's run time. @default 30 */
+  /**
+   * Seconds after which a lease is considered abandoned (its holder died). Keep it above the
+   * block's run time: a lease is never taken from a live holder. @default 30
+   */
   readonly lockTimeout?: number;
 }
 
@@ -109,6 +114,12 @@ export const SPEC_BOUNDS = {
 /** Default seconds before a concurrent lease is considered abandoned (Sidekiq's `lock_timeout`). */
 export const DEFAULT_LOCK_TIMEOUT_SECONDS = 30;
 
+/**
+ * Default `wait` of a concurrent limiter, seconds: a rescheduled job cannot come back sooner (SQS
+ * delays are whole seconds), so a lease expected to end within it is waited for.
+ */
+export const DEFAULT_CONCURRENT_WAIT_SECONDS = 1;
+
 /** Limiter names: letters, digits and `_ - . : @ / + =`, so `stripe:acct_42` is a name. */
 export const LIMITER_NAME_PATTERN = /^[A-Za-z0-9_.:@/+=-]+$/;
 
@@ -167,7 +178,8 @@ export function resolveLimiterSpec(name: string, spec: unknown): ResolvedLimiter
   for (const field of Object.keys(spec)) {
     if (!allowed.includes(field)) fail(field, `absent (a ${type} limiter takes ${allowed.join(', ')})`, spec[field]);
   }
-  const waitMs = seconds(spec.wait ?? 0, 0, SPEC_BOUNDS.waitMaxSeconds, false) ?? fail('wait', `a number of seconds from 0 to ${SPEC_BOUNDS.waitMaxSeconds}`, spec.wait);
+  const defaultWait = type === 'concurrent' ? DEFAULT_CONCURRENT_WAIT_SECONDS : 0;
+  const waitMs = seconds(spec.wait ?? defaultWait, 0, SPEC_BOUNDS.waitMaxSeconds, false) ?? fail('wait', `a number of seconds from 0 to ${SPEC_BOUNDS.waitMaxSeconds}`, spec.wait);
   switch (type) {
     case 'concurrent':
       return {
