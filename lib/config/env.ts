@@ -45,6 +45,8 @@ export const ENV = {
   defaultRetry: 'HOPPER_DEFAULT_RETRY',
   /** JSON object: queue name → visibility timeout in seconds, for the worker's heartbeat. */
   queueVisibility: 'HOPPER_QUEUE_VISIBILITY',
+  /** JSON object: queue name → `{ jobs, perInvocation, leaseSeconds? }` for capped queues (./queue-concurrency.ts). */
+  queueConcurrency: 'HOPPER_QUEUE_CONCURRENCY',
   /**
    * Milliseconds added to the real clock by Hopper's functions (scheduler, cron, worker, retry).
    * For local runs and tests that look into the future ("20 minutes from now" without waiting 20

@@ -80,7 +80,9 @@ export interface WorkerOptions {
   readonly jobs: Readonly<Record<string, JobHandler>>;
   /**
    * Most jobs of one batch running at once. Jobs of a batch share one Lambda environment, so this
-   * bounds memory and connections, not throughput across environments.
+   * bounds memory and connections, not throughput across environments. A queue whose
+   * `maxConcurrency` is set runs fewer per invocation when its share is smaller (the construct
+   * passes it in `HOPPER_QUEUE_CONCURRENCY`).
    * @default 10
    */
   readonly concurrency?: number;
