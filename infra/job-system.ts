@@ -18,6 +18,7 @@ import { LIMITS_TABLE } from '../lib/limiters/keys.js';
 import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
 import { HopperFunction } from './hopper-function.js';
+import { concurrencyPlan, queueConcurrencyEnv, validateMaxConcurrency, type ConcurrencyPlan } from './concurrency-plan.js';
 import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { JobScheduler } from './job-scheduler.js';
@@ -84,6 +85,8 @@ export class JobSystem extends Construct {
   private readonly workerTimeouts = new Map<string, number>();
   /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
   private readonly mappingIds = new Map<string, string>();
+  /** Queue name → how its maxConcurrency is spread over mapping, batch size and worker (concurrency-plan.ts). */
+  private readonly concurrencyPlans = new Map<string, ConcurrencyPlan>();
   private readonly statsOn: boolean;
   /** Namespace of the EMF metrics; undefined when they are off. */
   private readonly metricsNamespace: string | undefined;
@@ -242,6 +245,7 @@ export class JobSystem extends Construct {
       [ENV.retriesQueueUrl]: this.retriesQueue.queueUrl,
       [ENV.queueUrls]: this.queueUrlsJson(),
       [ENV.queueVisibility]: this.queueVisibilityJson(),
+      [ENV.queueConcurrency]: queueConcurrencyEnv(this.concurrencyPlans),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
       [ENV.limitsTable]: this.limitsTable.tableName,
@@ -268,7 +272,8 @@ export class JobSystem extends Construct {
 
   /**
    * Makes `fn` the worker of `options.queues`: one SQS event source mapping per queue (with
-   * `ReportBatchItemFailures`, the batch size and maximum concurrency), Hopper's environment
+   * `ReportBatchItemFailures`; a queue's `maxConcurrency`, in jobs, sets its batch size, its maximum
+   * concurrency and the worker's jobs per invocation: concurrency-plan.ts), Hopper's environment
    * variables, consume rights on those queues (`sqs:ReceiveMessage`, `sqs:DeleteMessage`,
    * `sqs:ChangeMessageVisibility` — the last also keeps long jobs reserved, `ctx.extend`), and
    * `sqs:SendMessage` on the retries queue and on every job queue (failure envelopes, `ctx`
@@ -286,7 +291,7 @@ export class JobSystem extends Construct {
       throw new ConfigurationError(`addWorker needs at least one queue; declared queues: ${this.queueNames.join(', ')}`);
     }
     validateIntegerRange('batchSize', options.batchSize, 1, 10);
-    validateIntegerRange('maxConcurrency', options.maxConcurrency, 2, 1000);
+    validateMaxConcurrency('maxConcurrency', options.maxConcurrency);
     validateDurationRange('maxBatchingWindow', options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
     const timeoutSeconds = fn.timeout === undefined ? JOB_SYSTEM_DEFAULTS.lambdaDefaultTimeoutSeconds : resolvedSeconds(fn.timeout);
     const seen = new Set<string>();
@@ -308,11 +313,17 @@ export class JobSystem extends Construct {
       this.servedBy.set(name, fn.node.path);
       if (timeoutSeconds !== undefined) this.workerTimeouts.set(name, timeoutSeconds);
       const maxConcurrency = options.maxConcurrency ?? queueOptions.maxConcurrency;
+      const plan = concurrencyPlan({
+        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
+        ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+        ...(timeoutSeconds === undefined ? {} : { workerTimeoutSeconds: timeoutSeconds }),
+      });
+      this.concurrencyPlans.set(name, plan);
       const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
       const source = new SqsEventSource(this.queue(name), {
-        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
+        batchSize: plan.batchSize,
         reportBatchItemFailures: true,
-        ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+        ...(plan.maxInvocations === undefined ? {} : { maxConcurrency: plan.maxInvocations }),
         ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
       });
       fn.addEventSource(source);
