@@ -78,8 +78,9 @@ describe('hopper against hopper dev', () => {
     const resumed = await hopper('queue', 'resume', 'critical');
     const wrong = await hopper('queue', 'pause', 'nope');
 
-    expect(queues.stdout.split('\n')[0]).toMatch(/^QUEUE\s+SIZE\s+IN FLIGHT\s+DELAYED\s+LATENCY\s+PAUSED$/);
-    expect(queues.stdout).toMatch(/^critical\s+\d+\s+\d+\s+\d+\s+\S+\s+no$/m);
+    expect(queues.stdout.split('\n')[0]).toMatch(/^QUEUE\s+SIZE\s+IN FLIGHT\s+DELAYED\s+LATENCY\s+PAUSED\s+MAX CONCURRENCY$/);
+    expect(queues.stdout).toMatch(/^critical\s+\d+\s+\d+\s+\d+\s+\S+\s+no\s+50 jobs$/m);
+    expect(queues.stdout).toMatch(/^default\s+\d+\s+\d+\s+\d+\s+\S+\s+no\s+-$/m);
     expect(paused).toMatchObject({ code: 0, stdout: expect.stringMatching(/^queue critical paused/) });
     expect(Array.isArray(pausedList.queues) ? pausedList.queues.filter(isRecord).find((queue) => queue.name === 'critical')?.paused : undefined).toBe(true);
     expect(resumed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^queue critical resumed/) });

@@ -162,6 +162,7 @@ export const TEST_CONFIG: ApiConfig = {
     resolveCron({ name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } }),
     resolveCron({ name: 'hourly', schedule: 'cron(0 * * * ? *)', job: { jobtype: 'Ping' } }),
   ],
+  queueConcurrency: { default: { jobs: 3, perInvocation: 1 } },
 };
 
 /**
