@@ -15,7 +15,8 @@
  * | `succeeded`            | N    | jobs that succeeded                                           |
  * | `failures`             | N    | jobs whose last run failed (dead ones included)               |
  * | `dead`                 | N    | jobs in the dead set                                          |
- * | `open`                 | N    | fills in progress (`Batch.jobs`); callbacks wait for 0        |
+ * | `open`                 | N    | fills in progress: 1 until sealed, +1 per `Batch.jobs`; callbacks wait for 0 |
+ * | `sealed`               | BOOL | false until the producer seals the batch (`Batch.seal`); absent on batches from before sealing, which count as sealed |
  * | `children`             | N    | child batches                                                 |
  * | `children_complete`    | N    | child batches whose `complete` was claimed                    |
  * | `children_succeeded`   | N    | child batches whose `success` was claimed                     |
@@ -111,6 +112,8 @@ export interface BatchState {
   readonly parent?: string;
   readonly childBids: readonly string[];
   readonly counters: Readonly<Record<Counter, number>>;
+  /** The producer has said it added every job (`Batch.seal`): until then no callback fires. */
+  readonly sealed: boolean;
   readonly callbacks: Readonly<Partial<Record<CallbackEvent, CallbackJob>>>;
   /** When each event was claimed. */
   readonly claimedAt: Readonly<Partial<Record<CallbackEvent, string>>>;
@@ -159,6 +162,7 @@ export function readBatchItem(item: ItemRead): BatchState | undefined {
     ...(parent === undefined ? {} : { parent }),
     childBids: [...(item.child_bids?.SS ?? [])].sort(),
     counters,
+    sealed: item.sealed?.BOOL !== false,
     callbacks: readCallbacks(item.callbacks?.S),
     claimedAt,
     sentAt,

@@ -91,6 +91,10 @@ export function sumDeltas(all: readonly CounterDeltas[]): CounterDeltas {
   return sum;
 }
 
+/**
+ * A new batch item: unsealed, so it holds one open fill (the producer's) until `planSeal`; callbacks
+ * wait for `open = 0`, so none can fire while the producer is still adding jobs.
+ */
 function newBatchItem(batch: NewBatch, context: PlanContext): Values {
   const item: Values = {
     ...key(batchKey(batch.bid)),
@@ -98,8 +102,9 @@ function newBatchItem(batch: NewBatch, context: PlanContext): Values {
     created_at: { S: context.now.toISOString() },
     callbacks: { S: JSON.stringify(batch.callbacks) },
     ttl: { N: String(context.ttl) },
+    sealed: { BOOL: false },
   };
-  for (const counter of COUNTERS) item[counter] = { N: '0' };
+  for (const counter of COUNTERS) item[counter] = { N: counter === 'open' ? '1' : '0' };
   if (batch.description !== undefined) item.description = { S: batch.description };
   if (batch.parent !== undefined) item.parent = { S: batch.parent };
   return item;
@@ -342,6 +347,23 @@ export function planClaimCallbackRun(bid: string, event: CallbackEvent, messageI
     ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#run) OR #run = :message)',
     ExpressionAttributeNames: { '#run': eventAttributes(event).runBy },
     ExpressionAttributeValues: { ':message': { S: messageId } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/**
+ * Seals the batch: its producer has added every job, so it closes the fill it held since creation
+ * (`sealed = true`, `open − 1`), once. Sealing again, or sealing a batch from before sealing
+ * existed (no `sealed`), fails its condition and changes nothing.
+ */
+export function planSeal(bid: string, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: 'SET #sealed = :true ADD #open :minus',
+    ConditionExpression: 'attribute_exists(pk) AND #sealed = :false',
+    ExpressionAttributeNames: { '#sealed': 'sealed', '#open': 'open' },
+    ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false }, ':minus': { N: '-1' } },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }

@@ -13,7 +13,7 @@ import type { Random } from '../common/random.js';
 import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
 import { readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model.js';
 import {
-  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planCreateRoot, planMarkSent, planOpen, planRegister, planTransitions, planUnregister,
+  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planCreateRoot, planMarkSent, planOpen, planRegister, planSeal, planTransitions, planUnregister,
   registeredEvents, type ClaimOptions, type NewBatch, type PlanContext, type StatusChange,
 } from './plan.js';
 
@@ -218,6 +218,24 @@ export class BatchStore {
       });
     }
     return { applied, ignored, batchMissing };
+  }
+
+  /**
+   * Seals batch `bid` (see `planSeal`): from now on its callbacks fire when its jobs are done.
+   *
+   * @returns `sealed: false` when it was sealed already (sealing is idempotent).
+   * @throws BatchNotFoundError when the batch does not exist.
+   */
+  async seal(bid: string): Promise<{ sealed: boolean }> {
+    const { UpdateItemCommand } = await loadDynamoSdk();
+    try {
+      await (await this.dynamo()).send(new UpdateItemCommand(planSeal(bid, this.context())));
+      return { sealed: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      if (conditionFailureItem(error) === undefined) throw new BatchNotFoundError(bid);
+      return { sealed: false };
+    }
   }
 
   /** Opens (+1) or closes (−1) a fill; callbacks wait while a fill is open. */

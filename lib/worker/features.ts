@@ -81,7 +81,7 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
       return {
         bid,
         add: async (jobs) => (await batch()).add(jobs),
-        child: async (options) => (await batch()).child(options),
+        child: async (options, fill) => (await batch()).child(options, fill),
         status: async () => (await batch()).status(),
       };
     },

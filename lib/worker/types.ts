@@ -50,8 +50,10 @@ export interface JobContext {
   extend(seconds: number): Promise<void>;
   /**
    * The job's batch, when it belongs to one (`custom.bid`): add jobs or child batches to it while
-   * it runs. Jobs added without a jid get one derived from this job's jid, so a job that runs
-   * again adds the same jobs, and its batch counts them once.
+   * it runs (the batch cannot finish meanwhile: this job is pending in it). Jobs added without a
+   * jid get one derived from this job's jid, so a job that runs again adds the same jobs, and its
+   * batch counts them once. A child batch is sealed when its fill returns
+   * (`ctx.batch.child(options, (child) => child.add(jobs))`), or by its `seal()`.
    */
   readonly batch?: BatchContext;
   /**

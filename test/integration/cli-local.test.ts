@@ -155,8 +155,7 @@ describe('hopper against hopper dev', () => {
         HOPPER_STATE_TABLE: local.tableName(logicalIdOf(local.tables, 'JobsStateTable')),
       },
     });
-    const batch = await client.batch({ description: 'greetings' });
-    await batch.add([{ jobtype: 'Greet', args: ['one'] }, { jobtype: 'Greet', args: ['two'] }]);
+    const batch = await client.batch({ description: 'greetings' }, (fill) => fill.add([{ jobtype: 'Greet', args: ['one'] }, { jobtype: 'Greet', args: ['two'] }]));
 
     await eventually(async () => ((await hopperJson('batch', 'status', batch.bid)).success === true ? true : undefined), 45_000, 'the batch to succeed');
     const status = await hopper('batch', 'status', batch.bid);

@@ -13,7 +13,7 @@ const STATUS: BatchStatus = {
   bid: 'b-1', description: 'import 42', createdAt: '2026-11-22T12:00:00.000Z',
   total: 10, pending: 3, succeeded: 6, failures: 1, dead: 0, complete: false, success: false,
   callbacks: { complete: { configured: true }, success: { configured: true }, death: { configured: false } },
-  childBids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, openFills: 0,
+  childBids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, sealed: true, openFills: 0,
 };
 
 describe('GET /v1/batches/{bid}', () => {
@@ -34,7 +34,7 @@ describe('GET /v1/batches/{bid}', () => {
           success: { configured: true, fired_at: null, sent_at: null },
           death: { configured: false, fired_at: null, sent_at: null },
         },
-        parent_bid: null, child_bids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, open_fills: 0,
+        parent_bid: null, child_bids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, sealed: true, open_fills: 0,
       },
     });
   });

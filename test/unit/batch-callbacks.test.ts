@@ -7,7 +7,7 @@ const ZERO: Record<Counter, number> = {
 };
 
 function state(counters: Partial<Record<Counter, number>>, extra: Partial<BatchState> = {}): BatchState {
-  return { bid: 'b1', createdAt: '2026-11-22T12:00:00.000Z', childBids: [], counters: { ...ZERO, ...counters }, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {}, ...extra };
+  return { bid: 'b1', createdAt: '2026-11-22T12:00:00.000Z', childBids: [], counters: { ...ZERO, ...counters }, sealed: true, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {}, ...extra };
 }
 
 describe('when callbacks are due', () => {
@@ -18,7 +18,7 @@ describe('when callbacks are due', () => {
     { name: 'every job ran, one failed', counters: { total: 3, succeeded: 2, failures: 1 }, due: ['complete'] },
     { name: 'every job ran, one dead', counters: { total: 3, succeeded: 2, failures: 1, dead: 1 }, due: ['complete', 'death'] },
     { name: 'a job dead while others are pending', counters: { total: 3, pending: 2, failures: 1, dead: 1 }, due: ['death'] },
-    { name: 'a fill still open', counters: { total: 3, succeeded: 3, open: 1 }, due: [] },
+    { name: 'a fill still open (or the batch not sealed yet)', counters: { total: 3, succeeded: 3, open: 1 }, due: [] },
     { name: 'a child not complete yet', counters: { total: 1, succeeded: 1, children: 2, children_complete: 1, children_succeeded: 1 }, due: [] },
     { name: 'children complete, one failed', counters: { total: 1, succeeded: 1, children: 2, children_complete: 2, children_succeeded: 1 }, due: ['complete'] },
     { name: 'only children, all succeeded', counters: { children: 2, children_complete: 2, children_succeeded: 2 }, due: ['complete', 'success'] },
@@ -96,5 +96,10 @@ describe('readBatchItem', () => {
       childBids: ['c1', 'c2'],
     });
     expect(readBatchItem({ pk: { S: 'batch#x' } })).toBeUndefined();
+  });
+
+  it('reads a batch as sealed unless it says it is not (batches from before sealing are sealed)', () => {
+    const sealedOf = (item: Parameters<typeof readBatchItem>[0]) => readBatchItem({ bid: { S: 'b1' }, ...item })?.sealed;
+    expect([sealedOf({ sealed: { BOOL: false } }), sealedOf({ sealed: { BOOL: true } }), sealedOf({})]).toEqual([false, true, true]);
   });
 });
