@@ -54,7 +54,7 @@ const output = {
   ...runMeta(),
   parameters: { scale, seed, faults, sizes },
   summary,
-  details: { lost: report.lost, misplaced: report.misplaced, doubled: report.callbacks.doubled, missing: report.callbacks.missing, leftInSets: result.leftInSets },
+  details: { lost: report.lost, misplaced: report.misplaced, doubled: report.callbacks.doubled, missing: report.callbacks.missing, parked: result.parkedInRetriesDlq, leftInSets: result.leftInSets, traces: result.traces },
 };
 const dir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
