@@ -19,6 +19,8 @@ export interface EnqueueFailure {
   readonly reason: string;
   /** Set when the job was refused as not unique: the jid of the job holding the lock. */
   readonly existingJid?: string;
+  /** With `existingJid`: when the lock expires at the latest, ISO-8601. */
+  readonly lockedUntil?: string;
 }
 
 /**
@@ -177,7 +179,9 @@ export async function enqueueJobs(
   }
   if (failed.length > 0) {
     const failedJids = new Set(failed.map((entry) => entry.jid));
-    throw new EnqueueError(jids.filter((jid) => !failedJids.has(jid)), failed.map(({ jid, reason, existingJid }) => ({ jid, reason, ...(existingJid === undefined ? {} : { existingJid }) })));
+    throw new EnqueueError(jids.filter((jid) => !failedJids.has(jid)), failed.map(({ jid, reason, existingJid, lockedUntil }) => ({
+      jid, reason, ...(existingJid === undefined ? {} : { existingJid }), ...(lockedUntil === undefined ? {} : { lockedUntil }),
+    })));
   }
   return jids;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchStatus } from '../../lib/batch/status.js';
-import { cronJid } from '../../lib/cron/definition.js';
+import { cronJid, resolveCron } from '../../lib/cron/definition.js';
+import { ScriptedDynamo, conditionFailed } from './state-fake.js';
 import { normalizeJob } from '../../lib/job/model.js';
 import { apiFixture, NOW, urlEvent } from './api-fakes.js';
 import { field, text } from '../fixtures/json.js';
@@ -104,6 +105,16 @@ describe('POST /v1/crons/{name}/trigger', () => {
 
     expect([unknown.statusCode, field(field(unknown.json, 'error'), 'message')]).toEqual([404, 'no cron "weekly"; declared crons: nightly, hourly']);
     expect(wrongMethod.statusCode).toBe(405);
+  });
+
+  it('answers 409 not_unique when the cron\'s job is unique and its lock is held', async () => {
+    const dynamo = new ScriptedDynamo();
+    dynamo.script.push(conditionFailed({ jid: { S: 'earlier-run' } }));
+    const { call } = apiFixture({ crons: [resolveCron({ name: 'sync', schedule: '*/5 * * * *', job: { jobtype: 'Sync', custom: { unique_for: 300 } } })] }, { dynamo });
+
+    const response = await call(urlEvent({ method: 'POST', path: '/v1/crons/sync/trigger' }));
+
+    expect({ status: response.statusCode, code: field(field(response.json, 'error'), 'code'), holder: field(field(response.json, 'error'), 'existing_jid') }).toEqual({ status: 409, code: 'not_unique', holder: 'earlier-run' });
   });
 });
 

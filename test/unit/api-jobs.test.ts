@@ -3,6 +3,7 @@ import { principalOf, tenantOf } from '../../lib/api/event.js';
 import { apiFixture, NOW, roleSession, urlEvent } from './api-fakes.js';
 import { field } from '../fixtures/json.js';
 import { QUEUE_URLS } from './worker-fakes.js';
+import { ScriptedDynamo, conditionFailed } from './state-fake.js';
 
 const post = (body: unknown, extra: Partial<Parameters<typeof urlEvent>[0]> = {}) => urlEvent({ method: 'POST', path: '/v1/jobs', body, ...extra });
 
@@ -126,6 +127,55 @@ describe('quotas', () => {
     sqs.failEntry = undefined;
     expect((await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }] }))).statusCode).toBe(202);
     expect((await call(post({ jobtype: 'A' }))).statusCode).toBe(429);
+  });
+
+  it('answers 409 not_unique with the holder\'s jid for a unique job whose lock is held, and gives its quota point back', async () => {
+    const dynamo = new ScriptedDynamo();
+    dynamo.script.push(conditionFailed({ jid: { S: 'first' }, expires_at: { S: '2026-11-22T12:40:00.000Z' } }));
+    const { call, sqs } = apiFixture({}, { dynamo });
+
+    const response = await call(post({ jobtype: 'Sync', args: [7], jid: 'second', custom: { unique_for: 600 } }));
+
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 409,
+      json: {
+        error: {
+          code: 'not_unique',
+          message: 'job second is not unique: job first holds the lock on its jobtype, args and queue until 2026-11-22T12:40:00.000Z',
+          jid: 'second',
+          existing_jid: 'first',
+          locked_until: '2026-11-22T12:40:00.000Z',
+          enqueued: [],
+          failed: [{ jid: 'second', reason: 'job second is not unique: job first holds the lock on its jobtype, args and queue until 2026-11-22T12:40:00.000Z', existing_jid: 'first', locked_until: '2026-11-22T12:40:00.000Z' }],
+        },
+      },
+    });
+    expect(sqs.batches).toEqual([]);
+    // 3 per minute, and the refused job cost nothing.
+    expect((await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }, { jobtype: 'A' }] }))).statusCode).toBe(202);
+  });
+
+  it('answers 409 for a request whose only failures are unique conflicts, listing what it enqueued', async () => {
+    const dynamo = new ScriptedDynamo();
+    dynamo.script.push(conditionFailed({ jid: { S: 'holder' } }));
+    const { call } = apiFixture({}, { dynamo });
+
+    const response = await call(post({ jobs: [{ jobtype: 'Sync', jid: 'u', custom: { unique_for: 600 } }, { jobtype: 'A', jid: 'plain' }] }));
+
+    expect({ status: response.statusCode, code: field(field(response.json, 'error'), 'code'), enqueued: field(field(response.json, 'error'), 'enqueued') }).toEqual({ status: 409, code: 'not_unique', enqueued: ['plain'] });
+  });
+
+  it('answers 502 upstream_error, not 500, when an AWS call fails (a throttled quota check)', async () => {
+    const { call, context } = apiFixture();
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+    Object.assign(context.quotaStore, { acquire: () => Promise.reject(throttled) });
+
+    const response = await call(post({ jobtype: 'A' }));
+
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 502,
+      json: { error: { code: 'upstream_error', message: 'a service the API depends on failed (ProvisionedThroughputExceededException: Rate exceeded); try again' } },
+    });
   });
 
   it('keeps tenants apart: another principal has its own bucket', async () => {

@@ -8,6 +8,7 @@ import { InvalidJobError, isHopperError } from '../../errors/base.js';
 import { isRecord, normalizeJob, type Job } from '../../job/model.js';
 import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota/index.js';
 import { checkBacklog } from '../backlog.js';
+import { enqueueErrorAnswer } from '../enqueue-errors.js';
 import { API_DEFAULTS } from '../config.js';
 import { isPaused } from '../queue-state.js';
 import type { ApiContext } from '../context.js';
@@ -57,7 +58,7 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
       const unsent = new Map<string, number>();
       for (const job of jobs) if (failedJids.has(job.jid)) unsent.set(job.queue, (unsent.get(job.queue) ?? 0) + 1);
       await refundQuotas(ctx.config.quotas, { tenant, jobsByQueue: unsent }, { store: ctx.quotaStore, now: ctx.now }).catch(() => undefined);
-      throw new ApiError(502, API_ERRORS.upstream, error.message, { details: { enqueued: error.enqueued, failed: error.failed } });
+      throw enqueueErrorAnswer(error, !many);
     }
     if (isHopperError(error, 'PayloadTooLargeError')) throw new ApiError(413, API_ERRORS.payloadTooLarge, error.message);
     throw error;
