@@ -4,6 +4,7 @@ import { apiFixture, NOW, roleSession, urlEvent } from './api-fakes.js';
 import { field } from '../fixtures/json.js';
 import { QUEUE_URLS } from './worker-fakes.js';
 import { ScriptedDynamo, conditionFailed } from './state-fake.js';
+import { resolveQuotas } from '../../lib/quota/index.js';
 
 const post = (body: unknown, extra: Partial<Parameters<typeof urlEvent>[0]> = {}) => urlEvent({ method: 'POST', path: '/v1/jobs', body, ...extra });
 
@@ -200,7 +201,7 @@ describe('backlog limits', () => {
     const response = await call(post({ jobtype: 'A', queue: 'critical' }));
 
     expect({ status: response.statusCode, retryAfter: response.headers['Retry-After'], limits: response.headers['X-Hopper-Rate-Limits'] }).toEqual({ status: 503, retryAfter: '30', limits: '30:critical:queue:max_backlog' });
-    expect(response.json).toMatchObject({ error: { code: 'backlog_exceeded', message: 'queue critical holds 6 waiting jobs, over its maxBacklog of 5; retry after 30 s' } });
+    expect(response.json).toMatchObject({ error: { code: 'backlog_exceeded', message: 'queue critical would hold 7 waiting jobs (6 when SQS was last read, 0 accepted since, 1 in this request), over its maxBacklog of 5; retry after 30 s' } });
     expect(sqs.batches).toEqual([]);
   });
 
@@ -209,8 +210,8 @@ describe('backlog limits', () => {
     backend.counts_[QUEUE_URLS.critical] = { visible: 25, inFlight: 0, delayed: 0 };
     backend.reports_.set('critical', { drainPerSecond: 2, lag: undefined });
 
-    // 20 jobs over the limit at 2 per second.
-    expect((await call(post({ jobtype: 'A', queue: 'critical' }))).headers['Retry-After']).toBe('10');
+    // 21 jobs over the limit with this one, at 2 per second.
+    expect((await call(post({ jobtype: 'A', queue: 'critical' }))).headers['Retry-After']).toBe('11');
   });
 
   it('ignores the drain rate of a paused queue: nothing drains until it is resumed', async () => {
@@ -222,7 +223,7 @@ describe('backlog limits', () => {
     const response = await call(post({ jobtype: 'A' }));
     expect({ retryAfter: response.headers['Retry-After'], message: field(field(response.json, 'error'), 'message') }).toEqual({
       retryAfter: '30',
-      message: 'queue default holds 25 waiting jobs, over its maxBacklog of 5 (the queue is paused); retry after 30 s',
+      message: 'queue default would hold 26 waiting jobs (25 when SQS was last read, 0 accepted since, 1 in this request), over its maxBacklog of 5 (the queue is paused); retry after 30 s',
     });
   });
 
@@ -234,6 +235,23 @@ describe('backlog limits', () => {
     expect((await call(post({ jobtype: 'A', queue: 'critical' }))).statusCode).toBe(503);
     setNow(Date.UTC(2026, 10, 22, 12, 30, 20));
     expect((await call(post({ jobtype: 'A', queue: 'critical' }))).statusCode).toBe(202);
+    expect(backend.counted).toEqual([QUEUE_URLS.critical, QUEUE_URLS.critical]);
+  });
+
+  it('counts what it accepted since the last reading and the request itself: a burst stops exactly at maxBacklog', async () => {
+    const { call, backend, setNow } = apiFixture({ quotas: resolveQuotas({}) });
+    backend.counts_[QUEUE_URLS.critical] = { visible: 1, inFlight: 0, delayed: 0 };
+    const statuses: number[] = [];
+    for (let index = 0; index < 12; index += 1) statuses.push((await call(post({ jobtype: 'A', queue: 'critical', jid: `b${index}` }))).statusCode);
+
+    expect(statuses).toEqual([202, 202, 202, 202, 503, 503, 503, 503, 503, 503, 503, 503]);
+    // A request is counted whole: 3 jobs do not fit where one more would.
+    backend.counts_[QUEUE_URLS.critical] = { visible: 2, inFlight: 0, delayed: 0 };
+    setNow(Date.UTC(2026, 10, 22, 12, 30, 20));
+    expect((await call(post({ jobs: [{ jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }] }))).statusCode).toBe(503);
+    expect((await call(post({ jobs: [{ jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }] }))).statusCode).toBe(202);
+    expect((await call(post({ jobtype: 'A', queue: 'critical' }))).statusCode).toBe(503);
+    // Once a new reading covers them, the accepted jobs are SQS's to count.
     expect(backend.counted).toEqual([QUEUE_URLS.critical, QUEUE_URLS.critical]);
   });
 
