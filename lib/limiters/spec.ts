@@ -21,10 +21,12 @@ interface CommonSpec {
   /**
    * Seconds to wait for room before giving up with a `RateLimitedError` (Sidekiq's `wait_timeout`).
    * A limiter waits only when the refusal says room is likely within the wait, and asks again
-   * about then. In a Lambda function waiting is billed, while rescheduling costs one SQS send and
-   * brings the job back no sooner than a second later, so only a concurrent limiter waits by
-   * default, and only for a lease expected to end within that second.
-   * @default - 1 for `concurrent`, 0 for the others
+   * about then. A concurrent limiter's leases free up as their holders finish, usually sooner than
+   * a rescheduled job could come back (an SQS send, a whole-second delay, another invocation), so
+   * it waits 5 seconds by default, as Sidekiq's does, and only for a lease expected to end within
+   * them (waiting bills the invocation, which its other jobs share). The rate kinds reschedule at
+   * once by default: their next room is often far off.
+   * @default - 5 for `concurrent`, 0 for the others
    */
   readonly wait?: number;
 }
@@ -115,10 +117,10 @@ export const SPEC_BOUNDS = {
 export const DEFAULT_LOCK_TIMEOUT_SECONDS = 30;
 
 /**
- * Default `wait` of a concurrent limiter, seconds: a rescheduled job cannot come back sooner (SQS
- * delays are whole seconds), so a lease expected to end within it is waited for.
+ * Default `wait` of a concurrent limiter, seconds (Sidekiq Enterprise's default `wait_timeout`): a
+ * lease expected to end within it is waited for rather than the job rescheduled.
  */
-export const DEFAULT_CONCURRENT_WAIT_SECONDS = 1;
+export const DEFAULT_CONCURRENT_WAIT_SECONDS = 5;
 
 /** Limiter names: letters, digits and `_ - . : @ / + =`, so `stripe:acct_42` is a name. */
 export const LIMITER_NAME_PATTERN = /^[A-Za-z0-9_.:@/+=-]+$/;

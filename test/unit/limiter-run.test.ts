@@ -75,14 +75,14 @@ describe('limiter: concurrent', () => {
     expect(held.allowed).toBe(true);
   });
 
-  it('waits a second by default, asking again when the lease is expected to end, with jitter', async () => {
+  it('waits 5 s by default, asking again when the lease is expected to end, with jitter', async () => {
     const { options, time } = setup();
     const erp = limiter('erp', { type: 'concurrent', limit: 1 }, options);
     await erp.acquire();
     await rejection(erp.run(() => 'never'));
     // Nothing released yet: the lease, held t ms, is expected to take t ms more (at least 50);
-    // random() = 0.5 adds a quarter of that. At 717.5 ms the next guess (718) no longer fits.
-    expect(time.sleeps).toEqual([62.5, 78.75, 177.5, 398.75]);
+    // random() = 0.5 adds a quarter of that (at most 500 ms). At 3633.75 ms the next guess no longer fits.
+    expect(time.sleeps).toEqual([62.5, 78.75, 177.5, 398.75, 897.5, 2_018.75]);
   });
 
   it('gives up at once when the lease is expected to end after the wait', async () => {
