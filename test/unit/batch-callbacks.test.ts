@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { callbackJob, callbackJid, dueEvents, eventsClaimedBetween, isComplete, isSuccess } from '../../lib/batch/callbacks.js';
+import { batchCallbackArgs, callbackJob, callbackJid, dueEvents, eventsClaimedBetween, isComplete, isSuccess } from '../../lib/batch/callbacks.js';
+import { UnrecoverableJobError } from '../../lib/errors/base.js';
 import { readBatchItem, type BatchState, type Counter } from '../../lib/batch/model.js';
 
 const ZERO: Record<Counter, number> = {
@@ -75,6 +76,17 @@ describe('callbackJob', () => {
 
   it('is undefined for an event without a callback', () => {
     expect(callbackJob(done, 'success')).toBeUndefined();
+  });
+
+  it('gives a handler the status and the callback\'s own args back, as batchCallbackArgs reads them', () => {
+    const args = callbackJob(done, 'complete')?.args ?? [];
+
+    expect(batchCallbackArgs(args)).toEqual({
+      status: { bid: 'b1', event: 'complete', description: 'import 42', total: 50, pending: 0, succeeded: 47, failures: 3, dead: 1, children: 0, created_at: '2026-11-22T12:00:00.000Z' },
+      args: [42],
+    });
+    expect(() => batchCallbackArgs([42])).toThrow(UnrecoverableJobError);
+    expect(() => batchCallbackArgs([{ bid: 'b1', event: 'finished', total: 1 }])).toThrow('args[0] is not a batch status: this job is not a batch callback (a callback receives [status, ...its args])');
   });
 });
 
