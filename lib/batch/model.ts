@@ -25,6 +25,7 @@
  * | `<event>_sent_at`      | S    | when its callback job was sent                                |
  * | `<event>_parent`       | S    | the parent the callback job was added to, when it was         |
  * | `<event>_run_by`       | S    | the SQS message id whose delivery runs the callback job       |
+ * | `<event>_done_at`      | S    | when the callback job succeeded (and its own batch bookkeeping was written) |
  * | `ttl`                  | N    | epoch seconds after which DynamoDB deletes the item           |
  *
  * A job item (`batch#<bid>` / `job#<jid>`) holds `jid`, `status` (pending, failed, succeeded,
@@ -125,11 +126,11 @@ export interface BatchState {
 }
 
 /**
- * Attribute names of the claim, the sent mark, the callback's parent and the run claim (the SQS
- * message whose delivery runs the callback job) of `event`.
+ * Attribute names of the claim, the sent mark, the callback's parent, the run claim (the SQS
+ * message whose delivery runs the callback job) and the done mark of `event`.
  */
-export function eventAttributes(event: CallbackEvent): { readonly at: string; readonly sentAt: string; readonly parent: string; readonly runBy: string } {
-  return { at: `${event}_at`, sentAt: `${event}_sent_at`, parent: `${event}_parent`, runBy: `${event}_run_by` };
+export function eventAttributes(event: CallbackEvent): { readonly at: string; readonly sentAt: string; readonly parent: string; readonly runBy: string; readonly doneAt: string } {
+  return { at: `${event}_at`, sentAt: `${event}_sent_at`, parent: `${event}_parent`, runBy: `${event}_run_by`, doneAt: `${event}_done_at` };
 }
 
 /**

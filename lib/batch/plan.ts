@@ -337,16 +337,35 @@ export function planMarkSent(bid: string, events: readonly CallbackEvent[], cont
 /**
  * Claims the run of `event`'s callback job for the SQS message `messageId`: the first message to
  * get here runs the job, a redelivery of that same message may run it again (its earlier run
- * crashed), any other message is a second send of the same callback and must not run it.
+ * crashed), any other message is a second send of the same callback and must not run it. A retry
+ * (`retry`: the job failed before, and the retry function sent it again as a new message) takes
+ * over the run. Nothing runs once the job is done (`<event>_done_at`): a copy delivered after a run
+ * that succeeded is not run again.
  */
-export function planClaimCallbackRun(bid: string, event: CallbackEvent, messageId: string, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+export function planClaimCallbackRun(bid: string, event: CallbackEvent, messageId: string, context: Pick<PlanContext, 'tableName'> & { readonly retry?: boolean }): UpdateItemCommandInput {
+  const attributes = eventAttributes(event);
   return {
     TableName: context.tableName,
     Key: key(batchKey(bid)),
     UpdateExpression: 'SET #run = :message',
-    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#run) OR #run = :message)',
-    ExpressionAttributeNames: { '#run': eventAttributes(event).runBy },
+    ConditionExpression: context.retry === true
+      ? 'attribute_exists(pk) AND attribute_not_exists(#done)'
+      : 'attribute_exists(pk) AND attribute_not_exists(#done) AND (attribute_not_exists(#run) OR #run = :message)',
+    ExpressionAttributeNames: { '#run': attributes.runBy, '#done': attributes.doneAt },
     ExpressionAttributeValues: { ':message': { S: messageId } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/** Marks `event`'s callback job done: no copy of it runs after this (see `planClaimCallbackRun`). */
+export function planMarkCallbackDone(bid: string, event: CallbackEvent, context: Pick<PlanContext, 'tableName' | 'now'>): UpdateItemCommandInput {
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: 'SET #done = :now',
+    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#done)',
+    ExpressionAttributeNames: { '#done': eventAttributes(event).doneAt },
+    ExpressionAttributeValues: { ':now': { S: context.now.toISOString() } },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }

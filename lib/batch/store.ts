@@ -11,9 +11,9 @@ import { cancellationReasons, conditionFailureItem, isConditionFailure, loadDyna
 import { batchKey } from '../storage/keys.js';
 import type { Random } from '../common/random.js';
 import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
-import { readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model.js';
+import { eventAttributes, readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model.js';
 import {
-  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planCreateRoot, planMarkSent, planOpen, planRegister, planSeal, planTransitions, planUnregister,
+  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planMarkCallbackDone, planCreateRoot, planMarkSent, planOpen, planRegister, planSeal, planTransitions, planUnregister,
   registeredEvents, type ClaimOptions, type NewBatch, type PlanContext, type StatusChange,
 } from './plan.js';
 
@@ -303,19 +303,34 @@ export class BatchStore {
   }
 
   /**
-   * Claims the run of a callback job for one SQS message (see `planClaimCallbackRun`).
+   * Claims the run of a callback job for one SQS message (see `planClaimCallbackRun`); `retry` for
+   * a job that failed before.
    *
    * @returns `run` when this message may run it (also when the batch is gone: nothing to check
-   *   against), `duplicate` when another message of the same callback job holds the run.
+   *   against), `duplicate` when another message of the same callback job holds the run, `done`
+   *   when the job already ran to success.
    */
-  async claimCallbackRun(bid: string, event: CallbackEvent, messageId: string): Promise<'run' | 'duplicate'> {
+  async claimCallbackRun(bid: string, event: CallbackEvent, messageId: string, options: { readonly retry?: boolean } = {}): Promise<'run' | 'duplicate' | 'done'> {
     const { UpdateItemCommand } = await loadDynamoSdk();
     try {
-      await (await this.dynamo()).send(new UpdateItemCommand(planClaimCallbackRun(bid, event, messageId, { tableName: this.tableName })));
+      await (await this.dynamo()).send(new UpdateItemCommand(planClaimCallbackRun(bid, event, messageId, { tableName: this.tableName, ...options })));
       return 'run';
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      return conditionFailureItem(error) === undefined ? 'run' : 'duplicate';
+      const item = conditionFailureItem(error);
+      if (item === undefined) return 'run';
+      return item[eventAttributes(event).doneAt] === undefined ? 'duplicate' : 'done';
+    }
+  }
+
+  /** Marks a callback job done (see `planMarkCallbackDone`); marking again changes nothing. */
+  async markCallbackDone(bid: string, event: CallbackEvent): Promise<void> {
+    const { UpdateItemCommand } = await loadDynamoSdk();
+    try {
+      await (await this.dynamo()).send(new UpdateItemCommand(planMarkCallbackDone(bid, event, { tableName: this.tableName, now: this.now() })));
+    } catch (error) {
+      if (isConditionFailure(error)) return;
+      throw error;
     }
   }
 
