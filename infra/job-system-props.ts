@@ -11,6 +11,7 @@ import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job/model.js';
 import type { QuotasConfig } from '../lib/quota/index.js';
 import type { JobSystemAlarmOptions } from './job-system-monitoring.js';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation.js';
+import { validateMaxConcurrency } from './concurrency-plan.js';
 
 /** Defaults and bounds of the JobSystem's props, in one place for docs and tests. */
 export const JOB_SYSTEM_DEFAULTS = {
@@ -53,12 +54,16 @@ export const JOB_SYSTEM_DEFAULTS = {
 /** How one queue is consumed and how long its messages live. */
 export interface QueueOptions {
   /**
-   * Most concurrent invocations the queue's event source mapping makes (2 to 1000).
+   * Most of the queue's jobs running at once, end to end (1 to 10,000): the construct sets the
+   * mapping's maximum concurrency, the batch size and the worker's jobs per invocation so that
+   * invocations × jobs per invocation ≤ this (infra/concurrency-plan.ts; 50 → 5 invocations of 10
+   * jobs, 3 → 3 invocations of 1). A cap of 1 also has each job hold a lease in the limits table.
    * @default - no limit: the mapping scales up to the account's Lambda concurrency
    */
   readonly maxConcurrency?: number;
   /**
-   * Records per worker invocation (1 to 10).
+   * Records per worker invocation (1 to 10); with `maxConcurrency`, at most this many, fewer when
+   * the cap's share per invocation is smaller.
    * @default 10
    */
   readonly batchSize?: number;
@@ -212,7 +217,7 @@ export interface WorkerOptions {
    */
   readonly batchSize?: number;
   /**
-   * Most concurrent invocations per queue (2 to 1000).
+   * Most jobs of each of these queues running at once (1 to 10,000), as the queue's `maxConcurrency`.
    * @default - the queue's `maxConcurrency`, else no limit
    */
   readonly maxConcurrency?: number;
@@ -234,7 +239,7 @@ export interface WorkerOptions {
 export function validateQueueOptions(name: string, options: QueueOptions): void {
   validateQueueName(name);
   const field = (option: string): string => `queues.${name}.${option}`;
-  validateIntegerRange(field('maxConcurrency'), options.maxConcurrency, 2, 1000);
+  validateMaxConcurrency(field('maxConcurrency'), options.maxConcurrency);
   validateIntegerRange(field('batchSize'), options.batchSize, 1, 10);
   validateIntegerRange(field('maxReceiveCount'), options.maxReceiveCount, 1, 1000);
   validateDurationRange(field('maxBatchingWindow'), options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));

@@ -4,6 +4,7 @@
  * each queue to its worker. Built by the JobSystem, in its own scope, so the construct ids
  * (`Queue-<name>`, `Retries`, `RetriesDlq`) and the logical ids derived from them stay as they are.
  */
+import { concurrencyPlan, queueConcurrencyEnv, type ConcurrencyPlan } from './concurrency-plan.js';
 import { Duration, Lazy, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -93,6 +94,8 @@ export class QueueMappings {
   private readonly workerTimeouts = new Map<string, number>();
   /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
   private readonly mappingIds = new Map<string, string>();
+  /** Queue name → how its maxConcurrency is spread over mapping, batch size and worker (concurrency-plan.ts). */
+  private readonly concurrencyPlans = new Map<string, ConcurrencyPlan>();
 
   constructor(queueOptions: ReadonlyMap<string, QueueOptions>) {
     this.queueOptions = queueOptions;
@@ -141,17 +144,28 @@ export class QueueMappings {
       this.servedBy.set(name, fn.node.path);
       if (timeoutSeconds !== undefined) this.workerTimeouts.set(name, timeoutSeconds);
       const maxConcurrency = options.maxConcurrency ?? queueOptions.maxConcurrency;
+      const plan = concurrencyPlan({
+        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
+        ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+        ...(timeoutSeconds === undefined ? {} : { workerTimeoutSeconds: timeoutSeconds }),
+      });
+      this.concurrencyPlans.set(name, plan);
       const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
       const source = new SqsEventSource(queue(name), {
-        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
+        batchSize: plan.batchSize,
         reportBatchItemFailures: true,
-        ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+        ...(plan.maxInvocations === undefined ? {} : { maxConcurrency: plan.maxInvocations }),
         ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
       });
       fn.addEventSource(source);
       this.mappingIds.set(name, source.eventSourceMappingId);
       return source;
     });
+  }
+
+  /** `HOPPER_QUEUE_CONCURRENCY`: queue name → the worker's jobs per invocation and lease, from each queue's plan. */
+  concurrencyEnv(): string {
+    return queueConcurrencyEnv(this.concurrencyPlans);
   }
 
   /** The default visibility timeout of queue `name`: 6 × its worker's timeout, from 30 seconds to 12 hours. */

@@ -20,6 +20,7 @@ import { JOB_LIMITS } from '../lib/job/model.js';
 import { BATCH_KEYS, SORTED_SETS, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
+import { validateMaxConcurrency } from './concurrency-plan.js';
 import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
 import { JobScheduler } from './job-scheduler.js';
 import { apiEnvironment, backlogLimitsJson, createApiFunction, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
@@ -222,6 +223,7 @@ export class JobSystem extends Construct implements IJobSystem {
       [ENV.retriesQueueUrl]: this.retriesQueue.queueUrl,
       [ENV.queueUrls]: this.queueUrlsJson(),
       [ENV.queueVisibility]: this.mappings.visibilityJson(),
+      [ENV.queueConcurrency]: this.mappings.concurrencyEnv(),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
       [ENV.limitsTable]: this.limitsTable.tableName,
@@ -248,7 +250,8 @@ export class JobSystem extends Construct implements IJobSystem {
 
   /**
    * Makes `fn` the worker of `options.queues`: one SQS event source mapping per queue (with
-   * `ReportBatchItemFailures`, the batch size and maximum concurrency), Hopper's environment
+   * `ReportBatchItemFailures`; a queue's `maxConcurrency`, in jobs, sets its batch size, its maximum
+   * concurrency and the worker's jobs per invocation: concurrency-plan.ts), Hopper's environment
    * variables, consume rights on those queues (`sqs:ReceiveMessage`, `sqs:DeleteMessage`,
    * `sqs:ChangeMessageVisibility` — the last also keeps long jobs reserved, `ctx.extend`), and
    * `sqs:SendMessage` on the retries queue and on every job queue (failure envelopes, `ctx`
@@ -281,7 +284,7 @@ export class JobSystem extends Construct implements IJobSystem {
       throw new ConfigurationError(`addWorker needs at least one queue; declared queues: ${this.queueNames.join(', ')}`);
     }
     validateIntegerRange('batchSize', options.batchSize, 1, 10);
-    validateIntegerRange('maxConcurrency', options.maxConcurrency, 2, 1000);
+    validateMaxConcurrency('maxConcurrency', options.maxConcurrency);
     validateDurationRange('maxBatchingWindow', options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
     const { configurable, timeoutSeconds } = workerFunction(fn);
     validateWorkerTimeout(fn, timeoutSeconds);

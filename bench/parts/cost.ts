@@ -103,8 +103,7 @@ function scenarios(parameters: CostParameters): Scenario[] {
       floor: { jobs: batchJobs + parameters.batches, runsPerJob: 1 },
       enqueue: async (session) => {
         for (let index = 0; index < parameters.batches; index += 1) {
-          const batch = await session.client.batch({ description: `bench ${index}`, onSuccess: { jobtype: 'Noop', args: ['batch done', index] } });
-          await batch.add(noop(parameters.jobsPerBatch));
+          await session.client.batch({ description: `bench ${index}`, onSuccess: { jobtype: 'Noop', args: ['batch done', index] } }, (batch) => batch.add(noop(parameters.jobsPerBatch)));
         }
       },
     },

@@ -27,7 +27,8 @@ export const batchCommand: Command = {
     if (values.json) return printJson(ctx.io, body);
     const total = Number(fieldOf(body, 'total') ?? 0);
     const pending = Number(fieldOf(body, 'pending') ?? 0);
-    const state = fieldOf(body, 'success') === true ? 'succeeded' : fieldOf(body, 'complete') === true ? 'complete' : 'running';
+    const state = fieldOf(body, 'sealed') === false ? 'filling (not sealed: no callback fires yet)'
+      : fieldOf(body, 'success') === true ? 'succeeded' : fieldOf(body, 'complete') === true ? 'complete' : 'running';
     const children = fieldOf(body, 'children');
     const lines = [
       `batch        ${cell(fieldOf(body, 'bid'))}${fieldOf(body, 'description') === null ? '' : `  ${cell(fieldOf(body, 'description'))}`}`,

@@ -8,7 +8,7 @@ import { renderTable } from './table.js';
 /** `hopper queues`. */
 export const queuesCommand: Command = {
   name: 'queues',
-  summary: 'every queue: size, in flight, delayed, latency, paused',
+  summary: 'every queue: size, in flight, delayed, latency, paused, most jobs at once',
   usage: 'Usage: hopper queues\n',
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, {});
@@ -22,6 +22,8 @@ export const queuesCommand: Command = {
       { header: 'DELAYED', value: (queue) => cell(queue.delayed) },
       { header: 'LATENCY', value: (queue) => (typeof queue.latency === 'number' ? `${queue.latency.toFixed(1)}s` : '-') },
       { header: 'PAUSED', value: (queue) => (queue.paused === null ? '(no worker)' : queue.paused === true ? 'yes' : 'no') },
+      // The queue's maxConcurrency: jobs running at once across every invocation.
+      { header: 'MAX CONCURRENCY', value: (queue) => (typeof queue.max_concurrency === 'number' ? `${queue.max_concurrency} jobs` : '-') },
     ], '(no queues)'));
   },
 };

@@ -11,8 +11,10 @@
  * with IAM auth requires; a local runtime's plain `http://127.0.0.1` URL needs none.
  */
 import { ApiResponseError, DISCARD_REASONS, JobDiscardedError, type DiscardReason } from '../errors/api-client.js';
+import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 import { HopperError } from '../errors/base.js';
-import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
+import { NotUniqueError } from '../errors/unique.js';
+import { JOB_DEFAULTS, isRecord, newJid, type JobInput } from '../job/model.js';
 import { Gates, parseRateLimits, parseRetryAfter } from './rate-limits.js';
 import { regionOfFunctionUrl, signRequest, type CredentialSource } from './signer.js';
 
@@ -87,14 +89,23 @@ export class ApiClient {
     this.region = options.region ?? regionOfFunctionUrl(this.base) ?? process.env.AWS_REGION ?? 'us-east-1';
   }
 
-  /** Enqueues one job; resolves its jid. @throws JobDiscardedError, ApiResponseError */
+  /**
+   * Enqueues one job; resolves its jid.
+   * @throws NotUniqueError at once (no retry) when the job is unique and another holds its lock
+   *   (`409 not_unique`); JobDiscardedError; ApiResponseError
+   */
   async enqueue(job: JobInput): Promise<string> {
     const [jid] = await this.send([job], false);
     if (jid === undefined) throw new HopperError('the API returned no jid');
     return jid;
   }
 
-  /** Enqueues jobs in one request; resolves their jids. @throws JobDiscardedError, ApiResponseError */
+  /**
+   * Enqueues jobs in one request; resolves their jids. Jobs without a jid get one here, so that
+   * after an answer that enqueued some (`502` with `enqueued`) only the others are sent again.
+   * @throws EnqueueError when unique jobs were refused (their failures carry `existingJid`; the
+   *   others are enqueued); JobDiscardedError; ApiResponseError
+   */
   async enqueueMany(jobs: readonly JobInput[]): Promise<string[]> {
     return this.send(jobs, true);
   }
@@ -126,12 +137,18 @@ export class ApiClient {
     return { status: response.status, headers: response.headers, body: parsed };
   }
 
-  private async send(jobs: readonly JobInput[], many: boolean): Promise<string[]> {
+  private async send(input: readonly JobInput[], many: boolean): Promise<string[]> {
+    const all = input.map((job) => (job.jid === undefined ? { ...job, jid: newJid() } : job));
+    let jobs: readonly JobInput[] = all;
+    /** Jids the API answered with, by job (the API's word over ours). */
+    const answered = new Map<JobInput, string>();
+    const enqueued = new Set<string>();
+    const refused: EnqueueFailure[] = [];
     const bornMs = Math.min(this.now(), ...jobs.map((job) => createdAtMs(job) ?? Number.POSITIVE_INFINITY));
     const staleAtMs = bornMs + this.maxAgeMs;
     const queues = [...new Set(jobs.map((job) => job.queue ?? JOB_DEFAULTS.queue))];
     let backoff: number = API_CLIENT_DEFAULTS.errorBackoffMs;
-    for (;;) {
+    while (jobs.length > 0) {
       const closed = this.gates.closedUntil(queues, this.now());
       if (closed !== undefined) {
         // Sentry's rule: while a scope is closed, send nothing to it; work that would be stale by
@@ -153,7 +170,24 @@ export class ApiClient {
         backoff = Math.min(backoff * 2, API_CLIENT_DEFAULTS.maxErrorBackoffMs);
         continue;
       }
-      if (response.status === 202 || response.status === 200) return jidsOf(response.body);
+      if (response.status === 202 || response.status === 200) {
+        const jids = jidsOf(response.body);
+        jobs.forEach((job, index) => { const jid = jids[index]; if (jid !== undefined) answered.set(job, jid); });
+        for (const jid of jids) enqueued.add(jid);
+        break;
+      }
+      const partial = partialAnswer(response);
+      if (partial !== undefined) {
+        // Some jobs went through (or were refused as not unique): only the rest may be sent again.
+        for (const jid of partial.enqueued) enqueued.add(jid);
+        refused.push(...partial.notUnique);
+        const done = new Set([...enqueued, ...refused.map((failure) => failure.jid)]);
+        jobs = jobs.filter((job) => job.jid === undefined || !done.has(job.jid));
+        if (response.status === 409 || jobs.length === 0) break;
+        await this.sleep(Math.min(backoff, Math.max(0, staleAtMs - this.now() + 1)));
+        backoff = Math.min(backoff * 2, API_CLIENT_DEFAULTS.maxErrorBackoffMs);
+        continue;
+      }
       if ((response.status === 429 || response.status === 503) && isHopperRefusal(response)) {
         const nowMs = this.now();
         this.gates.close(parseRateLimits(response.headers.get(RATE_LIMITS_HEADER)), {
@@ -174,6 +208,12 @@ export class ApiClient {
       const error = errorOf(response.body);
       throw new ApiResponseError(response.status, error.code, error.message, response.body);
     }
+    const [conflict] = refused;
+    if (conflict !== undefined) {
+      if (!many) throw new NotUniqueError(conflict.jid, conflict.existingJid ?? '', conflict.lockedUntil);
+      throw new EnqueueError(all.flatMap((job) => (job.jid !== undefined && enqueued.has(job.jid) ? [job.jid] : [])), refused);
+    }
+    return all.map((job) => answered.get(job) ?? job.jid ?? '');
   }
 
   private discard(reason: DiscardReason, scope: string, jobs: number, detail: string): JobDiscardedError {
@@ -204,6 +244,27 @@ function createdAtMs(job: JobInput): number | undefined {
 function jidsOf(body: unknown): string[] {
   if (typeof body === 'object' && body !== null && 'jids' in body && Array.isArray(body.jids)) return body.jids.map(String);
   throw new HopperError('the API accepted the jobs but returned no jids');
+}
+
+/**
+ * The jobs a `409 not_unique` or `502 upstream_error` answer says were enqueued, and those it
+ * refused as not unique; undefined for any other answer (or one without the lists).
+ */
+function partialAnswer(response: ApiClientResponse): { enqueued: string[]; notUnique: EnqueueFailure[] } | undefined {
+  if (response.status !== 409 && response.status !== 502) return undefined;
+  const error = isRecord(response.body) ? response.body.error : undefined;
+  if (!isRecord(error) || !Array.isArray(error.enqueued) || !Array.isArray(error.failed)) return undefined;
+  const notUnique = error.failed.flatMap((failure): EnqueueFailure[] => {
+    if (!isRecord(failure) || typeof failure.jid !== 'string' || typeof failure.existing_jid !== 'string') return [];
+    return [{
+      jid: failure.jid,
+      reason: typeof failure.reason === 'string' ? failure.reason : 'not unique',
+      existingJid: failure.existing_jid,
+      ...(typeof failure.locked_until === 'string' ? { lockedUntil: failure.locked_until } : {}),
+    }];
+  });
+  if (response.status === 409 && notUnique.length === 0) return undefined;
+  return { enqueued: error.enqueued.filter((jid): jid is string => typeof jid === 'string'), notUnique };
 }
 
 function errorOf(body: unknown): { code: string; message: string } {

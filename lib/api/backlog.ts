@@ -7,8 +7,12 @@ import type { BacklogLimit } from './config.js';
 
 /** What is known of a queue when an enqueue is checked. */
 export interface QueueActivity {
-  /** Messages waiting (visible). */
+  /** Messages waiting (visible), as SQS last said (a cached reading). */
   readonly visible: number;
+  /** Jobs for the queue this API instance accepted since that reading. @default 0 */
+  readonly acceptedSince?: number;
+  /** Jobs for the queue in the request being checked. @default 0 */
+  readonly requested?: number;
   /** Jobs per second the workers have been finishing lately; undefined when none were seen. */
   readonly drainPerSecond: number | undefined;
   /** How long the most recently started job had waited, and when it started. */
@@ -33,33 +37,41 @@ export type BacklogVerdict =
   | { readonly over: true; readonly reason: (typeof BACKLOG_REASONS)[keyof typeof BACKLOG_REASONS]; readonly retryAfterSeconds: number; readonly message: string };
 
 /**
- * Checks `activity` against `limit`. The expected wait of a new job is the backlog divided by the
- * drain rate; without a rate, the last reported lag stands in while it is fresh, and without
- * either the latency limit is not applied (nothing says the queue is slow).
+ * Checks `activity` against `limit`. The backlog is what SQS last said plus what was accepted since
+ * and what the request adds: a queue at its `maxBacklog` refuses the next job. The expected wait of
+ * a new job is that backlog divided by the drain rate; without a rate, the last reported lag stands
+ * in while it is fresh, and without either the latency limit is not applied (nothing says the
+ * queue is slow).
  */
 export function checkBacklog(queue: string, limit: BacklogLimit, activity: QueueActivity, nowMs: number): BacklogVerdict {
+  const acceptedSince = activity.acceptedSince ?? 0;
+  const requested = activity.requested ?? 0;
+  const backlog = activity.visible + acceptedSince + requested;
   // A paused queue does not drain, whatever it did before the pause.
   const rate = activity.paused !== true && activity.drainPerSecond !== undefined && activity.drainPerSecond > 0 ? activity.drainPerSecond : undefined;
   const after = (excess: number): number => {
     if (rate === undefined) return UNKNOWN_DRAIN_RETRY_AFTER_SECONDS;
     return Math.min(MAX_BACKLOG_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(excess / rate)));
   };
-  if (limit.maxBacklog !== undefined && activity.visible > limit.maxBacklog) {
+  if (limit.maxBacklog !== undefined && backlog > limit.maxBacklog) {
+    const holds = acceptedSince + requested === 0
+      ? `holds ${backlog} waiting jobs`
+      : `would hold ${backlog} waiting jobs (${activity.visible} when SQS was last read, ${acceptedSince} accepted since, ${requested} in this request)`;
     return {
       over: true,
       reason: BACKLOG_REASONS.maxBacklog,
-      retryAfterSeconds: after(activity.visible - limit.maxBacklog),
-      message: `queue ${queue} holds ${activity.visible} waiting jobs, over its maxBacklog of ${limit.maxBacklog}${activity.paused === true ? ' (the queue is paused)' : ''}`,
+      retryAfterSeconds: after(backlog - limit.maxBacklog),
+      message: `queue ${queue} ${holds}, over its maxBacklog of ${limit.maxBacklog}${activity.paused === true ? ' (the queue is paused)' : ''}`,
     };
   }
   if (limit.maxLatency !== undefined) {
     const freshLag = activity.lag !== undefined && nowMs - activity.lag.atMs <= LAG_FRESH_MS ? activity.lag.ms / 1000 : undefined;
-    const expected = rate === undefined ? freshLag : activity.visible / rate;
+    const expected = rate === undefined ? freshLag : backlog / rate;
     if (expected !== undefined && expected > limit.maxLatency) {
       return {
         over: true,
         reason: BACKLOG_REASONS.maxLatency,
-        retryAfterSeconds: rate === undefined ? UNKNOWN_DRAIN_RETRY_AFTER_SECONDS : after(activity.visible - limit.maxLatency * rate),
+        retryAfterSeconds: rate === undefined ? UNKNOWN_DRAIN_RETRY_AFTER_SECONDS : after(backlog - limit.maxLatency * rate),
         message: `a job sent to queue ${queue} now would wait about ${Math.round(expected)} s, over its maxLatency of ${limit.maxLatency} s`,
       };
     }

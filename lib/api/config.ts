@@ -5,6 +5,7 @@
  */
 import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron/definition.js';
 import { ENV, intFromEnv, jsonObjectFromEnv, queueUrlsFromEnv, type Env } from '../config/env.js';
+import { queueConcurrencyFromEnv, type QueueConcurrency } from '../config/queue-concurrency.js';
 import { ConfigurationError } from '../errors/base.js';
 import { isRecord, JOB_DEFAULTS } from '../job/model.js';
 import { parseQuotas, type ResolvedQuotas } from '../quota/index.js';
@@ -41,6 +42,8 @@ export interface ApiConfig {
   readonly defaultRetry: number;
   /** The JobSystem's crons, validated, in declaration order (HOPPER_CRONS). */
   readonly crons: readonly ResolvedCron[];
+  /** The caps of the queues whose `maxConcurrency` is set (HOPPER_QUEUE_CONCURRENCY). */
+  readonly queueConcurrency: Readonly<Record<string, QueueConcurrency>>;
 }
 
 /** Reads the API's configuration from `env`. @throws ConfigurationError naming the variable. */
@@ -54,6 +57,7 @@ export function apiConfigFromEnv(env: Env): ApiConfig {
     maxBodyBytes: intFromEnv(env, ENV.apiMaxBodyBytes, API_DEFAULTS.maxBodyBytes),
     defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
     crons: cronsFromEnv(env),
+    queueConcurrency: queueConcurrencyFromEnv(env),
   };
 }
 

@@ -11,7 +11,7 @@ import { awsApiContext } from './aws.js';
 import { apiConfigFromEnv } from './config.js';
 import type { ApiContext } from './context.js';
 import { readEvent } from './event.js';
-import { API_ERRORS, ApiError, errorResponse, type ApiResponse } from './http.js';
+import { API_ERRORS, ApiError, errorResponse, upstreamFailure, type ApiResponse } from './http.js';
 import { matchRoute, type Route } from './router.js';
 import { batchRoutes } from './routes/batches.js';
 import { cronRoutes } from './routes/crons.js';
@@ -70,6 +70,11 @@ export function createApiHandler(options: ApiHandlerOptions = {}): (event: Lambd
     } catch (error) {
       if (error instanceof ApiError) return errorResponse(error);
       const requestId = event.requestContext.requestId;
+      const upstream = upstreamFailure(error);
+      if (upstream !== undefined) {
+        logger.warn('an AWS call failed', { method: request.method, path: request.path, request_id: requestId, error });
+        return errorResponse(upstream);
+      }
       logger.error('request failed', { method: request.method, path: request.path, request_id: requestId, error });
       return errorResponse(new ApiError(500, API_ERRORS.internal, `internal error (request ${requestId}); the function's logs have the details`));
     }

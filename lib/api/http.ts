@@ -45,6 +45,8 @@ export const API_ERRORS = {
   conflict: 'conflict',
   /** The resource is mid-change (a queue's mapping still enabling or disabling): try again after Retry-After. */
   busy: 'busy',
+  /** A unique job's lock is held by another job (`existing_jid`): not enqueued, and retrying now will not help. */
+  notUnique: 'not_unique',
   backlog: 'backlog_exceeded',
   upstream: 'upstream_error',
   notConfigured: 'not_configured',
@@ -57,6 +59,22 @@ export { ApiError } from '../errors/api.js';
 /** `400 bad_parameter` naming the parameter, what it must be and what was given. */
 export function badParameter(name: string, expected: string, received?: string): ApiError {
   return new ApiError(400, API_ERRORS.badParameter, `${name} must be ${expected}${received === undefined ? '' : `, but ${received} was provided`}`, { details: { parameter: name } });
+}
+
+/** Network failures a Node AWS SDK call surfaces without a service answer. */
+const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+
+/**
+ * `502 upstream_error` for an error of an AWS service the API calls (an SDK error: it carries
+ * `$metadata`; or a network failure on the way to one): a dependency failed, which a client may
+ * retry. Undefined for any other error, which is the API's own (500).
+ */
+export function upstreamFailure(error: unknown): ApiError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  const fromService = '$metadata' in error || '$fault' in error;
+  if (!fromService && !(code !== undefined && NETWORK_ERROR_CODES.has(code)) && error.name !== 'TimeoutError') return undefined;
+  return new ApiError(502, API_ERRORS.upstream, `a service the API depends on failed (${error.name}: ${error.message.slice(0, 200)}); try again`);
 }
 
 /** `404 not_found`. */

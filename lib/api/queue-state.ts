@@ -45,9 +45,16 @@ interface Sample {
   readonly atMs: number;
 }
 
-/** Cached queue facts for one API instance. */
+/**
+ * Cached queue facts for one API instance. Besides the cached counts it keeps what the instance
+ * itself accepted for each queue since its last reading, so that a backlog check counts the jobs
+ * the reading cannot know of yet (an instance serves one request at a time, so its own count is
+ * exact; other instances' jobs appear at the next reading).
+ */
 export class QueueState {
   private readonly counts = new Map<string, Cached<QueueCounts>>();
+  /** Queue URL → jobs accepted by this instance, with when, not yet covered by a reading. */
+  private readonly accepted = new Map<string, { readonly atMs: number; readonly jobs: number }[]>();
   private readonly previous = new Map<string, Sample>();
   private readonly mappings = new Map<string, Cached<string>>();
   private reports: Cached<ReadonlyMap<string, QueueReport>> | undefined;
@@ -66,7 +73,20 @@ export class QueueState {
     const value = await this.backend.counts(url);
     if (cached !== undefined) this.previous.set(url, { visible: cached.value.visible, atMs: cached.atMs });
     this.counts.set(url, { value, atMs: nowMs });
+    // Jobs accepted before the reading was asked for are in it; those accepted meanwhile may not be.
+    this.accepted.set(url, (this.accepted.get(url) ?? []).filter((entry) => entry.atMs >= nowMs));
     return value;
+  }
+
+  /** Jobs this instance accepted for the queue at `url` since its counts were last read. */
+  acceptedSince(url: string): number {
+    return (this.accepted.get(url) ?? []).reduce((sum, entry) => sum + entry.jobs, 0);
+  }
+
+  /** Records that this instance put `jobs` jobs on the queue at `url`. */
+  noteAccepted(url: string, jobs: number): void {
+    if (jobs <= 0) return;
+    this.accepted.set(url, [...(this.accepted.get(url) ?? []), { atMs: this.now(), jobs }]);
   }
 
   /** The workers' report on `queue`, with a drain rate measured here when they have none. */

@@ -9,7 +9,8 @@
  * - *success*: complete, and every job succeeded (`failures = 0`) and every child succeeded.
  * - *death*: a job of the batch, or of a child batch, is in the dead set. Fires once.
  */
-import { newJid, type JobInput } from '../job/model.js';
+import { UnrecoverableJobError } from '../errors/base.js';
+import { isRecord, newJid, type JobInput } from '../job/model.js';
 import { CALLBACK_EVENTS, type BatchState, type CallbackEvent, type Counter } from './model.js';
 
 /** True when every job has run once and every child batch is complete. */
@@ -67,6 +68,42 @@ export interface BatchCallbackStatus {
   readonly children: number;
   readonly parent_bid?: string;
   readonly created_at: string;
+}
+
+/**
+ * Splits the args of a callback job: the batch's status first, then the args the callback was
+ * declared with (Sidekiq's `(status, options)`), so `onSuccess: { jobtype: 'ImportDone', args: [42] }`
+ * runs `ImportDone` with `[status, 42]`.
+ *
+ * @throws UnrecoverableJobError when the first arg is not a batch status (the job is not a callback).
+ * @example
+ * ImportDone: async (args) => {
+ *   const { status, args: [importId] } = batchCallbackArgs(args);
+ *   await notify(importId, `${status.succeeded} of ${status.total} rows imported`);
+ * }
+ */
+export function batchCallbackArgs(args: readonly unknown[]): { readonly status: BatchCallbackStatus; readonly args: readonly unknown[] } {
+  const [first, ...rest] = args;
+  const event = isRecord(first) ? CALLBACK_EVENTS.find((candidate) => candidate === first.event) : undefined;
+  const counts = ['total', 'pending', 'succeeded', 'failures', 'dead', 'children'] as const;
+  if (!isRecord(first) || typeof first.bid !== 'string' || event === undefined || typeof first.created_at !== 'string' || !counts.every((name) => typeof first[name] === 'number')) {
+    throw new UnrecoverableJobError('args[0] is not a batch status: this job is not a batch callback (a callback receives [status, ...its args])');
+  }
+  const number = (name: (typeof counts)[number]): number => (typeof first[name] === 'number' ? first[name] : 0);
+  const status: BatchCallbackStatus = {
+    bid: first.bid,
+    event,
+    ...(typeof first.description === 'string' ? { description: first.description } : {}),
+    total: number('total'),
+    pending: number('pending'),
+    succeeded: number('succeeded'),
+    failures: number('failures'),
+    dead: number('dead'),
+    children: number('children'),
+    ...(typeof first.parent_bid === 'string' ? { parent_bid: first.parent_bid } : {}),
+    created_at: first.created_at,
+  };
+  return { status, args: rest };
 }
 
 /** The status a callback job carries. */

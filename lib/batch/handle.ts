@@ -1,6 +1,11 @@
 /**
- * The producer's handle on a batch: create it, add jobs (many at once), add child batches, fill it
- * in several steps safely, read its status. Used by `Client.batch` and by `ctx.batch` in a worker.
+ * The producer's handle on a batch: create it, add jobs (many at once, in as many calls as needed),
+ * seal it, add child batches, read its status. Used by `Client.batch` and by `ctx.batch` in a worker.
+ *
+ * A batch is created unsealed: no callback fires until its producer seals it (`seal()`, or the fill
+ * form `client.batch(options, fill)`, which seals when `fill` returns), however many of the jobs
+ * added so far have already run. Jobs of the batch may add jobs to it at any time (`ctx.batch.add`):
+ * a running job is itself pending, so the batch cannot finish before what it adds is counted.
  */
 import { createHash } from 'node:crypto';
 import { enqueueJobs, prepareJob, type EnqueueRuntime } from '../enqueue/enqueue.js';
@@ -55,13 +60,20 @@ const CALLBACK_OPTIONS: ReadonlyArray<readonly [CallbackEvent, 'onComplete' | 'o
   ['death', 'onDeath'],
 ];
 
+/** Fills a new batch; the batch is sealed when it returns. */
+export type BatchFill = (batch: Batch) => Promise<unknown>;
+
 /**
- * Creates a batch (idempotent for a given bid) and returns its handle.
+ * Creates a batch (idempotent for a given bid), unsealed, and returns its handle. With `fill`, runs
+ * it and then seals the batch; when `fill` throws, the batch stays unsealed (nothing fires): create
+ * it again with the same `bid` and fill it again (jobs with the same jid are counted once), or
+ * seal it as it is.
  *
  * @throws InvalidJobError naming the bad option (`bid`, `onSuccess.queue`, …);
- *   BatchNotFoundError when `parent` does not exist; BatchFinishedError when it has succeeded.
+ *   BatchNotFoundError when `parent` does not exist; BatchFinishedError when it has succeeded;
+ *   what `fill` throws.
  */
-export async function createBatch(deps: BatchDeps, options: BatchOptions): Promise<Batch> {
+export async function createBatch(deps: BatchDeps, options: BatchOptions, fill?: BatchFill): Promise<Batch> {
   const bid = options.bid ?? deps.nextId?.() ?? newBid();
   validateBid(bid, 'bid');
   if (options.parent !== undefined) validateBid(options.parent, 'parent');
@@ -81,15 +93,21 @@ export async function createBatch(deps: BatchDeps, options: BatchOptions): Promi
     ...(options.description === undefined ? {} : { description: options.description }),
     ...(options.parent === undefined ? {} : { parent: options.parent }),
   });
-  return new Batch(bid, deps);
+  const batch = new Batch(bid, deps);
+  if (fill !== undefined) {
+    await fill(batch);
+    await batch.seal();
+  }
+  return batch;
 }
 
 /**
- * A batch of jobs tracked together.
+ * A batch of jobs tracked together. Its callbacks wait until it is sealed.
  *
  * @example
- * const batch = await client.batch({ description: 'nightly export', onSuccess: { jobtype: 'ExportDone' } });
- * await batch.add(accounts.map((id) => ({ jobtype: 'ExportAccount', args: [id] })));
+ * const batch = await client.batch({ description: 'nightly export', onSuccess: { jobtype: 'ExportDone' } }, async (b) => {
+ *   for await (const page of accountPages()) await b.add(page.map((id) => ({ jobtype: 'ExportAccount', args: [id] })));
+ * });
  */
 export class Batch {
   constructor(
@@ -102,7 +120,8 @@ export class Batch {
    * Adds jobs to the batch and enqueues them: they are registered as pending (one transaction per
    * 99 jobs) before any is sent, then sent in SQS batches of 10. Jobs already in the batch (same
    * jid) are counted once, so retrying an `add` is safe. Jobs that could not be sent are taken out
-   * of the batch again and reported.
+   * of the batch again and reported. Call it as often as needed before {@link Batch.seal}: the
+   * batch cannot finish in between, even when every job added so far has run.
    *
    * @returns the jids, in input order.
    * @throws InvalidJobError before anything is written; BatchNotFoundError; BatchFinishedError when
@@ -124,15 +143,28 @@ export class Batch {
     });
   }
 
-  /** Creates a child batch: this batch completes (and succeeds) only after the child does. */
-  async child(options: Omit<BatchOptions, 'parent'> = {}): Promise<Batch> {
-    return createBatch(this.deps, { ...options, parent: this.bid });
+  /**
+   * Says every job is added: from now on the batch's callbacks fire when its jobs are done (at once
+   * when they already are). Sealing again changes nothing.
+   *
+   * @throws BatchNotFoundError when the batch no longer exists.
+   */
+  async seal(): Promise<void> {
+    await (await this.deps.store()).seal(this.bid);
   }
 
   /**
-   * Fills the batch in several steps: its callbacks cannot fire while `fill` runs, even if every
-   * job added so far has already finished. A single `add` needs no `jobs`: it registers all its
-   * jobs before sending any.
+   * Creates a child batch, unsealed like any new batch (with `fill`, sealed when `fill` returns):
+   * this batch completes (and succeeds) only after the child does.
+   */
+  async child(options: Omit<BatchOptions, 'parent'> = {}, fill?: BatchFill): Promise<Batch> {
+    return createBatch(this.deps, { ...options, parent: this.bid }, fill);
+  }
+
+  /**
+   * Adds to a batch that may already be sealed: its callbacks cannot fire while `fill` runs, even if
+   * every job added so far has already finished (a job of the batch adding to it needs none of
+   * this: while it runs, it is pending itself).
    *
    * @example
    * await batch.jobs(async (b) => {

@@ -15,7 +15,8 @@
  * | `succeeded`            | N    | jobs that succeeded                                           |
  * | `failures`             | N    | jobs whose last run failed (dead ones included)               |
  * | `dead`                 | N    | jobs in the dead set                                          |
- * | `open`                 | N    | fills in progress (`Batch.jobs`); callbacks wait for 0        |
+ * | `open`                 | N    | fills in progress: 1 until sealed, +1 per `Batch.jobs`; callbacks wait for 0 |
+ * | `sealed`               | BOOL | false until the producer seals the batch (`Batch.seal`); absent on batches from before sealing, which count as sealed |
  * | `children`             | N    | child batches                                                 |
  * | `children_complete`    | N    | child batches whose `complete` was claimed                    |
  * | `children_succeeded`   | N    | child batches whose `success` was claimed                     |
@@ -24,6 +25,7 @@
  * | `<event>_sent_at`      | S    | when its callback job was sent                                |
  * | `<event>_parent`       | S    | the parent the callback job was added to, when it was         |
  * | `<event>_run_by`       | S    | the SQS message id whose delivery runs the callback job       |
+ * | `<event>_done_at`      | S    | when the callback job succeeded (and its own batch bookkeeping was written) |
  * | `ttl`                  | N    | epoch seconds after which DynamoDB deletes the item           |
  *
  * A job item (`batch#<bid>` / `job#<jid>`) holds `jid`, `status` (pending, failed, succeeded,
@@ -111,6 +113,8 @@ export interface BatchState {
   readonly parent?: string;
   readonly childBids: readonly string[];
   readonly counters: Readonly<Record<Counter, number>>;
+  /** The producer has said it added every job (`Batch.seal`): until then no callback fires. */
+  readonly sealed: boolean;
   readonly callbacks: Readonly<Partial<Record<CallbackEvent, CallbackJob>>>;
   /** When each event was claimed. */
   readonly claimedAt: Readonly<Partial<Record<CallbackEvent, string>>>;
@@ -122,11 +126,11 @@ export interface BatchState {
 }
 
 /**
- * Attribute names of the claim, the sent mark, the callback's parent and the run claim (the SQS
- * message whose delivery runs the callback job) of `event`.
+ * Attribute names of the claim, the sent mark, the callback's parent, the run claim (the SQS
+ * message whose delivery runs the callback job) and the done mark of `event`.
  */
-export function eventAttributes(event: CallbackEvent): { readonly at: string; readonly sentAt: string; readonly parent: string; readonly runBy: string } {
-  return { at: `${event}_at`, sentAt: `${event}_sent_at`, parent: `${event}_parent`, runBy: `${event}_run_by` };
+export function eventAttributes(event: CallbackEvent): { readonly at: string; readonly sentAt: string; readonly parent: string; readonly runBy: string; readonly doneAt: string } {
+  return { at: `${event}_at`, sentAt: `${event}_sent_at`, parent: `${event}_parent`, runBy: `${event}_run_by`, doneAt: `${event}_done_at` };
 }
 
 /**
@@ -159,6 +163,7 @@ export function readBatchItem(item: ItemRead): BatchState | undefined {
     ...(parent === undefined ? {} : { parent }),
     childBids: [...(item.child_bids?.SS ?? [])].sort(),
     counters,
+    sealed: item.sealed?.BOOL !== false,
     callbacks: readCallbacks(item.callbacks?.S),
     claimedAt,
     sentAt,

@@ -91,6 +91,10 @@ export function sumDeltas(all: readonly CounterDeltas[]): CounterDeltas {
   return sum;
 }
 
+/**
+ * A new batch item: unsealed, so it holds one open fill (the producer's) until `planSeal`; callbacks
+ * wait for `open = 0`, so none can fire while the producer is still adding jobs.
+ */
 function newBatchItem(batch: NewBatch, context: PlanContext): Values {
   const item: Values = {
     ...key(batchKey(batch.bid)),
@@ -98,8 +102,9 @@ function newBatchItem(batch: NewBatch, context: PlanContext): Values {
     created_at: { S: context.now.toISOString() },
     callbacks: { S: JSON.stringify(batch.callbacks) },
     ttl: { N: String(context.ttl) },
+    sealed: { BOOL: false },
   };
-  for (const counter of COUNTERS) item[counter] = { N: '0' };
+  for (const counter of COUNTERS) item[counter] = { N: counter === 'open' ? '1' : '0' };
   if (batch.description !== undefined) item.description = { S: batch.description };
   if (batch.parent !== undefined) item.parent = { S: batch.parent };
   return item;
@@ -332,16 +337,52 @@ export function planMarkSent(bid: string, events: readonly CallbackEvent[], cont
 /**
  * Claims the run of `event`'s callback job for the SQS message `messageId`: the first message to
  * get here runs the job, a redelivery of that same message may run it again (its earlier run
- * crashed), any other message is a second send of the same callback and must not run it.
+ * crashed), any other message is a second send of the same callback and must not run it. A retry
+ * (`retry`: the job failed before, and the retry function sent it again as a new message) takes
+ * over the run. Nothing runs once the job is done (`<event>_done_at`): a copy delivered after a run
+ * that succeeded is not run again.
  */
-export function planClaimCallbackRun(bid: string, event: CallbackEvent, messageId: string, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+export function planClaimCallbackRun(bid: string, event: CallbackEvent, messageId: string, context: Pick<PlanContext, 'tableName'> & { readonly retry?: boolean }): UpdateItemCommandInput {
+  const attributes = eventAttributes(event);
   return {
     TableName: context.tableName,
     Key: key(batchKey(bid)),
     UpdateExpression: 'SET #run = :message',
-    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#run) OR #run = :message)',
-    ExpressionAttributeNames: { '#run': eventAttributes(event).runBy },
+    ConditionExpression: context.retry === true
+      ? 'attribute_exists(pk) AND attribute_not_exists(#done)'
+      : 'attribute_exists(pk) AND attribute_not_exists(#done) AND (attribute_not_exists(#run) OR #run = :message)',
+    ExpressionAttributeNames: { '#run': attributes.runBy, '#done': attributes.doneAt },
     ExpressionAttributeValues: { ':message': { S: messageId } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/** Marks `event`'s callback job done: no copy of it runs after this (see `planClaimCallbackRun`). */
+export function planMarkCallbackDone(bid: string, event: CallbackEvent, context: Pick<PlanContext, 'tableName' | 'now'>): UpdateItemCommandInput {
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: 'SET #done = :now',
+    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#done)',
+    ExpressionAttributeNames: { '#done': eventAttributes(event).doneAt },
+    ExpressionAttributeValues: { ':now': { S: context.now.toISOString() } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/**
+ * Seals the batch: its producer has added every job, so it closes the fill it held since creation
+ * (`sealed = true`, `open − 1`), once. Sealing again, or sealing a batch from before sealing
+ * existed (no `sealed`), fails its condition and changes nothing.
+ */
+export function planSeal(bid: string, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: 'SET #sealed = :true ADD #open :minus',
+    ConditionExpression: 'attribute_exists(pk) AND #sealed = :false',
+    ExpressionAttributeNames: { '#sealed': 'sealed', '#open': 'open' },
+    ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false }, ':minus': { N: '-1' } },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }

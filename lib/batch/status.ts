@@ -38,7 +38,9 @@ export interface BatchStatus {
   readonly parentBid?: string;
   readonly childBids: readonly string[];
   readonly children: { readonly total: number; readonly complete: number; readonly succeeded: number; readonly dead: number };
-  /** Fills (`Batch.jobs`) in progress. */
+  /** False while the producer is still adding jobs (until `Batch.seal`): no callback fires before. */
+  readonly sealed: boolean;
+  /** Fills (`Batch.jobs`) in progress, besides the producer's before it seals. */
   readonly openFills: number;
 }
 
@@ -72,6 +74,7 @@ export function batchStatus(state: BatchState): BatchStatus {
     ...(state.parent === undefined ? {} : { parentBid: state.parent }),
     childBids: state.childBids,
     children: { total: counters.children, complete: counters.children_complete, succeeded: counters.children_succeeded, dead: counters.children_dead },
-    openFills: counters.open,
+    sealed: state.sealed,
+    openFills: counters.open - (state.sealed ? 0 : 1),
   };
 }

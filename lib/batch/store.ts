@@ -11,9 +11,9 @@ import { cancellationReasons, conditionFailureItem, isConditionFailure, loadDyna
 import { batchKey } from '../storage/keys.js';
 import type { Random } from '../common/random.js';
 import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
-import { readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model.js';
+import { eventAttributes, readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model.js';
 import {
-  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planCreateRoot, planMarkSent, planOpen, planRegister, planTransitions, planUnregister,
+  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planMarkCallbackDone, planCreateRoot, planMarkSent, planOpen, planRegister, planSeal, planTransitions, planUnregister,
   registeredEvents, type ClaimOptions, type NewBatch, type PlanContext, type StatusChange,
 } from './plan.js';
 
@@ -220,6 +220,24 @@ export class BatchStore {
     return { applied, ignored, batchMissing };
   }
 
+  /**
+   * Seals batch `bid` (see `planSeal`): from now on its callbacks fire when its jobs are done.
+   *
+   * @returns `sealed: false` when it was sealed already (sealing is idempotent).
+   * @throws BatchNotFoundError when the batch does not exist.
+   */
+  async seal(bid: string): Promise<{ sealed: boolean }> {
+    const { UpdateItemCommand } = await loadDynamoSdk();
+    try {
+      await (await this.dynamo()).send(new UpdateItemCommand(planSeal(bid, this.context())));
+      return { sealed: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      if (conditionFailureItem(error) === undefined) throw new BatchNotFoundError(bid);
+      return { sealed: false };
+    }
+  }
+
   /** Opens (+1) or closes (−1) a fill; callbacks wait while a fill is open. */
   async open(bid: string, delta: 1 | -1): Promise<void> {
     const { UpdateItemCommand } = await loadDynamoSdk();
@@ -285,19 +303,34 @@ export class BatchStore {
   }
 
   /**
-   * Claims the run of a callback job for one SQS message (see `planClaimCallbackRun`).
+   * Claims the run of a callback job for one SQS message (see `planClaimCallbackRun`); `retry` for
+   * a job that failed before.
    *
    * @returns `run` when this message may run it (also when the batch is gone: nothing to check
-   *   against), `duplicate` when another message of the same callback job holds the run.
+   *   against), `duplicate` when another message of the same callback job holds the run, `done`
+   *   when the job already ran to success.
    */
-  async claimCallbackRun(bid: string, event: CallbackEvent, messageId: string): Promise<'run' | 'duplicate'> {
+  async claimCallbackRun(bid: string, event: CallbackEvent, messageId: string, options: { readonly retry?: boolean } = {}): Promise<'run' | 'duplicate' | 'done'> {
     const { UpdateItemCommand } = await loadDynamoSdk();
     try {
-      await (await this.dynamo()).send(new UpdateItemCommand(planClaimCallbackRun(bid, event, messageId, { tableName: this.tableName })));
+      await (await this.dynamo()).send(new UpdateItemCommand(planClaimCallbackRun(bid, event, messageId, { tableName: this.tableName, ...options })));
       return 'run';
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      return conditionFailureItem(error) === undefined ? 'run' : 'duplicate';
+      const item = conditionFailureItem(error);
+      if (item === undefined) return 'run';
+      return item[eventAttributes(event).doneAt] === undefined ? 'duplicate' : 'done';
+    }
+  }
+
+  /** Marks a callback job done (see `planMarkCallbackDone`); marking again changes nothing. */
+  async markCallbackDone(bid: string, event: CallbackEvent): Promise<void> {
+    const { UpdateItemCommand } = await loadDynamoSdk();
+    try {
+      await (await this.dynamo()).send(new UpdateItemCommand(planMarkCallbackDone(bid, event, { tableName: this.tableName, now: this.now() })));
+    } catch (error) {
+      if (isConditionFailure(error)) return;
+      throw error;
     }
   }
 

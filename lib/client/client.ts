@@ -3,7 +3,7 @@
  * to ten (and never a DynamoDB write); jobs due more than 15 minutes ahead go to the scheduled set.
  */
 import { sqsClientFromEnv } from '../aws/clients.js';
-import { createBatch, type Batch, type BatchOptions } from '../batch/handle.js';
+import { createBatch, type Batch, type BatchFill, type BatchOptions } from '../batch/handle.js';
 import { batchStatus, type BatchStatus } from '../batch/status.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import { enqueueJobs, type EnqueueRuntime, type ScheduledSetWriter } from '../enqueue/enqueue.js';
@@ -18,7 +18,7 @@ export { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 export type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 export { NotUniqueError } from '../errors/unique.js';
 export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
-export type { Batch, BatchOptions } from '../batch/handle.js';
+export type { Batch, BatchFill, BatchOptions } from '../batch/handle.js';
 export type { BatchStatus } from '../batch/status.js';
 
 /** How a producer gets the JobSystem's configuration, said when a variable `Client` reads is missing. */
@@ -148,14 +148,20 @@ export class Client {
    * each when it completes, succeeds, or has a job die (see lib/batch/callbacks.ts). With `parent`,
    * it is a child batch whose completion counts toward the parent's.
    *
+   * With `fill`, the batch is sealed when `fill` returns: its callbacks fire only after the last
+   * job `fill` added (and any job those jobs add) is done. Without it, the batch is returned
+   * unsealed, and nothing fires until `batch.seal()`.
+   *
    * @throws InvalidJobError naming the callback field (`onSuccess.queue`) that is wrong;
-   *   BatchNotFoundError when `parent` does not exist.
+   *   BatchNotFoundError when `parent` does not exist; what `fill` throws (the batch stays unsealed).
    * @example
-   * const batch = await client.batch({ description: 'import 42', onSuccess: { jobtype: 'ImportDone', args: [42] } });
-   * await batch.add(rows.map((row) => ({ jobtype: 'ImportRow', args: [row] })));
+   * await client.batch({ description: 'import 42', onSuccess: { jobtype: 'ImportDone', args: [42] } }, async (batch) => {
+   *   await batch.add(firstRows.map((row) => ({ jobtype: 'ImportRow', args: [row] })));
+   *   await batch.add(moreRows.map((row) => ({ jobtype: 'ImportRow', args: [row] })));
+   * });
    */
-  async batch(options: BatchOptions = {}): Promise<Batch> {
-    return createBatch({ runtime: this.runtime, store: () => this.state.batchStore() }, options);
+  async batch(options: BatchOptions = {}, fill?: BatchFill): Promise<Batch> {
+    return createBatch({ runtime: this.runtime, store: () => this.state.batchStore() }, options, fill);
   }
 
   /** The status of batch `bid`, or undefined when there is no such batch (or it expired). */

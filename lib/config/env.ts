@@ -45,6 +45,8 @@ export const ENV = {
   defaultRetry: 'HOPPER_DEFAULT_RETRY',
   /** JSON object: queue name → visibility timeout in seconds, for the worker's heartbeat. */
   queueVisibility: 'HOPPER_QUEUE_VISIBILITY',
+  /** JSON object: queue name → `{ jobs, perInvocation, leaseSeconds? }` for capped queues (./queue-concurrency.ts). */
+  queueConcurrency: 'HOPPER_QUEUE_CONCURRENCY',
   /**
    * Retry function: JSON object, queue name → the queue's `maxReceiveCount` (deliveries before SQS
    * redrives a job to the retries queue), for the message of a crashed job.

@@ -155,7 +155,9 @@ export async function enqueueJobs(
   }
   if (failed.length > 0) {
     const failedJids = new Set(failed.map((entry) => entry.jid));
-    throw new EnqueueError(jids.filter((jid) => !failedJids.has(jid)), failed.map(({ jid, reason, existingJid }) => ({ jid, reason, ...(existingJid === undefined ? {} : { existingJid }) })));
+    throw new EnqueueError(jids.filter((jid) => !failedJids.has(jid)), failed.map(({ jid, reason, existingJid, lockedUntil }) => ({
+      jid, reason, ...(existingJid === undefined ? {} : { existingJid }), ...(lockedUntil === undefined ? {} : { lockedUntil }),
+    })));
   }
   return jids;
 }

@@ -7,6 +7,8 @@ export interface EnqueueFailure {
   readonly reason: string;
   /** Set when the job was refused as not unique: the jid of the job holding the lock. */
   readonly existingJid?: string;
+  /** With `existingJid`: when the lock expires at the latest, ISO-8601. */
+  readonly lockedUntil?: string;
 }
 
 /**

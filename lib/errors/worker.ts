@@ -28,9 +28,12 @@ export function isUnrecoverable(error: unknown): boolean {
   return error instanceof UnrecoverableJobError || isHopperError(error, 'UnrecoverableJobError') || isHopperError(error, 'UnknownJobTypeError');
 }
 
-/** The `retryAfterSeconds` of a `RateLimitedError` (by name), or undefined for any other error. */
+/**
+ * The `retryAfterSeconds` of a `RateLimitedError` or a `LimiterUnavailableError` (by name), or
+ * undefined for any other error.
+ */
 export function rateLimitedDelay(error: unknown): number | undefined {
-  if (!isHopperError(error, 'RateLimitedError')) return undefined;
+  if (!isHopperError(error, 'RateLimitedError') && !isHopperError(error, 'LimiterUnavailableError')) return undefined;
   if (!('retryAfterSeconds' in error) || typeof error.retryAfterSeconds !== 'number' || !Number.isFinite(error.retryAfterSeconds)) return undefined;
   return error.retryAfterSeconds;
 }

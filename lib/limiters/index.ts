@@ -8,9 +8,11 @@
  * await limiters(`stripe:${accountId}`, { type: 'concurrent', limit: 10 }).run(() => charge());
  */
 export { RateLimitedError } from '../errors/base.js';
-export { limiter, limiterFactory, CONCURRENT_POLL_MS } from './limiter.js';
+export { limiter, limiterFactory, LIMITER_POLL_MS, UNAVAILABLE_RETRY_AFTER_MS } from './limiter.js';
+export { LimiterUnavailableError } from '../errors/limiter.js';
 export type { Limiter, LimiterFactory, LimiterOptions, Permit, PointsCharge, PointsLimiter, PointsPermit, Refusal } from './limiter.js';
 export {
+  DEFAULT_CONCURRENT_WAIT_SECONDS,
   DEFAULT_LOCK_TIMEOUT_SECONDS,
   InvalidLimiterSpecError,
   LIMITER_NAME_PATTERN,

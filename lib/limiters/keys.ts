@@ -6,7 +6,7 @@
  * limiter name and type:
  * | item                | pk                 | sk           | attributes                                   |
  * |---------------------|--------------------|--------------|----------------------------------------------|
- * | concurrent leases   | `limiter#<name>`   | `concurrent` | `n` lease count, `e_<id>` expiry (epoch ms)  |
+ * | concurrent leases   | `limiter#<name>`   | `concurrent` | `n` lease count, `e_<id>` expiry (epoch ms), `h` last hold (ms) |
  * | window admissions   | `limiter#<name>`   | `window`     | `n` entry count, `e_<id>` admitted at (ms)   |
  * | bucket counter      | `limiter#<name>`   | `bucket`     | `b` bucket start ms, `i` interval ms, `c` count |
  * | leaky bucket        | `limiter#<name>`   | `leaky`      | `t` TAT in 1/`s` ms, `s` scale               |
@@ -35,6 +35,8 @@ export const LIMITER_ATTRIBUTES = {
   entryCount: 'n',
   /** concurrent, window: prefix of one entry's attribute; the rest of the name is its id. */
   entryPrefix: 'e_',
+  /** concurrent: how long the most recently released lease was held, ms (when a slot is likely free). */
+  lastHold: 'h',
   /** bucket: start of the current bucket, epoch ms. */
   bucketStart: 'b',
   /** bucket: length of the current bucket, ms (a changed interval starts a new bucket). */

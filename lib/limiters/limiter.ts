@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HopperError, RateLimitedError } from '../errors/base.js';
+import { LimiterUnavailableError } from '../errors/limiter.js';
 import type { Random } from '../common/random.js';
 import { toRetryAfterSeconds } from './decision.js';
 import { ENTRY_ID_PATTERN, limiterKey } from './keys.js';
@@ -31,7 +32,7 @@ export interface LimiterOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Ids of leases and window admissions. @default - 12 random base64url characters */
   readonly newToken?: () => string;
-  /** Jitter of the polls of a waiting concurrent limiter. @default Math.random */
+  /** Jitter of the attempts of a waiting limiter. @default Math.random */
   readonly random?: Random;
   /**
    * Called when a run starts; the wait is at most what it returns, in ms. A worker passes the
@@ -115,8 +116,15 @@ export interface LimiterFactory {
   (name: string, spec: LimiterSpec): Limiter | PointsLimiter;
 }
 
-/** First and longest pause of a concurrent limiter polling for a free lease, ms. */
-export const CONCURRENT_POLL_MS = { first: 50, max: 1_000 } as const;
+/**
+ * Pauses of a limiter waiting for room: it asks again when the refusal said room is likely; a
+ * concurrent limiter, whose leases end when their holders finish, adds a jitter of up to half that
+ * wait (within `[minJitter, maxJitter]`), so that its waiters do not all ask at the same instant.
+ */
+export const LIMITER_POLL_MS = { minJitter: 10, maxJitter: 1_000 } as const;
+
+/** How long a limiter whose state could not be reached is given before it is asked again, ms. */
+export const UNAVAILABLE_RETRY_AFTER_MS = 1_000;
 
 /**
  * A named limiter. Names are keys: `stripe:${accountId}` makes one limiter per account. Creating
@@ -223,21 +231,33 @@ class LimiterRuntime {
     this.onCleanupError = options.onCleanupError ?? warnCleanupError;
   }
 
-  /** One attempt. */
+  /**
+   * One attempt.
+   * @throws LimiterUnavailableError when the store fails (an AWS error: Hopper's infrastructure, not
+   *   the limit); Hopper's own errors (configuration) as they are.
+   */
   async acquire(spec: ResolvedLimiterSpec, cost: number): Promise<PointsPermit | Refusal> {
     const token = this.newToken();
     if (!ENTRY_ID_PATTERN.test(token)) {
       throw new HopperError(`limiter ${this.name}: newToken must return 1 to 64 letters, digits, _ or -, but returned ${JSON.stringify(token)}`);
     }
     const key = limiterKey(this.name, spec.type);
-    const result: AcquireResult = await this.store.acquire({ key, spec, nowMs: this.now(), token, cost });
+    const acquiredAtMs = this.now();
+    let result: AcquireResult;
+    try {
+      result = await this.store.acquire({ key, spec, nowMs: acquiredAtMs, token, cost });
+    } catch (error) {
+      // Hopper's own errors (a missing HOPPER_LIMITS_TABLE) are defects to fix, not outages to wait out.
+      if (error instanceof HopperError) throw error;
+      throw new LimiterUnavailableError(this.name, toRetryAfterSeconds(UNAVAILABLE_RETRY_AFTER_MS), { cause: error });
+    }
     if (!result.allowed) {
       return { allowed: false, retryAfterMs: result.retryAfterMs, retryAfterSeconds: toRetryAfterSeconds(result.retryAfterMs) };
     }
     return {
       allowed: true,
       release: async () => {
-        if (spec.type === 'concurrent') await this.store.release({ key, spec, token });
+        if (spec.type === 'concurrent') await this.store.release({ key, spec, token, heldMs: this.now() - acquiredAtMs });
       },
       settle: async (actualCost) => {
         if (spec.type === 'points') await this.store.settle({ key, spec, nowMs: this.now(), delta: actualCost - cost });
@@ -246,25 +266,34 @@ class LimiterRuntime {
   }
 
   /**
-   * Attempts until allowed or the wait is over. A rate limiter's `retryAfter` is exact, so when
-   * it lies beyond the wait there is no point in waiting. A concurrent limiter's is only a bound
-   * (leases are usually released before they expire), so it polls, backing off with jitter.
+   * Attempts until allowed or the wait is over. Each refusal says when room is likely (exactly
+   * for the rate kinds; for a concurrent limiter, when a lease is expected to end): when that lies
+   * beyond the wait there is no point in waiting, otherwise the next attempt is made then, with
+   * jitter. A store that cannot be reached is asked again the same way after a second.
    *
-   * @throws RateLimitedError with the last attempt's retryAfter.
+   * @throws RateLimitedError with the last attempt's retryAfter; LimiterUnavailableError when the
+   *   last attempt could not reach the store.
    */
   async acquireWithin(spec: ResolvedLimiterSpec, cost: number): Promise<PointsPermit> {
     const budget = this.maxWaitMs === undefined ? spec.waitMs : Math.min(spec.waitMs, Math.max(0, this.maxWaitMs()));
     const deadline = this.now() + budget;
-    let poll: number = CONCURRENT_POLL_MS.first;
     for (;;) {
-      const result = await this.acquire(spec, cost);
-      if (result.allowed) return result;
+      let failure: LimiterUnavailableError | undefined;
+      let retryAfterMs: number;
+      try {
+        const result = await this.acquire(spec, cost);
+        if (result.allowed) return result;
+        retryAfterMs = result.retryAfterMs;
+      } catch (error) {
+        if (!(error instanceof LimiterUnavailableError)) throw error;
+        failure = error;
+        retryAfterMs = UNAVAILABLE_RETRY_AFTER_MS;
+      }
       const remaining = deadline - this.now();
-      const hopeless = spec.type !== 'concurrent' && result.retryAfterMs > remaining;
-      if (remaining <= 0 || hopeless) throw new RateLimitedError(this.name, result.retryAfterSeconds);
-      const pause = spec.type === 'concurrent' ? Math.min(poll * (0.5 + this.random()), result.retryAfterMs) : result.retryAfterMs;
-      await this.sleep(Math.max(1, Math.min(pause, remaining)));
-      poll = Math.min(poll * 2, CONCURRENT_POLL_MS.max);
+      if (remaining <= 0 || retryAfterMs > remaining) throw failure ?? new RateLimitedError(this.name, toRetryAfterSeconds(retryAfterMs));
+      // A rate limiter's retry-after is exact; a lease's end is a guess, which waiters spread around.
+      const jitter = spec.type === 'concurrent' ? Math.min(LIMITER_POLL_MS.maxJitter, Math.max(LIMITER_POLL_MS.minJitter, retryAfterMs / 2)) * this.random() : 0;
+      await this.sleep(Math.max(1, Math.min(retryAfterMs + jitter, remaining)));
     }
   }
 

@@ -18,6 +18,8 @@ export class MemoryLimiterStore implements LimiterStore {
   private readonly entrySets = new Map<string, EntrySetState>();
   private readonly buckets = new Map<string, BucketState>();
   private readonly gcras = new Map<string, GcraState>();
+  /** Concurrent limiters: how long the last released lease was held. */
+  private readonly lastHolds = new Map<string, number>();
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const { spec, nowMs } = request;
@@ -26,9 +28,10 @@ export class MemoryLimiterStore implements LimiterStore {
       case 'concurrent':
       case 'window': {
         const state = this.entrySets.get(key) ?? EMPTY_ENTRY_SET;
+        const lastHoldMs = this.lastHolds.get(key);
         const decision =
           spec.type === 'concurrent'
-            ? acquireLease(state, nowMs, { leaseId: request.token, limit: spec.limit, lockTimeoutMs: spec.lockTimeoutMs })
+            ? acquireLease(state, nowMs, { leaseId: request.token, limit: spec.limit, lockTimeoutMs: spec.lockTimeoutMs, ...(lastHoldMs === undefined ? {} : { lastHoldMs }) })
             : admitToWindow(state, nowMs, { entryId: request.token, limit: spec.limit, intervalMs: spec.intervalMs });
         return apply(decision, (next) => this.entrySets.set(key, next));
       }
@@ -44,7 +47,9 @@ export class MemoryLimiterStore implements LimiterStore {
   async release(request: ReleaseRequest): Promise<void> {
     const key = mapKey(request.key);
     const state = this.entrySets.get(key);
-    if (state !== undefined) this.entrySets.set(key, releaseLease(state, request.token));
+    if (state === undefined || !Object.hasOwn(state.entries, request.token)) return;
+    this.entrySets.set(key, releaseLease(state, request.token));
+    if (request.heldMs !== undefined) this.lastHolds.set(key, Math.max(0, Math.round(request.heldMs)));
   }
 
   async settle(request: SettleRequest): Promise<void> {

@@ -13,7 +13,10 @@ export const LIMITED_RESCHEDULE = {
   countField: 'limited_count',
   /** Reschedules before a rate-limited job counts as failed (Sidekiq's default is 20). */
   defaultMaxReschedules: 20,
-  /** Jitter grows by this many seconds per reschedule, so jobs that keep colliding spread out. */
+  /**
+   * Jitter grows by the limiter's wait per reschedule, at most this many seconds (and at least
+   * one) per reschedule, so jobs that keep colliding spread out over about as long as they wait.
+   */
   jitterStepSeconds: 5,
   /** The jitter never exceeds this. */
   maxJitterSeconds: 300,
@@ -50,20 +53,24 @@ export function limitedCount(job: Job): number {
 
 /**
  * Decides between rescheduling a rate-limited job and failing it. The delay is the limiter's
- * retry-after (at least 1 s) plus a jitter drawn from [0, min(300, 5 · n)) seconds, where n is
- * the reschedule being made (1 on the first): jobs turned away together do not all come back in
- * the same second, and jobs turned away again and again spread out further.
+ * retry-after r (at least 1 s) plus a jitter drawn from [0, min(300, n · clamp(r, 1, 5))) seconds,
+ * where n is the reschedule being made (1 on the first): jobs turned away together do not all come
+ * back in the same second, jobs turned away again and again spread out further, and a limiter that
+ * frees room every second does not send its jobs away for many seconds.
  *
  * @param limited the `RateLimitedError` (anything with `retryAfterSeconds`).
  * @example
  * nextLimitedAttempt(job, { retryAfterSeconds: 12 }, { random: () => 0.5 })
  * // first reschedule: { action: 'reschedule', delaySeconds: 12 + floor(0.5 · 5) = 14, limitedCount: 1, job }
+ * nextLimitedAttempt(job, { retryAfterSeconds: 1 }, { random: () => 0.5 })
+ * // first reschedule: delaySeconds 1 + floor(0.5 · 1) = 1
  */
 export function nextLimitedAttempt(job: Job, limited: { readonly retryAfterSeconds: number }, options: LimitedAttemptOptions): LimitedAttempt {
   const count = limitedCount(job) + 1;
   if (count > (options.maxReschedules ?? LIMITED_RESCHEDULE.defaultMaxReschedules)) return { action: 'fail', limitedCount: count - 1 };
-  const spread = Math.min(LIMITED_RESCHEDULE.maxJitterSeconds, LIMITED_RESCHEDULE.jitterStepSeconds * count);
   const base = Number.isFinite(limited.retryAfterSeconds) ? Math.max(1, Math.ceil(limited.retryAfterSeconds)) : 1;
+  const step = Math.min(LIMITED_RESCHEDULE.jitterStepSeconds, base);
+  const spread = Math.min(LIMITED_RESCHEDULE.maxJitterSeconds, step * count);
   return {
     action: 'reschedule',
     delaySeconds: base + Math.floor(options.random() * spread),

@@ -20,9 +20,13 @@ export type Interval = keyof typeof NAMED_INTERVALS | number;
 interface CommonSpec {
   /**
    * Seconds to wait for room before giving up with a `RateLimitedError` (Sidekiq's `wait_timeout`).
-   * In a Lambda function waiting is billed, while rescheduling costs one SQS send, so the default
-   * is not to wait.
-   * @default 0
+   * A limiter waits only when the refusal says room is likely within the wait, and asks again
+   * about then. A concurrent limiter's leases free up as their holders finish, usually sooner than
+   * a rescheduled job could come back (an SQS send, a whole-second delay, another invocation), so
+   * it waits 5 seconds by default, as Sidekiq's does, and only for a lease expected to end within
+   * them (waiting bills the invocation, which its other jobs share). The rate kinds reschedule at
+   * once by default: their next room is often far off.
+   * @default - 5 for `concurrent`, 0 for the others
    */
   readonly wait?: number;
 }
@@ -31,7 +35,10 @@ interface CommonSpec {
 export interface ConcurrentSpec extends CommonSpec {
   readonly type: 'concurrent';
   readonly limit: number;
-  /** Seconds after which a lease is considered abandoned. Keep it above the block's run time. @default 30 */
+  /**
+   * Seconds after which a lease is considered abandoned (its holder died). Keep it above the
+   * block's run time: a lease is never taken from a live holder. @default 30
+   */
   readonly lockTimeout?: number;
 }
 
@@ -109,6 +116,12 @@ export const SPEC_BOUNDS = {
 /** Default seconds before a concurrent lease is considered abandoned (Sidekiq's `lock_timeout`). */
 export const DEFAULT_LOCK_TIMEOUT_SECONDS = 30;
 
+/**
+ * Default `wait` of a concurrent limiter, seconds (Sidekiq Enterprise's default `wait_timeout`): a
+ * lease expected to end within it is waited for rather than the job rescheduled.
+ */
+export const DEFAULT_CONCURRENT_WAIT_SECONDS = 5;
+
 /** Limiter names: letters, digits and `_ - . : @ / + =`, so `stripe:acct_42` is a name. */
 export const LIMITER_NAME_PATTERN = /^[A-Za-z0-9_.:@/+=-]+$/;
 
@@ -150,7 +163,8 @@ export function resolveLimiterSpec(name: string, spec: unknown): ResolvedLimiter
   for (const field of Object.keys(spec)) {
     if (!allowed.includes(field)) fail(field, `absent (a ${type} limiter takes ${allowed.join(', ')})`, spec[field]);
   }
-  const waitMs = seconds(spec.wait ?? 0, 0, SPEC_BOUNDS.waitMaxSeconds, false) ?? fail('wait', `a number of seconds from 0 to ${SPEC_BOUNDS.waitMaxSeconds}`, spec.wait);
+  const defaultWait = type === 'concurrent' ? DEFAULT_CONCURRENT_WAIT_SECONDS : 0;
+  const waitMs = seconds(spec.wait ?? defaultWait, 0, SPEC_BOUNDS.waitMaxSeconds, false) ?? fail('wait', `a number of seconds from 0 to ${SPEC_BOUNDS.waitMaxSeconds}`, spec.wait);
   switch (type) {
     case 'concurrent':
       return {

@@ -27,6 +27,8 @@ export interface ReleaseRequest {
   readonly key: ItemKey;
   readonly spec: ResolvedSpecOf<'concurrent'>;
   readonly token: string;
+  /** How long the lease was held, ms: the store keeps the last one to estimate when a slot frees. */
+  readonly heldMs?: number;
 }
 
 /** Charges (delta > 0) or refunds (delta < 0) points after a block ran. */

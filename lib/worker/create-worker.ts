@@ -22,6 +22,8 @@ import { processRecord, type RecordOutcome } from './record.js';
 import { sendInBatches, type OutgoingMessage } from '../aws/sqs-batch.js';
 import type { WorkerOptions, WorkerSqs } from './types.js';
 import { workerFeatures, type Success, type WorkerFeatures } from './features.js';
+import { queueConcurrencyFromEnv, type QueueConcurrency } from '../config/queue-concurrency.js';
+import { invocationCap } from './queue-cap.js';
 
 /** Defaults of {@link WorkerOptions}. */
 export const WORKER_DEFAULTS = {
@@ -45,12 +47,18 @@ interface WorkerRuntime {
   readonly stats: StatsRecorder;
   /** CloudWatch metrics (EMF lines on the log sink). */
   readonly metrics: Metrics;
+  /** Queue name → its cap, for the queues whose `maxConcurrency` is set (`HOPPER_QUEUE_CONCURRENCY`). */
+  readonly caps: Readonly<Record<string, QueueConcurrency>>;
 }
 
 /**
  * Creates the Lambda handler of a worker.
  *
- * - Records run with bounded concurrency; each failure is isolated to its record.
+ * - Records run with bounded concurrency (`concurrency`, lowered to the queue's share when its
+ *   `maxConcurrency` is set: `HOPPER_QUEUE_CONCURRENCY`); each failure is isolated to its record.
+ *   A queue capped below what its event source mapping can bound (a cap of 1) has each job hold a
+ *   lease of the queue's own concurrent limiter while it runs; a job that gets no slot before the
+ *   invocation's deadline goes back to its queue unchanged, without using a retry.
  * - Success: acknowledged (SQS deletes it).
  * - Failure: a failure envelope goes to the retries queue, then the record is acknowledged; if the
  *   envelope cannot be sent the record is reported as a batch item failure and SQS redelivers it.
@@ -111,13 +119,14 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       limiterStore: options.limiterStore ?? limiterStoreFromEnv(env),
       stats: options.stats ?? statsRecorderFromEnv(env),
       metrics: metricsFromEnv(env, options.log),
+      caps: queueConcurrencyFromEnv(env),
     };
     if (options.now === undefined) clock = clockFromEnv(env);
     return runtime;
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics } = loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics, caps } = loadRuntime();
     const receivedAtMs = now().getTime();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
@@ -137,10 +146,16 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const observeWait = (queue: string, waitedMs: number): void => {
       waits.set(queue, { ms: waitedMs, atMs: now().getTime() });
     };
-    const scope = { jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait };
+    // An event source mapping feeds one queue: its cap applies to the whole invocation.
+    const firstRecord = records[0];
+    const cap = invocationCap(firstRecord === undefined ? undefined : queues.nameOf(firstRecord.eventSourceARN), caps, concurrency, limiter);
+    const scope = {
+      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait,
+      ...(cap.lease === undefined ? {} : { queueLease: cap.lease }),
+    };
 
     const pool = await runPool(records, {
-      concurrency,
+      concurrency: cap.concurrency,
       canStart: () => remainingTimeMs() >= margin,
       hardStopMs: startRemainingMs - margin / 2,
       onHardStop: () => abort.abort(new Error('the invocation is about to time out')),

@@ -28,7 +28,8 @@ export interface WorkerFeatures {
   batchContext(job: Job): BatchContext | undefined;
   /**
    * Whether the record may run its job: false for a batch callback job another SQS message already
-   * runs (the batch function sent it twice). Any other job is admitted without a request.
+   * runs (the batch function sent it twice), or that already ran to success. Any other job is
+   * admitted without a request.
    *
    * @throws when the claim cannot be written: the record goes back to SQS and asks again.
    */
@@ -36,8 +37,9 @@ export interface WorkerFeatures {
   /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
   beforeRun(job: Job, logger: Logger): Promise<void>;
   /**
-   * After the handlers ran: records successes in their batches (one transaction per batch) and
-   * releases locks held until success.
+   * After the handlers ran: records successes in their batches (one transaction per batch),
+   * releases locks held until success, and marks batch callback jobs done once their own batch
+   * bookkeeping is written (a later copy of one is then not run).
    *
    * @returns the keys of records whose batch bookkeeping failed: they are handed back to SQS and
    *   run again, and the bookkeeping with them (it is idempotent).
@@ -81,17 +83,19 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
       return {
         bid,
         add: async (jobs) => (await batch()).add(jobs),
-        child: async (options) => (await batch()).child(options),
+        child: async (options, fill) => (await batch()).child(options, fill),
         status: async () => (await batch()).status(),
       };
     },
 
     async admit(job, messageId, logger) {
-      // A retry (the job has failed before) is the same run continuing: always admitted.
-      const callback = job.failure === undefined ? callbackOf(job) : undefined;
+      const callback = callbackOf(job);
       if (callback === undefined) return true;
-      const verdict = await (await state.batchStore()).claimCallbackRun(callback.bid, callback.event, messageId);
+      // A retry (the job has failed before) is the same run continuing: it takes the run over,
+      // unless the job is done.
+      const verdict = await (await state.batchStore()).claimCallbackRun(callback.bid, callback.event, messageId, { retry: job.failure !== undefined });
       if (verdict === 'duplicate') logger.warn('batch callback job sent twice; this copy is not run', { bid: callback.bid, event: callback.event, message_id: messageId });
+      if (verdict === 'done') logger.warn('batch callback job already ran; this copy is not run', { bid: callback.bid, event: callback.event, message_id: messageId });
       return verdict === 'run';
     },
 
@@ -135,6 +139,19 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
         }
       });
       await Promise.all([...recordAll, ...releaseAll]);
+      // Done only once its own batch knows it succeeded: a copy handed back for that runs again.
+      const callbacksDone = successes.flatMap(({ key, job }) => {
+        const callback = handBack.has(key) ? undefined : callbackOf(job);
+        return callback === undefined ? [] : [callback];
+      });
+      await Promise.all(callbacksDone.map(async (callback) => {
+        try {
+          await (await state.batchStore()).markCallbackDone(callback.bid, callback.event);
+        } catch (error) {
+          // The job ran; only a late copy of it could now run again (as without the mark).
+          logger.warn('batch callback job not marked done', { bid: callback.bid, event: callback.event, error });
+        }
+      }));
       return handBack;
     },
   };

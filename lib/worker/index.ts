@@ -9,3 +9,4 @@ export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, 
 export { ReservationError, UnknownJobTypeError } from '../errors/worker.js';
 export { RateLimitedError, UnrecoverableJobError } from '../errors/base.js';
 export type { SqsBatchSender } from '../aws/sqs-batch.js';
+export { batchCallbackArgs, type BatchCallbackStatus } from '../batch/callbacks.js';

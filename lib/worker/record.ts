@@ -18,6 +18,8 @@ import { Reservation, type SqsVisibilityChanger } from './reservation.js';
 import type { OutgoingMessage } from '../aws/sqs-batch.js';
 import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
+import type { Limiter } from '../limiters/limiter.js';
+import { withinQueueCap } from './queue-cap.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
 export interface RunFacts {
@@ -61,6 +63,8 @@ export interface RecordScope {
   readonly features?: WorkerFeatures;
   /** `ctx.limiter`: limiters on the instance's store, waiting no longer than the invocation allows. */
   readonly limiter: LimiterFactory;
+  /** The lease every job of the queue holds while it runs, when the queue's cap needs one. */
+  readonly queueLease?: Limiter;
   /** Told how long each job waited on its queue when its handler starts (for the queues' latency). */
   readonly observeWait?: (queue: string, waitedMs: number) => void;
 }
@@ -132,7 +136,14 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   const run = (): RunFacts => ({ queue, waitedMs: waited, durationMs: Math.max(0, scope.now().getTime() - startedMs) });
   try {
     await reservation.start();
-    await handler(job.args, ctx);
+    const waitSeconds = await withinQueueCap(scope.queueLease, async () => { await handler(job.args, ctx); });
+    const queueUrl = scope.queues.urlOf(queue);
+    if (waitSeconds !== undefined && queueUrl !== undefined) {
+      // The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
+      const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, waitSeconds));
+      logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
+      return { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: run() };
+    }
     const facts = run();
     // DEBUG: nothing at INFO (a success costs no log line on AWS); hopper dev shows it.
     logger.debug('job done', { duration_ms: facts.durationMs });

@@ -51,8 +51,10 @@ export interface JobContext {
   extend(seconds: number): Promise<void>;
   /**
    * The job's batch, when it belongs to one (`custom.bid`): add jobs or child batches to it while
-   * it runs. Jobs added without a jid get one derived from this job's jid, so a job that runs
-   * again adds the same jobs, and its batch counts them once.
+   * it runs (the batch cannot finish meanwhile: this job is pending in it). Jobs added without a
+   * jid get one derived from this job's jid, so a job that runs again adds the same jobs, and its
+   * batch counts them once. A child batch is sealed when its fill returns
+   * (`ctx.batch.child(options, (child) => child.add(jobs))`), or by its `seal()`.
    */
   readonly batch?: BatchContext;
   /**
@@ -81,7 +83,9 @@ export interface WorkerOptions {
   readonly jobs: Readonly<Record<string, JobHandler>>;
   /**
    * Most jobs of one batch running at once. Jobs of a batch share one Lambda environment, so this
-   * bounds memory and connections, not throughput across environments.
+   * bounds memory and connections, not throughput across environments. A queue whose
+   * `maxConcurrency` is set runs fewer per invocation when its share is smaller (the construct
+   * passes it in `HOPPER_QUEUE_CONCURRENCY`).
    * @default 10
    */
   readonly concurrency?: number;

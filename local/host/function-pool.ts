@@ -202,35 +202,53 @@ export class FunctionPool {
     }
   }
 
+  /**
+   * Starts an instance with the current clock offset. An instance whose start overlapped a change
+   * of the offset read the old one (code may keep what it read at startup, as the worker's clock
+   * does), so it is stopped and another one started.
+   */
   private async startInstance(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
+    // The slot stays counted as starting while a stale instance is replaced.
     this.starting += 1;
     try {
-      const { spec, options } = this;
-      const result = await FunctionInstance.start({
-        source: spec.logicalId,
-        codeDir: spec.codeDir,
-        handler: spec.handler,
-        env: { ...options.baseEnv(spec), ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) },
-        memorySizeMb: spec.memorySizeMb,
-        runnerPath: options.runnerPath,
-        preload: options.preload,
-        log: options.log,
-        initTimeoutMs: options.initTimeoutMs,
-      });
-      if ('error' in result) {
-        options.log({ source: RUNTIME_SOURCE, level: 'error', message: `${spec.logicalId} failed to initialize: ${result.error.errorType}: ${result.error.errorMessage}` });
-        return result;
+      for (;;) {
+        const generation = this.generation;
+        const started = await this.startOnce();
+        if (!('instance' in started) || generation === this.generation) {
+          if ('instance' in started) this.all.add(started.instance);
+          return started;
+        }
+        await started.instance.kill(500);
       }
-      if (this.stopped) {
-        await result.instance.kill();
-        return { error: { errorType: 'Runtime.Stopped', errorMessage: 'the local runtime is stopping', trace: [] } };
-      }
-      this.all.add(result.instance);
-      this.generations.set(result.instance, this.generation);
-      return result;
     } finally {
       this.starting -= 1;
     }
+  }
+
+  /** One start with the offset as it is now. */
+  private async startOnce(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
+    const { spec, options } = this;
+    const result = await FunctionInstance.start({
+      source: spec.logicalId,
+      codeDir: spec.codeDir,
+      handler: spec.handler,
+      env: { ...options.baseEnv(spec), ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) },
+      memorySizeMb: spec.memorySizeMb,
+      runnerPath: options.runnerPath,
+      preload: options.preload,
+      log: options.log,
+      initTimeoutMs: options.initTimeoutMs,
+    });
+    if ('error' in result) {
+      options.log({ source: RUNTIME_SOURCE, level: 'error', message: `${spec.logicalId} failed to initialize: ${result.error.errorType}: ${result.error.errorMessage}` });
+      return result;
+    }
+    if (this.stopped) {
+      await result.instance.kill();
+      return { error: { errorType: 'Runtime.Stopped', errorMessage: 'the local runtime is stopping', trace: [] } };
+    }
+    this.generations.set(result.instance, this.generation);
+    return result;
   }
 
   private release(instance: FunctionInstance): void {

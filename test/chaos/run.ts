@@ -54,6 +54,11 @@ export interface ChaosResult {
   readonly functionErrors: number;
   /** What is left in the scheduled and retry sets, and the log lines that name those jobs. */
   readonly leftInSets: readonly { readonly set: string; readonly jid: string; readonly dueAt: string; readonly claimedUntil?: string; readonly claimedBy?: string; readonly log: readonly string[] }[];
+  /**
+   * The log lines that name each job or callback the report found wrong (misplaced, parked in the
+   * retries DLQ, callbacks doubled or missing), by jid (`<bid>-<event>` for a callback).
+   */
+  readonly traces: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Runs the chaos suite once; see the module comment. */
@@ -122,7 +127,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ...(entry.claimedBy === undefined ? {} : { claimedBy: entry.claimedBy }),
       log: logs.entries.filter((line) => line.message.includes(entry.jid)).map((line) => `[${line.source}] ${line.message}`).slice(-20),
     }));
-    return { report, faults, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, leftInSets };
+    const suspects = [
+      ...report.misplaced.map((entry) => entry.jid),
+      ...parked,
+      ...[...report.callbacks.doubled, ...report.callbacks.missing].map((name) => name.replace(/:(\w+)$/, '-$1')),
+    ];
+    const traces = Object.fromEntries(suspects.slice(0, 50).map((jid) => [jid, logs.entries.filter((line) => line.message.includes(jid)).map((line) => `[${line.source}] ${line.message}`).slice(-40)]));
+    return { report, faults, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, leftInSets, traces };
   } finally {
     sqs.destroy();
     dynamo.destroy();
@@ -149,8 +160,7 @@ async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queu
       return [0, 1].map(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })));
     }))),
     Promise.all(plan.batches.map(async (planned) => {
-      const batch = await client.batch({ bid: planned.bid, onComplete: CALLBACK, onSuccess: CALLBACK, onDeath: CALLBACK });
-      await batch.add(planned.jobs.map((job) => job.input));
+      await client.batch({ bid: planned.bid, onComplete: CALLBACK, onSuccess: CALLBACK, onDeath: CALLBACK }, (batch) => batch.add(planned.jobs.map((job) => job.input)));
     })),
   ]);
 

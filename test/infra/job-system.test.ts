@@ -291,7 +291,7 @@ describe('JobSystem batch function', () => {
 });
 
 describe('JobSystem.addWorker', () => {
-  it('maps each queue to the worker with partial batch failures and the queue\'s max concurrency', () => {
+  it('maps each queue to the worker with partial batch failures, and a queue\'s maxConcurrency of 50 jobs to 5 invocations of 10', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: { maxConcurrency: 50 } } });
     const worker = newWorker(stack, 'Worker');
     jobs.addWorker(worker, { queues: ['default', 'critical'] });
@@ -311,19 +311,37 @@ describe('JobSystem.addWorker', () => {
       FunctionName: stack.resolve(worker.functionName),
       BatchSize: 10,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: 50 },
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: roleArnOf(stack, worker),
+      Environment: { Variables: Match.objectLike({ [ENV.queueConcurrency]: '{"critical":{"jobs":50,"perInvocation":10}}' }) },
     });
   });
 
+  it.each([
+    ['a cap of 3 jobs: 3 invocations of 1', { maxConcurrency: 3 }, { BatchSize: 1, ScalingConfig: { MaximumConcurrency: 3 } }, { jobs: 3, perInvocation: 1 }],
+    ['a cap of 1 job: the mapping\'s least, 2 invocations of 1, and a lease per job for the worker\'s timeout', { maxConcurrency: 1 }, { BatchSize: 1, ScalingConfig: { MaximumConcurrency: 2 } }, { jobs: 1, perInvocation: 1, leaseSeconds: 3 }],
+    ['a cap of 25 with batches of 10: 5 invocations of 5', { maxConcurrency: 25, batchSize: 10 }, { BatchSize: 5, ScalingConfig: { MaximumConcurrency: 5 } }, { jobs: 25, perInvocation: 5 }],
+    ['no cap: the batch size asked for, no mapping limit', { batchSize: 4 }, { BatchSize: 4, ScalingConfig: Match.absent() }, undefined],
+  ])('sets the mapping and the worker from %s', (_label, queue, mapping, worker) => {
+    const { stack, jobs } = newJobSystem({ queues: { capped: queue } });
+    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['capped'] });
+    const template = Template.fromStack(stack);
+
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: stack.resolve(jobs.queue('capped').queueArn), ...mapping });
+    expect(JSON.parse(String(stack.resolve(jobs.environment[ENV.queueConcurrency])))).toEqual(worker === undefined ? {} : { capped: worker });
+  });
+
   it('takes batch size, batching window and max concurrency from the queue options', () => {
-    const { stack, jobs } = newJobSystem({ queues: { bulk: { batchSize: 4, maxBatchingWindow: Duration.seconds(5), maxConcurrency: 7 } } });
+    const { stack, jobs } = newJobSystem({ queues: { bulk: { batchSize: 4, maxBatchingWindow: Duration.seconds(5), maxConcurrency: 8 } } });
     jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['bulk'] });
 
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: stack.resolve(jobs.queue('bulk').queueArn),
       BatchSize: 4,
       MaximumBatchingWindowInSeconds: 5,
-      ScalingConfig: { MaximumConcurrency: 7 },
+      ScalingConfig: { MaximumConcurrency: 2 },
     });
   });
 
@@ -335,7 +353,7 @@ describe('JobSystem.addWorker', () => {
       EventSourceArn: stack.resolve(jobs.queue('bulk').queueArn),
       BatchSize: 2,
       MaximumBatchingWindowInSeconds: 1,
-      ScalingConfig: { MaximumConcurrency: 20 },
+      ScalingConfig: { MaximumConcurrency: 10 },
     });
   });
 

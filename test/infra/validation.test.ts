@@ -22,8 +22,8 @@ describe('JobSystem props validation', () => {
     ['a queue name of 65 characters', { queues: { ['q'.repeat(65)]: {} } }, `queue name "${'q'.repeat(65)}" is invalid: a queue name is 1 to 64 letters, digits, '-' or '_'`],
     ['an empty queue name', { queues: { '': {} } }, `queue name "" is invalid: a queue name is 1 to 64 letters, digits, '-' or '_'`],
     ['no queues', { queues: {} }, 'queues must declare at least one queue, but none was provided'],
-    ['maxConcurrency 1', { queues: { critical: { maxConcurrency: 1 } } }, 'queues.critical.maxConcurrency must be between 2 and 1000, but 1 was provided'],
-    ['maxConcurrency 1001', { queues: { critical: { maxConcurrency: 1001 } } }, 'queues.critical.maxConcurrency must be between 2 and 1000, but 1001 was provided'],
+    ['maxConcurrency 0', { queues: { critical: { maxConcurrency: 0 } } }, 'queues.critical.maxConcurrency must be between 1 and 10000, but 0 was provided'],
+    ['maxConcurrency 10001', { queues: { critical: { maxConcurrency: 10_001 } } }, 'queues.critical.maxConcurrency must be between 1 and 10000, but 10001 was provided'],
     ['batchSize 11', { queues: { default: { batchSize: 11 } } }, 'queues.default.batchSize must be between 1 and 10, but 11 was provided'],
     ['batchSize 0', { queues: { default: { batchSize: 0 } } }, 'queues.default.batchSize must be between 1 and 10, but 0 was provided'],
     ['maxReceiveCount 0', { queues: { default: { maxReceiveCount: 0 } } }, 'queues.default.maxReceiveCount must be between 1 and 1000, but 0 was provided'],
@@ -45,8 +45,8 @@ describe('JobSystem props validation', () => {
   it('accepts the bounds', () => {
     const { jobs } = newJobSystem({
       queues: {
-        [`a-b_C9${'x'.repeat(58)}`]: { maxConcurrency: 2, batchSize: 1, maxReceiveCount: 1000, visibilityTimeout: Duration.hours(12) },
-        z: { maxConcurrency: 1000, batchSize: 10, maxBatchingWindow: Duration.seconds(300) },
+        [`a-b_C9${'x'.repeat(58)}`]: { maxConcurrency: 1, batchSize: 1, maxReceiveCount: 1000, visibilityTimeout: Duration.hours(12) },
+        z: { maxConcurrency: 10_000, batchSize: 10, maxBatchingWindow: Duration.seconds(300) },
       },
       retry: { maxRetries: 0, maxConcurrency: 1000 },
       deadSetRetention: Duration.days(1),
@@ -101,7 +101,7 @@ describe('JobSystem.addWorker validation', () => {
   });
 
   it.each<[string, Partial<WorkerOptions>, string]>([
-    ['maxConcurrency 1', { maxConcurrency: 1 }, 'maxConcurrency must be between 2 and 1000, but 1 was provided'],
+    ['maxConcurrency 0', { maxConcurrency: 0 }, 'maxConcurrency must be between 1 and 10000, but 0 was provided'],
     ['batchSize 11', { batchSize: 11 }, 'batchSize must be between 1 and 10, but 11 was provided'],
     ['a batching window of 6 minutes', { maxBatchingWindow: Duration.minutes(6) }, 'maxBatchingWindow must be between 0 seconds and 5 minutes, but 6 minutes was provided'],
   ])('rejects %s', (_, options, message) => {

@@ -130,13 +130,12 @@ describe(`${BATCHES} batches of ${JOBS} jobs with random failures and duplicate 
       for (let index = lane; index < plans.length; index += 8) {
         const plan = plans[index];
         if (plan === undefined) continue;
-        const batch = await client.batch({ bid: plan.bid, description: `${plan.profile} batch ${index}`, onComplete: callback('complete'), onSuccess: callback('success'), onDeath: callback('death') });
-        await batch.add(plan.kinds.map((kind, job) => ({
+        await client.batch({ bid: plan.bid, description: `${plan.profile} batch ${index}`, onComplete: callback('complete'), onSuccess: callback('success'), onDeath: callback('death') }, (batch) => batch.add(plan.kinds.map((kind, job) => ({
           jobtype: 'Work',
           args: [kind],
           jid: `${plan.bid}-j${job}`,
           retry: kind === 'diesNow' ? 0 : kind === 'diesLater' ? 1 : 3,
-        })));
+        }))));
       }
     });
     await Promise.all(lanes);

@@ -82,10 +82,10 @@ afterAll(async () => {
 
 describe('child batches', () => {
   it("completes the parent only after the child and the child's callback", async () => {
-    const parent = await client.batch({ bid: 'parent-1', onSuccess: { jobtype: 'Done', args: ['parent'] } });
-    const child = await parent.child({ bid: 'child-1', onSuccess: { jobtype: 'Done', args: ['child'] } });
-    await child.add([{ jobtype: 'Work', jid: 'child-job-1' }, { jobtype: 'Work', jid: 'child-job-2' }]);
-    await parent.add([{ jobtype: 'Work', jid: 'parent-job-1' }]);
+    await client.batch({ bid: 'parent-1', onSuccess: { jobtype: 'Done', args: ['parent'] } }, async (parent) => {
+      await parent.child({ bid: 'child-1', onSuccess: { jobtype: 'Done', args: ['child'] } }, (child) => child.add([{ jobtype: 'Work', jid: 'child-job-1' }, { jobtype: 'Work', jid: 'child-job-2' }]));
+      await parent.add([{ jobtype: 'Work', jid: 'parent-job-1' }]);
+    });
 
     await settle();
 
@@ -101,9 +101,8 @@ describe('child batches', () => {
   });
 
   it('tells the parent when a job of a child dies', async () => {
-    const parent = await client.batch({ bid: 'parent-2', onDeath: { jobtype: 'Done', args: ['death'] }, onComplete: { jobtype: 'Done', args: ['complete'] } });
-    const child = await parent.child({ bid: 'child-2' });
-    await child.add([{ jobtype: 'Fail', jid: 'child-2-fail', retry: 0 }]);
+    await client.batch({ bid: 'parent-2', onDeath: { jobtype: 'Done', args: ['death'] }, onComplete: { jobtype: 'Done', args: ['complete'] } }, (parent) =>
+      parent.child({ bid: 'child-2' }, (child) => child.add([{ jobtype: 'Fail', jid: 'child-2-fail', retry: 0 }])));
 
     await settle();
 
@@ -114,8 +113,7 @@ describe('child batches', () => {
 
 describe('adding to a batch', () => {
   it('lets a running job add jobs; the batch completes after them, and a rerun adds nothing twice', async () => {
-    const batch = await client.batch({ bid: 'fanout-1', onComplete: { jobtype: 'Done' } });
-    await batch.add([{ jobtype: 'Fanout', jid: 'fanout-root' }]);
+    await client.batch({ bid: 'fanout-1', onComplete: { jobtype: 'Done' } }, (batch) => batch.add([{ jobtype: 'Fanout', jid: 'fanout-root' }]));
 
     await settle();
 
@@ -126,6 +124,7 @@ describe('adding to a batch', () => {
 
   it('does not fire while a fill is open, even when everything added so far has run', async () => {
     const batch = await client.batch({ bid: 'fill-1', onComplete: { jobtype: 'Done' } });
+    await batch.seal();
 
     await batch.jobs(async (open) => {
       await open.add([{ jobtype: 'Work', jid: 'fill-1-a' }]);
@@ -195,8 +194,7 @@ describe('unique jobs', () => {
 describe('cost', () => {
   it('costs a batch job about 4.3 billed write units on the happy path', async () => {
     dynamo.reset();
-    const batch = await client.batch({ bid: 'cost-1', onSuccess: { jobtype: 'Done' } });
-    await batch.add(Array.from({ length: 100 }, (_, i) => ({ jobtype: 'Work', jid: `cost-1-${i}` })));
+    await client.batch({ bid: 'cost-1', onSuccess: { jobtype: 'Done' } }, (batch) => batch.add(Array.from({ length: 100 }, (_, i) => ({ jobtype: 'Work', jid: `cost-1-${i}` }))));
     await settle();
 
     const usage = dynamo.summary();

@@ -84,8 +84,9 @@ describe('hopper against hopper dev', () => {
     }, 45_000, 'the resume to be accepted');
     const wrong = await hopper('queue', 'pause', 'nope');
 
-    expect(queues.stdout.split('\n')[0]).toMatch(/^QUEUE\s+SIZE\s+IN FLIGHT\s+DELAYED\s+LATENCY\s+PAUSED$/);
-    expect(queues.stdout).toMatch(/^critical\s+\d+\s+\d+\s+\d+\s+\S+\s+no$/m);
+    expect(queues.stdout.split('\n')[0]).toMatch(/^QUEUE\s+SIZE\s+IN FLIGHT\s+DELAYED\s+LATENCY\s+PAUSED\s+MAX CONCURRENCY$/);
+    expect(queues.stdout).toMatch(/^critical\s+\d+\s+\d+\s+\d+\s+\S+\s+no\s+50 jobs$/m);
+    expect(queues.stdout).toMatch(/^default\s+\d+\s+\d+\s+\d+\s+\S+\s+no\s+-$/m);
     expect(paused).toMatchObject({ code: 0, stdout: expect.stringMatching(/^queue critical paused/) });
     expect(tooSoon).toEqual({ code: 1, stdout: '', stderr: 'error: queue critical is still being paused or resumed (its worker\'s event source mapping is mid-change); try again in 5 s\n' });
     expect(Array.isArray(pausedList.queues) ? pausedList.queues.filter(isRecord).find((queue) => queue.name === 'critical')?.paused : undefined).toBe(true);
@@ -161,8 +162,7 @@ describe('hopper against hopper dev', () => {
         HOPPER_STATE_TABLE: local.tableName(logicalIdOf(local.tables, 'JobsStateTable')),
       },
     });
-    const batch = await client.batch({ description: 'greetings' });
-    await batch.add([{ jobtype: 'Greet', args: ['one'] }, { jobtype: 'Greet', args: ['two'] }]);
+    const batch = await client.batch({ description: 'greetings' }, (fill) => fill.add([{ jobtype: 'Greet', args: ['one'] }, { jobtype: 'Greet', args: ['two'] }]));
 
     await eventually(async () => ((await hopperJson('batch', 'status', batch.bid)).success === true ? true : undefined), 45_000, 'the batch to succeed');
     const status = await hopper('batch', 'status', batch.bid);

@@ -103,13 +103,25 @@ describe('concurrent', () => {
     expect((await readItem(name, 'concurrent')).n).toEqual({ N: '0' });
   });
 
-  it('grants exactly the limit to simultaneous callers and tells the rest when the first lease expires', async () => {
+  it('grants exactly the limit to simultaneous callers and tells the rest to ask again soon (nothing held long yet)', async () => {
     const { options } = setup();
     const name = uniqueName('erp');
     const erp = limiter(name, { type: 'concurrent', limit: 5, lockTimeout: 30 }, options);
     const answers = await Promise.all(Array.from({ length: 12 }, () => erp.acquire()));
     expect(allowedCount(answers)).toBe(5);
-    expect(refusals(answers)).toEqual(Array.from({ length: 7 }, () => 30_000));
+    expect(refusals(answers)).toEqual(Array.from({ length: 7 }, () => 50));
+  });
+
+  it('tells a refused caller when the lease is likely to end, from how long the last lease was held', async () => {
+    const { options, setNow } = setup();
+    const name = uniqueName('erp');
+    const erp = limiter(name, { type: 'concurrent', limit: 1, lockTimeout: 30, wait: 0 }, options);
+    await erp.run(() => setNow(T0 + 400));
+    expect((await readItem(name, 'concurrent')).h).toEqual({ N: '400' });
+    setNow(T0 + 1_000);
+    expect((await erp.acquire()).allowed).toBe(true);
+    setNow(T0 + 1_100);
+    expect(await erp.acquire()).toEqual({ allowed: false, retryAfterMs: 300, retryAfterSeconds: 1 });
   });
 
   it('lets a lease expire when its holder never releases it', async () => {

@@ -26,8 +26,8 @@ describe('GET /v1/queues', () => {
 
     expect(response.json).toEqual({
       queues: [
-        { name: 'default', size: 7, in_flight: 2, delayed: 1, latency: 1.5, latency_observed_at: '2026-11-22T12:30:05.000Z', drain_per_second: 0.5, paused: true, mapping_state: 'Disabled' },
-        { name: 'critical', size: 0, in_flight: 0, delayed: 0, latency: null, latency_observed_at: null, drain_per_second: null, paused: null, mapping_state: null, limits: { max_backlog: 5, max_latency: null } },
+        { name: 'default', size: 7, in_flight: 2, delayed: 1, latency: 1.5, latency_observed_at: '2026-11-22T12:30:05.000Z', drain_per_second: 0.5, paused: true, mapping_state: 'Disabled', max_concurrency: 3 },
+        { name: 'critical', size: 0, in_flight: 0, delayed: 0, latency: null, latency_observed_at: null, drain_per_second: null, paused: null, mapping_state: null, max_concurrency: null, limits: { max_backlog: 5, max_latency: null } },
       ],
     });
   });

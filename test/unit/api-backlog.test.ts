@@ -28,6 +28,12 @@ describe('checkBacklog', () => {
       limit: { maxBacklog: 10 }, activity: { visible: 10_010, drainPerSecond: 1, lag: undefined },
       expected: { over: true, reason: 'max_backlog', retryAfterSeconds: 900, message: 'queue q holds 10010 waiting jobs, over its maxBacklog of 10' },
     },
+    {
+      name: 'at maxBacklog with what was accepted since the reading and the request',
+      limit: { maxBacklog: 5 }, activity: { visible: 2, acceptedSince: 3, requested: 1, drainPerSecond: 1, lag: undefined },
+      expected: { over: true, reason: 'max_backlog', retryAfterSeconds: 1, message: 'queue q would hold 6 waiting jobs (2 when SQS was last read, 3 accepted since, 1 in this request), over its maxBacklog of 5' },
+    },
+    { name: 'a request that fills the queue to maxBacklog exactly', limit: { maxBacklog: 5 }, activity: { visible: 2, acceptedSince: 1, requested: 2, drainPerSecond: 1, lag: undefined }, expected: { over: false } },
   ])('$name', ({ limit, activity, expected }) => {
     expect(checkBacklog('q', limit, activity, NOW)).toEqual(expected);
   });

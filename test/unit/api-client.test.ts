@@ -1,7 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { field } from '../fixtures/json.js';
+import { field, records } from '../fixtures/json.js';
 import { ApiClient, ApiResponseError, JobDiscardedError, parseRateLimits, parseRetryAfter, queryParameters, regionOfFunctionUrl, signRequest } from '../../lib/api-client/index.js';
+import { EnqueueError } from '../../lib/errors/enqueue.js';
+import { NotUniqueError } from '../../lib/errors/unique.js';
 
 const T0 = Date.UTC(2026, 10, 22, 12);
 
@@ -63,7 +65,7 @@ describe('ApiClient', () => {
     const { client, requests } = fakeApi([accepted('j1')]);
 
     expect(await client.enqueue({ jobtype: 'A', args: [1] })).toBe('j1');
-    expect(requests.map(({ method, url, body }) => ({ method, url, body }))).toEqual([{ method: 'POST', url: 'http://127.0.0.1:9000/v1/jobs', body: { jobtype: 'A', args: [1] } }]);
+    expect(requests.map(({ method, url, body }) => ({ method, url, body }))).toEqual([{ method: 'POST', url: 'http://127.0.0.1:9000/v1/jobs', body: { jobtype: 'A', args: [1], jid: expect.stringMatching(/^[0-9a-f]{24}$/) } }]);
   });
 
   it('waits out a 429 within maxAge and sends again, holding every queue of a tenant quota meanwhile', async () => {
@@ -104,6 +106,52 @@ describe('ApiClient', () => {
     await expect(client.enqueue({ jobtype: 'A' })).rejects.toMatchObject({ reason: 'max_age', scope: 'request' });
     // Backoff 0.5, 1, 2 s; the next pause would end past 5 s, so nothing more is sent.
     expect(requests.map((request) => request.atMs - T0)).toEqual([0, 500, 1500, 3500]);
+  });
+
+  it('raises NotUniqueError at once for a unique job whose lock is held (409), without retrying or discarding', async () => {
+    const conflict: Answer = {
+      status: 409,
+      body: { error: { code: 'not_unique', message: 'job b is not unique', jid: 'b', existing_jid: 'a', locked_until: '2026-11-22T12:10:00.000Z', enqueued: [], failed: [{ jid: 'b', reason: 'job b is not unique', existing_jid: 'a', locked_until: '2026-11-22T12:10:00.000Z' }] } },
+    };
+    const { client, requests } = fakeApi([conflict]);
+
+    const error = await client.enqueue({ jobtype: 'Sync', jid: 'b', custom: { unique_for: 600 } }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(NotUniqueError);
+    expect(error).toMatchObject({ name: 'NotUniqueError', jid: 'b', existingJid: 'a', lockedUntil: '2026-11-22T12:10:00.000Z' });
+    expect({ requests: requests.length, discarded: client.discarded().total }).toEqual({ requests: 1, discarded: 0 });
+  });
+
+  it('reports the refused unique jobs of an enqueueMany in an EnqueueError, with the jobs that were enqueued', async () => {
+    const { client } = fakeApi([{ status: 409, body: { error: { code: 'not_unique', message: '1 job(s)', enqueued: ['plain'], failed: [{ jid: 'u', reason: 'not unique', existing_jid: 'holder' }] } } }]);
+
+    const error = await client.enqueueMany([{ jobtype: 'Sync', jid: 'u', custom: { unique_for: 600 } }, { jobtype: 'A', jid: 'plain' }]).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(EnqueueError);
+    expect(error).toMatchObject({ enqueued: ['plain'], failed: [{ jid: 'u', reason: 'not unique', existingJid: 'holder' }] });
+  });
+
+  it('sends again only the jobs a 502 says were not enqueued, under the jids it gave them', async () => {
+    const { client, requests } = fakeApi([
+      { status: 502, body: { error: { code: 'upstream_error', message: '1 job(s) could not be enqueued', enqueued: ['a'], failed: [{ jid: 'b', reason: 'InternalError: try later' }] } } },
+      { status: 202, body: { jids: ['b'] } },
+    ]);
+
+    const jids = await client.enqueueMany([{ jobtype: 'A', jid: 'a' }, { jobtype: 'A', jid: 'b' }]);
+
+    expect(jids).toEqual(['a', 'b']);
+    expect(requests.map((request) => records(request.body, 'jobs').map((job) => job.jid))).toEqual([['a', 'b'], ['b']]);
+    expect(requests[1]?.atMs).toBe(T0 + 500);
+  });
+
+  it('gives every job a jid before the first request, so that a resend carries the same one', async () => {
+    const { client, requests } = fakeApi([new TypeError('fetch failed'), accepted('x')]);
+
+    expect(await client.enqueueMany([{ jobtype: 'A' }])).toEqual(['x']);
+
+    const [first, second] = requests.map((request) => String(records(request.body, 'jobs')[0]?.jid));
+    expect(first).toMatch(/^[0-9a-f]{24}$/);
+    expect(second).toBe(first);
   });
 
   it('discards a request the API finds too large, and throws the API\'s error for a bad request', async () => {

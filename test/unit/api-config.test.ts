@@ -29,6 +29,7 @@ describe('apiConfigFromEnv', () => {
       maxBodyBytes: 4096,
       defaultRetry: 3,
       crons: 1,
+      queueConcurrency: {},
     });
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchStatus } from '../../lib/batch/status.js';
-import { cronJid } from '../../lib/cron/definition.js';
+import { cronJid, resolveCron } from '../../lib/cron/definition.js';
+import { ScriptedDynamo, conditionFailed } from './state-fake.js';
 import { normalizeJob } from '../../lib/job/model.js';
 import { apiFixture, NOW, urlEvent } from './api-fakes.js';
 import { field, text } from '../fixtures/json.js';
@@ -13,7 +14,7 @@ const STATUS: BatchStatus = {
   bid: 'b-1', description: 'import 42', createdAt: '2026-11-22T12:00:00.000Z',
   total: 10, pending: 3, succeeded: 6, failures: 1, dead: 0, complete: false, success: false,
   callbacks: { complete: { configured: true }, success: { configured: true }, death: { configured: false } },
-  childBids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, openFills: 0,
+  childBids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, sealed: true, openFills: 0,
 };
 
 describe('GET /v1/batches/{bid}', () => {
@@ -34,7 +35,7 @@ describe('GET /v1/batches/{bid}', () => {
           success: { configured: true, fired_at: null, sent_at: null },
           death: { configured: false, fired_at: null, sent_at: null },
         },
-        parent_bid: null, child_bids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, open_fills: 0,
+        parent_bid: null, child_bids: ['b-2'], children: { total: 1, complete: 1, succeeded: 1, dead: 0 }, sealed: true, open_fills: 0,
       },
     });
   });
@@ -104,6 +105,16 @@ describe('POST /v1/crons/{name}/trigger', () => {
 
     expect([unknown.statusCode, field(field(unknown.json, 'error'), 'message')]).toEqual([404, 'no cron "weekly"; declared crons: nightly, hourly']);
     expect(wrongMethod.statusCode).toBe(405);
+  });
+
+  it('answers 409 not_unique when the cron\'s job is unique and its lock is held', async () => {
+    const dynamo = new ScriptedDynamo();
+    dynamo.script.push(conditionFailed({ jid: { S: 'earlier-run' } }));
+    const { call } = apiFixture({ crons: [resolveCron({ name: 'sync', schedule: '*/5 * * * *', job: { jobtype: 'Sync', custom: { unique_for: 300 } } })] }, { dynamo });
+
+    const response = await call(urlEvent({ method: 'POST', path: '/v1/crons/sync/trigger' }));
+
+    expect({ status: response.statusCode, code: field(field(response.json, 'error'), 'code'), holder: field(field(response.json, 'error'), 'existing_jid') }).toEqual({ status: 409, code: 'not_unique', holder: 'earlier-run' });
   });
 });
 

@@ -14,6 +14,7 @@ import type { CronRunRecord } from '../../lib/storage/cron-store.js';
 import type { ApiResponse } from '../../lib/api/http.js';
 import { MAPPING_BUSY_RETRY_AFTER_SECONDS, MappingBusyError, QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state.js';
 import { Client } from '../../lib/client/client.js';
+import type { StateCommands } from '../../lib/aws/dynamo.js';
 import type { Job } from '../../lib/job/model.js';
 import { setEntryKey, type SortedSetName } from '../../lib/storage/keys.js';
 import { MemoryLimiterStore } from '../../lib/limiters/index.js';
@@ -165,6 +166,7 @@ export const TEST_CONFIG: ApiConfig = {
     resolveCron({ name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } }),
     resolveCron({ name: 'hourly', schedule: 'cron(0 * * * ? *)', job: { jobtype: 'Ping' } }),
   ],
+  queueConcurrency: { default: { jobs: 3, perInvocation: 1 } },
 };
 
 /**
@@ -206,7 +208,7 @@ export class FakeWaiting {
 }
 
 /** A handler over fakes, and the fakes. */
-export function apiFixture(config: Partial<ApiConfig> = {}) {
+export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly dynamo?: StateCommands } = {}) {
   let nowMs = NOW;
   const sqs = new FakeSqs();
   const scheduled: { job: Job; dueMs: number }[] = [];
@@ -220,7 +222,11 @@ export function apiFixture(config: Partial<ApiConfig> = {}) {
   const now = () => nowMs;
   const batches = new Map<string, BatchStatus>();
   const cronRuns = new Map<string, CronRunRecord>();
-  const client = new Client({ queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, env: {}, now: () => new Date(nowMs) });
+  const client = new Client({
+    queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, now: () => new Date(nowMs),
+    // Unique jobs take their locks through `dynamo` when a test gives one.
+    ...(options.dynamo === undefined ? { env: {} } : { dynamo: options.dynamo, env: { HOPPER_STATE_TABLE: 'state' } }),
+  });
   const waiting = new FakeWaiting(sets, client);
   const context: ApiContext = {
     config: { ...TEST_CONFIG, ...config },

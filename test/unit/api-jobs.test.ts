@@ -3,6 +3,8 @@ import { principalOf, tenantOf } from '../../lib/api/event.js';
 import { apiFixture, NOW, roleSession, urlEvent } from './api-fakes.js';
 import { field } from '../fixtures/json.js';
 import { QUEUE_URLS } from './worker-fakes.js';
+import { ScriptedDynamo, conditionFailed } from './state-fake.js';
+import { resolveQuotas } from '../../lib/quota/index.js';
 
 const post = (body: unknown, extra: Partial<Parameters<typeof urlEvent>[0]> = {}) => urlEvent({ method: 'POST', path: '/v1/jobs', body, ...extra });
 
@@ -128,6 +130,55 @@ describe('quotas', () => {
     expect((await call(post({ jobtype: 'A' }))).statusCode).toBe(429);
   });
 
+  it('answers 409 not_unique with the holder\'s jid for a unique job whose lock is held, and gives its quota point back', async () => {
+    const dynamo = new ScriptedDynamo();
+    dynamo.script.push(conditionFailed({ jid: { S: 'first' }, expires_at: { S: '2026-11-22T12:40:00.000Z' } }));
+    const { call, sqs } = apiFixture({}, { dynamo });
+
+    const response = await call(post({ jobtype: 'Sync', args: [7], jid: 'second', custom: { unique_for: 600 } }));
+
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 409,
+      json: {
+        error: {
+          code: 'not_unique',
+          message: 'job second is not unique: job first holds the lock on its jobtype, args and queue until 2026-11-22T12:40:00.000Z',
+          jid: 'second',
+          existing_jid: 'first',
+          locked_until: '2026-11-22T12:40:00.000Z',
+          enqueued: [],
+          failed: [{ jid: 'second', reason: 'job second is not unique: job first holds the lock on its jobtype, args and queue until 2026-11-22T12:40:00.000Z', existing_jid: 'first', locked_until: '2026-11-22T12:40:00.000Z' }],
+        },
+      },
+    });
+    expect(sqs.batches).toEqual([]);
+    // 3 per minute, and the refused job cost nothing.
+    expect((await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }, { jobtype: 'A' }] }))).statusCode).toBe(202);
+  });
+
+  it('answers 409 for a request whose only failures are unique conflicts, listing what it enqueued', async () => {
+    const dynamo = new ScriptedDynamo();
+    dynamo.script.push(conditionFailed({ jid: { S: 'holder' } }));
+    const { call } = apiFixture({}, { dynamo });
+
+    const response = await call(post({ jobs: [{ jobtype: 'Sync', jid: 'u', custom: { unique_for: 600 } }, { jobtype: 'A', jid: 'plain' }] }));
+
+    expect({ status: response.statusCode, code: field(field(response.json, 'error'), 'code'), enqueued: field(field(response.json, 'error'), 'enqueued') }).toEqual({ status: 409, code: 'not_unique', enqueued: ['plain'] });
+  });
+
+  it('answers 502 upstream_error, not 500, when an AWS call fails (a throttled quota check)', async () => {
+    const { call, context } = apiFixture();
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+    Object.assign(context.quotaStore, { acquire: () => Promise.reject(throttled) });
+
+    const response = await call(post({ jobtype: 'A' }));
+
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 502,
+      json: { error: { code: 'upstream_error', message: 'a service the API depends on failed (ProvisionedThroughputExceededException: Rate exceeded); try again' } },
+    });
+  });
+
   it('keeps tenants apart: another principal has its own bucket', async () => {
     const { call } = apiFixture();
     await call(post({ jobs: [{ jobtype: 'A' }, { jobtype: 'A' }, { jobtype: 'A' }] }));
@@ -150,7 +201,7 @@ describe('backlog limits', () => {
     const response = await call(post({ jobtype: 'A', queue: 'critical' }));
 
     expect({ status: response.statusCode, retryAfter: response.headers['Retry-After'], limits: response.headers['X-Hopper-Rate-Limits'] }).toEqual({ status: 503, retryAfter: '30', limits: '30:critical:queue:max_backlog' });
-    expect(response.json).toMatchObject({ error: { code: 'backlog_exceeded', message: 'queue critical holds 6 waiting jobs, over its maxBacklog of 5; retry after 30 s' } });
+    expect(response.json).toMatchObject({ error: { code: 'backlog_exceeded', message: 'queue critical would hold 7 waiting jobs (6 when SQS was last read, 0 accepted since, 1 in this request), over its maxBacklog of 5; retry after 30 s' } });
     expect(sqs.batches).toEqual([]);
   });
 
@@ -159,8 +210,8 @@ describe('backlog limits', () => {
     backend.counts_[QUEUE_URLS.critical] = { visible: 25, inFlight: 0, delayed: 0 };
     backend.reports_.set('critical', { drainPerSecond: 2, lag: undefined });
 
-    // 20 jobs over the limit at 2 per second.
-    expect((await call(post({ jobtype: 'A', queue: 'critical' }))).headers['Retry-After']).toBe('10');
+    // 21 jobs over the limit with this one, at 2 per second.
+    expect((await call(post({ jobtype: 'A', queue: 'critical' }))).headers['Retry-After']).toBe('11');
   });
 
   it('ignores the drain rate of a paused queue: nothing drains until it is resumed', async () => {
@@ -172,7 +223,7 @@ describe('backlog limits', () => {
     const response = await call(post({ jobtype: 'A' }));
     expect({ retryAfter: response.headers['Retry-After'], message: field(field(response.json, 'error'), 'message') }).toEqual({
       retryAfter: '30',
-      message: 'queue default holds 25 waiting jobs, over its maxBacklog of 5 (the queue is paused); retry after 30 s',
+      message: 'queue default would hold 26 waiting jobs (25 when SQS was last read, 0 accepted since, 1 in this request), over its maxBacklog of 5 (the queue is paused); retry after 30 s',
     });
   });
 
@@ -184,6 +235,23 @@ describe('backlog limits', () => {
     expect((await call(post({ jobtype: 'A', queue: 'critical' }))).statusCode).toBe(503);
     setNow(Date.UTC(2026, 10, 22, 12, 30, 20));
     expect((await call(post({ jobtype: 'A', queue: 'critical' }))).statusCode).toBe(202);
+    expect(backend.counted).toEqual([QUEUE_URLS.critical, QUEUE_URLS.critical]);
+  });
+
+  it('counts what it accepted since the last reading and the request itself: a burst stops exactly at maxBacklog', async () => {
+    const { call, backend, setNow } = apiFixture({ quotas: resolveQuotas({}) });
+    backend.counts_[QUEUE_URLS.critical] = { visible: 1, inFlight: 0, delayed: 0 };
+    const statuses: number[] = [];
+    for (let index = 0; index < 12; index += 1) statuses.push((await call(post({ jobtype: 'A', queue: 'critical', jid: `b${index}` }))).statusCode);
+
+    expect(statuses).toEqual([202, 202, 202, 202, 503, 503, 503, 503, 503, 503, 503, 503]);
+    // A request is counted whole: 3 jobs do not fit where one more would.
+    backend.counts_[QUEUE_URLS.critical] = { visible: 2, inFlight: 0, delayed: 0 };
+    setNow(Date.UTC(2026, 10, 22, 12, 30, 20));
+    expect((await call(post({ jobs: [{ jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }] }))).statusCode).toBe(503);
+    expect((await call(post({ jobs: [{ jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }, { jobtype: 'A', queue: 'critical' }] }))).statusCode).toBe(202);
+    expect((await call(post({ jobtype: 'A', queue: 'critical' }))).statusCode).toBe(503);
+    // Once a new reading covers them, the accepted jobs are SQS's to count.
     expect(backend.counted).toEqual([QUEUE_URLS.critical, QUEUE_URLS.critical]);
   });
 

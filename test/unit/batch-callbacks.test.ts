@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { callbackJob, callbackJid, dueEvents, eventsClaimedBetween, isComplete, isSuccess } from '../../lib/batch/callbacks.js';
+import { batchCallbackArgs, callbackJob, callbackJid, dueEvents, eventsClaimedBetween, isComplete, isSuccess } from '../../lib/batch/callbacks.js';
+import { UnrecoverableJobError } from '../../lib/errors/base.js';
 import { readBatchItem, type BatchState, type Counter } from '../../lib/batch/model.js';
 
 const ZERO: Record<Counter, number> = {
@@ -7,7 +8,7 @@ const ZERO: Record<Counter, number> = {
 };
 
 function state(counters: Partial<Record<Counter, number>>, extra: Partial<BatchState> = {}): BatchState {
-  return { bid: 'b1', createdAt: '2026-11-22T12:00:00.000Z', childBids: [], counters: { ...ZERO, ...counters }, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {}, ...extra };
+  return { bid: 'b1', createdAt: '2026-11-22T12:00:00.000Z', childBids: [], counters: { ...ZERO, ...counters }, sealed: true, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {}, ...extra };
 }
 
 describe('when callbacks are due', () => {
@@ -18,7 +19,7 @@ describe('when callbacks are due', () => {
     { name: 'every job ran, one failed', counters: { total: 3, succeeded: 2, failures: 1 }, due: ['complete'] },
     { name: 'every job ran, one dead', counters: { total: 3, succeeded: 2, failures: 1, dead: 1 }, due: ['complete', 'death'] },
     { name: 'a job dead while others are pending', counters: { total: 3, pending: 2, failures: 1, dead: 1 }, due: ['death'] },
-    { name: 'a fill still open', counters: { total: 3, succeeded: 3, open: 1 }, due: [] },
+    { name: 'a fill still open (or the batch not sealed yet)', counters: { total: 3, succeeded: 3, open: 1 }, due: [] },
     { name: 'a child not complete yet', counters: { total: 1, succeeded: 1, children: 2, children_complete: 1, children_succeeded: 1 }, due: [] },
     { name: 'children complete, one failed', counters: { total: 1, succeeded: 1, children: 2, children_complete: 2, children_succeeded: 1 }, due: ['complete'] },
     { name: 'only children, all succeeded', counters: { children: 2, children_complete: 2, children_succeeded: 2 }, due: ['complete', 'success'] },
@@ -76,6 +77,17 @@ describe('callbackJob', () => {
   it('is undefined for an event without a callback', () => {
     expect(callbackJob(done, 'success')).toBeUndefined();
   });
+
+  it('gives a handler the status and the callback\'s own args back, as batchCallbackArgs reads them', () => {
+    const args = callbackJob(done, 'complete')?.args ?? [];
+
+    expect(batchCallbackArgs(args)).toEqual({
+      status: { bid: 'b1', event: 'complete', description: 'import 42', total: 50, pending: 0, succeeded: 47, failures: 3, dead: 1, children: 0, created_at: '2026-11-22T12:00:00.000Z' },
+      args: [42],
+    });
+    expect(() => batchCallbackArgs([42])).toThrow(UnrecoverableJobError);
+    expect(() => batchCallbackArgs([{ bid: 'b1', event: 'finished', total: 1 }])).toThrow('args[0] is not a batch status: this job is not a batch callback (a callback receives [status, ...its args])');
+  });
 });
 
 describe('readBatchItem', () => {
@@ -96,5 +108,10 @@ describe('readBatchItem', () => {
       childBids: ['c1', 'c2'],
     });
     expect(readBatchItem({ pk: { S: 'batch#x' } })).toBeUndefined();
+  });
+
+  it('reads a batch as sealed unless it says it is not (batches from before sealing are sealed)', () => {
+    const sealedOf = (item: Parameters<typeof readBatchItem>[0]) => readBatchItem({ bid: { S: 'b1' }, ...item })?.sealed;
+    expect([sealedOf({ sealed: { BOOL: false } }), sealedOf({ sealed: { BOOL: true } }), sealedOf({})]).toEqual([false, true, true]);
   });
 });

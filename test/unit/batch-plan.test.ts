@@ -91,7 +91,7 @@ describe('counterUpdate', () => {
 
 function batch(fields: Partial<BatchState> = {}): BatchState {
   const counters: Record<Counter, number> = { total: 1, pending: 0, succeeded: 1, failures: 0, dead: 0, open: 0, children: 0, children_complete: 0, children_succeeded: 0, children_dead: 0 };
-  return { bid: 'c1', createdAt: 'x', childBids: [], counters, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {}, ...fields };
+  return { bid: 'c1', createdAt: 'x', childBids: [], counters, sealed: true, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {}, ...fields };
 }
 
 describe('planClaim', () => {

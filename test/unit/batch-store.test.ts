@@ -123,7 +123,7 @@ describe('BatchStore.register', () => {
 
 describe('BatchStore.claim', () => {
   const counters: Record<Counter, number> = { total: 1, pending: 0, succeeded: 1, failures: 0, dead: 0, open: 0, children: 0, children_complete: 0, children_succeeded: 0, children_dead: 0 };
-  const state: BatchState = { bid: 'b1', createdAt: 'x', childBids: [], counters, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {} };
+  const state: BatchState = { bid: 'b1', createdAt: 'x', childBids: [], counters, sealed: true, callbacks: {}, claimedAt: {}, sentAt: {}, callbackParent: {} };
 
   it('claims what an earlier claim left, from the item DynamoDB returned', async () => {
     const { dynamo, store, transactions } = setup();

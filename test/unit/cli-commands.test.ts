@@ -72,6 +72,19 @@ describe('hopper stats --cohorts', () => {
   });
 });
 
+describe('hopper queues', () => {
+  it('shows each queue\'s cap in jobs, and a dash for a queue without one', async () => {
+    const queue = { size: 3, in_flight: 1, delayed: 0, latency: 0.25, paused: false };
+    const result = await run(['queues', '--url', 'http://127.0.0.1:1'], [{ status: 200, body: { queues: [{ name: 'default', ...queue, max_concurrency: null }, { name: 'critical', ...queue, max_concurrency: 50 }] } }]);
+    expect(result.stdout).toBe([
+      'QUEUE     SIZE  IN FLIGHT  DELAYED  LATENCY  PAUSED  MAX CONCURRENCY',
+      'default   3     1          0        0.3s     no      -',
+      'critical  3     1          0        0.3s     no      50 jobs',
+      '',
+    ].join('\n'));
+  });
+});
+
 describe('admin commands', () => {
   it('shows the API\'s error message as "error: <message>" with exit code 1', async () => {
     const result = await run(['queue', 'pause', 'nope', '--url', 'http://127.0.0.1:1'], [{ status: 404, body: { error: { code: 'not_found', message: 'queue "nope" is not declared' } } }]);

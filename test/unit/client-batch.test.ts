@@ -1,4 +1,4 @@
-import { DeleteItemCommand, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand, TransactWriteItemsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { Client, EnqueueError, NotUniqueError } from '../../lib/client/client.js';
@@ -43,6 +43,65 @@ describe('Client.batch', () => {
     const { client } = setup();
 
     await expect(client.batch({ bid: 'x'.repeat(101) })).rejects.toMatchObject({ name: 'InvalidJobError', field: 'bid' });
+  });
+});
+
+describe('sealing a batch', () => {
+  it('creates a batch unsealed: one open fill, its producer\'s, so nothing can fire', async () => {
+    const { dynamo, client } = setup();
+
+    await client.batch({ bid: 'b1' });
+
+    expect(dynamo.sentOf(PutItemCommand)[0]?.input.Item).toMatchObject({ open: { N: '1' }, sealed: { BOOL: false } });
+    expect(dynamo.sentOf(UpdateItemCommand)).toEqual([]);
+  });
+
+  it('seals once, closing the producer\'s fill; sealing again changes nothing', async () => {
+    const { dynamo, client } = setup();
+    const batch = await client.batch({ bid: 'b1' });
+    dynamo.script.push({ output: {} }, { output: {} }, conditionFailed({ bid: { S: 'b1' }, sealed: { BOOL: true } }));
+
+    await batch.seal();
+    await batch.seal();
+
+    const [seal] = dynamo.sentOf(UpdateItemCommand);
+    expect(seal?.input).toMatchObject({
+      Key: { pk: { S: 'batch#b1' }, sk: { S: 'batch' } },
+      UpdateExpression: 'SET #sealed = :true ADD #open :minus',
+      ConditionExpression: 'attribute_exists(pk) AND #sealed = :false',
+      ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false }, ':minus': { N: '-1' } },
+    });
+    expect(dynamo.sentOf(UpdateItemCommand)).toHaveLength(2);
+  });
+
+  it('says a batch that no longer exists cannot be sealed', async () => {
+    const { dynamo, client } = setup();
+    const batch = await client.batch({ bid: 'b1' });
+    dynamo.script.push(conditionFailed());
+
+    await expect(batch.seal()).rejects.toMatchObject({ name: 'BatchNotFoundError', bid: 'b1' });
+  });
+
+  it('seals after the fill has added every job, in as many adds as it takes', async () => {
+    const { order, client } = setup();
+
+    await client.batch({ bid: 'b1' }, async (batch) => {
+      await batch.add([{ jobtype: 'Row', jid: 'r0' }]);
+      await batch.add([{ jobtype: 'Row', jid: 'r1' }]);
+    });
+
+    expect(order).toEqual(['PutItemCommand', 'TransactWriteItemsCommand', 'SendMessageBatch', 'TransactWriteItemsCommand', 'SendMessageBatch', 'UpdateItemCommand']);
+  });
+
+  it('leaves the batch unsealed when the fill throws, so that nothing fires for half a batch', async () => {
+    const { order, client } = setup();
+
+    await expect(client.batch({ bid: 'b1' }, async (batch) => {
+      await batch.add([{ jobtype: 'Row', jid: 'r0' }]);
+      throw new Error('the export failed');
+    })).rejects.toThrow('the export failed');
+
+    expect(order).toEqual(['PutItemCommand', 'TransactWriteItemsCommand', 'SendMessageBatch']);
   });
 });
 

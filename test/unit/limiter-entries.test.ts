@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acquireLease, releaseLease } from '../../lib/limiters/concurrent.js';
+import { acquireLease, expectedFreeInMs, releaseLease } from '../../lib/limiters/concurrent.js';
 import { EMPTY_ENTRY_SET, type EntrySetState } from '../../lib/limiters/entry-set.js';
 import { admitToWindow } from '../../lib/limiters/window.js';
 
@@ -18,17 +18,27 @@ function play(steps: readonly Step[], decide: (state: EntrySetState, nowMs: numb
 describe('acquireLease (concurrent, limit 2, lock timeout 10 s)', () => {
   const lease = (state: EntrySetState, nowMs: number, leaseId: string) => acquireLease(state, nowMs, { leaseId, limit: 2, lockTimeoutMs: 10_000 });
 
-  it('grants up to the limit and refuses until the earliest lease expires', () => {
+  it('grants up to the limit; refused, nothing released yet, expects a lease to last as long again as it has', () => {
     play(
       [
         ['first lease', 0, 'a', true, 0, { a: 10_000 }],
         ['second lease', 100, 'b', true, 0, { a: 10_000, b: 10_100 }],
-        ['full: wait for a to expire', 200, 'c', false, 9_800, { a: 10_000, b: 10_100 }],
+        ['full: b, held 100 ms, may take 100 ms more', 200, 'c', false, 100, { a: 10_000, b: 10_100 }],
         ['a expires at 10 000: its slot is free', 10_000, 'd', true, 0, { b: 10_100, d: 20_000 }],
-        ['full again: b expires in 100 ms', 10_000, 'e', false, 100, { b: 10_100, d: 20_000 }],
+        ['full again: b expires in 100 ms, d just started (50 ms at least)', 10_000, 'e', false, 50, { b: 10_100, d: 20_000 }],
       ],
       lease,
     );
+  });
+
+  it('expects a lease to end as long after its start as the last lease was held', () => {
+    const full = { entries: { a: 10_000, b: 10_300 } };
+    const withHold = (lastHoldMs: number, nowMs: number) => acquireLease(full, nowMs, { leaseId: 'c', limit: 2, lockTimeoutMs: 10_000, lastHoldMs }).retryAfterMs;
+    expect(withHold(500, 400)).toBe(100);
+    // Both overdue: the longer-held lease is expected to last as long again, capped by its expiry.
+    expect(withHold(500, 900)).toBe(600);
+    expect(withHold(500, 9_800)).toBe(200);
+    expect(expectedFreeInMs(EMPTY_ENTRY_SET, 0, { lockTimeoutMs: 10_000 })).toBe(10_000);
   });
 
   it('lists the expired leases it dropped', () => {
@@ -44,7 +54,7 @@ describe('acquireLease (concurrent, limit 2, lock timeout 10 s)', () => {
   });
 
   it('rounds the wait up to whole seconds for Retry-After', () => {
-    expect(lease({ entries: { a: 10_000, b: 10_100 } }, 200, 'c').retryAfterSeconds).toBe(10);
+    expect(lease({ entries: { a: 10_000, b: 10_100 } }, 2_200, 'c').retryAfterSeconds).toBe(3);
   });
 });
 

@@ -32,9 +32,12 @@ describe('planAddEntry (concurrent, limit 2)', () => {
     });
   });
 
-  it('refuses from the item read back when every lease is live', () => {
+  it('refuses from the item read back when every lease is live, with when one is likely to end', () => {
+    // Leases taken at -5000 and -6000 (expiries 5000 and 4000, lock timeout 10 s), none released yet.
     const item = { n: { N: '2' }, e_a: { N: '5000' }, e_b: { N: '4000' } };
     expect(planAddEntry(concurrent, 'me', 1_000, item)).toEqual({ kind: 'refuse', retryAfterMs: 3_000 });
+    // The last lease was held 6.5 s: a (started at -5000) is expected to end at 1500.
+    expect(planAddEntry(concurrent, 'me', 1_000, { ...item, h: { N: '6500' } })).toEqual({ kind: 'refuse', retryAfterMs: 500 });
   });
 
   it('recognises its own lease in the item read back (a retried write that had landed)', () => {
@@ -50,6 +53,18 @@ describe('planRemoveEntry', () => {
       plan: { update: 'REMOVE #me ADD #n :minus', condition: 'attribute_exists(#me)', names: { '#me': 'e_me', '#n': 'n' }, values: { ':minus': { N: '-1' } } },
     });
     expect(planRemoveEntry('me', { n: { N: '0' } })).toEqual({ kind: 'done' });
+  });
+
+  it('records how long the lease was held, for the next refusal\'s estimate', () => {
+    expect(planRemoveEntry('me', 'unread', 412.6)).toEqual({
+      kind: 'write',
+      plan: {
+        update: 'SET #h = :held REMOVE #me ADD #n :minus',
+        condition: 'attribute_exists(#me)',
+        names: { '#me': 'e_me', '#n': 'n', '#h': 'h' },
+        values: { ':minus': { N: '-1' }, ':held': { N: '413' } },
+      },
+    });
   });
 });
 

@@ -11,12 +11,18 @@ describe('nextLimitedAttempt', () => {
     ['first reschedule: jitter in [0, 5)', undefined, 12, 0.5, 14, 1],
     ['first reschedule, lowest jitter', undefined, 12, 0, 12, 1],
     ['tenth reschedule: jitter in [0, 50)', { limited_count: 9 }, 12, 0.5, 37, 10],
-    ['jitter is capped at 300 s', { limited_count: 19 }, 1, 0.999, 1 + 99, 20],
+    ['a retry-after of 3 s spreads by 3 s per reschedule', undefined, 3, 0.999, 3 + 2, 1],
+    ['a retry-after of 1 s spreads by 1 s per reschedule', { limited_count: 19 }, 1, 0.999, 1 + 19, 20],
     ['a sub-second retry-after still waits a second', undefined, 0, 0, 1, 1],
     ['a fractional retry-after is rounded up', undefined, 2.2, 0, 3, 1],
   ])('%s', (_label, custom, retryAfterSeconds, random, delaySeconds, count) => {
     const attempt = nextLimitedAttempt(job(custom), { retryAfterSeconds }, { random: () => random });
     expect(attempt).toMatchObject({ action: 'reschedule', delaySeconds, limitedCount: count });
+  });
+
+  it('caps the jitter at 300 s', () => {
+    const attempt = nextLimitedAttempt(job({ limited_count: 79 }), { retryAfterSeconds: 12 }, { random: () => 0.999, maxReschedules: 100 });
+    expect(attempt).toMatchObject({ action: 'reschedule', delaySeconds: 12 + 299, limitedCount: 80 });
   });
 
   it('counts the reschedule in custom.limited_count and keeps the rest of the job', () => {

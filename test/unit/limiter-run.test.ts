@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimitedError } from '../../lib/errors/base.js';
+import { LimiterUnavailableError } from '../../lib/errors/limiter.js';
 import { limiter, limiterFactory, type LimiterOptions } from '../../lib/limiters/limiter.js';
 import { MemoryLimiterStore } from '../../lib/limiters/memory-store.js';
 import { InvalidLimiterSpecError } from '../../lib/limiters/spec.js';
@@ -59,26 +60,38 @@ describe('limiter: concurrent', () => {
     expect(await erp.run(() => 'after')).toBe('after');
   });
 
-  it('throws RateLimitedError with the time until the held lease expires', async () => {
-    const { options } = setup();
-    const erp = limiter('erp', { type: 'concurrent', limit: 1, lockTimeout: 30 }, options);
+  it('throws RateLimitedError with the time the held lease is expected to end, from how long the last one was held', async () => {
+    const { options, time } = setup();
+    const erp = limiter('erp', { type: 'concurrent', limit: 1, lockTimeout: 30, wait: 0 }, options);
+    await erp.run(() => time.advance(20_000));
     const held = await erp.acquire();
+    time.advance(5_000);
     const error = await rejection(erp.run(() => 'never'));
     expect({ name: error.name, limiter: error.limiter, retryAfterSeconds: error.retryAfterSeconds }).toEqual({
       name: 'RateLimitedError',
       limiter: 'erp',
-      retryAfterSeconds: 30,
+      retryAfterSeconds: 15,
     });
     expect(held.allowed).toBe(true);
   });
 
-  it('polls with growing, jittered pauses until the wait is over', async () => {
+  it('waits 5 s by default, asking again when the lease is expected to end, with jitter', async () => {
     const { options, time } = setup();
-    const erp = limiter('erp', { type: 'concurrent', limit: 1, wait: 1 }, options);
+    const erp = limiter('erp', { type: 'concurrent', limit: 1 }, options);
     await erp.acquire();
     await rejection(erp.run(() => 'never'));
-    // random() = 0.5 makes each pause exactly the poll interval: 50, 100, 200, 400, then what is left.
-    expect(time.sleeps).toEqual([50, 100, 200, 400, 250]);
+    // Nothing released yet: the lease, held t ms, is expected to take t ms more (at least 50);
+    // random() = 0.5 adds a quarter of that (at most 500 ms). At 3633.75 ms the next guess no longer fits.
+    expect(time.sleeps).toEqual([62.5, 78.75, 177.5, 398.75, 897.5, 2_018.75]);
+  });
+
+  it('gives up at once when the lease is expected to end after the wait', async () => {
+    const { options, time } = setup();
+    const erp = limiter('erp', { type: 'concurrent', limit: 1, lockTimeout: 60 }, options);
+    await erp.run(() => time.advance(10_000));
+    await erp.acquire();
+    const error = await rejection(erp.run(() => 'never'));
+    expect({ retryAfterSeconds: error.retryAfterSeconds, sleeps: time.sleeps }).toEqual({ retryAfterSeconds: 10, sleeps: [] });
   });
 
   it('runs once a lease is released while it waits', async () => {
@@ -90,7 +103,27 @@ describe('limiter: concurrent', () => {
       if (held.allowed && time.sleeps.length === 2) await held.release();
     } };
     expect(await limiter('erp', { type: 'concurrent', limit: 1, wait: 5 }, releasing).run(() => 'ran')).toBe('ran');
-    expect(time.sleeps).toEqual([50, 100]);
+    expect(time.sleeps).toEqual([62.5, 78.75]);
+  });
+
+  it('turns a store that cannot be reached into LimiterUnavailableError, asked again within the wait', async () => {
+    const memory = new MemoryLimiterStore();
+    let failures = 2;
+    const store: LimiterStore = {
+      acquire: (request) => (failures-- > 0 ? Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' })) : memory.acquire(request)),
+      release: (request) => memory.release(request),
+      settle: (request) => memory.settle(request),
+    };
+    const { options, time } = setup({ store });
+    const erp = limiter('erp', { type: 'concurrent', limit: 1, wait: 0 }, options);
+    const error = await rejection(erp.run(() => 'never'));
+    expect({ name: error.name, retryAfterSeconds: error.retryAfterSeconds, cause: error.cause instanceof Error ? error.cause.name : undefined }).toEqual({
+      name: 'LimiterUnavailableError', retryAfterSeconds: 1, cause: 'ProvisionedThroughputExceededException',
+    });
+    expect(error).toBeInstanceOf(LimiterUnavailableError);
+    // With a wait, the second failure is asked again a second later (plus jitter), and the third attempt runs.
+    expect(await limiter('erp', { type: 'concurrent', limit: 1, wait: 5 }, options).run(() => 'ran')).toBe('ran');
+    expect(time.sleeps).toEqual([1_250]);
   });
 
   it('keys limiters by name', async () => {

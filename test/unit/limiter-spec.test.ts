@@ -14,7 +14,7 @@ function invalid(run: () => unknown): InvalidLimiterSpecError {
 
 describe('resolveLimiterSpec', () => {
   it.each([
-    [{ type: 'concurrent', limit: 10 }, { type: 'concurrent', limit: 10, lockTimeoutMs: 30_000, waitMs: 0 }],
+    [{ type: 'concurrent', limit: 10 }, { type: 'concurrent', limit: 10, lockTimeoutMs: 30_000, waitMs: 5_000 }],
     [{ type: 'concurrent', limit: 1, lockTimeout: 900, wait: 0.5 }, { type: 'concurrent', limit: 1, lockTimeoutMs: 900_000, waitMs: 500 }],
     [{ type: 'bucket', limit: 100, per: 'second' }, { type: 'bucket', limit: 100, intervalMs: 1_000, waitMs: 0 }],
     [{ type: 'window', limit: 5, per: 'hour', wait: 5 }, { type: 'window', limit: 5, intervalMs: 3_600_000, waitMs: 5_000 }],

@@ -33,21 +33,38 @@ function callbackRecord(messageId: string, extra: Record<string, unknown> = {}) 
 }
 
 describe('a worker running batch callback jobs', () => {
-  it('claims the run for its message on the batch item, then runs the job', async () => {
+  it('claims the run for its message on the batch item, runs the job, then marks it done', async () => {
     const { dynamo, ran, handler } = setup();
 
     const result = await handler(sqsEvent([callbackRecord('m-1')]), lambdaContext());
 
     expect(result).toEqual({ batchItemFailures: [] });
     expect(ran).toEqual([callbackJid(BID, 'success')]);
-    const [claim] = dynamo.sentOf(UpdateItemCommand);
+    const [claim, done] = dynamo.sentOf(UpdateItemCommand);
     expect(claim?.input).toMatchObject({
       Key: { pk: { S: `batch#${BID}` }, sk: { S: 'batch' } },
       UpdateExpression: 'SET #run = :message',
-      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#run) OR #run = :message)',
-      ExpressionAttributeNames: { '#run': 'success_run_by' },
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#done) AND (attribute_not_exists(#run) OR #run = :message)',
+      ExpressionAttributeNames: { '#run': 'success_run_by', '#done': 'success_done_at' },
       ExpressionAttributeValues: { ':message': { S: 'm-1' } },
     });
+    expect(done?.input).toMatchObject({
+      Key: { pk: { S: `batch#${BID}` }, sk: { S: 'batch' } },
+      UpdateExpression: 'SET #done = :now',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#done)',
+      ExpressionAttributeNames: { '#done': 'success_done_at' },
+      ExpressionAttributeValues: { ':now': { S: NOW.toISOString() } },
+    });
+  });
+
+  it('does not run a copy of a callback job that already ran to success, even its own message delivered again', async () => {
+    const { dynamo, ran, log, handler } = setup();
+    dynamo.script.push(conditionFailed({ pk: { S: `batch#${BID}` }, sk: { S: 'batch' }, success_run_by: { S: 'm-1' }, success_done_at: { S: '2026-11-22T11:59:00.000Z' } }));
+
+    const result = await handler(sqsEvent([callbackRecord('m-1')]), lambdaContext());
+
+    expect({ result, ran }).toEqual({ result: { batchItemFailures: [] }, ran: [] });
+    expect(log.lines.find((line) => line.message === 'batch callback job already ran; this copy is not run')).toMatchObject({ bid: BID, event: 'success', message_id: 'm-1' });
   });
 
   it('acknowledges a second message of the same callback without running it', async () => {
@@ -81,14 +98,14 @@ describe('a worker running batch callback jobs', () => {
     expect(ran).toEqual([]);
   });
 
-  it('runs a retry of a callback job (it failed before) without a claim', async () => {
+  it('lets a retry of a callback job (it failed before) take the run over, unless the job is done', async () => {
     const { dynamo, ran, handler } = setup();
     const retried = callbackRecord('m-9', { failure: { retry_count: 0, failed_at: '2026-11-22T11:59:00.000Z', message: 'x', errtype: 'Error' } });
 
     await handler(sqsEvent([retried]), lambdaContext());
 
     expect(ran).toHaveLength(1);
-    expect(dynamo.sentOf(UpdateItemCommand)).toEqual([]);
+    expect(dynamo.sentOf(UpdateItemCommand)[0]?.input).toMatchObject({ ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#done)', ExpressionAttributeValues: { ':message': { S: 'm-9' } } });
   });
 
   it('ignores the marker on a job that is not the callback job it names (another jid)', async () => {

@@ -229,7 +229,7 @@ describe('createWorker', () => {
     const seen: boolean[] = [];
     const { sqs, handler } = setup({
       Call: async (_args, ctx) => {
-        await ctx.limiter('erp', { type: 'concurrent', limit: 1, lockTimeout: 60 }).run(async () => {
+        await ctx.limiter('erp', { type: 'concurrent', limit: 1, lockTimeout: 60, wait: 0 }).run(async () => {
           seen.push(true);
           await new Promise((resolve) => setTimeout(resolve, 20));
         });

@@ -44,6 +44,7 @@ function view(status: BatchStatus): Record<string, unknown> {
     parent_bid: status.parentBid ?? null,
     child_bids: status.childBids,
     children: status.children,
+    sealed: status.sealed,
     open_fills: status.openFills,
   };
 }

@@ -9,8 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import type { ResolvedCron } from '../../cron/definition.js';
 import { nextRun } from '../../cron/expression.js';
+import { EnqueueError } from '../../enqueue/enqueue.js';
 import { JOB_DEFAULTS } from '../../job/model.js';
 import type { ApiContext } from '../context.js';
+import { enqueueErrorAnswer } from '../enqueue-errors.js';
 import { json, notFound, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
 
@@ -63,7 +65,13 @@ async function trigger(ctx: ApiContext, params: PathParams): Promise<ApiResponse
     throw notFound(`no cron ${JSON.stringify(name)}; declared crons: ${declared.length === 0 ? 'none' : declared.join(', ')}`);
   }
   const jid = manualCronJid(cron.name);
-  await ctx.client.enqueueMany([{ ...cron.job, jid, retry: cron.job.retry ?? ctx.config.defaultRetry }]);
+  try {
+    await ctx.client.enqueueMany([{ ...cron.job, jid, retry: cron.job.retry ?? ctx.config.defaultRetry }]);
+  } catch (error) {
+    // A unique cron job whose lock is held is a 409, an SQS failure a 502: neither is an internal error.
+    if (error instanceof EnqueueError) throw enqueueErrorAnswer(error, true);
+    throw error;
+  }
   ctx.logger.info('cron triggered', { cron: cron.name, jid, jobtype: cron.job.jobtype });
   return json(202, { cron: cron.name, jid, jobtype: cron.job.jobtype, queue: queueOf(cron) });
 }

@@ -8,6 +8,7 @@ import { InvalidJobError, isHopperError } from '../../errors/base.js';
 import { isRecord, normalizeJob, type Job } from '../../job/model.js';
 import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota/index.js';
 import { checkBacklog } from '../backlog.js';
+import { enqueueErrorAnswer } from '../enqueue-errors.js';
 import { API_DEFAULTS } from '../config.js';
 import { isPaused } from '../queue-state.js';
 import type { ApiContext } from '../context.js';
@@ -37,7 +38,7 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
 
   const jobsByQueue = new Map<string, number>();
   for (const job of jobs) jobsByQueue.set(job.queue, (jobsByQueue.get(job.queue) ?? 0) + 1);
-  await refuseOverBacklog(ctx, [...jobsByQueue.keys()]).catch((error: unknown) => {
+  await refuseOverBacklog(ctx, jobsByQueue).catch((error: unknown) => {
     if (error instanceof ApiError && error.code === API_ERRORS.backlog) countJobs(ctx, jobs, METRICS.throttled);
     throw error;
   });
@@ -52,18 +53,28 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
     jids = await ctx.client.enqueueMany(jobs);
   } catch (error) {
     if (error instanceof EnqueueError) {
+      noteAccepted(ctx, jobs.filter((job) => error.enqueued.includes(job.jid)));
       // The jobs SQS refused cost nothing: their quota points go back.
       const failedJids = new Set(error.failed.map((failure) => failure.jid));
       const unsent = new Map<string, number>();
       for (const job of jobs) if (failedJids.has(job.jid)) unsent.set(job.queue, (unsent.get(job.queue) ?? 0) + 1);
       await refundQuotas(ctx.config.quotas, { tenant, jobsByQueue: unsent }, { store: ctx.quotaStore, now: ctx.now }).catch(() => undefined);
-      throw new ApiError(502, API_ERRORS.upstream, error.message, { details: { enqueued: error.enqueued, failed: error.failed } });
+      throw enqueueErrorAnswer(error, !many);
     }
     if (isHopperError(error, 'PayloadTooLargeError')) throw new ApiError(413, API_ERRORS.payloadTooLarge, error.message);
     throw error;
   }
+  noteAccepted(ctx, jobs);
   countJobs(ctx, jobs, METRICS.enqueued);
   return json(202, many ? { jids } : { jid: jids[0], jids });
+}
+
+/** Tells the queue state what went onto each queue, for the next backlog checks of this instance. */
+function noteAccepted(ctx: ApiContext, jobs: readonly Job[]): void {
+  for (const job of jobs) {
+    const url = ctx.config.queueUrls[job.queue];
+    if (url !== undefined) ctx.queues.noteAccepted(url, 1);
+  }
 }
 
 /** One EMF line per queue and jobtype of `jobs`, counting them as `metric`. */
@@ -90,9 +101,13 @@ function validJob(ctx: ApiContext, input: unknown, path: string, tenant: string,
   return job;
 }
 
-/** Throws 503 with `Retry-After` when a queue of the request is over its backlog limits. */
-async function refuseOverBacklog(ctx: ApiContext, queues: readonly string[]): Promise<void> {
-  const verdicts = await Promise.all(queues.map(async (queue) => {
+/**
+ * Throws 503 with `Retry-After` when a queue of the request would be over its backlog limits with
+ * the request's jobs: what SQS last said (cached up to 5 s), plus what this instance accepted since,
+ * plus the request.
+ */
+async function refuseOverBacklog(ctx: ApiContext, jobsByQueue: ReadonlyMap<string, number>): Promise<void> {
+  const verdicts = await Promise.all([...jobsByQueue].map(async ([queue, requested]) => {
     const limit = ctx.config.backlogLimits[queue];
     const url = ctx.config.queueUrls[queue];
     if (limit === undefined || url === undefined) return undefined;
@@ -103,7 +118,8 @@ async function refuseOverBacklog(ctx: ApiContext, queues: readonly string[]): Pr
       uuid === undefined ? Promise.resolve(undefined) : ctx.queues.mappingState(uuid),
     ]);
     const paused = state !== undefined && isPaused(state);
-    const verdict = checkBacklog(queue, limit, { visible: counts.visible, drainPerSecond: report.drainPerSecond, lag: report.lag, paused }, ctx.now());
+    const activity = { visible: counts.visible, acceptedSince: ctx.queues.acceptedSince(url), requested, drainPerSecond: report.drainPerSecond, lag: report.lag, paused };
+    const verdict = checkBacklog(queue, limit, activity, ctx.now());
     return verdict.over ? { queue, ...verdict } : undefined;
   }));
   const over = verdicts.filter((verdict) => verdict !== undefined);

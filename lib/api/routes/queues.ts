@@ -36,6 +36,7 @@ async function listQueues(ctx: ApiContext): Promise<ApiResponse> {
       uuid === undefined ? Promise.resolve(undefined) : ctx.queues.mappingState(uuid),
     ]);
     const limits = ctx.config.backlogLimits[name];
+    const cap = Object.hasOwn(ctx.config.queueConcurrency, name) ? ctx.config.queueConcurrency[name] : undefined;
     return {
       name,
       size: counts.visible,
@@ -47,6 +48,8 @@ async function listQueues(ctx: ApiContext): Promise<ApiResponse> {
       // A queue without a worker has no mapping to pause.
       paused: state === undefined ? null : isPaused(state),
       mapping_state: state ?? null,
+      // Most jobs running at once (the queue's maxConcurrency), null without a cap.
+      max_concurrency: cap?.jobs ?? null,
       ...(limits === undefined ? {} : { limits: { max_backlog: limits.maxBacklog ?? null, max_latency: limits.maxLatency ?? null } }),
     };
   }));

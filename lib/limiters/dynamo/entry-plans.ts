@@ -7,12 +7,12 @@
  * condition that they still hold the values read (another caller may have removed them first).
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { leaseEntry } from '../concurrent.js';
+import { acquireLease, leaseEntry } from '../concurrent.js';
 import { admitEntry, EMPTY_ENTRY_SET, type EntryRequest } from '../entry-set.js';
 import { entryAttribute, LIMITER_ATTRIBUTES as A } from '../keys.js';
 import type { ResolvedSpecOf } from '../spec.js';
 import { windowEntry } from '../window.js';
-import { readEntrySet, num, ttlAfter, type Known } from './item.js';
+import { readEntrySet, readInteger, num, ttlAfter, type Known } from './item.js';
 import { DONE, write, type Step } from './plan.js';
 
 /** The entry that `token` adds at `nowMs` under `spec`. */
@@ -32,7 +32,10 @@ export function planAddEntry(spec: ResolvedSpecOf<'concurrent' | 'window'>, toke
   // Our entry is already there when the SDK retried a write whose first try landed but whose
   // answer was lost: the lease is ours, and counting it against us would refuse it.
   if (Object.hasOwn(state.entries, token)) return DONE;
-  const decision = admitEntry(state, nowMs, entry);
+  const lastHoldMs = typeof known === 'string' ? undefined : readInteger(known, A.lastHold);
+  const decision = spec.type === 'concurrent'
+    ? acquireLease(state, nowMs, { leaseId: token, limit: spec.limit, lockTimeoutMs: spec.lockTimeoutMs, ...(lastHoldMs === undefined ? {} : { lastHoldMs }) })
+    : admitEntry(state, nowMs, entry);
   if (!decision.allowed) return { kind: 'refuse', retryAfterMs: decision.retryAfterMs };
 
   const names: Record<string, string> = { '#n': A.entryCount, '#ttl': A.ttl, '#me': entryAttribute(token) };
@@ -60,13 +63,24 @@ export function planAddEntry(spec: ResolvedSpecOf<'concurrent' | 'window'>, toke
   });
 }
 
-/** Plans releasing lease `token`; if it is already gone (expired and removed), there is nothing to do. */
-export function planRemoveEntry(token: string, known: Known): Step {
+/**
+ * Plans releasing lease `token`, recording how long it was held (`heldMs`, when known) for the
+ * next refusal's estimate; if the lease is already gone (expired and removed), there is nothing to do.
+ */
+export function planRemoveEntry(token: string, known: Known, heldMs?: number): Step {
   if (known !== 'unread') return DONE;
+  if (heldMs === undefined) {
+    return write({
+      update: 'REMOVE #me ADD #n :minus',
+      condition: 'attribute_exists(#me)',
+      names: { '#me': entryAttribute(token), '#n': A.entryCount },
+      values: { ':minus': num(-1) },
+    });
+  }
   return write({
-    update: 'REMOVE #me ADD #n :minus',
+    update: 'SET #h = :held REMOVE #me ADD #n :minus',
     condition: 'attribute_exists(#me)',
-    names: { '#me': entryAttribute(token), '#n': A.entryCount },
-    values: { ':minus': num(-1) },
+    names: { '#me': entryAttribute(token), '#n': A.entryCount, '#h': A.lastHold },
+    values: { ':minus': num(-1), ':held': num(Math.max(0, Math.round(heldMs))) },
   });
 }

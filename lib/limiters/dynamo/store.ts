@@ -97,7 +97,7 @@ export class DynamoLimiterStore implements LimiterStore {
   }
 
   async release(request: ReleaseRequest): Promise<void> {
-    await this.loop(request.key, (known) => planRemoveEntry(request.token, known));
+    await this.loop(request.key, (known) => planRemoveEntry(request.token, known, request.heldMs));
   }
 
   async settle(request: SettleRequest): Promise<void> {

@@ -1,0 +1,207 @@
+/**
+ * What a user relies on, tried from the outside on the local runtime (the fixture stack's
+ * synthesized template, real worker and Hopper functions on fauxqs and DynamoDB Local): jobs sent
+ * to SQS with `Client`, through the API with `ApiClient` and raw HTTP; what ran is read from the
+ * worker's output (one `ran` line per job, with its start and end).
+ *
+ * - a queue's `maxConcurrency` is the most jobs running at once, for caps of 1, 3 and 50 under a
+ *   burst of 300 jobs;
+ * - a batch filled in two adds, with a job finishing in between and a job adding to it, fires
+ *   each callback once, after its last job;
+ * - a unique conflict through the API is a 409 with the holder's jid, and `ApiClient` raises
+ *   `NotUniqueError` at once;
+ * - a burst against a paused queue with `maxBacklog: 5` is accepted exactly 5 times;
+ * - 50 jobs of 0.5 s on a `concurrent(2)` limiter, without `wait`, finish within twice the
+ *   ideal 12.5 s.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../lib/api-client/index.js';
+import { Client } from '../../lib/client/client.js';
+import { NotUniqueError } from '../../lib/errors/unique.js';
+import { isRecord } from '../../lib/job/model.js';
+import { LogCollector } from '../../local/log.js';
+import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { records } from '../fixtures/json.js';
+import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
+import { PROMISE_CAPS, PROMISE_MAX_BACKLOG } from '../fixtures/stacks/promises-stack.js';
+
+const logs = new LogCollector();
+let local: LocalRuntime;
+let client: Client;
+let api: ApiClient;
+
+beforeAll(async () => {
+  local = await startLocal({ app: 'npx tsx test/fixtures/promises-app.ts', stack: 'LocalPromises', logs: logs.sink });
+  client = new Client({
+    env: { ...local.env, HOPPER_QUEUE_URLS: local.outputs.JobsQueueUrls ?? '', HOPPER_STATE_TABLE: local.tableName(logicalIdOf(local.tables, 'JobsStateTable')) },
+  });
+  api = new ApiClient({ url: local.functionUrl(logicalIdOf(local.functions, 'JobsApiFunction')), maxAge: 10_000 });
+});
+
+afterAll(async () => {
+  await local?.stop();
+});
+
+printRuntimeLogsOnFailure(logs);
+
+/** One job the worker ran, as its `ran` line says. */
+interface Run {
+  readonly jid: string;
+  readonly jobtype: string;
+  readonly queue: string;
+  readonly start: number;
+  readonly end: number;
+  readonly bid: unknown;
+  readonly args: readonly unknown[];
+}
+
+/** Every `ran` line the worker printed so far. */
+function runs(): Run[] {
+  return logs.entries.flatMap((entry) => {
+    if (!entry.message.startsWith('{')) return [];
+    let line: unknown;
+    try {
+      line = JSON.parse(entry.message);
+    } catch {
+      return [];
+    }
+    if (!isRecord(line) || line.message !== 'ran' || typeof line.jid !== 'string') return [];
+    return [{
+      jid: line.jid, jobtype: String(line.jobtype), queue: String(line.queue), start: Number(line.start), end: Number(line.end), bid: line.bid,
+      args: Array.isArray(line.args) ? line.args : [],
+    }];
+  });
+}
+
+/** Runs of the given jids, once every one of them ran. */
+async function ranAll(jids: readonly string[], timeoutMs: number, what: string): Promise<Run[]> {
+  const wanted = new Set(jids);
+  return eventually(async () => {
+    const found = runs().filter((run) => wanted.has(run.jid));
+    return new Set(found.map((run) => run.jid)).size === wanted.size ? found : undefined;
+  }, timeoutMs, what);
+}
+
+/** Most intervals open at one instant (an end and a start at the same ms do not overlap). */
+function maxOverlap(intervals: readonly { start: number; end: number }[]): number {
+  const events = intervals.flatMap(({ start, end }) => [[start, 1], [end, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let max = 0;
+  for (const [, change] of events) {
+    open += change;
+    max = Math.max(max, open);
+  }
+  return max;
+}
+
+describe('a queue\'s maxConcurrency counts jobs, end to end', () => {
+  it.each([
+    ['cap1', PROMISE_CAPS.cap1, 10],
+    ['cap3', PROMISE_CAPS.cap3, 20],
+    ['cap50', PROMISE_CAPS.cap50, 200],
+  ] as const)('%s: 300 jobs sent at once never run more than %i at a time', async (queue, cap, workMs) => {
+    const jids = Array.from({ length: 300 }, (_, index) => `${queue}-${index}`);
+    const started = Date.now();
+    await client.enqueueMany(jids.map((jid) => ({ jobtype: 'Span', jid, args: [workMs], queue })));
+
+    const ran = await ranAll(jids, 240_000, `300 jobs on ${queue}`);
+
+    const peak = maxOverlap(ran);
+    console.info(`maxConcurrency ${cap}: 300 jobs of ${workMs} ms in ${Date.now() - started} ms, peak ${peak} at once`);
+    expect(peak).toBeLessThanOrEqual(cap);
+    // The cap was reached, not avoided: the jobs did run side by side up to it.
+    expect(peak).toBeGreaterThanOrEqual(Math.ceil(cap / 2));
+    const listed = records((await api.request('GET', '/v1/queues')).body, 'queues').find((entry) => entry.name === queue);
+    expect(listed?.max_concurrency).toBe(cap);
+  }, 300_000);
+});
+
+describe('batches', () => {
+  it('fires each callback once, after the last job, when filled in two adds with a job done in between and a job adding to it', { timeout: 180_000 }, async () => {
+    const bid = `promise-batch-${Date.now().toString(36)}`;
+    const callback = (label: string) => ({ jobtype: 'BatchDone', args: [label], queue: 'batches' });
+    await client.batch({ bid, onComplete: callback('complete'), onSuccess: callback('success') }, async (batch) => {
+      await batch.add([{ jobtype: 'Step', jid: `${bid}-first`, queue: 'batches' }]);
+      await ranAll([`${bid}-first`], 60_000, 'the first job of the batch');
+      // Every job added so far has run: a batch that is still being filled must not finish.
+      const between = await client.getBatch(bid);
+      expect(between).toMatchObject({ total: 1, succeeded: 1, pending: 0, complete: false, sealed: false });
+      await batch.add([{ jobtype: 'AddMore', jid: `${bid}-fanout`, args: [2], queue: 'batches' }]);
+    });
+
+    const [complete, success] = await Promise.all([`${bid}-complete`, `${bid}-success`].map((jid) => ranAll([jid], 90_000, `callback ${jid}`)));
+    // Let a second copy of a callback show up, if there were one.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const all = runs();
+    const jobs = all.filter((run) => run.bid === bid && run.jobtype !== 'BatchDone');
+    const callbacks = all.filter((run) => run.jobtype === 'BatchDone' && run.jid.startsWith(`${bid}-`));
+
+    expect(jobs.map((run) => run.jobtype).sort()).toEqual(['AddMore', 'Step', 'Step', 'Step']);
+    expect(callbacks.map((run) => run.jid).sort()).toEqual([`${bid}-complete`, `${bid}-success`]);
+    const lastJobEnd = Math.max(...jobs.map((run) => run.end));
+    for (const fired of [...(complete ?? []), ...(success ?? [])]) expect(fired.start).toBeGreaterThanOrEqual(lastJobEnd);
+    // A callback receives the batch's status first, then its own args.
+    expect(success?.[0]?.args).toEqual([expect.objectContaining({ bid, event: 'success', total: 4, succeeded: 4, pending: 0, failures: 0 }), 'success']);
+  });
+});
+
+describe('unique jobs through the API', () => {
+  it('answers 409 with the jid holding the lock, and ApiClient raises NotUniqueError at once', { timeout: 60_000 }, async () => {
+    const job = { jobtype: 'Hold', args: [8_000], queue: 'unique', custom: { unique_for: 600 } };
+    const first = await api.enqueue({ ...job, jid: 'unique-first' });
+
+    const raw = await api.request('POST', '/v1/jobs', { ...job, jid: 'unique-second' });
+    const requests: string[] = [];
+    const counting = new ApiClient({ url: local.functionUrl(logicalIdOf(local.functions, 'JobsApiFunction')), maxAge: 30_000, fetch: async (input, init) => { requests.push(String(input)); return fetch(input, init); } });
+    const startedMs = Date.now();
+    const error = await counting.enqueue({ ...job, jid: 'unique-third' }).catch((caught: unknown) => caught);
+
+    expect(first).toBe('unique-first');
+    expect(raw.status).toBe(409);
+    expect(raw.body).toMatchObject({ error: { code: 'not_unique', jid: 'unique-second', existing_jid: 'unique-first', enqueued: [] } });
+    expect(error).toBeInstanceOf(NotUniqueError);
+    expect(error).toMatchObject({ jid: 'unique-third', existingJid: 'unique-first' });
+    expect({ requests: requests.length, discarded: counting.discarded().total }).toEqual({ requests: 1, discarded: 0 });
+    expect(Date.now() - startedMs).toBeLessThan(5_000);
+  });
+});
+
+describe('backlog limits', () => {
+  it('accepts exactly maxBacklog jobs of a burst to a paused queue, then answers 503', { timeout: 120_000 }, async () => {
+    expect((await api.request('POST', '/v1/queues/shed/pause')).status).toBe(200);
+    const statuses: number[] = [];
+    const paced: number[] = [];
+    try {
+      for (let index = 0; index < 12; index += 1) statuses.push((await api.request('POST', '/v1/jobs', { jobtype: 'Span', args: [0], queue: 'shed', jid: `shed-${index}` })).status);
+      for (let index = 0; index < 4; index += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        paced.push((await api.request('POST', '/v1/jobs', { jobtype: 'Span', args: [0], queue: 'shed', jid: `shed-paced-${index}` })).status);
+      }
+    } finally {
+      await api.request('POST', '/v1/queues/shed/resume');
+    }
+
+    console.info(`maxBacklog ${PROMISE_MAX_BACKLOG}: back-to-back ${statuses.join(' ')}; one per 250 ms afterwards ${paced.join(' ')}`);
+    expect(statuses).toEqual([...Array(PROMISE_MAX_BACKLOG).fill(202), ...Array(12 - PROMISE_MAX_BACKLOG).fill(503)]);
+    expect(paced).toEqual([503, 503, 503, 503]);
+    // What was accepted runs once the queue is resumed: exactly the limit, nothing more.
+    await ranAll(Array.from({ length: PROMISE_MAX_BACKLOG }, (_, index) => `shed-${index}`), 60_000, 'the accepted shed jobs');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(runs().filter((run) => run.queue === 'shed').length).toBe(PROMISE_MAX_BACKLOG);
+  });
+});
+
+describe('a concurrent limiter without a wait', () => {
+  it('runs 50 jobs of 0.5 s on concurrent(2) within twice the ideal 12.5 s, never more than 2 at once', { timeout: 180_000 }, async () => {
+    const jids = Array.from({ length: 50 }, (_, index) => `storm-${index}`);
+    const started = Date.now();
+    await client.enqueueMany(jids.map((jid) => ({ jobtype: 'Storm', jid, queue: 'storm' })));
+
+    const ran = await ranAll(jids, 120_000, 'the 50 storm jobs');
+
+    const elapsedMs = Math.max(...ran.map((run) => run.end)) - started;
+    console.info(`limiter storm: 50 jobs of 0.5 s on concurrent(2) in ${elapsedMs} ms (ideal 12500 ms), peak ${maxOverlap(ran)} at once`);
+    expect(maxOverlap(ran)).toBeLessThanOrEqual(2);
+    expect(elapsedMs).toBeLessThanOrEqual(25_000);
+  });
+});
