@@ -25,6 +25,7 @@ const INSTANCES: Readonly<Record<string, Error>> = {
   InvalidEntryIdError: new errors.InvalidEntryIdError('nope'),
   ApiError: new errors.ApiError(404, 'not_found', 'x'),
   JobDiscardedError: new errors.JobDiscardedError(errors.DISCARD_REASONS.maxAge, 'request', 1, 'x'),
+  LimiterUnavailableError: new errors.LimiterUnavailableError('geocoder', 5, { cause: new Error('ProvisionedThroughputExceededException') }),
   MappingBusyError: new errors.MappingBusyError('a0b1c2d3-0000-4000-8000-000000000000', 5),
   QueryTranslationError: new errors.QueryTranslationError('action "Frobnicate" is not an SQS action'),
   ApiResponseError: new errors.ApiResponseError(400, 'bad_parameter', 'x', {}),

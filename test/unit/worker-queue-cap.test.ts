@@ -25,10 +25,10 @@ function overlapCounter(runMs: number) {
   return { state, handler };
 }
 
-function worker(caps: Record<string, unknown>, jobs: Record<string, JobHandler>, store = new MemoryLimiterStore()) {
+function worker(caps: Record<string, unknown>, jobs: Record<string, JobHandler>, store = new MemoryLimiterStore(), deadlineMarginMs?: number) {
   const sqs = new FakeSqs();
   const log = memoryLog();
-  const handler = createWorker({ jobs, env: { ...TEST_ENV, HOPPER_QUEUE_CONCURRENCY: JSON.stringify(caps) }, clients: { sqs }, limiterStore: store, log: log.sink });
+  const handler = createWorker({ jobs, env: { ...TEST_ENV, HOPPER_QUEUE_CONCURRENCY: JSON.stringify(caps) }, clients: { sqs }, limiterStore: store, log: log.sink, ...(deadlineMarginMs === undefined ? {} : { deadlineMarginMs }) });
   return { sqs, log, handler, store };
 }
 
@@ -71,7 +71,7 @@ describe('a capped queue in the worker', () => {
     const store = new MemoryLimiterStore();
     const held = await limiter(queueLeaseName('default'), { type: 'concurrent', limit: 1, lockTimeout: 30 }, { store }).acquire();
     let ran = 0;
-    const { sqs, handler } = worker({ default: { jobs: 1, perInvocation: 1, leaseSeconds: 30 } }, { Slow: async () => { ran += 1; } }, store);
+    const { sqs, handler } = worker({ default: { jobs: 1, perInvocation: 1, leaseSeconds: 30 } }, { Slow: async () => { ran += 1; } }, store, 3_000);
 
     // 3.2 s left and a 3 s margin: the lease may be waited for 200 ms.
     const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Slow', jid: 'late', args: [1], created_at: '2026-11-22T12:00:00.000Z' } })]), lambdaContext(() => 3_200));
