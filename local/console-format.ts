@@ -14,7 +14,10 @@
  * JSON pass unchanged; EMF lines are hidden unless metrics are asked for.
  */
 import { isRecord } from '../lib/job/model.js';
-import type { LogLevel } from './log.js';
+
+/** Severity of a runtime message (function output is `info` on stdout, `error` on stderr). */
+export const LOG_LEVELS = { debug: 'debug', info: 'info', warn: 'warn', error: 'error' } as const;
+export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
 
 /** How function output is shown: one readable line per event, or the JSON lines as printed. */
 export const LOG_FORMATS = { readable: 'readable', json: 'json' } as const;

@@ -3,11 +3,9 @@
  * lines and tagged with the function's logical id, so interleaved instances stay readable.
  */
 
-import { formatFunctionLine, type ConsoleFormat } from './console-format.js';
+import { formatFunctionLine, type ConsoleFormat, type LogLevel } from './console-format.js';
 
-/** Severity of a runtime message (function output is `info` on stdout, `error` on stderr). */
-export const LOG_LEVELS = { debug: 'debug', info: 'info', warn: 'warn', error: 'error' } as const;
-export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
+export { LOG_LEVELS, type LogLevel } from './console-format.js';
 
 /** One line of output. */
 export interface LogEntry {
