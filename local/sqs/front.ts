@@ -99,6 +99,14 @@ async function handle(context: FrontContext, request: IncomingMessage, response:
 
 /** A JSON-protocol request: checked, its queue URL made canonical, passed on. */
 async function handleJson(context: FrontContext, action: string, raw: Buffer, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (!INSPECTED_ACTIONS.has(action)) {
+    const text = raw.toString('utf8');
+    const rewritten = withCanonicalUrlText(context, text);
+    if (rewritten !== undefined) {
+      reply(response, await exchange(context, { method: 'POST', path: '/', headers: headersOf(request), body: Buffer.from(rewritten) }));
+      return;
+    }
+  }
   let input: unknown;
   try {
     input = JSON.parse(raw.toString('utf8') || '{}');
@@ -116,6 +124,29 @@ async function handleJson(context: FrontContext, action: string, raw: Buffer, re
     return;
   }
   reply(response, outcome.answer);
+}
+
+/** Actions whose input or output the front reads or changes beyond the queue URL. */
+const INSPECTED_ACTIONS: ReadonlySet<string> = new Set(['ChangeMessageVisibility', 'ChangeMessageVisibilityBatch', 'CreateQueue', 'GetQueueUrl', 'ListQueues', 'DeleteQueue']);
+
+/**
+ * The fast path of the hot actions (send, receive, delete): the request's text with its queue URL
+ * made canonical in place, without parsing and writing the whole body again (a batch of messages
+ * is most of it). Undefined when the URL is not a plain JSON string the text can be edited at.
+ */
+function withCanonicalUrlText(context: FrontContext, text: string): string | undefined {
+  const match = /"QueueUrl"\s*:\s*"([^"\\]*)"/.exec(text);
+  if (match?.[1] === undefined) return undefined;
+  const canonical = canonicalQueueUrl(context, match[1]).QueueUrl;
+  if (typeof canonical !== 'string') return text;
+  return text.slice(0, match.index) + `"QueueUrl":${JSON.stringify(canonical)}` + text.slice(match.index + match[0].length);
+}
+
+/** The request's headers as strings. */
+function headersOf(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
+  return headers;
 }
 
 /** The URL of a queue as the front hands it out: on the front's own address, same path. */
@@ -247,9 +278,7 @@ function send(context: FrontContext, action: string, body: Json, request: Incomi
 
 /** Passes a request on to the emulator as it came (the host aside). */
 function forward(context: FrontContext, request: IncomingMessage, body: Buffer): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
-  return exchange(context, { method: request.method ?? 'GET', path: request.url ?? '/', headers, body });
+  return exchange(context, { method: request.method ?? 'GET', path: request.url ?? '/', headers: headersOf(request), body });
 }
 
 /**

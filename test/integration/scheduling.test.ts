@@ -104,14 +104,17 @@ describe('scheduled jobs', () => {
     expect((await table.readSetRange('scheduled', { limit: 1000 })).entries.filter((entry) => entry.jobtype === 'Bulk')).toEqual([]);
 
     // Each lands at its due time: SQS's delay, read on the clock of the sweep that sent it, ends
-    // within a second after it (enqueued_at, on that clock, tells which round sent it).
+    // within a second after it (the delay is whole seconds, rounded up), plus the time the send took
+    // to reach the emulator; two sweeps send 500 jobs each at once through the local SQS endpoint,
+    // all in this one process, so on a loaded machine that is up to another second, as for a single
+    // job in "within 2 s" above (enqueued_at, on the sweep's clock, tells which round sent it).
     for (const { message, job } of held) {
       const due = dueByJid.get(job.jid) ?? 0;
       const apparent = Date.parse(job.enqueued_at ?? '') - message.sentTimestamp;
       const offset = offsets.reduce((best, candidate) => (Math.abs(candidate - apparent) < Math.abs(best - apparent) ? candidate : best));
       const visibleOnSweepClock = (message.delayUntil ?? message.sentTimestamp) + offset;
       expect(visibleOnSweepClock - due, job.jid).toBeGreaterThanOrEqual(-50);
-      expect(visibleOnSweepClock - due, job.jid).toBeLessThanOrEqual(1_250);
+      expect(visibleOnSweepClock - due, job.jid).toBeLessThanOrEqual(2_000);
     }
   });
 });
