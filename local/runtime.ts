@@ -272,6 +272,9 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
       get isEnabled() {
         return target.isEnabled;
       },
+      get receiving() {
+        return target instanceof SqsPoller && target.receiving;
+      },
       get lastModified() {
         return lastModified;
       },

@@ -22,6 +22,11 @@ export interface MappingHandle {
   readonly spec: MappingSpec;
   readonly functionArn: string;
   readonly isEnabled: boolean;
+  /**
+   * Whether its poller still has a receive in progress; a disabled mapping lets that receive finish
+   * (and its messages run), so it stays `Disabling` until then.
+   */
+  readonly receiving: boolean;
   setEnabled(enabled: boolean): void;
   /** Epoch seconds of the last change. */
   readonly lastModified: number;
@@ -94,7 +99,8 @@ export async function startLambdaApi(port: number, backend: LambdaApiBackend): P
   const changing = new Map<string, { readonly state: string; readonly untilMs: number }>();
   const transitional = (uuid: string): string | undefined => {
     const change = changing.get(uuid);
-    if (change === undefined || change.untilMs <= Date.now()) {
+    const draining = change?.state === 'Disabling' && backend.mappings().some((mapping) => mapping.spec.uuid === uuid && mapping.receiving);
+    if (change === undefined || (change.untilMs <= Date.now() && !draining)) {
       changing.delete(uuid);
       return undefined;
     }

@@ -50,6 +50,7 @@ export class SqsPoller {
   private readonly filters: readonly unknown[];
   private inFlight = 0;
   private running = false;
+  private receives = 0;
   private loop: Promise<void> | undefined;
   private readonly batches = new Set<Promise<void>>();
 
@@ -68,6 +69,14 @@ export class SqsPoller {
   /** Whether the mapping is enabled now. */
   get isEnabled(): boolean {
     return this.enabled.isOpen;
+  }
+
+  /**
+   * Whether a receive is in progress. Disabling the mapping lets it finish (its messages are
+   * processed), so the mapping is only fully disabled once this is false.
+   */
+  get receiving(): boolean {
+    return this.receives > 0;
   }
 
   /** Starts polling (while enabled). */
@@ -138,6 +147,7 @@ export class SqsPoller {
     while (messages.length < batchSize && this.running && this.enabled.isOpen) {
       const remainingMs = windowEnd === undefined ? RECEIVE_WAIT_SECONDS * 1000 : windowEnd - Date.now();
       if (remainingMs <= 0) break;
+      this.receives += 1;
       const received = await this.options.client.send(
         new ReceiveMessageCommand({
           QueueUrl: this.options.queueUrl,
@@ -147,7 +157,9 @@ export class SqsPoller {
           MessageAttributeNames: ['All'],
         }),
         { abortSignal: this.abort.signal },
-      );
+      ).finally(() => {
+        this.receives -= 1;
+      });
       if (messages.length === 0) receivedAtMs = Date.now();
       messages.push(...(received.Messages ?? []));
       if (messages.length === 0) return { messages, receivedAtMs };

@@ -44,7 +44,7 @@ function stringRecord(value: unknown): Record<string, string> {
 describe('hopper dev --json env', () => {
   it('runs new Client() in a process whose environment is exactly env (and PATH)', { timeout: 300_000 }, async () => {
     // The demo app of cdk.json, through the CLI's source as the other CLI tests run it.
-    const dev = spawnNode(['--import', 'tsx', 'cli/hopper.ts', 'dev', '--json'], { cwd: ROOT });
+    const dev = spawnNode(['--import', 'tsx', 'cli/hopper.ts', 'dev', '--json', '--json-logs'], { cwd: ROOT });
     try {
       const line = await eventually(async () => (dev.stdout().includes('\n') ? dev.stdout().slice(0, dev.stdout().indexOf('\n')) : undefined), 180_000, `hopper dev to be ready (stderr: ${dev.stderr().slice(-800)})`);
       const summary: unknown = JSON.parse(line);

@@ -74,6 +74,20 @@ function runs(): Run[] {
 }
 
 /** Runs of the given jids, once every one of them ran. */
+/**
+ * Pauses `queue` and waits until its mapping is `Disabled`: a receive already in progress when the
+ * pause came still runs its messages, so only then does nothing leave the queue.
+ */
+async function pauseFully(queue: string): Promise<void> {
+  expect((await api.request('POST', `/v1/queues/${queue}/pause`)).status).toBe(200);
+  await eventually(async () => records((await api.request('GET', '/v1/queues')).body, 'queues').find((entry) => entry.name === queue && entry.mapping_state === 'Disabled'), 30_000, `queue ${queue} to be fully paused`);
+}
+
+/** Resumes `queue`, asking again while its mapping is still mid-change (409 busy). */
+async function resume(queue: string): Promise<void> {
+  await eventually(async () => ((await api.request('POST', `/v1/queues/${queue}/resume`)).status === 200 ? true : undefined), 30_000, `queue ${queue} to resume`);
+}
+
 async function ranAll(jids: readonly string[], timeoutMs: number, what: string): Promise<Run[]> {
   const wanted = new Set(jids);
   return eventually(async () => {
@@ -168,7 +182,7 @@ describe('unique jobs through the API', () => {
 
 describe('backlog limits', () => {
   it('accepts exactly maxBacklog jobs of a burst to a paused queue, then answers 503', { timeout: 120_000 }, async () => {
-    expect((await api.request('POST', '/v1/queues/shed/pause')).status).toBe(200);
+    await pauseFully('shed');
     const statuses: number[] = [];
     const paced: number[] = [];
     try {
@@ -178,7 +192,7 @@ describe('backlog limits', () => {
         paced.push((await api.request('POST', '/v1/jobs', { jobtype: 'Span', args: [0], queue: 'shed', jid: `shed-paced-${index}` })).status);
       }
     } finally {
-      await api.request('POST', '/v1/queues/shed/resume');
+      await resume('shed');
     }
 
     console.info(`maxBacklog ${PROMISE_MAX_BACKLOG}: back-to-back ${statuses.join(' ')}; one per 250 ms afterwards ${paced.join(' ')}`);

@@ -205,7 +205,7 @@ describe('hopper dev in the ES module app', () => {
   }
 
   beforeAll(async () => {
-    dev = spawn('npx', ['hopper', 'dev', '--json'], { cwd: esmApp, env: QUIET_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    dev = spawn('npx', ['hopper', 'dev', '--json', '--json-logs'], { cwd: esmApp, env: QUIET_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     dev.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     dev.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => dev?.once('exit', resolve));
