@@ -73,8 +73,9 @@ export interface QueueOptions {
    */
   readonly maxBatchingWindow?: Duration;
   /**
-   * How long a received message stays invisible (at most 12 hours; at least the worker's timeout).
-   * @default - 6 × the timeout of the queue's worker, at least 30 seconds, at most 12 hours
+   * How long a received message stays invisible (at most 12 hours; at least the worker's timeout
+   * plus the batching window).
+   * @default - 6 × the timeout of the queue's worker plus its batching window, at least 30 seconds, at most 12 hours
    */
   readonly visibilityTimeout?: Duration;
   /**
@@ -250,9 +251,11 @@ export function validateQueueOptions(name: string, options: QueueOptions): void 
 
 /**
  * Validates that queue `name` can be served by `fn`: its visibility timeout either follows the
- * worker's timeout (which must then be known at synth time) or is at least that timeout.
+ * worker's timeout (which must then be known at synth time) or is at least that timeout plus the
+ * mapping's batching window (`windowSeconds`, undefined when not known at synth): a record is
+ * invisible from the receive, which can come that long before the invocation.
  */
-export function validateVisibility(name: string, options: QueueOptions, fn: lambda.IFunction, timeoutSeconds: number | undefined): void {
+export function validateVisibility(name: string, options: QueueOptions, fn: lambda.IFunction, timeoutSeconds: number | undefined, windowSeconds: number | undefined = 0): void {
   const visibility = options.visibilityTimeout;
   if (visibility === undefined) {
     if (timeoutSeconds === undefined) {
@@ -262,8 +265,10 @@ export function validateVisibility(name: string, options: QueueOptions, fn: lamb
   }
   const visibilitySeconds = resolvedSeconds(visibility);
   if (visibilitySeconds === undefined || timeoutSeconds === undefined) return;
-  if (visibilitySeconds < timeoutSeconds) {
-    throw new ConfigurationError(`queues.${name}.visibilityTimeout must be at least the timeout of its worker ${fn.node.path} (${timeoutSeconds} seconds), but ${visibilitySeconds} seconds was provided`);
+  const window = windowSeconds ?? 0;
+  if (visibilitySeconds < timeoutSeconds + window) {
+    const windowText = window === 0 ? '' : ` plus its batching window (${window} seconds)`;
+    throw new ConfigurationError(`queues.${name}.visibilityTimeout must be at least the timeout of its worker ${fn.node.path} (${timeoutSeconds} seconds)${windowText}, but ${visibilitySeconds} seconds was provided`);
   }
 }
 

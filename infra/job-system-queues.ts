@@ -92,6 +92,8 @@ export class QueueMappings {
   private readonly servedBy = new Map<string, string>();
   /** Queue name → timeout of the function serving it, in seconds. */
   private readonly workerTimeouts = new Map<string, number>();
+  /** Queue name → its mapping's batching window in seconds, where one is set and known at synth. */
+  private readonly batchingWindows = new Map<string, number>();
   /** Queue name → UUID of the event source mapping feeding its worker (what pause/resume changes). */
   private readonly mappingIds = new Map<string, string>();
   /** Queue name → how its maxConcurrency is spread over mapping, batch size and worker (concurrency-plan.ts). */
@@ -113,12 +115,12 @@ export class QueueMappings {
 
   /**
    * Checks that `fn` (whose timeout is `timeoutSeconds`, undefined when unknown at synth) may serve
-   * `queues`: each declared, listed once, not served yet, and with a visibility timeout that holds.
+   * `options.queues`: each declared, listed once, not served yet, and with a visibility timeout that holds.
    * @throws ConfigurationError naming the queue and what to change
    */
-  validateWorker(fn: lambda.IFunction, queues: readonly string[], timeoutSeconds: number | undefined): void {
+  validateWorker(fn: lambda.IFunction, options: WorkerOptions, timeoutSeconds: number | undefined): void {
     const seen = new Set<string>();
-    for (const name of queues) {
+    for (const name of options.queues) {
       const queueOptions = this.queueOptions.get(name);
       if (queueOptions === undefined) throw new ConfigurationError(this.unknownQueueMessage(name));
       if (seen.has(name)) throw new ConfigurationError(`addWorker lists queue "${name}" more than once`);
@@ -127,7 +129,8 @@ export class QueueMappings {
         throw new ConfigurationError(`queue "${name}" is already served by ${worker}; a queue has exactly one worker, so serve all of its job types from that function`);
       }
       seen.add(name);
-      validateVisibility(name, queueOptions, fn, timeoutSeconds);
+      const window = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
+      validateVisibility(name, queueOptions, fn, timeoutSeconds, window === undefined ? 0 : resolvedSeconds(window));
     }
   }
 
@@ -151,6 +154,8 @@ export class QueueMappings {
       });
       this.concurrencyPlans.set(name, plan);
       const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
+      const windowSeconds = maxBatchingWindow === undefined ? undefined : resolvedSeconds(maxBatchingWindow);
+      if (windowSeconds !== undefined) this.batchingWindows.set(name, windowSeconds);
       const source = new SqsEventSource(queue(name), {
         batchSize: plan.batchSize,
         reportBatchItemFailures: true,
@@ -168,11 +173,16 @@ export class QueueMappings {
     return queueConcurrencyEnv(this.concurrencyPlans);
   }
 
-  /** The default visibility timeout of queue `name`: 6 × its worker's timeout, from 30 seconds to 12 hours. */
+  /**
+   * The default visibility timeout of queue `name`: 6 × its worker's timeout plus its mapping's
+   * batching window (a record waits up to the window before the invocation starts), from 30 seconds
+   * to 12 hours, as AWS recommends for SQS event sources.
+   */
   defaultVisibilitySeconds(name: string): number {
     const { visibilityTimeoutFactor, minVisibilityTimeoutSeconds, maxVisibilityTimeoutSeconds } = JOB_SYSTEM_DEFAULTS;
     const timeout = this.workerTimeouts.get(name) ?? 0;
-    return Math.min(maxVisibilityTimeoutSeconds, Math.max(minVisibilityTimeoutSeconds, visibilityTimeoutFactor * timeout));
+    const window = this.batchingWindows.get(name) ?? 0;
+    return Math.min(maxVisibilityTimeoutSeconds, Math.max(minVisibilityTimeoutSeconds, visibilityTimeoutFactor * timeout + window));
   }
 
   /**

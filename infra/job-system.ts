@@ -288,7 +288,7 @@ export class JobSystem extends Construct implements IJobSystem {
     validateDurationRange('maxBatchingWindow', options.maxBatchingWindow, Duration.seconds(0), Duration.seconds(300));
     const { configurable, timeoutSeconds } = workerFunction(fn);
     validateWorkerTimeout(fn, timeoutSeconds);
-    this.mappings.validateWorker(fn, options.queues, timeoutSeconds);
+    this.mappings.validateWorker(fn, options, timeoutSeconds);
 
     if (configurable === undefined) {
       Annotations.of(fn).addWarningV2('hopper:worker-environment', `${fn.node.path} is not a lambda.Function of this app, so the JobSystem cannot set its environment: `

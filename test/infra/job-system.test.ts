@@ -84,11 +84,18 @@ describe('JobSystem queues', () => {
 });
 
 describe('JobSystem visibility timeout', () => {
-  const visibilityOf = (props: { workerTimeout?: Duration; explicit?: Duration; attach?: boolean }): unknown => {
+  const visibilityOf = (props: { workerTimeout?: Duration; explicit?: Duration; attach?: boolean; queueWindow?: Duration; workerWindow?: Duration }): unknown => {
     const { stack, jobs } = newJobSystem({
-      queues: { default: props.explicit === undefined ? {} : { visibilityTimeout: props.explicit } },
+      queues: {
+        default: {
+          ...(props.explicit === undefined ? {} : { visibilityTimeout: props.explicit }),
+          ...(props.queueWindow === undefined ? {} : { maxBatchingWindow: props.queueWindow }),
+        },
+      },
     });
-    if (props.attach !== false) jobs.addWorker(newWorker(stack, 'Worker', props.workerTimeout), { queues: ['default'] });
+    if (props.attach !== false) {
+      jobs.addWorker(newWorker(stack, 'Worker', props.workerTimeout), { queues: ['default'], ...(props.workerWindow === undefined ? {} : { maxBatchingWindow: props.workerWindow }) });
+    }
     const id = logicalIdOf(stack, jobs.queue('default').queueArn);
     return Template.fromStack(stack).toJSON().Resources[id].Properties.VisibilityTimeout;
   };
@@ -107,6 +114,14 @@ describe('JobSystem visibility timeout', () => {
 
   it('is 30 seconds for a queue without a worker', () => {
     expect(visibilityOf({ attach: false })).toBe(30);
+  });
+
+  it("adds the queue's batching window (a record waits that long before its invocation starts)", () => {
+    expect(visibilityOf({ workerTimeout: Duration.seconds(60), queueWindow: Duration.seconds(300) })).toBe(660);
+  });
+
+  it("adds the worker's batching window, which wins over the queue's", () => {
+    expect(visibilityOf({ workerTimeout: Duration.seconds(60), queueWindow: Duration.seconds(300), workerWindow: Duration.seconds(20) })).toBe(380);
   });
 
   it('keeps an explicit visibility timeout', () => {

@@ -120,6 +120,14 @@ describe('JobSystem.addWorker validation', () => {
     expect(error.message).toBe('queues.default.visibilityTimeout must be at least the timeout of its worker Test/Worker (120 seconds), but 30 seconds was provided');
   });
 
+  it('rejects an explicit visibility timeout shorter than the worker timeout plus its batching window', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: { visibilityTimeout: Duration.seconds(150), maxBatchingWindow: Duration.seconds(60) } } });
+
+    const error = errorOf(() => jobs.addWorker(newWorker(stack, 'Worker', Duration.minutes(2)), { queues: ['default'] }));
+
+    expect(error.message).toBe('queues.default.visibilityTimeout must be at least the timeout of its worker Test/Worker (120 seconds) plus its batching window (60 seconds), but 150 seconds was provided');
+  });
+
   it.each([1, 2])('refuses a worker with a %i s timeout, saying what to set', (seconds) => {
     const { stack, jobs } = newJobSystem(declared);
 
