@@ -39,6 +39,15 @@ export interface JobSystemAlarmOptions {
    */
   readonly retriesDlqDepth?: number | false;
   /**
+   * Age of the oldest message of the retries DLQ (maximum over 5 minutes) at which its alarm fires:
+   * a reminder well before SQS deletes the message. SQS deletes a message 14 days after it was
+   * first sent (a crashed job keeps the time it was enqueued, however long it waited in its queue),
+   * while this age counts from when the message reached the DLQ, so the default leaves room for
+   * time spent upstream. See docs/operations.md, "How long a message lives".
+   * @default Duration.days(3)
+   */
+  readonly retriesDlqAge?: Duration | false;
+  /**
    * Errors (`AWS/Lambda` `Errors`, sum over 5 minutes) of one Hopper function or worker at which
    * its alarm fires.
    * @default 1
@@ -58,6 +67,7 @@ export const ALARM_DEFAULTS = {
   deadJobs: 1,
   retriesQueueDepth: 1000,
   retriesDlqDepth: 1,
+  retriesDlqAgeSeconds: 3 * 24 * 3600,
   functionErrors: 1,
   functionThrottles: 1,
   /** Every alarm looks at 5-minute periods and fires on one breaching period. */
@@ -223,6 +233,11 @@ export class JobSystemMonitoring extends Construct {
     if (dlq !== false) {
       this.alarm('RetriesDlqDepth', this.props.retriesDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: period() }), dlq, `At least ${dlq} message(s) in the retries DLQ: the retry or batch function could not process them`);
     }
+    const dlqAge = alarms.retriesDlqAge ?? Duration.seconds(ALARM_DEFAULTS.retriesDlqAgeSeconds);
+    if (dlqAge !== false) {
+      this.alarm('RetriesDlqAge', this.props.retriesDeadLetterQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: period() }), dlqAge.toSeconds(),
+        `The oldest message of the retries DLQ has been there ${dlqAge.toHumanString()}; SQS deletes it 14 days after it was first sent: redrive it (hopper redrive retries)`);
+    }
   }
 
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): void {
@@ -251,6 +266,7 @@ function graph(title: string, left: cloudwatch.IMetric[]): cloudwatch.GraphWidge
 
 function validateAlarmOptions(options: JobSystemAlarmOptions): void {
   if (options.queueAge !== undefined && options.queueAge !== false) validateDurationRange('alarms.queueAge', options.queueAge, Duration.minutes(1), Duration.days(14));
+  if (options.retriesDlqAge !== undefined && options.retriesDlqAge !== false) validateDurationRange('alarms.retriesDlqAge', options.retriesDlqAge, Duration.minutes(1), Duration.days(14));
   for (const field of ['deadJobs', 'retriesQueueDepth', 'retriesDlqDepth', 'functionErrors', 'functionThrottles'] as const) {
     const value = options[field];
     if (value !== false) validateIntegerRange(`alarms.${field}`, value, 1, 100_000_000);

@@ -51,7 +51,7 @@ export type { IJobSystem, JobQueueAttributes, JobSystemAttributes } from './job-
  * `StateTable`, `LimitsTable`, `RetryFunction`, `BatchFunction`, `ApiFunction`, `Scheduler`
  * (`Scheduler/SweepFunction`, `Scheduler/Role`, `Scheduler/Sweep`, `Scheduler/CronFunction`,
  * `Scheduler/Cron-<name>`), `Monitoring` (alarms `Monitoring/QueueAge-<queue>`, `Dead-<queue>`,
- * `RetriesDepth`, `RetriesDlqDepth`, `Errors-<function>`, `Throttles-<function>`, and
+ * `RetriesDepth`, `RetriesDlqDepth`, `RetriesDlqAge`, `Errors-<function>`, `Throttles-<function>`, and
  * `Monitoring/Dashboard`; docs/observability.md); outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
  * `RetriesDlqUrl`, `LimitsTableName`, `ApiUrl`, whose logical ids are the JobSystem's id followed
  * by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
@@ -379,7 +379,7 @@ export class JobSystem extends Construct implements IJobSystem {
     return this.queue(name).metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', ...props });
   }
 
-  /** The alarms created (by construct id: `QueueAge-<queue>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`, `Errors-<function>`, `Throttles-<function>`). */
+  /** The alarms created (by construct id: `QueueAge-<queue>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`, `RetriesDlqAge`, `Errors-<function>`, `Throttles-<function>`). */
   get alarms(): ReadonlyMap<string, cloudwatch.Alarm> {
     return this.monitoring.alarms;
   }

@@ -56,7 +56,7 @@ describe('default alarms', () => {
       'Test-Jobs-Dead-critical', 'Test-Jobs-Dead-default',
       'Test-Jobs-Errors-ApiFunction', 'Test-Jobs-Errors-BatchFunction', 'Test-Jobs-Errors-RetryFunction', 'Test-Jobs-Errors-SweepFunction', 'Test-Jobs-Errors-Worker',
       'Test-Jobs-QueueAge-critical', 'Test-Jobs-QueueAge-default',
-      'Test-Jobs-RetriesDepth', 'Test-Jobs-RetriesDlqDepth',
+      'Test-Jobs-RetriesDepth', 'Test-Jobs-RetriesDlqAge', 'Test-Jobs-RetriesDlqDepth',
       'Test-Jobs-Throttles-ApiFunction', 'Test-Jobs-Throttles-BatchFunction', 'Test-Jobs-Throttles-RetryFunction', 'Test-Jobs-Throttles-SweepFunction', 'Test-Jobs-Throttles-Worker',
     ]);
     for (const alarm of alarmsByName(template).values()) expect(alarm.AlarmActions).toBeUndefined();
@@ -70,6 +70,7 @@ describe('default alarms', () => {
     expect(alarms.get('Test-Jobs-Dead-critical')).toMatchObject({ ...COMMON, Namespace: 'Hopper', MetricName: 'Dead', Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'Queue', Value: 'critical' }] });
     expect(alarms.get('Test-Jobs-RetriesDepth')).toMatchObject({ ...COMMON, Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 1000, Dimensions: [{ Name: 'QueueName', Value: stack.resolve(jobs.retriesQueue.queueName) }] });
     expect(alarms.get('Test-Jobs-RetriesDlqDepth')).toMatchObject({ ...COMMON, MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, Dimensions: [{ Name: 'QueueName', Value: stack.resolve(jobs.retriesDeadLetterQueue.queueName) }] });
+    expect(alarms.get('Test-Jobs-RetriesDlqAge')).toMatchObject({ ...COMMON, Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Statistic: 'Maximum', Threshold: 3 * 24 * 3600, Dimensions: [{ Name: 'QueueName', Value: stack.resolve(jobs.retriesDeadLetterQueue.queueName) }] });
     expect(alarms.get('Test-Jobs-Errors-Worker')).toMatchObject({ ...COMMON, Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(worker.functionName) }] });
     expect(alarms.get('Test-Jobs-Throttles-RetryFunction')).toMatchObject({ ...COMMON, Namespace: 'AWS/Lambda', MetricName: 'Throttles', Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'FunctionName', Value: stack.resolve(jobs.retryFunction.functionName) }] });
     expect([...jobs.alarms.keys()]).toContain('Errors-Worker');
@@ -77,12 +78,13 @@ describe('default alarms', () => {
 
   it('take other thresholds, leave out alarms set to false, and watch the cron function when there are crons', () => {
     const { template } = monitored({
-      alarms: { queueAge: Duration.minutes(5), deadJobs: false, retriesQueueDepth: 50, functionThrottles: false },
+      alarms: { queueAge: Duration.minutes(5), deadJobs: false, retriesQueueDepth: 50, functionThrottles: false, retriesDlqAge: Duration.days(1) },
       crons: [{ name: 'tick', schedule: '* * * * *', job: { jobtype: 'Tick' } }],
     });
     const alarms = alarmsByName(template);
     expect(alarms.get('Test-Jobs-QueueAge-critical')?.Threshold).toBe(300);
     expect(alarms.get('Test-Jobs-RetriesDepth')?.Threshold).toBe(50);
+    expect(alarms.get('Test-Jobs-RetriesDlqAge')?.Threshold).toBe(86_400);
     expect([...alarms.keys()].filter((name) => name.includes('Dead-') || name.includes('Throttles'))).toEqual([]);
     expect(alarms.has('Test-Jobs-Errors-CronFunction')).toBe(true);
   });
@@ -98,13 +100,14 @@ describe('default alarms', () => {
     jobs.addAlarmAction(new actions.SnsAction(topic));
     jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['default'] });
     const alarms = [...alarmsByName(Template.fromStack(stack)).values()];
-    expect(alarms).toHaveLength(16);
+    expect(alarms).toHaveLength(17);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([stack.resolve(topic.topicArn)]);
   });
 
   it('refuses thresholds out of range, naming the field', () => {
     expect(() => monitored({ alarms: { deadJobs: 0 } })).toThrow(new ConfigurationError('alarms.deadJobs must be between 1 and 100000000, but 0 was provided'));
     expect(() => monitored({ alarms: { queueAge: Duration.seconds(10) } })).toThrow(/alarms\.queueAge/);
+    expect(() => monitored({ alarms: { retriesDlqAge: Duration.days(15) } })).toThrow(new ConfigurationError('alarms.retriesDlqAge must be between 1 minute and 14 days, but 15 days was provided'));
   });
 });
 
