@@ -17,8 +17,11 @@ import { validateMaxConcurrency } from './concurrency-plan.js';
 export const JOB_SYSTEM_DEFAULTS = {
   /** Records per worker invocation (the SQS maximum without a batching window). */
   batchSize: 10,
-  /** Receives of one message before SQS moves it to the retries queue ("crashed"). */
-  maxReceiveCount: 3,
+  /**
+   * Receives of one message before SQS moves it to the retries queue ("crashed"). Lambda's throttles
+   * and failed starts count as receives too, so AWS advises at least 5 for an SQS event source.
+   */
+  maxReceiveCount: 5,
   /** Receives of one retries-queue message before it is parked in the retries DLQ. */
   retriesMaxReceiveCount: 5,
   /** Concurrent retry-function invocations, so a failure storm cannot starve the workers. */
@@ -79,9 +82,11 @@ export interface QueueOptions {
    */
   readonly visibilityTimeout?: Duration;
   /**
-   * Receives of one message (each ending in a crash or timeout) before SQS moves it to the
-   * retries queue, where it is handled as a failure (1 to 1000).
-   * @default 3
+   * Receives of one message before SQS moves it to the retries queue, where it is handled as a
+   * failure (`WorkerCrashed`), 1 to 1000. A delivery ending in a crash or timeout counts, and so
+   * does one Lambda throttled or could not start the function for: below 5, a burst that throttles
+   * the worker turns healthy jobs into crashes (AWS advises at least 5 for SQS event sources).
+   * @default 5
    */
   readonly maxReceiveCount?: number;
   /**

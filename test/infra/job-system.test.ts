@@ -25,7 +25,7 @@ describe('JobSystem queues', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: { maxReceiveCount: 7 } } });
     const template = Template.fromStack(stack);
 
-    for (const [name, maxReceiveCount] of [['default', 3], ['critical', 7]] as const) {
+    for (const [name, maxReceiveCount] of [['default', 5], ['critical', 7]] as const) {
       const queues = template.findResources('AWS::SQS::Queue', {
         Properties: {
           SqsManagedSseEnabled: true,
