@@ -10,6 +10,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HOPPER_ESBUILD, prebuiltAssetDir } from './hopper-package.js';
+import { checkEnvironmentAtSynth } from './environment-size.js';
 
 /** The runtime Hopper's functions run on: the newest Node.js that CDK offers. */
 export const HOPPER_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -103,5 +104,6 @@ export class HopperFunction extends Construct {
         bundling: { ...HOPPER_BUNDLING, ...bundling },
       })
       : new lambda.Function(this, 'Function', { ...common, code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' });
+    checkEnvironmentAtSynth(this.function);
   }
 }

@@ -11,6 +11,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { ENV } from '../lib/config/env.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job/model.js';
+import { checkEnvironmentAtSynth } from './environment-size.js';
 import { configurableFunction, grantEnqueueRights } from './job-system-grants.js';
 import { validateIntegerRange, validateQueueName } from './validation.js';
 
@@ -112,7 +113,10 @@ export function queueUrlsJson(scope: IConstruct, queues: Readonly<Record<string,
 export function grantEnqueueTo(system: IJobSystem, grantee: iam.IGrantable): iam.Grant {
   const grant = grantEnqueueRights(grantee, system.queues, system.stateTable);
   const fn = configurableFunction(grantee);
-  if (fn !== undefined) for (const [name, value] of Object.entries(system.clientEnvironment())) fn.addEnvironment(name, value);
+  if (fn !== undefined) {
+    for (const [name, value] of Object.entries(system.clientEnvironment())) fn.addEnvironment(name, value);
+    checkEnvironmentAtSynth(fn);
+  }
   return grant;
 }
 

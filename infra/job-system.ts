@@ -21,6 +21,7 @@ import { BATCH_KEYS, SORTED_SETS, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
 import { validateMaxConcurrency } from './concurrency-plan.js';
+import { checkEnvironmentAtSynth } from './environment-size.js';
 import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
 import { JobScheduler } from './job-scheduler.js';
 import { apiEnvironment, backlogLimitsJson, createApiFunction, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
@@ -295,6 +296,7 @@ export class JobSystem extends Construct implements IJobSystem {
         + `give it the variables of jobs.environment (${Object.keys(this.environment).join(', ')}) where it is defined`);
     } else {
       for (const [name, value] of Object.entries(this.environment)) configurable.addEnvironment(name, value);
+      checkEnvironmentAtSynth(configurable);
     }
     const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));
     grantSend(fn, [this.retriesQueue.queueArn, ...queueArns(this.queues)]);

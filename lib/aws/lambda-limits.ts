@@ -59,9 +59,18 @@ export function largestVariables(variables: Readonly<Record<string, string>>): E
  * // 'its environment variables come to 5,003 bytes (keys and values, UTF-8), over Lambda's limit of 4,096 bytes; the largest: BIG (5,003 bytes)'
  */
 export function environmentProblem(variables: Readonly<Record<string, string>>, top = 3): string | undefined {
-  const total = environmentBytes(variables);
+  return environmentSizeProblem(largestVariables(variables), top);
+}
+
+/**
+ * {@link environmentProblem} of variables given by their sizes (key and value, in bytes): for
+ * values not known yet, such as a template's references counted at their longest.
+ */
+export function environmentSizeProblem(entries: readonly EnvironmentEntry[], top = 3): string | undefined {
+  const total = entries.reduce((sum, entry) => sum + entry.bytes, 0);
   if (total <= LAMBDA_LIMITS.environmentBytes) return undefined;
-  const largest = largestVariables(variables)
+  const largest = [...entries]
+    .sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name))
     .slice(0, top)
     .map((entry) => `${entry.name} (${formatBytes(entry.bytes)})`)
     .join(', ');

@@ -1,0 +1,152 @@
+/**
+ * Lambda's 4 KB environment limit, checked at synth: CloudFormation would refuse the function at
+ * deploy (`InvalidParameterValueException`), after every resource before it was created. The values
+ * the construct sets hold tokens (queue URLs, table names, mapping ids) whose length is known only at
+ * deploy, so each is counted at the longest AWS can make it: a generated name as
+ * `<stack>-<logical id>-<13-character suffix>` within the service's own maximum, a URL or ARN in the
+ * longest region and partition. A reference the check cannot size (an import from another stack, a
+ * resource of another type) counts as nothing, so the check never refuses a function that fits.
+ */
+import { CfnResource, Stack, Token } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { environmentSizeProblem, type EnvironmentEntry } from '../lib/aws/lambda-limits.js';
+
+/** The longest values AWS gives the pieces of a URL, an ARN or a generated name. */
+const LONGEST = {
+  /** `ap-southeast-2`, `ap-northeast-3`, … */
+  region: 14,
+  account: 12,
+  /** `amazonaws.com.cn` */
+  urlSuffix: 16,
+  /** `aws-us-gov` */
+  partition: 10,
+  /** The random suffix CloudFormation appends to a generated name. */
+  generatedSuffix: 13,
+  /** `2026-12-05T07:00:00.000`, the label of a table's stream ARN. */
+  streamLabel: 23,
+  mappingUuid: 36,
+} as const;
+
+/** The longest names a service accepts, which CloudFormation's generated names are cut to. */
+const NAME_LIMITS = { queue: 80, table: 255, function: 64 } as const;
+
+const checked = new WeakSet<lambda.Function>();
+
+/**
+ * Makes synth fail when `fn`'s environment, with every token at its longest, is over Lambda's
+ * limit, naming the function, the total and its largest variables. Idempotent.
+ */
+export function checkEnvironmentAtSynth(fn: lambda.Function): void {
+  if (checked.has(fn)) return;
+  checked.add(fn);
+  fn.node.addValidation({
+    validate: () => {
+      const problem = environmentSizeProblem(longestEnvironment(fn));
+      return problem === undefined ? [] : [
+        `Lambda would refuse ${fn.node.path} at deploy: ${problem}, counting the names and URLs CloudFormation generates at their longest. `
+        + 'The JobSystem puts every queue URL, mapping id, backlog limit, cron, quota and tenant into its functions\' environment: '
+        + 'split the queues and crons across JobSystems, or move variables of your own out of this function\'s environment',
+      ];
+    },
+  });
+}
+
+/** Each variable of `fn` with its size at the longest its tokens can resolve to. */
+export function longestEnvironment(fn: lambda.Function): EnvironmentEntry[] {
+  const stack = Stack.of(fn);
+  const cfn = fn.node.defaultChild as lambda.CfnFunction;
+  // The L1 property, resolved: `{ variables }`, with references in CloudFormation's form.
+  const environment = stack.resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
+  const sizer = new TokenSizer(stack);
+  return Object.entries(environment?.variables ?? {}).map(([name, value]) => ({ name, bytes: Buffer.byteLength(name, 'utf8') + sizer.bytes(value) }));
+}
+
+/** Sizes resolved CloudFormation values, looking references up in the stack. */
+class TokenSizer {
+  private readonly stack: Stack;
+  private resources: Map<string, CfnResource> | undefined;
+
+  constructor(stack: Stack) {
+    this.stack = stack;
+  }
+
+  bytes(value: unknown): number {
+    if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value).length;
+    if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + this.bytes(item), 0);
+    if (value === null || typeof value !== 'object') return 0;
+    const [intrinsic, argument] = Object.entries(value)[0] ?? [];
+    if (intrinsic === 'Ref' && typeof argument === 'string') return this.ref(argument);
+    if (intrinsic === 'Fn::GetAtt' && Array.isArray(argument)) return this.attribute(String(argument[0]), String(argument[1]));
+    if (intrinsic === 'Fn::Join' && Array.isArray(argument)) {
+      const [separator, parts] = argument as [string, unknown[]];
+      return parts.reduce<number>((sum, part) => sum + this.bytes(part), 0) + Buffer.byteLength(separator, 'utf8') * Math.max(0, parts.length - 1);
+    }
+    return 0;
+  }
+
+  private ref(name: string): number {
+    switch (name) {
+      case 'AWS::Region': return this.region();
+      case 'AWS::AccountId': return LONGEST.account;
+      case 'AWS::URLSuffix': return LONGEST.urlSuffix;
+      case 'AWS::Partition': return LONGEST.partition;
+      case 'AWS::StackName': return this.stack.stackName.length;
+      default: break;
+    }
+    const resource = this.resource(name);
+    if (resource instanceof sqs.CfnQueue) return this.queueUrl(name, resource);
+    if (resource instanceof dynamodb.CfnTable) return this.name(name, resource.tableName, NAME_LIMITS.table);
+    if (resource instanceof lambda.CfnFunction) return this.name(name, resource.functionName, NAME_LIMITS.function);
+    if (resource instanceof lambda.CfnEventSourceMapping) return LONGEST.mappingUuid;
+    return 0;
+  }
+
+  private attribute(logicalId: string, attribute: string): number {
+    const resource = this.resource(logicalId);
+    const arn = (service: string, resourcePart: number): number => 'arn:'.length + LONGEST.partition + `:${service}:`.length + this.region() + 1 + LONGEST.account + 1 + resourcePart;
+    if (resource instanceof sqs.CfnQueue) {
+      const name = this.name(logicalId, resource.queueName, NAME_LIMITS.queue);
+      if (attribute === 'Arn') return arn('sqs', name);
+      if (attribute === 'QueueName') return name;
+      if (attribute === 'QueueUrl') return this.queueUrl(logicalId, resource);
+    }
+    if (resource instanceof dynamodb.CfnTable) {
+      const name = this.name(logicalId, resource.tableName, NAME_LIMITS.table);
+      if (attribute === 'Arn') return arn('dynamodb', 'table/'.length + name);
+      if (attribute === 'StreamArn') return arn('dynamodb', 'table/'.length + name + '/stream/'.length + LONGEST.streamLabel);
+    }
+    if (resource instanceof lambda.CfnFunction && attribute === 'Arn') {
+      return arn('lambda', 'function:'.length + this.name(logicalId, resource.functionName, NAME_LIMITS.function));
+    }
+    return 0;
+  }
+
+  /** `https://sqs.<region>.<url suffix>/<account>/<name>` */
+  private queueUrl(logicalId: string, queue: sqs.CfnQueue): number {
+    return 'https://sqs.'.length + this.region() + 1 + LONGEST.urlSuffix + 1 + LONGEST.account + 1 + this.name(logicalId, queue.queueName, NAME_LIMITS.queue);
+  }
+
+  /** An explicit name's length, or the longest name CloudFormation generates for the resource. */
+  private name(logicalId: string, explicit: string | undefined, limit: number): number {
+    if (explicit !== undefined && !Token.isUnresolved(explicit)) return Buffer.byteLength(explicit, 'utf8');
+    return Math.min(limit, this.stack.stackName.length + 1 + logicalId.length + 1 + LONGEST.generatedSuffix);
+  }
+
+  private region(): number {
+    return Token.isUnresolved(this.stack.region) ? LONGEST.region : this.stack.region.length;
+  }
+
+  private resource(logicalId: string): CfnResource | undefined {
+    if (this.resources === undefined) {
+      this.resources = new Map();
+      for (const child of this.stack.node.findAll()) {
+        if (child instanceof CfnResource && Stack.of(child) === this.stack) this.resources.set(this.stack.resolve(child.logicalId) as string, child);
+      }
+    }
+    return this.resources.get(logicalId);
+  }
+}
+
