@@ -3,13 +3,15 @@
  * every kind through the chaos fixture stack on the local runtime while faults are injected into
  * every function's AWS calls and jobs crash, hang and fail (see test/chaos/run.ts), once per seed.
  *
- * Usage: npx tsx bench/chaos.ts [--scale 3] [--seed 20261123] [--seeds 1] [--before 0.03] [--after 0.015]
- * `--seeds n` runs seeds `seed`, `seed + 1`, … `seed + n − 1`, each on a fresh runtime.
+ * Usage: npx tsx bench/chaos.ts [--scale 3] [--seed 20261123] [--seeds 1] [--before 0.03] [--after 0.015] [--logs <dir>]
+ * `--seeds n` runs seeds `seed`, `seed + 1`, … `seed + n − 1`, each on a fresh runtime; `--logs`
+ * writes each run's runtime log to `<dir>/chaos-<seed>.log`.
  * Writes bench/results/chaos-<date>.json (every run and the totals) and prints a summary: jobs by
  * kind, faults injected by kind, lost, misplaced, callbacks doubled or missing, messages parked in
  * the retries DLQ. Exits 1 when any run lost or misplaced a job, or doubled or missed a callback.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { CHAOS_TEST_SIZES, scaledSizes } from '../test/chaos/plan.js';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '1' },
     before: { type: 'string', default: '0.03' },
     after: { type: 'string', default: '0.015' },
+    logs: { type: 'string' },
   },
 });
 const scale = positiveNumber(values.scale, 'scale');
@@ -37,7 +40,9 @@ const meta = runMeta();
 async function runSeed(seed: number) {
   const started = Date.now();
   process.stderr.write(`seed ${seed}\n`);
-  const result = await runChaos({ seed, sizes, faults, settleTimeoutMs: 20 * 60_000, progress: (line) => process.stderr.write(`${line}\n`) });
+  const logFile = values.logs === undefined ? undefined : join(values.logs, `chaos-${seed}.log`);
+  if (values.logs !== undefined) mkdirSync(values.logs, { recursive: true });
+  const result = await runChaos({ seed, sizes, faults, settleTimeoutMs: 20 * 60_000, progress: (line) => process.stderr.write(`${line}\n`), ...(logFile === undefined ? {} : { logFile }) });
   const { report } = result;
   const summary = {
     jobs: report.jobs,

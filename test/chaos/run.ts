@@ -38,6 +38,8 @@ export interface ChaosOptions {
   readonly settleTimeoutMs: number;
   /** Progress lines. @default - none */
   readonly progress?: (line: string) => void;
+  /** A file to write every runtime log line to (`[source] message`), for a run to be read afterwards. @default - none */
+  readonly logFile?: string;
 }
 
 /** What a run found. */
@@ -132,6 +134,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ...parked,
       ...[...report.callbacks.doubled, ...report.callbacks.missing].map((name) => name.replace(/:(\w+)$/, '-$1')),
     ];
+    if (options.logFile !== undefined) writeFileSync(options.logFile, logs.entries.map((line) => `[${line.source}] ${line.message}\n`).join(''));
     const traces = Object.fromEntries(suspects.slice(0, 50).map((jid) => [jid, logs.entries.filter((line) => line.message.includes(jid)).map((line) => `[${line.source}] ${line.message}`).slice(-40)]));
     return { report, faults, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, leftInSets, traces };
   } finally {
