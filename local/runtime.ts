@@ -22,6 +22,7 @@ import { ENV } from '../lib/config/env.js';
 import { listStacks, pickStack, readFileAssets, readTemplateJson } from './assembly/cloud-assembly.js';
 import { prepareAssembly } from './assembly/prepare.js';
 import { synthesize } from './assembly/synth.js';
+import { restoreSynth, storeSynth, synthCacheEnabled, synthKey, SYNTH_CACHE_ENV } from './assembly/synth-cache.js';
 import { Clock } from './clock.js';
 import { LOG_FORMATS } from './console-format.js';
 import { LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators.js';
@@ -56,7 +57,7 @@ interface Loaded {
   readonly assets: ReadonlyMap<string, string>;
 }
 
-async function loadStack(options: StartLocalOptions, projectDir: string, cleanups: (() => Promise<void> | void)[]): Promise<Loaded> {
+async function loadStack(options: StartLocalOptions, projectDir: string, cleanups: (() => Promise<void> | void)[], onReuse: () => void): Promise<Loaded> {
   let assemblyDir = options.assemblyDir === undefined ? undefined : resolve(options.assemblyDir);
   if (assemblyDir === undefined) {
     const dir = createAssemblyDir(join(projectDir, '.hopper'));
@@ -67,7 +68,13 @@ async function loadStack(options: StartLocalOptions, projectDir: string, cleanup
       process.off('exit', remove);
       remove();
     });
-    await synthesize({ projectDir, outDir: dir, ...(options.app === undefined ? {} : { app: options.app }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.context === undefined ? {} : { context: options.context }) });
+    const request = { projectDir, ...(options.app === undefined ? {} : { app: options.app }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.context === undefined ? {} : { context: options.context }) };
+    const cacheDir = join(projectDir, '.hopper', 'synth-cache');
+    const key = synthCacheEnabled(process.env) ? synthKey(request, process.env) : undefined;
+    if (key === undefined || !restoreSynth(cacheDir, key, dir)) {
+      await synthesize({ ...request, outDir: dir });
+      if (key !== undefined) storeSynth(cacheDir, key, dir);
+    } else onReuse();
     assemblyDir = dir;
   }
   const stack = pickStack(listStacks(assemblyDir), options.stack);
@@ -147,7 +154,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     );
     let emulators: Emulators;
     try {
-      const loaded = await loadStack(options, projectDir, cleanups);
+      const loaded = await loadStack(options, projectDir, cleanups, () => log({ source: RUNTIME_SOURCE, level: 'debug', message: `synth reused: the app's files, lockfile, command and environment are those of a previous run (${SYNTH_CACHE_ENV}=off synthesizes every time)` }));
       log({ source: RUNTIME_SOURCE, level: 'debug', message: `stack ${loaded.stackName} loaded in ${Date.now() - started} ms` });
       const code = { assets: loaded.assets, inlineDir: join(loaded.assemblyDir, 'hopper-inline'), assemblyDir: loaded.assemblyDir };
       const dry = await planStack({ template: loaded.template, stackName: loaded.stackName, code: { ...code, write: false }, backend: dryBackend() });
