@@ -53,15 +53,36 @@ export function synthKey(request: SynthRequest, env: Readonly<Record<string, str
     .filter(([name]) => name !== SYNTH_CACHE_ENV)
     .sort(([a], [b]) => a.localeCompare(b));
   add('env', JSON.stringify(variables));
-  for (const file of projectFiles(request.projectDir)) add(relative(request.projectDir, file), readFileSync(file));
+  for (const file of projectFiles(request.projectDir)) {
+    const contents = readIfPresent(file);
+    // A file removed since the listing (a test's scratch file) is left out of the key.
+    if (contents !== undefined) add(relative(request.projectDir, file), contents);
+  }
   return hash.digest('hex').slice(0, 32);
+}
+
+function readIfPresent(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && (error.code === 'ENOENT' || error.code === 'EISDIR')) return undefined;
+    throw error;
+  }
 }
 
 /** Every file of the project that the key covers, in a stable order. */
 function projectFiles(projectDir: string): string[] {
   const files: string[] = [];
   const walk = (dir: string) => {
-    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    let listed;
+    try {
+      listed = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      // A directory removed since its parent was listed.
+      if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return;
+      throw error;
+    }
+    const entries = listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
