@@ -35,7 +35,7 @@ export function createJobQueues(scope: Construct, queueOptions: ReadonlyMap<stri
   const retriesQueue = new sqs.Queue(scope, 'Retries', {
     ...secureQueueProps(),
     visibilityTimeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.visibilityTimeoutFactor * JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds),
-    deadLetterQueue: { queue: retriesDeadLetterQueue, maxReceiveCount: JOB_SYSTEM_DEFAULTS.retriesMaxReceiveCount },
+    deadLetterQueue: { queue: retriesDeadLetterQueue, maxReceiveCount: retriesMaxReceiveCount(queueOptions) },
   });
   const queues: Record<string, sqs.IQueue> = {};
   for (const [name, options] of queueOptions) {
@@ -46,6 +46,19 @@ export function createJobQueues(scope: Construct, queueOptions: ReadonlyMap<stri
     });
   }
   return { queues, retriesQueue, retriesDeadLetterQueue };
+}
+
+/**
+ * The retries queue's `maxReceiveCount`: {@link JOB_SYSTEM_DEFAULTS.retriesMaxReceiveCount} tries
+ * of the retry function, plus the most receives a crashed job can bring from its own queue. A
+ * message moved by redrive may keep its receive count (fauxqs keeps it; AWS does not document it
+ * either way), and the retries queue's own redrive would then count those receives too: with a
+ * job queue's 5, a crashed job would go straight on to the retries DLQ without reaching the retry
+ * function once.
+ */
+export function retriesMaxReceiveCount(queueOptions: ReadonlyMap<string, QueueOptions>): number {
+  const carried = Math.max(0, ...[...queueOptions.values()].map((options) => options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount));
+  return JOB_SYSTEM_DEFAULTS.retriesMaxReceiveCount + carried;
 }
 
 /** Encryption, TLS-only access and the longest retention: what every Hopper queue gets. */

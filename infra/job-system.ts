@@ -153,6 +153,9 @@ export class JobSystem extends Construct implements IJobSystem {
       ...logRetention,
     };
     this.retryFunction = createRetryFunction(this, stateFunctions);
+    // The crash message names how many times the worker got the job.
+    const maxReceives = Object.fromEntries([...queueOptions].map(([name, options]) => [name, options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount]));
+    this.retryFunction.addEnvironment(ENV.queueMaxReceives, JSON.stringify(maxReceives));
     this.batchFunction = createBatchFunction(this, stateFunctions);
 
     this.scheduler = new JobScheduler(this, 'Scheduler', {

@@ -1,6 +1,6 @@
 /**
  * Redrive: moves messages from a dead-letter queue back to the queue it serves, for the retries
- * queue's DLQ (messages the retry function failed on five times, during an outage of DynamoDB or
+ * queue's DLQ (messages the retry function failed on five times or more, during an outage of DynamoDB or
  * SQS). SQS's own StartMessageMoveTask does the same in AWS; this works wherever SQS's basic calls
  * do (emulators included) and reports per message.
  *

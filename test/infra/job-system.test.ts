@@ -37,7 +37,7 @@ describe('JobSystem queues', () => {
     }
   });
 
-  it('redrives the retries queue to the retries DLQ after 5 receives', () => {
+  it('redrives the retries queue to the retries DLQ after 5 tries of the retry function on top of what a crashed job brings (10 receives)', () => {
     const { stack, jobs } = newJobSystem();
     const template = Template.fromStack(stack);
     const retries = template.findResources('AWS::SQS::Queue', {
@@ -45,11 +45,20 @@ describe('JobSystem queues', () => {
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: FOURTEEN_DAYS_IN_SECONDS,
         VisibilityTimeout: 180,
-        RedrivePolicy: { deadLetterTargetArn: stack.resolve(jobs.retriesDeadLetterQueue.queueArn), maxReceiveCount: 5 },
+        // 5 tries of the retry function, plus the 5 receives a crashed job may bring from its queue.
+        RedrivePolicy: { deadLetterTargetArn: stack.resolve(jobs.retriesDeadLetterQueue.queueArn), maxReceiveCount: 10 },
       },
     });
 
     expect(Object.keys(retries)).toEqual([logicalIdOf(stack, jobs.retriesQueue.queueArn)]);
+  });
+
+  it("counts the most receives a crashed job can bring from its queue into the retries queue's maxReceiveCount, and tells the retry function each queue's", () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, small: { maxReceiveCount: 3 }, bulk: { maxReceiveCount: 12 } } });
+    const resources = Template.fromStack(stack).toJSON().Resources;
+    expect(resources[logicalIdOf(stack, jobs.retriesQueue.queueArn)].Properties.RedrivePolicy.maxReceiveCount).toBe(17);
+    const retryFunction = resources[logicalIdOf(stack, jobs.retryFunction.functionArn)];
+    expect(JSON.parse(retryFunction.Properties.Environment.Variables.HOPPER_QUEUE_MAX_RECEIVES)).toEqual({ default: 5, small: 3, bulk: 12 });
   });
 
   it('gives the retries DLQ encryption, 14 days retention and no redrive of its own', () => {

@@ -14,11 +14,13 @@
  * - 50 jobs of 0.5 s on a `concurrent(2)` limiter, without `wait`, finish within twice the
  *   ideal 12.5 s.
  */
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../lib/api-client/index.js';
 import { Client } from '../../lib/client/client.js';
 import { NotUniqueError } from '../../lib/errors/unique.js';
 import { isRecord } from '../../lib/job/model.js';
+import { LOCAL_IDENTITY } from '../../local/emulators.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { records } from '../fixtures/json.js';
@@ -217,5 +219,33 @@ describe('a concurrent limiter without a wait', () => {
     console.info(`limiter storm: 50 jobs of 0.5 s on concurrent(2) in ${elapsedMs} ms (ideal 12500 ms), peak ${maxOverlap(ran)} at once`);
     expect(maxOverlap(ran)).toBeLessThanOrEqual(2);
     expect(elapsedMs).toBeLessThanOrEqual(25_000);
+  });
+});
+
+describe('a job that crashes its worker on a queue with the default maxReceiveCount', () => {
+  it('reaches the retry function after its 5 deliveries (WorkerCrashed in the dead set, with retry 0), not the retries DLQ', { timeout: 120_000 }, async () => {
+    // fauxqs keeps a message's receive count when redrive moves it, as AWS may: the retries queue's
+    // maxReceiveCount must leave room for the 5 receives the job brings from its queue.
+    await client.enqueue({ jobtype: 'Exit', jid: 'crash-default', queue: 'crashing', retry: 0 });
+
+    const deadline = Date.now() + 100_000;
+    let entry: unknown;
+    while (entry === undefined && Date.now() < deadline) {
+      const response = await api.request('GET', '/v1/dead?queue=crashing');
+      const entries = isRecord(response.body) && Array.isArray(response.body.entries) ? response.body.entries : [];
+      entry = entries.find((candidate) => JSON.stringify(candidate).includes('"crash-default"'));
+      if (entry === undefined) await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+
+    const text = JSON.stringify(entry);
+    expect(text).toContain('WorkerCrashed');
+    expect(text).toContain('no result after 5 deliveries');
+    const sqs = new SQSClient({ endpoint: local.endpoints.sqs, region: LOCAL_IDENTITY.region, credentials: { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey } });
+    try {
+      const parked = await sqs.send(new ReceiveMessageCommand({ QueueUrl: local.outputs.JobsRetriesDlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
+      expect(parked.Messages ?? []).toEqual([]);
+    } finally {
+      sqs.destroy();
+    }
   });
 });
