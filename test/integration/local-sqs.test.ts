@@ -224,7 +224,9 @@ describe('SQS event source mappings', () => {
     const [first, second] = await seen('late', 2, 15_000);
     const gap = Number(second?.data.started) - Number(first?.data.started);
     // Visibility timeout 3 s, counted from the receive; the function's 1 s timeout does not shorten it.
-    expect(gap).toBeGreaterThanOrEqual(2_900);
+    // Both starts come after a cold start of their own instance, whose length varies on a busy machine
+    // (a gap of 2,858 ms was seen when the first cold start took longer than the second).
+    expect(gap).toBeGreaterThanOrEqual(2_500);
     // Upper bound: the visibility timeout plus a cold start of the replacement instance on a busy machine.
     expect(gap).toBeLessThan(9_000);
     expect(second?.sk).toBe('2');
