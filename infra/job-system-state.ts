@@ -15,7 +15,7 @@ import type { Construct } from 'constructs';
 import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { LIMITS_TABLE } from '../lib/limiters/keys.js';
-import { BATCH_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, START_MARK_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
@@ -103,6 +103,9 @@ export function createRetryFunction(scope: Construct, props: StateFunctionsProps
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:PutItem'], resourceArns: [stateTable.tableArn] });
   // Failures and deaths of batch jobs are marked in their batch; dead jobs release unique locks.
   grantStateItems(fn, stateTable, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]);
+  // A redriven job is charged a retry only when a run of it began (its start mark); the uncharged
+  // redrives of an attempt are counted.
+  grantStateItems(fn, stateTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [START_MARK_KEYS.prefix]);
   if (props.statsOn) grantStats(fn, stateTable);
   return fn;
 }

@@ -20,8 +20,9 @@ import { INVALID_JOBTYPE, METRICS, metricsFromEnv, type MetricsBatch } from '../
 import { cohortOf } from '../stats/cohort.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import { jobOf, markDead, markFirstFailures, type PlannedMove } from './bookkeeping.js';
-import { stateAccess } from '../storage/access.js';
-import { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type RetryAction } from './plan.js';
+import { stateAccess, type StateAccess } from '../storage/access.js';
+import { RETRY_DEFAULTS, RETRY_ERRTYPES, crashedJobOf, planRetry, type PlanContext, type RetryAction } from './plan.js';
+import { START_MARKS } from '../storage/start-marks.js';
 import type { NewSetEntry } from '../storage/set-items.js';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
@@ -81,7 +82,10 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     const toSend: OutgoingMessage[] = [];
     const toStore: { record: SQSRecord; set: 'retry' | 'dead'; entry: NewSetEntry }[] = [];
     const planned: (PlannedMove & { record: SQSRecord })[] = [];
+    const { uncharged, unknown } = await unchargedRedrives(state, event.Records, context, logger);
+    for (const key of unknown) failed.add(key);
     for (const record of event.Records) {
+      if (failed.has(record.messageId)) continue;
       const streamFailure = parseStreamFailure(record.body);
       if (streamFailure !== undefined) {
         // Not a job: the batch function's OnFailure record, redriven from the retries DLQ they
@@ -94,6 +98,15 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
         });
         failed.add(record.messageId);
         continue;
+      }
+      const unchargedJob = uncharged.get(record.messageId);
+      if (unchargedJob !== undefined) {
+        const queueUrl = queueUrls[unchargedJob.queue];
+        if (queueUrl !== undefined) {
+          logger.info('redriven job never reached a handler (throttled or not started); sent back without charging a retry', jobLogFields(unchargedJob));
+          planned.push({ record, key: record.messageId, action: { kind: 'enqueue', job: unchargedJob, queueUrl, delaySeconds: 0 } });
+          continue;
+        }
       }
       try {
         planned.push({ record, key: record.messageId, action: planRetry(record, context) });
@@ -128,8 +141,9 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     const batchItemFailures: SQSBatchItemFailure[] = event.Records
       .filter((record) => failed.has(record.messageId))
       .map((record) => ({ itemIdentifier: record.messageId }));
-    // Every record moved is one failure; handed-back ones are counted when they are moved.
-    const moved = planned.filter((move) => !failed.has(move.key));
+    // Every record moved is one failure; handed-back ones are counted when they are moved, and
+    // a job sent back uncharged is no failure.
+    const moved = planned.filter((move) => !failed.has(move.key) && !uncharged.has(move.key));
     const atMs = context.now.getTime();
     stats.record({ writer: { kind: 'retry' }, processed: moved.length, failed: moved.length, atMs });
     observeMoves(moved, metrics.batch(), stats, atMs);
@@ -137,6 +151,39 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     await stats.flush(now().getTime(), logger);
     return { batchItemFailures };
   };
+}
+
+/**
+ * The redriven jobs of `records` that no run of began (no start mark, lib/storage/start-marks.ts):
+ * sent back to their queue as they are, up to START_MARKS.maxUnchargedRedrives times per attempt.
+ * `unknown`: records whose marks could not be read, handed back to ask again.
+ */
+async function unchargedRedrives(
+  state: StateAccess,
+  records: readonly SQSRecord[],
+  context: PlanContext,
+  logger: Logger,
+): Promise<{ uncharged: Map<string, Job>; unknown: Set<string> }> {
+  const uncharged = new Map<string, Job>();
+  const unknown = new Set<string>();
+  const crashed = records.flatMap((record) => {
+    const job = crashedJobOf(record, context);
+    return job === undefined || context.queueUrls[job.queue] === undefined ? [] : [{ key: record.messageId, job }];
+  });
+  if (crashed.length === 0) return { uncharged, unknown };
+  await Promise.all(crashed.map(async ({ key, job }) => {
+    try {
+      const marks = await state.startMarks();
+      if (await marks.began(job)) return;
+      const count = await marks.countUncharged(job);
+      if (count <= START_MARKS.maxUnchargedRedrives) uncharged.set(key, job);
+      else logger.warn('redriven job never reached a handler, too often; charged as a crash', { ...jobLogFields(job), uncharged_redrives: count - 1 });
+    } catch (error) {
+      logger.error('could not read the start mark of a redriven job; record handed back', { ...jobLogFields(job), error });
+      unknown.add(key);
+    }
+  }));
+  return { uncharged, unknown };
 }
 
 async function storeAll(

@@ -50,14 +50,7 @@ export interface PlanContext {
  * the same action (crashed jobs aside, whose failure time is the time they are noticed).
  */
 export function planRetry(record: SQSRecord, context: PlanContext): RetryAction {
-  const source = record.attributes.DeadLetterQueueSourceArn;
-  const sourceQueue = source === undefined ? undefined : queueResolver(context.queueUrls).nameOf(source);
-  const message = parseRetriesMessage(record.body, {
-    now: context.now,
-    messageId: record.messageId,
-    defaultRetry: context.defaultRetry,
-    ...(sourceQueue === undefined ? {} : { sourceQueue }),
-  });
+  const message = parseRecord(record, context);
   if (message.kind === 'invalid') {
     const sent = Number(record.attributes.SentTimestamp);
     return deadRaw(record, context, {
@@ -78,6 +71,30 @@ export function planRetry(record: SQSRecord, context: PlanContext): RetryAction 
     return deadRaw(record, context, { raw, jid, queue: envelope.queue, epochMs: failedAtMs, reason: envelope.error });
   }
   return planFailure(envelope.job, envelope.error, failedAtMs, envelope.unrecoverable === true, context);
+}
+
+/**
+ * The job of a record SQS redrove from a job queue (its worker never reported a result), or
+ * undefined for a failure envelope or a body that is not a job.
+ */
+export function crashedJobOf(record: SQSRecord, context: PlanContext): Job | undefined {
+  try {
+    const message = parseRecord(record, context);
+    return message.kind === 'crashed' ? message.job : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseRecord(record: SQSRecord, context: PlanContext): ReturnType<typeof parseRetriesMessage> {
+  const source = record.attributes.DeadLetterQueueSourceArn;
+  const sourceQueue = source === undefined ? undefined : queueResolver(context.queueUrls).nameOf(source);
+  return parseRetriesMessage(record.body, {
+    now: context.now,
+    messageId: record.messageId,
+    defaultRetry: context.defaultRetry,
+    ...(sourceQueue === undefined ? {} : { sourceQueue }),
+  });
 }
 
 /**

@@ -9,11 +9,14 @@ import type { StateCommands } from '../aws/dynamo.js';
 import type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 import { ENV, requireEnv, type Env } from '../config/env.js';
 import type { UniqueLocks } from '../unique/store.js';
+import type { StartMarks } from './start-marks.js';
 
 /** The state-table features, each made on first use. */
 export interface StateAccess {
   batchStore(): Promise<BatchStore>;
   uniqueLocks(): Promise<UniqueLocks>;
+  /** Start marks (./start-marks.ts): written by workers, read by the retry function. */
+  startMarks(): Promise<StartMarks>;
   /** Writes the scheduled set with the lazily loaded SDK (for workers; `Client` uses StateTable). */
   scheduledSet(): Promise<ScheduledSetWriter>;
 }
@@ -47,6 +50,11 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
       const tableName = requireEnv(env, ENV.stateTable);
       const { UniqueLocks: Locks } = await import('../unique/store.js');
       return new Locks({ tableName, client: dynamoClient, now });
+    }),
+    startMarks: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const { StartMarks: Marks } = await import('./start-marks.js');
+      return new Marks({ tableName, client: dynamoClient, now });
     }),
     scheduledSet: once(async () => {
       const tableName = requireEnv(env, ENV.stateTable);

@@ -117,6 +117,34 @@ export const UNIQUE_KEYS = {
   sortKey: 'lock',
 } as const;
 
+/*
+ * Start marks (lib/storage/start-marks.ts): a worker that runs a job delivered more than once marks
+ * it first, so that the retry function can tell a job redriven after crashes from one redriven after
+ * deliveries no handler saw (throttles, failed starts).
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | a run began       | `startmark#<jid>`      | `attempt#<retry_count>`    |
+ * | uncharged redrives | `startmark#<jid>`     | `uncharged#<retry_count>`  |
+ * (`retry_count` −1 for a job that has not failed yet.)
+ */
+
+/** Key prefix and sort key prefixes of start marks. */
+export const START_MARK_KEYS = {
+  prefix: 'startmark#',
+  attemptPrefix: 'attempt#',
+  unchargedPrefix: 'uncharged#',
+} as const;
+
+/** The key of the mark that a run of job `jid` began at `retryCount` (−1 before any failure). */
+export function startMarkKey(jid: string, retryCount: number): ItemKey {
+  return { pk: `${START_MARK_KEYS.prefix}${jid}`, sk: `${START_MARK_KEYS.attemptPrefix}${retryCount}` };
+}
+
+/** The key of the count of uncharged redrives of job `jid` at `retryCount`. */
+export function unchargedRedrivesKey(jid: string, retryCount: number): ItemKey {
+  return { pk: `${START_MARK_KEYS.prefix}${jid}`, sk: `${START_MARK_KEYS.unchargedPrefix}${retryCount}` };
+}
+
 /** The key of batch `bid`'s own item (its counters, callbacks and claims). */
 export function batchKey(bid: string): ItemKey {
   return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: BATCH_KEYS.batchSortKey };

@@ -37,6 +37,12 @@ export interface WorkerFeatures {
   /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
   beforeRun(job: Job, logger: Logger): Promise<void>;
   /**
+   * Before the handler runs a job delivered more than once: writes its start mark
+   * (lib/storage/start-marks.ts), so that a crash now is told from a throttled delivery. Never
+   * throws (without the mark a crash is let off up to three times, then charged).
+   */
+  markStart(job: Job, logger: Logger): Promise<void>;
+  /**
    * After the handlers ran: records successes in their batches (one transaction per batch),
    * releases locks held until success, and marks batch callback jobs done once their own batch
    * bookkeeping is written (a later copy of one is then not run).
@@ -106,6 +112,14 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
       } catch (error) {
         // The lock still expires by its TTL; failing the job for it would run it twice.
         logger.warn('unique lock not released at start; it expires by TTL', { error });
+      }
+    },
+
+    async markStart(job, logger) {
+      try {
+        await (await state.startMarks()).mark(job);
+      } catch (error) {
+        logger.warn('start mark not written; a crash of this run may be let off as a throttled delivery', { error });
       }
     },
 

@@ -134,6 +134,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   scope.signal.addEventListener('abort', stopReservation, { once: true });
   const startedMs = scope.now().getTime();
   const run = (): RunFacts => ({ queue, waitedMs: waited, durationMs: Math.max(0, scope.now().getTime() - startedMs) });
+  // Received before: crashes, timeouts or throttles. Marking the run lets the retry function tell them apart.
+  if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
   try {
     await reservation.start();
     const waitSeconds = await withinQueueCap(scope.queueLease, async () => { await handler(job.args, ctx); });
@@ -175,6 +177,12 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     reservation.stop();
     scope.signal.removeEventListener('abort', stopReservation);
   }
+}
+
+/** How many times SQS has handed the record's message out (1 for a first delivery). */
+function receiveCountOf(record: SQSRecord): number {
+  const count = Number(record.attributes.ApproximateReceiveCount);
+  return Number.isFinite(count) ? count : 1;
 }
 
 /** SQS's first receive of the record's message, when the record says. */

@@ -80,16 +80,18 @@ describe('least privilege', () => {
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
       { actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+      // Start marks: whether a run of a redriven job began, and its uncharged redrives.
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], leadingKeys: ['startmark#*'] },
       { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
     ]);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
-      'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
+      'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem',
     ]));
   });
 
-  it('lets a worker consume its queues, send to the retries queue and every job queue, and write batch, lock and scheduled items only', () => {
+  it('lets a worker consume its queues, send to the retries queue and every job queue, and write batch, lock, scheduled and start-mark items only', () => {
     const { stack, worker, template, jobQueues, retries } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, worker));
 
@@ -102,6 +104,8 @@ describe('least privilege', () => {
     expect(allows(statements, 'sqs:ReceiveMessage', retries)).toBe(false);
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*'] },
+      // The start mark of a job delivered again.
+      { actions: ['dynamodb:PutItem'], leadingKeys: ['startmark#*'] },
       // ctx.limiter's state (the limits table) and the stats rollups.
       { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
       { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },

@@ -249,3 +249,21 @@ describe('a job that crashes its worker on a queue with the default maxReceiveCo
     }
   });
 });
+
+describe('jobs redriven after throttled deliveries', () => {
+  it('are sent back uncharged and all run, none charged a retry (with retry 0 a charge would kill them)', { timeout: 150_000 }, async () => {
+    // One reserved instance, 2 s per job, maxReceiveCount 2 and a 3 s visibility timeout: most of
+    // the burst is throttled through two visibility timeouts and redriven without a handler run.
+    const jids = Array.from({ length: 6 }, (_, index) => `throttled-${index}`);
+    await client.enqueueMany(jids.map((jid) => ({ jobtype: 'Span', jid, args: [2_000], queue: 'throttled', retry: 0 })));
+
+    await ranAll(jids, 120_000, 'the throttled burst');
+
+    const retryLines = logs.entries.filter((entry) => entry.source.startsWith('JobsRetryFunction')).map((entry) => entry.message);
+    const uncharged = retryLines.filter((line) => line.includes('sent back without charging a retry') && line.includes('throttled-'));
+    console.info(`throttled burst: ${uncharged.length} uncharged redrives`);
+    expect(uncharged.length).toBeGreaterThan(0);
+    const dead = await api.request('GET', '/v1/dead?queue=throttled');
+    expect(isRecord(dead.body) ? dead.body.entries : undefined).toEqual([]);
+  });
+});

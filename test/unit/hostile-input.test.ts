@@ -110,7 +110,7 @@ describe('the retry function under hostile messages', () => {
       const sqs = new FakeSqs();
       const dynamo = new FakeDynamo();
       const lines: string[] = [];
-      const handler = createRetryHandler({ env: ENV, sqs, stateTable: new StateTable(dynamo, ENV.HOPPER_STATE_TABLE), now: () => NOW, log: (line) => lines.push(line) });
+      const handler = createRetryHandler({ env: ENV, sqs, dynamo, stateTable: new StateTable(dynamo, ENV.HOPPER_STATE_TABLE), now: () => NOW, log: (line) => lines.push(line) });
       const job = normalizeJob({ jid: 'neighbour-1', jobtype: 'Echo', args: [ARG_MARKER] }, { now: NOW });
       const neighbour = sqsRecord({ queueUrl: RETRIES_URL, messageId: 'neighbour-1', body: failureEnvelope({ queue: 'default', job, error: new Error('boom'), now: NOW }) });
       const hostile = sqsRecord({ queueUrl: RETRIES_URL, messageId: 'hostile-1', body });

@@ -5,6 +5,7 @@ import { normalizeJob } from '../../lib/job/model.js';
 import { createMetrics, dimensionValue, metricsFromEnv } from '../../lib/observability/emf.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
+import { StartMarks } from '../../lib/storage/start-marks.js';
 import { NO_STATS, type StatsRecorder } from '../../lib/stats/recorder.js';
 import type { StatsSample } from '../../lib/stats/rollup.js';
 import { createWorker, type JobHandler } from '../../lib/worker/index.js';
@@ -198,8 +199,11 @@ describe('createMetrics', () => {
 describe('retry function metrics (EMF)', () => {
   it('counts retried, dead and crashed jobs per queue and jobtype in one line each', async () => {
     const log = memoryLog();
-    const handler = createRetryHandler({ env: TEST_ENV, sqs: new FakeSqs(), stateTable: new StateTable(new FakeDynamo(), TEST_ENV.HOPPER_STATE_TABLE), now: () => new Date(NOW_MS), log: log.sink });
+    const dynamo = new FakeDynamo();
+    const handler = createRetryHandler({ env: TEST_ENV, sqs: new FakeSqs(), dynamo, stateTable: new StateTable(dynamo, TEST_ENV.HOPPER_STATE_TABLE), now: () => new Date(NOW_MS), log: log.sink });
     const job = (jid: string, fields: Record<string, unknown> = {}) => normalizeJob({ jid, jobtype: 'SendEmail', args: [], enqueued_at: ago(60_000), ...fields }, { now: new Date(NOW_MS) });
+    // Job e's worker began a run of it (the run that crashed).
+    await new StartMarks({ tableName: TEST_ENV.HOPPER_STATE_TABLE, client: dynamo }).mark(job('e'));
     const envelope = (body: ReturnType<typeof job>, unrecoverable = false) => sqsRecord({ queueUrl: RETRIES_URL, body: failureEnvelope({ queue: body.queue, job: body, error: new Error('smtp'), now: new Date(NOW_MS), unrecoverable }) });
 
     await handler(sqsEvent([

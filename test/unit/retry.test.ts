@@ -7,6 +7,7 @@ import { normalizeJob, type Job, type JobFailure } from '../../lib/job/model.js'
 import { setEntryKey } from '../../lib/storage/keys.js';
 import { createRetryHandler, planRetry } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
+import { StartMarks } from '../../lib/storage/start-marks.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 import { field } from '../fixtures/json.js';
 import { FakeSqs, arnOf, QUEUE_URLS, RETRIES_URL, TEST_ENV, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
@@ -45,8 +46,13 @@ describe('the retry handler', () => {
     dynamo = new FakeDynamo();
     clock = FAILED_AT;
     log = memoryLog();
-    handler = createRetryHandler({ env: TEST_ENV, sqs, stateTable: new StateTable(dynamo, TEST_ENV.HOPPER_STATE_TABLE), now: () => clock, log: log.sink });
+    handler = createRetryHandler({ env: TEST_ENV, sqs, dynamo, stateTable: new StateTable(dynamo, TEST_ENV.HOPPER_STATE_TABLE), now: () => clock, log: log.sink });
   });
+
+  /** What a worker writes before it runs a job delivered again (the run that then crashed). */
+  async function markStarted(job: Job): Promise<void> {
+    await new StartMarks({ tableName: TEST_ENV.HOPPER_STATE_TABLE, client: dynamo }).mark(job);
+  }
 
   /** The items of one sorted set, as stored. */
   function itemsOf(set: string) {
@@ -165,7 +171,8 @@ describe('the retry handler', () => {
     // Received 3 times from its queue (maxReceiveCount 3), then once more from the retries queue
     // and once by the receive that redrove it: the record's count says 5, the worker saw it 3 times.
     const record = sqsRecord({ queueUrl: RETRIES_URL, body: job, attributes: { ApproximateReceiveCount: '5', DeadLetterQueueSourceArn: arnOf(QUEUE_URLS.default) } });
-    const told = createRetryHandler({ env: { ...TEST_ENV, HOPPER_QUEUE_MAX_RECEIVES: '{"default":3,"critical":5}' }, sqs, stateTable: new StateTable(dynamo, 'state'), now: () => clock });
+    const told = createRetryHandler({ env: { ...TEST_ENV, HOPPER_QUEUE_MAX_RECEIVES: '{"default":3,"critical":5}' }, sqs, dynamo, stateTable: new StateTable(dynamo, 'state'), now: () => clock });
+    await markStarted(job);
 
     await told(sqsEvent([record]));
 
@@ -185,6 +192,7 @@ describe('the retry handler', () => {
   });
 
   it('shows no number for a crash when the queue\'s maxReceiveCount was not configured', async () => {
+    await markStarted(makeJob({ jid: 'job-crash-2' }));
     await handler(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, body: makeJob({ jid: 'job-crash-2' }), attributes: { ApproximateReceiveCount: '5' } })]));
 
     expect(sqs.sentTo(QUEUE_URLS.default).map((sent) => field(field(sent.body, 'failure'), 'message'))).toEqual([
@@ -192,8 +200,40 @@ describe('the retry handler', () => {
     ]);
   });
 
+  it('sends a redriven job that no run began (throttled deliveries) back to its queue unchanged, charging no retry', async () => {
+    const job = makeJob({ jid: 'job-throttled', previous: 1 });
+    const record = sqsRecord({ queueUrl: RETRIES_URL, body: job, attributes: { ApproximateReceiveCount: '6', DeadLetterQueueSourceArn: arnOf(QUEUE_URLS.default) } });
+
+    const result = await handler(sqsEvent([record]));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([{ delaySeconds: 0, body: job }]);
+    expect(log.lines.map((line) => line.message)).toContain('redriven job never reached a handler (throttled or not started); sent back without charging a retry');
+  });
+
+  it('charges the fourth uncharged redrive of the same attempt as a crash', async () => {
+    const job = makeJob({ jid: 'job-never-runs' });
+    const record = () => sqsRecord({ queueUrl: RETRIES_URL, body: job, attributes: { DeadLetterQueueSourceArn: arnOf(QUEUE_URLS.default) } });
+
+    for (let index = 0; index < 4; index += 1) await handler(sqsEvent([record()]));
+
+    const sent = sqs.sentTo(QUEUE_URLS.default);
+    expect(sent.slice(0, 3).map((message) => message.body)).toEqual([job, job, job]);
+    expect(field(field(sent[3]?.body, 'failure'), 'errtype')).toBe('WorkerCrashed');
+  });
+
+  it('hands a redriven job back when its start mark cannot be read', async () => {
+    const failing = { send: async () => { throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }); } };
+    const blind = createRetryHandler({ env: TEST_ENV, sqs, dynamo: failing, stateTable: new StateTable(dynamo, 'state'), now: () => clock, log: log.sink });
+    const record = sqsRecord({ queueUrl: RETRIES_URL, messageId: 'm-1', body: makeJob({ jid: 'job-unknown' }), attributes: { DeadLetterQueueSourceArn: arnOf(QUEUE_URLS.default) } });
+
+    expect(await blind(sqsEvent([record]))).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+    expect(sqs.batches).toHaveLength(0);
+  });
+
   it('gives a crashed job without retry the JobSystem default from HOPPER_DEFAULT_RETRY', async () => {
-    const noRetries = createRetryHandler({ env: { ...TEST_ENV, HOPPER_DEFAULT_RETRY: '0' }, sqs, stateTable: new StateTable(dynamo, 'state'), now: () => clock });
+    const noRetries = createRetryHandler({ env: { ...TEST_ENV, HOPPER_DEFAULT_RETRY: '0' }, sqs, dynamo, stateTable: new StateTable(dynamo, 'state'), now: () => clock });
+    await markStarted(normalizeJob({ jobtype: 'SendEmail', jid: 'crashed-once' }, { now: FAILED_AT }));
 
     await noRetries(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, body: { jobtype: 'SendEmail', jid: 'crashed-once' } })]));
 

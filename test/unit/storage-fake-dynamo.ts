@@ -5,10 +5,14 @@
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
+  type TransactWriteItemsCommand,
+  type TransactWriteItemsCommandOutput,
   QueryCommand,
   UpdateItemCommand,
   type DeleteItemCommandOutput,
+  type GetItemCommandOutput,
   type PutItemCommandOutput,
   type QueryCommandOutput,
   type UpdateItemCommandOutput,
@@ -16,14 +20,16 @@ import {
 import type { DynamoCommands } from '../../lib/storage/state-table.js';
 import type { Item } from '../../lib/storage/set-items.js';
 
-type Command = PutItemCommand | QueryCommand | DeleteItemCommand | UpdateItemCommand;
-type Output = PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput | UpdateItemCommandOutput;
+type Command = PutItemCommand | QueryCommand | DeleteItemCommand | UpdateItemCommand | GetItemCommand;
+type Output = PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput | UpdateItemCommandOutput | GetItemCommandOutput;
 
 const CLAIM = {
   update: 'SET claimed_until = :until, claimed_by = :owner',
   condition: 'attribute_exists(pk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)',
 } as const;
 const RELEASE = { update: 'REMOVE claimed_until, claimed_by', condition: 'claimed_by = :owner' } as const;
+/** The count of uncharged redrives (lib/storage/start-marks.ts). */
+const COUNT_REDRIVE = 'ADD redrives :one SET #ttl = :ttl';
 
 export class FakeDynamo implements DynamoCommands {
   /** Items by `pk|sk`. */
@@ -39,13 +45,21 @@ export class FakeDynamo implements DynamoCommands {
   send(command: QueryCommand): Promise<QueryCommandOutput>;
   send(command: DeleteItemCommand): Promise<DeleteItemCommandOutput>;
   send(command: UpdateItemCommand): Promise<UpdateItemCommandOutput>;
-  async send(command: Command): Promise<Output> {
+  send(command: GetItemCommand): Promise<GetItemCommandOutput>;
+  /** Not interpreted: throws (batches have their own fake). */
+  send(command: TransactWriteItemsCommand): Promise<TransactWriteItemsCommandOutput>;
+  async send(command: Command | TransactWriteItemsCommand): Promise<Output | TransactWriteItemsCommandOutput> {
+    if (!isInterpreted(command)) throw new Error('FakeDynamo cannot interpret TransactWriteItems');
     this.sent.push(command);
     // Yield once, as a network call would, so that concurrent callers interleave.
     await Promise.resolve();
     if (command instanceof PutItemCommand) return this.put(command);
     if (command instanceof QueryCommand) return this.query(command);
     if (command instanceof UpdateItemCommand) return this.update(command);
+    if (command instanceof GetItemCommand) {
+      const item = this.items.get(keyOf(command.input.Key ?? {}));
+      return { $metadata: {}, ...(item === undefined ? {} : { Item: structuredClone(item) }) };
+    }
     return this.delete(command);
   }
 
@@ -121,6 +135,12 @@ export class FakeDynamo implements DynamoCommands {
       this.items.set(keyOf(key), updated);
       return { $metadata: {}, ...(command.input.ReturnValues === 'ALL_NEW' ? { Attributes: structuredClone(updated) } : {}) };
     }
+    if (update === COUNT_REDRIVE && condition === undefined) {
+      const count = Number(existing?.redrives?.N ?? '0') + 1;
+      const updated: Item = { ...key, ...existing, redrives: { N: String(count) }, ttl: values[':ttl'] ?? { N: '0' } };
+      this.items.set(keyOf(key), updated);
+      return { $metadata: {}, Attributes: { redrives: { N: String(count) } } };
+    }
     if (update === RELEASE.update && condition === RELEASE.condition) {
       if (existing?.claimed_by?.S !== values[':owner']?.S || existing === undefined) throw conditionFailed(old);
       const { claimed_until: _until, claimed_by: _by, ...rest } = existing;
@@ -129,6 +149,10 @@ export class FakeDynamo implements DynamoCommands {
     }
     throw new Error(`FakeDynamo cannot interpret ${update} / ${condition}`);
   }
+}
+
+function isInterpreted(command: Command | TransactWriteItemsCommand): command is Command {
+  return command instanceof PutItemCommand || command instanceof QueryCommand || command instanceof DeleteItemCommand || command instanceof UpdateItemCommand || command instanceof GetItemCommand;
 }
 
 function claimLapsed(item: Item, values: Item): boolean {

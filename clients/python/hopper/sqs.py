@@ -52,11 +52,21 @@ def sqs_client_from_env(env: Mapping[str, str] | None = None) -> SqsClient:
     passed explicitly. Region and static credentials are taken from ``env`` too, so that a client
     built for an environment other than the process's talks as that environment.
     """
+    return _client_from_env("sqs", "AWS_ENDPOINT_URL_SQS", env)
+
+
+def dynamodb_client_from_env(env: Mapping[str, str] | None = None) -> Any:
+    """A boto3 DynamoDB client configured from ``env`` as :func:`sqs_client_from_env` is
+    (``AWS_ENDPOINT_URL_DYNAMODB``, else ``AWS_ENDPOINT_URL``)."""
+    return _client_from_env("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB", env)
+
+
+def _client_from_env(service: str, endpoint_variable: str, env: Mapping[str, str] | None) -> Any:
     import boto3  # Imported here so that the job model and its tests need only the standard library.
 
     env = os.environ if env is None else env
     options: dict[str, str] = {}
-    endpoint = env.get("AWS_ENDPOINT_URL_SQS") or env.get("AWS_ENDPOINT_URL")
+    endpoint = env.get(endpoint_variable) or env.get("AWS_ENDPOINT_URL")
     if endpoint:
         options["endpoint_url"] = endpoint
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
@@ -67,7 +77,7 @@ def sqs_client_from_env(env: Mapping[str, str] | None = None) -> SqsClient:
         options["aws_secret_access_key"] = env["AWS_SECRET_ACCESS_KEY"]
         if env.get("AWS_SESSION_TOKEN"):
             options["aws_session_token"] = env["AWS_SESSION_TOKEN"]
-    return boto3.client("sqs", **options)
+    return boto3.client(service, **options)
 
 
 def pack_batches(messages: Sequence[Outgoing]) -> list[list[Outgoing]]:

@@ -22,7 +22,7 @@ from .errors import ConfigurationError, UnknownJobTypeError
 from .job import Job, byte_length, describe_error, parse_job, parse_time, to_json
 from .logger import Logger, LogSink
 from .env import default_retry_from_env, queue_urls_from_env
-from .sqs import Outgoing, SqsClient, send_in_batches, sqs_client_from_env
+from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
 
 #: Time kept in reserve at the end of an invocation: no job is started with less than this left.
 DEFAULT_DEADLINE_MARGIN_MS = 3000
@@ -58,12 +58,18 @@ def worker(
     now: Callable[[], datetime] | None = None,
     deadline_margin_ms: int = DEFAULT_DEADLINE_MARGIN_MS,
     log: LogSink = print,
+    dynamodb: Any | None = None,
 ) -> LambdaHandler:
     """Builds the Lambda handler of a worker serving ``jobs`` (handlers by jobtype).
 
     Configuration is read on the first invocation from ``HOPPER_RETRIES_QUEUE_URL``,
     ``HOPPER_QUEUE_URLS`` and ``HOPPER_DEFAULT_RETRY`` (the ``retry`` of a job that has none,
     default 25), which the JobSystem construct sets on every worker.
+
+    A job delivered more than once is marked in the state table (``HOPPER_STATE_TABLE``) before it
+    runs, as the TypeScript worker does (docs/protocol.md, "Start marks"), so that the retry
+    function charges a retry for a crash and not for deliveries Lambda throttled. ``dynamodb`` is a
+    ``boto3.client("dynamodb")`` or anything with its ``put_item``; one is made when first needed.
 
     Example::
 
@@ -80,7 +86,7 @@ def worker(
     def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         config = state.get("config")
         if config is None:
-            config = state["config"] = _configure(env, sqs)
+            config = state["config"] = _configure(env, sqs, dynamodb)
         remaining = _remaining_time(context)
         request_id = getattr(context, "aws_request_id", None)
         log_batch = base_logger.child(request_id=request_id) if request_id else base_logger
@@ -114,21 +120,51 @@ def worker(
     return handle
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Config:
     sqs: SqsClient
     retries_queue_url: str
     queue_urls: dict[str, str]
     default_retry: int
+    state_table: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    dynamodb: Any | None = None
+
+    def marks_client(self) -> Any:
+        if self.dynamodb is None:
+            self.dynamodb = dynamodb_client_from_env(self.env)
+        return self.dynamodb
 
 
-def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None) -> _Config:
+def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: Any | None = None) -> _Config:
     env = os.environ if env is None else env
     retries = env.get("HOPPER_RETRIES_QUEUE_URL")
     if not retries:
         raise ConfigurationError("environment variable HOPPER_RETRIES_QUEUE_URL is not set; it is set by the JobSystem construct (did you call jobs.addWorker(fn)?)")
     queue_urls = queue_urls_from_env(env) if env.get("HOPPER_QUEUE_URLS") else {}
-    return _Config(sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, default_retry_from_env(env))
+    return _Config(
+        sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, default_retry_from_env(env),
+        state_table=env.get("HOPPER_STATE_TABLE") or None, env=dict(env), dynamodb=dynamodb,
+    )
+
+
+#: Days a start mark is kept (longer than SQS keeps a message).
+START_MARK_TTL_DAYS = 15
+
+
+def _mark_start(job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger) -> None:
+    """Writes the start mark of a job delivered again (lib/storage/start-marks.ts); never raises."""
+    if config.state_table is None:
+        return
+    retry_count = (job.get("failure") or {}).get("retry_count", -1)
+    expires = int(clock().timestamp()) + START_MARK_TTL_DAYS * 86_400
+    try:
+        config.marks_client().put_item(
+            TableName=config.state_table,
+            Item={"pk": {"S": f"startmark#{job['jid']}"}, "sk": {"S": f"attempt#{retry_count}"}, "ttl": {"N": str(expires)}},
+        )
+    except Exception as error:  # noqa: BLE001 - without the mark a crash is let off, not lost
+        logger.warn("start mark not written; a crash of this run may be let off as a throttled delivery", error=str(error))
 
 
 def _process(
@@ -165,6 +201,9 @@ def _process(
         job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
         return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True))
 
+    if _receive_count(record) > 1:
+        # Received before: crashes, timeouts or throttles. The mark lets the retry function tell them apart.
+        _mark_start(job, config, clock, job_logger)
     try:
         result = handler(job["args"], JobContext(job["jid"], job, job_logger, remaining))
         if inspect.iscoroutine(result):
@@ -175,6 +214,14 @@ def _process(
         described = describe_error(error)
         job_logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
         return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable))
+
+
+def _receive_count(record: Mapping[str, Any]) -> int:
+    raw = (record.get("attributes") or {}).get("ApproximateReceiveCount", "1")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _envelope(message_id: str, config: _Config, envelope: dict[str, Any]) -> Outgoing:

@@ -164,3 +164,42 @@ class QueueNameOfTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FakeDynamo:
+    def __init__(self, fail: bool = False) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def put_item(self, *, TableName: str, Item: dict[str, Any]) -> dict[str, Any]:
+        if self.fail:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        self.items.append({"TableName": TableName, **Item})
+        return {}
+
+
+class StartMarkTest(unittest.TestCase):
+    def run_once(self, receive_count: str, dynamo: FakeDynamo, lines: list[str], ran: list[str]) -> dict[str, Any]:
+        handle = worker(
+            {"A": lambda args, ctx: ran.append(f"ran after {len(dynamo.items)} marks")},
+            sqs=FakeSqs(), env={**ENV, "HOPPER_STATE_TABLE": "state"}, now=lambda: NOW, log=lines.append, dynamodb=dynamo,
+        )
+        body = record(job(failure={"retry_count": 1, "failed_at": "2026-11-22T11:30:00Z", "message": "x", "errtype": "Error"}))
+        body["attributes"] = {"ApproximateReceiveCount": receive_count}
+        return handle({"Records": [body]}, FakeContext())
+
+    def test_marks_a_job_delivered_again_before_it_runs_and_not_a_first_delivery(self) -> None:
+        dynamo, lines, ran = FakeDynamo(), [], []
+        self.run_once("1", dynamo, lines, ran)
+        self.assertEqual(dynamo.items, [])
+        self.run_once("3", dynamo, lines, ran)
+        expires = int(NOW.timestamp()) + 15 * 86_400
+        self.assertEqual(dynamo.items, [{"TableName": "state", "pk": {"S": "startmark#j1"}, "sk": {"S": "attempt#1"}, "ttl": {"N": str(expires)}}])
+        self.assertEqual(ran, ["ran after 0 marks", "ran after 1 marks"])
+
+    def test_runs_the_job_when_the_mark_cannot_be_written(self) -> None:
+        dynamo, lines, ran = FakeDynamo(fail=True), [], []
+        result = self.run_once("2", dynamo, lines, ran)
+        self.assertEqual(result, {"batchItemFailures": []})
+        self.assertEqual(len(ran), 1)
+        self.assertTrue(any("start mark not written" in line for line in lines))
