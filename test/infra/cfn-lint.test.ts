@@ -5,8 +5,8 @@
  * not all check. No error may remain; the warnings left are explained in docs/decisions.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -29,6 +29,19 @@ import { newWorker } from './support.js';
  * role's policy exists before the function is created).
  */
 const IGNORED: readonly string[] = ['W3005'];
+
+/**
+ * The linter: `cfn-lint` on PATH, else the one a pyenv Python installed (this kind of machine has it
+ * there; a shell without pyenv's shims on PATH would not find it).
+ */
+function cfnLint(): string {
+  if (spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0) return 'cfn-lint';
+  const versions = join(homedir(), '.pyenv', 'versions');
+  const found = existsSync(versions) ? readdirSync(versions).map((version) => join(versions, version, 'bin', 'cfn-lint')).find((path) => existsSync(path)) : undefined;
+  if (found === undefined) throw new Error('cfn-lint is not installed (neither on PATH nor in a pyenv Python); it comes with Python on this kind of machine');
+  return found;
+}
+const CFN_LINT = cfnLint();
 
 let dir: string;
 beforeAll(() => {
@@ -64,14 +77,14 @@ function everything(app: App): Stack {
 function lint(name: string, template: unknown): string[] {
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify(template));
-  const result = spawnSync('cfn-lint', ['--format', 'parseable', ...IGNORED.flatMap((rule) => ['--ignore-checks', rule]), '--', path], { encoding: 'utf8' });
+  const result = spawnSync(CFN_LINT, ['--format', 'parseable', ...IGNORED.flatMap((rule) => ['--ignore-checks', rule]), '--', path], { encoding: 'utf8' });
   if (result.error !== undefined) throw new Error(`cfn-lint could not run (${result.error.message}); it is installed with Python on this kind of machine`);
   return result.stdout.split('\n').filter((line) => line.trim() !== '');
 }
 
 describe('cfn-lint', () => {
   it('is installed', () => {
-    expect(execFileSync('cfn-lint', ['--version'], { encoding: 'utf8' })).toMatch(/^cfn-lint \d+\.\d+/);
+    expect(execFileSync(CFN_LINT, ['--version'], { encoding: 'utf8' })).toMatch(/^cfn-lint \d+\.\d+/);
   });
 
   it.each([
