@@ -7,11 +7,12 @@ import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../lib/client/client.js';
 import { UnrecoverableJobError } from '../../lib/errors/base.js';
-import type { Job } from '../../lib/job/model.js';
+import { normalizeJob, type Job } from '../../lib/job/model.js';
 import { randomFromText } from '../../lib/common/random.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { retryDelaySeconds } from '../../lib/retry/policy.js';
 import { StateTable } from '../../lib/storage/state-table.js';
+import { StartMarks } from '../../lib/storage/start-marks.js';
 import type { SetEntry } from '../../lib/storage/set-items.js';
 import { createWorker } from '../../lib/worker/index.js';
 import { pumpOnce, pumpUntilEmpty, queueCounts, startHarness, type Harness } from './support/harness.js';
@@ -157,24 +158,45 @@ describe('core path on the emulators', () => {
     expect(entry?.reason).toEqual({ errtype: 'UnrecoverableJobError', message: 'order 7 does not exist' });
   });
 
-  it('treats a job whose worker crashed as a failure once SQS redrives it', async () => {
-    const jid = await client.enqueue({ jobtype: 'Greet', args: ['crash'], queue: 'critical' });
+  /** Two deliveries of a job to `critical` that end without a result, then SQS's redrive of it. */
+  async function deliverTwiceWithoutResult(jid: string, options: { runBegan: boolean }): Promise<void> {
     const crash = () => Promise.reject(new Error('Runtime exited with error: signal: killed'));
     // maxReceiveCount is 2: two deliveries that end in a crash, then SQS moves the job.
     for (let delivery = 0; delivery < 2; delivery += 1) {
       const result = await pumpOnce(harness, queueUrl('critical'), crash, { waitSeconds: 3 });
       expect(result.received).toHaveLength(1);
     }
+    // A worker marks a job delivered again before it runs it (lib/storage/start-marks.ts): the
+    // second delivery began a run that crashed. Without the mark, no handler ever saw the job
+    // (Lambda throttled both deliveries).
+    if (options.runBegan) await new StartMarks({ tableName: harness.stateTable, client: harness.dynamo }).mark(normalizeJob({ jid, jobtype: 'Greet' }, { now: new Date() }));
     await new Promise((resolve) => setTimeout(resolve, 1200));
+    // The next receive is the one that moves it: nothing is delivered, the job is in the retries queue.
     const third = await pumpOnce(harness, queueUrl('critical'), worker(), { waitSeconds: 1 });
     expect(third.received).toHaveLength(0);
+    expect(inspect('retries').ready.map((message) => JSON.parse(message.body))).toContainEqual(expect.objectContaining({ jid, jobtype: 'Greet' }));
+  }
 
-    const redriven = inspect('retries').ready.map((message) => JSON.parse(message.body));
-    expect(redriven).toContainEqual(expect.objectContaining({ jid, jobtype: 'Greet' }));
+  it('treats a job whose worker crashed as a failure once SQS redrives it', async () => {
+    const jid = await client.enqueue({ jobtype: 'Greet', args: ['crash'], queue: 'critical' });
+    await deliverTwiceWithoutResult(jid, { runBegan: true });
 
     await pumpOnce(harness, harness.retriesQueueUrl, retryHandler());
     const back = inspect('critical').delayed.map((message) => JSON.parse(message.body)).find((job) => job.jid === jid);
     expect(back?.failure).toMatchObject({ retry_count: 0, errtype: 'WorkerCrashed', message: 'no result after 2 deliveries (the worker crashed or timed out)' });
+  });
+
+  it('sends a redriven job that no run began back to its queue unchanged, charging no retry', async () => {
+    const jid = await client.enqueue({ jobtype: 'Greet', args: ['throttled'], queue: 'critical' });
+    await deliverTwiceWithoutResult(jid, { runBegan: false });
+
+    await pumpOnce(harness, harness.retriesQueueUrl, retryHandler());
+    const inQueue = inspect('critical');
+    const back = [...inQueue.ready, ...inQueue.delayed].map((message) => JSON.parse(message.body)).find((job) => job.jid === jid);
+    expect(back).toMatchObject({ jid, jobtype: 'Greet', args: ['throttled'] });
+    expect(back?.failure).toBeUndefined();
+    await pumpUntilEmpty(harness, queueUrl('critical'), worker());
+    expect(ran.filter((run) => run.jid === jid)).toHaveLength(1);
   });
 
   it('sends bad input to the dead set at once without failing its neighbours', async () => {
