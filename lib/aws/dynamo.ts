@@ -105,3 +105,16 @@ export function conditionFailureItem(error: unknown): ItemRead | undefined {
   const item: unknown = error.Item;
   return typeof item === 'object' && item !== null ? toItemRead(item) : undefined;
 }
+
+/**
+ * A client given as is, or made by `source` on first use. A failed make is forgotten, so the next
+ * call tries again (the stores of the state table share one this way).
+ */
+export function lazyClient(source: StateCommands | (() => Promise<StateCommands>)): () => Promise<StateCommands> {
+  let client: Promise<StateCommands> | undefined;
+  return () => {
+    client ??= typeof source === 'function' ? source() : Promise.resolve(source);
+    client.catch(() => { client = undefined; });
+    return client;
+  };
+}

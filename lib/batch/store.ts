@@ -7,7 +7,7 @@
  * Loads the DynamoDB SDK only on first use (../dynamo-sdk.ts), so workers can import it lazily.
  */
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { cancellationReasons, conditionFailureItem, isConditionFailure, loadDynamoSdk, type CancellationReason, type StateCommands } from '../aws/dynamo.js';
+import { cancellationReasons, conditionFailureItem, isConditionFailure, lazyClient, loadDynamoSdk, type CancellationReason, type StateCommands } from '../aws/dynamo.js';
 import { batchKey } from '../storage/keys.js';
 import type { Random } from '../common/random.js';
 import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
@@ -63,8 +63,7 @@ export interface RecordResult {
 /** Batch bookkeeping on the state table. Safe to share across concurrent calls. */
 export class BatchStore {
   readonly tableName: string;
-  private readonly clientSource: BatchStoreOptions['client'];
-  private client: Promise<StateCommands> | undefined;
+  private readonly dynamo: () => Promise<StateCommands>;
   private readonly now: () => Date;
   private readonly retentionDays: number;
   private readonly maxAttempts: number;
@@ -72,7 +71,7 @@ export class BatchStore {
 
   constructor(options: BatchStoreOptions) {
     this.tableName = options.tableName;
-    this.clientSource = options.client;
+    this.dynamo = lazyClient(options.client);
     this.now = options.now ?? (() => new Date());
     this.retentionDays = options.retentionDays ?? BATCH_STORE_DEFAULTS.retentionDays;
     this.maxAttempts = options.maxAttempts ?? BATCH_STORE_DEFAULTS.maxAttempts;
@@ -351,14 +350,6 @@ export class BatchStore {
     return { tableName: this.tableName, now, ttl: Math.floor(now.getTime() / 1000) + this.retentionDays * 86_400 };
   }
 
-  private dynamo(): Promise<StateCommands> {
-    if (this.client === undefined) {
-      const source = this.clientSource;
-      this.client = typeof source === 'function' ? source() : Promise.resolve(source);
-      this.client.catch(() => { this.client = undefined; });
-    }
-    return this.client;
-  }
 
   private async transact(items: TransactWriteItem[]): Promise<void> {
     const { TransactWriteItemsCommand } = await loadDynamoSdk();

@@ -5,7 +5,7 @@
  */
 import { dynamoClientFromEnv } from '../aws/clients.js';
 import type { BatchStore } from '../batch/store.js';
-import type { StateCommands } from '../aws/dynamo.js';
+import { lazyClient, type StateCommands } from '../aws/dynamo.js';
 import type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 import { ENV, requireEnv, type Env } from '../config/env.js';
 import type { UniqueLocks } from '../unique/store.js';
@@ -26,12 +26,7 @@ export interface StateAccess {
  * A failed load is forgotten, so the next call tries again.
  */
 export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = () => new Date()): StateAccess {
-  let client: Promise<StateCommands> | undefined;
-  const dynamoClient = (): Promise<StateCommands> => {
-    client ??= dynamo === undefined ? dynamoClientFromEnv(env) : Promise.resolve(dynamo);
-    client.catch(() => { client = undefined; });
-    return client;
-  };
+  const dynamoClient = lazyClient(dynamo ?? (() => dynamoClientFromEnv(env)));
   const once = <T>(make: () => Promise<T>): (() => Promise<T>) => {
     let made: Promise<T> | undefined;
     return () => {

@@ -11,7 +11,7 @@
  * times per attempt, then charges it anyway (a worker that cannot write marks — no state-table
  * rights, another language — still gets its crashes counted). Items expire by TTL.
  */
-import { loadDynamoSdk, type StateCommands } from '../aws/dynamo.js';
+import { lazyClient, loadDynamoSdk, type StateCommands } from '../aws/dynamo.js';
 import type { Job } from '../job/model.js';
 import { startMarkKey, STATE_TABLE, unchargedRedrivesKey } from './keys.js';
 
@@ -40,13 +40,12 @@ export function attemptOf(job: Job): number {
 /** Writes and reads start marks. */
 export class StartMarks {
   private readonly tableName: string;
-  private readonly clientSource: StartMarksOptions['client'];
-  private client: Promise<StateCommands> | undefined;
+  private readonly dynamo: () => Promise<StateCommands>;
   private readonly now: () => Date;
 
   constructor(options: StartMarksOptions) {
     this.tableName = options.tableName;
-    this.clientSource = options.client;
+    this.dynamo = lazyClient(options.client);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -94,9 +93,4 @@ export class StartMarks {
     return Math.floor(this.now().getTime() / 1000) + START_MARKS.ttlDays * 86_400;
   }
 
-  private dynamo(): Promise<StateCommands> {
-    this.client ??= typeof this.clientSource === 'function' ? this.clientSource() : Promise.resolve(this.clientSource);
-    this.client.catch(() => { this.client = undefined; });
-    return this.client;
-  }
 }

@@ -2,7 +2,7 @@
  * Unique-job locks in the state table (plans in ./lock.ts). Loads the DynamoDB SDK on first use,
  * so workers can import it lazily.
  */
-import { conditionFailureItem, isConditionFailure, loadDynamoSdk, type StateCommands } from '../aws/dynamo.js';
+import { conditionFailureItem, isConditionFailure, lazyClient, loadDynamoSdk, type StateCommands } from '../aws/dynamo.js';
 import type { Job } from '../job/model.js';
 import { NotUniqueError } from '../errors/unique.js';
 import { planAcquire, planRelease, uniqueSpecOf } from './lock.js';
@@ -19,13 +19,12 @@ export interface UniqueLocksOptions {
 /** Takes and gives back unique-job locks. */
 export class UniqueLocks {
   private readonly tableName: string;
-  private readonly clientSource: UniqueLocksOptions['client'];
-  private client: Promise<StateCommands> | undefined;
+  private readonly dynamo: () => Promise<StateCommands>;
   private readonly now: () => Date;
 
   constructor(options: UniqueLocksOptions) {
     this.tableName = options.tableName;
-    this.clientSource = options.client;
+    this.dynamo = lazyClient(options.client);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -65,12 +64,4 @@ export class UniqueLocks {
     }
   }
 
-  private dynamo(): Promise<StateCommands> {
-    if (this.client === undefined) {
-      const source = this.clientSource;
-      this.client = typeof source === 'function' ? source() : Promise.resolve(source);
-      this.client.catch(() => { this.client = undefined; });
-    }
-    return this.client;
-  }
 }
