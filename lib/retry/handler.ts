@@ -99,14 +99,11 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
         failed.add(record.messageId);
         continue;
       }
-      const unchargedJob = uncharged.get(record.messageId);
-      if (unchargedJob !== undefined) {
-        const queueUrl = queueUrls[unchargedJob.queue];
-        if (queueUrl !== undefined) {
-          logger.info('redriven job never reached a handler (throttled or not started); sent back without charging a retry', jobLogFields(unchargedJob));
-          planned.push({ record, key: record.messageId, action: { kind: 'enqueue', job: unchargedJob, queueUrl, delaySeconds: 0 } });
-          continue;
-        }
+      const back = uncharged.get(record.messageId);
+      if (back !== undefined) {
+        logger.info('redriven job never reached a handler (throttled or not started); sent back without charging a retry', jobLogFields(back.job));
+        planned.push({ record, key: record.messageId, action: back });
+        continue;
       }
       try {
         planned.push({ record, key: record.messageId, action: planRetry(record, context) });
@@ -153,30 +150,33 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   };
 }
 
+/** Sending a job back to its queue as it is, now. */
+type SendBack = Extract<RetryAction, { kind: 'enqueue' }>;
+
 /**
- * The redriven jobs of `records` that no run of began (no start mark, lib/storage/start-marks.ts):
- * sent back to their queue as they are, up to START_MARKS.maxUnchargedRedrives times per attempt.
- * `unknown`: records whose marks could not be read, handed back to ask again.
+ * The redriven jobs of `records` that no run of began (no start mark, lib/storage/start-marks.ts),
+ * by record: sent back to their queue as they are, up to START_MARKS.maxUnchargedRedrives times per
+ * attempt. `unknown`: records whose marks could not be read, handed back to ask again.
  */
 async function unchargedRedrives(
   state: StateAccess,
   records: readonly SQSRecord[],
   context: PlanContext,
   logger: Logger,
-): Promise<{ uncharged: Map<string, Job>; unknown: Set<string> }> {
-  const uncharged = new Map<string, Job>();
+): Promise<{ uncharged: Map<string, SendBack>; unknown: Set<string> }> {
+  const uncharged = new Map<string, SendBack>();
   const unknown = new Set<string>();
   const crashed = records.flatMap((record) => {
     const job = crashedJobOf(record, context);
-    return job === undefined || context.queueUrls[job.queue] === undefined ? [] : [{ key: record.messageId, job }];
+    const queueUrl = job === undefined ? undefined : context.queueUrls[job.queue];
+    return job === undefined || queueUrl === undefined ? [] : [{ key: record.messageId, job, queueUrl }];
   });
-  if (crashed.length === 0) return { uncharged, unknown };
-  await Promise.all(crashed.map(async ({ key, job }) => {
+  await Promise.all(crashed.map(async ({ key, job, queueUrl }) => {
     try {
       const marks = await state.startMarks();
       if (await marks.began(job)) return;
       const count = await marks.countUncharged(job);
-      if (count <= START_MARKS.maxUnchargedRedrives) uncharged.set(key, job);
+      if (count <= START_MARKS.maxUnchargedRedrives) uncharged.set(key, { kind: 'enqueue', job, queueUrl, delaySeconds: 0 });
       else logger.warn('redriven job never reached a handler, too often; charged as a crash', { ...jobLogFields(job), uncharged_redrives: count - 1 });
     } catch (error) {
       logger.error('could not read the start mark of a redriven job; record handed back', { ...jobLogFields(job), error });
