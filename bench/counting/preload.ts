@@ -10,13 +10,22 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { registerAwsClientMiddleware } from '../../lib/aws/clients.js';
 import { field } from '../lib/field.js';
 import { createMeter } from '../lib/meter.js';
+import { dynamoConfig, itemSize } from '../lib/item-sizer.js';
 
 declare const HOPPER_BENCH_COUNTS_DIR: string;
 
-const meter = createMeter();
+// Items are sized with a client of its own, which no meter counts.
+let sizingClient: Promise<DynamoDBClient> | undefined;
+const meter = createMeter('hopper-bench-meter', {
+  itemSizes: async (table, key) => {
+    sizingClient ??= import('@aws-sdk/client-dynamodb').then(({ DynamoDBClient: Client }) => new Client(dynamoConfig(process.env)));
+    return itemSize(await sizingClient, table, key);
+  },
+});
 registerAwsClientMiddleware(meter.middleware);
 const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'unknown';
 const memoryMb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? '128');

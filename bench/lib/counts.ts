@@ -30,7 +30,7 @@ export interface DynamoCount {
   requests: number;
   readUnits: number;
   writeUnits: number;
-  /** Units of failed requests, which report none: estimated (1 per written item, 2 in a transaction). */
+  /** Write units counted without reading the items (from the request alone: a put's item, anything else under 1 KB). */
   estimatedUnits: number;
 }
 

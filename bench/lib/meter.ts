@@ -7,10 +7,9 @@
 import type { AwsClientMiddleware } from '../../lib/aws/clients.js';
 import { field } from './field.js';
 import { billedSqsRequests, emptyCounts, type Counts, type DynamoCount, type SqsCount } from './counts.js';
+import { billedReadUnits, billedWriteUnits, sizesFromRequest, writeTargets, type WriteSizes } from './dynamo-billing.js';
 
 const READ_OPERATIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
-/** Operations that take `ReturnConsumedCapacity`. */
-const CAPACITY_OPERATIONS = new Set([...READ_OPERATIONS, 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 
 /** A meter: its counts and the middleware that fills them. */
 export interface Meter {
@@ -65,24 +64,11 @@ function sqsTraffic(operation: string, input: unknown, output: unknown): { messa
   }
 }
 
-/** Capacity units a DynamoDB response reports (`ConsumedCapacity`, one object or a list). */
-export function reportedUnits(output: unknown): number | undefined {
-  const consumed = field(output, 'ConsumedCapacity');
-  if (consumed === undefined) return undefined;
-  const entries = Array.isArray(consumed) ? consumed : [consumed];
-  return entries.reduce((sum: number, entry) => sum + Number(field(entry, 'CapacityUnits') ?? 0), 0);
-}
+/** DynamoDB errors AWS still bills: a write whose condition failed, a cancelled transaction. */
+const BILLED_FAILURES = new Set(['ConditionalCheckFailedException', 'TransactionCanceledException']);
 
-/** Units a failed request is taken to cost: 1 per item written (2 in a transaction), ½ per read. */
-export function estimatedUnits(operation: string, input: unknown): number {
-  if (READ_OPERATIONS.has(operation)) return 0.5;
-  if (operation === 'TransactWriteItems') return 2 * list(field(input, 'TransactItems')).length;
-  if (operation === 'BatchWriteItem') {
-    const requests = field(input, 'RequestItems');
-    return typeof requests === 'object' && requests !== null ? Object.values(requests).reduce((sum: number, items) => sum + list(items).length, 0) : 1;
-  }
-  return 1;
-}
+/** Reads an item's size in bytes (0 when there is none), outside any meter. */
+export type ItemSizer = (table: string, key: Readonly<Record<string, unknown>>) => Promise<number>;
 
 function serviceOf(clientName: unknown): 'sqs' | 'dynamodb' | undefined {
   if (clientName === 'SQSClient') return 'sqs';
@@ -90,11 +76,17 @@ function serviceOf(clientName: unknown): 'sqs' | 'dynamodb' | undefined {
   return undefined;
 }
 
-/** A fresh meter with empty counts. */
-export function createMeter(name = 'hopper-bench-meter'): Meter {
+/**
+ * A fresh meter with empty counts. DynamoDB requests are counted as AWS bills them
+ * (./dynamo-billing.ts): reads from the items they return; writes from the sizes `itemSizes` reads
+ * before and after each (a put's item as sent, anything else under 1 KB, without it: counted as
+ * `estimatedUnits` too).
+ */
+export function createMeter(name = 'hopper-bench-meter', options: { readonly itemSizes?: ItemSizer } = {}): Meter {
   const counts = emptyCounts();
   const sqsEntry = (operation: string): SqsCount => (counts.sqs[operation] ??= { requests: 0, billed: 0, messages: 0, empty: 0 });
   const dynamoEntry = (operation: string): DynamoCount => (counts.dynamodb[operation] ??= { requests: 0, readUnits: 0, writeUnits: 0, estimatedUnits: 0 });
+  const sizer = options.itemSizes;
   const middleware: AwsClientMiddleware = {
     name,
     step: 'initialize',
@@ -112,25 +104,36 @@ export function createMeter(name = 'hopper-bench-meter'): Meter {
         if (operation === 'ReceiveMessage' && traffic.messages === 0) entry.empty += 1;
         return result;
       }
-      if (service === 'dynamodb' && CAPACITY_OPERATIONS.has(operation)) {
+      if (service !== 'dynamodb') return next(args);
+      if (READ_OPERATIONS.has(operation)) {
         const entry = dynamoEntry(operation);
-        const isRead = READ_OPERATIONS.has(operation);
         entry.requests += 1;
-        try {
-          const result = await next({ ...(typeof args === 'object' ? args : {}), input: { ...(typeof input === 'object' ? input : {}), ReturnConsumedCapacity: 'TOTAL' } });
-          const units = reportedUnits(field(result, 'output')) ?? estimatedUnits(operation, input);
-          if (isRead) entry.readUnits += units;
-          else entry.writeUnits += units;
-          return result;
-        } catch (error) {
-          const units = estimatedUnits(operation, input);
-          entry.estimatedUnits += units;
-          if (isRead) entry.readUnits += units;
-          else entry.writeUnits += units;
-          throw error;
-        }
+        const result = await next(args);
+        entry.readUnits += billedReadUnits(operation, input, field(result, 'output'));
+        return result;
       }
-      return next(args);
+      const targets = writeTargets(operation, input);
+      if (targets.length === 0) return next(args);
+      const entry = dynamoEntry(operation);
+      entry.requests += 1;
+      const sizesOf = (which: 'before' | 'after') => sizer === undefined ? undefined
+        : Promise.all(targets.map((target) => (which === 'after' && (target.action === 'delete' || target.action === 'check') ? 0 : sizer(target.table, target.key))));
+      const before = await sizesOf('before');
+      const count = (sizes: WriteSizes) => {
+        const units = billedWriteUnits(operation, targets, sizes);
+        entry.writeUnits += units;
+        if (before === undefined) entry.estimatedUnits += units;
+      };
+      let result: unknown;
+      try {
+        result = await next(args);
+      } catch (error) {
+        if (error instanceof Error && BILLED_FAILURES.has(error.name)) count(before === undefined ? sizesFromRequest(targets, false) : { before, after: undefined });
+        throw error;
+      }
+      const after = await sizesOf('after');
+      count(before === undefined || after === undefined ? sizesFromRequest(targets, true) : { before, after });
+      return result;
     },
   };
   return {

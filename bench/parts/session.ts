@@ -7,6 +7,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { registerAwsClientMiddleware } from '../../lib/aws/clients.js';
 import { Client } from '../../lib/client/client.js';
@@ -20,6 +21,7 @@ import type { Architecture } from '../lib/billing.js';
 import { addCounts, type Counts } from '../lib/counts.js';
 import { field } from '../lib/field.js';
 import { createMeter, type Meter } from '../lib/meter.js';
+import { itemSize } from '../lib/item-sizer.js';
 
 const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const STACK = 'HopperBench';
@@ -113,7 +115,8 @@ export async function startBenchSession(log: (line: string) => void): Promise<Be
     unregisterMappings();
   }
   // Registered until the session stops: the Client builds its DynamoDB client on first use.
-  const producer = createMeter('hopper-bench-producer');
+  const sizingClient = new DynamoDBClient({ region: LOCAL_IDENTITY.region, credentials: { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey }, endpoint: local.endpoints.dynamodb });
+  const producer = createMeter('hopper-bench-producer', { itemSizes: (table, key) => itemSize(sizingClient, table, key) });
   const unregisterProducer = registerAwsClientMiddleware(producer.middleware);
   const client = new Client({ env: { ...local.env, ...queueEnv(local) } });
 
@@ -182,6 +185,7 @@ export async function startBenchSession(log: (line: string) => void): Promise<Be
     async stop() {
       unregisterProducer();
       sqs.destroy();
+      sizingClient.destroy();
       await local.stop();
       rmSync(workDir, { recursive: true, force: true });
     },

@@ -1,15 +1,16 @@
 /**
- * Counts what a DynamoDB client sends, for cost figures: requests and items by command, write and
- * read units as DynamoDB reports them (a middleware asks every request for
- * `ReturnConsumedCapacity: 'TOTAL'`), and the write units AWS bills for the same requests.
+ * Counts what a DynamoDB client sends, for cost figures: requests and items by command, write
+ * units as DynamoDB Local reports them (a middleware asks every request for
+ * `ReturnConsumedCapacity: 'TOTAL'`), and the units AWS bills for the same requests, counted by the
+ * bench's meter from the items' sizes before and after each write (bench/lib/dynamo-billing.ts).
  *
- * DynamoDB Local reports one unit per item written, also inside transactions, where AWS charges
- * two (transactional writes cost double); and it reports nothing for writes whose condition
- * failed, which AWS charges like successful ones. So the billed figure is computed from the
- * requests: 1 unit per item of a standard write, 2 per item of a transaction, whether it succeeded
- * or not (every Hopper item is under 1 KB), and a consistent read is 1 read unit.
+ * DynamoDB Local reports the same units for a transaction whatever its items, where AWS charges
+ * two per KB of each; and nothing for writes whose condition failed, which AWS charges too.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { itemSize } from '../../../bench/lib/item-sizer.js';
+import type { AwsClientMiddleware } from '../../../lib/aws/clients.js';
+import { createMeter, type Meter } from '../../../bench/lib/meter.js';
 import { LOCAL_IDENTITY } from '../../../local/emulators.js';
 import type { Harness } from './harness.js';
 
@@ -25,13 +26,21 @@ export interface CommandUsage {
 export class CountingDynamo {
   readonly client: DynamoDBClient;
   readonly usage = new Map<string, CommandUsage>();
+  private readonly sizing: DynamoDBClient;
+  private meter: Meter;
 
   constructor(harness: Harness) {
-    this.client = new DynamoDBClient({
+    const config = {
       endpoint: harness.emulators.endpoints.dynamodb,
       region: LOCAL_IDENTITY.region,
       credentials: { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey },
-    });
+    };
+    this.client = new DynamoDBClient(config);
+    this.sizing = new DynamoDBClient(config);
+    this.meter = this.newMeter();
+    // The meter of the moment (reset makes a new one), in the loose shape lib/aws/clients.ts adds it.
+    const stack = this.client.middlewareStack as unknown as { add(middleware: AwsClientMiddleware['middleware'], options: { name: string; step: AwsClientMiddleware['step'] }): void };
+    stack.add((next, context) => (args) => this.meter.middleware.middleware(next, context)(args), { step: 'initialize', name: 'hopperBillCapacity' });
     this.client.middlewareStack.add((next, context) => async (args) => {
       const command = context.commandName ?? 'unknown';
       Object.assign(args.input, { ReturnConsumedCapacity: 'TOTAL' });
@@ -53,16 +62,12 @@ export class CountingDynamo {
   /** Forgets what was counted so far. */
   reset(): void {
     this.usage.clear();
+    this.meter = this.newMeter();
   }
 
   /** Write units AWS would bill for the writes counted. */
   billedWriteUnits(): number {
-    let units = 0;
-    for (const [command, usage] of this.usage) {
-      if (command === 'TransactWriteItemsCommand') units += 2 * usage.items;
-      else if (WRITES.has(command)) units += usage.items;
-    }
-    return units;
+    return Object.values(this.meter.counts.dynamodb).reduce((sum, count) => sum + count.writeUnits, 0);
   }
 
   /** Write units DynamoDB Local reported. */
@@ -72,9 +77,9 @@ export class CountingDynamo {
     return units;
   }
 
-  /** Read units AWS would bill (strongly consistent reads of items under 4 KB). */
+  /** Read units AWS would bill for the reads counted. */
   billedReadUnits(): number {
-    return this.usage.get('GetItemCommand')?.items ?? 0;
+    return Object.values(this.meter.counts.dynamodb).reduce((sum, count) => sum + count.readUnits, 0);
   }
 
   /** The counts, as a plain object for logs and reports. */
@@ -84,6 +89,11 @@ export class CountingDynamo {
 
   destroy(): void {
     this.client.destroy();
+    this.sizing.destroy();
+  }
+
+  private newMeter(): Meter {
+    return createMeter('hopper-test-capacity', { itemSizes: (table, key) => itemSize(this.sizing, table, key) });
   }
 }
 
