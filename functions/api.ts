@@ -2,6 +2,7 @@
  * The API function: Hopper's HTTP API behind a Function URL with IAM auth. Configuration comes
  * from the environment the JobSystem construct sets (lib/config/env.ts); the routes live in lib/api.
  */
+import { configuredHandler } from '../lib/config/document.js';
 import { createApiHandler } from '../lib/api/handler.js';
 
-export const handler = createApiHandler();
+export const handler = configuredHandler((env) => createApiHandler({ env }));

@@ -3,6 +3,7 @@
  * callbacks exactly once. Configuration comes from the environment the JobSystem construct sets
  * (lib/config/env.ts); the logic lives in lib/batch/handler.ts.
  */
+import { configuredHandler } from '../lib/config/document.js';
 import { createBatchStreamHandler } from '../lib/batch/handler.js';
 
-export const handler = createBatchStreamHandler();
+export const handler = configuredHandler((env) => createBatchStreamHandler({ env }));

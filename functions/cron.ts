@@ -3,6 +3,7 @@
  * cron's input and the tick's scheduled time; enqueues the tick's job once. The logic lives in
  * lib/cron/handler.ts.
  */
+import { configuredHandler } from '../lib/config/document.js';
 import { createCronHandler } from '../lib/cron/handler.js';
 
-export const handler = createCronHandler();
+export const handler = configuredHandler((env) => createCronHandler({ env }));

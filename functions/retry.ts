@@ -2,6 +2,7 @@
  * The retry function: consumes the retries queue. Configuration comes from the environment the
  * JobSystem construct sets (lib/config/env.ts); the logic lives in lib/retry/handler.ts.
  */
+import { configuredHandler } from '../lib/config/document.js';
 import { createRetryHandler } from '../lib/retry/handler.js';
 
-export const handler = createRetryHandler();
+export const handler = configuredHandler((env) => createRetryHandler({ env }));

@@ -2,6 +2,7 @@
  * The scheduler function: invoked every minute by EventBridge Scheduler; moves due jobs of the
  * scheduled and retry sets onto their queues. The logic lives in lib/scheduler/.
  */
+import { configuredHandler } from '../lib/config/document.js';
 import { createSchedulerHandler } from '../lib/scheduler/handler.js';
 
-export const handler = createSchedulerHandler();
+export const handler = configuredHandler((env) => createSchedulerHandler({ env }));

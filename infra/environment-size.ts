@@ -8,6 +8,7 @@
  * resource of another type) counts as nothing, so the check never refuses a function that fits.
  */
 import { CfnResource, Stack, Token } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -46,8 +47,8 @@ export function checkEnvironmentAtSynth(fn: lambda.Function): void {
       const problem = environmentSizeProblem(longestEnvironment(fn));
       return problem === undefined ? [] : [
         `Lambda would refuse ${fn.node.path} at deploy: ${problem}, counting the names and URLs CloudFormation generates at their longest. `
-        + 'The JobSystem puts every queue URL, mapping id, backlog limit, cron, quota and tenant into its functions\' environment: '
-        + 'split the queues and crons across JobSystems, or move variables of your own out of this function\'s environment',
+        + 'A JobSystem\'s own variables stay the same few whatever the number of queues and crons (those are in its configuration document): '
+        + 'move variables of your own out of this function\'s environment',
       ];
     },
   });
@@ -61,6 +62,26 @@ export function longestEnvironment(fn: lambda.Function): EnvironmentEntry[] {
   const environment = stack.resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
   const sizer = new TokenSizer(stack);
   return Object.entries(environment?.variables ?? {}).map(([name, value]) => ({ name, bytes: Buffer.byteLength(name, 'utf8') + sizer.bytes(value) }));
+}
+
+/**
+ * The size of `value` (strings, lists and objects of them, with tokens) as JSON once CloudFormation
+ * has resolved it, each token at its longest.
+ */
+export function longestJsonBytes(scope: IConstruct, value: unknown): number {
+  const stack = Stack.of(scope);
+  const sizer = new TokenSizer(stack);
+  const size = (item: unknown): number => {
+    if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean') return sizer.bytes(item) + (typeof item === 'string' ? 2 : 0);
+    if (Array.isArray(item)) return 2 + item.reduce<number>((sum, inner) => sum + size(inner) + 1, 0);
+    if (item === null || typeof item !== 'object') return 4;
+    const entries = Object.entries(item);
+    const [intrinsic] = entries[0] ?? [];
+    // A reference or function resolves to a string.
+    if (entries.length === 1 && intrinsic !== undefined && (intrinsic === 'Ref' || intrinsic.startsWith('Fn::'))) return sizer.bytes(item) + 2;
+    return 2 + entries.reduce((sum, [key, inner]) => sum + Buffer.byteLength(key, 'utf8') + 3 + size(inner) + 1, 0);
+  };
+  return size(stack.resolve(value));
 }
 
 /** Sizes resolved CloudFormation values, looking references up in the stack. */

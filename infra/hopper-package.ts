@@ -16,6 +16,7 @@ export const HOPPER_FUNCTIONS = {
   cron: 'cron.ts',
   batch: 'batch.ts',
   api: 'api.ts',
+  config: 'config.ts',
 } as const;
 
 /** The name of one of Hopper's own functions. */

@@ -25,7 +25,8 @@ import { checkEnvironmentAtSynth } from './environment-size.js';
 import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
 import { JobScheduler } from './job-scheduler.js';
 import { apiEnvironment, backlogLimitsJson, createApiFunction, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
-import { grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
+import { configurableFunction, grantEnqueueRights, grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
+import { JobSystemConfiguration } from './job-system-configuration.js';
 import { addJobSystemOutputs } from './job-system-outputs.js';
 import {
   deadSetDays, JOB_SYSTEM_DEFAULTS, type JobSystemProps, type QueueOptions, validateCrons, validateMetricsOptions, validateQueueOptions,
@@ -112,6 +113,7 @@ export class JobSystem extends Construct implements IJobSystem {
   private readonly metricsNamespace: string | undefined;
   private readonly maxJobTypes: number | undefined;
   private readonly monitoring: JobSystemMonitoring;
+  private readonly configuration: JobSystemConfiguration;
 
   constructor(scope: Construct, id: string, props: JobSystemProps = {}) {
     super(scope, id);
@@ -143,6 +145,7 @@ export class JobSystem extends Construct implements IJobSystem {
     const tables = createJobTables(this, props.removalPolicy);
     this.stateTable = tables.stateTable;
     this.limitsTable = tables.limitsTable;
+    this.configuration = new JobSystemConfiguration(this, 'Configuration', { stateTable: this.stateTable, ...logRetention });
 
     const stateFunctions = {
       queues: jobQueues,
@@ -155,7 +158,7 @@ export class JobSystem extends Construct implements IJobSystem {
     this.retryFunction = createRetryFunction(this, stateFunctions);
     // The crash message names how many times the worker got the job.
     const maxReceives = Object.fromEntries([...queueOptions].map(([name, options]) => [name, options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount]));
-    this.retryFunction.addEnvironment(ENV.queueMaxReceives, JSON.stringify(maxReceives));
+    this.configuration.environmentOf({ [ENV.queueMaxReceives]: JSON.stringify(maxReceives) });
     this.batchFunction = createBatchFunction(this, stateFunctions);
 
     this.scheduler = new JobScheduler(this, 'Scheduler', {
@@ -168,21 +171,22 @@ export class JobSystem extends Construct implements IJobSystem {
 
     const backlogLimits = backlogLimitsJson(queueOptions);
     const cronDefinitions = cronsJson(crons);
+    const apiVariables = apiEnvironment({
+      ...(quotas === undefined ? {} : { quotas }),
+      ...(tenants === undefined ? {} : { tenants }),
+      ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
+      ...(backlogLimits === undefined ? {} : { backlogLimits }),
+      ...(cronDefinitions === undefined ? {} : { crons: cronDefinitions }),
+      // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
+      queueMappings: this.mappings.mappingIdsJson(this),
+      retriesDlqUrl: this.retriesDeadLetterQueue.queueUrl,
+    });
     const api = createApiFunction(this, {
       queues: jobQueues,
       stateTable: this.stateTable,
       limitsTable: this.limitsTable,
       environment: this.environment,
-      apiVariables: apiEnvironment({
-        ...(quotas === undefined ? {} : { quotas }),
-        ...(tenants === undefined ? {} : { tenants }),
-        ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
-        ...(backlogLimits === undefined ? {} : { backlogLimits }),
-        ...(cronDefinitions === undefined ? {} : { crons: cronDefinitions }),
-        // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
-        queueMappings: this.mappings.mappingIdsJson(this),
-        retriesDlqUrl: this.retriesDeadLetterQueue.queueUrl,
-      }),
+      apiVariables: this.configuration.environmentOf(apiVariables),
       ...logRetention,
     });
     this.apiFunction = api.function;
@@ -202,6 +206,10 @@ export class JobSystem extends Construct implements IJobSystem {
       ['SweepFunction', this.scheduler.sweepFunction], ['CronFunction', this.scheduler.cronFunction],
     ];
     for (const [label, fn] of hopperFunctions) if (fn !== undefined) this.monitoring.addFunction(label, fn);
+    for (const fn of [this.retryFunction, this.batchFunction, this.scheduler.sweepFunction, this.scheduler.cronFunction]) {
+      if (fn !== undefined) this.configuration.attach(fn);
+    }
+    this.configuration.attach(this.apiFunction, apiVariables);
 
     addJobSystemOutputs(this, {
       queueUrls: this.queueUrlsJson(),
@@ -222,7 +230,7 @@ export class JobSystem extends Construct implements IJobSystem {
    * {@link grantEnqueue} sets.
    */
   get environment(): Readonly<Record<string, string>> {
-    return {
+    return this.configuration.environmentOf({
       [ENV.stateTable]: this.stateTable.tableName,
       [ENV.retriesQueueUrl]: this.retriesQueue.queueUrl,
       [ENV.queueUrls]: this.queueUrlsJson(),
@@ -234,7 +242,7 @@ export class JobSystem extends Construct implements IJobSystem {
       ...(this.statsOn ? { [ENV.stats]: STATS_ON } : {}),
       ...(this.metricsNamespace === undefined ? { [ENV.metrics]: METRICS_OFF } : { [ENV.metricsNamespace]: this.metricsNamespace }),
       ...(this.maxJobTypes === undefined ? {} : { [ENV.metricsMaxJobTypes]: String(this.maxJobTypes) }),
-    };
+    });
   }
 
   /** The names of the declared queues, in declaration order. */
@@ -297,8 +305,9 @@ export class JobSystem extends Construct implements IJobSystem {
     if (configurable === undefined) {
       Annotations.of(fn).addWarningV2('hopper:worker-environment', `${fn.node.path} is not a lambda.Function of this app, so the JobSystem cannot set its environment: `
         + `give it the variables of jobs.environment (${Object.keys(this.environment).join(', ')}) where it is defined`);
+      this.configuration.grantRead(fn);
     } else {
-      for (const [name, value] of Object.entries(this.environment)) configurable.addEnvironment(name, value);
+      this.configuration.configure(configurable, this.environment);
       checkEnvironmentAtSynth(configurable);
     }
     const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));
@@ -341,7 +350,14 @@ export class JobSystem extends Construct implements IJobSystem {
    * jobs.grantEnqueue(signup); // in src/signup.ts: await new Client().enqueue({ jobtype: 'Welcome', args: [userId] })
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant {
-    return grantEnqueueTo(this, grantee);
+    const fn = configurableFunction(grantee);
+    if (fn === undefined) return grantEnqueueTo(this, grantee);
+    // A Lambda producer reads the queue URLs from the configuration document, so that they do not
+    // count against its 4 KB environment.
+    const grant = grantEnqueueRights(grantee, this.queues, this.stateTable);
+    this.configuration.configure(fn, this.clientEnvironment());
+    checkEnvironmentAtSynth(fn);
+    return grant;
   }
 
   /**

@@ -41,6 +41,7 @@ import { LOCAL_DEFAULTS, type StartLocalOptions } from './options.js';
 import { runtimeApi, type LocalEndpoints, type LocalRuntime } from './runtime-api.js';
 import { dryBackend, emulatorBackend } from './resources/backend.js';
 import { checkEnvironmentSizes, checkReservedConcurrency } from './resources/lambda-checks.js';
+import { createCustomResources } from './resources/custom-resource.js';
 import { findFunction, planStack } from './resources/plan.js';
 import { SQS_DEFAULT_VISIBILITY_SECONDS } from './resources/queue.js';
 import { LocalScheduler } from './schedules/scheduler.js';
@@ -248,6 +249,13 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   cleanups.push(() => asyncInvoker.stop());
   clock.onChange((offset) => {
     for (const pool of pools.values()) pool.setClockOffset(offset);
+  });
+
+  // Custom resources (the configuration document) exist before anything polls or is scheduled.
+  await createCustomResources(plan.customResources, loaded.stackName, async (arn, event) => {
+    const pool = findPool(arn);
+    if (pool === undefined) return { ok: false, error: { errorType: 'ResourceNotFoundException', errorMessage: `the ServiceToken ${arn} is not a function of the stack; the local runtime runs Lambda-backed custom resources only` } };
+    return pool.invoke(event);
   });
 
   const queueByArn = new Map(plan.queues.map((queue) => [queue.arn, queue]));

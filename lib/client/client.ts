@@ -7,6 +7,7 @@ import { createBatch, type Batch, type BatchFill, type BatchOptions } from '../b
 import { batchStatus, type BatchStatus } from '../batch/status.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import { enqueueJobs, type EnqueueRuntime, type ScheduledSetWriter } from '../enqueue/enqueue.js';
+import { environmentWithDocument } from '../config/document.js';
 import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from '../config/env.js';
 import { HopperError, InvalidJobError } from '../errors/base.js';
 import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
@@ -78,17 +79,19 @@ export interface EnqueueOptions {
  */
 export class Client {
   private readonly env: Env;
-  private readonly runtime: EnqueueRuntime;
+  private readonly now: () => Date;
+  private readonly runtime: () => Promise<EnqueueRuntime>;
   private readonly state: StateAccess;
 
   constructor(options: ClientOptions = {}) {
     this.env = options.env ?? process.env;
     const env = this.env;
     const now = options.now ?? (() => new Date());
+    this.now = now;
     this.state = stateAccess(env, options.dynamo, now);
     let scheduledSet = options.scheduledSet;
-    this.runtime = {
-      queueUrls: options.queueUrls ?? queueUrlsFromEnv(env, CLIENT_CONFIGURATION_HINT),
+    const build = (configured: Env): EnqueueRuntime => ({
+      queueUrls: options.queueUrls ?? queueUrlsFromEnv(configured, CLIENT_CONFIGURATION_HINT),
       sqs: options.sqs ?? sqsClientFromEnv(env),
       now,
       defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
@@ -102,7 +105,20 @@ export class Client {
         return scheduledSet;
       },
       uniqueLocks: () => this.state.uniqueLocks(),
-    };
+    });
+    if (options.queueUrls === undefined && !env[ENV.queueUrls] && env[ENV.configVersion]) {
+      // The queue URLs are in the configuration document: read on the first enqueue.
+      let runtime: Promise<EnqueueRuntime> | undefined;
+      this.runtime = () => {
+        runtime ??= environmentWithDocument(env, options.dynamo === undefined ? {} : { dynamo: options.dynamo }).then(build);
+        runtime.catch(() => { runtime = undefined; });
+        return runtime;
+      };
+    } else {
+      // Without a document, a missing variable is an error of the constructor.
+      const runtime = Promise.resolve(build(env));
+      this.runtime = () => runtime;
+    }
   }
 
   /**
@@ -114,7 +130,7 @@ export class Client {
    * await client.enqueue({ jobtype: 'RefreshQuote', args: ['EURUSD'] }, { expiresIn: '30s' });
    */
   async enqueue(input: JobInput, options: EnqueueOptions = {}): Promise<string> {
-    const [jid] = await enqueueJobs(this.runtime, [input], { many: false, ...expiry(options) });
+    const [jid] = await enqueueJobs(await this.runtime(), [input], { many: false, ...expiry(options) });
     if (jid === undefined) throw new HopperError('enqueue returned no jid');
     return jid;
   }
@@ -126,7 +142,7 @@ export class Client {
    * await client.schedule({ jobtype: 'Remind', args: [42] }, { in: '3h' });
    */
   async schedule(input: JobInput, when: ScheduleWhen, options: EnqueueOptions = {}): Promise<string> {
-    const at = 'at' in when ? toDate(when.at, 'at') : new Date(this.runtime.now().getTime() + parseDuration(when.in) * 1000);
+    const at = 'at' in when ? toDate(when.at, 'at') : new Date(this.now().getTime() + parseDuration(when.in) * 1000);
     return this.enqueue({ ...input, at }, options);
   }
 
@@ -140,7 +156,7 @@ export class Client {
    *         refused (their entries in `failed` carry `existingJid`); the others are enqueued.
    */
   async enqueueMany(inputs: readonly JobInput[], options: EnqueueOptions = {}): Promise<string[]> {
-    return enqueueJobs(this.runtime, inputs, { many: true, ...expiry(options) });
+    return enqueueJobs(await this.runtime(), inputs, { many: true, ...expiry(options) });
   }
 
   /**
@@ -161,7 +177,7 @@ export class Client {
    * });
    */
   async batch(options: BatchOptions = {}, fill?: BatchFill): Promise<Batch> {
-    return createBatch({ runtime: this.runtime, store: () => this.state.batchStore() }, options, fill);
+    return createBatch({ runtime: await this.runtime(), store: () => this.state.batchStore() }, options, fill);
   }
 
   /** The status of batch `bid`, or undefined when there is no such batch (or it expired). */

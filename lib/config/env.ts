@@ -53,6 +53,12 @@ export const ENV = {
    */
   queueMaxReceives: 'HOPPER_QUEUE_MAX_RECEIVES',
   /**
+   * Version of the configuration document (./document.ts): when set, the variables that grow with
+   * the stack (queue URLs and settings, mappings, crons, quotas, tenants) are read from the state
+   * table's configuration item rather than the environment.
+   */
+  configVersion: 'HOPPER_CONFIG',
+  /**
    * Milliseconds added to the real clock by Hopper's functions (scheduler, cron, worker, retry).
    * For local runs and tests that look into the future ("20 minutes from now" without waiting 20
    * minutes); the construct never sets it.

@@ -5,6 +5,7 @@
  */
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqsClientFromEnv } from '../aws/clients.js';
+import { environmentWithDocument } from '../config/document.js';
 import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
 import { JOB_DEFAULTS } from '../job/model.js';
 import { ConfigurationError } from '../errors/base.js';
@@ -101,13 +102,15 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   const level = logLevelFrom((options.env ?? process.env)[ENV.logLevel], LOG_LEVELS.info);
   const baseLogger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now, level });
   let runtime: WorkerRuntime | undefined;
-  const loadRuntime = (): WorkerRuntime => {
+  const loadRuntime = async (): Promise<WorkerRuntime> => {
     if (runtime !== undefined) return runtime;
-    const env: Env = options.env ?? process.env;
+    const dynamo = options.clients?.dynamo;
+    // The variables that grow with the stack may be in the configuration document: read once.
+    const env: Env = await environmentWithDocument(options.env ?? process.env, dynamo === undefined ? {} : { dynamo });
+    if (runtime !== undefined) return runtime;
     const queueUrls = queueUrlsFromEnv(env);
     const sqs = options.clients?.sqs ?? sqsClientFromEnv(env);
     const defaultRetry = intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry);
-    const dynamo = options.clients?.dynamo;
     runtime = {
       retriesQueueUrl: requireEnv(env, ENV.retriesQueueUrl),
       queues: queueResolver(queueUrls),
@@ -126,7 +129,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics, caps } = loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics, caps } = await loadRuntime();
     const receivedAtMs = now().getTime();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;

@@ -11,6 +11,7 @@ import { creationOrder } from '../template/graph.js';
 import { TemplateError, describeValue, type CfnTemplate } from '../template/model.js';
 import { Properties } from '../template/properties.js';
 import { TemplateValues } from '../template/values.js';
+import { isCustomResourceType, type CustomResourceSpec } from './custom-resource.js';
 import { parseMapping, type MappingSpec } from './event-source-mapping.js';
 import { parseFunction, type CodeSources, type FunctionSpec } from './function.js';
 import { parseFunctionUrl, type FunctionUrlSpec } from './function-url.js';
@@ -70,6 +71,8 @@ export interface Plan {
   readonly mappings: readonly MappingSpec[];
   readonly schedules: readonly ScheduleSpec[];
   readonly functionUrls: readonly PlannedFunctionUrl[];
+  /** Lambda-backed custom resources, in creation order (created once the functions can run). */
+  readonly customResources: readonly CustomResourceSpec[];
   /** Retries of asynchronous invocations per function ARN (EventInvokeConfig MaximumRetryAttempts). */
   readonly asyncRetries: ReadonlyMap<string, number>;
   /** The stack's outputs, resolved to local values. */
@@ -99,15 +102,22 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
   const mappings: MappingSpec[] = [];
   const schedules: ScheduleSpec[] = [];
   const functionUrls: PlannedFunctionUrl[] = [];
+  const customResources: CustomResourceSpec[] = [];
   const warnings: string[] = [];
   const asyncRetries = new Map<string, number>();
 
   for (const resource of creationOrder(template)) {
     const { logicalId, type } = resource;
-    if (!LOCAL_TYPES.has(type)) continue;
+    const custom = isCustomResourceType(type);
+    if (!LOCAL_TYPES.has(type) && !custom) continue;
     if (resource.condition !== undefined && !evaluate(() => values.condition(resource.condition ?? ''), logicalId, type)) continue;
     const resolved = evaluate(() => resolveIntrinsics(resource.properties, values, 'Properties'), logicalId, type);
     const props = new Properties(logicalId, type, isRecord(resolved) ? resolved : {});
+    if (custom) {
+      customResources.push({ logicalId, type, serviceToken: props.string('ServiceToken'), properties: isRecord(resolved) ? resolved : {} });
+      values.set(logicalId, { ref: `${stackName}-${logicalId}`, attributes: {} });
+      continue;
+    }
     switch (type) {
       case RESOURCE_TYPES.queue: {
         const spec = parseQueue(props, stackName);
@@ -195,7 +205,7 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
       warnings.push(`output ${output.logicalId}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  return { stackName, queues, tables, functions, mappings, schedules, functionUrls, asyncRetries, outputs, warnings };
+  return { stackName, queues, tables, functions, mappings, schedules, functionUrls, customResources, asyncRetries, outputs, warnings };
 }
 
 function evaluate<T>(run: () => T, logicalId: string, type: string): T {

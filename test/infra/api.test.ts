@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lib/config/env.js';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import type { JobSystemProps } from '../../infra/job-system.js';
-import { actionsOf, allIdentityStatements, allows, newJobSystem, newWorker, resourcesOf, roleArnOf, roleRefOf, statementsOfRole } from './support.js';
+import {
+  actionsOf, allIdentityStatements, allows, configReadStatement, configuredVariables, configurationParts, dependenciesOf, environmentOf, newJobSystem, newWorker, partsReadBy, resourcesOf, roleArnOf,
+  roleRefOf, statementsOfRole,
+} from './support.js';
 
 function fixture() {
   const { stack, jobs } = newJobSystem({
@@ -59,7 +62,7 @@ describe('JobSystem.grantAdmin', () => {
 });
 
 describe('the api function', () => {
-  it('may read and send to job queues, use the sets and stats, spend quotas, redrive the retries DLQ, and flip exactly the workers\' mappings', () => {
+  it('may read its configuration, read and send to job queues, use the sets and stats, spend quotas, redrive the retries DLQ, and flip exactly the workers\' mappings', () => {
     const { stack, jobs, sources, template } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, jobs.apiFunction));
     const arn = (value: string) => stack.resolve(value);
@@ -77,6 +80,8 @@ describe('the api function', () => {
     expect(allows(statements, 'sqs:ReceiveMessage', arn(jobs.retriesQueue.queueArn))).toBe(false);
     const mappingStatements = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('lambda:')));
     expect(mappingStatements.flatMap(resourcesOf)).toEqual(sources.map((source) => arn(source.eventSourceMappingArn)));
+    // Its own Query on the whole state table covers the configuration document too; the grant every configured function gets is there as well.
+    expect(statements).toContainEqual(configReadStatement(stack, jobs.stateTable));
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'sqs:GetQueueAttributes', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage',
@@ -93,28 +98,39 @@ describe('the api function', () => {
     for (const statement of allIdentityStatements(template)) for (const resource of resourcesOf(statement)) expect(resource).not.toBe('*');
   });
 
-  it('gets the quotas, tenants, backlog limits, mapping UUIDs and the limits table in its environment', () => {
+  it('gets the quotas, tenants, backlog limits and mapping UUIDs through both parts of the configuration document, the limits table and retries DLQ in its environment', () => {
     const { stack, jobs, sources, template } = fixture();
+    const parts = configurationParts(stack);
+    const quotas = JSON.stringify({ default: { limit: 1000, per: 'minute' }, tenants: { acme: 'unlimited' }, queues: { critical: { limit: 10, per: 'second' } } });
+    const tenants = JSON.stringify({ 'arn:aws:iam::111122223333:role/Producer': 'acme' });
+    const backlogLimits = JSON.stringify({ critical: { maxBacklog: 100, maxLatency: 60 } });
+    const queueMappings = stack.resolve(stack.toJsonString({ default: sources[0]?.eventSourceMappingId, critical: sources[1]?.eventSourceMappingId }));
 
     template.hasResourceProperties('AWS::Lambda::Function', {
       Role: roleArnOf(stack, jobs.apiFunction),
       Environment: {
         Variables: Match.objectLike({
-          [ENV.quotas]: JSON.stringify({ default: { limit: 1000, per: 'minute' }, tenants: { acme: 'unlimited' }, queues: { critical: { limit: 10, per: 'second' } } }),
-          [ENV.tenants]: JSON.stringify({ 'arn:aws:iam::111122223333:role/Producer': 'acme' }),
-          [ENV.backlogLimits]: JSON.stringify({ critical: { maxBacklog: 100, maxLatency: 60 } }),
-          [ENV.queueMappings]: stack.resolve(stack.toJsonString({ default: sources[0]?.eventSourceMappingId, critical: sources[1]?.eventSourceMappingId })),
+          [ENV.configVersion]: `${parts.document.version}.${parts.mappings.version}`,
           [ENV.retriesDlqUrl]: stack.resolve(jobs.retriesDeadLetterQueue.queueUrl),
           [ENV.limitsTable]: stack.resolve(jobs.limitsTable.tableName),
           [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName),
         }),
       },
     });
+    for (const name of [ENV.quotas, ENV.tenants, ENV.backlogLimits, ENV.queueMappings]) expect(environmentOf(jobs.apiFunction), name).not.toHaveProperty(name);
+    expect(parts.document.variables).toMatchObject({ [ENV.quotas]: quotas, [ENV.tenants]: tenants, [ENV.backlogLimits]: backlogLimits });
+    expect(parts.mappings.variables).toEqual({ [ENV.queueMappings]: queueMappings });
+    // The API reads both parts, so CloudFormation updates it after both; the mapping UUIDs exist only once the workers' mappings do.
+    expect(partsReadBy(stack, jobs.apiFunction)).toEqual(['document', 'mappings']);
+    expect(dependenciesOf(jobs.apiFunction)).toEqual(expect.arrayContaining([parts.document.logicalId, parts.mappings.logicalId]));
+    expect(configuredVariables(stack, jobs.apiFunction)).toMatchObject({
+      [ENV.quotas]: quotas, [ENV.tenants]: tenants, [ENV.backlogLimits]: backlogLimits, [ENV.queueMappings]: queueMappings,
+    });
   });
 });
 
 describe('the api function\'s crons', () => {
-  it('gets every cron definition as declared in HOPPER_CRONS, and no variable without crons', () => {
+  it('gets every cron definition as declared in HOPPER_CRONS through the configuration document, and no such variable without crons', () => {
     const { stack, jobs } = newJobSystem({
       queues: { default: {}, critical: {} },
       crons: [
@@ -123,16 +139,15 @@ describe('the api function\'s crons', () => {
       ],
     });
     const plain = newJobSystem();
-    const variablesOf = (fixture: typeof plain) => {
-      const [resource] = Object.values(Template.fromStack(fixture.stack).findResources('AWS::Lambda::Function', { Properties: { Role: roleArnOf(fixture.stack, fixture.jobs.apiFunction) } }));
-      return resource?.Properties.Environment.Variables;
-    };
 
-    expect(JSON.parse(variablesOf({ stack, jobs })[ENV.crons])).toEqual([
+    expect(environmentOf(jobs.apiFunction)).not.toHaveProperty(ENV.crons);
+    expect(JSON.parse(String(configuredVariables(stack, jobs.apiFunction)[ENV.crons]))).toEqual([
       { name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } },
       { name: 'hourly', schedule: 'cron(0 * * * ? *)', timezone: 'UTC', job: { jobtype: 'Ping' } },
     ]);
-    expect(variablesOf(plain)).not.toHaveProperty(ENV.crons);
+    // The API still reads the document (the queue URLs), which has no crons.
+    expect(configuredVariables(plain.stack, plain.jobs.apiFunction)).toHaveProperty(ENV.queueUrls);
+    expect(configuredVariables(plain.stack, plain.jobs.apiFunction)).not.toHaveProperty(ENV.crons);
   });
 });
 

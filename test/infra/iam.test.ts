@@ -4,8 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { configureDemoApp } from '../../infra/demo-stack.js';
 import {
-  actionsOf, allIdentityStatements, allows, managedPoliciesOfRoles, newJobSystem, newWorker, resourcesOf, roleRefOf, statementsOfDocument, statementsOfRole,
-  type Statement,
+  actionsOf, allIdentityStatements, allows, configReadStatement, configurationFunctionOf, managedPoliciesOfRoles, newJobSystem, newWorker, resourcesOf, roleRefOf, statementsOfDocument,
+  statementsOfRole, type Statement,
 } from './support.js';
 
 /**
@@ -27,22 +27,28 @@ function leadingKeysOf(condition: unknown): unknown {
   return typeof like === 'object' && like !== null && 'dynamodb:LeadingKeys' in like ? like['dynamodb:LeadingKeys'] : undefined;
 }
 
-/** A JobSystem with two queues, a worker on both and a producer role granted enqueue. */
+/** A JobSystem with two queues, a worker on both, a producer role and a producer function granted enqueue. */
 function fixture() {
   const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
   const worker = newWorker(stack, 'Worker');
   jobs.addWorker(worker, { queues: ['default', 'critical'] });
   const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
   const grant = jobs.grantEnqueue(producer);
+  const producerFunction = newWorker(stack, 'ProducerFunction');
+  const functionGrant = jobs.grantEnqueue(producerFunction);
   const template = Template.fromStack(stack);
   const arn = (value: string): unknown => stack.resolve(value);
   return {
-    stack, jobs, worker, producer, grant, template, arn,
+    stack, jobs, worker, producer, grant, producerFunction, functionGrant, template, arn,
     jobQueues: [arn(jobs.queue('default').queueArn), arn(jobs.queue('critical').queueArn)],
     retries: arn(jobs.retriesQueue.queueArn),
     table: arn(jobs.stateTable.tableArn),
+    configRead: configReadStatement(stack, jobs.stateTable),
   };
 }
+
+/** The configuration document's partition, as `dynamodb:LeadingKeys` patterns. */
+const CONFIG_KEYS = ['config*'];
 
 describe('least privilege', () => {
   it('grants no wildcard action and no action on every resource', () => {
@@ -60,15 +66,24 @@ describe('least privilege', () => {
     const { stack, jobs } = newJobSystem();
     const template = Template.fromStack(stack);
 
-    // The retry, scheduler and batch functions' roles and the role EventBridge Scheduler assumes.
-    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    // The configuration, retry, batch, scheduler and API functions' roles and the role EventBridge Scheduler assumes.
+    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
     expect(jobs.retryFunction.role).toBeDefined();
     expect(jobs.batchFunction.role).toBeDefined();
     expect(jobs.apiFunction.role).toBeDefined();
   });
 
-  it('lets the retry function consume the retries queue, send to job queues, put into the state table and add to its stats — nothing else', () => {
-    const { stack, jobs, template, jobQueues, retries, table } = fixture();
+  it('lets the configuration function put and delete the configuration document\'s items only — nothing else', () => {
+    const { stack, jobs } = newJobSystem();
+    const statements = statementsOfRole(Template.fromStack(stack), roleRefOf(stack, configurationFunctionOf(jobs)));
+
+    expect(dynamoGrants(statements)).toEqual([{ actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], leadingKeys: CONFIG_KEYS }]);
+    expect(allows(statements, 'dynamodb:PutItem', stack.resolve(jobs.stateTable.tableArn))).toBe(true);
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:PutItem', 'dynamodb:DeleteItem']));
+  });
+
+  it('lets the retry function consume the retries queue, send to job queues, put into the state table, add to its stats and read its configuration — nothing else', () => {
+    const { stack, jobs, template, jobQueues, retries, table, configRead } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, jobs.retryFunction));
 
     for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
@@ -83,16 +98,19 @@ describe('least privilege', () => {
       // Start marks: whether a run of a redriven job began, and its uncharged redrives.
       { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], leadingKeys: ['startmark#*'] },
       { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
+      // The configuration document it reads.
+      { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
     ]);
+    expect(statements).toContainEqual(configRead);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
-      'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem',
+      'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query',
     ]));
   });
 
-  it('lets a worker consume its queues, send to the retries queue and every job queue, and write batch, lock, scheduled and start-mark items only', () => {
-    const { stack, worker, template, jobQueues, retries } = fixture();
+  it('lets a worker consume its queues, send to the retries queue and every job queue, read its configuration, and write batch, lock, scheduled and start-mark items only', () => {
+    const { stack, worker, template, jobQueues, retries, configRead } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, worker));
 
     for (const queue of jobQueues) {
@@ -103,6 +121,8 @@ describe('least privilege', () => {
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(true);
     expect(allows(statements, 'sqs:ReceiveMessage', retries)).toBe(false);
     expect(dynamoGrants(statements)).toEqual([
+      // The configuration document it reads.
+      { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
       { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*'] },
       // The start mark of a job delivered again.
       { actions: ['dynamodb:PutItem'], leadingKeys: ['startmark#*'] },
@@ -110,24 +130,27 @@ describe('least privilege', () => {
       { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
       { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
     ]);
+    expect(statements).toContainEqual(configRead);
   });
 
-  it('gives a worker no DynamoDB rights when stateTableAccess is false', () => {
+  it('gives a worker no rights on job items when stateTableAccess is false: it still reads its configuration, and adds to the limits and stats', () => {
     const { stack, jobs } = newJobSystem();
     const worker = newWorker(stack, 'Worker');
     jobs.addWorker(worker, { queues: ['default'], stateTableAccess: false });
     const statements = statementsOfRole(Template.fromStack(stack), roleRefOf(stack, worker));
 
-    // Left: the limiter state in the limits table and the stats partition.
+    // Left: the configuration document, the limiter state in the limits table and the stats partition.
     expect(dynamoGrants(statements)).toEqual([
+      { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
       { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
       { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
     ]);
     expect(allows(statements, 'dynamodb:UpdateItem', stack.resolve(jobs.limitsTable.tableArn))).toBe(true);
+    expect(statements).toContainEqual(configReadStatement(stack, jobs.stateTable));
   });
 
-  it('lets the batch function read the state stream, write batch items and send to job queues and the retries DLQ — nothing else', () => {
-    const { stack, jobs, template, jobQueues, retries, arn } = fixture();
+  it('lets the batch function read the state stream and its configuration, write batch items and send to job queues and the retries DLQ — nothing else', () => {
+    const { stack, jobs, template, jobQueues, retries, arn, configRead } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, jobs.batchFunction));
     const stream = arn(jobs.stateTable.tableStreamArn ?? '');
 
@@ -136,14 +159,16 @@ describe('least privilege', () => {
     }
     expect(dynamoGrants(statements).filter((grant) => grant.leadingKeys !== undefined)).toEqual([
       { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], leadingKeys: ['batch#*'] },
+      { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
     ]);
+    expect(statements).toContainEqual(configRead);
     for (const queue of jobQueues) expect(allows(statements, 'sqs:SendMessage', queue)).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesDeadLetterQueue.queueArn))).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(false);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams',
-      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query',
       'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl',
     ]));
   });
@@ -178,6 +203,24 @@ describe('JobSystem.grantEnqueue', () => {
     ]);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'sqs:SendMessage', 'sqs:GetQueueUrl', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
+    ]));
+  });
+
+  it('gives a Lambda function the same rights, and reading the configuration document that holds the queue URLs — nothing more', () => {
+    const { stack, producerFunction, functionGrant, template, jobQueues, table, configRead } = fixture();
+    const statements = statementsOfRole(template, roleRefOf(stack, producerFunction));
+
+    expect(functionGrant.success).toBe(true);
+    for (const queue of jobQueues) expect(allows(statements, 'sqs:SendMessage', queue)).toBe(true);
+    expect(allows(statements, 'dynamodb:PutItem', table)).toBe(true);
+    expect(dynamoGrants(statements)).toEqual([
+      { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+      { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
+    ]);
+    expect(statements).toContainEqual(configRead);
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
+      'sqs:SendMessage', 'sqs:GetQueueUrl', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query',
     ]));
   });
 });

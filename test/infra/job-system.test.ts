@@ -3,7 +3,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lib/config/env.js';
-import { logicalIdOf, newJobSystem, newWorker, roleArnOf } from './support.js';
+import {
+  configuredVariables, configurationFunctionOf, configurationParts, dependenciesOf, environmentOf, logicalIdOf, newJobSystem, newWorker, partsReadBy, partVariables, roleArnOf,
+} from './support.js';
 
 const FOURTEEN_DAYS_IN_SECONDS = 1_209_600;
 
@@ -53,12 +55,13 @@ describe('JobSystem queues', () => {
     expect(Object.keys(retries)).toEqual([logicalIdOf(stack, jobs.retriesQueue.queueArn)]);
   });
 
-  it("counts the most receives a crashed job can bring from its queue into the retries queue's maxReceiveCount, and tells the retry function each queue's", () => {
+  it("counts the most receives a crashed job can bring from its queue into the retries queue's maxReceiveCount, and tells the retry function each queue's through the configuration document", () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, small: { maxReceiveCount: 3 }, bulk: { maxReceiveCount: 12 } } });
     const resources = Template.fromStack(stack).toJSON().Resources;
     expect(resources[logicalIdOf(stack, jobs.retriesQueue.queueArn)].Properties.RedrivePolicy.maxReceiveCount).toBe(17);
-    const retryFunction = resources[logicalIdOf(stack, jobs.retryFunction.functionArn)];
-    expect(JSON.parse(retryFunction.Properties.Environment.Variables.HOPPER_QUEUE_MAX_RECEIVES)).toEqual({ default: 5, small: 3, bulk: 12 });
+    expect(JSON.parse(String(partVariables(stack, 'document')[ENV.queueMaxReceives]))).toEqual({ default: 5, small: 3, bulk: 12 });
+    expect(partsReadBy(stack, jobs.retryFunction)).toEqual(['document']);
+    expect(JSON.parse(String(configuredVariables(stack, jobs.retryFunction)[ENV.queueMaxReceives]))).toEqual({ default: 5, small: 3, bulk: 12 });
   });
 
   it('gives the retries DLQ encryption, 14 days retention and no redrive of its own', () => {
@@ -211,8 +214,14 @@ describe('JobSystem retry function', () => {
     });
   });
 
-  it('gets the Hopper environment variables', () => {
+  it('gets the Hopper variables: the fixed ones in its environment, the queue URLs in the configuration document it reads', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
+    const queueUrls = {
+      'Fn::Join': ['', [
+        '{"default":"', stack.resolve(jobs.queue('default').queueUrl),
+        '","critical":"', stack.resolve(jobs.queue('critical').queueUrl), '"}',
+      ]],
+    };
 
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       Role: roleArnOf(stack, jobs.retryFunction),
@@ -221,17 +230,15 @@ describe('JobSystem retry function', () => {
           NODE_OPTIONS: '--enable-source-maps',
           [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName),
           [ENV.retriesQueueUrl]: stack.resolve(jobs.retriesQueue.queueUrl),
-          [ENV.queueUrls]: {
-            'Fn::Join': ['', [
-              '{"default":"', stack.resolve(jobs.queue('default').queueUrl),
-              '","critical":"', stack.resolve(jobs.queue('critical').queueUrl), '"}',
-            ]],
-          },
+          [ENV.configVersion]: configurationParts(stack).document.version,
           [ENV.defaultRetry]: '25',
           [ENV.deadTtlDays]: '180',
         },
       },
     });
+    expect(environmentOf(jobs.retryFunction)).not.toHaveProperty(ENV.queueUrls);
+    expect(partsReadBy(stack, jobs.retryFunction)).toEqual(['document']);
+    expect(configuredVariables(stack, jobs.retryFunction)).toMatchObject({ [ENV.queueUrls]: queueUrls, [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName) });
   });
 
   it('passes retry.maxRetries and deadSetRetention through the environment', () => {
@@ -337,10 +344,7 @@ describe('JobSystem.addWorker', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Role: roleArnOf(stack, worker),
-      Environment: { Variables: Match.objectLike({ [ENV.queueConcurrency]: '{"critical":{"jobs":50,"perInvocation":10}}' }) },
-    });
+    expect(configuredVariables(stack, worker)).toMatchObject({ [ENV.queueConcurrency]: '{"critical":{"jobs":50,"perInvocation":10}}' });
   });
 
   it.each([
@@ -350,11 +354,12 @@ describe('JobSystem.addWorker', () => {
     ['no cap: the batch size asked for, no mapping limit', { batchSize: 4 }, { BatchSize: 4, ScalingConfig: Match.absent() }, undefined],
   ])('sets the mapping and the worker from %s', (_label, queue, mapping, worker) => {
     const { stack, jobs } = newJobSystem({ queues: { capped: queue } });
-    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['capped'] });
+    const fn = newWorker(stack, 'Worker');
+    jobs.addWorker(fn, { queues: ['capped'] });
     const template = Template.fromStack(stack);
 
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: stack.resolve(jobs.queue('capped').queueArn), ...mapping });
-    expect(JSON.parse(String(stack.resolve(jobs.environment[ENV.queueConcurrency])))).toEqual(worker === undefined ? {} : { capped: worker });
+    expect(JSON.parse(String(configuredVariables(stack, fn)[ENV.queueConcurrency]))).toEqual(worker === undefined ? {} : { capped: worker });
   });
 
   it('takes batch size, batching window and max concurrency from the queue options', () => {
@@ -381,23 +386,24 @@ describe('JobSystem.addWorker', () => {
     });
   });
 
-  it('gives the worker the same Hopper environment variables as the retry function', () => {
+  it('gives the worker the same Hopper variables as the retry function: the same environment, and the same configuration document', () => {
     const { stack, jobs } = newJobSystem({ retry: { maxRetries: 8 } });
     const worker = newWorker(stack, 'Worker');
     jobs.addWorker(worker, { queues: ['default'] });
 
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Role: roleArnOf(stack, worker),
-      Environment: {
-        Variables: {
-          [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName),
-          [ENV.retriesQueueUrl]: stack.resolve(jobs.retriesQueue.queueUrl),
-          [ENV.queueUrls]: stack.resolve(jobs.environment[ENV.queueUrls]),
-          [ENV.defaultRetry]: '8',
-          [ENV.deadTtlDays]: '180',
-        },
-      },
-    });
+    const expected = {
+      [ENV.stateTable]: stack.resolve(jobs.stateTable.tableName),
+      [ENV.retriesQueueUrl]: stack.resolve(jobs.retriesQueue.queueUrl),
+      [ENV.configVersion]: configurationParts(stack).document.version,
+      [ENV.defaultRetry]: '8',
+      [ENV.deadTtlDays]: '180',
+    };
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Role: roleArnOf(stack, worker), Environment: { Variables: expected } });
+    expect(environmentOf(worker)).not.toHaveProperty(ENV.queueUrls);
+    expect(partsReadBy(stack, worker)).toEqual(['document']);
+    const { NODE_OPTIONS: _nodeOptions, ...retryVariables } = configuredVariables(stack, jobs.retryFunction);
+    expect(configuredVariables(stack, worker)).toEqual(retryVariables);
+    expect(retryVariables[ENV.queueUrls]).toEqual(stack.resolve(jobs.clientEnvironment()[ENV.queueUrls]));
   });
 
   it('returns one event source per queue, in the order given', () => {
@@ -412,12 +418,58 @@ describe('JobSystem.addWorker', () => {
   });
 });
 
+describe('JobSystem configuration document', () => {
+  it('is written into the state table by its own function: a document part and a mappings part, each versioned by a digest of its variables', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
+    const worker = newWorker(stack, 'Worker');
+    jobs.addWorker(worker, { queues: ['default'] });
+    const parts = configurationParts(stack);
+
+    for (const [name, part] of Object.entries(parts)) {
+      expect(part.properties, name).toEqual({
+        ServiceToken: stack.resolve(configurationFunctionOf(jobs).functionArn),
+        ServiceTimeout: '300',
+        TableName: stack.resolve(jobs.stateTable.tableName),
+        Part: name,
+        Version: expect.stringMatching(/^[0-9a-f]{16}$/),
+        Variables: part.variables,
+      });
+    }
+    expect(Object.keys(parts.document.variables).sort()).toEqual([ENV.queueConcurrency, ENV.queueMaxReceives, ENV.queueUrls, ENV.queueVisibility]);
+    expect(Object.keys(parts.mappings.variables)).toEqual([ENV.queueMappings]);
+    // Each function that reads a part is updated after it; only the API reads the mappings.
+    for (const fn of [jobs.retryFunction, jobs.batchFunction, jobs.scheduler.sweepFunction, worker]) {
+      expect(partsReadBy(stack, fn), fn.node.path).toEqual(['document']);
+      expect(dependenciesOf(fn), fn.node.path).not.toContain(parts.mappings.logicalId);
+    }
+    expect(partsReadBy(stack, jobs.apiFunction)).toEqual(['document', 'mappings']);
+  });
+
+  it('changes the version every configured function names when the document changes, and only then', () => {
+    const versionsOf = (queues: Record<string, object>) => {
+      const { stack, jobs } = newJobSystem({ queues });
+      const worker = newWorker(stack, 'Worker');
+      jobs.addWorker(worker, { queues: ['default'] });
+      return [jobs.retryFunction, jobs.batchFunction, jobs.scheduler.sweepFunction, jobs.apiFunction, worker].map((fn) => environmentOf(fn)[ENV.configVersion]);
+    };
+
+    const one = versionsOf({ default: {} });
+    const digest = expect.stringMatching(/^[0-9a-f]{16}$/);
+    // The API names the document's version and the mappings'.
+    expect(one).toEqual([digest, digest, digest, expect.stringMatching(/^[0-9a-f]{16}\.[0-9a-f]{16}$/), digest]);
+    expect(versionsOf({ default: {} })).toEqual(one);
+    const two = versionsOf({ default: {}, critical: {} });
+    for (const [index, version] of two.entries()) expect(version).not.toEqual(one[index]);
+  });
+});
+
 describe('JobSystem outputs', () => {
   it('names its outputs after the construct id', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
     const template = Template.fromStack(stack);
 
-    template.hasOutput('JobsQueueUrls', { Value: stack.resolve(jobs.environment[ENV.queueUrls]) });
+    template.hasOutput('JobsQueueUrls', { Value: stack.resolve(jobs.clientEnvironment()[ENV.queueUrls]) });
+    expect(template.toJSON().Outputs.JobsQueueUrls.Value).toEqual(partVariables(stack, 'document')[ENV.queueUrls]);
     template.hasOutput('JobsStateTableName', { Value: stack.resolve(jobs.stateTable.tableName) });
     template.hasOutput('JobsRetriesQueueUrl', { Value: stack.resolve(jobs.retriesQueue.queueUrl) });
     template.hasOutput('JobsRetriesDlqUrl', { Value: stack.resolve(jobs.retriesDeadLetterQueue.queueUrl) });

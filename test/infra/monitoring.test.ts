@@ -2,13 +2,14 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { JobSystem, type JobSystemProps } from '../../infra/job-system.js';
 import { ENV } from '../../lib/config/env.js';
 import { isRecord } from '../../lib/job/model.js';
 import { ConfigurationError } from '../../lib/errors/base.js';
-import { newStack, newWorker } from './support.js';
+import { configurationFunctionOf, environmentOf, newStack, newWorker } from './support.js';
 
 const QUEUES = { default: {}, critical: {} };
 
@@ -167,7 +168,7 @@ describe('the dashboard', () => {
 });
 
 describe('metrics', () => {
-  it('passes the namespace and the jobtype cap to every function, or turns metrics off', () => {
+  it('passes the namespace and the jobtype cap to every function that runs jobs, or turns metrics off', () => {
     const custom = monitored({ metrics: { namespace: 'Shop/Jobs', maxJobTypes: 20 } });
     custom.template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: Match.absent(),
@@ -175,12 +176,14 @@ describe('metrics', () => {
     });
     expect(alarmsByName(custom.template).get('Test-Jobs-Dead-default')?.Namespace).toBe('Shop/Jobs');
     const off = monitored({ metrics: false });
-    const variables = Object.values(off.template.findResources('AWS::Lambda::Function')).map((fn) => {
-      const environment = propertiesOf(fn).Environment;
-      return isRecord(environment) && isRecord(environment.Variables) ? environment.Variables : {};
-    });
-    expect(variables.length).toBeGreaterThan(0);
+    // Every function but the one that writes the configuration document at deploy, which runs no job and emits no metric.
+    const functions = off.stack.node.findAll().filter((node): node is lambda.Function => node instanceof lambda.Function);
+    const configFunction = configurationFunctionOf(off.jobs);
+    const variables = functions.filter((fn) => fn !== configFunction).map((fn) => environmentOf(fn));
+    // The worker, and the retry, batch, scheduler and API functions.
+    expect(variables).toHaveLength(5);
     for (const vars of variables) expect(vars[ENV.metrics]).toBe('off');
+    expect(Object.keys(environmentOf(configFunction))).toEqual(['NODE_OPTIONS']);
     expect([...alarmsByName(off.template).keys()].filter((name) => name.includes('Dead-'))).toEqual([]);
   });
 

@@ -7,9 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { JobSystem, type IJobSystem, type JobSystemAttributes } from '../../infra/job-system.js';
 import { ENV } from '../../lib/config/env.js';
 import { isHopperError } from '../../lib/errors/base.js';
-import { allows, logicalIdOf, newJobSystem, newStack, newWorker, roleRefOf, statementsOfRole } from './support.js';
+import {
+  allows, configReadStatement, configuredVariables, configurationParts, environmentOf, logicalIdOf, newJobSystem, newStack, newWorker, partsReadBy, roleRefOf, statementsOfDocument,
+  statementsOfRole,
+} from './support.js';
 
 const CLIENT_VARIABLES = [ENV.queueUrls, ENV.stateTable, ENV.defaultRetry];
+/** What grantEnqueue puts into a Lambda function's environment: the queue URLs are in the configuration document. */
+const FUNCTION_VARIABLES = [ENV.stateTable, ENV.defaultRetry, ENV.configVersion];
 
 /** The environment variables of `fn` in `stack`'s template. */
 function variablesOf(stack: Stack, fn: lambda.IFunction): Record<string, unknown> {
@@ -18,7 +23,7 @@ function variablesOf(stack: Stack, fn: lambda.IFunction): Record<string, unknown
 }
 
 describe('JobSystem.grantEnqueue on a Lambda function', () => {
-  it('sets the variables new Client() reads, and only those, besides the rights', () => {
+  it('sets the variables new Client() reads, and only those, the queue URLs through the configuration document, besides the rights (reading the document among them)', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} }, retry: { maxRetries: 7 } });
     const producer = newWorker(stack, 'Producer');
 
@@ -26,6 +31,12 @@ describe('JobSystem.grantEnqueue on a Lambda function', () => {
     const template = Template.fromStack(stack);
 
     expect(variablesOf(stack, producer)).toEqual({
+      HOPPER_STATE_TABLE: stack.resolve(jobs.stateTable.tableName),
+      HOPPER_DEFAULT_RETRY: '7',
+      HOPPER_CONFIG: configurationParts(stack).document.version,
+    });
+    expect(partsReadBy(stack, producer)).toEqual(['document']);
+    expect(configuredVariables(stack, producer)).toMatchObject({
       HOPPER_QUEUE_URLS: stack.resolve(stack.toJsonString({ default: jobs.queue('default').queueUrl, critical: jobs.queue('critical').queueUrl })),
       HOPPER_STATE_TABLE: stack.resolve(jobs.stateTable.tableName),
       HOPPER_DEFAULT_RETRY: '7',
@@ -33,6 +44,7 @@ describe('JobSystem.grantEnqueue on a Lambda function', () => {
     const statements = statementsOfRole(template, roleRefOf(stack, producer));
     for (const name of ['default', 'critical']) expect(allows(statements, 'sqs:SendMessage', stack.resolve(jobs.queue(name).queueArn)), name).toBe(true);
     expect(allows(statements, 'dynamodb:PutItem', stack.resolve(jobs.stateTable.tableArn))).toBe(true);
+    expect(statements).toContainEqual(configReadStatement(stack, jobs.stateTable));
   });
 
   it('sets them on the function behind an alias', () => {
@@ -42,10 +54,13 @@ describe('JobSystem.grantEnqueue on a Lambda function', () => {
     jobs.grantEnqueue(new lambda.Alias(stack, 'Live', { aliasName: 'live', version: producer.currentVersion }));
 
     // A function with a version gets its variables sorted (CDK keeps the version hash stable).
-    expect(Object.keys(variablesOf(stack, producer))).toEqual([ENV.defaultRetry, ENV.queueUrls, ENV.stateTable]);
+    expect(Object.keys(variablesOf(stack, producer))).toEqual([ENV.configVersion, ENV.defaultRetry, ENV.stateTable]);
+    expect(partsReadBy(stack, producer)).toEqual(['document']);
+    expect(configuredVariables(stack, producer)[ENV.queueUrls]).toEqual(stack.resolve(jobs.clientEnvironment()[ENV.queueUrls]));
+    expect(allows(statementsOfRole(Template.fromStack(stack), roleRefOf(stack, producer)), 'dynamodb:Query', stack.resolve(jobs.stateTable.tableArn))).toBe(true);
   });
 
-  it('gives a role the rights, and clientEnvironment() the variables to pass on', () => {
+  it('gives a role the rights, and clientEnvironment() the variables to pass on, the queue URLs among them', () => {
     const { stack, jobs } = newJobSystem({ retry: { maxRetries: 3 } });
     const role = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
 
@@ -81,7 +96,7 @@ class ProducerStack extends Stack {
 describe('a producer in another stack of the same app', () => {
   const env = { account: '123456789012', region: 'eu-central-1' };
 
-  it('synthesizes: its variables and rights import what the job system\'s stack exports', () => {
+  it('synthesizes: its variables and rights import what the job system\'s stack exports, and it reads that stack\'s configuration document', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const jobsStack = new Stack(app, 'Jobs', { env });
     const jobs = new JobSystem(jobsStack, 'Jobs');
@@ -96,18 +111,27 @@ describe('a producer in another stack of the same app', () => {
       .map((output) => [output.Export?.Name, output.Value]));
     const variables = Object.values<{ Type: string; Properties: { Environment?: { Variables: Record<string, unknown> } } }>(producerTemplate.Resources)
       .find((resource) => resource.Type === 'AWS::Lambda::Function')?.Properties.Environment?.Variables ?? {};
-    expect(Object.keys(variables)).toEqual(CLIENT_VARIABLES);
+    expect(Object.keys(variables)).toEqual(FUNCTION_VARIABLES);
     expect(variables[ENV.defaultRetry]).toBe('25');
+    expect(variables[ENV.configVersion]).toBe(configurationParts(jobsStack).document.version);
+    // The job system's stack is deployed first, so the document is written before the producer is updated.
+    expect(partsReadBy(jobsStack, producerStack.producer)).toEqual(['document']);
+    expect(environmentOf(producerStack.producer)).toEqual(variables);
     const imported = (value: unknown): unknown => {
       const name = JSON.stringify(value).match(/"Fn::ImportValue":"([^"]+)"/)?.[1];
       return name === undefined ? undefined : exports[name];
     };
     expect(imported(variables[ENV.stateTable])).toEqual({ Ref: logicalIdOf(jobsStack, jobs.stateTable.tableArn) });
-    expect(JSON.stringify(variables[ENV.queueUrls])).toContain('Fn::ImportValue');
-    const statements = JSON.stringify(Object.values<{ Type: string; Properties: unknown }>(producerTemplate.Resources)
-      .filter((resource) => resource.Type === 'AWS::IAM::Policy'));
+    expect(configuredVariables(jobsStack, producerStack.producer)[ENV.queueUrls]).toEqual(jobsStack.resolve(jobs.clientEnvironment()[ENV.queueUrls]));
+    const policies = Object.values<{ Type: string; Properties: { PolicyDocument: unknown } }>(producerTemplate.Resources)
+      .filter((resource) => resource.Type === 'AWS::IAM::Policy');
+    const statements = JSON.stringify(policies);
     expect(statements).toContain('sqs:SendMessage');
     expect(statements).toContain('Fn::ImportValue');
+    const configRead = policies.flatMap((policy) => statementsOfDocument(policy.Properties.PolicyDocument)).filter((statement) => statement.Action === 'dynamodb:Query');
+    expect(configRead).toHaveLength(1);
+    expect(configRead[0]?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['config*'] } });
+    expect(imported(configRead[0]?.Resource)).toEqual({ 'Fn::GetAtt': [logicalIdOf(jobsStack, jobs.stateTable.tableArn), 'Arn'] });
     expect(producerStack.dependencies.map((stack) => stack.stackName)).toEqual(['Jobs']);
   });
 });

@@ -1,10 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import type { CronDefinition, JobSystemProps } from '../../infra/job-system.js';
-import { actionsOf, allows, newJobSystem, newWorker, roleRefOf, statementsOfRole, type Statement } from './support.js';
+import {
+  actionsOf, allows, configReadStatement, configuredVariables, configurationParts, environmentOf, newJobSystem, newWorker, partsReadBy, roleRefOf, statementsOfRole,
+  type Statement,
+} from './support.js';
 
 const NIGHTLY: CronDefinition = { name: 'nightly', schedule: '0 3 * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: ['daily'], queue: 'critical' } };
 
@@ -40,8 +43,8 @@ describe('the scheduler function and its every-minute schedule', () => {
     }]);
   });
 
-  it('gives the scheduler function a 60-second timeout and Hopper\'s environment', () => {
-    const { jobs, template, arn } = fixture();
+  it('gives the scheduler function a 60-second timeout and Hopper\'s variables, the queues\' through the configuration document', () => {
+    const { stack, jobs, template, arn } = fixture();
     const functions = template.findResources('AWS::Lambda::Function', { Properties: { Timeout: 60, Description: Match.stringLikeRegexp('^Hopper scheduler:') } });
 
     expect(Object.keys(functions)).toHaveLength(1);
@@ -49,16 +52,25 @@ describe('the scheduler function and its every-minute schedule', () => {
     expect(fn.Environment.Variables).toMatchObject({
       HOPPER_STATE_TABLE: arn(jobs.stateTable.tableName),
       HOPPER_DEAD_TTL_DAYS: '180',
+      HOPPER_CONFIG: configurationParts(stack).document.version,
+    });
+    expect(fn.Environment.Variables).not.toHaveProperty('HOPPER_QUEUE_VISIBILITY');
+    expect(fn.Handler).toBe('index.handler');
+    expect(partsReadBy(stack, jobs.scheduler.sweepFunction)).toEqual(['document']);
+    expect(configuredVariables(stack, jobs.scheduler.sweepFunction)).toMatchObject({
+      HOPPER_STATE_TABLE: arn(jobs.stateTable.tableName),
+      HOPPER_DEAD_TTL_DAYS: '180',
       HOPPER_QUEUE_VISIBILITY: '{"default":30,"critical":30,"reports":30}',
     });
-    expect(fn.Handler).toBe('index.handler');
   });
 
-  it('lets the scheduler function read, claim and delete set entries, write dead entries and send to job queues — nothing else', () => {
-    const { jobs, statementsOf, arn } = fixture();
+  it('lets the scheduler function read, claim and delete set entries, write dead entries, read its configuration and send to job queues — nothing else', () => {
+    const { stack, jobs, statementsOf, arn } = fixture();
     const statements = statementsOf(jobs.scheduler.sweepFunction);
 
-    expect(dynamoActions(statements)).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    // Its Query on the whole table covers the configuration document; the grant every configured function gets is there too.
+    expect(dynamoActions(statements)).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(statements).toContainEqual(configReadStatement(stack, jobs.stateTable));
     for (const action of dynamoActions(statements)) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
     for (const name of ['default', 'critical', 'reports']) expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue(name).queueArn)), name).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesQueue.queueArn))).toBe(false);
@@ -133,13 +145,16 @@ describe('crons', () => {
     expect(Object.keys(jobs.scheduler.cronSchedules)).toEqual(['nightly', 'every-15', 'month-end']);
   });
 
-  it('lets the cron function write tick markers and run records and send to the queues its crons use — nothing else', () => {
-    const { jobs, statementsOf, arn } = fixture({ crons });
+  it('lets the cron function write tick markers and run records, read its configuration and send to the queues its crons use — nothing else', () => {
+    const { stack, jobs, statementsOf, arn } = fixture({ crons });
     const cronFunction = jobs.scheduler.cronFunction;
     if (cronFunction === undefined) throw new Error('no cron function');
     const statements = statementsOf(cronFunction);
 
-    expect(dynamoActions(statements)).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(dynamoActions(statements)).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    // Query only on the configuration document's partition.
+    expect(statements.filter((statement) => actionsOf(statement).includes('dynamodb:Query'))).toEqual([configReadStatement(stack, jobs.stateTable)]);
+    expect(partsReadBy(stack, cronFunction)).toEqual(['document']);
     expect(allows(statements, 'dynamodb:PutItem', arn(jobs.stateTable.tableArn))).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue('critical').queueArn))).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue('default').queueArn))).toBe(true);
@@ -173,15 +188,20 @@ describe('cron validation at synth time names the cron', () => {
 });
 
 describe('queue visibility timeouts for the worker\'s heartbeat', () => {
-  it('tells every function each queue\'s visibility timeout, following its worker', () => {
+  it('tells every function each queue\'s visibility timeout through the configuration document, following its worker', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, slow: { visibilityTimeout: Duration.minutes(20) } } });
     const worker = newWorker(stack, 'Worker', Duration.seconds(45));
     jobs.addWorker(worker, { queues: ['default'] });
-    const template = Template.fromStack(stack);
 
-    const variables = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.Environment?.Variables?.HOPPER_QUEUE_VISIBILITY);
-    expect(new Set(variables)).toEqual(new Set(['{"default":270,"slow":1200}']));
-    // The worker, and the retry, scheduler, batch and API functions.
-    expect(variables).toHaveLength(5);
+    expect(configurationParts(stack).document.variables.HOPPER_QUEUE_VISIBILITY).toBe('{"default":270,"slow":1200}');
+    const functions = stack.node.findAll().filter((node): node is lambda.Function => node instanceof lambda.Function);
+    const configured = functions.filter((fn) => environmentOf(fn).HOPPER_CONFIG !== undefined);
+    // The worker, and the retry, scheduler, batch and API functions; the configuration function writes the document and reads none.
+    expect(configured.map((fn) => fn.node.path).sort()).toEqual([
+      'Test/Jobs/ApiFunction/Function', 'Test/Jobs/BatchFunction/Function', 'Test/Jobs/RetryFunction/Function', 'Test/Jobs/Scheduler/SweepFunction/Function', 'Test/Worker',
+    ]);
+    expect(functions.filter((fn) => !configured.includes(fn)).map((fn) => fn.node.path)).toEqual(['Test/Jobs/Configuration/ConfigFunction/Function']);
+    for (const fn of functions) expect(environmentOf(fn), fn.node.path).not.toHaveProperty('HOPPER_QUEUE_VISIBILITY');
+    for (const fn of configured) expect(configuredVariables(stack, fn).HOPPER_QUEUE_VISIBILITY, fn.node.path).toBe('{"default":270,"slow":1200}');
   });
 });

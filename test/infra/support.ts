@@ -5,8 +5,11 @@
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { JobSystem, type JobSystemProps } from '../../infra/job-system.js';
+import { CONFIG_ITEM, type ConfigPart } from '../../lib/config/document.js';
+import { ENV } from '../../lib/config/env.js';
 
 /** A stack in an app that does not bundle assets. */
 export function newStack(id = 'Test'): Stack {
@@ -117,4 +120,113 @@ export function logicalIdOf(stack: Stack, arn: string): string {
     if (typeof id === 'string') return id;
   }
   throw new Error(`${JSON.stringify(resolved)} is not a Fn::GetAtt`);
+}
+
+/** One part of a JobSystem's configuration document, as its `Custom::HopperConfiguration` resource holds it. */
+export interface ConfigurationPart {
+  readonly logicalId: string;
+  /** `Version`: the digest a function's `HOPPER_CONFIG` names. */
+  readonly version: string;
+  /** `Variables`: variable name → resolved value. */
+  readonly variables: Record<string, unknown>;
+  /** Every property of the resource. */
+  readonly properties: Record<string, unknown>;
+}
+
+/**
+ * The parts of the configuration document in `stack`'s template, by part (`document`,
+ * `mappings`). Throws unless there is exactly one resource of each part, so no test reads the
+ * variables of a part that is not there.
+ */
+export function configurationParts(stack: Stack): Record<ConfigPart, ConfigurationPart> {
+  const found = Object.entries(Template.fromStack(stack).findResources('Custom::HopperConfiguration')).map(([logicalId, resource]): [unknown, ConfigurationPart] => {
+    const properties = propertiesOf(resource);
+    const { Version: version, Variables: variables } = properties;
+    if (typeof version !== 'string' || !isObject(variables)) throw new Error(`${logicalId} has no Version or Variables`);
+    return [properties.Part, { logicalId, version, variables, properties }];
+  });
+  const partNamed = (part: ConfigPart): ConfigurationPart => {
+    const matching = found.filter(([name]) => name === part).map(([, found]) => found);
+    const [only] = matching;
+    if (matching.length !== 1 || only === undefined) throw new Error(`${stack.node.path} has ${matching.length} configuration resources of part ${part}`);
+    return only;
+  };
+  return { [CONFIG_ITEM.parts.document]: partNamed(CONFIG_ITEM.parts.document), [CONFIG_ITEM.parts.mappings]: partNamed(CONFIG_ITEM.parts.mappings) };
+}
+
+/** The `Variables` of one part of the configuration document in `stack`'s template. */
+export function partVariables(stack: Stack, part: ConfigPart): Record<string, unknown> {
+  return configurationParts(stack)[part].variables;
+}
+
+/** The template resource of `fn` (a function of this app), in its own stack's template. */
+function functionResource(fn: lambda.IFunction): Record<string, unknown> {
+  const stack = Stack.of(fn);
+  const resource: unknown = Template.fromStack(stack).toJSON().Resources[logicalIdOf(stack, fn.functionArn)];
+  if (!isObject(resource)) throw new Error(`${fn.node.path} is not in its stack's template`);
+  return resource;
+}
+
+/** The environment variables of `fn` as its template resource holds them (references resolved). */
+export function environmentOf(fn: lambda.IFunction): Record<string, unknown> {
+  const environment = propertiesOf(functionResource(fn)).Environment;
+  return isObject(environment) && isObject(environment.Variables) ? environment.Variables : {};
+}
+
+/** The logical ids `fn`'s resource has a `DependsOn` on. */
+export function dependenciesOf(fn: lambda.IFunction): string[] {
+  const dependsOn = functionResource(fn).DependsOn;
+  return Array.isArray(dependsOn) ? dependsOn.filter((id): id is string => typeof id === 'string') : [];
+}
+
+/**
+ * The parts of the configuration document in `stack` whose versions `fn`'s `HOPPER_CONFIG` names,
+ * in its order. Throws when `fn` has no `HOPPER_CONFIG`, when it names a version no part has, or
+ * when CloudFormation would not update `fn` after a part it reads (a `DependsOn` on it, or on its
+ * stack for a function of another stack), so that a function could read a part not yet written.
+ */
+export function partsReadBy(stack: Stack, fn: lambda.IFunction): ConfigPart[] {
+  const version = environmentOf(fn)[ENV.configVersion];
+  if (typeof version !== 'string' || version === '') throw new Error(`${fn.node.path} has no ${ENV.configVersion}`);
+  const parts = configurationParts(stack);
+  const ordered = Stack.of(fn) === stack ? new Set(dependenciesOf(fn)) : undefined;
+  return version.split('.').map((partVersion) => {
+    const entry = Object.entries(parts).find(([, part]) => part.version === partVersion);
+    if (entry === undefined) throw new Error(`${ENV.configVersion} of ${fn.node.path} names version ${partVersion}, which no configuration part of ${stack.node.path} has`);
+    const [name, part] = entry;
+    const after = ordered === undefined ? Stack.of(fn).dependencies.includes(stack) : ordered.has(part.logicalId);
+    if (!after) throw new Error(`${fn.node.path} reads the ${name} part but is not deployed after it`);
+    return name as ConfigPart;
+  });
+}
+
+/**
+ * The variables `fn` runs with: the `Variables` of the configuration parts its `HOPPER_CONFIG`
+ * names (see {@link partsReadBy}), with its own environment on top (as lib/config/document.ts
+ * merges them). References are resolved as in the template.
+ */
+export function configuredVariables(stack: Stack, fn: lambda.IFunction): Record<string, unknown> {
+  const parts = configurationParts(stack);
+  const fromDocument = Object.assign({}, ...partsReadBy(stack, fn).map((part) => parts[part].variables)) as Record<string, unknown>;
+  return { ...fromDocument, ...environmentOf(fn) };
+}
+
+/**
+ * The statement that lets a function read the configuration document: `dynamodb:Query` on the
+ * state table, its `config` partition only.
+ */
+export function configReadStatement(stack: Stack, stateTable: dynamodb.ITable): Statement {
+  return {
+    Effect: 'Allow',
+    Action: 'dynamodb:Query',
+    Resource: stack.resolve(stateTable.tableArn),
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${CONFIG_ITEM.pk}*`] } },
+  };
+}
+
+/** The function that writes `jobs`' configuration document at deploy (construct `Configuration/ConfigFunction`). */
+export function configurationFunctionOf(jobs: JobSystem): lambda.Function {
+  const fn = jobs.node.findChild('Configuration').node.findChild('ConfigFunction').node.findChild('Function');
+  if (!(fn instanceof lambda.Function)) throw new Error(`${fn.node.path} is not a lambda.Function`);
+  return fn;
 }

@@ -147,3 +147,74 @@ describe('intrinsics and inline code', () => {
     }
   });
 });
+
+describe('custom resources', () => {
+  /** An inline function that records the request in `file` and PUTs `answer` to the response URL. */
+  const provider = (file: string, answer: Record<string, unknown> | undefined) => inlineFunction(`
+const fs = require('node:fs');
+const http = require('node:http');
+exports.handler = async (event) => {
+  fs.writeFileSync(${JSON.stringify(file)}, JSON.stringify(event));
+  const answer = ${JSON.stringify(answer ?? null)};
+  if (answer === null) return 'no answer';
+  const body = JSON.stringify({ ...answer, StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId });
+  await new Promise((resolve, reject) => {
+    const req = http.request(event.ResponseURL, { method: 'PUT', headers: { 'content-type': '' } }, (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return 'answered';
+};`);
+
+  async function start(name: string, answer: Record<string, unknown> | undefined): Promise<{ readonly error: unknown; readonly request: Record<string, unknown> }> {
+    const file = join(scratch, `${name}-request.json`);
+    const assemblyDir = writeAssembly(scratch, name, {
+      Resources: {
+        Role: role,
+        Jobs: queue({ QueueName: `${name.toLowerCase()}-jobs` }),
+        Provider: provider(file, answer),
+        Settings: {
+          Type: 'Custom::Settings',
+          Properties: { ServiceToken: { 'Fn::GetAtt': ['Provider', 'Arn'] }, QueueUrl: { Ref: 'Jobs' }, Retries: 3, Nested: { On: true } },
+        },
+      },
+    });
+    const error = await startLocal({ assemblyDir, logs: new LogCollector().sink }).then((local) => local.stop(), (failure: unknown) => failure);
+    const { readFileSync } = await import('node:fs');
+    return { error, request: JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> };
+  }
+
+  it('invokes the ServiceToken function with a Create request, its properties resolved and as strings, and starts once it answers SUCCESS', async () => {
+    const { error, request } = await start('CustomOk', { Status: 'SUCCESS', PhysicalResourceId: 'settings-1' });
+
+    expect(error).toBeUndefined();
+    expect(request).toMatchObject({
+      RequestType: 'Create',
+      ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:CustomOk-Provider',
+      StackId: expect.stringMatching(/^arn:aws:cloudformation:us-east-1:000000000000:stack\/CustomOk\//),
+      LogicalResourceId: 'Settings',
+      ResourceType: 'Custom::Settings',
+      ResourceProperties: {
+        ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:CustomOk-Provider',
+        QueueUrl: expect.stringMatching(/\/customok-jobs$/),
+        Retries: '3',
+        Nested: { On: 'true' },
+      },
+    });
+    expect(request.ResponseURL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+  });
+
+  it('stops the start with the reason of a FAILED answer, as CloudFormation rolls back', async () => {
+    const { error } = await start('CustomFailed', { Status: 'FAILED', Reason: 'the license key is not valid', PhysicalResourceId: 'none' });
+
+    expect(error).toBeInstanceOf(TemplateError);
+    expect((error as Error).message).toBe('template resource Settings (Custom::Settings): its function answered FAILED: the license key is not valid');
+    expect(descendants(process.pid)).toEqual([]);
+  });
+
+  it('stops the start when the function returns without answering', async () => {
+    const { error } = await start('CustomSilent', undefined);
+
+    expect((error as Error).message).toBe('template resource Settings (Custom::Settings): its function returned without PUTting an answer to the ResponseURL; CloudFormation would wait an hour and roll back');
+  });
+});

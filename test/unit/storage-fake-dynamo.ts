@@ -113,7 +113,8 @@ export class FakeDynamo implements DynamoCommands {
     const values = command.input.ExpressionAttributeValues ?? {};
     const condition = command.input.ConditionExpression;
     const holds =
-      condition === 'attribute_exists(pk)' ? existing !== undefined
+      condition === undefined ? true
+      : condition === 'attribute_exists(pk)' ? existing !== undefined
       : condition === RELEASE.condition ? existing?.claimed_by?.S === values[':owner']?.S
       : undefined;
     if (holds === undefined) throw new Error(`FakeDynamo cannot interpret ${condition}`);

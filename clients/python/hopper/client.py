@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import EnqueueError, InvalidJobError, PayloadTooLargeError
 from .job import MAX_JOB_BYTES, byte_length, describe, normalize_job, parse_time, serialize_job
-from .env import default_retry_from_env, queue_urls_from_env
+from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, send_in_batches, sqs_client_from_env
 
 #: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
@@ -42,6 +42,8 @@ class Client:
                 (the JobSystem's retry count) applies to jobs that do not give ``retry``.
         """
         env = os.environ if env is None else env
+        if queue_urls is None and not env.get("HOPPER_QUEUE_URLS"):
+            env = environment_with_document(env)
         self._queue_urls = dict(queue_urls) if queue_urls is not None else queue_urls_from_env(env)
         self._sqs = sqs if sqs is not None else sqs_client_from_env(env)
         self._now = now or (lambda: datetime.now(timezone.utc))

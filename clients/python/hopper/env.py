@@ -5,9 +5,73 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from .errors import ConfigurationError
 from .job import JOB_DEFAULTS
+
+#: Partition of the configuration document's items in the state table (lib/config/document.ts).
+CONFIG_PARTITION = "config"
+
+_documents: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def environment_with_document(env: Mapping[str, str] | None = None, dynamodb: Any | None = None) -> Mapping[str, str]:
+    """``env`` with the configuration document's variables added (``HOPPER_CONFIG`` set).
+
+    The JobSystem keeps the variables that grow with the stack (queue URLs, queue settings, crons,
+    quotas) in the state table rather than the environment, whose 4 KB Lambda refuses to exceed.
+    They are read once per process (one Query); a variable set in ``env`` wins. Without
+    ``HOPPER_CONFIG``, ``env`` is returned as it is. ``dynamodb`` is a ``boto3.client("dynamodb")``
+    (one is made from ``env`` when not given).
+
+    Raises:
+        ConfigurationError: when the items are missing or malformed.
+    """
+    env = os.environ if env is None else env
+    version = env.get("HOPPER_CONFIG")
+    if not version:
+        return env
+    table = env.get("HOPPER_STATE_TABLE")
+    if not table:
+        raise ConfigurationError("environment variable HOPPER_STATE_TABLE is not set, though HOPPER_CONFIG is; the JobSystem construct sets both")
+    key = (table, version)
+    if key not in _documents:
+        _documents[key] = _read_document(env, table, version, dynamodb)
+    return {**_documents[key], **{name: value for name, value in env.items() if value}}
+
+
+def _read_document(env: Mapping[str, str], table: str, version: str, dynamodb: Any | None) -> dict[str, str]:
+    if dynamodb is None:
+        from .sqs import dynamodb_client_from_env
+
+        dynamodb = dynamodb_client_from_env(env)
+    where = f"the configuration items (pk {CONFIG_PARTITION}) of table {table}"
+    variables: dict[str, str] = {}
+    items = 0
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": CONFIG_PARTITION}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = dynamodb.query(**request)
+        for item in page.get("Items", []):
+            items += 1
+            try:
+                part = json.loads(item.get("variables", {}).get("S", ""))
+            except ValueError:
+                part = None
+            if not isinstance(part, dict) or not all(isinstance(value, str) for value in part.values()):
+                raise ConfigurationError(f"{where}, sk {item.get('sk', {}).get('S', '?')}, must hold a JSON object of variable name to string in variables")
+            variables.update(part)
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if items == 0:
+        raise ConfigurationError(f"{where} are missing, though HOPPER_CONFIG is {version}: the JobSystem construct writes them at deploy; deploy the stack again")
+    return variables
 
 
 def queue_urls_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -21,7 +21,7 @@ from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, UnknownJobTypeError
 from .job import Job, byte_length, describe_error, parse_job, parse_time, to_json
 from .logger import Logger, LogSink
-from .env import default_retry_from_env, queue_urls_from_env
+from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
 
 #: Time kept in reserve at the end of an invocation: no job is started with less than this left.
@@ -137,7 +137,7 @@ class _Config:
 
 
 def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: Any | None = None) -> _Config:
-    env = os.environ if env is None else env
+    env = environment_with_document(os.environ if env is None else env, dynamodb)
     retries = env.get("HOPPER_RETRIES_QUEUE_URL")
     if not retries:
         raise ConfigurationError("environment variable HOPPER_RETRIES_QUEUE_URL is not set; it is set by the JobSystem construct (did you call jobs.addWorker(fn)?)")
