@@ -11,6 +11,7 @@ import { environmentWithDocument } from '../config/document.js';
 import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from '../config/env.js';
 import { HopperError, InvalidJobError } from '../errors/base.js';
 import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
+import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess, type StateAccess } from '../storage/access.js';
@@ -70,14 +71,27 @@ export interface EnqueueOptions {
   readonly expiresIn?: number | string;
 }
 
+/** A job of `Jobs` as an object: its jobtype, and the argument tuple its handler takes. */
+export type TypedJobInput<Jobs extends JobShapes> = {
+  [Type in keyof Jobs & string]: Omit<JobInput, 'jobtype' | 'args'> & { readonly jobtype: Type } & ArgsField<JobArgs<Jobs[Type]>>;
+}[keyof Jobs & string];
+
+/** `args`, optional when the job takes none. */
+type ArgsField<Args> = [] extends Args ? { readonly args?: Args } : { readonly args: Args };
+
+/** Options of `enqueue(jobtype, args, options)`: the job's other fields, and when to run it. */
+export type TypedEnqueueOptions = EnqueueOptions & Omit<JobInput, 'jobtype' | 'args' | 'at'> & {
+  /** Run it at this time. */
+  readonly at?: Date | string;
+  /** Run it after this long: seconds, or a string such as '90s', '15m', '3h', '2d'. */
+  readonly in?: number | string;
+};
+
 /**
- * Enqueues jobs.
- *
- * @example
- * const client = new Client();
- * const jid = await client.enqueue({ jobtype: 'SendEmail', args: ['a@example.com'] });
+ * Enqueues jobs. `Client<typeof jobs>` (the worker's `defineJobs`) checks every jobtype and
+ * argument tuple at compile time; a plain `Client` takes any.
  */
-export class Client {
+export class Client<Jobs extends JobShapes = UntypedJobs> {
   private readonly env: Env;
   private readonly now: () => Date;
   private readonly runtime: () => Promise<EnqueueRuntime>;
@@ -122,17 +136,19 @@ export class Client {
   }
 
   /**
-   * Enqueues one job and returns its jid.
+   * Enqueues one job and returns its jid: `enqueue(jobtype, args, options)`, or `enqueue(job, options)`.
    *
    * @throws NotUniqueError (with `existingJid`) when the job has `custom.unique_for` and a job of
    *   the same jobtype, args and queue holds the lock.
    * @example
+   * await client.enqueue('SendEmail', ['a@example.com', 42], { in: '5m' });
    * await client.enqueue({ jobtype: 'RefreshQuote', args: ['EURUSD'] }, { expiresIn: '30s' });
    */
-  async enqueue(input: JobInput, options: EnqueueOptions = {}): Promise<string> {
-    const [jid] = await enqueueJobs(await this.runtime(), [input], { many: false, ...expiry(options) });
-    if (jid === undefined) throw new HopperError('enqueue returned no jid');
-    return jid;
+  async enqueue<Type extends keyof Jobs & string>(jobtype: Type, args: JobArgs<Jobs[Type]>, options?: TypedEnqueueOptions): Promise<string>;
+  async enqueue(input: TypedJobInput<Jobs>, options?: EnqueueOptions): Promise<string>;
+  async enqueue(first: string | JobInput, second?: readonly unknown[] | EnqueueOptions, third: TypedEnqueueOptions = {}): Promise<string> {
+    const [input, options] = typeof first === 'string' ? this.jobOf(first, second, third) : [first, (second ?? {}) as EnqueueOptions];
+    return this.enqueueOne(input, options);
   }
 
   /**
@@ -141,9 +157,8 @@ export class Client {
    * @example
    * await client.schedule({ jobtype: 'Remind', args: [42] }, { in: '3h' });
    */
-  async schedule(input: JobInput, when: ScheduleWhen, options: EnqueueOptions = {}): Promise<string> {
-    const at = 'at' in when ? toDate(when.at, 'at') : new Date(this.now().getTime() + parseDuration(when.in) * 1000);
-    return this.enqueue({ ...input, at }, options);
+  async schedule(input: TypedJobInput<Jobs>, when: ScheduleWhen, options: EnqueueOptions = {}): Promise<string> {
+    return this.enqueueOne({ ...(input as JobInput), at: this.when(when) }, options);
   }
 
   /**
@@ -155,8 +170,8 @@ export class Client {
    *         EnqueueError when SQS refused some entries after retries, or some unique jobs were
    *         refused (their entries in `failed` carry `existingJid`); the others are enqueued.
    */
-  async enqueueMany(inputs: readonly JobInput[], options: EnqueueOptions = {}): Promise<string[]> {
-    return enqueueJobs(await this.runtime(), inputs, { many: true, ...expiry(options) });
+  async enqueueMany(inputs: readonly TypedJobInput<Jobs>[], options: EnqueueOptions = {}): Promise<string[]> {
+    return enqueueJobs(await this.runtime(), inputs as readonly JobInput[], { many: true, ...expiry(options) });
   }
 
   /**
@@ -184,6 +199,25 @@ export class Client {
   async getBatch(bid: string): Promise<BatchStatus | undefined> {
     const state = await (await this.state.batchStore()).get(bid);
     return state === undefined ? undefined : batchStatus(state);
+  }
+
+  private async enqueueOne(input: JobInput, options: EnqueueOptions): Promise<string> {
+    const [jid] = await enqueueJobs(await this.runtime(), [input], { many: false, ...expiry(options) });
+    if (jid === undefined) throw new HopperError('enqueue returned no jid');
+    return jid;
+  }
+
+  /** The job and the options of `enqueue(jobtype, args, options)`. */
+  private jobOf(jobtype: string, args: unknown, options: TypedEnqueueOptions): [JobInput, EnqueueOptions] {
+    if (args !== undefined && !Array.isArray(args)) throw new InvalidJobError('args', 'an array of arguments', JSON.stringify(args));
+    const { expiresIn, in: after, at, ...fields } = options;
+    if (after !== undefined && at !== undefined) throw new InvalidJobError('in', 'either in or at, not both', JSON.stringify(after));
+    const when = after === undefined ? (at === undefined ? {} : { at: this.when({ at }) }) : { at: this.when({ in: after }) };
+    return [{ ...fields, jobtype, ...(args === undefined ? {} : { args: args as readonly unknown[] }), ...when }, expiresIn === undefined ? {} : { expiresIn }];
+  }
+
+  private when(when: ScheduleWhen): Date {
+    return 'at' in when ? toDate(when.at, 'at') : new Date(this.now().getTime() + parseDuration(when.in) * 1000);
   }
 }
 

@@ -3,3 +3,4 @@
  * server) straight to SQS.
  */
 export * from './client.js';
+export type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';

@@ -25,7 +25,7 @@ export class ReservationError extends HopperError {
  * `UnrecoverableJobError` from another copy of Hopper bundled into the same function.
  */
 export function isUnrecoverable(error: unknown): boolean {
-  return error instanceof UnrecoverableJobError || isHopperError(error, 'UnrecoverableJobError') || isHopperError(error, 'UnknownJobTypeError');
+  return error instanceof UnrecoverableJobError || ['UnrecoverableJobError', 'UnknownJobTypeError', 'InvalidJobArgsError'].some((name) => isHopperError(error, name));
 }
 
 /**
@@ -36,4 +36,16 @@ export function rateLimitedDelay(error: unknown): number | undefined {
   if (!isHopperError(error, 'RateLimitedError') && !isHopperError(error, 'LimiterUnavailableError')) return undefined;
   if (!('retryAfterSeconds' in error) || typeof error.retryAfterSeconds !== 'number' || !Number.isFinite(error.retryAfterSeconds)) return undefined;
   return error.retryAfterSeconds;
+}
+
+/** A job's arguments did not match its schema. The worker sends the job to the dead set at once. */
+export class InvalidJobArgsError extends UnrecoverableJobError {
+  static override readonly errorName: string = 'InvalidJobArgsError';
+  /** What the schema found, each as `<field>: <message>` (`args[0]: expected a string`). */
+  readonly problems: readonly string[];
+
+  constructor(jobtype: string, problems: readonly string[]) {
+    super(`${jobtype}: its arguments do not match the job's schema: ${problems.join('; ')}`);
+    this.problems = problems;
+  }
 }

@@ -21,7 +21,8 @@ import { runPool } from './pool.js';
 import { queueResolver, type QueueResolver } from '../aws/queues.js';
 import { processRecord, type RecordOutcome } from './record.js';
 import { sendInBatches, type OutgoingMessage } from '../aws/sqs-batch.js';
-import type { WorkerOptions, WorkerSqs } from './types.js';
+import { toHandler } from './jobs.js';
+import type { JobHandler, WorkerOptions, WorkerSqs } from './types.js';
 import { workerFeatures, type Success, type WorkerFeatures } from './features.js';
 import { queueConcurrencyFromEnv, type QueueConcurrency } from '../config/queue-concurrency.js';
 import { invocationCap } from './queue-cap.js';
@@ -95,7 +96,8 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   if (fixedMargin !== undefined && (!Number.isFinite(fixedMargin) || fixedMargin < 0)) {
     throw new ConfigurationError(`deadlineMarginMs must be a non-negative number, but ${fixedMargin} was provided`);
   }
-  const jobs = options.jobs;
+  // Jobs with a schema of their arguments check them before they run.
+  const jobs: Readonly<Record<string, JobHandler>> = Object.fromEntries(Object.entries(options.jobs).map(([jobtype, job]) => [jobtype, toHandler(jobtype, job)]));
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
   let clock: () => Date = options.now ?? (() => new Date());
   const now = (): Date => clock();

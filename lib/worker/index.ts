@@ -6,7 +6,9 @@ export { createWorker, WORKER_DEFAULTS, type SqsBatchHandler } from './create-wo
 export type { BatchContext, JobContext, JobHandler, WorkerOptions, WorkerSqs } from './types.js';
 export { RESERVATION_DEFAULTS } from './reservation.js';
 export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, type Logger } from '../observability/logger.js';
-export { ReservationError, UnknownJobTypeError } from '../errors/worker.js';
+export { InvalidJobArgsError, ReservationError, UnknownJobTypeError } from '../errors/worker.js';
+export { defineJobs, withArgs, type JobDefinition, type ValidatedJob } from './jobs.js';
+export type { JobArgs, StandardIssue, StandardSchemaV1 } from '../job/typed.js';
 export { RateLimitedError, UnrecoverableJobError } from '../errors/base.js';
 export type { SqsBatchSender } from '../aws/sqs-batch.js';
 export { batchCallbackArgs, type BatchCallbackStatus } from '../batch/callbacks.js';

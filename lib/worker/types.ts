@@ -10,6 +10,7 @@ import type { LimiterStore } from '../limiters/store.js';
 import type { StatsRecorder } from '../stats/recorder.js';
 import type { LogSink, Logger } from '../observability/logger.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
+import type { JobDefinition } from './jobs.js';
 import type { SqsVisibilityChanger } from './reservation.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
@@ -79,8 +80,11 @@ export type JobHandler = (args: readonly unknown[], ctx: JobContext) => unknown;
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {
-  /** Handlers by jobtype. */
-  readonly jobs: Readonly<Record<string, JobHandler>>;
+  /**
+   * Handlers by jobtype: functions of `(args, ctx)`, or `{ args, run }` whose Standard Schema checks
+   * the arguments first (`defineJobs` and `withArgs` in ./jobs.ts type them for producers).
+   */
+  readonly jobs: Readonly<Record<string, JobDefinition>>;
   /**
    * Most jobs of one batch running at once. Jobs of a batch share one Lambda environment, so this
    * bounds memory and connections, not throughput across environments. A queue whose

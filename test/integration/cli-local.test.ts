@@ -128,6 +128,16 @@ describe('hopper against hopper dev', () => {
     expect(entries(await hopperJson('dead', 'list', '--jobtype', 'AlwaysFails'))).toEqual([]);
   });
 
+  it('sends a job whose arguments its schema refuses straight to the dead set, naming the field, with no retry', async () => {
+    const { jid } = (await api.request('POST', '/v1/jobs', { jobtype: 'Greet', args: [42], retry: 25 })).body as { jid: string };
+    const [dead] = (await waitForEntries('dead', 'Greet', 1)).filter((entry) => entry.jid === jid);
+
+    expect(dead).toMatchObject({
+      jid, jobtype: 'Greet', retry_count: 0,
+      error: { errtype: 'InvalidJobArgsError', message: 'Greet: its arguments do not match the job\'s schema: args[0]: expected a name (a non-empty string)' },
+    });
+  });
+
   it('lists the demo cron, triggers it, shows stats, and reports a missing batch', async () => {
     const crons = await hopper('cron', 'list');
     const triggered = await hopper('cron', 'trigger', 'hourly-greeting');

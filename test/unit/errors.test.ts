@@ -44,6 +44,7 @@ const INSTANCES: Readonly<Record<string, Error>> = {
   ScheduleExpressionError: new errors.ScheduleExpressionError('x'),
   NotUniqueError: new errors.NotUniqueError('j2', 'j1'),
   UnknownJobTypeError: new errors.UnknownJobTypeError('Nope', ['Greet']),
+  InvalidJobArgsError: new errors.InvalidJobArgsError('Greet', ['args[0]: expected a string']),
   ReservationError: new errors.ReservationError('x'),
 };
 
