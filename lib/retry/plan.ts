@@ -109,7 +109,12 @@ function deliveries(queue: string, context: PlanContext): string {
   return count === 1 ? '1 delivery' : `${count} deliveries`;
 }
 
-function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, unrecoverable: boolean, context: PlanContext): RetryAction {
+/**
+ * Where a job that failed at `failedAtMs` with `error` goes next. Seeded by the job and its retry
+ * count, so the worker (a retry due within SQS's delay, lib/worker/record.ts) and the retry function
+ * decide the same for the same failure.
+ */
+export function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, unrecoverable: boolean, context: PlanContext): RetryAction {
   const retryCount = (job.failure?.retry_count ?? -1) + 1;
   const failedAt = new Date(failedAtMs);
   const firstEnqueuedAt = job.failure?.first_enqueued_at ?? job.enqueued_at;

@@ -192,10 +192,24 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       .map((record) => ({ itemIdentifier: record.messageId }));
 
     logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
-    observeOutcomes(records, pool.results, { metrics: metrics.batch(), stats, queues }, waits, now().getTime());
+    observeOutcomes(records, retriedAsSent(pool.results, unsent), { metrics: metrics.batch(), stats, queues }, waits, now().getTime());
     await stats.flush(now().getTime(), logger);
     return { batchItemFailures };
   };
+}
+
+/**
+ * `results`, with a retry the worker could not send counted as a plain failure: its record goes back
+ * to SQS, and the retry is counted when it is sent.
+ */
+function retriedAsSent(results: ReadonlyMap<number, RecordOutcome>, unsent: readonly { key: string }[]): ReadonlyMap<number, RecordOutcome> {
+  if (unsent.length === 0) return results;
+  const keys = new Set(unsent.map((failure) => failure.key));
+  return new Map([...results].map(([index, outcome]): [number, RecordOutcome] => {
+    if (outcome.kind !== 'failed' || outcome.retried === undefined || !keys.has(outcome.message.key)) return [index, outcome];
+    const { retried: _unsent, ...failed } = outcome;
+    return [index, failed];
+  }));
 }
 
 function hasMessage(outcome: RecordOutcome): outcome is Extract<RecordOutcome, { message: OutgoingMessage }> {

@@ -23,9 +23,10 @@ export interface Observers {
  * Reports the outcomes of one invocation.
  *
  * - Metrics: `Processed` (handler ran to an end), `Failed` (handler threw, unknown jobtype, invalid
- *   body), `Expired`, `RateLimited`, `Duration` (handler run time), `Latency` (wait before start).
- * - Rollup: successes per queue, with the latest wait seen (failures are the retry function's to
- *   count: it sees every one of them, crashes included).
+ *   body), `Retried` (a failure sent back to its queue by the worker itself), `Expired`,
+ *   `RateLimited`, `Duration` (handler run time), `Latency` (wait before start).
+ * - Rollup: successes per queue, with the latest wait seen, and the failures the worker retried
+ *   itself (due within 15 minutes); the others are the retry function's to count, crashes included.
  * - Cohorts: `started` with its latency for a job's first attempt (not after a failure or a
  *   limiter's reschedule), `done` for a success on any attempt.
  * - Nothing for a batch callback's duplicate copy or a deferred one: it did not run.
@@ -39,6 +40,7 @@ export function observeOutcomes(
 ): void {
   const { metrics, stats, queues } = observers;
   const succeeded = new Map<string, number>();
+  const retried = new Map<string, number>();
   for (const [index, outcome] of results) {
     const record = records[index];
     // A batch callback's second copy, or one whose run could not be claimed yet, did not run here.
@@ -59,15 +61,21 @@ export function observeOutcomes(
       if (run?.durationMs !== undefined) metrics.count(queue, jobtype, METRICS.processed);
       if (outcome.kind === 'failed') metrics.count(queue, jobtype, METRICS.failed);
       else succeeded.set(queue, (succeeded.get(queue) ?? 0) + 1);
+      if (outcome.kind === 'failed' && outcome.retried !== undefined) {
+        metrics.count(queue, jobtype, METRICS.retried);
+        retried.set(queue, (retried.get(queue) ?? 0) + 1);
+      }
     }
     const cohort = job === undefined ? undefined : cohortOf(job);
     if (cohort === undefined || job === undefined) continue;
     if (run !== undefined && job.failure === undefined && limitedCount(job) === 0) stats.recordCohort(cohort, { kind: 'started', latencyMs: run.waitedMs }, atMs);
     if (outcome.kind === 'succeeded') stats.recordCohort(cohort, { kind: 'done' }, atMs);
+    if (outcome.kind === 'failed' && outcome.retried !== undefined) stats.recordCohort(cohort, { kind: 'failed' }, atMs);
   }
-  for (const queue of new Set([...succeeded.keys(), ...waits.keys()])) {
+  for (const queue of new Set([...succeeded.keys(), ...retried.keys(), ...waits.keys()])) {
     const lag = waits.get(queue);
-    stats.record({ writer: { kind: 'worker', queue }, processed: succeeded.get(queue) ?? 0, failed: 0, atMs, ...(lag === undefined ? {} : { lag }) });
+    const failed = retried.get(queue) ?? 0;
+    stats.record({ writer: { kind: 'worker', queue }, processed: (succeeded.get(queue) ?? 0) + failed, failed, atMs, ...(lag === undefined ? {} : { lag }) });
   }
   stats.countJobs(records.length);
   metrics.flush(atMs);

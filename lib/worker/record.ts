@@ -1,16 +1,18 @@
 /**
  * What the worker does with one SQS record: parse, drop if expired, run, and turn a failure into a
  * message to send (a failure envelope for the retries queue, or the job itself back to its queue
- * when a limiter asked to wait). Never throws: every outcome is a value.
+ * when its retry is due within 15 minutes or a limiter asked to wait). Never throws: every outcome
+ * is a value.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { failureEnvelope } from '../job/envelope.js';
+import { failureEnvelope, type EnvelopeError } from '../job/envelope.js';
 import { dueAtMs } from '../job/due.js';
 import { describeError, parseJob, serializeJob, type Job } from '../job/model.js';
 import { limitedCount, nextLimitedAttempt } from '../limiters/reschedule.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
 import { randomFromText } from '../common/random.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
+import { planFailure, RETRY_DEFAULTS } from '../retry/plan.js';
 import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from '../errors/worker.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
@@ -39,7 +41,11 @@ export type RecordOutcome =
   | { readonly kind: 'duplicate'; readonly job: Job }
   /** Could not tell whether the job may run: handed back to SQS to ask again. */
   | { readonly kind: 'deferred'; readonly job: Job }
-  | { readonly kind: 'failed'; readonly message: OutgoingMessage; readonly job?: Job; readonly run?: RunFacts }
+  /**
+   * The job failed: `message` is its failure envelope for the retries queue, or, when its next
+   * attempt is due within SQS's delay, the job itself back on its queue (`retried`, as sent).
+   */
+  | { readonly kind: 'failed'; readonly message: OutgoingMessage; readonly job?: Job; readonly run?: RunFacts; readonly retried?: Job }
   | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage; readonly job: Job; readonly run: RunFacts };
 
 /** What a record's processing needs from its invocation. */
@@ -172,6 +178,11 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     const unrecoverable = isUnrecoverable(error);
     const described = describeError(error);
     logger.warn(unrecoverable ? 'job failed; not retryable' : 'job failed', { errtype: described.errtype, error: described.message, backtrace: described.backtrace });
+    const retried = unrecoverable ? undefined : retryHere(record, job, described, jobQueueUrl, scope);
+    if (retried !== undefined) {
+      logger.info('retry enqueued', { retry_count: retried.job.failure?.retry_count, errtype: described.errtype, error: described.message, delay_s: retried.message.delaySeconds });
+      return { kind: 'failed', message: retried.message, job, run: run(), retried: retried.job };
+    }
     return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: run() };
   } finally {
     reservation.stop();
@@ -195,6 +206,22 @@ function firstReceived(record: SQSRecord): { firstReceivedAtMs?: number } {
 function waitedMs(job: Job, record: SQSRecord, nowMs: number): number {
   const due = dueAtMs(job, Number(record.attributes.SentTimestamp)) ?? nowMs;
   return Math.max(0, nowMs - due);
+}
+
+/**
+ * The job back on its queue with the failure recorded and SQS's delay, when its next attempt is due
+ * within 15 minutes: what the retry function would send, without the trip through the retries queue.
+ * A job of a batch still takes that trip (the retry function marks its failure in the batch), and so
+ * does one due later (the retry set) or out of retries (the dead set).
+ */
+function retryHere(record: SQSRecord, job: Job, error: EnvelopeError, queueUrl: string | undefined, scope: RecordScope): { message: OutgoingMessage; job: Job } | undefined {
+  if (queueUrl === undefined || job.custom?.bid !== undefined) return undefined;
+  const now = scope.now();
+  const action = planFailure(job, error, now.getTime(), false, {
+    now, queueUrls: { [job.queue]: queueUrl }, deadTtlDays: RETRY_DEFAULTS.deadTtlDays, defaultRetry: scope.defaultRetry,
+  });
+  if (action.kind !== 'enqueue') return undefined;
+  return { message: { key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(action.job), delaySeconds: action.delaySeconds }, job: action.job };
 }
 
 function fail(

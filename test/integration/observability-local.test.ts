@@ -60,7 +60,9 @@ const MINUTE_MS = 60_000;
 async function startOfFreshMinute(): Promise<number> {
   const inMinute = Date.now() % MINUTE_MS;
   const next = new Date(Date.now() - inMinute + MINUTE_MS).getUTCMinutes();
-  const skip = next === 59 || next === 0 ? (next === 59 ? 2 : 1) * MINUTE_MS : 0;
+  // The demo's hourly cron enqueues a Greet at minute 0, which would join the counts: a wave that
+  // could still be running then (it takes up to two minutes) starts at minute 1 instead.
+  const skip = (next >= 57 ? 61 - next : next === 0 ? 1 : 0) * MINUTE_MS;
   await new Promise((resolve) => setTimeout(resolve, MINUTE_MS - inMinute + skip + 500));
   return Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
 }

@@ -67,12 +67,31 @@ describe('worker metrics (EMF)', () => {
     // The expired Greet shares the line of the default queue's Greet.
     expect(emfLines(log.lines).sort(byQueueAndType).map(withoutOrder)).toEqual([
       { _aws: aws({ Processed: 'Count', Expired: 'Count', Duration: 'Milliseconds', Latency: 'Milliseconds' }), Queue: 'default', JobType: 'Greet', Processed: 2, Expired: 1, Duration: [250, 250], Latency: [2000, 3250] },
-      { _aws: aws({ Processed: 'Count', Failed: 'Count', Duration: 'Milliseconds', Latency: 'Milliseconds' }), Queue: 'default', JobType: 'Boom', Processed: 1, Failed: 1, Duration: [40], Latency: [1500] },
+      // Its first failure, due again within 15 minutes: retried by the worker itself.
+      { _aws: aws({ Processed: 'Count', Failed: 'Count', Retried: 'Count', Duration: 'Milliseconds', Latency: 'Milliseconds' }), Queue: 'default', JobType: 'Boom', Processed: 1, Failed: 1, Retried: 1, Duration: [40], Latency: [1500] },
       { _aws: aws({ Failed: 'Count', Latency: 'Milliseconds' }), Queue: 'default', JobType: 'Nope', Failed: 1, Latency: [640] },
       { _aws: aws({ Failed: 'Count' }), Queue: 'default', JobType: 'Invalid', Failed: 1 },
       { _aws: aws({ RateLimited: 'Count', Duration: 'Milliseconds', Latency: 'Milliseconds' }), Queue: 'default', JobType: 'Limited', RateLimited: 1, Duration: [0], Latency: [540] },
       { _aws: aws({ Processed: 'Count', Duration: 'Milliseconds', Latency: 'Milliseconds' }), Queue: 'critical', JobType: 'Greet', Processed: 1, Duration: [250], Latency: [550] },
     ].sort(byQueueAndType).map(withoutOrder));
+  });
+
+  it('counts a retry the worker could not send as a failure only, its record handed back: the retry counts when it is sent', async () => {
+    const log = memoryLog();
+    const samples: StatsSample[] = [];
+    const stats: StatsRecorder = { ...NO_STATS, record: (sample) => { samples.push(sample); } };
+    const sqs = new FakeSqs();
+    sqs.failQueues.set(QUEUE_URLS.default, Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' }));
+    const handler = createWorker({ jobs: { Boom: async () => { throw new Error('boom'); } }, env: TEST_ENV, clients: { sqs }, stats, now: () => new Date(NOW_MS), log: log.sink });
+    const record = sqsRecord({ body: { jobtype: 'Boom', enqueued_at: ago(100) } });
+
+    const result = await handler(sqsEvent([record]), lambdaContext());
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+    expect(emfLines(log.lines).map(withoutOrder)).toEqual([
+      { _aws: aws({ Processed: 'Count', Failed: 'Count', Duration: 'Milliseconds', Latency: 'Milliseconds' }), Queue: 'default', JobType: 'Boom', Processed: 1, Failed: 1, Duration: [0], Latency: [100] },
+    ].map(withoutOrder));
+    expect(samples.map((sample) => [sample.processed, sample.failed])).toEqual([[0, 0]]);
   });
 
   it('prints nothing with HOPPER_METRICS=off, and uses the namespace of HOPPER_METRICS_NAMESPACE', async () => {

@@ -1,6 +1,5 @@
 import type { AttributeValue, UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { failureEnvelope } from '../../lib/job/envelope.js';
 import { normalizeJob } from '../../lib/job/model.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { CohortAccumulator, LATENCY_BUCKETS, bucketOf, cohortOf, cohortUpdate, cohortView, percentile } from '../../lib/stats/cohort.js';
@@ -10,7 +9,7 @@ import { StateTable } from '../../lib/storage/state-table.js';
 import { createWorker } from '../../lib/worker/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
-import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
+import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
 const MINUTE = Date.UTC(2026, 10, 23, 12, 5);
 
@@ -124,10 +123,12 @@ describe('cohorts recorded by the worker and the retry function', () => {
     const stats = createStatsRecorder({ tableName: 'state', client: table });
     let nowMs = MINUTE + 90_000;
     const now = () => new Date(nowMs);
-    const worker = createWorker({ jobs: { Ok: async () => undefined, Boom: async () => { throw new Error('boom'); } }, env: TEST_ENV, clients: { sqs: new FakeSqs() }, now, log: memoryLog().sink, stats, concurrency: 1 });
+    const sqs = new FakeSqs();
+    const worker = createWorker({ jobs: { Ok: async () => undefined, Boom: async () => { throw new Error('boom'); } }, env: TEST_ENV, clients: { sqs }, now, log: memoryLog().sink, stats, concurrency: 1 });
     const retry = createRetryHandler({ env: TEST_ENV, sqs: new FakeSqs(), stateTable: new StateTable(new FakeDynamo(), 'state'), now, log: memoryLog().sink, stats });
 
-    // Three jobs of the 12:05 cohort start at 12:06:30; one fails.
+    // Three jobs of the 12:05 cohort start at 12:06:30; one fails, and the worker retries it
+    // itself (due within 15 minutes): back on its queue, in the cohort of its first enqueue.
     await worker(sqsEvent([
       sqsRecord({ body: { jid: 'a', jobtype: 'Ok', enqueued_at: '2026-11-23T12:05:10.000Z' } }),
       sqsRecord({ body: { jid: 'b', jobtype: 'Ok', enqueued_at: '2026-11-23T12:05:50.000Z' } }),
@@ -136,13 +137,16 @@ describe('cohorts recorded by the worker and the retry function', () => {
     // A new instance writes its first counts at once.
     const firstFlush = table.writes;
     expect(firstFlush).toBeGreaterThan(0);
-    const failed = normalizeJob({ jid: 'c', jobtype: 'Boom', enqueued_at: '2026-11-23T12:05:20.000Z', retry: 1 }, { now: now() });
-    // Its first failure is retried; the retry (re-enqueued at 12:06:30) fails again and it dies.
-    await retry(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, body: failureEnvelope({ queue: 'default', job: failed, error: new Error('boom'), now: now() }) })]));
-    const retried = normalizeJob({ ...failed, enqueued_at: '2026-11-23T12:06:30.000Z', failure: { retry_count: 0, failed_at: '2026-11-23T12:06:30.000Z', first_enqueued_at: '2026-11-23T12:05:20.000Z' } }, { now: now() });
+    const [retried] = sqs.sentTo(QUEUE_URLS.default);
+    if (retried === undefined) throw new Error('expected the failed job back on its queue');
+    expect(retried.body).toMatchObject({ jid: 'c', enqueued_at: '2026-11-23T12:06:30.000Z', failure: { retry_count: 0, first_enqueued_at: '2026-11-23T12:05:20.000Z' } });
+    // The retry fails again, its last: the retry function moves it to the dead set.
     nowMs += 30_000;
-    await worker(sqsEvent([sqsRecord({ body: retried })]), lambdaContext());
-    await retry(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, body: failureEnvelope({ queue: 'default', job: { ...retried, failure: { ...retried.failure, retry_count: 0, failed_at: now().toISOString(), message: 'boom', errtype: 'Error' } }, error: new Error('boom'), now: now() }) })]));
+    await worker(sqsEvent([sqsRecord({ body: JSON.stringify(retried.body) })]), lambdaContext());
+    const [envelope] = sqs.sentTo(RETRIES_URL);
+    if (envelope === undefined) throw new Error('expected a failure envelope for the last failure');
+    expect(envelope.body).toMatchObject({ hopper: 'failure', job: { jid: 'c', failure: { retry_count: 0 } } });
+    await retry(sqsEvent([sqsRecord({ queueUrl: RETRIES_URL, body: JSON.stringify(envelope.body) })]));
     // Whatever is still in memory is written once its oldest count is old enough.
     nowMs += 60_000;
     await stats.flush(nowMs, createLogger({ sink: () => undefined }));

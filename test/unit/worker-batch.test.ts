@@ -118,7 +118,11 @@ describe('a worker running unique jobs', () => {
     const failing = setup({ Sync: () => { throw new Error('upstream down'); } });
     await failing.handler(sqsEvent([sqsRecord({ body: unique('success') })]), lambdaContext());
     expect(failing.order).toEqual([]);
-    expect(failing.sqs.sentTo(RETRIES_URL)).toHaveLength(1);
+    // Retried by the worker itself: back on its queue, still unique until it succeeds.
+    expect(failing.sqs.sentTo(RETRIES_URL)).toEqual([]);
+    expect(failing.sqs.sentTo(QUEUE_URLS.default)).toEqual([expect.objectContaining({
+      body: expect.objectContaining({ jid: 'u1', custom: { unique_for: 600, unique_until: 'success' }, failure: expect.objectContaining({ retry_count: 0, message: 'upstream down' }) }),
+    })]);
   });
 
   it('runs the job even when the lock cannot be released (it expires by TTL)', async () => {

@@ -74,7 +74,7 @@ describe('log level', () => {
 
   it('logs INFO and above by default, with no summary line for a batch that only succeeded', async () => {
     expect(await run({}, 'Ok')).toEqual([['INFO', 'working']]);
-    expect(await run({}, 'Boom')).toEqual([['WARN', 'job failed'], ['INFO', 'batch done']]);
+    expect(await run({}, 'Boom')).toEqual([['WARN', 'job failed'], ['INFO', 'retry enqueued'], ['INFO', 'batch done']]);
   });
 
   it('follows HOPPER_LOG_LEVEL in any case', async () => {

@@ -3,6 +3,8 @@ import { ConfigurationError, RateLimitedError, UnrecoverableJobError } from '../
 import { MemoryLimiterStore } from '../../lib/limiters/index.js';
 import type { StatsSample } from '../../lib/stats/rollup.js';
 import { NO_STATS } from '../../lib/stats/recorder.js';
+import { describeError, parseJob } from '../../lib/job/model.js';
+import { planFailure } from '../../lib/retry/plan.js';
 import { createWorker, type JobContext, type JobHandler, type WorkerOptions } from '../../lib/worker/index.js';
 import { FakeSqs, QUEUE_URLS, RETRIES_URL, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
@@ -16,8 +18,9 @@ function setup(jobs: Readonly<Record<string, JobHandler>>, options: Partial<Work
 }
 
 const ok: JobHandler = async () => undefined;
+const boomError = (): TypeError => Object.assign(new TypeError('cannot read properties of undefined'), { stack: 'TypeError: cannot read properties of undefined\n    at handler (jobs.ts:3:7)' });
 const boom: JobHandler = async () => {
-  throw Object.assign(new TypeError('cannot read properties of undefined'), { stack: 'TypeError: cannot read properties of undefined\n    at handler (jobs.ts:3:7)' });
+  throw boomError();
 };
 
 describe('createWorker', () => {
@@ -34,7 +37,8 @@ describe('createWorker', () => {
 
   it('sends a failure envelope for the one failing record of three and acknowledges all three', async () => {
     const { sqs, handler } = setup({ Ok: ok, Boom: boom });
-    const failing = sqsRecord({ body: { jobtype: 'Boom', args: [1], jid: 'jid-boom', created_at: '2026-11-22T11:00:00.000Z' } });
+    // Out of retries (retry 0): the worker cannot retry it itself, the retry function decides.
+    const failing = sqsRecord({ body: { jobtype: 'Boom', args: [1], jid: 'jid-boom', created_at: '2026-11-22T11:00:00.000Z', retry: 0 } });
 
     const result = await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Ok' } }), failing, sqsRecord({ body: { jobtype: 'Ok' } })]), lambdaContext());
 
@@ -44,22 +48,93 @@ describe('createWorker', () => {
       body: {
         hopper: 'failure',
         queue: 'default',
-        job: { jid: 'jid-boom', jobtype: 'Boom', args: [1], queue: 'default', created_at: '2026-11-22T11:00:00.000Z', retry: 25 },
+        job: { jid: 'jid-boom', jobtype: 'Boom', args: [1], queue: 'default', created_at: '2026-11-22T11:00:00.000Z', retry: 0 },
         message_id: failing.messageId,
         error: { errtype: 'TypeError', message: 'cannot read properties of undefined', backtrace: ['at handler (jobs.ts:3:7)'] },
         failed_at: '2026-11-22T12:00:00.000Z',
       },
     }]);
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([]);
   });
 
   it('hands back only the failing record when its envelope cannot be sent', async () => {
     const { sqs, handler } = setup({ Ok: ok, Boom: boom });
     sqs.failQueues.set(RETRIES_URL, Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' }));
+    // Out of retries (retry 0): its failure goes to the retries queue as an envelope.
+    const records = [sqsRecord({ body: { jobtype: 'Ok' } }), sqsRecord({ body: { jobtype: 'Boom', retry: 0 } }), sqsRecord({ body: { jobtype: 'Ok' } })];
+
+    const result = await handler(sqsEvent(records), lambdaContext());
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]?.messageId }] });
+    expect(sqs.batches).toEqual([]);
+  });
+
+  it('sends a failing job with retries left back to its own queue, with the delay and failure the retry function would give it', async () => {
+    const { sqs, log, handler } = setup({ Boom: boom });
+    const body = {
+      jobtype: 'Boom', args: [1], jid: 'jid-boom', queue: 'critical', enqueued_at: '2026-11-22T11:58:00.000Z',
+      failure: { retry_count: 2, failed_at: '2026-11-22T11:57:00.000Z', next_at: '2026-11-22T11:58:00.000Z', message: 'earlier', errtype: 'Error', first_enqueued_at: '2026-11-22T11:00:00.000Z' },
+    };
+    const record = sqsRecord({ body, queueUrl: QUEUE_URLS.critical });
+
+    const result = await handler(sqsEvent([record]), lambdaContext());
+
+    const job = parseJob(JSON.stringify(body), { now: NOW, defaultJid: record.messageId, defaultRetry: 25 });
+    const planned = planFailure(job, describeError(boomError()), NOW.getTime(), false, { now: NOW, queueUrls: QUEUE_URLS, deadTtlDays: 180 });
+    if (planned.kind !== 'enqueue') throw new Error(`expected the retry function to enqueue, not ${planned.kind}`);
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sqs.sentTo(RETRIES_URL)).toEqual([]);
+    expect(sqs.sentTo(QUEUE_URLS.critical)).toEqual([{ delaySeconds: planned.delaySeconds, body: JSON.parse(JSON.stringify(planned.job)) }]);
+    // Third retry: 3⁴ + 15 s + floor(random · 40) with random seeded by 'jid-boom#3' (0.9703…).
+    expect(planned.delaySeconds).toBe(134);
+    expect(planned.job).toEqual({
+      ...job,
+      enqueued_at: '2026-11-22T12:00:00.000Z',
+      failure: {
+        retry_count: 3,
+        failed_at: '2026-11-22T12:00:00.000Z',
+        next_at: '2026-11-22T12:02:14.000Z',
+        message: 'cannot read properties of undefined',
+        errtype: 'TypeError',
+        backtrace: ['at handler (jobs.ts:3:7)'],
+        first_enqueued_at: '2026-11-22T11:00:00.000Z',
+      },
+    });
+    expect(log.lines).toContainEqual(expect.objectContaining({
+      level: 'INFO', message: 'retry enqueued', jid: 'jid-boom', retry_count: 3, errtype: 'TypeError', error: 'cannot read properties of undefined', delay_s: 134,
+    }));
+  });
+
+  it('hands back a failing job whose send to its own queue fails, without an envelope instead', async () => {
+    const { sqs, handler } = setup({ Ok: ok, Boom: boom });
+    sqs.failQueues.set(QUEUE_URLS.default, Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' }));
     const records = [sqsRecord({ body: { jobtype: 'Ok' } }), sqsRecord({ body: { jobtype: 'Boom' } }), sqsRecord({ body: { jobtype: 'Ok' } })];
 
     const result = await handler(sqsEvent(records), lambdaContext());
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]?.messageId }] });
+    expect(sqs.batches).toEqual([]);
+  });
+
+  it('still sends a failure envelope for a job of a batch, whose failure the retry function records in the batch', async () => {
+    const { sqs, handler } = setup({ Boom: boom });
+    const record = sqsRecord({ body: { jobtype: 'Boom', jid: 'in-batch', created_at: '2026-11-22T11:00:00.000Z', custom: { bid: 'b1' } } });
+
+    const result = await handler(sqsEvent([record]), lambdaContext());
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([]);
+    expect(sqs.sentTo(RETRIES_URL)).toEqual([{
+      delaySeconds: undefined,
+      body: {
+        hopper: 'failure',
+        queue: 'default',
+        job: { jid: 'in-batch', jobtype: 'Boom', args: [], queue: 'default', created_at: '2026-11-22T11:00:00.000Z', retry: 25, custom: { bid: 'b1' } },
+        message_id: record.messageId,
+        error: { errtype: 'TypeError', message: 'cannot read properties of undefined', backtrace: ['at handler (jobs.ts:3:7)'] },
+        failed_at: '2026-11-22T12:00:00.000Z',
+      },
+    }]);
   });
 
   it('tries an entry SQS failed on its side once more before handing it back', async () => {
@@ -75,7 +150,7 @@ describe('createWorker', () => {
   it('hands back a record whose envelope SQS keeps rejecting', async () => {
     const { sqs, log, handler } = setup({ Boom: boom });
     sqs.failEntry = () => ({ Code: 'InternalError', SenderFault: false, Message: 'try later' });
-    const record = sqsRecord({ body: { jobtype: 'Boom' } });
+    const record = sqsRecord({ body: { jobtype: 'Boom', retry: 0 } });
 
     const result = await handler(sqsEvent([record]), lambdaContext());
 
@@ -86,9 +161,9 @@ describe('createWorker', () => {
   it('sends up to ten envelopes per request', async () => {
     const { sqs, handler } = setup({ Boom: boom });
 
-    await handler(sqsEvent(Array.from({ length: 23 }, () => sqsRecord({ body: { jobtype: 'Boom' } }))), lambdaContext());
+    await handler(sqsEvent(Array.from({ length: 23 }, () => sqsRecord({ body: { jobtype: 'Boom', retry: 0 } }))), lambdaContext());
 
-    expect(sqs.batches.map((batch) => batch.entries.length)).toEqual([10, 10, 3]);
+    expect(sqs.batches.map((batch) => [batch.queueUrl, batch.entries.length])).toEqual([[RETRIES_URL, 10], [RETRIES_URL, 10], [RETRIES_URL, 3]]);
   });
 
   describe.each([
@@ -126,11 +201,18 @@ describe('createWorker', () => {
       Boom: boom,
     });
 
-    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Gone', jid: 'gone' } }), sqsRecord({ body: { jobtype: 'Boom', jid: 'boom' } })]), lambdaContext());
+    // After five retries, the next is due in more than 15 minutes (6⁴ + 15 s at least): the retry
+    // function puts it in the retry set, so its failure goes to the retries queue as an envelope.
+    const previous = { retry_count: 5, failed_at: '2026-11-22T11:00:00.000Z', message: 'earlier', errtype: 'Error' };
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Gone', jid: 'gone' } }), sqsRecord({ body: { jobtype: 'Boom', jid: 'boom', failure: previous } })]), lambdaContext());
 
     const bodies = sqs.sentTo(RETRIES_URL).map((sent) => sent.body);
+    expect(bodies).toHaveLength(2);
     expect(bodies).toContainEqual(expect.objectContaining({ job: expect.objectContaining({ jid: 'gone' }), unrecoverable: true }));
-    expect(bodies.find((body) => JSON.stringify(body).includes('"jid":"boom"'))).not.toHaveProperty('unrecoverable');
+    const ordinary = bodies.find((body) => JSON.stringify(body).includes('"jid":"boom"'));
+    expect(ordinary).toMatchObject({ hopper: 'failure', job: { jid: 'boom', failure: previous }, error: { errtype: 'TypeError' } });
+    expect(ordinary).not.toHaveProperty('unrecoverable');
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([]);
   });
 
   it('gives a job without jid and queue the message id and the queue it came from', async () => {
@@ -144,14 +226,26 @@ describe('createWorker', () => {
     expect(seen[0]?.job.queue).toBe('critical');
   });
 
-  it('gives a job without retry the JobSystem default from HOPPER_DEFAULT_RETRY', async () => {
+  it('gives a job without retry the JobSystem default from HOPPER_DEFAULT_RETRY, and decides its retries by it', async () => {
     const { sqs, handler } = setup({ Boom: boom }, { env: { ...TEST_ENV, HOPPER_DEFAULT_RETRY: '3' } });
+    const thirdRetry = { retry_count: 2, failed_at: '2026-11-22T11:58:00.000Z', message: 'earlier', errtype: 'Error' };
 
-    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Boom' } }), sqsRecord({ body: { jobtype: 'Boom', retry: 9 } })]), lambdaContext());
+    await handler(sqsEvent([
+      sqsRecord({ body: { jobtype: 'Boom', jid: 'default-first' } }),
+      sqsRecord({ body: { jobtype: 'Boom', jid: 'nine-first', retry: 9 } }),
+      sqsRecord({ body: { jobtype: 'Boom', jid: 'default-spent', failure: thirdRetry } }),
+      sqsRecord({ body: { jobtype: 'Boom', jid: 'nine-fourth', retry: 9, failure: thirdRetry } }),
+    ]), lambdaContext());
 
+    // Retries left: back on the queue by the worker, each with its own retry.
+    expect(sqs.sentTo(QUEUE_URLS.default).map((sent) => sent.body)).toEqual([
+      expect.objectContaining({ jid: 'default-first', retry: 3, failure: expect.objectContaining({ retry_count: 0 }) }),
+      expect.objectContaining({ jid: 'nine-first', retry: 9, failure: expect.objectContaining({ retry_count: 0 }) }),
+      expect.objectContaining({ jid: 'nine-fourth', retry: 9, failure: expect.objectContaining({ retry_count: 3 }) }),
+    ]);
+    // The fourth failure of a job with the default 3 retries is its last: an envelope, for the dead set.
     expect(sqs.sentTo(RETRIES_URL).map((sent) => sent.body)).toEqual([
-      expect.objectContaining({ job: expect.objectContaining({ retry: 3 }) }),
-      expect.objectContaining({ job: expect.objectContaining({ retry: 9 }) }),
+      expect.objectContaining({ hopper: 'failure', job: expect.objectContaining({ jid: 'default-spent', retry: 3, failure: thirdRetry }) }),
     ]);
   });
 
@@ -220,8 +314,17 @@ describe('createWorker', () => {
 
     await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Call', jid: 'j-3', custom: { limited_count: 20 } } })]), lambdaContext());
 
-    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([]);
-    expect(sqs.sentTo(RETRIES_URL)).toEqual([expect.objectContaining({ body: expect.objectContaining({ hopper: 'failure', error: expect.objectContaining({ errtype: 'RateLimitedError' }) }) })]);
+    // Not rescheduled (its limited count stays 20): charged a retry like any failure, its first
+    // due in 15 s + floor(random · 10) with random seeded by 'j-3#0' (0.2212…).
+    expect(sqs.sentTo(RETRIES_URL)).toEqual([]);
+    expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([{
+      delaySeconds: 17,
+      body: expect.objectContaining({
+        jid: 'j-3',
+        custom: { limited_count: 20 },
+        failure: expect.objectContaining({ retry_count: 0, errtype: 'RateLimitedError', next_at: '2026-11-22T12:00:17.000Z' }),
+      }),
+    }]);
   });
 
   it('gives handlers a limiter that throttles through the store the worker was given', async () => {
@@ -243,7 +346,7 @@ describe('createWorker', () => {
     expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([expect.objectContaining({ body: expect.objectContaining({ jid: 'b', custom: { limited_count: 1 } }) })]);
   });
 
-  it('counts the successes of each invocation per queue with the latest wait, and asks for one flush', async () => {
+  it('counts the successes and the failures it retried itself of each invocation per queue with the latest wait, and asks for one flush', async () => {
     const samples: StatsSample[] = [];
     let flushes = 0;
     const stats = { ...NO_STATS, record: (sample: StatsSample) => { samples.push(sample); }, flush: async () => { flushes += 1; } };
@@ -252,11 +355,14 @@ describe('createWorker', () => {
     await handler(sqsEvent([
       sqsRecord({ body: { jobtype: 'Ok', enqueued_at: '2026-11-22T11:59:58.000Z' } }),
       sqsRecord({ body: { jobtype: 'Ok', enqueued_at: '2026-11-22T11:59:59.500Z' } }),
+      // Out of retries: its failure goes to the retry function, which counts it.
+      sqsRecord({ body: { jobtype: 'Boom', retry: 0, enqueued_at: '2026-11-22T11:59:59.000Z' } }),
       sqsRecord({ body: { jobtype: 'Boom', enqueued_at: '2026-11-22T11:59:57.000Z' } }),
     ]), lambdaContext());
 
-    // Failures are the retry function's to count; the wait is that of the last job started.
-    expect(samples).toEqual([{ writer: { kind: 'worker', queue: 'default' }, processed: 2, failed: 0, atMs: NOW.getTime(), lag: { ms: 3000, atMs: NOW.getTime() } }]);
+    // The failure was retried by the worker (due within 15 minutes), so it counts it: processed
+    // includes it. The wait is that of the last job started.
+    expect(samples).toEqual([{ writer: { kind: 'worker', queue: 'default' }, processed: 3, failed: 1, atMs: NOW.getTime(), lag: { ms: 3000, atMs: NOW.getTime() } }]);
     expect(flushes).toBe(1);
   });
 
