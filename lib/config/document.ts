@@ -7,6 +7,7 @@
  * parsers (./env.ts). A variable set in the environment wins over the document's, so a test or a
  * worker defined elsewhere can still pass everything through its environment.
  */
+import { withAttempts } from '../common/attempts.js';
 import { ConfigurationError } from '../errors/base.js';
 import { dynamoClientFromEnv } from '../aws/clients.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -47,6 +48,8 @@ export function partOf(name: string): ConfigPart {
 export interface ConfigurationSource {
   /** Reads the state table (tests pass a fake). @default a DynamoDB client for the environment */
   readonly dynamo?: StateCommands;
+  /** Waits between tries of the read. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 const loaded = new Map<string, Promise<Env>>();
@@ -65,7 +68,10 @@ export function environmentWithDocument(env: Env, source: ConfigurationSource = 
   const key = `${table}\u0000${version}`;
   let document = loaded.get(key);
   if (document === undefined) {
-    document = readDocument(env, table, version, source);
+    // A transient error is tried again: a failed read fails the instance's first invocation.
+    document = withAttempts(() => readDocument(env, table, version, source), {
+      attempts: 3, firstDelayMs: 100, isFinal: (error) => error instanceof ConfigurationError, ...(source.sleep === undefined ? {} : { sleep: source.sleep }),
+    });
     loaded.set(key, document);
     document.catch(() => loaded.delete(key));
   }

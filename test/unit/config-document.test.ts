@@ -24,11 +24,30 @@ function request(type: CustomResourceEvent['RequestType'], properties: Record<st
   };
 }
 
-/** A writer over `dynamo` whose answers are kept instead of PUT. */
-function writer(dynamo: FakeDynamo): { write: ReturnType<typeof createConfigWriter>; answers: { url: string; body: Record<string, unknown> }[] } {
+/** A writer over `dynamo` whose answers are kept instead of PUT, and whose waits are recorded. */
+function writer(dynamo: FakeDynamo): { write: ReturnType<typeof createConfigWriter>; answers: { url: string; body: Record<string, unknown> }[]; waits: number[] } {
   const answers: { url: string; body: Record<string, unknown> }[] = [];
-  const write = createConfigWriter({ env: {}, dynamo, respond: async (url, body) => { answers.push({ url, body: JSON.parse(body) as Record<string, unknown> }); } });
-  return { write, answers };
+  const waits: number[] = [];
+  const write = createConfigWriter({
+    env: {}, dynamo,
+    respond: async (url, body) => { answers.push({ url, body: JSON.parse(body) as Record<string, unknown> }); },
+    sleep: async (ms) => { waits.push(ms); },
+  });
+  return { write, answers, waits };
+}
+
+/** `dynamo`, failing its next `count` requests with a transient error. */
+function flaky(dynamo: FakeDynamo, count: number): FakeDynamo {
+  const send = dynamo.send.bind(dynamo);
+  let left = count;
+  dynamo.send = (async (command: never) => {
+    if (left > 0) {
+      left -= 1;
+      throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalServerError' });
+    }
+    return send(command);
+  }) as FakeDynamo['send'];
+  return dynamo;
 }
 
 const DOCUMENT = { TableName: TABLE, Part: 'document', Version: 'v1', Variables: { HOPPER_QUEUE_URLS: '{"default":"https://sqs/q"}', HOPPER_CRONS: '[]' } };
@@ -91,6 +110,18 @@ describe('the configuration writer (custom resource)', () => {
       ['FAILED', 'ConfigurationError: Variables.HOPPER_QUEUE_URLS must be a string, but it is number'],
       ['FAILED', 'AccessDeniedException: User is not authorized to perform: dynamodb:PutItem'],
     ]);
+  });
+
+  it('tries a transient failure again, up to five times 0.25 s apart and doubling, before it answers FAILED', async () => {
+    const recovering = writer(flaky(new FakeDynamo(), 2));
+    await recovering.write(request('Create', DOCUMENT));
+    expect(recovering.answers[0]?.body.Status).toBe('SUCCESS');
+    expect(recovering.waits).toEqual([250, 500]);
+
+    const failing = writer(flaky(new FakeDynamo(), 5));
+    await failing.write(request('Create', DOCUMENT));
+    expect(failing.answers[0]?.body).toMatchObject({ Status: 'FAILED', Reason: 'InternalServerError: We encountered an internal error. Please try again.' });
+    expect(failing.waits).toEqual([250, 500, 1000, 2000]);
   });
 
   it('PUTs its answer with an empty content type, as a pre-signed response URL expects', async () => {
@@ -176,6 +207,18 @@ describe('reading the configuration document', () => {
 
     await writer(dynamo).write(request('Create', DOCUMENT));
     expect((await environmentWithDocument(env, { dynamo })).HOPPER_QUEUE_URLS).toBe('{"default":"https://sqs/q"}');
+  });
+
+  it('tries a transient failure of the read again, twice at most', async () => {
+    const dynamo = flaky(await written(), 2);
+    const waits: number[] = [];
+
+    const env = await environmentWithDocument({ HOPPER_STATE_TABLE: TABLE, HOPPER_CONFIG: 'read-6' }, { dynamo, sleep: async (ms) => { waits.push(ms); } });
+
+    expect(env.HOPPER_QUEUE_MAPPINGS).toBe('{"default":"uuid-1"}');
+    expect(waits).toEqual([100, 200]);
+    await expect(environmentWithDocument({ HOPPER_STATE_TABLE: TABLE, HOPPER_CONFIG: 'read-7' }, { dynamo: flaky(await written(), 3), sleep: async () => undefined }))
+      .rejects.toThrow('We encountered an internal error');
   });
 
   it('refuses a part that is not a JSON object of strings, naming its sort key', async () => {
