@@ -3,11 +3,11 @@
  * only; features that need DynamoDB load it when first used.
  */
 export { createWorker, WORKER_DEFAULTS, type SqsBatchHandler } from './create-worker.js';
-export type { BatchContext, JobContext, JobHandler, WorkerOptions, WorkerSqs } from './types.js';
+export type { BatchContext, JobContext, JobDefinition, JobHandler, ValidatedJob, WorkerOptions, WorkerSqs } from './types.js';
 export { RESERVATION_DEFAULTS } from './reservation.js';
 export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, type Logger } from '../observability/logger.js';
 export { InvalidJobArgsError, ReservationError, UnknownJobTypeError } from '../errors/worker.js';
-export { defineJobs, withArgs, type JobDefinition, type ValidatedJob } from './jobs.js';
+export { defineJobs, withArgs } from './jobs.js';
 export type { JobArgs, StandardIssue, StandardSchemaV1 } from '../job/typed.js';
 export { RateLimitedError, UnrecoverableJobError } from '../errors/base.js';
 export type { SqsBatchSender } from '../aws/sqs-batch.js';

@@ -7,26 +7,7 @@
 import { ConfigurationError } from '../errors/base.js';
 import { InvalidJobArgsError } from '../errors/worker.js';
 import { issuePath, type StandardSchemaV1 } from '../job/typed.js';
-import type { JobContext, JobHandler } from './types.js';
-
-/** A job whose arguments are checked by `args` (any Standard Schema) before `run` gets them. */
-export interface ValidatedJob<Args> {
-  readonly args: StandardSchemaV1<unknown, Args>;
-  readonly run: (args: Args, ctx: JobContext) => unknown;
-}
-
-/**
- * A typed job: its handler, whose first parameter's type (the argument tuple, annotated) is what
- * producers must pass, or its handler with a schema of its arguments ({@link withArgs}).
- */
-export type JobDefinition = JobRun | { readonly args: StandardSchemaV1<unknown, unknown>; readonly run: JobRun };
-
-/**
- * A handler of any argument tuple. Declared as a method's type, whose parameters TypeScript checks
- * both ways: a handler of `[string, number]` fits, and one whose arguments are not annotated gets
- * `readonly unknown[]`.
- */
-type JobRun = { handle(args: readonly unknown[], ctx: JobContext): unknown }['handle'];
+import type { JobContext, JobDefinition, JobHandler, ValidatedJob } from './types.js';
 
 /**
  * A job whose arguments `schema` checks before `run` gets them, typed from the schema.

@@ -10,7 +10,7 @@ import type { LimiterStore } from '../limiters/store.js';
 import type { StatsRecorder } from '../stats/recorder.js';
 import type { LogSink, Logger } from '../observability/logger.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
-import type { JobDefinition } from './jobs.js';
+import type { StandardSchemaV1 } from '../job/typed.js';
 import type { SqsVisibilityChanger } from './reservation.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
@@ -77,6 +77,25 @@ export type BatchContext = Pick<Batch, 'bid' | 'add' | 'child' | 'status'>;
  * job is retried with backoff unless the error is an `UnrecoverableJobError`.
  */
 export type JobHandler = (args: readonly unknown[], ctx: JobContext) => unknown;
+
+/** A job whose arguments are checked by `args` (any Standard Schema) before `run` gets them. */
+export interface ValidatedJob<Args> {
+  readonly args: StandardSchemaV1<unknown, Args>;
+  readonly run: (args: Args, ctx: JobContext) => unknown;
+}
+
+/**
+ * A typed job: its handler, whose first parameter's type (the argument tuple, annotated) is what
+ * producers must pass, or its handler with a schema of its arguments ({@link withArgs}).
+ */
+export type JobDefinition = JobRun | { readonly args: StandardSchemaV1<unknown, unknown>; readonly run: JobRun };
+
+/**
+ * A handler of any argument tuple. Declared as a method's type, whose parameters TypeScript checks
+ * both ways: a handler of `[string, number]` fits, and one whose arguments are not annotated gets
+ * `readonly unknown[]`.
+ */
+type JobRun = { handle(args: readonly unknown[], ctx: JobContext): unknown }['handle'];
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {
