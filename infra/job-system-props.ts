@@ -234,8 +234,9 @@ export interface WorkerOptions {
   readonly maxBatchingWindow?: Duration;
   /**
    * Give the worker the state-table rights that jobs in batches and unique jobs need (record
-   * successes, release locks, `ctx.batch`). Producers decide per job whether it uses them, so turn
-   * this off only for a worker whose queues never carry such jobs.
+   * successes, release locks, `ctx.batch`), and `ctx.once` its steps. Producers decide per job
+   * whether it uses them, so turn this off only for a worker whose queues never carry such jobs and
+   * whose handlers do not call `ctx.once`.
    * @default true
    */
   readonly stateTableAccess?: boolean;

@@ -25,15 +25,16 @@ export class ReservationError extends HopperError {
  * `UnrecoverableJobError` from another copy of Hopper bundled into the same function.
  */
 export function isUnrecoverable(error: unknown): boolean {
-  return error instanceof UnrecoverableJobError || ['UnrecoverableJobError', 'UnknownJobTypeError', 'InvalidJobArgsError'].some((name) => isHopperError(error, name));
+  return error instanceof UnrecoverableJobError
+    || ['UnrecoverableJobError', 'UnknownJobTypeError', 'InvalidJobArgsError', 'OnceStepError'].some((name) => isHopperError(error, name));
 }
 
 /**
- * The `retryAfterSeconds` of a `RateLimitedError` or a `LimiterUnavailableError` (by name), or
- * undefined for any other error.
+ * The `retryAfterSeconds` of a `RateLimitedError`, a `LimiterUnavailableError` or a
+ * `OnceStepBusyError` (by name), or undefined for any other error.
  */
 export function rateLimitedDelay(error: unknown): number | undefined {
-  if (!isHopperError(error, 'RateLimitedError') && !isHopperError(error, 'LimiterUnavailableError')) return undefined;
+  if (!(error instanceof Error) || !['RateLimitedError', 'LimiterUnavailableError', 'OnceStepBusyError'].some((name) => isHopperError(error, name))) return undefined;
   if (!('retryAfterSeconds' in error) || typeof error.retryAfterSeconds !== 'number' || !Number.isFinite(error.retryAfterSeconds)) return undefined;
   return error.retryAfterSeconds;
 }
@@ -47,5 +48,37 @@ export class InvalidJobArgsError extends UnrecoverableJobError {
   constructor(jobtype: string, problems: readonly string[]) {
     super(`${jobtype}: its arguments do not match the job's schema: ${problems.join('; ')}`);
     this.problems = problems;
+  }
+}
+
+/**
+ * A step of `ctx.once` is running in another delivery of the same job (SQS delivered it twice):
+ * this one goes back on its queue until that run has ended, as for a limiter's wait, without using
+ * a retry.
+ */
+export class OnceStepBusyError extends HopperError {
+  static override readonly errorName: string = 'OnceStepBusyError';
+  readonly step: string;
+  readonly retryAfterSeconds: number;
+
+  constructor(step: string, retryAfterSeconds: number) {
+    super(`step ${JSON.stringify(step)} of ctx.once is running in another delivery of this job; retry after ${retryAfterSeconds}s`);
+    this.step = step;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * A step of `ctx.once` that cannot be used as it is: its key is not valid, or it ran but its value
+ * could not be kept or its completion could not be recorded. Retrying would run the step again,
+ * which is what `ctx.once` is there to prevent, so the job goes to the dead set.
+ */
+export class OnceStepError extends UnrecoverableJobError {
+  static override readonly errorName: string = 'OnceStepError';
+  readonly step: string;
+
+  constructor(step: string, message: string, options?: { cause?: unknown }) {
+    super(`step ${JSON.stringify(step)} of ctx.once: ${message}`, options);
+    this.step = step;
   }
 }

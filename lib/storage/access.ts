@@ -10,6 +10,7 @@ import type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 import { ENV, requireEnv, type Env } from '../config/env.js';
 import type { UniqueLocks } from '../unique/store.js';
 import type { StartMarks } from './start-marks.js';
+import type { OnceSteps } from './once-steps.js';
 
 /** The state-table features, each made on first use. */
 export interface StateAccess {
@@ -17,6 +18,8 @@ export interface StateAccess {
   uniqueLocks(): Promise<UniqueLocks>;
   /** Start marks (./start-marks.ts): written by workers, read by the retry function. */
   startMarks(): Promise<StartMarks>;
+  /** The steps of `ctx.once` (./once-steps.ts). */
+  onceSteps(): Promise<OnceSteps>;
   /** Writes the scheduled set with the lazily loaded SDK (for workers; `Client` uses StateTable). */
   scheduledSet(): Promise<ScheduledSetWriter>;
 }
@@ -51,6 +54,11 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
       const { StartMarks: Marks } = await import('./start-marks.js');
       return new Marks({ tableName, client: dynamoClient, now });
     }),
+    onceSteps: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const { OnceSteps: Steps } = await import('./once-steps.js');
+      return new Steps({ tableName, client: dynamoClient, now, ttlDays: onceStepDays(env) });
+    }),
     scheduledSet: once(async () => {
       const tableName = requireEnv(env, ENV.stateTable);
       const [{ loadDynamoSdk }, { toItem }] = await Promise.all([import('../aws/dynamo.js'), import('./set-items.js')]);
@@ -63,3 +71,18 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
     }),
   };
 }
+
+/** Extra days a done `ctx.once` step is kept beyond the dead set's retention. */
+export const ONCE_STEP_EXTRA_DAYS = 30;
+
+/**
+ * Days a done `ctx.once` step is kept: as long as its job can run again — its retries (about 21
+ * days with Sidekiq's 25) and then the dead set, from which it can be retried by hand.
+ */
+function onceStepDays(env: Env): number {
+  const dead = Number(env[ENV.deadTtlDays]);
+  return (Number.isInteger(dead) && dead > 0 ? dead : DEAD_SET_DEFAULT_DAYS) + ONCE_STEP_EXTRA_DAYS;
+}
+
+/** The dead set's retention when `HOPPER_DEAD_TTL_DAYS` is not set (the construct always sets it). */
+const DEAD_SET_DEFAULT_DAYS = 180;

@@ -145,6 +145,25 @@ export function unchargedRedrivesKey(jid: string, retryCount: number): ItemKey {
   return { pk: `${START_MARK_KEYS.prefix}${jid}`, sk: `${START_MARK_KEYS.unchargedPrefix}${retryCount}` };
 }
 
+/*
+ * Steps of `ctx.once` (lib/storage/once-steps.ts): one item per job and step key, written only by
+ * jobs that call it.
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | a step of a job   | `once#<jid>`           | `step#<key>`               |
+ */
+
+/** Key prefix and sort key prefix of `ctx.once` steps. */
+export const ONCE_KEYS = {
+  prefix: 'once#',
+  stepPrefix: 'step#',
+} as const;
+
+/** The key of step `key` of job `jid`. */
+export function onceStepKey(jid: string, key: string): ItemKey {
+  return { pk: `${ONCE_KEYS.prefix}${jid}`, sk: `${ONCE_KEYS.stepPrefix}${key}` };
+}
+
 /** The key of batch `bid`'s own item (its counters, callbacks and claims). */
 export function batchKey(bid: string): ItemKey {
   return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: BATCH_KEYS.batchSortKey };

@@ -15,6 +15,7 @@ import { stateAccess } from '../storage/access.js';
 import { uniqueSpecOf } from '../unique/lock.js';
 import type { Logger } from '../observability/logger.js';
 import type { BatchContext } from './types.js';
+import { onceFor, type Once } from './once.js';
 
 /** A job that succeeded, and the key of its record (handed back if its bookkeeping fails). */
 export interface Success {
@@ -34,6 +35,8 @@ export interface WorkerFeatures {
    * @throws when the claim cannot be written: the record goes back to SQS and asks again.
    */
   admit(job: Job, messageId: string, logger: Logger): Promise<boolean>;
+  /** `ctx.once` for one run of `job` (./once.ts); the state table is reached only when it is called. */
+  once(job: Job, logger: Logger, remainingTimeMs: () => number): Once;
   /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
   beforeRun(job: Job, logger: Logger): Promise<void>;
   /**
@@ -92,6 +95,10 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
         child: async (options, fill) => (await batch()).child(options, fill),
         status: async () => (await batch()).status(),
       };
+    },
+
+    once(job, logger, remainingTimeMs) {
+      return onceFor({ jid: job.jid, store: state.onceSteps, remainingTimeMs, now: () => deps.now().getTime(), logger });
     },
 
     async admit(job, messageId, logger) {

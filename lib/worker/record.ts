@@ -14,6 +14,7 @@ import { randomFromText } from '../common/random.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import { planFailure, RETRY_DEFAULTS } from '../retry/plan.js';
 import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from '../errors/worker.js';
+import { HopperError, isHopperError } from '../errors/base.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
 import { Reservation, type SqsVisibilityChanger } from './reservation.js';
@@ -132,6 +133,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal,
     extend: (seconds) => reservation.extend(seconds),
     limiter: scope.limiter,
+    once: scope.features?.once(job, logger, scope.remainingTimeMs) ?? onceUnavailable,
     ...(batch === undefined ? {} : { batch }),
   };
   scope.observeWait?.(queue, waited);
@@ -167,7 +169,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       if (attempt.action === 'reschedule') {
         // Waits beyond SQS's 15 minutes are cut to 15; the limiter answers again then.
         const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, attempt.delaySeconds);
-        logger.info('rate limited; job delayed', { delay_s: delaySeconds, limited_count: attempt.limitedCount });
+        const why = isHopperError(error, 'OnceStepBusyError') ? 'a step of ctx.once runs in another delivery; job delayed' : 'rate limited; job delayed';
+        logger.info(why, { delay_s: delaySeconds, limited_count: attempt.limitedCount });
         // It enters its queue again now and is due after the delay: its wait is not latency.
         const nowMs = scope.now().getTime();
         const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
@@ -189,6 +192,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     scope.signal.removeEventListener('abort', stopReservation);
   }
 }
+
+/** `ctx.once` of a worker made without its state-table features (a test's scope). */
+const onceUnavailable: JobContext['once'] = () => Promise.reject(new HopperError('ctx.once needs the state table: this worker was made without it'));
 
 /** How many times SQS has handed the record's message out (1 for a first delivery). */
 function receiveCountOf(record: SQSRecord): number {

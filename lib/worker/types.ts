@@ -12,6 +12,7 @@ import type { LogSink, Logger } from '../observability/logger.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import type { StandardSchemaV1 } from '../job/typed.js';
 import type { SqsVisibilityChanger } from './reservation.js';
+import type { Once } from './once.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
 export type WorkerSqs = SqsBatchSender & SqsVisibilityChanger;
@@ -67,6 +68,18 @@ export interface JobContext {
    * await ctx.limiter(`stripe:${account}`, { type: 'concurrent', limit: 10 }).run(() => charge(account));
    */
   readonly limiter: LimiterFactory;
+  /**
+   * Runs `fn` at most once for this job and `key` (1 to 200 characters), across duplicate
+   * deliveries, retries and retries from the dead set: a later run gets the value `fn` returned
+   * (through JSON, at most 32 KB) without running it again. A step that throws is given back, so the
+   * next run tries it again. Kept in the state table (a write when the step starts and one when it
+   * ends; nothing for a job that does not call it) for the dead set's retention plus 30 days.
+   *
+   * @example
+   * const receipt = await ctx.once('charge', () => payments.charge(order));
+   * await ctx.once('email', () => sendReceipt(order, receipt));
+   */
+  readonly once: Once;
 }
 
 /** The batch of a running job (see {@link JobContext.batch}). */

@@ -1,7 +1,8 @@
 /**
  * Batch features and unique jobs on the emulators: child batches, jobs added from inside a running
  * job, filling a batch in several steps, unique locks (refused with the holder's jid, released on
- * success or at start, free once expired), and the cost of a plain job (no DynamoDB request).
+ * success or at start, free once expired), `ctx.once` steps across a retry, and the cost of a
+ * plain job (no DynamoDB request) and of a step.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatchStreamHandler } from '../../lib/batch/handler.js';
@@ -188,6 +189,40 @@ describe('unique jobs', () => {
     await expect(client.enqueue({ ...job, jid: 'expiring-c' })).resolves.toBe('expiring-c');
     handlers.Never = () => undefined;
     await settle();
+  });
+});
+
+describe('ctx.once', () => {
+  it('runs a step once across a retry and hands its value to the retry; gives a failed step back; bills a write unit per change', async () => {
+    dynamo.reset();
+    const charges = new Map<string, number>();
+    const receipts: unknown[] = [];
+    handlers.Charge = async (_args, ctx) => {
+      const receipt = await ctx.once('charge', () => {
+        charges.set(ctx.jid, (charges.get(ctx.jid) ?? 0) + 1);
+        return { receipt: `r-${ctx.jid}` };
+      });
+      receipts.push(receipt);
+      if (ctx.job.failure === undefined) throw new Error('the email after the charge failed');
+    };
+    const refunds = new Map<string, number>();
+    handlers.Refund = async (_args, ctx) => {
+      await ctx.once('refund', () => {
+        refunds.set(ctx.jid, (refunds.get(ctx.jid) ?? 0) + 1);
+        if (ctx.job.failure === undefined) throw new Error('payment provider unavailable');
+      });
+    };
+
+    await client.enqueueMany([...Array.from({ length: 10 }, (_, i) => ({ jobtype: 'Charge', jid: `charge-${i}` })), { jobtype: 'Refund', jid: 'refund-1' }]);
+    await settle();
+
+    expect([...charges.values()]).toEqual(Array.from({ length: 10 }, () => 1));
+    expect(receipts).toHaveLength(20);
+    expect(new Set(receipts.map((receipt) => JSON.stringify(receipt))).size).toBe(10);
+    expect(refunds.get('refund-1')).toBe(2);
+    // Each Charge: the step taken and done (1 unit each), and the retry's refused put (billed as a
+    // write). The Refund: taken and given back, then taken and done.
+    expect(dynamo.billedWriteUnits()).toBe(10 * 3 + 4);
   });
 });
 

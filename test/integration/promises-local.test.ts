@@ -12,7 +12,9 @@
  *   `NotUniqueError` at once;
  * - a burst against a paused queue with `maxBacklog: 5` is accepted exactly 5 times;
  * - 50 jobs of 0.5 s on a `concurrent(2)` limiter, without `wait`, finish within twice the
- *   ideal 12.5 s.
+ *   ideal 12.5 s;
+ * - a `ctx.once` step runs once for a job delivered twice, and for a job whose worker crashed right
+ *   after the step: the later delivery gets the step's value.
  */
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -247,6 +249,35 @@ describe('a job that crashes its worker on a queue with the default maxReceiveCo
     } finally {
       sqs.destroy();
     }
+  });
+});
+
+describe('ctx.once', () => {
+  /** The `charged` lines of job `jid` so far. */
+  const charged = (jid: string) => logs.entries.filter((entry) => entry.message.includes('"message":"charged"') && entry.message.includes(`"jid":"${jid}"`));
+
+  it('charges once for a job SQS delivers twice; the second delivery gets the first one\'s receipt', { timeout: 60_000 }, async () => {
+    await client.enqueue({ jobtype: 'Charge', jid: 'once-twice', args: ['a'], queue: 'cap50' });
+    await ranAll(['once-twice'], 30_000, 'the first delivery');
+    await client.enqueue({ jobtype: 'Charge', jid: 'once-twice', args: ['a'], queue: 'cap50' });
+    const ran = await eventually(async () => {
+      const found = runs().filter((run) => run.jid === 'once-twice');
+      return found.length === 2 ? found : undefined;
+    }, 30_000, 'the second delivery');
+
+    expect(charged('once-twice')).toHaveLength(1);
+    expect(ran.map((run) => run.args)).toEqual([[{ receipt: 'receipt-a' }], [{ receipt: 'receipt-a' }]]);
+  });
+
+  it('does not charge again when the worker crashed right after the charge: the redelivery gets the receipt', { timeout: 60_000 }, async () => {
+    await client.enqueue({ jobtype: 'Charge', jid: 'once-crash', args: ['b'], queue: 'crashing' });
+
+    const [run] = await ranAll(['once-crash'], 45_000, 'the delivery after the crash');
+
+    expect(charged('once-crash')).toHaveLength(1);
+    expect(run?.args).toEqual([{ receipt: 'receipt-b' }]);
+    // The crash did happen, after the charge: the function exited and the batch came back.
+    expect(logs.entries.some((entry) => entry.message.includes('CrasherFunction') && entry.message.includes('Runtime exited with error'))).toBe(true);
   });
 });
 

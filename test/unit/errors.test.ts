@@ -43,6 +43,8 @@ const INSTANCES: Readonly<Record<string, Error>> = {
   IntrinsicError: new errors.IntrinsicError('Properties.QueueName', 'x'),
   ScheduleExpressionError: new errors.ScheduleExpressionError('x'),
   NotUniqueError: new errors.NotUniqueError('j2', 'j1'),
+  OnceStepBusyError: new errors.OnceStepBusyError('charge', 12),
+  OnceStepError: new errors.OnceStepError('charge', 'it ran, but its value is not JSON'),
   UnknownJobTypeError: new errors.UnknownJobTypeError('Nope', ['Greet']),
   InvalidJobArgsError: new errors.InvalidJobArgsError('Greet', ['args[0]: expected a string']),
   ReservationError: new errors.ReservationError('x'),
