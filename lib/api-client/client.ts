@@ -12,7 +12,13 @@
  */
 import { ApiResponseError, DISCARD_REASONS, JobDiscardedError, type DiscardReason } from '../errors/api-client.js';
 import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
-import { HopperError } from '../errors/base.js';
+import { HopperError, InvalidJobError } from '../errors/base.js';
+import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type TypedEnqueueOptions, type TypedJobInput } from '../client/typed-input.js';
+import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
+import type {
+  BatchView, BulkView, CohortsView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
+  SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
+} from '../api/wire.js';
 import { NotUniqueError } from '../errors/unique.js';
 import { JOB_DEFAULTS, isRecord, newJid, type JobInput } from '../job/model.js';
 import { Gates, parseRateLimits, parseRetryAfter } from './rate-limits.js';
@@ -28,6 +34,15 @@ export interface DiscardCounts {
   /** `tenant`, `queue:<name>` (the closed scope), or `request` (errors, size). */
   readonly byScope: Readonly<Record<string, number>>;
 }
+
+/** Which entries of a set a call takes. */
+export interface SetFilter {
+  readonly jobtype?: string;
+  readonly queue?: string;
+}
+
+/** What a bulk retry or delete did, summed over the calls it took. */
+export type BulkTotals = Omit<BulkView, 'cursor' | 'done'>;
 
 /** Options of {@link ApiClient}. */
 export interface ApiClientOptions {
@@ -63,14 +78,16 @@ export const API_CLIENT_DEFAULTS = {
 } as const;
 
 /**
- * Enqueues through the HTTP API, honouring 429/503.
+ * Enqueues through the HTTP API, honouring 429/503, and runs the API's admin calls (queues, sets,
+ * batches, crons, stats) with typed answers. `ApiClient<typeof jobs>` checks jobtypes and argument
+ * tuples at compile time, as `Client<typeof jobs>` does.
  *
  * @example
  * const client = new ApiClient({ url: process.env.HOPPER_API_URL, credentials: fromEnv, maxAge: 30_000 });
  * try { await client.enqueue({ jobtype: 'SendEmail', args: [to] }); }
  * catch (error) { if (error instanceof JobDiscardedError) metrics.count('dropped', error.jobs); }
  */
-export class ApiClient {
+export class ApiClient<Jobs extends JobShapes = UntypedJobs> {
   private readonly base: URL;
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
@@ -90,14 +107,27 @@ export class ApiClient {
   }
 
   /**
-   * Enqueues one job; resolves its jid.
+   * Enqueues one job; resolves its jid. The same forms as `Client.enqueue`: `(jobtype, args,
+   * options)`, checked against `Jobs` when the client is `ApiClient<typeof jobs>`, or a job object.
    * @throws NotUniqueError at once (no retry) when the job is unique and another holds its lock
    *   (`409 not_unique`); JobDiscardedError; ApiResponseError
+   * @example
+   * await api.enqueue('SendEmail', ['a@example.com', 42], { in: '5m' });
    */
-  async enqueue(job: JobInput): Promise<string> {
-    const [jid] = await this.send([job], false);
-    if (jid === undefined) throw new HopperError('the API returned no jid');
-    return jid;
+  async enqueue<Type extends keyof Jobs & string>(jobtype: Type, args: JobArgs<Jobs[Type]>, options?: TypedEnqueueOptions): Promise<string>;
+  async enqueue(input: TypedJobInput<Jobs>, options?: EnqueueOptions): Promise<string>;
+  async enqueue(first: string | JobInput, second?: readonly unknown[] | EnqueueOptions, third: TypedEnqueueOptions = {}): Promise<string> {
+    const [input, options] = typeof first === 'string' ? typedJob(first, second, third, new Date(this.now())) : [first, (second ?? {}) as EnqueueOptions];
+    return this.sendOne(this.withExpiry(input, options));
+  }
+
+  /**
+   * Runs `input` later: `{ in: '3h' }` or `{ at: date }`.
+   * @example
+   * await api.schedule({ jobtype: 'Remind', args: [42] }, { in: '3h' });
+   */
+  async schedule(input: TypedJobInput<Jobs>, when: ScheduleWhen, options: EnqueueOptions = {}): Promise<string> {
+    return this.sendOne(this.withExpiry({ ...(input as JobInput), at: runAt(when, new Date(this.now())) }, options));
   }
 
   /**
@@ -106,8 +136,113 @@ export class ApiClient {
    * @throws EnqueueError when unique jobs were refused (their failures carry `existingJid`; the
    *   others are enqueued); JobDiscardedError; ApiResponseError
    */
-  async enqueueMany(jobs: readonly JobInput[]): Promise<string[]> {
-    return this.send(jobs, true);
+  async enqueueMany(inputs: readonly TypedJobInput<Jobs>[], options: EnqueueOptions = {}): Promise<string[]> {
+    return this.send((inputs as readonly JobInput[]).map((input, index) => this.withExpiry(input, options, `jobs[${index}].`)), true);
+  }
+
+  /** Every declared queue with its counts, latency and whether it is paused (`GET /v1/queues`). */
+  async queues(): Promise<readonly QueueView[]> {
+    return (await this.call<QueuesView>('GET', '/v1/queues')).queues;
+  }
+
+  /**
+   * Pauses queue `name`: its worker stops receiving (the event source mapping is disabled).
+   * @throws ApiResponseError `409 busy` (with `retryAfterSeconds`) while the previous pause or resume
+   *   is still being applied; `404` for an undeclared queue
+   */
+  async pauseQueue(name: string): Promise<QueueToggleView> {
+    return this.call<QueueToggleView>('POST', `/v1/queues/${encodeURIComponent(name)}/pause`);
+  }
+
+  /** Resumes queue `name`; see {@link pauseQueue}. */
+  async resumeQueue(name: string): Promise<QueueToggleView> {
+    return this.call<QueueToggleView>('POST', `/v1/queues/${encodeURIComponent(name)}/resume`);
+  }
+
+  /**
+   * One page of a set, filtered: follow `cursor` until it is null. Dead is newest first, the others
+   * soonest first.
+   */
+  async entries(set: SetName, filter: SetFilter & { readonly limit?: number; readonly cursor?: string } = {}): Promise<SetPageView> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(filter)) if (value !== undefined) query.set(key, String(value));
+    const text = query.toString();
+    return this.call<SetPageView>('GET', `/v1/${set}${text === '' ? '' : `?${text}`}`);
+  }
+
+  /** One entry of a set by its `id`, or undefined when it is not there. */
+  async entry(set: SetName, id: string): Promise<SetEntryView | undefined> {
+    return this.call<SetEntryView>('GET', `/v1/${set}/${encodeURIComponent(id)}`, undefined, { absentOn404: true });
+  }
+
+  /**
+   * Sends an entry's job to its queue now and removes the entry.
+   * @throws ApiResponseError `404` when the entry is gone, `409 conflict` while another caller moves it
+   */
+  async retryEntry(set: SetName, id: string): Promise<SetEntryRetryView> {
+    return this.call<SetEntryRetryView>('POST', `/v1/${set}/${encodeURIComponent(id)}/retry`);
+  }
+
+  /** Deletes an entry (a job in it never runs). @throws ApiResponseError `404`, `409 conflict` */
+  async deleteEntry(set: SetName, id: string): Promise<void> {
+    await this.call<undefined>('DELETE', `/v1/${set}/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Retries every entry of `set` that matches `filter`, calling the API until the set has been read
+   * to its end (each call examines up to `limit` entries, default 100).
+   */
+  async retryAll(set: SetName, filter: SetFilter & { readonly limit?: number } = {}): Promise<BulkTotals> {
+    return this.bulk(set, 'retry', filter);
+  }
+
+  /** Deletes every entry of `set` that matches `filter`; see {@link retryAll}. */
+  async deleteAll(set: SetName, filter: SetFilter & { readonly limit?: number } = {}): Promise<BulkTotals> {
+    return this.bulk(set, 'delete', filter);
+  }
+
+  /** Retries every job of the dead set that matches `filter` (Sidekiq's "Retry All"). */
+  async retryDead(filter: SetFilter = {}): Promise<BulkTotals> {
+    return this.bulk('dead', 'retry', filter);
+  }
+
+  /**
+   * Moves every message of the retries queue's DLQ back to the retries queue, calling the API until
+   * the DLQ is empty; the counts are summed over the calls.
+   */
+  async redriveRetries(options: { readonly limit?: number } = {}): Promise<RedriveView> {
+    let total: RedriveView = { moved: 0, lingering: 0, failed: [], kept: [], done: false };
+    for (;;) {
+      const page = await this.call<RedriveView>('POST', '/v1/redrive/retries', options.limit === undefined ? {} : { limit: options.limit });
+      total = { moved: total.moved + page.moved, lingering: total.lingering + page.lingering, failed: [...total.failed, ...page.failed], kept: [...total.kept, ...page.kept], done: page.done };
+      // Nothing moved: what is left is kept or failing, and another call would only read it again.
+      if (page.done || page.moved === 0) return total;
+    }
+  }
+
+  /** Where batch `bid` stands, or undefined for a batch that never existed or expired. */
+  async batch(bid: string): Promise<BatchView | undefined> {
+    return this.call<BatchView>('GET', `/v1/batches/${encodeURIComponent(bid)}`, undefined, { absentOn404: true });
+  }
+
+  /** The declared crons with their last and next runs. */
+  async crons(): Promise<readonly CronView[]> {
+    return (await this.call<CronsView>('GET', '/v1/crons')).crons;
+  }
+
+  /** Enqueues cron `name`'s job now, outside its schedule. @throws ApiResponseError `404` for an undeclared cron */
+  async triggerCron(name: string): Promise<CronTriggerView> {
+    return this.call<CronTriggerView>('POST', `/v1/crons/${encodeURIComponent(name)}/trigger`);
+  }
+
+  /** Processed and failed jobs over the last `minutes` (1–1,440, default 60), with their history. */
+  async stats(options: { readonly minutes?: number } = {}): Promise<StatsSummary> {
+    return this.call<StatsSummary>('GET', `/v1/stats${options.minutes === undefined ? '' : `?minutes=${options.minutes}`}`);
+  }
+
+  /** Jobs by the minute they were enqueued, newest first, over the last `minutes` (default 60). */
+  async cohorts(options: { readonly minutes?: number } = {}): Promise<readonly CohortView[]> {
+    return (await this.call<CohortsView>('GET', `/v1/stats/cohorts${options.minutes === undefined ? '' : `?minutes=${options.minutes}`}`)).cohorts;
   }
 
   /** What was discarded so far. */
@@ -135,6 +270,51 @@ export class ApiClient {
       // Not JSON (a gateway's error page): keep the text.
     }
     return { status: response.status, headers: response.headers, body: parsed };
+  }
+
+  /**
+   * An admin call: the body of a 2xx answer, undefined for a 404 when `absentOn404`.
+   * @throws ApiResponseError for any other answer (with `retryAfterSeconds` when it carries Retry-After)
+   */
+  private async call<T>(method: string, path: string, body?: unknown, options: { readonly absentOn404?: boolean } = {}): Promise<T> {
+    const response = await this.request(method, path, body);
+    if (response.status >= 200 && response.status < 300) return response.body as T;
+    if (response.status === 404 && options.absentOn404 === true) return undefined as T;
+    const error = errorOf(response.body);
+    const retryAfter = response.headers.get('retry-after');
+    throw new ApiResponseError(response.status, error.code, error.message, response.body, retryAfter === null ? undefined : parseRetryAfter(retryAfter, this.now()));
+  }
+
+  private async bulk(set: SetName, action: 'retry' | 'delete', filter: SetFilter & { readonly limit?: number }): Promise<BulkTotals> {
+    const totals = { scanned: 0, matched: 0, done: 0, skipped: 0, failed: [] as { id: string; reason: string }[] };
+    let cursor: string | null = null;
+    do {
+      const page: BulkView = await this.call<BulkView>('POST', `/v1/${set}/${action}`, { ...filter, ...(cursor === null ? {} : { cursor }) });
+      totals.scanned += page.scanned;
+      totals.matched += page.matched;
+      totals.done += (action === 'retry' ? page.retried : page.deleted) ?? 0;
+      totals.skipped += page.skipped;
+      totals.failed.push(...page.failed);
+      cursor = page.done ? null : page.cursor;
+    } while (cursor !== null);
+    return { scanned: totals.scanned, matched: totals.matched, [action === 'retry' ? 'retried' : 'deleted']: totals.done, skipped: totals.skipped, failed: totals.failed };
+  }
+
+  /** `input` with `custom.expires_at` from the `expiresIn` option, counted from when it is due. */
+  private withExpiry(input: JobInput, options: EnqueueOptions, path = ''): JobInput {
+    const seconds = expiry(options).expiresInSeconds;
+    if (seconds === undefined) return input;
+    if (input.custom?.expires_at !== undefined) {
+      throw new InvalidJobError(`${path}custom.expires_at`, 'absent when the expiresIn option is given', JSON.stringify(input.custom.expires_at));
+    }
+    const due = input.at === undefined ? this.now() : runAt({ at: input.at }, new Date(this.now())).getTime();
+    return { ...input, custom: { ...input.custom, expires_at: new Date(due + seconds * 1000).toISOString() } };
+  }
+
+  private async sendOne(job: JobInput): Promise<string> {
+    const [jid] = await this.send([job], false);
+    if (jid === undefined) throw new HopperError('the API returned no jid');
+    return jid;
   }
 
   private async send(input: readonly JobInput[], many: boolean): Promise<string[]> {

@@ -35,11 +35,14 @@ export class ApiResponseError extends HopperError {
   readonly status: number;
   readonly code: string;
   readonly body: unknown;
+  /** Seconds to wait before asking again, when the answer said (`409 busy` does). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(status: number, code: string, message: string, body: unknown) {
+  constructor(status: number, code: string, message: string, body: unknown, retryAfterSeconds?: number) {
     super(`API answered ${status} ${code}: ${message}`);
     this.status = status;
     this.code = code;
     this.body = body;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -5,11 +5,14 @@
  *
  * Measures what issue 6 asks: 50 jobs under `concurrent(5)` never exceed 5 in flight; a producer
  * over its quota gets 429s with the right Retry-After and discards exactly what was refused; a
- * queue over `maxBacklog` sheds with 503 and recovers once drained.
+ * queue over `maxBacklog` sheds with 503 and recovers once drained. `ApiClient<typeof jobs>`'s typed
+ * calls (enqueue, queues, pause and resume, sets, batches, crons, stats) against the same API.
  */
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, JobDiscardedError } from '../../lib/api-client/index.js';
+import { ApiResponseError } from '../../lib/errors/api-client.js';
+import type { jobs } from '../fixtures/handlers/hopper-worker.js';
 import { LOCAL_IDENTITY } from '../../local/emulators.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
@@ -237,5 +240,52 @@ describe('the API on the local runtime', () => {
     // still be in memory.
     expect(number(stats.body, 'processed')).toBeGreaterThan(0);
     expect(history.reduce((sum, minute) => sum + number(minute, 'processed'), 0)).toBe(number(stats.body, 'processed'));
+  });
+
+  it('answers ApiClient<typeof jobs>\'s typed calls: enqueue by jobtype, pause and resume, sets, batches, crons, stats', { timeout: 120_000 }, async () => {
+    const typed = new ApiClient<typeof jobs>({ url: apiUrl });
+    const jid = await typed.enqueue('Record', ['typed'], { jid: 'typed-1', expiresIn: '1h' });
+    expect(await eventually(async () => (await ran()).get(jid), 30_000, 'the typed job to run')).toMatchObject({ args: ['typed'] });
+    const later = await typed.schedule({ jobtype: 'Record', args: ['later'] }, { in: '2h' });
+    expect((await typed.entries('scheduled')).entries.map((entry) => entry.jid)).toContain(later);
+    expect(await typed.deleteAll('scheduled', { jobtype: 'Record' })).toMatchObject({ deleted: 1, failed: [] });
+
+    // Lambda refuses a change while the previous one is applied: the call says when to ask again.
+    const untilAccepted = <T>(change: () => Promise<T>) => eventually(async () => {
+      try {
+        return await change();
+      } catch (error) {
+        if (error instanceof ApiResponseError && error.code === 'busy') {
+          expect(error.retryAfterSeconds).toBe(5);
+          return undefined;
+        }
+        throw error;
+      }
+    }, 30_000, 'the mapping change to be accepted');
+    expect(await untilAccepted(() => typed.pauseQueue('default'))).toMatchObject({ queue: 'default', paused: true });
+    expect(await untilAccepted(() => typed.resumeQueue('default'))).toMatchObject({ queue: 'default', paused: false });
+    const queue = (await typed.queues()).find((candidate) => candidate.name === 'default');
+    expect(queue).toMatchObject({ name: 'default', paused: false, max_concurrency: null });
+    await expect(typed.pauseQueue('nope')).rejects.toMatchObject({ status: 404, code: 'not_found' });
+
+    const dead = await typed.enqueue('Fail', [], { jid: 'typed-dead' });
+    const page = await eventually(async () => {
+      const found = await typed.entries('dead', { jobtype: 'Fail' });
+      return found.entries.some((entry) => entry.jid === dead) ? found : undefined;
+    }, 60_000, 'the failed job in the dead set');
+    const entry = page.entries.find((candidate) => candidate.jid === dead);
+    expect(entry?.error).toEqual({ errtype: 'UnrecoverableJobError', message: 'asked to fail' });
+    expect(await typed.entry('dead', entry?.id ?? '')).toMatchObject({ jid: dead, queue: 'default' });
+    expect(await typed.entry('dead', '0000000000000#nobody')).toBeUndefined();
+    const retried = await typed.retryDead({ jobtype: 'Fail' });
+    expect(retried.retried).toBeGreaterThanOrEqual(1);
+    expect(retried.failed).toEqual([]);
+
+    expect(await typed.batch('never-made')).toBeUndefined();
+    expect(await typed.crons()).toEqual([]);
+    await expect(typed.triggerCron('nightly')).rejects.toBeInstanceOf(ApiResponseError);
+    expect((await typed.stats({ minutes: 5 })).history).toHaveLength(5);
+    expect(Array.isArray(await typed.cohorts({ minutes: 5 }))).toBe(true);
+    expect((await typed.redriveRetries()).done).toBe(true);
   });
 });

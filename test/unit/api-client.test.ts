@@ -274,3 +274,68 @@ describe('a 429 or 503 that Hopper did not write', () => {
     expect(client.rateLimits()).toEqual({});
   });
 });
+
+describe('the producer calls Client has, and the admin calls', () => {
+  it('sends enqueue(jobtype, args, { in, expiresIn }) and schedule() as jobs with at and expires_at, counted from when they are due', async () => {
+    const { client, requests } = fakeApi([accepted('j1'), accepted('j2'), { status: 202, body: { jids: ['j3', 'j4'] } }]);
+    await client.enqueue('SendEmail', ['a@example.com', 42], { in: '5m', expiresIn: '30s', queue: 'critical' });
+    await client.schedule({ jobtype: 'Remind', args: [1] }, { at: new Date(T0 + 3_600_000) });
+    await client.enqueueMany([{ jobtype: 'A' }, { jobtype: 'B', at: new Date(T0 + 60_000).toISOString() }], { expiresIn: 10 });
+
+    expect(requests.map((request) => request.body)).toEqual([
+      expect.objectContaining({ jobtype: 'SendEmail', args: ['a@example.com', 42], queue: 'critical', at: new Date(T0 + 300_000).toISOString(), custom: { expires_at: new Date(T0 + 330_000).toISOString() } }),
+      expect.objectContaining({ jobtype: 'Remind', args: [1], at: new Date(T0 + 3_600_000).toISOString() }),
+      { jobs: [
+        expect.objectContaining({ jobtype: 'A', custom: { expires_at: new Date(T0 + 10_000).toISOString() } }),
+        expect.objectContaining({ jobtype: 'B', custom: { expires_at: new Date(T0 + 70_000).toISOString() } }),
+      ] },
+    ]);
+  });
+
+  it('refuses expiresIn on a job that has its own expires_at, and in with at, naming the field, before sending', async () => {
+    const { client, requests } = fakeApi([accepted('j1')]);
+    await expect(client.enqueueMany([{ jobtype: 'A' }, { jobtype: 'B', custom: { expires_at: new Date(T0).toISOString() } }], { expiresIn: 5 }))
+      .rejects.toThrow('invalid job: jobs[1].custom.expires_at must be absent when the expiresIn option is given');
+    await expect(client.enqueue('A', [], { in: 5, at: new Date(T0) })).rejects.toThrow('invalid job: in must be either in or at, not both');
+    expect(requests).toEqual([]);
+  });
+
+  it('calls each admin route and hands back its body; a 404 of a lookup is undefined', async () => {
+    const entry = { id: '1796000000000#j1', jid: 'j1', jobtype: 'A', queue: 'default', failed_at: new Date(T0).toISOString(), error: null, retry_count: null };
+    const { client, requests } = fakeApi([
+      { status: 200, body: { queues: [{ name: 'default', paused: false }] } },
+      { status: 200, body: { entries: [entry], scanned: 1, cursor: null } },
+      { status: 404, body: { error: { code: 'not_found', message: 'no such entry' } } },
+      { status: 404, body: { error: { code: 'not_found', message: 'no such batch' } } },
+      { status: 200, body: { crons: [] } },
+    ]);
+    expect(await client.queues()).toEqual([{ name: 'default', paused: false }]);
+    expect((await client.entries('dead', { jobtype: 'A', limit: 10 })).entries).toEqual([entry]);
+    expect(await client.entry('dead', '1796000000000#gone')).toBeUndefined();
+    expect(await client.batch('b/1')).toBeUndefined();
+    expect(await client.crons()).toEqual([]);
+    expect(requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+      'GET http://127.0.0.1:9000/v1/queues',
+      'GET http://127.0.0.1:9000/v1/dead?jobtype=A&limit=10',
+      'GET http://127.0.0.1:9000/v1/dead/1796000000000%23gone',
+      'GET http://127.0.0.1:9000/v1/batches/b%2F1',
+      'GET http://127.0.0.1:9000/v1/crons',
+    ]);
+  });
+
+  it('retries the dead set page by page until done, summing the counts', async () => {
+    const { client, requests } = fakeApi([
+      { status: 200, body: { scanned: 100, matched: 40, retried: 39, skipped: 1, failed: [], cursor: 'c1', done: false } },
+      { status: 200, body: { scanned: 20, matched: 5, retried: 4, skipped: 0, failed: [{ id: 'x', reason: 'SQS refused' }], cursor: null, done: true } },
+    ]);
+    expect(await client.retryDead({ queue: 'default' })).toEqual({ scanned: 120, matched: 45, retried: 43, skipped: 1, failed: [{ id: 'x', reason: 'SQS refused' }] });
+    expect(requests.map((request) => request.body)).toEqual([{ queue: 'default' }, { queue: 'default', cursor: 'c1' }]);
+  });
+
+  it('raises ApiResponseError with the code and the Retry-After of a busy queue', async () => {
+    const { client } = fakeApi([{ status: 409, headers: { 'Retry-After': '5' }, body: { error: { code: 'busy', message: 'mid-change' } } }]);
+    const error = await client.pauseQueue('default').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiResponseError);
+    expect(error).toMatchObject({ status: 409, code: 'busy', retryAfterSeconds: 5 });
+  });
+});

@@ -5,6 +5,7 @@
  * compiles.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { ApiClient } from '../../lib/api-client/index.js';
 import { Client, type TypedJobInput } from '../../lib/client/client.js';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import { InvalidJobArgsError } from '../../lib/errors/worker.js';
@@ -65,6 +66,26 @@ describe('typed jobs at compile time', () => {
       const untyped = new Client({ queueUrls: QUEUE_URLS, sqs: new FakeSqs(), env: {} });
       void untyped.enqueue('Anything', [1, 'two', { three: 3 }]);
       void untyped.enqueue({ jobtype: 'Anything' });
+    };
+    expect(typeof compileOnly).toBe('function');
+  });
+
+  it('checks ApiClient<typeof jobs> the same way, and types the admin calls\' answers', () => {
+    const api = new ApiClient<typeof jobs>({ url: 'http://127.0.0.1:9000' });
+    const compileOnly = async (): Promise<void> => {
+      await api.enqueue('SendEmail', ['a@example.com', 42], { in: '5m', expiresIn: '1h' });
+      await api.schedule({ jobtype: 'Invite', args: ['b@example.com', 2] }, { at: new Date() });
+      await api.enqueueMany([{ jobtype: 'Cleanup' }]);
+      // @ts-expect-error a misspelt jobtype
+      await api.enqueue('SendEmial', ['a@example.com', 42]);
+      // @ts-expect-error arguments in the wrong order
+      await api.schedule({ jobtype: 'SendEmail', args: [42, 'a@example.com'] }, { in: 60 });
+      // @ts-expect-error not a set
+      await api.entries('finished');
+      const paused: boolean = (await api.pauseQueue('default')).paused;
+      const latency: number | null | undefined = (await api.queues())[0]?.latency;
+      const pending: number | undefined = (await api.batch('b1'))?.pending;
+      void [paused, latency, pending];
     };
     expect(typeof compileOnly).toBe('function');
   });

@@ -1,6 +1,7 @@
 /** `GET /v1/batches/{bid}`: where a batch stands (counts, callbacks, children), as lib/batch/status.ts reads it. */
 import type { BatchStatus } from '../../batch/status.js';
 import type { ApiContext } from '../context.js';
+import type { BatchView } from '../wire.js';
 import { badParameter, describeValue, json, notFound, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
 
@@ -21,7 +22,7 @@ async function getBatch(ctx: ApiContext, params: PathParams): Promise<ApiRespons
 }
 
 /** The wire shape: snake_case like the rest of the API. */
-function view(status: BatchStatus): Record<string, unknown> {
+function view(status: BatchStatus): BatchView {
   const callback = (event: keyof BatchStatus['callbacks']) => {
     const state = status.callbacks[event];
     return { configured: state.configured, fired_at: state.firedAt ?? null, sent_at: state.sentAt ?? null };

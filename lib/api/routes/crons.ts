@@ -15,6 +15,7 @@ import type { ApiContext } from '../context.js';
 import { enqueueErrorAnswer } from '../enqueue-errors.js';
 import { json, notFound, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
+import type { CronsView, CronTriggerView, CronView } from '../wire.js';
 
 /** The routes. */
 export function cronRoutes(ctx: ApiContext): Route[] {
@@ -38,7 +39,7 @@ export function manualCronJid(name: string): string {
 
 async function listCrons(ctx: ApiContext): Promise<ApiResponse> {
   const nowMs = ctx.now();
-  const crons = await Promise.all(ctx.config.crons.map(async (cron) => {
+  const crons = await Promise.all(ctx.config.crons.map(async (cron): Promise<CronView> => {
     const run = await ctx.cronRuns.getRun(cron.name);
     const next = nextRun(cron.expression, nowMs, cron.timezone);
     return {
@@ -54,7 +55,7 @@ async function listCrons(ctx: ApiContext): Promise<ApiResponse> {
       next_run_at: next === undefined ? null : new Date(next).toISOString(),
     };
   }));
-  return json(200, { crons });
+  return json(200, { crons } satisfies CronsView);
 }
 
 async function trigger(ctx: ApiContext, params: PathParams): Promise<ApiResponse> {
@@ -73,7 +74,7 @@ async function trigger(ctx: ApiContext, params: PathParams): Promise<ApiResponse
     throw error;
   }
   ctx.logger.info('cron triggered', { cron: cron.name, jid, jobtype: cron.job.jobtype });
-  return json(202, { cron: cron.name, jid, jobtype: cron.job.jobtype, queue: queueOf(cron) });
+  return json(202, { cron: cron.name, jid, jobtype: cron.job.jobtype, queue: queueOf(cron) } satisfies CronTriggerView);
 }
 
 function queueOf(cron: ResolvedCron): string {

@@ -8,6 +8,7 @@ import { InvalidJobError, isHopperError } from '../../errors/base.js';
 import { isRecord, normalizeJob, type Job } from '../../job/model.js';
 import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota/index.js';
 import { checkBacklog } from '../backlog.js';
+import type { EnqueuedView } from '../wire.js';
 import { enqueueErrorAnswer } from '../enqueue-errors.js';
 import { API_DEFAULTS } from '../config.js';
 import { isPaused } from '../queue-state.js';
@@ -66,7 +67,7 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
   }
   noteAccepted(ctx, jobs);
   countJobs(ctx, jobs, METRICS.enqueued);
-  return json(202, many ? { jids } : { jid: jids[0], jids });
+  return json(202, (many ? { jids } : { jid: jids[0], jids }) satisfies EnqueuedView);
 }
 
 /** Tells the queue state what went onto each queue, for the next backlog checks of this instance. */

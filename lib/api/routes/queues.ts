@@ -17,6 +17,7 @@ import { API_ERRORS, ApiError, json, notFound, type ApiResponse } from '../http.
 import { isHopperError } from '../../errors/base.js';
 import { isPaused, MAPPING_BUSY_RETRY_AFTER_SECONDS } from '../queue-state.js';
 import type { PathParams, Route } from '../router.js';
+import type { QueuesView, QueueToggleView, QueueView } from '../wire.js';
 
 /** The routes. */
 export function queueRoutes(ctx: ApiContext): Route[] {
@@ -28,7 +29,7 @@ export function queueRoutes(ctx: ApiContext): Route[] {
 }
 
 async function listQueues(ctx: ApiContext): Promise<ApiResponse> {
-  const queues = await Promise.all(Object.entries(ctx.config.queueUrls).map(async ([name, url]) => {
+  const queues = await Promise.all(Object.entries(ctx.config.queueUrls).map(async ([name, url]): Promise<QueueView> => {
     const uuid = ctx.config.queueMappings[name];
     const [counts, report, state] = await Promise.all([
       ctx.queues.countsOf(url),
@@ -53,7 +54,7 @@ async function listQueues(ctx: ApiContext): Promise<ApiResponse> {
       ...(limits === undefined ? {} : { limits: { max_backlog: limits.maxBacklog ?? null, max_latency: limits.maxLatency ?? null } }),
     };
   }));
-  return json(200, { queues });
+  return json(200, { queues } satisfies QueuesView);
 }
 
 async function setPaused(ctx: ApiContext, params: PathParams, paused: boolean): Promise<ApiResponse> {
@@ -73,5 +74,5 @@ async function setPaused(ctx: ApiContext, params: PathParams, paused: boolean): 
     });
   }
   ctx.logger.info(paused ? 'queue paused' : 'queue resumed', { queue, mapping: uuid, state });
-  return json(200, { queue, paused, mapping_state: state });
+  return json(200, { queue, paused, mapping_state: state } satisfies QueueToggleView);
 }

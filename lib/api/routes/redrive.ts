@@ -7,6 +7,7 @@ import { REDRIVE_DEFAULTS } from '../../admin/redrive.js';
 import type { ApiContext } from '../context.js';
 import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http.js';
 import type { Route } from '../router.js';
+import type { RedriveView } from '../wire.js';
 
 /** The route. */
 export function redriveRoutes(ctx: ApiContext): Route[] {
@@ -33,5 +34,5 @@ async function redriveRetries(ctx: ApiContext, request: ApiRequest): Promise<Api
     // The batch function's stream failure records: not jobs, left in the DLQ for the operator.
     kept: result.kept.map((record) => ({ message_id: record.messageId, reason: record.reason })),
     done: result.empty,
-  });
+  } satisfies RedriveView);
 }

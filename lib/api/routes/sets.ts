@@ -21,6 +21,7 @@ import type { SetEntry } from '../../storage/set-items.js';
 import type { ApiContext } from '../context.js';
 import { API_ERRORS, ApiError, badParameter, describeValue, intParameter, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
+import type { BulkView, SetEntryRetryView, SetEntryView, SetPageView } from '../wire.js';
 
 /** URL names of the sets. */
 export const SET_PATHS = { retries: 'retry', scheduled: 'scheduled', dead: 'dead' } as const satisfies Record<string, SortedSetName>;
@@ -81,7 +82,7 @@ function matches(entry: SetEntry, filter: Filter): boolean {
   return (filter.jobtype === undefined || entry.jobtype === filter.jobtype) && (filter.queue === undefined || entry.queue === filter.queue);
 }
 
-function view(entry: SetEntry): Record<string, unknown> {
+function view(entry: SetEntry): SetEntryView {
   const time = new Date(entry.epochMs).toISOString();
   return {
     id: entry.key.sk,
@@ -126,7 +127,7 @@ async function list(ctx: ApiContext, set: SortedSetName, request: ApiRequest): P
   if (cursor !== undefined) keyOf(set, cursor, 'cursor');
   const filter = { jobtype: stringFilter(request.query.jobtype, 'jobtype'), queue: stringFilter(request.query.queue, 'queue') };
   const page = await scan(ctx, set, filter, limit, cursor, SET_PAGE.maxPagesPerList);
-  return json(200, { entries: page.entries.map(view), scanned: page.scanned, cursor: page.cursor ?? null });
+  return json(200, { entries: page.entries.map(view), scanned: page.scanned, cursor: page.cursor ?? null } satisfies SetPageView);
 }
 
 async function getOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
@@ -169,7 +170,7 @@ async function retryOne(ctx: ApiContext, set: SortedSetName, params: PathParams)
   const action = await ctx.waiting.runNow(set, id);
   if (action !== 'done') throw notDone(set, id, action);
   ctx.logger.info('entry retried', { set, id, jid: job.jid, queue: job.queue });
-  return json(200, { id, jid: job.jid, queue: job.queue, enqueued: true, removed: true });
+  return json(200, { id, jid: job.jid, queue: job.queue, enqueued: true, removed: true } satisfies SetEntryRetryView);
 }
 
 /** Runs `task` over `items`, at most `concurrency` at once. */
@@ -247,5 +248,5 @@ async function bulk(ctx: ApiContext, set: SortedSetName, request: ApiRequest, ac
     failed: failures,
     cursor: page.cursor ?? null,
     done: page.cursor === undefined,
-  });
+  } satisfies BulkView);
 }

@@ -7,6 +7,7 @@ import { readCohorts, readStats } from '../../stats/read.js';
 import type { ApiContext } from '../context.js';
 import { intParameter, json } from '../http.js';
 import type { Route } from '../router.js';
+import type { CohortsView, StatsSummary } from '../wire.js';
 
 /** Minutes of history: at most a day. */
 export const STATS_HISTORY = { defaultMinutes: 60, maxMinutes: 1440 } as const;
@@ -18,14 +19,14 @@ export function statsRoutes(ctx: ApiContext): Route[] {
     path: '/v1/stats',
     handle: async (request) => {
       const minutes = intParameter(request, 'minutes', 1, STATS_HISTORY.maxMinutes, STATS_HISTORY.defaultMinutes);
-      return json(200, await readStats(ctx.stats, { nowMs: ctx.now(), minutes }));
+      return json(200, (await readStats(ctx.stats, { nowMs: ctx.now(), minutes })) satisfies StatsSummary);
     },
   }, {
     method: 'GET',
     path: '/v1/stats/cohorts',
     handle: async (request) => {
       const minutes = intParameter(request, 'minutes', 1, COHORTS.maxMinutes, COHORTS.defaultMinutes);
-      return json(200, { cohorts: await readCohorts(ctx.stats, { nowMs: ctx.now(), minutes }) });
+      return json(200, { cohorts: await readCohorts(ctx.stats, { nowMs: ctx.now(), minutes }) } satisfies CohortsView);
     },
   }];
 }

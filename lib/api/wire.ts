@@ -1,0 +1,171 @@
+/**
+ * The bodies the HTTP API answers with (docs/api.md), as types: the routes build them and
+ * `ApiClient`'s methods return them, so the two cannot drift apart without the type check seeing
+ * it. snake_case, as on the wire; times are ISO-8601 strings.
+ */
+import type { Job } from '../job/model.js';
+import type { CohortView } from '../stats/cohort.js';
+import type { StatsSummary } from '../stats/read.js';
+
+export type { CohortView, StatsSummary };
+
+/** `POST /v1/jobs`. */
+export interface EnqueuedView {
+  readonly jid?: string;
+  readonly jids: readonly string[];
+}
+
+/** One queue of `GET /v1/queues`. */
+export interface QueueView {
+  readonly name: string;
+  /** Messages waiting (SQS's approximate count). */
+  readonly size: number;
+  readonly in_flight: number;
+  readonly delayed: number;
+  /** Seconds the most recently started job waited since it became due; null without a report in two hours. */
+  readonly latency: number | null;
+  readonly latency_observed_at: string | null;
+  readonly drain_per_second: number | null;
+  /** Null for a queue without a worker. */
+  readonly paused: boolean | null;
+  readonly mapping_state: string | null;
+  /** The queue's maxConcurrency in jobs; null without a cap. */
+  readonly max_concurrency: number | null;
+  readonly limits?: { readonly max_backlog: number | null; readonly max_latency: number | null };
+}
+
+/** `GET /v1/queues`. */
+export interface QueuesView {
+  readonly queues: readonly QueueView[];
+}
+
+/** `POST /v1/queues/{queue}/pause` and `…/resume`. */
+export interface QueueToggleView {
+  readonly queue: string;
+  readonly paused: boolean;
+  readonly mapping_state: string;
+}
+
+/** The sets the API lists. */
+export type SetName = 'retries' | 'scheduled' | 'dead';
+
+/** One entry of a set. */
+export interface SetEntryView {
+  /** `<13-digit ms>#<jid>`: what the entry's other calls take. */
+  readonly id: string;
+  readonly jid: string;
+  readonly jobtype: string | null;
+  readonly queue: string | null;
+  /** When it is due (retries, scheduled). */
+  readonly at?: string;
+  /** When it died (dead). */
+  readonly failed_at?: string;
+  readonly error: { readonly errtype: string; readonly message: string } | null;
+  readonly retry_count: number | null;
+  readonly job?: Job;
+  /** The body as received, for an entry that does not hold a valid job. */
+  readonly raw?: string;
+}
+
+/** `GET /v1/{set}`. */
+export interface SetPageView {
+  readonly entries: readonly SetEntryView[];
+  readonly scanned: number;
+  /** Null once the set has been read to its end. */
+  readonly cursor: string | null;
+}
+
+/** `POST /v1/{set}/{id}/retry`. */
+export interface SetEntryRetryView {
+  readonly id: string;
+  readonly jid: string;
+  readonly queue: string;
+  readonly enqueued: true;
+  readonly removed: true;
+}
+
+/** `POST /v1/{set}/retry` and `POST /v1/{set}/delete`: one call's share of the work. */
+export interface BulkView {
+  readonly scanned: number;
+  readonly matched: number;
+  /** Retried (a retry call) or deleted (a delete call). */
+  readonly retried?: number;
+  readonly deleted?: number;
+  readonly skipped: number;
+  readonly failed: readonly { readonly id: string; readonly reason: string }[];
+  readonly cursor: string | null;
+  readonly done: boolean;
+}
+
+/** `POST /v1/redrive/retries`. */
+export interface RedriveView {
+  readonly moved: number;
+  readonly lingering: number;
+  readonly failed: readonly { readonly message_id: string; readonly reason: string }[];
+  readonly kept: readonly { readonly message_id: string; readonly reason: string }[];
+  readonly done: boolean;
+}
+
+/** One callback of a batch. */
+export interface BatchCallbackView {
+  readonly configured: boolean;
+  readonly fired_at: string | null;
+  readonly sent_at: string | null;
+}
+
+/** `GET /v1/batches/{bid}`. */
+export interface BatchView {
+  readonly bid: string;
+  readonly description: string | null;
+  readonly created_at: string;
+  readonly total: number;
+  readonly pending: number;
+  readonly succeeded: number;
+  readonly failures: number;
+  readonly dead: number;
+  readonly complete: boolean;
+  readonly success: boolean;
+  readonly completed_at: string | null;
+  readonly succeeded_at: string | null;
+  readonly died_at: string | null;
+  readonly callbacks: { readonly complete: BatchCallbackView; readonly success: BatchCallbackView; readonly death: BatchCallbackView };
+  readonly parent_bid: string | null;
+  readonly child_bids: readonly string[];
+  readonly children: { readonly total: number; readonly complete: number; readonly succeeded: number; readonly dead: number };
+  readonly sealed: boolean;
+  readonly open_fills: number;
+}
+
+/** One cron of `GET /v1/crons`. */
+export interface CronView {
+  readonly name: string;
+  /** As declared. */
+  readonly schedule: string;
+  /** As EventBridge Scheduler runs it. */
+  readonly schedule_expression: string;
+  readonly timezone: string;
+  readonly jobtype: string;
+  readonly queue: string;
+  readonly args: readonly unknown[];
+  readonly last_run_at: string | null;
+  readonly last_jid: string | null;
+  readonly next_run_at: string | null;
+}
+
+/** `GET /v1/crons`. */
+export interface CronsView {
+  readonly crons: readonly CronView[];
+}
+
+/** `POST /v1/crons/{name}/trigger`. */
+export interface CronTriggerView {
+  readonly cron: string;
+  readonly jid: string;
+  readonly jobtype: string;
+  readonly queue: string;
+}
+
+/** `GET /v1/stats/cohorts`. */
+export interface CohortsView {
+  readonly cohorts: readonly CohortView[];
+}
