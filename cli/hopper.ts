@@ -29,6 +29,9 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'dev':
       return dev(rest);
     case undefined:
+      // A command line without a command is a wrong one (docs/cli.md): usage on stderr, exit 2.
+      process.stderr.write(`hopper: no command given\n\n${USAGE}`);
+      return 2;
     case '-h':
     case '--help':
     case 'help':

@@ -1,6 +1,7 @@
 /**
  * A progress bar on stderr for bulk operations. On a terminal it redraws one line; elsewhere (a
- * pipe, a CI log) it prints a line per step, so logs stay readable.
+ * pipe, a CI log) it prints the final line once, when the operation ends, so a log gets one line
+ * per operation rather than one per page.
  */
 import type { CliIO } from './io.js';
 
@@ -25,10 +26,11 @@ export function progressBar(io: CliIO, label: string): Progress {
   return {
     update(done, total, note) {
       last = progressLine(label, done, total, note);
-      io.stderr(io.stderrIsTTY ? `\r${last}\u001b[K` : `${last}\n`);
+      if (io.stderrIsTTY) io.stderr(`\r${last}\u001b[K`);
     },
     finish() {
-      if (io.stderrIsTTY && last !== '') io.stderr('\n');
+      if (last !== '') io.stderr(io.stderrIsTTY ? '\n' : `${last}\n`);
+      last = '';
     },
   };
 }

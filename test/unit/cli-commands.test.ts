@@ -1,10 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import type { ApiClientResponse } from '../../lib/api-client/index.js';
 import { findCommand, runCommand } from '../../cli/commands/index.js';
 import type { ApiCaller } from '../../cli/commands/io.js';
 import { progressLine } from '../../cli/commands/progress.js';
 import { apiUrlOutput, resolveTarget } from '../../cli/commands/target.js';
-import { renderTable } from '../../cli/commands/table.js';
+import { displayWidth, renderTable } from '../../cli/commands/table.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 
@@ -44,6 +46,26 @@ describe('renderTable', () => {
       { header: 'B', value: (row) => row.b, max: 6 },
     ]);
     expect(text).toBe('A       B\nx       a lon…\nlonger  b\n');
+  });
+
+  it('counts a CJK or fullwidth character as two columns and a combining mark as none, so wide jobtypes line up', () => {
+    expect([displayWidth('請求書'), displayWidth('ＡＢ'), displayWidth('e\u0301'), displayWidth('Größe')]).toEqual([6, 4, 1, 5]);
+    const text = renderTable([{ type: '請求書::送信', queue: 'default' }, { type: 'SendEmail', queue: 'critical' }, { type: '청구서', queue: 'x' }], [
+      { header: 'JOBTYPE', value: (row) => row.type },
+      { header: 'QUEUE', value: (row) => row.queue },
+    ]);
+    expect(text).toBe([
+      'JOBTYPE       QUEUE',
+      '請求書::送信  default',
+      'SendEmail     critical',
+      '청구서        x',
+      '',
+    ].join('\n'));
+    // Every QUEUE cell starts at the same terminal column.
+    const columns = text.trimEnd().split('\n').map((line) => displayWidth(line.slice(0, line.search(/ [A-Za-z]+$/) + 1)));
+    expect(new Set(columns).size).toBe(1);
+    // A clipped cell is cut by columns too, never halving a wide character.
+    expect(renderTable([{ a: '請求書送信処理' }], [{ header: 'A', value: (row) => row.a, max: 6 }])).toBe('A\n請求…\n');
   });
 });
 
@@ -124,25 +146,29 @@ describe('admin commands', () => {
     ].join('\n'));
   });
 
-  it('retries all matching entries page by page along the cursor, with a progress bar on stderr', async () => {
-    const result = await run(['retries', 'retry-all', '--queue', 'critical'], [
+  it('retries all matching entries page by page along the cursor, with a progress bar on stderr printed once when it is not a terminal', async () => {
+    const answers = [
       { status: 200, body: { entries: [{}, {}, {}], cursor: null } },
       { status: 200, body: { scanned: 100, matched: 2, retried: 2, skipped: 0, failed: [], cursor: '1#a', done: false } },
       { status: 200, body: { scanned: 40, matched: 1, retried: 0, skipped: 1, failed: [], cursor: null, done: true } },
-    ]);
+    ];
+    const result = await run(['retries', 'retry-all', '--queue', 'critical'], [...answers]);
     expect(result.calls.map((entry) => [entry.method, entry.path, entry.body])).toEqual([
       ['GET', '/v1/retries?queue=critical&limit=1000', undefined],
       ['POST', '/v1/retries/retry', { queue: 'critical', limit: 100 }],
       ['POST', '/v1/retries/retry', { queue: 'critical', limit: 100, cursor: '1#a' }],
     ]);
-    expect(result.stderr.split('\n')).toEqual([
-      progressLine('retrying retries', 0, 3, ''),
-      progressLine('retrying retries', 2, 3, 'retried 2, skipped 0, failed 0'),
-      progressLine('retrying retries', 3, 3, 'retried 2, skipped 1, failed 0'),
-      '',
-    ]);
+    expect(result.stderr.split('\n')).toEqual([progressLine('retrying retries', 3, 3, 'retried 2, skipped 1, failed 0'), '']);
     expect(result.stdout).toBe('retried 2 of 3 matching entries (1 skipped, 0 failed)\n');
     expect(result.code).toBe(0);
+    // On a terminal the bar redraws its one line at each page, then ends it.
+    const onTerminal = await run(['retries', 'retry-all', '--queue', 'critical'], [...answers], true);
+    expect(onTerminal.stderr).toBe([
+      `\r${progressLine('retrying retries', 0, 3, '')}\u001b[K`,
+      `\r${progressLine('retrying retries', 2, 3, 'retried 2, skipped 0, failed 0')}\u001b[K`,
+      `\r${progressLine('retrying retries', 3, 3, 'retried 2, skipped 1, failed 0')}\u001b[K`,
+      '\n',
+    ].join(''));
   });
 
   it('exits 1 when a bulk run could not move some entries, listing them', async () => {
@@ -263,5 +289,18 @@ describe('hopper redrive retries', () => {
   it('refuses anything but retries', async () => {
     const result = await run(['redrive', 'dead']);
     expect(result).toMatchObject({ code: 2, stderr: expect.stringContaining('error: redrive needs what to redrive, retries, but "dead" was provided') });
+  });
+});
+
+describe('the hopper binary\'s command line', () => {
+  const hopper = (args: readonly string[]) => spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../cli/hopper.ts', import.meta.url)), ...args], { encoding: 'utf8', timeout: 30_000 });
+
+  it('exits 2 with the usage on stderr when no command is given, and 0 with it on stdout for --help', () => {
+    const bare = hopper([]);
+    expect({ status: bare.status, stdout: bare.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(bare.stderr).toMatch(/^hopper: no command given\n\nUsage: hopper <command> \[options\]/);
+    const help = hopper(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: hopper <command> \[options\]/);
   });
 });
