@@ -7,7 +7,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { BATCH_KEYS, COHORT_KEYS, STATS_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, COHORT_KEYS, STATS_KEYS, UNIQUE_KEYS, JOB_STATE_KEYS } from '../lib/storage/keys.js';
 
 /** The ARNs of `queues`, in declaration order. */
 export function queueArns(queues: Readonly<Record<string, sqs.IQueue>>): string[] {
@@ -41,7 +41,8 @@ export function grantStats(grantee: iam.IGrantable, stateTable: dynamodb.ITable)
 /**
  * What a producer needs to enqueue: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue;
  * `dynamodb:PutItem` on the state table (jobs due in more than 15 minutes); `dynamodb:GetItem`,
- * `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on its batch and unique-lock items.
+ * `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on its batch and unique-lock items; `dynamodb:GetItem`
+ * on tracked jobs' states (`Client.status`, `Client.result`).
  */
 export function grantEnqueueRights(grantee: iam.IGrantable, queues: Readonly<Record<string, sqs.IQueue>>, stateTable: dynamodb.ITable): iam.Grant {
   return iam.Grant.addToPrincipal({
@@ -52,7 +53,8 @@ export function grantEnqueueRights(grantee: iam.IGrantable, queues: Readonly<Rec
     grantee,
     actions: ['dynamodb:PutItem'],
     resourceArns: [stateTable.tableArn],
-  })).combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]));
+  })).combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix]))
+    .combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem'], [JOB_STATE_KEYS.prefix]));
 }
 
 /**

@@ -15,8 +15,9 @@ import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 import { HopperError, InvalidJobError } from '../errors/base.js';
 import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type TypedEnqueueOptions, type TypedJobInput } from '../client/typed-input.js';
 import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
+import { awaitResult, type ResultOptions } from '../client/result.js';
 import type {
-  BatchView, BulkView, CohortsView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
+  BatchView, BulkView, CohortsView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
   SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
 } from '../api/wire.js';
 import { NotUniqueError } from '../errors/unique.js';
@@ -138,6 +139,23 @@ export class ApiClient<Jobs extends JobShapes = UntypedJobs> {
    */
   async enqueueMany(inputs: readonly TypedJobInput<Jobs>[], options: EnqueueOptions = {}): Promise<string[]> {
     return this.send((inputs as readonly JobInput[]).map((input, index) => this.withExpiry(input, options, `jobs[${index}].`)), true);
+  }
+
+  /** Where tracked job `jid` stands (`GET /v1/jobs/{jid}`), or undefined when it is not tracked, not started or expired. */
+  async status(jid: string): Promise<JobStatusView | undefined> {
+    return this.call<JobStatusView>('GET', `/v1/jobs/${encodeURIComponent(jid)}`, undefined, { absentOn404: true });
+  }
+
+  /**
+   * The return value of job `jid` (enqueued with `custom.result: true`), waiting up to `wait`.
+   * @throws JobResultError saying why there is none: unknown, still running, failed, or not kept
+   */
+  async result<T = unknown>(jid: string, options: ResultOptions = {}): Promise<T> {
+    const read = async () => {
+      const view = await this.status(jid);
+      return view === undefined ? undefined : { state: view.state, result: view.result ?? undefined, resultError: view.result_error ?? undefined, error: view.error ?? undefined };
+    };
+    return awaitResult(jid, read, options, { now: this.now, sleep: this.sleep }) as Promise<T>;
   }
 
   /** Every declared queue with its counts, latency and whether it is paused (`GET /v1/queues`). */

@@ -14,6 +14,7 @@ import { ENV, intFromEnv, requireEnv, type Env } from '../config/env.js';
 import { redrive } from '../admin/redrive.js';
 import { RETRY_DEFAULTS } from '../retry/handler.js';
 import { CronStore } from '../storage/cron-store.js';
+import { JobStates } from '../storage/job-states.js';
 import type { ItemKey, SortedSetName } from '../storage/keys.js';
 import { DynamoLimiterStore } from '../limiters/dynamo/store.js';
 import { dynamoStatsTable, readQueueReports } from '../stats/read.js';
@@ -116,6 +117,7 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
         return state === undefined ? undefined : batchStatus(state);
       },
     },
+    jobStates: new JobStates({ tableName: stateTableName, client: dynamo, now: clock }),
     cronRuns: new CronStore(dynamo, stateTableName),
     stats,
     quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),

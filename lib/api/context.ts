@@ -4,6 +4,7 @@
  */
 import type { ScheduledJobs } from '../admin/scheduled.js';
 import type { BatchStatus } from '../batch/status.js';
+import type { JobStatus } from '../storage/job-states.js';
 import type { Client } from '../client/client.js';
 import type { ItemKey, SortedSetName } from '../storage/keys.js';
 import type { LimiterStore } from '../limiters/store.js';
@@ -59,6 +60,8 @@ export interface ApiContext {
    */
   readonly waiting: Pick<ScheduledJobs, 'runNow' | 'delete'>;
   readonly batches: BatchReader;
+  /** Tracked jobs' states (lib/storage/job-states.ts). */
+  readonly jobStates: { get(jid: string): Promise<JobStatus | undefined> };
   /** The crons' run records (last run), written by the cron function. */
   readonly cronRuns: Pick<CronTickStore, 'getRun'>;
   readonly stats: StatsTable;

@@ -15,6 +15,25 @@ export interface EnqueuedView {
   readonly jids: readonly string[];
 }
 
+/** `GET /v1/jobs/{jid}`: a tracked job (`custom.track` or `custom.result`). */
+export interface JobStatusView {
+  readonly jid: string;
+  readonly jobtype: string;
+  readonly queue: string;
+  /** `failed` after an attempt failed: a retry may follow (the retry and dead sets say). */
+  readonly state: 'running' | 'succeeded' | 'failed';
+  readonly attempt: number;
+  readonly progress: number | null;
+  readonly message: string | null;
+  readonly started_at: string;
+  readonly updated_at: string;
+  readonly finished_at: string | null;
+  /** The handler's return value when the job has `custom.result`; null when none was kept. */
+  readonly result: unknown;
+  readonly result_error: string | null;
+  readonly error: { readonly errtype: string; readonly message: string } | null;
+}
+
 /** One queue of `GET /v1/queues`. */
 export interface QueueView {
   readonly name: string;

@@ -16,12 +16,17 @@ import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess, type StateAccess } from '../storage/access.js';
 
+import { awaitResult, type ResultOptions } from './result.js';
+import type { JobStatus } from '../storage/job-states.js';
 import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type TypedEnqueueOptions, type TypedJobInput } from './typed-input.js';
 
 export { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 export { parseDuration, type EnqueueOptions, type ScheduleWhen, type TypedEnqueueOptions, type TypedJobInput } from './typed-input.js';
 export type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 export { NotUniqueError } from '../errors/unique.js';
+export { JobResultError, type JobResultProblem } from '../errors/enqueue.js';
+export type { ResultOptions } from './result.js';
+export type { JobPhase, JobStatus } from '../storage/job-states.js';
 export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
 export type { Batch, BatchFill, BatchOptions } from '../batch/handle.js';
 export type { BatchStatus } from '../batch/status.js';
@@ -166,6 +171,28 @@ export class Client<Jobs extends JobShapes = UntypedJobs> {
    */
   async batch(options: BatchOptions = {}, fill?: BatchFill): Promise<Batch> {
     return createBatch({ runtime: await this.runtime(), store: () => this.state.batchStore() }, options, fill);
+  }
+
+  /**
+   * Where tracked job `jid` stands (enqueued with `custom.track: true` or `custom.result: true`): its
+   * state, attempt, progress and, with `custom.result`, its result. Undefined when the job is not
+   * tracked, has not started, or its state expired (kept 7 days).
+   */
+  async status(jid: string): Promise<JobStatus | undefined> {
+    return (await this.state.jobStates()).get(jid);
+  }
+
+  /**
+   * The return value of job `jid`, enqueued with `custom.result: true`, waiting up to `wait` for it
+   * to succeed.
+   *
+   * @throws JobResultError saying why there is none: unknown, still running, failed, or not kept
+   * @example
+   * const jid = await client.enqueue('RenderReport', [42], { custom: { result: true } });
+   * const url = await client.result(jid, { wait: '2m' });
+   */
+  async result<T = unknown>(jid: string, options: ResultOptions = {}): Promise<T> {
+    return awaitResult(jid, () => this.status(jid), options, { now: () => this.now().getTime(), sleep: (ms) => new Promise((resolve) => { setTimeout(resolve, ms); }) }) as Promise<T>;
   }
 
   /** The status of batch `bid`, or undefined when there is no such batch (or it expired). */

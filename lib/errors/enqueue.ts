@@ -28,3 +28,30 @@ export class EnqueueError extends HopperError {
     this.failed = failed;
   }
 }
+
+/** Why a tracked job's result could not be given. */
+export type JobResultProblem =
+  /** No state: the job is not tracked, has not started yet, or its state expired. */
+  | 'unknown'
+  /** It was still running when the wait ended. */
+  | 'running'
+  /** Its latest attempt failed (a retry may still come) when the wait ended. */
+  | 'failed'
+  /** It succeeded, but its result could not be kept (too large, not JSON). */
+  | 'unkept';
+
+/** `result(jid, { wait })` could not give the job's result; `problem` says why. */
+export class JobResultError extends HopperError {
+  static override readonly errorName: string = 'JobResultError';
+  readonly jid: string;
+  readonly problem: JobResultProblem;
+  /** The error of the failed attempt (`problem` 'failed'). */
+  readonly error: { readonly errtype: string; readonly message: string } | undefined;
+
+  constructor(jid: string, problem: JobResultProblem, detail: string, error?: { readonly errtype: string; readonly message: string }) {
+    super(`no result for job ${jid}: ${detail}`);
+    this.jid = jid;
+    this.problem = problem;
+    this.error = error;
+  }
+}

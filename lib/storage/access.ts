@@ -11,6 +11,7 @@ import { ENV, requireEnv, type Env } from '../config/env.js';
 import type { UniqueLocks } from '../unique/store.js';
 import type { StartMarks } from './start-marks.js';
 import type { OnceSteps } from './once-steps.js';
+import type { JobStates } from './job-states.js';
 
 /** The state-table features, each made on first use. */
 export interface StateAccess {
@@ -20,6 +21,8 @@ export interface StateAccess {
   startMarks(): Promise<StartMarks>;
   /** The steps of `ctx.once` (./once-steps.ts). */
   onceSteps(): Promise<OnceSteps>;
+  /** Tracked jobs' states (./job-states.ts). */
+  jobStates(): Promise<JobStates>;
   /** Writes the scheduled set with the lazily loaded SDK (for workers; `Client` uses StateTable). */
   scheduledSet(): Promise<ScheduledSetWriter>;
 }
@@ -58,6 +61,11 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
       const tableName = requireEnv(env, ENV.stateTable);
       const { OnceSteps: Steps } = await import('./once-steps.js');
       return new Steps({ tableName, client: dynamoClient, now, ttlDays: onceStepDays(env) });
+    }),
+    jobStates: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const { JobStates: States } = await import('./job-states.js');
+      return new States({ tableName, client: dynamoClient, now });
     }),
     scheduledSet: once(async () => {
       const tableName = requireEnv(env, ENV.stateTable);

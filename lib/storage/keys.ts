@@ -164,6 +164,25 @@ export function onceStepKey(jid: string, key: string): ItemKey {
   return { pk: `${ONCE_KEYS.prefix}${jid}`, sk: `${ONCE_KEYS.stepPrefix}${key}` };
 }
 
+/*
+ * Tracked jobs (`custom.track` or `custom.result`, lib/storage/job-states.ts): where the job
+ * stands, its progress and its result; written only for jobs that ask.
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | a tracked job     | `jobstate#<jid>`       | `state`                    |
+ */
+
+/** Key prefix and sort key of tracked jobs' states. */
+export const JOB_STATE_KEYS = {
+  prefix: 'jobstate#',
+  sortKey: 'state',
+} as const;
+
+/** The key of tracked job `jid`'s state. */
+export function jobStateKey(jid: string): ItemKey {
+  return { pk: `${JOB_STATE_KEYS.prefix}${jid}`, sk: JOB_STATE_KEYS.sortKey };
+}
+
 /** The key of batch `bid`'s own item (its counters, callbacks and claims). */
 export function batchKey(bid: string): ItemKey {
   return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: BATCH_KEYS.batchSortKey };

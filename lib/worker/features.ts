@@ -16,6 +16,7 @@ import { uniqueSpecOf } from '../unique/lock.js';
 import type { Logger } from '../observability/logger.js';
 import type { BatchContext } from './types.js';
 import { onceFor, type Once } from './once.js';
+import { isTracked, JobTracker } from './track.js';
 
 /** A job that succeeded, and the key of its record (handed back if its bookkeeping fails). */
 export interface Success {
@@ -37,6 +38,8 @@ export interface WorkerFeatures {
   admit(job: Job, messageId: string, logger: Logger): Promise<boolean>;
   /** `ctx.once` for one run of `job` (./once.ts); the state table is reached only when it is called. */
   once(job: Job, logger: Logger, remainingTimeMs: () => number): Once;
+  /** The tracking of `job`'s attempt (./track.ts), or undefined when the job did not ask for it. */
+  tracker(job: Job, logger: Logger): JobTracker | undefined;
   /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
   beforeRun(job: Job, logger: Logger): Promise<void>;
   /**
@@ -95,6 +98,10 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
         child: async (options, fill) => (await batch()).child(options, fill),
         status: async () => (await batch()).status(),
       };
+    },
+
+    tracker(job, logger) {
+      return isTracked(job) ? new JobTracker(job, { store: state.jobStates, now: () => deps.now().getTime(), logger }) : undefined;
     },
 
     once(job, logger, remainingTimeMs) {

@@ -18,6 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { withAttempts } from '../common/attempts.js';
+import { keptJson } from '../common/kept-json.js';
 import { OnceStepBusyError, OnceStepError } from '../errors/worker.js';
 import type { Logger } from '../observability/logger.js';
 import type { OnceStepStore, StepOutcome } from '../storage/once-steps.js';
@@ -105,18 +106,8 @@ function validateKey(key: unknown): asserts key is string {
 
 /** What is kept of a step's value: its JSON, or why it cannot be kept. */
 function outcomeOf(value: unknown): StepOutcome {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (error) {
-    return { unkept: `its value is not JSON (${error instanceof Error ? error.message : String(error)})` };
-  }
-  if (text === undefined) return { result: undefined };
-  const bytes = Buffer.byteLength(text);
-  if (bytes > ONCE_LIMITS.maxResultBytes) {
-    return { unkept: `its value is ${bytes.toLocaleString('en-US')} bytes as JSON, over the ${ONCE_LIMITS.maxResultBytes.toLocaleString('en-US')} a step keeps` };
-  }
-  return { result: text };
+  const kept = keptJson(value, ONCE_LIMITS.maxResultBytes, 'its value');
+  return kept.unkept === undefined ? { result: kept.json } : { unkept: kept.unkept };
 }
 
 function valueOf<T>(json: string | undefined): T {

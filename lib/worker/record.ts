@@ -118,6 +118,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   }
   const batch = scope.features?.batchContext(job);
   await scope.features?.beforeRun(job, logger);
+  const tracker = scope.features?.tracker(job, logger);
+  await tracker?.start();
   const reservation = new Reservation({
     sqs: scope.sqs,
     queueUrl: sourceQueue === undefined ? undefined : scope.queues.urlOf(sourceQueue),
@@ -134,6 +136,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     extend: (seconds) => reservation.extend(seconds),
     limiter: scope.limiter,
     once: scope.features?.once(job, logger, scope.remainingTimeMs) ?? onceUnavailable,
+    progress: tracker?.progress ?? untracked,
     ...(batch === undefined ? {} : { batch }),
   };
   scope.observeWait?.(queue, waited);
@@ -146,7 +149,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
   try {
     await reservation.start();
-    const waitSeconds = await withinQueueCap(scope.queueLease, async () => { await handler(job.args, ctx); });
+    let value: unknown;
+    const waitSeconds = await withinQueueCap(scope.queueLease, async () => { value = await handler(job.args, ctx); });
     const queueUrl = scope.queues.urlOf(queue);
     if (waitSeconds !== undefined && queueUrl !== undefined) {
       // The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
@@ -155,6 +159,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       return { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: run() };
     }
     const facts = run();
+    await tracker?.succeeded(value);
     // DEBUG: nothing at INFO (a success costs no log line on AWS); hopper dev shows it.
     logger.debug('job done', { duration_ms: facts.durationMs });
     return { kind: 'succeeded', job, run: facts };
@@ -180,6 +185,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     }
     const unrecoverable = isUnrecoverable(error);
     const described = describeError(error);
+    await tracker?.failed({ errtype: described.errtype, message: described.message });
     logger.warn(unrecoverable ? 'job failed; not retryable' : 'job failed', { errtype: described.errtype, error: described.message, backtrace: described.backtrace });
     const retried = unrecoverable ? undefined : retryHere(record, job, described, jobQueueUrl, scope);
     if (retried !== undefined) {
@@ -192,6 +198,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     scope.signal.removeEventListener('abort', stopReservation);
   }
 }
+
+/** `ctx.progress` of a job that is not tracked: nothing to record. */
+const untracked: JobContext['progress'] = async () => undefined;
 
 /** `ctx.once` of a worker made without its state-table features (a test's scope). */
 const onceUnavailable: JobContext['once'] = () => Promise.reject(new HopperError('ctx.once needs the state table: this worker was made without it'));

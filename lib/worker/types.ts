@@ -13,6 +13,7 @@ import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import type { StandardSchemaV1 } from '../job/typed.js';
 import type { SqsVisibilityChanger } from './reservation.js';
 import type { Once } from './once.js';
+import type { ReportProgress } from './track.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
 export type WorkerSqs = SqsBatchSender & SqsVisibilityChanger;
@@ -80,6 +81,19 @@ export interface JobContext {
    * await ctx.once('email', () => sendReceipt(order, receipt));
    */
   readonly once: Once;
+  /**
+   * Reports how far the job has got: a percentage from 0 to 100 and an optional message. For a
+   * tracked job (`custom.track: true` or `custom.result: true`) it is written to the state table, at
+   * most once every 3 seconds and never lower than before, and `Client.status(jid)`,
+   * `GET /v1/jobs/{jid}` and `hopper` show it; for any other job it does nothing.
+   *
+   * @example
+   * for (const [index, row] of rows.entries()) {
+   *   await importRow(row);
+   *   await ctx.progress((100 * (index + 1)) / rows.length, `row ${index + 1} of ${rows.length}`);
+   * }
+   */
+  readonly progress: ReportProgress;
 }
 
 /** The batch of a running job (see {@link JobContext.batch}). */

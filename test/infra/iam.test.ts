@@ -123,7 +123,7 @@ describe('least privilege', () => {
     expect(dynamoGrants(statements)).toEqual([
       // The configuration document it reads.
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
-      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*', 'once#*'] },
+      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*', 'once#*', 'jobstate#*'] },
       // The start mark of a job delivered again.
       { actions: ['dynamodb:PutItem'], leadingKeys: ['startmark#*'] },
       // ctx.limiter's state (the limits table) and the stats rollups.
@@ -186,7 +186,7 @@ describe('least privilege', () => {
 });
 
 describe('JobSystem.grantEnqueue', () => {
-  it('gives SendMessage and GetQueueUrl on every job queue, PutItem on the state table, and batch and lock item rights — nothing more', () => {
+  it('gives SendMessage and GetQueueUrl on every job queue, PutItem on the state table, batch and lock item rights and reading tracked jobs\' states — nothing more', () => {
     const { stack, producer, grant, template, jobQueues, retries, table } = fixture();
     const statements = statementsOfRole(template, stack.resolve(producer.roleName));
 
@@ -200,6 +200,8 @@ describe('JobSystem.grantEnqueue', () => {
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
       { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+      // Tracked jobs' states, for Client.status and Client.result.
+      { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*'] },
     ]);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'sqs:SendMessage', 'sqs:GetQueueUrl', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
@@ -216,6 +218,7 @@ describe('JobSystem.grantEnqueue', () => {
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
       { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+      { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*'] },
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
     ]);
     expect(statements).toContainEqual(configRead);

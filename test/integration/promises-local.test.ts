@@ -14,7 +14,8 @@
  * - 50 jobs of 0.5 s on a `concurrent(2)` limiter, without `wait`, finish within twice the
  *   ideal 12.5 s;
  * - a `ctx.once` step runs once for a job delivered twice, and for a job whose worker crashed right
- *   after the step: the later delivery gets the step's value.
+ *   after the step: the later delivery gets the step's value;
+ * - a tracked job's progress, state and result, read with `Client` and through the API.
  */
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -278,6 +279,32 @@ describe('ctx.once', () => {
     expect(run?.args).toEqual([{ receipt: 'receipt-b' }]);
     // The crash did happen, after the charge: the function exited and the batch came back.
     expect(logs.entries.some((entry) => entry.message.includes('CrasherFunction') && entry.message.includes('Runtime exited with error'))).toBe(true);
+  });
+});
+
+describe('tracked jobs', () => {
+  it('keep their progress, state and result, read with Client.status and Client.result and through the API', { timeout: 60_000 }, async () => {
+    const jid = await client.enqueue({ jobtype: 'Report', args: [20], queue: 'cap50', custom: { result: true } });
+    expect(await client.result(jid, { wait: 30, pollEvery: 0.2 })).toEqual({ rows: 20 });
+
+    expect(await client.status(jid)).toMatchObject({ jid, jobtype: 'Report', queue: 'cap50', state: 'succeeded', attempt: 1, progress: 100, result: { rows: 20 } });
+    expect(await api.result(jid)).toEqual({ rows: 20 });
+    expect((await api.request('GET', `/v1/jobs/${jid}`)).body).toMatchObject({ jid, state: 'succeeded', progress: 100, result: { rows: 20 }, error: null });
+
+    const failing = await client.enqueue({ jobtype: 'Report', args: [4, true], queue: 'cap50', custom: { track: true } });
+    const failed = await eventually(async () => {
+      const status = await client.status(failing);
+      return status?.state === 'failed' ? status : undefined;
+    }, 30_000, 'the failing report to fail');
+    // Its last progress (100 after step 4 of 4) was written with the failure, though it came within 3 s of the previous.
+    expect(failed).toMatchObject({ progress: 100, message: 'step 4 of 4', error: { errtype: 'Error', message: 'report source unavailable' }, result: undefined });
+    await expect(client.result(failing)).rejects.toMatchObject({ name: 'JobResultError', problem: 'failed' });
+
+    // A job that asked for nothing leaves nothing: its progress calls cost no write.
+    const untracked = await client.enqueue({ jobtype: 'Report', args: [3], queue: 'cap50' });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await client.status(untracked)).toBeUndefined();
+    expect((await api.request('GET', `/v1/jobs/${untracked}`)).status).toBe(404);
   });
 });
 

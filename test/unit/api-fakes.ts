@@ -7,6 +7,7 @@ import { apiRoutes, createApiHandler } from '../../lib/api/handler.js';
 import type { ApiConfig } from '../../lib/api/config.js';
 import type { ApiContext, SetStore } from '../../lib/api/context.js';
 import type { RunnableSetName, WaitingJobAction, WaitingSetName } from '../../lib/admin/scheduled.js';
+import type { JobStatus } from '../../lib/storage/job-states.js';
 import type { BatchStatus } from '../../lib/batch/status.js';
 import { resolveCron } from '../../lib/cron/definition.js';
 import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/storage/keys.js';
@@ -221,6 +222,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
   const emf: Record<string, unknown>[] = [];
   const now = () => nowMs;
   const batches = new Map<string, BatchStatus>();
+  const jobStates = new Map<string, JobStatus>();
   const cronRuns = new Map<string, CronRunRecord>();
   const client = new Client({
     queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, now: () => new Date(nowMs),
@@ -236,6 +238,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     sets,
     waiting,
     batches: { getBatch: async (bid) => batches.get(bid) },
+    jobStates: { get: async (jid) => jobStates.get(jid) },
     cronRuns: { getRun: async (name) => cronRuns.get(name) },
     stats,
     quotaStore: new MemoryLimiterStore(),
@@ -248,5 +251,5 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     const response = await handler(event);
     return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
   };
-  return { call, sqs, scheduled, backend, sets, waiting, batches, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+  return { call, sqs, scheduled, backend, sets, waiting, batches, jobStates, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
 }

@@ -43,6 +43,7 @@ const INSTANCES: Readonly<Record<string, Error>> = {
   IntrinsicError: new errors.IntrinsicError('Properties.QueueName', 'x'),
   ScheduleExpressionError: new errors.ScheduleExpressionError('x'),
   NotUniqueError: new errors.NotUniqueError('j2', 'j1'),
+  JobResultError: new errors.JobResultError('j1', 'running', 'it was still running when the wait ended'),
   OnceStepBusyError: new errors.OnceStepBusyError('charge', 12),
   OnceStepError: new errors.OnceStepError('charge', 'it ran, but its value is not JSON'),
   UnknownJobTypeError: new errors.UnknownJobTypeError('Nope', ['Greet']),

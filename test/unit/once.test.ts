@@ -127,7 +127,7 @@ describe('ctx.once', () => {
     const error = await once(store)('export', big).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OnceStepError);
     expect(isUnrecoverable(error)).toBe(true);
-    expect((error as Error).message).toBe('step "export" of ctx.once: it ran, but its value is 32,770 bytes as JSON, over the 32,768 a step keeps');
+    expect((error as Error).message).toBe('step "export" of ctx.once: it ran, but its value is 32,770 bytes as JSON, over the 32,768 kept');
     await expect(once(store)('export', big)).rejects.toThrow(/it ran, but its value is 32,770 bytes/);
     expect(runs).toBe(1);
 

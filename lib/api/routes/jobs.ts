@@ -5,21 +5,39 @@
 import { EnqueueError } from '../../client/client.js';
 import { METRICS, type MetricName } from '../../observability/emf.js';
 import { InvalidJobError, isHopperError } from '../../errors/base.js';
-import { isRecord, normalizeJob, type Job } from '../../job/model.js';
+import { isRecord, JOB_LIMITS, normalizeJob, type Job } from '../../job/model.js';
 import { checkQuotasForQueues, quotaExceededResponse, RATE_LIMITS_HEADER, refundQuotas } from '../../quota/index.js';
 import { checkBacklog } from '../backlog.js';
-import type { EnqueuedView } from '../wire.js';
+import type { EnqueuedView, JobStatusView } from '../wire.js';
 import { enqueueErrorAnswer } from '../enqueue-errors.js';
 import { API_DEFAULTS } from '../config.js';
 import { isPaused } from '../queue-state.js';
 import type { ApiContext } from '../context.js';
 import { tenantOf } from '../event.js';
-import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, type ApiRequest, type ApiResponse } from '../http.js';
+import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http.js';
 import type { Route } from '../router.js';
 
 /** The route. */
 export function jobRoutes(ctx: ApiContext): Route[] {
-  return [{ method: 'POST', path: '/v1/jobs', handle: (request) => enqueue(ctx, request) }];
+  return [
+    { method: 'POST', path: '/v1/jobs', handle: (request) => enqueue(ctx, request) },
+    { method: 'GET', path: '/v1/jobs/{jid}', handle: (_request, params) => jobStatus(ctx, params.jid ?? '') },
+  ];
+}
+
+/** `GET /v1/jobs/{jid}`: a tracked job's state, progress and result; 404 for any other. */
+async function jobStatus(ctx: ApiContext, jid: string): Promise<ApiResponse> {
+  if (jid.length > JOB_LIMITS.jidMaxLength || !JOB_LIMITS.jidPattern.test(jid)) {
+    throw badParameter('jid', `1 to ${JOB_LIMITS.jidMaxLength} letters, digits, '.', '_', ':' or '-'`, describeValue(jid));
+  }
+  const status = await ctx.jobStates.get(jid);
+  if (status === undefined) throw notFound(`no tracked job ${jid} (it is not tracked — custom.track or custom.result —, has not started, or its state expired)`);
+  return json(200, {
+    jid: status.jid, jobtype: status.jobtype, queue: status.queue, state: status.state, attempt: status.attempt,
+    progress: status.progress ?? null, message: status.message ?? null,
+    started_at: status.startedAt, updated_at: status.updatedAt, finished_at: status.finishedAt ?? null,
+    result: status.result ?? null, result_error: status.resultError ?? null, error: status.error ?? null,
+  } satisfies JobStatusView);
 }
 
 async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiResponse> {
