@@ -302,7 +302,7 @@ describe('tracked jobs', () => {
 
     // A job that asked for nothing leaves nothing: its progress calls cost no write.
     const untracked = await client.enqueue({ jobtype: 'Report', args: [3], queue: 'cap50' });
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await ranAll([untracked], 30_000, 'the untracked report');
     expect(await client.status(untracked)).toBeUndefined();
     expect((await api.request('GET', `/v1/jobs/${untracked}`)).status).toBe(404);
   });
