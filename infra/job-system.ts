@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../lib/config/env.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_LIMITS } from '../lib/job/model.js';
-import { BATCH_KEYS, JOB_STATE_KEYS, ONCE_KEYS, SORTED_SETS, START_MARK_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, ITERATION_KEYS, JOB_STATE_KEYS, ONCE_KEYS, SORTED_SETS, START_MARK_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
 import { validateMaxConcurrency } from './concurrency-plan.js';
@@ -315,9 +315,9 @@ export class JobSystem extends Construct implements IJobSystem {
     if (options.stateTableAccess !== false) {
       // Jobs in batches (successes, ctx.batch) and unique jobs (lock release) write batch and lock
       // items; ctx.batch.add of far-off jobs writes the scheduled set; ctx.once its steps; tracked
-      // jobs their states. Nothing else in the table.
+      // jobs their states; iterating jobs their cursors. Nothing else in the table.
       grantStateItems(fn, this.stateTable, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-        [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, `${SORTED_SETS.scheduled.prefix}#`, ONCE_KEYS.prefix, JOB_STATE_KEYS.prefix]);
+        [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, `${SORTED_SETS.scheduled.prefix}#`, ONCE_KEYS.prefix, JOB_STATE_KEYS.prefix, ITERATION_KEYS.prefix]);
       // A job delivered again is marked before it runs, so that a crash is told from a throttle.
       grantStateItems(fn, this.stateTable, ['dynamodb:PutItem'], [START_MARK_KEYS.prefix]);
     }

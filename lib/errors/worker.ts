@@ -26,15 +26,15 @@ export class ReservationError extends HopperError {
  */
 export function isUnrecoverable(error: unknown): boolean {
   return error instanceof UnrecoverableJobError
-    || ['UnrecoverableJobError', 'UnknownJobTypeError', 'InvalidJobArgsError', 'OnceStepError'].some((name) => isHopperError(error, name));
+    || ['UnrecoverableJobError', 'UnknownJobTypeError', 'InvalidJobArgsError', 'OnceStepError', 'IterationError'].some((name) => isHopperError(error, name));
 }
 
 /**
- * The `retryAfterSeconds` of a `RateLimitedError`, a `LimiterUnavailableError` or a
- * `OnceStepBusyError` (by name), or undefined for any other error.
+ * The `retryAfterSeconds` of a `RateLimitedError`, a `LimiterUnavailableError`, a
+ * `OnceStepBusyError` or an `IterationBusyError` (by name), or undefined for any other error.
  */
 export function rateLimitedDelay(error: unknown): number | undefined {
-  if (!(error instanceof Error) || !['RateLimitedError', 'LimiterUnavailableError', 'OnceStepBusyError'].some((name) => isHopperError(error, name))) return undefined;
+  if (!(error instanceof Error) || !['RateLimitedError', 'LimiterUnavailableError', 'OnceStepBusyError', 'IterationBusyError'].some((name) => isHopperError(error, name))) return undefined;
   if (!('retryAfterSeconds' in error) || typeof error.retryAfterSeconds !== 'number' || !Number.isFinite(error.retryAfterSeconds)) return undefined;
   return error.retryAfterSeconds;
 }
@@ -80,5 +80,55 @@ export class OnceStepError extends UnrecoverableJobError {
   constructor(step: string, message: string, options?: { cause?: unknown }) {
     super(`step ${JSON.stringify(step)} of ctx.once: ${message}`, options);
     this.step = step;
+  }
+}
+
+/**
+ * Another delivery of an iterating job is running its slice (SQS delivered the job twice): this one
+ * goes back on its queue until that slice's deadline, as for a limiter's wait, without using a retry.
+ */
+export class IterationBusyError extends HopperError {
+  static override readonly errorName: string = 'IterationBusyError';
+  readonly retryAfterSeconds: number;
+
+  constructor(jid: string, retryAfterSeconds: number) {
+    super(`job ${jid} is iterating in another delivery; retry after ${retryAfterSeconds}s`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A slice of an iterating job no longer holds its iteration: another delivery took it over. */
+export class IterationLostError extends HopperError {
+  static override readonly errorName: string = 'IterationLostError';
+
+  constructor(jid: string) {
+    super(`job ${jid}: another delivery took its iteration over; this slice stops`);
+  }
+}
+
+/**
+ * An iterating job cannot go on as written: `items` yielded something other than an `[item, cursor]`
+ * pair, or a cursor that cannot be kept (undefined, not JSON, too large). Retrying would meet it
+ * again, so the job goes to the dead set.
+ */
+export class IterationError extends UnrecoverableJobError {
+  static override readonly errorName: string = 'IterationError';
+}
+
+/**
+ * How a slice of an iterating job ended other than by finishing or failing, for the worker's
+ * processing of its record: `continue` sends the job back to its queue, `duplicate` acknowledges
+ * this copy without anything else. Not an error of the job: it never reaches a failure report.
+ */
+export class IterationSignal extends HopperError {
+  static override readonly errorName: string = 'IterationSignal';
+  readonly kind: 'continue' | 'duplicate';
+  /** Slices taken so far, this one included. */
+  readonly slices: number;
+
+  constructor(kind: 'continue' | 'duplicate', slices: number, message: string) {
+    super(message);
+    this.kind = kind;
+    this.slices = slices;
   }
 }

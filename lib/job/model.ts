@@ -51,6 +51,8 @@ export interface JobCustom {
   readonly expires_at?: string;
   /** Tenant the job was enqueued for (set by the API from the caller's identity). */
   readonly tenant?: string;
+  /** Slices an iterating job has run so far, on the message that continues it (lib/worker/iterate.ts). */
+  readonly slice?: number;
   readonly [key: string]: unknown;
 }
 

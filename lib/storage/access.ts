@@ -12,6 +12,7 @@ import type { UniqueLocks } from '../unique/store.js';
 import type { StartMarks } from './start-marks.js';
 import type { OnceSteps } from './once-steps.js';
 import type { JobStates } from './job-states.js';
+import type { Iterations } from './iterations.js';
 
 /** The state-table features, each made on first use. */
 export interface StateAccess {
@@ -23,6 +24,8 @@ export interface StateAccess {
   onceSteps(): Promise<OnceSteps>;
   /** Tracked jobs' states (./job-states.ts). */
   jobStates(): Promise<JobStates>;
+  /** Iterating jobs' cursors (./iterations.ts). */
+  iterations(): Promise<Iterations>;
   /** Writes the scheduled set with the lazily loaded SDK (for workers; `Client` uses StateTable). */
   scheduledSet(): Promise<ScheduledSetWriter>;
 }
@@ -66,6 +69,12 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
       const tableName = requireEnv(env, ENV.stateTable);
       const { JobStates: States } = await import('./job-states.js');
       return new States({ tableName, client: dynamoClient, now });
+    }),
+    iterations: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const { Iterations: Cursors } = await import('./iterations.js');
+      // Kept as long as its job can run again, as a step of ctx.once is.
+      return new Cursors({ tableName, client: dynamoClient, now, ttlDays: onceStepDays(env) });
     }),
     scheduledSet: once(async () => {
       const tableName = requireEnv(env, ENV.stateTable);

@@ -183,6 +183,25 @@ export function jobStateKey(jid: string): ItemKey {
   return { pk: `${JOB_STATE_KEYS.prefix}${jid}`, sk: JOB_STATE_KEYS.sortKey };
 }
 
+/*
+ * Iterating jobs (`iterate`, lib/worker/iterate.ts): the cursor of a job that runs in slices, and
+ * which slice holds it; written only for jobs that iterate.
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | an iterating job  | `iter#<jid>`           | `cursor`                   |
+ */
+
+/** Key prefix and sort key of iterating jobs' cursors. */
+export const ITERATION_KEYS = {
+  prefix: 'iter#',
+  sortKey: 'cursor',
+} as const;
+
+/** The key of iterating job `jid`'s cursor. */
+export function iterationKey(jid: string): ItemKey {
+  return { pk: `${ITERATION_KEYS.prefix}${jid}`, sk: ITERATION_KEYS.sortKey };
+}
+
 /** The key of batch `bid`'s own item (its counters, callbacks and claims). */
 export function batchKey(bid: string): ItemKey {
   return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: BATCH_KEYS.batchSortKey };

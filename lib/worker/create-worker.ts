@@ -155,7 +155,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const firstRecord = records[0];
     const cap = invocationCap(firstRecord === undefined ? undefined : queues.nameOf(firstRecord.eventSourceARN), caps, concurrency, limiter);
     const scope = {
-      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait,
+      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait, marginMs: margin,
       ...(cap.lease === undefined ? {} : { queueLease: cap.lease }),
     };
 
@@ -168,7 +168,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
     const outgoing: OutgoingMessage[] = [];
     const successes: Success[] = [];
-    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0, duplicate: 0, deferred: 0 };
+    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0, duplicate: 0, deferred: 0, continued: 0 };
     for (const [index, outcome] of pool.results) {
       counts[outcome.kind] += 1;
       if (hasMessage(outcome)) outgoing.push(outcome.message);
@@ -213,7 +213,7 @@ function retriedAsSent(results: ReadonlyMap<number, RecordOutcome>, unsent: read
 }
 
 function hasMessage(outcome: RecordOutcome): outcome is Extract<RecordOutcome, { message: OutgoingMessage }> {
-  return outcome.kind === 'failed' || outcome.kind === 'rate_limited';
+  return outcome.kind === 'failed' || outcome.kind === 'rate_limited' || outcome.kind === 'continued';
 }
 
 function logSummary(logger: Logger, counts: Record<string, number | boolean>, unsent: readonly { key: string; reason: string }[]): void {

@@ -17,6 +17,7 @@ import type { Logger } from '../observability/logger.js';
 import type { BatchContext } from './types.js';
 import { onceFor, type Once } from './once.js';
 import { isTracked, JobTracker } from './track.js';
+import type { IterationStore } from '../storage/iterations.js';
 
 /** A job that succeeded, and the key of its record (handed back if its bookkeeping fails). */
 export interface Success {
@@ -38,6 +39,8 @@ export interface WorkerFeatures {
   admit(job: Job, messageId: string, logger: Logger): Promise<boolean>;
   /** `ctx.once` for one run of `job` (./once.ts); the state table is reached only when it is called. */
   once(job: Job, logger: Logger, remainingTimeMs: () => number): Once;
+  /** Where iterating jobs (./iterate.ts) keep their cursors, loaded on first use. */
+  iterations(): Promise<IterationStore>;
   /** The tracking of `job`'s attempt (./track.ts), or undefined when the job did not ask for it. */
   tracker(job: Job, logger: Logger): JobTracker | undefined;
   /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
@@ -103,6 +106,8 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
     tracker(job, logger) {
       return isTracked(job) ? new JobTracker(job, { store: state.jobStates, now: () => deps.now().getTime(), logger }) : undefined;
     },
+
+    iterations: state.iterations,
 
     once(job, logger, remainingTimeMs) {
       return onceFor({ jid: job.jid, store: state.onceSteps, remainingTimeMs, now: () => deps.now().getTime(), logger });

@@ -6,7 +6,8 @@ export { createWorker, WORKER_DEFAULTS, type SqsBatchHandler } from './create-wo
 export type { BatchContext, JobContext, JobDefinition, JobHandler, ValidatedJob, WorkerOptions, WorkerSqs } from './types.js';
 export { RESERVATION_DEFAULTS } from './reservation.js';
 export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, type Logger } from '../observability/logger.js';
-export { InvalidJobArgsError, OnceStepBusyError, OnceStepError, ReservationError, UnknownJobTypeError } from '../errors/worker.js';
+export { InvalidJobArgsError, IterationBusyError, IterationError, IterationLostError, OnceStepBusyError, OnceStepError, ReservationError, UnknownJobTypeError } from '../errors/worker.js';
+export { iterate, ITERATE_DEFAULTS, type IterateDefinition, type IteratingJob } from './iterate.js';
 export { ONCE_LIMITS, type Once } from './once.js';
 export { defineJobs, withArgs } from './jobs.js';
 export type { JobArgs, StandardIssue, StandardSchemaV1 } from '../job/typed.js';

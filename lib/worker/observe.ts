@@ -57,6 +57,7 @@ export function observeOutcomes(
     if (run?.durationMs !== undefined) metrics.observe(queue, jobtype, METRICS.duration, run.durationMs);
     if (run !== undefined) metrics.observe(queue, jobtype, METRICS.latency, run.waitedMs);
     if (outcome.kind === 'rate_limited') metrics.count(queue, jobtype, METRICS.rateLimited);
+    else if (outcome.kind === 'continued') continue;
     else {
       if (run?.durationMs !== undefined) metrics.count(queue, jobtype, METRICS.processed);
       if (outcome.kind === 'failed') metrics.count(queue, jobtype, METRICS.failed);
@@ -68,7 +69,7 @@ export function observeOutcomes(
     }
     const cohort = job === undefined ? undefined : cohortOf(job);
     if (cohort === undefined || job === undefined) continue;
-    if (run !== undefined && job.failure === undefined && limitedCount(job) === 0) stats.recordCohort(cohort, { kind: 'started', latencyMs: run.waitedMs }, atMs);
+    if (run !== undefined && job.failure === undefined && limitedCount(job) === 0 && job.custom?.slice === undefined) stats.recordCohort(cohort, { kind: 'started', latencyMs: run.waitedMs }, atMs);
     if (outcome.kind === 'succeeded') stats.recordCohort(cohort, { kind: 'done' }, atMs);
     if (outcome.kind === 'failed' && outcome.retried !== undefined) stats.recordCohort(cohort, { kind: 'failed' }, atMs);
   }

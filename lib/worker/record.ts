@@ -13,7 +13,7 @@ import type { LimiterFactory } from '../limiters/limiter.js';
 import { randomFromText } from '../common/random.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import { planFailure, RETRY_DEFAULTS } from '../retry/plan.js';
-import { UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from '../errors/worker.js';
+import { IterationSignal, UnknownJobTypeError, isUnrecoverable, rateLimitedDelay } from '../errors/worker.js';
 import { HopperError, isHopperError } from '../errors/base.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
@@ -23,6 +23,7 @@ import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
 import type { Limiter } from '../limiters/limiter.js';
 import { withinQueueCap } from './queue-cap.js';
+import { ITERATION_SCOPE, type IterationCarrier } from './iterate.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
 export interface RunFacts {
@@ -47,7 +48,9 @@ export type RecordOutcome =
    * attempt is due within SQS's delay, the job itself back on its queue (`retried`, as sent).
    */
   | { readonly kind: 'failed'; readonly message: OutgoingMessage; readonly job?: Job; readonly run?: RunFacts; readonly retried?: Job }
-  | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage; readonly job: Job; readonly run: RunFacts };
+  | { readonly kind: 'rate_limited'; readonly message: OutgoingMessage; readonly job: Job; readonly run: RunFacts }
+  /** An iterating job (./iterate.ts) stopped before the deadline: `message` sends it back to its queue to go on. */
+  | { readonly kind: 'continued'; readonly message: OutgoingMessage; readonly job: Job; readonly run: RunFacts };
 
 /** What a record's processing needs from its invocation. */
 export interface RecordScope {
@@ -72,6 +75,8 @@ export interface RecordScope {
   readonly limiter: LimiterFactory;
   /** The lease every job of the queue holds while it runs, when the queue's cap needs one. */
   readonly queueLease?: Limiter;
+  /** The invocation's deadline margin (an iterating job's slice stops before it). @default 0 */
+  readonly marginMs?: number;
   /** Told how long each job waited on its queue when its handler starts (for the queues' latency). */
   readonly observeWait?: (queue: string, waitedMs: number) => void;
 }
@@ -131,13 +136,15 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     now: () => scope.now().getTime(),
     logger,
   });
-  const ctx: JobContext = {
+  const features = scope.features;
+  const ctx: IterationCarrier = {
     jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal,
     extend: (seconds) => reservation.extend(seconds),
     limiter: scope.limiter,
-    once: scope.features?.once(job, logger, scope.remainingTimeMs) ?? onceUnavailable,
+    once: features?.once(job, logger, scope.remainingTimeMs) ?? onceUnavailable,
     progress: tracker?.progress ?? untracked,
     ...(batch === undefined ? {} : { batch }),
+    ...(features === undefined ? {} : { [ITERATION_SCOPE]: { store: () => features.iterations(), now: () => scope.now().getTime(), marginMs: scope.marginMs ?? 0 } }),
   };
   scope.observeWait?.(queue, waited);
   // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
@@ -164,6 +171,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     logger.debug('job done', { duration_ms: facts.durationMs });
     return { kind: 'succeeded', job, run: facts };
   } catch (error) {
+    if (isHopperError(error, 'IterationSignal')) return iterationEnd(error as IterationSignal, record, job, scope, logger, run());
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);
     if (waitSeconds !== undefined && jobQueueUrl !== undefined) {
@@ -174,7 +182,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       if (attempt.action === 'reschedule') {
         // Waits beyond SQS's 15 minutes are cut to 15; the limiter answers again then.
         const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, attempt.delaySeconds);
-        const why = isHopperError(error, 'OnceStepBusyError') ? 'a step of ctx.once runs in another delivery; job delayed' : 'rate limited; job delayed';
+        const why = isHopperError(error, 'OnceStepBusyError') ? 'a step of ctx.once runs in another delivery; job delayed'
+          : isHopperError(error, 'IterationBusyError') ? 'the job iterates in another delivery; job delayed' : 'rate limited; job delayed';
         logger.info(why, { delay_s: delaySeconds, limited_count: attempt.limitedCount });
         // It enters its queue again now and is due after the delay: its wait is not latency.
         const nowMs = scope.now().getTime();
@@ -197,6 +206,25 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     reservation.stop();
     scope.signal.removeEventListener('abort', stopReservation);
   }
+}
+
+/**
+ * An iterating job's slice that ended without finishing: sent back to its queue at once to go on
+ * (entering it now, so its wait is measured from now, and without `expires_at`: it started in time),
+ * or acknowledged when another delivery holds or finished its iteration. With no URL for its queue,
+ * the record is handed back to SQS, and the redelivery resumes from the cursor just recorded.
+ */
+function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scope: RecordScope, logger: Logger, run: RunFacts): RecordOutcome {
+  if (signal.kind === 'duplicate') {
+    logger.info('iteration held or finished by another delivery; this copy is acknowledged', { reason: signal.message });
+    return { kind: 'duplicate', job };
+  }
+  const queueUrl = scope.queues.urlOf(job.queue);
+  if (queueUrl === undefined) return { kind: 'deferred', job };
+  const { expires_at: _started, ...custom } = job.custom ?? {};
+  const { at: _due, ...fields } = job;
+  const again: Job = { ...fields, enqueued_at: scope.now().toISOString(), custom: { ...custom, slice: signal.slices } };
+  return { kind: 'continued', message: { key: record.messageId, queueUrl, body: serializeJob(again) }, job, run };
 }
 
 /** `ctx.progress` of a job that is not tracked: nothing to record. */

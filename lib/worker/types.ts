@@ -113,9 +113,10 @@ export interface ValidatedJob<Args> {
 
 /**
  * A typed job: its handler, whose first parameter's type (the argument tuple, annotated) is what
- * producers must pass, or its handler with a schema of its arguments ({@link withArgs}).
+ * producers must pass, or `{ run }` with an optional schema of its arguments ({@link withArgs},
+ * `iterate`).
  */
-export type JobDefinition = JobRun | { readonly args: StandardSchemaV1<unknown, unknown>; readonly run: JobRun };
+export type JobDefinition = JobRun | { readonly args?: StandardSchemaV1<unknown, unknown>; readonly run: JobRun };
 
 /**
  * A handler of any argument tuple. Declared as a method's type, whose parameters TypeScript checks

@@ -123,7 +123,7 @@ describe('least privilege', () => {
     expect(dynamoGrants(statements)).toEqual([
       // The configuration document it reads.
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
-      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*', 'once#*', 'jobstate#*'] },
+      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*', 'once#*', 'jobstate#*', 'iter#*'] },
       // The start mark of a job delivered again.
       { actions: ['dynamodb:PutItem'], leadingKeys: ['startmark#*'] },
       // ctx.limiter's state (the limits table) and the stats rollups.

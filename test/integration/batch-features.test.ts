@@ -1,8 +1,9 @@
 /**
  * Batch features and unique jobs on the emulators: child batches, jobs added from inside a running
  * job, filling a batch in several steps, unique locks (refused with the holder's jid, released on
- * success or at start, free once expired), `ctx.once` steps across a retry, and the cost of a
- * plain job (no DynamoDB request) and of a step.
+ * success or at start, free once expired), `ctx.once` steps across a retry, iterating jobs in
+ * slices (and their cursors' store on DynamoDB Local), and the cost of a plain job (no DynamoDB
+ * request), of a step and of an iteration.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatchStreamHandler } from '../../lib/batch/handler.js';
@@ -11,7 +12,9 @@ import { Client, EnqueueError, NotUniqueError } from '../../lib/client/client.js
 import type { Job } from '../../lib/job/model.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import type { SqsBatchSender } from '../../lib/aws/sqs-batch.js';
-import { createWorker, type JobHandler } from '../../lib/worker/index.js';
+import { createWorker, iterate, type JobHandler } from '../../lib/worker/index.js';
+import { IterationLostError } from '../../lib/errors/worker.js';
+import { Iterations } from '../../lib/storage/iterations.js';
 import { CountingDynamo } from './support/capacity.js';
 import { startHarness, type Harness } from './support/harness.js';
 import { drainQueue } from './support/queue-drain.js';
@@ -223,6 +226,59 @@ describe('ctx.once', () => {
     // Each Charge: the step taken and done (1 unit each), and the retry's refused put (billed as a
     // write). The Refund: taken and given back, then taken and done.
     expect(dynamo.billedWriteUnits()).toBe(10 * 3 + 4);
+  });
+});
+
+describe('iterating jobs', () => {
+  it('run in slices, each item once, a copy of a finished job not run; bill a take, a checkpoint per item and a release per slice', async () => {
+    dynamo.reset();
+    const done: number[] = [];
+    const slicesSeen: unknown[] = [];
+    handlers.Walk = iterate<[number], number, number>({
+      items: function* ([count], cursor) {
+        for (let index = cursor ?? 0; index < count; index += 1) yield [index, index + 1];
+      },
+      each: async (index, _args, ctx) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        done.push(index);
+        slicesSeen.push(ctx.job.custom?.slice);
+      },
+      complete: ([count]) => { ran.push(`Walk done ${count}`); },
+      checkpointEveryMs: 0,
+      maxSliceMs: 100,
+    }) as unknown as JobHandler;
+
+    await client.enqueue({ jobtype: 'Walk', jid: 'walk-1', args: [24] });
+    await settle();
+    expect(done).toEqual(Array.from({ length: 24 }, (_, index) => index));
+    const slices = new Set(slicesSeen).size;
+    expect(slices).toBeGreaterThanOrEqual(3);
+    expect(ran.filter((entry) => entry === 'Walk done 24')).toHaveLength(1);
+    // Per slice a take and a release (the last slice's is the finish), and a checkpoint per item.
+    expect(dynamo.billedWriteUnits()).toBe(2 * slices + 24);
+
+    // The same job sent again after it finished: acknowledged without an item.
+    await client.enqueue({ jobtype: 'Walk', jid: 'walk-1', args: [24] });
+    await settle();
+    expect(done).toHaveLength(24);
+    expect(ran.filter((entry) => entry === 'Walk done 24')).toHaveLength(1);
+  });
+
+  it('keep a cursor that one slice holds at a time, on DynamoDB Local', async () => {
+    let nowMs = Date.now();
+    const store = new Iterations({ tableName: harness.env.HOPPER_STATE_TABLE ?? '', client: dynamo.client, ttlDays: 1, now: () => new Date(nowMs) });
+    expect(await store.take('it-1', { owner: 'a', untilMs: nowMs + 60_000 })).toEqual({ taken: true, cursor: undefined, items: 0, slices: 1 });
+    expect(await store.take('it-1', { owner: 'b', untilMs: nowMs + 60_000 })).toEqual({ taken: false, done: false, untilMs: nowMs + 60_000 });
+    await store.checkpoint('it-1', 'a', { cursor: '{"page":"p2"}', items: 50 });
+    await expect(store.checkpoint('it-1', 'b', { cursor: '{"page":"p3"}', items: 60 })).rejects.toThrow(IterationLostError);
+    await store.release('it-1', 'a', { cursor: '{"page":"p3"}', items: 60 });
+    expect(await store.take('it-1', { owner: 'b', untilMs: nowMs + 60_000 })).toEqual({ taken: true, cursor: '{"page":"p3"}', items: 60, slices: 2 });
+    // b's invocation died without a word: once its time is up, c takes over where b's last checkpoint was.
+    nowMs += 61_000;
+    expect(await store.take('it-1', { owner: 'c', untilMs: nowMs + 60_000 })).toMatchObject({ taken: true, cursor: '{"page":"p3"}', slices: 3 });
+    await expect(store.finish('it-1', 'b', 70)).rejects.toThrow(IterationLostError);
+    await store.finish('it-1', 'c', 70);
+    expect(await store.take('it-1', { owner: 'd', untilMs: nowMs + 60_000 })).toEqual({ taken: false, done: true, items: 70 });
   });
 });
 

@@ -15,7 +15,9 @@
  *   ideal 12.5 s;
  * - a `ctx.once` step runs once for a job delivered twice, and for a job whose worker crashed right
  *   after the step: the later delivery gets the step's value;
- * - a tracked job's progress, state and result, read with `Client` and through the API.
+ * - a tracked job's progress, state and result, read with `Client` and through the API;
+ * - an iterating job runs as slices of a 3 s worker, each item once, progress never going back,
+ *   and resumes from its checkpoint after its worker crashed mid-way.
  */
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -305,6 +307,46 @@ describe('tracked jobs', () => {
     await ranAll([untracked], 30_000, 'the untracked report');
     expect(await client.status(untracked)).toBeUndefined();
     expect((await api.request('GET', `/v1/jobs/${untracked}`)).status).toBe(404);
+  });
+});
+
+/** The `item` lines (index and slice) the worker printed for job `jid`, in order. */
+function items(jid: string): { index: number; slice: number }[] {
+  return logs.entries.flatMap((entry) => {
+    if (!entry.message.startsWith('{')) return [];
+    const line: unknown = JSON.parse(entry.message);
+    if (!isRecord(line) || line.message !== 'item' || line.jid !== jid) return [];
+    return [{ index: Number(line.index), slice: Number(line.slice) }];
+  });
+}
+
+describe('an iterating job', () => {
+  it('runs 120 items of 100 ms as slices of a 3 s worker, each item once, its progress never going back, through a crash at item 70', { timeout: 120_000 }, async () => {
+    const jid = await client.enqueue({ jobtype: 'WalkEvery', args: [120, 100, 70], queue: 'iterating', custom: { result: true } });
+    const seen: number[] = [];
+    const result = await eventually(async () => {
+      const status = await client.status(jid);
+      if (status?.progress !== undefined) seen.push(status.progress);
+      return status?.state === 'succeeded' ? status : undefined;
+    }, 100_000, 'the iterating job to finish');
+
+    expect(result).toMatchObject({ state: 'succeeded', attempt: 1, progress: 100, result: { items: 120 } });
+    const done = items(jid);
+    // Each item once, in order, with one jid: the crash at item 70 resumed at item 70 (a checkpoint after every item).
+    expect(done.map((item) => item.index)).toEqual(Array.from({ length: 120 }, (_, index) => index));
+    const slices = new Set(done.map((item) => item.slice));
+    console.info(`iterating job: ${slices.size} slices, ${seen.length} progress readings`);
+    // 2.2 s of items at most per 3 s invocation: at least six slices, one after the other (a
+    // message's custom.slice counts the slices taken before it, the crashed one included).
+    expect(slices.size).toBeGreaterThanOrEqual(6);
+    expect(done.map((item) => item.slice)).toEqual(done.map((item) => item.slice).sort((a, b) => a - b));
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(seen.length).toBeGreaterThan(3);
+    expect(logs.entries.some((entry) => entry.message.includes('IteratorFunction') && entry.message.includes('Runtime exited with error'))).toBe(true);
+    expect(runs().filter((run) => run.jid === jid)).toHaveLength(1);
+    // No retry was used and nothing reached the dead set.
+    const dead = await api.request('GET', '/v1/dead?queue=iterating');
+    expect(isRecord(dead.body) ? dead.body.entries : undefined).toEqual([]);
   });
 });
 

@@ -49,6 +49,10 @@ const INSTANCES: Readonly<Record<string, Error>> = {
   UnknownJobTypeError: new errors.UnknownJobTypeError('Nope', ['Greet']),
   InvalidJobArgsError: new errors.InvalidJobArgsError('Greet', ['args[0]: expected a string']),
   ReservationError: new errors.ReservationError('x'),
+  IterationBusyError: new errors.IterationBusyError('j1', 30),
+  IterationLostError: new errors.IterationLostError('j1'),
+  IterationError: new errors.IterationError('items yielded an undefined cursor'),
+  IterationSignal: new errors.IterationSignal('continue', 3, 'the slice ended before the invocation\'s deadline'),
 };
 
 function isClass(value: unknown): value is new (...args: never[]) => unknown {
