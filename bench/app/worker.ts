@@ -1,5 +1,8 @@
-/** The bench worker: a job that does nothing, and one that fails on its first run only. */
-import { createWorker } from '../../lib/worker/index.js';
+/**
+ * The bench worker: a job that does nothing, one that fails on its first run only, one that reports
+ * its progress twice, one with a step of `ctx.once`, and one that iterates over ten items.
+ */
+import { createWorker, iterate } from '../../lib/worker/index.js';
 
 export const handler = createWorker({
   jobs: {
@@ -8,5 +11,20 @@ export const handler = createWorker({
     FailOnce: (_args, ctx) => {
       if (ctx.job.failure === undefined) throw new Error('FailOnce fails its first run');
     },
+    /** Half-way and done: a tracked job writes the first, the second waits (3 s), success writes 100. */
+    Report: async (_args, ctx) => {
+      await ctx.progress(50, 'half');
+      await ctx.progress(100, 'done');
+      return { rows: 2 };
+    },
+    /** One step that runs once. */
+    Step: async (_args, ctx) => ctx.once('step', () => ({ done: true })),
+    /** Ten items in one slice. */
+    Walk: iterate<[], number, number>({
+      items: function* (_args, cursor) {
+        for (let index = cursor ?? 0; index < 10; index += 1) yield [index, index + 1];
+      },
+      each: () => undefined,
+    }),
   },
 });

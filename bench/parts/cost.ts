@@ -24,9 +24,11 @@ export interface CostParameters {
   readonly batches: number;
   readonly jobsPerBatch: number;
   readonly uniqueJobs: number;
+  /** Jobs of each of the tracked, result, once and iterate scenarios. */
+  readonly featureJobs: number;
 }
 
-export const COST_DEFAULTS: CostParameters = { plainJobs: 500, retriedJobs: 200, scheduledJobs: 200, batches: 2, jobsPerBatch: 100, uniqueJobs: 200 };
+export const COST_DEFAULTS: CostParameters = { plainJobs: 500, retriedJobs: 200, scheduledJobs: 200, batches: 2, jobsPerBatch: 100, uniqueJobs: 200, featureJobs: 200 };
 
 /** One scenario's result. */
 export interface CostResult {
@@ -114,6 +116,18 @@ function scenarios(parameters: CostParameters): Scenario[] {
       floor: { jobs: parameters.uniqueJobs, runsPerJob: 1 },
       enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.uniqueJobs, { custom: { unique_for: 3600 } }))),
     },
+    ...([
+      ['tracked', 'Report jobs with custom.track: two ctx.progress calls (one written, one coalesced), the start and the end', 'Report', { track: true }],
+      ['result', 'Report jobs with custom.result: as tracked, and the return value kept', 'Report', { result: true }],
+      ['once', 'Step jobs: one ctx.once step each (taken, then done)', 'Step', {}],
+      ['iterate', 'Walk jobs: iterate over ten items in one slice (the cursor taken, then finished)', 'Walk', {}],
+    ] as const).map(([name, description, jobtype, custom]): Scenario => ({
+      name,
+      description,
+      jobs: parameters.featureJobs,
+      floor: { jobs: parameters.featureJobs, runsPerJob: 1 },
+      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.featureJobs, { jobtype, custom }))),
+    })),
   ];
 }
 
