@@ -74,7 +74,7 @@ async function flushInstances(api: ApiClient, label: string): Promise<void> {
 }
 
 /** Pages to shoot: file name and route. */
-function pages(bid: string): readonly (readonly [string, string])[] {
+function pages(bid: string, jid: string): readonly (readonly [string, string])[] {
   return [
     ['overview', 'overview'],
     ['queues', 'queues'],
@@ -82,6 +82,7 @@ function pages(bid: string): readonly (readonly [string, string])[] {
     ['scheduled', 'scheduled'],
     ['dead', 'dead'],
     ['batches', `batches/${bid}`],
+    ['job', `jobs/${jid}`],
     ['cron', 'crons'],
     ['limits', 'limits?limiter=stripe'],
     ['cohorts', 'cohorts'],
@@ -100,10 +101,16 @@ try {
     await api.request('POST', '/v1/jobs', {
       jobs: [8, 9, 12].map((count) => ({ jobtype: 'AlwaysFails', args: [`sync ${count}`], failure: { retry_count: count, failed_at: new Date().toISOString(), message: 'earlier', errtype: 'Error' } })),
     });
+    // A tracked job that failed for the 13th time: its state and its retry entry, on the job page.
+    const tracked = 'quarterly-report-2026q4';
+    await api.request('POST', '/v1/jobs', {
+      jid: tracked, jobtype: 'AlwaysFails', args: ['quarterly report'], custom: { track: true },
+      failure: { retry_count: 12, failed_at: new Date().toISOString(), message: 'earlier', errtype: 'Error' },
+    });
     await eventually(async () => {
       const answer = await api.request('GET', '/v1/retries');
-      return isRecord(answer.body) && Array.isArray(answer.body.entries) && answer.body.entries.length >= 4 ? true : undefined;
-    }, 60_000, 'four jobs in the retry set');
+      return isRecord(answer.body) && Array.isArray(answer.body.entries) && answer.body.entries.length >= 5 ? true : undefined;
+    }, 60_000, 'five jobs in the retry set');
     await drained(api);
     // Counts are written at an instance's next invocation once they are old enough: a few more
     // jobs (two of them failing) bring them in.
@@ -121,7 +128,7 @@ try {
     await mkdir(OUT_DIR, { recursive: true });
     const browser = await launchChromium();
     try {
-      for (const [name, route] of pages(states.bid)) {
+      for (const [name, route] of pages(states.bid, tracked)) {
         // A fresh page each time: the time measured is a full load (HTML, modules, API calls, render).
         const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT });
         const startedMs = performance.now();

@@ -7,6 +7,7 @@ import type { Command, CommandContext } from './command.js';
 import { cronCommand } from './cron.js';
 import { dashboardCommand } from './dashboard.js';
 import { enqueueCommand } from './enqueue.js';
+import { jobCommand } from './job.js';
 import { CliError, EXIT } from './io.js';
 import { COMMON_USAGE } from './options.js';
 import { queueCommand, queuesCommand } from './queues.js';
@@ -15,7 +16,7 @@ import { setCommands } from './sets.js';
 import { statsCommand } from './stats.js';
 
 /** Every admin command, in help order. */
-export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, batchCommand, cronCommand, dashboardCommand];
+export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, jobCommand, batchCommand, cronCommand, dashboardCommand];
 
 /** The admin commands' lines of `hopper --help`. */
 export function adminSummary(): string {

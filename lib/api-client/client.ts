@@ -17,7 +17,7 @@ import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type T
 import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
 import { awaitResult, type ResultOptions } from '../client/result.js';
 import type {
-  BatchView, BulkView, CohortsView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
+  BatchView, BulkView, CohortsView, FindJobView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
   SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
 } from '../api/wire.js';
 import { NotUniqueError } from '../errors/unique.js';
@@ -156,6 +156,14 @@ export class ApiClient<Jobs extends JobShapes = UntypedJobs> {
       return view === undefined ? undefined : { state: view.state, result: view.result ?? undefined, resultError: view.result_error ?? undefined, error: view.error ?? undefined };
     };
     return awaitResult(jid, read, options, { now: this.now, sleep: this.sleep }) as Promise<T>;
+  }
+
+  /**
+   * Everywhere Hopper keeps something of job `jid` (`GET /v1/find/{jid}`): its tracked state, its
+   * iteration, its retry, scheduled and dead entries, and a line saying where it is.
+   */
+  async find(jid: string): Promise<FindJobView> {
+    return this.call<FindJobView>('GET', `/v1/find/${encodeURIComponent(jid)}`);
   }
 
   /** Every declared queue with its counts, latency and whether it is paused (`GET /v1/queues`). */

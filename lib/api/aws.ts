@@ -4,7 +4,7 @@
  */
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
-import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv, type SqsClient } from '../aws/clients.js';
 import { ScheduledJobs } from '../admin/scheduled.js';
 import { BatchStore } from '../batch/store.js';
@@ -15,7 +15,8 @@ import { redrive } from '../admin/redrive.js';
 import { RETRY_DEFAULTS } from '../retry/handler.js';
 import { CronStore } from '../storage/cron-store.js';
 import { JobStates } from '../storage/job-states.js';
-import type { ItemKey, SortedSetName } from '../storage/keys.js';
+import { Iterations } from '../storage/iterations.js';
+import { setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../storage/keys.js';
 import { DynamoLimiterStore } from '../limiters/dynamo/store.js';
 import { dynamoStatsTable, readQueueReports } from '../stats/read.js';
 import { fromItem, type SetEntry } from '../storage/set-items.js';
@@ -75,6 +76,29 @@ export function awsSetStore(table: StateTable, dynamo: DynamoDBClient): SetStore
       const [item] = output.Items ?? [];
       return item === undefined ? undefined : fromItem(set, item);
     },
+    async findJob(set, jid, maxPages) {
+      // The jid's shard only, filtered on the entry's `jid` attribute (a filter cannot name a key
+      // attribute); the read still bills every item of the shard it goes through.
+      const entries: SetEntry[] = [];
+      let start: Record<string, AttributeValue> | undefined;
+      for (let page = 0; page < maxPages; page += 1) {
+        const output = await dynamo.send(new QueryCommand({
+          TableName: table.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          FilterExpression: '#jid = :jid',
+          ExpressionAttributeNames: { '#jid': 'jid' },
+          ExpressionAttributeValues: { ':pk': { S: setPartitionKey(set, shardOf(set, jid)) }, ':jid': { S: jid } },
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        }));
+        for (const item of output.Items ?? []) {
+          const entry = fromItem(set, item);
+          if (entry?.jid === jid) entries.push(entry);
+        }
+        start = output.LastEvaluatedKey;
+        if (start === undefined) return { entries, complete: true };
+      }
+      return { entries, complete: false };
+    },
   };
 }
 
@@ -118,6 +142,8 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
       },
     },
     jobStates: new JobStates({ tableName: stateTableName, client: dynamo, now: clock }),
+    // Read only: its retention does not matter here.
+    iterations: new Iterations({ tableName: stateTableName, client: dynamo, now: clock, ttlDays: 1 }),
     cronRuns: new CronStore(dynamo, stateTableName),
     stats,
     quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),

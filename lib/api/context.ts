@@ -5,6 +5,7 @@
 import type { ScheduledJobs } from '../admin/scheduled.js';
 import type { BatchStatus } from '../batch/status.js';
 import type { JobStatus } from '../storage/job-states.js';
+import type { IterationState } from '../storage/iterations.js';
 import type { Client } from '../client/client.js';
 import type { ItemKey, SortedSetName } from '../storage/keys.js';
 import type { LimiterStore } from '../limiters/store.js';
@@ -25,6 +26,11 @@ export interface SetStore {
   getSetEntry(set: SortedSetName, key: ItemKey): Promise<SetEntry | undefined>;
   /** Deletes the entry if it is still there; undefined when it was gone. */
   deleteSetEntry(set: SortedSetName, key: ItemKey): Promise<SetEntry | undefined>;
+  /**
+   * The entries of job `jid` in `set`: its shard read with a filter, at most `maxPages` pages of
+   * 1 MB; `complete` is false when the shard was not read to its end.
+   */
+  findJob(set: SortedSetName, jid: string, maxPages: number): Promise<{ entries: SetEntry[]; complete: boolean }>;
 }
 
 /** The limits table, read by partition. */
@@ -62,6 +68,8 @@ export interface ApiContext {
   readonly batches: BatchReader;
   /** Tracked jobs' states (lib/storage/job-states.ts). */
   readonly jobStates: { get(jid: string): Promise<JobStatus | undefined> };
+  /** Iterating jobs' cursors (lib/storage/iterations.ts). */
+  readonly iterations: { get(jid: string): Promise<IterationState | undefined> };
   /** The crons' run records (last run), written by the cron function. */
   readonly cronRuns: Pick<CronTickStore, 'getRun'>;
   readonly stats: StatsTable;

@@ -16,6 +16,7 @@ import { matchRoute, type Route } from './router.js';
 import { batchRoutes } from './routes/batches.js';
 import { cronRoutes } from './routes/crons.js';
 import { jobRoutes } from './routes/jobs.js';
+import { findRoutes } from './routes/find.js';
 import { limitRoutes } from './routes/limits.js';
 import { queueRoutes } from './routes/queues.js';
 import { redriveRoutes } from './routes/redrive.js';
@@ -24,7 +25,7 @@ import { statsRoutes } from './routes/stats.js';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {
-  return [...jobRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx), ...redriveRoutes(ctx)];
+  return [...jobRoutes(ctx), ...findRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx), ...redriveRoutes(ctx)];
 }
 
 /** Options of {@link createApiHandler}. */

@@ -86,6 +86,21 @@ export interface SetEntryView {
   readonly raw?: string;
 }
 
+/** `GET /v1/find/{jid}`: everywhere Hopper keeps something of a job. */
+export interface FindJobView {
+  readonly jid: string;
+  /** One line: where the job is, or why it was not found. */
+  readonly summary: string;
+  /** Its state, when it is tracked (`custom.track` or `custom.result`). */
+  readonly tracked: JobStatusView | null;
+  /** Its iteration, when it iterates (`iterate`). */
+  readonly iteration: { readonly slices: number; readonly items_done: number; readonly done: boolean; readonly held_until: string | null } | null;
+  /** Its entries in the retry, scheduled and dead sets. */
+  readonly entries: readonly (SetEntryView & { readonly set: SetName })[];
+  /** False when a set's shard was too large to read to its end in one call: the job may be there unseen. */
+  readonly complete: boolean;
+}
+
 /** `GET /v1/{set}`. */
 export interface SetPageView {
   readonly entries: readonly SetEntryView[];

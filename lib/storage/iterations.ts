@@ -20,6 +20,15 @@ export interface IterationPosition {
   readonly slices: number;
 }
 
+/** An iteration as `GET /v1/find/{jid}` shows it. */
+export interface IterationState {
+  readonly slices: number;
+  readonly items: number;
+  readonly done: boolean;
+  /** When the slice holding it ends at the latest; undefined when none holds it. */
+  readonly heldUntilMs: number | undefined;
+}
+
 /** What {@link IterationStore.take} found. */
 export type IterationClaim =
   | ({ readonly taken: true } & IterationPosition)
@@ -112,6 +121,16 @@ export class Iterations implements IterationStore {
       // Given back between the update and the read: the caller asks again shortly.
       return { taken: false, done: false, untilMs: held === undefined ? nowMs + 1000 : Number(held.until?.N ?? String(nowMs + 1000)) };
     }
+  }
+
+  /** Where job `jid`'s iteration stands, or undefined when it has none (or it expired). */
+  async get(jid: string): Promise<IterationState | undefined> {
+    const { GetItemCommand } = await loadDynamoSdk();
+    const { Item: item } = await (await this.dynamo()).send(new GetItemCommand({ TableName: this.tableName, Key: this.key(jid), ConsistentRead: true }));
+    if (item === undefined) return undefined;
+    const read = item as ItemRead;
+    const until = read.until?.N;
+    return { slices: Number(read.slices?.N ?? '0'), items: Number(read.items?.N ?? '0'), done: read.state?.S === 'done', heldUntilMs: until === undefined ? undefined : Number(until) };
   }
 
   async checkpoint(jid: string, owner: string, progress: IterationProgress): Promise<void> {

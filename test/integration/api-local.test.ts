@@ -208,6 +208,10 @@ describe('the API on the local runtime', () => {
       return records(page.body).find((candidate) => candidate.jid === jid);
     }, 60_000, 'the job in the dead set');
     expect(entry.error).toEqual({ errtype: 'UnrecoverableJobError', message: 'asked to fail' });
+    // Found by its jid on DynamoDB Local: its shard of each set read with a filter on the jid.
+    const found = await api.find(jid);
+    expect(found).toMatchObject({ jid, tracked: null, iteration: null, complete: true, entries: [{ set: 'dead', jid, id: entry.id }] });
+    expect(found.summary).toMatch(/^dead since \S+: UnrecoverableJobError: asked to fail$/);
 
     const id = text(entry, 'id');
     const path = `/v1/dead/${encodeURIComponent(id)}`;

@@ -150,6 +150,30 @@ describe('the dashboard on hopper dev', () => {
     await page.close();
   });
 
+  it('find a job: a dead job\'s place with a link to its set, a tracked job\'s progress bar, and a job found nowhere', async () => {
+    const deadJid = states.deadJids[0] ?? '';
+    const page = await open(`jobs/${deadJid}`);
+    const summary = page.locator('#job-summary');
+    await summary.getByText('dead since').waitFor();
+    expect(await summary.textContent()).toMatch(new RegExp(`^${deadJid}: dead since \\S+: Error: AlwaysFails always fails$`));
+    expect(await page.locator('main section li a').first().getAttribute('href')).toBe('#/dead?jobtype=AlwaysFails');
+
+    const tracked = await api.enqueue('Greet', ['tracked reader'], { custom: { track: true } });
+    await eventually(async () => ((await api.status(tracked))?.state === 'succeeded' ? true : undefined), 60_000, 'the tracked job to succeed');
+    await page.getByLabel('Job id (jid)').fill(tracked);
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.locator('#job-progress').waitFor();
+    expect(await page.locator('#job-summary').textContent()).toMatch(new RegExp(`^${tracked}: succeeded at \\S+$`));
+    expect([await page.locator('#job-progress').getAttribute('value'), await page.locator('label[for="job-progress"]').textContent()]).toEqual(['100', '100%']);
+    expect(await page.locator('main .pill').textContent()).toBe('succeeded');
+
+    await page.getByLabel('Job id (jid)').fill('nowhere-to-be-found');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.locator('#job-summary').getByText('cannot be looked up by jid').waitFor();
+    expect(await page.locator('#job-progress').count()).toBe(0);
+    await page.close();
+  });
+
   it('dead: lists the dead jobs, filters them, and retries one that then runs', async () => {
     const page = await open('dead');
     await row(page, states.recoverableDeadJid).waitFor();

@@ -8,6 +8,7 @@ import type { ApiConfig } from '../../lib/api/config.js';
 import type { ApiContext, SetStore } from '../../lib/api/context.js';
 import type { RunnableSetName, WaitingJobAction, WaitingSetName } from '../../lib/admin/scheduled.js';
 import type { JobStatus } from '../../lib/storage/job-states.js';
+import type { IterationState } from '../../lib/storage/iterations.js';
 import type { BatchStatus } from '../../lib/batch/status.js';
 import { resolveCron } from '../../lib/cron/definition.js';
 import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/storage/keys.js';
@@ -92,6 +93,12 @@ export class MemorySets implements SetStore {
   async getSetEntry(set: SortedSetName, key: { pk: string; sk: string }): Promise<SetEntry | undefined> {
     const stored = this.items.get(`${key.pk}|${key.sk}`);
     return stored === undefined ? undefined : fromItem(set, stored.item);
+  }
+
+  async findJob(set: SortedSetName, jid: string): Promise<{ entries: SetEntry[]; complete: boolean }> {
+    const entries = [...this.items.values()].filter((stored) => stored.set === set)
+      .flatMap((stored) => { const entry = fromItem(set, stored.item); return entry?.jid === jid ? [entry] : []; });
+    return { entries, complete: true };
   }
 
   async deleteSetEntry(set: SortedSetName, key: { pk: string; sk: string }): Promise<SetEntry | undefined> {
@@ -223,6 +230,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
   const now = () => nowMs;
   const batches = new Map<string, BatchStatus>();
   const jobStates = new Map<string, JobStatus>();
+  const iterations = new Map<string, IterationState>();
   const cronRuns = new Map<string, CronRunRecord>();
   const client = new Client({
     queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, now: () => new Date(nowMs),
@@ -239,6 +247,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     waiting,
     batches: { getBatch: async (bid) => batches.get(bid) },
     jobStates: { get: async (jid) => jobStates.get(jid) },
+    iterations: { get: async (jid) => iterations.get(jid) },
     cronRuns: { getRun: async (name) => cronRuns.get(name) },
     stats,
     quotaStore: new MemoryLimiterStore(),
@@ -251,5 +260,5 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     const response = await handler(event);
     return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
   };
-  return { call, sqs, scheduled, backend, sets, waiting, batches, jobStates, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+  return { call, sqs, scheduled, backend, sets, waiting, batches, jobStates, iterations, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
 }

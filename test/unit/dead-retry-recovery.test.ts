@@ -34,6 +34,11 @@ async function setup() {
       for await (const entry of table.streamSetRange([set])) if (entry.key.sk === key.sk) return entry;
       return undefined;
     },
+    async findJob(set, jid) {
+      const entries = [];
+      for await (const entry of table.streamSetRange([set])) if (entry.jid === jid) entries.push(entry);
+      return { entries, complete: true };
+    },
   };
   const context: ApiContext = {
     ...apiFixture().context,

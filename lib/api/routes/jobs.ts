@@ -16,6 +16,7 @@ import type { ApiContext } from '../context.js';
 import { tenantOf } from '../event.js';
 import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http.js';
 import type { Route } from '../router.js';
+import type { JobStatus } from '../../storage/job-states.js';
 
 /** The route. */
 export function jobRoutes(ctx: ApiContext): Route[] {
@@ -27,17 +28,27 @@ export function jobRoutes(ctx: ApiContext): Route[] {
 
 /** `GET /v1/jobs/{jid}`: a tracked job's state, progress and result; 404 for any other. */
 async function jobStatus(ctx: ApiContext, jid: string): Promise<ApiResponse> {
+  const status = await ctx.jobStates.get(validJid(jid));
+  if (status === undefined) throw notFound(`no tracked job ${jid} (it is not tracked — custom.track or custom.result —, has not started, or its state expired)`);
+  return json(200, statusView(status));
+}
+
+/** @throws ApiError 400 when `jid` cannot be a jid */
+export function validJid(jid: string): string {
   if (jid.length > JOB_LIMITS.jidMaxLength || !JOB_LIMITS.jidPattern.test(jid)) {
     throw badParameter('jid', `1 to ${JOB_LIMITS.jidMaxLength} letters, digits, '.', '_', ':' or '-'`, describeValue(jid));
   }
-  const status = await ctx.jobStates.get(jid);
-  if (status === undefined) throw notFound(`no tracked job ${jid} (it is not tracked — custom.track or custom.result —, has not started, or its state expired)`);
-  return json(200, {
+  return jid;
+}
+
+/** A tracked job's state on the wire. */
+export function statusView(status: JobStatus): JobStatusView {
+  return {
     jid: status.jid, jobtype: status.jobtype, queue: status.queue, state: status.state, attempt: status.attempt,
     progress: status.progress ?? null, message: status.message ?? null,
     started_at: status.startedAt, updated_at: status.updatedAt, finished_at: status.finishedAt ?? null,
     result: status.result ?? null, result_error: status.resultError ?? null, error: status.error ?? null,
-  } satisfies JobStatusView);
+  };
 }
 
 async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiResponse> {

@@ -82,7 +82,8 @@ function matches(entry: SetEntry, filter: Filter): boolean {
   return (filter.jobtype === undefined || entry.jobtype === filter.jobtype) && (filter.queue === undefined || entry.queue === filter.queue);
 }
 
-function view(entry: SetEntry): SetEntryView {
+/** An entry on the wire. */
+export function entryView(entry: SetEntry): SetEntryView {
   const time = new Date(entry.epochMs).toISOString();
   return {
     id: entry.key.sk,
@@ -127,14 +128,14 @@ async function list(ctx: ApiContext, set: SortedSetName, request: ApiRequest): P
   if (cursor !== undefined) keyOf(set, cursor, 'cursor');
   const filter = { jobtype: stringFilter(request.query.jobtype, 'jobtype'), queue: stringFilter(request.query.queue, 'queue') };
   const page = await scan(ctx, set, filter, limit, cursor, SET_PAGE.maxPagesPerList);
-  return json(200, { entries: page.entries.map(view), scanned: page.scanned, cursor: page.cursor ?? null } satisfies SetPageView);
+  return json(200, { entries: page.entries.map(entryView), scanned: page.scanned, cursor: page.cursor ?? null } satisfies SetPageView);
 }
 
 async function getOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
   const id = params.id ?? '';
   const entry = await ctx.sets.getSetEntry(set, keyOf(set, id, 'id'));
   if (entry === undefined) throw notFound(`no entry ${id} in the ${set} set`);
-  return json(200, view(entry));
+  return json(200, entryView(entry));
 }
 
 async function deleteOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {

@@ -7,6 +7,7 @@ import { clearError, h, replace, showError } from './dom.js';
 import * as batches from './pages/batches.js';
 import * as cohorts from './pages/cohorts.js';
 import * as crons from './pages/crons.js';
+import * as jobs from './pages/jobs.js';
 import * as limits from './pages/limits.js';
 import * as overview from './pages/overview.js';
 import * as queues from './pages/queues.js';
@@ -20,6 +21,7 @@ const PAGES = {
   scheduled: setPage('scheduled'),
   dead: setPage('dead'),
   batches,
+  jobs,
   crons,
   limits,
   cohorts,

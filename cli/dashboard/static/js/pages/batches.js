@@ -1,8 +1,8 @@
 /** Batches: look one up by its bid (the API has no list of batches) and see its progress. */
 import { get } from '../api.js';
 import { stackedBar } from '../chart.js';
-import { field, h, num, replace, time } from '../dom.js';
-import { navigate } from '../route.js';
+import { h, num, replace, time } from '../dom.js';
+import { lookupForm } from './lookup.js';
 
 export const title = 'Batches';
 
@@ -48,16 +48,7 @@ function batchView(batch) {
 
 export async function render(main, route) {
   const bid = route.segments[0] ?? '';
-  const form = h('form', {
-    class: 'filters',
-    role: 'search',
-    'aria-label': 'Find a batch',
-    onsubmit: (event) => {
-      event.preventDefault();
-      const value = String(new FormData(event.currentTarget).get('bid') ?? '').trim();
-      if (value !== '') navigate('batches', [value]);
-    },
-  }, field('Batch id (bid)', { name: 'bid', value: bid, required: true, placeholder: '01JD4…' }), h('button', { type: 'submit', class: 'primary' }, 'Show'));
+  const form = lookupForm({ page: 'batches', label: 'Find a batch', name: 'bid', value: bid, placeholder: { label: 'Batch id (bid)', example: '01JD4…' }, button: 'Show' });
   const area = h('div', {}, bid === '' ? null : h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('h1', {}, title), h('p', { class: 'muted' }, 'Look up a batch by its id: the client returns it when the batch is created, and a job in a batch carries it (custom.bid; the set pages link it).'), form, area);
   if (bid === '') return undefined;

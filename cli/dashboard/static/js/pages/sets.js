@@ -26,6 +26,7 @@ function jobCell(entry) {
   const bid = entry.job?.custom?.bid;
   return h('details', {},
     h('summary', {}, h('code', { class: 'jid' }, entry.jid)),
+    h('p', {}, h('a', { href: `#/jobs/${encodeURIComponent(entry.jid)}` }, 'Where else it is')),
     bid === undefined ? null : h('p', {}, 'Batch ', h('a', { href: `#/batches/${encodeURIComponent(bid)}` }, bid)),
     h('pre', {}, JSON.stringify(entry.job ?? entry.raw ?? entry, null, 2)));
 }
