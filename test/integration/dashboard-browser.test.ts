@@ -1,8 +1,10 @@
 /**
  * The dashboard in real headless Chromium, served as `hopper dev` serves it, against the demo
  * stack on the local runtime with jobs in every state (test/fixtures/job-states.ts): each page
- * shows them; retrying a dead job runs it; pausing a queue shows it paused; bulk delete asks first.
+ * shows them; retrying a dead job runs it; pausing a queue shows it paused; bulk delete asks first;
+ * every page passes axe-core's WCAG 2 A/AA check in the light and the dark theme, and works by keyboard.
  */
+import axe from 'axe-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboardServer, type DashboardServer } from '../../cli/dashboard/server.js';
@@ -44,8 +46,8 @@ afterAll(async () => {
   await local?.stop();
 });
 
-async function open(path: string, server: DashboardServer = dashboard): Promise<Page> {
-  const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT });
+async function open(path: string, server: DashboardServer = dashboard, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+  const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT, colorScheme });
   page.on('pageerror', (error) => pageErrors.push(`${path}: ${error.message}`));
   page.on('console', (message) => {
     if (message.type() === 'error') pageErrors.push(`${path}: ${message.text()}`);
@@ -262,7 +264,7 @@ describe('the dashboard on hopper dev', () => {
     const page = await open('crons');
     await row(page, 'hourly-greeting').waitFor();
     const [cells] = await rows(page);
-    await page.getByRole('button', { name: 'Trigger hourly-greeting now' }).click();
+    await page.getByRole('button', { name: 'Trigger now hourly-greeting' }).click();
     await page.locator('#notice p').waitFor();
 
     expect(cells?.slice(0, 4)).toEqual(['hourly-greeting', '0 * * * * Europe/Vienna', 'Greet ["cron"]', 'default']);
@@ -310,10 +312,65 @@ describe('the dashboard on hopper dev', () => {
     await page.close();
   }, 120_000);
 
+  it('every page passes the accessibility check (no serious or critical violation), in the light and the dark theme', { timeout: 180_000 }, async () => {
+    const found: string[] = [];
+    for (const colorScheme of ['light', 'dark'] as const) {
+      for (const route of ['overview', 'queues', 'retries', 'scheduled', 'dead', `batches/${states.bid}`, 'batches', `jobs/${states.deadJids[1] ?? ''}`, 'jobs', 'crons', 'limits?limiter=stripe', 'cohorts', 'no-such-page']) {
+        const page = await open(route, dashboard, colorScheme);
+        await page.locator('main', { hasText: 'Loading…' }).waitFor({ state: 'hidden' });
+        for (const violation of await accessibilityViolations(page)) found.push(`${colorScheme} ${route}: ${violation}`);
+        await page.close();
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('follows the system\'s dark setting', async () => {
+    const background = async (colorScheme: 'light' | 'dark') => {
+      const page = await open('overview', dashboard, colorScheme);
+      const color = await page.evaluate('getComputedStyle(document.documentElement).backgroundColor');
+      await page.close();
+      return color;
+    };
+    expect([await background('light'), await background('dark')]).toEqual(['rgb(246, 247, 249)', 'rgb(17, 21, 28)']);
+  });
+
+  it('works by keyboard: the skip link moves focus to the page without leaving it, links and forms answer Enter', async () => {
+    const page = await open('queues');
+    await page.locator('main h1', { hasText: 'Queues' }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement?.id')).toBe('main');
+    expect(new URL(page.url()).hash).toBe('#/queues');
+    expect(await page.locator('main h1').textContent()).toBe('Queues');
+
+    await page.getByRole('link', { name: 'Find a job' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#\/jobs$/);
+    await page.getByLabel('Job id (jid)').focus();
+    await page.keyboard.type('typed-by-keyboard');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#\/jobs\/typed-by-keyboard$/);
+    await page.locator('#job-summary').getByText('cannot be looked up by jid').waitFor();
+    await page.close();
+  });
+
   it('no page threw or logged an error', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+/** The serious and critical WCAG 2 A/AA violations axe-core finds on `page`, one line each. */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  // Evaluated, not added as a script: the dashboard's Content-Security-Policy refuses inline scripts.
+  await page.evaluate(axe.source);
+  // Run in the page: WCAG 2.0 and 2.1, levels A and AA.
+  const violations = await page.evaluate(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+    .then((result) => result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, targets: violation.nodes.map((node) => JSON.stringify(node.target)) })))`) as { id: string; impact: string | null; targets: string[] }[];
+  return violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id} (${violation.impact}) at ${violation.targets.slice(0, 3).join(', ')}`);
+}
 
 /** An API that has the cohort route (issue 8), answering its documented shape. */
 const COHORT_API: ApiCaller = {

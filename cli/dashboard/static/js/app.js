@@ -77,5 +77,10 @@ async function render() {
 }
 
 document.getElementById('auto-refresh').addEventListener('change', () => schedule(current));
+// The skip link moves focus to the page; following its href would change the route.
+document.querySelector('a.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('main').focus();
+});
 window.addEventListener('hashchange', render);
 render();

@@ -27,7 +27,7 @@ export async function render(main) {
       { header: 'Queue', cell: (cron) => cron.queue },
       { header: 'Last run', cell: (cron) => time(cron.last_run_at) },
       { header: 'Next run', cell: (cron) => time(cron.next_run_at) },
-      { header: 'Actions', cell: (cron) => h('button', { type: 'button', 'aria-label': `Trigger ${cron.name} now`, onclick: (event) => trigger(cron, event.currentTarget) }, 'Trigger now') },
+      { header: 'Actions', cell: (cron) => h('button', { type: 'button', 'aria-label': `Trigger now ${cron.name}`, onclick: (event) => trigger(cron, event.currentTarget) }, 'Trigger now') },
     ], crons, { empty: 'No crons are declared.', key: (cron) => cron.name }));
   return undefined;
 }
