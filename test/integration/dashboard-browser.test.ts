@@ -221,6 +221,19 @@ describe('the dashboard on hopper dev', () => {
     await scheduled.close();
   });
 
+  it('retries and scheduled: say how many jobs wait in SQS with a delay, per queue, since those are not in the sets', async () => {
+    await api.enqueue('Greet', ['in two minutes'], { queue: 'critical', in: '2m' });
+    const page = await open('scheduled');
+    const note = page.locator('#delayed-note');
+    await note.waitFor();
+    expect(await note.textContent()).toMatch(/^\d+ jobs? waits? in SQS with a delay \(.*critical: [1-9]\d*.*\)\. Retries and scheduled jobs due within 15 minutes wait there, not in this set: they run when due, and SQS cannot list them one by one\.$/);
+    await page.close();
+    const dead = await open('dead');
+    await dead.locator('main h1', { hasText: 'Dead' }).waitFor();
+    expect(await dead.locator('#delayed-note').count()).toBe(0);
+    await dead.close();
+  });
+
   it('dead: delete all matching a filter asks first, then empties the filtered set', async () => {
     const page = await open('dead?jobtype=AlwaysFails');
     await row(page, states.deadJids[0] ?? '').waitFor();

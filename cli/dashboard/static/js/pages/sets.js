@@ -14,6 +14,21 @@ const SETS = {
 
 const PAGE_SIZE = 25;
 
+/**
+ * Retries and Scheduled: the jobs that wait in SQS with a delay, per queue. A retry due within 15
+ * minutes and a job scheduled within 15 minutes wait there, not in the set: without this a user
+ * looking for one would think it lost.
+ */
+function delayedNote(set, queues) {
+  if (set === 'dead') return null;
+  const delayed = queues.filter((queue) => (queue.delayed ?? 0) > 0);
+  const total = delayed.reduce((sum, queue) => sum + queue.delayed, 0);
+  return h('p', { class: 'banner info', id: 'delayed-note' },
+    total === 0 ? 'No job waits in SQS with a delay right now. '
+      : `${num(total)} job${total === 1 ? '' : 's'} wait${total === 1 ? 's' : ''} in SQS with a delay (${delayed.map((queue) => `${queue.name}: ${num(queue.delayed)}`).join(', ')}). `,
+    'Retries and scheduled jobs due within 15 minutes wait there, not in this set: they run when due, and SQS cannot list them one by one.');
+}
+
 /** `every entry`, or `every entry with jobtype X and queue Y`. */
 function describeFilter(filter) {
   const parts = [];
@@ -150,7 +165,7 @@ export function setPage(set) {
         cursor === '' ? null : h('button', { type: 'button', onclick: () => navigate(set, [], filter) }, 'First page'),
         page.cursor === null ? null : h('button', { type: 'button', onclick: () => navigate(set, [], { ...filter, cursor: page.cursor }) }, 'Next page'));
 
-      replace(main, h('div', { class: 'heading' }, h('h1', {}, copy.title), bulkActions), form, status, rows, paging);
+      replace(main, h('div', { class: 'heading' }, h('h1', {}, copy.title), bulkActions), delayedNote(set, queues), form, status, rows, paging);
       return undefined;
     },
   };
