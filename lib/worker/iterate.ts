@@ -125,10 +125,11 @@ export function iterate<Args extends readonly unknown[], Item, Cursor>(definitio
       || ctx.remainingTimeMs() < scope.marginMs + 2 * longestItemMs
       || (definition.maxSliceMs !== undefined && scope.now() - takenMs >= definition.maxSliceMs);
 
-    const source = definition.items(args, cursor === undefined ? undefined : JSON.parse(cursor) as Cursor, ctx);
-    const iterator = toIterator(source);
+    let iterator: AsyncIterator<readonly [Item, Cursor]> | Iterator<readonly [Item, Cursor]> | undefined;
     let finished = false;
     try {
+      // Inside the try: an `items` that throws at once gives the iteration back like any failure.
+      iterator = toIterator(definition.items(args, cursor === undefined ? undefined : JSON.parse(cursor) as Cursor, ctx));
       for (;;) {
         // The next item is asked for first, so that a slice that ends after the last item finishes
         // the job rather than leaving an empty slice to do it.
@@ -159,7 +160,7 @@ export function iterate<Args extends readonly unknown[], Item, Cursor>(definitio
       await giveBack(store, ctx, owner, { cursor, items }, saved);
       throw error;
     } finally {
-      if (!finished) await iterator.return?.();
+      if (!finished) await closeQuietly(iterator, ctx);
     }
 
     let value: unknown;
@@ -188,6 +189,15 @@ async function giveBack(store: IterationStore, ctx: JobContext, owner: string, p
   } catch (error) {
     // Held until this invocation's deadline; the retry, later than that, resumes from the last checkpoint.
     ctx.logger.warn('iteration not given back after a failure; it resumes from its last checkpoint', { items_done: saved.items, error });
+  }
+}
+
+/** Lets a generator left mid-way run its cleanup; a cleanup that fails is logged, not thrown over the slice's own outcome. */
+async function closeQuietly(iterator: { return?: () => unknown } | undefined, ctx: JobContext): Promise<void> {
+  try {
+    await iterator?.return?.();
+  } catch (error) {
+    ctx.logger.warn('items: closing the iterator failed', { error });
   }
 }
 

@@ -205,6 +205,14 @@ describe('iterate', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('gives the iteration back when items throws before the first item, so the retry need not wait', async () => {
+    const { store, invoke } = harness();
+    const run = iterate<[], number, number>({ items: () => { throw new Error('the file is gone'); }, each: () => undefined }).run;
+    await expect(invoke(run, [])).rejects.toThrow('the file is gone');
+    expect(store.writes).toEqual(['take', 'release 0']);
+    await expect(invoke(run, [])).rejects.toThrow('the file is gone');
+  });
+
   it('ends a slice after maxSliceMs even when the invocation has longer', async () => {
     const { clock, invoke } = harness(900_000);
     const seen: number[] = [];
