@@ -101,6 +101,31 @@ function shape(entry: SetEntry | undefined): Record<string, string[]> {
   };
 }
 
+describe('the Python worker\'s ctx.once and tracked jobs, with the TypeScript worker\'s items', () => {
+  it('charges once for a job delivered twice, and keeps a tracked job\'s progress and result where Client.status reads them', { timeout: 60_000 }, async () => {
+    const client = new Client({ env: harness.env, sqs: harness.sqs });
+    const ran: Ran[] = [];
+    const python = pythonWorker(ran, []);
+    const defaultUrl = harness.queueUrls.default ?? '';
+    await client.enqueue({ jobtype: 'Charge', jid: 'py-charge', args: ['a'] });
+    await pumpUntilEmpty(harness, defaultUrl, python);
+    // SQS delivers it again (a duplicate): the step's recorded value comes back, nothing is charged.
+    await client.enqueue({ jobtype: 'Charge', jid: 'py-charge', args: ['a'] });
+    await pumpUntilEmpty(harness, defaultUrl, python);
+    expect(ran.filter((job) => job.jid === 'py-charge').map((job) => job.args)).toEqual([[{ receipt: 'receipt-a' }, true], [{ receipt: 'receipt-a' }, false]]);
+
+    const jid = await client.enqueue({ jobtype: 'Report', args: [3], custom: { result: true } });
+    await pumpUntilEmpty(harness, defaultUrl, python);
+    // The first progress call is written; the next two come within 3 s and are superseded by the success.
+    expect(await client.status(jid)).toMatchObject({ jid, jobtype: 'Report', queue: 'default', state: 'succeeded', attempt: 1, progress: 100, message: 'step 1 of 3', result: { rows: 3 } });
+    expect(await client.result(jid)).toEqual({ rows: 3 });
+    // An untracked job writes nothing.
+    const untracked = await client.enqueue({ jobtype: 'Report', args: [2] });
+    await pumpUntilEmpty(harness, defaultUrl, python);
+    expect(await client.status(untracked)).toBeUndefined();
+  });
+});
+
 describe('TypeScript producer → Python worker', () => {
   it('runs the jobs, and a failing job is retried and dies exactly as on the TypeScript worker', { timeout: 150_000 }, async () => {
     const client = new Client({ queueUrls: harness.queueUrls, sqs: harness.sqs });

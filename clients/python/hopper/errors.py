@@ -64,3 +64,26 @@ class EnqueueError(HopperError):
         super().__init__(f"{len(failed)} job(s) could not be enqueued{first}")
         self.enqueued = enqueued
         self.failed = failed
+
+
+class OnceStepBusyError(HopperError):
+    """A step of ``ctx.once`` runs in another delivery of the same job: this one is postponed.
+
+    The worker sends the job back to its queue, unchanged, after ``retry_after_seconds`` (no retry
+    is used), as the TypeScript worker does.
+    """
+
+    def __init__(self, step: str, retry_after_seconds: int) -> None:
+        super().__init__(f'step "{step}" of ctx.once is running in another delivery of this job; retry after {retry_after_seconds}s')
+        self.step = step
+        self.retry_after_seconds = retry_after_seconds
+
+
+class OnceStepError(UnrecoverableJobError):
+    """A step of ``ctx.once`` that cannot be used as it is: its key is not valid, or it ran but its
+    value could not be kept or its completion recorded. A retry would run it again, so the job goes
+    to the dead set."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f'step "{step}" of ctx.once: {message}')
+        self.step = step

@@ -14,15 +14,18 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from .envelope import failure_envelope, is_unrecoverable
-from .errors import ConfigurationError, UnknownJobTypeError
-from .job import Job, byte_length, describe_error, parse_job, parse_time, to_json
+from .errors import ConfigurationError, HopperError, OnceStepBusyError, UnknownJobTypeError
+from .job import Job, byte_length, describe_error, parse_job, parse_time, serialize_job, to_json
+from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
 from .logger import Logger, LogSink
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
+
+T = TypeVar("T")
 
 #: Time kept in reserve at the end of an invocation: no job is started with less than this left.
 DEFAULT_DEADLINE_MARGIN_MS = 3000
@@ -39,10 +42,33 @@ class JobContext:
     #: Writes JSON lines carrying ``jid``, ``jobtype``, ``queue`` and ``attempt``.
     logger: Logger
     _remaining: Callable[[], int] = field(repr=False)
+    _steps: OnceSteps | None = field(default=None, repr=False)
+    _tracker: JobTracker | None = field(default=None, repr=False)
 
     def remaining_time_ms(self) -> int:
         """Milliseconds left before Lambda ends this invocation."""
         return self._remaining()
+
+    def once(self, key: str, fn: Callable[[], T]) -> T:
+        """Runs ``fn`` at most once for this job and ``key`` (1 to 200 characters), across duplicate
+        deliveries, retries and retries from the dead set: a later run gets the value ``fn``
+        returned (through JSON, at most 32 KB) without running it. A step that raises is given back,
+        so the next run tries it again. The same items as the TypeScript worker's ``ctx.once``.
+
+        Example::
+
+            receipt = ctx.once("charge", lambda: payments.charge(order))
+        """
+        if self._steps is None:
+            raise HopperError("ctx.once needs the state table (HOPPER_STATE_TABLE): this worker has none")
+        return self._steps.run(self.jid, key, fn, self._remaining(), self.logger)
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        """Reports how far the job has got, 0 to 100 and an optional message. For a tracked job
+        (``custom.track`` or ``custom.result``) it is written to the state table at most once every 3
+        seconds and never lower than before; for any other job it does nothing."""
+        if self._tracker is not None:
+            self._tracker.progress(percent, message)
 
 
 #: Runs one job. Returning is success; raising is failure (retried unless unrecoverable).
@@ -93,7 +119,7 @@ def worker(
         records: list[Mapping[str, Any]] = list(event.get("Records", []))
         handed_back: list[str] = []
         messages: list[Outgoing] = []
-        counts = {"succeeded": 0, "failed": 0, "expired": 0}
+        counts = {"succeeded": 0, "failed": 0, "expired": 0, "postponed": 0}
         for index, record in enumerate(records):
             if remaining() < deadline_margin_ms:
                 # Not started, so not lost: SQS delivers them again.
@@ -204,16 +230,50 @@ def _process(
     if _receive_count(record) > 1:
         # Received before: crashes, timeouts or throttles. The mark lets the retry function tell them apart.
         _mark_start(job, config, clock, job_logger)
+    now_ms = lambda: int(clock().timestamp() * 1000)  # noqa: E731
+    steps = None if config.state_table is None else OnceSteps(config.marks_client, config.state_table, _once_step_days(config.env), now_ms)
+    custom = job.get("custom") or {}
+    tracked = config.state_table is not None and (custom.get("track") is True or custom.get("result") is True)
+    tracker = JobTracker(config.marks_client, config.state_table, job, now_ms, job_logger) if tracked and config.state_table is not None else None
+    if tracker is not None:
+        tracker.start()
     try:
-        result = handler(job["args"], JobContext(job["jid"], job, job_logger, remaining))
+        result = handler(job["args"], JobContext(job["jid"], job, job_logger, remaining, steps, tracker))
         if inspect.iscoroutine(result):
-            asyncio.run(result)
+            result = asyncio.run(result)
+        if tracker is not None:
+            tracker.succeeded(result)
         return "succeeded", None
+    except OnceStepBusyError as busy:
+        # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run ends.
+        url = config.queue_urls.get(job["queue"])
+        if url is not None:
+            delay = min(900, max(1, busy.retry_after_seconds))
+            job_logger.info("a step of ctx.once runs in another delivery; job delayed", delay_s=delay)
+            body = serialize_job(job)
+            return "postponed", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+        return _failed(message_id, busy, queue, job, config, clock, job_logger, tracker)
     except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
-        unrecoverable = is_unrecoverable(error)
-        described = describe_error(error)
-        job_logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable))
+        return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
+
+
+def _failed(message_id: str, error: Exception, queue: str, job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing]:
+    """The failure envelope of a job whose handler raised ``error``."""
+    unrecoverable = is_unrecoverable(error)
+    described = describe_error(error)
+    if tracker is not None:
+        tracker.failed(described["errtype"], described["message"])
+    logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
+    return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable))
+
+
+def _once_step_days(env: Mapping[str, str]) -> int:
+    """Days a done step is kept: the dead set's retention plus 30, as the TypeScript worker keeps it."""
+    try:
+        dead = int(env.get("HOPPER_DEAD_TTL_DAYS", ""))
+    except ValueError:
+        dead = 0
+    return (dead if dead > 0 else DEAD_SET_DEFAULT_DAYS) + ONCE_STEP_EXTRA_DAYS
 
 
 def _receive_count(record: Mapping[str, Any]) -> int:
