@@ -16,7 +16,7 @@ import { RETRY_DEFAULTS } from '../retry/handler.js';
 import { CronStore } from '../storage/cron-store.js';
 import { JobStates } from '../storage/job-states.js';
 import { Iterations } from '../storage/iterations.js';
-import { setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../storage/keys.js';
+import { setPartitionKey, setPartitionKeys, shardOf, type ItemKey, type SortedSetName } from '../storage/keys.js';
 import { DynamoLimiterStore } from '../limiters/dynamo/store.js';
 import { dynamoStatsTable, readQueueReports } from '../stats/read.js';
 import { fromItem, type SetEntry } from '../storage/set-items.js';
@@ -98,6 +98,26 @@ export function awsSetStore(table: StateTable, dynamo: DynamoDBClient): SetStore
         if (start === undefined) return { entries, complete: true };
       }
       return { entries, complete: false };
+    },
+    async countSet(set, maxPagesPerShard) {
+      const shards = await Promise.all(setPartitionKeys(set).map(async (pk) => {
+        let count = 0;
+        let start: Record<string, AttributeValue> | undefined;
+        for (let page = 0; page < maxPagesPerShard; page += 1) {
+          const output = await dynamo.send(new QueryCommand({
+            TableName: table.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': { S: pk } },
+            Select: 'COUNT',
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }));
+          count += output.Count ?? 0;
+          start = output.LastEvaluatedKey;
+          if (start === undefined) return { count, capped: false };
+        }
+        return { count, capped: true };
+      }));
+      return { count: shards.reduce((sum, shard) => sum + shard.count, 0), capped: shards.some((shard) => shard.capped) };
     },
   };
 }

@@ -31,6 +31,11 @@ export interface SetStore {
    * 1 MB; `complete` is false when the shard was not read to its end.
    */
   findJob(set: SortedSetName, jid: string, maxPages: number): Promise<{ entries: SetEntry[]; complete: boolean }>;
+  /**
+   * How many entries `set` holds, reading at most `maxPagesPerShard` pages of 1 MB per shard;
+   * `capped` when a shard had more (the count is then a lower bound).
+   */
+  countSet(set: SortedSetName, maxPagesPerShard: number): Promise<{ count: number; capped: boolean }>;
 }
 
 /** The limits table, read by partition. */

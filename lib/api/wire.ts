@@ -101,6 +101,21 @@ export interface FindJobView {
   readonly complete: boolean;
 }
 
+/** `GET /v1/sets/counts`: how many entries each set holds. */
+export interface SetCountsView {
+  readonly retries: SetCountView;
+  readonly scheduled: SetCountView;
+  readonly dead: SetCountView;
+  /** When the counts were taken: the API keeps them for 30 seconds. */
+  readonly counted_at: string;
+}
+
+/** One set's count; `capped` when the set was too large to count whole (`count` is then a lower bound). */
+export interface SetCountView {
+  readonly count: number;
+  readonly capped: boolean;
+}
+
 /** `GET /v1/{set}`. */
 export interface SetPageView {
   readonly entries: readonly SetEntryView[];

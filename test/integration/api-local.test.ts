@@ -212,6 +212,9 @@ describe('the API on the local runtime', () => {
     const found = await api.find(jid);
     expect(found).toMatchObject({ jid, tracked: null, iteration: null, complete: true, entries: [{ set: 'dead', jid, id: entry.id }] });
     expect(found.summary).toMatch(/^dead since \S+: UnrecoverableJobError: asked to fail$/);
+    // Counted on DynamoDB Local (a COUNT query per shard): at least this entry.
+    expect((await api.setCounts()).dead).toMatchObject({ count: expect.any(Number), capped: false });
+    expect((await api.setCounts()).dead.count).toBeGreaterThanOrEqual(1);
 
     const id = text(entry, 'id');
     const path = `/v1/dead/${encodeURIComponent(id)}`;

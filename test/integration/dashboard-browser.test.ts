@@ -105,6 +105,14 @@ describe('the dashboard on hopper dev', () => {
     expect(await page.locator('.chart polyline').count()).toBe(2);
     expect((await rows(page)).map((cells) => cells[0])).toEqual(['default', 'critical']);
     expect(await page.locator('#nav a[aria-current="page"]').textContent()).toBe('Overview');
+    // The sets' counts, as cards linking to their pages and as badges in the navigation.
+    const counts = await api.setCounts();
+    expect(counts.dead.count).toBe(states.deadJids.length + 1);
+    const deadCard = page.locator('.card', { hasText: 'Dead' }).locator('dd a');
+    expect([await deadCard.textContent(), await deadCard.getAttribute('href')]).toEqual([String(counts.dead.count), '#/dead']);
+    expect(await page.locator('.card', { hasText: 'Retries' }).locator('dd a').textContent()).toBe(String(counts.retries.count));
+    await page.locator('#nav .badge[data-count="dead"]', { hasText: String(counts.dead.count) }).waitFor();
+    expect(await page.locator('#nav a[href="#/dead"]').textContent()).toBe(`Dead${counts.dead.count}`);
     await page.close();
   });
 
@@ -225,7 +233,11 @@ describe('the dashboard on hopper dev', () => {
     await api.enqueue('Greet', ['in two minutes'], { queue: 'critical', in: '2m' });
     const page = await open('scheduled');
     const note = page.locator('#delayed-note');
-    await note.waitFor();
+    // The queue's counts are SQS's approximate attributes (and the API keeps them a few seconds).
+    await eventually(async () => {
+      await page.reload();
+      return (await note.textContent({ timeout: 10_000 }))?.includes('critical') === true ? true : undefined;
+    }, 30_000, 'the delayed job in the note');
     expect(await note.textContent()).toMatch(/^\d+ jobs? waits? in SQS with a delay \(.*critical: [1-9]\d*.*\)\. Retries and scheduled jobs due within 15 minutes wait there, not in this set: they run when due, and SQS cannot list them one by one\.$/);
     await page.close();
     const dead = await open('dead');

@@ -95,6 +95,10 @@ export class MemorySets implements SetStore {
     return stored === undefined ? undefined : fromItem(set, stored.item);
   }
 
+  async countSet(set: SortedSetName): Promise<{ count: number; capped: boolean }> {
+    return { count: [...this.items.values()].filter((stored) => stored.set === set).length, capped: false };
+  }
+
   async findJob(set: SortedSetName, jid: string): Promise<{ entries: SetEntry[]; complete: boolean }> {
     const entries = [...this.items.values()].filter((stored) => stored.set === set)
       .flatMap((stored) => { const entry = fromItem(set, stored.item); return entry?.jid === jid ? [entry] : []; });

@@ -34,6 +34,11 @@ async function setup() {
       for await (const entry of table.streamSetRange([set])) if (entry.key.sk === key.sk) return entry;
       return undefined;
     },
+    async countSet(set) {
+      let count = 0;
+      for await (const _entry of table.streamSetRange([set])) count += 1;
+      return { count, capped: false };
+    },
     async findJob(set, jid) {
       const entries = [];
       for await (const entry of table.streamSetRange([set])) if (entry.jid === jid) entries.push(entry);

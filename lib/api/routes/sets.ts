@@ -21,7 +21,7 @@ import type { SetEntry } from '../../storage/set-items.js';
 import type { ApiContext } from '../context.js';
 import { API_ERRORS, ApiError, badParameter, describeValue, intParameter, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
-import type { BulkView, SetEntryRetryView, SetEntryView, SetPageView } from '../wire.js';
+import type { BulkView, SetCountsView, SetEntryRetryView, SetEntryView, SetPageView } from '../wire.js';
 
 /** URL names of the sets. */
 export const SET_PATHS = { retries: 'retry', scheduled: 'scheduled', dead: 'dead' } as const satisfies Record<string, SortedSetName>;
@@ -38,8 +38,32 @@ export const SET_PAGE = {
   bulkConcurrency: 10,
 } as const;
 
+/** Counting the sets: pages of 1 MB read per shard at most, and how long a count is kept. */
+export const SET_COUNTS = {
+  maxPagesPerShard: 2,
+  keepMs: 30_000,
+} as const;
+
 /** The routes of every set. */
 export function setRoutes(ctx: ApiContext): Route[] {
+  const counted: { atMs: number; view: SetCountsView } = { atMs: Number.NEGATIVE_INFINITY, view: { retries: { count: 0, capped: false }, scheduled: { count: 0, capped: false }, dead: { count: 0, capped: false }, counted_at: '' } };
+  const countsRoute: Route = {
+    method: 'GET',
+    path: '/v1/sets/counts',
+    handle: async () => {
+      // A dashboard polls this; the shards are read at most once per SET_COUNTS.keepMs per instance.
+      if (ctx.now() - counted.atMs >= SET_COUNTS.keepMs) {
+        const [retries, scheduled, dead] = await Promise.all((['retry', 'scheduled', 'dead'] as const).map((set) => ctx.sets.countSet(set, SET_COUNTS.maxPagesPerShard)));
+        counted.atMs = ctx.now();
+        counted.view = { retries: retries ?? { count: 0, capped: false }, scheduled: scheduled ?? { count: 0, capped: false }, dead: dead ?? { count: 0, capped: false }, counted_at: new Date(counted.atMs).toISOString() };
+      }
+      return json(200, counted.view);
+    },
+  };
+  return [countsRoute, ...setRoutesByName(ctx)];
+}
+
+function setRoutesByName(ctx: ApiContext): Route[] {
   return Object.entries(SET_PATHS).flatMap(([name, set]): Route[] => [
     { method: 'GET', path: `/v1/${name}`, handle: (request) => list(ctx, set, request) },
     { method: 'POST', path: `/v1/${name}/retry`, handle: (request) => bulk(ctx, set, request, 'retry') },

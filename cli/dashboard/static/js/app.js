@@ -3,6 +3,7 @@
  * auto-refresh for the pages that ask for it. Each page module exports `title` and
  * `render(main, route)`, which may resolve `{ refresh, refreshMs }`.
  */
+import { get } from './api.js';
 import { clearError, h, replace, showError } from './dom.js';
 import * as batches from './pages/batches.js';
 import * as cohorts from './pages/cohorts.js';
@@ -76,7 +77,23 @@ async function render() {
   }
 }
 
+/** The sets' counts as badges in the navigation; an API without the route shows none. */
+async function badges() {
+  try {
+    const counts = await get('/v1/sets/counts');
+    for (const badge of document.querySelectorAll('#nav .badge')) {
+      const count = counts[badge.dataset.count];
+      badge.textContent = count === undefined || count.count === 0 ? '' : `${count.count.toLocaleString('en-US')}${count.capped ? '+' : ''}`;
+    }
+  } catch {
+    // Badges are a convenience: the pages say the same.
+  }
+}
+
 document.getElementById('auto-refresh').addEventListener('change', () => schedule(current));
+badges();
+setInterval(() => { if (!document.hidden) badges(); }, 30_000);
+window.addEventListener('hashchange', badges);
 // The skip link moves focus to the page; following its href would change the route.
 document.querySelector('a.skip').addEventListener('click', (event) => {
   event.preventDefault();

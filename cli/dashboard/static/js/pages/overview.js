@@ -21,7 +21,8 @@ export async function render(main, route) {
   const area = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('div', { class: 'heading' }, h('h1', {}, title), h('span', { class: 'field' }, h('label', { for: 'history-range' }, 'History'), select)), area);
   const refresh = async () => {
-    const [stats, { queues }] = await Promise.all([get('/v1/stats', { minutes }), get('/v1/queues')]);
+    const [stats, { queues }, counts] = await Promise.all([get('/v1/stats', { minutes }), get('/v1/queues'), get('/v1/sets/counts')]);
+    const setCard = (label, page, count) => card(label, h('a', { href: `#/${page}` }, `${num(count.count)}${count.capped ? '+' : ''}`), page === 'dead' && count.count > 0 ? 'bad' : '');
     const windowProcessed = stats.history.reduce((sum, point) => sum + point.processed, 0);
     const windowFailed = stats.history.reduce((sum, point) => sum + point.failed, 0);
     const sum = (key) => queues.reduce((acc, queue) => acc + (queue[key] ?? 0), 0);
@@ -33,6 +34,9 @@ export async function render(main, route) {
         card('Enqueued', num(sum('size'))),
         card('In flight', num(sum('in_flight'))),
         card('Delayed', num(sum('delayed'))),
+        setCard('Retries', 'retries', counts.retries),
+        setCard('Scheduled', 'scheduled', counts.scheduled),
+        setCard('Dead', 'dead', counts.dead),
         card(`Failed, ${rangeLabel}`, failedShare(windowProcessed, windowFailed))),
       h('section', { 'aria-labelledby': 'history-title' },
         h('h2', { id: 'history-title' }, `Jobs per minute, ${rangeLabel}`),
