@@ -11,14 +11,18 @@ export const title = 'Find a job';
 
 const STATE_CLASSES = { succeeded: 'ok', failed: 'bad', running: '' };
 
+function progressView(tracked) {
+  if (tracked.progress === null) return h('p', { class: 'muted' }, 'No progress reported (the handler did not call ctx.progress).');
+  return h('div', { class: 'progress-block' },
+    h('label', { for: 'job-progress' }, `${num(tracked.progress)}%${tracked.message === null ? '' : ` · ${tracked.message}`}`),
+    h('progress', { id: 'job-progress', value: tracked.progress, max: 100 }));
+}
+
 function trackedView(tracked) {
-  const progress = tracked.progress ?? 0;
   return h('section', { 'aria-labelledby': 'tracked-title' },
     h('h2', { id: 'tracked-title' }, 'Tracked state'),
     h('p', {}, h('span', { class: `pill ${STATE_CLASSES[tracked.state] ?? ''}` }, tracked.state), ` · attempt ${num(tracked.attempt)} · ${tracked.jobtype} on ${tracked.queue} · started `, time(tracked.started_at)),
-    h('div', { class: 'progress-block' },
-      h('label', { for: 'job-progress' }, `${num(progress)}%${tracked.message === null ? '' : ` · ${tracked.message}`}`),
-      h('progress', { id: 'job-progress', value: progress, max: 100 })),
+    progressView(tracked),
     tracked.error === null ? null : h('p', {}, h('strong', {}, `${tracked.error.errtype}: `), tracked.error.message),
     tracked.result === null ? null : h('div', {}, h('h3', {}, 'Result'), h('pre', {}, JSON.stringify(tracked.result, null, 2))),
     tracked.result_error === null ? null : h('p', { class: 'muted' }, `No result kept: ${tracked.result_error}`));
