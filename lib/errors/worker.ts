@@ -117,16 +117,17 @@ export class IterationError extends UnrecoverableJobError {
 
 /**
  * How a slice of an iterating job ended other than by finishing or failing, for the worker's
- * processing of its record: `continue` sends the job back to its queue, `duplicate` acknowledges
- * this copy without anything else. Not an error of the job: it never reaches a failure report.
+ * processing of its record: `continue` sends the job back to its queue; `duplicate` acknowledges
+ * this copy (another delivery holds the iteration); `finished` acknowledges a copy of a job whose
+ * iteration already ran to its end. Not an error of the job: it never reaches a failure report.
  */
 export class IterationSignal extends HopperError {
   static override readonly errorName: string = 'IterationSignal';
-  readonly kind: 'continue' | 'duplicate';
+  readonly kind: 'continue' | 'duplicate' | 'finished';
   /** Slices taken so far, this one included. */
   readonly slices: number;
 
-  constructor(kind: 'continue' | 'duplicate', slices: number, message: string) {
+  constructor(kind: 'continue' | 'duplicate' | 'finished', slices: number, message: string) {
     super(message);
     this.kind = kind;
     this.slices = slices;

@@ -50,7 +50,8 @@ export interface JobStatus {
 
 /** How an attempt ended. */
 export type AttemptEnd =
-  | { readonly state: 'succeeded'; readonly result?: string; readonly resultError?: string }
+  /** `keepResult`: leave a kept result as it is (a copy of a job that succeeded elsewhere). */
+  | { readonly state: 'succeeded'; readonly result?: string; readonly resultError?: string; readonly keepResult?: boolean }
   | { readonly state: 'failed'; readonly error: { readonly errtype: string; readonly message: string } };
 
 /** Options of {@link JobStates}. */
@@ -103,7 +104,7 @@ export class JobStates {
           ...(end.result === undefined ? {} : { result: { S: end.result } }),
           ...(end.resultError === undefined ? {} : { result_error: { S: end.resultError } }),
         },
-        remove: end.result === undefined ? ['result'] : [],
+        remove: end.result === undefined && end.keepResult !== true ? ['result'] : [],
       });
       return;
     }

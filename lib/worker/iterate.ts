@@ -109,7 +109,7 @@ export function iterate<Args extends readonly unknown[], Item, Cursor>(definitio
     const remaining = ctx.remainingTimeMs();
     const claim = await store.take(ctx.jid, { owner, untilMs: startMs + (Number.isFinite(remaining) ? Math.max(0, remaining) : ITERATE_DEFAULTS.withoutDeadlineMs) });
     if (!claim.taken) {
-      if (claim.done) throw new IterationSignal('duplicate', 0, 'the iteration already ran to its end; this copy of the job is not run');
+      if (claim.done) throw new IterationSignal('finished', 0, 'the iteration already ran to its end; this copy of the job is not run');
       throw new IterationBusyError(ctx.jid, Math.max(1, Math.ceil((claim.untilMs - startMs) / 1000)));
     }
     const { slices } = claim;

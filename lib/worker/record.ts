@@ -171,7 +171,11 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     logger.debug('job done', { duration_ms: facts.durationMs });
     return { kind: 'succeeded', job, run: facts };
   } catch (error) {
-    if (isHopperError(error, 'IterationSignal')) return iterationEnd(error as IterationSignal, record, job, scope, logger, run());
+    if (isHopperError(error, 'IterationSignal')) {
+      // A copy of a finished job: its tracked state goes back to what the finishing slice wrote.
+      if ((error as IterationSignal).kind === 'finished') await tracker?.alreadySucceeded();
+      return iterationEnd(error as IterationSignal, record, job, scope, logger, run());
+    }
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);
     if (waitSeconds !== undefined && jobQueueUrl !== undefined) {
@@ -215,7 +219,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
  * the record is handed back to SQS, and the redelivery resumes from the cursor just recorded.
  */
 function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scope: RecordScope, logger: Logger, run: RunFacts): RecordOutcome {
-  if (signal.kind === 'duplicate') {
+  if (signal.kind !== 'continue') {
     logger.info('iteration held or finished by another delivery; this copy is acknowledged', { reason: signal.message });
     return { kind: 'duplicate', job };
   }

@@ -79,6 +79,14 @@ export class JobTracker {
     await this.quietly('tracking: success not recorded', async (store) => store.finish(this.job.jid, { state: 'succeeded', ...kept }));
   }
 
+  /**
+   * This copy found the job already done elsewhere (an iterating job's finished iteration): the
+   * state is set back to succeeded, the kept result left as it is. Never throws.
+   */
+  async alreadySucceeded(): Promise<void> {
+    await this.quietly('tracking: success not recorded', async (store) => store.finish(this.job.jid, { state: 'succeeded', keepResult: true }));
+  }
+
   /** The attempt failed. Never throws. */
   async failed(error: { readonly errtype: string; readonly message: string }): Promise<void> {
     const pending = this.pending;

@@ -344,6 +344,11 @@ describe('an iterating job', () => {
     expect(seen.length).toBeGreaterThan(3);
     expect(logs.entries.some((entry) => entry.message.includes('IteratorFunction') && entry.message.includes('Runtime exited with error'))).toBe(true);
     expect(runs().filter((run) => run.jid === jid)).toHaveLength(1);
+    // The same job sent again once finished: acknowledged without an item, its state and result kept.
+    await client.enqueue({ jobtype: 'WalkEvery', jid, args: [120, 100, 70], queue: 'iterating', custom: { result: true } });
+    await eventually(async () => (logs.entries.filter((entry) => entry.message.includes('iteration held or finished by another delivery') && entry.message.includes(jid)).length > 0 ? true : undefined), 30_000, 'the copy to be acknowledged');
+    expect(items(jid)).toHaveLength(120);
+    expect(await client.status(jid)).toMatchObject({ state: 'succeeded', progress: 100, result: { items: 120 } });
     // No retry was used and nothing reached the dead set.
     const dead = await api.request('GET', '/v1/dead?queue=iterating');
     expect(isRecord(dead.body) ? dead.body.entries : undefined).toEqual([]);

@@ -181,7 +181,7 @@ describe('iterate', () => {
     const run = counting(3, 10, clock, seen);
     await invoke(run, [3]);
     const signal = await signalOf(invoke(run, [3]));
-    expect(signal.kind).toBe('duplicate');
+    expect(signal.kind).toBe('finished');
     expect(seen).toEqual([0, 1, 2]);
     expect(store.writes).toEqual(['take', 'finish 3']);
   });

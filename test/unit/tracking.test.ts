@@ -79,6 +79,15 @@ describe('the worker\'s tracker', () => {
   });
 });
 
+describe('a copy of a job that succeeded elsewhere', () => {
+  it('sets the state back to succeeded without removing the kept result', async () => {
+    const { track, states } = tracker({ result: true });
+    await track.start();
+    await track.alreadySucceeded();
+    expect(states.writes).toEqual(['start j1', 'finish j1 {"state":"succeeded","keepResult":true}']);
+  });
+});
+
 describe('GET /v1/jobs/{jid}', () => {
   it('serves a tracked job\'s state in snake_case, 404 for any other, 400 for a malformed jid', async () => {
     const { call, jobStates } = apiFixture();
