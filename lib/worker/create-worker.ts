@@ -155,7 +155,8 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const firstRecord = records[0];
     const cap = invocationCap(firstRecord === undefined ? undefined : queues.nameOf(firstRecord.eventSourceARN), caps, concurrency, limiter);
     const scope = {
-      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait, marginMs: margin,
+      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait,
+      iteration: { store: () => features.iterations(), now: () => now().getTime(), marginMs: margin },
       ...(cap.lease === undefined ? {} : { queueLease: cap.lease }),
     };
 

@@ -23,7 +23,7 @@ import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
 import type { Limiter } from '../limiters/limiter.js';
 import { withinQueueCap } from './queue-cap.js';
-import { ITERATION_SCOPE, type IterationCarrier } from './iterate.js';
+import { ITERATION_SCOPE, type IterationCarrier, type IterationScope } from './iterate.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
 export interface RunFacts {
@@ -75,8 +75,8 @@ export interface RecordScope {
   readonly limiter: LimiterFactory;
   /** The lease every job of the queue holds while it runs, when the queue's cap needs one. */
   readonly queueLease?: Limiter;
-  /** The invocation's deadline margin (an iterating job's slice stops before it). @default 0 */
-  readonly marginMs?: number;
+  /** What iterating jobs use (./iterate.ts), the same for every job of the invocation. */
+  readonly iteration?: IterationScope;
   /** Told how long each job waited on its queue when its handler starts (for the queues' latency). */
   readonly observeWait?: (queue: string, waitedMs: number) => void;
 }
@@ -137,6 +137,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     logger,
   });
   const features = scope.features;
+  const iteration = scope.iteration;
   const ctx: IterationCarrier = {
     jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal,
     extend: (seconds) => reservation.extend(seconds),
@@ -144,7 +145,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     once: features?.once(job, logger, scope.remainingTimeMs) ?? onceUnavailable,
     progress: tracker?.progress ?? untracked,
     ...(batch === undefined ? {} : { batch }),
-    ...(features === undefined ? {} : { [ITERATION_SCOPE]: { store: () => features.iterations(), now: () => scope.now().getTime(), marginMs: scope.marginMs ?? 0 } }),
+    ...(iteration === undefined ? {} : { [ITERATION_SCOPE]: iteration }),
   };
   scope.observeWait?.(queue, waited);
   // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.

@@ -46,16 +46,17 @@ export const SET_COUNTS = {
 
 /** The routes of every set. */
 export function setRoutes(ctx: ApiContext): Route[] {
-  const counted: { atMs: number; view: SetCountsView } = { atMs: Number.NEGATIVE_INFINITY, view: { retries: { count: 0, capped: false }, scheduled: { count: 0, capped: false }, dead: { count: 0, capped: false }, counted_at: '' } };
+  let counted: { atMs: number; view: SetCountsView } | undefined;
+  const count = (set: SortedSetName) => ctx.sets.countSet(set, SET_COUNTS.maxPagesPerShard);
   const countsRoute: Route = {
     method: 'GET',
     path: '/v1/sets/counts',
     handle: async () => {
       // A dashboard polls this; the shards are read at most once per SET_COUNTS.keepMs per instance.
-      if (ctx.now() - counted.atMs >= SET_COUNTS.keepMs) {
-        const [retries, scheduled, dead] = await Promise.all((['retry', 'scheduled', 'dead'] as const).map((set) => ctx.sets.countSet(set, SET_COUNTS.maxPagesPerShard)));
-        counted.atMs = ctx.now();
-        counted.view = { retries: retries ?? { count: 0, capped: false }, scheduled: scheduled ?? { count: 0, capped: false }, dead: dead ?? { count: 0, capped: false }, counted_at: new Date(counted.atMs).toISOString() };
+      if (counted === undefined || ctx.now() - counted.atMs >= SET_COUNTS.keepMs) {
+        const [retries, scheduled, dead] = await Promise.all([count('retry'), count('scheduled'), count('dead')]);
+        const atMs = ctx.now();
+        counted = { atMs, view: { retries, scheduled, dead, counted_at: new Date(atMs).toISOString() } };
       }
       return json(200, counted.view);
     },
