@@ -7,7 +7,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { BATCH_KEYS, COHORT_KEYS, STATS_KEYS, UNIQUE_KEYS, JOB_STATE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, BUSY_KEYS, COHORT_KEYS, STATS_KEYS, UNIQUE_KEYS, JOB_STATE_KEYS } from '../lib/storage/keys.js';
 
 /** The ARNs of `queues`, in declaration order. */
 export function queueArns(queues: Readonly<Record<string, sqs.IQueue>>): string[] {
@@ -33,9 +33,13 @@ export function grantStateItems(grantee: iam.IGrantable, stateTable: dynamodb.IT
   });
 }
 
-/** Stats rollups and cohorts: `UpdateItem`s per flush, on the stats and cohorts partitions only. */
-export function grantStats(grantee: iam.IGrantable, stateTable: dynamodb.ITable): iam.Grant {
-  return grantStateItems(grantee, stateTable, ['dynamodb:UpdateItem'], [STATS_KEYS.partition, COHORT_KEYS.partition]);
+/**
+ * Stats rollups and cohorts: `UpdateItem`s per flush, on the stats and cohorts partitions only; and
+ * for a worker (`runsJobs`), its busy reports (lib/stats/busy.ts) on the busy partition.
+ */
+export function grantStats(grantee: iam.IGrantable, stateTable: dynamodb.ITable, runsJobs = false): iam.Grant {
+  const partitions = [STATS_KEYS.partition, COHORT_KEYS.partition, ...(runsJobs ? [BUSY_KEYS.partition] : [])];
+  return grantStateItems(grantee, stateTable, ['dynamodb:UpdateItem'], partitions);
 }
 
 /**

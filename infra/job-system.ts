@@ -323,7 +323,7 @@ export class JobSystem extends Construct implements IJobSystem {
     }
     // ctx.limiter's conditional writes, and (when on) the stats rollups.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
-    if (this.statsOn) grantStats(fn, this.stateTable);
+    if (this.statsOn) grantStats(fn, this.stateTable, true);
     this.monitoring.addFunction(pathInStack(fn), fn);
     // Pause and resume: the API flips exactly these mappings.
     iam.Grant.addToPrincipal({

@@ -127,20 +127,29 @@ try {
 
     await mkdir(OUT_DIR, { recursive: true });
     const browser = await launchChromium();
+    const shoot = async (name: string, route: string): Promise<void> => {
+      // A fresh page each time: the time measured is a full load (HTML, modules, API calls, render).
+      const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT });
+      const startedMs = performance.now();
+      await page.goto(`${dashboard.url}#/${route}`);
+      await page.locator('main', { hasText: 'Loading…' }).waitFor({ state: 'hidden' });
+      const renderedMs = performance.now() - startedMs;
+      await page.waitForLoadState('networkidle');
+      const file = `${OUT_DIR}${name}.png`;
+      await page.screenshot({ path: file });
+      await page.close();
+      process.stdout.write(`saved ${file} (shown ${renderedMs.toFixed(0)} ms after the navigation started)\n`);
+    };
     try {
-      for (const [name, route] of pages(states.bid, tracked)) {
-        // A fresh page each time: the time measured is a full load (HTML, modules, API calls, render).
-        const page = await browser.newPage({ viewport: LAPTOP_VIEWPORT });
-        const startedMs = performance.now();
-        await page.goto(`${dashboard.url}#/${route}`);
-        await page.locator('main', { hasText: 'Loading…' }).waitFor({ state: 'hidden' });
-        const renderedMs = performance.now() - startedMs;
-        await page.waitForLoadState('networkidle');
-        const file = `${OUT_DIR}${name}.png`;
-        await page.screenshot({ path: file });
-        await page.close();
-        process.stdout.write(`saved ${file} (shown ${renderedMs.toFixed(0)} ms after the navigation started)\n`);
+      for (const [name, route] of pages(states.bid, tracked)) await shoot(name, route);
+      // Busy: three slow jobs started a few seconds apart, shot once all three have run ten seconds.
+      process.stdout.write('running three slow jobs for the Busy page…\n');
+      for (const [index, ms] of [26_000, 24_000, 22_000].entries()) {
+        await api.request('POST', '/v1/jobs', { jobs: [{ jobtype: 'Slow', args: [ms], queue: index === 1 ? 'critical' : 'default' }] });
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
       }
+      await eventually(async () => ((await api.busy()).jobs.length >= 3 ? true : undefined), 30_000, 'three jobs on the Busy page');
+      await shoot('busy', 'busy');
     } finally {
       await browser.close();
     }

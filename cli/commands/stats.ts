@@ -47,13 +47,14 @@ export const statsCommand: Command = {
   usage: `Usage: hopper stats [--minutes 60] [--cohorts]
 
 Options:
-  --minutes <n>        minutes of history, 1 to 1440 (default 60)
+  --minutes <n>        minutes of history, 1 to 10080 (a week; per hour beyond 1440), default 60;
+                       with --cohorts at most 1440
   --cohorts            jobs by the minute they were enqueued, newest first: started, done, dead,
                        pending, failed attempts and enqueue-to-start latency (p50/p90/p99/max)
 `,
   async run(args, ctx) {
     const { values } = parseCommand(args, { minutes: { type: 'string' }, cohorts: { type: 'boolean' } });
-    const minutes = intOption(values.minutes, 'minutes', 1, 1440) ?? 60;
+    const minutes = intOption(values.minutes, 'minutes', 1, values.cohorts === true ? 1440 : 10_080) ?? 60;
     const api = await ctx.connect(targetOf(values));
     const body = await call(api, 'GET', values.cohorts === true ? `/v1/stats/cohorts?minutes=${minutes}` : `/v1/stats?minutes=${minutes}`);
     if (values.json) return printJson(ctx.io, body);
@@ -64,7 +65,7 @@ Options:
     ctx.io.stdout([
       `processed  ${String(fieldOf(body, 'processed') ?? 0)}`,
       `failed     ${String(fieldOf(body, 'failed') ?? 0)}`,
-      `last ${minutes} min, oldest first:`,
+      `last ${minutes} min${fieldOf(body, 'step_minutes') === 60 ? ', per hour' : ''}, oldest first:`,
       `processed  ${sparkline(series('processed'))}  ${sum(series('processed'))}`,
       `failed     ${sparkline(series('failed'))}  ${sum(series('failed'))}`,
     ].join('\n') + '\n');

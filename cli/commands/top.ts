@@ -1,12 +1,12 @@
 /**
  * `hopper top`: a live view of the job system in the terminal, like `top`: totals and the last
- * minute's rates, and every queue's size, jobs in flight, delayed jobs, latency, drain rate and
- * state, redrawn every `--interval` seconds until `q` (or Ctrl-C). When stdout is not a terminal it
+ * minute's rates, every queue's size, jobs in flight, delayed jobs, latency, drain rate and state,
+ * and the jobs running longer than ten seconds (`GET /v1/busy`), longest first, redrawn every `--interval` seconds until `q` (or Ctrl-C). When stdout is not a terminal it
  * prints one frame per interval instead (`--iterations` of them, or one with `--once`), for logs.
  */
 import type { Command } from './command.js';
 import { targetOf } from './command.js';
-import { call, cell, fieldOf, listOf, usageError, type CliIO } from './io.js';
+import { call, cell, fieldOf, listOf, usageError, type ApiCaller, type CliIO } from './io.js';
 import { intOption, parseCommand } from './options.js';
 import { renderTable } from './table.js';
 
@@ -19,8 +19,14 @@ export interface TopTerminal {
 /** Clears the screen and puts the cursor at its top left. */
 const CLEAR = '\u001b[H\u001b[2J';
 
-/** One frame, from the answers of `GET /v1/stats?minutes=2` and `GET /v1/queues`. */
-export function topFrame(stats: unknown, queues: unknown, nowMs: number, intervalSeconds: number, interactive: boolean): string {
+/** Busy jobs a frame lists at most. */
+const BUSY_ROWS = 10;
+
+/**
+ * One frame, from the answers of `GET /v1/stats?minutes=2`, `GET /v1/queues` and `GET /v1/busy`
+ * (undefined from an API without that route: no busy section).
+ */
+export function topFrame(stats: unknown, queues: unknown, busy: unknown, nowMs: number, intervalSeconds: number, interactive: boolean): string {
   const history = listOf(stats, 'history');
   // The last full minute (the current one is still filling).
   const minute = history.at(-2) ?? history.at(-1);
@@ -41,7 +47,26 @@ export function topFrame(stats: unknown, queues: unknown, nowMs: number, interva
     { header: 'DRAIN/S', value: (queue) => (typeof queue.drain_per_second === 'number' ? queue.drain_per_second.toFixed(1) : '-') },
     { header: 'STATE', value: (queue) => (queue.paused === null ? 'no worker' : queue.paused === true ? 'paused' : 'running') },
   ], '(no queues)');
-  return `${lines.join('\n')}\n${table}`;
+  if (busy === undefined) return `${lines.join('\n')}\n${table}`;
+  const jobs = listOf(busy, 'jobs');
+  const after = fieldOf(busy, 'report_after_ms');
+  const running = renderTable(jobs.slice(0, BUSY_ROWS), [
+    { header: 'JID', value: (job) => cell(job.jid) },
+    { header: 'JOBTYPE', value: (job) => cell(job.jobtype), max: 40 },
+    { header: 'QUEUE', value: (job) => cell(job.queue) },
+    { header: 'RUNNING', value: (job) => (typeof job.elapsed_ms === 'number' ? `${Math.floor(job.elapsed_ms / 1000)}s` : '-') },
+    { header: 'PROGRESS', value: (job) => progressOf(job.progress), max: 50 },
+  ], '(none)');
+  const more = jobs.length > BUSY_ROWS ? `… and ${count(jobs.length - BUSY_ROWS)} more\n` : '';
+  const title = `running longer than ${typeof after === 'number' ? Math.round(after / 1000) : 10} s: ${count(jobs.length)}`;
+  return `${lines.join('\n')}\n${table}\n${title}\n${running}${more}`;
+}
+
+function progressOf(progress: unknown): string {
+  const percent = fieldOf(progress, 'percent');
+  if (typeof percent !== 'number') return '-';
+  const message = fieldOf(progress, 'message');
+  return `${Math.round(percent)}%${typeof message === 'string' ? ` ${message}` : ''}`;
 }
 
 function count(value: unknown): string {
@@ -73,8 +98,8 @@ Options:
       const stopKeys = screen?.onKey((key) => { if (key === 'q' || key === 'Q' || key === '\u0003') quit(); });
       try {
         for (let frame = 1; ; frame += 1) {
-          const [stats, queues] = await Promise.all([call(api, 'GET', '/v1/stats?minutes=2'), call(api, 'GET', '/v1/queues')]);
-          draw(ctx.io, topFrame(stats, queues, ctx.now(), intervalSeconds, screen !== undefined), screen !== undefined, frame);
+          const [stats, queues, busy] = await Promise.all([call(api, 'GET', '/v1/stats?minutes=2'), call(api, 'GET', '/v1/queues'), busyOf(api)]);
+          draw(ctx.io, topFrame(stats, queues, busy, ctx.now(), intervalSeconds, screen !== undefined), screen !== undefined, frame);
           if (iterations !== undefined && frame >= iterations) return;
           const stop = await Promise.race([quitting.then(() => true), new Promise<boolean>((resolve) => { setTimeout(() => resolve(false), intervalSeconds * 1000); })]);
           if (stop) return;
@@ -84,6 +109,12 @@ Options:
       }
     },
   };
+}
+
+/** `GET /v1/busy`, or undefined from an API that has no such route (an older stack). */
+async function busyOf(api: ApiCaller): Promise<unknown> {
+  const response = await api.request('GET', '/v1/busy').catch(() => undefined);
+  return response?.status === 200 ? response.body : undefined;
 }
 
 function draw(io: CliIO, frame: string, redraw: boolean, index: number): void {

@@ -32,10 +32,18 @@ export const jobs = defineJobs({
     }
     ctx.logger.info('email sent', { to, templateId });
   },
-  /** Sleeps `ms` milliseconds: `Slow(ms)`. */
-  Slow: async ([ms]: [number]) => {
-    const delay = typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : 0;
-    await new Promise((resolve) => setTimeout(resolve, delay));
+  /**
+   * Sleeps `ms` milliseconds, reporting its progress every second: `Slow(ms)`. One of more than ten
+   * seconds shows on the dashboard's Busy page while it runs.
+   */
+  Slow: async ([ms]: [number], ctx) => {
+    const total = typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : 0;
+    for (let slept = 0; slept < total;) {
+      const step = Math.min(1_000, total - slept);
+      await new Promise((resolve) => setTimeout(resolve, step));
+      slept += step;
+      await ctx.progress(Math.floor((100 * slept) / total), `${Math.round(slept / 1000)} of ${Math.round(total / 1000)} s`);
+    }
   },
   /** Always throws, so the job goes through every retry and ends in the dead set. */
   AlwaysFails: async () => {

@@ -17,7 +17,7 @@ import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type T
 import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
 import { awaitResult, type ResultOptions } from '../client/result.js';
 import type {
-  BatchView, BulkView, CohortsView, FindJobView, SetCountsView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
+  BatchView, BulkView, BusyView, CohortsView, FindJobView, SetCountsView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
   SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
 } from '../api/wire.js';
 import { NotUniqueError } from '../errors/unique.js';
@@ -169,6 +169,11 @@ export class ApiClient<Jobs extends JobShapes = UntypedJobs> {
   /** How many entries the retry, scheduled and dead sets hold (`GET /v1/sets/counts`, kept 30 s by the API). */
   async setCounts(): Promise<SetCountsView> {
     return this.call<SetCountsView>('GET', '/v1/sets/counts');
+  }
+
+  /** What runs now (`GET /v1/busy`): every queue's jobs in flight, and the jobs that have run longer than ten seconds. */
+  async busy(): Promise<BusyView> {
+    return this.call<BusyView>('GET', '/v1/busy');
   }
 
   /** Every declared queue with its counts, latency and whether it is paused (`GET /v1/queues`). */

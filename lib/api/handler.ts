@@ -22,10 +22,11 @@ import { queueRoutes } from './routes/queues.js';
 import { redriveRoutes } from './routes/redrive.js';
 import { setRoutes } from './routes/sets.js';
 import { statsRoutes } from './routes/stats.js';
+import { busyRoutes } from './routes/busy.js';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {
-  return [...jobRoutes(ctx), ...findRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...limitRoutes(ctx), ...redriveRoutes(ctx)];
+  return [...jobRoutes(ctx), ...findRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...busyRoutes(ctx), ...limitRoutes(ctx), ...redriveRoutes(ctx)];
 }
 
 /** Options of {@link createApiHandler}. */

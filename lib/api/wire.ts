@@ -4,10 +4,11 @@
  * it. snake_case, as on the wire; times are ISO-8601 strings.
  */
 import type { Job } from '../job/model.js';
+import type { BusyJobView } from '../stats/busy.js';
 import type { CohortView } from '../stats/cohort.js';
 import type { StatsSummary } from '../stats/read.js';
 
-export type { CohortView, StatsSummary };
+export type { BusyJobView, CohortView, StatsSummary };
 
 /** `POST /v1/jobs`. */
 export interface EnqueuedView {
@@ -212,6 +213,22 @@ export interface CronTriggerView {
   readonly jid: string;
   readonly jobtype: string;
   readonly queue: string;
+}
+
+/** `GET /v1/busy`: what runs now. */
+export interface BusyView {
+  /** When the answer was made, ISO-8601. */
+  readonly at: string;
+  /** A job is listed once it has run this long; shorter ones count only in `in_flight`. */
+  readonly report_after_ms: number;
+  /** How often a worker instance rewrites its report while a listed job runs: how fresh the list is. */
+  readonly report_every_ms: number;
+  /** Per queue: messages SQS has handed out (running, or about to be handed back), and jobs listed or counted as long-running. */
+  readonly queues: readonly { readonly name: string; readonly in_flight: number; readonly long_running: number }[];
+  /** Long-running jobs, longest first. */
+  readonly jobs: readonly BusyJobView[];
+  /** Reports left out because their instance stopped without clearing them (a timeout or a crash). */
+  readonly stale_reports: number;
 }
 
 /** `GET /v1/stats/cohorts`. */

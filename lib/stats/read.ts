@@ -10,7 +10,7 @@ import {
   type QueryCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { cohortKey, COHORT_KEYS, parseStatsHourKey, statsTotalKey, STATS_KEYS, timeSortKeyBound } from '../storage/keys.js';
+import { BUSY_KEYS, cohortKey, COHORT_KEYS, parseStatsHourKey, statsTotalKey, STATS_KEYS, timeSortKeyBound } from '../storage/keys.js';
 import { cohortView, type CohortView } from './cohort.js';
 import { STATS_ATTRIBUTES } from './rollup.js';
 
@@ -28,6 +28,8 @@ export interface StatsTable {
   fold(fromHourMs: number | undefined, toHourMs: number, processed: number, failed: number): Promise<boolean>;
   /** Cohort items (lib/stats/cohort.ts) of the minutes from `fromMinuteMs` to `toMinuteMs`, newest first. */
   queryCohorts(fromMinuteMs: number, toMinuteMs: number): Promise<StatsItem[]>;
+  /** Every busy report (lib/stats/busy.ts), cleared ones included. */
+  queryBusy(): Promise<StatsItem[]>;
 }
 
 /** Attribute of the totals item: the hour (epoch ms) before which every hour is folded in. */
@@ -52,8 +54,13 @@ export interface MinuteStats {
 export interface StatsSummary {
   readonly processed: number;
   readonly failed: number;
-  /** Oldest first, ending with the current minute; minutes without counts are 0. */
+  /**
+   * Oldest first, ending with the current minute (or hour, when `step_minutes` is 60); points without
+   * counts are 0. Each point starts at `at` and covers `step_minutes`.
+   */
   readonly history: readonly MinuteStats[];
+  /** Minutes each history point covers: 1, or 60 for spans of more than a day. */
+  readonly step_minutes: number;
 }
 
 /** A queue's recent activity, as its workers reported it. */
@@ -83,9 +90,12 @@ function hourRange(fromHourMs: number, toHourMs: number): [string, string] {
  * {@link FOLD_AFTER_MS} ago into the totals item (one conditional write, only when there are such
  * hours; a concurrent fold by another reader is harmless).
  */
-export async function readStats(table: StatsTable, options: { readonly nowMs: number; readonly minutes: number }): Promise<StatsSummary> {
+export async function readStats(table: StatsTable, options: { readonly nowMs: number; readonly minutes: number; readonly stepMinutes?: number }): Promise<StatsSummary> {
   const { nowMs, minutes } = options;
-  const firstMinute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - (minutes - 1) * MINUTE_MS;
+  const step = options.stepMinutes ?? 1;
+  const stepMs = step * MINUTE_MS;
+  const points = Math.max(1, Math.ceil(minutes / step));
+  const firstMinute = Math.floor(nowMs / stepMs) * stepMs - (points - 1) * stepMs;
   const [total] = await table.queryRange(STATS_KEYS.totalSortKey, STATS_KEYS.totalSortKey);
   const through = total?.[TOTAL_THROUGH_ATTRIBUTE]?.N === undefined ? undefined : num(total, TOTAL_THROUGH_ATTRIBUTE);
   const [lower, upper] = hourRange(Math.min(through ?? 0, hourOf(firstMinute)), hourOf(nowMs));
@@ -115,21 +125,22 @@ export async function readStats(table: StatsTable, options: { readonly nowMs: nu
       const p = num(item, `${STATS_ATTRIBUTES.processed}${mm}`);
       const f = num(item, `${STATS_ATTRIBUTES.failed}${mm}`);
       if (p === 0 && f === 0) continue;
-      const counts = byMinute.get(at) ?? { processed: 0, failed: 0 };
+      const point = firstMinute + Math.floor((at - firstMinute) / stepMs) * stepMs;
+      const counts = byMinute.get(point) ?? { processed: 0, failed: 0 };
       counts.processed += p;
       counts.failed += f;
-      byMinute.set(at, counts);
+      byMinute.set(point, counts);
     }
   }
   // Best effort: a fold lost to a concurrent reader or an error is simply done by a later read.
   if (foldTo > (through ?? 0)) await table.fold(through, foldTo, fold.processed, fold.failed).catch(() => false);
 
-  const history = Array.from({ length: minutes }, (_, index) => {
-    const at = firstMinute + index * MINUTE_MS;
+  const history = Array.from({ length: points }, (_, index) => {
+    const at = firstMinute + index * stepMs;
     const counts = byMinute.get(at) ?? { processed: 0, failed: 0 };
     return { at: new Date(at).toISOString(), ...counts };
   });
-  return { processed, failed, history };
+  return { processed, failed, history, step_minutes: step };
 }
 
 /**
@@ -187,6 +198,8 @@ export function dynamoStatsTable(client: StatsCommands, tableName: string): Stat
   return {
     queryRange: (lower, upper) => queryAll(client, tableName, STATS_KEYS.partition, lower, upper, true),
     queryCohorts: (fromMinuteMs, toMinuteMs) => queryAll(client, tableName, COHORT_KEYS.partition, cohortKey(fromMinuteMs).sk, cohortKey(toMinuteMs).sk, false),
+    // Sort keys start with a queue name ([A-Za-z0-9_-]): every one lies between '!' and '~'.
+    queryBusy: () => queryAll(client, tableName, BUSY_KEYS.partition, '!', '~', true),
     async fold(fromHourMs, toHourMs, processed, failed) {
       const key = statsTotalKey();
       try {

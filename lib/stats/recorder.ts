@@ -13,6 +13,7 @@ import { dynamoClientFromEnv } from '../aws/clients.js';
 import { ENV, type Env } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { COHORT_ATTRIBUTES, CohortAccumulator, cohortUpdate, raiseMaxUpdate, type CohortEvent, type ItemUpdate, type PendingCohort } from './cohort.js';
+import { BusyBoard, busyUpdate, dueReports } from './busy.js';
 import { rollupUpdate, STATS_ROLLUP, StatsAccumulator, type StatsSample } from './rollup.js';
 
 /** The one command a recorder sends; a `DynamoDBClient` satisfies it. */
@@ -30,10 +31,24 @@ export interface StatsRecorder {
   countJobs(jobs: number): void;
   /** Writes if a flush is due; never throws (a failed write keeps the counts for the next). */
   flush(nowMs: number, logger: Logger): Promise<void>;
+  /** The jobs the instance runs now (busy.ts). */
+  readonly busy: BusyBoard;
+  /**
+   * Writes the instance's busy reports that are due (busy.ts: long-running jobs, or a clearing write
+   * once none is left); never throws (a failed write is tried again on the next call).
+   */
+  reportBusy(nowMs: number, logger: Logger): Promise<void>;
 }
 
 /** A recorder that counts nothing and writes nothing (stats off). */
-export const NO_STATS: StatsRecorder = { record: () => undefined, recordCohort: () => undefined, countJobs: () => undefined, flush: async () => undefined };
+export const NO_STATS: StatsRecorder = {
+  record: () => undefined,
+  recordCohort: () => undefined,
+  countJobs: () => undefined,
+  flush: async () => undefined,
+  busy: new BusyBoard(),
+  reportBusy: async () => undefined,
+};
 
 /** Value of `HOPPER_STATS` that turns recording on (the construct sets it unless `stats: false`). */
 export const STATS_ON = 'on';
@@ -45,6 +60,11 @@ export interface StatsRecorderOptions {
   readonly client?: StatsWriterClient;
   /** @default process.env */
   readonly env?: Env;
+  /**
+   * The name of this function instance in busy reports.
+   * @default - its CloudWatch Logs log stream (`AWS_LAMBDA_LOG_STREAM_NAME`), one per execution environment
+   */
+  readonly instance?: string;
 }
 
 /** A recorder writing to `tableName`. */
@@ -83,7 +103,29 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
     // Best effort: the counts are written already, so a failure here must not restore them.
     await send(raise).catch(() => undefined);
   };
+  const busy = new BusyBoard();
+  const instance = options.instance ?? instanceName(options.env ?? process.env);
+  // Queue → epoch ms of this instance's last written busy report.
+  const reported = new Map<string, number>();
+  let reporting: Promise<void> | undefined;
+  const reportBusy = async (nowMs: number, logger: Logger): Promise<void> => {
+    const due = dueReports(busy.longRunning(nowMs), reported, nowMs);
+    const results = await Promise.allSettled(due.map(async ({ queue, jobs }) => {
+      const [{ UpdateItemCommand: Command }, dynamo] = await Promise.all([import('@aws-sdk/client-dynamodb'), getClient()]);
+      await dynamo.send(new Command({ TableName: options.tableName, ...busyUpdate(queue, instance, jobs, nowMs) }));
+      if (jobs.length === 0) reported.delete(queue);
+      else reported.set(queue, nowMs);
+    }));
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure !== undefined) logger.warn('could not write the busy report; tried again on the next check', { error: failure.reason });
+  };
   return {
+    busy,
+    reportBusy(nowMs, logger) {
+      // One report at a time: a check while one is written waits for it instead of writing twice.
+      reporting = (reporting ?? Promise.resolve()).then(() => reportBusy(nowMs, logger));
+      return reporting;
+    },
     record: (sample) => rollups.add(sample),
     recordCohort(minuteMs, event, atMs) {
       cohorts.add(minuteMs, event);
@@ -113,6 +155,12 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       if (failure !== undefined) logger.warn('could not write stats; kept for the next invocation', { error: failure.reason });
     },
   };
+}
+
+/** This function instance's name: its log stream on Lambda, the process elsewhere. */
+function instanceName(env: Env): string {
+  const stream = env.AWS_LAMBDA_LOG_STREAM_NAME;
+  return stream !== undefined && stream !== '' ? stream : `pid-${process.pid}`;
 }
 
 /**

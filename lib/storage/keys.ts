@@ -63,6 +63,22 @@ export function cohortKey(minuteMs: number): ItemKey {
   return { pk: COHORT_KEYS.partition, sk: timeSortKeyBound(minuteMs) };
 }
 
+/**
+ * What workers run now (lib/stats/busy.ts): one item per queue and function instance, written only
+ * while a job of that instance has run longer than a report's threshold, in a partition of its own.
+ * | item              | pk      | sk                          |
+ * |-------------------|---------|-----------------------------|
+ * | one instance's report | `busy` | `<queue>#<instance>`     |
+ */
+export const BUSY_KEYS = {
+  partition: 'busy',
+} as const;
+
+/** The key of the report of `instance` (its log stream) about `queue`. */
+export function busyKey(queue: string, instance: string): ItemKey {
+  return { pk: BUSY_KEYS.partition, sk: `${queue}#${instance}` };
+}
+
 /** Who wrote a stats rollup: the workers of `queue`, or the retry function. */
 export type StatsWriter = { readonly kind: 'worker'; readonly queue: string } | { readonly kind: 'retry' };
 

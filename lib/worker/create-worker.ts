@@ -14,6 +14,7 @@ import { limiterStoreFromEnv } from '../limiters/dynamo/store.js';
 import { limiterFactory } from '../limiters/limiter.js';
 import type { LimiterStore } from '../limiters/store.js';
 import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder.js';
+import { BUSY } from '../stats/busy.js';
 import { metricsFromEnv, type Metrics } from '../observability/emf.js';
 import { createLogger, LOG_LEVELS, logLevelFrom, type Logger } from '../observability/logger.js';
 import { observeOutcomes } from './observe.js';
@@ -157,15 +158,19 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const scope = {
       jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait,
       iteration: { store: () => features.iterations(), now: () => now().getTime(), marginMs: margin },
+      busy: stats.busy,
       ...(cap.lease === undefined ? {} : { queueLease: cap.lease }),
     };
 
+    // Jobs that run long are reported for the Busy page while they run (lib/stats/busy.ts).
+    const busyCheck = setInterval(() => void stats.reportBusy(now().getTime(), logger), BUSY.checkEveryMs);
+    busyCheck.unref();
     const pool = await runPool(records, {
       concurrency: cap.concurrency,
       canStart: () => remainingTimeMs() >= margin,
       hardStopMs: startRemainingMs - margin / 2,
       onHardStop: () => abort.abort(new Error('the invocation is about to time out')),
-    }, (record) => processRecord(record, scope));
+    }, (record) => processRecord(record, scope)).finally(() => clearInterval(busyCheck));
 
     const outgoing: OutgoingMessage[] = [];
     const successes: Success[] = [];
@@ -194,7 +199,8 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
     logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
     observeOutcomes(records, retriedAsSent(pool.results, unsent), { metrics: metrics.batch(), stats, queues }, waits, now().getTime());
-    await stats.flush(now().getTime(), logger);
+    // Clears this instance's busy report, if one was written (nothing runs any more).
+    await Promise.all([stats.flush(now().getTime(), logger), stats.reportBusy(now().getTime(), logger)]);
     return { batchItemFailures };
   };
 }

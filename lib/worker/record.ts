@@ -23,6 +23,7 @@ import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
 import type { Limiter } from '../limiters/limiter.js';
 import { withinQueueCap } from './queue-cap.js';
+import type { BusyBoard } from '../stats/busy.js';
 import { ITERATION_SCOPE, type IterationCarrier, type IterationScope } from './iterate.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
@@ -79,6 +80,8 @@ export interface RecordScope {
   readonly iteration?: IterationScope;
   /** Told how long each job waited on its queue when its handler starts (for the queues' latency). */
   readonly observeWait?: (queue: string, waitedMs: number) => void;
+  /** The instance's running jobs, for the Busy page (lib/stats/busy.ts). */
+  readonly busy?: BusyBoard;
 }
 
 /** Processes one record; see the module comment. */
@@ -138,12 +141,18 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   });
   const features = scope.features;
   const iteration = scope.iteration;
+  const startedMs = scope.now().getTime();
+  const busy = scope.busy?.begin({ jid: job.jid, jobtype: job.jobtype, queue, startedMs, attempt: job.failure === undefined ? 1 : job.failure.retry_count + 2 });
+  const progress = tracker?.progress ?? untracked;
   const ctx: IterationCarrier = {
     jid: job.jid, job, logger, remainingTimeMs: scope.remainingTimeMs, signal: scope.signal,
     extend: (seconds) => reservation.extend(seconds),
     limiter: scope.limiter,
     once: features?.once(job, logger, scope.remainingTimeMs) ?? onceUnavailable,
-    progress: tracker?.progress ?? untracked,
+    progress: busy === undefined ? progress : async (percent, message) => {
+      await progress(percent, message);
+      busy.progress(percent, message);
+    },
     ...(batch === undefined ? {} : { batch }),
     ...(iteration === undefined ? {} : { [ITERATION_SCOPE]: iteration }),
   };
@@ -151,7 +160,6 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
   const stopReservation = (): void => reservation.stop();
   scope.signal.addEventListener('abort', stopReservation, { once: true });
-  const startedMs = scope.now().getTime();
   const run = (): RunFacts => ({ queue, waitedMs: waited, durationMs: Math.max(0, scope.now().getTime() - startedMs) });
   // Received before: crashes, timeouts or throttles. Marking the run lets the retry function tell them apart.
   if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
@@ -208,6 +216,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     }
     return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: run() };
   } finally {
+    busy?.end();
     reservation.stop();
     scope.signal.removeEventListener('abort', stopReservation);
   }

@@ -70,6 +70,8 @@ export class FunctionPool {
   /** Bumped when the clock offset changes; instances of an older generation retire. */
   private generation = 0;
   private readonly generations = new WeakMap<FunctionInstance, number>();
+  /** Each instance's log stream: one per execution environment, as on Lambda (its name in busy reports). */
+  private readonly streams = new WeakMap<FunctionInstance, string>();
   private starting = 0;
   private busy = 0;
   private stopped = false;
@@ -160,7 +162,7 @@ export class FunctionPool {
     this.busy += 1;
     try {
       const timeoutMs = this.spec.timeoutSeconds * 1000;
-      const outcome = await instance.invoke(requestId, event, timeoutMs, this.context());
+      const outcome = await instance.invoke(requestId, event, timeoutMs, this.context(instance));
       // Lambda replaces an execution environment after a timeout or a runtime-level failure.
       if (!instance.alive || (!outcome.ok && (outcome.error.errorType.startsWith('Runtime.') || outcome.error.errorType === 'Sandbox.Timedout'))) {
         await instance.kill();
@@ -172,7 +174,7 @@ export class FunctionPool {
     }
   }
 
-  private context(): InvokeContext {
+  private context(instance: FunctionInstance): InvokeContext {
     const { spec } = this;
     return {
       functionName: spec.name,
@@ -180,7 +182,7 @@ export class FunctionPool {
       invokedFunctionArn: spec.arn,
       memoryLimitInMB: String(spec.memorySizeMb),
       logGroupName: `/aws/lambda/${spec.name}`,
-      logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+      logStreamName: this.streams.get(instance) ?? logStreamName(),
     };
   }
 
@@ -228,11 +230,12 @@ export class FunctionPool {
   /** One start with the offset as it is now. */
   private async startOnce(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
     const { spec, options } = this;
+    const stream = logStreamName();
     const result = await FunctionInstance.start({
       source: spec.logicalId,
       codeDir: spec.codeDir,
       handler: spec.handler,
-      env: { ...options.baseEnv(spec), ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) },
+      env: { ...options.baseEnv(spec), AWS_LAMBDA_LOG_STREAM_NAME: stream, ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) },
       memorySizeMb: spec.memorySizeMb,
       runnerPath: options.runnerPath,
       preload: options.preload,
@@ -248,6 +251,7 @@ export class FunctionPool {
       return { error: { errorType: 'Runtime.Stopped', errorMessage: 'the local runtime is stopping', trace: [] } };
     }
     this.generations.set(result.instance, this.generation);
+    this.streams.set(result.instance, stream);
     return result;
   }
 
@@ -294,4 +298,9 @@ function limitResponse(outcome: InvokeOutcome): InvokeOutcome {
     error: { errorType: RESPONSE_TOO_LARGE_ERROR_TYPE, errorMessage: `Response payload size (${bytes} bytes) exceeded maximum allowed payload size (${LAMBDA_LIMITS.responseBytes} bytes).`, trace: [] },
     durationMs: outcome.durationMs,
   };
+}
+
+/** A log stream's name as Lambda makes them: the date, the version and a random id. */
+function logStreamName(): string {
+  return `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${randomUUID().replaceAll('-', '')}`;
 }

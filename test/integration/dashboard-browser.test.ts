@@ -337,10 +337,41 @@ describe('the dashboard on hopper dev', () => {
     await page.close();
   }, 120_000);
 
+  it('busy: a job that runs longer than ten seconds is listed with its progress and instance while it runs, then leaves the list', { timeout: 120_000 }, async () => {
+    const jid = await api.enqueue('Slow', [24_000]);
+    const page = await open('busy');
+    // Listed once it has run ten seconds; the page refreshes every five.
+    const listed = row(page, jid);
+    await listed.waitFor({ timeout: 45_000 });
+    const [cells] = await listed.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.trim())));
+    const [shownJid, jobtype, queue, started, runningFor, attempt, progress, instance] = cells ?? [];
+
+    expect({ shownJid, jobtype, queue, attempt }).toEqual({ shownJid: jid, jobtype: 'Slow', queue: 'default', attempt: '1' });
+    expect(started).toMatch(/ago$/);
+    expect(runningFor).toMatch(/^\d+(\.\d)? s$/);
+    expect(Number(runningFor?.split(' ')[0])).toBeGreaterThanOrEqual(10);
+    expect(progress).toMatch(/^\d+% · \d+ of 24 s$/);
+    // The worker instance's log stream, as Lambda names it.
+    expect(instance).toMatch(/^\d{4}\/\d\d\/\d\d\/\[\$LATEST\][0-9a-f]{32}$/);
+    expect(await page.locator('#busy-freshness').textContent()).toMatch(/in flight\. Jobs are listed once they have run 10 s; their workers report them every 10 s/);
+    expect(await page.locator('main section', { hasText: 'Per queue' }).locator('tbody tr', { hasText: 'default' }).locator('td').nth(2).textContent()).toBe('1');
+    // The Overview's Busy card links here.
+    const overview = await open('overview');
+    await overview.getByRole('link', { name: /^\d+$/ }).first().waitFor();
+    expect(await overview.locator('.card', { hasText: 'Busy' }).locator('a').getAttribute('href')).toBe('#/busy');
+    await overview.close();
+
+    // It ends at 24 s; its instance clears the report, and the page drops it.
+    await listed.waitFor({ state: 'detached', timeout: 40_000 });
+    expect(await page.getByText('No job has run longer than 10 s.').count()).toBe(1);
+    expect(await page.getByRole('alert').textContent()).toBe('');
+    await page.close();
+  });
+
   it('every page passes the accessibility check (no serious or critical violation), in the light and the dark theme', { timeout: 180_000 }, async () => {
     const found: string[] = [];
     for (const colorScheme of ['light', 'dark'] as const) {
-      for (const route of ['overview', 'queues', 'retries', 'scheduled', 'dead', `batches/${states.bid}`, 'batches', `jobs/${states.deadJids[1] ?? ''}`, 'jobs', 'crons', 'limits?limiter=stripe', 'cohorts', 'no-such-page']) {
+      for (const route of ['overview', 'queues', 'retries', 'scheduled', 'dead', `batches/${states.bid}`, 'batches', `jobs/${states.deadJids[1] ?? ''}`, 'jobs', 'crons', 'limits?limiter=stripe', 'cohorts', 'busy', 'no-such-page']) {
         const page = await open(route, dashboard, colorScheme);
         await page.locator('main', { hasText: 'Loading…' }).waitFor({ state: 'hidden' });
         for (const violation of await accessibilityViolations(page)) found.push(`${colorScheme} ${route}: ${violation}`);

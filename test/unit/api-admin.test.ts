@@ -248,15 +248,37 @@ describe('GET /v1/stats', () => {
         { at: '2026-11-22T12:29:00.000Z', processed: 3, failed: 0 },
         { at: '2026-11-22T12:30:00.000Z', processed: 6, failed: 2 },
       ],
+      step_minutes: 1,
     });
     // 11:00–12:00 ended more than 10 minutes ago: folded into the totals.
     expect(stats.folds).toEqual([{ from: hour - 3_600_000, to: hour, processed: 50, failed: 0 }]);
   });
 
+  it('shows a week per hour, each point starting on the hour and ending with the current one', async () => {
+    const { call, stats } = apiFixture();
+    const hour = Date.UTC(2026, 10, 22, 12);
+    const sixDaysAgo = hour - 6 * 86_400_000;
+    stats.items = [
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(sixDaysAgo, { kind: 'worker', queue: 'default' }).sk }, p: { N: '9' }, f: { N: '1' }, p05: { N: '4' }, p59: { N: '5' }, f59: { N: '1' } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(hour, { kind: 'worker', queue: 'default' }).sk }, p: { N: '7' }, p29: { N: '3' }, p30: { N: '4' } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(hour, { kind: 'retry' }).sk }, p: { N: '2' }, f: { N: '2' }, p30: { N: '2' }, f30: { N: '2' } },
+    ];
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/stats', query: 'minutes=10080' }));
+    const history = field(response.json, 'history') as { at: string; processed: number; failed: number }[];
+
+    expect(field(response.json, 'step_minutes')).toBe(60);
+    expect(history).toHaveLength(168);
+    expect(history.at(-1)).toEqual({ at: '2026-11-22T12:00:00.000Z', processed: 9, failed: 2 });
+    expect(history.at(0)?.at).toBe('2026-11-15T13:00:00.000Z');
+    expect(history.find((point) => point.at === new Date(sixDaysAgo).toISOString())).toEqual({ at: '2026-11-16T12:00:00.000Z', processed: 9, failed: 1 });
+    expect(history.reduce((sum, point) => sum + point.processed, 0)).toBe(18);
+  });
+
   it('answers minutes out of range with 400', async () => {
     const { call } = apiFixture();
-    expect((await call(urlEvent({ method: 'GET', path: '/v1/stats', query: 'minutes=1441' }))).json).toEqual({
-      error: { code: 'bad_parameter', message: 'minutes must be an integer from 1 to 1440, but "1441" was provided', parameter: 'minutes' },
+    expect((await call(urlEvent({ method: 'GET', path: '/v1/stats', query: 'minutes=10081' }))).json).toEqual({
+      error: { code: 'bad_parameter', message: 'minutes must be an integer from 1 to 10080, but "10081" was provided', parameter: 'minutes' },
     });
   });
 });

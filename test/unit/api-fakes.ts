@@ -164,6 +164,11 @@ export class MemoryStats implements StatsTable {
       .filter((item) => { const ms = Number(item.sk?.S); return ms >= fromMinuteMs && ms <= toMinuteMs; })
       .sort((a, b) => Number(b.sk?.S) - Number(a.sk?.S));
   }
+  /** Busy reports, kept apart as in the table. */
+  busy: StatsItem[] = [];
+  async queryBusy(): Promise<StatsItem[]> {
+    return this.busy;
+  }
 }
 
 export const TEST_CONFIG: ApiConfig = {

@@ -25,6 +25,8 @@ beforeAll(async () => {
     if (request.url?.startsWith('/v1/stats')) {
       statsCalls += 1;
       response.end(JSON.stringify({ processed: 1000 + 7 * statsCalls, failed: 3, history: [{ minute: 'a', processed: 120, failed: 1 }, { minute: 'b', processed: 9, failed: 0 }] }));
+    } else if (request.url === '/v1/busy') {
+      response.end(JSON.stringify({ report_after_ms: 10_000, jobs: [{ jid: 'export-1', jobtype: 'Export', queue: 'default', elapsed_ms: 10_000 + 1_000 * statsCalls, progress: { percent: 40, message: 'part 2 of 5' } }] }));
     } else if (request.url === '/v1/queues') {
       response.end(JSON.stringify({ queues: [
         { name: 'default', size: 12, in_flight: 3, delayed: 0, latency: 0.42, drain_per_second: 2, paused: false },
@@ -59,6 +61,10 @@ describe('hopper top', () => {
     const frame = topFrame(
       { processed: 12345, failed: 12, history: [{ processed: 2520, failed: 3 }, { processed: 40, failed: 0 }] },
       { queues: [{ name: 'default', size: 12, in_flight: 3, delayed: 0, latency: 0.42, drain_per_second: 41, paused: false }, { name: 'critical', size: 0, in_flight: 0, delayed: 2, latency: null, drain_per_second: null, paused: true }] },
+      { report_after_ms: 10_000, jobs: [
+        { jid: 'a1', jobtype: '請求書::送信', queue: 'default', elapsed_ms: 754_200, progress: { percent: 62.5, message: 'page 5 of 8' } },
+        { jid: 'b22', jobtype: 'Import', queue: 'critical', elapsed_ms: 12_900 },
+      ] },
       NOW, 2, true,
     );
     expect(frame.split('\n')).toEqual([
@@ -69,7 +75,14 @@ describe('hopper top', () => {
       'default   12    3          0        0.4s     41.0     running',
       'critical  0     0          2        -        -        paused',
       '',
+      'running longer than 10 s: 2',
+      'JID  JOBTYPE       QUEUE     RUNNING  PROGRESS',
+      'a1   請求書::送信  default   754s     63% page 5 of 8',
+      'b22  Import        critical  12s      -',
+      '',
     ]);
+    // An API without the busy route: the frame has no busy section.
+    expect(topFrame({ processed: 1, failed: 0, history: [] }, { queues: [] }, undefined, NOW, 2, false)).not.toContain('running longer');
   });
 
   it('redraws in a terminal with counts that move, and quits on q', { timeout: 60_000 }, async () => {
@@ -90,6 +103,10 @@ describe('hopper top', () => {
     expect(new Set(totals).size).toBe(totals.length);
     expect(frames()[0]).toContain('q to quit');
     expect(frames()[0]).toMatch(/default\s+12\s+3\s+0\s+0\.4s\s+2\.0\s+running/);
+    // The busy job's running time moves from frame to frame too.
+    const running = frames().map((frame) => /export-1\s+Export\s+default\s+(\d+)s\s+40% part 2 of 5/.exec(frame)?.[1]);
+    expect(running.every((seconds) => seconds !== undefined)).toBe(true);
+    expect(new Set(running).size).toBe(running.length);
     expect(code).toBe(0);
   });
 

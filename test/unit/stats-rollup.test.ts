@@ -106,7 +106,7 @@ describe('readQueueReports', () => {
       { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'worker', queue: 'idle' }).sk }, lag: { N: '5' }, lag_at: { N: String(now - 50_000) } },
       { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, { kind: 'retry' }).sk }, p29: { N: '7' } },
     ];
-    const table = { queryRange: async () => items, fold: async () => true, queryCohorts: async () => [] };
+    const table = { queryRange: async () => items, fold: async () => true, queryCohorts: async () => [], queryBusy: async () => [] };
 
     const reports = await readQueueReports(table, now);
 

@@ -1,5 +1,6 @@
 /**
- * `GET /v1/stats?minutes=60`: processed and failed totals and per-minute history (lib/stats).
+ * `GET /v1/stats?minutes=60`: processed and failed totals and history, per minute up to a day and
+ * per hour up to a week (lib/stats).
  * `GET /v1/stats/cohorts?minutes=60`: the cohorts of jobs by enqueue minute, newest first.
  */
 import { COHORTS } from '../../stats/cohort.js';
@@ -9,8 +10,11 @@ import { intParameter, json } from '../http.js';
 import type { Route } from '../router.js';
 import type { CohortsView, StatsSummary } from '../wire.js';
 
-/** Minutes of history: at most a day. */
-export const STATS_HISTORY = { defaultMinutes: 60, maxMinutes: 1440 } as const;
+/**
+ * Minutes of history: at most a week (the hourly rollups live 90 days). Spans longer than
+ * `minuteSpanMax` come in points of an hour, so a week is 168 points, not 10,080.
+ */
+export const STATS_HISTORY = { defaultMinutes: 60, maxMinutes: 10_080, minuteSpanMax: 1_440 } as const;
 
 /** The routes. */
 export function statsRoutes(ctx: ApiContext): Route[] {
@@ -19,7 +23,8 @@ export function statsRoutes(ctx: ApiContext): Route[] {
     path: '/v1/stats',
     handle: async (request) => {
       const minutes = intParameter(request, 'minutes', 1, STATS_HISTORY.maxMinutes, STATS_HISTORY.defaultMinutes);
-      return json(200, (await readStats(ctx.stats, { nowMs: ctx.now(), minutes })) satisfies StatsSummary);
+      const stepMinutes = minutes > STATS_HISTORY.minuteSpanMax ? 60 : 1;
+      return json(200, (await readStats(ctx.stats, { nowMs: ctx.now(), minutes, stepMinutes })) satisfies StatsSummary);
     },
   }, {
     method: 'GET',

@@ -6,6 +6,7 @@
 import { get } from './api.js';
 import { clearError, h, replace, showError } from './dom.js';
 import * as batches from './pages/batches.js';
+import * as busy from './pages/busy.js';
 import * as cohorts from './pages/cohorts.js';
 import * as crons from './pages/crons.js';
 import * as jobs from './pages/jobs.js';
@@ -18,6 +19,7 @@ import { currentRoute } from './route.js';
 const PAGES = {
   overview,
   queues,
+  busy,
   retries: setPage('retries'),
   scheduled: setPage('scheduled'),
   dead: setPage('dead'),

@@ -8,7 +8,7 @@ import { QUEUE_COLUMNS } from './queues.js';
 
 export const title = 'Overview';
 
-const RANGES = [[60, 'last hour'], [360, 'last 6 hours'], [1440, 'last 24 hours']];
+const RANGES = [[60, 'last hour'], [360, 'last 6 hours'], [1440, 'last 24 hours'], [10080, 'last 7 days']];
 
 function card(label, value, extra) {
   return h('div', { class: `card ${extra ?? ''}` }, h('dt', {}, label), h('dd', {}, value));
@@ -26,28 +26,30 @@ export async function render(main, route) {
     const windowProcessed = stats.history.reduce((sum, point) => sum + point.processed, 0);
     const windowFailed = stats.history.reduce((sum, point) => sum + point.failed, 0);
     const sum = (key) => queues.reduce((acc, queue) => acc + (queue[key] ?? 0), 0);
+    const per = stats.step_minutes === 60 ? 'hour' : 'minute';
     const rangeLabel = RANGES.find(([value]) => value === minutes)?.[1] ?? `last ${minutes} minutes`;
     replace(area,
       h('dl', { class: 'cards' },
-        card('Processed', num(stats.processed), 'ok'),
-        card('Failed', num(stats.failed), 'bad'),
-        card('Enqueued', num(sum('size'))),
-        card('In flight', num(sum('in_flight'))),
+        card('Processed', h('a', { href: '#/cohorts' }, num(stats.processed)), 'ok'),
+        card('Failed', h('a', { href: '#/retries' }, num(stats.failed)), 'bad'),
+        card('Enqueued', h('a', { href: '#/queues' }, num(sum('size')))),
+        card('Busy', h('a', { href: '#/busy' }, num(sum('in_flight')))),
         card('Delayed', num(sum('delayed'))),
         setCard('Retries', 'retries', counts.retries),
         setCard('Scheduled', 'scheduled', counts.scheduled),
         setCard('Dead', 'dead', counts.dead),
         card(`Failed, ${rangeLabel}`, failedShare(windowProcessed, windowFailed))),
       h('section', { 'aria-labelledby': 'history-title' },
-        h('h2', { id: 'history-title' }, `Jobs per minute, ${rangeLabel}`),
+        h('h2', { id: 'history-title' }, `Jobs per ${per}, ${rangeLabel}`),
         lineChart(stats.history, [
           { key: 'processed', label: `Processed (${num(windowProcessed)})`, class: 'processed' },
           { key: 'failed', label: `Failed (${num(windowFailed)})`, class: 'failed' },
-        ], `Jobs per minute, ${rangeLabel}: ${windowProcessed} processed, ${windowFailed} failed`)),
+        ], `Jobs per ${per}, ${rangeLabel}: ${windowProcessed} processed, ${windowFailed} failed`)),
       h('section', { 'aria-labelledby': 'queues-title' },
         h('h2', { id: 'queues-title' }, h('a', { href: '#/queues' }, 'Queues')),
         table(QUEUE_COLUMNS, queues, { empty: 'No queues.', key: (queue) => queue.name })));
   };
   await refresh();
-  return { refresh, refreshMs: 5000 };
+  // A week's history is hourly: it changes slowly, and each read queries a week of rollups.
+  return { refresh, refreshMs: minutes > 1440 ? 60_000 : 5000 };
 }
