@@ -16,6 +16,7 @@ import { resolveQuotas, type QuotasConfig } from '../lib/quota/index.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { queueArns } from './job-system-grants.js';
+import { RECENT_BATCHES } from '../lib/storage/keys.js';
 import type { QueueOptions } from './job-system-props.js';
 import type { JobQueues } from './job-system-queues.js';
 import { resolvedSeconds, validateIntegerRange } from './validation.js';
@@ -139,5 +140,7 @@ export function createApiFunction(scope: Construct, props: ApiFunctionProps): Ap
   // GetItem: a batch's status and a cron's run record.
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [props.limitsTable.tableArn] });
+  // The recent-batches index (GET /v1/batches).
+  iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${props.stateTable.tableArn}/index/${RECENT_BATCHES.indexName}`] });
   return { function: fn, url };
 }

@@ -15,7 +15,7 @@ import type { Construct } from 'constructs';
 import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { LIMITS_TABLE } from '../lib/limiters/keys.js';
-import { BATCH_KEYS, START_MARK_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, RECENT_BATCHES, START_MARK_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
@@ -42,6 +42,15 @@ export function createJobTables(scope: Construct, removalPolicy: RemovalPolicy |
     ...hopperTableProps(STATE_TABLE),
     stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
     removalPolicy: removalPolicy ?? RemovalPolicy.RETAIN,
+  });
+  // Recent batches, newest first per day (lib/storage/keys.ts): sparse, and written only when a batch
+  // is created, since its keys and projected attributes never change after.
+  stateTable.addGlobalSecondaryIndex({
+    indexName: RECENT_BATCHES.indexName,
+    partitionKey: { name: RECENT_BATCHES.partitionKey, type: dynamodb.AttributeType.STRING },
+    sortKey: { name: RECENT_BATCHES.sortKey, type: dynamodb.AttributeType.STRING },
+    projectionType: dynamodb.ProjectionType.INCLUDE,
+    nonKeyAttributes: [...RECENT_BATCHES.projected],
   });
   const limitsTable = new dynamodb.Table(scope, 'LimitsTable', {
     ...hopperTableProps(LIMITS_TABLE),

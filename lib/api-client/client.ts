@@ -17,7 +17,7 @@ import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type T
 import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
 import { awaitResult, type ResultOptions } from '../client/result.js';
 import type {
-  BatchView, BulkView, BusyView, CohortsView, FindJobView, SetCountsView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
+  BatchView, BatchesView, BulkView, BusyView, CohortsView, FindJobView, SetCountsView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
   SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
 } from '../api/wire.js';
 import { NotUniqueError } from '../errors/unique.js';
@@ -254,6 +254,12 @@ export class ApiClient<Jobs extends JobShapes = UntypedJobs> {
       // Nothing moved: what is left is kept or failing, and another call would only read it again.
       if (page.done || page.moved === 0) return total;
     }
+  }
+
+  /** A page of recent batches, newest first (`GET /v1/batches`); follow `cursor` until it is null. */
+  async batches(options: { readonly limit?: number; readonly cursor?: string; readonly q?: string; readonly state?: 'running' | 'succeeded' | 'failed' } = {}): Promise<BatchesView> {
+    const query = new URLSearchParams(Object.entries(options).filter(([, value]) => value !== undefined).map(([name, value]): [string, string] => [name, String(value)])).toString();
+    return this.call<BatchesView>('GET', `/v1/batches${query === '' ? '' : `?${query}`}`);
   }
 
   /** Where batch `bid` stands, or undefined for a batch that never existed or expired. */

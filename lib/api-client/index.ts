@@ -5,7 +5,7 @@
 export { ApiClient, API_CLIENT_DEFAULTS } from './client.js';
 export type { ApiClientOptions, ApiClientResponse, BulkTotals, DiscardCounts, SetFilter } from './client.js';
 export type {
-  FindJobView, BusyView, BusyJobView, SetCountsView, SetCountView, BatchCallbackView, BatchView, BulkView, JobStatusView, CohortsView, CohortView, CronsView, CronTriggerView, CronView, EnqueuedView, QueuesView, QueueToggleView,
+  FindJobView, BatchesView, BusyView, BusyJobView, SetCountsView, SetCountView, BatchCallbackView, BatchView, BulkView, JobStatusView, CohortsView, CohortView, CronsView, CronTriggerView, CronView, EnqueuedView, QueuesView, QueueToggleView,
   QueueView, RedriveView, SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
 } from '../api/wire.js';
 export type { EnqueueOptions, ScheduleWhen, TypedEnqueueOptions, TypedJobInput } from '../client/typed-input.js';

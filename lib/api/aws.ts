@@ -2,12 +2,13 @@
  * The AWS-backed parts of the API's context: SQS (enqueue, queue attributes), Lambda (the queues'
  * event source mappings), and DynamoDB (the state table's sets and stats, the limits table).
  */
+import { listRecentBatches } from '../batch/recent.js';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv, type SqsClient } from '../aws/clients.js';
 import { ScheduledJobs } from '../admin/scheduled.js';
-import { BatchStore } from '../batch/store.js';
+import { BATCH_STORE_DEFAULTS, BatchStore } from '../batch/store.js';
 import { batchStatus } from '../batch/status.js';
 import { Client } from '../client/client.js';
 import { ENV, intFromEnv, requireEnv, type Env } from '../config/env.js';
@@ -160,6 +161,7 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
         const state = await batchStore.get(bid);
         return state === undefined ? undefined : batchStatus(state);
       },
+      listRecent: (options) => listRecentBatches(dynamo, stateTableName, { ...options, nowMs: now(), retentionDays: BATCH_STORE_DEFAULTS.retentionDays }),
     },
     jobStates: new JobStates({ tableName: stateTableName, client: dynamo, now: clock }),
     // Read only: its retention does not matter here.

@@ -4,6 +4,7 @@
  */
 import type { ScheduledJobs } from '../admin/scheduled.js';
 import type { BatchStatus } from '../batch/status.js';
+import type { RecentBatch, RecentBatchesOptions } from '../batch/recent.js';
 import type { JobStatus } from '../storage/job-states.js';
 import type { IterationState } from '../storage/iterations.js';
 import type { Client } from '../client/client.js';
@@ -48,6 +49,8 @@ export interface LimitsReader {
 export interface BatchReader {
   /** The status of batch `bid`, or undefined when there is none (or it expired). */
   getBatch(bid: string): Promise<BatchStatus | undefined>;
+  /** A page of recent batches, newest first (lib/batch/recent.ts). */
+  listRecent(options: Omit<RecentBatchesOptions, 'nowMs' | 'retentionDays'>): Promise<{ batches: RecentBatch[]; cursor?: string }>;
 }
 
 /** The retries queue's dead-letter queue, moved back to the retries queue by `POST /v1/redrive/retries`. */

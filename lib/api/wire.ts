@@ -186,6 +186,15 @@ export interface BatchView {
   readonly open_fills: number;
 }
 
+/** `GET /v1/batches`: a page of recent batches, newest first. */
+export interface BatchesView {
+  readonly batches: readonly BatchView[];
+  /** Batches read for this page, before the `state` filter. */
+  readonly scanned: number;
+  /** Pass as `cursor` for the next page; null at the end. */
+  readonly cursor: string | null;
+}
+
 /** One cron of `GET /v1/crons`. */
 export interface CronView {
   readonly name: string;

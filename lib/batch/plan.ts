@@ -9,7 +9,7 @@
  * without a read.
  */
 import type { AttributeValue, PutItemCommandInput, TransactWriteItem, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { batchJobKey, batchKey, type ItemKey } from '../storage/keys.js';
+import { batchJobKey, batchKey, RECENT_BATCHES, recentBatchKeys, type ItemKey } from '../storage/keys.js';
 import { callbackJid } from './callbacks.js';
 import {
   COUNTERS, PARENT_COUNTER, eventAttributes, transitionDeltas,
@@ -104,6 +104,10 @@ function newBatchItem(batch: NewBatch, context: PlanContext): Values {
     ttl: { N: String(context.ttl) },
     sealed: { BOOL: false },
   };
+  // Listed in the recent-batches index (storage/keys.ts), newest first per day.
+  const recent = recentBatchKeys(batch.bid, context.now.getTime());
+  item[RECENT_BATCHES.partitionKey] = { S: recent.rpk };
+  item[RECENT_BATCHES.sortKey] = { S: recent.rsk };
   for (const counter of COUNTERS) item[counter] = { N: counter === 'open' ? '1' : '0' };
   if (batch.description !== undefined) item.description = { S: batch.description };
   if (batch.parent !== undefined) item.parent = { S: batch.parent };

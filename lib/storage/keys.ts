@@ -127,6 +127,33 @@ export const BATCH_KEYS = {
   jobSortKeyPrefix: 'job#',
 } as const;
 
+/**
+ * The recent-batches index (a global secondary index of the state table, sparse: only batch items
+ * carry its keys). Partition: the UTC day a batch was created; sort key: its creation time and bid,
+ * so a day's batches read newest first. Projects `bid`, `description` and `parent` (set once, at creation:
+ * a batch's counter updates never write the index).
+ * | index    | partition key (`rpk`)      | sort key (`rsk`)               |
+ * |----------|----------------------------|--------------------------------|
+ * | `recent` | `batches#<YYYY-MM-DD>`     | `<created ms, 13 digits>#<bid>` |
+ */
+export const RECENT_BATCHES = {
+  indexName: 'recent',
+  partitionKey: 'rpk',
+  sortKey: 'rsk',
+  prefix: 'batches#',
+  projected: ['bid', 'description', 'parent'],
+} as const;
+
+/** The index keys of a batch created at `createdMs`. */
+export function recentBatchKeys(bid: string, createdMs: number): { rpk: string; rsk: string } {
+  return { rpk: recentBatchesDay(createdMs), rsk: `${timeSortKeyBound(createdMs)}#${bid}` };
+}
+
+/** The index partition of the UTC day of `ms`. */
+export function recentBatchesDay(ms: number): string {
+  return `${RECENT_BATCHES.prefix}${new Date(ms).toISOString().slice(0, 10)}`;
+}
+
 /** Key prefix and sort key of unique locks. */
 export const UNIQUE_KEYS = {
   prefix: 'unique#',

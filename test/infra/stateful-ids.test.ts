@@ -17,7 +17,8 @@ const UPDATE_VARIABLE = 'HOPPER_UPDATE_STATEFUL_IDS';
 /**
  * The stateful resource types and the properties of each that require replacement when they change
  * (CloudFormation's "Update requires: Replacement"). A table's AttributeDefinitions only define key
- * attributes (of the table or an index), so they are held as well.
+ * attributes (of the table or an index), so they are held as well: adding one global secondary index
+ * (and its key attributes) is an update without interruption, but it is made on purpose.
  */
 const REPLACED_BY: Readonly<Record<string, readonly string[]>> = {
   'AWS::SQS::Queue': ['QueueName', 'FifoQueue'],

@@ -179,5 +179,17 @@ describe('hopper against hopper dev', () => {
 
     expect(status.stdout.split('\n').slice(0, 2)).toEqual([`batch        ${batch.bid}  greetings`, 'state        succeeded']);
     expect(status.stdout).toContain('jobs         2 total, 2 ran, 0 pending\n             2 succeeded, 0 failing, 0 dead\n');
+
+    // The recent batches: this one first, found by its description, one per page along the cursor.
+    const second = await client.batch({ description: 'farewells' }, (fill) => fill.add([{ jobtype: 'Greet', args: ['three'] }]));
+    const list = await hopper('batch', 'list', '--q', 'greetings');
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^BID\s+CREATED\s+STATE\s+RAN\s+DEAD\s+DESCRIPTION$/);
+    expect(list.stdout.split('\n')[1]).toMatch(new RegExp(`^${batch.bid}\\s+\\S+\\s+succeeded\\s+2/2\\s+0\\s+greetings$`));
+    const page = await hopper('batch', 'list', '--limit', '1');
+    expect(page.stdout.split('\n')[1]?.startsWith(second.bid)).toBe(true);
+    const next = /--cursor '([^']+)'/.exec(page.stderr)?.[1] ?? '';
+    expect((await hopper('batch', 'list', '--limit', '1', '--cursor', next)).stdout.split('\n')[1]?.startsWith(batch.bid)).toBe(true);
+    expect(await hopper('batch', 'list', '--state', 'done')).toEqual({ code: 2, stdout: '', stderr: 'error: --state must be one of running, succeeded, failed, but "done" was provided\nRun "hopper batch --help" for usage.\n' });
   });
 });

@@ -11,6 +11,7 @@ import { startDashboardServer, type DashboardServer } from '../../cli/dashboard/
 import type { ApiCaller } from '../../cli/commands/io.js';
 import { ApiClient } from '../../lib/api-client/index.js';
 import { isRecord } from '../../lib/job/model.js';
+import { Client } from '../../lib/client/client.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { LAPTOP_VIEWPORT, launchChromium } from '../fixtures/browser.js';
@@ -282,6 +283,52 @@ describe('the dashboard on hopper dev', () => {
     await banner.getByText('not_found').waitFor();
     expect(await banner.locator('p').textContent()).toBe('Loading Batches failed. not_found (404): no batch no-such-batch (it never existed, or expired after its retention)');
     pageErrors.splice(0, pageErrors.length, ...pageErrors.filter((error) => !error.includes('404 (Not Found)')));
+    await page.close();
+  });
+
+  it('batches: recent ones newest first with their progress, filtered by text and state, paged', { timeout: 120_000 }, async () => {
+    const client = new Client({
+      env: { ...local.env, HOPPER_QUEUE_URLS: local.outputs.JobsQueueUrls ?? '', HOPPER_STATE_TABLE: local.tableName(logicalIdOf(local.tables, 'JobsStateTable')) },
+    });
+    const made: string[] = [];
+    for (const [index, jobs] of [['import 1', 2], ['import 2', 1], ['import 3', 2]] as const) {
+      const batch = await client.batch({ description: `nightly ${index}` }, (fill) => fill.add(Array.from({ length: jobs }, (_, job) => ({ jobtype: job === 1 && index === 'import 3' ? 'AlwaysFails' : 'Greet', args: [`${index} ${job}`], retry: 0 }))));
+      made.push(batch.bid);
+    }
+    // The last one ends complete with a dead job.
+    await eventually(async () => (((await api.request('GET', `/v1/batches/${made[2] ?? ''}`)).body as { complete?: boolean }).complete === true ? true : undefined), 60_000, 'the failing batch to complete');
+
+    const page = await open('batches');
+    await row(page, made[2] ?? '').waitFor();
+    const listed = (await rows(page)).map((cells) => cells[0]);
+    // Newest first: the three just made, then the fixture's batch.
+    expect(listed.slice(0, 4)).toEqual([made[2], made[1], made[0], states.bid]);
+    const failing = await rows(page).then((found) => found.find((cells) => cells[0] === made[2]));
+    expect(failing?.slice(1, 6)).toEqual(['nightly import 3', expect.stringMatching(/ago$|^now$/), 'complete, with failures', '2 of 2', '1']);
+
+    await page.getByLabel('Bid or description contains').fill('import 2');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(async () => (await rows(page)).map((cells) => cells[0]), { timeout: 10_000 }).toEqual([made[1]]);
+
+    await page.getByLabel('Bid or description contains').fill('');
+    await page.getByLabel('State').selectOption('failed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(async () => (await rows(page)).map((cells) => cells[0]), { timeout: 10_000 }).toEqual([made[2]]);
+    expect(page.url()).toContain('state=failed');
+
+    // Pages of two along the API's cursor: every batch once, newest first.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const answer = await api.request('GET', `/v1/batches?limit=2${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+      const body = answer.body as { batches: { bid: string }[]; cursor: string | null };
+      seen.push(...body.batches.map((batch) => batch.bid));
+      cursor = body.cursor;
+    } while (cursor !== null);
+    expect(seen.slice(0, 4)).toEqual([made[2], made[1], made[0], states.bid]);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect((await api.request('GET', '/v1/batches?state=done')).body).toEqual({ error: { code: 'bad_parameter', message: expect.stringContaining('state must be one of running, succeeded, failed'), parameter: 'state' } });
+    expect(await page.getByRole('alert').textContent()).toBe('');
     await page.close();
   });
 

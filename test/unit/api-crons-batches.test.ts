@@ -50,6 +50,50 @@ describe('GET /v1/batches/{bid}', () => {
   });
 });
 
+describe('GET /v1/batches', () => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 22, 11, minute)).toISOString();
+  function seeded() {
+    const fixture = apiFixture();
+    fixture.batches.set('b-old', { ...STATUS, bid: 'b-old', description: 'import 40', createdAt: at(1), pending: 0, complete: true, success: true });
+    fixture.batches.set('b-dead', { ...STATUS, bid: 'b-dead', description: 'export 41', createdAt: at(2), pending: 0, dead: 2, complete: true, success: false });
+    fixture.batches.set('b-new', { ...STATUS, bid: 'b-new', description: 'import 42', createdAt: at(3) });
+    return fixture;
+  }
+  const bids = (json: unknown) => (field(json, 'batches') as { bid: string }[]).map((batch) => batch.bid);
+
+  it('lists recent batches newest first, each with its status, and pages along the cursor', async () => {
+    const { call } = seeded();
+    const first = await call(urlEvent({ method: 'GET', path: '/v1/batches', query: 'limit=2' }));
+    const second = await call(urlEvent({ method: 'GET', path: '/v1/batches', query: `limit=2&cursor=${encodeURIComponent(String(field(first.json, 'cursor')))}` }));
+
+    expect([first.statusCode, bids(first.json), field(first.json, 'scanned')]).toEqual([200, ['b-new', 'b-dead'], 2]);
+    expect((field(first.json, 'batches') as Record<string, unknown>[])[1]).toMatchObject({ bid: 'b-dead', description: 'export 41', dead: 2, complete: true, success: false });
+    expect([bids(second.json), field(second.json, 'cursor')]).toEqual([['b-old'], null]);
+  });
+
+  it('filters by text in the bid or description, and by state', async () => {
+    const { call } = seeded();
+    const get = async (query: string) => bids((await call(urlEvent({ method: 'GET', path: '/v1/batches', query }))).json);
+
+    expect(await get('q=import')).toEqual(['b-new', 'b-old']);
+    expect(await get('q=b-dead')).toEqual(['b-dead']);
+    expect(await get('state=running')).toEqual(['b-new']);
+    expect(await get('state=failed')).toEqual(['b-dead']);
+    expect(await get('state=succeeded')).toEqual(['b-old']);
+  });
+
+  it.each([
+    ['state=done', 'state', 'state must be one of running, succeeded, failed, but "done" was provided'],
+    ['limit=0', 'limit', 'limit must be an integer from 1 to 100, but "0" was provided'],
+    ['cursor=abc', 'cursor', 'cursor must be the cursor of a previous page, but "abc" was provided'],
+    [`q=${'x'.repeat(129)}`, 'q', 'q must be at most 128 characters, but 129 characters was provided'],
+  ])('answers %s with 400 naming %s', async (query, parameter, message) => {
+    const { call } = seeded();
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/batches', query }));
+    expect([response.statusCode, field(response.json, 'error')]).toEqual([400, { code: 'bad_parameter', message, parameter }]);
+  });
+});
+
 describe('GET /v1/crons', () => {
   it('lists every cron with its definition, last run and next run from now', async () => {
     const { call, cronRuns } = apiFixture();

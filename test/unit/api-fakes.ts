@@ -254,7 +254,20 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     queues: new QueueState(backend, now),
     sets,
     waiting,
-    batches: { getBatch: async (bid) => batches.get(bid) },
+    batches: {
+      getBatch: async (bid) => batches.get(bid),
+      // The index's order and paging, over the batches of the map (the index itself: batch-recent-local.test.ts).
+      listRecent: async ({ limit, cursor, text }) => {
+        const keyOf = (status: BatchStatus) => `${String(Date.parse(status.createdAt)).padStart(13, '0')}#${status.bid}`;
+        const all = [...batches.values()]
+          .filter((status) => text === undefined || status.bid.includes(text) || (status.description ?? '').includes(text))
+          .sort((a, b) => keyOf(b).localeCompare(keyOf(a)))
+          .filter((status) => cursor === undefined || keyOf(status) < cursor);
+        const page = all.slice(0, limit).map((status) => ({ bid: status.bid, createdMs: Date.parse(status.createdAt), ...(status.description === undefined ? {} : { description: status.description }) }));
+        const last = all[limit - 1];
+        return all.length > limit && last !== undefined ? { batches: page, cursor: keyOf(last) } : { batches: page };
+      },
+    },
     jobStates: { get: async (jid) => jobStates.get(jid) },
     iterations: { get: async (jid) => iterations.get(jid) },
     cronRuns: { getRun: async (name) => cronRuns.get(name) },

@@ -1,8 +1,14 @@
-/** `GET /v1/batches/{bid}`: where a batch stands (counts, callbacks, children), as lib/batch/status.ts reads it. */
+/**
+ * `GET /v1/batches/{bid}`: where a batch stands (counts, callbacks, children), as lib/batch/status.ts reads it.
+ * `GET /v1/batches?limit=25&cursor=&q=&state=`: recent batches, newest first (lib/batch/recent.ts),
+ * each with its status; `q` keeps those whose bid or description contains it, `state` those running
+ * (not complete), succeeded, or failed (complete with a dead job).
+ */
 import type { BatchStatus } from '../../batch/status.js';
 import type { ApiContext } from '../context.js';
-import type { BatchView } from '../wire.js';
-import { badParameter, describeValue, json, notFound, type ApiResponse } from '../http.js';
+import type { BatchesView, BatchView } from '../wire.js';
+import { isRecentBatchesCursor } from '../../batch/recent.js';
+import { badParameter, describeValue, intParameter, json, notFound, type ApiRequest, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
 
 /** Bids are jids' kin: the same characters, so a bid never needs escaping in a key. */
@@ -10,7 +16,33 @@ const BID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** The route. */
 export function batchRoutes(ctx: ApiContext): Route[] {
-  return [{ method: 'GET', path: '/v1/batches/{bid}', handle: (_request, params) => getBatch(ctx, params) }];
+  return [
+    { method: 'GET', path: '/v1/batches', handle: (request) => listBatches(ctx, request) },
+    { method: 'GET', path: '/v1/batches/{bid}', handle: (_request, params) => getBatch(ctx, params) },
+  ];
+}
+
+/** What `state` may ask for, and whether a batch's status is in it. */
+const STATES: Readonly<Record<string, (status: BatchStatus) => boolean>> = {
+  running: (status) => !status.complete,
+  succeeded: (status) => status.success,
+  failed: (status) => status.complete && !status.success,
+};
+
+async function listBatches(ctx: ApiContext, request: ApiRequest): Promise<ApiResponse> {
+  const limit = intParameter(request, 'limit', 1, 100, 25);
+  const cursor = request.query.cursor;
+  if (cursor !== undefined && !isRecentBatchesCursor(cursor)) throw badParameter('cursor', 'the cursor of a previous page', describeValue(cursor));
+  const text = request.query.q;
+  if (text !== undefined && text.length > 128) throw badParameter('q', 'at most 128 characters', `${text.length} characters`);
+  const state = request.query.state;
+  const inState = state === undefined || state === '' ? undefined : STATES[state];
+  if (state !== undefined && state !== '' && inState === undefined) throw badParameter('state', `one of ${Object.keys(STATES).join(', ')}`, describeValue(state));
+  const page = await ctx.batches.listRecent({ limit, ...(cursor === undefined ? {} : { cursor }), ...(text === undefined ? {} : { text }) });
+  const statuses = await Promise.all(page.batches.map((batch) => ctx.batches.getBatch(batch.bid)));
+  // A batch that expired between the index read and its own is left out, as are those of another state.
+  const batches = statuses.filter((status): status is BatchStatus => status !== undefined && (inState === undefined || inState(status)));
+  return json(200, { batches: batches.map(view), scanned: page.batches.length, cursor: page.cursor ?? null } satisfies BatchesView);
 }
 
 async function getBatch(ctx: ApiContext, params: PathParams): Promise<ApiResponse> {

@@ -1,7 +1,11 @@
-/** Batches: look one up by its bid (the API has no list of batches) and see its progress. */
+/**
+ * Batches: the recent ones, newest first, filtered by text and state and paged (`GET /v1/batches`);
+ * or one looked up by its bid, with its progress.
+ */
 import { get } from '../api.js';
 import { stackedBar } from '../chart.js';
-import { h, num, replace, time } from '../dom.js';
+import { field, h, meter, num, replace, table, time } from '../dom.js';
+import { navigate } from '../route.js';
 import { lookupForm } from './lookup.js';
 
 export const title = 'Batches';
@@ -46,12 +50,69 @@ function batchView(batch) {
         batch.child_bids.map((bid, index) => [index === 0 ? '' : ', ', h('a', { href: `#/batches/${encodeURIComponent(bid)}` }, bid)]))));
 }
 
+const LIST_COLUMNS = [
+  { header: 'Batch', cell: (batch) => h('a', { href: `#/batches/${encodeURIComponent(batch.bid)}` }, h('code', {}, batch.bid)) },
+  { header: 'Description', cell: (batch) => batch.description ?? h('span', { class: 'muted' }, '–') },
+  { header: 'Created', cell: (batch) => time(batch.created_at) },
+  { header: 'State', cell: (batch) => { const [text, cls] = state(batch); return h('span', { class: `pill ${cls}` }, text); } },
+  { header: 'Progress', cell: (batch) => h('span', { class: 'progress-cell' }, meter(batch.total - batch.pending, batch.total, `Jobs of ${batch.bid} that ran`), ` ${num(batch.total - batch.pending)} of ${num(batch.total)}`) },
+  { header: 'Dead', class: 'n', cell: (batch) => num(batch.dead) },
+];
+
+const STATES = [['', 'any state'], ['running', 'running'], ['succeeded', 'succeeded'], ['failed', 'complete, with failures']];
+
+function listFilters(query) {
+  const stateSelect = h('select', { id: 'f-state', name: 'state' }, STATES.map(([value, label]) => h('option', { value, selected: value === (query.get('state') ?? '') }, label)));
+  return h('form', {
+    class: 'filters',
+    role: 'search',
+    'aria-label': 'Filter recent batches',
+    onsubmit: (event) => {
+      event.preventDefault();
+      const data = new FormData(event.currentTarget);
+      const next = {};
+      for (const name of ['q', 'state']) {
+        const value = String(data.get(name) ?? '').trim();
+        if (value !== '') next[name] = value;
+      }
+      navigate('batches', [], next);
+    },
+  }, field('Bid or description contains', { name: 'q', value: query.get('q') ?? '' }),
+  h('span', { class: 'field' }, h('label', { for: 'f-state' }, 'State'), stateSelect),
+  h('button', { type: 'submit' }, 'Filter'));
+}
+
+function pageHref(query) {
+  const params = new URLSearchParams(Object.entries(query).filter(([, value]) => value !== undefined));
+  const text = params.toString();
+  return `#/batches${text === '' ? '' : `?${text}`}`;
+}
+
+async function renderList(main, route) {
+  const area = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const form = lookupForm({ page: 'batches', label: 'Find a batch', name: 'bid', value: '', placeholder: { label: 'Batch id (bid)', example: '01JD4…' }, button: 'Show' });
+  replace(main, h('h1', {}, title), form, h('section', { 'aria-labelledby': 'recent-title' }, h('h2', { id: 'recent-title' }, 'Recent batches'), listFilters(route.query), area));
+  const params = {};
+  for (const name of ['q', 'state', 'cursor']) if (route.query.get(name)) params[name] = route.query.get(name);
+  const refresh = async () => {
+    const page = await get('/v1/batches', params);
+    const next = page.cursor === null ? null : { ...params, cursor: page.cursor };
+    replace(area,
+      table(LIST_COLUMNS, page.batches, { empty: page.cursor === null ? 'No batches.' : 'None on this page; there are more.', key: (batch) => batch.bid }),
+      h('p', { class: 'pager' },
+        params.cursor === undefined ? null : h('a', { href: pageHref({ ...params, cursor: undefined }) }, 'Newest'),
+        next === null ? null : [' ', h('a', { href: pageHref(next), id: 'batches-next' }, 'Next page')]));
+  };
+  await refresh();
+  return { refresh, refreshMs: 10_000 };
+}
+
 export async function render(main, route) {
   const bid = route.segments[0] ?? '';
+  if (bid === '') return renderList(main, route);
   const form = lookupForm({ page: 'batches', label: 'Find a batch', name: 'bid', value: bid, placeholder: { label: 'Batch id (bid)', example: '01JD4…' }, button: 'Show' });
   const area = h('div', {}, bid === '' ? null : h('p', { class: 'muted' }, 'Loading…'));
-  replace(main, h('h1', {}, title), h('p', { class: 'muted' }, 'Look up a batch by its id: the client returns it when the batch is created, and a job in a batch carries it (custom.bid; the set pages link it).'), form, area);
-  if (bid === '') return undefined;
+  replace(main, h('h1', {}, title), h('p', {}, h('a', { href: '#/batches' }, 'Recent batches')), form, area);
   const refresh = async () => replace(area, batchView(await get(`/v1/batches/${encodeURIComponent(bid)}`)));
   await refresh();
   return { refresh, refreshMs: 5000 };
