@@ -3,6 +3,7 @@
  * event source mappings), and DynamoDB (the state table's sets and stats, the limits table).
  */
 import { listRecentBatches } from '../batch/recent.js';
+import { listBatchMembers } from '../batch/members.js';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -162,6 +163,7 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
         return state === undefined ? undefined : batchStatus(state);
       },
       listRecent: (options) => listRecentBatches(dynamo, stateTableName, { ...options, nowMs: now(), retentionDays: BATCH_STORE_DEFAULTS.retentionDays }),
+      listJobs: (bid, options) => listBatchMembers(dynamo, stateTableName, bid, options),
     },
     jobStates: new JobStates({ tableName: stateTableName, client: dynamo, now: clock }),
     // Read only: its retention does not matter here.

@@ -5,6 +5,7 @@
 import type { ScheduledJobs } from '../admin/scheduled.js';
 import type { BatchStatus } from '../batch/status.js';
 import type { RecentBatch, RecentBatchesOptions } from '../batch/recent.js';
+import type { BatchMember, BatchMembersOptions } from '../batch/members.js';
 import type { JobStatus } from '../storage/job-states.js';
 import type { IterationState } from '../storage/iterations.js';
 import type { Client } from '../client/client.js';
@@ -51,6 +52,8 @@ export interface BatchReader {
   getBatch(bid: string): Promise<BatchStatus | undefined>;
   /** A page of recent batches, newest first (lib/batch/recent.ts). */
   listRecent(options: Omit<RecentBatchesOptions, 'nowMs' | 'retentionDays'>): Promise<{ batches: RecentBatch[]; cursor?: string }>;
+  /** A page of batch `bid`'s jobs in the given statuses, in jid order (lib/batch/members.ts). */
+  listJobs(bid: string, options: BatchMembersOptions): Promise<{ jobs: BatchMember[]; cursor?: string }>;
 }
 
 /** The retries queue's dead-letter queue, moved back to the retries queue by `POST /v1/redrive/retries`. */

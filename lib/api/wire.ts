@@ -195,6 +195,12 @@ export interface BatchesView {
   readonly cursor: string | null;
 }
 
+/** `GET /v1/batches/{bid}/jobs`: a page of a batch's jobs in some statuses, in jid order. */
+export interface BatchJobsView {
+  readonly jobs: readonly { readonly jid: string; readonly status: 'pending' | 'failed' | 'succeeded' | 'dead'; readonly updated_at: string }[];
+  readonly cursor: string | null;
+}
+
 /** One cron of `GET /v1/crons`. */
 export interface CronView {
   readonly name: string;

@@ -327,6 +327,13 @@ describe('the dashboard on hopper dev', () => {
     } while (cursor !== null);
     expect(seen.slice(0, 4)).toEqual([made[2], made[1], made[0], states.bid]);
     expect(new Set(seen).size).toBe(seen.length);
+    // The failing batch's page lists its dead job, linked to where it is.
+    await page.getByRole('link', { name: made[2] ?? '' }).click();
+    const failures = page.locator('main section', { hasText: 'Failing and dead jobs' });
+    await failures.locator('tbody tr').first().waitFor();
+    const failed = await failures.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.trim())));
+    expect(failed).toEqual([[expect.any(String), 'dead', expect.stringMatching(/ago$|^now$/)]]);
+    expect(await failures.locator('tbody a').getAttribute('href')).toBe(`#/jobs/${encodeURIComponent(failed[0]?.[0] ?? '')}`);
     expect((await api.request('GET', '/v1/batches?state=done')).body).toEqual({ error: { code: 'bad_parameter', message: expect.stringContaining('state must be one of running, succeeded, failed'), parameter: 'state' } });
     expect(await page.getByRole('alert').textContent()).toBe('');
     await page.close();

@@ -94,6 +94,35 @@ describe('GET /v1/batches', () => {
   });
 });
 
+describe('GET /v1/batches/{bid}/jobs', () => {
+  it('lists the failing and dead jobs by default, in jid order, paged, and any statuses asked for', async () => {
+    const { call, batches, batchJobs } = apiFixture();
+    batches.set('b-1', STATUS);
+    batchJobs.set('b-1', [
+      { jid: 'j3', status: 'dead', updatedAt: '2026-11-22T12:03:00.000Z' },
+      { jid: 'j1', status: 'failed', updatedAt: '2026-11-22T12:01:00.000Z' },
+      { jid: 'j2', status: 'succeeded', updatedAt: '2026-11-22T12:02:00.000Z' },
+      { jid: 'j4', status: 'pending', updatedAt: '2026-11-22T12:04:00.000Z' },
+    ]);
+    const get = async (query: string) => (await call(urlEvent({ method: 'GET', path: '/v1/batches/b-1/jobs', query }))).json;
+
+    expect(await get('')).toEqual({ jobs: [{ jid: 'j1', status: 'failed', updated_at: '2026-11-22T12:01:00.000Z' }, { jid: 'j3', status: 'dead', updated_at: '2026-11-22T12:03:00.000Z' }], cursor: null });
+    expect(await get('limit=1')).toEqual({ jobs: [{ jid: 'j1', status: 'failed', updated_at: '2026-11-22T12:01:00.000Z' }], cursor: 'j1' });
+    expect(await get('limit=1&cursor=j1')).toEqual({ jobs: [{ jid: 'j3', status: 'dead', updated_at: '2026-11-22T12:03:00.000Z' }], cursor: null });
+    expect(field(await get('status=pending,succeeded'), 'jobs')).toEqual([expect.objectContaining({ jid: 'j2' }), expect.objectContaining({ jid: 'j4' })]);
+  });
+
+  it('answers 404 for an unknown batch and 400 naming a bad status', async () => {
+    const { call, batches } = apiFixture();
+    batches.set('b-1', STATUS);
+    const missing = await call(urlEvent({ method: 'GET', path: '/v1/batches/nope/jobs' }));
+    const bad = await call(urlEvent({ method: 'GET', path: '/v1/batches/b-1/jobs', query: 'status=failed,lost' }));
+
+    expect(missing.statusCode).toBe(404);
+    expect([bad.statusCode, field(bad.json, 'error')]).toEqual([400, { code: 'bad_parameter', message: 'status must be a comma-separated list of pending, failed, succeeded, dead, but "failed,lost" was provided', parameter: 'status' }]);
+  });
+});
+
 describe('GET /v1/crons', () => {
   it('lists every cron with its definition, last run and next run from now', async () => {
     const { call, cronRuns } = apiFixture();

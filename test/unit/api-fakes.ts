@@ -10,6 +10,7 @@ import type { RunnableSetName, WaitingJobAction, WaitingSetName } from '../../li
 import type { JobStatus } from '../../lib/storage/job-states.js';
 import type { IterationState } from '../../lib/storage/iterations.js';
 import type { BatchStatus } from '../../lib/batch/status.js';
+import type { BatchMember } from '../../lib/batch/members.js';
 import { resolveCron } from '../../lib/cron/definition.js';
 import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/storage/keys.js';
 import type { CronRunRecord } from '../../lib/storage/cron-store.js';
@@ -238,6 +239,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
   const emf: Record<string, unknown>[] = [];
   const now = () => nowMs;
   const batches = new Map<string, BatchStatus>();
+  const batchJobs = new Map<string, BatchMember[]>();
   const jobStates = new Map<string, JobStatus>();
   const iterations = new Map<string, IterationState>();
   const cronRuns = new Map<string, CronRunRecord>();
@@ -267,6 +269,13 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
         const last = all[limit - 1];
         return all.length > limit && last !== undefined ? { batches: page, cursor: keyOf(last) } : { batches: page };
       },
+      listJobs: async (bid, { statuses, limit, cursor }) => {
+        const all = (batchJobs.get(bid) ?? [])
+          .filter((job) => statuses.includes(job.status) && (cursor === undefined || job.jid > cursor))
+          .sort((a, b) => a.jid.localeCompare(b.jid));
+        const page = all.slice(0, limit);
+        return all.length > limit ? { jobs: page, cursor: page.at(-1)?.jid ?? '' } : { jobs: page };
+      },
     },
     jobStates: { get: async (jid) => jobStates.get(jid) },
     iterations: { get: async (jid) => iterations.get(jid) },
@@ -282,5 +291,5 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     const response = await handler(event);
     return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
   };
-  return { call, sqs, scheduled, backend, sets, waiting, batches, jobStates, iterations, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+  return { call, sqs, scheduled, backend, sets, waiting, batches, batchJobs, jobStates, iterations, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
 }

@@ -3,13 +3,19 @@
  * `GET /v1/batches?limit=25&cursor=&q=&state=`: recent batches, newest first (lib/batch/recent.ts),
  * each with its status; `q` keeps those whose bid or description contains it, `state` those running
  * (not complete), succeeded, or failed (complete with a dead job).
+ * `GET /v1/batches/{bid}/jobs?status=failed,dead&limit=50&cursor=`: the batch's jobs in those
+ * statuses, in jid order (lib/batch/members.ts).
  */
 import type { BatchStatus } from '../../batch/status.js';
 import type { ApiContext } from '../context.js';
-import type { BatchesView, BatchView } from '../wire.js';
+import type { BatchesView, BatchJobsView, BatchView } from '../wire.js';
+import { JOB_STATUSES, type JobStatus } from '../../batch/model.js';
 import { isRecentBatchesCursor } from '../../batch/recent.js';
 import { badParameter, describeValue, intParameter, json, notFound, type ApiRequest, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
+
+/** A jid as the batch's job items hold it. */
+const JID_PATTERN = /^[^\s]{1,255}$/;
 
 /** Bids are jids' kin: the same characters, so a bid never needs escaping in a key. */
 const BID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -19,7 +25,22 @@ export function batchRoutes(ctx: ApiContext): Route[] {
   return [
     { method: 'GET', path: '/v1/batches', handle: (request) => listBatches(ctx, request) },
     { method: 'GET', path: '/v1/batches/{bid}', handle: (_request, params) => getBatch(ctx, params) },
+    { method: 'GET', path: '/v1/batches/{bid}/jobs', handle: (request, params) => listJobs(ctx, request, params) },
   ];
+}
+
+async function listJobs(ctx: ApiContext, request: ApiRequest, params: PathParams): Promise<ApiResponse> {
+  const bid = params.bid ?? '';
+  if (!BID_PATTERN.test(bid)) throw badParameter('bid', "1 to 128 letters, digits, '.', '_', ':' or '-'", describeValue(bid));
+  const statuses = (request.query.status ?? 'failed,dead').split(',').map((status) => status.trim()).filter((status) => status !== '');
+  const unknown = statuses.find((status) => !Object.hasOwn(JOB_STATUSES, status));
+  if (statuses.length === 0 || unknown !== undefined) throw badParameter('status', `a comma-separated list of ${Object.keys(JOB_STATUSES).join(', ')}`, describeValue(request.query.status ?? ''));
+  const limit = intParameter(request, 'limit', 1, 100, 50);
+  const cursor = request.query.cursor;
+  if (cursor !== undefined && !JID_PATTERN.test(cursor)) throw badParameter('cursor', 'the cursor of a previous page', describeValue(cursor));
+  if ((await ctx.batches.getBatch(bid)) === undefined) throw notFound(`no batch ${bid} (it never existed, or expired after its retention)`);
+  const page = await ctx.batches.listJobs(bid, { statuses: statuses as JobStatus[], limit, ...(cursor === undefined ? {} : { cursor }) });
+  return json(200, { jobs: page.jobs.map((job) => ({ jid: job.jid, status: job.status, updated_at: job.updatedAt })), cursor: page.cursor ?? null } satisfies BatchJobsView);
 }
 
 /** What `state` may ask for, and whether a batch's status is in it. */

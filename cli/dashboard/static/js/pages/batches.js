@@ -50,6 +50,18 @@ function batchView(batch) {
         batch.child_bids.map((bid, index) => [index === 0 ? '' : ', ', h('a', { href: `#/batches/${encodeURIComponent(bid)}` }, bid)]))));
 }
 
+/** The batch's failing and dead jobs, each linked to where it is (its retry or dead entry, with its error). */
+function failuresView(page) {
+  return h('section', { 'aria-labelledby': 'failures-title' },
+    h('h3', { id: 'failures-title' }, 'Failing and dead jobs'),
+    table([
+      { header: 'Jid', cell: (job) => h('a', { href: `#/jobs/${encodeURIComponent(job.jid)}` }, h('code', {}, job.jid)) },
+      { header: 'Status', cell: (job) => h('span', { class: `pill ${job.status === 'dead' ? 'bad' : ''}` }, job.status === 'failed' ? 'failing (retries left)' : 'dead') },
+      { header: 'Since', cell: (job) => time(job.updated_at) },
+    ], page.jobs, { empty: 'None: no job of this batch has failed.', key: (job) => job.jid }),
+    page.cursor === null ? null : h('p', { class: 'muted' }, 'The first 50 are shown; GET /v1/batches/{bid}/jobs lists the rest along its cursor.'));
+}
+
 const LIST_COLUMNS = [
   { header: 'Batch', cell: (batch) => h('a', { href: `#/batches/${encodeURIComponent(batch.bid)}` }, h('code', {}, batch.bid)) },
   { header: 'Description', cell: (batch) => batch.description ?? h('span', { class: 'muted' }, '–') },
@@ -113,7 +125,11 @@ export async function render(main, route) {
   const form = lookupForm({ page: 'batches', label: 'Find a batch', name: 'bid', value: bid, placeholder: { label: 'Batch id (bid)', example: '01JD4…' }, button: 'Show' });
   const area = h('div', {}, bid === '' ? null : h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('h1', {}, title), h('p', {}, h('a', { href: '#/batches' }, 'Recent batches')), form, area);
-  const refresh = async () => replace(area, batchView(await get(`/v1/batches/${encodeURIComponent(bid)}`)));
+  const refresh = async () => {
+    const batch = await get(`/v1/batches/${encodeURIComponent(bid)}`);
+    const failing = batch.failures + batch.dead > 0 ? await get(`/v1/batches/${encodeURIComponent(bid)}/jobs`, { status: 'failed,dead', limit: 50 }) : { jobs: [], cursor: null };
+    replace(area, batchView(batch), failuresView(failing));
+  };
   await refresh();
   return { refresh, refreshMs: 5000 };
 }
