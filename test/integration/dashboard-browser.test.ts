@@ -114,6 +114,17 @@ describe('the dashboard on hopper dev', () => {
     expect(await page.locator('.card', { hasText: 'Retries' }).locator('dd a').textContent()).toBe(String(counts.retries.count));
     await page.locator('#nav .badge[data-count="dead"]', { hasText: String(counts.dead.count) }).waitFor();
     expect(await page.locator('#nav a[href="#/dead"]').textContent()).toBe(`Dead${counts.dead.count}`);
+    // Every card is a link to its page.
+    expect(await page.locator('.cards .card').evaluateAll((cards) => cards.slice(0, 8).map((card) => card.querySelector('dd a')?.getAttribute('href') ?? null)))
+      .toEqual(['#/cohorts', '#/retries', '#/queues', '#/busy', '#/queues', '#/retries', '#/scheduled', '#/dead']);
+
+    // A week of history, a point per hour, with this hour's jobs in its last point.
+    await page.getByLabel('History').selectOption('10080');
+    const week = page.getByRole('img', { name: /^Jobs per hour, last 7 days: \d+ processed, \d+ failed$/ });
+    await week.waitFor();
+    const weekStats = await api.stats({ minutes: 10_080 });
+    expect([weekStats.step_minutes, weekStats.history.length]).toEqual([60, 168]);
+    expect(weekStats.history.at(-1)?.processed).toBeGreaterThan(0);
     await page.close();
   });
 

@@ -34,7 +34,7 @@ export async function render(main, route) {
         card('Failed', h('a', { href: '#/retries' }, num(stats.failed)), 'bad'),
         card('Enqueued', h('a', { href: '#/queues' }, num(sum('size')))),
         card('Busy', h('a', { href: '#/busy' }, num(sum('in_flight')))),
-        card('Delayed', num(sum('delayed'))),
+        card('Delayed', h('a', { href: '#/queues' }, num(sum('delayed')))),
         setCard('Retries', 'retries', counts.retries),
         setCard('Scheduled', 'scheduled', counts.scheduled),
         setCard('Dead', 'dead', counts.dead),
