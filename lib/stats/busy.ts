@@ -74,8 +74,10 @@ export class BusyBoard {
     return {
       progress: (percent, message) => {
         const current = this.running.get(id);
-        if (current === undefined) return;
-        this.running.set(id, { ...current, progress: { percent, ...(message === undefined ? {} : { message: message.slice(0, BUSY.maxMessage) }) } });
+        // Whatever a handler passes, a report stays writable: DynamoDB refuses a number that is not one.
+        if (current === undefined || typeof percent !== 'number' || !Number.isFinite(percent)) return;
+        const kept = typeof message === 'string' ? { message: message.slice(0, BUSY.maxMessage) } : {};
+        this.running.set(id, { ...current, progress: { percent: Math.min(100, Math.max(0, percent)), ...kept } });
       },
       end: () => {
         this.running.delete(id);

@@ -31,6 +31,13 @@ describe('the busy board and its reports', () => {
     short.end();
     early.end();
     expect(board.size).toBe(1);
+
+    // Progress a report could not hold is ignored or bounded, never written as it came.
+    const odd = board.begin({ jid: 'd', jobtype: 'Odd', queue: 'default', startedMs: START, attempt: 1 });
+    odd.progress(Number.NaN, 'lost');
+    expect(board.longRunning(START + 15_000).get('default')?.find((job) => job.jid === 'd')?.progress).toBeUndefined();
+    odd.progress(250, 42 as unknown as string);
+    expect(board.longRunning(START + 15_000).get('default')?.find((job) => job.jid === 'd')?.progress).toEqual({ percent: 100 });
   });
 
   it('is due at once, then every report interval, and clears a queue once nothing long runs on it', () => {
