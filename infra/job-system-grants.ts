@@ -35,11 +35,12 @@ export function grantStateItems(grantee: iam.IGrantable, stateTable: dynamodb.IT
 
 /**
  * Stats rollups and cohorts: `UpdateItem`s per flush, on the stats and cohorts partitions only; and
- * for a worker (`runsJobs`), its busy reports (lib/stats/busy.ts) on the busy partition.
+ * for a worker (`runsJobs`), its busy reports (lib/stats/busy.ts: written, then deleted) on the busy
+ * partition.
  */
 export function grantStats(grantee: iam.IGrantable, stateTable: dynamodb.ITable, runsJobs = false): iam.Grant {
-  const partitions = [STATS_KEYS.partition, COHORT_KEYS.partition, ...(runsJobs ? [BUSY_KEYS.partition] : [])];
-  return grantStateItems(grantee, stateTable, ['dynamodb:UpdateItem'], partitions);
+  const stats = grantStateItems(grantee, stateTable, ['dynamodb:UpdateItem'], [STATS_KEYS.partition, COHORT_KEYS.partition]);
+  return runsJobs ? stats.combine(grantStateItems(grantee, stateTable, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BUSY_KEYS.partition])) : stats;
 }
 
 /**

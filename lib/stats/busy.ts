@@ -4,7 +4,7 @@
  * A worker instance keeps a board of the jobs it runs (no I/O). Only jobs that have run longer than
  * {@link BUSY}.reportAfterMs are written: while one runs, its instance writes one item per queue
  * (key `busy` / `<queue>#<instance>`, lib/storage/keys.ts) at most every {@link BUSY}.reportEveryMs,
- * and clears it when none is left. A job shorter than that is never written: it shows only in its
+ * and deletes it when none is left. A job shorter than that is never written: it shows only in its
  * queue's in-flight count, which SQS keeps. So the report costs nothing for short jobs, and at most
  * one write per instance per ten seconds, the stats flush's own pace, while long ones run
  * (docs/decisions.md, "Busy jobs are reported by the instances that run them").
@@ -117,7 +117,7 @@ export function dueReports(long: ReadonlyMap<string, readonly RunningJob[]>, rep
   return due;
 }
 
-/** The `UpdateItem` writing `instance`'s report about `queue` (no jobs: the clearing write). */
+/** The `UpdateItem` writing `instance`'s report about `queue` (its `Key` is also the one a clearing delete uses). */
 export function busyUpdate(queue: string, instance: string, jobs: readonly RunningJob[], nowMs: number): ItemUpdate {
   const key = busyKey(queue, instance);
   const listed = jobs.slice(0, BUSY.maxJobs).map((job): AttributeValue => ({

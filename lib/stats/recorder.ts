@@ -8,7 +8,7 @@
  * written once its oldest count is ten seconds old. The DynamoDB SDK is loaded on the first write,
  * so a function whose stats are off never loads it.
  */
-import type { UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import type { DeleteItemCommand, DeleteItemCommandOutput, UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { dynamoClientFromEnv } from '../aws/clients.js';
 import { ENV, type Env } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,6 +19,7 @@ import { rollupUpdate, STATS_ROLLUP, StatsAccumulator, type StatsSample } from '
 /** The one command a recorder sends; a `DynamoDBClient` satisfies it. */
 export interface StatsWriterClient {
   send(command: UpdateItemCommand): Promise<UpdateItemCommandOutput>;
+  send(command: DeleteItemCommand): Promise<DeleteItemCommandOutput>;
 }
 
 /** Counts jobs and writes them now and then. */
@@ -111,10 +112,16 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
   const reportBusy = async (nowMs: number, logger: Logger): Promise<void> => {
     const due = dueReports(busy.longRunning(nowMs), reported, nowMs);
     const results = await Promise.allSettled(due.map(async ({ queue, jobs }) => {
-      const [{ UpdateItemCommand: Command }, dynamo] = await Promise.all([import('@aws-sdk/client-dynamodb'), getClient()]);
-      await dynamo.send(new Command({ TableName: options.tableName, ...busyUpdate(queue, instance, jobs, nowMs) }));
-      if (jobs.length === 0) reported.delete(queue);
-      else reported.set(queue, nowMs);
+      const [sdk, dynamo] = await Promise.all([import('@aws-sdk/client-dynamodb'), getClient()]);
+      if (jobs.length === 0) {
+        // Cleared by deleting it: the partition holds only live reports, and those of killed instances until their TTL.
+        const { Key } = busyUpdate(queue, instance, jobs, nowMs);
+        await dynamo.send(new sdk.DeleteItemCommand({ TableName: options.tableName, Key }));
+        reported.delete(queue);
+        return;
+      }
+      await dynamo.send(new sdk.UpdateItemCommand({ TableName: options.tableName, ...busyUpdate(queue, instance, jobs, nowMs) }));
+      reported.set(queue, nowMs);
     }));
     const failure = results.find((result) => result.status === 'rejected');
     if (failure !== undefined) logger.warn('could not write the busy report; tried again on the next check', { error: failure.reason });

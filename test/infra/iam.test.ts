@@ -128,7 +128,8 @@ describe('least privilege', () => {
       { actions: ['dynamodb:PutItem'], leadingKeys: ['startmark#*'] },
       // ctx.limiter's state (the limits table) and the stats rollups.
       { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
-      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*', 'busy*'] },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
+      { actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['busy*'] },
     ]);
     expect(statements).toContainEqual(configRead);
   });
@@ -143,7 +144,8 @@ describe('least privilege', () => {
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
       { actions: ['dynamodb:UpdateItem'], leadingKeys: undefined },
-      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*', 'busy*'] },
+      { actions: ['dynamodb:UpdateItem'], leadingKeys: ['stats*', 'cohorts*'] },
+      { actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['busy*'] },
     ]);
     expect(allows(statements, 'dynamodb:UpdateItem', stack.resolve(jobs.limitsTable.tableArn))).toBe(true);
     expect(statements).toContainEqual(configReadStatement(stack, jobs.stateTable));

@@ -1,7 +1,7 @@
-import type { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, type UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BUSY, BusyBoard, busyUpdate, dueReports, readBusyReports } from '../../lib/stats/busy.js';
-import { createStatsRecorder } from '../../lib/stats/recorder.js';
+import { createStatsRecorder, type StatsWriterClient } from '../../lib/stats/recorder.js';
 import { createWorker, type JobHandler } from '../../lib/worker/index.js';
 import { FakeSqs, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
 
@@ -91,20 +91,22 @@ describe('a worker reports its long-running jobs', () => {
 
   function setup(jobs: Readonly<Record<string, JobHandler>>) {
     const writes: UpdateItemCommand[] = [];
+    const deletes: DeleteItemCommand[] = [];
     const client = {
-      send: async (command: UpdateItemCommand) => {
-        writes.push(command);
+      send: async (command: UpdateItemCommand | DeleteItemCommand) => {
+        if (command instanceof DeleteItemCommand) deletes.push(command);
+        else writes.push(command);
         return { $metadata: {} };
       },
-    };
+    } as unknown as StatsWriterClient;
     const stats = createStatsRecorder({ tableName: 'state', client, instance: '2026/12/06/[$LATEST]i-1' });
     const handler = createWorker({ jobs, env: TEST_ENV, clients: { sqs: new FakeSqs() }, log: memoryLog().sink, stats });
     const busyWrites = () => writes.filter((command) => command.input.Key?.pk?.S === 'busy').map((command) => ({ at: (Number(command.input.ExpressionAttributeValues?.[':at']?.N) - START) / 1000, n: Number(command.input.ExpressionAttributeValues?.[':n']?.N) }));
-    return { handler, writes, busyWrites };
+    return { handler, writes, deletes, busyWrites };
   }
 
   it('writes nothing for short jobs, however many', async () => {
-    const { handler, busyWrites, writes } = setup({ Quick: () => new Promise((resolve) => setTimeout(resolve, 200)) });
+    const { handler, busyWrites, writes, deletes } = setup({ Quick: () => new Promise((resolve) => setTimeout(resolve, 200)) });
 
     for (let batch = 0; batch < 20; batch += 1) {
       const done = handler(sqsEvent(Array.from({ length: 10 }, () => sqsRecord({ body: { jobtype: 'Quick' } }))), lambdaContext(() => FIFTEEN_MINUTES));
@@ -115,10 +117,11 @@ describe('a worker reports its long-running jobs', () => {
     expect(busyWrites()).toEqual([]);
     // Only the stats flushes wrote, as before busy reports.
     expect(writes.every((command) => command.input.Key?.pk?.S !== 'busy')).toBe(true);
+    expect(deletes).toEqual([]);
   });
 
   it('reports a long job once it has run ten seconds, every ten seconds after, with its progress, and clears the report when it ends', async () => {
-    const { handler, writes, busyWrites } = setup({
+    const { handler, writes, deletes, busyWrites } = setup({
       Export: async (_args, ctx) => {
         for (let step = 1; step <= 4; step += 1) {
           await new Promise((resolve) => setTimeout(resolve, 8_000));
@@ -133,12 +136,12 @@ describe('a worker reports its long-running jobs', () => {
     await vi.advanceTimersByTimeAsync(23_000);
     await done;
 
-    expect(busyWrites()).toEqual([{ at: 10, n: 1 }, { at: 20, n: 1 }, { at: 30, n: 1 }, { at: 32, n: 0 }]);
+    expect(busyWrites()).toEqual([{ at: 10, n: 1 }, { at: 20, n: 1 }, { at: 30, n: 1 }]);
+    // At its end the report is deleted: the partition keeps only live reports.
+    expect(deletes.map((command) => command.input.Key)).toEqual([{ pk: { S: 'busy' }, sk: { S: 'default#2026/12/06/[$LATEST]i-1' } }]);
     const report = readBusyReports([stored(writes.filter((command) => command.input.Key?.pk?.S === 'busy')[2]!)], START + 31_000);
     expect(report.jobs).toEqual([expect.objectContaining({
       queue: 'default', jid: 'export-1', jobtype: 'Export', elapsed_ms: 31_000, instance: '2026/12/06/[$LATEST]i-1', progress: { percent: 75, message: 'part 3 of 4' },
     })]);
-    // The cleared report lists nothing.
-    expect(readBusyReports([stored(writes.filter((command) => command.input.Key?.pk?.S === 'busy')[3]!)], START + 33_000).jobs).toEqual([]);
   });
 });
