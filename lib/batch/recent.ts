@@ -5,7 +5,7 @@
  * starts right after it, on its day.
  */
 import type { AttributeValue, QueryCommand, QueryCommandOutput } from '@aws-sdk/client-dynamodb';
-import { batchKey, RECENT_BATCHES, recentBatchesDay, timeSortKeyBound } from '../storage/keys.js';
+import { batchKey, RECENT_BATCHES, recentBatchKeys, recentBatchesDay, timeSortKeyBound } from '../storage/keys.js';
 
 /** A batch as the index lists it. */
 export interface RecentBatch {
@@ -60,17 +60,18 @@ export async function listRecentBatches(client: RecentBatchesClient, tableName: 
   const batches: RecentBatch[] = [];
   const maxQueries = options.maxQueries ?? 40;
   for (let queries = 0; queries < maxQueries && dayMs >= oldestDay; queries += 1) {
-    const filter = options.text === undefined || options.text === '' ? {} : {
-      FilterExpression: 'contains(#bid, :text) OR contains(#description, :text)',
-      ExpressionAttributeNames: { '#pk': RECENT_BATCHES.partitionKey, '#bid': 'bid', '#description': 'description' },
-    };
+    const text = options.text === undefined || options.text === '' ? undefined : options.text;
     const output = await client.send(new Query({
       TableName: tableName,
       IndexName: RECENT_BATCHES.indexName,
       KeyConditionExpression: '#pk = :day',
-      ExpressionAttributeNames: { '#pk': RECENT_BATCHES.partitionKey },
-      ...filter,
-      ExpressionAttributeValues: { ':day': { S: recentBatchesDay(dayMs) }, ...(filter.FilterExpression === undefined ? {} : { ':text': { S: options.text ?? '' } }) },
+      ...(text === undefined
+        ? { ExpressionAttributeNames: { '#pk': RECENT_BATCHES.partitionKey }, ExpressionAttributeValues: { ':day': { S: recentBatchesDay(dayMs) } } }
+        : {
+          FilterExpression: 'contains(#bid, :text) OR contains(#description, :text)',
+          ExpressionAttributeNames: { '#pk': RECENT_BATCHES.partitionKey, '#bid': 'bid', '#description': 'description' },
+          ExpressionAttributeValues: { ':day': { S: recentBatchesDay(dayMs) }, ':text': { S: text } },
+        }),
       ScanIndexForward: false,
       Limit: options.limit - batches.length,
       ...(start === undefined ? {} : { ExclusiveStartKey: start }),
@@ -80,7 +81,7 @@ export async function listRecentBatches(client: RecentBatchesClient, tableName: 
       if (batch !== undefined) batches.push(batch);
     }
     const last = batches.at(-1);
-    if (batches.length >= options.limit && last !== undefined) return { batches, cursor: `${timeSortKeyBound(last.createdMs)}#${last.bid}` };
+    if (batches.length >= options.limit && last !== undefined) return { batches, cursor: recentBatchKeys(last.bid, last.createdMs).rsk };
     if (output.LastEvaluatedKey !== undefined) {
       start = output.LastEvaluatedKey;
       continue;
@@ -97,12 +98,8 @@ export async function listRecentBatches(client: RecentBatchesClient, tableName: 
 /** The index's ExclusiveStartKey after the batch `bid` created at `createdMs`. */
 function startKey(bid: string, createdMs: number): Record<string, AttributeValue> {
   const key = batchKey(bid);
-  return {
-    pk: { S: key.pk },
-    sk: { S: key.sk },
-    [RECENT_BATCHES.partitionKey]: { S: recentBatchesDay(createdMs) },
-    [RECENT_BATCHES.sortKey]: { S: `${timeSortKeyBound(createdMs)}#${bid}` },
-  };
+  const recent = recentBatchKeys(bid, createdMs);
+  return { pk: { S: key.pk }, sk: { S: key.sk }, [RECENT_BATCHES.partitionKey]: { S: recent.rpk }, [RECENT_BATCHES.sortKey]: { S: recent.rsk } };
 }
 
 function recentBatchOf(item: Record<string, AttributeValue>): RecentBatch | undefined {

@@ -117,7 +117,7 @@ export function dueReports(long: ReadonlyMap<string, readonly RunningJob[]>, rep
   return due;
 }
 
-/** The `UpdateItem` writing `instance`'s report about `queue` (its `Key` is also the one a clearing delete uses). */
+/** The `UpdateItem` writing `instance`'s report about `queue`. */
 export function busyUpdate(queue: string, instance: string, jobs: readonly RunningJob[], nowMs: number): ItemUpdate {
   const key = busyKey(queue, instance);
   const listed = jobs.slice(0, BUSY.maxJobs).map((job): AttributeValue => ({

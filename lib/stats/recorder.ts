@@ -10,6 +10,7 @@
  */
 import type { DeleteItemCommand, DeleteItemCommandOutput, UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { dynamoClientFromEnv } from '../aws/clients.js';
+import { busyKey } from '../storage/keys.js';
 import { ENV, type Env } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 import { COHORT_ATTRIBUTES, CohortAccumulator, cohortUpdate, raiseMaxUpdate, type CohortEvent, type ItemUpdate, type PendingCohort } from './cohort.js';
@@ -35,8 +36,8 @@ export interface StatsRecorder {
   /** The jobs the instance runs now (busy.ts). */
   readonly busy: BusyBoard;
   /**
-   * Writes the instance's busy reports that are due (busy.ts: long-running jobs, or a clearing write
-   * once none is left); never throws (a failed write is tried again on the next call).
+   * Writes the instance's busy reports that are due (busy.ts: long-running jobs), and deletes those
+   * of queues with none left; never throws (a failed write is tried again on the next call).
    */
   reportBusy(nowMs: number, logger: Logger): Promise<void>;
 }
@@ -115,8 +116,8 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       const [sdk, dynamo] = await Promise.all([import('@aws-sdk/client-dynamodb'), getClient()]);
       if (jobs.length === 0) {
         // Cleared by deleting it: the partition holds only live reports, and those of killed instances until their TTL.
-        const { Key } = busyUpdate(queue, instance, jobs, nowMs);
-        await dynamo.send(new sdk.DeleteItemCommand({ TableName: options.tableName, Key }));
+        const key = busyKey(queue, instance);
+        await dynamo.send(new sdk.DeleteItemCommand({ TableName: options.tableName, Key: { pk: { S: key.pk }, sk: { S: key.sk } } }));
         reported.delete(queue);
         return;
       }
