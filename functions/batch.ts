@@ -4,6 +4,7 @@
  * (lib/config/env.ts); the logic lives in lib/batch/handler.ts.
  */
 import { configuredHandler } from '../lib/config/document.js';
+import { middlewareOption } from '../lib/middleware/load.js';
 import { createBatchStreamHandler } from '../lib/batch/handler.js';
 
-export const handler = configuredHandler((env) => createBatchStreamHandler({ env }));
+export const handler = configuredHandler(async (env) => createBatchStreamHandler({ env, ...(await middlewareOption(env, import.meta.url)) }));

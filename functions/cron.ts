@@ -4,6 +4,7 @@
  * lib/cron/handler.ts.
  */
 import { configuredHandler } from '../lib/config/document.js';
+import { middlewareOption } from '../lib/middleware/load.js';
 import { createCronHandler } from '../lib/cron/handler.js';
 
-export const handler = configuredHandler((env) => createCronHandler({ env }));
+export const handler = configuredHandler(async (env) => createCronHandler({ env, ...(await middlewareOption(env, import.meta.url)) }));

@@ -11,6 +11,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HOPPER_ESBUILD, prebuiltAssetDir } from './hopper-package.js';
 import { checkEnvironmentAtSynth } from './environment-size.js';
+import type { MiddlewareBundle } from './middleware-bundle.js';
+import { ENV } from '../lib/config/env.js';
+import { ConfigurationError } from '../lib/errors/base.js';
+import { MIDDLEWARE_BUNDLE } from '../lib/middleware/load.js';
 
 /** The runtime Hopper's functions run on: the newest Node.js that CDK offers. */
 export const HOPPER_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -45,6 +49,11 @@ export interface HopperFunctionProps extends Omit<nodejs.NodejsFunctionProps, 'r
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The team's middleware, for one of Hopper's prebuilt functions: deployed next to its bundle and
+   * loaded by it (the JobSystem's `middleware` prop). A worker imports its middleware itself.
+   */
+  readonly middleware?: MiddlewareBundle;
 }
 
 /**
@@ -69,7 +78,7 @@ export class HopperFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: HopperFunctionProps) {
     super(scope, id);
-    const { logRetention, bundling, entry, handler, projectRoot, depsLockFilePath, awsSdkConnectionReuse, ...functionProps } = props;
+    const { logRetention, bundling, entry, handler, projectRoot, depsLockFilePath, awsSdkConnectionReuse, middleware, ...functionProps } = props;
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of ${this.node.path}`,
@@ -103,7 +112,15 @@ export class HopperFunction extends Construct {
         ...(awsSdkConnectionReuse === undefined ? {} : { awsSdkConnectionReuse }),
         bundling: { ...HOPPER_BUNDLING, ...bundling },
       })
-      : new lambda.Function(this, 'Function', { ...common, code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' });
+      : new lambda.Function(this, 'Function', {
+        ...common,
+        code: lambda.Code.fromAsset(middleware === undefined ? prebuilt : middleware.assetDirFor(prebuilt)),
+        handler: 'index.handler',
+      });
+    if (middleware !== undefined) {
+      if (prebuilt === undefined) throw new ConfigurationError(`${this.node.path}: middleware is for Hopper's prebuilt functions; a worker passes its middleware to createWorker({ middleware })`);
+      this.function.addEnvironment(ENV.middleware, MIDDLEWARE_BUNDLE.env);
+    }
     checkEnvironmentAtSynth(this.function);
   }
 }

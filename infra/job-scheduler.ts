@@ -3,6 +3,7 @@
  * due jobs of the scheduled and retry sets onto their queues), and the cron function with one
  * schedule per cron. Created by the JobSystem; not meant to be used on its own.
  */
+import type { MiddlewareBundle } from './middleware-bundle.js';
 import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -36,6 +37,8 @@ export interface JobSchedulerProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /** The team's middleware, loaded by Hopper's functions (the JobSystem's `middleware` prop). */
+  readonly middleware?: MiddlewareBundle;
 }
 
 /**
@@ -75,6 +78,7 @@ export class JobScheduler extends Construct {
     const common = {
       environment: props.environment,
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...(props.middleware === undefined ? {} : { middleware: props.middleware }),
       ...pinnedToHopperPackage(),
     };
 

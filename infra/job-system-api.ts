@@ -3,6 +3,7 @@
  * Function URL with IAM auth, its rights, the environment it reads (lib/config/env.ts names), and
  * the validation of the props only the API uses.
  */
+import type { MiddlewareBundle } from './middleware-bundle.js';
 import { Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -107,6 +108,8 @@ export interface ApiFunctionProps {
   readonly apiVariables: Readonly<Record<string, string>>;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** The team's middleware, loaded by Hopper's functions (the JobSystem's `middleware` prop). */
+  readonly middleware?: MiddlewareBundle;
 }
 
 /** The api function and its URL. */
@@ -127,6 +130,7 @@ export function createApiFunction(scope: Construct, props: ApiFunctionProps): Ap
     entry: hopperEntry('api'),
     description: 'Hopper API: enqueue with quota and backlog backpressure; queues, retries, scheduled, dead, stats, limits',
     ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+    ...(props.middleware === undefined ? {} : { middleware: props.middleware }),
     ...pinnedToHopperPackage(),
   }).function;
   for (const [name, value] of Object.entries(props.environment)) fn.addEnvironment(name, value);

@@ -154,6 +154,17 @@ export interface JobSystemProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Path of the team's middleware module (its default export, or export named `middleware`, is
+   * `defineMiddleware({ client, server, hooks })` from `hopper-jobs/worker`). Hopper's own functions
+   * (retry, scheduler, cron, batch, API) run its client chain on every job they enqueue and its
+   * hooks after their moves; it is bundled with esbuild (the app's own) next to each of them. Pass
+   * the same module to `createWorker({ middleware })` and `new Client({ middleware })`, so that every
+   * path runs the same chain.
+   * @example middleware: 'src/jobs/middleware.ts'
+   * @default - no middleware
+   */
+  readonly middleware?: string;
+  /**
    * Quotas the API's `POST /v1/jobs` enforces per tenant and per queue (token buckets in the limits
    * table); over quota it answers `429` with `Retry-After` and `X-Hopper-Rate-Limits`.
    * @default - no quotas

@@ -5,6 +5,7 @@
  * `LimitsTable`, `RetryFunction`, `BatchFunction`) and the logical ids derived from them stay as
  * they are.
  */
+import type { MiddlewareBundle } from './middleware-bundle.js';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -84,6 +85,8 @@ export interface StateFunctionsProps {
   readonly retryMaxConcurrency?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** The team's middleware, loaded by Hopper's functions (the JobSystem's `middleware` prop). */
+  readonly middleware?: MiddlewareBundle;
 }
 
 /**
@@ -97,6 +100,7 @@ export function createRetryFunction(scope: Construct, props: StateFunctionsProps
     description: 'Hopper retry function: backs off failed jobs, re-enqueues them, or moves them to the dead set',
     timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.retryTimeoutSeconds),
     ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+    ...(props.middleware === undefined ? {} : { middleware: props.middleware }),
     // Pin the bundle to Hopper's own lock file when there is one, whatever the working directory.
     ...pinnedToHopperPackage(),
   }).function;
@@ -133,6 +137,7 @@ export function createBatchFunction(scope: Construct, props: StateFunctionsProps
     description: 'Hopper batch function: enqueues batch callbacks (complete, success, death) exactly once',
     timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.batchTimeoutSeconds),
     ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+    ...(props.middleware === undefined ? {} : { middleware: props.middleware }),
     ...pinnedToHopperPackage(),
   }).function;
   for (const [name, value] of Object.entries(props.environment)) fn.addEnvironment(name, value);

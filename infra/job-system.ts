@@ -6,6 +6,7 @@
  * (job-scheduler.ts), the API (job-system-api.ts), monitoring (job-system-monitoring.ts) and the
  * outputs (job-system-outputs.ts).
  */
+import { MiddlewareBundle } from './middleware-bundle.js';
 import { Annotations, Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -134,7 +135,10 @@ export class JobSystem extends Construct implements IJobSystem {
     this.maxJobTypes = props.metrics === false ? undefined : props.metrics?.maxJobTypes;
     const quotas = quotasJson(props.quotas, [...queueOptions.keys()]);
     const tenants = tenantsJson(props.tenants);
+    const middleware = props.middleware === undefined ? undefined : new MiddlewareBundle(props.middleware);
+    // What each of Hopper's functions gets alike (not the configuration writer: it runs no job).
     const logRetention = props.logRetention === undefined ? {} : { logRetention: props.logRetention };
+    const shared = { ...logRetention, ...(middleware === undefined ? {} : { middleware }) };
 
     this.mappings = new QueueMappings(queueOptions);
     const jobQueues = createJobQueues(this, queueOptions, (name) => this.mappings.defaultVisibilitySeconds(name));
@@ -153,7 +157,7 @@ export class JobSystem extends Construct implements IJobSystem {
       environment: this.environment,
       statsOn: this.statsOn,
       ...(props.retry?.maxConcurrency === undefined ? {} : { retryMaxConcurrency: props.retry.maxConcurrency }),
-      ...logRetention,
+      ...shared,
     };
     this.retryFunction = createRetryFunction(this, stateFunctions);
     // The crash message names how many times the worker got the job.
@@ -166,7 +170,7 @@ export class JobSystem extends Construct implements IJobSystem {
       queues: this.queues,
       environment: this.environment,
       crons,
-      ...logRetention,
+      ...shared,
     });
 
     const backlogLimits = backlogLimitsJson(queueOptions);
@@ -187,7 +191,7 @@ export class JobSystem extends Construct implements IJobSystem {
       limitsTable: this.limitsTable,
       environment: this.environment,
       apiVariables: this.configuration.environmentOf(apiVariables),
-      ...logRetention,
+      ...shared,
     });
     this.apiFunction = api.function;
     this.apiUrl = api.url;

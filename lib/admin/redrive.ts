@@ -21,6 +21,7 @@ import {
   type ReceiveMessageCommandOutput,
   type SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
+import { REDRIVE_MARK } from './redrive-mark.js';
 import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
 
 /** The SQS calls a redrive makes; an `SQSClient` satisfies it. */
@@ -118,7 +119,7 @@ async function sendBack(sqs: RedriveSqs, queueUrl: string, messages: readonly (M
       Entries: messages.map((message, index) => ({
         Id: String(index),
         MessageBody: message.Body ?? '',
-        ...(message.MessageAttributes === undefined ? {} : { MessageAttributes: message.MessageAttributes }),
+        MessageAttributes: markedRedriven(message.MessageAttributes),
       })),
     }));
     for (const failure of output.Failed ?? []) {
@@ -130,6 +131,19 @@ async function sendBack(sqs: RedriveSqs, queueUrl: string, messages: readonly (M
   }
   return unsent;
 }
+
+/**
+ * The attributes of a message moved back, with the redrive mark: the retry function's enqueue then
+ * says `redrive` to the team's middleware. A message with SQS's 10 attributes already goes unmarked.
+ */
+function markedRedriven(attributes: Message['MessageAttributes']): Message['MessageAttributes'] {
+  const given = attributes ?? {};
+  if (Object.keys(given).length >= SQS_MAX_ATTRIBUTES && !Object.hasOwn(given, REDRIVE_MARK.attribute)) return given;
+  return { ...given, [REDRIVE_MARK.attribute]: { DataType: 'String', StringValue: REDRIVE_MARK.value } };
+}
+
+/** Message attributes SQS allows per message. */
+const SQS_MAX_ATTRIBUTES = 10;
 
 /** Deletes `messages` from `queueUrl`; returns how many were deleted. */
 async function deleteFrom(sqs: RedriveSqs, queueUrl: string, messages: readonly (Message & { ReceiptHandle: string })[]): Promise<number> {

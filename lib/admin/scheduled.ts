@@ -17,6 +17,7 @@ import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import type { SetEntry } from '../storage/set-items.js';
 import type { StateTable } from '../storage/state-table.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import type { AnyMiddleware } from '../middleware/chain.js';
 
 /** The sets whose jobs are waiting for a time: Sidekiq's "Scheduled" and "Retries" pages. */
 export type WaitingSetName = 'scheduled' | 'retry';
@@ -93,6 +94,8 @@ export interface ScheduledJobsDeps {
   readonly clock?: () => Date;
   /** @default - JSON lines on console.log */
   readonly logger?: Logger;
+  /** The team's middleware: its client chain runs on each job run now, `onDead` after a burial. */
+  readonly middleware?: AnyMiddleware;
 }
 
 /**
@@ -152,7 +155,9 @@ export class ScheduledJobs {
    */
   async runNow(set: RunnableSetName, id: string): Promise<WaitingJobAction> {
     const entry = this.stub(set, id);
-    const [outcome] = await moveEntries([entry], this.moverDeps(), { owner: `admin:${randomUUID()}`, claimUntilMs: this.clock().getTime() + ADMIN_CLAIM_MS, immediately: true });
+    const [outcome] = await moveEntries([entry], this.moverDeps(), {
+      owner: `admin:${randomUUID()}`, claimUntilMs: this.clock().getTime() + ADMIN_CLAIM_MS, immediately: true, via: set === 'dead' ? 'dead-retry' : 'run-now',
+    });
     if (outcome === undefined || outcome.kind === 'gone') return 'gone';
     if (outcome.kind === 'busy') return 'moving';
     if (outcome.kind === 'failed') throw new HopperError(`could not run ${entry.jid} now: ${outcome.reason}`);
@@ -185,6 +190,7 @@ export class ScheduledJobs {
       clock: this.clock,
       logger: this.logger,
       concurrency: 1,
+      ...(this.deps.middleware === undefined ? {} : { middleware: this.deps.middleware }),
     };
   }
 

@@ -2,6 +2,7 @@
  * The AWS-backed parts of the API's context: SQS (enqueue, queue attributes), Lambda (the queues'
  * event source mappings), and DynamoDB (the state table's sets and stats, the limits table).
  */
+import type { AnyMiddleware } from '../middleware/chain.js';
 import { listRecentBatches } from '../batch/recent.js';
 import { listBatchMembers } from '../batch/members.js';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
@@ -135,7 +136,7 @@ export function awsLimitsReader(dynamo: DynamoDBClient, tableName: string): Limi
 }
 
 /** The API's context for the JobSystem `env` describes. */
-export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger, now: () => number): Promise<ApiContext> {
+export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger, now: () => number, middleware?: AnyMiddleware): Promise<ApiContext> {
   const stateTableName = requireEnv(env, ENV.stateTable);
   const limitsTableName = requireEnv(env, ENV.limitsTable);
   const sqs = sqsClientFromEnv(env);
@@ -150,11 +151,12 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
   return {
     config,
     now,
-    client: new Client({ queueUrls: config.queueUrls, sqs, scheduledSet: stateTable, env, now: () => new Date(now()) }),
+    client: new Client({ queueUrls: config.queueUrls, sqs, scheduledSet: stateTable, env, now: () => new Date(now()), ...(middleware === undefined ? {} : { middleware, via: 'api' }) }),
     queues: new QueueState(awsQueueBackend(sqs, lambda, (nowMs) => readQueueReports(stats, nowMs)), now),
     sets: awsSetStore(stateTable, dynamo),
     waiting: new ScheduledJobs({
       table: stateTable, sqs, queueUrls: config.queueUrls, clock, logger,
+      ...(middleware === undefined ? {} : { middleware }),
       deadTtlDays: intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays),
     }),
     batches: {

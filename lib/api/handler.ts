@@ -3,6 +3,7 @@
  * a JSON answer with its status. The context (AWS clients, configuration) is built on the first
  * request and kept for the instance.
  */
+import type { AnyMiddleware } from '../middleware/chain.js';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { clockOrNow } from './clock.js';
 import type { Env } from '../config/env.js';
@@ -37,6 +38,11 @@ export interface ApiHandlerOptions {
   readonly context?: (logger: Logger) => Promise<ApiContext> | ApiContext;
   /** Where log lines go. @default console.log */
   readonly log?: LogSink;
+  /**
+   * The team's middleware: its client chain runs on each job the API enqueues (via `api`) or runs
+   * from a set (`run-now`, `dead-retry`), `onDead` after a burial by run-now.
+   */
+  readonly middleware?: AnyMiddleware;
 }
 
 /**
@@ -51,7 +57,7 @@ export function createApiHandler(options: ApiHandlerOptions = {}): (event: Lambd
   let routes: Promise<Route[]> | undefined;
   const load = (): Promise<Route[]> => {
     routes ??= (async () => {
-      const ctx = options.context === undefined ? await awsApiContext(env, apiConfigFromEnv(env), logger, clockOrNow(env)) : await options.context(logger);
+      const ctx = options.context === undefined ? await awsApiContext(env, apiConfigFromEnv(env), logger, clockOrNow(env), options.middleware) : await options.context(logger);
       return apiRoutes(ctx);
     })();
     // A failed start (bad configuration) is retried on the next request rather than cached.

@@ -48,6 +48,8 @@ export const API_ERRORS = {
   /** A unique job's lock is held by another job (`existing_jid`): not enqueued, and retrying now will not help. */
   notUnique: 'not_unique',
   backlog: 'backlog_exceeded',
+  /** The team's client middleware refused a job: nothing of the request was enqueued. */
+  refused: 'refused_by_middleware',
   upstream: 'upstream_error',
   notConfigured: 'not_configured',
   internal: 'internal_error',

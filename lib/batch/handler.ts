@@ -20,6 +20,7 @@
  * A record that fails is reported (`batchItemFailures` with its sequence number) and the records
  * after it are left for the retry, which Lambda starts from that record.
  */
+import { callHook, runClientChain, type AnyMiddleware } from '../middleware/chain.js';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { sqsClientFromEnv } from '../aws/clients.js';
 import type { StateCommands } from '../aws/dynamo.js';
@@ -31,7 +32,7 @@ import { sendInBatches, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess } from '../storage/access.js';
 import { createLogger, type LogSink, type Logger } from '../observability/logger.js';
 import { METRICS, metricsFromEnv } from '../observability/emf.js';
-import { callbackJob, dueEvents, eventsClaimedBetween } from './callbacks.js';
+import { callbackJob, callbackStatus, dueEvents, eventsClaimedBetween } from './callbacks.js';
 import { readBatchItem, type CallbackEvent } from './model.js';
 import type { BatchStore } from './store.js';
 import { matchesBatchStreamFilter } from './stream-filter.js';
@@ -48,6 +49,8 @@ export interface BatchStreamHandlerOptions {
   readonly now?: () => Date;
   /** @default console.log */
   readonly log?: LogSink;
+  /** The team's middleware: its client chain runs on each callback job (via `callback`), `onBatchSettled` after a batch completes or succeeds. */
+  readonly middleware?: AnyMiddleware;
 }
 
 /**
@@ -64,6 +67,7 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
   const state = stateAccess(env, options.dynamo, now);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
   const metrics = metricsFromEnv(env, options.log);
+  const { middleware } = options;
 
   /** Sends the callback jobs of `events` of batch `bid` that are not marked sent, then marks them. */
   const send = async (store: BatchStore, bid: string, events: readonly CallbackEvent[]): Promise<void> => {
@@ -84,6 +88,13 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
         return [];
       }
     });
+    if (middleware?.client !== undefined) {
+      // A refusal throws: the record is retried, as when SQS refuses the send.
+      for (const [index, message] of messages.entries()) {
+        const job = await runClientChain(middleware, message.job, 'callback', logger.child({ bid, jid: message.job.jid }));
+        messages[index] = { ...message, job, body: prepareJob(job, runtime, { now: now() }).body };
+      }
+    }
     const unsentMessages = await sendInBatches(sqs, messages);
     if (unsentMessages.length > 0) throw new HopperError(`callback jobs not sent: ${unsentMessages.map((failure) => `${failure.key}: ${failure.reason}`).join('; ')}`);
     await store.markSent(bid, unsent);
@@ -99,7 +110,7 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
     const store = await state.batchStore();
     for (const record of event.Records) {
       try {
-        await handleRecord(store, record, send, logger);
+        await handleRecord(store, record, send, logger, middleware);
       } catch (error) {
         logger.error('batch record failed; retried from here', { sequence_number: record.dynamodb?.SequenceNumber, error });
         return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
@@ -114,6 +125,7 @@ async function handleRecord(
   record: DynamoDBRecord,
   send: (store: BatchStore, bid: string, events: readonly CallbackEvent[]) => Promise<void>,
   logger: Logger,
+  middleware: AnyMiddleware | undefined,
 ): Promise<void> {
   if (!matchesBatchStreamFilter(record)) return;
   const image = record.dynamodb?.NewImage;
@@ -129,4 +141,8 @@ async function handleRecord(
   }
   const appeared = eventsClaimedBetween(before, after);
   if (appeared.length > 0) await send(store, after.bid, appeared);
+  if (middleware?.hooks?.onBatchSettled === undefined) return;
+  for (const event of appeared) {
+    if (event !== 'death') await callHook(middleware, 'onBatchSettled', { ...callbackStatus(after, event), event }, logger.child({ bid: after.bid }));
+  }
 }

@@ -17,6 +17,7 @@ import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess, type StateAccess } from '../storage/access.js';
 
 import { awaitResult, type ResultOptions } from './result.js';
+import type { AnyMiddleware, EnqueueVia } from '../middleware/chain.js';
 import type { JobStatus } from '../storage/job-states.js';
 import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type TypedEnqueueOptions, type TypedJobInput } from './typed-input.js';
 
@@ -63,6 +64,13 @@ export interface ClientOptions {
   readonly env?: Env;
   /** The clock. @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * The team's middleware (`defineMiddleware`, the module the JobSystem's `middleware` prop names):
+   * its client chain runs on every job before anything is written.
+   */
+  readonly middleware?: AnyMiddleware;
+  /** The path `ctx.via` names to the client middleware: Hopper's functions say theirs. @default 'client' */
+  readonly via?: EnqueueVia;
 }
 
 /**
@@ -97,6 +105,7 @@ export class Client<Jobs extends JobShapes = UntypedJobs> {
         return scheduledSet;
       },
       uniqueLocks: () => this.state.uniqueLocks(),
+      ...(options.middleware === undefined ? {} : { middleware: { chain: options.middleware, via: options.via ?? 'client' } }),
     });
     if (options.queueUrls === undefined && !env[ENV.queueUrls] && env[ENV.configVersion]) {
       // The queue URLs are in the configuration document: read on the first enqueue.

@@ -4,3 +4,5 @@
  */
 export * from './client.js';
 export type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
+export { MiddlewareError } from '../errors/middleware.js';
+export type { AnyMiddleware, ClientMiddleware, EnqueueContext, EnqueueVia, Middleware } from '../middleware/chain.js';

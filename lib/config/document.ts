@@ -87,7 +87,7 @@ export function environmentWithDocument(env: Env, source: ConfigurationSource = 
  * export const handler = configuredHandler((env) => createRetryHandler({ env }));
  */
 export function configuredHandler<A extends unknown[], R>(
-  create: (env: Env) => (...args: A) => Promise<R>,
+  create: (env: Env) => ((...args: A) => Promise<R>) | Promise<(...args: A) => Promise<R>>,
   env: Env = process.env,
   source: ConfigurationSource = {},
 ): (...args: A) => Promise<R> {

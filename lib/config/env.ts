@@ -64,6 +64,11 @@ export const ENV = {
    * minutes); the construct never sets it.
    */
   clockOffsetMs: 'HOPPER_CLOCK_OFFSET_MS',
+  /**
+   * Hopper's functions: `bundled` when the JobSystem declares `middleware`: the team's module is
+   * bundled next to the function's code (lib/middleware/load.ts).
+   */
+  middleware: 'HOPPER_MIDDLEWARE',
 } as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;

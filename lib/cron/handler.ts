@@ -12,6 +12,7 @@
  * arriving while the first still holds the claim fails on purpose (`CronTickBusyError`), so that
  * Lambda retries it after the first has finished: it then finds the tick enqueued.
  */
+import type { AnyMiddleware } from '../middleware/chain.js';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { Client } from '../client/client.js';
@@ -113,6 +114,8 @@ export interface CronHandlerOptions {
   readonly now?: () => Date;
   /** Where log lines go. @default console.log */
   readonly log?: LogSink;
+  /** The team's middleware: its client chain runs on each tick's job (via `cron`). */
+  readonly middleware?: AnyMiddleware;
 }
 
 /** The cron function's handler. */
@@ -125,7 +128,9 @@ export type CronHandler = (event: unknown, context?: Pick<Context, 'awsRequestId
 export function createCronHandler(options: CronHandlerOptions = {}): CronHandler {
   const env = options.env ?? process.env;
   const clock = options.now ?? clockFromEnv(env);
-  const client = new Client({ env, now: clock, ...(options.sqs === undefined ? {} : { sqs: options.sqs }) });
+  const client = new Client({
+    env, now: clock, ...(options.sqs === undefined ? {} : { sqs: options.sqs }), ...(options.middleware === undefined ? {} : { middleware: options.middleware, via: 'cron' }),
+  });
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now: clock });
   const metrics = metricsFromEnv(env, options.log);
   let store: Promise<CronTickStore> | undefined = options.store === undefined ? undefined : Promise.resolve(options.store);

@@ -13,6 +13,8 @@ import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws
 import { NotUniqueError } from '../errors/unique.js';
 import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 import { lockKeyOf, uniqueSpecOf } from '../unique/lock.js';
+import { hasClientChain, runClientChain, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
+import { createLogger, jobLogFields, type Logger } from '../observability/logger.js';
 
 export { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 
@@ -39,6 +41,8 @@ export interface EnqueueRuntime {
   scheduledSet(): Promise<ScheduledSetWriter>;
   /** Unique locks, loaded when a job has `custom.unique_for`. */
   uniqueLocks(): Promise<UniqueLockHolder>;
+  /** The team's client middleware, run on every job before anything is written (lib/middleware). */
+  readonly middleware?: { readonly chain: AnyMiddleware; readonly via: EnqueueVia; readonly logger?: Logger };
 }
 
 /** The batch the jobs join: registered before they are sent, unregistered if they are not. */
@@ -112,12 +116,12 @@ export async function enqueueJobs(
 ): Promise<string[]> {
   const now = runtime.now();
   const { batch } = options;
-  const prepared = inputs.map((input, index) => prepareJob(input, runtime, {
+  const prepared = await throughMiddleware(runtime, inputs.map((input, index) => prepareJob(input, runtime, {
     now,
     ...(options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds }),
     ...(options.many ? { path: `jobs[${index}].` } : {}),
     ...(batch === undefined ? {} : { bid: batch.bid }),
-  }));
+  })), now, options.many);
 
   const failed: EnqueueFailure[] = [];
   const { accepted, refused, locked } = await takeLocks(runtime, prepared);
@@ -160,6 +164,22 @@ export async function enqueueJobs(
     })));
   }
   return jids;
+}
+
+/**
+ * Runs the runtime's client middleware over every prepared job, in parallel, and prepares again
+ * the jobs it changed (their size and queue are checked again).
+ *
+ * @throws MiddlewareError, InvalidJobError or PayloadTooLargeError before anything is written.
+ */
+async function throughMiddleware(runtime: EnqueueRuntime, prepared: readonly PreparedJob[], now: Date, many: boolean): Promise<PreparedJob[]> {
+  const { middleware } = runtime;
+  if (middleware === undefined || !hasClientChain(middleware.chain)) return [...prepared];
+  const logger = middleware.logger ?? createLogger();
+  return Promise.all(prepared.map(async (entry, index) => {
+    const job = await runClientChain(middleware.chain, entry.job, middleware.via, logger.child(jobLogFields(entry.job)));
+    return job === entry.job ? entry : prepareJob(job, runtime, { now, ...(many ? { path: `jobs[${index}].` } : {}) });
+  }));
 }
 
 /**

@@ -14,3 +14,4 @@ export * from './limiter.js';
 export * from './local.js';
 export * from './unique.js';
 export * from './worker.js';
+export * from './middleware.js';

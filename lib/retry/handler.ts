@@ -26,6 +26,9 @@ import { START_MARKS } from '../storage/start-marks.js';
 import type { NewSetEntry } from '../storage/set-items.js';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
+import { callHook, deadJobOf, runClientChain, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
+import { describeError } from '../job/model.js';
+import { REDRIVE_MARK } from '../admin/redrive-mark.js';
 export { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type PlanContext, type RetryAction } from './plan.js';
 
 /** Options of {@link createRetryHandler}. */
@@ -44,6 +47,12 @@ export interface RetryHandlerOptions {
   readonly log?: LogSink;
   /** Where failure counts go. @default - rollups in the state table when HOPPER_STATS is `on` */
   readonly stats?: StatsRecorder;
+  /**
+   * The team's middleware (lib/middleware): its client chain runs on each job sent back to its
+   * queue (via `retry`, or `redrive` for a record the admin redrive moved), `onRetry` and `onDead`
+   * after each move.
+   */
+  readonly middleware?: AnyMiddleware;
 }
 
 /**
@@ -68,6 +77,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   const state = stateAccess(env, options.dynamo, now);
   const stats = options.stats ?? statsRecorderFromEnv(env);
   const metrics = metricsFromEnv(env, options.log);
+  const { middleware } = options;
   let table: Promise<Pick<StateTable, 'putSetEntry'>> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<Pick<StateTable, 'putSetEntry'>> => {
     table ??= import('../storage/state-table.js').then((storage) => storage.stateTableFromEnv(env));
@@ -115,8 +125,20 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     // A first failure is marked in its batch before the retry is sent, so a failed mark never
     // leaves a retry already on its way (the record comes back and is moved then).
     for (const key of await markFirstFailures(state, planned, logger)) failed.add(key);
-    for (const { record, action } of planned) {
+    for (const [index, move] of planned.entries()) {
+      const { record } = move;
       if (failed.has(record.messageId)) continue;
+      let { action } = move;
+      if (action.kind === 'enqueue' && middleware?.client !== undefined) {
+        try {
+          action = { ...action, job: await runClientChain(middleware, action.job, viaOf(record), logger.child(jobLogFields(action.job))) };
+          planned[index] = { ...move, action };
+        } catch (error) {
+          logger.error('client middleware refused the retry; record handed back', { message_id: record.messageId, error: describeError(error).message });
+          failed.add(record.messageId);
+          continue;
+        }
+      }
       logAction(logger, record, action);
       if (action.kind === 'enqueue') {
         toSend.push({ key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(action.job), delaySeconds: action.delaySeconds });
@@ -145,9 +167,28 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
     stats.record({ writer: { kind: 'retry' }, processed: moved.length, failed: moved.length, atMs });
     observeMoves(moved, metrics.batch(), stats, atMs);
     stats.countJobs(event.Records.length);
+    if (middleware?.hooks !== undefined) await callRetryHooks(middleware, moved, uncharged, logger);
     await stats.flush(now().getTime(), logger);
     return { batchItemFailures };
   };
+}
+
+/** The path a record's job is enqueued by: `redrive` when the admin redrive marked it. */
+function viaOf(record: SQSRecord): EnqueueVia {
+  return record.messageAttributes[REDRIVE_MARK.attribute]?.stringValue === REDRIVE_MARK.value ? 'redrive' : 'retry';
+}
+
+/** `onRetry` for each job moved to its next attempt (not those sent back uncharged), `onDead` for each buried. */
+async function callRetryHooks(middleware: AnyMiddleware, moved: readonly PlannedMove[], uncharged: ReadonlyMap<string, unknown>, logger: Logger): Promise<void> {
+  await Promise.all(moved.map(async ({ key, action }) => {
+    const job = jobOf(action);
+    const lines = job === undefined ? logger : logger.child(jobLogFields(job));
+    if (action.kind !== 'dead') {
+      if (job !== undefined && !uncharged.has(key)) await callHook(middleware, 'onRetry', job, lines);
+      return;
+    }
+    await callHook(middleware, 'onDead', deadJobOf(action.entry), lines);
+  }));
 }
 
 /** Sending a job back to its queue as it is, now. */

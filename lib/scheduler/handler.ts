@@ -12,6 +12,7 @@ import { RETRY_DEFAULTS } from '../retry/handler.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { createLogger, type LogSink } from '../observability/logger.js';
+import type { AnyMiddleware } from '../middleware/chain.js';
 import { metricsFromEnv } from '../observability/emf.js';
 import { SWEEP_DEFAULTS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep.js';
 
@@ -39,6 +40,8 @@ export interface SchedulerHandlerOptions extends Partial<Pick<SweepOptions, 'loo
   readonly concurrency?: number;
   /** Where log lines go. @default console.log */
   readonly log?: LogSink;
+  /** The team's middleware: its client chain runs on each job moved (via `scheduler`), `onDead` after a burial. */
+  readonly middleware?: AnyMiddleware;
 }
 
 /** The scheduler's Lambda handler; the event (the schedule's input) is not used. */
@@ -81,7 +84,9 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
     };
     const counted = metrics.batch();
-    const deps: SweepDeps = { table: await stateTable(), sqs, queueUrls, deadTtlDays, clock, logger, concurrency: options.concurrency ?? SCHEDULER_DEFAULTS.concurrency, metrics: counted };
+    const deps: SweepDeps = { table: await stateTable(), sqs, queueUrls, deadTtlDays, clock, logger, concurrency: options.concurrency ?? SCHEDULER_DEFAULTS.concurrency, metrics: counted,
+      ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
+    };
     const result = await sweep(deps, {
       owner,
       ...(remainingTimeMs === undefined ? {} : { remainingTimeMs }),

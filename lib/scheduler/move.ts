@@ -18,6 +18,8 @@ import type { SetEntry } from '../storage/set-items.js';
 import type { StateTable } from '../storage/state-table.js';
 import type { Logger } from '../observability/logger.js';
 import { planMove, type MovePlan } from './plan.js';
+import { serializeJob } from '../job/model.js';
+import { callHook, runClientChain, deadJobOf, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
 
 /** The storage a mover needs: a `StateTable`, or a test's stand-in. */
 export type MoverTable = Pick<StateTable, 'claimSetEntry' | 'deleteSetEntry' | 'releaseClaim' | 'putSetEntry'>;
@@ -33,6 +35,8 @@ export interface MoverDeps {
   readonly logger: Logger;
   /** Most DynamoDB requests in flight. */
   readonly concurrency: number;
+  /** The team's middleware: its client chain runs on each job sent, `onDead` after each burial. */
+  readonly middleware?: AnyMiddleware;
 }
 
 /** One move's claim. */
@@ -43,6 +47,8 @@ export interface MoveOptions {
   readonly claimUntilMs: number;
   /** Send with no delay ("run now"). @default false */
   readonly immediately?: boolean;
+  /** The path the client middleware is told: `scheduler` for a sweep, `run-now` or `dead-retry` for an admin call. */
+  readonly via: EnqueueVia;
 }
 
 /** What happened to one entry. */
@@ -86,7 +92,9 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
     }
   });
 
-  const done = await place(claimed, deps);
+  const refused = await throughClientChain(claimed, deps, options.via);
+  const done = await place(claimed.filter((item) => !refused.has(item.index)), deps);
+  for (const [index, reason] of refused) done.set(index, reason);
   const finished = await mapSettled(claimed, deps.concurrency, async (item) => {
     const failure = done.get(item.index);
     if (failure !== undefined) {
@@ -118,8 +126,34 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
       : { kind: 'dead', jid, lingering };
     if (item.plan.kind === 'dead') deps.logger.warn('due job moved to the dead set', { jid, set: item.entry.set, reason: item.plan.entry.reason?.message });
   });
+  if (deps.middleware?.hooks?.onDead !== undefined) {
+    const buried = claimed.filter((item) => !done.has(item.index)).flatMap((item) => (item.plan.kind === 'dead' ? [item.plan.entry] : []));
+    await Promise.all(buried.map((entry) => callHook(deps.middleware, 'onDead', deadJobOf(entry), deps.logger.child({ jid: 'job' in entry ? entry.job.jid : entry.jid }))));
+  }
   return outcomes;
 }
+
+/**
+ * Runs the client chain over the jobs to send, replacing their plans with what it gave back.
+ * @returns the entries it refused (index → reason): they stay in their set, as a failed send does.
+ */
+async function throughClientChain(claimed: Claimed[], deps: MoverDeps, via: EnqueueVia): Promise<Map<number, string>> {
+  const refused = new Map<number, string>();
+  const { middleware } = deps;
+  if (middleware?.client === undefined) return refused;
+  await Promise.all(claimed.map(async (item, position) => {
+    const { plan } = item;
+    if (plan.kind !== 'enqueue') return;
+    try {
+      const job = await runClientChain(middleware, plan.job, via, deps.logger.child({ jid: plan.job.jid }));
+      claimed[position] = { ...item, plan: { ...plan, job, body: serializeJob(job) } };
+    } catch (error) {
+      refused.set(item.index, reasonOf(error));
+    }
+  }));
+  return refused;
+}
+
 
 /** Sends the enqueues and puts the dead entries; returns the failures by entry index. */
 async function place(claimed: readonly Claimed[], deps: MoverDeps): Promise<Map<number, string>> {

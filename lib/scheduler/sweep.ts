@@ -89,7 +89,7 @@ export async function sweep(deps: SweepDeps, options: SweepOptions): Promise<Swe
   let stopped = false;
   let batch: SetEntry[] = [];
   const flush = async (): Promise<void> => {
-    const outcomes = await moveEntries(batch, deps, { owner: options.owner, claimUntilMs });
+    const outcomes = await moveEntries(batch, deps, { owner: options.owner, claimUntilMs, via: 'scheduler' });
     for (const [index, outcome] of outcomes.entries()) {
       count(counts, outcome);
       const entry = batch[index];

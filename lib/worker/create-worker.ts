@@ -3,7 +3,7 @@
  * responses. Success costs nothing beyond SQS's own delete; failures cost one SendMessageBatch per
  * ten failed records (to the retries queue).
  */
-import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sqsClientFromEnv } from '../aws/clients.js';
 import { environmentWithDocument } from '../config/document.js';
 import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
@@ -16,7 +16,8 @@ import type { LimiterStore } from '../limiters/store.js';
 import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder.js';
 import { BUSY } from '../stats/busy.js';
 import { metricsFromEnv, type Metrics } from '../observability/emf.js';
-import { createLogger, LOG_LEVELS, logLevelFrom, type Logger } from '../observability/logger.js';
+import { createLogger, jobLogFields, LOG_LEVELS, logLevelFrom, type Logger } from '../observability/logger.js';
+import { callHook, checkMiddleware, serverOrder, type AnyMiddleware } from '../middleware/chain.js';
 import { observeOutcomes } from './observe.js';
 import { runPool } from './pool.js';
 import { queueResolver, type QueueResolver } from '../aws/queues.js';
@@ -98,6 +99,8 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     throw new ConfigurationError(`deadlineMarginMs must be a non-negative number, but ${fixedMargin} was provided`);
   }
   // Jobs with a schema of their arguments check them before they run.
+  const middleware = options.middleware === undefined ? undefined : checkMiddleware(options.middleware);
+  const serverChain = serverOrder(middleware);
   const jobs: Readonly<Record<string, JobHandler>> = Object.fromEntries(Object.entries(options.jobs).map(([jobtype, job]) => [jobtype, toHandler(jobtype, job)]));
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
   let clock: () => Date = options.now ?? (() => new Date());
@@ -120,7 +123,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       sqs,
       defaultRetry,
       visibility: numberMapFromEnv(env, ENV.queueVisibility),
-      features: workerFeatures({ env, sqs, queueUrls, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }) }),
+      features: workerFeatures({ env, sqs, queueUrls, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }), ...(middleware === undefined ? {} : { middleware }) }),
       // Neither loads the DynamoDB SDK until a limiter runs or a rollup is written.
       limiterStore: options.limiterStore ?? limiterStoreFromEnv(env),
       stats: options.stats ?? statsRecorderFromEnv(env),
@@ -159,6 +162,8 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait,
       iteration: { store: () => features.iterations(), now: () => now().getTime(), marginMs: margin },
       busy: stats.busy,
+      serverChain,
+      ...(middleware === undefined ? {} : { middleware }),
       ...(cap.lease === undefined ? {} : { queueLease: cap.lease }),
     };
 
@@ -198,11 +203,27 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       .map((record) => ({ itemIdentifier: record.messageId }));
 
     logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
-    observeOutcomes(records, retriedAsSent(pool.results, unsent), { metrics: metrics.batch(), stats, queues }, waits, now().getTime());
+    const sent = retriedAsSent(pool.results, unsent);
+    observeOutcomes(records, sent, { metrics: metrics.batch(), stats, queues }, waits, now().getTime());
+    if (middleware?.hooks !== undefined) await callWorkerHooks(middleware, sent, handedBack, records, logger);
     // Clears this instance's busy report, if one was written (nothing runs any more).
     await Promise.all([stats.flush(now().getTime(), logger), stats.reportBusy(now().getTime(), logger)]);
     return { batchItemFailures };
   };
+}
+
+/**
+ * The hooks of the moves this invocation made: `onExpired` for each job dropped unrun, `onRetry`
+ * for each retry the worker sent itself. A record handed back made no move: no hook.
+ */
+async function callWorkerHooks(
+  middleware: AnyMiddleware, results: ReadonlyMap<number, RecordOutcome>, handedBack: ReadonlySet<string | undefined>, records: readonly SQSRecord[], logger: Logger,
+): Promise<void> {
+  await Promise.all([...results].map(async ([index, outcome]) => {
+    if (handedBack.has(records[index]?.messageId)) return;
+    if (outcome.kind === 'expired') await callHook(middleware, 'onExpired', outcome.job, logger.child(jobLogFields(outcome.job)));
+    if (outcome.kind === 'failed' && outcome.retried !== undefined) await callHook(middleware, 'onRetry', outcome.retried, logger.child(jobLogFields(outcome.retried)));
+  }));
 }
 
 /**

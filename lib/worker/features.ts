@@ -8,6 +8,7 @@ import { callbackOf } from '../batch/callbacks.js';
 import type { Batch } from '../batch/handle.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import type { EnqueueRuntime } from '../enqueue/enqueue.js';
+import type { AnyMiddleware } from '../middleware/chain.js';
 import type { Env } from '../config/env.js';
 import type { Job } from '../job/model.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
@@ -70,6 +71,8 @@ export interface FeatureDeps {
   readonly queueUrls: Readonly<Record<string, string>>;
   readonly defaultRetry: number;
   readonly now: () => Date;
+  /** The team's middleware: its client chain runs on jobs added with `ctx.batch`. */
+  readonly middleware?: AnyMiddleware;
 }
 
 /** Creates the features of one worker (shared by its invocations). */
@@ -82,6 +85,7 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
     defaultRetry: deps.defaultRetry,
     scheduledSet: state.scheduledSet,
     uniqueLocks: state.uniqueLocks,
+    ...(deps.middleware === undefined ? {} : { middleware: { chain: deps.middleware, via: 'client' } }),
   };
 
   return {

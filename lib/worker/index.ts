@@ -14,3 +14,9 @@ export type { JobArgs, StandardIssue, StandardSchemaV1 } from '../job/typed.js';
 export { RateLimitedError, UnrecoverableJobError } from '../errors/base.js';
 export type { SqsBatchSender } from '../aws/sqs-batch.js';
 export { batchCallbackArgs, type BatchCallbackStatus } from '../batch/callbacks.js';
+export { defineMiddleware } from './define-middleware.js';
+export {
+  ENQUEUE_VIAS, HOPPER_STEPS, type ClientMiddleware, type DeadJob, type EnqueueContext, type EnqueueVia, type HopperStep, type LifecycleHooks,
+  type Middleware, type ServerMiddleware, type SettledBatch,
+} from '../middleware/chain.js';
+export { InvalidMiddlewareError, MiddlewareError } from '../errors/middleware.js';

@@ -25,6 +25,8 @@ import type { Limiter } from '../limiters/limiter.js';
 import { withinQueueCap } from './queue-cap.js';
 import type { BusyBoard } from '../stats/busy.js';
 import { ITERATION_SCOPE, type IterationCarrier, type IterationScope } from './iterate.js';
+import { runClientChain, type EnqueueVia, type HopperStep, type ServerMiddleware, type AnyMiddleware } from '../middleware/chain.js';
+import { runServerChain } from './server-chain.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
 export interface RunFacts {
@@ -82,6 +84,10 @@ export interface RecordScope {
   readonly observeWait?: (queue: string, waitedMs: number) => void;
   /** The instance's running jobs, for the Busy page (lib/stats/busy.ts). */
   readonly busy?: BusyBoard;
+  /** The team's middleware: its client chain runs on every job the worker sends back (lib/middleware). */
+  readonly middleware?: AnyMiddleware;
+  /** The server entries in the order they run (`serverOrder`): Hopper's steps and the team's middleware. */
+  readonly serverChain: readonly (ServerMiddleware<JobContext> | HopperStep)[];
 }
 
 /** Processes one record; see the module comment. */
@@ -103,11 +109,14 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   }
 
   const logger = scope.logger.child(jobLogFields(job));
-  const expiresAt = job.custom?.expires_at;
-  if (expiresAt !== undefined && Date.parse(expiresAt) <= scope.now().getTime()) {
+  const expired = (): boolean => {
+    const expiresAt = job.custom?.expires_at;
+    if (expiresAt === undefined || Date.parse(expiresAt) > scope.now().getTime()) return false;
     logger.info('job expired; dropped without running', { expires_at: expiresAt });
-    return { kind: 'expired', job };
-  }
+    return true;
+  };
+  // Nothing of the team's runs before the expiry step: an expired job costs nothing more.
+  if (scope.serverChain[0] === 'expiry' && expired()) return { kind: 'expired', job };
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
   const queue = sourceQueue ?? job.queue;
@@ -125,7 +134,6 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return { kind: 'deferred', job };
   }
   const batch = scope.features?.batchContext(job);
-  await scope.features?.beforeRun(job, logger);
   const tracker = scope.features?.tracker(job, logger);
   await tracker?.start();
   const reservation = new Reservation({
@@ -165,17 +173,25 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
   try {
     await reservation.start();
-    let value: unknown;
-    const waitSeconds = await withinQueueCap(scope.queueLease, async () => { value = await handler(job.args, ctx); });
+    const result = await runServerChain(scope.serverChain, job, ctx, {
+      expired,
+      unique: async () => { await scope.features?.beforeRun(job, logger); },
+      limiter: (next) => withinQueueCap(scope.queueLease, next),
+      handler: async (ran) => handler(ran.args, ctx),
+    });
+    if (result.kind === 'expired') {
+      await tracker?.failed({ errtype: 'JobExpired', message: `expired at ${job.custom?.expires_at ?? '?'}; dropped without running` });
+      return { kind: 'expired', job };
+    }
     const queueUrl = scope.queues.urlOf(queue);
-    if (waitSeconds !== undefined && queueUrl !== undefined) {
+    if (result.kind === 'capped' && queueUrl !== undefined) {
       // The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
-      const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, waitSeconds));
+      const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, result.waitSeconds));
       logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
-      return { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: run() };
+      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: run() });
     }
     const facts = run();
-    await tracker?.succeeded(value);
+    await tracker?.succeeded(result.kind === 'ran' ? result.value : undefined);
     // DEBUG: nothing at INFO (a success costs no log line on AWS); hopper dev shows it.
     logger.debug('job done', { duration_ms: facts.durationMs });
     return { kind: 'succeeded', job, run: facts };
@@ -183,7 +199,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     if (isHopperError(error, 'IterationSignal')) {
       // A copy of a finished job: its tracked state goes back to what the finishing slice wrote.
       if ((error as IterationSignal).kind === 'finished') await tracker?.alreadySucceeded();
-      return iterationEnd(error as IterationSignal, record, job, scope, logger, run());
+      const end = iterationEnd(error as IterationSignal, record, job, scope, logger, run());
+      return end.kind === 'continued' ? requeue(record, job, scope, logger, end) : end;
     }
     const waitSeconds = rateLimitedDelay(error);
     const jobQueueUrl = scope.queues.urlOf(job.queue);
@@ -201,7 +218,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
         // It enters its queue again now and is due after the delay: its wait is not latency.
         const nowMs = scope.now().getTime();
         const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
-        return { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: run() };
+        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: run() });
       }
       logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
@@ -209,7 +226,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     const described = describeError(error);
     await tracker?.failed({ errtype: described.errtype, message: described.message });
     logger.warn(unrecoverable ? 'job failed; not retryable' : 'job failed', { errtype: described.errtype, error: described.message, backtrace: described.backtrace });
-    const retried = unrecoverable ? undefined : retryHere(record, job, described, jobQueueUrl, scope);
+    const retried = unrecoverable ? undefined : await retryHere(record, job, described, jobQueueUrl, scope, logger);
     if (retried !== undefined) {
       logger.info('retry enqueued', { retry_count: retried.job.failure?.retry_count, errtype: described.errtype, error: described.message, delay_s: retried.message.delaySeconds });
       return { kind: 'failed', message: retried.message, job, run: run(), retried: retried.job };
@@ -271,14 +288,47 @@ function waitedMs(job: Job, record: SQSRecord, nowMs: number): number {
  * A job of a batch still takes that trip (the retry function marks its failure in the batch), and so
  * does one due later (the retry set) or out of retries (the dead set).
  */
-function retryHere(record: SQSRecord, job: Job, error: EnvelopeError, queueUrl: string | undefined, scope: RecordScope): { message: OutgoingMessage; job: Job } | undefined {
+async function retryHere(
+  record: SQSRecord, job: Job, error: EnvelopeError, queueUrl: string | undefined, scope: RecordScope, logger: Logger,
+): Promise<{ message: OutgoingMessage; job: Job } | undefined> {
   if (queueUrl === undefined || job.custom?.bid !== undefined) return undefined;
   const now = scope.now();
   const action = planFailure(job, error, now.getTime(), false, {
     now, queueUrls: { [job.queue]: queueUrl }, deadTtlDays: RETRY_DEFAULTS.deadTtlDays, defaultRetry: scope.defaultRetry,
   });
   if (action.kind !== 'enqueue') return undefined;
-  return { message: { key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(action.job), delaySeconds: action.delaySeconds }, job: action.job };
+  let next: Job;
+  try {
+    next = await throughClientChain(action.job, 'retry', scope, logger);
+  } catch (chainError) {
+    // The failure envelope takes the retry function's way, which runs the chain again.
+    logger.error('client middleware refused the retry; the failure goes to the retry function', { error: describeError(chainError).message });
+    return undefined;
+  }
+  return { message: { key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(next), delaySeconds: action.delaySeconds }, job: next };
+}
+
+/** `job` through the team's client chain, as the path `via` enqueues it (unchanged without a chain). */
+function throughClientChain(job: Job, via: EnqueueVia, scope: RecordScope, logger: Logger): Promise<Job> {
+  return scope.middleware?.client === undefined ? Promise.resolve(job) : runClientChain(scope.middleware, job, via, logger);
+}
+
+/**
+ * A job going back to its queue (a limiter's or the queue's wait, an iteration going on), through
+ * the client chain; when the chain refuses, the record is handed back to SQS, which delivers it
+ * again after its visibility timeout.
+ */
+async function requeue<Outcome extends Extract<RecordOutcome, { kind: 'rate_limited' | 'continued' }>>(
+  record: SQSRecord, job: Job, scope: RecordScope, logger: Logger, outcome: Outcome,
+): Promise<Outcome | Extract<RecordOutcome, { kind: 'deferred' }>> {
+  if (scope.middleware?.client === undefined) return outcome;
+  try {
+    const sent = await throughClientChain(JSON.parse(outcome.message.body) as Job, 'requeue', scope, logger);
+    return { ...outcome, message: { ...outcome.message, body: serializeJob(sent) } };
+  } catch (error) {
+    logger.error('client middleware refused to send the job back; record handed back to SQS', { message_id: record.messageId, error: describeError(error).message });
+    return { kind: 'deferred', job };
+  }
 }
 
 function fail(

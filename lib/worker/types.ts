@@ -14,6 +14,7 @@ import type { StandardSchemaV1 } from '../job/typed.js';
 import type { SqsVisibilityChanger } from './reservation.js';
 import type { Once } from './once.js';
 import type { ReportProgress } from './track.js';
+import type { Middleware } from '../middleware/chain.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
 export type WorkerSqs = SqsBatchSender & SqsVisibilityChanger;
@@ -161,4 +162,11 @@ export interface WorkerOptions {
   readonly now?: () => Date;
   /** Where log lines go. @default console.log */
   readonly log?: LogSink;
+  /**
+   * The team's middleware (`defineMiddleware`; the module the JobSystem's `middleware` prop names,
+   * so Hopper's own functions run the same chains): server middleware around every job, the
+   * client chain on every job the worker sends (`ctx.batch.add`, retries, requeues), and the hooks
+   * `onRetry` and `onExpired` for the moves the worker makes.
+   */
+  readonly middleware?: Middleware<JobContext>;
 }

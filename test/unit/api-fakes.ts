@@ -2,6 +2,7 @@
  * Fakes for the API's unit tests: Function URL events, and an in-memory context (sets, stats,
  * limits, queue backend) around a real `Client` on a fake SQS.
  */
+import type { AnyMiddleware } from '../../lib/middleware/chain.js';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { apiRoutes, createApiHandler } from '../../lib/api/handler.js';
 import type { ApiConfig } from '../../lib/api/config.js';
@@ -226,7 +227,7 @@ export class FakeWaiting {
 }
 
 /** A handler over fakes, and the fakes. */
-export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly dynamo?: StateCommands } = {}) {
+export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly dynamo?: StateCommands; readonly middleware?: AnyMiddleware } = {}) {
   let nowMs = NOW;
   const sqs = new FakeSqs();
   const scheduled: { job: Job; dueMs: number }[] = [];
@@ -247,6 +248,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     queueUrls: QUEUE_URLS, sqs, scheduledSet: { putScheduled: async (job, dueMs) => { scheduled.push({ job, dueMs }); } }, now: () => new Date(nowMs),
     // Unique jobs take their locks through `dynamo` when a test gives one.
     ...(options.dynamo === undefined ? { env: {} } : { dynamo: options.dynamo, env: { HOPPER_STATE_TABLE: 'state' } }),
+    ...(options.middleware === undefined ? {} : { middleware: options.middleware, via: 'api' as const }),
   });
   const waiting = new FakeWaiting(sets, client);
   const context: ApiContext = {

@@ -49,6 +49,20 @@ describe('POST /v1/jobs', () => {
     expect(sqs.sentTo(QUEUE_URLS.default)).toEqual([{ delaySeconds: undefined, body: expect.objectContaining({ jid: 'job-1', jobtype: 'SendEmail', custom: { tenant: 'acme', note: 1 } }) }]);
   });
 
+  it('runs the client middleware (via api) on each job, and answers 422 naming the entry when it refuses one, sending nothing', async () => {
+    const stamped = apiFixture({}, { middleware: { client: [(job, ctx) => ({ ...job, custom: { ...job.custom, via: ctx.via } })] } });
+    await stamped.call(post({ jobtype: 'SendEmail', jid: 'job-1' }));
+    expect(stamped.sqs.sentTo(QUEUE_URLS.default)).toEqual([{ delaySeconds: undefined, body: expect.objectContaining({ jid: 'job-1', custom: { tenant: 'acme', via: 'api' } }) }]);
+
+    const refusing = apiFixture({}, { middleware: { client: [function noBulk(job) { if (job.jobtype === 'Bulk') throw new Error('no bulk today'); return job; }] } });
+    const response = await refusing.call(post({ jobs: [{ jobtype: 'A', jid: 'a' }, { jobtype: 'Bulk', jid: 'b' }] }));
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 422,
+      json: { error: { code: 'refused_by_middleware', message: 'client middleware noBulk (client[0]) (enqueue via api): threw Error: no bulk today', middleware: 'noBulk (client[0])', via: 'api' } },
+    });
+    expect(refusing.sqs.batches).toEqual([]);
+  });
+
   it('enqueues many jobs across queues and returns their jids in order', async () => {
     const { call, sqs } = apiFixture();
     const response = await call(post({ jobs: [{ jobtype: 'A', jid: 'a' }, { jobtype: 'B', jid: 'b', queue: 'critical' }] }));

@@ -51,6 +51,8 @@ const INSTANCES: Readonly<Record<string, Error>> = {
   ReservationError: new errors.ReservationError('x'),
   IterationBusyError: new errors.IterationBusyError('j1', 30),
   IterationLostError: new errors.IterationLostError('j1'),
+  MiddlewareError: new errors.MiddlewareError('stamp (client[0])', 'retry', 'threw Error: x'),
+  InvalidMiddlewareError: new errors.InvalidMiddlewareError('x'),
   IterationError: new errors.IterationError('items yielded an undefined cursor'),
   IterationSignal: new errors.IterationSignal('continue', 3, 'the slice ended before the invocation\'s deadline'),
 };

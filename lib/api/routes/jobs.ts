@@ -2,6 +2,7 @@
  * `POST /v1/jobs`: one job, or `{ "jobs": [...] }`. Validated with the job model, stamped with the
  * caller's tenant, checked against backlog limits (503) and quotas (429), then enqueued.
  */
+import { MiddlewareError } from '../../errors/middleware.js';
 import { EnqueueError } from '../../client/client.js';
 import { METRICS, type MetricName } from '../../observability/emf.js';
 import { InvalidJobError, isHopperError } from '../../errors/base.js';
@@ -92,6 +93,11 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
       throw enqueueErrorAnswer(error, !many);
     }
     if (isHopperError(error, 'PayloadTooLargeError')) throw new ApiError(413, API_ERRORS.payloadTooLarge, error.message);
+    if (error instanceof MiddlewareError) {
+      // Refused before anything was sent: the quota points go back.
+      await refundQuotas(ctx.config.quotas, { tenant, jobsByQueue }, { store: ctx.quotaStore, now: ctx.now }).catch(() => undefined);
+      throw new ApiError(422, API_ERRORS.refused, error.message, { details: { middleware: error.middleware, via: error.via } });
+    }
     throw error;
   }
   noteAccepted(ctx, jobs);
