@@ -20,3 +20,4 @@ export {
   type Middleware, type ServerMiddleware, type SettledBatch,
 } from '../middleware/chain.js';
 export { InvalidMiddlewareError, MiddlewareError } from '../errors/middleware.js';
+export { compressArgs, COMPRESS_ARGS_DEFAULTS, currentTrace, GZIP_ARGS_MARKER, traceContext, type CompressArgsOptions, type MiddlewarePair, type RunningTrace } from '../middleware/builtin.js';
