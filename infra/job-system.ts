@@ -6,6 +6,7 @@
  * (job-scheduler.ts), the API (job-system-api.ts), monitoring (job-system-monitoring.ts) and the
  * outputs (job-system-outputs.ts).
  */
+import { MIDDLEWARE_BUNDLE } from '../lib/middleware/load.js';
 import { MiddlewareBundle } from './middleware-bundle.js';
 import { Annotations, Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -115,6 +116,8 @@ export class JobSystem extends Construct implements IJobSystem {
   private readonly maxJobTypes: number | undefined;
   private readonly monitoring: JobSystemMonitoring;
   private readonly configuration: JobSystemConfiguration;
+  /** Whether the props name a middleware module. */
+  private readonly hasMiddleware: boolean;
 
   constructor(scope: Construct, id: string, props: JobSystemProps = {}) {
     super(scope, id);
@@ -136,6 +139,7 @@ export class JobSystem extends Construct implements IJobSystem {
     const quotas = quotasJson(props.quotas, [...queueOptions.keys()]);
     const tenants = tenantsJson(props.tenants);
     const middleware = props.middleware === undefined ? undefined : new MiddlewareBundle(props.middleware);
+    this.hasMiddleware = middleware !== undefined;
     // What each of Hopper's functions gets alike (not the configuration writer: it runs no job).
     const logRetention = props.logRetention === undefined ? {} : { logRetention: props.logRetention };
     const shared = { ...logRetention, ...(middleware === undefined ? {} : { middleware }) };
@@ -312,6 +316,8 @@ export class JobSystem extends Construct implements IJobSystem {
       this.configuration.grantRead(fn);
     } else {
       this.configuration.configure(configurable, this.environment);
+      // The worker warns when it was made without the module Hopper's functions run.
+      if (this.hasMiddleware) configurable.addEnvironment(ENV.middleware, MIDDLEWARE_BUNDLE.declared);
       checkEnvironmentAtSynth(configurable);
     }
     const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));

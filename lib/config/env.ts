@@ -65,8 +65,8 @@ export const ENV = {
    */
   clockOffsetMs: 'HOPPER_CLOCK_OFFSET_MS',
   /**
-   * Hopper's functions: `bundled` when the JobSystem declares `middleware`: the team's module is
-   * bundled next to the function's code (lib/middleware/load.ts).
+   * Set when the JobSystem declares `middleware`: `bundled` on Hopper's functions (the team's module
+   * is bundled next to their code, lib/middleware/load.ts), `declared` on workers (which import it).
    */
   middleware: 'HOPPER_MIDDLEWARE',
 } as const;

@@ -9,8 +9,12 @@ import { ENV, type Env } from '../config/env.js';
 import { isRecord } from '../job/model.js';
 import { checkMiddleware, type Middleware } from './chain.js';
 
-/** The file the construct writes next to a function's bundle, and the variable's value that says so. */
-export const MIDDLEWARE_BUNDLE = { file: 'middleware.mjs', env: 'bundled' } as const;
+/**
+ * The file the construct writes next to a function's bundle, the variable's value that says so, and
+ * the value a worker of a JobSystem with middleware gets (it imports the module itself, and warns
+ * when it was made without it).
+ */
+export const MIDDLEWARE_BUNDLE = { file: 'middleware.mjs', env: 'bundled', declared: 'declared' } as const;
 
 /**
  * The team's middleware for one of Hopper's functions, or undefined when the stack declares none.

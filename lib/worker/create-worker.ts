@@ -131,6 +131,9 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       caps: queueConcurrencyFromEnv(env),
     };
     if (options.now === undefined) clock = clockFromEnv(env);
+    if (env[ENV.middleware] !== undefined && middleware === undefined) {
+      baseLogger.warn('the JobSystem declares middleware, but this worker was made without it: its jobs skip the server chain, and what it sends the client chain; pass createWorker({ jobs, middleware })');
+    }
     return runtime;
   };
 

@@ -1,7 +1,7 @@
 /**
  * The JobSystem's `middleware`: bundled once next to each of Hopper's functions that enqueue or
  * move jobs (not the configuration writer, not a team's worker), with the variable that makes them
- * load it; a missing module or one esbuild cannot bundle fails the synth with its path.
+ * load it (a worker is told it is declared); a missing module or one esbuild cannot bundle fails the synth with its path.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,8 +37,9 @@ describe('JobSystem middleware', () => {
       if (fn === undefined) throw new Error('a function is missing');
       expect(environmentOf(fn)[ENV.middleware]).toBe(MIDDLEWARE_BUNDLE.env);
     }
-    expect(environmentOf(worker)[ENV.middleware]).toBeUndefined();
-    // The configuration writer and the worker are the two functions without it.
+    // A worker imports the module itself; it is told the stack has one, to warn when it was made without.
+    expect(environmentOf(worker)[ENV.middleware]).toBe(MIDDLEWARE_BUNDLE.declared);
+    // The configuration writer and the worker are the two functions without the bundle.
     const functions = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
     const loading = functions.filter((resource) => JSON.stringify(resource.Properties?.Environment ?? {}).includes(`"${ENV.middleware}":"${MIDDLEWARE_BUNDLE.env}"`));
     expect([loading.length, functions.length]).toEqual([withMiddleware.length, withMiddleware.length + 2]);

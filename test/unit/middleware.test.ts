@@ -211,6 +211,20 @@ describe('the worker with middleware', () => {
     expect(ran).toEqual([]);
   });
 
+  it('warns once when the JobSystem declares middleware and the worker was made without it', async () => {
+    const log = memoryLog();
+    const handler = createWorker({ jobs: { Greet: async () => undefined }, env: { ...TEST_ENV, HOPPER_MIDDLEWARE: 'declared' }, clients: { sqs: new FakeSqs() }, now: () => NOW, log: log.sink });
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Greet' } })]), lambdaContext());
+    await handler(sqsEvent([sqsRecord({ body: { jobtype: 'Greet' } })]), lambdaContext());
+    expect(log.lines.filter((line) => line.level === 'WARN').map((line) => line.message)).toEqual([
+      'the JobSystem declares middleware, but this worker was made without it: its jobs skip the server chain, and what it sends the client chain; pass createWorker({ jobs, middleware })',
+    ]);
+    const quiet = memoryLog();
+    await createWorker({ jobs: { Greet: async () => undefined }, env: { ...TEST_ENV, HOPPER_MIDDLEWARE: 'declared' }, clients: { sqs: new FakeSqs() }, now: () => NOW, log: quiet.sink, middleware: defineMiddleware({}) })(
+      sqsEvent([sqsRecord({ body: { jobtype: 'Greet' } })]), lambdaContext());
+    expect(quiet.lines.filter((line) => line.level === 'WARN')).toEqual([]);
+  });
+
   it('gives the handler what a server middleware handed on, and stores what it returned as the result', async () => {
     const args: unknown[] = [];
     const unpack = async (given: Job, _ctx: JobContext, next: (job?: Job) => Promise<unknown>) => next({ ...given, args: ['unpacked'] });
