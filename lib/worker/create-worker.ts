@@ -100,7 +100,8 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   }
   // Jobs with a schema of their arguments check them before they run.
   const middleware = options.middleware === undefined ? undefined : checkMiddleware(options.middleware);
-  const serverChain = serverOrder(middleware);
+  // Only a team's server middleware needs the chain; Hopper's steps alone run without it.
+  const serverChain = (middleware?.server?.length ?? 0) > 0 ? serverOrder(middleware) : undefined;
   const jobs: Readonly<Record<string, JobHandler>> = Object.fromEntries(Object.entries(options.jobs).map(([jobtype, job]) => [jobtype, toHandler(jobtype, job)]));
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
   let clock: () => Date = options.now ?? (() => new Date());
@@ -165,7 +166,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait,
       iteration: { store: () => features.iterations(), now: () => now().getTime(), marginMs: margin },
       busy: stats.busy,
-      serverChain,
+      ...(serverChain === undefined ? {} : { serverChain }),
       ...(middleware === undefined ? {} : { middleware }),
       ...(cap.lease === undefined ? {} : { queueLease: cap.lease }),
     };

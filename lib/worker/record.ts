@@ -26,7 +26,7 @@ import { withinQueueCap } from './queue-cap.js';
 import type { BusyBoard } from '../stats/busy.js';
 import { ITERATION_SCOPE, type IterationCarrier, type IterationScope } from './iterate.js';
 import { runClientChain, type EnqueueVia, type HopperStep, type ServerMiddleware, type AnyMiddleware } from '../middleware/chain.js';
-import { runServerChain } from './server-chain.js';
+import { runServerChain, type ChainResult } from './server-chain.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
 export interface RunFacts {
@@ -86,8 +86,11 @@ export interface RecordScope {
   readonly busy?: BusyBoard;
   /** The team's middleware: its client chain runs on every job the worker sends back (lib/middleware). */
   readonly middleware?: AnyMiddleware;
-  /** The server entries in the order they run (`serverOrder`): Hopper's steps and the team's middleware. */
-  readonly serverChain: readonly (ServerMiddleware<JobContext> | HopperStep)[];
+  /**
+   * The server entries in the order they run (`serverOrder`): Hopper's steps and the team's
+   * middleware. Absent when the team has no server middleware: Hopper's steps run in their order.
+   */
+  readonly serverChain?: readonly (ServerMiddleware<JobContext> | HopperStep)[];
 }
 
 /** Processes one record; see the module comment. */
@@ -116,7 +119,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return true;
   };
   // Nothing of the team's runs before the expiry step: an expired job costs nothing more.
-  if (scope.serverChain[0] === 'expiry' && expired()) return { kind: 'expired', job };
+  if ((scope.serverChain === undefined || scope.serverChain[0] === 'expiry') && expired()) return { kind: 'expired', job };
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
   const queue = sourceQueue ?? job.queue;
@@ -173,12 +176,14 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
   try {
     await reservation.start();
-    const result = await runServerChain(scope.serverChain, job, ctx, {
-      expired,
-      unique: async () => { await scope.features?.beforeRun(job, logger); },
-      limiter: (next) => withinQueueCap(scope.queueLease, next),
-      handler: async (ran) => handler(ran.args, ctx),
-    });
+    const result = scope.serverChain === undefined
+      ? await hopperStepsOnly(job, ctx, handler, scope, logger)
+      : await runServerChain(scope.serverChain, job, ctx, {
+        expired,
+        unique: async () => { await scope.features?.beforeRun(job, logger); },
+        limiter: (next) => withinQueueCap(scope.queueLease, next),
+        handler: async (ran) => handler(ran.args, ctx),
+      });
     if (result.kind === 'expired') {
       await tracker?.failed({ errtype: 'JobExpired', message: `expired at ${job.custom?.expires_at ?? '?'}; dropped without running` });
       return { kind: 'expired', job };
@@ -237,6 +242,17 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     reservation.stop();
     scope.signal.removeEventListener('abort', stopReservation);
   }
+}
+
+/**
+ * The run of a worker without server middleware: Hopper's steps in their order, without the chain's
+ * closures (expiry was checked before the run began). What every plain job pays.
+ */
+async function hopperStepsOnly(job: Job, ctx: JobContext, handler: JobHandler, scope: RecordScope, logger: Logger): Promise<ChainResult> {
+  await scope.features?.beforeRun(job, logger);
+  let value: unknown;
+  const waitSeconds = await withinQueueCap(scope.queueLease, async () => { value = await handler(job.args, ctx); });
+  return waitSeconds === undefined ? { kind: 'ran', value } : { kind: 'capped', waitSeconds };
 }
 
 /**
