@@ -151,7 +151,8 @@ export class ScheduledJobs {
    * claim lapses (a minute).
    *
    * @returns `done`; `moving` when another mover is sending it right now; `gone` when it is no longer there.
-   * @throws InvalidEntryIdError for a malformed id; the send's error when SQS refused it (the job stays).
+   * @throws InvalidEntryIdError for a malformed id; the send's error when SQS refused it, MiddlewareError
+   *   when the team's client middleware did (the job stays).
    */
   async runNow(set: RunnableSetName, id: string): Promise<WaitingJobAction> {
     const entry = this.stub(set, id);
@@ -160,7 +161,8 @@ export class ScheduledJobs {
     });
     if (outcome === undefined || outcome.kind === 'gone') return 'gone';
     if (outcome.kind === 'busy') return 'moving';
-    if (outcome.kind === 'failed') throw new HopperError(`could not run ${entry.jid} now: ${outcome.reason}`);
+    // The team's middleware refused it: its own error, which the API answers 422.
+    if (outcome.kind === 'failed') throw outcome.refusal ?? new HopperError(`could not run ${entry.jid} now: ${outcome.reason}`);
     return 'done';
   }
 

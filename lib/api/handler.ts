@@ -3,6 +3,7 @@
  * a JSON answer with its status. The context (AWS clients, configuration) is built on the first
  * request and kept for the instance.
  */
+import { MiddlewareError } from '../errors/middleware.js';
 import type { AnyMiddleware } from '../middleware/chain.js';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { clockOrNow } from './clock.js';
@@ -12,7 +13,7 @@ import { awsApiContext } from './aws.js';
 import { apiConfigFromEnv } from './config.js';
 import type { ApiContext } from './context.js';
 import { readEvent } from './event.js';
-import { API_ERRORS, ApiError, errorResponse, upstreamFailure, type ApiResponse } from './http.js';
+import { API_ERRORS, ApiError, errorResponse, refusedByMiddleware, upstreamFailure, type ApiResponse } from './http.js';
 import { matchRoute, type Route } from './router.js';
 import { batchRoutes } from './routes/batches.js';
 import { cronRoutes } from './routes/crons.js';
@@ -77,6 +78,7 @@ export function createApiHandler(options: ApiHandlerOptions = {}): (event: Lambd
       return await match.route.handle(request, match.params);
     } catch (error) {
       if (error instanceof ApiError) return errorResponse(error);
+      if (error instanceof MiddlewareError) return errorResponse(refusedByMiddleware(error));
       const requestId = event.requestContext.requestId;
       const upstream = upstreamFailure(error);
       if (upstream !== undefined) {

@@ -2,6 +2,7 @@
  * The HTTP vocabulary of the API: requests as the router sees them, responses as a Function URL
  * returns them, and errors as JSON `{ "error": { "code", "message" } }` with their status.
  */
+import type { MiddlewareError } from '../errors/middleware.js';
 import { ApiError } from '../errors/api.js';
 
 /** The caller, as the Function URL's IAM authorizer identified it. */
@@ -57,6 +58,11 @@ export const API_ERRORS = {
 
 // Routes import it from here, with the helpers that make one.
 export { ApiError } from '../errors/api.js';
+
+/** `422 refused_by_middleware`: the team's client middleware refused a job; nothing of the request was enqueued. */
+export function refusedByMiddleware(error: MiddlewareError): ApiError {
+  return new ApiError(422, API_ERRORS.refused, error.message, { details: { middleware: error.middleware, via: error.via } });
+}
 
 /** `400 bad_parameter` naming the parameter, what it must be and what was given. */
 export function badParameter(name: string, expected: string, received?: string): ApiError {

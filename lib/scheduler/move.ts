@@ -61,8 +61,8 @@ export type MoveOutcome =
   | { readonly kind: 'busy'; readonly jid: string }
   /** Already moved or deleted by someone else. */
   | { readonly kind: 'gone'; readonly jid: string }
-  /** Not moved; still in its set, to be moved by a later sweep. */
-  | { readonly kind: 'failed'; readonly jid: string; readonly reason: string };
+  /** Not moved; still in its set, to be moved by a later sweep. `refusal`: the team's client middleware refused it. */
+  | { readonly kind: 'failed'; readonly jid: string; readonly reason: string; readonly refusal?: unknown };
 
 interface Claimed {
   readonly index: number;
@@ -94,7 +94,7 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
 
   const refused = await throughClientChain(claimed, deps, options.via);
   const done = await place(claimed.filter((item) => !refused.has(item.index)), deps);
-  for (const [index, reason] of refused) done.set(index, reason);
+  for (const [index, error] of refused) done.set(index, reasonOf(error));
   const finished = await mapSettled(claimed, deps.concurrency, async (item) => {
     const failure = done.get(item.index);
     if (failure !== undefined) {
@@ -109,7 +109,8 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
     const failure = done.get(item.index);
     const jid = item.entry.jid;
     if (failure !== undefined) {
-      outcomes[item.index] = { kind: 'failed', jid, reason: failure };
+      const refusal = refused.get(item.index);
+      outcomes[item.index] = { kind: 'failed', jid, reason: failure, ...(refusal === undefined ? {} : { refusal }) };
       deps.logger.error('could not move a due job; it stays in its set for the next sweep', { jid, set: item.entry.set, reason: failure });
       return;
     }
@@ -135,10 +136,10 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
 
 /**
  * Runs the client chain over the jobs to send, replacing their plans with what it gave back.
- * @returns the entries it refused (index → reason): they stay in their set, as a failed send does.
+ * @returns the entries it refused (index → its error): they stay in their set, as a failed send does.
  */
-async function throughClientChain(claimed: Claimed[], deps: MoverDeps, via: EnqueueVia): Promise<Map<number, string>> {
-  const refused = new Map<number, string>();
+async function throughClientChain(claimed: Claimed[], deps: MoverDeps, via: EnqueueVia): Promise<Map<number, unknown>> {
+  const refused = new Map<number, unknown>();
   const { middleware } = deps;
   if (middleware?.client === undefined) return refused;
   await Promise.all(claimed.map(async (item, position) => {
@@ -148,7 +149,7 @@ async function throughClientChain(claimed: Claimed[], deps: MoverDeps, via: Enqu
       const job = await runClientChain(middleware, plan.job, via, deps.logger.child({ jid: plan.job.jid }));
       claimed[position] = { ...item, plan: { ...plan, job, body: serializeJob(job) } };
     } catch (error) {
-      refused.set(item.index, reasonOf(error));
+      refused.set(item.index, error);
     }
   }));
   return refused;

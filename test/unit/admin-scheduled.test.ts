@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidEntryIdError, ScheduledJobs } from '../../lib/admin/scheduled.js';
 import { normalizeJob, type Job } from '../../lib/job/model.js';
 import { createLogger } from '../../lib/observability/logger.js';
+import { MiddlewareError } from '../../lib/errors/middleware.js';
+import type { ClientMiddleware } from '../../lib/middleware/chain.js';
 import { StateTable } from '../../lib/storage/state-table.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 import { FakeSqs, QUEUE_URLS, memoryLog } from './worker-fakes.js';
@@ -81,6 +83,27 @@ describe('ScheduledJobs.runNow and delete', () => {
     expect(sqs.sentTo(QUEUE_URLS.critical)).toEqual([{ delaySeconds: 0, body: expect.objectContaining({ jid: 'a', enqueued_at: '2026-11-22T12:00:00.000Z' }) }]);
     expect((await waiting.list()).jobs).toEqual([]);
     expect(await waiting.runNow('scheduled', job.id)).toBe('gone');
+  });
+
+  it('runs the client middleware on a job run now (run-now) or retried from the dead set (dead-retry), and leaves a refused one where it was', async () => {
+    const table = new StateTable(new FakeDynamo(), 'state');
+    const sqs = new FakeSqs();
+    const stamp: ClientMiddleware = (given, ctx) => ({ ...given, custom: { ...given.custom, via: ctx.via } });
+    const waiting = new ScheduledJobs({ table, sqs, queueUrls: QUEUE_URLS, clock: () => new Date(T0), middleware: { client: [stamp] } });
+    await table.putScheduled(makeJob('later'), T0 + 86_400_000);
+    await table.putSetEntry('dead', { job: makeJob('dead'), epochMs: T0 - 1000 });
+    await waiting.runNow('scheduled', `${T0 + 86_400_000}#later`);
+    await waiting.runNow('dead', `${T0 - 1000}#dead`);
+    expect(sqs.sentTo(QUEUE_URLS.default).map((sent) => sent.body)).toEqual([
+      expect.objectContaining({ jid: 'later', custom: { via: 'run-now' } }),
+      expect.objectContaining({ jid: 'dead', custom: { via: 'dead-retry' } }),
+    ]);
+
+    const refusing = new ScheduledJobs({ table, sqs: new FakeSqs(), queueUrls: QUEUE_URLS, clock: () => new Date(T0), middleware: { client: [() => { throw new Error('not today'); }] } });
+    await table.putSetEntry('dead', { job: makeJob('kept'), epochMs: T0 - 2000 });
+    await expect(refusing.runNow('dead', `${T0 - 2000}#kept`)).rejects.toThrow(MiddlewareError);
+    // Its claim was given back: the entry is there to retry once the middleware lets it.
+    expect(await waiting.runNow('dead', `${T0 - 2000}#kept`)).toBe('done');
   });
 
   it('deletes a job without running it', async () => {

@@ -187,6 +187,19 @@ describe('one entry', () => {
   });
 });
 
+describe('an entry the team\'s middleware refuses', () => {
+  it('answers 422 refused_by_middleware naming the entry and the path, and keeps the entry', async () => {
+    const { call, sets } = apiFixture({}, { middleware: { client: [function embargo() { throw new Error('embargoed'); }] } });
+    const entry = sets.put('dead', { job: job('d1'), epochMs: T, reason });
+    const response = await call(urlEvent({ method: 'POST', path: `/v1/dead/${encodeURIComponent(entry.key.sk)}/retry` }));
+    expect({ status: response.statusCode, json: response.json }).toEqual({
+      status: 422,
+      json: { error: { code: 'refused_by_middleware', message: 'client middleware embargo (client[0]) (enqueue via api): threw Error: embargoed', middleware: 'embargo (client[0])', via: 'api' } },
+    });
+    expect((await call(urlEvent({ method: 'GET', path: `/v1/dead/${encodeURIComponent(entry.key.sk)}` }))).statusCode).toBe(200);
+  });
+});
+
 describe('bulk', () => {
   it('deletes matching entries a bounded number per call, with a cursor until done', async () => {
     const { call, sets } = apiFixture();

@@ -15,7 +15,7 @@ import { API_DEFAULTS } from '../config.js';
 import { isPaused } from '../queue-state.js';
 import type { ApiContext } from '../context.js';
 import { tenantOf } from '../event.js';
-import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http.js';
+import { API_ERRORS, ApiError, badParameter, describeValue, json, jsonBody, notFound, refusedByMiddleware, type ApiRequest, type ApiResponse } from '../http.js';
 import type { Route } from '../router.js';
 import type { JobStatus } from '../../storage/job-states.js';
 
@@ -96,7 +96,7 @@ async function enqueue(ctx: ApiContext, request: ApiRequest): Promise<ApiRespons
     if (error instanceof MiddlewareError) {
       // Refused before anything was sent: the quota points go back.
       await refundQuotas(ctx.config.quotas, { tenant, jobsByQueue }, { store: ctx.quotaStore, now: ctx.now }).catch(() => undefined);
-      throw new ApiError(422, API_ERRORS.refused, error.message, { details: { middleware: error.middleware, via: error.via } });
+      throw refusedByMiddleware(error);
     }
     throw error;
   }
