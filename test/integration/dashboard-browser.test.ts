@@ -420,8 +420,9 @@ describe('the dashboard on hopper dev', () => {
     expect(instance).toMatch(/^\d{4}\/\d\d\/\d\d\/\[\$LATEST\][0-9a-f]{32}$/);
     expect(await page.locator('#busy-freshness').textContent()).toMatch(/in flight\. Jobs are listed once they have run 10 s; their workers report them every 10 s/);
     expect(await page.locator('main section', { hasText: 'Per queue' }).locator('tbody tr', { hasText: 'default' }).locator('td').nth(2).textContent()).toBe('1');
-    // The Overview's Busy card links here.
+    // The Overview's Busy card links here, and the navigation counts the jobs running now.
     const overview = await open('overview');
+    await expect.poll(async () => overview.locator('#nav a[href="#/busy"] .badge').textContent(), { timeout: 10_000 }).toMatch(/^[1-9]\d*$/);
     await overview.getByRole('link', { name: /^\d+$/ }).first().waitFor();
     expect(await overview.locator('.card', { hasText: 'Busy' }).locator('a').getAttribute('href')).toBe('#/busy');
     await overview.close();

@@ -79,16 +79,20 @@ async function render() {
   }
 }
 
-/** The sets' counts as badges in the navigation; an API without the route shows none. */
+/**
+ * Badges in the navigation: the sets' counts, and the jobs running now (SQS's in-flight count of
+ * every queue). An API without a route shows no badge for it.
+ */
 async function badges() {
-  try {
-    const counts = await get('/v1/sets/counts');
-    for (const badge of document.querySelectorAll('#nav .badge')) {
-      const count = counts[badge.dataset.count];
-      badge.textContent = count === undefined || count.count === 0 ? '' : `${count.count.toLocaleString('en-US')}${count.capped ? '+' : ''}`;
-    }
-  } catch {
-    // Badges are a convenience: the pages say the same.
+  const [sets, busy] = await Promise.allSettled([get('/v1/sets/counts'), get('/v1/busy')]);
+  const counts = sets.status === 'fulfilled' ? { ...sets.value } : {};
+  if (busy.status === 'fulfilled') counts.busy = { count: busy.value.queues.reduce((sum, queue) => sum + queue.in_flight, 0), capped: false };
+  // Badges are a convenience: the pages say the same, so a failed call only leaves its badges as they were.
+  for (const badge of document.querySelectorAll('#nav .badge')) {
+    const source = badge.dataset.count === 'busy' ? busy : sets;
+    if (source.status !== 'fulfilled') continue;
+    const count = counts[badge.dataset.count];
+    badge.textContent = count === undefined || count.count === 0 ? '' : `${count.count.toLocaleString('en-US')}${count.capped ? '+' : ''}`;
   }
 }
 
