@@ -27,7 +27,7 @@ import type { StateCommands } from '../aws/dynamo.js';
 import { prepareJob } from '../enqueue/enqueue.js';
 import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
 import { HopperError } from '../errors/base.js';
-import { JOB_DEFAULTS } from '../job/model.js';
+import { JOB_DEFAULTS, describeError, type Job } from '../job/model.js';
 import { sendInBatches, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess } from '../storage/access.js';
 import { createLogger, type LogSink, type Logger } from '../observability/logger.js';
@@ -88,22 +88,38 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
         return [];
       }
     });
-    if (middleware?.client !== undefined) {
-      // A refusal throws: the record is retried, as when SQS refuses the send.
-      for (const [index, message] of messages.entries()) {
-        const job = await runClientChain(middleware, message.job, 'callback', logger.child({ bid, jid: message.job.jid }));
-        messages[index] = { ...message, job, body: prepareJob(job, runtime, { now: now() }).body };
-      }
-    }
-    const unsentMessages = await sendInBatches(sqs, messages);
+    const toSend = middleware?.client === undefined ? messages : await throughClientChain(middleware, messages, bid);
+    const unsentMessages = await sendInBatches(sqs, toSend);
     if (unsentMessages.length > 0) throw new HopperError(`callback jobs not sent: ${unsentMessages.map((failure) => `${failure.key}: ${failure.reason}`).join('; ')}`);
     await store.markSent(bid, unsent);
     const counted = metrics.batch();
-    for (const message of messages) {
+    for (const message of toSend) {
       logger.info('batch callback enqueued', { bid, jid: message.key, jobtype: message.job.jobtype, queue: message.job.queue });
       counted.count(message.job.queue, message.job.jobtype, METRICS.enqueued);
     }
     counted.flush(now().getTime());
+  };
+
+  /**
+   * The callback jobs through the team's client chain. One it refuses goes to the dead set, where a
+   * retry runs the chain again: retrying the stream record could not change the answer, and would
+   * hold back every batch behind it. A failed burial throws (the record is retried).
+   */
+  const throughClientChain = async <M extends { readonly job: Job; readonly body: string }>(chain: AnyMiddleware, messages: readonly M[], bid: string): Promise<M[]> => {
+    const passed: M[] = [];
+    for (const message of messages) {
+      const lines = logger.child({ bid, jid: message.job.jid });
+      try {
+        const job = await runClientChain(chain, message.job, 'callback', lines);
+        passed.push({ ...message, job, body: prepareJob(job, runtime, { now: now() }).body });
+      } catch (error) {
+        const reason = { errtype: describeError(error).errtype, message: describeError(error).message };
+        await (await state.deadSet()).bury(message.job, reason, now().getTime());
+        lines.error('client middleware refused the callback job; it is in the dead set', { error: reason.message });
+        await callHook(chain, 'onDead', { job: message.job, queue: message.job.queue, ...reason }, lines);
+      }
+    }
+    return passed;
   };
 
   return async (event) => {

@@ -157,7 +157,8 @@ export interface CompressArgsOptions {
  * Gzips a job's arguments when their JSON is longer than `aboveBytes`: the client part replaces
  * `args` by `[{ $hopper_gzip: '<base64>' }]` when that is smaller, and the server part hands the
  * rest of the chain, and the handler, the original arguments. Arguments already compressed are
- * left as they are.
+ * left as they are, and so are a unique job's (its lock is keyed by them, and a middleware may not
+ * change them). `ctx.job.args` stays as it was sent: the handler's own `args` are the original ones.
  *
  * List the server part before any server middleware that reads `args`.
  *
@@ -172,7 +173,7 @@ export function compressArgs(options: CompressArgsOptions = {}): MiddlewarePair 
     throw new InvalidMiddlewareError(`compressArgs: aboveBytes must be an integer number of bytes ≥ 0, but ${describeValue(aboveBytes)} was provided`);
   }
   const client: ClientMiddleware = function compressArgsClient(job) {
-    if (compressedBody(job.args) !== undefined) return job;
+    if (compressedBody(job.args) !== undefined || job.custom?.unique_for !== undefined) return job;
     const json = JSON.stringify(job.args);
     const size = byteLength(json);
     if (size <= aboveBytes) return job;

@@ -23,9 +23,10 @@
  * team's middleware module (./load.ts).
  */
 import { InvalidMiddlewareError, MiddlewareError } from '../errors/middleware.js';
-import { describeError, isRecord, normalizeJob, type Job } from '../job/model.js';
+import { byteLength, describeError, isRecord, JOB_LIMITS, normalizeJob, serializeJob, type Job } from '../job/model.js';
+import { lockKeyOf, uniqueSpecOf } from '../unique/lock.js';
+import { CALLBACK_FIELD, type BatchCallbackStatus } from '../batch/callbacks.js';
 import type { Logger } from '../observability/logger.js';
-import type { BatchCallbackStatus } from '../batch/callbacks.js';
 
 /** The paths a job is enqueued by, as `ctx.via` names them. */
 export const ENQUEUE_VIAS = [
@@ -189,12 +190,34 @@ export async function runClientChain(middleware: AnyMiddleware | undefined, job:
     } catch (error) {
       throw new MiddlewareError(name, via, `gave back something that is not a job (${describeError(error).message})`, { cause: error });
     }
-    if (next.jid !== current.jid) throw new MiddlewareError(name, via, `changed the job's jid from ${current.jid} to ${next.jid}; a middleware may not`);
-    if (next.queue !== current.queue) throw new MiddlewareError(name, via, `changed the job's queue from ${current.queue} to ${next.queue}; a middleware may not`);
+    const changed = fixedFieldChanged(current, next);
+    if (changed !== undefined) throw new MiddlewareError(name, via, `changed the job's ${changed}; a middleware may not`);
     current = next;
   }
+  const size = byteLength(serializeJob(current));
+  if (size > JOB_LIMITS.maxJobBytes) throw new MiddlewareError('the chain', via, `made job ${current.jid} ${size} bytes, over the limit of ${JOB_LIMITS.maxJobBytes} bytes`);
   return current;
 }
+
+/**
+ * What a middleware may not change, because Hopper keys something by it that may exist before the
+ * chain runs (a retry, a scheduler move): the jid (claims, states), the queue, the jobtype, the batch
+ * and callback markers, the unique options, and a unique job's arguments (its lock is a digest of
+ * jobtype, queue and args). The first one changed, as the error says it, or undefined.
+ */
+function fixedFieldChanged(before: Job, after: Job): string | undefined {
+  if (after.jid !== before.jid) return `jid from ${before.jid} to ${after.jid}`;
+  if (after.queue !== before.queue) return `queue from ${before.queue} to ${after.queue}`;
+  if (after.jobtype !== before.jobtype) return `jobtype from ${before.jobtype} to ${after.jobtype}`;
+  for (const key of FIXED_CUSTOM) {
+    if (JSON.stringify(after.custom?.[key]) !== JSON.stringify(before.custom?.[key])) return `custom.${key}`;
+  }
+  if (uniqueSpecOf(before) !== undefined && lockKeyOf(after).pk !== lockKeyOf(before).pk) return 'args (a unique job\'s lock is keyed by them)';
+  return undefined;
+}
+
+/** The `custom` fields a middleware may not change (see {@link fixedFieldChanged}). */
+const FIXED_CUSTOM = ['bid', CALLBACK_FIELD, 'unique_for', 'unique_until'] as const;
 
 /** Calls hook `name` if the middleware has it; a throw is logged (ERROR) and swallowed. */
 export async function callHook<Name extends HookName>(

@@ -13,6 +13,8 @@ import type { StartMarks } from './start-marks.js';
 import type { OnceSteps } from './once-steps.js';
 import type { JobStates } from './job-states.js';
 import type { Iterations } from './iterations.js';
+import type { Job } from '../job/model.js';
+import type { EntryReason } from './set-items.js';
 
 /** The state-table features, each made on first use. */
 export interface StateAccess {
@@ -28,6 +30,8 @@ export interface StateAccess {
   iterations(): Promise<Iterations>;
   /** Writes the scheduled set with the lazily loaded SDK (for workers; `Client` uses StateTable). */
   scheduledSet(): Promise<ScheduledSetWriter>;
+  /** Puts a job into the dead set with a reason, kept for the dead set's retention (`HOPPER_DEAD_TTL_DAYS`). */
+  deadSet(): Promise<{ bury(job: Job, reason: EntryReason, nowMs: number): Promise<void> }>;
 }
 
 /**
@@ -86,6 +90,18 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
         },
       };
     }),
+    deadSet: once(async () => {
+      const tableName = requireEnv(env, ENV.stateTable);
+      const days = deadSetDays(env);
+      const [{ loadDynamoSdk }, { toItem }] = await Promise.all([import('../aws/dynamo.js'), import('./set-items.js')]);
+      return {
+        async bury(job, reason, nowMs) {
+          const { PutItemCommand } = await loadDynamoSdk();
+          const item = toItem('dead', { job, epochMs: nowMs, reason, ttl: Math.floor(nowMs / 1000) + days * 86_400 });
+          await (await dynamoClient()).send(new PutItemCommand({ TableName: tableName, Item: item }));
+        },
+      };
+    }),
   };
 }
 
@@ -97,8 +113,13 @@ export const ONCE_STEP_EXTRA_DAYS = 30;
  * days with Sidekiq's 25) and then the dead set, from which it can be retried by hand.
  */
 function onceStepDays(env: Env): number {
+  return deadSetDays(env) + ONCE_STEP_EXTRA_DAYS;
+}
+
+/** Days a dead job is kept (`HOPPER_DEAD_TTL_DAYS`). */
+function deadSetDays(env: Env): number {
   const dead = Number(env[ENV.deadTtlDays]);
-  return (Number.isInteger(dead) && dead > 0 ? dead : DEAD_SET_DEFAULT_DAYS) + ONCE_STEP_EXTRA_DAYS;
+  return Number.isInteger(dead) && dead > 0 ? dead : DEAD_SET_DEFAULT_DAYS;
 }
 
 /** The dead set's retention when `HOPPER_DEAD_TTL_DAYS` is not set (the construct always sets it). */

@@ -137,6 +137,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return { kind: 'deferred', job };
   }
   const batch = scope.features?.batchContext(job);
+  // Without server middleware, the unique step runs where it always has: before the run's bookkeeping.
+  if (scope.serverChain === undefined) await scope.features?.beforeRun(job, logger);
   const tracker = scope.features?.tracker(job, logger);
   await tracker?.start();
   const reservation = new Reservation({
@@ -176,14 +178,21 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
   try {
     await reservation.start();
+    let uniqueStepRan = false;
     const result = scope.serverChain === undefined
-      ? await hopperStepsOnly(job, ctx, handler, scope, logger)
+      ? await hopperStepsOnly(job, ctx, handler, scope)
       : await runServerChain(scope.serverChain, job, ctx, {
         expired,
-        unique: async () => { await scope.features?.beforeRun(job, logger); },
+        unique: async () => {
+          uniqueStepRan = true;
+          await scope.features?.beforeRun(job, logger);
+        },
         limiter: (next) => withinQueueCap(scope.queueLease, next),
         handler: async (ran) => handler(ran.args, ctx),
       });
+    // A middleware that ended the job before the unique step: the job is done, so a lock held until
+    // its start is released now rather than at its TTL.
+    if (result.kind === 'ran' && scope.serverChain !== undefined && !uniqueStepRan) await scope.features?.beforeRun(job, logger);
     if (result.kind === 'expired') {
       await tracker?.failed({ errtype: 'JobExpired', message: `expired at ${job.custom?.expires_at ?? '?'}; dropped without running` });
       return { kind: 'expired', job };
@@ -246,10 +255,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
 
 /**
  * The run of a worker without server middleware: Hopper's steps in their order, without the chain's
- * closures (expiry was checked before the run began). What every plain job pays.
+ * closures (expiry and unique ran before the run began). What every plain job pays.
  */
-async function hopperStepsOnly(job: Job, ctx: JobContext, handler: JobHandler, scope: RecordScope, logger: Logger): Promise<ChainResult> {
-  await scope.features?.beforeRun(job, logger);
+async function hopperStepsOnly(job: Job, ctx: JobContext, handler: JobHandler, scope: RecordScope): Promise<ChainResult> {
   let value: unknown;
   const waitSeconds = await withinQueueCap(scope.queueLease, async () => { value = await handler(job.args, ctx); });
   return waitSeconds === undefined ? { kind: 'ran', value } : { kind: 'capped', waitSeconds };

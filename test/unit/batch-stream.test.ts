@@ -1,4 +1,4 @@
-import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createBatchStreamHandler } from '../../lib/batch/handler.js';
@@ -68,6 +68,33 @@ describe('the batch function', () => {
       { Queue: 'default', JobType: 'Done', Enqueued: 1 },
       { Queue: 'critical', JobType: 'Yay', Enqueued: 1 },
     ]);
+  });
+
+  it('runs the client middleware (via callback) on each callback job, and puts one it refuses in the dead set instead of holding the stream', async () => {
+    const sqs = new FakeSqs();
+    const dynamo = new ScriptedDynamo();
+    const dead: unknown[] = [];
+    const settled: unknown[] = [];
+    const handler = createBatchStreamHandler({
+      env: TEST_ENV, sqs, dynamo, now: () => NOW, log: () => undefined,
+      middleware: {
+        client: [(job, ctx) => { if (job.jobtype === 'Yay') throw new Error('no celebrations'); return { ...job, custom: { ...job.custom, via: ctx.via } }; }],
+        hooks: { onDead: (buried) => { dead.push(buried); }, onBatchSettled: (batch) => { settled.push(batch.event); } },
+      },
+    });
+    dynamo.script.push({ output: { Item: claimed } });
+
+    await expect(handler({ Records: [record(claimed, finished)] })).resolves.toEqual({ batchItemFailures: [] });
+
+    expect(sqs.sentTo(QUEUE_URLS.default).map(({ body }) => body)).toEqual([expect.objectContaining({ jid: 'b1-complete', custom: expect.objectContaining({ via: 'callback' }) })]);
+    expect(sqs.sentTo(QUEUE_URLS.critical)).toEqual([]);
+    const put = dynamo.sentOf(PutItemCommand)[0]?.input;
+    expect(put?.Item?.pk?.S).toMatch(/^dead#\d$/);
+    expect({ errtype: put?.Item?.errtype?.S, error: put?.Item?.error?.S }).toEqual({ errtype: 'MiddlewareError', error: 'client middleware client[0] (enqueue via callback): threw Error: no celebrations' });
+    expect(dead).toEqual([expect.objectContaining({ job: expect.objectContaining({ jid: 'b1-success' }), errtype: 'MiddlewareError' })]);
+    // Both events are marked sent: the refused one is in the dead set, not waiting on the stream.
+    expect(dynamo.sentOf(UpdateItemCommand)[0]?.input).toMatchObject({ ExpressionAttributeNames: { '#sent0': 'complete_sent_at', '#sent1': 'success_sent_at' } });
+    expect(settled).toEqual(['complete', 'success']);
   });
 
   it('sends nothing again when the claim record is delivered again after the send was marked', async () => {

@@ -227,6 +227,11 @@ describe('compressArgs', () => {
     expect(await compress.client(random, ctx)).toBe(random);
   });
 
+  it('leaves a unique job\'s arguments as they are: its lock is keyed by them', async () => {
+    const unique = job({ args: ['x'.repeat(40_000)], custom: { unique_for: 60 } });
+    expect(await compressArgs().client(unique, enqueueContext().ctx)).toBe(unique);
+  });
+
   it('hands on a job whose arguments are not exactly the compressed form unchanged', async () => {
     const compress = compressArgs();
 

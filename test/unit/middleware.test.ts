@@ -4,7 +4,10 @@
  * and the worker's own paths (its retries, its requeues, `onRetry` and `onExpired`) with fakes.
  * test/integration/middleware-local.test.ts runs every path on the local runtime.
  */
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { lockKeyOf } from '../../lib/unique/lock.js';
+import { ScriptedDynamo } from './state-fake.js';
 import { RateLimitedError } from '../../lib/errors/base.js';
 import { InvalidMiddlewareError, MiddlewareError } from '../../lib/errors/middleware.js';
 import { normalizeJob, type Job } from '../../lib/job/model.js';
@@ -66,6 +69,26 @@ describe('runClientChain', () => {
     const refusal = await runClientChain({ client: [function quota() { throw new Error('tenant over quota'); }] }, job(), 'client', logger).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(MiddlewareError);
     expect(refusal).toMatchObject({ middleware: 'quota (client[0])', via: 'client', message: 'client middleware quota (client[0]) (enqueue via client): threw Error: tenant over quota' });
+  });
+});
+
+describe('what a client middleware may not change', () => {
+  const logger = createLogger({ sink: () => undefined });
+  it.each([
+    ['jobtype', (given: Job) => ({ ...given, jobtype: 'Other' }), "jobtype from Greet to Other"],
+    ['the batch', (given: Job) => ({ ...given, custom: {} }), 'custom.bid'],
+    ['the unique options', (given: Job) => ({ ...given, custom: { ...given.custom, unique_for: 5 } }), 'custom.unique_for'],
+    ['a unique job\'s args', (given: Job) => ({ ...given, args: ['other'] }), "args (a unique job's lock is keyed by them)"],
+  ])('refuses a change of %s', async (_what, change, named) => {
+    const unique = job({ custom: { bid: 'b1', unique_for: 60 } });
+    await expect(runClientChain({ client: [change] }, unique, 'retry', logger)).rejects.toThrow(`changed the job's ${named}; a middleware may not`);
+  });
+
+  it('lets other fields change, and refuses a job the chain made too large', async () => {
+    const plain = job();
+    expect((await runClientChain({ client: [(given) => ({ ...given, args: ['b'], custom: { note: 1 } })] }, plain, 'retry', logger)).args).toEqual(['b']);
+    await expect(runClientChain({ client: [(given) => ({ ...given, args: ['x'.repeat(300 * 1024)] })] }, plain, 'scheduler', logger))
+      .rejects.toThrow(/^client middleware the chain \(enqueue via scheduler\): made job jid-1 \d+ bytes, over the limit of 262144 bytes$/);
   });
 });
 
@@ -150,7 +173,7 @@ describe('Client with middleware', () => {
   it('checks the size of what the chain gave back', async () => {
     const inflate: ClientMiddleware = (given) => ({ ...given, args: ['x'.repeat(300 * 1024)] });
     const client = new Client({ queueUrls: QUEUE_URLS, sqs: new FakeSqs(), now: () => NOW, middleware: { client: [inflate] } });
-    await expect(client.enqueue('Greet', [])).rejects.toThrow(/is \d+ bytes, over the limit of 262144 bytes/);
+    await expect(client.enqueue('Greet', [])).rejects.toThrow(/^client middleware the chain \(enqueue via client\): made job \w+ \d+ bytes, over the limit of 262144 bytes$/);
   });
 });
 
@@ -223,6 +246,17 @@ describe('the worker with middleware', () => {
     await createWorker({ jobs: { Greet: async () => undefined }, env: { ...TEST_ENV, HOPPER_MIDDLEWARE: 'declared' }, clients: { sqs: new FakeSqs() }, now: () => NOW, log: quiet.sink, middleware: defineMiddleware({}) })(
       sqsEvent([sqsRecord({ body: { jobtype: 'Greet' } })]), lambdaContext());
     expect(quiet.lines.filter((line) => line.level === 'WARN')).toEqual([]);
+  });
+
+  it('releases a lock held until start when a middleware ends the job before the unique step', async () => {
+    const dynamo = new ScriptedDynamo();
+    const handler = createWorker({
+      jobs: { Greet: async () => undefined }, env: TEST_ENV, clients: { sqs: new FakeSqs(), dynamo }, now: () => NOW, log: () => undefined,
+      middleware: defineMiddleware({ server: [async () => 'skipped', 'unique'] }),
+    });
+    const body = { jobtype: 'Greet', jid: 'jid-u', args: ['a'], custom: { unique_for: 60, unique_until: 'start' } };
+    await handler(sqsEvent([sqsRecord({ body })]), lambdaContext());
+    expect(dynamo.sentOf(DeleteItemCommand).map((command) => command.input.Key?.pk?.S)).toEqual([lockKeyOf(normalizeJob(body, { now: NOW })).pk]);
   });
 
   it('gives the handler what a server middleware handed on, and stores what it returned as the result', async () => {
