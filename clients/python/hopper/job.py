@@ -6,6 +6,9 @@ the TypeScript job model, so a job is accepted or refused the same way in both l
 
 from __future__ import annotations
 
+import base64
+import gzip
+import io
 import json
 import re
 import secrets
@@ -14,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import InvalidJobError
+from .errors import InvalidJobError, UnrecoverableJobError
 
 #: Defaults a job gets when its producer leaves a field out.
 JOB_DEFAULTS = {"queue": "default", "retry": 25}
@@ -286,3 +289,35 @@ def _path_deeper_than(value: Any, max_depth: int) -> str | None:
             return path
         stack.extend((item, depth + 1, path if len(path) > 200 else path + step) for step, item in children)
     return None
+
+
+#: The field of ``args[0]`` that holds arguments compressed by the TypeScript ``compressArgs``
+#: middleware: ``[{"$hopper_gzip": "<base64 of gzip of the JSON args>"}]``.
+GZIP_ARGS_MARKER = "$hopper_gzip"
+
+#: Most bytes compressed arguments may expand to: a small hostile body must not take the worker's memory.
+MAX_DECODED_ARGS_BYTES = 64 * 1_048_576
+
+
+def unpacked_args(args: list[Any]) -> list[Any]:
+    """The job's arguments, decompressed when they are in ``compressArgs``' form, else as they are.
+
+    Raises ``UnrecoverableJobError`` naming ``args[0].$hopper_gzip`` when the body does not decode:
+    retrying cannot fix it.
+    """
+    if len(args) != 1 or not isinstance(args[0], dict) or list(args[0]) != [GZIP_ARGS_MARKER] or not isinstance(args[0][GZIP_ARGS_MARKER], str):
+        return args
+    body = args[0][GZIP_ARGS_MARKER]
+    try:
+        if len(body) % 4 != 0 or not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", body):
+            raise ValueError("it is not base64")
+        with gzip.GzipFile(fileobj=io.BytesIO(base64.b64decode(body, validate=True))) as stream:
+            raw = stream.read(MAX_DECODED_ARGS_BYTES + 1)
+        if len(raw) > MAX_DECODED_ARGS_BYTES:
+            raise ValueError(f"it expands beyond {MAX_DECODED_ARGS_BYTES} bytes")
+        decoded = json.loads(raw.decode("utf-8"))
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as error:
+        raise UnrecoverableJobError(f"args[0].{GZIP_ARGS_MARKER} does not decode: {error}") from error
+    if not isinstance(decoded, list):
+        raise UnrecoverableJobError(f"args[0].{GZIP_ARGS_MARKER} does not decode to an array of arguments")
+    return decoded

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, HopperError, OnceStepBusyError, UnknownJobTypeError
-from .job import Job, byte_length, describe_error, parse_job, parse_time, serialize_job, to_json
+from .job import Job, byte_length, describe_error, parse_job, parse_time, serialize_job, to_json, unpacked_args
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
 from .logger import Logger, LogSink
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
@@ -238,7 +238,8 @@ def _process(
     if tracker is not None:
         tracker.start()
     try:
-        result = handler(job["args"], JobContext(job["jid"], job, job_logger, remaining, steps, tracker))
+        # Arguments the TypeScript compressArgs middleware packed reach the handler as they were sent.
+        result = handler(unpacked_args(job["args"]), JobContext(job["jid"], job, job_logger, remaining, steps, tracker))
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         if tracker is not None:
