@@ -20,7 +20,7 @@
  * A record that fails is reported (`batchItemFailures` with its sequence number) and the records
  * after it are left for the retry, which Lambda starts from that record.
  */
-import { callHook, runClientChain, type AnyMiddleware } from '../middleware/chain.js';
+import { callHook, hasClientChain, runClientChain, type AnyMiddleware } from '../middleware/chain.js';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { sqsClientFromEnv } from '../aws/clients.js';
 import type { StateCommands } from '../aws/dynamo.js';
@@ -88,7 +88,7 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
         return [];
       }
     });
-    const toSend = middleware?.client === undefined ? messages : await throughClientChain(middleware, messages, bid);
+    const toSend = hasClientChain(middleware) ? await throughClientChain(middleware, messages, bid) : messages;
     const unsentMessages = await sendInBatches(sqs, toSend);
     if (unsentMessages.length > 0) throw new HopperError(`callback jobs not sent: ${unsentMessages.map((failure) => `${failure.key}: ${failure.reason}`).join('; ')}`);
     await store.markSent(bid, unsent);
@@ -113,7 +113,8 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
         const job = await runClientChain(chain, message.job, 'callback', lines);
         passed.push({ ...message, job, body: prepareJob(job, runtime, { now: now() }).body });
       } catch (error) {
-        const reason = { errtype: describeError(error).errtype, message: describeError(error).message };
+        const { errtype, message: text } = describeError(error);
+        const reason = { errtype, message: text };
         await (await state.deadSet()).bury(message.job, reason, now().getTime());
         lines.error('client middleware refused the callback job; it is in the dead set', { error: reason.message });
         await callHook(chain, 'onDead', { job: message.job, queue: message.job.queue, ...reason }, lines);

@@ -167,8 +167,8 @@ export async function enqueueJobs(
 }
 
 /**
- * Runs the runtime's client middleware over every prepared job, in parallel, and prepares again
- * the jobs it changed (their size and queue are checked again).
+ * Runs the runtime's client middleware over every prepared job, in parallel, and prepares each
+ * result again (its size and queue are checked again).
  *
  * @throws MiddlewareError, InvalidJobError or PayloadTooLargeError before anything is written.
  */
@@ -178,7 +178,7 @@ async function throughMiddleware(runtime: EnqueueRuntime, prepared: readonly Pre
   const logger = middleware.logger ?? createLogger();
   return Promise.all(prepared.map(async (entry, index) => {
     const job = await runClientChain(middleware.chain, entry.job, middleware.via, logger.child(jobLogFields(entry.job)));
-    return job === entry.job ? entry : prepareJob(job, runtime, { now, ...(many ? { path: `jobs[${index}].` } : {}) });
+    return prepareJob(job, runtime, { now, ...(many ? { path: `jobs[${index}].` } : {}) });
   }));
 }
 

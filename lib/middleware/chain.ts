@@ -236,8 +236,8 @@ export async function callHook<Name extends HookName>(
   }
 }
 
-/** Whether the middleware has a client chain (paths skip the work when it has none). */
-export function hasClientChain(middleware: AnyMiddleware | undefined): boolean {
+/** Whether there is middleware with a client chain (paths skip the work when there is none). */
+export function hasClientChain(middleware: AnyMiddleware | undefined): middleware is AnyMiddleware {
   return (middleware?.client?.length ?? 0) > 0;
 }
 

@@ -26,7 +26,7 @@ import { START_MARKS } from '../storage/start-marks.js';
 import type { NewSetEntry } from '../storage/set-items.js';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
-import { callHook, deadJobOf, runClientChain, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
+import { callHook, deadJobOf, hasClientChain, runClientChain, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
 import { describeError } from '../job/model.js';
 import { REDRIVE_MARK } from '../admin/redrive-mark.js';
 export { RETRY_DEFAULTS, RETRY_ERRTYPES, planRetry, type PlanContext, type RetryAction } from './plan.js';
@@ -129,7 +129,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
       const { record } = move;
       if (failed.has(record.messageId)) continue;
       let { action } = move;
-      if (action.kind === 'enqueue' && middleware?.client !== undefined) {
+      if (action.kind === 'enqueue' && hasClientChain(middleware)) {
         try {
           action = { ...action, job: await runClientChain(middleware, action.job, viaOf(record), logger.child(jobLogFields(action.job))) };
           planned[index] = { ...move, action };

@@ -19,7 +19,7 @@ import type { StateTable } from '../storage/state-table.js';
 import type { Logger } from '../observability/logger.js';
 import { planMove, type MovePlan } from './plan.js';
 import { serializeJob } from '../job/model.js';
-import { callHook, runClientChain, deadJobOf, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
+import { callHook, deadJobOf, hasClientChain, runClientChain, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
 
 /** The storage a mover needs: a `StateTable`, or a test's stand-in. */
 export type MoverTable = Pick<StateTable, 'claimSetEntry' | 'deleteSetEntry' | 'releaseClaim' | 'putSetEntry'>;
@@ -141,7 +141,7 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
 async function throughClientChain(claimed: Claimed[], deps: MoverDeps, via: EnqueueVia): Promise<Map<number, unknown>> {
   const refused = new Map<number, unknown>();
   const { middleware } = deps;
-  if (middleware?.client === undefined) return refused;
+  if (!hasClientChain(middleware)) return refused;
   await Promise.all(claimed.map(async (item, position) => {
     const { plan } = item;
     if (plan.kind !== 'enqueue') return;
@@ -154,7 +154,6 @@ async function throughClientChain(claimed: Claimed[], deps: MoverDeps, via: Enqu
   }));
   return refused;
 }
-
 
 /** Sends the enqueues and puts the dead entries; returns the failures by entry index. */
 async function place(claimed: readonly Claimed[], deps: MoverDeps): Promise<Map<number, string>> {

@@ -25,7 +25,7 @@ import type { Limiter } from '../limiters/limiter.js';
 import { withinQueueCap } from './queue-cap.js';
 import type { BusyBoard } from '../stats/busy.js';
 import { ITERATION_SCOPE, type IterationCarrier, type IterationScope } from './iterate.js';
-import { runClientChain, type EnqueueVia, type HopperStep, type ServerMiddleware, type AnyMiddleware } from '../middleware/chain.js';
+import { hasClientChain, runClientChain, type EnqueueVia, type HopperStep, type ServerMiddleware, type AnyMiddleware } from '../middleware/chain.js';
 import { runServerChain, type ChainResult } from './server-chain.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
@@ -334,7 +334,7 @@ async function retryHere(
 
 /** `job` through the team's client chain, as the path `via` enqueues it (unchanged without a chain). */
 function throughClientChain(job: Job, via: EnqueueVia, scope: RecordScope, logger: Logger): Promise<Job> {
-  return scope.middleware?.client === undefined ? Promise.resolve(job) : runClientChain(scope.middleware, job, via, logger);
+  return hasClientChain(scope.middleware) ? runClientChain(scope.middleware, job, via, logger) : Promise.resolve(job);
 }
 
 /**
@@ -345,7 +345,7 @@ function throughClientChain(job: Job, via: EnqueueVia, scope: RecordScope, logge
 async function requeue<Outcome extends Extract<RecordOutcome, { kind: 'rate_limited' | 'continued' }>>(
   record: SQSRecord, job: Job, scope: RecordScope, logger: Logger, outcome: Outcome,
 ): Promise<Outcome | Extract<RecordOutcome, { kind: 'deferred' }>> {
-  if (scope.middleware?.client === undefined) return outcome;
+  if (!hasClientChain(scope.middleware)) return outcome;
   try {
     const sent = await throughClientChain(JSON.parse(outcome.message.body) as Job, 'requeue', scope, logger);
     return { ...outcome, message: { ...outcome.message, body: serializeJob(sent) } };
