@@ -4,11 +4,13 @@
  * through a {@link ResourceBackend}. Run once with a dry backend to validate the whole template
  * before anything starts, then with the emulators.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isRecord } from '../../lib/job/model.js';
-import { localArn } from '../identity.js';
+import { localArn, physicalName } from '../identity.js';
 import { IntrinsicError, resolveIntrinsics } from '../template/intrinsics.js';
 import { creationOrder } from '../template/graph.js';
-import { TemplateError, describeValue, type CfnTemplate } from '../template/model.js';
+import { TemplateError, describeValue, parseTemplate, type CfnTemplate } from '../template/model.js';
 import { Properties } from '../template/properties.js';
 import { TemplateValues } from '../template/values.js';
 import { isCustomResourceType, type CustomResourceSpec } from './custom-resource.js';
@@ -32,6 +34,7 @@ export const RESOURCE_TYPES = {
   schedule: 'AWS::Scheduler::Schedule',
   eventInvokeConfig: 'AWS::Lambda::EventInvokeConfig',
   scheduleGroup: 'AWS::Scheduler::ScheduleGroup',
+  nestedStack: 'AWS::CloudFormation::Stack',
 } as const;
 
 const LOCAL_TYPES: ReadonlySet<string> = new Set(Object.values(RESOURCE_TYPES));
@@ -90,12 +93,25 @@ export interface PlanInput {
 }
 
 /**
- * Resolves and creates a stack's resources.
+ * Resolves and creates a stack's resources, those of its nested stacks (`AWS::CloudFormation::Stack`
+ * whose template is a file asset of the assembly, as the CDK's `NestedStack` writes it) included.
  *
  * @throws TemplateError naming the first resource that is malformed.
  */
-export async function planStack({ template, stackName, code, backend }: PlanInput): Promise<Plan> {
-  const values = new TemplateValues(template, stackName, LOCAL_TYPES);
+export async function planStack(input: PlanInput): Promise<Plan> {
+  const types = new Map<string, string>();
+  const plan = await planTemplate(input, new Map(), types);
+  checkReferences(plan, (logicalId) => types.get(logicalId) ?? 'unknown type');
+  return plan;
+}
+
+/**
+ * One template's resources, its nested stacks' merged in; `parameters` are the values its parent
+ * passes (a root stack's come from their defaults). Records each resource's type by logical id in
+ * `types`, for messages.
+ */
+async function planTemplate({ template, stackName, code, backend }: PlanInput, parameters: ReadonlyMap<string, unknown>, types: Map<string, string>): Promise<Plan> {
+  const values = new TemplateValues(template, stackName, LOCAL_TYPES, parameters);
   const queues: PlannedQueue[] = [];
   const tables: PlannedTable[] = [];
   const functions: FunctionSpec[] = [];
@@ -108,6 +124,7 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
 
   for (const resource of creationOrder(template)) {
     const { logicalId, type } = resource;
+    types.set(logicalId, type);
     const custom = isCustomResourceType(type);
     if (!LOCAL_TYPES.has(type) && !custom) continue;
     if (resource.condition !== undefined && !evaluate(() => values.condition(resource.condition ?? ''), logicalId, type)) continue;
@@ -185,6 +202,28 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
         values.set(logicalId, { ref: logicalId, attributes: {} });
         break;
       }
+      case RESOURCE_TYPES.nestedStack: {
+        const nested = nestedTemplate(props, code);
+        const name = physicalName(stackName, logicalId, 115, `-${nestedSuffix(stackName, logicalId)}`);
+        const passed = new Map(Object.entries(props.stringMap('Parameters')));
+        for (const declared of nested.parameters.values()) {
+          if (!passed.has(declared.logicalId) && declared.default === undefined) props.fail(`Properties.Parameters has no value for ${declared.logicalId}, which the nested template declares without a Default`);
+        }
+        const inner = await planTemplate({ template: nested, stackName: name, code, backend }, passed, types);
+        if (inner.functionUrls.length > 0) props.fail('its template has a function URL, which the local runtime serves only in the root stack');
+        queues.push(...inner.queues);
+        tables.push(...inner.tables);
+        functions.push(...inner.functions);
+        mappings.push(...inner.mappings);
+        schedules.push(...inner.schedules);
+        functionUrls.push(...inner.functionUrls);
+        customResources.push(...inner.customResources);
+        for (const [arn, retries] of inner.asyncRetries) asyncRetries.set(arn, retries);
+        warnings.push(...inner.warnings.map((warning) => `${logicalId} (nested): ${warning}`));
+        const arn = localArn('cloudformation', `stack/${name}/00000000-0000-0000-0000-000000000000`);
+        values.set(logicalId, { ref: arn, attributes: Object.fromEntries(Object.entries(inner.outputs).map(([output, value]) => [`Outputs.${output}`, value])) });
+        break;
+      }
       case RESOURCE_TYPES.scheduleGroup: {
         const name = props.optionalString('Name') ?? `${stackName}-${logicalId}`;
         values.set(logicalId, { ref: name, attributes: { Arn: localArn('scheduler', `schedule-group/${name}`), CreationDate: new Date().toISOString(), State: 'ACTIVE' } });
@@ -195,7 +234,6 @@ export async function planStack({ template, stackName, code, backend }: PlanInpu
     }
   }
 
-  checkReferences({ functions, mappings, schedules, functionUrls, queues, tables }, template);
   const outputs: Record<string, string> = {};
   for (const output of template.outputs) {
     try {
@@ -229,6 +267,29 @@ export function findFunction(functions: readonly FunctionSpec[], nameOrArn: stri
   return functions.find((fn) => fn.arn === arn);
 }
 
+/**
+ * The template of a nested stack: the file asset its `TemplateURL` names (the URL's last path
+ * segment is the asset's object key).
+ */
+function nestedTemplate(props: Properties, code: CodeSources): CfnTemplate {
+  const url = props.string('TemplateURL');
+  const key = url.split('/').pop() ?? '';
+  const path = code.assets.get(key);
+  if (path === undefined) return props.fail(`Properties.TemplateURL ${JSON.stringify(url)} names no file asset of the assembly (the local runtime runs nested stacks whose template the CDK wrote)`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    return props.fail(`its template ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return parseTemplate(json, path);
+}
+
+/** The 12-character suffix CloudFormation gives a nested stack's name, stable per parent and logical id locally. */
+function nestedSuffix(stackName: string, logicalId: string): string {
+  return createHash('sha256').update(`${stackName}/${logicalId}`).digest('hex').slice(0, 12).toUpperCase();
+}
+
 interface References {
   readonly functions: readonly FunctionSpec[];
   readonly mappings: readonly MappingSpec[];
@@ -238,10 +299,10 @@ interface References {
   readonly tables: readonly PlannedTable[];
 }
 
-/** Every mapping, schedule and URL must point at something the template defines. */
-function checkReferences(refs: References, template: CfnTemplate): void {
+/** Every mapping, schedule and URL must point at something the stack (with its nested stacks) defines. */
+function checkReferences(refs: References, typeOf: (logicalId: string) => string): void {
   const fail = (logicalId: string, problem: string): never => {
-    throw new TemplateError(logicalId, template.resources.get(logicalId)?.type ?? 'unknown type', problem);
+    throw new TemplateError(logicalId, typeOf(logicalId), problem);
   };
   const queueArns = new Set(refs.queues.map((queue) => queue.arn));
   const streamArns = new Set(refs.tables.flatMap((table) => (table.streamArn === undefined ? [] : [table.streamArn])));

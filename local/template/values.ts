@@ -25,9 +25,12 @@ export class TemplateValues implements IntrinsicContext {
   /** Types whose values only their handler can give; referring to one before it exists is a bug. */
   private readonly localTypes: ReadonlySet<string>;
   private readonly conditionCache = new Map<string, boolean>();
+  /** Values passed for the template's parameters (a nested stack's, by its parent). */
+  private readonly parameterValues: ReadonlyMap<string, unknown>;
 
-  constructor(template: CfnTemplate, stackName: string, localTypes: ReadonlySet<string>) {
+  constructor(template: CfnTemplate, stackName: string, localTypes: ReadonlySet<string>, parameterValues: ReadonlyMap<string, unknown> = new Map()) {
     this.template = template;
+    this.parameterValues = parameterValues;
     this.stackName = stackName;
     this.mappings = template.mappings;
     this.localTypes = localTypes;
@@ -63,6 +66,7 @@ export class TemplateValues implements IntrinsicContext {
         break;
     }
     const parameter = this.template.parameters.get(name);
+    if (parameter !== undefined && this.parameterValues.has(name)) return this.parameterValues.get(name);
     if (parameter !== undefined) {
       if (parameter.default === undefined) throw new IntrinsicError('', `parameter ${name} has no Default, and the local runtime cannot ask for one`);
       return parameter.default;

@@ -24,8 +24,8 @@ const inlineFunction = (code: string, properties: Record<string, unknown> = {}) 
 });
 const role = { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: {} } };
 
-async function startError(resources: Record<string, unknown>): Promise<TemplateError> {
-  const assemblyDir = writeAssembly(scratch, 'Malformed', { Resources: resources });
+async function startError(resources: Record<string, unknown>, assets: Record<string, unknown> = {}): Promise<TemplateError> {
+  const assemblyDir = writeAssembly(scratch, 'Malformed', { Resources: resources }, assets);
   const started = Date.now();
   const error: unknown = await startLocal({ assemblyDir, logs: new LogCollector().sink }).then(
     () => undefined,
@@ -145,6 +145,70 @@ describe('intrinsics and inline code', () => {
     } finally {
       await local.stop();
     }
+  });
+});
+
+/** A nested stack resource as the CDK writes it: its template a file asset named by the URL's last segment. */
+const nestedStack = (key: string, parameters: Record<string, unknown> = {}) => ({
+  Type: 'AWS::CloudFormation::Stack',
+  Properties: {
+    TemplateURL: { 'Fn::Join': ['', ['https://s3.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/', { 'Fn::Sub': 'cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}' }, `/${key}`]] },
+    Parameters: parameters,
+  },
+});
+
+describe('nested stacks', () => {
+  it('creates a nested stack\'s resources, passing parameters down and outputs up', async () => {
+    const inner = {
+      Parameters: { Retention: { Type: 'String' }, Label: { Type: 'String', Default: 'inner' } },
+      Resources: {
+        Work: queue({ QueueName: 'nested-work', MessageRetentionPeriod: { Ref: 'Retention' } }),
+        Count: inlineFunction('exports.handler = async () => ({ label: process.env.LABEL });', { FunctionName: 'nested-count', Environment: { Variables: { LABEL: { Ref: 'Label' } } }, Role: 'arn:aws:iam::000000000000:role/any' }),
+      },
+      Outputs: { WorkUrl: { Value: { Ref: 'Work' } }, WorkArn: { Value: { 'Fn::GetAtt': ['Work', 'Arn'] } } },
+    };
+    const assemblyDir = writeAssembly(scratch, 'Parent', {
+      Resources: {
+        Role: role,
+        Inner: nestedStack('inner.json', { Retention: '600' }),
+        Echo: inlineFunction('exports.handler = async () => ({ url: process.env.URL });', {
+          FunctionName: 'parent-echo',
+          Environment: { Variables: { URL: { 'Fn::GetAtt': ['Inner', 'Outputs.WorkUrl'] } } },
+        }),
+      },
+      Outputs: { InnerArn: { Value: { 'Fn::GetAtt': ['Inner', 'Outputs.WorkArn'] } } },
+    }, { 'inner.json': inner });
+    const local = await startLocal({ assemblyDir, logs: new LogCollector().sink });
+    try {
+      const url = local.queueUrl('nested-work');
+      expect(local.outputs).toEqual({ InnerArn: 'arn:aws:sqs:us-east-1:000000000000:nested-work' });
+      const lambda = new LambdaClient({ endpoint: local.endpoints.lambda, region: 'us-east-1', credentials: { accessKeyId: 'hopperlocal', secretAccessKey: 'hopperlocal' } });
+      try {
+        const echoed = await lambda.send(new InvokeCommand({ FunctionName: 'parent-echo', Payload: '{}' }));
+        expect(JSON.parse(Buffer.from(echoed.Payload ?? []).toString())).toEqual({ url });
+        const counted = await lambda.send(new InvokeCommand({ FunctionName: 'nested-count', Payload: '{}' }));
+        expect(JSON.parse(Buffer.from(counted.Payload ?? []).toString())).toEqual({ label: 'inner' });
+      } finally {
+        lambda.destroy();
+      }
+    } finally {
+      await local.stop();
+    }
+  });
+
+  it('refuses a nested stack whose template is not a file asset of the assembly, naming it', async () => {
+    const error = await startError({ Inner: nestedStack('missing.json') });
+    expect(error.message).toMatch(/^template resource Inner \(AWS::CloudFormation::Stack\): Properties\.TemplateURL "https:\/\/s3\.us-east-1\.amazonaws\.com\/cdk-hnb659fds-assets-000000000000-us-east-1\/missing\.json" names no file asset of the assembly/);
+  });
+
+  it('refuses a nested stack that passes no value for a parameter without a Default, naming both', async () => {
+    const error = await startError({ Inner: nestedStack('inner.json', {}) }, { 'inner.json': { Parameters: { Retention: { Type: 'String' } }, Resources: { Work: queue() } } });
+    expect(error.message).toBe('template resource Inner (AWS::CloudFormation::Stack): Properties.Parameters has no value for Retention, which the nested template declares without a Default');
+  });
+
+  it('names a malformed resource of a nested template by its own logical id', async () => {
+    const error = await startError({ Inner: nestedStack('inner.json') }, { 'inner.json': { Resources: { BadQueue: queue({ VisibilityTimeout: 'soon' }) } } });
+    expect(error.message).toBe('template resource BadQueue (AWS::SQS::Queue): Properties.VisibilityTimeout must be an integer, but "soon" was provided');
   });
 });
 
