@@ -7,7 +7,8 @@
  * longest region and partition. A reference the check cannot size (an import from another stack, a
  * resource of another type) counts as nothing, so the check never refuses a function that fits.
  */
-import { CfnResource, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, CfnStack, NestedStack, Stack, Token } from 'aws-cdk-lib';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import type { IConstruct } from 'constructs';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -73,13 +74,13 @@ export function longestJsonBytes(scope: IConstruct, value: unknown): number {
   const sizer = new TokenSizer(stack);
   const size = (item: unknown): number => {
     if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean') return sizer.bytes(item) + (typeof item === 'string' ? 2 : 0);
-    if (Array.isArray(item)) return 2 + item.reduce<number>((sum, inner) => sum + size(inner) + 1, 0);
+    if (Array.isArray(item)) return 2 + item.reduce<number>((sum, inner) => sum + size(inner), 0) + Math.max(0, item.length - 1);
     if (item === null || typeof item !== 'object') return 4;
     const entries = Object.entries(item);
     const [intrinsic] = entries[0] ?? [];
     // A reference or function resolves to a string.
     if (entries.length === 1 && intrinsic !== undefined && (intrinsic === 'Ref' || intrinsic.startsWith('Fn::'))) return sizer.bytes(item) + 2;
-    return 2 + entries.reduce((sum, [key, inner]) => sum + Buffer.byteLength(key, 'utf8') + 3 + size(inner) + 1, 0);
+    return 2 + entries.reduce((sum, [key, inner]) => sum + Buffer.byteLength(key, 'utf8') + 3 + size(inner), 0) + Math.max(0, entries.length - 1);
   };
   return size(stack.resolve(value));
 }
@@ -112,9 +113,9 @@ class TokenSizer {
     switch (name) {
       case 'AWS::Region': return this.region();
       case 'AWS::AccountId': return LONGEST.account;
-      case 'AWS::URLSuffix': return LONGEST.urlSuffix;
-      case 'AWS::Partition': return LONGEST.partition;
-      case 'AWS::StackName': return this.stack.stackName.length;
+      case 'AWS::URLSuffix': return this.urlSuffix();
+      case 'AWS::Partition': return this.partition();
+      case 'AWS::StackName': return this.stackNameLength();
       default: break;
     }
     const resource = this.resource(name);
@@ -127,7 +128,7 @@ class TokenSizer {
 
   private attribute(logicalId: string, attribute: string): number {
     const resource = this.resource(logicalId);
-    const arn = (service: string, resourcePart: number): number => 'arn:'.length + LONGEST.partition + `:${service}:`.length + this.region() + 1 + LONGEST.account + 1 + resourcePart;
+    const arn = (service: string, resourcePart: number): number => 'arn:'.length + this.partition() + `:${service}:`.length + this.region() + 1 + LONGEST.account + 1 + resourcePart;
     if (resource instanceof sqs.CfnQueue) {
       const name = this.name(logicalId, resource.queueName, NAME_LIMITS.queue);
       if (attribute === 'Arn') return arn('sqs', name);
@@ -142,22 +143,56 @@ class TokenSizer {
     if (resource instanceof lambda.CfnFunction && attribute === 'Arn') {
       return arn('lambda', 'function:'.length + this.name(logicalId, resource.functionName, NAME_LIMITS.function));
     }
+    if (resource instanceof lambda.CfnEventSourceMapping && attribute === 'EventSourceMappingArn') return arn('lambda', 'event-source-mapping:'.length + LONGEST.mappingUuid);
+    if (resource instanceof CfnStack && attribute.startsWith('Outputs.')) return this.nestedOutput(resource, attribute.slice('Outputs.'.length));
     return 0;
+  }
+
+  /** An output of a nested stack (how a value made there reaches its parent), sized in its own stack. */
+  private nestedOutput(resource: CfnStack, outputId: string): number {
+    const nested = this.stack.node.findAll().find((child): child is NestedStack => child instanceof NestedStack && child.nestedStackResource === resource);
+    if (nested === undefined) return 0;
+    const output = nested.node.findAll().find((child): child is CfnOutput => child instanceof CfnOutput && nested.resolve(child.logicalId) === outputId);
+    return output === undefined ? 0 : new TokenSizer(nested).bytes(nested.resolve(output.value));
   }
 
   /** `https://sqs.<region>.<url suffix>/<account>/<name>` */
   private queueUrl(logicalId: string, queue: sqs.CfnQueue): number {
-    return 'https://sqs.'.length + this.region() + 1 + LONGEST.urlSuffix + 1 + LONGEST.account + 1 + this.name(logicalId, queue.queueName, NAME_LIMITS.queue);
+    return 'https://sqs.'.length + this.region() + 1 + this.urlSuffix() + 1 + LONGEST.account + 1 + this.name(logicalId, queue.queueName, NAME_LIMITS.queue);
   }
 
   /** An explicit name's length, or the longest name CloudFormation generates for the resource. */
   private name(logicalId: string, explicit: string | undefined, limit: number): number {
     if (explicit !== undefined && !Token.isUnresolved(explicit)) return Buffer.byteLength(explicit, 'utf8');
-    return Math.min(limit, this.stack.stackName.length + 1 + logicalId.length + 1 + LONGEST.generatedSuffix);
+    return Math.min(limit, this.stackNameLength() + 1 + logicalId.length + 1 + LONGEST.generatedSuffix);
+  }
+
+  /** The stack's name; a nested stack's is `<parent>-<its logical id>-<suffix>`, cut to CloudFormation's 128. */
+  private stackNameLength(): number {
+    const stack = this.stack;
+    if (!(stack instanceof NestedStack) || !Token.isUnresolved(stack.stackName)) return stack.stackName.length;
+    const parent = stack.nestedStackParent;
+    const parentLength = parent === undefined ? 0 : new TokenSizer(parent).stackNameLength();
+    const logicalId = parent === undefined ? '' : parent.resolve(stack.nestedStackResource?.logicalId ?? '') as string;
+    return Math.min(128, parentLength + 1 + logicalId.length + 1 + LONGEST.generatedSuffix);
   }
 
   private region(): number {
     return Token.isUnresolved(this.stack.region) ? LONGEST.region : this.stack.region.length;
+  }
+
+  /** The partition of the stack's region when it is known (`aws` for eu-central-1), else the longest. */
+  private partition(): number {
+    return this.known()?.partition?.length ?? LONGEST.partition;
+  }
+
+  /** The URL suffix of the stack's region when it is known, else the longest. */
+  private urlSuffix(): number {
+    return this.known()?.domainSuffix?.length ?? LONGEST.urlSuffix;
+  }
+
+  private known(): RegionInfo | undefined {
+    return Token.isUnresolved(this.stack.region) ? undefined : RegionInfo.get(this.stack.region);
   }
 
   private resource(logicalId: string): CfnResource | undefined {

@@ -13,6 +13,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { cronTickInput, type ResolvedCron } from '../lib/cron/definition.js';
+import { grantOnEach } from './job-system-grants.js';
 import { JOB_DEFAULTS } from '../lib/job/model.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
@@ -25,6 +26,8 @@ export interface JobSchedulerProps {
   readonly stateTable: dynamodb.ITable;
   /** The job queues, by name. */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
+  /** What a grant on `queues` names (each ARN, or one pattern in nested stacks: queue-layout.ts). */
+  readonly queueArns: (queues: readonly sqs.IQueue[]) => string[];
   /** Hopper's environment variables (lib/config/env.ts), given to both functions. */
   readonly environment: Readonly<Record<string, string>>;
   /**
@@ -97,7 +100,7 @@ export class JobScheduler extends Construct {
       actions: ['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem'],
       resourceArns: [props.stateTable.tableArn],
     });
-    grantSend(this.sweepFunction, Object.values(props.queues));
+    grantSend(this.sweepFunction, props.queueArns(Object.values(props.queues)));
     this.sweepSchedule = new scheduler.Schedule(this, 'Sweep', {
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
       description: 'Hopper: move due scheduled jobs and retries onto their queues',
@@ -124,7 +127,7 @@ export class JobScheduler extends Construct {
       // The tick marker (a conditional put) and the run record (a conditional update).
       iam.Grant.addToPrincipal({ grantee: cronFunction, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
       const used = new Set(crons.map((definition) => definition.job.queue ?? JOB_DEFAULTS.queue));
-      grantSend(cronFunction, Object.entries(props.queues).filter(([name]) => used.has(name)).map(([, queue]) => queue));
+      grantSend(cronFunction, props.queueArns(Object.entries(props.queues).filter(([name]) => used.has(name)).map(([, queue]) => queue)));
       for (const definition of crons) {
         schedules[definition.name] = new scheduler.Schedule(this, `Cron-${definition.name}`, {
           schedule: scheduler.ScheduleExpression.expression(definition.expression.eventBridge, TimeZone.of(definition.timezone)),
@@ -137,7 +140,6 @@ export class JobScheduler extends Construct {
   }
 }
 
-function grantSend(grantee: iam.IGrantable, queues: readonly sqs.IQueue[]): void {
-  if (queues.length === 0) return;
-  iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: queues.map((queue) => queue.queueArn) });
+function grantSend(grantee: iam.IGrantable, arns: readonly string[]): void {
+  if (arns.length > 0) grantOnEach(grantee, ['sqs:SendMessage'], arns);
 }

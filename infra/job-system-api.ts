@@ -16,9 +16,9 @@ import { ConfigurationError } from '../lib/errors/base.js';
 import { resolveQuotas, type QuotasConfig } from '../lib/quota/index.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
-import { queueArns } from './job-system-grants.js';
 import { RECENT_BATCHES } from '../lib/storage/keys.js';
 import type { QueueOptions } from './job-system-props.js';
+import { grantOnEach } from './job-system-grants.js';
 import type { JobQueues } from './job-system-queues.js';
 import { resolvedSeconds, validateIntegerRange } from './validation.js';
 
@@ -137,8 +137,8 @@ export function createApiFunction(scope: Construct, props: ApiFunctionProps): Ap
   for (const [name, value] of Object.entries(props.apiVariables)) fn.addEnvironment(name, value);
   // Never NONE: every call must be signed by a principal granted lambda:InvokeFunctionUrl.
   const url = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
-  const { queues, retriesQueue, retriesDeadLetterQueue } = props.queues;
-  iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resourceArns: queueArns(queues) });
+  const { arns, retriesQueue, retriesDeadLetterQueue } = props.queues;
+  grantOnEach(fn, ['sqs:GetQueueAttributes', 'sqs:SendMessage'], arns);
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [retriesDeadLetterQueue.queueArn] });
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [retriesQueue.queueArn] });
   // GetItem: a batch's status and a cron's run record.

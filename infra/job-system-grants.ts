@@ -14,9 +14,27 @@ export function queueArns(queues: Readonly<Record<string, sqs.IQueue>>): string[
   return Object.values(queues).map((queue) => queue.queueArn);
 }
 
+/**
+ * ARNs per statement of a grant on many resources (about 2,000 characters, the size up to which
+ * the CDK merges statements): the CDK moves statements that do not fit a role's inline policy into
+ * managed policies of at most 6,144 characters, but cannot split one statement, so a grant naming
+ * each of 60 queues in one statement is over that limit however it is packed (infra/iam-size.ts).
+ */
+const ARNS_PER_STATEMENT = 20;
+
+/** `actions` on `arns`, in statements of at most {@link ARNS_PER_STATEMENT} ARNs. */
+export function grantOnEach(grantee: iam.IGrantable, actions: string[], arns: readonly string[], conditions?: Record<string, Record<string, unknown>>): iam.Grant {
+  let grant: iam.Grant | undefined;
+  for (let start = 0; start < arns.length; start += ARNS_PER_STATEMENT) {
+    const part = iam.Grant.addToPrincipal({ grantee, actions, resourceArns: arns.slice(start, start + ARNS_PER_STATEMENT), ...(conditions === undefined ? {} : { conditions }) });
+    grant = grant === undefined ? part : grant.combine(part);
+  }
+  return grant ?? iam.Grant.drop(grantee, actions.join(', '));
+}
+
 /** `sqs:SendMessage` on `arns`. */
-export function grantSend(grantee: iam.IGrantable, arns: string[]): iam.Grant {
-  return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: arns });
+export function grantSend(grantee: iam.IGrantable, arns: readonly string[]): iam.Grant {
+  return grantOnEach(grantee, ['sqs:SendMessage'], arns);
 }
 
 /**
@@ -44,17 +62,13 @@ export function grantStats(grantee: iam.IGrantable, stateTable: dynamodb.ITable,
 }
 
 /**
- * What a producer needs to enqueue: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue;
+ * What a producer needs to enqueue: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue (`arns`);
  * `dynamodb:PutItem` on the state table (jobs due in more than 15 minutes); `dynamodb:GetItem`,
  * `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on its batch and unique-lock items; `dynamodb:GetItem`
  * on tracked jobs' states (`Client.status`, `Client.result`).
  */
-export function grantEnqueueRights(grantee: iam.IGrantable, queues: Readonly<Record<string, sqs.IQueue>>, stateTable: dynamodb.ITable): iam.Grant {
-  return iam.Grant.addToPrincipal({
-    grantee,
-    actions: ['sqs:SendMessage', 'sqs:GetQueueUrl'],
-    resourceArns: queueArns(queues),
-  }).combine(iam.Grant.addToPrincipal({
+export function grantEnqueueRights(grantee: iam.IGrantable, arns: readonly string[], stateTable: dynamodb.ITable): iam.Grant {
+  return grantOnEach(grantee, ['sqs:SendMessage', 'sqs:GetQueueUrl'], arns).combine(iam.Grant.addToPrincipal({
     grantee,
     actions: ['dynamodb:PutItem'],
     resourceArns: [stateTable.tableArn],

@@ -100,6 +100,8 @@ export interface JobSystemMonitoringProps {
   readonly dashboard: boolean;
   /** Whether Hopper's functions print EMF metrics (alarms and widgets on them need it). */
   readonly metricsOn: boolean;
+  /** Where a queue's own alarms go: its nested stack, or undefined for this construct (queue-layout.ts). */
+  readonly queueScope?: (queue: string) => Construct | undefined;
 }
 
 /**
@@ -218,11 +220,12 @@ export class JobSystemMonitoring extends Construct {
     const age = alarms.queueAge ?? Duration.seconds(ALARM_DEFAULTS.queueAgeSeconds);
     const dead = alarms.deadJobs ?? ALARM_DEFAULTS.deadJobs;
     for (const [name, queue] of Object.entries(this.props.queues)) {
+      const scope = this.props.queueScope?.(name);
       if (age !== false) {
-        this.alarm(`QueueAge-${name}`, queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: period() }), age.toSeconds(), `Oldest message of queue ${name} is at least ${age.toHumanString()} old`);
+        this.alarm(`QueueAge-${name}`, queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: period() }), age.toSeconds(), `Oldest message of queue ${name} is at least ${age.toHumanString()} old`, scope);
       }
       if (dead !== false && this.props.metricsOn) {
-        this.alarm(`Dead-${name}`, this.metric(METRICS.dead, 'Sum', { queue: name }), dead, `At least ${dead} job(s) of queue ${name} moved to the dead set within 5 minutes`);
+        this.alarm(`Dead-${name}`, this.metric(METRICS.dead, 'Sum', { queue: name }), dead, `At least ${dead} job(s) of queue ${name} moved to the dead set within 5 minutes`, scope);
       }
     }
     const retries = alarms.retriesQueueDepth ?? ALARM_DEFAULTS.retriesQueueDepth;
@@ -240,8 +243,8 @@ export class JobSystemMonitoring extends Construct {
     }
   }
 
-  private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): void {
-    const alarm = new cloudwatch.Alarm(this, id, {
+  private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string, scope: Construct = this): void {
+    const alarm = new cloudwatch.Alarm(scope, id, {
       alarmName: `${this.namePrefix}-${id}`,
       alarmDescription: `Hopper: ${description}`,
       metric,

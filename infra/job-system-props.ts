@@ -52,6 +52,12 @@ export const JOB_SYSTEM_DEFAULTS = {
   batchStreamBatchSize: 100,
   /** Retries of a failing stream batch (bisected each time) before its metadata goes to the retries DLQ. */
   batchStreamRetryAttempts: 10,
+  /**
+   * Queues per nested stack (`nestedStacks`): five resources each (queue, policy, mapping, two
+   * alarms) and up to three outputs the parent reads (URL, name, mapping id), under CloudFormation's
+   * 500 resources and 200 outputs per template.
+   */
+  queuesPerNestedStack: 40,
 } as const;
 
 /** How one queue is consumed and how long its messages live. */
@@ -206,6 +212,28 @@ export interface JobSystemProps {
    * @default true
    */
   readonly dashboard?: boolean;
+  /**
+   * Puts the job queues, each with its policy, event source mapping and alarms, into nested stacks
+   * of `queuesPerStack` queues, for systems of more queues than one stack holds (a stack takes 500
+   * resources; each queue is five, so about 80 queues fit beside Hopper's functions). The queues
+   * are then named `hopper-<8 hex>-<queue>` (the hex from the stack name and the JobSystem's path),
+   * so that every IAM grant names them all with one ARN pattern and stays within IAM's policy
+   * sizes at hundreds of queues. Choose it before the first deploy: switching it on or off
+   * replaces every job queue, and with it the messages waiting there.
+   * @default false - every resource in the JobSystem's own stack
+   * @example nestedStacks: true
+   * @example nestedStacks: { queuesPerStack: 25 }
+   */
+  readonly nestedStacks?: boolean | NestedStacksOptions;
+}
+
+/** How the job queues are spread over nested stacks. */
+export interface NestedStacksOptions {
+  /**
+   * Queues per nested stack (1 to 40).
+   * @default 40
+   */
+  readonly queuesPerStack?: number;
 }
 
 /** The EMF metrics' settings. */

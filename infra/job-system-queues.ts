@@ -5,14 +5,14 @@
  * (`Queue-<name>`, `Retries`, `RetriesDlq`) and the logical ids derived from them stay as they are.
  */
 import { concurrencyPlan, queueConcurrencyEnv, type ConcurrencyPlan } from './concurrency-plan.js';
-import { Duration, Lazy, Stack } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Duration, Lazy, Names, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { configurableFunction } from './job-system-grants.js';
 import { JOB_SYSTEM_DEFAULTS, type QueueOptions, validateVisibility, type WorkerOptions } from './job-system-props.js';
+import type { QueueLayout } from './queue-layout.js';
 import { resolvedSeconds } from './validation.js';
 
 /** The queues of a JobSystem. */
@@ -23,14 +23,17 @@ export interface JobQueues {
   readonly retriesQueue: sqs.IQueue;
   /** Where retries-queue messages the retry function cannot process are parked. */
   readonly retriesDeadLetterQueue: sqs.IQueue;
+  /** What a grant on every job queue names: each queue's ARN, or one pattern in nested stacks (queue-layout.ts). */
+  readonly arns: readonly string[];
 }
 
 /**
  * Creates the retries DLQ (`RetriesDlq`), the retries queue (`Retries`) and one queue per declared
- * queue (`Queue-<name>`) in `scope`. A queue without an explicit visibility timeout gets
- * `visibilitySeconds(name)`, resolved at synth (after every worker is added).
+ * queue (`Queue-<name>`) in `scope`, or in its nested stack when `layout` has them. A queue
+ * without an explicit visibility timeout gets `visibilitySeconds(name)`, resolved at synth (after
+ * every worker is added).
  */
-export function createJobQueues(scope: Construct, queueOptions: ReadonlyMap<string, QueueOptions>, visibilitySeconds: (name: string) => number): JobQueues {
+export function createJobQueues(scope: Construct, queueOptions: ReadonlyMap<string, QueueOptions>, visibilitySeconds: (name: string) => number, layout: QueueLayout): JobQueues {
   const retriesDeadLetterQueue = new sqs.Queue(scope, 'RetriesDlq', secureQueueProps());
   const retriesQueue = new sqs.Queue(scope, 'Retries', {
     ...secureQueueProps(),
@@ -39,13 +42,15 @@ export function createJobQueues(scope: Construct, queueOptions: ReadonlyMap<stri
   });
   const queues: Record<string, sqs.IQueue> = {};
   for (const [name, options] of queueOptions) {
-    queues[name] = new sqs.Queue(scope, `Queue-${name}`, {
+    const queueName = layout.queueName(name);
+    queues[name] = new sqs.Queue(layout.scopeOf(name) ?? scope, `Queue-${name}`, {
       ...secureQueueProps(),
+      ...(queueName === undefined ? {} : { queueName }),
       visibilityTimeout: options.visibilityTimeout ?? Duration.seconds(Lazy.number({ produce: () => visibilitySeconds(name) })),
       deadLetterQueue: { queue: retriesQueue, maxReceiveCount: options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount },
     });
   }
-  return { queues, retriesQueue, retriesDeadLetterQueue };
+  return { queues, retriesQueue, retriesDeadLetterQueue, arns: layout.arns(Object.values(queues)) };
 }
 
 /**
@@ -112,8 +117,11 @@ export class QueueMappings {
   /** Queue name → how its maxConcurrency is spread over mapping, batch size and worker (concurrency-plan.ts). */
   private readonly concurrencyPlans = new Map<string, ConcurrencyPlan>();
 
-  constructor(queueOptions: ReadonlyMap<string, QueueOptions>) {
+  private readonly layout: QueueLayout;
+
+  constructor(queueOptions: ReadonlyMap<string, QueueOptions>, layout: QueueLayout) {
     this.queueOptions = queueOptions;
+    this.layout = layout;
   }
 
   /** The names of the declared queues, in declaration order. */
@@ -148,13 +156,15 @@ export class QueueMappings {
   }
 
   /**
-   * Connects `fn` to `options.queues` (validated): one SQS event source per queue, with partial
-   * batch responses and the batch size, maximum concurrency and batching window of the worker's
-   * options, else the queue's.
+   * Connects `fn` to `options.queues` (validated): one SQS event source mapping per queue, with
+   * partial batch responses and the batch size, maximum concurrency and batching window of the
+   * worker's options, else the queue's. In one stack the mapping is the function's child with the
+   * id `SqsEventSource` gives it; in nested stacks it is `Mapping-<queue>` in `Mappings<n>`. The
+   * consume rights are the caller's to grant (one statement for all of them).
    *
-   * @returns the event sources, one per queue, in the order given
+   * @returns the mappings, one per queue, in the order given
    */
-  connect(fn: lambda.IFunction, options: WorkerOptions, timeoutSeconds: number | undefined, queue: (name: string) => sqs.IQueue): SqsEventSource[] {
+  connect(fn: lambda.IFunction, options: WorkerOptions, timeoutSeconds: number | undefined, queue: (name: string) => sqs.IQueue): lambda.EventSourceMapping[] {
     return options.queues.map((name) => {
       const queueOptions = this.queueOptions.get(name) ?? {};
       this.servedBy.set(name, fn.node.path);
@@ -169,15 +179,20 @@ export class QueueMappings {
       const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
       const windowSeconds = maxBatchingWindow === undefined ? undefined : resolvedSeconds(maxBatchingWindow);
       if (windowSeconds !== undefined) this.batchingWindows.set(name, windowSeconds);
-      const source = new SqsEventSource(queue(name), {
+      const source = queue(name);
+      const mappingOptions: lambda.EventSourceMappingOptions = {
+        eventSourceArn: source.queueArn,
         batchSize: plan.batchSize,
         reportBatchItemFailures: true,
         ...(plan.maxInvocations === undefined ? {} : { maxConcurrency: plan.maxInvocations }),
         ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
-      });
-      fn.addEventSource(source);
-      this.mappingIds.set(name, source.eventSourceMappingId);
-      return source;
+      };
+      const scope = this.layout.mappingScopeOf(name);
+      const mapping = scope === undefined
+        ? fn.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(source.node)}`, mappingOptions)
+        : new lambda.EventSourceMapping(scope, `Mapping-${name}`, { target: fn, ...mappingOptions });
+      this.mappingIds.set(name, mapping.eventSourceMappingId);
+      return mapping;
     });
   }
 

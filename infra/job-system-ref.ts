@@ -12,7 +12,7 @@ import { ENV } from '../lib/config/env.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job/model.js';
 import { checkEnvironmentAtSynth } from './environment-size.js';
-import { configurableFunction, grantEnqueueRights } from './job-system-grants.js';
+import { configurableFunction, grantEnqueueRights, queueArns } from './job-system-grants.js';
 import { validateIntegerRange, validateQueueName } from './validation.js';
 
 /**
@@ -110,8 +110,8 @@ export function queueUrlsJson(scope: IConstruct, queues: Readonly<Record<string,
 }
 
 /** `grantEnqueue` of every job system: the rights, and the configuration on a function's environment. */
-export function grantEnqueueTo(system: IJobSystem, grantee: iam.IGrantable): iam.Grant {
-  const grant = grantEnqueueRights(grantee, system.queues, system.stateTable);
+export function grantEnqueueTo(system: IJobSystem, grantee: iam.IGrantable, arns: readonly string[] = queueArns(system.queues)): iam.Grant {
+  const grant = grantEnqueueRights(grantee, arns, system.stateTable);
   const fn = configurableFunction(grantee);
   if (fn !== undefined) {
     for (const [name, value] of Object.entries(system.clientEnvironment())) fn.addEnvironment(name, value);

@@ -19,7 +19,7 @@ import { LIMITS_TABLE } from '../lib/limiters/keys.js';
 import { BATCH_KEYS, RECENT_BATCHES, SORTED_SETS, START_MARK_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
-import { grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
+import { grantSend, grantStateItems, grantStats } from './job-system-grants.js';
 import { JOB_SYSTEM_DEFAULTS } from './job-system-props.js';
 import type { JobQueues } from './job-system-queues.js';
 
@@ -111,7 +111,7 @@ export function createRetryFunction(scope: Construct, props: StateFunctionsProps
     maxConcurrency: props.retryMaxConcurrency ?? JOB_SYSTEM_DEFAULTS.retryMaxConcurrency,
   }));
   // Re-enqueue after a short backoff (DelaySeconds ≤ 900).
-  grantSend(fn, queueArns(queues.queues));
+  grantSend(fn, [...queues.arns]);
   // Longer backoffs go to the retry set, exhausted jobs to the dead set.
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:PutItem'], resourceArns: [stateTable.tableArn] });
   // Failures and deaths of batch jobs are marked in their batch; dead jobs release unique locks.
@@ -162,6 +162,6 @@ export function createBatchFunction(scope: Construct, props: StateFunctionsProps
   grantStateItems(fn, stateTable, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [BATCH_KEYS.prefix]);
   // A callback job the team's middleware refuses goes to the dead set.
   if (props.middleware !== undefined) grantStateItems(fn, stateTable, ['dynamodb:PutItem'], [`${SORTED_SETS.dead.prefix}#`]);
-  grantSend(fn, queueArns(queues.queues));
+  grantSend(fn, [...queues.arns]);
   return fn;
 }

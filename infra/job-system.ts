@@ -13,7 +13,6 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lib/config/env.js';
@@ -24,10 +23,11 @@ import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
 import { validateMaxConcurrency } from './concurrency-plan.js';
 import { checkEnvironmentAtSynth } from './environment-size.js';
+import { checkRolePoliciesAtSynth } from './iam-size.js';
 import { JobSystemMonitoring, pathInStack, type JobMetricOptions } from './job-system-monitoring.js';
 import { JobScheduler } from './job-scheduler.js';
 import { apiEnvironment, backlogLimitsJson, createApiFunction, cronsJson, quotasJson, tenantsJson } from './job-system-api.js';
-import { configurableFunction, grantEnqueueRights, grantSend, grantStateItems, grantStats, queueArns } from './job-system-grants.js';
+import { configurableFunction, grantEnqueueRights, grantOnEach, grantSend, grantStateItems, grantStats } from './job-system-grants.js';
 import { JobSystemConfiguration } from './job-system-configuration.js';
 import { addJobSystemOutputs } from './job-system-outputs.js';
 import {
@@ -37,6 +37,7 @@ import {
 import { createJobQueues, QueueMappings, workerFunction } from './job-system-queues.js';
 import { clientEnvironmentOf, grantEnqueueTo, ImportedJobSystem, queueUrlsJson, type IJobSystem, type JobSystemAttributes } from './job-system-ref.js';
 import { createBatchFunction, createJobTables, createRetryFunction } from './job-system-state.js';
+import { CONSUME_ACTIONS, QueueLayout } from './queue-layout.js';
 import { validateDurationRange, validateIntegerRange } from './validation.js';
 
 export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props.js';
@@ -58,7 +59,9 @@ export type { IJobSystem, JobQueueAttributes, JobSystemAttributes } from './job-
  * `RetriesDepth`, `RetriesDlqDepth`, `RetriesDlqAge`, `Errors-<function>`, `Throttles-<function>`, and
  * `Monitoring/Dashboard`; docs/observability.md); outputs `QueueUrls`, `StateTableName`, `RetriesQueueUrl`,
  * `RetriesDlqUrl`, `LimitsTableName`, `ApiUrl`, whose logical ids are the JobSystem's id followed
- * by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`).
+ * by the output id (`JobsQueueUrls` for `new JobSystem(stack, 'Jobs')`). With `nestedStacks`, the
+ * job queues are `Queues<n>/Queue-<name>` (named `hopper-<8 hex>-<name>`), their alarms
+ * `Queues<n>/QueueAge-<queue>` and `Queues<n>/Dead-<queue>`, their mappings `Mappings<n>/Mapping-<queue>`.
  *
  * @example
  * const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, critical: { maxConcurrency: 50 } } });
@@ -118,6 +121,10 @@ export class JobSystem extends Construct implements IJobSystem {
   private readonly configuration: JobSystemConfiguration;
   /** Whether the props name a middleware module. */
   private readonly hasMiddleware: boolean;
+  /** Where the job queues live: this stack, or nested stacks. */
+  private readonly layout: QueueLayout;
+  /** What a grant on every job queue names (queue-layout.ts). */
+  private readonly queueGrantArns: readonly string[];
 
   constructor(scope: Construct, id: string, props: JobSystemProps = {}) {
     super(scope, id);
@@ -144,8 +151,10 @@ export class JobSystem extends Construct implements IJobSystem {
     const logRetention = props.logRetention === undefined ? {} : { logRetention: props.logRetention };
     const shared = { ...logRetention, ...(middleware === undefined ? {} : { middleware }) };
 
-    this.mappings = new QueueMappings(queueOptions);
-    const jobQueues = createJobQueues(this, queueOptions, (name) => this.mappings.defaultVisibilitySeconds(name));
+    this.layout = new QueueLayout(this, [...queueOptions.keys()], props.nestedStacks);
+    this.mappings = new QueueMappings(queueOptions, this.layout);
+    const jobQueues = createJobQueues(this, queueOptions, (name) => this.mappings.defaultVisibilitySeconds(name), this.layout);
+    this.queueGrantArns = jobQueues.arns;
     this.retriesDeadLetterQueue = jobQueues.retriesDeadLetterQueue;
     this.retriesQueue = jobQueues.retriesQueue;
     this.queues = jobQueues.queues;
@@ -172,6 +181,7 @@ export class JobSystem extends Construct implements IJobSystem {
     this.scheduler = new JobScheduler(this, 'Scheduler', {
       stateTable: this.stateTable,
       queues: this.queues,
+      queueArns: (queues) => this.layout.arns(queues),
       environment: this.environment,
       crons,
       ...shared,
@@ -208,6 +218,7 @@ export class JobSystem extends Construct implements IJobSystem {
       alarms: props.alarms ?? {},
       dashboard: props.dashboard ?? true,
       metricsOn: this.metricsNamespace !== undefined,
+      queueScope: (name) => this.layout.scopeOf(name),
     });
     const hopperFunctions: [string, lambda.IFunction | undefined][] = [
       ['RetryFunction', this.retryFunction], ['BatchFunction', this.batchFunction], ['ApiFunction', this.apiFunction],
@@ -217,6 +228,7 @@ export class JobSystem extends Construct implements IJobSystem {
     for (const fn of [this.retryFunction, this.batchFunction, this.scheduler.sweepFunction, this.scheduler.cronFunction]) {
       if (fn !== undefined) this.configuration.attach(fn);
     }
+    for (const [, fn] of hopperFunctions) if (fn !== undefined) checkRolePoliciesAtSynth(fn, this.iamAdvice);
     this.configuration.attach(this.apiFunction, apiVariables);
 
     addJobSystemOutputs(this, {
@@ -294,12 +306,12 @@ export class JobSystem extends Construct implements IJobSystem {
    * jobs.addWorker(worker, { queues: ['default', 'critical'] });
    * @example
    * jobs.addWorker(new lambda.Alias(stack, 'Live', { aliasName: 'live', version: worker.currentVersion }), { queues: ['reports'] });
-   * @returns the event sources, one per queue, in the order given
+   * @returns the event source mappings, one per queue, in the order given
    * @throws ConfigurationError for an undeclared queue, a queue that already has a worker, options
    *   out of range, a timeout of `fn` under 3 seconds, or a visibility timeout that cannot hold
    *   (explicit and shorter than `fn`'s timeout, or to follow a timeout unknown at synth)
    */
-  addWorker(fn: lambda.IFunction, options: WorkerOptions): readonly SqsEventSource[] {
+  addWorker(fn: lambda.IFunction, options: WorkerOptions): readonly lambda.IEventSourceMapping[] {
     if (options.queues.length === 0) {
       throw new ConfigurationError(`addWorker needs at least one queue; declared queues: ${this.queueNames.join(', ')}`);
     }
@@ -321,7 +333,11 @@ export class JobSystem extends Construct implements IJobSystem {
       checkEnvironmentAtSynth(configurable);
     }
     const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));
-    grantSend(fn, [this.retriesQueue.queueArn, ...queueArns(this.queues)]);
+    // Statements of 20 queues (not one per queue, as SqsEventSource grants them): IAM's policy sizes hold longer.
+    // (Lambda checks that the function may read the queue when it creates the mapping: the mapping
+    // names the function, which the CDK makes depend on its role's policy.)
+    grantOnEach(fn, CONSUME_ACTIONS, this.layout.arns(options.queues.map((name) => this.queue(name))));
+    grantSend(fn, [this.retriesQueue.queueArn, ...this.queueGrantArns]);
     if (options.stateTableAccess !== false) {
       // Jobs in batches (successes, ctx.batch) and unique jobs (lock release) write batch and lock
       // items; ctx.batch.add of far-off jobs writes the scheduled set; ctx.once its steps; tracked
@@ -336,11 +352,8 @@ export class JobSystem extends Construct implements IJobSystem {
     if (this.statsOn) grantStats(fn, this.stateTable, true);
     this.monitoring.addFunction(pathInStack(fn), fn);
     // Pause and resume: the API flips exactly these mappings.
-    iam.Grant.addToPrincipal({
-      grantee: this.apiFunction,
-      actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
-      resourceArns: sources.map((source) => source.eventSourceMappingArn),
-    });
+    this.layout.grantMappings(this.apiFunction, fn, sources);
+    checkRolePoliciesAtSynth(fn, this.iamAdvice);
     return sources;
   }
 
@@ -362,10 +375,11 @@ export class JobSystem extends Construct implements IJobSystem {
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant {
     const fn = configurableFunction(grantee);
-    if (fn === undefined) return grantEnqueueTo(this, grantee);
+    checkRolePoliciesAtSynth(grantee, this.iamAdvice);
+    if (fn === undefined) return grantEnqueueTo(this, grantee, this.queueGrantArns);
     // A Lambda producer reads the queue URLs from the configuration document, so that they do not
     // count against its 4 KB environment.
-    const grant = grantEnqueueRights(grantee, this.queues, this.stateTable);
+    const grant = grantEnqueueRights(grantee, this.queueGrantArns, this.stateTable);
     this.configuration.configure(fn, this.clientEnvironment());
     checkEnvironmentAtSynth(fn);
     return grant;
@@ -469,6 +483,13 @@ export class JobSystem extends Construct implements IJobSystem {
   /** Handler run time, ms, p99 over 5 minutes unless `statistic` says. */
   metricDuration(options?: JobMetricOptions): cloudwatch.IMetric {
     return this.monitoring.metric(METRICS.duration, options?.statistic ?? 'p99', options);
+  }
+
+  /** What to do when a role's policies are over IAM's quotas. */
+  private get iamAdvice(): string {
+    return this.layout.nested
+      ? 'The JobSystem\'s grants name all its queues with one ARN pattern: move statements of your own to a managed policy or another role'
+      : `The JobSystem's grants name each of its ${this.queueNames.length} queues: set nestedStacks, whose grants name every queue with one ARN pattern`;
   }
 
   private queueUrlsJson(): string {

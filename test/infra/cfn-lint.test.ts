@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, NestedStack, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -73,11 +73,31 @@ function everything(app: App): Stack {
   return stack;
 }
 
-/** cfn-lint's findings on `template`, as `rule: message` lines (none when clean). */
-function lint(name: string, template: unknown): string[] {
-  const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify(template));
-  const result = spawnSync(CFN_LINT, ['--format', 'parseable', ...IGNORED.flatMap((rule) => ['--ignore-checks', rule]), '--', path], { encoding: 'utf8' });
+/**
+ * The JobSystem of issue 16's scale: 200 queues (in nested stacks: one stack holds about 80) served
+ * by one worker, 100 crons, a producer.
+ */
+function twoHundredQueues(app: App): Stack {
+  const stack = new Stack(app, 'TwoHundred', { env: { region: 'eu-central-1' } });
+  const queues = Object.fromEntries(Array.from({ length: 200 }, (_, index) => [`q${String(index).padStart(3, '0')}`, {}]));
+  const jobs = new JobSystem(stack, 'Jobs', {
+    queues,
+    nestedStacks: true,
+    crons: Array.from({ length: 100 }, (_, index) => ({ name: `report-${index}`, schedule: `${index % 60} ${index % 24} * * *`, timezone: 'Europe/Vienna', job: { jobtype: 'Report', queue: 'q000', args: [index] } })),
+  });
+  jobs.addWorker(newWorker(stack, 'Worker'), { queues: Object.keys(queues) });
+  jobs.grantEnqueue(newWorker(stack, 'Producer'));
+  return stack;
+}
+
+/** cfn-lint's findings on `templates` (one run for all), as `file:line: rule message` lines (none when clean). */
+function lint(templates: readonly { name: string; template: unknown }[]): string[] {
+  const paths = templates.map(({ name, template }) => {
+    const path = join(dir, `${name}.json`);
+    writeFileSync(path, JSON.stringify(template));
+    return path;
+  });
+  const result = spawnSync(CFN_LINT, ['--format', 'parseable', ...IGNORED.flatMap((rule) => ['--ignore-checks', rule]), '--', ...paths], { encoding: 'utf8' });
   if (result.error !== undefined) throw new Error(`cfn-lint could not run (${result.error.message}); it is installed with Python on this kind of machine`);
   return result.stdout.split('\n').filter((line) => line.trim() !== '');
 }
@@ -94,8 +114,14 @@ describe('cfn-lint', () => {
     ['the chaos fixture', (app: App) => new ChaosFixtureStack(app, 'ChaosFixture')],
     ['the events fixture', (app: App) => new EventsFixtureStack(app, 'EventsFixture')],
     ['the promises fixture', (app: App) => new PromisesFixtureStack(app, 'PromisesFixture')],
-  ])('finds nothing in %s', (name, build) => {
+    ['a JobSystem of 200 queues and 100 crons', twoHundredQueues],
+  ])('finds nothing in %s, nor in its nested stacks', (name, build) => {
     const stack = build(newApp());
-    expect(lint(stack.stackName, Template.fromStack(stack).toJSON())).toEqual([]);
+    const nested = stack.node.findAll().filter((node): node is NestedStack => node instanceof NestedStack);
+    const findings = lint([stack, ...nested].map((inner, index) => ({ name: `${stack.stackName}-${index}`, template: Template.fromStack(inner).toJSON() })));
+    expect(findings).toEqual([]);
+    // The API fixture and the large system are the ones laid out in nested stacks.
+    if (name === 'the API fixture') expect(nested.length).toBe(4);
+    if (name === 'a JobSystem of 200 queues and 100 crons') expect(nested.length).toBe(10);
   });
 });

@@ -56,14 +56,15 @@ describe('environment size at synth', () => {
   });
 
   /**
-   * A JobSystem of `queueCount` queues, all served by one worker, and `cronCount` crons, with a
-   * producer. CloudFormation's limit of 500 resources per stack is lifted for the large ones: this
-   * measures Lambda's limits, and each queue is five resources (queue, policy, mapping, two alarms).
+   * A JobSystem of `queueCount` queues in nested stacks (the layout for hundreds of queues), all
+   * served by one worker, and `cronCount` crons, with a producer. CloudFormation's limit of 500
+   * resources per stack is lifted for the cron-heavy ones: this measures Lambda's limits (the
+   * 200-queue stack's own limits are checked in cfn-lint.test.ts).
    */
   function served(queueCount: number, cronCount: number): Stack {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [], [STACK_RESOURCE_LIMIT]: 0 } });
     const stack = new Stack(app, 'Test');
-    const jobs = new JobSystem(stack, 'Jobs', { queues: queues(queueCount), crons: crons(cronCount) });
+    const jobs = new JobSystem(stack, 'Jobs', { queues: queues(queueCount), crons: crons(cronCount), nestedStacks: true });
     jobs.addWorker(newWorker(stack, 'Worker'), { queues: Object.keys(queues(queueCount)) });
     jobs.grantEnqueue(newWorker(stack, 'Producer'));
     return stack;

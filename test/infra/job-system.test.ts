@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lib/config/env.js';
@@ -415,12 +416,12 @@ describe('JobSystem.addWorker', () => {
     expect(retryVariables[ENV.queueUrls]).toEqual(stack.resolve(jobs.clientEnvironment()[ENV.queueUrls]));
   });
 
-  it('returns one event source per queue, in the order given', () => {
+  it('returns one event source mapping per queue, in the order given', () => {
     const { stack, jobs } = newJobSystem({ queues: { a: {}, b: {} } });
 
     const sources = jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['b', 'a'] });
 
-    expect(sources.map((source) => stack.resolve(source.queue.queueArn))).toEqual([
+    expect(sources.map((source) => stack.resolve((source.node.defaultChild as lambda.CfnEventSourceMapping).eventSourceArn))).toEqual([
       stack.resolve(jobs.queue('b').queueArn),
       stack.resolve(jobs.queue('a').queueArn),
     ]);

@@ -78,6 +78,11 @@ describe('the API on the local runtime', () => {
     expect(seen).toEqual({ queue: 'default', tenant: 'local-producer', args: ['hello'] });
     // The stack output the CLI looks for names the same local URL.
     expect(local.outputs.JobsApiUrl).toBe(apiUrl);
+    // The fixture's queues are in nested stacks (nestedStacks), named under one prefix, and their
+    // URLs reached the parent's output through the nested stacks' outputs.
+    const urls = JSON.parse(local.outputs.JobsQueueUrls ?? '{}') as Record<string, string>;
+    expect(Object.keys(urls)).toEqual(['default', 'limited', 'shed', 'metered']);
+    for (const [name, url] of Object.entries(urls)) expect(url).toMatch(new RegExp(`/hopper-[0-9a-f]{8}-${name}$`));
   });
 
   it('accepts SigV4-signed requests as a deployed URL requires (the local URL does not check them)', async () => {
