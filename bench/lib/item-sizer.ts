@@ -3,14 +3,13 @@
  * consistent GetItem of its key, sized by DynamoDB's rules (./dynamo-billing.ts).
  */
 import { GetItemCommand, type AttributeValue, type DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { awsConfigFromEnv } from '../../lib/aws/clients.js';
 import type { Env } from '../../lib/config/env.js';
+import { HopperConfig } from '../../lib/config/hopper-config.js';
 import { itemBytes } from './dynamo-billing.js';
 
 /** A client configuration for `env` (its DynamoDB endpoint honoured). */
 export function dynamoConfig(env: Env): DynamoDBClientConfig {
-  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
-  return { ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) };
+  return HopperConfig.of(env).clientConfig('dynamodb');
 }
 
 /** The size of the item of `key` in `table`, 0 when there is none (or it cannot be read). */

@@ -5,8 +5,8 @@
  * deleted one.
  */
 import { randomUUID } from 'node:crypto';
-import { sqsClientFromEnv } from '../aws/clients.js';
-import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, type Env } from '../config/env.js';
+import { sqsClientOf } from '../aws/clients.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 import { InvalidEntryIdError } from '../errors/admin.js';
 import { HopperError } from '../errors/base.js';
 import type { Job } from '../job/model.js';
@@ -102,7 +102,7 @@ export interface ScheduledJobsDeps {
  * The scheduled and retry sets, for people.
  *
  * @example
- * const waiting = await scheduledJobsFromEnv();
+ * const waiting = await scheduledJobsOf();
  * const { jobs } = await waiting.list({ jobtype: 'SendEmail', limit: 20 });
  * await waiting.runNow('scheduled', jobs[0].id);
  */
@@ -225,16 +225,16 @@ function toWaitingJob(set: WaitingSetName, entry: SetEntry, nowMs: number): Wait
 }
 
 /**
- * {@link ScheduledJobs} for the JobSystem the environment describes (`HOPPER_STATE_TABLE`,
+ * {@link ScheduledJobs} for the JobSystem `config` describes (`HOPPER_STATE_TABLE`,
  * `HOPPER_QUEUE_URLS`, `HOPPER_DEAD_TTL_DAYS`); loads the DynamoDB SDK.
  */
-export async function scheduledJobsFromEnv(env: Env = process.env): Promise<ScheduledJobs> {
-  const { stateTableFromEnv } = await import('../storage/state-table.js');
+export async function scheduledJobsOf(config: HopperConfig): Promise<ScheduledJobs> {
+  const { stateTableOf } = await import('../storage/state-table.js');
   return new ScheduledJobs({
-    table: await stateTableFromEnv(env),
-    sqs: sqsClientFromEnv(env),
-    queueUrls: queueUrlsFromEnv(env),
-    deadTtlDays: intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays),
-    clock: clockFromEnv(env),
+    table: await stateTableOf(config),
+    sqs: sqsClientOf(config),
+    queueUrls: config.queueUrls(),
+    deadTtlDays: config.deadTtlDays,
+    clock: config.clock,
   });
 }

@@ -8,14 +8,13 @@ import { listBatchMembers } from '../batch/members.js';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsConfigFromEnv, dynamoClientFromEnv, instrument, sqsClientFromEnv, type SqsClient } from '../aws/clients.js';
+import { dynamoClientOf, instrument, sqsClientOf, type SqsClient } from '../aws/clients.js';
 import { ScheduledJobs } from '../admin/scheduled.js';
 import { BATCH_STORE_DEFAULTS, BatchStore } from '../batch/store.js';
 import { batchStatus } from '../batch/status.js';
 import { Client } from '../client/client.js';
-import { ENV, intFromEnv, requireEnv, type Env } from '../config/env.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 import { redrive } from '../admin/redrive.js';
-import { RETRY_DEFAULTS } from '../retry/handler.js';
 import { CronStore } from '../storage/cron-store.js';
 import { JobStates } from '../storage/job-states.js';
 import { Iterations } from '../storage/iterations.js';
@@ -25,15 +24,14 @@ import { dynamoStatsTable, readQueueReports } from '../stats/read.js';
 import { fromItem, type SetEntry } from '../storage/set-items.js';
 import { StateTable } from '../storage/state-table.js';
 import type { Logger } from '../observability/logger.js';
-import { metricsFromEnv } from '../observability/emf.js';
+import { metricsOf } from '../observability/emf.js';
 import type { ApiConfig } from './config.js';
 import type { ApiContext, LimitsReader, SetStore } from './context.js';
 import { MAPPING_BUSY_RETRY_AFTER_SECONDS, MappingBusyError, QueueState, type QueueBackend } from './queue-state.js';
 
-/** A Lambda client for `env` (`AWS_ENDPOINT_URL_LAMBDA` honoured, as the local runtime sets it). */
-export function lambdaClientFromEnv(env: Env): LambdaClient {
-  const endpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? env.AWS_ENDPOINT_URL;
-  return instrument(new LambdaClient({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) }));
+/** A Lambda client for `config` (`AWS_ENDPOINT_URL_LAMBDA` honoured, as the local runtime sets it). */
+export function lambdaClientOf(config: HopperConfig): LambdaClient {
+  return instrument(new LambdaClient(config.clientConfig('lambda')));
 }
 
 /** Queue counts from SQS and mapping states from Lambda. */
@@ -135,29 +133,28 @@ export function awsLimitsReader(dynamo: DynamoDBClient, tableName: string): Limi
   };
 }
 
-/** The API's context for the JobSystem `env` describes. */
-export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger, now: () => number, middleware?: AnyMiddleware): Promise<ApiContext> {
-  const stateTableName = requireEnv(env, ENV.stateTable);
-  const limitsTableName = requireEnv(env, ENV.limitsTable);
-  const sqs = sqsClientFromEnv(env);
-  const dynamo = await dynamoClientFromEnv(env);
-  const lambda = lambdaClientFromEnv(env);
+/** The API's context for the JobSystem `hopper` describes. */
+export async function awsApiContext(hopper: HopperConfig, config: ApiConfig, logger: Logger, now: () => number, middleware?: AnyMiddleware): Promise<ApiContext> {
+  const stateTableName = hopper.stateTable;
+  const limitsTableName = hopper.limitsTable;
+  const sqs = sqsClientOf(hopper);
+  const dynamo = await dynamoClientOf(hopper);
+  const lambda = lambdaClientOf(hopper);
   const stateTable = new StateTable(dynamo, stateTableName);
   const stats = dynamoStatsTable(dynamo, stateTableName);
   const clock = (): Date => new Date(now());
   const batchStore = new BatchStore({ tableName: stateTableName, client: dynamo, now: clock });
-  const retriesDlqUrl = env[ENV.retriesDlqUrl];
-  const retriesQueueUrl = env[ENV.retriesQueueUrl];
+  const redriveTo = config.redrive;
   return {
     config,
     now,
-    client: new Client({ queueUrls: config.queueUrls, sqs, scheduledSet: stateTable, env, now: () => new Date(now()), ...(middleware === undefined ? {} : { middleware, via: 'api' }) }),
+    client: new Client({ queueUrls: config.queueUrls, sqs, scheduledSet: stateTable, env: hopper.env, now: () => new Date(now()), ...(middleware === undefined ? {} : { middleware, via: 'api' }) }),
     queues: new QueueState(awsQueueBackend(sqs, lambda, (nowMs) => readQueueReports(stats, nowMs)), now),
     sets: awsSetStore(stateTable, dynamo),
     waiting: new ScheduledJobs({
       table: stateTable, sqs, queueUrls: config.queueUrls, clock, logger,
       ...(middleware === undefined ? {} : { middleware }),
-      deadTtlDays: intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays),
+      deadTtlDays: hopper.deadTtlDays,
     }),
     batches: {
       async getBatch(bid) {
@@ -174,10 +171,8 @@ export async function awsApiContext(env: Env, config: ApiConfig, logger: Logger,
     stats,
     quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),
     limits: awsLimitsReader(dynamo, limitsTableName),
-    ...(retriesDlqUrl === undefined || retriesQueueUrl === undefined
-      ? {}
-      : { deadLetters: { redrive: (limit: number) => redrive(sqs, { from: retriesDlqUrl, to: retriesQueueUrl, limit }) } }),
+    ...(redriveTo === undefined ? {} : { deadLetters: { redrive: (limit: number) => redrive(sqs, { ...redriveTo, limit }) } }),
     logger,
-    metrics: metricsFromEnv(env),
+    metrics: metricsOf(hopper),
   };
 }

@@ -1,13 +1,14 @@
 /**
- * The API function's configuration, read once from the environment the JobSystem construct sets
- * (names in lib/config/env.ts) and validated, so a misconfigured function fails at its first request
- * with the variable's name.
+ * The API function's configuration: what it reads beyond Hopper's shared configuration
+ * (lib/config/hopper-config.ts), read once and validated, so a misconfigured function fails at its
+ * first request with the variable's name.
  */
 import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron/definition.js';
-import { ENV, intFromEnv, jsonObjectFromEnv, queueUrlsFromEnv, type Env } from '../config/env.js';
-import { queueConcurrencyFromEnv, type QueueConcurrency } from '../config/queue-concurrency.js';
+import { ENV, intFromEnv, jsonObjectFromEnv, type Env } from '../config/env.js';
+import type { HopperConfig } from '../config/hopper-config.js';
+import type { QueueConcurrency } from '../config/queue-concurrency.js';
 import { ConfigurationError } from '../errors/base.js';
-import { isRecord, JOB_DEFAULTS } from '../job/model.js';
+import { isRecord } from '../job/model.js';
 import { parseQuotas, type ResolvedQuotas } from '../quota/index.js';
 
 /** Defaults of the API. */
@@ -44,27 +45,33 @@ export interface ApiConfig {
   readonly crons: readonly ResolvedCron[];
   /** The caps of the queues whose `maxConcurrency` is set (HOPPER_QUEUE_CONCURRENCY). */
   readonly queueConcurrency: Readonly<Record<string, QueueConcurrency>>;
+  /** URLs of the retries queue and its DLQ (HOPPER_RETRIES_QUEUE_URL, HOPPER_RETRIES_DLQ_URL), for the DLQ's redrive; unset without them. */
+  readonly redrive?: { readonly from: string; readonly to: string };
 }
 
-/** Reads the API's configuration from `env`. @throws ConfigurationError naming the variable. */
-export function apiConfigFromEnv(env: Env): ApiConfig {
+/** The API's configuration in `hopper`. @throws ConfigurationError naming the variable. */
+export function apiConfigOf(hopper: HopperConfig): ApiConfig {
+  const { env } = hopper;
+  const from = env[ENV.retriesDlqUrl];
+  const to = env[ENV.retriesQueueUrl];
   return {
-    queueUrls: queueUrlsFromEnv(env),
+    queueUrls: hopper.queueUrls(),
     queueMappings: stringMap(env, ENV.queueMappings),
     backlogLimits: backlogLimits(env),
     quotas: parseQuotas(env[ENV.quotas]),
     tenants: stringMap(env, ENV.tenants),
     maxBodyBytes: intFromEnv(env, ENV.apiMaxBodyBytes, API_DEFAULTS.maxBodyBytes),
-    defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
-    crons: cronsFromEnv(env),
-    queueConcurrency: queueConcurrencyFromEnv(env),
+    defaultRetry: hopper.defaultRetry,
+    crons: cronsOf(hopper),
+    queueConcurrency: hopper.queueConcurrency,
+    ...(from === undefined || from === '' || to === undefined || to === '' ? {} : { redrive: { from, to } }),
   };
 }
 
-/** Reads `HOPPER_CRONS`: the definitions the construct validated, validated again with the same rules. */
-export function cronsFromEnv(env: Env): ResolvedCron[] {
+/** `HOPPER_CRONS`: the definitions the construct validated, validated again with the same rules. */
+export function cronsOf(hopper: HopperConfig): ResolvedCron[] {
   const name = ENV.crons;
-  const raw = env[name];
+  const raw = hopper.env[name];
   if (raw === undefined || raw === '') return [];
   let parsed: unknown;
   try {

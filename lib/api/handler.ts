@@ -6,11 +6,11 @@
 import { MiddlewareError } from '../errors/middleware.js';
 import type { AnyMiddleware } from '../middleware/chain.js';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
-import { clockOrNow } from './clock.js';
 import type { Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import { createLogger, type LogSink, type Logger } from '../observability/logger.js';
 import { awsApiContext } from './aws.js';
-import { apiConfigFromEnv } from './config.js';
+import { apiConfigOf } from './config.js';
 import type { ApiContext } from './context.js';
 import { readEvent } from './event.js';
 import { API_ERRORS, ApiError, errorResponse, refusedByMiddleware, upstreamFailure, type ApiResponse } from './http.js';
@@ -53,12 +53,12 @@ export interface ApiHandlerOptions {
  * export const handler = createApiHandler();
  */
 export function createApiHandler(options: ApiHandlerOptions = {}): (event: LambdaFunctionURLEvent) => Promise<ApiResponse> {
-  const env = options.env ?? process.env;
+  const config = HopperConfig.of(options.env);
   const logger = createLogger(options.log === undefined ? {} : { sink: options.log });
   let routes: Promise<Route[]> | undefined;
   const load = (): Promise<Route[]> => {
     routes ??= (async () => {
-      const ctx = options.context === undefined ? await awsApiContext(env, apiConfigFromEnv(env), logger, clockOrNow(env), options.middleware) : await options.context(logger);
+      const ctx = options.context === undefined ? await awsApiContext(config, apiConfigOf(config), logger, () => config.clock().getTime(), options.middleware) : await options.context(logger);
       return apiRoutes(ctx);
     })();
     // A failed start (bad configuration) is retried on the next request rather than cached.

@@ -3,7 +3,7 @@
  * routes for queues, sets, batches, crons, stats and limits.
  */
 export { createApiHandler, apiRoutes, type ApiHandlerOptions } from './handler.js';
-export { API_DEFAULTS, apiConfigFromEnv, type ApiConfig, type BacklogLimit } from './config.js';
+export { API_DEFAULTS, apiConfigOf, type ApiConfig, type BacklogLimit } from './config.js';
 export type { ApiContext, BatchReader, LimitsReader, SetStore } from './context.js';
 export { API_ERRORS, ApiError, type ApiRequest, type ApiResponse, type Caller } from './http.js';
 export { ANONYMOUS_TENANT, principalOf, tenantOf } from './event.js';

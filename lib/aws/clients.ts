@@ -1,14 +1,14 @@
 /**
- * AWS SDK clients configured the same way everywhere, from an environment (normally
- * `process.env`). Endpoints come from the standard `AWS_ENDPOINT_URL_SQS` /
- * `AWS_ENDPOINT_URL_DYNAMODB` variables (the local runtime sets them); the SQS client is given the
- * endpoint explicitly so that it never dials the host inside a queue URL (emulators use hosts like
- * `sqs.us-east-1.localhost`). Region and static credentials are taken from the same environment, so
- * a client built for an environment other than `process.env` (a test's) talks as that environment.
+ * AWS SDK clients configured the same way everywhere, from a function's configuration
+ * (../config/hopper-config.ts, read from `process.env` or a test's environment). Endpoints come
+ * from the standard `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL_DYNAMODB` variables (the local runtime
+ * sets them); the SQS client is given the endpoint explicitly so that it never dials the host inside
+ * a queue URL (emulators use hosts like `sqs.us-east-1.localhost`). Region and static credentials
+ * come from the same environment, so a client built for a test's environment talks as that environment.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Env } from '../config/env.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 
 /**
  * A middleware added to every AWS client Hopper builds, in the shape of the SDK's
@@ -55,31 +55,17 @@ export function instrument<T extends { middlewareStack: object }>(client: T): T 
   return client;
 }
 
-/** Client settings shared by every service: region and static credentials, when `env` has them. */
-export function awsConfigFromEnv(env: Env): { region?: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } {
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const accessKeyId = env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-  const sessionToken = env.AWS_SESSION_TOKEN;
-  return {
-    ...(region === undefined ? {} : { region }),
-    ...(accessKeyId === undefined || secretAccessKey === undefined
-      ? {}
-      : { credentials: { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) } }),
-  };
-}
-
 /** An SQS client as Hopper uses it: commands in, outputs out. */
 export type SqsClient = Pick<SQSClient, 'send' | 'destroy'>;
 
 /**
- * An SQS client for `env` (endpoint override honoured), built on its first request, so that a
+ * An SQS client for `config` (endpoint override honoured), built on its first request, so that a
  * function that never calls SQS (a worker whose jobs all succeed) never loads the SQS SDK: that
  * is most of a worker's cold start.
  */
-export function sqsClientFromEnv(env: Env = process.env): SqsClient {
-  const endpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
-  const config = { ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }) };
+export function sqsClientOf(settings: HopperConfig): SqsClient {
+  const clientConfig = settings.clientConfig('sqs');
+  const config = { ...clientConfig, ...(clientConfig.endpoint === undefined ? {} : { useQueueUrlAsEndpoint: false }) };
   let built: SQSClient | undefined;
   let building: Promise<SQSClient> | undefined;
   const client = (): Promise<SQSClient> => {
@@ -91,11 +77,10 @@ export function sqsClientFromEnv(env: Env = process.env): SqsClient {
 }
 
 /**
- * A DynamoDB client for `env`. Loaded lazily so that a worker that never touches DynamoDB never
+ * A DynamoDB client for `config`. Loaded lazily so that a worker that never touches DynamoDB never
  * loads its SDK.
  */
-export async function dynamoClientFromEnv(env: Env = process.env): Promise<DynamoDBClient> {
+export async function dynamoClientOf(config: HopperConfig): Promise<DynamoDBClient> {
   const { DynamoDBClient: Client } = await import('@aws-sdk/client-dynamodb');
-  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
-  return instrument(new Client({ ...awsConfigFromEnv(env), ...(endpoint === undefined ? {} : { endpoint }) }));
+  return instrument(new Client(config.clientConfig('dynamodb')));
 }

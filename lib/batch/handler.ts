@@ -22,16 +22,17 @@
  */
 import { callHook, hasClientChain, runClientChain, type AnyMiddleware } from '../middleware/chain.js';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { sqsClientFromEnv } from '../aws/clients.js';
+import { sqsClientOf } from '../aws/clients.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import { prepareJob } from '../enqueue/enqueue.js';
-import { ENV, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
+import type { Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import { HopperError } from '../errors/base.js';
-import { JOB_DEFAULTS, describeError, type Job } from '../job/model.js';
+import { describeError, type Job } from '../job/model.js';
 import { sendInBatches, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess } from '../storage/access.js';
 import { createLogger, type LogSink, type Logger } from '../observability/logger.js';
-import { METRICS, metricsFromEnv } from '../observability/emf.js';
+import { METRICS, metricsOf } from '../observability/emf.js';
 import { callbackJob, callbackStatus, dueEvents, eventsClaimedBetween } from './callbacks.js';
 import { readBatchItem, type CallbackEvent } from './model.js';
 import type { BatchStore } from './store.js';
@@ -59,14 +60,14 @@ export interface BatchStreamHandlerOptions {
  * `HOPPER_DEFAULT_RETRY` at once, so a misconfigured function fails at start.
  */
 export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
-  const env = options.env ?? process.env;
-  requireEnv(env, ENV.stateTable);
-  const runtime = { queueUrls: queueUrlsFromEnv(env), defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry) };
-  const sqs = options.sqs ?? sqsClientFromEnv(env);
+  const config = HopperConfig.of(options.env);
+  void config.stateTable;
+  const runtime = { queueUrls: config.queueUrls(), defaultRetry: config.defaultRetry };
+  const sqs = options.sqs ?? sqsClientOf(config);
   const now = options.now ?? (() => new Date());
-  const state = stateAccess(env, options.dynamo, now);
+  const state = stateAccess(config, options.dynamo, now);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
-  const metrics = metricsFromEnv(env, options.log);
+  const metrics = metricsOf(config, options.log);
   const { middleware } = options;
 
   /** Sends the callback jobs of `events` of batch `bid` that are not marked sent, then marks them. */

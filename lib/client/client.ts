@@ -2,15 +2,16 @@
  * The producer side: put jobs on their queues. A plain job costs one SQS request per batch of up
  * to ten (and never a DynamoDB write); jobs due more than 15 minutes ahead go to the scheduled set.
  */
-import { sqsClientFromEnv } from '../aws/clients.js';
+import { sqsClientOf } from '../aws/clients.js';
 import { createBatch, type Batch, type BatchFill, type BatchOptions } from '../batch/handle.js';
 import { batchStatus, type BatchStatus } from '../batch/status.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import { enqueueJobs, type EnqueueRuntime, type ScheduledSetWriter } from '../enqueue/enqueue.js';
 import { environmentWithDocument } from '../config/document.js';
-import { intFromEnv, queueUrlsFromEnv, ENV, type Env } from '../config/env.js';
+import { ENV, type Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import { HopperError } from '../errors/base.js';
-import { JOB_DEFAULTS, type JobInput } from '../job/model.js';
+import type { JobInput } from '../job/model.js';
 import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
@@ -78,30 +79,30 @@ export interface ClientOptions {
  * argument tuple at compile time; a plain `Client` takes any.
  */
 export class Client<Jobs extends JobShapes = UntypedJobs> {
-  private readonly env: Env;
   private readonly now: () => Date;
   private readonly runtime: () => Promise<EnqueueRuntime>;
   private readonly state: StateAccess;
 
   constructor(options: ClientOptions = {}) {
-    this.env = options.env ?? process.env;
-    const env = this.env;
+    const config = HopperConfig.of(options.env);
+    const { env } = config;
     const now = options.now ?? (() => new Date());
     this.now = now;
-    this.state = stateAccess(env, options.dynamo, now);
+    this.state = stateAccess(config, options.dynamo, now);
     let scheduledSet = options.scheduledSet;
-    const build = (configured: Env): EnqueueRuntime => ({
-      queueUrls: options.queueUrls ?? queueUrlsFromEnv(configured, CLIENT_CONFIGURATION_HINT),
-      sqs: options.sqs ?? sqsClientFromEnv(env),
+    // `configured` is `config` with the configuration document merged in, when the queues are there.
+    const build = (configured: HopperConfig): EnqueueRuntime => ({
+      queueUrls: options.queueUrls ?? configured.queueUrls(CLIENT_CONFIGURATION_HINT),
+      sqs: options.sqs ?? sqsClientOf(config),
       now,
-      defaultRetry: intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry),
+      defaultRetry: config.defaultRetry,
       scheduledSet: async () => {
         if (scheduledSet !== undefined) return scheduledSet;
-        if (env[ENV.stateTable] === undefined) {
+        if (!config.hasStateTable) {
           throw new HopperError(`jobs due more than ${MAX_SQS_DELAY_SECONDS} s ahead go to the scheduled set, which needs ${ENV.stateTable}; ${FROM_THE_JOB_SYSTEM}`);
         }
-        const { stateTableFromEnv } = await import('../storage/state-table.js');
-        scheduledSet = await stateTableFromEnv(env);
+        const { stateTableOf } = await import('../storage/state-table.js');
+        scheduledSet = await stateTableOf(config);
         return scheduledSet;
       },
       uniqueLocks: () => this.state.uniqueLocks(),
@@ -111,13 +112,13 @@ export class Client<Jobs extends JobShapes = UntypedJobs> {
       // The queue URLs are in the configuration document: read on the first enqueue.
       let runtime: Promise<EnqueueRuntime> | undefined;
       this.runtime = () => {
-        runtime ??= environmentWithDocument(env, options.dynamo === undefined ? {} : { dynamo: options.dynamo }).then(build);
+        runtime ??= environmentWithDocument(env, options.dynamo === undefined ? {} : { dynamo: options.dynamo }).then((merged) => build(HopperConfig.of(merged)));
         runtime.catch(() => { runtime = undefined; });
         return runtime;
       };
     } else {
       // Without a document, a missing variable is an error of the constructor.
-      const runtime = Promise.resolve(build(env));
+      const runtime = Promise.resolve(build(config));
       this.runtime = () => runtime;
     }
   }

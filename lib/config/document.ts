@@ -9,7 +9,8 @@
  */
 import { withAttempts } from '../common/attempts.js';
 import { ConfigurationError } from '../errors/base.js';
-import { dynamoClientFromEnv } from '../aws/clients.js';
+import { dynamoClientOf } from '../aws/clients.js';
+import { HopperConfig } from './hopper-config.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { loadDynamoSdk, type StateCommands } from '../aws/dynamo.js';
 import { isRecord } from '../job/model.js';
@@ -101,7 +102,7 @@ export function configuredHandler<A extends unknown[], R>(
 
 async function readDocument(env: Env, table: string, version: string, source: ConfigurationSource): Promise<Env> {
   const { QueryCommand } = await loadDynamoSdk();
-  const client: StateCommands = source.dynamo ?? await dynamoClientFromEnv(env);
+  const client: StateCommands = source.dynamo ?? await dynamoClientOf(HopperConfig.of(env));
   const where = `the configuration items (pk ${CONFIG_ITEM.pk}) of table ${table}`;
   const variables: Record<string, string> = {};
   let items = 0;

@@ -73,6 +73,13 @@ export const ENV = {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** `HOPPER_STATS`' value that keeps the stats rollups. */
+export const STATS_ON = 'on';
+/** `HOPPER_METRICS`' value that turns the EMF metrics off. */
+export const METRICS_OFF = 'off';
+/** Days a dead job is kept when `HOPPER_DEAD_TTL_DAYS` does not say. */
+export const DEAD_TTL_DAYS = 180;
+
 /** What a missing variable's error says unless the reader knows better: where the construct sets it. */
 export const SET_BY_JOB_SYSTEM = 'the JobSystem construct sets it: jobs.addWorker(fn) for a worker, jobs.grantEnqueue(fn) for a function that enqueues';
 

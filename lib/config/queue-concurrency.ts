@@ -34,7 +34,7 @@ export function queueLeaseName(queue: string): string {
  *
  * @throws ConfigurationError naming the variable and the queue when an entry is malformed.
  */
-export function queueConcurrencyFromEnv(env: Env): Readonly<Record<string, QueueConcurrency>> {
+export function parseQueueConcurrency(env: Env): Readonly<Record<string, QueueConcurrency>> {
   const caps: Record<string, QueueConcurrency> = {};
   for (const [queue, value] of Object.entries(jsonObjectFromEnv(env, ENV.queueConcurrency, 'queue name to { jobs, perInvocation, leaseSeconds? }'))) {
     const fail = (): never => {

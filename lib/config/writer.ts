@@ -7,7 +7,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { dynamoClientFromEnv } from '../aws/clients.js';
+import { dynamoClientOf } from '../aws/clients.js';
+import { HopperConfig } from './hopper-config.js';
 import { loadDynamoSdk, type StateCommands } from '../aws/dynamo.js';
 import { withAttempts } from '../common/attempts.js';
 import { ConfigurationError } from '../errors/base.js';
@@ -73,7 +74,7 @@ interface DocumentProperties {
 export function createConfigWriter(options: ConfigWriterOptions = {}): (event: CustomResourceEvent) => Promise<CustomResourceResponse> {
   const env = options.env ?? process.env;
   let client: Promise<StateCommands> | undefined;
-  const dynamo = (): Promise<StateCommands> => (client ??= options.dynamo === undefined ? dynamoClientFromEnv(env) : Promise.resolve(options.dynamo));
+  const dynamo = (): Promise<StateCommands> => (client ??= options.dynamo === undefined ? dynamoClientOf(HopperConfig.of(env)) : Promise.resolve(options.dynamo));
   const respond = options.respond ?? putResponse;
 
   return async (event) => {

@@ -18,14 +18,15 @@ import type { Context } from 'aws-lambda';
 import { Client } from '../client/client.js';
 import { cronJid, resolveCron, type CronJobTemplate, type ResolvedCron } from './definition.js';
 import { nextRun } from './expression.js';
-import { clockFromEnv, type Env } from '../config/env.js';
+import type { Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import { InvalidJobError } from '../errors/base.js';
 import { CronDefinitionError, CronTickBusyError, InvalidCronEventError } from '../errors/cron.js';
 import { JOB_DEFAULTS, isRecord, normalizeJob, type Job, type JobInput } from '../job/model.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import type { CronTickStore } from '../storage/cron-store.js';
 import { createLogger, type LogSink } from '../observability/logger.js';
-import { METRICS, metricsFromEnv } from '../observability/emf.js';
+import { METRICS, metricsOf } from '../observability/emf.js';
 
 /** Defaults of the cron function. */
 export const CRON_DEFAULTS = {
@@ -126,16 +127,16 @@ export type CronHandler = (event: unknown, context?: Pick<Context, 'awsRequestId
  * `HOPPER_CLOCK_OFFSET_MS` at once; `HOPPER_STATE_TABLE` on the first tick.
  */
 export function createCronHandler(options: CronHandlerOptions = {}): CronHandler {
-  const env = options.env ?? process.env;
-  const clock = options.now ?? clockFromEnv(env);
+  const config = HopperConfig.of(options.env);
+  const clock = options.now ?? config.clock;
   const client = new Client({
-    env, now: clock, ...(options.sqs === undefined ? {} : { sqs: options.sqs }), ...(options.middleware === undefined ? {} : { middleware: options.middleware, via: 'cron' }),
+    env: config.env, now: clock, ...(options.sqs === undefined ? {} : { sqs: options.sqs }), ...(options.middleware === undefined ? {} : { middleware: options.middleware, via: 'cron' }),
   });
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now: clock });
-  const metrics = metricsFromEnv(env, options.log);
+  const metrics = metricsOf(config, options.log);
   let store: Promise<CronTickStore> | undefined = options.store === undefined ? undefined : Promise.resolve(options.store);
   const cronStore = (): Promise<CronTickStore> => {
-    store ??= import('../storage/cron-store.js').then((module) => module.cronStoreFromEnv(env));
+    store ??= import('../storage/cron-store.js').then((module) => module.cronStoreOf(config));
     store.catch(() => { store = undefined; });
     return store;
   };

@@ -4,7 +4,7 @@
  * DynamoDB SDK; the store loads it on the first limiter call.
  *
  * @example
- * const limiters = limiterFactory({ store: limiterStoreFromEnv() });
+ * const limiters = limiterFactory({ store: limiterStoreOf() });
  * await limiters(`stripe:${accountId}`, { type: 'concurrent', limit: 10 }).run(() => charge());
  */
 export { RateLimitedError } from '../errors/base.js';
@@ -37,7 +37,7 @@ export type {
 } from './spec.js';
 export type { AcquireRequest, AcquireResult, LimiterStore, ReleaseRequest, SettleRequest } from './store.js';
 export { MemoryLimiterStore } from './memory-store.js';
-export { CONTENTION_RETRY_AFTER_MS, DynamoLimiterStore, limiterStoreFromEnv } from './dynamo/store.js';
+export { CONTENTION_RETRY_AFTER_MS, DynamoLimiterStore, limiterStoreOf } from './dynamo/store.js';
 export type { DynamoLimiterStoreOptions, LimiterStoreUsage } from './dynamo/store.js';
 export { LIMITED_RESCHEDULE, limitedCount, nextLimitedAttempt } from './reschedule.js';
 export type { LimitedAttempt, LimitedAttemptOptions } from './reschedule.js';

@@ -6,6 +6,7 @@
 import { ConfigurationError } from '../errors/base.js';
 import { InvalidMiddlewareError } from '../errors/middleware.js';
 import { ENV, type Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import { isRecord } from '../job/model.js';
 import { checkMiddleware, type Middleware } from './chain.js';
 
@@ -23,8 +24,8 @@ export const MIDDLEWARE_BUNDLE = { file: 'middleware.mjs', env: 'bundled', decla
  * @throws ConfigurationError when the bundle is missing; InvalidMiddlewareError when its export is not middleware.
  */
 export async function loadMiddleware(env: Env, base: string): Promise<Middleware | undefined> {
-  const mode = env[ENV.middleware];
-  if (mode === undefined || mode === '') return undefined;
+  const mode = HopperConfig.of(env).middleware;
+  if (mode === undefined) return undefined;
   if (mode !== MIDDLEWARE_BUNDLE.env) throw new ConfigurationError(`${ENV.middleware} must be '${MIDDLEWARE_BUNDLE.env}' or unset, but is ${JSON.stringify(mode)}`);
   const url = new URL(MIDDLEWARE_BUNDLE.file, base).href;
   let module: unknown;

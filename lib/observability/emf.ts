@@ -15,7 +15,7 @@
  * `Rechnung::Größe` would otherwise make CloudWatch drop the whole line, and with it the queue's
  * counts.
  */
-import { ENV, type Env } from '../config/env.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 import type { LogSink } from './logger.js';
 
 /** Metric names, as they appear in CloudWatch. */
@@ -106,7 +106,7 @@ export const METRICS_DEFAULTS = {
 } as const;
 
 /** Value of `HOPPER_METRICS` that turns metrics off (the construct sets it with `metrics: false`). */
-export const METRICS_OFF = 'off';
+export { METRICS_OFF } from '../config/env.js';
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -191,16 +191,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   };
 }
 
-/** The metrics the environment asks for: namespace from `HOPPER_METRICS_NAMESPACE`, off when `HOPPER_METRICS` is `off`. */
-export function metricsFromEnv(env: Env, sink?: LogSink): Metrics {
-  const namespace = env[ENV.metricsNamespace];
-  const maxJobTypes = Number(env[ENV.metricsMaxJobTypes]);
-  return createMetrics({
-    ...(namespace === undefined || namespace === '' ? {} : { namespace }),
-    ...(Number.isInteger(maxJobTypes) && maxJobTypes > 0 ? { maxJobTypes } : {}),
-    ...(sink === undefined ? {} : { sink }),
-    enabled: env[ENV.metrics] !== METRICS_OFF,
-  });
+/** The metrics `config` asks for: namespace from `HOPPER_METRICS_NAMESPACE`, off when `HOPPER_METRICS` is `off`. */
+export function metricsOf(config: HopperConfig, sink?: LogSink): Metrics {
+  return createMetrics({ ...config.metrics, ...(sink === undefined ? {} : { sink }) });
 }
 
 /** The lines of one series: one, or more when a timing has more than 100 observations. */

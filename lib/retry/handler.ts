@@ -10,18 +10,19 @@
  * item again instead of a second one.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { sqsClientFromEnv } from '../aws/clients.js';
-import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
-import { JOB_DEFAULTS, serializeJob, type Job, type JobFailure } from '../job/model.js';
+import { sqsClientOf } from '../aws/clients.js';
+import type { Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
+import { serializeJob } from '../job/model.js';
 import type { StateTable } from '../storage/state-table.js';
-import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder.js';
+import { statsRecorderOf, type StatsRecorder } from '../stats/recorder.js';
 import { createLogger, jobLogFields, type LogSink, type Logger } from '../observability/logger.js';
-import { INVALID_JOBTYPE, METRICS, metricsFromEnv, type MetricsBatch } from '../observability/emf.js';
+import { INVALID_JOBTYPE, METRICS, metricsOf, type MetricsBatch } from '../observability/emf.js';
 import { cohortOf } from '../stats/cohort.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import { jobOf, markDead, markFirstFailures, type PlannedMove } from './bookkeeping.js';
 import { stateAccess, type StateAccess } from '../storage/access.js';
-import { RETRY_DEFAULTS, RETRY_ERRTYPES, crashedJobOf, planRetry, type PlanContext, type RetryAction } from './plan.js';
+import { RETRY_ERRTYPES, crashedJobOf, planRetry, type PlanContext, type RetryAction } from './plan.js';
 import { START_MARKS } from '../storage/start-marks.js';
 import type { NewSetEntry } from '../storage/set-items.js';
 import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
@@ -65,22 +66,20 @@ export interface RetryHandlerOptions {
  * delivers it again; the others are acknowledged.
  */
 export function createRetryHandler(options: RetryHandlerOptions = {}): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  const env = options.env ?? process.env;
-  const queueUrls = queueUrlsFromEnv(env);
-  const deadTtlDays = intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays);
-  const defaultRetry = intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry);
-  const maxReceives = numberMapFromEnv(env, ENV.queueMaxReceives);
-  if (options.stateTable === undefined) requireEnv(env, ENV.stateTable);
-  const sqs = options.sqs ?? sqsClientFromEnv(env);
-  const now = options.now ?? clockFromEnv(env);
+  const config = HopperConfig.of(options.env);
+  const queueUrls = config.queueUrls();
+  const { deadTtlDays, defaultRetry, queueMaxReceives: maxReceives } = config;
+  if (options.stateTable === undefined) void config.stateTable;
+  const sqs = options.sqs ?? sqsClientOf(config);
+  const now = options.now ?? config.clock;
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now });
-  const state = stateAccess(env, options.dynamo, now);
-  const stats = options.stats ?? statsRecorderFromEnv(env);
-  const metrics = metricsFromEnv(env, options.log);
+  const state = stateAccess(config, options.dynamo, now);
+  const stats = options.stats ?? statsRecorderOf(config);
+  const metrics = metricsOf(config, options.log);
   const { middleware } = options;
   let table: Promise<Pick<StateTable, 'putSetEntry'>> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<Pick<StateTable, 'putSetEntry'>> => {
-    table ??= import('../storage/state-table.js').then((storage) => storage.stateTableFromEnv(env));
+    table ??= import('../storage/state-table.js').then((storage) => storage.stateTableOf(config));
     // Forget a failed load so that the next batch tries again.
     table.catch(() => { table = undefined; });
     return table;

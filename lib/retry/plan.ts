@@ -5,6 +5,7 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import { queueResolver } from '../aws/queues.js';
+import { DEAD_TTL_DAYS } from '../config/env.js';
 import { randomFromText } from '../common/random.js';
 import { jidOfRawBody, parseRetriesMessage, type EnvelopeError } from '../job/envelope.js';
 import type { Job, JobFailure } from '../job/model.js';
@@ -14,7 +15,7 @@ import { MAX_SQS_DELAY_SECONDS, nextAttempt, type NextAttempt } from './policy.j
 /** Defaults of the retry function. */
 export const RETRY_DEFAULTS = {
   /** Days a dead job is kept (`HOPPER_DEAD_TTL_DAYS`). */
-  deadTtlDays: 180,
+  deadTtlDays: DEAD_TTL_DAYS,
 } as const;
 
 /** The errtypes the retry function gives to failures it observes itself. */

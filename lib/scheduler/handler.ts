@@ -5,15 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { sqsClientFromEnv } from '../aws/clients.js';
-import { ENV, clockFromEnv, intFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
+import { sqsClientOf } from '../aws/clients.js';
+import type { Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import { ConfigurationError } from '../errors/base.js';
-import { RETRY_DEFAULTS } from '../retry/handler.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { createLogger, type LogSink } from '../observability/logger.js';
 import type { AnyMiddleware } from '../middleware/chain.js';
-import { metricsFromEnv } from '../observability/emf.js';
+import { metricsOf } from '../observability/emf.js';
 import { SWEEP_DEFAULTS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep.js';
 
 export { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep.js';
@@ -62,17 +62,17 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
     // Less than a minute misses jobs between sweeps; more than SQS's longest delay cannot be sent.
     throw new ConfigurationError(`lookaheadSeconds must be an integer from 60 to ${MAX_SQS_DELAY_SECONDS}, but ${lookahead} was provided`);
   }
-  const env = options.env ?? process.env;
-  const queueUrls = queueUrlsFromEnv(env);
-  const deadTtlDays = intFromEnv(env, ENV.deadTtlDays, RETRY_DEFAULTS.deadTtlDays);
-  if (options.stateTable === undefined) requireEnv(env, ENV.stateTable);
-  const clock = options.now ?? clockFromEnv(env);
-  const sqs = options.sqs ?? sqsClientFromEnv(env);
+  const config = HopperConfig.of(options.env);
+  const queueUrls = config.queueUrls();
+  const { deadTtlDays } = config;
+  if (options.stateTable === undefined) void config.stateTable;
+  const clock = options.now ?? config.clock;
+  const sqs = options.sqs ?? sqsClientOf(config);
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now: clock });
-  const metrics = metricsFromEnv(env, options.log);
+  const metrics = metricsOf(config, options.log);
   let table: Promise<SweepDeps['table']> | undefined = options.stateTable === undefined ? undefined : Promise.resolve(options.stateTable);
   const stateTable = (): Promise<SweepDeps['table']> => {
-    table ??= import('../storage/state-table.js').then((storage) => storage.stateTableFromEnv(env));
+    table ??= import('../storage/state-table.js').then((storage) => storage.stateTableOf(config));
     table.catch(() => { table = undefined; });
     return table;
   };

@@ -9,9 +9,10 @@
  * so a function whose stats are off never loads it.
  */
 import type { DeleteItemCommand, DeleteItemCommandOutput, UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../aws/clients.js';
+import { dynamoClientOf } from '../aws/clients.js';
 import { busyKey } from '../storage/keys.js';
-import { ENV, type Env } from '../config/env.js';
+import type { Env } from '../config/env.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import type { Logger } from '../observability/logger.js';
 import { COHORT_ATTRIBUTES, CohortAccumulator, cohortUpdate, raiseMaxUpdate, type CohortEvent, type ItemUpdate, type PendingCohort } from './cohort.js';
 import { BusyBoard, busyUpdate, dueReports } from './busy.js';
@@ -53,15 +54,15 @@ export const NO_STATS: StatsRecorder = {
 };
 
 /** Value of `HOPPER_STATS` that turns recording on (the construct sets it unless `stats: false`). */
-export const STATS_ON = 'on';
+export { STATS_ON } from '../config/env.js';
 
 /** Options of {@link createStatsRecorder}. */
 export interface StatsRecorderOptions {
   readonly tableName: string;
-  /** @default - a DynamoDB client for `env`, made on the first write */
+  /** @default - a DynamoDB client for `config`, made on the first write */
   readonly client?: StatsWriterClient;
-  /** @default process.env */
-  readonly env?: Env;
+  /** @default - the configuration of process.env */
+  readonly config?: HopperConfig;
   /**
    * The name of this function instance in busy reports.
    * @default - its CloudWatch Logs log stream (`AWS_LAMBDA_LOG_STREAM_NAME`), one per execution environment
@@ -77,7 +78,7 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
   const budget = { jobs: 0, writes: 0 };
   let client: Promise<StatsWriterClient> | undefined = options.client === undefined ? undefined : Promise.resolve(options.client);
   const getClient = (): Promise<StatsWriterClient> => {
-    client ??= dynamoClientFromEnv(options.env ?? process.env);
+    client ??= dynamoClientOf(options.config ?? HopperConfig.of());
     return client;
   };
   const due = (nowMs: number): boolean => {
@@ -106,7 +107,7 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
     await send(raise).catch(() => undefined);
   };
   const busy = new BusyBoard();
-  const instance = options.instance ?? instanceName(options.env ?? process.env);
+  const instance = options.instance ?? instanceName((options.config ?? HopperConfig.of()).env);
   // Queue → epoch ms of this instance's last written busy report.
   const reported = new Map<string, number>();
   let reporting: Promise<void> | undefined;
@@ -172,11 +173,9 @@ function instanceName(env: Env): string {
 }
 
 /**
- * The recorder the environment asks for: on when `HOPPER_STATS` is `on` and `HOPPER_STATE_TABLE`
- * is set, otherwise {@link NO_STATS}.
+ * The recorder `config` asks for: on when `HOPPER_STATS` is `on` and `HOPPER_STATE_TABLE` is set,
+ * otherwise {@link NO_STATS}.
  */
-export function statsRecorderFromEnv(env: Env): StatsRecorder {
-  const tableName = env[ENV.stateTable];
-  if (env[ENV.stats] !== STATS_ON || tableName === undefined || tableName === '') return NO_STATS;
-  return createStatsRecorder({ tableName, env });
+export function statsRecorderOf(config: HopperConfig): StatsRecorder {
+  return config.statsOn ? createStatsRecorder({ tableName: config.stateTable, config }) : NO_STATS;
 }

@@ -3,11 +3,12 @@
  * set from a worker). Nothing is loaded until a feature asks: the modules behind it load the
  * DynamoDB SDK through a dynamic import, so a plain job never pays for them.
  */
-import { dynamoClientFromEnv } from '../aws/clients.js';
+import { dynamoClientOf } from '../aws/clients.js';
 import type { BatchStore } from '../batch/store.js';
 import { lazyClient, type StateCommands } from '../aws/dynamo.js';
 import type { ScheduledSetWriter } from '../enqueue/enqueue.js';
-import { ENV, requireEnv, type Env } from '../config/env.js';
+import { DEAD_TTL_DAYS } from '../config/env.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 import type { UniqueLocks } from '../unique/store.js';
 import type { StartMarks } from './start-marks.js';
 import type { OnceSteps } from './once-steps.js';
@@ -35,11 +36,11 @@ export interface StateAccess {
 }
 
 /**
- * State-table access for `env` (`HOPPER_STATE_TABLE`), through `dynamo` or a client for `env`.
+ * State-table access for `config` (`HOPPER_STATE_TABLE`), through `dynamo` or a client for `config`.
  * A failed load is forgotten, so the next call tries again.
  */
-export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = () => new Date()): StateAccess {
-  const dynamoClient = lazyClient(dynamo ?? (() => dynamoClientFromEnv(env)));
+export function stateAccess(config: HopperConfig, dynamo?: StateCommands, now: () => Date = () => new Date()): StateAccess {
+  const dynamoClient = lazyClient(dynamo ?? (() => dynamoClientOf(config)));
   const once = <T>(make: () => Promise<T>): (() => Promise<T>) => {
     let made: Promise<T> | undefined;
     return () => {
@@ -50,38 +51,38 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
   };
   return {
     batchStore: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
+      const tableName = config.stateTable;
       const { BatchStore: Store } = await import('../batch/store.js');
       return new Store({ tableName, client: dynamoClient, now });
     }),
     uniqueLocks: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
+      const tableName = config.stateTable;
       const { UniqueLocks: Locks } = await import('../unique/store.js');
       return new Locks({ tableName, client: dynamoClient, now });
     }),
     startMarks: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
+      const tableName = config.stateTable;
       const { StartMarks: Marks } = await import('./start-marks.js');
       return new Marks({ tableName, client: dynamoClient, now });
     }),
     onceSteps: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
+      const tableName = config.stateTable;
       const { OnceSteps: Steps } = await import('./once-steps.js');
-      return new Steps({ tableName, client: dynamoClient, now, ttlDays: onceStepDays(env) });
+      return new Steps({ tableName, client: dynamoClient, now, ttlDays: onceStepDays(config) });
     }),
     jobStates: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
+      const tableName = config.stateTable;
       const { JobStates: States } = await import('./job-states.js');
       return new States({ tableName, client: dynamoClient, now });
     }),
     iterations: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
+      const tableName = config.stateTable;
       const { Iterations: Cursors } = await import('./iterations.js');
       // Kept as long as its job can run again, as a step of ctx.once is.
-      return new Cursors({ tableName, client: dynamoClient, now, ttlDays: onceStepDays(env) });
+      return new Cursors({ tableName, client: dynamoClient, now, ttlDays: onceStepDays(config) });
     }),
     scheduledSet: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
+      const tableName = config.stateTable;
       const [{ loadDynamoSdk }, { toItem }] = await Promise.all([import('../aws/dynamo.js'), import('./set-items.js')]);
       return {
         async putScheduled(job, dueMs) {
@@ -91,8 +92,8 @@ export function stateAccess(env: Env, dynamo?: StateCommands, now: () => Date = 
       };
     }),
     deadSet: once(async () => {
-      const tableName = requireEnv(env, ENV.stateTable);
-      const days = deadSetDays(env);
+      const tableName = config.stateTable;
+      const days = deadSetDays(config);
       const [{ loadDynamoSdk }, { toItem }] = await Promise.all([import('../aws/dynamo.js'), import('./set-items.js')]);
       return {
         async bury(job, reason, nowMs) {
@@ -112,15 +113,11 @@ export const ONCE_STEP_EXTRA_DAYS = 30;
  * Days a done `ctx.once` step is kept: as long as its job can run again — its retries (about 21
  * days with Sidekiq's 25) and then the dead set, from which it can be retried by hand.
  */
-function onceStepDays(env: Env): number {
-  return deadSetDays(env) + ONCE_STEP_EXTRA_DAYS;
+function onceStepDays(config: HopperConfig): number {
+  return deadSetDays(config) + ONCE_STEP_EXTRA_DAYS;
 }
 
-/** Days a dead job is kept (`HOPPER_DEAD_TTL_DAYS`). */
-function deadSetDays(env: Env): number {
-  const dead = Number(env[ENV.deadTtlDays]);
-  return Number.isInteger(dead) && dead > 0 ? dead : DEAD_SET_DEFAULT_DAYS;
+/** Days a dead job is kept (`HOPPER_DEAD_TTL_DAYS`; its default when 0). */
+function deadSetDays(config: HopperConfig): number {
+  return config.deadTtlDays > 0 ? config.deadTtlDays : DEAD_TTL_DAYS;
 }
-
-/** The dead set's retention when `HOPPER_DEAD_TTL_DAYS` is not set (the construct always sets it). */
-const DEAD_SET_DEFAULT_DAYS = 180;

@@ -17,8 +17,8 @@ import {
   type PutItemCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../aws/clients.js';
-import { ENV, requireEnv, type Env } from '../config/env.js';
+import { dynamoClientOf } from '../aws/clients.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 import { cronMetaKey, cronTickKey } from './keys.js';
 import { conditionFailureItem, isConditionFailure } from './conditions.js';
 import type { Item } from './set-items.js';
@@ -176,6 +176,6 @@ export class CronStore implements CronTickStore {
 }
 
 /** The cron store of the table named by `HOPPER_STATE_TABLE`. */
-export async function cronStoreFromEnv(env: Env = process.env): Promise<CronStore> {
-  return new CronStore(await dynamoClientFromEnv(env), requireEnv(env, ENV.stateTable));
+export async function cronStoreOf(config: HopperConfig): Promise<CronStore> {
+  return new CronStore(await dynamoClientOf(config), config.stateTable);
 }

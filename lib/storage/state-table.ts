@@ -15,8 +15,8 @@ import {
   type QueryCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../aws/clients.js';
-import { ENV, requireEnv, type Env } from '../config/env.js';
+import { dynamoClientOf } from '../aws/clients.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 import type { Job } from '../job/model.js';
 import { setEntryKey, setPartitionKeys, timeSortKeyBound, type ItemKey, type SortedSetName } from './keys.js';
 import { conditionFailureItem, isConditionFailure } from './conditions.js';
@@ -96,7 +96,7 @@ const MAX_LIMIT = 1000;
  * The state table's sorted sets.
  *
  * @example
- * const table = await stateTableFromEnv();
+ * const table = await stateTableOf();
  * const { entries } = await table.readSetRange('dead', { limit: 50, newestFirst: true });
  */
 export class StateTable {
@@ -266,12 +266,12 @@ export class StateTable {
 }
 
 /**
- * The state table named by `HOPPER_STATE_TABLE`, with a DynamoDB client for `env` (loaded on
+ * The state table named by `HOPPER_STATE_TABLE`, with a DynamoDB client for `config` (loaded on
  * first call).
  */
-export async function stateTableFromEnv(env: Env = process.env): Promise<StateTable> {
-  const tableName = requireEnv(env, ENV.stateTable);
-  return new StateTable(await dynamoClientFromEnv(env), tableName);
+export async function stateTableOf(config: HopperConfig): Promise<StateTable> {
+  const tableName = config.stateTable;
+  return new StateTable(await dynamoClientOf(config), tableName);
 }
 
 function deleteCondition(condition: DeleteCondition): { ConditionExpression: string; ExpressionAttributeValues?: Item } {

@@ -4,18 +4,17 @@
  * ten failed records (to the retries queue).
  */
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { sqsClientFromEnv } from '../aws/clients.js';
+import { sqsClientOf } from '../aws/clients.js';
 import { environmentWithDocument } from '../config/document.js';
-import { ENV, clockFromEnv, intFromEnv, numberMapFromEnv, queueUrlsFromEnv, requireEnv, type Env } from '../config/env.js';
-import { JOB_DEFAULTS } from '../job/model.js';
+import { HopperConfig } from '../config/hopper-config.js';
 import { ConfigurationError } from '../errors/base.js';
 import { deadlineMarginMs } from '../common/deadline.js';
-import { limiterStoreFromEnv } from '../limiters/dynamo/store.js';
+import { limiterStoreOf } from '../limiters/dynamo/store.js';
 import { limiterFactory } from '../limiters/limiter.js';
 import type { LimiterStore } from '../limiters/store.js';
-import { statsRecorderFromEnv, type StatsRecorder } from '../stats/recorder.js';
+import { statsRecorderOf, type StatsRecorder } from '../stats/recorder.js';
 import { BUSY } from '../stats/busy.js';
-import { metricsFromEnv, type Metrics } from '../observability/emf.js';
+import { metricsOf, type Metrics } from '../observability/emf.js';
 import { createLogger, jobLogFields, LOG_LEVELS, logLevelFrom, type Logger } from '../observability/logger.js';
 import { callHook, checkMiddleware, serverOrder, type AnyMiddleware } from '../middleware/chain.js';
 import { observeOutcomes } from './observe.js';
@@ -26,7 +25,7 @@ import { sendInBatches, type OutgoingMessage } from '../aws/sqs-batch.js';
 import { toHandler } from './jobs.js';
 import type { JobHandler, WorkerOptions, WorkerSqs } from './types.js';
 import { workerFeatures, type Success, type WorkerFeatures } from './features.js';
-import { queueConcurrencyFromEnv, type QueueConcurrency } from '../config/queue-concurrency.js';
+import type { QueueConcurrency } from '../config/queue-concurrency.js';
 import { invocationCap } from './queue-cap.js';
 
 /** Defaults of {@link WorkerOptions}. */
@@ -106,33 +105,33 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
   let clock: () => Date = options.now ?? (() => new Date());
   const now = (): Date => clock();
-  const level = logLevelFrom((options.env ?? process.env)[ENV.logLevel], LOG_LEVELS.info);
+  const level = logLevelFrom(HopperConfig.of(options.env).logLevel, LOG_LEVELS.info);
   const baseLogger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now, level });
   let runtime: WorkerRuntime | undefined;
   const loadRuntime = async (): Promise<WorkerRuntime> => {
     if (runtime !== undefined) return runtime;
     const dynamo = options.clients?.dynamo;
     // The variables that grow with the stack may be in the configuration document: read once.
-    const env: Env = await environmentWithDocument(options.env ?? process.env, dynamo === undefined ? {} : { dynamo });
+    const config = HopperConfig.of(await environmentWithDocument(options.env ?? process.env, dynamo === undefined ? {} : { dynamo }));
     if (runtime !== undefined) return runtime;
-    const queueUrls = queueUrlsFromEnv(env);
-    const sqs = options.clients?.sqs ?? sqsClientFromEnv(env);
-    const defaultRetry = intFromEnv(env, ENV.defaultRetry, JOB_DEFAULTS.retry);
+    const queueUrls = config.queueUrls();
+    const sqs = options.clients?.sqs ?? sqsClientOf(config);
+    const { defaultRetry } = config;
     runtime = {
-      retriesQueueUrl: requireEnv(env, ENV.retriesQueueUrl),
+      retriesQueueUrl: config.retriesQueueUrl,
       queues: queueResolver(queueUrls),
       sqs,
       defaultRetry,
-      visibility: numberMapFromEnv(env, ENV.queueVisibility),
-      features: workerFeatures({ env, sqs, queueUrls, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }), ...(middleware === undefined ? {} : { middleware }) }),
+      visibility: config.queueVisibility,
+      features: workerFeatures({ config, sqs, queueUrls, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }), ...(middleware === undefined ? {} : { middleware }) }),
       // Neither loads the DynamoDB SDK until a limiter runs or a rollup is written.
-      limiterStore: options.limiterStore ?? limiterStoreFromEnv(env),
-      stats: options.stats ?? statsRecorderFromEnv(env),
-      metrics: metricsFromEnv(env, options.log),
-      caps: queueConcurrencyFromEnv(env),
+      limiterStore: options.limiterStore ?? limiterStoreOf(config),
+      stats: options.stats ?? statsRecorderOf(config),
+      metrics: metricsOf(config, options.log),
+      caps: config.queueConcurrency,
     };
-    if (options.now === undefined) clock = clockFromEnv(env);
-    if (env[ENV.middleware] !== undefined && middleware === undefined) {
+    if (options.now === undefined) clock = config.clock;
+    if (config.middleware !== undefined && middleware === undefined) {
       baseLogger.warn('the JobSystem declares middleware, but this worker was made without it: its jobs skip the server chain, and what it sends the client chain; pass createWorker({ jobs, middleware })');
     }
     return runtime;

@@ -9,7 +9,7 @@ import type { Batch } from '../batch/handle.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import type { EnqueueRuntime } from '../enqueue/enqueue.js';
 import type { AnyMiddleware } from '../middleware/chain.js';
-import type { Env } from '../config/env.js';
+import type { HopperConfig } from '../config/hopper-config.js';
 import type { Job } from '../job/model.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess } from '../storage/access.js';
@@ -65,7 +65,7 @@ export interface WorkerFeatures {
 
 /** What the features need from the worker's runtime. */
 export interface FeatureDeps {
-  readonly env: Env;
+  readonly config: HopperConfig;
   readonly dynamo?: StateCommands;
   readonly sqs: SqsBatchSender;
   readonly queueUrls: Readonly<Record<string, string>>;
@@ -77,7 +77,7 @@ export interface FeatureDeps {
 
 /** Creates the features of one worker (shared by its invocations). */
 export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
-  const state = stateAccess(deps.env, deps.dynamo, deps.now);
+  const state = stateAccess(deps.config, deps.dynamo, deps.now);
   const runtime: EnqueueRuntime = {
     queueUrls: deps.queueUrls,
     sqs: deps.sqs,

@@ -5,6 +5,7 @@
  * first test, which only needs the calls to finish.
  */
 import { randomUUID } from 'node:crypto';
+import { HopperConfig } from '../../lib/config/hopper-config.js';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lib/config/env.js';
@@ -15,7 +16,7 @@ import {
   LIMITS_TABLE,
   limiter,
   limiterKey,
-  limiterStoreFromEnv,
+  limiterStoreOf,
   type LimiterOptions,
   type LimiterType,
   type Permit,
@@ -268,17 +269,17 @@ describe('bounded retries', () => {
   });
 });
 
-describe('limiterStoreFromEnv', () => {
+describe('limiterStoreOf', () => {
   it('uses the table and endpoint of the environment', async () => {
     const env = { ...localAwsEnv(emulators.endpoints), [ENV.limitsTable]: tableName };
-    const store = limiterStoreFromEnv(env);
+    const store = limiterStoreOf(HopperConfig.of(env));
     const erp = limiter(uniqueName('erp'), { type: 'concurrent', limit: 1 }, { store, now: () => T0 });
     expect((await erp.acquire()).allowed).toBe(true);
     expect((await erp.acquire()).allowed).toBe(false);
   });
 
   it('says which variable is missing on first use, not when created', async () => {
-    const store = limiterStoreFromEnv({});
+    const store = limiterStoreOf(HopperConfig.of({}));
     const erp = limiter('erp', { type: 'concurrent', limit: 1 }, { store });
     await expect(erp.acquire()).rejects.toThrow(ConfigurationError);
     await expect(erp.acquire()).rejects.toThrow(/HOPPER_LIMITS_TABLE/);

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { apiConfigFromEnv } from '../../lib/api/config.js';
+import { HopperConfig } from '../../lib/config/hopper-config.js';
+import { apiConfigOf } from '../../lib/api/config.js';
 import { createApiHandler } from '../../lib/api/handler.js';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import { urlEvent } from './api-fakes.js';
 import { TEST_ENV } from './worker-fakes.js';
 
-describe('apiConfigFromEnv', () => {
+describe('apiConfigOf', () => {
   it('reads the variables the construct sets', () => {
-    const config = apiConfigFromEnv({
+    const config = apiConfigOf(HopperConfig.of({
       ...TEST_ENV,
       HOPPER_QUEUE_MAPPINGS: '{"default":"uuid-1"}',
       HOPPER_BACKLOG_LIMITS: '{"default":{"maxBacklog":10,"maxLatency":60}}',
@@ -16,7 +17,7 @@ describe('apiConfigFromEnv', () => {
       HOPPER_API_MAX_BODY_BYTES: '4096',
       HOPPER_DEFAULT_RETRY: '3',
       HOPPER_CRONS: '[{"name":"nightly","schedule":"0 3 * * *","timezone":"Europe/Vienna","job":{"jobtype":"Report","args":[1],"queue":"critical"}}]',
-    });
+    }));
     const crons = config.crons.map((cron) => ({ name: cron.name, schedule: cron.expression.eventBridge, timezone: cron.timezone, job: cron.job }));
 
     expect(crons).toEqual([{ name: 'nightly', schedule: 'cron(0 3 * * ? *)', timezone: 'Europe/Vienna', job: { jobtype: 'Report', args: [1], queue: 'critical' } }]);
@@ -42,8 +43,8 @@ describe('apiConfigFromEnv', () => {
     { env: { HOPPER_CRONS: '[{"name":"x","schedule":"61 * * * *","job":{"jobtype":"J"}}]' }, message: 'environment variable HOPPER_CRONS: [0].schedule: schedule "61 * * * *" is invalid' },
     { env: { HOPPER_CRONS: '[{"name":"x","schedule":"0 * * * *","job":{"args":[]}}]' }, message: 'environment variable HOPPER_CRONS: [0].job: job must be an object with a jobtype' },
   ])('names the variable when $message', ({ env, message }) => {
-    expect(() => apiConfigFromEnv({ ...TEST_ENV, ...env })).toThrow(ConfigurationError);
-    expect(() => apiConfigFromEnv({ ...TEST_ENV, ...env })).toThrow(message);
+    expect(() => apiConfigOf(HopperConfig.of({ ...TEST_ENV, ...env }))).toThrow(ConfigurationError);
+    expect(() => apiConfigOf(HopperConfig.of({ ...TEST_ENV, ...env }))).toThrow(message);
   });
 });
 

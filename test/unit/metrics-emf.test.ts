@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { HopperConfig } from '../../lib/config/hopper-config.js';
 import { failureEnvelope } from '../../lib/job/envelope.js';
 import { RateLimitedError } from '../../lib/errors/base.js';
 import { normalizeJob } from '../../lib/job/model.js';
-import { createMetrics, dimensionValue, metricsFromEnv } from '../../lib/observability/emf.js';
+import { createMetrics, dimensionValue, metricsOf } from '../../lib/observability/emf.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
 import { StartMarks } from '../../lib/storage/start-marks.js';
@@ -207,7 +208,7 @@ describe('createMetrics', () => {
 
   it('reads its settings from the environment', () => {
     const lines: string[] = [];
-    const batch = metricsFromEnv({ HOPPER_METRICS_NAMESPACE: 'X', HOPPER_METRICS_MAX_JOBTYPES: '1' }, (line) => lines.push(line)).batch();
+    const batch = metricsOf(HopperConfig.of({ HOPPER_METRICS_NAMESPACE: 'X', HOPPER_METRICS_MAX_JOBTYPES: '1' }), (line) => lines.push(line)).batch();
     batch.count('q', 'A', 'Dead');
     batch.count('q', 'B', 'Dead');
     batch.flush(NOW_MS);

@@ -1,9 +1,10 @@
 import type { AttributeValue, UpdateItemCommand, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { HopperConfig } from '../../lib/config/hopper-config.js';
 import { describe, expect, it } from 'vitest';
 import { normalizeJob } from '../../lib/job/model.js';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { CohortAccumulator, LATENCY_BUCKETS, bucketOf, cohortOf, cohortUpdate, cohortView, percentile } from '../../lib/stats/cohort.js';
-import { createStatsRecorder, statsRecorderFromEnv, NO_STATS } from '../../lib/stats/recorder.js';
+import { createStatsRecorder, statsRecorderOf, NO_STATS } from '../../lib/stats/recorder.js';
 import { STATS_ROLLUP } from '../../lib/stats/rollup.js';
 import { StateTable } from '../../lib/storage/state-table.js';
 import { createWorker } from '../../lib/worker/index.js';
@@ -188,6 +189,6 @@ describe('write budget', () => {
   });
 
   it('writes nothing at all when stats are off', () => {
-    expect(statsRecorderFromEnv({ ...TEST_ENV })).toBe(NO_STATS);
+    expect(statsRecorderOf(HopperConfig.of({ ...TEST_ENV }))).toBe(NO_STATS);
   });
 });

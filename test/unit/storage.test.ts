@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { HopperConfig } from '../../lib/config/hopper-config.js';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import { normalizeJob, type Job } from '../../lib/job/model.js';
 import { setEntryKey, shardOf } from '../../lib/storage/keys.js';
 import { fromItem, toItem } from '../../lib/storage/set-items.js';
-import { StateTable, stateTableFromEnv } from '../../lib/storage/state-table.js';
+import { StateTable, stateTableOf } from '../../lib/storage/state-table.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
@@ -216,14 +217,14 @@ describe('StateTable', () => {
   });
 });
 
-describe('stateTableFromEnv', () => {
+describe('stateTableOf', () => {
   it('names the missing variable', async () => {
-    await expect(stateTableFromEnv({})).rejects.toThrow(ConfigurationError);
-    await expect(stateTableFromEnv({})).rejects.toThrow(/HOPPER_STATE_TABLE/);
+    await expect(stateTableOf(HopperConfig.of({}))).rejects.toThrow(ConfigurationError);
+    await expect(stateTableOf(HopperConfig.of({}))).rejects.toThrow(/HOPPER_STATE_TABLE/);
   });
 
   it('uses the table the environment names', async () => {
-    const table = await stateTableFromEnv({ HOPPER_STATE_TABLE: 'hopper-state', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
+    const table = await stateTableOf(HopperConfig.of({ HOPPER_STATE_TABLE: 'hopper-state', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' }));
 
     expect(table.tableName).toBe('hopper-state');
   });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, RateLimitedError } from '../../lib/errors/base.js';
-import { queueConcurrencyFromEnv, queueLeaseName } from '../../lib/config/queue-concurrency.js';
+import { parseQueueConcurrency, queueLeaseName } from '../../lib/config/queue-concurrency.js';
 import { limiter, MemoryLimiterStore } from '../../lib/limiters/index.js';
 import { createWorker, type JobHandler } from '../../lib/worker/index.js';
 import { FakeSqs, QUEUE_URLS, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
@@ -92,18 +92,18 @@ describe('a capped queue in the worker', () => {
   });
 });
 
-describe('queueConcurrencyFromEnv', () => {
+describe('parseQueueConcurrency', () => {
   it('reads the caps the construct set', () => {
-    expect(queueConcurrencyFromEnv({ HOPPER_QUEUE_CONCURRENCY: '{"a":{"jobs":1,"perInvocation":1,"leaseSeconds":30},"b":{"jobs":50,"perInvocation":10}}' })).toEqual({
+    expect(parseQueueConcurrency({ HOPPER_QUEUE_CONCURRENCY: '{"a":{"jobs":1,"perInvocation":1,"leaseSeconds":30},"b":{"jobs":50,"perInvocation":10}}' })).toEqual({
       a: { jobs: 1, perInvocation: 1, leaseSeconds: 30 },
       b: { jobs: 50, perInvocation: 10 },
     });
-    expect(queueConcurrencyFromEnv({})).toEqual({});
+    expect(parseQueueConcurrency({})).toEqual({});
   });
 
   it('names the variable and the queue of a malformed entry', () => {
-    expect(() => queueConcurrencyFromEnv({ HOPPER_QUEUE_CONCURRENCY: '{"a":{"jobs":0,"perInvocation":1}}' })).toThrow(ConfigurationError);
-    expect(() => queueConcurrencyFromEnv({ HOPPER_QUEUE_CONCURRENCY: '{"a":{"jobs":0,"perInvocation":1}}' })).toThrow(
+    expect(() => parseQueueConcurrency({ HOPPER_QUEUE_CONCURRENCY: '{"a":{"jobs":0,"perInvocation":1}}' })).toThrow(ConfigurationError);
+    expect(() => parseQueueConcurrency({ HOPPER_QUEUE_CONCURRENCY: '{"a":{"jobs":0,"perInvocation":1}}' })).toThrow(
       'environment variable HOPPER_QUEUE_CONCURRENCY: a must be { jobs, perInvocation, leaseSeconds? } of positive integers, but {"jobs":0,"perInvocation":1} was provided',
     );
   });

@@ -14,8 +14,8 @@
  * - under contention, only callers whose answer depends on another's write retry.
  */
 import type { DynamoDBClient, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
-import { dynamoClientFromEnv } from '../../aws/clients.js';
-import { ENV, requireEnv, type Env } from '../../config/env.js';
+import { dynamoClientOf } from '../../aws/clients.js';
+import type { HopperConfig } from '../../config/hopper-config.js';
 import { HopperError, isHopperError } from '../../errors/base.js';
 import { isRecord } from '../../job/model.js';
 import { leakyParams } from '../leaky.js';
@@ -169,10 +169,10 @@ function loadSdk(): Promise<Sdk> {
  *
  * @throws ConfigurationError on first use when `HOPPER_LIMITS_TABLE` is not set.
  */
-export function limiterStoreFromEnv(env: Env = process.env): LimiterStore {
+export function limiterStoreOf(config: HopperConfig): LimiterStore {
   let store: DynamoLimiterStore | undefined;
   const get = (): DynamoLimiterStore => {
-    store ??= new DynamoLimiterStore({ tableName: requireEnv(env, ENV.limitsTable), client: () => dynamoClientFromEnv(env) });
+    store ??= new DynamoLimiterStore({ tableName: config.limitsTable, client: () => dynamoClientOf(config) });
     return store;
   };
   return {
