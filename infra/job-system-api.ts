@@ -141,8 +141,8 @@ export function createApiFunction(scope: Construct, props: ApiFunctionProps): Ap
   grantOnEach(fn, ['sqs:GetQueueAttributes', 'sqs:SendMessage'], arns);
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [retriesDeadLetterQueue.queueArn] });
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [retriesQueue.queueArn] });
-  // GetItem: a batch's status and a cron's run record.
-  iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
+  // GetItem: a batch's status and a cron's run record; BatchGetItem: the statuses of a page of the batch list.
+  iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [props.limitsTable.tableArn] });
   // The recent-batches index (GET /v1/batches).
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${props.stateTable.tableArn}/index/${RECENT_BATCHES.indexName}`] });

@@ -10,7 +10,7 @@ import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/cli
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClientOf, instrument, sqsClientOf, type SqsClient } from '../aws/clients.js';
 import { ScheduledJobs } from '../admin/scheduled.js';
-import { BATCH_STORE_DEFAULTS, BatchStore } from '../batch/store.js';
+import { BATCH_STORE_DEFAULTS, BatchStore, readBatches } from '../batch/store.js';
 import { batchStatus } from '../batch/status.js';
 import { Client } from '../client/client.js';
 import type { HopperConfig } from '../config/hopper-config.js';
@@ -160,6 +160,10 @@ export async function awsApiContext(hopper: HopperConfig, config: ApiConfig, log
       async getBatch(bid) {
         const state = await batchStore.get(bid);
         return state === undefined ? undefined : batchStatus(state);
+      },
+      async getBatches(bids) {
+        const states = await readBatches(dynamo, stateTableName, bids);
+        return new Map([...states].map(([bid, state]) => [bid, batchStatus(state)]));
       },
       listRecent: (options) => listRecentBatches(dynamo, stateTableName, { ...options, nowMs: now(), retentionDays: BATCH_STORE_DEFAULTS.retentionDays }),
       listJobs: (bid, options) => listBatchMembers(dynamo, stateTableName, bid, options),

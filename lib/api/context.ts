@@ -50,6 +50,8 @@ export interface LimitsReader {
 export interface BatchReader {
   /** The status of batch `bid`, or undefined when there is none (or it expired). */
   getBatch(bid: string): Promise<BatchStatus | undefined>;
+  /** The statuses of those of `bids` that exist, by bid, in one read (a page of the list). */
+  getBatches(bids: readonly string[]): Promise<ReadonlyMap<string, BatchStatus>>;
   /** A page of recent batches, newest first (lib/batch/recent.ts). */
   listRecent(options: Omit<RecentBatchesOptions, 'nowMs' | 'retentionDays'>): Promise<{ batches: RecentBatch[]; cursor?: string }>;
   /** A page of batch `bid`'s jobs in the given statuses, in jid order (lib/batch/members.ts). */

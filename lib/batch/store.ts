@@ -6,7 +6,7 @@
  *
  * Loads the DynamoDB SDK only on first use (../dynamo-sdk.ts), so workers can import it lazily.
  */
-import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, BatchGetItemCommand, BatchGetItemCommandOutput, TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { cancellationReasons, conditionFailureItem, isConditionFailure, lazyClient, loadDynamoSdk, type CancellationReason, type StateCommands } from '../aws/dynamo.js';
 import { batchKey } from '../storage/keys.js';
 import type { Random } from '../common/random.js';
@@ -394,4 +394,42 @@ function isContention(error: unknown): boolean {
 
 function failed(reason: CancellationReason | undefined): boolean {
   return reason?.Code === 'ConditionalCheckFailed';
+}
+
+/** What {@link readBatches} sends; a `DynamoDBClient` satisfies it. */
+export interface BatchReadClient {
+  send(command: BatchGetItemCommand): Promise<BatchGetItemCommandOutput>;
+}
+
+/** Keys per `BatchGetItem` (DynamoDB's maximum). */
+const KEYS_PER_BATCH_GET = 100;
+/** Tries of the keys DynamoDB leaves unprocessed (throttled), 50 ms doubling between them. */
+const UNPROCESSED_TRIES = 5;
+
+/**
+ * The batches of `bids` that exist, by bid: one consistent `BatchGetItem` per 100 bids instead of a
+ * `GetItem` each (a page of the batch list is 25); keys DynamoDB leaves unprocessed are asked for
+ * again, and those still unprocessed after {@link UNPROCESSED_TRIES} tries make it throw.
+ */
+export async function readBatches(client: BatchReadClient, tableName: string, bids: readonly string[], sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms))): Promise<Map<string, BatchState>> {
+  const { BatchGetItemCommand: Command } = await loadDynamoSdk();
+  const found = new Map<string, BatchState>();
+  const unique = [...new Set(bids)];
+  for (let start = 0; start < unique.length; start += KEYS_PER_BATCH_GET) {
+    let keys: Record<string, AttributeValue>[] | undefined = unique.slice(start, start + KEYS_PER_BATCH_GET).map((bid) => {
+      const key = batchKey(bid);
+      return { pk: { S: key.pk }, sk: { S: key.sk } };
+    });
+    for (let attempt = 1; keys !== undefined && keys.length > 0; attempt += 1) {
+      if (attempt > UNPROCESSED_TRIES) throw new Error(`DynamoDB left ${keys.length} batch item(s) of ${tableName} unprocessed after ${UNPROCESSED_TRIES} tries`);
+      if (attempt > 1) await sleep(50 * 2 ** (attempt - 2));
+      const output = await client.send(new Command({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }));
+      for (const item of output.Responses?.[tableName] ?? []) {
+        const state = readBatchItem(item);
+        if (state !== undefined) found.set(state.bid, state);
+      }
+      keys = output.UnprocessedKeys?.[tableName]?.Keys;
+    }
+  }
+  return found;
 }

@@ -71,7 +71,7 @@ describe('the api function', () => {
       expect(allows(statements, 'sqs:GetQueueAttributes', arn(jobs.queue(queue).queueArn)), queue).toBe(true);
       expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue(queue).queueArn)), queue).toBe(true);
     }
-    for (const action of ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
+    for (const action of ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
     for (const action of ['dynamodb:Query', 'dynamodb:UpdateItem']) expect(allows(statements, action, arn(jobs.limitsTable.tableArn)), action).toBe(true);
     // Redrive: receive and delete on the retries DLQ, send to the retries queue — and nothing else on either.
     for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage']) expect(allows(statements, action, arn(jobs.retriesDeadLetterQueue.queueArn)), action).toBe(true);
@@ -85,7 +85,7 @@ describe('the api function', () => {
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents',
       'sqs:GetQueueAttributes', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage',
-      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem',
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem',
       'lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping',
     ]));
   });

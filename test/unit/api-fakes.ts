@@ -260,6 +260,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     waiting,
     batches: {
       getBatch: async (bid) => batches.get(bid),
+      getBatches: async (bids) => new Map(bids.flatMap((bid) => { const status = batches.get(bid); return status === undefined ? [] : [[bid, status] as const]; })),
       // The index's order and paging, over the batches of the map (the index itself: batch-recent-local.test.ts).
       listRecent: async ({ limit, cursor, text }) => {
         const keyOf = (status: BatchStatus) => `${String(Date.parse(status.createdAt)).padStart(13, '0')}#${status.bid}`;

@@ -60,9 +60,9 @@ async function listBatches(ctx: ApiContext, request: ApiRequest): Promise<ApiRes
   const inState = state === undefined || state === '' ? undefined : STATES[state];
   if (state !== undefined && state !== '' && inState === undefined) throw badParameter('state', `one of ${Object.keys(STATES).join(', ')}`, describeValue(state));
   const page = await ctx.batches.listRecent({ limit, ...(cursor === undefined ? {} : { cursor }), ...(text === undefined ? {} : { text }) });
-  const statuses = await Promise.all(page.batches.map((batch) => ctx.batches.getBatch(batch.bid)));
+  const statuses = await ctx.batches.getBatches(page.batches.map((batch) => batch.bid));
   // A batch that expired between the index read and its own is left out, as are those of another state.
-  const batches = statuses.filter((status): status is BatchStatus => status !== undefined && (inState === undefined || inState(status)));
+  const batches = page.batches.map((batch) => statuses.get(batch.bid)).filter((status): status is BatchStatus => status !== undefined && (inState === undefined || inState(status)));
   return json(200, { batches: batches.map(view), scanned: page.batches.length, cursor: page.cursor ?? null } satisfies BatchesView);
 }
 
