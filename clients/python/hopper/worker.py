@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from .busy import BusyReport, instance_name
 from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, HopperError, OnceStepBusyError, UnknownJobTypeError
 from .job import Job, byte_length, describe_error, parse_job, parse_time, serialize_job, to_json, unpacked_args
@@ -44,6 +45,7 @@ class JobContext:
     _remaining: Callable[[], int] = field(repr=False)
     _steps: OnceSteps | None = field(default=None, repr=False)
     _tracker: JobTracker | None = field(default=None, repr=False)
+    _busy: BusyReport | None = field(default=None, repr=False)
 
     def remaining_time_ms(self) -> int:
         """Milliseconds left before Lambda ends this invocation."""
@@ -66,9 +68,11 @@ class JobContext:
     def progress(self, percent: float, message: str | None = None) -> None:
         """Reports how far the job has got, 0 to 100 and an optional message. For a tracked job
         (``custom.track`` or ``custom.result``) it is written to the state table at most once every 3
-        seconds and never lower than before; for any other job it does nothing."""
+        seconds and never lower than before; a job running 10 s or more shows it on the Busy page."""
         if self._tracker is not None:
             self._tracker.progress(percent, message)
+        if self._busy is not None:
+            self._busy.progress(percent, message)
 
 
 #: Runs one job. Returning is success; raising is failure (retried unless unrecoverable).
@@ -155,6 +159,8 @@ class _Config:
     state_table: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     dynamodb: Any | None = None
+    #: Busy reports are kept with the stats (``HOPPER_STATS=on``), as the TypeScript worker keeps them.
+    stats_on: bool = False
 
     def marks_client(self) -> Any:
         if self.dynamodb is None:
@@ -171,6 +177,7 @@ def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: A
     return _Config(
         sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, default_retry_from_env(env),
         state_table=env.get("HOPPER_STATE_TABLE") or None, env=dict(env), dynamodb=dynamodb,
+        stats_on=env.get("HOPPER_STATS") == "on",
     )
 
 
@@ -237,23 +244,47 @@ def _process(
     tracker = JobTracker(config.marks_client, config.state_table, job, now_ms, job_logger) if tracked and config.state_table is not None else None
     if tracker is not None:
         tracker.start()
+    busy = None
+    if config.stats_on and config.state_table is not None:
+        busy = BusyReport(config.marks_client, config.state_table, instance_name(config.env), {**job, "queue": queue}, attempt, now_ms, job_logger).watch()
+    try:
+        return _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy)
+    finally:
+        if busy is not None:
+            busy.end()
+
+
+def _run(
+    handler: JobHandler,
+    job: Job,
+    message_id: str,
+    queue: str,
+    config: _Config,
+    clock: Callable[[], datetime],
+    job_logger: Logger,
+    remaining: Callable[[], int],
+    steps: OnceSteps | None,
+    tracker: JobTracker | None,
+    busy: BusyReport | None,
+) -> tuple[str, Outgoing | None]:
+    """Runs the handler of ``job``; returns its outcome and the message to send, if any."""
     try:
         # Arguments the TypeScript compressArgs middleware packed reach the handler as they were sent.
-        result = handler(unpacked_args(job["args"]), JobContext(job["jid"], job, job_logger, remaining, steps, tracker))
+        result = handler(unpacked_args(job["args"]), JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy))
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
         if tracker is not None:
             tracker.succeeded(result)
         return "succeeded", None
-    except OnceStepBusyError as busy:
+    except OnceStepBusyError as held:
         # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run ends.
         url = config.queue_urls.get(job["queue"])
         if url is not None:
-            delay = min(900, max(1, busy.retry_after_seconds))
+            delay = min(900, max(1, held.retry_after_seconds))
             job_logger.info("a step of ctx.once runs in another delivery; job delayed", delay_s=delay)
             body = serialize_job(job)
             return "postponed", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
-        return _failed(message_id, busy, queue, job, config, clock, job_logger, tracker)
+        return _failed(message_id, held, queue, job, config, clock, job_logger, tracker)
     except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
         return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
 
