@@ -107,6 +107,16 @@ export interface QueueOptions {
    * @default - no latency limit
    */
   readonly maxLatency?: Duration;
+  /**
+   * Whether every job of the queue enqueued more than a minute ahead waits in the scheduled set,
+   * where the Scheduled page, `hopper scheduled` and `GET /v1/scheduled` list it and it can be run
+   * now or deleted. Without it, a job due within 15 minutes waits in SQS with a delay, where it can
+   * be counted but not listed. Costs what a job scheduled further ahead costs: a write into the set
+   * and the sweep's move (docs/decisions.md, "Listing every scheduled job of a queue"). A job due
+   * within a minute still goes to SQS at once, since the sweep runs every minute.
+   * @default false
+   */
+  readonly listScheduled?: boolean;
 }
 
 /** How failed jobs are retried. */

@@ -256,6 +256,7 @@ export class JobSystem extends Construct implements IJobSystem {
       [ENV.queueUrls]: this.queueUrlsJson(),
       [ENV.queueVisibility]: this.mappings.visibilityJson(),
       [ENV.queueConcurrency]: this.mappings.concurrencyEnv(),
+      ...this.listedQueuesEnv(),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
       [ENV.limitsTable]: this.limitsTable.tableName,
@@ -397,7 +398,7 @@ export class JobSystem extends Construct implements IJobSystem {
    * jobs.grantEnqueue(task.taskRole);
    */
   clientEnvironment(): Readonly<Record<string, string>> {
-    return clientEnvironmentOf(this, this.queues, this.stateTable, this.maxRetries);
+    return { ...clientEnvironmentOf(this, this.queues, this.stateTable, this.maxRetries), ...this.listedQueuesEnv() };
   }
 
   /**
@@ -483,6 +484,12 @@ export class JobSystem extends Construct implements IJobSystem {
   /** Handler run time, ms, p99 over 5 minutes unless `statistic` says. */
   metricDuration(options?: JobMetricOptions): cloudwatch.IMetric {
     return this.monitoring.metric(METRICS.duration, options?.statistic ?? 'p99', options);
+  }
+
+  /** `HOPPER_LISTED_QUEUES` when a queue has `listScheduled`. */
+  private listedQueuesEnv(): Record<string, string> {
+    const listed = [...this.queueOptions].filter(([, options]) => options.listScheduled === true).map(([name]) => name);
+    return listed.length === 0 ? {} : { [ENV.listedQueues]: JSON.stringify(listed) };
   }
 
   /** What to do when a role's policies are over IAM's quotas. */

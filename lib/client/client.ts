@@ -96,6 +96,7 @@ export class Client<Jobs extends JobShapes = UntypedJobs> {
       sqs: options.sqs ?? sqsClientOf(config),
       now,
       defaultRetry: config.defaultRetry,
+      listedQueues: configured.listedQueues,
       scheduledSet: async () => {
         if (scheduledSet !== undefined) return scheduledSet;
         if (!config.hasStateTable) {

@@ -43,6 +43,11 @@ export const ENV = {
   deadTtlDays: 'HOPPER_DEAD_TTL_DAYS',
   /** Default number of retries for jobs that do not say. */
   defaultRetry: 'HOPPER_DEFAULT_RETRY',
+  /**
+   * JSON array of the queues whose delayed jobs all wait in the scheduled set, listable and
+   * deletable (the queue option `listScheduled`); unset when there are none.
+   */
+  listedQueues: 'HOPPER_LISTED_QUEUES',
   /** JSON object: queue name → visibility timeout in seconds, for the worker's heartbeat. */
   queueVisibility: 'HOPPER_QUEUE_VISIBILITY',
   /** JSON object: queue name → `{ jobs, perInvocation, leaseSeconds? }` for capped queues (./queue-concurrency.ts). */

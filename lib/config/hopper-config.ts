@@ -6,6 +6,7 @@
  * fails with a ConfigurationError naming it, once, where it is first needed.
  */
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { ConfigurationError } from '../errors/base.js';
 import { JOB_DEFAULTS } from '../job/model.js';
 import { DEAD_TTL_DAYS, ENV, clockFromEnv, intFromEnv, METRICS_OFF, numberMapFromEnv, queueUrlsFromEnv, requireEnv, SET_BY_JOB_SYSTEM, STATS_ON, type Env } from './env.js';
 import { parseQueueConcurrency, type QueueConcurrency } from './queue-concurrency.js';
@@ -89,6 +90,28 @@ export class HopperConfig {
   /** Queue name → its concurrency cap (`HOPPER_QUEUE_CONCURRENCY`; capped queues only). */
   get queueConcurrency(): Readonly<Record<string, QueueConcurrency>> {
     return this.read(ENV.queueConcurrency, () => parseQueueConcurrency(this.one(ENV.queueConcurrency)));
+  }
+
+  /**
+   * The queues whose delayed jobs all wait in the scheduled set (`HOPPER_LISTED_QUEUES`, the queue
+   * option `listScheduled`); empty when unset.
+   * @throws ConfigurationError when it is not a JSON array of queue names
+   */
+  get listedQueues(): ReadonlySet<string> {
+    return this.read(ENV.listedQueues, () => {
+      const raw = this.variable(ENV.listedQueues);
+      if (raw === undefined || raw === '') return new Set<string>();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        parsed = undefined;
+      }
+      if (!Array.isArray(parsed) || !parsed.every((name) => typeof name === 'string')) {
+        throw new ConfigurationError(`environment variable ${ENV.listedQueues} must be a JSON array of queue names, but ${JSON.stringify(raw.slice(0, 80))} was provided`);
+      }
+      return new Set<string>(parsed);
+    });
   }
 
   /** Queue name → its `maxReceiveCount` (`HOPPER_QUEUE_MAX_RECEIVES`; empty when unset). */

@@ -39,6 +39,11 @@ export interface EnqueueRuntime {
   readonly defaultRetry: number;
   /** The scheduled set, loaded when a job is due beyond SQS's delay. */
   scheduledSet(): Promise<ScheduledSetWriter>;
+  /**
+   * Queues whose jobs due more than {@link LISTED_DIRECT_SECONDS} ahead wait in the scheduled set
+   * too, where they are listed and can be deleted (the queue option `listScheduled`).
+   */
+  readonly listedQueues?: ReadonlySet<string>;
   /** Unique locks, loaded when a job has `custom.unique_for`. */
   uniqueLocks(): Promise<UniqueLockHolder>;
   /** The team's client middleware, run on every job before anything is written (lib/middleware). */
@@ -245,11 +250,26 @@ async function releaseLocks(runtime: EnqueueRuntime, jobs: readonly Job[]): Prom
   await Promise.allSettled(jobs.map((job) => locks.release(job)));
 }
 
-/** Sends jobs due within 15 minutes to SQS and the others to the scheduled set. */
+/**
+ * Jobs of a listed queue due at most this many seconds ahead still go to SQS at once: the sweep
+ * runs every minute, so one due sooner could start up to a minute late from the set.
+ */
+export const LISTED_DIRECT_SECONDS = 60;
+
+/** Whether `entry` waits in the scheduled set rather than in SQS. */
+function waitsInSet(runtime: EnqueueRuntime, entry: PreparedJob): boolean {
+  if (entry.delaySeconds > MAX_SQS_DELAY_SECONDS) return true;
+  return entry.delaySeconds > LISTED_DIRECT_SECONDS && runtime.listedQueues?.has(entry.job.queue) === true;
+}
+
+/**
+ * Sends jobs due within 15 minutes to SQS and the others to the scheduled set, with those of a
+ * listed queue due more than a minute ahead.
+ */
 async function send(runtime: EnqueueRuntime, prepared: readonly PreparedJob[]): Promise<EnqueueFailure[]> {
-  const later = prepared.filter((entry) => entry.delaySeconds > MAX_SQS_DELAY_SECONDS);
+  const later = prepared.filter((entry) => waitsInSet(runtime, entry));
   const soon: OutgoingMessage[] = prepared
-    .filter((entry) => entry.delaySeconds <= MAX_SQS_DELAY_SECONDS)
+    .filter((entry) => !waitsInSet(runtime, entry))
     .map((entry) => ({ key: entry.job.jid, queueUrl: entry.queueUrl, body: entry.body, ...(entry.delaySeconds > 0 ? { delaySeconds: entry.delaySeconds } : {}) }));
 
   const failed: EnqueueFailure[] = [];

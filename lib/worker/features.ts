@@ -84,6 +84,7 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
     now: deps.now,
     defaultRetry: deps.defaultRetry,
     scheduledSet: state.scheduledSet,
+    listedQueues: deps.config.listedQueues,
     uniqueLocks: state.uniqueLocks,
     ...(deps.middleware === undefined ? {} : { middleware: { chain: deps.middleware, via: 'client' } }),
   };

@@ -128,7 +128,7 @@ describe('cfn-lint', () => {
     const findings = lint([stack, ...nested].map((inner, index) => ({ name: `${stack.stackName}-${index}`, template: Template.fromStack(inner).toJSON() })), ignored);
     expect(findings).toEqual([]);
     // The API fixture and the large system are the ones laid out in nested stacks.
-    if (name === 'the API fixture') expect(nested.length).toBe(4);
+    if (name === 'the API fixture') expect(nested.length).toBe(6);
     if (name === 'a JobSystem of 200 queues and 100 crons') expect(nested.length).toBe(10);
   });
 });

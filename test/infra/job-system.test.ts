@@ -429,6 +429,18 @@ describe('JobSystem.addWorker', () => {
 });
 
 describe('JobSystem configuration document', () => {
+  it('names the queues with listScheduled in the document (HOPPER_LISTED_QUEUES) and in clientEnvironment, and nothing without one', () => {
+    const { stack, jobs } = newJobSystem({ queues: { default: {}, reports: { listScheduled: true }, exports: { listScheduled: true } } });
+    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['default', 'reports', 'exports'] });
+    expect(configurationParts(stack).document.variables[ENV.listedQueues]).toBe('["reports","exports"]');
+    expect(jobs.clientEnvironment()[ENV.listedQueues]).toBe('["reports","exports"]');
+
+    const plain = newJobSystem({ queues: { default: {} } });
+    plain.jobs.addWorker(newWorker(plain.stack, 'Worker'), { queues: ['default'] });
+    expect(configurationParts(plain.stack).document.variables).not.toHaveProperty(ENV.listedQueues);
+    expect(plain.jobs.clientEnvironment()).not.toHaveProperty(ENV.listedQueues);
+  });
+
   it('is written into the state table by its own function: a document part and a mappings part, each versioned by a digest of its variables', () => {
     const { stack, jobs } = newJobSystem({ queues: { default: {}, critical: {} } });
     const worker = newWorker(stack, 'Worker');

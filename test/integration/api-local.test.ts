@@ -81,14 +81,14 @@ describe('the API on the local runtime', () => {
     // The fixture's queues are in nested stacks (nestedStacks), named under one prefix, and their
     // URLs reached the parent's output through the nested stacks' outputs.
     const urls = JSON.parse(local.outputs.JobsQueueUrls ?? '{}') as Record<string, string>;
-    expect(Object.keys(urls)).toEqual(['default', 'limited', 'shed', 'metered']);
+    expect(Object.keys(urls)).toEqual(['default', 'limited', 'shed', 'metered', 'planned']);
     for (const [name, url] of Object.entries(urls)) expect(url).toMatch(new RegExp(`/hopper-[0-9a-f]{8}-${name}$`));
   });
 
   it('accepts SigV4-signed requests as a deployed URL requires (the local URL does not check them)', async () => {
     const signed = new ApiClient({ url: apiUrl, credentials: { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey }, region: LOCAL_IDENTITY.region });
     const queues = await signed.request('GET', '/v1/queues');
-    expect({ status: queues.status, names: records(queues.body, 'queues').map((queue) => queue.name) }).toEqual({ status: 200, names: ['default', 'limited', 'shed', 'metered'] });
+    expect({ status: queues.status, names: records(queues.body, 'queues').map((queue) => queue.name) }).toEqual({ status: 200, names: ['default', 'limited', 'shed', 'metered', 'planned'] });
   });
 
   it('answers unknown routes and bad parameters with JSON errors', async () => {
@@ -241,6 +241,19 @@ describe('the API on the local runtime', () => {
 
     expect((await call('POST', `/v1/scheduled/${encodeURIComponent(text(listed, 'id'))}/retry`)).status).toBe(200);
     expect(await eventually(async () => (await ran()).get(jid), 30_000, 'the scheduled job to run')).toMatchObject({ args: ['scheduled'] });
+  });
+
+  it('lists a job of a listScheduled queue due in two minutes in the scheduled set, where it can be deleted; one due within a minute goes to SQS', { timeout: 60_000 }, async () => {
+    const jid = await api.enqueue({ jobtype: 'Record', queue: 'planned', at: new Date(Date.now() + 120_000).toISOString(), args: ['listed'] });
+    const listed = records((await call('GET', '/v1/scheduled?queue=planned')).body).find((candidate) => candidate.jid === jid);
+    if (listed === undefined) throw new Error('the job of the listed queue is not in the scheduled set');
+    expect(listed).toMatchObject({ queue: 'planned', jobtype: 'Record' });
+    expect((await call('DELETE', `/v1/scheduled/${encodeURIComponent(text(listed, 'id'))}`)).status).toBe(204);
+    expect(records((await call('GET', '/v1/scheduled?queue=planned')).body).map((entry) => entry.jid)).not.toContain(jid);
+
+    const soon = await api.enqueue({ jobtype: 'Record', queue: 'planned', at: new Date(Date.now() + 2_000).toISOString(), args: ['soon'] });
+    expect(records((await call('GET', '/v1/scheduled?queue=planned')).body).map((entry) => entry.jid)).not.toContain(soon);
+    expect(await eventually(async () => (await ran()).get(soon), 30_000, 'the job due in 2 s to run')).toMatchObject({ queue: 'planned', args: ['soon'] });
   });
 
   it('reports processed counts in /v1/stats once workers flush', async () => {

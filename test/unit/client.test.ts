@@ -200,3 +200,21 @@ describe('Client configuration from the environment', () => {
     );
   });
 });
+
+describe('queues with listScheduled (HOPPER_LISTED_QUEUES)', () => {
+  it('puts a job of a listed queue due more than a minute ahead into the scheduled set, and sends the others to SQS', async () => {
+    const { sqs, client, scheduled } = setup({ HOPPER_LISTED_QUEUES: '["critical"]' });
+
+    const listed = await client.schedule({ jobtype: 'Report', queue: 'critical' }, { in: '61s' });
+    const soon = await client.schedule({ jobtype: 'Report', queue: 'critical' }, { in: '60s' });
+    const unlisted = await client.schedule({ jobtype: 'Report', queue: 'default' }, { in: '10m' });
+
+    expect(scheduled.map((entry) => [entry.job.jid, entry.dueMs])).toEqual([[listed, now.getTime() + 61_000]]);
+    expect(sqs.sentTo(QUEUE_URLS.critical).map((message) => [(message.body as Job).jid, message.delaySeconds])).toEqual([[soon, 60]]);
+    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => [(message.body as Job).jid, message.delaySeconds])).toEqual([[unlisted, 600]]);
+  });
+
+  it('refuses a HOPPER_LISTED_QUEUES that is not a list of queue names, naming it', () => {
+    expect(() => setup({ HOPPER_LISTED_QUEUES: '{"critical":true}' })).toThrow(/HOPPER_LISTED_QUEUES must be a JSON array of queue names/);
+  });
+});

@@ -26,7 +26,7 @@ function delayedNote(set, queues) {
   return h('p', { class: 'banner info', id: 'delayed-note' },
     total === 0 ? 'No job waits in SQS with a delay right now. '
       : `${num(total)} job${total === 1 ? '' : 's'} wait${total === 1 ? 's' : ''} in SQS with a delay (${delayed.map((queue) => `${queue.name}: ${num(queue.delayed)}`).join(', ')}). `,
-    'Retries and scheduled jobs due within 15 minutes wait there, not in this set: they run when due, and SQS cannot list them one by one.');
+    'Retries and scheduled jobs due within 15 minutes wait there, not in this set: they run when due, and SQS cannot list them one by one (a queue with listScheduled keeps its scheduled jobs here instead).');
 }
 
 /** `every entry`, or `every entry with jobtype X and queue Y`. */
