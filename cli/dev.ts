@@ -7,7 +7,7 @@
  * installs the local runtime's packages as development dependencies only, or not at all.
  */
 import { parseArgs } from 'node:util';
-import type { LogFormat } from '../local/console-format.js';
+import type { LogFormat } from '../lib/observability/console-format.js';
 import type { LogSink } from '../local/log.js';
 import type { LocalRuntime } from '../local/runtime.js';
 import type { StartLocalOptions } from '../local/options.js';

@@ -3,9 +3,9 @@
  * lines and tagged with the function's logical id, so interleaved instances stay readable.
  */
 
-import { formatFunctionLine, type ConsoleFormat, type LogLevel } from './console-format.js';
+import { formatFunctionLine, type ConsoleFormat, type LogLevel } from '../lib/observability/console-format.js';
 
-export { LOG_LEVELS, type LogLevel } from './console-format.js';
+export { LOG_LEVELS, type LogLevel } from '../lib/observability/console-format.js';
 
 /** One line of output. */
 export interface LogEntry {

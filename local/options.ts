@@ -1,5 +1,5 @@
 /** Options of `startLocal()` and their defaults. */
-import type { LogFormat } from './console-format.js';
+import type { LogFormat } from '../lib/observability/console-format.js';
 import type { LogSink } from './log.js';
 
 /** Defaults of {@link StartLocalOptions}. */

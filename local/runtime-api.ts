@@ -126,7 +126,7 @@ export function runtimeApi(parts: RuntimeParts): LocalRuntime {
   return {
     stackName: plan.stackName,
     endpoints: parts.endpoints,
-    env: { ...localAwsEnv(parts.endpoints), AWS_ENDPOINT_URL_LAMBDA: parts.endpoints.lambda },
+    env: { ...localAwsEnv(parts.endpoints), AWS_ENDPOINT_URL_LAMBDA: parts.endpoints.lambda, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: parts.endpoints.lambda },
     queues,
     tables,
     functions,

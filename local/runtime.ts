@@ -10,6 +10,7 @@
  * await local.stop();
  */
 import { randomBytes } from 'node:crypto';
+import { LogStore } from './log-store.js';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -24,7 +25,7 @@ import { prepareAssembly } from './assembly/prepare.js';
 import { synthesize } from './assembly/synth.js';
 import { restoreSynth, storeSynth, synthCacheEnabled, synthKey, SYNTH_CACHE_ENV } from './assembly/synth-cache.js';
 import { Clock } from './clock.js';
-import { LOG_FORMATS } from './console-format.js';
+import { LOG_FORMATS } from '../lib/observability/console-format.js';
 import { LOCAL_IDENTITY, startEmulators, type Emulators } from './emulators.js';
 import { AsyncInvoker } from './host/async-invoke.js';
 import { AccountConcurrency } from './host/concurrency.js';
@@ -220,7 +221,8 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     const spec = findFunction(plan.functions, nameOrArn);
     return spec === undefined ? undefined : pools.get(spec.logicalId);
   };
-  const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log, mappingUpdateMs: options.mappingUpdateMs ?? LOCAL_DEFAULTS.mappingUpdateMs });
+  const logStore = new LogStore();
+  const lambdaApi: LambdaApiServer = await startLambdaApi(options.lambdaPort ?? 0, { mappings: () => mappingHandles, findFunction: findPool, asyncInvoker, log, mappingUpdateMs: options.mappingUpdateMs ?? LOCAL_DEFAULTS.mappingUpdateMs, logStore });
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
   const runner = await (input.runner ?? runnerPath());
@@ -241,6 +243,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
       idleTimeoutMs: options.idleTimeoutMs ?? LOCAL_DEFAULTS.idleTimeoutMs,
       initTimeoutMs: LOCAL_DEFAULTS.initTimeoutMs,
       preload: options.functionPreload ?? [],
+      logStore,
     });
     pool.setClockOffset(clock.offsetMs);
     pools.set(spec.logicalId, pool);

@@ -14,10 +14,11 @@ import { queueCommand, queuesCommand } from './queues.js';
 import { redriveCommand } from './redrive.js';
 import { setCommands } from './sets.js';
 import { statsCommand } from './stats.js';
+import { tailCommand } from './tail.js';
 import { processTerminal, topCommand } from './top.js';
 
 /** Every admin command, in help order. */
-export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, topCommand(processTerminal), queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, jobCommand, batchCommand, cronCommand, dashboardCommand];
+export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, topCommand(processTerminal), queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, jobCommand, batchCommand, cronCommand, tailCommand(), dashboardCommand];
 
 /** The admin commands' lines of `hopper --help`. */
 export function adminSummary(): string {

@@ -5,6 +5,7 @@
  * or sat idle too long, and fails responses larger than Lambda returns.
  */
 import { randomUUID } from 'node:crypto';
+import type { LogStore } from '../log-store.js';
 import { LAMBDA_LIMITS } from '../../lib/aws/lambda-limits.js';
 import type { FunctionSpec } from '../resources/function.js';
 import { CLOCK_OFFSET_ENV } from '../clock.js';
@@ -35,6 +36,8 @@ export interface PoolOptions {
   readonly initTimeoutMs: number;
   /** Modules each instance imports before its handler. */
   readonly preload: readonly string[];
+  /** Keeps what the instances print, as CloudWatch Logs would (../log-store.ts). */
+  readonly logStore?: LogStore;
 }
 
 /**
@@ -239,7 +242,10 @@ export class FunctionPool {
       memorySizeMb: spec.memorySizeMb,
       runnerPath: options.runnerPath,
       preload: options.preload,
-      log: options.log,
+      log: options.logStore === undefined ? options.log : (entry) => {
+        options.log(entry);
+        if (entry.source === spec.logicalId) options.logStore?.add(`/aws/lambda/${spec.name}`, stream, entry.message);
+      },
       initTimeoutMs: options.initTimeoutMs,
     });
     if ('error' in result) {

@@ -15,6 +15,8 @@ import type { FunctionPool } from '../host/function-pool.js';
 import type { AsyncInvoker } from '../host/async-invoke.js';
 import { RUNTIME_SOURCE, type LogSink } from '../log.js';
 import { bindLoopback, boundPort, closeServer } from './loopback.js';
+import type { LogStore } from '../log-store.js';
+import { answerLogs, LOGS_TARGET_PREFIX } from './logs-api.js';
 import type { MappingSpec } from '../resources/event-source-mapping.js';
 
 /** A mapping as the API sees it. */
@@ -43,6 +45,8 @@ export interface LambdaApiBackend {
    * another update meanwhile (`ResourceInUseException`), as it does in AWS.
    */
   readonly mappingUpdateMs: number;
+  /** What the functions printed, for CloudWatch Logs' reads (./logs-api.ts). */
+  readonly logStore?: LogStore;
 }
 
 /** A started Lambda API server. */
@@ -141,6 +145,17 @@ export async function startLambdaApi(port: number, backend: LambdaApiBackend): P
         if (backend.mappingUpdateMs > 0) changing.set(uuid, { state, untilMs: Date.now() + backend.mappingUpdateMs });
         return send(response, 202, mappingConfiguration(mapping, state));
       }
+    }
+    const target = request.headers['x-amz-target'];
+    if (method === 'POST' && typeof target === 'string' && target.startsWith(LOGS_TARGET_PREFIX) && backend.logStore !== undefined) {
+      let input: unknown;
+      try {
+        input = JSON.parse((await readBody(request)) || '{}');
+      } catch {
+        return send(response, 400, { __type: 'SerializationException', message: 'the request body is not JSON' }, { 'content-type': 'application/x-amz-json-1.1' });
+      }
+      const answer = answerLogs(backend.logStore, target.slice(LOGS_TARGET_PREFIX.length), input);
+      return send(response, answer.status, answer.body, { 'content-type': 'application/x-amz-json-1.1' });
     }
     const invoke = INVOKE_PATH.exec(url.pathname);
     if (invoke !== null && method === 'POST') {

@@ -40,9 +40,14 @@ interface Run {
 
 /** Runs `hopper <args> --url <local API>` and waits for it to exit. */
 function hopper(...args: string[]): Promise<Run> {
+  return hopperWith({}, ...args);
+}
+
+/** {@link hopper} with `extra` in its environment. */
+function hopperWith(extra: Readonly<Record<string, string>>, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     // No AWS configuration: a local URL needs no credentials, and a developer's ~/.aws must not matter.
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', ...extra };
     execFile(process.execPath, [`${ROOT}cli/bin.mjs`, ...args, '--url', url], { cwd: ROOT, env, timeout: 30_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
@@ -126,6 +131,21 @@ describe('hopper against hopper dev', () => {
     expect(deleted).toMatchObject({ code: 0, stdout: 'deleted 3 of 3 matching entries (0 skipped, 0 failed)\n' });
     expect(deleted.stderr.trim().split('\n').at(-1)).toBe(`deleting dead [${'#'.repeat(30)}] 3/3 deleted 3, skipped 0, failed 0`);
     expect(entries(await hopperJson('dead', 'list', '--jobtype', 'AlwaysFails'))).toEqual([]);
+  });
+
+  it('tails the functions\' job events from hopper dev\'s CloudWatch Logs: the dead jobs above, as the console shows them, or as printed with --json', async () => {
+    const logs = { AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: local.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ?? '' };
+    const readable = await hopperWith(logs, 'tail', '--once', '--since', '10m');
+    const raw = await hopperWith(logs, 'tail', '--once', '--since', '10m', '--json');
+    const missing = await hopper('tail', '--once');
+
+    expect(readable.code).toBe(0);
+    expect(readable.stdout).toMatch(/^\[HopperDemo-JobsRetryFunction[^\]]*\] AlwaysFails [0-9a-f]{6}… dead after 1 attempt: Error: AlwaysFails always fails$/m);
+    // No EMF metric line in the readable form; the JSON form has the lines as printed, metrics included.
+    expect(readable.stdout).not.toContain('_aws');
+    expect(raw.stdout).toMatch(/^\[HopperDemo-JobsRetryFunction[^\]]*\] \{.*"jobtype":"AlwaysFails"/m);
+    expect(raw.stdout).toContain('"_aws"');
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining('hopper tail reads CloudWatch Logs: pass --stack <name>') });
   });
 
   it('sends a job whose arguments its schema refuses straight to the dead set, naming the field, with no retry', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRetryHandler } from '../../lib/retry/handler.js';
 import { StateTable } from '../../lib/storage/state-table.js';
 import { createWorker } from '../../lib/worker/index.js';
-import { formatFunctionLine, type ConsoleFormat } from '../../local/console-format.js';
+import { formatFunctionLine, type ConsoleFormat } from '../../lib/observability/console-format.js';
 import { streamSink } from '../../local/log.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 import { FakeSqs, RETRIES_URL, TEST_ENV, lambdaContext, sqsEvent, sqsRecord } from './worker-fakes.js';

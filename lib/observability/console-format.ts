@@ -1,5 +1,5 @@
 /**
- * What `hopper dev` shows of a function's output line. Hopper's functions print one JSON object per
+ * What `hopper dev` and `hopper tail` show of a function's output line. Hopper's functions print one JSON object per
  * line (lib/observability/logger.ts) and CloudWatch EMF metric lines; a person at a terminal wants
  * one short line per job event instead:
  *
@@ -13,7 +13,7 @@
  * and adds the retry). Other structured lines become `message key=value…`; lines that are not
  * JSON pass unchanged; EMF lines are hidden unless metrics are asked for.
  */
-import { isRecord } from '../lib/job/model.js';
+import { isRecord } from '../job/model.js';
 
 /** Severity of a runtime message (function output is `info` on stdout, `error` on stderr). */
 export const LOG_LEVELS = { debug: 'debug', info: 'info', warn: 'warn', error: 'error' } as const;
