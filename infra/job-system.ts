@@ -334,10 +334,11 @@ export class JobSystem extends Construct implements IJobSystem {
       checkEnvironmentAtSynth(configurable);
     }
     const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));
-    // Statements of 20 queues (not one per queue, as SqsEventSource grants them): IAM's policy sizes hold longer.
-    // (Lambda checks that the function may read the queue when it creates the mapping: the mapping
-    // names the function, which the CDK makes depend on its role's policy.)
-    grantOnEach(fn, CONSUME_ACTIONS, this.layout.arns(options.queues.map((name) => this.queue(name))));
+    // Statements of 20 queues (not one per queue, as SqsEventSource grants them): IAM's policy sizes
+    // hold longer. Lambda checks that the function may read the queue when it creates the mapping, so
+    // each mapping waits for the policy that holds its statement (an overflow policy, when the CDK
+    // moved it there).
+    grantOnEach(fn, CONSUME_ACTIONS, this.layout.arns(options.queues.map((name) => this.queue(name)))).applyBefore(...sources);
     grantSend(fn, [this.retriesQueue.queueArn, ...this.queueGrantArns]);
     if (options.stateTableAccess !== false) {
       // Jobs in batches (successes, ctx.batch) and unique jobs (lock release) write batch and lock

@@ -109,6 +109,14 @@ describe('a JobSystem of 200 queues and 100 crons in nested stacks', () => {
     for (const statement of allIdentityStatements(template)) expect(resourcesOf(statement).length, JSON.stringify(statement.Action)).toBeLessThan(10);
   });
 
+  it('creates each mappings stack after the worker\'s policy that lets it read the queues (Lambda checks it when a mapping is created)', () => {
+    const template = all[0]?.template ?? Template.fromStack(stack);
+    const policy = stack.resolve((worker.role?.node.tryFindChild('DefaultPolicy')?.node.defaultChild as iam.CfnPolicy).logicalId) as string;
+    const mappingStacks = Object.entries(template.findResources('AWS::CloudFormation::Stack')).filter(([logicalId]) => logicalId.includes('Mappings'));
+    expect(mappingStacks).toHaveLength(5);
+    for (const [logicalId, resource] of mappingStacks) expect((resource as { DependsOn?: string[] }).DependsOn, logicalId).toContain(policy);
+  });
+
   it('lets the API flip only the mappings that invoke the worker (lambda:FunctionArn)', () => {
     const template = all[0]?.template ?? Template.fromStack(stack);
     const flips = statementsOfRole(template, roleRefOf(stack, jobs.apiFunction)).filter((statement) => actionsOf(statement).includes('lambda:UpdateEventSourceMapping'));
