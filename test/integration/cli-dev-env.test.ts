@@ -53,7 +53,7 @@ describe('hopper dev --json env', () => {
       const apiUrl = isRecord(summary) ? summary.apiUrl : undefined;
 
       expect(Object.keys(env).sort()).toEqual([
-        'AWS_ACCESS_KEY_ID', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_DYNAMODB_STREAMS', 'AWS_ENDPOINT_URL_LAMBDA', 'AWS_ENDPOINT_URL_SQS',
+        'AWS_ACCESS_KEY_ID', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_DYNAMODB_STREAMS', 'AWS_ENDPOINT_URL_LAMBDA', 'AWS_ENDPOINT_URL_SQS',
         'AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'HOPPER_API_URL', 'HOPPER_QUEUE_URLS', 'HOPPER_STATE_TABLE',
       ]);
       expect(env).toMatchObject({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SQS: endpoints.sqs, AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb, HOPPER_API_URL: apiUrl });
