@@ -89,6 +89,8 @@ export function longestJsonBytes(scope: IConstruct, value: unknown): number {
 class TokenSizer {
   private readonly stack: Stack;
   private resources: Map<string, CfnResource> | undefined;
+  /** Nested stacks by their resource in this stack, each with its outputs' sizes once asked for. */
+  private nested: Map<CfnResource, { readonly stack: NestedStack; outputs: Map<string, number> | undefined }> | undefined;
 
   constructor(stack: Stack) {
     this.stack = stack;
@@ -150,10 +152,21 @@ class TokenSizer {
 
   /** An output of a nested stack (how a value made there reaches its parent), sized in its own stack. */
   private nestedOutput(resource: CfnStack, outputId: string): number {
-    const nested = this.stack.node.findAll().find((child): child is NestedStack => child instanceof NestedStack && child.nestedStackResource === resource);
-    if (nested === undefined) return 0;
-    const output = nested.node.findAll().find((child): child is CfnOutput => child instanceof CfnOutput && nested.resolve(child.logicalId) === outputId);
-    return output === undefined ? 0 : new TokenSizer(nested).bytes(nested.resolve(output.value));
+    if (this.nested === undefined) {
+      // Found once per sizing: a document of 200 queue URLs names 200 outputs.
+      this.nested = new Map();
+      for (const child of this.stack.node.findAll()) {
+        if (child instanceof NestedStack && child.nestedStackResource !== undefined) this.nested.set(child.nestedStackResource, { stack: child, outputs: undefined });
+      }
+    }
+    const entry = this.nested.get(resource);
+    if (entry === undefined) return 0;
+    if (entry.outputs === undefined) {
+      const sizer = new TokenSizer(entry.stack);
+      const outputs = entry.stack.node.findAll().filter((child): child is CfnOutput => child instanceof CfnOutput);
+      entry.outputs = new Map(outputs.map((output) => [entry.stack.resolve(output.logicalId) as string, sizer.bytes(entry.stack.resolve(output.value))]));
+    }
+    return entry.outputs.get(outputId) ?? 0;
   }
 
   /** `https://sqs.<region>.<url suffix>/<account>/<name>` */
