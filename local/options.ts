@@ -19,6 +19,9 @@ export const LOCAL_DEFAULTS = {
   mappingUpdateMs: 1_000,
 } as const;
 
+/** Names the Python interpreter that runs `python3.*` functions when {@link StartLocalOptions.python} does not. */
+export const PYTHON_ENV = 'HOPPER_PYTHON';
+
 /** How to start the local runtime. */
 export interface StartLocalOptions {
   /**
@@ -133,4 +136,10 @@ export interface StartLocalOptions {
    * @default - none
    */
   readonly functionEnv?: Readonly<Record<string, string>>;
+  /**
+   * The Python interpreter that runs the stack's `python3.*` functions (it needs boto3 to reach
+   * AWS services, as Lambda's Python runtime has it).
+   * @default - the HOPPER_PYTHON environment variable, else `python3` on PATH
+   */
+  readonly python?: string;
 }

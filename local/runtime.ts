@@ -31,14 +31,14 @@ import { AsyncInvoker } from './host/async-invoke.js';
 import { AccountConcurrency } from './host/concurrency.js';
 import { functionBaseEnv } from './host/function-env.js';
 import { FunctionPool } from './host/function-pool.js';
-import { runnerPath } from './host/runner-build.js';
+import { pythonBootstrapPath, runnerPath } from './host/runner-build.js';
 import { serveFunctionUrl } from './http/function-url-server.js';
 import { bindLoopback, boundPort, closeServer } from './http/loopback.js';
 import { startLambdaApi, type LambdaApiServer, type MappingHandle } from './http/lambda-api.js';
 import { RUNTIME_SOURCE, streamSink, type LogSink } from './log.js';
 import { SqsPoller } from './mappings/sqs-poller.js';
 import { StreamPoller } from './mappings/stream-poller.js';
-import { LOCAL_DEFAULTS, type StartLocalOptions } from './options.js';
+import { LOCAL_DEFAULTS, PYTHON_ENV, type StartLocalOptions } from './options.js';
 import { runtimeApi, type LocalEndpoints, type LocalRuntime } from './runtime-api.js';
 import { dryBackend, emulatorBackend } from './resources/backend.js';
 import { checkEnvironmentSizes, checkReservedConcurrency } from './resources/lambda-checks.js';
@@ -226,6 +226,8 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   cleanups.push(() => lambdaApi.close());
   const endpoints: LocalEndpoints = { ...emulators.endpoints, lambda: lambdaApi.url };
   const runner = await (input.runner ?? runnerPath());
+  const hostsPython = plan.functions.some((spec) => spec.unsupported === undefined && spec.family === 'python');
+  const python = { command: options.python ?? process.env[PYTHON_ENV] ?? 'python3', bootstrapPath: hostsPython ? await pythonBootstrapPath() : '' };
   // The readable console shows a line per job success, which the worker logs at DEBUG only.
   const jobEventLogs: Record<string, string> = options.logFormat === LOG_FORMATS.readable ? { [ENV.logLevel]: 'DEBUG' } : {};
   const account = new AccountConcurrency(options.accountConcurrency ?? LAMBDA_LIMITS.accountConcurrency, plan.functions);
@@ -236,6 +238,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   for (const spec of plan.functions) {
     const pool = new FunctionPool(spec, {
       runnerPath: runner,
+      python,
       log,
       baseEnv: (fn) => ({ ...functionBaseEnv(fn, endpoints, input.projectDir), AWS_ENDPOINT_URL: lambdaApi.url, ...jobEventLogs, ...options.functionEnv }),
       defaultConcurrency: options.functionConcurrency ?? LOCAL_DEFAULTS.functionConcurrency,

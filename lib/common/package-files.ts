@@ -15,6 +15,8 @@ export const BUILT_FILES = {
   functionsDir: 'dist/functions',
   /** The entry point of local function instances (local/host/runner.ts, bundled). */
   localRunner: 'dist/local/runner.mjs',
+  /** The Lambda Runtime API client that runs Python functions locally (local/host/python-bootstrap.py, copied). */
+  pythonBootstrap: 'dist/local/python-bootstrap.py',
 } as const;
 
 let root: string | undefined;

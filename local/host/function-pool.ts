@@ -5,13 +5,16 @@
  * or sat idle too long, and fails responses larger than Lambda returns.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { LogStore } from '../log-store.js';
 import { LAMBDA_LIMITS } from '../../lib/aws/lambda-limits.js';
 import type { FunctionSpec } from '../resources/function.js';
 import { CLOCK_OFFSET_ENV } from '../clock.js';
 import { RUNTIME_SOURCE, type LogSink } from '../log.js';
+import { PYTHON_ENV } from '../options.js';
 import { THROTTLE_ERROR_TYPE, type AccountConcurrency, type ThrottleReason } from './concurrency.js';
-import { FunctionInstance, type InvokeOutcome } from './instance.js';
+import { FunctionInstance, type HostedInstance, type InvokeOutcome, type StartResult } from './instance.js';
+import { RuntimeApiInstance } from './runtime-api-instance.js';
 import type { InvokeContext, LambdaError } from './protocol.js';
 
 /** Lambda's error type for a response over {@link LAMBDA_LIMITS.responseBytes}. */
@@ -20,6 +23,8 @@ export const RESPONSE_TOO_LARGE_ERROR_TYPE = 'Function.ResponseSizeTooLarge';
 /** Settings shared by every pool of a runtime. */
 export interface PoolOptions {
   readonly runnerPath: string;
+  /** The interpreter that runs `python3.*` functions, and the bootstrap it runs (python-bootstrap.py). */
+  readonly python: { readonly command: string; readonly bootstrapPath: string };
   readonly log: LogSink;
   /** Environment every instance gets before the function's own (AWS endpoints, Lambda variables). */
   readonly baseEnv: (spec: FunctionSpec) => Readonly<Record<string, string>>;
@@ -66,15 +71,15 @@ export interface InvocationEvent {
 export class FunctionPool {
   readonly spec: FunctionSpec;
   private readonly options: PoolOptions;
-  private readonly idle: FunctionInstance[] = [];
-  private readonly all = new Set<FunctionInstance>();
+  private readonly idle: HostedInstance[] = [];
+  private readonly all = new Set<HostedInstance>();
   private readonly waiters: (() => void)[] = [];
-  private readonly idleTimers = new Map<FunctionInstance, NodeJS.Timeout>();
+  private readonly idleTimers = new Map<HostedInstance, NodeJS.Timeout>();
   /** Bumped when the clock offset changes; instances of an older generation retire. */
   private generation = 0;
-  private readonly generations = new WeakMap<FunctionInstance, number>();
+  private readonly generations = new WeakMap<HostedInstance, number>();
   /** Each instance's log stream: one per execution environment, as on Lambda (its name in busy reports). */
-  private readonly streams = new WeakMap<FunctionInstance, string>();
+  private readonly streams = new WeakMap<HostedInstance, string>();
   private starting = 0;
   private busy = 0;
   private stopped = false;
@@ -177,7 +182,7 @@ export class FunctionPool {
     }
   }
 
-  private context(instance: FunctionInstance): InvokeContext {
+  private context(instance: HostedInstance): InvokeContext {
     const { spec } = this;
     return {
       functionName: spec.name,
@@ -189,7 +194,7 @@ export class FunctionPool {
     };
   }
 
-  private async acquire(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
+  private async acquire(): Promise<{ readonly instance: HostedInstance } | { readonly error: LambdaError }> {
     for (;;) {
       if (this.stopped) return { error: { errorType: 'Runtime.Stopped', errorMessage: 'the local runtime is stopping', trace: [] } };
       const warm = this.idle.pop();
@@ -212,7 +217,7 @@ export class FunctionPool {
    * of the offset read the old one (code may keep what it read at startup, as the worker's clock
    * does), so it is stopped and another one started.
    */
-  private async startInstance(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
+  private async startInstance(): Promise<{ readonly instance: HostedInstance } | { readonly error: LambdaError }> {
     // The slot stays counted as starting while a stale instance is replaced.
     this.starting += 1;
     try {
@@ -231,23 +236,10 @@ export class FunctionPool {
   }
 
   /** One start with the offset as it is now. */
-  private async startOnce(): Promise<{ readonly instance: FunctionInstance } | { readonly error: LambdaError }> {
+  private async startOnce(): Promise<{ readonly instance: HostedInstance } | { readonly error: LambdaError }> {
     const { spec, options } = this;
     const stream = logStreamName();
-    const result = await FunctionInstance.start({
-      source: spec.logicalId,
-      codeDir: spec.codeDir,
-      handler: spec.handler,
-      env: { ...options.baseEnv(spec), AWS_LAMBDA_LOG_STREAM_NAME: stream, ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) },
-      memorySizeMb: spec.memorySizeMb,
-      runnerPath: options.runnerPath,
-      preload: options.preload,
-      log: options.logStore === undefined ? options.log : (entry) => {
-        options.log(entry);
-        if (entry.source === spec.logicalId) options.logStore?.add(`/aws/lambda/${spec.name}`, stream, entry.message);
-      },
-      initTimeoutMs: options.initTimeoutMs,
-    });
+    const result = await this.startProcess({ ...options.baseEnv(spec), AWS_LAMBDA_LOG_STREAM_NAME: stream, ...spec.environment, [CLOCK_OFFSET_ENV]: String(this.clockOffsetMs) }, stream);
     if ('error' in result) {
       options.log({ source: RUNTIME_SOURCE, level: 'error', message: `${spec.logicalId} failed to initialize: ${result.error.errorType}: ${result.error.errorMessage}` });
       return result;
@@ -261,7 +253,29 @@ export class FunctionPool {
     return result;
   }
 
-  private release(instance: FunctionInstance): void {
+  /** Starts a process of the function's runtime with `env`. */
+  private async startProcess(env: Readonly<Record<string, string>>, stream: string): Promise<StartResult> {
+    const { spec, options } = this;
+    const log: LogSink = options.logStore === undefined ? options.log : (entry) => {
+      options.log(entry);
+      if (entry.source === spec.logicalId) options.logStore?.add(`/aws/lambda/${spec.name}`, stream, entry.message);
+    };
+    const common = { source: spec.logicalId, codeDir: spec.codeDir, log, initTimeoutMs: options.initTimeoutMs };
+    if (spec.family === 'node') {
+      return FunctionInstance.start({ ...common, handler: spec.handler, env, memorySizeMb: spec.memorySizeMb, runnerPath: options.runnerPath, preload: options.preload });
+    }
+    if (spec.family === 'python') {
+      // Unbuffered, so that lines reach the log as they are printed; no bytecode written into the asset (Lambda's task root is read-only).
+      const pythonEnv = { ...env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' };
+      const hint = `${spec.logicalId} (${spec.runtime}) needs Python 3 with boto3; set ${PYTHON_ENV} to the interpreter to use`;
+      return RuntimeApiInstance.start({ ...common, env: pythonEnv, command: options.python.command, args: [options.python.bootstrapPath], missingCommandHint: hint });
+    }
+    // A custom runtime is the `bootstrap` program of its code, as on Lambda.
+    const hint = `${spec.logicalId} (${spec.runtime}) runs the executable file bootstrap of its code directory ${spec.codeDir}`;
+    return RuntimeApiInstance.start({ ...common, env, command: join(spec.codeDir, 'bootstrap'), args: [], missingCommandHint: hint });
+  }
+
+  private release(instance: HostedInstance): void {
     if (!instance.alive || this.stopped) {
       this.all.delete(instance);
     } else if ((this.generations.get(instance) ?? this.generation) < this.generation) {
@@ -276,7 +290,7 @@ export class FunctionPool {
     this.waiters.shift()?.();
   }
 
-  private retireIdleNow(instance: FunctionInstance): void {
+  private retireIdleNow(instance: HostedInstance): void {
     const timer = this.idleTimers.get(instance);
     if (timer !== undefined) clearTimeout(timer);
     this.idleTimers.delete(instance);
@@ -284,7 +298,7 @@ export class FunctionPool {
     void instance.kill(500);
   }
 
-  private retireIdle(instance: FunctionInstance): void {
+  private retireIdle(instance: HostedInstance): void {
     const index = this.idle.indexOf(instance);
     if (index < 0) return;
     this.idle.splice(index, 1);

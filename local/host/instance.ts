@@ -36,14 +36,27 @@ export function timeoutError(timeoutMs: number): LambdaError {
   return { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`, trace: [] };
 }
 
-/** A started instance, or why it could not start. */
-export type StartResult = { readonly instance: FunctionInstance } | { readonly error: LambdaError };
+/** A running execution environment of one function, whatever its runtime. */
+export interface HostedInstance {
+  /** Process id (for inspection). */
+  readonly pid: number | undefined;
+  /** Whether the process is running and may take another invocation. */
+  readonly alive: boolean;
+  /** Runs one invocation; past `timeoutMs` the instance is killed and it fails with Lambda's timeout error. */
+  invoke(requestId: string, event: unknown, timeoutMs: number, context: InvokeContext): Promise<InvokeOutcome>;
+  /** Tells the instance the clock offset changed. */
+  sendClock(offsetMs: number): void;
+  /** Stops the process (SIGKILL after `graceMs`) and waits until it has exited. */
+  kill(graceMs?: number): Promise<void>;
+}
 
-/** A running child process hosting one function. */
-export class FunctionInstance {
+/** A started instance, or why it could not start. */
+export type StartResult = { readonly instance: HostedInstance } | { readonly error: LambdaError };
+
+/** A Node.js function's instance: a child process running the function runner over IPC. */
+export class FunctionInstance implements HostedInstance {
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
-  private stderrTail = '';
   private pending: ((message: ChildMessage | { readonly type: 'exit'; readonly error: LambdaError }) => void) | undefined;
   private dead = false;
   /** The instance said it is exiting (after an uncaught exception). */
@@ -51,28 +64,15 @@ export class FunctionInstance {
 
   private constructor(child: ChildProcess, options: InstanceOptions) {
     this.child = child;
-    // CloudWatch reads both streams of a function; an EMF line it would drop is reported.
-    const emit = (level: 'info' | 'error') => (line: string) => {
-      options.log({ source: options.source, level, message: line });
-      const problem = emfProblem(line);
-      if (problem !== undefined) options.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${options.source}: ${EMF_DROPPED} ${problem}` });
-    };
-    const out = lineSplitter(emit('info'));
-    const err = lineSplitter(emit('error'));
-    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4_000);
-      err.push(chunk);
-    });
+    const output = forwardOutput(child, options.source, options.log);
     child.on('message', (message: unknown) => {
       if (isChildMessage(message)) this.pending?.(message);
     });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.dead = true;
-        out.flush();
-        err.flush();
-        this.pending?.({ type: 'exit', error: this.exitError(code, signal) });
+        output.flush();
+        this.pending?.({ type: 'exit', error: exitError(code, signal, output.stderrTail()) });
         resolve();
       });
     });
@@ -178,11 +178,48 @@ export class FunctionInstance {
     });
   }
 
-  private exitError(code: number | null, signal: NodeJS.Signals | null): LambdaError {
-    if (/heap out of memory|Reached heap limit/i.test(this.stderrTail)) {
-      return { errorType: 'Runtime.OutOfMemory', errorMessage: 'Runtime exited with error: out of memory', trace: [] };
-    }
-    const how = signal === null ? `exit status ${String(code)}` : `signal: ${signal}`;
-    return { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how}`, trace: [] };
+}
+
+/** The output of an instance's process, forwarded line by line. */
+export interface ForwardedOutput {
+  /** Passes on what is left of an unfinished last line. */
+  flush(): void;
+  /** The last 4,000 characters the process wrote to stderr (to tell why it exited). */
+  stderrTail(): string;
+}
+
+/**
+ * Forwards a process's stdout and stderr to `log` line by line, as CloudWatch keeps both streams of
+ * a function, and reports an EMF line CloudWatch would drop.
+ */
+export function forwardOutput(child: ChildProcess, source: string, log: LogSink): ForwardedOutput {
+  let tail = '';
+  const emit = (level: 'info' | 'error') => (line: string) => {
+    log({ source, level, message: line });
+    const problem = emfProblem(line);
+    if (problem !== undefined) log({ source: RUNTIME_SOURCE, level: 'warn', message: `${source}: ${EMF_DROPPED} ${problem}` });
+  };
+  const out = lineSplitter(emit('info'));
+  const err = lineSplitter(emit('error'));
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4_000);
+    err.push(chunk);
+  });
+  return {
+    flush: () => {
+      out.flush();
+      err.flush();
+    },
+    stderrTail: () => tail,
+  };
+}
+
+/** Lambda's error for a runtime process that exited (out of memory, a crash, an exit call). */
+export function exitError(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): LambdaError {
+  if (/heap out of memory|Reached heap limit|MemoryError/i.test(stderrTail)) {
+    return { errorType: 'Runtime.OutOfMemory', errorMessage: 'Runtime exited with error: out of memory', trace: [] };
   }
+  const how = signal === null ? `exit status ${String(code)}` : `signal: ${signal}`;
+  return { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how}`, trace: [] };
 }

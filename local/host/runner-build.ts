@@ -13,3 +13,12 @@ import { BUILT_FILES, builtFile } from '../../lib/common/package-files.js';
 export async function runnerPath(): Promise<string> {
   return builtFile(BUILT_FILES.localRunner);
 }
+
+/**
+ * Path of the built Python bootstrap (python-bootstrap.py, copied beside the runner).
+ *
+ * @throws HopperError when the package was not built.
+ */
+export async function pythonBootstrapPath(): Promise<string> {
+  return builtFile(BUILT_FILES.pythonBootstrap);
+}

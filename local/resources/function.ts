@@ -13,6 +13,27 @@ export const LAMBDA_DEFAULTS = {
   timeoutSeconds: 3,
 } as const;
 
+/**
+ * The runtimes the local runtime hosts: Node.js in its own runner, Python under its Runtime API
+ * bootstrap, and custom runtimes (`provided`, `provided.al2`, `provided.al2023`) from their own
+ * `bootstrap`.
+ */
+export type RuntimeFamily = 'node' | 'python' | 'custom';
+
+/** The family of a Lambda runtime identifier, or undefined when it cannot run locally. */
+export function runtimeFamily(runtime: string): RuntimeFamily | undefined {
+  if (/^nodejs\d/.test(runtime)) return 'node';
+  if (/^python3\.\d+$/.test(runtime)) return 'python';
+  if (runtime === 'provided' || /^provided\.al20\d\d$/.test(runtime)) return 'custom';
+  return undefined;
+}
+
+/** The last path segment of a handler: Node.js exports may nest (`a.b`); Python names one function. */
+const HANDLER_SHAPES = {
+  node: /^[^.]+(\.[A-Za-z_$][\w$]*)+$/,
+  python: /^[^.]+(\.[^.]+)*\.[A-Za-z_]\w*$/,
+} as const;
+
 /** A function to host. */
 export interface FunctionSpec {
   readonly logicalId: string;
@@ -23,13 +44,15 @@ export interface FunctionSpec {
   /** The handler string, e.g. `index.handler`. */
   readonly handler: string;
   readonly runtime: string;
+  /** How its instances run (meaningful only when it is supported). */
+  readonly family: RuntimeFamily;
   readonly memorySizeMb: number;
   readonly timeoutSeconds: number;
   /** The function's own environment variables, resolved. */
   readonly environment: Readonly<Record<string, string>>;
   /** Reserved concurrency, when the template sets one. */
   readonly reservedConcurrency: number | undefined;
-  /** Why the function cannot run locally (a non-Node.js runtime), if it cannot. */
+  /** Why the function cannot run locally (a runtime it does not host), if it cannot. */
   readonly unsupported: string | undefined;
 }
 
@@ -50,17 +73,22 @@ export function parseFunction(props: Properties, stackName: string, code: CodeSo
   const name = props.optionalString('FunctionName') ?? physicalName(stackName, props.logicalId, 64);
   const packageType = props.optionalEnum('PackageType', ['Zip', 'Image']) ?? 'Zip';
   const runtime = props.optionalString('Runtime') ?? '';
+  const family = runtimeFamily(runtime);
   const unsupported =
-    packageType === 'Image' ? 'container image functions are not supported locally' : runtime.startsWith('nodejs') ? undefined : `runtime ${JSON.stringify(runtime)} is not supported locally (only nodejs*)`;
+    packageType === 'Image'
+      ? 'container image functions are not supported locally'
+      : family === undefined
+        ? `runtime ${JSON.stringify(runtime)} is not supported locally (only nodejs*, python3.* and provided*)`
+        : undefined;
   const handler = props.optionalString('Handler') ?? '';
-  if (unsupported === undefined && !/^[^.]+(\.[A-Za-z_$][\w$]*)+$/.test(handler.split('/').pop() ?? '')) {
-    props.fail(`${props.pathOf('Handler')} must look like file.export (e.g. index.handler), but ${JSON.stringify(handler)} was provided`);
+  if (family !== undefined && family !== 'custom' && !HANDLER_SHAPES[family].test(handler.split('/').pop() ?? '')) {
+    props.fail(`${props.pathOf('Handler')} must look like file.${family === 'node' ? 'export' : 'function'} (e.g. ${family === 'node' ? 'index.handler' : 'app.handler'}), but ${JSON.stringify(handler)} was provided`);
   }
   const memorySizeMb = props.integer('MemorySize', { min: 128, max: 10_240 }) ?? LAMBDA_DEFAULTS.memorySizeMb;
   const timeoutSeconds = props.integer('Timeout', { min: 1, max: 900 }) ?? LAMBDA_DEFAULTS.timeoutSeconds;
   const environment = props.object('Environment')?.stringMap('Variables') ?? {};
   const reservedConcurrency = props.integer('ReservedConcurrentExecutions', { min: 0 });
-  const codeDir = unsupported === undefined ? codeDirectory(props, code, metadata) : '';
+  const codeDir = unsupported === undefined ? codeDirectory(props, code, metadata, family === 'python' ? 'index.py' : 'index.js') : '';
   return {
     logicalId: props.logicalId,
     name,
@@ -68,6 +96,7 @@ export function parseFunction(props: Properties, stackName: string, code: CodeSo
     codeDir,
     handler,
     runtime,
+    family: family ?? 'node',
     memorySizeMb,
     timeoutSeconds,
     environment,
@@ -76,7 +105,7 @@ export function parseFunction(props: Properties, stackName: string, code: CodeSo
   };
 }
 
-function codeDirectory(props: Properties, sources: CodeSources, metadata: Readonly<Record<string, unknown>>): string {
+function codeDirectory(props: Properties, sources: CodeSources, metadata: Readonly<Record<string, unknown>>, inlineFile: string): string {
   const code = props.object('Code');
   if (code === undefined) return props.fail(`${props.pathOf('Code')} is required`);
   const inline = code.optionalString('ZipFile');
@@ -84,8 +113,8 @@ function codeDirectory(props: Properties, sources: CodeSources, metadata: Readon
     const dir = join(sources.inlineDir, props.logicalId);
     if (sources.write) {
       mkdirSync(dir, { recursive: true });
-      // Lambda saves inline Node.js code as index.js (CommonJS).
-      writeFileSync(join(dir, 'index.js'), inline);
+      // Lambda saves inline code as index.js (Node.js, CommonJS) or index.py.
+      writeFileSync(join(dir, inlineFile), inline);
     }
     return dir;
   }

@@ -1,9 +1,9 @@
 /**
  * Builds what runs outside the library: Hopper's own Lambda functions, each bundled into
- * `dist/functions/<name>/index.mjs` with HOPPER_ESBUILD (what the constructs deploy), and the
- * local runtime's function runner into `dist/local/runner.mjs`.
+ * `dist/functions/<name>/index.mjs` with HOPPER_ESBUILD (what the constructs deploy), the local
+ * runtime's function runner into `dist/local/runner.mjs` and its Python bootstrap beside it.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { HOPPER_ESBUILD, HOPPER_FUNCTIONS, PREBUILT_FILE } from '../../infra/hopper-package.js';
@@ -13,6 +13,8 @@ import { buildScriptInputs, isFresh, writeStamp } from './freshness.js';
 
 /** The runner's source; it runs on the developer's Node.js (20 or later), not on Lambda's. */
 const RUNNER_SOURCE = 'local/host/runner.ts';
+/** The Runtime API client of local Python functions, shipped as it is beside the runner. */
+const PYTHON_BOOTSTRAP_SOURCE = 'local/host/python-bootstrap.py';
 
 function inputsOf(root: string, metafile: Metafile): string[] {
   // Metafile paths are relative to absWorkingDir, the root.
@@ -70,11 +72,12 @@ export async function buildAssets(root: string, options: { readonly force?: bool
       metafile: true,
       logLevel: 'warning',
     });
+    copyFileSync(join(root, PYTHON_BOOTSTRAP_SOURCE), join(runnerTmp, 'python-bootstrap.py'));
     swapInto(functionsTmp, functionsDir);
     swapInto(runnerTmp, dirname(runnerFile));
     writeStamp(stampFile, {
-      inputs: [...inputsOf(root, functions.metafile), ...inputsOf(root, runner.metafile), 'infra/hopper-package.ts', ...buildScriptInputs(root)],
-      outputs: [...Object.keys(HOPPER_FUNCTIONS).map((name) => join(BUILT_FILES.functionsDir, name, PREBUILT_FILE)), BUILT_FILES.localRunner],
+      inputs: [...inputsOf(root, functions.metafile), ...inputsOf(root, runner.metafile), PYTHON_BOOTSTRAP_SOURCE, 'infra/hopper-package.ts', ...buildScriptInputs(root)],
+      outputs: [...Object.keys(HOPPER_FUNCTIONS).map((name) => join(BUILT_FILES.functionsDir, name, PREBUILT_FILE)), BUILT_FILES.localRunner, BUILT_FILES.pythonBootstrap],
     });
     return true;
   } finally {

@@ -25,9 +25,9 @@ describe('a function instance starting while the clock is shifted', () => {
   it('is replaced by one that starts with the new offset', async () => {
     const spec = {
       logicalId: 'SlowStart', name: 'slow-start', arn: 'arn:aws:lambda:us-east-1:000000000000:function:slow-start', codeDir: dir,
-      handler: 'index.handler', runtime: 'nodejs20.x', memorySizeMb: 128, timeoutSeconds: 10, environment: {}, reservedConcurrency: undefined, unsupported: undefined,
+      handler: 'index.handler', runtime: 'nodejs20.x', family: 'node' as const, memorySizeMb: 128, timeoutSeconds: 10, environment: {}, reservedConcurrency: undefined, unsupported: undefined,
     };
-    const pool = new FunctionPool(spec, { runnerPath: await runnerPath(), account: new AccountConcurrency(1000, [spec]), log: () => undefined, baseEnv: () => ({}), defaultConcurrency: 1, idleTimeoutMs: 60_000, initTimeoutMs: 20_000, preload: [] });
+    const pool = new FunctionPool(spec, { runnerPath: await runnerPath(), python: { command: 'python3', bootstrapPath: '' }, account: new AccountConcurrency(1000, [spec]), log: () => undefined, baseEnv: () => ({}), defaultConcurrency: 1, idleTimeoutMs: 60_000, initTimeoutMs: 20_000, preload: [] });
     try {
       const invocation = pool.invoke({});
       // The instance is loading its module now (it takes 800 ms).

@@ -84,6 +84,12 @@ describe('malformed templates', () => {
       message: 'template resource Fn (AWS::Lambda::Function): Properties.Handler must look like file.export (e.g. index.handler), but "index" was provided',
     },
     {
+      what: 'a Python handler that names no function',
+      resources: { Role: role, Fn: inlineFunction('def handler(event, context): return 1', { Runtime: 'python3.12', Handler: 'index' }) },
+      logicalId: 'Fn',
+      message: 'template resource Fn (AWS::Lambda::Function): Properties.Handler must look like file.function (e.g. app.handler), but "index" was provided',
+    },
+    {
       what: 'a resource without a Type',
       resources: { Typeless: { Properties: {} } },
       logicalId: 'Typeless',
