@@ -5,8 +5,8 @@ import gzip
 import json
 import unittest
 
-from hopper.errors import UnrecoverableJobError
-from hopper.job import GZIP_ARGS_MARKER, unpacked_args
+from hopper_jobs.errors import UnrecoverableJobError
+from hopper_jobs.job import GZIP_ARGS_MARKER, unpacked_args
 
 # What the TypeScript compressArgs client part made of ['héllo ✓', {n: 42, list: [1, 2, 3]}, 'x' * 100] (Node's zlib).
 FROM_TYPESCRIPT = "H4sIAAAAAAAAA4tWyji8MicnX+HRnMlKOtVKeUpWJkY6SjmZxSVKVtGGOkY6xrG1OkoVdABKsQDOibb9jQAAAA=="

@@ -8,9 +8,9 @@ import time
 import unittest
 from typing import Any
 
-from hopper import worker
-from hopper.busy import BusyReport, instance_name
-from hopper.logger import Logger
+from hopper_jobs import worker
+from hopper_jobs.busy import BusyReport, instance_name
+from hopper_jobs.logger import Logger
 
 from .support import QUEUE_URLS, RETRIES_URL, FakeContext, FakeSqs, record
 

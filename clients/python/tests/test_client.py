@@ -2,7 +2,7 @@ import json
 import unittest
 from datetime import timedelta
 
-from hopper import Client, EnqueueError, InvalidJobError, PayloadTooLargeError
+from hopper_jobs import Client, EnqueueError, InvalidJobError, PayloadTooLargeError
 
 from .support import NOW, QUEUE_URLS, FakeSqs
 

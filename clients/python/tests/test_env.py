@@ -6,10 +6,10 @@ import json
 import unittest
 from typing import Any
 
-from hopper import env as hopper_env
-from hopper.client import Client
-from hopper.errors import ConfigurationError
-from hopper.worker import _configure
+from hopper_jobs import env as hopper_env
+from hopper_jobs.client import Client
+from hopper_jobs.errors import ConfigurationError
+from hopper_jobs.worker import _configure
 
 from .support import QUEUE_URLS, FakeSqs
 

@@ -1,8 +1,8 @@
 import unittest
 from datetime import datetime, timedelta, timezone
 
-from hopper.errors import InvalidJobError
-from hopper.job import cap, describe_error, normalize_job, parse_job, serialize_job
+from hopper_jobs.errors import InvalidJobError
+from hopper_jobs.job import cap, describe_error, normalize_job, parse_job, serialize_job
 
 from .support import NOW
 

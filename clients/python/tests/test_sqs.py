@@ -1,7 +1,7 @@
 import importlib.util
 import unittest
 
-from hopper.sqs import Outgoing, pack_batches, sqs_client_from_env
+from hopper_jobs.sqs import Outgoing, pack_batches, sqs_client_from_env
 
 
 def message(size: int) -> Outgoing:

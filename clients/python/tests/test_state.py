@@ -6,8 +6,8 @@ import json
 import unittest
 from typing import Any
 
-from hopper import HopperError, worker
-from hopper.errors import OnceStepError
+from hopper_jobs import HopperError, worker
+from hopper_jobs.errors import OnceStepError
 
 from .support import NOW, QUEUE_URLS, RETRIES_URL, FakeContext, FakeSqs, record
 
