@@ -14,7 +14,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client } from '../lib/client/client.js';
-import { isRecord } from '../lib/job/model.js';
 import type { JobStatus } from '../lib/storage/job-states.js';
 import { LogCollector } from '../local/log.js';
 import { startLocal } from '../local/runtime.js';
@@ -58,15 +57,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
 
-  const lines = logs.entries.flatMap((entry) => {
-    if (!entry.message.startsWith('{')) return [];
-    try {
-      const line: unknown = JSON.parse(entry.message);
-      return isRecord(line) ? [line] : [];
-    } catch {
-      return [];
-    }
-  });
+  const lines = logs.jsonObjects();
   const crashes = logs.entries.filter((entry) => entry.message.includes('LongRunnerFunction') && entry.message.includes('Runtime exited with error')).length;
   const results = jobs.map((job) => {
     const items = lines.filter((line) => line.message === 'item' && line.jid === job.jid).map((line) => Number(line.index));

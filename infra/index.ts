@@ -9,6 +9,7 @@
  * jobs.grantEnqueue(producerFunction); // rights, and the variables `new Client()` reads
  */
 export { HopperFunction, HOPPER_BUNDLING, HOPPER_RUNTIME, type HopperFunctionProps } from './hopper-function.js';
+export { pythonWorkerCode, PYTHON_MODULE } from './python-worker-code.js';
 export {
   ALARM_DEFAULTS, JobSystem, JOB_SYSTEM_DEFAULTS, type CronDefinition, type CronJobTemplate, type IJobSystem, type JobMetricOptions, type JobQueueAttributes,
   type JobSystemAlarmOptions, type JobSystemAttributes, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions,

@@ -2,7 +2,7 @@
  * Where the runtime's own messages and its functions' output go. Function output is split into
  * lines and tagged with the function's logical id, so interleaved instances stay readable.
  */
-
+import { isRecord } from '../lib/job/model.js';
 import { formatFunctionLine, type ConsoleFormat, type LogLevel } from '../lib/observability/console-format.js';
 
 export { LOG_LEVELS, type LogLevel } from '../lib/observability/console-format.js';
@@ -53,6 +53,19 @@ export class LogCollector {
   /** Messages from one source. */
   from(source: string): string[] {
     return this.entries.filter((entry) => entry.source === source).map((entry) => entry.message);
+  }
+
+  /** Every message that is a JSON object (the structured lines functions print), parsed. */
+  jsonObjects(): Record<string, unknown>[] {
+    return this.entries.flatMap((entry) => {
+      if (!entry.message.startsWith('{')) return [];
+      try {
+        const line: unknown = JSON.parse(entry.message);
+        return isRecord(line) ? [line] : [];
+      } catch {
+        return [];
+      }
+    });
   }
 }
 

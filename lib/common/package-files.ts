@@ -17,6 +17,8 @@ export const BUILT_FILES = {
   localRunner: 'dist/local/runner.mjs',
   /** The Lambda Runtime API client that runs Python functions locally (local/host/python-bootstrap.py, copied). */
   pythonBootstrap: 'dist/local/python-bootstrap.py',
+  /** Hopper's Python module (clients/python/hopper_jobs, copied), deployed with Python workers. */
+  pythonModuleDir: 'dist/python/hopper_jobs',
 } as const;
 
 let root: string | undefined;

@@ -1,9 +1,10 @@
 /**
  * Builds what runs outside the library: Hopper's own Lambda functions, each bundled into
  * `dist/functions/<name>/index.mjs` with HOPPER_ESBUILD (what the constructs deploy), the local
- * runtime's function runner into `dist/local/runner.mjs` and its Python bootstrap beside it.
+ * runtime's function runner into `dist/local/runner.mjs` and its Python bootstrap beside it, and
+ * copies Hopper's Python module into `dist/python/hopper_jobs` for Python workers.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { HOPPER_ESBUILD, HOPPER_FUNCTIONS, PREBUILT_FILE } from '../../infra/hopper-package.js';
@@ -15,6 +16,13 @@ import { buildScriptInputs, isFresh, writeStamp } from './freshness.js';
 const RUNNER_SOURCE = 'local/host/runner.ts';
 /** The Runtime API client of local Python functions, shipped as it is beside the runner. */
 const PYTHON_BOOTSTRAP_SOURCE = 'local/host/python-bootstrap.py';
+/** Hopper's Python module, shipped for the Python workers a CDK app deploys (infra/python-worker-code.ts). */
+const PYTHON_MODULE_SOURCE = 'clients/python/hopper_jobs';
+
+/** The files of the Python module the package ships: its sources and its type marker. */
+function pythonModuleFiles(root: string): string[] {
+  return readdirSync(join(root, PYTHON_MODULE_SOURCE)).filter((name) => name.endsWith('.py') || name === 'py.typed').sort();
+}
 
 function inputsOf(root: string, metafile: Metafile): string[] {
   // Metafile paths are relative to absWorkingDir, the root.
@@ -42,8 +50,10 @@ export async function buildAssets(root: string, options: { readonly force?: bool
   // Temporary folders at the same depth as the final ones: source maps name their sources relatively.
   const functionsTmp = `${functionsDir}-tmp-${process.pid}`;
   const runnerTmp = `${dirname(runnerFile)}-tmp-${process.pid}`;
-  rmSync(functionsTmp, { recursive: true, force: true });
-  rmSync(runnerTmp, { recursive: true, force: true });
+  const pythonDir = join(root, BUILT_FILES.pythonModuleDir);
+  const pythonTmp = `${pythonDir}-tmp-${process.pid}`;
+  const pythonFiles = pythonModuleFiles(root);
+  for (const tmp of [functionsTmp, runnerTmp, pythonTmp]) rmSync(tmp, { recursive: true, force: true });
   try {
     const functions = await build({
       entryPoints: Object.fromEntries(Object.entries(HOPPER_FUNCTIONS).map(([name, file]) => [`${name}/${PREBUILT_FILE.replace(/\.mjs$/, '')}`, join('functions', file)])),
@@ -73,15 +83,18 @@ export async function buildAssets(root: string, options: { readonly force?: bool
       logLevel: 'warning',
     });
     copyFileSync(join(root, PYTHON_BOOTSTRAP_SOURCE), join(runnerTmp, 'python-bootstrap.py'));
+    mkdirSync(pythonTmp, { recursive: true });
+    for (const name of pythonFiles) copyFileSync(join(root, PYTHON_MODULE_SOURCE, name), join(pythonTmp, name));
     swapInto(functionsTmp, functionsDir);
     swapInto(runnerTmp, dirname(runnerFile));
+    mkdirSync(dirname(pythonDir), { recursive: true });
+    swapInto(pythonTmp, pythonDir);
     writeStamp(stampFile, {
-      inputs: [...inputsOf(root, functions.metafile), ...inputsOf(root, runner.metafile), PYTHON_BOOTSTRAP_SOURCE, 'infra/hopper-package.ts', ...buildScriptInputs(root)],
-      outputs: [...Object.keys(HOPPER_FUNCTIONS).map((name) => join(BUILT_FILES.functionsDir, name, PREBUILT_FILE)), BUILT_FILES.localRunner, BUILT_FILES.pythonBootstrap],
+      inputs: [...inputsOf(root, functions.metafile), ...inputsOf(root, runner.metafile), PYTHON_BOOTSTRAP_SOURCE, PYTHON_MODULE_SOURCE, ...pythonFiles.map((name) => join(PYTHON_MODULE_SOURCE, name)), 'infra/hopper-package.ts', ...buildScriptInputs(root)],
+      outputs: [...Object.keys(HOPPER_FUNCTIONS).map((name) => join(BUILT_FILES.functionsDir, name, PREBUILT_FILE)), BUILT_FILES.localRunner, BUILT_FILES.pythonBootstrap, ...pythonFiles.map((name) => join(BUILT_FILES.pythonModuleDir, name))],
     });
     return true;
   } finally {
-    rmSync(functionsTmp, { recursive: true, force: true });
-    rmSync(runnerTmp, { recursive: true, force: true });
+    for (const tmp of [functionsTmp, runnerTmp, pythonTmp]) rmSync(tmp, { recursive: true, force: true });
   }
 }

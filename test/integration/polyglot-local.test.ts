@@ -6,8 +6,7 @@
  *
  * Those clients speak SQS's query protocol, which the runtime's SQS endpoint accepts as SQS does
  * (local/sqs/front.ts): they use the endpoint and the queue URLs the runtime hands out, unchanged.
- * The local runtime runs Node.js functions only, so the Python worker is exercised on the harness
- * instead (polyglot.test.ts).
+ * The Python worker is run from a template in polyglot-workers.test.ts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';

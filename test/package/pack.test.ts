@@ -54,11 +54,14 @@ describe('the tarball', () => {
 
     expect(paths.filter((path) => /(^|\/)(test|tests|bench|__tests__)\/|\.test\.|\.spec\./.test(path))).toEqual([]);
     expect(paths.filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'))).toEqual([]);
-    expect(paths.filter((path) => !/^(dist\/(esm|cjs|functions|local)\/|cli\/bin\.mjs$|package\.json$|README\.md$)/.test(path))).toEqual([]);
+    expect(paths.filter((path) => !/^(dist\/(esm|cjs|functions|local|python)\/|cli\/bin\.mjs$|package\.json$|README\.md$)/.test(path))).toEqual([]);
     expect(paths).toEqual(expect.arrayContaining([
       ...targets,
       ...Object.keys(HOPPER_FUNCTIONS).flatMap((name) => [`${BUILT_FILES.functionsDir}/${name}/${PREBUILT_FILE}`, `${BUILT_FILES.functionsDir}/${name}/${PREBUILT_FILE}.map`]),
       BUILT_FILES.localRunner,
+      BUILT_FILES.pythonBootstrap,
+      `${BUILT_FILES.pythonModuleDir}/__init__.py`,
+      `${BUILT_FILES.pythonModuleDir}/py.typed`,
       'dist/cjs/package.json',
       'dist/esm/cli/hopper.js',
       'dist/esm/cli/dashboard/static/index.html',

@@ -87,3 +87,9 @@ class OnceStepError(UnrecoverableJobError):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(f'step "{step}" of ctx.once: {message}')
         self.step = step
+
+
+def aws_error_code(error: BaseException) -> str | None:
+    """The error code of an AWS call's failure (a botocore ``ClientError``), or None for any other error."""
+    response = getattr(error, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None

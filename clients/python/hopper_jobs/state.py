@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import HopperError, OnceStepBusyError, OnceStepError
+from .errors import HopperError, OnceStepBusyError, OnceStepError, aws_error_code
 from .logger import Logger
 
 T = TypeVar("T")
@@ -38,8 +38,7 @@ MAX_MESSAGE_LENGTH = 256
 
 def is_condition_failure(error: BaseException) -> bool:
     """True for DynamoDB's ``ConditionalCheckFailedException`` (a botocore ``ClientError``)."""
-    response = getattr(error, "response", None)
-    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return aws_error_code(error) == "ConditionalCheckFailedException"
 
 
 def kept_json(value: object, what: str) -> tuple[str | None, str | None]:

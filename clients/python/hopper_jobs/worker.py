@@ -1,9 +1,12 @@
 """A Lambda handler for Hopper jobs, with the semantics of the TypeScript ``createWorker``.
 
-For each SQS record: parse and validate the job, drop it if expired, run its handler, and on failure
-send a failure envelope to the retries queue, where Hopper's retry function applies backoff or
-moves the job to the dead set. The handler returns a partial batch response: only records whose
-outcome could not be reported (or that were not started before the deadline) go back to SQS.
+For each SQS record: parse and validate the job, drop it if expired, claim the run of a batch
+callback job (a copy whose run another message holds is not run), release a unique lock held until
+start, run its handler, and on failure send a failure envelope to the retries queue, where Hopper's
+retry function applies backoff or moves the job to the dead set. After a success it records the
+success in the job's batch, releases a lock held until success and marks a callback job done. The
+handler returns a partial batch response: only records whose outcome could not be reported (or that
+were not started before the deadline) go back to SQS.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_success
 from .busy import BusyReport, instance_name
 from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, HopperError, OnceStepBusyError, UnknownJobTypeError
@@ -25,6 +29,7 @@ from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, Once
 from .logger import Logger, LogSink
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
+from .unique import release as release_unique_lock, unique_until
 
 T = TypeVar("T")
 
@@ -123,7 +128,7 @@ def worker(
         records: list[Mapping[str, Any]] = list(event.get("Records", []))
         handed_back: list[str] = []
         messages: list[Outgoing] = []
-        counts = {"succeeded": 0, "failed": 0, "expired": 0, "postponed": 0}
+        counts = {"succeeded": 0, "failed": 0, "expired": 0, "postponed": 0, "skipped": 0}
         for index, record in enumerate(records):
             if remaining() < deadline_margin_ms:
                 # Not started, so not lost: SQS delivers them again.
@@ -131,6 +136,10 @@ def worker(
                 break
             try:
                 kind, message = _process(record, jobs, config, clock, log_batch, remaining)
+            except _HandBack:
+                # Logged where it happened: SQS delivers the record again.
+                handed_back.append(str(record.get("messageId", "")))
+                continue
             except Exception as error:  # noqa: BLE001 - a defect here must not fail the neighbours
                 log_batch.error("record could not be processed; handed back", message_id=record.get("messageId"), error=str(error))
                 handed_back.append(str(record.get("messageId", "")))
@@ -148,6 +157,10 @@ def worker(
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in handed_back]}
 
     return handle
+
+
+class _HandBack(Exception):
+    """The record's outcome could not be written: it goes back to SQS (and its job runs again)."""
 
 
 @dataclass
@@ -234,6 +247,14 @@ def _process(
         job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
         return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True))
 
+    if not _admit(job, message_id, config, job_logger):
+        return "skipped", None
+    if unique_until(job) == "start" and config.state_table is not None:
+        try:
+            release_unique_lock(config.marks_client(), config.state_table, job)
+        except Exception as error:  # noqa: BLE001 - the lock still expires by its TTL; failing the job would run it twice
+            job_logger.warn("unique lock not released at start; it expires by TTL", error=str(error))
+
     if _receive_count(record) > 1:
         # Received before: crashes, timeouts or throttles. The mark lets the retry function tell them apart.
         _mark_start(job, config, clock, job_logger)
@@ -275,7 +296,6 @@ def _run(
             result = asyncio.run(result)
         if tracker is not None:
             tracker.succeeded(result)
-        return "succeeded", None
     except OnceStepBusyError as held:
         # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run ends.
         url = config.queue_urls.get(job["queue"])
@@ -287,6 +307,57 @@ def _run(
         return _failed(message_id, held, queue, job, config, clock, job_logger, tracker)
     except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
         return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
+    _after_success(job, config, clock, job_logger)
+    return "succeeded", None
+
+
+def _admit(job: Job, message_id: str, config: _Config, logger: Logger) -> bool:
+    """Whether this delivery may run ``job``: false for a batch callback job that another SQS message
+    runs (the batch function sent it twice) or that already ran. Any other job is admitted."""
+    callback = callback_of(job)
+    if callback is None or config.state_table is None:
+        return True
+    bid, event = callback
+    try:
+        verdict = claim_callback_run(config.marks_client(), config.state_table, bid, event, message_id, retry=job.get("failure") is not None)
+    except Exception as error:  # noqa: BLE001 - without the claim it must not run; SQS delivers it again
+        logger.warn("could not claim the run of a batch callback; handed back to SQS", error=str(error))
+        raise _HandBack() from error
+    if verdict == "duplicate":
+        logger.warn("batch callback job sent twice; this copy is not run", bid=bid, event=event, message_id=message_id)
+    elif verdict == "done":
+        logger.warn("batch callback job already ran; this copy is not run", bid=bid, event=event, message_id=message_id)
+    return verdict == "run"
+
+
+def _after_success(job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger) -> None:
+    """After a success: records it in the job's batch (a failure hands the record back, so the job
+    runs again and is counted then), releases a lock held until success, and marks a batch callback
+    job done."""
+    if config.state_table is None:
+        return
+    bid = batch_of(job)
+    if bid is not None:
+        try:
+            outcome = record_success(config.marks_client(), config.state_table, bid, job, clock())
+        except Exception as error:  # noqa: BLE001 - uncounted, the batch would never finish: run it again
+            logger.error("could not record the success in its batch; record handed back", bid=bid, error=str(error))
+            raise _HandBack() from error
+        if outcome == "batch-missing":
+            logger.warn("batch no longer exists; success not recorded", bid=bid)
+        elif outcome == "not-in-batch":
+            logger.warn("job is not registered in its batch; success not recorded", bid=bid, jid=job["jid"])
+    if unique_until(job) == "success":
+        try:
+            release_unique_lock(config.marks_client(), config.state_table, job)
+        except Exception as error:  # noqa: BLE001 - the lock still expires by its TTL
+            logger.warn("unique lock not released on success; it expires by TTL", jid=job["jid"], error=str(error))
+    callback = callback_of(job)
+    if callback is not None:
+        try:
+            mark_callback_done(config.marks_client(), config.state_table, callback[0], callback[1], clock())
+        except Exception as error:  # noqa: BLE001 - the job ran; only a late copy of it could now run again
+            logger.warn("batch callback job not marked done", bid=callback[0], event=callback[1], error=str(error))
 
 
 def _failed(message_id: str, error: Exception, queue: str, job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing]:

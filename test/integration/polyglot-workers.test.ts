@@ -1,0 +1,148 @@
+/**
+ * One behavioural suite, run against the TypeScript worker and the Python worker alike, both
+ * deployed from the synthesized template of test/fixtures/stacks/polyglot-stack.ts and run by the
+ * local runtime (the Python one under the Lambda Runtime API, from the asset `pythonWorkerCode`
+ * builds). Whatever a job does, it must do it the same way in both languages.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '../../lib/client/client.js';
+import { NotUniqueError } from '../../lib/errors/unique.js';
+import { isRecord } from '../../lib/job/model.js';
+import { StateTable, type SetEntry } from '../../lib/storage/index.js';
+import { LogCollector } from '../../local/log.js';
+import { startLocal, type LocalRuntime } from '../../local/runtime.js';
+import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
+import { WORKER_LANGUAGES } from '../fixtures/stacks/polyglot-stack.js';
+import { PYTHON } from './polyglot-process.js';
+
+const logs = new LogCollector();
+let local: LocalRuntime;
+let client: Client;
+let sqs: SQSClient;
+let dynamo: DynamoDBClient;
+let table: StateTable;
+
+beforeAll(async () => {
+  local = await startLocal({ app: 'npx tsx test/fixtures/polyglot-app.ts', stack: 'PolyglotWorkers', logs: logs.sink, python: PYTHON });
+  const stateTable = local.tableName(logicalIdOf(local.tables, 'JobsStateTable'));
+  client = new Client({ env: { ...local.env, HOPPER_QUEUE_URLS: local.outputs.JobsQueueUrls ?? '', HOPPER_STATE_TABLE: stateTable } });
+  const credentials = { accessKeyId: local.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: local.env.AWS_SECRET_ACCESS_KEY ?? '' };
+  sqs = new SQSClient({ endpoint: local.endpoints.sqs, region: local.env.AWS_REGION, credentials });
+  dynamo = new DynamoDBClient({ endpoint: local.endpoints.dynamodb, region: local.env.AWS_REGION, credentials });
+  table = new StateTable(dynamo, stateTable);
+}, 180_000);
+
+afterAll(async () => {
+  sqs?.destroy();
+  dynamo?.destroy();
+  await local?.stop();
+});
+
+printRuntimeLogsOnFailure(logs);
+
+/** A run, as the `ran` line of either worker says. */
+interface Run {
+  readonly lang: string;
+  readonly jid: string;
+  readonly jobtype: string;
+  readonly args: readonly unknown[];
+  readonly retry_count: number;
+  readonly at: number;
+}
+
+/** The JSON lines the functions printed. */
+function lines(): Record<string, unknown>[] {
+  return logs.jsonObjects();
+}
+
+function runsOf(jid: string): Run[] {
+  return lines().filter((line) => line.message === 'ran' && line.jid === jid).map((line) => line as unknown as Run);
+}
+
+async function deadEntry(jid: string, timeoutMs: number): Promise<SetEntry> {
+  return eventually(async () => (await table.readSetRange('dead', { limit: 1000 })).entries.find((entry) => entry.jid === jid), timeoutMs, `${jid} in the dead set`);
+}
+
+describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
+  it('runs a job once and keeps its result', async () => {
+    const jid = await client.enqueue({ jobtype: 'Record', args: ['hello', 1], queue: lang, custom: { result: true } });
+    const status = await eventually(async () => {
+      const found = await client.status(jid);
+      return found?.state === 'succeeded' ? found : undefined;
+    }, 30_000, `${jid} to succeed`);
+    expect(status.result).toEqual({ lang, args: ['hello', 1] });
+    expect(runsOf(jid).map((run) => [run.lang, run.args])).toEqual([[lang, ['hello', 1]]]);
+  });
+
+  it("retries a failure after Sidekiq's delay, then buries it with its error class", { timeout: 90_000 }, async () => {
+    const jid = await client.enqueue({ jobtype: 'Decline', args: ['4242'], queue: lang, retry: 1 });
+    const dead = await deadEntry(jid, 75_000);
+    expect(dead.reason).toEqual({ errtype: 'PaymentDeclined', message: 'card 4242 declined' });
+    expect(dead.job).toMatchObject({ jobtype: 'Decline', queue: lang, retry: 1, failure: { retry_count: 1 } });
+    const runs = runsOf(jid);
+    expect(runs.map((run) => run.retry_count)).toEqual([-1, 0]);
+    // Sidekiq's first delay: 0^4 + 15 + rand(10) × 1 seconds.
+    const waited = ((runs[1]?.at ?? 0) - (runs[0]?.at ?? 0)) / 1000;
+    expect(waited).toBeGreaterThanOrEqual(15);
+    expect(waited).toBeLessThan(30);
+  });
+
+  it('buries an unrecoverable failure at once', async () => {
+    const jid = await client.enqueue({ jobtype: 'Refuse', args: [], queue: lang });
+    const dead = await deadEntry(jid, 30_000);
+    expect(dead.reason).toEqual({ errtype: 'UnrecoverableJobError', message: 'refused on purpose' });
+    expect(runsOf(jid)).toHaveLength(1);
+  });
+
+  it('buries a body that is not a job, under its message id, without running anything', async () => {
+    const sent = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl(lang), MessageBody: '{"jobtype": 42}' }));
+    const dead = await deadEntry(sent.MessageId ?? '', 30_000);
+    expect(dead.reason?.errtype).toBe('InvalidJobError');
+    expect(dead.reason?.message).toContain('jobtype');
+  });
+
+  it('drops an expired job without running it', async () => {
+    const jid = `expired-${lang}-${Date.now()}`;
+    const body = JSON.stringify({ jid, jobtype: 'Record', args: ['late'], queue: lang, created_at: new Date().toISOString(), custom: { expires_at: new Date(Date.now() - 1_000).toISOString() } });
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl(lang), MessageBody: body }));
+    await eventually(async () => (lines().some((line) => line.jid === jid && line.message === 'job expired; dropped without running') ? true : undefined), 30_000, `${jid} dropped`);
+    expect(runsOf(jid)).toEqual([]);
+  });
+
+  it('releases a unique lock when the job succeeds', async () => {
+    const unique = { jobtype: 'Record', args: ['unique', lang, Date.now()], queue: lang, custom: { unique_for: 300 } };
+    const jid = await client.enqueue(unique);
+    const refused = await client.enqueue(unique).then(() => undefined, (error: unknown) => error);
+    expect(refused).toBeInstanceOf(NotUniqueError);
+    await eventually(async () => (runsOf(jid).length === 1 ? true : undefined), 30_000, `${jid} to run`);
+    // Released by the worker after the run: the same job may be enqueued again.
+    const again = await eventually(async () => client.enqueue(unique).then((next) => next, () => undefined), 15_000, 'the lock to be released');
+    expect(again).not.toBe(jid);
+  });
+
+  it("counts a batch's successes and runs each callback once, even when a callback is delivered twice", { timeout: 60_000 }, async () => {
+    const bid = `poly-${lang}-${Date.now()}`;
+    const callback = (event: string) => ({ jobtype: 'Callback', args: [event], queue: lang });
+    const batch = await client.batch({ bid, onSuccess: callback('success'), onComplete: callback('complete') }, (filling) =>
+      filling.add(Array.from({ length: 3 }, (_, index) => ({ jobtype: 'Record', args: [index], queue: lang }))));
+    const successJid = `${bid}-success`;
+    await eventually(async () => (runsOf(successJid).length > 0 && runsOf(`${bid}-complete`).length > 0 ? true : undefined), 45_000, `${bid}'s callbacks`);
+    expect(await batch.status()).toMatchObject({ total: 3, pending: 0, succeeded: 3, failures: 0 });
+    // A second copy of the success callback (as the batch function sends after a crash) is not run.
+    const copy = JSON.stringify({ jid: successJid, jobtype: 'Callback', args: ['success'], queue: lang, created_at: new Date().toISOString(), custom: { callback: { bid, event: 'success' } } });
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl(lang), MessageBody: copy }));
+    await eventually(async () => (lines().some((line) => line.jid === successJid && line.message === 'batch callback job already ran; this copy is not run') ? true : undefined), 30_000, 'the copy to be refused');
+    expect(runsOf(successJid)).toHaveLength(1);
+    expect(runsOf(`${bid}-complete`)).toHaveLength(1);
+  });
+});
+
+/** The URL of the JobSystem's queue `name`, from the stack's output. */
+function queueUrl(name: string): string {
+  const urls: unknown = JSON.parse(local.outputs.JobsQueueUrls ?? '{}');
+  const url = isRecord(urls) ? urls[name] : undefined;
+  if (typeof url !== 'string') throw new Error(`the stack has no queue ${name}`);
+  return url;
+}
