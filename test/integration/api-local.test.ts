@@ -17,7 +17,7 @@ import { LOCAL_IDENTITY } from '../../local/emulators.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { number, records, text } from '../fixtures/json.js';
-import { dynamoClient, eventually, logicalIdOf } from '../fixtures/local-helpers.js';
+import { dynamoClient, eventually, logicalIdOf, maxOverlap } from '../fixtures/local-helpers.js';
 import { METERED_PER_HOUR, SHED_MAX_BACKLOG } from '../fixtures/stacks/api-stack.js';
 
 const logs = new LogCollector();
@@ -52,18 +52,6 @@ async function ran(): Promise<Map<string, Record<string, unknown>>> {
     start = page.LastEvaluatedKey;
   } while (start !== undefined);
   return found;
-}
-
-/** Most intervals open at one instant. */
-function maxOverlap(intervals: readonly { start: number; end: number }[]): number {
-  const events = intervals.flatMap(({ start, end }) => [[start, 1], [end, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let open = 0;
-  let max = 0;
-  for (const [, change] of events) {
-    open += change;
-    max = Math.max(max, open);
-  }
-  return max;
 }
 
 async function call(method: string, path: string, body?: unknown) {

@@ -4,7 +4,7 @@
  * local runtime (the Python one under the Lambda Runtime API, from the asset `pythonWorkerCode`
  * builds). Whatever a job does, it must do it the same way in both languages.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../lib/client/client.js';
@@ -13,7 +13,7 @@ import { isRecord } from '../../lib/job/model.js';
 import { StateTable, type SetEntry } from '../../lib/storage/index.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
-import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
+import { eventually, logicalIdOf, maxOverlap, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
 import { WORKER_LANGUAGES } from '../fixtures/stacks/polyglot-stack.js';
 import { PYTHON } from './polyglot-process.js';
 
@@ -45,6 +45,8 @@ printRuntimeLogsOnFailure(logs);
 /** A run, as the `ran` line of either worker says. */
 interface Run {
   readonly lang: string;
+  readonly start?: number;
+  readonly end?: number;
   readonly jid: string;
   readonly jobtype: string;
   readonly args: readonly unknown[];
@@ -138,6 +140,47 @@ describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
     expect(runsOf(`${bid}-complete`)).toHaveLength(1);
   });
 });
+
+describe('a limiter used by both workers', () => {
+  it('is one limit: the runs of both languages together never exceed it', { timeout: 90_000 }, async () => {
+    const jids = await Promise.all(WORKER_LANGUAGES.flatMap((lang) => Array.from({ length: 6 }, () => client.enqueue({ jobtype: 'Limited', args: [400], queue: lang }))));
+    const runs = await eventually(async () => {
+      const found = jids.flatMap((jid) => runsOf(jid));
+      return found.length === jids.length ? found : undefined;
+    }, 75_000, 'every Limited job to run');
+    expect(new Set(runs.map((run) => run.lang))).toEqual(new Set(WORKER_LANGUAGES));
+    // The limit is 2 for the two languages together, and both ran at once with the other language.
+    expect(maxOverlap(intervalsOf(runs))).toBe(2);
+    expect(runs.some((run) => runs.some((other) => other.lang !== run.lang && overlaps(run, other)))).toBe(true);
+  });
+});
+
+describe.each(WORKER_LANGUAGES)("a queue of the %s worker capped at one job (maxConcurrency: 1)", (lang) => {
+  it('runs its jobs one at a time', { timeout: 60_000 }, async () => {
+    const jids = await Promise.all(Array.from({ length: 4 }, () => client.enqueue({ jobtype: 'Slow', args: [500], queue: `${lang}cap` })));
+    const runs = await eventually(async () => {
+      const found = jids.flatMap((jid) => runsOf(jid));
+      return found.length === jids.length ? found : undefined;
+    }, 50_000, `the ${lang}cap jobs`);
+    expect(maxOverlap(intervalsOf(runs))).toBe(1);
+    // Each job held a lease of the queue's limiter: the item records how long the last one was held.
+    const { Item } = await dynamo.send(new GetItemCommand({ TableName: local.tableName(logicalIdOf(local.tables, 'JobsLimitsTable')), Key: { pk: { S: `limiter#hopper.queue:${lang}cap` }, sk: { S: 'concurrent' } }, ConsistentRead: true }));
+    expect(Number(Item?.h?.N)).toBeGreaterThanOrEqual(500);
+    expect(Item?.n?.N).toBe('0');
+  });
+});
+
+/** When each run started and ended (the `Slow` lines say). */
+function intervalsOf(runs: readonly Run[]): { start: number; end: number }[] {
+  return runs.map((run) => {
+    if (run.start === undefined || run.end === undefined) throw new Error(`run ${run.jid} has no start and end`);
+    return { start: run.start, end: run.end };
+  });
+}
+
+function overlaps(a: Run, b: Run): boolean {
+  return (a.start ?? 0) < (b.end ?? 0) && (b.start ?? 0) < (a.end ?? 0);
+}
 
 /** The URL of the JobSystem's queue `name`, from the stack's output. */
 function queueUrl(name: string): string {

@@ -29,7 +29,7 @@ import { LOCAL_IDENTITY } from '../../local/emulators.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { records } from '../fixtures/json.js';
-import { eventually, logicalIdOf, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
+import { eventually, logicalIdOf, maxOverlap, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
 import { PROMISE_CAPS, PROMISE_MAX_BACKLOG } from '../fixtures/stacks/promises-stack.js';
 
 const logs = new LogCollector();
@@ -101,18 +101,6 @@ async function ranAll(jids: readonly string[], timeoutMs: number, what: string):
     const found = runs().filter((run) => wanted.has(run.jid));
     return new Set(found.map((run) => run.jid)).size === wanted.size ? found : undefined;
   }, timeoutMs, what);
-}
-
-/** Most intervals open at one instant (an end and a start at the same ms do not overlap). */
-function maxOverlap(intervals: readonly { start: number; end: number }[]): number {
-  const events = intervals.flatMap(({ start, end }) => [[start, 1], [end, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let open = 0;
-  let max = 0;
-  for (const [, change] of events) {
-    open += change;
-    max = Math.max(max, open);
-  }
-  return max;
 }
 
 describe('a queue\'s maxConcurrency counts jobs, end to end', () => {

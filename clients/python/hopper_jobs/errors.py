@@ -6,6 +6,8 @@ cross languages: a Python ``UnrecoverableJobError`` means the same as the TypeSc
 
 from __future__ import annotations
 
+import json
+
 
 class HopperError(Exception):
     """Base class of every error Hopper raises on purpose."""
@@ -93,3 +95,34 @@ def aws_error_code(error: BaseException) -> str | None:
     """The error code of an AWS call's failure (a botocore ``ClientError``), or None for any other error."""
     response = getattr(error, "response", None)
     return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+class RateLimitedError(HopperError):
+    """A limiter had no room in time. A worker puts the job back on its queue after
+    ``retry_after_seconds`` (plus jitter) without using a retry, up to 20 times."""
+
+    def __init__(self, limiter: str, retry_after_seconds: int) -> None:
+        super().__init__(f"rate limited by {limiter}; retry after {retry_after_seconds}s")
+        self.limiter = limiter
+        self.retry_after_seconds = retry_after_seconds
+
+
+class LimiterUnavailableError(RateLimitedError):
+    """A limiter's state could not be read or written (a throttle, an outage): Hopper's own
+    infrastructure failing, not the job. Handled as a limit: the job comes back later."""
+
+    def __init__(self, limiter: str, retry_after_seconds: int, cause: BaseException) -> None:
+        super().__init__(limiter, retry_after_seconds)
+        self.args = (f"limiter {limiter} could not be reached ({type(cause).__name__}: {cause}); retry after {retry_after_seconds}s",)
+
+
+class InvalidLimiterSpecError(ConfigurationError):
+    """A limiter name or spec is malformed; ``field`` names the offending field."""
+
+    def __init__(self, limiter: str, field: str, expected: str, received: str) -> None:
+        super().__init__(f"limiter {json.dumps(limiter)}: {field} must be {expected}, but {received} was provided")
+        self.limiter = limiter
+        self.field = field
+        self.expected = expected
+        self.received = received
+

@@ -16,16 +16,17 @@ import inspect
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_success
 from .busy import BusyReport, instance_name
 from .envelope import failure_envelope, is_unrecoverable
-from .errors import ConfigurationError, HopperError, OnceStepBusyError, UnknownJobTypeError
-from .job import Job, byte_length, describe_error, parse_job, parse_time, serialize_job, to_json, unpacked_args
+from .errors import ConfigurationError, HopperError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
+from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_time, serialize_job, to_json, unpacked_args
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
+from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, parse_queue_caps, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
@@ -51,6 +52,7 @@ class JobContext:
     _steps: OnceSteps | None = field(default=None, repr=False)
     _tracker: JobTracker | None = field(default=None, repr=False)
     _busy: BusyReport | None = field(default=None, repr=False)
+    _limiters: Callable[[str, Mapping[str, Any]], Limiter] | None = field(default=None, repr=False)
 
     def remaining_time_ms(self) -> int:
         """Milliseconds left before Lambda ends this invocation."""
@@ -69,6 +71,22 @@ class JobContext:
         if self._steps is None:
             raise HopperError("ctx.once needs the state table (HOPPER_STATE_TABLE): this worker has none")
         return self._steps.run(self.jid, key, fn, self._remaining(), self.logger)
+
+    def limiter(self, name: str, spec: Mapping[str, Any]) -> Limiter:
+        """A limiter of the limits table, shared with every worker (TypeScript ones included) that
+        names it: ``concurrent``, ``window`` or ``bucket``, with the TypeScript specs' fields. Its
+        ``run(fn)`` waits for room at most the spec's ``wait`` and never past the invocation's
+        deadline; without room it raises ``RateLimitedError``, and the job comes back after the
+        limiter's retry-after without using a retry (at most 20 times).
+
+        Example::
+
+            ctx.limiter(f"stripe:{account}", {"type": "concurrent", "limit": 10}).run(lambda: charge(card))
+            ctx.limiter("erp", {"type": "window", "limit": 100, "per": "minute"}).run(sync)
+        """
+        if self._limiters is None:
+            raise ConfigurationError("ctx.limiter needs the limits table (HOPPER_LIMITS_TABLE), which addWorker sets: this worker has none")
+        return self._limiters(name, spec)
 
     def progress(self, percent: float, message: str | None = None) -> None:
         """Reports how far the job has got, 0 to 100 and an optional message. For a tracked job
@@ -135,7 +153,7 @@ def worker(
                 handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
                 break
             try:
-                kind, message = _process(record, jobs, config, clock, log_batch, remaining)
+                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms)
             except _HandBack:
                 # Logged where it happened: SQS delivers the record again.
                 handed_back.append(str(record.get("messageId", "")))
@@ -174,6 +192,9 @@ class _Config:
     dynamodb: Any | None = None
     #: Busy reports are kept with the stats (``HOPPER_STATS=on``), as the TypeScript worker keeps them.
     stats_on: bool = False
+    limits_table: str | None = None
+    #: Queue caps (``HOPPER_QUEUE_CONCURRENCY``): a queue with ``leaseSeconds`` is capped by a lease per job.
+    queue_caps: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def marks_client(self) -> Any:
         if self.dynamodb is None:
@@ -191,6 +212,8 @@ def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: A
         sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, default_retry_from_env(env),
         state_table=env.get("HOPPER_STATE_TABLE") or None, env=dict(env), dynamodb=dynamodb,
         stats_on=env.get("HOPPER_STATS") == "on",
+        limits_table=env.get("HOPPER_LIMITS_TABLE") or None,
+        queue_caps=parse_queue_caps(env.get("HOPPER_QUEUE_CONCURRENCY")),
     )
 
 
@@ -220,6 +243,7 @@ def _process(
     clock: Callable[[], datetime],
     logger: Logger,
     remaining: Callable[[], int],
+    margin_ms: int,
 ) -> tuple[str, Outgoing | None]:
     """Processes one record; returns its outcome and the failure envelope to send, if any."""
     message_id = str(record.get("messageId", ""))
@@ -269,7 +293,8 @@ def _process(
     if config.stats_on and config.state_table is not None:
         busy = BusyReport(config.marks_client, config.state_table, instance_name(config.env), {**job, "queue": queue}, attempt, now_ms, job_logger).watch()
     try:
-        return _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy)
+        limiters = _limiters(config, lambda: remaining() - margin_ms, job_logger)
+        return _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters)
     finally:
         if busy is not None:
             busy.end()
@@ -287,15 +312,46 @@ def _run(
     steps: OnceSteps | None,
     tracker: JobTracker | None,
     busy: BusyReport | None,
+    limiters: Callable[[str, Mapping[str, Any]], Limiter] | None,
 ) -> tuple[str, Outgoing | None]:
-    """Runs the handler of ``job``; returns its outcome and the message to send, if any."""
-    try:
+    """Runs the handler of ``job`` (within its queue's lease, when the queue needs one); returns its
+    outcome and the message to send, if any."""
+    context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters)
+    cap = config.queue_caps.get(queue) or {}
+    lease = limiters(queue_lease_name(queue), {"type": "concurrent", "limit": cap["jobs"], "lockTimeout": cap["leaseSeconds"], "wait": 900}) if limiters is not None and "leaseSeconds" in cap else None
+    started = False
+
+    def call() -> Any:
+        nonlocal started
+        started = True
         # Arguments the TypeScript compressArgs middleware packed reach the handler as they were sent.
-        result = handler(unpacked_args(job["args"]), JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy))
-        if inspect.iscoroutine(result):
-            result = asyncio.run(result)
+        value = handler(unpacked_args(job["args"]), context)
+        return asyncio.run(value) if inspect.iscoroutine(value) else value
+
+    try:
+        result = call() if lease is None else lease.run(call)
         if tracker is not None:
             tracker.succeeded(result)
+    except RateLimitedError as limited:
+        url = config.queue_urls.get(job["queue"])
+        if url is not None and not started:
+            # The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
+            delay = min(900, max(1, limited.retry_after_seconds))
+            job_logger.info("queue at its maxConcurrency; job delayed", delay_s=delay)
+            body = serialize_job(job)
+            return "postponed", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+        count = limited_count(job) + 1
+        if url is not None and count <= MAX_LIMITED_RESCHEDULES:
+            # A limiter's wait is not a failure: the job comes back with jitter and keeps its retries.
+            delay = min(900, limited_delay(limited.retry_after_seconds, count))
+            job_logger.info("rate limited; job delayed", delay_s=delay, limited_count=count)
+            now = clock()
+            again = {**job, "custom": {**(job.get("custom") or {}), "limited_count": count}, "enqueued_at": iso_time(now), "at": iso_time(now + timedelta(seconds=delay))}
+            body = serialize_job(again)
+            return "postponed", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+        if url is not None:
+            job_logger.warn("rate limited too many times; handled as a failure", limited_count=count - 1)
+        return _failed(message_id, limited, queue, job, config, clock, job_logger, tracker)
     except OnceStepBusyError as held:
         # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run ends.
         url = config.queue_urls.get(job["queue"])
@@ -309,6 +365,18 @@ def _run(
         return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
     _after_success(job, config, clock, job_logger)
     return "succeeded", None
+
+
+def _limiters(config: _Config, budget_ms: Callable[[], int], logger: Logger) -> Callable[[str, Mapping[str, Any]], Limiter] | None:
+    """``ctx.limiter`` of one job: limiters on the limits table whose waits end before the invocation's margin."""
+    if config.limits_table is None:
+        return None
+    store = LimiterStore(config.marks_client, config.limits_table)
+
+    def cleanup_failed(name: str, error: Exception) -> None:
+        logger.warn(f"limiter {name}: cleanup failed; a lease expires on its own", error=str(error))
+
+    return lambda name, spec: Limiter(name, resolve_spec(name, spec), store, max_wait_ms=budget_ms, log_cleanup_error=cleanup_failed)
 
 
 def _admit(job: Job, message_id: str, config: _Config, logger: Logger) -> bool:

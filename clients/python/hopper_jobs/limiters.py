@@ -1,0 +1,408 @@
+"""Limiters in the limits table, on the TypeScript limiters' items (lib/limiters): a Python and a
+TypeScript worker that name the same limiter share one limit.
+
+``ctx.limiter(name, spec).run(fn)`` runs ``fn`` when the limiter has room, waiting up to the spec's
+``wait`` seconds, and otherwise raises ``RateLimitedError``, which puts the job back on its queue
+after the limiter's retry-after without using a retry. Kinds: ``concurrent`` (at most ``limit``
+leases at once, each expiring after ``lockTimeout`` seconds if its holder dies), ``window`` (at most
+``limit`` in any trailing ``per``) and ``bucket`` (at most ``limit`` per ``per``, in buckets aligned
+to the interval). ``leaky`` and ``points`` are the TypeScript worker's alone for now.
+
+Every call is a conditional ``UpdateItem`` whose condition is the admission rule, evaluated by
+DynamoDB against the item as it is; a failed condition is planned again from the item as it is
+then (read with one consistent ``GetItem``: boto3 before 1.28 cannot have it returned).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union
+
+from .errors import ConfigurationError, HopperError, InvalidLimiterSpecError, LimiterUnavailableError, RateLimitedError
+from .state import is_condition_failure
+
+T = TypeVar("T")
+
+NAMED_INTERVALS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400}
+LIMITER_TYPES = ("concurrent", "bucket", "window", "leaky", "points")
+#: The kinds this module runs; the others raise a ConfigurationError naming them.
+PYTHON_LIMITER_TYPES = ("concurrent", "window", "bucket")
+FIELDS = {
+    "concurrent": ("type", "limit", "lockTimeout", "wait"),
+    "bucket": ("type", "limit", "per", "wait"),
+    "window": ("type", "limit", "per", "wait"),
+    "leaky": ("type", "limit", "per", "wait"),
+    "points": ("type", "capacity", "refill", "per", "wait"),
+}
+NAME_MAX_LENGTH = 200
+ENTRY_LIMIT_MAX = 1_000
+COUNTER_LIMIT_MAX = 1_000_000_000
+INTERVAL_MAX_SECONDS = 30 * 86_400
+LOCK_TIMEOUT_MAX_SECONDS = 86_400
+WAIT_MAX_SECONDS = 900
+DEFAULT_LOCK_TIMEOUT_SECONDS = 30
+DEFAULT_CONCURRENT_WAIT_SECONDS = 5
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:@/+=-]+$")
+INTERVAL_EXPECTATION = f"'second', 'minute', 'hour', 'day' or a whole number of seconds from 1 to {INTERVAL_MAX_SECONDS}"
+
+#: Attribute names of limiter items (lib/limiters/keys.ts ``LIMITER_ATTRIBUTES``).
+ENTRY_COUNT, ENTRY_PREFIX, LAST_HOLD = "n", "e_", "h"
+BUCKET_START, BUCKET_INTERVAL, BUCKET_COUNT = "b", "i", "c"
+TTL_MARGIN_SECONDS = 3_600
+LEASE_ESTIMATE_MIN_MS = 50
+POLL_JITTER_MIN_MS, POLL_JITTER_MAX_MS = 10, 1_000
+UNAVAILABLE_RETRY_AFTER_MS = 1_000
+CONTENTION_RETRY_AFTER_MS = 1_000
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class LimiterSpec:
+    """A validated spec: times in milliseconds, defaults filled in."""
+
+    type: str
+    limit: int
+    wait_ms: int
+    lock_timeout_ms: int = 0
+    interval_ms: int = 0
+
+
+def resolve_spec(name: str, spec: Any) -> LimiterSpec:
+    """Validates ``spec`` for limiter ``name`` as lib/limiters/spec.ts does, with its messages.
+
+    Raises:
+        InvalidLimiterSpecError: naming the field, what was expected and what was given.
+    """
+    if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX_LENGTH or not NAME_PATTERN.match(name):
+        raise InvalidLimiterSpecError(name if isinstance(name, str) else "?", "name", f"a string of 1 to {NAME_MAX_LENGTH} letters, digits or _ - . : @ / + =", _describe(name))
+    if not isinstance(spec, Mapping):
+        raise InvalidLimiterSpecError(name, "spec", "an object with a type", _describe(spec))
+    kind = spec.get("type")
+    if kind not in LIMITER_TYPES:
+        raise InvalidLimiterSpecError(name, "type", "one of " + ", ".join(f"'{t}'" for t in LIMITER_TYPES), _describe(kind))
+    for field_name in spec:
+        if field_name not in FIELDS[kind]:
+            raise InvalidLimiterSpecError(name, field_name, f"absent (a {kind} limiter takes {', '.join(FIELDS[kind])})", _describe(spec[field_name]))
+    if kind not in PYTHON_LIMITER_TYPES:
+        raise ConfigurationError(f"limiter {name!r}: a {kind} limiter runs in the TypeScript worker only; the Python worker runs {', '.join(PYTHON_LIMITER_TYPES)}")
+    wait = _seconds(spec.get("wait", DEFAULT_CONCURRENT_WAIT_SECONDS if kind == "concurrent" else 0), 0, WAIT_MAX_SECONDS, whole=False)
+    if wait is None:
+        raise InvalidLimiterSpecError(name, "wait", f"a number of seconds from 0 to {WAIT_MAX_SECONDS}", _describe(spec.get("wait")))
+    maximum = COUNTER_LIMIT_MAX if kind == "bucket" else ENTRY_LIMIT_MAX
+    limit = spec.get("limit")
+    if not _is_int(limit) or not 1 <= limit <= maximum:
+        raise InvalidLimiterSpecError(name, "limit", f"an integer from 1 to {maximum}", _describe(limit))
+    if kind == "concurrent":
+        lock_timeout = _seconds(spec.get("lockTimeout", DEFAULT_LOCK_TIMEOUT_SECONDS), 1, LOCK_TIMEOUT_MAX_SECONDS, whole=True)
+        if lock_timeout is None:
+            raise InvalidLimiterSpecError(name, "lockTimeout", f"a whole number of seconds from 1 to {LOCK_TIMEOUT_MAX_SECONDS}", _describe(spec.get("lockTimeout")))
+        return LimiterSpec(kind, limit, wait, lock_timeout_ms=lock_timeout)
+    per = spec.get("per")
+    interval = NAMED_INTERVALS[per] * 1000 if isinstance(per, str) and per in NAMED_INTERVALS else _seconds(per, 1, INTERVAL_MAX_SECONDS, whole=True)
+    if interval is None:
+        raise InvalidLimiterSpecError(name, "per", INTERVAL_EXPECTATION, _describe(per))
+    return LimiterSpec(kind, limit, wait, interval_ms=interval)
+
+
+def _is_int(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+
+
+def _seconds(value: Any, low: float, high: float, *, whole: bool) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+        return None
+    if whole and not _is_int(value):
+        return None
+    return round(value * 1000)
+
+
+def _describe(value: Any) -> str:
+    """A short description of a value, as the TypeScript messages give it."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    import json
+
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+Known = Union[str, dict]  # "unread", "absent" or the item's attributes
+
+
+@dataclass(frozen=True)
+class _Write:
+    update: str
+    condition: str
+    names: dict[str, str]
+    values: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class _Refuse:
+    retry_after_ms: int
+
+
+_DONE = "done"
+Step = Union[_Write, _Refuse, str]
+
+
+def _num(value: int) -> dict[str, str]:
+    return {"N": str(int(value))}
+
+
+def _integer(item: Mapping[str, Any], attribute: str) -> int | None:
+    text = (item.get(attribute) or {}).get("N")
+    return int(text) if isinstance(text, str) and re.fullmatch(r"-?\d+", text) else None
+
+
+def _ttl_after(epoch_ms: int) -> int:
+    return math.ceil(epoch_ms / 1000) + TTL_MARGIN_SECONDS
+
+
+def _refuse(retry_after_ms: float) -> _Refuse:
+    return _Refuse(max(1, math.ceil(retry_after_ms)))
+
+
+def plan_add_entry(spec: LimiterSpec, token: str, now_ms: int, known: Known) -> Step:
+    """A lease (``concurrent``) or an admission (``window``): one ``e_<token>`` attribute and the
+    count ``n``, added on condition that fewer than ``limit`` live entries are held; dead entries are
+    removed in the same write, on condition that they still hold the values read (entry-plans.ts)."""
+    item: Mapping[str, Any] = known if isinstance(known, dict) else {}
+    entries = {attribute[len(ENTRY_PREFIX):]: value for attribute in item if attribute.startswith(ENTRY_PREFIX) and (value := _integer(item, attribute)) is not None}
+    if token in entries:
+        return _DONE
+    concurrent = spec.type == "concurrent"
+    value = now_ms + spec.lock_timeout_ms if concurrent else now_ms
+    expires_at = (lambda stored: stored) if concurrent else (lambda stored: stored + spec.interval_ms)
+    live = {entry: stored for entry, stored in entries.items() if expires_at(stored) > now_ms}
+    expired = {entry: stored for entry, stored in entries.items() if entry not in live}
+    if len(live) >= spec.limit:
+        if concurrent:
+            return _refuse(_expected_free_in_ms(live, now_ms, spec.lock_timeout_ms, _integer(item, LAST_HOLD)))
+        return _refuse(min(expires_at(stored) for stored in live.values()) - now_ms)
+    names = {"#n": ENTRY_COUNT, "#ttl": "ttl", "#me": f"{ENTRY_PREFIX}{token}"}
+    values = {":v": _num(value), ":d": _num(1 - len(expired)), ":max": _num(spec.limit + len(expired)), ":ttl": _num(_ttl_after(expires_at(value)))}
+    removals: list[str] = []
+    still_dead = ""
+    for index, (entry, stored) in enumerate(expired.items()):
+        names[f"#x{index}"] = f"{ENTRY_PREFIX}{entry}"
+        values[f":x{index}"] = _num(stored)
+        removals.append(f"#x{index}")
+        still_dead += f" AND #x{index} = :x{index}"
+    update = "SET #me = :v, #ttl = :ttl ADD #n :d" + (f" REMOVE {', '.join(removals)}" if removals else "")
+    condition = f"attribute_not_exists(#me) AND (attribute_not_exists(#n) OR #n < :max){still_dead}"
+    return _Write(update, condition, names, values)
+
+
+def _expected_free_in_ms(live: Mapping[str, int], now_ms: int, lock_timeout_ms: int, last_hold_ms: int | None) -> int:
+    """When the first live lease is expected to end (lib/limiters/concurrent.ts ``expectedFreeInMs``)."""
+    soonest = math.inf
+    for expiry in live.values():
+        start = expiry - lock_timeout_ms
+        held = max(0, now_ms - start)
+        typical_end = None if last_hold_ms is None else start + last_hold_ms
+        estimate = typical_end - now_ms if typical_end is not None and typical_end > now_ms else max(LEASE_ESTIMATE_MIN_MS, held)
+        soonest = min(soonest, estimate, expiry - now_ms)
+    return max(1, math.ceil(soonest)) if math.isfinite(soonest) else lock_timeout_ms
+
+
+def plan_remove_entry(token: str, known: Known, held_ms: int | None) -> Step:
+    """Gives a lease back, recording how long it was held; nothing to do once it is gone."""
+    if known != "unread":
+        return _DONE
+    names = {"#me": f"{ENTRY_PREFIX}{token}", "#n": ENTRY_COUNT}
+    values = {":minus": _num(-1)}
+    if held_ms is None:
+        return _Write("REMOVE #me ADD #n :minus", "attribute_exists(#me)", names, values)
+    return _Write("SET #h = :held REMOVE #me ADD #n :minus", "attribute_exists(#me)", {**names, "#h": LAST_HOLD}, {**values, ":held": _num(max(0, round(held_ms)))})
+
+
+def plan_take_from_bucket(spec: LimiterSpec, now_ms: int, known: Known) -> Step:
+    """One call counted in the interval-aligned bucket of ``now_ms`` (bucket-plans.ts)."""
+    start = now_ms // spec.interval_ms * spec.interval_ms
+    if known == "unread":
+        state: tuple[int, int, int] | None = (start, spec.interval_ms, 0)
+    elif known == "absent" or not isinstance(known, dict):
+        state = None
+    else:
+        read = (_integer(known, BUCKET_START), _integer(known, BUCKET_INTERVAL), _integer(known, BUCKET_COUNT))
+        state = None if None in read else (read[0], read[1], read[2])  # type: ignore[assignment]
+    current = state if state is not None and state[1] == spec.interval_ms and state[0] >= start else None
+    names = {"#b": BUCKET_START, "#i": BUCKET_INTERVAL, "#c": BUCKET_COUNT, "#ttl": "ttl"}
+    if current is None:
+        values = {":b": _num(start), ":i": _num(spec.interval_ms), ":ttl": _num(_ttl_after(start + spec.interval_ms)), ":one": _num(1)}
+        return _Write("SET #b = :b, #i = :i, #c = :one, #ttl = :ttl", "attribute_not_exists(#b) OR #i <> :i OR #b < :b", names, values)
+    if current[2] >= spec.limit:
+        return _refuse(current[0] + current[1] - now_ms)
+    values = {":b": _num(current[0]), ":i": _num(current[1]), ":ttl": _num(_ttl_after(current[0] + current[1])), ":one": _num(1), ":limit": _num(spec.limit)}
+    return _Write("SET #ttl = :ttl ADD #c :one", "#b = :b AND #i = :i AND #c < :limit", names, values)
+
+
+class LimiterStore:
+    """Limiter state in the limits table (``HOPPER_LIMITS_TABLE``), changed only by conditional writes."""
+
+    def __init__(self, dynamodb: Callable[[], Any], table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    def loop(self, pk: str, sk: str, plan: Callable[[Known], Step]) -> Step | None:
+        """Plans and writes until a write succeeds (the step), a plan refuses or is done, or
+        attempts run out (None)."""
+        known: Known = "unread"
+        key = {"pk": {"S": pk}, "sk": {"S": sk}}
+        for _ in range(MAX_ATTEMPTS):
+            step = plan(known)
+            if not isinstance(step, _Write):
+                return step
+            try:
+                self._dynamodb().update_item(
+                    TableName=self._table, Key=key, UpdateExpression=step.update, ConditionExpression=step.condition,
+                    ExpressionAttributeNames=step.names, ExpressionAttributeValues=step.values,
+                )
+                return step
+            except Exception as error:  # noqa: BLE001 - a failed condition is planned again; anything else is raised
+                if not is_condition_failure(error):
+                    raise
+            item = self._dynamodb().get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+            known = item if item is not None else "absent"
+        return None
+
+
+@dataclass
+class _Permit:
+    release: Callable[[], None]
+
+
+class Limiter:
+    """A named limiter (``name`` is its key: ``f"stripe:{account}"`` is one limiter per account)."""
+
+    def __init__(self, name: str, spec: LimiterSpec, store: LimiterStore, *, max_wait_ms: Callable[[], int] | None = None, now_ms: Callable[[], int] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, log_cleanup_error: Callable[[str, Exception], None] | None = None) -> None:
+        self.name = name
+        self.spec = spec
+        self._store = store
+        self._max_wait_ms = max_wait_ms
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._sleep = sleep
+        self._log_cleanup_error = log_cleanup_error
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Runs ``fn`` within the limit, waiting up to the spec's ``wait`` for room.
+
+        Raises:
+            RateLimitedError: when there is no room in time (``LimiterUnavailableError`` when the
+                limits table could not be reached).
+        """
+        permit = self._acquire_within()
+        try:
+            return fn()
+        finally:
+            try:
+                permit.release()
+            except Exception as error:  # noqa: BLE001 - a lease left behind expires after its lock timeout
+                if self._log_cleanup_error is not None:
+                    self._log_cleanup_error(self.name, error)
+
+    #: Sidekiq's name for ``run``.
+    within_limit = run
+
+    def acquire(self) -> _Permit | _Refuse:
+        """Asks once, without waiting."""
+        token = secrets.token_urlsafe(9)
+        pk, sk = f"limiter#{self.name}", self.spec.type
+        acquired_at = self._now_ms()
+        try:
+            if self.spec.type == "bucket":
+                outcome = self._store.loop(pk, sk, lambda known: plan_take_from_bucket(self.spec, acquired_at, known))
+            else:
+                outcome = self._store.loop(pk, sk, lambda known: plan_add_entry(self.spec, token, acquired_at, known))
+        except HopperError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the table, not the limit: handled as a short wait
+            raise LimiterUnavailableError(self.name, math.ceil(UNAVAILABLE_RETRY_AFTER_MS / 1000), error) from error
+        if outcome is None:
+            return _Refuse(CONTENTION_RETRY_AFTER_MS)
+        if isinstance(outcome, _Refuse):
+            return outcome
+
+        def release() -> None:
+            if self.spec.type == "concurrent":
+                held = self._now_ms() - acquired_at
+                self._store.loop(pk, sk, lambda known: plan_remove_entry(token, known, held))
+
+        return _Permit(release)
+
+    def _acquire_within(self) -> _Permit:
+        budget = self.spec.wait_ms if self._max_wait_ms is None else min(self.spec.wait_ms, max(0, self._max_wait_ms()))
+        deadline = self._now_ms() + budget
+        while True:
+            failure: LimiterUnavailableError | None = None
+            try:
+                result = self.acquire()
+                if isinstance(result, _Permit):
+                    return result
+                retry_after_ms = result.retry_after_ms
+            except LimiterUnavailableError as error:
+                failure = error
+                retry_after_ms = UNAVAILABLE_RETRY_AFTER_MS
+            remaining = deadline - self._now_ms()
+            if remaining <= 0 or retry_after_ms > remaining:
+                raise failure or RateLimitedError(self.name, math.ceil(retry_after_ms / 1000))
+            # A rate limiter's retry-after is exact; a lease's end is a guess, which waiters spread around.
+            jitter = min(POLL_JITTER_MAX_MS, max(POLL_JITTER_MIN_MS, retry_after_ms / 2)) * random.random() if self.spec.type == "concurrent" else 0
+            self._sleep(max(1, min(retry_after_ms + jitter, remaining)) / 1000)
+
+
+def queue_lease_name(queue: str) -> str:
+    """The concurrent limiter that caps a queue whose cap the mapping cannot keep (lib/config/queue-concurrency.ts)."""
+    return f"hopper.queue:{queue}"
+
+
+#: How many times limiters may send a job back before its limit counts as a failure (Sidekiq's 20).
+MAX_LIMITED_RESCHEDULES = 20
+JITTER_STEP_SECONDS = 5
+MAX_JITTER_SECONDS = 300
+
+
+def limited_count(job: Mapping[str, Any]) -> int:
+    value = (job.get("custom") or {}).get("limited_count")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def limited_delay(retry_after_seconds: float, count: int, draw: Callable[[], float] = random.random) -> int:
+    """Seconds until a job turned away for the ``count``-th time comes back (lib/limiters/reschedule.ts):
+    the limiter's retry-after (at least 1) plus a jitter growing with ``count``."""
+    base = max(1, math.ceil(retry_after_seconds)) if math.isfinite(retry_after_seconds) else 1
+    spread = min(MAX_JITTER_SECONDS, min(JITTER_STEP_SECONDS, base) * count)
+    return base + math.floor(draw() * spread)
+
+
+def parse_queue_caps(raw: str | None) -> dict[str, dict[str, int]]:
+    """Reads ``HOPPER_QUEUE_CONCURRENCY`` (queue → ``{jobs, perInvocation, leaseSeconds?}``)."""
+    import json
+
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ConfigurationError("environment variable HOPPER_QUEUE_CONCURRENCY must be a JSON object of queue name to { jobs, perInvocation, leaseSeconds? }")
+    caps: dict[str, dict[str, int]] = {}
+    for queue, value in parsed.items():
+        fields = value if isinstance(value, dict) else {}
+        if not all(isinstance(fields.get(key), int) and fields[key] >= 1 for key in ("jobs", "perInvocation")) or ("leaseSeconds" in fields and not (isinstance(fields["leaseSeconds"], int) and fields["leaseSeconds"] >= 1)):
+            raise ConfigurationError(f"environment variable HOPPER_QUEUE_CONCURRENCY: {queue} must be {{ jobs, perInvocation, leaseSeconds? }} of positive integers, but {json.dumps(value)} was provided")
+        caps[queue] = fields
+    return caps
