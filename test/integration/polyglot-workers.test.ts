@@ -78,6 +78,20 @@ describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
     expect(runsOf(jid).map((run) => [run.lang, run.args])).toEqual([[lang, ['hello', 1]]]);
   });
 
+  it("publishes the run's CloudWatch metrics in the Embedded Metric Format, as the other worker does", async () => {
+    await client.enqueue({ jobtype: 'Refuse', args: [], queue: lang });
+    const emf = await eventually(async () => {
+      const found = lines().filter((line) => isRecord(line._aws) && line.Queue === lang && line.JobType === 'Refuse');
+      return found.length > 0 ? found : undefined;
+    }, 30_000, `the metrics of ${lang}`);
+    const line = emf[0] ?? {};
+    expect(line._aws).toMatchObject({ CloudWatchMetrics: [{ Namespace: 'Hopper', Dimensions: [['Queue'], ['Queue', 'JobType']] }] });
+    expect(line).toMatchObject({ Processed: 1, Failed: 1 });
+    expect(Array.isArray(line.Duration) && Array.isArray(line.Latency)).toBe(true);
+    const units = (line._aws as { CloudWatchMetrics: { Metrics: { Name: string; Unit: string }[] }[] }).CloudWatchMetrics[0]?.Metrics;
+    expect(units).toEqual(expect.arrayContaining([{ Name: 'Processed', Unit: 'Count' }, { Name: 'Failed', Unit: 'Count' }, { Name: 'Duration', Unit: 'Milliseconds' }, { Name: 'Latency', Unit: 'Milliseconds' }]));
+  });
+
   it("retries a failure after Sidekiq's delay, then buries it with its error class", { timeout: 90_000 }, async () => {
     const jid = await client.enqueue({ jobtype: 'Decline', args: ['4242'], queue: lang, retry: 1 });
     const dead = await deadEntry(jid, 75_000);

@@ -28,6 +28,7 @@ from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_ti
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, parse_queue_caps, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
+from .metrics import INVALID_JOBTYPE, Metrics, MetricsBatch, due_at_ms
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
 from .unique import release as release_unique_lock, unique_until
@@ -135,11 +136,14 @@ def worker(
     clock = now or (lambda: datetime.now(timezone.utc))
     base_logger = Logger(log, now=clock)
     state: dict[str, _Config] = {}
+    instance_metrics: list[Metrics] = []
 
     def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         config = state.get("config")
         if config is None:
             config = state["config"] = _configure(env, sqs, dynamodb)
+            instance_metrics.append(Metrics(log, namespace=config.env.get("HOPPER_METRICS_NAMESPACE") or "Hopper", enabled=config.env.get("HOPPER_METRICS") != "off"))
+        metrics = instance_metrics[0].batch()
         remaining = _remaining_time(context)
         request_id = getattr(context, "aws_request_id", None)
         log_batch = base_logger.child(request_id=request_id) if request_id else base_logger
@@ -153,7 +157,7 @@ def worker(
                 handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
                 break
             try:
-                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms)
+                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics)
             except _HandBack:
                 # Logged where it happened: SQS delivers the record again.
                 handed_back.append(str(record.get("messageId", "")))
@@ -171,6 +175,7 @@ def worker(
             # The outcome was not reported, so SQS must deliver the job again.
             log_batch.error("could not send; record handed back to SQS", message_id=failure.key, reason=f"{failure.code}: {failure.message}")
             handed_back.append(failure.key)
+        metrics.flush(clock())
         log_batch.info("batch done", received=len(records), **counts, handed_back=not_started, unsent=len(unsent))
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in handed_back]}
 
@@ -244,6 +249,7 @@ def _process(
     logger: Logger,
     remaining: Callable[[], int],
     margin_ms: int,
+    metrics: MetricsBatch,
 ) -> tuple[str, Outgoing | None]:
     """Processes one record; returns its outcome and the failure envelope to send, if any."""
     message_id = str(record.get("messageId", ""))
@@ -255,6 +261,7 @@ def _process(
     except Exception as error:  # noqa: BLE001 - retrying cannot fix the body
         queue = source_queue or arn.split(":")[-1]
         logger.warn("invalid job sent to the dead set", message_id=message_id, queue=queue, error=str(error))
+        metrics.count(queue, INVALID_JOBTYPE, "Failed")
         return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), raw=body, message_id=message_id, unrecoverable=True))
 
     attempt = (job.get("failure") or {}).get("retry_count", -1) + 2
@@ -262,6 +269,7 @@ def _process(
     expires_at = (job.get("custom") or {}).get("expires_at")
     if expires_at is not None and parse_time("custom.expires_at", expires_at) <= clock():
         job_logger.info("job expired; dropped without running", expires_at=expires_at)
+        metrics.count(source_queue or job["queue"], job["jobtype"], "Expired")
         return "expired", None
 
     queue = source_queue or job["queue"]
@@ -269,6 +277,7 @@ def _process(
     if handler is None:
         error = UnknownJobTypeError(job["jobtype"], list(jobs))
         job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
+        metrics.count(queue, job["jobtype"], "Failed")
         return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True))
 
     if not _admit(job, message_id, config, job_logger):
@@ -294,7 +303,23 @@ def _process(
         busy = BusyReport(config.marks_client, config.state_table, instance_name(config.env), {**job, "queue": queue}, attempt, now_ms, job_logger).watch()
     try:
         limiters = _limiters(config, lambda: remaining() - margin_ms, job_logger)
-        return _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters)
+        due = due_at_ms(job, _sent_ms(record))
+        if due is not None:
+            metrics.observe(queue, job["jobtype"], "Latency", max(0, now_ms() - due))
+        started_ms = now_ms()
+        kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters)
+        if kind == "capped":
+            # Its queue had no free slot: the handler did not run.
+            metrics.count(queue, job["jobtype"], "RateLimited")
+            return "postponed", message
+        metrics.observe(queue, job["jobtype"], "Duration", now_ms() - started_ms)
+        if kind == "postponed":
+            metrics.count(queue, job["jobtype"], "RateLimited")
+        else:
+            metrics.count(queue, job["jobtype"], "Processed")
+            if kind == "failed":
+                metrics.count(queue, job["jobtype"], "Failed")
+        return kind, message
     finally:
         if busy is not None:
             busy.end()
@@ -315,7 +340,8 @@ def _run(
     limiters: Callable[[str, Mapping[str, Any]], Limiter] | None,
 ) -> tuple[str, Outgoing | None]:
     """Runs the handler of ``job`` (within its queue's lease, when the queue needs one); returns its
-    outcome and the message to send, if any."""
+    outcome (``capped`` when no slot of the queue came free and the handler did not run) and the
+    message to send, if any."""
     context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters)
     cap = config.queue_caps.get(queue) or {}
     lease = limiters(queue_lease_name(queue), {"type": "concurrent", "limit": cap["jobs"], "lockTimeout": cap["leaseSeconds"], "wait": 900}) if limiters is not None and "leaseSeconds" in cap else None
@@ -339,7 +365,7 @@ def _run(
             delay = min(900, max(1, limited.retry_after_seconds))
             job_logger.info("queue at its maxConcurrency; job delayed", delay_s=delay)
             body = serialize_job(job)
-            return "postponed", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+            return "capped", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
         count = limited_count(job) + 1
         if url is not None and count <= MAX_LIMITED_RESCHEDULES:
             # A limiter's wait is not a failure: the job comes back with jitter and keeps its retries.
@@ -445,6 +471,14 @@ def _once_step_days(env: Mapping[str, str]) -> int:
     except ValueError:
         dead = 0
     return (dead if dead > 0 else DEAD_SET_DEFAULT_DAYS) + ONCE_STEP_EXTRA_DAYS
+
+
+def _sent_ms(record: Mapping[str, Any]) -> int | None:
+    raw = (record.get("attributes") or {}).get("SentTimestamp")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _receive_count(record: Mapping[str, Any]) -> int:
