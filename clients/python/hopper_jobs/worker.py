@@ -12,6 +12,7 @@ were not started before the deadline) go back to SQS.
 from __future__ import annotations
 
 import asyncio
+import json
 import inspect
 import os
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_ti
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, parse_queue_caps, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
+from .reservation import Reservation
 from .metrics import INVALID_JOBTYPE, Metrics, MetricsBatch, due_at_ms
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
@@ -54,6 +56,7 @@ class JobContext:
     _tracker: JobTracker | None = field(default=None, repr=False)
     _busy: BusyReport | None = field(default=None, repr=False)
     _limiters: Callable[[str, Mapping[str, Any]], Limiter] | None = field(default=None, repr=False)
+    _reservation: Reservation | None = field(default=None, repr=False)
 
     def remaining_time_ms(self) -> int:
         """Milliseconds left before Lambda ends this invocation."""
@@ -72,6 +75,14 @@ class JobContext:
         if self._steps is None:
             raise HopperError("ctx.once needs the state table (HOPPER_STATE_TABLE): this worker has none")
         return self._steps.run(self.jid, key, fn, self._remaining(), self.logger)
+
+    def extend(self, seconds: int) -> None:
+        """Keeps the job's message invisible for ``seconds`` from now (1 to 43,200), and renews it
+        by that much whenever half is used up, for as long as the handler runs. A job that needs
+        longer than its queue's visibility timeout from the start says so with ``reserve_for``."""
+        if self._reservation is None:
+            raise HopperError("ctx.extend needs the job's SQS message: this job did not come from a record")
+        self._reservation.extend(seconds)
 
     def limiter(self, name: str, spec: Mapping[str, Any]) -> Limiter:
         """A limiter of the limits table, shared with every worker (TypeScript ones included) that
@@ -144,6 +155,7 @@ def worker(
             config = state["config"] = _configure(env, sqs, dynamodb)
             instance_metrics.append(Metrics(log, namespace=config.env.get("HOPPER_METRICS_NAMESPACE") or "Hopper", enabled=config.env.get("HOPPER_METRICS") != "off"))
         metrics = instance_metrics[0].batch()
+        received_at_ms = int(clock().timestamp() * 1000)
         remaining = _remaining_time(context)
         request_id = getattr(context, "aws_request_id", None)
         log_batch = base_logger.child(request_id=request_id) if request_id else base_logger
@@ -157,7 +169,7 @@ def worker(
                 handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
                 break
             try:
-                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics)
+                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms)
             except _HandBack:
                 # Logged where it happened: SQS delivers the record again.
                 handed_back.append(str(record.get("messageId", "")))
@@ -200,6 +212,8 @@ class _Config:
     limits_table: str | None = None
     #: Queue caps (``HOPPER_QUEUE_CONCURRENCY``): a queue with ``leaseSeconds`` is capped by a lease per job.
     queue_caps: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Queue name → visibility timeout in seconds (``HOPPER_QUEUE_VISIBILITY``), for reservations.
+    visibility: dict[str, int] = field(default_factory=dict)
 
     def marks_client(self) -> Any:
         if self.dynamodb is None:
@@ -219,7 +233,20 @@ def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: A
         stats_on=env.get("HOPPER_STATS") == "on",
         limits_table=env.get("HOPPER_LIMITS_TABLE") or None,
         queue_caps=parse_queue_caps(env.get("HOPPER_QUEUE_CONCURRENCY")),
+        visibility=_visibility_from_env(env.get("HOPPER_QUEUE_VISIBILITY")),
     )
+
+
+def _visibility_from_env(raw: str | None) -> dict[str, int]:
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 for value in parsed.values()):
+        raise ConfigurationError("environment variable HOPPER_QUEUE_VISIBILITY must be a JSON object of queue name to a number of seconds")
+    return {name: int(value) for name, value in parsed.items()}
 
 
 #: Days a start mark is kept (longer than SQS keeps a message).
@@ -250,6 +277,7 @@ def _process(
     remaining: Callable[[], int],
     margin_ms: int,
     metrics: MetricsBatch,
+    received_at_ms: int,
 ) -> tuple[str, Outgoing | None]:
     """Processes one record; returns its outcome and the failure envelope to send, if any."""
     message_id = str(record.get("messageId", ""))
@@ -301,13 +329,19 @@ def _process(
     busy = None
     if config.stats_on and config.state_table is not None:
         busy = BusyReport(config.marks_client, config.state_table, instance_name(config.env), {**job, "queue": queue}, attempt, now_ms, job_logger).watch()
+    attributes = record.get("attributes") or {}
+    reservation = Reservation(
+        config.sqs, config.queue_urls.get(queue), str(record.get("receiptHandle", "")), config.visibility.get(queue), job.get("reserve_for"),
+        received_at_ms, _int_or_none(attributes.get("ApproximateFirstReceiveTimestamp")), now_ms, job_logger,
+    )
     try:
+        reservation.start()
         limiters = _limiters(config, lambda: remaining() - margin_ms, job_logger)
         due = due_at_ms(job, _sent_ms(record))
         if due is not None:
             metrics.observe(queue, job["jobtype"], "Latency", max(0, now_ms() - due))
         started_ms = now_ms()
-        kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters)
+        kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation)
         if kind == "capped":
             # Its queue had no free slot: the handler did not run.
             metrics.count(queue, job["jobtype"], "RateLimited")
@@ -321,6 +355,7 @@ def _process(
                 metrics.count(queue, job["jobtype"], "Failed")
         return kind, message
     finally:
+        reservation.stop()
         if busy is not None:
             busy.end()
 
@@ -338,11 +373,12 @@ def _run(
     tracker: JobTracker | None,
     busy: BusyReport | None,
     limiters: Callable[[str, Mapping[str, Any]], Limiter] | None,
+    reservation: Reservation | None,
 ) -> tuple[str, Outgoing | None]:
     """Runs the handler of ``job`` (within its queue's lease, when the queue needs one); returns its
     outcome (``capped`` when no slot of the queue came free and the handler did not run) and the
     message to send, if any."""
-    context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters)
+    context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters, reservation)
     cap = config.queue_caps.get(queue) or {}
     lease = limiters(queue_lease_name(queue), {"type": "concurrent", "limit": cap["jobs"], "lockTimeout": cap["leaseSeconds"], "wait": 900}) if limiters is not None and "leaseSeconds" in cap else None
     started = False
@@ -474,7 +510,10 @@ def _once_step_days(env: Mapping[str, str]) -> int:
 
 
 def _sent_ms(record: Mapping[str, Any]) -> int | None:
-    raw = (record.get("attributes") or {}).get("SentTimestamp")
+    return _int_or_none((record.get("attributes") or {}).get("SentTimestamp"))
+
+
+def _int_or_none(raw: Any) -> int | None:
     try:
         return int(raw) if raw is not None else None
     except (TypeError, ValueError):
