@@ -98,3 +98,39 @@ def default_retry_from_env(env: Mapping[str, str] | None = None) -> int:
     if not (raw.isascii() and raw.isdigit()):
         raise ConfigurationError(f'environment variable HOPPER_DEFAULT_RETRY must be a non-negative integer, but "{raw}" was provided')
     return int(raw)
+
+
+def _json_object(env: Mapping[str, str], name: str, shape: str) -> dict[str, Any]:
+    """The JSON object in variable ``name`` ({} when unset), or a ConfigurationError naming ``shape``."""
+    raw = env.get(name)
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ConfigurationError(f"environment variable {name} must be a JSON object of {shape}")
+    return parsed
+
+
+def queue_visibility_from_env(env: Mapping[str, str]) -> dict[str, int]:
+    """Reads ``HOPPER_QUEUE_VISIBILITY`` (queue name → visibility timeout in seconds), for reservations."""
+    shape = "queue name to a number of seconds"
+    parsed = _json_object(env, "HOPPER_QUEUE_VISIBILITY", shape)
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 for value in parsed.values()):
+        raise ConfigurationError(f"environment variable HOPPER_QUEUE_VISIBILITY must be a JSON object of {shape}")
+    return {name: int(value) for name, value in parsed.items()}
+
+
+def queue_caps_from_env(env: Mapping[str, str]) -> dict[str, dict[str, int]]:
+    """Reads ``HOPPER_QUEUE_CONCURRENCY`` (queue → ``{jobs, perInvocation, leaseSeconds?}``); queues without a cap are absent."""
+    caps: dict[str, dict[str, int]] = {}
+    for queue, value in _json_object(env, "HOPPER_QUEUE_CONCURRENCY", "queue name to { jobs, perInvocation, leaseSeconds? }").items():
+        fields = value if isinstance(value, dict) else {}
+        positive = lambda key: isinstance(fields.get(key), int) and not isinstance(fields.get(key), bool) and fields[key] >= 1  # noqa: E731
+        if not positive("jobs") or not positive("perInvocation") or ("leaseSeconds" in fields and not positive("leaseSeconds")):
+            raise ConfigurationError(f"environment variable HOPPER_QUEUE_CONCURRENCY: {queue} must be {{ jobs, perInvocation, leaseSeconds? }} of positive integers, but {json.dumps(value)} was provided")
+        caps[queue] = fields
+    return caps
+

@@ -385,24 +385,3 @@ def limited_delay(retry_after_seconds: float, count: int, draw: Callable[[], flo
     base = max(1, math.ceil(retry_after_seconds)) if math.isfinite(retry_after_seconds) else 1
     spread = min(MAX_JITTER_SECONDS, min(JITTER_STEP_SECONDS, base) * count)
     return base + math.floor(draw() * spread)
-
-
-def parse_queue_caps(raw: str | None) -> dict[str, dict[str, int]]:
-    """Reads ``HOPPER_QUEUE_CONCURRENCY`` (queue → ``{jobs, perInvocation, leaseSeconds?}``)."""
-    import json
-
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise ConfigurationError("environment variable HOPPER_QUEUE_CONCURRENCY must be a JSON object of queue name to { jobs, perInvocation, leaseSeconds? }")
-    caps: dict[str, dict[str, int]] = {}
-    for queue, value in parsed.items():
-        fields = value if isinstance(value, dict) else {}
-        if not all(isinstance(fields.get(key), int) and fields[key] >= 1 for key in ("jobs", "perInvocation")) or ("leaseSeconds" in fields and not (isinstance(fields["leaseSeconds"], int) and fields["leaseSeconds"] >= 1)):
-            raise ConfigurationError(f"environment variable HOPPER_QUEUE_CONCURRENCY: {queue} must be {{ jobs, perInvocation, leaseSeconds? }} of positive integers, but {json.dumps(value)} was provided")
-        caps[queue] = fields
-    return caps

@@ -12,7 +12,6 @@ were not started before the deadline) go back to SQS.
 from __future__ import annotations
 
 import asyncio
-import json
 import inspect
 import os
 from collections.abc import Callable, Mapping
@@ -27,11 +26,11 @@ from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, HopperError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
 from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_time, serialize_job, to_json, unpacked_args
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
-from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, parse_queue_caps, queue_lease_name, resolve_spec
+from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
 from .reservation import Reservation
 from .metrics import INVALID_JOBTYPE, Metrics, MetricsBatch, due_at_ms
-from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
+from .env import default_retry_from_env, environment_with_document, queue_caps_from_env, queue_urls_from_env, queue_visibility_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
 from .unique import release as release_unique_lock, unique_until
 
@@ -232,21 +231,9 @@ def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: A
         state_table=env.get("HOPPER_STATE_TABLE") or None, env=dict(env), dynamodb=dynamodb,
         stats_on=env.get("HOPPER_STATS") == "on",
         limits_table=env.get("HOPPER_LIMITS_TABLE") or None,
-        queue_caps=parse_queue_caps(env.get("HOPPER_QUEUE_CONCURRENCY")),
-        visibility=_visibility_from_env(env.get("HOPPER_QUEUE_VISIBILITY")),
+        queue_caps=queue_caps_from_env(env),
+        visibility=queue_visibility_from_env(env),
     )
-
-
-def _visibility_from_env(raw: str | None) -> dict[str, int]:
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict) or not all(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 for value in parsed.values()):
-        raise ConfigurationError("environment variable HOPPER_QUEUE_VISIBILITY must be a JSON object of queue name to a number of seconds")
-    return {name: int(value) for name, value in parsed.items()}
 
 
 #: Days a start mark is kept (longer than SQS keeps a message).
