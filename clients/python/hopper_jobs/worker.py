@@ -29,6 +29,7 @@ from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, Once
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
 from .reservation import Reservation
+from .stats import StatsRecorder
 from .metrics import INVALID_JOBTYPE, Metrics, MetricsBatch, due_at_ms
 from .env import default_retry_from_env, environment_with_document, queue_caps_from_env, queue_urls_from_env, queue_visibility_from_env
 from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
@@ -147,12 +148,15 @@ def worker(
     base_logger = Logger(log, now=clock)
     state: dict[str, _Config] = {}
     instance_metrics: list[Metrics] = []
+    instance_stats: list[StatsRecorder | None] = []
 
     def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         config = state.get("config")
         if config is None:
             config = state["config"] = _configure(env, sqs, dynamodb)
             instance_metrics.append(Metrics(log, namespace=config.env.get("HOPPER_METRICS_NAMESPACE") or "Hopper", enabled=config.env.get("HOPPER_METRICS") != "off"))
+            instance_stats.append(StatsRecorder(config.marks_client, config.state_table) if config.stats_on and config.state_table is not None else None)
+        stats = instance_stats[0]
         metrics = instance_metrics[0].batch()
         received_at_ms = int(clock().timestamp() * 1000)
         remaining = _remaining_time(context)
@@ -168,7 +172,7 @@ def worker(
                 handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
                 break
             try:
-                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms)
+                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms, stats)
             except _HandBack:
                 # Logged where it happened: SQS delivers the record again.
                 handed_back.append(str(record.get("messageId", "")))
@@ -187,6 +191,9 @@ def worker(
             log_batch.error("could not send; record handed back to SQS", message_id=failure.key, reason=f"{failure.code}: {failure.message}")
             handed_back.append(failure.key)
         metrics.flush(clock())
+        if stats is not None:
+            stats.count_jobs(len(records))
+            stats.flush(int(clock().timestamp() * 1000), log_batch)
         log_batch.info("batch done", received=len(records), **counts, handed_back=not_started, unsent=len(unsent))
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in handed_back]}
 
@@ -265,6 +272,7 @@ def _process(
     margin_ms: int,
     metrics: MetricsBatch,
     received_at_ms: int,
+    stats: StatsRecorder | None = None,
 ) -> tuple[str, Outgoing | None]:
     """Processes one record; returns its outcome and the failure envelope to send, if any."""
     message_id = str(record.get("messageId", ""))
@@ -325,9 +333,11 @@ def _process(
         reservation.start()
         limiters = _limiters(config, lambda: remaining() - margin_ms, job_logger)
         due = due_at_ms(job, _sent_ms(record))
-        if due is not None:
-            metrics.observe(queue, job["jobtype"], "Latency", max(0, now_ms() - due))
         started_ms = now_ms()
+        if due is not None:
+            metrics.observe(queue, job["jobtype"], "Latency", max(0, started_ms - due))
+            if stats is not None:
+                stats.started(queue, job, started_ms - due, started_ms)
         kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation)
         if kind == "capped":
             # Its queue had no free slot: the handler did not run.
@@ -340,6 +350,8 @@ def _process(
             metrics.count(queue, job["jobtype"], "Processed")
             if kind == "failed":
                 metrics.count(queue, job["jobtype"], "Failed")
+            elif stats is not None:
+                stats.succeeded(queue, job, now_ms())
         return kind, message
     finally:
         reservation.stop()
