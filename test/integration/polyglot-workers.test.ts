@@ -141,7 +141,8 @@ describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
   });
 
   it('releases a unique lock when the job succeeds', async () => {
-    const unique = { jobtype: 'Record', args: ['unique', lang, Date.now()], queue: lang, custom: { unique_for: 300 } };
+    // The job runs for 3 s, so the lock is still held when the second copy is offered, however soon the job is delivered.
+    const unique = { jobtype: 'Slow', args: [3_000, 'unique', lang, Date.now()], queue: lang, custom: { unique_for: 300 } };
     const jid = await client.enqueue(unique);
     const refused = await client.enqueue(unique).then(() => undefined, (error: unknown) => error);
     expect(refused).toBeInstanceOf(NotUniqueError);
