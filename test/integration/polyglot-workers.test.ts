@@ -8,8 +8,10 @@ import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dy
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../lib/client/client.js';
+import { randomFromText } from '../../lib/common/random.js';
 import { NotUniqueError } from '../../lib/errors/unique.js';
 import { isRecord } from '../../lib/job/model.js';
+import { retryDelaySeconds } from '../../lib/retry/policy.js';
 import { StateTable, type SetEntry } from '../../lib/storage/index.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
@@ -116,6 +118,9 @@ describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
     const waited = ((runs[1]?.at ?? 0) - (runs[0]?.at ?? 0)) / 1000;
     expect(waited).toBeGreaterThanOrEqual(15);
     expect(waited).toBeLessThan(30);
+    // The worker sent that retry back to its queue itself, with the delay the retry function computes.
+    const sent = lines().filter((line) => line.jid === jid && line.message === 'retry enqueued');
+    expect(sent.map((line) => line.delay_s)).toEqual([retryDelaySeconds(0, randomFromText(`${jid}#0`))]);
   });
 
   it('buries an unrecoverable failure at once', async () => {

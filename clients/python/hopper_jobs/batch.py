@@ -2,8 +2,9 @@
 run a batch's callback job once.
 
 A batch item (``batch#<bid>`` / ``batch``) counts its jobs; each job has an item
-(``batch#<bid>`` / ``job#<jid>``) with its status. A success moves both in one transaction,
-conditional on the status the job had, so a success delivered twice counts once. The batch
+(``batch#<bid>`` / ``job#<jid>``) with its status. An invocation's successes in one batch move
+both in one transaction (per 99 jobs), each job's conditional on the status it had, so a success
+delivered twice counts once. The batch
 function (TypeScript, on the table's stream) fires the callbacks when the counters say so. A
 callback job is claimed per SQS message before it runs (``<event>_run_by``) and marked done after
 (``<event>_done_at``), so a callback the batch function sent twice runs once.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -40,7 +42,6 @@ CONTENTION_CODES = frozenset({"TransactionConflict", "ThrottlingError", "Provisi
 MAX_CONTENDED_ATTEMPTS = 8
 MAX_BACKOFF_MS = 1_000
 
-SuccessOutcome = Literal["applied", "already", "not-in-batch", "batch-missing"]
 ClaimVerdict = Literal["run", "duplicate", "done"]
 
 
@@ -74,49 +75,91 @@ def callback_of(job: Job) -> tuple[str, str] | None:
     return bid, event
 
 
-def record_success(dynamodb: Any, table: str, bid: str, job: Job, now: datetime, sleep: Any = time.sleep) -> SuccessOutcome:
-    """Records that ``job`` of batch ``bid`` succeeded (one transaction: the batch's counters and
-    the job's status, conditional on its previous status). Idempotent: a success after a success
-    changes nothing.
+#: Jobs per transaction: DynamoDB takes 100 items, one of them the batch item (lib/batch/plan.ts).
+JOBS_PER_TRANSACTION = 99
+
+
+@dataclass
+class RecordedSuccesses:
+    """What :func:`record_successes` did: the jids it could not record, and why."""
+
+    #: The batch no longer exists (its retention passed): nothing was recorded.
+    batch_missing: bool = False
+    #: Jobs that have no item in the batch.
+    not_in_batch: list[str] = field(default_factory=list)
+
+
+def record_successes(dynamodb: Any, table: str, bid: str, jobs: list[Job], now: datetime, sleep: Any = time.sleep) -> RecordedSuccesses:
+    """Records that ``jobs`` of batch ``bid`` succeeded: one transaction per 99 jobs (the batch's
+    counters, summed, and each job's status, conditional on its previous status), as the TypeScript
+    worker records an invocation's successes (lib/batch/store.ts ``record``). A job whose status
+    another delivery moved is planned again from the status the cancellation returned; a success
+    after a success changes nothing, so a success delivered twice counts once.
 
     Raises:
-        BatchContentionError: when concurrent writes cancelled it every time.
+        BatchContentionError: when concurrent writes cancelled a transaction every time.
     """
-    status = "pending" if job.get("failure") is None else "failed"
+    outcome = RecordedSuccesses()
+    # One change per jid (a job delivered twice in one invocation counts once).
+    changes = list({job["jid"]: ("pending" if job.get("failure") is None else "failed") for job in jobs}.items())
+    for start in range(0, len(changes), JOBS_PER_TRANSACTION):
+        if not _record_chunk(dynamodb, table, bid, changes[start : start + JOBS_PER_TRANSACTION], now, sleep, outcome):
+            outcome.batch_missing = True
+            break
+    return outcome
+
+
+def _record_chunk(dynamodb: Any, table: str, bid: str, changes: list[tuple[str, str]], now: datetime, sleep: Any, outcome: RecordedSuccesses) -> bool:
+    """One transaction for ``changes`` (jid, previous status), planned again until it applies or
+    nothing is left to move; False when the batch is missing."""
     contended = 0
     while True:
-        deltas = SUCCESS_DELTAS.get(status)
-        if deltas is None:
-            return "already"
+        # A success after a success (or from a status no success leaves) moves nothing.
+        changes = [(jid, status) for jid, status in changes if status in SUCCESS_DELTAS]
+        if not changes:
+            return True
         try:
-            dynamodb.transact_write_items(TransactItems=_success_items(table, bid, job["jid"], status, deltas, now))
-            return "applied"
+            dynamodb.transact_write_items(TransactItems=_success_items(table, bid, changes, now))
+            return True
         except Exception as error:  # noqa: BLE001 - cancellations are read; anything else is raised
             reasons = _cancellation_reasons(error)
             if reasons is None:
                 raise
             if _code(reasons, 0) == "ConditionalCheckFailed":
-                return "batch-missing"
-            if _code(reasons, 1) == "ConditionalCheckFailed":
-                item = reasons[1].get("Item") if len(reasons) > 1 else None
-                held = (item or {}).get("status", {}).get("S")
+                return False
+            replanned: list[tuple[str, str]] = []
+            moved = False
+            for index, (jid, status) in enumerate(changes):
+                if _code(reasons, index + 1) != "ConditionalCheckFailed":
+                    replanned.append((jid, status))
+                    continue
+                moved = True
+                held = ((reasons[index + 1].get("Item") or {}).get("status") or {}).get("S")
                 if held is None:
-                    return "not-in-batch"
-                # Planned again from the status it has now (another delivery moved it).
-                status = held
+                    outcome.not_in_batch.append(jid)
+                else:
+                    # Planned again from the status it has now (another delivery moved it).
+                    replanned.append((jid, held))
+            changes = replanned
+            if moved:
                 continue
             if not any(reason.get("Code") in CONTENTION_CODES for reason in reasons):
                 raise
             contended += 1
             if contended >= MAX_CONTENDED_ATTEMPTS:
-                raise BatchContentionError(f"batch {bid}: the success of {job['jid']} was not recorded after {contended} contended attempts") from error
+                raise BatchContentionError(f"batch {bid}: {len(changes)} successes were not recorded after {contended} contended attempts") from error
             sleep(random.random() * min(MAX_BACKOFF_MS, 10 * 2**contended) / 1000)
 
 
-def _success_items(table: str, bid: str, jid: str, status: str, deltas: dict[str, int], now: datetime) -> list[dict[str, Any]]:
-    names = {f"#c_{counter}": counter for counter in deltas}
-    values = {f":c_{counter}": {"N": str(delta)} for counter, delta in deltas.items()}
-    adds = ", ".join(f"#c_{counter} :c_{counter}" for counter in deltas)
+def _success_items(table: str, bid: str, changes: list[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
+    totals: dict[str, int] = {}
+    for _, status in changes:
+        for counter, delta in SUCCESS_DELTAS[status].items():
+            totals[counter] = totals.get(counter, 0) + delta
+    moved = {counter: delta for counter, delta in totals.items() if delta != 0}
+    names = {f"#c_{counter}": counter for counter in moved}
+    values = {f":c_{counter}": {"N": str(delta)} for counter, delta in moved.items()}
+    adds = ", ".join(f"#c_{counter} :c_{counter}" for counter in moved)
     return [
         {
             "Update": {
@@ -129,17 +172,20 @@ def _success_items(table: str, bid: str, jid: str, status: str, deltas: dict[str
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         },
-        {
-            "Update": {
-                "TableName": table,
-                "Key": batch_job_key(bid, jid),
-                "UpdateExpression": "SET #status = :to, #updated_at = :now",
-                "ConditionExpression": "#status = :from",
-                "ExpressionAttributeNames": {"#status": "status", "#updated_at": "updated_at"},
-                "ExpressionAttributeValues": {":to": {"S": "succeeded"}, ":from": {"S": status}, ":now": {"S": iso_time(now)}},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        *(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": batch_job_key(bid, jid),
+                    "UpdateExpression": "SET #status = :to, #updated_at = :now",
+                    "ConditionExpression": "#status = :from",
+                    "ExpressionAttributeNames": {"#status": "status", "#updated_at": "updated_at"},
+                    "ExpressionAttributeValues": {":to": {"S": "succeeded"}, ":from": {"S": status}, ":now": {"S": iso_time(now)}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
             }
-        },
+            for jid, status in changes
+        ),
     ]
 
 

@@ -17,6 +17,7 @@ from .job import parse_time
 UNITS = {
     "Processed": "Count",
     "Failed": "Count",
+    "Retried": "Count",
     "Expired": "Count",
     "RateLimited": "Count",
     "Duration": "Milliseconds",

@@ -3,8 +3,9 @@ cohort.ts, recorder.ts), so that ``hopper stats``, the dashboard and ``GET /v1/s
 count a Python worker's jobs too. On with ``HOPPER_STATS=on``.
 
 An instance counts in memory and writes now and then: one ``UpdateItem ADD`` of the hour's rollup
-item (``stats`` / ``<hour>#w#<queue>``: ``p`` processed, ``p<mm>`` per minute, ``lag``, ``lag_at``)
-and one per cohort (``cohorts`` / ``<minute>``: ``s`` started, ``d`` done, ``h<i>`` latency buckets,
+item (``stats`` / ``<hour>#w#<queue>``: ``p`` processed, ``f`` failed, ``p<mm>`` and ``f<mm>`` per
+minute, ``lag``, ``lag_at``) and one per cohort (``cohorts`` / ``<minute>``: ``s`` started, ``d`` done,
+``f`` failed attempts the worker retried itself, ``h<i>`` latency buckets,
 ``mx`` the largest latency). Its first counts are written at once; after that, one write per 1,000
 jobs it handled, or when its oldest count is 10 seconds old. A failed write keeps the counts.
 """
@@ -56,8 +57,11 @@ class _Rollup:
     hour_ms: int
     queue: str
     since_ms: int
+    #: Minute of the hour → jobs processed (succeeded or failed) in it.
     minutes: dict[int, int] = field(default_factory=dict)
     lag: tuple[int, int] | None = None  # (ms waited, epoch ms it started)
+    #: Minute of the hour → jobs failed in it (retries this worker sent itself).
+    failures: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,6 +69,7 @@ class _Cohort:
     minute_ms: int
     started: int = 0
     done: int = 0
+    failed: int = 0
     buckets: dict[int, int] = field(default_factory=dict)
     max: int | None = None
 
@@ -105,6 +110,17 @@ class StatsRecorder:
         cohort_minute = cohort_of(job)
         if cohort_minute is not None:
             self._cohort(cohort_minute, at_ms).done += 1
+
+    def retried(self, queue: str, job: Mapping[str, Any], at_ms: int) -> None:
+        """A failure this worker sent back to its queue itself: processed and failed in the rollup, a
+        failed attempt in its cohort (a failure through the retries queue is the retry function's)."""
+        rollup = self._rollup(queue, at_ms)
+        minute = (at_ms - rollup.hour_ms) // MINUTE_MS
+        rollup.minutes[minute] = rollup.minutes.get(minute, 0) + 1
+        rollup.failures[minute] = rollup.failures.get(minute, 0) + 1
+        cohort_minute = cohort_of(job)
+        if cohort_minute is not None:
+            self._cohort(cohort_minute, at_ms).failed += 1
 
     def count_jobs(self, jobs: int) -> None:
         """Adds an invocation's records to the write budget."""
@@ -167,6 +183,8 @@ class StatsRecorder:
             return
         for minute, n in rollup.minutes.items():
             known.minutes[minute] = known.minutes.get(minute, 0) + n
+        for minute, n in rollup.failures.items():
+            known.failures[minute] = known.failures.get(minute, 0) + n
         if rollup.lag is not None and (known.lag is None or rollup.lag[1] > known.lag[1]):
             known.lag = rollup.lag
         known.since_ms = min(known.since_ms, rollup.since_ms)
@@ -175,6 +193,7 @@ class StatsRecorder:
         known = self._cohort(cohort.minute_ms, now_ms)
         known.started += cohort.started
         known.done += cohort.done
+        known.failed += cohort.failed
         for bucket, n in cohort.buckets.items():
             known.buckets[bucket] = known.buckets.get(bucket, 0) + n
         if cohort.max is not None:
@@ -207,16 +226,18 @@ def _rollup_update(rollup: _Rollup) -> dict[str, Any]:
     names = {"#ttl": "ttl"}
     values: dict[str, Any] = {":ttl": {"N": str(rollup.hour_ms // 1000 + ROLLUP_TTL_DAYS * 86_400)}}
     adds: list[str] = []
-    processed = sum(rollup.minutes.values())
-    if processed > 0:
-        names["#p"] = "p"
-        values[":p"] = {"N": str(processed)}
-        adds.append("#p :p")
-    for minute, n in sorted(rollup.minutes.items()):
-        mm = f"{minute:02d}"
-        names[f"#p{mm}"] = f"p{mm}"
-        values[f":p{mm}"] = {"N": str(n)}
-        adds.append(f"#p{mm} :p{mm}")
+
+    def add(name: str, n: int) -> None:
+        if n > 0:
+            names[f"#{name}"] = name
+            values[f":{name}"] = {"N": str(n)}
+            adds.append(f"#{name} :{name}")
+
+    add("p", sum(rollup.minutes.values()))
+    add("f", sum(rollup.failures.values()))
+    for minute in sorted(set(rollup.minutes) | set(rollup.failures)):
+        add(f"p{minute:02d}", rollup.minutes.get(minute, 0))
+        add(f"f{minute:02d}", rollup.failures.get(minute, 0))
     sets = ["#ttl = :ttl"]
     if rollup.lag is not None:
         names.update({"#lag": "lag", "#lagAt": "lag_at"})
@@ -244,6 +265,7 @@ def _cohort_update(cohort: _Cohort) -> dict[str, Any]:
 
     add("s", "s", cohort.started)
     add("d", "d", cohort.done)
+    add("f", "f", cohort.failed)
     for bucket, n in sorted(cohort.buckets.items()):
         add(f"h{bucket}", f"h{bucket}", n)
     if cohort.max is not None:

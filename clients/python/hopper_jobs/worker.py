@@ -2,7 +2,8 @@
 
 For each SQS record: parse and validate the job, drop it if expired, claim the run of a batch
 callback job (a copy whose run another message holds is not run), release a unique lock held until
-start, run its handler, and on failure send a failure envelope to the retries queue, where Hopper's
+start, run its handler, and on failure send the job back to its queue when its retry is due within
+15 minutes (hopper_jobs/retry.py), or else a failure envelope to the retries queue, where Hopper's
 retry function applies backoff or moves the job to the dead set. After a success it records the
 success in the job's batch, releases a lock held until success and marks a callback job done. The
 handler returns a partial batch response: only records whose outcome could not be reported (or that
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_success
+from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_successes
 from .busy import BusyReport, instance_name
 from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, HopperError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
@@ -29,6 +31,7 @@ from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, Once
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
 from .reservation import Reservation
+from .retry import near_retry
 from .stats import StatsRecorder
 from .metrics import INVALID_JOBTYPE, Metrics, MetricsBatch, due_at_ms
 from .env import default_retry_from_env, environment_with_document, queue_caps_from_env, queue_urls_from_env, queue_visibility_from_env
@@ -165,14 +168,16 @@ def worker(
         records: list[Mapping[str, Any]] = list(event.get("Records", []))
         handed_back: list[str] = []
         messages: list[Outgoing] = []
-        counts = {"succeeded": 0, "failed": 0, "expired": 0, "postponed": 0, "skipped": 0}
+        counts = {"succeeded": 0, "failed": 0, "retried": 0, "expired": 0, "postponed": 0, "skipped": 0}
+        retries: list[tuple[str, Outgoing]] = []
+        successes: list[tuple[str, Job]] = []
         for index, record in enumerate(records):
             if remaining() < deadline_margin_ms:
                 # Not started, so not lost: SQS delivers them again.
                 handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
                 break
             try:
-                kind, message = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms, stats)
+                kind, message, settled = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms, stats)
             except _HandBack:
                 # Logged where it happened: SQS delivers the record again.
                 handed_back.append(str(record.get("messageId", "")))
@@ -184,20 +189,42 @@ def worker(
             counts[kind] += 1
             if message is not None:
                 messages.append(message)
+            if kind in ("succeeded", "expired") and settled is not None:
+                successes.append((str(record.get("messageId", "")), settled))
+            if kind == "retried" and message is not None:
+                retries.append((queue_name_of(str(record.get("eventSourceARN", "")), config.queue_urls) or "", message))
         not_started = len(handed_back)
+        # Batch successes are recorded before the records are acknowledged: if that fails, the record
+        # goes back to SQS and the job runs again rather than its batch never completing.
+        unsettled = _after_successes(successes, config, clock, log_batch)
+        handed_back.extend(message_id for message_id, _ in successes if message_id in unsettled)
         unsent = send_in_batches(config.sqs, messages)
         for failure in unsent:
             # The outcome was not reported, so SQS must deliver the job again.
             log_batch.error("could not send; record handed back to SQS", message_id=failure.key, reason=f"{failure.code}: {failure.message}")
             handed_back.append(failure.key)
+        _count_retries(retries, {failure.key for failure in unsent}, metrics, stats, int(clock().timestamp() * 1000))
         metrics.flush(clock())
         if stats is not None:
             stats.count_jobs(len(records))
             stats.flush(int(clock().timestamp() * 1000), log_batch)
-        log_batch.info("batch done", received=len(records), **counts, handed_back=not_started, unsent=len(unsent))
+        log_batch.info("batch done", received=len(records), **counts, handed_back=not_started, unsent=len(unsent), unsettled=len(unsettled))
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in handed_back]}
 
     return handle
+
+
+def _count_retries(retries: list[tuple[str, Outgoing]], unsent: set[str], metrics: MetricsBatch, stats: StatsRecorder | None, at_ms: int) -> None:
+    """Counts the retries this invocation sent itself (``Retried``, and a failure in the stats, as the
+    retry function counts those it moves); one not sent is not counted: its record goes back to SQS."""
+    for source_queue, message in retries:
+        if message.key in unsent:
+            continue
+        job = json.loads(message.body)
+        queue = source_queue or job["queue"]
+        metrics.count(queue, job["jobtype"], "Retried")
+        if stats is not None:
+            stats.retried(queue, job, at_ms)
 
 
 class _HandBack(Exception):
@@ -273,8 +300,9 @@ def _process(
     metrics: MetricsBatch,
     received_at_ms: int,
     stats: StatsRecorder | None = None,
-) -> tuple[str, Outgoing | None]:
-    """Processes one record; returns its outcome and the failure envelope to send, if any."""
+) -> tuple[str, Outgoing | None, Job | None]:
+    """Processes one record; returns its outcome, the message to send, if any, and the job when it
+    succeeded or expired (what its batch, lock and callback learn after the invocation's records)."""
     message_id = str(record.get("messageId", ""))
     body = str(record.get("body", ""))
     arn = str(record.get("eventSourceARN", ""))
@@ -285,7 +313,7 @@ def _process(
         queue = source_queue or arn.split(":")[-1]
         logger.warn("invalid job sent to the dead set", message_id=message_id, queue=queue, error=str(error))
         metrics.count(queue, INVALID_JOBTYPE, "Failed")
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), raw=body, message_id=message_id, unrecoverable=True))
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), raw=body, message_id=message_id, unrecoverable=True)), None
 
     attempt = (job.get("failure") or {}).get("retry_count", -1) + 2
     job_logger = logger.child(jid=job["jid"], jobtype=job["jobtype"], queue=job["queue"], attempt=attempt)
@@ -293,7 +321,7 @@ def _process(
     if expires_at is not None and parse_time("custom.expires_at", expires_at) <= clock():
         job_logger.info("job expired; dropped without running", expires_at=expires_at)
         metrics.count(source_queue or job["queue"], job["jobtype"], "Expired")
-        return "expired", None
+        return "expired", None, job
 
     queue = source_queue or job["queue"]
     handler = jobs.get(job["jobtype"])
@@ -301,10 +329,10 @@ def _process(
         error = UnknownJobTypeError(job["jobtype"], list(jobs))
         job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
         metrics.count(queue, job["jobtype"], "Failed")
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True))
+        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True)), None
 
     if not _admit(job, message_id, config, job_logger):
-        return "skipped", None
+        return "skipped", None, None
     if unique_until(job) == "start" and config.state_table is not None:
         try:
             release_unique_lock(config.marks_client(), config.state_table, job)
@@ -342,17 +370,17 @@ def _process(
         if kind == "capped":
             # Its queue had no free slot: the handler did not run.
             metrics.count(queue, job["jobtype"], "RateLimited")
-            return "postponed", message
+            return "postponed", message, None
         metrics.observe(queue, job["jobtype"], "Duration", now_ms() - started_ms)
         if kind == "postponed":
             metrics.count(queue, job["jobtype"], "RateLimited")
         else:
             metrics.count(queue, job["jobtype"], "Processed")
-            if kind == "failed":
+            if kind in ("failed", "retried"):
                 metrics.count(queue, job["jobtype"], "Failed")
             elif stats is not None:
                 stats.succeeded(queue, job, now_ms())
-        return kind, message
+        return kind, message, job if kind == "succeeded" else None
     finally:
         reservation.stop()
         if busy is not None:
@@ -424,7 +452,6 @@ def _run(
         return _failed(message_id, held, queue, job, config, clock, job_logger, tracker)
     except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
         return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
-    _after_success(job, config, clock, job_logger)
     return "succeeded", None
 
 
@@ -459,34 +486,45 @@ def _admit(job: Job, message_id: str, config: _Config, logger: Logger) -> bool:
     return verdict == "run"
 
 
-def _after_success(job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger) -> None:
-    """After a success: records it in the job's batch (a failure hands the record back, so the job
-    runs again and is counted then), releases a lock held until success, and marks a batch callback
-    job done."""
-    if config.state_table is None:
-        return
-    bid = batch_of(job)
-    if bid is not None:
+def _after_successes(successes: list[tuple[str, Job]], config: _Config, clock: Callable[[], datetime], logger: Logger) -> set[str]:
+    """After an invocation's successes (and expiries, which a batch counts as done, as the producer
+    allowed): records them in their batches, one transaction per batch (per 99 jobs), releases locks
+    held until success and marks batch callback jobs done. Returns the message ids to hand back: those
+    whose batch could not be told, so that the job runs again and is counted then."""
+    if config.state_table is None or not successes:
+        return set()
+    table = config.state_table
+    by_batch: dict[str, list[tuple[str, Job]]] = {}
+    for message_id, job in successes:
+        bid = batch_of(job)
+        if bid is not None:
+            by_batch.setdefault(bid, []).append((message_id, job))
+    hand_back: set[str] = set()
+    for bid, members in by_batch.items():
         try:
-            outcome = record_success(config.marks_client(), config.state_table, bid, job, clock())
-        except Exception as error:  # noqa: BLE001 - uncounted, the batch would never finish: run it again
-            logger.error("could not record the success in its batch; record handed back", bid=bid, error=str(error))
-            raise _HandBack() from error
-        if outcome == "batch-missing":
+            recorded = record_successes(config.marks_client(), table, bid, [job for _, job in members], clock())
+        except Exception as error:  # noqa: BLE001 - uncounted, the batch would never finish: run them again
+            logger.error("could not record successes in their batch; records handed back", bid=bid, error=str(error))
+            hand_back.update(message_id for message_id, _ in members)
+            continue
+        if recorded.batch_missing:
             logger.warn("batch no longer exists; success not recorded", bid=bid)
-        elif outcome == "not-in-batch":
-            logger.warn("job is not registered in its batch; success not recorded", bid=bid, jid=job["jid"])
-    if unique_until(job) == "success":
-        try:
-            release_unique_lock(config.marks_client(), config.state_table, job)
-        except Exception as error:  # noqa: BLE001 - the lock still expires by its TTL
-            logger.warn("unique lock not released on success; it expires by TTL", jid=job["jid"], error=str(error))
-    callback = callback_of(job)
-    if callback is not None:
-        try:
-            mark_callback_done(config.marks_client(), config.state_table, callback[0], callback[1], clock())
-        except Exception as error:  # noqa: BLE001 - the job ran; only a late copy of it could now run again
-            logger.warn("batch callback job not marked done", bid=callback[0], event=callback[1], error=str(error))
+        for jid in recorded.not_in_batch:
+            logger.warn("job is not registered in its batch; success not recorded", bid=bid, jid=jid)
+    for message_id, job in successes:
+        if unique_until(job) == "success":
+            try:
+                release_unique_lock(config.marks_client(), table, job)
+            except Exception as error:  # noqa: BLE001 - the lock still expires by its TTL
+                logger.warn("unique lock not released on success; it expires by TTL", jid=job["jid"], error=str(error))
+        callback = callback_of(job)
+        # Done only once its own batch knows it succeeded: a copy handed back for that runs again.
+        if callback is not None and message_id not in hand_back:
+            try:
+                mark_callback_done(config.marks_client(), table, callback[0], callback[1], clock())
+            except Exception as error:  # noqa: BLE001 - the job ran; only a late copy of it could now run again
+                logger.warn("batch callback job not marked done", bid=callback[0], event=callback[1], error=str(error))
+    return hand_back
 
 
 def _failed(message_id: str, error: Exception, queue: str, job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing]:
@@ -496,6 +534,14 @@ def _failed(message_id: str, error: Exception, queue: str, job: Job, config: _Co
     if tracker is not None:
         tracker.failed(described["errtype"], described["message"])
     logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
+    url = config.queue_urls.get(job["queue"])
+    retried = None if unrecoverable or url is None else near_retry(job, described, clock())
+    if retried is not None and url is not None:
+        # Due within 15 minutes: back to its queue at once, as the retry function would send it.
+        again, delay = retried
+        logger.info("retry enqueued", retry_count=again["failure"]["retry_count"], errtype=described["errtype"], error=described["message"], delay_s=delay)
+        body = serialize_job(again)
+        return "retried", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
     return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable))
 
 

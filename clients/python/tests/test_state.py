@@ -72,8 +72,8 @@ class OnceTest(unittest.TestCase):
         env = {key: value for key, value in ENV.items() if key != "HOPPER_STATE_TABLE"}
         handle = worker({"Charge": lambda args, ctx: ctx.once("charge", lambda: 1)}, sqs=sqs, env=env, now=lambda: NOW, log=lambda line: None)
         handle({"Records": [record(job("Charge"))]}, FakeContext())
-        [envelope] = sqs.bodies(RETRIES_URL)
-        self.assertIn("ctx.once needs the state table", envelope["error"]["message"])
+        [retried] = sqs.bodies()
+        self.assertIn("ctx.once needs the state table", retried["failure"]["message"])
 
 
 class TrackingTest(unittest.TestCase):

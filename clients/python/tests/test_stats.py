@@ -30,6 +30,20 @@ class StatsTest(unittest.TestCase):
         expected_cohort = {"Key": {"pk": {"S": "cohorts"}, "sk": {"S": "1796558400000"}}, "UpdateExpression": "SET #ttl = :ttl, #mx = if_not_exists(#mx, :mx) ADD #s :s, #d :d, #h0 :h0, #h9 :h9", "ExpressionAttributeNames": {"#ttl": "ttl", "#s": "s", "#d": "d", "#h0": "h0", "#h9": "h9", "#mx": "mx"}, "ExpressionAttributeValues": {":ttl": {"N": "1796731200"}, ":s": {"N": "2"}, ":d": {"N": "1"}, ":h0": {"N": "1"}, ":h9": {"N": "1"}, ":mx": {"N": "200"}}}
         self.assertEqual(_cohort_update(cohort), expected_cohort)
 
+    def test_failures_the_worker_retried_are_counted_as_the_typescript_worker_counts_them(self) -> None:
+        rollup = _Rollup(HOUR_MS, "py", HOUR_MS, {3: 2, 1: 1}, failures={3: 1})
+        expected_rollup = {"Key": {"pk": {"S": "stats"}, "sk": {"S": "1796558400000#w#py"}}, "UpdateExpression": "SET #ttl = :ttl ADD #p :p, #f :f, #p01 :p01, #p03 :p03, #f03 :f03", "ExpressionAttributeNames": {"#ttl": "ttl", "#p01": "p01", "#p03": "p03", "#f03": "f03", "#p": "p", "#f": "f"}, "ExpressionAttributeValues": {":ttl": {"N": "1804334400"}, ":p01": {"N": "1"}, ":p03": {"N": "2"}, ":f03": {"N": "1"}, ":p": {"N": "3"}, ":f": {"N": "1"}}}
+        self.assertEqual(_rollup_update(rollup), expected_rollup)
+        expected_cohort = {"Key": {"pk": {"S": "cohorts"}, "sk": {"S": "1796558400000"}}, "UpdateExpression": "SET #ttl = :ttl ADD #s :s, #f :f", "ExpressionAttributeNames": {"#ttl": "ttl", "#s": "s", "#f": "f"}, "ExpressionAttributeValues": {":ttl": {"N": "1796731200"}, ":s": {"N": "1"}, ":f": {"N": "2"}}}
+        self.assertEqual(_cohort_update(_Cohort(HOUR_MS, started=1, failed=2)), expected_cohort)
+        table = Table()
+        recorder = StatsRecorder(lambda: table, "state")
+        recorder.retried("py", {"jid": "j", "failure": {"retry_count": 0, "first_enqueued_at": "2026-12-06T12:00:30.000Z"}}, HOUR_MS + 61_000)
+        recorder.flush(HOUR_MS + 61_000, Logger([].append))
+        written = {update["Key"]["pk"]["S"]: update["ExpressionAttributeValues"] for update in table.updates}
+        self.assertEqual((written["stats"][":p"], written["stats"][":f"], written["stats"][":f01"]), ({"N": "1"}, {"N": "1"}, {"N": "1"}))
+        self.assertEqual(written["cohorts"][":f"], {"N": "1"})
+
     def test_latency_buckets_grow_by_the_square_root_of_two(self) -> None:
         self.assertEqual((LATENCY_BUCKETS[0], LATENCY_BUCKETS[2], len(LATENCY_BUCKETS)), (10, 20, 48))
         self.assertEqual((bucket_of(0), bucket_of(11), bucket_of(10**12)), (0, 1, 48))

@@ -34,24 +34,46 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual((seen[0][1].jid, seen[0][1].job["queue"], seen[0][1].remaining_time_ms()), ("j1", "default", 60_000))
         self.assertEqual(sqs.calls, [], "a success sends nothing")
 
-    def test_a_failure_sends_an_envelope_to_the_retries_queue_and_acks(self) -> None:
+    def test_a_failure_due_within_15_minutes_goes_back_to_its_queue_with_its_failure_and_delay(self) -> None:
         def fail(args: list[Any], ctx: JobContext) -> None:
             raise Boom("smtp down")
 
+        sqs, lines = FakeSqs(), []
+        response = make({"A": fail}, sqs, lines)({"Records": [record(job(), "m1")]}, FakeContext())
+        self.assertEqual(response, {"batchItemFailures": []})
+        self.assertEqual(sqs.bodies(RETRIES_URL), [])
+        [call] = sqs.calls
+        [entry] = call["Entries"]
+        sent = json.loads(entry["MessageBody"])
+        # Sidekiq's first delay, 15-24 s, seeded by the jid and the retry count: 22 s, as lib/retry/plan.ts computes it for j1.
+        self.assertEqual((call["QueueUrl"], entry["DelaySeconds"]), (QUEUE_URLS["default"], 22))
+        self.assertEqual({key: sent[key] for key in ("jid", "args", "enqueued_at")}, {"jid": "j1", "args": [1, "two"], "enqueued_at": "2026-11-22T12:00:00.000Z"})
+        self.assertEqual({key: sent["failure"][key] for key in ("retry_count", "failed_at", "next_at", "errtype", "message")},
+                         {"retry_count": 0, "failed_at": "2026-11-22T12:00:00.000Z", "next_at": "2026-11-22T12:00:22.000Z", "errtype": "Boom", "message": "smtp down"})
+        self.assertRegex(sent["failure"]["backtrace"][0], r"in fail$")
+        emf = [json.loads(line) for line in lines if '"_aws"' in line]
+        self.assertEqual([(line["Processed"], line["Failed"], line["Retried"]) for line in emf if "JobType" in line], [(1, 1, 1)])
+
+    def test_a_failure_due_later_sends_an_envelope_to_the_retries_queue_and_acks(self) -> None:
+        def fail(args: list[Any], ctx: JobContext) -> None:
+            raise Boom("smtp down")
+
+        # The 7th failure waits 6⁴ + 15 s or more: longer than SQS can delay a message.
+        ran_before = job(failure={"retry_count": 5, "failed_at": "2026-11-22T11:00:00Z", "message": "smtp down", "errtype": "Boom"})
         sqs = FakeSqs()
-        response = make({"A": fail}, sqs)({"Records": [record(job(), "m1")]}, FakeContext())
+        response = make({"A": fail}, sqs)({"Records": [record(ran_before, "m1")]}, FakeContext())
         self.assertEqual(response, {"batchItemFailures": []})
         [envelope] = sqs.bodies(RETRIES_URL)
         self.assertEqual(
             {key: envelope[key] for key in ("hopper", "queue", "message_id", "failed_at")},
             {"hopper": "failure", "queue": "default", "message_id": "m1", "failed_at": "2026-11-22T12:00:00.000Z"},
         )
-        self.assertEqual(envelope["job"], job())
+        self.assertEqual(envelope["job"], ran_before)
         self.assertEqual((envelope["error"]["errtype"], envelope["error"]["message"]), ("Boom", "smtp down"))
         self.assertRegex(envelope["error"]["backtrace"][0], r"in fail$")
         self.assertNotIn("unrecoverable", envelope)
 
-    def test_one_failure_does_not_fail_its_neighbours_and_envelopes_go_in_one_batch(self) -> None:
+    def test_one_failure_does_not_fail_its_neighbours_and_retries_go_in_one_batch(self) -> None:
         def maybe(args: list[Any], ctx: JobContext) -> None:
             if args[0] % 2:
                 raise Boom(str(args[0]))
@@ -61,7 +83,7 @@ class WorkerTest(unittest.TestCase):
         response = make({"A": maybe}, sqs)({"Records": records}, FakeContext())
         self.assertEqual(response, {"batchItemFailures": []})
         self.assertEqual(len(sqs.calls), 1)
-        self.assertEqual([envelope["job"]["jid"] for envelope in sqs.bodies()], ["j1", "j3"])
+        self.assertEqual([sent["jid"] for sent in sqs.bodies(QUEUE_URLS["default"])], ["j1", "j3"])
 
     def test_unrecoverable_errors_unknown_jobtypes_and_invalid_bodies_go_to_the_dead_set(self) -> None:
         def refuse(args: list[Any], ctx: JobContext) -> None:
@@ -125,7 +147,7 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(ran, ["j0", "j1"])
         self.assertEqual(response, {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]})
 
-    def test_a_record_whose_envelope_was_not_sent_is_handed_back(self) -> None:
+    def test_a_record_whose_retry_was_not_sent_is_handed_back(self) -> None:
         def fail(args: list[Any], ctx: JobContext) -> None:
             raise Boom("x")
 
