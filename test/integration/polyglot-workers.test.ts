@@ -186,6 +186,21 @@ describe('a limiter used by both workers', () => {
     expect(maxOverlap(intervalsOf(runs))).toBe(2);
     expect(runs.some((run) => runs.some((other) => other.lang !== run.lang && overlaps(run, other)))).toBe(true);
   });
+
+  for (const [first, second] of [['py', 'ts'], ['ts', 'py']] as const) {
+    it(`is one points bucket: what the ${first} worker took, the ${second} worker cannot take again`, { timeout: 60_000 }, async () => {
+      const name = `spend-${first}-${Date.now()}`;
+      const took = await client.enqueue({ jobtype: 'Spend', args: [name, 6], queue: first });
+      await eventually(async () => (runsOf(took).length === 1 ? true : undefined), 30_000, `${took} to take 6 of 10 points`);
+      const turnedAway = await client.enqueue({ jobtype: 'Spend', args: [name, 6], queue: second });
+      const line = await eventually(async () => lines().find((entry) => entry.jid === turnedAway && entry.message === 'rate limited; job delayed'), 30_000, `${turnedAway} to be turned away`);
+      expect(runsOf(turnedAway)).toEqual([]);
+      // 4 points were left and 1 drips in per minute: 6 are there 2 minutes after the first took
+      // its points (less the seconds since, plus the reschedule's jitter of up to 5 s).
+      expect(line.delay_s).toBeGreaterThanOrEqual(90);
+      expect(line.delay_s).toBeLessThanOrEqual(125);
+    });
+  }
 });
 
 describe.each(WORKER_LANGUAGES)("a queue of the %s worker capped at one job (maxConcurrency: 1)", (lang) => {

@@ -5,8 +5,13 @@ TypeScript worker that name the same limiter share one limit.
 ``wait`` seconds, and otherwise raises ``RateLimitedError``, which puts the job back on its queue
 after the limiter's retry-after without using a retry. Kinds: ``concurrent`` (at most ``limit``
 leases at once, each expiring after ``lockTimeout`` seconds if its holder dies), ``window`` (at most
-``limit`` in any trailing ``per``) and ``bucket`` (at most ``limit`` per ``per``, in buckets aligned
-to the interval). ``leaky`` and ``points`` are the TypeScript worker's alone for now.
+``limit`` in any trailing ``per``), ``bucket`` (at most ``limit`` per ``per``, in buckets aligned
+to the interval), ``leaky`` (a burst of ``limit``, then ``limit`` per ``per`` as they drain) and
+``points`` (a token bucket of ``capacity`` points refilled by ``refill`` per ``per``:
+``ctx.limiter(name, spec).run(cost, lambda charge: ...)`` takes ``cost`` points up front, and
+``charge.settle(actual)`` charges or refunds the difference when the block ends). ``leaky`` and
+``points`` keep one number, the theoretical arrival time of the generic cell rate algorithm, in
+units of 1/``refill`` ms so that every step is exact integer arithmetic (lib/limiters/gcra.ts).
 
 Every call is a conditional ``UpdateItem`` whose condition is the admission rule, evaluated by
 DynamoDB against the item as it is; a failed condition is planned again from the item as it is
@@ -24,15 +29,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, Union
 
-from .errors import ConfigurationError, HopperError, InvalidLimiterSpecError, LimiterUnavailableError, RateLimitedError
+from .errors import HopperError, InvalidLimiterSpecError, LimiterUnavailableError, RateLimitedError
 from .state import is_condition_failure
 
 T = TypeVar("T")
 
 NAMED_INTERVALS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400}
 LIMITER_TYPES = ("concurrent", "bucket", "window", "leaky", "points")
-#: The kinds this module runs; the others raise a ConfigurationError naming them.
-PYTHON_LIMITER_TYPES = ("concurrent", "window", "bucket")
 FIELDS = {
     "concurrent": ("type", "limit", "lockTimeout", "wait"),
     "bucket": ("type", "limit", "per", "wait"),
@@ -54,6 +57,7 @@ INTERVAL_EXPECTATION = f"'second', 'minute', 'hour', 'day' or a whole number of 
 #: Attribute names of limiter items (lib/limiters/keys.ts ``LIMITER_ATTRIBUTES``).
 ENTRY_COUNT, ENTRY_PREFIX, LAST_HOLD = "n", "e_", "h"
 BUCKET_START, BUCKET_INTERVAL, BUCKET_COUNT = "b", "i", "c"
+GCRA_TAT, GCRA_SCALE = "t", "s"
 TTL_MARGIN_SECONDS = 3_600
 LEASE_ESTIMATE_MIN_MS = 50
 POLL_JITTER_MIN_MS, POLL_JITTER_MAX_MS = 10, 1_000
@@ -67,10 +71,13 @@ class LimiterSpec:
     """A validated spec: times in milliseconds, defaults filled in."""
 
     type: str
+    #: The limit; a points limiter's capacity.
     limit: int
     wait_ms: int
     lock_timeout_ms: int = 0
     interval_ms: int = 0
+    #: Points a points limiter refills per interval.
+    refill: int = 0
 
 
 def resolve_spec(name: str, spec: Any) -> LimiterSpec:
@@ -89,12 +96,18 @@ def resolve_spec(name: str, spec: Any) -> LimiterSpec:
     for field_name in spec:
         if field_name not in FIELDS[kind]:
             raise InvalidLimiterSpecError(name, field_name, f"absent (a {kind} limiter takes {', '.join(FIELDS[kind])})", _describe(spec[field_name]))
-    if kind not in PYTHON_LIMITER_TYPES:
-        raise ConfigurationError(f"limiter {name!r}: a {kind} limiter runs in the TypeScript worker only; the Python worker runs {', '.join(PYTHON_LIMITER_TYPES)}")
     wait = _seconds(spec.get("wait", DEFAULT_CONCURRENT_WAIT_SECONDS if kind == "concurrent" else 0), 0, WAIT_MAX_SECONDS, whole=False)
     if wait is None:
         raise InvalidLimiterSpecError(name, "wait", f"a number of seconds from 0 to {WAIT_MAX_SECONDS}", _describe(spec.get("wait")))
-    maximum = COUNTER_LIMIT_MAX if kind == "bucket" else ENTRY_LIMIT_MAX
+    if kind == "points":
+        capacity, refill = spec.get("capacity"), spec.get("refill")
+        if not _is_int(capacity) or not 1 <= capacity <= COUNTER_LIMIT_MAX:
+            raise InvalidLimiterSpecError(name, "capacity", f"an integer from 1 to {COUNTER_LIMIT_MAX}", _describe(capacity))
+        if not _is_int(refill) or not 1 <= refill <= COUNTER_LIMIT_MAX:
+            raise InvalidLimiterSpecError(name, "refill", f"an integer from 1 to {COUNTER_LIMIT_MAX}", _describe(refill))
+        return LimiterSpec(kind, int(capacity), wait, interval_ms=_interval_ms(name, spec.get("per")), refill=int(refill))
+    # A window or a lease keeps one entry per admission in its item, so their limit is bounded.
+    maximum = ENTRY_LIMIT_MAX if kind in ("concurrent", "window") else COUNTER_LIMIT_MAX
     limit = spec.get("limit")
     if not _is_int(limit) or not 1 <= limit <= maximum:
         raise InvalidLimiterSpecError(name, "limit", f"an integer from 1 to {maximum}", _describe(limit))
@@ -103,11 +116,14 @@ def resolve_spec(name: str, spec: Any) -> LimiterSpec:
         if lock_timeout is None:
             raise InvalidLimiterSpecError(name, "lockTimeout", f"a whole number of seconds from 1 to {LOCK_TIMEOUT_MAX_SECONDS}", _describe(spec.get("lockTimeout")))
         return LimiterSpec(kind, limit, wait, lock_timeout_ms=lock_timeout)
-    per = spec.get("per")
+    return LimiterSpec(kind, int(limit), wait, interval_ms=_interval_ms(name, spec.get("per")))
+
+
+def _interval_ms(name: str, per: Any) -> int:
     interval = NAMED_INTERVALS[per] * 1000 if isinstance(per, str) and per in NAMED_INTERVALS else _seconds(per, 1, INTERVAL_MAX_SECONDS, whole=True)
     if interval is None:
         raise InvalidLimiterSpecError(name, "per", INTERVAL_EXPECTATION, _describe(per))
-    return LimiterSpec(kind, limit, wait, interval_ms=interval)
+    return interval
 
 
 def _is_int(value: Any) -> bool:
@@ -248,6 +264,105 @@ def plan_take_from_bucket(spec: LimiterSpec, now_ms: int, known: Known) -> Step:
     return _Write("SET #ttl = :ttl ADD #c :one", "#b = :b AND #i = :i AND #c < :limit", names, values)
 
 
+@dataclass(frozen=True)
+class GcraParams:
+    """A GCRA bucket's shape in units of 1/``scale`` ms (lib/limiters/gcra.ts ``GcraParams``)."""
+
+    #: Units per millisecond: the refill per interval.
+    scale: int
+    #: Units one point takes to drain: the interval in ms.
+    emission: int
+    #: Units the bucket spans when full: capacity × emission.
+    tolerance: int
+
+
+def gcra_params(spec: LimiterSpec) -> GcraParams:
+    """``leaky``: capacity ``limit``, ``limit`` drips per interval; ``points``: capacity ``limit``,
+    ``refill`` per interval."""
+    scale = spec.refill if spec.type == "points" else spec.limit
+    return GcraParams(scale, spec.interval_ms, spec.limit * spec.interval_ms)
+
+
+def _gcra_state(known: Known, params: GcraParams) -> int | None:
+    """The stored TAT when there is one at this scale (a bucket kept at another scale restarts)."""
+    if not isinstance(known, dict):
+        return None
+    tat, scale = _integer(known, GCRA_TAT), _integer(known, GCRA_SCALE)
+    return tat if tat is not None and scale == params.scale else None
+
+
+def _units_to_ms(units: int, scale: int) -> int:
+    return -(-units // scale)
+
+
+def _gcra_ttl(params: GcraParams, now: int, extra: int) -> dict[str, str]:
+    drained_at = now + params.tolerance + max(0, extra)
+    return _num(_ttl_after(_units_to_ms(drained_at, params.scale)))
+
+
+def _gcra_restart(params: GcraParams, now: int, tat: int, extra: int) -> _Write:
+    return _Write(
+        "SET #t = :t, #s = :s, #ttl = :ttl",
+        "attribute_not_exists(#t) OR #s <> :s OR #t < :now",
+        {"#t": GCRA_TAT, "#s": GCRA_SCALE, "#ttl": "ttl"},
+        {":t": _num(tat), ":s": _num(params.scale), ":now": _num(now), ":ttl": _gcra_ttl(params, now, extra)},
+    )
+
+
+def plan_take_from_gcra(params: GcraParams, cost: int, now_ms: int, known: Known) -> Step:
+    """Takes ``cost`` points (gcra-plans.ts ``planTakeFromGcra``). While the bucket holds something,
+    ``ADD t cost·I`` on condition that it stays within the tolerance: atomic, so concurrent callers
+    are admitted exactly up to capacity. A drained (or new) bucket restarts from now with a ``SET``
+    on condition that it is still drained. An unread item is assumed busy."""
+    now = now_ms * params.scale
+    increment = cost * params.emission
+    if known != "unread":
+        stored = _gcra_state(known, params)
+        advance = stored is not None and stored >= now
+        tat = (stored if advance and stored is not None else now) + increment
+        over = tat - now - params.tolerance
+        if over > 0:
+            return _refuse(_units_to_ms(over, params.scale))
+        if not advance:
+            return _gcra_restart(params, now, tat, 0)
+    return _Write(
+        "SET #ttl = :ttl ADD #t :inc",
+        "#s = :s AND #t >= :now AND #t <= :max",
+        {"#t": GCRA_TAT, "#s": GCRA_SCALE, "#ttl": "ttl"},
+        {":inc": _num(increment), ":s": _num(params.scale), ":now": _num(now), ":max": _num(now + params.tolerance - increment), ":ttl": _gcra_ttl(params, now, 0)},
+    )
+
+
+def plan_settle_gcra(params: GcraParams, delta: int, now_ms: int, known: Known) -> Step:
+    """Charges ``delta`` more points, or refunds ``-delta`` (gcra-plans.ts ``planSettleGcra``). A
+    charge may take the bucket past full (the work is done); a refund never takes the TAT below now.
+    An unread item is assumed to still be draining."""
+    if delta == 0:
+        return _DONE
+    now = now_ms * params.scale
+    change = delta * params.emission
+    if known == "unread":
+        step = "advance"
+    else:
+        stored = _gcra_state(known, params)
+        if stored is None or stored < now:
+            step = "restart" if delta > 0 else "none"
+        else:
+            step = "clamp" if stored + change < now else "advance"
+    if step == "none":
+        return _DONE
+    if step == "restart":
+        return _gcra_restart(params, now, now + change, change)
+    if step == "clamp":
+        return _Write("SET #t = :now", "#s = :s AND #t >= :now AND #t < :floor", {"#t": GCRA_TAT, "#s": GCRA_SCALE},
+                      {":now": _num(now), ":s": _num(params.scale), ":floor": _num(now - change)})
+    if delta > 0:
+        return _Write("SET #ttl = :ttl ADD #t :inc", "#s = :s AND #t >= :now", {"#t": GCRA_TAT, "#s": GCRA_SCALE, "#ttl": "ttl"},
+                      {":inc": _num(change), ":s": _num(params.scale), ":now": _num(now), ":ttl": _gcra_ttl(params, now, change)})
+    # A refund keeps the TTL: the bucket drains sooner, so the stored TTL is still late enough.
+    return _Write("ADD #t :inc", "#s = :s AND #t >= :floor", {"#t": GCRA_TAT, "#s": GCRA_SCALE}, {":inc": _num(change), ":s": _num(params.scale), ":floor": _num(now - change)})
+
+
 class LimiterStore:
     """Limiter state in the limits table (``HOPPER_LIMITS_TABLE``), changed only by conditional writes."""
 
@@ -281,6 +396,8 @@ class LimiterStore:
 @dataclass
 class _Permit:
     release: Callable[[], None]
+    #: Points limiters: charges ``delta`` more points (a refund when negative).
+    settle: Callable[[int], None] | None = None
 
 
 class Limiter:
@@ -318,12 +435,17 @@ class Limiter:
 
     def acquire(self) -> _Permit | _Refuse:
         """Asks once, without waiting."""
+        return self._acquire(1)
+
+    def _acquire(self, cost: int) -> _Permit | _Refuse:
         token = secrets.token_urlsafe(9)
         pk, sk = f"limiter#{self.name}", self.spec.type
         acquired_at = self._now_ms()
         try:
             if self.spec.type == "bucket":
                 outcome = self._store.loop(pk, sk, lambda known: plan_take_from_bucket(self.spec, acquired_at, known))
+            elif self.spec.type in ("leaky", "points"):
+                outcome = self._store.loop(pk, sk, lambda known: plan_take_from_gcra(gcra_params(self.spec), cost, acquired_at, known))
             else:
                 outcome = self._store.loop(pk, sk, lambda known: plan_add_entry(self.spec, token, acquired_at, known))
         except HopperError:
@@ -340,15 +462,20 @@ class Limiter:
                 held = self._now_ms() - acquired_at
                 self._store.loop(pk, sk, lambda known: plan_remove_entry(token, known, held))
 
-        return _Permit(release)
+        def settle(delta: int) -> None:
+            now_ms = self._now_ms()
+            if self._store.loop(pk, sk, lambda known: plan_settle_gcra(gcra_params(self.spec), delta, now_ms, known)) is None:
+                raise HopperError(f"could not settle {delta} points on limiter {self.name} in {MAX_ATTEMPTS} attempts under contention")
 
-    def _acquire_within(self) -> _Permit:
+        return _Permit(release, settle if self.spec.type == "points" else None)
+
+    def _acquire_within(self, cost: int = 1) -> _Permit:
         budget = self.spec.wait_ms if self._max_wait_ms is None else min(self.spec.wait_ms, max(0, self._max_wait_ms()))
         deadline = self._now_ms() + budget
         while True:
             failure: LimiterUnavailableError | None = None
             try:
-                result = self.acquire()
+                result = self._acquire(cost)
                 if isinstance(result, _Permit):
                     return result
                 retry_after_ms = result.retry_after_ms
@@ -361,6 +488,62 @@ class Limiter:
             # A rate limiter's retry-after is exact; a lease's end is a guess, which waiters spread around.
             jitter = min(POLL_JITTER_MAX_MS, max(POLL_JITTER_MIN_MS, retry_after_ms / 2)) * random.random() if self.spec.type == "concurrent" else 0
             self._sleep(max(1, min(retry_after_ms + jitter, remaining)) / 1000)
+
+
+class PointsCharge:
+    """What a points block can do with the points it took: ``settle(actual)`` records the block's
+    actual cost; the difference from ``estimate`` is charged or refunded when the block ends."""
+
+    def __init__(self, limiter: str, estimate: int) -> None:
+        self.estimate = estimate
+        self.actual: int | None = None
+        self._limiter = limiter
+
+    def settle(self, actual_cost: int) -> None:
+        # A cost may exceed the capacity after the fact (the work is done); it must be a count.
+        if not _is_int(actual_cost) or actual_cost < 0:
+            raise InvalidLimiterSpecError(self._limiter, "actual cost", "a non-negative integer", _describe(actual_cost))
+        self.actual = int(actual_cost)
+
+
+class PointsLimiter(Limiter):
+    """A ``points`` limiter: each block takes an estimated cost and may settle the actual one."""
+
+    def _check_cost(self, cost: Any) -> int:
+        if not _is_int(cost) or not 1 <= cost <= self.spec.limit:
+            raise InvalidLimiterSpecError(self.name, "cost", f"an integer from 1 to the capacity, {self.spec.limit}", _describe(cost))
+        return int(cost)
+
+    def acquire(self, cost: int = 1) -> _Permit | _Refuse:  # type: ignore[override]
+        """Asks once for ``cost`` points, without waiting."""
+        return self._acquire(self._check_cost(cost))
+
+    def run(self, cost: int, fn: Callable[[PointsCharge], T]) -> T:  # type: ignore[override]
+        """Takes ``cost`` points (waiting up to the spec's ``wait``), runs ``fn(charge)``, then settles
+        the cost it reported through ``charge.settle``, if any.
+
+        Raises:
+            RateLimitedError: when there are not enough points in time.
+        """
+        estimate = self._check_cost(cost)
+        permit = self._acquire_within(estimate)
+        charge = PointsCharge(self.name, estimate)
+        try:
+            return fn(charge)
+        finally:
+            if charge.actual is not None and charge.actual != estimate and permit.settle is not None:
+                try:
+                    permit.settle(charge.actual - estimate)
+                except Exception as error:  # noqa: BLE001 - the block's result stands; only the bucket's level is off
+                    if self._log_cleanup_error is not None:
+                        self._log_cleanup_error(self.name, error)
+
+    within_limit = run  # type: ignore[assignment]
+
+
+def limiter_for(name: str, spec: LimiterSpec, store: LimiterStore, **options: Any) -> Limiter:
+    """The limiter of ``spec``'s kind: a :class:`PointsLimiter` for ``points``, else a :class:`Limiter`."""
+    return (PointsLimiter if spec.type == "points" else Limiter)(name, spec, store, **options)
 
 
 def queue_lease_name(queue: str) -> str:

@@ -28,7 +28,7 @@ from .envelope import failure_envelope, is_unrecoverable
 from .errors import ConfigurationError, HopperError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
 from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_time, serialize_job, to_json, unpacked_args
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
-from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, queue_lease_name, resolve_spec
+from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, limiter_for, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
 from .reservation import Reservation
 from .retry import near_retry
@@ -89,15 +89,18 @@ class JobContext:
 
     def limiter(self, name: str, spec: Mapping[str, Any]) -> Limiter:
         """A limiter of the limits table, shared with every worker (TypeScript ones included) that
-        names it: ``concurrent``, ``window`` or ``bucket``, with the TypeScript specs' fields. Its
-        ``run(fn)`` waits for room at most the spec's ``wait`` and never past the invocation's
-        deadline; without room it raises ``RateLimitedError``, and the job comes back after the
-        limiter's retry-after without using a retry (at most 20 times).
+        names it: ``concurrent``, ``window``, ``bucket``, ``leaky`` or ``points``, with the TypeScript
+        specs' fields. Its ``run(fn)`` (``run(cost, fn)`` for ``points``, whose ``fn`` gets a charge
+        to ``settle`` the actual cost) waits for room at most the spec's ``wait`` and never past the
+        invocation's deadline; without room it raises ``RateLimitedError``, and the job comes back
+        after the limiter's retry-after without using a retry (at most 20 times).
 
         Example::
 
             ctx.limiter(f"stripe:{account}", {"type": "concurrent", "limit": 10}).run(lambda: charge(card))
             ctx.limiter("erp", {"type": "window", "limit": 100, "per": "minute"}).run(sync)
+            ctx.limiter("shopify", {"type": "points", "capacity": 1000, "refill": 50, "per": "second"}).run(
+                100, lambda charge: charge.settle(query(shop)["cost"]))
         """
         if self._limiters is None:
             raise ConfigurationError("ctx.limiter needs the limits table (HOPPER_LIMITS_TABLE), which addWorker sets: this worker has none")
@@ -464,7 +467,7 @@ def _limiters(config: _Config, budget_ms: Callable[[], int], logger: Logger) -> 
     def cleanup_failed(name: str, error: Exception) -> None:
         logger.warn(f"limiter {name}: cleanup failed; a lease expires on its own", error=str(error))
 
-    return lambda name, spec: Limiter(name, resolve_spec(name, spec), store, max_wait_ms=budget_ms, log_cleanup_error=cleanup_failed)
+    return lambda name, spec: limiter_for(name, resolve_spec(name, spec), store, max_wait_ms=budget_ms, log_cleanup_error=cleanup_failed)
 
 
 def _admit(job: Job, message_id: str, config: _Config, logger: Logger) -> bool:

@@ -6,8 +6,22 @@ Python and a TypeScript worker share one limit is shown on the local runtime
 import unittest
 from typing import Any
 
-from hopper_jobs import ConfigurationError, InvalidLimiterSpecError, RateLimitedError
-from hopper_jobs.limiters import Limiter, LimiterStore, limited_delay, plan_add_entry, plan_take_from_bucket, resolve_spec
+from hopper_jobs import InvalidLimiterSpecError, RateLimitedError
+from hopper_jobs.limiters import (
+    Limiter,
+    LimiterStore,
+    PointsLimiter,
+    _Refuse,
+    _Write,
+    gcra_params,
+    limited_delay,
+    limiter_for,
+    plan_add_entry,
+    plan_settle_gcra,
+    plan_take_from_bucket,
+    plan_take_from_gcra,
+    resolve_spec,
+)
 
 
 class SpecTest(unittest.TestCase):
@@ -30,9 +44,18 @@ class SpecTest(unittest.TestCase):
             resolve_spec("bad name", {"type": "concurrent", "limit": 1})
         self.assertEqual(str(raised.exception), 'limiter "bad name": name must be a string of 1 to 200 letters, digits or _ - . : @ / + =, but "bad name" was provided')
 
-    def test_names_the_kinds_that_run_in_typescript_only(self) -> None:
-        with self.assertRaisesRegex(ConfigurationError, "a leaky limiter runs in the TypeScript worker only; the Python worker runs concurrent, window, bucket"):
-            resolve_spec("erp", {"type": "leaky", "limit": 5, "per": "second"})
+    def test_refuses_leaky_and_points_specs_as_typescript_does(self) -> None:
+        cases = [
+            ({"type": "points", "capacity": 0, "refill": 1, "per": "second"}, 'limiter "erp": capacity must be an integer from 1 to 1000000000, but 0 was provided'),
+            ({"type": "points", "capacity": 5, "refill": 1.5, "per": "second"}, 'limiter "erp": refill must be an integer from 1 to 1000000000, but 1.5 was provided'),
+            ({"type": "leaky", "limit": 5, "per": "week"}, "limiter \"erp\": per must be 'second', 'minute', 'hour', 'day' or a whole number of seconds from 1 to 2592000, but \"week\" was provided"),
+            ({"type": "points", "capacity": 5, "refill": 1, "per": "second", "limit": 3}, 'limiter "erp": limit must be absent (a points limiter takes type, capacity, refill, per, wait), but 3 was provided'),
+        ]
+        for spec, message in cases:
+            with self.subTest(spec=spec):
+                with self.assertRaises(InvalidLimiterSpecError) as raised:
+                    resolve_spec("erp", spec)
+                self.assertEqual(str(raised.exception), message)
 
 
 class ConditionFailed(Exception):
@@ -122,6 +145,118 @@ class RateKindsTest(unittest.TestCase):
         self.assertEqual(limited_delay(12, 1, lambda: 0.5), 14)
         self.assertEqual(limited_delay(1, 1, lambda: 0.5), 1)
         self.assertEqual(limited_delay(12, 3, lambda: 0.5), 12 + 7)
+
+
+def as_typescript(step: Any) -> Any:
+    """A plan step in the shape lib/limiters/dynamo/plan.ts gives it."""
+    if isinstance(step, _Write):
+        return {"kind": "write", "plan": {"update": step.update, "condition": step.condition, "names": step.names, "values": step.values}}
+    if isinstance(step, _Refuse):
+        return {"kind": "refuse", "retryAfterMs": step.retry_after_ms}
+    return {"kind": step}
+
+
+def gcra_item(tat: int, scale: int) -> dict[str, Any]:
+    return {"t": {"N": str(tat)}, "s": {"N": str(scale)}}
+
+
+class GcraTable:
+    """One leaky or points item, updated as DynamoDB would for the expressions the GCRA plans write."""
+
+    def __init__(self) -> None:
+        self.item: dict[str, Any] | None = None
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        values, item = request["ExpressionAttributeValues"], dict(self.item or {})
+        n = lambda name: int(values[name]["N"])  # noqa: E731
+        t, s = (int(item["t"]["N"]), int(item["s"]["N"])) if "t" in item else (None, None)
+        condition = request["ConditionExpression"]
+        if condition.startswith("attribute_not_exists"):
+            ok = t is None or s != n(":s") or t < n(":now")
+        else:
+            ok = t is not None and s == n(":s") and (":now" not in values or t >= n(":now")) and (":max" not in values or t <= n(":max")) \
+                and (":floor" not in values or t >= n(":floor")) and ("#t < :floor" not in condition or t < n(":floor"))
+        if not ok:
+            raise ConditionFailed()
+        update = request["UpdateExpression"]
+        if update.startswith("SET #t = :t"):
+            item = {"t": values[":t"], "s": values[":s"], "ttl": values[":ttl"]}
+        elif update == "SET #t = :now":
+            item["t"] = values[":now"]
+        else:
+            item["t"] = {"N": str((t or 0) + n(":inc"))}
+        self.item = item
+        return {}
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        return {} if self.item is None else {"Item": self.item}
+
+
+class GcraTest(unittest.TestCase):
+    def test_plans_as_the_typescript_limiters_plan(self) -> None:
+        # lib/limiters/dynamo/gcra-plans.ts's steps for the same inputs: 60 per minute (leaky), and
+        # 100 points refilled by 10 per second.
+        leaky = gcra_params(resolve_spec("l", {"type": "leaky", "limit": 60, "per": "minute"}))
+        points = gcra_params(resolve_spec("p", {"type": "points", "capacity": 100, "refill": 10, "per": "second"}))
+        steps = [
+            plan_take_from_gcra(leaky, 1, 1_000, "unread"),
+            plan_take_from_gcra(leaky, 1, 1_000, "absent"),
+            plan_take_from_gcra(leaky, 1, 0, gcra_item(3_600_000, 60)),
+            plan_take_from_gcra(points, 30, 3_000, gcra_item(100_000, 10)),
+            plan_take_from_gcra(points, 31, 3_000, gcra_item(100_000, 10)),
+            plan_take_from_gcra(points, 5, 3_000, gcra_item(100_000, 7)),
+            plan_settle_gcra(points, 20, 3_000, "unread"),
+            plan_settle_gcra(points, -20, 3_000, "unread"),
+            plan_settle_gcra(points, 20, 3_000, gcra_item(10_000, 10)),
+            plan_settle_gcra(points, -20, 3_000, gcra_item(10_000, 10)),
+            plan_settle_gcra(points, -90, 3_000, gcra_item(40_000, 10)),
+            plan_settle_gcra(points, -5, 3_000, gcra_item(40_000, 10)),
+        ]
+        expected = [
+            {"kind": "write", "plan": {"update": "SET #ttl = :ttl ADD #t :inc", "condition": "#s = :s AND #t >= :now AND #t <= :max", "names": {"#t": "t", "#s": "s", "#ttl": "ttl"}, "values": {":inc": {"N": "60000"}, ":s": {"N": "60"}, ":now": {"N": "60000"}, ":max": {"N": "3600000"}, ":ttl": {"N": "3661"}}}},
+            {"kind": "write", "plan": {"update": "SET #t = :t, #s = :s, #ttl = :ttl", "condition": "attribute_not_exists(#t) OR #s <> :s OR #t < :now", "names": {"#t": "t", "#s": "s", "#ttl": "ttl"}, "values": {":t": {"N": "120000"}, ":s": {"N": "60"}, ":now": {"N": "60000"}, ":ttl": {"N": "3661"}}}},
+            {"kind": "refuse", "retryAfterMs": 1000},
+            {"kind": "write", "plan": {"update": "SET #ttl = :ttl ADD #t :inc", "condition": "#s = :s AND #t >= :now AND #t <= :max", "names": {"#t": "t", "#s": "s", "#ttl": "ttl"}, "values": {":inc": {"N": "30000"}, ":s": {"N": "10"}, ":now": {"N": "30000"}, ":max": {"N": "100000"}, ":ttl": {"N": "3613"}}}},
+            {"kind": "refuse", "retryAfterMs": 100},
+            {"kind": "write", "plan": {"update": "SET #t = :t, #s = :s, #ttl = :ttl", "condition": "attribute_not_exists(#t) OR #s <> :s OR #t < :now", "names": {"#t": "t", "#s": "s", "#ttl": "ttl"}, "values": {":t": {"N": "35000"}, ":s": {"N": "10"}, ":now": {"N": "30000"}, ":ttl": {"N": "3613"}}}},
+            {"kind": "write", "plan": {"update": "SET #ttl = :ttl ADD #t :inc", "condition": "#s = :s AND #t >= :now", "names": {"#t": "t", "#s": "s", "#ttl": "ttl"}, "values": {":inc": {"N": "20000"}, ":s": {"N": "10"}, ":now": {"N": "30000"}, ":ttl": {"N": "3615"}}}},
+            {"kind": "write", "plan": {"update": "ADD #t :inc", "condition": "#s = :s AND #t >= :floor", "names": {"#t": "t", "#s": "s"}, "values": {":inc": {"N": "-20000"}, ":s": {"N": "10"}, ":floor": {"N": "50000"}}}},
+            {"kind": "write", "plan": {"update": "SET #t = :t, #s = :s, #ttl = :ttl", "condition": "attribute_not_exists(#t) OR #s <> :s OR #t < :now", "names": {"#t": "t", "#s": "s", "#ttl": "ttl"}, "values": {":t": {"N": "50000"}, ":s": {"N": "10"}, ":now": {"N": "30000"}, ":ttl": {"N": "3615"}}}},
+            {"kind": "done"},
+            {"kind": "write", "plan": {"update": "SET #t = :now", "condition": "#s = :s AND #t >= :now AND #t < :floor", "names": {"#t": "t", "#s": "s"}, "values": {":now": {"N": "30000"}, ":s": {"N": "10"}, ":floor": {"N": "120000"}}}},
+            {"kind": "write", "plan": {"update": "ADD #t :inc", "condition": "#s = :s AND #t >= :floor", "names": {"#t": "t", "#s": "s"}, "values": {":inc": {"N": "-5000"}, ":s": {"N": "10"}, ":floor": {"N": "35000"}}}}
+        ]
+        self.assertEqual([as_typescript(step) for step in steps], expected)
+
+    def test_a_leaky_bucket_lets_a_burst_through_then_one_per_drip(self) -> None:
+        table, clock = GcraTable(), {"ms": 10_000}
+        limiter = limiter_for("drip", resolve_spec("drip", {"type": "leaky", "limit": 3, "per": 3}), LimiterStore(lambda: table, "limits"), now_ms=lambda: clock["ms"])
+        self.assertEqual([limiter.run(lambda: i) for i in range(3)], [0, 1, 2])
+        with self.assertRaises(RateLimitedError) as refused:
+            limiter.run(lambda: "never")
+        self.assertEqual(refused.exception.retry_after_seconds, 1)
+        clock["ms"] += 1_000  # one drip
+        self.assertEqual(limiter.run(lambda: "dripped"), "dripped")
+
+    def test_points_are_taken_up_front_and_settled_to_the_actual_cost(self) -> None:
+        table, clock = GcraTable(), {"ms": 10_000}
+        spec = resolve_spec("shop", {"type": "points", "capacity": 100, "refill": 10, "per": "second"})
+        limiter = limiter_for("shop", spec, LimiterStore(lambda: table, "limits"), now_ms=lambda: clock["ms"])
+        self.assertIsInstance(limiter, PointsLimiter)
+        self.assertEqual(limiter.run(80, lambda charge: charge.settle(30) or charge.estimate), 80)
+        # 30 points are held: 70 more fit, 71 do not (100 ms until one more point drips).
+        level = lambda: (int(table.item["t"]["N"]) - clock["ms"] * 10) // 1_000  # noqa: E731
+        self.assertEqual(level(), 30)
+        with self.assertRaises(RateLimitedError):
+            limiter.run(71, lambda charge: None)
+        limiter.run(70, lambda charge: charge.settle(150))  # past full after the fact: the work is done
+        self.assertEqual(level(), 180)
+        with self.assertRaises(InvalidLimiterSpecError) as bad:
+            limiter.run(101, lambda charge: None)
+        self.assertEqual(str(bad.exception), 'limiter "shop": cost must be an integer from 1 to the capacity, 100, but 101 was provided')
+        clock["ms"] += 20_000  # drained
+        with self.assertRaises(InvalidLimiterSpecError):
+            limiter.run(1, lambda charge: charge.settle(-1))
 
 
 if __name__ == "__main__":
