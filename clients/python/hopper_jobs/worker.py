@@ -13,9 +13,12 @@ were not started before the deadline) go back to SQS.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -60,6 +63,11 @@ class JobContext:
     _busy: BusyReport | None = field(default=None, repr=False)
     _limiters: Callable[[str, Mapping[str, Any]], Limiter] | None = field(default=None, repr=False)
     _reservation: Reservation | None = field(default=None, repr=False)
+    #: Set when the invocation is about to time out (half the deadline margin before Lambda's
+    #: timeout): the worker stops waiting for this job and hands its record back to SQS, so the job
+    #: runs again. A handler that checks it stops cleanly; ``ctx.cancelled.wait(seconds)`` is a sleep
+    #: that ends early then. (The TypeScript worker's ``ctx.signal``.)
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def remaining_time_ms(self) -> int:
         """Milliseconds left before Lambda ends this invocation."""
@@ -166,6 +174,9 @@ def worker(
         metrics = instance_metrics[0].batch()
         received_at_ms = int(clock().timestamp() * 1000)
         remaining = _remaining_time(context)
+        # A job still running when half the margin is left is abandoned: its record goes back to SQS
+        # and the invocation returns in time, instead of Lambda failing the whole batch.
+        hard_stop = _HardStop(time.monotonic() + (remaining() - deadline_margin_ms / 2) / 1000)
         request_id = getattr(context, "aws_request_id", None)
         log_batch = base_logger.child(request_id=request_id) if request_id else base_logger
         records: list[Mapping[str, Any]] = list(event.get("Records", []))
@@ -180,7 +191,11 @@ def worker(
                 handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
                 break
             try:
-                kind, message, settled = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms, stats)
+                kind, message, settled = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms, stats, hard_stop)
+            except _Abandoned:
+                log_batch.warn("job still running as the invocation ends; abandoned and handed back to SQS (ctx.cancelled is set)", message_id=record.get("messageId"))
+                handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
+                break
             except _HandBack:
                 # Logged where it happened: SQS delivers the record again.
                 handed_back.append(str(record.get("messageId", "")))
@@ -232,6 +247,46 @@ def _count_retries(retries: list[tuple[str, Outgoing]], unsent: set[str], metric
 
 class _HandBack(Exception):
     """The record's outcome could not be written: it goes back to SQS (and its job runs again)."""
+
+
+class _Abandoned(_HandBack):
+    """The job was still running at the invocation's hard stop: it and the records after it go back."""
+
+
+class _HardStop:
+    """The moment an invocation stops waiting for the job it runs (half the deadline margin before
+    Lambda's timeout, as the TypeScript worker aborts ``ctx.signal``). A handler runs on a thread of
+    its own; at the hard stop the worker sets ``ctx.cancelled`` and stops waiting. A Python thread
+    cannot be stopped: one that does not check ``ctx.cancelled`` goes on running, and may go on when
+    Lambda reuses the environment, as an abandoned TypeScript handler may; its record is handed back,
+    so the job runs again (jobs are at-least-once).
+    """
+
+    def __init__(self, at_monotonic: float) -> None:
+        self.at = at_monotonic
+        self.cancelled = threading.Event()
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on a thread of its own (in this context's variables), its result or its error;
+        raises ``_Abandoned`` when it is still running at the hard stop."""
+        outcome: dict[str, Any] = {}
+        scope = contextvars.copy_context()
+
+        def target() -> None:
+            try:
+                outcome["value"] = scope.run(fn)
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread as it is
+                outcome["error"] = error
+
+        thread = threading.Thread(target=target, name="hopper-job", daemon=True)
+        thread.start()
+        thread.join(max(0.0, self.at - time.monotonic()))
+        if thread.is_alive():
+            self.cancelled.set()
+            raise _Abandoned()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")  # type: ignore[return-value]
 
 
 @dataclass
@@ -303,6 +358,7 @@ def _process(
     metrics: MetricsBatch,
     received_at_ms: int,
     stats: StatsRecorder | None = None,
+    hard_stop: _HardStop | None = None,
 ) -> tuple[str, Outgoing | None, Job | None]:
     """Processes one record; returns its outcome, the message to send, if any, and the job when it
     succeeded or expired (what its batch, lock and callback learn after the invocation's records)."""
@@ -369,7 +425,7 @@ def _process(
             metrics.observe(queue, job["jobtype"], "Latency", max(0, started_ms - due))
             if stats is not None:
                 stats.started(queue, job, started_ms - due, started_ms)
-        kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation)
+        kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation, hard_stop)
         if kind == "capped":
             # Its queue had no free slot: the handler did not run.
             metrics.count(queue, job["jobtype"], "RateLimited")
@@ -404,11 +460,14 @@ def _run(
     busy: BusyReport | None,
     limiters: Callable[[str, Mapping[str, Any]], Limiter] | None,
     reservation: Reservation | None,
+    hard_stop: _HardStop | None = None,
 ) -> tuple[str, Outgoing | None]:
     """Runs the handler of ``job`` (within its queue's lease, when the queue needs one); returns its
     outcome (``capped`` when no slot of the queue came free and the handler did not run) and the
-    message to send, if any."""
-    context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters, reservation)
+    message to send, if any. Raises ``_Abandoned`` when the handler was still running at the
+    invocation's hard stop."""
+    cancelled = hard_stop.cancelled if hard_stop is not None else threading.Event()
+    context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters, reservation, cancelled)
     cap = config.queue_caps.get(queue) or {}
     lease = limiters(queue_lease_name(queue), {"type": "concurrent", "limit": cap["jobs"], "lockTimeout": cap["leaseSeconds"], "wait": 900}) if limiters is not None and "leaseSeconds" in cap else None
     started = False
@@ -416,6 +475,9 @@ def _run(
     def call() -> Any:
         nonlocal started
         started = True
+        return call_handler() if hard_stop is None else hard_stop.run(call_handler)
+
+    def call_handler() -> Any:
         # Arguments the TypeScript compressArgs middleware packed reach the handler as they were sent.
         value = handler(unpacked_args(job["args"]), context)
         return asyncio.run(value) if inspect.iscoroutine(value) else value
@@ -424,6 +486,8 @@ def _run(
         result = call() if lease is None else lease.run(call)
         if tracker is not None:
             tracker.succeeded(result)
+    except _HandBack:
+        raise
     except RateLimitedError as limited:
         url = config.queue_urls.get(job["queue"])
         if url is not None and not started:

@@ -1,4 +1,6 @@
+import contextvars
 import json
+import time
 import unittest
 from datetime import timedelta
 from typing import Any
@@ -141,8 +143,9 @@ class WorkerTest(unittest.TestCase):
     def test_records_not_started_before_the_deadline_are_handed_back(self) -> None:
         ran: list[str] = []
         records = [record(job(jid=f"j{i}"), f"m{i}") for i in range(4)]
-        # Remaining time as asked before each record: plenty, plenty, then under the 3 s margin.
-        context = FakeContext(10_000, 5_000, 2_999)
+        # Remaining time as asked when the invocation begins (its hard stop), then before each
+        # record: plenty, plenty, then under the 3 s margin.
+        context = FakeContext(10_000, 10_000, 5_000, 2_999)
         response = make({"A": lambda args, ctx: ran.append(ctx.jid)}, FakeSqs())({"Records": records}, context)
         self.assertEqual(ran, ["j0", "j1"])
         self.assertEqual(response, {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]})
@@ -154,6 +157,36 @@ class WorkerTest(unittest.TestCase):
         sqs = FakeSqs(refuse={'"j1"': {"SenderFault": False, "Code": "ServiceUnavailable", "Message": "down"}})
         response = make({"A": fail}, sqs)({"Records": [record(job(jid="j1"), "m1"), record(job(jid="j2"), "m2")]}, FakeContext())
         self.assertEqual(response, {"batchItemFailures": [{"itemIdentifier": "m1"}]})
+
+    def test_a_job_still_running_at_the_hard_stop_is_abandoned_with_ctx_cancelled_set(self) -> None:
+        seen: list[bool] = []
+
+        def stuck(args: list[Any], ctx: JobContext) -> None:
+            seen.append(ctx.cancelled.is_set())
+            seen.append(ctx.cancelled.wait(30))
+
+        sqs = FakeSqs()
+        handle = worker({"A": stuck}, sqs=sqs, env=ENV, now=lambda: NOW, log=lambda line: None, deadline_margin_ms=1_000)
+        started = time.monotonic()
+        # 1.1 s left: the first record starts (1 s margin) and is abandoned when 0.5 s is left.
+        response = handle({"Records": [record(job(jid="j1"), "m1"), record(job(jid="j2"), "m2")]}, FakeContext(1_100))
+        waited = time.monotonic() - started
+        self.assertEqual(response, {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]})
+        self.assertGreaterEqual(waited, 0.55)
+        self.assertLess(waited, 5)
+        for _ in range(100):
+            if len(seen) == 2:
+                break
+            time.sleep(0.01)
+        self.assertEqual(seen, [False, True], "the handler saw ctx.cancelled set and stopped")
+        self.assertEqual(sqs.calls, [], "an abandoned job reports nothing: its record goes back")
+
+    def test_a_handler_runs_in_the_context_of_the_invocation(self) -> None:
+        request = contextvars.ContextVar("request", default="none")
+        request.set("r-1")
+        seen: list[str] = []
+        make({"A": lambda args, ctx: seen.append(request.get())}, FakeSqs())({"Records": [record(job())]}, FakeContext())
+        self.assertEqual(seen, ["r-1"])
 
     def test_logs_carry_the_job_fields(self) -> None:
         lines: list[str] = []
