@@ -9,6 +9,7 @@ from .errors import (
     ConfigurationError,
     EnqueueError,
     HopperError,
+    InvalidJobArgsError,
     InvalidJobError,
     InvalidLimiterSpecError,
     LimiterUnavailableError,
@@ -20,6 +21,7 @@ from .errors import (
     UnrecoverableJobError,
 )
 from .job import JOB_DEFAULTS, normalize_job, parse_job, serialize_job
+from .typed import with_args
 from .worker import JobContext, worker
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "ConfigurationError",
     "EnqueueError",
     "HopperError",
+    "InvalidJobArgsError",
     "InvalidJobError",
     "InvalidLimiterSpecError",
     "JOB_DEFAULTS",
@@ -42,5 +45,6 @@ __all__ = [
     "normalize_job",
     "parse_job",
     "serialize_job",
+    "with_args",
     "worker",
 ]

@@ -41,6 +41,16 @@ class UnknownJobTypeError(UnrecoverableJobError):
         self.jobtype = jobtype
 
 
+class InvalidJobArgsError(UnrecoverableJobError):
+    """A job's arguments do not match its handler's schema (``with_args``): retrying cannot fix them,
+    so the job goes straight to the dead set, with each problem as ``<field>: <message>``."""
+
+    def __init__(self, jobtype: str, problems: list[str]) -> None:
+        super().__init__(f"{jobtype}: its arguments do not match the job's schema: {'; '.join(problems)}")
+        self.jobtype = jobtype
+        self.problems = problems
+
+
 class ConfigurationError(HopperError):
     """A configuration value (an environment variable, an argument) is missing or malformed."""
 
