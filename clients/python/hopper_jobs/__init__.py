@@ -13,6 +13,7 @@ from .errors import (
     InvalidJobError,
     InvalidLimiterSpecError,
     LimiterUnavailableError,
+    MiddlewareError,
     OnceStepBusyError,
     OnceStepError,
     PayloadTooLargeError,
@@ -21,6 +22,7 @@ from .errors import (
     UnrecoverableJobError,
 )
 from .job import JOB_DEFAULTS, normalize_job, parse_job, serialize_job
+from .middleware import Middleware, define_middleware
 from .typed import with_args
 from .worker import JobContext, worker
 
@@ -35,12 +37,15 @@ __all__ = [
     "JOB_DEFAULTS",
     "JobContext",
     "LimiterUnavailableError",
+    "Middleware",
+    "MiddlewareError",
     "OnceStepBusyError",
     "OnceStepError",
     "PayloadTooLargeError",
     "RateLimitedError",
     "UnknownJobTypeError",
     "UnrecoverableJobError",
+    "define_middleware",
     "failure_envelope",
     "normalize_job",
     "parse_job",

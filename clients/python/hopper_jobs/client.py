@@ -11,6 +11,7 @@ from typing import Any
 from .errors import EnqueueError, InvalidJobError, PayloadTooLargeError
 from .job import MAX_JOB_BYTES, byte_length, describe, normalize_job, parse_time, serialize_job
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
+from .middleware import Middleware, run_client_chain
 from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, send_in_batches, sqs_client_from_env
 
 #: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
@@ -32,6 +33,7 @@ class Client:
         sqs: SqsClient | None = None,
         now: Callable[[], datetime] | None = None,
         env: Mapping[str, str] | None = None,
+        middleware: Middleware | None = None,
     ) -> None:
         """
         Args:
@@ -40,6 +42,9 @@ class Client:
             now: the clock. Default: the current UTC time.
             env: where configuration is read. Default: ``os.environ``. ``HOPPER_DEFAULT_RETRY``
                 (the JobSystem's retry count) applies to jobs that do not give ``retry``.
+            middleware: a client chain (``hopper_jobs.middleware``) every job goes through before
+                it is sent (``ctx.via == "client"``); a refusal raises ``MiddlewareError`` and sends
+                nothing.
         """
         env = os.environ if env is None else env
         if queue_urls is None and not env.get("HOPPER_QUEUE_URLS"):
@@ -48,6 +53,7 @@ class Client:
         self._sqs = sqs if sqs is not None else sqs_client_from_env(env)
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._default_retry = default_retry_from_env(env)
+        self._middleware = middleware
 
     def enqueue(
         self,
@@ -68,6 +74,7 @@ class Client:
         Raises:
             InvalidJobError: naming the field that is wrong.
             PayloadTooLargeError: when the job is over 256 KiB as JSON.
+            MiddlewareError: when the client chain refused it.
             EnqueueError: when SQS did not accept it.
         """
         given: dict[str, Any] = {"jobtype": jobtype, "args": args, "queue": queue}
@@ -113,9 +120,10 @@ class Client:
             raise InvalidJobError(f"{path}{unknown[0]}", f"one of the fields a producer sets ({', '.join(INPUT_FIELDS)})")
         try:
             job = normalize_job({**given, "enqueued_at": now}, now, default_retry=self._default_retry)
-            body = serialize_job(job)
         except InvalidJobError as error:
             raise InvalidJobError(f"{path}{error.field}", error.expected, error.received) from None
+        job = run_client_chain(self._middleware, job, "client")
+        body = serialize_job(job)
         queue_url = self._queue_urls.get(job["queue"])
         if queue_url is None:
             raise InvalidJobError(f"{path}queue", f"one of the declared queues ({', '.join(self._queue_urls)})", describe(job["queue"]))

@@ -51,6 +51,16 @@ class InvalidJobArgsError(UnrecoverableJobError):
         self.problems = problems
 
 
+class MiddlewareError(HopperError):
+    """A client middleware refused a job (it raised, gave back something that is not a job, or
+    changed what Hopper keys the job by): the job is not sent."""
+
+    def __init__(self, middleware: str, via: str, message: str) -> None:
+        super().__init__(f"client middleware {middleware} (enqueue via {via}): {message}")
+        self.middleware = middleware
+        self.via = via
+
+
 class ConfigurationError(HopperError):
     """A configuration value (an environment variable, an argument) is missing or malformed."""
 

@@ -28,11 +28,12 @@ from urllib.parse import urlparse
 from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_successes
 from .busy import BusyReport, instance_name
 from .envelope import failure_envelope, is_unrecoverable
-from .errors import ConfigurationError, HopperError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
+from .errors import ConfigurationError, HopperError, MiddlewareError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
 from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_time, serialize_job, to_json, unpacked_args
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, limiter_for, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
+from .middleware import Middleware, call_hook, run_client_chain, run_server_chain
 from .reservation import Reservation
 from .retry import near_retry
 from .stats import StatsRecorder
@@ -138,6 +139,7 @@ def worker(
     deadline_margin_ms: int = DEFAULT_DEADLINE_MARGIN_MS,
     log: LogSink = print,
     dynamodb: Any | None = None,
+    middleware: Middleware | None = None,
 ) -> LambdaHandler:
     """Builds the Lambda handler of a worker serving ``jobs`` (handlers by jobtype).
 
@@ -168,6 +170,7 @@ def worker(
         config = state.get("config")
         if config is None:
             config = state["config"] = _configure(env, sqs, dynamodb)
+            config.middleware = middleware
             instance_metrics.append(Metrics(log, namespace=config.env.get("HOPPER_METRICS_NAMESPACE") or "Hopper", enabled=config.env.get("HOPPER_METRICS") != "off"))
             instance_stats.append(StatsRecorder(config.marks_client, config.state_table) if config.stats_on and config.state_table is not None else None)
         stats = instance_stats[0]
@@ -185,6 +188,7 @@ def worker(
         counts = {"succeeded": 0, "failed": 0, "retried": 0, "expired": 0, "postponed": 0, "skipped": 0}
         retries: list[tuple[str, Outgoing]] = []
         successes: list[tuple[str, Job]] = []
+        expired: list[tuple[str, Job]] = []
         for index, record in enumerate(records):
             if remaining() < deadline_margin_ms:
                 # Not started, so not lost: SQS delivers them again.
@@ -209,6 +213,8 @@ def worker(
                 messages.append(message)
             if kind in ("succeeded", "expired") and settled is not None:
                 successes.append((str(record.get("messageId", "")), settled))
+            if kind == "expired" and settled is not None:
+                expired.append((str(record.get("messageId", "")), settled))
             if kind == "retried" and message is not None:
                 retries.append((queue_name_of(str(record.get("eventSourceARN", "")), config.queue_urls) or "", message))
         not_started = len(handed_back)
@@ -222,6 +228,8 @@ def worker(
             log_batch.error("could not send; record handed back to SQS", message_id=failure.key, reason=f"{failure.code}: {failure.message}")
             handed_back.append(failure.key)
         _count_retries(retries, {failure.key for failure in unsent}, metrics, stats, int(clock().timestamp() * 1000))
+        if config.middleware is not None:
+            _call_hooks(config.middleware, retries, expired, {failure.key for failure in unsent} | set(handed_back), log_batch)
         metrics.flush(clock())
         if stats is not None:
             stats.count_jobs(len(records))
@@ -243,6 +251,17 @@ def _count_retries(retries: list[tuple[str, Outgoing]], unsent: set[str], metric
         metrics.count(queue, job["jobtype"], "Retried")
         if stats is not None:
             stats.retried(queue, job, at_ms)
+
+
+def _call_hooks(chain: Middleware, retries: list[tuple[str, Outgoing]], expired: list[tuple[str, Job]], not_moved: set[str], logger: Logger) -> None:
+    """``on_retry`` for each retry this invocation sent, ``on_expired`` for each job it dropped; a
+    record handed back made no move and calls no hook."""
+    for _, message in retries:
+        if message.key not in not_moved:
+            call_hook(chain, "on_retry", json.loads(message.body), logger)
+    for message_id, job in expired:
+        if message_id not in not_moved:
+            call_hook(chain, "on_expired", job, logger)
 
 
 class _HandBack(Exception):
@@ -305,6 +324,8 @@ class _Config:
     queue_caps: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Queue name → visibility timeout in seconds (``HOPPER_QUEUE_VISIBILITY``), for reservations.
     visibility: dict[str, int] = field(default_factory=dict)
+    #: The team's chains and hooks (``worker(..., middleware=)``).
+    middleware: Middleware | None = None
 
     def marks_client(self) -> Any:
         if self.dynamodb is None:
@@ -478,8 +499,11 @@ def _run(
         return call_handler() if hard_stop is None else hard_stop.run(call_handler)
 
     def call_handler() -> Any:
+        return run_server_chain(config.middleware, job, context, invoke) if config.middleware is not None else invoke(job)
+
+    def invoke(running: Job) -> Any:
         # Arguments the TypeScript compressArgs middleware packed reach the handler as they were sent.
-        value = handler(unpacked_args(job["args"]), context)
+        value = handler(unpacked_args(running["args"]), context)
         return asyncio.run(value) if inspect.iscoroutine(value) else value
 
     try:
@@ -494,8 +518,7 @@ def _run(
             # The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
             delay = min(900, max(1, limited.retry_after_seconds))
             job_logger.info("queue at its maxConcurrency; job delayed", delay_s=delay)
-            body = serialize_job(job)
-            return "capped", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+            return "capped", _send_back(message_id, url, job, delay, config, job_logger)
         count = limited_count(job) + 1
         if url is not None and count <= MAX_LIMITED_RESCHEDULES:
             # A limiter's wait is not a failure: the job comes back with jitter and keeps its retries.
@@ -503,8 +526,7 @@ def _run(
             job_logger.info("rate limited; job delayed", delay_s=delay, limited_count=count)
             now = clock()
             again = {**job, "custom": {**(job.get("custom") or {}), "limited_count": count}, "enqueued_at": iso_time(now), "at": iso_time(now + timedelta(seconds=delay))}
-            body = serialize_job(again)
-            return "postponed", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+            return "postponed", _send_back(message_id, url, again, delay, config, job_logger)
         if url is not None:
             job_logger.warn("rate limited too many times; handled as a failure", limited_count=count - 1)
         return _failed(message_id, limited, queue, job, config, clock, job_logger, tracker)
@@ -514,12 +536,23 @@ def _run(
         if url is not None:
             delay = min(900, max(1, held.retry_after_seconds))
             job_logger.info("a step of ctx.once runs in another delivery; job delayed", delay_s=delay)
-            body = serialize_job(job)
-            return "postponed", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+            return "postponed", _send_back(message_id, url, job, delay, config, job_logger)
         return _failed(message_id, held, queue, job, config, clock, job_logger, tracker)
     except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
         return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
     return "succeeded", None
+
+
+def _send_back(message_id: str, url: str, job: Job, delay: int, config: _Config, logger: Logger) -> Outgoing:
+    """``job`` back to its queue after ``delay`` seconds (a wait, not a failure), through the client
+    chain; when the chain refuses, the record is handed back to SQS, which delivers it again."""
+    try:
+        sent = run_client_chain(config.middleware, job, "requeue", logger)
+    except MiddlewareError as refused:
+        logger.error("client middleware refused to send the job back; record handed back to SQS", message_id=message_id, error=str(refused))
+        raise _HandBack() from refused
+    body = serialize_job(sent)
+    return Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
 
 
 def _limiters(config: _Config, budget_ms: Callable[[], int], logger: Logger) -> Callable[[str, Mapping[str, Any]], Limiter] | None:
@@ -603,6 +636,13 @@ def _failed(message_id: str, error: Exception, queue: str, job: Job, config: _Co
     logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
     url = config.queue_urls.get(job["queue"])
     retried = None if unrecoverable or url is None else near_retry(job, described, clock())
+    if retried is not None and url is not None:
+        try:
+            retried = run_client_chain(config.middleware, retried[0], "retry", logger), retried[1]
+        except MiddlewareError as refused:
+            # The failure envelope takes the retry function's way, which runs the chain again.
+            logger.error("client middleware refused the retry; the failure goes to the retry function", error=str(refused))
+            retried = None
     if retried is not None and url is not None:
         # Due within 15 minutes: back to its queue at once, as the retry function would send it.
         again, delay = retried
