@@ -12,6 +12,8 @@ from .errors import (
     InvalidJobArgsError,
     InvalidJobError,
     InvalidLimiterSpecError,
+    IterationBusyError,
+    IterationError,
     LimiterUnavailableError,
     MiddlewareError,
     OnceStepBusyError,
@@ -21,6 +23,7 @@ from .errors import (
     UnknownJobTypeError,
     UnrecoverableJobError,
 )
+from .iterate import iterate
 from .job import JOB_DEFAULTS, normalize_job, parse_job, serialize_job
 from .middleware import Middleware, define_middleware
 from .typed import with_args
@@ -34,6 +37,8 @@ __all__ = [
     "InvalidJobArgsError",
     "InvalidJobError",
     "InvalidLimiterSpecError",
+    "IterationBusyError",
+    "IterationError",
     "JOB_DEFAULTS",
     "JobContext",
     "LimiterUnavailableError",
@@ -47,6 +52,7 @@ __all__ = [
     "UnrecoverableJobError",
     "define_middleware",
     "failure_envelope",
+    "iterate",
     "normalize_job",
     "parse_job",
     "serialize_job",

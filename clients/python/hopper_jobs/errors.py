@@ -51,6 +51,27 @@ class InvalidJobArgsError(UnrecoverableJobError):
         self.problems = problems
 
 
+class IterationBusyError(HopperError):
+    """Another delivery of the same iterating job holds its iteration: this one goes back to its
+    queue until that slice's deadline, without using a retry."""
+
+    def __init__(self, jid: str, retry_after_seconds: int) -> None:
+        super().__init__(f"job {jid} is iterating in another delivery; retry after {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class IterationLostError(HopperError):
+    """A slice of an iterating job no longer holds its iteration: another delivery took it over."""
+
+    def __init__(self, jid: str) -> None:
+        super().__init__(f"job {jid}: another delivery took its iteration over; this slice stops")
+
+
+class IterationError(UnrecoverableJobError):
+    """An iterating job cannot go on as written (``items`` yielded something that is not an
+    ``(item, cursor)`` pair, or a cursor that cannot be kept): the job goes to the dead set."""
+
+
 class MiddlewareError(HopperError):
     """A client middleware refused a job (it raised, gave back something that is not a job, or
     changed what Hopper keys the job by): the job is not sent."""

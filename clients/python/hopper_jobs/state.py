@@ -185,6 +185,11 @@ class JobTracker:
             remove.append("result")
         self._quietly("tracking: success not recorded", sets, remove=remove)
 
+    def already_succeeded(self) -> None:
+        """A copy of a job that already finished (an iterating job's): its state goes back to
+        succeeded, keeping the result the finishing run kept."""
+        self._quietly("tracking: success not recorded", {"state": {"S": "succeeded"}, "progress": {"N": "100"}, "finished_at": {"S": self._iso()}})
+
     def failed(self, errtype: str, message: str) -> None:
         if self.pending is not None:
             self._write_pending()

@@ -28,12 +28,13 @@ from urllib.parse import urlparse
 from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_successes
 from .busy import BusyReport, instance_name
 from .envelope import failure_envelope, is_unrecoverable
-from .errors import ConfigurationError, HopperError, MiddlewareError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
+from .errors import ConfigurationError, HopperError, IterationBusyError, MiddlewareError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
 from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_time, serialize_job, to_json, unpacked_args
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, limiter_for, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
 from .middleware import Middleware, call_hook, run_client_chain, run_server_chain
+from .iterate import IterationScope, IterationSignal, IterationStore
 from .reservation import Reservation
 from .retry import near_retry
 from .stats import StatsRecorder
@@ -69,6 +70,7 @@ class JobContext:
     #: runs again. A handler that checks it stops cleanly; ``ctx.cancelled.wait(seconds)`` is a sleep
     #: that ends early then. (The TypeScript worker's ``ctx.signal``.)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    _iteration: IterationScope | None = field(default=None, repr=False)
 
     def remaining_time_ms(self) -> int:
         """Milliseconds left before Lambda ends this invocation."""
@@ -185,7 +187,7 @@ def worker(
         records: list[Mapping[str, Any]] = list(event.get("Records", []))
         handed_back: list[str] = []
         messages: list[Outgoing] = []
-        counts = {"succeeded": 0, "failed": 0, "retried": 0, "expired": 0, "postponed": 0, "skipped": 0}
+        counts = {"succeeded": 0, "failed": 0, "retried": 0, "expired": 0, "postponed": 0, "continued": 0, "skipped": 0}
         retries: list[tuple[str, Outgoing]] = []
         successes: list[tuple[str, Job]] = []
         expired: list[tuple[str, Job]] = []
@@ -424,6 +426,7 @@ def _process(
         _mark_start(job, config, clock, job_logger)
     now_ms = lambda: int(clock().timestamp() * 1000)  # noqa: E731
     steps = None if config.state_table is None else OnceSteps(config.marks_client, config.state_table, _once_step_days(config.env), now_ms)
+    iteration = None if config.state_table is None else IterationScope(IterationStore(config.marks_client, config.state_table, _once_step_days(config.env), now_ms), now_ms, margin_ms)
     custom = job.get("custom") or {}
     tracked = config.state_table is not None and (custom.get("track") is True or custom.get("result") is True)
     tracker = JobTracker(config.marks_client, config.state_table, job, now_ms, job_logger) if tracked and config.state_table is not None else None
@@ -446,7 +449,7 @@ def _process(
             metrics.observe(queue, job["jobtype"], "Latency", max(0, started_ms - due))
             if stats is not None:
                 stats.started(queue, job, started_ms - due, started_ms)
-        kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation, hard_stop)
+        kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation, hard_stop, iteration)
         if kind == "capped":
             # Its queue had no free slot: the handler did not run.
             metrics.count(queue, job["jobtype"], "RateLimited")
@@ -454,6 +457,9 @@ def _process(
         metrics.observe(queue, job["jobtype"], "Duration", now_ms() - started_ms)
         if kind == "postponed":
             metrics.count(queue, job["jobtype"], "RateLimited")
+        elif kind in ("continued", "skipped"):
+            # A slice that goes on, or a copy of an iteration another delivery holds or finished.
+            pass
         else:
             metrics.count(queue, job["jobtype"], "Processed")
             if kind in ("failed", "retried"):
@@ -482,13 +488,14 @@ def _run(
     limiters: Callable[[str, Mapping[str, Any]], Limiter] | None,
     reservation: Reservation | None,
     hard_stop: _HardStop | None = None,
+    iteration: IterationScope | None = None,
 ) -> tuple[str, Outgoing | None]:
     """Runs the handler of ``job`` (within its queue's lease, when the queue needs one); returns its
     outcome (``capped`` when no slot of the queue came free and the handler did not run) and the
     message to send, if any. Raises ``_Abandoned`` when the handler was still running at the
     invocation's hard stop."""
     cancelled = hard_stop.cancelled if hard_stop is not None else threading.Event()
-    context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters, reservation, cancelled)
+    context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters, reservation, cancelled, iteration)
     cap = config.queue_caps.get(queue) or {}
     lease = limiters(queue_lease_name(queue), {"type": "concurrent", "limit": cap["jobs"], "lockTimeout": cap["leaseSeconds"], "wait": 900}) if limiters is not None and "leaseSeconds" in cap else None
     started = False
@@ -512,6 +519,8 @@ def _run(
             tracker.succeeded(result)
     except _HandBack:
         raise
+    except IterationSignal as signal:
+        return _iteration_end(signal, message_id, job, config, clock, job_logger, tracker)
     except RateLimitedError as limited:
         url = config.queue_urls.get(job["queue"])
         if url is not None and not started:
@@ -530,17 +539,35 @@ def _run(
         if url is not None:
             job_logger.warn("rate limited too many times; handled as a failure", limited_count=count - 1)
         return _failed(message_id, limited, queue, job, config, clock, job_logger, tracker)
-    except OnceStepBusyError as held:
-        # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run ends.
+    except (OnceStepBusyError, IterationBusyError) as held:
+        # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run
+        # (a step of ctx.once, or a slice of its iteration) ends.
         url = config.queue_urls.get(job["queue"])
         if url is not None:
             delay = min(900, max(1, held.retry_after_seconds))
-            job_logger.info("a step of ctx.once runs in another delivery; job delayed", delay_s=delay)
+            what = "a step of ctx.once runs" if isinstance(held, OnceStepBusyError) else "the job iterates"
+            job_logger.info(f"{what} in another delivery; job delayed", delay_s=delay)
             return "postponed", _send_back(message_id, url, job, delay, config, job_logger)
         return _failed(message_id, held, queue, job, config, clock, job_logger, tracker)
     except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
         return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
     return "succeeded", None
+
+
+def _iteration_end(signal: IterationSignal, message_id: str, job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing | None]:
+    """A slice that goes on sends the job back to its queue (``custom.slice``: the slices so far); a
+    copy whose iteration another delivery holds or finished is acknowledged without a word."""
+    if signal.kind != "continue":
+        if signal.kind == "finished" and tracker is not None:
+            tracker.already_succeeded()
+        logger.info("iteration held or finished by another delivery; this copy is acknowledged", reason=str(signal))
+        return "skipped", None
+    url = config.queue_urls.get(job["queue"])
+    if url is None:
+        raise _HandBack()
+    custom = {key: value for key, value in (job.get("custom") or {}).items() if key != "expires_at"}
+    again = {**{key: value for key, value in job.items() if key != "at"}, "enqueued_at": iso_time(clock()), "custom": {**custom, "slice": signal.slices}}
+    return "continued", _send_back(message_id, url, again, 0, config, logger)
 
 
 def _send_back(message_id: str, url: str, job: Job, delay: int, config: _Config, logger: Logger) -> Outgoing:

@@ -55,3 +55,11 @@ def record(body: object, message_id: str = "m1", arn: str = DEFAULT_ARN) -> dict
     """An SQS record as Lambda delivers it; ``body`` is serialized unless it is already text."""
     text = body if isinstance(body, str) else json.dumps(body)
     return {"messageId": message_id, "receiptHandle": "rh", "body": text, "eventSourceARN": arn, "attributes": {"ApproximateReceiveCount": "1"}}
+
+
+class ConditionFailed(Exception):
+    """What botocore raises for a failed DynamoDB condition (its ``response`` names the code)."""
+
+    def __init__(self) -> None:
+        super().__init__("The conditional request failed")
+        self.response = {"Error": {"Code": "ConditionalCheckFailedException"}}

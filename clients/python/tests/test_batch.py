@@ -11,7 +11,7 @@ from hopper_jobs import worker
 from hopper_jobs.batch import BatchContentionError, callback_of, claim_callback_run, record_successes
 
 from .support import NOW as SUPPORT_NOW
-from .support import QUEUE_URLS, RETRIES_URL, FakeContext, FakeSqs, record
+from .support import QUEUE_URLS, RETRIES_URL, ConditionFailed, FakeContext, FakeSqs, record
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
 
@@ -20,12 +20,6 @@ class Cancelled(Exception):
     def __init__(self, reasons: list[dict[str, Any]]) -> None:
         super().__init__("Transaction cancelled")
         self.response = {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons}
-
-
-class ConditionFailed(Exception):
-    def __init__(self) -> None:
-        super().__init__("The conditional request failed")
-        self.response = {"Error": {"Code": "ConditionalCheckFailedException"}}
 
 
 class Table:

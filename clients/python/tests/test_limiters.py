@@ -23,6 +23,8 @@ from hopper_jobs.limiters import (
     resolve_spec,
 )
 
+from .support import ConditionFailed
+
 
 class SpecTest(unittest.TestCase):
     def test_refuses_what_the_typescript_specs_refuse_with_the_same_messages(self) -> None:
@@ -56,12 +58,6 @@ class SpecTest(unittest.TestCase):
                 with self.assertRaises(InvalidLimiterSpecError) as raised:
                     resolve_spec("erp", spec)
                 self.assertEqual(str(raised.exception), message)
-
-
-class ConditionFailed(Exception):
-    def __init__(self) -> None:
-        super().__init__("The conditional request failed")
-        self.response = {"Error": {"Code": "ConditionalCheckFailedException"}}
 
 
 class EntryTable:

@@ -9,15 +9,9 @@ from typing import Any
 from hopper_jobs import HopperError, worker
 from hopper_jobs.errors import OnceStepError
 
-from .support import NOW, QUEUE_URLS, RETRIES_URL, FakeContext, FakeSqs, record
+from .support import NOW, QUEUE_URLS, RETRIES_URL, ConditionFailed, FakeContext, FakeSqs, record
 
 ENV = {"HOPPER_RETRIES_QUEUE_URL": RETRIES_URL, "HOPPER_QUEUE_URLS": json.dumps(QUEUE_URLS), "HOPPER_STATE_TABLE": "state"}
-
-
-class ConditionFailed(Exception):
-    def __init__(self) -> None:
-        super().__init__("The conditional request failed")
-        self.response = {"Error": {"Code": "ConditionalCheckFailedException"}}
 
 
 class HeldStepTable:

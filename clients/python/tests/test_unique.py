@@ -6,11 +6,7 @@ from typing import Any
 
 from hopper_jobs.unique import canonical_json, lock_key, release
 
-
-class ConditionFailed(Exception):
-    def __init__(self) -> None:
-        super().__init__("The conditional request failed")
-        self.response = {"Error": {"Code": "ConditionalCheckFailedException"}}
+from .support import ConditionFailed
 
 
 class CanonicalJsonTest(unittest.TestCase):
