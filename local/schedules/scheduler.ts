@@ -27,7 +27,7 @@ export interface ScheduleState {
 
 interface Entry {
   readonly spec: ScheduleSpec;
-  readonly window: FireWindow;
+  window: FireWindow;
   enabled: boolean;
   next: number | undefined;
 }
@@ -71,6 +71,11 @@ export class LocalScheduler {
   /** Starts firing schedules. */
   start(): void {
     this.stopped = false;
+    // A rate schedule without a start date counts its periods from now, as one on AWS counts them
+    // from its creation: its first period fires at once. (Anchored when the scheduler was made, a
+    // millisecond that passed before this start would put the first fire a whole period later.)
+    const now = this.clock.now();
+    for (const entry of this.entries) entry.window = { ...entry.window, anchorMs: entry.spec.startMs ?? now };
     this.plan();
     this.unsubscribe = this.clock.onChange(() => this.plan());
     this.schedule();

@@ -4,7 +4,7 @@
  * check is answered here by the local runtime's scheduler, as `hopper dev` plans schedules; rate
  * and at expressions are the scheduler's own.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CronExpressionError } from '../../lib/errors/cron.js';
 import { Clock } from '../../local/clock.js';
 import type { ScheduleSpec } from '../../local/resources/schedule.js';
@@ -84,6 +84,24 @@ describe('rate and at expressions', () => {
   it('never fires an at schedule whose wall time the clock skips', () => {
     const at = parseScheduleExpression('at(2026-03-29T02:30:00)');
     expect(nextFireTime(at, Date.parse('2026-01-01T00:00:00Z'), { ...window(0), timeZone: 'Europe/Vienna' })).toBeUndefined();
+  });
+
+  it("fires a rate schedule's first period when the scheduler starts, however long after it was made", async () => {
+    const clock = new Clock();
+    const fired: number[] = [];
+    const scheduler = new LocalScheduler([scheduleSpec('rate(5 minutes)', 'UTC')], clock, async (_spec, _payload, scheduledMs) => { fired.push(scheduledMs); }, () => undefined);
+    // Time passes between making the scheduler and starting it (a loaded machine, a slow start).
+    clock.setOffset(1_500);
+    const startedAt = clock.now();
+    scheduler.start();
+    try {
+      await vi.waitFor(() => expect(fired).toHaveLength(1), { timeout: 2_000, interval: 10 });
+      expect(fired[0]).toBeGreaterThanOrEqual(startedAt);
+      expect(fired[0]).toBeLessThan(startedAt + 1_000);
+      expect(Date.parse(scheduler.list()[0]?.nextFireAt ?? '')).toBe(fired[0] + 5 * 60_000);
+    } finally {
+      await scheduler.stop();
+    }
   });
 
   it('stops at the end date', () => {
