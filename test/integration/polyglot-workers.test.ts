@@ -137,6 +137,29 @@ describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
     expect(dead.reason?.message).toContain('jobtype');
   });
 
+  it('buries a job whose arguments do not match its schema, without running it', async () => {
+    const jid = await client.enqueue({ jobtype: 'Typed', args: ['ada', '3'], queue: lang });
+    const dead = await deadEntry(jid, 30_000);
+    expect(dead.reason?.errtype).toBe('InvalidJobArgsError');
+    expect(dead.reason?.message).toMatch(/^Typed: its arguments do not match the job's schema: args\[1\]: expected an integer/);
+    const ok = await client.enqueue({ jobtype: 'Typed', args: ['ada', 3], queue: lang });
+    await eventually(async () => (runsOf(ok).length === 1 ? true : undefined), 30_000, `${ok} to run`);
+    expect(runsOf(jid)).toEqual([]);
+  });
+
+  it('runs an iterating job as slices through its queue, each item once', { timeout: 60_000 }, async () => {
+    const jid = await client.enqueue({ jobtype: 'Iterate', args: [8], queue: lang });
+    await eventually(async () => (runsOf(jid).length === 1 ? true : undefined), 50_000, `${jid} to finish`);
+    const items = lines().filter((line) => line.jid === jid && line.message === 'item').map((line) => line.item);
+    expect(items).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const stateTable = local.tableName(logicalIdOf(local.tables, 'JobsStateTable'));
+    const { Item: item } = await dynamo.send(new GetItemCommand({ TableName: stateTable, Key: { pk: { S: `iter#${jid}` }, sk: { S: 'cursor' } }, ConsistentRead: true }));
+    expect(item?.state?.S).toBe('done');
+    expect(item?.items?.N).toBe('8');
+    // Slices of at most 300 ms over items of 100 ms: at least three.
+    expect(Number(item?.slices?.N)).toBeGreaterThanOrEqual(3);
+  });
+
   it('drops an expired job without running it', async () => {
     const jid = `expired-${lang}-${Date.now()}`;
     const body = JSON.stringify({ jid, jobtype: 'Record', args: ['late'], queue: lang, created_at: new Date().toISOString(), custom: { expires_at: new Date(Date.now() - 1_000).toISOString() } });
