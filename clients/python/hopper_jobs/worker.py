@@ -13,35 +13,32 @@ were not started before the deadline) go back to SQS.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
-import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
-from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_successes
 from .busy import BusyReport, instance_name
-from .envelope import failure_envelope, is_unrecoverable
-from .errors import ConfigurationError, HopperError, IterationBusyError, MiddlewareError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
-from .job import Job, byte_length, describe_error, iso_time, parse_job, parse_time, serialize_job, to_json, unpacked_args
-from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS, JobTracker, OnceSteps
+from .deadline import Abandoned, HandBack, HardStop, remaining_time
+from .envelope import failure_envelope
+from .errors import ConfigurationError, HopperError, IterationBusyError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
+from .iterate import IterationScope, IterationSignal, IterationStore
+from .job import Job, iso_time, parse_job, parse_time, unpacked_args
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, limiter_for, queue_lease_name, resolve_spec
 from .logger import Logger, LogSink
-from .middleware import Middleware, call_hook, run_client_chain, run_server_chain
-from .iterate import IterationScope, IterationSignal, IterationStore
-from .reservation import Reservation
-from .retry import near_retry
-from .stats import StatsRecorder
 from .metrics import INVALID_JOBTYPE, Metrics, MetricsBatch, due_at_ms
-from .env import default_retry_from_env, environment_with_document, queue_caps_from_env, queue_urls_from_env, queue_visibility_from_env
-from .sqs import Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
+from .middleware import Middleware, run_server_chain
+from .moves import call_hooks, count_retries, failed_outcome, iteration_end, send_back, to_retries_queue
+from .reservation import Reservation
+from .settle import admit, after_successes, mark_start
+from .sqs import Outgoing, SqsClient, send_in_batches
+from .state import JobTracker, OnceSteps
+from .stats import StatsRecorder
 from .unique import release as release_unique_lock, unique_until
+from .worker_config import WorkerConfig, configure, once_step_days, queue_name_of
 
 T = TypeVar("T")
 
@@ -164,24 +161,24 @@ def worker(
     """
     clock = now or (lambda: datetime.now(timezone.utc))
     base_logger = Logger(log, now=clock)
-    state: dict[str, _Config] = {}
+    state: dict[str, WorkerConfig] = {}
     instance_metrics: list[Metrics] = []
     instance_stats: list[StatsRecorder | None] = []
 
     def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         config = state.get("config")
         if config is None:
-            config = state["config"] = _configure(env, sqs, dynamodb)
+            config = state["config"] = configure(env, sqs, dynamodb)
             config.middleware = middleware
             instance_metrics.append(Metrics(log, namespace=config.env.get("HOPPER_METRICS_NAMESPACE") or "Hopper", enabled=config.env.get("HOPPER_METRICS") != "off"))
             instance_stats.append(StatsRecorder(config.marks_client, config.state_table) if config.stats_on and config.state_table is not None else None)
         stats = instance_stats[0]
         metrics = instance_metrics[0].batch()
         received_at_ms = int(clock().timestamp() * 1000)
-        remaining = _remaining_time(context)
+        remaining = remaining_time(context)
         # A job still running when half the margin is left is abandoned: its record goes back to SQS
         # and the invocation returns in time, instead of Lambda failing the whole batch.
-        hard_stop = _HardStop(time.monotonic() + (remaining() - deadline_margin_ms / 2) / 1000)
+        hard_stop = HardStop(time.monotonic() + (remaining() - deadline_margin_ms / 2) / 1000)
         request_id = getattr(context, "aws_request_id", None)
         log_batch = base_logger.child(request_id=request_id) if request_id else base_logger
         records: list[Mapping[str, Any]] = list(event.get("Records", []))
@@ -198,11 +195,11 @@ def worker(
                 break
             try:
                 kind, message, settled = _process(record, jobs, config, clock, log_batch, remaining, deadline_margin_ms, metrics, received_at_ms, stats, hard_stop)
-            except _Abandoned:
+            except Abandoned:
                 log_batch.warn("job still running as the invocation ends; abandoned and handed back to SQS (ctx.cancelled is set)", message_id=record.get("messageId"))
                 handed_back.extend(str(rest.get("messageId", "")) for rest in records[index:])
                 break
-            except _HandBack:
+            except HandBack:
                 # Logged where it happened: SQS delivers the record again.
                 handed_back.append(str(record.get("messageId", "")))
                 continue
@@ -222,16 +219,16 @@ def worker(
         not_started = len(handed_back)
         # Batch successes are recorded before the records are acknowledged: if that fails, the record
         # goes back to SQS and the job runs again rather than its batch never completing.
-        unsettled = _after_successes(successes, config, clock, log_batch)
+        unsettled = after_successes(successes, config, clock, log_batch)
         handed_back.extend(message_id for message_id, _ in successes if message_id in unsettled)
         unsent = send_in_batches(config.sqs, messages)
         for failure in unsent:
             # The outcome was not reported, so SQS must deliver the job again.
             log_batch.error("could not send; record handed back to SQS", message_id=failure.key, reason=f"{failure.code}: {failure.message}")
             handed_back.append(failure.key)
-        _count_retries(retries, {failure.key for failure in unsent}, metrics, stats, int(clock().timestamp() * 1000))
+        count_retries(retries, {failure.key for failure in unsent}, metrics, stats, int(clock().timestamp() * 1000))
         if config.middleware is not None:
-            _call_hooks(config.middleware, retries, expired, {failure.key for failure in unsent} | set(handed_back), log_batch)
+            call_hooks(config.middleware, retries, expired, {failure.key for failure in unsent} | set(handed_back), log_batch)
         metrics.flush(clock())
         if stats is not None:
             stats.count_jobs(len(records))
@@ -242,138 +239,10 @@ def worker(
     return handle
 
 
-def _count_retries(retries: list[tuple[str, Outgoing]], unsent: set[str], metrics: MetricsBatch, stats: StatsRecorder | None, at_ms: int) -> None:
-    """Counts the retries this invocation sent itself (``Retried``, and a failure in the stats, as the
-    retry function counts those it moves); one not sent is not counted: its record goes back to SQS."""
-    for source_queue, message in retries:
-        if message.key in unsent:
-            continue
-        job = json.loads(message.body)
-        queue = source_queue or job["queue"]
-        metrics.count(queue, job["jobtype"], "Retried")
-        if stats is not None:
-            stats.retried(queue, job, at_ms)
-
-
-def _call_hooks(chain: Middleware, retries: list[tuple[str, Outgoing]], expired: list[tuple[str, Job]], not_moved: set[str], logger: Logger) -> None:
-    """``on_retry`` for each retry this invocation sent, ``on_expired`` for each job it dropped; a
-    record handed back made no move and calls no hook."""
-    for _, message in retries:
-        if message.key not in not_moved:
-            call_hook(chain, "on_retry", json.loads(message.body), logger)
-    for message_id, job in expired:
-        if message_id not in not_moved:
-            call_hook(chain, "on_expired", job, logger)
-
-
-class _HandBack(Exception):
-    """The record's outcome could not be written: it goes back to SQS (and its job runs again)."""
-
-
-class _Abandoned(_HandBack):
-    """The job was still running at the invocation's hard stop: it and the records after it go back."""
-
-
-class _HardStop:
-    """The moment an invocation stops waiting for the job it runs (half the deadline margin before
-    Lambda's timeout, as the TypeScript worker aborts ``ctx.signal``). A handler runs on a thread of
-    its own; at the hard stop the worker sets ``ctx.cancelled`` and stops waiting. A Python thread
-    cannot be stopped: one that does not check ``ctx.cancelled`` goes on running, and may go on when
-    Lambda reuses the environment, as an abandoned TypeScript handler may; its record is handed back,
-    so the job runs again (jobs are at-least-once).
-    """
-
-    def __init__(self, at_monotonic: float) -> None:
-        self.at = at_monotonic
-        self.cancelled = threading.Event()
-
-    def run(self, fn: Callable[[], T]) -> T:
-        """``fn()`` on a thread of its own (in this context's variables), its result or its error;
-        raises ``_Abandoned`` when it is still running at the hard stop."""
-        outcome: dict[str, Any] = {}
-        scope = contextvars.copy_context()
-
-        def target() -> None:
-            try:
-                outcome["value"] = scope.run(fn)
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread as it is
-                outcome["error"] = error
-
-        thread = threading.Thread(target=target, name="hopper-job", daemon=True)
-        thread.start()
-        thread.join(max(0.0, self.at - time.monotonic()))
-        if thread.is_alive():
-            self.cancelled.set()
-            raise _Abandoned()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome.get("value")  # type: ignore[return-value]
-
-
-@dataclass
-class _Config:
-    sqs: SqsClient
-    retries_queue_url: str
-    queue_urls: dict[str, str]
-    default_retry: int
-    state_table: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    dynamodb: Any | None = None
-    #: Busy reports are kept with the stats (``HOPPER_STATS=on``), as the TypeScript worker keeps them.
-    stats_on: bool = False
-    limits_table: str | None = None
-    #: Queue caps (``HOPPER_QUEUE_CONCURRENCY``): a queue with ``leaseSeconds`` is capped by a lease per job.
-    queue_caps: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: Queue name → visibility timeout in seconds (``HOPPER_QUEUE_VISIBILITY``), for reservations.
-    visibility: dict[str, int] = field(default_factory=dict)
-    #: The team's chains and hooks (``worker(..., middleware=)``).
-    middleware: Middleware | None = None
-
-    def marks_client(self) -> Any:
-        if self.dynamodb is None:
-            self.dynamodb = dynamodb_client_from_env(self.env)
-        return self.dynamodb
-
-
-def _configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: Any | None = None) -> _Config:
-    env = environment_with_document(os.environ if env is None else env, dynamodb)
-    retries = env.get("HOPPER_RETRIES_QUEUE_URL")
-    if not retries:
-        raise ConfigurationError("environment variable HOPPER_RETRIES_QUEUE_URL is not set; it is set by the JobSystem construct (did you call jobs.addWorker(fn)?)")
-    queue_urls = queue_urls_from_env(env) if env.get("HOPPER_QUEUE_URLS") else {}
-    return _Config(
-        sqs if sqs is not None else sqs_client_from_env(env), retries, queue_urls, default_retry_from_env(env),
-        state_table=env.get("HOPPER_STATE_TABLE") or None, env=dict(env), dynamodb=dynamodb,
-        stats_on=env.get("HOPPER_STATS") == "on",
-        limits_table=env.get("HOPPER_LIMITS_TABLE") or None,
-        queue_caps=queue_caps_from_env(env),
-        visibility=queue_visibility_from_env(env),
-    )
-
-
-#: Days a start mark is kept (longer than SQS keeps a message).
-START_MARK_TTL_DAYS = 15
-
-
-def _mark_start(job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger) -> None:
-    """Writes the start mark of a job delivered again (lib/storage/start-marks.ts); never raises."""
-    if config.state_table is None:
-        return
-    retry_count = (job.get("failure") or {}).get("retry_count", -1)
-    expires = int(clock().timestamp()) + START_MARK_TTL_DAYS * 86_400
-    try:
-        config.marks_client().put_item(
-            TableName=config.state_table,
-            Item={"pk": {"S": f"startmark#{job['jid']}"}, "sk": {"S": f"attempt#{retry_count}"}, "ttl": {"N": str(expires)}},
-        )
-    except Exception as error:  # noqa: BLE001 - without the mark a crash is let off, not lost
-        logger.warn("start mark not written; a crash of this run may be let off as a throttled delivery", error=str(error))
-
-
 def _process(
     record: Mapping[str, Any],
     jobs: Mapping[str, JobHandler],
-    config: _Config,
+    config: WorkerConfig,
     clock: Callable[[], datetime],
     logger: Logger,
     remaining: Callable[[], int],
@@ -381,7 +250,7 @@ def _process(
     metrics: MetricsBatch,
     received_at_ms: int,
     stats: StatsRecorder | None = None,
-    hard_stop: _HardStop | None = None,
+    hard_stop: HardStop | None = None,
 ) -> tuple[str, Outgoing | None, Job | None]:
     """Processes one record; returns its outcome, the message to send, if any, and the job when it
     succeeded or expired (what its batch, lock and callback learn after the invocation's records)."""
@@ -395,7 +264,7 @@ def _process(
         queue = source_queue or arn.split(":")[-1]
         logger.warn("invalid job sent to the dead set", message_id=message_id, queue=queue, error=str(error))
         metrics.count(queue, INVALID_JOBTYPE, "Failed")
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), raw=body, message_id=message_id, unrecoverable=True)), None
+        return "failed", to_retries_queue(message_id, config, failure_envelope(queue, error, clock(), raw=body, message_id=message_id, unrecoverable=True)), None
 
     attempt = (job.get("failure") or {}).get("retry_count", -1) + 2
     job_logger = logger.child(jid=job["jid"], jobtype=job["jobtype"], queue=job["queue"], attempt=attempt)
@@ -411,9 +280,9 @@ def _process(
         error = UnknownJobTypeError(job["jobtype"], list(jobs))
         job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
         metrics.count(queue, job["jobtype"], "Failed")
-        return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True)), None
+        return "failed", to_retries_queue(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True)), None
 
-    if not _admit(job, message_id, config, job_logger):
+    if not admit(job, message_id, config, job_logger):
         return "skipped", None, None
     if unique_until(job) == "start" and config.state_table is not None:
         try:
@@ -423,10 +292,10 @@ def _process(
 
     if _receive_count(record) > 1:
         # Received before: crashes, timeouts or throttles. The mark lets the retry function tell them apart.
-        _mark_start(job, config, clock, job_logger)
+        mark_start(job, config, clock, job_logger)
     now_ms = lambda: int(clock().timestamp() * 1000)  # noqa: E731
-    steps = None if config.state_table is None else OnceSteps(config.marks_client, config.state_table, _once_step_days(config.env), now_ms)
-    iteration = None if config.state_table is None else IterationScope(IterationStore(config.marks_client, config.state_table, _once_step_days(config.env), now_ms), now_ms, margin_ms)
+    steps = None if config.state_table is None else OnceSteps(config.marks_client, config.state_table, once_step_days(config.env), now_ms)
+    iteration = None if config.state_table is None else IterationScope(IterationStore(config.marks_client, config.state_table, once_step_days(config.env), now_ms), now_ms, margin_ms)
     custom = job.get("custom") or {}
     tracked = config.state_table is not None and (custom.get("track") is True or custom.get("result") is True)
     tracker = JobTracker(config.marks_client, config.state_table, job, now_ms, job_logger) if tracked and config.state_table is not None else None
@@ -478,7 +347,7 @@ def _run(
     job: Job,
     message_id: str,
     queue: str,
-    config: _Config,
+    config: WorkerConfig,
     clock: Callable[[], datetime],
     job_logger: Logger,
     remaining: Callable[[], int],
@@ -487,12 +356,12 @@ def _run(
     busy: BusyReport | None,
     limiters: Callable[[str, Mapping[str, Any]], Limiter] | None,
     reservation: Reservation | None,
-    hard_stop: _HardStop | None = None,
+    hard_stop: HardStop | None = None,
     iteration: IterationScope | None = None,
 ) -> tuple[str, Outgoing | None]:
     """Runs the handler of ``job`` (within its queue's lease, when the queue needs one); returns its
     outcome (``capped`` when no slot of the queue came free and the handler did not run) and the
-    message to send, if any. Raises ``_Abandoned`` when the handler was still running at the
+    message to send, if any. Raises ``Abandoned`` when the handler was still running at the
     invocation's hard stop."""
     cancelled = hard_stop.cancelled if hard_stop is not None else threading.Event()
     context = JobContext(job["jid"], job, job_logger, remaining, steps, tracker, busy, limiters, reservation, cancelled, iteration)
@@ -517,17 +386,17 @@ def _run(
         result = call() if lease is None else lease.run(call)
         if tracker is not None:
             tracker.succeeded(result)
-    except _HandBack:
+    except HandBack:
         raise
     except IterationSignal as signal:
-        return _iteration_end(signal, message_id, job, config, clock, job_logger, tracker)
+        return iteration_end(signal, message_id, job, config, clock, job_logger, tracker)
     except RateLimitedError as limited:
         url = config.queue_urls.get(job["queue"])
         if url is not None and not started:
             # The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
             delay = min(900, max(1, limited.retry_after_seconds))
             job_logger.info("queue at its maxConcurrency; job delayed", delay_s=delay)
-            return "capped", _send_back(message_id, url, job, delay, config, job_logger)
+            return "capped", send_back(message_id, url, job, delay, config, job_logger)
         count = limited_count(job) + 1
         if url is not None and count <= MAX_LIMITED_RESCHEDULES:
             # A limiter's wait is not a failure: the job comes back with jitter and keeps its retries.
@@ -535,10 +404,10 @@ def _run(
             job_logger.info("rate limited; job delayed", delay_s=delay, limited_count=count)
             now = clock()
             again = {**job, "custom": {**(job.get("custom") or {}), "limited_count": count}, "enqueued_at": iso_time(now), "at": iso_time(now + timedelta(seconds=delay))}
-            return "postponed", _send_back(message_id, url, again, delay, config, job_logger)
+            return "postponed", send_back(message_id, url, again, delay, config, job_logger)
         if url is not None:
             job_logger.warn("rate limited too many times; handled as a failure", limited_count=count - 1)
-        return _failed(message_id, limited, queue, job, config, clock, job_logger, tracker)
+        return failed_outcome(message_id, limited, queue, job, config, clock, job_logger, tracker)
     except (OnceStepBusyError, IterationBusyError) as held:
         # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run
         # (a step of ctx.once, or a slice of its iteration) ends.
@@ -547,42 +416,14 @@ def _run(
             delay = min(900, max(1, held.retry_after_seconds))
             what = "a step of ctx.once runs" if isinstance(held, OnceStepBusyError) else "the job iterates"
             job_logger.info(f"{what} in another delivery; job delayed", delay_s=delay)
-            return "postponed", _send_back(message_id, url, job, delay, config, job_logger)
-        return _failed(message_id, held, queue, job, config, clock, job_logger, tracker)
+            return "postponed", send_back(message_id, url, job, delay, config, job_logger)
+        return failed_outcome(message_id, held, queue, job, config, clock, job_logger, tracker)
     except Exception as error:  # noqa: BLE001 - every failure of user code is reported, none escapes
-        return _failed(message_id, error, queue, job, config, clock, job_logger, tracker)
+        return failed_outcome(message_id, error, queue, job, config, clock, job_logger, tracker)
     return "succeeded", None
 
 
-def _iteration_end(signal: IterationSignal, message_id: str, job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing | None]:
-    """A slice that goes on sends the job back to its queue (``custom.slice``: the slices so far); a
-    copy whose iteration another delivery holds or finished is acknowledged without a word."""
-    if signal.kind != "continue":
-        if signal.kind == "finished" and tracker is not None:
-            tracker.already_succeeded()
-        logger.info("iteration held or finished by another delivery; this copy is acknowledged", reason=str(signal))
-        return "skipped", None
-    url = config.queue_urls.get(job["queue"])
-    if url is None:
-        raise _HandBack()
-    custom = {key: value for key, value in (job.get("custom") or {}).items() if key != "expires_at"}
-    again = {**{key: value for key, value in job.items() if key != "at"}, "enqueued_at": iso_time(clock()), "custom": {**custom, "slice": signal.slices}}
-    return "continued", _send_back(message_id, url, again, 0, config, logger)
-
-
-def _send_back(message_id: str, url: str, job: Job, delay: int, config: _Config, logger: Logger) -> Outgoing:
-    """``job`` back to its queue after ``delay`` seconds (a wait, not a failure), through the client
-    chain; when the chain refuses, the record is handed back to SQS, which delivers it again."""
-    try:
-        sent = run_client_chain(config.middleware, job, "requeue", logger)
-    except MiddlewareError as refused:
-        logger.error("client middleware refused to send the job back; record handed back to SQS", message_id=message_id, error=str(refused))
-        raise _HandBack() from refused
-    body = serialize_job(sent)
-    return Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
-
-
-def _limiters(config: _Config, budget_ms: Callable[[], int], logger: Logger) -> Callable[[str, Mapping[str, Any]], Limiter] | None:
+def _limiters(config: WorkerConfig, budget_ms: Callable[[], int], logger: Logger) -> Callable[[str, Mapping[str, Any]], Limiter] | None:
     """``ctx.limiter`` of one job: limiters on the limits table whose waits end before the invocation's margin."""
     if config.limits_table is None:
         return None
@@ -592,100 +433,6 @@ def _limiters(config: _Config, budget_ms: Callable[[], int], logger: Logger) -> 
         logger.warn(f"limiter {name}: cleanup failed; a lease expires on its own", error=str(error))
 
     return lambda name, spec: limiter_for(name, resolve_spec(name, spec), store, max_wait_ms=budget_ms, log_cleanup_error=cleanup_failed)
-
-
-def _admit(job: Job, message_id: str, config: _Config, logger: Logger) -> bool:
-    """Whether this delivery may run ``job``: false for a batch callback job that another SQS message
-    runs (the batch function sent it twice) or that already ran. Any other job is admitted."""
-    callback = callback_of(job)
-    if callback is None or config.state_table is None:
-        return True
-    bid, event = callback
-    try:
-        verdict = claim_callback_run(config.marks_client(), config.state_table, bid, event, message_id, retry=job.get("failure") is not None)
-    except Exception as error:  # noqa: BLE001 - without the claim it must not run; SQS delivers it again
-        logger.warn("could not claim the run of a batch callback; handed back to SQS", error=str(error))
-        raise _HandBack() from error
-    if verdict == "duplicate":
-        logger.warn("batch callback job sent twice; this copy is not run", bid=bid, event=event, message_id=message_id)
-    elif verdict == "done":
-        logger.warn("batch callback job already ran; this copy is not run", bid=bid, event=event, message_id=message_id)
-    return verdict == "run"
-
-
-def _after_successes(successes: list[tuple[str, Job]], config: _Config, clock: Callable[[], datetime], logger: Logger) -> set[str]:
-    """After an invocation's successes (and expiries, which a batch counts as done, as the producer
-    allowed): records them in their batches, one transaction per batch (per 99 jobs), releases locks
-    held until success and marks batch callback jobs done. Returns the message ids to hand back: those
-    whose batch could not be told, so that the job runs again and is counted then."""
-    if config.state_table is None or not successes:
-        return set()
-    table = config.state_table
-    by_batch: dict[str, list[tuple[str, Job]]] = {}
-    for message_id, job in successes:
-        bid = batch_of(job)
-        if bid is not None:
-            by_batch.setdefault(bid, []).append((message_id, job))
-    hand_back: set[str] = set()
-    for bid, members in by_batch.items():
-        try:
-            recorded = record_successes(config.marks_client(), table, bid, [job for _, job in members], clock())
-        except Exception as error:  # noqa: BLE001 - uncounted, the batch would never finish: run them again
-            logger.error("could not record successes in their batch; records handed back", bid=bid, error=str(error))
-            hand_back.update(message_id for message_id, _ in members)
-            continue
-        if recorded.batch_missing:
-            logger.warn("batch no longer exists; success not recorded", bid=bid)
-        for jid in recorded.not_in_batch:
-            logger.warn("job is not registered in its batch; success not recorded", bid=bid, jid=jid)
-    for message_id, job in successes:
-        if unique_until(job) == "success":
-            try:
-                release_unique_lock(config.marks_client(), table, job)
-            except Exception as error:  # noqa: BLE001 - the lock still expires by its TTL
-                logger.warn("unique lock not released on success; it expires by TTL", jid=job["jid"], error=str(error))
-        callback = callback_of(job)
-        # Done only once its own batch knows it succeeded: a copy handed back for that runs again.
-        if callback is not None and message_id not in hand_back:
-            try:
-                mark_callback_done(config.marks_client(), table, callback[0], callback[1], clock())
-            except Exception as error:  # noqa: BLE001 - the job ran; only a late copy of it could now run again
-                logger.warn("batch callback job not marked done", bid=callback[0], event=callback[1], error=str(error))
-    return hand_back
-
-
-def _failed(message_id: str, error: Exception, queue: str, job: Job, config: _Config, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing]:
-    """The failure envelope of a job whose handler raised ``error``."""
-    unrecoverable = is_unrecoverable(error)
-    described = describe_error(error)
-    if tracker is not None:
-        tracker.failed(described["errtype"], described["message"])
-    logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
-    url = config.queue_urls.get(job["queue"])
-    retried = None if unrecoverable or url is None else near_retry(job, described, clock())
-    if retried is not None and url is not None:
-        try:
-            retried = run_client_chain(config.middleware, retried[0], "retry", logger), retried[1]
-        except MiddlewareError as refused:
-            # The failure envelope takes the retry function's way, which runs the chain again.
-            logger.error("client middleware refused the retry; the failure goes to the retry function", error=str(refused))
-            retried = None
-    if retried is not None and url is not None:
-        # Due within 15 minutes: back to its queue at once, as the retry function would send it.
-        again, delay = retried
-        logger.info("retry enqueued", retry_count=again["failure"]["retry_count"], errtype=described["errtype"], error=described["message"], delay_s=delay)
-        body = serialize_job(again)
-        return "retried", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
-    return "failed", _envelope(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable))
-
-
-def _once_step_days(env: Mapping[str, str]) -> int:
-    """Days a done step is kept: the dead set's retention plus 30, as the TypeScript worker keeps it."""
-    try:
-        dead = int(env.get("HOPPER_DEAD_TTL_DAYS", ""))
-    except ValueError:
-        dead = 0
-    return (dead if dead > 0 else DEAD_SET_DEFAULT_DAYS) + ONCE_STEP_EXTRA_DAYS
 
 
 def _sent_ms(record: Mapping[str, Any]) -> int | None:
@@ -707,35 +454,3 @@ def _receive_count(record: Mapping[str, Any]) -> int:
         return 1
 
 
-def _envelope(message_id: str, config: _Config, envelope: dict[str, Any]) -> Outgoing:
-    body = to_json(envelope)
-    return Outgoing(key=message_id, queue_url=config.retries_queue_url, body=body, size=byte_length(body))
-
-
-def queue_name_of(arn: str, queue_urls: Mapping[str, str]) -> str | None:
-    """The Hopper name of the queue an SQS record came from, by its ARN.
-
-    An ARN ends in ``<account>:<physical name>`` and a queue URL in ``/<account>/<physical name>``;
-    together they identify the queue whatever host the URL has (emulators use their own hosts).
-    """
-    parts = arn.split(":")
-    account, physical = (parts[-2], parts[-1]) if len(parts) >= 2 else ("", parts[-1])
-    by_name: list[str] = []
-    for name, url in queue_urls.items():
-        path = [segment for segment in urlparse(url).path.split("/") if segment]
-        if not path or path[-1] != physical:
-            continue
-        if len(path) >= 2 and path[-2] == account:
-            return name
-        by_name.append(name)
-    # Some emulators put a placeholder account in URLs; the physical name alone is still
-    # unambiguous unless two accounts share it.
-    return by_name[0] if len(by_name) == 1 else None
-
-
-def _remaining_time(context: Any) -> Callable[[], int]:
-    get_remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if callable(get_remaining):
-        return lambda: int(get_remaining())
-    # Invoked outside Lambda (a script, a test): no deadline.
-    return lambda: 2**31 - 1

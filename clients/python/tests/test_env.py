@@ -9,7 +9,7 @@ from typing import Any
 from hopper_jobs import env as hopper_env
 from hopper_jobs.client import Client
 from hopper_jobs.errors import ConfigurationError
-from hopper_jobs.worker import _configure
+from hopper_jobs.worker_config import configure
 
 from .support import QUEUE_URLS, FakeSqs
 
@@ -71,7 +71,7 @@ class EnvironmentWithDocumentTest(unittest.TestCase):
         dynamo = FakeDynamo({"document": {"HOPPER_QUEUE_URLS": json.dumps(QUEUE_URLS)}})
         env = {"HOPPER_STATE_TABLE": TABLE, "HOPPER_CONFIG": "v6", "HOPPER_RETRIES_QUEUE_URL": "https://sqs/retries"}
 
-        config = _configure(env, FakeSqs(), dynamo)
+        config = configure(env, FakeSqs(), dynamo)
 
         self.assertEqual(config.queue_urls, QUEUE_URLS)
         self.assertEqual(len(dynamo.queries), 1)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from hopper_jobs import ConfigurationError, JobContext, UnrecoverableJobError, worker
-from hopper_jobs.worker import queue_name_of
+from hopper_jobs.worker_config import queue_name_of
 
 from .support import DEFAULT_ARN, NOW, QUEUE_URLS, RETRIES_URL, FakeContext, FakeSqs, record
 
