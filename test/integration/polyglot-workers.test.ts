@@ -153,8 +153,11 @@ describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
     const items = lines().filter((line) => line.jid === jid && line.message === 'item').map((line) => line.item);
     expect(items).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const stateTable = local.tableName(logicalIdOf(local.tables, 'JobsStateTable'));
-    const { Item: item } = await dynamo.send(new GetItemCommand({ TableName: stateTable, Key: { pk: { S: `iter#${jid}` }, sk: { S: 'cursor' } }, ConsistentRead: true }));
-    expect(item?.state?.S).toBe('done');
+    // The last slice marks the iteration done just after complete() printed its line.
+    const item = await eventually(async () => {
+      const { Item: read } = await dynamo.send(new GetItemCommand({ TableName: stateTable, Key: { pk: { S: `iter#${jid}` }, sk: { S: 'cursor' } }, ConsistentRead: true }));
+      return read?.state?.S === 'done' ? read : undefined;
+    }, 10_000, `the iteration of ${jid} to be marked done`);
     expect(item?.items?.N).toBe('8');
     // Slices of at most 300 ms over items of 100 ms: at least three.
     expect(Number(item?.slices?.N)).toBeGreaterThanOrEqual(3);
