@@ -98,7 +98,7 @@ describe('rate and at expressions', () => {
       await vi.waitFor(() => expect(fired).toHaveLength(1), { timeout: 2_000, interval: 10 });
       expect(fired[0]).toBeGreaterThanOrEqual(startedAt);
       expect(fired[0]).toBeLessThan(startedAt + 1_000);
-      expect(Date.parse(scheduler.list()[0]?.nextFireAt ?? '')).toBe(fired[0] + 5 * 60_000);
+      expect(Date.parse(scheduler.list()[0]?.nextFireAt ?? '')).toBe((fired[0] ?? 0) + 5 * 60_000);
     } finally {
       await scheduler.stop();
     }
