@@ -26,7 +26,9 @@ from .worker_config import WorkerConfig
 
 
 def failed_outcome(message_id: str, error: Exception, queue: str, job: Job, config: WorkerConfig, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing]:
-    """The failure envelope of a job whose handler raised ``error``."""
+    """What a job whose handler raised ``error`` sends: itself back to its queue (``retried``) when
+    its next attempt is due within 15 minutes and the client chain lets it, else its failure envelope
+    to the retries queue (``failed``)."""
     unrecoverable = is_unrecoverable(error)
     described = describe_error(error)
     if tracker is not None:
