@@ -80,7 +80,7 @@ describe('failure envelopes the Python worker sends', () => {
   });
 
   it('keep the job with its previous failure, or the raw body when it was not a job', () => {
-    expect(envelopes[0]?.job).toMatchObject({ jobtype: 'Fail', jid: 'm0', queue: 'default', failure: { retry_count: 3 } });
+    expect(envelopes[0]?.job).toMatchObject({ jobtype: 'Fail', jid: 'm0', queue: 'default', failure: { retry_count: 5 } });
     expect(envelopes[3]).toMatchObject({ raw: '{not json', queue: 'default', message_id: 'm3' });
     expect(envelopes[3]).not.toHaveProperty('job');
   });
