@@ -1,6 +1,7 @@
 /**
  * The chaos suite: about 2,000 jobs (plain, delivered twice, scheduled soon and 20 minutes ahead,
  * in batches with callbacks, unique, limited) through the chaos fixture stack on the local runtime,
+ * half of them (and half the batches, with their callbacks) worked by the Python worker,
  * while every function's AWS calls fail at random (throttling, 5xx, connection resets, timeouts,
  * and writes reported as failed after they happened) and jobs crash their worker, hang past its
  * timeout, or fail. At the end every jid must be accounted for and every batch callback must have
@@ -39,6 +40,14 @@ describe('chaos on the local runtime', () => {
     // The faults really happened, of every kind.
     for (const kind of ['throttling', 'internal-500', 'unavailable-503', 'econnreset', 'timeout', 'after-write']) {
       expect(result.faults[kind] ?? 0, kind).toBeGreaterThan(0);
+    }
+    // Half the jobs ran in the Python worker, under faults of its own: its planned failures died as
+    // RuntimeError (the TypeScript worker's as Error), and its AWS calls failed too.
+    expect(report.deadByReason.RuntimeError ?? 0).toBeGreaterThan(0);
+    expect(report.deadByReason.Error ?? 0).toBeGreaterThan(0);
+    for (const worker of ['PyChaosWorker', 'ChaosWorker']) {
+      const seen = Object.entries(result.faultsByFunction).filter(([fn]) => fn.includes(worker) && (worker.startsWith('Py') || !fn.includes('Py'))).reduce((sum, [, n]) => sum + n, 0);
+      expect(seen, worker).toBeGreaterThan(0);
     }
     // Duplicates were delivered: at least the 100 jobs sent twice ran again (or were seen twice).
     expect(report.duplicateRuns).toBeGreaterThan(0);

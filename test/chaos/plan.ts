@@ -2,7 +2,7 @@
  * The chaos run's plan: which jobs to enqueue, how (plain, scheduled, batch, unique, limited,
  * delivered twice) and what each attempt of each does, drawn from a seeded generator so that a run
  * can be repeated. What each job should end as follows from its plan (see
- * test/fixtures/handlers/chaos-worker.ts).
+ * test/fixtures/handlers/chaos-worker.ts and its Python twin, test/fixtures/python/chaos_worker).
  */
 import type { JobInput } from '../../lib/job/model.js';
 import { mulberry32 } from '../../lib/common/random.js';
@@ -51,7 +51,18 @@ export interface ChaosJob extends PlannedJob {
 /** A batch to create: its jobs and the callbacks it must fire. */
 export interface ChaosBatch extends PlannedBatch {
   readonly jobs: readonly ChaosJob[];
+  /** The queue of its callback jobs. */
+  readonly callbackQueue: string;
 }
+
+/**
+ * The queues of each worker language: every other job (and every other batch, with its callbacks)
+ * goes to the Python worker's queues, the others to the TypeScript worker's.
+ */
+export const CHAOS_QUEUES = {
+  ts: { chaos: 'chaos', limited: 'limited', callbacks: 'callbacks' },
+  py: { chaos: 'pychaos', limited: 'pylimited', callbacks: 'pycallbacks' },
+} as const;
 
 /** The whole plan. */
 export interface ChaosPlan {
@@ -92,8 +103,9 @@ function pick(random: () => number, table: readonly (readonly [number, Steps])[]
 export function chaosPlan(sizes: ChaosSizes, seed: number, runId: string): ChaosPlan {
   const random = mulberry32(seed);
   let next = 0;
-  const job = (kind: string, options: { queue?: string; steps?: Steps; mayDie?: boolean } = {}): ChaosJob => {
+  const job = (kind: string, options: { queue?: 'chaos' | 'limited'; steps?: Steps; mayDie?: boolean; language?: 'ts' | 'py' } = {}): ChaosJob => {
     next += 1;
+    const queues = CHAOS_QUEUES[options.language ?? (next % 2 === 0 ? 'py' : 'ts')];
     const steps = options.steps ?? pick(random, options.mayDie === false ? SUCCEEDING : [...SUCCEEDING, ...DYING]);
     const expected: Expected = steps[steps.length - 1] === 'ok' || steps[steps.length - 1] === 'limited' ? 'succeeded' : 'dead';
     const jid = `${runId}-${kind}-${next}`;
@@ -101,7 +113,7 @@ export function chaosPlan(sizes: ChaosSizes, seed: number, runId: string): Chaos
       jid,
       kind,
       expected,
-      input: { jid, jobtype: 'Chaos', args: [steps, next], queue: options.queue ?? 'chaos', retry: expected === 'dead' ? DYING_RETRY : SUCCEEDING_RETRY },
+      input: { jid, jobtype: 'Chaos', args: [steps, next], queue: queues[options.queue ?? 'chaos'], retry: expected === 'dead' ? DYING_RETRY : SUCCEEDING_RETRY },
     };
   };
   const jobs: ChaosJob[] = [];
@@ -116,9 +128,10 @@ export function chaosPlan(sizes: ChaosSizes, seed: number, runId: string): Chaos
   const batches: ChaosBatch[] = Array.from({ length: sizes.batches }, (_, index) => {
     // A third of the batches may lose a job to the dead set; the others only recover.
     const mayDie = index % 3 === 0;
-    const members = Array.from({ length: sizes.jobsPerBatch }, () => job('batch', { mayDie }));
+    const language = index % 2 === 0 ? 'ts' : 'py';
+    const members = Array.from({ length: sizes.jobsPerBatch }, () => job('batch', { mayDie, language }));
     const dies = members.some((member) => member.expected === 'dead');
-    return { bid: `${runId}-batch-${index + 1}`, jobs: members, events: dies ? ['complete', 'death'] : ['complete', 'success'] };
+    return { bid: `${runId}-batch-${index + 1}`, jobs: members, callbackQueue: CHAOS_QUEUES[language].callbacks, events: dies ? ['complete', 'death'] : ['complete', 'success'] };
   });
   return { jobs: [...jobs, ...batches.flatMap((batch) => batch.jobs)], batches };
 }

@@ -1,6 +1,7 @@
 /**
  * One chaos run on the local runtime: starts the chaos fixture stack with the fault-injection
- * preload in every function, enqueues the plan (test/chaos/plan.ts), shifts the clock to the jobs
+ * preload in every Node.js function (and its Python counterpart, python-faults/sitecustomize.py, in
+ * every Python function), enqueues the plan (test/chaos/plan.ts), shifts the clock to the jobs
  * scheduled 20 minutes ahead, waits until nothing moves any more, and judges the end state with the
  * invariant checker. Used by test/chaos/chaos.test.ts and bench/chaos.ts.
  */
@@ -17,6 +18,7 @@ import type { SortedSetName } from '../../lib/storage/keys.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { dynamoClient, sqsClient } from '../fixtures/local-helpers.js';
+import { PYTHON } from '../integration/polyglot-process.js';
 import { queueCounts } from '../integration/support/harness.js';
 import { checkInvariants, type InvariantReport, type SinkLine } from './invariants.js';
 import { chaosPlan, type ChaosJob, type ChaosPlan, type ChaosSizes } from './plan.js';
@@ -26,7 +28,8 @@ const PRELOAD = fileURLToPath(new URL('./faults-preload.mjs', import.meta.url));
 const MINUTE = 60_000;
 /** How far ahead the "later" jobs are scheduled, and how far the run then shifts the clock. */
 const LATER_MS = 20 * MINUTE;
-const CALLBACK = { jobtype: 'Callback', queue: 'callbacks' } as const;
+/** Python functions find the fault injector (sitecustomize.py) on PYTHONPATH. */
+const PYTHON_FAULTS_DIR = fileURLToPath(new URL('./python-faults', import.meta.url));
 
 /** What a run is given. */
 export interface ChaosOptions {
@@ -47,6 +50,8 @@ export interface ChaosResult {
   readonly report: InvariantReport;
   /** Faults injected, by kind, and by kind and phase (before / after the request). */
   readonly faults: Readonly<Record<string, number>>;
+  /** Faults injected, by the function (its name) whose call failed. */
+  readonly faultsByFunction: Readonly<Record<string, number>>;
   /** Unique jobs enqueued a second time: refused as duplicates, or accepted after the first finished. */
   readonly uniqueSecondEnqueue: { readonly refused: number; readonly accepted: number };
   /** Jids left in the retries queue's dead-letter queue (the retry function failed them 5 times). */
@@ -78,7 +83,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     stack: 'LocalChaos',
     logs: logs.sink,
     functionPreload: [PRELOAD],
+    python: PYTHON,
     functionEnv: {
+      PYTHONPATH: PYTHON_FAULTS_DIR,
       HOPPER_CHAOS_SINK: sinkFile,
       HOPPER_CHAOS_FAULTS: JSON.stringify({ seed: options.seed, ...options.faults, recordDir: dir }),
     },
@@ -115,10 +122,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       waiting: [...waiting.flat().map((entry) => entry.jid), ...parked],
     });
     const faults: Record<string, number> = {};
+    const faultsByFunction: Record<string, number> = {};
     for (const line of readLines(join(dir, 'faults.jsonl'))) {
       if (!isRecord(line)) continue;
       const kind = String(line.kind);
       faults[kind] = (faults[kind] ?? 0) + 1;
+      const fn = String(line.fn);
+      faultsByFunction[fn] = (faultsByFunction[fn] ?? 0) + 1;
     }
     const functionErrors = logs.entries.filter((entry) => entry.level === 'warn' && /crash|timed out|exited/i.test(entry.message)).length;
     const leftInSets = waiting.flat().map((entry) => ({
@@ -136,7 +146,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ];
     if (options.logFile !== undefined) writeFileSync(options.logFile, logs.entries.map((line) => `[${line.source}] ${line.message}\n`).join(''));
     const traces = Object.fromEntries(suspects.slice(0, 50).map((jid) => [jid, logs.entries.filter((line) => line.message.includes(jid)).map((line) => `[${line.source}] ${line.message}`).slice(-40)]));
-    return { report, faults, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, leftInSets, traces };
+    return { report, faults, faultsByFunction, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, leftInSets, traces };
   } finally {
     sqs.destroy();
     dynamo.destroy();
@@ -150,9 +160,9 @@ async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queu
   const byKind = (kind: string) => plan.jobs.filter((job) => job.kind === kind && job.input.custom?.bid === undefined);
   const inputs = (kind: string, shape: (job: ChaosJob, index: number) => JobInput) => byKind(kind).map((job, index) => shape(job, index));
 
-  // Jobs of kind `duplicated` go to this queue as the same message twice: a duplicate delivery the
+  // Jobs of kind `duplicated` go to their queue as the same message twice: a duplicate delivery the
   // worker cannot tell from the original.
-  const queueUrl = required(parseUrls(queueUrlsJson).chaos, 'the chaos queue URL');
+  const queueUrls = parseUrls(queueUrlsJson);
   await Promise.all([
     inChunks(inputs('plain', (job) => job.input), (chunk) => client.enqueueMany(chunk)),
     inChunks(inputs('limited', (job) => job.input), (chunk) => client.enqueueMany(chunk)),
@@ -160,10 +170,12 @@ async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queu
     inChunks(inputs('scheduled-later', (job) => ({ ...job.input, at: new Date(now + LATER_MS) })), (chunk) => client.enqueueMany(chunk)),
     inChunks(byKind('duplicated'), (chunk) => Promise.all(chunk.flatMap((job) => {
       const body = serializeJob(normalizeJob(job.input, { now: new Date() }));
+      const queueUrl = required(queueUrls[job.input.queue ?? 'chaos'], `the URL of queue ${job.input.queue ?? 'chaos'}`);
       return [0, 1].map(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })));
     }))),
     Promise.all(plan.batches.map(async (planned) => {
-      await client.batch({ bid: planned.bid, onComplete: CALLBACK, onSuccess: CALLBACK, onDeath: CALLBACK }, (batch) => batch.add(planned.jobs.map((job) => job.input)));
+      const callback = { jobtype: 'Callback', queue: planned.callbackQueue };
+      await client.batch({ bid: planned.bid, onComplete: callback, onSuccess: callback, onDeath: callback }, (batch) => batch.add(planned.jobs.map((job) => job.input)));
     })),
   ]);
 
