@@ -91,7 +91,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     },
   });
   const sqs = sqsClient(local);
-  const dynamo = dynamoClient(local);
+  // The producer's own requests are not under test (no faults are injected into them): under the
+  // run's load DynamoDB Local sometimes answers a lock timeout three times in a row.
+  const dynamo = dynamoClient(local, { maxAttempts: 10 });
   try {
     const startupMs = Date.now() - started;
     progress(`runtime started in ${startupMs} ms`);
