@@ -3,9 +3,10 @@
  * every kind through the chaos fixture stack on the local runtime while faults are injected into
  * every function's AWS calls and jobs crash, hang and fail (see test/chaos/run.ts), once per seed.
  *
- * Usage: npx tsx bench/chaos.ts [--scale 3] [--seed 20261123] [--seeds 1] [--before 0.03] [--after 0.015] [--logs <dir>]
+ * Usage: npx tsx bench/chaos.ts [--scale 3] [--seed 20261123] [--seeds 1] [--before 0.03] [--after 0.015] [--logs <dir>] [--python]
  * `--seeds n` runs seeds `seed`, `seed + 1`, … `seed + n − 1`, each on a fresh runtime; `--logs`
- * writes each run's runtime log to `<dir>/chaos-<seed>.log`.
+ * writes each run's runtime log to `<dir>/chaos-<seed>.log`; `--python` puts half the jobs, batches
+ * and callbacks on the Python worker (bench/results/chaos-python-<date>.json).
  * Writes bench/results/chaos-<date>.json (every run and the totals) and prints a summary: jobs by
  * kind, faults injected by kind, lost, misplaced, callbacks doubled or missing, messages parked in
  * the retries DLQ. Exits 1 when any run lost or misplaced a job, or doubled or missed a callback.
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     before: { type: 'string', default: '0.03' },
     after: { type: 'string', default: '0.015' },
     logs: { type: 'string' },
+    python: { type: 'boolean', default: false },
   },
 });
 const scale = positiveNumber(values.scale, 'scale');
@@ -42,7 +44,7 @@ async function runSeed(seed: number) {
   process.stderr.write(`seed ${seed}\n`);
   const logFile = values.logs === undefined ? undefined : join(values.logs, `chaos-${seed}.log`);
   if (values.logs !== undefined) mkdirSync(values.logs, { recursive: true });
-  const result = await runChaos({ seed, sizes, faults, settleTimeoutMs: 20 * 60_000, progress: (line) => process.stderr.write(`${line}\n`), ...(logFile === undefined ? {} : { logFile }) });
+  const result = await runChaos({ seed, sizes, faults, settleTimeoutMs: 20 * 60_000, python: values.python === true, progress: (line) => process.stderr.write(`${line}\n`), ...(logFile === undefined ? {} : { logFile }) });
   const { report } = result;
   const summary = {
     jobs: report.jobs,
@@ -97,10 +99,10 @@ const totals = {
   totalMs: sum((run) => run.summary.timings.totalMs),
 };
 const date = new Date().toISOString().slice(0, 10);
-const output = { bench: 'chaos', ...meta, parameters: { scale, seeds, faults, sizes }, totals, runs };
+const output = { bench: 'chaos', ...meta, parameters: { scale, seeds, faults, sizes, python: values.python === true }, totals, runs };
 const dir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
-const file = `${dir}chaos-${date}.json`;
+const file = `${dir}chaos-${values.python === true ? 'python-' : ''}${date}.json`;
 writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
 console.log(JSON.stringify({ totals }, null, 2));
 console.log(`written to ${file}`);

@@ -56,8 +56,9 @@ export interface ChaosBatch extends PlannedBatch {
 }
 
 /**
- * The queues of each worker language: every other job (and every other batch, with its callbacks)
- * goes to the Python worker's queues, the others to the TypeScript worker's.
+ * The queues of each worker language. With the Python worker in the mix, every other job (and every
+ * other batch, with its callbacks) goes to the Python worker's queues, the others to the TypeScript
+ * worker's; without it, all go to the TypeScript worker's.
  */
 export const CHAOS_QUEUES = {
   ts: { chaos: 'chaos', limited: 'limited', callbacks: 'callbacks' },
@@ -99,13 +100,13 @@ function pick(random: () => number, table: readonly (readonly [number, Steps])[]
   return table[table.length - 1]?.[1] ?? ['ok'];
 }
 
-/** Builds the plan for `sizes` from `seed`. */
-export function chaosPlan(sizes: ChaosSizes, seed: number, runId: string): ChaosPlan {
+/** Builds the plan for `sizes` from `seed`, with half of it for the Python worker when `python`. */
+export function chaosPlan(sizes: ChaosSizes, seed: number, runId: string, python = false): ChaosPlan {
   const random = mulberry32(seed);
   let next = 0;
   const job = (kind: string, options: { queue?: 'chaos' | 'limited'; steps?: Steps; mayDie?: boolean; language?: 'ts' | 'py' } = {}): ChaosJob => {
     next += 1;
-    const queues = CHAOS_QUEUES[options.language ?? (next % 2 === 0 ? 'py' : 'ts')];
+    const queues = CHAOS_QUEUES[python ? options.language ?? (next % 2 === 0 ? 'py' : 'ts') : 'ts'];
     const steps = options.steps ?? pick(random, options.mayDie === false ? SUCCEEDING : [...SUCCEEDING, ...DYING]);
     const expected: Expected = steps[steps.length - 1] === 'ok' || steps[steps.length - 1] === 'limited' ? 'succeeded' : 'dead';
     const jid = `${runId}-${kind}-${next}`;
@@ -128,7 +129,7 @@ export function chaosPlan(sizes: ChaosSizes, seed: number, runId: string): Chaos
   const batches: ChaosBatch[] = Array.from({ length: sizes.batches }, (_, index) => {
     // A third of the batches may lose a job to the dead set; the others only recover.
     const mayDie = index % 3 === 0;
-    const language = index % 2 === 0 ? 'ts' : 'py';
+    const language = python && index % 2 === 1 ? 'py' : 'ts';
     const members = Array.from({ length: sizes.jobsPerBatch }, () => job('batch', { mayDie, language }));
     const dies = members.some((member) => member.expected === 'dead');
     return { bid: `${runId}-batch-${index + 1}`, jobs: members, callbackQueue: CHAOS_QUEUES[language].callbacks, events: dies ? ['complete', 'death'] : ['complete', 'success'] };

@@ -39,6 +39,8 @@ export interface ChaosOptions {
   readonly faults: { readonly before: number; readonly after: number };
   /** Give up waiting for the system to settle after this long. */
   readonly settleTimeoutMs: number;
+  /** Half the jobs, batches and callbacks go to the Python worker. @default false */
+  readonly python?: boolean;
   /** Progress lines. @default - none */
   readonly progress?: (line: string) => void;
   /** A file to write every runtime log line to (`[source] message`), for a run to be read afterwards. @default - none */
@@ -101,7 +103,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const env = { ...local.env, HOPPER_QUEUE_URLS: output('JobsQueueUrls'), HOPPER_STATE_TABLE: output('JobsStateTableName') };
     const client = new Client({ env, sqs, dynamo });
     const table = new StateTable(dynamo, output('JobsStateTableName'));
-    const plan = chaosPlan(options.sizes, options.seed, `c${Date.now().toString(36)}`);
+    const plan = chaosPlan(options.sizes, options.seed, `c${Date.now().toString(36)}`, options.python === true);
 
     const enqueueStart = Date.now();
     const { extra, uniqueSecondEnqueue } = await enqueuePlan(client, sqs, plan, output('JobsQueueUrls'));
