@@ -177,10 +177,12 @@ async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queu
       const queueUrl = required(queueUrls[job.input.queue ?? 'chaos'], `the URL of queue ${job.input.queue ?? 'chaos'}`);
       return [0, 1].map(() => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })));
     }))),
-    Promise.all(plan.batches.map(async (planned) => {
+    // Four batches at a time: 40 batches created at once (each a few transactions on its own item)
+    // next to the workers' traffic made DynamoDB Local time out on its locks past the SDK's retries.
+    inChunks(plan.batches, (chunk) => Promise.all(chunk.map(async (planned) => {
       const callback = { jobtype: 'Callback', queue: planned.callbackQueue };
       await client.batch({ bid: planned.bid, onComplete: callback, onSuccess: callback, onDeath: callback }, (batch) => batch.add(planned.jobs.map((job) => job.input)));
-    })),
+    })), 4),
   ]);
 
   const extra: ChaosJob[] = [];
