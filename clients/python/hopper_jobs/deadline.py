@@ -57,9 +57,12 @@ class HardStop:
         return outcome.get("value")  # type: ignore[return-value]
 
 
+#: What ``remaining_time`` reports outside Lambda (a script, a test): no deadline.
+NO_DEADLINE_MS = 2**31 - 1
+
+
 def remaining_time(context: Any) -> Callable[[], int]:
     get_remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(get_remaining):
         return lambda: int(get_remaining())
-    # Invoked outside Lambda (a script, a test): no deadline.
-    return lambda: 2**31 - 1
+    return lambda: NO_DEADLINE_MS

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .deadline import NO_DEADLINE_MS
 from .errors import ConfigurationError, HopperError, IterationBusyError, IterationError, IterationLostError
 from .state import is_condition_failure, kept_json
 
@@ -171,8 +172,7 @@ def iterate(
         store, jid, owner = scope.store, ctx.jid, secrets.token_hex(16)
         start_ms = scope.now_ms()
         remaining = ctx.remaining_time_ms()
-        # Outside Lambda (a script, a test) the worker reports 2**31 - 1 ms left: no deadline.
-        claim = store.take(jid, owner, start_ms + (max(0, remaining) if remaining < 2**31 - 1 else WITHOUT_DEADLINE_MS))
+        claim = store.take(jid, owner, start_ms + (max(0, remaining) if remaining < NO_DEADLINE_MS else WITHOUT_DEADLINE_MS))
         if not claim["taken"]:
             if claim["done"]:
                 raise IterationSignal("finished", 0, "the iteration already ran to its end; this copy of the job is not run")

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .deadline import NO_DEADLINE_MS
 from .errors import HopperError, OnceStepBusyError, OnceStepError, aws_error_code
 from .logger import Logger
 
@@ -69,7 +70,7 @@ class OnceSteps:
             raise OnceStepError(str(key)[:40], f"the key must be a string of 1 to {ONCE_MAX_KEY_LENGTH} characters")
         owner = uuid.uuid4().hex
         now = self.now_ms()
-        until = now + (remaining_ms if 0 <= remaining_ms < 2**31 - 1 else WITHOUT_DEADLINE_MS)
+        until = now + (remaining_ms if 0 <= remaining_ms < NO_DEADLINE_MS else WITHOUT_DEADLINE_MS)
         item_key = {"pk": {"S": f"once#{jid}"}, "sk": {"S": f"step#{key}"}}
         try:
             self.client().put_item(
