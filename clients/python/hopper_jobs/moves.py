@@ -5,7 +5,6 @@ hooks of the moves an invocation made.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -85,25 +84,24 @@ def iteration_end(signal: IterationSignal, message_id: str, job: Job, config: Wo
     return "continued", send_back(message_id, url, again, 0, config, logger)
 
 
-def count_retries(retries: list[tuple[str, Outgoing]], unsent: set[str], metrics: MetricsBatch, stats: StatsRecorder | None, at_ms: int) -> None:
+def count_retries(retries: list[tuple[str, Outgoing, Job]], unsent: set[str], metrics: MetricsBatch, stats: StatsRecorder | None, at_ms: int) -> None:
     """Counts the retries this invocation sent itself (``Retried``, and a failure in the stats, as the
     retry function counts those it moves); one not sent is not counted: its record goes back to SQS."""
-    for source_queue, message in retries:
+    for source_queue, message, job in retries:
         if message.key in unsent:
             continue
-        job = json.loads(message.body)
         queue = source_queue or job["queue"]
         metrics.count(queue, job["jobtype"], "Retried")
         if stats is not None:
             stats.retried(queue, job, at_ms)
 
 
-def call_hooks(chain: Middleware, retries: list[tuple[str, Outgoing]], expired: list[tuple[str, Job]], not_moved: set[str], logger: Logger) -> None:
+def call_hooks(chain: Middleware, retries: list[tuple[str, Outgoing, Job]], expired: list[tuple[str, Job]], not_moved: set[str], logger: Logger) -> None:
     """``on_retry`` for each retry this invocation sent, ``on_expired`` for each job it dropped; a
     record handed back made no move and calls no hook."""
-    for _, message in retries:
+    for _, message, job in retries:
         if message.key not in not_moved:
-            call_hook(chain, "on_retry", json.loads(message.body), logger)
+            call_hook(chain, "on_retry", job, logger)
     for message_id, job in expired:
         if message_id not in not_moved:
             call_hook(chain, "on_expired", job, logger)

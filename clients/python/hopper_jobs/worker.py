@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -185,7 +186,8 @@ def worker(
         handed_back: list[str] = []
         messages: list[Outgoing] = []
         counts = {"succeeded": 0, "failed": 0, "retried": 0, "expired": 0, "postponed": 0, "continued": 0, "skipped": 0}
-        retries: list[tuple[str, Outgoing]] = []
+        # (source queue, message, the job as re-enqueued) of each retry this invocation sends itself.
+        retries: list[tuple[str, Outgoing, Job]] = []
         successes: list[tuple[str, Job]] = []
         expired: list[tuple[str, Job]] = []
         for index, record in enumerate(records):
@@ -215,7 +217,7 @@ def worker(
             if kind == "expired" and settled is not None:
                 expired.append((str(record.get("messageId", "")), settled))
             if kind == "retried" and message is not None:
-                retries.append((queue_name_of(str(record.get("eventSourceARN", "")), config.queue_urls) or "", message))
+                retries.append((queue_name_of(str(record.get("eventSourceARN", "")), config.queue_urls) or "", message, json.loads(message.body)))
         not_started = len(handed_back)
         # Batch successes are recorded before the records are acknowledged: if that fails, the record
         # goes back to SQS and the job runs again rather than its batch never completing.
@@ -226,9 +228,10 @@ def worker(
             # The outcome was not reported, so SQS must deliver the job again.
             log_batch.error("could not send; record handed back to SQS", message_id=failure.key, reason=f"{failure.code}: {failure.message}")
             handed_back.append(failure.key)
-        count_retries(retries, {failure.key for failure in unsent}, metrics, stats, int(clock().timestamp() * 1000))
+        unsent_keys = {failure.key for failure in unsent}
+        count_retries(retries, unsent_keys, metrics, stats, int(clock().timestamp() * 1000))
         if config.middleware is not None:
-            call_hooks(config.middleware, retries, expired, {failure.key for failure in unsent} | set(handed_back), log_batch)
+            call_hooks(config.middleware, retries, expired, unsent_keys | set(handed_back), log_batch)
         metrics.flush(clock())
         if stats is not None:
             stats.count_jobs(len(records))
