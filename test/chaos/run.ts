@@ -15,7 +15,7 @@ import { EnqueueError } from '../../lib/enqueue/enqueue.js';
 import { isRecord, serializeJob, normalizeJob, type JobInput } from '../../lib/job/model.js';
 import { StateTable } from '../../lib/storage/index.js';
 import type { SortedSetName } from '../../lib/storage/keys.js';
-import { LogCollector } from '../../local/log.js';
+import { LogCollector, RUNTIME_SOURCE } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { dynamoClient, sqsClient } from '../fixtures/local-helpers.js';
 import { PYTHON } from '../integration/polyglot-process.js';
@@ -39,6 +39,11 @@ export interface ChaosOptions {
   readonly faults: { readonly before: number; readonly after: number };
   /** Give up waiting for the system to settle after this long. */
   readonly settleTimeoutMs: number;
+  /**
+   * The whole run (start, enqueue, settle) ends its settling by this time (epoch ms), so that a slow
+   * run still reports what it found before its caller's own timeout. @default - no limit
+   */
+  readonly settleBy?: number;
   /** Half the jobs, batches and callbacks go to the Python worker. @default false */
   readonly python?: boolean;
   /** Progress lines. @default - none */
@@ -114,9 +119,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     local.setClockOffset(LATER_MS + MINUTE);
     const settleStart = Date.now();
     const queueUrls = [...Object.values(parseUrls(output('JobsQueueUrls'))), output('JobsRetriesQueueUrl')];
-    const settled = await settle(local, table, sqs, queueUrls, options.settleTimeoutMs, progress);
+    const settleTimeoutMs = Math.min(options.settleTimeoutMs, (options.settleBy ?? Number.POSITIVE_INFINITY) - settleStart);
+    const settled = await settle(local, table, sqs, queueUrls, settleTimeoutMs, progress);
     const settleMs = Date.now() - settleStart;
     progress(`${settled ? 'settled' : 'did not settle'} after ${settleMs} ms`);
+    if (!settled) {
+      // What the runtime itself said went wrong (throttles, timeouts, crashes, instances that would
+      // not start): the first thing to read when the system did not drain.
+      const runtimeWarnings = logs.entries.filter((entry) => entry.source === RUNTIME_SOURCE && (entry.level === 'warn' || entry.level === 'error'));
+      progress(`  ${runtimeWarnings.length} runtime warnings; the last ones:`);
+      for (const entry of runtimeWarnings.slice(-30)) progress(`    ${entry.message.slice(0, 300)}`);
+    }
 
     const parked = await peekJids(sqs, output('JobsRetriesDlqUrl'));
     const [dead, waiting] = await Promise.all([readSet(table, 'dead'), Promise.all([readSet(table, 'scheduled'), readSet(table, 'retry')])]);
