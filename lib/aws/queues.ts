@@ -31,18 +31,27 @@ export function queueResolver(queueUrls: Readonly<Record<string, string>>): Queu
     if (account !== undefined) byAccountAndName.set(`${account}:${physical}`, name);
     byName.set(physical, [...(byName.get(physical) ?? []), name]);
   }
+  // A worker asks for the same few ARNs on every record: each is resolved once.
+  const resolved = new Map<string, string | undefined>();
+  const resolve = (arn: string): string | undefined => {
+    const parts = arn.split(':');
+    const physical = parts.at(-1);
+    const account = parts.at(-2);
+    if (physical === undefined) return undefined;
+    const exact = account === undefined ? undefined : byAccountAndName.get(`${account}:${physical}`);
+    if (exact !== undefined) return exact;
+    // Some emulators put a placeholder account in URLs; the physical name alone is still
+    // unambiguous unless two accounts share it.
+    const candidates = byName.get(physical);
+    return candidates?.length === 1 ? candidates[0] : undefined;
+  };
   return {
     nameOf(arn) {
-      const parts = arn.split(':');
-      const physical = parts.at(-1);
-      const account = parts.at(-2);
-      if (physical === undefined) return undefined;
-      const exact = account === undefined ? undefined : byAccountAndName.get(`${account}:${physical}`);
-      if (exact !== undefined) return exact;
-      // Some emulators put a placeholder account in URLs; the physical name alone is still
-      // unambiguous unless two accounts share it.
-      const candidates = byName.get(physical);
-      return candidates?.length === 1 ? candidates[0] : undefined;
+      if (resolved.has(arn)) return resolved.get(arn);
+      const name = resolve(arn);
+      // Bounded: a worker reads from the queues of its mappings, a handful of ARNs.
+      if (resolved.size < 64) resolved.set(arn, name);
+      return name;
     },
     urlOf(name) {
       return Object.hasOwn(queueUrls, name) ? queueUrls[name] : undefined;

@@ -62,21 +62,60 @@ export function logLevelFrom(text: string | undefined, fallback: LogLevel): LogL
  * `level` (default: every line).
  */
 export function createLogger(options: { readonly sink?: LogSink; readonly base?: LogFields; readonly now?: () => Date; readonly level?: LogLevel } = {}): Logger {
-  const sink = options.sink ?? consoleSink;
-  const base = options.base ?? {};
-  const now = options.now ?? (() => new Date());
-  const threshold = SEVERITY[options.level ?? LOG_LEVELS.debug];
-  const write = (level: LogLevel, message: string, fields: LogFields = {}): void => {
-    if (SEVERITY[level] < threshold) return;
-    sink(stringify({ level, message, time: now().toISOString(), ...base, ...fields }));
-  };
-  return {
-    debug: (message, fields) => write(LOG_LEVELS.debug, message, fields),
-    info: (message, fields) => write(LOG_LEVELS.info, message, fields),
-    warn: (message, fields) => write(LOG_LEVELS.warn, message, fields),
-    error: (message, fields) => write(LOG_LEVELS.error, message, fields),
-    child: (fields) => createLogger({ sink, base: { ...base, ...fields }, now, ...(options.level === undefined ? {} : { level: options.level }) }),
-  };
+  const output: LogOutput = { sink: options.sink ?? consoleSink, now: options.now ?? (() => new Date()), threshold: SEVERITY[options.level ?? LOG_LEVELS.debug] };
+  return new FieldsLogger(output, options.base ?? {}, undefined);
+}
+
+interface LogOutput {
+  readonly sink: LogSink;
+  readonly now: () => Date;
+  readonly threshold: number;
+}
+
+/**
+ * A logger as a chain of field sets: `child()` is one small object (a worker makes one per job),
+ * and the fields are merged only when a line is written, outermost first, so a child's field
+ * replaces its parent's of the same name.
+ */
+class FieldsLogger implements Logger {
+  constructor(
+    private readonly output: LogOutput,
+    private readonly fields: LogFields,
+    private readonly parent: FieldsLogger | undefined,
+  ) {}
+
+  debug(message: string, fields?: LogFields): void {
+    this.write(LOG_LEVELS.debug, message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.write(LOG_LEVELS.info, message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.write(LOG_LEVELS.warn, message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.write(LOG_LEVELS.error, message, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new FieldsLogger(this.output, fields, this);
+  }
+
+  private write(level: LogLevel, message: string, fields: LogFields | undefined): void {
+    if (SEVERITY[level] < this.output.threshold) return;
+    const record: Record<string, unknown> = { level, message, time: this.output.now().toISOString() };
+    this.assign(record);
+    if (fields !== undefined) Object.assign(record, fields);
+    this.output.sink(stringify(record));
+  }
+
+  private assign(record: Record<string, unknown>): void {
+    this.parent?.assign(record);
+    Object.assign(record, this.fields);
+  }
 }
 
 /** JSON.stringify that never throws: a log call must not turn a success into a failure. */
