@@ -2,7 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Hopper's functions and the local runner run from their prebuilt bundles, as in the package.
     globalSetup: ['test/global-setup.ts'],
     // Integration suites start emulators (a JVM for DynamoDB Local) and CDK suites synthesize
@@ -10,7 +9,16 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // Two files at a time, even on 2 cores: most integration files spend their time waiting on
+    // the local runtime's clocks (visibility timeouts, schedules, backoffs), not computing.
+    maxWorkers: 2,
     // The AWS SDK warns once per process about Node 20; the warning says nothing about the tests.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/chaos/**'], sequence: { groupOrder: 0 } } },
+      // The chaos suite loads the machine on its own (about 2,000 jobs under injected faults): it
+      // runs after every other file, alone.
+      { extends: true, test: { name: 'chaos', include: ['test/chaos/**/*.test.ts'], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

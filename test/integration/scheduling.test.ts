@@ -103,19 +103,28 @@ describe('scheduled jobs', () => {
     expect(results.reduce((sum, result) => sum + result.failed + result.lingering, 0)).toBe(0);
     expect((await table.readSetRange('scheduled', { limit: 1000 })).entries.filter((entry) => entry.jobtype === 'Bulk')).toEqual([]);
 
-    // Each lands at its due time: SQS's delay, read on the clock of the sweep that sent it, ends
-    // within a second after it (the delay is whole seconds, rounded up), plus the time the send took
-    // to reach the emulator; two sweeps send 500 jobs each at once through the local SQS endpoint,
-    // all in this one process, so on a loaded machine that is up to another second, as for a single
-    // job in "within 2 s" above (enqueued_at, on the sweep's clock, tells which round sent it).
+    // Each lands at its due time. What the sweep decided, on its own clock, is exact: its "now"
+    // (the job's enqueued_at) plus the delay it asked SQS for (whole seconds, rounded up) falls
+    // within the second after the due time. On top comes the time the send took to reach the
+    // emulator: two sweeps send 500 jobs each at once through the local SQS endpoint, all in this
+    // one process, which a loaded machine stretches; it is bounded loosely, as a sanity check (the
+    // precision a single job gets end to end is the "within 2 s" above; bench/ measures it at scale).
+    let slowestSendMs = 0;
     for (const { message, job } of held) {
       const due = dueByJid.get(job.jid) ?? 0;
-      const apparent = Date.parse(job.enqueued_at ?? '') - message.sentTimestamp;
+      const enqueuedAt = Date.parse(job.enqueued_at ?? '');
+      const delayMs = (message.delayUntil ?? message.sentTimestamp) - message.sentTimestamp;
+      expect(enqueuedAt + delayMs - due, job.jid).toBeGreaterThanOrEqual(0);
+      expect(enqueuedAt + delayMs - due, job.jid).toBeLessThan(1_000);
+      // enqueued_at, on the sweep's clock, tells which round sent it.
+      const apparent = enqueuedAt - message.sentTimestamp;
       const offset = offsets.reduce((best, candidate) => (Math.abs(candidate - apparent) < Math.abs(best - apparent) ? candidate : best));
-      const visibleOnSweepClock = (message.delayUntil ?? message.sentTimestamp) + offset;
-      expect(visibleOnSweepClock - due, job.jid).toBeGreaterThanOrEqual(-50);
-      expect(visibleOnSweepClock - due, job.jid).toBeLessThanOrEqual(2_000);
+      const sendMs = message.sentTimestamp + offset - enqueuedAt;
+      expect(sendMs, job.jid).toBeGreaterThanOrEqual(-50);
+      slowestSendMs = Math.max(slowestSendMs, sendMs);
     }
+    console.info(`1,000 scheduled jobs: the slowest send reached the emulator ${slowestSendMs} ms after its sweep planned it`);
+    expect(slowestSendMs).toBeLessThanOrEqual(10_000);
   });
 });
 
