@@ -127,8 +127,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       // What the runtime itself said went wrong (throttles, timeouts, crashes, instances that would
       // not start): the first thing to read when the system did not drain.
       const runtimeWarnings = logs.entries.filter((entry) => entry.source === RUNTIME_SOURCE && (entry.level === 'warn' || entry.level === 'error'));
-      progress(`  ${runtimeWarnings.length} runtime warnings; the last ones:`);
-      for (const entry of runtimeWarnings.slice(-30)) progress(`    ${entry.message.slice(0, 300)}`);
+      const kinds = new Map<string, number>();
+      for (const entry of runtimeWarnings) {
+        const kind = entry.message.replace(/\d+/g, 'N').slice(0, 90);
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      }
+      progress(`  ${runtimeWarnings.length} runtime warnings, by kind:`);
+      for (const [kind, count] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 15)) progress(`    ${count} × ${kind}`);
+      progress('  the last ones:');
+      for (const entry of runtimeWarnings.slice(-15)) progress(`    ${entry.message.slice(0, 300)}`);
     }
 
     const parked = await peekJids(sqs, output('JobsRetriesDlqUrl'));
