@@ -71,18 +71,7 @@ export class BusyBoard {
     const id = this.next;
     this.next += 1;
     this.running.set(id, job);
-    return {
-      progress: (percent, message) => {
-        const current = this.running.get(id);
-        // Whatever a handler passes, a report stays writable: DynamoDB refuses a number that is not one.
-        if (current === undefined || typeof percent !== 'number' || !Number.isFinite(percent)) return;
-        const kept = typeof message === 'string' ? { message: message.slice(0, BUSY.maxMessage) } : {};
-        this.running.set(id, { ...current, progress: { percent: Math.min(100, Math.max(0, percent)), ...kept } });
-      },
-      end: () => {
-        this.running.delete(id);
-      },
-    };
+    return new BusyHandle(this.running, id);
   }
 
   /** Jobs running for at least {@link BUSY}.reportAfterMs at `nowMs`, per queue, longest first. */
@@ -209,4 +198,24 @@ export function readBusyReports(items: readonly Record<string, AttributeValue>[]
   }
   jobs.sort((a, b) => b.elapsed_ms - a.elapsed_ms || a.jid.localeCompare(b.jid));
   return { jobs, running, stale };
+}
+
+/** One running job's entry on a board: a small object rather than closures (one per job). */
+class BusyHandle implements BusyEntry {
+  constructor(
+    private readonly running: Map<number, RunningJob>,
+    private readonly id: number,
+  ) {}
+
+  progress(percent: number, message?: string): void {
+    const current = this.running.get(this.id);
+    // Whatever a handler passes, a report stays writable: DynamoDB refuses a number that is not one.
+    if (current === undefined || typeof percent !== 'number' || !Number.isFinite(percent)) return;
+    const kept = typeof message === 'string' ? { message: message.slice(0, BUSY.maxMessage) } : {};
+    this.running.set(this.id, { ...current, progress: { percent: Math.min(100, Math.max(0, percent)), ...kept } });
+  }
+
+  end(): void {
+    this.running.delete(this.id);
+  }
 }

@@ -17,7 +17,7 @@ import { IterationSignal, UnknownJobTypeError, isUnrecoverable, rateLimitedDelay
 import { HopperError, isHopperError } from '../errors/base.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
-import { Reservation, type SqsVisibilityChanger } from './reservation.js';
+import { forgetOnAbort, Reservation, stopOnAbort, type SqsVisibilityChanger } from './reservation.js';
 import type { OutgoingMessage } from '../aws/sqs-batch.js';
 import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
@@ -112,14 +112,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   }
 
   const logger = scope.logger.child(jobLogFields(job));
-  const expired = (): boolean => {
-    const expiresAt = job.custom?.expires_at;
-    if (expiresAt === undefined || Date.parse(expiresAt) > scope.now().getTime()) return false;
-    logger.info('job expired; dropped without running', { expires_at: expiresAt });
-    return true;
-  };
   // Nothing of the team's runs before the expiry step: an expired job costs nothing more.
-  if ((scope.serverChain === undefined || scope.serverChain[0] === 'expiry') && expired()) return { kind: 'expired', job };
+  if ((scope.serverChain === undefined || scope.serverChain[0] === 'expiry') && isExpired(job, scope, logger)) return { kind: 'expired', job };
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
   const queue = sourceQueue ?? job.queue;
@@ -149,7 +143,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     reserveForSeconds: job.reserve_for,
     receivedAtMs: scope.receivedAtMs,
     ...firstReceived(record),
-    now: () => scope.now().getTime(),
+    now: scope.now,
     logger,
   });
   const features = scope.features;
@@ -171,9 +165,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   };
   scope.observeWait?.(queue, waited);
   // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
-  const stopReservation = (): void => reservation.stop();
-  scope.signal.addEventListener('abort', stopReservation, { once: true });
-  const run = (): RunFacts => ({ queue, waitedMs: waited, durationMs: Math.max(0, scope.now().getTime() - startedMs) });
+  stopOnAbort(scope.signal, reservation);
   // Received before: crashes, timeouts or throttles. Marking the run lets the retry function tell them apart.
   if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
   try {
@@ -182,7 +174,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     const result = scope.serverChain === undefined
       ? await hopperStepsOnly(job, ctx, handler, scope)
       : await runServerChain(scope.serverChain, job, ctx, {
-        expired,
+        expired: () => isExpired(job, scope, logger),
         unique: async () => {
           uniqueStepRan = true;
           await scope.features?.beforeRun(job, logger);
@@ -202,9 +194,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       // The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
       const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, result.waitSeconds));
       logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
-      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: run() });
+      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: runFacts(queue, waited, startedMs, scope) });
     }
-    const facts = run();
+    const facts = runFacts(queue, waited, startedMs, scope);
     await tracker?.succeeded(result.kind === 'ran' ? result.value : undefined);
     // DEBUG: nothing at INFO (a success costs no log line on AWS); hopper dev shows it.
     logger.debug('job done', { duration_ms: facts.durationMs });
@@ -213,7 +205,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     if (isHopperError(error, 'IterationSignal')) {
       // A copy of a finished job: its tracked state goes back to what the finishing slice wrote.
       if ((error as IterationSignal).kind === 'finished') await tracker?.alreadySucceeded();
-      const end = iterationEnd(error as IterationSignal, record, job, scope, logger, run());
+      const end = iterationEnd(error as IterationSignal, record, job, scope, logger, runFacts(queue, waited, startedMs, scope));
       return end.kind === 'continued' ? requeue(record, job, scope, logger, end) : end;
     }
     const waitSeconds = rateLimitedDelay(error);
@@ -232,7 +224,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
         // It enters its queue again now and is due after the delay: its wait is not latency.
         const nowMs = scope.now().getTime();
         const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
-        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: run() });
+        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: runFacts(queue, waited, startedMs, scope) });
       }
       logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
@@ -243,13 +235,13 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     const retried = unrecoverable ? undefined : await retryHere(record, job, described, jobQueueUrl, scope, logger);
     if (retried !== undefined) {
       logger.info('retry enqueued', { retry_count: retried.job.failure?.retry_count, errtype: described.errtype, error: described.message, delay_s: retried.message.delaySeconds });
-      return { kind: 'failed', message: retried.message, job, run: run(), retried: retried.job };
+      return { kind: 'failed', message: retried.message, job, run: runFacts(queue, waited, startedMs, scope), retried: retried.job };
     }
-    return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: run() };
+    return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: runFacts(queue, waited, startedMs, scope) };
   } finally {
     busy?.end();
     reservation.stop();
-    scope.signal.removeEventListener('abort', stopReservation);
+    forgetOnAbort(scope.signal, reservation);
   }
 }
 
@@ -280,6 +272,19 @@ function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scop
   const { at: _due, ...fields } = job;
   const again: Job = { ...fields, enqueued_at: scope.now().toISOString(), custom: { ...custom, slice: signal.slices } };
   return { kind: 'continued', message: { key: record.messageId, queueUrl, body: serializeJob(again) }, job, run };
+}
+
+/** Whether `job` expired (its `custom.expires_at` passed), logged when it did. */
+function isExpired(job: Job, scope: RecordScope, logger: Logger): boolean {
+  const expiresAt = job.custom?.expires_at;
+  if (expiresAt === undefined || Date.parse(expiresAt) > scope.now().getTime()) return false;
+  logger.info('job expired; dropped without running', { expires_at: expiresAt });
+  return true;
+}
+
+/** The facts of a run that began at `startedMs`, as it ends now. */
+function runFacts(queue: string, waitedMs: number, startedMs: number, scope: RecordScope): RunFacts {
+  return { queue, waitedMs, durationMs: Math.max(0, scope.now().getTime() - startedMs) };
 }
 
 /** `ctx.progress` of a job that is not tracked: nothing to record. */

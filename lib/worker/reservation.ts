@@ -60,7 +60,8 @@ export interface ReservationOptions {
    * reservation may end more than 12 hours after it. @default - `receivedAtMs`
    */
   readonly firstReceivedAtMs?: number;
-  readonly now: () => number;
+  /** The worker's clock. */
+  readonly now: () => Date;
   readonly logger: Logger;
 }
 
@@ -118,7 +119,7 @@ export class Reservation {
   private schedule(delayMs?: number): void {
     clearTimeout(this.timer);
     if (this.stopped || this.capped || this.options.queueUrl === undefined) return;
-    const delay = delayMs ?? Math.max(0, this.expiresAtMs - (this.length * 1000) / 2 - this.options.now());
+    const delay = delayMs ?? Math.max(0, this.expiresAtMs - (this.length * 1000) / 2 - this.options.now().getTime());
     this.timer = setTimeout(() => {
       void this.renew('heartbeat');
     }, delay);
@@ -140,7 +141,7 @@ export class Reservation {
   private async change(requested: number): Promise<void> {
     const queueUrl = this.options.queueUrl;
     if (queueUrl === undefined || this.capped) return;
-    const startedMs = this.options.now();
+    const startedMs = this.options.now().getTime();
     const allowed = allowedSeconds(this.options.firstReceivedAtMs ?? this.options.receivedAtMs, startedMs);
     const seconds = Math.min(requested, allowed);
     if (seconds < requested) {
@@ -169,4 +170,30 @@ export class Reservation {
 export function allowedSeconds(firstReceivedAtMs: number, nowMs: number): number {
   const endMs = firstReceivedAtMs + (RESERVATION_DEFAULTS.maxSeconds - RESERVATION_DEFAULTS.capMarginSeconds) * 1000;
   return Math.min(RESERVATION_DEFAULTS.maxSeconds, Math.floor((endMs - nowMs) / 1000));
+}
+
+/** The reservations running under each invocation's signal (see {@link stopOnAbort}). */
+const underSignal = new WeakMap<AbortSignal, Set<Reservation>>();
+
+/**
+ * Stops `reservation` when `signal` aborts (the invocation gave up on its jobs), until
+ * {@link forgetOnAbort}. One listener per signal stops every reservation it holds, instead of a
+ * listener added and removed for each job.
+ */
+export function stopOnAbort(signal: AbortSignal, reservation: Reservation): void {
+  let reservations = underSignal.get(signal);
+  if (reservations === undefined) {
+    const created = new Set<Reservation>();
+    underSignal.set(signal, created);
+    signal.addEventListener('abort', () => {
+      for (const held of created) held.stop();
+    }, { once: true });
+    reservations = created;
+  }
+  reservations.add(reservation);
+}
+
+/** Undoes {@link stopOnAbort} for a job that ended. */
+export function forgetOnAbort(signal: AbortSignal, reservation: Reservation): void {
+  underSignal.get(signal)?.delete(reservation);
 }
