@@ -78,6 +78,8 @@ export interface FeatureDeps {
 /** Creates the features of one worker (shared by its invocations). */
 export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
   const state = stateAccess(deps.config, deps.dynamo, deps.now);
+  // One clock in milliseconds for every job's tracker and steps, not one made per job.
+  const nowMs = (): number => deps.now().getTime();
   const runtime: EnqueueRuntime = {
     queueUrls: deps.queueUrls,
     sqs: deps.sqs,
@@ -109,13 +111,13 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
     },
 
     tracker(job, logger) {
-      return isTracked(job) ? new JobTracker(job, { store: state.jobStates, now: () => deps.now().getTime(), logger }) : undefined;
+      return isTracked(job) ? new JobTracker(job, { store: state.jobStates, now: nowMs, logger }) : undefined;
     },
 
     iterations: state.iterations,
 
     once(job, logger, remainingTimeMs) {
-      return onceFor({ jid: job.jid, store: state.onceSteps, remainingTimeMs, now: () => deps.now().getTime(), logger });
+      return onceFor({ jid: job.jid, store: state.onceSteps, remainingTimeMs, now: nowMs, logger });
     },
 
     async admit(job, messageId, logger) {
