@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const LOOP_ENTRY = fileURLToPath(new URL('../cpu/worker-loop.ts', import.meta.url));
 
 /** Goal: microseconds of worker time per job. */
-export const WORKER_CPU_GOAL_US = 25;
+export const WORKER_CPU_GOAL_US = 6;
 
 export interface WorkerCpuResult {
   readonly batchSize: number;
