@@ -21,6 +21,7 @@ import { observeOutcomes } from './observe.js';
 import { runPool } from './pool.js';
 import { queueResolver, type QueueResolver } from '../aws/queues.js';
 import { processRecord, type RecordOutcome } from './record.js';
+import type { Reservation } from './reservation.js';
 import { sendInBatches, type OutgoingMessage } from '../aws/sqs-batch.js';
 import { toHandler } from './jobs.js';
 import type { JobHandler, WorkerOptions, WorkerSqs } from './types.js';
@@ -143,6 +144,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
     const abort = new AbortController();
+    const reservations = new Set<Reservation>();
     // A host that cannot tell (a test harness, a local runtime) gets no deadline rather than an
     // immediate one.
     const remainingTimeMs = (): number => {
@@ -162,7 +164,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const firstRecord = records[0];
     const cap = invocationCap(firstRecord === undefined ? undefined : queues.nameOf(firstRecord.eventSourceARN), caps, concurrency, limiter);
     const scope = {
-      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, sqs, visibility, receivedAtMs, features, limiter, observeWait,
+      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, reservations, sqs, visibility, receivedAtMs, features, limiter, observeWait,
       iteration: { store: () => features.iterations(), now: () => now().getTime(), marginMs: margin },
       busy: stats.busy,
       ...(serverChain === undefined ? {} : { serverChain }),
@@ -177,7 +179,11 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       concurrency: cap.concurrency,
       canStart: () => remainingTimeMs() >= margin,
       hardStopMs: startRemainingMs - margin / 2,
-      onHardStop: () => abort.abort(new Error('the invocation is about to time out')),
+      onHardStop: () => {
+        abort.abort(new Error('the invocation is about to time out'));
+        // An abandoned job stops renewing its reservation: SQS delivers it again later.
+        for (const reservation of reservations) reservation.stop();
+      },
     }, (record) => processRecord(record, scope)).finally(() => clearInterval(busyCheck));
 
     const outgoing: OutgoingMessage[] = [];

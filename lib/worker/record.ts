@@ -17,7 +17,7 @@ import { IterationSignal, UnknownJobTypeError, isUnrecoverable, rateLimitedDelay
 import { HopperError, isHopperError } from '../errors/base.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
-import { forgetOnAbort, Reservation, stopOnAbort, type SqsVisibilityChanger } from './reservation.js';
+import { Reservation, type SqsVisibilityChanger } from './reservation.js';
 import type { OutgoingMessage } from '../aws/sqs-batch.js';
 import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
@@ -66,6 +66,8 @@ export interface RecordScope {
   readonly logger: Logger;
   readonly remainingTimeMs: () => number;
   readonly signal: AbortSignal;
+  /** The reservations of the jobs running now: the invocation stops them when it gives up on them. */
+  readonly reservations: Set<Reservation>;
   /** For reservations (ChangeMessageVisibility). */
   readonly sqs: SqsVisibilityChanger;
   /** Queue name → visibility timeout in seconds, for the queues the worker was told about. */
@@ -165,8 +167,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     ...(iteration === undefined ? {} : { [ITERATION_SCOPE]: iteration }),
   };
   scope.observeWait?.(queue, waited);
-  // An abandoned job (the invocation's deadline) stops renewing: SQS delivers it again later.
-  stopOnAbort(scope.signal, reservation);
+  // An abandoned job (the invocation's deadline) stops renewing: the invocation stops what this holds.
+  scope.reservations.add(reservation);
   // Received before: crashes, timeouts or throttles. Marking the run lets the retry function tell them apart.
   if (receiveCountOf(record) > 1) await scope.features?.markStart(job, logger);
   try {
@@ -242,7 +244,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   } finally {
     busy?.end();
     reservation.stop();
-    forgetOnAbort(scope.signal, reservation);
+    scope.reservations.delete(reservation);
   }
 }
 

@@ -171,29 +171,3 @@ export function allowedSeconds(firstReceivedAtMs: number, nowMs: number): number
   const endMs = firstReceivedAtMs + (RESERVATION_DEFAULTS.maxSeconds - RESERVATION_DEFAULTS.capMarginSeconds) * 1000;
   return Math.min(RESERVATION_DEFAULTS.maxSeconds, Math.floor((endMs - nowMs) / 1000));
 }
-
-/** The reservations running under each invocation's signal (see {@link stopOnAbort}). */
-const underSignal = new WeakMap<AbortSignal, Set<Reservation>>();
-
-/**
- * Stops `reservation` when `signal` aborts (the invocation gave up on its jobs), until
- * {@link forgetOnAbort}. One listener per signal stops every reservation it holds, instead of a
- * listener added and removed for each job.
- */
-export function stopOnAbort(signal: AbortSignal, reservation: Reservation): void {
-  let reservations = underSignal.get(signal);
-  if (reservations === undefined) {
-    const created = new Set<Reservation>();
-    underSignal.set(signal, created);
-    signal.addEventListener('abort', () => {
-      for (const held of created) held.stop();
-    }, { once: true });
-    reservations = created;
-  }
-  reservations.add(reservation);
-}
-
-/** Undoes {@link stopOnAbort} for a job that ended. */
-export function forgetOnAbort(signal: AbortSignal, reservation: Reservation): void {
-  underSignal.get(signal)?.delete(reservation);
-}
