@@ -151,6 +151,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   const features = scope.features;
   const iteration = scope.iteration;
   const startedMs = scope.now().getTime();
+  const started: RunStart = { queue, waitedMs: waited, startedMs };
   const busy = scope.busy?.begin({ jid: job.jid, jobtype: job.jobtype, queue, startedMs, attempt: job.failure === undefined ? 1 : job.failure.retry_count + 2 });
   const progress = tracker?.progress ?? untracked;
   const ctx: IterationCarrier = {
@@ -197,9 +198,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       // The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
       const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, result.waitSeconds));
       logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
-      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: runFacts(queue, waited, startedMs, scope) });
+      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: runFacts(started, scope) });
     }
-    const facts = runFacts(queue, waited, startedMs, scope);
+    const facts = runFacts(started, scope);
     await tracker?.succeeded(result.kind === 'ran' ? result.value : undefined);
     // DEBUG: nothing at INFO (a success costs no log line on AWS); hopper dev shows it.
     logger.debug('job done', { duration_ms: facts.durationMs });
@@ -208,7 +209,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     if (isHopperError(error, 'IterationSignal')) {
       // A copy of a finished job: its tracked state goes back to what the finishing slice wrote.
       if ((error as IterationSignal).kind === 'finished') await tracker?.alreadySucceeded();
-      const end = iterationEnd(error as IterationSignal, record, job, scope, logger, runFacts(queue, waited, startedMs, scope));
+      const end = iterationEnd(error as IterationSignal, record, job, scope, logger, runFacts(started, scope));
       return end.kind === 'continued' ? requeue(record, job, scope, logger, end) : end;
     }
     const waitSeconds = rateLimitedDelay(error);
@@ -227,7 +228,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
         // It enters its queue again now and is due after the delay: its wait is not latency.
         const nowMs = scope.now().getTime();
         const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
-        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: runFacts(queue, waited, startedMs, scope) });
+        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: runFacts(started, scope) });
       }
       logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
@@ -238,9 +239,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     const retried = unrecoverable ? undefined : await retryHere(record, job, described, jobQueueUrl, scope, logger);
     if (retried !== undefined) {
       logger.info('retry enqueued', { retry_count: retried.job.failure?.retry_count, errtype: described.errtype, error: described.message, delay_s: retried.message.delaySeconds });
-      return { kind: 'failed', message: retried.message, job, run: runFacts(queue, waited, startedMs, scope), retried: retried.job };
+      return { kind: 'failed', message: retried.message, job, run: runFacts(started, scope), retried: retried.job };
     }
-    return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: runFacts(queue, waited, startedMs, scope) };
+    return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: runFacts(started, scope) };
   } finally {
     busy?.end();
     reservation.stop();
@@ -285,8 +286,15 @@ function isExpired(job: Job, scope: RecordScope, logger: Logger): boolean {
   return true;
 }
 
-/** The facts of a run that began at `startedMs`, as it ends now. */
-function runFacts(queue: string, waitedMs: number, startedMs: number, scope: RecordScope): RunFacts {
+/** Where and when a run began. */
+interface RunStart {
+  readonly queue: string;
+  readonly waitedMs: number;
+  readonly startedMs: number;
+}
+
+/** The facts of a run, as it ends now. */
+function runFacts({ queue, waitedMs, startedMs }: RunStart, scope: RecordScope): RunFacts {
   return { queue, waitedMs, durationMs: Math.max(0, scope.now().getTime() - startedMs) };
 }
 
