@@ -142,13 +142,23 @@ export function intFromEnv(env: Env, name: string, fallback: number): number {
  * const now = clockFromEnv({ HOPPER_CLOCK_OFFSET_MS: '1200000' }); // 20 minutes ahead
  */
 export function clockFromEnv(env: Env): () => Date {
+  const offset = clockOffsetFromEnv(env);
+  return offset === 0 ? () => new Date() : () => new Date(Date.now() + offset);
+}
+
+/**
+ * `HOPPER_CLOCK_OFFSET_MS` (0 when unset): what {@link clockFromEnv} adds to the real clock.
+ *
+ * @throws ConfigurationError when it is not an integer.
+ */
+export function clockOffsetFromEnv(env: Env): number {
   const raw = env[ENV.clockOffsetMs];
-  if (raw === undefined || raw === '') return () => new Date();
+  if (raw === undefined || raw === '') return 0;
   const offset = Number(raw);
   if (!Number.isSafeInteger(offset)) {
     throw new ConfigurationError(`environment variable ${ENV.clockOffsetMs} must be an integer number of milliseconds, but ${JSON.stringify(raw)} was provided`);
   }
-  return () => new Date(Date.now() + offset);
+  return offset;
 }
 
 /**

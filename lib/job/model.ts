@@ -138,7 +138,7 @@ export function normalizeJob(input: unknown, options: NormalizeOptions): Job {
   const args = input.args ?? [];
   if (!Array.isArray(args)) throw new InvalidJobError('args', 'an array', describe(args));
   if (args.length > JOB_LIMITS.argsMaxLength) throw new InvalidJobError('args', `an array of at most ${JOB_LIMITS.argsMaxLength} elements`, `an array of ${args.length}`);
-  const tooDeep = pathDeeperThan(args, JOB_LIMITS.argsMaxDepth);
+  const tooDeep = nestedDeeperThan(args, JOB_LIMITS.argsMaxDepth) ? pathDeeperThan(args, JOB_LIMITS.argsMaxDepth) : undefined;
   if (tooDeep !== undefined) throw new InvalidJobError(`args${tooDeep}`, `JSON nested at most ${JOB_LIMITS.argsMaxDepth} levels deep in args`, 'deeper nesting');
 
   const jid = input.jid ?? options.defaultJid ?? newJid();
@@ -193,6 +193,28 @@ export function parseJob(body: string, options: NormalizeOptions): Job {
     throw new InvalidJobError('body', 'a JSON object', 'text that is not JSON');
   }
   return normalizeJob(parsed, options);
+}
+
+/**
+ * Whether an array or object in `value` is nested deeper than `maxDepth` levels (`value` itself is
+ * level 1): the check every job passes, without the paths {@link pathDeeperThan} builds to name
+ * the place. Iterative, so that no nesting overflows the stack.
+ */
+function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  // Only arrays and objects are pushed (and `value`, which may be anything).
+  for (let next = values.pop(); next !== undefined; next = values.pop()) {
+    const depth = depths.pop() ?? 1;
+    if (typeof next !== 'object' || next === null) continue;
+    if (depth > maxDepth) return true;
+    for (const item of Array.isArray(next) ? next : Object.values(next)) {
+      if (typeof item !== 'object' || item === null) continue;
+      values.push(item);
+      depths.push(depth + 1);
+    }
+  }
+  return false;
 }
 
 /**

@@ -160,7 +160,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   return {
     batch() {
       const series = new Map<string, Series>();
+      // The series of each (queue, jobtype) as the worker names them, so that a batch's jobs of one
+      // type escape their names once, not at every count.
+      const byName = new Map<string, Map<string, Series>>();
       const seriesOf = (queue: string, jobtype: string): Series => {
+        let ofQueue = byName.get(queue);
+        if (ofQueue === undefined) byName.set(queue, (ofQueue = new Map()));
+        const seen = ofQueue.get(jobtype);
+        if (seen !== undefined) return seen;
         const type = jobtypeOf(jobtype);
         const name = dimensionValue(queue);
         const id = JSON.stringify([name, type]);
@@ -169,6 +176,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           entry = { queue: name, jobtype: type, counts: new Map(), values: new Map() };
           series.set(id, entry);
         }
+        ofQueue.set(jobtype, entry);
         return entry;
       };
       return {
@@ -180,11 +188,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         observe(queue, jobtype, metric, value) {
           if (!enabled || !Number.isFinite(value)) return;
           const entry = seriesOf(queue, jobtype);
-          entry.values.set(metric, [...(entry.values.get(metric) ?? []), Math.max(0, Math.round(value))]);
+          const values = entry.values.get(metric);
+          if (values === undefined) entry.values.set(metric, [Math.max(0, Math.round(value))]);
+          else values.push(Math.max(0, Math.round(value)));
         },
         flush(atMs) {
           for (const entry of series.values()) for (const line of emfLines(namespace, entry, atMs)) sink(line);
           series.clear();
+          byName.clear();
         },
       };
     },

@@ -21,7 +21,7 @@ import { observeOutcomes } from './observe.js';
 import { runPool } from './pool.js';
 import { queueResolver, type QueueResolver } from '../aws/queues.js';
 import { processRecord, type RecordOutcome } from './record.js';
-import type { Reservation } from './reservation.js';
+import { Reservations } from './reservation.js';
 import { sendInBatches, type OutgoingMessage } from '../aws/sqs-batch.js';
 import { toHandler } from './jobs.js';
 import type { JobHandler, WorkerOptions, WorkerSqs } from './types.js';
@@ -106,6 +106,10 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
   let clock: () => Date = options.now ?? (() => new Date());
   const now = (): Date => clock();
+  // The same clock in epoch ms: most reads want a number, and a Date per read adds up per job.
+  const givenNow = options.now;
+  let clockMs: () => number = givenNow === undefined ? Date.now : () => givenNow().getTime();
+  const nowMs = (): number => clockMs();
   const level = logLevelFrom(HopperConfig.of(options.env).logLevel, LOG_LEVELS.info);
   const baseLogger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now, level });
   let runtime: WorkerRuntime | undefined;
@@ -131,7 +135,10 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       metrics: metricsOf(config, options.log),
       caps: config.queueConcurrency,
     };
-    if (options.now === undefined) clock = config.clock;
+    if (options.now === undefined) {
+      clock = config.clock;
+      clockMs = config.clockMs;
+    }
     if (config.middleware !== undefined && middleware === undefined) {
       baseLogger.warn('the JobSystem declares middleware, but this worker was made without it: its jobs skip the server chain, and what it sends the client chain; pass createWorker({ jobs, middleware })');
     }
@@ -140,11 +147,11 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
   return async (event, context) => {
     const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics, caps } = await loadRuntime();
-    const receivedAtMs = now().getTime();
+    const receivedAtMs = nowMs();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
     const abort = new AbortController();
-    const reservations = new Set<Reservation>();
+    const reservations = new Reservations(nowMs);
     // A host that cannot tell (a test harness, a local runtime) gets no deadline rather than an
     // immediate one.
     const remainingTimeMs = (): number => {
@@ -158,14 +165,14 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const limiter = limiterFactory({ store: limiterStore, maxWaitMs: () => remainingTimeMs() - margin });
     const waits = new Map<string, { ms: number; atMs: number }>();
     const observeWait = (queue: string, waitedMs: number): void => {
-      waits.set(queue, { ms: waitedMs, atMs: now().getTime() });
+      waits.set(queue, { ms: waitedMs, atMs: nowMs() });
     };
     // An event source mapping feeds one queue: its cap applies to the whole invocation.
     const firstRecord = records[0];
     const cap = invocationCap(firstRecord === undefined ? undefined : queues.nameOf(firstRecord.eventSourceARN), caps, concurrency, limiter);
     const scope = {
-      jobs, queues, retriesQueueUrl, defaultRetry, now, logger, remainingTimeMs, signal: abort.signal, reservations, sqs, visibility, receivedAtMs, features, limiter, observeWait,
-      iteration: { store: () => features.iterations(), now: () => now().getTime(), marginMs: margin },
+      jobs, queues, retriesQueueUrl, defaultRetry, now, nowMs, logger, remainingTimeMs, signal: abort.signal, reservations, sqs, visibility, receivedAtMs, features, limiter, observeWait,
+      iteration: { store: () => features.iterations(), now: nowMs, marginMs: margin },
       busy: stats.busy,
       ...(serverChain === undefined ? {} : { serverChain }),
       ...(middleware === undefined ? {} : { middleware }),
@@ -173,7 +180,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     };
 
     // Jobs that run long are reported for the Busy page while they run (lib/stats/busy.ts).
-    const busyCheck = setInterval(() => void stats.reportBusy(now().getTime(), logger), BUSY.checkEveryMs);
+    const busyCheck = setInterval(() => void stats.reportBusy(nowMs(), logger), BUSY.checkEveryMs);
     busyCheck.unref();
     const pool = await runPool(records, {
       concurrency: cap.concurrency,
@@ -182,7 +189,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       onHardStop: () => {
         abort.abort(new Error('the invocation is about to time out'));
         // An abandoned job stops renewing its reservation: SQS delivers it again later.
-        for (const reservation of reservations) reservation.stop();
+        reservations.stopAll();
       },
     }, (record) => processRecord(record, scope)).finally(() => clearInterval(busyCheck));
 
@@ -213,10 +220,10 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
     logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
     const sent = retriedAsSent(pool.results, unsent);
-    observeOutcomes(records, sent, { metrics: metrics.batch(), stats, queues }, waits, now().getTime());
+    observeOutcomes(records, sent, { metrics: metrics.batch(), stats, queues }, waits, nowMs());
     if (middleware?.hooks !== undefined) await callWorkerHooks(middleware, sent, handedBack, records, logger);
     // Clears this instance's busy report, if one was written (nothing runs any more).
-    await Promise.all([stats.flush(now().getTime(), logger), stats.reportBusy(now().getTime(), logger)]);
+    await Promise.all([stats.flush(nowMs(), logger), stats.reportBusy(nowMs(), logger)]);
     return { batchItemFailures };
   };
 }

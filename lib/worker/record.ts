@@ -17,7 +17,7 @@ import { IterationSignal, UnknownJobTypeError, isUnrecoverable, rateLimitedDelay
 import { HopperError, isHopperError } from '../errors/base.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
-import { Reservation, type SqsVisibilityChanger } from './reservation.js';
+import { Reservation, type Reservations, type SqsVisibilityChanger } from './reservation.js';
 import type { OutgoingMessage } from '../aws/sqs-batch.js';
 import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
@@ -63,11 +63,13 @@ export interface RecordScope {
   /** `retry` of a job body without one. */
   readonly defaultRetry: number;
   readonly now: () => Date;
+  /** The same clock in epoch ms. */
+  readonly nowMs: () => number;
   readonly logger: Logger;
   readonly remainingTimeMs: () => number;
   readonly signal: AbortSignal;
   /** The reservations of the jobs running now: the invocation stops them when it gives up on them. */
-  readonly reservations: Set<Reservation>;
+  readonly reservations: Reservations;
   /** For reservations (ChangeMessageVisibility). */
   readonly sqs: SqsVisibilityChanger;
   /** Queue name → visibility timeout in seconds, for the queues the worker was told about. */
@@ -119,7 +121,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
   const queue = sourceQueue ?? job.queue;
-  const waited = waitedMs(job, record, scope.now().getTime());
+  const waited = waitedMs(job, record, scope.nowMs());
   if (handler === undefined) {
     const error = new UnknownJobTypeError(job.jobtype, Object.keys(scope.jobs));
     logger.error('unknown jobtype; job sent to the dead set', { error: error.message });
@@ -145,12 +147,13 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     reserveForSeconds: job.reserve_for,
     receivedAtMs: scope.receivedAtMs,
     ...firstReceived(record),
-    now: scope.now,
+    nowMs: scope.nowMs,
     logger,
+    reservations: scope.reservations,
   });
   const features = scope.features;
   const iteration = scope.iteration;
-  const startedMs = scope.now().getTime();
+  const startedMs = scope.nowMs();
   const started: RunStart = { queue, waitedMs: waited, startedMs };
   const busy = scope.busy?.begin({ jid: job.jid, jobtype: job.jobtype, queue, startedMs, attempt: job.failure === undefined ? 1 : job.failure.retry_count + 2 });
   const progress = tracker?.progress ?? untracked;
@@ -226,7 +229,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
           : isHopperError(error, 'IterationBusyError') ? 'the job iterates in another delivery; job delayed' : 'rate limited; job delayed';
         logger.info(why, { delay_s: delaySeconds, limited_count: attempt.limitedCount });
         // It enters its queue again now and is due after the delay: its wait is not latency.
-        const nowMs = scope.now().getTime();
+        const nowMs = scope.nowMs();
         const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
         return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: runFacts(started, scope) });
       }
@@ -244,7 +247,6 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return { ...fail(record, scope, { queue, job, error, unrecoverable }), job, run: runFacts(started, scope) };
   } finally {
     busy?.end();
-    reservation.stop();
     scope.reservations.delete(reservation);
   }
 }
@@ -281,7 +283,7 @@ function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scop
 /** Whether `job` expired (its `custom.expires_at` passed), logged when it did. */
 function isExpired(job: Job, scope: RecordScope, logger: Logger): boolean {
   const expiresAt = job.custom?.expires_at;
-  if (expiresAt === undefined || Date.parse(expiresAt) > scope.now().getTime()) return false;
+  if (expiresAt === undefined || Date.parse(expiresAt) > scope.nowMs()) return false;
   logger.info('job expired; dropped without running', { expires_at: expiresAt });
   return true;
 }
@@ -295,7 +297,7 @@ interface RunStart {
 
 /** The facts of a run, as it ends now. */
 function runFacts({ queue, waitedMs, startedMs }: RunStart, scope: RecordScope): RunFacts {
-  return { queue, waitedMs, durationMs: Math.max(0, scope.now().getTime() - startedMs) };
+  return { queue, waitedMs, durationMs: Math.max(0, scope.nowMs() - startedMs) };
 }
 
 /** `ctx.progress` of a job that is not tracked: nothing to record. */

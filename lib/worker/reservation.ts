@@ -60,9 +60,81 @@ export interface ReservationOptions {
    * reservation may end more than 12 hours after it. @default - `receivedAtMs`
    */
   readonly firstReceivedAtMs?: number;
-  /** The worker's clock. */
-  readonly now: () => Date;
+  /** The worker's clock, in epoch ms. */
+  readonly nowMs: () => number;
   readonly logger: Logger;
+  /** The invocation's reservations, whose one timer runs this one's heartbeat. */
+  readonly reservations: Reservations;
+}
+
+/**
+ * The reservations of one invocation's running jobs, with the one timer that renews them: a batch
+ * of ten jobs arms a timer once, not ten times, and a job that ends before its renewal only leaves
+ * the plan. The invocation stops them all at its hard stop.
+ */
+export class Reservations {
+  /** The reservations of the jobs running now. */
+  private readonly running = new Set<Reservation>();
+  /** When each reservation with a renewal planned is to be renewed (epoch ms). */
+  private readonly due = new Map<Reservation, number>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires; infinite when none is armed. */
+  private timerAtMs = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly nowMs: () => number) {}
+
+  /** Adds a running job's reservation (before its {@link Reservation.start}). */
+  add(reservation: Reservation): void {
+    this.running.add(reservation);
+  }
+
+  /** Stops a reservation whose job ended, and forgets it. */
+  delete(reservation: Reservation): void {
+    reservation.stop();
+    this.running.delete(reservation);
+  }
+
+  /** Renews `reservation` at `atMs` (epoch ms), in place of any renewal planned for it before. */
+  plan(reservation: Reservation, atMs: number): void {
+    this.due.set(reservation, atMs);
+    if (atMs < this.timerAtMs) this.arm(atMs);
+  }
+
+  /** Forgets `reservation`'s planned renewal. */
+  cancel(reservation: Reservation): void {
+    if (!this.due.delete(reservation) || this.due.size > 0) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAtMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** Stops every reservation (the invocation gives up on its jobs: SQS delivers them again later). */
+  stopAll(): void {
+    for (const reservation of this.running) reservation.stop();
+  }
+
+  private arm(atMs: number): void {
+    clearTimeout(this.timer);
+    this.timerAtMs = atMs;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, atMs - this.nowMs()));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAtMs = Number.POSITIVE_INFINITY;
+    const nowMs = this.nowMs();
+    let nextMs = Number.POSITIVE_INFINITY;
+    for (const [reservation, atMs] of [...this.due]) {
+      if (atMs <= nowMs) {
+        this.due.delete(reservation);
+        reservation.beat();
+      } else {
+        nextMs = Math.min(nextMs, atMs);
+      }
+    }
+    // A renewal planned during a beat armed its own timer already when it was the earliest.
+    if (nextMs < this.timerAtMs) this.arm(nextMs);
+  }
 }
 
 /** A message's reservation while its job runs. Call {@link start}, then {@link stop} when the job ends. */
@@ -71,7 +143,6 @@ export class Reservation {
   private length: number;
   /** When the current reservation runs out. */
   private expiresAtMs: number;
-  private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   /** The last reservation SQS allows was made: nothing more can be extended. */
   private capped = false;
@@ -111,18 +182,22 @@ export class Reservation {
   /** Stops the heartbeat (the job ended, or the invocation gave up on it). */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.options.reservations.cancel(this);
+  }
+
+  /** The heartbeat: renews now (called by the invocation's {@link Reservations} when due). */
+  beat(): void {
+    void this.renew('heartbeat');
   }
 
   /** Plans the next renewal: when half of the reservation is left (room for a slow request), or after `delayMs`. */
   private schedule(delayMs?: number): void {
-    clearTimeout(this.timer);
-    if (this.stopped || this.capped || this.options.queueUrl === undefined) return;
-    const delay = delayMs ?? Math.max(0, this.expiresAtMs - (this.length * 1000) / 2 - this.options.now().getTime());
-    this.timer = setTimeout(() => {
-      void this.renew('heartbeat');
-    }, delay);
+    if (this.stopped || this.capped || this.options.queueUrl === undefined) {
+      this.options.reservations.cancel(this);
+      return;
+    }
+    const atMs = delayMs === undefined ? this.expiresAtMs - (this.length * 1000) / 2 : this.options.nowMs() + delayMs;
+    this.options.reservations.plan(this, atMs);
   }
 
   private async renew(reason: 'reserve_for' | 'heartbeat'): Promise<void> {
@@ -141,7 +216,7 @@ export class Reservation {
   private async change(requested: number): Promise<void> {
     const queueUrl = this.options.queueUrl;
     if (queueUrl === undefined || this.capped) return;
-    const startedMs = this.options.now().getTime();
+    const startedMs = this.options.nowMs();
     const allowed = allowedSeconds(this.options.firstReceivedAtMs ?? this.options.receivedAtMs, startedMs);
     const seconds = Math.min(requested, allowed);
     if (seconds < requested) {

@@ -131,6 +131,31 @@ describe('reservations of running jobs', () => {
     expect(changes(sqs)).toEqual([[30, 60]]);
   });
 
+  it('renews a batch\'s jobs on their own schedules with one timer for the invocation', async () => {
+    const { sqs, handler } = setup({ Long: takes(100_000), Short: takes(40_000) });
+    const records = [
+      sqsRecord({ body: { jobtype: 'Long' } }),
+      sqsRecord({ body: { jobtype: 'Long', reserve_for: 120 } }),
+      sqsRecord({ body: { jobtype: 'Short' } }),
+    ];
+
+    const done = handler(sqsEvent(records), lambdaContext(() => FIFTEEN_MINUTES));
+    await vi.advanceTimersByTimeAsync(0);
+    // The three handlers' own timers, the invocation's hard stop, and one timer for every renewal.
+    const timers = vi.getTimerCount();
+    await vi.advanceTimersByTimeAsync(100_000);
+    await done;
+    await vi.advanceTimersByTimeAsync(300_000);
+
+    expect(timers).toBe(records.length + 2);
+    const byReceipt = (record: (typeof records)[number]) => sqs.visibilityChanges.filter((change) => change.receiptHandle === record.receiptHandle).map((change) => [(change.atMs - START) / 1000, change.seconds]);
+    expect(byReceipt(records[0]!)).toEqual([[30, 60], [60, 60], [90, 60]]);
+    expect(byReceipt(records[1]!)).toEqual([[0, 120], [60, 120]]);
+    // Ended at 40 s, after its first renewal and before its second.
+    expect(byReceipt(records[2]!)).toEqual([[30, 60]]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('keeps running a job whose renewal fails, logging it and trying again', async () => {
     const { sqs, log, handler } = setup({ Long: takes(45_000) });
     sqs.failVisibility = Object.assign(new Error('receipt handle has expired'), { name: 'InvalidParameterValue' });
