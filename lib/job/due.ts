@@ -18,9 +18,15 @@ import type { Job } from './model.js';
  * dueAtMs({ ...job, enqueued_at: '…T12:00:00Z', failure: { …, next_at: '…T12:00:20Z' } }, undefined) // 12:00:20
  */
 export function dueAtMs(job: Job, sentMs: number | undefined): number | undefined {
+  // Once per job run: no arrays, as most jobs have neither `at` nor `failure`.
   const entered = job.enqueued_at === undefined ? sentMs : Date.parse(job.enqueued_at);
-  const times = [entered, timeOf(job.at), timeOf(job.failure?.next_at)].filter((ms): ms is number => ms !== undefined && Number.isFinite(ms));
-  return times.length === 0 ? undefined : Math.max(...times);
+  return later(later(entered !== undefined && Number.isFinite(entered) ? entered : undefined, timeOf(job.at)), timeOf(job.failure?.next_at));
+}
+
+/** The later of two times, either of which may be missing. */
+function later(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : Math.max(a, b);
 }
 
 function timeOf(text: string | undefined): number | undefined {
