@@ -19,11 +19,12 @@ const SEED = Number(process.env.HOPPER_CHAOS_SEED ?? 20_261_123);
 /** The Python worker in the mix (the default); `HOPPER_CHAOS_PYTHON=off` leaves it out. */
 const PYTHON_MIX = process.env.HOPPER_CHAOS_PYTHON !== 'off';
 /**
- * About 190 s alone on a 2-core machine, but its enqueueing alone has taken from 17 s to 223 s: a
- * slow machine gets room (the suite checks what is lost or doubled, not speed), and a report rather
- * than a timeout when even that is not enough.
+ * About 190 s alone on a 2-core machine, about 375 s on one core beside two busy loops (run.ts
+ * bounds the instances for that); its enqueueing took up to 223 s before those bounds. A slow
+ * machine gets room (the suite checks what is lost or doubled, not speed), and a report rather than
+ * a timeout when even that is not enough.
  */
-const TEST_TIMEOUT_MS = 600_000;
+const TEST_TIMEOUT_MS = 900_000;
 /** Reading the sets, the logs and the DLQ, and stopping the runtime, after settling. */
 const REPORT_MARGIN_MS = 45_000;
 
@@ -33,7 +34,7 @@ describe('chaos on the local runtime', () => {
       seed: SEED,
       sizes: CHAOS_TEST_SIZES,
       faults: { before: 0.03, after: 0.015 },
-      settleTimeoutMs: 480_000,
+      settleTimeoutMs: 800_000,
       // However long starting and enqueueing took, the run stops waiting in time to report.
       settleBy: Date.now() + TEST_TIMEOUT_MS - REPORT_MARGIN_MS,
       python: PYTHON_MIX,
@@ -42,7 +43,9 @@ describe('chaos on the local runtime', () => {
     const { report } = result;
     process.stdout.write(`${JSON.stringify({ ...result, report: { ...report, lost: report.lost.slice(0, 20) } }, null, 2)}\n`);
 
-    expect(result.timings.settled).toBe(true);
+    // A run that did not drain says why in the failure itself, where a log cut short still shows it.
+    const why = JSON.stringify({ timings: result.timings, inSets: result.leftInSets.length, warnings: result.warningsByKind.slice(0, 8) });
+    expect(result.timings.settled, `did not settle: ${why}`).toBe(true);
     expect(report.jobs).toBeGreaterThanOrEqual(2_000);
     expect(report.lost).toEqual([]);
     expect(report.misplaced).toEqual([]);

@@ -31,6 +31,18 @@ const LATER_MS = 20 * MINUTE;
 /** Python functions find the fault injector (sitecustomize.py) on PYTHONPATH. */
 const PYTHON_FAULTS_DIR = fileURLToPath(new URL('./python-faults', import.meta.url));
 
+/**
+ * Batches in flight per event source mapping, and instances per function, on the local runtime.
+ * Every instance runs on this machine's cores, where on AWS each has its own CPU: with the runtime's
+ * defaults (5 batches per mapping, 7 mappings, 10 instances per function) a starved machine let
+ * batches outlive the worker's 6 s timeout and Python instances their 10 s initialization, each
+ * failure retired an instance, and the cold start replacing it added load. On one core that run
+ * enqueued for 359 s and never drained (807 timeouts and failed initializations); with these bounds,
+ * on one core beside two busy loops, it enqueued in 32 s and settled in 292 s (docs/decisions.md).
+ */
+const CHAOS_BATCHES_IN_FLIGHT = 1;
+const CHAOS_INSTANCES_PER_FUNCTION = 4;
+
 /** What a run is given. */
 export interface ChaosOptions {
   readonly sizes: ChaosSizes;
@@ -46,6 +58,10 @@ export interface ChaosOptions {
   readonly settleBy?: number;
   /** Half the jobs, batches and callbacks go to the Python worker. @default false */
   readonly python?: boolean;
+  /** Batches in flight per event source mapping. @default CHAOS_BATCHES_IN_FLIGHT */
+  readonly batchesInFlight?: number;
+  /** Instances per function without reserved concurrency. @default CHAOS_INSTANCES_PER_FUNCTION */
+  readonly instancesPerFunction?: number;
   /** Progress lines. @default - none */
   readonly progress?: (line: string) => void;
   /** A file to write every runtime log line to (`[source] message`), for a run to be read afterwards. @default - none */
@@ -66,6 +82,8 @@ export interface ChaosResult {
   readonly timings: { readonly startupMs: number; readonly enqueueMs: number; readonly settleMs: number; readonly settled: boolean };
   /** Runtime log lines that say a function failed (crashes, timeouts), counted by message start. */
   readonly functionErrors: number;
+  /** The runtime's warnings and errors, counted by kind (digits masked), the commonest first (15 at most). */
+  readonly warningsByKind: readonly { readonly kind: string; readonly count: number }[];
   /** What is left in the scheduled and retry sets, and the log lines that name those jobs. */
   readonly leftInSets: readonly { readonly set: string; readonly jid: string; readonly dueAt: string; readonly claimedUntil?: string; readonly claimedBy?: string; readonly log: readonly string[] }[];
   /**
@@ -91,6 +109,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     logs: logs.sink,
     functionPreload: [PRELOAD],
     python: PYTHON,
+    sqsConcurrency: options.batchesInFlight ?? CHAOS_BATCHES_IN_FLIGHT,
+    functionConcurrency: options.instancesPerFunction ?? CHAOS_INSTANCES_PER_FUNCTION,
     functionEnv: {
       PYTHONPATH: PYTHON_FAULTS_DIR,
       HOPPER_CHAOS_SINK: sinkFile,
@@ -123,17 +143,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const settled = await settle(local, table, sqs, queueUrls, settleTimeoutMs, progress);
     const settleMs = Date.now() - settleStart;
     progress(`${settled ? 'settled' : 'did not settle'} after ${settleMs} ms`);
+    // What the runtime itself said went wrong (throttles, timeouts, crashes, instances that would
+    // not start): the first thing to read when the system did not drain.
+    const runtimeWarnings = logs.entries.filter((entry) => entry.source === RUNTIME_SOURCE && (entry.level === 'warn' || entry.level === 'error'));
+    const kinds = new Map<string, number>();
+    for (const entry of runtimeWarnings) {
+      const kind = entry.message.replace(/\d+/g, 'N').slice(0, 160);
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    }
+    const warningsByKind = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([kind, count]) => ({ kind, count }));
     if (!settled) {
-      // What the runtime itself said went wrong (throttles, timeouts, crashes, instances that would
-      // not start): the first thing to read when the system did not drain.
-      const runtimeWarnings = logs.entries.filter((entry) => entry.source === RUNTIME_SOURCE && (entry.level === 'warn' || entry.level === 'error'));
-      const kinds = new Map<string, number>();
-      for (const entry of runtimeWarnings) {
-        const kind = entry.message.replace(/\d+/g, 'N').slice(0, 90);
-        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-      }
       progress(`  ${runtimeWarnings.length} runtime warnings, by kind:`);
-      for (const [kind, count] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 15)) progress(`    ${count} × ${kind}`);
+      for (const { kind, count } of warningsByKind) progress(`    ${count} × ${kind}`);
       progress('  the last ones:');
       for (const entry of runtimeWarnings.slice(-15)) progress(`    ${entry.message.slice(0, 300)}`);
     }
@@ -170,7 +191,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ];
     if (options.logFile !== undefined) writeFileSync(options.logFile, logs.entries.map((line) => `[${line.source}] ${line.message}\n`).join(''));
     const traces = Object.fromEntries(suspects.slice(0, 50).map((jid) => [jid, logs.entries.filter((line) => line.message.includes(jid)).map((line) => `[${line.source}] ${line.message}`).slice(-40)]));
-    return { report, faults, faultsByFunction, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, leftInSets, traces };
+    return { report, faults, faultsByFunction, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, warningsByKind, leftInSets, traces };
   } finally {
     sqs.destroy();
     dynamo.destroy();
