@@ -52,8 +52,15 @@ export const LATENCY_BUCKETS: readonly number[] = Array.from({ length: 48 }, (_,
 
 /** The bucket of a latency of `ms`. */
 export function bucketOf(ms: number): number {
-  const index = LATENCY_BUCKETS.findIndex((bound) => ms <= bound);
-  return index === -1 ? LATENCY_BUCKETS.length : index;
+  // The first bound at or above `ms` (the bounds ascend), by halving: once per started job.
+  let low = 0;
+  let high = LATENCY_BUCKETS.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (ms <= (LATENCY_BUCKETS[middle] ?? Number.POSITIVE_INFINITY)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }
 
 /** The epoch ms of the minute `job` belongs to, or undefined when it carries no enqueue time. */

@@ -64,6 +64,15 @@ describe('latency buckets', () => {
     expect([0, 10, 11, 14, 15, 320, 321, 118_632_832, 118_632_833].map(bucketOf)).toEqual([0, 0, 1, 1, 2, 10, 11, 47, 48]);
   });
 
+  it('puts every latency in the first bucket whose bound holds it, at and around every bound', () => {
+    const firstHolding = (ms: number) => {
+      const index = LATENCY_BUCKETS.findIndex((bound) => ms <= bound);
+      return index === -1 ? LATENCY_BUCKETS.length : index;
+    };
+    const around = [-1, Number.NaN, ...LATENCY_BUCKETS.flatMap((bound) => [bound - 1, bound - 0.5, bound, bound + 0.5, bound + 1])];
+    expect(around.map(bucketOf)).toEqual(around.map(firstHolding));
+  });
+
   it('reads percentiles by interpolating within the rank\'s bucket, capped by the exact maximum', () => {
     // Bucket 10 is (226, 320], bucket 12 is (453, 640].
     const buckets = new Map([[10, 4], [12, 1]]);
