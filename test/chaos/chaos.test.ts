@@ -6,7 +6,7 @@
  * while every function's AWS calls fail at random (throttling, 5xx, connection resets, timeouts,
  * and writes reported as failed after they happened) and jobs crash their worker, hang past its
  * timeout, or fail. At the end every jid must be accounted for and every batch callback must have
- * fired exactly once. Heavy: `npm test` runs it last, alone (vitest.config.ts); by itself:
+ * fired exactly once. Heavy: `npm test` runs it first, alone (vitest.config.ts); by itself:
  * `npx vitest run test/chaos/chaos.test.ts`.
  *
  * Sizes and seed: HOPPER_CHAOS_SEED (default fixed). bench/chaos.ts runs a bigger configuration.
