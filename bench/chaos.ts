@@ -4,9 +4,12 @@
  * every function's AWS calls and jobs crash, hang and fail (see test/chaos/run.ts), once per seed.
  *
  * Usage: npx tsx bench/chaos.ts [--scale 3] [--seed 20261123] [--seeds 1] [--before 0.03] [--after 0.015] [--logs <dir>] [--python]
+ *   [--batches-in-flight 1] [--instances 4]
  * `--seeds n` runs seeds `seed`, `seed + 1`, … `seed + n − 1`, each on a fresh runtime; `--logs`
  * writes each run's runtime log to `<dir>/chaos-<seed>.log`; `--python` puts half the jobs, batches
- * and callbacks on the Python worker (bench/results/chaos-python-<date>.json).
+ * and callbacks on the Python worker (bench/results/chaos-python-<date>.json); `--batches-in-flight`
+ * and `--instances` bound the batches per mapping and the instances per function on the local
+ * runtime (test/chaos/run.ts says why the defaults are low).
  * Writes bench/results/chaos-<date>.json (every run and the totals) and prints a summary: jobs by
  * kind, faults injected by kind, lost, misplaced, callbacks doubled or missing, messages parked in
  * the retries DLQ. Exits 1 when any run lost or misplaced a job, or doubled or missed a callback.
@@ -28,6 +31,8 @@ const { values } = parseArgs({
     after: { type: 'string', default: '0.015' },
     logs: { type: 'string' },
     python: { type: 'boolean', default: false },
+    'batches-in-flight': { type: 'string' },
+    instances: { type: 'string' },
   },
 });
 const scale = positiveNumber(values.scale, 'scale');
@@ -37,6 +42,10 @@ const faults = { before: rate(values.before, 'before'), after: rate(values.after
 const sizes = scaledSizes(CHAOS_TEST_SIZES, scale);
 const seeds = Array.from({ length: Math.floor(seedCount) }, (_, index) => firstSeed + index);
 const meta = runMeta();
+const bounds = {
+  ...(values['batches-in-flight'] === undefined ? {} : { batchesInFlight: positiveInteger(values['batches-in-flight'], 'batches-in-flight') }),
+  ...(values.instances === undefined ? {} : { instancesPerFunction: positiveInteger(values.instances, 'instances') }),
+};
 
 /** One seed's run, judged. */
 async function runSeed(seed: number) {
@@ -44,7 +53,7 @@ async function runSeed(seed: number) {
   process.stderr.write(`seed ${seed}\n`);
   const logFile = values.logs === undefined ? undefined : join(values.logs, `chaos-${seed}.log`);
   if (values.logs !== undefined) mkdirSync(values.logs, { recursive: true });
-  const result = await runChaos({ seed, sizes, faults, settleTimeoutMs: 20 * 60_000, python: values.python === true, progress: (line) => process.stderr.write(`${line}\n`), ...(logFile === undefined ? {} : { logFile }) });
+  const result = await runChaos({ seed, sizes, faults, settleTimeoutMs: 20 * 60_000, python: values.python === true, ...bounds, progress: (line) => process.stderr.write(`${line}\n`), ...(logFile === undefined ? {} : { logFile }) });
   const { report } = result;
   const summary = {
     jobs: report.jobs,
@@ -111,6 +120,12 @@ process.exitCode = totals.clean === runs.length ? 0 : 1;
 function positiveNumber(text: string | undefined, name: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, but ${JSON.stringify(text)} was provided`);
+  return value;
+}
+
+function positiveInteger(text: string | undefined, name: string): number {
+  const value = positiveNumber(text, name);
+  if (!Number.isInteger(value)) throw new Error(`--${name} must be a whole number, but ${JSON.stringify(text)} was provided`);
   return value;
 }
 
