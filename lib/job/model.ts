@@ -138,7 +138,7 @@ export function normalizeJob(input: unknown, options: NormalizeOptions): Job {
   const args = input.args ?? [];
   if (!Array.isArray(args)) throw new InvalidJobError('args', 'an array', describe(args));
   if (args.length > JOB_LIMITS.argsMaxLength) throw new InvalidJobError('args', `an array of at most ${JOB_LIMITS.argsMaxLength} elements`, `an array of ${args.length}`);
-  const tooDeep = nestedDeeperThan(args, JOB_LIMITS.argsMaxDepth) ? pathDeeperThan(args, JOB_LIMITS.argsMaxDepth) : undefined;
+  const tooDeep = pathDeeperThan(args, JOB_LIMITS.argsMaxDepth);
   if (tooDeep !== undefined) throw new InvalidJobError(`args${tooDeep}`, `JSON nested at most ${JOB_LIMITS.argsMaxDepth} levels deep in args`, 'deeper nesting');
 
   const jid = input.jid ?? options.defaultJid ?? newJid();
@@ -195,44 +195,42 @@ export function parseJob(body: string, options: NormalizeOptions): Job {
   return normalizeJob(parsed, options);
 }
 
-/**
- * Whether an array or object in `value` is nested deeper than `maxDepth` levels (`value` itself is
- * level 1): the check every job passes, without the paths {@link pathDeeperThan} builds to name
- * the place. Iterative, so that no nesting overflows the stack.
- */
-function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
-  const values: unknown[] = [value];
-  const depths: number[] = [1];
-  // Only arrays and objects are pushed (and `value`, which may be anything).
-  for (let next = values.pop(); next !== undefined; next = values.pop()) {
-    const depth = depths.pop() ?? 1;
-    if (typeof next !== 'object' || next === null) continue;
-    if (depth > maxDepth) return true;
-    for (const item of Array.isArray(next) ? next : Object.values(next)) {
-      if (typeof item !== 'object' || item === null) continue;
-      values.push(item);
-      depths.push(depth + 1);
-    }
-  }
-  return false;
+/** An array or object met while walking args, and how it was reached. */
+interface Nested {
+  readonly value: object;
+  readonly depth: number;
+  readonly parent?: Nested;
+  readonly key?: string | number;
 }
 
 /**
  * The path (`[0].a[2]`) to the first array or object in `value` nested deeper than `maxDepth`
  * levels (`value` itself is level 1), or undefined. Iterative, so that no nesting overflows the
- * stack.
+ * stack; the path is spelled only for the place refused, from the links back to the top.
  */
 function pathDeeperThan(value: unknown, maxDepth: number): string | undefined {
-  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 1, path: '' }];
+  if (typeof value !== 'object' || value === null) return undefined;
+  const stack: Nested[] = [{ value, depth: 1 }];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    if (typeof next.value !== 'object' || next.value === null) continue;
-    if (next.depth > maxDepth) return next.path;
-    const entries: [string, unknown][] = Array.isArray(next.value)
-      ? next.value.map((item, index): [string, unknown] => [`[${index}]`, item])
-      : Object.entries(next.value).map(([key, item]): [string, unknown] => [/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`, item]);
-    for (const [step, item] of entries) stack.push({ value: item, depth: next.depth + 1, path: next.path.length > 200 ? next.path : `${next.path}${step}` });
+    if (next.depth > maxDepth) return pathTo(next);
+    const entries: Iterable<[string | number, unknown]> = Array.isArray(next.value) ? next.value.entries() : Object.entries(next.value);
+    for (const [key, item] of entries) {
+      if (typeof item === 'object' && item !== null) stack.push({ value: item, depth: next.depth + 1, parent: next, key });
+    }
   }
   return undefined;
+}
+
+/** `[0].a["b c"]` for the keys from the top down to `nested`, no longer than about 200 characters. */
+function pathTo(nested: Nested): string {
+  const keys: (string | number)[] = [];
+  for (let at: Nested | undefined = nested; at?.key !== undefined; at = at.parent) keys.unshift(at.key);
+  let path = '';
+  for (const key of keys) {
+    if (path.length > 200) break;
+    path += typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  }
+  return path;
 }
 
 /** Serializes a job for the wire. */
