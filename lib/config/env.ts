@@ -142,23 +142,23 @@ export function intFromEnv(env: Env, name: string, fallback: number): number {
  * const now = clockFromEnv({ HOPPER_CLOCK_OFFSET_MS: '1200000' }); // 20 minutes ahead
  */
 export function clockFromEnv(env: Env): () => Date {
-  const offset = clockOffsetFromEnv(env);
-  return offset === 0 ? () => new Date() : () => new Date(Date.now() + offset);
+  const nowMs = msClockFromEnv(env);
+  return () => new Date(nowMs());
 }
 
 /**
- * `HOPPER_CLOCK_OFFSET_MS` (0 when unset): what {@link clockFromEnv} adds to the real clock.
+ * The same clock as {@link clockFromEnv}, in epoch milliseconds: for code that reads it often.
  *
- * @throws ConfigurationError when it is not an integer.
+ * @throws ConfigurationError when the offset is not an integer.
  */
-export function clockOffsetFromEnv(env: Env): number {
+export function msClockFromEnv(env: Env): () => number {
   const raw = env[ENV.clockOffsetMs];
-  if (raw === undefined || raw === '') return 0;
+  if (raw === undefined || raw === '') return Date.now;
   const offset = Number(raw);
   if (!Number.isSafeInteger(offset)) {
     throw new ConfigurationError(`environment variable ${ENV.clockOffsetMs} must be an integer number of milliseconds, but ${JSON.stringify(raw)} was provided`);
   }
-  return offset;
+  return () => Date.now() + offset;
 }
 
 /**

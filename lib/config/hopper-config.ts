@@ -8,7 +8,7 @@
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { ConfigurationError } from '../errors/base.js';
 import { JOB_DEFAULTS } from '../job/model.js';
-import { DEAD_TTL_DAYS, ENV, clockFromEnv, clockOffsetFromEnv, intFromEnv, METRICS_OFF, numberMapFromEnv, queueUrlsFromEnv, requireEnv, SET_BY_JOB_SYSTEM, STATS_ON, type Env } from './env.js';
+import { DEAD_TTL_DAYS, ENV, clockFromEnv, intFromEnv, msClockFromEnv, METRICS_OFF, numberMapFromEnv, queueUrlsFromEnv, requireEnv, SET_BY_JOB_SYSTEM, STATS_ON, type Env } from './env.js';
 import { parseQueueConcurrency, type QueueConcurrency } from './queue-concurrency.js';
 
 /** What every AWS client Hopper makes is configured with. */
@@ -136,8 +136,7 @@ export class HopperConfig {
 
   /** The clock in epoch milliseconds, for code that reads it often (the worker, once per step). */
   get clockMs(): () => number {
-    const offset = clockOffsetFromEnv(this.one(ENV.clockOffsetMs));
-    return offset === 0 ? Date.now : () => Date.now() + offset;
+    return msClockFromEnv(this.one(ENV.clockOffsetMs));
   }
 
   /** Whether processed/failed rollups are kept: `HOPPER_STATS=on` and a state table. */

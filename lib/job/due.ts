@@ -19,13 +19,13 @@ import type { Job } from './model.js';
  */
 export function dueAtMs(job: Job, sentMs: number | undefined): number | undefined {
   // Once per job run: no arrays, as most jobs have neither `at` nor `failure`.
-  const entered = job.enqueued_at === undefined ? sentMs : Date.parse(job.enqueued_at);
-  return later(later(entered !== undefined && Number.isFinite(entered) ? entered : undefined, timeOf(job.at)), timeOf(job.failure?.next_at));
+  const entered = job.enqueued_at === undefined ? sentMs : timeOf(job.enqueued_at);
+  return later(later(entered, timeOf(job.at)), timeOf(job.failure?.next_at));
 }
 
-/** The later of two times, either of which may be missing. */
+/** The later of two times, either of which may be missing (or not a time). */
 function later(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined) return b;
+  if (a === undefined || !Number.isFinite(a)) return b;
   return b === undefined ? a : Math.max(a, b);
 }
 

@@ -104,12 +104,12 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   const serverChain = (middleware?.server?.length ?? 0) > 0 ? serverOrder(middleware) : undefined;
   const jobs: Readonly<Record<string, JobHandler>> = Object.fromEntries(Object.entries(options.jobs).map(([jobtype, job]) => [jobtype, toHandler(jobtype, job)]));
   // The clock comes from the environment (HOPPER_CLOCK_OFFSET_MS), which is read on first use.
-  let clock: () => Date = options.now ?? (() => new Date());
-  const now = (): Date => clock();
-  // The same clock in epoch ms: most reads want a number, and a Date per read adds up per job.
+  // Read in epoch ms (most reads want a number, and a Date per read adds up per job); a Date is made
+  // from it where one is wanted.
   const givenNow = options.now;
   let clockMs: () => number = givenNow === undefined ? Date.now : () => givenNow().getTime();
   const nowMs = (): number => clockMs();
+  const now = (): Date => new Date(clockMs());
   const level = logLevelFrom(HopperConfig.of(options.env).logLevel, LOG_LEVELS.info);
   const baseLogger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now, level });
   let runtime: WorkerRuntime | undefined;
@@ -135,10 +135,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       metrics: metricsOf(config, options.log),
       caps: config.queueConcurrency,
     };
-    if (options.now === undefined) {
-      clock = config.clock;
-      clockMs = config.clockMs;
-    }
+    if (options.now === undefined) clockMs = config.clockMs;
     if (config.middleware !== undefined && middleware === undefined) {
       baseLogger.warn('the JobSystem declares middleware, but this worker was made without it: its jobs skip the server chain, and what it sends the client chain; pass createWorker({ jobs, middleware })');
     }
@@ -171,7 +168,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const firstRecord = records[0];
     const cap = invocationCap(firstRecord === undefined ? undefined : queues.nameOf(firstRecord.eventSourceARN), caps, concurrency, limiter);
     const scope = {
-      jobs, queues, retriesQueueUrl, defaultRetry, now, nowMs, logger, remainingTimeMs, signal: abort.signal, reservations, sqs, visibility, receivedAtMs, features, limiter, observeWait,
+      jobs, queues, retriesQueueUrl, defaultRetry, nowMs, logger, remainingTimeMs, signal: abort.signal, reservations, sqs, visibility, receivedAtMs, features, limiter, observeWait,
       iteration: { store: () => features.iterations(), now: nowMs, marginMs: margin },
       busy: stats.busy,
       ...(serverChain === undefined ? {} : { serverChain }),

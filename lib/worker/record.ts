@@ -62,8 +62,7 @@ export interface RecordScope {
   readonly retriesQueueUrl: string;
   /** `retry` of a job body without one. */
   readonly defaultRetry: number;
-  readonly now: () => Date;
-  /** The same clock in epoch ms. */
+  /** The worker's clock, in epoch ms. */
   readonly nowMs: () => number;
   readonly logger: Logger;
   readonly remainingTimeMs: () => number;
@@ -103,7 +102,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   let job: Job;
   try {
     job = parseJob(record.body, {
-      now: scope.now(),
+      now: new Date(scope.nowMs()),
       defaultJid: record.messageId,
       defaultRetry: scope.defaultRetry,
       ...(sourceQueue === undefined ? {} : { defaultQueue: sourceQueue }),
@@ -276,7 +275,7 @@ function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scop
   if (queueUrl === undefined) return { kind: 'deferred', job };
   const { expires_at: _started, ...custom } = job.custom ?? {};
   const { at: _due, ...fields } = job;
-  const again: Job = { ...fields, enqueued_at: scope.now().toISOString(), custom: { ...custom, slice: signal.slices } };
+  const again: Job = { ...fields, enqueued_at: new Date(scope.nowMs()).toISOString(), custom: { ...custom, slice: signal.slices } };
   return { kind: 'continued', message: { key: record.messageId, queueUrl, body: serializeJob(again) }, job, run };
 }
 
@@ -334,7 +333,7 @@ async function retryHere(
   record: SQSRecord, job: Job, error: EnvelopeError, queueUrl: string | undefined, scope: RecordScope, logger: Logger,
 ): Promise<{ message: OutgoingMessage; job: Job } | undefined> {
   if (queueUrl === undefined || job.custom?.bid !== undefined) return undefined;
-  const now = scope.now();
+  const now = new Date(scope.nowMs());
   const action = planFailure(job, error, now.getTime(), false, {
     now, queueUrls: { [job.queue]: queueUrl }, deadTtlDays: RETRY_DEFAULTS.deadTtlDays, defaultRetry: scope.defaultRetry,
   });
@@ -378,6 +377,6 @@ function fail(
   scope: RecordScope,
   input: { queue: string; job?: Job; raw?: string; error: unknown; unrecoverable: boolean },
 ): Extract<RecordOutcome, { kind: 'failed' }> {
-  const envelope = failureEnvelope({ ...input, messageId: record.messageId, now: scope.now() });
+  const envelope = failureEnvelope({ ...input, messageId: record.messageId, now: new Date(scope.nowMs()) });
   return { kind: 'failed', message: { key: record.messageId, queueUrl: scope.retriesQueueUrl, body: JSON.stringify(envelope) } };
 }
