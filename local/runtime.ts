@@ -212,7 +212,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
   for (const warning of plan.warnings) log({ source: RUNTIME_SOURCE, level: 'warn', message: warning });
 
   const clock = new Clock(options.clockOffsetMs ?? 0);
-  const asyncInvoker = new AsyncInvoker(log, options.asyncRetryDelaysMs, (pool) => plan.asyncRetries.get(pool.spec.arn) ?? 2);
+  const asyncInvoker = new AsyncInvoker(log, options.asyncRetryDelaysMs, (pool) => plan.asyncConfigs.get(pool.spec.arn) ?? {});
   const pools = new Map<string, FunctionPool>();
   const mappingHandles: (MappingHandle & { readonly poller: SqsPoller | StreamPoller; readonly functionLogicalId: string; readonly sourceLogicalId: string })[] = [];
   const findPool = (nameOrArn: string): FunctionPool | undefined => {

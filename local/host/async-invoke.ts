@@ -3,9 +3,11 @@
  * does not wait, and a failed invocation is retried twice, after about one and then two minutes
  * (Lambda's defaults), unless the runtime stops first. A throttled invocation is not a failure:
  * Lambda keeps the event and tries again after 1 s, doubling up to 5 minutes, for up to 6 hours.
+ * A function's EventInvokeConfig can lower both: fewer retries, a shorter maximum event age.
  */
 import { RUNTIME_SOURCE, type LogSink } from '../log.js';
 import { throttleOf, type FunctionPool } from './function-pool.js';
+import type { AsyncInvokeConfig } from '../resources/plan.js';
 
 /** Lambda's retry delays for asynchronous invocations. */
 export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000] as const;
@@ -24,17 +26,17 @@ export class AsyncInvoker {
   private readonly running = new Set<Promise<void>>();
   private readonly log: LogSink;
   private readonly retryDelaysMs: readonly number[];
-  private readonly maxRetries: (pool: FunctionPool) => number;
+  private readonly configOf: (pool: FunctionPool) => AsyncInvokeConfig;
   private stopped = false;
 
   /**
-   * @param maxRetries retries a function allows (its EventInvokeConfig MaximumRetryAttempts).
-   * @default maxRetries - 2, Lambda's default
+   * @param configOf a function's EventInvokeConfig (retries, maximum event age).
+   * @default configOf - none: 2 retries and 6 hours, Lambda's defaults
    */
-  constructor(log: LogSink, retryDelaysMs: readonly number[] = ASYNC_RETRY_DELAYS_MS, maxRetries: (pool: FunctionPool) => number = () => 2) {
+  constructor(log: LogSink, retryDelaysMs: readonly number[] = ASYNC_RETRY_DELAYS_MS, configOf: (pool: FunctionPool) => AsyncInvokeConfig = () => ({})) {
     this.log = log;
     this.retryDelaysMs = retryDelaysMs;
-    this.maxRetries = maxRetries;
+    this.configOf = configOf;
   }
 
   /** Queues an invocation of `pool` with `event`; returns at once. */
@@ -51,18 +53,24 @@ export class AsyncInvoker {
       const throttled = throttleOf(invocation);
       if (throttled !== undefined) {
         const delay = Math.min(ASYNC_THROTTLE_RETRY.firstDelayMs * 2 ** throttles, ASYNC_THROTTLE_RETRY.maxDelayMs);
-        if (Date.now() + delay - queuedAtMs > ASYNC_THROTTLE_RETRY.maxEventAgeMs) {
-          this.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${pool.spec.logicalId} (async) throttled until the event was 6 hours old; dropped` });
+        const maxAgeMs = this.configOf(pool).maxEventAgeMs ?? ASYNC_THROTTLE_RETRY.maxEventAgeMs;
+        if (Date.now() + delay - queuedAtMs > maxAgeMs) {
+          this.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${pool.spec.logicalId} (async) throttled until the event was ${Math.round(maxAgeMs / 1000)} s old, its maximum event age; dropped` });
           return;
         }
         if (throttles === 0) this.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${pool.spec.logicalId} (async) throttled (${throttled}); the event is kept and tried again` });
         this.later(delay, () => this.attempt(pool, event, { attempt, queuedAtMs, throttles: throttles + 1 }));
         return;
       }
-      const delay = attempt < this.maxRetries(pool) ? this.retryDelaysMs[Math.min(attempt, this.retryDelaysMs.length - 1)] : undefined;
+      const delay = attempt < (this.configOf(pool).retries ?? 2) ? this.retryDelaysMs[Math.min(attempt, this.retryDelaysMs.length - 1)] : undefined;
       const what = `${pool.spec.logicalId} (async) failed: ${invocation.error.errorType}: ${invocation.error.errorMessage}`;
       if (delay === undefined) {
         this.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${what}; no retries left` });
+        return;
+      }
+      const maxAgeMs = this.configOf(pool).maxEventAgeMs;
+      if (maxAgeMs !== undefined && Date.now() + delay - queuedAtMs > maxAgeMs) {
+        this.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${what}; its retry would come after the event's maximum age of ${Math.round(maxAgeMs / 1000)} s, dropped` });
         return;
       }
       this.log({ source: RUNTIME_SOURCE, level: 'warn', message: `${what}; retrying in ${Math.round(delay / 1000)} s` });

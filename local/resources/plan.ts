@@ -76,12 +76,20 @@ export interface Plan {
   readonly functionUrls: readonly PlannedFunctionUrl[];
   /** Lambda-backed custom resources, in creation order (created once the functions can run). */
   readonly customResources: readonly CustomResourceSpec[];
-  /** Retries of asynchronous invocations per function ARN (EventInvokeConfig MaximumRetryAttempts). */
-  readonly asyncRetries: ReadonlyMap<string, number>;
+  /** How asynchronous invocations are retried, per function ARN (its EventInvokeConfig). */
+  readonly asyncConfigs: ReadonlyMap<string, AsyncInvokeConfig>;
   /** The stack's outputs, resolved to local values. */
   readonly outputs: Readonly<Record<string, string>>;
   /** What the runtime skips, and why (one line each). */
   readonly warnings: readonly string[];
+}
+
+/** A function's EventInvokeConfig: what it leaves out keeps Lambda's default. */
+export interface AsyncInvokeConfig {
+  /** MaximumRetryAttempts: retries of a failed event (0 to 2). */
+  readonly retries?: number;
+  /** MaximumEventAgeInSeconds, in ms: an event this old is dropped, throttled or not. */
+  readonly maxEventAgeMs?: number;
 }
 
 /** Inputs of {@link planStack}. */
@@ -120,7 +128,7 @@ async function planTemplate({ template, stackName, code, backend }: PlanInput, p
   const functionUrls: PlannedFunctionUrl[] = [];
   const customResources: CustomResourceSpec[] = [];
   const warnings: string[] = [];
-  const asyncRetries = new Map<string, number>();
+  const asyncConfigs = new Map<string, AsyncInvokeConfig>();
 
   for (const resource of creationOrder(template)) {
     const { logicalId, type } = resource;
@@ -198,7 +206,11 @@ async function planTemplate({ template, stackName, code, backend }: PlanInput, p
       }
       case RESOURCE_TYPES.eventInvokeConfig: {
         const retries = props.integer('MaximumRetryAttempts', { min: 0, max: 2 });
-        if (retries !== undefined) asyncRetries.set(functionArn(props.string('FunctionName')), retries);
+        const maxEventAgeSeconds = props.integer('MaximumEventAgeInSeconds', { min: 60, max: 21_600 });
+        asyncConfigs.set(functionArn(props.string('FunctionName')), {
+          ...(retries === undefined ? {} : { retries }),
+          ...(maxEventAgeSeconds === undefined ? {} : { maxEventAgeMs: maxEventAgeSeconds * 1000 }),
+        });
         values.set(logicalId, { ref: logicalId, attributes: {} });
         break;
       }
@@ -218,7 +230,7 @@ async function planTemplate({ template, stackName, code, backend }: PlanInput, p
         schedules.push(...inner.schedules);
         functionUrls.push(...inner.functionUrls);
         customResources.push(...inner.customResources);
-        for (const [arn, retries] of inner.asyncRetries) asyncRetries.set(arn, retries);
+        for (const [arn, config] of inner.asyncConfigs) asyncConfigs.set(arn, config);
         warnings.push(...inner.warnings.map((warning) => `${logicalId} (nested): ${warning}`));
         const arn = localArn('cloudformation', `stack/${name}/00000000-0000-0000-0000-000000000000`);
         values.set(logicalId, { ref: arn, attributes: Object.fromEntries(Object.entries(inner.outputs).map(([output, value]) => [`Outputs.${output}`, value])) });
@@ -243,7 +255,7 @@ async function planTemplate({ template, stackName, code, backend }: PlanInput, p
       warnings.push(`output ${output.logicalId}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  return { stackName, queues, tables, functions, mappings, schedules, functionUrls, customResources, asyncRetries, outputs, warnings };
+  return { stackName, queues, tables, functions, mappings, schedules, functionUrls, customResources, asyncConfigs, outputs, warnings };
 }
 
 function evaluate<T>(run: () => T, logicalId: string, type: string): T {
