@@ -90,14 +90,19 @@ export class JobScheduler extends Construct {
       entry: hopperEntry('scheduler'),
       description: 'Hopper scheduler: every minute, moves due scheduled jobs and retries onto their queues with second-precision delays',
       timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.schedulerTimeoutSeconds),
+      // One sweep at a time: a sweep sends and deletes without claiming each entry (a write per
+      // scheduled job saved), which is safe only when no second sweep reads the same entries.
+      reservedConcurrentExecutions: 1,
     });
     this.sweepFunction = sweep.function;
-    // EventBridge Scheduler invokes asynchronously; a failed sweep is not retried, the next minute's sweep does its work.
-    this.sweepFunction.configureAsyncInvoke({ retryAttempts: 0 });
-    // Read due entries, claim them, delete them once sent; dead-set entries for undeliverable ones.
+    // EventBridge Scheduler invokes asynchronously; a failed sweep is not retried, the next minute's
+    // sweep does its work. A tick throttled behind a running sweep waits in Lambda's queue for at
+    // most a minute (the shortest age Lambda allows), then the next tick takes over.
+    this.sweepFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    // Read due entries, delete them 25 to a call once sent; dead-set entries for undeliverable ones.
     iam.Grant.addToPrincipal({
       grantee: this.sweepFunction,
-      actions: ['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem'],
+      actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
       resourceArns: [props.stateTable.tableArn],
     });
     grantSend(this.sweepFunction, props.queueArns(Object.values(props.queues)));

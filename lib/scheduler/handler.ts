@@ -3,7 +3,6 @@
  * scheduled and retry sets that are due within the lookahead onto their queues, each with the SQS
  * delay that makes it visible at its due time, so a job starts within about a second of its `at`.
  */
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { sqsClientOf } from '../aws/clients.js';
 import type { Env } from '../config/env.js';
@@ -17,7 +16,7 @@ import { metricsOf } from '../observability/emf.js';
 import { SWEEP_DEFAULTS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep.js';
 
 export { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type SweepDeps, type SweepOptions, type SweepResult } from './sweep.js';
-export { moveEntries, type MoveOptions, type MoveOutcome, type MoverDeps, type MoverTable } from './move.js';
+export { moveDue, moveEntries, type DueMoverDeps, type DueTable, type MoveOptions, type MoveOutcome, type MoverDeps, type MoverTable, type PlacerDeps } from './move.js';
 export { SCHEDULER_ERRTYPES, delaySecondsUntil, planMove, type MoveContext, type MovePlan } from './plan.js';
 
 /** Defaults of the scheduler function. */
@@ -27,7 +26,7 @@ export const SCHEDULER_DEFAULTS = {
 } as const;
 
 /** Options of {@link createSchedulerHandler}. */
-export interface SchedulerHandlerOptions extends Partial<Pick<SweepOptions, 'lookaheadSeconds' | 'batchSize' | 'deadlineMarginMs' | 'maxEntries'>> {
+export interface SchedulerHandlerOptions extends Partial<Pick<SweepOptions, 'lookaheadSeconds' | 'batchSize' | 'lanes' | 'deadlineMarginMs' | 'maxEntries'>> {
   /** @default process.env */
   readonly env?: Env;
   /** @default - an SQS client for `env` */
@@ -50,8 +49,8 @@ export type SchedulerHandler = (event?: unknown, context?: Pick<Context, 'awsReq
 /**
  * Creates the scheduler function's handler. Reads `HOPPER_QUEUE_URLS`, `HOPPER_STATE_TABLE`,
  * `HOPPER_DEAD_TTL_DAYS` and `HOPPER_CLOCK_OFFSET_MS` at once, so a misconfigured function fails
- * at start. Sweeps overlapping (a slow sweep, a retried invocation) are safe: entries are claimed
- * before they are sent.
+ * at start. The function must run one invocation at a time (the construct reserves a concurrency
+ * of 1 for it): a sweep sends and deletes without claiming, so two at once could send an entry twice.
  *
  * @example
  * export const handler = createSchedulerHandler();
@@ -78,7 +77,7 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
   };
 
   return async (_event, context) => {
-    const owner = `sweep:${context?.awsRequestId ?? randomUUID()}`;
+    const requestId = context?.awsRequestId;
     const remainingTimeMs = context === undefined ? undefined : () => {
       const ms = context.getRemainingTimeInMillis();
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
@@ -88,16 +87,16 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
       ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
     };
     const result = await sweep(deps, {
-      owner,
       ...(remainingTimeMs === undefined ? {} : { remainingTimeMs }),
       lookaheadSeconds: lookahead,
       ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.lanes === undefined ? {} : { lanes: options.lanes }),
       ...(options.deadlineMarginMs === undefined ? {} : { deadlineMarginMs: options.deadlineMarginMs }),
       ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
     });
     counted.flush(clock().getTime());
-    const level = result.failed > 0 || result.lingering > 0 ? 'warn' : 'info';
-    logger[level]('sweep done', { owner, ...result, lookahead_s: lookahead });
+    const level = result.failed > 0 || result.lingering > 0 || result.unread > 0 ? 'warn' : 'info';
+    logger[level]('sweep done', { ...(requestId === undefined ? {} : { request_id: requestId }), ...result, lookahead_s: lookahead });
     return result;
   };
 }

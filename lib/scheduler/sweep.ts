@@ -1,12 +1,14 @@
 /**
  * One sweep of the scheduled and retry sets: every entry due before now + lookahead goes to its
- * queue with the delay that lands it at its due time, earliest first, a batch at a time, until
- * nothing is due or the time budget is spent (the next sweep continues where this one stopped).
+ * queue with the delay that lands it at its due time. The shards are swept side by side, each
+ * earliest first, a batch at a time, until nothing is due or the time budget is spent (the next
+ * sweep continues where this one stopped).
  */
-import type { SortedSetName } from '../storage/keys.js';
+import { SORTED_SETS, type SortedSetName } from '../storage/keys.js';
 import type { SetEntry } from '../storage/set-items.js';
 import type { StateTable } from '../storage/state-table.js';
-import { moveEntries, type MoveOutcome, type MoverDeps } from './move.js';
+import { mapSettled } from '../common/concurrency.js';
+import { moveDue, type DueMoverDeps, type MoveOutcome } from './move.js';
 import { INVALID_JOBTYPE, METRICS, type MetricsBatch } from '../observability/emf.js';
 
 /** Defaults of a sweep. */
@@ -17,14 +19,12 @@ export const SWEEP_DEFAULTS = {
    * 150 seconds ahead covers that gap and the invocation's own latency.
    */
   lookaheadSeconds: 150,
-  /** Entries claimed, sent and deleted together. */
+  /** Entries sent and deleted together, per shard. */
   batchSize: 100,
+  /** Shards swept at once (each has at most one query, or one batch's sends and deletes, in flight). */
+  lanes: 8,
   /** Time kept in reserve: no batch starts with less than this left. */
   deadlineMarginMs: 5_000,
-  /** How long a claim lasts beyond the sweep's own deadline, for a sweep that dies mid-batch. */
-  claimGraceMs: 30_000,
-  /** Claim length when the sweep has no deadline (tests, local runs). */
-  claimWithoutDeadlineMs: 120_000,
 } as const;
 
 /** The sets a sweep moves from. */
@@ -32,92 +32,108 @@ export const SWEPT_SETS: readonly SortedSetName[] = ['scheduled', 'retry'];
 
 /** Counts of one sweep. */
 export interface SweepResult {
-  /** Due entries seen (claimed by others included). */
+  /** Due entries seen (held by an admin call included). */
   readonly due: number;
   readonly moved: number;
   readonly dead: number;
-  /** Held by another mover (an overlapping sweep). */
+  /** Held by an admin call ("run now", "retry") that is moving them. */
   readonly busy: number;
-  /** Moved or deleted by someone else between the read and the claim. */
-  readonly gone: number;
   /** Left in their set after an error; the next sweep retries them. */
   readonly failed: number;
-  /** Moved, but their entry could not be deleted (they may run twice). */
+  /** Moved, but their entry could not be deleted (the next sweep sends them again). */
   readonly lingering: number;
+  /** Shards whose read failed; their entries wait for the next sweep. */
+  readonly unread: number;
   /** True when the sweep stopped for time (or `maxEntries`) with due entries possibly left. */
   readonly stopped: boolean;
 }
 
 /** One sweep's parameters. */
 export interface SweepOptions {
-  /** Identifies this sweep in claims (the Lambda request id). */
-  readonly owner: string;
   /** Milliseconds left before the sweep must have returned. @default - no deadline */
   readonly remainingTimeMs?: () => number;
   /** @default 150 */
   readonly lookaheadSeconds?: number;
   /** @default 100 */
   readonly batchSize?: number;
+  /** @default 8 */
+  readonly lanes?: number;
   /** @default 5000 */
   readonly deadlineMarginMs?: number;
   /** Stop after this many due entries (benchmarks, tests). @default - no limit */
   readonly maxEntries?: number;
 }
 
-/** What a sweep needs: a mover's dependencies and a table it can stream from. */
-export interface SweepDeps extends MoverDeps {
-  readonly table: MoverDeps['table'] & Pick<StateTable, 'streamSetRange'>;
+/** What a sweep needs: a mover's dependencies and a table it can stream shards from. */
+export interface SweepDeps extends DueMoverDeps {
+  readonly table: DueMoverDeps['table'] & Pick<StateTable, 'streamShardRange'>;
   /** Counts the jobs moved onto queues (`Enqueued`) and into the dead set (`Dead`). @default - not counted */
   readonly metrics?: MetricsBatch;
 }
 
+type Counts = { -readonly [K in Exclude<keyof SweepResult, 'stopped'>]: number };
+
 /**
- * Sweeps once. Entries whose claim another mover holds are counted as busy and left alone; the
- * read horizon is fixed at the start, the delay of each job is computed when it is sent.
+ * Sweeps once. Nothing else may sweep at the same time (the scheduler function's reserved
+ * concurrency of 1 makes sure of it on AWS); entries an admin call holds are counted as busy and
+ * left alone. The read horizon is fixed at the start, the delay of each job is computed when it is
+ * sent.
  */
-export async function sweep(deps: SweepDeps, options: SweepOptions): Promise<SweepResult> {
+export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promise<SweepResult> {
   const lookaheadMs = (options.lookaheadSeconds ?? SWEEP_DEFAULTS.lookaheadSeconds) * 1000;
   const batchSize = options.batchSize ?? SWEEP_DEFAULTS.batchSize;
   const margin = options.deadlineMarginMs ?? SWEEP_DEFAULTS.deadlineMarginMs;
   const remaining = options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
-  const startMs = deps.clock().getTime();
-  const leftAtStart = remaining();
-  const claimUntilMs = startMs + (Number.isFinite(leftAtStart) ? leftAtStart + SWEEP_DEFAULTS.claimGraceMs : SWEEP_DEFAULTS.claimWithoutDeadlineMs);
-  const counts = { due: 0, moved: 0, dead: 0, busy: 0, gone: 0, failed: 0, lingering: 0 };
-  const outOfTime = (): boolean => remaining() < margin;
-
+  const untilMs = deps.clock().getTime() + lookaheadMs;
+  const counts: Counts = { due: 0, moved: 0, dead: 0, busy: 0, failed: 0, lingering: 0, unread: 0 };
   let stopped = false;
-  let batch: SetEntry[] = [];
-  const flush = async (): Promise<void> => {
-    const outcomes = await moveEntries(batch, deps, { owner: options.owner, claimUntilMs, via: 'scheduler' });
-    for (const [index, outcome] of outcomes.entries()) {
-      count(counts, outcome);
-      const entry = batch[index];
-      if (deps.metrics === undefined || entry === undefined || (outcome.kind !== 'moved' && outcome.kind !== 'dead')) continue;
-      deps.metrics.count(entry.queue ?? 'unknown', entry.jobtype ?? INVALID_JOBTYPE, outcome.kind === 'moved' ? METRICS.enqueued : METRICS.dead);
-    }
-    batch = [];
+  const mustStop = (): boolean => {
+    if (remaining() < margin || (options.maxEntries !== undefined && counts.due >= options.maxEntries)) stopped = true;
+    return stopped;
   };
 
-  // Page size matches the batch: a full batch reads about one page per shard that has due entries.
-  for await (const entry of deps.table.streamSetRange(SWEPT_SETS, { untilMs: startMs + lookaheadMs, pageSize: Math.min(1000, batchSize) })) {
-    if (outOfTime() || (options.maxEntries !== undefined && counts.due >= options.maxEntries)) {
-      stopped = true;
-      break;
+  const flush = async (batch: readonly SetEntry[]): Promise<void> => {
+    const outcomes = await moveDue(batch, deps);
+    outcomes.forEach((outcome, index) => {
+      count(counts, outcome);
+      const entry = batch[index];
+      if (deps.metrics === undefined || entry === undefined || (outcome.kind !== 'moved' && outcome.kind !== 'dead')) return;
+      deps.metrics.count(entry.queue ?? 'unknown', entry.jobtype ?? INVALID_JOBTYPE, outcome.kind === 'moved' ? METRICS.enqueued : METRICS.dead);
+    });
+  };
+
+  const sweepShard = async ({ set, shard }: { set: SortedSetName; shard: number }): Promise<void> => {
+    let batch: SetEntry[] = [];
+    // A page is a batch: one query, then its sends and its deletes, then the next page.
+    for await (const entry of deps.table.streamShardRange(set, shard, { untilMs, pageSize: Math.min(1000, batchSize) })) {
+      if (mustStop()) break;
+      counts.due += 1;
+      if (entry.claimedUntilMs !== undefined && entry.claimedUntilMs >= deps.clock().getTime()) {
+        counts.busy += 1;
+        continue;
+      }
+      batch.push(entry);
+      if (batch.length >= batchSize) {
+        await flush(batch);
+        batch = [];
+      }
     }
-    counts.due += 1;
-    if (entry.claimedUntilMs !== undefined && entry.claimedUntilMs >= deps.clock().getTime()) {
-      counts.busy += 1;
-      continue;
-    }
-    batch.push(entry);
-    if (batch.length >= batchSize) await flush();
-  }
-  if (batch.length > 0) await flush();
+    if (batch.length > 0) await flush(batch);
+  };
+
+  const shards = SWEPT_SETS.flatMap((set) => Array.from({ length: SORTED_SETS[set].shards }, (_, shard) => ({ set, shard })));
+  const results = await mapSettled(shards, options.lanes ?? SWEEP_DEFAULTS.lanes, sweepShard);
+  results.forEach((result, index) => {
+    if (result.status === 'fulfilled') return;
+    counts.unread += 1;
+    const shard = shards[index];
+    deps.logger.error('could not read a shard of due jobs; they wait for the next sweep', { set: shard?.set, shard: shard?.shard, reason: result.reason instanceof Error ? `${result.reason.name}: ${result.reason.message}` : String(result.reason) });
+  });
   return { ...counts, stopped };
 }
 
-function count(counts: { moved: number; dead: number; busy: number; gone: number; failed: number; lingering: number }, outcome: MoveOutcome): void {
+function count(counts: Counts, outcome: MoveOutcome): void {
+  if (outcome.kind === 'gone') return;
   counts[outcome.kind] += 1;
   if ((outcome.kind === 'moved' || outcome.kind === 'dead') && outcome.lingering) counts.lingering += 1;
 }

@@ -6,10 +6,12 @@
  * (`await import('./storage/state-table')`) so that plain jobs never pay for it.
  */
 import {
+  BatchWriteItemCommand,
   DeleteItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
+  type BatchWriteItemCommandOutput,
   type DeleteItemCommandOutput,
   type PutItemCommandOutput,
   type QueryCommandOutput,
@@ -18,7 +20,7 @@ import {
 import { dynamoClientOf } from '../aws/clients.js';
 import type { HopperConfig } from '../config/hopper-config.js';
 import type { Job } from '../job/model.js';
-import { setEntryKey, setPartitionKeys, timeSortKeyBound, type ItemKey, type SortedSetName } from './keys.js';
+import { setEntryKey, setPartitionKey, setPartitionKeys, timeSortKeyBound, type ItemKey, type SortedSetName } from './keys.js';
 import { conditionFailureItem, isConditionFailure } from './conditions.js';
 import { mergeSorted } from './merge.js';
 import { entryJid, fromItem, toItem, type Item, type NewSetEntry, type SetEntry } from './set-items.js';
@@ -29,6 +31,7 @@ export interface DynamoCommands {
   send(command: QueryCommand): Promise<QueryCommandOutput>;
   send(command: DeleteItemCommand): Promise<DeleteItemCommandOutput>;
   send(command: UpdateItemCommand): Promise<UpdateItemCommandOutput>;
+  send(command: BatchWriteItemCommand): Promise<BatchWriteItemCommandOutput>;
 }
 
 /** Bounds of a range read. */
@@ -91,6 +94,13 @@ export interface SetPage {
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+
+/** BatchWriteItem's most requests per call. */
+const BATCH_WRITE_MAX = 25;
+/** Calls of BatchWriteItem for one chunk: the first and its retries of unprocessed items. */
+const BATCH_WRITE_ATTEMPTS = 5;
+/** First pause before retrying unprocessed items, doubled each time (AWS's advice: back off). */
+const BATCH_WRITE_BACKOFF_MS = 50;
 
 /**
  * The state table's sorted sets.
@@ -169,6 +179,44 @@ export class StateTable {
   }
 
   /**
+   * Deletes entries unconditionally, 25 to a BatchWriteItem call, the calls in parallel, retrying
+   * what DynamoDB leaves unprocessed with a growing pause. What a sweep does with the entries it
+   * has sent: a delete is billed by the size of the item it removes whether or not it carries a
+   * condition, and one call removes 25.
+   *
+   * @returns the keys that could not be deleted (still there, as far as this call knows).
+   */
+  async deleteSetEntries(keys: readonly ItemKey[]): Promise<ItemKey[]> {
+    const chunks: ItemKey[][] = [];
+    for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX) chunks.push(keys.slice(start, start + BATCH_WRITE_MAX));
+    const left = await Promise.all(chunks.map((chunk) => this.deleteChunk(chunk)));
+    return left.flat();
+  }
+
+  private async deleteChunk(chunk: readonly ItemKey[]): Promise<ItemKey[]> {
+    let pending: readonly ItemKey[] = chunk;
+    for (let attempt = 0; attempt < BATCH_WRITE_ATTEMPTS && pending.length > 0; attempt += 1) {
+      if (attempt > 0) await pause(BATCH_WRITE_BACKOFF_MS * 2 ** (attempt - 1));
+      let output: BatchWriteItemCommandOutput;
+      try {
+        output = await this.client.send(new BatchWriteItemCommand({
+          RequestItems: { [this.tableName]: pending.map((key) => ({ DeleteRequest: { Key: { pk: { S: key.pk }, sk: { S: key.sk } } } })) },
+        }));
+      } catch {
+        // The SDK has retried the call itself already; what it could not do stays for the next sweep.
+        return [...pending];
+      }
+      pending = (output.UnprocessedItems?.[this.tableName] ?? []).flatMap((request) => {
+        const key = request.DeleteRequest?.Key;
+        const pk = key?.pk?.S;
+        const sk = key?.sk?.S;
+        return pk === undefined || sk === undefined ? [] : [{ pk, sk }];
+      });
+    }
+    return [...pending];
+  }
+
+  /**
    * Claims one entry for `claim.owner` unless another holder's claim is still running. The first
    * step of every move out of a set: claim, send, then delete on the claim, so that two movers
    * never both send an entry and a mover that crashes leaves it to be claimed again once the claim
@@ -219,14 +267,22 @@ export class StateTable {
    * not a page from every shard for each page it uses.
    */
   async *streamSetRange(sets: readonly SortedSetName[], options: StreamSetOptions = {}): AsyncGenerator<SetEntry> {
-    const pageSize = options.pageSize ?? DEFAULT_LIMIT;
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_LIMIT) {
-      throw new RangeError(`pageSize must be an integer from 1 to ${MAX_LIMIT}, but ${pageSize} was provided`);
-    }
+    const pageSize = checkedPageSize(options.pageSize);
     const bounds = rangeBounds(options);
     if (bounds.lower !== undefined && bounds.upper !== undefined && bounds.lower > bounds.upper) return;
     const shards = sets.flatMap((set) => setPartitionKeys(set).map((pk) => this.shardEntries(set, pk, bounds, pageSize, options.after)));
     yield* mergeSorted(shards, (a, b) => (a.key.sk < b.key.sk ? -1 : a.key.sk > b.key.sk ? 1 : 0));
+  }
+
+  /**
+   * Streams the entries of one shard of `set` in time order, one page at a time: what a sweep
+   * reads when it works through the shards side by side instead of merging them.
+   */
+  async *streamShardRange(set: SortedSetName, shard: number, options: StreamSetOptions = {}): AsyncGenerator<SetEntry> {
+    const pageSize = checkedPageSize(options.pageSize);
+    const bounds = rangeBounds(options);
+    if (bounds.lower !== undefined && bounds.upper !== undefined && bounds.lower > bounds.upper) return;
+    yield* this.shardEntries(set, setPartitionKey(set, shard), bounds, pageSize, options.after);
   }
 
   private async *shardEntries(set: SortedSetName, pk: string, bounds: Bounds, pageSize: number, after: string | undefined): AsyncGenerator<SetEntry> {
@@ -272,6 +328,17 @@ export class StateTable {
 export async function stateTableOf(config: HopperConfig): Promise<StateTable> {
   const tableName = config.stateTable;
   return new StateTable(await dynamoClientOf(config), tableName);
+}
+
+function checkedPageSize(pageSize: number = DEFAULT_LIMIT): number {
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_LIMIT) {
+    throw new RangeError(`pageSize must be an integer from 1 to ${MAX_LIMIT}, but ${pageSize} was provided`);
+  }
+  return pageSize;
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => { setTimeout(resolve, ms); });
 }
 
 function deleteCondition(condition: DeleteCondition): { ConditionExpression: string; ExpressionAttributeValues?: Item } {

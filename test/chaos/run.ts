@@ -275,12 +275,11 @@ async function settle(local: LocalRuntime, table: StateTable, sqs: SQSClient, qu
     const nowMs = Date.now() + local.clockOffsetMs;
     const dueEntries = [...scheduled, ...retry].filter((entry) => entry.epochMs <= nowMs + 150_000);
     const due = dueEntries.length;
-    // Nothing in the queues, and every entry left waits for a time: its backoff, or the claim of a
-    // sweep that failed midway (held until that sweep's deadline). Move "now" there, as for the
-    // scheduled jobs, instead of waiting minutes of real time.
-    const next = Math.min(...dueEntries.map((entry) => Math.max(entry.epochMs, entry.claimedUntilMs ?? 0)));
+    // Nothing in the queues, and every entry left waits for its time (a backoff). Move "now" there,
+    // as for the scheduled jobs, instead of waiting minutes of real time.
+    const next = Math.min(...dueEntries.map((entry) => entry.epochMs));
     if (inQueues === 0 && due > 0 && next > nowMs + 1_000) {
-      progress(`  moving the clock ${Math.round((next - nowMs) / 1000)} s ahead to the next due or unclaimed entry`);
+      progress(`  moving the clock ${Math.round((next - nowMs) / 1000)} s ahead to the next due entry`);
       local.setClockOffset(local.clockOffsetMs + (next - nowMs) + 1_000);
     }
     if (due > 0 && sweep !== undefined) local.triggerSchedule(sweep.name);

@@ -64,18 +64,18 @@ describe('the scheduler function and its every-minute schedule', () => {
     });
   });
 
-  it('lets the scheduler function read, claim and delete set entries, write dead entries, read its configuration and send to job queues — nothing else', () => {
+  it('lets the scheduler function read and batch-delete set entries, write dead entries, read its configuration and send to job queues — nothing else', () => {
     const { stack, jobs, statementsOf, arn } = fixture();
     const statements = statementsOf(jobs.scheduler.sweepFunction);
 
     // Its Query on the whole table covers the configuration document; the grant every configured function gets is there too.
-    expect(dynamoActions(statements)).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(dynamoActions(statements)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query']);
     expect(statements).toContainEqual(configReadStatement(stack, jobs.stateTable));
     for (const action of dynamoActions(statements)) expect(allows(statements, action, arn(jobs.stateTable.tableArn)), action).toBe(true);
     for (const name of ['default', 'critical', 'reports']) expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue(name).queueArn)), name).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesQueue.queueArn))).toBe(false);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
-      'logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'sqs:SendMessage',
+      'logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'sqs:SendMessage',
     ]));
   });
 
@@ -98,14 +98,22 @@ describe('the scheduler function and its every-minute schedule', () => {
     ]);
   });
 
-  it('does not retry a failed sweep (the next one does its work) but retries a cron tick twice', () => {
+  it('runs one sweep at a time: the scheduler function reserves a concurrency of 1', () => {
+    const { jobs, template, stack } = fixture();
+    const functions = template.findResources('AWS::Lambda::Function');
+    const reserved = Object.entries(functions).flatMap(([id, resource]) => (resource.Properties.ReservedConcurrentExecutions === undefined ? [] : [[id, resource.Properties.ReservedConcurrentExecutions]]));
+
+    expect(reserved).toEqual([[stack.getLogicalId(jobs.scheduler.sweepFunction.node.defaultChild as lambda.CfnFunction), 1]]);
+  });
+
+  it('does not retry a failed sweep (the next one does its work), drops a tick that waited a minute, and retries a cron tick twice', () => {
     const { jobs, template, arn } = fixture({ crons: [NIGHTLY] });
     const cronFunction = jobs.scheduler.cronFunction;
     if (cronFunction === undefined) throw new Error('no cron function');
     const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).map((resource) => resource.Properties);
     const configOf = (fn: lambda.IFunction) => configs.filter((config) => JSON.stringify(config.FunctionName) === JSON.stringify(arn(fn.functionName)));
 
-    expect(configOf(jobs.scheduler.sweepFunction)).toEqual([{ FunctionName: arn(jobs.scheduler.sweepFunction.functionName), Qualifier: '$LATEST', MaximumRetryAttempts: 0 }]);
+    expect(configOf(jobs.scheduler.sweepFunction)).toEqual([{ FunctionName: arn(jobs.scheduler.sweepFunction.functionName), Qualifier: '$LATEST', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 }]);
     expect(configOf(cronFunction)).toEqual([{ FunctionName: arn(cronFunction.functionName), Qualifier: '$LATEST', MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21_600 }]);
   });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BatchWriteItemCommand, DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import { normalizeJob, type Job } from '../../lib/job/model.js';
@@ -119,35 +120,56 @@ describe('sweep', () => {
     await table.putScheduled(makeJob('in-150s'), T0 + 150_000);
     await table.putScheduled(makeJob('tomorrow'), T0 + 86_400_000);
 
-    const result = await sweep(deps, { owner: 'sweep-1' });
+    const result = await sweep(deps);
 
-    expect(result).toEqual({ due: 4, moved: 4, dead: 0, busy: 0, gone: 0, failed: 0, lingering: 0, stopped: false });
-    expect(sent(sqs).map(({ jid, delaySeconds }) => [jid, delaySeconds])).toEqual([['overdue', 0], ['in-20s', 20], ['retry-in-90s', 91], ['in-149s', 150]]);
+    expect(result).toEqual({ due: 4, moved: 4, dead: 0, busy: 0, failed: 0, lingering: 0, unread: 0, stopped: false });
+    expect(sent(sqs).map(({ jid, delaySeconds }) => [jid, delaySeconds]).sort()).toEqual([['in-149s', 150], ['in-20s', 20], ['overdue', 0], ['retry-in-90s', 91]]);
     expect(sent(sqs).every(({ body }) => body.enqueued_at === '2026-11-22T12:00:00.000Z')).toBe(true);
     expect(sent(sqs).find(({ jid }) => jid === 'retry-in-90s')?.body.failure?.retry_count).toBe(7);
     expect([...dynamo.items.values()].map((item) => item.jid?.S).sort()).toEqual(['in-150s', 'tomorrow']);
   });
 
-  it('sends each entry once when two sweeps run at the same time', async () => {
-    const { table, sqs, deps } = setup();
+  it('sends each entry once, sweeping the shards side by side, with no write but the deletes, 25 to a call', async () => {
+    const { table, sqs, deps, dynamo } = setup();
     for (let i = 0; i < 300; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + (i % 120) * 1000);
+    let reading = 0;
+    let mostReading = 0;
+    const watched: SweepDeps = {
+      ...deps,
+      table: {
+        ...bound(table),
+        streamShardRange: async function* (set, shard, options) {
+          reading += 1;
+          mostReading = Math.max(mostReading, reading);
+          try {
+            yield* table.streamShardRange(set, shard, options);
+          } finally {
+            reading -= 1;
+          }
+        },
+      },
+    };
 
-    const [first, second] = await Promise.all([sweep(deps, { owner: 'sweep-a', batchSize: 25 }), sweep(deps, { owner: 'sweep-b', batchSize: 25 })]);
+    const result = await sweep(watched, { batchSize: 25, lanes: 4 });
 
     const jids = sent(sqs).map(({ jid }) => jid);
+    expect(result).toMatchObject({ due: 300, moved: 300, lingering: 0 });
     expect(jids).toHaveLength(300);
     expect(new Set(jids).size).toBe(300);
-    expect((first?.moved ?? 0) + (second?.moved ?? 0)).toBe(300);
-    // Both did some of the work: the claims, not luck, kept them apart.
-    expect(first?.moved).toBeGreaterThan(0);
-    expect(second?.moved).toBeGreaterThan(0);
+    expect(mostReading).toBe(4);
+    expect(dynamo.sentOf(UpdateItemCommand)).toEqual([]);
+    expect(dynamo.sentOf(DeleteItemCommand)).toEqual([]);
+    const deleted = dynamo.sentOf(BatchWriteItemCommand).map((command) => Object.values(command.input.RequestItems ?? {}).flat().length);
+    expect(deleted.reduce((sum, n) => sum + n, 0)).toBe(300);
+    expect(Math.max(...deleted)).toBeLessThanOrEqual(25);
+    expect(dynamo.items.size).toBe(0);
   });
 
   it('moves a job of an undeclared queue to the dead set and out of the scheduled set', async () => {
     const { table, sqs, deps } = setup();
     await table.putScheduled(makeJob('lost', { queue: 'reports' }), T0 + 5_000);
 
-    const result = await sweep(deps, { owner: 'sweep-1' });
+    const result = await sweep(deps);
 
     const dead = (await table.readSetRange('dead')).entries;
     expect(result).toMatchObject({ moved: 0, dead: 1 });
@@ -164,39 +186,40 @@ describe('sweep', () => {
     const lines: string[] = [];
     const metrics = createMetrics({ sink: (line) => lines.push(line) }).batch();
 
-    await sweep({ ...deps, metrics }, { owner: 'sweep-1' });
+    await sweep({ ...deps, metrics });
     metrics.flush(T0);
 
     const jobtype = makeJob('x').jobtype;
-    expect(lines.map(jsonObject).map(({ _aws, ...fields }) => fields)).toEqual([
+    // One line per queue and jobtype, in whatever order the shards were swept.
+    expect(lines.map(jsonObject).map(({ _aws, ...fields }) => fields).sort((a, b) => String(a.Queue).localeCompare(String(b.Queue)))).toEqual([
       { Queue: 'default', JobType: jobtype, Enqueued: 2 },
       { Queue: 'reports', JobType: jobtype, Dead: 1 },
     ]);
   });
 
-  it('leaves an entry another sweep is moving alone until its claim lapses', async () => {
+  it('leaves an entry an admin call is moving alone until its claim lapses', async () => {
     const { table, sqs, deps, clock } = setup();
     const key = await table.putScheduled(makeJob('held'), T0 + 5_000).then(() => table.readSetRange('scheduled')).then((page) => page.entries[0]?.key);
     if (key === undefined) throw new Error('no entry');
-    await table.claimSetEntry('scheduled', key, { owner: 'crashed-sweep', nowMs: T0, untilMs: T0 + 90_000 });
+    await table.claimSetEntry('scheduled', key, { owner: 'run-now', nowMs: T0, untilMs: T0 + 90_000 });
 
-    const during = await sweep(deps, { owner: 'sweep-2' });
+    const during = await sweep(deps);
     clock.advance(90_001);
-    const after = await sweep(deps, { owner: 'sweep-3' });
+    const after = await sweep(deps);
 
     expect(during).toMatchObject({ due: 1, busy: 1, moved: 0 });
     expect(after).toMatchObject({ due: 1, moved: 1 });
     expect(sent(sqs).map(({ jid, delaySeconds }) => [jid, delaySeconds])).toEqual([['held', 0]]);
   });
 
-  it('keeps an entry it could not send, releasing its claim so the next sweep moves it at once', async () => {
+  it('keeps an entry it could not send, so the next sweep moves it', async () => {
     const { table, sqs, deps, log } = setup();
     await table.putScheduled(makeJob('a'), T0 + 5_000);
     sqs.failQueues.set(QUEUE_URLS.default, Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
 
-    const failed = await sweep(deps, { owner: 'sweep-1' });
+    const failed = await sweep(deps);
     sqs.failQueues.clear();
-    const retried = await sweep(deps, { owner: 'sweep-2' });
+    const retried = await sweep(deps);
 
     expect(failed).toMatchObject({ moved: 0, failed: 1 });
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'ERROR', jid: 'a', reason: 'ServiceUnavailable: down' }));
@@ -205,55 +228,77 @@ describe('sweep', () => {
   });
 
   it('sends again, never loses, when it dies between the send and the delete (at-least-once)', async () => {
-    const { table, sqs, deps, clock } = setup();
+    const { table, sqs, deps, log } = setup();
     await table.putScheduled(makeJob('a'), T0 + 5_000);
-    const dying: SweepDeps = {
-      ...deps,
-      table: {
-        streamSetRange: table.streamSetRange.bind(table),
-        claimSetEntry: table.claimSetEntry.bind(table),
-        releaseClaim: table.releaseClaim.bind(table),
-        putSetEntry: table.putSetEntry.bind(table),
-        deleteSetEntry: () => Promise.reject(new Error('process killed')),
-      },
-    };
+    const dying: SweepDeps = { ...deps, table: { ...bound(table), deleteSetEntries: () => Promise.reject(new Error('process killed')) } };
 
-    const first = await sweep(dying, { owner: 'sweep-1', remainingTimeMs: () => 60_000 });
-    const beforeLapse = await sweep(deps, { owner: 'sweep-2' });
-    clock.advance(60_000 + 30_001);
-    const afterLapse = await sweep(deps, { owner: 'sweep-3' });
+    const first = await sweep(dying);
+    const second = await sweep(deps);
 
     expect(first).toMatchObject({ moved: 1, lingering: 1 });
-    expect(beforeLapse).toMatchObject({ busy: 1, moved: 0 });
-    expect(afterLapse).toMatchObject({ moved: 1, lingering: 0 });
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'WARN', jid: 'a', reason: 'Error: process killed' }));
+    expect(second).toMatchObject({ moved: 1, lingering: 0 });
     expect(sent(sqs).map(({ jid }) => jid)).toEqual(['a', 'a']);
     expect((await table.readSetRange('scheduled')).entries).toEqual([]);
   });
 
-  it('stops cleanly when its time runs out, and the next sweep continues where it stopped', async () => {
+  it('counts a shard it could not read and still sweeps the others', async () => {
+    const { table, sqs, deps, log } = setup();
+    for (let i = 0; i < 40; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + i * 1000);
+    const broken: SweepDeps = {
+      ...deps,
+      table: { ...bound(table), streamShardRange: (set, shard, options) => (shard === 3 && set === 'scheduled' ? failing() : table.streamShardRange(set, shard, options)) },
+    };
+    const onShard3 = (await table.readSetRange('scheduled', { limit: 1000 })).entries.filter((entry) => entry.key.pk === 'scheduled#3').length;
+
+    const result = await sweep(broken);
+
+    expect(onShard3).toBeGreaterThan(0);
+    expect(result).toMatchObject({ unread: 1, moved: 40 - onShard3 });
+    expect(sent(sqs)).toHaveLength(40 - onShard3);
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'ERROR', set: 'scheduled', shard: 3, reason: 'Error: throttled' }));
+  });
+
+  it('stops cleanly when its time runs out, and the next sweep moves the rest, each entry once', async () => {
     const { table, sqs, deps } = setup();
     for (let i = 0; i < 50; i += 1) await table.putScheduled(makeJob(`j${String(i).padStart(2, '0')}`), T0 + i * 1000);
     let left = 60_000;
-    // Each batch of 10 is one SendMessageBatch that costs 20 s of the budget: 3 fit before less than 5 s is left.
+    // Each SendMessageBatch costs 20 s of the budget: after 3 of them, less than the 5 s margin is left.
     const remainingTimeMs = () => left;
     const metered: SweepDeps = { ...deps, sqs: { send: async (command) => { left -= 20_000; return sqs.send(command); } } };
 
-    const first = await sweep(metered, { owner: 'sweep-1', batchSize: 10, remainingTimeMs });
-    const second = await sweep(deps, { owner: 'sweep-2', batchSize: 10 });
+    const first = await sweep(metered, { batchSize: 10, lanes: 1, remainingTimeMs });
+    const second = await sweep(deps, { batchSize: 10 });
 
-    expect(first).toMatchObject({ stopped: true, moved: 30 });
-    expect(second).toMatchObject({ stopped: false, moved: 20 });
-    expect(sent(sqs).map(({ jid }) => jid)).toEqual(Array.from({ length: 50 }, (_, i) => `j${String(i).padStart(2, '0')}`));
+    expect(first.stopped).toBe(true);
+    expect(first.moved).toBeGreaterThan(0);
+    expect(first.moved).toBeLessThan(50);
+    expect(second).toMatchObject({ stopped: false, moved: 50 - first.moved });
+    expect(sent(sqs).map(({ jid }) => jid).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `j${String(i).padStart(2, '0')}`));
   });
 
   it('stops after maxEntries', async () => {
     const { table, deps } = setup();
     for (let i = 0; i < 5; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + i * 1000);
 
-    expect(await sweep(deps, { owner: 's', maxEntries: 3 })).toMatchObject({ due: 3, moved: 3, stopped: true });
-    expect(await sweep(deps, { owner: 's2', maxEntries: 3 })).toMatchObject({ due: 2, moved: 2, stopped: false });
+    expect(await sweep(deps, { maxEntries: 3 })).toMatchObject({ due: 3, moved: 3, stopped: true });
+    expect(await sweep(deps, { maxEntries: 3 })).toMatchObject({ due: 2, moved: 2, stopped: false });
   });
 });
+
+/** The table's methods a sweep uses, bound, to be replaced one at a time. */
+function bound(table: StateTable): SweepDeps['table'] {
+  return {
+    streamShardRange: table.streamShardRange.bind(table),
+    deleteSetEntries: table.deleteSetEntries.bind(table),
+    putSetEntry: table.putSetEntry.bind(table),
+  };
+}
+
+// A shard whose read fails on its first page.
+async function* failing(): AsyncGenerator<SetEntry> {
+  throw new Error('throttled');
+}
 
 describe('createSchedulerHandler', () => {
   it('honours HOPPER_CLOCK_OFFSET_MS: a job 20 minutes ahead is due for a clock 20 minutes ahead', async () => {
@@ -272,7 +317,7 @@ describe('createSchedulerHandler', () => {
     const delay = sent(sqs)[0]?.delaySeconds ?? -1;
     expect(delay).toBeGreaterThanOrEqual(9);
     expect(delay).toBeLessThanOrEqual(10);
-    expect(log.lines).toContainEqual(expect.objectContaining({ message: 'sweep done', owner: 'sweep:req-1', moved: 1, lookahead_s: 150 }));
+    expect(log.lines).toContainEqual(expect.objectContaining({ message: 'sweep done', request_id: 'req-1', moved: 1, lookahead_s: 150 }));
   });
 
   it.each([59, 901, 1.5])('refuses lookaheadSeconds %s', (lookaheadSeconds) => {

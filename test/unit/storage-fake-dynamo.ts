@@ -3,6 +3,7 @@
  * the expressions it writes (anything else throws, so a change in the module shows up).
  */
 import {
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   GetItemCommand,
@@ -11,6 +12,7 @@ import {
   type TransactWriteItemsCommandOutput,
   QueryCommand,
   UpdateItemCommand,
+  type BatchWriteItemCommandOutput,
   type DeleteItemCommandOutput,
   type GetItemCommandOutput,
   type PutItemCommandOutput,
@@ -20,8 +22,8 @@ import {
 import type { DynamoCommands } from '../../lib/storage/state-table.js';
 import type { Item } from '../../lib/storage/set-items.js';
 
-type Command = PutItemCommand | QueryCommand | DeleteItemCommand | UpdateItemCommand | GetItemCommand;
-type Output = PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput | UpdateItemCommandOutput | GetItemCommandOutput;
+type Command = PutItemCommand | QueryCommand | DeleteItemCommand | UpdateItemCommand | GetItemCommand | BatchWriteItemCommand;
+type Output = PutItemCommandOutput | QueryCommandOutput | DeleteItemCommandOutput | UpdateItemCommandOutput | GetItemCommandOutput | BatchWriteItemCommandOutput;
 
 const CLAIM = {
   update: 'SET claimed_until = :until, claimed_by = :owner',
@@ -40,12 +42,18 @@ export class FakeDynamo implements DynamoCommands {
   pageSize = Number.POSITIVE_INFINITY;
   /** When set, a PutItem whose item has this jid fails with this error. */
   failPutFor: { jid: string; error: Error } | undefined;
+  /**
+   * How many of a BatchWriteItem call's requests, from its end, come back unprocessed (standing in
+   * for throttling), for each of the next calls in turn; a call beyond the list processes all.
+   */
+  readonly unprocessed: number[] = [];
 
   send(command: PutItemCommand): Promise<PutItemCommandOutput>;
   send(command: QueryCommand): Promise<QueryCommandOutput>;
   send(command: DeleteItemCommand): Promise<DeleteItemCommandOutput>;
   send(command: UpdateItemCommand): Promise<UpdateItemCommandOutput>;
   send(command: GetItemCommand): Promise<GetItemCommandOutput>;
+  send(command: BatchWriteItemCommand): Promise<BatchWriteItemCommandOutput>;
   /** Not interpreted: throws (batches have their own fake). */
   send(command: TransactWriteItemsCommand): Promise<TransactWriteItemsCommandOutput>;
   async send(command: Command | TransactWriteItemsCommand): Promise<Output | TransactWriteItemsCommandOutput> {
@@ -56,6 +64,7 @@ export class FakeDynamo implements DynamoCommands {
     if (command instanceof PutItemCommand) return this.put(command);
     if (command instanceof QueryCommand) return this.query(command);
     if (command instanceof UpdateItemCommand) return this.update(command);
+    if (command instanceof BatchWriteItemCommand) return this.batchWrite(command);
     if (command instanceof GetItemCommand) {
       const item = this.items.get(keyOf(command.input.Key ?? {}));
       return { $metadata: {}, ...(item === undefined ? {} : { Item: structuredClone(item) }) };
@@ -107,6 +116,27 @@ export class FakeDynamo implements DynamoCommands {
     };
   }
 
+  private batchWrite(command: BatchWriteItemCommand): BatchWriteItemCommandOutput {
+    const requests = Object.entries(command.input.RequestItems ?? {});
+    const total = requests.reduce((sum, [, writes]) => sum + writes.length, 0);
+    if (total > 25) throw new Error(`FakeDynamo: BatchWriteItem takes at most 25 requests, ${total} were sent`);
+    const leave = Math.min(total, this.unprocessed.shift() ?? 0);
+    const unprocessed: NonNullable<BatchWriteItemCommandOutput['UnprocessedItems']> = {};
+    let position = 0;
+    for (const [table, writes] of requests) {
+      for (const write of writes) {
+        position += 1;
+        if (position > total - leave) {
+          (unprocessed[table] ??= []).push(write);
+          continue;
+        }
+        if (write.PutRequest?.Item !== undefined) this.items.set(keyOf(write.PutRequest.Item), structuredClone(write.PutRequest.Item));
+        else if (write.DeleteRequest?.Key !== undefined) this.items.delete(keyOf(write.DeleteRequest.Key));
+      }
+    }
+    return { $metadata: {}, ...(leave === 0 ? {} : { UnprocessedItems: unprocessed }) };
+  }
+
   private delete(command: DeleteItemCommand): DeleteItemCommandOutput {
     const key = command.input.Key ?? {};
     const existing = this.items.get(keyOf(key));
@@ -153,7 +183,7 @@ export class FakeDynamo implements DynamoCommands {
 }
 
 function isInterpreted(command: Command | TransactWriteItemsCommand): command is Command {
-  return command instanceof PutItemCommand || command instanceof QueryCommand || command instanceof DeleteItemCommand || command instanceof UpdateItemCommand || command instanceof GetItemCommand;
+  return command instanceof PutItemCommand || command instanceof QueryCommand || command instanceof DeleteItemCommand || command instanceof UpdateItemCommand || command instanceof GetItemCommand || command instanceof BatchWriteItemCommand;
 }
 
 function claimLapsed(item: Item, values: Item): boolean {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { HopperConfig } from '../../lib/config/hopper-config.js';
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { BatchWriteItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import { normalizeJob, type Job } from '../../lib/job/model.js';
 import { setEntryKey, shardOf } from '../../lib/storage/keys.js';
@@ -108,6 +108,10 @@ describe('StateTable', () => {
     table = new StateTable(dynamo, `state-${randomUUID()}`);
   });
 
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   /** Twenty jobs, one second apart, spread over the shards by their jids. */
   async function putTwenty(set: 'retry' | 'dead'): Promise<Job[]> {
     const jobs = Array.from({ length: 20 }, (_, i) => makeJob({ jid: `job-${String(i).padStart(2, '0')}` }));
@@ -124,7 +128,7 @@ describe('StateTable', () => {
 
     expect(key).toEqual(setEntryKey('dead', T0, job.jid));
     expect(dynamo.items.size).toBe(1);
-    expect(dynamo.sent.map((command) => command.input.TableName)).toEqual([table.tableName, table.tableName]);
+    expect(dynamo.sentOf(PutItemCommand).map((command) => command.input.TableName)).toEqual([table.tableName, table.tableName]);
   });
 
   it('puts far-off jobs in the scheduled set with putScheduled', async () => {
@@ -214,6 +218,54 @@ describe('StateTable', () => {
     expect(first?.job).toEqual(job);
     expect(second).toBeUndefined();
     expect(dynamo.items.size).toBe(0);
+  });
+
+  it('deletes many entries 25 to a call, retrying what comes back unprocessed, and names what it could not delete', async () => {
+    const jobs = Array.from({ length: 60 }, (_, i) => makeJob({ jid: `job-${String(i).padStart(2, '0')}` }));
+    const keys = await Promise.all(jobs.map((job, i) => table.putSetEntry('retry', { job, epochMs: T0 + i })));
+    // First calls: 3 of the first chunk's 25 unprocessed, then 1 of its retry; the others processed.
+    dynamo.unprocessed.push(3, 0, 0, 1);
+    vi.useFakeTimers();
+
+    const deleting = table.deleteSetEntries(keys);
+    await vi.runAllTimersAsync();
+    const left = await deleting;
+
+    const calls = dynamo.sentOf(BatchWriteItemCommand).map((command) => Object.values(command.input.RequestItems ?? {}).flat().length);
+    expect(calls.slice(0, 3).sort()).toEqual([10, 25, 25]);
+    expect(calls.slice(3)).toEqual([3, 1]);
+    expect(left).toEqual([]);
+    expect(dynamo.items.size).toBe(0);
+  });
+
+  it('gives back the keys DynamoDB keeps leaving unprocessed after its retries', async () => {
+    const keys = await Promise.all([0, 1, 2].map((i) => table.putSetEntry('retry', { job: makeJob({ jid: `j${i}` }), epochMs: T0 + i })));
+    dynamo.unprocessed.push(1, 1, 1, 1, 1);
+    vi.useFakeTimers();
+
+    const deleting = table.deleteSetEntries(keys);
+    // The pauses between the retries (50, 100, 200, 400 ms) pass on the fake clock.
+    await vi.runAllTimersAsync();
+    const left = await deleting;
+
+    expect(dynamo.sentOf(BatchWriteItemCommand)).toHaveLength(5);
+    expect(left).toEqual([keys[2]]);
+    expect(dynamo.items.size).toBe(1);
+  });
+
+  it('streams one shard in time order, page by page, within [fromMs, untilMs)', async () => {
+    await putTwenty('retry');
+    dynamo.pageSize = 2;
+
+    const byShard = await Promise.all(Array.from({ length: 16 }, async (_, shard) => {
+      const entries: string[] = [];
+      for await (const entry of table.streamShardRange('retry', shard, { untilMs: T0 + 15_000, pageSize: 2 })) entries.push(entry.jid);
+      return entries;
+    }));
+
+    const all = byShard.flat();
+    expect(all.sort()).toEqual(Array.from({ length: 15 }, (_, i) => `job-${String(i).padStart(2, '0')}`));
+    for (const entries of byShard) expect(entries).toEqual([...entries].sort());
   });
 });
 
