@@ -4,11 +4,13 @@
  */
 import type { Cost, Prices } from './lib/billing.js';
 import type { RunMeta } from './lib/meta.js';
+import { round } from './lib/stats.js';
 import type { ApiLatencyResult } from './parts/api-latency.js';
 import type { BundleResult } from './parts/cold-start.js';
 import type { CostResult } from './parts/cost.js';
 import type { OverheadResult } from './parts/overhead.js';
 import type { SchedulingResult } from './parts/scheduling.js';
+import type { SweepBenchResult } from './parts/sweep.js';
 import type { WorkerCpuResult } from './parts/worker-cpu.js';
 
 /** Everything one run measured (each part only when it ran). */
@@ -19,7 +21,11 @@ export interface BenchResults {
   readonly coldStart?: readonly BundleResult[];
   readonly scheduling?: SchedulingResult;
   readonly apiLatency?: ApiLatencyResult;
+  readonly sweep?: SweepBenchResult;
 }
+
+/** A sweep must be able to move this many entries per second on AWS (docs/cost.md). */
+export const SWEEP_GOAL_PER_SECOND = 10_000;
 
 /** One line of the summary table. */
 export interface SummaryRow {
@@ -38,12 +44,12 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
   for (const cost of results.cost ?? []) {
     rows.push({
       benchmark: `cost: ${cost.scenario}`,
-      result: `${dollars(cost.perMillionJobs.total)} per million jobs, ${cost.ratioToFloor}× floor (${dollars(cost.floorPerMillionJobs.total)})`,
+      result: `${dollars(cost.perMillionJobs.total)} per million jobs, ${cost.ratioToFloor}× floor (${dollars(cost.floorPerMillionJobs.total)}), ${cost.ratioToMinimum}× its minimum (${dollars(cost.minimumPerMillionJobs.total)})`,
       goal: cost.goal ?? '—',
       pass: cost.pass,
     });
   }
-  const { overhead, workerCpu, scheduling, apiLatency } = results;
+  const { overhead, workerCpu, scheduling, apiLatency, sweep } = results;
   if (overhead !== undefined) {
     rows.push({ benchmark: 'overhead vs bare handler', result: `${overhead.medianHopper} vs ${overhead.medianBare} jobs/s = ${overhead.ratio}× (invocations ${overhead.hopperMsPerInvocation} vs ${overhead.bareMsPerInvocation} ms; ${overhead.hopperDynamoRequestsPerInvocation} DynamoDB requests per worker invocation)`, goal: overhead.goal, pass: overhead.pass });
   }
@@ -60,6 +66,17 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
       result: `p50 ${latenessMs.p50} ms, p99 ${latenessMs.p99} ms late; ${scheduling.early} early, ${scheduling.missing} missing of ${scheduling.parameters.jobs}`,
       goal: scheduling.goal,
       pass: scheduling.pass,
+    });
+  }
+  if (sweep !== undefined && sweep.runs.length > 0) {
+    const widest = sweep.runs.reduce((best, run) => (run.lanes > best.lanes ? run : best));
+    // On AWS the emulators' latency is gone and the sweep is bound by its own CPU (docs/cost.md).
+    const perCpuSecond = Math.round(1_000_000 / widest.cpuUsPerEntry);
+    rows.push({
+      benchmark: 'sweep throughput',
+      result: `${sweep.runs.map((run) => `${run.entriesPerSecond} entries/s with ${run.lanes} lane${run.lanes === 1 ? '' : 's'}`).join(', ')} on the emulators (${sweep.parameters.entries} entries); ${widest.cpuUsPerEntry} µs of the sweep's CPU per entry = ${perCpuSecond} entries per CPU-second`,
+      goal: `≥ ${SWEEP_GOAL_PER_SECOND} entries/s on AWS (one vCPU)`,
+      pass: perCpuSecond >= SWEEP_GOAL_PER_SECOND,
     });
   }
   if (apiLatency !== undefined) {
@@ -89,12 +106,20 @@ export function markdownReport(meta: RunMeta, prices: Prices, results: BenchResu
       `## Cost per million jobs (${prices.region} list prices of ${prices.date}, to be checked)`,
       '',
       table(
-        ['Scenario', 'Jobs', 'Total', 'SQS', 'DynamoDB writes', 'DynamoDB reads', 'Lambda requests', 'Lambda GB-s', 'Scheduler', 'Floor', 'Ratio'],
+        ['Scenario', 'Jobs', 'Total', 'SQS', 'DynamoDB writes', 'DynamoDB reads', 'Lambda requests', 'Lambda GB-s', 'Scheduler', 'Floor', 'Ratio', 'Minimum', '× minimum'],
         results.cost.flatMap((cost) => {
-          const row = (label: string, c: Cost, ratio: string) => [label, cost.jobs, dollars(c.total), dollars(c.sqs), dollars(c.dynamodbWrites), dollars(c.dynamodbReads), dollars(c.lambdaRequests), dollars(c.lambdaCompute), dollars(c.scheduler), dollars(cost.floorPerMillionJobs.total), ratio];
-          return [row(cost.scenario, cost.perMillionJobs, `${cost.ratioToFloor}×`), row(`  floor of ${cost.scenario}`, cost.floorPerMillionJobs, '1×')];
+          const row = (label: string, c: Cost, ratio: string, toMinimum: string) => [label, cost.jobs, dollars(c.total), dollars(c.sqs), dollars(c.dynamodbWrites), dollars(c.dynamodbReads), dollars(c.lambdaRequests), dollars(c.lambdaCompute), dollars(c.scheduler), dollars(cost.floorPerMillionJobs.total), ratio, dollars(cost.minimumPerMillionJobs.total), toMinimum];
+          return [
+            row(cost.scenario, cost.perMillionJobs, `${cost.ratioToFloor}×`, `${cost.ratioToMinimum}×`),
+            row(`  floor of ${cost.scenario}`, cost.floorPerMillionJobs, '1×', '—'),
+            row(`  minimum of ${cost.scenario}`, cost.minimumPerMillionJobs, `${round(cost.minimumPerMillionJobs.total / cost.floorPerMillionJobs.total, 3)}×`, '1×'),
+          ];
         }),
       ),
+      '',
+      "A feature's minimum is the floor plus the DynamoDB units it cannot do without, for jobs under 1 KB (docs/cost.md):",
+      '',
+      ...results.cost.map((cost) => `- **${cost.scenario}**: ${cost.minimum.writeUnitsPerJob} write units${cost.minimum.readUnitsPerJob > 0 ? ` and ${cost.minimum.readUnitsPerJob} read units` : ''} per job: ${cost.minimum.why}`),
       '',
       'Per job (billed SQS requests, DynamoDB units, Lambda invocations and billed ms; empty receives left out):',
       '',

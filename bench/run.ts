@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <part>…]`: Hopper's performance and cost benchmarks. Parts: `cost`,
  * `overhead`, `latency` (enqueue API), `cpu` (worker CPU per job), `cold` (bundle size and import
- * time), `scheduling`; all of them when none is named. Writes the results as JSON to
+ * time), `scheduling`, `sweep` (entries a sweep moves per second); all of them when none is named. Writes the results as JSON to
  * bench/results/<date>-<time>-<commit>.json and the markdown summary to bench/results/latest.md,
  * and prints the summary.
  */
@@ -17,11 +17,12 @@ import { COST_DEFAULTS, measureCost } from './parts/cost.js';
 import { measureOverhead } from './parts/overhead.js';
 import { measureSchedulingPrecision, SCHEDULING_DEFAULTS } from './parts/scheduling.js';
 import { startBenchSession, type BenchSession } from './parts/session.js';
+import { measureSweep, SWEEP_BENCH_DEFAULTS } from './parts/sweep.js';
 import { measureWorkerCpu } from './parts/worker-cpu.js';
 import { markdownReport, summaryRows, type BenchResults } from './report.js';
 
 /** The parts, in the order they run. */
-export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling'] as const;
+export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling', 'sweep'] as const;
 type Part = (typeof BENCH_PARTS)[number];
 
 /** Sizes of the runs: enough for stable medians, small enough for ~10 minutes on two cores. */
@@ -32,6 +33,7 @@ const PARAMETERS = {
   coldStart: { runs: 7 },
   apiLatency: { clients: 8, requests: 2_000 },
   scheduling: SCHEDULING_DEFAULTS,
+  sweep: SWEEP_BENCH_DEFAULTS,
 } as const;
 
 const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
@@ -74,6 +76,11 @@ if (selected.has('cost') || selected.has('overhead') || selected.has('latency'))
 if (selected.has('scheduling')) {
   log('scheduling precision');
   results.scheduling = await measureSchedulingPrecision(PARAMETERS.scheduling);
+}
+
+if (selected.has('sweep')) {
+  log('sweep throughput');
+  results.sweep = await measureSweep(join(workDir, 'sweep'), PARAMETERS.sweep, log);
 }
 
 rmSync(workDir, { recursive: true, force: true });
