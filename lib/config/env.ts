@@ -74,6 +74,8 @@ export const ENV = {
    * is bundled next to their code, lib/middleware/load.ts), `declared` on workers (which import it).
    */
   middleware: 'HOPPER_MIDDLEWARE',
+  /** Scheduler: name of the function that sweeps a share of a backlog for it (unset: it sweeps alone). */
+  sweepHelper: 'HOPPER_SWEEP_HELPER',
 } as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;

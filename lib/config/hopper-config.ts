@@ -168,6 +168,12 @@ export class HopperConfig {
     return mode === '' ? undefined : mode;
   }
 
+  /** `HOPPER_SWEEP_HELPER`: the function the scheduler hands a share of a backlog to, when set. */
+  get sweepHelper(): string | undefined {
+    const name = this.variable(ENV.sweepHelper);
+    return name === '' ? undefined : name;
+  }
+
   /** Region, static credentials and endpoint overrides for AWS clients, when the environment has them. */
   get aws(): AwsSettings {
     return this.read('aws', () => {

@@ -3,6 +3,10 @@
  * queue with the delay that lands it at its due time. The shards are swept side by side, each
  * earliest first, a batch at a time, until nothing is due or the time budget is spent (the next
  * sweep continues where this one stopped).
+ *
+ * A sweep with helpers (other invocations, each with a CPU of its own) reads the first page of
+ * every shard itself, and hands the rest of each shard that has more (a backlog) to the helpers,
+ * the shards dealt between them; each entry is read by one of them only.
  */
 import { SORTED_SETS, type SortedSetName } from '../storage/keys.js';
 import type { SetEntry } from '../storage/set-items.js';
@@ -29,6 +33,30 @@ export const SWEEP_DEFAULTS = {
 
 /** The sets a sweep moves from. */
 export const SWEPT_SETS: readonly SortedSetName[] = ['scheduled', 'retry'];
+
+/** One shard to sweep, from after `after` (a sort key) when given. */
+export interface ShardRange {
+  readonly set: SortedSetName;
+  readonly shard: number;
+  readonly after?: string;
+}
+
+/** What a helper is asked to sweep. */
+export interface HelperRequest {
+  readonly shards: readonly ShardRange[];
+  /** The sweep's horizon: entries due before it, epoch ms. */
+  readonly untilMs: number;
+  /** When the sweep that asks must have returned, epoch ms: the helper stops starting batches its margin before. */
+  readonly deadlineMs: number;
+}
+
+/** Sweeps in other invocations. */
+export interface SweepHelpers {
+  /** Most helpers at once. */
+  readonly max: number;
+  /** Runs one helper and resolves to its counts. */
+  invoke(request: HelperRequest): Promise<SweepResult>;
+}
 
 /** Counts of one sweep. */
 export interface SweepResult {
@@ -62,11 +90,17 @@ export interface SweepOptions {
   readonly deadlineMarginMs?: number;
   /** Stop after this many due entries (benchmarks, tests). @default - no limit */
   readonly maxEntries?: number;
+  /** Sweep only these shards (a helper's share). @default - every shard of the swept sets */
+  readonly shards?: readonly ShardRange[];
+  /** The horizon, when the sweep is a helper of another. @default - now + lookahead */
+  readonly untilMs?: number;
+  /** Hand the backlog to helpers. @default - none: this sweep does it all */
+  readonly helpers?: SweepHelpers;
 }
 
 /** What a sweep needs: a mover's dependencies and a table it can stream shards from. */
 export interface SweepDeps extends DueMoverDeps {
-  readonly table: DueMoverDeps['table'] & Pick<StateTable, 'streamShardRange'>;
+  readonly table: DueMoverDeps['table'] & Pick<StateTable, 'streamShardRange' | 'readShardPage'>;
   /** Counts the jobs moved onto queues (`Enqueued`) and into the dead set (`Dead`). @default - not counted */
   readonly metrics?: MetricsBatch;
 }
@@ -82,9 +116,10 @@ type Counts = { -readonly [K in Exclude<keyof SweepResult, 'stopped'>]: number }
 export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promise<SweepResult> {
   const lookaheadMs = (options.lookaheadSeconds ?? SWEEP_DEFAULTS.lookaheadSeconds) * 1000;
   const batchSize = options.batchSize ?? SWEEP_DEFAULTS.batchSize;
+  const lanes = options.lanes ?? SWEEP_DEFAULTS.lanes;
   const margin = options.deadlineMarginMs ?? SWEEP_DEFAULTS.deadlineMarginMs;
   const remaining = options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
-  const untilMs = deps.clock().getTime() + lookaheadMs;
+  const untilMs = options.untilMs ?? deps.clock().getTime() + lookaheadMs;
   const counts: Counts = { due: 0, moved: 0, dead: 0, busy: 0, failed: 0, lingering: 0, unread: 0 };
   let stopped = false;
   const mustStop = (): boolean => {
@@ -93,6 +128,7 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
   };
 
   const flush = async (batch: readonly SetEntry[]): Promise<void> => {
+    if (batch.length === 0) return;
     const outcomes = await moveDue(batch, deps);
     outcomes.forEach((outcome, index) => {
       count(counts, outcome);
@@ -101,11 +137,22 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
       deps.metrics.count(entry.queue ?? 'unknown', entry.jobtype ?? INVALID_JOBTYPE, outcome.kind === 'moved' ? METRICS.enqueued : METRICS.dead);
     });
   };
+  /** The entries of `entries` to move, counted as due (those an admin call holds as busy), until the sweep must stop. */
+  const take = (entries: Iterable<SetEntry>): SetEntry[] => {
+    const batch: SetEntry[] = [];
+    for (const entry of entries) {
+      if (mustStop()) break;
+      counts.due += 1;
+      if (entry.claimedUntilMs !== undefined && entry.claimedUntilMs >= deps.clock().getTime()) counts.busy += 1;
+      else batch.push(entry);
+    }
+    return batch;
+  };
 
-  const sweepShard = async ({ set, shard }: { set: SortedSetName; shard: number }): Promise<void> => {
+  const sweepShard = async ({ set, shard, after }: ShardRange): Promise<void> => {
     let batch: SetEntry[] = [];
     // A page is a batch: one query, then its sends and its deletes, then the next page.
-    for await (const entry of deps.table.streamShardRange(set, shard, { untilMs, pageSize: Math.min(1000, batchSize) })) {
+    for await (const entry of deps.table.streamShardRange(set, shard, { untilMs, pageSize: Math.min(1000, batchSize), ...(after === undefined ? {} : { after }) })) {
       if (mustStop()) break;
       counts.due += 1;
       if (entry.claimedUntilMs !== undefined && entry.claimedUntilMs >= deps.clock().getTime()) {
@@ -118,16 +165,58 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
         batch = [];
       }
     }
-    if (batch.length > 0) await flush(batch);
+    await flush(batch);
   };
 
-  const shards = SWEPT_SETS.flatMap((set) => Array.from({ length: SORTED_SETS[set].shards }, (_, shard) => ({ set, shard })));
-  const results = await mapSettled(shards, options.lanes ?? SWEEP_DEFAULTS.lanes, sweepShard);
-  results.forEach((result, index) => {
-    if (result.status === 'fulfilled') return;
-    counts.unread += 1;
+  const unread = (shards: readonly ShardRange[], reason: unknown): void => {
+    counts.unread += shards.length;
+    const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+    for (const shard of shards) deps.logger.error('could not read a shard of due jobs; they wait for the next sweep', { set: shard.set, shard: shard.shard, reason: text });
+  };
+  const sweepAll = async (shards: readonly ShardRange[]): Promise<void> => {
+    const results = await mapSettled(shards, lanes, sweepShard);
+    results.forEach((result, index) => {
+      const shard = shards[index];
+      if (result.status === 'rejected' && shard !== undefined) unread([shard], result.reason);
+    });
+  };
+
+  const shards: readonly ShardRange[] = options.shards ?? SWEPT_SETS.flatMap((set) => Array.from({ length: SORTED_SETS[set].shards }, (_, shard) => ({ set, shard })));
+  const helpers = options.helpers;
+  if (helpers === undefined || helpers.max < 1) {
+    await sweepAll(shards);
+    return { ...counts, stopped };
+  }
+
+  // First pages here; whatever follows them (a backlog) goes to the helpers.
+  const deep: ShardRange[] = [];
+  const firsts = await mapSettled(shards, lanes, async (range) => {
+    const page = await deps.table.readShardPage(range.set, range.shard, { untilMs, limit: Math.min(1000, batchSize), ...(range.after === undefined ? {} : { after: range.after }) });
+    await flush(take(page.entries));
+    if (page.cursor !== undefined && !stopped) deep.push({ set: range.set, shard: range.shard, after: page.cursor });
+  });
+  firsts.forEach((result, index) => {
     const shard = shards[index];
-    deps.logger.error('could not read a shard of due jobs; they wait for the next sweep', { set: shard?.set, shard: shard?.shard, reason: result.reason instanceof Error ? `${result.reason.name}: ${result.reason.message}` : String(result.reason) });
+    if (result.status === 'rejected' && shard !== undefined) unread([shard], result.reason);
+  });
+  if (deep.length === 0 || stopped) return { ...counts, stopped };
+
+  // The deep shards dealt round the helpers. This sweep keeps none: a helper has a CPU of its own
+  // (a vCPU at 1,769 MB), which the sweep, small and running once a minute, does not.
+  const shares: ShardRange[][] = Array.from({ length: Math.min(helpers.max, deep.length) }, () => []);
+  deep.forEach((range, index) => shares[index % shares.length]?.push(range));
+  // The helpers stop as this sweep does: their margin before the same end.
+  const left = remaining();
+  const deadlineMs = deps.clock().getTime() + (Number.isFinite(left) ? left : 15 * 60_000);
+  const helped = await Promise.allSettled(shares.map((share) => helpers.invoke({ shards: share, untilMs, deadlineMs })));
+  helped.forEach((result, index) => {
+    const share = shares[index] ?? [];
+    if (result.status === 'rejected') {
+      unread(share, result.reason);
+      return;
+    }
+    for (const key of ['due', 'moved', 'dead', 'busy', 'failed', 'lingering', 'unread'] as const) counts[key] += result.value[key];
+    if (result.value.stopped) stopped = true;
   });
   return { ...counts, stopped };
 }

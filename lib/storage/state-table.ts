@@ -275,6 +275,25 @@ export class StateTable {
   }
 
   /**
+   * Reads one page of one shard of `set` in time order: at most `limit` entries from `after` (or the
+   * start) within the bounds, and the cursor to continue from when DynamoDB says more may follow.
+   */
+  async readShardPage(set: SortedSetName, shard: number, options: StreamSetOptions & { readonly limit: number }): Promise<SetPage> {
+    const limit = checkedPageSize(options.limit);
+    const bounds = rangeBounds(options);
+    if (bounds.lower !== undefined && bounds.upper !== undefined && bounds.lower > bounds.upper) return { entries: [] };
+    // The cursor entry itself matches the inclusive bound: ask for one more and drop it.
+    const want = limit + (options.after === undefined ? 0 : 1);
+    const output = await this.client.send(new QueryCommand({ TableName: this.tableName, ...keyCondition(setPartitionKey(set, shard), bounds), Limit: want }));
+    const entries = (output.Items ?? [])
+      .map((item) => fromItem(set, item))
+      .filter((entry): entry is SetEntry => entry !== undefined && entry.key.sk !== options.after)
+      .slice(0, limit);
+    const last = entries.at(-1);
+    return output.LastEvaluatedKey !== undefined && last !== undefined ? { entries, cursor: last.key.sk } : { entries };
+  }
+
+  /**
    * Streams the entries of one shard of `set` in time order, one page at a time: what a sweep
    * reads when it works through the shards side by side instead of merging them.
    */

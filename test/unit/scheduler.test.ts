@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { BatchWriteItemCommand, DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigurationError } from '../../lib/errors/base.js';
 import { normalizeJob, type Job } from '../../lib/job/model.js';
-import { createSchedulerHandler, delaySecondsUntil, planMove, sweep, type SweepDeps } from '../../lib/scheduler/handler.js';
+import { createSchedulerHandler, delaySecondsUntil, helperRequestOf, planMove, sweep, type HelperRequest, type SweepDeps, type SweepHelpers } from '../../lib/scheduler/handler.js';
 import { createMetrics } from '../../lib/observability/emf.js';
 import { jsonObject } from '../fixtures/json.js';
 import { createLogger } from '../../lib/observability/logger.js';
@@ -277,6 +277,68 @@ describe('sweep', () => {
     expect(sent(sqs).map(({ jid }) => jid).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `j${String(i).padStart(2, '0')}`));
   });
 
+  it('hands what follows the first page of each shard with a backlog to helpers, each entry read and moved once', async () => {
+    const { table, sqs, deps, dynamo } = setup();
+    for (let i = 0; i < 1_500; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + (i % 120) * 1000);
+    const requests: HelperRequest[] = [];
+    const helpers: SweepHelpers = {
+      max: 3,
+      invoke: async (request) => {
+        requests.push(request);
+        return sweep(deps, { shards: request.shards, untilMs: request.untilMs, batchSize: 20 });
+      },
+    };
+
+    const result = await sweep(deps, { batchSize: 20, helpers });
+
+    const jids = sent(sqs).map(({ jid }) => jid);
+    expect(result).toMatchObject({ due: 1_500, moved: 1_500, unread: 0, lingering: 0 });
+    expect(jids).toHaveLength(1_500);
+    expect(new Set(jids).size).toBe(1_500);
+    expect(dynamo.items.size).toBe(0);
+    // Three helpers, their shares disjoint, each shard taken up after its first page.
+    expect(requests).toHaveLength(3);
+    const handed = requests.flatMap((request) => request.shards.map(({ set, shard }) => `${set}#${shard}`));
+    expect(new Set(handed).size).toBe(handed.length);
+    expect(requests.every((request) => request.shards.every((range) => range.after !== undefined))).toBe(true);
+    expect(requests.every((request) => request.untilMs === T0 + 150_000)).toBe(true);
+  });
+
+  it('sweeps alone when no shard has more than a page', async () => {
+    const { table, sqs, deps } = setup();
+    for (let i = 0; i < 50; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + i * 1000);
+    const invoke = vi.fn<SweepHelpers['invoke']>();
+
+    const result = await sweep(deps, { helpers: { max: 7, invoke } });
+
+    expect(result).toMatchObject({ due: 50, moved: 50 });
+    expect(sent(sqs)).toHaveLength(50);
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('counts the shards of a helper that failed as unread, and the next sweep moves what they held', async () => {
+    const { table, sqs, deps, log } = setup();
+    for (let i = 0; i < 600; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + (i % 120) * 1000);
+    let handed = 0;
+    const helpers: SweepHelpers = {
+      max: 1,
+      invoke: async (request) => {
+        handed = request.shards.length;
+        throw new Error('Lambda throttled the helper');
+      },
+    };
+
+    const first = await sweep(deps, { batchSize: 20, helpers });
+    const second = await sweep(deps, { batchSize: 20 });
+
+    expect(handed).toBeGreaterThan(0);
+    expect(first.unread).toBe(handed);
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'ERROR', reason: 'Error: Lambda throttled the helper' }));
+    expect(first.moved + second.moved).toBe(600);
+    expect(new Set(sent(sqs).map(({ jid }) => jid)).size).toBe(600);
+    expect(sent(sqs)).toHaveLength(600);
+  });
+
   it('stops after maxEntries', async () => {
     const { table, deps } = setup();
     for (let i = 0; i < 5; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + i * 1000);
@@ -290,6 +352,7 @@ describe('sweep', () => {
 function bound(table: StateTable): SweepDeps['table'] {
   return {
     streamShardRange: table.streamShardRange.bind(table),
+    readShardPage: table.readShardPage.bind(table),
     deleteSetEntries: table.deleteSetEntries.bind(table),
     putSetEntry: table.putSetEntry.bind(table),
   };
@@ -301,6 +364,39 @@ async function* failing(): AsyncGenerator<SetEntry> {
 }
 
 describe('createSchedulerHandler', () => {
+  it('sweeps only the share a helper event names, up to the horizon it gives', async () => {
+    const dynamo = new FakeDynamo();
+    const table = new StateTable(dynamo, 'state');
+    const sqs = new FakeSqs();
+    const now = Date.now();
+    for (let i = 0; i < 200; i += 1) await table.putScheduled(makeJob(`j${i}`), now + i * 100);
+    const entries = (await table.readSetRange('scheduled', { limit: 1000 })).entries;
+    const onShard = (shard: number) => entries.filter((entry) => entry.key.pk === `scheduled#${shard}`);
+    const after = onShard(2)[0]?.key.sk;
+
+    const handler = createSchedulerHandler({ env: TEST_ENV, sqs, stateTable: table, log: memoryLog().sink });
+    const result = await handler({ hopperSweep: { shards: [{ set: 'scheduled', shard: 1 }, { set: 'scheduled', shard: 2, after }], untilMs: now + 10_000, deadlineMs: now + 60_000 } }, { awsRequestId: 'helper-1', getRemainingTimeInMillis: () => 55_000 });
+
+    const expected = [...onShard(1), ...onShard(2).slice(1)].filter((entry) => entry.epochMs < now + 10_000).map((entry) => entry.jid).sort();
+    expect(expected.length).toBeGreaterThan(0);
+    expect(result).toMatchObject({ moved: expected.length });
+    expect(sent(sqs).map(({ jid }) => jid).sort()).toEqual(expected);
+  });
+
+  it.each([
+    [{ hopperSweep: { shards: [], untilMs: 1, deadlineMs: 2 } }, 'hopperSweep.shards to be a non-empty array'],
+    [{ hopperSweep: { shards: [{ set: 'dead', shard: 0 }], untilMs: 1, deadlineMs: 2 } }, 'hopperSweep.shards[0].set to be one of scheduled, retry'],
+    [{ hopperSweep: { shards: [{ set: 'retry', shard: 16 }], untilMs: 1, deadlineMs: 2 } }, 'hopperSweep.shards[0].shard to be an integer from 0 to 15'],
+    [{ hopperSweep: { shards: [{ set: 'retry', shard: 1 }], untilMs: 1.5, deadlineMs: 2 } }, 'hopperSweep.untilMs to be an integer (epoch ms)'],
+  ])('refuses a malformed helper event, naming the field', (event, message) => {
+    expect(() => helperRequestOf(event)).toThrow(`a sweep helper's event needs ${message}`);
+  });
+
+  it('takes a schedule tick for what it is: no share', () => {
+    expect(helperRequestOf({})).toBeUndefined();
+    expect(helperRequestOf(undefined)).toBeUndefined();
+  });
+
   it('honours HOPPER_CLOCK_OFFSET_MS: a job 20 minutes ahead is due for a clock 20 minutes ahead', async () => {
     const dynamo = new FakeDynamo();
     const table = new StateTable(dynamo, 'state');
