@@ -15,6 +15,7 @@ import { Construct } from 'constructs';
 import { cronTickInput, type ResolvedCron } from '../lib/cron/definition.js';
 import { grantOnEach } from './job-system-grants.js';
 import { JOB_DEFAULTS } from '../lib/job/model.js';
+import { ENV } from '../lib/config/env.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { JOB_SYSTEM_DEFAULTS } from './job-system-props.js';
@@ -47,13 +48,15 @@ export interface JobSchedulerProps {
 /**
  * The scheduler and cron functions and their EventBridge Scheduler schedules.
  *
- * Construct ids: `SweepFunction`, `Role` (assumed by EventBridge Scheduler, may invoke the two
+ * Construct ids: `SweepFunction`, `SweepHelperFunction`, `Role` (assumed by EventBridge Scheduler, may invoke the two
  * functions and nothing else), `Sweep` (`rate(1 minute)`), `CronFunction` and `Cron-<name>` (one
  * per cron) when there are crons.
  */
 export class JobScheduler extends Construct {
   /** Moves due jobs of the scheduled and retry sets onto their queues, every minute. */
   readonly sweepFunction: lambda.Function;
+  /** Sweeps a share of a backlog for {@link sweepFunction}, which invokes it. */
+  readonly sweepHelperFunction: lambda.Function;
   /** The every-minute schedule that invokes {@link sweepFunction}. */
   readonly sweepSchedule: scheduler.Schedule;
   /** Enqueues a cron's job on each tick; undefined when there are no crons. */
@@ -95,17 +98,29 @@ export class JobScheduler extends Construct {
       reservedConcurrentExecutions: 1,
     });
     this.sweepFunction = sweep.function;
+    // A backlog is shared with helpers, each an invocation with a CPU of its own (Lambda gives one
+    // vCPU at 1,769 MB): what follows the first page of each deep shard, the shards dealt between
+    // them. Only the sweep invokes them, and it waits for them, so they never overlap either.
+    const helper = new HopperFunction(this, 'SweepHelperFunction', {
+      ...common,
+      entry: hopperEntry('scheduler'),
+      description: 'Hopper scheduler helper: moves a share of a backlog of due jobs for the sweep that invokes it',
+      timeout: Duration.seconds(JOB_SYSTEM_DEFAULTS.schedulerTimeoutSeconds),
+      memorySize: JOB_SYSTEM_DEFAULTS.sweepHelperMemoryMb,
+    });
+    this.sweepHelperFunction = helper.function;
+    this.sweepFunction.addEnvironment(ENV.sweepHelper, this.sweepHelperFunction.functionName);
+    // The function itself, not its versions (`grantInvoke` adds `:*`).
+    iam.Grant.addToPrincipal({ grantee: this.sweepFunction, actions: ['lambda:InvokeFunction'], resourceArns: [this.sweepHelperFunction.functionArn] });
     // EventBridge Scheduler invokes asynchronously; a failed sweep is not retried, the next minute's
     // sweep does its work. A tick throttled behind a running sweep waits in Lambda's queue for at
     // most a minute (the shortest age Lambda allows), then the next tick takes over.
     this.sweepFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     // Read due entries, delete them 25 to a call once sent; dead-set entries for undeliverable ones.
-    iam.Grant.addToPrincipal({
-      grantee: this.sweepFunction,
-      actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
-      resourceArns: [props.stateTable.tableArn],
-    });
-    grantSend(this.sweepFunction, props.queueArns(Object.values(props.queues)));
+    for (const grantee of [this.sweepFunction, this.sweepHelperFunction]) {
+      iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'], resourceArns: [props.stateTable.tableArn] });
+      grantSend(grantee, props.queueArns(Object.values(props.queues)));
+    }
     this.sweepSchedule = new scheduler.Schedule(this, 'Sweep', {
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
       description: 'Hopper: move due scheduled jobs and retries onto their queues',

@@ -132,8 +132,12 @@ export class JobSystemMonitoring extends Construct {
     if (this.dashboard !== undefined) this.addQueueWidgets(this.dashboard);
   }
 
-  /** Watches `fn` (errors and throttles) and shows it on the dashboard; `label` is unique. */
-  addFunction(label: string, fn: lambda.IFunction): void {
+  /**
+   * Watches `fn` (errors and throttles) and shows it on the dashboard; `label` is unique.
+   * `throttlesExpected`: its throttles are by design (a reserved concurrency that keeps it single),
+   * so they are drawn but raise no alarm.
+   */
+  addFunction(label: string, fn: lambda.IFunction, options: { readonly throttlesExpected?: boolean } = {}): void {
     const oneMinute = Duration.minutes(1);
     this.dashboard?.addWidgets(new cloudwatch.GraphWidget({
       title: `${label}: invocations, errors, throttles`,
@@ -148,7 +152,7 @@ export class JobSystemMonitoring extends Construct {
       this.alarm(`Errors-${label}`, fn.metricErrors({ statistic: 'Sum', period: period() }), errors, `Errors of ${fn.node.path}`);
     }
     const throttles = alarms.functionThrottles ?? ALARM_DEFAULTS.functionThrottles;
-    if (throttles !== false) {
+    if (throttles !== false && options.throttlesExpected !== true) {
       this.alarm(`Throttles-${label}`, fn.metricThrottles({ statistic: 'Sum', period: period() }), throttles, `Throttles of ${fn.node.path}`);
     }
   }

@@ -44,6 +44,8 @@ export const JOB_SYSTEM_DEFAULTS = {
   lambdaDefaultTimeoutSeconds: 3,
   /** Timeout of the scheduler function, in seconds: a sweep stops 5 s before it, the next starts a minute later. */
   schedulerTimeoutSeconds: 60,
+  /** Memory of the sweep's helpers: one vCPU each, what moving a backlog is bound by (docs/cost.md). */
+  sweepHelperMemoryMb: 1_769,
   /** Timeout of the cron function, in seconds. */
   cronTimeoutSeconds: 30,
   /** Timeout of the batch function, in seconds. */

@@ -222,10 +222,11 @@ export class JobSystem extends Construct implements IJobSystem {
     });
     const hopperFunctions: [string, lambda.IFunction | undefined][] = [
       ['RetryFunction', this.retryFunction], ['BatchFunction', this.batchFunction], ['ApiFunction', this.apiFunction],
-      ['SweepFunction', this.scheduler.sweepFunction], ['CronFunction', this.scheduler.cronFunction],
+      ['SweepFunction', this.scheduler.sweepFunction], ['SweepHelperFunction', this.scheduler.sweepHelperFunction], ['CronFunction', this.scheduler.cronFunction],
     ];
-    for (const [label, fn] of hopperFunctions) if (fn !== undefined) this.monitoring.addFunction(label, fn);
-    for (const fn of [this.retryFunction, this.batchFunction, this.scheduler.sweepFunction, this.scheduler.cronFunction]) {
+    // A tick that comes while a sweep runs is throttled on purpose (reserved concurrency 1): no alarm.
+    for (const [label, fn] of hopperFunctions) if (fn !== undefined) this.monitoring.addFunction(label, fn, { throttlesExpected: label === 'SweepFunction' });
+    for (const fn of [this.retryFunction, this.batchFunction, this.scheduler.sweepFunction, this.scheduler.sweepHelperFunction, this.scheduler.cronFunction]) {
       if (fn !== undefined) this.configuration.attach(fn);
     }
     for (const [, fn] of hopperFunctions) if (fn !== undefined) checkRolePoliciesAtSynth(fn, this.iamAdvice);

@@ -66,7 +66,7 @@ describe('cdk synth of the demo app (the CLI, offline)', () => {
     rmSync(outdir, { recursive: true, force: true });
   });
 
-  it('synthesizes HopperDemo with its seven functions bundled and nothing for cdk-nag to report', async () => {
+  it('synthesizes HopperDemo with its eight functions bundled and nothing for cdk-nag to report', async () => {
     await promisify(execFile)(join(root, 'node_modules', '.bin', 'cdk'), ['synth', '--quiet', '--output', outdir], {
       cwd: root,
       env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
@@ -75,9 +75,9 @@ describe('cdk synth of the demo app (the CLI, offline)', () => {
 
     const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, 'HopperDemo.template.json'), 'utf8')));
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    // The worker, and Hopper's configuration, retry, scheduler, cron, batch and API functions (named by their descriptions).
+    // The worker, and Hopper's configuration, retry, scheduler, scheduler helper, cron, batch and API functions (named by their descriptions).
     expect(functions.map((fn) => String(fn.Properties.Description).split(':')[0]).sort()).toEqual([
-      'Hopper API', 'Hopper batch function', 'Hopper configuration', 'Hopper cron', 'Hopper demo worker', 'Hopper retry function', 'Hopper scheduler',
+      'Hopper API', 'Hopper batch function', 'Hopper configuration', 'Hopper cron', 'Hopper demo worker', 'Hopper retry function', 'Hopper scheduler', 'Hopper scheduler helper',
     ]);
     const s3Keys = functions.map((fn) => String(fn.Properties.Code.S3Key));
     for (const s3Key of s3Keys) {

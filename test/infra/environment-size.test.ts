@@ -87,7 +87,7 @@ describe('environment size at synth', () => {
     const sizes = environmentSizes(large);
     expect(Object.keys(sizes).sort()).toEqual([
       'Test/Jobs/ApiFunction/Function', 'Test/Jobs/BatchFunction/Function', 'Test/Jobs/Configuration/ConfigFunction/Function', 'Test/Jobs/RetryFunction/Function',
-      'Test/Jobs/Scheduler/CronFunction/Function', 'Test/Jobs/Scheduler/SweepFunction/Function', 'Test/Producer', 'Test/Worker',
+      'Test/Jobs/Scheduler/CronFunction/Function', 'Test/Jobs/Scheduler/SweepFunction/Function', 'Test/Jobs/Scheduler/SweepHelperFunction/Function', 'Test/Producer', 'Test/Worker',
     ]);
     for (const bytes of Object.values(sizes)) expect(bytes).toBeLessThan(1024);
     // A cron function exists only with crons; every other function's environment is the same size.

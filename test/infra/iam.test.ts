@@ -66,8 +66,8 @@ describe('least privilege', () => {
     const { stack, jobs } = newJobSystem();
     const template = Template.fromStack(stack);
 
-    // The configuration, retry, batch, scheduler and API functions' roles and the role EventBridge Scheduler assumes.
-    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    // The configuration, retry, batch, scheduler, scheduler helper and API functions' roles and the role EventBridge Scheduler assumes.
+    expect(managedPoliciesOfRoles(template)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
     expect(jobs.retryFunction.role).toBeDefined();
     expect(jobs.batchFunction.role).toBeDefined();
     expect(jobs.apiFunction.role).toBeDefined();

@@ -50,15 +50,15 @@ function math(metric: cloudwatch.IMetric): cloudwatch.MathExpression {
 const COMMON = { EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', Period: 300 };
 
 describe('default alarms', () => {
-  it('watch every queue, the retries queue and its DLQ, and every Hopper function and worker, without actions', () => {
+  it('watch every queue, the retries queue and its DLQ, and every Hopper function and worker, without actions; the sweep\'s throttles are by design', () => {
     const { template } = monitored();
     const names = [...alarmsByName(template).keys()].sort();
     expect(names).toEqual([
       'Test-Jobs-Dead-critical', 'Test-Jobs-Dead-default',
-      'Test-Jobs-Errors-ApiFunction', 'Test-Jobs-Errors-BatchFunction', 'Test-Jobs-Errors-RetryFunction', 'Test-Jobs-Errors-SweepFunction', 'Test-Jobs-Errors-Worker',
+      'Test-Jobs-Errors-ApiFunction', 'Test-Jobs-Errors-BatchFunction', 'Test-Jobs-Errors-RetryFunction', 'Test-Jobs-Errors-SweepFunction', 'Test-Jobs-Errors-SweepHelperFunction', 'Test-Jobs-Errors-Worker',
       'Test-Jobs-QueueAge-critical', 'Test-Jobs-QueueAge-default',
       'Test-Jobs-RetriesDepth', 'Test-Jobs-RetriesDlqAge', 'Test-Jobs-RetriesDlqDepth',
-      'Test-Jobs-Throttles-ApiFunction', 'Test-Jobs-Throttles-BatchFunction', 'Test-Jobs-Throttles-RetryFunction', 'Test-Jobs-Throttles-SweepFunction', 'Test-Jobs-Throttles-Worker',
+      'Test-Jobs-Throttles-ApiFunction', 'Test-Jobs-Throttles-BatchFunction', 'Test-Jobs-Throttles-RetryFunction', 'Test-Jobs-Throttles-SweepHelperFunction', 'Test-Jobs-Throttles-Worker',
     ]);
     for (const alarm of alarmsByName(template).values()) expect(alarm.AlarmActions).toBeUndefined();
   });
@@ -101,7 +101,7 @@ describe('default alarms', () => {
     jobs.addAlarmAction(new actions.SnsAction(topic));
     jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['default'] });
     const alarms = [...alarmsByName(Template.fromStack(stack)).values()];
-    expect(alarms).toHaveLength(17);
+    expect(alarms).toHaveLength(18);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([stack.resolve(topic.topicArn)]);
   });
 
@@ -141,7 +141,7 @@ describe('the dashboard', () => {
       'Throughput (jobs per minute)', 'Failures (per minute)',
       'Cohort latency, enqueue → start (ms)', 'Job duration (ms)',
       'Retries queue and its DLQ (messages)',
-      'RetryFunction: invocations, errors, throttles', 'BatchFunction: invocations, errors, throttles', 'ApiFunction: invocations, errors, throttles', 'SweepFunction: invocations, errors, throttles',
+      'RetryFunction: invocations, errors, throttles', 'BatchFunction: invocations, errors, throttles', 'ApiFunction: invocations, errors, throttles', 'SweepFunction: invocations, errors, throttles', 'SweepHelperFunction: invocations, errors, throttles',
       'Worker: invocations, errors, throttles',
     ]);
     const metricsOf = (title: string) => widgets.find((widget) => widget.title === title)?.metrics ?? [];
@@ -180,8 +180,8 @@ describe('metrics', () => {
     const functions = off.stack.node.findAll().filter((node): node is lambda.Function => node instanceof lambda.Function);
     const configFunction = configurationFunctionOf(off.jobs);
     const variables = functions.filter((fn) => fn !== configFunction).map((fn) => environmentOf(fn));
-    // The worker, and the retry, batch, scheduler and API functions.
-    expect(variables).toHaveLength(5);
+    // The worker, and the retry, batch, scheduler, scheduler helper and API functions.
+    expect(variables).toHaveLength(6);
     for (const vars of variables) expect(vars[ENV.metrics]).toBe('off');
     expect(Object.keys(environmentOf(configFunction))).toEqual(['NODE_OPTIONS']);
     expect([...alarmsByName(off.template).keys()].filter((name) => name.includes('Dead-'))).toEqual([]);

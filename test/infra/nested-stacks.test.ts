@@ -81,7 +81,7 @@ describe('a JobSystem of 200 queues and 100 crons in nested stacks', () => {
 
   it('keeps every function\'s environment under Lambda\'s 4 KB and every role\'s policies under IAM\'s quotas, counting tokens at their longest', () => {
     const functions = stack.node.findAll().filter((node): node is lambda.Function => node instanceof lambda.Function);
-    expect(functions.length).toBe(8);
+    expect(functions.length).toBe(9);
     for (const fn of functions) expect(longestEnvironment(fn).reduce((sum, entry) => sum + entry.bytes, 0), fn.node.path).toBeLessThan(4096);
     const roles = stack.node.findAll().filter((node): node is iam.Role => node instanceof iam.Role);
     for (const role of roles) {

@@ -75,6 +75,23 @@ describe('the scheduler function and its every-minute schedule', () => {
     for (const name of ['default', 'critical', 'reports']) expect(allows(statements, 'sqs:SendMessage', arn(jobs.queue(name).queueArn)), name).toBe(true);
     expect(allows(statements, 'sqs:SendMessage', arn(jobs.retriesQueue.queueArn))).toBe(false);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
+      'logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'sqs:SendMessage', 'lambda:InvokeFunction',
+    ]));
+    // It may invoke its helper, the function itself (no version or alias), and nothing else.
+    expect(statements.filter((statement) => actionsOf(statement).includes('lambda:InvokeFunction')).map((statement) => statement.Resource)).toEqual([arn(jobs.scheduler.sweepHelperFunction.functionArn)]);
+  });
+
+  it('gives the sweep a helper to share a backlog with: one vCPU of memory, the sweep\'s grants and no more, named in the sweep\'s environment', () => {
+    const { stack, jobs, template, statementsOf, arn } = fixture();
+    const helper = jobs.scheduler.sweepHelperFunction;
+    const properties = template.toJSON().Resources[stack.getLogicalId(helper.node.defaultChild as lambda.CfnFunction)].Properties;
+
+    expect(properties).toMatchObject({ MemorySize: 1_769, Timeout: 60 });
+    expect(properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(configuredVariables(stack, jobs.scheduler.sweepFunction)).toMatchObject({ HOPPER_SWEEP_HELPER: arn(helper.functionName) });
+    expect(configuredVariables(stack, helper)).not.toHaveProperty('HOPPER_SWEEP_HELPER');
+    const statements = statementsOf(helper);
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'sqs:SendMessage',
     ]));
   });
@@ -204,9 +221,9 @@ describe('queue visibility timeouts for the worker\'s heartbeat', () => {
     expect(configurationParts(stack).document.variables.HOPPER_QUEUE_VISIBILITY).toBe('{"default":270,"slow":1200}');
     const functions = stack.node.findAll().filter((node): node is lambda.Function => node instanceof lambda.Function);
     const configured = functions.filter((fn) => environmentOf(fn).HOPPER_CONFIG !== undefined);
-    // The worker, and the retry, scheduler, batch and API functions; the configuration function writes the document and reads none.
+    // The worker, and the retry, scheduler, scheduler helper, batch and API functions; the configuration function writes the document and reads none.
     expect(configured.map((fn) => fn.node.path).sort()).toEqual([
-      'Test/Jobs/ApiFunction/Function', 'Test/Jobs/BatchFunction/Function', 'Test/Jobs/RetryFunction/Function', 'Test/Jobs/Scheduler/SweepFunction/Function', 'Test/Worker',
+      'Test/Jobs/ApiFunction/Function', 'Test/Jobs/BatchFunction/Function', 'Test/Jobs/RetryFunction/Function', 'Test/Jobs/Scheduler/SweepFunction/Function', 'Test/Jobs/Scheduler/SweepHelperFunction/Function', 'Test/Worker',
     ]);
     expect(functions.filter((fn) => !configured.includes(fn)).map((fn) => fn.node.path)).toEqual(['Test/Jobs/Configuration/ConfigFunction/Function']);
     for (const fn of functions) expect(environmentOf(fn), fn.node.path).not.toHaveProperty('HOPPER_QUEUE_VISIBILITY');

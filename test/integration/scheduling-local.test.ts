@@ -126,6 +126,32 @@ describe('scheduled jobs on the local runtime', () => {
   });
 });
 
+describe('a backlog of scheduled jobs on the local runtime', () => {
+  it('is shared by the sweep with its helpers (other invocations), each job moved once', { timeout: 120_000 }, async () => {
+    // 2,400 jobs due at the same second: about 150 in each of the 16 shards, more than a page of 100.
+    const atMs = Date.now() + 30 * MINUTE;
+    const run = `backlog-${Date.now()}`;
+    const jobs = Array.from({ length: 2_400 }, (_, index) => ({ jobtype: 'Greet', args: [`${run} ${index}`], at: new Date(atMs) }));
+    for (let start = 0; start < jobs.length; start += 100) await client.enqueueMany(jobs.slice(start, start + 100));
+    const sweepId = functionId('SweepFunction');
+    const helperId = functionId('SweepHelperFunction');
+    const sweepsBefore = jsonLines(sweepId).filter((line) => line.message === 'sweep done').length;
+
+    fireAt(scheduleName('Sweep'), atMs - 30_000);
+    const done = await eventually(async () => jsonLines(sweepId).filter((line) => line.message === 'sweep done').slice(sweepsBefore).find((line) => Number(line.due) > 0), 90_000, 'the sweep to finish');
+
+    const helped = jsonLines(helperId).filter((line) => line.message === 'sweep helper done');
+    expect(helped.length).toBeGreaterThan(0);
+    const movedByHelpers = helped.reduce((sum, line) => sum + Number(line.moved), 0);
+    expect(movedByHelpers).toBeGreaterThan(0);
+    // The sweep's counts include its helpers'.
+    expect(done).toMatchObject({ moved: 2_400, failed: 0, lingering: 0, unread: 0 });
+    expect(Number(done?.moved)).toBeGreaterThan(movedByHelpers);
+    const left = (await table.readSetRange('scheduled', { limit: 1000 })).entries.filter((entry) => String(entry.job?.args[0] ?? '').startsWith(run));
+    expect(left).toEqual([]);
+  });
+});
+
 describe('cron ticks on the local runtime', () => {
   it('enqueues a tick delivered twice once', { timeout: 60_000 }, async () => {
     const cronFunction = functionId('CronFunction');
