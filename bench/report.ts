@@ -5,6 +5,7 @@
 import type { Cost, Prices } from './lib/billing.js';
 import type { RunMeta } from './lib/meta.js';
 import { round } from './lib/stats.js';
+import { SCHEDULER_DEFAULTS } from '../lib/scheduler/handler.js';
 import type { ApiLatencyResult } from './parts/api-latency.js';
 import type { BundleResult } from './parts/cold-start.js';
 import type { CostResult } from './parts/cost.js';
@@ -69,14 +70,16 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
     });
   }
   if (sweep !== undefined && sweep.runs.length > 0) {
-    const widest = sweep.runs.reduce((best, run) => (run.lanes > best.lanes ? run : best));
-    // On AWS the emulators' latency is gone and the sweep is bound by its own CPU (docs/cost.md).
-    const perCpuSecond = Math.round(1_000_000 / widest.cpuUsPerEntry);
+    // On AWS the emulators' latency is gone and each invocation is bound by its own CPU (docs/cost.md):
+    // the model takes the dearest run's CPU per entry (helpers that start cold pay the most).
+    const cpuUs = Math.max(...sweep.runs.map((run) => run.cpuUsPerEntry));
+    const perCpuSecond = Math.round(1_000_000 / cpuUs);
+    const helpers = SCHEDULER_DEFAULTS.maxHelpers;
     rows.push({
       benchmark: 'sweep throughput',
-      result: `${sweep.runs.map((run) => `${run.entriesPerSecond} entries/s with ${run.lanes} lane${run.lanes === 1 ? '' : 's'}`).join(', ')} on the emulators (${sweep.parameters.entries} entries); ${widest.cpuUsPerEntry} µs of the sweep's CPU per entry = ${perCpuSecond} entries per CPU-second`,
-      goal: `≥ ${SWEEP_GOAL_PER_SECOND} entries/s on AWS (one vCPU)`,
-      pass: perCpuSecond >= SWEEP_GOAL_PER_SECOND,
+      result: `${sweep.runs.map((run) => `${run.entriesPerSecond} entries/s with ${run.lanes} lane${run.lanes === 1 ? '' : 's'}${run.helpers > 0 ? ` and ${run.helpers} helpers` : ''}`).join(', ')} on the emulators (${sweep.parameters.entries} entries, every process on this machine's cores); at most ${cpuUs} µs of CPU per entry = ${perCpuSecond} entries per vCPU-second, ${perCpuSecond * helpers} for the ${helpers} helpers a sweep may invoke, one vCPU each`,
+      goal: `≥ ${SWEEP_GOAL_PER_SECOND} entries/s on AWS by the model`,
+      pass: perCpuSecond * helpers >= SWEEP_GOAL_PER_SECOND,
     });
   }
   if (apiLatency !== undefined) {
