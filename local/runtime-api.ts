@@ -84,8 +84,10 @@ export interface LocalRuntime {
   setMappingEnabled(selector: MappingSelector, enabled: boolean): void;
   /** Invokes a function synchronously, as `lambda invoke` would. */
   invoke(fn: string, event: unknown): Promise<Invocation>;
-  /** Fires a schedule now. */
+  /** Fires a schedule now (a disabled one too). */
   triggerSchedule(name: string): void;
+  /** Enables or disables a schedule, as `aws scheduler update-schedule --state` would. */
+  setScheduleEnabled(name: string, enabled: boolean): void;
   /** Current clock offset. */
   readonly clockOffsetMs: number;
   /** Shifts "now" for schedules and functions. */
@@ -176,6 +178,9 @@ export function runtimeApi(parts: RuntimeParts): LocalRuntime {
     },
     triggerSchedule(name) {
       if (!scheduler.trigger(name)) throw new HopperError(`the stack has no schedule ${name}`);
+    },
+    setScheduleEnabled(name, enabled) {
+      if (!scheduler.setEnabled(name, enabled)) throw new HopperError(`the stack has no schedule ${name}`);
     },
     get clockOffsetMs() {
       return clock.offsetMs;

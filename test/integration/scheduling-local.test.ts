@@ -152,6 +152,19 @@ describe('a backlog of scheduled jobs on the local runtime', () => {
   });
 });
 
+describe('schedules on the local runtime', () => {
+  it('can be disabled and enabled again, as update-schedule --state does', () => {
+    const sweep = scheduleName('Sweep');
+    const state = () => local.schedules().find((schedule) => schedule.name === sweep);
+    local.setScheduleEnabled(sweep, false);
+    expect(state()).toMatchObject({ enabled: false, nextFireAt: undefined });
+    local.setScheduleEnabled(sweep, true);
+    expect(state()?.enabled).toBe(true);
+    expect(Date.parse(state()?.nextFireAt ?? '')).toBeGreaterThan(Date.now() + local.clockOffsetMs - 1_000);
+    expect(() => local.setScheduleEnabled('no-such-schedule', false)).toThrow(/no schedule no-such-schedule/);
+  });
+});
+
 describe('cron ticks on the local runtime', () => {
   it('enqueues a tick delivered twice once', { timeout: 60_000 }, async () => {
     const cronFunction = functionId('CronFunction');
