@@ -9,10 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { JobInput } from '../../lib/job/model.js';
+import { retryDelaySeconds } from '../../lib/retry/policy.js';
 import { costOf, floorCounts, perMillionJobs, type Cost, type Prices, type PricingContext } from '../lib/billing.js';
 import { diffCounts, type Counts } from '../lib/counts.js';
 import { round } from '../lib/stats.js';
 import type { BenchSession } from './session.js';
+import type { MappingSelector } from '../../local/runtime.js';
 
 /** Plain jobs must cost at most this many times the floor. */
 export const PLAIN_COST_GOAL = 1.15;
@@ -76,8 +78,8 @@ interface Scenario {
   /** Jobs the floor runs (callbacks included) and how often each runs. */
   readonly floor: { readonly jobs: number; readonly runsPerJob: number };
   readonly minimum: FeatureMinimum;
-  /** Puts the jobs on their way; the worker's mapping is paused meanwhile. */
-  enqueue(session: BenchSession): Promise<void>;
+  /** Puts the jobs on their way; the worker's mapping (`mapping`) is paused on entry and on return. */
+  enqueue(session: BenchSession, mapping: MappingSelector): Promise<void>;
 }
 
 const noop = (count: number, extra: Partial<JobInput> = {}): JobInput[] => {
@@ -98,11 +100,23 @@ function scenarios(parameters: CostParameters): Scenario[] {
     },
     {
       name: 'retried-once',
-      description: 'FailOnce jobs: fail, go through the retries queue and the retry function, succeed on the retry',
+      description: 'FailOnce jobs: fail, are re-sent by the worker with their retry delay, succeed on the retry; both runs received as a backlog',
       jobs: parameters.retriedJobs,
       floor: { jobs: parameters.retriedJobs, runsPerJob: 2 },
       minimum: { writeUnitsPerJob: 0, readUnitsPerJob: 0, why: 'a second send, receive and run; a retry due within 15 minutes needs no table' },
-      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.retriedJobs).map((job) => ({ ...job, jobtype: 'FailOnce' })))),
+      enqueue: async (session, mapping) => {
+        await session.client.enqueueMany(noop(parameters.retriedJobs).map((job) => ({ ...job, jobtype: 'FailOnce' })));
+        // The first runs, from a backlog as every scenario's jobs are. Their retries come back over
+        // Sidekiq's jitter (15 to 24 s for a first retry): received as they come, a few hundred
+        // would arrive a few at a time, far from the full batches a million retries fill. So they
+        // are gathered the same way: the mapping paused until every retry is due.
+        session.resume(mapping);
+        await waitForQueue(session, ({ visible, delayed, inFlight }) => delayed >= parameters.retriedJobs && visible + inFlight === 0, `${parameters.retriedJobs} retries waiting with their delay`);
+        await session.pause(mapping);
+        // fauxqs counts a message as delayed until a receive finds it due, so the wait is the
+        // longest first-retry delay (random() just below 1), and a second of margin.
+        await new Promise((resolve) => setTimeout(resolve, (retryDelaySeconds(0, () => 0.999) + 1) * 1000));
+      },
     },
     {
       name: 'scheduled',
@@ -116,10 +130,8 @@ function scenarios(parameters: CostParameters): Scenario[] {
         await session.client.enqueueMany(noop(parameters.scheduledJobs, { at }));
         // For the sweep the jobs are now due (the clock moves every function's "now").
         session.local.setClockOffset(aheadMs + 5_000);
-        const sweep = session.local.schedules().find((schedule) => schedule.logicalId.includes('Sweep'));
-        if (sweep === undefined) throw new Error('the bench stack has no sweep schedule');
-        session.local.triggerSchedule(sweep.name);
-        await waitForVisible(session, parameters.scheduledJobs);
+        session.local.triggerSchedule(sweepSchedule(session));
+        await waitForQueue(session, ({ visible, delayed }) => visible + delayed >= parameters.scheduledJobs, `the sweep's ${parameters.scheduledJobs} jobs on the queue`);
       },
     },
     {
@@ -158,14 +170,28 @@ function scenarios(parameters: CostParameters): Scenario[] {
   ];
 }
 
-/** Polls until `count` messages are visible on the default queue (the sweep has moved them). */
-async function waitForVisible(session: BenchSession, count: number, timeoutMs = 120_000): Promise<void> {
+interface QueueCounts {
+  readonly visible: number;
+  readonly delayed: number;
+  readonly inFlight: number;
+}
+
+/** Polls the default queue's counts until `done` holds of them; `what` names the wait in its error. */
+async function waitForQueue(session: BenchSession, done: (counts: QueueCounts) => boolean, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const url = session.queueUrl('JobsQueuedefault');
   for (;;) {
-    const { Attributes: attributes = {} } = await session.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'] }));
-    if (Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0) >= count) return;
-    if (Date.now() > deadline) throw new Error(`the sweep did not move ${count} jobs within ${timeoutMs} ms`);
+    const { Attributes: attributes = {} } = await session.sqs.send(new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed', 'ApproximateNumberOfMessagesNotVisible'],
+    }));
+    const counts: QueueCounts = {
+      visible: Number(attributes.ApproximateNumberOfMessages ?? 0),
+      delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+      inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    };
+    if (done(counts)) return;
+    if (Date.now() > deadline) throw new Error(`cost: no ${what} within ${timeoutMs} ms (visible ${counts.visible}, delayed ${counts.delayed}, in flight ${counts.inFlight})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -200,6 +226,27 @@ export function perJobFigures(counts: Counts, jobs: number, functionNames: Reado
 
 /** Runs every scenario on `session` and prices it. */
 export async function measureCost(session: BenchSession, prices: Prices, parameters: CostParameters, log: (line: string) => void): Promise<CostResult[]> {
+  const results: CostResult[] = [];
+  // The every-minute sweep would land in whichever scenario runs at that minute; its cost is per
+  // minute, not per job. It is off for the run, and the scheduled scenario fires it by hand.
+  const sweep = sweepSchedule(session);
+  session.local.setScheduleEnabled(sweep, false);
+  try {
+    await runScenarios(session, prices, parameters, log, results);
+  } finally {
+    session.local.setScheduleEnabled(sweep, true);
+  }
+  return results;
+}
+
+/** The name of the bench stack's sweep schedule. */
+function sweepSchedule(session: BenchSession): string {
+  const sweep = session.local.schedules().find((schedule) => schedule.logicalId.includes('Sweep'));
+  if (sweep === undefined) throw new Error('the bench stack has no sweep schedule');
+  return sweep.name;
+}
+
+async function runScenarios(session: BenchSession, prices: Prices, parameters: CostParameters, log: (line: string) => void, results: CostResult[]): Promise<void> {
   const worker = session.fn('Worker');
   const defaultQueue = session.local.queues.find((queue) => queue.logicalId.startsWith('JobsQueuedefault'));
   if (defaultQueue === undefined) throw new Error('the bench stack has no default queue');
@@ -209,15 +256,22 @@ export async function measureCost(session: BenchSession, prices: Prices, paramet
     scheduledFunctions: session.functions.filter((fn) => fn.logicalId.includes('Sweep') || fn.logicalId.includes('Cron')).map((fn) => fn.name),
   };
   const labels = new Map(session.functions.map((fn) => [fn.name, fn.logicalId.replace(/[0-9A-F]{8}$/, '')]));
-  const results: CostResult[] = [];
   // Warm instances first: a million jobs amortize cold starts, a few hundred would not.
+  // The failure path too (its first SendMessageBatch loads the SQS client, its first backtrace the
+  // source map), once per instance: the retries are waited for, outside every scenario's counts.
   log('cost: warm-up');
+  await session.client.enqueueMany([...noop(parameters.plainJobs), ...noop(parameters.retriedJobs).map((job) => ({ ...job, jobtype: 'FailOnce' }))]);
+  await session.settle();
+  await new Promise((resolve) => setTimeout(resolve, (retryDelaySeconds(0, () => 0.999) + 1) * 1000));
+  await session.settle();
+  // A worker instance writes its stats rollup at most every ten seconds, on an invocation: one
+  // more round here flushes what the retries left, so it is not billed to the first scenario.
   await session.client.enqueueMany(noop(parameters.plainJobs));
   let before = await session.settle();
   for (const scenario of scenarios(parameters)) {
     log(`cost: ${scenario.name} (${scenario.jobs} jobs)`);
     await session.pause(mapping);
-    await scenario.enqueue(session);
+    await scenario.enqueue(session, mapping);
     session.resume(mapping);
     const after = await session.settle();
     const counts = diffCounts(after, before);
@@ -254,5 +308,4 @@ export async function measureCost(session: BenchSession, prices: Prices, paramet
       pass: isPlain ? ratio <= PLAIN_COST_GOAL : ratioToMinimum <= FEATURE_COST_GOAL,
     });
   }
-  return results;
 }
