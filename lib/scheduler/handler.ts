@@ -16,7 +16,7 @@ import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { createLogger, type LogSink } from '../observability/logger.js';
 import type { AnyMiddleware } from '../middleware/chain.js';
 import { metricsOf } from '../observability/emf.js';
-import { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type HelperRequest, type ShardRange, type SweepDeps, type SweepHelpers, type SweepOptions, type SweepResult } from './sweep.js';
+import { SWEEP_COUNTS, SWEEP_DEFAULTS, SWEPT_SETS, sweep, type HelperRequest, type ShardRange, type SweepDeps, type SweepHelpers, type SweepOptions, type SweepResult } from './sweep.js';
 import { SORTED_SETS } from '../storage/keys.js';
 
 export { SWEEP_DEFAULTS, SWEPT_SETS, sweep, type HelperRequest, type ShardRange, type SweepDeps, type SweepHelpers, type SweepOptions, type SweepResult } from './sweep.js';
@@ -175,13 +175,12 @@ function invokeHelper(config: HopperConfig, functionName: string): (request: Hel
 
 function sweepResultOf(text: string, functionName: string): SweepResult {
   const value: unknown = JSON.parse(text);
-  const keys = ['due', 'moved', 'dead', 'busy', 'failed', 'lingering', 'unread'] as const;
   if (typeof value !== 'object' || value === null) throw new Error(`the sweep helper ${functionName} answered ${text.slice(0, 200)}, not a sweep's counts`);
   const fields = value as Record<string, unknown>;
-  const counts = Object.fromEntries(keys.map((key) => {
+  const counts = Object.fromEntries(SWEEP_COUNTS.map((key) => {
     const count = fields[key];
     if (typeof count !== 'number') throw new Error(`the sweep helper ${functionName} answered without a number in ${key}: ${text.slice(0, 200)}`);
     return [key, count];
-  })) as Record<(typeof keys)[number], number>;
+  })) as Record<(typeof SWEEP_COUNTS)[number], number>;
   return { ...counts, stopped: fields.stopped === true };
 }

@@ -31,6 +31,9 @@ export const SWEEP_DEFAULTS = {
   deadlineMarginMs: 5_000,
 } as const;
 
+/** The counts of a {@link SweepResult}. */
+export const SWEEP_COUNTS = ['due', 'moved', 'dead', 'busy', 'failed', 'lingering', 'unread'] as const;
+
 /** The sets a sweep moves from. */
 export const SWEPT_SETS: readonly SortedSetName[] = ['scheduled', 'retry'];
 
@@ -120,7 +123,7 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
   const margin = options.deadlineMarginMs ?? SWEEP_DEFAULTS.deadlineMarginMs;
   const remaining = options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
   const untilMs = options.untilMs ?? deps.clock().getTime() + lookaheadMs;
-  const counts: Counts = { due: 0, moved: 0, dead: 0, busy: 0, failed: 0, lingering: 0, unread: 0 };
+  const counts = Object.fromEntries(SWEEP_COUNTS.map((key) => [key, 0])) as Counts;
   let stopped = false;
   const mustStop = (): boolean => {
     if (remaining() < margin || (options.maxEntries !== undefined && counts.due >= options.maxEntries)) stopped = true;
@@ -137,14 +140,19 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
       deps.metrics.count(entry.queue ?? 'unknown', entry.jobtype ?? INVALID_JOBTYPE, outcome.kind === 'moved' ? METRICS.enqueued : METRICS.dead);
     });
   };
-  /** The entries of `entries` to move, counted as due (those an admin call holds as busy), until the sweep must stop. */
+  /** Counts a due entry; true when it is to be moved (false: an admin call holds it). */
+  const admit = (entry: SetEntry): boolean => {
+    counts.due += 1;
+    const held = entry.claimedUntilMs !== undefined && entry.claimedUntilMs >= deps.clock().getTime();
+    if (held) counts.busy += 1;
+    return !held;
+  };
+  /** The entries of `entries` to move, until the sweep must stop. */
   const take = (entries: Iterable<SetEntry>): SetEntry[] => {
     const batch: SetEntry[] = [];
     for (const entry of entries) {
       if (mustStop()) break;
-      counts.due += 1;
-      if (entry.claimedUntilMs !== undefined && entry.claimedUntilMs >= deps.clock().getTime()) counts.busy += 1;
-      else batch.push(entry);
+      if (admit(entry)) batch.push(entry);
     }
     return batch;
   };
@@ -154,11 +162,7 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
     // A page is a batch: one query, then its sends and its deletes, then the next page.
     for await (const entry of deps.table.streamShardRange(set, shard, { untilMs, pageSize: Math.min(1000, batchSize), ...(after === undefined ? {} : { after }) })) {
       if (mustStop()) break;
-      counts.due += 1;
-      if (entry.claimedUntilMs !== undefined && entry.claimedUntilMs >= deps.clock().getTime()) {
-        counts.busy += 1;
-        continue;
-      }
+      if (!admit(entry)) continue;
       batch.push(entry);
       if (batch.length >= batchSize) {
         await flush(batch);
@@ -173,8 +177,9 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
     const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
     for (const shard of shards) deps.logger.error('could not read a shard of due jobs; they wait for the next sweep', { set: shard.set, shard: shard.shard, reason: text });
   };
-  const sweepAll = async (shards: readonly ShardRange[]): Promise<void> => {
-    const results = await mapSettled(shards, lanes, sweepShard);
+  /** Runs `work` on each shard, `lanes` at a time; a shard whose work failed is counted unread. */
+  const eachShard = async (shards: readonly ShardRange[], work: (range: ShardRange) => Promise<void>): Promise<void> => {
+    const results = await mapSettled(shards, lanes, work);
     results.forEach((result, index) => {
       const shard = shards[index];
       if (result.status === 'rejected' && shard !== undefined) unread([shard], result.reason);
@@ -184,20 +189,16 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
   const shards: readonly ShardRange[] = options.shards ?? SWEPT_SETS.flatMap((set) => Array.from({ length: SORTED_SETS[set].shards }, (_, shard) => ({ set, shard })));
   const helpers = options.helpers;
   if (helpers === undefined || helpers.max < 1) {
-    await sweepAll(shards);
+    await eachShard(shards, sweepShard);
     return { ...counts, stopped };
   }
 
   // First pages here; whatever follows them (a backlog) goes to the helpers.
   const deep: ShardRange[] = [];
-  const firsts = await mapSettled(shards, lanes, async (range) => {
+  await eachShard(shards, async (range) => {
     const page = await deps.table.readShardPage(range.set, range.shard, { untilMs, limit: Math.min(1000, batchSize), ...(range.after === undefined ? {} : { after: range.after }) });
     await flush(take(page.entries));
     if (page.cursor !== undefined && !stopped) deep.push({ set: range.set, shard: range.shard, after: page.cursor });
-  });
-  firsts.forEach((result, index) => {
-    const shard = shards[index];
-    if (result.status === 'rejected' && shard !== undefined) unread([shard], result.reason);
   });
   if (deep.length === 0 || stopped) return { ...counts, stopped };
 
@@ -215,7 +216,7 @@ export async function sweep(deps: SweepDeps, options: SweepOptions = {}): Promis
       unread(share, result.reason);
       return;
     }
-    for (const key of ['due', 'moved', 'dead', 'busy', 'failed', 'lingering', 'unread'] as const) counts[key] += result.value[key];
+    for (const key of SWEEP_COUNTS) counts[key] += result.value[key];
     if (result.value.stopped) stopped = true;
   });
   return { ...counts, stopped };

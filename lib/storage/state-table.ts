@@ -283,14 +283,10 @@ export class StateTable {
     const bounds = rangeBounds(options);
     if (bounds.lower !== undefined && bounds.upper !== undefined && bounds.lower > bounds.upper) return { entries: [] };
     // The cursor entry itself matches the inclusive bound: ask for one more and drop it.
-    const want = limit + (options.after === undefined ? 0 : 1);
-    const output = await this.client.send(new QueryCommand({ TableName: this.tableName, ...keyCondition(setPartitionKey(set, shard), bounds), Limit: want }));
-    const entries = (output.Items ?? [])
-      .map((item) => fromItem(set, item))
-      .filter((entry): entry is SetEntry => entry !== undefined && entry.key.sk !== options.after)
-      .slice(0, limit);
+    const page = await this.shardPage(set, setPartitionKey(set, shard), bounds, limit + (options.after === undefined ? 0 : 1), undefined, options.after);
+    const entries = page.entries.slice(0, limit);
     const last = entries.at(-1);
-    return output.LastEvaluatedKey !== undefined && last !== undefined ? { entries, cursor: last.key.sk } : { entries };
+    return page.next !== undefined && last !== undefined ? { entries, cursor: last.key.sk } : { entries };
   }
 
   /**
@@ -307,18 +303,24 @@ export class StateTable {
   private async *shardEntries(set: SortedSetName, pk: string, bounds: Bounds, pageSize: number, after: string | undefined): AsyncGenerator<SetEntry> {
     let start: Item | undefined;
     do {
-      const output = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        ...keyCondition(pk, bounds),
-        Limit: pageSize,
-        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-      }));
-      for (const item of output.Items ?? []) {
-        const entry = fromItem(set, item);
-        if (entry !== undefined && entry.key.sk !== after) yield entry;
-      }
-      start = output.LastEvaluatedKey;
+      const page = await this.shardPage(set, pk, bounds, pageSize, start, after);
+      yield* page.entries;
+      start = page.next;
     } while (start !== undefined);
+  }
+
+  /** One query of a shard in time order: its entries (but the one at `after`) and where the next page starts. */
+  private async shardPage(set: SortedSetName, pk: string, bounds: Bounds, limit: number, start: Item | undefined, after: string | undefined): Promise<{ readonly entries: SetEntry[]; readonly next?: Item }> {
+    const output = await this.client.send(new QueryCommand({
+      TableName: this.tableName,
+      ...keyCondition(pk, bounds),
+      Limit: limit,
+      ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+    }));
+    const entries = (output.Items ?? [])
+      .map((item) => fromItem(set, item))
+      .filter((entry): entry is SetEntry => entry !== undefined && entry.key.sk !== after);
+    return output.LastEvaluatedKey === undefined ? { entries } : { entries, next: output.LastEvaluatedKey };
   }
 
   private async queryShard(pk: string, bounds: Bounds, want: number, newestFirst: boolean): Promise<Item[]> {

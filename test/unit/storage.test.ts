@@ -169,6 +169,23 @@ describe('StateTable', () => {
     expect(pages).toBe(3);
   });
 
+  it('pages one shard with readShardPage, without repeats or gaps, also when the cursor entry is gone', async () => {
+    const jobs = Array.from({ length: 200 }, (_, i) => makeJob({ jid: `job-${String(i).padStart(3, '0')}` })).filter((job) => shardOf('retry', job.jid) === 3).slice(0, 5);
+    for (const [i, job] of jobs.entries()) await table.putSetEntry('retry', { job, epochMs: T0 + i * 1000 });
+    expect(jobs).toHaveLength(5);
+
+    const first = await table.readShardPage('retry', 3, { limit: 2 });
+    expect(first.entries.map((entry) => entry.jid)).toEqual([jobs[0]?.jid, jobs[1]?.jid]);
+    const cursorEntry = first.entries[1];
+    if (first.cursor === undefined || cursorEntry === undefined) throw new Error('expected a cursor after a full page');
+    await table.deleteSetEntries([cursorEntry.key]);
+    const second = await table.readShardPage('retry', 3, { limit: 2, after: first.cursor });
+    expect(second.entries.map((entry) => entry.jid)).toEqual([jobs[2]?.jid, jobs[3]?.jid]);
+    const third = await table.readShardPage('retry', 3, { limit: 2, ...(second.cursor === undefined ? {} : { after: second.cursor }) });
+    expect(third.entries.map((entry) => entry.jid)).toEqual([jobs[4]?.jid]);
+    expect(third.cursor).toBeUndefined();
+  });
+
   it('reads newest first, also across pages', async () => {
     const jobs = await putTwenty('dead');
 
