@@ -82,6 +82,9 @@ interface Scenario {
   enqueue(session: BenchSession, mapping: MappingSelector): Promise<void>;
 }
 
+/** fauxqs counts a message as delayed until a receive finds it due, so retries are waited for by time: the longest first-retry delay (random() just below 1) and a second of margin. */
+const FIRST_RETRY_WAIT_MS = (retryDelaySeconds(0, () => 0.999) + 1) * 1000;
+
 const noop = (count: number, extra: Partial<JobInput> = {}): JobInput[] => {
   const run = randomUUID().slice(0, 8);
   return Array.from({ length: count }, (_, index) => ({ jobtype: 'Noop', args: [run, index], ...extra }));
@@ -105,7 +108,7 @@ function scenarios(parameters: CostParameters): Scenario[] {
       floor: { jobs: parameters.retriedJobs, runsPerJob: 2 },
       minimum: { writeUnitsPerJob: 0, readUnitsPerJob: 0, why: 'a second send, receive and run; a retry due within 15 minutes needs no table' },
       enqueue: async (session, mapping) => {
-        await session.client.enqueueMany(noop(parameters.retriedJobs).map((job) => ({ ...job, jobtype: 'FailOnce' })));
+        await session.client.enqueueMany(noop(parameters.retriedJobs, { jobtype: 'FailOnce' }));
         // The first runs, from a backlog as every scenario's jobs are. Their retries come back over
         // Sidekiq's jitter (15 to 24 s for a first retry): received as they come, a few hundred
         // would arrive a few at a time, far from the full batches a million retries fill. So they
@@ -113,9 +116,8 @@ function scenarios(parameters: CostParameters): Scenario[] {
         session.resume(mapping);
         await waitForQueue(session, ({ visible, delayed, inFlight }) => delayed >= parameters.retriedJobs && visible + inFlight === 0, `${parameters.retriedJobs} retries waiting with their delay`);
         await session.pause(mapping);
-        // fauxqs counts a message as delayed until a receive finds it due, so the wait is the
-        // longest first-retry delay (random() just below 1), and a second of margin.
-        await new Promise((resolve) => setTimeout(resolve, (retryDelaySeconds(0, () => 0.999) + 1) * 1000));
+        // fauxqs counts a message as delayed until a receive finds it due: the wait is a time.
+        await new Promise((resolve) => setTimeout(resolve, FIRST_RETRY_WAIT_MS));
       },
     },
     {
@@ -260,9 +262,9 @@ async function runScenarios(session: BenchSession, prices: Prices, parameters: C
   // The failure path too (its first SendMessageBatch loads the SQS client, its first backtrace the
   // source map), once per instance: the retries are waited for, outside every scenario's counts.
   log('cost: warm-up');
-  await session.client.enqueueMany([...noop(parameters.plainJobs), ...noop(parameters.retriedJobs).map((job) => ({ ...job, jobtype: 'FailOnce' }))]);
+  await session.client.enqueueMany([...noop(parameters.plainJobs), ...noop(parameters.retriedJobs, { jobtype: 'FailOnce' })]);
   await session.settle();
-  await new Promise((resolve) => setTimeout(resolve, (retryDelaySeconds(0, () => 0.999) + 1) * 1000));
+  await new Promise((resolve) => setTimeout(resolve, FIRST_RETRY_WAIT_MS));
   await session.settle();
   // A worker instance writes its stats rollup at most every ten seconds, on an invocation: one
   // more round here flushes what the retries left, so it is not billed to the first scenario.
