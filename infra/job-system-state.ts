@@ -13,7 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { BATCH_STREAM_FILTER } from '../lib/batch/stream-filter.js';
+import { BATCH_STREAM_FILTERS } from '../lib/batch/stream-filter.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { LIMITS_TABLE } from '../lib/limiters/keys.js';
 import { BATCH_KEYS, RECENT_BATCHES, SORTED_SETS, START_MARK_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
@@ -150,7 +150,7 @@ export function createBatchFunction(scope: Construct, props: StateFunctionsProps
     bisectBatchOnError: true,
     reportBatchItemFailures: true,
     retryAttempts: JOB_SYSTEM_DEFAULTS.batchStreamRetryAttempts,
-    filters: [lambda.FilterCriteria.filter(BATCH_STREAM_FILTER)],
+    filters: BATCH_STREAM_FILTERS.map((pattern) => lambda.FilterCriteria.filter(pattern)),
     onFailure: new SqsDlq(queues.retriesDeadLetterQueue),
   });
   // Lambda's event source mapping checks these four on the stream when it is created.

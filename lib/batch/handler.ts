@@ -1,8 +1,10 @@
 /**
- * The batch function's logic: reads the state table's stream (batch items only, see
- * ./stream-filter.ts) and enqueues each batch's callbacks exactly once.
+ * The batch function's logic: reads the state table's stream (batch items and tallied job items,
+ * see ./stream-filter.ts), counts job outcomes into their batches and enqueues each batch's
+ * callbacks exactly once.
  *
- * For each record, in stream order:
+ * First, the job records of the event are counted into their batches' counters, one conditional
+ * update per batch (./tally.ts). Then, for each batch item record, in stream order:
  * 1. *Claim*: the events whose rule holds in the new image and that are not claimed yet
  *    (./callbacks.ts) are claimed with one conditional transaction (`<event>_at`), which also moves
  *    the parent of a child batch. The condition makes the claim happen once, however often
@@ -18,7 +20,8 @@
  * make their effects idempotent with it, as for any job.
  *
  * A record that fails is reported (`batchItemFailures` with its sequence number) and the records
- * after it are left for the retry, which Lambda starts from that record.
+ * after it are left for the retry, which Lambda starts from that record; a batch whose count failed
+ * fails at its first job record of the event.
  */
 import { callHook, hasClientChain, runClientChain, type AnyMiddleware } from '../middleware/chain.js';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -36,7 +39,8 @@ import { METRICS, metricsOf } from '../observability/emf.js';
 import { callbackJob, callbackStatus, dueEvents, eventsClaimedBetween } from './callbacks.js';
 import { readBatchItem, type CallbackEvent } from './model.js';
 import type { BatchStore } from './store.js';
-import { matchesBatchStreamFilter } from './stream-filter.js';
+import { isBatchItemRecord } from './stream-filter.js';
+import { tallyJobRecords } from './tally.js';
 
 /** Options of {@link createBatchStreamHandler}. */
 export interface BatchStreamHandlerOptions {
@@ -126,7 +130,9 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
 
   return async (event) => {
     const store = await state.batchStore();
-    for (const record of event.Records) {
+    const records = event.Records;
+    const tallyFailedAt = await tallyJobRecords(store, records, logger);
+    for (const record of records.slice(0, tallyFailedAt)) {
       try {
         await handleRecord(store, record, send, logger, middleware);
       } catch (error) {
@@ -134,7 +140,8 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
         return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
       }
     }
-    return { batchItemFailures: [] };
+    const retryFrom = records[tallyFailedAt];
+    return { batchItemFailures: retryFrom === undefined ? [] : [{ itemIdentifier: retryFrom.dynamodb?.SequenceNumber ?? '' }] };
   };
 }
 
@@ -145,7 +152,7 @@ async function handleRecord(
   logger: Logger,
   middleware: AnyMiddleware | undefined,
 ): Promise<void> {
-  if (!matchesBatchStreamFilter(record)) return;
+  if (!isBatchItemRecord(record)) return;
   const image = record.dynamodb?.NewImage;
   const after = image === undefined ? undefined : readBatchItem(image);
   if (after === undefined) return;

@@ -28,10 +28,20 @@
  * | `<event>_done_at`      | S    | when the callback job succeeded (and its own batch bookkeeping was written) |
  * | `ttl`                  | N    | epoch seconds after which DynamoDB deletes the item           |
  *
- * A job item (`batch#<bid>` / `job#<jid>`) holds `jid`, `status` (pending, failed, succeeded,
- * dead), `created_at`, `updated_at` and `ttl`.
+ * | `tallied_seq`          | S    | the stream sequence number (zero-padded) of the last job record counted in, see `tallyDeltas` |
  *
- * Invariant: `total = pending + succeeded + failures`; `dead ≤ failures`.
+ * A job item (`batch#<bid>` / `job#<jid>`) holds `jid`, `status` (failed, succeeded, dead; pending
+ * only for a callback job added to its parent, or on batches from before tallying), `tally` (the
+ * number of outcome writes whose counting is left to the batch function), `created_at`,
+ * `updated_at` and `ttl`. A job has no item until its first outcome: until then it is counted in
+ * `pending` only.
+ *
+ * An add item (`batch#<bid>` / `add#<digest>`) stands for one registration of jobs (the digest of
+ * their sorted jids): `jobs` (how many), `unsent` (jids taken out again because SQS did not take
+ * them), `v` (its version, for conditional changes of `unsent`), `created_at` and `ttl`.
+ *
+ * Invariant (once the batch function has counted every job record): `total = pending + succeeded +
+ * failures`; `dead ≤ failures`.
  */
 import type { AttributeRead, ItemRead } from '../aws/dynamo.js';
 import { isRecord, type JobInput } from '../job/model.js';
@@ -88,6 +98,28 @@ export const TRANSITIONS: Readonly<Record<JobOutcome, Partial<Record<JobStatus, 
 /** The counter deltas of `from → to`, or undefined when that change does nothing. */
 export function transitionDeltas(from: JobStatus, to: JobOutcome): CounterDeltas | undefined {
   return TRANSITIONS[to][from];
+}
+
+/** The job item attribute an outcome write increments, so the batch function counts that write. */
+export const TALLY_ATTRIBUTE = 'tally';
+
+/** The batch item attribute holding the last job record counted in. */
+export const TALLIED_SEQ_ATTRIBUTE = 'tallied_seq';
+
+/**
+ * The counter deltas of one job item stream record, when its write is one the batch function counts:
+ * the write incremented `tally` (an outcome written by `BatchStore.record`, or by a worker in another
+ * language) and changed the status along a listed transition. A job item without an old image was
+ * pending. Writes that leave `tally` alone (a pending callback job added by a claim, or items of
+ * batches from before tallying, whose counters moved in the same transaction) count nothing.
+ */
+export function tallyDeltas(oldImage: ItemRead | undefined, newImage: ItemRead | undefined): CounterDeltas | undefined {
+  const tallyAfter = Number(newImage?.[TALLY_ATTRIBUTE]?.N ?? '0');
+  const tallyBefore = Number(oldImage?.[TALLY_ATTRIBUTE]?.N ?? '0');
+  if (!(tallyAfter > tallyBefore)) return undefined;
+  const to = readJobStatus(newImage);
+  if (to === undefined || to === 'pending') return undefined;
+  return transitionDeltas(readJobStatus(oldImage) ?? 'pending', to);
 }
 
 /** The batch events that have callbacks, in the order they are claimed. */

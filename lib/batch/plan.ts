@@ -8,11 +8,12 @@
  * 'ALL_OLD'`), so the store can tell a duplicate (nothing to do) from a different state (plan again)
  * without a read.
  */
+import { createHash } from 'node:crypto';
 import type { AttributeValue, PutItemCommandInput, TransactWriteItem, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { batchJobKey, batchKey, RECENT_BATCHES, recentBatchKeys, type ItemKey } from '../storage/keys.js';
+import { batchAddKey, batchJobKey, batchKey, RECENT_BATCHES, recentBatchKeys, type ItemKey } from '../storage/keys.js';
 import { callbackJid } from './callbacks.js';
 import {
-  COUNTERS, PARENT_COUNTER, eventAttributes, transitionDeltas,
+  COUNTERS, PARENT_COUNTER, TALLIED_SEQ_ATTRIBUTE, TALLY_ATTRIBUTE, eventAttributes,
   type BatchState, type CallbackEvent, type CallbackJob, type CounterDeltas, type JobOutcome, type JobStatus,
 } from './model.js';
 
@@ -152,102 +153,147 @@ export function planCreateChild(batch: NewBatch & { readonly parent: string }, c
   ];
 }
 
+/** Jobs per registration: each is one add item, whose `unsent` set must stay far below 400 KB. */
+export const JOBS_PER_REGISTRATION = 1000;
+
 /**
- * Adds jobs to a batch before they are sent: [the batch's `total` and `pending` + n, one pending
- * job item per jid]. Because `pending` grows before any of them can run, the batch cannot look
- * finished while it is being filled. A jid already in the batch fails its condition, and the store
- * plans again without it, so adding the same jobs twice counts them once.
+ * The registrations of `jids`: the unique jids in jid order, cut into chunks of
+ * {@link JOBS_PER_REGISTRATION}, each with the digest of its jids. Adding the same jobs again
+ * (a retried call, a job that runs twice and adds the same `<jid>-<n>` jobs) gives the same
+ * registrations, so it counts nothing twice.
  */
-export function planRegister(bid: string, jids: readonly string[], context: PlanContext): TransactWriteItem[] {
-  const counters = counterUpdate({ total: jids.length, pending: jids.length });
-  const now = context.now.toISOString();
-  return [
-    {
-      Update: {
-        TableName: context.tableName,
-        Key: key(batchKey(bid)),
-        UpdateExpression: counters.expression,
-        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#success_at)',
-        ExpressionAttributeNames: { ...counters.names, '#success_at': eventAttributes('success').at },
-        ExpressionAttributeValues: counters.values,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    },
-    ...jids.map((jid) => pendingJobPut(bid, jid, now, context)),
-  ];
+export function registrationsOf(jids: readonly string[]): { readonly digest: string; readonly jids: readonly string[] }[] {
+  const sorted = [...new Set(jids)].sort();
+  const chunks: { digest: string; jids: string[] }[] = [];
+  for (let start = 0; start < sorted.length; start += JOBS_PER_REGISTRATION) {
+    const chunk = sorted.slice(start, start + JOBS_PER_REGISTRATION);
+    chunks.push({ digest: createHash('sha256').update(chunk.join('\n')).digest('base64url').slice(0, 22), jids: chunk });
+  }
+  return chunks;
 }
 
 /**
- * Takes jobs that were registered but could not be sent back out of the batch: [the batch's
- * `total` and `pending` − n, delete each job item that is still pending].
+ * Adds jobs to a batch before they are sent: [the batch's `total` and `pending` + n, an add item
+ * standing for these jobs]. Because `pending` grows before any of them can run, the batch cannot
+ * look finished while it is being filled. The add item exists already when the same jobs were
+ * registered before; the transaction then fails and the store counts nothing.
  */
-export function planUnregister(bid: string, jids: readonly string[], context: PlanContext): TransactWriteItem[] {
-  const counters = counterUpdate({ total: -jids.length, pending: -jids.length });
+export function planRegister(bid: string, registration: { readonly digest: string; readonly jids: readonly string[] }, context: PlanContext): TransactWriteItem[] {
+  const now = context.now.toISOString();
   return [
+    registrationCounters(bid, registration.jids.length, context),
     {
-      Update: {
+      Put: {
         TableName: context.tableName,
-        Key: key(batchKey(bid)),
-        UpdateExpression: counters.expression,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: counters.names,
-        ExpressionAttributeValues: counters.values,
+        Item: {
+          ...key(batchAddKey(bid, registration.digest)),
+          jobs: { N: String(registration.jids.length) },
+          v: { N: '0' },
+          created_at: { S: now },
+          ttl: { N: String(context.ttl) },
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },
-    ...jids.map((jid): TransactWriteItem => ({
-      Delete: {
-        TableName: context.tableName,
-        Key: key(batchJobKey(bid, jid)),
-        ConditionExpression: '#status = :pending',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':pending': { S: 'pending' } },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    })),
   ];
 }
 
+/** The batch's `total` and `pending` moved by `delta` jobs; growing is refused once success fired. */
+function registrationCounters(bid: string, delta: number, context: PlanContext): TransactWriteItem {
+  const counters = counterUpdate({ total: delta, pending: delta });
+  const growing = delta > 0;
+  return {
+    Update: {
+      TableName: context.tableName,
+      Key: key(batchKey(bid)),
+      UpdateExpression: counters.expression,
+      ConditionExpression: growing ? 'attribute_exists(pk) AND attribute_not_exists(#success_at)' : 'attribute_exists(pk)',
+      ExpressionAttributeNames: { ...counters.names, ...(growing ? { '#success_at': eventAttributes('success').at } : {}) },
+      ExpressionAttributeValues: counters.values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
 /**
- * Records what happened to jobs of one batch, in one transaction: [the batch's counters moved by
- * the sum of the changes, each job item's status, conditional on the status it had]. A change
- * whose job is no longer in its expected status cancels the transaction, and nothing moves: the
- * same success delivered twice cannot decrement twice.
- *
- * @throws RangeError for a change that moves nothing (the store filters those out first).
+ * Moves registered jobs in or out of their registration's `unsent` set, with the batch's `total`
+ * and `pending`: `out` takes jobs SQS did not take out of the batch (− n), `in` counts them again
+ * when the same registration is repeated (+ n). Conditional on the add item's version `v`, so two
+ * callers cannot move the same jobs twice; a failed condition returns the item to plan again from.
  */
-export function planTransitions(bid: string, changes: readonly StatusChange[], context: PlanContext): TransactWriteItem[] {
-  const deltas = changes.map((change) => {
-    const moved = transitionDeltas(change.from, change.to);
-    if (moved === undefined) throw new RangeError(`job ${change.jid} cannot go from ${change.from} to ${change.to}`);
-    return moved;
-  });
-  const counters = counterUpdate(sumDeltas(deltas));
-  const now = context.now.toISOString();
+export function planUnsent(bid: string, digest: string, change: { readonly jids: readonly string[]; readonly direction: 'in' | 'out'; readonly version: number }, context: PlanContext): TransactWriteItem[] {
+  const out = change.direction === 'out';
   return [
+    registrationCounters(bid, out ? -change.jids.length : change.jids.length, context),
     {
       Update: {
         TableName: context.tableName,
-        Key: key(batchKey(bid)),
-        UpdateExpression: counters.expression,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: counters.names,
-        ExpressionAttributeValues: counters.values,
+        Key: key(batchAddKey(bid, digest)),
+        UpdateExpression: `SET #v = :next ${out ? 'ADD' : 'DELETE'} #unsent :jids`,
+        ConditionExpression: '#v = :v',
+        ExpressionAttributeNames: { '#v': 'v', '#unsent': 'unsent' },
+        ExpressionAttributeValues: { ':v': { N: String(change.version) }, ':next': { N: String(change.version + 1) }, ':jids': { SS: [...change.jids] } },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },
-    ...changes.map((change): TransactWriteItem => ({
-      Update: {
-        TableName: context.tableName,
-        Key: key(batchJobKey(bid, change.jid)),
-        UpdateExpression: 'SET #status = :to, #updated_at = :now',
-        ConditionExpression: '#status = :from',
-        ExpressionAttributeNames: { '#status': 'status', '#updated_at': 'updated_at' },
-        ExpressionAttributeValues: { ':to': { S: change.to }, ':from': { S: change.from }, ':now': { S: now } },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    })),
   ];
+}
+
+/** The statuses an outcome may be written over (./model.ts `TRANSITIONS`, a missing item being pending). */
+const OUTCOME_FROM: Readonly<Record<JobOutcome, readonly JobStatus[]>> = {
+  succeeded: ['pending', 'failed', 'dead'],
+  failed: ['pending'],
+  dead: ['pending', 'failed'],
+};
+
+/**
+ * Writes one job's outcome on its job item, conditional on a status it may change from, and
+ * increments its `tally` so the batch function counts the change from the stream record (the old
+ * image holds the status it had). A duplicate report (a success after success) fails the
+ * condition, writes nothing and so counts nothing. One write unit for a job item under 1 KB.
+ */
+export function planOutcome(bid: string, jid: string, to: JobOutcome, context: PlanContext): UpdateItemCommandInput {
+  const from = OUTCOME_FROM[to];
+  const now = context.now.toISOString();
+  return {
+    TableName: context.tableName,
+    Key: key(batchJobKey(bid, jid)),
+    UpdateExpression: 'SET #status = :to, #jid = :jid, #updated_at = :now, #created_at = if_not_exists(#created_at, :now), #ttl = if_not_exists(#ttl, :ttl) ADD #tally :one',
+    ConditionExpression: `attribute_not_exists(#status) OR #status IN (${from.map((_, index) => `:from${index}`).join(', ')})`,
+    ExpressionAttributeNames: { '#status': 'status', '#jid': 'jid', '#updated_at': 'updated_at', '#created_at': 'created_at', '#ttl': 'ttl', '#tally': TALLY_ATTRIBUTE },
+    ExpressionAttributeValues: {
+      ':to': { S: to }, ':jid': { S: jid }, ':now': { S: now }, ':ttl': { N: String(context.ttl) }, ':one': { N: '1' },
+      ...Object.fromEntries(from.map((status, index) => [`:from${index}`, { S: status }])),
+    },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/** Stream sequence numbers are 21 to 40 digits: padded to 40, they compare as strings. */
+export function paddedSequence(sequenceNumber: string): string {
+  return sequenceNumber.padStart(40, '0');
+}
+
+/**
+ * Counts job records of one batch in, once: [the batch's counters moved by `deltas`,
+ * `tallied_seq` set to the last record's sequence number], on condition that no record from the
+ * first one on was counted before. Records of one batch share its partition key, so they reach the
+ * stream in the order of their writes and the batch function in that order (a retry starts again
+ * at or before the records it counted); the store drops those at or before `tallied_seq` and plans
+ * again when the condition fails.
+ */
+export function planTally(bid: string, deltas: CounterDeltas, sequence: { readonly first: string; readonly last: string }, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+  const counters = counterUpdate(deltas);
+  return {
+    TableName: context.tableName,
+    Key: key(batchKey(bid)),
+    UpdateExpression: `SET #seq = :last ${counters.expression}`.trim(),
+    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#seq) OR #seq < :first)',
+    ExpressionAttributeNames: { ...counters.names, '#seq': TALLIED_SEQ_ATTRIBUTE },
+    ExpressionAttributeValues: { ...counters.values, ':first': { S: paddedSequence(sequence.first) }, ':last': { S: paddedSequence(sequence.last) } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
 }
 
 /** Which parts of a claim to write (the store drops parts whose items turned out missing). */

@@ -11,10 +11,10 @@ import { cancellationReasons, conditionFailureItem, isConditionFailure, lazyClie
 import { batchKey } from '../storage/keys.js';
 import type { Random } from '../common/random.js';
 import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
-import { eventAttributes, readBatchItem, readJobStatus, transitionDeltas, type BatchState, type CallbackEvent, type JobOutcome, type JobStatus } from './model.js';
+import { TALLIED_SEQ_ATTRIBUTE, eventAttributes, readBatchItem, readJobStatus, type BatchState, type CallbackEvent, type CounterDeltas, type JobOutcome, type JobStatus } from './model.js';
 import {
-  JOBS_PER_TRANSACTION, planClaim, planClaimCallbackRun, planCreateChild, planMarkCallbackDone, planCreateRoot, planMarkSent, planOpen, planRegister, planSeal, planTransitions, planUnregister,
-  registeredEvents, type ClaimOptions, type NewBatch, type PlanContext, type StatusChange,
+  JOBS_PER_TRANSACTION, paddedSequence, planClaim, planClaimCallbackRun, planCreateChild, planMarkCallbackDone, planCreateRoot, planMarkSent, planOpen, planOutcome, planRegister, planSeal,
+  planTally, planUnsent, registeredEvents, registrationsOf, sumDeltas, type ClaimOptions, type NewBatch, type PlanContext,
 } from './plan.js';
 
 /** Defaults of {@link BatchStore}. */
@@ -46,19 +46,24 @@ export interface BatchStoreOptions {
 export interface JobReport {
   readonly jid: string;
   readonly to: JobOutcome;
-  /** The status the job is believed to have; a wrong guess costs one more transaction. @default 'pending' */
-  readonly from?: JobStatus;
 }
 
 /** What {@link BatchStore.record} did. */
 export interface RecordResult {
-  /** Changes written (each moved the counters once). */
-  readonly applied: readonly StatusChange[];
-  /** Reports that changed nothing: the job was already there, or is not in the batch. */
-  readonly ignored: readonly { readonly jid: string; readonly status: JobStatus | 'not-in-batch' }[];
-  /** True when the batch item itself is gone (expired): nothing was recorded. */
-  readonly batchMissing: boolean;
+  /** Outcomes written (each is counted once by the batch function). */
+  readonly applied: readonly JobReport[];
+  /** Reports that changed nothing, with the status the job had (a duplicate, a success after success). */
+  readonly ignored: readonly { readonly jid: string; readonly status: JobStatus }[];
 }
+
+/** One job record to count in (see {@link BatchStore.tally}). */
+export interface TallyEntry {
+  readonly sequenceNumber: string;
+  readonly deltas: CounterDeltas;
+}
+
+/** Outcome writes of one `record` call in flight at once. */
+const OUTCOMES_IN_FLIGHT = 25;
 
 /** Batch bookkeeping on the state table. Safe to share across concurrent calls. */
 export class BatchStore {
@@ -114,8 +119,9 @@ export class BatchStore {
   }
 
   /**
-   * Adds `jids` to batch `bid` as pending, before they are sent. Jobs already in the batch are
-   * counted once (adding again is safe). Up to 99 jobs per transaction.
+   * Adds `jids` to batch `bid` as pending, before they are sent: one add item and the batch's
+   * counters per {@link JOBS_PER_REGISTRATION} jobs (see `registrationsOf`). Registering the same
+   * jobs again (a retried call) counts nothing twice, and counts again those it took out as unsent.
    *
    * @returns the jids added now and those that were already in the batch.
    * @throws BatchNotFoundError; BatchFinishedError when the batch has succeeded and some jid is new.
@@ -123,100 +129,147 @@ export class BatchStore {
   async register(bid: string, jids: readonly string[]): Promise<{ added: string[]; alreadyIn: string[] }> {
     const added: string[] = [];
     const alreadyIn: string[] = [];
-    const unique = [...new Set(jids)];
-    for (let start = 0; start < unique.length; start += JOBS_PER_TRANSACTION) {
-      let remaining = unique.slice(start, start + JOBS_PER_TRANSACTION);
+    for (const registration of registrationsOf(jids)) {
       await this.withContention(bid, async () => {
-        if (remaining.length === 0) return { done: true, value: undefined };
         try {
-          await this.transact(planRegister(bid, remaining, this.context()));
-          added.push(...remaining);
+          await this.transact(planRegister(bid, registration, this.context()));
+          added.push(...registration.jids);
           return { done: true, value: undefined };
         } catch (error) {
           const reasons = cancellationReasons(error);
           if (reasons === undefined) throw error;
-          const present = remaining.filter((_, index) => failed(reasons[index + 1]));
-          alreadyIn.push(...present);
-          remaining = remaining.filter((jid) => !present.includes(jid));
-          const batchReason = reasons[0];
-          if (failed(batchReason)) {
-            if (batchReason?.Item === undefined) throw new BatchNotFoundError(bid);
-            if (remaining.length > 0) throw new BatchFinishedError(bid);
+          const addReason = reasons[1];
+          if (failed(addReason)) {
+            // Registered before: count again only the jobs taken out as unsent since.
+            const unsent = new Set(addReason?.Item?.unsent?.SS ?? []);
+            const back = registration.jids.filter((jid) => unsent.has(jid));
+            if (back.length > 0) await this.moveUnsent(bid, registration.digest, back, 'in', Number(addReason?.Item?.v?.N ?? '0'));
+            added.push(...back);
+            alreadyIn.push(...registration.jids.filter((jid) => !unsent.has(jid)));
+            return { done: true, value: undefined };
           }
-          // Jobs already in the batch are not contention: plan again at once without them.
-          return present.length > 0 ? { done: false, retryNow: true } : { done: false, cause: error };
+          const batchReason = reasons[0];
+          if (failed(batchReason)) throw batchReason?.Item === undefined ? new BatchNotFoundError(bid) : new BatchFinishedError(bid);
+          return { done: false, cause: error };
         }
       });
     }
     return { added, alreadyIn };
   }
 
-  /** Takes registered jobs that could not be sent out of the batch again (those still pending). */
-  async unregister(bid: string, jids: readonly string[]): Promise<void> {
-    let remaining = [...new Set(jids)];
+  /**
+   * Takes jobs that were registered (`registered`, the jids of that `register` call) but could not
+   * be sent (`unsent`) out of the batch again.
+   */
+  async unregister(bid: string, registered: readonly string[], unsent: readonly string[]): Promise<void> {
+    const out = new Set(unsent);
+    for (const registration of registrationsOf(registered)) {
+      const jids = registration.jids.filter((jid) => out.has(jid));
+      if (jids.length > 0) await this.moveUnsent(bid, registration.digest, jids, 'out');
+    }
+  }
+
+  /**
+   * Moves `jids` of one registration out of the batch (into its `unsent` set) or back in, each jid
+   * once: the version condition makes a concurrent mover plan again from the item it returns.
+   */
+  private async moveUnsent(bid: string, digest: string, jids: readonly string[], direction: 'in' | 'out', knownVersion = 0): Promise<void> {
+    let version = knownVersion;
+    let moving = [...jids];
     await this.withContention(bid, async () => {
-      if (remaining.length === 0) return { done: true, value: undefined };
+      if (moving.length === 0) return { done: true, value: undefined };
       try {
-        await this.transact(planUnregister(bid, remaining, this.context()));
+        await this.transact(planUnsent(bid, digest, { jids: moving, direction, version }, this.context()));
         return { done: true, value: undefined };
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (reasons === undefined) throw error;
-        if (failed(reasons[0])) return { done: true, value: undefined };
-        const moved = remaining.filter((_, index) => failed(reasons[index + 1]));
-        remaining = remaining.filter((jid) => !moved.includes(jid));
-        return moved.length > 0 ? { done: false, retryNow: true } : { done: false, cause: error };
+        const addReason = reasons[1];
+        if (failed(reasons[0]) && !failed(addReason)) {
+          if (direction === 'out') return { done: true, value: undefined };
+          throw reasons[0]?.Item === undefined ? new BatchNotFoundError(bid) : new BatchFinishedError(bid);
+        }
+        if (!failed(addReason)) return { done: false, cause: error };
+        const item = addReason?.Item;
+        if (item === undefined) return { done: true, value: undefined };
+        version = Number(item.v?.N ?? '0');
+        const unsent = new Set(item.unsent?.SS ?? []);
+        moving = moving.filter((jid) => unsent.has(jid) === (direction === 'in'));
+        return { done: false, retryNow: true };
       }
     });
   }
 
   /**
-   * Records what happened to jobs of batch `bid`, all in one transaction per 99 jobs, each change
-   * conditional on the job's previous status. A report that would change nothing (a duplicate, a
-   * success after success) is ignored, so this is idempotent under duplicate delivery.
+   * Writes what happened to jobs of batch `bid`: one conditional write per job item (see
+   * `planOutcome`), sent side by side. A report that would change nothing (a duplicate, a success
+   * after success) fails its condition and is ignored, so this is idempotent under duplicate
+   * delivery. The batch's counters move when the batch function counts the writes from the stream.
    */
   async record(bid: string, reports: readonly JobReport[]): Promise<RecordResult> {
-    const byJid = new Map<string, { jid: string; from: JobStatus; to: JobOutcome }>();
-    for (const report of reports) byJid.set(report.jid, { jid: report.jid, from: report.from ?? 'pending', to: report.to });
-    const applied: StatusChange[] = [];
-    const ignored: { jid: string; status: JobStatus | 'not-in-batch' }[] = [];
-    let batchMissing = false;
+    const byJid = new Map<string, JobReport>();
+    for (const report of reports) byJid.set(report.jid, report);
+    const { UpdateItemCommand } = await loadDynamoSdk();
+    const client = await this.dynamo();
+    const applied: JobReport[] = [];
+    const ignored: { jid: string; status: JobStatus }[] = [];
+    const context = this.context();
     const all = [...byJid.values()];
-    for (let start = 0; start < all.length && !batchMissing; start += JOBS_PER_TRANSACTION) {
-      let changes = all.slice(start, start + JOBS_PER_TRANSACTION);
-      await this.withContention(bid, async () => {
-        const moving = changes.filter((change) => transitionDeltas(change.from, change.to) !== undefined);
-        for (const change of changes) if (!moving.includes(change)) ignored.push({ jid: change.jid, status: change.from });
-        changes = moving;
-        if (changes.length === 0) return { done: true, value: undefined };
+    const writeOne = async (report: JobReport): Promise<void> => {
+      for (let attempt = 1; ; attempt += 1) {
         try {
-          await this.transact(planTransitions(bid, changes, this.context()));
-          applied.push(...changes);
-          return { done: true, value: undefined };
+          await client.send(new UpdateItemCommand(planOutcome(bid, report.jid, report.to, context)));
+          applied.push(report);
+          return;
         } catch (error) {
-          const reasons = cancellationReasons(error);
-          if (reasons === undefined) throw error;
-          if (failed(reasons[0])) {
-            batchMissing = true;
-            return { done: true, value: undefined };
+          if (isConditionFailure(error)) {
+            ignored.push({ jid: report.jid, status: readJobStatus(conditionFailureItem(error)) ?? 'pending' });
+            return;
           }
-          let replanned = false;
-          changes = changes.flatMap((change, index) => {
-            const reason = reasons[index + 1];
-            if (!failed(reason)) return [change];
-            replanned = true;
-            const status = readJobStatus(reason?.Item);
-            if (status === undefined) {
-              ignored.push({ jid: change.jid, status: 'not-in-batch' });
-              return [];
-            }
-            return [{ ...change, from: status }];
-          });
-          return replanned ? { done: false, retryNow: true } : { done: false, cause: error };
+          if (!isThrottling(error) || attempt >= this.maxAttempts) throw attempt > 1 ? new BatchContentionError(bid, attempt, { cause: error }) : error;
+          await this.pause(attempt);
         }
-      });
+      }
+    };
+    for (let start = 0; start < all.length; start += OUTCOMES_IN_FLIGHT) {
+      await Promise.all(all.slice(start, start + OUTCOMES_IN_FLIGHT).map(writeOne));
     }
-    return { applied, ignored, batchMissing };
+    return { applied, ignored };
+  }
+
+  /**
+   * Counts job records of batch `bid` into its counters, once (see `planTally`): `entries` in stream
+   * order, each with its sequence number and counter deltas. Records at or before the batch's
+   * `tallied_seq` were counted by an earlier delivery and are dropped.
+   *
+   * @returns how many entries were counted now, and whether the batch is gone (nothing counted).
+   */
+  async tally(bid: string, entries: readonly TallyEntry[]): Promise<{ counted: number; batchMissing: boolean }> {
+    const { UpdateItemCommand } = await loadDynamoSdk();
+    const client = await this.dynamo();
+    let remaining = [...entries];
+    let batchMissing = false;
+    const counted = await this.withContention(bid, async () => {
+      const first = remaining[0];
+      const last = remaining[remaining.length - 1];
+      if (first === undefined || last === undefined) return { done: true, value: 0 };
+      try {
+        await client.send(new UpdateItemCommand(planTally(bid, sumDeltas(remaining.map((entry) => entry.deltas)), { first: first.sequenceNumber, last: last.sequenceNumber }, { tableName: this.tableName })));
+        return { done: true, value: remaining.length };
+      } catch (error) {
+        if (isThrottling(error)) return { done: false, cause: error };
+        if (!isConditionFailure(error)) throw error;
+        const item = conditionFailureItem(error);
+        if (item === undefined) {
+          batchMissing = true;
+          return { done: true, value: 0 };
+        }
+        const tallied = item[TALLIED_SEQ_ATTRIBUTE]?.S ?? '';
+        remaining = remaining.filter((entry) => paddedSequence(entry.sequenceNumber) > tallied);
+        return { done: false, retryNow: true };
+      }
+    });
+    return { counted, batchMissing };
   }
 
   /**
@@ -345,6 +398,11 @@ export class BatchStore {
     }
   }
 
+  private async pause(contended: number): Promise<void> {
+    const ceiling = Math.min(BATCH_STORE_DEFAULTS.maxBackoffMs, 10 * 2 ** contended);
+    await new Promise((resolve) => setTimeout(resolve, Math.round(this.random() * ceiling)));
+  }
+
   private context(): PlanContext {
     const now = this.now();
     return { tableName: this.tableName, now, ttl: Math.floor(now.getTime() / 1000) + this.retentionDays * 86_400 };
@@ -370,12 +428,11 @@ export class BatchStore {
       if (result.done) return result.value;
       if (result.retryNow === true) continue;
       // Only a concurrent write or throttling is worth waiting out; anything else is a defect.
-      if (!isContention(result.cause)) throw result.cause;
+      if (!isContention(result.cause) && !isThrottling(result.cause)) throw result.cause;
       contended += 1;
       lastCause = result.cause;
       if (contended >= this.maxAttempts) break;
-      const ceiling = Math.min(BATCH_STORE_DEFAULTS.maxBackoffMs, 10 * 2 ** contended);
-      await new Promise((resolve) => setTimeout(resolve, Math.round(this.random() * ceiling)));
+      await this.pause(contended);
     }
     throw new BatchContentionError(bid, contended, { cause: lastCause });
   }
@@ -390,6 +447,12 @@ const CONTENTION_CODES: ReadonlySet<string> = new Set(['TransactionConflict', 'T
 function isContention(error: unknown): boolean {
   const reasons = cancellationReasons(error);
   return reasons !== undefined && reasons.some((reason) => reason?.Code !== undefined && CONTENTION_CODES.has(reason.Code));
+}
+
+/** A single-item write DynamoDB refused for throughput: worth waiting out. */
+function isThrottling(error: unknown): boolean {
+  const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : '';
+  return name === 'ProvisionedThroughputExceededException' || name === 'ThrottlingException' || name === 'RequestLimitExceeded';
 }
 
 function failed(reason: CancellationReason | undefined): boolean {

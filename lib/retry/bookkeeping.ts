@@ -33,7 +33,7 @@ export function jobOf(action: RetryAction): Job | undefined {
 export async function markFirstFailures(state: StateAccess, moves: readonly PlannedMove[], logger: Logger): Promise<Set<string>> {
   const reports = moves.flatMap((move) => {
     const job = jobOf(move.action);
-    return move.action.kind !== 'dead' && job?.failure?.retry_count === 0 ? [{ move, job, report: { jid: job.jid, to: 'failed', from: 'pending' } as const }] : [];
+    return move.action.kind !== 'dead' && job?.failure?.retry_count === 0 ? [{ move, job, report: { jid: job.jid, to: 'failed' } as const }] : [];
   });
   return recordInBatches(state, reports, logger);
 }
@@ -51,7 +51,7 @@ export async function markDead(state: StateAccess, moves: readonly PlannedMove[]
   const reports = dead.map(({ move, job }) => ({
     move,
     job,
-    report: { jid: job.jid, to: 'dead', from: (job.failure?.retry_count ?? 0) === 0 ? 'pending' : 'failed' } as const,
+    report: { jid: job.jid, to: 'dead' } as const,
   }));
   const [failed] = await Promise.all([
     recordInBatches(state, reports, logger),
@@ -79,8 +79,7 @@ async function recordInBatches(
   const failed = new Set<string>();
   await Promise.all([...byBatch].map(async ([bid, members]) => {
     try {
-      const result = await (await state.batchStore()).record(bid, members.map((member) => member.report));
-      if (result.batchMissing) logger.warn('batch no longer exists; failure not recorded', { bid });
+      await (await state.batchStore()).record(bid, members.map((member) => member.report));
     } catch (error) {
       logger.error('could not record failures in their batch; records handed back', { bid, error });
       for (const member of members) failed.add(member.move.key);

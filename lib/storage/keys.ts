@@ -116,8 +116,9 @@ export interface ItemKey {
  * |-------------------|------------------------|----------------------------|
  * | batch (counters)  | `batch#<bid>`          | `batch`                    |
  * | job of a batch    | `batch#<bid>`          | `job#<jid>`                |
+ * | add to a batch    | `batch#<bid>`          | `add#<digest of the jids>` |
  * | unique lock       | `unique#<sha-256 hex>` | `lock`                     |
- * The batch function's stream filter selects batch items by this layout (lib/batch/stream-filter.ts).
+ * The batch function's stream filter selects batch and job items by this layout (lib/batch/stream-filter.ts).
  */
 
 /** Key prefix and sort keys of batch items. */
@@ -125,6 +126,7 @@ export const BATCH_KEYS = {
   prefix: 'batch#',
   batchSortKey: 'batch',
   jobSortKeyPrefix: 'job#',
+  addSortKeyPrefix: 'add#',
 } as const;
 
 /**
@@ -253,6 +255,11 @@ export function batchKey(bid: string): ItemKey {
 /** The key of job `jid`'s membership item in batch `bid` (its status). */
 export function batchJobKey(bid: string, jid: string): ItemKey {
   return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: `${BATCH_KEYS.jobSortKeyPrefix}${jid}` };
+}
+
+/** The key of the item that stands for one registration of jobs in batch `bid` (see lib/batch/plan.ts). */
+export function batchAddKey(bid: string, digest: string): ItemKey {
+  return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: `${BATCH_KEYS.addSortKeyPrefix}${digest}` };
 }
 
 /** The key of the unique lock whose digest is `digest` (see lib/unique/lock.ts). */

@@ -161,11 +161,7 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
       const recordAll = [...byBatch].map(async ([bid, members]) => {
         try {
           const store = await state.batchStore();
-          const result = await store.record(bid, members.map(({ job }) => ({ jid: job.jid, to: 'succeeded', from: job.failure === undefined ? 'pending' : 'failed' })));
-          if (result.batchMissing) logger.warn('batch no longer exists; success not recorded', { bid });
-          for (const ignored of result.ignored) {
-            if (ignored.status === 'not-in-batch') logger.warn('job is not registered in its batch; success not recorded', { bid, jid: ignored.jid });
-          }
+          await store.record(bid, members.map(({ job }) => ({ jid: job.jid, to: 'succeeded' })));
         } catch (error) {
           logger.error('could not record successes in their batch; records handed back', { bid, error });
           for (const member of members) handBack.add(member.key);

@@ -55,6 +55,8 @@ describe('chaos on the local runtime', () => {
     expect(report.callbacks.missing).toEqual([]);
     expect(report.callbacks.unexpected).toEqual([]);
     expect(report.callbacks.fired).toBe(report.callbacks.expected);
+    // Every batch counted each of its jobs once, from outcomes written under faults and duplicates.
+    expect(report.miscounted).toEqual([]);
     // The faults really happened, of every kind.
     for (const kind of ['throttling', 'internal-500', 'unavailable-503', 'econnreset', 'timeout', 'after-write']) {
       expect(result.faults[kind] ?? 0, kind).toBeGreaterThan(0);

@@ -9,6 +9,9 @@
  * - Runs of a job beyond the first are counted as duplicates (at-least-once allows them).
  * - Each batch callback expected fired exactly once (its callback job ran once); one that ran
  *   twice is *doubled*, one that never ran is *missing*, one that was not expected is *unexpected*.
+ * - Each batch's counters, as its item holds them at the end, count its jobs exactly once: every
+ *   job added, none pending, the dead ones as failures and dead, the others as succeeded; a batch
+ *   whose counters differ is *miscounted*.
  */
 import type { EntryReason } from '../../lib/storage/set-items.js';
 
@@ -23,10 +26,20 @@ export interface PlannedJob {
   readonly expected: Expected;
 }
 
-/** One batch the run created, and the callback events it must fire. */
+/** One batch the run created, its jobs, and the callback events it must fire. */
 export interface PlannedBatch {
   readonly bid: string;
   readonly events: readonly string[];
+  readonly jobs: readonly { readonly jid: string }[];
+}
+
+/** A batch's counters as its item holds them. */
+export interface BatchCounts {
+  readonly total: number;
+  readonly pending: number;
+  readonly succeeded: number;
+  readonly failures: number;
+  readonly dead: number;
 }
 
 /** One line of the worker's sink: a job run, or a batch callback run. */
@@ -40,6 +53,8 @@ export interface Observed {
   readonly dead: readonly { readonly jid: string; readonly reason?: EntryReason }[];
   /** Jids in the scheduled and retry sets. */
   readonly waiting: readonly string[];
+  /** Each batch's counters at the end, by bid (a batch missing here is miscounted). */
+  readonly batchCounts: ReadonlyMap<string, BatchCounts>;
 }
 
 /** The checker's verdict. */
@@ -65,6 +80,8 @@ export interface InvariantReport {
     readonly missing: readonly string[];
     readonly unexpected: readonly string[];
   };
+  /** Batches whose counters do not count their jobs exactly once. */
+  readonly miscounted: readonly { readonly bid: string; readonly expected: BatchCounts; readonly found: BatchCounts | null }[];
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
@@ -110,6 +127,13 @@ export function checkInvariants(jobs: readonly PlannedJob[], batches: readonly P
   const planned = new Set(jobs.map((job) => job.jid));
   const ours = observed.dead.filter((entry) => planned.has(entry.jid));
   const expectedCallbacks = new Set(batches.flatMap((batch) => batch.events.map((event) => `${batch.bid}:${event}`)));
+  const miscounted = batches.flatMap((batch) => {
+    const deadJobs = batch.jobs.filter((job) => deadByJid.has(job.jid)).length;
+    const expected: BatchCounts = { total: batch.jobs.length, pending: 0, succeeded: batch.jobs.length - deadJobs, failures: deadJobs, dead: deadJobs };
+    const found = observed.batchCounts.get(batch.bid);
+    const same = found !== undefined && (Object.keys(expected) as (keyof BatchCounts)[]).every((counter) => found[counter] === expected[counter]);
+    return same ? [] : [{ bid: batch.bid, expected, found: found ?? null }];
+  });
   return {
     jobs: jobs.length,
     jobsByKind: countBy(jobs, (job) => job.kind),
@@ -128,5 +152,6 @@ export function checkInvariants(jobs: readonly PlannedJob[], batches: readonly P
       missing: [...expectedCallbacks].filter((name) => !callbackRuns.has(name)),
       unexpected: [...callbackRuns.keys()].filter((name) => !expectedCallbacks.has(name)),
     },
+    miscounted,
   };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Client, NotUniqueError } from '../../lib/client/client.js';
+import { readBatches } from '../../lib/batch/store.js';
 import { EnqueueError } from '../../lib/enqueue/enqueue.js';
 import { isRecord, serializeJob, normalizeJob, type JobInput } from '../../lib/job/model.js';
 import { StateTable } from '../../lib/storage/index.js';
@@ -161,10 +162,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     const parked = await peekJids(sqs, output('JobsRetriesDlqUrl'));
     const [dead, waiting] = await Promise.all([readSet(table, 'dead'), Promise.all([readSet(table, 'scheduled'), readSet(table, 'retry')])]);
+    const batchStates = await readBatches(dynamo, output('JobsStateTableName'), plan.batches.map((batch) => batch.bid));
     const report = checkInvariants([...plan.jobs, ...extra], plan.batches, {
       sink: readLines(sinkFile).filter(isSinkLine),
       dead: dead.map((entry) => ({ jid: entry.jid, ...(entry.reason === undefined ? {} : { reason: entry.reason }) })),
       waiting: [...waiting.flat().map((entry) => entry.jid), ...parked],
+      batchCounts: new Map([...batchStates].map(([bid, state]) => [bid, state.counters])),
     });
     const faults: Record<string, number> = {};
     const faultsByFunction: Record<string, number> = {};

@@ -303,7 +303,7 @@ describe('JobSystem batch function', () => {
     });
   });
 
-  it('reads the state table stream from the oldest record, batch items only, retrying a failing record from itself', () => {
+  it('reads the state table stream from the oldest record, batch items and tallied job items only, retrying a failing record from itself', () => {
     const { stack, jobs } = newJobSystem();
 
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -315,9 +315,10 @@ describe('JobSystem batch function', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       MaximumRetryAttempts: 10,
       FilterCriteria: {
-        Filters: [{
-          Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'batch#' }] }, sk: { S: ['batch'] } } } }),
-        }],
+        Filters: [
+          { Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'batch#' }] }, sk: { S: ['batch'] } } } }) },
+          { Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'batch#' }] }, sk: { S: [{ prefix: 'job#' }] } }, NewImage: { tally: { N: [{ exists: true }] } } } }) },
+        ],
       },
       DestinationConfig: { OnFailure: { Destination: stack.resolve(jobs.retriesDeadLetterQueue.queueArn) } },
     });

@@ -132,8 +132,12 @@ describe('batches', () => {
     await client.batch({ bid, onComplete: callback('complete'), onSuccess: callback('success') }, async (batch) => {
       await batch.add([{ jobtype: 'Step', jid: `${bid}-first`, queue: 'batches' }]);
       await ranAll([`${bid}-first`], 60_000, 'the first job of the batch');
-      // Every job added so far has run: a batch that is still being filled must not finish.
-      const between = await client.getBatch(bid);
+      // Every job added so far has run and is counted (the batch function counts it from the
+      // stream): a batch that is still being filled must not finish.
+      const between = await eventually(async () => {
+        const status = await client.getBatch(bid);
+        return status?.succeeded === 1 ? status : undefined;
+      }, 30_000, 'the first job to be counted');
       expect(between).toMatchObject({ total: 1, succeeded: 1, pending: 0, complete: false, sealed: false });
       await batch.add([{ jobtype: 'AddMore', jid: `${bid}-fanout`, args: [2], queue: 'batches' }]);
     });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { TRANSITIONS, type BatchState, type Counter } from '../../lib/batch/model.js';
-import { JOBS_PER_TRANSACTION, counterUpdate, planClaim, planCreateChild, planRegister, planTransitions, type PlanContext } from '../../lib/batch/plan.js';
+import { TRANSITIONS, tallyDeltas, type BatchState, type Counter } from '../../lib/batch/model.js';
+import {
+  JOBS_PER_REGISTRATION, counterUpdate, paddedSequence, planClaim, planCreateChild, planOutcome, planRegister, planTally, planUnsent, registrationsOf, type PlanContext,
+} from '../../lib/batch/plan.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const CONTEXT: PlanContext = { tableName: 'state', now: NOW, ttl: 1_800_000_000 };
@@ -32,11 +34,26 @@ describe('the transition table', () => {
   });
 });
 
-describe('planRegister', () => {
-  it('counts the jobs in the batch before they are sent, in the same transaction as their items', () => {
-    const items = planRegister('b1', ['j1', 'j2'], CONTEXT);
+describe('registrationsOf', () => {
+  it('gives the same registrations for the same jobs in any order, one per 1,000 jobs', () => {
+    const jids = Array.from({ length: 2_500 }, (_, index) => `j${index}`);
+    const forward = registrationsOf(jids);
+    const backward = registrationsOf([...jids].reverse().concat(['j7']));
 
-    expect(items).toHaveLength(3);
+    expect(forward.map((registration) => registration.jids.length)).toEqual([JOBS_PER_REGISTRATION, JOBS_PER_REGISTRATION, 500]);
+    expect(backward).toEqual(forward);
+    expect(new Set(forward.map((registration) => registration.digest)).size).toBe(3);
+    expect(registrationsOf(['j1', 'j2'])[0]?.digest).not.toBe(registrationsOf(['j1', 'j3'])[0]?.digest);
+  });
+});
+
+describe('planRegister', () => {
+  it('counts the jobs in the batch before they are sent, with one add item standing for them', () => {
+    const registration = registrationsOf(['j1', 'j2'])[0];
+    if (registration === undefined) throw new Error('no registration');
+    const items = planRegister('b1', registration, CONTEXT);
+
+    expect(items).toHaveLength(2);
     expect(items[0]?.Update).toMatchObject({
       Key: { pk: { S: 'batch#b1' }, sk: { S: 'batch' } },
       UpdateExpression: 'ADD #c_total :c_total, #c_pending :c_pending',
@@ -45,41 +62,90 @@ describe('planRegister', () => {
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
     expect(items[1]?.Put).toMatchObject({
-      Item: { pk: { S: 'batch#b1' }, sk: { S: 'job#j1' }, jid: { S: 'j1' }, status: { S: 'pending' }, ttl: { N: '1800000000' } },
+      Item: { pk: { S: 'batch#b1' }, sk: { S: `add#${registration.digest}` }, jobs: { N: '2' }, v: { N: '0' }, ttl: { N: '1800000000' } },
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
   });
+});
 
-  it('fits a transaction: the batch item and 99 jobs', () => {
-    expect(JOBS_PER_TRANSACTION).toBe(99);
+describe('planUnsent', () => {
+  it('takes unsent jobs out of the counters and into the add item, conditional on its version', () => {
+    const [counters, add] = planUnsent('b1', 'd1', { jids: ['j2'], direction: 'out', version: 3 }, CONTEXT);
+
+    expect(counters?.Update).toMatchObject({ ExpressionAttributeValues: { ':c_total': { N: '-1' }, ':c_pending': { N: '-1' } }, ConditionExpression: 'attribute_exists(pk)' });
+    expect(add?.Update).toMatchObject({
+      Key: { pk: { S: 'batch#b1' }, sk: { S: 'add#d1' } },
+      UpdateExpression: 'SET #v = :next ADD #unsent :jids',
+      ConditionExpression: '#v = :v',
+      ExpressionAttributeValues: { ':v': { N: '3' }, ':next': { N: '4' }, ':jids': { SS: ['j2'] } },
+    });
+  });
+
+  it('counts them in again, refused once the batch succeeded', () => {
+    const [counters, add] = planUnsent('b1', 'd1', { jids: ['j2'], direction: 'in', version: 4 }, CONTEXT);
+
+    expect(counters?.Update?.ConditionExpression).toBe('attribute_exists(pk) AND attribute_not_exists(#success_at)');
+    expect(add?.Update?.UpdateExpression).toBe('SET #v = :next DELETE #unsent :jids');
   });
 });
 
-describe('planTransitions', () => {
-  it('moves the counters once by the sum of the changes, each job conditional on its previous status', () => {
-    const items = planTransitions('b1', [
-      { jid: 'j1', from: 'pending', to: 'succeeded' },
-      { jid: 'j2', from: 'pending', to: 'succeeded' },
-      { jid: 'j3', from: 'failed', to: 'succeeded' },
-    ], CONTEXT);
+describe('planOutcome', () => {
+  it.each([
+    ['succeeded', ['pending', 'failed', 'dead']],
+    ['failed', ['pending']],
+    ['dead', ['pending', 'failed']],
+  ] as const)('writes %s over a missing item or %j, incrementing the tally', (to, from) => {
+    const update = planOutcome('b1', 'j1', to, CONTEXT);
 
-    expect(items[0]?.Update).toMatchObject({
-      UpdateExpression: 'ADD #c_pending :c_pending, #c_succeeded :c_succeeded, #c_failures :c_failures',
-      ExpressionAttributeValues: { ':c_pending': { N: '-2' }, ':c_succeeded': { N: '3' }, ':c_failures': { N: '-1' } },
-      ConditionExpression: 'attribute_exists(pk)',
+    expect(update).toMatchObject({
+      Key: { pk: { S: 'batch#b1' }, sk: { S: 'job#j1' } },
+      UpdateExpression: 'SET #status = :to, #jid = :jid, #updated_at = :now, #created_at = if_not_exists(#created_at, :now), #ttl = if_not_exists(#ttl, :ttl) ADD #tally :one',
+      ExpressionAttributeNames: expect.objectContaining({ '#tally': 'tally' }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    expect(items.slice(1).map((item) => item.Update?.ExpressionAttributeValues)).toEqual([
-      { ':to': { S: 'succeeded' }, ':from': { S: 'pending' }, ':now': { S: NOW.toISOString() } },
-      { ':to': { S: 'succeeded' }, ':from': { S: 'pending' }, ':now': { S: NOW.toISOString() } },
-      { ':to': { S: 'succeeded' }, ':from': { S: 'failed' }, ':now': { S: NOW.toISOString() } },
-    ]);
-    expect(items[3]?.Update?.ConditionExpression).toBe('#status = :from');
-    expect(items[3]?.Update?.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+    expect(update.ConditionExpression).toBe(`attribute_not_exists(#status) OR #status IN (${from.map((_, index) => `:from${index}`).join(', ')})`);
+    expect(from.map((_, index) => update.ExpressionAttributeValues?.[`:from${index}`])).toEqual(from.map((status) => ({ S: status })));
+  });
+});
+
+describe('planTally', () => {
+  it('moves the counters and the tallied sequence number, unless a record from the first on was counted', () => {
+    const update = planTally('b1', { pending: -2, succeeded: 2 }, { first: '000000000000000000011', last: '000000000000000000019' }, CONTEXT);
+
+    expect(update).toMatchObject({
+      Key: { pk: { S: 'batch#b1' }, sk: { S: 'batch' } },
+      UpdateExpression: 'SET #seq = :last ADD #c_pending :c_pending, #c_succeeded :c_succeeded',
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#seq) OR #seq < :first)',
+      ExpressionAttributeNames: { '#seq': 'tallied_seq', '#c_pending': 'pending', '#c_succeeded': 'succeeded' },
+    });
+    expect(update.ExpressionAttributeValues?.[':first']).toEqual({ S: paddedSequence('11') });
   });
 
-  it('refuses a change that moves nothing', () => {
-    expect(() => planTransitions('b1', [{ jid: 'j1', from: 'succeeded', to: 'succeeded' }], CONTEXT)).toThrow('job j1 cannot go from succeeded to succeeded');
+  it('pads sequence numbers of 21 to 40 digits so that they compare as strings', () => {
+    expect(paddedSequence('999999999999999999999') < paddedSequence('1000000000000000000000')).toBe(true);
+    expect(paddedSequence('1'.repeat(40))).toBe('1'.repeat(40));
+  });
+});
+
+describe('tallyDeltas', () => {
+  const item = (status: string | undefined, tally: number | undefined) => ({
+    ...(status === undefined ? {} : { status: { S: status } }),
+    ...(tally === undefined ? {} : { tally: { N: String(tally) } }),
+  });
+
+  it('counts a write that incremented the tally by the change of status it made', () => {
+    expect(tallyDeltas(undefined, item('succeeded', 1))).toEqual({ pending: -1, succeeded: 1 });
+    expect(tallyDeltas(item('failed', 1), item('succeeded', 2))).toEqual({ failures: -1, succeeded: 1 });
+    expect(tallyDeltas(item('pending', undefined), item('succeeded', 1))).toEqual({ pending: -1, succeeded: 1 });
+    expect(tallyDeltas(item('failed', 1), item('dead', 2))).toEqual({ dead: 1 });
+  });
+
+  it('counts nothing for a write that left the tally alone, or a change that moves nothing', () => {
+    expect(tallyDeltas(undefined, item('pending', undefined))).toBeUndefined();
+    expect(tallyDeltas(item('pending', undefined), item('succeeded', undefined))).toBeUndefined();
+    expect(tallyDeltas(item('succeeded', 1), item('succeeded', 1))).toBeUndefined();
+    expect(tallyDeltas(item('dead', 2), item('failed', 3))).toBeUndefined();
   });
 });
 

@@ -1,8 +1,10 @@
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../../lib/errors/batch.js';
+import { BatchFinishedError, BatchNotFoundError } from '../../lib/errors/batch.js';
 import type { BatchState, Counter } from '../../lib/batch/model.js';
+import { paddedSequence, registrationsOf } from '../../lib/batch/plan.js';
 import { BatchStore } from '../../lib/batch/store.js';
-import { ScriptedDynamo, cancelled } from './state-fake.js';
+import { ScriptedDynamo, cancelled, conditionFailed } from './state-fake.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 
@@ -14,94 +16,64 @@ function setup() {
 }
 
 const OK = 'None';
-const job = (status: string) => ({ item: { pk: { S: 'batch#b1' }, sk: { S: 'job#j1' }, status: { S: status } } });
 
 describe('BatchStore.record', () => {
-  it('records a success in one transaction', async () => {
-    const { store, transactions } = setup();
-
-    const result = await store.record('b1', [{ jid: 'j1', to: 'succeeded' }, { jid: 'j2', to: 'succeeded' }]);
-
-    expect(result).toEqual({ applied: [{ jid: 'j1', from: 'pending', to: 'succeeded' }, { jid: 'j2', from: 'pending', to: 'succeeded' }], ignored: [], batchMissing: false });
-    expect(transactions()).toHaveLength(1);
-    expect(transactions()[0]?.[0]?.Update?.ExpressionAttributeValues).toEqual({ ':c_pending': { N: '-2' }, ':c_succeeded': { N: '2' } });
-  });
-
-  it('plans again from the status DynamoDB returned when the guess was wrong', async () => {
+  it('writes one conditional update per job, no transaction and no batch item', async () => {
     const { dynamo, store, transactions } = setup();
-    dynamo.script.push(cancelled(OK, job('failed')));
 
-    const result = await store.record('b1', [{ jid: 'j1', to: 'succeeded' }]);
+    const result = await store.record('b1', [{ jid: 'j1', to: 'succeeded' }, { jid: 'j2', to: 'succeeded' }, { jid: 'j1', to: 'succeeded' }]);
 
-    expect(result.applied).toEqual([{ jid: 'j1', from: 'failed', to: 'succeeded' }]);
-    expect(transactions()[1]?.[0]?.Update?.ExpressionAttributeValues).toEqual({ ':c_succeeded': { N: '1' }, ':c_failures': { N: '-1' } });
+    expect(result).toEqual({ applied: [{ jid: 'j1', to: 'succeeded' }, { jid: 'j2', to: 'succeeded' }], ignored: [] });
+    expect(transactions()).toEqual([]);
+    expect(dynamo.sentOf(UpdateItemCommand).map((command) => command.input.Key?.sk)).toEqual([{ S: 'job#j1' }, { S: 'job#j2' }]);
   });
 
-  it('ignores the same success delivered twice: nothing moves the second time', async () => {
-    const { dynamo, store, transactions } = setup();
-    dynamo.script.push(cancelled(OK, job('succeeded')));
-
-    const result = await store.record('b1', [{ jid: 'j1', to: 'succeeded' }]);
-
-    expect(result).toEqual({ applied: [], ignored: [{ jid: 'j1', status: 'succeeded' }], batchMissing: false });
-    expect(transactions()).toHaveLength(1);
-  });
-
-  it('keeps the other jobs of a transaction when one was a duplicate', async () => {
-    const { dynamo, store, transactions } = setup();
-    dynamo.script.push(cancelled(OK, OK, job('succeeded')));
-
-    const result = await store.record('b1', [{ jid: 'j0', to: 'succeeded' }, { jid: 'j1', to: 'succeeded' }]);
-
-    expect(result.applied.map((change) => change.jid)).toEqual(['j0']);
-    expect(transactions()[1]).toHaveLength(2);
-  });
-
-  it('ignores a job that is not in the batch, and a batch that is gone', async () => {
+  it('ignores the same success delivered twice, with the status DynamoDB returned', async () => {
     const { dynamo, store } = setup();
-    dynamo.script.push(cancelled(OK, { item: undefined }));
-    expect((await store.record('b1', [{ jid: 'j1', to: 'failed' }])).ignored).toEqual([{ jid: 'j1', status: 'not-in-batch' }]);
+    dynamo.script.push(conditionFailed({ status: { S: 'succeeded' } }));
 
-    dynamo.script.push(cancelled({ item: undefined }, OK));
-    expect((await store.record('b1', [{ jid: 'j1', to: 'failed' }])).batchMissing).toBe(true);
+    const result = await store.record('b1', [{ jid: 'j1', to: 'succeeded' }]);
+
+    expect(result).toEqual({ applied: [], ignored: [{ jid: 'j1', status: 'succeeded' }] });
   });
 
-  it('retries a transaction cancelled by a concurrent one, then gives up with a typed error', async () => {
-    const { dynamo, store, transactions } = setup();
-    dynamo.script.push(cancelled('TransactionConflict', OK));
+  it('waits out throttling, then gives up with a typed error', async () => {
+    const { dynamo, store } = setup();
+    const throttled = () => ({ error: Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }) });
+    dynamo.script.push(throttled());
     expect((await store.record('b1', [{ jid: 'j1', to: 'succeeded' }])).applied).toHaveLength(1);
-    expect(transactions()).toHaveLength(2);
 
-    for (let i = 0; i < 8; i += 1) dynamo.script.push(cancelled('TransactionConflict', OK));
+    for (let i = 0; i < 8; i += 1) dynamo.script.push(throttled());
     await expect(store.record('b1', [{ jid: 'j2', to: 'succeeded' }])).rejects.toMatchObject({ name: 'BatchContentionError', bid: 'b1', attempts: 8 });
-    expect(BatchContentionError.name).toBe('BatchContentionError');
   });
 
-  it('rethrows a cancellation that is neither a condition nor contention', async () => {
+  it('rethrows what is neither a failed condition nor throttling', async () => {
     const { dynamo, store } = setup();
-    dynamo.script.push(cancelled('ValidationError', OK));
+    dynamo.script.push({ error: Object.assign(new Error('bad'), { name: 'ValidationException' }) });
 
-    await expect(store.record('b1', [{ jid: 'j1', to: 'succeeded' }])).rejects.toMatchObject({ name: 'TransactionCanceledException' });
-  });
-
-  it('sends 99 jobs per transaction', async () => {
-    const { store, transactions } = setup();
-
-    await store.record('b1', Array.from({ length: 150 }, (_, i) => ({ jid: `j${i}`, to: 'succeeded' as const })));
-
-    expect(transactions().map((items) => items.length)).toEqual([100, 52]);
+    await expect(store.record('b1', [{ jid: 'j1', to: 'succeeded' }])).rejects.toMatchObject({ name: 'ValidationException' });
   });
 });
 
 describe('BatchStore.register', () => {
-  it('counts jobs already in the batch once, adding the others', async () => {
+  it('counts a new registration with its add item, one transaction per 1,000 jobs', async () => {
+    const { store, transactions } = setup();
+
+    const result = await store.register('b1', Array.from({ length: 1_200 }, (_, i) => `j${i}`));
+
+    expect(result.added).toHaveLength(1_200);
+    expect(transactions().map((items) => items[0]?.Update?.ExpressionAttributeValues?.[':c_total'])).toEqual([{ N: '1000' }, { N: '200' }]);
+  });
+
+  it('counts nothing for jobs registered before, and counts again those taken out as unsent', async () => {
     const { dynamo, store, transactions } = setup();
-    dynamo.script.push(cancelled(OK, OK, job('pending')));
+    dynamo.script.push(cancelled(OK, { item: { v: { N: '1' }, unsent: { SS: ['j1'] } } }));
 
     const result = await store.register('b1', ['j0', 'j1']);
 
-    expect(result).toEqual({ added: ['j0'], alreadyIn: ['j1'] });
+    expect(result).toEqual({ added: ['j1'], alreadyIn: ['j0'] });
     expect(transactions()[1]?.[0]?.Update?.ExpressionAttributeValues).toEqual({ ':c_total': { N: '1' }, ':c_pending': { N: '1' } });
+    expect(transactions()[1]?.[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':v': { N: '1' }, ':jids': { SS: ['j1'] } });
   });
 
   it('refuses new jobs for a batch that succeeded or does not exist', async () => {
@@ -115,9 +87,59 @@ describe('BatchStore.register', () => {
 
   it('accepts adding again jobs that are all in a batch that succeeded (a job that ran twice)', async () => {
     const { dynamo, store } = setup();
-    dynamo.script.push(cancelled({ item: { bid: { S: 'b1' }, success_at: { S: 't' } } }, job('succeeded')));
+    dynamo.script.push(cancelled({ item: { bid: { S: 'b1' }, success_at: { S: 't' } } }, { item: { v: { N: '0' } } }));
 
     await expect(store.register('b1', ['j1'])).resolves.toEqual({ added: [], alreadyIn: ['j1'] });
+  });
+});
+
+describe('BatchStore.unregister', () => {
+  it('takes the unsent jobs of their registration out, planning again from the version DynamoDB returned', async () => {
+    const { dynamo, store, transactions } = setup();
+    // Another caller took j1 out first (version 1): only j2 is left to move.
+    dynamo.script.push(cancelled(OK, { item: { v: { N: '1' }, unsent: { SS: ['j1'] } } }));
+
+    await store.unregister('b1', ['j0', 'j1', 'j2'], ['j1', 'j2']);
+
+    const [first, second] = transactions();
+    expect(first?.[1]?.Update?.Key?.sk).toEqual({ S: `add#${registrationsOf(['j0', 'j1', 'j2'])[0]?.digest}` });
+    expect(first?.[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':v': { N: '0' }, ':jids': { SS: ['j1', 'j2'] } });
+    expect(second?.[0]?.Update?.ExpressionAttributeValues).toEqual({ ':c_total': { N: '-1' }, ':c_pending': { N: '-1' } });
+    expect(second?.[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':v': { N: '1' }, ':jids': { SS: ['j2'] } });
+  });
+});
+
+describe('BatchStore.tally', () => {
+  const entry = (sequence: number, deltas: Partial<Record<Counter, number>>) => ({ sequenceNumber: String(sequence).padStart(21, '0'), deltas });
+
+  it('counts the records in with one update', async () => {
+    const { dynamo, store } = setup();
+
+    await expect(store.tally('b1', [entry(5, { pending: -1, succeeded: 1 }), entry(9, { pending: -1, failures: 1 })])).resolves.toEqual({ counted: 2, batchMissing: false });
+
+    const [update] = dynamo.sentOf(UpdateItemCommand);
+    expect(update?.input.ExpressionAttributeValues).toMatchObject({ ':c_pending': { N: '-2' }, ':c_succeeded': { N: '1' }, ':c_failures': { N: '1' }, ':last': { S: paddedSequence('9') } });
+  });
+
+  it('drops records an earlier delivery counted, from the sequence number DynamoDB returned', async () => {
+    const { dynamo, store } = setup();
+    dynamo.script.push(conditionFailed({ bid: { S: 'b1' }, tallied_seq: { S: paddedSequence('7') } }));
+
+    await expect(store.tally('b1', [entry(5, { succeeded: 1 }), entry(7, { succeeded: 1 }), entry(9, { failures: 1 })])).resolves.toEqual({ counted: 1, batchMissing: false });
+
+    const retried = dynamo.sentOf(UpdateItemCommand)[1]?.input;
+    expect(retried?.ExpressionAttributeValues).toMatchObject({ ':c_failures': { N: '1' }, ':first': { S: paddedSequence('9') } });
+    expect(retried?.ExpressionAttributeValues?.[':c_succeeded']).toBeUndefined();
+  });
+
+  it('writes nothing more when every record was counted, and tells a batch that is gone', async () => {
+    const { dynamo, store } = setup();
+    dynamo.script.push(conditionFailed({ bid: { S: 'b1' }, tallied_seq: { S: paddedSequence('9') } }));
+    await expect(store.tally('b1', [entry(9, { succeeded: 1 })])).resolves.toEqual({ counted: 0, batchMissing: false });
+    expect(dynamo.sentOf(UpdateItemCommand)).toHaveLength(1);
+
+    dynamo.script.push(conditionFailed());
+    await expect(store.tally('b1', [entry(10, { succeeded: 1 })])).resolves.toEqual({ counted: 0, batchMissing: true });
   });
 });
 

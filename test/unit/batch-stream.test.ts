@@ -131,6 +131,43 @@ describe('the batch function', () => {
     expect(dynamo.transactions()).toEqual([]);
   });
 
+  it('counts the job records of an event into their batches, one update per batch, before the batch records', async () => {
+    const { dynamo, handler } = setup();
+    const job = (bid: string, jid: string, newImage: Record<string, Attribute>, oldImage?: Record<string, Attribute>) => record(newImage, oldImage, { pk: { S: `batch#${bid}` }, sk: { S: `job#${jid}` } });
+    const records = [
+      job('b1', 'j1', { status: { S: 'succeeded' }, tally: { N: '1' } }),
+      job('b2', 'j9', { status: { S: 'failed' }, tally: { N: '1' } }),
+      record(finished, running),
+      job('b1', 'j2', { status: { S: 'succeeded' }, tally: { N: '2' } }, { status: { S: 'failed' }, tally: { N: '1' } }),
+      // A pending callback job added by a claim: no tally, nothing to count.
+      job('b1', 'b0-success', { status: { S: 'pending' } }),
+    ];
+
+    await expect(handler({ Records: records })).resolves.toEqual({ batchItemFailures: [] });
+
+    const updates = dynamo.sentOf(UpdateItemCommand).map((command) => command.input);
+    expect(updates.map((input) => [input.Key?.pk?.S, input.ExpressionAttributeValues?.[':last']?.S?.replace(/^0+/, '')])).toEqual([
+      ['batch#b1', records[3]?.dynamodb?.SequenceNumber?.replace(/^0+/, '')],
+      ['batch#b2', records[1]?.dynamodb?.SequenceNumber?.replace(/^0+/, '')],
+    ]);
+    expect(updates[0]?.ExpressionAttributeValues).toMatchObject({ ':c_pending': { N: '-1' }, ':c_succeeded': { N: '2' }, ':c_failures': { N: '-1' } });
+    // The batch record's claim comes after the counting.
+    expect(dynamo.transactions()).toHaveLength(1);
+  });
+
+  it('reports a batch whose count failed at its first job record, handling the records before it', async () => {
+    const { dynamo, handler } = setup();
+    const before = record(running, image({ total: 2, pending: 2 }));
+    const counted = record({ status: { S: 'succeeded' }, tally: { N: '1' } }, undefined, { pk: { S: 'batch#b1' }, sk: { S: 'job#j1' } });
+    dynamo.script.push({ error: new Error('connection reset') });
+
+    const result = await handler({ Records: [before, counted, record(finished, running)] });
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: counted.dynamodb?.SequenceNumber }] });
+    // The finished record after it was left for the retry: nothing claimed.
+    expect(dynamo.transactions()).toEqual([]);
+  });
+
   it('ignores records of other items and batches still running', async () => {
     const { dynamo, handler } = setup();
 

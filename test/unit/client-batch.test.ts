@@ -2,6 +2,7 @@ import { DeleteItemCommand, PutItemCommand, TransactWriteItemsCommand, UpdateIte
 import type { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { Client, EnqueueError, NotUniqueError } from '../../lib/client/client.js';
+import { registrationsOf } from '../../lib/batch/plan.js';
 import { FakeSqs, QUEUE_URLS } from './worker-fakes.js';
 import { ScriptedDynamo, cancelled, conditionFailed } from './state-fake.js';
 
@@ -106,7 +107,7 @@ describe('sealing a batch', () => {
 });
 
 describe('Batch.add', () => {
-  it('registers every job in one transaction before sending any, and marks them with the bid', async () => {
+  it('registers every job before sending any, with one add item, and marks them with the bid', async () => {
     const { sqs, dynamo, order, client } = setup();
     const batch = await client.batch({ bid: 'b1' });
     order.length = 0;
@@ -117,7 +118,7 @@ describe('Batch.add', () => {
     expect(order).toEqual(['TransactWriteItemsCommand', 'SendMessageBatch', 'SendMessageBatch']);
     const [transaction] = dynamo.transactions();
     expect(transaction?.[0]?.Update?.ExpressionAttributeValues).toEqual({ ':c_total': { N: '12' }, ':c_pending': { N: '12' } });
-    expect(transaction?.slice(1).map((item) => item.Put?.Item?.jid?.S)).toEqual(jids);
+    expect(transaction?.slice(1).map((item) => item.Put?.Item?.sk?.S)).toEqual([`add#${registrationsOf(jids)[0]?.digest}`]);
     expect(sqs.sentTo(QUEUE_URLS.default).map(({ body }) => body)).toEqual(jids.map((jid, i) => expect.objectContaining({ jid, args: [i], custom: { bid: 'b1' } })));
   });
 
@@ -132,7 +133,7 @@ describe('Batch.add', () => {
     expect(error).toMatchObject({ enqueued: ['r0'], failed: [{ jid: 'r1', reason: 'InternalError: try later' }] });
     const [, undo] = dynamo.transactions();
     expect(undo?.[0]?.Update?.ExpressionAttributeValues).toEqual({ ':c_total': { N: '-1' }, ':c_pending': { N: '-1' } });
-    expect(undo?.[1]?.Delete).toMatchObject({ Key: { pk: { S: 'batch#b1' }, sk: { S: 'job#r1' } }, ConditionExpression: '#status = :pending' });
+    expect(undo?.[1]?.Update).toMatchObject({ Key: { pk: { S: 'batch#b1' }, sk: { S: `add#${registrationsOf(['r0', 'r1'])[0]?.digest}` } }, ExpressionAttributeValues: { ':jids': { SS: ['r1'] } } });
   });
 
   it('sends nothing when the batch does not exist', async () => {

@@ -1,24 +1,20 @@
 """What a worker does for jobs of batches (lib/batch): record a success in the job's batch, and
 run a batch's callback job once.
 
-A batch item (``batch#<bid>`` / ``batch``) counts its jobs; each job has an item
-(``batch#<bid>`` / ``job#<jid>``) with its status. An invocation's successes in one batch move
-both in one transaction (per 99 jobs), each job's conditional on the status it had, so a success
-delivered twice counts once. The batch
-function (TypeScript, on the table's stream) fires the callbacks when the counters say so. A
+A batch item (``batch#<bid>`` / ``batch``) counts its jobs; a job that finished has an item
+(``batch#<bid>`` / ``job#<jid>``) with its status. A success is one conditional write on the job's
+item, so a success delivered twice writes once; the batch function (TypeScript, on the table's
+stream) counts each write into the batch's counters and fires the callbacks when they say so. A
 callback job is claimed per SQS message before it runs (``<event>_run_by``) and marked done after
 (``<event>_done_at``), so a callback the batch function sent twice runs once.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from .errors import HopperError, aws_error_code
 from .job import Job, iso_time
 from .state import is_condition_failure
 
@@ -29,24 +25,15 @@ JOB_SORT_KEY_PREFIX = "job#"
 CALLBACK_FIELD = "callback"
 CALLBACK_EVENTS = ("complete", "success", "death")
 
-#: How a success moves the batch's counters, by the status the job had (lib/batch/model.ts ``TRANSITIONS``).
-SUCCESS_DELTAS: dict[str, dict[str, int]] = {
-    "pending": {"pending": -1, "succeeded": 1},
-    "failed": {"failures": -1, "succeeded": 1},
-    # A dead job retried by hand that then succeeds.
-    "dead": {"failures": -1, "dead": -1, "succeeded": 1},
-}
-
-#: Cancellation codes worth waiting out: a concurrent transaction on the same items, or throttling.
-CONTENTION_CODES = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
-MAX_CONTENDED_ATTEMPTS = 8
-MAX_BACKOFF_MS = 1_000
+#: The statuses a success may be written over (lib/batch/plan.ts ``OUTCOME_FROM``): a job with no
+#: item yet is pending.
+SUCCESS_FROM = ("pending", "failed", "dead")
+#: The job item attribute a success increments, so the batch function counts it (lib/batch/model.ts ``TALLY_ATTRIBUTE``).
+TALLY_ATTRIBUTE = "tally"
+#: Days a job item is kept before DynamoDB's TTL deletes it (lib/batch/store.ts ``retentionDays``).
+RETENTION_DAYS = 30
 
 ClaimVerdict = Literal["run", "duplicate", "done"]
-
-
-class BatchContentionError(HopperError):
-    """The success could not be recorded: other writes to the batch kept cancelling the transaction."""
 
 
 def batch_key(bid: str) -> dict[str, dict[str, str]]:
@@ -75,118 +62,55 @@ def callback_of(job: Job) -> tuple[str, str] | None:
     return bid, event
 
 
-#: Jobs per transaction: DynamoDB takes 100 items, one of them the batch item (lib/batch/plan.ts).
-JOBS_PER_TRANSACTION = 99
 
 
 @dataclass
 class RecordedSuccesses:
-    """What :func:`record_successes` did: the jids it could not record, and why."""
+    """What :func:`record_successes` did."""
 
-    #: The batch no longer exists (its retention passed): nothing was recorded.
-    batch_missing: bool = False
-    #: Jobs that have no item in the batch.
-    not_in_batch: list[str] = field(default_factory=list)
+    #: Jobs whose success was written now (each counted once by the batch function).
+    recorded: list[str] = field(default_factory=list)
+    #: Jobs that had succeeded before (a duplicate delivery): nothing written.
+    duplicates: list[str] = field(default_factory=list)
 
 
-def record_successes(dynamodb: Any, table: str, bid: str, jobs: list[Job], now: datetime, sleep: Any = time.sleep) -> RecordedSuccesses:
-    """Records that ``jobs`` of batch ``bid`` succeeded: one transaction per 99 jobs (the batch's
-    counters, summed, and each job's status, conditional on its previous status), as the TypeScript
-    worker records an invocation's successes (lib/batch/store.ts ``record``). A job whose status
-    another delivery moved is planned again from the status the cancellation returned; a success
-    after a success changes nothing, so a success delivered twice counts once.
-
-    Raises:
-        BatchContentionError: when concurrent writes cancelled a transaction every time.
+def record_successes(dynamodb: Any, table: str, bid: str, jobs: list[Job], now: datetime, ttl_days: int = RETENTION_DAYS) -> RecordedSuccesses:
+    """Records that ``jobs`` of batch ``bid`` succeeded, as the TypeScript worker does
+    (lib/batch/plan.ts ``planOutcome``): one conditional write per job item, setting its status
+    and incrementing its ``tally``. The batch function counts each such write into the batch's
+    counters from the stream, from the status the old image held. A success after a success fails
+    the condition and writes nothing, so a success delivered twice counts once. Throttled writes
+    are retried by the SDK's own retries; any other error is raised (the caller hands the records
+    back, and the jobs run again).
     """
     outcome = RecordedSuccesses()
-    # One change per jid (a job delivered twice in one invocation counts once).
-    changes = list({job["jid"]: ("pending" if job.get("failure") is None else "failed") for job in jobs}.items())
-    for start in range(0, len(changes), JOBS_PER_TRANSACTION):
-        if not _record_chunk(dynamodb, table, bid, changes[start : start + JOBS_PER_TRANSACTION], now, sleep, outcome):
-            outcome.batch_missing = True
-            break
-    return outcome
-
-
-def _record_chunk(dynamodb: Any, table: str, bid: str, changes: list[tuple[str, str]], now: datetime, sleep: Any, outcome: RecordedSuccesses) -> bool:
-    """One transaction for ``changes`` (jid, previous status), planned again until it applies or
-    nothing is left to move; False when the batch is missing."""
-    contended = 0
-    while True:
-        # A success after a success (or from a status no success leaves) moves nothing.
-        changes = [(jid, status) for jid, status in changes if status in SUCCESS_DELTAS]
-        if not changes:
-            return True
+    stamp = iso_time(now)
+    ttl = str(int(now.timestamp()) + ttl_days * 86_400)
+    # One write per jid (a job delivered twice in one invocation counts once).
+    for jid in dict.fromkeys(job["jid"] for job in jobs):
         try:
-            dynamodb.transact_write_items(TransactItems=_success_items(table, bid, changes, now))
-            return True
-        except Exception as error:  # noqa: BLE001 - cancellations are read; anything else is raised
-            reasons = _cancellation_reasons(error)
-            if reasons is None:
+            dynamodb.update_item(
+                TableName=table,
+                Key=batch_job_key(bid, jid),
+                UpdateExpression=(
+                    "SET #status = :to, #jid = :jid, #updated_at = :now, #created_at = if_not_exists(#created_at, :now), "
+                    "#ttl = if_not_exists(#ttl, :ttl) ADD #tally :one"
+                ),
+                ConditionExpression="attribute_not_exists(#status) OR #status IN (:from0, :from1, :from2)",
+                ExpressionAttributeNames={
+                    "#status": "status", "#jid": "jid", "#updated_at": "updated_at", "#created_at": "created_at", "#ttl": "ttl", "#tally": TALLY_ATTRIBUTE,
+                },
+                ExpressionAttributeValues={
+                    ":to": {"S": "succeeded"}, ":jid": {"S": jid}, ":now": {"S": stamp}, ":ttl": {"N": ttl}, ":one": {"N": "1"},
+                    **{f":from{index}": {"S": status} for index, status in enumerate(SUCCESS_FROM)},
+                },
+            )
+            outcome.recorded.append(jid)
+        except Exception as error:  # noqa: BLE001 - only a failed condition is expected
+            if not is_condition_failure(error):
                 raise
-            if _code(reasons, 0) == "ConditionalCheckFailed":
-                return False
-            replanned: list[tuple[str, str]] = []
-            moved = False
-            for index, (jid, status) in enumerate(changes):
-                if _code(reasons, index + 1) != "ConditionalCheckFailed":
-                    replanned.append((jid, status))
-                    continue
-                moved = True
-                held = ((reasons[index + 1].get("Item") or {}).get("status") or {}).get("S")
-                if held is None:
-                    outcome.not_in_batch.append(jid)
-                else:
-                    # Planned again from the status it has now (another delivery moved it).
-                    replanned.append((jid, held))
-            changes = replanned
-            if moved:
-                continue
-            if not any(reason.get("Code") in CONTENTION_CODES for reason in reasons):
-                raise
-            contended += 1
-            if contended >= MAX_CONTENDED_ATTEMPTS:
-                raise BatchContentionError(f"batch {bid}: {len(changes)} successes were not recorded after {contended} contended attempts") from error
-            sleep(random.random() * min(MAX_BACKOFF_MS, 10 * 2**contended) / 1000)
-
-
-def _success_items(table: str, bid: str, changes: list[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
-    totals: dict[str, int] = {}
-    for _, status in changes:
-        for counter, delta in SUCCESS_DELTAS[status].items():
-            totals[counter] = totals.get(counter, 0) + delta
-    moved = {counter: delta for counter, delta in totals.items() if delta != 0}
-    names = {f"#c_{counter}": counter for counter in moved}
-    values = {f":c_{counter}": {"N": str(delta)} for counter, delta in moved.items()}
-    adds = ", ".join(f"#c_{counter} :c_{counter}" for counter in moved)
-    return [
-        {
-            "Update": {
-                "TableName": table,
-                "Key": batch_key(bid),
-                "UpdateExpression": f"ADD {adds}",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        },
-        *(
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": batch_job_key(bid, jid),
-                    "UpdateExpression": "SET #status = :to, #updated_at = :now",
-                    "ConditionExpression": "#status = :from",
-                    "ExpressionAttributeNames": {"#status": "status", "#updated_at": "updated_at"},
-                    "ExpressionAttributeValues": {":to": {"S": "succeeded"}, ":from": {"S": status}, ":now": {"S": iso_time(now)}},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-            for jid, status in changes
-        ),
-    ]
+            outcome.duplicates.append(jid)
+    return outcome
 
 
 def claim_callback_run(dynamodb: Any, table: str, bid: str, event: str, message_id: str, *, retry: bool) -> ClaimVerdict:
@@ -232,14 +156,3 @@ def mark_callback_done(dynamodb: Any, table: str, bid: str, event: str, now: dat
         if not is_condition_failure(error):
             raise
 
-
-def _cancellation_reasons(error: Exception) -> list[dict[str, Any]] | None:
-    if aws_error_code(error) != "TransactionCanceledException":
-        return None
-    response = getattr(error, "response", {})
-    reasons = response.get("CancellationReasons") if isinstance(response, dict) else None
-    return list(reasons) if isinstance(reasons, list) else []
-
-
-def _code(reasons: list[dict[str, Any]], index: int) -> str | None:
-    return reasons[index].get("Code") if index < len(reasons) else None

@@ -70,15 +70,10 @@ def after_successes(successes: list[tuple[str, Job]], config: WorkerConfig, cloc
     hand_back: set[str] = set()
     for bid, members in by_batch.items():
         try:
-            recorded = record_successes(config.marks_client(), table, bid, [job for _, job in members], clock())
+            record_successes(config.marks_client(), table, bid, [job for _, job in members], clock())
         except Exception as error:  # noqa: BLE001 - uncounted, the batch would never finish: run them again
             logger.error("could not record successes in their batch; records handed back", bid=bid, error=str(error))
             hand_back.update(message_id for message_id, _ in members)
-            continue
-        if recorded.batch_missing:
-            logger.warn("batch no longer exists; success not recorded", bid=bid)
-        for jid in recorded.not_in_batch:
-            logger.warn("job is not registered in its batch; success not recorded", bid=bid, jid=jid)
     for message_id, job in successes:
         if unique_until(job) == "success":
             try:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hopper_jobs import worker
-from hopper_jobs.batch import BatchContentionError, callback_of, claim_callback_run, record_successes
+from hopper_jobs.batch import callback_of, claim_callback_run, record_successes
 
 from .support import NOW as SUPPORT_NOW
 from .support import QUEUE_URLS, RETRIES_URL, ConditionFailed, FakeContext, FakeSqs, record
@@ -16,44 +16,23 @@ from .support import QUEUE_URLS, RETRIES_URL, ConditionFailed, FakeContext, Fake
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
 
 
-class Cancelled(Exception):
-    def __init__(self, reasons: list[dict[str, Any]]) -> None:
-        super().__init__("Transaction cancelled")
-        self.response = {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons}
-
-
 class Table:
-    """Job items by jid (their status) and one batch item; transactions move them as DynamoDB would:
-    all or nothing, with a reason per item when cancelled."""
+    """Job items by jid (status and tally): answers each conditional write as DynamoDB would, and
+    keeps the writes, so a test sees what the batch function will count."""
 
-    def __init__(self, statuses: dict[str, str], batch: dict[str, Any] | None = None, conflicts: int = 0) -> None:
-        self.statuses = statuses
-        self.batch = batch if batch is not None else {"succeeded": 0, "pending": len(statuses), "failures": 0}
-        self.conflicts = conflicts
-        self.transactions: list[int] = []
+    def __init__(self, statuses: dict[str, str] | None = None) -> None:
+        self.items: dict[str, dict[str, Any]] = {jid: {"status": status, "tally": 0} for jid, status in (statuses or {}).items()}
+        self.writes: list[dict[str, Any]] = []
 
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
-        self.transactions.append(len(TransactItems))
-        counters, jobs = TransactItems[0]["Update"], [item["Update"] for item in TransactItems[1:]]
-        if self.conflicts > 0:
-            self.conflicts -= 1
-            raise Cancelled([{"Code": "TransactionConflict"}] + [{"Code": "None"}] * len(jobs))
-        if self.batch is None:
-            raise Cancelled([{"Code": "ConditionalCheckFailed"}] + [{"Code": "None"}] * len(jobs))
-        reasons: list[dict[str, Any]] = [{"Code": "None"}]
-        for update in jobs:
-            held = self.statuses.get(update["Key"]["sk"]["S"].removeprefix("job#"))
-            if held == update["ExpressionAttributeValues"][":from"]["S"]:
-                reasons.append({"Code": "None"})
-            else:
-                reasons.append({"Code": "ConditionalCheckFailed", **({"Item": {"status": {"S": held}}} if held is not None else {})})
-        if any(reason["Code"] != "None" for reason in reasons):
-            raise Cancelled(reasons)
-        for name, value in counters["ExpressionAttributeValues"].items():
-            counter = name.removeprefix(":c_")
-            self.batch[counter] = self.batch.get(counter, 0) + int(value["N"])
-        for update in jobs:
-            self.statuses[update["Key"]["sk"]["S"].removeprefix("job#")] = "succeeded"
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        jid = request["Key"]["sk"]["S"].removeprefix("job#")
+        values = request["ExpressionAttributeValues"]
+        allowed = {value["S"] for name, value in values.items() if name.startswith(":from")}
+        held = self.items.get(jid)
+        if held is not None and held["status"] not in allowed:
+            raise ConditionFailed()
+        self.items[jid] = {"status": values[":to"]["S"], "tally": (0 if held is None else held["tally"]) + int(values[":one"]["N"])}
+        self.writes.append(request)
         return {}
 
 
@@ -62,41 +41,30 @@ def job(jid: str, **extra: Any) -> Any:
 
 
 class RecordSuccessesTest(unittest.TestCase):
-    def test_an_invocations_successes_move_the_counters_in_one_transaction_once(self) -> None:
-        table = Table({"j1": "pending", "j2": "pending", "j3": "pending"})
+    def test_one_conditional_write_per_job_with_a_tally_and_a_duplicate_writes_nothing(self) -> None:
+        table = Table({"j3": "failed"})
         recorded = record_successes(table, "state", "b1", [job("j1"), job("j2"), job("j3"), job("j2")], NOW)
-        self.assertEqual((recorded.batch_missing, recorded.not_in_batch), (False, []))
-        self.assertEqual(table.transactions, [4])  # the batch item and three jobs: j2 delivered twice counts once
+        self.assertEqual((recorded.recorded, recorded.duplicates), (["j1", "j2", "j3"], []))
+        self.assertEqual(table.items, {"j1": {"status": "succeeded", "tally": 1}, "j2": {"status": "succeeded", "tally": 1}, "j3": {"status": "succeeded", "tally": 1}})
+        again = record_successes(table, "state", "b1", [job("j1")], NOW)
+        self.assertEqual((again.recorded, again.duplicates, len(table.writes)), ([], ["j1"], 3))
+
+    def test_writes_the_items_the_batch_function_counts(self) -> None:
+        table = Table()
         record_successes(table, "state", "b1", [job("j1")], NOW)
-        self.assertEqual(table.batch, {"succeeded": 3, "pending": 0, "failures": 0})
+        write = table.writes[0]
+        self.assertEqual(write["Key"], {"pk": {"S": "batch#b1"}, "sk": {"S": "job#j1"}})
+        self.assertIn("ADD #tally :one", write["UpdateExpression"])
+        self.assertEqual(write["ExpressionAttributeNames"]["#tally"], "tally")
+        self.assertEqual(write["ExpressionAttributeValues"][":ttl"], {"N": str(int(NOW.timestamp()) + 30 * 86_400)})
 
-    def test_plans_again_from_the_status_each_job_has(self) -> None:
-        # j1 reported as a first run, but the retry function had recorded a failure; j2 ran before.
-        table = Table({"j1": "failed", "j2": "succeeded", "j3": "pending"}, {"succeeded": 1, "pending": 1, "failures": 1})
-        record_successes(table, "state", "b1", [job("j1"), job("j2"), job("j3")], NOW)
-        self.assertEqual(table.batch, {"succeeded": 3, "pending": 0, "failures": 0})
-        self.assertEqual(table.transactions, [4, 3])
+    def test_raises_what_is_not_a_failed_condition(self) -> None:
+        class Down(Table):
+            def update_item(self, **request: Any) -> dict[str, Any]:
+                raise ConnectionError("the table cannot be reached")
 
-    def test_tells_a_missing_batch_and_a_job_not_in_it(self) -> None:
-        table = Table({"j1": "pending"})
-        recorded = record_successes(table, "state", "b1", [job("stranger"), job("j1")], NOW)
-        self.assertEqual((recorded.batch_missing, recorded.not_in_batch, table.batch["succeeded"]), (False, ["stranger"], 1))
-        gone = Table({"j1": "pending"})
-        gone.batch = None  # type: ignore[assignment]
-        self.assertTrue(record_successes(gone, "state", "b1", [job("j1")], NOW).batch_missing)
-
-    def test_takes_99_jobs_per_transaction(self) -> None:
-        table = Table({f"j{i}": "pending" for i in range(150)})
-        record_successes(table, "state", "b1", [job(f"j{i}") for i in range(150)], NOW)
-        self.assertEqual((table.transactions, table.batch["succeeded"]), ([100, 52], 150))
-
-    def test_waits_out_conflicts_and_gives_up_after_eight(self) -> None:
-        slept: list[float] = []
-        table = Table({"j1": "pending"}, conflicts=3)
-        record_successes(table, "state", "b1", [job("j1")], NOW, sleep=slept.append)
-        self.assertEqual((len(slept), len(table.transactions), table.batch["succeeded"]), (3, 4, 1))
-        with self.assertRaises(BatchContentionError):
-            record_successes(Table({"j1": "pending"}, conflicts=100), "state", "b1", [job("j1")], NOW, sleep=slept.append)
+        with self.assertRaises(ConnectionError):
+            record_successes(Down(), "state", "b1", [job("j1")], NOW)
 
 
 class WorkerSuccessesTest(unittest.TestCase):
@@ -106,20 +74,20 @@ class WorkerSuccessesTest(unittest.TestCase):
         handle = worker({"T": lambda args, ctx: None}, sqs=FakeSqs(), env=self.ENV, dynamodb=table, now=lambda: SUPPORT_NOW, log=lambda line: None)
         return handle({"Records": records}, FakeContext())
 
-    def test_an_invocation_records_its_batch_successes_and_expiries_in_one_transaction(self) -> None:
-        table = Table({f"j{i}": "pending" for i in range(4)})
+    def test_an_invocation_records_its_batch_successes_and_expiries(self) -> None:
+        table = Table()
         expired = job("j3", created_at="2026-11-22T11:00:00Z", custom={"bid": "b1", "expires_at": "2026-11-22T11:30:00Z"})
         records = [record(job(f"j{i}", created_at="2026-11-22T11:00:00Z", custom={"bid": "b1"}), f"m{i}") for i in range(3)] + [record(expired, "m3")]
         self.assertEqual(self.run_worker(table, records), {"batchItemFailures": []})
-        # The batch item and four jobs; the expired one counts as done, as the producer allowed.
-        self.assertEqual((table.transactions, table.batch), ([5], {"succeeded": 4, "pending": 0, "failures": 0}))
+        # Four job items; the expired one counts as done, as the producer allowed.
+        self.assertEqual({jid: item["status"] for jid, item in table.items.items()}, {f"j{i}": "succeeded" for i in range(4)})
 
     def test_successes_their_batch_could_not_be_told_are_handed_back(self) -> None:
         class Down(Table):
-            def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
+            def update_item(self, **request: Any) -> dict[str, Any]:
                 raise ConnectionError("the table cannot be reached")
 
-        table = Down({"j0": "pending", "j1": "pending"})
+        table = Down()
         records = [record(job(f"j{i}", created_at="2026-11-22T11:00:00Z", custom={"bid": "b1"}), f"m{i}") for i in range(2)]
         records.append(record(job("other", created_at="2026-11-22T11:00:00Z"), "m9"))
         self.assertEqual(self.run_worker(table, records), {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]})

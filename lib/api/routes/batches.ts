@@ -14,6 +14,9 @@ import { isRecentBatchesCursor } from '../../batch/recent.js';
 import { badParameter, describeValue, intParameter, json, notFound, type ApiRequest, type ApiResponse } from '../http.js';
 import type { PathParams, Route } from '../router.js';
 
+/** The statuses a batch's job items are listed by: a job gets its item with its first outcome. */
+const LISTED_STATUSES: readonly string[] = Object.keys(JOB_STATUSES).filter((status) => status !== 'pending');
+
 /** A jid as the batch's job items hold it. */
 const JID_PATTERN = /^[^\s]{1,255}$/;
 
@@ -33,8 +36,10 @@ async function listJobs(ctx: ApiContext, request: ApiRequest, params: PathParams
   const bid = params.bid ?? '';
   if (!BID_PATTERN.test(bid)) throw badParameter('bid', "1 to 128 letters, digits, '.', '_', ':' or '-'", describeValue(bid));
   const statuses = (request.query.status ?? 'failed,dead').split(',').map((status) => status.trim()).filter((status) => status !== '');
-  const unknown = statuses.find((status) => !Object.hasOwn(JOB_STATUSES, status));
-  if (statuses.length === 0 || unknown !== undefined) throw badParameter('status', `a comma-separated list of ${Object.keys(JOB_STATUSES).join(', ')}`, describeValue(request.query.status ?? ''));
+  const unknown = statuses.find((status) => !LISTED_STATUSES.includes(status));
+  if (statuses.length === 0 || unknown !== undefined) {
+    throw badParameter('status', `a comma-separated list of ${LISTED_STATUSES.join(', ')} (a pending job has no item until its first outcome; the batch's pending counts them)`, describeValue(request.query.status ?? ''));
+  }
   const limit = intParameter(request, 'limit', 1, 100, 50);
   const cursor = request.query.cursor;
   if (cursor !== undefined && !JID_PATTERN.test(cursor)) throw badParameter('cursor', 'the cursor of a previous page', describeValue(cursor));
