@@ -4,7 +4,7 @@
  * invocation per batch of ten.
  */
 import { readFileSync } from 'node:fs';
-import type { Counts } from './counts.js';
+import type { Counts, LambdaCount } from './counts.js';
 
 /** Lambda architectures, as the template names them. */
 export type Architecture = 'arm64' | 'x86_64';
@@ -78,6 +78,24 @@ export interface PricingContext {
 }
 
 /**
+ * How long one wait on DynamoDB takes on AWS, in milliseconds: AWS gives GetItem and PutItem an
+ * average latency in single digits of milliseconds; this is the top of that range. Requests sent
+ * side by side are one wait.
+ */
+export const AWS_DYNAMODB_WAIT_MS = 10;
+
+/**
+ * A function's billed milliseconds as AWS would bill them: the measured durations, with each wait
+ * on DynamoDB (measured against DynamoDB Local, which answers slower than AWS and one request at a
+ * time, and including the meter's own item sizing) replaced by {@link AWS_DYNAMODB_WAIT_MS}, and at
+ * least a millisecond per invocation.
+ */
+export function awsBilledMs(entry: Pick<LambdaCount, 'invocations' | 'billedMs' | 'dynamoWaitMs' | 'dynamoWaits'>): number {
+  const modeled = entry.billedMs - (entry.dynamoWaitMs ?? 0) + (entry.dynamoWaits ?? 0) * AWS_DYNAMODB_WAIT_MS;
+  return Math.max(entry.invocations, modeled);
+}
+
+/**
  * What `counts` cost. Empty receives are left out: long polls of an idle queue cost per queue and
  * hour, not per job (they are reported beside the cost).
  */
@@ -92,7 +110,7 @@ export function costOf(counts: Counts, prices: Prices, context: PricingContext):
   let scheduled = 0;
   for (const [name, entry] of Object.entries(counts.lambda)) {
     invocations += entry.invocations;
-    const gbSeconds = (entry.memoryMb / 1024) * (entry.billedMs / 1000);
+    const gbSeconds = (entry.memoryMb / 1024) * (awsBilledMs(entry) / 1000);
     compute += gbSeconds * prices.lambda.perGbSecond[context.architectures[name] ?? 'arm64'];
     if (context.scheduledFunctions?.includes(name) === true) scheduled += entry.invocations;
   }

@@ -42,6 +42,13 @@ export interface LambdaCount {
   memoryMb: number;
   /** SQS records the function was given. */
   records: number;
+  /**
+   * Of `billedMs`, the time the function had DynamoDB requests in flight (the emulator's latency
+   * and the meter's own item sizing), and how many such waits there were: the bill replaces each
+   * wait with AWS's latency (./billing.ts `awsBilledMs`).
+   */
+  dynamoWaitMs?: number;
+  dynamoWaits?: number;
 }
 
 /** Everything counted. */
@@ -67,6 +74,11 @@ function mergeBy<T>(a: Readonly<Record<string, T>>, b: Readonly<Record<string, T
   return out;
 }
 
+/** `{ [name]: value }`, or nothing for 0: optional amounts stay absent where nothing was counted. */
+function nonZero<K extends string>(name: K, value: number): Partial<Record<K, number>> {
+  return value === 0 ? {} : ({ [name]: value } as Partial<Record<K, number>>);
+}
+
 function combine(a: Counts, b: Counts, sign: Sign): Counts {
   const sum = (left: number | undefined, right: number | undefined) => (left ?? 0) + sign * (right ?? 0);
   return {
@@ -83,6 +95,8 @@ function combine(a: Counts, b: Counts, sign: Sign): Counts {
       billedMs: sum(l?.billedMs, r?.billedMs),
       memoryMb: l?.memoryMb ?? r?.memoryMb ?? 0,
       records: sum(l?.records, r?.records),
+      ...nonZero('dynamoWaitMs', sum(l?.dynamoWaitMs, r?.dynamoWaitMs)),
+      ...nonZero('dynamoWaits', sum(l?.dynamoWaits, r?.dynamoWaits)),
     }), (e) => e.invocations === 0),
   };
 }

@@ -15,7 +15,10 @@ const READ_OPERATIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'Tr
 export interface Meter {
   readonly counts: Counts;
   readonly middleware: AwsClientMiddleware;
-  /** Counts one Lambda invocation of `functionName`. */
+  /**
+   * Counts one Lambda invocation of `functionName`, with the DynamoDB waits since the previous one
+   * (an instance runs one invocation at a time).
+   */
   recordInvocation(functionName: string, memoryMb: number, durationMs: number, records: number): void;
 }
 
@@ -87,6 +90,24 @@ export function createMeter(name = 'hopper-bench-meter', options: { readonly ite
   const sqsEntry = (operation: string): SqsCount => (counts.sqs[operation] ??= { requests: 0, billed: 0, messages: 0, empty: 0 });
   const dynamoEntry = (operation: string): DynamoCount => (counts.dynamodb[operation] ??= { requests: 0, readUnits: 0, writeUnits: 0, estimatedUnits: 0 });
   const sizer = options.itemSizes;
+  // DynamoDB requests in flight, and the waits (periods with one or more in flight) since the last
+  // invocation was recorded: requests sent side by side are one wait.
+  let inFlight = 0;
+  let waitingSince = 0;
+  const waits = { ms: 0, count: 0 };
+  const waitingOnDynamo = async <T>(call: () => Promise<T>): Promise<T> => {
+    if (inFlight === 0) waitingSince = performance.now();
+    inFlight += 1;
+    try {
+      return await call();
+    } finally {
+      inFlight -= 1;
+      if (inFlight === 0) {
+        waits.ms += performance.now() - waitingSince;
+        waits.count += 1;
+      }
+    }
+  };
   const middleware: AwsClientMiddleware = {
     name,
     step: 'initialize',
@@ -105,35 +126,37 @@ export function createMeter(name = 'hopper-bench-meter', options: { readonly ite
         return result;
       }
       if (service !== 'dynamodb') return next(args);
-      if (READ_OPERATIONS.has(operation)) {
+      return waitingOnDynamo(async () => {
+        if (READ_OPERATIONS.has(operation)) {
+          const entry = dynamoEntry(operation);
+          entry.requests += 1;
+          const result = await next(args);
+          entry.readUnits += billedReadUnits(operation, input, field(result, 'output'));
+          return result;
+        }
+        const targets = writeTargets(operation, input);
+        if (targets.length === 0) return next(args);
         const entry = dynamoEntry(operation);
         entry.requests += 1;
-        const result = await next(args);
-        entry.readUnits += billedReadUnits(operation, input, field(result, 'output'));
+        const sizesOf = (which: 'before' | 'after') => sizer === undefined ? undefined
+          : Promise.all(targets.map((target) => (which === 'after' && (target.action === 'delete' || target.action === 'check') ? 0 : sizer(target.table, target.key))));
+        const before = await sizesOf('before');
+        const count = (sizes: WriteSizes) => {
+          const units = billedWriteUnits(operation, targets, sizes);
+          entry.writeUnits += units;
+          if (before === undefined) entry.estimatedUnits += units;
+        };
+        let result: unknown;
+        try {
+          result = await next(args);
+        } catch (error) {
+          if (error instanceof Error && BILLED_FAILURES.has(error.name)) count(before === undefined ? sizesFromRequest(targets, false) : { before, after: undefined });
+          throw error;
+        }
+        const after = await sizesOf('after');
+        count(before === undefined || after === undefined ? sizesFromRequest(targets, true) : { before, after });
         return result;
-      }
-      const targets = writeTargets(operation, input);
-      if (targets.length === 0) return next(args);
-      const entry = dynamoEntry(operation);
-      entry.requests += 1;
-      const sizesOf = (which: 'before' | 'after') => sizer === undefined ? undefined
-        : Promise.all(targets.map((target) => (which === 'after' && (target.action === 'delete' || target.action === 'check') ? 0 : sizer(target.table, target.key))));
-      const before = await sizesOf('before');
-      const count = (sizes: WriteSizes) => {
-        const units = billedWriteUnits(operation, targets, sizes);
-        entry.writeUnits += units;
-        if (before === undefined) entry.estimatedUnits += units;
-      };
-      let result: unknown;
-      try {
-        result = await next(args);
-      } catch (error) {
-        if (error instanceof Error && BILLED_FAILURES.has(error.name)) count(before === undefined ? sizesFromRequest(targets, false) : { before, after: undefined });
-        throw error;
-      }
-      const after = await sizesOf('after');
-      count(before === undefined || after === undefined ? sizesFromRequest(targets, true) : { before, after });
-      return result;
+      });
     },
   };
   return {
@@ -144,6 +167,12 @@ export function createMeter(name = 'hopper-bench-meter', options: { readonly ite
       entry.invocations += 1;
       entry.billedMs += Math.max(1, Math.ceil(durationMs));
       entry.records += records;
+      if (waits.count > 0) {
+        entry.dynamoWaitMs = (entry.dynamoWaitMs ?? 0) + Math.min(waits.ms, durationMs);
+        entry.dynamoWaits = (entry.dynamoWaits ?? 0) + waits.count;
+      }
+      waits.ms = 0;
+      waits.count = 0;
     },
   };
 }

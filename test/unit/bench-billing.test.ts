@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costOf, floorCounts, loadPrices, parsePrices, perMillionJobs, type Prices } from '../../bench/lib/billing.js';
+import { AWS_DYNAMODB_WAIT_MS, awsBilledMs, costOf, floorCounts, loadPrices, parsePrices, perMillionJobs, type Prices } from '../../bench/lib/billing.js';
 import { addCounts, billedSqsRequests, diffCounts, emptyCounts, SQS_BILLED_CHUNK_BYTES, type Counts } from '../../bench/lib/counts.js';
 
 /** Round prices so that expected values are easy to check by hand. */
@@ -91,6 +91,15 @@ describe('the floor', () => {
     expect(floor.lambdaRequests).toBeCloseTo(0.02, 6);
     expect(floor.lambdaCompute).toBeCloseTo(25 * prices.lambda.perGbSecond.arm64, 9);
     expect(floor.dynamodbWrites + floor.dynamodbReads).toBe(0);
+  });
+});
+
+describe('awsBilledMs', () => {
+  it('bills each DynamoDB wait at AWS\'s latency instead of the emulator\'s, at least a millisecond an invocation', () => {
+    expect(awsBilledMs({ invocations: 10, billedMs: 700, dynamoWaitMs: 650, dynamoWaits: 10 })).toBe(700 - 650 + 10 * AWS_DYNAMODB_WAIT_MS);
+    expect(awsBilledMs({ invocations: 10, billedMs: 50 })).toBe(50);
+    expect(awsBilledMs({ invocations: 10, billedMs: 12, dynamoWaitMs: 12, dynamoWaits: 0 })).toBe(10);
+    expect(AWS_DYNAMODB_WAIT_MS).toBe(10);
   });
 });
 

@@ -109,4 +109,20 @@ describe('the meter', () => {
 
     expect(meter.counts.lambda.worker).toEqual({ invocations: 2, billedMs: 5, memoryMb: 256, records: 14 });
   });
+
+  it('counts the DynamoDB waits of an invocation, requests sent side by side as one wait', async () => {
+    const meter = createMeter();
+    const slow = (ms: number) => () => new Promise((resolve) => setTimeout(() => resolve({ output: {} }), ms));
+    const get = (ms: number) => through(meter, 'DynamoDBClient', 'GetItemCommand', { TableName: 't' }, slow(ms));
+    await Promise.all([get(30), get(30), get(30)]);
+    await get(20);
+    await through(meter, 'SQSClient', 'SendMessageBatchCommand', { Entries: [] }, slow(20));
+    meter.recordInvocation('worker', 256, 500, 10);
+    meter.recordInvocation('worker', 256, 5, 10);
+
+    const worker = meter.counts.lambda.worker;
+    expect(worker?.dynamoWaits).toBe(2);
+    expect(worker?.dynamoWaitMs).toBeGreaterThanOrEqual(48);
+    expect(worker?.dynamoWaitMs).toBeLessThan(500);
+  });
 });
