@@ -226,7 +226,8 @@ export class BatchStore {
             ignored.push({ jid: report.jid, status: readJobStatus(conditionFailureItem(error)) ?? 'pending' });
             return;
           }
-          if (!isThrottling(error) || attempt >= this.maxAttempts) throw attempt > 1 ? new BatchContentionError(bid, attempt, { cause: error }) : error;
+          if (!isThrottling(error)) throw error;
+          if (attempt >= this.maxAttempts) throw new BatchContentionError(bid, attempt, { cause: error });
           await this.pause(attempt);
         }
       }
