@@ -31,8 +31,9 @@ async function startError(resources: Record<string, unknown>, assets: Record<str
     () => undefined,
     (failure: unknown) => failure,
   );
-  // Validation runs before the emulators start: quick, and nothing to clean up.
-  expect(Date.now() - started).toBeLessThan(3_000);
+  // Validation runs before the emulators start: nothing to clean up. (Starting them takes seconds:
+  // the bound is loose, so that a loaded machine does not fail it.)
+  expect(Date.now() - started).toBeLessThan(10_000);
   expect(descendants(process.pid)).toEqual([]);
   if (!(error instanceof TemplateError)) throw new Error(`expected a TemplateError, got ${String(error)}`);
   return error;

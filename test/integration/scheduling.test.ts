@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('scheduled jobs', () => {
-  it('starts a job scheduled 20 minutes ahead within 2 s of its due time', async () => {
+  it('starts a job scheduled 20 minutes ahead at its due time: the sweep plans the second after it, the run is never early', async () => {
     const client = new Client({ env: harness.env, sqs: harness.sqs });
     const jid = await client.schedule({ jobtype: 'Remind', args: ['in 20 minutes'] }, { in: '20m' });
     const stored = (await table.readSetRange('scheduled', { limit: 1000 })).entries.find((entry) => entry.jid === jid);
@@ -59,6 +59,13 @@ describe('scheduled jobs', () => {
     const sweep = createSchedulerHandler({ env: shifted(offset), sqs: harness.sqs, log: logs });
     const result = await sweep({}, fakeContext());
     expect(result).toMatchObject({ moved: 1, failed: 0 });
+    // What the sweep decided, on its own clock, is exact: its "now" (the job's enqueued_at) plus the
+    // delay it asked SQS for (whole seconds, rounded up) falls within the second after the due time.
+    const held = heldMessages(harness, queueUrl('default')).find((message) => jobOf(message.body).jid === jid);
+    if (held === undefined) throw new Error('the sweep did not send the job');
+    const planned = Date.parse(jobOf(held.body).enqueued_at ?? '') + (held.delayUntil ?? held.sentTimestamp) - held.sentTimestamp;
+    expect(planned - dueMs).toBeGreaterThanOrEqual(0);
+    expect(planned - dueMs).toBeLessThan(1_000);
 
     let startedMs: number | undefined;
     const worker = createWorker({
@@ -69,9 +76,10 @@ describe('scheduled jobs', () => {
     await pumpUntil(harness, queueUrl('default'), worker, { done: () => startedMs !== undefined, timeoutMs: 15_000 });
 
     if (startedMs === undefined) throw new Error('the job never started');
-    // Never early (the delay is rounded up), and at most 2 s late.
+    // Never early (the delay is rounded up). How late a loaded machine delivers it is the
+    // emulator's and the poll's, bounded loosely here; bench/ measures the precision (scheduling).
     expect(startedMs - dueMs).toBeGreaterThanOrEqual(-50);
-    expect(startedMs - dueMs).toBeLessThanOrEqual(2_000);
+    expect(startedMs - dueMs).toBeLessThanOrEqual(10_000);
   });
 
   it('moves 1,000 jobs spread over the next minutes onto their queue exactly once, a sweep a minute', async () => {
@@ -107,7 +115,7 @@ describe('scheduled jobs', () => {
     // within the second after the due time. On top comes the time the send took to reach the
     // emulator: two sweeps send 500 jobs each at once through the local SQS endpoint, all in this
     // one process, which a loaded machine stretches; it is bounded loosely, as a sanity check (the
-    // precision a single job gets end to end is the "within 2 s" above; bench/ measures it at scale).
+    // precision a job gets end to end is measured in bench/'s scheduling part).
     let slowestSendMs = 0;
     for (const { message, job } of held) {
       const due = dueByJid.get(job.jid) ?? 0;
