@@ -118,9 +118,10 @@ export class Batch {
 
   /**
    * Adds jobs to the batch and enqueues them: they are registered as pending (one transaction per
-   * 99 jobs) before any is sent, then sent in SQS batches of 10. Jobs already in the batch (same
-   * jid) are counted once, so retrying an `add` is safe. Jobs that could not be sent are taken out
-   * of the batch again and reported. Call it as often as needed before {@link Batch.seal}: the
+   * 1,000 jobs) before any is sent, then sent in SQS batches of 10. Adding the same jobs again (the
+   * same jids: a retried `add`) counts them once, so retrying an `add` is safe; a jid must not be
+   * added in two different calls. Jobs that could not be sent are taken out of the batch again and
+   * reported. Call it as often as needed before {@link Batch.seal}: the
    * batch cannot finish in between, even when every job added so far has run.
    *
    * @returns the jids, in input order.

@@ -1,7 +1,9 @@
 /**
  * The DynamoDB writes of batch bookkeeping, as request inputs. Pure: the store (./store.ts) sends
  * them. In every transaction the batch item comes first, so cancellation reasons line up:
- * reason 0 is the batch item, reason i the i-th job.
+ * reason 0 is the batch item, reason 1 the add item of a registration (or, in a claim, the parent).
+ * A job's outcome is no transaction: one conditional update of its job item (`planOutcome`),
+ * counted into the batch by the batch function (`planTally`).
  *
  * Every write is conditional on the state it expects (a job's previous status, a claim not yet
  * made), and every condition asks for the item back (`ReturnValuesOnConditionCheckFailure:
@@ -17,7 +19,7 @@ import {
   type BatchState, type CallbackEvent, type CallbackJob, type CounterDeltas, type JobOutcome, type JobStatus,
 } from './model.js';
 
-/** DynamoDB allows 100 items per transaction; one is the batch item. */
+/** DynamoDB allows 100 items per transaction; one is the batch item. Bounds a store's re-planning rounds. */
 export const JOBS_PER_TRANSACTION = 99;
 
 type Values = Record<string, AttributeValue>;
