@@ -97,14 +97,19 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
     budget.writes += 1;
     return output;
   };
-  const writeCohort = async (cohort: PendingCohort): Promise<void> => {
+  const writeCohort = async (cohort: PendingCohort, nowMs: number): Promise<void> => {
     const output = await send({ ...cohortUpdate(cohort), ReturnValues: 'UPDATED_NEW' });
     const stored = output.Attributes?.[COHORT_ATTRIBUTES.max]?.N;
     const raise = raiseMaxUpdate(cohort, stored === undefined ? undefined : Number(stored));
     if (raise === undefined) return;
     // Only a new maximum costs this second write; another writer's higher one wins the condition.
-    // Best effort: the counts are written already, so a failure here must not restore them.
-    await send(raise).catch(() => undefined);
+    // The counts are written already, so a failure here must not restore them: only the maximum
+    // goes back, for the next flush to raise again.
+    await send(raise).catch((error: unknown) => {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return;
+      cohorts.restore({ minuteMs: cohort.minuteMs, started: 0, done: 0, dead: 0, failed: 0, buckets: new Map(), max: cohort.max });
+      cohortsSinceMs = Math.min(cohortsSinceMs ?? nowMs, nowMs);
+    });
   };
   const busy = new BusyBoard();
   const instance = options.instance ?? instanceName((options.config ?? HopperConfig.of()).env);
@@ -153,7 +158,7 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
           rollups.restore(rollup);
           throw error;
         })]),
-        ...pending.map((cohort) => writeCohort(cohort).catch((error: unknown) => {
+        ...pending.map((cohort) => writeCohort(cohort, nowMs).catch((error: unknown) => {
           cohorts.restore(cohort);
           cohortsSinceMs = Math.min(cohortsSinceMs ?? nowMs, nowMs);
           throw error;

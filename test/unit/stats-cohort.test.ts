@@ -173,6 +173,35 @@ describe('cohorts recorded by the worker and the retry function', () => {
   });
 });
 
+describe('the cohort maximum', () => {
+  it('raises it again on the next flush when the raise failed, without counting anything twice', async () => {
+    const table = new CountingTable();
+    const quiet = createLogger({ sink: () => undefined });
+    const started = (latencyMs: number) => ({ kind: 'started', latencyMs }) as const;
+    const first = createStatsRecorder({ tableName: 'state', client: table });
+    first.recordCohort(MINUTE, started(10), MINUTE);
+    await first.flush(MINUTE, quiet);
+
+    // The second instance's counts land; raising the maximum to its 90 ms fails once.
+    const second = createStatsRecorder({ tableName: 'state', client: table });
+    const send = table.send.bind(table);
+    let failures = 1;
+    table.send = async (command) => {
+      if (command.input.ConditionExpression !== undefined && failures > 0) {
+        failures -= 1;
+        throw Object.assign(new Error('the table is busy'), { name: 'InternalServerError' });
+      }
+      return send(command);
+    };
+    second.recordCohort(MINUTE, started(90), MINUTE);
+    await second.flush(MINUTE, quiet);
+    expect(table.cohort(MINUTE)).toMatchObject({ s: { N: '2' }, mx: { N: '10' } });
+
+    await second.flush(MINUTE + STATS_ROLLUP.flushMaxAgeMs, quiet);
+    expect(table.cohort(MINUTE)).toMatchObject({ s: { N: '2' }, mx: { N: '90' } });
+  });
+});
+
 describe('write budget', () => {
   it('keeps plain jobs at ≤ 0.005 DynamoDB writes per job at 200 jobs a second, rollups and cohorts together', async () => {
     const table = new CountingTable();
