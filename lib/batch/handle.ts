@@ -134,16 +134,12 @@ export class Batch {
     const inputs = nextId === undefined ? jobs : jobs.map((job) => (job.jid === undefined ? { ...job, jid: nextId() } : job));
     if (inputs.length === 0) return [];
     const store = await this.deps.store();
-    let registered: readonly string[] = [];
     return enqueueJobs(this.deps.runtime, inputs, {
       many: true,
       batch: {
         bid: this.bid,
-        register: async (jids) => {
-          registered = jids;
-          await store.register(this.bid, jids);
-        },
-        unregister: (jids) => store.unregister(this.bid, registered, jids),
+        register: async (jids) => { await store.register(this.bid, jids); },
+        unregister: (unsent, registered) => store.unregister(this.bid, registered, unsent),
       },
     });
   }

@@ -215,23 +215,17 @@ export class BatchStore {
     const ignored: { jid: string; status: JobStatus }[] = [];
     const context = this.context();
     const all = [...byJid.values()];
-    const writeOne = async (report: JobReport): Promise<void> => {
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await client.send(new UpdateItemCommand(planOutcome(bid, report.jid, report.to, context)));
-          applied.push(report);
-          return;
-        } catch (error) {
-          if (isConditionFailure(error)) {
-            ignored.push({ jid: report.jid, status: readJobStatus(conditionFailureItem(error)) ?? 'pending' });
-            return;
-          }
-          if (!isThrottling(error)) throw error;
-          if (attempt >= this.maxAttempts) throw new BatchContentionError(bid, attempt, { cause: error });
-          await this.pause(attempt);
-        }
+    // Throttling is waited out as contention is (withContention); a failed condition is a duplicate.
+    const writeOne = (report: JobReport): Promise<void> => this.withContention(bid, async () => {
+      try {
+        await client.send(new UpdateItemCommand(planOutcome(bid, report.jid, report.to, context)));
+        applied.push(report);
+      } catch (error) {
+        if (!isConditionFailure(error)) return { done: false, cause: error };
+        ignored.push({ jid: report.jid, status: readJobStatus(conditionFailureItem(error)) ?? 'pending' });
       }
-    };
+      return { done: true, value: undefined };
+    });
     for (let start = 0; start < all.length; start += OUTCOMES_IN_FLIGHT) {
       await Promise.all(all.slice(start, start + OUTCOMES_IN_FLIGHT).map(writeOne));
     }
@@ -399,11 +393,6 @@ export class BatchStore {
     }
   }
 
-  private async pause(contended: number): Promise<void> {
-    const ceiling = Math.min(BATCH_STORE_DEFAULTS.maxBackoffMs, 10 * 2 ** contended);
-    await new Promise((resolve) => setTimeout(resolve, Math.round(this.random() * ceiling)));
-  }
-
   private context(): PlanContext {
     const now = this.now();
     return { tableName: this.tableName, now, ttl: Math.floor(now.getTime() / 1000) + this.retentionDays * 86_400 };
@@ -433,7 +422,8 @@ export class BatchStore {
       contended += 1;
       lastCause = result.cause;
       if (contended >= this.maxAttempts) break;
-      await this.pause(contended);
+      const ceiling = Math.min(BATCH_STORE_DEFAULTS.maxBackoffMs, 10 * 2 ** contended);
+      await new Promise((resolve) => setTimeout(resolve, Math.round(this.random() * ceiling)));
     }
     throw new BatchContentionError(bid, contended, { cause: lastCause });
   }

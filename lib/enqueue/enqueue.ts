@@ -54,7 +54,8 @@ export interface EnqueueRuntime {
 export interface BatchMembership {
   readonly bid: string;
   register(jids: readonly string[]): Promise<void>;
-  unregister(jids: readonly string[]): Promise<void>;
+  /** Takes `unsent` (of the jids `registered` by one `register` call) out of the batch again. */
+  unregister(unsent: readonly string[], registered: readonly string[]): Promise<void>;
 }
 
 /** A validated job, ready to send. */
@@ -132,9 +133,10 @@ export async function enqueueJobs(
   const { accepted, refused, locked } = await takeLocks(runtime, prepared);
   failed.push(...refused);
 
+  const registered = accepted.map((entry) => entry.job.jid);
   if (batch !== undefined && accepted.length > 0) {
     try {
-      await batch.register(accepted.map((entry) => entry.job.jid));
+      await batch.register(registered);
     } catch (error) {
       await releaseLocks(runtime, locked);
       throw error;
@@ -148,7 +150,7 @@ export async function enqueueJobs(
     let undo = '';
     if (batch !== undefined) {
       try {
-        await batch.unregister([...unsentJids]);
+        await batch.unregister([...unsentJids], registered);
       } catch (error) {
         undo = `; it is still counted in batch ${batch.bid} (${error instanceof Error ? error.message : String(error)})`;
       }
