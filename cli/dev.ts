@@ -31,6 +31,8 @@ Options:
   --url-port <n>         first function URL port    (default: free ports)
   --dashboard-port <n>   dashboard port             (default: free port)
   --clock-offset <ms>    shift "now" for schedules and functions
+  --partition-limit <n>  throttle writes to a partition key past n write units a second, as
+                         DynamoDB throttles a hot partition at 1,000 (default: no limit)
   --demo                 enqueue a few demo jobs once running
   --json                 print one JSON object with the endpoints on stdout (logs stay on stderr);
                          its "env" holds the variables new Client() and hopper <command> need
@@ -67,6 +69,7 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
       'url-port': { type: 'string' },
       'dashboard-port': { type: 'string' },
       'clock-offset': { type: 'string' },
+      'partition-limit': { type: 'string' },
       demo: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
@@ -81,6 +84,8 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
   const base = portOption(values.port, 'port');
   const clockOffset = values['clock-offset'] === undefined ? undefined : Number(values['clock-offset']);
   if (clockOffset !== undefined && !Number.isFinite(clockOffset)) throw new Error(`--clock-offset must be a number of milliseconds, but ${JSON.stringify(values['clock-offset'])} was provided`);
+  const partitionLimit = values['partition-limit'] === undefined ? undefined : Number(values['partition-limit']);
+  if (partitionLimit !== undefined && !(Number.isFinite(partitionLimit) && partitionLimit > 0)) throw new Error(`--partition-limit must be a positive number of write units per second, but ${JSON.stringify(values['partition-limit'])} was provided`);
   const pick = (value: string | undefined, name: string, offset: number) => portOption(value, name) ?? (base === undefined ? undefined : base + offset);
   const sqsPort = pick(values['sqs-port'], 'sqs-port', 0);
   const dynamodbPort = pick(values['dynamodb-port'], 'dynamodb-port', 1);
@@ -95,6 +100,7 @@ export function parseDevArgs(args: readonly string[]): { readonly options: Start
     ...(lambdaPort === undefined ? {} : { lambdaPort }),
     ...(functionUrlPort === undefined ? {} : { functionUrlPort }),
     ...(clockOffset === undefined ? {} : { clockOffsetMs: clockOffset }),
+    ...(partitionLimit === undefined ? {} : { partitionLimit: { writeUnitsPerSecond: partitionLimit } }),
     logFormat: (values['json-logs'] ? 'json' : 'readable') satisfies LogFormat,
     showMetrics: values.metrics,
   };

@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { startSqsFront, type SqsFront } from './sqs/front.js';
+import { startDynamoFront, type DynamoFront } from './dynamodb/front.js';
+import type { PartitionLimit } from './dynamodb/partition-limit.js';
 
 /**
  * The one fake identity every local client uses. DynamoDB Local keeps separate tables per access
@@ -45,7 +47,10 @@ export interface EmulatorEndpoints {
    * protocols and enforces what fauxqs does not (local/sqs/front.ts). Queue URLs are on it.
    */
   readonly sqs: string;
-  /** DynamoDB Local endpoint, e.g. http://127.0.0.1:41235 */
+  /**
+   * The DynamoDB endpoint, e.g. http://127.0.0.1:41235: DynamoDB Local itself, or the front that
+   * enforces a partition limit before it (local/dynamodb/front.ts) when one is asked for.
+   */
   readonly dynamodb: string;
 }
 
@@ -55,6 +60,8 @@ export interface Emulators {
   readonly sqs: FauxqsServer;
   /** Process id of DynamoDB Local (the shell that watches its JVM; the JVM is its child). */
   readonly dynamodbPid: number | undefined;
+  /** The partition-limit front before DynamoDB Local, when a limit was asked for (its counts). */
+  readonly dynamodbFront: DynamoFront | undefined;
   /** Stops both emulators; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -66,6 +73,12 @@ export interface StartEmulatorsOptions {
   readonly dynamodbPort?: number;
   /** How long to wait for DynamoDB Local to answer. @default 60 seconds */
   readonly startTimeoutMs?: number;
+  /**
+   * Throttle writes to a partition key past this throughput, as DynamoDB does (its partitions take
+   * 1,000 write units a second). For scale models: a limit scaled down with the load.
+   * @default - no limit (DynamoDB Local never throttles)
+   */
+  readonly partitionLimit?: PartitionLimit;
 }
 
 /** Asks the OS for a free TCP port on loopback (for a process that binds it itself, later). */
@@ -90,7 +103,9 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   try {
     front = await startSqsFront({ port: options.sqsPort ?? 0, fauxqs: sqs });
     const sqsFront = front;
-    let dynamodbPort = options.dynamodbPort ?? (await freePort());
+    // With a partition limit, the endpoint (and so the asked-for port) is the front's.
+    const fixedPort = options.partitionLimit === undefined ? options.dynamodbPort : undefined;
+    let dynamodbPort = fixedPort ?? (await freePort());
     let endpoint = `http://127.0.0.1:${dynamodbPort}`;
     // The JVM binds the port some time after freePort released it; if another process took it in
     // between, try again on another free port (only when the caller did not ask for this one).
@@ -102,21 +117,25 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
       } catch (error) {
         await stopChild(dynamo);
         dynamo = undefined;
-        if (options.dynamodbPort !== undefined || attempt >= 5 || !(error instanceof Error) || !/Address already in use|BindException/.test(error.message)) throw error;
+        if (fixedPort !== undefined || attempt >= 5 || !(error instanceof Error) || !/Address already in use|BindException/.test(error.message)) throw error;
         dynamodbPort = await freePort();
         endpoint = `http://127.0.0.1:${dynamodbPort}`;
       }
     }
     const child = dynamo;
+    const dynamodbFront = options.partitionLimit === undefined
+      ? undefined
+      : await startDynamoFront({ port: options.dynamodbPort ?? 0, target: endpoint, limit: options.partitionLimit, region: LOCAL_IDENTITY.region, accountId: LOCAL_IDENTITY.accountId, credentials: LOCAL_IDENTITY });
     let stopped = false;
     return {
-      endpoints: { sqs: sqsFront.url, dynamodb: endpoint },
+      endpoints: { sqs: sqsFront.url, dynamodb: dynamodbFront?.url ?? endpoint },
       sqs,
       dynamodbPid: child.pid,
+      dynamodbFront,
       async stop() {
         if (stopped) return;
         stopped = true;
-        await Promise.all([sqsFront.close().then(() => sqs.stop()), stopChild(child)]);
+        await Promise.all([sqsFront.close().then(() => sqs.stop()), stopChild(child), dynamodbFront?.close()]);
       },
     };
   } catch (error) {

@@ -1,4 +1,5 @@
 /** Options of `startLocal()` and their defaults. */
+import type { PartitionLimit } from './dynamodb/partition-limit.js';
 import type { LogFormat } from '../lib/observability/console-format.js';
 import type { LogSink } from './log.js';
 
@@ -53,6 +54,13 @@ export interface StartLocalOptions {
   readonly sqsPort?: number;
   /** @default - a free port */
   readonly dynamodbPort?: number;
+  /**
+   * Throttle writes to a partition key past this many write units a second, as DynamoDB throttles
+   * a hot partition (1,000 on AWS). For scale models: scale it down with the load this machine
+   * makes. The endpoint is then a front before DynamoDB Local (local/dynamodb/front.ts).
+   * @default - no limit
+   */
+  readonly partitionLimit?: PartitionLimit;
   /**
    * Port of the local Lambda API (event source mappings, Invoke; other AWS services answer "not emulated").
    * @default - a free port

@@ -9,6 +9,7 @@ import type { FunctionPool, Invocation } from './host/function-pool.js';
 import type { MappingHandle } from './http/lambda-api.js';
 import { findFunction, type Plan } from './resources/plan.js';
 import type { LocalScheduler, ScheduleState } from './schedules/scheduler.js';
+import type { PartitionLimit, PartitionReport } from './dynamodb/partition-limit.js';
 
 /** A queue of the running stack. */
 export interface LocalQueue {
@@ -56,6 +57,15 @@ export interface LocalEndpoints extends EmulatorEndpoints {
 }
 
 /** A running local stack. */
+/** What a partition limit counted (local/dynamodb/partition-limit.ts). */
+export interface PartitionCounts {
+  readonly limit: PartitionLimit;
+  /** Per partition key: units let through, writes throttled, the busiest second; busiest first. */
+  report(): PartitionReport[];
+  /** Starts counting afresh. */
+  reset(): void;
+}
+
 export interface LocalRuntime {
   readonly stackName: string;
   readonly endpoints: LocalEndpoints;
@@ -94,6 +104,11 @@ export interface LocalRuntime {
   setClockOffset(offsetMs: number): void;
   /** Process ids of every child process the runtime runs now (DynamoDB Local, function instances). */
   pids(): number[];
+  /**
+   * Write units per partition key and the writes throttled, when the runtime runs with a
+   * partition limit (`partitionLimit`); undefined without one.
+   */
+  readonly partitions: PartitionCounts | undefined;
   /** Stops everything and removes the synthesized assembly; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -108,6 +123,7 @@ export interface RuntimeParts {
   readonly endpoints: LocalEndpoints;
   readonly cleanups: () => Promise<void>;
   readonly allPids: () => number[];
+  readonly partitions: PartitionCounts | undefined;
   readonly startupMs: number;
   readonly findPool: (nameOrArn: string) => FunctionPool | undefined;
 }
@@ -135,6 +151,7 @@ export function runtimeApi(parts: RuntimeParts): LocalRuntime {
     outputs: plan.outputs,
     warnings: plan.warnings,
     startupMs: parts.startupMs,
+    partitions: parts.partitions,
     mappings: () =>
       mappingHandles.map((handle) => ({
         logicalId: handle.spec.logicalId,

@@ -143,7 +143,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     }
   };
   try {
-    const emulatorOptions = { ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }) };
+    const emulatorOptions = { ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }), ...(options.partitionLimit === undefined ? {} : { partitionLimit: options.partitionLimit }) };
     // Synthesis takes seconds: start the emulators (a JVM) meanwhile. With a ready-made assembly,
     // validate first so that a malformed template fails before anything starts.
     const early = options.assemblyDir === undefined ? startEmulators(emulatorOptions) : undefined;
@@ -340,7 +340,7 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
     process.off('exit', killOnExit);
   });
 
-  return runtimeApi({ plan, pools, mappingHandles, scheduler, clock, endpoints, cleanups: input.runCleanups, allPids, startupMs: Date.now() - input.started, findPool });
+  return runtimeApi({ plan, pools, mappingHandles, scheduler, clock, endpoints, cleanups: input.runCleanups, allPids, partitions: emulators.dynamodbFront, startupMs: Date.now() - input.started, findPool });
 }
 
 

@@ -12,7 +12,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { registerAwsClientMiddleware } from '../../lib/aws/clients.js';
-import { field } from '../lib/field.js';
+import { field } from '../../lib/common/field.js';
 import { createMeter } from '../lib/meter.js';
 import { dynamoConfig, itemSize } from '../lib/item-sizer.js';
 

@@ -1,11 +1,11 @@
 /**
  * Reads an item's size for the meter (./meter.ts) with a DynamoDB client no meter counts: a
- * consistent GetItem of its key, sized by DynamoDB's rules (./dynamo-billing.ts).
+ * consistent GetItem of its key, sized by DynamoDB's rules (local/dynamodb/billing.ts).
  */
 import { GetItemCommand, type AttributeValue, type DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { Env } from '../../lib/config/env.js';
 import { HopperConfig } from '../../lib/config/hopper-config.js';
-import { itemBytes } from './dynamo-billing.js';
+import { itemBytes } from '../../local/dynamodb/billing.js';
 
 /** A client configuration for `env` (its DynamoDB endpoint honoured). */
 export function dynamoConfig(env: Env): DynamoDBClientConfig {

@@ -5,9 +5,9 @@
  * Lambda's event source mappings).
  */
 import type { AwsClientMiddleware } from '../../lib/aws/clients.js';
-import { field } from './field.js';
+import { field } from '../../lib/common/field.js';
 import { billedSqsRequests, emptyCounts, type Counts, type DynamoCount, type SqsCount } from './counts.js';
-import { billedReadUnits, billedWriteUnits, sizesFromRequest, writeTargets, type WriteSizes } from './dynamo-billing.js';
+import { billedReadUnits, billedWriteUnits, sizesFromRequest, writeTargets, type WriteSizes } from '../../local/dynamodb/billing.js';
 
 const READ_OPERATIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 
@@ -81,7 +81,7 @@ function serviceOf(clientName: unknown): 'sqs' | 'dynamodb' | undefined {
 
 /**
  * A fresh meter with empty counts. DynamoDB requests are counted as AWS bills them
- * (./dynamo-billing.ts): reads from the items they return; writes from the sizes `itemSizes` reads
+ * (local/dynamodb/billing.ts): reads from the items they return; writes from the sizes `itemSizes` reads
  * before and after each (a put's item as sent, anything else under 1 KB, without it: counted as
  * `estimatedUnits` too).
  */

@@ -19,7 +19,7 @@ import { startLocal, type LocalRuntime, type MappingSelector } from '../../local
 import { buildCountingPreload, readFunctionCounts } from '../counting/collect.js';
 import type { Architecture } from '../lib/billing.js';
 import { addCounts, type Counts } from '../lib/counts.js';
-import { field } from '../lib/field.js';
+import { field } from '../../lib/common/field.js';
 import { createMeter, type Meter } from '../lib/meter.js';
 import { itemSize } from '../lib/item-sizer.js';
 

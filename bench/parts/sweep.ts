@@ -22,7 +22,7 @@ import { toItem } from '../../lib/storage/set-items.js';
 import { mapSettled } from '../../lib/common/concurrency.js';
 import { startHarness } from '../../test/integration/support/harness.js';
 import { bundleLikeConstruct } from '../lib/bundle.js';
-import { field } from '../lib/field.js';
+import { field } from '../../lib/common/field.js';
 import { round } from '../lib/stats.js';
 
 const run = promisify(execFile);

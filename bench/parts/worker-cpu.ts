@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { bundleLikeConstruct } from '../lib/bundle.js';
-import { field } from '../lib/field.js';
+import { field } from '../../lib/common/field.js';
 import { median, percentile, round } from '../lib/stats.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
  * Counts what a DynamoDB client sends, for cost figures: requests and items by command, write
  * units as DynamoDB Local reports them (a middleware asks every request for
  * `ReturnConsumedCapacity: 'TOTAL'`), and the units AWS bills for the same requests, counted by the
- * bench's meter from the items' sizes before and after each write (bench/lib/dynamo-billing.ts).
+ * bench's meter from the items' sizes before and after each write (local/dynamodb/billing.ts).
  *
  * DynamoDB Local reports the same units for a transaction whatever its items, where AWS charges
  * two per KB of each; and nothing for writes whose condition failed, which AWS charges too.

@@ -16,7 +16,7 @@
  *   an eventually consistent read; a Query or Scan rounds the total of its items once; a
  *   transactional read is 2 units per 4 KB of each item.
  */
-import { field } from './field.js';
+import { field } from '../../lib/common/field.js';
 
 /** Bytes per write unit and per read unit. */
 export const WRITE_UNIT_BYTES = 1024;

@@ -1,9 +1,9 @@
 /**
  * What AWS bills for DynamoDB requests (issue 23), checked against cases computed by hand from the
- * developer guide's rules (bench/lib/dynamo-billing.ts states them).
+ * developer guide's rules (local/dynamodb/billing.ts states them).
  */
 import { describe, expect, it } from 'vitest';
-import { billedReadUnits, billedWriteUnits, itemBytes, numberBytes, readUnitsFor, writeTargets, writeUnitsFor } from '../../bench/lib/dynamo-billing.js';
+import { billedReadUnits, billedWriteUnits, itemBytes, numberBytes, readUnitsFor, writeTargets, writeUnitsFor } from '../../local/dynamodb/billing.js';
 
 describe('item sizes', () => {
   it.each([
