@@ -1,9 +1,9 @@
 /**
- * The jobs of one batch by status, for the batch page: its job items (`batch#<bid>` / `job#<jid>`,
- * lib/storage/keys.ts) read with a filter on `status`, a page at a time in jid order.
+ * The jobs of one batch by status, for the batch page: its job items (`batch#<bid>#<shard>` /
+ * `job#<jid>`, lib/storage/keys.ts) read with a filter on `status`, a page at a time in jid order.
  */
 import type { AttributeValue, QueryCommand, QueryCommandOutput } from '@aws-sdk/client-dynamodb';
-import { BATCH_KEYS, batchKey } from '../storage/keys.js';
+import { BATCH_KEYS, batchJobPartitionKeys } from '../storage/keys.js';
 import { JOB_STATUSES, type JobStatus } from './model.js';
 
 /** One job of a batch. */
@@ -29,35 +29,55 @@ export interface BatchMembersOptions {
   readonly maxPages?: number;
 }
 
-/** A page of batch `bid`'s jobs in `statuses`; `cursor` when there may be more. */
+/** What one partition key of the job items gave for a page. */
+interface ShardRead {
+  readonly jobs: BatchMember[];
+  /** The sort key the shard was read up to, when it may hold more after it. */
+  readonly readTo?: string;
+}
+
+/**
+ * A page of batch `bid`'s jobs in `statuses`, in jid order; `cursor` when there may be more. The job
+ * items are spread over the batch's shards (lib/storage/keys.ts `batchJobPartitionKeys`): each is
+ * read from the cursor on, side by side, and the page holds the jobs up to the first point a shard
+ * was not read past, so no job is skipped.
+ */
 export async function listBatchMembers(client: BatchMembersClient, tableName: string, bid: string, options: BatchMembersOptions): Promise<{ jobs: BatchMember[]; cursor?: string }> {
   const { QueryCommand: Query } = await import('@aws-sdk/client-dynamodb');
-  const key = batchKey(bid);
   const names = options.statuses.map((_, index) => `:s${index}`);
-  const jobs: BatchMember[] = [];
-  let start: Record<string, AttributeValue> | undefined = options.cursor === undefined ? undefined : { pk: { S: key.pk }, sk: { S: `${BATCH_KEYS.jobSortKeyPrefix}${options.cursor}` } };
-  for (let page = 0; page < (options.maxPages ?? 4); page += 1) {
-    const output = await client.send(new Query({
-      TableName: tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
-      FilterExpression: `#status IN (${names.join(', ')})`,
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: {
-        ':pk': { S: key.pk }, ':job': { S: BATCH_KEYS.jobSortKeyPrefix },
-        ...Object.fromEntries(options.statuses.map((status, index) => [`:s${index}`, { S: status }])),
-      },
-      ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-    }));
-    for (const item of output.Items ?? []) {
-      const jid = item.jid?.S;
-      const status = item.status?.S;
-      if (jid === undefined || status === undefined || !Object.hasOwn(JOB_STATUSES, status)) continue;
-      jobs.push({ jid, status: status as JobStatus, updatedAt: item.updated_at?.S ?? '' });
-      if (jobs.length === options.limit) return { jobs, cursor: jid };
+  const readShard = async (pk: string): Promise<ShardRead> => {
+    const jobs: BatchMember[] = [];
+    let start: Record<string, AttributeValue> | undefined = options.cursor === undefined ? undefined : { pk: { S: pk }, sk: { S: `${BATCH_KEYS.jobSortKeyPrefix}${options.cursor}` } };
+    for (let page = 0; page < (options.maxPages ?? 4); page += 1) {
+      const output = await client.send(new Query({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
+        FilterExpression: `#status IN (${names.join(', ')})`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':pk': { S: pk }, ':job': { S: BATCH_KEYS.jobSortKeyPrefix },
+          ...Object.fromEntries(options.statuses.map((status, index) => [`:s${index}`, { S: status }])),
+        },
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      }));
+      for (const item of output.Items ?? []) {
+        const jid = item.jid?.S;
+        const status = item.status?.S;
+        if (jid === undefined || status === undefined || !Object.hasOwn(JOB_STATUSES, status)) continue;
+        jobs.push({ jid, status: status as JobStatus, updatedAt: item.updated_at?.S ?? '' });
+        if (jobs.length === options.limit) return { jobs, readTo: item.sk?.S ?? `${BATCH_KEYS.jobSortKeyPrefix}${jid}` };
+      }
+      if (output.LastEvaluatedKey === undefined) return { jobs };
+      start = output.LastEvaluatedKey;
     }
-    if (output.LastEvaluatedKey === undefined) return { jobs };
-    start = output.LastEvaluatedKey;
-  }
-  const last = start?.sk?.S;
-  return last === undefined ? { jobs } : { jobs, cursor: last.slice(BATCH_KEYS.jobSortKeyPrefix.length) };
+    const readTo = start?.sk?.S;
+    return readTo === undefined ? { jobs } : { jobs, readTo };
+  };
+  const shards = await Promise.all(batchJobPartitionKeys(bid).map(readShard));
+  const bound = shards.map((shard) => shard.readTo).filter((readTo): readTo is string => readTo !== undefined).sort()[0];
+  const boundJid = bound?.slice(BATCH_KEYS.jobSortKeyPrefix.length);
+  const jobs = shards.flatMap((shard) => shard.jobs).filter((job) => boundJid === undefined || job.jid <= boundJid).sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
+  const page = jobs.slice(0, options.limit);
+  if (jobs.length > options.limit) return { jobs: page, cursor: page.at(-1)?.jid ?? '' };
+  return boundJid === undefined ? { jobs: page } : { jobs: page, cursor: boundJid };
 }

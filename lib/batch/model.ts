@@ -28,9 +28,9 @@
  * | `<event>_done_at`      | S    | when the callback job succeeded (and its own batch bookkeeping was written) |
  * | `ttl`                  | N    | epoch seconds after which DynamoDB deletes the item           |
  *
- * | `tallied_seq`          | S    | the stream sequence number (zero-padded) of the last job record counted in, see `tallyDeltas` |
+ * | `tallied_seq_<shard>`  | S    | the stream sequence number (zero-padded) of the last record of job item shard `<shard>` counted in, see `tallyDeltas` (`tallied_seq`: of job items under the batch's own key, written before the shards) |
  *
- * A job item (`batch#<bid>` / `job#<jid>`) holds `jid`, `status` (failed, succeeded, dead; pending
+ * A job item (`batch#<bid>#<shard>` / `job#<jid>`, lib/storage/keys.ts) holds `jid`, `status` (failed, succeeded, dead; pending
  * only for a callback job added to its parent, or on batches from before tallying), `tally` (the
  * number of outcome writes whose counting is left to the batch function), `created_at`,
  * `updated_at` and `ttl`. A job has no item until its first outcome: until then it is counted in
@@ -103,8 +103,16 @@ export function transitionDeltas(from: JobStatus, to: JobOutcome): CounterDeltas
 /** The job item attribute an outcome write increments, so the batch function counts that write. */
 export const TALLY_ATTRIBUTE = 'tally';
 
-/** The batch item attribute holding the last job record counted in. */
+/** The batch item attribute holding the last job record counted in (of job items under the batch's own key). */
 export const TALLIED_SEQ_ATTRIBUTE = 'tallied_seq';
+
+/**
+ * The batch item attribute holding the last record counted in of job item shard `shard`: records of
+ * one partition key reach the stream in order, so each shard has its own guard.
+ */
+export function talliedSeqAttribute(shard: number | undefined): string {
+  return shard === undefined ? TALLIED_SEQ_ATTRIBUTE : `${TALLIED_SEQ_ATTRIBUTE}_${shard}`;
+}
 
 /**
  * The counter deltas of one job item stream record, when its write is one the batch function counts:

@@ -277,23 +277,42 @@ export function paddedSequence(sequenceNumber: string): string {
   return sequenceNumber.padStart(40, '0');
 }
 
+/** The records of one job item shard that a tally counts: its guard attribute and their sequence numbers. */
+export interface TalliedRange {
+  /** The batch item attribute guarding the shard (model.ts `talliedSeqAttribute`). */
+  readonly guard: string;
+  readonly first: string;
+  readonly last: string;
+}
+
 /**
- * Counts job records of one batch in, once: [the batch's counters moved by `deltas`,
- * `tallied_seq` set to the last record's sequence number], on condition that no record from the
- * first one on was counted before. Records of one batch share its partition key, so they reach the
- * stream in the order of their writes and the batch function in that order (a retry starts again
- * at or before the records it counted); the store drops those at or before `tallied_seq` and plans
- * again when the condition fails.
+ * Counts job records of one batch in, once: [the batch's counters moved by `deltas`, each shard's
+ * guard set to the last of its records' sequence numbers], on condition that no record of any of
+ * those shards from its first one on was counted before. Records of one partition key (one shard of
+ * the batch's job items) reach the stream in the order of their writes and the batch function in
+ * that order (a retry starts again at or before the records it counted); the store drops those at
+ * or before their shard's guard and plans again when the condition fails.
  */
-export function planTally(bid: string, deltas: CounterDeltas, sequence: { readonly first: string; readonly last: string }, context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
+export function planTally(bid: string, deltas: CounterDeltas, ranges: readonly TalliedRange[], context: Pick<PlanContext, 'tableName'>): UpdateItemCommandInput {
   const counters = counterUpdate(deltas);
+  const names: Record<string, string> = {};
+  const values: Values = {};
+  const sets: string[] = [];
+  const conditions: string[] = ['attribute_exists(pk)'];
+  ranges.forEach((range, index) => {
+    names[`#seq${index}`] = range.guard;
+    values[`:first${index}`] = { S: paddedSequence(range.first) };
+    values[`:last${index}`] = { S: paddedSequence(range.last) };
+    sets.push(`#seq${index} = :last${index}`);
+    conditions.push(`(attribute_not_exists(#seq${index}) OR #seq${index} < :first${index})`);
+  });
   return {
     TableName: context.tableName,
     Key: key(batchKey(bid)),
-    UpdateExpression: `SET #seq = :last ${counters.expression}`.trim(),
-    ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#seq) OR #seq < :first)',
-    ExpressionAttributeNames: { ...counters.names, '#seq': TALLIED_SEQ_ATTRIBUTE },
-    ExpressionAttributeValues: { ...counters.values, ':first': { S: paddedSequence(sequence.first) }, ':last': { S: paddedSequence(sequence.last) } },
+    UpdateExpression: `SET ${sets.join(', ')} ${counters.expression}`.trim(),
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: { ...counters.names, ...names },
+    ExpressionAttributeValues: { ...counters.values, ...values },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }

@@ -11,10 +11,11 @@ import { cancellationReasons, conditionFailureItem, isConditionFailure, lazyClie
 import { batchKey } from '../storage/keys.js';
 import type { Random } from '../common/random.js';
 import { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
-import { TALLIED_SEQ_ATTRIBUTE, eventAttributes, readBatchItem, readJobStatus, type BatchState, type CallbackEvent, type CounterDeltas, type JobOutcome, type JobStatus } from './model.js';
+import { eventAttributes, readBatchItem, readJobStatus, type BatchState, type CallbackEvent, type CounterDeltas, type JobOutcome, type JobStatus } from './model.js';
 import {
   JOBS_PER_TRANSACTION, paddedSequence, planClaim, planClaimCallbackRun, planCreateChild, planMarkCallbackDone, planCreateRoot, planMarkSent, planOpen, planOutcome, planRegister, planSeal,
   planTally, planUnsent, registeredEvents, registrationsOf, sumDeltas, type ClaimOptions, type NewBatch, type PlanContext,
+  type TalliedRange,
 } from './plan.js';
 
 /** Defaults of {@link BatchStore}. */
@@ -59,6 +60,8 @@ export interface RecordResult {
 /** One job record to count in (see {@link BatchStore.tally}). */
 export interface TallyEntry {
   readonly sequenceNumber: string;
+  /** The batch item attribute guarding the record's job item shard (model.ts `talliedSeqAttribute`). */
+  readonly guard: string;
   readonly deltas: CounterDeltas;
 }
 
@@ -234,8 +237,9 @@ export class BatchStore {
 
   /**
    * Counts job records of batch `bid` into its counters, once (see `planTally`): `entries` in stream
-   * order, each with its sequence number and counter deltas. Records at or before the batch's
-   * `tallied_seq` were counted by an earlier delivery and are dropped.
+   * order within each job item shard, each with its sequence number, shard guard and counter
+   * deltas. Records at or before their shard's guard were counted by an earlier delivery and are
+   * dropped.
    *
    * @returns how many entries were counted now, and whether the batch is gone (nothing counted).
    */
@@ -245,11 +249,9 @@ export class BatchStore {
     let remaining = [...entries];
     let batchMissing = false;
     const counted = await this.withContention(bid, async () => {
-      const first = remaining[0];
-      const last = remaining[remaining.length - 1];
-      if (first === undefined || last === undefined) return { done: true, value: 0 };
+      if (remaining.length === 0) return { done: true, value: 0 };
       try {
-        await client.send(new UpdateItemCommand(planTally(bid, sumDeltas(remaining.map((entry) => entry.deltas)), { first: first.sequenceNumber, last: last.sequenceNumber }, { tableName: this.tableName })));
+        await client.send(new UpdateItemCommand(planTally(bid, sumDeltas(remaining.map((entry) => entry.deltas)), talliedRanges(remaining), { tableName: this.tableName })));
         return { done: true, value: remaining.length };
       } catch (error) {
         if (isThrottling(error)) return { done: false, cause: error };
@@ -259,8 +261,7 @@ export class BatchStore {
           batchMissing = true;
           return { done: true, value: 0 };
         }
-        const tallied = item[TALLIED_SEQ_ATTRIBUTE]?.S ?? '';
-        remaining = remaining.filter((entry) => paddedSequence(entry.sequenceNumber) > tallied);
+        remaining = remaining.filter((entry) => paddedSequence(entry.sequenceNumber) > (item[entry.guard]?.S ?? ''));
         return { done: false, retryNow: true };
       }
     });
@@ -486,4 +487,15 @@ export async function readBatches(client: BatchReadClient, tableName: string, bi
     }
   }
   return found;
+}
+
+/** Each shard's first and last sequence numbers among `entries` (in stream order within a shard). */
+export function talliedRanges(entries: readonly TallyEntry[]): TalliedRange[] {
+  const ranges = new Map<string, { guard: string; first: string; last: string }>();
+  for (const entry of entries) {
+    const range = ranges.get(entry.guard);
+    if (range === undefined) ranges.set(entry.guard, { guard: entry.guard, first: entry.sequenceNumber, last: entry.sequenceNumber });
+    else range.last = entry.sequenceNumber;
+  }
+  return [...ranges.values()];
 }

@@ -1,7 +1,7 @@
 /**
  * Which state-table stream records the batch function receives: inserts and updates of batch
  * items (`batch#<bid>` / `batch`), whose counters fire callbacks, and of job items
- * (`batch#<bid>` / `job#<jid>`) written with a `tally`, whose outcomes it counts in. Add items,
+ * (`batch#<bid>#<shard>` / `job#<jid>`) written with a `tally`, whose outcomes it counts in. Add items,
  * sorted sets and locks never invoke it. The construct gives these patterns to Lambda as the event
  * source mapping's filter criteria (records that match none are dropped before invoking, and not
  * billed); local runtimes and tests apply them with {@link matchesBatchStreamFilter}.

@@ -3,13 +3,14 @@
  * first step for each event. Each job record whose write incremented its `tally` (./model.ts
  * `tallyDeltas`) moves its batch's counters by the change of status its old and new images show;
  * the records of one batch in an event are counted with one conditional update (./store.ts
- * `BatchStore.tally`), so a batch's counters cost one write per invocation, not one per job.
+ * `BatchStore.tally`) guarded per shard of its job items, so a batch's counters cost one write per
+ * invocation, not one per job.
  */
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ItemRead } from '../aws/dynamo.js';
 import type { Logger } from '../observability/logger.js';
-import { BATCH_KEYS } from '../storage/keys.js';
-import { tallyDeltas } from './model.js';
+import { parseBatchJobPartitionKey } from '../storage/keys.js';
+import { talliedSeqAttribute, tallyDeltas } from './model.js';
 import type { BatchStore, TallyEntry } from './store.js';
 import { isTalliedJobRecord } from './stream-filter.js';
 
@@ -18,7 +19,7 @@ import { isTalliedJobRecord } from './stream-filter.js';
  *
  * @returns the index of the first record of a batch whose count failed (the event's length when
  *   none did): the handler reports that record failed, so Lambda retries from it; counts that were
- *   written are not written again (their records are at or before the batch's `tallied_seq`).
+ *   written are not written again (their records are at or before their shard's guard).
  */
 export async function tallyJobRecords(store: BatchStore, records: readonly DynamoDBRecord[], logger: Logger): Promise<number> {
   const groups = new Map<string, { firstIndex: number; entries: TallyEntry[] }>();
@@ -28,9 +29,9 @@ export async function tallyJobRecords(store: BatchStore, records: readonly Dynam
     const sequenceNumber = record.dynamodb?.SequenceNumber;
     const deltas = tallyDeltas(record.dynamodb?.OldImage as ItemRead | undefined, record.dynamodb?.NewImage as ItemRead | undefined);
     if (sequenceNumber === undefined || deltas === undefined) return;
-    const bid = pk.slice(BATCH_KEYS.prefix.length);
+    const { bid, shard } = parseBatchJobPartitionKey(pk);
     const group = groups.get(bid) ?? { firstIndex: index, entries: [] };
-    group.entries.push({ sequenceNumber, deltas });
+    group.entries.push({ sequenceNumber, guard: talliedSeqAttribute(shard), deltas });
     groups.set(bid, group);
   });
   let failedAt = records.length;

@@ -115,10 +115,16 @@ export interface ItemKey {
  * | item              | pk                     | sk                         |
  * |-------------------|------------------------|----------------------------|
  * | batch (counters)  | `batch#<bid>`          | `batch`                    |
- * | job of a batch    | `batch#<bid>`          | `job#<jid>`                |
+ * | job of a batch    | `batch#<bid>#<shard>`  | `job#<jid>`                |
  * | add to a batch    | `batch#<bid>`          | `add#<digest of the jids>` |
  * | unique lock       | `unique#<sha-256 hex>` | `lock`                     |
  * The batch function's stream filter selects batch and job items by this layout (lib/batch/stream-filter.ts).
+ *
+ * A batch's job items are spread over `BATCH_JOB_SHARDS` partition keys by a hash of the jid: every
+ * job of a batch writes its outcome to its item, and one partition key takes at most 1,000 write
+ * units a second. 32 shards keep a batch fed 10,000 jobs a second at about 310 units a second per
+ * key, under a third of a partition. Job items written before the shards (`batch#<bid>` /
+ * `job#<jid>`) are still read and counted: their partition key is the batch's own.
  */
 
 /** Key prefix and sort keys of batch items. */
@@ -252,9 +258,32 @@ export function batchKey(bid: string): ItemKey {
   return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: BATCH_KEYS.batchSortKey };
 }
 
-/** The key of job `jid`'s membership item in batch `bid` (its status). */
+/** Partition keys a batch's job items are spread over (see the table above). */
+export const BATCH_JOB_SHARDS = 32;
+
+/** The partition key of shard `shard` of batch `bid`'s job items. */
+export function batchJobPartitionKey(bid: string, shard: number): string {
+  return `${BATCH_KEYS.prefix}${bid}#${shard}`;
+}
+
+/** Every partition key batch `bid`'s job items may be under: the shards, then the batch's own (job items written before the shards). */
+export function batchJobPartitionKeys(bid: string): string[] {
+  return [...Array.from({ length: BATCH_JOB_SHARDS }, (_, shard) => batchJobPartitionKey(bid, shard)), `${BATCH_KEYS.prefix}${bid}`];
+}
+
+/**
+ * The batch and shard a job item's partition key names; `shard` is undefined for a job item under
+ * the batch's own key (written before the shards). Bids contain no `#` (lib/batch/handle.ts).
+ */
+export function parseBatchJobPartitionKey(pk: string): { readonly bid: string; readonly shard: number | undefined } {
+  const rest = pk.slice(BATCH_KEYS.prefix.length);
+  const at = rest.indexOf('#');
+  return at < 0 ? { bid: rest, shard: undefined } : { bid: rest.slice(0, at), shard: Number(rest.slice(at + 1)) };
+}
+
+/** The key of job `jid`'s membership item in batch `bid` (its status), in the jid's shard. */
 export function batchJobKey(bid: string, jid: string): ItemKey {
-  return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: `${BATCH_KEYS.jobSortKeyPrefix}${jid}` };
+  return { pk: batchJobPartitionKey(bid, fnv1a(jid) % BATCH_JOB_SHARDS), sk: `${BATCH_KEYS.jobSortKeyPrefix}${jid}` };
 }
 
 /** The key of the item that stands for one registration of jobs in batch `bid` (see lib/batch/plan.ts). */

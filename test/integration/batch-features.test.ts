@@ -1,11 +1,14 @@
 /**
  * Batch features and unique jobs on the emulators: child batches, jobs added from inside a running
- * job, filling a batch in several steps, unique locks (refused with the holder's jid, released on
+ * job, filling a batch in several steps, listing a batch's jobs over the shards of its items, unique locks (refused with the holder's jid, released on
  * success or at start, free once expired), `ctx.once` steps across a retry, iterating jobs in
  * slices (and their cursors' store on DynamoDB Local), and the cost of a plain job (no DynamoDB
  * request), of a step and of an iteration.
  */
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listBatchMembers } from '../../lib/batch/members.js';
+import { batchJobPartitionKeys } from '../../lib/storage/keys.js';
 import { createBatchStreamHandler } from '../../lib/batch/handler.js';
 import { matchesBatchStreamFilter } from '../../lib/batch/stream-filter.js';
 import { Client, EnqueueError, NotUniqueError } from '../../lib/client/client.js';
@@ -112,6 +115,29 @@ describe('child batches', () => {
 
     expect(sent.filter((job) => job.jid.startsWith('parent-2-')).map((job) => job.jid).sort()).toEqual(['parent-2-complete', 'parent-2-death']);
     expect(await client.getBatch('parent-2')).toMatchObject({ complete: true, success: false, children: { total: 1, complete: 1, succeeded: 0, dead: 1 } });
+  });
+});
+
+describe('the jobs of a batch', () => {
+  it('are spread over the shards of its job items and listed a page at a time in jid order, none skipped', async () => {
+    const jobs = Array.from({ length: 60 }, (_, index) => ({ jobtype: index % 3 === 0 ? 'Fail' : 'Work', jid: `list-${String(index).padStart(2, '0')}`, retry: 0 }));
+    await client.batch({ bid: 'list-1' }, (batch) => batch.add(jobs));
+
+    await settle();
+
+    const shards = await Promise.all(batchJobPartitionKeys('list-1').map(async (pk) => (await dynamo.client.send(new QueryCommand({ TableName: harness.env.HOPPER_STATE_TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: pk } }, Select: 'COUNT' }))).Count ?? 0));
+    expect(shards.filter((count) => count > 0).length).toBeGreaterThan(10);
+    const listed: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 30; page += 1) {
+      // One 1 MB page per shard and request, so that every kind of page end is met.
+      const result = await listBatchMembers(dynamo.client, harness.env.HOPPER_STATE_TABLE ?? '', 'list-1', { statuses: ['dead', 'succeeded'], limit: 7, maxPages: 1, ...(cursor === undefined ? {} : { cursor }) });
+      listed.push(...result.jobs.map((job) => `${job.jid} ${job.status}`));
+      cursor = result.cursor;
+      if (cursor === undefined) break;
+    }
+    expect(listed).toEqual(jobs.map((job) => `${job.jid} ${job.jobtype === 'Fail' ? 'dead' : 'succeeded'}`));
+    expect(await client.getBatch('list-1')).toMatchObject({ total: 60, succeeded: 40, dead: 20, pending: 0 });
   });
 });
 

@@ -1,3 +1,4 @@
+import { batchJobKey } from '../../lib/storage/keys.js';
 import { describe, expect, it } from 'vitest';
 import { TRANSITIONS, tallyDeltas, type BatchState, type Counter } from '../../lib/batch/model.js';
 import {
@@ -99,7 +100,7 @@ describe('planOutcome', () => {
     const update = planOutcome('b1', 'j1', to, CONTEXT);
 
     expect(update).toMatchObject({
-      Key: { pk: { S: 'batch#b1' }, sk: { S: 'job#j1' } },
+      Key: { pk: { S: batchJobKey('b1', 'j1').pk }, sk: { S: 'job#j1' } },
       UpdateExpression: 'SET #status = :to, #jid = :jid, #updated_at = :now, #created_at = if_not_exists(#created_at, :now), #ttl = if_not_exists(#ttl, :ttl) ADD #tally :one',
       ExpressionAttributeNames: expect.objectContaining({ '#tally': 'tally' }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -110,16 +111,20 @@ describe('planOutcome', () => {
 });
 
 describe('planTally', () => {
-  it('moves the counters and the tallied sequence number, unless a record from the first on was counted', () => {
-    const update = planTally('b1', { pending: -2, succeeded: 2 }, { first: '000000000000000000011', last: '000000000000000000019' }, CONTEXT);
+  it('moves the counters and each shard\'s tallied sequence number, unless a record of a shard from its first on was counted', () => {
+    const update = planTally('b1', { pending: -2, succeeded: 2 }, [
+      { guard: 'tallied_seq_0', first: '000000000000000000011', last: '000000000000000000019' },
+      { guard: 'tallied_seq', first: '000000000000000000012', last: '000000000000000000012' },
+    ], CONTEXT);
 
     expect(update).toMatchObject({
       Key: { pk: { S: 'batch#b1' }, sk: { S: 'batch' } },
-      UpdateExpression: 'SET #seq = :last ADD #c_pending :c_pending, #c_succeeded :c_succeeded',
-      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#seq) OR #seq < :first)',
-      ExpressionAttributeNames: { '#seq': 'tallied_seq', '#c_pending': 'pending', '#c_succeeded': 'succeeded' },
+      UpdateExpression: 'SET #seq0 = :last0, #seq1 = :last1 ADD #c_pending :c_pending, #c_succeeded :c_succeeded',
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#seq0) OR #seq0 < :first0) AND (attribute_not_exists(#seq1) OR #seq1 < :first1)',
+      ExpressionAttributeNames: { '#seq0': 'tallied_seq_0', '#seq1': 'tallied_seq', '#c_pending': 'pending', '#c_succeeded': 'succeeded' },
     });
-    expect(update.ExpressionAttributeValues?.[':first']).toEqual({ S: paddedSequence('11') });
+    expect(update.ExpressionAttributeValues?.[':first0']).toEqual({ S: paddedSequence('11') });
+    expect(update.ExpressionAttributeValues?.[':last1']).toEqual({ S: paddedSequence('12') });
   });
 
   it('pads sequence numbers of 21 to 40 digits so that they compare as strings', () => {
@@ -186,7 +191,7 @@ describe('planClaim', () => {
       UpdateExpression: 'ADD #c_total :c_total, #c_pending :c_pending, #c_children_complete :c_children_complete, #c_children_succeeded :c_children_succeeded',
       ExpressionAttributeValues: { ':c_total': { N: '1' }, ':c_pending': { N: '1' }, ':c_children_complete': { N: '1' }, ':c_children_succeeded': { N: '1' } },
     });
-    expect(items[2]?.Put?.Item).toMatchObject({ pk: { S: 'batch#p1' }, sk: { S: 'job#c1-success' }, status: { S: 'pending' } });
+    expect(items[2]?.Put?.Item).toMatchObject({ pk: { S: batchJobKey('p1', 'c1-success').pk }, sk: { S: 'job#c1-success' }, status: { S: 'pending' } });
   });
 });
 

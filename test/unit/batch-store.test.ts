@@ -110,7 +110,7 @@ describe('BatchStore.unregister', () => {
 });
 
 describe('BatchStore.tally', () => {
-  const entry = (sequence: number, deltas: Partial<Record<Counter, number>>) => ({ sequenceNumber: String(sequence).padStart(21, '0'), deltas });
+  const entry = (sequence: number, deltas: Partial<Record<Counter, number>>, guard = 'tallied_seq_3') => ({ sequenceNumber: String(sequence).padStart(21, '0'), guard, deltas });
 
   it('counts the records in with one update', async () => {
     const { dynamo, store } = setup();
@@ -118,23 +118,37 @@ describe('BatchStore.tally', () => {
     await expect(store.tally('b1', [entry(5, { pending: -1, succeeded: 1 }), entry(9, { pending: -1, failures: 1 })])).resolves.toEqual({ counted: 2, batchMissing: false });
 
     const [update] = dynamo.sentOf(UpdateItemCommand);
-    expect(update?.input.ExpressionAttributeValues).toMatchObject({ ':c_pending': { N: '-2' }, ':c_succeeded': { N: '1' }, ':c_failures': { N: '1' }, ':last': { S: paddedSequence('9') } });
+    expect(update?.input.ExpressionAttributeValues).toMatchObject({ ':c_pending': { N: '-2' }, ':c_succeeded': { N: '1' }, ':c_failures': { N: '1' }, ':last0': { S: paddedSequence('9') } });
+    expect(update?.input.ExpressionAttributeNames).toMatchObject({ '#seq0': 'tallied_seq_3' });
+  });
+
+  it('guards each shard of the job items by its own sequence numbers, in one update', async () => {
+    const { dynamo, store } = setup();
+    // Shard 4's record 6 was counted; shard 3's records and shard 4's record 8 were not.
+    dynamo.script.push(conditionFailed({ bid: { S: 'b1' }, tallied_seq_3: { S: paddedSequence('2') }, tallied_seq_4: { S: paddedSequence('6') } }));
+
+    await expect(store.tally('b1', [entry(5, { succeeded: 1 }), entry(6, { succeeded: 1 }, 'tallied_seq_4'), entry(7, { failures: 1 }), entry(8, { succeeded: 1 }, 'tallied_seq_4')])).resolves.toEqual({ counted: 3, batchMissing: false });
+
+    const [first, retried] = dynamo.sentOf(UpdateItemCommand).map((command) => command.input);
+    expect(first?.ExpressionAttributeNames).toMatchObject({ '#seq0': 'tallied_seq_3', '#seq1': 'tallied_seq_4' });
+    expect(first?.ExpressionAttributeValues).toMatchObject({ ':first0': { S: paddedSequence('5') }, ':last0': { S: paddedSequence('7') }, ':first1': { S: paddedSequence('6') }, ':last1': { S: paddedSequence('8') }, ':c_succeeded': { N: '3' } });
+    expect(retried?.ExpressionAttributeValues).toMatchObject({ ':first1': { S: paddedSequence('8') }, ':c_succeeded': { N: '2' }, ':c_failures': { N: '1' } });
   });
 
   it('drops records an earlier delivery counted, from the sequence number DynamoDB returned', async () => {
     const { dynamo, store } = setup();
-    dynamo.script.push(conditionFailed({ bid: { S: 'b1' }, tallied_seq: { S: paddedSequence('7') } }));
+    dynamo.script.push(conditionFailed({ bid: { S: 'b1' }, tallied_seq_3: { S: paddedSequence('7') } }));
 
     await expect(store.tally('b1', [entry(5, { succeeded: 1 }), entry(7, { succeeded: 1 }), entry(9, { failures: 1 })])).resolves.toEqual({ counted: 1, batchMissing: false });
 
     const retried = dynamo.sentOf(UpdateItemCommand)[1]?.input;
-    expect(retried?.ExpressionAttributeValues).toMatchObject({ ':c_failures': { N: '1' }, ':first': { S: paddedSequence('9') } });
+    expect(retried?.ExpressionAttributeValues).toMatchObject({ ':c_failures': { N: '1' }, ':first0': { S: paddedSequence('9') } });
     expect(retried?.ExpressionAttributeValues?.[':c_succeeded']).toBeUndefined();
   });
 
   it('writes nothing more when every record was counted, and tells a batch that is gone', async () => {
     const { dynamo, store } = setup();
-    dynamo.script.push(conditionFailed({ bid: { S: 'b1' }, tallied_seq: { S: paddedSequence('9') } }));
+    dynamo.script.push(conditionFailed({ bid: { S: 'b1' }, tallied_seq_3: { S: paddedSequence('9') } }));
     await expect(store.tally('b1', [entry(9, { succeeded: 1 })])).resolves.toEqual({ counted: 0, batchMissing: false });
     expect(dynamo.sentOf(UpdateItemCommand)).toHaveLength(1);
 

@@ -1,5 +1,6 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { batchJobKey } from '../../lib/storage/keys.js';
 import { describe, expect, it } from 'vitest';
 import { createBatchStreamHandler } from '../../lib/batch/handler.js';
 import { ScriptedDynamo } from './state-fake.js';
@@ -133,7 +134,7 @@ describe('the batch function', () => {
 
   it('counts the job records of an event into their batches, one update per batch, before the batch records', async () => {
     const { dynamo, handler } = setup();
-    const job = (bid: string, jid: string, newImage: Record<string, Attribute>, oldImage?: Record<string, Attribute>) => record(newImage, oldImage, { pk: { S: `batch#${bid}` }, sk: { S: `job#${jid}` } });
+    const job = (bid: string, jid: string, newImage: Record<string, Attribute>, oldImage?: Record<string, Attribute>, pk = batchJobKey(bid, jid).pk) => record(newImage, oldImage, { pk: { S: pk }, sk: { S: `job#${jid}` } });
     const records = [
       job('b1', 'j1', { status: { S: 'succeeded' }, tally: { N: '1' } }),
       job('b2', 'j9', { status: { S: 'failed' }, tally: { N: '1' } }),
@@ -141,16 +142,22 @@ describe('the batch function', () => {
       job('b1', 'j2', { status: { S: 'succeeded' }, tally: { N: '2' } }, { status: { S: 'failed' }, tally: { N: '1' } }),
       // A pending callback job added by a claim: no tally, nothing to count.
       job('b1', 'b0-success', { status: { S: 'pending' } }),
+      // A job item under the batch's own key, written before the shards.
+      job('b1', 'j3', { status: { S: 'succeeded' }, tally: { N: '1' } }, undefined, 'batch#b1'),
     ];
+    const sequence = (index: number) => records[index]?.dynamodb?.SequenceNumber?.replace(/^0+/, '');
+    const shard = (jid: string) => batchJobKey('b1', jid).pk.split('#').at(-1);
 
     await expect(handler({ Records: records })).resolves.toEqual({ batchItemFailures: [] });
 
     const updates = dynamo.sentOf(UpdateItemCommand).map((command) => command.input);
-    expect(updates.map((input) => [input.Key?.pk?.S, input.ExpressionAttributeValues?.[':last']?.S?.replace(/^0+/, '')])).toEqual([
-      ['batch#b1', records[3]?.dynamodb?.SequenceNumber?.replace(/^0+/, '')],
-      ['batch#b2', records[1]?.dynamodb?.SequenceNumber?.replace(/^0+/, '')],
-    ]);
-    expect(updates[0]?.ExpressionAttributeValues).toMatchObject({ ':c_pending': { N: '-1' }, ':c_succeeded': { N: '2' }, ':c_failures': { N: '-1' } });
+    const guarded = (input: (typeof updates)[number] | undefined) => Object.entries(input?.ExpressionAttributeNames ?? {}).filter(([name]) => name.startsWith('#seq')).map(([name, guard]) => [guard, input?.ExpressionAttributeValues?.[`:last${name.slice(4)}`]?.S?.replace(/^0+/, '')]);
+    expect(updates.map((input) => input.Key?.pk?.S)).toEqual(['batch#b1', 'batch#b2']);
+    // One update per batch, each shard of its job items guarded by the last of its records.
+    expect(guarded(updates[0])).toEqual(shard('j1') === shard('j2')
+      ? [[`tallied_seq_${shard('j1')}`, sequence(3)], ['tallied_seq', sequence(5)]]
+      : [[`tallied_seq_${shard('j1')}`, sequence(0)], [`tallied_seq_${shard('j2')}`, sequence(3)], ['tallied_seq', sequence(5)]]);
+    expect(updates[0]?.ExpressionAttributeValues).toMatchObject({ ':c_pending': { N: '-2' }, ':c_succeeded': { N: '3' }, ':c_failures': { N: '-1' } });
     // The batch record's claim comes after the counting.
     expect(dynamo.transactions()).toHaveLength(1);
   });

@@ -2,7 +2,7 @@
 run a batch's callback job once.
 
 A batch item (``batch#<bid>`` / ``batch``) counts its jobs; a job that finished has an item
-(``batch#<bid>`` / ``job#<jid>``) with its status. A success is one conditional write on the job's
+(``batch#<bid>#<shard>`` / ``job#<jid>``, the shard a hash of the jid) with its status. A success is one conditional write on the job's
 item, so a success delivered twice writes once; the batch function (TypeScript, on the table's
 stream) counts each write into the batch's counters and fires the callbacks when they say so. A
 callback job is claimed per SQS message before it runs (``<event>_run_by``) and marked done after
@@ -16,11 +16,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from .job import Job, iso_time
+from .retry import fnv1a
 from .state import is_condition_failure
 
 BATCH_PREFIX = "batch#"
 BATCH_SORT_KEY = "batch"
 JOB_SORT_KEY_PREFIX = "job#"
+#: Partition keys a batch's job items are spread over (lib/storage/keys.ts ``BATCH_JOB_SHARDS``).
+BATCH_JOB_SHARDS = 32
 #: The custom field that marks Hopper's own callback jobs (lib/batch/callbacks.ts ``CALLBACK_FIELD``).
 CALLBACK_FIELD = "callback"
 CALLBACK_EVENTS = ("complete", "success", "death")
@@ -41,7 +44,9 @@ def batch_key(bid: str) -> dict[str, dict[str, str]]:
 
 
 def batch_job_key(bid: str, jid: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"{BATCH_PREFIX}{bid}"}, "sk": {"S": f"{JOB_SORT_KEY_PREFIX}{jid}"}}
+    """The key of ``jid``'s item in batch ``bid``, in the jid's shard (lib/storage/keys.ts ``batchJobKey``)."""
+    shard = fnv1a(jid) % BATCH_JOB_SHARDS
+    return {"pk": {"S": f"{BATCH_PREFIX}{bid}#{shard}"}, "sk": {"S": f"{JOB_SORT_KEY_PREFIX}{jid}"}}
 
 
 def batch_of(job: Job) -> str | None:

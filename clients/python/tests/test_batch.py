@@ -53,7 +53,8 @@ class RecordSuccessesTest(unittest.TestCase):
         table = Table()
         record_successes(table, "state", "b1", [job("j1")], NOW)
         write = table.writes[0]
-        self.assertEqual(write["Key"], {"pk": {"S": "batch#b1"}, "sk": {"S": "job#j1"}})
+        # The shard TypeScript computes for j1 (lib/storage/keys.ts batchJobKey('b1', 'j1')).
+        self.assertEqual(write["Key"], {"pk": {"S": "batch#b1#4"}, "sk": {"S": "job#j1"}})
         self.assertIn("ADD #tally :one", write["UpdateExpression"])
         self.assertEqual(write["ExpressionAttributeNames"]["#tally"], "tally")
         self.assertEqual(write["ExpressionAttributeValues"][":ttl"], {"N": str(int(NOW.timestamp()) + 30 * 86_400)})
