@@ -12,11 +12,13 @@
  * | leaky bucket        | `limiter#<name>`   | `leaky`      | `t` TAT in 1/`s` ms, `s` scale               |
  * | points bucket       | `limiter#<name>`   | `points`     | `t` TAT in 1/`s` ms, `s` scale               |
  * | API quota           | `quota#<scope>#<id>` | `points`   | as a points bucket                           |
+ * | shard `k` of any of those above (shards.ts) | `<pk>#<k>` | `<sk>#<k>` | as the item it is a share of       |
  *
  * The type is the sort key so that changing a limiter's type never reads the old state as the
  * new kind's. Quotas (`quota#tenant#acme`, `quota#queue#default`) have their own prefix, so no
  * limiter name can reach a quota's state. Limiter names are validated (spec.ts) to exclude `#`;
  * a quota's scope is one of a fixed set of words and its id comes last, so keys cannot collide.
+ * A shard's sort key carries `#`, which no type does, so no shard's key equals another limiter's.
  * Attribute names are short because every byte of a limiter item is paid on every write.
  */
 import type { ItemKey } from '../storage/keys.js';

@@ -21,7 +21,8 @@ import {
   type ResolvedLimiterSpec,
   type ResolvedSpecOf,
 } from './spec.js';
-import type { AcquireResult, LimiterStore } from './store.js';
+import type { LimiterStore } from './store.js';
+import { acquireSharded, settleSharded, type ShardedResult } from './shards.js';
 
 /** How a limiter reaches its state and the outside world. Only `store` is required. */
 export interface LimiterOptions {
@@ -243,9 +244,9 @@ class LimiterRuntime {
     }
     const key = limiterKey(this.name, spec.type);
     const acquiredAtMs = this.now();
-    let result: AcquireResult;
+    let result: ShardedResult;
     try {
-      result = await this.store.acquire({ key, spec, nowMs: acquiredAtMs, token, cost });
+      result = await acquireSharded(this.store, { key, spec, nowMs: acquiredAtMs, token, cost }, this.random);
     } catch (error) {
       // Hopper's own errors (a missing HOPPER_LIMITS_TABLE) are defects to fix, not outages to wait out.
       if (error instanceof HopperError) throw error;
@@ -254,13 +255,16 @@ class LimiterRuntime {
     if (!result.allowed) {
       return { allowed: false, retryAfterMs: result.retryAfterMs, retryAfterSeconds: toRetryAfterSeconds(result.retryAfterMs) };
     }
+    // A lease is held in the one shard that granted it (concurrent limiters have one).
+    const { taken } = result;
+    const shard = taken[0]?.shard ?? { key, spec };
     return {
       allowed: true,
       release: async () => {
-        if (spec.type === 'concurrent') await this.store.release({ key, spec, token, heldMs: this.now() - acquiredAtMs });
+        if (shard.spec.type === 'concurrent') await this.store.release({ key: shard.key, spec: shard.spec, token, heldMs: this.now() - acquiredAtMs });
       },
       settle: async (actualCost) => {
-        if (spec.type === 'points') await this.store.settle({ key, spec, nowMs: this.now(), delta: actualCost - cost });
+        await settleSharded(this.store, taken, actualCost - cost, this.now());
       },
     };
   }

@@ -7,6 +7,8 @@
 import { toRetryAfterSeconds } from '../limiters/decision.js';
 import { quotaKey } from '../limiters/keys.js';
 import type { LimiterStore } from '../limiters/store.js';
+import { acquireSharded, giveBack, refundSharded, type ShardTake } from '../limiters/shards.js';
+import type { Random } from '../common/random.js';
 import type { QuotaBucket, ResolvedQuotas } from './config.js';
 
 /** The scopes a quota applies to. */
@@ -52,6 +54,8 @@ export interface QuotaCheckOptions {
   readonly store: LimiterStore;
   /** @default Date.now */
   readonly now?: () => number;
+  /** Picks the shard of a bucket spread over several (lib/limiters/shards.ts). @default Math.random */
+  readonly random?: Random;
 }
 
 /** The quotas that apply to `request`, tenant first. */
@@ -89,6 +93,7 @@ export interface MultiQueueQuotaRequest {
  */
 export async function checkQuotasForQueues(quotas: ResolvedQuotas, request: MultiQueueQuotaRequest, options: QuotaCheckOptions): Promise<QuotaDecision> {
   const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
   const total = [...request.jobsByQueue.values()].reduce((sum, jobs) => sum + jobs, 0);
   const charges: { scope: QuotaScope; id: string; bucket: QuotaBucket; cost: number }[] = [];
   for (const [queue, jobs] of request.jobsByQueue) {
@@ -100,21 +105,21 @@ export async function checkQuotasForQueues(quotas: ResolvedQuotas, request: Mult
       }
     }
   }
-  const taken: { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket; cost: number }[] = [];
+  const taken: ShardTake[] = [];
   for (const { scope, id, bucket, cost } of charges) {
     const queues = scope === 'queue' ? [id] : [];
     if (cost > bucket.capacity) {
-      await refund(taken, options.store, now);
+      await giveBack(options.store, taken, now());
       return refusal({ scope, id, queues, retryAfterSeconds: 0, reason: QUOTA_REASONS.tooLarge });
     }
-    const key = quotaKey(scope, id);
-    // A token bucket stores no per-call entry, so the token is unused.
-    const result = await options.store.acquire({ key, spec: bucket, nowMs: now(), token: 'quota', cost });
+    // A token bucket stores no per-call entry, so the token is unused. A bucket of a high rate is
+    // spread over shards (lib/limiters/shards.ts).
+    const result = await acquireSharded(options.store, { key: quotaKey(scope, id), spec: bucket, nowMs: now(), token: 'quota', cost }, random);
     if (!result.allowed) {
-      await refund(taken, options.store, now);
+      await giveBack(options.store, taken, now());
       return refusal({ scope, id, queues, retryAfterSeconds: toRetryAfterSeconds(result.retryAfterMs), reason: QUOTA_REASONS.exceeded });
     }
-    taken.push({ key, bucket, cost });
+    taken.push(...result.taken);
   }
   return { allowed: true };
 }
@@ -126,19 +131,18 @@ export async function checkQuotasForQueues(quotas: ResolvedQuotas, request: Mult
 export async function refundQuotas(quotas: ResolvedQuotas, request: MultiQueueQuotaRequest, options: QuotaCheckOptions): Promise<void> {
   const now = options.now ?? Date.now;
   const total = [...request.jobsByQueue.values()].reduce((sum, jobs) => sum + jobs, 0);
+  const random = options.random ?? Math.random;
   const refunds = new Map<string, { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket; cost: number }>();
   for (const [queue, jobs] of request.jobsByQueue) {
     for (const { scope, id, bucket } of applicableQuotas(quotas, { ...(request.tenant === undefined ? {} : { tenant: request.tenant }), queue })) {
       refunds.set(`${scope}#${id}`, { key: quotaKey(scope, id), bucket, cost: scope === 'tenant' ? total : jobs });
     }
   }
-  await refund([...refunds.values()].filter((entry) => entry.cost > 0), options.store, now);
+  await Promise.all([...refunds.values()].filter((entry) => entry.cost > 0).map(({ key, bucket, cost }) => refundSharded(options.store, key, bucket, cost, now(), random)));
 }
 
 function refusal(limit: QuotaLimit): QuotaDecision {
   return { allowed: false, retryAfterSeconds: limit.retryAfterSeconds, limits: [limit] };
 }
 
-async function refund(taken: readonly { key: ReturnType<typeof quotaKey>; bucket: QuotaBucket; cost: number }[], store: LimiterStore, now: () => number): Promise<void> {
-  await Promise.all(taken.map(({ key, bucket, cost }) => store.settle({ key, spec: bucket, nowMs: now(), delta: -cost })));
-}
+

@@ -358,6 +358,21 @@ describe('GET /v1/limits', () => {
     });
   });
 
+  it('sums the shards of a quota of a high rate, and lists a limiter\'s shards with their numbers', async () => {
+    const { call, limits } = apiFixture({ quotas: (await import('../../lib/quota/index.js')).resolveQuotas({ queues: { email: { limit: 1_000, per: 'second' } } }) });
+    // 1,000 a second is 4 shards of 250 (scale 250: 1 point = 4 ms = 1000 units); shard 2 has 5 points draining.
+    const shard2 = `${quotaKey('queue', 'email').pk}#2`;
+    limits.set(shard2, [{ pk: { S: shard2 }, sk: { S: 'points#2' }, t: { N: String(NOW * 250 + 5000) }, s: { N: '250' } }]);
+    limits.set('limiter#busy#7', [{ pk: { S: 'limiter#busy#7' }, sk: { S: 'bucket#7' }, b: { N: String(NOW) }, i: { N: '1000' }, c: { N: '12' } }]);
+
+    const response = await call(urlEvent({ method: 'GET', path: '/v1/limits', query: 'limiter=busy' }));
+
+    expect(response.json).toMatchObject({
+      quotas: { buckets: [{ scope: 'queue', id: 'email', state: { type: 'points', available: 995, capacity: 1_000, shards: 4, busy_until: '2026-11-22T12:30:15.020Z' } }] },
+      limiters: [{ name: 'busy', state: [{ type: 'bucket', count: 12, shard: 7 }] }],
+    });
+  });
+
   it('answers a malformed limiter name with 400', async () => {
     const { call } = apiFixture();
     expect((await call(urlEvent({ method: 'GET', path: '/v1/limits', query: 'limiter=a%23b' }))).statusCode).toBe(400);

@@ -2,10 +2,13 @@
  * `GET /v1/limits`: the state of quotas and limiters, read from the limits table by partition
  * (keys from lib/limiters/keys.ts). Every configured quota is shown, plus the tenants and limiter
  * names asked for (`?tenant=a,b&limiter=stripe,erp:42`). Limiter names are not listed otherwise:
- * each is its own partition, and finding them all would need a table scan.
+ * each is its own partition, and finding them all would need a table scan. A quota or limiter of a
+ * high rate is spread over shards (lib/limiters/shards.ts): a quota's shards are summed, a limiter's
+ * listed one by one with their shard numbers.
  */
 import { ENTRY_ID_PATTERN, LIMITER_ATTRIBUTES as A, limiterPartitionKey, quotaKey, entryIdOf } from '../../limiters/keys.js';
 import { SPEC_BOUNDS, validateLimiterName } from '../../limiters/spec.js';
+import { MAX_SHARDS, shardsOf } from '../../limiters/shards.js';
 import { isHopperError } from '../../errors/base.js';
 import type { QuotaBucket } from '../../quota/index.js';
 import type { ApiContext } from '../context.js';
@@ -98,8 +101,11 @@ async function readLimits(ctx: ApiContext, request: ApiRequest): Promise<ApiResp
     ...[...quotas.queues].map(([queue, bucket]) => quotaView(ctx, 'queue', queue, bucket, nowMs)),
   ]);
   const limiters = await Promise.all(limiterNames.map(async (name) => {
-    const items = await ctx.limits.queryPartition(limiterPartitionKey(name));
-    return { name, state: items.map((item) => describeItem(skOf(item), item, nowMs)) };
+    // The limiter's own partition, and those of its shards when its rate spread it (the API does not
+    // know a limiter's spec, so it reads every shard a limiter may have).
+    const partitions = [limiterPartitionKey(name), ...Array.from({ length: MAX_SHARDS }, (_, shard) => `${limiterPartitionKey(name)}#${shard}`)];
+    const items = (await Promise.all(partitions.map((pk) => ctx.limits.queryPartition(pk)))).flat();
+    return { name, state: items.map((item) => describeShardItem(skOf(item), item, nowMs)) };
   }));
   return json(200, {
     quotas: {
@@ -108,6 +114,12 @@ async function readLimits(ctx: ApiContext, request: ApiRequest): Promise<ApiResp
     },
     limiters,
   });
+}
+
+/** An item's state; a shard's (sort key `<type>#<shard>`) says which shard it is. */
+function describeShardItem(sk: string, item: Item, nowMs: number): Record<string, unknown> {
+  const [type = sk, shard] = sk.split('#');
+  return shard === undefined ? describeItem(type, item, nowMs) : { ...describeItem(type, item, nowMs), shard: Number(shard) };
 }
 
 function skOf(item: Item): string {
@@ -121,9 +133,18 @@ function ruleView(bucket: QuotaBucket): Record<string, unknown> {
 
 async function quotaView(ctx: ApiContext, scope: 'tenant' | 'queue', id: string, rule: QuotaBucket | 'unlimited' | undefined, nowMs: number): Promise<Record<string, unknown>> {
   if (rule === undefined || rule === 'unlimited') return { scope, id, rule: rule === undefined ? null : 'unlimited', state: null };
-  const key = quotaKey(scope, id);
-  const [item] = await ctx.limits.queryPartition(key.pk);
-  // A bucket nobody has drawn from yet has no item: it is full.
-  const state = item === undefined ? { type: 'points', available: rule.capacity, capacity: rule.capacity, busy_until: null } : describeItem('points', item, nowMs, rule);
+  // A bucket of a high rate is spread over shards (lib/limiters/shards.ts): their states add up.
+  const shards = shardsOf(quotaKey(scope, id), rule);
+  const states = await Promise.all(shards.map(async (shard) => {
+    const [item] = await ctx.limits.queryPartition(shard.key.pk);
+    const bucket = shard.spec.type === 'points' ? shard.spec : rule;
+    // A bucket nobody has drawn from yet has no item: it is full.
+    if (item === undefined) return { available: bucket.capacity, busyUntil: undefined };
+    const described = describeItem('points', item, nowMs, bucket);
+    return { available: Number(described.available ?? bucket.capacity), busyUntil: described.busy_until };
+  }));
+  const busy = states.map((state) => state.busyUntil).filter((at): at is string => typeof at === 'string').sort().at(-1);
+  const state: Record<string, unknown> = { type: 'points', available: states.reduce((sum, shard) => sum + shard.available, 0), capacity: rule.capacity, busy_until: busy ?? null };
+  if (shards.length > 1) state.shards = shards.length;
   return { scope, id, rule: ruleView(rule), state };
 }
