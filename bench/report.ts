@@ -12,6 +12,7 @@ import type { CostResult } from './parts/cost.js';
 import type { OverheadResult } from './parts/overhead.js';
 import type { SchedulingResult } from './parts/scheduling.js';
 import type { SweepBenchResult } from './parts/sweep.js';
+import { HOT_SHARE, type ScaleResult } from './parts/scale.js';
 import type { WorkerCpuResult } from './parts/worker-cpu.js';
 
 /** Everything one run measured (each part only when it ran). */
@@ -23,6 +24,7 @@ export interface BenchResults {
   readonly scheduling?: SchedulingResult;
   readonly apiLatency?: ApiLatencyResult;
   readonly sweep?: SweepBenchResult;
+  readonly scale?: ScaleResult;
 }
 
 /** A sweep must be able to move this many entries per second on AWS (docs/cost.md). */
@@ -82,6 +84,21 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
       pass: perCpuSecond * helpers >= SWEEP_GOAL_PER_SECOND,
     });
   }
+  if (results.scale !== undefined) {
+    const { scale } = results;
+    const modeled = Math.min(...scale.runs.map((run) => run.modeledJobsPerSecond));
+    rows.push({
+      benchmark: 'scale model: hot items',
+      result: `at ${modeled}+ jobs/s modeled, hottest key in write units/s (throttled requests), sharded vs one item: ${['batch', 'quota', 'limiter'].map((scenario) => {
+        const of = (design: string) => scale.runs.find((run) => run.scenario === scenario && run.design === design);
+        const sharded = of('sharded');
+        const unsharded = of('unsharded');
+        return `${scenario} ${sharded?.hottestUnitsPerSecond ?? '?'} (${sharded?.throttled ?? '?'}) vs ${unsharded?.hottestUnitsPerSecond ?? '?'} (${unsharded?.throttled ?? '?'})`;
+      }).join(', ')}; partition limit ${scale.partitionWriteUnits} units/s`,
+      goal: `sharded: no throttle, no key above ${scale.partitionWriteUnits * HOT_SHARE} units/s; one item: throttled`,
+      pass: scale.pass,
+    });
+  }
   if (apiLatency !== undefined) {
     rows.push({ benchmark: 'enqueue API latency', result: `p50 ${apiLatency.p50Ms} ms, p99 ${apiLatency.p99Ms} ms (${apiLatency.clients} clients, ${apiLatency.requests} requests, ${apiLatency.requestsPerSecond} req/s; ${apiLatency.functionMsPerRequest} ms inside the function, AWS requests per enqueue: ${Object.entries(apiLatency.awsRequestsPerRequest).map(([operation, count]) => `${operation} ${count}`).join(', ') || 'none'})`, goal: apiLatency.goal, pass: apiLatency.pass });
   }
@@ -127,6 +144,17 @@ export function markdownReport(meta: RunMeta, prices: Prices, results: BenchResu
       'Per job (billed SQS requests, DynamoDB units, Lambda invocations and billed ms; empty receives left out):',
       '',
       ...results.cost.map((cost) => `- **${cost.scenario}**: ${Object.entries(cost.perJob).map(([what, value]) => `${what} ${value}`).join(', ')}`),
+    );
+  }
+  if (results.scale !== undefined) {
+    parts.push(
+      '',
+      `## Scale model (${results.scale.parameters.awsJobsPerSecond} jobs/s, ${results.scale.parameters.tenants} tenants, a partition ${results.scale.partitionWriteUnits} write units/s; model time, bench/parts/scale.ts)`,
+      '',
+      table(
+        ['Hot item', 'Design', 'Jobs', 'Real jobs/s', 'Modeled jobs/s', 'Model seconds', 'Keys', 'Hottest key, units/s', 'Predicted', 'Throttled'],
+        results.scale.runs.map((run) => [run.scenario, run.design, run.jobs, run.localJobsPerSecond, run.modeledJobsPerSecond, run.modeledSeconds, run.keys, run.hottestUnitsPerSecond, run.predictedUnitsPerSecond, run.throttled]),
+      ),
     );
   }
   return `${parts.join('\n')}\n`;

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <part>…]`: Hopper's performance and cost benchmarks. Parts: `cost`,
  * `overhead`, `latency` (enqueue API), `cpu` (worker CPU per job), `cold` (bundle size and import
- * time), `scheduling`, `sweep` (entries a sweep moves per second); all of them when none is named. Writes the results as JSON to
+ * time), `scheduling`, `sweep` (entries a sweep moves per second), `scale` (the hot items at 10,000 jobs a second, through the
+ * local partition limit); all of them when none is named. Writes the results as JSON to
  * bench/results/<date>-<time>-<commit>.json and the markdown summary to bench/results/latest.md,
  * and prints the summary.
  */
@@ -19,10 +20,11 @@ import { measureSchedulingPrecision, SCHEDULING_DEFAULTS } from './parts/schedul
 import { startBenchSession, type BenchSession } from './parts/session.js';
 import { measureSweep, SWEEP_BENCH_DEFAULTS } from './parts/sweep.js';
 import { measureWorkerCpu } from './parts/worker-cpu.js';
+import { measureScale, SCALE_DEFAULTS } from './parts/scale.js';
 import { markdownReport, summaryRows, type BenchResults } from './report.js';
 
 /** The parts, in the order they run. */
-export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling', 'sweep'] as const;
+export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling', 'sweep', 'scale'] as const;
 type Part = (typeof BENCH_PARTS)[number];
 
 /** Sizes of the runs: enough for stable medians, small enough for ~10 minutes on two cores. */
@@ -34,6 +36,7 @@ const PARAMETERS = {
   apiLatency: { clients: 8, requests: 2_000 },
   scheduling: SCHEDULING_DEFAULTS,
   sweep: SWEEP_BENCH_DEFAULTS,
+  scale: SCALE_DEFAULTS,
 } as const;
 
 const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
@@ -81,6 +84,11 @@ if (selected.has('scheduling')) {
 if (selected.has('sweep')) {
   log('sweep throughput');
   results.sweep = await measureSweep(join(workDir, 'sweep'), PARAMETERS.sweep, log);
+}
+
+if (selected.has('scale')) {
+  log('scale model');
+  results.scale = await measureScale(PARAMETERS.scale, log);
 }
 
 rmSync(workDir, { recursive: true, force: true });

@@ -21,7 +21,7 @@ describe('PartitionMeter', () => {
     expect(m.take([write('"hot"')])).toEqual(new Set());
     expect(m.take([write('"hot"')])).toEqual(new Set([0]));
     const [report] = m.report();
-    expect(report).toEqual({ table: 'T', partition: '"hot"', units: 11, throttled: 2, peakUnitsPerSecond: 11 });
+    expect(report).toEqual({ table: 'T', partition: '"hot"', units: 11, offeredUnits: 13, throttled: 2, peakUnitsPerSecond: 11 });
   });
 
   it('keeps keys and tables apart: a hot key does not slow a cool one', () => {
@@ -70,7 +70,18 @@ describe('PartitionMeter', () => {
     expect(m.report()).toEqual([]);
   });
 
+  it('holds burstSeconds of units when asked for less than a second\'s', () => {
+    const clock = { ms: 0 };
+    const m = new PartitionMeter({ writeUnitsPerSecond: 100, burstSeconds: 0.1 }, () => clock.ms);
+    for (let index = 0; index < 10; index += 1) expect(m.take([write('"k"')])).toEqual(new Set());
+    expect(m.take([write('"k"')])).toEqual(new Set([0]));
+    clock.ms += 1_000; // a quiet second refills the bucket to its depth, not to a second's units
+    for (let index = 0; index < 10; index += 1) m.take([write('"k"')]);
+    expect(m.take([write('"k"')])).toEqual(new Set([0]));
+  });
+
   it('names the field of a limit that is not a positive number', () => {
+    expect(() => checkPartitionLimit({ writeUnitsPerSecond: 10, burstSeconds: 0 })).toThrow(/burstSeconds must be a positive number/);
     expect(() => checkPartitionLimit({ writeUnitsPerSecond: 0 })).toThrow(/writeUnitsPerSecond must be a positive number/);
     expect(() => checkPartitionLimit({ writeUnitsPerSecond: Number.NaN })).toThrow(/writeUnitsPerSecond/);
   });
