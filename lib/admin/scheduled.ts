@@ -10,7 +10,7 @@ import type { HopperConfig } from '../config/hopper-config.js';
 import { InvalidEntryIdError } from '../errors/admin.js';
 import { HopperError } from '../errors/base.js';
 import type { Job } from '../job/model.js';
-import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey } from '../storage/keys.js';
+import { entryKeyCandidates, parseTimeSortKey, type ItemKey } from '../storage/keys.js';
 import { RETRY_DEFAULTS } from '../retry/handler.js';
 import { moveEntries, type MoverTable } from '../scheduler/move.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
@@ -122,7 +122,7 @@ export class ScheduledJobs {
     if (!Number.isInteger(limit) || limit < 1 || limit > SCHEDULED_LIST_LIMITS.maxLimit) {
       throw new RangeError(`limit must be an integer from 1 to ${SCHEDULED_LIST_LIMITS.maxLimit}, but ${limit} was provided`);
     }
-    if (options.cursor !== undefined) this.keyOf(set, options.cursor);
+    if (options.cursor !== undefined) this.keysOf(set, options.cursor);
     const nowMs = this.clock().getTime();
     const jobs: WaitingJob[] = [];
     let scanned = 0;
@@ -155,15 +155,18 @@ export class ScheduledJobs {
    *   when the team's client middleware did (the job stays).
    */
   async runNow(set: RunnableSetName, id: string): Promise<WaitingJobAction> {
-    const entry = this.stub(set, id);
-    const [outcome] = await moveEntries([entry], this.moverDeps(), {
-      owner: `admin:${randomUUID()}`, claimUntilMs: this.clock().getTime() + ADMIN_CLAIM_MS, immediately: true, via: set === 'dead' ? 'dead-retry' : 'run-now',
-    });
-    if (outcome === undefined || outcome.kind === 'gone') return 'gone';
-    if (outcome.kind === 'busy') return 'moving';
-    // The team's middleware refused it: its own error, which the API answers 422.
-    if (outcome.kind === 'failed') throw outcome.refusal ?? new HopperError(`could not run ${entry.jid} now: ${outcome.reason}`);
-    return 'done';
+    // The entry's shard, then its shard under the set's former count (lib/storage/keys.ts).
+    for (const entry of this.stubs(set, id)) {
+      const [outcome] = await moveEntries([entry], this.moverDeps(), {
+        owner: `admin:${randomUUID()}`, claimUntilMs: this.clock().getTime() + ADMIN_CLAIM_MS, immediately: true, via: set === 'dead' ? 'dead-retry' : 'run-now',
+      });
+      if (outcome === undefined || outcome.kind === 'gone') continue;
+      if (outcome.kind === 'busy') return 'moving';
+      // The team's middleware refused it: its own error, which the API answers 422.
+      if (outcome.kind === 'failed') throw outcome.refusal ?? new HopperError(`could not run ${entry.jid} now: ${outcome.reason}`);
+      return 'done';
+    }
+    return 'gone';
   }
 
   /**
@@ -172,15 +175,18 @@ export class ScheduledJobs {
    * @returns `done`; `moving` when a sweep is sending it right now (too late to delete); `gone`.
    */
   async delete(set: WaitingSetName, id: string): Promise<WaitingJobAction> {
-    const key = this.keyOf(set, id);
     const owner = `admin:${randomUUID()}`;
-    const nowMs = this.clock().getTime();
-    // Claim first: a delete must not remove an entry a sweep has already sent (and is about to delete itself).
-    const claim = await this.deps.table.claimSetEntry(set, key, { owner, nowMs, untilMs: nowMs + ADMIN_CLAIM_MS });
-    if (claim.status !== 'claimed') return claim.status === 'busy' ? 'moving' : 'gone';
-    const deleted = await this.deps.table.deleteSetEntry(set, key, { kind: 'claimed-by', owner });
-    if (deleted !== undefined) this.logger.info('waiting job deleted', { set, jid: deleted.jid, jobtype: deleted.jobtype, queue: deleted.queue });
-    return deleted === undefined ? 'gone' : 'done';
+    for (const key of this.keysOf(set, id)) {
+      const nowMs = this.clock().getTime();
+      // Claim first: a delete must not remove an entry a sweep has already sent (and is about to delete itself).
+      const claim = await this.deps.table.claimSetEntry(set, key, { owner, nowMs, untilMs: nowMs + ADMIN_CLAIM_MS });
+      if (claim.status === 'busy') return 'moving';
+      if (claim.status !== 'claimed') continue;
+      const deleted = await this.deps.table.deleteSetEntry(set, key, { kind: 'claimed-by', owner });
+      if (deleted !== undefined) this.logger.info('waiting job deleted', { set, jid: deleted.jid, jobtype: deleted.jobtype, queue: deleted.queue });
+      return deleted === undefined ? 'gone' : 'done';
+    }
+    return 'gone';
   }
 
   private moverDeps() {
@@ -196,17 +202,17 @@ export class ScheduledJobs {
     };
   }
 
-  /** The entry `id` names, as far as its key tells (the claim reads the rest). */
-  private stub(set: RunnableSetName, id: string): SetEntry {
-    const key = this.keyOf(set, id);
+  /** The entry `id` names under each key it may have, as far as its key tells (the claim reads the rest). */
+  private stubs(set: RunnableSetName, id: string): SetEntry[] {
     const parsed = parseTimeSortKey(id);
-    return { set, key, epochMs: parsed?.epochMs ?? 0, jid: parsed?.jid ?? id };
+    return this.keysOf(set, id).map((key) => ({ set, key, epochMs: parsed?.epochMs ?? 0, jid: parsed?.jid ?? id }));
   }
 
-  private keyOf(set: RunnableSetName, id: string): ItemKey {
-    const parsed = parseTimeSortKey(id);
-    if (parsed === undefined) throw new InvalidEntryIdError(id);
-    return { pk: setPartitionKey(set, shardOf(set, parsed.jid)), sk: id };
+  /** The keys the entry `id` may have: its shard, then its shard under the set's former count. */
+  private keysOf(set: RunnableSetName, id: string): ItemKey[] {
+    const keys = entryKeyCandidates(set, id);
+    if (keys === undefined) throw new InvalidEntryIdError(id);
+    return keys;
   }
 }
 

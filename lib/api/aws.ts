@@ -18,7 +18,7 @@ import { redrive } from '../admin/redrive.js';
 import { CronStore } from '../storage/cron-store.js';
 import { JobStates } from '../storage/job-states.js';
 import { Iterations } from '../storage/iterations.js';
-import { setPartitionKey, setPartitionKeys, shardOf, type ItemKey, type SortedSetName } from '../storage/keys.js';
+import { setPartitionKey, setPartitionKeys, shardCandidates, type ItemKey, type SortedSetName } from '../storage/keys.js';
 import { DynamoLimiterStore } from '../limiters/dynamo/store.js';
 import { dynamoStatsTable, readQueueReports } from '../stats/read.js';
 import { fromItem, type SetEntry } from '../storage/set-items.js';
@@ -78,27 +78,32 @@ export function awsSetStore(table: StateTable, dynamo: DynamoDBClient): SetStore
       return item === undefined ? undefined : fromItem(set, item);
     },
     async findJob(set, jid, maxPages) {
-      // The jid's shard only, filtered on the entry's `jid` attribute (a filter cannot name a key
-      // attribute); the read still bills every item of the shard it goes through.
+      // The jid's shard only (and its shard under the set's former count, which may still hold it),
+      // filtered on the entry's `jid` attribute (a filter cannot name a key attribute); the read
+      // still bills every item of the shard it goes through.
       const entries: SetEntry[] = [];
-      let start: Record<string, AttributeValue> | undefined;
-      for (let page = 0; page < maxPages; page += 1) {
-        const output = await dynamo.send(new QueryCommand({
-          TableName: table.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          FilterExpression: '#jid = :jid',
-          ExpressionAttributeNames: { '#jid': 'jid' },
-          ExpressionAttributeValues: { ':pk': { S: setPartitionKey(set, shardOf(set, jid)) }, ':jid': { S: jid } },
-          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-        }));
-        for (const item of output.Items ?? []) {
-          const entry = fromItem(set, item);
-          if (entry?.jid === jid) entries.push(entry);
+      let complete = true;
+      for (const shard of shardCandidates(set, jid)) {
+        let start: Record<string, AttributeValue> | undefined;
+        for (let page = 0; page < maxPages; page += 1) {
+          const output = await dynamo.send(new QueryCommand({
+            TableName: table.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            FilterExpression: '#jid = :jid',
+            ExpressionAttributeNames: { '#jid': 'jid' },
+            ExpressionAttributeValues: { ':pk': { S: setPartitionKey(set, shard) }, ':jid': { S: jid } },
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }));
+          for (const item of output.Items ?? []) {
+            const entry = fromItem(set, item);
+            if (entry?.jid === jid) entries.push(entry);
+          }
+          start = output.LastEvaluatedKey;
+          if (start === undefined) break;
         }
-        start = output.LastEvaluatedKey;
-        if (start === undefined) return { entries, complete: true };
+        if (start !== undefined) complete = false;
       }
-      return { entries, complete: false };
+      return { entries, complete };
     },
     async countSet(set, maxPagesPerShard) {
       const shards = await Promise.all(setPartitionKeys(set).map(async (pk) => {

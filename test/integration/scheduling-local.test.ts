@@ -16,6 +16,7 @@ import { Client } from '../../lib/client/client.js';
 import { cronJid } from '../../lib/cron/definition.js';
 import { isRecord } from '../../lib/job/model.js';
 import { StateTable } from '../../lib/storage/index.js';
+import { shardOf } from '../../lib/storage/keys.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { dynamoClient, eventually, printRuntimeLogsOnFailure, sqsClient } from '../fixtures/local-helpers.js';
@@ -131,10 +132,13 @@ describe('scheduled jobs on the local runtime', () => {
 
 describe('a backlog of scheduled jobs on the local runtime', () => {
   it('is shared by the sweep with its helpers (other invocations), each job moved once', { timeout: 120_000 }, async () => {
-    // 2,400 jobs due at the same second: about 150 in each of the 16 shards, more than a page of 100.
+    // 2,400 jobs due at the same second, their jids picked to fall in 16 of the set's shards: about
+    // 150 in each, more than a page of 100.
     const atMs = Date.now() + 30 * MINUTE;
     const run = `backlog-${Date.now()}`;
-    const jobs = Array.from({ length: 2_400 }, (_, index) => ({ jobtype: 'Greet', args: [`${run} ${index}`], at: new Date(atMs) }));
+    const jids: string[] = [];
+    for (let index = 0; jids.length < 2_400; index += 1) if (shardOf('scheduled', `${run}-${index}`) < 16) jids.push(`${run}-${index}`);
+    const jobs = jids.map((jid, index) => ({ jobtype: 'Greet', jid, args: [`${run} ${index}`], at: new Date(atMs) }));
     for (let start = 0; start < jobs.length; start += 100) await client.enqueueMany(jobs.slice(start, start + 100));
     const sweepId = functionId('SweepFunction');
     const helperId = functionId('SweepHelperFunction');

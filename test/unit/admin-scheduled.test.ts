@@ -4,7 +4,10 @@ import { normalizeJob, type Job } from '../../lib/job/model.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { MiddlewareError } from '../../lib/errors/middleware.js';
 import type { ClientMiddleware } from '../../lib/middleware/chain.js';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { StateTable } from '../../lib/storage/state-table.js';
+import { setPartitionKey, shardCandidates } from '../../lib/storage/keys.js';
+import { toItem } from '../../lib/storage/set-items.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 import { FakeSqs, QUEUE_URLS, memoryLog } from './worker-fakes.js';
 
@@ -15,11 +18,12 @@ function makeJob(jid: string, fields: Record<string, unknown> = {}): Job {
 }
 
 function setup() {
-  const table = new StateTable(new FakeDynamo(), 'state');
+  const dynamo = new FakeDynamo();
+  const table = new StateTable(dynamo, 'state');
   const sqs = new FakeSqs();
   const log = memoryLog();
   const waiting = new ScheduledJobs({ table, sqs, queueUrls: QUEUE_URLS, clock: () => new Date(T0), logger: createLogger({ sink: log.sink }) });
-  return { table, sqs, waiting, log };
+  return { dynamo, table, sqs, waiting, log };
 }
 
 async function putMany(table: StateTable): Promise<void> {
@@ -139,3 +143,30 @@ describe('ScheduledJobs.runNow and delete', () => {
     await expect(waiting.delete('scheduled', 'j1')).rejects.toThrow('id must be <13-digit due time in epoch ms>#<jid> (as list returns it), but "j1" was provided');
   });
 });
+
+describe('an entry written when the scheduled set had 16 shards', () => {
+  /** A jid whose shard among 64 is not its shard among 16, and its entry put under the former. */
+  async function former(dynamo: FakeDynamo, table: StateTable, index: number) {
+    const jid = Array.from({ length: 200 }, (_, i) => `old-${index}-${i}`).find((candidate) => shardCandidates('scheduled', candidate).length === 2) ?? '';
+    const item = toItem('scheduled', { job: makeJob(jid), epochMs: T0 + 60_000 });
+    const [, before] = shardCandidates('scheduled', jid);
+    item.pk = { S: setPartitionKey('scheduled', before ?? -1) };
+    await dynamo.send(new PutItemCommand({ TableName: table.tableName, Item: item }));
+    return { jid, id: item.sk?.S ?? '' };
+  }
+
+  it('is listed, run now and deleted by its id, as one under the 64 shards', async () => {
+    const { dynamo, table, sqs, waiting } = setup();
+    const listed = await former(dynamo, table, 1);
+    const deleted = await former(dynamo, table, 2);
+
+    expect((await waiting.list()).jobs.map((job) => job.jid).sort()).toEqual([listed.jid, deleted.jid].sort());
+    await expect(waiting.runNow('scheduled', listed.id)).resolves.toBe('done');
+    await expect(waiting.delete('scheduled', deleted.id)).resolves.toBe('done');
+
+    expect(sqs.batches.flatMap((batch) => batch.entries.map((entry) => JSON.parse(entry.MessageBody ?? "{}").jid))).toEqual([listed.jid]);
+    expect((await waiting.list()).jobs).toEqual([]);
+    await expect(waiting.delete('scheduled', deleted.id)).resolves.toBe('gone');
+  });
+});
+

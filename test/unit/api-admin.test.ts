@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { awsQueueBackend } from '../../lib/api/aws.js';
 import { MappingBusyError } from '../../lib/api/queue-state.js';
 import { normalizeJob } from '../../lib/job/model.js';
-import { statsHourKey, statsTotalKey } from '../../lib/storage/keys.js';
+import { setPartitionKey, shardCandidates, statsHourKey, statsTotalKey } from '../../lib/storage/keys.js';
 import { quotaKey } from '../../lib/limiters/keys.js';
 import { apiFixture, NOW, urlEvent } from './api-fakes.js';
 import { field, records, text } from '../fixtures/json.js';
@@ -165,6 +165,22 @@ describe('one entry', () => {
     await call(urlEvent({ method: 'POST', path: `/v1/scheduled/${encodeURIComponent(entry.key.sk)}/retry` }));
 
     expect(sqs.sentTo(QUEUE_URLS.default).map((message) => message.body)).toEqual([expect.not.objectContaining({ at: expect.anything() })]);
+  });
+
+  it('reads and runs a scheduled job by its id when it waits under the 16 shards the set had before', async () => {
+    const { call, sets, sqs } = apiFixture();
+    const jid = Array.from({ length: 200 }, (_, i) => `old${i}`).find((candidate) => shardCandidates('scheduled', candidate).length === 2) ?? '';
+    const entry = sets.put('scheduled', { job: job(jid, { at: '2026-12-01T00:00:00Z' }), epochMs: Date.UTC(2026, 11, 1) });
+    // Moved to the key it had when the set had 16 shards.
+    const stored = sets.items.get(`${entry.key.pk}|${entry.key.sk}`);
+    const formerPk = setPartitionKey('scheduled', shardCandidates('scheduled', jid)[1] ?? -1);
+    sets.items.delete(`${entry.key.pk}|${entry.key.sk}`);
+    if (stored !== undefined) sets.items.set(`${formerPk}|${entry.key.sk}`, { ...stored, item: { ...stored.item, pk: { S: formerPk } } });
+    const path = `/v1/scheduled/${encodeURIComponent(entry.key.sk)}`;
+
+    expect((await call(urlEvent({ method: 'GET', path }))).json).toMatchObject({ jid });
+    expect((await call(urlEvent({ method: 'POST', path: `${path}/retry` }))).statusCode).toBe(200);
+    expect(sqs.sentTo(QUEUE_URLS.default).map((message) => message.body)).toEqual([expect.objectContaining({ jid })]);
   });
 
   it('refuses to retry an entry that holds no valid job (409) and answers 404 for a missing one', async () => {

@@ -13,14 +13,13 @@ import type { IterationState } from '../../lib/storage/iterations.js';
 import type { BatchStatus } from '../../lib/batch/status.js';
 import type { BatchMember } from '../../lib/batch/members.js';
 import { resolveCron } from '../../lib/cron/definition.js';
-import { parseTimeSortKey, setPartitionKey, shardOf } from '../../lib/storage/keys.js';
 import type { CronRunRecord } from '../../lib/storage/cron-store.js';
 import type { ApiResponse } from '../../lib/api/http.js';
 import { MAPPING_BUSY_RETRY_AFTER_SECONDS, MappingBusyError, QueueState, type QueueBackend, type QueueCounts } from '../../lib/api/queue-state.js';
 import { Client } from '../../lib/client/client.js';
 import type { StateCommands } from '../../lib/aws/dynamo.js';
 import type { Job } from '../../lib/job/model.js';
-import { setEntryKey, type SortedSetName } from '../../lib/storage/keys.js';
+import { entryKeyCandidates, setEntryKey, type SortedSetName } from '../../lib/storage/keys.js';
 import { MemoryLimiterStore } from '../../lib/limiters/index.js';
 import { resolveQuotas } from '../../lib/quota/index.js';
 import type { QueueReport, StatsItem, StatsTable } from '../../lib/stats/read.js';
@@ -220,9 +219,13 @@ export class FakeWaiting {
   }
 
   private async find(set: RunnableSetName, id: string): Promise<SetEntry | undefined> {
-    const parsed = parseTimeSortKey(id);
-    if (parsed === undefined) throw new Error(`bad id ${id}`);
-    return this.sets.getSetEntry(set, { pk: setPartitionKey(set, shardOf(set, parsed.jid)), sk: id });
+    const keys = entryKeyCandidates(set, id);
+    if (keys === undefined) throw new Error(`bad id ${id}`);
+    for (const key of keys) {
+      const entry = await this.sets.getSetEntry(set, key);
+      if (entry !== undefined) return entry;
+    }
+    return undefined;
   }
 }
 

@@ -318,7 +318,8 @@ describe('sweep', () => {
 
   it('counts the shards of a helper that failed as unread, and the next sweep moves what they held', async () => {
     const { table, sqs, deps, log } = setup();
-    for (let i = 0; i < 600; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + (i % 120) * 1000);
+    // About 37 in each of the 64 shards: more than a page of 20.
+    for (let i = 0; i < 2_400; i += 1) await table.putScheduled(makeJob(`j${i}`), T0 + (i % 120) * 1000);
     let handed = 0;
     const helpers: SweepHelpers = {
       max: 1,
@@ -334,9 +335,9 @@ describe('sweep', () => {
     expect(handed).toBeGreaterThan(0);
     expect(first.unread).toBe(handed);
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'ERROR', reason: 'Error: Lambda throttled the helper' }));
-    expect(first.moved + second.moved).toBe(600);
-    expect(new Set(sent(sqs).map(({ jid }) => jid)).size).toBe(600);
-    expect(sent(sqs)).toHaveLength(600);
+    expect(first.moved + second.moved).toBe(2_400);
+    expect(new Set(sent(sqs).map(({ jid }) => jid)).size).toBe(2_400);
+    expect(sent(sqs)).toHaveLength(2_400);
   });
 
   it('stops after maxEntries', async () => {

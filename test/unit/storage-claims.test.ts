@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { normalizeJob, type Job } from '../../lib/job/model.js';
-import { cronMetaKey, cronTickKey } from '../../lib/storage/keys.js';
+import { SORTED_SETS, cronMetaKey, cronTickKey } from '../../lib/storage/keys.js';
 import { StateTable } from '../../lib/storage/state-table.js';
 import { FakeDynamo } from './storage-fake-dynamo.js';
 
@@ -103,8 +103,8 @@ describe('streamSetRange', () => {
 
     const queries = dynamo.sentOf(QueryCommand);
     expect(jids).toHaveLength(20);
-    // 16 first pages of 5, plus a few second pages: far below 16 shards × 20 items.
-    expect(queries.length).toBeLessThan(16 + 10);
+    // A first page of 5 per shard, plus a few second pages: far below shards × 20 items.
+    expect(queries.length).toBeLessThan(SORTED_SETS.scheduled.shards + 10);
     expect(queries.every((query) => query.input.Limit === 5)).toBe(true);
   });
 

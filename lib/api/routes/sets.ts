@@ -16,7 +16,7 @@
  */
 import type { WaitingJobAction, WaitingSetName } from '../../admin/scheduled.js';
 import type { Job } from '../../job/model.js';
-import { parseTimeSortKey, setPartitionKey, shardOf, type ItemKey, type SortedSetName } from '../../storage/keys.js';
+import { entryKeyCandidates, type ItemKey, type SortedSetName } from '../../storage/keys.js';
 import type { SetEntry } from '../../storage/set-items.js';
 import type { ApiContext } from '../context.js';
 import { API_ERRORS, ApiError, badParameter, describeValue, intParameter, json, jsonBody, notFound, type ApiRequest, type ApiResponse } from '../http.js';
@@ -91,11 +91,23 @@ function newestFirst(set: SortedSetName): boolean {
   return set === 'dead';
 }
 
-/** The key of the entry `id` names. @throws ApiError 400 naming `parameter`. */
-function keyOf(set: SortedSetName, id: string, parameter: string): ItemKey {
-  const parsed = parseTimeSortKey(id);
-  if (parsed === undefined) throw badParameter(parameter, 'an entry id, <13-digit epoch ms>#<jid>, as a list returns it', describeValue(id));
-  return { pk: setPartitionKey(set, shardOf(set, parsed.jid)), sk: id };
+/**
+ * The keys the entry `id` names may have: its jid's shard, then its shard under the set's former
+ * count (lib/storage/keys.ts `entryKeyCandidates`). @throws ApiError 400 naming `parameter`.
+ */
+function keysOf(set: SortedSetName, id: string, parameter: string): ItemKey[] {
+  const keys = entryKeyCandidates(set, id);
+  if (keys === undefined) throw badParameter(parameter, 'an entry id, <13-digit epoch ms>#<jid>, as a list returns it', describeValue(id));
+  return keys;
+}
+
+/** The entry `id` names, read from each key it may have until found. @throws ApiError 400 naming `parameter`. */
+async function readEntry(ctx: ApiContext, set: SortedSetName, id: string, parameter: string): Promise<SetEntry | undefined> {
+  for (const key of keysOf(set, id, parameter)) {
+    const entry = await ctx.sets.getSetEntry(set, key);
+    if (entry !== undefined) return entry;
+  }
+  return undefined;
 }
 
 interface Filter {
@@ -150,7 +162,7 @@ async function scan(ctx: ApiContext, set: SortedSetName, filter: Filter, limit: 
 async function list(ctx: ApiContext, set: SortedSetName, request: ApiRequest): Promise<ApiResponse> {
   const limit = intParameter(request, 'limit', 1, SET_PAGE.maxLimit, SET_PAGE.defaultLimit);
   const cursor = request.query.cursor;
-  if (cursor !== undefined) keyOf(set, cursor, 'cursor');
+  if (cursor !== undefined) keysOf(set, cursor, 'cursor');
   const filter = { jobtype: stringFilter(request.query.jobtype, 'jobtype'), queue: stringFilter(request.query.queue, 'queue') };
   const page = await scan(ctx, set, filter, limit, cursor, SET_PAGE.maxPagesPerList);
   return json(200, { entries: page.entries.map(entryView), scanned: page.scanned, cursor: page.cursor ?? null } satisfies SetPageView);
@@ -158,21 +170,25 @@ async function list(ctx: ApiContext, set: SortedSetName, request: ApiRequest): P
 
 async function getOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
   const id = params.id ?? '';
-  const entry = await ctx.sets.getSetEntry(set, keyOf(set, id, 'id'));
+  const entry = await readEntry(ctx, set, id, 'id');
   if (entry === undefined) throw notFound(`no entry ${id} in the ${set} set`);
   return json(200, entryView(entry));
 }
 
 async function deleteOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
   const id = params.id ?? '';
-  const key = keyOf(set, id, 'id');
+  const keys = keysOf(set, id, 'id');
   const waiting = waitingSet(set);
   if (waiting !== undefined) {
     const action = await ctx.waiting.delete(waiting, id);
     if (action !== 'done') throw notDone(set, id, action);
     return { statusCode: 204, headers: {}, body: '' };
   }
-  const deleted = await ctx.sets.deleteSetEntry(set, key);
+  let deleted: SetEntry | undefined;
+  for (const key of keys) {
+    deleted = await ctx.sets.deleteSetEntry(set, key);
+    if (deleted !== undefined) break;
+  }
   if (deleted === undefined) throw notFound(`no entry ${id} in the ${set} set`);
   ctx.logger.info('entry deleted', { set, id, jid: deleted.jid });
   return { statusCode: 204, headers: {}, body: '' };
@@ -188,8 +204,7 @@ function runnable(ctx: ApiContext, entry: SetEntry): Job | string {
 
 async function retryOne(ctx: ApiContext, set: SortedSetName, params: PathParams): Promise<ApiResponse> {
   const id = params.id ?? '';
-  const key = keyOf(set, id, 'id');
-  const entry = await ctx.sets.getSetEntry(set, key);
+  const entry = await readEntry(ctx, set, id, 'id');
   if (entry === undefined) throw notFound(`no entry ${id} in the ${set} set`);
   const job = runnable(ctx, entry);
   if (typeof job === 'string') throw new ApiError(409, API_ERRORS.conflict, `entry ${id} cannot be retried: ${job}`);
@@ -222,7 +237,7 @@ async function bulk(ctx: ApiContext, set: SortedSetName, request: ApiRequest, ac
   const limit = fields.get('limit') ?? SET_PAGE.defaultBulkLimit;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SET_PAGE.maxLimit) throw badParameter('limit', `an integer from 1 to ${SET_PAGE.maxLimit}`, describeValue(limit));
   const cursor = stringFilter(fields.get('cursor'), 'cursor');
-  if (cursor !== undefined) keyOf(set, cursor, 'cursor');
+  if (cursor !== undefined) keysOf(set, cursor, 'cursor');
   const filter = { jobtype: stringFilter(fields.get('jobtype'), 'jobtype'), queue: stringFilter(fields.get('queue'), 'queue') };
 
   // One page of `limit` entries examined per call, matching or not: the call's cost is bounded.
