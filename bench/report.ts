@@ -87,15 +87,16 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
   if (results.scale !== undefined) {
     const { scale } = results;
     const modeled = Math.min(...scale.runs.map((run) => run.modeledJobsPerSecond));
+    const scenarios = [...new Set(scale.runs.map((run) => run.scenario))];
     rows.push({
       benchmark: 'scale model: hot items',
-      result: `at ${modeled}+ jobs/s modeled, hottest key in write units/s (throttled requests), sharded vs one item: ${['batch', 'quota', 'limiter'].map((scenario) => {
+      result: `at ${modeled}+ jobs/s modeled, the hottest key's write units/s (requests throttled), now vs before: ${scenarios.map((scenario) => {
         const of = (design: string) => scale.runs.find((run) => run.scenario === scenario && run.design === design);
-        const sharded = of('sharded');
-        const unsharded = of('unsharded');
-        return `${scenario} ${sharded?.hottestUnitsPerSecond ?? '?'} (${sharded?.throttled ?? '?'}) vs ${unsharded?.hottestUnitsPerSecond ?? '?'} (${unsharded?.throttled ?? '?'})`;
-      }).join(', ')}; partition limit ${scale.partitionWriteUnits} units/s`,
-      goal: `sharded: no throttle, no key above ${scale.partitionWriteUnits * HOT_SHARE} units/s; one item: throttled`,
+        const now = of('now');
+        const before = of('before');
+        return `${scenario} ${now?.hottestUnitsPerSecond ?? '?'} (${now?.throttled ?? '?'}) on ${now?.layout ?? '?'} vs ${before?.hottestUnitsPerSecond ?? '?'} (${before?.throttled ?? '?'}) on ${before?.layout ?? '?'}`;
+      }).join('; ')}; a partition takes ${scale.partitionWriteUnits}`,
+      goal: `now: no throttle, no key above ${scale.partitionWriteUnits * HOT_SHARE} units/s; before: throttled`,
       pass: scale.pass,
     });
   }
@@ -152,8 +153,8 @@ export function markdownReport(meta: RunMeta, prices: Prices, results: BenchResu
       `## Scale model (${results.scale.parameters.awsJobsPerSecond} jobs/s, ${results.scale.parameters.tenants} tenants, a partition ${results.scale.partitionWriteUnits} write units/s; model time, bench/parts/scale.ts)`,
       '',
       table(
-        ['Hot item', 'Design', 'Jobs', 'Real jobs/s', 'Modeled jobs/s', 'Model seconds', 'Keys', 'Hottest key, units/s', 'Predicted', 'Throttled'],
-        results.scale.runs.map((run) => [run.scenario, run.design, run.jobs, run.localJobsPerSecond, run.modeledJobsPerSecond, run.modeledSeconds, run.keys, run.hottestUnitsPerSecond, run.predictedUnitsPerSecond, run.throttled]),
+        ['Hot item', 'Design', 'Spread over', 'Jobs', 'Real jobs/s', 'Modeled jobs/s', 'Model seconds', 'Keys written', 'Hottest key, units/s', 'Predicted', 'Throttled'],
+        results.scale.runs.map((run) => [run.scenario, run.design, run.layout, run.jobs, run.localJobsPerSecond, run.modeledJobsPerSecond, run.modeledSeconds, run.keys, run.hottestUnitsPerSecond, run.predictedUnitsPerSecond, run.throttled]),
       ),
     );
   }

@@ -9,14 +9,16 @@
  * front of DynamoDB Local (local/dynamodb/front.ts). The limit's burst is a tenth of a model second,
  * stricter than AWS's, so that a key's rate decides, not its first second's allowance.
  *
- * Each scenario runs twice, with the same load: as Hopper writes it now (sharded), and as it wrote
- * it before the shards (one item): a batch's job outcomes, a queue quota and the tenants' quotas of
- * 100,000 tenants taken per enqueue, a rate limiter shared by every job. The figures: requests the
+ * Each scenario runs twice, with the same load: as Hopper writes it now, and as it wrote it before
+ * (`before`): a batch's job outcomes (32 keys; before, one), a queue quota and the tenants' quotas
+ * of 100,000 tenants taken per enqueue (the queue's in shards; before, one item), a rate limiter
+ * shared by every job (shards; before, one item), every job scheduled (its entry put into the
+ * scheduled set and deleted by the sweep: 64 shards; before, 16). The figures: requests the
  * front throttled, and the hottest partition key's write units per model second, against half a
  * partition (500), the bar issue 23 sets, and against what the model predicts for it.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { planOutcome } from '../../lib/batch/plan.js';
 import { mulberry32 } from '../../lib/common/random.js';
 import { limiterKey, quotaKey } from '../../lib/limiters/keys.js';
@@ -26,14 +28,16 @@ import { shardCount } from '../../lib/limiters/shards.js';
 import { resolveLimiterSpec } from '../../lib/limiters/spec.js';
 import { checkQuotas } from '../../lib/quota/check.js';
 import { resolveQuotas } from '../../lib/quota/config.js';
-import { BATCH_JOB_SHARDS } from '../../lib/storage/keys.js';
+import { normalizeJob } from '../../lib/job/model.js';
+import { BATCH_JOB_SHARDS, FORMER_SET_SHARDS, SORTED_SETS, fnv1a, setPartitionKey } from '../../lib/storage/keys.js';
+import { toItem } from '../../lib/storage/set-items.js';
 import { LOCAL_IDENTITY, startEmulators } from '../../local/emulators.js';
 import { startDynamoFront, type DynamoFront } from '../../local/dynamodb/front.js';
 import { AWS_PARTITION_WRITE_UNITS } from '../../local/dynamodb/partition-limit.js';
 import { round } from '../lib/stats.js';
 
 /** The scenarios: each a hot item of the unsharded design. */
-export const SCALE_SCENARIOS = ['batch', 'quota', 'limiter'] as const;
+export const SCALE_SCENARIOS = ['batch', 'quota', 'limiter', 'scheduled'] as const;
 export type ScaleScenario = (typeof SCALE_SCENARIOS)[number];
 
 export interface ScaleParameters {
@@ -55,7 +59,7 @@ export const SCALE_DEFAULTS: ScaleParameters = {
   awsJobsPerSecond: 10_000,
   tenants: 100_000,
   realSeconds: 15,
-  localJobsPerSecond: { batch: 250, quota: 120, limiter: 250 },
+  localJobsPerSecond: { batch: 250, quota: 120, limiter: 250, scheduled: 120 },
   inFlight: 24,
   burstSeconds: 0.1,
 };
@@ -65,7 +69,9 @@ export const HOT_SHARE = 0.5;
 
 export interface ScaleRun {
   readonly scenario: ScaleScenario;
-  readonly design: 'sharded' | 'unsharded';
+  readonly design: Design;
+  /** What the hot item is spread over in this design. */
+  readonly layout: string;
   readonly jobs: number;
   /** Jobs a real second reached. */
   readonly localJobsPerSecond: number;
@@ -86,7 +92,7 @@ export interface ScaleResult {
   readonly parameters: ScaleParameters;
   readonly partitionWriteUnits: number;
   readonly runs: readonly ScaleRun[];
-  /** Every sharded run below half a partition without a throttle, every unsharded one throttled. */
+  /** Every run of the design now below half a partition without a throttle, every run of the one before throttled. */
   readonly pass: boolean;
 }
 
@@ -110,14 +116,14 @@ export async function measureScale(parameters: ScaleParameters, log: (line: stri
     }));
     const runs: ScaleRun[] = [];
     for (const scenario of SCALE_SCENARIOS) {
-      for (const design of ['sharded', 'unsharded'] as const) {
+      for (const design of DESIGNS) {
         const run = await runOnce(scenario, design, table, emulators.endpoints.dynamodb, parameters);
         log(`scale ${scenario} ${design}: ${run.modeledJobsPerSecond} jobs/s modeled, hottest key ${run.hottestUnitsPerSecond} units/s (predicted ${run.predictedUnitsPerSecond}), ${run.throttled} throttled`);
         runs.push(run);
       }
     }
     const halfPartition = AWS_PARTITION_WRITE_UNITS * HOT_SHARE;
-    const pass = runs.every((run) => (run.design === 'sharded' ? run.throttled === 0 && run.hottestUnitsPerSecond <= halfPartition : run.throttled > 0));
+    const pass = runs.every((run) => (run.design === 'now' ? run.throttled === 0 && run.hottestUnitsPerSecond <= halfPartition : run.throttled > 0));
     return { parameters, partitionWriteUnits: AWS_PARTITION_WRITE_UNITS, runs, pass };
   } finally {
     direct.destroy();
@@ -125,7 +131,11 @@ export async function measureScale(parameters: ScaleParameters, log: (line: stri
   }
 }
 
-async function runOnce(scenario: ScaleScenario, design: 'sharded' | 'unsharded', table: string, target: string, parameters: ScaleParameters): Promise<ScaleRun> {
+/** Hopper's design now, and the one before its shards. */
+export const DESIGNS = ['now', 'before'] as const;
+export type Design = (typeof DESIGNS)[number];
+
+async function runOnce(scenario: ScaleScenario, design: Design, table: string, target: string, parameters: ScaleParameters): Promise<ScaleRun> {
   const localRate = parameters.localJobsPerSecond[scenario];
   const factor = localRate / parameters.awsJobsPerSecond;
   const startedMs = Date.now();
@@ -150,6 +160,7 @@ async function runOnce(scenario: ScaleScenario, design: 'sharded' | 'unsharded',
     return {
       scenario,
       design,
+      layout: job.shards === 1 ? 'one key' : `${job.shards} keys`,
       jobs,
       localJobsPerSecond: round(jobs / realSeconds, 1),
       modeledJobsPerSecond: Math.round(modeledJobsPerSecond),
@@ -174,7 +185,7 @@ interface ModelJob {
   readonly shards: number;
 }
 
-function jobOf(scenario: ScaleScenario, design: 'sharded' | 'unsharded', table: string, client: DynamoDBClient, now: () => number, parameters: ScaleParameters): ModelJob {
+function jobOf(scenario: ScaleScenario, design: Design, table: string, client: DynamoDBClient, now: () => number, parameters: ScaleParameters): ModelJob {
   const random = mulberry32(23);
   const store = new DynamoLimiterStore({ tableName: table, client });
   const ignore = () => undefined;
@@ -184,11 +195,11 @@ function jobOf(scenario: ScaleScenario, design: 'sharded' | 'unsharded', table: 
       const bid = `scale-${randomUUID().slice(0, 8)}`;
       return {
         unitsPerJob: 1,
-        shards: design === 'sharded' ? BATCH_JOB_SHARDS : 1,
+        shards: design === 'now' ? BATCH_JOB_SHARDS : 1,
         run: async (index) => {
           const input = planOutcome(bid, `job-${index}`, 'succeeded', { tableName: table, now: new Date(now()), ttl: 0 });
           // Before the shards, every job item was under the batch's own key.
-          if (design === 'unsharded' && input.Key?.pk?.S !== undefined) input.Key.pk.S = `batch#${bid}`;
+          if (design === 'before' && input.Key?.pk?.S !== undefined) input.Key.pk.S = `batch#${bid}`;
           await client.send(new UpdateItemCommand(input)).then(ignore, ignore);
         },
       };
@@ -200,10 +211,10 @@ function jobOf(scenario: ScaleScenario, design: 'sharded' | 'unsharded', table: 
       if (bucket === undefined) throw new Error('no queue quota');
       return {
         unitsPerJob: 1,
-        shards: design === 'sharded' ? shardCount(bucket) : 1,
+        shards: design === 'now' ? shardCount(bucket) : 1,
         run: async () => {
           const tenant = `tenant-${Math.floor(random() * parameters.tenants)}`;
-          if (design === 'sharded') {
+          if (design === 'now') {
             await checkQuotas(quotas, { tenant, queue: 'email', jobs: 1 }, { store, now, random }).then(ignore, ignore);
             return;
           }
@@ -214,15 +225,31 @@ function jobOf(scenario: ScaleScenario, design: 'sharded' | 'unsharded', table: 
         },
       };
     }
+    case 'scheduled': {
+      // Every job scheduled: its entry put into its shard of the scheduled set, then deleted by the sweep.
+      const shards = design === 'now' ? SORTED_SETS.scheduled.shards : FORMER_SET_SHARDS.scheduled ?? 1;
+      return {
+        unitsPerJob: 2,
+        shards,
+        run: async (index) => {
+          const job = normalizeJob({ jobtype: 'Remind', args: [index], jid: `scale-${index}-${randomUUID().slice(0, 8)}` }, { now: new Date(now()) });
+          const item = toItem('scheduled', { job, epochMs: now() + 3_600_000 });
+          // Before, the set had 16 shards: the jid's shard among them.
+          if (design === 'before') item.pk = { S: setPartitionKey('scheduled', fnv1a(job.jid) % shards) };
+          await client.send(new PutItemCommand({ TableName: table, Item: item })).then(ignore, ignore);
+          await client.send(new DeleteItemCommand({ TableName: table, Key: { pk: item.pk ?? { S: '' }, sk: item.sk ?? { S: '' } } })).then(ignore, ignore);
+        },
+      };
+    }
     case 'limiter': {
       // A rate limiter every job takes a permit from.
       const spec = resolveLimiterSpec('shared', SHARED_LIMITER);
       const shared = limiter('shared', SHARED_LIMITER, { store, now, random });
       return {
         unitsPerJob: 1,
-        shards: design === 'sharded' ? shardCount(spec) : 1,
+        shards: design === 'now' ? shardCount(spec) : 1,
         run: async () => {
-          if (design === 'sharded') {
+          if (design === 'now') {
             await shared.acquire().then(ignore, ignore);
             return;
           }
