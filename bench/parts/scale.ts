@@ -6,8 +6,9 @@
  * reads model time, which runs `local rate / 10,000` as fast as real time. A few hundred jobs a real
  * second are then 10,000 jobs a model second, against specs written at AWS's scale (a quota of
  * 12,000 jobs a second) and AWS's partition limit (1,000 write units a model second per key), in
- * front of DynamoDB Local (local/dynamodb/front.ts). The limit's burst is a tenth of a model second,
- * stricter than AWS's, so that a key's rate decides, not its first second's allowance.
+ * front of DynamoDB Local (local/dynamodb/front.ts). The limit's burst is a fiftieth of a model
+ * second, far stricter than AWS's second, so that a key's rate decides, not its first second's
+ * allowance: a run lasts a fraction of a model second.
  *
  * Each scenario runs twice, with the same load: as Hopper writes it now, and as it wrote it before
  * (`before`): a batch's job outcomes (32 keys; before, one), a queue quota and the tenants' quotas
@@ -45,8 +46,8 @@ export interface ScaleParameters {
   readonly awsJobsPerSecond: number;
   /** Tenants the enqueues are spread over (each with a quota of its own). */
   readonly tenants: number;
-  /** Real seconds each run lasts. */
-  readonly realSeconds: number;
+  /** Real seconds each scenario's runs last (longer where fewer jobs a second would leave each key a small sample). */
+  readonly realSeconds: Readonly<Record<ScaleScenario, number>>;
   /** Jobs a real second each scenario runs at (its writes per job decide what DynamoDB Local keeps up with). */
   readonly localJobsPerSecond: Readonly<Record<ScaleScenario, number>>;
   /** Requests in flight at most. */
@@ -58,10 +59,10 @@ export interface ScaleParameters {
 export const SCALE_DEFAULTS: ScaleParameters = {
   awsJobsPerSecond: 10_000,
   tenants: 100_000,
-  realSeconds: 15,
+  realSeconds: { batch: 15, quota: 30, limiter: 15, scheduled: 40 },
   localJobsPerSecond: { batch: 250, quota: 120, limiter: 250, scheduled: 120 },
   inFlight: 24,
-  burstSeconds: 0.1,
+  burstSeconds: 0.02,
 };
 
 /** A key may take at most this share of a partition (issue 23: "no item hotter than half a partition"). */
@@ -151,7 +152,7 @@ async function runOnce(scenario: ScaleScenario, design: Design, table: string, t
   const client = new DynamoDBClient({ endpoint: front.url, region: LOCAL_IDENTITY.region, credentials: { accessKeyId: LOCAL_IDENTITY.accessKeyId, secretAccessKey: LOCAL_IDENTITY.secretAccessKey }, maxAttempts: 1 });
   try {
     const job = jobOf(scenario, design, table, client, modelNow, parameters);
-    const jobs = await drive(localRate, parameters.realSeconds, parameters.inFlight, job.run);
+    const jobs = await drive(localRate, parameters.realSeconds[scenario], parameters.inFlight, job.run);
     const realSeconds = (Date.now() - startedMs) / 1000;
     const modeledSeconds = realSeconds * factor;
     const report = front.report();
