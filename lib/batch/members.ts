@@ -25,7 +25,7 @@ export interface BatchMembersOptions {
   readonly limit: number;
   /** The previous page's cursor (the jid it ended at). */
   readonly cursor?: string;
-  /** Pages of 1 MB read at most before a page returns with what it found. @default 4 */
+  /** Pages of at most `limit` items read per shard before a page returns with what it found. @default 4 */
   readonly maxPages?: number;
 }
 
@@ -58,6 +58,9 @@ export async function listBatchMembers(client: BatchMembersClient, tableName: st
           ':pk': { S: pk }, ':job': { S: BATCH_KEYS.jobSortKeyPrefix },
           ...Object.fromEntries(options.statuses.map((status, index) => [`:s${index}`, { S: status }])),
         },
+        // A page of the shard no larger than the page asked for: each shard is read only as far as
+        // the page can reach (the bound below keeps the merge from skipping what was not read).
+        Limit: options.limit,
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       }));
       for (const item of output.Items ?? []) {

@@ -82,15 +82,15 @@ export type ShardedResult = { readonly allowed: true; readonly taken: readonly S
 
 /**
  * Takes `request.cost` from the limiter of `request.key`: from one shard picked at random, or,
- * refused, from one other; a cost larger than a shard's capacity (points) is taken in parts from as
- * many shards, and given back if a part is refused.
+ * refused, from one other; a cost larger than the smallest shard's capacity (points) is taken in
+ * parts from distinct shards, the largest first, and given back if a part is refused or fails.
  */
 export async function acquireSharded(store: LimiterStore, request: AcquireRequest, random: Random): Promise<ShardedResult> {
   const shards = shardsOf(request.key, request.spec);
   const [only] = shards;
   if (shards.length === 1 && only !== undefined) return taken(await store.acquire(request), [{ shard: only, cost: request.cost }]);
   const order = shuffled(shards, random);
-  const smallest = Math.min(...shards.map((shard) => (shard.spec.type === 'points' ? shard.spec.capacity : request.cost)));
+  const smallest = Math.min(...shards.map((shard) => capacityOf(shard, request.cost)));
   if (request.cost <= smallest) {
     let retryAfterMs = Number.POSITIVE_INFINITY;
     for (const shard of order.slice(0, 2)) {
@@ -100,22 +100,34 @@ export async function acquireSharded(store: LimiterStore, request: AcquireReques
     }
     return { allowed: false, retryAfterMs };
   }
-  // A cost no one shard can hold: parts of at most the smallest capacity from distinct shards.
-  const parts = Math.ceil(request.cost / smallest);
-  if (parts > shards.length) return { allowed: false, retryAfterMs: 0 };
+  // A cost no one shard can hold: parts from distinct shards, the largest first, each at most its
+  // shard's capacity (the capacities add up to the whole, so any cost up to it can be placed).
+  const largestFirst = [...order].sort((a, b) => capacityOf(b, request.cost) - capacityOf(a, request.cost));
   const takes: ShardTake[] = [];
-  for (let index = 0; index < parts; index += 1) {
-    const shard = order[index];
-    if (shard === undefined) break;
-    const cost = share(request.cost, parts, index);
-    const result = await store.acquire({ ...request, key: shard.key, spec: shard.spec, cost });
-    if (!result.allowed) {
-      await giveBack(store, takes, request.nowMs);
-      return { allowed: false, retryAfterMs: result.retryAfterMs };
+  let left = request.cost;
+  try {
+    for (const shard of largestFirst) {
+      if (left <= 0) break;
+      const cost = Math.min(left, capacityOf(shard, request.cost));
+      const result = await store.acquire({ ...request, key: shard.key, spec: shard.spec, cost });
+      if (!result.allowed) {
+        await giveBack(store, takes, request.nowMs);
+        return { allowed: false, retryAfterMs: result.retryAfterMs };
+      }
+      takes.push({ shard, cost });
+      left -= cost;
     }
-    takes.push({ shard, cost });
+  } catch (error) {
+    // A part the table failed to take leaves none of the others taken.
+    await giveBack(store, takes, request.nowMs).catch(() => undefined);
+    throw error;
   }
   return { allowed: true, taken: takes };
+}
+
+/** Points one shard can hold (a points shard's capacity; `cost` for the other kinds, which take 1). */
+function capacityOf(shard: Shard, cost: number): number {
+  return shard.spec.type === 'points' ? shard.spec.capacity : cost;
 }
 
 /** Gives points back to the shards they were taken from (points limiters and quotas only). */
@@ -152,7 +164,7 @@ export async function settleSharded(store: LimiterStore, takes: readonly ShardTa
  */
 export async function refundSharded(store: LimiterStore, key: ItemKey, spec: ResolvedLimiterSpec, cost: number, nowMs: number, random: Random): Promise<void> {
   const shards = shuffled(shardsOf(key, spec), random);
-  const parts = Math.min(shards.length, Math.max(1, Math.ceil(cost / Math.max(1, Math.min(...shards.map((shard) => (shard.spec.type === 'points' ? shard.spec.capacity : cost)))))));
+  const parts = Math.min(shards.length, Math.max(1, Math.ceil(cost / Math.max(1, Math.min(...shards.map((shard) => capacityOf(shard, cost)))))));
   await giveBack(store, shards.slice(0, parts).map((shard, index) => ({ shard, cost: share(cost, parts, index) })), nowMs);
 }
 

@@ -81,15 +81,41 @@ describe('a sharded limiter', () => {
     const points = spec({ type: 'points', capacity: 1_000, refill: 1_000, per: 'second' });
     const request = (cost: number): AcquireRequest => ({ key, spec: points, nowMs: 0, token: 'quota', cost });
     const first = await acquireSharded(store, request(600), mulberry32(1));
-    expect(first.allowed && first.taken.map((take) => take.cost)).toEqual([200, 200, 200]);
-    // 400 points are left: 50 in three shards, 250 in the fourth. 500 is two parts of 250, and
-    // only one shard holds 250: refused, and the part taken is given back.
+    expect(first.allowed && first.taken.map((take) => take.cost)).toEqual([250, 250, 100]);
+    // 400 points are left, 250 at most in one shard: 500 cannot be placed, and is refused with any
+    // part it took given back.
     expect((await acquireSharded(store, request(500), mulberry32(2))).allowed).toBe(false);
     let left = 0;
     for (const shard of shardsOf(key, points)) {
       while ((await store.acquire({ ...request(1), key: shard.key, spec: shard.spec })).allowed) left += 1;
     }
     expect(left).toBe(400);
+  });
+
+  it('places any cost up to the whole capacity, however the shares divide it', async () => {
+    // 999 points a second: 4 shards of 250, 250, 250 and 249; the whole 999 at once is admitted.
+    const points = spec({ type: 'points', capacity: 999, refill: 999, per: 'second' });
+    const request: AcquireRequest = { key: { pk: 'quota#queue#q', sk: 'points' }, spec: points, nowMs: 0, token: 'quota', cost: 999 };
+    const taken = await acquireSharded(new MemoryLimiterStore(), request, mulberry32(5));
+    expect(taken.allowed && taken.taken.map((take) => take.cost).sort()).toEqual([249, 250, 250, 250]);
+  });
+
+  it('gives the parts taken back when the table fails on a later part', async () => {
+    const inner = new MemoryLimiterStore();
+    let calls = 0;
+    const failing: LimiterStore = {
+      acquire: (request) => (++calls === 2 ? Promise.reject(new Error('table unreachable')) : inner.acquire(request)),
+      release: (request) => inner.release(request),
+      settle: (request) => inner.settle(request),
+    };
+    const key = { pk: 'quota#queue#q', sk: 'points' };
+    const points = spec({ type: 'points', capacity: 1_000, refill: 1_000, per: 'second' });
+    await expect(acquireSharded(failing, { key, spec: points, nowMs: 0, token: 'quota', cost: 600 }, mulberry32(1))).rejects.toThrow('table unreachable');
+    let left = 0;
+    for (const shard of shardsOf(key, points)) {
+      while ((await inner.acquire({ key: shard.key, spec: shard.spec, nowMs: 0, token: 'quota', cost: 1 })).allowed) left += 1;
+    }
+    expect(left).toBe(1_000);
   });
 });
 

@@ -1,5 +1,5 @@
-"""Limiters in the limits table, on the TypeScript limiters' items (lib/limiters): a Python and a
-TypeScript worker that name the same limiter share one limit.
+"""Limiters in the limits table, on the TypeScript limiters' items (lib/limiters), shards included
+(limiter_shards.py): a Python and a TypeScript worker that name the same limiter share one limit.
 
 ``ctx.limiter(name, spec).run(fn)`` runs ``fn`` when the limiter has room, waiting up to the spec's
 ``wait`` seconds, and otherwise raises ``RateLimitedError``, which puts the job back on its queue
@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from .errors import HopperError, InvalidLimiterSpecError, LimiterUnavailableError, RateLimitedError
 from .limiter_plans import Known, Step, _Refuse, _Write, gcra_params, plan_add_entry, plan_remove_entry, plan_settle_gcra, plan_take_from_bucket, plan_take_from_gcra
+from .limiter_shards import shards_of
 from .limiter_spec import LimiterSpec, _describe, _is_int, resolve_spec  # noqa: F401 - resolve_spec is part of this module's interface
 from .state import is_condition_failure
 
@@ -116,36 +117,88 @@ class Limiter:
         return self._acquire(1)
 
     def _acquire(self, cost: int) -> _Permit | _Refuse:
+        """One try: on the limiter's item, or on one shard and then one other when its rate spread it
+        over shards (limiter_shards.py); a points cost larger than a shard holds is taken in parts."""
         token = secrets.token_urlsafe(9)
-        pk, sk = f"limiter#{self.name}", self.spec.type
         acquired_at = self._now_ms()
+        shards = shards_of(f"limiter#{self.name}", self.spec.type, self.spec)
+        order = random.sample(shards, len(shards))
+        capacity = min(shard[2].limit if self.spec.type == "points" else cost for shard in shards)
+        taken: list[tuple[tuple[str, str, LimiterSpec], int]] = []
         try:
-            if self.spec.type == "bucket":
-                outcome = self._store.loop(pk, sk, lambda known: plan_take_from_bucket(self.spec, acquired_at, known))
-            elif self.spec.type in ("leaky", "points"):
-                outcome = self._store.loop(pk, sk, lambda known: plan_take_from_gcra(gcra_params(self.spec), cost, acquired_at, known))
+            if cost <= capacity:
+                refusal: _Refuse | None = None
+                for shard in order[:2]:
+                    outcome = self._take(shard, cost, token, acquired_at)
+                    if not isinstance(outcome, _Refuse):
+                        taken.append((shard, cost))
+                        break
+                    refusal = outcome if refusal is None or outcome.retry_after_ms < refusal.retry_after_ms else refusal
+                if not taken:
+                    return refusal or _Refuse(CONTENTION_RETRY_AFTER_MS)
             else:
-                outcome = self._store.loop(pk, sk, lambda known: plan_add_entry(self.spec, token, acquired_at, known))
+                # Parts from distinct shards, the largest first, each at most its shard's capacity.
+                left = cost
+                for shard in sorted(order, key=lambda candidate: -candidate[2].limit):
+                    if left <= 0:
+                        break
+                    part = min(left, shard[2].limit)
+                    outcome = self._take(shard, part, token, acquired_at)
+                    if isinstance(outcome, _Refuse):
+                        self._give_back(taken)
+                        return outcome
+                    taken.append((shard, part))
+                    left -= part
         except HopperError:
             raise
         except Exception as error:  # noqa: BLE001 - the table, not the limit: handled as a short wait
+            self._give_back(taken)
             raise LimiterUnavailableError(self.name, math.ceil(UNAVAILABLE_RETRY_AFTER_MS / 1000), error) from error
-        if outcome is None:
-            return _Refuse(CONTENTION_RETRY_AFTER_MS)
-        if isinstance(outcome, _Refuse):
-            return outcome
+        (pk, sk, spec), _ = taken[0]
 
         def release() -> None:
-            if self.spec.type == "concurrent":
+            if spec.type == "concurrent":
                 held = self._now_ms() - acquired_at
                 self._store.loop(pk, sk, lambda known: plan_remove_entry(token, known, held))
 
         def settle(delta: int) -> None:
-            now_ms = self._now_ms()
-            if self._store.loop(pk, sk, lambda known: plan_settle_gcra(gcra_params(self.spec), delta, now_ms, known)) is None:
-                raise HopperError(f"could not settle {delta} points on limiter {self.name} in {MAX_ATTEMPTS} attempts under contention")
+            if delta > 0:
+                self._settle(pk, sk, spec, delta)
+                return
+            left = -delta
+            for (shard_pk, shard_sk, shard_spec), paid in taken:
+                if left <= 0:
+                    break
+                back = min(paid, left)
+                self._settle(shard_pk, shard_sk, shard_spec, -back)
+                left -= back
 
         return _Permit(release, settle if self.spec.type == "points" else None)
+
+    def _take(self, shard: tuple[str, str, LimiterSpec], cost: int, token: str, acquired_at: int) -> Step | _Refuse:
+        """Takes ``cost`` from one item; a refusal (or contention past the attempts) is a ``_Refuse``."""
+        pk, sk, spec = shard
+        if spec.type == "bucket":
+            outcome = self._store.loop(pk, sk, lambda known: plan_take_from_bucket(spec, acquired_at, known))
+        elif spec.type in ("leaky", "points"):
+            outcome = self._store.loop(pk, sk, lambda known: plan_take_from_gcra(gcra_params(spec), cost, acquired_at, known))
+        else:
+            outcome = self._store.loop(pk, sk, lambda known: plan_add_entry(spec, token, acquired_at, known))
+        return _Refuse(CONTENTION_RETRY_AFTER_MS) if outcome is None else outcome
+
+    def _settle(self, pk: str, sk: str, spec: LimiterSpec, delta: int) -> None:
+        now_ms = self._now_ms()
+        if self._store.loop(pk, sk, lambda known: plan_settle_gcra(gcra_params(spec), delta, now_ms, known)) is None:
+            raise HopperError(f"could not settle {delta} points on limiter {self.name} in {MAX_ATTEMPTS} attempts under contention")
+
+    def _give_back(self, taken: list[tuple[tuple[str, str, LimiterSpec], int]]) -> None:
+        """Gives points taken from shards back (a refused or failed acquire in parts); best effort."""
+        for (pk, sk, spec), paid in taken:
+            if spec.type == "points":
+                try:
+                    self._settle(pk, sk, spec, -paid)
+                except Exception:  # noqa: BLE001, S110 - the points drain back by themselves
+                    pass
 
     def _acquire_within(self, cost: int = 1) -> _Permit:
         budget = self.spec.wait_ms if self._max_wait_ms is None else min(self.spec.wait_ms, max(0, self._max_wait_ms()))

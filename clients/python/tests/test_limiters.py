@@ -7,6 +7,7 @@ import unittest
 from typing import Any
 
 from hopper_jobs import InvalidLimiterSpecError, RateLimitedError
+from hopper_jobs.limiter_shards import shard_count, shards_of
 from hopper_jobs.limiters import (
     Limiter,
     LimiterStore,
@@ -257,3 +258,44 @@ class GcraTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class KeyedTables:
+    """An EntryTable per item key, as the limits table keeps one item per key."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], EntryTable] = {}
+
+    def _table(self, request: Any) -> EntryTable:
+        key = (request["Key"]["pk"]["S"], request["Key"]["sk"]["S"])
+        return self.items.setdefault(key, EntryTable())
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        return self._table(request).update_item(**request)
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        return self._table(request).get_item(**request)
+
+
+class ShardsTest(unittest.TestCase):
+    def test_spreads_a_limiter_as_typescript_does(self) -> None:
+        # lib/limiters/shards.ts shardsOf({ pk: 'limiter#busy', sk: 'points' }, capacity 1001, refill 1003 per second).
+        spec = resolve_spec("busy", {"type": "points", "capacity": 1001, "refill": 1003, "per": "second"})
+        shards = shards_of("limiter#busy", "points", spec)
+        self.assertEqual([(pk, sk) for pk, sk, _ in shards], [(f"limiter#busy#{k}", f"points#{k}") for k in range(5)])
+        self.assertEqual([share.limit for _, _, share in shards], [201, 200, 200, 200, 200])
+        self.assertEqual([share.refill for _, _, share in shards], [201, 201, 201, 200, 200])
+        self.assertEqual(shard_count(resolve_spec("slow", {"type": "bucket", "limit": 250, "per": "second"})), 1)
+        self.assertEqual(shard_count(resolve_spec("fast", {"type": "leaky", "limit": 1_000_000, "per": "second"})), 64)
+        self.assertEqual(shard_count(resolve_spec("erp", {"type": "concurrent", "limit": 1000})), 1)
+
+    def test_a_window_limiter_of_1000_a_second_admits_at_most_1000_over_its_4_shards(self) -> None:
+        tables = KeyedTables()
+        store = LimiterStore(lambda: tables, "limits")
+        spec = resolve_spec("busy", {"type": "window", "limit": 1000, "per": 1})
+        limiter = Limiter("busy", spec, store, now_ms=lambda: 5_000)
+        admitted = sum(1 for _ in range(1_200) if not isinstance(limiter.acquire(), _Refuse))
+        self.assertEqual(sorted(tables.items), sorted((f"limiter#busy#{k}", f"window#{k}") for k in range(4)))
+        self.assertLessEqual(admitted, 1000)
+        self.assertGreater(admitted, 950)
+
