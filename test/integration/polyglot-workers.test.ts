@@ -202,16 +202,23 @@ describe.each(WORKER_LANGUAGES)('the %s worker', (lang) => {
 });
 
 describe('a limiter used by both workers', () => {
-  it('is one limit: the runs of both languages together never exceed it', { timeout: 90_000 }, async () => {
-    const jids = await Promise.all(WORKER_LANGUAGES.flatMap((lang) => Array.from({ length: 6 }, () => client.enqueue({ jobtype: 'Limited', args: [400], queue: lang }))));
-    const runs = await eventually(async () => {
-      const found = jids.flatMap((jid) => runsOf(jid));
-      return found.length === jids.length ? found : undefined;
-    }, 75_000, 'every Limited job to run');
-    expect(new Set(runs.map((run) => run.lang))).toEqual(new Set(WORKER_LANGUAGES));
-    // The limit is 2 for the two languages together, and both ran at once with the other language.
-    expect(maxOverlap(intervalsOf(runs))).toBe(2);
-    expect(runs.some((run) => runs.some((other) => other.lang !== run.lang && overlaps(run, other)))).toBe(true);
+  it('is one limit: the runs of both languages together never exceed it', { timeout: 150_000 }, async () => {
+    // A round is 6 jobs per language. Which worker takes the two leases when is up to the machine's
+    // load, so rounds go on (at most three) until a run of one language overlapped one of the
+    // other: only then does the limit show it is shared. In every round the limit holds.
+    let crossed = false;
+    for (let round = 0; round < 3 && !crossed; round += 1) {
+      const jids = await Promise.all(WORKER_LANGUAGES.flatMap((lang) => Array.from({ length: 6 }, () => client.enqueue({ jobtype: 'Limited', args: [400], queue: lang }))));
+      const runs = await eventually(async () => {
+        const found = jids.flatMap((jid) => runsOf(jid));
+        return found.length === jids.length ? found : undefined;
+      }, 45_000, 'every Limited job to run');
+      expect(new Set(runs.map((run) => run.lang))).toEqual(new Set(WORKER_LANGUAGES));
+      // The limit is 2 for the two languages together.
+      expect(maxOverlap(intervalsOf(runs))).toBeLessThanOrEqual(2);
+      crossed = runs.some((run) => runs.some((other) => other.lang !== run.lang && overlaps(run, other)));
+    }
+    expect(crossed).toBe(true);
   });
 
   for (const [first, second] of [['py', 'ts'], ['ts', 'py']] as const) {

@@ -328,10 +328,14 @@ describe('an iterating job', () => {
     expect(done.map((item) => item.index)).toEqual(Array.from({ length: 120 }, (_, index) => index));
     const slices = new Set(done.map((item) => item.slice));
     console.info(`iterating job: ${slices.size} slices, ${seen.length} progress readings`);
-    // 2.2 s of items at most per 3 s invocation: at least six slices, one after the other (a
-    // message's custom.slice counts the slices taken before it, the crashed one included).
+    // 2.2 s of items at most per 3 s invocation: at least six slices, one after the other: each
+    // slice's items are one run, never interleaved with another's. (A message's custom.slice counts
+    // the slices taken before it, the crashed one included; a message SQS delivered twice, whose
+    // copy was turned away while the first held the iteration, comes back later with its own
+    // number, so the numbers need not rise.)
     expect(slices.size).toBeGreaterThanOrEqual(6);
-    expect(done.map((item) => item.slice)).toEqual(done.map((item) => item.slice).sort((a, b) => a - b));
+    const runsOfSlices = done.filter((item, index) => index === 0 || done[index - 1]?.slice !== item.slice).length;
+    expect(runsOfSlices).toBe(slices.size);
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
     expect(seen.length).toBeGreaterThan(3);
     expect(logs.entries.some((entry) => entry.message.includes('IteratorFunction') && entry.message.includes('Runtime exited with error'))).toBe(true);
