@@ -19,11 +19,12 @@
  *   whole only when every item is hot.
  * - Reads, streams and table management pass untouched.
  */
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { field } from '../../lib/common/field.js';
 import { isRecord } from '../../lib/job/model.js';
 import { bindLoopback, boundPort, closeServer } from '../http/loopback.js';
+import { exchange, headersOf, readBody, reply, type Answer } from '../http/relay.js';
 import { billedWriteUnits, itemBytes, valueBytes, writeTargets, type WriteTarget } from './billing.js';
 import { PartitionMeter, type PartitionCharge, type PartitionLimit, type PartitionReport } from './partition-limit.js';
 
@@ -98,13 +99,6 @@ interface FrontContext {
   readonly tableArn: (table: string) => string;
 }
 
-/** An answer to pass back. */
-interface Answer {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Buffer;
-}
-
 /** The partition key attribute of each table, read once per table. */
 class KeySchemas {
   private readonly names = new Map<string, Promise<string | undefined>>();
@@ -127,9 +121,7 @@ class KeySchemas {
 }
 
 async function handle(context: FrontContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  const raw = Buffer.concat(chunks);
+  const raw = await readBody(request);
   const targetHeader = String(request.headers['x-amz-target'] ?? '');
   const operation = targetHeader.startsWith(TARGET_PREFIX) ? targetHeader.slice(TARGET_PREFIX.length) : '';
   if (!METERED.has(operation)) {
@@ -224,31 +216,7 @@ function jsonError(status: number, code: string, message: string, extra: Readonl
   return { status, headers: { 'content-type': JSON_CONTENT_TYPE }, body: Buffer.from(JSON.stringify({ __type: `${ERROR_PREFIX}${code}`, message, ...extra })) };
 }
 
-/** Passes a request to DynamoDB Local as it came (its signature covers the body, which is unchanged or re-signed by nobody: DynamoDB Local does not check signatures). */
+/** Passes a request to DynamoDB Local as it came, with `body` (DynamoDB Local does not check signatures). */
 function forward(context: FrontContext, request: IncomingMessage, body: Buffer): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
-  headers.host = context.target.host;
-  headers['content-length'] = String(body.byteLength);
-  return new Promise((resolve, reject) => {
-    const outgoing = httpRequest({ host: context.target.hostname, port: context.target.port, method: request.method ?? 'POST', path: request.url ?? '/', headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () => {
-        const answerHeaders: Record<string, string> = {};
-        for (const [name, value] of Object.entries(answer.headers)) if (typeof value === 'string') answerHeaders[name] = value;
-        resolve({ status: answer.statusCode ?? 500, headers: answerHeaders, body: Buffer.concat(chunks) });
-      });
-      answer.on('error', reject);
-    });
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
-}
-
-function reply(response: ServerResponse, answer: Answer): void {
-  const headers: Record<string, string> = { ...answer.headers, 'content-length': String(answer.body.byteLength) };
-  delete headers['transfer-encoding'];
-  response.writeHead(answer.status, headers);
-  response.end(answer.body);
+  return exchange(Number(context.target.port), context.target.host, { method: request.method ?? 'POST', path: request.url ?? '/', headers: headersOf(request), body });
 }

@@ -90,15 +90,18 @@ export class PartitionMeter {
    */
   take(charges: readonly PartitionCharge[], partial = false): Set<number> {
     const nowMs = this.now();
-    const needs = new Map<string, number>();
-    charges.forEach((charge) => {
-      if (charge.partition === '') return;
+    // Units per partition key, with a charge that names the key.
+    const needs = new Map<string, { charge: PartitionCharge; units: number }>();
+    for (const charge of charges) {
+      if (charge.partition === '') continue;
       const key = keyOf(charge);
-      needs.set(key, (needs.get(key) ?? 0) + charge.units);
-    });
+      const need = needs.get(key);
+      if (need === undefined) needs.set(key, { charge, units: charge.units });
+      else need.units += charge.units;
+    }
     const hotKeys = new Set<string>();
-    for (const [key, units] of needs) {
-      const bucket = this.refilled(key, charges.find((charge) => keyOf(charge) === key), nowMs);
+    for (const [key, { charge, units }] of needs) {
+      const bucket = this.refilled(key, charge, nowMs);
       // A request larger than a full bucket can pass only into a full bucket.
       if (bucket.tokens < Math.min(units, this.depth)) hotKeys.add(key);
     }
@@ -109,10 +112,10 @@ export class PartitionMeter {
     for (const key of hotKeys) {
       const bucket = this.bucketOf(key);
       bucket.throttled += 1;
-      bucket.refusedUnits += needs.get(key) ?? 0;
+      bucket.refusedUnits += needs.get(key)?.units ?? 0;
     }
     if (hot.size > 0 && !partial) return hot;
-    for (const [key, units] of needs) if (!hotKeys.has(key)) this.spend(this.bucketOf(key), units, nowMs);
+    for (const [key, { units }] of needs) if (!hotKeys.has(key)) this.spend(this.bucketOf(key), units, nowMs);
     return hot;
   }
 
@@ -134,11 +137,11 @@ export class PartitionMeter {
     return bucket;
   }
 
-  private refilled(key: string, charge: PartitionCharge | undefined, nowMs: number): Bucket {
+  private refilled(key: string, charge: PartitionCharge, nowMs: number): Bucket {
     let bucket = this.buckets.get(key);
     const rate = this.limit.writeUnitsPerSecond;
     if (bucket === undefined) {
-      bucket = { tokens: this.depth, refilledAtMs: nowMs, units: 0, refusedUnits: 0, throttled: 0, second: Math.floor(nowMs / 1000), unitsThisSecond: 0, peak: 0, table: charge?.table ?? '', partition: charge?.partition ?? '' };
+      bucket = { tokens: this.depth, refilledAtMs: nowMs, units: 0, refusedUnits: 0, throttled: 0, second: Math.floor(nowMs / 1000), unitsThisSecond: 0, peak: 0, table: charge.table, partition: charge.partition };
       this.buckets.set(key, bucket);
       return bucket;
     }

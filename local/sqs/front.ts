@@ -15,10 +15,11 @@
  *   keep a message hidden past 12 hours from its first receive is refused with SQS's
  *   `InvalidParameterValue` (visibility-limit.ts).
  */
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FauxqsServer } from 'fauxqs';
 import { isRecord } from '../../lib/job/model.js';
 import { bindLoopback, boundPort, closeServer } from '../http/loopback.js';
+import { exchange as exchangeWith, headersOf, readBody, reply, type Answer, type Outgoing } from '../http/relay.js';
 import { isSqsAction, jsonToQueryXml, queryErrorXml, queryToJson, QueryTranslationError } from './query-protocol.js';
 import { VISIBILITY_LIMIT_ERROR, visibilityRefusal } from './visibility-limit.js';
 
@@ -42,12 +43,6 @@ export interface SqsFront {
   close(): Promise<void>;
 }
 
-/** An answer of the emulator. */
-interface Answer {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Buffer;
-}
 
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
 
@@ -77,9 +72,7 @@ interface FrontContext {
 }
 
 async function handle(context: FrontContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  const raw = Buffer.concat(chunks);
+  const raw = await readBody(request);
   const contentType = String(request.headers['content-type'] ?? '');
   const target = String(request.headers['x-amz-target'] ?? '');
   if (contentType.includes(JSON_CONTENT_TYPE) && target.startsWith('AmazonSQS.')) {
@@ -140,13 +133,6 @@ function withCanonicalUrlText(context: FrontContext, text: string): string | und
   const canonical = canonicalQueueUrl(context, match[1]).QueueUrl;
   if (typeof canonical !== 'string') return text;
   return text.slice(0, match.index) + `"QueueUrl":${JSON.stringify(canonical)}` + text.slice(match.index + match[0].length);
-}
-
-/** The request's headers as strings. */
-function headersOf(request: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
-  return headers;
 }
 
 /** The URL of a queue as the front hands it out: on the front's own address, same path. */
@@ -285,22 +271,8 @@ function forward(context: FrontContext, request: IncomingMessage, body: Buffer):
  * One HTTP exchange with the emulator. The Host header is the front's: fauxqs builds the URL of a
  * queue it creates from it, so every queue URL points at the front.
  */
-function exchange(context: FrontContext, outgoing: { method: string; path: string; headers: Record<string, string>; body: Buffer }): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers = { ...withoutFraming(outgoing.headers), host: context.host, 'content-length': String(outgoing.body.length) };
-    const forwarded = httpRequest({ host: '127.0.0.1', port: context.fauxqs.port, method: outgoing.method, path: outgoing.path, headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('error', reject);
-      answer.on('end', () => {
-        const answerHeaders: Record<string, string> = {};
-        for (const [name, value] of Object.entries(answer.headers)) if (typeof value === 'string') answerHeaders[name] = value;
-        resolve({ status: answer.statusCode ?? 500, headers: answerHeaders, body: Buffer.concat(chunks) });
-      });
-    });
-    forwarded.on('error', reject);
-    forwarded.end(outgoing.body);
-  });
+function exchange(context: FrontContext, outgoing: Outgoing): Promise<Answer> {
+  return exchangeWith(context.fauxqs.port, context.host, outgoing);
 }
 
 function parseJson(body: Buffer): Json {
@@ -327,15 +299,4 @@ function jsonError(code: string, message: string): Answer {
 
 function xml(status: number, text: string): Answer {
   return { status, headers: { 'content-type': 'text/xml' }, body: Buffer.from(text) };
-}
-
-function reply(response: ServerResponse, answer: Answer): void {
-  response.writeHead(answer.status, { ...withoutFraming(answer.headers), 'content-length': String(answer.body.length) });
-  response.end(answer.body);
-}
-
-/** Headers without those of one connection's framing (the body is passed on whole, with its length). */
-function withoutFraming(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const framing = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !framing.has(name.toLowerCase())));
 }
