@@ -40,8 +40,8 @@ export interface IJobSystem extends IConstruct {
    * alias or version of one), sets {@link clientEnvironment} on its environment.
    *
    * Actions: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue; `dynamodb:PutItem` on
-   * the state table; `dynamodb:GetItem`, `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on batch
-   * and unique-lock items of the state table (`dynamodb:LeadingKeys` condition).
+   * the state table; `dynamodb:GetItem`, `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on batch,
+   * unique-lock and debounce items of the state table (`dynamodb:LeadingKeys` condition).
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant;
   /**

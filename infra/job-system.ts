@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../lib/config/env.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_LIMITS } from '../lib/job/model.js';
-import { BATCH_KEYS, ITERATION_KEYS, JOB_STATE_KEYS, ONCE_KEYS, SORTED_SETS, START_MARK_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, DEBOUNCE_KEYS, ITERATION_KEYS, JOB_STATE_KEYS, ONCE_KEYS, SORTED_SETS, START_MARK_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
 import { validateMaxConcurrency } from './concurrency-plan.js';
@@ -290,8 +290,8 @@ export class JobSystem extends Construct implements IJobSystem {
    * `sqs:ChangeMessageVisibility` — the last also keeps long jobs reserved, `ctx.extend`), and
    * `sqs:SendMessage` on the retries queue and on every job queue (failure envelopes, `ctx`
    * enqueues, rate-limit reschedules). Unless `stateTableAccess` is false, also `dynamodb:GetItem`,
-   * `PutItem`, `UpdateItem` and `DeleteItem` on the state table's batch, unique-lock and scheduled
-   * items (`dynamodb:LeadingKeys`), for jobs in batches and unique jobs; and `dynamodb:UpdateItem`
+   * `PutItem`, `UpdateItem` and `DeleteItem` on the state table's batch, unique-lock, scheduled and
+   * debounce items (`dynamodb:LeadingKeys`), for jobs in batches, unique and debounced jobs; and `dynamodb:UpdateItem`
    * on the limits table (`ctx.limiter`). The queues' default visibility timeout follows `fn`'s
    * timeout.
    *
@@ -344,9 +344,10 @@ export class JobSystem extends Construct implements IJobSystem {
     if (options.stateTableAccess !== false) {
       // Jobs in batches (successes, ctx.batch) and unique jobs (lock release) write batch and lock
       // items; ctx.batch.add of far-off jobs writes the scheduled set; ctx.once its steps; tracked
-      // jobs their states; iterating jobs their cursors. Nothing else in the table.
+      // jobs their states; iterating jobs their cursors; debounced jobs read and delete their keys'
+      // items (and ctx.batch.add writes them). Nothing else in the table.
       grantStateItems(fn, this.stateTable, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-        [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, `${SORTED_SETS.scheduled.prefix}#`, ONCE_KEYS.prefix, JOB_STATE_KEYS.prefix, ITERATION_KEYS.prefix]);
+        [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, `${SORTED_SETS.scheduled.prefix}#`, ONCE_KEYS.prefix, JOB_STATE_KEYS.prefix, ITERATION_KEYS.prefix, DEBOUNCE_KEYS.prefix]);
       // A job delivered again is marked before it runs, so that a crash is told from a throttle.
       grantStateItems(fn, this.stateTable, ['dynamodb:PutItem'], [START_MARK_KEYS.prefix]);
     }
@@ -369,8 +370,8 @@ export class JobSystem extends Construct implements IJobSystem {
    * Any other grantee (a role, a task role) needs {@link clientEnvironment} passed on by other means.
    *
    * Actions: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue; `dynamodb:PutItem` on
-   * the state table; `dynamodb:GetItem`, `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on batch
-   * and unique-lock items of the state table (`dynamodb:LeadingKeys` condition).
+   * the state table; `dynamodb:GetItem`, `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on batch,
+   * unique-lock and debounce items of the state table (`dynamodb:LeadingKeys` condition).
    *
    * @example
    * const signup = new NodejsFunction(stack, 'Signup', { entry: 'src/signup.ts' });

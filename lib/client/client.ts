@@ -107,6 +107,7 @@ export class Client<Jobs extends JobShapes = UntypedJobs> {
         return scheduledSet;
       },
       uniqueLocks: () => this.state.uniqueLocks(),
+      debounceItems: () => this.state.debounceItems(),
       ...(options.middleware === undefined ? {} : { middleware: { chain: options.middleware, via: options.via ?? 'client' } }),
     });
     if (options.queueUrls === undefined && !env[ENV.queueUrls] && env[ENV.configVersion]) {

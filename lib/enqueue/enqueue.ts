@@ -1,10 +1,12 @@
 /**
  * How jobs are put on their queues, shared by `Client`, `Batch.add` and `ctx.batch.add`:
- * validate every job first, take unique locks, register batch members (before anything is sent,
- * so a batch cannot look finished while it is filled), send (SQS batches of 10, or the scheduled
- * set beyond 15 minutes), and undo the locks and registrations of jobs that could not be sent.
+ * validate every job first, take unique locks, name debounced jobs in their keys' items, register
+ * batch members (before anything is sent, so a batch cannot look finished while it is filled), send
+ * (SQS batches of 10, or the scheduled set beyond 15 minutes), and undo the locks, debounce items
+ * and registrations of jobs that could not be sent.
  *
- * No DynamoDB SDK here: locks and batches come through the runtime, loaded when first needed.
+ * No DynamoDB SDK here: locks, debounce items and batches come through the runtime, loaded when
+ * first needed.
  */
 import { InvalidJobError, PayloadTooLargeError } from '../errors/base.js';
 import { byteLength, JOB_LIMITS, normalizeJob, serializeJob, type Job, type JobInput } from '../job/model.js';
@@ -13,6 +15,9 @@ import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws
 import { NotUniqueError } from '../errors/unique.js';
 import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 import { lockKeyOf, uniqueSpecOf } from '../unique/lock.js';
+import { debounceOf } from '../job/debounce.js';
+import type { ReplacedItem } from '../debounce/store.js';
+import { HopperError } from '../errors/base.js';
 import { hasClientChain, runClientChain, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
 import { createLogger, jobLogFields, type Logger } from '../observability/logger.js';
 
@@ -28,6 +33,13 @@ export interface ScheduledSetWriter {
 export interface UniqueLockHolder {
   acquire(job: Job, dueMs: number): Promise<void>;
   release(job: Job): Promise<boolean>;
+}
+
+/** Writes and undoes debounce items (`DebounceItems` in lib/debounce/store.ts). */
+export interface DebounceMarker {
+  /** Names `job` in its key's item; returns the item it replaced, for `restore`. */
+  mark(job: Job, dueMs: number): Promise<ReplacedItem>;
+  restore(job: Job, replaced: ReplacedItem): Promise<void>;
 }
 
 /** What enqueuing needs from its host (a `Client`, a worker). */
@@ -46,6 +58,8 @@ export interface EnqueueRuntime {
   readonly listedQueues?: ReadonlySet<string>;
   /** Unique locks, loaded when a job has `custom.unique_for`. */
   uniqueLocks(): Promise<UniqueLockHolder>;
+  /** Debounce items, loaded when a job has `custom.debounce`; a host without them refuses such jobs. */
+  debounceItems?(): Promise<DebounceMarker>;
   /** The team's client middleware, run on every job before anything is written (lib/middleware). */
   readonly middleware?: { readonly chain: AnyMiddleware; readonly via: EnqueueVia; readonly logger?: Logger };
 }
@@ -76,7 +90,7 @@ export interface PreparedJob {
 export function prepareJob(
   input: JobInput,
   runtime: Pick<EnqueueRuntime, 'queueUrls' | 'defaultRetry'>,
-  options: { readonly path?: string; readonly now: Date; readonly bid?: string; readonly expiresInSeconds?: number },
+  options: { readonly path?: string; readonly now: Date; readonly bid?: string; readonly expiresInSeconds?: number; readonly startDebounce?: boolean },
 ): PreparedJob {
   const path = options.path ?? '';
   const { now, bid, expiresInSeconds } = options;
@@ -88,6 +102,7 @@ export function prepareJob(
     if (error instanceof InvalidJobError && path !== '') throw new InvalidJobError(`${path}${error.field}`, error.expected, error.received);
     throw error;
   }
+  if (options.startDebounce === true) job = debounced(job, now);
   if (expiresInSeconds !== undefined) {
     if (job.custom?.expires_at !== undefined) {
       throw new InvalidJobError(`${path}custom.expires_at`, 'absent when the expiresIn option is given', JSON.stringify(job.custom.expires_at));
@@ -109,6 +124,17 @@ export function prepareJob(
 }
 
 /**
+ * `job` due `custom.debounce.period` seconds after it would have been (now, or its `at`): each job
+ * of a key restarts the key's quiet period. Unchanged without a debounce.
+ */
+function debounced(job: Job, now: Date): Job {
+  const spec = debounceOf(job);
+  if (spec === undefined) return job;
+  const from = job.at === undefined ? now.getTime() : Date.parse(job.at);
+  return { ...job, at: new Date(from + Math.round(spec.period * 1000)).toISOString() };
+}
+
+/**
  * Enqueues `inputs` and returns their jids in input order.
  *
  * @throws InvalidJobError or PayloadTooLargeError before anything is written;
@@ -124,21 +150,28 @@ export async function enqueueJobs(
   const { batch } = options;
   const prepared = await throughMiddleware(runtime, inputs.map((input, index) => prepareJob(input, runtime, {
     now,
+    startDebounce: true,
     ...(options.expiresInSeconds === undefined ? {} : { expiresInSeconds: options.expiresInSeconds }),
     ...(options.many ? { path: `jobs[${index}].` } : {}),
     ...(batch === undefined ? {} : { bid: batch.bid }),
   })), now, options.many);
 
   const failed: EnqueueFailure[] = [];
-  const { accepted, refused, locked } = await takeLocks(runtime, prepared);
-  failed.push(...refused);
+  const locks = await takeLocks(runtime, prepared);
+  failed.push(...locks.refused);
+  const marks = await takeMarks(runtime, locks.accepted);
+  failed.push(...marks.refused);
+  const unmarked = new Set(marks.refused.map((entry) => entry.jid));
+  await releaseLocks(runtime, locks.locked.filter((job) => unmarked.has(job.jid)));
+  const locked = locks.locked.filter((job) => !unmarked.has(job.jid));
+  const accepted = locks.accepted.filter((entry) => !unmarked.has(entry.job.jid));
 
   const registered = accepted.map((entry) => entry.job.jid);
   if (batch !== undefined && accepted.length > 0) {
     try {
       await batch.register(registered);
     } catch (error) {
-      await releaseLocks(runtime, locked);
+      await Promise.all([releaseLocks(runtime, locked), restoreMarks(runtime, marks.marked)]);
       throw error;
     }
   }
@@ -146,7 +179,10 @@ export async function enqueueJobs(
   const unsent = await send(runtime, accepted);
   if (unsent.length > 0) {
     const unsentJids = new Set(unsent.map((entry) => entry.jid));
-    await releaseLocks(runtime, locked.filter((job) => unsentJids.has(job.jid)));
+    await Promise.all([
+      releaseLocks(runtime, locked.filter((job) => unsentJids.has(job.jid))),
+      restoreMarks(runtime, marks.marked.filter((mark) => unsentJids.has(mark.job.jid))),
+    ]);
     let undo = '';
     if (batch !== undefined) {
       try {
@@ -161,7 +197,7 @@ export async function enqueueJobs(
   const jids = prepared.map((entry) => entry.job.jid);
   const only = failed[0];
   if (!options.many && only !== undefined && only.existingJid !== undefined) {
-    const lock = refused.find((entry) => entry.jid === only.jid);
+    const lock = locks.refused.find((entry) => entry.jid === only.jid);
     throw new NotUniqueError(only.jid, only.existingJid, lock?.lockedUntil);
   }
   if (failed.length > 0) {
@@ -185,7 +221,8 @@ async function throughMiddleware(runtime: EnqueueRuntime, prepared: readonly Pre
   const logger = middleware.logger ?? createLogger();
   return Promise.all(prepared.map(async (entry, index) => {
     const job = await runClientChain(middleware.chain, entry.job, middleware.via, logger.child(jobLogFields(entry.job)));
-    return prepareJob(job, runtime, { now, ...(many ? { path: `jobs[${index}].` } : {}) });
+    // A debounce the middleware added starts here; one the job had has started already.
+    return prepareJob(job, runtime, { now, startDebounce: debounceOf(entry.job) === undefined, ...(many ? { path: `jobs[${index}].` } : {}) });
   }));
 }
 
@@ -243,6 +280,54 @@ async function takeLocks(runtime: EnqueueRuntime, prepared: readonly PreparedJob
   }
   const refusedJids = new Set(refused.map((entry) => entry.jid));
   return { accepted: prepared.filter((entry) => !refusedJids.has(entry.job.jid)), refused, locked };
+}
+
+/** A debounced job's mark, and the item it replaced. */
+interface Mark {
+  readonly job: Job;
+  readonly replaced: ReplacedItem;
+}
+
+/**
+ * Names each debounced job among `prepared` in its key's item, in parallel. Of jobs of one call that
+ * share a key, only the last in input order writes: the others would be superseded by it anyway.
+ */
+async function takeMarks(runtime: EnqueueRuntime, prepared: readonly PreparedJob[]): Promise<{ marked: Mark[]; refused: EnqueueFailure[] }> {
+  const lastByKey = new Map<string, PreparedJob>();
+  for (const entry of prepared) {
+    const spec = debounceOf(entry.job);
+    if (spec !== undefined) lastByKey.set(spec.key, entry);
+  }
+  if (lastByKey.size === 0) return { marked: [], refused: [] };
+  const lasts = [...lastByKey.values()];
+  let items: DebounceMarker;
+  try {
+    if (runtime.debounceItems === undefined) throw new HopperError('debounced jobs need the state table, and this host has none');
+    items = await runtime.debounceItems();
+  } catch (error) {
+    return { marked: [], refused: lasts.map((entry) => ({ jid: entry.job.jid, reason: `debounce item not written: ${describe(error)}` })) };
+  }
+  const results = await Promise.allSettled(lasts.map((entry) => items.mark(entry.job, entry.dueMs)));
+  const marked: Mark[] = [];
+  const refused: EnqueueFailure[] = [];
+  results.forEach((result, index) => {
+    const entry = lasts[index];
+    if (entry === undefined) return;
+    if (result.status === 'fulfilled') marked.push({ job: entry.job, replaced: result.value });
+    else refused.push({ jid: entry.job.jid, reason: `debounce item not written: ${describe(result.reason)}` });
+  });
+  return { marked, refused };
+}
+
+/**
+ * Undoes the marks of jobs that will not be enqueued: the item each replaced goes back, so the job
+ * it named runs after all. A mark that cannot be undone leaves its key to a job that was never
+ * sent: nothing of the key runs until its next job.
+ */
+async function restoreMarks(runtime: EnqueueRuntime, marks: readonly Mark[]): Promise<void> {
+  if (marks.length === 0 || runtime.debounceItems === undefined) return;
+  const items = await runtime.debounceItems();
+  await Promise.allSettled(marks.map((mark) => items.restore(mark.job, mark.replaced)));
 }
 
 /** Gives back locks taken for jobs that will not be enqueued; a lock left behind expires by TTL. */

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidJobError } from '../errors/base.js';
+import { validateDebounce, type DebounceSpec } from './debounce.js';
 
 /** Defaults a job gets when its producer leaves a field out. */
 export const JOB_DEFAULTS = {
@@ -53,6 +54,8 @@ export interface JobCustom {
   readonly tenant?: string;
   /** Slices an iterating job has run so far, on the message that continues it (lib/worker/iterate.ts). */
   readonly slice?: number;
+  /** Of the jobs enqueued with this key, the last within `period` seconds runs, once (lib/debounce). */
+  readonly debounce?: DebounceSpec;
   readonly [key: string]: unknown;
 }
 
@@ -287,7 +290,7 @@ export function cap(text: string, max: number): string {
 
 function validateCustom(custom: unknown): JobCustom {
   if (!isRecord(custom)) throw new InvalidJobError('custom', 'a JSON object', describe(custom));
-  const { bid, unique_for: uniqueFor, unique_until: uniqueUntil, expires_at: expiresAt, tenant } = custom;
+  const { bid, unique_for: uniqueFor, unique_until: uniqueUntil, expires_at: expiresAt, tenant, debounce } = custom;
   if (bid !== undefined && (typeof bid !== 'string' || bid.length === 0)) {
     throw new InvalidJobError('custom.bid', 'a non-empty string', describe(bid));
   }
@@ -301,6 +304,7 @@ function validateCustom(custom: unknown): JobCustom {
   if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) {
     throw new InvalidJobError('custom.tenant', 'a non-empty string', describe(tenant));
   }
+  if (debounce !== undefined) validateDebounce(debounce);
   return custom;
 }
 

@@ -32,6 +32,8 @@ export const METRICS = {
   crashed: 'Crashed',
   /** Jobs dropped unrun because `custom.expires_at` had passed. */
   expired: 'Expired',
+  /** Debounced jobs dropped unrun because a later job of their key superseded them. */
+  superseded: 'Superseded',
   /** Jobs a limiter sent back to their queue. */
   rateLimited: 'RateLimited',
   /** Handler run time, ms. */
@@ -54,6 +56,7 @@ export const METRIC_UNITS: Readonly<Record<MetricName, 'Count' | 'Milliseconds'>
   Dead: 'Count',
   Crashed: 'Count',
   Expired: 'Count',
+  Superseded: 'Count',
   RateLimited: 'Count',
   Duration: 'Milliseconds',
   Latency: 'Milliseconds',

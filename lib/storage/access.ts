@@ -10,6 +10,7 @@ import type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 import { DEAD_TTL_DAYS } from '../config/env.js';
 import type { HopperConfig } from '../config/hopper-config.js';
 import type { UniqueLocks } from '../unique/store.js';
+import type { DebounceItems } from '../debounce/store.js';
 import type { StartMarks } from './start-marks.js';
 import type { OnceSteps } from './once-steps.js';
 import type { JobStates } from './job-states.js';
@@ -21,6 +22,8 @@ import type { EntryReason } from './set-items.js';
 export interface StateAccess {
   batchStore(): Promise<BatchStore>;
   uniqueLocks(): Promise<UniqueLocks>;
+  /** The items of debounced jobs (lib/debounce/store.ts). */
+  debounceItems(): Promise<DebounceItems>;
   /** Start marks (./start-marks.ts): written by workers, read by the retry function. */
   startMarks(): Promise<StartMarks>;
   /** The steps of `ctx.once` (./once-steps.ts). */
@@ -59,6 +62,11 @@ export function stateAccess(config: HopperConfig, dynamo?: StateCommands, now: (
       const tableName = config.stateTable;
       const { UniqueLocks: Locks } = await import('../unique/store.js');
       return new Locks({ tableName, client: dynamoClient, now });
+    }),
+    debounceItems: once(async () => {
+      const tableName = config.stateTable;
+      const { DebounceItems: Items } = await import('../debounce/store.js');
+      return new Items({ tableName, client: dynamoClient, now });
     }),
     startMarks: once(async () => {
       const tableName = config.stateTable;

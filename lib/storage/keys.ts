@@ -391,3 +391,23 @@ export function cronMetaKey(name: string): ItemKey {
 export function cronTickKey(name: string, scheduledMs: number): ItemKey {
   return { pk: `${CRON_KEYS.prefix}#${name}`, sk: `${CRON_KEYS.tickPrefix}#${new Date(scheduledMs).toISOString()}` };
 }
+
+/*
+ * Debounce (`custom.debounce`, lib/debounce): one item per key naming the job that is to run, the
+ * last enqueued for the key; written only for debounced jobs.
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | a debounce key    | `debounce#<key>`       | `debounce`                 |
+ * Keys exclude `#` (lib/job/debounce.ts), so no key reaches another item.
+ */
+
+/** Key prefix and sort key of debounce items. */
+export const DEBOUNCE_KEYS = {
+  prefix: 'debounce#',
+  sortKey: 'debounce',
+} as const;
+
+/** The key of debounce key `key`'s item. */
+export function debounceKey(key: string): ItemKey {
+  return { pk: `${DEBOUNCE_KEYS.prefix}${key}`, sk: DEBOUNCE_KEYS.sortKey };
+}

@@ -192,13 +192,13 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
     const outgoing: OutgoingMessage[] = [];
     const successes: Success[] = [];
-    const counts = { succeeded: 0, failed: 0, expired: 0, rate_limited: 0, duplicate: 0, deferred: 0, continued: 0 };
+    const counts = { succeeded: 0, failed: 0, expired: 0, superseded: 0, rate_limited: 0, duplicate: 0, deferred: 0, continued: 0 };
     for (const [index, outcome] of pool.results) {
       counts[outcome.kind] += 1;
       if (hasMessage(outcome)) outgoing.push(outcome.message);
       const messageId = records[index]?.messageId;
-      // An expired job will never run: its batch counts it as done, as the producer allowed.
-      if ((outcome.kind === 'succeeded' || outcome.kind === 'expired') && messageId !== undefined) successes.push({ key: messageId, job: outcome.job });
+      // An expired or superseded job will never run: its batch counts it as done, as the producer allowed.
+      if ((outcome.kind === 'succeeded' || outcome.kind === 'expired' || outcome.kind === 'superseded') && messageId !== undefined) successes.push({ key: messageId, job: outcome.job });
     }
     // Batch successes are recorded before the records are acknowledged: if that fails, the record
     // goes back to SQS and the job runs again rather than its batch never completing.

@@ -1,6 +1,7 @@
 /**
- * What the worker does for jobs that use batches or unique locks: `ctx.batch`, releasing a unique
- * lock when the job starts or succeeds, and recording successes in their batches. A plain job never
+ * What the worker does for jobs that use batches, unique locks or a debounce: `ctx.batch`,
+ * releasing a unique lock when the job starts or succeeds, recording successes in their batches,
+ * and running only the last debounced job of a key. A plain job never
  * reaches the state table; the modules behind these features (and the DynamoDB SDK) load when a
  * job first needs them.
  */
@@ -14,6 +15,7 @@ import type { Job } from '../job/model.js';
 import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess } from '../storage/access.js';
 import { uniqueSpecOf } from '../unique/lock.js';
+import type { DebounceVerdict } from '../debounce/plan.js';
 import type { Logger } from '../observability/logger.js';
 import type { BatchContext } from './types.js';
 import { onceFor, type Once } from './once.js';
@@ -44,6 +46,18 @@ export interface WorkerFeatures {
   iterations(): Promise<IterationStore>;
   /** The tracking of `job`'s attempt (./track.ts), or undefined when the job did not ask for it. */
   tracker(job: Job, logger: Logger): JobTracker | undefined;
+  /**
+   * Whether a debounced job (`custom.debounce`) is the last of its key and runs, or was superseded
+   * (lib/debounce/plan.ts). One strongly consistent read; a job without a debounce runs without one.
+   *
+   * @throws when the item cannot be read: the record goes back to SQS and asks again.
+   */
+  debounce(job: Job): Promise<DebounceVerdict>;
+  /**
+   * After a debounced job succeeded: deletes its key's item if it still names the job, so that a
+   * copy delivered again finds none and does not run. Never throws (a copy may then run again).
+   */
+  settleDebounce(job: Job, logger: Logger): Promise<void>;
   /** Before the handler runs: releases a lock held `unique_until: 'start'`. Never throws. */
   beforeRun(job: Job, logger: Logger): Promise<void>;
   /**
@@ -88,6 +102,7 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
     scheduledSet: state.scheduledSet,
     listedQueues: deps.config.listedQueues,
     uniqueLocks: state.uniqueLocks,
+    debounceItems: state.debounceItems,
     ...(deps.middleware === undefined ? {} : { middleware: { chain: deps.middleware, via: 'client' } }),
   };
 
@@ -138,6 +153,19 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
       } catch (error) {
         // The lock still expires by its TTL; failing the job for it would run it twice.
         logger.warn('unique lock not released at start; it expires by TTL', { error });
+      }
+    },
+
+    async debounce(job) {
+      return (await state.debounceItems()).verdict(job);
+    },
+
+    async settleDebounce(job, logger) {
+      try {
+        const settled = await (await state.debounceItems()).settle(job);
+        if (!settled) logger.info('a later job of the debounce key was enqueued while this one ran; it runs too');
+      } catch (error) {
+        logger.warn('debounce item not deleted; a copy of this job delivered again would run again', { error });
       }
     },
 

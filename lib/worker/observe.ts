@@ -24,7 +24,8 @@ export interface Observers {
  *
  * - Metrics: `Processed` (handler ran to an end), `Failed` (handler threw, unknown jobtype, invalid
  *   body), `Retried` (a failure sent back to its queue by the worker itself), `Expired`,
- *   `RateLimited`, `Duration` (handler run time), `Latency` (wait before start).
+ *   `Superseded` (a debounced job a later one of its key replaced), `RateLimited`, `Duration`
+ *   (handler run time), `Latency` (wait before start).
  * - Rollup: successes per queue, with the latest wait seen, and the failures the worker retried
  *   itself (due within 15 minutes); the others are the retry function's to count, crashes included.
  * - Cohorts: `started` with its latency for a job's first attempt (not after a failure or a
@@ -45,12 +46,12 @@ export function observeOutcomes(
     const record = records[index];
     // A batch callback's second copy, or one whose run could not be claimed yet, did not run here.
     if (record === undefined || outcome.kind === 'duplicate' || outcome.kind === 'deferred') continue;
-    const queue = outcome.kind === 'expired' || outcome.run === undefined
+    const queue = outcome.kind === 'expired' || outcome.kind === 'superseded' || outcome.run === undefined
       ? queues.nameOf(record.eventSourceARN) ?? physicalNameFromArn(record.eventSourceARN)
       : outcome.run.queue;
     const jobtype = outcome.job?.jobtype ?? INVALID_JOBTYPE;
-    if (outcome.kind === 'expired') {
-      metrics.count(queue, jobtype, METRICS.expired);
+    if (outcome.kind === 'expired' || outcome.kind === 'superseded') {
+      metrics.count(queue, jobtype, outcome.kind === 'expired' ? METRICS.expired : METRICS.superseded);
       continue;
     }
     const { run, job } = outcome;

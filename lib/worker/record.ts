@@ -42,6 +42,8 @@ export interface RunFacts {
 export type RecordOutcome =
   | { readonly kind: 'succeeded'; readonly job: Job; readonly run: RunFacts }
   | { readonly kind: 'expired'; readonly job: Job }
+  /** A debounced job a later job of its key superseded (or that ran already): acknowledged, not run. */
+  | { readonly kind: 'superseded'; readonly job: Job }
   /** A second copy of a batch callback job whose run another message holds: acknowledged, not run. */
   | { readonly kind: 'duplicate'; readonly job: Job }
   /** Could not tell whether the job may run: handed back to SQS to ask again. */
@@ -117,6 +119,9 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   const logger = scope.logger.child(jobLogFields(job));
   // Nothing of the team's runs before the expiry step: an expired job costs nothing more.
   if ((scope.serverChain === undefined || scope.serverChain[0] === 'expiry') && isExpired(job, scope, logger)) return { kind: 'expired', job };
+  // Nor before the debounce check: a superseded job is not a run of it.
+  const superseded = await isSuperseded(job, scope, logger);
+  if (superseded !== false) return { kind: superseded, job };
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
   const queue = sourceQueue ?? job.queue;
@@ -204,6 +209,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     }
     const facts = runFacts(started, scope);
     await tracker?.succeeded(result.kind === 'ran' ? result.value : undefined);
+    if (job.custom?.debounce !== undefined) await scope.features?.settleDebounce(job, logger);
     // DEBUG: nothing at INFO (a success costs no log line on AWS); hopper dev shows it.
     logger.debug('job done', { duration_ms: facts.durationMs });
     return { kind: 'succeeded', job, run: facts };
@@ -285,6 +291,24 @@ function isExpired(job: Job, scope: RecordScope, logger: Logger): boolean {
   if (expiresAt === undefined || Date.parse(expiresAt) > scope.nowMs()) return false;
   logger.info('job expired; dropped without running', { expires_at: expiresAt });
   return true;
+}
+
+/**
+ * Whether a debounced job must not run: `'superseded'` when a later job of its key holds the key
+ * (or none does: the key's job ran to success), `'deferred'` when the key's item cannot be read.
+ * False for every other job, without a request.
+ */
+async function isSuperseded(job: Job, scope: RecordScope, logger: Logger): Promise<'superseded' | 'deferred' | false> {
+  const debounce = job.custom?.debounce;
+  if (debounce === undefined || scope.features === undefined) return false;
+  try {
+    if (await scope.features.debounce(job) === 'run') return false;
+  } catch (error) {
+    logger.warn('could not read the debounce item; handed back to SQS', { debounce_key: debounce.key, error: describeError(error).message });
+    return 'deferred';
+  }
+  logger.info('superseded by a later job of its debounce key; acknowledged without running', { debounce_key: debounce.key });
+  return 'superseded';
 }
 
 /** Where and when a run began. */

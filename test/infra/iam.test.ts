@@ -109,7 +109,7 @@ describe('least privilege', () => {
     ]));
   });
 
-  it('lets a worker consume its queues, send to the retries queue and every job queue, read its configuration, and write batch, lock, scheduled and start-mark items only', () => {
+  it('lets a worker consume its queues, send to the retries queue and every job queue, read its configuration, and write batch, lock, scheduled, start-mark and debounce items only', () => {
     const { stack, worker, template, jobQueues, retries, configRead } = fixture();
     const statements = statementsOfRole(template, roleRefOf(stack, worker));
 
@@ -123,7 +123,7 @@ describe('least privilege', () => {
     expect(dynamoGrants(statements)).toEqual([
       // The configuration document it reads.
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
-      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*', 'once#*', 'jobstate#*', 'iter#*'] },
+      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'scheduled#*', 'once#*', 'jobstate#*', 'iter#*', 'debounce#*'] },
       // The start mark of a job delivered again.
       { actions: ['dynamodb:PutItem'], leadingKeys: ['startmark#*'] },
       // ctx.limiter's state (the limits table) and the stats rollups.
@@ -188,7 +188,7 @@ describe('least privilege', () => {
 });
 
 describe('JobSystem.grantEnqueue', () => {
-  it('gives SendMessage and GetQueueUrl on every job queue, PutItem on the state table, batch and lock item rights and reading tracked jobs\' states — nothing more', () => {
+  it('gives SendMessage and GetQueueUrl on every job queue, PutItem on the state table, batch, lock and debounce item rights and reading tracked jobs\' states — nothing more', () => {
     const { stack, producer, grant, template, jobQueues, retries, table } = fixture();
     const statements = statementsOfRole(template, stack.resolve(producer.roleName));
 
@@ -201,7 +201,7 @@ describe('JobSystem.grantEnqueue', () => {
     expect(allows(statements, 'sqs:SendMessage', retries)).toBe(false);
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
-      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'debounce#*'] },
       // Tracked jobs' states, for Client.status and Client.result.
       { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*'] },
     ]);
@@ -219,7 +219,7 @@ describe('JobSystem.grantEnqueue', () => {
     expect(allows(statements, 'dynamodb:PutItem', table)).toBe(true);
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
-      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*'] },
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'debounce#*'] },
       { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*'] },
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
     ]);
