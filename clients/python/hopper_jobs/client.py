@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import EnqueueError, InvalidJobError, PayloadTooLargeError
-from .job import MAX_JOB_BYTES, byte_length, describe, normalize_job, parse_time, serialize_job
+from . import debounce
+from .errors import EnqueueError, HopperError, InvalidJobError, PayloadTooLargeError
+from .job import MAX_JOB_BYTES, Job, byte_length, describe, iso_time, normalize_job, parse_time, serialize_job
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .middleware import Middleware, run_client_chain
-from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, send_in_batches, sqs_client_from_env
+from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
 
 #: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
 INPUT_FIELDS = ("jobtype", "args", "jid", "queue", "at", "retry", "reserve_for", "custom", "created_at")
@@ -34,6 +35,7 @@ class Client:
         now: Callable[[], datetime] | None = None,
         env: Mapping[str, str] | None = None,
         middleware: Middleware | None = None,
+        dynamodb: Any | None = None,
     ) -> None:
         """
         Args:
@@ -45,6 +47,9 @@ class Client:
             middleware: a client chain (``hopper_jobs.middleware``) every job goes through before
                 it is sent (``ctx.via == "client"``); a refusal raises ``MiddlewareError`` and sends
                 nothing.
+            dynamodb: a DynamoDB client, for debounced jobs (``custom.debounce``), which name
+                themselves in their key's item in ``HOPPER_STATE_TABLE``. Default: a boto3 client made
+                when a debounced job is first enqueued (``AWS_ENDPOINT_URL_DYNAMODB`` honoured).
         """
         env = os.environ if env is None else env
         if queue_urls is None and not env.get("HOPPER_QUEUE_URLS"):
@@ -54,6 +59,9 @@ class Client:
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._default_retry = default_retry_from_env(env)
         self._middleware = middleware
+        self._dynamodb = dynamodb
+        self._env = env
+        self._state_table = env.get("HOPPER_STATE_TABLE") or None
 
     def enqueue(
         self,
@@ -101,17 +109,44 @@ class Client:
     def _send(self, inputs: list[Mapping[str, Any]], many: bool) -> list[str]:
         now = self._now()
         prepared = [self._prepare(given, f"jobs[{index}]." if many else "", now) for index, given in enumerate(inputs)]
-        failures = send_in_batches(self._sqs, prepared)
-        jids = [message.key for message in prepared]
-        if failures:
-            failed = {failure.key for failure in failures}
-            raise EnqueueError(
-                [jid for jid in jids if jid not in failed],
-                [{"jid": failure.key, "reason": f"{failure.code}: {failure.message}"} for failure in failures],
-            )
+        jids = [message.key for message, _ in prepared]
+        marked, refused = self._mark(prepared, now)
+        failures = send_in_batches(self._sqs, [message for message, job in prepared if job["jid"] not in refused])
+        unsent = {failure.key for failure in failures}
+        for job, replaced in marked:
+            if job["jid"] in unsent:
+                try:
+                    debounce.restore(self._table_client(), self._state_table or "", job, replaced)
+                except Exception:  # noqa: BLE001, S110 - left behind, the key waits for its next job
+                    pass
+        reasons = {**refused, **{failure.key: f"{failure.code}: {failure.message}" for failure in failures}}
+        if reasons:
+            raise EnqueueError([jid for jid in jids if jid not in reasons], [{"jid": jid, "reason": reason} for jid, reason in reasons.items()])
         return jids
 
-    def _prepare(self, given: Mapping[str, Any], path: str, now: datetime) -> Outgoing:
+    def _mark(self, prepared: list[tuple[Outgoing, Job]], now: datetime) -> tuple[list[tuple[Job, dict[str, Any] | None]], dict[str, str]]:
+        """Names each debounced job in its key's item, as the TypeScript client does: of jobs of one call
+        that share a key, only the last in input order writes. Returns the marks (with the items they
+        replaced) and the reasons of jobs whose item could not be written (they are not sent)."""
+        last_by_key = {spec["key"]: job for _, job in prepared if (spec := debounce.debounce_of(job)) is not None}
+        marked: list[tuple[Job, dict[str, Any] | None]] = []
+        refused: dict[str, str] = {}
+        for job in last_by_key.values():
+            try:
+                if self._state_table is None:
+                    raise HopperError("debounced jobs need the state table: HOPPER_STATE_TABLE is not set (the JobSystem sets it)")
+                due = parse_time("at", job["at"]) if "at" in job else now
+                marked.append((job, debounce.mark(self._table_client(), self._state_table, job, now, due)))
+            except Exception as error:  # noqa: BLE001 - the job is refused, its neighbours still go
+                refused[job["jid"]] = f"debounce item not written: {type(error).__name__}: {error}"
+        return marked, refused
+
+    def _table_client(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = dynamodb_client_from_env(self._env)
+        return self._dynamodb
+
+    def _prepare(self, given: Mapping[str, Any], path: str, now: datetime) -> tuple[Outgoing, Job]:
         """Validates one job; ``path`` prefixes field names in errors (``jobs[3].``)."""
         if not isinstance(given, Mapping):
             raise InvalidJobError(path.rstrip(".") or "job", "a mapping of job fields", describe(given))
@@ -122,6 +157,10 @@ class Client:
             job = normalize_job({**given, "enqueued_at": now}, now, default_retry=self._default_retry)
         except InvalidJobError as error:
             raise InvalidJobError(f"{path}{error.field}", error.expected, error.received) from None
+        spec = debounce.debounce_of(job)
+        if spec is not None:
+            # Each job of a key restarts the key's quiet period: due one period after it would have been.
+            job["at"] = iso_time(debounce.due_after_period(parse_time("at", job["at"]) if "at" in job else now, spec["period"]))
         job = run_client_chain(self._middleware, job, "client")
         body = serialize_job(job)
         queue_url = self._queue_urls.get(job["queue"])
@@ -140,4 +179,4 @@ class Client:
                     f"at most {MAX_DELAY_SECONDS} seconds ahead (later jobs go through the scheduled set: use the TypeScript Client or the HTTP API)",
                     f"{delay} seconds ahead",
                 )
-        return Outgoing(key=job["jid"], queue_url=queue_url, body=body, size=size, delay_seconds=delay)
+        return Outgoing(key=job["jid"], queue_url=queue_url, body=body, size=size, delay_seconds=delay), job

@@ -247,6 +247,11 @@ def _validate_custom(custom: object) -> dict[str, Any]:
     tenant = custom.get("tenant")
     if "tenant" in custom and (not isinstance(tenant, str) or tenant == ""):
         raise InvalidJobError("custom.tenant", "a non-empty string", describe(tenant))
+    if "debounce" in custom:
+        # Imported here: the debounce module builds on this one.
+        from .debounce import validate_debounce
+
+        result["debounce"] = validate_debounce(custom["debounce"])
     return result
 
 

@@ -19,6 +19,7 @@ UNITS = {
     "Failed": "Count",
     "Retried": "Count",
     "Expired": "Count",
+    "Superseded": "Count",
     "RateLimited": "Count",
     "Duration": "Milliseconds",
     "Latency": "Milliseconds",

@@ -1,6 +1,6 @@
 """What a worker writes in the state table around a run: the start mark of a job delivered again, the
-claim of a batch callback job's run, and after an invocation's successes their batches, unique locks
-and callback marks.
+claim of a batch callback job's run, the debounce verdict of a debounced job and its item after a
+success, and after an invocation's successes their batches, unique locks and callback marks.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from . import debounce
 from .batch import batch_of, callback_of, claim_callback_run, mark_callback_done, record_successes
 from .deadline import HandBack
 from .job import Job
@@ -33,6 +34,35 @@ def mark_start(job: Job, config: WorkerConfig, clock: Callable[[], datetime], lo
         )
     except Exception as error:  # noqa: BLE001 - without the mark a crash is let off, not lost
         logger.warn("start mark not written; a crash of this run may be let off as a throttled delivery", error=str(error))
+
+
+def superseded(job: Job, config: WorkerConfig, logger: Logger) -> bool:
+    """Whether a debounced job must not run: a later job of its key holds the key's item, or none does
+    (the key's job ran to success). False for any other job, without a request. Raises HandBack when
+    the item cannot be read: SQS delivers the record again."""
+    spec = debounce.debounce_of(job)
+    if spec is None or config.state_table is None:
+        return False
+    try:
+        if debounce.runs(config.marks_client(), config.state_table, job):
+            return False
+    except Exception as error:  # noqa: BLE001 - without the verdict it must not run; SQS delivers it again
+        logger.warn("could not read the debounce item; handed back to SQS", debounce_key=spec["key"], error=str(error))
+        raise HandBack() from error
+    logger.info("superseded by a later job of its debounce key; acknowledged without running", debounce_key=spec["key"])
+    return True
+
+
+def settle_debounce(job: Job, config: WorkerConfig, logger: Logger) -> None:
+    """After a debounced job succeeded: deletes its key's item if it still names the job, so that a copy
+    delivered again finds none and does not run. Never raises."""
+    if debounce.debounce_of(job) is None or config.state_table is None:
+        return
+    try:
+        if not debounce.settle(config.marks_client(), config.state_table, job):
+            logger.info("a later job of the debounce key was enqueued while this one ran; it runs too")
+    except Exception as error:  # noqa: BLE001 - the job ran; only a copy delivered again could run again
+        logger.warn("debounce item not deleted; a copy of this job delivered again would run again", error=str(error))
 
 
 def admit(job: Job, message_id: str, config: WorkerConfig, logger: Logger) -> bool:

@@ -1,13 +1,14 @@
 """A Lambda handler for Hopper jobs, with the semantics of the TypeScript ``createWorker``.
 
-For each SQS record: parse and validate the job, drop it if expired, claim the run of a batch
-callback job (a copy whose run another message holds is not run), release a unique lock held until
-start, run its handler, and on failure send the job back to its queue when its retry is due within
-15 minutes (hopper_jobs/retry.py), or else a failure envelope to the retries queue, where Hopper's
-retry function applies backoff or moves the job to the dead set. After a success it records the
-success in the job's batch, releases a lock held until success and marks a callback job done. The
-handler returns a partial batch response: only records whose outcome could not be reported (or that
-were not started before the deadline) go back to SQS.
+For each SQS record: parse and validate the job, drop it if expired or if a later job of its debounce
+key superseded it (hopper_jobs/debounce.py), claim the run of a batch callback job (a copy whose run
+another message holds is not run), release a unique lock held until start, run its handler, and on
+failure send the job back to its queue when its retry is due within 15 minutes
+(hopper_jobs/retry.py), or else a failure envelope to the retries queue, where Hopper's retry
+function applies backoff or moves the job to the dead set. After a success it records the success in
+the job's batch, releases a lock held until success, deletes a debounced job's key item and marks a
+callback job done. The handler returns a partial batch response: only records whose outcome could
+not be reported (or that were not started before the deadline) go back to SQS.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .metrics import INVALID_JOBTYPE, Metrics, MetricsBatch, due_at_ms
 from .middleware import Middleware, run_server_chain
 from .moves import call_hooks, count_retries, failed_outcome, iteration_end, send_back, to_retries_queue
 from .reservation import Reservation
-from .settle import admit, after_successes, mark_start
+from .settle import admit, after_successes, mark_start, settle_debounce, superseded
 from .sqs import Outgoing, SqsClient, send_in_batches
 from .state import JobTracker, OnceSteps
 from .stats import StatsRecorder
@@ -185,7 +186,7 @@ def worker(
         records: list[Mapping[str, Any]] = list(event.get("Records", []))
         handed_back: list[str] = []
         messages: list[Outgoing] = []
-        counts = {"succeeded": 0, "failed": 0, "retried": 0, "expired": 0, "postponed": 0, "continued": 0, "skipped": 0}
+        counts = {"succeeded": 0, "failed": 0, "retried": 0, "expired": 0, "superseded": 0, "postponed": 0, "continued": 0, "skipped": 0}
         # (source queue, message, the job as re-enqueued) of each retry this invocation sends itself.
         retries: list[tuple[str, Outgoing, Job]] = []
         successes: list[tuple[str, Job]] = []
@@ -212,7 +213,8 @@ def worker(
             counts[kind] += 1
             if message is not None:
                 messages.append(message)
-            if kind in ("succeeded", "expired") and settled is not None:
+            # An expired or superseded job will never run: its batch counts it as done.
+            if kind in ("succeeded", "expired", "superseded") and settled is not None:
                 successes.append((str(record.get("messageId", "")), settled))
             if kind == "expired" and settled is not None:
                 expired.append((str(record.get("messageId", "")), settled))
@@ -256,7 +258,7 @@ def _process(
     hard_stop: HardStop | None = None,
 ) -> tuple[str, Outgoing | None, Job | None]:
     """Processes one record; returns its outcome, the message to send, if any, and the job when it
-    succeeded or expired (what its batch, lock and callback learn after the invocation's records)."""
+    succeeded, expired or was superseded (what its batch, lock and callback learn after the invocation's records)."""
     message_id = str(record.get("messageId", ""))
     body = str(record.get("body", ""))
     arn = str(record.get("eventSourceARN", ""))
@@ -276,6 +278,9 @@ def _process(
         job_logger.info("job expired; dropped without running", expires_at=expires_at)
         metrics.count(source_queue or job["queue"], job["jobtype"], "Expired")
         return "expired", None, job
+    if superseded(job, config, job_logger):
+        metrics.count(source_queue or job["queue"], job["jobtype"], "Superseded")
+        return "superseded", None, job
 
     queue = source_queue or job["queue"]
     handler = jobs.get(job["jobtype"])
@@ -338,6 +343,8 @@ def _process(
                 metrics.count(queue, job["jobtype"], "Failed")
             elif stats is not None:
                 stats.succeeded(queue, job, now_ms())
+        if kind == "succeeded":
+            settle_debounce(job, config, job_logger)
         return kind, message, job if kind == "succeeded" else None
     finally:
         reservation.stop()
