@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidJobError } from '../errors/base.js';
+import { validateThrottle, type JobThrottle } from './throttle.js';
 
 /** Defaults a job gets when its producer leaves a field out. */
 export const JOB_DEFAULTS = {
@@ -51,6 +52,8 @@ export interface JobCustom {
   readonly expires_at?: string;
   /** Tenant the job was enqueued for (set by the API from the caller's identity). */
   readonly tenant?: string;
+  /** At most `limit` of the jobs with this key start per `per` (./throttle.ts). */
+  readonly throttle?: JobThrottle;
   /** Slices an iterating job has run so far, on the message that continues it (lib/worker/iterate.ts). */
   readonly slice?: number;
   readonly [key: string]: unknown;
@@ -301,6 +304,7 @@ function validateCustom(custom: unknown): JobCustom {
   if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) {
     throw new InvalidJobError('custom.tenant', 'a non-empty string', describe(tenant));
   }
+  validateThrottle(custom.throttle, describe);
   return custom;
 }
 
