@@ -18,7 +18,8 @@ import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { RECENT_BATCHES } from '../lib/storage/keys.js';
 import type { QueueOptions } from './job-system-props.js';
-import { grantOnEach } from './job-system-grants.js';
+import { grantOnEach, grantStateItems } from './job-system-grants.js';
+import { TENANT_CAP_KEYS } from '../lib/limiters/keys.js';
 import type { JobQueues } from './job-system-queues.js';
 import { resolvedSeconds, validateIntegerRange } from './validation.js';
 
@@ -144,6 +145,8 @@ export function createApiFunction(scope: Construct, props: ApiFunctionProps): Ap
   // GetItem: a batch's status and a cron's run record; BatchGetItem: the statuses of a page of the batch list.
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resourceArns: [props.stateTable.tableArn] });
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query', 'dynamodb:UpdateItem'], resourceArns: [props.limitsTable.tableArn] });
+  // Tenants' cap overrides (PUT and DELETE /v1/limits/tenants/{tenant}): each item and its list entry.
+  grantStateItems(fn, props.limitsTable, ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [`${TENANT_CAP_KEYS.prefix}#`, TENANT_CAP_KEYS.list]);
   // The recent-batches index (GET /v1/batches).
   iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${props.stateTable.tableArn}/index/${RECENT_BATCHES.indexName}`] });
   return { function: fn, url };

@@ -38,7 +38,7 @@ export function grantSend(grantee: iam.IGrantable, arns: readonly string[]): iam
 }
 
 /**
- * Grants `actions` on the state-table items whose partition key starts with one of `prefixes`
+ * Grants `actions` on the items of `stateTable` (or the limits table) whose partition key starts with one of `prefixes`
  * (DynamoDB checks each item of a transaction against its own action, so transactions need no
  * action of their own).
  */

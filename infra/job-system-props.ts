@@ -9,6 +9,7 @@ import { CronDefinitionError, cronTickInput, resolveCron, type CronDefinition, t
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_DEFAULTS, JOB_LIMITS } from '../lib/job/model.js';
 import type { QuotasConfig } from '../lib/quota/index.js';
+import { intervalSeconds, validateTenantCap, type TenantCap } from '../lib/limiters/tenant-caps.js';
 import type { JobSystemAlarmOptions } from './job-system-monitoring.js';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation.js';
 import { validateMaxConcurrency } from './concurrency-plan.js';
@@ -119,6 +120,49 @@ export interface QueueOptions {
    * @default false
    */
   readonly listScheduled?: boolean;
+  /**
+   * Hard caps on each tenant's jobs of this queue (a job's tenant is `custom.tenant`, which the API
+   * sets from the caller's identity): a job over its tenant's cap goes back on the queue, delayed,
+   * never failed and using no retry. Operators override a tenant's cap at runtime (`hopper limits
+   * set tenant:acme concurrency=20`), effective within a minute. Each capped job costs 2 writes to
+   * the limits table for a concurrency cap and 1 for a rate cap (docs/flow-control.md).
+   * @default - no per-tenant cap
+   */
+  readonly perTenant?: PerTenantOptions;
+}
+
+/** Caps on each tenant's jobs of one queue; at least one of them. */
+export interface PerTenantOptions {
+  /**
+   * Most of one tenant's jobs of the queue running at once (1 to 1,000).
+   * @default - no concurrency cap
+   */
+  readonly concurrency?: number;
+  /**
+   * Most of one tenant's jobs of the queue started per interval: a burst of up to `limit`, then
+   * `limit` per `per` (a leaky bucket).
+   * @default - no rate cap
+   */
+  readonly rate?: { readonly limit: number; readonly per: 'second' | 'minute' | 'hour' | 'day' | Duration };
+}
+
+/**
+ * The per-tenant cap of queue `name` as the functions read it, checked.
+ * @throws ConfigurationError naming the option (`queues.email.perTenant.rate.limit`) and what was expected
+ */
+export function tenantCapOf(name: string, options: PerTenantOptions): TenantCap {
+  const field = `queues.${name}.perTenant`;
+  const { concurrency, rate } = options;
+  if (concurrency === undefined && rate === undefined) throw new ConfigurationError(`${field} must set concurrency, rate or both, but neither was provided`);
+  let perSeconds: number | undefined;
+  if (rate !== undefined) {
+    if (typeof rate.per !== 'string' && rate.per.isUnresolved()) throw new ConfigurationError(`${field}.rate.per must be known at synth time, but a token was provided`);
+    perSeconds = typeof rate.per === 'string' ? intervalSeconds(rate.per) : rate.per.toSeconds({ integral: false });
+  }
+  return validateTenantCap(field, {
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(rate === undefined ? {} : { rate: { limit: rate.limit, perSeconds } }),
+  });
 }
 
 /** How failed jobs are retried. */
@@ -304,6 +348,7 @@ export function validateQueueOptions(name: string, options: QueueOptions): void 
   validateDurationRange(field('visibilityTimeout'), options.visibilityTimeout, Duration.seconds(0), Duration.seconds(JOB_SYSTEM_DEFAULTS.maxVisibilityTimeoutSeconds));
   validateIntegerRange(field('maxBacklog'), options.maxBacklog, 1, 100_000_000);
   validateDurationRange(field('maxLatency'), options.maxLatency, Duration.seconds(1), Duration.days(14));
+  if (options.perTenant !== undefined) tenantCapOf(name, options.perTenant);
 }
 
 /**

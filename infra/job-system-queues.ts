@@ -4,14 +4,15 @@
  * each queue to its worker. Built by the JobSystem, in its own scope, so the construct ids
  * (`Queue-<name>`, `Retries`, `RetriesDlq`) and the logical ids derived from them stay as they are.
  */
-import { concurrencyPlan, queueConcurrencyEnv, type ConcurrencyPlan } from './concurrency-plan.js';
+import { CONCURRENCY_BOUNDS, concurrencyPlan, queueConcurrencyEnv, type ConcurrencyPlan } from './concurrency-plan.js';
+import { ENV } from '../lib/config/env.js';
 import { Duration, Lazy, Names, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { configurableFunction } from './job-system-grants.js';
-import { JOB_SYSTEM_DEFAULTS, type QueueOptions, validateVisibility, type WorkerOptions } from './job-system-props.js';
+import { JOB_SYSTEM_DEFAULTS, type QueueOptions, tenantCapOf, validateVisibility, type WorkerOptions } from './job-system-props.js';
 import type { QueueLayout } from './queue-layout.js';
 import { resolvedSeconds } from './validation.js';
 
@@ -194,6 +195,21 @@ export class QueueMappings {
       this.mappingIds.set(name, mapping.eventSourceMappingId);
       return mapping;
     });
+  }
+
+  /**
+   * `HOPPER_TENANT_CAPS` when a queue declares `perTenant`: its cap, and how long a tenant's lease
+   * lasts if its worker dies (the worker's timeout, resolved after every worker is added).
+   */
+  tenantCapsEnv(): Record<string, string> {
+    const declared = [...this.queueOptions].flatMap(([name, options]) => (options.perTenant === undefined ? [] : [{ name, cap: tenantCapOf(name, options.perTenant) }]));
+    if (declared.length === 0) return {};
+    const { maxLeaseSeconds } = CONCURRENCY_BOUNDS;
+    return {
+      [ENV.tenantCaps]: Lazy.string({
+        produce: () => JSON.stringify(Object.fromEntries(declared.map(({ name, cap }) => [name, { cap, leaseSeconds: Math.min(maxLeaseSeconds, Math.max(1, this.workerTimeouts.get(name) ?? maxLeaseSeconds)) }]))),
+      }),
+    };
   }
 
   /** `HOPPER_QUEUE_CONCURRENCY`: queue name → the worker's jobs per invocation and lease, from each queue's plan. */

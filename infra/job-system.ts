@@ -19,6 +19,7 @@ import { ENV } from '../lib/config/env.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { JOB_LIMITS } from '../lib/job/model.js';
 import { BATCH_KEYS, DEBOUNCE_KEYS, ITERATION_KEYS, JOB_STATE_KEYS, ONCE_KEYS, SORTED_SETS, START_MARK_KEYS, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { TENANT_CAP_KEYS } from '../lib/limiters/keys.js';
 import { STATS_ON } from '../lib/stats/recorder.js';
 import { METRICS, METRICS_DEFAULTS, METRICS_OFF } from '../lib/observability/emf.js';
 import { validateMaxConcurrency } from './concurrency-plan.js';
@@ -257,6 +258,7 @@ export class JobSystem extends Construct implements IJobSystem {
       [ENV.queueUrls]: this.queueUrlsJson(),
       [ENV.queueVisibility]: this.mappings.visibilityJson(),
       [ENV.queueConcurrency]: this.mappings.concurrencyEnv(),
+      ...this.mappings.tenantCapsEnv(),
       ...this.listedQueuesEnv(),
       [ENV.defaultRetry]: String(this.maxRetries),
       [ENV.deadTtlDays]: String(this.deadSetRetentionDays),
@@ -353,6 +355,10 @@ export class JobSystem extends Construct implements IJobSystem {
     }
     // ctx.limiter's conditional writes, and (when on) the stats rollups.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:UpdateItem'], resourceArns: [this.limitsTable.tableArn] });
+    // Tenants' cap overrides, read by the workers of queues that cap their tenants.
+    if (options.queues.some((name) => this.queueOptions.get(name)?.perTenant !== undefined)) {
+      grantStateItems(fn, this.limitsTable, ['dynamodb:Query'], [`${TENANT_CAP_KEYS.prefix}#`]);
+    }
     if (this.statsOn) grantStats(fn, this.stateTable, true);
     this.monitoring.addFunction(pathInStack(fn), fn);
     // Pause and resume: the API flips exactly these mappings.

@@ -10,6 +10,7 @@ import { enqueueCommand } from './enqueue.js';
 import { jobCommand } from './job.js';
 import { CliError, EXIT } from './io.js';
 import { COMMON_USAGE } from './options.js';
+import { limitsCommand } from './limits.js';
 import { queueCommand, queuesCommand } from './queues.js';
 import { redriveCommand } from './redrive.js';
 import { setCommands } from './sets.js';
@@ -18,7 +19,7 @@ import { tailCommand } from './tail.js';
 import { processTerminal, topCommand } from './top.js';
 
 /** Every admin command, in help order. */
-export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, topCommand(processTerminal), queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, jobCommand, batchCommand, cronCommand, tailCommand(), dashboardCommand];
+export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, topCommand(processTerminal), queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, jobCommand, batchCommand, cronCommand, limitsCommand, tailCommand(), dashboardCommand];
 
 /** The admin commands' lines of `hopper --help`. */
 export function adminSummary(): string {

@@ -18,7 +18,7 @@ import type { JobArgs, JobShapes, UntypedJobs } from '../job/typed.js';
 import { awaitResult, type ResultOptions } from '../client/result.js';
 import type {
   BatchView, BatchesView, BulkView, BusyView, CohortsView, FindJobView, SetCountsView, JobStatusView, CohortView, CronsView, CronTriggerView, CronView, QueuesView, QueueToggleView, QueueView, RedriveView,
-  SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
+  SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary, TenantCapsView, TenantOverrideInput, TenantOverrideView,
 } from '../api/wire.js';
 import { NotUniqueError } from '../errors/unique.js';
 import { JOB_DEFAULTS, isRecord, newJid, type JobInput } from '../job/model.js';
@@ -285,6 +285,30 @@ export class ApiClient<Jobs extends JobShapes = UntypedJobs> {
   /** Jobs by the minute they were enqueued, newest first, over the last `minutes` (default 60). */
   async cohorts(options: { readonly minutes?: number } = {}): Promise<readonly CohortView[]> {
     return (await this.call<CohortsView>('GET', `/v1/stats/cohorts${options.minutes === undefined ? '' : `?minutes=${options.minutes}`}`)).cohorts;
+  }
+
+  /** Every queue's per-tenant cap and the tenants' overrides (`GET /v1/limits/tenants`). */
+  async tenantCaps(): Promise<TenantCapsView> {
+    return this.call<TenantCapsView>('GET', '/v1/limits/tenants');
+  }
+
+  /**
+   * Sets `tenant`'s cap override on `input.queue`, or on every queue declaring `perTenant`, replacing
+   * the previous one; workers apply it within a minute.
+   * @throws ApiResponseError `400` naming a malformed field, or a queue that does not cap its tenants
+   */
+  async setTenantCap(tenant: string, input: TenantOverrideInput): Promise<TenantOverrideView> {
+    return this.call<TenantOverrideView>('PUT', `/v1/limits/tenants/${encodeURIComponent(tenant)}`, input);
+  }
+
+  /** Removes `tenant`'s override on `queue` (on every capped queue when absent); false when there was none. */
+  async removeTenantCap(tenant: string, queue?: string): Promise<boolean> {
+    const path = `/v1/limits/tenants/${encodeURIComponent(tenant)}${queue === undefined ? '' : `?queue=${encodeURIComponent(queue)}`}`;
+    const response = await this.request('DELETE', path);
+    if (response.status === 204) return true;
+    if (response.status === 404) return false;
+    const error = errorOf(response.body);
+    throw new ApiResponseError(response.status, error.code, error.message, response.body);
   }
 
   /** What was discarded so far. */

@@ -6,7 +6,7 @@ export { ApiClient, API_CLIENT_DEFAULTS } from './client.js';
 export type { ApiClientOptions, ApiClientResponse, BulkTotals, DiscardCounts, SetFilter } from './client.js';
 export type {
   FindJobView, BatchesView, BusyView, BusyJobView, SetCountsView, SetCountView, BatchCallbackView, BatchView, BulkView, JobStatusView, CohortsView, CohortView, CronsView, CronTriggerView, CronView, EnqueuedView, QueuesView, QueueToggleView,
-  QueueView, RedriveView, SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary,
+  QueueView, RedriveView, SetEntryRetryView, SetEntryView, SetName, SetPageView, StatsSummary, TenantCapView, TenantCapsView, TenantOverrideInput, TenantOverrideView,
 } from '../api/wire.js';
 export type { EnqueueOptions, ScheduleWhen, TypedEnqueueOptions, TypedJobInput } from '../client/typed-input.js';
 export type { ResultOptions } from '../client/result.js';

@@ -19,6 +19,7 @@ import { CronStore } from '../storage/cron-store.js';
 import { JobStates } from '../storage/job-states.js';
 import { Iterations } from '../storage/iterations.js';
 import { setPartitionKey, setPartitionKeys, shardCandidates, type ItemKey, type SortedSetName } from '../storage/keys.js';
+import { DynamoTenantOverrides } from '../limiters/tenant-overrides.js';
 import { DynamoLimiterStore } from '../limiters/dynamo/store.js';
 import { dynamoStatsTable, readQueueReports } from '../stats/read.js';
 import { fromItem, type SetEntry } from '../storage/set-items.js';
@@ -180,6 +181,7 @@ export async function awsApiContext(hopper: HopperConfig, config: ApiConfig, log
     stats,
     quotaStore: new DynamoLimiterStore({ tableName: limitsTableName, client: dynamo }),
     limits: awsLimitsReader(dynamo, limitsTableName),
+    tenantOverrides: new DynamoTenantOverrides({ tableName: limitsTableName, client: dynamo }),
     ...(redriveTo === undefined ? {} : { deadLetters: { redrive: (limit: number) => redrive(sqs, { ...redriveTo, limit }) } }),
     logger,
     metrics: metricsOf(hopper),

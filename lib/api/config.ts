@@ -6,6 +6,7 @@
 import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron/definition.js';
 import { ENV, intFromEnv, jsonObjectFromEnv, type Env } from '../config/env.js';
 import type { HopperConfig } from '../config/hopper-config.js';
+import type { QueueTenantCaps } from '../config/tenant-caps.js';
 import type { QueueConcurrency } from '../config/queue-concurrency.js';
 import { ConfigurationError } from '../errors/base.js';
 import { isRecord } from '../job/model.js';
@@ -45,6 +46,8 @@ export interface ApiConfig {
   readonly crons: readonly ResolvedCron[];
   /** The caps of the queues whose `maxConcurrency` is set (HOPPER_QUEUE_CONCURRENCY). */
   readonly queueConcurrency: Readonly<Record<string, QueueConcurrency>>;
+  /** The per-tenant caps of the queues declaring `perTenant` (HOPPER_TENANT_CAPS). */
+  readonly tenantCaps: Readonly<Record<string, QueueTenantCaps>>;
   /** URLs of the retries queue and its DLQ (HOPPER_RETRIES_QUEUE_URL, HOPPER_RETRIES_DLQ_URL), for the DLQ's redrive; unset without them. */
   readonly redrive?: { readonly from: string; readonly to: string };
 }
@@ -64,6 +67,7 @@ export function apiConfigOf(hopper: HopperConfig): ApiConfig {
     defaultRetry: hopper.defaultRetry,
     crons: cronsOf(hopper),
     queueConcurrency: hopper.queueConcurrency,
+    tenantCaps: hopper.tenantCaps,
     ...(from === undefined || from === '' || to === undefined || to === '' ? {} : { redrive: { from, to } }),
   };
 }

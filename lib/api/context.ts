@@ -10,6 +10,7 @@ import type { JobStatus } from '../storage/job-states.js';
 import type { IterationState } from '../storage/iterations.js';
 import type { Client } from '../client/client.js';
 import type { ItemKey, SortedSetName } from '../storage/keys.js';
+import type { TenantOverrideStore } from '../limiters/tenant-overrides.js';
 import type { LimiterStore } from '../limiters/store.js';
 import type { Metrics } from '../observability/emf.js';
 import type { RedriveResult } from '../admin/redrive.js';
@@ -88,6 +89,8 @@ export interface ApiContext {
   readonly stats: StatsTable;
   readonly quotaStore: LimiterStore;
   readonly limits: LimitsReader;
+  /** Tenants' cap overrides in the limits table (lib/limiters/tenant-overrides.ts). */
+  readonly tenantOverrides: TenantOverrideStore;
   /** Undefined when the function was not told the queues' URLs (HOPPER_RETRIES_DLQ_URL). */
   readonly deadLetters?: DeadLetters;
   readonly logger: Logger;

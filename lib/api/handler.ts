@@ -20,6 +20,7 @@ import { cronRoutes } from './routes/crons.js';
 import { jobRoutes } from './routes/jobs.js';
 import { findRoutes } from './routes/find.js';
 import { limitRoutes } from './routes/limits.js';
+import { tenantCapRoutes } from './routes/tenant-caps.js';
 import { queueRoutes } from './routes/queues.js';
 import { redriveRoutes } from './routes/redrive.js';
 import { setRoutes } from './routes/sets.js';
@@ -28,7 +29,7 @@ import { busyRoutes } from './routes/busy.js';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {
-  return [...jobRoutes(ctx), ...findRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...busyRoutes(ctx), ...limitRoutes(ctx), ...redriveRoutes(ctx)];
+  return [...jobRoutes(ctx), ...findRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...busyRoutes(ctx), ...limitRoutes(ctx), ...tenantCapRoutes(ctx), ...redriveRoutes(ctx)];
 }
 
 /** Options of {@link createApiHandler}. */

@@ -250,3 +250,37 @@ export interface BusyView {
 export interface CohortsView {
   readonly cohorts: readonly CohortView[];
 }
+
+/** A tenant's cap on the wire: absent parts are no cap of that kind. */
+export interface TenantCapView {
+  readonly concurrency?: number;
+  readonly rate?: { readonly limit: number; readonly per_seconds: number };
+}
+
+/** One override of a tenant's cap (`PUT /v1/limits/tenants/{tenant}`, listed by `GET /v1/limits/tenants`). */
+export interface TenantOverrideView {
+  readonly tenant: string;
+  /** The queue it applies to; null: every queue declaring `perTenant`. */
+  readonly queue: string | null;
+  readonly cap: TenantCapView;
+  readonly updated_at: string;
+}
+
+/** `GET /v1/limits/tenants`: the declared caps and the overrides in force. */
+export interface TenantCapsView {
+  /** Queue name → the cap every tenant has on it unless overridden. */
+  readonly declared: Readonly<Record<string, TenantCapView>>;
+  /** Overrides, in tenant order (at most 1,000). */
+  readonly overrides: readonly TenantOverrideView[];
+  /** Whether there were more overrides than listed. */
+  readonly truncated: boolean;
+}
+
+/** The body of `PUT /v1/limits/tenants/{tenant}`: the whole override (it replaces the previous one). */
+export interface TenantOverrideInput {
+  /** The queue it applies to; absent: every queue declaring `perTenant`. */
+  readonly queue?: string;
+  readonly concurrency?: number;
+  /** `per`: `'second'`, `'minute'`, `'hour'`, `'day'` or whole seconds. */
+  readonly rate?: { readonly limit: number; readonly per: 'second' | 'minute' | 'hour' | 'day' | number };
+}

@@ -18,7 +18,7 @@ import { ENV, requireEnv, type Env } from './env.js';
 
 /** The variables the construct puts into the document rather than the environment. */
 export const DOCUMENT_VARIABLES = [
-  ENV.queueUrls, ENV.queueVisibility, ENV.queueConcurrency, ENV.queueMaxReceives, ENV.listedQueues,
+  ENV.queueUrls, ENV.queueVisibility, ENV.queueConcurrency, ENV.tenantCaps, ENV.queueMaxReceives, ENV.listedQueues,
   ENV.queueMappings, ENV.backlogLimits, ENV.crons, ENV.quotas, ENV.tenants,
 ] as const;
 

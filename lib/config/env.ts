@@ -53,6 +53,11 @@ export const ENV = {
   /** JSON object: queue name → `{ jobs, perInvocation, leaseSeconds? }` for capped queues (./queue-concurrency.ts). */
   queueConcurrency: 'HOPPER_QUEUE_CONCURRENCY',
   /**
+   * JSON object: queue name → `{ cap: { concurrency?, rate? }, leaseSeconds }` for queues declaring
+   * `perTenant` (./tenant-caps.ts).
+   */
+  tenantCaps: 'HOPPER_TENANT_CAPS',
+  /**
    * Retry function: JSON object, queue name → the queue's `maxReceiveCount` (deliveries before SQS
    * redrives a job to the retries queue), for the message of a crashed job.
    */

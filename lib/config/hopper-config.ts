@@ -10,6 +10,7 @@ import { ConfigurationError } from '../errors/base.js';
 import { JOB_DEFAULTS } from '../job/model.js';
 import { DEAD_TTL_DAYS, ENV, clockFromEnv, intFromEnv, msClockFromEnv, METRICS_OFF, numberMapFromEnv, queueUrlsFromEnv, requireEnv, SET_BY_JOB_SYSTEM, STATS_ON, type Env } from './env.js';
 import { parseQueueConcurrency, type QueueConcurrency } from './queue-concurrency.js';
+import { parseTenantCaps, type QueueTenantCaps } from './tenant-caps.js';
 
 /** What every AWS client Hopper makes is configured with. */
 export interface AwsSettings {
@@ -90,6 +91,11 @@ export class HopperConfig {
   /** Queue name → its concurrency cap (`HOPPER_QUEUE_CONCURRENCY`; capped queues only). */
   get queueConcurrency(): Readonly<Record<string, QueueConcurrency>> {
     return this.read(ENV.queueConcurrency, () => parseQueueConcurrency(this.one(ENV.queueConcurrency)));
+  }
+
+  /** Queue name → its per-tenant caps (`HOPPER_TENANT_CAPS`; queues declaring `perTenant` only). */
+  get tenantCaps(): Readonly<Record<string, QueueTenantCaps>> {
+    return this.read(ENV.tenantCaps, () => parseTenantCaps(this.one(ENV.tenantCaps)));
   }
 
   /**

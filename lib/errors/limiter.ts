@@ -22,6 +22,24 @@ export class InvalidLimiterSpecError extends ConfigurationError {
 }
 
 /**
+ * A per-tenant cap (a queue's `perTenant`, an override) is malformed. `field` is the full path of
+ * the offending value (`perTenant of queue "email".rate.limit`, `body.concurrency`).
+ */
+export class InvalidTenantCapError extends ConfigurationError {
+  static override readonly errorName: string = 'InvalidTenantCapError';
+  readonly field: string;
+  readonly expected: string;
+  readonly received: string;
+
+  constructor(field: string, expected: string, received: string) {
+    super(`${field} must be ${expected}, but ${received} was provided`);
+    this.field = field;
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
  * A limiter could not be asked (its state in the limits table could not be read or written: a
  * throttle, an outage). It is Hopper's own infrastructure failing, not the job: a worker puts the
  * job back on its queue after `retryAfterSeconds`, as for a limit, without using a retry. It is a

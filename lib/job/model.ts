@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidJobError } from '../errors/base.js';
 import { validateDebounce, type DebounceSpec } from './debounce.js';
+import { validateThrottle, type JobThrottle } from './throttle.js';
 
 /** Defaults a job gets when its producer leaves a field out. */
 export const JOB_DEFAULTS = {
@@ -52,6 +53,8 @@ export interface JobCustom {
   readonly expires_at?: string;
   /** Tenant the job was enqueued for (set by the API from the caller's identity). */
   readonly tenant?: string;
+  /** At most `limit` of the jobs with this key start per `per` (./throttle.ts). */
+  readonly throttle?: JobThrottle;
   /** Slices an iterating job has run so far, on the message that continues it (lib/worker/iterate.ts). */
   readonly slice?: number;
   /** Of the jobs enqueued with this key, the last within `period` seconds runs, once (lib/debounce). */
@@ -305,6 +308,7 @@ function validateCustom(custom: unknown): JobCustom {
     throw new InvalidJobError('custom.tenant', 'a non-empty string', describe(tenant));
   }
   if (debounce !== undefined) validateDebounce(debounce);
+  validateThrottle(custom.throttle, describe);
   return custom;
 }
 

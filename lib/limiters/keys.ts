@@ -13,6 +13,8 @@
  * | points bucket       | `limiter#<name>`   | `points`     | `t` TAT in 1/`s` ms, `s` scale               |
  * | API quota           | `quota#<scope>#<id>` | `points`   | as a points bucket                           |
  * | shard `k` of any of those above (shards.ts) | `<pk>#<k>` | `<sk>#<k>` | as the item it is a share of       |
+ * | a tenant's cap override | `tenantcap#<tenant>` | `*` (every queue) or `queue#<name>` | `cap` JSON, `tenant`, `queue`, `updated_at` |
+ * | the list of overrides | `tenantcaps`   | `<tenant>#<queue or *>` | as the override (tenant-overrides.ts)   |
  *
  * The type is the sort key so that changing a limiter's type never reads the old state as the
  * new kind's. Quotas (`quota#tenant#acme`, `quota#queue#default`) have their own prefix, so no
@@ -57,6 +59,22 @@ export const LIMITER_KEY_PREFIX = 'limiter';
 
 /** Prefix of every quota's partition key. */
 export const QUOTA_KEY_PREFIX = 'quota';
+
+/** Prefix of a tenant's cap overrides' partition key, and the partition listing them all. */
+export const TENANT_CAP_KEYS = { prefix: 'tenantcap', list: 'tenantcaps', everyQueue: '*' } as const;
+
+/** The key of `tenant`'s cap override on `queue` (on every queue declaring `perTenant` when undefined). */
+export function tenantOverrideKey(tenant: string, queue?: string): ItemKey {
+  return { pk: `${TENANT_CAP_KEYS.prefix}#${tenant}`, sk: queue === undefined ? TENANT_CAP_KEYS.everyQueue : `queue#${queue}` };
+}
+
+/**
+ * The key of the override's entry in the list of overrides. Queue names have no `#`, so the last
+ * `#` ends the tenant.
+ */
+export function tenantOverrideListKey(tenant: string, queue?: string): ItemKey {
+  return { pk: TENANT_CAP_KEYS.list, sk: `${tenant}#${queue ?? TENANT_CAP_KEYS.everyQueue}` };
+}
 
 /** Entry ids (leases, admissions): what may follow `e_` in an attribute name. */
 export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -68,13 +68,45 @@ export function limitedCount(job: Job): number {
 export function nextLimitedAttempt(job: Job, limited: { readonly retryAfterSeconds: number }, options: LimitedAttemptOptions): LimitedAttempt {
   const count = limitedCount(job) + 1;
   if (count > (options.maxReschedules ?? LIMITED_RESCHEDULE.defaultMaxReschedules)) return { action: 'fail', limitedCount: count - 1 };
-  const base = Number.isFinite(limited.retryAfterSeconds) ? Math.max(1, Math.ceil(limited.retryAfterSeconds)) : 1;
-  const step = Math.min(LIMITED_RESCHEDULE.jitterStepSeconds, base);
-  const spread = Math.min(LIMITED_RESCHEDULE.maxJitterSeconds, step * count);
   return {
     action: 'reschedule',
-    delaySeconds: base + Math.floor(options.random() * spread),
+    delaySeconds: rescheduleDelaySeconds(limited.retryAfterSeconds, count, options.random),
     job: { ...job, custom: { ...job.custom, [LIMITED_RESCHEDULE.countField]: count } },
     limitedCount: count,
+  };
+}
+
+/**
+ * The delay of the `count`-th reschedule of a job told to come back after `retryAfterSeconds`: that
+ * wait (at least 1 s) plus a jitter from [0, min(300, count · clamp(wait, 1, 5))) seconds.
+ */
+export function rescheduleDelaySeconds(retryAfterSeconds: number, count: number, random: Random): number {
+  const base = Number.isFinite(retryAfterSeconds) ? Math.max(1, Math.ceil(retryAfterSeconds)) : 1;
+  const step = Math.min(LIMITED_RESCHEDULE.jitterStepSeconds, base);
+  const spread = Math.min(LIMITED_RESCHEDULE.maxJitterSeconds, step * count);
+  return base + Math.floor(random() * spread);
+}
+
+/** `custom.held_count`: how many times a tenant's cap or the job's throttle has held the job back. */
+export const HELD_COUNT_FIELD = 'held_count';
+
+/** How many times the job was held back (0 when the field is absent or malformed). */
+export function heldCount(job: Job): number {
+  const value = job.custom?.[HELD_COUNT_FIELD];
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
+}
+
+/**
+ * A job held back by its tenant's cap or its throttle goes back on its queue after the limiter's
+ * retry-after plus a jitter that grows with each hold (as a rate-limited job's does), so a tenant's
+ * burst spreads out instead of coming back all at once. It never fails for it and uses no retry:
+ * the count only spreads the delays (its jitter stops growing at 300 s).
+ */
+export function nextHeldAttempt(job: Job, retryAfterSeconds: number, random: Random): { readonly delaySeconds: number; readonly job: Job; readonly heldCount: number } {
+  const count = heldCount(job) + 1;
+  return {
+    delaySeconds: rescheduleDelaySeconds(retryAfterSeconds, count, random),
+    job: { ...job, custom: { ...job.custom, [HELD_COUNT_FIELD]: count } },
+    heldCount: count,
   };
 }

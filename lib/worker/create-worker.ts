@@ -4,12 +4,14 @@
  * ten failed records (to the retries queue).
  */
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { sqsClientOf } from '../aws/clients.js';
+import { dynamoClientOf, sqsClientOf } from '../aws/clients.js';
 import { environmentWithDocument } from '../config/document.js';
 import { HopperConfig } from '../config/hopper-config.js';
 import { ConfigurationError } from '../errors/base.js';
 import { deadlineMarginMs } from '../common/deadline.js';
 import { limiterStoreOf } from '../limiters/dynamo/store.js';
+import { cachedOverrides, DynamoTenantOverrides } from '../limiters/tenant-overrides.js';
+import type { FlowGateScope } from './flow-gate.js';
 import { limiterFactory } from '../limiters/limiter.js';
 import type { LimiterStore } from '../limiters/store.js';
 import { statsRecorderOf, type StatsRecorder } from '../stats/recorder.js';
@@ -48,6 +50,8 @@ interface WorkerRuntime {
   readonly features: WorkerFeatures;
   /** One per instance: limiter state is shared through the table, not the instance. */
   readonly limiterStore: LimiterStore;
+  /** Per-tenant caps and their overrides, when a queue declares `perTenant`. */
+  readonly flow?: Omit<FlowGateScope, 'limiter'>;
   readonly stats: StatsRecorder;
   /** CloudWatch metrics (EMF lines on the log sink). */
   readonly metrics: Metrics;
@@ -134,6 +138,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       stats: options.stats ?? statsRecorderOf(config),
       metrics: metricsOf(config, options.log),
       caps: config.queueConcurrency,
+      ...flowOf(config, options, nowMs),
     };
     if (options.now === undefined) clockMs = config.clockMs;
     if (config.middleware !== undefined && middleware === undefined) {
@@ -143,7 +148,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
   };
 
   return async (event, context) => {
-    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics, caps } = await loadRuntime();
+    const { retriesQueueUrl, queues, sqs, defaultRetry, visibility, features, limiterStore, stats, metrics, caps, flow } = await loadRuntime();
     const receivedAtMs = nowMs();
     const logger = baseLogger.child({ request_id: context.awsRequestId });
     const records = event.Records;
@@ -174,6 +179,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
       ...(serverChain === undefined ? {} : { serverChain }),
       ...(middleware === undefined ? {} : { middleware }),
       ...(cap.lease === undefined ? {} : { queueLease: cap.lease }),
+      ...(flow === undefined ? {} : { flow }),
     };
 
     // Jobs that run long are reported for the Busy page while they run (lib/stats/busy.ts).
@@ -223,6 +229,18 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     await Promise.all([stats.flush(nowMs(), logger), stats.reportBusy(nowMs(), logger)]);
     return { batchItemFailures };
   };
+}
+
+/**
+ * The per-tenant caps of the queues declaring `perTenant`, with their overrides read through a
+ * per-instance cache (an override takes effect within 30 seconds); nothing when no queue does.
+ */
+function flowOf(config: HopperConfig, options: WorkerOptions, nowMs: () => number): { flow?: Omit<FlowGateScope, 'limiter'> } {
+  const tenantCaps = config.tenantCaps;
+  if (Object.keys(tenantCaps).length === 0) return {};
+  const dynamo = options.clients?.dynamo;
+  const store = options.tenantOverrides ?? new DynamoTenantOverrides({ tableName: config.limitsTable, client: dynamo ?? (() => dynamoClientOf(config)) });
+  return { flow: { tenantCaps, overrides: cachedOverrides(store, { nowMs }) } };
 }
 
 /**

@@ -6,7 +6,6 @@
  */
 import type { QueueConcurrency } from '../config/queue-concurrency.js';
 import { queueLeaseName } from '../config/queue-concurrency.js';
-import { rateLimitedDelay } from '../errors/worker.js';
 import type { Limiter, LimiterFactory } from '../limiters/limiter.js';
 import { SPEC_BOUNDS } from '../limiters/spec.js';
 
@@ -30,31 +29,4 @@ export function invocationCap(queue: string | undefined, caps: Readonly<Record<s
   if (cap.leaseSeconds === undefined) return { concurrency };
   const lease = limiter(queueLeaseName(queue), { type: 'concurrent', limit: cap.jobs, lockTimeout: cap.leaseSeconds, wait: SPEC_BOUNDS.waitMaxSeconds });
   return { concurrency, lease };
-}
-
-/**
- * Runs `handler` within the queue's lease, if any.
- *
- * @returns undefined when the handler ran; the seconds after which to try again when no slot of
- *   the queue came free in time (the handler did not run).
- * @throws what the handler throws.
- */
-export async function withinQueueCap(lease: Limiter | undefined, handler: () => Promise<void>): Promise<number | undefined> {
-  if (lease === undefined) {
-    await handler();
-    return undefined;
-  }
-  let started = false;
-  try {
-    await lease.run(async () => {
-      started = true;
-      await handler();
-    });
-    return undefined;
-  } catch (error) {
-    // A refusal of the handler's own limiters is the handler's outcome, not the queue's.
-    const wait = started ? undefined : rateLimitedDelay(error);
-    if (wait === undefined) throw error;
-    return wait;
-  }
 }

@@ -8,7 +8,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { failureEnvelope, type EnvelopeError } from '../job/envelope.js';
 import { dueAtMs } from '../job/due.js';
 import { describeError, parseJob, serializeJob, type Job } from '../job/model.js';
-import { limitedCount, nextLimitedAttempt } from '../limiters/reschedule.js';
+import { limitedCount, nextHeldAttempt, nextLimitedAttempt } from '../limiters/reschedule.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
 import { randomFromText } from '../common/random.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
@@ -22,7 +22,7 @@ import type { OutgoingMessage } from '../aws/sqs-batch.js';
 import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
 import type { Limiter } from '../limiters/limiter.js';
-import { withinQueueCap } from './queue-cap.js';
+import { hasJobLimits, jobLimits, withinLimits, type FlowGateScope, type Held } from './flow-gate.js';
 import type { BusyBoard } from '../stats/busy.js';
 import { ITERATION_SCOPE, type IterationCarrier, type IterationScope } from './iterate.js';
 import { hasClientChain, runClientChain, type EnqueueVia, type HopperStep, type ServerMiddleware, type AnyMiddleware } from '../middleware/chain.js';
@@ -83,6 +83,8 @@ export interface RecordScope {
   readonly limiter: LimiterFactory;
   /** The lease every job of the queue holds while it runs, when the queue's cap needs one. */
   readonly queueLease?: Limiter;
+  /** Per-tenant caps and their overrides (./flow-gate.ts); absent: no queue caps its tenants. */
+  readonly flow?: Omit<FlowGateScope, 'limiter'>;
   /** What iterating jobs use (./iterate.ts), the same for every job of the invocation. */
   readonly iteration?: IterationScope;
   /** Told how long each job waited on its queue when its handler starts (for the queues' latency). */
@@ -183,14 +185,14 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     await reservation.start();
     let uniqueStepRan = false;
     const result = scope.serverChain === undefined
-      ? await hopperStepsOnly(job, ctx, handler, scope)
+      ? await hopperStepsOnly(job, queue, ctx, handler, scope, logger)
       : await runServerChain(scope.serverChain, job, ctx, {
         expired: () => isExpired(job, scope, logger),
         unique: async () => {
           uniqueStepRan = true;
           await scope.features?.beforeRun(job, logger);
         },
-        limiter: (next) => withinQueueCap(scope.queueLease, next),
+        limiter: async (next) => withinLimits(await limitsOf(job, queue, scope, logger), next),
         handler: async (ran) => handler(ran.args, ctx),
       });
     // A middleware that ended the job before the unique step: the job is done, so a lock held until
@@ -202,10 +204,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     }
     const queueUrl = scope.queues.urlOf(queue);
     if (result.kind === 'capped' && queueUrl !== undefined) {
-      // The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
-      const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, result.waitSeconds));
-      logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
-      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: runFacts(started, scope) });
+      const { delaySeconds, body } = heldBack(job, result.held, scope, logger);
+      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body, delaySeconds }, job, run: runFacts(started, scope) });
     }
     const facts = runFacts(started, scope);
     await tracker?.succeeded(result.kind === 'ran' ? result.value : undefined);
@@ -260,10 +260,40 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
  * The run of a worker without server middleware: Hopper's steps in their order, without the chain's
  * closures (expiry and unique ran before the run began). What every plain job pays.
  */
-async function hopperStepsOnly(job: Job, ctx: JobContext, handler: JobHandler, scope: RecordScope): Promise<ChainResult> {
+async function hopperStepsOnly(job: Job, queue: string, ctx: JobContext, handler: JobHandler, scope: RecordScope, logger: Logger): Promise<ChainResult> {
   let value: unknown;
-  const waitSeconds = await withinQueueCap(scope.queueLease, async () => { value = await handler(job.args, ctx); });
-  return waitSeconds === undefined ? { kind: 'ran', value } : { kind: 'capped', waitSeconds };
+  const run = async (): Promise<void> => { value = await handler(job.args, ctx); };
+  if (scope.queueLease === undefined && !hasJobLimits(job, queue, scope.flow)) {
+    await run();
+    return { kind: 'ran', value };
+  }
+  const held = await withinLimits(await limitsOf(job, queue, scope, logger), run);
+  return held === undefined ? { kind: 'ran', value } : { kind: 'capped', held };
+}
+
+/** The limits `job` holds while it runs: its own (./flow-gate.ts), then the queue's lease. */
+async function limitsOf(job: Job, queue: string, scope: RecordScope, logger: Logger): Promise<Limiter[]> {
+  const own = hasJobLimits(job, queue, scope.flow) ? await jobLimits(job, queue, { ...scope.flow, limiter: scope.limiter }, logger) : [];
+  return scope.queueLease === undefined ? own : [...own, scope.queueLease];
+}
+
+/**
+ * What goes back on the queue for a job that found no room. At the queue's cap, the job itself,
+ * unchanged (its turn, not a limit of its own), after the lease's wait. Held by its tenant's cap or
+ * its throttle, the job with one more hold counted, after the limiter's wait plus a jitter that
+ * grows with the holds (lib/limiters/reschedule.ts): never failed, no retry used.
+ */
+function heldBack(job: Job, held: Held, scope: RecordScope, logger: Logger): { delaySeconds: number; body: string } {
+  if (held.limiter === scope.queueLease?.name) {
+    const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, held.waitSeconds));
+    logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
+    return { delaySeconds, body: serializeJob(job) };
+  }
+  // Seeded by the job and the hold, so a redelivery computes the same delay.
+  const attempt = nextHeldAttempt(job, held.waitSeconds, randomFromText(`${job.jid}#held#${job.custom?.held_count ?? 0}`));
+  const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, attempt.delaySeconds);
+  logger.info('held back by its limits; job delayed', { limiter: held.limiter, delay_s: delaySeconds, held_count: attempt.heldCount });
+  return { delaySeconds, body: serializeJob(attempt.job) };
 }
 
 /**

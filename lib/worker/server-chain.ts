@@ -1,8 +1,8 @@
 /**
  * A job's run through the team's server middleware (lib/middleware/chain.ts) and Hopper's own steps,
  * in the order `serverOrder` gives: `'expiry'` drops a job whose `custom.expires_at` has passed,
- * `'unique'` releases a lock held `unique_until: 'start'`, `'limiter'` holds the queue's
- * `maxConcurrency` lease around what follows it. The last entry calls the handler.
+ * `'unique'` releases a lock held `unique_until: 'start'`, `'limiter'` holds the job's tenant caps,
+ * its throttle and the queue's `maxConcurrency` lease around what follows it (./flow-gate.ts). The last entry calls the handler.
  *
  * A middleware may pass `next` a changed job (the same `jid`): what follows, the handler included,
  * gets that one (a decompressing middleware hands on the original arguments). A middleware that
@@ -13,14 +13,15 @@
 import { HopperError } from '../errors/base.js';
 import type { Job } from '../job/model.js';
 import { entryName, type HopperStep, type ServerMiddleware } from '../middleware/chain.js';
+import type { Held } from './flow-gate.js';
 
 /** How a run through the chain ended. */
 export type ChainResult =
   | { readonly kind: 'ran'; readonly value: unknown }
   /** `'expiry'` found the job expired: nothing after it ran. */
   | { readonly kind: 'expired' }
-  /** `'limiter'` found no slot in time: nothing after it ran; try again after `waitSeconds`. */
-  | { readonly kind: 'capped'; readonly waitSeconds: number };
+  /** `'limiter'` found no room: nothing after it ran; `held` says which limit and for how long. */
+  | { readonly kind: 'capped'; readonly held: Held };
 
 /** What Hopper's steps do for this job. */
 export interface ChainSteps {
@@ -28,8 +29,8 @@ export interface ChainSteps {
   expired(): boolean;
   /** Releases a `unique_until: 'start'` lock; never throws. */
   unique(): Promise<void>;
-  /** Runs `next` within the queue's lease: undefined when it ran, else the seconds to wait. */
-  limiter(next: () => Promise<void>): Promise<number | undefined>;
+  /** Runs `next` within the job's limits and the queue's lease: undefined when it ran, else what held it. */
+  limiter(next: () => Promise<void>): Promise<Held | undefined>;
   /** Runs the handler on `job` (the one the chain handed on). */
   handler(job: Job): Promise<unknown>;
 }
@@ -64,9 +65,9 @@ export async function runServerChain<Ctx>(
         return next();
       case 'limiter': {
         let value: unknown;
-        const waitSeconds = await steps.limiter(async () => { value = await next(); });
-        if (waitSeconds === undefined) return value;
-        stopped = { kind: 'capped', waitSeconds };
+        const held = await steps.limiter(async () => { value = await next(); });
+        if (held === undefined) return value;
+        stopped = { kind: 'capped', held };
         return undefined;
       }
       default:

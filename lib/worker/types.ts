@@ -6,6 +6,7 @@ import type { StateCommands } from '../aws/dynamo.js';
 import type { Env } from '../config/env.js';
 import type { Job } from '../job/model.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
+import type { TenantOverrideStore } from '../limiters/tenant-overrides.js';
 import type { LimiterStore } from '../limiters/store.js';
 import type { StatsRecorder } from '../stats/recorder.js';
 import type { LogSink, Logger } from '../observability/logger.js';
@@ -154,6 +155,11 @@ export interface WorkerOptions {
   readonly clients?: { readonly sqs?: WorkerSqs; readonly dynamo?: StateCommands };
   /** Where `ctx.limiter` keeps state. @default - the limits table (HOPPER_LIMITS_TABLE), loaded on first use */
   readonly limiterStore?: LimiterStore;
+  /**
+   * Where per-tenant cap overrides are read (`hopper limits set`), by queues declaring `perTenant`.
+   * @default - the limits table (HOPPER_LIMITS_TABLE), read once per tenant per 30 seconds
+   */
+  readonly tenantOverrides?: Pick<TenantOverrideStore, 'read'>;
   /** Where processed counts go. @default - rollups in the state table when HOPPER_STATS is `on` */
   readonly stats?: StatsRecorder;
   /** Where configuration is read (lib/config/env.ts names). @default process.env */

@@ -30,7 +30,7 @@ import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { records } from '../fixtures/json.js';
 import { eventually, logicalIdOf, maxOverlap, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
-import { PROMISE_CAPS, PROMISE_MAX_BACKLOG } from '../fixtures/stacks/promises-stack.js';
+import { PROMISE_CAPS, PROMISE_MAX_BACKLOG, PROMISE_TENANT_CAP } from '../fixtures/stacks/promises-stack.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;
@@ -369,5 +369,51 @@ describe('jobs redriven after throttled deliveries', () => {
     expect(uncharged.length).toBeGreaterThan(0);
     const dead = await api.request('GET', '/v1/dead?queue=throttled');
     expect(isRecord(dead.body) ? dead.body.entries : undefined).toEqual([]);
+  });
+});
+
+describe('per-tenant caps and throttles', () => {
+  it('never run more of a tenant\'s jobs at once than its cap, an override set at runtime included; every job runs once, none fails', { timeout: 180_000 }, async () => {
+    // An override raises cedar's cap before its first job (the worker reads it then; a changed
+    // override is read again within 30 s: worker-tenant-caps.test.ts).
+    expect(await api.setTenantCap('cedar', { queue: 'tenants', concurrency: 4 })).toMatchObject({ tenant: 'cedar', queue: 'tenants', cap: { concurrency: 4 } });
+    const tenants = ['acme', 'bolt', 'cedar'] as const;
+    const jids = Array.from({ length: 24 }, (_, index) => tenants.map((tenant) => `${tenant}-${index}`)).flat();
+    const started = Date.now();
+    await client.enqueueMany(jids.map((jid) => ({ jobtype: 'Span', jid, args: [300], queue: 'tenants', retry: 0, custom: { tenant: jid.split('-')[0] } })));
+
+    const ran = await ranAll(jids, 150_000, 'every tenant\'s jobs');
+
+    const peaks = Object.fromEntries(tenants.map((tenant) => [tenant, maxOverlap(ran.filter((run) => run.jid.startsWith(`${tenant}-`)))]));
+    const held = logs.entries.filter((entry) => entry.message.includes('held back by its limits') && entry.message.includes('hopper.tenant:tenants:')).length;
+    console.info(`per-tenant caps: 72 jobs of 300 ms in ${Date.now() - started} ms, peaks ${JSON.stringify(peaks)}, ${held} holds`);
+    expect(peaks.acme).toBeLessThanOrEqual(PROMISE_TENANT_CAP);
+    expect(peaks.bolt).toBeLessThanOrEqual(PROMISE_TENANT_CAP);
+    expect(peaks.cedar).toBeLessThanOrEqual(4);
+    expect(peaks.cedar).toBeGreaterThan(PROMISE_TENANT_CAP);
+    expect(held).toBeGreaterThan(0);
+    // Each job ran once: a hold is not a failure, and no retry (there are none) was needed.
+    expect(ran).toHaveLength(jids.length);
+    const dead = await api.request('GET', '/v1/dead?queue=tenants');
+    expect(isRecord(dead.body) ? dead.body.entries : undefined).toEqual([]);
+    expect(await api.removeTenantCap('cedar', 'tenants')).toBe(true);
+  });
+
+  it('start at most `limit` of a throttle key\'s jobs per interval, the rest later, each once', { timeout: 120_000 }, async () => {
+    // 3 per 2 s: a burst of 3, then one every 667 ms.
+    const throttle = { key: 'promises:sync', limit: 3, per: 2 };
+    const jids = Array.from({ length: 12 }, (_, index) => `throttle-${index}`);
+    await client.enqueueMany(jids.map((jid) => ({ jobtype: 'Span', jid, args: [10], queue: 'tenants', retry: 0, custom: { throttle } })));
+
+    const starts = (await ranAll(jids, 100_000, 'the throttled jobs')).map((run) => run.start).sort((a, b) => a - b);
+
+    const intervalMs = (throttle.per * 1000) / throttle.limit;
+    // In any stretch of time t, a leaky bucket admits at most its burst plus t / interval; one more
+    // for the time between the limiter's admission and the handler's start.
+    for (const [i, first] of starts.entries()) {
+      for (let j = i; j < starts.length; j += 1) expect(j - i + 1).toBeLessThanOrEqual(throttle.limit + Math.floor(((starts[j] ?? first) - first) / intervalMs) + 1);
+    }
+    console.info(`throttle 3 per 2 s: 12 jobs started over ${(starts.at(-1) ?? 0) - (starts[0] ?? 0)} ms`);
+    expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual((jids.length - throttle.limit - 1) * intervalMs);
   });
 });

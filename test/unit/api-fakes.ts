@@ -21,6 +21,7 @@ import type { StateCommands } from '../../lib/aws/dynamo.js';
 import type { Job } from '../../lib/job/model.js';
 import { entryKeyCandidates, setEntryKey, type SortedSetName } from '../../lib/storage/keys.js';
 import { MemoryLimiterStore } from '../../lib/limiters/index.js';
+import { MemoryTenantOverrides } from '../../lib/limiters/tenant-overrides.js';
 import { resolveQuotas } from '../../lib/quota/index.js';
 import type { QueueReport, StatsItem, StatsTable } from '../../lib/stats/read.js';
 import { createMetrics } from '../../lib/observability/emf.js';
@@ -178,6 +179,7 @@ export const TEST_CONFIG: ApiConfig = {
   backlogLimits: { critical: { maxBacklog: 5 } },
   quotas: resolveQuotas({ default: { limit: 3, per: 'minute' } }),
   tenants: { [PRODUCER_ROLE]: 'acme' },
+  tenantCaps: {},
   maxBodyBytes: 2048,
   defaultRetry: 25,
   crons: [
@@ -254,6 +256,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     ...(options.middleware === undefined ? {} : { middleware: options.middleware, via: 'api' as const }),
   });
   const waiting = new FakeWaiting(sets, client);
+  const tenantOverrides = new MemoryTenantOverrides();
   const context: ApiContext = {
     config: { ...TEST_CONFIG, ...config },
     now,
@@ -289,6 +292,7 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     stats,
     quotaStore: new MemoryLimiterStore(),
     limits: { queryPartition: async (pk) => limits.get(pk) ?? [] },
+    tenantOverrides,
     logger: createLogger({ sink: (line) => lines.push(line), now: () => new Date(nowMs) }),
     metrics: createMetrics({ sink: (line) => emf.push(jsonObject(line)) }),
   };
@@ -297,5 +301,5 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     const response = await handler(event);
     return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
   };
-  return { call, sqs, scheduled, backend, sets, waiting, batches, batchJobs, jobStates, iterations, cronRuns, stats, limits, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+  return { call, sqs, scheduled, backend, sets, waiting, batches, batchJobs, jobStates, iterations, cronRuns, stats, limits, tenantOverrides, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
 }

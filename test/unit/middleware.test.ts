@@ -148,8 +148,8 @@ describe('runServerChain', () => {
 
   it('stops at the limiter when the queue has no slot', async () => {
     const trail: string[] = [];
-    const result = await runServerChain(serverOrder(undefined), job(), {}, steps({ limiter: async () => 7 }, trail));
-    expect(result).toEqual({ kind: 'capped', waitSeconds: 7 });
+    const result = await runServerChain(serverOrder(undefined), job(), {}, steps({ limiter: async () => ({ waitSeconds: 7, limiter: 'hopper.queue:default' }) }, trail));
+    expect(result).toEqual({ kind: 'capped', held: { waitSeconds: 7, limiter: 'hopper.queue:default' } });
     expect(trail).toEqual(['expiry', 'unique']);
   });
 });
