@@ -7,7 +7,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import { failureEnvelope, type EnvelopeError } from '../job/envelope.js';
 import { dueAtMs } from '../job/due.js';
-import { describeError, parseJob, serializeJob, type Job } from '../job/model.js';
+import { describeError, parseJob, type Job } from '../job/model.js';
 import { limitedCount, nextLimitedAttempt } from '../limiters/reschedule.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
 import { randomFromText } from '../common/random.js';
@@ -18,7 +18,7 @@ import { HopperError, isHopperError } from '../errors/base.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
 import { Reservation, type Reservations, type SqsVisibilityChanger } from './reservation.js';
-import type { OutgoingMessage } from '../aws/sqs-batch.js';
+import { jobMessage, type OutgoingMessage } from '../aws/sqs-batch.js';
 import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
 import type { Limiter } from '../limiters/limiter.js';
@@ -200,7 +200,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       // The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
       const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, result.waitSeconds));
       logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
-      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body: serializeJob(job), delaySeconds }, job, run: runFacts(started, scope) });
+      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: jobMessage(record.messageId, queueUrl, job, { delaySeconds }), job, run: runFacts(started, scope) });
     }
     const facts = runFacts(started, scope);
     await tracker?.succeeded(result.kind === 'ran' ? result.value : undefined);
@@ -230,7 +230,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
         // It enters its queue again now and is due after the delay: its wait is not latency.
         const nowMs = scope.nowMs();
         const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
-        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: runFacts(started, scope) });
+        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: jobMessage(record.messageId, jobQueueUrl, again, { delaySeconds }), job, run: runFacts(started, scope) });
       }
       logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
@@ -276,7 +276,7 @@ function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scop
   const { expires_at: _started, ...custom } = job.custom ?? {};
   const { at: _due, ...fields } = job;
   const again: Job = { ...fields, enqueued_at: new Date(scope.nowMs()).toISOString(), custom: { ...custom, slice: signal.slices } };
-  return { kind: 'continued', message: { key: record.messageId, queueUrl, body: serializeJob(again) }, job, run };
+  return { kind: 'continued', message: jobMessage(record.messageId, queueUrl, again), job, run };
 }
 
 /** Whether `job` expired (its `custom.expires_at` passed), logged when it did. */
@@ -346,7 +346,7 @@ async function retryHere(
     logger.error('client middleware refused the retry; the failure goes to the retry function', { error: describeError(chainError).message });
     return undefined;
   }
-  return { message: { key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(next), delaySeconds: action.delaySeconds }, job: next };
+  return { message: jobMessage(record.messageId, action.queueUrl, next, { delaySeconds: action.delaySeconds }), job: next };
 }
 
 /** `job` through the team's client chain, as the path `via` enqueues it (unchanged without a chain). */
@@ -365,7 +365,7 @@ async function requeue<Outcome extends Extract<RecordOutcome, { kind: 'rate_limi
   if (!hasClientChain(scope.middleware)) return outcome;
   try {
     const sent = await throughClientChain(JSON.parse(outcome.message.body) as Job, 'requeue', scope, logger);
-    return { ...outcome, message: { ...outcome.message, body: serializeJob(sent) } };
+    return { ...outcome, message: jobMessage(outcome.message.key, outcome.message.queueUrl, sent, outcome.message.delaySeconds === undefined ? {} : { delaySeconds: outcome.message.delaySeconds }) };
   } catch (error) {
     logger.error('client middleware refused to send the job back; record handed back to SQS', { message_id: record.messageId, error: describeError(error).message });
     return { kind: 'deferred', job };
@@ -378,5 +378,8 @@ function fail(
   input: { queue: string; job?: Job; raw?: string; error: unknown; unrecoverable: boolean },
 ): Extract<RecordOutcome, { kind: 'failed' }> {
   const envelope = failureEnvelope({ ...input, messageId: record.messageId, now: new Date(scope.nowMs()) });
-  return { kind: 'failed', message: { key: record.messageId, queueUrl: scope.retriesQueueUrl, body: JSON.stringify(envelope) } };
+  const body = JSON.stringify(envelope);
+  // The envelope goes with its job's group: one tenant's failures do not hold back the others' retries.
+  const message = input.job === undefined ? { key: record.messageId, queueUrl: scope.retriesQueueUrl, body } : jobMessage(record.messageId, scope.retriesQueueUrl, input.job, { body });
+  return { kind: 'failed', message };
 }
