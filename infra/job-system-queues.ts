@@ -5,6 +5,7 @@
  * (`Queue-<name>`, `Retries`, `RetriesDlq`) and the logical ids derived from them stay as they are.
  */
 import { concurrencyPlan, queueConcurrencyEnv, type ConcurrencyPlan } from './concurrency-plan.js';
+import { warnIfNeverNoisy } from './fair-queues.js';
 import { Duration, Lazy, Names, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -192,6 +193,7 @@ export class QueueMappings {
         ? fn.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(source.node)}`, mappingOptions)
         : new lambda.EventSourceMapping(scope, `Mapping-${name}`, { target: fn, ...mappingOptions });
       this.mappingIds.set(name, mapping.eventSourceMappingId);
+      warnIfNeverNoisy(mapping, name, plan);
       return mapping;
     });
   }
