@@ -9,6 +9,7 @@ import { SCHEDULER_DEFAULTS } from '../lib/scheduler/handler.js';
 import type { ApiLatencyResult } from './parts/api-latency.js';
 import type { BundleResult } from './parts/cold-start.js';
 import type { CostResult } from './parts/cost.js';
+import type { FairnessResult } from './parts/fairness.js';
 import type { OverheadResult } from './parts/overhead.js';
 import type { SchedulingResult } from './parts/scheduling.js';
 import type { SweepBenchResult } from './parts/sweep.js';
@@ -25,6 +26,7 @@ export interface BenchResults {
   readonly apiLatency?: ApiLatencyResult;
   readonly sweep?: SweepBenchResult;
   readonly scale?: ScaleResult;
+  readonly fairness?: FairnessResult;
 }
 
 /** A sweep must be able to move this many entries per second on AWS (docs/cost.md). */
@@ -98,6 +100,16 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
       }).join('; ')}; a partition takes ${scale.partitionWriteUnits}`,
       goal: `now: no throttle, no key above ${scale.partitionWriteUnits * HOT_SHARE} units/s; before: throttled`,
       pass: scale.pass,
+    });
+  }
+  if (results.fairness !== undefined) {
+    const { on, off, parameters } = results.fairness;
+    const run = (label: string, measured: typeof on) => `${label}: B p99 ${measured.quiet.p99Ms} ms (p50 ${measured.quiet.p50Ms}), A p99 ${measured.noisy.p99Ms} ms (p50 ${measured.noisy.p50Ms}), ${measured.dynamodbRequestsPerJob} DynamoDB requests per job`;
+    rows.push({
+      benchmark: 'fairness between tenants',
+      result: `A enqueues ${parameters.noisyJobs} jobs, then B ${parameters.quietJobs} (maxConcurrency ${parameters.maxConcurrency}, ${parameters.jobMs} ms jobs); waits from enqueue to start, ${run('fair queues on', on)}; ${run('off', off)}`,
+      goal: results.fairness.goal,
+      pass: results.fairness.pass,
     });
   }
   if (apiLatency !== undefined) {

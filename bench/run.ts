@@ -2,7 +2,8 @@
  * `npm run bench [-- <part>…]`: Hopper's performance and cost benchmarks. Parts: `cost`,
  * `overhead`, `latency` (enqueue API), `cpu` (worker CPU per job), `cold` (bundle size and import
  * time), `scheduling`, `sweep` (entries a sweep moves per second), `scale` (the hot items at 10,000 jobs a second, through the
- * local partition limit); all of them when none is named. Writes the results as JSON to
+ * local partition limit), `fairness` (tenant B's wait behind tenant A's burst, SQS fair queues on and off);
+ * all of them when none is named. Writes the results as JSON to
  * bench/results/<date>-<time>-<commit>.json and the markdown summary to bench/results/latest.md,
  * and prints the summary.
  */
@@ -21,10 +22,11 @@ import { startBenchSession, type BenchSession } from './parts/session.js';
 import { measureSweep, SWEEP_BENCH_DEFAULTS } from './parts/sweep.js';
 import { measureWorkerCpu } from './parts/worker-cpu.js';
 import { measureScale, SCALE_DEFAULTS } from './parts/scale.js';
+import { FAIRNESS_DEFAULTS, measureFairness } from './parts/fairness.js';
 import { markdownReport, summaryRows, type BenchResults } from './report.js';
 
 /** The parts, in the order they run. */
-export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling', 'sweep', 'scale'] as const;
+export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling', 'sweep', 'scale', 'fairness'] as const;
 type Part = (typeof BENCH_PARTS)[number];
 
 /** Sizes of the runs: enough for stable medians, small enough for ~10 minutes on two cores. */
@@ -37,6 +39,7 @@ const PARAMETERS = {
   scheduling: SCHEDULING_DEFAULTS,
   sweep: SWEEP_BENCH_DEFAULTS,
   scale: SCALE_DEFAULTS,
+  fairness: FAIRNESS_DEFAULTS,
 } as const;
 
 const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
@@ -89,6 +92,10 @@ if (selected.has('sweep')) {
 if (selected.has('scale')) {
   log('scale model');
   results.scale = await measureScale(PARAMETERS.scale, log);
+}
+
+if (selected.has('fairness')) {
+  results.fairness = await measureFairness(join(workDir, 'fairness'), PARAMETERS.fairness, log);
 }
 
 rmSync(workDir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { DIMENSIONS, METRICS, type MetricName } from '../lib/observability/emf.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { validateDurationRange, validateIntegerRange } from './validation.js';
+import { FAIR_QUEUE_METRICS, fairQueueMetric } from './fair-queues.js';
 
 /** Thresholds of the default alarms; each can be changed, or turned off with `false`. */
 export interface JobSystemAlarmOptions {
@@ -20,6 +21,14 @@ export interface JobSystemAlarmOptions {
    * @default Duration.minutes(15)
    */
   readonly queueAge?: Duration | false;
+  /**
+   * Age of the oldest message of a queue's quiet tenants (SQS fair queues'
+   * `ApproximateAgeOfOldestMessageInQuietGroups`, maximum over 5 minutes) at which an alarm fires:
+   * jobs of tenants that are not flooding the queue wait that long. One alarm watches up to 10
+   * queues (their maximum). Only jobs with a tenant make the metric; without any, it stays OK.
+   * @default Duration.minutes(5)
+   */
+  readonly quietGroupAge?: Duration | false;
   /**
    * Jobs moved to the dead set within 5 minutes, per queue (the `Dead` metric), at which the
    * queue's alarm fires.
@@ -64,12 +73,15 @@ export interface JobSystemAlarmOptions {
 /** Defaults of the alarms. */
 export const ALARM_DEFAULTS = {
   queueAgeSeconds: 900,
+  quietGroupAgeSeconds: 300,
   deadJobs: 1,
   retriesQueueDepth: 1000,
   retriesDlqDepth: 1,
   retriesDlqAgeSeconds: 3 * 24 * 3600,
   functionErrors: 1,
   functionThrottles: 1,
+  /** The most metrics one alarm's math expression takes (CloudWatch's limit). */
+  metricsPerAlarm: 10,
   /** Every alarm looks at 5-minute periods and fires on one breaching period. */
   periodMinutes: 5,
 } as const;
@@ -107,7 +119,7 @@ export interface JobSystemMonitoringProps {
 /**
  * The metrics, alarms and dashboard of a JobSystem.
  *
- * Construct ids: `QueueAge-<queue>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`,
+ * Construct ids: `QueueAge-<queue>`, `QuietGroupAge-<first queue of up to 10>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`,
  * `Errors-<function>`, `Throttles-<function>` (alarms), `Dashboard`. Alarm names are
  * `<stack>-<JobSystem path>-<construct id>`.
  */
@@ -203,6 +215,14 @@ export class JobSystemMonitoring extends Construct {
       graph('Queue depth (visible messages)', perQueue((name, queue) => queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: oneMinute, label: name }))),
       graph('Age of oldest message (s)', perQueue((name, queue) => queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: oneMinute, label: name }))),
     );
+    // SQS fair queues (jobs with a tenant): how many tenants are noisy, and how quiet tenants fare.
+    dashboard.addWidgets(
+      graph('Fair queues: noisy tenants, and quiet tenants\' visible messages', [
+        ...perQueue((name, queue) => fairQueueMetric(queue, FAIR_QUEUE_METRICS.noisyGroups, oneMinute, `${name} noisy tenants`)),
+        ...perQueue((name, queue) => fairQueueMetric(queue, FAIR_QUEUE_METRICS.visibleInQuietGroups, oneMinute, `${name} quiet tenants' messages`)),
+      ]),
+      graph('Fair queues: age of quiet tenants\' oldest message (s)', perQueue((name, queue) => fairQueueMetric(queue, FAIR_QUEUE_METRICS.oldestInQuietGroupsAge, oneMinute, name))),
+    );
     if (this.props.metricsOn) {
       const emf = (metric: MetricName, statistic: string, label: string) => perQueue((name) => this.metric(metric, statistic, { queue: name, period: oneMinute, label: `${name} ${label}` }));
       dashboard.addWidgets(
@@ -223,6 +243,7 @@ export class JobSystemMonitoring extends Construct {
   private addQueueAlarms(alarms: JobSystemAlarmOptions): void {
     const age = alarms.queueAge ?? Duration.seconds(ALARM_DEFAULTS.queueAgeSeconds);
     const dead = alarms.deadJobs ?? ALARM_DEFAULTS.deadJobs;
+    const quietAge = alarms.quietGroupAge ?? Duration.seconds(ALARM_DEFAULTS.quietGroupAgeSeconds);
     for (const [name, queue] of Object.entries(this.props.queues)) {
       const scope = this.props.queueScope?.(name);
       if (age !== false) {
@@ -232,6 +253,7 @@ export class JobSystemMonitoring extends Construct {
         this.alarm(`Dead-${name}`, this.metric(METRICS.dead, 'Sum', { queue: name }), dead, `At least ${dead} job(s) of queue ${name} moved to the dead set within 5 minutes`, scope);
       }
     }
+    if (quietAge !== false) this.addQuietGroupAlarms(quietAge);
     const retries = alarms.retriesQueueDepth ?? ALARM_DEFAULTS.retriesQueueDepth;
     if (retries !== false) {
       this.alarm('RetriesDepth', this.props.retriesQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: period() }), retries, `At least ${retries} failures wait in the retries queue`);
@@ -244,6 +266,31 @@ export class JobSystemMonitoring extends Construct {
     if (dlqAge !== false) {
       this.alarm('RetriesDlqAge', this.props.retriesDeadLetterQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: period() }), dlqAge.toSeconds(),
         `The oldest message of the retries DLQ has been there ${dlqAge.toHumanString()}; SQS deletes it 14 days after it was first sent: redrive it (hopper redrive retries)`);
+    }
+  }
+
+  /**
+   * The quiet tenants' oldest message: one alarm per 10 queues of a scope (the most metrics an
+   * alarm's math takes), on their maximum — not one per queue, which would take a one-stack
+   * JobSystem of 80 queues past CloudFormation's 500 resources.
+   */
+  private addQuietGroupAlarms(age: Duration): void {
+    const byScope = new Map<Construct | undefined, string[]>();
+    for (const name of Object.keys(this.props.queues)) {
+      const scope = this.props.queueScope?.(name);
+      byScope.set(scope, [...(byScope.get(scope) ?? []), name]);
+    }
+    for (const [scope, names] of byScope) {
+      for (let start = 0; start < names.length; start += ALARM_DEFAULTS.metricsPerAlarm) {
+        const chunk = names.slice(start, start + ALARM_DEFAULTS.metricsPerAlarm);
+        const usingMetrics = Object.fromEntries(chunk.flatMap((name, index) => {
+          const queue = this.props.queues[name];
+          return queue === undefined ? [] : [[`q${index}`, fairQueueMetric(queue, FAIR_QUEUE_METRICS.oldestInQuietGroupsAge, period())]];
+        }));
+        const metric = new cloudwatch.MathExpression({ expression: `MAX([${Object.keys(usingMetrics).join(', ')}])`, usingMetrics, period: period(), label: 'quiet tenants\' oldest message (s)' });
+        this.alarm(`QuietGroupAge-${chunk[0] ?? start}`, metric, age.toSeconds(),
+          `Oldest message of the quiet tenants of queue(s) ${chunk.join(', ')} is at least ${age.toHumanString()} old: tenants that are not flooding a queue wait too`, scope);
+      }
     }
   }
 
@@ -273,6 +320,7 @@ function graph(title: string, left: cloudwatch.IMetric[]): cloudwatch.GraphWidge
 
 function validateAlarmOptions(options: JobSystemAlarmOptions): void {
   if (options.queueAge !== undefined && options.queueAge !== false) validateDurationRange('alarms.queueAge', options.queueAge, Duration.minutes(1), Duration.days(14));
+  if (options.quietGroupAge !== undefined && options.quietGroupAge !== false) validateDurationRange('alarms.quietGroupAge', options.quietGroupAge, Duration.minutes(1), Duration.days(14));
   if (options.retriesDlqAge !== undefined && options.retriesDlqAge !== false) validateDurationRange('alarms.retriesDlqAge', options.retriesDlqAge, Duration.minutes(1), Duration.days(14));
   for (const field of ['deadJobs', 'retriesQueueDepth', 'retriesDlqDepth', 'functionErrors', 'functionThrottles'] as const) {
     const value = options[field];

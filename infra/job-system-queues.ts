@@ -6,6 +6,7 @@
  */
 import { CONCURRENCY_BOUNDS, concurrencyPlan, queueConcurrencyEnv, type ConcurrencyPlan } from './concurrency-plan.js';
 import { ENV } from '../lib/config/env.js';
+import { warnIfNeverNoisy } from './fair-queues.js';
 import { Duration, Lazy, Names, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -193,6 +194,7 @@ export class QueueMappings {
         ? fn.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(source.node)}`, mappingOptions)
         : new lambda.EventSourceMapping(scope, `Mapping-${name}`, { target: fn, ...mappingOptions });
       this.mappingIds.set(name, mapping.eventSourceMappingId);
+      warnIfNeverNoisy(mapping, name, plan);
       return mapping;
     });
   }

@@ -79,6 +79,12 @@ export interface StartEmulatorsOptions {
    * @default - no limit (DynamoDB Local never throttles)
    */
   readonly partitionLimit?: PartitionLimit;
+  /**
+   * Serve standard queues' messages that carry a `MessageGroupId` as Amazon SQS fair queues do
+   * (local/sqs/fair-dispatch.ts); false serves them in order, as fauxqs alone does.
+   * @default true
+   */
+  readonly fairQueues?: boolean;
 }
 
 /** Asks the OS for a free TCP port on loopback (for a process that binds it itself, later). */
@@ -101,7 +107,7 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   let front: SqsFront | undefined;
   let dynamo: ChildProcess | undefined;
   try {
-    front = await startSqsFront({ port: options.sqsPort ?? 0, fauxqs: sqs });
+    front = await startSqsFront({ port: options.sqsPort ?? 0, fauxqs: sqs, ...(options.fairQueues === undefined ? {} : { fairQueues: options.fairQueues }) });
     const sqsFront = front;
     // With a partition limit, the endpoint (and so the asked-for port) is the front's.
     const fixedPort = options.partitionLimit === undefined ? options.dynamodbPort : undefined;

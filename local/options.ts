@@ -62,6 +62,12 @@ export interface StartLocalOptions {
    */
   readonly partitionLimit?: PartitionLimit;
   /**
+   * Serve standard queues' messages that carry a `MessageGroupId` (a job's tenant) as Amazon SQS
+   * fair queues do; false serves them in order (to compare, as the fairness bench does).
+   * @default true
+   */
+  readonly fairQueues?: boolean;
+  /**
    * Port of the local Lambda API (event source mappings, Invoke; other AWS services answer "not emulated").
    * @default - a free port
    */

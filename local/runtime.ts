@@ -143,7 +143,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     }
   };
   try {
-    const emulatorOptions = { ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }), ...(options.partitionLimit === undefined ? {} : { partitionLimit: options.partitionLimit }) };
+    const emulatorOptions = { ...(options.sqsPort === undefined ? {} : { sqsPort: options.sqsPort }), ...(options.dynamodbPort === undefined ? {} : { dynamodbPort: options.dynamodbPort }), ...(options.partitionLimit === undefined ? {} : { partitionLimit: options.partitionLimit }), ...(options.fairQueues === undefined ? {} : { fairQueues: options.fairQueues }) };
     // Synthesis takes seconds: start the emulators (a JVM) meanwhile. With a ready-made assembly,
     // validate first so that a malformed template fails before anything starts.
     const early = options.assemblyDir === undefined ? startEmulators(emulatorOptions) : undefined;

@@ -1,6 +1,7 @@
 /**
  * The bench worker: a job that does nothing, one that fails on its first run only, one that reports
- * its progress twice, one with a step of `ctx.once`, and one that iterates over ten items.
+ * its progress twice, one with a step of `ctx.once`, one that iterates over ten items, and one that
+ * says how long it waited in its queue, for its tenant (the fairness bench reads it).
  */
 import { createWorker, iterate } from '../../lib/worker/index.js';
 
@@ -19,6 +20,12 @@ export const handler = createWorker({
     },
     /** One step that runs once. */
     Step: async (_args, ctx) => ctx.once('step', () => ({ done: true })),
+    /** Logs its tenant and its wait from enqueue to start, then works `args[0]` ms. */
+    Tenanted: async (args, ctx) => {
+      ctx.logger.info('fairness wait', { tenant: ctx.job.custom?.tenant ?? null, waited_ms: Date.now() - Date.parse(ctx.job.enqueued_at ?? ctx.job.created_at ?? '') });
+      const ms = typeof args[0] === 'number' ? args[0] : 0;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    },
     /** Ten items in one slice. */
     Walk: iterate<[], number, number>({
       items: function* (_args, cursor) {

@@ -198,7 +198,8 @@ function withoutReceives(counts: Counts): Counts {
 }
 
 /** The Client's environment: the stack's queue URLs and state table, as a function would see them. */
-function queueEnv(local: LocalRuntime): Record<string, string> {
+/** What a Client needs of `local`: its queue URLs and state table, from the stack's outputs. */
+export function queueEnv(local: LocalRuntime): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(local.outputs)) {
     if (key.endsWith('QueueUrls')) env[ENV.queueUrls] = value;

@@ -22,6 +22,7 @@ import {
   type SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
 import { REDRIVE_MARK } from './redrive-mark.js';
+import { messageGroupOfBody } from '../job/message-group.js';
 import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
 
 /** The SQS calls a redrive makes; an `SQSClient` satisfies it. */
@@ -116,11 +117,15 @@ async function sendBack(sqs: RedriveSqs, queueUrl: string, messages: readonly (M
   try {
     const output = await sqs.send(new SendMessageBatchCommand({
       QueueUrl: queueUrl,
-      Entries: messages.map((message, index) => ({
-        Id: String(index),
-        MessageBody: message.Body ?? '',
-        MessageAttributes: markedRedriven(message.MessageAttributes),
-      })),
+      Entries: messages.map((message, index) => {
+        const groupId = messageGroupOfBody(message.Body ?? '');
+        return {
+          Id: String(index),
+          MessageBody: message.Body ?? '',
+          MessageAttributes: markedRedriven(message.MessageAttributes),
+          ...(groupId === undefined ? {} : { MessageGroupId: groupId }),
+        };
+      }),
     }));
     for (const failure of output.Failed ?? []) {
       const message = messages[Number(failure.Id)];

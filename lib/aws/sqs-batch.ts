@@ -4,7 +4,8 @@
  * can hand exactly those records back to SQS.
  */
 import type { SendMessageBatchCommand, SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
-import { byteLength } from '../job/model.js';
+import { byteLength, serializeJob, type Job } from '../job/model.js';
+import { messageGroupOf } from '../job/message-group.js';
 
 /** The one SQS command Hopper's worker and retry function send; an `SQSClient` satisfies it. */
 export interface SqsBatchSender {
@@ -26,6 +27,27 @@ export interface OutgoingMessage {
   readonly body: string;
   /** @default - the queue's default delay */
   readonly delaySeconds?: number;
+  /** The SQS message group (a job's tenant, {@link messageGroupOf}). @default - none */
+  readonly groupId?: string;
+}
+
+/**
+ * The message that carries `job` (or a message about it, such as its failure envelope, as `body`)
+ * to `queueUrl`: every job message Hopper sends is made here, so that each carries its tenant as
+ * its message group (SQS fair queues).
+ *
+ * @example
+ * jobMessage(record.messageId, queueUrl, job, { delaySeconds: 30 })
+ */
+export function jobMessage(key: string, queueUrl: string, job: Job, options: { readonly body?: string; readonly delaySeconds?: number } = {}): OutgoingMessage {
+  const groupId = messageGroupOf(job);
+  return {
+    key,
+    queueUrl,
+    body: options.body ?? serializeJob(job),
+    ...(options.delaySeconds === undefined ? {} : { delaySeconds: options.delaySeconds }),
+    ...(groupId === undefined ? {} : { groupId }),
+  };
 }
 
 /** A message that was not sent, and why. */
@@ -114,6 +136,7 @@ async function sendBatch(sqs: SqsBatchSender, batch: readonly Sized[]): Promise<
         Id: String(index),
         MessageBody: message.body,
         ...(message.delaySeconds === undefined ? {} : { DelaySeconds: message.delaySeconds }),
+        ...(message.groupId === undefined ? {} : { MessageGroupId: message.groupId }),
       })),
     }));
   } catch (error) {

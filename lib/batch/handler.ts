@@ -32,7 +32,7 @@ import type { Env } from '../config/env.js';
 import { HopperConfig } from '../config/hopper-config.js';
 import { HopperError } from '../errors/base.js';
 import { describeError, type Job } from '../job/model.js';
-import { sendInBatches, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { jobMessage, sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess } from '../storage/access.js';
 import { createLogger, type LogSink, type Logger } from '../observability/logger.js';
 import { METRICS, metricsOf } from '../observability/emf.js';
@@ -41,6 +41,9 @@ import { readBatchItem, type CallbackEvent } from './model.js';
 import type { BatchStore } from './store.js';
 import { isBatchItemRecord } from './stream-filter.js';
 import { tallyJobRecords } from './tally.js';
+
+/** A callback job's message, with the job it carries. */
+type CallbackMessage = OutgoingMessage & { readonly job: Job };
 
 /** Options of {@link createBatchStreamHandler}. */
 export interface BatchStreamHandlerOptions {
@@ -85,7 +88,7 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
       if (input === undefined) return [];
       try {
         const prepared = prepareJob(input, runtime, { now: now() });
-        return [{ key: prepared.job.jid, queueUrl: prepared.queueUrl, body: prepared.body, job: prepared.job }];
+        return [{ ...jobMessage(prepared.job.jid, prepared.queueUrl, prepared.job, { body: prepared.body }), job: prepared.job }];
       } catch (error) {
         // Validated when the batch was created; only a queue removed since gets here. Retrying
         // cannot help, and blocking the stream would hold back every other batch.
@@ -110,13 +113,13 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
    * retry runs the chain again: retrying the stream record could not change the answer, and would
    * hold back every batch behind it. A failed burial throws (the record is retried).
    */
-  const throughClientChain = async <M extends { readonly job: Job; readonly body: string }>(chain: AnyMiddleware, messages: readonly M[], bid: string): Promise<M[]> => {
-    const passed: M[] = [];
+  const throughClientChain = async (chain: AnyMiddleware, messages: readonly CallbackMessage[], bid: string): Promise<CallbackMessage[]> => {
+    const passed: CallbackMessage[] = [];
     for (const message of messages) {
       const lines = logger.child({ bid, jid: message.job.jid });
       try {
         const job = await runClientChain(chain, message.job, 'callback', lines);
-        passed.push({ ...message, job, body: prepareJob(job, runtime, { now: now() }).body });
+        passed.push({ ...jobMessage(message.key, message.queueUrl, job, { body: prepareJob(job, runtime, { now: now() }).body }), job });
       } catch (error) {
         const { errtype, message: text } = describeError(error);
         const reason = { errtype, message: text };

@@ -11,7 +11,7 @@
 import { InvalidJobError, PayloadTooLargeError } from '../errors/base.js';
 import { byteLength, JOB_LIMITS, normalizeJob, serializeJob, type Job, type JobInput } from '../job/model.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { jobMessage, sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { NotUniqueError } from '../errors/unique.js';
 import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
 import { lockKeyOf, uniqueSpecOf } from '../unique/lock.js';
@@ -357,7 +357,7 @@ async function send(runtime: EnqueueRuntime, prepared: readonly PreparedJob[]): 
   const later = prepared.filter((entry) => waitsInSet(runtime, entry));
   const soon: OutgoingMessage[] = prepared
     .filter((entry) => !waitsInSet(runtime, entry))
-    .map((entry) => ({ key: entry.job.jid, queueUrl: entry.queueUrl, body: entry.body, ...(entry.delaySeconds > 0 ? { delaySeconds: entry.delaySeconds } : {}) }));
+    .map((entry) => jobMessage(entry.job.jid, entry.queueUrl, entry.job, { body: entry.body, ...(entry.delaySeconds > 0 ? { delaySeconds: entry.delaySeconds } : {}) }));
 
   const failed: EnqueueFailure[] = [];
   if (soon.length > 0) failed.push(...(await sendInBatches(runtime.sqs, soon)).map((failure) => ({ jid: failure.key, reason: failure.reason })));

@@ -13,7 +13,6 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 
 import { sqsClientOf } from '../aws/clients.js';
 import type { Env } from '../config/env.js';
 import { HopperConfig } from '../config/hopper-config.js';
-import { serializeJob } from '../job/model.js';
 import type { StateTable } from '../storage/state-table.js';
 import { statsRecorderOf, type StatsRecorder } from '../stats/recorder.js';
 import { createLogger, jobLogFields, type LogSink, type Logger } from '../observability/logger.js';
@@ -25,7 +24,7 @@ import { stateAccess, type StateAccess } from '../storage/access.js';
 import { RETRY_ERRTYPES, crashedJobOf, planRetry, type PlanContext, type RetryAction } from './plan.js';
 import { START_MARKS } from '../storage/start-marks.js';
 import type { NewSetEntry } from '../storage/set-items.js';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { jobMessage, sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { describeStreamFailure, parseStreamFailure } from '../aws/stream-failure.js';
 import { callHook, deadJobOf, hasClientChain, runClientChain, type AnyMiddleware, type EnqueueVia } from '../middleware/chain.js';
 import { describeError } from '../job/model.js';
@@ -140,7 +139,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
       }
       logAction(logger, record, action);
       if (action.kind === 'enqueue') {
-        toSend.push({ key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(action.job), delaySeconds: action.delaySeconds });
+        toSend.push(jobMessage(record.messageId, action.queueUrl, action.job, { delaySeconds: action.delaySeconds }));
       } else {
         toStore.push({ record, set: action.kind === 'dead' ? 'dead' : 'retry', entry: action.entry });
       }

@@ -15,7 +15,7 @@
  */
 import { mapSettled } from '../common/concurrency.js';
 import type { ItemKey } from '../storage/keys.js';
-import { sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
+import { jobMessage, sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import type { SetEntry } from '../storage/set-items.js';
 import type { StateTable } from '../storage/state-table.js';
 import type { Logger } from '../observability/logger.js';
@@ -218,7 +218,7 @@ async function place(claimed: readonly Planned[], deps: PlacerDeps): Promise<Map
   const dead: Planned[] = [];
   for (const item of claimed) {
     if (item.plan.kind === 'enqueue') {
-      messages.push({ key: String(item.index), queueUrl: item.plan.queueUrl, body: item.plan.body, delaySeconds: item.plan.delaySeconds });
+      messages.push(jobMessage(String(item.index), item.plan.queueUrl, item.plan.job, { body: item.plan.body, delaySeconds: item.plan.delaySeconds }));
     } else {
       dead.push(item);
     }

@@ -7,7 +7,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import { failureEnvelope, type EnvelopeError } from '../job/envelope.js';
 import { dueAtMs } from '../job/due.js';
-import { describeError, parseJob, serializeJob, type Job } from '../job/model.js';
+import { describeError, parseJob, type Job } from '../job/model.js';
 import { limitedCount, nextHeldAttempt, nextLimitedAttempt } from '../limiters/reschedule.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
 import { randomFromText } from '../common/random.js';
@@ -18,7 +18,7 @@ import { HopperError, isHopperError } from '../errors/base.js';
 import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
 import { Reservation, type Reservations, type SqsVisibilityChanger } from './reservation.js';
-import type { OutgoingMessage } from '../aws/sqs-batch.js';
+import { jobMessage, type OutgoingMessage } from '../aws/sqs-batch.js';
 import type { JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
 import type { Limiter } from '../limiters/limiter.js';
@@ -204,8 +204,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     }
     const queueUrl = scope.queues.urlOf(queue);
     if (result.kind === 'capped' && queueUrl !== undefined) {
-      const { delaySeconds, body } = heldBack(job, result.held, scope, logger);
-      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl, body, delaySeconds }, job, run: runFacts(started, scope) });
+      const back = heldBack(job, result.held, scope, logger);
+      return requeue(record, job, scope, logger, { kind: 'rate_limited', message: jobMessage(record.messageId, queueUrl, back.job, { delaySeconds: back.delaySeconds }), job, run: runFacts(started, scope) });
     }
     const facts = runFacts(started, scope);
     await tracker?.succeeded(result.kind === 'ran' ? result.value : undefined);
@@ -236,7 +236,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
         // It enters its queue again now and is due after the delay: its wait is not latency.
         const nowMs = scope.nowMs();
         const again: Job = { ...attempt.job, enqueued_at: new Date(nowMs).toISOString(), at: new Date(nowMs + delaySeconds * 1000).toISOString() };
-        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: { key: record.messageId, queueUrl: jobQueueUrl, body: serializeJob(again), delaySeconds }, job, run: runFacts(started, scope) });
+        return requeue(record, job, scope, logger, { kind: 'rate_limited', message: jobMessage(record.messageId, jobQueueUrl, again, { delaySeconds }), job, run: runFacts(started, scope) });
       }
       logger.warn('rate limited too many times; handled as a failure', { limited_count: attempt.limitedCount });
     }
@@ -283,17 +283,17 @@ async function limitsOf(job: Job, queue: string, scope: RecordScope, logger: Log
  * its throttle, the job with one more hold counted, after the limiter's wait plus a jitter that
  * grows with the holds (lib/limiters/reschedule.ts): never failed, no retry used.
  */
-function heldBack(job: Job, held: Held, scope: RecordScope, logger: Logger): { delaySeconds: number; body: string } {
+function heldBack(job: Job, held: Held, scope: RecordScope, logger: Logger): { delaySeconds: number; job: Job } {
   if (held.limiter === scope.queueLease?.name) {
     const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, held.waitSeconds));
     logger.info('queue at its maxConcurrency; job delayed', { delay_s: delaySeconds });
-    return { delaySeconds, body: serializeJob(job) };
+    return { delaySeconds, job };
   }
   // Seeded by the job and the hold, so a redelivery computes the same delay.
   const attempt = nextHeldAttempt(job, held.waitSeconds, randomFromText(`${job.jid}#held#${job.custom?.held_count ?? 0}`));
   const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, attempt.delaySeconds);
   logger.info('held back by its limits; job delayed', { limiter: held.limiter, delay_s: delaySeconds, held_count: attempt.heldCount });
-  return { delaySeconds, body: serializeJob(attempt.job) };
+  return { delaySeconds, job: attempt.job };
 }
 
 /**
@@ -312,7 +312,7 @@ function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scop
   const { expires_at: _started, ...custom } = job.custom ?? {};
   const { at: _due, ...fields } = job;
   const again: Job = { ...fields, enqueued_at: new Date(scope.nowMs()).toISOString(), custom: { ...custom, slice: signal.slices } };
-  return { kind: 'continued', message: { key: record.messageId, queueUrl, body: serializeJob(again) }, job, run };
+  return { kind: 'continued', message: jobMessage(record.messageId, queueUrl, again), job, run };
 }
 
 /** Whether `job` expired (its `custom.expires_at` passed), logged when it did. */
@@ -400,7 +400,7 @@ async function retryHere(
     logger.error('client middleware refused the retry; the failure goes to the retry function', { error: describeError(chainError).message });
     return undefined;
   }
-  return { message: { key: record.messageId, queueUrl: action.queueUrl, body: serializeJob(next), delaySeconds: action.delaySeconds }, job: next };
+  return { message: jobMessage(record.messageId, action.queueUrl, next, { delaySeconds: action.delaySeconds }), job: next };
 }
 
 /** `job` through the team's client chain, as the path `via` enqueues it (unchanged without a chain). */
@@ -419,7 +419,7 @@ async function requeue<Outcome extends Extract<RecordOutcome, { kind: 'rate_limi
   if (!hasClientChain(scope.middleware)) return outcome;
   try {
     const sent = await throughClientChain(JSON.parse(outcome.message.body) as Job, 'requeue', scope, logger);
-    return { ...outcome, message: { ...outcome.message, body: serializeJob(sent) } };
+    return { ...outcome, message: jobMessage(outcome.message.key, outcome.message.queueUrl, sent, outcome.message.delaySeconds === undefined ? {} : { delaySeconds: outcome.message.delaySeconds }) };
   } catch (error) {
     logger.error('client middleware refused to send the job back; record handed back to SQS', { message_id: record.messageId, error: describeError(error).message });
     return { kind: 'deferred', job };
@@ -432,5 +432,8 @@ function fail(
   input: { queue: string; job?: Job; raw?: string; error: unknown; unrecoverable: boolean },
 ): Extract<RecordOutcome, { kind: 'failed' }> {
   const envelope = failureEnvelope({ ...input, messageId: record.messageId, now: new Date(scope.nowMs()) });
-  return { kind: 'failed', message: { key: record.messageId, queueUrl: scope.retriesQueueUrl, body: JSON.stringify(envelope) } };
+  const body = JSON.stringify(envelope);
+  // The envelope goes with its job's group: one tenant's failures do not hold back the others' retries.
+  const message = input.job === undefined ? { key: record.messageId, queueUrl: scope.retriesQueueUrl, body } : jobMessage(record.messageId, scope.retriesQueueUrl, input.job, { body });
+  return { kind: 'failed', message };
 }

@@ -14,6 +14,9 @@
  * - 12 hours of visibility: a ChangeMessageVisibility (or an entry of its batch form) that would
  *   keep a message hidden past 12 hours from its first receive is refused with SQS's
  *   `InvalidParameterValue` (visibility-limit.ts).
+ * - Message groups: a send's `MessageGroupId` is refused as SQS refuses a malformed one, and a
+ *   standard queue keeps it and serves its messages as SQS fair queues do (send-groups.ts,
+ *   fauxqs-fairness.ts, fair-dispatch.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FauxqsServer } from 'fauxqs';
@@ -22,6 +25,8 @@ import { bindLoopback, boundPort, closeServer } from '../http/loopback.js';
 import { exchange as exchangeWith, headersOf, readBody, reply, type Answer, type Outgoing } from '../http/relay.js';
 import { isSqsAction, jsonToQueryXml, queryErrorXml, queryToJson, QueryTranslationError } from './query-protocol.js';
 import { VISIBILITY_LIMIT_ERROR, visibilityRefusal } from './visibility-limit.js';
+import { FairQueues, registerFairQueues } from './fauxqs-fairness.js';
+import { GROUP_ID_ERROR, groupedSend } from './send-groups.js';
 
 type Json = Record<string, unknown>;
 
@@ -33,6 +38,12 @@ export interface SqsFrontOptions {
   readonly fauxqs: FauxqsServer;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * Serve standard queues' messages that carry a `MessageGroupId` as SQS fair queues do (AWS does
+   * on every standard queue); false serves them in order, as fauxqs alone does.
+   * @default true
+   */
+  readonly fairQueues?: boolean;
 }
 
 /** A running front. */
@@ -40,6 +51,8 @@ export interface SqsFront {
   /** The SQS endpoint, e.g. `http://127.0.0.1:41234`. */
   readonly url: string;
   readonly port: number;
+  /** The fair-queue state of the endpoint's queues; undefined when fair queues are off. */
+  readonly fairQueues: FairQueues | undefined;
   close(): Promise<void>;
 }
 
@@ -52,14 +65,24 @@ export async function startSqsFront(options: SqsFrontOptions): Promise<SqsFront>
   const port = boundPort(server);
   const host = `127.0.0.1:${port}`;
   const now = options.now ?? Date.now;
-  const context: FrontContext = { fauxqs: options.fauxqs, host, now, urls: new Map() };
+  const fair = options.fairQueues === false ? undefined : new FairQueues(now);
+  const unregister = fair === undefined ? () => undefined : await registerFairQueues([port, options.fauxqs.port], fair);
+  const context: FrontContext = { fauxqs: options.fauxqs, host, now, urls: new Map(), fair };
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     handle(context, request, response).catch((error: unknown) => {
       if (!response.headersSent) response.writeHead(500, { 'content-type': JSON_CONTENT_TYPE });
       response.end(JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: error instanceof Error ? error.message : String(error) }));
     });
   });
-  return { url: `http://${host}`, port, close: () => closeServer(server) };
+  return {
+    url: `http://${host}`,
+    port,
+    fairQueues: fair,
+    close: async () => {
+      unregister();
+      await closeServer(server);
+    },
+  };
 }
 
 interface FrontContext {
@@ -69,6 +92,8 @@ interface FrontContext {
   readonly now: () => number;
   /** Queue name → the emulator's URL of it (inspecting the emulator copies every message). */
   readonly urls: Map<string, string>;
+  /** Fair queues, when on. */
+  readonly fair: FairQueues | undefined;
 }
 
 async function handle(context: FrontContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -92,8 +117,9 @@ async function handle(context: FrontContext, request: IncomingMessage, response:
 
 /** A JSON-protocol request: checked, its queue URL made canonical, passed on. */
 async function handleJson(context: FrontContext, action: string, raw: Buffer, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  if (!INSPECTED_ACTIONS.has(action)) {
-    const text = raw.toString('utf8');
+  const text = raw.toString('utf8');
+  // A send with a group id is read: the group is checked, and kept on a standard queue.
+  if (!INSPECTED_ACTIONS.has(action) && !(isSend(action) && text.includes('"MessageGroupId"'))) {
     const rewritten = withCanonicalUrlText(context, text);
     if (rewritten !== undefined) {
       reply(response, await exchange(context, { method: 'POST', path: '/', headers: headersOf(request), body: Buffer.from(rewritten) }));
@@ -117,6 +143,10 @@ async function handleJson(context: FrontContext, action: string, raw: Buffer, re
     return;
   }
   reply(response, outcome.answer);
+}
+
+function isSend(action: string): action is 'SendMessage' | 'SendMessageBatch' {
+  return action === 'SendMessage' || action === 'SendMessageBatch';
 }
 
 /** Actions whose input or output the front reads or changes beyond the queue URL. */
@@ -199,13 +229,15 @@ async function call(context: FrontContext, action: string, input: Json, request:
       refused.push({ Id: entry.Id, SenderFault: true, Code: VISIBILITY_LIMIT_ERROR, Message: refusal });
       return false;
     });
-    if (refused.length > 0) {
-      if (allowed.length === 0) return { kind: 'answered', answer: jsonAnswer(200, { Successful: [], Failed: refused }) };
-      const answer = await send(context, action, { ...body, Entries: allowed }, request);
-      if (answer.status >= 300) return { kind: 'answered', answer };
-      const output = parseJson(answer.body);
-      const failed = Array.isArray(output.Failed) ? output.Failed : [];
-      return { kind: 'answered', answer: jsonAnswer(200, { ...output, Failed: [...failed, ...refused] }) };
+    if (refused.length > 0) return sendBatchWithRefused(context, action, { ...body, Entries: allowed }, refused, request);
+  }
+  if (isSend(action)) {
+    const grouped = groupedSend(action, body, context.fair);
+    if (grouped.kind === 'refused') return { kind: 'refused', code: GROUP_ID_ERROR, message: grouped.message };
+    try {
+      return await sendBatchWithRefused(context, action, grouped.body, grouped.refused, request);
+    } finally {
+      grouped.settle();
     }
   }
   const answer = await send(context, action, body, request);
@@ -215,6 +247,17 @@ async function call(context: FrontContext, action: string, input: Json, request:
   }
   if (answer.status >= 300 || (action !== 'CreateQueue' && action !== 'GetQueueUrl' && action !== 'ListQueues')) return { kind: 'answered', answer };
   return { kind: 'answered', answer: jsonAnswer(answer.status, withPublicUrls(context, action, parseJson(answer.body))) };
+}
+
+/** Sends a batch action's allowed entries; the entries the front refused are added to its `Failed`. */
+async function sendBatchWithRefused(context: FrontContext, action: string, body: Json, refused: readonly Json[], request: IncomingMessage): Promise<Outcome> {
+  const entries: unknown = body.Entries;
+  if (refused.length > 0 && Array.isArray(entries) && entries.length === 0) return { kind: 'answered', answer: jsonAnswer(200, { Successful: [], Failed: refused }) };
+  const answer = await send(context, action, body, request);
+  if (refused.length === 0 || answer.status >= 300) return { kind: 'answered', answer };
+  const output = parseJson(answer.body);
+  const failed = Array.isArray(output.Failed) ? output.Failed : [];
+  return { kind: 'answered', answer: jsonAnswer(200, { ...output, Failed: [...failed, ...refused] }) };
 }
 
 /** SQS's refusal of the visibility `entry` asks for, if its message would stay hidden past 12 hours. */

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -57,6 +57,7 @@ describe('default alarms', () => {
       'Test-Jobs-Dead-critical', 'Test-Jobs-Dead-default',
       'Test-Jobs-Errors-ApiFunction', 'Test-Jobs-Errors-BatchFunction', 'Test-Jobs-Errors-RetryFunction', 'Test-Jobs-Errors-SweepFunction', 'Test-Jobs-Errors-SweepHelperFunction', 'Test-Jobs-Errors-Worker',
       'Test-Jobs-QueueAge-critical', 'Test-Jobs-QueueAge-default',
+      'Test-Jobs-QuietGroupAge-default',
       'Test-Jobs-RetriesDepth', 'Test-Jobs-RetriesDlqAge', 'Test-Jobs-RetriesDlqDepth',
       'Test-Jobs-Throttles-ApiFunction', 'Test-Jobs-Throttles-BatchFunction', 'Test-Jobs-Throttles-RetryFunction', 'Test-Jobs-Throttles-SweepHelperFunction', 'Test-Jobs-Throttles-Worker',
     ]);
@@ -101,7 +102,7 @@ describe('default alarms', () => {
     jobs.addAlarmAction(new actions.SnsAction(topic));
     jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['default'] });
     const alarms = [...alarmsByName(Template.fromStack(stack)).values()];
-    expect(alarms).toHaveLength(18);
+    expect(alarms).toHaveLength(19);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([stack.resolve(topic.topicArn)]);
   });
 
@@ -138,6 +139,7 @@ describe('the dashboard', () => {
     const widgets = dashboardWidgets(template);
     expect(widgets.map((widget) => widget.title)).toEqual([
       'Queue depth (visible messages)', 'Age of oldest message (s)',
+      'Fair queues: noisy tenants, and quiet tenants\' visible messages', 'Fair queues: age of quiet tenants\' oldest message (s)',
       'Throughput (jobs per minute)', 'Failures (per minute)',
       'Cohort latency, enqueue → start (ms)', 'Job duration (ms)',
       'Retries queue and its DLQ (messages)',
@@ -206,5 +208,49 @@ describe('metrics', () => {
     }
     expect(() => jobs.metricFailed({ jobType: 'Report' })).toThrow('jobType needs a queue');
     expect(() => jobs.metricFailed({ queue: 'nope' })).toThrow('queue "nope" is not declared; declared queues: default, critical');
+  });
+});
+
+describe('SQS fair queues (tenants as message groups)', () => {
+  it('alarm on the quiet tenants\' oldest message of up to 10 queues (their maximum), at 5 minutes by default, another age or none', () => {
+    const { stack, jobs, template } = monitored();
+    const alarm = alarmsByName(template).get('Test-Jobs-QuietGroupAge-default');
+    expect(alarm).toMatchObject({ EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', Threshold: 300 });
+    const queries = Array.isArray(alarm?.Metrics) ? alarm.Metrics : [];
+    expect(queries.map((query: unknown) => (isRecord(query) ? query.Expression ?? (isRecord(query.MetricStat) && isRecord(query.MetricStat.Metric) ? [query.MetricStat.Metric.MetricName, query.MetricStat.Metric.Dimensions] : undefined) : undefined))).toEqual([
+      'MAX([q0, q1])',
+      ['ApproximateAgeOfOldestMessageInQuietGroups', [{ Name: 'QueueName', Value: stack.resolve(jobs.queue('default').queueName) }]],
+      ['ApproximateAgeOfOldestMessageInQuietGroups', [{ Name: 'QueueName', Value: stack.resolve(jobs.queue('critical').queueName) }]],
+    ]);
+    const many = newStack();
+    new JobSystem(many, 'Jobs', { queues: Object.fromEntries(Array.from({ length: 23 }, (_, index) => [`q${String(index).padStart(2, '0')}`, {}])) });
+    expect([...alarmsByName(Template.fromStack(many)).keys()].filter((name) => name.includes('QuietGroupAge'))).toEqual(['Test-Jobs-QuietGroupAge-q00', 'Test-Jobs-QuietGroupAge-q10', 'Test-Jobs-QuietGroupAge-q20']);
+    expect(alarmsByName(monitored({ alarms: { quietGroupAge: Duration.minutes(2) } }).template).get('Test-Jobs-QuietGroupAge-default')).toMatchObject({ Threshold: 120 });
+    expect([...alarmsByName(monitored({ alarms: { quietGroupAge: false } }).template).keys()].filter((name) => name.includes('QuietGroupAge'))).toEqual([]);
+    expect(() => monitored({ alarms: { quietGroupAge: Duration.seconds(30) } })).toThrow(/alarms\.quietGroupAge/);
+  });
+
+  it('show each queue\'s noisy tenants, quiet tenants\' visible messages and their oldest message\'s age on the dashboard', () => {
+    const widgets = dashboardWidgets(monitored().template);
+    const metricsOf = (title: string) => (widgets.find((widget) => widget.title === title)?.metrics ?? []).map((metric) => [metric[1], isRecord(metric[4]) ? metric[4].label : undefined]);
+    expect(metricsOf('Fair queues: noisy tenants, and quiet tenants\' visible messages')).toEqual([
+      ['ApproximateNumberOfNoisyGroups', 'default noisy tenants'], ['ApproximateNumberOfNoisyGroups', 'critical noisy tenants'],
+      ['ApproximateNumberOfMessagesVisibleInQuietGroups', 'default quiet tenants\' messages'], ['ApproximateNumberOfMessagesVisibleInQuietGroups', 'critical quiet tenants\' messages'],
+    ]);
+    expect(metricsOf('Fair queues: age of quiet tenants\' oldest message (s)')).toEqual([
+      ['ApproximateAgeOfOldestMessageInQuietGroups', 'default'], ['ApproximateAgeOfOldestMessageInQuietGroups', 'critical'],
+    ]);
+  });
+
+  it('warn at synth when a queue\'s mapping holds fewer than 30 messages in flight: SQS could never find a noisy tenant', () => {
+    const stack = newStack();
+    const jobs = new JobSystem(stack, 'Jobs', { queues: { small: { maxConcurrency: 20 }, enough: { maxConcurrency: 30 }, open: {} } });
+    jobs.addWorker(newWorker(stack, 'Worker'), { queues: ['small', 'enough', 'open'] });
+
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('SQS fair queues'));
+    expect(warnings.map((warning) => warning.entry.data)).toEqual([
+      'queue "small" holds at most 20 messages in flight (batchSize 10 × maxConcurrency 2 invocations), fewer than the 30 of one tenant that SQS fair queues need to find a noisy tenant: '
+      + 'tenants share this queue in arrival order. Raise maxConcurrency to at least 30 jobs for fair sharing between tenants (docs/flow-control.md) [ack: hopper:fair-queues-never-noisy]',
+    ]);
   });
 });

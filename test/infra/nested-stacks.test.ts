@@ -53,13 +53,13 @@ describe('a JobSystem of 200 queues and 100 crons in nested stacks', () => {
   const { stack, jobs, worker, producer } = system(200, 100, { nestedStacks: true });
   const all = templates(stack);
 
-  it('spreads the queues over nested stacks of 40, each queue with its policy and two alarms, their mappings in stacks of their own', () => {
+  it('spreads the queues over nested stacks of 40, each queue with its policy and two alarms (and one on quiet tenants per 10 queues), their mappings in stacks of their own', () => {
     const names = all.map(({ stack: inner }) => inner.node.id);
     expect(names).toEqual(['Shop', 'Queues0', 'Queues1', 'Queues2', 'Queues3', 'Queues4', 'Mappings0', 'Mappings1', 'Mappings2', 'Mappings3', 'Mappings4']);
     for (const { stack: inner, template } of all.slice(1, 6)) {
       expect(template.findResources('AWS::SQS::Queue'), inner.node.id).toSatisfy((found: object) => count(found) === 40);
       expect(count(template.findResources('AWS::SQS::QueuePolicy'))).toBe(40);
-      expect(count(template.findResources('AWS::CloudWatch::Alarm'))).toBe(80);
+      expect(count(template.findResources('AWS::CloudWatch::Alarm'))).toBe(84);
     }
     for (const { template } of all.slice(6)) expect(count(template.findResources('AWS::Lambda::EventSourceMapping'))).toBe(40);
     const parent = all[0]?.template;

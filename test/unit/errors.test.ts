@@ -38,6 +38,7 @@ const INSTANCES: Readonly<Record<string, Error>> = {
   CronTickBusyError: new errors.CronTickBusyError('nightly', '2026-11-22T12:00:00Z'),
   EnqueueError: new errors.EnqueueError([], [{ jid: 'j1', reason: 'x' }]),
   InvalidLimiterSpecError: new errors.InvalidLimiterSpecError('stripe', 'limit', 'a positive integer', '0'),
+  InvalidTenantCapError: new errors.InvalidTenantCapError('body.concurrency', 'an integer from 1 to 1000', '0'),
   SynthError: new errors.SynthError('x', 'output'),
   TemplateError: new errors.TemplateError('Queue', 'AWS::SQS::Queue', 'x'),
   IntrinsicError: new errors.IntrinsicError('Properties.QueueName', 'x'),

@@ -13,7 +13,7 @@ from .errors import EnqueueError, HopperError, InvalidJobError, PayloadTooLargeE
 from .job import MAX_JOB_BYTES, Job, byte_length, describe, iso_time, normalize_job, parse_time, serialize_job
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .middleware import Middleware, run_client_chain
-from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, dynamodb_client_from_env, send_in_batches, sqs_client_from_env
+from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, dynamodb_client_from_env, job_message, send_in_batches, sqs_client_from_env
 
 #: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
 INPUT_FIELDS = ("jobtype", "args", "jid", "queue", "at", "retry", "reserve_for", "custom", "created_at")
@@ -179,4 +179,4 @@ class Client:
                     f"at most {MAX_DELAY_SECONDS} seconds ahead (later jobs go through the scheduled set: use the TypeScript Client or the HTTP API)",
                     f"{delay} seconds ahead",
                 )
-        return Outgoing(key=job["jid"], queue_url=queue_url, body=body, size=size, delay_seconds=delay), job
+        return job_message(job["jid"], queue_url, job, body, delay), job

@@ -13,12 +13,12 @@ from .deadline import HandBack
 from .envelope import failure_envelope, is_unrecoverable
 from .errors import MiddlewareError
 from .iterate import IterationSignal
-from .job import Job, byte_length, describe_error, iso_time, serialize_job, to_json
+from .job import Job, describe_error, iso_time, serialize_job, to_json
 from .logger import Logger
 from .metrics import MetricsBatch
 from .middleware import Middleware, call_hook, run_client_chain
 from .retry import near_retry
-from .sqs import Outgoing
+from .sqs import Outgoing, job_message
 from .state import JobTracker
 from .stats import StatsRecorder
 from .worker_config import WorkerConfig
@@ -46,14 +46,15 @@ def failed_outcome(message_id: str, error: Exception, queue: str, job: Job, conf
         # Due within 15 minutes: back to its queue at once, as the retry function would send it.
         again, delay = retried
         logger.info("retry enqueued", retry_count=again["failure"]["retry_count"], errtype=described["errtype"], error=described["message"], delay_s=delay)
-        body = serialize_job(again)
-        return "retried", Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
-    return "failed", to_retries_queue(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable))
+        return "retried", job_message(message_id, url, again, serialize_job(again), delay)
+    return "failed", to_retries_queue(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=unrecoverable), job)
 
 
-def to_retries_queue(message_id: str, config: WorkerConfig, envelope: dict[str, Any]) -> Outgoing:
+def to_retries_queue(message_id: str, config: WorkerConfig, envelope: dict[str, Any], job: Job | None = None) -> Outgoing:
+    """The failure envelope to the retries queue, with its job's group when the job is known: one
+    tenant's failures do not hold back the others' retries."""
     body = to_json(envelope)
-    return Outgoing(key=message_id, queue_url=config.retries_queue_url, body=body, size=byte_length(body))
+    return job_message(message_id, config.retries_queue_url, job or {}, body)
 
 
 def send_back(message_id: str, url: str, job: Job, delay: int, config: WorkerConfig, logger: Logger) -> Outgoing:
@@ -64,8 +65,7 @@ def send_back(message_id: str, url: str, job: Job, delay: int, config: WorkerCon
     except MiddlewareError as refused:
         logger.error("client middleware refused to send the job back; record handed back to SQS", message_id=message_id, error=str(refused))
         raise HandBack() from refused
-    body = serialize_job(sent)
-    return Outgoing(key=message_id, queue_url=url, body=body, size=byte_length(body), delay_seconds=delay)
+    return job_message(message_id, url, sent, serialize_job(sent), delay)
 
 
 def iteration_end(signal: IterationSignal, message_id: str, job: Job, config: WorkerConfig, clock: Callable[[], datetime], logger: Logger, tracker: JobTracker | None) -> tuple[str, Outgoing | None]:

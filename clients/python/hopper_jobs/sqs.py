@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from .job import byte_length
 
 #: Largest message body SQS accepts, and largest total payload of one SendMessageBatch (1 MiB).
 MAX_MESSAGE_BYTES = 1_048_576
@@ -33,6 +37,38 @@ class Outgoing:
     body: str
     size: int
     delay_seconds: int = 0
+    #: The SQS message group (a job's tenant, :func:`message_group_of`); ``None``: none.
+    group_id: str | None = None
+
+
+#: What SQS accepts as a ``MessageGroupId``: 1 to 128 letters, digits and ASCII punctuation.
+MESSAGE_GROUP_ID_MAX_LENGTH = 128
+MESSAGE_GROUP_ID_PATTERN = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]+")
+#: The prefix of the group of a tenant that is not a valid group id itself.
+HASHED_GROUP_PREFIX = "tenant-sha256:"
+
+
+def message_group_of_tenant(tenant: str) -> str:
+    """The message group of a tenant, as the TypeScript library makes it (lib/job/message-group.ts):
+    the tenant itself when SQS accepts it as a ``MessageGroupId``, else ``tenant-sha256:`` and the
+    SHA-256 of its UTF-8 bytes in hex, so that a send never fails for its tenant."""
+    if len(tenant) <= MESSAGE_GROUP_ID_MAX_LENGTH and MESSAGE_GROUP_ID_PATTERN.fullmatch(tenant):
+        return tenant
+    return HASHED_GROUP_PREFIX + hashlib.sha256(tenant.encode("utf-8")).hexdigest()
+
+
+def message_group_of(job: Mapping[str, Any]) -> str | None:
+    """The message group a job is sent with: its tenant's (``custom.tenant``); none without one."""
+    custom = job.get("custom")
+    tenant = custom.get("tenant") if isinstance(custom, Mapping) else None
+    return message_group_of_tenant(tenant) if isinstance(tenant, str) and tenant else None
+
+
+def job_message(key: str, queue_url: str, job: Mapping[str, Any], body: str, delay_seconds: int = 0) -> Outgoing:
+    """The message that carries ``job`` (or, as ``body``, a message about it such as its failure
+    envelope) to ``queue_url``, with the job's tenant as its message group (SQS fair queues). Every
+    job message the client and the worker send is made here."""
+    return Outgoing(key=key, queue_url=queue_url, body=body, size=byte_length(body), delay_seconds=delay_seconds, group_id=message_group_of(job))
 
 
 @dataclass(frozen=True)
@@ -127,7 +163,12 @@ def _send_with_resends(sqs: SqsClient, queue_url: str, batch: list[Outgoing], pa
         if attempt > 0:
             time.sleep(pause * 2**attempt)
         entries = [
-            {"Id": str(index), "MessageBody": message.body, **({"DelaySeconds": message.delay_seconds} if message.delay_seconds > 0 else {})}
+            {
+                "Id": str(index),
+                "MessageBody": message.body,
+                **({"DelaySeconds": message.delay_seconds} if message.delay_seconds > 0 else {}),
+                **({"MessageGroupId": message.group_id} if message.group_id is not None else {}),
+            }
             for index, message in enumerate(pending)
         ]
         try:

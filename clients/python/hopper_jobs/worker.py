@@ -288,7 +288,7 @@ def _process(
         error = UnknownJobTypeError(job["jobtype"], list(jobs))
         job_logger.error("unknown jobtype; job sent to the dead set", error=str(error))
         metrics.count(queue, job["jobtype"], "Failed")
-        return "failed", to_retries_queue(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True)), None
+        return "failed", to_retries_queue(message_id, config, failure_envelope(queue, error, clock(), job=job, message_id=message_id, unrecoverable=True), job), None
 
     if not admit(job, message_id, config, job_logger):
         return "skipped", None, None
