@@ -31,7 +31,7 @@ export class DemoStack extends Stack {
   constructor(scope: Construct, id: string, props: DemoStackProps = {}) {
     super(scope, id, props);
     this.jobs = new JobSystem(this, 'Jobs', {
-      queues: { default: {}, critical: { maxConcurrency: 50 } },
+      queues: { default: {}, critical: { maxConcurrency: 50, perTenant: { concurrency: 20 } } },
       crons: [{ name: 'hourly-greeting', schedule: '0 * * * *', timezone: 'Europe/Vienna', job: { jobtype: 'Greet', args: ['cron'] } }],
     });
     this.worker = new HopperFunction(this, 'Worker', {

@@ -13,7 +13,8 @@ import { BENCH_ENTRIES } from './entries.js';
 
 const app = new App();
 const stack = new Stack(app, 'HopperBench', { env: { region: 'us-east-1' } });
-const jobs = new JobSystem(stack, 'Jobs', { queues: { default: {}, latency: {} } });
+// Tenants' caps on `default` only hold jobs that carry a tenant (the cost bench's tenant-cap scenario).
+const jobs = new JobSystem(stack, 'Jobs', { queues: { default: { perTenant: { concurrency: 1_000 } }, latency: {} } });
 const worker = new HopperFunction(stack, 'Worker', { entry: BENCH_ENTRIES.worker, description: 'Hopper bench worker: Noop, FailOnce' });
 jobs.addWorker(worker.function, { queues: ['default'] });
 

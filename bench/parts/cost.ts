@@ -156,6 +156,34 @@ function scenarios(parameters: CostParameters): Scenario[] {
       minimum: { writeUnitsPerJob: 2, readUnitsPerJob: 0, why: 'the lock taken (a conditional put) and released (a delete)' },
       enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.uniqueJobs, { custom: { unique_for: 3600 } }))),
     },
+    {
+      name: 'tenant-cap',
+      description: 'Noop jobs of 20 tenants on a queue with perTenant { concurrency: 1000 } (a lease taken and given back per job; none held)',
+      jobs: parameters.featureJobs,
+      floor: { jobs: parameters.featureJobs, runsPerJob: 1 },
+      minimum: { writeUnitsPerJob: 2, readUnitsPerJob: 0, why: "the tenant's lease taken and given back (the overrides' read is per tenant per 30 s, not per job)" },
+      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.featureJobs).map((job, index) => ({ ...job, custom: { tenant: `tenant-${index % 20}` } })))),
+    },
+    {
+      name: 'throttle',
+      description: 'Noop jobs with custom.throttle of one key, 1,000,000 a second (one admission each; none held)',
+      jobs: parameters.featureJobs,
+      floor: { jobs: parameters.featureJobs, runsPerJob: 1 },
+      minimum: { writeUnitsPerJob: 1, readUnitsPerJob: 0, why: "the key's bucket moved once per start" },
+      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.featureJobs, { custom: { throttle: { key: 'bench', limit: 1_000_000, per: 'second' } } }))),
+    },
+    {
+      name: 'debounce',
+      description: 'Noop jobs with custom.debounce, each its own key, period 1 s (each runs: none superseded)',
+      jobs: parameters.featureJobs,
+      floor: { jobs: parameters.featureJobs, runsPerJob: 1 },
+      minimum: { writeUnitsPerJob: 2, readUnitsPerJob: 1, why: "the key's item put, read (strongly consistent) and deleted" },
+      enqueue: async (session) => {
+        const jobs = noop(parameters.featureJobs);
+        await session.client.enqueueMany(jobs.map((job, index) => ({ ...job, custom: { debounce: { key: `bench:${String(job.args?.[0])}:${index}`, period: 1 } } })));
+        await waitForQueue(session, ({ visible }) => visible >= parameters.featureJobs, `${parameters.featureJobs} debounced jobs due`);
+      },
+    },
     ...([
       ['tracked', 'Report jobs with custom.track: two ctx.progress calls (one written, one coalesced), the start and the end', 'Report', { track: true }, 3, 'the start, one progress write, the end'],
       ['result', 'Report jobs with custom.result: as tracked, and the return value kept', 'Report', { result: true }, 3, 'as tracked, the result kept in the end write'],

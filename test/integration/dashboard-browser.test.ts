@@ -368,12 +368,39 @@ describe('the dashboard on hopper dev', () => {
   it('limits: the demo stack has no quotas; a limiter asked for by name shows its state', async () => {
     const page = await open('limits');
     await page.getByRole('heading', { name: 'Quotas', exact: true }).waitFor();
-    expect(await page.locator('td.empty').textContent()).toBe('No quotas are configured. Enqueues are limited only by backlog limits (see Queues).');
+    expect(await page.locator('td.empty').first().textContent()).toBe('No quotas are configured. Enqueues are limited only by backlog limits (see Queues).');
 
     await page.getByRole('textbox', { name: 'Limiters' }).fill('stripe');
     await page.getByRole('button', { name: 'Show' }).click();
     await row(page, 'stripe').waitFor();
-    expect(await rows(page)).toEqual([['No quotas are configured. Enqueues are limited only by backlog limits (see Queues).'], ['stripe', 'idle (no state stored)']]);
+    expect(await rows(page)).toEqual([
+      ['No quotas are configured. Enqueues are limited only by backlog limits (see Queues).'],
+      ['critical', '20 at once', '–'],
+      ['No tenant has an override.'],
+      ['stripe', 'idle (no state stored)'],
+    ]);
+    await page.close();
+  });
+
+  it('limits: sets a tenant\'s override on a capped queue, lists it, and removes it', async () => {
+    const page = await open('limits');
+    await page.getByRole('heading', { name: 'Per-tenant caps', exact: true }).waitFor();
+
+    await page.getByRole('textbox', { name: 'Tenant', exact: true }).fill('acme');
+    await page.getByRole('combobox', { name: 'Queue' }).selectOption('critical');
+    await page.getByRole('spinbutton', { name: 'Concurrency' }).fill('5');
+    await page.getByRole('spinbutton', { name: 'Rate' }).fill('30');
+    await page.getByRole('combobox', { name: 'per' }).selectOption('hour');
+    await page.getByRole('button', { name: 'Set override' }).click();
+    await row(page, 'acme').waitFor();
+    expect((await rows(page)).find((cells) => cells[0] === 'acme')?.slice(0, 4)).toEqual(['acme', 'critical', '5 at once', '30 per hour']);
+    expect(await page.locator('#notice').textContent()).toBe('Tenant acme on queue critical: in force within a minute.');
+    // What the API now answers, as a worker would read it.
+    expect(await page.evaluate("fetch('/v1/limits/tenants').then((response) => response.json())")).toMatchObject({ overrides: [{ tenant: 'acme', queue: 'critical', cap: { concurrency: 5, rate: { limit: 30, per_seconds: 3600 } } }] });
+
+    await page.getByRole('button', { name: 'Remove the override of acme' }).click();
+    await row(page, 'No tenant has an override.').waitFor();
+    expect(await page.locator('#notice').textContent()).toBe('Override of tenant acme removed; workers apply it within a minute.');
     await page.close();
   });
 

@@ -57,5 +57,7 @@ export async function call(method, path, body) {
 export const get = (path, query) => call('GET', withQuery(path, query));
 /** POST with a JSON body. */
 export const post = (path, body) => call('POST', path, body);
+/** PUT with a JSON body. */
+export const put = (path, body) => call('PUT', path, body);
 /** DELETE. */
 export const del = (path) => call('DELETE', path);
