@@ -39,6 +39,8 @@ export class FairQueues {
   private readonly models = new Map<string, FairDispatch>();
   /** `<queue url>\n<body>` → the groups of the messages with that body being sent, in order. */
   private readonly announced = new Map<string, string[]>();
+  /** Queues that were ever sent a message with a group: the others are never reordered (nor scanned). */
+  private readonly grouped = new Set<string>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -71,12 +73,16 @@ export class FairQueues {
     const groups = this.announced.get(key);
     const group = groups?.shift();
     if (groups?.length === 0) this.announced.delete(key);
-    if (group !== undefined) this.model(queue.url).sent(group, this.now());
+    if (group !== undefined) {
+      this.grouped.add(queue.url);
+      this.model(queue.url).sent(group, this.now());
+    }
     return group;
   }
 
   /** @internal Moves the messages the fair rule picks for a receive of `count` to the queue's head. */
   reorder(queue: FauxqsQueue, count: number): void {
+    if (!this.grouped.has(queue.url)) return;
     // fauxqs's dequeue does this first too: messages whose visibility ended are ready again.
     queue.processTimers();
     const ready = queue.messages;
