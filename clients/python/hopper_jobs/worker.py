@@ -394,8 +394,8 @@ def _run(
         value = handler(unpacked_args(running["args"]), context)
         return asyncio.run(value) if inspect.iscoroutine(value) else value
 
-    own = job_limits(job, queue, config, limiters, job_logger) if limiters is not None and has_job_limits(job, queue, config.tenant_caps) else []
     try:
+        own = job_limits(job, queue, config, limiters, job_logger) if limiters is not None and has_job_limits(job, queue, config.tenant_caps) else []
         result = run_within([*own, lease] if lease is not None else own, call)
         if tracker is not None:
             tracker.succeeded(result)
