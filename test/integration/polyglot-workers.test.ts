@@ -234,6 +234,17 @@ describe('a limiter used by both workers', () => {
       expect(line.delay_s).toBeGreaterThanOrEqual(90);
       expect(line.delay_s).toBeLessThanOrEqual(125);
     });
+
+    it(`is one throttle: a key's start on the ${first} worker holds its next job back on the ${second} worker`, { timeout: 60_000 }, async () => {
+      const throttle = { key: `sync-${first}-${Date.now()}`, limit: 1, per: 'hour' } as const;
+      const started = await client.enqueue({ jobtype: 'Record', args: ['first'], queue: first, custom: { throttle } });
+      await eventually(async () => (runsOf(started).length === 1 ? true : undefined), 30_000, `${started} to start within the throttle`);
+      const held = await client.enqueue({ jobtype: 'Record', args: ['second'], queue: second, custom: { throttle } });
+      const line = await eventually(async () => lines().find((entry) => entry.jid === held && entry.message === 'held back by its limits; job delayed'), 30_000, `${held} to be held back`);
+      expect(runsOf(held)).toEqual([]);
+      // The next start is an hour away: the delay is SQS's longest.
+      expect({ limiter: line.limiter, delay_s: line.delay_s, held_count: line.held_count }).toEqual({ limiter: `hopper.throttle:${throttle.key}`, delay_s: 900, held_count: 1 });
+    });
   }
 });
 

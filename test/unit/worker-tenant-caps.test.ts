@@ -10,6 +10,7 @@ import { limiter, MemoryLimiterStore } from '../../lib/limiters/index.js';
 import { cachedOverrides, MemoryTenantOverrides } from '../../lib/limiters/tenant-overrides.js';
 import { effectiveCap, tenantLimiterName, validateTenantCap } from '../../lib/limiters/tenant-caps.js';
 import { nextHeldAttempt } from '../../lib/limiters/reschedule.js';
+import { randomFromText } from '../../lib/common/random.js';
 import { parseJob } from '../../lib/job/model.js';
 import { createWorker, type JobHandler } from '../../lib/worker/index.js';
 import { FakeSqs, QUEUE_URLS, TEST_ENV, lambdaContext, memoryLog, sqsEvent, sqsRecord } from './worker-fakes.js';
@@ -168,6 +169,21 @@ describe('tenant caps: rules', () => {
     const hashed = tenantLimiterName('concurrency', 'email', 'Acme Corp');
     expect(hashed).toMatch(/^hopper\.tenant:email:sha256:[0-9a-f]{32}$/);
     expect(tenantLimiterName('concurrency', 'email', 'Acme Corp!')).not.toBe(hashed);
+  });
+
+  // clients/python/tests/test_tenant_caps.py asserts the same literals of the Python worker.
+  it('hashes the UTF-8 of a tenant id to these exact names, which the Python worker computes too', () => {
+    expect(tenantLimiterName('concurrency', 'email', 'Acme Corp')).toBe('hopper.tenant:email:sha256:a73cb4563ee2e72ce0ce805d444364ec');
+    expect(tenantLimiterName('rate', 'email', 'zürich')).toBe('hopper.tenant-rate:email:sha256:201f10d5d64518d86d2d3a47d28675d1');
+    expect(tenantLimiterName('concurrency', 'email', 'sha256:abc')).toBe('hopper.tenant:email:sha256:67e9bc3cfd2163c2978358dfe00d2f91');
+    expect(tenantLimiterName('concurrency', 'email', 'a'.repeat(121))).toBe('hopper.tenant:email:sha256:e9615320128cc7a3d6078e9af0560318');
+    expect(tenantLimiterName('concurrency', 'email', 'a'.repeat(120))).toBe(`hopper.tenant:email:${'a'.repeat(120)}`);
+  });
+
+  it('delays a held job by what the Python worker computes for the same jid and hold', () => {
+    const held = parseJob(JSON.stringify({ jobtype: 'Work', jid: 'report-7', args: [], custom: { tenant: 'acme', held_count: 2 } }), { now: new Date(0) });
+    // Seeded as lib/worker/record.ts seeds it: `${jid}#held#${previous held_count}`.
+    expect(nextHeldAttempt(held, 20, randomFromText('report-7#held#2'))).toEqual({ delaySeconds: 29, heldCount: 3, job: { ...held, custom: { tenant: 'acme', held_count: 3 } } });
   });
 
   it('spreads holds out more the more often a job was held, never failing it', () => {

@@ -167,3 +167,14 @@ class InvalidLimiterSpecError(ConfigurationError):
         self.expected = expected
         self.received = received
 
+
+
+class InvalidTenantCapError(ConfigurationError):
+    """A per-tenant cap (a queue's ``perTenant``, an override) is malformed; ``field`` is the full
+    path of the offending value (``environment variable HOPPER_TENANT_CAPS: email.cap.concurrency``)."""
+
+    def __init__(self, field: str, expected: str, received: str) -> None:
+        super().__init__(f"{field} must be {expected}, but {received} was provided")
+        self.field = field
+        self.expected = expected
+        self.received = received

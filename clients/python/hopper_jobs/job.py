@@ -252,6 +252,10 @@ def _validate_custom(custom: object) -> dict[str, Any]:
         from .debounce import validate_debounce
 
         result["debounce"] = validate_debounce(custom["debounce"])
+    if "throttle" in custom:
+        from .throttle import validate_throttle
+
+        validate_throttle(custom["throttle"])
     return result
 
 

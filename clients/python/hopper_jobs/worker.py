@@ -27,6 +27,7 @@ from .busy import BusyReport, instance_name
 from .deadline import Abandoned, HandBack, HardStop, remaining_time
 from .envelope import failure_envelope
 from .errors import ConfigurationError, HopperError, IterationBusyError, OnceStepBusyError, RateLimitedError, UnknownJobTypeError
+from .flow_gate import has_job_limits, job_limits, next_held_attempt, override_cache, run_within
 from .iterate import IterationScope, IterationSignal, IterationStore
 from .job import Job, iso_time, parse_job, parse_time, unpacked_args
 from .limiters import MAX_LIMITED_RESCHEDULES, Limiter, LimiterStore, limited_count, limited_delay, limiter_for, queue_lease_name, resolve_spec
@@ -172,6 +173,7 @@ def worker(
         if config is None:
             config = state["config"] = configure(env, sqs, dynamodb)
             config.middleware = middleware
+            config.overrides = override_cache(config, lambda: clock().timestamp() * 1000)
             instance_metrics.append(Metrics(log, namespace=config.env.get("HOPPER_METRICS_NAMESPACE") or "Hopper", enabled=config.env.get("HOPPER_METRICS") != "off"))
             instance_stats.append(StatsRecorder(config.marks_client, config.state_table) if config.stats_on and config.state_table is not None else None)
         stats = instance_stats[0]
@@ -328,7 +330,7 @@ def _process(
                 stats.started(queue, job, started_ms - due, started_ms)
         kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation, hard_stop, iteration)
         if kind == "capped":
-            # Its queue had no free slot: the handler did not run.
+            # A limit of its own or its queue's lease had no room: the handler did not run.
             metrics.count(queue, job["jobtype"], "RateLimited")
             return "postponed", message, None
         metrics.observe(queue, job["jobtype"], "Duration", now_ms() - started_ms)
@@ -369,8 +371,8 @@ def _run(
     hard_stop: HardStop | None = None,
     iteration: IterationScope | None = None,
 ) -> tuple[str, Outgoing | None]:
-    """Runs the handler of ``job`` (within its queue's lease, when the queue needs one); returns its
-    outcome (``capped`` when no slot of the queue came free and the handler did not run) and the
+    """Runs the handler of ``job`` (within its own limits and its queue's lease, flow_gate.py); returns
+    its outcome (``capped`` when one of them had no room and the handler did not run) and the
     message to send, if any. Raises ``Abandoned`` when the handler was still running at the
     invocation's hard stop."""
     cancelled = hard_stop.cancelled if hard_stop is not None else threading.Event()
@@ -393,7 +395,8 @@ def _run(
         return asyncio.run(value) if inspect.iscoroutine(value) else value
 
     try:
-        result = call() if lease is None else lease.run(call)
+        own = job_limits(job, queue, config, limiters, job_logger) if limiters is not None and has_job_limits(job, queue, config.tenant_caps) else []
+        result = run_within([*own, lease] if lease is not None else own, call)
         if tracker is not None:
             tracker.succeeded(result)
     except HandBack:
@@ -402,11 +405,17 @@ def _run(
         return iteration_end(signal, message_id, job, config, clock, job_logger, tracker)
     except RateLimitedError as limited:
         url = config.queue_urls.get(job["queue"])
-        if url is not None and not started:
+        source_url = config.queue_urls.get(queue)
+        if source_url is not None and not started and lease is not None and limited.limiter == lease.name:
             # The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
             delay = min(900, max(1, limited.retry_after_seconds))
             job_logger.info("queue at its maxConcurrency; job delayed", delay_s=delay)
-            return "capped", send_back(message_id, url, job, delay, config, job_logger)
+            return "capped", send_back(message_id, source_url, job, delay, config, job_logger)
+        if source_url is not None and not started:
+            # Held by its tenant's cap or its throttle: never failed, no retry used.
+            delay, again, count = next_held_attempt(job, limited.retry_after_seconds)
+            job_logger.info("held back by its limits; job delayed", limiter=limited.limiter, delay_s=delay, held_count=count)
+            return "capped", send_back(message_id, source_url, again, delay, config, job_logger)
         count = limited_count(job) + 1
         if url is not None and count <= MAX_LIMITED_RESCHEDULES:
             # A limiter's wait is not a failure: the job comes back with jitter and keeps its retries.

@@ -5,7 +5,7 @@ the JobSystem's configuration document), and the team's middleware.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -15,6 +15,8 @@ from .errors import ConfigurationError
 from .middleware import Middleware
 from .sqs import SqsClient, dynamodb_client_from_env, sqs_client_from_env
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS
+from .tenant_caps import tenant_caps_from_env
+from .tenant_overrides import TenantOverrides
 
 
 @dataclass
@@ -35,6 +37,10 @@ class WorkerConfig:
     visibility: dict[str, int] = field(default_factory=dict)
     #: The team's chains and hooks (``worker(..., middleware=)``).
     middleware: Middleware | None = None
+    #: Per-tenant caps (``HOPPER_TENANT_CAPS``): queue → ``{"cap": ..., "leaseSeconds": ...}``.
+    tenant_caps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Reads a tenant's cap overrides, cached per instance (flow_gate.py); None: the declared caps only.
+    overrides: Callable[[str], TenantOverrides] | None = None
 
     def marks_client(self) -> Any:
         if self.dynamodb is None:
@@ -55,6 +61,7 @@ def configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: An
         limits_table=env.get("HOPPER_LIMITS_TABLE") or None,
         queue_caps=queue_caps_from_env(env),
         visibility=queue_visibility_from_env(env),
+        tenant_caps=tenant_caps_from_env(env),
     )
 
 

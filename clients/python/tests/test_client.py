@@ -66,6 +66,15 @@ class EnqueueTest(unittest.TestCase):
             client(FakeSqs()).enqueue("A", queue="low")
         self.assertEqual(str(raised.exception), 'invalid job: queue must be one of the declared queues (default, critical), but "low" was provided')
 
+    def test_a_malformed_throttle_is_refused_before_sending(self) -> None:
+        sqs = FakeSqs()
+        with self.assertRaises(InvalidJobError) as raised:
+            client(sqs).enqueue("A", custom={"throttle": {"key": "crm:7", "limit": 10, "per": "fortnight"}})
+        self.assertEqual(raised.exception.field, "custom.throttle.per")
+        self.assertEqual(sqs.calls, [])
+        client(sqs).enqueue("A", custom={"throttle": {"key": "crm:7", "limit": 10, "per": "minute"}})
+        self.assertEqual(sqs.bodies()[0]["custom"], {"throttle": {"key": "crm:7", "limit": 10, "per": "minute"}})
+
     def test_a_job_over_256_kib_is_refused(self) -> None:
         with self.assertRaises(PayloadTooLargeError) as raised:
             client(FakeSqs()).enqueue("A", ["x" * 262_144])
