@@ -40,12 +40,12 @@ const PLAIN_TENANT_MAX = 120;
 /**
  * The name of the limiter enforcing `kind` of `tenant`'s cap on `queue`: `hopper.tenant:email:acme`.
  * A tenant id that is not a valid limiter name part (an IAM ARN is; a name with spaces is not), or
- * is too long, is replaced by `sha256:` and 32 hex digits of its hash, so every tenant has its own.
+ * is longer than 120 or than the name's 200 characters leave it, is replaced by `sha256:` and 32 hex digits of its hash, so every tenant has its own.
  */
 export function tenantLimiterName(kind: keyof typeof TENANT_LIMITER_PREFIX, queue: string, tenant: string): string {
-  const plain = tenant.length <= PLAIN_TENANT_MAX && LIMITER_NAME_PATTERN.test(tenant) && !tenant.startsWith('sha256:');
-  const id = plain ? tenant : `sha256:${createHash('sha256').update(tenant).digest('hex').slice(0, 32)}`;
-  return `${TENANT_LIMITER_PREFIX[kind]}:${queue}:${id}`;
+  const prefix = `${TENANT_LIMITER_PREFIX[kind]}:${queue}:`;
+  const plain = tenant.length <= PLAIN_TENANT_MAX && prefix.length + tenant.length <= SPEC_BOUNDS.nameMaxLength && LIMITER_NAME_PATTERN.test(tenant) && !tenant.startsWith('sha256:');
+  return `${prefix}${plain ? tenant : `sha256:${createHash('sha256').update(tenant).digest('hex').slice(0, 32)}`}`;
 }
 
 /**

@@ -169,6 +169,9 @@ describe('tenant caps: rules', () => {
     const hashed = tenantLimiterName('concurrency', 'email', 'Acme Corp');
     expect(hashed).toMatch(/^hopper\.tenant:email:sha256:[0-9a-f]{32}$/);
     expect(tenantLimiterName('concurrency', 'email', 'Acme Corp!')).not.toBe(hashed);
+    // A plain tenant that would take the name past a limiter name's 200 characters is hashed too.
+    expect(tenantLimiterName('rate', 'q'.repeat(64), 't'.repeat(120))).toBe(`hopper.tenant-rate:${'q'.repeat(64)}:sha256:8a8a5d1720ec82d648d06e57f2755b94`);
+    expect(tenantLimiterName('rate', 'q'.repeat(64), 't'.repeat(115))).toBe(`hopper.tenant-rate:${'q'.repeat(64)}:${'t'.repeat(115)}`);
   });
 
   // clients/python/tests/test_tenant_caps.py asserts the same literals of the Python worker.

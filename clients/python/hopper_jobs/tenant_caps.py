@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigurationError, InvalidTenantCapError
-from .limiter_spec import COUNTER_LIMIT_MAX, ENTRY_LIMIT_MAX, INTERVAL_MAX_SECONDS, NAME_PATTERN, _is_int
+from .limiter_spec import COUNTER_LIMIT_MAX, ENTRY_LIMIT_MAX, INTERVAL_MAX_SECONDS, NAME_MAX_LENGTH, NAME_PATTERN, _is_int
 
 #: Prefixes of the limiters that enforce a tenant's cap (``TENANT_LIMITER_PREFIX``).
 TENANT_LIMITER_PREFIX = {"concurrency": "hopper.tenant", "rate": "hopper.tenant-rate"}
@@ -30,11 +30,12 @@ _ABSENT = object()
 def tenant_limiter_name(kind: str, queue: str, tenant: str) -> str:
     """The name of the limiter enforcing ``kind`` (``concurrency`` or ``rate``) of ``tenant``'s cap on
     ``queue``: ``hopper.tenant:email:acme``. A tenant id that is not limiter-name characters, or is
-    longer than 120, is written as ``sha256:`` and 32 hex digits of the SHA-256 of its UTF-8."""
-    plain = len(tenant) <= PLAIN_TENANT_MAX and NAME_PATTERN.match(tenant) is not None and not tenant.startswith("sha256:")
+    longer than 120 or than the name's 200 characters leave it, is written as ``sha256:`` and 32 hex digits of the SHA-256 of its UTF-8."""
+    prefix = f"{TENANT_LIMITER_PREFIX[kind]}:{queue}:"
+    plain = len(tenant) <= PLAIN_TENANT_MAX and len(prefix) + len(tenant) <= NAME_MAX_LENGTH and NAME_PATTERN.match(tenant) is not None and not tenant.startswith("sha256:")
     # A lone surrogate becomes U+FFFD, as Node's UTF-8 encoder writes it.
     utf8 = tenant.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
-    return f"{TENANT_LIMITER_PREFIX[kind]}:{queue}:{tenant if plain else 'sha256:' + hashlib.sha256(utf8).hexdigest()[:32]}"
+    return f"{prefix}{tenant if plain else 'sha256:' + hashlib.sha256(utf8).hexdigest()[:32]}"
 
 
 def validate_tenant_cap(field: str, value: Any) -> TenantCap:

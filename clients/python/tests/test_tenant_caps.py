@@ -227,6 +227,9 @@ class TenantCapRulesTest(unittest.TestCase):
         self.assertEqual(tenant_limiter_name("rate", "email", "arn:aws:iam::123456789012:role/app"), "hopper.tenant-rate:email:arn:aws:iam::123456789012:role/app")
         self.assertEqual(tenant_limiter_name("concurrency", "email", "Acme Corp"), "hopper.tenant:email:sha256:a73cb4563ee2e72ce0ce805d444364ec")
         self.assertEqual(tenant_limiter_name("rate", "email", "zürich"), "hopper.tenant-rate:email:sha256:201f10d5d64518d86d2d3a47d28675d1")
+        # A plain tenant that would take the name past its 200 characters is hashed too.
+        self.assertEqual(tenant_limiter_name("rate", "q" * 64, "t" * 120), f"hopper.tenant-rate:{'q' * 64}:sha256:8a8a5d1720ec82d648d06e57f2755b94")
+        self.assertEqual(len(tenant_limiter_name("rate", "q" * 64, "t" * 115)), 199)
         self.assertEqual(tenant_limiter_name("concurrency", "email", "sha256:abc"), "hopper.tenant:email:sha256:67e9bc3cfd2163c2978358dfe00d2f91")
         self.assertEqual(tenant_limiter_name("concurrency", "email", "a" * 121), "hopper.tenant:email:sha256:e9615320128cc7a3d6078e9af0560318")
         self.assertEqual(tenant_limiter_name("concurrency", "email", "a" * 120), f"hopper.tenant:email:{'a' * 120}")
