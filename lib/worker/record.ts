@@ -122,8 +122,11 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   // Nothing of the team's runs before the expiry step: an expired job costs nothing more.
   if ((scope.serverChain === undefined || scope.serverChain[0] === 'expiry') && isExpired(job, scope, logger)) return { kind: 'expired', job };
   // Nor before the debounce check: a superseded job is not a run of it.
-  const superseded = await isSuperseded(job, scope, logger);
-  if (superseded !== false) return { kind: superseded, job };
+  // Checked here so that a plain job pays no await for it.
+  if (job.custom?.debounce !== undefined) {
+    const superseded = await isSuperseded(job, scope, logger);
+    if (superseded !== false) return { kind: superseded, job };
+  }
 
   const handler = Object.hasOwn(scope.jobs, job.jobtype) ? scope.jobs[job.jobtype] : undefined;
   const queue = sourceQueue ?? job.queue;
