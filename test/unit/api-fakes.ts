@@ -175,6 +175,8 @@ export class MemoryStats implements StatsTable {
 
 export const TEST_CONFIG: ApiConfig = {
   queueUrls: QUEUE_URLS,
+  queueTiers: {},
+  tierMappings: {},
   queueMappings: { default: 'uuid-default' },
   backlogLimits: { critical: { maxBacklog: 5 } },
   quotas: resolveQuotas({ default: { limit: 3, per: 'minute' } }),
