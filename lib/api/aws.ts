@@ -61,6 +61,10 @@ export function awsQueueBackend(sqs: SqsClient, lambda: LambdaClient, reports: Q
       }
     },
     reports,
+    async mappingConcurrency(uuid) {
+      const output = await lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }));
+      return output.ScalingConfig?.MaximumConcurrency;
+    },
   };
 }
 

@@ -145,6 +145,11 @@ export class FakeQueueBackend implements QueueBackend {
   async reports(): Promise<ReadonlyMap<string, QueueReport>> {
     return this.reports_;
   }
+  /** Mapping UUID → its MaximumConcurrency. */
+  scaling: Record<string, number> = {};
+  async mappingConcurrency(uuid: string): Promise<number | undefined> {
+    return this.scaling[uuid];
+  }
 }
 
 /** A stats partition in memory. */
