@@ -17,6 +17,7 @@ export const HOPPER_FUNCTIONS = {
   batch: 'batch.ts',
   api: 'api.ts',
   config: 'config.ts',
+  governor: 'governor.ts',
 } as const;
 
 /** The name of one of Hopper's own functions. */

@@ -110,9 +110,9 @@ export class JobSystemConfiguration extends Construct {
     return environment;
   }
 
-  /** The document part, and the mappings part when `variables` holds the mappings' ids. */
+  /** The document part, and the mappings part when `variables` holds mappings' ids. */
   private partsOf(variables: Readonly<Record<string, string>>): ConfigPart[] {
-    return ENV.queueMappings in variables ? [CONFIG_ITEM.parts.document, CONFIG_ITEM.parts.mappings] : [CONFIG_ITEM.parts.document];
+    return ENV.queueMappings in variables || ENV.tierMappings in variables ? [CONFIG_ITEM.parts.document, CONFIG_ITEM.parts.mappings] : [CONFIG_ITEM.parts.document];
   }
 
   private part(id: string, sortKey: ConfigPart): Part {

@@ -13,6 +13,7 @@ import { intervalSeconds, validateTenantCap, type TenantCap } from '../lib/limit
 import type { JobSystemAlarmOptions } from './job-system-monitoring.js';
 import { resolvedSeconds, validateDurationRange, validateIntegerRange, validateQueueName } from './validation.js';
 import { validateMaxConcurrency } from './concurrency-plan.js';
+import { validateTiers, type TierOptions } from './queue-tiers.js';
 
 /** Defaults and bounds of the JobSystem's props, in one place for docs and tests. */
 export const JOB_SYSTEM_DEFAULTS = {
@@ -129,6 +130,19 @@ export interface QueueOptions {
    * @default - no per-tenant cap
    */
   readonly perTenant?: PerTenantOptions;
+  /**
+   * Priority tiers, most urgent first (2 to 10): each tier is its own SQS queue and its own event
+   * source mapping to the queue's worker, so enqueueing stays one send. A job picks its tier with
+   * `custom.tier` (the tier's name) or `custom.priority` (0 to 9, Faktory's numbers: 9 the most
+   * urgent; the ten values are split in equal runs over the tiers in this order), else it goes to
+   * the tier named `default`, or the last one. `maxConcurrency` is then required, at least 2 per
+   * tier, and is the total of the tiers: a governor function moves each tier's mapping concurrency
+   * every 10 seconds so that the more urgent tiers meet their `targetAge` first, while every tier
+   * keeps at least 2 invocations (docs/flow-control.md, "Priority tiers").
+   * @example tiers: { critical: { targetAge: Duration.seconds(5) }, default: { targetAge: Duration.minutes(1) }, bulk: { targetAge: Duration.hours(1) } }
+   * @default - no tiers: one SQS queue and one mapping
+   */
+  readonly tiers?: Readonly<Record<string, TierOptions>>;
 }
 
 /** Caps on each tenant's jobs of one queue; at least one of them. */
@@ -349,6 +363,7 @@ export function validateQueueOptions(name: string, options: QueueOptions): void 
   validateIntegerRange(field('maxBacklog'), options.maxBacklog, 1, 100_000_000);
   validateDurationRange(field('maxLatency'), options.maxLatency, Duration.seconds(1), Duration.days(14));
   if (options.perTenant !== undefined) tenantCapOf(name, options.perTenant);
+  if (options.tiers !== undefined) validateTiers(name, options.tiers, options.maxConcurrency);
 }
 
 /**

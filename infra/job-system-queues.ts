@@ -15,12 +15,16 @@ import { ConfigurationError } from '../lib/errors/base.js';
 import { configurableFunction } from './job-system-grants.js';
 import { JOB_SYSTEM_DEFAULTS, type QueueOptions, tenantCapOf, validateVisibility, type WorkerOptions } from './job-system-props.js';
 import type { QueueLayout } from './queue-layout.js';
+import type { TierMappings } from '../lib/config/queue-tiers.js';
 import { resolvedSeconds } from './validation.js';
+import { initialTierConcurrency, tieredConcurrencyPlan, tierQueueId, validateTiers } from './queue-tiers.js';
 
 /** The queues of a JobSystem. */
 export interface JobQueues {
-  /** The job queues, by queue name. */
+  /** The job queues, by queue name (a queue with tiers: its default tier's queue). */
   readonly queues: Readonly<Record<string, sqs.IQueue>>;
+  /** The tiers' queues of the queues that declare tiers: queue name → tier name → queue (the default tier's is the queue's own). */
+  readonly tiers: Readonly<Record<string, Readonly<Record<string, sqs.IQueue>>>>;
   /** Receives workers' failure envelopes and, by redrive, jobs whose worker crashed. */
   readonly retriesQueue: sqs.IQueue;
   /** Where retries-queue messages the retry function cannot process are parked. */
@@ -43,16 +47,24 @@ export function createJobQueues(scope: Construct, queueOptions: ReadonlyMap<stri
     deadLetterQueue: { queue: retriesDeadLetterQueue, maxReceiveCount: retriesMaxReceiveCount(queueOptions) },
   });
   const queues: Record<string, sqs.IQueue> = {};
+  const tiers: Record<string, Record<string, sqs.IQueue>> = {};
   for (const [name, options] of queueOptions) {
     const queueName = layout.queueName(name);
-    queues[name] = new sqs.Queue(layout.scopeOf(name) ?? scope, `Queue-${name}`, {
+    // A tier's queue is a job queue like any other: the same visibility, and the same redrive.
+    const jobQueue = (id: string, physicalName?: string): sqs.Queue => new sqs.Queue(layout.scopeOf(name) ?? scope, id, {
       ...secureQueueProps(),
-      ...(queueName === undefined ? {} : { queueName }),
+      ...(physicalName === undefined ? {} : { queueName: physicalName }),
       visibilityTimeout: options.visibilityTimeout ?? Duration.seconds(Lazy.number({ produce: () => visibilitySeconds(name) })),
       deadLetterQueue: { queue: retriesQueue, maxReceiveCount: options.maxReceiveCount ?? JOB_SYSTEM_DEFAULTS.maxReceiveCount },
     });
+    const own = jobQueue(`Queue-${name}`, queueName);
+    queues[name] = own;
+    if (options.tiers === undefined) continue;
+    const { names, defaultTier } = validateTiers(name, options.tiers, options.maxConcurrency);
+    tiers[name] = Object.fromEntries(names.map((tier) => [tier, tier === defaultTier ? own : jobQueue(tierQueueId(name, tier, defaultTier))]));
   }
-  return { queues, retriesQueue, retriesDeadLetterQueue, arns: layout.arns(Object.values(queues)) };
+  const all = [...Object.values(queues), ...Object.values(tiers).flatMap((byTier) => Object.values(byTier).filter((queue) => !Object.values(queues).includes(queue)))];
+  return { queues, tiers, retriesQueue, retriesDeadLetterQueue, arns: layout.arns(all) };
 }
 
 /**
@@ -118,6 +130,8 @@ export class QueueMappings {
   private readonly mappingIds = new Map<string, string>();
   /** Queue name → how its maxConcurrency is spread over mapping, batch size and worker (concurrency-plan.ts). */
   private readonly concurrencyPlans = new Map<string, ConcurrencyPlan>();
+  /** Queue name → its tiers' mappings, for a queue with tiers and a worker (HOPPER_TIER_MAPPINGS). */
+  private readonly tierMappingIds = new Map<string, TierMappings>();
 
   private readonly layout: QueueLayout;
 
@@ -166,37 +180,67 @@ export class QueueMappings {
    *
    * @returns the mappings, one per queue, in the order given
    */
-  connect(fn: lambda.IFunction, options: WorkerOptions, timeoutSeconds: number | undefined, queue: (name: string) => sqs.IQueue): lambda.EventSourceMapping[] {
-    return options.queues.map((name) => {
+  connect(
+    fn: lambda.IFunction, options: WorkerOptions, timeoutSeconds: number | undefined, queue: (name: string) => sqs.IQueue,
+    tierQueues: (name: string) => Readonly<Record<string, sqs.IQueue>> | undefined = () => undefined,
+  ): lambda.EventSourceMapping[] {
+    return options.queues.flatMap((name) => {
       const queueOptions = this.queueOptions.get(name) ?? {};
       this.servedBy.set(name, fn.node.path);
       if (timeoutSeconds !== undefined) this.workerTimeouts.set(name, timeoutSeconds);
       const maxConcurrency = options.maxConcurrency ?? queueOptions.maxConcurrency;
-      const plan = concurrencyPlan({
-        batchSize: options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize,
+      const batchSize = options.batchSize ?? queueOptions.batchSize ?? JOB_SYSTEM_DEFAULTS.batchSize;
+      const tiers = queueOptions.tiers === undefined ? undefined : validateTiers(name, queueOptions.tiers, maxConcurrency);
+      const plan = tiers === undefined || maxConcurrency === undefined ? concurrencyPlan({
+        batchSize,
         ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
         ...(timeoutSeconds === undefined ? {} : { workerTimeoutSeconds: timeoutSeconds }),
-      });
+      }) : tieredConcurrencyPlan({ maxConcurrency, batchSize }, tiers.names.length);
       this.concurrencyPlans.set(name, plan);
       const maxBatchingWindow = options.maxBatchingWindow ?? queueOptions.maxBatchingWindow;
       const windowSeconds = maxBatchingWindow === undefined ? undefined : resolvedSeconds(maxBatchingWindow);
       if (windowSeconds !== undefined) this.batchingWindows.set(name, windowSeconds);
-      const source = queue(name);
-      const mappingOptions: lambda.EventSourceMappingOptions = {
-        eventSourceArn: source.queueArn,
-        batchSize: plan.batchSize,
-        reportBatchItemFailures: true,
-        ...(plan.maxInvocations === undefined ? {} : { maxConcurrency: plan.maxInvocations }),
-        ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
+      const mapTo = (source: sqs.IQueue, invocations: number | undefined, nestedId: string): lambda.EventSourceMapping => {
+        const mappingOptions: lambda.EventSourceMappingOptions = {
+          eventSourceArn: source.queueArn,
+          batchSize: plan.batchSize,
+          reportBatchItemFailures: true,
+          ...(invocations === undefined ? {} : { maxConcurrency: invocations }),
+          ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
+        };
+        const scope = this.layout.mappingScopeOf(name);
+        return scope === undefined
+          ? fn.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(source.node)}`, mappingOptions)
+          : new lambda.EventSourceMapping(scope, nestedId, { target: fn, ...mappingOptions });
       };
-      const scope = this.layout.mappingScopeOf(name);
-      const mapping = scope === undefined
-        ? fn.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(source.node)}`, mappingOptions)
-        : new lambda.EventSourceMapping(scope, `Mapping-${name}`, { target: fn, ...mappingOptions });
-      this.mappingIds.set(name, mapping.eventSourceMappingId);
-      warnIfNeverNoisy(mapping, name, plan);
-      return mapping;
+      const byTier = tierQueues(name);
+      if (tiers === undefined || byTier === undefined || plan.maxInvocations === undefined) {
+        const mapping = mapTo(queue(name), plan.maxInvocations, `Mapping-${name}`);
+        this.mappingIds.set(name, mapping.eventSourceMappingId);
+        warnIfNeverNoisy(mapping, name, plan);
+        return [mapping];
+      }
+      // One mapping per tier, starting as the governor leaves an idle queue; the default tier's is the queue's own.
+      const initial = initialTierConcurrency(tiers.names, plan.maxInvocations);
+      const mappings = tiers.names.map((tier) => {
+        const source = byTier[tier] ?? queue(name);
+        return { tier, mapping: mapTo(source, initial[tier], tier === tiers.defaultTier ? `Mapping-${name}` : `Mapping-${name}.${tier}`) };
+      });
+      this.tierMappingIds.set(name, { invocations: plan.maxInvocations, perInvocation: plan.batchSize, mappings: Object.fromEntries(mappings.map(({ tier, mapping }) => [tier, mapping.eventSourceMappingId])) });
+      const own = mappings.find(({ tier }) => tier === tiers.defaultTier)?.mapping;
+      if (own !== undefined) this.mappingIds.set(name, own.eventSourceMappingId);
+      return mappings.map(({ mapping }) => mapping);
     });
+  }
+
+  /** Whether queue `name` declares tiers and has its worker (so the governor has mappings to move). */
+  hasTierMappings(name: string): boolean {
+    return this.tierMappingIds.has(name);
+  }
+
+  /** `HOPPER_TIER_MAPPINGS` as JSON: each tiered queue's invocations, jobs per invocation and tier mappings, filled in at synth. */
+  tierMappingsJson(scope: Construct): string {
+    return Lazy.string({ produce: () => Stack.of(scope).toJsonString(Object.fromEntries(this.tierMappingIds)) });
   }
 
   /**

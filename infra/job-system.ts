@@ -40,6 +40,8 @@ import { clientEnvironmentOf, grantEnqueueTo, ImportedJobSystem, queueUrlsJson, 
 import { createBatchFunction, createJobTables, createRetryFunction } from './job-system-state.js';
 import { CONSUME_ACTIONS, QueueLayout } from './queue-layout.js';
 import { validateDurationRange, validateIntegerRange } from './validation.js';
+import { validateTiers } from './queue-tiers.js';
+import { queueTiersJson, TierGovernor } from './tier-governor.js';
 
 export { JOB_SYSTEM_DEFAULTS, type JobSystemProps, type MetricsOptions, type QueueOptions, type RetryOptions, type WorkerOptions } from './job-system-props.js';
 export { ALARM_DEFAULTS, type JobMetricOptions, type JobSystemAlarmOptions } from './job-system-monitoring.js';
@@ -86,6 +88,10 @@ export class JobSystem extends Construct implements IJobSystem {
   readonly batchFunction: lambda.Function;
   /** Rate-limiter and quota state (key layout in lib/limiters/keys.ts). */
   readonly limitsTable: dynamodb.Table;
+  /** The tiers' queues of the queues that declare tiers: queue name → tier name → queue (the default tier's is the queue's own). */
+  readonly tierQueues: Readonly<Record<string, Readonly<Record<string, sqs.IQueue>>>>;
+  /** The tier governor (function and schedule); undefined when no queue declares tiers. */
+  readonly governor: TierGovernor | undefined;
   /** The HTTP API (lib/api): enqueue with backpressure, and the admin routes. */
   readonly apiFunction: lambda.Function;
   /** The API's Function URL (auth type AWS_IAM: every request must be SigV4-signed). */
@@ -122,6 +128,8 @@ export class JobSystem extends Construct implements IJobSystem {
   private readonly configuration: JobSystemConfiguration;
   /** Whether the props name a middleware module. */
   private readonly hasMiddleware: boolean;
+  /** `HOPPER_QUEUE_TIERS`; undefined when no queue declares tiers. */
+  private readonly tiersJson: string | undefined;
   /** Where the job queues live: this stack, or nested stacks. */
   private readonly layout: QueueLayout;
   /** What a grant on every job queue names (queue-layout.ts). */
@@ -152,6 +160,10 @@ export class JobSystem extends Construct implements IJobSystem {
     const logRetention = props.logRetention === undefined ? {} : { logRetention: props.logRetention };
     const shared = { ...logRetention, ...(middleware === undefined ? {} : { middleware }) };
 
+    const tiered = [...queueOptions].filter(([, options]) => options.tiers !== undefined).map(([name]) => name);
+    if (tiered.length > 0 && props.nestedStacks !== undefined && props.nestedStacks !== false) {
+      throw new ConfigurationError(`queues.${tiered[0] ?? ''}.tiers cannot be combined with nestedStacks yet (the tiers' queues would not carry the nested stacks' name prefix that the grants name)`);
+    }
     this.layout = new QueueLayout(this, [...queueOptions.keys()], props.nestedStacks);
     this.mappings = new QueueMappings(queueOptions, this.layout);
     const jobQueues = createJobQueues(this, queueOptions, (name) => this.mappings.defaultVisibilitySeconds(name), this.layout);
@@ -159,6 +171,11 @@ export class JobSystem extends Construct implements IJobSystem {
     this.retriesDeadLetterQueue = jobQueues.retriesDeadLetterQueue;
     this.retriesQueue = jobQueues.retriesQueue;
     this.queues = jobQueues.queues;
+    this.tierQueues = jobQueues.tiers;
+    this.tiersJson = tiered.length === 0 ? undefined : queueTiersJson(this, jobQueues.tiers, new Map(tiered.flatMap((name) => {
+      const tiers = queueOptions.get(name)?.tiers;
+      return tiers === undefined ? [] : [[name, { options: tiers, defaultTier: validateTiers(name, tiers, queueOptions.get(name)?.maxConcurrency).defaultTier }]];
+    })));
 
     const tables = createJobTables(this, props.removalPolicy);
     this.stateTable = tables.stateTable;
@@ -190,7 +207,8 @@ export class JobSystem extends Construct implements IJobSystem {
 
     const backlogLimits = backlogLimitsJson(queueOptions);
     const cronDefinitions = cronsJson(crons);
-    const apiVariables = apiEnvironment({
+    const tierMappings: Record<string, string> = tiered.length === 0 ? {} : { [ENV.tierMappings]: this.mappings.tierMappingsJson(this) };
+    const apiVariables = { ...tierMappings, ...apiEnvironment({
       ...(quotas === undefined ? {} : { quotas }),
       ...(tenants === undefined ? {} : { tenants }),
       ...(props.apiMaxBodyBytes === undefined ? {} : { maxBodyBytes: props.apiMaxBodyBytes }),
@@ -199,7 +217,7 @@ export class JobSystem extends Construct implements IJobSystem {
       // Workers are added after the API exists, so the mapping UUIDs are filled in at synth.
       queueMappings: this.mappings.mappingIdsJson(this),
       retriesDlqUrl: this.retriesDeadLetterQueue.queueUrl,
-    });
+    }) };
     const api = createApiFunction(this, {
       queues: jobQueues,
       stateTable: this.stateTable,
@@ -221,9 +239,16 @@ export class JobSystem extends Construct implements IJobSystem {
       metricsOn: this.metricsNamespace !== undefined,
       queueScope: (name) => this.layout.scopeOf(name),
     });
+    if (tiered.length > 0) {
+      this.governor = new TierGovernor(this, 'Governor', { tierQueues: this.tierQueues, stateTable: this.stateTable, role: this.scheduler.role, ...logRetention });
+      this.configuration.configure(this.governor.function, { ...this.environment, ...tierMappings });
+    } else {
+      this.governor = undefined;
+    }
     const hopperFunctions: [string, lambda.IFunction | undefined][] = [
       ['RetryFunction', this.retryFunction], ['BatchFunction', this.batchFunction], ['ApiFunction', this.apiFunction],
       ['SweepFunction', this.scheduler.sweepFunction], ['SweepHelperFunction', this.scheduler.sweepHelperFunction], ['CronFunction', this.scheduler.cronFunction],
+      ['GovernorFunction', this.governor?.function],
     ];
     // A tick that comes while a sweep runs is throttled on purpose (reserved concurrency 1): no alarm.
     for (const [label, fn] of hopperFunctions) if (fn !== undefined) this.monitoring.addFunction(label, fn, { throttlesExpected: label === 'SweepFunction' });
@@ -258,6 +283,7 @@ export class JobSystem extends Construct implements IJobSystem {
       [ENV.queueUrls]: this.queueUrlsJson(),
       [ENV.queueVisibility]: this.mappings.visibilityJson(),
       [ENV.queueConcurrency]: this.mappings.concurrencyEnv(),
+      ...(this.tiersJson === undefined ? {} : { [ENV.queueTiers]: this.tiersJson }),
       ...this.mappings.tenantCapsEnv(),
       ...this.listedQueuesEnv(),
       [ENV.defaultRetry]: String(this.maxRetries),
@@ -267,6 +293,13 @@ export class JobSystem extends Construct implements IJobSystem {
       ...(this.metricsNamespace === undefined ? { [ENV.metrics]: METRICS_OFF } : { [ENV.metricsNamespace]: this.metricsNamespace }),
       ...(this.maxJobTypes === undefined ? {} : { [ENV.metricsMaxJobTypes]: String(this.maxJobTypes) }),
     });
+  }
+
+  /** The SQS queues of queue `name`: its own, and its tiers' when it declares tiers. */
+  private queuesOf(name: string): sqs.IQueue[] {
+    const own = this.queue(name);
+    const tiers = this.tierQueues[name];
+    return tiers === undefined ? [own] : [own, ...Object.values(tiers).filter((queue) => queue !== own)];
   }
 
   /** The names of the declared queues, in declaration order. */
@@ -336,12 +369,17 @@ export class JobSystem extends Construct implements IJobSystem {
       if (this.hasMiddleware) configurable.addEnvironment(ENV.middleware, MIDDLEWARE_BUNDLE.declared);
       checkEnvironmentAtSynth(configurable);
     }
-    const sources = this.mappings.connect(fn, options, timeoutSeconds, (name) => this.queue(name));
+    const sources = options.queues.flatMap((name) => {
+      const made = this.mappings.connect(fn, { ...options, queues: [name] }, timeoutSeconds, (queue) => this.queue(queue), (queue) => this.tierQueues[queue]);
+      // The governor moves exactly the tiers' mappings.
+      if (this.tierQueues[name] !== undefined) this.governor?.grantMappings(made);
+      return made;
+    });
     // Statements of 20 queues (not one per queue, as SqsEventSource grants them): IAM's policy sizes
     // hold longer. Lambda checks that the function may read the queue when it creates the mapping, so
     // each mapping waits for the policy that holds its statement (an overflow policy, when the CDK
     // moved it there).
-    grantOnEach(fn, CONSUME_ACTIONS, this.layout.arns(options.queues.map((name) => this.queue(name)))).applyBefore(...sources);
+    grantOnEach(fn, CONSUME_ACTIONS, this.layout.arns(options.queues.flatMap((name) => this.queuesOf(name)))).applyBefore(...sources);
     grantSend(fn, [this.retriesQueue.queueArn, ...this.queueGrantArns]);
     if (options.stateTableAccess !== false) {
       // Jobs in batches (successes, ctx.batch) and unique jobs (lock release) write batch and lock

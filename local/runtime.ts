@@ -303,6 +303,15 @@ async function wire(input: WireInput): Promise<LocalRuntime> {
         lastModified = Date.now() / 1000;
         target.setEnabled(enabled);
       },
+      get maximumConcurrency() {
+        return target instanceof SqsPoller ? target.maximumConcurrency : undefined;
+      },
+      setMaximumConcurrency(value) {
+        if (!(target instanceof SqsPoller)) return false;
+        lastModified = Date.now() / 1000;
+        target.setMaximumConcurrency(value);
+        return true;
+      },
     });
   }
   cleanups.push(() => {

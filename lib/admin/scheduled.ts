@@ -4,6 +4,7 @@
  * first, as the scheduler does, so neither can race a sweep into running a job twice or running a
  * deleted one.
  */
+import type { QueueTiers } from '../config/queue-tiers.js';
 import { randomUUID } from 'node:crypto';
 import { sqsClientOf } from '../aws/clients.js';
 import type { HopperConfig } from '../config/hopper-config.js';
@@ -88,6 +89,8 @@ export interface ScheduledJobsDeps {
   readonly sqs: SqsBatchSender;
   /** Queue name → URL. */
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The queues' priority tiers: a job run now goes to its tier's queue. @default - no queue has tiers */
+  readonly queueTiers?: QueueTiers;
   /** @default 180 */
   readonly deadTtlDays?: number;
   /** @default () => new Date() */
@@ -194,6 +197,7 @@ export class ScheduledJobs {
       table: this.deps.table,
       sqs: this.deps.sqs,
       queueUrls: this.deps.queueUrls,
+      ...(this.deps.queueTiers === undefined ? {} : { queueTiers: this.deps.queueTiers }),
       deadTtlDays: this.deps.deadTtlDays ?? RETRY_DEFAULTS.deadTtlDays,
       clock: this.clock,
       logger: this.logger,
@@ -240,6 +244,7 @@ export async function scheduledJobsOf(config: HopperConfig): Promise<ScheduledJo
     table: await stateTableOf(config),
     sqs: sqsClientOf(config),
     queueUrls: config.queueUrls(),
+    queueTiers: config.queueTiers,
     deadTtlDays: config.deadTtlDays,
     clock: config.clock,
   });

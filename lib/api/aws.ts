@@ -61,6 +61,10 @@ export function awsQueueBackend(sqs: SqsClient, lambda: LambdaClient, reports: Q
       }
     },
     reports,
+    async mappingConcurrency(uuid) {
+      const output = await lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }));
+      return output.ScalingConfig?.MaximumConcurrency;
+    },
   };
 }
 
@@ -154,11 +158,11 @@ export async function awsApiContext(hopper: HopperConfig, config: ApiConfig, log
   return {
     config,
     now,
-    client: new Client({ queueUrls: config.queueUrls, sqs, scheduledSet: stateTable, env: hopper.env, now: () => new Date(now()), ...(middleware === undefined ? {} : { middleware, via: 'api' }) }),
+    client: new Client({ queueUrls: config.queueUrls, queueTiers: config.queueTiers, sqs, scheduledSet: stateTable, env: hopper.env, now: () => new Date(now()), ...(middleware === undefined ? {} : { middleware, via: 'api' }) }),
     queues: new QueueState(awsQueueBackend(sqs, lambda, (nowMs) => readQueueReports(stats, nowMs)), now),
     sets: awsSetStore(stateTable, dynamo),
     waiting: new ScheduledJobs({
-      table: stateTable, sqs, queueUrls: config.queueUrls, clock, logger,
+      table: stateTable, sqs, queueUrls: config.queueUrls, queueTiers: config.queueTiers, clock, logger,
       ...(middleware === undefined ? {} : { middleware }),
       deadTtlDays: hopper.deadTtlDays,
     }),

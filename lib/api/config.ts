@@ -3,6 +3,7 @@
  * (lib/config/hopper-config.ts), read once and validated, so a misconfigured function fails at its
  * first request with the variable's name.
  */
+import type { QueueTiers, TierMappings } from '../config/queue-tiers.js';
 import { CronDefinitionError, resolveCron, type CronDefinition, type ResolvedCron } from '../cron/definition.js';
 import { ENV, intFromEnv, jsonObjectFromEnv, type Env } from '../config/env.js';
 import type { HopperConfig } from '../config/hopper-config.js';
@@ -33,6 +34,10 @@ export interface BacklogLimit {
 /** What the API knows about its JobSystem. */
 export interface ApiConfig {
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The queues' priority tiers (HOPPER_QUEUE_TIERS). */
+  readonly queueTiers: QueueTiers;
+  /** The tiers' mappings and each tiered queue's total invocations (HOPPER_TIER_MAPPINGS). */
+  readonly tierMappings: Readonly<Record<string, TierMappings>>;
   /** Queue name → UUID of the event source mapping feeding its worker. */
   readonly queueMappings: Readonly<Record<string, string>>;
   readonly backlogLimits: Readonly<Record<string, BacklogLimit>>;
@@ -59,6 +64,8 @@ export function apiConfigOf(hopper: HopperConfig): ApiConfig {
   const to = env[ENV.retriesQueueUrl];
   return {
     queueUrls: hopper.queueUrls(),
+    queueTiers: hopper.queueTiers,
+    tierMappings: hopper.tierMappings,
     queueMappings: stringMap(env, ENV.queueMappings),
     backlogLimits: backlogLimits(env),
     quotas: parseQuotas(env[ENV.quotas]),

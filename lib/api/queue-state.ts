@@ -32,6 +32,8 @@ export interface QueueBackend {
   setMappingEnabled(uuid: string, enabled: boolean): Promise<string>;
   /** Every queue's workers' report. */
   reports(nowMs: number): Promise<ReadonlyMap<string, QueueReport>>;
+  /** The mapping's ScalingConfig.MaximumConcurrency (a tier's, as the governor set it). @default - not read */
+  mappingConcurrency?(uuid: string): Promise<number | undefined>;
 }
 
 interface Cached<T> {
@@ -112,6 +114,11 @@ export class QueueState {
     const value = await this.backend.mappingState(uuid);
     this.mappings.set(uuid, { value, atMs: nowMs });
     return value;
+  }
+
+  /** The MaximumConcurrency of mapping `uuid` now; undefined when unset or not readable. */
+  async mappingConcurrency(uuid: string): Promise<number | undefined> {
+    return this.backend.mappingConcurrency?.(uuid);
   }
 
   /** Enables or disables mapping `uuid` and remembers its new state. */

@@ -52,6 +52,26 @@ export interface QueueView {
   /** The queue's maxConcurrency in jobs; null without a cap. */
   readonly max_concurrency: number | null;
   readonly limits?: { readonly max_backlog: number | null; readonly max_latency: number | null };
+  /** A queue with priority tiers: each tier, most urgent first (the queue's counts are their sums). */
+  readonly tiers?: readonly TierView[];
+}
+
+/** One priority tier of a queue in `GET /v1/queues`. */
+export interface TierView {
+  readonly name: string;
+  readonly size: number;
+  readonly in_flight: number;
+  readonly delayed: number;
+  /** Estimated age of its oldest waiting job, seconds (lib/governor/plan.ts); 0 when none waits, null when no worker has reported. */
+  readonly age: number | null;
+  /** Its targetAge, seconds. */
+  readonly target_age: number;
+  /** Whether jobs wait longer than its target. */
+  readonly late: boolean;
+  /** Its mapping's MaximumConcurrency (invocations) as the governor set it; null when unknown. */
+  readonly concurrency: number | null;
+  /** The same in jobs (× jobs per invocation); null when unknown. */
+  readonly max_jobs: number | null;
 }
 
 /** `GET /v1/queues`. */

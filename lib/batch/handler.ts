@@ -69,7 +69,7 @@ export interface BatchStreamHandlerOptions {
 export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
   const config = HopperConfig.of(options.env);
   void config.stateTable;
-  const runtime = { queueUrls: config.queueUrls(), defaultRetry: config.defaultRetry };
+  const runtime = { queueUrls: config.queueUrls(), queueTiers: config.queueTiers, defaultRetry: config.defaultRetry };
   const sqs = options.sqs ?? sqsClientOf(config);
   const now = options.now ?? (() => new Date());
   const state = stateAccess(config, options.dynamo, now);

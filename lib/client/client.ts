@@ -2,6 +2,7 @@
  * The producer side: put jobs on their queues. A plain job costs one SQS request per batch of up
  * to ten (and never a DynamoDB write); jobs due more than 15 minutes ahead go to the scheduled set.
  */
+import type { QueueTiers } from '../config/queue-tiers.js';
 import { sqsClientOf } from '../aws/clients.js';
 import { createBatch, type Batch, type BatchFill, type BatchOptions } from '../batch/handle.js';
 import { batchStatus, type BatchStatus } from '../batch/status.js';
@@ -48,6 +49,12 @@ export const CLIENT_CONFIGURATION_HINT = `${FROM_THE_JOB_SYSTEM}; or pass new Cl
 export interface ClientOptions {
   /** Queue name → queue URL. @default - read from HOPPER_QUEUE_URLS */
   readonly queueUrls?: Readonly<Record<string, string>>;
+  /**
+   * The queues' priority tiers (queue name → its tiers' URLs): a job of such a queue goes to its
+   * tier's queue (`custom.tier` or `custom.priority`).
+   * @default - read from HOPPER_QUEUE_TIERS when `queueUrls` is not given either; else no tiers
+   */
+  readonly queueTiers?: QueueTiers;
   /** Anything that sends SendMessageBatch (an `SQSClient`). @default - a client for the environment (AWS_ENDPOINT_URL_SQS honoured) */
   readonly sqs?: SqsBatchSender;
   /** Writer for jobs due beyond SQS's 15-minute delay. @default - the state table from HOPPER_STATE_TABLE, loaded on first use */
@@ -93,6 +100,7 @@ export class Client<Jobs extends JobShapes = UntypedJobs> {
     // `configured` is `config` with the configuration document merged in, when the queues are there.
     const build = (configured: HopperConfig): EnqueueRuntime => ({
       queueUrls: options.queueUrls ?? configured.queueUrls(CLIENT_CONFIGURATION_HINT),
+      queueTiers: options.queueTiers ?? (options.queueUrls === undefined ? configured.queueTiers : {}),
       sqs: options.sqs ?? sqsClientOf(config),
       now,
       defaultRetry: config.defaultRetry,

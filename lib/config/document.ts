@@ -19,7 +19,7 @@ import { ENV, requireEnv, type Env } from './env.js';
 /** The variables the construct puts into the document rather than the environment. */
 export const DOCUMENT_VARIABLES = [
   ENV.queueUrls, ENV.queueVisibility, ENV.queueConcurrency, ENV.tenantCaps, ENV.queueMaxReceives, ENV.listedQueues,
-  ENV.queueMappings, ENV.backlogLimits, ENV.crons, ENV.quotas, ENV.tenants,
+  ENV.queueMappings, ENV.backlogLimits, ENV.crons, ENV.quotas, ENV.tenants, ENV.queueTiers, ENV.tierMappings,
 ] as const;
 
 /**
@@ -42,7 +42,7 @@ export type ConfigPart = (typeof CONFIG_ITEM.parts)[keyof typeof CONFIG_ITEM.par
 
 /** The part a documented variable belongs to. */
 export function partOf(name: string): ConfigPart {
-  return name === ENV.queueMappings ? CONFIG_ITEM.parts.mappings : CONFIG_ITEM.parts.document;
+  return name === ENV.queueMappings || name === ENV.tierMappings ? CONFIG_ITEM.parts.mappings : CONFIG_ITEM.parts.document;
 }
 
 /** What a function's environment holds once the document is merged in. */

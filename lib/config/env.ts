@@ -50,6 +50,16 @@ export const ENV = {
   listedQueues: 'HOPPER_LISTED_QUEUES',
   /** JSON object: queue name → visibility timeout in seconds, for the worker's heartbeat. */
   queueVisibility: 'HOPPER_QUEUE_VISIBILITY',
+  /**
+   * JSON object: queue name → `{ defaultTier, tiers: [{ name, url, targetSeconds }] }` for queues
+   * declaring priority tiers (./queue-tiers.ts); unset when there are none.
+   */
+  queueTiers: 'HOPPER_QUEUE_TIERS',
+  /**
+   * Governor and API: JSON object, queue name → `{ invocations, perInvocation, mappings: { tier: uuid } }`
+   * for queues declaring priority tiers (./queue-tiers.ts).
+   */
+  tierMappings: 'HOPPER_TIER_MAPPINGS',
   /** JSON object: queue name → `{ jobs, perInvocation, leaseSeconds? }` for capped queues (./queue-concurrency.ts). */
   queueConcurrency: 'HOPPER_QUEUE_CONCURRENCY',
   /**

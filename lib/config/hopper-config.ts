@@ -8,6 +8,7 @@
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { ConfigurationError } from '../errors/base.js';
 import { JOB_DEFAULTS } from '../job/model.js';
+import { parseQueueTiers, parseTierMappings, type QueueTiers, type TierMappings } from './queue-tiers.js';
 import { DEAD_TTL_DAYS, ENV, clockFromEnv, intFromEnv, msClockFromEnv, METRICS_OFF, numberMapFromEnv, queueUrlsFromEnv, requireEnv, SET_BY_JOB_SYSTEM, STATS_ON, type Env } from './env.js';
 import { parseQueueConcurrency, type QueueConcurrency } from './queue-concurrency.js';
 import { parseTenantCaps, type QueueTenantCaps } from './tenant-caps.js';
@@ -91,6 +92,16 @@ export class HopperConfig {
   /** Queue name → its concurrency cap (`HOPPER_QUEUE_CONCURRENCY`; capped queues only). */
   get queueConcurrency(): Readonly<Record<string, QueueConcurrency>> {
     return this.read(ENV.queueConcurrency, () => parseQueueConcurrency(this.one(ENV.queueConcurrency)));
+  }
+
+  /** Queue name → its priority tiers (`HOPPER_QUEUE_TIERS`; queues declaring tiers only). */
+  get queueTiers(): QueueTiers {
+    return this.read(ENV.queueTiers, () => parseQueueTiers(this.one(ENV.queueTiers)));
+  }
+
+  /** Queue name → its tiers' mappings and total invocations (`HOPPER_TIER_MAPPINGS`; queues declaring tiers only). */
+  get tierMappings(): Readonly<Record<string, TierMappings>> {
+    return this.read(ENV.tierMappings, () => parseTierMappings(this.one(ENV.tierMappings)));
   }
 
   /** Queue name → its per-tenant caps (`HOPPER_TENANT_CAPS`; queues declaring `perTenant` only). */

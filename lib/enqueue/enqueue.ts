@@ -11,6 +11,8 @@
 import { InvalidJobError, PayloadTooLargeError } from '../errors/base.js';
 import { byteLength, JOB_LIMITS, normalizeJob, serializeJob, type Job, type JobInput } from '../job/model.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
+import { jobQueueUrl } from '../aws/queues.js';
+import type { QueueTiers } from '../config/queue-tiers.js';
 import { jobMessage, sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
 import { NotUniqueError } from '../errors/unique.js';
 import { EnqueueError, type EnqueueFailure } from '../errors/enqueue.js';
@@ -45,6 +47,8 @@ export interface DebounceMarker {
 /** What enqueuing needs from its host (a `Client`, a worker). */
 export interface EnqueueRuntime {
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The queues' priority tiers: a job of such a queue goes to its tier's queue. @default - no queue has tiers */
+  readonly queueTiers?: QueueTiers;
   readonly sqs: SqsBatchSender;
   readonly now: () => Date;
   /** `retry` of jobs that do not say (`HOPPER_DEFAULT_RETRY`). */
@@ -85,11 +89,11 @@ export interface PreparedJob {
  * Validates one input and fills in its defaults; `path` prefixes field names in errors
  * (`jobs[3].`), `bid` makes it a member of that batch.
  *
- * @throws InvalidJobError (an undeclared queue included), PayloadTooLargeError.
+ * @throws InvalidJobError (an undeclared queue, a tier or priority its queue does not have included), PayloadTooLargeError.
  */
 export function prepareJob(
   input: JobInput,
-  runtime: Pick<EnqueueRuntime, 'queueUrls' | 'defaultRetry'>,
+  runtime: Pick<EnqueueRuntime, 'queueUrls' | 'queueTiers' | 'defaultRetry'>,
   options: { readonly path?: string; readonly now: Date; readonly bid?: string; readonly expiresInSeconds?: number; readonly startDebounce?: boolean },
 ): PreparedJob {
   const path = options.path ?? '';
@@ -111,7 +115,7 @@ export function prepareJob(
     const due = job.at === undefined ? now.getTime() : Date.parse(job.at);
     job = { ...job, custom: { ...job.custom, expires_at: new Date(due + expiresInSeconds * 1000).toISOString() } };
   }
-  const queueUrl = Object.hasOwn(runtime.queueUrls, job.queue) ? runtime.queueUrls[job.queue] : undefined;
+  const queueUrl = jobQueueUrl(job, runtime.queueUrls, runtime.queueTiers, { path });
   if (queueUrl === undefined) {
     throw new InvalidJobError(`${path}queue`, `one of the declared queues (${Object.keys(runtime.queueUrls).join(', ')})`, JSON.stringify(job.queue));
   }

@@ -9,6 +9,7 @@
  * Keys and jitter are derived from the failure itself, so a redelivered envelope writes the same
  * item again instead of a second one.
  */
+import { jobQueueUrl } from '../aws/queues.js';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sqsClientOf } from '../aws/clients.js';
 import type { Env } from '../config/env.js';
@@ -67,6 +68,7 @@ export interface RetryHandlerOptions {
 export function createRetryHandler(options: RetryHandlerOptions = {}): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const config = HopperConfig.of(options.env);
   const queueUrls = config.queueUrls();
+  const { queueTiers } = config;
   const { deadTtlDays, defaultRetry, queueMaxReceives: maxReceives } = config;
   if (options.stateTable === undefined) void config.stateTable;
   const sqs = options.sqs ?? sqsClientOf(config);
@@ -85,7 +87,7 @@ export function createRetryHandler(options: RetryHandlerOptions = {}): (event: S
   };
 
   return async (event) => {
-    const context = { now: now(), queueUrls, deadTtlDays, defaultRetry, maxReceives };
+    const context = { now: now(), queueUrls, queueTiers, deadTtlDays, defaultRetry, maxReceives };
     const failed = new Set<string>();
     const toSend: OutgoingMessage[] = [];
     const toStore: { record: SQSRecord; set: 'retry' | 'dead'; entry: NewSetEntry }[] = [];
@@ -207,7 +209,7 @@ async function unchargedRedrives(
   const unknown = new Set<string>();
   const crashed = records.flatMap((record) => {
     const job = crashedJobOf(record, context);
-    const queueUrl = job === undefined ? undefined : context.queueUrls[job.queue];
+    const queueUrl = job === undefined ? undefined : jobQueueUrl(job, context.queueUrls, context.queueTiers, { lenient: true });
     return job === undefined || queueUrl === undefined ? [] : [{ key: record.messageId, job, queueUrl }];
   });
   await Promise.all(crashed.map(async ({ key, job, queueUrl }) => {

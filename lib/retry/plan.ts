@@ -4,7 +4,8 @@
  * and jitter are derived from the failure itself, so a redelivered envelope gets the same answer.
  */
 import type { SQSRecord } from 'aws-lambda';
-import { queueResolver } from '../aws/queues.js';
+import { jobQueueUrl, queueResolver } from '../aws/queues.js';
+import type { QueueTiers } from '../config/queue-tiers.js';
 import { DEAD_TTL_DAYS } from '../config/env.js';
 import { randomFromText } from '../common/random.js';
 import { jidOfRawBody, parseRetriesMessage, type EnvelopeError } from '../job/envelope.js';
@@ -39,6 +40,8 @@ export interface PlanContext {
   readonly now: Date;
   /** Queue name → URL (`HOPPER_QUEUE_URLS`). */
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The queues' priority tiers (`HOPPER_QUEUE_TIERS`): a job goes back to its tier's queue. @default - no queue has tiers */
+  readonly queueTiers?: QueueTiers;
   readonly deadTtlDays: number;
   /** `retry` of a job without one (`HOPPER_DEFAULT_RETRY`). @default 25 */
   readonly defaultRetry?: number;
@@ -89,7 +92,7 @@ export function crashedJobOf(record: SQSRecord, context: PlanContext): Job | und
 
 function parseRecord(record: SQSRecord, context: PlanContext): ReturnType<typeof parseRetriesMessage> {
   const source = record.attributes.DeadLetterQueueSourceArn;
-  const sourceQueue = source === undefined ? undefined : queueResolver(context.queueUrls).nameOf(source);
+  const sourceQueue = source === undefined ? undefined : queueResolver(context.queueUrls, context.queueTiers).nameOf(source);
   return parseRetriesMessage(record.body, {
     now: context.now,
     messageId: record.messageId,
@@ -137,7 +140,7 @@ export function planFailure(job: Job, error: EnvelopeError, failedAtMs: number, 
   const reason = { errtype: error.errtype, message: error.message };
   if (decision.action === 'dead') return { kind: 'dead', entry: { job: failed, epochMs: failedAtMs, reason, ttl: deadTtl(failedAtMs, context) } };
 
-  const queueUrl = Object.hasOwn(context.queueUrls, job.queue) ? context.queueUrls[job.queue] : undefined;
+  const queueUrl = jobQueueUrl(job, context.queueUrls, context.queueTiers, { lenient: true });
   if (queueUrl === undefined) {
     const declared = Object.keys(context.queueUrls).join(', ');
     const message = `queue ${JSON.stringify(job.queue)} is not declared in this JobSystem (declared: ${declared || 'none'})`;

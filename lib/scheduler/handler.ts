@@ -106,7 +106,7 @@ export function createSchedulerHandler(options: SchedulerHandlerOptions = {}): S
       return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
     };
     const counted = metrics.batch();
-    const deps: SweepDeps = { table: await stateTable(), sqs, queueUrls, deadTtlDays, clock, logger, concurrency: options.concurrency ?? SCHEDULER_DEFAULTS.concurrency, metrics: counted,
+    const deps: SweepDeps = { table: await stateTable(), sqs, queueUrls, queueTiers: config.queueTiers, deadTtlDays, clock, logger, concurrency: options.concurrency ?? SCHEDULER_DEFAULTS.concurrency, metrics: counted,
       ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
     };
     const untilDeadline = share === undefined ? undefined : () => share.deadlineMs - clock().getTime();

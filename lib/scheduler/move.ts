@@ -13,6 +13,7 @@
  * the instant between a sweep's read of it and that sweep's send can see it sent twice, the one
  * overlap left: the price of not paying a claim write for every scheduled job.
  */
+import type { QueueTiers } from '../config/queue-tiers.js';
 import { mapSettled } from '../common/concurrency.js';
 import type { ItemKey } from '../storage/keys.js';
 import { jobMessage, sendInBatches, type OutgoingMessage, type SqsBatchSender } from '../aws/sqs-batch.js';
@@ -33,6 +34,8 @@ export interface PlacerDeps {
   readonly sqs: SqsBatchSender;
   /** Queue name → URL. */
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The queues' priority tiers (`HOPPER_QUEUE_TIERS`): a job goes back to its tier's queue. @default - no queue has tiers */
+  readonly queueTiers?: QueueTiers;
   readonly deadTtlDays: number;
   readonly clock: () => Date;
   readonly logger: Logger;
@@ -102,7 +105,7 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
     } else if (result.value.status === 'claimed') {
       // Plan from what the claim returned: the entry as it is now, not as it was read.
       const fresh = result.value.entry;
-      claimed.push({ index, entry: fresh, plan: planMove(fresh, { nowMs, queueUrls: deps.queueUrls, deadTtlDays: deps.deadTtlDays, immediately: options.immediately }) });
+      claimed.push({ index, entry: fresh, plan: planMove(fresh, { nowMs, queueUrls: deps.queueUrls, ...(deps.queueTiers === undefined ? {} : { queueTiers: deps.queueTiers }), deadTtlDays: deps.deadTtlDays, immediately: options.immediately }) });
     } else {
       outcomes[index] = { kind: result.value.status, jid: entry.jid };
     }
@@ -137,7 +140,7 @@ export async function moveEntries(entries: readonly SetEntry[], deps: MoverDeps,
 export async function moveDue(entries: readonly SetEntry[], deps: DueMoverDeps): Promise<MoveOutcome[]> {
   const outcomes: MoveOutcome[] = entries.map((entry) => ({ kind: 'gone', jid: entry.jid }));
   const nowMs = deps.clock().getTime();
-  const planned = entries.map((entry, index): Planned => ({ index, entry, plan: planMove(entry, { nowMs, queueUrls: deps.queueUrls, deadTtlDays: deps.deadTtlDays }) }));
+  const planned = entries.map((entry, index): Planned => ({ index, entry, plan: planMove(entry, { nowMs, queueUrls: deps.queueUrls, ...(deps.queueTiers === undefined ? {} : { queueTiers: deps.queueTiers }), deadTtlDays: deps.deadTtlDays }) }));
   const failures = await placeAll(planned, deps, 'scheduler');
   const placed = planned.filter((item) => !failures.has(item.index));
   const undeleted = new Map<number, string>();

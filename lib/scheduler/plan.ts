@@ -2,6 +2,8 @@
  * Where an entry of the scheduled or retry set goes when it is due: onto its queue with the SQS
  * delay that lands it at its due time, or into the dead set when it cannot go anywhere. Pure.
  */
+import { jobQueueUrl } from '../aws/queues.js';
+import type { QueueTiers } from '../config/queue-tiers.js';
 import { serializeJob, type Job } from '../job/model.js';
 import { MAX_SQS_DELAY_SECONDS } from '../retry/policy.js';
 import type { NewSetEntry, SetEntry } from '../storage/set-items.js';
@@ -25,6 +27,8 @@ export interface MoveContext {
   readonly nowMs: number;
   /** Queue name → URL (`HOPPER_QUEUE_URLS`). */
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The queues' priority tiers (`HOPPER_QUEUE_TIERS`): a job goes back to its tier's queue. @default - no queue has tiers */
+  readonly queueTiers?: QueueTiers;
   /** Days a dead entry is kept (`HOPPER_DEAD_TTL_DAYS`). */
   readonly deadTtlDays: number;
   /** Send with no delay whatever the due time ("run now"). @default false */
@@ -60,7 +64,7 @@ export function planMove(entry: SetEntry, context: MoveContext): MovePlan {
       },
     };
   }
-  const queueUrl = Object.hasOwn(context.queueUrls, job.queue) ? context.queueUrls[job.queue] : undefined;
+  const queueUrl = jobQueueUrl(job, context.queueUrls, context.queueTiers, { lenient: true });
   if (queueUrl === undefined) {
     const declared = Object.keys(context.queueUrls).join(', ');
     const message = `queue ${JSON.stringify(job.queue)} is not declared in this JobSystem (declared: ${declared || 'none'})`;

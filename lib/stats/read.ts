@@ -69,6 +69,8 @@ export interface QueueReport {
   readonly drainPerSecond: number | undefined;
   /** How long the most recently started job had waited, and when it started. */
   readonly lag: { readonly ms: number; readonly atMs: number } | undefined;
+  /** A queue with priority tiers: each tier's latest wait, the same way. */
+  readonly tierLags?: ReadonlyMap<string, { readonly ms: number; readonly atMs: number }>;
 }
 
 function num(item: StatsItem, attribute: string): number {
@@ -154,6 +156,7 @@ export async function readQueueReports(table: StatsTable, nowMs: number): Promis
   const items = await table.queryRange(lower, upper);
   const drained = new Map<string, number>();
   const lags = new Map<string, { ms: number; atMs: number }>();
+  const tierLags = new Map<string, Map<string, { ms: number; atMs: number }>>();
   for (const item of items) {
     const parsed = parseStatsHourKey(item.sk?.S ?? '');
     if (parsed === undefined || parsed.writer.kind !== 'worker') continue;
@@ -168,11 +171,21 @@ export async function readQueueReports(table: StatsTable, nowMs: number): Promis
       const known = lags.get(queue);
       if (known === undefined || lag.atMs > known.atMs) lags.set(queue, lag);
     }
+    for (const [attribute, value] of Object.entries(item)) {
+      const [ms, atMs] = (value.L ?? []).map((entry) => Number(entry.N));
+      if (!attribute.startsWith(STATS_ATTRIBUTES.tierLagPrefix) || ms === undefined || atMs === undefined || !Number.isFinite(ms) || !Number.isFinite(atMs)) continue;
+      const tier = attribute.slice(STATS_ATTRIBUTES.tierLagPrefix.length);
+      const byTier = tierLags.get(queue) ?? new Map<string, { ms: number; atMs: number }>();
+      const known = byTier.get(tier);
+      if (known === undefined || atMs > known.atMs) byTier.set(tier, { ms, atMs });
+      tierLags.set(queue, byTier);
+    }
   }
   const reports = new Map<string, QueueReport>();
   for (const queue of new Set([...drained.keys(), ...lags.keys()])) {
     const jobs = drained.get(queue) ?? 0;
-    reports.set(queue, { drainPerSecond: jobs > 0 ? jobs / (DRAIN_WINDOW_MINUTES * 60) : undefined, lag: lags.get(queue) });
+    const tiers = tierLags.get(queue);
+    reports.set(queue, { drainPerSecond: jobs > 0 ? jobs / (DRAIN_WINDOW_MINUTES * 60) : undefined, lag: lags.get(queue), ...(tiers === undefined ? {} : { tierLags: tiers }) });
   }
   return reports;
 }

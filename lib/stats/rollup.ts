@@ -10,6 +10,7 @@
  * | `p<mm>`, `f<mm>` | N | the same for minute `mm` of the hour (only minutes with counts) |
  * | `lag`     | N    | workers: ms the most recently started job had waited since it became due |
  * | `lag_at`  | N    | workers: epoch ms when that job started                           |
+ * | `tlag.<tier>` | L | workers of a queue with priority tiers: `[lag, lag_at]` of the tier's most recently started job |
  * | `ttl`     | N    | epoch s; the item expires {@link STATS_ROLLUP}.ttlDays after its hour |
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -40,6 +41,8 @@ export const STATS_ATTRIBUTES = {
   failed: 'f',
   lag: 'lag',
   lagAt: 'lag_at',
+  /** Prefix of a tier's `[lag, lag_at]`: `tlag.<tier>`. */
+  tierLagPrefix: 'tlag.',
   ttl: 'ttl',
 } as const;
 
@@ -56,6 +59,8 @@ export interface StatsSample {
   readonly atMs: number;
   /** Workers: how long the most recently started job had waited, and when it started. */
   readonly lag?: { readonly ms: number; readonly atMs: number };
+  /** Workers of a queue with tiers: the same, per tier (written on the same item: no request more). */
+  readonly tierLags?: ReadonlyMap<string, { readonly ms: number; readonly atMs: number }>;
 }
 
 /** Counts not yet written, for one hourly item. */
@@ -65,6 +70,8 @@ export interface PendingRollup {
   /** Minute of the hour (0–59) → counts. */
   readonly minutes: ReadonlyMap<number, { readonly processed: number; readonly failed: number }>;
   readonly lag?: { readonly ms: number; readonly atMs: number };
+  /** Tier → the latest wait of its jobs. */
+  readonly tierLags?: ReadonlyMap<string, { readonly ms: number; readonly atMs: number }>;
   /** When the oldest count in it was recorded. */
   readonly sinceMs: number;
 }
@@ -74,6 +81,7 @@ interface MutablePending {
   hourMs: number;
   minutes: Map<number, { processed: number; failed: number }>;
   lag?: { ms: number; atMs: number };
+  tierLags?: Map<string, { ms: number; atMs: number }>;
   sinceMs: number;
 }
 
@@ -86,7 +94,7 @@ export class StatsAccumulator {
 
   /** Adds one invocation's counts. */
   add(sample: StatsSample): void {
-    if (sample.processed === 0 && sample.failed === 0 && sample.lag === undefined) return;
+    if (sample.processed === 0 && sample.failed === 0 && sample.lag === undefined && (sample.tierLags?.size ?? 0) === 0) return;
     const hourMs = Math.floor(sample.atMs / HOUR_MS) * HOUR_MS;
     const key = statsHourKey(hourMs, sample.writer);
     const id = `${key.pk}|${key.sk}`;
@@ -97,6 +105,11 @@ export class StatsAccumulator {
     counts.failed += sample.failed;
     if (counts.processed > 0 || counts.failed > 0) entry.minutes.set(minute, counts);
     if (sample.lag !== undefined && (entry.lag === undefined || sample.lag.atMs >= entry.lag.atMs)) entry.lag = { ...sample.lag };
+    for (const [tier, lag] of sample.tierLags ?? []) {
+      entry.tierLags ??= new Map();
+      const known = entry.tierLags.get(tier);
+      if (known === undefined || lag.atMs >= known.atMs) entry.tierLags.set(tier, { ...lag });
+    }
     entry.sinceMs = Math.min(entry.sinceMs, sample.atMs);
     this.pending.set(id, entry);
   }
@@ -137,6 +150,7 @@ export class StatsAccumulator {
     const id = `${rollup.key.pk}|${rollup.key.sk}`;
     const entry = this.pending.get(id);
     if (entry !== undefined && rollup.lag !== undefined && (entry.lag === undefined || rollup.lag.atMs > entry.lag.atMs)) entry.lag = { ...rollup.lag };
+    if (rollup.tierLags !== undefined) this.add({ writer: writerOf(rollup.key), processed: 0, failed: 0, atMs: rollup.sinceMs, tierLags: rollup.tierLags });
   }
 }
 
@@ -196,6 +210,11 @@ export function rollupUpdate(rollup: PendingRollup): {
     values[':lagAt'] = { N: String(Math.round(rollup.lag.atMs)) };
     sets.push('#lag = :lag', '#lagAt = :lagAt');
   }
+  [...(rollup.tierLags ?? [])].forEach(([tier, lag], index) => {
+    names[`#tl${index}`] = `${STATS_ATTRIBUTES.tierLagPrefix}${tier}`;
+    values[`:tl${index}`] = { L: [{ N: String(Math.max(0, Math.round(lag.ms))) }, { N: String(Math.round(lag.atMs)) }] };
+    sets.push(`#tl${index} = :tl${index}`);
+  });
   return {
     Key: { pk: { S: rollup.key.pk }, sk: { S: rollup.key.sk } },
     UpdateExpression: `SET ${sets.join(', ')}${adds.length === 0 ? '' : ` ADD ${adds.join(', ')}`}`,

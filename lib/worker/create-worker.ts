@@ -128,11 +128,11 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     const { defaultRetry } = config;
     runtime = {
       retriesQueueUrl: config.retriesQueueUrl,
-      queues: queueResolver(queueUrls),
+      queues: queueResolver(queueUrls, config.queueTiers),
       sqs,
       defaultRetry,
       visibility: config.queueVisibility,
-      features: workerFeatures({ config, sqs, queueUrls, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }), ...(middleware === undefined ? {} : { middleware }) }),
+      features: workerFeatures({ config, sqs, queueUrls, queueTiers: config.queueTiers, defaultRetry, now, ...(dynamo === undefined ? {} : { dynamo }), ...(middleware === undefined ? {} : { middleware }) }),
       // Neither loads the DynamoDB SDK until a limiter runs or a rollup is written.
       limiterStore: options.limiterStore ?? limiterStoreOf(config),
       stats: options.stats ?? statsRecorderOf(config),
@@ -166,8 +166,12 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
     // A limiter may wait only as long as the invocation can still finish its job in time.
     const limiter = limiterFactory({ store: limiterStore, maxWaitMs: () => remainingTimeMs() - margin });
     const waits = new Map<string, { ms: number; atMs: number }>();
-    const observeWait = (queue: string, waitedMs: number): void => {
-      waits.set(queue, { ms: waitedMs, atMs: nowMs() });
+    // A tier's wait is kept apart too: the governor reads each tier's (lib/governor).
+    const tierWaits = new Map<string, Map<string, { ms: number; atMs: number }>>();
+    const observeWait = (queue: string, waitedMs: number, tier?: string): void => {
+      const lag = { ms: waitedMs, atMs: nowMs() };
+      waits.set(queue, lag);
+      if (tier !== undefined) tierWaits.set(queue, (tierWaits.get(queue) ?? new Map<string, { ms: number; atMs: number }>()).set(tier, lag));
     };
     // An event source mapping feeds one queue: its cap applies to the whole invocation.
     const firstRecord = records[0];
@@ -223,7 +227,7 @@ export function createWorker(options: WorkerOptions): SqsBatchHandler {
 
     logSummary(logger, { received: records.length, ...counts, handed_back: pool.handedBack.length, unsent: unsent.length, unsettled: unsettled.size, hard_stop: pool.stopped }, unsent);
     const sent = retriedAsSent(pool.results, unsent);
-    observeOutcomes(records, sent, { metrics: metrics.batch(), stats, queues }, waits, nowMs());
+    observeOutcomes(records, sent, { metrics: metrics.batch(), stats, queues }, { waits, tierWaits }, nowMs());
     if (middleware?.hooks !== undefined) await callWorkerHooks(middleware, sent, handedBack, records, logger);
     // Clears this instance's busy report, if one was written (nothing runs any more).
     await Promise.all([stats.flush(nowMs(), logger), stats.reportBusy(nowMs(), logger)]);

@@ -5,6 +5,7 @@
  * reaches the state table; the modules behind these features (and the DynamoDB SDK) load when a
  * job first needs them.
  */
+import type { QueueTiers } from '../config/queue-tiers.js';
 import { callbackOf } from '../batch/callbacks.js';
 import type { Batch } from '../batch/handle.js';
 import type { StateCommands } from '../aws/dynamo.js';
@@ -83,6 +84,8 @@ export interface FeatureDeps {
   readonly dynamo?: StateCommands;
   readonly sqs: SqsBatchSender;
   readonly queueUrls: Readonly<Record<string, string>>;
+  /** The queues' priority tiers (`HOPPER_QUEUE_TIERS`). @default - no queue has tiers */
+  readonly queueTiers?: QueueTiers;
   readonly defaultRetry: number;
   readonly now: () => Date;
   /** The team's middleware: its client chain runs on jobs added with `ctx.batch`. */
@@ -96,6 +99,7 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
   const nowMs = (): number => deps.now().getTime();
   const runtime: EnqueueRuntime = {
     queueUrls: deps.queueUrls,
+    ...(deps.queueTiers === undefined ? {} : { queueTiers: deps.queueTiers }),
     sqs: deps.sqs,
     now: deps.now,
     defaultRetry: deps.defaultRetry,

@@ -12,6 +12,9 @@ import type { StatsRecorder } from '../stats/recorder.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
 import type { RecordOutcome } from './record.js';
 
+/** How long a job waited, and when it started. */
+type Lag = { readonly ms: number; readonly atMs: number };
+
 /** What {@link observeOutcomes} reports to. */
 export interface Observers {
   readonly metrics: MetricsBatch;
@@ -26,7 +29,7 @@ export interface Observers {
  *   body), `Retried` (a failure sent back to its queue by the worker itself), `Expired`,
  *   `Superseded` (a debounced job a later one of its key replaced), `RateLimited`, `Duration`
  *   (handler run time), `Latency` (wait before start).
- * - Rollup: successes per queue, with the latest wait seen, and the failures the worker retried
+ * - Rollup: successes per queue, with the latest wait seen (and each tier's, for a queue with tiers), and the failures the worker retried
  *   itself (due within 15 minutes); the others are the retry function's to count, crashes included.
  * - Cohorts: `started` with its latency for a job's first attempt (not after a failure or a
  *   limiter's reschedule), `done` for a success on any attempt.
@@ -36,10 +39,11 @@ export function observeOutcomes(
   records: readonly SQSRecord[],
   results: ReadonlyMap<number, RecordOutcome>,
   observers: Observers,
-  waits: ReadonlyMap<string, { ms: number; atMs: number }>,
+  reported: { readonly waits: ReadonlyMap<string, Lag>; readonly tierWaits?: ReadonlyMap<string, ReadonlyMap<string, Lag>> },
   atMs: number,
 ): void {
   const { metrics, stats, queues } = observers;
+  const { waits, tierWaits } = reported;
   const succeeded = new Map<string, number>();
   const retried = new Map<string, number>();
   for (const [index, outcome] of results) {
@@ -76,8 +80,12 @@ export function observeOutcomes(
   }
   for (const queue of new Set([...succeeded.keys(), ...retried.keys(), ...waits.keys()])) {
     const lag = waits.get(queue);
+    const tierLags = tierWaits?.get(queue);
     const failed = retried.get(queue) ?? 0;
-    stats.record({ writer: { kind: 'worker', queue }, processed: (succeeded.get(queue) ?? 0) + failed, failed, atMs, ...(lag === undefined ? {} : { lag }) });
+    stats.record({
+      writer: { kind: 'worker', queue }, processed: (succeeded.get(queue) ?? 0) + failed, failed, atMs,
+      ...(lag === undefined ? {} : { lag }), ...(tierLags === undefined ? {} : { tierLags }),
+    });
   }
   stats.countJobs(records.length);
   metrics.flush(atMs);

@@ -88,7 +88,7 @@ export interface RecordScope {
   /** What iterating jobs use (./iterate.ts), the same for every job of the invocation. */
   readonly iteration?: IterationScope;
   /** Told how long each job waited on its queue when its handler starts (for the queues' latency). */
-  readonly observeWait?: (queue: string, waitedMs: number) => void;
+  readonly observeWait?: (queue: string, waitedMs: number, tier?: string) => void;
   /** The instance's running jobs, for the Busy page (lib/stats/busy.ts). */
   readonly busy?: BusyBoard;
   /** The team's middleware: its client chain runs on every job the worker sends back (lib/middleware). */
@@ -118,7 +118,8 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     return fail(record, scope, { queue, raw: record.body, error, unrecoverable: true });
   }
 
-  const logger = scope.logger.child(jobLogFields(job));
+  const tier = scope.queues.tierOf(record.eventSourceARN);
+  const logger = scope.logger.child(tier === undefined ? jobLogFields(job) : { ...jobLogFields(job), tier });
   // Nothing of the team's runs before the expiry step: an expired job costs nothing more.
   if ((scope.serverChain === undefined || scope.serverChain[0] === 'expiry') && isExpired(job, scope, logger)) return { kind: 'expired', job };
   // Nor before the debounce check: a superseded job is not a run of it.
@@ -150,7 +151,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
   await tracker?.start();
   const reservation = new Reservation({
     sqs: scope.sqs,
-    queueUrl: sourceQueue === undefined ? undefined : scope.queues.urlOf(sourceQueue),
+    queueUrl: scope.queues.sourceUrlOf(record.eventSourceARN),
     receiptHandle: record.receiptHandle,
     visibilitySeconds: sourceQueue === undefined ? undefined : scope.visibility[sourceQueue],
     reserveForSeconds: job.reserve_for,
@@ -179,7 +180,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
     ...(batch === undefined ? {} : { batch }),
     ...(iteration === undefined ? {} : { [ITERATION_SCOPE]: iteration }),
   };
-  scope.observeWait?.(queue, waited);
+  scope.observeWait?.(queue, waited, tier);
   // An abandoned job (the invocation's deadline) stops renewing: the invocation stops what this holds.
   scope.reservations.add(reservation);
   // Received before: crashes, timeouts or throttles. Marking the run lets the retry function tell them apart.
@@ -205,7 +206,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       await tracker?.failed({ errtype: 'JobExpired', message: `expired at ${job.custom?.expires_at ?? '?'}; dropped without running` });
       return { kind: 'expired', job };
     }
-    const queueUrl = scope.queues.urlOf(queue);
+    const queueUrl = scope.queues.urlOf({ queue, custom: job.custom });
     if (result.kind === 'capped' && queueUrl !== undefined) {
       const back = heldBack(job, result.held, scope, logger);
       return requeue(record, job, scope, logger, { kind: 'rate_limited', message: jobMessage(record.messageId, queueUrl, back.job, { delaySeconds: back.delaySeconds }), job, run: runFacts(started, scope) });
@@ -224,7 +225,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       return end.kind === 'continued' ? requeue(record, job, scope, logger, end) : end;
     }
     const waitSeconds = rateLimitedDelay(error);
-    const jobQueueUrl = scope.queues.urlOf(job.queue);
+    const jobQueueUrl = scope.queues.urlOf(job);
     if (waitSeconds !== undefined && jobQueueUrl !== undefined) {
       // A limiter's wait is not a failure: the job goes back with jitter and keeps its retries, up
       // to a cap. Seeded by the job and the reschedule, so a redelivery computes the same delay.
@@ -310,7 +311,7 @@ function iterationEnd(signal: IterationSignal, record: SQSRecord, job: Job, scop
     logger.info('iteration held or finished by another delivery; this copy is acknowledged', { reason: signal.message });
     return { kind: 'duplicate', job };
   }
-  const queueUrl = scope.queues.urlOf(job.queue);
+  const queueUrl = scope.queues.urlOf(job);
   if (queueUrl === undefined) return { kind: 'deferred', job };
   const { expires_at: _started, ...custom } = job.custom ?? {};
   const { at: _due, ...fields } = job;

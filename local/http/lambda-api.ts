@@ -30,6 +30,10 @@ export interface MappingHandle {
    */
   readonly receiving: boolean;
   setEnabled(enabled: boolean): void;
+  /** ScalingConfig.MaximumConcurrency now (SQS mappings); undefined when unset. */
+  readonly maximumConcurrency: number | undefined;
+  /** Sets it (an SQS mapping); false for a mapping that has none to set (a stream's). */
+  setMaximumConcurrency(value: number): boolean;
   /** Epoch seconds of the last change. */
   readonly lastModified: number;
 }
@@ -68,7 +72,7 @@ export function mappingConfiguration(handle: MappingHandle, state?: string): Rec
     BatchSize: spec.batchSize,
     MaximumBatchingWindowInSeconds: spec.maximumBatchingWindowSeconds,
     FunctionResponseTypes: spec.reportBatchItemFailures ? ['ReportBatchItemFailures'] : [],
-    ...(spec.maximumConcurrency === undefined ? {} : { ScalingConfig: { MaximumConcurrency: spec.maximumConcurrency } }),
+    ...(handle.maximumConcurrency === undefined ? {} : { ScalingConfig: { MaximumConcurrency: handle.maximumConcurrency } }),
     ...(spec.startingPosition === undefined ? {} : { StartingPosition: spec.startingPosition }),
   };
 }
@@ -137,6 +141,14 @@ export async function startLambdaApi(port: number, backend: LambdaApiBackend): P
         if (busy !== undefined) return error(response, 400, 'ResourceInUseException', `Cannot update the event source mapping ${uuid}: it is currently in the ${busy} state. Try again when the change is done.`);
         const body: unknown = JSON.parse((await readBody(request)) || '{}');
         const enabled = isRecord(body) ? body.Enabled : undefined;
+        const scaling = isRecord(body) && isRecord(body.ScalingConfig) ? body.ScalingConfig.MaximumConcurrency : undefined;
+        if (scaling !== undefined) {
+          if (typeof scaling !== 'number' || !Number.isInteger(scaling) || scaling < 2 || scaling > 1000) {
+            return error(response, 400, 'InvalidParameterValueException', `ScalingConfig.MaximumConcurrency must be an integer from 2 to 1000, but ${JSON.stringify(scaling)} was provided`);
+          }
+          if (!mapping.setMaximumConcurrency(scaling)) return error(response, 400, 'InvalidParameterValueException', `ScalingConfig applies to SQS event source mappings only (${uuid} is not one)`);
+          backend.log({ source: RUNTIME_SOURCE, level: 'info', message: `event source mapping ${mapping.spec.logicalId} maximum concurrency ${scaling}` });
+        }
         if (typeof enabled === 'boolean') {
           mapping.setEnabled(enabled);
           backend.log({ source: RUNTIME_SOURCE, level: 'info', message: `event source mapping ${mapping.spec.logicalId} ${enabled ? 'enabled' : 'disabled'}` });

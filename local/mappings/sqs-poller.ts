@@ -49,6 +49,8 @@ export class SqsPoller {
   private readonly abort = new AbortController();
   private readonly filters: readonly unknown[];
   private inFlight = 0;
+  /** ScalingConfig.MaximumConcurrency as the mapping has it now (UpdateEventSourceMapping changes it). */
+  private maximum: number | undefined;
   private running = false;
   private receives = 0;
   private loop: Promise<void> | undefined;
@@ -58,12 +60,28 @@ export class SqsPoller {
     this.options = options;
     this.mapping = options.mapping;
     this.enabled = new Gate(options.mapping.enabled);
+    this.maximum = options.mapping.maximumConcurrency;
     this.filters = options.mapping.filterPatterns.map((pattern): unknown => JSON.parse(pattern));
   }
 
   /** Most batches in flight at once. */
   get maxConcurrency(): number {
-    return this.mapping.maximumConcurrency ?? this.options.defaultConcurrency;
+    return this.maximum ?? this.options.defaultConcurrency;
+  }
+
+  /** The mapping's ScalingConfig.MaximumConcurrency now; undefined when it sets none. */
+  get maximumConcurrency(): number | undefined {
+    return this.maximum;
+  }
+
+  /**
+   * Changes the mapping's MaximumConcurrency, as UpdateEventSourceMapping's ScalingConfig does: a
+   * raise lets more batches start at once; a cut lets the batches in flight finish and starts no
+   * new one until they are under it.
+   */
+  setMaximumConcurrency(value: number): void {
+    this.maximum = value;
+    if (this.inFlight < value) this.capacity.set(true);
   }
 
   /** Whether the mapping is enabled now. */

@@ -145,6 +145,11 @@ export class FakeQueueBackend implements QueueBackend {
   async reports(): Promise<ReadonlyMap<string, QueueReport>> {
     return this.reports_;
   }
+  /** Mapping UUID → its MaximumConcurrency. */
+  scaling: Record<string, number> = {};
+  async mappingConcurrency(uuid: string): Promise<number | undefined> {
+    return this.scaling[uuid];
+  }
 }
 
 /** A stats partition in memory. */
@@ -175,6 +180,8 @@ export class MemoryStats implements StatsTable {
 
 export const TEST_CONFIG: ApiConfig = {
   queueUrls: QUEUE_URLS,
+  queueTiers: {},
+  tierMappings: {},
   queueMappings: { default: 'uuid-default' },
   backlogLimits: { critical: { maxBacklog: 5 } },
   quotas: resolveQuotas({ default: { limit: 3, per: 'minute' } }),

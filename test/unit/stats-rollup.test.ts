@@ -116,3 +116,38 @@ describe('readQueueReports', () => {
     });
   });
 });
+
+describe('tier lags', () => {
+  it("write each tier's latest wait on the queue's own item: no request more", () => {
+    const accumulator = new StatsAccumulator();
+    const hourMs = Date.UTC(2026, 11, 8, 10);
+    const writer = { kind: 'worker', queue: 'email' } as const;
+    accumulator.add({ writer, processed: 3, failed: 0, atMs: hourMs + 1_000, lag: { ms: 40, atMs: hourMs + 1_000 }, tierLags: new Map([['bulk', { ms: 40, atMs: hourMs + 1_000 }]]) });
+    accumulator.add({ writer, processed: 1, failed: 0, atMs: hourMs + 2_000, tierLags: new Map([['critical', { ms: 7, atMs: hourMs + 2_000 }], ['bulk', { ms: 30, atMs: hourMs + 500 }]]) });
+    expect(accumulator.size).toBe(1);
+    const rollup = accumulator.take();
+    if (rollup === undefined) throw new Error('nothing pending');
+    const update = rollupUpdate(rollup);
+    expect(update.UpdateExpression).toBe('SET #ttl = :ttl, #lag = :lag, #lagAt = :lagAt, #tl0 = :tl0, #tl1 = :tl1 ADD #p :p, #p00 :p00');
+    expect(update.ExpressionAttributeNames).toMatchObject({ '#tl0': 'tlag.bulk', '#tl1': 'tlag.critical' });
+    expect(update.ExpressionAttributeValues[':tl0']).toEqual({ L: [{ N: '40' }, { N: String(hourMs + 1_000) }] });
+    expect(update.ExpressionAttributeValues[':tl1']).toEqual({ L: [{ N: '7' }, { N: String(hourMs + 2_000) }] });
+  });
+});
+
+describe('readQueueReports with tiers', () => {
+  it("reads each tier's latest wait, across the hours' items", async () => {
+    const { readQueueReports } = await import('../../lib/stats/read.js');
+    const now = HOUR + 30 * 60_000;
+    const email = { kind: 'worker', queue: 'email' } as const;
+    const items: StatsItem[] = [
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR - 3_600_000, email).sk }, 'tlag.bulk': { L: [{ N: '90000' }, { N: String(now - 3_000_000) }] } },
+      { pk: { S: 'stats' }, sk: { S: statsHourKey(HOUR, email).sk }, 'tlag.bulk': { L: [{ N: '1200' }, { N: String(now - 4_000) }] }, 'tlag.critical': { L: [{ N: '300' }, { N: String(now - 9_000) }] } },
+    ];
+    const table = { queryRange: async () => items, fold: async () => true, queryCohorts: async () => [], queryBusy: async () => [] };
+
+    const reports = await readQueueReports(table, now);
+
+    expect(Object.fromEntries(reports.get('email')?.tierLags ?? [])).toEqual({ bulk: { ms: 1200, atMs: now - 4_000 }, critical: { ms: 300, atMs: now - 9_000 } });
+  });
+});

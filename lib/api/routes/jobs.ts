@@ -2,6 +2,7 @@
  * `POST /v1/jobs`: one job, or `{ "jobs": [...] }`. Validated with the job model, stamped with the
  * caller's tenant, checked against backlog limits (503) and quotas (429), then enqueued.
  */
+import { jobQueueUrl } from '../../aws/queues.js';
 import { MiddlewareError } from '../../errors/middleware.js';
 import { EnqueueError } from '../../client/client.js';
 import { METRICS, type MetricName } from '../../observability/emf.js';
@@ -131,7 +132,14 @@ function validJob(ctx: ApiContext, input: unknown, path: string, tenant: string,
     if (error instanceof InvalidJobError) throw badParameter(`${path}${error.field}`, error.expected, error.received);
     throw error;
   }
-  if (!Object.hasOwn(ctx.config.queueUrls, job.queue)) {
+  let url: string | undefined;
+  try {
+    url = jobQueueUrl(job, ctx.config.queueUrls, ctx.config.queueTiers);
+  } catch (error) {
+    if (error instanceof InvalidJobError) throw badParameter(`${path}${error.field}`, error.expected, error.received);
+    throw error;
+  }
+  if (url === undefined) {
     throw badParameter(`${path}queue`, `one of the declared queues (${Object.keys(ctx.config.queueUrls).join(', ')})`, JSON.stringify(job.queue));
   }
   return job;

@@ -17,6 +17,7 @@ import { API_ERRORS, ApiError, json, notFound, type ApiResponse } from '../http.
 import { isHopperError } from '../../errors/base.js';
 import { isPaused, MAPPING_BUSY_RETRY_AFTER_SECONDS } from '../queue-state.js';
 import type { PathParams, Route } from '../router.js';
+import { summedCounts, tierViews } from '../tier-view.js';
 import type { QueuesView, QueueToggleView, QueueView } from '../wire.js';
 
 /** The routes. */
@@ -31,11 +32,13 @@ export function queueRoutes(ctx: ApiContext): Route[] {
 async function listQueues(ctx: ApiContext): Promise<ApiResponse> {
   const queues = await Promise.all(Object.entries(ctx.config.queueUrls).map(async ([name, url]): Promise<QueueView> => {
     const uuid = ctx.config.queueMappings[name];
-    const [counts, report, state] = await Promise.all([
+    const [own, report, state, tiers] = await Promise.all([
       ctx.queues.countsOf(url),
       ctx.queues.reportOf(name, url),
       uuid === undefined ? Promise.resolve(undefined) : ctx.queues.mappingState(uuid),
+      tierViews(ctx, name),
     ]);
+    const counts = tiers === undefined ? own : summedCounts(tiers);
     const limits = ctx.config.backlogLimits[name];
     const cap = Object.hasOwn(ctx.config.queueConcurrency, name) ? ctx.config.queueConcurrency[name] : undefined;
     return {
@@ -52,6 +55,7 @@ async function listQueues(ctx: ApiContext): Promise<ApiResponse> {
       // Most jobs running at once (the queue's maxConcurrency), null without a cap.
       max_concurrency: cap?.jobs ?? null,
       ...(limits === undefined ? {} : { limits: { max_backlog: limits.maxBacklog ?? null, max_latency: limits.maxLatency ?? null } }),
+      ...(tiers === undefined ? {} : { tiers }),
     };
   }));
   return json(200, { queues } satisfies QueuesView);
@@ -63,8 +67,12 @@ async function setPaused(ctx: ApiContext, params: PathParams, paused: boolean): 
   const uuid = ctx.config.queueMappings[queue];
   if (uuid === undefined) throw new ApiError(409, API_ERRORS.conflict, `queue ${queue} has no worker, so there is nothing to ${paused ? 'pause' : 'resume'}`);
   let state: string;
+  // A queue with tiers pauses and resumes every tier's mapping (its own is the default tier's).
+  const tierMappings = Object.hasOwn(ctx.config.tierMappings, queue) ? ctx.config.tierMappings[queue] : undefined;
+  const others = Object.values(tierMappings?.mappings ?? {}).filter((other) => other !== uuid);
   try {
     state = await ctx.queues.setMappingEnabled(uuid, !paused);
+    await Promise.all(others.map((other) => ctx.queues.setMappingEnabled(other, !paused)));
   } catch (error) {
     if (!isHopperError(error, 'MappingBusyError')) throw error;
     const seconds = MAPPING_BUSY_RETRY_AFTER_SECONDS;
