@@ -181,7 +181,8 @@ function scenarios(parameters: CostParameters): Scenario[] {
       enqueue: async (session) => {
         const jobs = noop(parameters.featureJobs);
         await session.client.enqueueMany(jobs.map((job, index) => ({ ...job, custom: { debounce: { key: `bench:${String(job.args?.[0])}:${index}`, period: 1 } } })));
-        await waitForQueue(session, ({ visible }) => visible >= parameters.featureJobs, `${parameters.featureJobs} debounced jobs due`);
+        // fauxqs counts a message as delayed until a receive finds it due: the wait is a time.
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
       },
     },
     ...([
