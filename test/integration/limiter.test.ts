@@ -218,6 +218,25 @@ describe('leaky', () => {
     setNow(T0 + 3_500);
     expect(allowedCount(await callers(5))).toBe(2);
   });
+
+  it('costs one write per call quiet or busy, once the store knows the regime; two when it flips', async () => {
+    const { store, options, setNow } = setup();
+    const geocoder = limiter(uniqueName('geocoder'), { type: 'leaky', limit: 10, per: 'second' }, options);
+    const writes = async (at: number) => {
+      setNow(at);
+      const before = store.usage.requests;
+      expect((await geocoder.acquire()).allowed).toBe(true);
+      return store.usage.requests - before;
+    };
+
+    // Quiet: calls a second apart, each finds the bucket drained (a tenth of a second after a call).
+    const quiet = [await writes(T0), await writes(T0 + 1_000), await writes(T0 + 2_000), await writes(T0 + 3_000)];
+    // Busy: calls 10 ms apart keep the bucket draining; then quiet again.
+    const busy = [await writes(T0 + 3_010), await writes(T0 + 3_020), await writes(T0 + 3_030)];
+    const quietAgain = [await writes(T0 + 5_000), await writes(T0 + 6_000)];
+
+    expect({ quiet, busy, quietAgain }).toEqual({ quiet: [2, 1, 1, 1], busy: [1, 1, 1], quietAgain: [2, 1] });
+  });
 });
 
 describe('points', () => {

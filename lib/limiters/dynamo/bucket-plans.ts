@@ -8,7 +8,7 @@ import { bucketStart, takeFromBucket, type BucketState } from '../bucket.js';
 import { LIMITER_ATTRIBUTES as A } from '../keys.js';
 import type { ResolvedSpecOf } from '../spec.js';
 import { num, readBucket, ttlAfter, type Known } from './item.js';
-import { write, type Step } from './plan.js';
+import { opening, write, type Step } from './plan.js';
 
 const names = { '#b': A.bucketStart, '#i': A.bucketInterval, '#c': A.bucketCount, '#ttl': A.ttl } as const;
 
@@ -37,10 +37,10 @@ export function planTakeFromBucket(spec: ResolvedSpecOf<'bucket'>, nowMs: number
       values: { ...values, ':one': num(1), ':limit': num(spec.limit) },
     });
   }
-  return write({
+  return opening({
     update: 'SET #b = :b, #i = :i, #c = :one, #ttl = :ttl',
     condition: 'attribute_not_exists(#b) OR #i <> :i OR #b < :b',
     names,
     values: { ...values, ':one': num(1) },
-  });
+  }, next.startMs + next.intervalMs);
 }

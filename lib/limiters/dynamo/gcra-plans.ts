@@ -8,7 +8,7 @@
 import { takeFromGcra, settleGcra, type GcraParams } from '../gcra.js';
 import { LIMITER_ATTRIBUTES as A } from '../keys.js';
 import { num, readGcra, ttlAfter, type Known } from './item.js';
-import { DONE, write, type Step } from './plan.js';
+import { DONE, opening, write, type Step } from './plan.js';
 
 const names = { '#t': A.tat, '#s': A.scale, '#ttl': A.ttl } as const;
 
@@ -20,12 +20,14 @@ function ttlValue(params: GcraParams, now: bigint, extra: bigint): ReturnType<ty
 
 /** Sets the TAT from `now`, on condition that the stored bucket is drained (or absent, or at another scale). */
 function restart(params: GcraParams, now: bigint, tat: bigint, extra: bigint): Step {
-  return write({
+  // Drained again once `now` is past the TAT it sets (the condition is `#t < :now`).
+  const quietFromMs = Number(tat / params.scale) + 1;
+  return opening({
     update: 'SET #t = :t, #s = :s, #ttl = :ttl',
     condition: 'attribute_not_exists(#t) OR #s <> :s OR #t < :now',
     names,
     values: { ':t': num(tat), ':s': num(params.scale), ':now': num(now), ':ttl': ttlValue(params, now, extra) },
-  });
+  }, quietFromMs);
 }
 
 /**

@@ -20,13 +20,25 @@ export interface UpdatePlan {
 
 /** What to do next: write, answer "no" (from state read back), or stop (nothing left to do). */
 export type Step =
-  | { readonly kind: 'write'; readonly plan: UpdatePlan }
+  /**
+   * `quietFromMs`, on a write that starts the item afresh (a new bucket, a drained bucket
+   * restarted): when the item, left alone, will be due for a fresh start again.
+   */
+  | { readonly kind: 'write'; readonly plan: UpdatePlan; readonly quietFromMs?: number }
   | { readonly kind: 'refuse'; readonly retryAfterMs: number }
   | { readonly kind: 'done' };
 
 /** A write step. */
 export function write(plan: UpdatePlan): Step {
   return { kind: 'write', plan };
+}
+
+/**
+ * A write step that starts the item afresh (a new bucket, or a drained one restarted), after which
+ * the item is due for a fresh start again at `quietFromMs` unless other calls keep it busy.
+ */
+export function opening(plan: UpdatePlan, quietFromMs: number): Step {
+  return { kind: 'write', plan, quietFromMs };
 }
 
 /** The step that ends a call with nothing to write. */

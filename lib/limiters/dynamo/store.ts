@@ -9,8 +9,10 @@
  *   40 leases); a full limiter answers "no" with 1 write.
  * - window: 1 write per admission or refusal; the item holds one ~20-byte entry per admission
  *   in the trailing window, so a limit of 1,000 makes items of ~20 KB and writes of ~20 units.
- * - bucket, leaky, points: items of under 100 bytes, 1 write per call in a busy limiter, 2 when
- *   a bucket is opened or a drained bucket restarts; a points settlement is 1 more.
+ * - bucket, leaky, points: items of under 100 bytes, 1 write per call in a busy limiter, and 1 per
+ *   call in a quiet one (calls further apart than it takes to drain) once the store has seen it
+ *   quiet; 2 when the regime changes, or a store meets a quiet limiter first; a points settlement
+ *   is 1 more.
  * - under contention, only callers whose answer depends on another's write retry.
  */
 import type { DynamoDBClient, UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
@@ -53,6 +55,9 @@ export const CONTENTION_RETRY_AFTER_MS = 1_000;
 
 const DEFAULT_MAX_ATTEMPTS = 8;
 
+/** Most items a store remembers as quiet; the longest-remembered go first. */
+const MAX_QUIET_KEYS = 10_000;
+
 type Sdk = typeof import('@aws-sdk/client-dynamodb');
 let sdk: Promise<Sdk> | undefined;
 
@@ -63,6 +68,8 @@ export class DynamoLimiterStore implements LimiterStore {
   private client: Promise<DynamoDBClient> | undefined;
   private readonly maxAttempts: number;
   private counters = { requests: 0, conditionFailures: 0, writeUnits: 0 };
+  /** Counting items whose last write by this store started them afresh → when they are due again (see `rememberRegime`). */
+  private readonly quiet = new Map<string, number>();
 
   constructor(options: DynamoLimiterStoreOptions) {
     this.tableName = options.tableName;
@@ -90,7 +97,14 @@ export class DynamoLimiterStore implements LimiterStore {
           return planTakeFromGcra(pointsParams(spec), BigInt(request.cost), nowMs, known);
       }
     };
-    const outcome = await this.loop(request.key, plan);
+    // A counting item (bucket, leaky, points) that this store last started afresh, and that is due
+    // for a fresh start again by then, is planned as quiet: its restart is then one write, not an
+    // assumed-busy write that fails and a second one.
+    const id = `${request.key.pk}\n${request.key.sk}`;
+    const counting = spec.type === 'bucket' || spec.type === 'leaky' || spec.type === 'points';
+    const quietFromMs = counting ? this.quiet.get(id) : undefined;
+    const outcome = await this.loop(request.key, plan, quietFromMs !== undefined && nowMs >= quietFromMs ? 'absent' : 'unread');
+    if (counting && outcome.kind === 'write') this.rememberRegime(id, outcome.quietFromMs);
     if (outcome.kind === 'refuse') return { allowed: false, retryAfterMs: outcome.retryAfterMs };
     if (outcome.kind === 'exhausted') return { allowed: false, retryAfterMs: CONTENTION_RETRY_AFTER_MS };
     return { allowed: true };
@@ -108,9 +122,31 @@ export class DynamoLimiterStore implements LimiterStore {
     }
   }
 
+  /**
+   * Notes how the last call's write on item `id` went: it started the item afresh (the limiter was
+   * quiet), due for a fresh start again at `quietFromMs`, or it added to a busy item (undefined).
+   * A limiter's regime rarely flips from one call to the next: a quiet one (calls further apart
+   * than its interval) stays quiet, and a busy one shared by many instances stays busy, so the next
+   * call plans for the same regime. A wrong guess costs the write it always cost: the condition
+   * fails and the item read back is planned from.
+   */
+  private rememberRegime(id: string, quietFromMs: number | undefined): void {
+    if (quietFromMs === undefined) {
+      this.quiet.delete(id);
+      return;
+    }
+    this.quiet.delete(id);
+    if (this.quiet.size >= MAX_QUIET_KEYS) {
+      // A Map keeps insertion order: the first key is the one noted longest ago.
+      const oldest = this.quiet.keys().next();
+      if (oldest.done !== true) this.quiet.delete(oldest.value);
+    }
+    this.quiet.set(id, quietFromMs);
+  }
+
   /** Plans and writes until a write succeeds, a plan refuses or is done, or attempts run out. */
-  private async loop(key: ItemKey, plan: (known: Known) => Step): Promise<Step | { kind: 'exhausted' }> {
-    let known: Known = 'unread';
+  private async loop(key: ItemKey, plan: (known: Known) => Step, first: Known = 'unread'): Promise<Step | { kind: 'exhausted' }> {
+    let known: Known = first;
     for (let attempt = 0; attempt < this.maxAttempts; attempt += 1) {
       const step = plan(known);
       if (step.kind !== 'write') return step;
