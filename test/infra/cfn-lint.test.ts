@@ -130,5 +130,7 @@ describe('cfn-lint', () => {
     // The API fixture and the large system are the ones laid out in nested stacks.
     if (name === 'the API fixture') expect(nested.length).toBe(6);
     if (name === 'a JobSystem of 200 queues and 100 crons') expect(nested.length).toBe(10);
-  });
+    // Synthesizing and linting 11 templates of the large system takes about 30 s on a quiet 2-core
+    // machine, and three times that while the next test file runs beside it.
+  }, 180_000);
 });
