@@ -166,11 +166,11 @@ function scenarios(parameters: CostParameters): Scenario[] {
     },
     {
       name: 'throttle',
-      description: 'Noop jobs with custom.throttle of one key, 1,000,000 a second (one admission each; none held)',
+      description: 'Noop jobs with custom.throttle of one key, 1,000 a minute: the jobs arrive faster than it drains, within its burst (one admission each; none held)',
       jobs: parameters.featureJobs,
       floor: { jobs: parameters.featureJobs, runsPerJob: 1 },
       minimum: { writeUnitsPerJob: 1, readUnitsPerJob: 0, why: "the key's bucket moved once per start" },
-      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.featureJobs, { custom: { throttle: { key: 'bench', limit: 1_000_000, per: 'second' } } }))),
+      enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.featureJobs, { custom: { throttle: { key: `bench:${randomUUID().slice(0, 8)}`, limit: 1_000, per: 'minute' } } }))),
     },
     {
       name: 'debounce',
