@@ -26,6 +26,7 @@ export const limitsCommand: Command = {
   async run(args, ctx) {
     const { values, positionals } = parseCommand(args, { queue: { type: 'string' } });
     const [action, target, ...settings] = positionals;
+    if (action !== undefined && action !== 'set' && action !== 'unset') throw usageError(`limits takes set or unset, but ${JSON.stringify(action)} was provided`);
     const api = await ctx.connect(targetOf(values));
     if (action === undefined) {
       const body = await call(api, 'GET', '/v1/limits/tenants');
@@ -45,7 +46,6 @@ export const limitsCommand: Command = {
       if (fieldOf(body, 'truncated') === true) ctx.io.stdout('(more overrides than listed)\n');
       return undefined;
     }
-    if (action !== 'set' && action !== 'unset') throw usageError(`limits takes set or unset, but ${JSON.stringify(action)} was provided`);
     const tenant = tenantOf(target);
     const queue = values.queue;
     const path = `/v1/limits/tenants/${encodeURIComponent(tenant)}`;
