@@ -200,7 +200,7 @@ function startsOf(logs: LogCollector, prefix: string): Start[] {
 function movesOf(logs: LogCollector, startedMs: number): GovernorMove[] {
   return logs.jsonObjects().flatMap((line) => {
     if (line.message !== 'tier concurrency moved' || typeof line.tier !== 'string' || typeof line.from !== 'number' || typeof line.to !== 'number') return [];
-    const at = typeof line.timestamp === 'string' ? Date.parse(line.timestamp) : Number.NaN;
+    const at = typeof line.time === 'string' ? Date.parse(line.time) : Number.NaN;
     if (!(at >= startedMs)) return [];
     return [{ atSeconds: round((at - startedMs) / 1000, 1), tier: line.tier, from: line.from, to: line.to, backlog: typeof line.backlog === 'number' ? line.backlog : 0 }];
   });
