@@ -13,6 +13,7 @@ import type { FairnessResult } from './parts/fairness.js';
 import type { OverheadResult } from './parts/overhead.js';
 import type { SchedulingResult } from './parts/scheduling.js';
 import type { SweepBenchResult } from './parts/sweep.js';
+import type { TiersResult } from './parts/tiers.js';
 import { HOT_SHARE, type ScaleResult } from './parts/scale.js';
 import type { WorkerCpuResult } from './parts/worker-cpu.js';
 
@@ -27,6 +28,7 @@ export interface BenchResults {
   readonly sweep?: SweepBenchResult;
   readonly scale?: ScaleResult;
   readonly fairness?: FairnessResult;
+  readonly tiers?: TiersResult;
 }
 
 /** A sweep must be able to move this many entries per second on AWS (docs/cost.md). */
@@ -110,6 +112,16 @@ export function summaryRows(results: BenchResults): SummaryRow[] {
       result: `A enqueues ${parameters.noisyJobs} jobs, then B ${parameters.quietJobs} (maxConcurrency ${parameters.maxConcurrency}, ${parameters.jobMs} ms jobs); waits from enqueue to start, ${run('fair queues on', on)}; ${run('off', off)}`,
       goal: results.fairness.goal,
       pass: results.fairness.pass,
+    });
+  }
+  if (results.tiers !== undefined) {
+    const { tiered, flat, parameters } = results.tiers;
+    const waits = (measured: typeof tiered) => `critical p99 ${measured.critical.p99Ms} ms (p50 ${measured.critical.p50Ms}), bulk p99 ${measured.bulk.p99Ms} ms, bulk's longest pause ${measured.bulkLongestGapSeconds} s, ${measured.seconds} s in all`;
+    rows.push({
+      benchmark: 'priority tiers',
+      result: `${parameters.bulkJobs} bulk jobs, then ${parameters.criticalJobs} critical (maxConcurrency ${parameters.maxConcurrency}, ${parameters.jobMs} ms jobs); waits from enqueue to start, tiers: ${waits(tiered)}, ${tiered.moves.length} governor moves, at most ${tiered.maxInvocationsSum} invocations; no tiers: ${waits(flat)}`,
+      goal: results.tiers.goal,
+      pass: results.tiers.pass,
     });
   }
   if (apiLatency !== undefined) {

@@ -3,6 +3,7 @@
  * `overhead`, `latency` (enqueue API), `cpu` (worker CPU per job), `cold` (bundle size and import
  * time), `scheduling`, `sweep` (entries a sweep moves per second), `scale` (the hot items at 10,000 jobs a second, through the
  * local partition limit), `fairness` (tenant B's wait behind tenant A's burst, SQS fair queues on and off);
+ * `tiers` (critical jobs behind a burst of bulk ones, with priority tiers and without);
  * all of them when none is named. Writes the results as JSON to
  * bench/results/<date>-<time>-<commit>.json and the markdown summary to bench/results/latest.md,
  * and prints the summary.
@@ -23,10 +24,11 @@ import { measureSweep, SWEEP_BENCH_DEFAULTS } from './parts/sweep.js';
 import { measureWorkerCpu } from './parts/worker-cpu.js';
 import { measureScale, SCALE_DEFAULTS } from './parts/scale.js';
 import { FAIRNESS_DEFAULTS, measureFairness } from './parts/fairness.js';
+import { TIERS_DEFAULTS, measureTiers } from './parts/tiers.js';
 import { markdownReport, summaryRows, type BenchResults } from './report.js';
 
 /** The parts, in the order they run. */
-export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling', 'sweep', 'scale', 'fairness'] as const;
+export const BENCH_PARTS = ['cpu', 'cold', 'cost', 'overhead', 'latency', 'scheduling', 'sweep', 'scale', 'fairness', 'tiers'] as const;
 type Part = (typeof BENCH_PARTS)[number];
 
 /** Sizes of the runs: enough for stable medians, small enough for ~10 minutes on two cores. */
@@ -40,6 +42,7 @@ const PARAMETERS = {
   sweep: SWEEP_BENCH_DEFAULTS,
   scale: SCALE_DEFAULTS,
   fairness: FAIRNESS_DEFAULTS,
+  tiers: TIERS_DEFAULTS,
 } as const;
 
 const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
@@ -96,6 +99,10 @@ if (selected.has('scale')) {
 
 if (selected.has('fairness')) {
   results.fairness = await measureFairness(join(workDir, 'fairness'), PARAMETERS.fairness, log);
+}
+
+if (selected.has('tiers')) {
+  results.tiers = await measureTiers(join(workDir, 'tiers'), PARAMETERS.tiers, log);
 }
 
 rmSync(workDir, { recursive: true, force: true });

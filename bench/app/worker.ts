@@ -1,7 +1,8 @@
 /**
  * The bench worker: a job that does nothing, one that fails on its first run only, one that reports
  * its progress twice, one with a step of `ctx.once`, one that iterates over ten items, and one that
- * says how long it waited in its queue, for its tenant (the fairness bench reads it).
+ * says how long it waited in its queue, for its tenant (the fairness bench reads it) or its class
+ * (the tiers bench reads it).
  */
 import { createWorker, iterate } from '../../lib/worker/index.js';
 
@@ -23,6 +24,13 @@ export const handler = createWorker({
     /** Logs its tenant and its wait from enqueue to start, then works `args[0]` ms. */
     Tenanted: async (args, ctx) => {
       ctx.logger.info('fairness wait', { tenant: ctx.job.custom?.tenant ?? null, waited_ms: Date.now() - Date.parse(ctx.job.enqueued_at ?? ctx.job.created_at ?? '') });
+      const ms = typeof args[0] === 'number' ? args[0] : 0;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    },
+    /** Logs its class (`args[1]`: bulk or critical), when it started and its wait from enqueue to start, then works `args[0]` ms. */
+    Classed: async (args, ctx) => {
+      const now = Date.now();
+      ctx.logger.info('tier wait', { class: args[1] ?? null, started_ms: now, waited_ms: now - Date.parse(ctx.job.enqueued_at ?? ctx.job.created_at ?? '') });
       const ms = typeof args[0] === 'number' ? args[0] : 0;
       await new Promise((resolve) => setTimeout(resolve, ms));
     },

@@ -4,16 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hopperEntry } from '../../infra/hopper-package.js';
 import { JobSystem } from '../../infra/job-system.js';
 import { logicalIdOf } from './support.js';
 
 /** An upper bound that only a bundle with the AWS SDK (or another large dependency) inlined exceeds. */
 const MAX_BUNDLE_BYTES = 400_000;
 
-describe('retry function bundle (esbuild, no Docker)', () => {
+describe.each([
+  ['retry', (jobs: JobSystem) => jobs.retryFunction],
+  // Made only for a queue with tiers: the stack below has one.
+  ['governor', (jobs: JobSystem) => jobs.governor?.function],
+] as const)('%s function bundle (prebuilt with esbuild, no Docker)', (name, functionOf) => {
   let outdir: string;
   let assetDir: string;
 
@@ -21,16 +26,22 @@ describe('retry function bundle (esbuild, no Docker)', () => {
     outdir = mkdtempSync(join(tmpdir(), 'hopper-bundle-'));
     const app = new App({ outdir });
     const stack = new Stack(app, 'Bundled');
-    const jobs = new JobSystem(stack, 'Jobs');
+    const jobs = new JobSystem(stack, 'Jobs', { queues: { email: { maxConcurrency: 4, tiers: { critical: { targetAge: Duration.seconds(5) }, bulk: { targetAge: Duration.hours(1) } } } } });
+    const fn = functionOf(jobs);
+    if (fn === undefined) throw new Error('the JobSystem made no such function');
     const assembly = app.synth();
     const template = assembly.getStackByName('Bundled').template;
-    const functionId = logicalIdOf(stack, jobs.retryFunction.functionArn);
+    const functionId = logicalIdOf(stack, fn.functionArn);
     const s3Key: string = template.Resources[functionId].Properties.Code.S3Key;
     assetDir = join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`);
   }, 120_000);
 
   afterAll(() => {
     rmSync(outdir, { recursive: true, force: true });
+  });
+
+  it('deploys the prebuilt bundle as the build made it', () => {
+    expect(readFileSync(join(assetDir, 'index.mjs'), 'utf8')).toBe(readFileSync(hopperEntry(name), 'utf8'));
   });
 
   it('is an ES module with a handler export and a source map', () => {

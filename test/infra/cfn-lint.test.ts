@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoStack } from '../../infra/demo-stack.js';
 import { HopperFunction } from '../../infra/hopper-function.js';
 import { JobSystem } from '../../infra/job-system.js';
+import type { QueueOptions } from '../../infra/job-system-props.js';
 import { ApiFixtureStack } from '../fixtures/stacks/api-stack.js';
 import { ChaosFixtureStack } from '../fixtures/stacks/chaos-stack.js';
 import { EventsFixtureStack } from '../fixtures/stacks/events-stack.js';
@@ -59,9 +60,16 @@ function newApp(): App {
 }
 
 /** A JobSystem with every feature on: 12 queues in two workers, 8 crons, quotas, tenants, backlog limits, alarm actions, a producer. */
+/** The "everything" stack's queue options: q0 capped with backlog limits, q1 in three priority tiers. */
+function queueOptions(index: number): QueueOptions {
+  if (index === 0) return { maxConcurrency: 3, maxBacklog: 1000, maxLatency: Duration.minutes(5) };
+  if (index === 1) return { maxConcurrency: 12, tiers: { critical: { targetAge: Duration.seconds(5) }, default: { targetAge: Duration.minutes(1) }, bulk: { targetAge: Duration.hours(1) } } };
+  return {};
+}
+
 function everything(app: App): Stack {
   const stack = new Stack(app, 'Everything', { env: { region: 'eu-central-1' } });
-  const queues = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`q${index}`, index === 0 ? { maxConcurrency: 3, maxBacklog: 1000, maxLatency: Duration.minutes(5) } : {}]));
+  const queues = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`q${index}`, queueOptions(index)]));
   const jobs = new JobSystem(stack, 'Jobs', {
     queues,
     crons: Array.from({ length: 8 }, (_, index) => ({ name: `cron-${index}`, schedule: `${index} 4 * * *`, timezone: 'Europe/Vienna', job: { jobtype: 'Report', queue: 'q1', args: [index] } })),

@@ -17,7 +17,10 @@
  *   after the step: the later delivery gets the step's value;
  * - a tracked job's progress, state and result, read with `Client` and through the API;
  * - an iterating job runs as slices of a 3 s worker, each item once, progress never going back,
- *   and resumes from its checkpoint after its worker crashed mid-way.
+ *   and resumes from its checkpoint after its worker crashed mid-way;
+ * - a tiered queue routes each job to its tier's queue by `custom.tier` and `custom.priority`, and
+ *   the governor, run by its schedule, gives a backlogged tier the room the others do not use,
+ *   never more than the queue's maxConcurrency in all, every job running once.
  */
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +33,7 @@ import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { records } from '../fixtures/json.js';
 import { eventually, logicalIdOf, maxOverlap, printRuntimeLogsOnFailure } from '../fixtures/local-helpers.js';
-import { PROMISE_CAPS, PROMISE_MAX_BACKLOG, PROMISE_TENANT_CAP } from '../fixtures/stacks/promises-stack.js';
+import { PROMISE_CAPS, PROMISE_MAX_BACKLOG, PROMISE_TENANT_CAP, PROMISE_TIERS } from '../fixtures/stacks/promises-stack.js';
 
 const logs = new LogCollector();
 let local: LocalRuntime;
@@ -60,6 +63,8 @@ interface Run {
   readonly end: number;
   readonly bid: unknown;
   readonly args: readonly unknown[];
+  /** The tier whose queue the job came from (a tiered queue's jobs only). */
+  readonly tier: string | undefined;
 }
 
 /** Every `ran` line the worker printed so far. */
@@ -75,7 +80,7 @@ function runs(): Run[] {
     if (!isRecord(line) || line.message !== 'ran' || typeof line.jid !== 'string') return [];
     return [{
       jid: line.jid, jobtype: String(line.jobtype), queue: String(line.queue), start: Number(line.start), end: Number(line.end), bid: line.bid,
-      args: Array.isArray(line.args) ? line.args : [],
+      args: Array.isArray(line.args) ? line.args : [], tier: typeof line.tier === 'string' ? line.tier : undefined,
     }];
   });
 }
@@ -415,5 +420,91 @@ describe('per-tenant caps and throttles', () => {
     }
     console.info(`throttle 3 per 2 s: 12 jobs started over ${(starts.at(-1) ?? 0) - (starts[0] ?? 0)} ms`);
     expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual((jids.length - throttle.limit - 1) * intervalMs);
+  });
+});
+
+describe('priority tiers', () => {
+  const tierNames = Object.keys(PROMISE_TIERS.tiers);
+
+  /** The tiers of queue `tiered` as `GET /v1/queues` lists them. */
+  async function listedTiers(): Promise<Record<string, unknown>[]> {
+    const queue = records((await api.request('GET', '/v1/queues')).body, 'queues').find((entry) => entry.name === 'tiered');
+    return records(queue, 'tiers');
+  }
+
+  /** Tier name → its mapping's MaximumConcurrency, as `GET /v1/queues` shows it. */
+  async function tierConcurrency(): Promise<Record<string, number>> {
+    return Object.fromEntries((await listedTiers()).map((tier) => [String(tier.name), Number(tier.concurrency)]));
+  }
+
+  function governorSchedule(): string {
+    const found = local.schedules().find((schedule) => schedule.logicalId.startsWith('JobsGovernor'));
+    if (found === undefined) throw new Error(`no governor schedule among ${local.schedules().map((schedule) => schedule.logicalId).join(', ')}`);
+    return found.name;
+  }
+
+  beforeAll(() => {
+    // The test runs the governor itself: its every-minute schedule would otherwise move the
+    // mappings at a time the test does not choose.
+    local.setScheduleEnabled(governorSchedule(), false);
+  });
+
+  it('routes each job to its tier\'s queue by custom.tier, custom.priority or neither; the job keeps its queue', { timeout: 60_000 }, async () => {
+    const sent = [
+      { custom: { tier: 'bulk' }, tier: 'bulk' },
+      { custom: { tier: 'critical' }, tier: 'critical' },
+      { custom: { priority: 9 }, tier: 'critical' },
+      { custom: { priority: 6 }, tier: 'critical' },
+      { custom: { priority: 5 }, tier: 'default' },
+      { custom: { priority: 3 }, tier: 'default' },
+      { custom: { priority: 2 }, tier: 'bulk' },
+      { custom: { priority: 0 }, tier: 'bulk' },
+      { custom: {}, tier: 'default' },
+    ];
+    const prefix = `route-${Date.now().toString(36)}`;
+    const jids = await api.enqueueMany(sent.map(({ custom }, index) => ({ jobtype: 'Span', jid: `${prefix}-${index}`, args: [0], queue: 'tiered', custom })));
+
+    const ran = await ranAll(jids, 45_000, 'the routed jobs');
+
+    const byJid = new Map(ran.map((run) => [run.jid, run]));
+    expect(jids.map((jid) => [byJid.get(jid)?.queue, byJid.get(jid)?.tier])).toEqual(sent.map(({ tier }) => ['tiered', tier]));
+    const refused = await api.request('POST', '/v1/jobs', { jobtype: 'Span', args: [0], queue: 'tiered', custom: { tier: 'urgent' } });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('custom.tier');
+  });
+
+  it('gives a backlogged bulk tier the room critical does not use when the governor runs, never more than maxConcurrency in all; every job runs once', { timeout: 180_000 }, async () => {
+    // As deployed (and as an idle queue's governor leaves it): the floors of 2, the rest to critical.
+    expect(await tierConcurrency()).toEqual({ critical: 8, default: 2, bulk: 2 });
+    const prefix = `bulk-${Date.now().toString(36)}`;
+    const jids = Array.from({ length: 120 }, (_, index) => `${prefix}-${index}`);
+    await api.enqueueMany(jids.map((jid) => ({ jobtype: 'Span', jid, args: [500], queue: 'tiered', custom: { tier: 'bulk' } })));
+    await eventually(async () => (Number((await listedTiers()).find((tier) => tier.name === 'bulk')?.size) > 0 ? true : undefined), 30_000, 'a bulk backlog');
+    const triggeredAt = Date.now();
+
+    local.triggerSchedule(governorSchedule());
+
+    const samples: Record<string, number>[] = [];
+    const raised = await eventually(async () => {
+      const concurrency = await tierConcurrency();
+      samples.push(concurrency);
+      return (concurrency.bulk ?? 0) > 2 ? concurrency : undefined;
+    }, 30_000, 'the governor to raise the bulk tier');
+    expect(raised).toEqual({ critical: 2, default: 2, bulk: 8 });
+    // Critical jobs sent while bulk's backlog drains still start within their tier's target.
+    const urgent = Array.from({ length: 4 }, (_, index) => `${prefix}-critical-${index}`);
+    const sentAt = Date.now();
+    await api.enqueueMany(urgent.map((jid) => ({ jobtype: 'Span', jid, args: [0], queue: 'tiered', custom: { tier: 'critical' } })));
+    const ran = await ranAll([...jids, ...urgent], 150_000, 'the bulk and critical jobs');
+    samples.push(await tierConcurrency());
+
+    for (const sample of samples) expect(tierNames.reduce((sum, name) => sum + (sample[name] ?? 0), 0)).toBeLessThanOrEqual(PROMISE_TIERS.maxConcurrency);
+    expect(ran).toHaveLength(jids.length + urgent.length);
+    const bulkAfter = ran.filter((run) => run.tier === 'bulk' && run.start > triggeredAt);
+    const peak = maxOverlap(bulkAfter);
+    console.info(`tiers: bulk ran up to ${peak} at once after the governor's round (2 before); critical waited ${ran.filter((run) => run.tier === 'critical').map((run) => run.start - sentAt).join(', ')} ms`);
+    expect(peak).toBeGreaterThan(2);
+    expect(peak).toBeLessThanOrEqual(8);
+    for (const run of ran.filter((entry) => entry.tier === 'critical')) expect(run.start - sentAt).toBeLessThan(PROMISE_TIERS.tiers.critical.targetAge.toMilliseconds());
   });
 });

@@ -17,6 +17,8 @@ describe('apiConfigOf', () => {
       HOPPER_API_MAX_BODY_BYTES: '4096',
       HOPPER_DEFAULT_RETRY: '3',
       HOPPER_CRONS: '[{"name":"nightly","schedule":"0 3 * * *","timezone":"Europe/Vienna","job":{"jobtype":"Report","args":[1],"queue":"critical"}}]',
+      HOPPER_QUEUE_TIERS: '{"default":{"defaultTier":"default","tiers":[{"name":"urgent","url":"https://q/urgent","targetSeconds":5},{"name":"default","url":"https://q/default","targetSeconds":60}]}}',
+      HOPPER_TIER_MAPPINGS: '{"default":{"invocations":6,"perInvocation":5,"mappings":{"urgent":"uuid-2","default":"uuid-1"}}}',
     }));
     const crons = config.crons.map((cron) => ({ name: cron.name, schedule: cron.expression.eventBridge, timezone: cron.timezone, job: cron.job }));
 
@@ -34,6 +36,10 @@ describe('apiConfigOf', () => {
       defaultRetry: 3,
       crons: 1,
       queueConcurrency: {},
+      queueTiers: { default: { names: ['urgent', 'default'], defaultTier: 'default', tiers: [
+        { name: 'urgent', url: 'https://q/urgent', targetSeconds: 5 }, { name: 'default', url: 'https://q/default', targetSeconds: 60 },
+      ] } },
+      tierMappings: { default: { invocations: 6, perInvocation: 5, mappings: { urgent: 'uuid-2', default: 'uuid-1' } } },
     });
   });
 

@@ -13,6 +13,7 @@ from .errors import EnqueueError, HopperError, InvalidJobError, PayloadTooLargeE
 from .job import MAX_JOB_BYTES, Job, byte_length, describe, iso_time, normalize_job, parse_time, serialize_job
 from .env import default_retry_from_env, environment_with_document, queue_urls_from_env
 from .middleware import Middleware, run_client_chain
+from .tiers import TierLayout, job_queue_url, queue_tiers_from_env
 from .sqs import MAX_DELAY_SECONDS, Outgoing, SqsClient, dynamodb_client_from_env, job_message, send_in_batches, sqs_client_from_env
 
 #: The fields a producer may give (``docs/job.schema.json``); the rest are Hopper's to set.
@@ -36,10 +37,15 @@ class Client:
         env: Mapping[str, str] | None = None,
         middleware: Middleware | None = None,
         dynamodb: Any | None = None,
+        queue_tiers: Mapping[str, TierLayout] | None = None,
     ) -> None:
         """
         Args:
             queue_urls: queue name to queue URL. Default: read from ``HOPPER_QUEUE_URLS``.
+            queue_tiers: the queues' priority tiers (``hopper_jobs.tiers``): a job of such a queue
+                goes to its tier's queue (``custom.tier`` or ``custom.priority``). Default: read from
+                ``HOPPER_QUEUE_TIERS`` when ``queue_urls`` is not given either, as the TypeScript
+                ``Client`` reads it; else no tiers.
             sqs: an SQS client. Default: ``boto3.client("sqs")`` (``AWS_ENDPOINT_URL_SQS`` honoured).
             now: the clock. Default: the current UTC time.
             env: where configuration is read. Default: ``os.environ``. ``HOPPER_DEFAULT_RETRY``
@@ -55,6 +61,7 @@ class Client:
         if queue_urls is None and not env.get("HOPPER_QUEUE_URLS"):
             env = environment_with_document(env)
         self._queue_urls = dict(queue_urls) if queue_urls is not None else queue_urls_from_env(env)
+        self._queue_tiers = dict(queue_tiers) if queue_tiers is not None else ({} if queue_urls is not None else queue_tiers_from_env(env))
         self._sqs = sqs if sqs is not None else sqs_client_from_env(env)
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._default_retry = default_retry_from_env(env)
@@ -163,7 +170,7 @@ class Client:
             job["at"] = iso_time(debounce.due_after_period(parse_time("at", job["at"]) if "at" in job else now, spec["period"]))
         job = run_client_chain(self._middleware, job, "client")
         body = serialize_job(job)
-        queue_url = self._queue_urls.get(job["queue"])
+        queue_url = job_queue_url(job, self._queue_urls, self._queue_tiers, path=path)
         if queue_url is None:
             raise InvalidJobError(f"{path}queue", f"one of the declared queues ({', '.join(self._queue_urls)})", describe(job["queue"]))
         size = byte_length(body)

@@ -33,7 +33,7 @@ def failed_outcome(message_id: str, error: Exception, queue: str, job: Job, conf
     if tracker is not None:
         tracker.failed(described["errtype"], described["message"])
     logger.warn("job failed; not retryable" if unrecoverable else "job failed", errtype=described["errtype"], error=described["message"])
-    url = config.queue_urls.get(job["queue"])
+    url = config.url_of(job)
     retried = None if unrecoverable or url is None else near_retry(job, described, clock())
     if retried is not None and url is not None:
         try:
@@ -76,7 +76,7 @@ def iteration_end(signal: IterationSignal, message_id: str, job: Job, config: Wo
             tracker.already_succeeded()
         logger.info("iteration held or finished by another delivery; this copy is acknowledged", reason=str(signal))
         return "skipped", None
-    url = config.queue_urls.get(job["queue"])
+    url = config.url_of(job)
     if url is None:
         raise HandBack()
     custom = {key: value for key, value in (job.get("custom") or {}).items() if key != "expires_at"}

@@ -41,6 +41,7 @@ from .sqs import Outgoing, SqsClient, send_in_batches
 from .state import JobTracker, OnceSteps
 from .stats import StatsRecorder
 from .unique import release as release_unique_lock, unique_until
+from .tiers import source_queue_of
 from .worker_config import WorkerConfig, configure, once_step_days, queue_name_of
 
 T = TypeVar("T")
@@ -221,7 +222,7 @@ def worker(
             if kind == "expired" and settled is not None:
                 expired.append((str(record.get("messageId", "")), settled))
             if kind == "retried" and message is not None:
-                retries.append((queue_name_of(str(record.get("eventSourceARN", "")), config.queue_urls) or "", message, json.loads(message.body)))
+                retries.append((queue_name_of(str(record.get("eventSourceARN", "")), config.queue_urls, config.queue_tiers) or "", message, json.loads(message.body)))
         not_started = len(handed_back)
         # Batch successes are recorded before the records are acknowledged: if that fails, the record
         # goes back to SQS and the job runs again rather than its batch never completing.
@@ -264,7 +265,8 @@ def _process(
     message_id = str(record.get("messageId", ""))
     body = str(record.get("body", ""))
     arn = str(record.get("eventSourceARN", ""))
-    source_queue = queue_name_of(arn, config.queue_urls)
+    source = source_queue_of(arn, config.queue_urls, config.queue_tiers)
+    source_queue = None if source is None else source.name
     try:
         job = parse_job(body, clock(), default_jid=message_id, default_queue=source_queue, default_retry=config.default_retry)
     except Exception as error:  # noqa: BLE001 - retrying cannot fix the body
@@ -274,7 +276,7 @@ def _process(
         return "failed", to_retries_queue(message_id, config, failure_envelope(queue, error, clock(), raw=body, message_id=message_id, unrecoverable=True)), None
 
     attempt = (job.get("failure") or {}).get("retry_count", -1) + 2
-    job_logger = logger.child(jid=job["jid"], jobtype=job["jobtype"], queue=job["queue"], attempt=attempt)
+    job_logger = logger.child(jid=job["jid"], jobtype=job["jobtype"], queue=job["queue"], attempt=attempt, **({} if source is None or source.tier is None else {"tier": source.tier}))
     expires_at = (job.get("custom") or {}).get("expires_at")
     if expires_at is not None and parse_time("custom.expires_at", expires_at) <= clock():
         job_logger.info("job expired; dropped without running", expires_at=expires_at)
@@ -316,7 +318,7 @@ def _process(
         busy = BusyReport(config.marks_client, config.state_table, instance_name(config.env), {**job, "queue": queue}, attempt, now_ms, job_logger).watch()
     attributes = record.get("attributes") or {}
     reservation = Reservation(
-        config.sqs, config.queue_urls.get(queue), str(record.get("receiptHandle", "")), config.visibility.get(queue), job.get("reserve_for"),
+        config.sqs, source.url if source is not None else config.queue_urls.get(queue), str(record.get("receiptHandle", "")), config.visibility.get(queue), job.get("reserve_for"),
         received_at_ms, _int_or_none(attributes.get("ApproximateFirstReceiveTimestamp")), now_ms, job_logger,
     )
     try:
@@ -404,8 +406,8 @@ def _run(
     except IterationSignal as signal:
         return iteration_end(signal, message_id, job, config, clock, job_logger, tracker)
     except RateLimitedError as limited:
-        url = config.queue_urls.get(job["queue"])
-        source_url = config.queue_urls.get(queue)
+        url = config.url_of(job)
+        source_url = config.url_of({**job, "queue": queue})
         if source_url is not None and not started and lease is not None and limited.limiter == lease.name:
             # The queue is at its cap: the job goes back unchanged (its turn, not a limit of its own).
             delay = min(900, max(1, limited.retry_after_seconds))
@@ -430,7 +432,7 @@ def _run(
     except (OnceStepBusyError, IterationBusyError) as held:
         # Not a failure: the job goes back to its queue, unchanged, until the other delivery's run
         # (a step of ctx.once, or a slice of its iteration) ends.
-        url = config.queue_urls.get(job["queue"])
+        url = config.url_of(job)
         if url is not None:
             delay = min(900, max(1, held.retry_after_seconds))
             what = "a step of ctx.once runs" if isinstance(held, OnceStepBusyError) else "the job iterates"

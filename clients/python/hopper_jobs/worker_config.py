@@ -8,7 +8,6 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 from .env import default_retry_from_env, environment_with_document, queue_caps_from_env, queue_urls_from_env, queue_visibility_from_env
 from .errors import ConfigurationError
@@ -17,6 +16,7 @@ from .sqs import SqsClient, dynamodb_client_from_env, sqs_client_from_env
 from .state import DEAD_SET_DEFAULT_DAYS, ONCE_STEP_EXTRA_DAYS
 from .tenant_caps import tenant_caps_from_env
 from .tenant_overrides import TenantOverrides
+from .tiers import TierLayout, job_queue_url, queue_tiers_from_env, source_queue_of
 
 
 @dataclass
@@ -41,6 +41,13 @@ class WorkerConfig:
     tenant_caps: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Reads a tenant's cap overrides, cached per instance (flow_gate.py); None: the declared caps only.
     overrides: Callable[[str], TenantOverrides] | None = None
+    #: Queue name → its priority tiers (``HOPPER_QUEUE_TIERS``; queues declaring tiers only).
+    queue_tiers: dict[str, TierLayout] = field(default_factory=dict)
+
+    def url_of(self, job: Mapping[str, Any]) -> str | None:
+        """The URL a re-sent ``job`` goes to: its queue's, or its tier's (a tier removed since goes
+        to the default tier: Hopper never loses a job for it)."""
+        return job_queue_url(job, self.queue_urls, self.queue_tiers, lenient=True)
 
     def marks_client(self) -> Any:
         if self.dynamodb is None:
@@ -62,6 +69,7 @@ def configure(env: Mapping[str, str] | None, sqs: SqsClient | None, dynamodb: An
         queue_caps=queue_caps_from_env(env),
         visibility=queue_visibility_from_env(env),
         tenant_caps=tenant_caps_from_env(env),
+        queue_tiers=queue_tiers_from_env(env),
     )
 
 
@@ -74,22 +82,8 @@ def once_step_days(env: Mapping[str, str]) -> int:
     return (dead if dead > 0 else DEAD_SET_DEFAULT_DAYS) + ONCE_STEP_EXTRA_DAYS
 
 
-def queue_name_of(arn: str, queue_urls: Mapping[str, str]) -> str | None:
-    """The Hopper name of the queue an SQS record came from, by its ARN.
-
-    An ARN ends in ``<account>:<physical name>`` and a queue URL in ``/<account>/<physical name>``;
-    together they identify the queue whatever host the URL has (emulators use their own hosts).
-    """
-    parts = arn.split(":")
-    account, physical = (parts[-2], parts[-1]) if len(parts) >= 2 else ("", parts[-1])
-    by_name: list[str] = []
-    for name, url in queue_urls.items():
-        path = [segment for segment in urlparse(url).path.split("/") if segment]
-        if not path or path[-1] != physical:
-            continue
-        if len(path) >= 2 and path[-2] == account:
-            return name
-        by_name.append(name)
-    # Some emulators put a placeholder account in URLs; the physical name alone is still
-    # unambiguous unless two accounts share it.
-    return by_name[0] if len(by_name) == 1 else None
+def queue_name_of(arn: str, queue_urls: Mapping[str, str], tiers: Mapping[str, TierLayout] | None = None) -> str | None:
+    """The Hopper name of the queue an SQS record came from, by its ARN (a tier's queue: its
+    logical queue). See ``tiers.source_queue_of``."""
+    source = source_queue_of(arn, queue_urls, tiers or {})
+    return None if source is None else source.name
