@@ -49,9 +49,9 @@ export class TierGovernor extends Construct {
     super(scope, id);
     this.function = new HopperFunction(this, 'Function', {
       entry: hopperEntry('governor'),
-      description: 'Hopper tier governor: every 10 s while tiers have backlogs, moves each tier mapping\'s maximum concurrency toward its latency target',
-      // Six rounds 10 s apart, and the last round's requests.
-      timeout: Duration.seconds(GOVERNOR.rounds * GOVERNOR.periodMs / 1000 + 15),
+      description: 'Hopper tier governor: every few seconds while tiers have backlogs, moves each tier mapping\'s maximum concurrency toward its latency target',
+      // Rounds for GOVERNOR.runMs, one more at its end, and that round's requests.
+      timeout: Duration.seconds((GOVERNOR.runMs + GOVERNOR.maxPeriodMs) / 1000 + 15),
       // One governor at a time: two would each move the mappings from what they last saw.
       reservedConcurrentExecutions: 1,
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),

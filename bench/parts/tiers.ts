@@ -16,7 +16,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../lib/api-client/index.js';
-import { GOVERNOR } from '../../lib/governor/plan.js';
+import { governorPeriodMs } from '../../lib/governor/plan.js';
 import { synthesize } from '../../local/assembly/synth.js';
 import { LogCollector } from '../../local/log.js';
 import { startLocal, type LocalRuntime } from '../../local/runtime.js';
@@ -95,7 +95,7 @@ export async function measureTiers(workDir: string, parameters: TiersParameters,
     const deployed = await tierConcurrency(api);
     const tiered = await run(local, api, logs, 'tiered', parameters, deployed, log);
     const flat = await run(local, api, logs, 'flat', parameters, deployed, log);
-    const periodSeconds = GOVERNOR.periodMs / 1000;
+    const periodSeconds = governorPeriodMs(Object.values(TIERS_APP.targetSeconds)) / 1000;
     return {
       parameters: { ...parameters, maxConcurrency: TIERS_APP.maxConcurrency, targetSeconds: TIERS_APP.targetSeconds, governorPeriodSeconds: periodSeconds },
       tiered,
@@ -139,7 +139,7 @@ async function run(local: LocalRuntime, api: ApiClient, logs: LogCollector, queu
   };
   log(`tiers (${queue}): critical p99 ${result.critical.p99Ms} ms, bulk p99 ${result.bulk.p99Ms} ms, bulk's longest gap ${result.bulkLongestGapSeconds} s, ${result.seconds} s in all`);
   // The flat run starts on an idle runtime: the governor's invocation still under way is over.
-  if (queue === 'tiered') await new Promise((resolve) => setTimeout(resolve, GOVERNOR.periodMs));
+  if (queue === 'tiered') await new Promise((resolve) => setTimeout(resolve, governorPeriodMs(Object.values(TIERS_APP.targetSeconds))));
   return result;
 }
 

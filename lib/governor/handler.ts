@@ -1,14 +1,14 @@
 /**
  * The tier governor function's handler: EventBridge Scheduler invokes it every minute; it runs a
- * round (./round.ts) every {@link GOVERNOR}.periodMs, at most {@link GOVERNOR}.rounds times, and
- * stops early once no tier has jobs waiting (an idle system costs one round a minute) or when the
- * invocation's time runs short. What it learned stays with the instance for the next minute.
+ * round (./round.ts) every half of the tightest tier target (2 to 10 s, `governorPeriodMs`) for up
+ * to {@link GOVERNOR}.runMs, and stops early once no tier has jobs waiting (an idle system costs one
+ * round a minute) or when the invocation's time runs short. What it learned stays with the instance for the next minute.
  */
 import type { Context } from 'aws-lambda';
 import type { Env } from '../config/env.js';
 import { HopperConfig } from '../config/hopper-config.js';
 import { createLogger, type LogSink } from '../observability/logger.js';
-import { GOVERNOR } from './plan.js';
+import { GOVERNOR, governorPeriodMs, settleRounds } from './plan.js';
 import { governRound, type GovernedQueue, type GovernorPorts, type QueueMemory, type TierRound } from './round.js';
 
 /** Options of {@link createGovernorHandler}; tests pass fakes. */
@@ -23,7 +23,7 @@ export interface GovernorHandlerOptions {
   readonly nowMs?: () => number;
   /** @default - JSON lines on console.log */
   readonly log?: LogSink;
-  /** @default GOVERNOR.periodMs */
+  /** @default - half the tightest tier target, 2 to 10 s (`governorPeriodMs`) */
   readonly periodMs?: number;
 }
 
@@ -45,7 +45,8 @@ export function createGovernorHandler(options: GovernorHandlerOptions = {}): (ev
   const nowMs = options.nowMs ?? ((): number => config.clock().getTime());
   const logger = createLogger({ ...(options.log === undefined ? {} : { sink: options.log }), now: () => new Date(nowMs()) });
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const periodMs = options.periodMs ?? GOVERNOR.periodMs;
+  const periodMs = options.periodMs ?? governorPeriodMs(queues.flatMap((queue) => queue.layout.tiers.map((tier) => tier.targetSeconds)));
+  const settle = settleRounds(periodMs);
   let ports: Promise<GovernorPorts> | undefined = options.ports === undefined ? undefined : Promise.resolve(options.ports);
   const memory = new Map<string, QueueMemory>();
 
@@ -56,12 +57,13 @@ export function createGovernorHandler(options: GovernorHandlerOptions = {}): (ev
     for (const known of memory.values()) known.current.clear();
     let rounds = 0;
     let tiers: TierRound[] = [];
-    while (rounds < GOVERNOR.rounds) {
-      tiers = await governRound(queues, io, memory, nowMs(), logger);
+    const lastRound = Math.max(1, Math.floor(GOVERNOR.runMs / periodMs) + 1);
+    for (;;) {
+      tiers = await governRound(queues, io, memory, nowMs(), logger, settle);
       rounds += 1;
       const waiting = tiers.some((tier) => tier.backlog > 0);
       const remainingMs = context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
-      if (!waiting || rounds >= GOVERNOR.rounds || remainingMs < periodMs + 5_000) break;
+      if (!waiting || rounds >= lastRound || remainingMs < periodMs + 5_000) break;
       await sleep(periodMs);
     }
     logger.info('tiers governed', {

@@ -9,7 +9,7 @@
  * 2. Above the floors, the tiers are served in priority order (declaration order, most urgent
  *    first), each up to what its backlog can use (one invocation per batch of waiting jobs).
  * 3. Hysteresis, rise fast and fall slow: a tier's concurrency goes up at once, and comes down only
- *    after {@link GOVERNOR}.settleRounds rounds in a row that want it lower — unless another tier
+ *    after {@link GOVERNOR}.settleMs of rounds in a row that want it lower — unless another tier
  *    needs the room now, which it always gets (the least urgent held tier gives way first). This
  *    saves mapping updates (each leaves the mapping `Updating` for a while) and keeps a tier whose
  *    backlog comes and goes from swinging.
@@ -23,19 +23,38 @@
 export const GOVERNOR = {
   /** The least a tier keeps: an SQS event source mapping's smallest MaximumConcurrency. */
   floor: 2,
-  /** Rounds in a row a tier must want less before it gets less. */
-  settleRounds: 3,
-  /** Milliseconds between rounds within one invocation. */
-  periodMs: 10_000,
-  /** Rounds one invocation runs at most (the schedule invokes it every minute). */
-  rounds: 6,
+  /** How long a tier must want less before it gets less (counted in rounds: {@link settleRounds}). */
+  settleMs: 30_000,
+  /**
+   * Rounds come every half of the tightest target among the tiers, within these bounds: a burst of
+   * an urgent tier meets the governor well within its target.
+   */
+  minPeriodMs: 2_000,
+  maxPeriodMs: 10_000,
+  /** How long one invocation keeps governing while jobs wait (the schedule invokes it every minute). */
+  runMs: 50_000,
   /**
    * A tier's reported wait is taken as its oldest job's age for this long after the job started
-   * (a worker writes its report at most 10 s late, and the governor reads every 10 s); past that,
+   * (a worker writes its report at most 10 s late, and the governor reads at most every 10 s); past that,
    * the time since is added: a tier that starts nothing grows older.
    */
   freshMs: 20_000,
 } as const;
+
+/**
+ * Milliseconds between rounds for tiers whose targets are `targetsSeconds`: half the tightest one,
+ * within {@link GOVERNOR}'s bounds.
+ * @example governorPeriodMs([5, 60, 3600]) // 2,500
+ */
+export function governorPeriodMs(targetsSeconds: readonly number[]): number {
+  const tightest = Math.min(...targetsSeconds.map((seconds) => seconds * 1000));
+  return Math.min(GOVERNOR.maxPeriodMs, Math.max(GOVERNOR.minPeriodMs, Number.isFinite(tightest) ? Math.floor(tightest / 2) : GOVERNOR.maxPeriodMs));
+}
+
+/** Rounds in a row, `periodMs` apart, that a tier must want less before it gets less. */
+export function settleRounds(periodMs: number): number {
+  return Math.max(1, Math.ceil(GOVERNOR.settleMs / periodMs));
+}
 
 /** What the governor knows of one tier in a round. */
 export interface TierReading {
@@ -66,6 +85,8 @@ export interface GovernorInput {
   readonly perInvocation: number;
   /** @default - no memory: every tier's lowRounds is 0 */
   readonly previous?: GovernorState;
+  /** Rounds in a row a tier must want less before it gets less. @default 3 (30 s of 10 s rounds) */
+  readonly settleRounds?: number;
 }
 
 /** One round's decision. */
@@ -125,7 +146,7 @@ export function governTiers(input: GovernorInput): GovernorDecision {
     const wanted = desired[index] ?? GOVERNOR.floor;
     if (wanted >= tier.current) return wanted;
     const rounds = (input.previous?.lowRounds[tier.name] ?? 0) + 1;
-    if (rounds >= GOVERNOR.settleRounds) return wanted;
+    if (rounds >= (input.settleRounds ?? settleRounds(GOVERNOR.maxPeriodMs))) return wanted;
     lowRounds[tier.name] = rounds;
     return tier.current;
   });

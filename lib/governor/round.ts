@@ -46,7 +46,7 @@ export interface GovernedQueue {
  * Runs one round over `queues`, keeping what it learns in `memory` (queue name → its memory).
  * @returns what each tier looked like and got
  */
-export async function governRound(queues: readonly GovernedQueue[], ports: GovernorPorts, memory: Map<string, QueueMemory>, nowMs: number, logger: Logger): Promise<TierRound[]> {
+export async function governRound(queues: readonly GovernedQueue[], ports: GovernorPorts, memory: Map<string, QueueMemory>, nowMs: number, logger: Logger, settleRounds?: number): Promise<TierRound[]> {
   const reports = await ports.reports(nowMs);
   const rounds = await Promise.all(queues.map(async ({ name, layout, mappings }) => {
     const known = memory.get(name) ?? { current: new Map<string, number>(), state: undefined };
@@ -60,7 +60,11 @@ export async function governRound(queues: readonly GovernedQueue[], ports: Gover
       ]);
       return { name: tier.name, targetSeconds: tier.targetSeconds, backlog, ageSeconds: estimateAgeSeconds(backlog, lags?.get(tier.name), nowMs), current: current ?? GOVERNOR.floor };
     }));
-    const decision = governTiers({ tiers, invocations: mappings.invocations, perInvocation: mappings.perInvocation, ...(known.state === undefined ? {} : { previous: known.state }) });
+    const decision = governTiers({
+      tiers, invocations: mappings.invocations, perInvocation: mappings.perInvocation,
+      ...(known.state === undefined ? {} : { previous: known.state }),
+      ...(settleRounds === undefined ? {} : { settleRounds }),
+    });
     known.state = decision.state;
     const applied = new Map(tiers.map((tier) => [tier.name, tier.current]));
     const move = async (tier: TierReading, to: number): Promise<void> => {

@@ -29,8 +29,6 @@ describe('apiConfigOf', () => {
       backlogLimits: { default: { maxBacklog: 10, maxLatency: 60 } },
       tenants: { 'arn:aws:iam::1:role/P': 'acme' },
       tenantCaps: {},
-      queueTiers: {},
-      tierMappings: {},
       quotas: { type: 'points', capacity: 5, refill: 5, intervalMs: 1000, waitMs: 0 },
       maxBodyBytes: 4096,
       defaultRetry: 3,

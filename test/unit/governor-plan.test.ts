@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateAgeSeconds, governTiers, GOVERNOR, type TierReading } from '../../lib/governor/plan.js';
+import { estimateAgeSeconds, governorPeriodMs, governTiers, GOVERNOR, settleRounds, type TierReading } from '../../lib/governor/plan.js';
 
 /** The three tiers of the README's example, most urgent first. */
 function tiers(readings: Record<'critical' | 'default' | 'bulk', Partial<TierReading>>): TierReading[] {
@@ -100,3 +100,11 @@ describe('estimateAgeSeconds', () => {
     expect(estimateAgeSeconds(backlog, lag, now)).toBe(expected);
   });
 });
+
+describe('the governor\'s period', () => {
+  it('is half the tightest target, from 2 to 10 s, and a tier waits 30 s of rounds before it gets less', () => {
+    expect([governorPeriodMs([5, 60, 3600]), governorPeriodMs([1, 60]), governorPeriodMs([60, 3600]), governorPeriodMs([])]).toEqual([2_500, 2_000, 10_000, 10_000]);
+    expect([settleRounds(2_500), settleRounds(10_000), settleRounds(7_000)]).toEqual([12, 3, 5]);
+  });
+});
+

@@ -31,6 +31,17 @@ function fakePorts(backlogs: Record<string, number>, concurrency: Record<string,
 }
 
 describe('the governor handler', () => {
+  it('keeps governing for 50 s while jobs wait, a round every half of the tightest target', async () => {
+    const fake = fakePorts({ critical: 200, bulk: 4000 }, { 'm-critical': 2, 'm-default': 2, 'm-bulk': 8 });
+    const sleeps: number[] = [];
+    const handler = createGovernorHandler({ env: ENVIRONMENT, ports: fake.ports, nowMs: () => 1_000_000, log: () => undefined, sleep: async (ms) => { sleeps.push(ms); } });
+
+    const summary = await handler();
+
+    // 20 sleeps of 2.5 s: rounds at 0, 2.5, …, 50 s.
+    expect({ rounds: summary.rounds, slept: sleeps.reduce((a, b) => a + b, 0) }).toEqual({ rounds: 21, slept: 50_000 });
+  });
+
   it('lowers bulk before raising critical, then stops once nothing waits', async () => {
     const backlogs: Record<string, number> = { critical: 200, bulk: 4000 };
     const fake = fakePorts(backlogs, { 'm-critical': 2, 'm-default': 2, 'm-bulk': 8 });
@@ -45,7 +56,8 @@ describe('the governor handler', () => {
 
     expect(fake.updates.slice(0, 2)).toEqual(['m-bulk=2', 'm-critical=8']);
     expect(summary.rounds).toBe(2);
-    expect(sleeps).toEqual([10_000]);
+    // Rounds every half of the tightest target (critical's 5 s).
+    expect(sleeps).toEqual([2_500]);
     expect(summary.tiers.map((tier) => [tier.name, tier.next])).toEqual([['critical', 8], ['default', 2], ['bulk', 2]]);
   });
 
