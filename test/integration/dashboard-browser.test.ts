@@ -545,6 +545,43 @@ const NO_COHORT_API: ApiCaller = {
   },
 };
 
+/** An API with one tiered queue, its critical tier late. */
+const TIERED_API: ApiCaller = {
+  async request(method, path) {
+    if (method === 'GET' && path === '/v1/queues') {
+      const tier = (name: string, size: number, age: number | null, target: number, late: boolean, maxJobs: number) => ({ name, size, in_flight: 2, delayed: 0, age, target_age: target, late, concurrency: maxJobs / 5, max_jobs: maxJobs });
+      return {
+        status: 200,
+        headers: new Headers(),
+        body: { queues: [{
+          name: 'email', size: 5012, in_flight: 6, delayed: 0, latency: 2.5, latency_observed_at: null, drain_per_second: 120, paused: false, mapping_state: 'Enabled', max_concurrency: 60,
+          tiers: [tier('critical', 12, 7.5, 5, true, 10), tier('default', 0, 0, 60, false, 10), tier('bulk', 5000, null, 3600, false, 40)],
+        }] },
+      };
+    }
+    return { status: 404, headers: new Headers(), body: { error: { code: 'not_found', message: `no route for ${path}` } } };
+  },
+};
+
+describe('the queues page of a tiered queue', () => {
+  it('lists each tier under its queue: the oldest job against its target, late marked, its share of the queue now', async () => {
+    const server = await startDashboardServer({ api: TIERED_API });
+    try {
+      const page = await open('queues', server);
+      await page.getByText('Tiers of email').waitFor();
+      const tiers = await page.locator('main table').nth(1).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.innerText.trim())));
+      expect(tiers).toEqual([
+        ['critical', '12', '2', '7.5 s of 5.0 s late', '10 jobs'],
+        ['default', '0', '2', '0 ms of 1 min', '10 jobs'],
+        ['bulk', '5,000', '2', '– of 1 h', '40 jobs'],
+      ]);
+      await page.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('the cohorts page', () => {
   it('says the API has no cohort stats when it answers 404', async () => {
     const server = await startDashboardServer({ api: NO_COHORT_API });

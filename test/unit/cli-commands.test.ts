@@ -105,6 +105,23 @@ describe('hopper queues', () => {
       '',
     ].join('\n'));
   });
+
+  it('lists a tiered queue\'s tiers under it: the oldest job\'s age against its target, its share now', async () => {
+    const tier = (name: string, size: number, age: number | null, target: number, late: boolean, maxJobs: number) => ({ name, size, in_flight: 0, delayed: 0, age, target_age: target, late, concurrency: maxJobs / 5, max_jobs: maxJobs });
+    const email = {
+      name: 'email', size: 5012, in_flight: 40, delayed: 0, latency: 2.5, paused: false, max_concurrency: 60,
+      tiers: [tier('critical', 12, 7.5, 5, true, 10), tier('default', 0, 0, 60, false, 10), tier('bulk', 5000, null, 3600, false, 40)],
+    };
+    const result = await run(['queues', '--url', 'http://127.0.0.1:1'], [{ status: 200, body: { queues: [email] } }]);
+    expect(result.stdout).toBe([
+      'QUEUE           SIZE  IN FLIGHT  DELAYED  LATENCY          PAUSED  MAX CONCURRENCY',
+      'email           5012  40         0        2.5s             no      60 jobs',
+      'email.critical  12    0          0        7.5s of 5s LATE          10 jobs now',
+      'email.default   0     0          0        0.0s of 60s              10 jobs now',
+      'email.bulk      5000  0          0        - of 3600s               40 jobs now',
+      '',
+    ].join('\n'));
+  });
 });
 
 describe('admin commands', () => {

@@ -1,4 +1,4 @@
-/** Queues: size, in flight, delayed, latency, paused; pause and resume. */
+/** Queues: size, in flight, delayed, latency, paused; pause and resume; a tiered queue's tiers. */
 import { get, post } from '../api.js';
 import { duration, h, notify, num, replace, showError, table, time } from '../dom.js';
 
@@ -43,6 +43,22 @@ async function toggle(queue, button, reload) {
   }
 }
 
+function tierAge(tier) {
+  const age = tier.age === null ? h('span', { class: 'muted', title: 'no worker report yet' }, '–') : duration(tier.age * 1000);
+  return h('span', {}, age, ` of ${duration(tier.target_age * 1000)}`, tier.late ? [' ', h('span', { class: 'pill bad' }, 'late')] : null);
+}
+
+/** A tiered queue's tiers, most urgent first: the oldest job's age against its target, its share now. */
+function tierTable(queue) {
+  return table([
+    { header: 'Tier', cell: (tier) => h('strong', {}, tier.name) },
+    { header: 'Size', class: 'n', cell: (tier) => num(tier.size) },
+    { header: 'In flight', class: 'n', cell: (tier) => num(tier.in_flight) },
+    { header: 'Oldest job', cell: tierAge },
+    { header: 'Concurrency now', class: 'n', cell: (tier) => (tier.max_jobs === null ? '–' : `${num(tier.max_jobs)} jobs`) },
+  ], queue.tiers, { caption: `Tiers of ${queue.name} (a governor shares its ${queue.max_concurrency ?? '?'} jobs among them)`, key: (tier) => `${queue.name}.${tier.name}` });
+}
+
 export async function render(main) {
   const area = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   replace(main, h('h1', {}, title), h('p', { class: 'muted' }, 'Latency is how long the most recently started job waited, as its worker reported it. Pausing a queue stops its worker taking jobs; jobs keep arriving.'), area);
@@ -62,7 +78,8 @@ export async function render(main) {
           onclick: (event) => toggle(queue, event.currentTarget, refresh),
         }, queue.paused ? 'Resume' : 'Pause')),
       },
-    ], queues, { caption: `${queues.length} queue${queues.length === 1 ? '' : 's'}`, empty: 'No queues.', key: (queue) => queue.name }));
+    ], queues, { caption: `${queues.length} queue${queues.length === 1 ? '' : 's'}`, empty: 'No queues.', key: (queue) => queue.name }),
+    queues.filter((queue) => Array.isArray(queue.tiers)).map(tierTable));
   };
   await refresh();
   return { refresh, refreshMs: 5000 };
