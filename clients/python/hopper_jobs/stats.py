@@ -62,6 +62,8 @@ class _Rollup:
     lag: tuple[int, int] | None = None  # (ms waited, epoch ms it started)
     #: Minute of the hour → jobs failed in it (retries this worker sent itself).
     failures: dict[int, int] = field(default_factory=dict)
+    #: Priority tier → its most recently started job's (ms waited, epoch ms it started), ``tlag.<tier>``.
+    tier_lags: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,12 +88,18 @@ class StatsRecorder:
         self._jobs = 0
         self._writes = 0
 
-    def started(self, queue: str, job: Mapping[str, Any], latency_ms: int, at_ms: int) -> None:
-        """A job started after waiting ``latency_ms`` since it became due: the queue's lag, and
-        the first start of its cohort when this is its first attempt."""
+    def started(self, queue: str, job: Mapping[str, Any], latency_ms: int, at_ms: int, tier: str | None = None) -> None:
+        """A job started after waiting ``latency_ms`` since it became due: the queue's lag (and its
+        tier's, for a queue with priority tiers: the governor reads it), and the first start of its
+        cohort when this is its first attempt."""
         rollup = self._rollup(queue, at_ms)
+        lag = (max(0, round(latency_ms)), at_ms)
         if rollup.lag is None or at_ms >= rollup.lag[1]:
-            rollup.lag = (max(0, round(latency_ms)), at_ms)
+            rollup.lag = lag
+        if tier is not None:
+            known_tier = rollup.tier_lags.get(tier)
+            if known_tier is None or at_ms >= known_tier[1]:
+                rollup.tier_lags[tier] = lag
         custom = job.get("custom") or {}
         first = job.get("failure") is None and not custom.get("limited_count") and custom.get("slice") is None
         minute = cohort_of(job)
@@ -187,6 +195,10 @@ class StatsRecorder:
             known.failures[minute] = known.failures.get(minute, 0) + n
         if rollup.lag is not None and (known.lag is None or rollup.lag[1] > known.lag[1]):
             known.lag = rollup.lag
+        for tier, lag in rollup.tier_lags.items():
+            known_tier = known.tier_lags.get(tier)
+            if known_tier is None or lag[1] > known_tier[1]:
+                known.tier_lags[tier] = lag
         known.since_ms = min(known.since_ms, rollup.since_ms)
 
     def _restore_cohort(self, cohort: _Cohort, now_ms: int) -> None:
@@ -243,6 +255,10 @@ def _rollup_update(rollup: _Rollup) -> dict[str, Any]:
         names.update({"#lag": "lag", "#lagAt": "lag_at"})
         values.update({":lag": {"N": str(rollup.lag[0])}, ":lagAt": {"N": str(rollup.lag[1])}})
         sets += ["#lag = :lag", "#lagAt = :lagAt"]
+    for index, (tier, lag) in enumerate(rollup.tier_lags.items()):
+        names[f"#tl{index}"] = f"tlag.{tier}"
+        values[f":tl{index}"] = {"L": [{"N": str(lag[0])}, {"N": str(lag[1])}]}
+        sets.append(f"#tl{index} = :tl{index}")
     return {
         "Key": {"pk": {"S": "stats"}, "sk": {"S": f"{_key13(rollup.hour_ms)}#w#{rollup.queue}"}},
         "UpdateExpression": f"SET {', '.join(sets)}" + (f" ADD {', '.join(adds)}" if adds else ""),

@@ -329,7 +329,7 @@ def _process(
         if due is not None:
             metrics.observe(queue, job["jobtype"], "Latency", max(0, started_ms - due))
             if stats is not None:
-                stats.started(queue, job, started_ms - due, started_ms)
+                stats.started(queue, job, started_ms - due, started_ms, None if source is None else source.tier)
         kind, message = _run(handler, job, message_id, queue, config, clock, job_logger, remaining, steps, tracker, busy, limiters, reservation, hard_stop, iteration)
         if kind == "capped":
             # A limit of its own or its queue's lease had no room: the handler did not run.

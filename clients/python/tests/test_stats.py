@@ -30,6 +30,20 @@ class StatsTest(unittest.TestCase):
         expected_cohort = {"Key": {"pk": {"S": "cohorts"}, "sk": {"S": "1796558400000"}}, "UpdateExpression": "SET #ttl = :ttl, #mx = if_not_exists(#mx, :mx) ADD #s :s, #d :d, #h0 :h0, #h9 :h9", "ExpressionAttributeNames": {"#ttl": "ttl", "#s": "s", "#d": "d", "#h0": "h0", "#h9": "h9", "#mx": "mx"}, "ExpressionAttributeValues": {":ttl": {"N": "1796731200"}, ":s": {"N": "2"}, ":d": {"N": "1"}, ":h0": {"N": "1"}, ":h9": {"N": "1"}, ":mx": {"N": "200"}}}
         self.assertEqual(_cohort_update(cohort), expected_cohort)
 
+    def test_tier_lags_are_written_as_the_typescript_worker_writes_them(self) -> None:
+        # rollupUpdate of lib/stats for a tiered queue's rollup, as JSON: the governor reads tlag.<tier>.
+        table = Table()
+        recorder = StatsRecorder(lambda: table, "state")
+        job = {"jid": "j", "jobtype": "Noop", "args": [], "queue": "py", "enqueued_at": "2026-12-07T12:00:00.000Z"}
+        recorder.started("py", job, 900, HOUR_MS + 300_000, "bulk")
+        recorder.started("py", job, 40, HOUR_MS + 310_000, "critical")
+        recorder.started("py", job, 500, HOUR_MS + 100_000, "bulk")  # older: bulk keeps its latest start
+        rollup = recorder._rollups[(HOUR_MS, "py")]
+        rollup.minutes = {3: 2}
+        rollup.lag = (250, HOUR_MS + 200_000)
+        expected = {"Key": {"pk": {"S": "stats"}, "sk": {"S": "1796558400000#w#py"}}, "UpdateExpression": "SET #ttl = :ttl, #lag = :lag, #lagAt = :lagAt, #tl0 = :tl0, #tl1 = :tl1 ADD #p :p, #p03 :p03", "ExpressionAttributeNames": {"#ttl": "ttl", "#p03": "p03", "#p": "p", "#lag": "lag", "#lagAt": "lag_at", "#tl0": "tlag.bulk", "#tl1": "tlag.critical"}, "ExpressionAttributeValues": {":ttl": {"N": "1804334400"}, ":p03": {"N": "2"}, ":p": {"N": "2"}, ":lag": {"N": "250"}, ":lagAt": {"N": "1796558600000"}, ":tl0": {"L": [{"N": "900"}, {"N": "1796558700000"}]}, ":tl1": {"L": [{"N": "40"}, {"N": "1796558710000"}]}}}
+        self.assertEqual(_rollup_update(rollup), expected)
+
     def test_failures_the_worker_retried_are_counted_as_the_typescript_worker_counts_them(self) -> None:
         rollup = _Rollup(HOUR_MS, "py", HOUR_MS, {3: 2, 1: 1}, failures={3: 1})
         expected_rollup = {"Key": {"pk": {"S": "stats"}, "sk": {"S": "1796558400000#w#py"}}, "UpdateExpression": "SET #ttl = :ttl ADD #p :p, #f :f, #p01 :p01, #p03 :p03, #f03 :f03", "ExpressionAttributeNames": {"#ttl": "ttl", "#p01": "p01", "#p03": "p03", "#f03": "f03", "#p": "p", "#f": "f"}, "ExpressionAttributeValues": {":ttl": {"N": "1804334400"}, ":p01": {"N": "1"}, ":p03": {"N": "2"}, ":f03": {"N": "1"}, ":p": {"N": "3"}, ":f": {"N": "1"}}}
