@@ -35,3 +35,18 @@ describe('POST /v1/queues/{queue}/pause with tiers', () => {
     expect(backend.updates).toEqual([{ uuid: 'uuid-default', enabled: false }, { uuid: 'uuid-bulk', enabled: false }]);
   });
 });
+
+describe('backlog limits of a queue with tiers', () => {
+  it('count what waits on every tier\'s queue', async () => {
+    const { call, backend } = apiFixture({ ...TIERED, backlogLimits: { default: { maxBacklog: 500 } } });
+    backend.counts_[QUEUE_URLS.default] = { visible: 3, inFlight: 0, delayed: 0 };
+    backend.counts_[BULK] = { visible: 498, inFlight: 0, delayed: 0 };
+
+    const refused = await call(urlEvent({ method: 'POST', path: '/v1/jobs', body: { jobtype: 'Report', args: [], queue: 'default', custom: { tier: 'now' } } }));
+
+    expect({ status: refused.statusCode, message: (refused.json as { error: { message: string } }).error.message }).toEqual({
+      status: 503, message: 'queue default would hold 502 waiting jobs (501 when SQS was last read, 0 accepted since, 1 in this request), over its maxBacklog of 500; retry after 30 s',
+    });
+  });
+});
+

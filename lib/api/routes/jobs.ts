@@ -156,13 +156,16 @@ async function refuseOverBacklog(ctx: ApiContext, jobsByQueue: ReadonlyMap<strin
     const url = ctx.config.queueUrls[queue];
     if (limit === undefined || url === undefined) return undefined;
     const uuid = ctx.config.queueMappings[queue];
+    // A queue with priority tiers holds what waits on every tier's queue.
+    const urls = ctx.config.queueTiers[queue]?.tiers.map((tier) => tier.url) ?? [url];
     const [counts, report, state] = await Promise.all([
-      ctx.queues.countsOf(url),
+      Promise.all(urls.map((tierUrl) => ctx.queues.countsOf(tierUrl))),
       ctx.queues.reportOf(queue, url),
       uuid === undefined ? Promise.resolve(undefined) : ctx.queues.mappingState(uuid),
     ]);
     const paused = state !== undefined && isPaused(state);
-    const activity = { visible: counts.visible, acceptedSince: ctx.queues.acceptedSince(url), requested, drainPerSecond: report.drainPerSecond, lag: report.lag, paused };
+    const visible = counts.reduce((sum, tier) => sum + tier.visible, 0);
+    const activity = { visible, acceptedSince: ctx.queues.acceptedSince(url), requested, drainPerSecond: report.drainPerSecond, lag: report.lag, paused };
     const verdict = checkBacklog(queue, limit, activity, ctx.now());
     return verdict.over ? { queue, ...verdict } : undefined;
   }));
