@@ -80,6 +80,8 @@ export const ALARM_DEFAULTS = {
   retriesDlqAgeSeconds: 3 * 24 * 3600,
   functionErrors: 1,
   functionThrottles: 1,
+  /** The least a tier's age alarm waits for, seconds (twice its targetAge otherwise). */
+  tierAgeMinSeconds: 60,
   /** The most metrics one alarm's math expression takes (CloudWatch's limit). */
   metricsPerAlarm: 10,
   /** Every alarm looks at 5-minute periods and fires on one breaching period. */
@@ -114,12 +116,21 @@ export interface JobSystemMonitoringProps {
   readonly metricsOn: boolean;
   /** Where a queue's own alarms go: its nested stack, or undefined for this construct (queue-layout.ts). */
   readonly queueScope?: (queue: string) => Construct | undefined;
+  /** Queue name → its priority tiers' queues and targets, most urgent first (queues with tiers only). */
+  readonly tiers?: Readonly<Record<string, readonly MonitoredTier[]>>;
+}
+
+/** One priority tier, as the alarms watch it. */
+export interface MonitoredTier {
+  readonly name: string;
+  readonly queue: sqs.IQueue;
+  readonly targetAge: Duration;
 }
 
 /**
  * The metrics, alarms and dashboard of a JobSystem.
  *
- * Construct ids: `QueueAge-<queue>`, `QuietGroupAge-<first queue of up to 10>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`,
+ * Construct ids: `QueueAge-<queue>`, `TierAge-<queue>.<tier>`, `QuietGroupAge-<first queue of up to 10>`, `Dead-<queue>`, `RetriesDepth`, `RetriesDlqDepth`,
  * `Errors-<function>`, `Throttles-<function>` (alarms), `Dashboard`. Alarm names are
  * `<stack>-<JobSystem path>-<construct id>`.
  */
@@ -253,6 +264,7 @@ export class JobSystemMonitoring extends Construct {
         this.alarm(`Dead-${name}`, this.metric(METRICS.dead, 'Sum', { queue: name }), dead, `At least ${dead} job(s) of queue ${name} moved to the dead set within 5 minutes`, scope);
       }
     }
+    if (age !== false) this.addTierAlarms();
     if (quietAge !== false) this.addQuietGroupAlarms(quietAge);
     const retries = alarms.retriesQueueDepth ?? ALARM_DEFAULTS.retriesQueueDepth;
     if (retries !== false) {
@@ -266,6 +278,20 @@ export class JobSystemMonitoring extends Construct {
     if (dlqAge !== false) {
       this.alarm('RetriesDlqAge', this.props.retriesDeadLetterQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: period() }), dlqAge.toSeconds(),
         `The oldest message of the retries DLQ has been there ${dlqAge.toHumanString()}; SQS deletes it 14 days after it was first sent: redrive it (hopper redrive retries)`);
+    }
+  }
+
+  /**
+   * A tier whose oldest message is twice its `targetAge` old (at least a minute: the metric's
+   * resolution): the governor could not keep it on target, for want of room or of workers.
+   */
+  private addTierAlarms(): void {
+    for (const [name, tiers] of Object.entries(this.props.tiers ?? {})) {
+      for (const tier of tiers) {
+        const threshold = Math.max(ALARM_DEFAULTS.tierAgeMinSeconds, 2 * tier.targetAge.toSeconds({ integral: false }));
+        this.alarm(`TierAge-${name}.${tier.name}`, tier.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: period() }), threshold,
+          `Oldest message of tier ${tier.name} of queue ${name} is at least ${threshold} s old, twice its targetAge`, this.props.queueScope?.(name));
+      }
     }
   }
 

@@ -137,7 +137,7 @@ export interface QueueOptions {
    * urgent; the ten values are split in equal runs over the tiers in this order), else it goes to
    * the tier named `default`, or the last one. `maxConcurrency` is then required, at least 2 per
    * tier, and is the total of the tiers: a governor function moves each tier's mapping concurrency
-   * every 10 seconds so that the more urgent tiers meet their `targetAge` first, while every tier
+   * every few seconds (half the tightest targetAge, 2 to 10 s) so that the more urgent tiers meet their `targetAge` first, while every tier
    * keeps at least 2 invocations (docs/flow-control.md, "Priority tiers").
    * @example tiers: { critical: { targetAge: Duration.seconds(5) }, default: { targetAge: Duration.minutes(1) }, bulk: { targetAge: Duration.hours(1) } }
    * @default - no tiers: one SQS queue and one mapping

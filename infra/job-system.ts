@@ -238,6 +238,10 @@ export class JobSystem extends Construct implements IJobSystem {
       dashboard: props.dashboard ?? true,
       metricsOn: this.metricsNamespace !== undefined,
       queueScope: (name) => this.layout.scopeOf(name),
+      tiers: Object.fromEntries(tiered.map((name) => [name, Object.entries(queueOptions.get(name)?.tiers ?? {}).flatMap(([tier, options]) => {
+        const queue = this.tierQueues[name]?.[tier];
+        return queue === undefined ? [] : [{ name: tier, queue, targetAge: options.targetAge }];
+      })])),
     });
     if (tiered.length > 0) {
       this.governor = new TierGovernor(this, 'Governor', { tierQueues: this.tierQueues, stateTable: this.stateTable, role: this.scheduler.role, ...logRetention });

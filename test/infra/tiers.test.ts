@@ -81,6 +81,20 @@ describe('priority tiers', () => {
     expect(statements.flatMap(actionsOf).filter((action) => !['sqs:GetQueueAttributes', 'lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping', 'dynamodb:Query'].includes(action))).toEqual([]);
   });
 
+  it('alarms on each tier whose oldest message is twice its targetAge old, a minute at least', () => {
+    const { jobs, template } = tieredSystem();
+    expect([...jobs.alarms.keys()].filter((id) => id.startsWith('TierAge-'))).toEqual(['TierAge-email.critical', 'TierAge-email.default', 'TierAge-email.bulk']);
+    const tierAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .map((resource) => resource.Properties)
+      .filter((properties) => String(properties.AlarmDescription).includes('twice its targetAge'))
+      .map((properties) => [properties.AlarmDescription, properties.Threshold, properties.MetricName]);
+    expect(tierAlarms).toEqual([
+      ['Hopper: Oldest message of tier critical of queue email is at least 60 s old, twice its targetAge', 60, 'ApproximateAgeOfOldestMessage'],
+      ['Hopper: Oldest message of tier default of queue email is at least 120 s old, twice its targetAge', 120, 'ApproximateAgeOfOldestMessage'],
+      ['Hopper: Oldest message of tier bulk of queue email is at least 7200 s old, twice its targetAge', 7200, 'ApproximateAgeOfOldestMessage'],
+    ]);
+  });
+
   it('makes no governor when no queue has tiers', () => {
     const { jobs } = newJobSystem({ queues: { plain: {} } });
     expect(jobs.governor).toBeUndefined();
