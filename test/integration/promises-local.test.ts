@@ -174,7 +174,7 @@ describe('flows', () => {
       description: 'fetch, fan out, join',
       steps: {
         fetch: onQueue('Step'),
-        fan: onQueue('AddMore', [3]).after('fetch'),
+        fan: onQueue('Spawn', [3]).after('fetch'),
         slow: onQueue('Span', [1_500]).after('fetch'),
         join: onQueue('Step').after(['fan', 'slow']),
       },
@@ -190,7 +190,7 @@ describe('flows', () => {
     const ran = flowRuns(id);
     const jids = ran.map((run) => run.jid);
     expect(new Set(jids).size).toBe(jids.length);
-    expect(ran.map((run) => run.jobtype).sort()).toEqual(['AddMore', 'BatchDone', 'BatchDone', 'Span', 'Step', 'Step', 'Step', 'Step', 'Step']);
+    expect(ran.map((run) => run.jobtype).sort()).toEqual(['BatchDone', 'BatchDone', 'Span', 'Spawn', 'Step', 'Step', 'Step', 'Step', 'Step']);
     const one = (jid: string): Run => {
       const found = ran.find((run) => run.jid === jid);
       if (found === undefined) throw new Error(`${jid} did not run`);
