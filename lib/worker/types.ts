@@ -4,7 +4,7 @@
 import type { Batch } from '../batch/handle.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import type { Env } from '../config/env.js';
-import type { Job } from '../job/model.js';
+import type { Job, JobInput } from '../job/model.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
 import type { TenantOverrideStore } from '../limiters/tenant-overrides.js';
 import type { LimiterStore } from '../limiters/store.js';
@@ -63,6 +63,16 @@ export interface JobContext {
    */
   readonly batch?: BatchContext;
   /**
+   * The flow step this job runs, when it is one (lib/flow): its flow id, step name and attempt, and
+   * `spawn(jobs)`, which fans out: the spawned jobs join the step's batch, and the step's dependants
+   * start only after every one of them settled. Spawned jobs without a jid get one derived from
+   * this job's, as `ctx.batch.add` gives them, so a step that runs again spawns nothing twice.
+   *
+   * @example
+   * await ctx.flow?.spawn(rows.map((row) => ({ jobtype: 'ImportRow', args: [row] })));
+   */
+  readonly flow?: FlowContext;
+  /**
    * A limiter (Sidekiq Enterprise's kinds) whose state is in the limits table. Over the limit, `run`
    * throws `RateLimitedError` and the worker puts the job back on its queue after the limiter's
    * wait plus jitter, without using a retry (at most 20 times; then it counts as a failure).
@@ -96,6 +106,15 @@ export interface JobContext {
    * }
    */
   readonly progress: ReportProgress;
+}
+
+/** The flow step of a running job (see {@link JobContext.flow}). */
+export interface FlowContext {
+  readonly id: string;
+  readonly step: string;
+  readonly attempt: number;
+  /** Adds jobs to the step: its dependants wait for them. @returns their jids, in input order. */
+  spawn(jobs: readonly JobInput[]): Promise<string[]>;
 }
 
 /** The batch of a running job (see {@link JobContext.batch}). */

@@ -8,6 +8,8 @@
  *   burst of 300 jobs;
  * - a batch filled in two adds, with a job finishing in between and a job adding to it, fires
  *   each callback once, after its last job;
+ * - a flow starts each step once, after its parents and the jobs they spawned; a failure on a
+ *   `fail` edge cancels the dependants, on an `ignore` edge lets them run; flow callbacks fire once;
  * - a unique conflict through the API is a 409 with the holder's jid, and `ApiClient` raises
  *   `NotUniqueError` at once;
  * - a burst against a paused queue with `maxBacklog: 5` is accepted exactly 5 times;
@@ -23,6 +25,7 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../lib/api-client/index.js';
 import { Client } from '../../lib/client/client.js';
+import { job } from '../../lib/flow/model.js';
 import { NotUniqueError } from '../../lib/errors/unique.js';
 import { isRecord } from '../../lib/job/model.js';
 import { LOCAL_IDENTITY } from '../../local/emulators.js';
@@ -155,6 +158,94 @@ describe('batches', () => {
     for (const fired of [...(complete ?? []), ...(success ?? [])]) expect(fired.start).toBeGreaterThanOrEqual(lastJobEnd);
     // A callback receives the batch's status first, then its own args.
     expect(success?.[0]?.args).toEqual([expect.objectContaining({ bid, event: 'success', total: 4, succeeded: 4, pending: 0, failures: 0 }), 'success']);
+  });
+});
+
+describe('flows', () => {
+  const onQueue = (jobtype: string, args: readonly unknown[] = []) => job(jobtype, args, { queue: 'batches' });
+  const callback = (label: string) => ({ jobtype: 'BatchDone', args: [label], queue: 'batches' });
+  /** Runs of the jobs of flow `id` (its steps, what they spawned, its callbacks). */
+  const flowRuns = (id: string) => runs().filter((run) => run.jid.startsWith(`${id}.`) || run.jid.startsWith(`${id}-`) || (typeof run.bid === 'string' && run.bid.startsWith(`${id}.`)));
+
+  it('starts each step once, after all its parents and what they spawned, and fires its callbacks once', { timeout: 180_000 }, async () => {
+    const id = `flow-ok-${Date.now().toString(36)}`;
+    const submitted = await client.flow({
+      id,
+      description: 'fetch, fan out, join',
+      steps: {
+        fetch: onQueue('Step'),
+        fan: onQueue('Spawn', [3]).after('fetch'),
+        slow: onQueue('Span', [1_500]).after('fetch'),
+        join: onQueue('Step').after(['fan', 'slow']),
+      },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+      onComplete: callback('flow-complete'),
+    });
+    expect(submitted).toEqual({ id, created: true });
+
+    await ranAll([`${id}-success`, `${id}-complete`], 120_000, 'the flow callbacks');
+    // Let a second copy of a step or a callback show up, if there were one.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const ran = flowRuns(id);
+    const jids = ran.map((run) => run.jid);
+    expect(new Set(jids).size).toBe(jids.length);
+    expect(ran.map((run) => run.jobtype).sort()).toEqual(['BatchDone', 'BatchDone', 'Span', 'Spawn', 'Step', 'Step', 'Step', 'Step', 'Step']);
+    const one = (jid: string): Run => {
+      const found = ran.find((run) => run.jid === jid);
+      if (found === undefined) throw new Error(`${jid} did not run`);
+      return found;
+    };
+    const spawned = ran.filter((run) => run.bid === `${id}.fan.1` && run.jobtype === 'Step');
+    expect(spawned).toHaveLength(3);
+    expect(one(`${id}.fan.1`).start).toBeGreaterThanOrEqual(one(`${id}.fetch.1`).end);
+    expect(one(`${id}.slow.1`).start).toBeGreaterThanOrEqual(one(`${id}.fetch.1`).end);
+    const join = one(`${id}.join.1`);
+    for (const parent of [one(`${id}.slow.1`), one(`${id}.fan.1`), ...spawned]) expect(join.start).toBeGreaterThanOrEqual(parent.end);
+    for (const jid of [`${id}-success`, `${id}-complete`]) expect(one(jid).start).toBeGreaterThanOrEqual(join.end);
+    expect(one(`${id}-success`).args).toEqual([
+      { flow_id: id, event: 'success', status: 'succeeded', description: 'fetch, fan out, join', steps: { fetch: 'succeeded', fan: 'succeeded', slow: 'succeeded', join: 'succeeded' }, created_at: expect.any(String) },
+      'flow-success',
+    ]);
+
+    const view = await client.getFlow(id);
+    expect(view).toMatchObject({ id, status: 'succeeded', settled: true, retries: 0 });
+    expect(view?.steps.map((step) => [step.name, step.status, step.attempt, step.bid])).toEqual([
+      ['fetch', 'succeeded', 1, `${id}.fetch.1`], ['fan', 'succeeded', 1, `${id}.fan.1`], ['slow', 'succeeded', 1, `${id}.slow.1`], ['join', 'succeeded', 1, `${id}.join.1`],
+    ]);
+  });
+
+  it('fails on a `fail` edge: the dependants never start, onFailure fires once; an `ignore` edge lets the rest run', { timeout: 180_000 }, async () => {
+    const stamp = Date.now().toString(36);
+    const failing = `flow-fail-${stamp}`;
+    const ignoring = `flow-ignore-${stamp}`;
+    await client.flow({
+      id: failing,
+      steps: {
+        a: onQueue('Step'),
+        b: onQueue('Report', [0, true]).after('a'),
+        c: onQueue('Step').after('b'),
+        d: onQueue('Step').after('b', { onFailure: 'continue' }),
+      },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+      onComplete: callback('flow-complete'),
+    });
+    await client.flow({
+      id: ignoring,
+      steps: { a: onQueue('Report', [0, true]), b: onQueue('Step').after('a', { onFailure: 'ignore' }) },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+    });
+
+    await ranAll([`${failing}-failure`, `${failing}-complete`, `${ignoring}.b.1`, `${ignoring}-success`], 120_000, 'the flows to settle');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(flowRuns(failing).map((run) => run.jid).sort()).toEqual([`${failing}-complete`, `${failing}-failure`, `${failing}.a.1`]);
+    expect(flowRuns(ignoring).map((run) => run.jid).sort()).toEqual([`${ignoring}-success`, `${ignoring}.b.1`]);
+    const view = await client.getFlow(failing);
+    expect(view).toMatchObject({ status: 'failed', settled: true, failedStep: 'b' });
+    expect(view?.steps.map((step) => [step.name, step.status])).toEqual([['a', 'succeeded'], ['b', 'failed'], ['c', 'cancelled'], ['d', 'cancelled']]);
+    expect((await client.getFlow(ignoring))?.status).toBe('succeeded');
   });
 });
 
