@@ -20,6 +20,7 @@ import { flowStepBid } from '../storage/keys.js';
 import { flowCallbackJid, flowCallbackStatus, flowEffects, settleStep, type StepOutcome } from './engine.js';
 import { readFlowItem } from './item.js';
 import type { FlowState } from './model.js';
+import { parentRefs } from './parents.js';
 import type { FlowStore } from './store.js';
 
 /** What flows need in the batch function. */
@@ -81,7 +82,9 @@ async function startStep(deps: FlowStreamDeps, flow: FlowState, step: string, at
   const ref = { id: flow.id, step, attempt };
   await deps.batches.create({ bid, callbacks: {}, description: `flow ${flow.id}: ${step}`, flow: ref });
   const batch = new Batch(bid, { runtime: deps.runtime, store: () => Promise.resolve(deps.batches) });
-  const job: JobInput = { ...planned.job, jid: bid, custom: { ...planned.job.custom, [FLOW_FIELD]: ref } };
+  const parents = parentRefs(flow.plan, flow.steps, step);
+  const flowField = Object.keys(parents).length === 0 ? ref : { ...ref, parents };
+  const job: JobInput = { ...planned.job, jid: bid, custom: { ...planned.job.custom, [FLOW_FIELD]: flowField } };
   await batch.add([job]);
   await batch.seal();
   deps.logger.info('flow step started', { flow_id: flow.id, step, attempt, jid: bid, jobtype: planned.job.jobtype });

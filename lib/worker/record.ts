@@ -179,7 +179,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       busy.progress(percent, message);
     },
     ...(batch === undefined ? {} : { batch }),
-    ...flowOf(job, batch),
+    ...flowOf(job, batch, features),
     ...(iteration === undefined ? {} : { [ITERATION_SCOPE]: iteration }),
   };
   scope.observeWait?.(queue, waited, tier);
@@ -445,7 +445,9 @@ function fail(
 }
 
 /** `{ flow }` for a flow step's context, else nothing. */
-function flowOf(job: Job, batch: BatchContext | undefined): { readonly flow?: FlowContext } {
-  const flow = flowContext(job, batch);
+function flowOf(job: Job, batch: BatchContext | undefined, features: WorkerFeatures | undefined): { readonly flow?: FlowContext } {
+  // A step is in its batch only when the worker has its features (batch contexts come from them).
+  if (features === undefined) return {};
+  const flow = flowContext(job, batch, (jid) => features.keptResult(jid));
   return flow === undefined ? {} : { flow };
 }

@@ -16,6 +16,7 @@ import type { SqsVisibilityChanger } from './reservation.js';
 import type { Once } from './once.js';
 import type { ReportProgress } from './track.js';
 import type { Middleware } from '../middleware/chain.js';
+import type { FlowParent } from '../flow/parents.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
 export type WorkerSqs = SqsBatchSender & SqsVisibilityChanger;
@@ -115,6 +116,16 @@ export interface FlowContext {
   readonly attempt: number;
   /** Adds jobs to the step: its dependants wait for them. @returns their jids, in input order. */
   spawn(jobs: readonly JobInput[]): Promise<string[]>;
+  /**
+   * Each parent that settled before this step started, by step name: how it ended and, when its job
+   * keeps its result (`custom.result: true`), what its handler returned. A parent that failed on a
+   * `remove` edge is left out. Reads the kept results (one read each) on the first call only.
+   *
+   * @example
+   * const { parse } = await ctx.flow.parents();
+   * const rows = parse?.result;
+   */
+  parents(): Promise<Readonly<Record<string, FlowParent>>>;
 }
 
 /** The batch of a running job (see {@link JobContext.batch}). */
