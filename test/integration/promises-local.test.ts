@@ -10,6 +10,8 @@
  *   each callback once, after its last job;
  * - a flow starts each step once, after its parents and the jobs they spawned; a failure on a
  *   `fail` edge cancels the dependants, on an `ignore` edge lets them run; flow callbacks fire once;
+ *   a step gets its parents' kept results (`ctx.flow.parents()`, docs/flows.md's import pipeline);
+ *   a failed flow retried through the API runs its failed step again, and only what follows it;
  * - a unique conflict through the API is a 409 with the holder's jid, and `ApiClient` raises
  *   `NotUniqueError` at once;
  * - a burst against a paused queue with `maxBacklog: 5` is accepted exactly 5 times;
@@ -246,6 +248,58 @@ describe('flows', () => {
     expect(view).toMatchObject({ status: 'failed', settled: true, failedStep: 'b' });
     expect(view?.steps.map((step) => [step.name, step.status])).toEqual([['a', 'succeeded'], ['b', 'failed'], ['c', 'cancelled'], ['d', 'cancelled']]);
     expect((await client.getFlow(ignoring))?.status).toBe('succeeded');
+  });
+
+  it('passes each step its parents\' kept results: the import pipeline of docs/flows.md, one job per row', { timeout: 180_000 }, async () => {
+    const id = `flow-import-${Date.now().toString(36)}`;
+    const csv = 'sku,name\nA1,apple\nB2,pear\nC3,plum\n';
+    await client.flow({
+      id,
+      description: 'import products.csv',
+      steps: {
+        fetch: job('FetchRows', [csv], { queue: 'batches', custom: { result: true } }),
+        split: job('SplitRows', [], { queue: 'batches', custom: { result: true } }).after('fetch'),
+        summarize: job('Summarize', [], { queue: 'batches' }).after('split'),
+      },
+      onSuccess: callback('imported'),
+    });
+
+    await ranAll([`${id}-success`], 120_000, 'the import flow');
+    const ran = flowRuns(id);
+    const one = (jid: string): Run => {
+      const found = ran.find((run) => run.jid === jid);
+      if (found === undefined) throw new Error(`${jid} did not run`);
+      return found;
+    };
+    const rows = ran.filter((run) => run.jobtype === 'ImportRow');
+    expect(one(`${id}.split.1`).args).toEqual([['A1,apple', 'B2,pear', 'C3,plum']]);
+    expect(rows.map((run) => [run.bid, run.args])).toEqual(expect.arrayContaining([[`${id}.split.1`, ['A1,apple']], [`${id}.split.1`, ['B2,pear']], [`${id}.split.1`, ['C3,plum']]]));
+    expect(rows).toHaveLength(3);
+    const summarize = one(`${id}.summarize.1`);
+    expect(summarize.args).toEqual([{ rows: 3 }]);
+    for (const row of rows) expect(summarize.start).toBeGreaterThanOrEqual(row.end);
+  });
+
+  it('retries a failed flow from its failed step (POST /v1/flows/{id}/retry, as hopper flow retry): the steps that succeeded do not run again', { timeout: 180_000 }, async () => {
+    const id = `flow-retry-${Date.now().toString(36)}`;
+    await client.flow({
+      id,
+      steps: { a: onQueue('Step'), b: job('FailFirst', [], { queue: 'batches', retry: 0 }).after('a'), c: onQueue('Step').after('b') },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+    });
+    await ranAll([`${id}-failure`], 120_000, 'the flow to fail');
+    expect((await client.getFlow(id))?.steps.map((step) => [step.name, step.status, step.attempt])).toEqual([['a', 'succeeded', 1], ['b', 'failed', 1], ['c', 'cancelled', 0]]);
+
+    const retried = await api.request('POST', `/v1/flows/${id}/retry`);
+    expect(retried.status).toBe(200);
+    await ranAll([`${id}-success-1`], 120_000, 'the retried flow');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+
+    expect(flowRuns(id).map((run) => run.jid).sort()).toEqual([`${id}-failure`, `${id}-success-1`, `${id}.a.1`, `${id}.b.2`, `${id}.c.1`]);
+    const view = await client.getFlow(id);
+    expect(view).toMatchObject({ status: 'succeeded', settled: true, retries: 1 });
+    expect(view?.steps.map((step) => [step.name, step.status, step.attempt])).toEqual([['a', 'succeeded', 1], ['b', 'succeeded', 2], ['c', 'succeeded', 1]]);
   });
 });
 
