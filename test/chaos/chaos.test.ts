@@ -22,7 +22,7 @@ const SEED = Number(process.env.HOPPER_CHAOS_SEED ?? 20_261_123);
 /** The Python worker in the mix (the default); `HOPPER_CHAOS_PYTHON=off` leaves it out. */
 const PYTHON_MIX = process.env.HOPPER_CHAOS_PYTHON !== 'off';
 /**
- * Without flows about 190 s alone on a 2-core machine (730 s with 40 flows on a loaded one), about 375 s on one core beside two busy loops (run.ts
+ * Without flows about 190 s alone on a 2-core machine (533 s with its 20 flows), about 375 s on one core beside two busy loops (run.ts
  * bounds the instances for that); its enqueueing took up to 223 s before those bounds. A slow
  * machine gets room (the suite checks what is lost or doubled, not speed), and a report rather than
  * a timeout when even that is not enough.

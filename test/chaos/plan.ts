@@ -30,10 +30,12 @@ export interface ChaosSizes {
 
 /**
  * The sizes of the chaos test (2,010 jobs, and 20 flows); bench/chaos.ts scales them.
- * Issue 20 asks for 200 flows. A run with 40 (446 steps, 803 spawned jobs) on a shared, loaded
- * 2-core machine took 730 s instead of about 190 s: a flow's steps wait for each other through the
- * stream, so a deep flow with a retried step on its path sets the run's end. 20 halve the load;
- * bench/chaos.ts --scale runs more.
+ * Issue 20 asks for 200 flows. On a shared 2-core machine a run with 40 flows (446 steps, 803
+ * spawned jobs) took 730 s, with 20 (222 steps, 388 spawned jobs) 533 s, against about 190 s
+ * without flows: far over the minute and a half flows may add. The count is not what sets it: a
+ * flow's steps wait for each other through the stream, and a step that fails waits for its retry's
+ * backoff in real time (the run moves the clock only when the queues are empty), so the deepest
+ * flow with a retried step on its path ends the run. bench/chaos.ts --scale runs more.
  */
 export const CHAOS_TEST_SIZES: ChaosSizes = { plain: 1000, duplicated: 100, scheduledSoon: 200, scheduledLater: 60, batches: 40, jobsPerBatch: 10, unique: 100, limited: 150, flows: 20 };
 
