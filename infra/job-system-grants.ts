@@ -7,7 +7,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { BATCH_KEYS, BUSY_KEYS, DEBOUNCE_KEYS, COHORT_KEYS, STATS_KEYS, UNIQUE_KEYS, JOB_STATE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, BUSY_KEYS, DEBOUNCE_KEYS, COHORT_KEYS, FLOW_KEYS, STATS_KEYS, UNIQUE_KEYS, JOB_STATE_KEYS } from '../lib/storage/keys.js';
 
 /** The ARNs of `queues`, in declaration order. */
 export function queueArns(queues: Readonly<Record<string, sqs.IQueue>>): string[] {
@@ -65,7 +65,8 @@ export function grantStats(grantee: iam.IGrantable, stateTable: dynamodb.ITable,
  * What a producer needs to enqueue: `sqs:SendMessage` and `sqs:GetQueueUrl` on every job queue (`arns`);
  * `dynamodb:PutItem` on the state table (jobs due in more than 15 minutes); `dynamodb:GetItem`,
  * `dynamodb:UpdateItem` and `dynamodb:DeleteItem` on its batch, unique-lock and debounce items; `dynamodb:GetItem`
- * on tracked jobs' states (`Client.status`, `Client.result`).
+ * on tracked jobs' states (`Client.status`, `Client.result`) and on flow items (`Client.getFlow`; `Client.flow`
+ * writes one with the `PutItem` above).
  */
 export function grantEnqueueRights(grantee: iam.IGrantable, arns: readonly string[], stateTable: dynamodb.ITable): iam.Grant {
   return grantOnEach(grantee, ['sqs:SendMessage', 'sqs:GetQueueUrl'], arns).combine(iam.Grant.addToPrincipal({
@@ -73,7 +74,7 @@ export function grantEnqueueRights(grantee: iam.IGrantable, arns: readonly strin
     actions: ['dynamodb:PutItem'],
     resourceArns: [stateTable.tableArn],
   })).combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [BATCH_KEYS.prefix, UNIQUE_KEYS.prefix, DEBOUNCE_KEYS.prefix]))
-    .combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem'], [JOB_STATE_KEYS.prefix]));
+    .combine(grantStateItems(grantee, stateTable, ['dynamodb:GetItem'], [JOB_STATE_KEYS.prefix, FLOW_KEYS.prefix]));
 }
 
 /**

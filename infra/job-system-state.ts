@@ -16,7 +16,7 @@ import type { Construct } from 'constructs';
 import { BATCH_STREAM_FILTERS } from '../lib/batch/stream-filter.js';
 import { ConfigurationError } from '../lib/errors/base.js';
 import { LIMITS_TABLE } from '../lib/limiters/keys.js';
-import { BATCH_KEYS, RECENT_BATCHES, SORTED_SETS, START_MARK_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
+import { BATCH_KEYS, FLOW_KEYS, RECENT_BATCHES, SORTED_SETS, START_MARK_KEYS, STATE_TABLE, UNIQUE_KEYS } from '../lib/storage/keys.js';
 import { HopperFunction } from './hopper-function.js';
 import { hopperEntry, pinnedToHopperPackage } from './hopper-package.js';
 import { grantSend, grantStateItems, grantStats } from './job-system-grants.js';
@@ -160,6 +160,8 @@ export function createBatchFunction(scope: Construct, props: StateFunctionsProps
     resourceArns: [streamArn],
   });
   grantStateItems(fn, stateTable, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [BATCH_KEYS.prefix]);
+  // Flows: settles steps in flow items, marks their callbacks sent (lib/flow/stream.ts).
+  grantStateItems(fn, stateTable, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [FLOW_KEYS.prefix]);
   // A callback job the team's middleware refuses goes to the dead set.
   if (props.middleware !== undefined) grantStateItems(fn, stateTable, ['dynamodb:PutItem'], [`${SORTED_SETS.dead.prefix}#`]);
   grantSend(fn, [...queues.arns]);

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { job, type FlowDefinition, type FlowStepBuilder } from '../../lib/flow/model.js';
 import type { JobInput } from '../../lib/job/model.js';
 import { retryDelaySeconds } from '../../lib/retry/policy.js';
 import { awsBilledMs, costOf, floorCounts, perMillionJobs, type Cost, type Prices, type PricingContext } from '../lib/billing.js';
@@ -185,6 +186,20 @@ function scenarios(parameters: CostParameters): Scenario[] {
         await new Promise((resolve) => setTimeout(resolve, 2_500));
       },
     },
+    {
+      name: 'flow',
+      description: `${flowCount(parameters)} flows of ${FLOW_SHAPE.steps} Noop steps (one root, ${FLOW_SHAPE.steps - 2} after it, one after them all) with an onSuccess callback each; per step`,
+      jobs: flowCount(parameters) * FLOW_SHAPE.steps,
+      floor: { jobs: flowCount(parameters) * (FLOW_SHAPE.steps + 1), runsPerJob: 1 },
+      minimum: {
+        writeUnitsPerJob: 3,
+        readUnitsPerJob: 1,
+        why: "the step's batch put, its job's outcome counted once, and one conditional write of the flow's progress (under 1 KB) that settles the step and starts its dependants, after one consistent read of it",
+      },
+      enqueue: async (session) => {
+        for (let index = 0; index < flowCount(parameters); index += 1) await session.client.flow(benchFlow(index));
+      },
+    },
     ...([
       ['tracked', 'Report jobs with custom.track: two ctx.progress calls (one written, one coalesced), the start and the end', 'Report', { track: true }, 3, 'the start, one progress write, the end'],
       ['result', 'Report jobs with custom.result: as tracked, and the return value kept', 'Report', { result: true }, 3, 'as tracked, the result kept in the end write'],
@@ -199,6 +214,23 @@ function scenarios(parameters: CostParameters): Scenario[] {
       enqueue: async (session) => void (await session.client.enqueueMany(noop(parameters.featureJobs, { jobtype, custom }))),
     })),
   ];
+}
+
+/** The flow scenario's shape: a root, the steps after it, and a step after them all. */
+const FLOW_SHAPE = { steps: 10 } as const;
+
+/** Flows of the flow scenario: as many steps as each feature scenario has jobs. */
+function flowCount(parameters: CostParameters): number {
+  return Math.max(1, Math.round(parameters.featureJobs / FLOW_SHAPE.steps));
+}
+
+/** Flow `index` of the flow scenario: `fetch`, then `part-1` … `part-8` after it, then `join` after them all. */
+function benchFlow(index: number): FlowDefinition {
+  const parts = Array.from({ length: FLOW_SHAPE.steps - 2 }, (_, part) => `part-${part + 1}`);
+  const steps: Record<string, FlowStepBuilder> = { fetch: job('Noop', ['flow', index]) };
+  for (const part of parts) steps[part] = job('Noop', ['flow', index, part]).after('fetch');
+  steps.join = job('Noop', ['flow', index, 'join']).after(parts);
+  return { description: `bench ${index}`, steps, onSuccess: { jobtype: 'Noop', args: ['flow done', index] } };
 }
 
 interface QueueCounts {

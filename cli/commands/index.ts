@@ -3,6 +3,7 @@
  * failure into `error: <message>` with its exit code.
  */
 import { batchCommand } from './batch.js';
+import { flowCommand } from './flow.js';
 import type { Command, CommandContext } from './command.js';
 import { cronCommand } from './cron.js';
 import { dashboardCommand } from './dashboard.js';
@@ -19,7 +20,7 @@ import { tailCommand } from './tail.js';
 import { processTerminal, topCommand } from './top.js';
 
 /** Every admin command, in help order. */
-export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, topCommand(processTerminal), queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, jobCommand, batchCommand, cronCommand, limitsCommand, tailCommand(), dashboardCommand];
+export const ADMIN_COMMANDS: readonly Command[] = [statsCommand, topCommand(processTerminal), queuesCommand, queueCommand, enqueueCommand, ...setCommands, redriveCommand, jobCommand, batchCommand, flowCommand, cronCommand, limitsCommand, tailCommand(), dashboardCommand];
 
 /** The admin commands' lines of `hopper --help`. */
 export function adminSummary(): string {

@@ -12,6 +12,9 @@ import { dynamoClientOf, instrument, sqsClientOf, type SqsClient } from '../aws/
 import { ScheduledJobs } from '../admin/scheduled.js';
 import { BATCH_STORE_DEFAULTS, BatchStore, readBatches } from '../batch/store.js';
 import { batchStatus } from '../batch/status.js';
+import { FlowStore } from '../flow/store.js';
+import { flowView } from '../flow/status.js';
+import { retryFailedFlow } from '../flow/retry.js';
 import { Client } from '../client/client.js';
 import type { HopperConfig } from '../config/hopper-config.js';
 import { redrive } from '../admin/redrive.js';
@@ -154,6 +157,7 @@ export async function awsApiContext(hopper: HopperConfig, config: ApiConfig, log
   const stats = dynamoStatsTable(dynamo, stateTableName);
   const clock = (): Date => new Date(now());
   const batchStore = new BatchStore({ tableName: stateTableName, client: dynamo, now: clock });
+  const flowStore = new FlowStore({ tableName: stateTableName, client: dynamo, now: clock });
   const redriveTo = config.redrive;
   return {
     config,
@@ -177,6 +181,13 @@ export async function awsApiContext(hopper: HopperConfig, config: ApiConfig, log
       },
       listRecent: (options) => listRecentBatches(dynamo, stateTableName, { ...options, nowMs: now(), retentionDays: BATCH_STORE_DEFAULTS.retentionDays }),
       listJobs: (bid, options) => listBatchMembers(dynamo, stateTableName, bid, options),
+    },
+    flows: {
+      get: async (id) => {
+        const state = await flowStore.get(id);
+        return state === undefined ? undefined : flowView(state);
+      },
+      retry: async (id) => flowView(await retryFailedFlow(flowStore, id, clock)),
     },
     jobStates: new JobStates({ tableName: stateTableName, client: dynamo, now: clock }),
     // Read only: its retention does not matter here.

@@ -4,6 +4,7 @@
  */
 import type { ScheduledJobs } from '../admin/scheduled.js';
 import type { BatchStatus } from '../batch/status.js';
+import type { FlowView } from '../flow/status.js';
 import type { RecentBatch, RecentBatchesOptions } from '../batch/recent.js';
 import type { BatchMember, BatchMembersOptions } from '../batch/members.js';
 import type { JobStatus } from '../storage/job-states.js';
@@ -59,6 +60,14 @@ export interface BatchReader {
   listJobs(bid: string, options: BatchMembersOptions): Promise<{ jobs: BatchMember[]; cursor?: string }>;
 }
 
+/** Flows, read and retried. */
+export interface FlowAccess {
+  /** Flow `id`, or undefined when there is none (or it expired). */
+  get(id: string): Promise<FlowView | undefined>;
+  /** Retries flow `id` from its failed steps. @throws FlowNotFoundError, FlowNotRetryableError */
+  retry(id: string): Promise<FlowView>;
+}
+
 /** The retries queue's dead-letter queue, moved back to the retries queue by `POST /v1/redrive/retries`. */
 export interface DeadLetters {
   /** Moves up to `limit` messages back (lib/admin/redrive.ts). */
@@ -80,6 +89,8 @@ export interface ApiContext {
    */
   readonly waiting: Pick<ScheduledJobs, 'runNow' | 'delete'>;
   readonly batches: BatchReader;
+  /** Flows (lib/flow): read, and retried from their failed steps. */
+  readonly flows: FlowAccess;
   /** Tracked jobs' states (lib/storage/job-states.ts). */
   readonly jobStates: { get(jid: string): Promise<JobStatus | undefined> };
   /** Iterating jobs' cursors (lib/storage/iterations.ts). */

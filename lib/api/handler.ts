@@ -16,6 +16,7 @@ import { readEvent } from './event.js';
 import { API_ERRORS, ApiError, errorResponse, refusedByMiddleware, upstreamFailure, type ApiResponse } from './http.js';
 import { matchRoute, type Route } from './router.js';
 import { batchRoutes } from './routes/batches.js';
+import { flowRoutes } from './routes/flows.js';
 import { cronRoutes } from './routes/crons.js';
 import { jobRoutes } from './routes/jobs.js';
 import { findRoutes } from './routes/find.js';
@@ -29,7 +30,7 @@ import { busyRoutes } from './routes/busy.js';
 
 /** Every route of the API, in matching order. */
 export function apiRoutes(ctx: ApiContext): Route[] {
-  return [...jobRoutes(ctx), ...findRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...busyRoutes(ctx), ...limitRoutes(ctx), ...tenantCapRoutes(ctx), ...redriveRoutes(ctx)];
+  return [...jobRoutes(ctx), ...findRoutes(ctx), ...queueRoutes(ctx), ...setRoutes(ctx), ...batchRoutes(ctx), ...flowRoutes(ctx), ...cronRoutes(ctx), ...statsRoutes(ctx), ...busyRoutes(ctx), ...limitRoutes(ctx), ...tenantCapRoutes(ctx), ...redriveRoutes(ctx)];
 }
 
 /** Options of {@link createApiHandler}. */

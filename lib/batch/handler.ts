@@ -19,6 +19,10 @@
  * callback job's jid is `<bid>-<event>` both times, so the duplicate is recognisable; handlers
  * make their effects idempotent with it, as for any job.
  *
+ * Flow items (lib/flow) come through the same stream: a step's batch item that settled settles its
+ * step in the flow item, and a flow item's record starts the steps its write started
+ * (lib/flow/stream.ts).
+ *
  * A record that fails is reported (`batchItemFailures` with its sequence number) and the records
  * after it are left for the retry, which Lambda starts from that record; a batch whose count failed
  * fails at its first job record of the event.
@@ -41,6 +45,8 @@ import { readBatchItem, type CallbackEvent } from './model.js';
 import type { BatchStore } from './store.js';
 import { isBatchItemRecord } from './stream-filter.js';
 import { tallyJobRecords } from './tally.js';
+import { handleFlowRecord, settleFromBatch, type FlowStreamDeps } from '../flow/stream.js';
+import { isFlowItemRecord } from './stream-filter.js';
 
 /** A callback job's message, with the job it carries. */
 type CallbackMessage = OutgoingMessage & { readonly job: Job };
@@ -131,13 +137,25 @@ export function createBatchStreamHandler(options: BatchStreamHandlerOptions = {}
     return passed;
   };
 
+  // Flow steps are enqueued as any batch job is (lib/flow/stream.ts); flows refuse steps that would
+  // need the scheduled set or a unique lock (lib/flow/compile.ts).
+  const enqueueRuntime = {
+    ...runtime, sqs, now, scheduledSet: () => state.scheduledSet(), uniqueLocks: () => state.uniqueLocks(),
+  };
+  let flowDeps: FlowStreamDeps | undefined;
+  const flows = async (store: BatchStore): Promise<FlowStreamDeps> => {
+    flowDeps ??= { flows: await state.flowStore(), batches: store, runtime: enqueueRuntime, now, logger };
+    return flowDeps;
+  };
+
   return async (event) => {
     const store = await state.batchStore();
     const records = event.Records;
     const tallyFailedAt = await tallyJobRecords(store, records, logger);
     for (const record of records.slice(0, tallyFailedAt)) {
       try {
-        await handleRecord(store, record, send, logger, middleware);
+        if (isFlowItemRecord(record)) await handleFlowRecord(await flows(store), record);
+        else await handleRecord(store, record, send, logger, middleware, () => flows(store));
       } catch (error) {
         logger.error('batch record failed; retried from here', { sequence_number: record.dynamodb?.SequenceNumber, error });
         return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
@@ -154,6 +172,7 @@ async function handleRecord(
   send: (store: BatchStore, bid: string, events: readonly CallbackEvent[]) => Promise<void>,
   logger: Logger,
   middleware: AnyMiddleware | undefined,
+  flows: () => Promise<FlowStreamDeps>,
 ): Promise<void> {
   if (!isBatchItemRecord(record)) return;
   const image = record.dynamodb?.NewImage;
@@ -169,6 +188,7 @@ async function handleRecord(
   }
   const appeared = eventsClaimedBetween(before, after);
   if (appeared.length > 0) await send(store, after.bid, appeared);
+  if (after.flow !== undefined) await settleFromBatch(await flows(), after);
   if (middleware?.hooks?.onBatchSettled === undefined) return;
   for (const event of appeared) {
     if (event !== 'death') await callHook(middleware, 'onBatchSettled', { ...callbackStatus(after, event), event }, logger.child({ bid: after.bid }));

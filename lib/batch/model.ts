@@ -27,6 +27,7 @@
  * | `<event>_run_by`       | S    | the SQS message id whose delivery runs the callback job       |
  * | `<event>_done_at`      | S    | when the callback job succeeded (and its own batch bookkeeping was written) |
  * | `ttl`                  | N    | epoch seconds after which DynamoDB deletes the item           |
+ * | `flow`                 | S    | JSON `{ id, step, attempt }`: the batch runs that step of a flow (lib/flow) |
  *
  * | `tallied_seq_<shard>`  | S    | the stream sequence number (zero-padded) of the last record of job item shard `<shard>` counted in, see `tallyDeltas` (`tallied_seq`: of job items under the batch's own key, written before the shards) |
  *
@@ -162,7 +163,30 @@ export interface BatchState {
   readonly sentAt: Readonly<Partial<Record<CallbackEvent, string>>>;
   /** The parent each event's callback job was added to. */
   readonly callbackParent: Readonly<Partial<Record<CallbackEvent, string>>>;
+  /** The flow step this batch runs (lib/flow), when it runs one. */
+  readonly flow?: FlowStepRef;
   readonly ttl?: number;
+}
+
+/** A step of a flow, in its attempt: what a step's batch and its job are marked with. */
+export interface FlowStepRef {
+  readonly id: string;
+  readonly step: string;
+  readonly attempt: number;
+}
+
+/** Reads a {@link FlowStepRef} (a batch item's `flow`, a job's `custom.flow`), or undefined. */
+export function readFlowStepRef(value: unknown): FlowStepRef | undefined {
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isRecord(parsed) || typeof parsed.id !== 'string' || typeof parsed.step !== 'string' || typeof parsed.attempt !== 'number') return undefined;
+  return { id: parsed.id, step: parsed.step, attempt: parsed.attempt };
 }
 
 /**
@@ -196,6 +220,7 @@ export function readBatchItem(item: ItemRead): BatchState | undefined {
   const description = item.description?.S;
   const parent = item.parent?.S;
   const ttl = item.ttl?.N;
+  const flow = readFlowStepRef(item.flow?.S);
   return {
     bid,
     createdAt: item.created_at?.S ?? '',
@@ -208,6 +233,7 @@ export function readBatchItem(item: ItemRead): BatchState | undefined {
     claimedAt,
     sentAt,
     callbackParent,
+    ...(flow === undefined ? {} : { flow }),
     ...(ttl === undefined ? {} : { ttl: Number(ttl) }),
   };
 }

@@ -16,7 +16,7 @@ import { batchAddKey, batchJobKey, batchKey, RECENT_BATCHES, recentBatchKeys, ty
 import { callbackJid } from './callbacks.js';
 import {
   COUNTERS, PARENT_COUNTER, TALLIED_SEQ_ATTRIBUTE, TALLY_ATTRIBUTE, eventAttributes,
-  type BatchState, type CallbackEvent, type CallbackJob, type CounterDeltas, type JobOutcome, type JobStatus,
+  type BatchState, type CallbackEvent, type CallbackJob, type CounterDeltas, type FlowStepRef, type JobOutcome, type JobStatus,
 } from './model.js';
 
 /** DynamoDB allows 100 items per transaction; one is the batch item. Bounds a store's re-planning rounds. */
@@ -38,6 +38,8 @@ export interface NewBatch {
   readonly description?: string;
   readonly parent?: string;
   readonly callbacks: Readonly<Partial<Record<CallbackEvent, CallbackJob>>>;
+  /** The flow step the batch runs (lib/flow). */
+  readonly flow?: FlowStepRef;
 }
 
 /** One job's change of status. */
@@ -114,6 +116,7 @@ function newBatchItem(batch: NewBatch, context: PlanContext): Values {
   for (const counter of COUNTERS) item[counter] = { N: counter === 'open' ? '1' : '0' };
   if (batch.description !== undefined) item.description = { S: batch.description };
   if (batch.parent !== undefined) item.parent = { S: batch.parent };
+  if (batch.flow !== undefined) item.flow = { S: JSON.stringify(batch.flow) };
   return item;
 }
 

@@ -19,6 +19,9 @@ import type { SqsBatchSender } from '../aws/sqs-batch.js';
 import { stateAccess, type StateAccess } from '../storage/access.js';
 
 import { awaitResult, type ResultOptions } from './result.js';
+import type { FlowDefinition } from '../flow/model.js';
+import { flowView, type FlowView } from '../flow/status.js';
+import { submitFlow, type SubmittedFlow } from '../flow/submit.js';
 import type { AnyMiddleware, EnqueueVia } from '../middleware/chain.js';
 import type { JobStatus } from '../storage/job-states.js';
 import { expiry, runAt, typedJob, type EnqueueOptions, type ScheduleWhen, type TypedEnqueueOptions, type TypedJobInput } from './typed-input.js';
@@ -33,6 +36,10 @@ export type { JobPhase, JobStatus } from '../storage/job-states.js';
 export { BatchContentionError, BatchFinishedError, BatchNotFoundError } from '../errors/batch.js';
 export type { Batch, BatchFill, BatchOptions } from '../batch/handle.js';
 export type { BatchStatus } from '../batch/status.js';
+export { job, FlowStepBuilder, FAILURE_POLICIES, type FailurePolicy, type FlowDefinition, type FlowCallbackJob, type AfterOptions } from '../flow/model.js';
+export type { FlowView, FlowStepView } from '../flow/status.js';
+export type { SubmittedFlow } from '../flow/submit.js';
+export { InvalidFlowError, FlowNotFoundError } from '../errors/flow.js';
 
 /** How a producer gets the JobSystem's configuration, said when a variable `Client` reads is missing. */
 const FROM_THE_JOB_SYSTEM = 'in the CDK app, call jobs.grantEnqueue(fn) for the function that enqueues (it sets the variables on a lambda.Function) '
@@ -213,6 +220,28 @@ export class Client<Jobs extends JobShapes = UntypedJobs> {
    */
   async result<T = unknown>(jid: string, options: ResultOptions = {}): Promise<T> {
     return awaitResult(jid, () => this.status(jid), options, { now: () => this.now().getTime(), sleep: (ms) => new Promise((resolve) => { setTimeout(resolve, ms); }) }) as Promise<T>;
+  }
+
+  /**
+   * Submits a flow: a DAG of jobs, each step started once, after its parents settled, in a batch of
+   * its own (lib/flow). Validated before anything is written.
+   *
+   * @throws InvalidFlowError naming the step and field (an unknown parent, a cycle, a bad job).
+   * @example
+   * await client.flow({ description: 'import 42', steps: {
+   *   fetch: job('Fetch', [url]),
+   *   parse: job('Parse').after('fetch'),
+   *   notify: job('Notify').after('parse', { onFailure: 'continue' }),
+   * } });
+   */
+  async flow(definition: FlowDefinition): Promise<SubmittedFlow> {
+    return submitFlow(definition, await this.runtime(), () => this.state.flowStore());
+  }
+
+  /** Flow `id` with each step's state and timing, or undefined when there is no such flow (or it expired). */
+  async getFlow(id: string): Promise<FlowView | undefined> {
+    const state = await (await this.state.flowStore()).get(id);
+    return state === undefined ? undefined : flowView(state);
   }
 
   /** The status of batch `bid`, or undefined when there is no such batch (or it expired). */

@@ -15,3 +15,4 @@ export * from './local.js';
 export * from './unique.js';
 export * from './worker.js';
 export * from './middleware.js';
+export * from './flow.js';

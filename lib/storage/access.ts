@@ -5,6 +5,7 @@
  */
 import { dynamoClientOf } from '../aws/clients.js';
 import type { BatchStore } from '../batch/store.js';
+import type { FlowStore } from '../flow/store.js';
 import { lazyClient, type StateCommands } from '../aws/dynamo.js';
 import type { ScheduledSetWriter } from '../enqueue/enqueue.js';
 import { DEAD_TTL_DAYS } from '../config/env.js';
@@ -21,6 +22,8 @@ import type { EntryReason } from './set-items.js';
 /** The state-table features, each made on first use. */
 export interface StateAccess {
   batchStore(): Promise<BatchStore>;
+  /** Flow items (lib/flow/store.ts). */
+  flowStore(): Promise<FlowStore>;
   uniqueLocks(): Promise<UniqueLocks>;
   /** The items of debounced jobs (lib/debounce/store.ts). */
   debounceItems(): Promise<DebounceItems>;
@@ -56,6 +59,11 @@ export function stateAccess(config: HopperConfig, dynamo?: StateCommands, now: (
     batchStore: once(async () => {
       const tableName = config.stateTable;
       const { BatchStore: Store } = await import('../batch/store.js');
+      return new Store({ tableName, client: dynamoClient, now });
+    }),
+    flowStore: once(async () => {
+      const tableName = config.stateTable;
+      const { FlowStore: Store } = await import('../flow/store.js');
       return new Store({ tableName, client: dynamoClient, now });
     }),
     uniqueLocks: once(async () => {

@@ -264,6 +264,31 @@ export function iterationKey(jid: string): ItemKey {
   return { pk: `${ITERATION_KEYS.prefix}${jid}`, sk: ITERATION_KEYS.sortKey };
 }
 
+/*
+ * Flows (lib/flow): one item per flow, holding its plan and where each step stands; each step runs
+ * in a batch of its own, `<flow id>.<step>.<attempt>` (a batch id, so its items are batch items).
+ * | item              | pk                     | sk                         |
+ * |-------------------|------------------------|----------------------------|
+ * | a flow            | `flow#<id>`            | `flow`                     |
+ * The batch function's stream filter selects flow items by this layout (lib/batch/stream-filter.ts).
+ */
+
+/** Key prefix and sort key of flow items. */
+export const FLOW_KEYS = {
+  prefix: 'flow#',
+  sortKey: 'flow',
+} as const;
+
+/** The key of flow `id`'s item. */
+export function flowKey(id: string): ItemKey {
+  return { pk: `${FLOW_KEYS.prefix}${id}`, sk: FLOW_KEYS.sortKey };
+}
+
+/** The batch id that runs attempt `attempt` of step `step` of flow `flowId`. */
+export function flowStepBid(flowId: string, step: string, attempt: number): string {
+  return `${flowId}.${step}.${attempt}`;
+}
+
 /** The key of batch `bid`'s own item (its counters, callbacks and claims). */
 export function batchKey(bid: string): ItemKey {
   return { pk: `${BATCH_KEYS.prefix}${bid}`, sk: BATCH_KEYS.batchSortKey };

@@ -45,6 +45,8 @@ export interface WorkerFeatures {
   once(job: Job, logger: Logger, remainingTimeMs: () => number): Once;
   /** Where iterating jobs (./iterate.ts) keep their cursors, loaded on first use. */
   iterations(): Promise<IterationStore>;
+  /** The result job `jid` kept (`custom.result`), or undefined when none was kept; one consistent read. */
+  keptResult(jid: string): Promise<unknown>;
   /** The tracking of `job`'s attempt (./track.ts), or undefined when the job did not ask for it. */
   tracker(job: Job, logger: Logger): JobTracker | undefined;
   /**
@@ -127,6 +129,10 @@ export function workerFeatures(deps: FeatureDeps): WorkerFeatures {
         child: async (options, fill) => (await batch()).child(options, fill),
         status: async () => (await batch()).status(),
       };
+    },
+
+    async keptResult(jid) {
+      return (await (await state.jobStates()).get(jid))?.result;
     },
 
     tracker(job, logger) {

@@ -3,7 +3,7 @@
  * only; features that need DynamoDB load it when first used.
  */
 export { createWorker, WORKER_DEFAULTS, type SqsBatchHandler } from './create-worker.js';
-export type { BatchContext, JobContext, JobDefinition, JobHandler, ValidatedJob, WorkerOptions, WorkerSqs } from './types.js';
+export type { BatchContext, FlowContext, JobContext, JobDefinition, JobHandler, ValidatedJob, WorkerOptions, WorkerSqs } from './types.js';
 export { RESERVATION_DEFAULTS } from './reservation.js';
 export { createLogger, LOG_LEVELS, type LogFields, type LogLevel, type LogSink, type Logger } from '../observability/logger.js';
 export { InvalidJobArgsError, IterationBusyError, IterationError, IterationLostError, OnceStepBusyError, OnceStepError, ReservationError, UnknownJobTypeError } from '../errors/worker.js';

@@ -19,7 +19,7 @@ import { jobLogFields, type Logger } from '../observability/logger.js';
 import { physicalNameFromArn, type QueueResolver } from '../aws/queues.js';
 import { Reservation, type Reservations, type SqsVisibilityChanger } from './reservation.js';
 import { jobMessage, type OutgoingMessage } from '../aws/sqs-batch.js';
-import type { JobContext, JobHandler } from './types.js';
+import type { BatchContext, FlowContext, JobContext, JobHandler } from './types.js';
 import type { WorkerFeatures } from './features.js';
 import type { Limiter } from '../limiters/limiter.js';
 import { hasJobLimits, jobLimits, withinLimits, type FlowGateScope, type Held } from './flow-gate.js';
@@ -27,6 +27,7 @@ import type { BusyBoard } from '../stats/busy.js';
 import { ITERATION_SCOPE, type IterationCarrier, type IterationScope } from './iterate.js';
 import { hasClientChain, runClientChain, type EnqueueVia, type HopperStep, type ServerMiddleware, type AnyMiddleware } from '../middleware/chain.js';
 import { runServerChain, type ChainResult } from './server-chain.js';
+import { flowContext } from './flow-step.js';
 
 /** What the worker measured of a job it took up (for metrics and cohorts). */
 export interface RunFacts {
@@ -178,6 +179,7 @@ export async function processRecord(record: SQSRecord, scope: RecordScope): Prom
       busy.progress(percent, message);
     },
     ...(batch === undefined ? {} : { batch }),
+    ...flowOf(job, batch, features),
     ...(iteration === undefined ? {} : { [ITERATION_SCOPE]: iteration }),
   };
   scope.observeWait?.(queue, waited, tier);
@@ -440,4 +442,12 @@ function fail(
   // The envelope goes with its job's group: one tenant's failures do not hold back the others' retries.
   const message = input.job === undefined ? { key: record.messageId, queueUrl: scope.retriesQueueUrl, body } : jobMessage(record.messageId, scope.retriesQueueUrl, input.job, { body });
   return { kind: 'failed', message };
+}
+
+/** `{ flow }` for a flow step's context, else nothing. */
+function flowOf(job: Job, batch: BatchContext | undefined, features: WorkerFeatures | undefined): { readonly flow?: FlowContext } {
+  // A step is in its batch only when the worker has its features (batch contexts come from them).
+  if (features === undefined) return {};
+  const flow = flowContext(job, batch, (jid) => features.keptResult(jid));
+  return flow === undefined ? {} : { flow };
 }

@@ -4,7 +4,7 @@
 import type { Batch } from '../batch/handle.js';
 import type { StateCommands } from '../aws/dynamo.js';
 import type { Env } from '../config/env.js';
-import type { Job } from '../job/model.js';
+import type { Job, JobInput } from '../job/model.js';
 import type { LimiterFactory } from '../limiters/limiter.js';
 import type { TenantOverrideStore } from '../limiters/tenant-overrides.js';
 import type { LimiterStore } from '../limiters/store.js';
@@ -16,6 +16,7 @@ import type { SqsVisibilityChanger } from './reservation.js';
 import type { Once } from './once.js';
 import type { ReportProgress } from './track.js';
 import type { Middleware } from '../middleware/chain.js';
+import type { FlowParent } from '../flow/parents.js';
 
 /** The SQS commands a worker sends; an `SQSClient` satisfies it. */
 export type WorkerSqs = SqsBatchSender & SqsVisibilityChanger;
@@ -63,6 +64,16 @@ export interface JobContext {
    */
   readonly batch?: BatchContext;
   /**
+   * The flow step this job runs, when it is one (lib/flow): its flow id, step name and attempt, and
+   * `spawn(jobs)`, which fans out: the spawned jobs join the step's batch, and the step's dependants
+   * start only after every one of them settled. Spawned jobs without a jid get one derived from
+   * this job's, as `ctx.batch.add` gives them, so a step that runs again spawns nothing twice.
+   *
+   * @example
+   * await ctx.flow?.spawn(rows.map((row) => ({ jobtype: 'ImportRow', args: [row] })));
+   */
+  readonly flow?: FlowContext;
+  /**
    * A limiter (Sidekiq Enterprise's kinds) whose state is in the limits table. Over the limit, `run`
    * throws `RateLimitedError` and the worker puts the job back on its queue after the limiter's
    * wait plus jitter, without using a retry (at most 20 times; then it counts as a failure).
@@ -96,6 +107,25 @@ export interface JobContext {
    * }
    */
   readonly progress: ReportProgress;
+}
+
+/** The flow step of a running job (see {@link JobContext.flow}). */
+export interface FlowContext {
+  readonly id: string;
+  readonly step: string;
+  readonly attempt: number;
+  /** Adds jobs to the step: its dependants wait for them. @returns their jids, in input order. */
+  spawn(jobs: readonly JobInput[]): Promise<string[]>;
+  /**
+   * Each parent that settled before this step started, by step name: how it ended and, when its job
+   * keeps its result (`custom.result: true`), what its handler returned. A parent that failed on a
+   * `remove` edge is left out. Reads the kept results (one read each) on the first call only.
+   *
+   * @example
+   * const { parse } = await ctx.flow.parents();
+   * const rows = parse?.result;
+   */
+  parents(): Promise<Readonly<Record<string, FlowParent>>>;
 }
 
 /** The batch of a running job (see {@link JobContext.batch}). */

@@ -161,6 +161,7 @@ describe('least privilege', () => {
     }
     expect(dynamoGrants(statements).filter((grant) => grant.leadingKeys !== undefined)).toEqual([
       { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], leadingKeys: ['batch#*'] },
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], leadingKeys: ['flow#*'] },
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
     ]);
     expect(statements).toContainEqual(configRead);
@@ -203,7 +204,7 @@ describe('JobSystem.grantEnqueue', () => {
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
       { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'debounce#*'] },
       // Tracked jobs' states, for Client.status and Client.result.
-      { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*'] },
+      { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*', 'flow#*'] },
     ]);
     expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set([
       'sqs:SendMessage', 'sqs:GetQueueUrl', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
@@ -220,7 +221,7 @@ describe('JobSystem.grantEnqueue', () => {
     expect(dynamoGrants(statements)).toEqual([
       { actions: ['dynamodb:PutItem'], leadingKeys: undefined },
       { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], leadingKeys: ['batch#*', 'unique#*', 'debounce#*'] },
-      { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*'] },
+      { actions: ['dynamodb:GetItem'], leadingKeys: ['jobstate#*', 'flow#*'] },
       { actions: ['dynamodb:Query'], leadingKeys: CONFIG_KEYS },
     ]);
     expect(statements).toContainEqual(configRead);

@@ -303,7 +303,7 @@ describe('JobSystem batch function', () => {
     });
   });
 
-  it('reads the state table stream from the oldest record, batch items and tallied job items only, retrying a failing record from itself', () => {
+  it('reads the state table stream from the oldest record, batch items, tallied job items and flow items only, retrying a failing record from itself', () => {
     const { stack, jobs } = newJobSystem();
 
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -318,6 +318,7 @@ describe('JobSystem batch function', () => {
         Filters: [
           { Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'batch#' }] }, sk: { S: ['batch'] } } } }) },
           { Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'batch#' }] }, sk: { S: [{ prefix: 'job#' }] } }, NewImage: { tally: { N: [{ exists: true }] } } } }) },
+          { Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'flow#' }] }, sk: { S: ['flow'] } } } }) },
         ],
       },
       DestinationConfig: { OnFailure: { Destination: stack.resolve(jobs.retriesDeadLetterQueue.queueArn) } },

@@ -8,6 +8,10 @@
  *   burst of 300 jobs;
  * - a batch filled in two adds, with a job finishing in between and a job adding to it, fires
  *   each callback once, after its last job;
+ * - a flow starts each step once, after its parents and the jobs they spawned; a failure on a
+ *   `fail` edge cancels the dependants, on an `ignore` edge lets them run; flow callbacks fire once;
+ *   a step gets its parents' kept results (`ctx.flow.parents()`, docs/flows.md's import pipeline);
+ *   a failed flow retried through the API runs its failed step again, and only what follows it;
  * - a unique conflict through the API is a 409 with the holder's jid, and `ApiClient` raises
  *   `NotUniqueError` at once;
  * - a burst against a paused queue with `maxBacklog: 5` is accepted exactly 5 times;
@@ -26,6 +30,7 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../lib/api-client/index.js';
 import { Client } from '../../lib/client/client.js';
+import { job } from '../../lib/flow/model.js';
 import { NotUniqueError } from '../../lib/errors/unique.js';
 import { isRecord } from '../../lib/job/model.js';
 import { LOCAL_IDENTITY } from '../../local/emulators.js';
@@ -160,6 +165,146 @@ describe('batches', () => {
     for (const fired of [...(complete ?? []), ...(success ?? [])]) expect(fired.start).toBeGreaterThanOrEqual(lastJobEnd);
     // A callback receives the batch's status first, then its own args.
     expect(success?.[0]?.args).toEqual([expect.objectContaining({ bid, event: 'success', total: 4, succeeded: 4, pending: 0, failures: 0 }), 'success']);
+  });
+});
+
+describe('flows', () => {
+  const onQueue = (jobtype: string, args: readonly unknown[] = []) => job(jobtype, args, { queue: 'batches' });
+  const callback = (label: string) => ({ jobtype: 'BatchDone', args: [label], queue: 'batches' });
+  /** Runs of the jobs of flow `id` (its steps, what they spawned, its callbacks). */
+  const flowRuns = (id: string) => runs().filter((run) => run.jid.startsWith(`${id}.`) || run.jid.startsWith(`${id}-`) || (typeof run.bid === 'string' && run.bid.startsWith(`${id}.`)));
+
+  it('starts each step once, after all its parents and what they spawned, and fires its callbacks once', { timeout: 180_000 }, async () => {
+    const id = `flow-ok-${Date.now().toString(36)}`;
+    const submitted = await client.flow({
+      id,
+      description: 'fetch, fan out, join',
+      steps: {
+        fetch: onQueue('Step'),
+        fan: onQueue('Spawn', [3]).after('fetch'),
+        slow: onQueue('Span', [1_500]).after('fetch'),
+        join: onQueue('Step').after(['fan', 'slow']),
+      },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+      onComplete: callback('flow-complete'),
+    });
+    expect(submitted).toEqual({ id, created: true });
+
+    await ranAll([`${id}-success`, `${id}-complete`], 120_000, 'the flow callbacks');
+    // Let a second copy of a step or a callback show up, if there were one.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const ran = flowRuns(id);
+    const jids = ran.map((run) => run.jid);
+    expect(new Set(jids).size).toBe(jids.length);
+    expect(ran.map((run) => run.jobtype).sort()).toEqual(['BatchDone', 'BatchDone', 'Span', 'Spawn', 'Step', 'Step', 'Step', 'Step', 'Step']);
+    const one = (jid: string): Run => {
+      const found = ran.find((run) => run.jid === jid);
+      if (found === undefined) throw new Error(`${jid} did not run`);
+      return found;
+    };
+    const spawned = ran.filter((run) => run.bid === `${id}.fan.1` && run.jobtype === 'Step');
+    expect(spawned).toHaveLength(3);
+    expect(one(`${id}.fan.1`).start).toBeGreaterThanOrEqual(one(`${id}.fetch.1`).end);
+    expect(one(`${id}.slow.1`).start).toBeGreaterThanOrEqual(one(`${id}.fetch.1`).end);
+    const join = one(`${id}.join.1`);
+    for (const parent of [one(`${id}.slow.1`), one(`${id}.fan.1`), ...spawned]) expect(join.start).toBeGreaterThanOrEqual(parent.end);
+    for (const jid of [`${id}-success`, `${id}-complete`]) expect(one(jid).start).toBeGreaterThanOrEqual(join.end);
+    expect(one(`${id}-success`).args).toEqual([
+      { flow_id: id, event: 'success', status: 'succeeded', description: 'fetch, fan out, join', steps: { fetch: 'succeeded', fan: 'succeeded', slow: 'succeeded', join: 'succeeded' }, created_at: expect.any(String) },
+      'flow-success',
+    ]);
+
+    const view = await client.getFlow(id);
+    expect(view).toMatchObject({ id, status: 'succeeded', settled: true, retries: 0 });
+    expect(view?.steps.map((step) => [step.name, step.status, step.attempt, step.bid])).toEqual([
+      ['fetch', 'succeeded', 1, `${id}.fetch.1`], ['fan', 'succeeded', 1, `${id}.fan.1`], ['slow', 'succeeded', 1, `${id}.slow.1`], ['join', 'succeeded', 1, `${id}.join.1`],
+    ]);
+  });
+
+  it('fails on a `fail` edge: the dependants never start, onFailure fires once; an `ignore` edge lets the rest run', { timeout: 180_000 }, async () => {
+    const stamp = Date.now().toString(36);
+    const failing = `flow-fail-${stamp}`;
+    const ignoring = `flow-ignore-${stamp}`;
+    await client.flow({
+      id: failing,
+      steps: {
+        a: onQueue('Step'),
+        b: onQueue('Report', [0, true]).after('a'),
+        c: onQueue('Step').after('b'),
+        d: onQueue('Step').after('b', { onFailure: 'continue' }),
+      },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+      onComplete: callback('flow-complete'),
+    });
+    await client.flow({
+      id: ignoring,
+      steps: { a: onQueue('Report', [0, true]), b: onQueue('Step').after('a', { onFailure: 'ignore' }) },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+    });
+
+    await ranAll([`${failing}-failure`, `${failing}-complete`, `${ignoring}.b.1`, `${ignoring}-success`], 120_000, 'the flows to settle');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(flowRuns(failing).map((run) => run.jid).sort()).toEqual([`${failing}-complete`, `${failing}-failure`, `${failing}.a.1`]);
+    expect(flowRuns(ignoring).map((run) => run.jid).sort()).toEqual([`${ignoring}-success`, `${ignoring}.b.1`]);
+    const view = await client.getFlow(failing);
+    expect(view).toMatchObject({ status: 'failed', settled: true, failedStep: 'b' });
+    expect(view?.steps.map((step) => [step.name, step.status])).toEqual([['a', 'succeeded'], ['b', 'failed'], ['c', 'cancelled'], ['d', 'cancelled']]);
+    expect((await client.getFlow(ignoring))?.status).toBe('succeeded');
+  });
+
+  it('passes each step its parents\' kept results: the import pipeline of docs/flows.md, one job per row', { timeout: 180_000 }, async () => {
+    const id = `flow-import-${Date.now().toString(36)}`;
+    const csv = 'sku,name\nA1,apple\nB2,pear\nC3,plum\n';
+    await client.flow({
+      id,
+      description: 'import products.csv',
+      steps: {
+        fetch: job('FetchRows', [csv], { queue: 'batches', custom: { result: true } }),
+        split: job('SplitRows', [], { queue: 'batches', custom: { result: true } }).after('fetch'),
+        summarize: job('Summarize', [], { queue: 'batches' }).after('split'),
+      },
+      onSuccess: callback('imported'),
+    });
+
+    await ranAll([`${id}-success`], 120_000, 'the import flow');
+    const ran = flowRuns(id);
+    const one = (jid: string): Run => {
+      const found = ran.find((run) => run.jid === jid);
+      if (found === undefined) throw new Error(`${jid} did not run`);
+      return found;
+    };
+    const rows = ran.filter((run) => run.jobtype === 'ImportRow');
+    expect(one(`${id}.split.1`).args).toEqual([['A1,apple', 'B2,pear', 'C3,plum']]);
+    expect(rows.map((run) => [run.bid, run.args])).toEqual(expect.arrayContaining([[`${id}.split.1`, ['A1,apple']], [`${id}.split.1`, ['B2,pear']], [`${id}.split.1`, ['C3,plum']]]));
+    expect(rows).toHaveLength(3);
+    const summarize = one(`${id}.summarize.1`);
+    expect(summarize.args).toEqual([{ rows: 3 }]);
+    for (const row of rows) expect(summarize.start).toBeGreaterThanOrEqual(row.end);
+  });
+
+  it('retries a failed flow from its failed step (POST /v1/flows/{id}/retry, as hopper flow retry): the steps that succeeded do not run again', { timeout: 180_000 }, async () => {
+    const id = `flow-retry-${Date.now().toString(36)}`;
+    await client.flow({
+      id,
+      steps: { a: onQueue('Step'), b: job('FailFirst', [], { queue: 'batches', retry: 0 }).after('a'), c: onQueue('Step').after('b') },
+      onSuccess: callback('flow-success'),
+      onFailure: callback('flow-failure'),
+    });
+    await ranAll([`${id}-failure`], 120_000, 'the flow to fail');
+    expect((await client.getFlow(id))?.steps.map((step) => [step.name, step.status, step.attempt])).toEqual([['a', 'succeeded', 1], ['b', 'failed', 1], ['c', 'cancelled', 0]]);
+
+    const retried = await api.request('POST', `/v1/flows/${id}/retry`);
+    expect(retried.status).toBe(200);
+    await ranAll([`${id}-success-1`], 120_000, 'the retried flow');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+
+    expect(flowRuns(id).map((run) => run.jid).sort()).toEqual([`${id}-failure`, `${id}-success-1`, `${id}.a.1`, `${id}.b.2`, `${id}.c.1`]);
+    const view = await client.getFlow(id);
+    expect(view).toMatchObject({ status: 'succeeded', settled: true, retries: 1 });
+    expect(view?.steps.map((step) => [step.name, step.status, step.attempt])).toEqual([['a', 'succeeded', 1], ['b', 'succeeded', 2], ['c', 'succeeded', 1]]);
   });
 });
 

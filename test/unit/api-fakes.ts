@@ -10,6 +10,10 @@ import type { ApiContext, SetStore } from '../../lib/api/context.js';
 import type { RunnableSetName, WaitingJobAction, WaitingSetName } from '../../lib/admin/scheduled.js';
 import type { JobStatus } from '../../lib/storage/job-states.js';
 import type { IterationState } from '../../lib/storage/iterations.js';
+import { FlowNotFoundError, FlowNotRetryableError } from '../../lib/errors/flow.js';
+import { retryFlow } from '../../lib/flow/engine.js';
+import type { FlowState } from '../../lib/flow/model.js';
+import { flowView } from '../../lib/flow/status.js';
 import type { BatchStatus } from '../../lib/batch/status.js';
 import type { BatchMember } from '../../lib/batch/members.js';
 import { resolveCron } from '../../lib/cron/definition.js';
@@ -254,6 +258,8 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
   const batches = new Map<string, BatchStatus>();
   const batchJobs = new Map<string, BatchMember[]>();
   const jobStates = new Map<string, JobStatus>();
+  /** Flows by id, moved by the flow engine itself (lib/flow/engine.ts). */
+  const flows = new Map<string, FlowState>();
   const iterations = new Map<string, IterationState>();
   const cronRuns = new Map<string, CronRunRecord>();
   const client = new Client({
@@ -294,6 +300,21 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
       },
     },
     jobStates: { get: async (jid) => jobStates.get(jid) },
+    flows: {
+      get: async (id) => {
+        const state = flows.get(id);
+        return state === undefined ? undefined : flowView(state);
+      },
+      retry: async (id) => {
+        const state = flows.get(id);
+        if (state === undefined) throw new FlowNotFoundError(id);
+        const next = retryFlow(state.plan, state, new Date(nowMs));
+        if (next === undefined) throw new FlowNotRetryableError(id, state.status);
+        const written = { ...state, ...next, version: state.version + 1 };
+        flows.set(id, written);
+        return flowView(written);
+      },
+    },
     iterations: { get: async (jid) => iterations.get(jid) },
     cronRuns: { getRun: async (name) => cronRuns.get(name) },
     stats,
@@ -308,5 +329,5 @@ export function apiFixture(config: Partial<ApiConfig> = {}, options: { readonly 
     const response = await handler(event);
     return { ...response, json: response.body === '' ? undefined : JSON.parse(response.body) };
   };
-  return { call, sqs, scheduled, backend, sets, waiting, batches, batchJobs, jobStates, iterations, cronRuns, stats, limits, tenantOverrides, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
+  return { call, sqs, scheduled, backend, sets, waiting, batches, batchJobs, jobStates, flows, iterations, cronRuns, stats, limits, tenantOverrides, lines, emf, context, routes: apiRoutes(context), setNow: (ms: number) => { nowMs = ms; } };
 }

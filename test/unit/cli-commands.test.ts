@@ -200,6 +200,38 @@ describe('admin commands', () => {
     });
   });
 
+  it('shows a flow\'s steps, and retries it with a POST', async () => {
+    const body = {
+      id: 'f-1', description: 'import 42', status: 'failed', settled: true, failed_step: 'parse', retries: 0,
+      created_at: '2026-11-22T12:00:00.000Z', finished_at: '2026-11-22T12:00:05.000Z',
+      steps: [
+        { name: 'fetch', jobtype: 'Fetch', status: 'succeeded', attempt: 1, bid: 'f-1.fetch.1', after: [], started_at: '2026-11-22T12:00:00.000Z', ended_at: '2026-11-22T12:00:02.000Z', duration_ms: 2000 },
+        { name: 'parse', jobtype: 'Parse', status: 'failed', attempt: 1, bid: 'f-1.parse.1', after: [{ step: 'fetch', on_failure: 'fail' }], started_at: '2026-11-22T12:00:02.000Z', ended_at: '2026-11-22T12:00:05.000Z', duration_ms: 3000 },
+        { name: 'notify', jobtype: 'Notify', status: 'cancelled', attempt: 0, bid: null, after: [{ step: 'parse', on_failure: 'continue' }], started_at: null, ended_at: null, duration_ms: null },
+      ],
+    };
+    const status = await run(['flow', 'status', 'f-1'], [{ status: 200, body }]);
+    const retried = await run(['flow', 'retry', 'f-1'], [{ status: 200, body: { ...body, status: 'running', settled: false, failed_step: null, retries: 1 } }]);
+    const usage = await run(['flow', 'restart', 'f-1']);
+
+    expect(status.stdout).toBe([
+      'flow     f-1  import 42',
+      'state    failed, failed at parse',
+      'retries  0',
+      '',
+      'STEP    JOBTYPE  STATE      ATTEMPT  AFTER             STARTED                   TOOK',
+      'fetch   Fetch    succeeded  1        -                 2026-11-22T12:00:00.000Z  2.0 s',
+      'parse   Parse    failed     1        fetch             2026-11-22T12:00:02.000Z  3.0 s',
+      'notify  Notify   cancelled  0        parse (continue)  -                         -',
+      '',
+    ].join('\n'));
+    expect(status.calls).toEqual([{ method: 'GET', path: '/v1/flows/f-1' }]);
+    expect(retried.calls).toEqual([{ method: 'POST', path: '/v1/flows/f-1/retry' }]);
+    expect(retried.stdout.split('\n').slice(0, 3)).toEqual(['flow     f-1  import 42', 'state    running (steps running)', 'retries  1']);
+    expect({ code: usage.code, stderr: usage.stderr.trim() }).toMatchObject({ code: 2 });
+    expect(usage.stderr).toContain('flow needs an action, status or retry, but "restart" was provided');
+  });
+
   it('shows a batch and the crons', async () => {
     const batch = await run(['batch', 'status', 'b-1'], [{ status: 200, body: {
       bid: 'b-1', description: 'import', created_at: '2026-11-22T11:00:00.000Z', total: 10, pending: 4, succeeded: 5, failures: 1, dead: 0, complete: false, success: false,
