@@ -5,11 +5,8 @@
  * (HOPPER_CHAOS_PYTHON=off keeps them all on the TypeScript workers),
  * while every function's AWS calls fail at random (throttling, 5xx, connection resets, timeouts,
  * and writes reported as failed after they happened) and jobs crash their worker, hang past its
- * timeout, or fail; and 20 flows of 5 to 20 steps with random fan-out (test/chaos/flow-plan.ts:
- * issue 20 asks for 200, scaled down for time, see CHAOS_TEST_SIZES; bench/chaos.ts --scale runs
- * more). At the end every jid must be accounted for,
- * every batch and flow callback must have fired exactly once, and every flow step that should run
- * must have started once, after its parents and what they spawned (test/chaos/flow-invariants.ts). Heavy: `npm test` runs it first, alone (vitest.config.ts); by itself:
+ * timeout, or fail. At the end every jid must be accounted for and every batch callback must have
+ * fired exactly once. Heavy: `npm test` runs it first, alone (vitest.config.ts); by itself:
  * `npx vitest run test/chaos/chaos.test.ts`.
  *
  * Sizes and seed: HOPPER_CHAOS_SEED (default fixed). bench/chaos.ts runs a bigger configuration.
@@ -22,7 +19,7 @@ const SEED = Number(process.env.HOPPER_CHAOS_SEED ?? 20_261_123);
 /** The Python worker in the mix (the default); `HOPPER_CHAOS_PYTHON=off` leaves it out. */
 const PYTHON_MIX = process.env.HOPPER_CHAOS_PYTHON !== 'off';
 /**
- * Without flows about 190 s alone on a 2-core machine (533 s with its 20 flows), about 375 s on one core beside two busy loops (run.ts
+ * About 190 s alone on a 2-core machine, about 375 s on one core beside two busy loops (run.ts
  * bounds the instances for that); its enqueueing took up to 223 s before those bounds. A slow
  * machine gets room (the suite checks what is lost or doubled, not speed), and a report rather than
  * a timeout when even that is not enough.
@@ -72,13 +69,6 @@ describe('chaos on the local runtime', () => {
       const seen = Object.entries(result.faultsByFunction).filter(([fn]) => fn.includes(worker) && (worker.startsWith('Py') || !fn.includes('Py'))).reduce((sum, [, n]) => sum + n, 0);
       expect(seen, worker).toBeGreaterThan(0);
     }
-    // Flows: each step that should run started once, after its parents' jobs and what they spawned;
-    // the others were cancelled and never started; the flows' callbacks are counted above.
-    expect(result.flows.violations).toEqual([]);
-    expect(result.flows.flows).toBe(CHAOS_TEST_SIZES.flows);
-    expect(result.flows.stepsRun + result.flows.cancelled).toBeGreaterThan(result.flows.flows * 5);
-    expect(result.flows.spawnedRun).toBeGreaterThan(0);
-    expect(result.flows.cancelled).toBeGreaterThan(0);
     // Duplicates were delivered: at least the 100 jobs sent twice ran again (or were seen twice).
     expect(report.duplicateRuns).toBeGreaterThan(0);
   });

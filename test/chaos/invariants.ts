@@ -42,10 +42,9 @@ export interface BatchCounts {
   readonly dead: number;
 }
 
-/** One line of the worker's sink: a job run, a batch or flow callback run, or a flow step's job starting. */
+/** One line of the worker's sink: a job run, or a batch callback run. */
 export type SinkLine =
   | { readonly jid: string; readonly attempt: number; readonly step: string }
-  | { readonly jid: string; readonly start: number }
   | { readonly jid: string; readonly callback: { readonly bid: unknown; readonly event: unknown } | null };
 
 /** What the run found at the end. */
@@ -91,18 +90,15 @@ function countBy<T>(items: readonly T[], key: (item: T) => string): Record<strin
   return counts;
 }
 
-/**
- * Judges a run; see the module comment. `otherCallbacks` are the callbacks expected besides the
- * batches' (the flows', as `<flow>:<event>`), each of which must fire exactly once too.
- */
-export function checkInvariants(jobs: readonly PlannedJob[], batches: readonly PlannedBatch[], observed: Observed, otherCallbacks: readonly string[] = []): InvariantReport {
+/** Judges a run; see the module comment. */
+export function checkInvariants(jobs: readonly PlannedJob[], batches: readonly PlannedBatch[], observed: Observed): InvariantReport {
   const runs = new Map<string, number>();
   const callbackRuns = new Map<string, number>();
   for (const line of observed.sink) {
     if ('callback' in line) {
       const name = line.callback === null ? `${line.jid} (no status)` : `${String(line.callback.bid)}:${String(line.callback.event)}`;
       callbackRuns.set(name, (callbackRuns.get(name) ?? 0) + 1);
-    } else if (!('start' in line)) runs.set(line.jid, (runs.get(line.jid) ?? 0) + 1);
+    } else runs.set(line.jid, (runs.get(line.jid) ?? 0) + 1);
   }
   const deadByJid = new Map(observed.dead.map((entry) => [entry.jid, entry]));
   const waiting = new Set(observed.waiting);
@@ -130,7 +126,7 @@ export function checkInvariants(jobs: readonly PlannedJob[], batches: readonly P
 
   const planned = new Set(jobs.map((job) => job.jid));
   const ours = observed.dead.filter((entry) => planned.has(entry.jid));
-  const expectedCallbacks = new Set([...batches.flatMap((batch) => batch.events.map((event) => `${batch.bid}:${event}`)), ...otherCallbacks]);
+  const expectedCallbacks = new Set(batches.flatMap((batch) => batch.events.map((event) => `${batch.bid}:${event}`)));
   const miscounted = batches.flatMap((batch) => {
     const deadJobs = batch.jobs.filter((job) => deadByJid.has(job.jid)).length;
     const expected: BatchCounts = { total: batch.jobs.length, pending: 0, succeeded: batch.jobs.length - deadJobs, failures: deadJobs, dead: deadJobs };

@@ -21,8 +21,6 @@ import { startLocal, type LocalRuntime } from '../../local/runtime.js';
 import { dynamoClient, sqsClient } from '../fixtures/local-helpers.js';
 import { PYTHON } from '../integration/polyglot-process.js';
 import { queueCounts } from '../integration/support/harness.js';
-import { checkFlows, type FlowEnd, type FlowReport } from './flow-invariants.js';
-import { expectedFlowCallbacks, flowDefinition } from './flow-plan.js';
 import { checkInvariants, type InvariantReport, type SinkLine } from './invariants.js';
 import { chaosPlan, type ChaosJob, type ChaosPlan, type ChaosSizes } from './plan.js';
 
@@ -74,8 +72,6 @@ export interface ChaosOptions {
 /** What a run found. */
 export interface ChaosResult {
   readonly report: InvariantReport;
-  /** The flows' verdict (./flow-invariants.ts). */
-  readonly flows: FlowReport;
   /** Faults injected, by kind, and by kind and phase (before / after the request). */
   readonly faults: Readonly<Record<string, number>>;
   /** Faults injected, by the function (its name) whose call failed. */
@@ -145,8 +141,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const settleStart = Date.now();
     const queueUrls = [...Object.values(parseUrls(output('JobsQueueUrls'))), output('JobsRetriesQueueUrl')];
     const settleTimeoutMs = Math.min(options.settleTimeoutMs, (options.settleBy ?? Number.POSITIVE_INFINITY) - settleStart);
-    const unsettledFlows = async () => (await Promise.all(plan.flows.map(async (flow) => (await client.getFlow(flow.id))?.settled === true))).filter((settled) => !settled).length;
-    const settled = await settle(local, table, sqs, queueUrls, settleTimeoutMs, progress, unsettledFlows);
+    const settled = await settle(local, table, sqs, queueUrls, settleTimeoutMs, progress);
     const settleMs = Date.now() - settleStart;
     progress(`${settled ? 'settled' : 'did not settle'} after ${settleMs} ms`);
     // What the runtime itself said went wrong (throttles, timeouts, crashes, instances that would
@@ -168,24 +163,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const parked = await peekJids(sqs, output('JobsRetriesDlqUrl'));
     const [dead, waiting] = await Promise.all([readSet(table, 'dead'), Promise.all([readSet(table, 'scheduled'), readSet(table, 'retry')])]);
     const batchStates = await readBatches(dynamo, output('JobsStateTableName'), plan.batches.map((batch) => batch.bid));
-    const sink = readLines(sinkFile).filter(isSinkLine);
     const report = checkInvariants([...plan.jobs, ...extra], plan.batches, {
-      sink,
+      sink: readLines(sinkFile).filter(isSinkLine),
       dead: dead.map((entry) => ({ jid: entry.jid, ...(entry.reason === undefined ? {} : { reason: entry.reason }) })),
       waiting: [...waiting.flat().map((entry) => entry.jid), ...parked],
       batchCounts: new Map([...batchStates].map(([bid, state]) => [bid, state.counters])),
-    }, plan.flows.flatMap(expectedFlowCallbacks));
-    const flowEnds = new Map<string, FlowEnd>();
-    for (const flow of plan.flows) {
-      const view = await client.getFlow(flow.id);
-      if (view !== undefined) flowEnds.set(flow.id, view);
-    }
-    const stepBatches = await readBatches(dynamo, output('JobsStateTableName'), plan.flows.flatMap((flow) => flow.steps.map((step) => `${flow.id}.${step.name}.1`)));
-    const flows = checkFlows(plan.flows, {
-      sink,
-      flows: flowEnds,
-      batchCounts: new Map([...stepBatches].map(([bid, state]) => [bid, state.counters])),
-      deadJids: new Set(dead.map((entry) => entry.jid)),
     });
     const faults: Record<string, number> = {};
     const faultsByFunction: Record<string, number> = {};
@@ -209,11 +191,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ...report.misplaced.map((entry) => entry.jid),
       ...parked,
       ...[...report.callbacks.doubled, ...report.callbacks.missing].map((name) => name.replace(/:(\w+)$/, '-$1')),
-      ...flows.violations.map((violation) => violation.replace(/:.*$/, '')),
     ];
     if (options.logFile !== undefined) writeFileSync(options.logFile, logs.entries.map((line) => `[${line.source}] ${line.message}\n`).join(''));
     const traces = Object.fromEntries(suspects.slice(0, 50).map((jid) => [jid, logs.entries.filter((line) => line.message.includes(jid)).map((line) => `[${line.source}] ${line.message}`).slice(-40)]));
-    return { report, flows, faults, faultsByFunction, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, warningsByKind, leftInSets, traces };
+    return { report, faults, faultsByFunction, uniqueSecondEnqueue, parkedInRetriesDlq: parked, timings: { startupMs, enqueueMs, settleMs, settled }, functionErrors, warningsByKind, leftInSets, traces };
   } finally {
     sqs.destroy();
     dynamo.destroy();
@@ -248,9 +229,6 @@ async function enqueuePlan(client: Client, sqs: SQSClient, plan: ChaosPlan, queu
     })), 4),
   ]);
 
-  // Five flows at a time, like the batches: each is one item whose stream record starts its roots.
-  await inChunks(plan.flows, (chunk) => Promise.all(chunk.map((flow) => client.flow(flowDefinition(flow)))), 5);
-
   const extra: ChaosJob[] = [];
   let refused = 0;
   const unique = byKind('unique');
@@ -284,11 +262,11 @@ async function inChunks<T>(items: readonly T[], send: (chunk: readonly T[]) => P
 
 /**
  * Waits until the job queues and the retries queue are empty, nothing is due in the scheduled or
- * retry set, every flow settled (`unsettled` counts those that did not), and that has held for
- * several polls in a row (the stream and the callbacks it sends lag behind the queues). Triggers the sweep while the scheduled set has due entries, as
+ * retry set, and that has held for several polls in a row (the stream and the callbacks it sends
+ * lag behind the queues). Triggers the sweep while the scheduled set has due entries, as
  * EventBridge Scheduler would each minute.
  */
-async function settle(local: LocalRuntime, table: StateTable, sqs: SQSClient, queueUrls: readonly string[], timeoutMs: number, progress: (line: string) => void, unsettled: () => Promise<number>): Promise<boolean> {
+async function settle(local: LocalRuntime, table: StateTable, sqs: SQSClient, queueUrls: readonly string[], timeoutMs: number, progress: (line: string) => void): Promise<boolean> {
   const sweep = local.schedules().find((schedule) => schedule.name.includes('Sweep') || schedule.logicalId.includes('Sweep'));
   const deadline = Date.now() + timeoutMs;
   let quiet = 0;
@@ -308,10 +286,9 @@ async function settle(local: LocalRuntime, table: StateTable, sqs: SQSClient, qu
       local.setClockOffset(local.clockOffsetMs + (next - nowMs) + 1_000);
     }
     if (due > 0 && sweep !== undefined) local.triggerSchedule(sweep.name);
-    const flowsRunning = inQueues === 0 && due === 0 ? await unsettled() : -1;
-    quiet = flowsRunning === 0 ? quiet + 1 : 0;
+    quiet = inQueues === 0 && due === 0 ? quiet + 1 : 0;
     if (Date.now() - lastReport > 10_000) {
-      progress(`  in queues ${inQueues}, due in sets ${due}${flowsRunning > 0 ? `, flows running ${flowsRunning}` : ''}`);
+      progress(`  in queues ${inQueues}, due in sets ${due}`);
       lastReport = Date.now();
     }
     if (quiet >= 5) return true;
