@@ -464,7 +464,7 @@ describe('the dashboard on hopper dev', () => {
   it('every page passes the accessibility check (no serious or critical violation), in the light and the dark theme', { timeout: 180_000 }, async () => {
     const found: string[] = [];
     for (const colorScheme of ['light', 'dark'] as const) {
-      for (const route of ['overview', 'queues', 'retries', 'scheduled', 'dead', `batches/${states.bid}`, 'batches', `jobs/${states.deadJids[1] ?? ''}`, 'jobs', 'crons', 'limits?limiter=stripe', 'cohorts', 'busy', 'no-such-page']) {
+      for (const route of ['overview', 'queues', 'retries', 'scheduled', 'dead', `batches/${states.bid}`, 'batches', `jobs/${states.deadJids[1] ?? ''}`, 'jobs', 'crons', 'limits?limiter=stripe', 'cohorts', 'busy', 'flows', 'no-such-page']) {
         const page = await open(route, dashboard, colorScheme);
         await page.locator('main', { hasText: 'Loading…' }).waitFor({ state: 'hidden' });
         for (const violation of await accessibilityViolations(page)) found.push(`${colorScheme} ${route}: ${violation}`);
@@ -575,6 +575,53 @@ describe('the queues page of a tiered queue', () => {
         ['default', '0', '2', '0 ms of 1 min', '10 jobs'],
         ['bulk', '5,000', '2', '– of 1 h', '40 jobs'],
       ]);
+      await page.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** An API with one flow: fetch, then parse and a spawning step in parallel, then a join that waits on both. */
+const FLOW_API: ApiCaller = {
+  async request(method, path) {
+    if (method === 'GET' && path === '/v1/flows/import-42') {
+      const step = (name: string, status: string, after: { step: string; on_failure: string }[], durationMs: number | null) => ({
+        name, jobtype: name.charAt(0).toUpperCase() + name.slice(1), status, attempt: 1, bid: null, after,
+        started_at: status === 'waiting' ? null : '2026-12-07T12:00:00.000Z', ended_at: durationMs === null ? null : '2026-12-07T12:00:01.500Z', duration_ms: durationMs,
+      });
+      return {
+        status: 200,
+        headers: new Headers(),
+        body: {
+          id: 'import-42', description: 'nightly import', status: 'running', settled: false, failed_step: null, retries: 0, created_at: '2026-12-07T12:00:00.000Z', finished_at: null,
+          steps: [
+            step('fetch', 'succeeded', [], 1_500),
+            step('parse', 'started', [{ step: 'fetch', on_failure: 'fail' }], null),
+            step('rows', 'succeeded', [{ step: 'fetch', on_failure: 'fail' }], 1_500),
+            step('join', 'waiting', [{ step: 'parse', on_failure: 'fail' }, { step: 'rows', on_failure: 'continue' }], null),
+          ],
+        },
+      };
+    }
+    return { status: 404, headers: new Headers(), body: { error: { code: 'not_found', message: `no route for ${path}` } } };
+  },
+};
+
+describe('the flow page', () => {
+  it('draws the DAG in columns by depth, each step with its state, timing and the edges it waits on', async () => {
+    const server = await startDashboardServer({ api: FLOW_API });
+    try {
+      const page = await open('flows/import-42', server);
+      await page.locator('.flow-dag').waitFor();
+      const columns = await page.locator('.flow-column').evaluateAll((lists) => lists.map((list) => [...list.querySelectorAll('li')].map((item) => [...item.querySelectorAll('p')].map((line) => (line.textContent ?? '').trim()).filter((line) => !line.startsWith('started ')).join(' | '))));
+      expect(columns).toEqual([
+        ['fetch succeeded | Fetch · ran 1.5 s'],
+        ['parse started | Parse · running | after fetch', 'rows succeeded | Rows · ran 1.5 s | after fetch'],
+        ['join waiting | Join | after parse, rows (continue)'],
+      ]);
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Flow import-42');
+      expect(await accessibilityViolations(page)).toEqual([]);
       await page.close();
     } finally {
       await server.close();

@@ -9,6 +9,7 @@ import * as batches from './pages/batches.js';
 import * as busy from './pages/busy.js';
 import * as cohorts from './pages/cohorts.js';
 import * as crons from './pages/crons.js';
+import * as flows from './pages/flows.js';
 import * as jobs from './pages/jobs.js';
 import * as limits from './pages/limits.js';
 import * as overview from './pages/overview.js';
@@ -26,6 +27,7 @@ const PAGES = {
   batches,
   jobs,
   crons,
+  flows,
   limits,
   cohorts,
 };
