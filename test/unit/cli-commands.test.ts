@@ -1,42 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
-import type { ApiClientResponse } from '../../lib/api-client/index.js';
-import { findCommand, runCommand } from '../../cli/commands/index.js';
-import type { ApiCaller } from '../../cli/commands/io.js';
+import { runCli } from './cli-fakes.js';
 import { progressLine } from '../../cli/commands/progress.js';
 import { apiUrlOutput, resolveTarget } from '../../cli/commands/target.js';
 import { displayWidth, renderTable } from '../../cli/commands/table.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 
-/** An API that answers from a script, in order, and records the calls. */
-class ScriptedApi implements ApiCaller {
-  readonly calls: { method: string; path: string; body: unknown }[] = [];
-
-  constructor(private readonly answers: { status: number; body?: unknown }[]) {}
-
-  async request(method: string, path: string, body?: unknown): Promise<ApiClientResponse> {
-    this.calls.push({ method, path, body });
-    const answer = this.answers.shift() ?? { status: 500, body: { error: { code: 'internal_error', message: 'no more answers' } } };
-    return { status: answer.status, headers: new Headers(), body: answer.body };
-  }
-}
-
-async function run(args: string[], answers: { status: number; body?: unknown }[] = [], stderrIsTTY = false) {
-  const [name, ...rest] = args;
-  const command = findCommand(name ?? '');
-  if (command === undefined) throw new Error(`no command ${name}`);
-  const out: string[] = [];
-  const err: string[] = [];
-  const api = new ScriptedApi(answers);
-  const targets: unknown[] = [];
-  const code = await runCommand(command, rest, {
-    io: { stdout: (text) => out.push(text), stderr: (text) => err.push(text), stderrIsTTY, env: {} },
-    connect: async (target) => { targets.push(target); return api; },
-    now: () => NOW,
-  });
-  return { code, stdout: out.join(''), stderr: err.join(''), calls: api.calls, targets };
+function run(args: string[], answers: { status: number; body?: unknown }[] = [], stderrIsTTY = false) {
+  return runCli(args, answers, { stderrIsTTY, nowMs: NOW });
 }
 
 describe('renderTable', () => {

@@ -3,35 +3,9 @@
  * spells, `unset` removing one, and usage errors that name what was wrong.
  */
 import { describe, expect, it } from 'vitest';
-import type { ApiClientResponse } from '../../lib/api-client/index.js';
-import { findCommand, runCommand } from '../../cli/commands/index.js';
-import type { ApiCaller } from '../../cli/commands/io.js';
+import { runCli } from './cli-fakes.js';
 
-class ScriptedApi implements ApiCaller {
-  readonly calls: { method: string; path: string; body: unknown }[] = [];
-
-  constructor(private readonly answers: { status: number; body?: unknown }[]) {}
-
-  async request(method: string, path: string, body?: unknown): Promise<ApiClientResponse> {
-    this.calls.push({ method, path, body });
-    const answer = this.answers.shift() ?? { status: 500, body: { error: { code: 'internal_error', message: 'no more answers' } } };
-    return { status: answer.status, headers: new Headers(), body: answer.body };
-  }
-}
-
-async function limits(args: string[], answers: { status: number; body?: unknown }[] = []) {
-  const command = findCommand('limits');
-  if (command === undefined) throw new Error('no limits command');
-  const out: string[] = [];
-  const err: string[] = [];
-  const api = new ScriptedApi(answers);
-  const code = await runCommand(command, args, {
-    io: { stdout: (text) => out.push(text), stderr: (text) => err.push(text), stderrIsTTY: false, env: {} },
-    connect: async () => api,
-    now: () => 0,
-  });
-  return { code, stdout: out.join(''), stderr: err.join(''), calls: api.calls };
-}
+const limits = (args: string[], answers: { status: number; body?: unknown }[] = []) => runCli(['limits', ...args], answers);
 
 describe('hopper limits', () => {
   it('lists each capped queue\'s cap and the overrides', async () => {
